@@ -1,0 +1,444 @@
+package directory
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Service is every use case of the directory. Entry points call it; it
+// decides, and it writes through its Store.
+type Service struct {
+	store  Store
+	hasher *Hasher
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Config holds what a Service is built from. Hasher, Now and Logger have
+// defaults.
+type Config struct {
+	Store  Store
+	Hasher *Hasher
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// NewService returns a Service over cfg.Store.
+func NewService(cfg Config) *Service {
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, log: cfg.Logger}
+	if s.hasher == nil {
+		s.hasher = NewHasher(DefaultArgon2Params())
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// clock returns the current time as the databases keep it: UTC, to the
+// microsecond (PostgreSQL's precision), so a value reads back as written.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Ping checks that the store can be reached.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// CreateAccount creates an account with the default password policy.
+func (s *Service) CreateAccount(ctx context.Context, actor Actor, in NewAccount) (Account, error) {
+	in.Slug = strings.TrimSpace(in.Slug)
+	in.Name = strings.TrimSpace(in.Name)
+	var problems []string
+	problems = appendProblem(problems, validateSlug(in.Slug))
+	problems = appendProblem(problems, validateAccountName(in.Name))
+	domains, bad := normalizeDomains(in.Domains)
+	problems = append(problems, bad...)
+	if len(problems) > 0 {
+		return Account{}, InvalidError(problems...)
+	}
+	now := s.clock()
+	a := Account{
+		ID: newID(), Slug: in.Slug, Name: in.Name, Domains: domains,
+		PasswordPolicy: DefaultPasswordPolicy(), CreatedAt: now, UpdatedAt: now,
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.ID, actor: actor, action: "account.created",
+			targetType: "account", targetID: a.ID,
+			data: map[string]any{"slug": a.Slug, "name": a.Name, "domains": a.Domains},
+		})
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("create account %q: %w", in.Slug, err)
+	}
+	return a, nil
+}
+
+// Account returns the account with the given slug.
+func (s *Service) Account(ctx context.Context, slug string) (Account, error) {
+	return s.store.FindAccountBySlug(ctx, strings.TrimSpace(slug))
+}
+
+// Accounts returns every account, ordered by slug.
+func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
+	return s.store.FindAccounts(ctx)
+}
+
+// SetPasswordPolicy replaces the account's password policy. Existing
+// passwords stay valid; the policy applies whenever a password is next set.
+func (s *Service) SetPasswordPolicy(ctx context.Context, accountID string, actor Actor, p PasswordPolicy) (Account, error) {
+	if err := p.Validate(); err != nil {
+		return Account{}, err
+	}
+	var a Account
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = tx.FindAccount(ctx, accountID); err != nil {
+			return err
+		}
+		old := a.PasswordPolicy
+		a.PasswordPolicy = p
+		a.UpdatedAt = s.clock()
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.ID, actor: actor, action: "account.password_policy_changed",
+			targetType: "account", targetID: a.ID,
+			data: map[string]any{"old": old, "new": p},
+		})
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("set password policy: %w", err)
+	}
+	return a, nil
+}
+
+// CreateRole adds a role of the account's own beside owner, admin and member.
+func (s *Service) CreateRole(ctx context.Context, accountID string, actor Actor, role Role) error {
+	if msg := validateRoleName(role); msg != "" {
+		return InvalidError(msg)
+	}
+	if slices.Contains(BuiltinRoles, role) {
+		return ConflictError(fmt.Sprintf("role %q already exists", role))
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreateRole(ctx, accountID, role, s.clock()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "role.created",
+			targetType: "role", targetID: string(role), data: map[string]any{"role": role},
+		})
+	})
+	if KindOf(err) == Conflict {
+		return ConflictError(fmt.Sprintf("role %q already exists", role))
+	}
+	if err != nil {
+		return fmt.Errorf("create role %q: %w", role, err)
+	}
+	return nil
+}
+
+// Roles returns the roles members of the account can have.
+func (s *Service) Roles(ctx context.Context, accountID string) ([]Role, error) {
+	own, err := s.store.FindRoles(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("find roles: %w", err)
+	}
+	return append(slices.Clone(BuiltinRoles), own...), nil
+}
+
+func validateRoleName(r Role) string {
+	if !slugPattern.MatchString(string(r)) {
+		return fmt.Sprintf("role %q must be lowercase letters, digits or hyphens", r)
+	}
+	return ""
+}
+
+// NewUser is what an admin gives to add a person to an account by hand.
+type NewUser struct {
+	Email     string
+	FirstName string
+	LastName  string
+	Role      Role // empty means member
+	// Password is the initial password, which the person must change at
+	// their first sign-in. Empty adds the person without one (they sign in
+	// through SSO, or are invited to set their own).
+	Password string
+}
+
+// Added is the outcome of AddUser.
+type Added struct {
+	Member Member
+	// NewUser is false when the person already had a user (through another
+	// account): only a membership was added, and their name and password
+	// were left as they were (rule 4: an admin of one account never sets the
+	// password of someone who also belongs to another).
+	NewUser bool
+	// PasswordSet says whether the given initial password was stored.
+	PasswordSet bool
+}
+
+// AddUser adds a person to the account: it creates the user if no user has
+// that email yet, and a membership. Adding someone who is already a member is
+// a Conflict.
+func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in NewUser) (Added, error) {
+	in, err := s.checkNewUser(ctx, accountID, in)
+	if err != nil {
+		return Added{}, err
+	}
+	// Hash before the transaction: argon2id takes tens of milliseconds that
+	// no database lock should wait for. If the person turns out to exist,
+	// the hash is simply not used.
+	var hash string
+	if in.Password != "" {
+		if hash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return Added{}, fmt.Errorf("hash password: %w", err)
+		}
+	}
+	now := s.clock()
+	var out Added
+	err = s.store.Tx(ctx, func(tx Store) error {
+		out = Added{}
+		candidate := User{
+			ID: newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if hash != "" {
+			candidate.PasswordHash, candidate.PasswordMustChange, candidate.PasswordChangedAt = hash, true, &now
+		}
+		u, created, err := tx.FindOrCreateUser(ctx, candidate)
+		if err != nil {
+			return err
+		}
+		m := Membership{AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateMembership(ctx, u, m); err != nil {
+			return err
+		}
+		if created {
+			if err := s.record(ctx, tx, change{
+				accountID: accountID, actor: actor, action: "user.created", targetType: "user", targetID: u.ID,
+				data: map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": hash != ""},
+			}); err != nil {
+				return err
+			}
+		}
+		if err := s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "membership.created", targetType: "membership", targetID: u.ID,
+			data: map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+		}); err != nil {
+			return err
+		}
+		out = Added{Member: Member{User: u, Membership: m}, NewUser: created, PasswordSet: created && hash != ""}
+		return nil
+	})
+	if KindOf(err) == Conflict {
+		return Added{}, ConflictError(fmt.Sprintf("%s is already a member of this account", in.Email))
+	}
+	if err != nil {
+		return Added{}, fmt.Errorf("add user: %w", err)
+	}
+	s.log.InfoContext(ctx, "user added", "account_id", accountID, "user_id", out.Member.User.ID, "new_user", out.NewUser, "source", actor.Source)
+	return out, nil
+}
+
+// checkNewUser validates and normalizes in against the account: every
+// problem is reported at once.
+func (s *Service) checkNewUser(ctx context.Context, accountID string, in NewUser) (NewUser, error) {
+	var problems []string
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		problems = append(problems, Message(err))
+	}
+	in.Email = email
+	in.FirstName = strings.TrimSpace(in.FirstName)
+	in.LastName = strings.TrimSpace(in.LastName)
+	problems = appendProblem(problems, validateName("first name", in.FirstName))
+	problems = appendProblem(problems, validateName("last name", in.LastName))
+	if in.Role == "" {
+		in.Role = RoleMember
+	}
+	a, err := s.store.FindAccount(ctx, accountID)
+	if err != nil {
+		return in, fmt.Errorf("find account: %w", err)
+	}
+	roles, err := s.Roles(ctx, accountID)
+	if err != nil {
+		return in, err
+	}
+	if !slices.Contains(roles, in.Role) {
+		problems = append(problems, fmt.Sprintf("role %q does not exist in this account (roles: %s)", in.Role, joinRoles(roles)))
+	}
+	if in.Password != "" {
+		for _, p := range a.PasswordPolicy.Check(in.Password, in.Email) {
+			problems = append(problems, "password: "+p)
+		}
+	}
+	if len(problems) > 0 {
+		return in, InvalidError(problems...)
+	}
+	return in, nil
+}
+
+// SetPassword sets the person's own new password (self-service: reset,
+// forced change). It must meet the strictest policy of all the accounts the
+// person belongs to, since the one password opens all of them.
+func (s *Service) SetPassword(ctx context.Context, userID string, actor Actor, password string) error {
+	u, err := s.store.FindUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("find user: %w", err)
+	}
+	policy, accounts, err := s.PolicyForUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if problems := policy.Check(password, u.Email); len(problems) > 0 {
+		return InvalidError(problems...)
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.UpdatePassword(ctx, userID, hash, false, s.clock()); err != nil {
+			return err
+		}
+		// One event per account: each account's audit log shows it, and
+		// none learns of the others.
+		for _, accountID := range accounts {
+			if err := s.record(ctx, tx, change{
+				accountID: accountID, actor: actor, action: "user.password_changed",
+				targetType: "user", targetID: userID, data: map[string]any{},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// PolicyForUser returns the strictest password policy of the accounts the
+// person belongs to, and those accounts' IDs.
+func (s *Service) PolicyForUser(ctx context.Context, userID string) (PasswordPolicy, []string, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, userID)
+	if err != nil {
+		return PasswordPolicy{}, nil, fmt.Errorf("find memberships: %w", err)
+	}
+	policies := make([]PasswordPolicy, 0, len(ms))
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		a, err := s.store.FindAccount(ctx, m.AccountID)
+		if err != nil {
+			return PasswordPolicy{}, nil, fmt.Errorf("find account of membership: %w", err)
+		}
+		policies = append(policies, a.PasswordPolicy)
+		ids = append(ids, a.ID)
+	}
+	return StrictestPolicy(policies...), ids, nil
+}
+
+// Member returns one member of the account.
+func (s *Service) Member(ctx context.Context, accountID, email string) (Member, error) {
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if err != nil {
+		return Member{}, err
+	}
+	m, err := s.store.FindMembership(ctx, accountID, u.ID)
+	if err != nil {
+		// Someone else's user is not this account's business: same answer
+		// as for an email no one has.
+		return Member{}, err
+	}
+	return Member{User: u, Membership: m}, nil
+}
+
+// MemberPage is one page of a member listing. Next continues the listing;
+// it is empty on the last page.
+type MemberPage struct {
+	Members []Member
+	Next    string
+}
+
+// MaxPageSize bounds one page of a listing.
+const MaxPageSize = 500
+
+// ListMembers returns one page of the account's members ordered by email.
+// after is the Next of the previous page, empty for the first.
+func (s *Service) ListMembers(ctx context.Context, accountID, search, after string, limit int) (MemberPage, error) {
+	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(search)), Limit: limit}
+	if q.Limit <= 0 || q.Limit > MaxPageSize {
+		q.Limit = min(max(q.Limit, 50), MaxPageSize)
+	}
+	if after != "" {
+		var err error
+		if q.AfterEmailKey, q.AfterUserID, err = decodeCursor(after); err != nil {
+			return MemberPage{}, err
+		}
+	}
+	// One more than asked tells whether another page follows.
+	q.Limit++
+	members, err := s.store.FindMembers(ctx, accountID, q)
+	if err != nil {
+		return MemberPage{}, fmt.Errorf("list members: %w", err)
+	}
+	page := MemberPage{Members: members}
+	if len(members) == q.Limit {
+		page.Members = members[:q.Limit-1]
+		last := page.Members[len(page.Members)-1]
+		page.Next = encodeCursor(EmailKey(last.User.Email), last.User.ID)
+	}
+	return page, nil
+}
+
+// CountMembers returns how many members match search (all when empty).
+func (s *Service) CountMembers(ctx context.Context, accountID, search string) (int, error) {
+	return s.store.CountMembers(ctx, accountID, strings.ToLower(strings.TrimSpace(search)))
+}
+
+// AuditEvents returns the account's newest audit events.
+func (s *Service) AuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) {
+	return s.store.FindAuditEvents(ctx, accountID, min(max(limit, 1), 1000))
+}
+
+func encodeCursor(emailKey, userID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(emailKey + "\x00" + userID))
+}
+
+func decodeCursor(c string) (string, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		if key, id, ok := strings.Cut(string(b), "\x00"); ok {
+			return key, id, nil
+		}
+	}
+	return "", "", InvalidError("the page cursor is not valid; start the listing again")
+}
+
+func appendProblem(problems []string, p string) []string {
+	if p != "" {
+		return append(problems, p)
+	}
+	return problems
+}
+
+func joinRoles(roles []Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}

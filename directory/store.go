@@ -1,0 +1,60 @@
+package directory
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the directory needs. Package store implements it
+// on PostgreSQL and SQLite. Lookups that find nothing return a NotFound
+// *Error; writes that break a uniqueness rule return a Conflict *Error.
+// Account-scoped methods take the account ID first and never reach another
+// account's rows.
+type Store interface {
+	// Tx runs fn in one transaction: committed when fn returns nil, rolled
+	// back otherwise. Transient conflicts (serialization failures, a busy
+	// SQLite) rerun fn, so fn must not have effects outside tx.
+	Tx(ctx context.Context, fn func(tx Store) error) error
+	Ping(ctx context.Context) error
+
+	CreateAccount(ctx context.Context, a Account) error
+	FindAccount(ctx context.Context, id string) (Account, error)
+	FindAccountBySlug(ctx context.Context, slug string) (Account, error)
+	FindAccounts(ctx context.Context) ([]Account, error)
+	UpdateAccount(ctx context.Context, a Account) error
+
+	CreateRole(ctx context.Context, accountID string, role Role, at time.Time) error
+	FindRoles(ctx context.Context, accountID string) ([]Role, error) // the account's own roles, not the built-in ones
+
+	// FindOrCreateUser stores u unless a user with the same email (compared
+	// by EmailKey) exists; either way it returns the stored user, and created
+	// says which. It must not fail when another transaction creates the same
+	// email at the same moment.
+	FindOrCreateUser(ctx context.Context, u User) (stored User, created bool, err error)
+	FindUser(ctx context.Context, id string) (User, error)
+	FindUserByEmail(ctx context.Context, email string) (User, error)
+	UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error
+
+	CreateMembership(ctx context.Context, u User, m Membership) error
+	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
+	FindMembershipsOfUser(ctx context.Context, userID string) ([]Membership, error)
+	FindMembers(ctx context.Context, accountID string, q MemberQuery) ([]Member, error)
+	CountMembers(ctx context.Context, accountID string, search string) (int, error)
+
+	AddAuditEvent(ctx context.Context, e AuditEvent) error
+	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
+	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
+}
+
+// MemberQuery selects one page of an account's members, ordered by email.
+type MemberQuery struct {
+	// Search, when set, keeps the members whose email, first name or last
+	// name starts with it, compared case-insensitively.
+	Search string
+	// AfterEmailKey and AfterUserID continue a listing after the member with
+	// that email key and user ID (keyset pagination: the cost of a page does
+	// not grow with how far into the listing it is).
+	AfterEmailKey string
+	AfterUserID   string
+	Limit         int
+}

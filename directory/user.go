@@ -1,0 +1,130 @@
+package directory
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// User is one person, identified by email, with one password for every
+// account they belong to.
+type User struct {
+	ID        string
+	Email     string // as the person or their admin typed it
+	FirstName string
+	LastName  string
+	// PasswordHash is an argon2id PHC string, empty when the person has no
+	// password (they sign in through SSO or have not accepted an invitation).
+	PasswordHash string
+	// PasswordMustChange marks a password that someone else chose (manual add,
+	// bulk upload): the person must replace it at their next sign-in.
+	PasswordMustChange bool
+	PasswordChangedAt  *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// HasPassword reports whether the person can sign in with a password.
+func (u User) HasPassword() bool { return u.PasswordHash != "" }
+
+// Role names what a member may do in an account. owner, admin and member
+// exist in every account; an account may define more.
+type Role string
+
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// BuiltinRoles are the roles every account has.
+var BuiltinRoles = []Role{RoleOwner, RoleAdmin, RoleMember}
+
+// Status is the state of a membership.
+type Status string
+
+const (
+	StatusActive      Status = "active"
+	StatusInvited     Status = "invited"
+	StatusDeactivated Status = "deactivated"
+)
+
+// Membership ties a user to an account with a role and a status.
+type Membership struct {
+	AccountID string
+	UserID    string
+	Role      Role
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Member is a membership seen with its person, as member listings show it.
+type Member struct {
+	User       User
+	Membership Membership
+}
+
+// NormalizeEmail trims an email address and checks that it is a plain
+// address (local@domain, no display name, no comments). It returns the address
+// with its domain lowercased; EmailKey gives the case-insensitive key.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	local, domain, ok := strings.Cut(s, "@")
+	switch {
+	case s == "":
+		return "", InvalidError("email is required")
+	case !ok || local == "" || strings.Contains(domain, "@"):
+		return "", InvalidError(fmt.Sprintf("%q is not an email address like name@example.com", s))
+	case len(s) > 254 || len(local) > 64:
+		return "", InvalidError("email address is too long")
+	case !validLocalPart(local):
+		return "", InvalidError(fmt.Sprintf("%q has characters an email address cannot have", s))
+	}
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return "", InvalidError(fmt.Sprintf("%q is not an email address like name@example.com", s))
+	}
+	return local + "@" + d, nil
+}
+
+// validLocalPart accepts the dot-atom form of RFC 5322 and UTF-8 letters
+// (RFC 6531); quoted local parts are refused because no provider we meet
+// issues them and they make comparison ambiguous.
+func validLocalPart(local string) bool {
+	if !utf8.ValidString(local) || strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	for _, r := range local {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune(".!#$%&'*+/=?^_`{|}~-", r):
+		case r > unicode.MaxASCII && unicode.IsPrint(r) && !unicode.IsSpace(r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// EmailKey is the form in which emails are compared and kept unique: two
+// addresses that differ only in case are the same person.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+func validateName(field, v string) string {
+	switch {
+	case v == "":
+		return field + " is required"
+	case utf8.RuneCountInString(v) > 100:
+		return field + " must be at most 100 characters"
+	case hasControl(v):
+		return field + " must not contain control characters"
+	}
+	return ""
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s)
+}

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// dialect is everything that differs between PostgreSQL and SQLite outside
+// the migrations: the driver, the pool, and how errors are told apart.
+type dialect struct {
+	name          string
+	driver        string
+	goose         goose.Dialect
+	configurePool func(*sqlx.DB)
+	// uniqueViolation and retryable classify driver errors.
+	uniqueViolation func(error) bool
+	retryable       func(error) bool
+}
+
+var postgresDialect = dialect{
+	name:   "postgres",
+	driver: "postgres",
+	goose:  goose.DialectPostgres,
+	configurePool: func(db *sqlx.DB) {
+		db.SetMaxOpenConns(4 * runtime.GOMAXPROCS(0))
+		db.SetMaxIdleConns(4 * runtime.GOMAXPROCS(0))
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	},
+	uniqueViolation: func(err error) bool {
+		var pe *pq.Error
+		return errors.As(err, &pe) && pe.Code == "23505"
+	},
+	retryable: func(err error) bool {
+		var pe *pq.Error
+		// 40001 serialization_failure, 40P01 deadlock_detected.
+		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	},
+}
+
+var sqliteDialect = dialect{
+	name:   "sqlite",
+	driver: "sqlite",
+	goose:  goose.DialectSQLite3,
+	configurePool: func(db *sqlx.DB) {
+		// SQLite has one writer at a time; more connections only help
+		// readers, and each one holds its own page cache.
+		db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+		db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	},
+	uniqueViolation: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+	retryable: func(err error) bool {
+		var se *sqlite.Error
+		// The busy timeout already waited; a BUSY that still comes back is
+		// worth one more try from the top of the transaction.
+		return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
+	},
+}
+
+// wrap turns a driver error into a directory error where the caller can act
+// on it: no rows is NotFound, a unique violation is Conflict; anything else
+// is returned wrapped with the operation.
+func (d dialect) wrap(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return &directory.Error{Kind: directory.NotFound, Message: "not found", Err: fmt.Errorf("%s: %w", op, err)}
+	case d.uniqueViolation(err):
+		return &directory.Error{Kind: directory.Conflict, Message: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}

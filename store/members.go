@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type membershipRow struct {
+	AccountID string    `db:"account_id"`
+	UserID    string    `db:"user_id"`
+	Role      string    `db:"role"`
+	Status    string    `db:"status"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+func (r membershipRow) membership() directory.Membership {
+	return directory.Membership{
+		AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+const membershipColumns = `account_id, user_id, role, status, created_at, updated_at`
+
+// searchKeys are the person's lowercased email, full name and last name as
+// the memberships table keeps them for listing and search. They are computed
+// here rather than with SQL's LOWER, which lowercases non-ASCII letters
+// differently in PostgreSQL and SQLite.
+func searchKeys(u directory.User) (email, name, last string) {
+	return directory.EmailKey(u.Email), strings.ToLower(u.FirstName + " " + u.LastName), strings.ToLower(u.LastName)
+}
+
+// CreateMembership adds the user u to the account of m.
+func (s *Store) CreateMembership(ctx context.Context, u directory.User, m directory.Membership) error {
+	emailKey, nameKey, lastKey := searchKeys(u)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey)
+	return s.dialect.wrap(err, "insert membership")
+}
+
+// FindMembership returns the user's membership of the account.
+func (s *Store) FindMembership(ctx context.Context, accountID, userID string) (directory.Membership, error) {
+	var row membershipRow
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+membershipColumns+` FROM memberships WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	if err != nil {
+		return directory.Membership{}, s.dialect.wrap(err, "find membership")
+	}
+	return row.membership(), nil
+}
+
+// FindMembershipsOfUser returns every membership of the user.
+func (s *Store) FindMembershipsOfUser(ctx context.Context, userID string) ([]directory.Membership, error) {
+	var rows []membershipRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipColumns+` FROM memberships WHERE user_id = ? ORDER BY account_id`), userID); err != nil {
+		return nil, s.dialect.wrap(err, "find memberships of user")
+	}
+	out := make([]directory.Membership, len(rows))
+	for i, r := range rows {
+		out[i] = r.membership()
+	}
+	return out, nil
+}
+
+type memberRow struct {
+	userRow
+	Role        string    `db:"role"`
+	Status      string    `db:"status"`
+	MemberSince time.Time `db:"member_created_at"`
+	MemberAt    time.Time `db:"member_updated_at"`
+	AccountID   string    `db:"account_id"`
+}
+
+// maxKey sorts after every valid UTF-8 string that starts with a given
+// prefix: appended to the prefix it closes a prefix range.
+const maxKey = "\U0010FFFF"
+
+// FindMembers returns one page of the account's members ordered by email
+// key, continuing after q's cursor. Without a search, the page is a range
+// scan of the (account_id, email_key, user_id) index. With one, each of the
+// three keys contributes a prefix range scan of its own index, so the cost
+// follows the number of matches, not the size of the account.
+func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.MemberQuery) ([]directory.Member, error) {
+	where := []string{`m.account_id = ?`}
+	args := []any{accountID}
+	if q.Search != "" {
+		hi := q.Search + maxKey
+		where = append(where, `m.user_id IN (
+			SELECT user_id FROM memberships WHERE account_id = ? AND email_key >= ? AND email_key < ?
+			UNION SELECT user_id FROM memberships WHERE account_id = ? AND name_key >= ? AND name_key < ?
+			UNION SELECT user_id FROM memberships WHERE account_id = ? AND last_key >= ? AND last_key < ?)`)
+		args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+	}
+	if q.AfterUserID != "" {
+		where = append(where, `(m.email_key, m.user_id) > (?, ?)`)
+		args = append(args, q.AfterEmailKey, q.AfterUserID)
+	}
+	args = append(args, q.Limit)
+	query := `SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.password_must_change,
+			u.password_changed_at, u.created_at, u.updated_at,
+			m.account_id, m.role, m.status, m.created_at AS member_created_at, m.updated_at AS member_updated_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY m.email_key, m.user_id LIMIT ?`
+	var rows []memberRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(query), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find members")
+	}
+	out := make([]directory.Member, len(rows))
+	for i, r := range rows {
+		out[i] = directory.Member{
+			User: r.user(),
+			Membership: directory.Membership{
+				AccountID: r.AccountID, UserID: r.ID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
+				CreatedAt: r.MemberSince.UTC(), UpdatedAt: r.MemberAt.UTC(),
+			},
+		}
+	}
+	return out, nil
+}
+
+// CountMembers counts the account's members matching search (all when empty).
+func (s *Store) CountMembers(ctx context.Context, accountID, search string) (int, error) {
+	query, args := `SELECT COUNT(*) FROM memberships WHERE account_id = ?`, []any{accountID}
+	if search != "" {
+		hi := search + maxKey
+		query = `SELECT COUNT(*) FROM (
+			SELECT user_id FROM memberships WHERE account_id = ? AND email_key >= ? AND email_key < ?
+			UNION SELECT user_id FROM memberships WHERE account_id = ? AND name_key >= ? AND name_key < ?
+			UNION SELECT user_id FROM memberships WHERE account_id = ? AND last_key >= ? AND last_key < ?) matches`
+		args = []any{accountID, search, hi, accountID, search, hi, accountID, search, hi}
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(query), args...); err != nil {
+		return 0, s.dialect.wrap(err, "count members")
+	}
+	return n, nil
+}

@@ -1,0 +1,198 @@
+// Package store keeps admit's directory in PostgreSQL (the production store,
+// shared by every replica) or in embedded SQLite (the zero-setup default).
+// It implements directory.Store with one set of queries for both: the
+// differences between the two databases are confined to dialect.go and the
+// two migration folders. It holds no rules: those live in package directory.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is the directory's storage on one database. Its zero value is not
+// usable; call Open.
+type Store struct {
+	db      *sqlx.DB
+	q       sqlx.ExtContext // db, or the transaction this Store is bound to
+	dialect dialect
+	log     *slog.Logger
+}
+
+var _ directory.Store = (*Store)(nil)
+
+// Open connects to the database named by url: "postgres://…" (or
+// "postgresql://…") for PostgreSQL, "sqlite:PATH" for SQLite, whose folder is
+// created if needed. It does not change the schema; call Migrate for that.
+func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	var (
+		d   dialect
+		dsn string
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		d, dsn = postgresDialect, url
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		path = strings.TrimPrefix(path, "//") // accept sqlite:///abs/path too
+		if path == "" {
+			return nil, fmt.Errorf("database URL %q names no file", url)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+		d, dsn = sqliteDialect, sqliteDSN(path)
+	default:
+		return nil, fmt.Errorf("database URL %q: want postgres://… or sqlite:PATH", url)
+	}
+	db, err := sqlx.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", d.name, err)
+	}
+	d.configurePool(db)
+	s := &Store{db: db, q: db, dialect: d, log: log}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN turns on what admit relies on in SQLite: WAL so that the CLI can
+// write while the server runs, a busy timeout so writers wait instead of
+// failing, foreign keys, and BEGIN IMMEDIATE so a transaction takes the write
+// lock up front rather than failing when it upgrades from read to write.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
+		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+}
+
+// Dialect names the database: "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.dialect.name }
+
+// Close closes the database connections.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database, for tests and benchmarks that load
+// data in bulk.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.db.PingContext(ctx)
+}
+
+// Migrate brings the schema to the newest version embedded in the binary.
+// On PostgreSQL an advisory lock makes replicas that start together take
+// turns.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect.name)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithLogger(gooseLogger{s.log})}
+	if s.dialect.name == postgresDialect.name {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.dialect.goose, s.db.DB, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
+	}
+	applied := make([]string, len(results))
+	for i, r := range results {
+		applied[i] = r.Source.Path
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.GetContext(ctx, &v, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+type gooseLogger struct{ log *slog.Logger }
+
+func (g gooseLogger) Printf(format string, v ...any) {
+	if g.log != nil {
+		g.log.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
+	}
+}
+func (g gooseLogger) Fatalf(format string, v ...any) { g.Printf(format, v...) }
+
+// Tx runs fn in a transaction; see directory.Store. Inside a transaction it
+// simply runs fn: nested calls join the outer transaction.
+func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error {
+	if _, inTx := s.q.(*sqlx.Tx); inTx {
+		return fn(s)
+	}
+	const attempts = 8
+	for i := 1; ; i++ {
+		err := s.tx(ctx, fn)
+		if err == nil || i == attempts || !s.dialect.retryable(err) {
+			return err
+		}
+		// Back off with jitter so that colliding transactions spread out.
+		wait := time.Duration(1<<i)*time.Millisecond + rand.N(5*time.Millisecond)
+		s.log.DebugContext(ctx, "retrying transaction", "attempt", i, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, context.Canceled) {
+				s.log.WarnContext(ctx, "rollback failed", "err", rbErr)
+			}
+		}
+	}()
+	if err := fn(&Store{db: s.db, q: tx, dialect: s.dialect, log: s.log}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", s.dialect.wrap(err, "commit"))
+	}
+	return nil
+}

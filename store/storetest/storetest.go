@@ -1,0 +1,211 @@
+// Package storetest gives tests a fresh, migrated store on SQLite and on
+// PostgreSQL, so that every storage and directory test runs on both.
+//
+// PostgreSQL comes from ADMIT_TEST_POSTGRES_URL (default: the local server,
+// user postgres, trust auth). Each test gets its own database, cloned from a
+// template migrated once per test binary, and dropped when the test ends.
+// When the server cannot be reached the PostgreSQL tests are skipped and Main
+// says so loudly; with ADMIT_TEST_REQUIRE_POSTGRES=1 (as CI sets) they fail.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/admit-dev/admit/store"
+)
+
+// DefaultPostgresURL is used when ADMIT_TEST_POSTGRES_URL is not set.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// The template is made once per test binary: a test binary is one package's
+// tests, and Main drops the template when they end.
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+	skipped      atomic.Int64
+)
+
+// Main runs the package's tests and then drops the PostgreSQL template.
+// Call it from TestMain in every package that uses storetest.
+func Main(m *testing.M) {
+	code := m.Run()
+	if templateName != "" {
+		if err := dropDatabase(adminURL(), templateName); err != nil {
+			fmt.Fprintf(os.Stderr, "storetest: drop template %s: %v\n", templateName, err)
+		}
+	}
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "\n!!! storetest: %d PostgreSQL tests were SKIPPED: %v\n!!! Start PostgreSQL (see README) or set ADMIT_TEST_POSTGRES_URL; CI sets ADMIT_TEST_REQUIRE_POSTGRES=1 and fails instead.\n\n", n, templateErr)
+	}
+	os.Exit(code)
+}
+
+// Each runs fn once on SQLite and once on PostgreSQL, as subtests named
+// after the database.
+func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// EachB is Each for benchmarks.
+func EachB(b *testing.B, fn func(b *testing.B, s *store.Store)) {
+	b.Helper()
+	b.Run("sqlite", func(b *testing.B) { fn(b, SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { fn(b, Postgres(b)) })
+}
+
+// SQLiteURL returns the URL of a fresh SQLite database in the test's
+// temporary folder; the schema is not created.
+func SQLiteURL(t testing.TB) string {
+	t.Helper()
+	return "sqlite:" + filepath.Join(t.TempDir(), "admit.db")
+}
+
+// SQLite returns a migrated store on a fresh SQLite database.
+func SQLite(t testing.TB) *store.Store {
+	t.Helper()
+	return open(t, SQLiteURL(t))
+}
+
+// PostgresURL returns the URL of a fresh, migrated PostgreSQL database that
+// is dropped when the test ends. It skips the test when PostgreSQL cannot be
+// reached, unless ADMIT_TEST_REQUIRE_POSTGRES=1.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	templateOnce.Do(makeTemplate)
+	if templateErr != nil {
+		if os.Getenv("ADMIT_TEST_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL is required (ADMIT_TEST_REQUIRE_POSTGRES=1) but not usable: %v", templateErr)
+		}
+		skipped.Add(1)
+		t.Skipf("SKIPPING: PostgreSQL not usable: %v", templateErr)
+	}
+	name := uniqueName("admit_test")
+	if err := exec(adminURL(), fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dropDatabase(adminURL(), name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	return withDatabase(adminURL(), name)
+}
+
+// Postgres returns a migrated store on a fresh PostgreSQL database.
+func Postgres(t testing.TB) *store.Store {
+	t.Helper()
+	return open(t, PostgresURL(t))
+}
+
+// DropPostgres drops a database made by PostgresURL at once, closing its
+// connections: what a test of a vanished database needs.
+func DropPostgres(t testing.TB, databaseURL string) {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dropDatabase(adminURL(), strings.TrimPrefix(u.Path, "/")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func open(t testing.TB, dbURL string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+func adminURL() string {
+	if u := os.Getenv("ADMIT_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+func makeTemplate() {
+	name := uniqueName("admit_template")
+	if templateErr = exec(adminURL(), `CREATE DATABASE `+name); templateErr != nil {
+		return
+	}
+	templateName = name
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, withDatabase(adminURL(), name), slog.New(slog.DiscardHandler))
+	if err != nil {
+		templateErr = err
+		return
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		templateErr = fmt.Errorf("migrate template: %w", err)
+	}
+}
+
+func uniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s_%d_%x", prefix, os.Getpid(), b)
+}
+
+func withDatabase(base, name string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func exec(dbURL, stmt string) error {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to %s: %w", redact(dbURL), err)
+	}
+	_, err = db.ExecContext(ctx, stmt)
+	return err
+}
+
+// dropDatabase drops name, ending its sessions first (WITH (FORCE), PG 13+).
+func dropDatabase(adminURL, name string) error {
+	return exec(adminURL, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
+}
+
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "the PostgreSQL URL"
+	}
+	return u.Redacted()
+}

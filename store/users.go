@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type userRow struct {
+	ID                 string       `db:"id"`
+	Email              string       `db:"email"`
+	FirstName          string       `db:"first_name"`
+	LastName           string       `db:"last_name"`
+	PasswordHash       string       `db:"password_hash"`
+	PasswordMustChange bool         `db:"password_must_change"`
+	PasswordChangedAt  sql.NullTime `db:"password_changed_at"`
+	CreatedAt          time.Time    `db:"created_at"`
+	UpdatedAt          time.Time    `db:"updated_at"`
+}
+
+const userColumns = `id, email, first_name, last_name, password_hash, password_must_change, password_changed_at, created_at, updated_at`
+
+func (r userRow) user() directory.User {
+	u := directory.User{
+		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
+		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.PasswordChangedAt.Valid {
+		t := r.PasswordChangedAt.Time.UTC()
+		u.PasswordChangedAt = &t
+	}
+	return u
+}
+
+// FindOrCreateUser inserts u unless its email key is taken, then reads the
+// stored user. ON CONFLICT DO NOTHING (rather than catching a unique
+// violation) keeps a PostgreSQL transaction usable when another transaction
+// creates the same email at the same moment: the insert waits for it and
+// then does nothing, and the read sees its row.
+func (s *Store) FindOrCreateUser(ctx context.Context, u directory.User) (directory.User, bool, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO users (`+userColumns+`, email_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
+		u.ID, u.Email, u.FirstName, u.LastName, u.PasswordHash, u.PasswordMustChange, u.PasswordChangedAt,
+		u.CreatedAt, u.UpdatedAt, directory.EmailKey(u.Email))
+	if err != nil {
+		return directory.User{}, false, s.dialect.wrap(err, "insert user")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return directory.User{}, false, fmt.Errorf("insert user: %w", err)
+	}
+	stored, err := s.FindUserByEmail(ctx, u.Email)
+	return stored, n == 1, err
+}
+
+// FindUser returns the user with the given ID.
+func (s *Store) FindUser(ctx context.Context, id string) (directory.User, error) {
+	return s.findUser(ctx, `id = ?`, id)
+}
+
+// FindUserByEmail returns the user with the email, compared case-insensitively.
+func (s *Store) FindUserByEmail(ctx context.Context, email string) (directory.User, error) {
+	u, err := s.findUser(ctx, `email_key = ?`, directory.EmailKey(strings.TrimSpace(email)))
+	if directory.KindOf(err) == directory.NotFound {
+		return u, directory.NotFoundError(fmt.Sprintf("no user with email %s", email))
+	}
+	return u, err
+}
+
+func (s *Store) findUser(ctx context.Context, where string, arg any) (directory.User, error) {
+	var row userRow
+	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userColumns+` FROM users WHERE `+where), arg); err != nil {
+		return directory.User{}, s.dialect.wrap(err, "find user")
+	}
+	return row.user(), nil
+}
+
+// UpdatePassword stores a new password hash for the user.
+func (s *Store) UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET password_hash = ?, password_must_change = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
+		hash, mustChange, at, at, userID)
+	if err != nil {
+		return s.dialect.wrap(err, "update password")
+	}
+	return expectOne(res, "user")
+}
+
+func expectOne(res sql.Result, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update %s: %w", what, err)
+	}
+	if n == 0 {
+		return directory.NotFoundError(what + " not found")
+	}
+	return nil
+}
