@@ -1,0 +1,499 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/user"
+	"strings"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/web"
+)
+
+// cli holds what every command shares: the configuration, the standard
+// streams, and the --json choice of the command being run.
+type cli struct {
+	cfg    Config
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
+}
+
+// command is one subcommand. run parses its own flags from args.
+type command struct {
+	name    string // "account create"
+	summary string
+	run     func(c *cli, ctx context.Context, args []string) error
+}
+
+// commands lists every subcommand; help prints them in this order.
+var commands = []command{
+	{"serve", "run the HTTP server", (*cli).serve},
+	{"migrate", "apply database migrations and exit", (*cli).migrate},
+	{"account create", "create an account: --slug S --name N [--domain D ...]", (*cli).accountCreate},
+	{"account list", "list accounts", (*cli).accountList},
+	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none]", (*cli).accountSetPolicy},
+	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
+	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] --password-stdin", (*cli).userAdd},
+	{"user list", "list an account's members: --account S [--search Q] [--limit N] [--after CURSOR]", (*cli).userList},
+}
+
+// usageError is a mistake in how a command was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	global := flag.NewFlagSet("admit", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	c.cfg.register(global)
+	if err := global.Parse(args); err != nil {
+		return c.fail(usageError{err.Error()})
+	}
+	rest := global.Args()
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		c.help()
+		if len(rest) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, cmd := range commands {
+		words := strings.Fields(cmd.name)
+		if len(rest) >= len(words) && strings.Join(rest[:len(words)], " ") == cmd.name {
+			return c.fail(cmd.run(c, ctx, rest[len(words):]))
+		}
+	}
+	return c.fail(usageError{fmt.Sprintf("unknown command %q; run 'admit help'", strings.Join(rest, " "))})
+}
+
+func (c *cli) help() {
+	fmt.Fprintln(c.stdout, "usage: admit [flags] <command> [command flags]\n\ncommands:")
+	for _, cmd := range commands {
+		fmt.Fprintf(c.stdout, "  %-20s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprintln(c.stdout, "\nEvery command takes --json and the configuration flags:")
+	for _, s := range settings {
+		fmt.Fprintf(c.stdout, "  --%-14s %s (env %s)\n", s.flag, s.usage, s.env)
+	}
+}
+
+// fail reports err the one way the CLI reports errors: one line on stderr
+// and, with --json, an error object on stdout. It returns the exit status.
+func (c *cli) fail(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code, msg, kind := exitError, "", ""
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		code, msg, kind = exitUsage, ue.msg, "usage"
+	case directory.KindOf(err) != directory.Internal:
+		msg, kind = directory.Message(err), directory.KindOf(err).String()
+	default:
+		// The operator at the terminal may see the whole chain: it names
+		// the database or file that failed.
+		msg, kind = err.Error(), "internal"
+	}
+	msg = strings.Join(strings.Fields(msg), " ") // one line, whatever the cause said
+	fmt.Fprintf(c.stderr, "admit: %s\n", msg)
+	if c.json {
+		c.printJSON(map[string]string{"error": msg, "kind": kind})
+	}
+	return code
+}
+
+// flags returns a FlagSet for the named command with the configuration
+// flags and --json on it.
+func (c *cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("admit "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	c.cfg.register(fs)
+	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
+	return fs
+}
+
+// parse parses args and checks that the named flags were given.
+func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(c.stdout)
+			fs.PrintDefaults()
+		}
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var missing []string
+	for _, r := range required {
+		if !set[r] {
+			missing = append(missing, "--"+r)
+		}
+	}
+	if len(missing) > 0 {
+		return usageError{fmt.Sprintf("%s: missing %s", fs.Name(), strings.Join(missing, ", "))}
+	}
+	if err := c.cfg.Validate(); err != nil {
+		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	return nil
+}
+
+func (c *cli) printJSON(v any) {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// output prints v as JSON with --json, else the text.
+func (c *cli) output(v any, text string) {
+	if c.json {
+		c.printJSON(v)
+		return
+	}
+	fmt.Fprintln(c.stdout, text)
+}
+
+// logger is where commands log: stderr, with the request id when a context
+// carries one.
+func (c *cli) logger(level slog.Level) *slog.Logger {
+	return slog.New(web.LogHandler(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})))
+}
+
+// openStore opens the configured database and brings its schema up to date,
+// so that every command works on a fresh database as well as beside a
+// running server.
+func (c *cli) openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	s, err := store.Open(ctx, c.cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// service opens the store for a one-shot command; close it when done.
+func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
+	log := c.logger(slog.LevelWarn)
+	s, err := c.openStore(ctx, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := directory.NewService(directory.Config{Store: s, Logger: log})
+	return svc, func() { s.Close() }, nil
+}
+
+// actor names the operator in audit events: the OS user running the command.
+func (c *cli) actor() directory.Actor {
+	name := c.getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return directory.Actor{Source: directory.SourceCLI, Name: name}
+}
+
+func (c *cli) migrate(ctx context.Context, args []string) error {
+	fs := c.flags("migrate")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, c.cfg.DatabaseURL, c.logger(slog.LevelWarn))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	applied, err := s.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	version, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if applied == nil {
+		applied = []string{}
+	}
+	text := fmt.Sprintf("schema is at version %d (%d migrations applied now)", version, len(applied))
+	c.output(map[string]any{"version": version, "applied": applied, "database": s.Dialect()}, text)
+	return nil
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+type accountJSON struct {
+	ID             string                   `json:"id"`
+	Slug           string                   `json:"slug"`
+	Name           string                   `json:"name"`
+	Domains        []string                 `json:"domains"`
+	PasswordPolicy directory.PasswordPolicy `json:"password_policy"`
+	CreatedAt      string                   `json:"created_at"`
+}
+
+func toAccountJSON(a directory.Account) accountJSON {
+	domains := a.Domains
+	if domains == nil {
+		domains = []string{}
+	}
+	return accountJSON{a.ID, a.Slug, a.Name, domains, a.PasswordPolicy, a.CreatedAt.Format("2006-01-02T15:04:05Z")}
+}
+
+func (c *cli) accountCreate(ctx context.Context, args []string) error {
+	fs := c.flags("account create")
+	slug := fs.String("slug", "", "the account's short name, used in URLs")
+	name := fs.String("name", "", "the account's display name")
+	var domains stringList
+	fs.Var(&domains, "domain", "an email domain the account owns (repeatable)")
+	if err := c.parse(fs, args, "slug", "name"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := svc.CreateAccount(ctx, c.actor(), directory.NewAccount{Slug: *slug, Name: *name, Domains: domains})
+	if err != nil {
+		return err
+	}
+	c.output(toAccountJSON(a), fmt.Sprintf("created account %s (%s)", a.Slug, a.ID))
+	return nil
+}
+
+func (c *cli) accountList(ctx context.Context, args []string) error {
+	fs := c.flags("account list")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	accounts, err := svc.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]accountJSON, len(accounts))
+	var text strings.Builder
+	for i, a := range accounts {
+		out[i] = toAccountJSON(a)
+		fmt.Fprintf(&text, "%-24s %-32s %s\n", a.Slug, a.Name, strings.Join(a.Domains, ","))
+	}
+	c.output(out, strings.TrimSuffix(text.String(), "\n"))
+	return nil
+}
+
+func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
+	fs := c.flags("account set-policy")
+	slug := fs.String("account", "", "account slug")
+	minLength := fs.Int("min-length", 0, "minimum password length (8 to 128)")
+	require := fs.String("require", "", "character classes every password must have: comma-separated upper, lower, digit, symbol, or none")
+	if err := c.parse(fs, args, "account"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := svc.Account(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	p := a.PasswordPolicy
+	if *minLength != 0 {
+		p.MinLength = *minLength
+	}
+	if *require != "" {
+		if p, err = withClasses(p, *require); err != nil {
+			return err
+		}
+	}
+	if a, err = svc.SetPasswordPolicy(ctx, a.ID, c.actor(), p); err != nil {
+		return err
+	}
+	c.output(toAccountJSON(a), fmt.Sprintf("password policy of %s: %s", a.Slug, strings.Join(a.PasswordPolicy.Rules(), ", ")))
+	return nil
+}
+
+func withClasses(p directory.PasswordPolicy, list string) (directory.PasswordPolicy, error) {
+	p.RequireUpper, p.RequireLower, p.RequireDigit, p.RequireSymbol = false, false, false, false
+	for _, class := range strings.Split(list, ",") {
+		switch strings.TrimSpace(class) {
+		case "none":
+		case "upper":
+			p.RequireUpper = true
+		case "lower":
+			p.RequireLower = true
+		case "digit":
+			p.RequireDigit = true
+		case "symbol":
+			p.RequireSymbol = true
+		default:
+			return p, usageError{fmt.Sprintf("--require: unknown class %q (want upper, lower, digit, symbol or none)", class)}
+		}
+	}
+	return p, nil
+}
+
+func (c *cli) roleCreate(ctx context.Context, args []string) error {
+	fs := c.flags("role create")
+	slug := fs.String("account", "", "account slug")
+	name := fs.String("name", "", "role name: lowercase letters, digits, hyphens")
+	if err := c.parse(fs, args, "account", "name"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := svc.Account(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	if err := svc.CreateRole(ctx, a.ID, c.actor(), directory.Role(*name)); err != nil {
+		return err
+	}
+	c.output(map[string]string{"account": a.Slug, "role": *name}, fmt.Sprintf("created role %s in %s", *name, a.Slug))
+	return nil
+}
+
+type memberJSON struct {
+	UserID             string `json:"user_id"`
+	Email              string `json:"email"`
+	FirstName          string `json:"first_name"`
+	LastName           string `json:"last_name"`
+	Role               string `json:"role"`
+	Status             string `json:"status"`
+	HasPassword        bool   `json:"has_password"`
+	PasswordMustChange bool   `json:"password_must_change"`
+}
+
+func toMemberJSON(m directory.Member) memberJSON {
+	return memberJSON{
+		m.User.ID, m.User.Email, m.User.FirstName, m.User.LastName, string(m.Membership.Role), string(m.Membership.Status),
+		m.User.HasPassword(), m.User.PasswordMustChange,
+	}
+}
+
+func (c *cli) userAdd(ctx context.Context, args []string) error {
+	fs := c.flags("user add")
+	slug := fs.String("account", "", "account slug")
+	email := fs.String("email", "", "the person's email address")
+	first := fs.String("first", "", "first name")
+	last := fs.String("last", "", "last name")
+	role := fs.String("role", "member", "role in the account")
+	passwordStdin := fs.Bool("password-stdin", false, "read the initial password from standard input; the person must change it at first sign-in")
+	if err := c.parse(fs, args, "account", "email", "first", "last"); err != nil {
+		return err
+	}
+	if !*passwordStdin {
+		return usageError{"user add: give --password-stdin and the initial password on standard input"}
+	}
+	password, err := readPassword(c.stdin)
+	if err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := svc.Account(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	added, err := svc.AddUser(ctx, a.ID, c.actor(), directory.NewUser{
+		Email: *email, FirstName: *first, LastName: *last, Role: directory.Role(*role), Password: password,
+	})
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("added %s to %s as %s; they must change the initial password at first sign-in", added.Member.User.Email, a.Slug, added.Member.Membership.Role)
+	if !added.NewUser {
+		text = fmt.Sprintf("added %s to %s as %s; they already have an admit sign-in, so their existing password is unchanged and the one given was not used", added.Member.User.Email, a.Slug, added.Member.Membership.Role)
+	}
+	c.output(struct {
+		Account string `json:"account"`
+		memberJSON
+		NewUser     bool `json:"new_user"`
+		PasswordSet bool `json:"password_set"`
+	}{a.Slug, toMemberJSON(added.Member), added.NewUser, added.PasswordSet}, text)
+	return nil
+}
+
+// readPassword reads the first line of r. It refuses an empty line rather
+// than creating a user whose password is "".
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usageError{"--password-stdin: standard input held no password"}
+	}
+	return line, nil
+}
+
+func (c *cli) userList(ctx context.Context, args []string) error {
+	fs := c.flags("user list")
+	slug := fs.String("account", "", "account slug")
+	search := fs.String("search", "", "only members whose email, name or last name starts with this")
+	limit := fs.Int("limit", 100, fmt.Sprintf("members per page (at most %d)", directory.MaxPageSize))
+	after := fs.String("after", "", "continue after this cursor (the next_cursor of the previous page)")
+	if err := c.parse(fs, args, "account"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := svc.Account(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)
+	if err != nil {
+		return err
+	}
+	total, err := svc.CountMembers(ctx, a.ID, *search)
+	if err != nil {
+		return err
+	}
+	members := make([]memberJSON, len(page.Members))
+	rows := make([]string, len(page.Members))
+	for i, m := range page.Members {
+		members[i] = toMemberJSON(m)
+		rows[i] = fmt.Sprintf("%-40s %-30s %-10s %s", m.User.Email, m.User.FirstName+" "+m.User.LastName, m.Membership.Role, m.Membership.Status)
+	}
+	text := strings.Join(rows, "\n")
+	if page.Next != "" {
+		text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", len(rows), total, page.Next)
+	}
+	c.output(map[string]any{"account": a.Slug, "total": total, "members": members, "next_cursor": page.Next}, text)
+	return nil
+}

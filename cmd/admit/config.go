@@ -1,0 +1,187 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is admit's configuration: environment variables, each overridable
+// by a flag (--addr or, spelled as the variable, --ADMIT_ADDR).
+type Config struct {
+	Addr        string
+	BaseURL     string
+	DatabaseURL string
+	SMTPURL     string
+	SecretKey   string
+}
+
+// setting ties a Config field to its variable and flag.
+type setting struct {
+	env, flag, usage string
+	field            func(*Config) *string
+}
+
+var settings = []setting{
+	{"ADMIT_ADDR", "addr", "listen address", func(c *Config) *string { return &c.Addr }},
+	{"ADMIT_BASE_URL", "base-url", "public URL, used in links, SAML metadata and redirect URIs", func(c *Config) *string { return &c.BaseURL }},
+	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
+	{"ADMIT_SMTP_URL", "smtp-url", "smtp://user:pass@host:port or smtps://…; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
+	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+}
+
+const defaultDatabaseURL = "sqlite:admit-data/admit.db"
+
+// configFromEnv reads the environment, with DESIGN.md's defaults.
+func configFromEnv(getenv func(string) string) Config {
+	c := Config{Addr: "127.0.0.1:8080", BaseURL: "http://localhost:8080", DatabaseURL: defaultDatabaseURL}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			*s.field(&c) = v
+		}
+	}
+	return c
+}
+
+// register adds the configuration flags to fs, both spellings of each.
+func (c *Config) register(fs *flag.FlagSet) {
+	for _, s := range settings {
+		p := s.field(c)
+		fs.StringVar(p, s.flag, *p, s.usage+" ("+s.env+")")
+		fs.StringVar(p, s.env, *p, "same as --"+s.flag)
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c Config) Validate() error {
+	var problems []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Errorf("ADMIT_ADDR %q: want host:port", c.Addr))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		problems = append(problems, fmt.Errorf("ADMIT_BASE_URL %q: want an origin like https://admit.example.com", c.BaseURL))
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		problems = append(problems, fmt.Errorf("ADMIT_DATABASE_URL %q: want postgres://… or sqlite:PATH", redactURL(c.DatabaseURL)))
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			problems = append(problems, errors.New("ADMIT_SMTP_URL: want smtp://user:pass@host:port or smtps://…"))
+		}
+	}
+	if c.SecretKey != "" {
+		if _, err := decodeSecretKey(c.SecretKey); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// Secure reports whether admit is reached over HTTPS, so cookies must be Secure.
+func (c Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// DataDir is where admit keeps local files: the SQLite database's folder,
+// or admit-data when the database is PostgreSQL.
+func (c Config) DataDir() string {
+	if path, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok {
+		return filepath.Dir(strings.TrimPrefix(path, "//"))
+	}
+	return "admit-data"
+}
+
+const minSecretKeyBytes = 32
+
+func decodeSecretKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) >= minSecretKeyBytes {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("ADMIT_SECRET_KEY must be at least %d bytes of base64 (make one with: openssl rand -base64 32)", minSecretKeyBytes)
+}
+
+// secretKey returns the configured key or, when none is configured, the
+// key kept in the data folder, generating it (mode 0600) on first start.
+func (c Config) secretKey() (key []byte, generated bool, err error) {
+	if c.SecretKey != "" {
+		key, err := decodeSecretKey(c.SecretKey)
+		return key, false, err
+	}
+	path := filepath.Join(c.DataDir(), "secret.key")
+	if err := os.MkdirAll(c.DataDir(), 0o700); err != nil {
+		return nil, false, fmt.Errorf("create data folder: %w", err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, minSecretKeyBytes)
+		_, _ = rand.Read(raw)
+		created, err := createExclusive(path, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"))
+		if err != nil {
+			return nil, false, err
+		}
+		if created {
+			return raw, true, nil
+		}
+	}
+	// Another process (or an earlier start) made the key: use it.
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, false, fmt.Errorf("%s is readable by other users (mode %v); run: chmod 600 %s", path, info.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	key, err = decodeSecretKey(string(b))
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, false, nil
+}
+
+// createExclusive writes data to path unless path exists, atomically: the
+// file is written in full under a temporary name and then linked into place,
+// so a process starting at the same moment never reads half a key.
+func createExclusive(path string, data []byte) (bool, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
+	if err != nil {
+		return false, fmt.Errorf("create secret key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("create secret key: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("store secret key: %w", err)
+	}
+	return true, nil
+}
+
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
+}

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// admitBin is the admit binary built once for the tests that run it as a
+// user would.
+var admitBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "admit-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	admitBin = filepath.Join(dir, "admit")
+	build := exec.Command("go", "build", "-race", "-o", admitBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build admit:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	storetest.Main(m)
+}
+
+// result is what one run of the binary did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// admit runs the binary with the given database and arguments; stdin feeds
+// its standard input.
+func admit(t *testing.T, dbURL, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, admitBin, args...)
+	cmd.Env = append(os.Environ(), "ADMIT_DATABASE_URL="+dbURL)
+	cmd.Dir = t.TempDir()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run admit %v: %v", args, err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+// eachDatabase runs fn against a fresh SQLite file and a fresh PostgreSQL database.
+func eachDatabase(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLiteURL(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.PostgresURL(t)) })
+}
+
+func decode[T any](t *testing.T, r result) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("stdout is not the expected JSON: %v\n%s\nstderr: %s", err, r.stdout, r.stderr)
+	}
+	return v
+}
+
+func TestCLI(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		r := admit(t, db, "", "account create", "--slug", "acme", "--name", "Acme Inc", "--domain", "acme.example", "--json")
+		if r.code != 0 {
+			// "account create" as one argument is not a command.
+			if !strings.Contains(r.stderr, "unknown command") || r.code != exitUsage {
+				t.Errorf("quoted command: exit %d, %q", r.code, r.stderr)
+			}
+		}
+		r = admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "ACME.example", "--json")
+		if r.code != 0 {
+			t.Fatalf("account create: exit %d: %s", r.code, r.stderr)
+		}
+		acct := decode[map[string]any](t, r)
+		if acct["slug"] != "acme" || fmt.Sprint(acct["domains"]) != "[acme.example]" {
+			t.Errorf("account create JSON = %v", acct)
+		}
+
+		for _, tc := range []struct {
+			name       string
+			stdin      string
+			args       []string
+			code       int
+			stderrHas  string
+			stdoutJSON map[string]any
+		}{
+			{"duplicate account", "", []string{"account", "create", "--slug", "acme", "--name", "Other"}, exitError, "already exists", nil},
+			{"bad slug", "", []string{"account", "create", "--slug", "Not A Slug", "--name", "X"}, exitError, "slug", nil},
+			{"missing flag", "", []string{"account", "create", "--slug", "x"}, exitUsage, "missing --name", nil},
+			{"unknown flag", "", []string{"account", "create", "--bogus"}, exitUsage, "bogus", nil},
+			{"unknown command", "", []string{"frobnicate"}, exitUsage, "unknown command", nil},
+			{"bad config", "", []string{"account", "list", "--addr", "nonsense"}, exitUsage, "ADMIT_ADDR", nil},
+			{"add user", "correct horse battery staple\n", []string{"user", "add", "--account", "acme", "--email", "Ada@Acme.example", "--first", "Ada", "--last", "Lovelace", "--role", "admin", "--password-stdin", "--json"}, 0, "",
+				map[string]any{"email": "Ada@acme.example", "role": "admin", "status": "active", "new_user": true, "password_set": true, "password_must_change": true}},
+			{"add again", "correct horse battery staple\n", []string{"user", "add", "--account", "acme", "--email", "ada@acme.example", "--first", "Ada", "--last", "Lovelace", "--password-stdin", "--json"}, exitError, "already a member",
+				map[string]any{"kind": "conflict"}},
+			{"weak password", "password1\n", []string{"user", "add", "--account", "acme", "--email", "bob@acme.example", "--first", "Bob", "--last", "B", "--password-stdin"}, exitError, "too common", nil},
+			{"no password on stdin", "", []string{"user", "add", "--account", "acme", "--email", "bob@acme.example", "--first", "Bob", "--last", "B", "--password-stdin"}, exitUsage, "no password", nil},
+			{"no password flag", "", []string{"user", "add", "--account", "acme", "--email", "bob@acme.example", "--first", "Bob", "--last", "B"}, exitUsage, "--password-stdin", nil},
+			{"no such account", "a fine long password\n", []string{"user", "add", "--account", "nope", "--email", "bob@acme.example", "--first", "Bob", "--last", "B", "--password-stdin"}, exitError, `no account "nope"`, nil},
+			{"custom role", "", []string{"role", "create", "--account", "acme", "--name", "auditor"}, 0, "", nil},
+			{"policy", "", []string{"account", "set-policy", "--account", "acme", "--min-length", "14", "--require", "digit", "--json"}, 0, "",
+				map[string]any{"slug": "acme"}},
+			{"policy applies", "fourteen chars!\n", []string{"user", "add", "--account", "acme", "--email", "eve@acme.example", "--first", "Eve", "--last", "E", "--password-stdin"}, exitError, "digit", nil},
+			{"bad policy", "", []string{"account", "set-policy", "--account", "acme", "--min-length", "4"}, exitError, "between 8 and 128", nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := admit(t, db, tc.stdin, tc.args...)
+				if r.code != tc.code {
+					t.Fatalf("exit %d; want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.stdout, r.stderr)
+				}
+				if tc.code != 0 {
+					if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines != 0 || !strings.HasPrefix(r.stderr, "admit: ") {
+						t.Errorf("stderr = %q; want one line starting with 'admit: '", r.stderr)
+					}
+				}
+				if !strings.Contains(r.stderr, tc.stderrHas) {
+					t.Errorf("stderr = %q; want it to mention %q", r.stderr, tc.stderrHas)
+				}
+				if tc.stdoutJSON != nil {
+					got := decode[map[string]any](t, r)
+					for k, v := range tc.stdoutJSON {
+						if got[k] != v {
+							t.Errorf("JSON %s = %v; want %v (all: %v)", k, got[k], v, got)
+						}
+					}
+				}
+			})
+		}
+
+		// The same person added to a second account keeps their password.
+		if r := admit(t, db, "", "account", "create", "--slug", "beta", "--name", "Beta"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r = admit(t, db, "another password entirely\n", "user", "add", "--account", "beta", "--email", "ADA@acme.example", "--first", "A", "--last", "L", "--password-stdin", "--json")
+		added := decode[map[string]any](t, r)
+		if r.code != 0 || added["new_user"] != false || added["password_set"] != false {
+			t.Errorf("add to second account: exit %d, %v; want an existing user, password untouched", r.code, added)
+		}
+		if !strings.Contains(admit(t, db, "another password entirely\n", "user", "add", "--account", "beta", "--email", "x@beta.example", "--first", "X", "--last", "Y", "--password-stdin").stdout, "must change") {
+			t.Error("text output of a new user does not say the password must be changed")
+		}
+
+		r = admit(t, db, "", "user", "list", "--account", "acme", "--json")
+		list := decode[struct {
+			Total   int              `json:"total"`
+			Members []map[string]any `json:"members"`
+		}](t, r)
+		if list.Total != 1 || len(list.Members) != 1 || list.Members[0]["email"] != "Ada@acme.example" {
+			t.Errorf("user list = %+v", list)
+		}
+		r = admit(t, db, "", "migrate", "--json")
+		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(1) {
+			t.Errorf("migrate: exit %d, %v", r.code, m)
+		}
+	})
+}
+
+func TestUserListPages(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
+	for _, e := range []string{"c@x.example", "a@x.example", "b@x.example"} {
+		if r := admit(t, db, "a perfectly fine password\n", "user", "add", "--account", "acme", "--email", e, "--first", "F", "--last", "L", "--password-stdin"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	type page struct {
+		Members []struct{ Email string } `json:"members"`
+		Next    string                   `json:"next_cursor"`
+	}
+	first := decode[page](t, admit(t, db, "", "user", "list", "--account", "acme", "--limit", "2", "--json"))
+	if len(first.Members) != 2 || first.Members[0].Email != "a@x.example" || first.Next == "" {
+		t.Fatalf("first page = %+v", first)
+	}
+	second := decode[page](t, admit(t, db, "", "user", "list", "--account", "acme", "--limit", "2", "--after", first.Next, "--json"))
+	if len(second.Members) != 1 || second.Members[0].Email != "c@x.example" || second.Next != "" {
+		t.Errorf("second page = %+v", second)
+	}
+	if r := admit(t, db, "", "user", "list", "--account", "acme", "--after", "garbage!"); r.code != exitError || !strings.Contains(r.stderr, "cursor") {
+		t.Errorf("bad cursor: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// server is a running `admit serve`.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningAddr = regexp.MustCompile(`msg="admit is listening" addr=(\S+)`)
+
+// cleanEnv is the test's environment without any ADMIT_ setting.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ADMIT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// startServer runs `admit serve` in dir with only the given ADMIT_ settings
+// plus a free loopback port, and waits until it listens.
+func startServer(t *testing.T, dir string, settings ...string) *server {
+	t.Helper()
+	cmd := exec.Command(admitBin, "serve")
+	cmd.Dir = dir
+	cmd.Env = append(append(cleanEnv(), "ADMIT_ADDR=127.0.0.1:0"), settings...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1), logs: &syncBuffer{}}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.Write([]byte(line + "\n"))
+			if m := listeningAddr.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	select {
+	case addr := <-found:
+		s.url = "http://" + addr
+	case err := <-s.done:
+		t.Fatalf("admit serve exited before listening: %v\n%s", err, s.logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("admit serve did not start listening\n%s", s.logs)
+	}
+	return s
+}
+
+func (s *server) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(s.url + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("admit serve exited with %v after SIGTERM; want 0\n%s", err, s.logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("admit serve did not stop after SIGTERM\n%s", s.logs)
+	}
+}
+
+func TestServeWithNoConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	// Only the port differs from a bare `admit serve`: the default 8080 may be taken.
+	s := startServer(t, dir)
+	if _, err := os.Stat(filepath.Join(dir, "admit-data", "admit.db")); err != nil {
+		t.Errorf("default database not created: %v", err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "admit-data", "secret.key"))
+	if err != nil {
+		t.Fatalf("secret key not generated: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secret key mode = %v; want 0600", perm)
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, "admit-data", "secret.key"))
+
+	for _, tc := range []struct {
+		path, contentType, bodyHas string
+		status                     int
+	}{
+		{"/healthz", "application/json", `"ok"`, 200},
+		{"/readyz", "application/json", `"ready"`, 200},
+		{"/", "text/html", "intranet", 200},
+		{"/no/such/page", "text/html", "no page", 404},
+		{"/static/admit.css", "text/css", "--brand", 200},
+	} {
+		resp, body := s.get(t, tc.path)
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) || !strings.Contains(body, tc.bodyHas) {
+			t.Errorf("GET %s = %d %q, body %.200q; want %d %s containing %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status, tc.contentType, tc.bodyHas)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("GET %s: Content-Security-Policy = %q", tc.path, csp)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: no X-Request-Id", tc.path)
+		}
+	}
+	_, metrics := s.get(t, "/metrics")
+	for _, want := range []string{
+		`admit_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`,
+		`admit_http_request_duration_seconds_bucket{method="GET",route="GET /readyz"`,
+		`admit_http_requests_total{code="404",method="GET",route="/"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// An oversized body is refused before any handler reads it.
+	resp, err := http.Post(s.url+"/", "text/plain", strings.NewReader(strings.Repeat("x", maxBodyBytes+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized POST = %d; want 413", resp.StatusCode)
+	}
+
+	// The CLI works on the same database while the server runs.
+	db := "sqlite:" + filepath.Join(dir, "admit-data", "admit.db")
+	if r := admit(t, db, "", "account", "create", "--slug", "live", "--name", "Live"); r.code != 0 {
+		t.Errorf("account create while serving: %s", r.stderr)
+	}
+	if r := admit(t, db, "a long enough password\n", "user", "add", "--account", "live", "--email", "x@live.example", "--first", "X", "--last", "Y", "--password-stdin"); r.code != 0 {
+		t.Errorf("user add while serving: %s", r.stderr)
+	}
+	s.stop(t)
+
+	// A second start keeps the same key.
+	s = startServer(t, dir)
+	again, _ := os.ReadFile(filepath.Join(dir, "admit-data", "secret.key"))
+	if !bytes.Equal(key, again) {
+		t.Error("the secret key changed between starts")
+	}
+	s.stop(t)
+}
+
+func TestReadyzWhenDatabaseIsGone(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+dbURL, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	if resp, _ := s.get(t, "/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("/readyz = %d before the database went away", resp.StatusCode)
+	}
+	storetest.DropPostgres(t, dbURL)
+	resp, body := s.get(t, "/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "database unreachable") {
+		t.Errorf("/readyz = %d %q; want 503 naming the database", resp.StatusCode, body)
+	}
+	if resp, _ := s.get(t, "/healthz"); resp.StatusCode != 200 {
+		t.Errorf("/healthz = %d; liveness must not depend on the database", resp.StatusCode)
+	}
+	s.stop(t)
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	r := admit(t, "sqlite:x.db", "", "serve", "--base-url", "ftp://x", "--secret-key", "short")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "ADMIT_BASE_URL") || !strings.Contains(r.stderr, "ADMIT_SECRET_KEY") {
+		t.Errorf("exit %d, %q; want usage error naming both problems", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+// Server limits. Bodies larger than maxBodyBytes are refused before any
+// handler reads them; routes that take uploads raise it for themselves.
+const (
+	maxBodyBytes     = 1 << 20
+	maxHeaderBytes   = 64 << 10
+	shutdownGrace    = 20 * time.Second
+	readinessTimeout = 2 * time.Second
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs := c.flags("serve")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	log := c.logger(slog.LevelInfo)
+	s, err := c.openStore(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	key, generated, err := c.cfg.secretKey()
+	if err != nil {
+		return err
+	}
+	if generated {
+		log.Info("generated a new secret key", "folder", c.cfg.DataDir())
+	}
+	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
+		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
+	}
+	if c.cfg.SMTPURL == "" {
+		log.Info("ADMIT_SMTP_URL is not set: mail is kept in the database for the admin UI's dev mailbox, not sent")
+	}
+	svc := directory.NewService(directory.Config{Store: s, Logger: log})
+	handler, err := newHandler(c.cfg, key, svc, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// Slow clients must not hold connections open: these bound every
+		// phase of a request.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("admit is listening", "addr", ln.Addr().String(), "base_url", c.cfg.BaseURL, "database", s.Dialect())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// pinger is what readiness needs of the directory.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// newHandler assembles the one ServeMux and the middleware every request
+// passes through.
+func newHandler(cfg Config, key []byte, svc *directory.Service, log *slog.Logger) (http.Handler, error) {
+	csrfKey, err := hkdf.Key(sha256.New, key, nil, "admit csrf", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive CSRF key: %w", err)
+	}
+	pages, err := web.NewRenderer(web.Config{Key: csrfKey, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := newHTTPMetrics(reg)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", readiness(svc, log))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
+	mux.Handle("GET /{$}", pages.Home())
+	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
+		return directory.NotFoundError("There is no page at this address.")
+	}))
+
+	// Outermost first: the request id exists before anything logs, and
+	// observe sits right outside the mux (see observe).
+	var h http.Handler = mux
+	h = recoverPanics(pages, log)(h)
+	h = observe(log, metrics)(h)
+	h = limitBodies(h)
+	h = web.SecurityHeaders(cfg.Secure())(h)
+	h = web.RequestID(h)
+	return h, nil
+}
+
+func readiness(p pinger, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readinessTimeout)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			log.WarnContext(r.Context(), "not ready: database unreachable", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,222 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// Branding is how a page looks for the account it belongs to. The zero
+// value is admit's own neutral look.
+type Branding struct {
+	Name         string // shown in the header and the title; "admit" when empty
+	LogoURL      string // https only
+	PrimaryColor string // #rgb or #rrggbb
+}
+
+// Page is what a page template is executed with. The page's own values go
+// in Data; Render fills in the rest.
+type Page struct {
+	Title    string
+	Branding Branding
+	Data     any
+
+	CSRFToken string       // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
+	Nonce     string       // the CSP nonce of this response
+	RequestID string       // the reference shown on error pages
+	Color     template.CSS // the validated brand colour, empty when none
+}
+
+// Config configures a Renderer.
+type Config struct {
+	// Key signs CSRF tokens; at least 32 bytes, derived from the server key.
+	Key []byte
+	// Secure is true when admit is served over HTTPS: cookies are then
+	// Secure and carry the __Host- prefix.
+	Secure bool
+	Logger *slog.Logger
+}
+
+// Renderer renders pages on the shared layout and writes error pages.
+type Renderer struct {
+	csrf      csrf
+	log       *slog.Logger
+	errorPage *template.Template
+	homePage  *template.Template
+}
+
+// NewRenderer parses the shared templates.
+func NewRenderer(cfg Config) (*Renderer, error) {
+	if len(cfg.Key) < 32 {
+		return nil, errors.New("web: the CSRF key must be at least 32 bytes")
+	}
+	rd := &Renderer{csrf: newCSRF(cfg.Key, cfg.Secure), log: cfg.Logger}
+	if rd.log == nil {
+		rd.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if rd.errorPage, err = ParsePage(templates, "templates/error.html"); err != nil {
+		return nil, err
+	}
+	if rd.homePage, err = ParsePage(templates, "templates/home.html"); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// ParsePage returns the shared layout with the page's own templates parsed
+// on top. The page's files define "content", and may define "title".
+func ParsePage(fsys fs.FS, patterns ...string) (*template.Template, error) {
+	t, err := template.New("layout.html").ParseFS(templates, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	return t.ParseFS(fsys, patterns...)
+}
+
+// Render executes t into a buffer and sends it with status. A template that
+// fails midway sends the error page instead, never half a page.
+func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, p Page) {
+	p.Nonce = newNonce()
+	p.RequestID = RequestIDFrom(r.Context())
+	p.CSRFToken = rd.CSRFToken(w, r)
+	p.Branding = safeBranding(p.Branding)
+	p.Color = template.CSS(p.Branding.PrimaryColor) // safe: checked by safeBranding
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		rd.log.ErrorContext(r.Context(), "render page", "template", t.Name(), "err", err)
+		if t != rd.errorPage {
+			rd.Error(w, r, http.StatusInternalServerError, directory.Message(err))
+		} else {
+			http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		}
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", csp(p.Nonce))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// safeBranding drops any branding value that could carry markup or CSS.
+func safeBranding(b Branding) Branding {
+	if len(directory.Branding{LogoURL: b.LogoURL}.Validate()) > 0 {
+		b.LogoURL = ""
+	}
+	if len(directory.Branding{PrimaryColor: b.PrimaryColor}.Validate()) > 0 {
+		b.PrimaryColor = ""
+	}
+	return b
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+type errorData struct {
+	Status   int
+	Heading  string
+	Message  string
+	Problems []string
+}
+
+// Error sends a readable error page: what happened, and a reference to
+// quote to support.
+func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	rd.errorWithProblems(w, r, status, message, nil)
+}
+
+func (rd *Renderer) errorWithProblems(w http.ResponseWriter, r *http.Request, status int, message string, problems []string) {
+	rd.Render(w, r, status, rd.errorPage, Page{
+		Title: http.StatusText(status),
+		Data:  errorData{Status: status, Heading: heading(status), Message: message, Problems: problems},
+	})
+}
+
+func heading(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusBadRequest:
+		return "Please check what you entered"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusUnauthorized:
+		return "Please sign in"
+	case http.StatusConflict:
+		return "That already exists"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	default:
+		if status >= 500 {
+			return "Something went wrong"
+		}
+		return http.StatusText(status)
+	}
+}
+
+// HandlerFunc is a page handler that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handler adapts fn: an error becomes the error page for its kind, logged
+// once here (client mistakes at info, our failures at error). Internal
+// error text never reaches the page.
+func (rd *Renderer) Handler(fn HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := fn(w, r)
+		if err == nil {
+			return
+		}
+		status := StatusOf(err)
+		if status >= 500 {
+			rd.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		} else {
+			rd.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", status, "err", err)
+		}
+		var problems []string
+		if directory.KindOf(err) == directory.Invalid && len(directory.ProblemsOf(err)) > 1 {
+			problems = directory.ProblemsOf(err)
+		}
+		rd.errorWithProblems(w, r, status, directory.Message(err), problems)
+	})
+}
+
+// StatusOf maps an error's kind to its HTTP status.
+func StatusOf(err error) int {
+	switch directory.KindOf(err) {
+	case directory.NotFound:
+		return http.StatusNotFound
+	case directory.Conflict:
+		return http.StatusConflict
+	case directory.Invalid:
+		return http.StatusBadRequest
+	case directory.Forbidden:
+		return http.StatusForbidden
+	case directory.Unauthenticated:
+		return http.StatusUnauthorized
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Home serves the signed-out home page.
+func (rd *Renderer) Home() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rd.Render(w, r, http.StatusOK, rd.homePage, Page{Title: "Welcome"})
+	})
+}
