@@ -172,7 +172,7 @@ func TestConcurrentAddsOfOneEmail(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				_, errs[i] = svc.AddUser(ctx, a.ID, operator, directory.NewUser{
-					Email: fmt.Sprintf("Same.Person@Example.com"), FirstName: "Same", LastName: fmt.Sprint(i),
+					Email: "Same.Person@Example.com", FirstName: "Same", LastName: fmt.Sprint(i),
 					Password: "a long enough password " + fmt.Sprint(i),
 				})
 			})
