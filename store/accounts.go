@@ -27,7 +27,7 @@ func (s *Store) rebind(query string) string { return s.q.Rebind(query) }
 
 // CreateAccount stores a new account and its domains.
 func (s *Store) CreateAccount(ctx context.Context, a directory.Account) error {
-	return s.Tx(ctx, func(directory.Store) error {
+	return s.within(ctx, func(s *Store) error {
 		branding, policy, err := encodeAccount(a)
 		if err != nil {
 			return err

@@ -26,6 +26,9 @@ type dialect struct {
 	// uniqueViolation and retryable classify driver errors.
 	uniqueViolation func(error) bool
 	retryable       func(error) bool
+	// attempts bounds how often Tx runs a transaction that keeps failing
+	// with a retryable error.
+	attempts int
 }
 
 var postgresDialect = dialect{
@@ -46,6 +49,7 @@ var postgresDialect = dialect{
 		// 40001 serialization_failure, 40P01 deadlock_detected.
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
+	attempts: 8,
 }
 
 var sqliteDialect = dialect{
@@ -68,6 +72,8 @@ var sqliteDialect = dialect{
 		// worth one more try from the top of the transaction.
 		return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 	},
+	// Each attempt already waited out the busy timeout.
+	attempts: 2,
 }
 
 // wrap turns a driver error into a directory error where the caller can act

@@ -159,10 +159,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error
 	if _, inTx := s.q.(*sqlx.Tx); inTx {
 		return fn(s)
 	}
-	const attempts = 8
 	for i := 1; ; i++ {
 		err := s.tx(ctx, fn)
-		if err == nil || i == attempts || !s.dialect.retryable(err) {
+		if err == nil || i == s.dialect.attempts || !s.dialect.retryable(err) {
 			return err
 		}
 		// Back off with jitter so that colliding transactions spread out.
@@ -174,6 +173,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error
 			return errors.Join(err, ctx.Err())
 		}
 	}
+}
+
+// within runs fn with a Store bound to a transaction (the current one when
+// s already is): for methods that write several rows that belong together.
+func (s *Store) within(ctx context.Context, fn func(s *Store) error) error {
+	return s.Tx(ctx, func(tx directory.Store) error { return fn(tx.(*Store)) })
 }
 
 func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err error) {

@@ -122,10 +122,12 @@ func safeBranding(b Branding) Branding {
 	return b
 }
 
+// newNonce uses URL-safe base64, which CSP accepts and which needs no
+// escaping in an HTML attribute.
 func newNonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 type errorData struct {

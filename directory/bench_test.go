@@ -1,0 +1,107 @@
+package directory_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// BenchmarkAddUser measures a manual add: with the production argon2id
+// parameters (the hash dominates) and without a password (the transaction:
+// user, membership, two audit events, two outbox messages).
+func BenchmarkAddUser(b *testing.B) {
+	for _, withPassword := range []bool{false, true} {
+		name := "no-password"
+		if withPassword {
+			name = "argon2id-password"
+		}
+		b.Run(name, func(b *testing.B) {
+			storetest.EachB(b, func(b *testing.B, s *store.Store) {
+				ctx := context.Background()
+				svc := directory.NewService(directory.Config{Store: s})
+				a := mustAccount(b, svc, "bench")
+				password := ""
+				if withPassword {
+					password = "benchmark password 42"
+				}
+				i := 0
+				for b.Loop() {
+					i++
+					_, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{
+						Email: fmt.Sprintf("person%d@bench.example", i), FirstName: "Bench", LastName: "Mark", Password: password,
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkListMembers100k measures member listing in an account of 100,000:
+// the first page, a page deep in the listing (keyset: should cost the same),
+// prefix searches with many and with few matches, and the count.
+func BenchmarkListMembers100k(b *testing.B) {
+	const members = 100_000
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s})
+		a := mustAccount(b, svc, "big")
+		// Another account's people must not slow this one's listing.
+		other := mustAccount(b, svc, "other")
+		storetest.SeedMembers(b, s, other.ID, "other", 1000)
+		storetest.SeedMembers(b, s, a.ID, "user", members)
+
+		// Walk the listing to find the cursor of its last page.
+		deep := ""
+		for after := ""; ; {
+			p, err := svc.ListMembers(ctx, a.ID, "", after, directory.MaxPageSize)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p.Next == "" {
+				break
+			}
+			deep, after = after, p.Next
+		}
+		for _, tc := range []struct{ name, search, after string }{
+			{"first-page", "", ""},
+			{"last-page", "", deep},
+			{"search-10pct", "lovelace", ""},
+			{"search-1-match", "user099999", ""},
+		} {
+			b.Run(tc.name, func(b *testing.B) {
+				for b.Loop() {
+					p, err := svc.ListMembers(ctx, a.ID, tc.search, tc.after, 50)
+					if err != nil || len(p.Members) == 0 {
+						b.Fatalf("%v, %d members", err, len(p.Members))
+					}
+				}
+			})
+		}
+		b.Run("count", func(b *testing.B) {
+			for b.Loop() {
+				if n, err := svc.CountMembers(ctx, a.ID, ""); err != nil || n != members {
+					b.Fatalf("count = %d, %v", n, err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkHashPassword measures one argon2id hash with the production
+// parameters: the per-core cost of every sign-in and password change.
+func BenchmarkHashPassword(b *testing.B) {
+	h := directory.NewHasher(directory.DefaultArgon2Params())
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := h.Hash(ctx, "benchmark password 42"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestOpenRefusesUnknownURLs(t *testing.T) {
+	for _, url := range []string{"", "mysql://x", "sqlite:", "file.db"} {
+		if s, err := store.Open(context.Background(), url, slog.New(slog.DiscardHandler)); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded; want an error", url)
+		}
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		applied, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Errorf("second Migrate applied %v; want nothing", applied)
+		}
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
+			t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+		}
+	})
+}
+
+func TestSQLiteSettings(t *testing.T) {
+	s := storetest.SQLite(t)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
+		var got string
+		if err := s.DB().Get(&got, "PRAGMA "+pragma); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
+		}
+	}
+}
+
+func TestSQLiteCreatesItsFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "admit.db")
+	s, err := store.Open(context.Background(), "sqlite:"+path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+func TestEmailsAreUniqueCaseInsensitively(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		first, created, err := s.FindOrCreateUser(ctx, directory.User{ID: "u1", Email: "Ada@Example.com", FirstName: "Ada", LastName: "L", CreatedAt: now, UpdatedAt: now})
+		if err != nil || !created {
+			t.Fatalf("first create: %v, created %v", err, created)
+		}
+		second, created, err := s.FindOrCreateUser(ctx, directory.User{ID: "u2", Email: "ADA@example.COM", FirstName: "Other", LastName: "X", CreatedAt: now, UpdatedAt: now})
+		if err != nil || created || second.ID != first.ID || second.FirstName != "Ada" {
+			t.Errorf("second create = %+v, created %v, %v; want the first user back, unchanged", second, created, err)
+		}
+		if _, err := s.FindUserByEmail(ctx, "ada@EXAMPLE.com"); err != nil {
+			t.Errorf("find by other case: %v", err)
+		}
+		if _, err := s.FindUserByEmail(ctx, "nobody@example.com"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("find missing: %v; want NotFound", err)
+		}
+	})
+}
+
+func TestAccountScopedLookupsStayInTheirAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for _, id := range []string{"a", "b"} {
+			if err := s.CreateAccount(ctx, directory.Account{ID: id, Slug: "acct-" + id, Name: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		u, _, err := s.FindOrCreateUser(ctx, directory.User{ID: "u1", Email: "x@example.com", FirstName: "X", LastName: "Y", CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateMembership(ctx, u, directory.Membership{AccountID: "a", Role: directory.RoleMember, Status: directory.StatusActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FindMembership(ctx, "b", u.ID); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("account b sees account a's membership: %v", err)
+		}
+		members, err := s.FindMembers(ctx, "b", directory.MemberQuery{Limit: 10, Search: "x"})
+		if err != nil || len(members) != 0 {
+			t.Errorf("account b lists %d members, %v; want none", len(members), err)
+		}
+		if err := s.CreateMembership(ctx, u, directory.Membership{AccountID: "a", Role: directory.RoleMember, Status: directory.StatusActive, CreatedAt: now, UpdatedAt: now}); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("duplicate membership: %v; want Conflict", err)
+		}
+	})
+}
+
+func TestMemberListingUsesIndexes(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := s.CreateAccount(ctx, directory.Account{ID: "a", Slug: "acct", Name: "A", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.SeedMembers(t, s, "a", "user", 2000)
+	var plan []struct {
+		ID, Parent, NotUsed int
+		Detail              string
+	}
+	err := s.DB().Select(&plan, `EXPLAIN QUERY PLAN SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.account_id = ? AND (m.email_key, m.user_id) > (?, ?) ORDER BY m.email_key, m.user_id LIMIT 50`, "a", "user001000", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, p := range plan {
+		details = append(details, p.Detail)
+	}
+	got := strings.Join(details, "; ")
+	if !strings.Contains(got, "memberships_email") || strings.Contains(got, "TEMP B-TREE") {
+		t.Errorf("listing plan %q; want a range scan of memberships_email with no sort", got)
+	}
+}
