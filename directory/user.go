@@ -128,3 +128,14 @@ func validateName(field, v string) string {
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s)
 }
+
+// Group is a named set of an account's members, as identity providers push
+// them over SCIM; groups map to roles.
+type Group struct {
+	ID          string
+	AccountID   string
+	DisplayName string
+	ExternalID  string // the identity provider's own id for the group
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}

@@ -61,6 +61,13 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
+		// The file holds password hashes: only admit's user may read it.
+		// SQLite gives its -wal and -shm files the database file's mode.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("open database file: %w", err)
+		}
+		f.Close()
 		d, dsn = sqliteDialect, sqliteDSN(path)
 	default:
 		return nil, fmt.Errorf("database URL %q: want postgres://… or sqlite:PATH", url)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +134,26 @@ func TestMemberListingUsesIndexes(t *testing.T) {
 	got := strings.Join(details, "; ")
 	if !strings.Contains(got, "memberships_email") || strings.Contains(got, "TEMP B-TREE") {
 		t.Errorf("listing plan %q; want a range scan of memberships_email with no sort", got)
+	}
+}
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admit.db")
+	s, err := store.Open(context.Background(), "sqlite:"+path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s mode = %v; want 0600 (it holds password hashes)", filepath.Base(f), perm)
+		}
 	}
 }

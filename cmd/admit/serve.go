@@ -50,9 +50,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
-	if c.cfg.SMTPURL == "" {
-		log.Info("ADMIT_SMTP_URL is not set: mail is kept in the database for the admin UI's dev mailbox, not sent")
-	}
 	svc := directory.NewService(directory.Config{Store: s, Logger: log})
 	handler, err := newHandler(c.cfg, key, svc, log)
 	if err != nil {
