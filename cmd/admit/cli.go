@@ -200,6 +200,21 @@ func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 	return svc, func() { s.Close() }, nil
 }
 
+// account opens the store and finds the account with the given slug, for
+// the commands that act in one account; call done when finished.
+func (c *cli) account(ctx context.Context, slug string) (*directory.Service, directory.Account, func(), error) {
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return nil, directory.Account{}, nil, err
+	}
+	a, err := svc.Account(ctx, slug)
+	if err != nil {
+		done()
+		return nil, directory.Account{}, nil, err
+	}
+	return svc, a, done, nil
+}
+
 // actor names the operator in audit events: the OS user running the command.
 func (c *cli) actor() directory.Actor {
 	name := c.getenv("USER")
@@ -312,15 +327,11 @@ func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args, "account"); err != nil {
 		return err
 	}
-	svc, done, err := c.service(ctx)
+	svc, a, done, err := c.account(ctx, *slug)
 	if err != nil {
 		return err
 	}
 	defer done()
-	a, err := svc.Account(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	p := a.PasswordPolicy
 	if *minLength != 0 {
 		p.MinLength = *minLength
@@ -364,15 +375,11 @@ func (c *cli) roleCreate(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args, "account", "name"); err != nil {
 		return err
 	}
-	svc, done, err := c.service(ctx)
+	svc, a, done, err := c.account(ctx, *slug)
 	if err != nil {
 		return err
 	}
 	defer done()
-	a, err := svc.Account(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	if err := svc.CreateRole(ctx, a.ID, c.actor(), directory.Role(*name)); err != nil {
 		return err
 	}
@@ -416,15 +423,11 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := c.service(ctx)
+	svc, a, done, err := c.account(ctx, *slug)
 	if err != nil {
 		return err
 	}
 	defer done()
-	a, err := svc.Account(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	added, err := svc.AddUser(ctx, a.ID, c.actor(), directory.NewUser{
 		Email: *email, FirstName: *first, LastName: *last, Role: directory.Role(*role), Password: password,
 	})
@@ -467,15 +470,11 @@ func (c *cli) userList(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args, "account"); err != nil {
 		return err
 	}
-	svc, done, err := c.service(ctx)
+	svc, a, done, err := c.account(ctx, *slug)
 	if err != nil {
 		return err
 	}
 	defer done()
-	a, err := svc.Account(ctx, *slug)
-	if err != nil {
-		return err
-	}
 	page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)
 	if err != nil {
 		return err
