@@ -89,13 +89,24 @@ const maxKey = "\U0010FFFF"
 func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.MemberQuery) ([]directory.Member, error) {
 	where := []string{`m.account_id = ?`}
 	args := []any{accountID}
+	hint := ""
 	if q.Search != "" {
 		hi := q.Search + maxKey
-		where = append(where, `m.user_id IN (
-			SELECT user_id FROM memberships WHERE account_id = ? AND email_key >= ? AND email_key < ?
-			UNION SELECT user_id FROM memberships WHERE account_id = ? AND name_key >= ? AND name_key < ?
-			UNION SELECT user_id FROM memberships WHERE account_id = ? AND last_key >= ? AND last_key < ?)`)
-		args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+		dense, err := s.manyMatches(ctx, accountID, q.Search)
+		if err != nil {
+			return nil, err
+		}
+		if dense {
+			// Many match: walking the email index in order and keeping the
+			// matches fills a page after reading a few pages' worth of rows.
+			hint = s.dialect.walkEmailIndex
+			where = append(where, `(m.email_key >= ? AND m.email_key < ? OR m.name_key >= ? AND m.name_key < ? OR m.last_key >= ? AND m.last_key < ?)`)
+			args = append(args, q.Search, hi, q.Search, hi, q.Search, hi)
+		} else {
+			// Few match: collect them from the three indexes, then order them.
+			where = append(where, `m.user_id IN (`+matchingMembers+`)`)
+			args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+		}
 	}
 	if q.AfterUserID != "" {
 		where = append(where, `(m.email_key, m.user_id) > (?, ?)`)
@@ -105,7 +116,7 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	query := `SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.password_must_change,
 			u.password_changed_at, u.created_at, u.updated_at,
 			m.account_id, m.role, m.status, m.created_at AS member_created_at, m.updated_at AS member_updated_at
-		FROM memberships m JOIN users u ON u.id = m.user_id
+		FROM memberships m` + hint + ` JOIN users u ON u.id = m.user_id
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY m.email_key, m.user_id LIMIT ?`
 	var rows []memberRow
@@ -125,15 +136,36 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	return out, nil
 }
 
+// matchingMembers selects the user IDs of an account's members whose email,
+// full name or last name falls in a prefix range: three index range scans.
+const matchingMembers = `SELECT user_id FROM memberships WHERE account_id = ? AND email_key >= ? AND email_key < ?
+	UNION SELECT user_id FROM memberships WHERE account_id = ? AND name_key >= ? AND name_key < ?
+	UNION SELECT user_id FROM memberships WHERE account_id = ? AND last_key >= ? AND last_key < ?`
+
+// denseMatches is where a search switches from collecting and sorting its
+// matches to walking the email index: past it, sorting costs more than the
+// walk, which reads about pageSize/density rows.
+const denseMatches = 1000
+
+// manyMatches reports whether at least denseMatches members match search,
+// reading no more than that many index entries to find out.
+func (s *Store) manyMatches(ctx context.Context, accountID, search string) (bool, error) {
+	hi := search + maxKey
+	var n int
+	err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM (`+matchingMembers+` LIMIT ?) sample`),
+		accountID, search, hi, accountID, search, hi, accountID, search, hi, denseMatches)
+	if err != nil {
+		return false, s.dialect.wrap(err, "estimate matches")
+	}
+	return n >= denseMatches, nil
+}
+
 // CountMembers counts the account's members matching search (all when empty).
 func (s *Store) CountMembers(ctx context.Context, accountID, search string) (int, error) {
 	query, args := `SELECT COUNT(*) FROM memberships WHERE account_id = ?`, []any{accountID}
 	if search != "" {
 		hi := search + maxKey
-		query = `SELECT COUNT(*) FROM (
-			SELECT user_id FROM memberships WHERE account_id = ? AND email_key >= ? AND email_key < ?
-			UNION SELECT user_id FROM memberships WHERE account_id = ? AND name_key >= ? AND name_key < ?
-			UNION SELECT user_id FROM memberships WHERE account_id = ? AND last_key >= ? AND last_key < ?) matches`
+		query = `SELECT COUNT(*) FROM (` + matchingMembers + `) matches`
 		args = []any{accountID, search, hi, accountID, search, hi, accountID, search, hi}
 	}
 	var n int

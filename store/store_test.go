@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,46 @@ func TestSQLiteFileIsPrivate(t *testing.T) {
 			t.Errorf("%s mode = %v; want 0600 (it holds password hashes)", filepath.Base(f), perm)
 		}
 	}
+}
+
+// TestDenseSearchPages covers the search path taken when many members match
+// (walking the email index) against the count taken the other way.
+func TestDenseSearchPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		if err := s.CreateAccount(ctx, directory.Account{ID: "a", Slug: "acct", Name: "A", CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		storetest.SeedMembers(t, s, "a", "user", 1500)
+		// user000000 … user000999 match "user000"; every seeded Ada matches "ada".
+		for _, tc := range []struct {
+			search string
+			want   int
+		}{{"user000", 1000}, {"ada", 150}, {"user0014", 100}} {
+			var got []string
+			q := directory.MemberQuery{Search: tc.search, Limit: 70}
+			for {
+				page, err := s.FindMembers(ctx, "a", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range page {
+					got = append(got, directory.EmailKey(m.User.Email))
+				}
+				if len(page) < q.Limit {
+					break
+				}
+				last := page[len(page)-1]
+				q.AfterEmailKey, q.AfterUserID = directory.EmailKey(last.User.Email), last.User.ID
+			}
+			n, err := s.CountMembers(ctx, "a", tc.search)
+			if err != nil || n != tc.want || len(got) != tc.want {
+				t.Errorf("search %q: listed %d, counted %d (%v); want %d", tc.search, len(got), n, err, tc.want)
+			}
+			if !slices.IsSorted(got) {
+				t.Errorf("search %q: results are not in email order", tc.search)
+			}
+		}
+	})
 }
