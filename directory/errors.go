@@ -55,7 +55,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns an error of the given kind with a user-safe message.
 func newError(kind Kind, msg string) *Error { return &Error{Kind: kind, Message: msg} }
 
 // NotFoundError, ConflictError and friends build kinded errors; the message is

@@ -128,7 +128,7 @@ func (s *Service) CreateRole(ctx context.Context, accountID string, actor Actor,
 	if msg := validateRoleName(role); msg != "" {
 		return InvalidError(msg)
 	}
-	if slices.Contains(BuiltinRoles, role) {
+	if slices.Contains(BuiltinRoles(), role) {
 		return ConflictError(fmt.Sprintf("role %q already exists", role))
 	}
 	err := s.store.Tx(ctx, func(tx Store) error {
@@ -155,7 +155,7 @@ func (s *Service) Roles(ctx context.Context, accountID string) ([]Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find roles: %w", err)
 	}
-	return append(slices.Clone(BuiltinRoles), own...), nil
+	return append(BuiltinRoles(), own...), nil
 }
 
 func validateRoleName(r Role) string {
@@ -373,15 +373,21 @@ type MemberPage struct {
 	Next    string
 }
 
-// MaxPageSize bounds one page of a listing.
-const MaxPageSize = 500
+// Page sizes of listings: the size when none is asked for, and the most.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
 
 // ListMembers returns one page of the account's members ordered by email.
 // after is the Next of the previous page, empty for the first.
 func (s *Service) ListMembers(ctx context.Context, accountID, search, after string, limit int) (MemberPage, error) {
 	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(search)), Limit: limit}
-	if q.Limit <= 0 || q.Limit > MaxPageSize {
-		q.Limit = min(max(q.Limit, 50), MaxPageSize)
+	switch {
+	case q.Limit <= 0:
+		q.Limit = DefaultPageSize
+	case q.Limit > MaxPageSize:
+		q.Limit = MaxPageSize
 	}
 	if after != "" {
 		var err error

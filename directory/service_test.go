@@ -468,3 +468,50 @@ func TestTxRollsBackEverything(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentAddsAcrossAccounts: the same person added to two accounts at
+// once by many admins is one user with two memberships, with the password of
+// whichever add created the user.
+func TestConcurrentAddsAcrossAccounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		accounts := []directory.Account{mustAccount(t, svc, "alpha"), mustAccount(t, svc, "beta")}
+		const perAccount = 25
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			newUsers int
+			ok       = map[string]int{}
+		)
+		start := make(chan struct{})
+		for i := range 2 * perAccount {
+			a := accounts[i%2]
+			wg.Go(func() {
+				<-start
+				added, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{
+					Email: "shared@example.com", FirstName: "S", LastName: "P", Password: fmt.Sprintf("initial password number %d", i),
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok[a.Slug]++
+					if added.NewUser {
+						newUsers++
+					}
+				case directory.KindOf(err) != directory.Conflict:
+					t.Errorf("unexpected error: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if ok["alpha"] != 1 || ok["beta"] != 1 || newUsers != 1 {
+			t.Errorf("successes %v, new users %d; want one add per account and one new user", ok, newUsers)
+		}
+		if u, m := countRows(t, s, "users"), countRows(t, s, "memberships"); u != 1 || m != 2 {
+			t.Errorf("users %d, memberships %d; want 1 and 2", u, m)
+		}
+	})
+}

@@ -39,8 +39,8 @@ const (
 	RoleMember Role = "member"
 )
 
-// BuiltinRoles are the roles every account has.
-var BuiltinRoles = []Role{RoleOwner, RoleAdmin, RoleMember}
+// BuiltinRoles returns the roles every account has.
+func BuiltinRoles() []Role { return []Role{RoleOwner, RoleAdmin, RoleMember} }
 
 // Status is the state of a membership.
 type Status string

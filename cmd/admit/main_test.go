@@ -416,3 +416,30 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		t.Errorf("exit %d, %q; want usage error naming both problems", r.code, r.stderr)
 	}
 }
+
+func TestServeRefusesAnExposedSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "admit-data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "admit-data", "secret.key")
+	if err := os.WriteFile(key, []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(admitBin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitError || !strings.Contains(string(out), "readable by other users") {
+		t.Errorf("serve with a 0644 key: %v\n%s\nwant exit 1 telling to chmod 600", err, out)
+	}
+}
+
+func TestConfiguredSecretKeyIsNotWrittenToDisk(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	s.stop(t)
+	if _, err := os.Stat(filepath.Join(dir, "admit-data", "secret.key")); !os.IsNotExist(err) {
+		t.Errorf("secret.key exists although ADMIT_SECRET_KEY was set: %v", err)
+	}
+}
