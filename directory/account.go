@@ -21,10 +21,26 @@ type Account struct {
 	UpdatedAt      time.Time
 }
 
-// Branding is how the account's pages and emails look to its people.
+// Branding is how the account's pages and emails look to its people, so
+// that what admit sends reads as the customer's own product.
 type Branding struct {
+	DisplayName  string `json:"display_name,omitempty"` // instead of the account name
 	LogoURL      string `json:"logo_url,omitempty"`
 	PrimaryColor string `json:"primary_color,omitempty"`
+	SenderName   string `json:"sender_name,omitempty"` // the From name of emails
+	ReplyTo      string `json:"reply_to,omitempty"`    // where replies to emails go
+	// InviteSubject and InviteIntro replace the invitation email's subject
+	// line and opening paragraph.
+	InviteSubject string `json:"invite_subject,omitempty"`
+	InviteIntro   string `json:"invite_intro,omitempty"`
+}
+
+// Title is the name people see: the display name, else the account name.
+func (a Account) Title() string {
+	if a.Branding.DisplayName != "" {
+		return a.Branding.DisplayName
+	}
+	return a.Name
 }
 
 // NewAccount is what an operator gives to create an account.
@@ -121,6 +137,26 @@ func (b Branding) Validate() []string {
 	}
 	if b.PrimaryColor != "" && !hexColor.MatchString(b.PrimaryColor) {
 		problems = append(problems, "primary colour must be a hex colour like #1f6feb")
+	}
+	if b.ReplyTo != "" {
+		if _, err := NormalizeEmail(b.ReplyTo); err != nil {
+			problems = append(problems, "reply-to must be an email address")
+		}
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"display name", b.DisplayName, 100}, {"sender name", b.SenderName, 100},
+		{"invitation subject", b.InviteSubject, 200}, {"invitation intro", b.InviteIntro, 2000},
+	} {
+		if len([]rune(f.value)) > f.max {
+			problems = append(problems, fmt.Sprintf("%s must be at most %d characters", f.name, f.max))
+		}
+		// Line breaks in a name or subject would let it forge mail headers.
+		if f.max <= 200 && strings.ContainsAny(f.value, "\r\n") {
+			problems = append(problems, f.name+" must be one line")
+		}
 	}
 	return problems
 }

@@ -17,6 +17,9 @@ const (
 	Invalid
 	Forbidden
 	Unauthenticated
+	// Gone is something that existed and can no longer be used: an
+	// invitation link that expired, was used or was withdrawn.
+	Gone
 )
 
 func (k Kind) String() string {
@@ -31,6 +34,8 @@ func (k Kind) String() string {
 		return "forbidden"
 	case Unauthenticated:
 		return "unauthenticated"
+	case Gone:
+		return "gone"
 	default:
 		return "internal"
 	}
@@ -65,6 +70,7 @@ func ForbiddenError(msg string) error { return newError(Forbidden, msg) }
 func UnauthenticatedError(msg string) error {
 	return newError(Unauthenticated, msg)
 }
+func GoneError(msg string) error { return newError(Gone, msg) }
 
 // InvalidError reports bad input; with several problems the message lists them all.
 func InvalidError(problems ...string) error {

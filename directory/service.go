@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -13,10 +14,11 @@ import (
 // Service is every use case of the directory. Entry points call it; it
 // decides, and it writes through its Store.
 type Service struct {
-	store  Store
-	hasher *Hasher
-	now    func() time.Time
-	log    *slog.Logger
+	store    Store
+	hasher   *Hasher
+	tokenKey []byte
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // Config holds what a Service is built from. Hasher, Now and Logger have
@@ -24,18 +26,28 @@ type Service struct {
 type Config struct {
 	Store  Store
 	Hasher *Hasher
-	Now    func() time.Time
-	Logger *slog.Logger
+	// TokenKey (32 bytes or more, derived from the server key) makes
+	// invitation link tokens. Every process serving one database must have
+	// the same key, or links made by one will not open in another.
+	TokenKey []byte
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, now: cfg.Now, log: cfg.Logger}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if len(s.tokenKey) == 0 {
+		// Tokens then open only in this process: right for tests and
+		// one-shot tools, never for a server (cmd/admit always sets it).
+		s.tokenKey = make([]byte, 32)
+		_, _ = rand.Read(s.tokenKey)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -41,6 +41,31 @@ type Store interface {
 	FindMembers(ctx context.Context, accountID string, q MemberQuery) ([]Member, error)
 	CountMembers(ctx context.Context, accountID string, search string) (int, error)
 
+	// SetProfileAndPassword gives a user without a password their name and
+	// first password; Conflict when the user has a password by now.
+	SetProfileAndPassword(ctx context.Context, userID, firstName, lastName, hash string, at time.Time) error
+	ActivateMembership(ctx context.Context, accountID, userID string, at time.Time) (Membership, error)
+	DeleteInvitedMembership(ctx context.Context, accountID, userID string) error
+
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	UpdateInvitation(ctx context.Context, inv Invitation) error
+	FindInvitation(ctx context.Context, id string) (Invitation, error)
+	FindInvitationByTokenHash(ctx context.Context, hash string) (Invitation, error)
+	FindOpenInvitation(ctx context.Context, accountID, userID string) (Invitation, error)
+	FindInvitations(ctx context.Context, accountID string) ([]Invitation, error) // newest first
+	// AcceptInvitation marks the open invitation with that id and token
+	// hash accepted; NotFound when no open one matches (used, replaced).
+	AcceptInvitation(ctx context.Context, id, tokenHash string, at time.Time) error
+
+	AddMailMessage(ctx context.Context, m MailMessage) error
+	// ClaimMailMessages locks up to limit queued messages due at now until
+	// lockedUntil, counting an attempt on each; no two callers get the same.
+	ClaimMailMessages(ctx context.Context, now, lockedUntil time.Time, limit int) ([]MailMessage, error)
+	FinishMailMessage(ctx context.Context, id string, status MailStatus, lastError string, at time.Time) error
+	RetryMailMessage(ctx context.Context, id, lastError string, next time.Time) error
+	FindMailMessage(ctx context.Context, id string) (MailMessage, error)
+	FindMailMessages(ctx context.Context, accountID string, limit int) ([]MailMessage, error) // newest first
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

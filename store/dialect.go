@@ -31,6 +31,9 @@ type dialect struct {
 	// indexes and sorting (see FindMembers). PostgreSQL's planner makes
 	// that choice from its statistics; SQLite's must be told.
 	walkEmailIndex string
+	// skipLocked ends a SELECT of rows to claim, so that concurrent
+	// claimers pass over each other's rows instead of waiting on them.
+	skipLocked string
 	// attempts bounds how often Tx runs a transaction that keeps failing
 	// with a retryable error.
 	attempts int
@@ -54,7 +57,8 @@ var postgresDialect = dialect{
 		// 40001 serialization_failure, 40P01 deadlock_detected.
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
-	attempts: 8,
+	skipLocked: " FOR UPDATE SKIP LOCKED",
+	attempts:   8,
 }
 
 var sqliteDialect = dialect{

@@ -1,0 +1,409 @@
+package directory
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// InvitationStatus is where an invitation stands.
+type InvitationStatus string
+
+const (
+	InvitationPending       InvitationStatus = "pending"
+	InvitationAccepted      InvitationStatus = "accepted"
+	InvitationRevoked       InvitationStatus = "revoked"
+	InvitationUndeliverable InvitationStatus = "undeliverable" // the mail server refused the address
+)
+
+// Invitation asks a person by email to join an account with a role. Its
+// link carries a single-use token that expires.
+type Invitation struct {
+	ID           string
+	AccountID    string
+	UserID       string
+	Email        string
+	Role         Role
+	InviterID    string // the member who invited (told when the email bounces); empty for operators
+	Status       InvitationStatus
+	TokenHash    string // SHA-256 of the link token, hex
+	TokenNonce   string // with the server key, rebuilds the link token (see invitationToken)
+	Sends        int    // 1 + the number of resends
+	BounceReason string
+	ExpiresAt    time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Open reports whether the invitation can still be accepted or resent.
+func (i Invitation) Open() bool {
+	return i.Status == InvitationPending || i.Status == InvitationUndeliverable
+}
+
+// Invitation lifetimes: the default, and the bounds an admin may choose.
+const (
+	DefaultInvitationTTL = 7 * 24 * time.Hour
+	MinInvitationTTL     = time.Hour
+	MaxInvitationTTL     = 30 * 24 * time.Hour
+)
+
+// NewInvitation is what an admin gives to invite someone.
+type NewInvitation struct {
+	Email string
+	Role  Role // empty means member
+	// InviterEmail names the member on whose behalf the invitation goes
+	// out: they are told if the address bounces. Optional for operators.
+	InviterEmail string
+	TTL          time.Duration // zero means DefaultInvitationTTL
+}
+
+// invitationToken derives the link token of an invitation from the server
+// key and the invitation's current nonce: 256 bits no one can compute
+// without the key. Rotating the nonce (resend) kills the old link.
+func (s *Service) invitationToken(inv Invitation) string {
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte("admit invitation\x00" + inv.ID + "\x00" + inv.TokenNonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// newTokenNonce gives an invitation a fresh nonce and the hash of the token
+// it yields.
+func (s *Service) newTokenNonce(inv *Invitation) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	inv.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
+	inv.TokenHash = hashToken(s.invitationToken(*inv))
+}
+
+func checkTTL(ttl time.Duration) (time.Duration, error) {
+	if ttl == 0 {
+		return DefaultInvitationTTL, nil
+	}
+	if ttl < MinInvitationTTL || ttl > MaxInvitationTTL {
+		return 0, InvalidError(fmt.Sprintf("an invitation must last between %v and %d days", MinInvitationTTL, MaxInvitationTTL/(24*time.Hour)))
+	}
+	return ttl, nil
+}
+
+// Invite invites a person to the account: the user is created if the email
+// is new, with a membership in the invited state, and the invitation email
+// is queued in the same transaction.
+func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in NewInvitation) (Invitation, error) {
+	var problems []string
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		problems = append(problems, Message(err))
+	}
+	ttl, err := checkTTL(in.TTL)
+	if err != nil {
+		problems = append(problems, Message(err))
+	}
+	if in.Role == "" {
+		in.Role = RoleMember
+	}
+	roles, err := s.Roles(ctx, accountID)
+	if err != nil {
+		return Invitation{}, err
+	}
+	if !containsRole(roles, in.Role) {
+		problems = append(problems, fmt.Sprintf("role %q does not exist in this account (roles: %s)", in.Role, joinRoles(roles)))
+	}
+	if len(problems) > 0 {
+		return Invitation{}, InvalidError(problems...)
+	}
+	inviterID, err := s.inviter(ctx, accountID, in.InviterEmail)
+	if err != nil {
+		return Invitation{}, err
+	}
+	now := s.clock()
+	var inv Invitation
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if _, err := tx.FindAccount(ctx, accountID); err != nil {
+			return err
+		}
+		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: email, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
+		case KindOf(err) == NotFound:
+			m = Membership{AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateMembership(ctx, u, m); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case m.Status == StatusInvited:
+			return ConflictError(fmt.Sprintf("%s is already invited; resend the invitation instead", email))
+		default:
+			return ConflictError(fmt.Sprintf("%s is already a member of this account", email))
+		}
+		inv = Invitation{
+			ID: newID(), AccountID: accountID, UserID: u.ID, Email: u.Email, Role: in.Role, InviterID: inviterID,
+			Status: InvitationPending, Sends: 1, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
+		}
+		s.newTokenNonce(&inv)
+		if err := tx.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := s.queueMail(ctx, tx, accountID, MailInvitation, u.Email, inv.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "invitation.created", targetType: "invitation", targetID: inv.ID,
+			data: map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt},
+		})
+	})
+	if err != nil {
+		return Invitation{}, fmt.Errorf("invite: %w", err)
+	}
+	return inv, nil
+}
+
+// inviter finds the member who is inviting, by email; "" when none is named.
+func (s *Service) inviter(ctx context.Context, accountID, email string) (string, error) {
+	if strings.TrimSpace(email) == "" {
+		return "", nil
+	}
+	m, err := s.Member(ctx, accountID, email)
+	if KindOf(err) == NotFound || (err == nil && m.Membership.Status != StatusActive) {
+		return "", InvalidError(fmt.Sprintf("inviter %s is not an active member of this account", email))
+	}
+	if err != nil {
+		return "", err
+	}
+	return m.User.ID, nil
+}
+
+// openInvitation finds the person's open invitation to the account.
+func (s *Service) openInvitation(ctx context.Context, tx Store, accountID, email string) (Invitation, error) {
+	notFound := NotFoundError(fmt.Sprintf("%s has no open invitation to this account", strings.TrimSpace(email)))
+	u, err := tx.FindUserByEmail(ctx, email)
+	if KindOf(err) == NotFound {
+		return Invitation{}, notFound
+	}
+	if err != nil {
+		return Invitation{}, err
+	}
+	inv, err := tx.FindOpenInvitation(ctx, accountID, u.ID)
+	if KindOf(err) != NotFound {
+		return inv, err
+	}
+	if m, err := tx.FindMembership(ctx, accountID, u.ID); err == nil && m.Status != StatusInvited {
+		return Invitation{}, ConflictError(fmt.Sprintf("%s is already a member and has signed in; there is nothing to resend", u.Email))
+	}
+	return Invitation{}, notFound
+}
+
+// Resend sends the invitation again with a new link (the old one stops
+// working) and a new expiry. Only people who have not accepted can be sent
+// one.
+func (s *Service) Resend(ctx context.Context, accountID string, actor Actor, email string, ttl time.Duration) (Invitation, error) {
+	ttl, err := checkTTL(ttl)
+	if err != nil {
+		return Invitation{}, err
+	}
+	var inv Invitation
+	err = s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if inv, err = s.openInvitation(ctx, tx, accountID, email); err != nil {
+			return err
+		}
+		now := s.clock()
+		inv.Status, inv.Sends, inv.BounceReason = InvitationPending, inv.Sends+1, ""
+		inv.ExpiresAt, inv.UpdatedAt = now.Add(ttl), now
+		s.newTokenNonce(&inv)
+		if err := tx.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := s.queueMail(ctx, tx, accountID, MailInvitation, inv.Email, inv.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "invitation.resent", targetType: "invitation", targetID: inv.ID,
+			data: map[string]any{"email": inv.Email, "sends": inv.Sends, "expires_at": inv.ExpiresAt},
+		})
+	})
+	if err != nil {
+		return Invitation{}, fmt.Errorf("resend invitation: %w", err)
+	}
+	return inv, nil
+}
+
+// Revoke withdraws an open invitation: its link stops working and the
+// invited membership is removed.
+func (s *Service) Revoke(ctx context.Context, accountID string, actor Actor, email string) (Invitation, error) {
+	var inv Invitation
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if inv, err = s.openInvitation(ctx, tx, accountID, email); err != nil {
+			return err
+		}
+		inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
+		if err := tx.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := tx.DeleteInvitedMembership(ctx, accountID, inv.UserID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "invitation.revoked", targetType: "invitation", targetID: inv.ID,
+			data: map[string]any{"email": inv.Email},
+		})
+	})
+	if err != nil {
+		return Invitation{}, fmt.Errorf("revoke invitation: %w", err)
+	}
+	return inv, nil
+}
+
+// Invitations returns the account's invitations, newest first.
+func (s *Service) Invitations(ctx context.Context, accountID string) ([]Invitation, error) {
+	return s.store.FindInvitations(ctx, accountID)
+}
+
+// InvitationLink is what the invitation page needs to show: whose
+// invitation it is, and what the person must do to accept.
+type InvitationLink struct {
+	Invitation Invitation
+	Account    Account
+	// HasPassword says the person already has an admit password (from
+	// another account): they accept by signing in with it, and their name
+	// and password are left as they are.
+	HasPassword bool
+	// Policy is the password policy a new password must meet: the
+	// strictest of every account the person belongs to or is invited to.
+	Policy PasswordPolicy
+}
+
+// OpenInvitationLink finds the invitation of a link token, or says why the
+// link no longer works.
+func (s *Service) OpenInvitationLink(ctx context.Context, token string) (InvitationLink, error) {
+	inv, err := s.store.FindInvitationByTokenHash(ctx, hashToken(token))
+	if KindOf(err) == NotFound || (err == nil && subtle.ConstantTimeCompare([]byte(inv.TokenHash), []byte(hashToken(token))) != 1) {
+		return InvitationLink{}, NotFoundError("This invitation link is not valid. It may have been replaced by a newer invitation: use the link in the most recent email, or ask for a new one.")
+	}
+	if err != nil {
+		return InvitationLink{}, err
+	}
+	a, err := s.store.FindAccount(ctx, inv.AccountID)
+	if err != nil {
+		return InvitationLink{}, err
+	}
+	switch {
+	case inv.Status == InvitationAccepted:
+		return InvitationLink{}, GoneError(fmt.Sprintf("This invitation to %s has already been used. Sign in with your email and password.", a.Title()))
+	case inv.Status == InvitationRevoked:
+		return InvitationLink{}, GoneError(fmt.Sprintf("This invitation to %s was withdrawn. If you think that is a mistake, ask the person who invited you.", a.Title()))
+	case !s.now().Before(inv.ExpiresAt):
+		return InvitationLink{}, GoneError(fmt.Sprintf("This invitation to %s has expired. Ask the person who invited you to send it again.", a.Title()))
+	}
+	u, err := s.store.FindUser(ctx, inv.UserID)
+	if err != nil {
+		return InvitationLink{}, err
+	}
+	policy, _, err := s.PolicyForUser(ctx, u.ID)
+	if err != nil {
+		return InvitationLink{}, err
+	}
+	return InvitationLink{Invitation: inv, Account: a, HasPassword: u.HasPassword(), Policy: policy}, nil
+}
+
+// Acceptance is what the invited person gives: a name and a new password,
+// or, when they already have a password, just that password.
+type Acceptance struct {
+	FirstName string
+	LastName  string
+	Password  string
+}
+
+// AcceptInvitation makes the invited membership active. A person new to
+// admit sets their name and password; a person who already has a password
+// proves it, and nothing about them changes. The link then stops working.
+func (s *Service) AcceptInvitation(ctx context.Context, token string, in Acceptance) (Member, error) {
+	link, err := s.OpenInvitationLink(ctx, token)
+	if err != nil {
+		return Member{}, err
+	}
+	inv := link.Invitation
+	u, err := s.store.FindUser(ctx, inv.UserID)
+	if err != nil {
+		return Member{}, err
+	}
+	var hash string
+	if link.HasPassword {
+		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, in.Password)
+		if err != nil {
+			return Member{}, fmt.Errorf("verify password: %w", err)
+		}
+		if !ok {
+			return Member{}, UnauthenticatedError("That is not the password of " + u.Email + ". Use the password you sign in with elsewhere, or reset it.")
+		}
+	} else {
+		in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+		var problems []string
+		problems = appendProblem(problems, validateName("first name", in.FirstName))
+		problems = appendProblem(problems, validateName("last name", in.LastName))
+		for _, p := range link.Policy.Check(in.Password, u.Email) {
+			problems = append(problems, "password: "+p)
+		}
+		if len(problems) > 0 {
+			return Member{}, InvalidError(problems...)
+		}
+		if hash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return Member{}, fmt.Errorf("hash password: %w", err)
+		}
+	}
+	now := s.clock()
+	var m Membership
+	err = s.store.Tx(ctx, func(tx Store) error {
+		// Only one acceptance wins: the update matches the token the
+		// person holds and an open status.
+		if err := tx.AcceptInvitation(ctx, inv.ID, inv.TokenHash, now); err != nil {
+			if KindOf(err) == NotFound {
+				return GoneError("This invitation has just been used or replaced. Sign in, or use the link in the most recent email.")
+			}
+			return err
+		}
+		if hash != "" {
+			if err := tx.SetProfileAndPassword(ctx, u.ID, in.FirstName, in.LastName, hash, now); err != nil {
+				return err
+			}
+			u.FirstName, u.LastName, u.PasswordHash = in.FirstName, in.LastName, hash
+		}
+		var err error
+		if m, err = tx.ActivateMembership(ctx, inv.AccountID, u.ID, now); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: inv.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+			action: "invitation.accepted", targetType: "invitation", targetID: inv.ID,
+			data: map[string]any{"email": u.Email, "role": m.Role, "new_password": hash != ""},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("accept invitation: %w", err)
+	}
+	return Member{User: u, Membership: m}, nil
+}
+
+func containsRole(roles []Role, r Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

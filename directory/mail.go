@@ -1,0 +1,209 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// MailKind says which email a mail message is; package mail renders each.
+type MailKind string
+
+const (
+	// MailInvitation invites Recipient; Data.InvitationID names the invitation.
+	MailInvitation MailKind = "invitation"
+	// MailInvitationUndeliverable tells the inviter that the invitation
+	// named by Data.InvitationID could not be delivered.
+	MailInvitationUndeliverable MailKind = "invitation_undeliverable"
+)
+
+// MailStatus is where a mail message stands.
+type MailStatus string
+
+const (
+	MailQueued MailStatus = "queued"
+	MailSent   MailStatus = "sent"
+	// MailKept: no SMTP server is configured, so the message stays in the
+	// database, where the dev mailbox shows it.
+	MailKept   MailStatus = "kept"
+	MailFailed MailStatus = "failed" // given up: refused for good, or retried too long
+)
+
+// MailData is what a mail message refers to. Nothing secret is kept in it:
+// the invitation link is rebuilt at delivery (see invitationToken).
+type MailData struct {
+	InvitationID string `json:"invitation_id,omitempty"`
+}
+
+// MailMessage is one email in the mail outbox.
+type MailMessage struct {
+	ID            string
+	AccountID     string
+	Kind          MailKind
+	Recipient     string
+	Data          MailData
+	Status        MailStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+// Mail delivery timing.
+const (
+	// MailLease is how long a worker owns a message it claimed. A worker
+	// that dies mid-send loses it after this, and another sends it again
+	// (with the same Message-ID).
+	MailLease = 2 * time.Minute
+	// Retries back off from mailRetryBase, doubling up to mailRetryCap,
+	// and stop after MailGiveUpAfter.
+	mailRetryBase   = 30 * time.Second
+	mailRetryCap    = time.Hour
+	MailGiveUpAfter = 72 * time.Hour
+)
+
+func (s *Service) queueMail(ctx context.Context, tx Store, accountID string, kind MailKind, to, invitationID string) error {
+	now := s.clock()
+	return tx.AddMailMessage(ctx, MailMessage{
+		ID: newID(), AccountID: accountID, Kind: kind, Recipient: to, Data: MailData{InvitationID: invitationID},
+		Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+	})
+}
+
+// ClaimMail takes up to limit due messages for this worker for MailLease.
+// Workers on several replicas may claim at once; none gets another's.
+func (s *Service) ClaimMail(ctx context.Context, limit int) ([]MailMessage, error) {
+	now := s.clock()
+	return s.store.ClaimMailMessages(ctx, now, now.Add(MailLease), limit)
+}
+
+// MailDelivered records that a message was handed to the SMTP server, or
+// kept for the dev mailbox when kept is true.
+func (s *Service) MailDelivered(ctx context.Context, id string, kept bool) error {
+	status := MailSent
+	if kept {
+		status = MailKept
+	}
+	return s.store.FinishMailMessage(ctx, id, status, "", s.clock())
+}
+
+// MailRetry records a transient failure; the message is tried again after
+// a backoff, or given up when it has been failing for MailGiveUpAfter.
+func (s *Service) MailRetry(ctx context.Context, m MailMessage, cause error) error {
+	now := s.clock()
+	if now.Sub(m.CreatedAt) >= MailGiveUpAfter {
+		s.log.ErrorContext(ctx, "giving up on mail", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempts, "err", cause)
+		return s.store.FinishMailMessage(ctx, m.ID, MailFailed, cause.Error(), now)
+	}
+	delay := mailRetryBase << min(max(m.Attempts-1, 0), 10)
+	delay = min(delay, mailRetryCap)
+	delay += rand.N(delay / 5) // spread retries of messages that failed together
+	return s.store.RetryMailMessage(ctx, m.ID, cause.Error(), now.Add(delay))
+}
+
+// MailRefused records that the mail server refused the recipient for good
+// (a 5xx reply, or a bounce reported later). The message is not retried; an
+// invitation to that address is marked undeliverable and its inviter told.
+func (s *Service) MailRefused(ctx context.Context, id, reason string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := tx.FindMailMessage(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.FinishMailMessage(ctx, id, MailFailed, reason, s.clock()); err != nil {
+			return err
+		}
+		if m.Kind != MailInvitation {
+			return nil // a bounced notice to an inviter bounces no further
+		}
+		return s.invitationUndeliverable(ctx, tx, m.Data.InvitationID, reason)
+	})
+	if err != nil {
+		return fmt.Errorf("record refused mail %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitationID, reason string) error {
+	inv, err := tx.FindInvitation(ctx, invitationID)
+	if err != nil {
+		return err
+	}
+	if inv.Status != InvitationPending {
+		return nil // already known, accepted or withdrawn: nothing to tell
+	}
+	inv.Status, inv.BounceReason, inv.UpdatedAt = InvitationUndeliverable, truncate(reason, 500), s.clock()
+	if err := tx.UpdateInvitation(ctx, inv); err != nil {
+		return err
+	}
+	if inv.InviterID != "" {
+		inviter, err := tx.FindUser(ctx, inv.InviterID)
+		if err != nil {
+			return err
+		}
+		if err := s.queueMail(ctx, tx, inv.AccountID, MailInvitationUndeliverable, inviter.Email, inv.ID); err != nil {
+			return err
+		}
+	}
+	return s.record(ctx, tx, change{
+		accountID: inv.AccountID, actor: Actor{Source: SourceSystem}, action: "invitation.bounced",
+		targetType: "invitation", targetID: inv.ID,
+		data: map[string]any{"email": inv.Email, "reason": inv.BounceReason, "inviter_notified": inv.InviterID != ""},
+	})
+}
+
+// MailBody is what the mail templates need for one message.
+type MailBody struct {
+	Message    MailMessage
+	Account    Account
+	Invitation Invitation
+	Inviter    *User // nil when an operator invited
+	// Token is the invitation's link token, rebuilt for this delivery.
+	Token string
+}
+
+// Mail returns the account's newest mail messages first: what the dev
+// mailbox lists.
+func (s *Service) Mail(ctx context.Context, accountID string, limit int) ([]MailMessage, error) {
+	return s.store.FindMailMessages(ctx, accountID, min(max(limit, 1), 500))
+}
+
+// MailBodyOf gathers what message m needs to be rendered. It reports Gone
+// when the message no longer has anything to say (its invitation was
+// withdrawn or replaced before delivery): the worker then drops it.
+func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, error) {
+	a, err := s.store.FindAccount(ctx, m.AccountID)
+	if err != nil {
+		return MailBody{}, err
+	}
+	body := MailBody{Message: m, Account: a}
+	if m.Data.InvitationID == "" {
+		return body, nil
+	}
+	if body.Invitation, err = s.store.FindInvitation(ctx, m.Data.InvitationID); err != nil {
+		return MailBody{}, err
+	}
+	if body.Invitation.InviterID != "" {
+		u, err := s.store.FindUser(ctx, body.Invitation.InviterID)
+		if err != nil {
+			return MailBody{}, err
+		}
+		body.Inviter = &u
+	}
+	if m.Kind == MailInvitation {
+		if !body.Invitation.Open() {
+			return MailBody{}, GoneError("the invitation is no longer open")
+		}
+		body.Token = s.invitationToken(body.Invitation)
+	}
+	return body, nil
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
