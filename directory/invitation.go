@@ -58,6 +58,11 @@ const (
 type NewInvitation struct {
 	Email string
 	Role  Role // empty means member
+	// FirstName and LastName, when the admin knows them, are kept for a
+	// person new to admit and offered on the invitation page for them to
+	// confirm; a person who already has a user keeps their own.
+	FirstName string
+	LastName  string
 	// InviterEmail names the member on whose behalf the invitation goes
 	// out: they are told if the address bounces. Optional for operators.
 	InviterEmail string
@@ -113,6 +118,12 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 	if in.Role == "" {
 		in.Role = RoleMember
 	}
+	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+	for _, n := range []struct{ field, v string }{{"first name", in.FirstName}, {"last name", in.LastName}} {
+		if n.v != "" {
+			problems = appendProblem(problems, validateName(n.field, n.v))
+		}
+	}
 	roles, err := s.Roles(ctx, accountID)
 	if err != nil {
 		return Invitation{}, err
@@ -133,7 +144,7 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 		if _, err := tx.FindAccount(ctx, accountID); err != nil {
 			return err
 		}
-		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: email, CreatedAt: now, UpdatedAt: now})
+		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: email, FirstName: in.FirstName, LastName: in.LastName, CreatedAt: now, UpdatedAt: now})
 		if err != nil {
 			return err
 		}
@@ -286,6 +297,9 @@ type InvitationLink struct {
 	// Policy is the password policy a new password must meet: the
 	// strictest of every account the person belongs to or is invited to.
 	Policy PasswordPolicy
+	// FirstName and LastName are what admit knows of the person's name,
+	// to fill in the form.
+	FirstName, LastName string
 }
 
 // OpenInvitationLink finds the invitation of a link token, or says why the
@@ -318,7 +332,7 @@ func (s *Service) OpenInvitationLink(ctx context.Context, token string) (Invitat
 	if err != nil {
 		return InvitationLink{}, err
 	}
-	return InvitationLink{Invitation: inv, Account: a, HasPassword: u.HasPassword(), Policy: policy}, nil
+	return InvitationLink{Invitation: inv, Account: a, HasPassword: u.HasPassword(), Policy: policy, FirstName: u.FirstName, LastName: u.LastName}, nil
 }
 
 // Acceptance is what the invited person gives: a name and a new password,

@@ -89,6 +89,12 @@ func (s *Service) MailDelivered(ctx context.Context, id string, kept bool) error
 	return s.store.FinishMailMessage(ctx, id, status, "", s.clock())
 }
 
+// MailDropped records that a message was not sent because it no longer
+// has anything to say (its invitation was withdrawn before delivery).
+func (s *Service) MailDropped(ctx context.Context, id, reason string) error {
+	return s.store.FinishMailMessage(ctx, id, MailFailed, reason, s.clock())
+}
+
 // MailRetry records a transient failure; the message is tried again after
 // a backoff, or given up when it has been failing for MailGiveUpAfter.
 func (s *Service) MailRetry(ctx context.Context, m MailMessage, cause error) error {
@@ -162,12 +168,20 @@ type MailBody struct {
 	Inviter    *User // nil when an operator invited
 	// Token is the invitation's link token, rebuilt for this delivery.
 	Token string
+	// InviteeHasPassword: the invited person already has an admit
+	// password and accepts by signing in with it.
+	InviteeHasPassword bool
 }
 
 // Mail returns the account's newest mail messages first: what the dev
 // mailbox lists.
 func (s *Service) Mail(ctx context.Context, accountID string, limit int) ([]MailMessage, error) {
 	return s.store.FindMailMessages(ctx, accountID, min(max(limit, 1), 500))
+}
+
+// FindMailMessage returns one mail message.
+func (s *Service) FindMailMessage(ctx context.Context, id string) (MailMessage, error) {
+	return s.store.FindMailMessage(ctx, id)
 }
 
 // MailBodyOf gathers what message m needs to be rendered. It reports Gone
@@ -197,6 +211,11 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 			return MailBody{}, GoneError("the invitation is no longer open")
 		}
 		body.Token = s.invitationToken(body.Invitation)
+		invitee, err := s.store.FindUser(ctx, body.Invitation.UserID)
+		if err != nil {
+			return MailBody{}, err
+		}
+		body.InviteeHasPassword = invitee.HasPassword()
 	}
 	return body, nil
 }

@@ -135,6 +135,33 @@ func (s *Service) SetPasswordPolicy(ctx context.Context, accountID string, actor
 	return a, nil
 }
 
+// SetBranding replaces how the account's pages and emails look.
+func (s *Service) SetBranding(ctx context.Context, accountID string, actor Actor, b Branding) (Account, error) {
+	b.DisplayName, b.SenderName = strings.TrimSpace(b.DisplayName), strings.TrimSpace(b.SenderName)
+	b.ReplyTo = strings.TrimSpace(b.ReplyTo)
+	if problems := b.Validate(); len(problems) > 0 {
+		return Account{}, InvalidError(problems...)
+	}
+	var a Account
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = tx.FindAccount(ctx, accountID); err != nil {
+			return err
+		}
+		a.Branding, a.UpdatedAt = b, s.clock()
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.ID, actor: actor, action: "account.branding_changed", targetType: "account", targetID: a.ID, data: b,
+		})
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("set branding: %w", err)
+	}
+	return a, nil
+}
+
 // CreateRole adds a role of the account's own beside owner, admin and member.
 func (s *Service) CreateRole(ctx context.Context, accountID string, actor Actor, role Role) error {
 	if msg := validateRoleName(role); msg != "" {

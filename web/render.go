@@ -164,6 +164,8 @@ func heading(status int) string {
 		return "That already exists"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
+	case http.StatusGone:
+		return "This link no longer works"
 	default:
 		if status >= 500 {
 			return "Something went wrong"
@@ -211,6 +213,8 @@ func StatusOf(err error) int {
 		return http.StatusForbidden
 	case directory.Unauthenticated:
 		return http.StatusUnauthorized
+	case directory.Gone:
+		return http.StatusGone
 	default:
 		return http.StatusInternalServerError
 	}

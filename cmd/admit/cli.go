@@ -43,8 +43,16 @@ var commands = []command{
 	{"account list", "list accounts", (*cli).accountList},
 	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none]", (*cli).accountSetPolicy},
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
-	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] --password-stdin", (*cli).userAdd},
+	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
+	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] (--password-stdin | --invite)", (*cli).userAdd},
 	{"user list", "list an account's members: --account S [--search Q] [--limit N] [--after CURSOR]", (*cli).userList},
+	{"invite create", "invite a person by email: --account S --email E [--role R] [--inviter E] [--expires-in 168h]", (*cli).inviteCreate},
+	{"invite resend", "send an invitation again with a new link: --account S --email E [--expires-in 168h]", (*cli).inviteResend},
+	{"invite revoke", "withdraw an invitation: --account S --email E", (*cli).inviteRevoke},
+	{"invite list", "list an account's invitations: --account S", (*cli).inviteList},
+	{"mail list", "list an account's mail and its delivery (the dev mailbox): --account S [--limit N]", (*cli).mailList},
+	{"mail show", "print one email as it was (or would be) sent: --account S --id ID", (*cli).mailShow},
+	{"mail bounce-secret", "print the secret that signs bounce reports to /hooks/mail-bounce", (*cli).mailBounceSecret},
 }
 
 // usageError is a mistake in how a command was called (exit status 2).
@@ -192,11 +200,15 @@ func (c *cli) openStore(ctx context.Context, log *slog.Logger) (*store.Store, er
 // service opens the store for a one-shot command; close it when done.
 func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 	log := c.logger(slog.LevelWarn)
+	keys, err := c.keys(log)
+	if err != nil {
+		return nil, nil, err
+	}
 	s, err := c.openStore(ctx, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := directory.NewService(directory.Config{Store: s, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
 	return svc, func() { s.Close() }, nil
 }
 
@@ -413,11 +425,15 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	last := fs.String("last", "", "last name")
 	role := fs.String("role", "member", "role in the account")
 	passwordStdin := fs.Bool("password-stdin", false, "read the initial password from standard input; the person must change it at first sign-in")
+	invite := fs.Bool("invite", false, "send an invitation instead: the person chooses their own password")
 	if err := c.parse(fs, args, "account", "email", "first", "last"); err != nil {
 		return err
 	}
-	if !*passwordStdin {
-		return usageError{"user add: give --password-stdin and the initial password on standard input"}
+	if *passwordStdin == *invite {
+		return usageError{"user add: give either --password-stdin (an initial password on standard input) or --invite"}
+	}
+	if *invite {
+		return c.invite(ctx, *slug, directory.NewInvitation{Email: *email, Role: directory.Role(*role), FirstName: *first, LastName: *last})
 	}
 	password, err := readPassword(c.stdin)
 	if err != nil {

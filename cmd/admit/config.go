@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +24,7 @@ type Config struct {
 	BaseURL     string
 	DatabaseURL string
 	SMTPURL     string
+	MailFrom    string
 	SecretKey   string
 }
 
@@ -35,6 +39,7 @@ var settings = []setting{
 	{"ADMIT_BASE_URL", "base-url", "public URL, used in links, SAML metadata and redirect URIs", func(c *Config) *string { return &c.BaseURL }},
 	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
 	{"ADMIT_SMTP_URL", "smtp-url", "smtp://user:pass@host:port or smtps://…; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
+	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 }
 
@@ -77,12 +82,29 @@ func (c Config) Validate() error {
 			problems = append(problems, errors.New("ADMIT_SMTP_URL: want smtp://user:pass@host:port or smtps://…"))
 		}
 	}
+	if c.MailFrom != "" {
+		if local, domain, ok := strings.Cut(c.MailFrom, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(c.MailFrom, " <>\r\n") {
+			problems = append(problems, fmt.Errorf("ADMIT_MAIL_FROM %q: want a plain address like noreply@example.com", c.MailFrom))
+		}
+	}
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			problems = append(problems, err)
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// Sender is the address emails come from.
+func (c Config) Sender() string {
+	if c.MailFrom != "" {
+		return c.MailFrom
+	}
+	host := "localhost"
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "noreply@" + host
 }
 
 // Secure reports whether admit is reached over HTTPS, so cookies must be Secure.
@@ -178,6 +200,31 @@ func createExclusive(path string, data []byte) (bool, error) {
 	}
 	return true, nil
 }
+
+// Keys derived from the server key, one per purpose, so that no two uses
+// ever share a key.
+type keys struct {
+	csrf, invitation, bounceHook []byte
+}
+
+func deriveKeys(secret []byte) (keys, error) {
+	var k keys
+	for _, d := range []struct {
+		dst  *[]byte
+		info string
+	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}} {
+		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
+		if err != nil {
+			return keys{}, fmt.Errorf("derive %s key: %w", d.info, err)
+		}
+		*d.dst = b
+	}
+	return k, nil
+}
+
+// bounceSecret is the secret a mail provider's relay signs bounce reports
+// with: printable, so that it can be pasted into the relay's settings.
+func (k keys) bounceSecret() []byte { return []byte(hex.EncodeToString(k.bounceHook)) }
 
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {

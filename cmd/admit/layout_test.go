@@ -25,6 +25,7 @@ var allowedImports = map[string][]string{
 	"invite":          {"directory", "web"},
 	"admin":           {"directory", "web", "certs"},
 	"mail":            {"directory", "web"},
+	"mail/smtptest":   {},
 	"proxy":           {"directory", "web", "certs"},
 	"cmd/admit":       nil, // the wiring may import anything
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,14 +73,17 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 				rec.status = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			route := r.Pattern
+			route, path := r.Pattern, r.URL.Path
 			if route == "" {
 				route = "unmatched"
+			}
+			if strings.Contains(route, "{token}") {
+				path = route // the path holds a secret: log the pattern instead
 			}
 			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 			m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+				slog.String("method", r.Method), slog.String("path", path), slog.String("route", route),
 				slog.Int("status", rec.status), slog.Duration("duration", elapsed))
 		})
 	}

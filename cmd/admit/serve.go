@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/invite"
+	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -40,21 +41,26 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	key, generated, err := c.cfg.secretKey()
+	keys, err := c.keys(log)
 	if err != nil {
 		return err
-	}
-	if generated {
-		log.Info("generated a new secret key", "folder", c.cfg.DataDir())
 	}
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
-	svc := directory.NewService(directory.Config{Store: s, Logger: log})
-	handler, err := newHandler(c.cfg, key, svc, log)
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
+	handler, err := newHandler(c.cfg, keys, svc, log)
 	if err != nil {
 		return err
 	}
+	worker, err := c.mailWorker(svc, log)
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.cfg.Addr, err)
@@ -92,6 +98,45 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	return nil
 }
 
+// keys loads the server key (generating it on first use) and derives the
+// keys of each purpose from it.
+func (c *cli) keys(log *slog.Logger) (keys, error) {
+	secret, generated, err := c.cfg.secretKey()
+	if err != nil {
+		return keys{}, err
+	}
+	if generated {
+		log.Info("generated a new secret key", "folder", c.cfg.DataDir())
+	}
+	return deriveKeys(secret)
+}
+
+// mailWorker delivers the mail outbox through ADMIT_SMTP_URL, or keeps the
+// mail for the dev mailbox when it is not set.
+func (c *cli) mailWorker(svc *directory.Service, log *slog.Logger) (*mail.Worker, error) {
+	renderer, err := mail.NewRenderer(c.cfg.BaseURL, c.cfg.Sender())
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.SMTPURL == "" {
+		log.Info("ADMIT_SMTP_URL is not set: mail is kept in the database (admit mail list, admit mail show), not sent")
+		return mail.NewWorker(svc, nil, renderer, log), nil
+	}
+	smtp, err := mail.NewSMTP(mail.SMTPConfig{URL: c.cfg.SMTPURL, HelloName: hostOf(c.cfg.BaseURL)})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("mail goes out through SMTP", "server", smtp.String(), "from", c.cfg.Sender())
+	return mail.NewWorker(svc, smtp, renderer, log), nil
+}
+
+func hostOf(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "localhost"
+}
+
 // pinger is what readiness needs of the directory.
 type pinger interface {
 	Ping(ctx context.Context) error
@@ -99,12 +144,12 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, key []byte, svc *directory.Service, log *slog.Logger) (http.Handler, error) {
-	csrfKey, err := hkdf.Key(sha256.New, key, nil, "admit csrf", 32)
+func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger) (http.Handler, error) {
+	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("derive CSRF key: %w", err)
+		return nil, err
 	}
-	pages, err := web.NewRenderer(web.Config{Key: csrfKey, Secure: cfg.Secure(), Logger: log})
+	invitations, err := invite.New(svc, pages, log)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +165,8 @@ func newHandler(cfg Config, key []byte, svc *directory.Service, log *slog.Logger
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
 	mux.Handle("GET /{$}", pages.Home())
+	invitations.Register(mux)
+	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
 	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError("There is no page at this address.")
 	}))

@@ -1,0 +1,122 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// defaultColor is admit's own colour, for accounts that set none.
+const defaultColor = "#1f6feb"
+
+// Renderer turns a mail message into an email in the account's branding:
+// an HTML part and a plain-text part that reads well on its own.
+type Renderer struct {
+	baseURL string
+	from    string
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+}
+
+// NewRenderer parses the templates. baseURL is admit's public URL (links
+// point there); from is the sender address.
+func NewRenderer(baseURL, from string) (*Renderer, error) {
+	html, err := htmltemplate.ParseFS(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse mail templates: %w", err)
+	}
+	text, err := texttemplate.ParseFS(templateFiles, "templates/*.txt")
+	if err != nil {
+		return nil, fmt.Errorf("parse mail templates: %w", err)
+	}
+	return &Renderer{baseURL: strings.TrimSuffix(baseURL, "/"), from: from, html: html, text: text}, nil
+}
+
+// view is what the templates see. Every field is plain text: the HTML
+// template escapes it, and Color is checked before it becomes CSS.
+type view struct {
+	Subject     string
+	AccountName string
+	LogoURL     string
+	Color       htmltemplate.CSS
+	Intro       string
+	Link        string
+	HasPassword bool
+	Expires     string
+	Email       string
+	InviterName string
+	Reason      string
+}
+
+// Render returns the email for b.
+func (r *Renderer) Render(b directory.MailBody) (Message, error) {
+	a := b.Account
+	v := view{AccountName: a.Title(), Color: defaultColor, Email: b.Invitation.Email}
+	// Branding was validated when it was set; checking again here keeps a
+	// bad row from ever reaching CSS or an <img>.
+	if len((directory.Branding{PrimaryColor: a.Branding.PrimaryColor}).Validate()) == 0 && a.Branding.PrimaryColor != "" {
+		v.Color = htmltemplate.CSS(a.Branding.PrimaryColor)
+	}
+	if len((directory.Branding{LogoURL: a.Branding.LogoURL}).Validate()) == 0 {
+		v.LogoURL = a.Branding.LogoURL
+	}
+	if b.Inviter != nil {
+		v.InviterName = strings.TrimSpace(b.Inviter.FirstName + " " + b.Inviter.LastName)
+	}
+	var name string
+	switch b.Message.Kind {
+	case directory.MailInvitation:
+		name = "invitation"
+		v.Link = r.baseURL + "/invite/" + b.Token
+		v.HasPassword = b.InviteeHasPassword
+		v.Expires = b.Invitation.ExpiresAt.UTC().Format("Monday 2 January 2006 at 15:04 UTC")
+		v.Subject = "You are invited to join " + v.AccountName
+		if v.InviterName != "" {
+			v.Subject = v.InviterName + " invited you to join " + v.AccountName
+		}
+		v.Intro = "You have been invited to join " + v.AccountName + "."
+		if v.InviterName != "" {
+			v.Intro = v.InviterName + " has invited you to join " + v.AccountName + "."
+		}
+		if a.Branding.InviteSubject != "" {
+			v.Subject = a.Branding.InviteSubject
+		}
+		if a.Branding.InviteIntro != "" {
+			v.Intro = a.Branding.InviteIntro
+		}
+	case directory.MailInvitationUndeliverable:
+		name = "undeliverable"
+		v.Subject = "Your invitation to " + b.Invitation.Email + " could not be delivered"
+		v.Reason = b.Invitation.BounceReason
+	default:
+		return Message{}, fmt.Errorf("no template for mail of kind %q", b.Message.Kind)
+	}
+	var html, text bytes.Buffer
+	if err := r.html.ExecuteTemplate(&html, name+".html", v); err != nil {
+		return Message{}, fmt.Errorf("render %s mail: %w", name, err)
+	}
+	if err := r.text.ExecuteTemplate(&text, name+".txt", v); err != nil {
+		return Message{}, fmt.Errorf("render %s mail: %w", name, err)
+	}
+	sender := a.Branding.SenderName
+	if sender == "" {
+		sender = v.AccountName
+	}
+	return Message{
+		ID:      b.Message.ID,
+		From:    Address{Name: sender, Email: r.from},
+		To:      b.Message.Recipient,
+		ReplyTo: a.Branding.ReplyTo,
+		Subject: v.Subject,
+		Text:    text.String(),
+		HTML:    html.String(),
+	}, nil
+}
