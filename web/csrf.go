@@ -60,7 +60,7 @@ func (rd *Renderer) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 // the browser's CSRF cookie or that come from another site.
 func (rd *Renderer) Protect(next http.Handler) http.Handler {
 	refuse := func(w http.ResponseWriter, r *http.Request) {
-		rd.log.InfoContext(r.Context(), "CSRF check failed", "path", r.URL.Path)
+		rd.log.InfoContext(r.Context(), "CSRF check failed", "path", SafePath(r))
 		rd.Error(w, r, http.StatusForbidden, "This form has expired or was sent from another site. Go back, reload the page and try again.")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -188,9 +188,9 @@ func (rd *Renderer) Handler(fn HandlerFunc) http.Handler {
 		}
 		status := StatusOf(err)
 		if status >= 500 {
-			rd.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+			rd.log.ErrorContext(r.Context(), "request failed", "path", SafePath(r), "err", err)
 		} else {
-			rd.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", status, "err", err)
+			rd.log.InfoContext(r.Context(), "request refused", "path", SafePath(r), "status", status, "err", err)
 		}
 		var problems []string
 		if directory.KindOf(err) == directory.Invalid && len(directory.ProblemsOf(err)) > 1 {

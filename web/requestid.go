@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 type requestIDKey struct{}
@@ -65,4 +66,14 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// SafePath is the request's path as logs may show it: for routes whose
+// path carries a secret (a {token} wildcard: invitation and reset links),
+// the route pattern instead, so that no log holds a working link.
+func SafePath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{token}") {
+		return r.Pattern
+	}
+	return r.URL.Path
 }

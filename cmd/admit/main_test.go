@@ -52,10 +52,16 @@ type result struct {
 // its standard input.
 func admit(t *testing.T, dbURL, stdin string, args ...string) result {
 	t.Helper()
+	return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+dbURL), stdin, args...)
+}
+
+// admitWith runs the binary with exactly the environment env.
+func admitWith(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, admitBin, args...)
-	cmd.Env = append(os.Environ(), "ADMIT_DATABASE_URL="+dbURL)
+	cmd.Env = env
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,17 +72,14 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 				rec.status = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			route, path := r.Pattern, r.URL.Path
+			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
-			}
-			if strings.Contains(route, "{token}") {
-				path = route // the path holds a secret: log the pattern instead
 			}
 			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 			m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", path), slog.String("route", route),
+				slog.String("method", r.Method), slog.String("path", web.SafePath(r)), slog.String("route", route),
 				slog.Int("status", rec.status), slog.Duration("duration", elapsed))
 		})
 	}
