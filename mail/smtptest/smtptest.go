@@ -5,6 +5,13 @@ package smtptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -21,6 +29,19 @@ type Message struct {
 	From string
 	To   []string
 	Data []byte
+	TLS  bool   // the session was encrypted (STARTTLS or implicit TLS)
+	User string // who authenticated, if anyone
+}
+
+// Options change how the server behaves.
+type Options struct {
+	// TLS, when set, is offered through STARTTLS, or used for the whole
+	// connection when Implicit is true (smtps).
+	TLS      *tls.Config
+	Implicit bool
+	// Users, when set, makes the server offer AUTH PLAIN and accept these
+	// user names and passwords.
+	Users map[string]string
 }
 
 // Server is a running SMTP server.
@@ -31,6 +52,7 @@ type Server struct {
 	messages []Message
 	refuse   map[string]*smtp.SMTPError
 	srv      *smtp.Server
+	opts     Options
 }
 
 // Start starts a server on a free loopback port; it stops when the test ends.
@@ -42,12 +64,32 @@ func Start(t testing.TB) *Server {
 // StartAt starts a server on addr (a port FreeAddr reserved, say).
 func StartAt(t testing.TB, addr string) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	return StartWith(t, addr, Options{})
+}
+
+// StartWith starts a server on addr with opts.
+func StartWith(t testing.TB, addr string, opts Options) *Server {
+	t.Helper()
+	var (
+		ln  net.Listener
+		err error
+	)
+	if opts.Implicit {
+		ln, err = tls.Listen("tcp", addr, opts.TLS)
+	} else {
+		ln, err = net.Listen("tcp", addr)
+	}
 	if err != nil {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
-	s := &Server{Addr: ln.Addr().String(), refuse: map[string]*smtp.SMTPError{}}
+	s := &Server{Addr: ln.Addr().String(), refuse: map[string]*smtp.SMTPError{}, opts: opts}
 	s.srv = smtp.NewServer(backend{s})
+	if !opts.Implicit {
+		s.srv.TLSConfig = opts.TLS
+	}
+	// The tests that use AUTH over plain connections are about refusing
+	// or allowing it on the client side; the server takes what it is given.
+	s.srv.AllowInsecureAuth = true
 	s.srv.Domain = "smtptest.localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	done := make(chan struct{})
@@ -104,18 +146,42 @@ func (s *Server) Wait(t testing.TB, n int, timeout time.Duration) []Message {
 
 type backend struct{ s *Server }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, conn: c}, nil
+}
 
 type session struct {
 	s    *Server
+	conn *smtp.Conn
 	from string
 	to   []string
+	user string
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opts.Users == nil {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if want, ok := ss.s.opts.Users[user]; !ok || want != pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication failed"}
+		}
+		ss.user = user
+		return nil
+	}), nil
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.opts.Users != nil && ss.user == "" {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	ss.from = from
 	return nil
 }
@@ -141,6 +207,36 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	defer ss.s.mu.Unlock()
-	ss.s.messages = append(ss.s.messages, Message{From: ss.from, To: ss.to, Data: buf.Bytes()})
+	_, encrypted := ss.conn.TLSConnectionState()
+	ss.s.messages = append(ss.s.messages, Message{From: ss.from, To: ss.to, Data: buf.Bytes(), TLS: encrypted, User: ss.user})
 	return nil
+}
+
+// TLSPair makes a self-signed certificate for 127.0.0.1 and localhost: the
+// server's TLS configuration, and a client configuration that trusts it.
+func TLSPair(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return server, client
 }
