@@ -43,7 +43,7 @@ type fixture struct {
 	account directory.Account
 }
 
-func newFixture(t *testing.T, s *store.Store) fixture {
+func newFixture(t testing.TB, s *store.Store) fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{now: time.Now().UTC()}
