@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// chromium finds Debian's chromium. Without it the browser tests skip and
+// say so loudly; with ADMIT_TEST_REQUIRE_BROWSER=1 (as .ci/run sets) they fail.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("ADMIT_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("ADMIT_TEST_REQUIRE_BROWSER") == "1" {
+		t.Fatal("chromium is required (ADMIT_TEST_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
+	}
+	fmt.Fprintln(os.Stderr, "\n!!! SKIPPING browser tests: chromium is not installed (apt-get install chromium; .ci/run installs it)")
+	t.Skip("chromium not installed")
+	return ""
+}
+
+// newBrowser starts headless Chromium for the test, with the flags that keep
+// it off the network (the machine reaches nothing but loopback).
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+func TestInvitationInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	db := storetest.SQLiteURL(t)
+	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	s := startServer(t, t.TempDir(), settings...)
+	cli := func(args ...string) result {
+		t.Helper()
+		r := admitWith(t, append(cleanEnv(), settings...), "", args...)
+		if r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+		return r
+	}
+	cli("account", "create", "--slug", "acme", "--name", "Acme Inc")
+	cli("account", "set-policy", "--account", "acme", "--min-length", "14", "--require", "digit")
+	cli("invite", "create", "--account", "acme", "--email", "nia@acme.example")
+	// The dev mailbox holds the email once the server's worker has handled it.
+	var text string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		list := decode[[]mailJSON](t, cli("mail", "list", "--account", "acme", "--json"))
+		if len(list) == 1 && list[0].Status == "kept" {
+			text = decode[map[string]string](t, cli("mail", "show", "--account", "acme", "--id", list[0].ID, "--json"))["text"]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the invitation never reached the dev mailbox")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	link := s.url + inviteLink.FindString(text)
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#password`, "short"),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	countMet := chromedp.Evaluate[int](`document.querySelectorAll("#password-rules li.met").length`)
+	metBefore, err := chromedp.Run(ctx, countMet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(`#password`, " but now long with 7")); err != nil {
+		t.Fatal(err)
+	}
+	metAfter, err := chromedp.Run(ctx, countMet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`#first_name`, "Nia"),
+		chromedp.SendKeys(`#last_name`, "Ng"),
+		chromedp.SendKeys(`#confirm`, "short but now long with 7"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`p[role=status]`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rules script runs under the page's Content-Security-Policy: with
+	// a short password none of the two checkable rules is met, then both are.
+	if metBefore != 0 || metAfter != 2 {
+		t.Errorf("rules met: %d then %d; want 0 then 2 (length, digit)", metBefore, metAfter)
+	}
+	if !strings.Contains(heading, "Welcome to Acme Inc") {
+		t.Errorf("after submitting: %q", heading)
+	}
+	s.stop(t)
+}
