@@ -29,7 +29,6 @@ type site struct {
 	svc    *directory.Service
 	server *httptest.Server
 	client *http.Client
-	now    time.Time
 }
 
 func newSite(t *testing.T, s *store.Store, now *time.Time) *site {
