@@ -22,16 +22,20 @@ const defaultColor = "#1f6feb"
 type Renderer struct {
 	baseURL string
 	from    string
-	html    *htmltemplate.Template
+	html    map[string]*htmltemplate.Template // by template name: the layout with that email's body
 	text    *texttemplate.Template
 }
 
 // NewRenderer parses the templates. baseURL is admit's public URL (links
 // point there); from is the sender address.
 func NewRenderer(baseURL, from string) (*Renderer, error) {
-	html, err := htmltemplate.ParseFS(templateFiles, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse mail templates: %w", err)
+	html := map[string]*htmltemplate.Template{}
+	for _, name := range []string{"invitation", "undeliverable"} {
+		t, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse mail templates: %w", err)
+		}
+		html[name] = t
 	}
 	text, err := texttemplate.ParseFS(templateFiles, "templates/*.txt")
 	if err != nil {
@@ -100,7 +104,7 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		return Message{}, fmt.Errorf("no template for mail of kind %q", b.Message.Kind)
 	}
 	var html, text bytes.Buffer
-	if err := r.html.ExecuteTemplate(&html, name+".html", v); err != nil {
+	if err := r.html[name].ExecuteTemplate(&html, "layout.html", v); err != nil {
 		return Message{}, fmt.Errorf("render %s mail: %w", name, err)
 	}
 	if err := r.text.ExecuteTemplate(&text, name+".txt", v); err != nil {

@@ -1,0 +1,45 @@
+package mail_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/mail"
+)
+
+func TestRenderEscapesAccountText(t *testing.T) {
+	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := directory.MailBody{
+		Message: directory.MailMessage{ID: "m1", Kind: directory.MailInvitation, Recipient: "x@example.com"},
+		Account: directory.Account{Name: `Tom & Jerry's <Shop>`, Branding: directory.Branding{
+			InviteIntro: `Join us <script>alert(1)</script> & "friends"`, PrimaryColor: "red;background:url(x)", LogoURL: "javascript:alert(1)",
+		}},
+		Invitation: directory.Invitation{Email: "x@example.com", ExpiresAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)},
+		Token:      "tok",
+	}
+	m, err := r.Render(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<Shop>") || strings.Contains(m.HTML, "javascript:") || strings.Contains(m.HTML, "url(x)") {
+		t.Errorf("account text reached the HTML unescaped:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.HTML, "#1f6feb") {
+		t.Error("an invalid brand colour did not fall back to admit's own")
+	}
+	// The plain-text part is not HTML: it says what the account wrote.
+	if !strings.Contains(m.Text, `Join us <script>alert(1)</script> & "friends"`) || !strings.Contains(m.Text, "https://admit.example/invite/tok") {
+		t.Errorf("text part:\n%s", m.Text)
+	}
+	if m.Subject != "You are invited to join Tom & Jerry's <Shop>" || m.From.Name != `Tom & Jerry's <Shop>` {
+		t.Errorf("subject %q, from %q", m.Subject, m.From.Name)
+	}
+	if !strings.Contains(m.Text, "Tuesday 1 December 2026 at 09:00 UTC") {
+		t.Errorf("expiry not in the text:\n%s", m.Text)
+	}
+}
