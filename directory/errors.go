@@ -20,6 +20,8 @@ const (
 	// Gone is something that existed and can no longer be used: an
 	// invitation link that expired, was used or was withdrawn.
 	Gone
+	// Throttled is a refusal because of too many attempts; try later.
+	Throttled
 )
 
 func (k Kind) String() string {
@@ -36,6 +38,8 @@ func (k Kind) String() string {
 		return "unauthenticated"
 	case Gone:
 		return "gone"
+	case Throttled:
+		return "throttled"
 	default:
 		return "internal"
 	}

@@ -14,6 +14,7 @@ import (
 // Service is every use case of the directory. Entry points call it; it
 // decides, and it writes through its Store.
 type Service struct {
+	dummyState
 	store    Store
 	hasher   *Hasher
 	tokenKey []byte

@@ -66,6 +66,26 @@ type Store interface {
 	FindMailMessage(ctx context.Context, id string) (MailMessage, error)
 	FindMailMessages(ctx context.Context, accountID string, limit int) ([]MailMessage, error) // newest first
 
+	SetLastAccount(ctx context.Context, userID, accountID string) error
+	UpdateUserName(ctx context.Context, userID, firstName, lastName string, at time.Time) error
+	SetMembershipStatus(ctx context.Context, accountID, userID string, status Status, at time.Time) (Membership, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	FindSession(ctx context.Context, idHash string) (Session, error)
+	TouchSession(ctx context.Context, idHash string, at time.Time) error
+	UpdateSessionAccount(ctx context.Context, idHash, accountID string) error
+	DeleteSession(ctx context.Context, idHash string) error
+	// DeleteSessionsOfUser ends every session of the user but the one
+	// with hash except (none when except is empty).
+	DeleteSessionsOfUser(ctx context.Context, userID, except string) error
+	DeleteSessionsOfMembership(ctx context.Context, accountID, userID string) error
+
+	AddSignInFailure(ctx context.Context, key string, at time.Time) error
+	// CountSignInFailures counts the failures of key after a time, and
+	// gives the oldest of them.
+	CountSignInFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
+	ClearSignInFailures(ctx context.Context, key string) error
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

@@ -22,7 +22,10 @@ type User struct {
 	// bulk upload): the person must replace it at their next sign-in.
 	PasswordMustChange bool
 	PasswordChangedAt  *time.Time
-	CreatedAt          time.Time
+	// LastAccountID is the account the person chose last, opened first
+	// at their next sign-in.
+	LastAccountID string
+	CreatedAt     time.Time
 	UpdatedAt          time.Time
 }
 

@@ -20,16 +20,20 @@ type userRow struct {
 	PasswordHash       string       `db:"password_hash"`
 	PasswordMustChange bool         `db:"password_must_change"`
 	PasswordChangedAt  sql.NullTime `db:"password_changed_at"`
+	LastAccountID      string       `db:"last_account_id"`
 	CreatedAt          time.Time    `db:"created_at"`
 	UpdatedAt          time.Time    `db:"updated_at"`
 }
 
 const userColumns = `id, email, first_name, last_name, password_hash, password_must_change, password_changed_at, created_at, updated_at`
 
+// userReadColumns adds what only reads need.
+const userReadColumns = userColumns + `, last_account_id`
+
 func (r userRow) user() directory.User {
 	u := directory.User{
 		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
-		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange,
+		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange, LastAccountID: r.LastAccountID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.PasswordChangedAt.Valid {
@@ -76,7 +80,7 @@ func (s *Store) FindUserByEmail(ctx context.Context, email string) (directory.Us
 
 func (s *Store) findUser(ctx context.Context, where string, arg any) (directory.User, error) {
 	var row userRow
-	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userColumns+` FROM users WHERE `+where), arg); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userReadColumns+` FROM users WHERE `+where), arg); err != nil {
 		return directory.User{}, s.dialect.wrap(err, "find user")
 	}
 	return row.user(), nil
@@ -101,4 +105,26 @@ func expectOne(res sql.Result, what string) error {
 		return directory.NotFoundError(what + " not found")
 	}
 	return nil
+}
+
+// SetLastAccount remembers the account the user chose.
+func (s *Store) SetLastAccount(ctx context.Context, userID, accountID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET last_account_id = ? WHERE id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "set last account")
+}
+
+// UpdateUserName changes the user's name and the name keys of their memberships.
+func (s *Store) UpdateUserName(ctx context.Context, userID, firstName, lastName string, at time.Time) error {
+	return s.within(ctx, func(s *Store) error {
+		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?`), firstName, lastName, at, userID)
+		if err != nil {
+			return s.dialect.wrap(err, "update user name")
+		}
+		if err := expectOne(res, "user"); err != nil {
+			return err
+		}
+		_, nameKey, lastKey := searchKeys(directory.User{FirstName: firstName, LastName: lastName})
+		_, err = s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET name_key = ?, last_key = ? WHERE user_id = ?`), nameKey, lastKey, userID)
+		return s.dialect.wrap(err, "update member search keys")
+	})
 }

@@ -215,6 +215,8 @@ func StatusOf(err error) int {
 		return http.StatusUnauthorized
 	case directory.Gone:
 		return http.StatusGone
+	case directory.Throttled:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

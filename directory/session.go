@@ -1,0 +1,439 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Session is a signed-in browser, scoped to one account. The browser holds
+// a random token; the store keeps only its hash.
+type Session struct {
+	IDHash     string
+	UserID     string
+	AccountID  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // the absolute end, however active the session is
+}
+
+// Session and sign-in limits.
+const (
+	// SessionIdleTimeout ends a session nobody used for this long.
+	SessionIdleTimeout = 8 * time.Hour
+	// SessionMaxAge ends every session this long after sign-in.
+	SessionMaxAge = 7 * 24 * time.Hour
+	// sessionTouchEvery limits last-seen updates to one write a minute per
+	// session, rather than one per request.
+	sessionTouchEvery = time.Minute
+	// InitialPasswordTTL is how long a password set by an admin or a bulk
+	// upload works before it must have been changed.
+	InitialPasswordTTL = 14 * 24 * time.Hour
+	// Throttling: at most maxEmailFailures failed sign-ins per email, and
+	// maxAddrFailures per client address, within signInWindow.
+	signInWindow     = 15 * time.Minute
+	maxEmailFailures = 5
+	maxAddrFailures  = 50
+)
+
+// SignedIn is the outcome of a correct email and password.
+type SignedIn struct {
+	User User
+	// Accounts are the accounts where the person is an active member,
+	// ordered by name.
+	Accounts []Account
+	// Preferred is the account to open: the one chosen last time, or the
+	// only one. Empty when the person has several and never chose.
+	Preferred string
+}
+
+// dummyHash is verified against when there is no real hash to check, so
+// that an unknown email costs as much time as a wrong password and the
+// answer's timing tells nothing.
+func (s *Service) dummyHash(ctx context.Context) string {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = s.hasher.Hash(ctx, "admit dummy password for timing")
+	})
+	return s.dummy
+}
+
+// dummyState is embedded in Service.
+type dummyState struct {
+	dummyOnce sync.Once
+	dummy     string
+}
+
+var errBadCredentials = UnauthenticatedError("The email address or password is not right.")
+
+// SignIn checks an email and password. addr is the client's address, for
+// throttling. Wrong and unknown emails get the same answer in the same time.
+func (s *Service) SignIn(ctx context.Context, email, password, addr string) (SignedIn, error) {
+	now := s.clock()
+	emailKey := "email:" + EmailKey(strings.TrimSpace(email))
+	addrKey := "addr:" + addr
+	if err := s.checkThrottle(ctx, now, emailKey, maxEmailFailures); err != nil {
+		return SignedIn{}, err
+	}
+	if err := s.checkThrottle(ctx, now, addrKey, maxAddrFailures); err != nil {
+		return SignedIn{}, err
+	}
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if err != nil && KindOf(err) != NotFound {
+		return SignedIn{}, err
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummyHash(ctx)
+	}
+	ok, stale, err := s.hasher.Verify(ctx, hash, password)
+	if err != nil {
+		return SignedIn{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok || !u.HasPassword() {
+		return SignedIn{}, s.failSignIn(ctx, now, u, emailKey, addrKey)
+	}
+	if err := s.store.ClearSignInFailures(ctx, emailKey); err != nil {
+		return SignedIn{}, err
+	}
+	if u.PasswordMustChange && u.PasswordChangedAt != nil && now.Sub(*u.PasswordChangedAt) > InitialPasswordTTL {
+		return SignedIn{}, ForbiddenError("Your initial password has expired. Ask your administrator to set up your access again.")
+	}
+	accounts, err := s.activeAccounts(ctx, u.ID)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if len(accounts) == 0 {
+		return SignedIn{}, ForbiddenError("You have no active account here any more. Ask your administrator for access.")
+	}
+	if stale {
+		// Hashes made with older parameters are upgraded while the
+		// password is at hand.
+		if fresh, err := s.hasher.Hash(ctx, password); err == nil {
+			_ = s.store.UpdatePassword(ctx, u.ID, fresh, u.PasswordMustChange, derefTime(u.PasswordChangedAt, now))
+		}
+	}
+	out := SignedIn{User: u, Accounts: accounts}
+	if len(accounts) == 1 {
+		out.Preferred = accounts[0].ID
+	} else if slices.ContainsFunc(accounts, func(a Account) bool { return a.ID == u.LastAccountID }) {
+		out.Preferred = u.LastAccountID
+	}
+	return out, nil
+}
+
+func derefTime(t *time.Time, def time.Time) time.Time {
+	if t == nil {
+		return def
+	}
+	return *t
+}
+
+func (s *Service) checkThrottle(ctx context.Context, now time.Time, key string, limit int) error {
+	n, oldest, err := s.store.CountSignInFailures(ctx, key, now.Add(-signInWindow))
+	if err != nil {
+		return err
+	}
+	if n < limit {
+		return nil
+	}
+	wait := oldest.Add(signInWindow).Sub(now)
+	minutes := max(1, int(math.Ceil(wait.Minutes())))
+	return &Error{Kind: Throttled, Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// failSignIn records a failed sign-in against the email and the address,
+// and in the audit log of the person's accounts when the email is theirs.
+func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, emailKey, addrKey string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		for _, k := range []string{emailKey, addrKey} {
+			if err := tx.AddSignInFailure(ctx, k, now); err != nil {
+				return err
+			}
+		}
+		if u.ID == "" {
+			return nil
+		}
+		n, _, err := tx.CountSignInFailures(ctx, emailKey, now.Add(-signInWindow))
+		if err != nil {
+			return err
+		}
+		action := "user.sign_in_failed"
+		if n == maxEmailFailures {
+			action = "user.locked_out"
+		}
+		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if err := s.record(ctx, tx, change{
+				accountID: m.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+				action: action, targetType: "user", targetID: u.ID, data: map[string]any{"failures": n},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record failed sign-in: %w", err)
+	}
+	return errBadCredentials
+}
+
+func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var accounts []Account
+	for _, m := range ms {
+		if m.Status != StatusActive {
+			continue
+		}
+		a, err := s.store.FindAccount(ctx, m.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		accounts = append(accounts, a)
+	}
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(a.Title(), b.Title()) })
+	return accounts, nil
+}
+
+// StartSession opens a session for the user in one of their accounts and
+// returns the token for the browser's cookie.
+func (s *Service) StartSession(ctx context.Context, userID, accountID string) (string, Session, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := s.clock()
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge)}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := tx.FindMembership(ctx, accountID, userID)
+		if err != nil || m.Status != StatusActive {
+			return ForbiddenError("You are not an active member of that account.")
+		}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		if err := tx.SetLastAccount(ctx, userID, accountID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
+			targetType: "user", targetID: userID, data: map[string]any{},
+		})
+	})
+	if err != nil {
+		return "", Session{}, fmt.Errorf("start session: %w", err)
+	}
+	return token, sess, nil
+}
+
+// Visit is a request's view of its session: who, in which account.
+type Visit struct {
+	Session    Session
+	User       User
+	Account    Account
+	Membership Membership
+}
+
+// Authenticate finds the live session of a token. A session past its idle
+// or absolute end, or whose membership is no longer active, is ended and
+// reported Unauthenticated: checking the membership on every request is
+// what makes a deactivation end sessions at once, on every replica.
+func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error) {
+	if token == "" {
+		return Visit{}, UnauthenticatedError("Please sign in.")
+	}
+	sess, err := s.store.FindSession(ctx, hashToken(token))
+	if KindOf(err) == NotFound {
+		return Visit{}, UnauthenticatedError("Please sign in.")
+	}
+	if err != nil {
+		return Visit{}, err
+	}
+	now := s.clock()
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= SessionIdleTimeout {
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, UnauthenticatedError("Your session has ended. Please sign in again.")
+	}
+	m, err := s.store.FindMembership(ctx, sess.AccountID, sess.UserID)
+	if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, UnauthenticatedError("Your access to this account has ended.")
+	}
+	if err != nil {
+		return Visit{}, err
+	}
+	u, err := s.store.FindUser(ctx, sess.UserID)
+	if err != nil {
+		return Visit{}, err
+	}
+	a, err := s.store.FindAccount(ctx, sess.AccountID)
+	if err != nil {
+		return Visit{}, err
+	}
+	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
+		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
+			return Visit{}, err
+		}
+		sess.LastSeenAt = now
+	}
+	return Visit{Session: sess, User: u, Account: a, Membership: m}, nil
+}
+
+// SwitchAccount moves a session to another of the person's accounts and
+// remembers the choice for their next sign-in.
+func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := tx.FindMembership(ctx, accountID, v.User.ID)
+		if err != nil || m.Status != StatusActive {
+			return ForbiddenError("You are not an active member of that account.")
+		}
+		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {
+			return err
+		}
+		return tx.SetLastAccount(ctx, v.User.ID, accountID)
+	})
+	if err != nil {
+		return fmt.Errorf("switch account: %w", err)
+	}
+	return nil
+}
+
+// ActiveAccounts returns the accounts where the person is an active
+// member: where they can switch to.
+func (s *Service) ActiveAccounts(ctx context.Context, userID string) ([]Account, error) {
+	return s.activeAccounts(ctx, userID)
+}
+
+// EndSession signs a browser out.
+func (s *Service) EndSession(ctx context.Context, token string) error {
+	return s.store.DeleteSession(ctx, hashToken(token))
+}
+
+// ChangePassword replaces the person's password after checking the current
+// one. The new one must meet the strictest policy of their accounts and
+// differ from the current one. Every other session of theirs ends.
+func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next string) error {
+	ok, _, err := s.hasher.Verify(ctx, v.User.PasswordHash, current)
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if !ok {
+		return InvalidError("your current password is not right")
+	}
+	policy, accounts, err := s.PolicyForUser(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	problems := policy.Check(next, v.User.Email)
+	if normalizePassword(next) == normalizePassword(current) {
+		problems = append(problems, "choose a password different from your current one")
+	}
+	if len(problems) > 0 {
+		return InvalidError(problems...)
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.UpdatePassword(ctx, v.User.ID, hash, false, s.clock()); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessionsOfUser(ctx, v.User.ID, v.Session.IDHash); err != nil {
+			return err
+		}
+		for _, accountID := range accounts {
+			if err := s.record(ctx, tx, change{
+				accountID: accountID, actor: Actor{Source: SourceUser, ID: v.User.ID, Name: v.User.Email},
+				action: "user.password_changed", targetType: "user", targetID: v.User.ID,
+				data: map[string]any{"was_initial": v.User.PasswordMustChange},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+// UpdateName changes the person's own name, as every account sees it.
+func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (User, error) {
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	var problems []string
+	problems = appendProblem(problems, validateName("first name", first))
+	problems = appendProblem(problems, validateName("last name", last))
+	if len(problems) > 0 {
+		return User{}, InvalidError(problems...)
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.UpdateUserName(ctx, v.User.ID, first, last, s.clock()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: v.Account.ID, actor: Actor{Source: SourceUser, ID: v.User.ID, Name: v.User.Email},
+			action: "user.name_changed", targetType: "user", targetID: v.User.ID,
+			data: map[string]any{"first_name": first, "last_name": last},
+		})
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("update name: %w", err)
+	}
+	v.User.FirstName, v.User.LastName = first, last
+	return v.User, nil
+}
+
+// Deactivate suspends a membership: the person can no longer sign in to
+// the account, and their sessions in it end at once.
+func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		u, err := tx.FindUserByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		m, err := tx.FindMembership(ctx, accountID, u.ID)
+		if err != nil {
+			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
+		}
+		if m.Status == StatusDeactivated {
+			out = Member{User: u, Membership: m}
+			return nil
+		}
+		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusDeactivated, s.clock()); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
+			return err
+		}
+		out = Member{User: u, Membership: m}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
+			data: map[string]any{"email": u.Email},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("deactivate: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,195 @@
+package directory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func addWithPassword(t *testing.T, svc *directory.Service, accountID, email, password string) directory.User {
+	t.Helper()
+	added, err := svc.AddUser(context.Background(), accountID, operator, directory.NewUser{Email: email, FirstName: "F", LastName: "L", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return added.Member.User
+}
+
+func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		addWithPassword(t, svc, a.ID, "ada@example.com", "correct horse battery")
+		_, wrong := svc.SignIn(ctx, "ada@example.com", "wrong password", "10.0.0.1")
+		_, unknown := svc.SignIn(ctx, "nobody@example.com", "wrong password", "10.0.0.1")
+		if directory.KindOf(wrong) != directory.Unauthenticated || directory.Message(wrong) != directory.Message(unknown) || directory.KindOf(unknown) != directory.Unauthenticated {
+			t.Fatalf("wrong password %q, unknown email %q: want the same Unauthenticated answer", wrong, unknown)
+		}
+		for range 4 { // the fifth failure for this email, in any case
+			_, _ = svc.SignIn(ctx, "ADA@example.com", "still wrong", "10.0.0.2")
+		}
+		_, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", "10.0.0.3")
+		if directory.KindOf(err) != directory.Throttled || !strings.Contains(directory.Message(err), "Try again in 15 minutes") {
+			t.Fatalf("after 5 failures: %v; want Throttled for 15 minutes, even with the right password", err)
+		}
+		// The same holds for an email no one has, so throttling reveals nothing.
+		for range 5 {
+			_, _ = svc.SignIn(ctx, "ghost@example.com", "x", "10.0.0.4")
+		}
+		if _, err := svc.SignIn(ctx, "ghost@example.com", "x", "10.0.0.4"); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("unknown email after 5 failures: %v; want Throttled", err)
+		}
+		clk.Add(15 * time.Minute)
+		if _, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", "10.0.0.3"); err != nil {
+			t.Errorf("after the window: %v", err)
+		}
+		if got := auditActions(t, svc, a.ID); !strings.Contains(strings.Join(got, " "), "user.locked_out") {
+			t.Errorf("audit %v; want a lockout event", got)
+		}
+	})
+}
+
+func TestSignInPerAddressThrottle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		for i := range 50 {
+			_, _ = svc.SignIn(ctx, "user"+string(rune('a'+i%26))+string(rune('a'+i/26))+"@example.com", "x", "192.0.2.9")
+		}
+		if _, err := svc.SignIn(ctx, "fresh@example.com", "x", "192.0.2.9"); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("51st attempt from one address: %v; want Throttled", err)
+		}
+	})
+}
+
+func TestSessionsAcrossAccounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		b := mustAccount(t, svc, "beta")
+		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
+		if _, err := svc.AddUser(ctx, b.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "F", LastName: "L"}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1")
+		if err != nil || len(in.Accounts) != 2 || in.Preferred != "" {
+			t.Fatalf("sign in: %+v, %v; want two accounts and no choice yet", in, err)
+		}
+		token, _, err := svc.StartSession(ctx, u.ID, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.Authenticate(ctx, token)
+		if err != nil || v.Account.ID != b.ID {
+			t.Fatalf("authenticate: %+v, %v", v.Account, err)
+		}
+		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != b.ID {
+			t.Errorf("preferred = %q; want the account chosen last", in.Preferred)
+		}
+		if err := svc.SwitchAccount(ctx, v, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ = svc.Authenticate(ctx, token); v.Account.ID != a.ID {
+			t.Errorf("after switching: %s; want alpha", v.Account.Slug)
+		}
+		other := mustAccount(t, svc, "gamma")
+		if err := svc.SwitchAccount(ctx, v, other.ID); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("switch to an account of someone else: %v; want Forbidden", err)
+		}
+		if _, err := svc.Authenticate(ctx, token+"x"); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("forged token: %v", err)
+		}
+		// Idle for the idle timeout: the session is over.
+		clk.Add(directory.SessionIdleTimeout)
+		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("idle session: %v; want Unauthenticated", err)
+		}
+	})
+}
+
+func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
+		token, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		// Used every 4 hours, the session lives until its absolute end.
+		for i := 1; 4*time.Duration(i)*time.Hour < directory.SessionMaxAge; i++ {
+			clk.Add(4 * time.Hour)
+			if _, err := svc.Authenticate(ctx, token); err != nil {
+				t.Fatalf("active session ended after %d hours: %v", 4*i, err)
+			}
+		}
+		clk.Add(4 * time.Hour)
+		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("after the absolute end: %v", err)
+		}
+		token, _, _ = svc.StartSession(ctx, u.ID, a.ID)
+		if _, err := svc.Deactivate(ctx, a.ID, operator, "P@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("after deactivation: %v; want the session ended", err)
+		}
+		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("sign-in of a deactivated member: %v; want Forbidden", err)
+		}
+	})
+}
+
+func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		u := addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
+		mine, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		theirs, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		v, err := svc.Authenticate(ctx, mine)
+		if err != nil || !v.User.PasswordMustChange {
+			t.Fatalf("visit %+v, %v; want a password that must change", v.User, err)
+		}
+		for _, tc := range []struct{ current, next, want string }{
+			{"not it", "a brand new passphrase", "current password is not right"},
+			{"initial password given", "initial password given", "different from your current"},
+			{"initial password given", "short", "at least 12"},
+		} {
+			if err := svc.ChangePassword(ctx, v, tc.current, tc.next); directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), tc.want) {
+				t.Errorf("change %q -> %q: %v; want %q", tc.current, tc.next, err, tc.want)
+			}
+		}
+		if err := svc.ChangePassword(ctx, v, "initial password given", "a brand new passphrase"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := svc.Authenticate(ctx, mine); err != nil || v.User.PasswordMustChange {
+			t.Errorf("own session after change: %v, must change %v", err, v.User.PasswordMustChange)
+		}
+		if _, err := svc.Authenticate(ctx, theirs); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("other session after change: %v; want ended", err)
+		}
+		if _, err := svc.SignIn(ctx, "p@example.com", "a brand new passphrase", "127.0.0.1"); err != nil {
+			t.Errorf("sign in with the new password: %v", err)
+		}
+	})
+}
+
+func TestInitialPasswordExpires(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
+		clk.Add(directory.InitialPasswordTTL + time.Minute)
+		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "expired") {
+			t.Errorf("expired initial password: %v; want Forbidden, expired", err)
+		}
+	})
+}

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type sessionRow struct {
+	IDHash     string    `db:"id_hash"`
+	UserID     string    `db:"user_id"`
+	AccountID  string    `db:"account_id"`
+	CreatedAt  time.Time `db:"created_at"`
+	LastSeenAt time.Time `db:"last_seen_at"`
+	ExpiresAt  time.Time `db:"expires_at"`
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess directory.Session) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sessions (id_hash, user_id, account_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		sess.IDHash, sess.UserID, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt)
+	return s.dialect.wrap(err, "insert session")
+}
+
+// FindSession returns the session with the given hash.
+func (s *Store) FindSession(ctx context.Context, idHash string) (directory.Session, error) {
+	var r sessionRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT id_hash, user_id, account_id, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = ?`), idHash)
+	if err != nil {
+		return directory.Session{}, s.dialect.wrap(err, "find session")
+	}
+	return directory.Session{IDHash: r.IDHash, UserID: r.UserID, AccountID: r.AccountID,
+		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}, nil
+}
+
+// TouchSession records activity on a session.
+func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`), at, idHash)
+	return s.dialect.wrap(err, "touch session")
+}
+
+// UpdateSessionAccount moves a session to another account.
+func (s *Store) UpdateSessionAccount(ctx context.Context, idHash, accountID string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE sessions SET account_id = ? WHERE id_hash = ?`), accountID, idHash)
+	if err != nil {
+		return s.dialect.wrap(err, "switch session account")
+	}
+	return expectOne(res, "session")
+}
+
+// DeleteSession ends one session.
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sessions WHERE id_hash = ?`), idHash)
+	return s.dialect.wrap(err, "delete session")
+}
+
+// DeleteSessionsOfUser ends the user's sessions but the one named except.
+func (s *Store) DeleteSessionsOfUser(ctx context.Context, userID, except string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`), userID, except)
+	return s.dialect.wrap(err, "delete sessions of user")
+}
+
+// DeleteSessionsOfMembership ends the user's sessions in one account.
+func (s *Store) DeleteSessionsOfMembership(ctx context.Context, accountID, userID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sessions WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "delete sessions of membership")
+}
+
+// SetMembershipStatus changes a membership's status.
+func (s *Store) SetMembershipStatus(ctx context.Context, accountID, userID string, status directory.Status, at time.Time) (directory.Membership, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET status = ?, updated_at = ? WHERE account_id = ? AND user_id = ?`), string(status), at, accountID, userID)
+	if err != nil {
+		return directory.Membership{}, s.dialect.wrap(err, "set membership status")
+	}
+	if err := expectOne(res, "membership"); err != nil {
+		return directory.Membership{}, err
+	}
+	return s.FindMembership(ctx, accountID, userID)
+}
+
+// AddSignInFailure records one failed sign-in for key.
+func (s *Store) AddSignInFailure(ctx context.Context, key string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sign_in_failures (key, failed_at) VALUES (?, ?)`), key, at)
+	return s.dialect.wrap(err, "record sign-in failure")
+}
+
+// CountSignInFailures counts key's failures since a time and finds the
+// oldest of them; older rows are deleted on the way, so the table holds
+// only the current window.
+func (s *Store) CountSignInFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sign_in_failures WHERE key = ? AND failed_at <= ?`), key, since); err != nil {
+		return 0, time.Time{}, s.dialect.wrap(err, "expire sign-in failures")
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM sign_in_failures WHERE key = ? AND failed_at > ?`), key, since); err != nil {
+		return 0, time.Time{}, s.dialect.wrap(err, "count sign-in failures")
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	// Not MIN(failed_at): SQLite returns an aggregate of a timestamp
+	// column as text, while the column itself reads as a time.
+	var oldest time.Time
+	err := sqlx.GetContext(ctx, s.q, &oldest, s.rebind(`SELECT failed_at FROM sign_in_failures WHERE key = ? AND failed_at > ? ORDER BY failed_at LIMIT 1`), key, since)
+	if err != nil {
+		return 0, time.Time{}, s.dialect.wrap(err, "find oldest sign-in failure")
+	}
+	return n, oldest.UTC(), nil
+}
+
+// ClearSignInFailures forgets key's failures after a successful sign-in.
+func (s *Store) ClearSignInFailures(ctx context.Context, key string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sign_in_failures WHERE key = ?`), key)
+	return s.dialect.wrap(err, "clear sign-in failures")
+}
