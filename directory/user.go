@@ -26,7 +26,7 @@ type User struct {
 	// at their next sign-in.
 	LastAccountID string
 	CreatedAt     time.Time
-	UpdatedAt          time.Time
+	UpdatedAt     time.Time
 }
 
 // HasPassword reports whether the person can sign in with a password.
