@@ -215,7 +215,8 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 }
 
 // StartSession opens a session for the user in one of their accounts and
-// returns the token for the browser's cookie.
+// returns the token for the browser's cookie. Only an explicit choice
+// (SwitchAccount) is remembered for next time.
 func (s *Service) StartSession(ctx context.Context, userID, accountID string) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -228,9 +229,6 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string) (s
 			return ForbiddenError("You are not an active member of that account.")
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
-			return err
-		}
-		if err := tx.SetLastAccount(ctx, userID, accountID); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{

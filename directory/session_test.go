@@ -90,11 +90,14 @@ func TestSessionsAcrossAccounts(t *testing.T) {
 		if err != nil || v.Account.ID != b.ID {
 			t.Fatalf("authenticate: %+v, %v", v.Account, err)
 		}
-		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != b.ID {
-			t.Errorf("preferred = %q; want the account chosen last", in.Preferred)
+		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != "" {
+			t.Errorf("preferred = %q before any choice; want none", in.Preferred)
 		}
 		if err := svc.SwitchAccount(ctx, v, a.ID); err != nil {
 			t.Fatal(err)
+		}
+		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != a.ID {
+			t.Errorf("preferred = %q; want the account chosen last", in.Preferred)
 		}
 		if v, _ = svc.Authenticate(ctx, token); v.Account.ID != a.ID {
 			t.Errorf("after switching: %s; want alpha", v.Account.Slug)

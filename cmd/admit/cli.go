@@ -45,6 +45,7 @@ var commands = []command{
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
 	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
 	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] (--password-stdin | --invite)", (*cli).userAdd},
+	{"user deactivate", "suspend a member: they can no longer sign in to the account, and their sessions there end: --account S --email E", (*cli).userDeactivate},
 	{"user list", "list an account's members: --account S [--search Q] [--limit N] [--after CURSOR]", (*cli).userList},
 	{"invite create", "invite a person by email: --account S --email E [--role R] [--inviter E] [--expires-in 168h]", (*cli).inviteCreate},
 	{"invite resend", "send an invitation again with a new link: --account S --email E [--expires-in 168h]", (*cli).inviteResend},
@@ -510,5 +511,28 @@ func (c *cli) userList(ctx context.Context, args []string) error {
 		text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", len(rows), total, page.Next)
 	}
 	c.output(map[string]any{"account": a.Slug, "total": total, "members": members, "next_cursor": page.Next}, text)
+	return nil
+}
+
+func (c *cli) userDeactivate(ctx context.Context, args []string) error {
+	fs := c.flags("user deactivate")
+	slug := fs.String("account", "", "account slug")
+	email := fs.String("email", "", "the member's email address")
+	if err := c.parse(fs, args, "account", "email"); err != nil {
+		return err
+	}
+	svc, a, done, err := c.account(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := svc.Deactivate(ctx, a.ID, c.actor(), *email)
+	if err != nil {
+		return err
+	}
+	c.output(struct {
+		Account string `json:"account"`
+		memberJSON
+	}{a.Slug, toMemberJSON(m)}, fmt.Sprintf("deactivated %s in %s; their sessions there have ended", m.User.Email, a.Slug))
 	return nil
 }

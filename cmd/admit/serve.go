@@ -17,6 +17,7 @@ import (
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/invite"
+	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/web"
 )
@@ -153,6 +154,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
@@ -166,6 +171,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
 	mux.Handle("GET /{$}", pages.Home())
 	invitations.Register(mux)
+	signIn.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
 	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError("There is no page at this address.")

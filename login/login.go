@@ -1,0 +1,357 @@
+package login
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// SSOOption is an account's single sign-on, offered (or, when Required,
+// enforced) instead of the password form for the emails of its domains.
+type SSOOption struct {
+	AccountName string
+	URL         string // where the SSO login starts: /sso/{account}/login
+	Required    bool
+}
+
+// Realms finds the SSO of an email's domain: home realm discovery. The SSO
+// packages provide it; without one, everyone signs in with a password.
+type Realms interface {
+	SSOFor(ctx context.Context, email string) (SSOOption, bool, error)
+}
+
+// Config configures the sign-in pages.
+type Config struct {
+	Directory *directory.Service
+	Pages     *web.Renderer
+	Realms    Realms // optional
+	// Secure marks the session cookie Secure and gives it the __Host- prefix.
+	Secure bool
+	Logger *slog.Logger
+}
+
+// Handler serves the sign-in and self-service pages.
+type Handler struct {
+	dir    *directory.Service
+	pages  *web.Renderer
+	realms Realms
+	secure bool
+	log    *slog.Logger
+	cookie string
+	tmpl   map[string]*template.Template
+}
+
+// New parses the pages.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger, cookie: "admit_session", tmpl: map[string]*template.Template{}}
+	if cfg.Secure {
+		h.cookie = "__Host-admit_session"
+	}
+	for _, name := range []string{"login", "choose", "me", "password_change", "logout"} {
+		t, err := web.ParsePage(templates, "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		h.tmpl[name] = t
+	}
+	return h, nil
+}
+
+// Register adds the routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	protect := func(fn web.HandlerFunc) http.Handler { return h.pages.Protect(h.pages.Handler(fn)) }
+	mux.Handle("GET /login", h.pages.Handler(h.handleLoginForm))
+	mux.Handle("POST /login", protect(h.handleLogin))
+	mux.Handle("GET /login/account", h.pages.Handler(h.signedIn(h.handleChoose, false)))
+	mux.Handle("POST /login/account", protect(h.signedIn(h.handleSwitch, false)))
+	mux.Handle("GET /logout", h.pages.Handler(h.handleLogoutForm))
+	mux.Handle("POST /logout", protect(h.handleLogout))
+	mux.Handle("GET /me", h.pages.Handler(h.signedIn(h.handleMe, true)))
+	mux.Handle("POST /me", protect(h.signedIn(h.handleUpdateName, true)))
+	mux.Handle("GET /password/change", h.pages.Handler(h.signedIn(h.handlePasswordForm, false)))
+	mux.Handle("POST /password/change", protect(h.signedIn(h.handlePasswordChange, false)))
+}
+
+// visitHandler is a page for signed-in people.
+type visitHandler func(w http.ResponseWriter, r *http.Request, v directory.Visit) error
+
+// signedIn runs fn for a signed-in person, sending anyone else to /login
+// (and back here afterwards). With gated, a person whose password was set
+// by someone else is sent to change it first: nothing else is reachable
+// until they have.
+func (h *Handler) signedIn(fn visitHandler, gated bool) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := h.visit(r)
+		if directory.KindOf(err) == directory.Unauthenticated {
+			h.clearCookie(w)
+			target := "/login"
+			if r.Method == http.MethodGet {
+				target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if gated && v.User.PasswordMustChange {
+			http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+			return nil
+		}
+		return fn(w, r, v)
+	}
+}
+
+func (h *Handler) visit(r *http.Request) (directory.Visit, error) {
+	c, err := r.Cookie(h.cookie)
+	if err != nil {
+		return directory.Visit{}, directory.UnauthenticatedError("Please sign in.")
+	}
+	return h.dir.Authenticate(r.Context(), c.Value)
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, token string, s directory.Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.cookie, Value: token, Path: "/", Expires: s.ExpiresAt,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// localPath keeps return_to on this site: only a path, never another
+// origin (no open redirect); anything else lands on /me.
+func localPath(s string) string {
+	u, err := url.Parse(s)
+	if s == "" || err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(s, "//") || strings.Contains(s, "\\") {
+		return "/me"
+	}
+	return u.RequestURI()
+}
+
+type loginForm struct {
+	Email    string
+	ReturnTo string
+	Error    string
+	SSO      *SSOOption
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, f loginForm) {
+	h.pages.Render(w, r, status, h.tmpl["login"], web.Page{Title: "Sign in", Data: f})
+}
+
+func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.visit(r); err == nil {
+		http.Redirect(w, r, localPath(r.URL.Query().Get("return_to")), http.StatusSeeOther)
+		return nil
+	}
+	h.renderLogin(w, r, http.StatusOK, loginForm{ReturnTo: localPath(r.URL.Query().Get("return_to")), Email: r.URL.Query().Get("email")})
+	return nil
+}
+
+func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
+	form := loginForm{Email: email, ReturnTo: localPath(r.PostFormValue("return_to"))}
+	if h.realms != nil {
+		opt, ok, err := h.realms.SSOFor(r.Context(), email)
+		if err != nil {
+			return err
+		}
+		if ok && opt.Required {
+			http.Redirect(w, r, opt.URL, http.StatusSeeOther)
+			return nil
+		}
+		if ok {
+			form.SSO = &opt
+		}
+	}
+	in, err := h.dir.SignIn(r.Context(), email, password, clientAddr(r))
+	switch kind := directory.KindOf(err); {
+	case err == nil:
+	case kind == directory.Unauthenticated, kind == directory.Throttled, kind == directory.Forbidden:
+		status := http.StatusUnauthorized
+		if kind == directory.Throttled {
+			status = http.StatusTooManyRequests
+		} else if kind == directory.Forbidden {
+			status = http.StatusForbidden
+		}
+		form.Error = directory.Message(err)
+		h.renderLogin(w, r, status, form)
+		return nil
+	default:
+		return fmt.Errorf("sign in: %w", err)
+	}
+	accountID := in.Preferred
+	if accountID == "" {
+		accountID = in.Accounts[0].ID
+	}
+	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID)
+	if err != nil {
+		return err
+	}
+	h.setCookie(w, token, sess)
+	h.log.InfoContext(r.Context(), "signed in", "user_id", in.User.ID, "account_id", accountID)
+	switch {
+	case in.User.PasswordMustChange:
+		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+	case in.Preferred == "":
+		http.Redirect(w, r, "/login/account?return_to="+url.QueryEscape(form.ReturnTo), http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, form.ReturnTo, http.StatusSeeOther)
+	}
+	return nil
+}
+
+// clientAddr is the address throttling counts against: the connection's
+// peer. Behind a proxy that is the proxy, which throttles per email still
+// and per address only as a whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Handler) handleChoose(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	if err != nil {
+		return err
+	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["choose"], web.Page{
+		Title: "Choose an account",
+		Data: struct {
+			Accounts []directory.Account
+			ReturnTo string
+		}{accounts, localPath(r.URL.Query().Get("return_to"))},
+	})
+	return nil
+}
+
+func (h *Handler) handleSwitch(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	if err := h.dir.SwitchAccount(r.Context(), v, r.PostFormValue("account")); err != nil {
+		return err
+	}
+	target := localPath(r.PostFormValue("return_to"))
+	if v.User.PasswordMustChange {
+		target = "/password/change"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) handleLogoutForm(w http.ResponseWriter, r *http.Request) error {
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Sign out", Data: struct{ SignedOut bool }{false}})
+	return nil
+}
+
+func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(h.cookie); err == nil {
+		if err := h.dir.EndSession(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
+	h.clearCookie(w)
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Signed out", Data: struct{ SignedOut bool }{true}})
+	return nil
+}
+
+type mePage struct {
+	User     directory.User
+	Account  directory.Account
+	Accounts []directory.Account
+	Notice   string
+	Problems []string
+}
+
+func branding(a directory.Account) web.Branding {
+	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+}
+
+func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, notice string, problems []string) error {
+	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	if err != nil {
+		return err
+	}
+	h.pages.Render(w, r, status, h.tmpl["me"], web.Page{
+		Title: "Your home", Branding: branding(v.Account),
+		Data: mePage{User: v.User, Account: v.Account, Accounts: accounts, Notice: notice, Problems: problems},
+	})
+	return nil
+}
+
+func (h *Handler) handleMe(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	notice := ""
+	if r.URL.Query().Get("changed") == "password" {
+		notice = "Your password has been changed. You were signed out everywhere else."
+	}
+	return h.renderMe(w, r, http.StatusOK, v, notice, nil)
+}
+
+func (h *Handler) handleUpdateName(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	u, err := h.dir.UpdateName(r.Context(), v, r.PostFormValue("first_name"), r.PostFormValue("last_name"))
+	if directory.KindOf(err) == directory.Invalid {
+		return h.renderMe(w, r, http.StatusBadRequest, v, "", directory.ProblemsOf(err))
+	}
+	if err != nil {
+		return err
+	}
+	v.User = u
+	return h.renderMe(w, r, http.StatusOK, v, "Your name has been saved.", nil)
+}
+
+func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, problems []string) error {
+	policy, _, err := h.dir.PolicyForUser(r.Context(), v.User.ID)
+	if err != nil {
+		return err
+	}
+	h.pages.Render(w, r, status, h.tmpl["password_change"], web.Page{
+		Title: "Change your password", Branding: branding(v.Account),
+		Data: struct {
+			Forced   bool
+			Policy   directory.PasswordPolicy
+			Problems []string
+		}{v.User.PasswordMustChange, policy, problems},
+	})
+	return nil
+}
+
+func (h *Handler) handlePasswordForm(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	return h.renderPassword(w, r, http.StatusOK, v, nil)
+}
+
+func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	next := r.PostFormValue("password")
+	if next != r.PostFormValue("confirm") {
+		return h.renderPassword(w, r, http.StatusBadRequest, v, []string{"the two new passwords are not the same"})
+	}
+	err := h.dir.ChangePassword(r.Context(), v, r.PostFormValue("current"), next)
+	if directory.KindOf(err) == directory.Invalid {
+		return h.renderPassword(w, r, http.StatusBadRequest, v, directory.ProblemsOf(err))
+	}
+	if err != nil {
+		return err
+	}
+	target := "/me?changed=password"
+	// A person with several accounts who never chose one chooses now.
+	if accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
+		target = "/login/account?return_to=" + url.QueryEscape(target)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}

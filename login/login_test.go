@@ -1,0 +1,286 @@
+package login_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/login"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+	"github.com/admit-dev/admit/web"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var operator = directory.Actor{Source: directory.SourceCLI}
+
+// realms is home realm discovery for the test: one domain with required SSO.
+type realms struct{}
+
+func (realms) SSOFor(_ context.Context, email string) (login.SSOOption, bool, error) {
+	if strings.HasSuffix(email, "@sso.example") {
+		return login.SSOOption{AccountName: "SSO Co", URL: "/sso/sso-co/login", Required: true}, true, nil
+	}
+	return login.SSOOption{}, false, nil
+}
+
+type site struct {
+	svc    *directory.Service
+	server *httptest.Server
+}
+
+func newSite(t *testing.T, s *store.Store) *site {
+	t.Helper()
+	svc := directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
+	pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(web.RequestID(mux))
+	t.Cleanup(srv.Close)
+	return &site{svc: svc, server: srv}
+}
+
+// person is one browser.
+type person struct {
+	t      *testing.T
+	site   *site
+	client *http.Client
+	last   string // the last page's body
+}
+
+func (s *site) browser(t *testing.T) *person {
+	jar, _ := cookiejar.New(nil)
+	return &person{t: t, site: s, client: &http.Client{Jar: jar}}
+}
+
+var csrfToken = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// get fetches a page, following redirects; it returns the status and the final path.
+func (p *person) get(path string) (int, string) {
+	p.t.Helper()
+	resp, err := p.client.Get(p.site.server.URL + path)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	p.last = string(b)
+	return resp.StatusCode, resp.Request.URL.RequestURI()
+}
+
+// post submits a form with the CSRF token of the last page.
+func (p *person) post(path string, form url.Values) (int, string) {
+	p.t.Helper()
+	if m := csrfToken.FindStringSubmatch(p.last); m != nil && form.Get("csrf_token") == "" {
+		form.Set("csrf_token", m[1])
+	}
+	resp, err := p.client.PostForm(p.site.server.URL+path, form)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	p.last = string(b)
+	return resp.StatusCode, resp.Request.URL.RequestURI()
+}
+
+func (s *site) account(t *testing.T, slug string) directory.Account {
+	t.Helper()
+	a, err := s.svc.CreateAccount(context.Background(), operator, directory.NewAccount{Slug: slug, Name: strings.ToUpper(slug[:1]) + slug[1:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (s *site) add(t *testing.T, a directory.Account, email, password string) {
+	t.Helper()
+	if _, err := s.svc.AddUser(context.Background(), a.ID, operator, directory.NewUser{Email: email, FirstName: "Pat", LastName: "Q", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForcedChangeThenHome(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		if _, path := p.get("/me"); !strings.HasPrefix(path, "/login?return_to=%2Fme") {
+			t.Fatalf("signed out /me landed on %s; want /login with return_to", path)
+		}
+		status, path := p.post("/login", url.Values{"email": {"Pat@Acme.example"}, "password": {"initial password given"}, "return_to": {"/me"}})
+		if status != 200 || path != "/password/change" || !strings.Contains(p.last, "Choose your own password") {
+			t.Fatalf("after sign-in with an initial password: %d %s", status, path)
+		}
+		// Nothing else is reachable until the password is changed.
+		if _, path := p.get("/me"); path != "/password/change" {
+			t.Errorf("/me before the change landed on %s", path)
+		}
+		p.get("/password/change")
+		status, _ = p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase!"}})
+		if status != 400 || !strings.Contains(p.last, "not the same") {
+			t.Errorf("mismatched confirmation: %d", status)
+		}
+		status, path = p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}})
+		if status != 200 || path != "/me?changed=password" || !strings.Contains(p.last, "Hello, Pat") || !strings.Contains(p.last, "password has been changed") {
+			t.Fatalf("after the change: %d %s", status, path)
+		}
+		status, _ = p.post("/me", url.Values{"first_name": {"Patricia"}, "last_name": {"Q"}})
+		if status != 200 || !strings.Contains(p.last, "Hello, Patricia") {
+			t.Errorf("rename: %d", status)
+		}
+		p.post("/logout", url.Values{})
+		if _, path := p.get("/me"); !strings.HasPrefix(path, "/login") {
+			t.Errorf("after signing out /me landed on %s", path)
+		}
+	})
+}
+
+func TestAccountPickerAndSwitch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		alpha, beta := s.account(t, "alpha"), s.account(t, "beta")
+		s.add(t, alpha, "pat@example.com", "one password for all")
+		s.add(t, beta, "pat@example.com", "")
+		p := s.browser(t)
+		p.get("/login")
+		// The initial password is changed first, then the picker shows.
+		p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one password for all"}})
+		if _, path := p.post("/password/change", url.Values{"current": {"one password for all"}, "password": {"one new password for all"}, "confirm": {"one new password for all"}}); !strings.HasPrefix(path, "/login/account") {
+			t.Errorf("after the forced change landed on %s; want the account picker", path)
+		}
+		p.post("/logout", url.Values{})
+		p.get("/login")
+		_, path := p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one new password for all"}})
+		if !strings.HasPrefix(path, "/login/account") || !strings.Contains(p.last, "Alpha") || !strings.Contains(p.last, "Beta") {
+			t.Fatalf("several accounts landed on %s", path)
+		}
+		beatForm := regexp.MustCompile(`name="account" value="` + beta.ID + `"`)
+		if !beatForm.MatchString(p.last) {
+			t.Fatal("no button for beta")
+		}
+		_, path = p.post("/login/account", url.Values{"account": {beta.ID}, "return_to": {"https://evil.example/"}})
+		if path != "/me" || !strings.Contains(p.last, `<strong id="current-account">Beta</strong>`) {
+			t.Fatalf("after choosing beta: %s", path)
+		}
+		// The choice is remembered: the next sign-in opens beta at once.
+		p.post("/logout", url.Values{})
+		p.get("/login")
+		_, path = p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one new password for all"}})
+		if path != "/me" || !strings.Contains(p.last, `id="current-account">Beta<`) {
+			t.Errorf("second sign-in landed on %s", path)
+		}
+		// Switching is one click from the home page.
+		_, path = p.post("/login/account", url.Values{"account": {alpha.ID}})
+		if path != "/me" || !strings.Contains(p.last, `id="current-account">Alpha<`) {
+			t.Errorf("switch landed on %s", path)
+		}
+		other := s.account(t, "other")
+		if status, _ := p.post("/login/account", url.Values{"account": {other.ID}}); status != http.StatusForbidden {
+			t.Errorf("switch to a stranger's account: %d; want 403", status)
+		}
+	})
+}
+
+func TestSignInRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/login")
+		normalize := func(body, email string) string {
+			body = csrfToken.ReplaceAllString(body, "")
+			body = regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"`).ReplaceAllString(body, "")
+			return strings.ReplaceAll(body, email, "EMAIL")
+		}
+		wrongStatus, _ := p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"wrong"}})
+		wrong := normalize(p.last, "pat@acme.example")
+		unknownStatus, _ := p.post("/login", url.Values{"email": {"nobody@acme.example"}, "password": {"wrong"}})
+		unknown := normalize(p.last, "nobody@acme.example")
+		if wrongStatus != 401 || unknownStatus != 401 || wrong != unknown {
+			t.Errorf("wrong password %d and unknown email %d answer differently", wrongStatus, unknownStatus)
+		}
+		if status, _ := p.post("/login", url.Values{"csrf_token": {"forged"}, "email": {"pat@acme.example"}, "password": {"initial password given"}}); status != http.StatusForbidden {
+			t.Errorf("forged CSRF token: %d; want 403", status)
+		}
+		p.get("/login")
+		for range 4 {
+			p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"wrong"}})
+		}
+		status, _ := p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}})
+		if status != http.StatusTooManyRequests || !strings.Contains(p.last, "Try again in 15 minutes") {
+			t.Errorf("after 5 failures: %d; want 429 saying when to try again", status)
+		}
+		// Home realm discovery: an SSO domain goes to its SSO, not the password form.
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Jar: p.client.Jar}).PostForm(
+			s.server.URL+"/login", url.Values{"csrf_token": {csrfToken.FindStringSubmatch(p.last)[1]}, "email": {"x@sso.example"}, "password": {""}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sso/sso-co/login" {
+			t.Errorf("SSO domain: %d to %q; want a redirect to its SSO", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+}
+
+func TestDeactivationEndsTheSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/login")
+		p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}})
+		if _, path := p.get("/password/change"); path != "/password/change" {
+			t.Fatalf("signed in page landed on %s", path)
+		}
+		if _, err := s.svc.Deactivate(context.Background(), a.ID, operator, "pat@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, path := p.get("/password/change"); !strings.HasPrefix(path, "/login") {
+			t.Errorf("after deactivation landed on %s; want /login", path)
+		}
+	})
+}
+
+func TestReturnToStaysOnThisSite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/login")
+		p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}})
+		p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}})
+		for _, rt := range []string{"https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/me?tab=1"} {
+			_, path := p.get("/login?return_to=" + url.QueryEscape(rt))
+			want := "/me"
+			if rt == "/me?tab=1" {
+				want = rt
+			}
+			if path != want {
+				t.Errorf("return_to %q landed on %s; want %s", rt, path, want)
+			}
+		}
+	})
+}
