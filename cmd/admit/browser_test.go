@@ -129,3 +129,51 @@ func TestInvitationInBrowser(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+func TestSignInInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	db := storetest.SQLiteURL(t)
+	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	s := startServer(t, t.TempDir(), settings...)
+	cli := func(stdin string, args ...string) {
+		t.Helper()
+		if r := admitWith(t, append(cleanEnv(), settings...), stdin, args...); r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+	}
+	cli("", "account", "create", "--slug", "alpha", "--name", "Alpha Ltd")
+	cli("", "account", "create", "--slug", "beta", "--name", "Beta GmbH")
+	cli("initial password given\n", "user", "add", "--account", "alpha", "--email", "pat@example.com", "--first", "Pat", "--last", "Q", "--password-stdin")
+	cli("not used: pat has a password\n", "user", "add", "--account", "beta", "--email", "pat@example.com", "--first", "Pat", "--last", "Q", "--password-stdin")
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/me"),
+		chromedp.WaitVisible(`#email`), // signed out: the sign-in form
+		chromedp.SendKeys(`#email`, "pat@example.com"),
+		chromedp.SendKeys(`#password`, "initial password given"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current`), // made to change the initial password
+		chromedp.SendKeys(`#current`, "initial password given"),
+		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`button.account`), // two accounts: the picker
+		chromedp.Click(`//button[contains(., "Beta GmbH")]`),
+		chromedp.WaitVisible(`#current-account`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	current, err := chromedp.Run(ctx, chromedp.Text(`#current-account`))
+	if err != nil || current != "Beta GmbH" {
+		t.Fatalf("open account %q, %v; want Beta GmbH", current, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(`//button[contains(., "Switch to Alpha Ltd")]`),
+		chromedp.WaitVisible(`//strong[@id="current-account" and text()="Alpha Ltd"]`),
+	)
+	if err != nil {
+		t.Fatalf("switch: %v", err)
+	}
+	s.stop(t)
+}
