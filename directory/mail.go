@@ -16,6 +16,8 @@ const (
 	// MailInvitationUndeliverable tells the inviter that the invitation
 	// named by Data.InvitationID could not be delivered.
 	MailInvitationUndeliverable MailKind = "invitation_undeliverable"
+	// MailPasswordReset sends Data.ResetID's reset link to Recipient.
+	MailPasswordReset MailKind = "password_reset"
 )
 
 // MailStatus is where a mail message stands.
@@ -34,6 +36,7 @@ const (
 // the invitation link is rebuilt at delivery (see invitationToken).
 type MailData struct {
 	InvitationID string `json:"invitation_id,omitempty"`
+	ResetID      string `json:"reset_id,omitempty"`
 }
 
 // MailMessage is one email in the mail outbox.
@@ -171,6 +174,8 @@ type MailBody struct {
 	// InviteeHasPassword: the invited person already has an admit
 	// password and accepts by signing in with it.
 	InviteeHasPassword bool
+	// ExpiresAt is when a password reset link stops working.
+	ExpiresAt time.Time
 }
 
 // Mail returns the account's newest mail messages first: what the dev
@@ -193,6 +198,17 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		return MailBody{}, err
 	}
 	body := MailBody{Message: m, Account: a}
+	if m.Data.ResetID != "" {
+		r, err := s.store.FindPasswordReset(ctx, m.Data.ResetID)
+		if err != nil {
+			return MailBody{}, err
+		}
+		if r.UsedAt != nil || !s.now().Before(r.ExpiresAt) {
+			return MailBody{}, GoneError("the password reset link was used or expired before it could be sent")
+		}
+		body.Token, body.ExpiresAt = s.resetToken(r), r.ExpiresAt
+		return body, nil
+	}
 	if m.Data.InvitationID == "" {
 		return body, nil
 	}

@@ -86,6 +86,13 @@ type Store interface {
 	CountSignInFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
 	ClearSignInFailures(ctx context.Context, key string) error
 
+	CreatePasswordReset(ctx context.Context, r PasswordReset) error
+	FindPasswordReset(ctx context.Context, id string) (PasswordReset, error)
+	FindPasswordResetByTokenHash(ctx context.Context, hash string) (PasswordReset, error)
+	// UsePasswordReset marks an unused reset with that id and token hash
+	// used; NotFound when it already was.
+	UsePasswordReset(ctx context.Context, id, tokenHash string, at time.Time) error
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

@@ -18,4 +18,8 @@
 //	GET  /me, POST /me         the signed-in home page; change your name
 //	GET  /password/change      change your password (first, when it was set by someone else)
 //	POST /password/change
+//	GET  /password/reset       ask for a reset link (the same answer whether or not the email is known)
+//	POST /password/reset
+//	GET  /password/reset/{token}  choose a new password from the emailed link
+//	POST /password/reset/{token}
 package login

@@ -59,7 +59,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Secure {
 		h.cookie = "__Host-admit_session"
 	}
-	for _, name := range []string{"login", "choose", "me", "password_change", "logout"} {
+	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -82,6 +82,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /me", protect(h.signedIn(h.handleUpdateName, true)))
 	mux.Handle("GET /password/change", h.pages.Handler(h.signedIn(h.handlePasswordForm, false)))
 	mux.Handle("POST /password/change", protect(h.signedIn(h.handlePasswordChange, false)))
+	mux.Handle("GET /password/reset", h.pages.Handler(h.handleResetRequestForm))
+	mux.Handle("POST /password/reset", protect(h.handleResetRequest))
+	mux.Handle("GET /password/reset/{token}", h.pages.Handler(h.handleResetForm))
+	mux.Handle("POST /password/reset/{token}", protect(h.handleReset))
 }
 
 // visitHandler is a page for signed-in people.
@@ -148,6 +152,7 @@ type loginForm struct {
 	Email    string
 	ReturnTo string
 	Error    string
+	Notice   string
 	SSO      *SSOOption
 }
 
@@ -160,7 +165,11 @@ func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) error 
 		http.Redirect(w, r, localPath(r.URL.Query().Get("return_to")), http.StatusSeeOther)
 		return nil
 	}
-	h.renderLogin(w, r, http.StatusOK, loginForm{ReturnTo: localPath(r.URL.Query().Get("return_to")), Email: r.URL.Query().Get("email")})
+	f := loginForm{ReturnTo: localPath(r.URL.Query().Get("return_to")), Email: r.URL.Query().Get("email")}
+	if r.URL.Query().Get("reset") == "done" {
+		f.Notice = "Your new password is saved. Sign in with it."
+	}
+	h.renderLogin(w, r, http.StatusOK, f)
 	return nil
 }
 
@@ -353,5 +362,70 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 		target = "/login/account?return_to=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+type resetRequest struct {
+	Email string
+	Sent  bool
+}
+
+func (h *Handler) handleResetRequestForm(w http.ResponseWriter, r *http.Request) error {
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Reset your password", Data: resetRequest{Email: r.URL.Query().Get("email")}})
+	return nil
+}
+
+// handleResetRequest answers the same whether or not the email has an
+// account: the page must not tell anyone who does.
+func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) error {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if err := h.dir.RequestPasswordReset(r.Context(), email, r.PostFormValue("account")); err != nil {
+		return err
+	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: resetRequest{Email: email, Sent: true}})
+	return nil
+}
+
+func (h *Handler) renderReset(w http.ResponseWriter, r *http.Request, status int, link directory.ResetLink, problems []string) {
+	h.pages.Render(w, r, status, h.tmpl["reset"], web.Page{
+		Title: "Choose a new password", Branding: branding(link.Account),
+		Data: struct {
+			Email, Action string
+			Policy        directory.PasswordPolicy
+			Problems      []string
+		}{link.User.Email, r.URL.Path, link.Policy, problems},
+	})
+}
+
+func (h *Handler) handleResetForm(w http.ResponseWriter, r *http.Request) error {
+	link, err := h.dir.OpenResetLink(r.Context(), r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	h.renderReset(w, r, http.StatusOK, link, nil)
+	return nil
+}
+
+func (h *Handler) handleReset(w http.ResponseWriter, r *http.Request) error {
+	token := r.PathValue("token")
+	link, err := h.dir.OpenResetLink(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	password := r.PostFormValue("password")
+	if password != r.PostFormValue("confirm") {
+		h.renderReset(w, r, http.StatusBadRequest, link, []string{"the two passwords are not the same"})
+		return nil
+	}
+	u, err := h.dir.CompletePasswordReset(r.Context(), token, password)
+	if directory.KindOf(err) == directory.Invalid {
+		h.renderReset(w, r, http.StatusBadRequest, link, directory.ProblemsOf(err))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h.clearCookie(w)
+	http.Redirect(w, r, "/login?reset=done&email="+url.QueryEscape(u.Email), http.StatusSeeOther)
 	return nil
 }

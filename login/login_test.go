@@ -284,3 +284,45 @@ func TestReturnToStaysOnThisSite(t *testing.T) {
 		}
 	})
 }
+
+func TestPasswordResetPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/password/reset")
+		known, _ := p.post("/password/reset", url.Values{"email": {"pat@acme.example"}})
+		knownBody := strings.ReplaceAll(csrfToken.ReplaceAllString(p.last, ""), "pat@acme.example", "EMAIL")
+		p.get("/password/reset")
+		unknown, _ := p.post("/password/reset", url.Values{"email": {"ghost@acme.example"}})
+		unknownBody := strings.ReplaceAll(csrfToken.ReplaceAllString(p.last, ""), "ghost@acme.example", "EMAIL")
+		nonce := regexp.MustCompile(`nonce-[^']+|nonce="[^"]+"`)
+		if known != 200 || unknown != 200 || nonce.ReplaceAllString(knownBody, "") != nonce.ReplaceAllString(unknownBody, "") {
+			t.Errorf("known %d and unknown %d emails answer differently", known, unknown)
+		}
+		msgs, err := s.svc.ClaimMail(ctx, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("reset emails: %d, %v; want one, to the known address", len(msgs), err)
+		}
+		body, err := s.svc.MailBodyOf(ctx, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/password/reset/" + body.Token
+		if status, _ := p.get(path); status != 200 || !strings.Contains(p.last, "Choose a new password") {
+			t.Fatalf("reset page: %d", status)
+		}
+		if status, _ := p.post(path, url.Values{"password": {"a fresh secret phrase"}, "confirm": {"a fresh secret phrase"}}); status != 200 || !strings.Contains(p.last, "Your new password is saved") {
+			t.Fatalf("after the reset: %d", status)
+		}
+		if status, _ := p.get(path); status != http.StatusGone {
+			t.Errorf("the used link: %d; want 410", status)
+		}
+		p.get("/login")
+		if _, path := p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"a fresh secret phrase"}}); path != "/me" {
+			t.Errorf("sign-in with the new password landed on %s; want /me (a chosen password need not change)", path)
+		}
+	})
+}

@@ -30,7 +30,7 @@ type Renderer struct {
 // point there); from is the sender address.
 func NewRenderer(baseURL, from string) (*Renderer, error) {
 	html := map[string]*htmltemplate.Template{}
-	for _, name := range []string{"invitation", "undeliverable"} {
+	for _, name := range []string{"invitation", "undeliverable", "password_reset"} {
 		t, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse mail templates: %w", err)
@@ -96,6 +96,12 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		if a.Branding.InviteIntro != "" {
 			v.Intro = a.Branding.InviteIntro
 		}
+	case directory.MailPasswordReset:
+		name = "password_reset"
+		v.Email = b.Message.Recipient
+		v.Link = r.baseURL + "/password/reset/" + b.Token
+		v.Expires = b.ExpiresAt.UTC().Format("15:04 UTC on Monday 2 January 2006")
+		v.Subject = "Reset your password for " + v.AccountName
 	case directory.MailInvitationUndeliverable:
 		name = "undeliverable"
 		v.Subject = "Your invitation to " + b.Invitation.Email + " could not be delivered"

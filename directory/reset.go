@@ -1,0 +1,192 @@
+package directory
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PasswordReset is a request to reset a forgotten password. Its emailed
+// link is single-use and works for PasswordResetTTL.
+type PasswordReset struct {
+	ID         string
+	UserID     string
+	AccountID  string // whose branding the email and page carry
+	TokenHash  string
+	TokenNonce string
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	CreatedAt  time.Time
+}
+
+const (
+	// PasswordResetTTL is how long a reset link works.
+	PasswordResetTTL = time.Hour
+	// At most maxResetRequests reset emails per address per resetWindow, so
+	// the form cannot be used to flood someone's mailbox.
+	maxResetRequests = 3
+	resetWindow      = time.Hour
+)
+
+func (s *Service) resetToken(r PasswordReset) string {
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte("admit password reset\x00" + r.ID + "\x00" + r.TokenNonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// RequestPasswordReset emails a reset link to the person with that email,
+// if there is one with an active membership. The caller tells the person
+// the same thing either way, so the form reveals nothing about who has an
+// account. accountSlug, when it names one of the person's accounts, picks
+// the branding of the email.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug string) error {
+	now := s.clock()
+	key := "reset:" + EmailKey(strings.TrimSpace(email))
+	n, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow))
+	if err != nil {
+		return err
+	}
+	if n >= maxResetRequests {
+		s.log.InfoContext(ctx, "password reset requests throttled")
+		return nil
+	}
+	if err := s.store.AddSignInFailure(ctx, key, now); err != nil {
+		return err
+	}
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if KindOf(err) == NotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	accounts, err := s.activeAccounts(ctx, u.ID)
+	if err != nil || len(accounts) == 0 {
+		return err
+	}
+	account := accounts[0]
+	for _, a := range accounts {
+		if a.Slug == accountSlug || (accountSlug == "" && a.ID == u.LastAccountID) {
+			account = a
+		}
+	}
+	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	reset.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
+	reset.TokenHash = hashToken(s.resetToken(reset))
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreatePasswordReset(ctx, reset); err != nil {
+			return err
+		}
+		if err := tx.AddMailMessage(ctx, MailMessage{
+			ID: newID(), AccountID: account.ID, Kind: MailPasswordReset, Recipient: u.Email, Data: MailData{ResetID: reset.ID},
+			Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+		}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: account.ID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+			action: "user.password_reset_requested", targetType: "user", targetID: u.ID, data: map[string]any{},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("request password reset: %w", err)
+	}
+	return nil
+}
+
+// ResetLink is what the reset page shows.
+type ResetLink struct {
+	Reset   PasswordReset
+	User    User
+	Account Account
+	Policy  PasswordPolicy
+}
+
+// OpenResetLink finds the reset of a link token, or says why it no longer works.
+func (s *Service) OpenResetLink(ctx context.Context, token string) (ResetLink, error) {
+	r, err := s.store.FindPasswordResetByTokenHash(ctx, hashToken(token))
+	if KindOf(err) == NotFound || (err == nil && subtle.ConstantTimeCompare([]byte(r.TokenHash), []byte(hashToken(token))) != 1) {
+		return ResetLink{}, NotFoundError("This password reset link is not valid. Ask for a new one from the sign-in page.")
+	}
+	if err != nil {
+		return ResetLink{}, err
+	}
+	if r.UsedAt != nil {
+		return ResetLink{}, GoneError("This password reset link has already been used. Sign in with your new password, or ask for another link.")
+	}
+	if !s.now().Before(r.ExpiresAt) {
+		return ResetLink{}, GoneError("This password reset link has expired: links work for one hour. Ask for a new one from the sign-in page.")
+	}
+	u, err := s.store.FindUser(ctx, r.UserID)
+	if err != nil {
+		return ResetLink{}, err
+	}
+	a, err := s.store.FindAccount(ctx, r.AccountID)
+	if err != nil {
+		return ResetLink{}, err
+	}
+	policy, _, err := s.PolicyForUser(ctx, u.ID)
+	if err != nil {
+		return ResetLink{}, err
+	}
+	return ResetLink{Reset: r, User: u, Account: a, Policy: policy}, nil
+}
+
+// CompletePasswordReset sets the new password of a reset link, which then
+// stops working; every session of the person ends.
+func (s *Service) CompletePasswordReset(ctx context.Context, token, password string) (User, error) {
+	link, err := s.OpenResetLink(ctx, token)
+	if err != nil {
+		return User{}, err
+	}
+	if problems := link.Policy.Check(password, link.User.Email); len(problems) > 0 {
+		return User{}, InvalidError(problems...)
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	_, accounts, err := s.PolicyForUser(ctx, link.User.ID)
+	if err != nil {
+		return User{}, err
+	}
+	now := s.clock()
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.UsePasswordReset(ctx, link.Reset.ID, link.Reset.TokenHash, now); err != nil {
+			if KindOf(err) == NotFound {
+				return GoneError("This password reset link has just been used. Sign in with your new password.")
+			}
+			return err
+		}
+		if err := tx.UpdatePassword(ctx, link.User.ID, hash, false, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {
+			return err
+		}
+		if err := tx.ClearSignInFailures(ctx, "email:"+EmailKey(link.User.Email)); err != nil {
+			return err
+		}
+		for _, accountID := range accounts {
+			if err := s.record(ctx, tx, change{
+				accountID: accountID, actor: Actor{Source: SourceUser, ID: link.User.ID, Name: link.User.Email},
+				action: "user.password_reset", targetType: "user", targetID: link.User.ID, data: map[string]any{},
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("reset password: %w", err)
+	}
+	return link.User, nil
+}
