@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -25,6 +26,21 @@ type PasswordPolicy struct {
 	RequireLower  bool `json:"require_lower"`
 	RequireDigit  bool `json:"require_digit"`
 	RequireSymbol bool `json:"require_symbol"`
+	// InitialPasswordDays is how long a password set by an admin or a
+	// bulk upload works before the person must have replaced it.
+	InitialPasswordDays int `json:"initial_password_days,omitempty"`
+}
+
+// DefaultInitialPasswordDays applies when a policy sets none.
+const DefaultInitialPasswordDays = 14
+
+// InitialPasswordTTL is how long an initial password works under p.
+func (p PasswordPolicy) InitialPasswordTTL() time.Duration {
+	days := p.InitialPasswordDays
+	if days <= 0 {
+		days = DefaultInitialPasswordDays
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 // Bounds of MinLength an account may choose.
@@ -38,13 +54,20 @@ const (
 // guessing; composition rules mostly produce "Password1!" (NIST 800-63B
 // advises against them), so they are left for accounts that must have them.
 func DefaultPasswordPolicy() PasswordPolicy {
-	return PasswordPolicy{MinLength: 12}
+	return PasswordPolicy{MinLength: 12, InitialPasswordDays: DefaultInitialPasswordDays}
 }
 
 // Validate checks that the policy itself is sensible.
 func (p PasswordPolicy) Validate() error {
+	var problems []string
 	if p.MinLength < MinPasswordLength || p.MinLength > MaxPasswordLength {
-		return InvalidError(fmt.Sprintf("minimum password length must be between %d and %d", MinPasswordLength, MaxPasswordLength))
+		problems = append(problems, fmt.Sprintf("minimum password length must be between %d and %d", MinPasswordLength, MaxPasswordLength))
+	}
+	if p.InitialPasswordDays < 0 || p.InitialPasswordDays > 90 {
+		problems = append(problems, "an initial password may last from 1 to 90 days")
+	}
+	if len(problems) > 0 {
+		return InvalidError(problems...)
 	}
 	return nil
 }
@@ -62,6 +85,9 @@ func StrictestPolicy(policies ...PasswordPolicy) PasswordPolicy {
 		out.RequireLower = out.RequireLower || p.RequireLower
 		out.RequireDigit = out.RequireDigit || p.RequireDigit
 		out.RequireSymbol = out.RequireSymbol || p.RequireSymbol
+		if p.InitialPasswordTTL() < out.InitialPasswordTTL() {
+			out.InitialPasswordDays = p.InitialPasswordDays
+		}
 	}
 	return out
 }

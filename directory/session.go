@@ -32,9 +32,6 @@ const (
 	// sessionTouchEvery limits last-seen updates to one write a minute per
 	// session, rather than one per request.
 	sessionTouchEvery = time.Minute
-	// InitialPasswordTTL is how long a password set by an admin or a bulk
-	// upload works before it must have been changed.
-	InitialPasswordTTL = 14 * 24 * time.Hour
 	// Throttling: at most maxEmailFailures failed sign-ins per email, and
 	// maxAddrFailures per client address, within signInWindow.
 	signInWindow     = 15 * time.Minute
@@ -101,8 +98,14 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 	if err := s.store.ClearSignInFailures(ctx, emailKey); err != nil {
 		return SignedIn{}, err
 	}
-	if u.PasswordMustChange && u.PasswordChangedAt != nil && now.Sub(*u.PasswordChangedAt) > InitialPasswordTTL {
-		return SignedIn{}, ForbiddenError("Your initial password has expired. Ask your administrator to set up your access again.")
+	if u.PasswordMustChange && u.PasswordChangedAt != nil {
+		policy, _, err := s.PolicyForUser(ctx, u.ID)
+		if err != nil {
+			return SignedIn{}, err
+		}
+		if now.Sub(*u.PasswordChangedAt) > policy.InitialPasswordTTL() {
+			return SignedIn{}, ForbiddenError("Your initial password has expired. Reset your password, or ask your administrator for help.")
+		}
 	}
 	accounts, err := s.activeAccounts(ctx, u.ID)
 	if err != nil {

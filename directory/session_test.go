@@ -190,7 +190,14 @@ func TestInitialPasswordExpires(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
-		clk.Add(directory.InitialPasswordTTL + time.Minute)
+		if _, err := svc.SetPasswordPolicy(ctx, a.ID, operator, directory.PasswordPolicy{MinLength: 12, InitialPasswordDays: 3}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(2 * 24 * time.Hour)
+		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", "127.0.0.1"); err != nil {
+			t.Fatalf("initial password on day 2 of 3: %v", err)
+		}
+		clk.Add(24*time.Hour + time.Minute)
 		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "expired") {
 			t.Errorf("expired initial password: %v; want Forbidden, expired", err)
 		}

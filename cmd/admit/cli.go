@@ -41,7 +41,7 @@ var commands = []command{
 	{"migrate", "apply database migrations and exit", (*cli).migrate},
 	{"account create", "create an account: --slug S --name N [--domain D ...]", (*cli).accountCreate},
 	{"account list", "list accounts", (*cli).accountList},
-	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none]", (*cli).accountSetPolicy},
+	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N]", (*cli).accountSetPolicy},
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
 	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
 	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] (--password-stdin | --invite)", (*cli).userAdd},
@@ -337,6 +337,7 @@ func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 	slug := fs.String("account", "", "account slug")
 	minLength := fs.Int("min-length", 0, "minimum password length (8 to 128)")
 	require := fs.String("require", "", "character classes every password must have: comma-separated upper, lower, digit, symbol, or none")
+	initialDays := fs.Int("initial-password-days", 0, "days a password set by an admin works before it must have been changed (1 to 90)")
 	if err := c.parse(fs, args, "account"); err != nil {
 		return err
 	}
@@ -348,6 +349,9 @@ func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 	p := a.PasswordPolicy
 	if *minLength != 0 {
 		p.MinLength = *minLength
+	}
+	if *initialDays != 0 {
+		p.InitialPasswordDays = *initialDays
 	}
 	if *require != "" {
 		if p, err = withClasses(p, *require); err != nil {
