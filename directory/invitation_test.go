@@ -323,3 +323,24 @@ func TestMailClaimsLeasesAndRetries(t *testing.T) {
 		}
 	})
 }
+
+func TestInvitationPasswordGuessesAreThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		home, other := mustAccount(t, svc, "home"), mustAccount(t, svc, "other")
+		if _, err := svc.AddUser(ctx, home.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "P", LastName: "Q", Password: "the password pat has"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, other.ID, operator, directory.NewInvitation{Email: "p@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		token := linkOf(t, svc, "p@example.com")
+		for range 5 {
+			_, _ = svc.AcceptInvitation(ctx, token, directory.Acceptance{Password: "guess"})
+		}
+		if _, err := svc.AcceptInvitation(ctx, token, directory.Acceptance{Password: "the password pat has"}); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("after 5 wrong guesses: %v; want Throttled", err)
+		}
+	})
+}

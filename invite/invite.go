@@ -101,12 +101,9 @@ func (h *Handler) handleAccept(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("accept invitation: %w", err)
 		}
-	case directory.Invalid, directory.Unauthenticated:
+	case directory.Invalid, directory.Unauthenticated, directory.Throttled:
 		// Show the form again with what was typed (never the password).
-		status := http.StatusBadRequest
-		if directory.KindOf(err) == directory.Unauthenticated {
-			status = http.StatusUnauthorized
-		}
+		status := web.StatusOf(err)
 		h.render(w, r, status, link, in.FirstName, in.LastName, directory.ProblemsOf(err))
 		return nil
 	default:

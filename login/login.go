@@ -209,6 +209,13 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if accountID == "" {
 		accountID = in.Accounts[0].ID
 	}
+	// A browser that was signed in before gets a new session, and the old
+	// one ends: no session outlives a sign-in on the same browser.
+	if c, err := r.Cookie(h.cookie); err == nil {
+		if err := h.dir.EndSession(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
 	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID)
 	if err != nil {
 		return err
