@@ -93,6 +93,13 @@ type Store interface {
 	// used; NotFound when it already was.
 	UsePasswordReset(ctx context.Context, id, tokenHash string, at time.Time) error
 
+	CreateSCIMToken(ctx context.Context, t SCIMToken) error
+	FindSCIMToken(ctx context.Context, id string) (SCIMToken, error)
+	FindSCIMTokenByHash(ctx context.Context, hash string) (SCIMToken, error)
+	FindSCIMTokens(ctx context.Context, accountID string) ([]SCIMToken, error) // oldest first
+	TouchSCIMToken(ctx context.Context, id string, at time.Time) error
+	RevokeSCIMToken(ctx context.Context, id string, at time.Time) error
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

@@ -183,7 +183,7 @@ func TestCLI(t *testing.T) {
 			t.Errorf("user list = %+v", list)
 		}
 		r = admit(t, db, "", "migrate", "--json")
-		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(4) {
+		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(5) {
 			t.Errorf("migrate: exit %d, %v", r.code, m)
 		}
 	})
@@ -447,5 +447,26 @@ func TestConfiguredSecretKeyIsNotWrittenToDisk(t *testing.T) {
 	s.stop(t)
 	if _, err := os.Stat(filepath.Join(dir, "admit-data", "secret.key")); !os.IsNotExist(err) {
 		t.Errorf("secret.key exists although ADMIT_SECRET_KEY was set: %v", err)
+	}
+}
+
+func TestSCIMTokenCommands(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
+	r := admit(t, db, "", "scim-token", "create", "--account", "acme", "--name", "Okta production", "--json")
+	created := decode[map[string]any](t, r)
+	token, _ := created["token"].(string)
+	if r.code != 0 || !strings.HasPrefix(token, "admit_scim_") || !strings.HasSuffix(created["base_url"].(string), "/scim/v2") {
+		t.Fatalf("scim-token create: exit %d, %v", r.code, created)
+	}
+	list := admit(t, db, "", "scim-token", "list", "--account", "acme", "--json")
+	if strings.Contains(list.stdout, token) {
+		t.Error("scim-token list shows the token itself; it must be shown only once")
+	}
+	if r := admit(t, db, "", "scim-token", "revoke", "--account", "acme", "--id", created["id"].(string)); r.code != 0 || !strings.Contains(r.stdout, "no longer works") {
+		t.Errorf("revoke: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := admit(t, db, "", "scim-token", "revoke", "--account", "acme", "--id", "nope"); r.code != exitError {
+		t.Errorf("revoke unknown: exit %d", r.code)
 	}
 }
