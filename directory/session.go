@@ -438,3 +438,17 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 	}
 	return out, nil
 }
+
+// Sweep deletes what has expired: sessions past their idle or absolute
+// end, sign-in failures outside the throttling window, and reset links
+// a day past their expiry. Lookups already ignore expired rows; sweeping
+// keeps the tables from growing with rows no lookup will ever ask for
+// again. Every replica may sweep; the deletes do not conflict.
+func (s *Service) Sweep(ctx context.Context) (int64, error) {
+	now := s.clock()
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-max(signInWindow, resetWindow)), now.Add(-24*time.Hour))
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	return n, nil
+}

@@ -203,3 +203,26 @@ func TestInitialPasswordExpires(t *testing.T) {
 		}
 	})
 }
+
+func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
+		old, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		_, _ = svc.SignIn(ctx, "p@example.com", "wrong", "10.0.0.1")
+		clk.Add(directory.SessionIdleTimeout + time.Minute)
+		fresh, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		n, err := svc.Sweep(ctx)
+		if err != nil || n != 3 { // the idle session, and the failure for the email and for the address
+			t.Errorf("swept %d, %v; want 3", n, err)
+		}
+		if _, err := svc.Authenticate(ctx, fresh); err != nil {
+			t.Errorf("the live session was swept: %v", err)
+		}
+		if _, err := svc.Authenticate(ctx, old); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("the idle session: %v", err)
+		}
+	})
+}

@@ -100,6 +100,12 @@ type Store interface {
 	TouchSCIMToken(ctx context.Context, id string, at time.Time) error
 	RevokeSCIMToken(ctx context.Context, id string, at time.Time) error
 
+	// DeleteExpired deletes sessions that ended (expires_at before now, or
+	// last seen before idleBefore), sign-in failures before failuresBefore
+	// and password resets that expired before resetsBefore; it returns how
+	// many rows went.
+	DeleteExpired(ctx context.Context, now, idleBefore, failuresBefore, resetsBefore time.Time) (int64, error)
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

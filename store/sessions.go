@@ -116,3 +116,24 @@ func (s *Store) ClearSignInFailures(ctx context.Context, key string) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sign_in_failures WHERE key = ?`), key)
 	return s.dialect.wrap(err, "clear sign-in failures")
 }
+
+// DeleteExpired deletes expired sessions, sign-in failures and resets.
+func (s *Store) DeleteExpired(ctx context.Context, now, idleBefore, failuresBefore, resetsBefore time.Time) (int64, error) {
+	var total int64
+	for _, d := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, []any{now, idleBefore}},
+		{`DELETE FROM sign_in_failures WHERE failed_at <= ?`, []any{failuresBefore}},
+		{`DELETE FROM password_resets WHERE expires_at <= ?`, []any{resetsBefore}},
+	} {
+		res, err := s.q.ExecContext(ctx, s.rebind(d.query), d.args...)
+		if err != nil {
+			return total, s.dialect.wrap(err, "delete expired rows")
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

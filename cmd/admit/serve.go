@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,10 +59,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); worker.Run(workerCtx) }()
-	defer func() { stopWorker(); <-workerDone }()
+	// Background work stops only after the server has finished its
+	// requests, so mail queued by the last of them is still picked up.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { worker.Run(bgCtx) })
+	background.Go(func() { sweep(bgCtx, svc, log) })
+	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.cfg.Addr, err)
@@ -136,6 +140,27 @@ func hostOf(rawURL string) string {
 		return u.Hostname()
 	}
 	return "localhost"
+}
+
+// sweepEvery is how often expired sessions, sign-in failures and reset
+// links are deleted.
+const sweepEvery = 5 * time.Minute
+
+func sweep(ctx context.Context, svc *directory.Service, log *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.ErrorContext(ctx, "sweep", "err", err)
+			} else if n > 0 {
+				log.InfoContext(ctx, "swept expired rows", "rows", n)
+			}
+		}
+	}
 }
 
 // pinger is what readiness needs of the directory.
