@@ -32,11 +32,7 @@ func (r mailRow) message() (directory.MailMessage, error) {
 	m := directory.MailMessage{
 		ID: r.ID, AccountID: r.AccountID, Kind: directory.MailKind(r.Kind), Recipient: r.Recipient,
 		Status: directory.MailStatus(r.Status), Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(),
-		LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(),
-	}
-	if r.SentAt.Valid {
-		t := r.SentAt.Time.UTC()
-		m.SentAt = &t
+		LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(), SentAt: optionalTime(r.SentAt),
 	}
 	if err := json.Unmarshal(r.Data, &m.Data); err != nil {
 		return m, fmt.Errorf("decode mail message %s: %w", r.ID, err)

@@ -34,11 +34,7 @@ func (s *Store) findReset(ctx context.Context, where string, arg any) (directory
 		return directory.PasswordReset{}, s.dialect.wrap(err, "find password reset")
 	}
 	r := directory.PasswordReset{ID: row.ID, UserID: row.UserID, AccountID: row.AccountID, TokenHash: row.TokenHash,
-		TokenNonce: row.TokenNonce, ExpiresAt: row.ExpiresAt.UTC(), CreatedAt: row.CreatedAt.UTC()}
-	if row.UsedAt.Valid {
-		t := row.UsedAt.Time.UTC()
-		r.UsedAt = &t
-	}
+		TokenNonce: row.TokenNonce, ExpiresAt: row.ExpiresAt.UTC(), CreatedAt: row.CreatedAt.UTC(), UsedAt: optionalTime(row.UsedAt)}
 	return r, nil
 }
 

@@ -34,11 +34,7 @@ func (r userRow) user() directory.User {
 	u := directory.User{
 		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
 		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange, LastAccountID: r.LastAccountID,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-	}
-	if r.PasswordChangedAt.Valid {
-		t := r.PasswordChangedAt.Time.UTC()
-		u.PasswordChangedAt = &t
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PasswordChangedAt: optionalTime(r.PasswordChangedAt),
 	}
 	return u
 }
