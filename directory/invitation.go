@@ -158,6 +158,8 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 			return err
 		case m.Status == StatusInvited:
 			return ConflictError(fmt.Sprintf("%s is already invited; resend the invitation instead", email))
+		case m.Status == StatusDeactivated:
+			return ConflictError(fmt.Sprintf("%s is a deactivated member of this account; reactivate them instead", email))
 		default:
 			return ConflictError(fmt.Sprintf("%s is already a member of this account", email))
 		}

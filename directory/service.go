@@ -283,13 +283,27 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 		return nil
 	})
 	if KindOf(err) == Conflict {
-		return Added{}, ConflictError(fmt.Sprintf("%s is already a member of this account", in.Email))
+		return Added{}, s.alreadyMember(ctx, accountID, in.Email)
 	}
 	if err != nil {
 		return Added{}, fmt.Errorf("add user: %w", err)
 	}
 	s.log.InfoContext(ctx, "user added", "account_id", accountID, "user_id", out.Member.User.ID, "new_user", out.NewUser, "source", actor.Source)
 	return out, nil
+}
+
+// alreadyMember says how the person already belongs to the account, and
+// what the admin can do instead.
+func (s *Service) alreadyMember(ctx context.Context, accountID, email string) error {
+	if m, err := s.Member(ctx, accountID, email); err == nil {
+		switch m.Membership.Status {
+		case StatusInvited:
+			return ConflictError(fmt.Sprintf("%s is already invited to this account; resend the invitation instead", email))
+		case StatusDeactivated:
+			return ConflictError(fmt.Sprintf("%s is a deactivated member of this account; reactivate them instead", email))
+		}
+	}
+	return ConflictError(fmt.Sprintf("%s is already a member of this account", email))
 }
 
 // checkNewUser validates and normalizes in against the account: every

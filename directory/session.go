@@ -452,3 +452,33 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// Reactivate lets a deactivated member sign in to the account again.
+func (s *Service) Reactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		u, err := tx.FindUserByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		m, err := tx.FindMembership(ctx, accountID, u.ID)
+		if err != nil {
+			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
+		}
+		if m.Status != StatusDeactivated {
+			return ConflictError(fmt.Sprintf("%s is not deactivated (their membership is %s)", u.Email, m.Status))
+		}
+		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusActive, s.clock()); err != nil {
+			return err
+		}
+		out = Member{User: u, Membership: m}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
+			data: map[string]any{"email": u.Email},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("reactivate: %w", err)
+	}
+	return out, nil
+}

@@ -145,6 +145,18 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("sign-in of a deactivated member: %v; want Forbidden", err)
 		}
+		if _, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "F", LastName: "L"}); !strings.Contains(directory.Message(err), "reactivate") {
+			t.Errorf("adding a deactivated member: %v; want advice to reactivate", err)
+		}
+		if _, err := svc.Reactivate(ctx, a.ID, operator, "p@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Reactivate(ctx, a.ID, operator, "p@example.com"); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("reactivating an active member: %v; want Conflict", err)
+		}
+		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); err != nil {
+			t.Errorf("sign-in after reactivation: %v", err)
+		}
 	})
 }
 

@@ -46,6 +46,7 @@ var commands = []command{
 	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
 	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] (--password-stdin | --invite)", (*cli).userAdd},
 	{"user deactivate", "suspend a member: they can no longer sign in to the account, and their sessions there end: --account S --email E", (*cli).userDeactivate},
+	{"user reactivate", "let a deactivated member sign in again: --account S --email E", (*cli).userReactivate},
 	{"user list", "list an account's members: --account S [--search Q] [--limit N] [--after CURSOR]", (*cli).userList},
 	{"invite create", "invite a person by email: --account S --email E [--role R] [--inviter E] [--expires-in 168h]", (*cli).inviteCreate},
 	{"invite resend", "send an invitation again with a new link: --account S --email E [--expires-in 168h]", (*cli).inviteResend},
@@ -522,7 +523,16 @@ func (c *cli) userList(ctx context.Context, args []string) error {
 }
 
 func (c *cli) userDeactivate(ctx context.Context, args []string) error {
-	fs := c.flags("user deactivate")
+	return c.setMemberStatus(ctx, "user deactivate", args)
+}
+
+func (c *cli) userReactivate(ctx context.Context, args []string) error {
+	return c.setMemberStatus(ctx, "user reactivate", args)
+}
+
+// setMemberStatus runs user deactivate and user reactivate.
+func (c *cli) setMemberStatus(ctx context.Context, name string, args []string) error {
+	fs := c.flags(name)
 	slug := fs.String("account", "", "account slug")
 	email := fs.String("email", "", "the member's email address")
 	if err := c.parse(fs, args, "account", "email"); err != nil {
@@ -533,13 +543,20 @@ func (c *cli) userDeactivate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
-	m, err := svc.Deactivate(ctx, a.ID, c.actor(), *email)
+	var m directory.Member
+	text := "deactivated %s in %s; their sessions there have ended"
+	if name == "user reactivate" {
+		m, err = svc.Reactivate(ctx, a.ID, c.actor(), *email)
+		text = "reactivated %s in %s; they can sign in again"
+	} else {
+		m, err = svc.Deactivate(ctx, a.ID, c.actor(), *email)
+	}
 	if err != nil {
 		return err
 	}
 	c.output(struct {
 		Account string `json:"account"`
 		memberJSON
-	}{a.Slug, toMemberJSON(m)}, fmt.Sprintf("deactivated %s in %s; their sessions there have ended", m.User.Email, a.Slug))
+	}{a.Slug, toMemberJSON(m)}, fmt.Sprintf(text, m.User.Email, a.Slug))
 	return nil
 }

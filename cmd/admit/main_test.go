@@ -470,3 +470,25 @@ func TestSCIMTokenCommands(t *testing.T) {
 		t.Errorf("revoke unknown: exit %d", r.code)
 	}
 }
+
+func TestDeactivateAndReactivate(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
+	admit(t, db, "a long enough password\n", "user", "add", "--account", "acme", "--email", "x@acme.example", "--first", "X", "--last", "Y", "--password-stdin")
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"user", "deactivate", "--account", "acme", "--email", "x@acme.example"}, 0, "sessions there have ended"},
+		{[]string{"user", "add", "--account", "acme", "--email", "x@acme.example", "--first", "X", "--last", "Y", "--invite"}, exitError, "reactivate them instead"},
+		{[]string{"user", "reactivate", "--account", "acme", "--email", "x@acme.example"}, 0, "can sign in again"},
+		{[]string{"user", "reactivate", "--account", "acme", "--email", "x@acme.example"}, exitError, "not deactivated"},
+		{[]string{"user", "deactivate", "--account", "acme", "--email", "nobody@acme.example"}, exitError, "no user"},
+	} {
+		r := admit(t, db, "", tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d %s%s; want %d mentioning %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+}
