@@ -338,35 +338,29 @@ func (c *cli) accountList(ctx context.Context, args []string) error {
 
 func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 	fs := c.flags("account set-policy")
-	slug := fs.String("account", "", "account slug")
 	minLength := fs.Int("min-length", 0, "minimum password length (8 to 128)")
 	require := fs.String("require", "", "character classes every password must have: comma-separated upper, lower, digit, symbol, or none")
 	initialDays := fs.Int("initial-password-days", 0, "days a password set by an admin works before it must have been changed (1 to 90)")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	p := a.PasswordPolicy
-	if *minLength != 0 {
-		p.MinLength = *minLength
-	}
-	if *initialDays != 0 {
-		p.InitialPasswordDays = *initialDays
-	}
-	if *require != "" {
-		if p, err = withClasses(p, *require); err != nil {
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		var err error
+		p := a.PasswordPolicy
+		if *minLength != 0 {
+			p.MinLength = *minLength
+		}
+		if *initialDays != 0 {
+			p.InitialPasswordDays = *initialDays
+		}
+		if *require != "" {
+			if p, err = withClasses(p, *require); err != nil {
+				return err
+			}
+		}
+		if a, err = svc.SetPasswordPolicy(ctx, a.ID, c.actor(), p); err != nil {
 			return err
 		}
-	}
-	if a, err = svc.SetPasswordPolicy(ctx, a.ID, c.actor(), p); err != nil {
-		return err
-	}
-	c.output(toAccountJSON(a), fmt.Sprintf("password policy of %s: %s", a.Slug, strings.Join(a.PasswordPolicy.Rules(), ", ")))
-	return nil
+		c.output(toAccountJSON(a), fmt.Sprintf("password policy of %s: %s", a.Slug, strings.Join(a.PasswordPolicy.Rules(), ", ")))
+		return nil
+	})
 }
 
 func withClasses(p directory.PasswordPolicy, list string) (directory.PasswordPolicy, error) {
@@ -391,21 +385,14 @@ func withClasses(p directory.PasswordPolicy, list string) (directory.PasswordPol
 
 func (c *cli) roleCreate(ctx context.Context, args []string) error {
 	fs := c.flags("role create")
-	slug := fs.String("account", "", "account slug")
 	name := fs.String("name", "", "role name: lowercase letters, digits, hyphens")
-	if err := c.parse(fs, args, "account", "name"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := svc.CreateRole(ctx, a.ID, c.actor(), directory.Role(*name)); err != nil {
-		return err
-	}
-	c.output(map[string]string{"account": a.Slug, "role": *name}, fmt.Sprintf("created role %s in %s", *name, a.Slug))
-	return nil
+	return c.inAccount(ctx, fs, args, []string{"name"}, func(svc *directory.Service, a directory.Account) error {
+		if err := svc.CreateRole(ctx, a.ID, c.actor(), directory.Role(*name)); err != nil {
+			return err
+		}
+		c.output(map[string]string{"account": a.Slug, "role": *name}, fmt.Sprintf("created role %s in %s", *name, a.Slug))
+		return nil
+	})
 }
 
 type memberJSON struct {
@@ -488,38 +475,31 @@ func readPassword(r io.Reader) (string, error) {
 
 func (c *cli) userList(ctx context.Context, args []string) error {
 	fs := c.flags("user list")
-	slug := fs.String("account", "", "account slug")
 	search := fs.String("search", "", "only members whose email, name or last name starts with this")
 	limit := fs.Int("limit", 100, fmt.Sprintf("members per page (at most %d)", directory.MaxPageSize))
 	after := fs.String("after", "", "continue after this cursor (the next_cursor of the previous page)")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)
-	if err != nil {
-		return err
-	}
-	total, err := svc.CountMembers(ctx, a.ID, *search)
-	if err != nil {
-		return err
-	}
-	members := make([]memberJSON, len(page.Members))
-	rows := make([]string, len(page.Members))
-	for i, m := range page.Members {
-		members[i] = toMemberJSON(m)
-		rows[i] = fmt.Sprintf("%-40s %-30s %-10s %s", m.User.Email, m.User.FirstName+" "+m.User.LastName, m.Membership.Role, m.Membership.Status)
-	}
-	text := strings.Join(rows, "\n")
-	if page.Next != "" {
-		text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", len(rows), total, page.Next)
-	}
-	c.output(map[string]any{"account": a.Slug, "total": total, "members": members, "next_cursor": page.Next}, text)
-	return nil
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)
+		if err != nil {
+			return err
+		}
+		total, err := svc.CountMembers(ctx, a.ID, *search)
+		if err != nil {
+			return err
+		}
+		members := make([]memberJSON, len(page.Members))
+		rows := make([]string, len(page.Members))
+		for i, m := range page.Members {
+			members[i] = toMemberJSON(m)
+			rows[i] = fmt.Sprintf("%-40s %-30s %-10s %s", m.User.Email, m.User.FirstName+" "+m.User.LastName, m.Membership.Role, m.Membership.Status)
+		}
+		text := strings.Join(rows, "\n")
+		if page.Next != "" {
+			text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", len(rows), total, page.Next)
+		}
+		c.output(map[string]any{"account": a.Slug, "total": total, "members": members, "next_cursor": page.Next}, text)
+		return nil
+	})
 }
 
 func (c *cli) userDeactivate(ctx context.Context, args []string) error {
@@ -533,9 +513,36 @@ func (c *cli) userReactivate(ctx context.Context, args []string) error {
 // setMemberStatus runs user deactivate and user reactivate.
 func (c *cli) setMemberStatus(ctx context.Context, name string, args []string) error {
 	fs := c.flags(name)
-	slug := fs.String("account", "", "account slug")
 	email := fs.String("email", "", "the member's email address")
-	if err := c.parse(fs, args, "account", "email"); err != nil {
+	return c.inAccount(ctx, fs, args, []string{"email"}, func(svc *directory.Service, a directory.Account) error {
+		var (
+			m   directory.Member
+			err error
+		)
+		text := "deactivated %s in %s; their sessions there have ended"
+		if name == "user reactivate" {
+			m, err = svc.Reactivate(ctx, a.ID, c.actor(), *email)
+			text = "reactivated %s in %s; they can sign in again"
+		} else {
+			m, err = svc.Deactivate(ctx, a.ID, c.actor(), *email)
+		}
+		if err != nil {
+			return err
+		}
+		c.output(struct {
+			Account string `json:"account"`
+			memberJSON
+		}{a.Slug, toMemberJSON(m)}, fmt.Sprintf(text, m.User.Email, a.Slug))
+		return nil
+	})
+}
+
+// inAccount runs the body of a command that acts in one account: it adds
+// --account to fs, parses args (with --account and the other required
+// flags), opens the store, finds the account and calls fn.
+func (c *cli) inAccount(ctx context.Context, fs *flag.FlagSet, args []string, required []string, fn func(svc *directory.Service, a directory.Account) error) error {
+	slug := fs.String("account", "", "account slug")
+	if err := c.parse(fs, args, append([]string{"account"}, required...)...); err != nil {
 		return err
 	}
 	svc, a, done, err := c.account(ctx, *slug)
@@ -543,20 +550,5 @@ func (c *cli) setMemberStatus(ctx context.Context, name string, args []string) e
 		return err
 	}
 	defer done()
-	var m directory.Member
-	text := "deactivated %s in %s; their sessions there have ended"
-	if name == "user reactivate" {
-		m, err = svc.Reactivate(ctx, a.ID, c.actor(), *email)
-		text = "reactivated %s in %s; they can sign in again"
-	} else {
-		m, err = svc.Deactivate(ctx, a.ID, c.actor(), *email)
-	}
-	if err != nil {
-		return err
-	}
-	c.output(struct {
-		Account string `json:"account"`
-		memberJSON
-	}{a.Slug, toMemberJSON(m)}, fmt.Sprintf(text, m.User.Email, a.Slug))
-	return nil
+	return fn(svc, a)
 }

@@ -55,68 +55,47 @@ func (c *cli) invite(ctx context.Context, slug string, in directory.NewInvitatio
 
 func (c *cli) inviteResend(ctx context.Context, args []string) error {
 	fs := c.flags("invite resend")
-	slug := fs.String("account", "", "account slug")
 	email := fs.String("email", "", "the invited person's email address")
 	ttl := fs.Duration("expires-in", directory.DefaultInvitationTTL, "how long the new link works")
-	if err := c.parse(fs, args, "account", "email"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	inv, err := svc.Resend(ctx, a.ID, c.actor(), *email, *ttl)
-	if err != nil {
-		return err
-	}
-	c.output(toInvitationJSON(a.Slug, inv), fmt.Sprintf("sent the invitation to %s again (send %d); the earlier link no longer works", inv.Email, inv.Sends))
-	return nil
+	return c.inAccount(ctx, fs, args, []string{"email"}, func(svc *directory.Service, a directory.Account) error {
+		inv, err := svc.Resend(ctx, a.ID, c.actor(), *email, *ttl)
+		if err != nil {
+			return err
+		}
+		c.output(toInvitationJSON(a.Slug, inv), fmt.Sprintf("sent the invitation to %s again (send %d); the earlier link no longer works", inv.Email, inv.Sends))
+		return nil
+	})
 }
 
 func (c *cli) inviteRevoke(ctx context.Context, args []string) error {
 	fs := c.flags("invite revoke")
-	slug := fs.String("account", "", "account slug")
 	email := fs.String("email", "", "the invited person's email address")
-	if err := c.parse(fs, args, "account", "email"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	inv, err := svc.Revoke(ctx, a.ID, c.actor(), *email)
-	if err != nil {
-		return err
-	}
-	c.output(toInvitationJSON(a.Slug, inv), fmt.Sprintf("withdrew the invitation of %s to %s", inv.Email, a.Slug))
-	return nil
+	return c.inAccount(ctx, fs, args, []string{"email"}, func(svc *directory.Service, a directory.Account) error {
+		inv, err := svc.Revoke(ctx, a.ID, c.actor(), *email)
+		if err != nil {
+			return err
+		}
+		c.output(toInvitationJSON(a.Slug, inv), fmt.Sprintf("withdrew the invitation of %s to %s", inv.Email, a.Slug))
+		return nil
+	})
 }
 
 func (c *cli) inviteList(ctx context.Context, args []string) error {
 	fs := c.flags("invite list")
-	slug := fs.String("account", "", "account slug")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	invs, err := svc.Invitations(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]invitationJSON, len(invs))
-	rows := make([]string, len(invs))
-	for i, inv := range invs {
-		out[i] = toInvitationJSON(a.Slug, inv)
-		rows[i] = fmt.Sprintf("%-40s %-10s %-14s sent %d× expires %s %s", inv.Email, inv.Role, inv.Status, inv.Sends, inv.ExpiresAt.Format("2006-01-02 15:04"), inv.BounceReason)
-	}
-	c.output(out, strings.Join(rows, "\n"))
-	return nil
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		invs, err := svc.Invitations(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		out := make([]invitationJSON, len(invs))
+		rows := make([]string, len(invs))
+		for i, inv := range invs {
+			out[i] = toInvitationJSON(a.Slug, inv)
+			rows[i] = fmt.Sprintf("%-40s %-10s %-14s sent %d× expires %s %s", inv.Email, inv.Role, inv.Status, inv.Sends, inv.ExpiresAt.Format("2006-01-02 15:04"), inv.BounceReason)
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 // brandingFields are the flags of account set-branding and the field each sets.
@@ -135,33 +114,27 @@ var brandingFields = []struct {
 
 func (c *cli) accountSetBranding(ctx context.Context, args []string) error {
 	fs := c.flags("account set-branding")
-	slug := fs.String("account", "", "account slug")
 	values := map[string]*string{}
 	for _, f := range brandingFields {
 		values[f.flag] = fs.String(f.flag, "", f.usage+` ("" clears it)`)
 	}
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	// Only the flags given change; the rest keep their values.
-	b := a.Branding
-	fs.Visit(func(given *flag.Flag) {
-		for _, f := range brandingFields {
-			if f.flag == given.Name {
-				*f.field(&b) = *values[f.flag]
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		// Only the flags given change; the rest keep their values.
+		b := a.Branding
+		fs.Visit(func(given *flag.Flag) {
+			for _, f := range brandingFields {
+				if f.flag == given.Name {
+					*f.field(&b) = *values[f.flag]
+				}
 			}
+		})
+		a, err := svc.SetBranding(ctx, a.ID, c.actor(), b)
+		if err != nil {
+			return err
 		}
+		c.output(map[string]any{"account": a.Slug, "branding": a.Branding}, fmt.Sprintf("branding of %s saved", a.Slug))
+		return nil
 	})
-	if a, err = svc.SetBranding(ctx, a.ID, c.actor(), b); err != nil {
-		return err
-	}
-	c.output(map[string]any{"account": a.Slug, "branding": a.Branding}, fmt.Sprintf("branding of %s saved", a.Slug))
-	return nil
 }
 
 type mailJSON struct {
@@ -177,61 +150,47 @@ type mailJSON struct {
 
 func (c *cli) mailList(ctx context.Context, args []string) error {
 	fs := c.flags("mail list")
-	slug := fs.String("account", "", "account slug")
 	limit := fs.Int("limit", 50, "how many, newest first")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	msgs, err := svc.Mail(ctx, a.ID, *limit)
-	if err != nil {
-		return err
-	}
-	out := make([]mailJSON, len(msgs))
-	rows := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = mailJSON{m.ID, string(m.Kind), m.Recipient, string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.SentAt}
-		rows[i] = fmt.Sprintf("%s  %-24s %-36s %-7s %s", m.ID, m.Kind, m.Recipient, m.Status, m.LastError)
-	}
-	c.output(out, strings.Join(rows, "\n"))
-	return nil
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		msgs, err := svc.Mail(ctx, a.ID, *limit)
+		if err != nil {
+			return err
+		}
+		out := make([]mailJSON, len(msgs))
+		rows := make([]string, len(msgs))
+		for i, m := range msgs {
+			out[i] = mailJSON{m.ID, string(m.Kind), m.Recipient, string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.SentAt}
+			rows[i] = fmt.Sprintf("%s  %-24s %-36s %-7s %s", m.ID, m.Kind, m.Recipient, m.Status, m.LastError)
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 func (c *cli) mailShow(ctx context.Context, args []string) error {
 	fs := c.flags("mail show")
-	slug := fs.String("account", "", "account slug")
 	id := fs.String("id", "", "the message id (from mail list)")
-	if err := c.parse(fs, args, "account", "id"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	m, err := svc.FindMailMessage(ctx, *id)
-	if err != nil || m.AccountID != a.ID {
-		return directory.NotFoundError(fmt.Sprintf("no mail message %s in %s", *id, a.Slug))
-	}
-	body, err := svc.MailBodyOf(ctx, m)
-	if err != nil {
-		return err
-	}
-	r, err := mail.NewRenderer(c.cfg.BaseURL, c.cfg.Sender())
-	if err != nil {
-		return err
-	}
-	msg, err := r.Render(body)
-	if err != nil {
-		return err
-	}
-	text := fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: %s\n\n%s", msg.From.Name, msg.From.Email, msg.To, msg.Subject, msg.Text)
-	c.output(map[string]string{"id": m.ID, "from": msg.From.Email, "to": msg.To, "subject": msg.Subject, "text": msg.Text, "html": msg.HTML}, text)
-	return nil
+	return c.inAccount(ctx, fs, args, []string{"id"}, func(svc *directory.Service, a directory.Account) error {
+		m, err := svc.FindMailMessage(ctx, *id)
+		if err != nil || m.AccountID != a.ID {
+			return directory.NotFoundError(fmt.Sprintf("no mail message %s in %s", *id, a.Slug))
+		}
+		body, err := svc.MailBodyOf(ctx, m)
+		if err != nil {
+			return err
+		}
+		r, err := mail.NewRenderer(c.cfg.BaseURL, c.cfg.Sender())
+		if err != nil {
+			return err
+		}
+		msg, err := r.Render(body)
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("From: %s <%s>\nTo: %s\nSubject: %s\n\n%s", msg.From.Name, msg.From.Email, msg.To, msg.Subject, msg.Text)
+		c.output(map[string]string{"id": m.ID, "from": msg.From.Email, "to": msg.To, "subject": msg.Subject, "text": msg.Text, "html": msg.HTML}, text)
+		return nil
+	})
 }
 
 func (c *cli) mailBounceSecret(ctx context.Context, args []string) error {

@@ -25,78 +25,57 @@ func toSCIMTokenJSON(slug string, t directory.SCIMToken) scimTokenJSON {
 
 func (c *cli) scimTokenCreate(ctx context.Context, args []string) error {
 	fs := c.flags("scim-token create")
-	slug := fs.String("account", "", "account slug")
 	name := fs.String("name", "SCIM token", "what the token is for, e.g. \"Okta production\"")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	token, t, err := svc.CreateSCIMToken(ctx, a.ID, c.actor(), *name)
-	if err != nil {
-		return err
-	}
-	out := toSCIMTokenJSON(a.Slug, t)
-	out.Token = token
-	base := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/scim/v2"
-	c.output(struct {
-		scimTokenJSON
-		BaseURL string `json:"base_url"`
-	}{out, base}, fmt.Sprintf("SCIM base URL: %s\nBearer token (shown only now; store it in the identity provider): %s", base, token))
-	return nil
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		token, t, err := svc.CreateSCIMToken(ctx, a.ID, c.actor(), *name)
+		if err != nil {
+			return err
+		}
+		out := toSCIMTokenJSON(a.Slug, t)
+		out.Token = token
+		base := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/scim/v2"
+		c.output(struct {
+			scimTokenJSON
+			BaseURL string `json:"base_url"`
+		}{out, base}, fmt.Sprintf("SCIM base URL: %s\nBearer token (shown only now; store it in the identity provider): %s", base, token))
+		return nil
+	})
 }
 
 func (c *cli) scimTokenList(ctx context.Context, args []string) error {
 	fs := c.flags("scim-token list")
-	slug := fs.String("account", "", "account slug")
-	if err := c.parse(fs, args, "account"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	tokens, err := svc.SCIMTokens(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]scimTokenJSON, len(tokens))
-	rows := make([]string, len(tokens))
-	for i, t := range tokens {
-		out[i] = toSCIMTokenJSON(a.Slug, t)
-		state, used := "active", "never used"
-		if t.RevokedAt != nil {
-			state = "revoked " + t.RevokedAt.Format("2006-01-02 15:04")
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		tokens, err := svc.SCIMTokens(ctx, a.ID)
+		if err != nil {
+			return err
 		}
-		if t.LastUsedAt != nil {
-			used = "last used " + t.LastUsedAt.Format("2006-01-02 15:04")
+		out := make([]scimTokenJSON, len(tokens))
+		rows := make([]string, len(tokens))
+		for i, t := range tokens {
+			out[i] = toSCIMTokenJSON(a.Slug, t)
+			state, used := "active", "never used"
+			if t.RevokedAt != nil {
+				state = "revoked " + t.RevokedAt.Format("2006-01-02 15:04")
+			}
+			if t.LastUsedAt != nil {
+				used = "last used " + t.LastUsedAt.Format("2006-01-02 15:04")
+			}
+			rows[i] = fmt.Sprintf("%s  %-30s %-26s %s", t.ID, t.Name, state, used)
 		}
-		rows[i] = fmt.Sprintf("%s  %-30s %-26s %s", t.ID, t.Name, state, used)
-	}
-	c.output(out, strings.Join(rows, "\n"))
-	return nil
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 func (c *cli) scimTokenRevoke(ctx context.Context, args []string) error {
 	fs := c.flags("scim-token revoke")
-	slug := fs.String("account", "", "account slug")
 	id := fs.String("id", "", "the token's id (from scim-token list)")
-	if err := c.parse(fs, args, "account", "id"); err != nil {
-		return err
-	}
-	svc, a, done, err := c.account(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	defer done()
-	t, err := svc.RevokeSCIMToken(ctx, a.ID, c.actor(), *id)
-	if err != nil {
-		return err
-	}
-	c.output(toSCIMTokenJSON(a.Slug, t), fmt.Sprintf("revoked SCIM token %s (%s); it no longer works", t.ID, t.Name))
-	return nil
+	return c.inAccount(ctx, fs, args, []string{"id"}, func(svc *directory.Service, a directory.Account) error {
+		t, err := svc.RevokeSCIMToken(ctx, a.ID, c.actor(), *id)
+		if err != nil {
+			return err
+		}
+		c.output(toSCIMTokenJSON(a.Slug, t), fmt.Sprintf("revoked SCIM token %s (%s); it no longer works", t.ID, t.Name))
+		return nil
+	})
 }
