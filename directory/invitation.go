@@ -150,7 +150,7 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 		}
 		switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
 		case KindOf(err) == NotFound:
-			m = Membership{AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, CreatedAt: now, UpdatedAt: now}
+			m = Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateMembership(ctx, u, m); err != nil {
 				return err
 			}

@@ -261,7 +261,7 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 		if err != nil {
 			return err
 		}
-		m := Membership{AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateMembership(ctx, u, m); err != nil {
 			return err
 		}

@@ -56,6 +56,9 @@ const (
 
 // Membership ties a user to an account with a role and a status.
 type Membership struct {
+	// ID is the membership's own id: the id SCIM clients know the person
+	// by in this account.
+	ID        string
 	AccountID string
 	UserID    string
 	Role      Role

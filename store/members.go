@@ -11,6 +11,7 @@ import (
 )
 
 type membershipRow struct {
+	ID        string    `db:"scim_id"`
 	AccountID string    `db:"account_id"`
 	UserID    string    `db:"user_id"`
 	Role      string    `db:"role"`
@@ -21,12 +22,12 @@ type membershipRow struct {
 
 func (r membershipRow) membership() directory.Membership {
 	return directory.Membership{
-		AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
+		ID: r.ID, AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
-const membershipColumns = `account_id, user_id, role, status, created_at, updated_at`
+const membershipColumns = `scim_id, account_id, user_id, role, status, created_at, updated_at`
 
 // searchKeys are the person's lowercased email, full name and last name as
 // the memberships table keeps them for listing and search. They are computed
@@ -39,9 +40,11 @@ func searchKeys(u directory.User) (email, name, last string) {
 // CreateMembership adds the user u to the account of m.
 func (s *Store) CreateMembership(ctx context.Context, u directory.User, m directory.Membership) error {
 	emailKey, nameKey, lastKey := searchKeys(u)
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey)
+	// Until an identity provider says otherwise, the SCIM userName of a
+	// member is their email.
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey)
 	return s.dialect.wrap(err, "insert membership")
 }
 
@@ -75,6 +78,7 @@ type memberRow struct {
 	MemberSince time.Time `db:"member_created_at"`
 	MemberAt    time.Time `db:"member_updated_at"`
 	AccountID   string    `db:"account_id"`
+	MemberID    string    `db:"scim_id"`
 }
 
 // maxKey sorts after every valid UTF-8 string that starts with a given
@@ -115,7 +119,7 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	args = append(args, q.Limit)
 	query := `SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.password_must_change,
 			u.password_changed_at, u.created_at, u.updated_at,
-			m.account_id, m.role, m.status, m.created_at AS member_created_at, m.updated_at AS member_updated_at
+			m.scim_id, m.account_id, m.role, m.status, m.created_at AS member_created_at, m.updated_at AS member_updated_at
 		FROM memberships m` + hint + ` JOIN users u ON u.id = m.user_id
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY m.email_key, m.user_id LIMIT ?`
@@ -128,7 +132,7 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 		out[i] = directory.Member{
 			User: r.user(),
 			Membership: directory.Membership{
-				AccountID: r.AccountID, UserID: r.ID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
+				ID: r.MemberID, AccountID: r.AccountID, UserID: r.ID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
 				CreatedAt: r.MemberSince.UTC(), UpdatedAt: r.MemberAt.UTC(),
 			},
 		}

@@ -36,8 +36,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if len(applied) != 0 {
 			t.Errorf("second Migrate applied %v; want nothing", applied)
 		}
-		if v, err := s.SchemaVersion(ctx); err != nil || v != 5 {
-			t.Errorf("SchemaVersion = %d, %v; want 5", v, err)
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 6 {
+			t.Errorf("SchemaVersion = %d, %v; want 6", v, err)
 		}
 	})
 }
