@@ -106,6 +106,18 @@ type Store interface {
 	// many rows went.
 	DeleteExpired(ctx context.Context, now, idleBefore, failuresBefore, resetsBefore time.Time) (int64, error)
 
+	FindSCIMUser(ctx context.Context, accountID, id string) (SCIMUser, error)
+	// UpdateSCIMProfile saves a member's SCIM profile and returns the new
+	// version. With version not zero, the member must be at that version
+	// (Conflict otherwise, for If-Match). A userName another member of the
+	// account has is a Conflict.
+	UpdateSCIMProfile(ctx context.Context, accountID, id string, p SCIMProfile, version int, at time.Time) (int, error)
+	FindSCIMUsers(ctx context.Context, accountID string, f *Filter, offset, limit int) ([]SCIMUser, error)
+	CountSCIMUsers(ctx context.Context, accountID string, f *Filter) (int, error)
+	// DeleteMembership removes the user from the account with the
+	// membership's sessions and group memberships.
+	DeleteMembership(ctx context.Context, accountID, userID string) error
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

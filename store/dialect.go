@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -34,6 +35,10 @@ type dialect struct {
 	// skipLocked ends a SELECT of rows to claim, so that concurrent
 	// claimers pass over each other's rows instead of waiting on them.
 	skipLocked string
+	// contains and endsWith build the substring tests of SCIM's co and ew
+	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
+	contains func(col string) string
+	endsWith func(col string, n int) string
 	// attempts bounds how often Tx runs a transaction that keeps failing
 	// with a retryable error.
 	attempts int
@@ -58,6 +63,8 @@ var postgresDialect = dialect{
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	skipLocked: " FOR UPDATE SKIP LOCKED",
+	contains:   func(col string) string { return "strpos(" + col + ", ?) > 0" },
+	endsWith:   func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
 	attempts:   8,
 }
 
@@ -82,6 +89,8 @@ var sqliteDialect = dialect{
 		return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 	},
 	walkEmailIndex: " INDEXED BY memberships_email",
+	contains:       func(col string) string { return "instr(" + col + ", ?) > 0" },
+	endsWith:       func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
 	// Each attempt already waited out the busy timeout.
 	attempts: 2,
 }

@@ -1,0 +1,227 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// SCIMProfile is what an account's identity provider says of a member,
+// kept per account: nothing one account pushes changes what another sees.
+type SCIMProfile struct {
+	UserName    string
+	ExternalID  string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	// Attributes is the resource as the client last sent it, so that a
+	// GET returns every attribute it set, including ones admit does not use.
+	Attributes json.RawMessage
+}
+
+// SCIMUser is one account's view of a member, as SCIM serves it.
+type SCIMUser struct {
+	Membership Membership // Membership.ID is the SCIM id
+	Email      string     // the person's email, the same in every account
+	Profile    SCIMProfile
+	Version    int // increases with every change: the ETag
+}
+
+// Active reports whether the member may sign in to the account.
+func (u SCIMUser) Active() bool { return u.Membership.Status == StatusActive }
+
+// SCIMUserInput is a user as a SCIM client sends it.
+type SCIMUserInput struct {
+	Profile SCIMProfile
+	Email   string // the address the person signs in with
+	Active  bool
+}
+
+func (in *SCIMUserInput) check() error {
+	var problems []string
+	in.Profile.UserName = strings.TrimSpace(in.Profile.UserName)
+	if in.Profile.UserName == "" {
+		problems = append(problems, "userName is required")
+	} else if len([]rune(in.Profile.UserName)) > 256 || hasControl(in.Profile.UserName) {
+		problems = append(problems, "userName must be at most 256 characters, without control characters")
+	}
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		problems = append(problems, "a user needs an email address (in emails, or a userName that is one): "+Message(err))
+	}
+	in.Email = email
+	for _, f := range []struct{ name, v string }{
+		{"externalId", in.Profile.ExternalID}, {"displayName", in.Profile.DisplayName},
+		{"name.givenName", in.Profile.GivenName}, {"name.familyName", in.Profile.FamilyName},
+	} {
+		if len([]rune(f.v)) > 256 || hasControl(f.v) {
+			problems = append(problems, f.name+" must be at most 256 characters, without control characters")
+		}
+	}
+	if len(in.Profile.Attributes) > 64<<10 {
+		problems = append(problems, "the user resource is larger than 64 KiB")
+	}
+	if len(in.Profile.Attributes) == 0 {
+		in.Profile.Attributes = json.RawMessage(`{}`)
+	}
+	if len(problems) > 0 {
+		return InvalidError(problems...)
+	}
+	return nil
+}
+
+func scimActor(t SCIMToken) Actor {
+	return Actor{Source: SourceSCIM, ID: t.ID, Name: t.Name}
+}
+
+func statusOf(active bool) Status {
+	if active {
+		return StatusActive
+	}
+	return StatusDeactivated
+}
+
+// CreateSCIMUser adds a person to the account as its identity provider
+// pushed them. A person admit already knows (from another account) keeps
+// their user, password and name; only a membership is added. A userName
+// or person already in the account is a Conflict (SCIM "uniqueness").
+func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SCIMToken, in SCIMUserInput) (SCIMUser, error) {
+	if err := in.check(); err != nil {
+		return SCIMUser{}, err
+	}
+	now := s.clock()
+	var out SCIMUser
+	err := s.store.Tx(ctx, func(tx Store) error {
+		first, last := in.Profile.GivenName, in.Profile.FamilyName
+		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: in.Email, FirstName: first, LastName: last, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: RoleMember, Status: statusOf(in.Active), CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateMembership(ctx, u, m); err != nil {
+			return err
+		}
+		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, 0, now)
+		if err != nil {
+			return err
+		}
+		out = SCIMUser{Membership: m, Email: u.Email, Profile: in.Profile, Version: version}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
+			data: map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+		})
+	})
+	if KindOf(err) == Conflict {
+		return SCIMUser{}, ConflictError(fmt.Sprintf("a user with userName %q or email %s already exists in this account", in.Profile.UserName, in.Email))
+	}
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("create SCIM user: %w", err)
+	}
+	return out, nil
+}
+
+// SCIMUser returns one of the account's users by SCIM id; another
+// account's id is NotFound.
+func (s *Service) SCIMUser(ctx context.Context, accountID, id string) (SCIMUser, error) {
+	return s.store.FindSCIMUser(ctx, accountID, id)
+}
+
+// ReplaceSCIMUser replaces what the identity provider says of a member
+// (PUT, and PATCH once applied). version, when not zero, must be the
+// member's current version (If-Match). active=false deactivates the
+// membership and ends its sessions at once; active=true reactivates it.
+// The person's email and password are theirs, across accounts, and are
+// not changed here.
+func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, in SCIMUserInput, version int) (SCIMUser, error) {
+	in.Email = strings.TrimSpace(in.Email)
+	var out SCIMUser
+	err := s.store.Tx(ctx, func(tx Store) error {
+		cur, err := tx.FindSCIMUser(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if in.Email == "" {
+			in.Email = cur.Email
+		}
+		if err := in.check(); err != nil {
+			return err
+		}
+		now := s.clock()
+		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, version, now)
+		if err != nil {
+			return err
+		}
+		m := cur.Membership
+		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {
+			if m, err = tx.SetMembershipStatus(ctx, accountID, m.UserID, want, now); err != nil {
+				return err
+			}
+			if want == StatusDeactivated {
+				if err := tx.DeleteSessionsOfMembership(ctx, accountID, m.UserID); err != nil {
+					return err
+				}
+			}
+		}
+		out = SCIMUser{Membership: m, Email: cur.Email, Profile: in.Profile, Version: v}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
+			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+		})
+	})
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSCIMUser removes the person from the account: the membership, its
+// sessions and group memberships go; the person stays if they belong to
+// other accounts.
+func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		cur, err := tx.FindSCIMUser(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteMembership(ctx, accountID, cur.Membership.UserID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: id,
+			data: map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("delete SCIM user: %w", err)
+	}
+	return nil
+}
+
+// SCIMPage is one page of a SCIM listing.
+type SCIMPage struct {
+	Total int // every match, not just this page
+	Users []SCIMUser
+}
+
+// ListSCIMUsers returns the account's users matching filter (all when
+// nil), count of them from the 1-based startIndex, ordered by SCIM id.
+func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *Filter, startIndex, count int) (SCIMPage, error) {
+	if err := filter.Check(); err != nil {
+		return SCIMPage{}, err
+	}
+	startIndex = max(startIndex, 1)
+	count = min(max(count, 0), MaxPageSize)
+	total, err := s.store.CountSCIMUsers(ctx, accountID, filter)
+	if err != nil {
+		return SCIMPage{}, err
+	}
+	page := SCIMPage{Total: total}
+	if count == 0 || startIndex > total {
+		return page, nil
+	}
+	if page.Users, err = s.store.FindSCIMUsers(ctx, accountID, filter, startIndex-1, count); err != nil {
+		return SCIMPage{}, err
+	}
+	return page, nil
+}

@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type scimUserRow struct {
+	membershipRow
+	Email       string `db:"email"`
+	UserName    string `db:"user_name"`
+	ExternalID  string `db:"external_id"`
+	DisplayName string `db:"display_name"`
+	GivenName   string `db:"given_name"`
+	FamilyName  string `db:"family_name"`
+	Attributes  []byte `db:"scim_attributes"`
+	Version     int    `db:"version"`
+}
+
+const scimUserSelect = `SELECT m.scim_id, m.account_id, m.user_id, m.role, m.status, m.created_at, m.updated_at,
+	u.email, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_attributes, m.version
+	FROM memberships m JOIN users u ON u.id = m.user_id`
+
+func (r scimUserRow) user() directory.SCIMUser {
+	return directory.SCIMUser{
+		Membership: r.membership(), Email: r.Email, Version: r.Version,
+		Profile: directory.SCIMProfile{UserName: r.UserName, ExternalID: r.ExternalID, DisplayName: r.DisplayName,
+			GivenName: r.GivenName, FamilyName: r.FamilyName, Attributes: append([]byte(nil), r.Attributes...)},
+	}
+}
+
+// FindSCIMUser returns the account's member with that SCIM id.
+func (s *Store) FindSCIMUser(ctx context.Context, accountID, id string) (directory.SCIMUser, error) {
+	var r scimUserRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND m.scim_id = ?`), accountID, id)
+	if err != nil {
+		err = s.dialect.wrap(err, "find SCIM user")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.SCIMUser{}, directory.NotFoundError(fmt.Sprintf("no user %s", id))
+		}
+		return directory.SCIMUser{}, err
+	}
+	return r.user(), nil
+}
+
+// UpdateSCIMProfile saves the SCIM profile, and the name keys the member
+// listing searches, so the account's own names for its people are found.
+func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p directory.SCIMProfile, version int, at time.Time) (int, error) {
+	query := `UPDATE memberships SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, given_name = ?,
+		family_name = ?, scim_attributes = ?, version = version + 1, updated_at = ?`
+	args := []any{p.UserName, strings.ToLower(p.UserName), p.ExternalID, p.DisplayName, p.GivenName, p.FamilyName, string(p.Attributes), at}
+	if p.GivenName != "" || p.FamilyName != "" {
+		query += `, name_key = ?, last_key = ?`
+		args = append(args, strings.ToLower(p.GivenName+" "+p.FamilyName), strings.ToLower(p.FamilyName))
+	}
+	query += ` WHERE account_id = ? AND scim_id = ?`
+	args = append(args, accountID, id)
+	if version > 0 {
+		query += ` AND version = ?`
+		args = append(args, version)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return 0, s.dialect.wrap(err, "update SCIM profile")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if version > 0 {
+			return 0, directory.ConflictError("the user changed since you read it (version mismatch)")
+		}
+		return 0, directory.NotFoundError(fmt.Sprintf("no user %s", id))
+	}
+	var v int
+	if err := sqlx.GetContext(ctx, s.q, &v, s.rebind(`SELECT version FROM memberships WHERE account_id = ? AND scim_id = ?`), accountID, id); err != nil {
+		return 0, s.dialect.wrap(err, "read SCIM version")
+	}
+	return v, nil
+}
+
+// FindSCIMUsers returns a page of the account's members matching f, in SCIM id order.
+func (s *Store) FindSCIMUsers(ctx context.Context, accountID string, f *directory.Filter, offset, limit int) ([]directory.SCIMUser, error) {
+	where, args, err := s.filterSQL(f)
+	if err != nil {
+		return nil, err
+	}
+	args = append([]any{accountID}, append(args, limit, offset)...)
+	var rows []scimUserRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND `+where+` ORDER BY m.scim_id LIMIT ? OFFSET ?`), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find SCIM users")
+	}
+	out := make([]directory.SCIMUser, len(rows))
+	for i, r := range rows {
+		out[i] = r.user()
+	}
+	return out, nil
+}
+
+// CountSCIMUsers counts the account's members matching f.
+func (s *Store) CountSCIMUsers(ctx context.Context, accountID string, f *directory.Filter) (int, error) {
+	where, args, err := s.filterSQL(f)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ? AND `+where), append([]any{accountID}, args...)...)
+	if err != nil {
+		return 0, s.dialect.wrap(err, "count SCIM users")
+	}
+	return n, nil
+}
+
+// DeleteMembership removes a membership with its sessions and the user's
+// memberships of the account's groups.
+func (s *Store) DeleteMembership(ctx context.Context, accountID, userID string) error {
+	return s.within(ctx, func(s *Store) error {
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE account_id = ? AND user_id = ?`,
+			`DELETE FROM group_members WHERE group_id IN (SELECT id FROM groups WHERE account_id = ?) AND user_id = ?`,
+			`DELETE FROM memberships WHERE account_id = ? AND user_id = ?`,
+		} {
+			if _, err := s.q.ExecContext(ctx, s.rebind(q), accountID, userID); err != nil {
+				return s.dialect.wrap(err, "delete membership")
+			}
+		}
+		return nil
+	})
+}
