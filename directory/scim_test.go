@@ -115,8 +115,12 @@ func TestSCIMFilters(t *testing.T) {
 		f := func(field directory.FilterField, op directory.FilterOp, v any) *directory.Filter {
 			return &directory.Filter{Op: op, Field: field, Value: v}
 		}
-		and := func(l, r *directory.Filter) *directory.Filter { return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r} }
-		or := func(l, r *directory.Filter) *directory.Filter { return &directory.Filter{Op: directory.OpOr, Left: l, Right: r} }
+		and := func(l, r *directory.Filter) *directory.Filter {
+			return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r}
+		}
+		or := func(l, r *directory.Filter) *directory.Filter {
+			return &directory.Filter{Op: directory.OpOr, Left: l, Right: r}
+		}
 		not := func(l *directory.Filter) *directory.Filter { return &directory.Filter{Op: directory.OpNot, Left: l} }
 		tests := []struct {
 			name   string
