@@ -136,3 +136,35 @@ func BenchmarkSignIn(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkSCIMUsers100k measures the SCIM listing at 100,000 members:
+// filter by userName (what every identity provider does before creating),
+// and the first and last page by startIndex.
+func BenchmarkSCIMUsers100k(b *testing.B) {
+	const members = 100_000
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s})
+		a := mustAccount(b, svc, "big")
+		storetest.SeedMembers(b, s, a.ID, "user", members)
+		byName := &directory.Filter{Op: directory.OpEq, Field: directory.FieldUserName, Value: "user054321@seed.example"}
+		for _, tc := range []struct {
+			name   string
+			filter *directory.Filter
+			start  int
+		}{
+			{"filter-userName", byName, 1},
+			{"first-page", nil, 1},
+			{"last-page", nil, members - 99},
+		} {
+			b.Run(tc.name, func(b *testing.B) {
+				for b.Loop() {
+					p, err := svc.ListSCIMUsers(ctx, a.ID, tc.filter, tc.start, 100)
+					if err != nil || len(p.Users) == 0 {
+						b.Fatalf("%v, %d users", err, len(p.Users))
+					}
+				}
+			})
+		}
+	})
+}

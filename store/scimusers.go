@@ -106,8 +106,14 @@ func (s *Store) CountSCIMUsers(ctx context.Context, accountID string, f *directo
 	if err != nil {
 		return 0, err
 	}
+	// Only a filter on emails.value needs the users table; counting
+	// without the join is an index-only count of the account's rows.
+	from := `memberships m`
+	if strings.Contains(where, "u.") {
+		from += ` JOIN users u ON u.id = m.user_id`
+	}
 	var n int
-	err = sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ? AND `+where), append([]any{accountID}, args...)...)
+	err = sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM `+from+` WHERE m.account_id = ? AND `+where), append([]any{accountID}, args...)...)
 	if err != nil {
 		return 0, s.dialect.wrap(err, "count SCIM users")
 	}

@@ -17,12 +17,15 @@ UPDATE memberships SET scim_id = gen_random_uuid()::text,
     user_name = (SELECT email FROM users WHERE users.id = memberships.user_id),
     user_name_key = email_key;
 CREATE UNIQUE INDEX memberships_scim_id ON memberships (scim_id);
+-- SCIM listings page in scim_id order within one account.
+CREATE INDEX memberships_account_scim_id ON memberships (account_id, scim_id);
 CREATE UNIQUE INDEX memberships_user_name ON memberships (account_id, user_name_key);
 CREATE INDEX memberships_external_id ON memberships (account_id, external_id);
 
 -- +goose Down
 DROP INDEX memberships_external_id;
 DROP INDEX memberships_user_name;
+DROP INDEX memberships_account_scim_id;
 DROP INDEX memberships_scim_id;
 ALTER TABLE memberships DROP COLUMN version;
 ALTER TABLE memberships DROP COLUMN scim_attributes;
