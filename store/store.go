@@ -114,6 +114,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // On PostgreSQL an advisory lock makes replicas that start together take
 // turns.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	return s.MigrateTo(ctx, 0)
+}
+
+// MigrateTo brings the schema to version (the newest when 0): tests use it
+// to check that a migration upgrades a database holding data.
+func (s *Store) MigrateTo(ctx context.Context, version int64) ([]string, error) {
 	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect.name)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
@@ -130,7 +136,12 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
+	var results []*goose.MigrationResult
+	if version == 0 {
+		results, err = p.Up(ctx)
+	} else {
+		results, err = p.UpTo(ctx, version)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("apply migrations: %w", err)
 	}

@@ -200,3 +200,51 @@ func TestDenseSearchPages(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMMigrationUpgradesExistingMembers: memberships made before the
+// SCIM columns existed get a SCIM id and their email as userName.
+func TestSCIMMigrationUpgradesExistingMembers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.EmptyPostgresURL}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := store.Open(ctx, tc.url(t), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.MigrateTo(ctx, 5); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			for _, q := range []string{
+				`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
+				`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u1', 'Ada@x.example', 'ada@x.example', 'A', 'L', ?, ?)`,
+				`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u2', 'bob@x.example', 'bob@x.example', 'B', 'M', ?, ?)`,
+				`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u1', 'member', 'active', 'ada@x.example', 'a l', 'l', ?, ?)`,
+				`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u2', 'member', 'active', 'bob@x.example', 'b m', 'm', ?, ?)`,
+			} {
+				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.FindSCIMUsers(ctx, "a", nil, 0, 10)
+			if err != nil || len(page) != 2 {
+				t.Fatalf("after the upgrade: %d users, %v", len(page), err)
+			}
+			for _, u := range page {
+				if u.Membership.ID == "" || u.Profile.UserName != u.Email {
+					t.Errorf("upgraded member %+v; want a SCIM id and the email as userName", u)
+				}
+			}
+			if page[0].Membership.ID == page[1].Membership.ID {
+				t.Error("two members got the same SCIM id")
+			}
+		})
+	}
+}

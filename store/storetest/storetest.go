@@ -108,6 +108,26 @@ func PostgresURL(t testing.TB) string {
 	return withDatabase(adminURL(), name)
 }
 
+// EmptyPostgresURL returns the URL of a fresh PostgreSQL database with no
+// schema, dropped when the test ends: for migration tests.
+func EmptyPostgresURL(t testing.TB) string {
+	t.Helper()
+	templateOnce.Do(makeTemplate)
+	if templateErr != nil {
+		PostgresURL(t) // skips or fails as PostgresURL does
+	}
+	name := uniqueName("admit_empty")
+	if err := exec(adminURL(), `CREATE DATABASE `+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dropDatabase(adminURL(), name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	return withDatabase(adminURL(), name)
+}
+
 // Postgres returns a migrated store on a fresh PostgreSQL database.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
