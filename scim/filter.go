@@ -1,0 +1,128 @@
+package scim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+const userURN = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+// userFields maps attribute paths, compared without case as RFC 7644
+// §3.10 asks, to directory filter fields. The elimity-com/scim library
+// validates filters against its User schema, which lacks externalId and
+// meta, and rejects value paths; admit parses filters itself instead.
+var userFields = map[string]directory.FilterField{
+	"id": directory.FieldID, "username": directory.FieldUserName, "externalid": directory.FieldExternalID,
+	"emails": directory.FieldEmail, "emails.value": directory.FieldEmail, "displayname": directory.FieldDisplayName,
+	"name.givenname": directory.FieldGivenName, "name.familyname": directory.FieldFamilyName,
+	"active": directory.FieldActive, "meta.lastmodified": directory.FieldLastModified,
+}
+
+// parseFilter turns a SCIM filter into a directory filter. An error is
+// the client's: it becomes a 400 invalidFilter.
+func parseFilter(raw string) (*directory.Filter, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	expr, err := filter.ParseFilter([]byte(raw))
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse the filter: %w", err)
+	}
+	f, always, err := convert(expr, "")
+	if err != nil {
+		return nil, err
+	}
+	if f == nil && always {
+		return nil, nil
+	}
+	return f, f.Check()
+}
+
+// convert maps one expression. Inside a value path (prefix "emails"),
+// conditions on sub-attributes admit keeps one value of (type, primary)
+// hold for that value: they come back as always-true (nil, true).
+func convert(expr filter.Expression, prefix string) (*directory.Filter, bool, error) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		l, lAlways, err := convert(e.Left, prefix)
+		if err != nil {
+			return nil, false, err
+		}
+		r, rAlways, err := convert(e.Right, prefix)
+		if err != nil {
+			return nil, false, err
+		}
+		if strings.EqualFold(string(e.Operator), "or") {
+			if lAlways || rAlways {
+				return nil, true, nil
+			}
+			return &directory.Filter{Op: directory.OpOr, Left: l, Right: r}, false, nil
+		}
+		switch {
+		case lAlways && rAlways:
+			return nil, true, nil
+		case lAlways:
+			return r, false, nil
+		case rAlways:
+			return l, false, nil
+		}
+		return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r}, false, nil
+	case *filter.NotExpression:
+		inner, always, err := convert(e.Expression, prefix)
+		if err != nil {
+			return nil, false, err
+		}
+		if always {
+			return nil, false, fmt.Errorf("not() of a condition that always holds matches nothing useful")
+		}
+		return &directory.Filter{Op: directory.OpNot, Left: inner}, false, nil
+	case *filter.ValuePath:
+		name := strings.ToLower(e.AttributePath.AttributeName)
+		if name != "emails" {
+			return nil, false, fmt.Errorf("filtering inside %q is not supported", e.AttributePath.AttributeName)
+		}
+		return convert(e.ValueFilter, "emails")
+	case *filter.AttributeExpression:
+		return compare(*e, prefix)
+	}
+	return nil, false, fmt.Errorf("unsupported filter expression")
+}
+
+func compare(e filter.AttributeExpression, prefix string) (*directory.Filter, bool, error) {
+	p := e.AttributePath
+	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, userURN) {
+		return nil, false, fmt.Errorf("filtering on %s attributes is not supported", uri)
+	}
+	name := strings.ToLower(p.AttributeName)
+	if sub := p.SubAttributeName(); sub != "" {
+		name += "." + strings.ToLower(sub)
+	}
+	if prefix != "" {
+		switch name {
+		case "type", "primary", "display":
+			return nil, true, nil // admit keeps one email: the primary, work one
+		case "value":
+			name = prefix + ".value"
+		}
+	}
+	field, ok := userFields[name]
+	if !ok {
+		return nil, false, fmt.Errorf("filtering on %q is not supported", p.String())
+	}
+	f := &directory.Filter{Op: directory.FilterOp(strings.ToLower(string(e.Operator))), Field: field, Value: e.CompareValue}
+	if field == directory.FieldLastModified {
+		if s, ok := e.CompareValue.(string); ok {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, false, fmt.Errorf("meta.lastModified compares with a date and time like 2026-01-02T15:04:05Z")
+			}
+			f.Value = t
+		}
+	}
+	return f, false, nil
+}
