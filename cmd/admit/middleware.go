@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,7 +111,8 @@ func recoverPanics(pages *web.Renderer, log *slog.Logger) func(http.Handler) htt
 // an unbounded amount.
 func limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
+		// SCIM answers an oversized body itself, in the SCIM error schema.
+		if r.ContentLength > maxBodyBytes && !strings.HasPrefix(r.URL.Path, "/scim/") {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
+	"github.com/admit-dev/admit/scim"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -183,6 +184,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	provisioning, err := scim.New(svc, cfg.BaseURL, log)
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
@@ -197,6 +202,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	mux.Handle("GET /{$}", pages.Home())
 	invitations.Register(mux)
 	signIn.Register(mux)
+	provisioning.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
 	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError("There is no page at this address.")

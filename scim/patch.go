@@ -1,0 +1,299 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	elimity "github.com/elimity-com/scim"
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// normalizeBody mends what identity providers really send before the
+// library validates it: Entra ID's capitalised PATCH ops ("Replace") and
+// booleans as strings ("False"), dotted keys in a no-path replace
+// ("name.givenName": "Ada"), and a manager given as a bare id.
+func normalizeBody(body []byte, patch bool) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("the body is not a JSON object: %v", err)
+	}
+	if !patch {
+		normalizeResource(m)
+		return json.Marshal(m)
+	}
+	for k, v := range m {
+		if !strings.EqualFold(k, "Operations") {
+			continue
+		}
+		ops, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("the Operations member must be an array")
+		}
+		for _, o := range ops {
+			op, ok := o.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("each operation must be an object")
+			}
+			for ok, ov := range op {
+				if ok != strings.ToLower(ok) {
+					delete(op, ok)
+					op[strings.ToLower(ok)] = ov
+				}
+			}
+			if s, ok := op["op"].(string); ok {
+				op["op"] = strings.ToLower(s)
+			}
+			path, _ := op["path"].(string)
+			switch value := op["value"].(type) {
+			case map[string]any:
+				normalizeResource(value)
+			case string:
+				if strings.EqualFold(path, "active") {
+					op["value"] = strings.EqualFold(value, "true")
+				}
+			case []any:
+				for _, item := range value {
+					if im, ok := item.(map[string]any); ok {
+						normalizeResource(im)
+					}
+				}
+			}
+		}
+		if k != "Operations" {
+			delete(m, k)
+			m["Operations"] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+func normalizeResource(m map[string]any) {
+	for k, v := range m {
+		if s, ok := v.(string); ok && (strings.EqualFold(k, "active") || strings.EqualFold(k, "primary")) {
+			if strings.EqualFold(s, "true") || strings.EqualFold(s, "false") {
+				m[k] = strings.EqualFold(s, "true")
+			}
+		}
+		if top, sub, ok := strings.Cut(k, "."); ok && !strings.HasPrefix(k, "urn:") {
+			parent, _ := m[top].(map[string]any)
+			if parent == nil {
+				parent = map[string]any{}
+			}
+			parent[sub] = v
+			m[top] = parent
+			delete(m, k)
+		}
+		if strings.EqualFold(k, enterpriseURN) {
+			if ext, ok := v.(map[string]any); ok {
+				if mgr, ok := ext["manager"].(string); ok {
+					ext["manager"] = map[string]any{"value": mgr}
+				}
+			}
+		}
+		if strings.HasPrefix(k, enterpriseURN+":") {
+			// "urn:…:User:manager" as a key of its own.
+			attr := strings.TrimPrefix(k, enterpriseURN+":")
+			ext, _ := m[enterpriseURN].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+			}
+			if s, ok := v.(string); ok && strings.EqualFold(attr, "manager") {
+				v = map[string]any{"value": s}
+			}
+			ext[attr] = v
+			m[enterpriseURN] = ext
+			delete(m, k)
+		}
+		if sub, ok := v.([]any); ok {
+			for _, item := range sub {
+				if im, ok := item.(map[string]any); ok {
+					normalizeResource(im)
+				}
+			}
+		}
+	}
+}
+
+// key finds an attribute of m by name without case (RFC 7643 §2.1),
+// returning the name as stored, or name itself when m has none.
+func key(m map[string]any, name string) string {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return name
+}
+
+// applyPatch applies one PATCH operation to a resource.
+func applyPatch(res map[string]any, op elimity.PatchOperation) error {
+	kind := strings.ToLower(op.Op)
+	if op.Path == nil {
+		value, ok := op.Value.(map[string]any)
+		if !ok || kind == "remove" {
+			return fmt.Errorf("an operation without a path needs an object value")
+		}
+		for k, v := range value {
+			set(res, key(res, k), v, kind == "add")
+		}
+		return nil
+	}
+	target := res
+	p := op.Path.AttributePath
+	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, userURN) {
+		ext, _ := res[key(res, uri)].(map[string]any)
+		if ext == nil {
+			ext = map[string]any{}
+			res[uri] = ext
+		}
+		target = ext
+	}
+	name := key(target, p.AttributeName)
+	sub := p.SubAttributeName()
+	if op.Path.SubAttribute != nil {
+		sub = *op.Path.SubAttribute
+	}
+	if op.Path.ValueExpression != nil {
+		return patchElements(target, name, op.Path.ValueExpression, sub, kind, op.Value)
+	}
+	if sub != "" {
+		parent, _ := target[name].(map[string]any)
+		if parent == nil {
+			if kind == "remove" {
+				return nil
+			}
+			parent = map[string]any{}
+			target[name] = parent
+		}
+		if kind == "remove" {
+			delete(parent, key(parent, sub))
+			return nil
+		}
+		set(parent, key(parent, sub), op.Value, kind == "add")
+		return nil
+	}
+	if kind == "remove" {
+		delete(target, name)
+		return nil
+	}
+	set(target, name, op.Value, kind == "add")
+	return nil
+}
+
+// set assigns v to m[k]. add appends to a multi-valued attribute and
+// merges into a complex one, where replace overwrites.
+func set(m map[string]any, k string, v any, add bool) {
+	if add {
+		switch cur := m[k].(type) {
+		case []any:
+			if more, ok := v.([]any); ok {
+				m[k] = append(cur, more...)
+				return
+			}
+		case map[string]any:
+			if more, ok := v.(map[string]any); ok {
+				for mk, mv := range more {
+					cur[key(cur, mk)] = mv
+				}
+				return
+			}
+		}
+	}
+	if cur, ok := m[k].(map[string]any); ok && !add {
+		if more, ok := v.(map[string]any); ok {
+			// Replacing a complex attribute with some of its sub-attributes
+			// keeps the others (RFC 7644 §3.5.2.3).
+			for mk, mv := range more {
+				cur[key(cur, mk)] = mv
+			}
+			return
+		}
+	}
+	m[k] = v
+}
+
+// patchElements changes the elements of a multi-valued attribute that
+// match a value filter: emails[type eq "work"].value.
+func patchElements(m map[string]any, name string, expr filter.Expression, sub, kind string, value any) error {
+	items, _ := m[name].([]any)
+	matched := false
+	var kept []any
+	for _, it := range items {
+		el, ok := it.(map[string]any)
+		if !ok || !matches(el, expr) {
+			kept = append(kept, it)
+			continue
+		}
+		matched = true
+		switch {
+		case kind == "remove" && sub == "":
+			continue // drop the element
+		case kind == "remove":
+			delete(el, key(el, sub))
+		case sub == "":
+			if v, ok := value.(map[string]any); ok {
+				for k, vv := range v {
+					el[key(el, k)] = vv
+				}
+			}
+		default:
+			el[key(el, sub)] = value
+		}
+		kept = append(kept, el)
+	}
+	if !matched && kind != "remove" {
+		// Nothing matched: add the element the filter describes.
+		el := map[string]any{}
+		addEqualities(el, expr)
+		if sub != "" {
+			el[sub] = value
+		} else if v, ok := value.(map[string]any); ok {
+			for k, vv := range v {
+				el[k] = vv
+			}
+		}
+		kept = append(kept, el)
+	}
+	m[name] = kept
+	return nil
+}
+
+// matches evaluates the simple value filters clients send in PATCH paths:
+// eq comparisons joined by and/or.
+func matches(el map[string]any, expr filter.Expression) bool {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if strings.EqualFold(string(e.Operator), "or") {
+			return matches(el, e.Left) || matches(el, e.Right)
+		}
+		return matches(el, e.Left) && matches(el, e.Right)
+	case *filter.AttributeExpression:
+		v, ok := el[key(el, e.AttributePath.AttributeName)]
+		if !ok {
+			return false
+		}
+		if strings.EqualFold(string(e.Operator), "pr") {
+			return true
+		}
+		if s, ok := v.(string); ok {
+			if want, ok := e.CompareValue.(string); ok {
+				return strings.EqualFold(s, want)
+			}
+		}
+		return v == e.CompareValue
+	}
+	return false
+}
+
+func addEqualities(el map[string]any, expr filter.Expression) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		addEqualities(el, e.Left)
+		addEqualities(el, e.Right)
+	case *filter.AttributeExpression:
+		if strings.EqualFold(string(e.Operator), "eq") {
+			el[e.AttributePath.AttributeName] = e.CompareValue
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	elimity "github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// maxBody bounds a SCIM request; larger ones get a 413 in the SCIM error
+// schema.
+const maxBody = 1 << 20
+
+// Handler serves /scim/v2/.
+type Handler struct {
+	dir  *directory.Service
+	base string // absolute: https://admit.example.com/scim/v2
+	log  *slog.Logger
+	srv  elimity.Server
+}
+
+// New returns the SCIM server; baseURL is admit's public URL.
+func New(dir *directory.Service, baseURL string, log *slog.Logger) (*Handler, error) {
+	h := &Handler{dir: dir, base: strings.TrimSuffix(baseURL, "/") + "/scim/v2", log: log}
+	srv, err := elimity.NewServer(&elimity.ServerArgs{
+		ServiceProviderConfig: &elimity.ServiceProviderConfig{
+			DocumentationURI: optional.NewString("https://github.com/admit-dev/admit#scim"),
+			AuthenticationSchemes: []elimity.AuthenticationScheme{{
+				Type: elimity.AuthenticationTypeOauthBearerToken, Name: "Bearer token",
+				Description: "A token from admit scim-token create, sent as Authorization: Bearer <token>", Primary: true,
+			}},
+			MaxResults:       directory.MaxPageSize,
+			SupportFiltering: true,
+			SupportPatch:     true,
+		},
+		ResourceTypes: []elimity.ResourceType{{
+			ID: optional.NewString("User"), Name: "User", Endpoint: "/Users", Description: optional.NewString("A member of the account"),
+			Schema:           schema.CoreUserSchema(),
+			SchemaExtensions: []elimity.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}},
+			Handler:          users{h},
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SCIM server: %w", err)
+	}
+	h.srv = srv
+	return h, nil
+}
+
+// Register adds /scim/v2/ to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("/scim/v2/", h)
+}
+
+// ServeHTTP authenticates the request, serves the listing and reading of
+// users itself (filters, attributes, absolute locations), and hands the
+// rest to elimity-com/scim with the bodies and responses mended where the
+// library or the identity providers fall short.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	if _, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r)); err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="admit SCIM"`)
+		h.fail(w, r, http.StatusUnauthorized, "", directory.Message(err))
+		return
+	}
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/scim/v2"), "/")
+	if r.Method == http.MethodGet && strings.EqualFold(path, "/Users") {
+		h.listUsers(w, r)
+		return
+	}
+	if id, ok := strings.CutPrefix(path, "/Users/"); ok && r.Method == http.MethodGet {
+		h.getUser(w, r, id)
+		return
+	}
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			h.fail(w, r, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+			return
+		}
+		if body, err = normalizeBody(body, r.Method == http.MethodPatch); err != nil {
+			h.fail(w, r, http.StatusBadRequest, "invalidSyntax", err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	rec := &recorder{header: http.Header{}}
+	http.StripPrefix("/scim/v2", h.srv).ServeHTTP(rec, r)
+	h.mend(w, rec)
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(r *http.Request) string {
+	auth := r.Header.Get("Authorization")
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
+}
+
+// recorder holds elimity's response so that it can be mended.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+// mend sends elimity's response with what it leaves out: a Location header
+// on 201 (RFC 7644 §3.3), and an absolute meta.location.
+func (h *Handler) mend(w http.ResponseWriter, rec *recorder) {
+	for k, v := range rec.header {
+		if k != "Content-Type" && k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	body := rec.body.Bytes()
+	var res map[string]any
+	if len(body) > 0 && json.Unmarshal(body, &res) == nil {
+		if meta, ok := res["meta"].(map[string]any); ok {
+			if loc, ok := meta["location"].(string); ok && !strings.HasPrefix(loc, "http") {
+				meta["location"] = h.base + "/" + strings.TrimPrefix(loc, "/")
+				if status == http.StatusCreated {
+					w.Header().Set("Location", meta["location"].(string))
+				}
+				if b, err := json.Marshal(res); err == nil {
+					body = b
+				}
+			}
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// scimError is the SCIM error schema (RFC 7644 §3.12).
+type scimError struct {
+	Schemas  []string `json:"schemas"`
+	Status   string   `json:"status"`
+	ScimType string   `json:"scimType,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, scimType, detail string) {
+	if status >= 500 {
+		h.log.ErrorContext(r.Context(), "SCIM request failed", "path", r.URL.Path, "detail", detail)
+	} else {
+		h.log.InfoContext(r.Context(), "SCIM request refused", "path", r.URL.Path, "status", status, "detail", detail)
+	}
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(scimError{
+		Schemas: []string{"urn:ietf:params:scim:api:messages:2.0:Error"}, Status: strconv.Itoa(status), ScimType: scimType, Detail: detail,
+	})
+}
+
+// failWith maps a directory error to its SCIM error.
+func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error) {
+	status, scimType := scimStatus(err)
+	detail := directory.Message(err)
+	if status >= 500 {
+		h.log.ErrorContext(r.Context(), "SCIM request failed", "err", err)
+	}
+	h.fail(w, r, status, scimType, detail)
+}
+
+func scimStatus(err error) (int, string) {
+	switch directory.KindOf(err) {
+	case directory.NotFound:
+		return http.StatusNotFound, ""
+	case directory.Conflict:
+		if strings.Contains(directory.Message(err), "version") {
+			return http.StatusPreconditionFailed, ""
+		}
+		return http.StatusConflict, "uniqueness"
+	case directory.Invalid:
+		return http.StatusBadRequest, "invalidValue"
+	case directory.Unauthenticated:
+		return http.StatusUnauthorized, ""
+	case directory.Forbidden:
+		return http.StatusForbidden, ""
+	}
+	return http.StatusInternalServerError, ""
+}
+
+// toElimity turns a directory error into the library's error for the
+// handlers it calls.
+func toElimity(err error) error {
+	status, scimType := scimStatus(err)
+	if status >= 500 {
+		return err
+	}
+	return scimerrors.ScimError{Status: status, ScimType: scimerrors.ScimType(scimType), Detail: directory.Message(err)}
+}
+
+var errNoToken = errors.New("no valid SCIM token")

@@ -1,0 +1,149 @@
+package scim_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/scim"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+type client struct {
+	t     *testing.T
+	url   string
+	token string
+}
+
+func (c client) do(method, path, body string, header ...string) (int, map[string]any, http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.url+path, strings.NewReader(body))
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	req.Header.Set("Content-Type", "application/scim+json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, resp.Header
+}
+
+func setup(t *testing.T, s *store.Store) (alpha, beta client, svc *directory.Service) {
+	t.Helper()
+	ctx := context.Background()
+	svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
+	op := directory.Actor{Source: directory.SourceCLI}
+	a, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "alpha", Name: "Alpha"})
+	b, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "beta", Name: "Beta"})
+	ta, _, _ := svc.CreateSCIMToken(ctx, a.ID, op, "okta")
+	tb, _, _ := svc.CreateSCIMToken(ctx, b.ID, op, "entra")
+	h, err := scim.New(svc, "https://admit.example", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return client{t, srv.URL, ta}, client{t, srv.URL, tb}, svc
+}
+
+const oktaUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example",
+ "name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"primary":true,"value":"ada@acme.example","type":"work"}],
+ "displayName":"Ada Lovelace","locale":"en-GB","externalId":"00u1abc","groups":[],"password":"ignored-by-admit","active":true}`
+
+func TestUsersEndToEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, beta, _ := setup(t, s)
+		if status, body, h := (client{t, alpha.url, ""}).do("GET", "/scim/v2/Users", ""); status != 401 || body["status"] != "401" || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("no token: %d %v", status, body)
+		}
+		if status, _, _ := (client{t, alpha.url, "admit_scim_wrong"}).do("GET", "/scim/v2/Users", ""); status != 401 {
+			t.Errorf("wrong token: %d", status)
+		}
+		status, created, hdr := alpha.do("POST", "/scim/v2/Users", oktaUser)
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, created)
+		}
+		id, _ := created["id"].(string)
+		loc := "https://admit.example/scim/v2/Users/" + id
+		if hdr.Get("Location") != loc || created["meta"].(map[string]any)["location"] != loc || !strings.HasPrefix(hdr.Get("Content-Type"), "application/scim+json") {
+			t.Errorf("Location %q, meta %v", hdr.Get("Location"), created["meta"])
+		}
+		if status, body, _ := alpha.do("POST", "/scim/v2/Users", strings.Replace(oktaUser, "ada@acme.example", "ADA@acme.example", 1)); status != 409 || body["scimType"] != "uniqueness" {
+			t.Errorf("duplicate userName: %d %v", status, body)
+		}
+		for _, f := range []string{`userName eq "Ada@ACME.example"`, `externalId eq "00u1abc"`, `emails[type eq "work" and value eq "ada@acme.example"]`} {
+			status, list, _ := alpha.do("GET", "/scim/v2/Users?filter="+url.QueryEscape(f), "")
+			if status != 200 || list["totalResults"] != float64(1) {
+				t.Errorf("filter %s: %d %v", f, status, list)
+			}
+		}
+		if status, body, _ := alpha.do("GET", "/scim/v2/Users?filter="+url.QueryEscape(`title pr`), ""); status != 400 || body["scimType"] != "invalidFilter" {
+			t.Errorf("unsupported filter: %d %v", status, body)
+		}
+		_, got, _ := alpha.do("GET", "/scim/v2/Users/"+id+"?excludedAttributes=emails,name.familyName", "")
+		if _, has := got["emails"]; has || got["locale"] != "en-GB" || got["name"].(map[string]any)["givenName"] != "Ada" || got["name"].(map[string]any)["familyName"] != nil {
+			t.Errorf("get with excludedAttributes: %v", got)
+		}
+		// Entra: capitalised op, boolean as a string.
+		status, patched, _ := alpha.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"Replace","path":"active","value":"False"}]}`)
+		if status != 200 || patched["active"] != false {
+			t.Errorf("Entra deactivation: %d %v", status, patched)
+		}
+		status, patched, _ = alpha.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"replace","value":{"name.givenName":"Augusta","active":true}},
+			{"op":"replace","path":"emails[type eq \"work\"].value","value":"augusta@acme.example"},
+			{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Analytics"}]}`)
+		if status != 200 || patched["name"].(map[string]any)["givenName"] != "Augusta" || patched["name"].(map[string]any)["familyName"] != "Lovelace" || patched["active"] != true {
+			t.Errorf("no-path and value-path patch: %d %v", status, patched)
+		}
+		if ext, _ := patched["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].(map[string]any); ext["department"] != "Analytics" {
+			t.Errorf("enterprise extension: %v", patched)
+		}
+		// Another account's token sees nothing of alpha's.
+		if status, body, _ := beta.do("GET", "/scim/v2/Users/"+id, ""); status != 404 || body["status"] != "404" {
+			t.Errorf("beta reads alpha's user: %d", status)
+		}
+		if status, _, _ := beta.do("DELETE", "/scim/v2/Users/"+id, ""); status != 404 {
+			t.Errorf("beta deletes alpha's user: %d", status)
+		}
+		if _, list, _ := beta.do("GET", "/scim/v2/Users", ""); list["totalResults"] != float64(0) {
+			t.Errorf("beta lists %v", list["totalResults"])
+		}
+		if status, _, _ := alpha.do("DELETE", "/scim/v2/Users/"+id, ""); status != 204 {
+			t.Errorf("delete: %d", status)
+		}
+		if status, _, _ := alpha.do("GET", "/scim/v2/Users/"+id, ""); status != 404 {
+			t.Errorf("after delete: %d", status)
+		}
+		if status, body, _ := alpha.do("GET", "/scim/v2/ServiceProviderConfig", ""); status != 200 || body["patch"].(map[string]any)["supported"] != true {
+			t.Errorf("ServiceProviderConfig: %d %v", status, body)
+		}
+		if status, body, _ := alpha.do("POST", "/scim/v2/Users", `{"userName": "`+strings.Repeat("x", 2<<20)+`"}`); status != 413 || body["status"] != "413" {
+			t.Errorf("oversized body: %d", status)
+		}
+		if status, body, _ := alpha.do("POST", "/scim/v2/Users", `{not json`); status != 400 || body["scimType"] != "invalidSyntax" {
+			t.Errorf("bad JSON: %d %v", status, body)
+		}
+	})
+}

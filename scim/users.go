@@ -1,0 +1,331 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	elimity "github.com/elimity-com/scim"
+	"github.com/elimity-com/scim/optional"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+// users is the library's view of the account's users. The library gives
+// a handler only the request, so each call finds its account again from
+// the bearer token (a primary-key lookup) rather than carrying it in the
+// request's context.
+type users struct{ h *Handler }
+
+func (u users) token(r *http.Request) (directory.Account, directory.SCIMToken, error) {
+	a, t, err := u.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		return a, t, errNoToken
+	}
+	return a, t, nil
+}
+
+// input reads what admit keeps from a user resource. The email is the
+// primary one, else the work one, else the first, else a userName that is
+// an address.
+func input(attrs map[string]any) directory.SCIMUserInput {
+	in := directory.SCIMUserInput{Active: true}
+	in.Profile.UserName, _ = attrs["userName"].(string)
+	in.Profile.ExternalID, _ = attrs["externalId"].(string)
+	in.Profile.DisplayName, _ = attrs["displayName"].(string)
+	if name, ok := attrs["name"].(map[string]any); ok {
+		in.Profile.GivenName, _ = name["givenName"].(string)
+		in.Profile.FamilyName, _ = name["familyName"].(string)
+	}
+	if active, ok := attrs["active"].(bool); ok {
+		in.Active = active
+	}
+	if emails, ok := attrs["emails"].([]any); ok {
+		pick := func(match func(map[string]any) bool) string {
+			for _, e := range emails {
+				if m, ok := e.(map[string]any); ok && match(m) {
+					if v, ok := m["value"].(string); ok && v != "" {
+						return v
+					}
+				}
+			}
+			return ""
+		}
+		in.Email = pick(func(m map[string]any) bool { return m["primary"] == true })
+		if in.Email == "" {
+			in.Email = pick(func(m map[string]any) bool { return strings.EqualFold(fmt.Sprint(m["type"]), "work") })
+		}
+		if in.Email == "" {
+			in.Email = pick(func(map[string]any) bool { return true })
+		}
+	}
+	if in.Email == "" && strings.Contains(in.Profile.UserName, "@") {
+		in.Email = in.Profile.UserName
+	}
+	kept := map[string]any{}
+	for k, v := range attrs {
+		if k != "id" && k != "meta" {
+			kept[k] = v
+		}
+	}
+	in.Profile.Attributes, _ = json.Marshal(kept)
+	return in
+}
+
+// resource is the user as SCIM returns it: every attribute the client
+// sent, with admit's own facts (id, userName, active, meta) over them.
+func (h *Handler) resource(u directory.SCIMUser) map[string]any {
+	res := map[string]any{}
+	_ = json.Unmarshal(u.Profile.Attributes, &res)
+	res["id"] = u.Membership.ID
+	res["userName"] = u.Profile.UserName
+	res["active"] = u.Active()
+	if u.Profile.ExternalID != "" {
+		res["externalId"] = u.Profile.ExternalID
+	}
+	if _, ok := res["emails"]; !ok {
+		res["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
+	}
+	if _, ok := res["schemas"]; !ok {
+		res["schemas"] = []string{userURN}
+	}
+	res["meta"] = map[string]any{
+		"resourceType": "User", "created": u.Membership.CreatedAt.Format(time.RFC3339),
+		"lastModified": u.Membership.UpdatedAt.Format(time.RFC3339), "version": etag(u.Version),
+		"location": h.base + "/Users/" + u.Membership.ID,
+	}
+	return res
+}
+
+func etag(v int) string { return `W/"` + strconv.Itoa(v) + `"` }
+
+// version reads an If-Match header ("*" or absent: any version).
+func version(r *http.Request) int {
+	m := strings.TrimPrefix(strings.TrimSpace(r.Header.Get("If-Match")), "W/")
+	n, _ := strconv.Atoi(strings.Trim(m, `"`))
+	return n
+}
+
+func (h *Handler) elimityResource(u directory.SCIMUser) elimity.Resource {
+	attrs := h.resource(u)
+	delete(attrs, "meta")
+	delete(attrs, "id")
+	delete(attrs, "schemas")
+	created, modified := u.Membership.CreatedAt, u.Membership.UpdatedAt
+	r := elimity.Resource{ID: u.Membership.ID, Attributes: attrs, Meta: elimity.Meta{Created: &created, LastModified: &modified, Version: etag(u.Version)}}
+	if u.Profile.ExternalID != "" {
+		r.ExternalID = optional.NewString(u.Profile.ExternalID)
+	}
+	return r
+}
+
+func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	a, t, err := u.token(r)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	created, err := u.h.dir.CreateSCIMUser(r.Context(), a.ID, t, input(attrs))
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return u.h.elimityResource(created), nil
+}
+
+func (u users) Get(r *http.Request, id string) (elimity.Resource, error) {
+	a, _, err := u.token(r)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	got, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return u.h.elimityResource(got), nil
+}
+
+// GetAll is not reached: Handler serves listings itself.
+func (u users) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Page, error) {
+	return elimity.Page{}, fmt.Errorf("listing is served by scim.Handler")
+}
+
+func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	a, t, err := u.token(r)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, input(attrs), version(r))
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return u.h.elimityResource(replaced), nil
+}
+
+func (u users) Delete(r *http.Request, id string) error {
+	a, t, err := u.token(r)
+	if err != nil {
+		return err
+	}
+	return toElimityOrNil(u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
+}
+
+func toElimityOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return toElimity(err)
+}
+
+// Patch applies the operations to the user as stored and replaces it with
+// the result, in the order given (RFC 7644 §3.5.2).
+func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
+	a, t, err := u.token(r)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	cur, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	res := u.h.resource(cur)
+	for _, op := range ops {
+		if err := applyPatch(res, op); err != nil {
+			return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+		}
+	}
+	in := input(res)
+	if in.Email == "" {
+		in.Email = cur.Email
+	}
+	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, in, version(r))
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return u.h.elimityResource(replaced), nil
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
+	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f, err := parseFilter(q.Get("filter"))
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, "invalidFilter", err.Error())
+		return
+	}
+	start, count := 1, 100
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"startIndex", &start}, {"count", &count}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				h.fail(w, r, http.StatusBadRequest, "invalidValue", p.name+" must be a whole number")
+				return
+			}
+			*p.dst = n
+		}
+	}
+	// RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
+	start, count = max(start, 1), min(max(count, 0), directory.MaxPageSize)
+	page, err := h.dir.ListSCIMUsers(r.Context(), a.ID, f, start, count)
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	resources := make([]map[string]any, len(page.Users))
+	for i, u := range page.Users {
+		resources[i] = project(h.resource(u), q.Get("attributes"), q.Get("excludedAttributes"))
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"schemas":      []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
+		"totalResults": page.Total, "startIndex": start, "itemsPerPage": len(resources), "Resources": resources,
+	})
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	u, err := h.dir.SCIMUser(r.Context(), a.ID, id)
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(u.Version))
+	_ = json.NewEncoder(w).Encode(project(h.resource(u), r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes")))
+}
+
+// project applies attributes (keep only these) or excludedAttributes
+// (drop these) to a resource; id, schemas and meta always stay (RFC 7643
+// §7 "returned: always"). Names are compared without case, and
+// "name.givenName" names a sub-attribute.
+func project(res map[string]any, attributes, excluded string) map[string]any {
+	split := func(s string) []string {
+		var out []string
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, strings.TrimPrefix(strings.ToLower(p), strings.ToLower(userURN)+":"))
+			}
+		}
+		return out
+	}
+	always := map[string]bool{"id": true, "schemas": true, "meta": true}
+	if keep := split(attributes); len(keep) > 0 {
+		out := map[string]any{}
+		for k, v := range res {
+			lk := strings.ToLower(k)
+			for _, want := range keep {
+				top, sub, hasSub := strings.Cut(want, ".")
+				switch {
+				case always[lk]:
+					out[k] = v
+				case lk == top && !hasSub:
+					out[k] = v
+				case lk == top && hasSub:
+					if m, ok := v.(map[string]any); ok {
+						part, _ := out[k].(map[string]any)
+						if part == nil {
+							part = map[string]any{}
+						}
+						for sk, sv := range m {
+							if strings.ToLower(sk) == sub {
+								part[sk] = sv
+							}
+						}
+						out[k] = part
+					}
+				}
+			}
+		}
+		return out
+	}
+	for _, drop := range split(excluded) {
+		top, sub, hasSub := strings.Cut(drop, ".")
+		for k, v := range res {
+			if strings.ToLower(k) != top || always[strings.ToLower(k)] {
+				continue
+			}
+			if !hasSub {
+				delete(res, k)
+			} else if m, ok := v.(map[string]any); ok {
+				for sk := range m {
+					if strings.ToLower(sk) == sub {
+						delete(m, sk)
+					}
+				}
+			}
+		}
+	}
+	return res
+}
