@@ -3,12 +3,14 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -20,7 +22,7 @@ import (
 func TestMain(m *testing.M) { storetest.Main(m) }
 
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	token string
 }
@@ -46,7 +48,7 @@ func (c client) do(method, path, body string, header ...string) (int, map[string
 	return resp.StatusCode, out, resp.Header
 }
 
-func setup(t *testing.T, s *store.Store) (alpha, beta client, svc *directory.Service) {
+func setup(t testing.TB, s *store.Store) (alpha, beta client, svc *directory.Service) {
 	t.Helper()
 	ctx := context.Background()
 	svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
@@ -144,6 +146,52 @@ func TestUsersEndToEnd(t *testing.T) {
 		}
 		if status, body, _ := alpha.do("POST", "/scim/v2/Users", `{not json`); status != 400 || body["scimType"] != "invalidSyntax" {
 			t.Errorf("bad JSON: %d %v", status, body)
+		}
+	})
+}
+
+func TestConcurrentCreatesOfOneUserName(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		const n = 50
+		statuses := make(chan int, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				body := strings.Replace(oktaUser, `"externalId":"00u1abc"`, fmt.Sprintf(`"externalId":"00u%d"`, i), 1)
+				status, _, _ := alpha.do("POST", "/scim/v2/Users", body)
+				statuses <- status
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(statuses)
+		counts := map[int]int{}
+		for st := range statuses {
+			counts[st]++
+		}
+		if counts[201] != 1 || counts[409] != n-1 {
+			t.Errorf("statuses %v; want one 201 and %d 409", counts, n-1)
+		}
+	})
+}
+
+// FuzzUserBody: whatever a client posts, the answer is a SCIM response
+// (2xx or 4xx), never a 5xx.
+func FuzzUserBody(f *testing.F) {
+	for _, s := range []string{oktaUser, `{}`, `{"userName": 1}`, `{"active":"maybe","userName":"x@y.example"}`, `{"name.givenName":"a","userName":"z@y.example"}`, `[]`, `null`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"m@y.example","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"123"}}`} {
+		f.Add(s)
+	}
+	s := storetest.SQLite(f)
+	alpha, _, _ := setup(f, s)
+	f.Fuzz(func(t *testing.T, body string) {
+		c := client{t, alpha.url, alpha.token}
+		status, _, _ := c.do("POST", "/scim/v2/Users", body)
+		if status >= 500 {
+			t.Fatalf("body %q: %d", body, status)
 		}
 	})
 }
