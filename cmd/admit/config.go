@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/admit-dev/admit/mail"
 )
 
 // Config is admit's configuration: environment variables, each overridable
@@ -38,7 +40,7 @@ var settings = []setting{
 	{"ADMIT_ADDR", "addr", "listen address", func(c *Config) *string { return &c.Addr }},
 	{"ADMIT_BASE_URL", "base-url", "public URL, used in links, SAML metadata and redirect URIs", func(c *Config) *string { return &c.BaseURL }},
 	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
-	{"ADMIT_SMTP_URL", "smtp-url", "smtp://user:pass@host:port or smtps://…; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
+	{"ADMIT_SMTP_URL", "smtp-url", "smtp://host[:port], smtp://user:pass@host:port?tls=required or smtps://user:pass@host; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 }
@@ -78,8 +80,11 @@ func (c Config) Validate() error {
 		problems = append(problems, fmt.Errorf("ADMIT_DATABASE_URL %q: want postgres://… or sqlite:PATH", redactURL(c.DatabaseURL)))
 	}
 	if c.SMTPURL != "" {
-		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
-			problems = append(problems, errors.New("ADMIT_SMTP_URL: want smtp://user:pass@host:port or smtps://…"))
+		// The mail package owns the URL's rules (credentials only over TLS
+		// off this machine, the one tls=required parameter); checking with
+		// it here refuses a bad URL at start, not at the first invitation.
+		if _, err := mail.NewSMTP(mail.SMTPConfig{URL: c.SMTPURL}); err != nil {
+			problems = append(problems, fmt.Errorf("ADMIT_SMTP_URL: %w", err))
 		}
 	}
 	if c.MailFrom != "" {

@@ -94,7 +94,9 @@ func StartWith(t testing.TB, addr string, opts Options) *Server {
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.srv.Serve(ln) }()
-	t.Cleanup(func() { s.srv.Close(); <-done })
+	// Close the listener as well: if Serve has not started yet, srv.Close
+	// knows nothing of it, and Serve would block on Accept for ever.
+	t.Cleanup(func() { s.srv.Close(); ln.Close(); <-done })
 	return s
 }
 
