@@ -220,8 +220,16 @@ func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *F
 	if count == 0 || startIndex > total {
 		return page, nil
 	}
-	if page.Users, err = s.store.FindSCIMUsers(ctx, accountID, filter, startIndex-1, count); err != nil {
+	key := listKey("User", filter)
+	pos, err := s.position(ctx, accountID, key, startIndex)
+	if err != nil {
 		return SCIMPage{}, err
+	}
+	if page.Users, err = s.store.FindSCIMUsers(ctx, accountID, filter, pos, count); err != nil {
+		return SCIMPage{}, err
+	}
+	if n := len(page.Users); n == count && startIndex+n <= total {
+		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Users[n-1].Membership.ID)
 	}
 	return page, nil
 }

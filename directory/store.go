@@ -112,11 +112,43 @@ type Store interface {
 	// (Conflict otherwise, for If-Match). A userName another member of the
 	// account has is a Conflict.
 	UpdateSCIMProfile(ctx context.Context, accountID, id string, p SCIMProfile, version int, at time.Time) (int, error)
-	FindSCIMUsers(ctx context.Context, accountID string, f *Filter, offset, limit int) ([]SCIMUser, error)
+	FindSCIMUsers(ctx context.Context, accountID string, f *Filter, pos Position, limit int) ([]SCIMUser, error)
 	CountSCIMUsers(ctx context.Context, accountID string, f *Filter) (int, error)
 	// DeleteMembership removes the user from the account with the
 	// membership's sessions and group memberships.
 	DeleteMembership(ctx context.Context, accountID, userID string) error
+
+	CreateGroup(ctx context.Context, g Group) error
+	// UpdateGroup saves the name and external id; with version not zero
+	// the group must be at that version.
+	UpdateGroup(ctx context.Context, g Group, version int) error
+	DeleteGroup(ctx context.Context, accountID, id string) error
+	FindSCIMGroup(ctx context.Context, accountID, id string, members bool) (SCIMGroup, error)
+	FindSCIMGroups(ctx context.Context, accountID string, f *Filter, pos Position, limit int, members bool) ([]SCIMGroup, error)
+	CountSCIMGroups(ctx context.Context, accountID string, f *Filter) (int, error)
+	// AddGroupMembers adds the account's users with these SCIM ids and
+	// returns their user ids; Invalid when one is not a user of the
+	// account. Adding a member twice is not an error.
+	AddGroupMembers(ctx context.Context, accountID, groupID string, members []string, at time.Time) ([]string, error)
+	// RemoveGroupMembers removes members by SCIM id and returns the user
+	// ids of those that were in the group.
+	RemoveGroupMembers(ctx context.Context, accountID, groupID string, members []string) ([]string, error)
+	RemoveAllGroupMembers(ctx context.Context, groupID string) error
+
+	// SaveRoleMapping adds or replaces the mapping of the group with key.
+	SaveRoleMapping(ctx context.Context, m RoleMapping, key string) error
+	DeleteRoleMapping(ctx context.Context, accountID, key string) error
+	FindRoleMappings(ctx context.Context, accountID string) ([]RoleMapping, error)
+	// IsGroupMapped reports whether a mapping names a group with this
+	// display name or externalId key.
+	IsGroupMapped(ctx context.Context, accountID, displayKey, externalKey string) (bool, error)
+	// ApplyRoleMappings sets the role of the non-owner members in scope to
+	// what their mapped groups give, or member, and returns how many
+	// changed.
+	ApplyRoleMappings(ctx context.Context, accountID string, scope RoleScope) (int64, error)
+
+	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
+	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error
 
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first

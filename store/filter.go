@@ -23,31 +23,42 @@ var filterColumn = map[directory.FilterField]string{
 	directory.FieldLastModified: "m.updated_at",
 }
 
-// filterSQL turns a filter into a WHERE condition with ? placeholders.
+// groupFilterColumn is the SQL of the fields a group filter may use.
+var groupFilterColumn = map[directory.FilterField]string{
+	directory.FieldID:          "g.id",
+	directory.FieldDisplayName: "LOWER(g.display_name)",
+	directory.FieldExternalID:  "g.external_id",
+}
+
+// filterSQL turns a user filter into a WHERE condition with ? placeholders.
 // Values are always arguments, never SQL text.
 func (s *Store) filterSQL(f *directory.Filter) (string, []any, error) {
+	return s.filterSQLOn(f, filterColumn)
+}
+
+func (s *Store) filterSQLOn(f *directory.Filter, columns map[directory.FilterField]string) (string, []any, error) {
 	if f == nil {
 		return "1 = 1", nil, nil
 	}
 	switch f.Op {
 	case directory.OpAnd, directory.OpOr:
-		l, la, err := s.filterSQL(f.Left)
+		l, la, err := s.filterSQLOn(f.Left, columns)
 		if err != nil {
 			return "", nil, err
 		}
-		r, ra, err := s.filterSQL(f.Right)
+		r, ra, err := s.filterSQLOn(f.Right, columns)
 		if err != nil {
 			return "", nil, err
 		}
 		return "(" + l + " " + strings.ToUpper(string(f.Op)) + " " + r + ")", append(la, ra...), nil
 	case directory.OpNot:
-		l, la, err := s.filterSQL(f.Left)
+		l, la, err := s.filterSQLOn(f.Left, columns)
 		if err != nil {
 			return "", nil, err
 		}
 		return "NOT (" + l + ")", la, nil
 	}
-	col, ok := filterColumn[f.Field]
+	col, ok := columns[f.Field]
 	kind, caseExact, _ := directory.KindOfField(f.Field)
 	if !ok {
 		return "", nil, directory.InvalidError(fmt.Sprintf("filtering on %q is not supported", f.Field))

@@ -83,14 +83,15 @@ func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p d
 }
 
 // FindSCIMUsers returns a page of the account's members matching f, in SCIM id order.
-func (s *Store) FindSCIMUsers(ctx context.Context, accountID string, f *directory.Filter, offset, limit int) ([]directory.SCIMUser, error) {
+func (s *Store) FindSCIMUsers(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int) ([]directory.SCIMUser, error) {
 	where, args, err := s.filterSQL(f)
 	if err != nil {
 		return nil, err
 	}
-	args = append([]any{accountID}, append(args, limit, offset)...)
+	page, pageArgs := pageSQL("m.scim_id", pos, limit)
+	args = append(append([]any{accountID}, args...), pageArgs...)
 	var rows []scimUserRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND `+where+` ORDER BY m.scim_id LIMIT ? OFFSET ?`), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND `+where+page), args...); err != nil {
 		return nil, s.dialect.wrap(err, "find SCIM users")
 	}
 	out := make([]directory.SCIMUser, len(rows))

@@ -127,6 +127,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now, idleBefore, failuresBefo
 		{`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, []any{now, idleBefore}},
 		{`DELETE FROM sign_in_failures WHERE failed_at <= ?`, []any{failuresBefore}},
 		{`DELETE FROM password_resets WHERE expires_at <= ?`, []any{resetsBefore}},
+		{`DELETE FROM scim_cursors WHERE expires_at <= ?`, []any{now}},
 	} {
 		res, err := s.q.ExecContext(ctx, s.rebind(d.query), d.args...)
 		if err != nil {

@@ -36,8 +36,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if len(applied) != 0 {
 			t.Errorf("second Migrate applied %v; want nothing", applied)
 		}
-		if v, err := s.SchemaVersion(ctx); err != nil || v != 6 {
-			t.Errorf("SchemaVersion = %d, %v; want 6", v, err)
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 7 {
+			t.Errorf("SchemaVersion = %d, %v; want 7", v, err)
 		}
 	})
 }
@@ -233,7 +233,7 @@ func TestSCIMMigrationUpgradesExistingMembers(t *testing.T) {
 			if _, err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			page, err := s.FindSCIMUsers(ctx, "a", nil, 0, 10)
+			page, err := s.FindSCIMUsers(ctx, "a", nil, directory.Position{}, 10)
 			if err != nil || len(page) != 2 {
 				t.Fatalf("after the upgrade: %d users, %v", len(page), err)
 			}

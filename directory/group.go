@@ -1,0 +1,248 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// GroupMember is a member of a group as SCIM names it: the SCIM id of the
+// person's membership of the account.
+type GroupMember struct {
+	ID      string // SCIM id of the member
+	UserID  string
+	Display string
+}
+
+// SCIMGroup is a group with, when asked for, its members.
+type SCIMGroup struct {
+	Group   Group
+	Version int
+	Members []GroupMember // nil when not loaded
+}
+
+// GroupInput is a group as a SCIM client sends it.
+type GroupInput struct {
+	DisplayName string
+	ExternalID  string
+	Members     []string // SCIM ids of the account's users
+}
+
+func (in *GroupInput) check() error {
+	in.DisplayName = strings.TrimSpace(in.DisplayName)
+	switch {
+	case in.DisplayName == "":
+		return InvalidError("displayName is required")
+	case len([]rune(in.DisplayName)) > 256 || hasControl(in.DisplayName):
+		return InvalidError("displayName must be at most 256 characters, without control characters")
+	case len([]rune(in.ExternalID)) > 256:
+		return InvalidError("externalId must be at most 256 characters")
+	}
+	return nil
+}
+
+// CreateSCIMGroup creates a group with its members (Okta sends them in
+// the POST body).
+func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token SCIMToken, in GroupInput) (SCIMGroup, error) {
+	if err := in.check(); err != nil {
+		return SCIMGroup{}, err
+	}
+	now := s.clock()
+	g := Group{ID: newID(), AccountID: accountID, DisplayName: in.DisplayName, ExternalID: in.ExternalID, CreatedAt: now, UpdatedAt: now}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreateGroup(ctx, g); err != nil {
+			return err
+		}
+		userIDs, err := tx.AddGroupMembers(ctx, accountID, g.ID, in.Members, now)
+		if err != nil {
+			return err
+		}
+		roles, err := s.mapRoles(ctx, tx, g, RoleScope{UserIDs: userIDs})
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "group.created", targetType: "group", targetID: g.ID,
+			data: map[string]any{"display_name": g.DisplayName, "members": len(userIDs), "roles_changed": roles},
+		})
+	})
+	if err != nil {
+		return SCIMGroup{}, fmt.Errorf("create group: %w", err)
+	}
+	return s.store.FindSCIMGroup(ctx, accountID, g.ID, true)
+}
+
+// SCIMGroup returns a group; members are loaded only when asked for
+// (Entra reads groups with excludedAttributes=members).
+func (s *Service) SCIMGroup(ctx context.Context, accountID, id string, members bool) (SCIMGroup, error) {
+	return s.store.FindSCIMGroup(ctx, accountID, id, members)
+}
+
+// GroupChange is a change to a group: a new name or external id, and
+// steps on its members, applied in order. Adding or removing a member
+// costs the same in a group of ten or of a hundred thousand: no member
+// list is ever loaded to change it.
+type GroupChange struct {
+	DisplayName *string
+	ExternalID  *string
+	Steps       []MemberStep
+}
+
+// MemberStep is one change to a group's members.
+type MemberStep struct {
+	Op      MemberOp
+	Members []string // SCIM ids; none for MembersRemoveAll
+}
+
+// MemberOp is what a MemberStep does.
+type MemberOp int
+
+const (
+	MembersAdd MemberOp = iota
+	MembersRemove
+	MembersRemoveAll
+	MembersReplace // remove all, then add Members
+)
+
+// ChangeSCIMGroup applies a change (PUT and PATCH). version, when not
+// zero, must be the group's current version.
+func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, version int) (SCIMGroup, error) {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		cur, err := tx.FindSCIMGroup(ctx, accountID, id, false)
+		if err != nil {
+			return err
+		}
+		g := cur.Group
+		in := GroupInput{DisplayName: g.DisplayName, ExternalID: g.ExternalID}
+		if c.DisplayName != nil {
+			in.DisplayName = *c.DisplayName
+		}
+		if c.ExternalID != nil {
+			in.ExternalID = *c.ExternalID
+		}
+		if err := in.check(); err != nil {
+			return err
+		}
+		now := s.clock()
+		var added, removed int
+		var cleared bool
+		var roles int64
+		addRoles := func(n int64, err error) error { roles += n; return err }
+		renamed := g.DisplayName != in.DisplayName || g.ExternalID != in.ExternalID
+		if renamed {
+			// Under its old name the group may have given its members a
+			// role: take it back before the name changes.
+			if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
+				return err
+			}
+		}
+		g.DisplayName, g.ExternalID, g.UpdatedAt = in.DisplayName, in.ExternalID, now
+		if err := tx.UpdateGroup(ctx, g, version); err != nil {
+			return err
+		}
+		if renamed {
+			if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID})); err != nil {
+				return err
+			}
+		}
+		for _, step := range c.Steps {
+			if step.Op == MembersRemoveAll || step.Op == MembersReplace {
+				// Work out the members' roles without this group before
+				// emptying it: afterwards nothing says who was in it.
+				if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
+					return err
+				}
+				if err := tx.RemoveAllGroupMembers(ctx, g.ID); err != nil {
+					return err
+				}
+				cleared = true
+			}
+			var userIDs []string
+			var err error
+			switch step.Op {
+			case MembersAdd, MembersReplace:
+				userIDs, err = tx.AddGroupMembers(ctx, accountID, g.ID, step.Members, now)
+				added += len(userIDs)
+			case MembersRemove:
+				userIDs, err = tx.RemoveGroupMembers(ctx, accountID, g.ID, step.Members)
+				removed += len(userIDs)
+			}
+			if err != nil {
+				return err
+			}
+			if len(userIDs) > 0 {
+				if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{UserIDs: userIDs})); err != nil {
+					return err
+				}
+			}
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "group.updated", targetType: "group", targetID: g.ID,
+			data: map[string]any{"display_name": g.DisplayName, "added": added, "removed": removed, "cleared": cleared, "roles_changed": roles},
+		})
+	})
+	if err != nil {
+		return SCIMGroup{}, fmt.Errorf("change group: %w", err)
+	}
+	return s.store.FindSCIMGroup(ctx, accountID, id, false)
+}
+
+// DeleteSCIMGroup deletes a group; its members stay members of the account.
+func (s *Service) DeleteSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		g, err := tx.FindSCIMGroup(ctx, accountID, id, false)
+		if err != nil {
+			return err
+		}
+		roles, err := s.mapRoles(ctx, tx, g.Group, RoleScope{GroupID: id, Ignoring: id})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteGroup(ctx, accountID, id); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: scimActor(token), action: "group.deleted", targetType: "group", targetID: id,
+			data: map[string]any{"display_name": g.Group.DisplayName, "roles_changed": roles},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("delete group: %w", err)
+	}
+	return nil
+}
+
+// GroupPage is one page of a group listing.
+type GroupPage struct {
+	Total  int
+	Groups []SCIMGroup
+}
+
+// ListSCIMGroups lists the account's groups matching f (on id,
+// displayName, externalId), members included when asked for.
+func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filter, startIndex, count int, members bool) (GroupPage, error) {
+	if err := f.Check(); err != nil {
+		return GroupPage{}, err
+	}
+	startIndex, count = max(startIndex, 1), min(max(count, 0), MaxPageSize)
+	total, err := s.store.CountSCIMGroups(ctx, accountID, f)
+	if err != nil {
+		return GroupPage{}, err
+	}
+	page := GroupPage{Total: total}
+	if count == 0 || startIndex > total {
+		return page, nil
+	}
+	key := listKey("Group", f)
+	pos, err := s.position(ctx, accountID, key, startIndex)
+	if err != nil {
+		return GroupPage{}, err
+	}
+	if page.Groups, err = s.store.FindSCIMGroups(ctx, accountID, f, pos, count, members); err != nil {
+		return GroupPage{}, err
+	}
+	if n := len(page.Groups); n == count && startIndex+n <= total {
+		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Groups[n-1].Group.ID)
+	}
+	return page, nil
+}

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type groupRow struct {
+	ID          string    `db:"id"`
+	AccountID   string    `db:"account_id"`
+	DisplayName string    `db:"display_name"`
+	ExternalID  string    `db:"external_id"`
+	Version     int       `db:"version"`
+	CreatedAt   time.Time `db:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at"`
+}
+
+const groupSelect = `SELECT g.id, g.account_id, g.display_name, g.external_id, g.version, g.created_at, g.updated_at FROM groups g`
+
+func (r groupRow) group() directory.SCIMGroup {
+	return directory.SCIMGroup{Version: r.Version, Group: directory.Group{ID: r.ID, AccountID: r.AccountID, DisplayName: r.DisplayName,
+		ExternalID: r.ExternalID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}}
+}
+
+// CreateGroup stores a group.
+func (s *Store) CreateGroup(ctx context.Context, g directory.Group) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO groups (id, account_id, display_name, display_key, external_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		g.ID, g.AccountID, g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.CreatedAt, g.UpdatedAt)
+	return s.dialect.wrap(err, "insert group")
+}
+
+// UpdateGroup saves a group's name and external id.
+func (s *Store) UpdateGroup(ctx context.Context, g directory.Group, version int) error {
+	query := `UPDATE groups SET display_name = ?, display_key = ?, external_id = ?, updated_at = ?, version = version + 1 WHERE account_id = ? AND id = ?`
+	args := []any{g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.UpdatedAt, g.AccountID, g.ID}
+	if version > 0 {
+		query += ` AND version = ?`
+		args = append(args, version)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return s.dialect.wrap(err, "update group")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if version > 0 {
+			return directory.ConflictError("the group changed since you read it (version mismatch)")
+		}
+		return directory.NotFoundError(fmt.Sprintf("no group %s", g.ID))
+	}
+	return nil
+}
+
+// DeleteGroup deletes a group and its member list.
+func (s *Store) DeleteGroup(ctx context.Context, accountID, id string) error {
+	return s.within(ctx, func(s *Store) error {
+		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE account_id = ? AND id = ?)`), accountID, id); err != nil {
+			return s.dialect.wrap(err, "delete group members")
+		}
+		_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM groups WHERE account_id = ? AND id = ?`), accountID, id)
+		return s.dialect.wrap(err, "delete group")
+	})
+}
+
+// FindSCIMGroup returns a group, with its members when asked for.
+func (s *Store) FindSCIMGroup(ctx context.Context, accountID, id string, members bool) (directory.SCIMGroup, error) {
+	var r groupRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(groupSelect+` WHERE g.account_id = ? AND g.id = ?`), accountID, id); err != nil {
+		err = s.dialect.wrap(err, "find group")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.SCIMGroup{}, directory.NotFoundError(fmt.Sprintf("no group %s", id))
+		}
+		return directory.SCIMGroup{}, err
+	}
+	g := r.group()
+	if members {
+		var err error
+		if g.Members, err = s.groupMembers(ctx, g.Group.ID); err != nil {
+			return directory.SCIMGroup{}, err
+		}
+	}
+	return g, nil
+}
+
+func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.GroupMember, error) {
+	var rows []struct {
+		ID     string `db:"scim_id"`
+		UserID string `db:"user_id"`
+		Name   string `db:"user_name"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT m.scim_id, m.user_id, m.user_name FROM group_members gm
+		JOIN groups g ON g.id = gm.group_id
+		JOIN memberships m ON m.account_id = g.account_id AND m.user_id = gm.user_id
+		WHERE gm.group_id = ? ORDER BY m.scim_id`), groupID)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find group members")
+	}
+	out := make([]directory.GroupMember, len(rows))
+	for i, r := range rows {
+		out[i] = directory.GroupMember{ID: r.ID, UserID: r.UserID, Display: r.Name}
+	}
+	return out, nil
+}
+
+// FindSCIMGroups returns a page of the account's groups matching f.
+func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int, members bool) ([]directory.SCIMGroup, error) {
+	where, args, err := s.filterSQLOn(f, groupFilterColumn)
+	if err != nil {
+		return nil, err
+	}
+	page, pageArgs := pageSQL("g.id", pos, limit)
+	var rows []groupRow
+	err = sqlx.SelectContext(ctx, s.q, &rows, s.rebind(groupSelect+` WHERE g.account_id = ? AND `+where+page),
+		append(append([]any{accountID}, args...), pageArgs...)...)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find groups")
+	}
+	out := make([]directory.SCIMGroup, len(rows))
+	for i, r := range rows {
+		out[i] = r.group()
+		if members {
+			if out[i].Members, err = s.groupMembers(ctx, r.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// CountSCIMGroups counts the account's groups matching f.
+func (s *Store) CountSCIMGroups(ctx context.Context, accountID string, f *directory.Filter) (int, error) {
+	where, args, err := s.filterSQLOn(f, groupFilterColumn)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM groups g WHERE g.account_id = ? AND `+where), append([]any{accountID}, args...)...)
+	return n, s.dialect.wrap(err, "count groups")
+}
+
+// memberUser finds the user behind a member's SCIM id, in the account only.
+func (s *Store) memberUser(ctx context.Context, accountID, scimID string) (string, error) {
+	var userID string
+	err := sqlx.GetContext(ctx, s.q, &userID, s.rebind(`SELECT user_id FROM memberships WHERE account_id = ? AND scim_id = ?`), accountID, scimID)
+	if err != nil {
+		err = s.dialect.wrap(err, "find member")
+		if directory.KindOf(err) == directory.NotFound {
+			return "", directory.InvalidError(fmt.Sprintf("no user %s in this account", scimID))
+		}
+		return "", err
+	}
+	return userID, nil
+}
+
+// AddGroupMembers adds members one primary-key insert each.
+func (s *Store) AddGroupMembers(ctx context.Context, accountID, groupID string, members []string, at time.Time) ([]string, error) {
+	userIDs := make([]string, 0, len(members))
+	for _, m := range members {
+		userID, err := s.memberUser(ctx, accountID, m)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT (group_id, user_id) DO NOTHING`), groupID, userID, at); err != nil {
+			return nil, s.dialect.wrap(err, "add group member")
+		}
+		userIDs = append(userIDs, userID)
+	}
+	return userIDs, nil
+}
+
+// RemoveGroupMembers removes members one primary-key delete each; an
+// unknown or absent member is no error (RFC 7644 §3.5.2.2: removing what
+// is not there changes nothing).
+func (s *Store) RemoveGroupMembers(ctx context.Context, accountID, groupID string, members []string) ([]string, error) {
+	var userIDs []string
+	for _, m := range members {
+		var userID string
+		err := sqlx.GetContext(ctx, s.q, &userID, s.rebind(`SELECT user_id FROM memberships WHERE account_id = ? AND scim_id = ?`), accountID, m)
+		if directory.KindOf(s.dialect.wrap(err, "")) == directory.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, s.dialect.wrap(err, "find member")
+		}
+		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM group_members WHERE group_id = ? AND user_id = ?`), groupID, userID)
+		if err != nil {
+			return nil, s.dialect.wrap(err, "remove group member")
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			userIDs = append(userIDs, userID)
+		}
+	}
+	return userIDs, nil
+}
+
+// RemoveAllGroupMembers empties a group.
+func (s *Store) RemoveAllGroupMembers(ctx context.Context, groupID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM group_members WHERE group_id = ?`), groupID)
+	return s.dialect.wrap(err, "remove all group members")
+}
