@@ -63,7 +63,7 @@ func (s *Store) IsGroupMapped(ctx context.Context, accountID, displayKey, extern
 
 // mappedRole is the role a member's mapped groups give, best first; the
 // outer query supplies memberships.user_id and account_id, and one
-// argument: a group to leave out ('' for none).
+// argument: a group to leave out (” for none).
 const mappedRole = `COALESCE((SELECT r.role FROM group_members gm
 	JOIN groups g ON g.id = gm.group_id
 	JOIN role_mappings r ON r.account_id = g.account_id AND (r.group_key = g.display_key OR r.group_key = LOWER(g.external_id))
