@@ -39,6 +39,7 @@ const (
 	FieldFamilyName   FilterField = "name.familyName"
 	FieldActive       FilterField = "active"
 	FieldLastModified FilterField = "meta.lastModified"
+	FieldMember       FilterField = "members.value" // groups only: the SCIM id of a member
 )
 
 // FieldKind is the type of a field's values.
@@ -59,6 +60,7 @@ var fieldKinds = map[FilterField]struct {
 	FieldID: {KindString, true}, FieldUserName: {KindString, false}, FieldExternalID: {KindString, true},
 	FieldEmail: {KindString, false}, FieldDisplayName: {KindString, false}, FieldGivenName: {KindString, false},
 	FieldFamilyName: {KindString, false}, FieldActive: {KindBool, false}, FieldLastModified: {KindTime, false},
+	FieldMember: {KindString, true},
 }
 
 // KindOfField returns the type of a field and whether it is compared with case.

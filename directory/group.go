@@ -51,7 +51,7 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 	g := Group{ID: newID(), AccountID: accountID, DisplayName: in.DisplayName, ExternalID: in.ExternalID, CreatedAt: now, UpdatedAt: now}
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.CreateGroup(ctx, g); err != nil {
-			return err
+			return nameTaken(err, g.DisplayName)
 		}
 		userIDs, err := tx.AddGroupMembers(ctx, accountID, g.ID, in.Members, now)
 		if err != nil {
@@ -70,6 +70,15 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 		return SCIMGroup{}, fmt.Errorf("create group: %w", err)
 	}
 	return s.store.FindSCIMGroup(ctx, accountID, g.ID, true)
+}
+
+// nameTaken explains the uniqueness conflict of a group's name: a mapping
+// to a role must name exactly one group.
+func nameTaken(err error, name string) error {
+	if KindOf(err) == Conflict && !strings.Contains(Message(err), "version") {
+		return ConflictError(fmt.Sprintf("a group named %q already exists in this account", name))
+	}
+	return err
 }
 
 // SCIMGroup returns a group; members are loaded only when asked for
@@ -138,7 +147,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		}
 		g.DisplayName, g.ExternalID, g.UpdatedAt = in.DisplayName, in.ExternalID, now
 		if err := tx.UpdateGroup(ctx, g, version); err != nil {
-			return err
+			return nameTaken(err, g.DisplayName)
 		}
 		if renamed {
 			if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID})); err != nil {
@@ -230,7 +239,7 @@ func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filte
 		return GroupPage{}, err
 	}
 	page := GroupPage{Total: total}
-	if count == 0 || startIndex > total {
+	if count == 0 {
 		return page, nil
 	}
 	key := listKey("Group", f)
@@ -238,10 +247,15 @@ func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filte
 	if err != nil {
 		return GroupPage{}, err
 	}
+	// Past the end, unless the previous page's end is known: users
+	// deleted since then shrink the total, not what is left to list.
+	if pos.After == "" && startIndex > total {
+		return page, nil
+	}
 	if page.Groups, err = s.store.FindSCIMGroups(ctx, accountID, f, pos, count, members); err != nil {
 		return GroupPage{}, err
 	}
-	if n := len(page.Groups); n == count && startIndex+n <= total {
+	if n := len(page.Groups); n == count {
 		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Groups[n-1].Group.ID)
 	}
 	return page, nil

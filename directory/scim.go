@@ -217,7 +217,7 @@ func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *F
 		return SCIMPage{}, err
 	}
 	page := SCIMPage{Total: total}
-	if count == 0 || startIndex > total {
+	if count == 0 {
 		return page, nil
 	}
 	key := listKey("User", filter)
@@ -225,10 +225,15 @@ func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *F
 	if err != nil {
 		return SCIMPage{}, err
 	}
+	// Past the end, unless the previous page's end is known: users
+	// deleted since then shrink the total, not what is left to list.
+	if pos.After == "" && startIndex > total {
+		return page, nil
+	}
 	if page.Users, err = s.store.FindSCIMUsers(ctx, accountID, filter, pos, count); err != nil {
 		return SCIMPage{}, err
 	}
-	if n := len(page.Users); n == count && startIndex+n <= total {
+	if n := len(page.Users); n == count {
 		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Users[n-1].Membership.ID)
 	}
 	return page, nil

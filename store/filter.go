@@ -25,10 +25,18 @@ var filterColumn = map[directory.FilterField]string{
 
 // groupFilterColumn is the SQL of the fields a group filter may use.
 var groupFilterColumn = map[directory.FilterField]string{
-	directory.FieldID:          "g.id",
-	directory.FieldDisplayName: "LOWER(g.display_name)",
-	directory.FieldExternalID:  "g.external_id",
+	directory.FieldID:           "g.id",
+	directory.FieldDisplayName:  "g.display_key",
+	directory.FieldExternalID:   "g.external_id",
+	directory.FieldLastModified: "g.updated_at",
+	directory.FieldMember:       memberExists,
 }
+
+// memberExists stands for "the group has the member": Entra ID asks
+// whether a user is in a group with members[value eq "id"] before adding
+// them. It is one primary-key probe, never a scan of the group.
+const memberExists = `EXISTS (SELECT 1 FROM group_members gm JOIN memberships mm ON mm.user_id = gm.user_id AND mm.account_id = g.account_id
+	WHERE gm.group_id = g.id AND mm.scim_id = ?)`
 
 // filterSQL turns a user filter into a WHERE condition with ? placeholders.
 // Values are always arguments, never SQL text.
@@ -62,6 +70,15 @@ func (s *Store) filterSQLOn(f *directory.Filter, columns map[directory.FilterFie
 	kind, caseExact, _ := directory.KindOfField(f.Field)
 	if !ok {
 		return "", nil, directory.InvalidError(fmt.Sprintf("filtering on %q is not supported", f.Field))
+	}
+	if col == memberExists {
+		switch f.Op {
+		case directory.OpEq:
+			return col, []any{f.Value}, nil
+		case directory.OpNe:
+			return "NOT " + col, []any{f.Value}, nil
+		}
+		return "", nil, directory.InvalidError("members.value is compared with eq or ne")
 	}
 	if kind == directory.KindBool {
 		active := f.Op == directory.OpPr || f.Value == true
