@@ -23,9 +23,33 @@ var userFields = map[string]directory.FilterField{
 	"active": directory.FieldActive, "meta.lastmodified": directory.FieldLastModified,
 }
 
-// parseFilter turns a SCIM filter into a directory filter. An error is
-// the client's: it becomes a 400 invalidFilter.
+// groupFields are the attribute paths a Groups filter may use.
+var groupFields = map[string]directory.FilterField{
+	"id": directory.FieldID, "displayname": directory.FieldDisplayName, "externalid": directory.FieldExternalID,
+	"members": directory.FieldMember, "members.value": directory.FieldMember, "meta.lastmodified": directory.FieldLastModified,
+}
+
+// resourceFilter is what a filter may say of one resource type.
+type resourceFilter struct {
+	urn    string
+	fields map[string]directory.FilterField
+	// ignored are the sub-attributes of value paths ("emails[type eq
+	// "work"]") that always hold for the one value admit keeps.
+	ignored map[string]bool
+}
+
+var (
+	userFilter  = resourceFilter{userURN, userFields, map[string]bool{"emails.type": true, "emails.primary": true, "emails.display": true}}
+	groupFilter = resourceFilter{groupURN, groupFields, map[string]bool{"members.type": true}}
+)
+
+// parseFilter turns a SCIM filter on users into a directory filter. An
+// error is the client's: it becomes a 400 invalidFilter.
 func parseFilter(raw string) (*directory.Filter, error) {
+	return userFilter.parse(raw)
+}
+
+func (rf resourceFilter) parse(raw string) (*directory.Filter, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -33,7 +57,7 @@ func parseFilter(raw string) (*directory.Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse the filter: %w", err)
 	}
-	f, always, err := convert(expr, "")
+	f, always, err := rf.convert(expr, "")
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +70,14 @@ func parseFilter(raw string) (*directory.Filter, error) {
 // convert maps one expression. Inside a value path (prefix "emails"),
 // conditions on sub-attributes admit keeps one value of (type, primary)
 // hold for that value: they come back as always-true (nil, true).
-func convert(expr filter.Expression, prefix string) (*directory.Filter, bool, error) {
+func (rf resourceFilter) convert(expr filter.Expression, prefix string) (*directory.Filter, bool, error) {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
-		l, lAlways, err := convert(e.Left, prefix)
+		l, lAlways, err := rf.convert(e.Left, prefix)
 		if err != nil {
 			return nil, false, err
 		}
-		r, rAlways, err := convert(e.Right, prefix)
+		r, rAlways, err := rf.convert(e.Right, prefix)
 		if err != nil {
 			return nil, false, err
 		}
@@ -73,7 +97,7 @@ func convert(expr filter.Expression, prefix string) (*directory.Filter, bool, er
 		}
 		return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r}, false, nil
 	case *filter.NotExpression:
-		inner, always, err := convert(e.Expression, prefix)
+		inner, always, err := rf.convert(e.Expression, prefix)
 		if err != nil {
 			return nil, false, err
 		}
@@ -83,19 +107,19 @@ func convert(expr filter.Expression, prefix string) (*directory.Filter, bool, er
 		return &directory.Filter{Op: directory.OpNot, Left: inner}, false, nil
 	case *filter.ValuePath:
 		name := strings.ToLower(e.AttributePath.AttributeName)
-		if name != "emails" {
+		if _, ok := rf.fields[name+".value"]; !ok || prefix != "" {
 			return nil, false, fmt.Errorf("filtering inside %q is not supported", e.AttributePath.AttributeName)
 		}
-		return convert(e.ValueFilter, "emails")
+		return rf.convert(e.ValueFilter, name)
 	case *filter.AttributeExpression:
-		return compare(*e, prefix)
+		return rf.compare(*e, prefix)
 	}
 	return nil, false, fmt.Errorf("unsupported filter expression")
 }
 
-func compare(e filter.AttributeExpression, prefix string) (*directory.Filter, bool, error) {
+func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*directory.Filter, bool, error) {
 	p := e.AttributePath
-	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, userURN) {
+	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, rf.urn) {
 		return nil, false, fmt.Errorf("filtering on %s attributes is not supported", uri)
 	}
 	name := strings.ToLower(p.AttributeName)
@@ -103,14 +127,12 @@ func compare(e filter.AttributeExpression, prefix string) (*directory.Filter, bo
 		name += "." + strings.ToLower(sub)
 	}
 	if prefix != "" {
-		switch name {
-		case "type", "primary", "display":
-			return nil, true, nil // admit keeps one email: the primary, work one
-		case "value":
-			name = prefix + ".value"
+		name = prefix + "." + name
+		if rf.ignored[name] {
+			return nil, true, nil
 		}
 	}
-	field, ok := userFields[name]
+	field, ok := rf.fields[name]
 	if !ok {
 		return nil, false, fmt.Errorf("filtering on %q is not supported", p.String())
 	}

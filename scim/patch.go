@@ -70,6 +70,12 @@ func normalizeBody(body []byte, patch bool) ([]byte, error) {
 
 func normalizeResource(m map[string]any) {
 	for k, v := range m {
+		// null is the same as not there (RFC 7643 §2.5); Entra ID sends
+		// "$ref": null with every member.
+		if v == nil {
+			delete(m, k)
+			continue
+		}
 		if s, ok := v.(string); ok && (strings.EqualFold(k, "active") || strings.EqualFold(k, "primary")) {
 			if strings.EqualFold(s, "true") || strings.EqualFold(s, "false") {
 				m[k] = strings.EqualFold(s, "true")

@@ -50,6 +50,10 @@ func New(dir *directory.Service, baseURL string, log *slog.Logger) (*Handler, er
 			Schema:           schema.CoreUserSchema(),
 			SchemaExtensions: []elimity.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}},
 			Handler:          users{h},
+		}, {
+			ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups", Description: optional.NewString("A group of the account's users"),
+			Schema:  schema.CoreGroupSchema(),
+			Handler: groups{h},
 		}},
 	})
 	if err != nil {
@@ -76,13 +80,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/scim/v2"), "/")
-	if r.Method == http.MethodGet && strings.EqualFold(path, "/Users") {
-		h.listUsers(w, r)
-		return
-	}
-	if id, ok := strings.CutPrefix(path, "/Users/"); ok && r.Method == http.MethodGet {
-		h.getUser(w, r, id)
-		return
+	if r.Method == http.MethodGet {
+		switch {
+		case strings.EqualFold(path, "/Users"):
+			h.listUsers(w, r)
+			return
+		case strings.EqualFold(path, "/Groups"):
+			h.listGroups(w, r)
+			return
+		case hasPrefixFold(path, "/Users/"):
+			h.getUser(w, r, path[len("/Users/"):])
+			return
+		case hasPrefixFold(path, "/Groups/"):
+			h.getGroup(w, r, path[len("/Groups/"):])
+			return
+		}
 	}
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -100,6 +112,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}}
 	http.StripPrefix("/scim/v2", h.srv).ServeHTTP(rec, r)
 	h.mend(w, rec)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // bearer returns the token of an Authorization: Bearer header.

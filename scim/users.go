@@ -220,7 +220,27 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "invalidFilter", err.Error())
 		return
 	}
-	start, count := 1, 100
+	start, count, ok := h.pageParams(w, r)
+	if !ok {
+		return
+	}
+	page, err := h.dir.ListSCIMUsers(r.Context(), a.ID, f, start, count)
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	resources := make([]map[string]any, len(page.Users))
+	for i, u := range page.Users {
+		resources[i] = project(h.resource(u), userURN, q.Get("attributes"), q.Get("excludedAttributes"))
+	}
+	h.writeList(w, page.Total, start, resources)
+}
+
+// pageParams reads startIndex and count; a bad one has been answered with
+// a 400 when ok is false.
+func (h *Handler) pageParams(w http.ResponseWriter, r *http.Request) (start, count int, ok bool) {
+	q := r.URL.Query()
+	start, count = 1, 100
 	for _, p := range []struct {
 		name string
 		dst  *int
@@ -229,25 +249,20 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				h.fail(w, r, http.StatusBadRequest, "invalidValue", p.name+" must be a whole number")
-				return
+				return 0, 0, false
 			}
 			*p.dst = n
 		}
 	}
 	// RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
-	start, count = max(start, 1), min(max(count, 0), directory.MaxPageSize)
-	page, err := h.dir.ListSCIMUsers(r.Context(), a.ID, f, start, count)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
-	resources := make([]map[string]any, len(page.Users))
-	for i, u := range page.Users {
-		resources[i] = project(h.resource(u), q.Get("attributes"), q.Get("excludedAttributes"))
-	}
+	return max(start, 1), min(max(count, 0), directory.MaxPageSize), true
+}
+
+// writeList sends a ListResponse.
+func (h *Handler) writeList(w http.ResponseWriter, total, start int, resources []map[string]any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"schemas":      []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
-		"totalResults": page.Total, "startIndex": start, "itemsPerPage": len(resources), "Resources": resources,
+		"totalResults": total, "startIndex": start, "itemsPerPage": len(resources), "Resources": resources,
 	})
 }
 
@@ -263,19 +278,19 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	w.Header().Set("ETag", etag(u.Version))
-	_ = json.NewEncoder(w).Encode(project(h.resource(u), r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes")))
+	_ = json.NewEncoder(w).Encode(project(h.resource(u), userURN, r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes")))
 }
 
 // project applies attributes (keep only these) or excludedAttributes
 // (drop these) to a resource; id, schemas and meta always stay (RFC 7643
 // §7 "returned: always"). Names are compared without case, and
 // "name.givenName" names a sub-attribute.
-func project(res map[string]any, attributes, excluded string) map[string]any {
+func project(res map[string]any, urn, attributes, excluded string) map[string]any {
 	split := func(s string) []string {
 		var out []string
 		for p := range strings.SplitSeq(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, strings.TrimPrefix(strings.ToLower(p), strings.ToLower(userURN)+":"))
+				out = append(out, strings.TrimPrefix(strings.ToLower(p), strings.ToLower(urn)+":"))
 			}
 		}
 		return out

@@ -1,0 +1,371 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	elimity "github.com/elimity-com/scim"
+	"github.com/elimity-com/scim/optional"
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+const groupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+// groups is the library's view of the account's groups. Members are
+// changed one row at a time and never loaded to be changed, so that adding
+// one member to a group of 100,000 costs what it costs in a group of 10.
+type groups struct{ h *Handler }
+
+// groupResource is the group as SCIM returns it; members only when loaded.
+func (h *Handler) groupResource(g directory.SCIMGroup) map[string]any {
+	res := map[string]any{
+		"schemas": []string{groupURN}, "id": g.Group.ID, "displayName": g.Group.DisplayName,
+		"meta": map[string]any{
+			"resourceType": "Group", "created": g.Group.CreatedAt.Format(time.RFC3339),
+			"lastModified": g.Group.UpdatedAt.Format(time.RFC3339), "version": etag(g.Version),
+			"location": h.base + "/Groups/" + g.Group.ID,
+		},
+	}
+	if g.Group.ExternalID != "" {
+		res["externalId"] = g.Group.ExternalID
+	}
+	if g.Members != nil {
+		members := make([]map[string]any, len(g.Members))
+		for i, m := range g.Members {
+			members[i] = map[string]any{"value": m.ID, "display": m.Display, "type": "User", "$ref": h.base + "/Users/" + m.ID}
+		}
+		res["members"] = members
+	}
+	return res
+}
+
+func (h *Handler) elimityGroup(g directory.SCIMGroup) elimity.Resource {
+	attrs := h.groupResource(g)
+	for _, k := range []string{"meta", "id", "schemas"} {
+		delete(attrs, k)
+	}
+	created, modified := g.Group.CreatedAt, g.Group.UpdatedAt
+	r := elimity.Resource{ID: g.Group.ID, Attributes: attrs, Meta: elimity.Meta{Created: &created, LastModified: &modified, Version: etag(g.Version)}}
+	if g.Group.ExternalID != "" {
+		r.ExternalID = optional.NewString(g.Group.ExternalID)
+	}
+	return r
+}
+
+// memberValues reads the ids of a members attribute: a list of objects
+// with a value, or a single one.
+func memberValues(v any) ([]string, error) {
+	var list []any
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		list = v
+	case map[string]any:
+		list = []any{v}
+	default:
+		return nil, fmt.Errorf("members must be a list of objects with a value")
+	}
+	ids := make([]string, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("each member must be an object with a value")
+		}
+		id, _ := m[key(m, "value")].(string)
+		if id == "" {
+			return nil, fmt.Errorf("each member needs a value: the id of a user")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func groupInput(attrs map[string]any) (directory.GroupInput, bool, error) {
+	var in directory.GroupInput
+	in.DisplayName, _ = attrs[key(attrs, "displayName")].(string)
+	in.ExternalID, _ = attrs[key(attrs, "externalId")].(string)
+	raw, hasMembers := attrs[key(attrs, "members")]
+	var err error
+	in.Members, err = memberValues(raw)
+	return in, hasMembers, err
+}
+
+func (g groups) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		return elimity.Resource{}, errNoToken
+	}
+	in, _, err := groupInput(attrs)
+	if err != nil {
+		return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+	}
+	created, err := g.h.dir.CreateSCIMGroup(r.Context(), a.ID, t, in)
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return g.h.elimityGroup(created), nil
+}
+
+// Get is not reached: Handler serves reads itself.
+func (g groups) Get(r *http.Request, id string) (elimity.Resource, error) {
+	return elimity.Resource{}, fmt.Errorf("reading is served by scim.Handler")
+}
+
+// GetAll is not reached: Handler serves listings itself.
+func (g groups) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Page, error) {
+	return elimity.Page{}, fmt.Errorf("listing is served by scim.Handler")
+}
+
+// Replace sets the name, externalId and, when the body has them, the
+// members. A body without members leaves them as they are (RFC 7644
+// §3.5.1 lets the server take an omitted attribute as not asserted):
+// renaming a group must not empty it. "members": [] empties it.
+func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		return elimity.Resource{}, errNoToken
+	}
+	in, hasMembers, err := groupInput(attrs)
+	if err != nil {
+		return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+	}
+	c := directory.GroupChange{DisplayName: &in.DisplayName, ExternalID: &in.ExternalID}
+	if hasMembers {
+		c.Steps = []directory.MemberStep{{Op: directory.MembersReplace, Members: in.Members}}
+	}
+	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return g.reply(r, a.ID, changed)
+}
+
+func (g groups) Delete(r *http.Request, id string) error {
+	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		return errNoToken
+	}
+	return toElimityOrNil(g.h.dir.DeleteSCIMGroup(r.Context(), a.ID, t, id))
+}
+
+// Patch turns the operations into one group change, applied in order in
+// one transaction.
+func (g groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
+	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		return elimity.Resource{}, errNoToken
+	}
+	var c directory.GroupChange
+	for _, op := range ops {
+		if err := addGroupOp(&c, op); err != nil {
+			return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+		}
+	}
+	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
+	if err != nil {
+		return elimity.Resource{}, toElimity(err)
+	}
+	return g.reply(r, a.ID, changed)
+}
+
+// reply answers a PUT or PATCH. Without an attributes parameter a PATCH
+// gets 204 No Content (RFC 7644 §3.5.2 allows it), which Okta and Entra ID
+// both accept: sending back every member of a large group after changing
+// one would cost what the change was built not to. PUT, and PATCH with
+// attributes=members, get the group.
+func (g groups) reply(r *http.Request, accountID string, changed directory.SCIMGroup) (elimity.Resource, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPatch && q.Get("attributes") == "" {
+		return elimity.Resource{}, nil
+	}
+	if wantsMembers(q.Get("attributes"), q.Get("excludedAttributes")) {
+		var err error
+		if changed, err = g.h.dir.SCIMGroup(r.Context(), accountID, changed.Group.ID, true); err != nil {
+			return elimity.Resource{}, toElimity(err)
+		}
+	}
+	return g.h.elimityGroup(changed), nil
+}
+
+// addGroupOp adds one PATCH operation to c. What clients send:
+//
+//	{"op":"add","path":"members","value":[{"value":"id"}]}          Okta, Entra ID
+//	{"op":"remove","path":"members","value":[{"value":"id"}]}       Entra ID
+//	{"op":"remove","path":"members[value eq \"id\"]"}               Okta, RFC 7644
+//	{"op":"remove","path":"members"}                                 every member
+//	{"op":"replace","path":"members","value":[...]}                  Okta
+//	{"op":"replace","path":"displayName","value":"x"}               Entra ID
+//	{"op":"replace","value":{"id":"...","displayName":"x"}}         Okta (no path)
+func addGroupOp(c *directory.GroupChange, op elimity.PatchOperation) error {
+	if op.Path == nil {
+		if strings.EqualFold(op.Op, elimity.PatchOperationRemove) {
+			return fmt.Errorf("remove needs a path")
+		}
+		value, ok := op.Value.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s without a path needs an object value", op.Op)
+		}
+		for k, v := range value {
+			if err := setGroupAttr(c, op.Op, k, nil, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	name := op.Path.AttributePath.AttributeName
+	if uri := op.Path.AttributePath.URI(); uri != "" && !strings.EqualFold(uri, groupURN) {
+		return fmt.Errorf("path %s: groups have no %s attributes", op.Path, uri)
+	}
+	if sub := op.Path.AttributePath.SubAttributeName(); sub != "" || op.Path.SubAttribute != nil {
+		return fmt.Errorf("path %s: sub-attributes of %s cannot be changed", op.Path, name)
+	}
+	return setGroupAttr(c, op.Op, name, op.Path.ValueExpression, op.Value)
+}
+
+func setGroupAttr(c *directory.GroupChange, op, name string, where filter.Expression, value any) error {
+	op = strings.ToLower(op)
+	switch strings.ToLower(name) {
+	case "displayname", "externalid":
+		if where != nil {
+			return fmt.Errorf("%s has one value: no filter", name)
+		}
+		s, ok := value.(string)
+		if op == elimity.PatchOperationRemove {
+			if strings.EqualFold(name, "displayName") {
+				return fmt.Errorf("displayName is required and cannot be removed")
+			}
+			s, ok = "", true
+		}
+		if !ok {
+			return fmt.Errorf("%s must be a string", name)
+		}
+		if strings.EqualFold(name, "displayName") {
+			c.DisplayName = &s
+		} else {
+			c.ExternalID = &s
+		}
+	case "members":
+		ids, err := memberValues(value)
+		if err != nil {
+			return err
+		}
+		if where != nil {
+			if op != elimity.PatchOperationRemove {
+				return fmt.Errorf("a members[...] filter is for remove; add and replace take a list of members")
+			}
+			id, err := memberFilterValue(where)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		switch {
+		case op == elimity.PatchOperationAdd:
+			c.Steps = append(c.Steps, directory.MemberStep{Op: directory.MembersAdd, Members: ids})
+		case op == elimity.PatchOperationReplace:
+			c.Steps = append(c.Steps, directory.MemberStep{Op: directory.MembersReplace, Members: ids})
+		case len(ids) == 0: // remove with no value and no filter: all of them
+			c.Steps = append(c.Steps, directory.MemberStep{Op: directory.MembersRemoveAll})
+		default:
+			c.Steps = append(c.Steps, directory.MemberStep{Op: directory.MembersRemove, Members: ids})
+		}
+	case "id", "schemas", "meta":
+		// Okta's no-path replace repeats the id; it cannot change.
+	default:
+		return fmt.Errorf("groups have no attribute %q that admit keeps (displayName, externalId, members)", name)
+	}
+	return nil
+}
+
+// memberFilterValue reads the id of members[value eq "id"].
+func memberFilterValue(where filter.Expression) (string, error) {
+	e, ok := where.(*filter.AttributeExpression)
+	if !ok || !strings.EqualFold(e.AttributePath.AttributeName, "value") || e.Operator != filter.EQ {
+		return "", fmt.Errorf(`a members filter must be members[value eq "id"]`)
+	}
+	id, ok := e.CompareValue.(string)
+	if !ok || id == "" {
+		return "", fmt.Errorf(`a members filter must be members[value eq "id"]`)
+	}
+	return id, nil
+}
+
+// wantsMembers says whether a response with these attributes parameters
+// shows members, so that they are loaded only then.
+func wantsMembers(attributes, excluded string) bool {
+	names := func(s string) []string {
+		var out []string
+		for p := range strings.SplitSeq(s, ",") {
+			p = strings.ToLower(strings.TrimSpace(p))
+			p = strings.TrimPrefix(p, strings.ToLower(groupURN)+":")
+			out = append(out, strings.SplitN(p, ".", 2)[0])
+		}
+		return out
+	}
+	if strings.TrimSpace(attributes) != "" {
+		for _, n := range names(attributes) {
+			if n == "members" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, n := range names(excluded) {
+		if n == "members" {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
+	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f, err := groupFilter.parse(q.Get("filter"))
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, "invalidFilter", err.Error())
+		return
+	}
+	start, count, ok := h.pageParams(w, r)
+	if !ok {
+		return
+	}
+	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
+	page, err := h.dir.ListSCIMGroups(r.Context(), a.ID, f, start, count, wantsMembers(attributes, excluded))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	resources := make([]map[string]any, len(page.Groups))
+	for i, g := range page.Groups {
+		resources[i] = project(h.groupResource(g), groupURN, attributes, excluded)
+	}
+	h.writeList(w, page.Total, start, resources)
+}
+
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, id string) {
+	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
+	g, err := h.dir.SCIMGroup(r.Context(), a.ID, id, wantsMembers(attributes, excluded))
+	if err != nil {
+		h.failWith(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(g.Version))
+	_ = json.NewEncoder(w).Encode(project(h.groupResource(g), groupURN, attributes, excluded))
+}
