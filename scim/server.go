@@ -111,6 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &recorder{header: http.Header{}}
 	http.StripPrefix("/scim/v2", h.srv).ServeHTTP(rec, r)
+	if strings.EqualFold(path, "/ServiceProviderConfig") {
+		supportETags(rec)
+	}
 	h.mend(w, rec)
 }
 
@@ -167,6 +170,21 @@ func (h *Handler) mend(w http.ResponseWriter, rec *recorder) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// supportETags corrects the library's ServiceProviderConfig, which always
+// says ETags are unsupported: admit sends meta.version and an ETag header,
+// and honours If-Match on PUT and PATCH.
+func supportETags(rec *recorder) {
+	var cfg map[string]any
+	if json.Unmarshal(rec.body.Bytes(), &cfg) != nil {
+		return
+	}
+	cfg["etag"] = map[string]bool{"supported": true}
+	if b, err := json.Marshal(cfg); err == nil {
+		rec.body.Reset()
+		rec.body.Write(b)
+	}
 }
 
 // scimError is the SCIM error schema (RFC 7644 §3.12).
