@@ -492,3 +492,33 @@ func TestDeactivateAndReactivate(t *testing.T) {
 		}
 	}
 }
+
+func TestRoleMappingCommands(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
+	admit(t, db, "", "role", "create", "--account", "acme", "--name", "billing")
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"role", "mappings", "--account", "acme"}, 0, "no group-to-role mappings"},
+		{[]string{"role", "map", "--account", "acme", "--group", "Platform Admins", "--role", "admin"}, 0, "priority 200"},
+		{[]string{"role", "map", "--account", "acme", "--group", "Finance", "--role", "billing", "--priority", "300"}, 0, "priority 300"},
+		{[]string{"role", "map", "--account", "acme", "--group", "Owners", "--role", "owner"}, exitError, "no group can give the owner role"},
+		{[]string{"role", "map", "--account", "acme", "--group", "X", "--role", "nope"}, exitError, "does not exist"},
+		{[]string{"role", "map", "--account", "acme", "--role", "admin"}, exitUsage, "--group"},
+		{[]string{"role", "mappings", "--account", "acme"}, 0, `"Finance"`},
+		{[]string{"role", "unmap", "--account", "acme", "--group", "finance"}, 0, "removed the mapping"},
+		{[]string{"role", "unmap", "--account", "acme", "--group", "finance"}, exitError, "no mapping"},
+	} {
+		r := admit(t, db, "", tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+	r := admit(t, db, "", "role", "mappings", "--account", "acme", "--json")
+	if m := decode[[]map[string]any](t, r); len(m) != 1 || m[0]["group"] != "Platform Admins" || m[0]["role"] != "admin" {
+		t.Errorf("mappings --json: %v", m)
+	}
+}
