@@ -97,9 +97,9 @@ func groupInput(attrs map[string]any) (directory.GroupInput, bool, error) {
 }
 
 func (g groups) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, t, err := callerOf(r)
 	if err != nil {
-		return elimity.Resource{}, errNoToken
+		return elimity.Resource{}, err
 	}
 	in, _, err := groupInput(attrs)
 	if err != nil {
@@ -127,9 +127,9 @@ func (g groups) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Pa
 // §3.5.1 lets the server take an omitted attribute as not asserted):
 // renaming a group must not empty it. "members": [] empties it.
 func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, t, err := callerOf(r)
 	if err != nil {
-		return elimity.Resource{}, errNoToken
+		return elimity.Resource{}, err
 	}
 	in, hasMembers, err := groupInput(attrs)
 	if err != nil {
@@ -147,9 +147,9 @@ func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttrib
 }
 
 func (g groups) Delete(r *http.Request, id string) error {
-	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, t, err := callerOf(r)
 	if err != nil {
-		return errNoToken
+		return err
 	}
 	return toElimityOrNil(g.h.dir.DeleteSCIMGroup(r.Context(), a.ID, t, id))
 }
@@ -157,9 +157,9 @@ func (g groups) Delete(r *http.Request, id string) error {
 // Patch turns the operations into one group change, applied in order in
 // one transaction.
 func (g groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	a, t, err := g.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, t, err := callerOf(r)
 	if err != nil {
-		return elimity.Resource{}, errNoToken
+		return elimity.Resource{}, err
 	}
 	var c directory.GroupChange
 	for _, op := range ops {
@@ -325,7 +325,7 @@ func wantsMembers(attributes, excluded string) bool {
 }
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, _, err := callerOf(r)
 	if err != nil {
 		h.failWith(w, r, err)
 		return
@@ -354,7 +354,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, id string) {
-	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, _, err := callerOf(r)
 	if err != nil {
 		h.failWith(w, r, err)
 		return

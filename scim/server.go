@@ -2,6 +2,7 @@ package scim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,11 +75,19 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // library or the identity providers fall short.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/scim+json")
-	if _, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r)); err != nil {
+	a, t, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	if err != nil {
+		if directory.KindOf(err) != directory.Unauthenticated {
+			h.failWith(w, r, err)
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="admit SCIM"`)
 		h.fail(w, r, http.StatusUnauthorized, "", directory.Message(err))
 		return
 	}
+	// The library hands its handlers only the request: the account and
+	// token ride in its context, so no handler looks the token up again.
+	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, caller{a, t}))
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/scim/v2"), "/")
 	if r.Method == http.MethodGet {
 		switch {
@@ -115,6 +124,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		supportETags(rec)
 	}
 	h.mend(w, rec)
+}
+
+type callerKey struct{}
+
+// caller is who a request comes from: the account its token belongs to.
+type caller struct {
+	account directory.Account
+	token   directory.SCIMToken
+}
+
+// callerOf returns the caller ServeHTTP authenticated; a request that did
+// not come through ServeHTTP has none, and is refused.
+func callerOf(r *http.Request) (directory.Account, directory.SCIMToken, error) {
+	c, ok := r.Context().Value(callerKey{}).(caller)
+	if !ok {
+		return directory.Account{}, directory.SCIMToken{}, errNoToken
+	}
+	return c.account, c.token, nil
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -16,19 +16,8 @@ import (
 
 const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-// users is the library's view of the account's users. The library gives
-// a handler only the request, so each call finds its account again from
-// the bearer token (a primary-key lookup) rather than carrying it in the
-// request's context.
+// users is the library's view of the account's users.
 type users struct{ h *Handler }
-
-func (u users) token(r *http.Request) (directory.Account, directory.SCIMToken, error) {
-	a, t, err := u.h.dir.AuthenticateSCIM(r.Context(), bearer(r))
-	if err != nil {
-		return a, t, errNoToken
-	}
-	return a, t, nil
-}
 
 // input reads what admit keeps from a user resource. The email is the
 // primary one, else the work one, else the first, else a userName that is
@@ -125,7 +114,7 @@ func (h *Handler) elimityResource(u directory.SCIMUser) elimity.Resource {
 }
 
 func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := u.token(r)
+	a, t, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
@@ -137,7 +126,7 @@ func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimit
 }
 
 func (u users) Get(r *http.Request, id string) (elimity.Resource, error) {
-	a, _, err := u.token(r)
+	a, _, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
@@ -154,7 +143,7 @@ func (u users) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Pag
 }
 
 func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := u.token(r)
+	a, t, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
@@ -166,7 +155,7 @@ func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttribu
 }
 
 func (u users) Delete(r *http.Request, id string) error {
-	a, t, err := u.token(r)
+	a, t, err := callerOf(r)
 	if err != nil {
 		return err
 	}
@@ -183,7 +172,7 @@ func toElimityOrNil(err error) error {
 // Patch applies the operations to the user as stored and replaces it with
 // the result, in the order given (RFC 7644 §3.5.2).
 func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	a, t, err := u.token(r)
+	a, t, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
@@ -209,7 +198,7 @@ func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
-	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, _, err := callerOf(r)
 	if err != nil {
 		h.failWith(w, r, err)
 		return
@@ -267,7 +256,7 @@ func (h *Handler) writeList(w http.ResponseWriter, total, start int, resources [
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, id string) {
-	a, _, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+	a, _, err := callerOf(r)
 	if err != nil {
 		h.failWith(w, r, err)
 		return

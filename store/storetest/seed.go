@@ -57,3 +57,18 @@ func SeedMembers(tb testing.TB, s *store.Store, accountID, prefix string, n int)
 		tb.Fatal(err)
 	}
 }
+
+// SeedGroupMembers puts n of the account's members (in SCIM id order)
+// into the group in one statement.
+func SeedGroupMembers(tb testing.TB, s *store.Store, accountID, groupID string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := s.DB().ExecContext(ctx, s.DB().Rebind(`INSERT INTO group_members (group_id, user_id, created_at)
+		SELECT ?, user_id, ? FROM memberships WHERE account_id = ? ORDER BY scim_id LIMIT ?`), groupID, time.Now().UTC(), accountID, n)
+	if err != nil {
+		tb.Fatalf("seed group members: %v", err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `ANALYZE`); err != nil {
+		tb.Fatal(err)
+	}
+}
