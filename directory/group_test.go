@@ -412,3 +412,42 @@ func TestRoleMappings(t *testing.T) {
 		}
 	})
 }
+
+// A person the identity provider deleted through SCIM stays deleted for
+// just-in-time provisioning until SCIM or an admin adds them again.
+func TestDeletedBySCIM(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a, b := mustAccount(t, svc, "alpha"), mustAccount(t, svc, "beta")
+		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+		deleted := func(accountID string) bool {
+			t.Helper()
+			d, err := svc.DeletedBySCIM(ctx, accountID, "ADA@acme.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		if deleted(a.ID) {
+			t.Fatal("an unknown person counts as deleted")
+		}
+		u, err := svc.CreateSCIMUser(ctx, a.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "", "Ada", "L", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addWithPassword(t, svc, b.ID, "ada@acme.example", "a long enough password")
+		if err := svc.DeleteSCIMUser(ctx, a.ID, tok, u.Membership.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !deleted(a.ID) || deleted(b.ID) {
+			t.Errorf("after SCIM DELETE in alpha: deleted in alpha %v, in beta %v; want true, false", deleted(a.ID), deleted(b.ID))
+		}
+		if _, err := svc.CreateSCIMUser(ctx, a.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "", "Ada", "L", true)); err != nil {
+			t.Fatal(err)
+		}
+		if deleted(a.ID) {
+			t.Error("pushed again by SCIM, still counted as deleted")
+		}
+	})
+}

@@ -187,6 +187,9 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 		if err := tx.DeleteMembership(ctx, accountID, cur.Membership.UserID); err != nil {
 			return err
 		}
+		if err := tx.RecordSCIMDeletion(ctx, accountID, cur.Membership.UserID, s.clock()); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: id,
 			data: map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
@@ -196,6 +199,22 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 		return fmt.Errorf("delete SCIM user: %w", err)
 	}
 	return nil
+}
+
+// DeletedBySCIM reports whether the account's identity provider deleted
+// the person with this email through SCIM, and no one has added them to
+// the account since. Just-in-time provisioning refuses such a person: the
+// identity provider's deletion stands until it, or an admin, adds them
+// again (DESIGN rule 3).
+func (s *Service) DeletedBySCIM(ctx context.Context, accountID, email string) (bool, error) {
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if KindOf(err) == NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.store.SCIMDeleted(ctx, accountID, u.ID)
 }
 
 // SCIMPage is one page of a SCIM listing.

@@ -117,6 +117,10 @@ type Store interface {
 	// DeleteMembership removes the user from the account with the
 	// membership's sessions and group memberships.
 	DeleteMembership(ctx context.Context, accountID, userID string) error
+	// RecordSCIMDeletion remembers that SCIM deleted the user from the
+	// account, until CreateMembership adds them again.
+	RecordSCIMDeletion(ctx context.Context, accountID, userID string, at time.Time) error
+	SCIMDeleted(ctx context.Context, accountID, userID string) (bool, error)
 
 	CreateGroup(ctx context.Context, g Group) error
 	// UpdateGroup saves the name and external id; with version not zero

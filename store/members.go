@@ -45,7 +45,27 @@ func (s *Store) CreateMembership(ctx context.Context, u directory.User, m direct
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey)
-	return s.dialect.wrap(err, "insert membership")
+	if err != nil {
+		return s.dialect.wrap(err, "insert membership")
+	}
+	// A membership made on purpose overrides an earlier SCIM deletion.
+	_, err = s.q.ExecContext(ctx, s.rebind(`DELETE FROM scim_deletions WHERE account_id = ? AND user_id = ?`), m.AccountID, u.ID)
+	return s.dialect.wrap(err, "clear SCIM deletion")
+}
+
+// RecordSCIMDeletion notes that SCIM deleted the user from the account.
+func (s *Store) RecordSCIMDeletion(ctx context.Context, accountID, userID string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO scim_deletions (account_id, user_id, deleted_at) VALUES (?, ?, ?)
+		ON CONFLICT (account_id, user_id) DO UPDATE SET deleted_at = excluded.deleted_at`), accountID, userID, at)
+	return s.dialect.wrap(err, "record SCIM deletion")
+}
+
+// SCIMDeleted reports whether SCIM deleted the user from the account and
+// nothing has added them since.
+func (s *Store) SCIMDeleted(ctx context.Context, accountID, userID string) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM scim_deletions WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return n > 0, s.dialect.wrap(err, "find SCIM deletion")
 }
 
 // FindMembership returns the user's membership of the account.
