@@ -15,6 +15,11 @@ type SCIMProfile struct {
 	DisplayName string
 	GivenName   string
 	FamilyName  string
+	// Email is the address the identity provider gives (the primary one,
+	// else the work one, else the first): what emails.value filters match
+	// in this account. The person's own email, which signs them in to
+	// every account, is not changed by it.
+	Email string
 	// Attributes is the resource as the client last sent it, so that a
 	// GET returns every attribute it set, including ones admit does not use.
 	Attributes json.RawMessage
@@ -51,6 +56,7 @@ func (in *SCIMUserInput) check() error {
 		problems = append(problems, "a user needs an email address (in emails, or a userName that is one): "+Message(err))
 	}
 	in.Email = email
+	in.Profile.Email = email
 	for _, f := range []struct{ name, v string }{
 		{"externalId", in.Profile.ExternalID}, {"displayName", in.Profile.DisplayName},
 		{"name.givenName", in.Profile.GivenName}, {"name.familyName", in.Profile.FamilyName},

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (rf resourceFilter) parse(raw string) (*directory.Filter, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
-	expr, err := filter.ParseFilter([]byte(raw))
+	expr, err := filter.ParseFilter([]byte(foldSubAttribute(raw)))
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse the filter: %w", err)
 	}
@@ -136,7 +137,14 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 	if !ok {
 		return nil, false, fmt.Errorf("filtering on %q is not supported", p.String())
 	}
-	f := &directory.Filter{Op: directory.FilterOp(strings.ToLower(string(e.Operator))), Field: field, Value: e.CompareValue}
+	value := e.CompareValue
+	if s, ok := value.(string); ok && strings.Contains(s, `\`) {
+		// The parser leaves a string's JSON escapes as they were sent.
+		if err := json.Unmarshal([]byte(`"`+s+`"`), &value); err != nil {
+			return nil, false, fmt.Errorf("the string %q has a bad escape", s)
+		}
+	}
+	f := &directory.Filter{Op: directory.FilterOp(strings.ToLower(string(e.Operator))), Field: field, Value: value}
 	if field == directory.FieldLastModified {
 		if s, ok := e.CompareValue.(string); ok {
 			t, err := time.Parse(time.RFC3339Nano, s)
@@ -147,4 +155,91 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 		}
 	}
 	return f, false, nil
+}
+
+// foldSubAttribute rewrites a comparison on a sub-attribute of a value path,
+// emails[type eq "work"].value eq "a@b.example", which identity providers
+// send although RFC 7644's filter grammar has it only in PATCH paths, into
+// the form the grammar has: emails[type eq "work" and value eq "a@b.example"].
+// Anything it does not recognise is left for the parser to judge.
+func foldSubAttribute(raw string) string {
+	var out strings.Builder
+	var open []int // positions in out of the unclosed '['
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString:
+			out.WriteByte(c)
+			if c == '\\' && i+1 < len(raw) {
+				i++
+				out.WriteByte(raw[i])
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+		case c == '[':
+			open = append(open, out.Len())
+		case c == ']' && len(open) > 0:
+			open = open[:len(open)-1]
+			if cond, n := subComparison(raw[i+1:]); n > 0 {
+				out.WriteString(" and " + cond + "]")
+				i += n
+				continue
+			}
+		}
+		out.WriteByte(c)
+	}
+	return out.String()
+}
+
+// subComparison reads ".sub op value" (or ".sub pr") at the start of s and
+// returns it as "sub op value" with the number of bytes read, or 0.
+func subComparison(s string) (string, int) {
+	if len(s) < 2 || s[0] != '.' {
+		return "", 0
+	}
+	i := 1
+	for i < len(s) && (s[i] == '_' || s[i] == '-' || s[i] == '$' || 'a' <= s[i]|0x20 && s[i]|0x20 <= 'z' || '0' <= s[i] && s[i] <= '9') {
+		i++
+	}
+	sub := s[1:i]
+	if sub == "" {
+		return "", 0
+	}
+	rest := strings.TrimLeft(s[i:], " ")
+	i = len(s) - len(rest)
+	op, _, _ := strings.Cut(rest, " ")
+	if strings.EqualFold(op, "pr") {
+		return sub + " pr", i + len(op)
+	}
+	switch strings.ToLower(op) {
+	case "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le":
+	default:
+		return "", 0
+	}
+	rest = strings.TrimLeft(rest[len(op):], " ")
+	j := len(s) - len(rest)
+	if rest == "" {
+		return "", 0
+	}
+	end := 0
+	if rest[0] == '"' {
+		for end = 1; end < len(rest) && rest[end] != '"'; end++ {
+			if rest[end] == '\\' {
+				end++
+			}
+		}
+		if end >= len(rest) {
+			return "", 0
+		}
+		end++
+	} else {
+		for end < len(rest) && rest[end] != ' ' && rest[end] != ')' {
+			end++
+		}
+	}
+	return sub + " " + op + " " + rest[:end], j + end
 }

@@ -49,8 +49,12 @@ func normalizeBody(body []byte, patch bool) ([]byte, error) {
 			case map[string]any:
 				normalizeResource(value)
 			case string:
-				if strings.EqualFold(path, "active") {
+				switch {
+				case strings.EqualFold(path, "active"):
 					op["value"] = strings.EqualFold(value, "true")
+				case strings.EqualFold(path, enterpriseURN+":manager"):
+					// Entra ID sends the manager's id bare.
+					op["value"] = map[string]any{"value": value}
 				}
 			case []any:
 				for _, item := range value {

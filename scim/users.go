@@ -58,7 +58,7 @@ func input(attrs map[string]any) directory.SCIMUserInput {
 	}
 	kept := map[string]any{}
 	for k, v := range attrs {
-		if k != "id" && k != "meta" {
+		if !notKept[strings.ToLower(k)] {
 			kept[k] = v
 		}
 	}
@@ -66,11 +66,25 @@ func input(attrs map[string]any) directory.SCIMUserInput {
 	return in
 }
 
+// notKept are the attributes admit never stores: id and meta are its own,
+// and a password (Okta sends one when "Sync password" is on) is returned
+// "never" (RFC 7643 §4.1.1) and must not lie in the database in the clear.
+// admit does not take a password from SCIM at all: a person has one
+// password for every account they belong to, and no account's identity
+// provider may set it (DESIGN rule 4); people provisioned by SCIM sign in
+// through SSO.
+var notKept = map[string]bool{"id": true, "meta": true, "password": true}
+
 // resource is the user as SCIM returns it: every attribute the client
 // sent, with admit's own facts (id, userName, active, meta) over them.
 func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 	res := map[string]any{}
 	_ = json.Unmarshal(u.Profile.Attributes, &res)
+	for k := range res {
+		if notKept[strings.ToLower(k)] {
+			delete(res, k) // a row written before passwords were dropped
+		}
+	}
 	res["id"] = u.Membership.ID
 	res["userName"] = u.Profile.UserName
 	res["active"] = u.Active()

@@ -15,7 +15,7 @@ var filterColumn = map[directory.FilterField]string{
 	directory.FieldID:           "m.scim_id",
 	directory.FieldUserName:     "m.user_name_key",
 	directory.FieldExternalID:   "m.external_id",
-	directory.FieldEmail:        "u.email_key",
+	directory.FieldEmail:        "m.scim_email_key",
 	directory.FieldDisplayName:  "LOWER(m.display_name)",
 	directory.FieldGivenName:    "LOWER(m.given_name)",
 	directory.FieldFamilyName:   "LOWER(m.family_name)",

@@ -42,9 +42,9 @@ func (s *Store) CreateMembership(ctx context.Context, u directory.User, m direct
 	emailKey, nameKey, lastKey := searchKeys(u)
 	// Until an identity provider says otherwise, the SCIM userName of a
 	// member is their email.
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key, scim_email, scim_email_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey)
 	if err != nil {
 		return s.dialect.wrap(err, "insert membership")
 	}

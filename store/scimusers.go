@@ -19,19 +19,20 @@ type scimUserRow struct {
 	DisplayName string `db:"display_name"`
 	GivenName   string `db:"given_name"`
 	FamilyName  string `db:"family_name"`
+	SCIMEmail   string `db:"scim_email"`
 	Attributes  []byte `db:"scim_attributes"`
 	Version     int    `db:"version"`
 }
 
 const scimUserSelect = `SELECT m.scim_id, m.account_id, m.user_id, m.role, m.status, m.created_at, m.updated_at,
-	u.email, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_attributes, m.version
+	u.email, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_email, m.scim_attributes, m.version
 	FROM memberships m JOIN users u ON u.id = m.user_id`
 
 func (r scimUserRow) user() directory.SCIMUser {
 	return directory.SCIMUser{
 		Membership: r.membership(), Email: r.Email, Version: r.Version,
 		Profile: directory.SCIMProfile{UserName: r.UserName, ExternalID: r.ExternalID, DisplayName: r.DisplayName,
-			GivenName: r.GivenName, FamilyName: r.FamilyName, Attributes: append([]byte(nil), r.Attributes...)},
+			GivenName: r.GivenName, FamilyName: r.FamilyName, Email: r.SCIMEmail, Attributes: append([]byte(nil), r.Attributes...)},
 	}
 }
 
@@ -53,8 +54,9 @@ func (s *Store) FindSCIMUser(ctx context.Context, accountID, id string) (directo
 // listing searches, so the account's own names for its people are found.
 func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p directory.SCIMProfile, version int, at time.Time) (int, error) {
 	query := `UPDATE memberships SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, given_name = ?,
-		family_name = ?, scim_attributes = ?, version = version + 1, updated_at = ?`
-	args := []any{p.UserName, strings.ToLower(p.UserName), p.ExternalID, p.DisplayName, p.GivenName, p.FamilyName, string(p.Attributes), at}
+		family_name = ?, scim_email = ?, scim_email_key = ?, scim_attributes = ?, version = version + 1, updated_at = ?`
+	args := []any{p.UserName, strings.ToLower(p.UserName), p.ExternalID, p.DisplayName, p.GivenName, p.FamilyName,
+		p.Email, strings.ToLower(p.Email), string(p.Attributes), at}
 	if p.GivenName != "" || p.FamilyName != "" {
 		query += `, name_key = ?, last_key = ?`
 		args = append(args, strings.ToLower(p.GivenName+" "+p.FamilyName), strings.ToLower(p.FamilyName))

@@ -38,13 +38,13 @@ func SeedMembers(tb testing.TB, s *store.Store, accountID, prefix string, n int)
 			f, l := first[i%len(first)], last[(i/len(first))%len(last)]
 			users = append(users, "(?, ?, ?, ?, ?, '', ?, ?, ?)")
 			uargs = append(uargs, id, email, email, f, l, false, now, now)
-			members = append(members, "(?, ?, ?, 'member', 'active', ?, ?, ?, ?, ?, ?, ?)")
-			margs = append(margs, uuid.Must(uuid.NewV7()).String(), accountID, id, email, strings.ToLower(f+" "+l), strings.ToLower(l), email, email, now, now)
+			members = append(members, "(?, ?, ?, 'member', 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			margs = append(margs, uuid.Must(uuid.NewV7()).String(), accountID, id, email, strings.ToLower(f+" "+l), strings.ToLower(l), email, email, email, email, now, now)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO users (id, email, email_key, first_name, last_name, password_hash, password_must_change, created_at, updated_at) VALUES `+strings.Join(users, ", ")), uargs...); err != nil {
 			tb.Fatalf("seed users: %v", err)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (scim_id, account_id, user_id, role, status, email_key, name_key, last_key, user_name, user_name_key, created_at, updated_at) VALUES `+strings.Join(members, ", ")), margs...); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (scim_id, account_id, user_id, role, status, email_key, name_key, last_key, user_name, user_name_key, scim_email, scim_email_key, created_at, updated_at) VALUES `+strings.Join(members, ", ")), margs...); err != nil {
 			tb.Fatalf("seed memberships: %v", err)
 		}
 	}

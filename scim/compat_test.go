@@ -1,0 +1,257 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// The compatibility suites replay, request by request, what identity
+// providers send, as their public documentation describes it:
+//
+//   - Microsoft Entra ID: "Tutorial: Develop and plan provisioning for a
+//     SCIM endpoint" (learn.microsoft.com), its User and Group operations,
+//     with the request bodies Entra sends (capitalised ops, "$ref": null,
+//     emails[type eq "work"].value paths), plus the externalId lookup
+//     Entra makes before creating and the "Test connection" probe.
+//   - Okta: the SCIM 2.0 test plan of "Build a SCIM provisioning
+//     integration" (developer.okta.com) that Okta runs before listing an
+//     app: list with count=1, look a user up by userName, create, read,
+//     duplicate, unknown id, replace, deactivate; and Okta's group push.
+//
+// Each step names its request and what the client checks of the answer.
+
+// step is one request of a sequence. {name} in path and body is replaced
+// by vars[name]; save keeps response values for later steps.
+type step struct {
+	name   string
+	method string
+	path   string
+	body   string
+	status int
+	check  func(t *testing.T, body map[string]any)
+	save   map[string]string // var name -> top-level attribute of the response
+}
+
+func replay(t *testing.T, c client, vars map[string]string, steps []step) {
+	t.Helper()
+	expand := func(s string) string {
+		for k, v := range vars {
+			s = strings.ReplaceAll(s, "{"+k+"}", v)
+			s = strings.ReplaceAll(s, "%7B"+k+"%7D", url.QueryEscape(v)) // inside q(...)
+		}
+		return s
+	}
+	for _, st := range steps {
+		status, body, _ := c.do(st.method, expand(st.path), expand(st.body))
+		if status != st.status {
+			t.Fatalf("%s: %s %s: status %d, body %v; want %d", st.name, st.method, expand(st.path), status, body, st.status)
+		}
+		if st.check != nil {
+			st.check(t, body)
+			if t.Failed() {
+				t.Fatalf("step %q failed", st.name)
+			}
+		}
+		for name, attr := range st.save {
+			v, _ := body[attr].(string)
+			if v == "" {
+				t.Fatalf("%s: no %s in %v", st.name, attr, body)
+			}
+			vars[name] = v
+		}
+	}
+}
+
+// Small checks of a response body.
+func total(n int) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if b["totalResults"] != float64(n) || !hasSchema(b, "urn:ietf:params:scim:api:messages:2.0:ListResponse") {
+			t.Errorf("totalResults %v, schemas %v; want %d in a ListResponse", b["totalResults"], b["schemas"], n)
+		}
+	}
+}
+
+func hasSchema(b map[string]any, urn string) bool {
+	list, _ := b["schemas"].([]any)
+	for _, s := range list {
+		if s == urn {
+			return true
+		}
+	}
+	return false
+}
+
+const enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+// field checks an attribute by its path: "name.givenName", or with ">"
+// between the parts when a part has dots (the enterprise URN).
+func field(path string, want any) func(*testing.T, map[string]any) {
+	sep := "."
+	if strings.Contains(path, ">") {
+		sep = ">"
+	}
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		var v any = b
+		for part := range strings.SplitSeq(path, sep) {
+			m, _ := v.(map[string]any)
+			v = m[part]
+		}
+		if v != want {
+			t.Errorf("%s = %v; want %v (body %v)", path, v, want, b)
+		}
+	}
+}
+
+func all(checks ...func(*testing.T, map[string]any)) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		for _, c := range checks {
+			c(t, b)
+		}
+	}
+}
+
+func scimError(status string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if !hasSchema(b, "urn:ietf:params:scim:api:messages:2.0:Error") || b["status"] != status {
+			t.Errorf("error body %v; want the SCIM error schema with status %s", b, status)
+		}
+	}
+}
+
+func q(filter string) string { return url.QueryEscape(filter) }
+
+func TestEntraIDProvisioningSequence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		vars := map[string]string{}
+		replay(t, alpha, vars, []step{
+			// "Test connection" in the Entra admin centre.
+			{name: "test connection", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "e4e2d3b6-51b5-4f6f-8e0c-2b0d5b0a0c11"`), status: 200, check: total(0)},
+			// Before creating, Entra looks the user up by its matching
+			// attributes: externalId (objectId) and userName.
+			{name: "get user by externalId, none", method: "GET", path: "/scim/v2/Users?filter=" + q(`externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`), status: 200, check: total(0)},
+			{name: "get user by query, zero results", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "non-existent user"`), status: 200, check: total(0)},
+			{name: "create user", method: "POST", path: "/scim/v2/Users", status: 201, save: map[string]string{"user": "id"},
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+				"externalId":"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef","userName":"Test_User_ab6490ee@testuser.com","active":true,
+				"emails":[{"primary":true,"type":"work","value":"Test_User_fd0ea19b@testuser.com"}],"meta":{"resourceType":"User"},
+				"name":{"formatted":"givenName familyName","familyName":"familyName","givenName":"givenName"},"roles":[]}`,
+				check: all(field("userName", "Test_User_ab6490ee@testuser.com"), field("externalId", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"), field("meta.resourceType", "User"))},
+			{name: "get user", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: all(field("name.givenName", "givenName"), field("active", true))},
+			{name: "get user by query", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "Test_User_ab6490ee@testuser.com"`), status: 200, check: total(1)},
+			{name: "get user by externalId", method: "GET", path: "/scim/v2/Users?filter=" + q(`externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`), status: 200, check: total(1)},
+			{name: "update user, multi-valued properties", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"Replace","path":"emails[type eq \"work\"].value","value":"updatedEmail@testuser.com"},
+				{"op":"Replace","path":"name.familyName","value":"updatedFamilyName"}]}`,
+				check: field("name.familyName", "updatedFamilyName")},
+			{name: "the new work email is found", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails[type eq "work"].value eq "updatedEmail@testuser.com"`), status: 200, check: total(1)},
+			{name: "update user, single-valued properties", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"userName","value":"5b50642d@testuser.com"}]}`,
+				check: field("userName", "5b50642d@testuser.com")},
+			{name: "add a manager (bare id) and department", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"26118915-6090-4610-87e4-49d8ca9f808d"},
+				{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Finance"}]}`,
+				check: all(field(enterprise+">department", "Finance"), field(enterprise+">manager>value", "26118915-6090-4610-87e4-49d8ca9f808d"))},
+			{name: "disable user (boolean as a string)", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`,
+				check: field("active", false)},
+			{name: "the user is inactive", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "5b50642d@testuser.com" and active eq false`), status: 200, check: total(1)},
+
+			// Groups.
+			{name: "get group by displayName, none", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`displayName eq "displayName"`), status: 200, check: total(0)},
+			{name: "create group", method: "POST", path: "/scim/v2/Groups", status: 201, save: map[string]string{"group": "id"},
+				body:  `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"displayName","meta":{"resourceType":"Group"}}`,
+				check: all(field("displayName", "displayName"), field("meta.resourceType", "Group"))},
+			{name: "get group", method: "GET", path: "/scim/v2/Groups/{group}?excludedAttributes=members", status: 200,
+				check: all(field("displayName", "displayName"), field("members", nil))},
+			{name: "get group by displayName", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`displayName eq "displayName"`), status: 200, check: total(1)},
+			{name: "update group, non-member attributes", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"displayName","value":"1879db59updatedDisplayName"}]}`},
+			{name: "update group, add members", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"{user}"}]}]}`},
+			{name: "is the user a member", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`id eq "{group}" and members[value eq "{user}"]`), status: 200, check: total(1)},
+			{name: "update group, remove members", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"members","value":[{"$ref":null,"value":"{user}"}]}]}`},
+			{name: "no longer a member", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`id eq "{group}" and members[value eq "{user}"]`), status: 200, check: total(0)},
+			{name: "delete group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
+			{name: "delete user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
+			{name: "deleted user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
+		})
+	})
+}
+
+func TestOktaProvisioningSequence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		vars := map[string]string{}
+		const user = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"Runscope.User@atko.example",
+			"name":{"givenName":"Runscope","familyName":"User"},"emails":[{"primary":true,"value":"Runscope.User@atko.example","type":"work"}],
+			"displayName":"Runscope User","locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"password":"1mz050nq","active":true}`
+		replay(t, alpha, vars, []step{
+			{name: "the endpoint answers a one-user page", method: "GET", path: "/scim/v2/Users?count=1&startIndex=1", status: 200,
+				check: func(t *testing.T, b map[string]any) {
+					if !hasSchema(b, "urn:ietf:params:scim:api:messages:2.0:ListResponse") || b["startIndex"] != 1.0 || b["itemsPerPage"] == nil || b["Resources"] == nil {
+						t.Errorf("list: %v", b)
+					}
+				}},
+			{name: "check the user does not exist", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "Runscope.User@atko.example"`) + "&startIndex=1&count=100", status: 200, check: total(0)},
+			{name: "create the user", method: "POST", path: "/scim/v2/Users", body: user, status: 201, save: map[string]string{"user": "id"},
+				check: all(field("active", true), field("userName", "Runscope.User@atko.example"), field("name.familyName", "User"), field("name.givenName", "Runscope"))},
+			{name: "the password is not returned", method: "GET", path: "/scim/v2/Users/{user}", status: 200,
+				check: all(field("password", nil), field("userName", "Runscope.User@atko.example"))},
+			{name: "find the user by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "Runscope.User@atko.example"`), status: 200, check: total(1)},
+			{name: "userName is case-insensitive", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "runscope.user@ATKO.example"`), status: 200, check: total(1)},
+			{name: "creating the same user again", method: "POST", path: "/scim/v2/Users", body: user, status: 409, check: scimError("409")},
+			{name: "an unknown id", method: "GET", path: "/scim/v2/Users/010101010101010101010101", status: 404, check: scimError("404")},
+			{name: "profile update by PUT", method: "PUT", path: "/scim/v2/Users/{user}", status: 200,
+				body: strings.Replace(user, `"givenName":"Runscope"`, `"givenName":"Another"`, 1), check: field("name.givenName", "Another")},
+			{name: "deactivate", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`,
+				check: field("active", false)},
+			{name: "reactivate", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}`,
+				check: field("active", true)},
+
+			// Group push.
+			{name: "check the group does not exist", method: "GET", path: "/scim/v2/Groups?filter=" + q(`displayName eq "Test SCIMv2"`), status: 200, check: total(0)},
+			{name: "push the group with its members", method: "POST", path: "/scim/v2/Groups", status: 201, save: map[string]string{"group": "id"},
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[{"value":"{user}","display":"Runscope.User@atko.example"}]}`,
+				check: func(t *testing.T, b map[string]any) {
+					if ms, _ := b["members"].([]any); len(ms) != 1 {
+						t.Errorf("members %v", b["members"])
+					}
+				}},
+			{name: "read the group", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: field("displayName", "Test SCIMv2")},
+			{name: "rename", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"id":"{group}","displayName":"Test SCIMv2 renamed"}}]}`},
+			{name: "remove the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"{user}\"]"}]}`},
+			{name: "add the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"{user}","display":"Runscope.User@atko.example"}]}]}`},
+			{name: "the whole group by PUT", method: "PUT", path: "/scim/v2/Groups/{group}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{group}","displayName":"Test SCIMv2 renamed","members":[{"value":"{user}","display":"Runscope.User@atko.example"}]}`,
+				check: all(field("displayName", "Test SCIMv2 renamed"), func(t *testing.T, b map[string]any) {
+					if ms, _ := b["members"].([]any); len(ms) != 1 {
+						t.Errorf("members after PUT: %v", b["members"])
+					}
+				})},
+			{name: "list groups a page at a time", method: "GET", path: "/scim/v2/Groups?startIndex=1&count=100", status: 200, check: total(1)},
+			{name: "delete the pushed group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
+			{name: "the user stays", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: field("active", true)},
+		})
+		if vars["user"] == "" || vars["group"] == "" {
+			t.Fatal(fmt.Sprintf("sequence did not run: %v", vars))
+		}
+	})
+}
