@@ -156,7 +156,7 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 				check: field("name.familyName", "updatedFamilyName")},
 			{name: "the new work email is found", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails[type eq "work"].value eq "updatedEmail@testuser.com"`), status: 200, check: total(1)},
 			{name: "update user, single-valued properties", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
-				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"userName","value":"5b50642d@testuser.com"}]}`,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"userName","value":"5b50642d@testuser.com"}]}`,
 				check: field("userName", "5b50642d@testuser.com")},
 			{name: "add a manager (bare id) and department", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
