@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestSCIMEndToEnd: the token `admit scim-token create` prints lets an
+// identity provider push a user and a group into that account through the
+// running server; the CLI then sees the user, and a revoked token stops.
+func TestSCIMEndToEnd(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+		s := startServer(t, t.TempDir(), settings...)
+		cli := func(args ...string) result {
+			t.Helper()
+			r := admitEnv(t, append(cleanEnv(), settings...), "", args...)
+			if r.code != 0 {
+				t.Fatalf("admit %v: %s", args, r.stderr)
+			}
+			return r
+		}
+		cli("account", "create", "--slug", "acme", "--name", "Acme")
+		created := decode[map[string]any](t, cli("scim-token", "create", "--account", "acme", "--json"))
+		token := created["token"].(string)
+		call := func(method, path, body string) (int, map[string]any, http.Header) {
+			t.Helper()
+			req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/scim+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var out map[string]any
+			_ = json.Unmarshal(raw, &out)
+			return resp.StatusCode, out, resp.Header
+		}
+		status, user, h := call("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example",
+			"name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@acme.example","primary":true}],"active":true}`)
+		if status != 201 || h.Get("Content-Type") != "application/scim+json" || !strings.HasPrefix(h.Get("Location"), "http://localhost:8080/scim/v2/Users/") {
+			t.Fatalf("create: %d %v %v", status, user, h)
+		}
+		status, _, _ = call("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Admins","members":[{"value":"`+user["id"].(string)+`"}]}`)
+		if status != 201 {
+			t.Fatalf("create group: %d", status)
+		}
+		if r := cli("user", "list", "--account", "acme"); !strings.Contains(r.stdout, "ada@acme.example") {
+			t.Errorf("user list does not show the pushed user:\n%s", r.stdout)
+		}
+		cli("scim-token", "revoke", "--account", "acme", "--id", created["id"].(string))
+		if status, body, h := call("GET", "/scim/v2/Users", ""); status != 401 || body["status"] != "401" || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("revoked token: %d %v", status, body)
+		}
+	})
+}
