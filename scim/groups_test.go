@@ -252,3 +252,55 @@ func FuzzGroupPatch(f *testing.F) {
 		}
 	})
 }
+
+// TestIsolation: every endpoint, with beta's token, against alpha's
+// resources answers 404 (or, for listings, finds nothing) and changes
+// nothing.
+func TestIsolation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, beta, _ := setup(t, s)
+		user := createUser(t, alpha, "ada@acme.example")
+		_, g, _ := alpha.do("POST", "/scim/v2/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Admins","members":[{"value":%q}]}`, user))
+		group := g["id"].(string)
+		userPut := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"taken@beta.example","emails":[{"value":"taken@beta.example"}],"active":false}`
+		groupPut := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Taken","members":[]}`
+		patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Taken"}]}`
+		deactivate := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/scim/v2/Users/" + user, ""},
+			{"PUT", "/scim/v2/Users/" + user, userPut},
+			{"PATCH", "/scim/v2/Users/" + user, deactivate},
+			{"DELETE", "/scim/v2/Users/" + user, ""},
+			{"GET", "/scim/v2/Groups/" + group, ""},
+			{"PUT", "/scim/v2/Groups/" + group, groupPut},
+			{"PATCH", "/scim/v2/Groups/" + group, patch},
+			{"DELETE", "/scim/v2/Groups/" + group, ""},
+		} {
+			if status, body, _ := beta.do(r.method, r.path, r.body); status != 404 || body["status"] != "404" {
+				t.Errorf("beta %s %s: %d %v; want 404 in the SCIM error schema", r.method, r.path, status, body)
+			}
+		}
+		for _, path := range []string{
+			"/scim/v2/Users", "/scim/v2/Users?filter=" + url.QueryEscape(fmt.Sprintf(`id eq %q`, user)),
+			"/scim/v2/Users?filter=" + url.QueryEscape(`userName eq "ada@acme.example"`),
+			"/scim/v2/Groups", "/scim/v2/Groups?filter=" + url.QueryEscape(fmt.Sprintf(`id eq %q`, group)),
+			"/scim/v2/Groups?filter=" + url.QueryEscape(fmt.Sprintf(`members[value eq %q]`, user)),
+		} {
+			if status, body, _ := beta.do("GET", path, ""); status != 200 || body["totalResults"] != 0.0 {
+				t.Errorf("beta GET %s: %d %v; want nothing", path, status, body)
+			}
+		}
+		// Beta cannot put alpha's user into a group of its own either.
+		status, body, _ := beta.do("POST", "/scim/v2/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Grab","members":[{"value":%q}]}`, user))
+		if status != 400 || body["scimType"] != "invalidValue" {
+			t.Errorf("beta groups alpha's user: %d %v", status, body)
+		}
+		// Alpha's resources are as they were.
+		if _, u, _ := alpha.do("GET", "/scim/v2/Users/"+user, ""); u["active"] != true || u["userName"] != "ada@acme.example" {
+			t.Errorf("alpha's user after beta's attempts: %v", u)
+		}
+		if _, g, _ := alpha.do("GET", "/scim/v2/Groups/"+group, ""); g["displayName"] != "Admins" || len(members(g)) != 1 {
+			t.Errorf("alpha's group after beta's attempts: %v", g)
+		}
+	})
+}
