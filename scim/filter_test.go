@@ -67,14 +67,17 @@ func TestParseFilter(t *testing.T) {
 // FuzzParseFilter: any filter string gives a filter that checks, or an
 // error; never a panic.
 func FuzzParseFilter(f *testing.F) {
-	for _, s := range []string{`userName eq "x"`, `emails[type eq "work"]`, `not (a pr) and b eq 1`, `((`, `meta.lastModified ge "2026-01-01T00:00:00Z"`} {
+	for _, s := range []string{`userName eq "x"`, `emails[type eq "work"]`, `not (a pr) and b eq 1`, `((`, `meta.lastModified ge "2026-01-01T00:00:00Z"`,
+		`emails[type eq "work"].value eq "a\"]b"`, `members[value eq "x"].value pr`, `id eq "g" and members[value eq "u"]`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := parseFilter(s)
-		if err == nil && got != nil {
-			if cerr := got.Check(); cerr != nil {
-				t.Fatalf("%q parsed into a filter that does not check: %v", s, cerr)
+		for _, rf := range []resourceFilter{userFilter, groupFilter} {
+			got, err := rf.parse(s)
+			if err == nil && got != nil {
+				if cerr := got.Check(); cerr != nil {
+					t.Fatalf("%q parsed into a filter that does not check: %v", s, cerr)
+				}
 			}
 		}
 	})
