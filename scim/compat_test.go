@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -251,7 +250,7 @@ func TestOktaProvisioningSequence(t *testing.T) {
 			{name: "the user stays", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: field("active", true)},
 		})
 		if vars["user"] == "" || vars["group"] == "" {
-			t.Fatal(fmt.Sprintf("sequence did not run: %v", vars))
+			t.Fatalf("sequence did not run: %v", vars)
 		}
 	})
 }
