@@ -230,33 +230,11 @@ type GroupPage struct {
 // ListSCIMGroups lists the account's groups matching f (on id,
 // displayName, externalId), members included when asked for.
 func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filter, startIndex, count int, members bool) (GroupPage, error) {
-	if err := f.Check(); err != nil {
-		return GroupPage{}, err
-	}
-	startIndex, count = max(startIndex, 1), min(max(count, 0), MaxPageSize)
-	total, err := s.store.CountSCIMGroups(ctx, accountID, f)
-	if err != nil {
-		return GroupPage{}, err
-	}
-	page := GroupPage{Total: total}
-	if count == 0 {
-		return page, nil
-	}
-	key := listKey("Group", f)
-	pos, err := s.position(ctx, accountID, key, startIndex)
-	if err != nil {
-		return GroupPage{}, err
-	}
-	// Past the end, unless the previous page's end is known: users
-	// deleted since then shrink the total, not what is left to list.
-	if pos.After == "" && startIndex > total {
-		return page, nil
-	}
-	if page.Groups, err = s.store.FindSCIMGroups(ctx, accountID, f, pos, count, members); err != nil {
-		return GroupPage{}, err
-	}
-	if n := len(page.Groups); n == count {
-		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Groups[n-1].Group.ID)
-	}
-	return page, nil
+	total, groups, err := listPage(ctx, s, accountID, "Group", f, startIndex, count,
+		func() (int, error) { return s.store.CountSCIMGroups(ctx, accountID, f) },
+		func(pos Position, limit int) ([]SCIMGroup, error) {
+			return s.store.FindSCIMGroups(ctx, accountID, f, pos, limit, members)
+		},
+		func(g SCIMGroup) string { return g.Group.ID })
+	return GroupPage{Total: total, Groups: groups}, err
 }

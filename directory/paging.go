@@ -71,6 +71,40 @@ func (s *Service) rememberEnd(ctx context.Context, accountID, key string, next i
 	}
 }
 
+// listPage serves one page of a SCIM listing of resource: the true count
+// of matches, and count of them from the 1-based startIndex, continuing
+// after the previous page's end when it is known. idOf gives the SCIM id
+// a listing is ordered by.
+func listPage[T any](ctx context.Context, s *Service, accountID, resource string, f *Filter, startIndex, count int,
+	countAll func() (int, error), find func(Position, int) ([]T, error), idOf func(T) string) (int, []T, error) {
+	if err := f.Check(); err != nil {
+		return 0, nil, err
+	}
+	startIndex, count = max(startIndex, 1), min(max(count, 0), MaxPageSize)
+	total, err := countAll()
+	if err != nil || count == 0 {
+		return total, nil, err
+	}
+	key := listKey(resource, f)
+	pos, err := s.position(ctx, accountID, key, startIndex)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Past the end, unless the previous page's end is known: resources
+	// deleted since then shrink the total, not what is left to list.
+	if pos.After == "" && startIndex > total {
+		return total, nil, nil
+	}
+	items, err := find(pos, count)
+	if err != nil {
+		return 0, nil, err
+	}
+	if n := len(items); n == count {
+		s.rememberEnd(ctx, accountID, key, startIndex+n, idOf(items[n-1]))
+	}
+	return total, items, nil
+}
+
 // String is a canonical text of the filter: equal filters, equal text.
 func (f *Filter) String() string {
 	if f == nil {

@@ -232,34 +232,11 @@ type SCIMPage struct {
 // ListSCIMUsers returns the account's users matching filter (all when
 // nil), count of them from the 1-based startIndex, ordered by SCIM id.
 func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *Filter, startIndex, count int) (SCIMPage, error) {
-	if err := filter.Check(); err != nil {
-		return SCIMPage{}, err
-	}
-	startIndex = max(startIndex, 1)
-	count = min(max(count, 0), MaxPageSize)
-	total, err := s.store.CountSCIMUsers(ctx, accountID, filter)
-	if err != nil {
-		return SCIMPage{}, err
-	}
-	page := SCIMPage{Total: total}
-	if count == 0 {
-		return page, nil
-	}
-	key := listKey("User", filter)
-	pos, err := s.position(ctx, accountID, key, startIndex)
-	if err != nil {
-		return SCIMPage{}, err
-	}
-	// Past the end, unless the previous page's end is known: users
-	// deleted since then shrink the total, not what is left to list.
-	if pos.After == "" && startIndex > total {
-		return page, nil
-	}
-	if page.Users, err = s.store.FindSCIMUsers(ctx, accountID, filter, pos, count); err != nil {
-		return SCIMPage{}, err
-	}
-	if n := len(page.Users); n == count {
-		s.rememberEnd(ctx, accountID, key, startIndex+n, page.Users[n-1].Membership.ID)
-	}
-	return page, nil
+	total, users, err := listPage(ctx, s, accountID, "User", filter, startIndex, count,
+		func() (int, error) { return s.store.CountSCIMUsers(ctx, accountID, filter) },
+		func(pos Position, limit int) ([]SCIMUser, error) {
+			return s.store.FindSCIMUsers(ctx, accountID, filter, pos, limit)
+		},
+		func(u SCIMUser) string { return u.Membership.ID })
+	return SCIMPage{Total: total, Users: users}, err
 }
