@@ -107,9 +107,12 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 		}
 		// Opportunistic STARTTLS is no protection for a password: whoever
 		// sits in the path can strip STARTTLS from the EHLO reply and read
-		// what follows. Only a server on this machine is exempt.
-		if !s.implicit && s.policy != gomail.TLSMandatory && !s.loopback {
-			return nil, bad("credentials could cross the network unencrypted to %s; add ?tls=required or use smtps://", s.host)
+		// what follows. So with credentials STARTTLS is required, as if the
+		// URL said tls=required (the documented smtp://user:pass@host:port
+		// keeps working, and never sends the password in the clear). Only a
+		// server on this machine is exempt.
+		if !s.implicit && !s.loopback {
+			s.policy = gomail.TLSMandatory
 		}
 	}
 

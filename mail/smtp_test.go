@@ -24,6 +24,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // fakeOptions shape a fakeServer.
@@ -560,8 +561,6 @@ func TestNewSMTP(t *testing.T) {
 		{url: "smtp://mail.example.com?tls=maybe", wantErr: "tls=required"},
 		{url: "smtp://mail.example.com?tls=required&tls=required", wantErr: "tls=required"},
 		{url: "smtps://mail.example.com?tls=required", wantErr: "unknown parameter"},
-		{url: "smtp://user:s3cret@mail.example.com", wantErr: "unencrypted"},
-		{url: "smtp://user:s3cret@10.0.0.1:25", wantErr: "unencrypted"},
 		{url: "smtp://user@mail.example.com?tls=required", wantErr: "password"},
 		{url: "smtp://:s3cret@mail.example.com?tls=required", wantErr: "user name"},
 		{url: "smtp://user:s3cret%zz@mail.example.com", wantErr: "escape"},
@@ -579,6 +578,30 @@ func TestNewSMTP(t *testing.T) {
 				t.Errorf("NewSMTP: %v shows the password", err)
 			}
 		})
+	}
+}
+
+// With a password, STARTTLS is required off this machine even when the URL
+// does not say tls=required; on loopback, and without one, it is offered
+// but not insisted on.
+func TestSMTPCredentialsRequireTLS(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want gomail.TLSPolicy
+	}{
+		{"smtp://user:s3cret@mail.example.com", gomail.TLSMandatory},
+		{"smtp://user:s3cret@10.0.0.1:25", gomail.TLSMandatory},
+		{"smtp://mail.example.com", gomail.TLSOpportunistic},
+		{"smtp://user:s3cret@localhost:25", gomail.TLSOpportunistic},
+		{"smtp://user:s3cret@127.0.0.1:25?tls=required", gomail.TLSMandatory},
+	} {
+		s, err := NewSMTP(SMTPConfig{URL: tc.url})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if s.policy != tc.want {
+			t.Errorf("%s: TLS policy %v; want %v", tc.url, s.policy, tc.want)
+		}
 	}
 }
 

@@ -40,7 +40,7 @@ var settings = []setting{
 	{"ADMIT_ADDR", "addr", "listen address", func(c *Config) *string { return &c.Addr }},
 	{"ADMIT_BASE_URL", "base-url", "public URL, used in links, SAML metadata and redirect URIs", func(c *Config) *string { return &c.BaseURL }},
 	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
-	{"ADMIT_SMTP_URL", "smtp-url", "smtp://host[:port], smtp://user:pass@host:port?tls=required or smtps://user:pass@host; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
+	{"ADMIT_SMTP_URL", "smtp-url", "smtp://[user:pass@]host[:port][?tls=required] or smtps://…; with a password STARTTLS is required off this machine; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 }
