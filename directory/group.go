@@ -57,7 +57,7 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 		if err != nil {
 			return err
 		}
-		roles, err := s.mapRoles(ctx, tx, g, RoleScope{UserIDs: userIDs})
+		roles, err := s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{UserIDs: userIDs})
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		if renamed {
 			// Under its old name the group may have given its members a
 			// role: take it back before the name changes.
-			if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
+			if err := addRoles(s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
 				return err
 			}
 		}
@@ -150,7 +150,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 			return nameTaken(err, g.DisplayName)
 		}
 		if renamed {
-			if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID})); err != nil {
+			if err := addRoles(s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{GroupID: g.ID})); err != nil {
 				return err
 			}
 		}
@@ -158,7 +158,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 			if step.Op == MembersRemoveAll || step.Op == MembersReplace {
 				// Work out the members' roles without this group before
 				// emptying it: afterwards nothing says who was in it.
-				if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
+				if err := addRoles(s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
 					return err
 				}
 				if err := tx.RemoveAllGroupMembers(ctx, g.ID); err != nil {
@@ -180,7 +180,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 				return err
 			}
 			if len(userIDs) > 0 {
-				if err := addRoles(s.mapRoles(ctx, tx, g, RoleScope{UserIDs: userIDs})); err != nil {
+				if err := addRoles(s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{UserIDs: userIDs})); err != nil {
 					return err
 				}
 			}
@@ -203,7 +203,7 @@ func (s *Service) DeleteSCIMGroup(ctx context.Context, accountID string, token S
 		if err != nil {
 			return err
 		}
-		roles, err := s.mapRoles(ctx, tx, g.Group, RoleScope{GroupID: id, Ignoring: id})
+		roles, err := s.mapRoles(ctx, tx, scimActor(token), g.Group, RoleScope{GroupID: id, Ignoring: id})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -323,6 +324,19 @@ func TestRoleMappings(t *testing.T) {
 		}
 		if role(ids[0]) != directory.RoleAdmin {
 			t.Errorf("member of the mapped group: %s; want admin", role(ids[0]))
+		}
+		// Each role a mapping changes is in the audit trail (and the
+		// outbox), naming the member and the new role.
+		first, _ := svc.SCIMUser(ctx, a.ID, ids[0])
+		events, _ := s.FindAuditEvents(ctx, a.ID, 100)
+		found := false
+		for _, e := range events {
+			var data struct{ Role string }
+			_ = json.Unmarshal(e.Data, &data)
+			found = found || e.Action == "membership.role_changed" && e.TargetID == first.Membership.UserID && data.Role == "admin"
+		}
+		if !found {
+			t.Error("no membership.role_changed audit event for the member the mapping made admin")
 		}
 		add := func(g directory.SCIMGroup, id string) {
 			t.Helper()

@@ -78,7 +78,7 @@ func (s *Service) MapGroupToRole(ctx context.Context, accountID string, actor Ac
 		if err := tx.SaveRoleMapping(ctx, m, groupKey(group)); err != nil {
 			return err
 		}
-		if changed, err = tx.ApplyRoleMappings(ctx, accountID, RoleScope{Key: groupKey(group)}); err != nil {
+		if changed, err = s.applyRoleMappings(ctx, tx, actor, accountID, RoleScope{Key: groupKey(group)}); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
@@ -101,7 +101,7 @@ func (s *Service) UnmapGroup(ctx context.Context, accountID string, actor Actor,
 			return err
 		}
 		var err error
-		if changed, err = tx.ApplyRoleMappings(ctx, accountID, RoleScope{Key: groupKey(group)}); err != nil {
+		if changed, err = s.applyRoleMappings(ctx, tx, actor, accountID, RoleScope{Key: groupKey(group)}); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
@@ -122,7 +122,7 @@ func (s *Service) RoleMappings(ctx context.Context, accountID string) ([]RoleMap
 
 // mapRoles works out again the roles of the members in scope when g is a
 // mapped group; it costs one indexed lookup when g is not.
-func (s *Service) mapRoles(ctx context.Context, tx Store, g Group, scope RoleScope) (int64, error) {
+func (s *Service) mapRoles(ctx context.Context, tx Store, actor Actor, g Group, scope RoleScope) (int64, error) {
 	if len(scope.UserIDs) == 0 && scope.GroupID == "" {
 		return 0, nil
 	}
@@ -130,5 +130,31 @@ func (s *Service) mapRoles(ctx context.Context, tx Store, g Group, scope RoleSco
 	if err != nil || !mapped {
 		return 0, err
 	}
-	return tx.ApplyRoleMappings(ctx, g.AccountID, scope)
+	return s.applyRoleMappings(ctx, tx, actor, g.AccountID, scope)
+}
+
+// applyRoleMappings sets the roles in scope and records each membership
+// whose role changed: a role is a change to the directory like any other,
+// which the audit trail and the platform (through the outbox) must see.
+func (s *Service) applyRoleMappings(ctx context.Context, tx Store, actor Actor, accountID string, scope RoleScope) (int64, error) {
+	changes, err := tx.ApplyRoleMappings(ctx, accountID, scope)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		err := s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "membership.role_changed", targetType: "membership", targetID: c.UserID,
+			data: map[string]any{"role": c.Role, "by": "group-to-role mapping"},
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(changes)), nil
+}
+
+// RoleChange is a membership whose role a mapping changed.
+type RoleChange struct {
+	UserID string
+	Role   Role
 }

@@ -147,9 +147,9 @@ type Store interface {
 	// display name or externalId key.
 	IsGroupMapped(ctx context.Context, accountID, displayKey, externalKey string) (bool, error)
 	// ApplyRoleMappings sets the role of the non-owner members in scope to
-	// what their mapped groups give, or member, and returns how many
+	// what their mapped groups give, or member, and returns those that
 	// changed.
-	ApplyRoleMappings(ctx context.Context, accountID string, scope RoleScope) (int64, error)
+	ApplyRoleMappings(ctx context.Context, accountID string, scope RoleScope) ([]RoleChange, error)
 
 	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
 	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error

@@ -72,20 +72,20 @@ const mappedRole = `COALESCE((SELECT r.role FROM group_members gm
 
 // ApplyRoleMappings sets the roles of the non-owner members in scope to
 // what their mapped groups give, in one statement whatever their number.
-func (s *Store) ApplyRoleMappings(ctx context.Context, accountID string, scope directory.RoleScope) (int64, error) {
+func (s *Store) ApplyRoleMappings(ctx context.Context, accountID string, scope directory.RoleScope) ([]directory.RoleChange, error) {
 	// A long list of people goes in batches: both databases bound the
 	// number of arguments of one statement.
 	const batch = 500
 	if len(scope.UserIDs) > batch {
-		var total int64
+		var all []directory.RoleChange
 		for ids := range slices.Chunk(scope.UserIDs, batch) {
-			n, err := s.ApplyRoleMappings(ctx, accountID, directory.RoleScope{UserIDs: ids, Ignoring: scope.Ignoring})
+			changes, err := s.ApplyRoleMappings(ctx, accountID, directory.RoleScope{UserIDs: ids, Ignoring: scope.Ignoring})
 			if err != nil {
-				return total, err
+				return nil, err
 			}
-			total += n
+			all = append(all, changes...)
 		}
-		return total, nil
+		return all, nil
 	}
 	var who string
 	var whoArgs []any
@@ -103,15 +103,22 @@ func (s *Store) ApplyRoleMappings(ctx context.Context, accountID string, scope d
 			WHERE g.account_id = ? AND (g.display_key = ? OR LOWER(g.external_id) = ?))`
 		whoArgs = []any{accountID, scope.Key, scope.Key}
 	default:
-		return 0, nil
+		return nil, nil
 	}
 	query := `UPDATE memberships SET role = ` + mappedRole + `
-		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + mappedRole
+		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + mappedRole + `
+		RETURNING user_id, role`
 	args := append(append([]any{scope.Ignoring, accountID}, whoArgs...), scope.Ignoring)
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
-	if err != nil {
-		return 0, s.dialect.wrap(err, "apply role mappings")
+	var rows []struct {
+		UserID string `db:"user_id"`
+		Role   string `db:"role"`
 	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(query), args...); err != nil {
+		return nil, s.dialect.wrap(err, "apply role mappings")
+	}
+	changes := make([]directory.RoleChange, len(rows))
+	for i, r := range rows {
+		changes[i] = directory.RoleChange{UserID: r.UserID, Role: directory.Role(r.Role)}
+	}
+	return changes, nil
 }
