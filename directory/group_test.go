@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -237,7 +238,7 @@ func TestSCIMGroupFiltersAndPaging(t *testing.T) {
 func TestSCIMPagingWhileDeleting(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
+		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "alpha")
 		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
 		scimUsers(t, svc, a.ID, tok, "u", 25)
@@ -275,6 +276,21 @@ func TestSCIMPagingWhileDeleting(t *testing.T) {
 		}
 		if len(seen) != 25 {
 			t.Errorf("the client saw %d distinct users; want all 25 (20 remaining and 5 deleted after it saw them)", len(seen))
+		}
+		// A remembered position lasts an hour; then startIndex is an offset
+		// again, and the sweeper deletes it.
+		continued, _ := svc.ListSCIMUsers(ctx, a.ID, nil, 11, 10)
+		clk.Add(2 * time.Hour)
+		offset, _ := svc.ListSCIMUsers(ctx, a.ID, nil, 11, 10)
+		if len(continued.Users) == 0 || len(offset.Users) == 0 || continued.Users[0].Membership.ID == offset.Users[0].Membership.ID {
+			t.Error("an expired position was still used")
+		}
+		if _, err := svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		if err := s.DB().Get(&left, s.DB().Rebind(`SELECT COUNT(*) FROM scim_cursors WHERE expires_at <= ?`), clk.Now()); err != nil || left != 0 {
+			t.Errorf("%d expired positions left after a sweep (%v)", left, err)
 		}
 		// The same startIndex with another filter is another listing: it
 		// does not reuse this one's position.

@@ -252,5 +252,10 @@ func TestOktaProvisioningSequence(t *testing.T) {
 		if vars["user"] == "" || vars["group"] == "" {
 			t.Fatalf("sequence did not run: %v", vars)
 		}
+		// The pushed password is not only hidden: it is nowhere in the database.
+		var n int
+		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM memberships WHERE CAST(scim_attributes AS TEXT) LIKE '%1mz050nq%'`); err != nil || n != 0 {
+			t.Errorf("%d memberships hold the pushed password (%v)", n, err)
+		}
 	})
 }

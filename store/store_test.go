@@ -202,7 +202,8 @@ func TestDenseSearchPages(t *testing.T) {
 }
 
 // TestSCIMMigrationUpgradesExistingMembers: memberships made before the
-// SCIM columns existed get a SCIM id and their email as userName.
+// SCIM columns existed get a SCIM id, and their email as userName and as
+// the email SCIM filters match.
 func TestSCIMMigrationUpgradesExistingMembers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -244,6 +245,11 @@ func TestSCIMMigrationUpgradesExistingMembers(t *testing.T) {
 			}
 			if page[0].Membership.ID == page[1].Membership.ID {
 				t.Error("two members got the same SCIM id")
+			}
+			// 00008: their email is also the one SCIM emails filters match.
+			byEmail := &directory.Filter{Op: directory.OpEq, Field: directory.FieldEmail, Value: "ADA@x.example"}
+			if n, err := s.CountSCIMUsers(ctx, "a", byEmail); err != nil || n != 1 {
+				t.Errorf("emails.value eq after the upgrade: %d, %v; want 1", n, err)
 			}
 		})
 	}
