@@ -450,7 +450,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
-	return n, nil
+	m, err := s.store.DeleteExpiredSSO(ctx, now, LoginLogSize)
+	if err != nil {
+		return n, fmt.Errorf("sweep SSO state: %w", err)
+	}
+	return n + m, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

@@ -154,6 +154,42 @@ type Store interface {
 	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
 	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error
 
+	// AddAccountDomain gives the account another email domain; Conflict
+	// when an account has it.
+	AddAccountDomain(ctx context.Context, accountID, domain string) error
+
+	// CreateConnection stores a connection; Conflict when the account has
+	// one with that name.
+	CreateConnection(ctx context.Context, c Connection) error
+	FindConnection(ctx context.Context, accountID, id string) (Connection, error)
+	FindConnections(ctx context.Context, accountID string) ([]Connection, error) // oldest first
+	FindAllConnections(ctx context.Context) ([]Connection, error)
+	// UpdateConnectionMetadata records a metadata refresh: with metadata
+	// empty only the error (and the time) is saved, keeping the last good copy.
+	UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error
+	DeleteConnection(ctx context.Context, accountID, id string) error
+	// UpdateSSOMembership saves the role and the groups a login asserted;
+	// it reports whether anything changed.
+	UpdateSSOMembership(ctx context.Context, accountID, userID string, role Role, groups []string, at time.Time) (bool, error)
+
+	CreateSSORequest(ctx context.Context, r SSORequest) error
+	// TakeSSORequest deletes and returns the unexpired request with that
+	// id, connection and browser; NotFound when there is none.
+	TakeSSORequest(ctx context.Context, id, connectionID, browserHash string, now time.Time) (SSORequest, error)
+	// AddSSOReplay remembers an assertion id until it expires; Conflict
+	// when it is remembered already.
+	AddSSOReplay(ctx context.Context, connectionID, assertionID string, expiresAt time.Time) error
+	AddLoginAttempt(ctx context.Context, a LoginAttempt) error
+	FindLoginAttempts(ctx context.Context, connectionID string, limit int) ([]LoginAttempt, error) // newest first
+	// DeleteExpiredSSO deletes expired requests and replay records, and
+	// login attempts beyond the newest keep of each connection.
+	DeleteExpiredSSO(ctx context.Context, now time.Time, keep int) (int64, error)
+
+	CreateCertificate(ctx context.Context, c Certificate) error
+	FindCertificates(ctx context.Context) ([]Certificate, error) // newest first
+	SetCertificateState(ctx context.Context, id string, state CertificateState, at time.Time) error
+	DeleteCertificate(ctx context.Context, id string) error
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error

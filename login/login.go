@@ -49,16 +49,14 @@ type Handler struct {
 	realms Realms
 	secure bool
 	log    *slog.Logger
-	cookie string
+	cookie web.SessionCookie
 	tmpl   map[string]*template.Template
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger, cookie: "admit_session", tmpl: map[string]*template.Template{}}
-	if cfg.Secure {
-		h.cookie = "__Host-admit_session"
-	}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger,
+		cookie: web.SessionCookie{Secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
@@ -119,34 +117,21 @@ func (h *Handler) signedIn(fn visitHandler, gated bool) web.HandlerFunc {
 }
 
 func (h *Handler) visit(r *http.Request) (directory.Visit, error) {
-	c, err := r.Cookie(h.cookie)
-	if err != nil {
+	token := h.cookie.Token(r)
+	if token == "" {
 		return directory.Visit{}, directory.UnauthenticatedError("Please sign in.")
 	}
-	return h.dir.Authenticate(r.Context(), c.Value)
+	return h.dir.Authenticate(r.Context(), token)
 }
 
 func (h *Handler) setCookie(w http.ResponseWriter, token string, s directory.Session) {
-	http.SetCookie(w, &http.Cookie{
-		Name: h.cookie, Value: token, Path: "/", Expires: s.ExpiresAt,
-		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
-	})
+	h.cookie.Set(w, token, s.ExpiresAt)
 }
 
-func (h *Handler) clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
-}
+func (h *Handler) clearCookie(w http.ResponseWriter) { h.cookie.Clear(w) }
 
-// localPath keeps return_to on this site: only a path, never another
-// origin (no open redirect); anything else lands on /me.
-func localPath(s string) string {
-	u, err := url.Parse(s)
-	if s == "" || err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/") ||
-		strings.HasPrefix(s, "//") || strings.Contains(s, "\\") {
-		return "/me"
-	}
-	return u.RequestURI()
-}
+// localPath keeps return_to on this site; anything else lands on /me.
+func localPath(s string) string { return web.LocalPath(s, "/me") }
 
 type loginForm struct {
 	Email    string
@@ -211,8 +196,8 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A browser that was signed in before gets a new session, and the old
 	// one ends: no session outlives a sign-in on the same browser.
-	if c, err := r.Cookie(h.cookie); err == nil {
-		if err := h.dir.EndSession(r.Context(), c.Value); err != nil {
+	if token := h.cookie.Token(r); token != "" {
+		if err := h.dir.EndSession(r.Context(), token); err != nil {
 			return err
 		}
 	}
@@ -277,8 +262,8 @@ func (h *Handler) handleLogoutForm(w http.ResponseWriter, r *http.Request) error
 }
 
 func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(h.cookie); err == nil {
-		if err := h.dir.EndSession(r.Context(), c.Value); err != nil {
+	if token := h.cookie.Token(r); token != "" {
+		if err := h.dir.EndSession(r.Context(), token); err != nil {
 			return err
 		}
 	}

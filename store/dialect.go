@@ -39,6 +39,9 @@ type dialect struct {
 	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
 	contains func(col string) string
 	endsWith func(col string, n int) string
+	// jsonArg is a placeholder for a JSON argument that is compared with
+	// a JSON column: PostgreSQL compares jsonb values, SQLite the text.
+	jsonArg string
 	// attempts bounds how often Tx runs a transaction that keeps failing
 	// with a retryable error.
 	attempts int
@@ -63,6 +66,7 @@ var postgresDialect = dialect{
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	skipLocked: " FOR UPDATE SKIP LOCKED",
+	jsonArg:    "CAST(? AS jsonb)",
 	contains:   func(col string) string { return "strpos(" + col + ", ?) > 0" },
 	endsWith:   func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
 	attempts:   8,
@@ -90,6 +94,7 @@ var sqliteDialect = dialect{
 	},
 	walkEmailIndex: " INDEXED BY memberships_email",
 	contains:       func(col string) string { return "instr(" + col + ", ?) > 0" },
+	jsonArg:        "?",
 	endsWith:       func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
 	// Each attempt already waited out the busy timeout.
 	attempts: 2,

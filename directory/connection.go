@@ -1,0 +1,254 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Protocol is how a connection's identity provider signs people in.
+type Protocol string
+
+const (
+	ProtocolSAML Protocol = "saml"
+	ProtocolOIDC Protocol = "oidc"
+)
+
+// JITMode says what a connection's logins may do to the directory.
+type JITMode string
+
+const (
+	// JITCreate creates the user and membership on first login and keeps
+	// name, groups and role up to date on later ones.
+	JITCreate JITMode = "create"
+	// JITLink never creates a user: a person admit already knows (through
+	// another account, an invitation, SCIM, a bulk upload) gets a
+	// membership if they have none; name, groups and role are kept up to
+	// date.
+	JITLink JITMode = "link"
+	// JITOff signs in existing members only and changes nothing about
+	// them: for accounts whose provider manages everyone through SCIM.
+	JITOff JITMode = "off"
+)
+
+// Connection is one SAML or OIDC identity provider of an account.
+type Connection struct {
+	ID        string
+	AccountID string
+	Protocol  Protocol
+	Name      string
+	// Domains are the email domains the connection may sign people in
+	// with; empty means all of the account's domains. Each is one of the
+	// account's (DESIGN rule 2).
+	Domains []string
+	JITMode JITMode
+	// Settings are the per-connection choices: attribute mapping, SAML
+	// options.
+	Settings ConnectionSettings
+	// Metadata is the identity provider's SAML metadata XML, the last good
+	// copy; MetadataURL, when set, is where it is refreshed from.
+	Metadata          string
+	MetadataURL       string
+	MetadataFetchedAt *time.Time
+	MetadataError     string // why the last refresh failed; empty when it worked
+	// SealedSecret is an OIDC client secret, sealed with the server key.
+	SealedSecret string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ConnectionSettings are a connection's options, kept as one JSON value.
+type ConnectionSettings struct {
+	Mapping AttributeMapping `json:"mapping"`
+	// AllowIDPInitiated accepts SAML responses nobody asked for: the
+	// intranet tile posts straight to the ACS.
+	AllowIDPInitiated bool `json:"allow_idp_initiated,omitempty"`
+	// ClockSkewSeconds is how far the identity provider's clock may be
+	// from ours when validity windows are checked.
+	ClockSkewSeconds int `json:"clock_skew_seconds,omitempty"`
+	// ReturnHosts are other origins (https://app.example.com) a login may
+	// return to, besides admit's own.
+	ReturnHosts []string `json:"return_hosts,omitempty"`
+}
+
+// Clock skew limits: the default, and the most crewjam/saml itself allows.
+const (
+	DefaultClockSkew = 2 * time.Minute
+	MaxClockSkew     = 3 * time.Minute
+)
+
+// ClockSkew returns the connection's clock skew.
+func (c Connection) ClockSkew() time.Duration {
+	if c.Settings.ClockSkewSeconds <= 0 {
+		return DefaultClockSkew
+	}
+	return time.Duration(c.Settings.ClockSkewSeconds) * time.Second
+}
+
+// NewConnection is what an operator gives to add a connection.
+type NewConnection struct {
+	Protocol    Protocol
+	Name        string
+	Domains     []string // must be the account's; added to it when no account has them
+	JITMode     JITMode  // empty means create
+	Settings    ConnectionSettings
+	Metadata    string
+	MetadataURL string
+	// SealedSecret is an OIDC client secret already sealed by the caller.
+	SealedSecret string
+}
+
+// CreateConnection adds an identity provider to the account. Domains the
+// account does not have yet are added to it, unless another account has
+// them: one company's identity provider can never vouch for another's
+// addresses.
+func (s *Service) CreateConnection(ctx context.Context, accountID string, actor Actor, in NewConnection) (Connection, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" {
+		in.Name = string(in.Protocol)
+	}
+	if in.JITMode == "" {
+		in.JITMode = JITCreate
+	}
+	var problems []string
+	if in.Protocol != ProtocolSAML && in.Protocol != ProtocolOIDC {
+		problems = append(problems, fmt.Sprintf("protocol %q: want saml or oidc", in.Protocol))
+	}
+	if !slugPattern.MatchString(in.Name) {
+		problems = append(problems, fmt.Sprintf("connection name %q must be lowercase letters, digits or hyphens", in.Name))
+	}
+	if !slices.Contains([]JITMode{JITCreate, JITLink, JITOff}, in.JITMode) {
+		problems = append(problems, fmt.Sprintf("just-in-time mode %q: want create, link or off", in.JITMode))
+	}
+	if sk := in.Settings.ClockSkewSeconds; sk < 0 || time.Duration(sk)*time.Second > MaxClockSkew {
+		problems = append(problems, fmt.Sprintf("clock skew must be between 0 and %d seconds", int(MaxClockSkew/time.Second)))
+	}
+	domains, bad := normalizeDomains(in.Domains)
+	problems = append(problems, bad...)
+	problems = append(problems, in.Settings.Mapping.check()...)
+	for _, h := range in.Settings.ReturnHosts {
+		if !validOrigin(h) {
+			problems = append(problems, fmt.Sprintf("return host %q: want an origin like https://app.example.com", h))
+		}
+	}
+	if len(problems) > 0 {
+		return Connection{}, InvalidError(problems...)
+	}
+	now := s.clock()
+	c := Connection{
+		ID: newID(), AccountID: accountID, Protocol: in.Protocol, Name: in.Name, Domains: domains,
+		JITMode: in.JITMode, Settings: in.Settings, Metadata: in.Metadata, MetadataURL: in.MetadataURL,
+		SealedSecret: in.SealedSecret, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.MetadataURL != "" && c.Metadata != "" {
+		c.MetadataFetchedAt = &now
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		a, err := tx.FindAccount(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		for _, d := range domains {
+			if slices.Contains(a.Domains, d) {
+				continue
+			}
+			if err := tx.AddAccountDomain(ctx, accountID, d); KindOf(err) == Conflict {
+				return ConflictError(fmt.Sprintf("the domain %s belongs to another account", d))
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateConnection(ctx, c); KindOf(err) == Conflict {
+			return ConflictError(fmt.Sprintf("the account already has a connection named %q", c.Name))
+		} else if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "connection.created", targetType: "connection", targetID: c.ID,
+			data: map[string]any{"protocol": c.Protocol, "name": c.Name, "domains": c.Domains, "jit_mode": c.JITMode, "metadata_url": c.MetadataURL},
+		})
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("create connection: %w", err)
+	}
+	return c, nil
+}
+
+func validOrigin(s string) bool {
+	scheme, rest, ok := strings.Cut(s, "://")
+	return ok && (scheme == "https" || scheme == "http") && rest != "" && !strings.ContainsAny(rest, "/?#@\\ ")
+}
+
+// Connection returns one of the account's connections.
+func (s *Service) Connection(ctx context.Context, accountID, id string) (Connection, error) {
+	return s.store.FindConnection(ctx, accountID, id)
+}
+
+// Connections returns the account's connections, oldest first.
+func (s *Service) Connections(ctx context.Context, accountID string) ([]Connection, error) {
+	return s.store.FindConnections(ctx, accountID)
+}
+
+// AllConnections returns every account's connections: for the metadata
+// refresher and certificate expiry warnings.
+func (s *Service) AllConnections(ctx context.Context) ([]Connection, error) {
+	return s.store.FindAllConnections(ctx)
+}
+
+// ConnectionForEmail picks the account's connection for an email: the one
+// whose domains list the email's domain, else the only one there is.
+func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email string) (Connection, error) {
+	all, err := s.store.FindConnections(ctx, accountID)
+	if err != nil {
+		return Connection{}, err
+	}
+	_, domain, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	for _, c := range all {
+		if domain != "" && slices.Contains(c.Domains, domain) {
+			return c, nil
+		}
+	}
+	if len(all) == 1 {
+		return all[0], nil
+	}
+	return Connection{}, NotFoundError("no single sign-on connection of this account serves that email address")
+}
+
+// SetConnectionMetadata saves freshly fetched metadata, or, with fetchErr,
+// records why fetching failed and keeps the last good copy.
+func (s *Service) SetConnectionMetadata(ctx context.Context, accountID, id, metadata string, fetchErr error) error {
+	now := s.clock()
+	var err error
+	if fetchErr != nil {
+		err = s.store.UpdateConnectionMetadata(ctx, accountID, id, "", fetchErr.Error(), now)
+	} else {
+		err = s.store.UpdateConnectionMetadata(ctx, accountID, id, metadata, "", now)
+	}
+	if err != nil {
+		return fmt.Errorf("save connection metadata: %w", err)
+	}
+	return nil
+}
+
+// DeleteConnection removes a connection; its members stay.
+func (s *Service) DeleteConnection(ctx context.Context, accountID string, actor Actor, id string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		c, err := tx.FindConnection(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteConnection(ctx, accountID, id); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "connection.deleted", targetType: "connection", targetID: id,
+			data: map[string]any{"protocol": c.Protocol, "name": c.Name},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// SSOSignIn is the outcome of a single sign-on login that the directory let in.
+type SSOSignIn struct {
+	Member Member
+	// What the login did: "created user", "added membership",
+	// "activated invitation", "updated" or "signed in" (nothing changed).
+	Outcome string
+	// RoleFrom names the group that gave the role, when a mapping did.
+	RoleFrom string
+}
+
+func sso(c Connection) Actor {
+	return Actor{Source: SourceSSO, ID: c.ID, Name: c.Name}
+}
+
+// allowedDomains are the email domains the connection may sign people in
+// with: its own list, each still one of the account's, or the account's.
+func allowedDomains(a Account, c Connection) []string {
+	if len(c.Domains) == 0 {
+		return a.Domains
+	}
+	var out []string
+	for _, d := range c.Domains {
+		if slices.Contains(a.Domains, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// SignInWithSSO is just-in-time provisioning, shared by SAML and OIDC:
+// given an identity the connection's provider asserted (already verified
+// by the caller), it decides whether the person may sign in to the
+// connection's account, and creates, links or updates them as the
+// connection's mode allows.
+//
+// The rules it keeps:
+//   - the email's domain must be one the connection may assert (DESIGN
+//     rule 2): a provider can never sign in someone of another company, and
+//     an existing user, password or not, is linked only under that rule;
+//   - a membership that SCIM or an admin deactivated, or that SCIM deleted,
+//     is never brought back by a login (rule 3);
+//   - with group-to-role mappings, the groups the provider sends decide
+//     the role as they do for SCIM groups; owners are never changed.
+//
+// Refusals are Forbidden errors whose message can be shown to the person.
+func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) (SSOSignIn, error) {
+	a, err := s.store.FindAccount(ctx, c.AccountID)
+	if err != nil {
+		return SSOSignIn{}, fmt.Errorf("find account of connection: %w", err)
+	}
+	_, domain, _ := strings.Cut(EmailKey(id.Email), "@")
+	if !slices.Contains(allowedDomains(a, c), domain) {
+		return SSOSignIn{}, ForbiddenError(fmt.Sprintf("%s may not sign in to %s through this identity provider: its domain is not one of the account's (%s).",
+			id.Email, a.Title(), strings.Join(allowedDomains(a, c), ", ")))
+	}
+	mappings, err := s.store.FindRoleMappings(ctx, a.ID)
+	if err != nil {
+		return SSOSignIn{}, fmt.Errorf("find role mappings: %w", err)
+	}
+	var out SSOSignIn
+	err = s.store.Tx(ctx, func(tx Store) error {
+		out = SSOSignIn{}
+		now := s.clock()
+		u, err := tx.FindUserByEmail(ctx, id.Email)
+		userKnown := err == nil
+		if err != nil && KindOf(err) != NotFound {
+			return err
+		}
+		var m Membership
+		if userKnown {
+			m, err = tx.FindMembership(ctx, a.ID, u.ID)
+			if err != nil && KindOf(err) != NotFound {
+				return err
+			}
+		}
+		switch {
+		case m.ID != "" && m.Status == StatusDeactivated:
+			return ForbiddenError(fmt.Sprintf("Your access to %s has been deactivated. Ask your administrator if you believe this is wrong.", a.Title()))
+		case m.ID != "" && m.Status == StatusInvited && c.JITMode == JITOff:
+			return ForbiddenError(fmt.Sprintf("Your invitation to %s has not been accepted yet: open the link in the invitation email.", a.Title()))
+		case m.ID != "" && m.Status == StatusInvited:
+			if m, err = tx.ActivateMembership(ctx, a.ID, u.ID, now); err != nil {
+				return err
+			}
+			out.Outcome = "activated invitation"
+			if err := s.record(ctx, tx, change{
+				accountID: a.ID, actor: sso(c), action: "membership.activated", targetType: "membership", targetID: u.ID,
+				data: map[string]any{"email": u.Email},
+			}); err != nil {
+				return err
+			}
+		case m.ID != "":
+			// An active member: the usual case.
+		case userKnown && c.JITMode == JITOff, !userKnown && c.JITMode != JITCreate:
+			return ForbiddenError(fmt.Sprintf("%s is not a member of %s, and this identity provider may not add people. Ask your administrator to add you.", id.Email, a.Title()))
+		default:
+			if userKnown {
+				deleted, err := tx.SCIMDeleted(ctx, a.ID, u.ID)
+				if err != nil {
+					return err
+				}
+				if deleted {
+					return ForbiddenError(fmt.Sprintf("Your access to %s was removed by your organisation's identity provider.", a.Title()))
+				}
+			} else {
+				first, last := id.FirstName, id.LastName
+				u = User{ID: newID(), Email: id.Email, FirstName: first, LastName: last, CreatedAt: now, UpdatedAt: now}
+				var created bool
+				if u, created, err = tx.FindOrCreateUser(ctx, u); err != nil {
+					return err
+				}
+				if created {
+					out.Outcome = "created user"
+					if err := s.record(ctx, tx, change{
+						accountID: a.ID, actor: sso(c), action: "user.created", targetType: "user", targetID: u.ID,
+						data: map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": false},
+					}); err != nil {
+						return err
+					}
+				}
+			}
+			m = Membership{ID: newID(), AccountID: a.ID, UserID: u.ID, Role: RoleMember, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateMembership(ctx, u, m); err != nil {
+				return err
+			}
+			if out.Outcome == "" {
+				out.Outcome = "added membership"
+			}
+			if err := s.record(ctx, tx, change{
+				accountID: a.ID, actor: sso(c), action: "membership.created", targetType: "membership", targetID: u.ID,
+				data: map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+			}); err != nil {
+				return err
+			}
+		}
+		if c.JITMode != JITOff {
+			if err := s.updateFromIdentity(ctx, tx, c, id, mappings, &u, &m, &out); err != nil {
+				return err
+			}
+		}
+		if out.Outcome == "" {
+			out.Outcome = "signed in"
+		}
+		out.Member = Member{User: u, Membership: m}
+		return nil
+	})
+	if err != nil {
+		return SSOSignIn{}, fmt.Errorf("sign in with SSO: %w", err)
+	}
+	return out, nil
+}
+
+// updateFromIdentity brings the person's name, groups and role in line with
+// what the provider said. The name is the person's own, shared by their
+// accounts: the provider may set it because it vouches for an address in
+// its own company's domain (rule 2), which no other account's provider can.
+func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection, id Identity, mappings []RoleMapping, u *User, m *Membership, out *SSOSignIn) error {
+	now := s.clock()
+	first, last := u.FirstName, u.LastName
+	if id.FirstName != "" {
+		first = id.FirstName
+	}
+	if id.LastName != "" {
+		last = id.LastName
+	}
+	if first != u.FirstName || last != u.LastName {
+		if err := tx.UpdateUserName(ctx, u.ID, first, last, now); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, change{
+			accountID: m.AccountID, actor: sso(c), action: "user.updated", targetType: "user", targetID: u.ID,
+			data: map[string]any{"first_name": first, "last_name": last},
+		}); err != nil {
+			return err
+		}
+		u.FirstName, u.LastName = first, last
+		if out.Outcome == "" {
+			out.Outcome = "updated"
+		}
+	}
+	role := m.Role
+	if id.Groups != nil && len(mappings) > 0 && m.Role != RoleOwner {
+		role, out.RoleFrom = mappedRoleOf(id.Groups, mappings)
+	}
+	if role != m.Role || id.Groups != nil {
+		changed, err := tx.UpdateSSOMembership(ctx, m.AccountID, u.ID, role, id.Groups, now)
+		if err != nil {
+			return err
+		}
+		if role != m.Role {
+			if err := s.record(ctx, tx, change{
+				accountID: m.AccountID, actor: sso(c), action: "membership.role_changed", targetType: "membership", targetID: u.ID,
+				data: map[string]any{"role": role, "by": "group-to-role mapping", "group": out.RoleFrom},
+			}); err != nil {
+				return err
+			}
+			m.Role = role
+		}
+		if changed && out.Outcome == "" {
+			out.Outcome = "updated"
+		}
+	}
+	return nil
+}
+
+// mappedRoleOf returns the role the best mapping among groups gives, and
+// that mapping's group; member when none maps. mappings are in priority
+// order, best first.
+func mappedRoleOf(groups []string, mappings []RoleMapping) (Role, string) {
+	for _, mp := range mappings {
+		if mp.Role == RoleOwner {
+			continue
+		}
+		for _, g := range groups {
+			if groupKey(g) == groupKey(mp.Group) {
+				return mp.Role, mp.Group
+			}
+		}
+	}
+	return RoleMember, ""
+}

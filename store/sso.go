@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// AddAccountDomain gives an account another email domain.
+func (s *Store) AddAccountDomain(ctx context.Context, accountID, domain string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO account_domains (domain, account_id) VALUES (?, ?)`), domain, accountID)
+	return s.dialect.wrap(err, "insert account domain")
+}
+
+type connectionRow struct {
+	ID                string       `db:"id"`
+	AccountID         string       `db:"account_id"`
+	Protocol          string       `db:"protocol"`
+	Name              string       `db:"name"`
+	Domains           []byte       `db:"domains"`
+	JITMode           string       `db:"jit_mode"`
+	Settings          []byte       `db:"settings"`
+	Metadata          string       `db:"metadata"`
+	MetadataURL       string       `db:"metadata_url"`
+	MetadataFetchedAt sql.NullTime `db:"metadata_fetched_at"`
+	MetadataError     string       `db:"metadata_error"`
+	SealedSecret      string       `db:"sealed_secret"`
+	CreatedAt         time.Time    `db:"created_at"`
+	UpdatedAt         time.Time    `db:"updated_at"`
+}
+
+const connectionColumns = `id, account_id, protocol, name, domains, jit_mode, settings, metadata, metadata_url,
+	metadata_fetched_at, metadata_error, sealed_secret, created_at, updated_at`
+
+func (r connectionRow) connection() (directory.Connection, error) {
+	c := directory.Connection{
+		ID: r.ID, AccountID: r.AccountID, Protocol: directory.Protocol(r.Protocol), Name: r.Name,
+		JITMode: directory.JITMode(r.JITMode), Metadata: r.Metadata, MetadataURL: r.MetadataURL,
+		MetadataFetchedAt: optionalTime(r.MetadataFetchedAt), MetadataError: r.MetadataError,
+		SealedSecret: r.SealedSecret, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if err := json.Unmarshal(r.Domains, &c.Domains); err != nil {
+		return c, fmt.Errorf("decode domains of connection %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.Settings, &c.Settings); err != nil {
+		return c, fmt.Errorf("decode settings of connection %s: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+// CreateConnection stores a connection.
+func (s *Store) CreateConnection(ctx context.Context, c directory.Connection) error {
+	domains, err := json.Marshal(nonNil(c.Domains))
+	if err != nil {
+		return err
+	}
+	settings, err := json.Marshal(c.Settings)
+	if err != nil {
+		return err
+	}
+	// JSON goes in as text: lib/pq sends []byte as bytea, which PostgreSQL
+	// will not take for jsonb.
+	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO connections (`+connectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.AccountID, string(c.Protocol), c.Name, string(domains), string(c.JITMode), string(settings), c.Metadata, c.MetadataURL,
+		c.MetadataFetchedAt, c.MetadataError, c.SealedSecret, c.CreatedAt, c.UpdatedAt)
+	return s.dialect.wrap(err, "insert connection")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (s *Store) findConnections(ctx context.Context, where string, args ...any) ([]directory.Connection, error) {
+	var rows []connectionRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+connectionColumns+` FROM connections `+where+` ORDER BY created_at, id`), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find connections")
+	}
+	out := make([]directory.Connection, len(rows))
+	for i, r := range rows {
+		c, err := r.connection()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// FindConnection returns one of the account's connections.
+func (s *Store) FindConnection(ctx context.Context, accountID, id string) (directory.Connection, error) {
+	cs, err := s.findConnections(ctx, `WHERE account_id = ? AND id = ?`, accountID, id)
+	if err != nil {
+		return directory.Connection{}, err
+	}
+	if len(cs) == 0 {
+		return directory.Connection{}, directory.NotFoundError("connection not found")
+	}
+	return cs[0], nil
+}
+
+// FindConnections lists the account's connections, oldest first.
+func (s *Store) FindConnections(ctx context.Context, accountID string) ([]directory.Connection, error) {
+	return s.findConnections(ctx, `WHERE account_id = ?`, accountID)
+}
+
+// FindAllConnections lists every connection.
+func (s *Store) FindAllConnections(ctx context.Context) ([]directory.Connection, error) {
+	return s.findConnections(ctx, ``)
+}
+
+// UpdateConnectionMetadata records a metadata refresh.
+func (s *Store) UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error {
+	query, args := `UPDATE connections SET metadata_error = ?, updated_at = ? WHERE account_id = ? AND id = ?`, []any{fetchErr, at, accountID, id}
+	if metadata != "" {
+		query = `UPDATE connections SET metadata = ?, metadata_fetched_at = ?, metadata_error = '', updated_at = ? WHERE account_id = ? AND id = ?`
+		args = []any{metadata, at, at, accountID, id}
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return s.dialect.wrap(err, "update connection metadata")
+	}
+	return expectOne(res, "connection")
+}
+
+// DeleteConnection deletes a connection with its requests, replay records
+// and login log.
+func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM connections WHERE account_id = ? AND id = ?`), accountID, id)
+	if err != nil {
+		return s.dialect.wrap(err, "delete connection")
+	}
+	return expectOne(res, "connection")
+}
+
+// UpdateSSOMembership saves a login's role and groups.
+func (s *Store) UpdateSSOMembership(ctx context.Context, accountID, userID string, role directory.Role, groups []string, at time.Time) (bool, error) {
+	g, err := json.Marshal(nonNil(groups))
+	if err != nil {
+		return false, err
+	}
+	query, args := `UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ? AND role <> ?`,
+		[]any{string(role), at, accountID, userID, string(role)}
+	if groups != nil {
+		query = `UPDATE memberships SET role = ?, sso_groups = ?, updated_at = ?
+			WHERE account_id = ? AND user_id = ? AND (role <> ? OR sso_groups <> ` + s.dialect.jsonArg + `)`
+		args = []any{string(role), string(g), at, accountID, userID, string(role), string(g)}
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return false, s.dialect.wrap(err, "update membership from SSO")
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// CreateSSORequest remembers a sign-in in progress.
+func (s *Store) CreateSSORequest(ctx context.Context, r directory.SSORequest) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_requests (id, connection_id, browser_hash, return_to, data, expires_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		r.ID, r.ConnectionID, r.BrowserHash, r.ReturnTo, r.Data, r.ExpiresAt)
+	return s.dialect.wrap(err, "insert SSO request")
+}
+
+// TakeSSORequest deletes and returns a pending request: one statement, so
+// two answers racing for it on two replicas cannot both have it.
+func (s *Store) TakeSSORequest(ctx context.Context, id, connectionID, browserHash string, now time.Time) (directory.SSORequest, error) {
+	var r struct {
+		ID           string    `db:"id"`
+		ConnectionID string    `db:"connection_id"`
+		BrowserHash  string    `db:"browser_hash"`
+		ReturnTo     string    `db:"return_to"`
+		Data         string    `db:"data"`
+		ExpiresAt    time.Time `db:"expires_at"`
+	}
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`DELETE FROM sso_requests WHERE id = ? AND connection_id = ? AND browser_hash = ? AND expires_at > ?
+		RETURNING id, connection_id, browser_hash, return_to, data, expires_at`), id, connectionID, browserHash, now)
+	if err != nil {
+		return directory.SSORequest{}, s.dialect.wrap(err, "take SSO request")
+	}
+	return directory.SSORequest{ID: r.ID, ConnectionID: r.ConnectionID, BrowserHash: r.BrowserHash, ReturnTo: r.ReturnTo, Data: r.Data, ExpiresAt: r.ExpiresAt.UTC()}, nil
+}
+
+// AddSSOReplay remembers an accepted assertion id.
+func (s *Store) AddSSOReplay(ctx context.Context, connectionID, assertionID string, expiresAt time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_replays (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)`),
+		connectionID, assertionID, expiresAt)
+	return s.dialect.wrap(err, "insert SSO replay record")
+}
+
+// AddLoginAttempt adds to a connection's login log.
+func (s *Store) AddLoginAttempt(ctx context.Context, a directory.LoginAttempt) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), a.ID, a.ConnectionID, a.CreatedAt, a.Outcome, a.Reason, a.Reference, a.Email, string(a.Detail))
+	return s.dialect.wrap(err, "insert login attempt")
+}
+
+// FindLoginAttempts returns a connection's newest login attempts.
+func (s *Store) FindLoginAttempts(ctx context.Context, connectionID string, limit int) ([]directory.LoginAttempt, error) {
+	var rows []struct {
+		ID           string    `db:"id"`
+		ConnectionID string    `db:"connection_id"`
+		CreatedAt    time.Time `db:"created_at"`
+		Outcome      string    `db:"outcome"`
+		Reason       string    `db:"reason"`
+		Reference    string    `db:"reference"`
+		Email        string    `db:"email"`
+		Detail       []byte    `db:"detail"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, connection_id, created_at, outcome, reason, reference, email, detail
+		FROM sso_attempts WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), connectionID, limit)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find login attempts")
+	}
+	out := make([]directory.LoginAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = directory.LoginAttempt{ID: r.ID, ConnectionID: r.ConnectionID, CreatedAt: r.CreatedAt.UTC(), Outcome: r.Outcome,
+			Reason: r.Reason, Reference: r.Reference, Email: r.Email, Detail: json.RawMessage(r.Detail)}
+	}
+	return out, nil
+}
+
+// DeleteExpiredSSO deletes expired requests and replay records and trims
+// each connection's login log to its newest keep attempts.
+func (s *Store) DeleteExpiredSSO(ctx context.Context, now time.Time, keep int) (int64, error) {
+	var total int64
+	for _, d := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM sso_requests WHERE expires_at <= ?`, []any{now}},
+		{`DELETE FROM sso_replays WHERE expires_at <= ?`, []any{now}},
+		{`DELETE FROM sso_attempts WHERE id IN (SELECT id FROM (
+			SELECT id, row_number() OVER (PARTITION BY connection_id ORDER BY created_at DESC, id DESC) AS n FROM sso_attempts) ranked
+			WHERE ranked.n > ?)`, []any{keep}},
+	} {
+		res, err := s.q.ExecContext(ctx, s.rebind(d.query), d.args...)
+		if err != nil {
+			return total, s.dialect.wrap(err, "delete expired SSO rows")
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+type certificateRow struct {
+	ID          string       `db:"id"`
+	State       string       `db:"state"`
+	CertPEM     string       `db:"cert_pem"`
+	SealedKey   string       `db:"sealed_key"`
+	NotBefore   time.Time    `db:"not_before"`
+	NotAfter    time.Time    `db:"not_after"`
+	CreatedAt   time.Time    `db:"created_at"`
+	ActivatedAt sql.NullTime `db:"activated_at"`
+}
+
+// CreateCertificate stores a key pair; Conflict when one in its state
+// (next, active) exists.
+func (s *Store) CreateCertificate(ctx context.Context, c directory.Certificate) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO certificates (id, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), c.ID, string(c.State), c.CertPEM, c.SealedKey, c.NotBefore, c.NotAfter, c.CreatedAt, c.ActivatedAt)
+	return s.dialect.wrap(err, "insert certificate")
+}
+
+// FindCertificates lists the key pairs, newest first.
+func (s *Store) FindCertificates(ctx context.Context) ([]directory.Certificate, error) {
+	var rows []certificateRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT id, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at
+		FROM certificates ORDER BY created_at DESC, id DESC`); err != nil {
+		return nil, s.dialect.wrap(err, "find certificates")
+	}
+	out := make([]directory.Certificate, len(rows))
+	for i, r := range rows {
+		out[i] = directory.Certificate{ID: r.ID, State: directory.CertificateState(r.State), CertPEM: r.CertPEM, SealedKey: r.SealedKey,
+			NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(), CreatedAt: r.CreatedAt.UTC(), ActivatedAt: optionalTime(r.ActivatedAt)}
+	}
+	return out, nil
+}
+
+// SetCertificateState moves a key pair on in its life.
+func (s *Store) SetCertificateState(ctx context.Context, id string, state directory.CertificateState, at time.Time) error {
+	query := `UPDATE certificates SET state = ? WHERE id = ?`
+	args := []any{string(state), id}
+	if state == directory.CertActive {
+		query, args = `UPDATE certificates SET state = ?, activated_at = ? WHERE id = ?`, []any{string(state), at, id}
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return s.dialect.wrap(err, "update certificate")
+	}
+	return expectOne(res, "certificate")
+}
+
+// DeleteCertificate deletes a key pair.
+func (s *Store) DeleteCertificate(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM certificates WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "delete certificate")
+	}
+	return expectOne(res, "certificate")
+}
