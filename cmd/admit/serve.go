@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/scim"
+	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -52,10 +54,22 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
 	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
-	handler, err := newHandler(c.cfg, keys, svc, log)
+	sealer, err := certs.NewSealer(keys.sealing)
 	if err != nil {
 		return err
 	}
+	certManager := certs.New(certs.Config{Store: s, Sealer: sealer, CommonName: hostOf(c.cfg.BaseURL), Logger: log})
+	// The first start makes the SAML key pair now rather than in the first
+	// login; a key sealed with another server key fails here, loudly.
+	if _, err := certManager.Current(ctx); err != nil {
+		return fmt.Errorf("SAML certificates: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	handler, err := newHandler(c.cfg, keys, svc, certManager, reg, log)
+	if err != nil {
+		return err
+	}
+	refresher := &sso.Refresher{Directory: svc, Certs: certManager, Watcher: certs.NewWatcher(reg, log), Client: metadataClient(), Logger: log}
 	worker, err := c.mailWorker(svc, log)
 	if err != nil {
 		return err
@@ -66,6 +80,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var background sync.WaitGroup
 	background.Go(func() { worker.Run(bgCtx) })
 	background.Go(func() { sweep(bgCtx, svc, log) })
+	background.Go(func() { refresher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
@@ -171,7 +186,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -188,7 +203,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
 
@@ -203,6 +221,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, log *slog.Logger)
 	invitations.Register(mux)
 	signIn.Register(mux)
 	provisioning.Register(mux)
+	singleSignOn.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
 	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError("There is no page at this address.")

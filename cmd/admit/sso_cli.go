@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/sso"
+)
+
+type connectionJSON struct {
+	ID                string                       `json:"id"`
+	Account           string                       `json:"account"`
+	Name              string                       `json:"name"`
+	Protocol          directory.Protocol           `json:"protocol"`
+	Domains           []string                     `json:"domains"`
+	JITMode           directory.JITMode            `json:"jit_mode"`
+	Settings          directory.ConnectionSettings `json:"settings"`
+	MetadataURL       string                       `json:"metadata_url,omitempty"`
+	MetadataFetchedAt *time.Time                   `json:"metadata_fetched_at,omitempty"`
+	MetadataError     string                       `json:"metadata_error,omitempty"`
+	IDPEntityID       string                       `json:"idp_entity_id,omitempty"`
+	sso.URLs
+}
+
+func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) connectionJSON {
+	out := connectionJSON{
+		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: conn.Domains, JITMode: conn.JITMode,
+		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
+		URLs: sso.SAMLURLs(c.cfg.BaseURL, a.Slug, conn.Name),
+	}
+	if md, err := sso.ParseMetadata([]byte(conn.Metadata)); err == nil {
+		out.IDPEntityID = md.EntityID
+	}
+	return out
+}
+
+// metadataClient fetches identity providers' metadata.
+func metadataClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
+
+func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
+	fs := c.flags("sso add-saml")
+	name := fs.String("name", "saml", "the connection's name, used in its URLs (lowercase letters, digits, hyphens)")
+	metadataURL := fs.String("metadata-url", "", "where the identity provider publishes its SAML metadata (refreshed every 6 hours)")
+	metadataFile := fs.String("metadata-file", "", "the identity provider's SAML metadata, downloaded")
+	idpInitiated := fs.Bool("allow-idp-initiated", false, "accept logins started at the identity provider (intranet tiles that post straight to the ACS)")
+	var domains, returnHosts stringList
+	fs.Var(&domains, "domain", "an email domain this identity provider may sign people in with (repeatable; default: all the account's domains)")
+	fs.Var(&returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
+	jit := fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
+	skew := fs.Duration("clock-skew", directory.DefaultClockSkew, "how far the identity provider's clock may be off (at most 3m)")
+	var m directory.AttributeMapping
+	fs.StringVar(&m.Email, "email-attribute", "", "the attribute holding the email, or \"nameid\" (default: the usual names of each provider, then the NameID)")
+	fs.StringVar(&m.FirstName, "first-name-attribute", "", "the attribute holding the first name")
+	fs.StringVar(&m.LastName, "last-name-attribute", "", "the attribute holding the last name")
+	fs.StringVar(&m.DisplayName, "display-name-attribute", "", "the attribute holding the full name")
+	fs.StringVar(&m.Groups, "groups-attribute", "", "the attribute holding the groups")
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		var metadata string
+		switch {
+		case (*metadataURL == "") == (*metadataFile == ""):
+			return usageError{"sso add-saml: give one of --metadata-url and --metadata-file"}
+		case *metadataFile != "":
+			data, err := os.ReadFile(*metadataFile)
+			if err != nil {
+				return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *metadataFile, err))
+			}
+			if _, err := sso.ParseMetadata(data); err != nil {
+				return directory.InvalidError(*metadataFile + ": " + err.Error())
+			}
+			metadata = string(data)
+		default:
+			md, err := sso.FetchMetadata(ctx, metadataClient(), *metadataURL)
+			if err != nil {
+				return directory.InvalidError(err.Error())
+			}
+			metadata = md
+		}
+		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
+			Protocol: directory.ProtocolSAML, Name: *name, Domains: domains, JITMode: directory.JITMode(*jit),
+			Settings: directory.ConnectionSettings{
+				Mapping: m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: returnHosts,
+			},
+			Metadata: metadata, MetadataURL: *metadataURL,
+		})
+		if err != nil {
+			return err
+		}
+		out := c.toConnectionJSON(a, conn)
+		c.output(out, fmt.Sprintf("Added SAML connection %q to %s. Give the identity provider's admin:\n"+
+			"  SP entity ID (audience):  %s\n  ACS URL (reply URL):      %s\n  SP metadata URL:          %s\n"+
+			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.EntityID, out.ACS, out.Metadata, out.IntranetURL))
+		return nil
+	})
+}
+
+func (c *cli) ssoList(ctx context.Context, args []string) error {
+	fs := c.flags("sso list")
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		all, err := svc.Connections(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		out := make([]connectionJSON, len(all))
+		rows := make([]string, len(all))
+		for i, conn := range all {
+			out[i] = c.toConnectionJSON(a, conn)
+			state := "metadata from file"
+			if conn.MetadataURL != "" {
+				state = "metadata from " + conn.MetadataURL
+				if conn.MetadataError != "" {
+					state += " (last refresh failed: " + conn.MetadataError + ")"
+				}
+			}
+			rows[i] = fmt.Sprintf("%-12s %-5s jit=%-6s %s\n  intranet link: %s", conn.Name, conn.Protocol, conn.JITMode, state, out[i].IntranetURL)
+		}
+		if len(rows) == 0 {
+			rows = []string{"no connections; add one with admit sso add-saml"}
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
+}
+
+func (c *cli) findConnection(ctx context.Context, svc *directory.Service, a directory.Account, name string) (directory.Connection, error) {
+	all, err := svc.Connections(ctx, a.ID)
+	if err != nil {
+		return directory.Connection{}, err
+	}
+	for _, conn := range all {
+		if strings.EqualFold(conn.Name, name) {
+			return conn, nil
+		}
+	}
+	return directory.Connection{}, directory.NotFoundError(fmt.Sprintf("%s has no connection named %q (admit sso list shows them)", a.Slug, name))
+}
+
+func (c *cli) ssoAttempts(ctx context.Context, args []string) error {
+	fs := c.flags("sso attempts")
+	name := fs.String("connection", "", "the connection's name")
+	limit := fs.Int("limit", 20, "how many, newest first")
+	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
+		conn, err := c.findConnection(ctx, svc, a, *name)
+		if err != nil {
+			return err
+		}
+		attempts, err := svc.LoginAttempts(ctx, a.ID, conn.ID, *limit)
+		if err != nil {
+			return err
+		}
+		rows := make([]string, len(attempts))
+		for i, at := range attempts {
+			rows[i] = fmt.Sprintf("%s  %-9s %-30s ref %s\n  %s\n  %s", at.CreatedAt.Format(time.RFC3339), at.Outcome, at.Email, at.Reference, at.Reason, at.Detail)
+		}
+		if len(rows) == 0 {
+			rows = []string{"no login attempts yet"}
+		}
+		c.output(attempts, strings.Join(rows, "\n"))
+		return nil
+	})
+}
+
+func (c *cli) ssoRemove(ctx context.Context, args []string) error {
+	fs := c.flags("sso remove")
+	name := fs.String("connection", "", "the connection's name")
+	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
+		conn, err := c.findConnection(ctx, svc, a, *name)
+		if err != nil {
+			return err
+		}
+		if err := svc.DeleteConnection(ctx, a.ID, c.actor(), conn.ID); err != nil {
+			return err
+		}
+		c.output(map[string]string{"account": a.Slug, "removed": conn.Name}, fmt.Sprintf("removed connection %s from %s; its members stay", conn.Name, a.Slug))
+		return nil
+	})
+}
+
+// certManager opens the store and the SAML certificate manager.
+func (c *cli) certManager(ctx context.Context) (*certs.Manager, func(), error) {
+	log := c.logger(0)
+	keys, err := c.keys(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := c.openStore(ctx, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := certs.NewSealer(keys.sealing)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return certs.New(certs.Config{Store: s, Sealer: sealer, CommonName: hostOf(c.cfg.BaseURL), Logger: log}), func() { s.Close() }, nil
+}
+
+type certificateJSON struct {
+	ID          string                     `json:"id"`
+	State       directory.CertificateState `json:"state"`
+	NotBefore   time.Time                  `json:"not_before"`
+	NotAfter    time.Time                  `json:"not_after"`
+	CreatedAt   time.Time                  `json:"created_at"`
+	ActivatedAt *time.Time                 `json:"activated_at,omitempty"`
+	PEM         string                     `json:"certificate_pem"`
+}
+
+func toCertificateJSON(r directory.Certificate) certificateJSON {
+	return certificateJSON{ID: r.ID, State: r.State, NotBefore: r.NotBefore, NotAfter: r.NotAfter, CreatedAt: r.CreatedAt, ActivatedAt: r.ActivatedAt, PEM: r.CertPEM}
+}
+
+func (c *cli) certsList(ctx context.Context, args []string) error {
+	fs := c.flags("certs list")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	m, done, err := c.certManager(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	all, err := m.List(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]certificateJSON, len(all))
+	rows := make([]string, len(all))
+	for i, r := range all {
+		out[i] = toCertificateJSON(r)
+		rows[i] = fmt.Sprintf("%s  %-8s valid until %s", r.ID, r.State, r.NotAfter.Format("2006-01-02"))
+	}
+	c.output(out, strings.Join(rows, "\n"))
+	return nil
+}
+
+func (c *cli) certsRotate(ctx context.Context, args []string) error {
+	fs := c.flags("certs rotate")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	m, done, err := c.certManager(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rot, err := m.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	if rot.Published != nil {
+		c.output(map[string]any{"published": toCertificateJSON(*rot.Published)}, fmt.Sprintf(
+			"Published certificate %s in every connection's SP metadata; it is not used yet.\n"+
+				"Once identity providers have the new metadata (those that read the metadata URL do so on their own; give the others the new certificate), run admit certs rotate again to start using it.", rot.Published.ID))
+		return nil
+	}
+	text := fmt.Sprintf("Certificate %s now signs requests and is the one identity providers encrypt to.", rot.Activated.ID)
+	out := map[string]any{"activated": toCertificateJSON(*rot.Activated)}
+	if rot.Previous != nil {
+		out["previous"] = toCertificateJSON(*rot.Previous)
+		text += fmt.Sprintf("\nThe old certificate %s stays published and can still decrypt; retire it with admit certs retire --id %s once no identity provider uses it.", rot.Previous.ID, rot.Previous.ID)
+	}
+	c.output(out, text)
+	return nil
+}
+
+func (c *cli) certsRetire(ctx context.Context, args []string) error {
+	fs := c.flags("certs retire")
+	id := fs.String("id", "", "the certificate's id (from certs list)")
+	if err := c.parse(fs, args, "id"); err != nil {
+		return err
+	}
+	m, done, err := c.certManager(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := m.Retire(ctx, *id); err != nil {
+		return err
+	}
+	c.output(map[string]string{"retired": *id}, fmt.Sprintf("retired certificate %s: it is no longer published, and its key is deleted", *id))
+	return nil
+}

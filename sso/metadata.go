@@ -1,0 +1,148 @@
+package sso
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/admit-dev/admit/certs"
+)
+
+// maxMetadataBytes bounds an identity provider's metadata: a federation's
+// aggregate is not what a connection points at.
+const maxMetadataBytes = 1 << 20
+
+// ParseMetadata reads an identity provider's SAML metadata: an
+// EntityDescriptor, or an EntitiesDescriptor holding one with an
+// IDPSSODescriptor. It checks what a login needs: an HTTP-Redirect
+// single sign-on endpoint and at least one signing certificate.
+func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
+	if len(data) > maxMetadataBytes {
+		return nil, fmt.Errorf("the metadata is larger than %d bytes", maxMetadataBytes)
+	}
+	var root struct{ XMLName xml.Name }
+	if err := xml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("the metadata is not XML: %v", err)
+	}
+	var ed *saml.EntityDescriptor
+	switch root.XMLName.Local {
+	case "EntityDescriptor":
+		ed = &saml.EntityDescriptor{}
+		if err := xml.Unmarshal(data, ed); err != nil {
+			return nil, fmt.Errorf("the metadata is not a SAML EntityDescriptor: %v", err)
+		}
+	case "EntitiesDescriptor":
+		var all saml.EntitiesDescriptor
+		if err := xml.Unmarshal(data, &all); err != nil {
+			return nil, fmt.Errorf("the metadata is not a SAML EntitiesDescriptor: %v", err)
+		}
+		for i := range all.EntityDescriptors {
+			if len(all.EntityDescriptors[i].IDPSSODescriptors) > 0 {
+				ed = &all.EntityDescriptors[i]
+				break
+			}
+		}
+		if ed == nil {
+			return nil, errors.New("the metadata describes no identity provider (no IDPSSODescriptor)")
+		}
+	default:
+		return nil, fmt.Errorf("the metadata's root element is %q, not EntityDescriptor", root.XMLName.Local)
+	}
+	if ed.EntityID == "" {
+		return nil, errors.New("the metadata has no entityID")
+	}
+	if len(ed.IDPSSODescriptors) == 0 {
+		return nil, errors.New("the metadata describes no identity provider (no IDPSSODescriptor); is it the service provider's metadata?")
+	}
+	if redirectSSO(ed) == "" {
+		return nil, errors.New("the identity provider offers no HTTP-Redirect single sign-on endpoint, which admit uses to start a login")
+	}
+	if len(signingCertificates(ed)) == 0 {
+		return nil, errors.New("the metadata holds no usable signing certificate")
+	}
+	return ed, nil
+}
+
+func redirectSSO(ed *saml.EntityDescriptor) string {
+	for _, d := range ed.IDPSSODescriptors {
+		for _, s := range d.SingleSignOnServices {
+			if s.Binding == saml.HTTPRedirectBinding {
+				return s.Location
+			}
+		}
+	}
+	return ""
+}
+
+// signingCertificates are the certificates the provider signs with: every
+// one listed for signing (or for no use in particular). Several at once is
+// how a provider rolls its certificate over without an outage.
+func signingCertificates(ed *saml.EntityDescriptor) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, d := range ed.IDPSSODescriptors {
+		for _, kd := range d.KeyDescriptors {
+			if kd.Use != "" && kd.Use != "signing" {
+				continue
+			}
+			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
+				if err != nil {
+					continue
+				}
+				if cert, err := x509.ParseCertificate(der); err == nil {
+					out = append(out, cert)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// IDPExpiries returns the ends of the provider's signing certificates.
+func IDPExpiries(metadata, account, connection string) []certs.Expiry {
+	ed, err := ParseMetadata([]byte(metadata))
+	if err != nil {
+		return nil
+	}
+	var out []certs.Expiry
+	for _, c := range signingCertificates(ed) {
+		out = append(out, certs.Expiry{Kind: "idp", Account: account, Connection: connection, Serial: c.SerialNumber.Text(16), NotAfter: c.NotAfter})
+	}
+	return out
+}
+
+// FetchMetadata downloads and checks metadata from url.
+func FetchMetadata(ctx context.Context, client *http.Client, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", fmt.Errorf("metadata URL %q: %v", url, err)
+	}
+	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("fetch metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("fetch metadata: %s answered %s", url, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("fetch metadata: %w", err)
+	}
+	if _, err := ParseMetadata(data); err != nil {
+		return "", err
+	}
+	return string(data), nil
+}

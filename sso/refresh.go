@@ -1,0 +1,95 @@
+package sso
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+)
+
+// Refresher keeps connections' metadata fresh from their metadata URLs and
+// watches every certificate's end: identity providers rotate their signing
+// certificates and publish the new one in their metadata ahead of time, so
+// a refreshed connection trusts it before it is used.
+type Refresher struct {
+	Directory *directory.Service
+	Certs     *certs.Manager
+	Watcher   *certs.Watcher
+	Client    *http.Client
+	Every     time.Duration // default 6 hours
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Run refreshes at once, then every r.Every, until ctx ends.
+func (r *Refresher) Run(ctx context.Context) {
+	every := r.Every
+	if every <= 0 {
+		every = 6 * time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		r.RefreshOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RefreshOnce fetches the metadata of every connection that has a URL;
+// a failure is recorded on the connection, which keeps its last good copy.
+// Then it reports certificate ends.
+func (r *Refresher) RefreshOnce(ctx context.Context) {
+	all, err := r.Directory.AllConnections(ctx)
+	if err != nil {
+		r.Logger.ErrorContext(ctx, "metadata refresh: list connections", "err", err)
+		return
+	}
+	accounts, err := r.Directory.Accounts(ctx)
+	if err != nil {
+		r.Logger.ErrorContext(ctx, "metadata refresh: list accounts", "err", err)
+		return
+	}
+	slugs := make(map[string]string, len(accounts))
+	for _, a := range accounts {
+		slugs[a.ID] = a.Slug
+	}
+	var ends []certs.Expiry
+	for _, c := range all {
+		if c.Protocol != directory.ProtocolSAML {
+			continue
+		}
+		if c.MetadataURL != "" && ctx.Err() == nil {
+			md, fetchErr := FetchMetadata(ctx, r.Client, c.MetadataURL)
+			if fetchErr != nil {
+				r.Logger.WarnContext(ctx, "metadata refresh failed; keeping the last good copy", "account", slugs[c.AccountID], "connection", c.Name, "err", fetchErr)
+			} else {
+				c.Metadata = md
+			}
+			if err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, c.ID, md, fetchErr); err != nil {
+				r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
+			}
+		}
+		ends = append(ends, IDPExpiries(c.Metadata, slugs[c.AccountID], c.Name)...)
+	}
+	if r.Certs != nil {
+		if set, err := r.Certs.Current(ctx); err == nil {
+			ends = append(ends, set.Expiries()...)
+		} else {
+			r.Logger.ErrorContext(ctx, "certificate check", "err", err)
+		}
+	}
+	if r.Watcher != nil {
+		now := time.Now
+		if r.Now != nil {
+			now = r.Now
+		}
+		r.Watcher.Report(ctx, now(), ends)
+	}
+}

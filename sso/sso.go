@@ -1,0 +1,292 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// Config configures the SSO handler.
+type Config struct {
+	Directory *directory.Service
+	Certs     *certs.Manager
+	Pages     *web.Renderer
+	// BaseURL is admit's public origin (ADMIT_BASE_URL): SP entity ids,
+	// ACS URLs and redirect URIs are made from it.
+	BaseURL string
+	// Secure marks the session cookie Secure (admit served over HTTPS).
+	Secure bool
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Handler serves the SSO routes.
+type Handler struct {
+	dir     *directory.Service
+	certs   *certs.Manager
+	pages   *web.Renderer
+	base    string
+	session web.SessionCookie
+	log     *slog.Logger
+	now     func() time.Time
+	tmpl    map[string]*template.Template
+}
+
+// New parses the pages.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
+		session: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, now: cfg.Now, tmpl: map[string]*template.Template{}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	for _, name := range []string{"failure", "choose"} {
+		t, err := web.ParsePage(templates, "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		h.tmpl[name] = t
+	}
+	return h, nil
+}
+
+// Register adds the routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("GET /sso/{account}/login", h.pages.Handler(h.handleLogin))
+	mux.Handle("GET /sso/{account}/saml/{connection}/metadata", h.pages.Handler(h.handleMetadata))
+	mux.Handle("POST /sso/{account}/saml/{connection}/acs", http.HandlerFunc(h.handleACS))
+}
+
+// URLs are what an identity provider's admin needs of a SAML connection.
+type URLs struct {
+	EntityID    string `json:"sp_entity_id"`
+	ACS         string `json:"acs_url"`
+	Metadata    string `json:"metadata_url"`
+	IntranetURL string `json:"intranet_login_url"`
+}
+
+// SAMLURLs returns the connection's SP URLs.
+func SAMLURLs(baseURL, accountSlug, connectionName string) URLs {
+	base := strings.TrimSuffix(baseURL, "/") + "/sso/" + url.PathEscape(accountSlug)
+	conn := base + "/saml/" + url.PathEscape(connectionName)
+	return URLs{EntityID: conn + "/metadata", ACS: conn + "/acs", Metadata: conn + "/metadata", IntranetURL: base + "/login"}
+}
+
+// browserCookie binds sign-ins in progress to the browser that started
+// them. SameSite=None is what lets it ride along on the identity provider's
+// cross-site POST to the ACS (Lax cookies are left behind there); the
+// cookie says nothing by itself, it only has to match.
+const browserCookie = "admit_sso_browser"
+
+func (h *Handler) browserToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{
+		Name: browserCookie, Value: token, Path: "/sso/", MaxAge: int(directory.SSORequestLifetime / time.Second),
+		// Secure is required with SameSite=None; browsers treat
+		// http://localhost as secure, so development works too.
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
+	})
+	return token
+}
+
+// handleLogin is the intranet link: it picks the account's connection
+// (by ?connection=, by the email's domain, or the only one) and starts
+// the login there.
+func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	a, err := h.dir.Account(ctx, r.PathValue("account"))
+	if directory.KindOf(err) == directory.NotFound {
+		return directory.NotFoundError("There is no single sign-on at this address. Check the link you followed.")
+	}
+	if err != nil {
+		return err
+	}
+	all, err := h.dir.Connections(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		return directory.NotFoundError(a.Title() + " has not set up single sign-on yet. Ask your administrator.")
+	}
+	q := r.URL.Query()
+	var c directory.Connection
+	switch name, email := q.Get("connection"), strings.TrimSpace(q.Get("email")); {
+	case name != "":
+		i := slices.IndexFunc(all, func(c directory.Connection) bool { return strings.EqualFold(c.Name, name) })
+		if i < 0 {
+			return directory.NotFoundError(fmt.Sprintf("%s has no single sign-on connection named %q.", a.Title(), name))
+		}
+		c = all[i]
+	case len(all) == 1:
+		c = all[0]
+	case email != "":
+		if c, err = h.dir.ConnectionForEmail(ctx, a.ID, email); directory.KindOf(err) == directory.NotFound {
+			return h.renderChoose(w, r, a, http.StatusBadRequest, email, "No identity provider of "+a.Title()+" serves that address. Check it, or ask your administrator.")
+		} else if err != nil {
+			return err
+		}
+	default:
+		return h.renderChoose(w, r, a, http.StatusOK, "", "")
+	}
+	returnTo := h.returnTo(c, q.Get("return_to"))
+	switch c.Protocol {
+	case directory.ProtocolSAML:
+		return h.startSAML(w, r, a, c, returnTo)
+	default:
+		return directory.NotFoundError("This kind of single sign-on is not available yet.")
+	}
+}
+
+func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directory.Account, status int, email, problem string) error {
+	h.pages.Render(w, r, status, h.tmpl["choose"], web.Page{
+		Title: "Sign in", Branding: branding(a),
+		Data: map[string]string{"Action": "/sso/" + url.PathEscape(a.Slug) + "/login", "Email": email, "Error": problem,
+			"ReturnTo": web.LocalPath(r.URL.Query().Get("return_to"), "")},
+	})
+	return nil
+}
+
+func branding(a directory.Account) web.Branding {
+	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+}
+
+// returnTo keeps a requested destination when it is a path on this site
+// or on an origin the connection allows; anything else lands on /me.
+func (h *Handler) returnTo(c directory.Connection, s string) string {
+	if p := web.LocalPath(s, ""); p != "" {
+		return p
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil {
+		return "/me"
+	}
+	origin := u.Scheme + "://" + u.Host
+	if slices.Contains(c.Settings.ReturnHosts, origin) {
+		return u.String()
+	}
+	return "/me"
+}
+
+// refusal is a login that failed: what the person is told, what their IT
+// admin should hear, and the reason for the log (never shown).
+type refusal struct {
+	status   int
+	message  string
+	forAdmin string
+	reason   error
+}
+
+func (e *refusal) Error() string { return e.reason.Error() }
+
+func refuse(status int, message, forAdmin string, reason error) *refusal {
+	return &refusal{status: status, message: message, forAdmin: forAdmin, reason: reason}
+}
+
+// attempt is what the login log keeps of one login.
+type attempt struct {
+	Subject  string              `json:"subject,omitempty"`
+	Claims   directory.Claims    `json:"claims,omitempty"`
+	Identity *directory.Identity `json:"identity,omitempty"`
+	Outcome  string              `json:"outcome,omitempty"`
+	Role     directory.Role      `json:"role,omitempty"`
+	RoleFrom string              `json:"role_from,omitempty"`
+	IDPInit  bool                `json:"idp_initiated,omitempty"`
+}
+
+// fail logs a refused login, records it in the connection's login log
+// (when there is a connection) and shows the failure page.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Account, c *directory.Connection, rf *refusal, at attempt) {
+	ref := web.RequestIDFrom(r.Context())
+	h.log.InfoContext(r.Context(), "single sign-on refused", "account", a.Slug, "connection", nameOf(c), "reason", rf.reason.Error(), "reference", ref)
+	if c != nil {
+		email := ""
+		if at.Identity != nil {
+			email = at.Identity.Email
+		}
+		h.recordAttempt(r.Context(), *c, "refused", rf.reason.Error(), ref, email, at)
+	}
+	retry := "/login"
+	if a.Slug != "" {
+		retry = "/sso/" + url.PathEscape(a.Slug) + "/login"
+	}
+	h.pages.Render(w, r, rf.status, h.tmpl["failure"], web.Page{
+		Title: "Sign-in failed", Branding: branding(a),
+		Data: map[string]string{"Message": rf.message, "ForAdmin": rf.forAdmin, "Retry": retry},
+	})
+}
+
+func nameOf(c *directory.Connection) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
+func (h *Handler) recordAttempt(ctx context.Context, c directory.Connection, outcome, reason, ref, email string, at attempt) {
+	detail, err := json.Marshal(at)
+	if err != nil {
+		detail = []byte(`{}`)
+	}
+	err = h.dir.RecordLoginAttempt(context.WithoutCancel(ctx), directory.LoginAttempt{
+		ConnectionID: c.ID, Outcome: outcome, Reason: reason, Reference: ref, Email: email, Detail: detail,
+	})
+	if err != nil {
+		h.log.ErrorContext(ctx, "record login attempt", "connection", c.ID, "err", err)
+	}
+}
+
+// signIn hands the verified identity to the directory and opens the
+// session: the common end of every protocol's login.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, id directory.Identity, at attempt, returnTo string) *refusal {
+	ctx := r.Context()
+	at.Identity = &id
+	in, err := h.dir.SignInWithSSO(ctx, c, id)
+	if directory.KindOf(err) == directory.Forbidden {
+		return refuse(http.StatusForbidden, directory.Message(err), "", err)
+	}
+	if err != nil {
+		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
+	}
+	// A browser that was signed in before gets a new session: no session
+	// outlives a sign-in on the same browser.
+	if old := h.session.Token(r); old != "" {
+		if err := h.dir.EndSession(ctx, old); err != nil {
+			return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
+		}
+	}
+	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID)
+	if err != nil {
+		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
+	}
+	at.Outcome, at.Role, at.RoleFrom = in.Outcome, in.Member.Membership.Role, in.RoleFrom
+	h.recordAttempt(ctx, c, "signed in", in.Outcome, web.RequestIDFrom(ctx), id.Email, at)
+	h.log.InfoContext(ctx, "signed in with SSO", "account", a.Slug, "connection", c.Name, "user_id", in.Member.User.ID, "outcome", in.Outcome)
+	h.session.Set(w, token, sess.ExpiresAt)
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	return nil
+}
+
