@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -264,6 +265,14 @@ func (h *Handler) parseResponse(a directory.Account, c directory.Connection, key
 			as, err = nil, fmt.Errorf("malformed assertion: %v", p)
 		}
 	}()
+	if n, err := countAssertions(xmlResp); err != nil {
+		return nil, resp, err
+	} else if n != 1 {
+		// Several assertions in one response is how signature-wrapping
+		// attacks smuggle a forged one beside a signed one; no identity
+		// provider sends more than one for a login.
+		return nil, resp, fmt.Errorf("the response must hold exactly one assertion, not %d", n)
+	}
 	acs := SAMLURLs(h.base, a.Slug, c.Name).ACS
 	acsURL, _ := url.Parse(acs)
 	encrypted := bytes.Contains(xmlResp, []byte("EncryptedAssertion"))
@@ -282,6 +291,33 @@ func (h *Handler) parseResponse(a directory.Account, c directory.Connection, key
 		}
 	}
 	return nil, resp, errors.New("no key to decrypt with")
+}
+
+const assertionNS = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+// countAssertions counts the Assertion and EncryptedAssertion elements
+// directly inside the response's root element.
+func countAssertions(doc []byte) (int, error) {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	depth, n := 0, 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("the response is not well-formed XML: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 1 && t.Name.Space == assertionNS && (t.Name.Local == "Assertion" || t.Name.Local == "EncryptedAssertion") {
+				n++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 // reasonOf unwraps crewjam's InvalidResponseError, whose Error() hides the
