@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -68,7 +69,7 @@ func (t *tamper) MakeAssertion(req *saml.IdpAuthnRequest, session *saml.Session)
 // twice: "okta" (plain assertions, IdP-initiated allowed, groups from
 // eduPersonAffiliation) and "strict" (encrypted assertions, SP-initiated only).
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *directory.Service
 	acme   directory.Account
 	sp     *httptest.Server
@@ -77,10 +78,9 @@ type world struct {
 	tamper *tamper
 	okta   directory.Connection
 	strict directory.Connection
-	now    time.Time
 }
 
-func newWorld(t *testing.T, s *store.Store) *world {
+func newWorld(t testing.TB, s *store.Store) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, tamper: &tamper{}}
@@ -128,7 +128,7 @@ func newWorld(t *testing.T, s *store.Store) *world {
 	t.Cleanup(w.idp.Close)
 	idpKey, idpCert := keyPair(t, "idp")
 	idpURL, _ := url.Parse(w.idp.URL)
-	w.idpSrv, err = samlidp.New(samlidp.Options{URL: *idpURL, Key: idpKey, Certificate: idpCert, Store: &samlidp.MemoryStore{}})
+	w.idpSrv, err = samlidp.New(samlidp.Options{URL: *idpURL, Key: idpKey, Certificate: idpCert, Store: &samlidp.MemoryStore{}, Logger: stdlog.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,6 +345,5 @@ func (w *world) lastAttempt(c directory.Connection) directory.LoginAttempt {
 	}
 	return all[0]
 }
-
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

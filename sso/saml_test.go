@@ -84,11 +84,10 @@ func TestSAMLLogins(t *testing.T) {
 		})
 
 		t.Run("a SCIM-pushed person signs in at once; SCIM-suspended and SCIM-deleted ones never", func(t *testing.T) {
-			tok, token, err := w.svc.CreateSCIMToken(ctx, w.acme.ID, operator, "okta")
+			_, token, err := w.svc.CreateSCIMToken(ctx, w.acme.ID, operator, "okta")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_ = tok
 			bob, err := w.svc.CreateSCIMUser(ctx, w.acme.ID, token, directory.SCIMUserInput{
 				Email: "bob@example.com", Active: true, Profile: directory.SCIMProfile{UserName: "bob@example.com"}})
 			if err != nil {
@@ -179,7 +178,9 @@ func TestSAMLRefusals(t *testing.T) {
 			reason  string                  // in the login log
 		}{
 			{name: "wrong audience", reason: "audience",
-				tamper: func(a *saml.Assertion) { a.Conditions.AudienceRestrictions[0].Audience.Value = "https://other.example/metadata" }},
+				tamper: func(a *saml.Assertion) {
+					a.Conditions.AudienceRestrictions[0].Audience.Value = "https://other.example/metadata"
+				}},
 			{name: "no audience restriction", reason: "no AudienceRestriction",
 				tamper: func(a *saml.Assertion) { a.Conditions.AudienceRestrictions = nil }},
 			{name: "wrong recipient", reason: "Recipient",
@@ -251,7 +252,7 @@ func TestSAMLRefusals(t *testing.T) {
 					})
 				}},
 			{name: "replayed response", reason: "pending in this browser",
-				edit: func(t *testing.T, f url.Values) url.Values { return f },
+				edit:   func(t *testing.T, f url.Values) url.Values { return f },
 				poster: func(w *world) *browser { return nil }},
 			{name: "a response answering another browser's request", reason: "pending in this browser",
 				poster: func(w *world) *browser { return w.browser() }},

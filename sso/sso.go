@@ -289,4 +289,3 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Acc
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	return nil
 }
-

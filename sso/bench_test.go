@@ -1,0 +1,41 @@
+package sso_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// BenchmarkACS measures the assertion consumer service alone: verifying a
+// signed response, the replay cache, just-in-time provisioning and the
+// session. The IdP's work (making and signing the response) is outside the
+// timer.
+func BenchmarkACS(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		w := newWorld(b, s)
+		run := func(b *testing.B, user func(i int) string) {
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				br := w.browser()
+				acs, form := br.idpInitiated("okta", user(i), "")
+				b.StartTimer()
+				if p := br.post(acs, form); p.status != http.StatusSeeOther {
+					b.Fatalf("ACS: %d %s", p.status, p.body)
+				}
+			}
+		}
+		b.Run("existing user", func(b *testing.B) {
+			run(b, func(int) string { return "alice" })
+		})
+		b.Run("first login", func(b *testing.B) {
+			run(b, func(i int) string {
+				name := fmt.Sprintf("u%d-%d", b.N, i)
+				w.addUser(name, name+"@example.com", "New", "Person")
+				return name
+			})
+		})
+	})
+}
