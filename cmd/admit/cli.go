@@ -61,6 +61,7 @@ var commands = []command{
 	{"sso add-saml", "add a SAML identity provider: --account S (--metadata-url U | --metadata-file F) [--name N] [--allow-idp-initiated] [--domain D ...] [--jit create|link|off] [--*-attribute A]", (*cli).ssoAddSAML},
 	{"sso list", "list an account's SSO connections and their URLs: --account S", (*cli).ssoList},
 	{"sso attempts", "show a connection's recent logins, with what the provider sent: --account S --connection N [--limit N]", (*cli).ssoAttempts},
+	{"sso set-metadata", "replace a SAML connection's IdP metadata (a new IdP certificate): --account S --connection N --metadata-file F", (*cli).ssoSetMetadata},
 	{"sso remove", "remove an SSO connection (its members stay): --account S --connection N", (*cli).ssoRemove},
 	{"certs list", "list admit's SAML certificates", (*cli).certsList},
 	{"certs rotate", "publish a new SAML certificate; run again to start using it", (*cli).certsRotate},

@@ -285,3 +285,29 @@ func (c *cli) certsRetire(ctx context.Context, args []string) error {
 	c.output(map[string]string{"retired": *id}, fmt.Sprintf("retired certificate %s: it is no longer published, and its key is deleted", *id))
 	return nil
 }
+
+// ssoSetMetadata replaces a connection's IdP metadata from a file: how a
+// provider's new certificate is added when it publishes no metadata URL.
+func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
+	fs := c.flags("sso set-metadata")
+	name := fs.String("connection", "", "the connection's name")
+	file := fs.String("metadata-file", "", "the identity provider's SAML metadata, downloaded")
+	return c.inAccount(ctx, fs, args, []string{"connection", "metadata-file"}, func(svc *directory.Service, a directory.Account) error {
+		conn, err := c.findConnection(ctx, svc, a, *name)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *file, err))
+		}
+		if _, err := sso.ParseMetadata(data); err != nil {
+			return directory.InvalidError(*file + ": " + err.Error())
+		}
+		if err := svc.SetConnectionMetadata(ctx, a.ID, conn.ID, string(data), nil); err != nil {
+			return err
+		}
+		c.output(c.toConnectionJSON(a, conn), fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug))
+		return nil
+	})
+}
