@@ -1,0 +1,88 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/xml"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// idpMetadataFile writes an identity provider's metadata, as crewjam's IdP
+// publishes it, to a file.
+func idpMetadataFile(t *testing.T) string {
+	t.Helper()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, _ := x509.ParseCertificate(der)
+	meta, _ := url.Parse("https://idp.example.net/metadata")
+	sso, _ := url.Parse("https://idp.example.net/sso")
+	idp := saml.IdentityProvider{Key: key, Certificate: cert, MetadataURL: *meta, SSOURL: *sso}
+	b, err := xml.Marshal(idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSSOAndCertsCommands(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	md := idpMetadataFile(t)
+	bad := filepath.Join(t.TempDir(), "sp.xml")
+	_ = os.WriteFile(bad, []byte(`<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><SPSSODescriptor/></EntityDescriptor>`), 0o600)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com")
+	admit(t, db, "", "account", "create", "--slug", "globex", "--name", "Globex", "--domain", "globex.example")
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"sso", "list", "--account", "acme"}, 0, "no connections"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-file", md}, 0, "http://localhost:8080/sso/acme/saml/okta/acs"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-file", md}, exitError, "already has a connection named"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "other", "--metadata-file", md, "--domain", "globex.example"}, exitError, "belongs to another account"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "sp", "--metadata-file", bad}, exitError, "no identity provider"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "x"}, exitUsage, "--metadata-url and --metadata-file"},
+		{[]string{"sso", "add-saml", "--account", "acme", "--name", "y", "--metadata-file", md, "--jit", "sometimes"}, exitError, "want create, link or off"},
+		{[]string{"sso", "list", "--account", "acme"}, 0, "/sso/acme/login"},
+		{[]string{"sso", "attempts", "--account", "acme", "--connection", "okta"}, 0, "no login attempts yet"},
+		{[]string{"sso", "set-metadata", "--account", "acme", "--connection", "okta", "--metadata-file", md}, 0, "replaced the metadata"},
+		{[]string{"sso", "remove", "--account", "acme", "--connection", "nope"}, exitError, "no connection named"},
+		{[]string{"certs", "list"}, 0, "active"},
+		{[]string{"certs", "rotate"}, 0, "not used yet"},
+		{[]string{"certs", "rotate"}, 0, "now signs"},
+		{[]string{"certs", "retire", "--id", "nope"}, exitError, "no certificate nope"},
+	} {
+		r := admit(t, db, "", tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+	r := admit(t, db, "", "certs", "list", "--json")
+	certs := decode[[]map[string]any](t, r)
+	if len(certs) != 2 || certs[0]["state"] != "active" || certs[1]["state"] != "previous" {
+		t.Fatalf("after two rotations: %v", certs)
+	}
+	if r := admit(t, db, "", "certs", "retire", "--id", certs[0]["id"].(string)); r.code != exitError || !strings.Contains(r.stderr, "cannot be retired") {
+		t.Errorf("retire active: %d %s", r.code, r.stderr)
+	}
+	if r := admit(t, db, "", "certs", "retire", "--id", certs[1]["id"].(string)); r.code != 0 {
+		t.Errorf("retire previous: %d %s", r.code, r.stderr)
+	}
+}
