@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -214,9 +215,10 @@ func toCertificateJSON(r directory.Certificate) certificateJSON {
 	return certificateJSON{ID: r.ID, State: r.State, NotBefore: r.NotBefore, NotAfter: r.NotAfter, CreatedAt: r.CreatedAt, ActivatedAt: r.ActivatedAt, PEM: r.CertPEM}
 }
 
-func (c *cli) certsList(ctx context.Context, args []string) error {
-	fs := c.flags("certs list")
-	if err := c.parse(fs, args); err != nil {
+// withCerts parses the command's flags and runs fn with the certificate
+// manager.
+func (c *cli) withCerts(ctx context.Context, fs *flag.FlagSet, args, required []string, fn func(m *certs.Manager) error) error {
+	if err := c.parse(fs, args, required...); err != nil {
 		return err
 	}
 	m, done, err := c.certManager(ctx)
@@ -224,66 +226,59 @@ func (c *cli) certsList(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
-	all, err := m.List(ctx)
-	if err != nil {
-		return err
-	}
-	out := make([]certificateJSON, len(all))
-	rows := make([]string, len(all))
-	for i, r := range all {
-		out[i] = toCertificateJSON(r)
-		rows[i] = fmt.Sprintf("%s  %-8s valid until %s", r.ID, r.State, r.NotAfter.Format("2006-01-02"))
-	}
-	c.output(out, strings.Join(rows, "\n"))
-	return nil
+	return fn(m)
+}
+
+func (c *cli) certsList(ctx context.Context, args []string) error {
+	return c.withCerts(ctx, c.flags("certs list"), args, nil, func(m *certs.Manager) error {
+		all, err := m.List(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]certificateJSON, len(all))
+		rows := make([]string, len(all))
+		for i, r := range all {
+			out[i] = toCertificateJSON(r)
+			rows[i] = fmt.Sprintf("%s  %-8s valid until %s", r.ID, r.State, r.NotAfter.Format("2006-01-02"))
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 func (c *cli) certsRotate(ctx context.Context, args []string) error {
-	fs := c.flags("certs rotate")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	m, done, err := c.certManager(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	rot, err := m.Rotate(ctx)
-	if err != nil {
-		return err
-	}
-	if rot.Published != nil {
-		c.output(map[string]any{"published": toCertificateJSON(*rot.Published)}, fmt.Sprintf(
-			"Published certificate %s in every connection's SP metadata; it is not used yet.\n"+
-				"Once identity providers have the new metadata (those that read the metadata URL do so on their own; give the others the new certificate), run admit certs rotate again to start using it.", rot.Published.ID))
+	return c.withCerts(ctx, c.flags("certs rotate"), args, nil, func(m *certs.Manager) error {
+		rot, err := m.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		if rot.Published != nil {
+			c.output(map[string]any{"published": toCertificateJSON(*rot.Published)}, fmt.Sprintf(
+				"Published certificate %s in every connection's SP metadata; it is not used yet.\n"+
+					"Once identity providers have the new metadata (those that read the metadata URL do so on their own; give the others the new certificate), run admit certs rotate again to start using it.", rot.Published.ID))
+			return nil
+		}
+		text := fmt.Sprintf("Certificate %s now signs requests and is the one identity providers encrypt to.", rot.Activated.ID)
+		out := map[string]any{"activated": toCertificateJSON(*rot.Activated)}
+		if rot.Previous != nil {
+			out["previous"] = toCertificateJSON(*rot.Previous)
+			text += fmt.Sprintf("\nThe old certificate %s stays published and can still decrypt; retire it with admit certs retire --id %s once no identity provider uses it.", rot.Previous.ID, rot.Previous.ID)
+		}
+		c.output(out, text)
 		return nil
-	}
-	text := fmt.Sprintf("Certificate %s now signs requests and is the one identity providers encrypt to.", rot.Activated.ID)
-	out := map[string]any{"activated": toCertificateJSON(*rot.Activated)}
-	if rot.Previous != nil {
-		out["previous"] = toCertificateJSON(*rot.Previous)
-		text += fmt.Sprintf("\nThe old certificate %s stays published and can still decrypt; retire it with admit certs retire --id %s once no identity provider uses it.", rot.Previous.ID, rot.Previous.ID)
-	}
-	c.output(out, text)
-	return nil
+	})
 }
 
 func (c *cli) certsRetire(ctx context.Context, args []string) error {
 	fs := c.flags("certs retire")
 	id := fs.String("id", "", "the certificate's id (from certs list)")
-	if err := c.parse(fs, args, "id"); err != nil {
-		return err
-	}
-	m, done, err := c.certManager(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := m.Retire(ctx, *id); err != nil {
-		return err
-	}
-	c.output(map[string]string{"retired": *id}, fmt.Sprintf("retired certificate %s: it is no longer published, and its key is deleted", *id))
-	return nil
+	return c.withCerts(ctx, fs, args, []string{"id"}, func(m *certs.Manager) error {
+		if err := m.Retire(ctx, *id); err != nil {
+			return err
+		}
+		c.output(map[string]string{"retired": *id}, fmt.Sprintf("retired certificate %s: it is no longer published, and its key is deleted", *id))
+		return nil
+	})
 }
 
 // ssoSetMetadata replaces a connection's IdP metadata from a file: how a
