@@ -197,17 +197,25 @@ func (s *Service) AllConnections(ctx context.Context) ([]Connection, error) {
 	return s.store.FindAllConnections(ctx)
 }
 
-// ConnectionForEmail picks the account's connection for an email: the one
-// whose domains list the email's domain, else the only one there is.
+// ConnectionForEmail picks the account's connection for an email: one
+// that names the email's domain, else one that serves all the account's
+// domains (no --domain of its own) when the domain is the account's, else
+// the only one there is.
 func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email string) (Connection, error) {
+	a, err := s.store.FindAccount(ctx, accountID)
+	if err != nil {
+		return Connection{}, err
+	}
 	all, err := s.store.FindConnections(ctx, accountID)
 	if err != nil {
 		return Connection{}, err
 	}
-	_, domain, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
-	for _, c := range all {
-		if domain != "" && slices.Contains(c.Domains, domain) {
-			return c, nil
+	_, domain, _ := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
+	for _, named := range []bool{true, false} {
+		for _, c := range all {
+			if (len(c.Domains) > 0) == named && domain != "" && slices.Contains(allowedDomains(a, c), domain) {
+				return c, nil
+			}
 		}
 	}
 	if len(all) == 1 {

@@ -91,6 +91,14 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 			if m, err = tx.ActivateMembership(ctx, a.ID, u.ID, now); err != nil {
 				return err
 			}
+			// The invitation is answered: its link must not work afterwards.
+			inv, err := tx.FindOpenInvitation(ctx, a.ID, u.ID)
+			if err == nil {
+				err = tx.AcceptInvitation(ctx, inv.ID, inv.TokenHash, now)
+			}
+			if err != nil && KindOf(err) != NotFound {
+				return err
+			}
 			out.Outcome = "activated invitation"
 			if err := s.record(ctx, tx, change{
 				accountID: a.ID, actor: sso(c), action: "membership.activated", targetType: "membership", targetID: u.ID,

@@ -76,6 +76,7 @@ type world struct {
 	idp    *httptest.Server
 	idpSrv *samlidp.Server
 	tamper *tamper
+	certs  *certs.Manager
 	okta   directory.Connection
 	strict directory.Connection
 }
@@ -93,6 +94,7 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	_, _ = rand.Read(key)
 	sealer, _ := certs.NewSealer(key)
 	manager := certs.New(certs.Config{Store: s, Sealer: sealer})
+	w.certs = manager
 	log := slog.New(slog.DiscardHandler)
 	pages, err := web.NewRenderer(web.Config{Key: key, Logger: log})
 	if err != nil {

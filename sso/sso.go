@@ -221,7 +221,11 @@ type attempt struct {
 // (when there is a connection) and shows the failure page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Account, c *directory.Connection, rf *refusal, at attempt) {
 	ref := web.RequestIDFrom(r.Context())
-	h.log.InfoContext(r.Context(), "single sign-on refused", "account", a.Slug, "connection", nameOf(c), "reason", rf.reason.Error(), "reference", ref)
+	level := slog.LevelInfo
+	if rf.status >= 500 {
+		level = slog.LevelError // our failure, not the IdP's or the person's
+	}
+	h.log.Log(r.Context(), level, "single sign-on refused", "account", a.Slug, "connection", nameOf(c), "reason", rf.reason.Error(), "reference", ref)
 	if c != nil {
 		email := ""
 		if at.Identity != nil {

@@ -1,0 +1,198 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func connection(t testing.TB, svc *directory.Service, accountID, name string, mode directory.JITMode, domains ...string) directory.Connection {
+	t.Helper()
+	c, err := svc.CreateConnection(context.Background(), accountID, operator, directory.NewConnection{
+		Protocol: directory.ProtocolSAML, Name: name, JITMode: mode, Domains: domains,
+	})
+	if err != nil {
+		t.Fatalf("create connection %s: %v", name, err)
+	}
+	return c
+}
+
+// TestSignInWithSSORules is the table of what a login may do, by the
+// connection's mode and what admit already knows of the person.
+func TestSignInWithSSORules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example", "acme-labs.example")
+		other := mustAccount(t, svc, "other", "other.example")
+		create := connection(t, svc, acme.ID, "create", directory.JITCreate)
+		link := connection(t, svc, acme.ID, "link", directory.JITLink)
+		off := connection(t, svc, acme.ID, "off", directory.JITOff)
+		labsOnly := connection(t, svc, acme.ID, "labs", directory.JITCreate, "acme-labs.example")
+		if _, _, err := svc.MapGroupToRole(ctx, acme.ID, operator, "Admins", directory.RoleAdmin, nil); err != nil {
+			t.Fatal(err)
+		}
+		add := func(accountID, email string, role directory.Role) {
+			if _, err := svc.AddUser(ctx, accountID, operator, directory.NewUser{Email: email, FirstName: "Old", LastName: "Name", Role: role}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add(other.ID, "known@acme.example", "")     // a user of admit, not of acme
+		add(acme.ID, "member@acme.example", "")     // an active member of acme
+		add(acme.ID, "owner@acme.example", "owner") // never changed by a mapping
+		add(acme.ID, "gone@acme.example", "")
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "gone@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: "invited@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: "invited-off@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+
+		cases := []struct {
+			name    string
+			conn    directory.Connection
+			email   string
+			groups  []string
+			outcome string         // "" when refused
+			role    directory.Role // when signed in
+			first   string         // the first name afterwards
+		}{
+			{"create: a new person is created", create, "new@acme.example", nil, "created user", directory.RoleMember, "Ann"},
+			{"create: a user of another account is added", create, "known@acme.example", nil, "added membership", directory.RoleMember, "Ann"},
+			{"create: a mapped group gives its role", create, "member@acme.example", []string{"admins"}, "updated", directory.RoleAdmin, "Ann"},
+			{"create: the owner stays owner", create, "owner@acme.example", []string{"Users"}, "updated", directory.RoleOwner, "Ann"},
+			{"create: a deactivated member is refused", create, "gone@acme.example", nil, "", "", ""},
+			{"create: another company's address is refused", create, "x@other.example", nil, "", "", ""},
+			{"create: an invited person accepts by signing in", create, "invited@acme.example", nil, "activated invitation", directory.RoleMember, "Ann"},
+			{"link: a new person is refused", link, "new2@acme.example", nil, "", "", ""},
+			{"link: a known user is added", link, "new@acme.example", nil, "signed in", directory.RoleMember, "Ann"},
+			{"off: a known user who is not a member is refused", off, "known2@acme.example", nil, "", "", ""},
+			{"off: a member signs in and nothing changes", off, "member@acme.example", []string{"Other"}, "signed in", directory.RoleAdmin, "Ann"},
+			{"off: an invited person is refused", off, "invited-off@acme.example", nil, "", "", ""},
+			{"a connection limited to one domain refuses the account's other", labsOnly, "member@acme.example", nil, "", "", ""},
+			{"a connection limited to one domain takes its own", labsOnly, "lab@acme-labs.example", nil, "created user", directory.RoleMember, "Ann"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				in, err := svc.SignInWithSSO(ctx, tc.conn, directory.Identity{Email: tc.email, FirstName: "Ann", LastName: "Lee", Groups: tc.groups})
+				if tc.outcome == "" {
+					if directory.KindOf(err) != directory.Forbidden {
+						t.Fatalf("got %+v, %v; want Forbidden", in, err)
+					}
+					if m, err := svc.Member(ctx, acme.ID, tc.email); err == nil && m.Membership.Status == directory.StatusActive && tc.email != "member@acme.example" {
+						t.Errorf("a refused login left an active membership: %+v", m.Membership)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in.Outcome != tc.outcome || in.Member.Membership.Role != tc.role || in.Member.User.FirstName != tc.first ||
+					in.Member.Membership.Status != directory.StatusActive {
+					t.Errorf("got %q role %s first name %q status %s; want %q role %s first name %q",
+						in.Outcome, in.Member.Membership.Role, in.Member.User.FirstName, in.Member.Membership.Status, tc.outcome, tc.role, tc.first)
+				}
+			})
+		}
+		// The login that activated the invitation used it up: the link is dead.
+		invs, _ := svc.Invitations(ctx, acme.ID)
+		for _, inv := range invs {
+			if inv.Email == "invited@acme.example" && inv.Status != directory.InvitationAccepted {
+				t.Errorf("invitation after an SSO login: %s", inv.Status)
+			}
+		}
+		// An existing user in link mode got a membership only: the person
+		// created in another case kept their user.
+		if m, err := svc.Member(ctx, other.ID, "known@acme.example"); err != nil || m.Membership.Status != directory.StatusActive {
+			t.Errorf("the other account's membership: %+v %v", m, err)
+		}
+	})
+}
+
+func TestConnectionForEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example", "labs.example")
+		general := connection(t, svc, acme.ID, "general", directory.JITCreate)
+		labs := connection(t, svc, acme.ID, "labs", directory.JITCreate, "labs.example")
+		for email, want := range map[string]string{
+			"ann@labs.example": labs.Name,    // named by a connection, though an older one serves every domain
+			"ann@ACME.example": general.Name, // the account's, served by the connection without its own list
+			"ann@else.example": "",
+		} {
+			got, err := svc.ConnectionForEmail(ctx, acme.ID, email)
+			if got.Name != want || (want == "" && directory.KindOf(err) != directory.NotFound) {
+				t.Errorf("%s: %q, %v; want %q", email, got.Name, err, want)
+			}
+		}
+	})
+}
+
+// TestSSOStateExpiresAndIsSwept covers what a login leaves in the
+// database: pending requests bound to a browser, the replay cache and the
+// login log.
+func TestSSOStateExpiresAndIsSwept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		c := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+
+		if err := svc.BeginSSO(ctx, c, "req-1", "browser-a", "/next", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.FinishSSO(ctx, c, "req-1", "browser-b"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("another browser finished the request: %v", err)
+		}
+		if r, err := svc.FinishSSO(ctx, c, "req-1", "browser-a"); err != nil || r.ReturnTo != "/next" {
+			t.Errorf("FinishSSO = %+v, %v", r, err)
+		}
+		if _, err := svc.FinishSSO(ctx, c, "req-1", "browser-a"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("a request was finished twice: %v", err)
+		}
+		if err := svc.BeginSSO(ctx, c, "req-2", "browser-a", "/", ""); err != nil {
+			t.Fatal(err)
+		}
+
+		until := clk.Now().Add(time.Minute)
+		if err := svc.AcceptAssertionOnce(ctx, c, "assertion-1", until); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.AcceptAssertionOnce(ctx, c, "assertion-1", until); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("replay: %v; want Conflict", err)
+		}
+		for i := range directory.LoginLogSize + 5 {
+			if err := svc.RecordLoginAttempt(ctx, directory.LoginAttempt{ConnectionID: c.ID, Outcome: "refused", Reason: fmt.Sprint(i), Detail: json.RawMessage(`{"n":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(time.Millisecond)
+		}
+
+		clk.Add(directory.SSORequestLifetime + directory.MaxClockSkew*3)
+		if _, err := svc.FinishSSO(ctx, c, "req-2", "browser-a"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("an expired request was finished: %v", err)
+		}
+		if _, err := svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		kept, err := s.FindLoginAttempts(ctx, c.ID, 1000)
+		if err != nil || len(kept) != directory.LoginLogSize || kept[0].Reason != fmt.Sprint(directory.LoginLogSize+4) {
+			t.Errorf("login log after the sweep: %d entries, newest %q, %v", len(kept), kept[0].Reason, err)
+		}
+		// Once expired and swept, the id is forgotten (an assertion that
+		// old is refused by its own validity window).
+		if err := svc.AcceptAssertionOnce(ctx, c, "assertion-1", clk.Now().Add(time.Minute)); err != nil {
+			t.Errorf("the replay record outlived its assertion: %v", err)
+		}
+	})
+}
