@@ -3,6 +3,8 @@ package directory
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +73,104 @@ type ConnectionSettings struct {
 	// ReturnHosts are other origins (https://app.example.com) a login may
 	// return to, besides admit's own.
 	ReturnHosts []string `json:"return_hosts,omitempty"`
+	// OIDC is an OpenID Connect connection's provider and client.
+	OIDC *OIDCSettings `json:"oidc,omitempty"`
 }
+
+// OIDCSettings are an OpenID Connect connection's provider and client; the
+// client secret is kept sealed in Connection.SealedSecret.
+type OIDCSettings struct {
+	// Issuer is the provider's issuer URL; its discovery document is at
+	// Issuer + "/.well-known/openid-configuration".
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	// Scopes are asked for besides openid; empty means email and profile.
+	Scopes []string `json:"scopes,omitempty"`
+	// EmailTrust says why the provider's email may be believed.
+	EmailTrust EmailTrust `json:"email_trust,omitempty"`
+}
+
+// EmailTrust is how an OIDC connection decides that the email a provider
+// sent is the person's own: without it, anyone able to type an address into
+// their profile at some provider could sign in as its owner (nOAuth).
+type EmailTrust string
+
+const (
+	// EmailVerified believes the email claim only with email_verified
+	// true: Okta, Google, Keycloak and most providers send it.
+	EmailVerified EmailTrust = "verified"
+	// EmailDomain believes the email, or the username when there is no
+	// email, because the connection's issuer is one company's own tenant and
+	// the domain rule holds: for Entra ID, which sends no email_verified.
+	EmailDomain EmailTrust = "domain"
+)
+
+// Trust returns the connection's email trust, the default being verified.
+func (o OIDCSettings) Trust() EmailTrust {
+	if o.EmailTrust == "" {
+		return EmailVerified
+	}
+	return o.EmailTrust
+}
+
+func (o OIDCSettings) check() []string {
+	var problems []string
+	if err := CheckIssuer(o.Issuer); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if strings.TrimSpace(o.ClientID) == "" || len(o.ClientID) > 512 || hasControl(o.ClientID) {
+		problems = append(problems, "the client id must be given, at most 512 characters")
+	}
+	for _, sc := range o.Scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n\"\\") || len(sc) > 200 {
+			problems = append(problems, fmt.Sprintf("scope %q: want a single word", sc))
+		}
+	}
+	if !slices.Contains([]EmailTrust{"", EmailVerified, EmailDomain}, o.EmailTrust) {
+		problems = append(problems, fmt.Sprintf("email trust %q: want verified or domain", o.EmailTrust))
+	}
+	return problems
+}
+
+// CheckIssuer accepts an OIDC issuer URL: https, or http on a loopback
+// address for development, with no query or fragment. Entra ID's
+// multi-tenant issuers are refused: a token from any company's tenant
+// would do, which is exactly how nOAuth gets in.
+func CheckIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer %q: want a URL like https://login.example.com", issuer)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return fmt.Errorf("issuer %q: must be https (http only on localhost, for development)", issuer)
+	}
+	if strings.EqualFold(u.Hostname(), "login.microsoftonline.com") {
+		tenant, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+		switch strings.ToLower(tenant) {
+		case "common", "organizations", "consumers", "9188040d-6c67-4c5b-b112-36a304b66dad", "":
+			return fmt.Errorf("issuer %q: use your tenant's own issuer, https://login.microsoftonline.com/<tenant id>/v2.0; a multi-tenant issuer would accept any company's users", issuer)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ClientSecretPurpose binds a sealed OIDC client secret to its connection:
+// a sealed value copied onto another connection does not open.
+func ClientSecretPurpose(accountID, connectionName string) string {
+	return "admit oidc client secret " + accountID + "/" + connectionName
+}
+
+// AllowedDomains are the email domains the connection may sign people in
+// with (see SignInWithSSO).
+func (c Connection) AllowedDomains(a Account) []string { return allowedDomains(a, c) }
 
 // Clock skew limits: the default, and the most crewjam/saml itself allows.
 const (
@@ -128,6 +227,17 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 	domains, bad := normalizeDomains(in.Domains)
 	problems = append(problems, bad...)
 	problems = append(problems, in.Settings.Mapping.check()...)
+	switch {
+	case in.Protocol == ProtocolOIDC && in.Settings.OIDC == nil:
+		problems = append(problems, "an OIDC connection needs an issuer and a client id")
+	case in.Protocol == ProtocolOIDC:
+		problems = append(problems, in.Settings.OIDC.check()...)
+		if in.SealedSecret == "" {
+			problems = append(problems, "an OIDC connection needs its client secret")
+		}
+	case in.Settings.OIDC != nil:
+		problems = append(problems, "OIDC settings on a SAML connection")
+	}
 	for _, h := range in.Settings.ReturnHosts {
 		if !validOrigin(h) {
 			problems = append(problems, fmt.Sprintf("return host %q: want an origin like https://app.example.com", h))

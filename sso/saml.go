@@ -2,7 +2,6 @@ package sso
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -21,24 +20,6 @@ import (
 )
 
 const bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-
-// samlConnection finds the account and its SAML connection named in the path.
-func (h *Handler) samlConnection(ctx context.Context, r *http.Request) (directory.Account, directory.Connection, error) {
-	a, err := h.dir.Account(ctx, r.PathValue("account"))
-	if err != nil {
-		return directory.Account{}, directory.Connection{}, err
-	}
-	all, err := h.dir.Connections(ctx, a.ID)
-	if err != nil {
-		return a, directory.Connection{}, err
-	}
-	for _, c := range all {
-		if c.Protocol == directory.ProtocolSAML && strings.EqualFold(c.Name, r.PathValue("connection")) {
-			return a, c, nil
-		}
-	}
-	return a, directory.Connection{}, directory.NotFoundError("There is no SAML connection at this address.")
-}
 
 // serviceProvider builds crewjam's SP for one connection and one request.
 // parsed receives the Response as crewjam read it (for InResponseTo);
@@ -118,7 +99,7 @@ func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.
 // the previous one until it is retired).
 func (h *Handler) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	a, c, err := h.samlConnection(ctx, r)
+	a, c, err := h.connectionAt(ctx, r, directory.ProtocolSAML)
 	if err != nil {
 		return err
 	}
@@ -167,7 +148,7 @@ const maxResponseBytes = 768 << 10
 // handleACS takes the identity provider's answer.
 func (h *Handler) handleACS(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	a, c, err := h.samlConnection(ctx, r)
+	a, c, err := h.connectionAt(ctx, r, directory.ProtocolSAML)
 	if err != nil {
 		status := http.StatusInternalServerError
 		if directory.KindOf(err) == directory.NotFound {

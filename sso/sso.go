@@ -27,7 +27,12 @@ var templates embed.FS
 type Config struct {
 	Directory *directory.Service
 	Certs     *certs.Manager
-	Pages     *web.Renderer
+	// Secrets opens OIDC client secrets.
+	Secrets *certs.Sealer
+	Pages   *web.Renderer
+	// HTTPClient talks to OpenID providers (discovery, keys, token,
+	// userinfo); nil means one with a 20 s timeout.
+	HTTPClient *http.Client
 	// BaseURL is admit's public origin (ADMIT_BASE_URL): SP entity ids,
 	// ACS URLs and redirect URIs are made from it.
 	BaseURL string
@@ -41,6 +46,9 @@ type Config struct {
 type Handler struct {
 	dir     *directory.Service
 	certs   *certs.Manager
+	secrets *certs.Sealer
+	client  *http.Client
+	oidc    providers
 	pages   *web.Renderer
 	base    string
 	session web.SessionCookie
@@ -51,13 +59,16 @@ type Handler struct {
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
+	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, secrets: cfg.Secrets, client: cfg.HTTPClient, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
 		session: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, now: cfg.Now, tmpl: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.client == nil {
+		h.client = &http.Client{Timeout: 20 * time.Second}
 	}
 	for _, name := range []string{"failure", "choose"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
@@ -74,14 +85,21 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /sso/{account}/login", h.pages.Handler(h.handleLogin))
 	mux.Handle("GET /sso/{account}/saml/{connection}/metadata", h.pages.Handler(h.handleMetadata))
 	mux.Handle("POST /sso/{account}/saml/{connection}/acs", http.HandlerFunc(h.handleACS))
+	mux.Handle("GET /sso/{account}/oidc/{connection}/callback", http.HandlerFunc(h.handleCallback))
+	// Third-party initiated login may come as a GET or a form POST.
+	mux.Handle("GET /sso/{account}/oidc/{connection}/initiate", h.pages.Handler(h.handleInitiate))
+	mux.Handle("POST /sso/{account}/oidc/{connection}/initiate", h.pages.Handler(h.handleInitiate))
 }
 
-// URLs are what an identity provider's admin needs of a SAML connection.
+// URLs are what an identity provider's admin needs of a connection: the
+// SAML service provider's, or the OIDC client's.
 type URLs struct {
-	EntityID    string `json:"sp_entity_id"`
-	ACS         string `json:"acs_url"`
-	Metadata    string `json:"metadata_url"`
-	IntranetURL string `json:"intranet_login_url"`
+	EntityID         string `json:"sp_entity_id,omitempty"`
+	ACS              string `json:"acs_url,omitempty"`
+	Metadata         string `json:"metadata_url,omitempty"`
+	RedirectURI      string `json:"redirect_uri,omitempty"`
+	InitiateLoginURI string `json:"initiate_login_uri,omitempty"`
+	IntranetURL      string `json:"intranet_login_url"`
 }
 
 // SAMLURLs returns the connection's SP URLs.
@@ -101,9 +119,7 @@ func (h *Handler) browserToken(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
 		return c.Value
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token := randomToken()
 	http.SetCookie(w, &http.Cookie{
 		Name: browserCookie, Value: token, Path: "/sso/", MaxAge: int(directory.SSORequestLifetime / time.Second),
 		// Secure is required with SameSite=None; browsers treat
@@ -153,12 +169,36 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return h.renderChoose(w, r, a, http.StatusOK, "", "")
 	}
 	returnTo := h.returnTo(c, q.Get("return_to"))
-	switch c.Protocol {
-	case directory.ProtocolSAML:
-		return h.startSAML(w, r, a, c, returnTo)
-	default:
-		return directory.NotFoundError("This kind of single sign-on is not available yet.")
+	if c.Protocol == directory.ProtocolOIDC {
+		return h.startOIDC(w, r, a, c, returnTo, q.Get("email"))
 	}
+	return h.startSAML(w, r, a, c, returnTo)
+}
+
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// connectionAt finds the account and its connection of the protocol named
+// in the path.
+func (h *Handler) connectionAt(ctx context.Context, r *http.Request, protocol directory.Protocol) (directory.Account, directory.Connection, error) {
+	a, err := h.dir.Account(ctx, r.PathValue("account"))
+	if err != nil {
+		return directory.Account{}, directory.Connection{}, err
+	}
+	all, err := h.dir.Connections(ctx, a.ID)
+	if err != nil {
+		return a, directory.Connection{}, err
+	}
+	for _, c := range all {
+		if c.Protocol == protocol && strings.EqualFold(c.Name, r.PathValue("connection")) {
+			return a, c, nil
+		}
+	}
+	return a, directory.Connection{}, directory.NotFoundError(fmt.Sprintf("There is no %s connection at this address.", strings.ToUpper(string(protocol))))
 }
 
 func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directory.Account, status int, email, problem string) error {

@@ -59,6 +59,7 @@ var commands = []command{
 	{"scim-token list", "list an account's SCIM tokens and when each was last used: --account S", (*cli).scimTokenList},
 	{"scim-token revoke", "stop a SCIM token from working: --account S --id ID", (*cli).scimTokenRevoke},
 	{"sso add-saml", "add a SAML identity provider: --account S (--metadata-url U | --metadata-file F) [--name N] [--allow-idp-initiated] [--domain D ...] [--jit create|link|off] [--*-attribute A]", (*cli).ssoAddSAML},
+	{"sso add-oidc", "add an OpenID Connect provider: --account S --issuer U --client-id C --client-secret-stdin [--name N] [--domain D ...] [--jit create|link|off] [--email-trust verified|domain] [--scope S ...] [--*-claim C]", (*cli).ssoAddOIDC},
 	{"sso list", "list an account's SSO connections and their URLs: --account S", (*cli).ssoList},
 	{"sso attempts", "show a connection's recent logins, with what the provider sent: --account S --connection N [--limit N]", (*cli).ssoAttempts},
 	{"sso set-metadata", "replace a SAML connection's IdP metadata (a new IdP certificate): --account S --connection N --metadata-file F", (*cli).ssoSetMetadata},
@@ -442,7 +443,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if *invite {
 		return c.invite(ctx, *slug, directory.NewInvitation{Email: *email, Role: directory.Role(*role), FirstName: *first, LastName: *last})
 	}
-	password, err := readPassword(c.stdin)
+	password, err := readSecret(c.stdin, "--password-stdin")
 	if err != nil {
 		return err
 	}
@@ -470,16 +471,16 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readPassword reads the first line of r. It refuses an empty line rather
-// than creating a user whose password is "".
-func readPassword(r io.Reader) (string, error) {
+// readSecret reads the first line of r, for the flag that asked for it. It
+// refuses an empty line rather than keeping a password or secret "".
+func readSecret(r io.Reader, flagName string) (string, error) {
 	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from standard input: %w", err)
+		return "", fmt.Errorf("%s: read standard input: %w", flagName, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{"--password-stdin: standard input held no password"}
+		return "", usageError{flagName + ": standard input held nothing"}
 	}
 	return line, nil
 }

@@ -65,7 +65,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("SAML certificates: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	handler, err := newHandler(c.cfg, keys, svc, certManager, reg, log)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, reg, log)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log})
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, HTTPClient: metadataClient(), Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}

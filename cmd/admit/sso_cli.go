@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
+
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/sso"
@@ -33,7 +35,7 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 	out := connectionJSON{
 		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: conn.Domains, JITMode: conn.JITMode,
 		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
-		URLs: sso.SAMLURLs(c.cfg.BaseURL, a.Slug, conn.Name),
+		URLs: sso.ConnectionURLs(c.cfg.BaseURL, a.Slug, conn),
 	}
 	if md, err := sso.ParseMetadata([]byte(conn.Metadata)); err == nil {
 		out.IDPEntityID = md.EntityID
@@ -55,12 +57,7 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 	fs.Var(&returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
 	jit := fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
 	skew := fs.Duration("clock-skew", directory.DefaultClockSkew, "how far the identity provider's clock may be off (at most 3m)")
-	var m directory.AttributeMapping
-	fs.StringVar(&m.Email, "email-attribute", "", "the attribute holding the email, or \"nameid\" (default: the usual names of each provider, then the NameID)")
-	fs.StringVar(&m.FirstName, "first-name-attribute", "", "the attribute holding the first name")
-	fs.StringVar(&m.LastName, "last-name-attribute", "", "the attribute holding the last name")
-	fs.StringVar(&m.DisplayName, "display-name-attribute", "", "the attribute holding the full name")
-	fs.StringVar(&m.Groups, "groups-attribute", "", "the attribute holding the groups")
+	m := mappingFlags(fs, "attribute", "the NameID")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
 		var metadata string
 		switch {
@@ -85,7 +82,7 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
 			Protocol: directory.ProtocolSAML, Name: *name, Domains: domains, JITMode: directory.JITMode(*jit),
 			Settings: directory.ConnectionSettings{
-				Mapping: m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: returnHosts,
+				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: returnHosts,
 			},
 			Metadata: metadata, MetadataURL: *metadataURL,
 		})
@@ -96,6 +93,81 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 		c.output(out, fmt.Sprintf("Added SAML connection %q to %s. Give the identity provider's admin:\n"+
 			"  SP entity ID (audience):  %s\n  ACS URL (reply URL):      %s\n  SP metadata URL:          %s\n"+
 			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.EntityID, out.ACS, out.Metadata, out.IntranetURL))
+		return nil
+	})
+}
+
+// mappingFlags adds the flags that override where each field is read
+// from: SAML attributes or OIDC claims (noun), the email's last resort
+// being the NameID or the subject (fallback).
+func mappingFlags(fs *flag.FlagSet, noun, fallback string) *directory.AttributeMapping {
+	m := new(directory.AttributeMapping)
+	fs.StringVar(&m.Email, "email-"+noun, "", fmt.Sprintf("the %s holding the email, or \"nameid\" for %s (default: the usual names of each provider)", noun, fallback))
+	fs.StringVar(&m.FirstName, "first-name-"+noun, "", "the "+noun+" holding the first name")
+	fs.StringVar(&m.LastName, "last-name-"+noun, "", "the "+noun+" holding the last name")
+	fs.StringVar(&m.DisplayName, "display-name-"+noun, "", "the "+noun+" holding the full name")
+	fs.StringVar(&m.Groups, "groups-"+noun, "", "the "+noun+" holding the groups")
+	return m
+}
+
+func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
+	fs := c.flags("sso add-oidc")
+	name := fs.String("name", "oidc", "the connection's name, used in its URLs (lowercase letters, digits, hyphens)")
+	issuer := fs.String("issuer", "", "the provider's issuer URL; its configuration is read from ISSUER/.well-known/openid-configuration")
+	clientID := fs.String("client-id", "", "the client (application) id registered at the provider")
+	secretStdin := fs.Bool("client-secret-stdin", false, "read the client secret from standard input (required; it is stored encrypted)")
+	trust := fs.String("email-trust", "", "why the email is believed: verified (email_verified must be true) or domain (the issuer is the company's own tenant; default for Entra ID)")
+	var domains, returnHosts, scopes stringList
+	fs.Var(&domains, "domain", "an email domain this provider may sign people in with (repeatable; default: all the account's domains)")
+	fs.Var(&returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
+	fs.Var(&scopes, "scope", "a scope to ask for besides openid (repeatable; default: email and profile)")
+	jit := fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
+	m := mappingFlags(fs, "claim", "the subject")
+	return c.inAccount(ctx, fs, args, []string{"issuer", "client-id"}, func(svc *directory.Service, a directory.Account) error {
+		if !*secretStdin {
+			return usageError{"sso add-oidc: give the client secret on standard input with --client-secret-stdin"}
+		}
+		secret, err := readSecret(c.stdin, "--client-secret-stdin")
+		if err != nil {
+			return err
+		}
+		if err := directory.CheckIssuer(*issuer); err != nil {
+			return directory.InvalidError(err.Error())
+		}
+		if *trust == "" && strings.EqualFold(hostOf(*issuer), "login.microsoftonline.com") {
+			// Entra ID sends no email_verified; its tenant issuer and the
+			// domain rule are what make its email trustworthy.
+			*trust = string(directory.EmailDomain)
+		}
+		// Discovery now finds a mistyped issuer here rather than at the
+		// first employee's login.
+		if _, err := oidc.NewProvider(oidc.ClientContext(ctx, metadataClient()), *issuer); err != nil {
+			return directory.InvalidError(fmt.Sprintf("cannot read the OpenID configuration of %s: %v", *issuer, err))
+		}
+		keys, err := c.keys(c.logger(0))
+		if err != nil {
+			return err
+		}
+		sealer, err := certs.NewSealer(keys.sealing)
+		if err != nil {
+			return err
+		}
+		connName := strings.TrimSpace(*name)
+		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
+			Protocol: directory.ProtocolOIDC, Name: connName, Domains: domains, JITMode: directory.JITMode(*jit),
+			Settings: directory.ConnectionSettings{
+				Mapping: *m, ReturnHosts: returnHosts,
+				OIDC: &directory.OIDCSettings{Issuer: *issuer, ClientID: *clientID, Scopes: scopes, EmailTrust: directory.EmailTrust(*trust)},
+			},
+			SealedSecret: sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, connName)),
+		})
+		if err != nil {
+			return err
+		}
+		out := c.toConnectionJSON(a, conn)
+		c.output(out, fmt.Sprintf("Added OIDC connection %q to %s. Register at the provider:\n"+
+			"  Redirect URI:        %s\n  Initiate login URI:  %s (optional: for tiles started at the provider)\n"+
+			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.RedirectURI, out.InitiateLoginURI, out.IntranetURL))
 		return nil
 	})
 }
@@ -112,7 +184,10 @@ func (c *cli) ssoList(ctx context.Context, args []string) error {
 		for i, conn := range all {
 			out[i] = c.toConnectionJSON(a, conn)
 			state := "metadata from file"
-			if conn.MetadataURL != "" {
+			switch {
+			case conn.Protocol == directory.ProtocolOIDC && conn.Settings.OIDC != nil:
+				state = "issuer " + conn.Settings.OIDC.Issuer + ", client " + conn.Settings.OIDC.ClientID
+			case conn.MetadataURL != "":
 				state = "metadata from " + conn.MetadataURL
 				if conn.MetadataError != "" {
 					state += " (last refresh failed: " + conn.MetadataError + ")"
@@ -121,7 +196,7 @@ func (c *cli) ssoList(ctx context.Context, args []string) error {
 			rows[i] = fmt.Sprintf("%-12s %-5s jit=%-6s %s\n  intranet link: %s", conn.Name, conn.Protocol, conn.JITMode, state, out[i].IntranetURL)
 		}
 		if len(rows) == 0 {
-			rows = []string{"no connections; add one with admit sso add-saml"}
+			rows = []string{"no connections; add one with admit sso add-saml or admit sso add-oidc"}
 		}
 		c.output(out, strings.Join(rows, "\n"))
 		return nil
