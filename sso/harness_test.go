@@ -77,6 +77,7 @@ type world struct {
 	idpSrv *samlidp.Server
 	tamper *tamper
 	certs  *certs.Manager
+	sealer *certs.Sealer
 	okta   directory.Connection
 	strict directory.Connection
 }
@@ -94,7 +95,7 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	_, _ = rand.Read(key)
 	sealer, _ := certs.NewSealer(key)
 	manager := certs.New(certs.Config{Store: s, Sealer: sealer})
-	w.certs = manager
+	w.certs, w.sealer = manager, sealer
 	log := slog.New(slog.DiscardHandler)
 	pages, err := web.NewRenderer(web.Config{Key: key, Logger: log})
 	if err != nil {
@@ -106,7 +107,7 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	w.sp = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
 	w.sp.StartTLS()
 	t.Cleanup(w.sp.Close)
-	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Pages: pages, BaseURL: w.sp.URL, Logger: log})
+	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Pages: pages, BaseURL: w.sp.URL, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,273 @@
+package sso_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestOIDCLogins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		p := w.newProvider()
+		ctx := context.Background()
+		zitadel := w.oidcConnection("zitadel")
+
+		t.Run("first login creates the user, with claims from userinfo, and lands on return_to", func(t *testing.T) {
+			b := w.browser()
+			before := p.userinfoCalls.Load()
+			pg := b.get(b.oidcCallback(p, "zitadel", "bob", "/reports?week=3"))
+			if pg.status != http.StatusSeeOther || pg.location != "/reports?week=3" {
+				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
+			}
+			if got := b.me(); got != "bob@example.com acme member Bob Jones" {
+				t.Errorf("signed in as %q", got)
+			}
+			if p.userinfoCalls.Load() != before+1 {
+				t.Errorf("userinfo was called %d times, want once", p.userinfoCalls.Load()-before)
+			}
+			at := w.lastAttempt(zitadel)
+			if at.Outcome != "signed in" || at.Reason != "created user" || at.Email != "bob@example.com" {
+				t.Errorf("login log: %+v", at)
+			}
+		})
+
+		t.Run("a later login updates the name, and mapped groups give the role", func(t *testing.T) {
+			if _, _, err := w.svc.MapGroupToRole(ctx, w.acme.ID, operator, "admins", directory.RoleAdmin, nil); err != nil {
+				t.Fatal(err)
+			}
+			p.addUser("bob", "bob@example.com", "Robert", "Jones", true, "staff", "admins")
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther || pg.location != "/me" {
+				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
+			}
+			if got := b.me(); got != "bob@example.com acme admin Robert Jones" {
+				t.Errorf("signed in as %q", got)
+			}
+			if at := w.lastAttempt(zitadel); at.Reason != "updated" {
+				t.Errorf("login log: %+v", at)
+			}
+			p.addUser("bob", "bob@example.com", "Robert", "Jones", true, "staff")
+		})
+
+		t.Run("claims in the ID token need no userinfo call", func(t *testing.T) {
+			p.addUser("carol", "carol@example.com", "Carol", "White", true)
+			b := w.browser()
+			before := p.userinfoCalls.Load()
+			if pg := b.get(b.oidcCallback(p, "inline", "carol", "")); pg.status != http.StatusSeeOther {
+				t.Fatalf("callback: %d %s", pg.status, pg.body)
+			}
+			if got := b.me(); got != "carol@example.com acme member Carol White" {
+				t.Errorf("signed in as %q", got)
+			}
+			if n := p.userinfoCalls.Load() - before; n != 0 {
+				t.Errorf("userinfo called %d times", n)
+			}
+		})
+
+		t.Run("email trust by domain signs in with the username when there is no email", func(t *testing.T) {
+			p.addUser("dan@example.com", "", "Dan", "Brown", false)
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "entra", "dan@example.com", "")); pg.status != http.StatusSeeOther {
+				t.Fatalf("callback: %d %s", pg.status, pg.body)
+			}
+			if got := b.me(); got != "dan@example.com acme member Dan Brown" {
+				t.Errorf("signed in as %q", got)
+			}
+			if at := w.lastAttempt(w.oidcConnection("entra")); !emailFrom.MatchString(string(at.Detail)) {
+				t.Errorf("login log does not say where the email came from: %s", at.Detail)
+			}
+		})
+
+		t.Run("a login started at the provider (initiate_login_uri) lands on target_link_uri", func(t *testing.T) {
+			b := w.browser()
+			start := b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.issuer) + "&target_link_uri=" + url.QueryEscape("/projects/7"))
+			if start.status != http.StatusFound || !strings.HasPrefix(start.location, p.issuer+"/authorize?") {
+				t.Fatalf("initiate: %d %s %s", start.status, start.location, start.body)
+			}
+			if pg := b.get(b.atProvider(p, start.location, "bob")); pg.status != http.StatusSeeOther || pg.location != "/projects/7" {
+				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
+			}
+			if b.me() == "" {
+				t.Error("not signed in")
+			}
+			// An external target is not followed.
+			start = b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.issuer) + "&target_link_uri=" + url.QueryEscape("https://evil.example/x"))
+			if pg := b.get(b.atProvider(p, start.location, "bob")); pg.location != "/me" {
+				t.Errorf("external target_link_uri: landed on %q", pg.location)
+			}
+			// Another issuer's initiation is refused.
+			if pg := w.browser().get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=https://evil.example"); pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "does not come from your organisation") {
+				t.Errorf("foreign issuer: %d %s", pg.status, pg.body)
+			}
+		})
+
+		t.Run("the authorization request uses PKCE S256, a nonce and the login hint", func(t *testing.T) {
+			b := w.browser()
+			start := b.get(w.sp.URL + "/sso/acme/login?connection=zitadel&email=" + url.QueryEscape("bob@example.com"))
+			u, err := url.Parse(start.location)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("nonce")) < 32 ||
+				len(q.Get("state")) < 32 || q.Get("login_hint") != "bob@example.com" || !strings.Contains(q.Get("scope"), "openid") {
+				t.Errorf("authorization request: %s", u.RawQuery)
+			}
+		})
+	})
+}
+
+var emailFrom = regexp.MustCompile(`"email":\s*"preferred_username"`)
+
+func TestOIDCRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		p := w.newProvider()
+		zitadel := w.oidcConnection("zitadel")
+		p.addUser("eve", "eve@example.com", "Eve", "Adams", false)
+		p.addUser("mallory", "mallory@other.example", "Mallory", "M", true)
+
+		// refused runs a login that must be refused: nobody is signed in,
+		// the page says so with a reference, and the login log has reason.
+		refused := func(t *testing.T, b *browser, callback string, status int, reason string) {
+			t.Helper()
+			pg := b.get(callback)
+			if pg.status != status || !strings.Contains(pg.body, "Reference") {
+				t.Errorf("callback: got %d, want %d: %.400s", pg.status, status, pg.body)
+			}
+			if who := b.me(); who != "" {
+				t.Errorf("signed in as %q", who)
+			}
+			if at := w.lastAttempt(zitadel); at.Outcome != "refused" || !strings.Contains(at.Reason, reason) {
+				t.Errorf("login log: %s %q, want reason with %q", at.Outcome, at.Reason, reason)
+			}
+		}
+		tampered := func(t *testing.T, tamper *idTokenTamper, reason string) {
+			t.Helper()
+			p.setTamper(tamper)
+			defer p.setTamper(nil)
+			b := w.browser()
+			refused(t, b, b.oidcCallback(p, "zitadel", "bob", ""), http.StatusForbidden, reason)
+		}
+		later := func(d time.Duration) json.Number {
+			return json.Number(strconv.FormatInt(time.Now().Add(d).Unix(), 10))
+		}
+
+		t.Run("state: the answer opened in another browser", func(t *testing.T) {
+			callback := w.browser().oidcCallback(p, "zitadel", "bob", "")
+			refused(t, w.browser(), callback, http.StatusForbidden, "no sign-in pending in this browser")
+		})
+		t.Run("state: altered", func(t *testing.T) {
+			b := w.browser()
+			u, _ := url.Parse(b.oidcCallback(p, "zitadel", "bob", ""))
+			q := u.Query()
+			q.Set("state", q.Get("state")+"x")
+			u.RawQuery = q.Encode()
+			refused(t, b, u.String(), http.StatusForbidden, "no sign-in pending in this browser")
+		})
+		t.Run("state: the same answer twice", func(t *testing.T) {
+			b := w.browser()
+			callback := b.oidcCallback(p, "zitadel", "bob", "")
+			if pg := b.get(callback); pg.status != http.StatusSeeOther {
+				t.Fatalf("first use: %d %s", pg.status, pg.body)
+			}
+			if pg := b.get(callback); pg.status != http.StatusForbidden {
+				t.Errorf("second use in the same browser: %d", pg.status)
+			}
+			refused(t, w.browser(), callback, http.StatusForbidden, "no sign-in pending")
+		})
+		t.Run("nonce: altered", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["nonce"] = "another-nonce" }}, "nonce")
+		})
+		t.Run("nonce: an earlier login's ID token replayed", func(t *testing.T) {
+			var earlier map[string]any
+			p.setTamper(&idTokenTamper{edit: func(_, c map[string]any) { earlier = c }})
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther {
+				t.Fatalf("first login: %d %s", pg.status, pg.body)
+			}
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+				clear(c)
+				for k, v := range earlier {
+					c[k] = v
+				}
+			}}, "nonce")
+		})
+		t.Run("alg none", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(h, _ map[string]any) { h["alg"] = "none" }}, "ID token")
+		})
+		t.Run("signed by an unknown key", func(t *testing.T) {
+			other, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tampered(t, &idTokenTamper{key: other}, "signature")
+		})
+		t.Run("wrong audience", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["aud"] = []any{"another-client"} }}, "audience")
+		})
+		t.Run("several audiences and another authorized party", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+				c["aud"] = []any{"admit-zitadel", "another-client"}
+				c["azp"] = "another-client"
+			}}, "azp")
+		})
+		t.Run("wrong issuer", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["iss"] = "https://evil.example" }}, "issued by a different provider")
+		})
+		t.Run("expired", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+				c["iat"], c["exp"] = later(-2*time.Hour), later(-time.Hour)
+			}}, "expired")
+		})
+		t.Run("issued in the future", func(t *testing.T) {
+			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+				c["iat"], c["exp"] = later(time.Hour), later(2*time.Hour)
+			}}, "future")
+		})
+		t.Run("unverified email", func(t *testing.T) {
+			b := w.browser()
+			refused(t, b, b.oidcCallback(p, "zitadel", "eve", ""), http.StatusForbidden, "email_verified")
+		})
+		t.Run("email claimed verified but of another company's domain", func(t *testing.T) {
+			b := w.browser()
+			refused(t, b, b.oidcCallback(p, "zitadel", "mallory", ""), http.StatusForbidden, "other.example")
+		})
+		t.Run("the provider's error", func(t *testing.T) {
+			b := w.browser()
+			start := b.get(w.sp.URL + "/sso/acme/login?connection=zitadel")
+			u, _ := url.Parse(start.location)
+			callback := w.sp.URL + "/sso/acme/oidc/zitadel/callback?error=access_denied&error_description=" +
+				url.QueryEscape("the user is not assigned to the application") + "&state=" + url.QueryEscape(u.Query().Get("state"))
+			refused(t, b, callback, http.StatusForbidden, "access_denied: the user is not assigned")
+		})
+		t.Run("a code exchanged with the wrong PKCE verifier", func(t *testing.T) {
+			// The state row holds the verifier; a callback carrying a code
+			// issued to another login fails at the provider.
+			b1, b2 := w.browser(), w.browser()
+			c1, c2 := b1.oidcCallback(p, "zitadel", "bob", ""), b2.oidcCallback(p, "zitadel", "bob", "")
+			u1, _ := url.Parse(c1)
+			u2, _ := url.Parse(c2)
+			q := u2.Query()
+			q.Set("code", u1.Query().Get("code"))
+			u2.RawQuery = q.Encode()
+			refused(t, b2, u2.String(), http.StatusBadGateway, "token request")
+		})
+		if n, err := w.svc.ListMembers(context.Background(), w.acme.ID, "", "", 10); err != nil || len(n.Members) != 1 {
+			t.Errorf("members after the refusals: %+v %v (only bob's own logins may create)", n.Members, err)
+		}
+	})
+}
