@@ -263,7 +263,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 		}
 		return refuse(http.StatusInternalServerError, ourFault, "", err)
 	}
-	id, err := h.oidcIdentity(a, c, idt.Subject, claims, at.Claims)
+	id, err := oidcIdentity(a, c, idt.Subject, claims, at.Claims)
 	if err != nil {
 		at.Identity = &id
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send an email address admit can trust.",
@@ -377,7 +377,7 @@ const googleIssuer = "https://accounts.google.com"
 // oidcIdentity maps the claims to an identity and decides whether the
 // email may be believed (see directory.EmailTrust). The domain rule is
 // kept by SignInWithSSO in any case.
-func (h *Handler) oidcIdentity(a directory.Account, c directory.Connection, subject string, raw map[string]any, claims directory.Claims) (directory.Identity, error) {
+func oidcIdentity(a directory.Account, c directory.Connection, subject string, raw map[string]any, claims directory.Claims) (directory.Identity, error) {
 	o := c.Settings.OIDC
 	m := c.Settings.Mapping
 	trust := o.Trust()

@@ -1,0 +1,105 @@
+package sso
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// TestOIDCEmailTrust is the table of when an OIDC provider's email is
+// believed (the nOAuth class of attack), Google's hd included.
+func TestOIDCEmailTrust(t *testing.T) {
+	acme := directory.Account{Slug: "acme", Name: "Acme", Domains: []string{"example.com", "example.org"}}
+	conn := func(issuer string, trust directory.EmailTrust, domains ...string) directory.Connection {
+		return directory.Connection{Name: "oidc", Protocol: directory.ProtocolOIDC, Domains: domains,
+			Settings: directory.ConnectionSettings{OIDC: &directory.OIDCSettings{Issuer: issuer, ClientID: "c", EmailTrust: trust}}}
+	}
+	const okta = "https://acme.okta.com"
+	const entra = "https://login.microsoftonline.com/0b3d-tenant/v2.0"
+	tests := []struct {
+		name   string
+		conn   directory.Connection
+		claims string
+		email  string // the signed-in address; empty when refused
+		refuse string // part of the refusal
+	}{
+		{"verified email", conn(okta, ""), `{"email":"pat@example.com","email_verified":true}`, "pat@example.com", ""},
+		{"verified as a string", conn(okta, ""), `{"email":"pat@example.com","email_verified":"true"}`, "pat@example.com", ""},
+		{"no email_verified", conn(okta, ""), `{"email":"pat@example.com"}`, "", "email_verified is not true"},
+		{"email_verified false", conn(okta, ""), `{"email":"pat@example.com","email_verified":false}`, "", "email_verified is not true"},
+		{"email_verified nonsense", conn(okta, ""), `{"email":"pat@example.com","email_verified":"yes please"}`, "", "email_verified"},
+		{"verified vouches for email only, not upn", conn(okta, directory.EmailVerified), `{"upn":"pat@example.com","email_verified":true}`, "", "came from upn"},
+		{"domain trust without email_verified", conn(entra, directory.EmailDomain), `{"email":"pat@example.com"}`, "pat@example.com", ""},
+		{"domain trust takes the username when there is no email", conn(entra, directory.EmailDomain), `{"preferred_username":"pat@example.org"}`, "pat@example.org", ""},
+		{"domain trust still refuses a stated false", conn(entra, directory.EmailDomain), `{"email":"pat@example.com","email_verified":false}`, "", "not verified"},
+		{"Entra xms_edov false", conn(entra, directory.EmailDomain), `{"email":"pat@example.com","xms_edov":false}`, "", "xms_edov"},
+		{"Entra xms_edov true", conn(entra, directory.EmailDomain), `{"email":"pat@example.com","xms_edov":true}`, "pat@example.com", ""},
+		{"Google Workspace account", conn(googleIssuer, ""), `{"email":"pat@example.com","email_verified":true,"hd":"example.com"}`, "pat@example.com", ""},
+		{"Google hd in capitals", conn(googleIssuer, ""), `{"email":"pat@example.com","email_verified":true,"hd":"EXAMPLE.com"}`, "pat@example.com", ""},
+		{"personal Google account with a company address", conn(googleIssuer, ""), `{"email":"pat@example.com","email_verified":true}`, "", `hd ""`},
+		{"another company's Workspace", conn(googleIssuer, ""), `{"email":"pat@example.com","email_verified":true,"hd":"other.example"}`, "", "other.example"},
+		{"hd of the account but not of the connection", conn(googleIssuer, "", "example.org"), `{"email":"pat@example.com","email_verified":true,"hd":"example.com"}`, "", "hd"},
+		{"no email at all", conn(okta, ""), `{"name":"Pat"}`, "", "no email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := map[string]any{}
+			if err := json.Unmarshal([]byte(tt.claims), &raw); err != nil {
+				t.Fatal(err)
+			}
+			id, err := oidcIdentity(acme, tt.conn, "subject-1", raw, jsonClaims(raw))
+			switch {
+			case tt.refuse == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.refuse == "" && id.Email != tt.email:
+				t.Errorf("email %q, want %q", id.Email, tt.email)
+			case tt.refuse != "" && err == nil:
+				t.Fatalf("accepted %q, want a refusal with %q", id.Email, tt.refuse)
+			case tt.refuse != "" && !strings.Contains(err.Error(), tt.refuse):
+				t.Errorf("refusal %q, want it to mention %q", err, tt.refuse)
+			}
+		})
+	}
+}
+
+func TestJSONClaims(t *testing.T) {
+	raw := map[string]any{}
+	_ = json.Unmarshal([]byte(`{"email":"a@b.c","email_verified":true,"groups":["x","y",3,{"no":1}],"iat":1700000000,"address":{"street":"1"}}`), &raw)
+	got := jsonClaims(raw)
+	want := map[string][]string{"email": {"a@b.c"}, "email_verified": {"true"}, "groups": {"x", "y", "3"}, "iat": {"1700000000"}}
+	if len(got) != len(want) {
+		t.Errorf("claims %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], v) {
+			t.Errorf("%s: %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+func TestCheckIssuer(t *testing.T) {
+	for issuer, ok := range map[string]bool{
+		"https://acme.okta.com":                                true,
+		"https://login.microsoftonline.com/0b3d-tenant/v2.0":   true,
+		"https://accounts.google.com":                          true,
+		"http://127.0.0.1:8080":                                true,
+		"http://localhost:9000/realms/acme":                    true,
+		"http://keycloak.example.com/realms/acme":              false,
+		"https://login.microsoftonline.com/common/v2.0":        false,
+		"https://login.microsoftonline.com/organizations/v2.0": false,
+		"https://login.microsoftonline.com/consumers/v2.0":     false,
+		"https://login.microsoftonline.com/":                   false,
+		"https://acme.okta.com?x=1":                            false,
+		"https://user@acme.okta.com":                           false,
+		"acme.okta.com":                                        false,
+		"":                                                     false,
+		"https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0": false,
+	} {
+		if err := directory.CheckIssuer(issuer); (err == nil) != ok {
+			t.Errorf("CheckIssuer(%q) = %v, want ok=%v", issuer, err, ok)
+		}
+	}
+}
