@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/sso/oidctest"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -27,7 +28,7 @@ func TestOIDCLogins(t *testing.T) {
 
 		t.Run("first login creates the user, with claims from userinfo, and lands on return_to", func(t *testing.T) {
 			b := w.browser()
-			before := p.userinfoCalls.Load()
+			before := p.UserinfoCalls()
 			pg := b.get(b.oidcCallback(p, "zitadel", "bob", "/reports?week=3"))
 			if pg.status != http.StatusSeeOther || pg.location != "/reports?week=3" {
 				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
@@ -35,8 +36,8 @@ func TestOIDCLogins(t *testing.T) {
 			if got := b.me(); got != "bob@example.com acme member Bob Jones" {
 				t.Errorf("signed in as %q", got)
 			}
-			if p.userinfoCalls.Load() != before+1 {
-				t.Errorf("userinfo was called %d times, want once", p.userinfoCalls.Load()-before)
+			if p.UserinfoCalls() != before+1 {
+				t.Errorf("userinfo was called %d times, want once", p.UserinfoCalls()-before)
 			}
 			at := w.lastAttempt(zitadel)
 			if at.Outcome != "signed in" || at.Reason != "created user" || at.Email != "bob@example.com" {
@@ -48,7 +49,7 @@ func TestOIDCLogins(t *testing.T) {
 			if _, _, err := w.svc.MapGroupToRole(ctx, w.acme.ID, operator, "admins", directory.RoleAdmin, nil); err != nil {
 				t.Fatal(err)
 			}
-			p.addUser("bob", "bob@example.com", "Robert", "Jones", true, "staff", "admins")
+			addUser(p, "bob", "bob@example.com", "Robert", "Jones", true, "staff", "admins")
 			b := w.browser()
 			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther || pg.location != "/me" {
 				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
@@ -59,26 +60,26 @@ func TestOIDCLogins(t *testing.T) {
 			if at := w.lastAttempt(zitadel); at.Reason != "updated" {
 				t.Errorf("login log: %+v", at)
 			}
-			p.addUser("bob", "bob@example.com", "Robert", "Jones", true, "staff")
+			addUser(p, "bob", "bob@example.com", "Robert", "Jones", true, "staff")
 		})
 
 		t.Run("claims in the ID token need no userinfo call", func(t *testing.T) {
-			p.addUser("carol", "carol@example.com", "Carol", "White", true)
+			addUser(p, "carol", "carol@example.com", "Carol", "White", true)
 			b := w.browser()
-			before := p.userinfoCalls.Load()
+			before := p.UserinfoCalls()
 			if pg := b.get(b.oidcCallback(p, "inline", "carol", "")); pg.status != http.StatusSeeOther {
 				t.Fatalf("callback: %d %s", pg.status, pg.body)
 			}
 			if got := b.me(); got != "carol@example.com acme member Carol White" {
 				t.Errorf("signed in as %q", got)
 			}
-			if n := p.userinfoCalls.Load() - before; n != 0 {
+			if n := p.UserinfoCalls() - before; n != 0 {
 				t.Errorf("userinfo called %d times", n)
 			}
 		})
 
 		t.Run("email trust by domain signs in with the username when there is no email", func(t *testing.T) {
-			p.addUser("dan@example.com", "", "Dan", "Brown", false)
+			addUser(p, "dan@example.com", "", "Dan", "Brown", false)
 			b := w.browser()
 			if pg := b.get(b.oidcCallback(p, "entra", "dan@example.com", "")); pg.status != http.StatusSeeOther {
 				t.Fatalf("callback: %d %s", pg.status, pg.body)
@@ -93,8 +94,8 @@ func TestOIDCLogins(t *testing.T) {
 
 		t.Run("a login started at the provider (initiate_login_uri) lands on target_link_uri", func(t *testing.T) {
 			b := w.browser()
-			start := b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.issuer) + "&target_link_uri=" + url.QueryEscape("/projects/7"))
-			if start.status != http.StatusFound || !strings.HasPrefix(start.location, p.issuer+"/authorize?") {
+			start := b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.Issuer) + "&target_link_uri=" + url.QueryEscape("/projects/7"))
+			if start.status != http.StatusFound || !strings.HasPrefix(start.location, p.Issuer+"/authorize?") {
 				t.Fatalf("initiate: %d %s %s", start.status, start.location, start.body)
 			}
 			if pg := b.get(b.atProvider(p, start.location, "bob")); pg.status != http.StatusSeeOther || pg.location != "/projects/7" {
@@ -104,7 +105,7 @@ func TestOIDCLogins(t *testing.T) {
 				t.Error("not signed in")
 			}
 			// An external target is not followed.
-			start = b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.issuer) + "&target_link_uri=" + url.QueryEscape("https://evil.example/x"))
+			start = b.get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=" + url.QueryEscape(p.Issuer) + "&target_link_uri=" + url.QueryEscape("https://evil.example/x"))
 			if pg := b.get(b.atProvider(p, start.location, "bob")); pg.location != "/me" {
 				t.Errorf("external target_link_uri: landed on %q", pg.location)
 			}
@@ -137,8 +138,8 @@ func TestOIDCRefusals(t *testing.T) {
 		w := newWorld(t, s)
 		p := w.newProvider()
 		zitadel := w.oidcConnection("zitadel")
-		p.addUser("eve", "eve@example.com", "Eve", "Adams", false)
-		p.addUser("mallory", "mallory@other.example", "Mallory", "M", true)
+		addUser(p, "eve", "eve@example.com", "Eve", "Adams", false)
+		addUser(p, "mallory", "mallory@other.example", "Mallory", "M", true)
 
 		// refused runs a login that must be refused: nobody is signed in,
 		// the page says so with a reference, and the login log has reason.
@@ -155,10 +156,10 @@ func TestOIDCRefusals(t *testing.T) {
 				t.Errorf("login log: %s %q, want reason with %q", at.Outcome, at.Reason, reason)
 			}
 		}
-		tampered := func(t *testing.T, tamper *idTokenTamper, reason string) {
+		tampered := func(t *testing.T, tamper *oidctest.Tamper, reason string) {
 			t.Helper()
-			p.setTamper(tamper)
-			defer p.setTamper(nil)
+			p.SetTamper(tamper)
+			defer p.SetTamper(nil)
 			b := w.browser()
 			refused(t, b, b.oidcCallback(p, "zitadel", "bob", ""), http.StatusForbidden, reason)
 		}
@@ -190,16 +191,16 @@ func TestOIDCRefusals(t *testing.T) {
 			refused(t, w.browser(), callback, http.StatusForbidden, "no sign-in pending")
 		})
 		t.Run("nonce: altered", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["nonce"] = "another-nonce" }}, "nonce")
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) { c["nonce"] = "another-nonce" }}, "nonce")
 		})
 		t.Run("nonce: an earlier login's ID token replayed", func(t *testing.T) {
 			var earlier map[string]any
-			p.setTamper(&idTokenTamper{edit: func(_, c map[string]any) { earlier = c }})
+			p.SetTamper(&oidctest.Tamper{Edit: func(_, c map[string]any) { earlier = c }})
 			b := w.browser()
 			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther {
 				t.Fatalf("first login: %d %s", pg.status, pg.body)
 			}
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) {
 				clear(c)
 				for k, v := range earlier {
 					c[k] = v
@@ -207,34 +208,34 @@ func TestOIDCRefusals(t *testing.T) {
 			}}, "nonce")
 		})
 		t.Run("alg none", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(h, _ map[string]any) { h["alg"] = "none" }}, "ID token")
+			tampered(t, &oidctest.Tamper{Edit: func(h, _ map[string]any) { h["alg"] = "none" }}, "ID token")
 		})
 		t.Run("signed by an unknown key", func(t *testing.T) {
 			other, err := rsa.GenerateKey(rand.Reader, 2048)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tampered(t, &idTokenTamper{key: other}, "signature")
+			tampered(t, &oidctest.Tamper{Key: other}, "signature")
 		})
 		t.Run("wrong audience", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["aud"] = []any{"another-client"} }}, "audience")
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) { c["aud"] = []any{"another-client"} }}, "audience")
 		})
 		t.Run("several audiences and another authorized party", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) {
 				c["aud"] = []any{"admit-zitadel", "another-client"}
 				c["azp"] = "another-client"
 			}}, "azp")
 		})
 		t.Run("wrong issuer", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) { c["iss"] = "https://evil.example" }}, "issued by a different provider")
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) { c["iss"] = "https://evil.example" }}, "issued by a different provider")
 		})
 		t.Run("expired", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) {
 				c["iat"], c["exp"] = later(-2*time.Hour), later(-time.Hour)
 			}}, "expired")
 		})
 		t.Run("issued in the future", func(t *testing.T) {
-			tampered(t, &idTokenTamper{edit: func(_, c map[string]any) {
+			tampered(t, &oidctest.Tamper{Edit: func(_, c map[string]any) {
 				c["iat"], c["exp"] = later(time.Hour), later(2*time.Hour)
 			}}, "future")
 		})
