@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/admit-dev/admit/sso/oidctest"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// freeAddr finds a loopback port nobody listens on, so that admit's base
+// URL (and with it the redirect URI registered at the provider) is known
+// before admit starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestSSOAddOIDCCommand(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: "http://localhost:8080/sso/acme/oidc/okta/callback"})
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com")
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		code  int
+		out   string
+	}{
+		{"s3cret\n", []string{"--name", "okta", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, 0, "http://localhost:8080/sso/acme/oidc/okta/callback"},
+		{"s3cret\n", []string{"--name", "okta", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, exitError, "already has a connection named"},
+		{"", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "admit"}, exitUsage, "--client-secret-stdin"},
+		{"", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, exitUsage, "standard input held nothing"},
+		{"x\n", []string{"--name", "b", "--client-id", "admit", "--client-secret-stdin"}, exitUsage, "-issuer"},
+		{"x\n", []string{"--name", "b", "--issuer", "http://idp.example.com", "--client-id", "a", "--client-secret-stdin"}, exitError, "must be https"},
+		{"x\n", []string{"--name", "b", "--issuer", "https://login.microsoftonline.com/common/v2.0", "--client-id", "a", "--client-secret-stdin"}, exitError, "tenant's own issuer"},
+		{"x\n", []string{"--name", "b", "--issuer", p.Issuer + "/nothing-here", "--client-id", "a", "--client-secret-stdin"}, exitError, "cannot read the OpenID configuration"},
+		{"x\n", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "a", "--client-secret-stdin", "--email-trust", "blind"}, exitError, "want verified or domain"},
+	} {
+		r := admit(t, db, tc.stdin, append([]string{"sso", "add-oidc", "--account", "acme"}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+		if strings.Contains(r.stdout+r.stderr, "s3cret") {
+			t.Errorf("%v: the client secret was printed", tc.args)
+		}
+	}
+	list := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
+	if len(list) != 1 || list[0]["protocol"] != "oidc" || list[0]["redirect_uri"] != "http://localhost:8080/sso/acme/oidc/okta/callback" ||
+		list[0]["initiate_login_uri"] != "http://localhost:8080/sso/acme/oidc/okta/initiate" {
+		t.Errorf("sso list: %v", list)
+	}
+}
+
+// TestOIDCLoginInBrowser is the whole OIDC flow through `admit serve`:
+// the connection added with the CLI, an employee following the intranet
+// link in Chromium, signing in at the provider and arriving provisioned.
+func TestOIDCLoginInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
+	p.AddUser(oidctest.User{Username: "nia", Email: "nia@example.com", EmailVerified: true, GivenName: "Nia", FamilyName: "Ng"})
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
+	cli := func(stdin string, args ...string) {
+		t.Helper()
+		if r := admitWith(t, append(cleanEnv(), settings...), stdin, args...); r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
+	cli("s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin")
+	s := startServer(t, t.TempDir(), settings...)
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/sso/acme/login?return_to=/me"),
+		chromedp.WaitVisible(`#username`), // the provider's login page
+		chromedp.SendKeys(`#username`, "nia"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current-account`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "signed in to Acme Inc as nia@example.com") {
+		t.Errorf("after the login: %q", text)
+	}
+	s.stop(t)
+}
