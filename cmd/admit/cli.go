@@ -43,7 +43,7 @@ var commands = []command{
 	{"account list", "list accounts", (*cli).accountList},
 	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N]", (*cli).accountSetPolicy},
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
-	{"role map", "give the members of an identity provider's group a role pushed by SCIM: --account S --group G --role R [--priority N]", (*cli).roleMap},
+	{"role map", "give the members of an identity provider's group (pushed by SCIM or sent at an SSO login) a role: --account S --group G --role R [--priority N]", (*cli).roleMap},
 	{"role unmap", "remove a group-to-role mapping: --account S --group G", (*cli).roleUnmap},
 	{"role mappings", "list an account's group-to-role mappings: --account S", (*cli).roleMappings},
 	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
