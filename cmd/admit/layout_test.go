@@ -26,6 +26,7 @@ var allowedImports = map[string][]string{
 	"admin":           {"directory", "web", "certs"},
 	"mail":            {"directory", "web"},
 	"mail/smtptest":   {},
+	"sso/oidctest":    {},
 	"proxy":           {"directory", "web", "certs"},
 	"cmd/admit":       nil, // the wiring may import anything
 }
