@@ -248,7 +248,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 		return refuse(http.StatusForbidden, notAccepted, forAdmin, err)
 	}
 	at.Subject = idt.Subject
-	if needsUserInfo(claims) && p.UserInfoEndpoint() != "" {
+	if needsUserInfo(claims, c.Settings.Mapping) && p.UserInfoEndpoint() != "" {
 		if err := userInfo(octx, p, tok, idt.Subject, claims); err != nil {
 			return refuse(http.StatusBadGateway, providerFailed, "admit could not read the person's claims from the provider's userinfo endpoint", err)
 		}
@@ -305,12 +305,18 @@ func (h *Handler) verifyIDToken(ctx context.Context, p *oidc.Provider, c directo
 
 // needsUserInfo says whether the ID token lacks what a login needs: many
 // providers put only the subject in the ID token and the rest behind the
-// userinfo endpoint.
-func needsUserInfo(claims map[string]any) bool {
-	_, hasEmail := claims["email"]
-	_, hasName := claims["name"]
-	_, hasGiven := claims["given_name"]
-	return !hasEmail || !(hasName || hasGiven)
+// userinfo endpoint. A claim the connection maps explicitly counts too.
+func needsUserInfo(claims map[string]any, m directory.AttributeMapping) bool {
+	has := func(name string) bool { _, ok := claims[name]; return ok }
+	if !has("email") || !(has("name") || has("given_name")) {
+		return true
+	}
+	for _, name := range []string{m.Email, m.FirstName, m.LastName, m.DisplayName, m.Groups} {
+		if name != "" && name != directory.NameIDClaim && !has(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // userInfo adds the userinfo endpoint's claims that the ID token lacks;

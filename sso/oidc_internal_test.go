@@ -103,3 +103,24 @@ func TestCheckIssuer(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsUserInfo(t *testing.T) {
+	full := map[string]any{"email": "a@b.c", "name": "A B"}
+	for _, tt := range []struct {
+		claims map[string]any
+		m      directory.AttributeMapping
+		want   bool
+	}{
+		{full, directory.AttributeMapping{}, false},
+		{map[string]any{"email": "a@b.c", "given_name": "A"}, directory.AttributeMapping{}, false},
+		{map[string]any{"sub": "1"}, directory.AttributeMapping{}, true},
+		{map[string]any{"email": "a@b.c"}, directory.AttributeMapping{}, true},
+		{full, directory.AttributeMapping{Groups: "roles"}, true},
+		{full, directory.AttributeMapping{Email: directory.NameIDClaim}, false},
+		{map[string]any{"email": "a@b.c", "name": "A B", "roles": []any{"x"}}, directory.AttributeMapping{Groups: "roles"}, false},
+	} {
+		if got := needsUserInfo(tt.claims, tt.m); got != tt.want {
+			t.Errorf("needsUserInfo(%v, %+v) = %v, want %v", tt.claims, tt.m, got, tt.want)
+		}
+	}
+}
