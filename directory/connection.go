@@ -350,6 +350,35 @@ func (s *Service) SetConnectionMetadata(ctx context.Context, accountID, id, meta
 	return nil
 }
 
+// SetConnectionSecret replaces an OIDC connection's client secret, sealed
+// by the caller: client secrets expire (Entra ID's within two years), and
+// the connection, its URLs and its login log stay.
+func (s *Service) SetConnectionSecret(ctx context.Context, accountID string, actor Actor, id, sealed string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		c, err := tx.FindConnection(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if c.Protocol != ProtocolOIDC {
+			return InvalidError(fmt.Sprintf("connection %s is %s: only OIDC connections have a client secret", c.Name, strings.ToUpper(string(c.Protocol))))
+		}
+		if sealed == "" {
+			return InvalidError("the client secret is empty")
+		}
+		if err := tx.UpdateConnectionSecret(ctx, accountID, id, sealed, s.clock()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "connection.secret_changed", targetType: "connection", targetID: id,
+			data: map[string]any{"name": c.Name},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("set connection secret: %w", err)
+	}
+	return nil
+}
+
 // DeleteConnection removes a connection; its members stay.
 func (s *Service) DeleteConnection(ctx context.Context, accountID string, actor Actor, id string) error {
 	err := s.store.Tx(ctx, func(tx Store) error {

@@ -167,6 +167,8 @@ type Store interface {
 	// UpdateConnectionMetadata records a metadata refresh: with metadata
 	// empty only the error (and the time) is saved, keeping the last good copy.
 	UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error
+	// UpdateConnectionSecret replaces an OIDC client secret (sealed).
+	UpdateConnectionSecret(ctx context.Context, accountID, id, sealed string, at time.Time) error
 	DeleteConnection(ctx context.Context, accountID, id string) error
 	// UpdateSSOMembership saves the role and the groups a login asserted;
 	// it reports whether anything changed.

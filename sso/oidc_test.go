@@ -115,6 +115,29 @@ func TestOIDCLogins(t *testing.T) {
 			}
 		})
 
+		t.Run("a replaced client secret is used at the next login", func(t *testing.T) {
+			set := func(secret string) {
+				if err := w.svc.SetConnectionSecret(ctx, w.acme.ID, operator, zitadel.ID, w.sealer.Seal([]byte(secret), directory.ClientSecretPurpose(w.acme.ID, "zitadel"))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			set("not the secret")
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusBadGateway {
+				t.Errorf("with a wrong secret: %d %.300s", pg.status, pg.body)
+			}
+			if at := w.lastAttempt(zitadel); !strings.Contains(at.Reason, "token request") {
+				t.Errorf("login log: %q", at.Reason)
+			}
+			set(clientSecret)
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther {
+				t.Errorf("with the secret back: %d %.300s", pg.status, pg.body)
+			}
+			if err := w.svc.SetConnectionSecret(ctx, w.acme.ID, operator, w.okta.ID, "sealed"); directory.KindOf(err) != directory.Invalid {
+				t.Errorf("a SAML connection's secret: %v", err)
+			}
+		})
+
 		t.Run("the authorization request uses PKCE S256, a nonce and the login hint", func(t *testing.T) {
 			b := w.browser()
 			start := b.get(w.sp.URL + "/sso/acme/login?connection=zitadel&email=" + url.QueryEscape("bob@example.com"))

@@ -133,6 +133,15 @@ func (s *Store) UpdateConnectionMetadata(ctx context.Context, accountID, id, met
 
 // DeleteConnection deletes a connection with its requests, replay records
 // and login log.
+// UpdateConnectionSecret replaces an OIDC connection's sealed client secret.
+func (s *Store) UpdateConnectionSecret(ctx context.Context, accountID, id, sealed string, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET sealed_secret = ?, updated_at = ? WHERE account_id = ? AND id = ?`), sealed, at, accountID, id)
+	if err != nil {
+		return s.dialect.wrap(err, "update connection secret")
+	}
+	return expectOne(res, "connection")
+}
+
 func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM connections WHERE account_id = ? AND id = ?`), accountID, id)
 	if err != nil {

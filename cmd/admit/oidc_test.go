@@ -52,6 +52,22 @@ func TestSSOAddOIDCCommand(t *testing.T) {
 			t.Errorf("%v: the client secret was printed", tc.args)
 		}
 	}
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		code  int
+		out   string
+	}{
+		{"n3w-s3cret\n", []string{"sso", "set-secret", "--account", "acme", "--connection", "okta", "--client-secret-stdin"}, 0, "replaced the client secret"},
+		{"n3w-s3cret\n", []string{"sso", "set-secret", "--account", "acme", "--connection", "okta"}, exitUsage, "--client-secret-stdin"},
+		{"n3w-s3cret\n", []string{"sso", "set-secret", "--account", "acme", "--connection", "nope", "--client-secret-stdin"}, exitError, "no connection named"},
+		{"", []string{"sso", "set-metadata", "--account", "acme", "--connection", "okta", "--metadata-file", idpMetadataFile(t)}, exitError, "is OIDC"},
+	} {
+		r := admit(t, db, tc.stdin, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) || strings.Contains(r.stdout+r.stderr, "s3cret") {
+			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
 	list := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
 	if len(list) != 1 || list[0]["protocol"] != "oidc" || list[0]["redirect_uri"] != "http://localhost:8080/sso/acme/oidc/okta/callback" ||
 		list[0]["initiate_login_uri"] != "http://localhost:8080/sso/acme/oidc/okta/initiate" {

@@ -144,11 +144,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		if _, err := oidc.NewProvider(oidc.ClientContext(ctx, metadataClient()), *issuer); err != nil {
 			return directory.InvalidError(fmt.Sprintf("cannot read the OpenID configuration of %s: %v", *issuer, err))
 		}
-		keys, err := c.keys(c.logger(0))
-		if err != nil {
-			return err
-		}
-		sealer, err := certs.NewSealer(keys.sealing)
+		sealer, err := c.sealer()
 		if err != nil {
 			return err
 		}
@@ -170,6 +166,45 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.RedirectURI, out.InitiateLoginURI, out.IntranetURL))
 		return nil
 	})
+}
+
+// ssoSetSecret replaces an OIDC connection's client secret: secrets expire
+// at the provider, and the connection stays as it is.
+func (c *cli) ssoSetSecret(ctx context.Context, args []string) error {
+	fs := c.flags("sso set-secret")
+	name := fs.String("connection", "", "the connection's name")
+	secretStdin := fs.Bool("client-secret-stdin", false, "read the new client secret from standard input (required)")
+	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
+		if !*secretStdin {
+			return usageError{"sso set-secret: give the client secret on standard input with --client-secret-stdin"}
+		}
+		secret, err := readSecret(c.stdin, "--client-secret-stdin")
+		if err != nil {
+			return err
+		}
+		conn, err := c.findConnection(ctx, svc, a, *name)
+		if err != nil {
+			return err
+		}
+		sealer, err := c.sealer()
+		if err != nil {
+			return err
+		}
+		if err := svc.SetConnectionSecret(ctx, a.ID, c.actor(), conn.ID, sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, conn.Name))); err != nil {
+			return err
+		}
+		c.output(map[string]string{"account": a.Slug, "connection": conn.Name}, fmt.Sprintf("replaced the client secret of connection %s in %s; the next login uses it", conn.Name, a.Slug))
+		return nil
+	})
+}
+
+// sealer is the server key's sealer for secrets at rest.
+func (c *cli) sealer() (*certs.Sealer, error) {
+	keys, err := c.keys(c.logger(0))
+	if err != nil {
+		return nil, err
+	}
+	return certs.NewSealer(keys.sealing)
 }
 
 func (c *cli) ssoList(ctx context.Context, args []string) error {
@@ -366,6 +401,9 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 		conn, err := c.findConnection(ctx, svc, a, *name)
 		if err != nil {
 			return err
+		}
+		if conn.Protocol != directory.ProtocolSAML {
+			return directory.InvalidError(fmt.Sprintf("connection %s is OIDC: it has no SAML metadata (its provider's configuration is read from the issuer)", conn.Name))
 		}
 		data, err := os.ReadFile(*file)
 		if err != nil {
