@@ -24,9 +24,9 @@ type connectionJSON struct {
 	Domains           []string                     `json:"domains"`
 	JITMode           directory.JITMode            `json:"jit_mode"`
 	Settings          directory.ConnectionSettings `json:"settings"`
-	MetadataURL       string                       `json:"metadata_url,omitempty"`
-	MetadataFetchedAt *time.Time                   `json:"metadata_fetched_at,omitempty"`
-	MetadataError     string                       `json:"metadata_error,omitempty"`
+	MetadataURL       string                       `json:"idp_metadata_url,omitempty"`
+	MetadataFetchedAt *time.Time                   `json:"idp_metadata_fetched_at,omitempty"`
+	MetadataError     string                       `json:"idp_metadata_error,omitempty"`
 	IDPEntityID       string                       `json:"idp_entity_id,omitempty"`
 	sso.URLs
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"io"
+	stdlog "log"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/crewjam/saml/samlidp"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// samlIdP runs crewjam's samlidp on a loopback HTTP server.
+func samlIdP(t *testing.T) *httptest.Server {
+	t.Helper()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "idp"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, _ := x509.ParseCertificate(der)
+	srv := httptest.NewUnstartedServer(nil)
+	u, _ := url.Parse("http://" + srv.Listener.Addr().String())
+	idp, err := samlidp.New(samlidp.Options{URL: *u, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}, Logger: stdlog.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = idp
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func put(t *testing.T, u, contentType, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("PUT %s: %s", u, resp.Status)
+	}
+}
+
+// TestSAMLLoginInBrowser is the whole SAML flow through `admit serve`:
+// the connection added with the CLI from the IdP's metadata URL, the IdP
+// given admit's SP metadata, and an employee following the intranet link
+// in Chromium, signing in at the IdP and arriving provisioned (the IdP
+// encrypts the assertion to admit's certificate from the metadata).
+func TestSAMLLoginInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	addr := freeAddr(t)
+	idp := samlIdP(t)
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=http://" + addr}
+	cli := func(args ...string) result {
+		t.Helper()
+		r := admitWith(t, append(cleanEnv(), settings...), "", args...)
+		if r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+		return r
+	}
+	cli("account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
+	added := decode[map[string]any](t, cli("sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-url", idp.URL+"/metadata", "--json"))
+	s := startServer(t, t.TempDir(), settings...)
+
+	resp, spMetadata := s.get(t, "/sso/acme/saml/okta/metadata")
+	if resp.StatusCode != http.StatusOK || added["metadata_url"] != s.url+"/sso/acme/saml/okta/metadata" || added["idp_metadata_url"] != idp.URL+"/metadata" {
+		t.Fatalf("SP metadata: %d, add-saml said %v", resp.StatusCode, added["metadata_url"])
+	}
+	put(t, idp.URL+"/services/admit", "application/xml", spMetadata)
+	user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
+	put(t, idp.URL+"/users/nia", "application/json", string(user))
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/sso/acme/login"),
+		chromedp.WaitVisible(`input[name=user]`), // the IdP's login form
+		chromedp.SendKeys(`input[name=user]`, "nia"),
+		chromedp.SendKeys(`input[name=password]`, "pw-nia"),
+		// samlidp's login form posts to its /login, which only opens an
+		// IdP session; posted to /sso, the same fields answer the
+		// AuthnRequest (as the sso package's tests do).
+		chromedp.Evaluate[chromedp.Void](`document.forms[0].action = location.origin + "/sso"`),
+		chromedp.Click(`input[type=submit]`),
+		chromedp.WaitVisible(`#current-account`), // posted to the ACS, signed in
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "signed in to Acme Inc as nia@example.com") {
+		t.Errorf("after the login: %q", text)
+	}
+	attempts := decode[[]map[string]any](t, cli("sso", "attempts", "--account", "acme", "--connection", "okta", "--json"))
+	if len(attempts) != 1 || attempts[0]["Outcome"] != "signed in" || attempts[0]["Reason"] != "created user" {
+		t.Errorf("login log: %v", attempts)
+	}
+	s.stop(t)
+}
