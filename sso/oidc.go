@@ -119,6 +119,9 @@ func (h *Handler) oauthConfig(a directory.Account, c directory.Connection, p *oi
 // browser in the database so the callback may reach any replica.
 func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo, loginHint string) error {
 	ctx := r.Context()
+	if c.Settings.OIDC == nil {
+		return fmt.Errorf("OIDC connection %s has no provider settings", c.ID)
+	}
 	p, err := h.provider(ctx, c)
 	if err != nil {
 		h.fail(w, r, a, &c, refuse(http.StatusBadGateway, "Your organisation's identity provider cannot be reached. Please try again in a moment.",

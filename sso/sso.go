@@ -194,7 +194,7 @@ func (h *Handler) connectionAt(ctx context.Context, r *http.Request, protocol di
 		return a, directory.Connection{}, err
 	}
 	for _, c := range all {
-		if c.Protocol == protocol && strings.EqualFold(c.Name, r.PathValue("connection")) {
+		if c.Protocol == protocol && strings.EqualFold(c.Name, r.PathValue("connection")) && (protocol != directory.ProtocolOIDC || c.Settings.OIDC != nil) {
 			return a, c, nil
 		}
 	}
