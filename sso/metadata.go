@@ -63,6 +63,7 @@ func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
 	if len(ed.IDPSSODescriptors) == 0 {
 		return nil, errors.New("the metadata describes no identity provider (no IDPSSODescriptor); is it the service provider's metadata?")
 	}
+	dropUnusableCertificates(ed)
 	if redirectSSO(ed) == "" {
 		return nil, errors.New("the identity provider offers no HTTP-Redirect single sign-on endpoint, which admit uses to start a login")
 	}
@@ -94,17 +95,52 @@ func signingCertificates(ed *saml.EntityDescriptor) []*x509.Certificate {
 				continue
 			}
 			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
-				if err != nil {
-					continue
-				}
-				if cert, err := x509.ParseCertificate(der); err == nil {
+				if cert := parseCertificate(c.Data); cert != nil {
 					out = append(out, cert)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// dropUnusableCertificates removes signing certificates that do not parse:
+// crewjam refuses every response when one of the trusted certificates is
+// unreadable, so one bad entry beside a good one (a rollover gone wrong)
+// would stop all logins.
+func dropUnusableCertificates(ed *saml.EntityDescriptor) {
+	for i := range ed.IDPSSODescriptors {
+		d := &ed.IDPSSODescriptors[i]
+		kept := d.KeyDescriptors[:0]
+		for _, kd := range d.KeyDescriptors {
+			if kd.Use == "" || kd.Use == "signing" {
+				certs := kd.KeyInfo.X509Data.X509Certificates[:0]
+				for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+					if parseCertificate(c.Data) != nil {
+						certs = append(certs, c)
+					}
+				}
+				kd.KeyInfo.X509Data.X509Certificates = certs
+				if len(certs) == 0 {
+					continue
+				}
+			}
+			kept = append(kept, kd)
+		}
+		d.KeyDescriptors = kept
+	}
+}
+
+func parseCertificate(data string) *x509.Certificate {
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
+	if err != nil {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil
+	}
+	return cert
 }
 
 // IDPExpiries returns the ends of the provider's signing certificates.

@@ -97,8 +97,8 @@ func (b *browser) atProvider(p *oidctest.Provider, authorize, user string) strin
 	return ""
 }
 
-// oidcConnection returns the world's OIDC connection by name.
-func (w *world) oidcConnection(name string) directory.Connection {
+// connection returns one of the world's connections by name.
+func (w *world) connection(name string) directory.Connection {
 	w.t.Helper()
 	all, err := w.svc.Connections(context.Background(), w.acme.ID)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestOIDCLogins(t *testing.T) {
 		w := newWorld(t, s)
 		p := w.newProvider()
 		ctx := context.Background()
-		zitadel := w.oidcConnection("zitadel")
+		zitadel := w.connection("zitadel")
 
 		t.Run("first login creates the user, with claims from userinfo, and lands on return_to", func(t *testing.T) {
 			b := w.browser()
@@ -87,7 +87,7 @@ func TestOIDCLogins(t *testing.T) {
 			if got := b.me(); got != "dan@example.com acme member Dan Brown" {
 				t.Errorf("signed in as %q", got)
 			}
-			if at := w.lastAttempt(w.oidcConnection("entra")); !emailFrom.MatchString(string(at.Detail)) {
+			if at := w.lastAttempt(w.connection("entra")); !emailFrom.MatchString(string(at.Detail)) {
 				t.Errorf("login log does not say where the email came from: %s", at.Detail)
 			}
 		})
@@ -160,7 +160,7 @@ func TestOIDCRefusals(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()
-		zitadel := w.oidcConnection("zitadel")
+		zitadel := w.connection("zitadel")
 		addUser(p, "eve", "eve@example.com", "Eve", "Adams", false)
 		addUser(p, "mallory", "mallory@other.example", "Mallory", "M", true)
 

@@ -73,6 +73,27 @@ func TestSAMLLogins(t *testing.T) {
 			}
 		})
 
+		t.Run("an unreadable certificate beside a good one does not stop logins", func(t *testing.T) {
+			// An IdP rolling its certificate over lists two; one Go cannot
+			// parse must not make crewjam refuse everything.
+			md := w.get(w.idp.URL + "/metadata")
+			junk := `<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>bm90IGEgY2VydGlmaWNhdGU=</X509Certificate></X509Data></KeyInfo></KeyDescriptor>`
+			i := strings.Index(md, "<KeyDescriptor")
+			if i < 0 {
+				t.Fatalf("no KeyDescriptor in %.300s", md)
+			}
+			md = md[:i] + junk + md[i:]
+			if _, err := w.svc.CreateConnection(ctx, w.acme.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "rollover", Metadata: md}); err != nil {
+				t.Fatal(err)
+			}
+			w.registerSP("rollover", dropEncryption(w.get(w.sp.URL+"/sso/acme/saml/rollover/metadata")))
+			b := w.browser()
+			acs, form := b.samlResponse("rollover", "alice", "")
+			if p := b.post(acs, form); p.status != http.StatusSeeOther {
+				t.Fatalf("ACS: %d %.500s %s", p.status, p.body, w.lastAttempt(w.connection("rollover")).Reason)
+			}
+		})
+
 		t.Run("IdP-initiated login, RelayState only as a local path", func(t *testing.T) {
 			for relay, want := range map[string]string{"/projects/7": "/projects/7", "https://evil.example/phish": "/me", "//evil.example": "/me"} {
 				b := w.browser()

@@ -161,12 +161,12 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		c = all[0]
 	case email != "":
 		if c, err = h.dir.ConnectionForEmail(ctx, a.ID, email); directory.KindOf(err) == directory.NotFound {
-			return h.renderChoose(w, r, a, http.StatusBadRequest, email, "No identity provider of "+a.Title()+" serves that address. Check it, or ask your administrator.")
+			return h.renderChoose(w, r, a, all, http.StatusBadRequest, email, "No identity provider of "+a.Title()+" serves that address. Check it, or ask your administrator.")
 		} else if err != nil {
 			return err
 		}
 	default:
-		return h.renderChoose(w, r, a, http.StatusOK, "", "")
+		return h.renderChoose(w, r, a, all, http.StatusOK, "", "")
 	}
 	returnTo := h.returnTo(c, q.Get("return_to"))
 	if c.Protocol == directory.ProtocolOIDC {
@@ -201,13 +201,35 @@ func (h *Handler) connectionAt(ctx context.Context, r *http.Request, protocol di
 	return a, directory.Connection{}, directory.NotFoundError(fmt.Sprintf("There is no %s connection at this address.", strings.ToUpper(string(protocol))))
 }
 
-func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directory.Account, status int, email, problem string) error {
+func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directory.Account, all []directory.Connection, status int, email, problem string) error {
 	h.pages.Render(w, r, status, h.tmpl["choose"], web.Page{
-		Title: "Sign in", Branding: branding(a),
+		Title: "Sign in", Branding: branding(a), FormTargets: h.loginEndpoints(r.Context(), all),
 		Data: map[string]string{"Action": "/sso/" + url.PathEscape(a.Slug) + "/login", "Email": email, "Error": problem,
 			"ReturnTo": web.LocalPath(r.URL.Query().Get("return_to"), "")},
 	})
 	return nil
+}
+
+// loginEndpoints are where the connections send a browser to sign in (the
+// SAML single sign-on URL, the OIDC authorization endpoint): the choose
+// page's form ends in a redirect there, which its CSP must allow. A
+// provider that cannot be discovered now is left out; its login fails on
+// admit's own failure page anyway.
+func (h *Handler) loginEndpoints(ctx context.Context, all []directory.Connection) []string {
+	var out []string
+	for _, c := range all {
+		switch {
+		case c.Protocol == directory.ProtocolSAML:
+			if md, err := ParseMetadata([]byte(c.Metadata)); err == nil {
+				out = append(out, redirectSSO(md))
+			}
+		case c.Settings.OIDC != nil:
+			if p, err := h.provider(ctx, c); err == nil {
+				out = append(out, p.Endpoint().AuthURL)
+			}
+		}
+	}
+	return out
 }
 
 func branding(a directory.Account) web.Branding {

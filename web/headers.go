@@ -3,20 +3,46 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // contentSecurityPolicy allows nothing but admit's own scripts, styles and
 // form targets, and https images (account logos live on the customer's
 // CDN). Pages that need an inline style get a nonce for it (see Render).
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'%s; img-src 'self' https: data:; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"form-action 'self'%s; frame-ancestors 'none'; base-uri 'none'"
 
-func csp(nonce string) string {
-	extra := ""
+// csp is the policy with the nonce for inline styles and the extra form
+// targets; a target that is not a plain http(s) origin is left out, so no
+// value can add a directive.
+func csp(nonce string, formTargets ...string) string {
+	style := ""
 	if nonce != "" {
-		extra = " 'nonce-" + nonce + "'"
+		style = " 'nonce-" + nonce + "'"
 	}
-	return fmt.Sprintf(contentSecurityPolicy, extra)
+	var forms strings.Builder
+	for _, t := range formTargets {
+		if origin, ok := Origin(t); ok && !strings.Contains(forms.String(), " "+origin) {
+			forms.WriteString(" " + origin)
+		}
+	}
+	return fmt.Sprintf(contentSecurityPolicy, style, forms.String())
+}
+
+// Origin returns the origin (scheme://host[:port]) of an http or https
+// URL, when it has a plain host.
+func Origin(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	for _, r := range u.Host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return "", false
+		}
+	}
+	return u.Scheme + "://" + u.Host, true
 }
 
 // SecurityHeaders sets the headers every response carries. secure says

@@ -31,6 +31,11 @@ type Page struct {
 	Title    string
 	Branding Branding
 	Data     any
+	// FormTargets are origins (https://idp.example.com) the page's forms
+	// may lead to besides admit: a browser applies the CSP's form-action
+	// to the redirects that follow a form, so a form answered by a
+	// redirect to an identity provider needs the provider's origin here.
+	FormTargets []string
 
 	CSRFToken string       // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
 	Nonce     string       // the CSP nonce of this response
@@ -105,7 +110,7 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", csp(p.Nonce))
+	h.Set("Content-Security-Policy", csp(p.Nonce, p.FormTargets...))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

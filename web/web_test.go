@@ -286,3 +286,27 @@ func TestNewRendererRefusesShortKey(t *testing.T) {
 		t.Error("NewRenderer accepted a 5-byte key")
 	}
 }
+
+// A page whose form ends in a redirect to an identity provider lists the
+// provider's origin in form-action; nothing else gets into the policy.
+func TestRenderFormTargets(t *testing.T) {
+	rd := newRenderer(t, false)
+	tmpl := page(t, `{{define "content"}}<form></form>{{end}}`)
+	for _, tc := range []struct {
+		targets []string
+		want    string
+	}{
+		{nil, "form-action 'self';"},
+		{[]string{"https://idp.example.com/sso/saml?x=1", "https://idp.example.com/other"}, "form-action 'self' https://idp.example.com;"},
+		{[]string{"http://127.0.0.1:8080/authorize", "https://b.example:8443/a"}, "form-action 'self' http://127.0.0.1:8080 https://b.example:8443;"},
+		{[]string{"https://evil.example; script-src *", "javascript:alert(1)", "https://a b", "data:text/html,x", "https://u@h.example/"}, "form-action 'self';"},
+	} {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rd.Render(w, r, http.StatusOK, tmpl, web.Page{Title: "Sign in", FormTargets: tc.targets})
+		})
+		resp, _ := serve(h, httptest.NewRequest("GET", "/", nil))
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, tc.want) || strings.Count(csp, "script-src") != 1 {
+			t.Errorf("targets %q: CSP %q, want %q in it", tc.targets, csp, tc.want)
+		}
+	}
+}
