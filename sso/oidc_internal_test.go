@@ -124,3 +124,45 @@ func TestNeedsUserInfo(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOIDCClaims feeds arbitrary claims (as a provider's ID token or
+// userinfo could hold them) to the mapping and email trust: never a
+// panic, and with the default trust nothing is accepted unless the email
+// claim itself is the address and email_verified says true.
+func FuzzOIDCClaims(f *testing.F) {
+	for _, seed := range []string{
+		`{"email":"pat@example.com","email_verified":true,"name":"Pat Q"}`,
+		`{"email":"pat@example.com","email_verified":"true","groups":["a","b"]}`,
+		`{"email":["pat@example.com","x@y.z"],"email_verified":[true]}`,
+		`{"upn":"pat@example.com","email_verified":true}`,
+		`{"email":"pat@example.com<!---->.evil","email_verified":true}`,
+		`{"email":" PAT@Example.COM ","email_verified":1}`,
+		`{"email":null,"email_verified":{"x":true},"hd":7}`,
+		`[]`, `null`, `{"email":"\u0000@example.com","email_verified":true}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	acme := directory.Account{Slug: "acme", Name: "Acme", Domains: []string{"example.com"}}
+	conn := directory.Connection{Name: "oidc", Protocol: directory.ProtocolOIDC,
+		Settings: directory.ConnectionSettings{OIDC: &directory.OIDCSettings{Issuer: "https://idp.example", ClientID: "c"}}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		raw := map[string]any{}
+		if json.Unmarshal(data, &raw) != nil {
+			return
+		}
+		claims := jsonClaims(raw)
+		id, err := oidcIdentity(acme, conn, "subject", raw, claims)
+		if err != nil {
+			return
+		}
+		if v, ok := boolClaim(raw["email_verified"]); !ok || !v {
+			t.Fatalf("accepted %q without email_verified true: %s", id.Email, data)
+		}
+		if !strings.EqualFold(id.From["email"], "email") || !slices.ContainsFunc(claims[id.From["email"]], func(v string) bool {
+			e, err := directory.NormalizeEmail(v)
+			return err == nil && e == id.Email
+		}) {
+			t.Fatalf("accepted %q, which is not the email claim %v", id.Email, claims["email"])
+		}
+	})
+}
