@@ -137,7 +137,8 @@ func metadataSeeds(tb testing.TB) []metadataSeed {
 		{"EntitiesDescriptor without an IdP", `<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"><EntityDescriptor entityID="x"/></EntitiesDescriptor>`, "no identity provider"},
 		{"service provider metadata", `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><SPSSODescriptor/></EntityDescriptor>`, "no identity provider"},
 		{"no entityID", strings.Replace(md, `entityID="https://idp.example.com/metadata"`, "", 1), "no entityID"},
-		{"POST binding only", strings.ReplaceAll(md, saml.HTTPRedirectBinding, saml.HTTPPostBinding), "HTTP-Redirect"},
+		{"POST binding only", strings.ReplaceAll(md, saml.HTTPRedirectBinding, saml.HTTPPostBinding), ""},
+		{"artifact binding only", strings.ReplaceAll(strings.ReplaceAll(md, saml.HTTPRedirectBinding, saml.HTTPArtifactBinding), saml.HTTPPostBinding, saml.HTTPArtifactBinding), "HTTP-Redirect or HTTP-POST"},
 		{"encryption certificate only", strings.Replace(md, `use="signing"`, `use="encryption"`, 1), "no usable signing certificate"},
 		{"signing certificate not base64", regexp.MustCompile(`(?s)(<KeyDescriptor use="signing">.*?<X509Certificate[^>]*>)[^<]*`).ReplaceAllString(md, "${1}not*base64"), "no usable signing certificate"},
 		{"another root", `<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol"/>`, "root element"},
@@ -175,17 +176,17 @@ func FuzzParseMetadata(f *testing.F) {
 }
 
 // checkMetadataUsable checks what ParseMetadata promises of metadata it
-// accepts, written out here rather than through redirectSSO and
+// accepts, written out here rather than through ssoEndpoint and
 // signingCertificates so that the test does not grade them by themselves.
 func checkMetadataUsable(t *testing.T, ed *saml.EntityDescriptor) {
 	t.Helper()
 	if ed == nil || ed.EntityID == "" || len(ed.IDPSSODescriptors) == 0 {
 		t.Fatalf("accepted metadata without an entity id or an IDPSSODescriptor: %+v", ed)
 	}
-	redirect, signing := false, false
+	redirect, signing := false, false // redirect: a Redirect or POST endpoint
 	for _, d := range ed.IDPSSODescriptors {
 		for _, s := range d.SingleSignOnServices {
-			redirect = redirect || s.Binding == saml.HTTPRedirectBinding
+			redirect = redirect || s.Binding == saml.HTTPRedirectBinding || s.Binding == saml.HTTPPostBinding
 		}
 		for _, kd := range d.KeyDescriptors {
 			// No use means both, as SAML metadata 2.4.1.1 says.
@@ -204,6 +205,6 @@ func checkMetadataUsable(t *testing.T, ed *saml.EntityDescriptor) {
 		}
 	}
 	if !redirect || !signing {
-		t.Errorf("accepted metadata with HTTP-Redirect SSO %v, a signing certificate %v; want both", redirect, signing)
+		t.Errorf("accepted metadata with an HTTP-Redirect or HTTP-POST SSO endpoint %v, a signing certificate %v; want both", redirect, signing)
 	}
 }

@@ -23,8 +23,9 @@ const maxMetadataBytes = 1 << 20
 
 // ParseMetadata reads an identity provider's SAML metadata: an
 // EntityDescriptor, or an EntitiesDescriptor holding one with an
-// IDPSSODescriptor. It checks what a login needs: an HTTP-Redirect
-// single sign-on endpoint and at least one signing certificate.
+// IDPSSODescriptor. It checks what a login needs: a single sign-on
+// endpoint with the HTTP-Redirect or HTTP-POST binding and at least one
+// signing certificate.
 func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
 	if len(data) > maxMetadataBytes {
 		return nil, fmt.Errorf("the metadata is larger than %d bytes", maxMetadataBytes)
@@ -64,8 +65,8 @@ func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
 		return nil, errors.New("the metadata describes no identity provider (no IDPSSODescriptor); is it the service provider's metadata?")
 	}
 	dropUnusableCertificates(ed)
-	if redirectSSO(ed) == "" {
-		return nil, errors.New("the identity provider offers no HTTP-Redirect single sign-on endpoint, which admit uses to start a login")
+	if loc, _ := ssoEndpoint(ed); loc == "" {
+		return nil, errors.New("the identity provider offers no single sign-on endpoint with the HTTP-Redirect or HTTP-POST binding, which admit uses to start a login")
 	}
 	if len(signingCertificates(ed)) == 0 {
 		return nil, errors.New("the metadata holds no usable signing certificate")
@@ -73,15 +74,20 @@ func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
 	return ed, nil
 }
 
-func redirectSSO(ed *saml.EntityDescriptor) string {
-	for _, d := range ed.IDPSSODescriptors {
-		for _, s := range d.SingleSignOnServices {
-			if s.Binding == saml.HTTPRedirectBinding {
-				return s.Location
+// ssoEndpoint is where an AuthnRequest goes, and with which binding:
+// HTTP-Redirect when the provider offers it (a plain redirect), else
+// HTTP-POST (a page that posts the signed request).
+func ssoEndpoint(ed *saml.EntityDescriptor) (location, binding string) {
+	for _, binding := range []string{saml.HTTPRedirectBinding, saml.HTTPPostBinding} {
+		for _, d := range ed.IDPSSODescriptors {
+			for _, s := range d.SingleSignOnServices {
+				if s.Binding == binding && s.Location != "" {
+					return s.Location, binding
+				}
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // signingCertificates are the certificates the provider signs with: every

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
 )
 
 const bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -66,7 +68,9 @@ func (h *Handler) serviceProvider(a directory.Account, c directory.Connection, k
 }
 
 // startSAML sends the browser to the identity provider with a signed
-// AuthnRequest, remembering the request for this browser.
+// AuthnRequest, remembering the request for this browser: by redirect
+// (HTTP-Redirect binding), or, for a provider that only takes HTTP-POST, on
+// a page whose form posts the signed request there.
 func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo string) error {
 	ctx := r.Context()
 	keys, err := h.certs.Current(ctx)
@@ -79,12 +83,26 @@ func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.
 			"admit cannot read the identity provider's metadata of connection "+c.Name, err), attempt{})
 		return nil
 	}
-	req, err := sp.MakeAuthenticationRequest(redirectSSO(sp.IDPMetadata), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	location, binding := ssoEndpoint(sp.IDPMetadata)
+	req, err := sp.MakeAuthenticationRequest(location, binding, saml.HTTPPostBinding)
 	if err != nil {
 		return fmt.Errorf("make AuthnRequest: %w", err)
 	}
 	if err := h.dir.BeginSSO(ctx, c, req.ID, h.browserToken(w, r), returnTo, ""); err != nil {
 		return err
+	}
+	if binding == saml.HTTPPostBinding {
+		doc := etree.NewDocument()
+		doc.SetRoot(req.Element()) // signed by MakeAuthenticationRequest
+		xmlReq, err := doc.WriteToBytes()
+		if err != nil {
+			return fmt.Errorf("encode AuthnRequest: %w", err)
+		}
+		h.pages.Render(w, r, http.StatusOK, h.tmpl["post"], web.Page{
+			Title: "Signing in", Branding: branding(a), FormTargets: []string{location},
+			Data: map[string]string{"Action": location, "SAMLRequest": base64.StdEncoding.EncodeToString(xmlReq)},
+		})
+		return nil
 	}
 	to, err := req.Redirect("", sp)
 	if err != nil {

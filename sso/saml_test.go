@@ -2,6 +2,8 @@ package sso_test
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -91,6 +93,40 @@ func TestSAMLLogins(t *testing.T) {
 			acs, form := b.samlResponse("rollover", "alice", "")
 			if p := b.post(acs, form); p.status != http.StatusSeeOther {
 				t.Fatalf("ACS: %d %.500s %s", p.status, p.body, w.lastAttempt(w.connection("rollover")).Reason)
+			}
+		})
+
+		t.Run("an IdP that takes AuthnRequests only by HTTP-POST gets a page that posts one", func(t *testing.T) {
+			md := strings.ReplaceAll(w.get(w.idp.URL+"/metadata"), saml.HTTPRedirectBinding, saml.HTTPArtifactBinding)
+			if _, err := w.svc.CreateConnection(ctx, w.acme.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "postonly", Metadata: md}); err != nil {
+				t.Fatal(err)
+			}
+			w.registerSP("postonly", dropEncryption(w.get(w.sp.URL+"/sso/acme/saml/postonly/metadata")))
+			b := w.browser()
+			req, _ := http.NewRequest(http.MethodGet, w.sp.URL+"/sso/acme/login?connection=postonly&return_to=/posted", nil)
+			resp, err := b.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			action, form := fields(string(body))
+			if resp.StatusCode != http.StatusOK || action != w.idp.URL+"/sso" || form.Get("SAMLRequest") == "" {
+				t.Fatalf("start: %d, form to %q with %v", resp.StatusCode, action, form)
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+w.idp.URL+";") {
+				t.Errorf("the page's CSP does not let its form reach the IdP: %q", csp)
+			}
+			xmlReq, _ := base64.StdEncoding.DecodeString(form.Get("SAMLRequest"))
+			if !strings.Contains(string(xmlReq), "SignatureValue") {
+				t.Errorf("the posted AuthnRequest is not signed: %.400s", xmlReq)
+			}
+			form.Set("user", "alice")
+			form.Set("password", "pw-alice")
+			answer := b.post(action, form)
+			acs, samlResp := fields(answer.body)
+			if p := b.post(acs, samlResp); p.status != http.StatusSeeOther || p.location != "/posted" {
+				t.Fatalf("ACS: %d %q %.300s", p.status, p.location, p.body)
 			}
 		})
 

@@ -70,7 +70,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 20 * time.Second}
 	}
-	for _, name := range []string{"failure", "choose"} {
+	for _, name := range []string{"failure", "choose", "post"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -221,7 +221,8 @@ func (h *Handler) loginEndpoints(ctx context.Context, all []directory.Connection
 		switch {
 		case c.Protocol == directory.ProtocolSAML:
 			if md, err := ParseMetadata([]byte(c.Metadata)); err == nil {
-				out = append(out, redirectSSO(md))
+				loc, _ := ssoEndpoint(md)
+				out = append(out, loc)
 			}
 		case c.Settings.OIDC != nil:
 			if p, err := h.provider(ctx, c); err == nil {

@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlidp"
 
 	"github.com/admit-dev/admit/store/storetest"
@@ -62,6 +65,7 @@ func put(t *testing.T, u, contentType, body string) {
 // encrypts the assertion to admit's certificate from the metadata).
 func TestSAMLLoginInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
+	console := watchConsole(ctx)
 	addr := freeAddr(t)
 	idp := samlIdP(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -76,6 +80,13 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	}
 	cli("account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
 	added := decode[map[string]any](t, cli("sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-url", idp.URL+"/metadata", "--json"))
+	// A second connection to the same IdP as if it took AuthnRequests only
+	// by HTTP-POST: admit then answers the link with a page that posts.
+	postOnly := filepath.Join(t.TempDir(), "post-only.xml")
+	if err := os.WriteFile(postOnly, []byte(strings.ReplaceAll(getBody(t, idp.URL+"/metadata"), saml.HTTPRedirectBinding, saml.HTTPArtifactBinding)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli("sso", "add-saml", "--account", "acme", "--name", "post", "--metadata-file", postOnly)
 	s := startServer(t, t.TempDir(), settings...)
 
 	resp, spMetadata := s.get(t, "/sso/acme/saml/okta/metadata")
@@ -83,11 +94,12 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 		t.Fatalf("SP metadata: %d, add-saml said %v", resp.StatusCode, added["metadata_url"])
 	}
 	put(t, idp.URL+"/services/admit", "application/xml", spMetadata)
+	put(t, idp.URL+"/services/post", "application/xml", getBody(t, s.url+"/sso/acme/saml/post/metadata"))
 	user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
 	put(t, idp.URL+"/users/nia", "application/json", string(user))
 
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(s.url+"/sso/acme/login"),
+		chromedp.Navigate(s.url+"/sso/acme/login?connection=okta"),
 		chromedp.WaitVisible(`input[name=user]`), // the IdP's login form
 		chromedp.SendKeys(`input[name=user]`, "nia"),
 		chromedp.SendKeys(`input[name=password]`, "pw-nia"),
@@ -111,6 +123,23 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	attempts := decode[[]map[string]any](t, cli("sso", "attempts", "--account", "acme", "--connection", "okta", "--json"))
 	if len(attempts) != 1 || attempts[0]["Outcome"] != "signed in" || attempts[0]["Reason"] != "created user" {
 		t.Errorf("login log: %v", attempts)
+	}
+
+	// The HTTP-POST binding: admit's page posts the request by script,
+	// under its CSP; the IdP knows Nia already and answers at once.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/sso/acme/login?connection=post&return_to=/me"),
+		chromedp.WaitVisible(`#current-account`),
+	)
+	if err != nil {
+		t.Fatalf("HTTP-POST binding: %v; the browser is at %s\n%s", err, browserAt(ctx), s.logs)
+	}
+	attempts = decode[[]map[string]any](t, cli("sso", "attempts", "--account", "acme", "--connection", "post", "--json"))
+	if len(attempts) != 1 || attempts[0]["Outcome"] != "signed in" {
+		t.Errorf("login log of the HTTP-POST connection: %v", attempts)
+	}
+	if problems := console.problems(ctx, s.url); len(problems) > 0 {
+		t.Errorf("console of admit's pages:\n%s", strings.Join(problems, "\n"))
 	}
 	s.stop(t)
 }
