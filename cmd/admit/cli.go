@@ -444,7 +444,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if *invite {
 		return c.invite(ctx, *slug, directory.NewInvitation{Email: *email, Role: directory.Role(*role), FirstName: *first, LastName: *last})
 	}
-	password, err := readSecret(c.stdin, "--password-stdin")
+	password, err := readSecret(c.stdin, "--password-stdin", "password")
 	if err != nil {
 		return err
 	}
@@ -472,16 +472,17 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readSecret reads the first line of r, for the flag that asked for it. It
-// refuses an empty line rather than keeping a password or secret "".
-func readSecret(r io.Reader, flagName string) (string, error) {
+// readSecret reads the first line of r, for the flag that asked for it
+// (what is what the line holds). It refuses an empty line rather than
+// keeping a password or secret "".
+func readSecret(r io.Reader, flagName, what string) (string, error) {
 	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("%s: read standard input: %w", flagName, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{flagName + ": standard input held nothing"}
+		return "", usageError{flagName + ": standard input held no " + what}
 	}
 	return line, nil
 }

@@ -37,7 +37,7 @@ func TestSSOAddOIDCCommand(t *testing.T) {
 		{"s3cret\n", []string{"--name", "okta", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, 0, "http://localhost:8080/sso/acme/oidc/okta/callback"},
 		{"s3cret\n", []string{"--name", "okta", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, exitError, "already has a connection named"},
 		{"", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "admit"}, exitUsage, "--client-secret-stdin"},
-		{"", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, exitUsage, "standard input held nothing"},
+		{"", []string{"--name", "b", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"}, exitUsage, "standard input held no client secret"},
 		{"x\n", []string{"--name", "b", "--client-id", "admit", "--client-secret-stdin"}, exitUsage, "-issuer"},
 		{"x\n", []string{"--name", "b", "--issuer", "http://idp.example.com", "--client-id", "a", "--client-secret-stdin"}, exitError, "must be https"},
 		{"x\n", []string{"--name", "b", "--issuer", "https://login.microsoftonline.com/common/v2.0", "--client-id", "a", "--client-secret-stdin"}, exitError, "tenant's own issuer"},

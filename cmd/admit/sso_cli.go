@@ -127,7 +127,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		if !*secretStdin {
 			return usageError{"sso add-oidc: give the client secret on standard input with --client-secret-stdin"}
 		}
-		secret, err := readSecret(c.stdin, "--client-secret-stdin")
+		secret, err := readSecret(c.stdin, "--client-secret-stdin", "client secret")
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (c *cli) ssoSetSecret(ctx context.Context, args []string) error {
 		if !*secretStdin {
 			return usageError{"sso set-secret: give the client secret on standard input with --client-secret-stdin"}
 		}
-		secret, err := readSecret(c.stdin, "--client-secret-stdin")
+		secret, err := readSecret(c.stdin, "--client-secret-stdin", "client secret")
 		if err != nil {
 			return err
 		}
