@@ -177,3 +177,16 @@ func TestSignInInBrowser(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// expectSignedIn checks that the browser is on the signed-in home page of
+// the account as the person.
+func expectSignedIn(t *testing.T, ctx context.Context, account, email string) {
+	t.Helper()
+	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "signed in to " + account + " as " + email; !strings.Contains(text, want) {
+		t.Errorf("after the login: %q; want %q", text, want)
+	}
+}

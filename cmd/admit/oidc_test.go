@@ -106,12 +106,6 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser: %v\n%s", err, s.logs)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, "signed in to Acme Inc as nia@example.com") {
-		t.Errorf("after the login: %q", text)
-	}
+	expectSignedIn(t, ctx, "Acme Inc", "nia@example.com")
 	s.stop(t)
 }

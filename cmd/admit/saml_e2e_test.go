@@ -113,13 +113,7 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser: %v\n%s", err, s.logs)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text(`main`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, "signed in to Acme Inc as nia@example.com") {
-		t.Errorf("after the login: %q", text)
-	}
+	expectSignedIn(t, ctx, "Acme Inc", "nia@example.com")
 	attempts := decode[[]map[string]any](t, cli("sso", "attempts", "--account", "acme", "--connection", "okta", "--json"))
 	if len(attempts) != 1 || attempts[0]["Outcome"] != "signed in" || attempts[0]["Reason"] != "created user" {
 		t.Errorf("login log: %v", attempts)

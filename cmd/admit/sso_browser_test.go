@@ -108,10 +108,7 @@ func TestSSOPagesInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login at the IdP: %v; the browser is at %s\n%s", err, browserAt(ctx), s.logs)
 		}
-		text, _ := chromedp.Run(ctx, chromedp.Text(`main`))
-		if !strings.Contains(text, "signed in to Acme Inc as nia@corp.example") {
-			t.Errorf("after the login: %q", text)
-		}
+		expectSignedIn(t, ctx, "Acme Inc", "nia@corp.example")
 	})
 
 	t.Run("a broken response lands on a readable failure page", func(t *testing.T) {

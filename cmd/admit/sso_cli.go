@@ -46,16 +46,28 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 // metadataClient fetches identity providers' metadata.
 func metadataClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
 
+// connectionFlags are the flags every kind of connection takes.
+type connectionFlags struct {
+	name                 *string
+	domains, returnHosts stringList
+	jit                  *string
+}
+
+func addConnectionFlags(fs *flag.FlagSet, defaultName string) *connectionFlags {
+	f := &connectionFlags{}
+	f.name = fs.String("name", defaultName, "the connection's name, used in its URLs (lowercase letters, digits, hyphens)")
+	fs.Var(&f.domains, "domain", "an email domain this identity provider may sign people in with (repeatable; default: all the account's domains)")
+	fs.Var(&f.returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
+	f.jit = fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
+	return f
+}
+
 func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 	fs := c.flags("sso add-saml")
-	name := fs.String("name", "saml", "the connection's name, used in its URLs (lowercase letters, digits, hyphens)")
+	cf := addConnectionFlags(fs, "saml")
 	metadataURL := fs.String("metadata-url", "", "where the identity provider publishes its SAML metadata (refreshed every 6 hours)")
 	metadataFile := fs.String("metadata-file", "", "the identity provider's SAML metadata, downloaded")
 	idpInitiated := fs.Bool("allow-idp-initiated", false, "accept logins started at the identity provider (intranet tiles that post straight to the ACS)")
-	var domains, returnHosts stringList
-	fs.Var(&domains, "domain", "an email domain this identity provider may sign people in with (repeatable; default: all the account's domains)")
-	fs.Var(&returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
-	jit := fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
 	skew := fs.Duration("clock-skew", directory.DefaultClockSkew, "how far the identity provider's clock may be off (at most 3m)")
 	m := mappingFlags(fs, "attribute", "the NameID")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
@@ -80,9 +92,9 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 			metadata = md
 		}
 		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
-			Protocol: directory.ProtocolSAML, Name: *name, Domains: domains, JITMode: directory.JITMode(*jit),
+			Protocol: directory.ProtocolSAML, Name: *cf.name, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
-				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: returnHosts,
+				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: cf.returnHosts,
 			},
 			Metadata: metadata, MetadataURL: *metadataURL,
 		})
@@ -112,16 +124,13 @@ func mappingFlags(fs *flag.FlagSet, noun, fallback string) *directory.AttributeM
 
 func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 	fs := c.flags("sso add-oidc")
-	name := fs.String("name", "oidc", "the connection's name, used in its URLs (lowercase letters, digits, hyphens)")
+	cf := addConnectionFlags(fs, "oidc")
 	issuer := fs.String("issuer", "", "the provider's issuer URL; its configuration is read from ISSUER/.well-known/openid-configuration")
 	clientID := fs.String("client-id", "", "the client (application) id registered at the provider")
 	secretStdin := fs.Bool("client-secret-stdin", false, "read the client secret from standard input (required; it is stored encrypted)")
 	trust := fs.String("email-trust", "", "why the email is believed: verified (email_verified must be true) or domain (the issuer is the company's own tenant; default for Entra ID)")
-	var domains, returnHosts, scopes stringList
-	fs.Var(&domains, "domain", "an email domain this provider may sign people in with (repeatable; default: all the account's domains)")
-	fs.Var(&returnHosts, "return-host", "another origin a login may return to, e.g. https://app.example.com (repeatable)")
+	var scopes stringList
 	fs.Var(&scopes, "scope", "a scope to ask for besides openid (repeatable; default: email and profile)")
-	jit := fs.String("jit", "create", "just-in-time provisioning: create (users and memberships), link (existing users only) or off (existing members only)")
 	m := mappingFlags(fs, "claim", "the subject")
 	return c.inAccount(ctx, fs, args, []string{"issuer", "client-id"}, func(svc *directory.Service, a directory.Account) error {
 		if !*secretStdin {
@@ -148,11 +157,11 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		connName := strings.TrimSpace(*name)
+		connName := strings.TrimSpace(*cf.name)
 		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
-			Protocol: directory.ProtocolOIDC, Name: connName, Domains: domains, JITMode: directory.JITMode(*jit),
+			Protocol: directory.ProtocolOIDC, Name: connName, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
-				Mapping: *m, ReturnHosts: returnHosts,
+				Mapping: *m, ReturnHosts: cf.returnHosts,
 				OIDC: &directory.OIDCSettings{Issuer: *issuer, ClientID: *clientID, Scopes: scopes, EmailTrust: directory.EmailTrust(*trust)},
 			},
 			SealedSecret: sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, connName)),
