@@ -76,6 +76,7 @@ type world struct {
 	idp    *httptest.Server
 	idpSrv *samlidp.Server
 	tamper *tamper
+	store  *store.Store
 	certs  *certs.Manager
 	sealer *certs.Sealer
 	okta   directory.Connection
@@ -85,7 +86,7 @@ type world struct {
 func newWorld(t testing.TB, s *store.Store) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, tamper: &tamper{}}
+	w := &world{t: t, tamper: &tamper{}, store: s}
 	w.svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	var err error
 	if w.acme, err = w.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Acme", Domains: []string{"example.com"}}); err != nil {
