@@ -321,17 +321,48 @@ func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email strin
 		return Connection{}, err
 	}
 	_, domain, _ := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
-	for _, named := range []bool{true, false} {
-		for _, c := range all {
-			if (len(c.Domains) > 0) == named && domain != "" && slices.Contains(allowedDomains(a, c), domain) {
-				return c, nil
-			}
-		}
+	if c, ok := connectionServing(a, all, domain); ok {
+		return c, nil
 	}
 	if len(all) == 1 {
 		return all[0], nil
 	}
 	return Connection{}, NotFoundError("no single sign-on connection of this account serves that email address")
+}
+
+// ConnectionForDomainOf is home realm discovery: the account that owns the
+// email's domain and its connection that serves it. NotFound when the
+// domain is nobody's or its account has no connection for it.
+func (s *Service) ConnectionForDomainOf(ctx context.Context, email string) (Account, Connection, error) {
+	_, domain, ok := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
+	if !ok || domain == "" {
+		return Account{}, Connection{}, NotFoundError("not an email address")
+	}
+	a, err := s.store.FindAccountByDomain(ctx, domain)
+	if err != nil {
+		return Account{}, Connection{}, err
+	}
+	all, err := s.store.FindConnections(ctx, a.ID)
+	if err != nil {
+		return a, Connection{}, err
+	}
+	if c, ok := connectionServing(a, all, domain); ok {
+		return a, c, nil
+	}
+	return a, Connection{}, NotFoundError("the account has no single sign-on for this domain")
+}
+
+// connectionServing picks the connection for an email domain: one that
+// names the domain, else one that serves all the account's domains.
+func connectionServing(a Account, all []Connection, domain string) (Connection, bool) {
+	for _, named := range []bool{true, false} {
+		for _, c := range all {
+			if (len(c.Domains) > 0) == named && domain != "" && slices.Contains(allowedDomains(a, c), domain) {
+				return c, true
+			}
+		}
+	}
+	return Connection{}, false
 }
 
 // SetConnectionMetadata saves freshly fetched metadata, or, with fetchErr,

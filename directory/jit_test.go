@@ -135,6 +135,30 @@ func TestConnectionForEmail(t *testing.T) {
 				t.Errorf("%s: %q, %v; want %q", email, got.Name, err, want)
 			}
 		}
+
+		// Home realm discovery: from the address alone, across accounts.
+		globex := mustAccount(t, svc, "globex", "globex.example", "legacy.example")
+		connection(t, svc, globex.ID, "okta", directory.JITCreate, "globex.example")
+		mustAccount(t, svc, "plain", "plain.example")
+		for email, want := range map[string]string{
+			"ann@labs.example":    "acme/labs",
+			"ann@acme.example":    "acme/general",
+			"bo@GLOBEX.example":   "globex/okta",
+			"bo@legacy.example":   "", // globex's, but its only connection names another domain
+			"cy@plain.example":    "", // an account without single sign-on
+			"cy@nobody.example":   "",
+			"not an address":      "",
+			"ann@labs.example.ru": "",
+		} {
+			a, c, err := svc.ConnectionForDomainOf(ctx, email)
+			got := ""
+			if err == nil {
+				got = a.Slug + "/" + c.Name
+			}
+			if got != want || (want == "" && directory.KindOf(err) != directory.NotFound) {
+				t.Errorf("ConnectionForDomainOf(%q) = %q, %v; want %q", email, got, err, want)
+			}
+		}
 	})
 }
 

@@ -20,6 +20,8 @@ type Store interface {
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)
 	FindAccountBySlug(ctx context.Context, slug string) (Account, error)
+	// FindAccountByDomain returns the account owning an email domain.
+	FindAccountByDomain(ctx context.Context, domain string) (Account, error)
 	FindAccounts(ctx context.Context) ([]Account, error)
 	UpdateAccount(ctx context.Context, a Account) error
 

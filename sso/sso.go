@@ -175,6 +175,13 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return h.startSAML(w, r, a, c, returnTo)
 }
 
+// LoginPath is where an email's single sign-on starts: the intranet link
+// of the account, naming the connection and the address (passed on to the
+// provider as a hint).
+func LoginPath(accountSlug, connectionName, email string) string {
+	return "/sso/" + url.PathEscape(accountSlug) + "/login?" + url.Values{"connection": {connectionName}, "email": {email}}.Encode()
+}
+
 // randomToken is 256 random bits, URL-safe.
 func randomToken() string {
 	b := make([]byte, 32)

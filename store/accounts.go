@@ -105,6 +105,11 @@ func (s *Store) findAccount(ctx context.Context, where string, arg any) (directo
 	return accounts[0], nil
 }
 
+// FindAccountByDomain returns the account that owns an email domain.
+func (s *Store) FindAccountByDomain(ctx context.Context, domain string) (directory.Account, error) {
+	return s.findAccount(ctx, `id = (SELECT account_id FROM account_domains WHERE domain = ?)`, domain)
+}
+
 // FindAccounts returns every account ordered by slug.
 func (s *Store) FindAccounts(ctx context.Context) ([]directory.Account, error) {
 	var rows []accountRow

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -108,4 +110,49 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 	}
 	expectSignedIn(t, ctx, "Acme Inc", "nia@example.com")
 	s.stop(t)
+}
+
+// TestSignInPageOffersSSO is home realm discovery on the password sign-in
+// page: an address of a domain with single sign-on is offered its SSO,
+// which starts at the provider with the address as the login hint.
+func TestSignInPageOffersSSO(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
+	cli := func(stdin string, args ...string) {
+		t.Helper()
+		if r := admitWith(t, append(cleanEnv(), settings...), stdin, args...); r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
+	cli("", "account", "create", "--slug", "plain", "--name", "Plain Ltd", "--domain", "plain.example")
+	cli("s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin")
+	s := startServer(t, t.TempDir(), settings...)
+
+	b := browser(t)
+	signIn := func(email string) (int, string) {
+		t.Helper()
+		_, page := fetch(t, b, "GET", s.url+"/login", nil)
+		return fetch(t, b, "POST", s.url+"/login", url.Values{"csrf_token": {csrfField.FindStringSubmatch(page)[1]}, "email": {email}, "password": {"not known here"}})
+	}
+	status, page := signIn("pat@example.com")
+	link := `href="/sso/acme/login?connection=corp&amp;email=pat%40example.com"`
+	if status != http.StatusUnauthorized || !strings.Contains(page, "Continue with Acme Inc") || !strings.Contains(page, link) {
+		t.Errorf("an SSO domain: %d, want the SSO offered (%s):\n%s", status, link, page)
+	}
+	if _, page := signIn("sam@plain.example"); strings.Contains(page, "Continue with") {
+		t.Errorf("a domain without SSO was offered one:\n%s", page)
+	}
+	noRedirect := &http.Client{Jar: b.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(s.url + "/sso/acme/login?connection=corp&email=pat%40example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if to := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(to, p.Issuer+"/authorize?") || !strings.Contains(to, "login_hint=pat%40example.com") {
+		t.Errorf("the offered link: %d to %q", resp.StatusCode, to)
+	}
 }

@@ -179,6 +179,22 @@ func sweep(ctx context.Context, svc *directory.Service, log *slog.Logger) {
 	}
 }
 
+// realms is home realm discovery for the sign-in page: an email whose
+// domain has single sign-on is offered its account's SSO beside the
+// password form.
+type realms struct{ dir *directory.Service }
+
+func (r realms) SSOFor(ctx context.Context, email string) (login.SSOOption, bool, error) {
+	a, c, err := r.dir.ConnectionForDomainOf(ctx, email)
+	if directory.KindOf(err) == directory.NotFound {
+		return login.SSOOption{}, false, nil
+	}
+	if err != nil {
+		return login.SSOOption{}, false, err
+	}
+	return login.SSOOption{AccountName: a.Title(), URL: sso.LoginPath(a.Slug, c.Name, email)}, true, nil
+}
+
 // pinger is what readiness needs of the directory.
 type pinger interface {
 	Ping(ctx context.Context) error
@@ -195,7 +211,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
