@@ -109,6 +109,14 @@ func TestOIDCLogins(t *testing.T) {
 			if pg := b.get(b.atProvider(p, start.location, "bob")); pg.location != "/me" {
 				t.Errorf("external target_link_uri: landed on %q", pg.location)
 			}
+			// The provider may also post it, from its own site.
+			posted := b.post(w.sp.URL+"/sso/acme/oidc/zitadel/initiate", url.Values{"iss": {p.Issuer}, "target_link_uri": {"/posted"}, "login_hint": {"bob"}})
+			if posted.status != http.StatusFound || !strings.HasPrefix(posted.location, p.Issuer+"/authorize?") || !strings.Contains(posted.location, "login_hint=bob") {
+				t.Fatalf("initiate by POST: %d %s %.300s", posted.status, posted.location, posted.body)
+			}
+			if pg := b.get(b.atProvider(p, posted.location, "bob")); pg.location != "/posted" {
+				t.Errorf("initiated by POST: landed on %q", pg.location)
+			}
 			// Another issuer's initiation is refused.
 			if pg := w.browser().get(w.sp.URL + "/sso/acme/oidc/zitadel/initiate?iss=https://evil.example"); pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "does not come from your organisation") {
 				t.Errorf("foreign issuer: %d %s", pg.status, pg.body)
