@@ -88,6 +88,9 @@ type OIDCSettings struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// EmailTrust says why the provider's email may be believed.
 	EmailTrust EmailTrust `json:"email_trust,omitempty"`
+	// AllowHTTP accepts an http issuer that is not on loopback: for a
+	// test provider on a private network, never for production.
+	AllowHTTP bool `json:"allow_http,omitempty"`
 }
 
 // EmailTrust is how an OIDC connection decides that the email a provider
@@ -115,7 +118,7 @@ func (o OIDCSettings) Trust() EmailTrust {
 
 func (o OIDCSettings) check() []string {
 	var problems []string
-	if err := CheckIssuer(o.Issuer); err != nil {
+	if err := CheckIssuer(o.Issuer, o.AllowHTTP); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if strings.TrimSpace(o.ClientID) == "" || len(o.ClientID) > 512 || hasControl(o.ClientID) {
@@ -133,16 +136,16 @@ func (o OIDCSettings) check() []string {
 }
 
 // CheckIssuer accepts an OIDC issuer URL: https, or http on a loopback
-// address for development, with no query or fragment. Entra ID's
-// multi-tenant issuers are refused: a token from any company's tenant
-// would do, which is exactly how nOAuth gets in.
-func CheckIssuer(issuer string) error {
+// address (or anywhere with allowHTTP) for development, with no query or
+// fragment. Entra ID's multi-tenant issuers are refused: a token from any
+// company's tenant would do, which is exactly how nOAuth gets in.
+func CheckIssuer(issuer string, allowHTTP bool) error {
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("issuer %q: want a URL like https://login.example.com", issuer)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return fmt.Errorf("issuer %q: must be https (http only on localhost, for development)", issuer)
+	if u.Scheme != "https" && !(u.Scheme == "http" && (allowHTTP || isLoopback(u.Hostname()))) {
+		return fmt.Errorf("issuer %q: must be https (http only on localhost, or with --allow-http-issuer for a test provider)", issuer)
 	}
 	if strings.EqualFold(u.Hostname(), "login.microsoftonline.com") {
 		tenant, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")

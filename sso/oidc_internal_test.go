@@ -81,6 +81,12 @@ func TestJSONClaims(t *testing.T) {
 }
 
 func TestCheckIssuer(t *testing.T) {
+	if err := directory.CheckIssuer("http://keycloak:8080/realms/acme", true); err != nil {
+		t.Errorf("an http issuer with allowHTTP: %v", err)
+	}
+	if err := directory.CheckIssuer("https://login.microsoftonline.com/common/v2.0", true); err == nil {
+		t.Error("allowHTTP let a multi-tenant Entra issuer in")
+	}
 	for issuer, ok := range map[string]bool{
 		"https://acme.okta.com":                                true,
 		"https://login.microsoftonline.com/0b3d-tenant/v2.0":   true,
@@ -98,7 +104,7 @@ func TestCheckIssuer(t *testing.T) {
 		"":                                                     false,
 		"https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0": false,
 	} {
-		if err := directory.CheckIssuer(issuer); (err == nil) != ok {
+		if err := directory.CheckIssuer(issuer, false); (err == nil) != ok {
 			t.Errorf("CheckIssuer(%q) = %v, want ok=%v", issuer, err, ok)
 		}
 	}

@@ -129,6 +129,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 	clientID := fs.String("client-id", "", "the client (application) id registered at the provider")
 	secretStdin := fs.Bool("client-secret-stdin", false, "read the client secret from standard input (required; it is stored encrypted)")
 	trust := fs.String("email-trust", "", "why the email is believed: verified (email_verified must be true) or domain (the issuer is the company's own tenant; default for Entra ID)")
+	allowHTTP := fs.Bool("allow-http-issuer", false, "accept an http issuer off localhost (a test provider on a private network; never in production)")
 	var scopes stringList
 	fs.Var(&scopes, "scope", "a scope to ask for besides openid (repeatable; default: email and profile)")
 	m := mappingFlags(fs, "claim", "the subject")
@@ -140,7 +141,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := directory.CheckIssuer(*issuer); err != nil {
+		if err := directory.CheckIssuer(*issuer, *allowHTTP); err != nil {
 			return directory.InvalidError(err.Error())
 		}
 		if *trust == "" && strings.EqualFold(hostOf(*issuer), "login.microsoftonline.com") {
@@ -162,7 +163,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 			Protocol: directory.ProtocolOIDC, Name: connName, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
 				Mapping: *m, ReturnHosts: cf.returnHosts,
-				OIDC: &directory.OIDCSettings{Issuer: *issuer, ClientID: *clientID, Scopes: scopes, EmailTrust: directory.EmailTrust(*trust)},
+				OIDC: &directory.OIDCSettings{Issuer: *issuer, ClientID: *clientID, Scopes: scopes, EmailTrust: directory.EmailTrust(*trust), AllowHTTP: *allowHTTP},
 			},
 			SealedSecret: sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, connName)),
 		})
