@@ -18,7 +18,10 @@ import (
 // replica is a second admit process: its own directory service, certificate
 // manager and pages over the same database and server key, serving the
 // same public base URL from another address.
-func (w *world) replica() *httptest.Server {
+func (w *world) replica() *httptest.Server { return w.replicaAt(w.sp.URL) }
+
+// replicaAt is a replica that believes admit's public URL is base.
+func (w *world) replicaAt(base string) *httptest.Server {
 	w.t.Helper()
 	svc := directory.NewService(directory.Config{Store: w.store, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	pages, err := web.NewRenderer(web.Config{Key: []byte("another replica's csrf key, 32 bytes+"), Logger: slog.New(slog.DiscardHandler)})
@@ -26,7 +29,7 @@ func (w *world) replica() *httptest.Server {
 		w.t.Fatal(err)
 	}
 	h, err := sso.New(sso.Config{Directory: svc, Certs: certs.New(certs.Config{Store: w.store, Sealer: w.sealer}), Secrets: w.sealer,
-		Pages: pages, BaseURL: w.sp.URL})
+		Pages: pages, BaseURL: base})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -78,4 +81,43 @@ func TestAnyReplicaFinishesALogin(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestBrowserCookie checks the cookie that binds a login to its browser:
+// SameSite=None and Secure where browsers keep Secure cookies (https, or
+// http on localhost); on plain http elsewhere, neither, so that it is
+// kept at all.
+func TestBrowserCookie(t *testing.T) {
+	w := newWorld(t, storetest.SQLite(t))
+	for base, secure := range map[string]bool{
+		"https://admit.example.com": true,
+		"http://localhost:8080":     true,
+		"http://127.0.0.1:8080":     true,
+		"http://admit.test:8080":    false,
+	} {
+		srv := w.replicaAt(base)
+		client := srv.Client()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := client.Get(srv.URL + "/sso/acme/login?connection=okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var got *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "admit_sso_browser" {
+				got = c
+			}
+		}
+		switch {
+		case got == nil:
+			t.Errorf("%s: no browser cookie (status %d)", base, resp.StatusCode)
+		case !got.HttpOnly || got.Path != "/sso/":
+			t.Errorf("%s: cookie %+v", base, got)
+		case secure && (!got.Secure || got.SameSite != http.SameSiteNoneMode):
+			t.Errorf("%s: want Secure and SameSite=None, got %+v", base, got)
+		case !secure && (got.Secure || got.SameSite != 0): // 0: no SameSite attribute
+			t.Errorf("%s: want neither Secure nor SameSite, got %+v", base, got)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -120,13 +121,31 @@ func (h *Handler) browserToken(w http.ResponseWriter, r *http.Request) string {
 		return c.Value
 	}
 	token := randomToken()
-	http.SetCookie(w, &http.Cookie{
-		Name: browserCookie, Value: token, Path: "/sso/", MaxAge: int(directory.SSORequestLifetime / time.Second),
-		// Secure is required with SameSite=None; browsers treat
-		// http://localhost as secure, so development works too.
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
-	})
+	cookie := &http.Cookie{
+		Name: browserCookie, Value: token, Path: "/sso/", MaxAge: int(directory.SSORequestLifetime / time.Second), HttpOnly: true,
+	}
+	if h.secureOrigin() {
+		// SameSite=None needs Secure; browsers treat http://localhost as
+		// secure, so development on this machine works the same.
+		cookie.Secure, cookie.SameSite = true, http.SameSiteNoneMode
+	}
+	// Otherwise admit runs on plain http elsewhere (a test setup): a
+	// Secure cookie would be dropped, so it goes without SameSite, which
+	// Firefox sends on the IdP's POST and Chromium for two minutes after
+	// setting it.
+	http.SetCookie(w, cookie)
 	return token
+}
+
+// secureOrigin says whether browsers treat admit's origin as secure:
+// https, or http on localhost.
+func (h *Handler) secureOrigin() bool {
+	u, err := url.Parse(h.base)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return u.Scheme == "https" || host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host).IsLoopback()
 }
 
 // handleLogin is the intranet link: it picks the account's connection
