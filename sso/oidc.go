@@ -206,16 +206,24 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	}
 	// The state is used up first, whatever the answer: it may be tried once.
 	req, err := h.dir.FinishSSO(ctx, c, q.Get("state"), cookie)
+	answer := ""
 	if e := q.Get("error"); e != "" {
-		desc := clipText(q.Get("error_description"), 300)
-		return refuse(http.StatusForbidden, "Your organisation's identity provider did not sign you in.",
-			"the provider answered "+clipText(e, 100)+": "+desc, fmt.Errorf("the provider answered %s: %s", clipText(e, 100), desc))
+		answer = clipText(e, 100) + ": " + clipText(q.Get("error_description"), 300)
 	}
-	if directory.KindOf(err) == directory.NotFound {
-		return refuse(http.StatusForbidden, startAgain, "", fmt.Errorf("state %q answers no sign-in pending in this browser", clipText(q.Get("state"), 80)))
-	}
-	if err != nil {
+	switch {
+	case directory.KindOf(err) == directory.NotFound:
+		// Not this browser's sign-in: whatever it says is nobody's word,
+		// and is not shown on the page.
+		reason := fmt.Errorf("state %q answers no sign-in pending in this browser", clipText(q.Get("state"), 80))
+		if answer != "" {
+			reason = fmt.Errorf("%w (it carries the error %s)", reason, answer)
+		}
+		return refuse(http.StatusForbidden, startAgain, "", reason)
+	case err != nil:
 		return refuse(http.StatusInternalServerError, ourFault, "", err)
+	case answer != "":
+		return refuse(http.StatusForbidden, "Your organisation's identity provider did not sign you in.",
+			"the provider answered "+answer, fmt.Errorf("the provider answered %s", answer))
 	}
 	code := q.Get("code")
 	if code == "" {

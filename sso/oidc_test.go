@@ -285,6 +285,15 @@ func TestOIDCRefusals(t *testing.T) {
 			callback := w.sp.URL + "/sso/acme/oidc/zitadel/callback?error=access_denied&error_description=" +
 				url.QueryEscape("the user is not assigned to the application") + "&state=" + url.QueryEscape(u.Query().Get("state"))
 			refused(t, b, callback, http.StatusForbidden, "access_denied: the user is not assigned")
+			// Without a pending sign-in, the error is not the provider's
+			// word and is not shown.
+			pg := w.browser().get(w.sp.URL + "/sso/acme/oidc/zitadel/callback?error=access_denied&error_description=Call+0800+123")
+			if pg.status != http.StatusForbidden || strings.Contains(pg.body, "0800") {
+				t.Errorf("an error without a pending sign-in: %d %.400s", pg.status, pg.body)
+			}
+			if at := w.lastAttempt(zitadel); !strings.Contains(at.Reason, "no sign-in pending") {
+				t.Errorf("login log: %q", at.Reason)
+			}
 		})
 		t.Run("a code exchanged with the wrong PKCE verifier", func(t *testing.T) {
 			// The state row holds the verifier; a callback carrying a code
