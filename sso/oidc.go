@@ -225,6 +225,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not sign you in.",
 			"the provider answered "+answer, fmt.Errorf("the provider answered %s", answer))
 	}
+	// RFC 9207: a provider that names itself in the answer must be this
+	// connection's, or the answer was meant for another (a mix-up).
+	if iss := q.Get("iss"); iss != "" && strings.TrimSuffix(iss, "/") != strings.TrimSuffix(c.Settings.OIDC.Issuer, "/") {
+		return refuse(http.StatusForbidden, notAccepted, forAdmin, fmt.Errorf("the answer comes from issuer %q, not %q", clipText(iss, 200), c.Settings.OIDC.Issuer))
+	}
 	code := q.Get("code")
 	if code == "" {
 		return refuse(http.StatusBadRequest, "The sign-in response is missing.", "the provider redirected back with no code", errors.New("no code in the callback"))

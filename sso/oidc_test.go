@@ -210,6 +210,14 @@ func TestOIDCRefusals(t *testing.T) {
 			u.RawQuery = q.Encode()
 			refused(t, b, u.String(), http.StatusForbidden, "no sign-in pending in this browser")
 		})
+		t.Run("an answer naming another issuer (RFC 9207 mix-up)", func(t *testing.T) {
+			b := w.browser()
+			u, _ := url.Parse(b.oidcCallback(p, "zitadel", "bob", ""))
+			q := u.Query()
+			q.Set("iss", "https://evil.example")
+			u.RawQuery = q.Encode()
+			refused(t, b, u.String(), http.StatusForbidden, `not "`+p.Issuer)
+		})
 		t.Run("state: the same answer twice", func(t *testing.T) {
 			b := w.browser()
 			callback := b.oidcCallback(p, "zitadel", "bob", "")
