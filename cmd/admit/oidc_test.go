@@ -77,15 +77,14 @@ func TestSSOAddOIDCCommand(t *testing.T) {
 	}
 }
 
-// TestOIDCLoginInBrowser is the whole OIDC flow through `admit serve`:
-// the connection added with the CLI, an employee following the intranet
-// link in Chromium, signing in at the provider and arriving provisioned.
-func TestOIDCLoginInBrowser(t *testing.T) {
-	ctx := newBrowser(t)
+// oidcSite is a test provider and `admit serve` with account acme
+// (example.com) connected to it as OIDC connection corp; cli runs admit
+// commands against the same database.
+func oidcSite(t *testing.T) (*oidctest.Provider, *server, func(stdin string, args ...string)) {
+	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
-	p.AddUser(oidctest.User{Username: "nia", Email: "nia@example.com", EmailVerified: true, GivenName: "Nia", FamilyName: "Ng"})
 	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
 	cli := func(stdin string, args ...string) {
@@ -96,7 +95,16 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 	}
 	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
 	cli("s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin")
-	s := startServer(t, t.TempDir(), settings...)
+	return p, startServer(t, t.TempDir(), settings...), cli
+}
+
+// TestOIDCLoginInBrowser is the whole OIDC flow through `admit serve`:
+// the connection added with the CLI, an employee following the intranet
+// link in Chromium, signing in at the provider and arriving provisioned.
+func TestOIDCLoginInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	p, s, _ := oidcSite(t)
+	p.AddUser(oidctest.User{Username: "nia", Email: "nia@example.com", EmailVerified: true, GivenName: "Nia", FamilyName: "Ng"})
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/sso/acme/login?return_to=/me"),
@@ -116,21 +124,8 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 // page: an address of a domain with single sign-on is offered its SSO,
 // which starts at the provider with the address as the login hint.
 func TestSignInPageOffersSSO(t *testing.T) {
-	addr := freeAddr(t)
-	base := "http://" + addr
-	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
-	cli := func(stdin string, args ...string) {
-		t.Helper()
-		if r := admitWith(t, append(cleanEnv(), settings...), stdin, args...); r.code != 0 {
-			t.Fatalf("admit %v: %s", args, r.stderr)
-		}
-	}
-	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
+	p, s, cli := oidcSite(t)
 	cli("", "account", "create", "--slug", "plain", "--name", "Plain Ltd", "--domain", "plain.example")
-	cli("s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin")
-	s := startServer(t, t.TempDir(), settings...)
 
 	b := browser(t)
 	signIn := func(email string) (int, string) {
