@@ -215,3 +215,33 @@ func BenchmarkGroupMemberAdd(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMapGroupToRole100k maps and unmaps a group of 10 in an account
+// of 100,000 members: the members whose roles are worked out again are the
+// group's and those whose last SSO login sent the group's name.
+func BenchmarkMapGroupToRole100k(b *testing.B) {
+	const members = 100_000
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s})
+		a := mustAccount(b, svc, "big")
+		_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+		if err != nil {
+			b.Fatal(err)
+		}
+		storetest.SeedMembers(b, s, a.ID, "user", members)
+		g, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Ten"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		storetest.SeedGroupMembers(b, s, a.ID, g.Group.ID, 10)
+		for b.Loop() {
+			if _, n, err := svc.MapGroupToRole(ctx, a.ID, operator, "Ten", directory.RoleAdmin, nil); err != nil || n != 10 {
+				b.Fatalf("map: %d, %v", n, err)
+			}
+			if _, err := svc.UnmapGroup(ctx, a.ID, operator, "Ten"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

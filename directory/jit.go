@@ -197,7 +197,14 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 	}
 	role := m.Role
 	if id.Groups != nil && len(mappings) > 0 && m.Role != RoleOwner {
-		role, out.RoleFrom = mappedRoleOf(id.Groups, mappings)
+		// The groups SCIM put the person in count as well as the ones the
+		// login sent, as they do when SCIM changes a group: whichever
+		// source spoke last, the role is the best both give.
+		scimGroups, err := tx.FindGroupKeysOfMember(ctx, m.AccountID, u.ID)
+		if err != nil {
+			return err
+		}
+		role, out.RoleFrom = mappedRoleOf(append(slices.Clone(id.Groups), scimGroups...), mappings)
 	}
 	if role != m.Role || id.Groups != nil {
 		changed, err := tx.UpdateSSOMembership(ctx, m.AccountID, u.ID, role, id.Groups, now)

@@ -220,3 +220,87 @@ func TestSSOStateExpiresAndIsSwept(t *testing.T) {
 		}
 	})
 }
+
+// TestRolesFromSCIMAndSSOGroups: when an account maps roles and both SCIM
+// and SSO logins tell the person's groups, the role is the best either
+// gives, whichever spoke last (Entra ID, for one, sends SCIM all groups
+// but a SAML token at most 150).
+func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "acme", "acme.example")
+		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+		c := connection(t, svc, a.ID, "okta", directory.JITCreate)
+		ids := scimUsers(t, svc, a.ID, tok, "u", 2) // u0@acme.example, u1@acme.example
+		role := func(id string) directory.Role {
+			t.Helper()
+			u, err := svc.SCIMUser(ctx, a.ID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Membership.Role
+		}
+		login := func(email string, groups ...string) directory.SSOSignIn {
+			t.Helper()
+			in, err := svc.SignInWithSSO(ctx, c, directory.Identity{Email: email, FirstName: "P", LastName: "Q", Groups: groups})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return in
+		}
+		if _, _, err := svc.MapGroupToRole(ctx, a.ID, operator, "Admins", directory.RoleAdmin, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Staff", Members: ids}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Admins", ExternalID: "oid-7", Members: ids[:1]}); err != nil {
+			t.Fatal(err)
+		}
+
+		// SCIM made u0 admin; a login whose groups leave Admins out keeps it.
+		if in := login("u0@acme.example", "Staff"); in.Member.Membership.Role != directory.RoleAdmin || in.RoleFrom != "Admins" {
+			t.Errorf("u0 after a login without Admins: %s from %q; want admin from Admins", in.Member.Membership.Role, in.RoleFrom)
+		}
+		// A login made u1 admin; a SCIM change to another of u1's groups keeps it.
+		if in := login("u1@acme.example", "admins"); in.Member.Membership.Role != directory.RoleAdmin {
+			t.Fatalf("u1 after a login with admins: %s", in.Member.Membership.Role)
+		}
+		// SCIM adds u1 to Finance, mapped to a lesser role: the role is
+		// worked out again, and the login's Admins still counts.
+		if err := svc.CreateRole(ctx, a.ID, operator, "billing"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.MapGroupToRole(ctx, a.ID, operator, "Finance", "billing", nil); err != nil {
+			t.Fatal(err)
+		}
+		finance, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Finance"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: ids[1:]}}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := role(ids[1]); got != directory.RoleAdmin {
+			t.Errorf("u1 after SCIM added Finance: %s; want admin from the login's groups", got)
+		}
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemove, Members: ids[1:]}}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		// When neither source gives it any more, the role goes.
+		login("u1@acme.example", "Staff")
+		if got := role(ids[1]); got != directory.RoleMember {
+			t.Errorf("u1 with Admins in neither source: %s; want member", got)
+		}
+		// A mapping made later applies at once to those whose last login
+		// sent the group, not only to SCIM groups' members.
+		if err := svc.CreateRole(ctx, a.ID, operator, "auditor"); err != nil {
+			t.Fatal(err)
+		}
+		login("u1@acme.example", "Staff", "Auditors")
+		if _, n, err := svc.MapGroupToRole(ctx, a.ID, operator, "auditors", "auditor", nil); err != nil || n != 1 || role(ids[1]) != "auditor" {
+			t.Errorf("mapping a group only an SSO login sent: %d changed, %v, role %s; want 1, auditor", n, err, role(ids[1]))
+		}
+	})
+}

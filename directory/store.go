@@ -152,6 +152,9 @@ type Store interface {
 	// what their mapped groups give, or member, and returns those that
 	// changed.
 	ApplyRoleMappings(ctx context.Context, accountID string, scope RoleScope) ([]RoleChange, error)
+	// FindGroupKeysOfMember returns the lowercased display names and
+	// externalIds of the SCIM groups the person is in, in the account.
+	FindGroupKeysOfMember(ctx context.Context, accountID, userID string) ([]string, error)
 
 	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
 	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error

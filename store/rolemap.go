@@ -61,14 +61,43 @@ func (s *Store) IsGroupMapped(ctx context.Context, accountID, displayKey, extern
 	return n > 0, s.dialect.wrap(err, "find role mapping")
 }
 
-// mappedRole is the role a member's mapped groups give, best first; the
-// outer query supplies memberships.user_id and account_id, and one
-// argument: a group to leave out (” for none).
-const mappedRole = `COALESCE((SELECT r.role FROM group_members gm
-	JOIN groups g ON g.id = gm.group_id
-	JOIN role_mappings r ON r.account_id = g.account_id AND (r.group_key = g.display_key OR r.group_key = LOWER(g.external_id))
-	WHERE gm.user_id = memberships.user_id AND g.account_id = memberships.account_id AND g.id <> ?
+// mappedRole is the role a member's mapped groups give, best first: the
+// groups SCIM put them in and the groups their last SSO login sent, both
+// counting. The outer query supplies memberships.user_id and account_id,
+// and one argument: a SCIM group to leave out (” for none).
+func (s *Store) mappedRole() string {
+	return `COALESCE((SELECT r.role FROM role_mappings r
+	WHERE r.account_id = memberships.account_id AND (
+		EXISTS (SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id
+			WHERE gm.user_id = memberships.user_id AND g.account_id = memberships.account_id AND g.id <> ?
+			AND (g.display_key = r.group_key OR LOWER(g.external_id) = r.group_key))
+		OR EXISTS (SELECT 1 FROM sso_group_members sg
+			WHERE sg.account_id = memberships.account_id AND sg.group_key = r.group_key AND sg.user_id = memberships.user_id))
 	ORDER BY r.priority DESC, r.role LIMIT 1), 'member')`
+}
+
+// FindGroupKeysOfMember returns the keys (lowercased display name and
+// externalId) of the SCIM groups the person is in, in the account.
+func (s *Store) FindGroupKeysOfMember(ctx context.Context, accountID, userID string) ([]string, error) {
+	var rows []struct {
+		Display  string `db:"display_key"`
+		External string `db:"external_key"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT g.display_key, COALESCE(LOWER(g.external_id), '') AS external_key
+		FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.account_id = ? AND gm.user_id = ?`), accountID, userID)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find groups of member")
+	}
+	var keys []string
+	for _, r := range rows {
+		for _, k := range []string{r.Display, r.External} {
+			if k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys, nil
+}
 
 // ApplyRoleMappings sets the roles of the non-owner members in scope to
 // what their mapped groups give, in one statement whatever their number.
@@ -99,14 +128,17 @@ func (s *Store) ApplyRoleMappings(ctx context.Context, accountID string, scope d
 		who = `user_id IN (SELECT user_id FROM group_members WHERE group_id = ?)`
 		whoArgs = []any{scope.GroupID}
 	case scope.Key != "":
+		// Members of SCIM groups of that name, and members whose last SSO
+		// login sent it: a mapping that appears or goes applies to both.
 		who = `user_id IN (SELECT gm.user_id FROM group_members gm JOIN groups g ON g.id = gm.group_id
-			WHERE g.account_id = ? AND (g.display_key = ? OR LOWER(g.external_id) = ?))`
-		whoArgs = []any{accountID, scope.Key, scope.Key}
+			WHERE g.account_id = ? AND (g.display_key = ? OR LOWER(g.external_id) = ?)
+			UNION SELECT user_id FROM sso_group_members WHERE account_id = ? AND group_key = ?)`
+		whoArgs = []any{accountID, scope.Key, scope.Key, accountID, scope.Key}
 	default:
 		return nil, nil
 	}
-	query := `UPDATE memberships SET role = ` + mappedRole + `
-		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + mappedRole + `
+	query := `UPDATE memberships SET role = ` + s.mappedRole() + `
+		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + s.mappedRole() + `
 		RETURNING user_id, role`
 	args := append(append([]any{scope.Ignoring, accountID}, whoArgs...), scope.Ignoring)
 	var rows []struct {

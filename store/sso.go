@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -150,25 +152,60 @@ func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) erro
 	return expectOne(res, "connection")
 }
 
-// UpdateSSOMembership saves a login's role and groups.
+// UpdateSSOMembership saves a login's role and, when groups is not nil,
+// the groups it sent: as the membership's list and as one row per group for
+// role mappings to find. It reports whether anything changed.
 func (s *Store) UpdateSSOMembership(ctx context.Context, accountID, userID string, role directory.Role, groups []string, at time.Time) (bool, error) {
-	g, err := json.Marshal(nonNil(groups))
-	if err != nil {
-		return false, err
-	}
-	query, args := `UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ? AND role <> ?`,
-		[]any{string(role), at, accountID, userID, string(role)}
+	changed := false
 	if groups != nil {
-		query = `UPDATE memberships SET role = ?, sso_groups = ?, updated_at = ?
-			WHERE account_id = ? AND user_id = ? AND (role <> ? OR sso_groups <> ` + s.dialect.jsonArg + `)`
-		args = []any{string(role), string(g), at, accountID, userID, string(role), string(g)}
+		g, err := json.Marshal(groups)
+		if err != nil {
+			return false, err
+		}
+		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET sso_groups = ?, updated_at = ?
+			WHERE account_id = ? AND user_id = ? AND sso_groups <> `+s.dialect.jsonArg), string(g), at, accountID, userID, string(g))
+		if err != nil {
+			return false, s.dialect.wrap(err, "update SSO groups")
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changed = true
+			if err := s.replaceSSOGroupMembers(ctx, accountID, userID, groups); err != nil {
+				return false, err
+			}
+		}
 	}
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ? AND role <> ?`),
+		string(role), at, accountID, userID, string(role))
 	if err != nil {
 		return false, s.dialect.wrap(err, "update membership from SSO")
 	}
 	n, err := res.RowsAffected()
-	return n > 0, err
+	return changed || n > 0, err
+}
+
+// replaceSSOGroupMembers makes the person's rows in sso_group_members the
+// keys of groups (lowercased, trimmed, as role mappings key groups).
+func (s *Store) replaceSSOGroupMembers(ctx context.Context, accountID, userID string, groups []string) error {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_group_members WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
+		return s.dialect.wrap(err, "clear SSO groups")
+	}
+	var keys []string
+	for _, g := range groups {
+		if k := strings.ToLower(strings.TrimSpace(g)); k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for batch := range slices.Chunk(keys, 200) {
+		query := `INSERT INTO sso_group_members (account_id, group_key, user_id) VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?, ?), `, len(batch)), ", ")
+		args := make([]any, 0, 3*len(batch))
+		for _, k := range batch {
+			args = append(args, accountID, k, userID)
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(query), args...); err != nil {
+			return s.dialect.wrap(err, "save SSO groups")
+		}
+	}
+	return nil
 }
 
 // CreateSSORequest remembers a sign-in in progress.
