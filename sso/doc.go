@@ -7,8 +7,10 @@
 //	GET  /sso/{account}/login                      the intranet link: starts the account's SSO
 //	GET  /sso/{account}/saml/{connection}/metadata the SP metadata for the identity provider
 //	POST /sso/{account}/saml/{connection}/acs      the assertion consumer service
+//	GET  /sso/{account}/oidc/{connection}/callback the OIDC redirect URI
+//	GET, POST /sso/{account}/oidc/{connection}/initiate  OIDC third-party initiated login
 //
-// What this package adds to crewjam/saml, which verifies the XML
+// SAML (saml.go). What this package adds to crewjam/saml, which verifies the XML
 // signatures and decrypts: an AudienceRestriction naming this connection is
 // required; a bearer SubjectConfirmation is required; an InResponseTo must
 // answer a request that this browser started at this connection (the
@@ -18,6 +20,13 @@
 // login is allowed; each assertion id is accepted once (database replay
 // cache); validity windows are checked with the connection's clock skew;
 // RelayState is only ever a local path.
+//
+// OIDC (oidc.go), with go-oidc and x/oauth2: the code flow with PKCE, the
+// state, nonce and verifier kept like SAML's pending requests; go-oidc
+// verifies the ID token's signature, issuer, audience and expiry, and this
+// package the nonce, azp, issue time and an RFC 9207 iss; the email is
+// believed only as the connection's EmailTrust allows (email_verified, or
+// a single-tenant issuer with the domain rule; Google's hd).
 //
 // A refused login shows a page with a reference and little else; the
 // typed reason goes to the log and to the connection's login log.
