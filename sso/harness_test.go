@@ -26,6 +26,7 @@ import (
 
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlidp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
@@ -79,6 +80,8 @@ type world struct {
 	store  *store.Store
 	certs  *certs.Manager
 	sealer *certs.Sealer
+	// metrics is the registry admit's SSO metrics are in.
+	metrics *prometheus.Registry
 	okta   directory.Connection
 	strict directory.Connection
 }
@@ -86,7 +89,7 @@ type world struct {
 func newWorld(t testing.TB, s *store.Store) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, tamper: &tamper{}, store: s}
+	w := &world{t: t, tamper: &tamper{}, store: s, metrics: prometheus.NewRegistry()}
 	w.svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	var err error
 	if w.acme, err = w.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Acme", Domains: []string{"example.com"}}); err != nil {
@@ -108,7 +111,7 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	w.sp = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
 	w.sp.StartTLS()
 	t.Cleanup(w.sp.Close)
-	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Pages: pages, BaseURL: w.sp.URL, Logger: log})
+	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Metrics: w.metrics, Pages: pages, BaseURL: w.sp.URL, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,3 +354,27 @@ func (w *world) lastAttempt(c directory.Connection) directory.LoginAttempt {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// logins reads admit_sso_logins_total for a protocol and outcome.
+func (w *world) logins(protocol, outcome string) float64 {
+	w.t.Helper()
+	families, err := w.metrics.Gather()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "admit_sso_logins_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["protocol"] == protocol && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}

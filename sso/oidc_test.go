@@ -27,6 +27,11 @@ func TestOIDCLogins(t *testing.T) {
 		zitadel := w.connection("zitadel")
 
 		t.Run("first login creates the user, with claims from userinfo, and lands on return_to", func(t *testing.T) {
+			defer func(signedIn float64) {
+				if got := w.logins("oidc", "signed_in"); got != signedIn+1 {
+					t.Errorf("admit_sso_logins_total{oidc,signed_in} went from %v to %v", signedIn, got)
+				}
+			}(w.logins("oidc", "signed_in"))
 			b := w.browser()
 			before := p.UserinfoCalls()
 			pg := b.get(b.oidcCallback(p, "zitadel", "bob", "/reports?week=3"))
@@ -176,7 +181,15 @@ func TestOIDCRefusals(t *testing.T) {
 		// the page says so with a reference, and the login log has reason.
 		refused := func(t *testing.T, b *browser, callback string, status int, reason string) {
 			t.Helper()
+			outcome := "refused"
+			if status == http.StatusBadGateway {
+				outcome = "provider_error"
+			}
+			before := w.logins("oidc", outcome)
 			pg := b.get(callback)
+			if got := w.logins("oidc", outcome); got != before+1 {
+				t.Errorf("admit_sso_logins_total{oidc,%s} went from %v to %v", outcome, before, got)
+			}
 			if pg.status != status || !strings.Contains(pg.body, "Reference") {
 				t.Errorf("callback: got %d, want %d: %.400s", pg.status, status, pg.body)
 			}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
@@ -41,6 +43,8 @@ type Config struct {
 	Secure bool
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics, when set, gets admit_sso_logins_total.
+	Metrics prometheus.Registerer
 }
 
 // Handler serves the SSO routes.
@@ -56,6 +60,7 @@ type Handler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tmpl    map[string]*template.Template
+	logins  *prometheus.CounterVec
 }
 
 // New parses the pages.
@@ -70,6 +75,15 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 20 * time.Second}
+	}
+	h.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "admit_sso_logins_total",
+		Help: "Single sign-on logins by protocol and outcome: signed_in; refused (the answer or the person was not accepted); provider_error (the provider could not be read or refused the code); failed (admit's own error).",
+	}, []string{"protocol", "outcome"})
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(h.logins); err != nil {
+			return nil, fmt.Errorf("register SSO metrics: %w", err)
+		}
 	}
 	for _, name := range []string{"failure", "choose", "post"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
@@ -315,6 +329,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 		level = slog.LevelError // our failure, not the IdP's or the person's
 	}
 	h.log.Log(r.Context(), level, "single sign-on refused", "account", a.Slug, "connection", nameOf(c), "reason", rf.reason.Error(), "reference", ref)
+	h.logins.WithLabelValues(protocolOf(c), outcomeOf(rf.status)).Inc()
 	if c != nil {
 		email := ""
 		if at.Identity != nil {
@@ -330,6 +345,24 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 		Title: "Sign-in failed", Branding: branding(a),
 		Data: map[string]string{"Message": rf.message, "ForAdmin": rf.forAdmin, "Retry": retry},
 	})
+}
+
+// outcomeOf names a refusal's status for admit_sso_logins_total.
+func outcomeOf(status int) string {
+	switch {
+	case status == http.StatusInternalServerError:
+		return "failed"
+	case status >= 500:
+		return "provider_error"
+	}
+	return "refused"
+}
+
+func protocolOf(c *directory.Connection) string {
+	if c == nil {
+		return "unknown"
+	}
+	return string(c.Protocol)
 }
 
 func nameOf(c *directory.Connection) string {
@@ -378,6 +411,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Acc
 	at.Outcome, at.Role, at.RoleFrom = in.Outcome, in.Member.Membership.Role, in.RoleFrom
 	h.recordAttempt(ctx, c, "signed in", in.Outcome, web.RequestIDFrom(ctx), id.Email, at)
 	h.log.InfoContext(ctx, "signed in with SSO", "account", a.Slug, "connection", c.Name, "user_id", in.Member.User.ID, "outcome", in.Outcome)
+	h.logins.WithLabelValues(string(c.Protocol), "signed_in").Inc()
 	h.session.Set(w, token, sess.ExpiresAt)
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	return nil
