@@ -70,7 +70,15 @@ func TestSSOAddOIDCCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
 		}
 	}
+	// The issuer typed with a trailing slash the provider does not use is
+	// kept as the provider spells it.
+	admit(t, db, "x\n", "sso", "add-oidc", "--account", "acme", "--name", "slash", "--issuer", p.Issuer+"/", "--client-id", "a", "--client-secret-stdin")
 	list := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
+	if len(list) != 2 || list[1]["settings"].(map[string]any)["oidc"].(map[string]any)["issuer"] != p.Issuer {
+		t.Fatalf("issuer with a trailing slash: %v", list)
+	}
+	admit(t, db, "", "sso", "remove", "--account", "acme", "--connection", "slash")
+	list = decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
 	if len(list) != 1 || list[0]["protocol"] != "oidc" || list[0]["redirect_uri"] != "http://localhost:8080/sso/acme/oidc/okta/callback" ||
 		list[0]["initiate_login_uri"] != "http://localhost:8080/sso/acme/oidc/okta/initiate" {
 		t.Errorf("sso list: %v", list)

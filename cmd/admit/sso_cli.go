@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -150,8 +151,18 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 			*trust = string(directory.EmailDomain)
 		}
 		// Discovery now finds a mistyped issuer here rather than at the
-		// first employee's login.
-		if _, err := oidc.NewProvider(oidc.ClientContext(ctx, metadataClient()), *issuer); err != nil {
+		// first employee's login. An issuer given with or without the
+		// trailing slash the provider uses (Auth0's has one, Okta's not)
+		// is taken as the provider spells it: ID tokens must match it
+		// exactly.
+		octx := oidc.ClientContext(ctx, metadataClient())
+		_, err = oidc.NewProvider(octx, *issuer)
+		var mismatch *oidc.IssuerMismatchError
+		if errors.As(err, &mismatch) && strings.TrimSuffix(mismatch.Discovered, "/") == strings.TrimSuffix(*issuer, "/") {
+			*issuer = mismatch.Discovered
+			_, err = oidc.NewProvider(octx, *issuer)
+		}
+		if err != nil {
 			return directory.InvalidError(fmt.Sprintf("cannot read the OpenID configuration of %s: %v", *issuer, err))
 		}
 		sealer, err := c.sealer()
