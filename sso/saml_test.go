@@ -393,3 +393,25 @@ func TestSAMLRefusals(t *testing.T) {
 		})
 	})
 }
+
+// TestChoosePage is the intranet link of an account with several
+// connections: it asks for the work email, keeps what was typed when no
+// connection serves it, and offers the password sign-in with the address
+// and destination kept.
+func TestChoosePage(t *testing.T) {
+	w := newWorld(t, storetest.SQLite(t))
+	b := w.browser()
+	pg := b.get(w.sp.URL + "/sso/acme/login?return_to=/reports")
+	if pg.status != http.StatusOK || !strings.Contains(pg.body, `name="email"`) || !strings.Contains(pg.body, `href="/login?return_to=%2Freports"`) {
+		t.Errorf("choose page: %d %s", pg.status, pg.body)
+	}
+	pg = b.get(w.sp.URL + "/sso/acme/login?return_to=/reports&email=" + url.QueryEscape("pat@elsewhere.example"))
+	if pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "No identity provider of Acme serves that address") ||
+		!strings.Contains(pg.body, `value="pat@elsewhere.example"`) || !strings.Contains(pg.body, `href="/login?email=pat%40elsewhere.example&amp;return_to=%2Freports"`) {
+		t.Errorf("unknown domain: %d %s", pg.status, pg.body)
+	}
+	pg = b.get(w.sp.URL + "/sso/acme/login?return_to=" + url.QueryEscape("https://evil.example/"))
+	if strings.Contains(pg.body, "evil.example") {
+		t.Errorf("an outside return_to reached the page: %s", pg.body)
+	}
+}

@@ -245,7 +245,7 @@ func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directo
 	h.pages.Render(w, r, status, h.tmpl["choose"], web.Page{
 		Title: "Sign in", Branding: branding(a), FormTargets: h.loginEndpoints(r.Context(), all),
 		Data: map[string]string{"Action": "/sso/" + url.PathEscape(a.Slug) + "/login", "Email": email, "Error": problem,
-			"ReturnTo": web.LocalPath(r.URL.Query().Get("return_to"), "")},
+			"ReturnTo": web.LocalPath(r.URL.Query().Get("return_to"), ""), "PasswordLogin": passwordLogin(email, r.URL.Query().Get("return_to"))},
 	})
 	return nil
 }
@@ -271,6 +271,22 @@ func (h *Handler) loginEndpoints(ctx context.Context, all []directory.Connection
 		}
 	}
 	return out
+}
+
+// passwordLogin is the password sign-in page, keeping the typed address
+// and the destination.
+func passwordLogin(email, returnTo string) string {
+	q := url.Values{}
+	if email != "" {
+		q.Set("email", email)
+	}
+	if p := web.LocalPath(returnTo, ""); p != "" {
+		q.Set("return_to", p)
+	}
+	if len(q) == 0 {
+		return "/login"
+	}
+	return "/login?" + q.Encode()
 }
 
 func branding(a directory.Account) web.Branding {
