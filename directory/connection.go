@@ -214,6 +214,41 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 	if in.JITMode == "" {
 		in.JITMode = JITCreate
 	}
+	domains, problems := in.check()
+	if len(problems) > 0 {
+		return Connection{}, InvalidError(problems...)
+	}
+	now := s.clock()
+	c := Connection{
+		ID: newID(), AccountID: accountID, Protocol: in.Protocol, Name: in.Name, Domains: domains,
+		JITMode: in.JITMode, Settings: in.Settings, Metadata: in.Metadata, MetadataURL: in.MetadataURL,
+		SealedSecret: in.SealedSecret, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.MetadataURL != "" && c.Metadata != "" {
+		c.MetadataFetchedAt = &now
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := addDomains(ctx, tx, accountID, domains); err != nil {
+			return err
+		}
+		if err := tx.CreateConnection(ctx, c); KindOf(err) == Conflict {
+			return ConflictError(fmt.Sprintf("the account already has a connection named %q", c.Name))
+		} else if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "connection.created", targetType: "connection", targetID: c.ID,
+			data: map[string]any{"protocol": c.Protocol, "name": c.Name, "domains": c.Domains, "jit_mode": c.JITMode, "metadata_url": c.MetadataURL},
+		})
+	})
+	if err != nil {
+		return Connection{}, fmt.Errorf("create connection: %w", err)
+	}
+	return c, nil
+}
+
+// check returns the normalized domains and what is wrong with a connection.
+func (in NewConnection) check() ([]string, []string) {
 	var problems []string
 	if in.Protocol != ProtocolSAML && in.Protocol != ProtocolOIDC {
 		problems = append(problems, fmt.Sprintf("protocol %q: want saml or oidc", in.Protocol))
@@ -246,47 +281,79 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 			problems = append(problems, fmt.Sprintf("return host %q: want an origin like https://app.example.com", h))
 		}
 	}
-	if len(problems) > 0 {
-		return Connection{}, InvalidError(problems...)
+	return domains, problems
+}
+
+// addDomains gives the account the domains it does not have yet, unless
+// another account has them: one company's identity provider can never
+// vouch for another's addresses.
+func addDomains(ctx context.Context, tx Store, accountID string, domains []string) error {
+	a, err := tx.FindAccount(ctx, accountID)
+	if err != nil {
+		return err
 	}
-	now := s.clock()
-	c := Connection{
-		ID: newID(), AccountID: accountID, Protocol: in.Protocol, Name: in.Name, Domains: domains,
-		JITMode: in.JITMode, Settings: in.Settings, Metadata: in.Metadata, MetadataURL: in.MetadataURL,
-		SealedSecret: in.SealedSecret, CreatedAt: now, UpdatedAt: now,
-	}
-	if c.MetadataURL != "" && c.Metadata != "" {
-		c.MetadataFetchedAt = &now
-	}
-	err := s.store.Tx(ctx, func(tx Store) error {
-		a, err := tx.FindAccount(ctx, accountID)
-		if err != nil {
-			return err
+	for _, d := range domains {
+		if slices.Contains(a.Domains, d) {
+			continue
 		}
-		for _, d := range domains {
-			if slices.Contains(a.Domains, d) {
-				continue
-			}
-			if err := tx.AddAccountDomain(ctx, accountID, d); KindOf(err) == Conflict {
-				return ConflictError(fmt.Sprintf("the domain %s belongs to another account", d))
-			} else if err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateConnection(ctx, c); KindOf(err) == Conflict {
-			return ConflictError(fmt.Sprintf("the account already has a connection named %q", c.Name))
+		if err := tx.AddAccountDomain(ctx, accountID, d); KindOf(err) == Conflict {
+			return ConflictError(fmt.Sprintf("the domain %s belongs to another account", d))
 		} else if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ConnectionChange is what an operator changes of a connection; nil
+// fields stay as they are. The name, protocol and provider stay: they are
+// in the URLs and keys the provider knows.
+type ConnectionChange struct {
+	Domains  *[]string
+	JITMode  *JITMode
+	Settings *ConnectionSettings
+}
+
+// UpdateConnection changes a connection's domains, just-in-time mode or
+// settings, under the same rules as CreateConnection.
+func (s *Service) UpdateConnection(ctx context.Context, accountID string, actor Actor, id string, ch ConnectionChange) (Connection, error) {
+	var out Connection
+	err := s.store.Tx(ctx, func(tx Store) error {
+		c, err := tx.FindConnection(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		in := NewConnection{Protocol: c.Protocol, Name: c.Name, Domains: c.Domains, JITMode: c.JITMode, Settings: c.Settings, SealedSecret: c.SealedSecret}
+		if ch.Domains != nil {
+			in.Domains = *ch.Domains
+		}
+		if ch.JITMode != nil {
+			in.JITMode = *ch.JITMode
+		}
+		if ch.Settings != nil {
+			in.Settings = *ch.Settings
+		}
+		domains, problems := in.check()
+		if len(problems) > 0 {
+			return InvalidError(problems...)
+		}
+		if err := addDomains(ctx, tx, accountID, domains); err != nil {
+			return err
+		}
+		c.Domains, c.JITMode, c.Settings, c.UpdatedAt = domains, in.JITMode, in.Settings, s.clock()
+		if err := tx.UpdateConnection(ctx, c); err != nil {
+			return err
+		}
+		out = c
 		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "connection.created", targetType: "connection", targetID: c.ID,
-			data: map[string]any{"protocol": c.Protocol, "name": c.Name, "domains": c.Domains, "jit_mode": c.JITMode, "metadata_url": c.MetadataURL},
+			accountID: accountID, actor: actor, action: "connection.updated", targetType: "connection", targetID: id,
+			data: map[string]any{"name": c.Name, "domains": c.Domains, "jit_mode": c.JITMode, "settings": c.Settings},
 		})
 	})
 	if err != nil {
-		return Connection{}, fmt.Errorf("create connection: %w", err)
+		return Connection{}, fmt.Errorf("update connection: %w", err)
 	}
-	return c, nil
+	return out, nil
 }
 
 func validOrigin(s string) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,3 +306,48 @@ func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateConnection: a connection's domains, mode and settings change
+// under the rules that held when it was made, and a refused change leaves
+// it (and the account's domains) as it was.
+func TestUpdateConnection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		mustAccount(t, svc, "globex", "globex.example")
+		c := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		link := directory.JITLink
+		newDomains := []string{"Labs.Acme.example"}
+		settings := c.Settings
+		settings.AllowIDPInitiated = true
+		up, err := svc.UpdateConnection(ctx, acme.ID, operator, c.ID, directory.ConnectionChange{Domains: &newDomains, JITMode: &link, Settings: &settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := svc.Connection(ctx, acme.ID, c.ID)
+		if err != nil || again.JITMode != directory.JITLink || !again.Settings.AllowIDPInitiated || strings.Join(again.Domains, ",") != "labs.acme.example" || up.Name != "okta" {
+			t.Fatalf("after update: %+v, %v", again, err)
+		}
+		if a, _ := svc.Account(ctx, "acme"); !slices.Contains(a.Domains, "labs.acme.example") {
+			t.Errorf("the new domain was not added to the account: %v", a.Domains)
+		}
+		for name, ch := range map[string]directory.ConnectionChange{
+			"another account's domain": {Domains: &[]string{"globex.example"}},
+			"an unknown mode":          {JITMode: ptr(directory.JITMode("sometimes"))},
+			"OIDC settings on SAML":    {Settings: &directory.ConnectionSettings{OIDC: &directory.OIDCSettings{Issuer: "https://idp.example", ClientID: "c"}}},
+		} {
+			if _, err := svc.UpdateConnection(ctx, acme.ID, operator, c.ID, ch); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+		if now, _ := svc.Connection(ctx, acme.ID, c.ID); now.JITMode != directory.JITLink || strings.Join(now.Domains, ",") != "labs.acme.example" || now.Settings.OIDC != nil {
+			t.Errorf("a refused update changed the connection: %+v", now)
+		}
+		if _, err := svc.UpdateConnection(ctx, acme.ID, operator, "no-such-id", directory.ConnectionChange{JITMode: &link}); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("unknown connection: %v", err)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

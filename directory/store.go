@@ -172,6 +172,8 @@ type Store interface {
 	// UpdateConnectionMetadata records a metadata refresh: with metadata
 	// empty only the error (and the time) is saved, keeping the last good copy.
 	UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error
+	// UpdateConnection saves a connection's domains, mode and settings.
+	UpdateConnection(ctx context.Context, c Connection) error
 	// UpdateConnectionSecret replaces an OIDC client secret (sealed).
 	UpdateConnectionSecret(ctx context.Context, accountID, id, sealed string, at time.Time) error
 	DeleteConnection(ctx context.Context, accountID, id string) error

@@ -135,6 +135,24 @@ func (s *Store) UpdateConnectionMetadata(ctx context.Context, accountID, id, met
 
 // DeleteConnection deletes a connection with its requests, replay records
 // and login log.
+// UpdateConnection saves a connection's domains, mode and settings.
+func (s *Store) UpdateConnection(ctx context.Context, c directory.Connection) error {
+	domains, err := json.Marshal(nonNil(c.Domains))
+	if err != nil {
+		return err
+	}
+	settings, err := json.Marshal(c.Settings)
+	if err != nil {
+		return err
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET domains = ?, jit_mode = ?, settings = ?, updated_at = ? WHERE account_id = ? AND id = ?`),
+		string(domains), string(c.JITMode), string(settings), c.UpdatedAt, c.AccountID, c.ID)
+	if err != nil {
+		return s.dialect.wrap(err, "update connection")
+	}
+	return expectOne(res, "connection")
+}
+
 // UpdateConnectionSecret replaces an OIDC connection's sealed client secret.
 func (s *Store) UpdateConnectionSecret(ctx context.Context, accountID, id, sealed string, at time.Time) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET sealed_secret = ?, updated_at = ? WHERE account_id = ? AND id = ?`), sealed, at, accountID, id)

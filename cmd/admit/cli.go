@@ -63,6 +63,7 @@ var commands = []command{
 	{"sso list", "list an account's SSO connections and their URLs: --account S", (*cli).ssoList},
 	{"sso attempts", "show a connection's recent logins, with what the provider sent: --account S --connection N [--limit N]", (*cli).ssoAttempts},
 	{"sso set-metadata", "replace a SAML connection's IdP metadata (a new IdP certificate): --account S --connection N --metadata-file F", (*cli).ssoSetMetadata},
+	{"sso update", "change a connection (only the flags given): --account S --connection N [--domain D ... | --all-domains] [--jit M] [--return-host O ... | --no-return-hosts] [--allow-idp-initiated=BOOL] [--clock-skew D] [--email-trust T] [--scope S ...] [--*-attribute A | --*-claim C]", (*cli).ssoUpdate},
 	{"sso set-secret", "replace an OIDC connection's client secret (read from standard input): --account S --connection N --client-secret-stdin", (*cli).ssoSetSecret},
 	{"sso remove", "remove an SSO connection (its members stay): --account S --connection N", (*cli).ssoRemove},
 	{"certs list", "list admit's SAML certificates", (*cli).certsList},

@@ -34,7 +34,7 @@ type connectionJSON struct {
 
 func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) connectionJSON {
 	out := connectionJSON{
-		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: conn.Domains, JITMode: conn.JITMode,
+		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: append([]string{}, conn.Domains...), JITMode: conn.JITMode,
 		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
 		URLs: sso.ConnectionURLs(c.cfg.BaseURL, a.Slug, conn),
 	}
@@ -185,6 +185,107 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		c.output(out, fmt.Sprintf("Added OIDC connection %q to %s. Register at the provider:\n"+
 			"  Redirect URI:        %s\n  Initiate login URI:  %s (optional: for tiles started at the provider)\n"+
 			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.RedirectURI, out.InitiateLoginURI, out.IntranetURL))
+		return nil
+	})
+}
+
+// ssoUpdate changes what a connection's flags at creation said: only the
+// flags given change. Name, protocol and provider stay (they are in the
+// URLs and keys the provider knows); a new provider is a new connection.
+func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
+	fs := c.flags("sso update")
+	name := fs.String("connection", "", "the connection's name")
+	var domains, returnHosts, scopes stringList
+	fs.Var(&domains, "domain", "an email domain this identity provider may sign people in with (repeatable; replaces the list)")
+	allDomains := fs.Bool("all-domains", false, "let it sign people in with all the account's domains (clears the list)")
+	fs.Var(&returnHosts, "return-host", "another origin a login may return to (repeatable; replaces the list)")
+	noReturnHosts := fs.Bool("no-return-hosts", false, "allow returns to admit's own pages only")
+	jit := fs.String("jit", "", "just-in-time provisioning: create, link or off")
+	idpInitiated := fs.Bool("allow-idp-initiated", false, "SAML: accept logins started at the identity provider (--allow-idp-initiated=false to stop)")
+	skew := fs.Duration("clock-skew", 0, "SAML: how far the identity provider's clock may be off (at most 3m)")
+	trust := fs.String("email-trust", "", "OIDC: verified or domain")
+	fs.Var(&scopes, "scope", "OIDC: a scope to ask for besides openid (repeatable; replaces the list)")
+	attributes := mappingFlags(fs, "attribute", "the NameID")
+	claims := mappingFlags(fs, "claim", "the subject")
+	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
+		conn, err := c.findConnection(ctx, svc, a, *name)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		oidcOnly, samlOnly := []string{"email-trust", "scope"}, []string{"allow-idp-initiated", "clock-skew"}
+		for _, f := range []string{"email", "first-name", "last-name", "display-name", "groups"} {
+			oidcOnly, samlOnly = append(oidcOnly, f+"-claim"), append(samlOnly, f+"-attribute")
+		}
+		wrong := oidcOnly
+		if conn.Protocol == directory.ProtocolOIDC {
+			wrong = samlOnly
+		}
+		for _, f := range wrong {
+			if set[f] {
+				return usageError{fmt.Sprintf("sso update: --%s does not apply to %s connection %s", f, strings.ToUpper(string(conn.Protocol)), conn.Name)}
+			}
+		}
+		var ch directory.ConnectionChange
+		switch {
+		case *allDomains && set["domain"]:
+			return usageError{"sso update: give --domain or --all-domains, not both"}
+		case *allDomains:
+			ch.Domains = &[]string{}
+		case set["domain"]:
+			d := []string(domains)
+			ch.Domains = &d
+		}
+		if set["jit"] {
+			mode := directory.JITMode(*jit)
+			ch.JITMode = &mode
+		}
+		st := conn.Settings
+		if st.OIDC != nil {
+			o := *st.OIDC
+			st.OIDC = &o
+		}
+		switch {
+		case *noReturnHosts && set["return-host"]:
+			return usageError{"sso update: give --return-host or --no-return-hosts, not both"}
+		case *noReturnHosts:
+			st.ReturnHosts = nil
+		case set["return-host"]:
+			st.ReturnHosts = returnHosts
+		}
+		if set["allow-idp-initiated"] {
+			st.AllowIDPInitiated = *idpInitiated
+		}
+		if set["clock-skew"] {
+			st.ClockSkewSeconds = int(*skew / time.Second)
+		}
+		if set["email-trust"] {
+			st.OIDC.EmailTrust = directory.EmailTrust(*trust)
+		}
+		if set["scope"] {
+			st.OIDC.Scopes = scopes
+		}
+		given := attributes
+		if conn.Protocol == directory.ProtocolOIDC {
+			given = claims
+		}
+		noun := map[directory.Protocol]string{directory.ProtocolSAML: "-attribute", directory.ProtocolOIDC: "-claim"}[conn.Protocol]
+		for f, pair := range map[string][2]*string{
+			"email": {&st.Mapping.Email, &given.Email}, "first-name": {&st.Mapping.FirstName, &given.FirstName},
+			"last-name": {&st.Mapping.LastName, &given.LastName}, "display-name": {&st.Mapping.DisplayName, &given.DisplayName},
+			"groups": {&st.Mapping.Groups, &given.Groups},
+		} {
+			if set[f+noun] {
+				*pair[0] = *pair[1]
+			}
+		}
+		ch.Settings = &st
+		updated, err := svc.UpdateConnection(ctx, a.ID, c.actor(), conn.ID, ch)
+		if err != nil {
+			return err
+		}
+		c.output(c.toConnectionJSON(a, updated), fmt.Sprintf("updated connection %s of %s", updated.Name, a.Slug))
 		return nil
 	})
 }

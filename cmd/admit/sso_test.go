@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/xml"
+	"fmt"
 	"math/big"
 	"net/url"
 	"os"
@@ -84,5 +85,53 @@ func TestSSOAndCertsCommands(t *testing.T) {
 	}
 	if r := admit(t, db, "", "certs", "retire", "--id", certs[1]["id"].(string)); r.code != 0 {
 		t.Errorf("retire previous: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestSSOUpdateCommand(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com", "--domain", "example.org")
+	admit(t, db, "", "account", "create", "--slug", "globex", "--name", "Globex", "--domain", "globex.example")
+	if r := admit(t, db, "", "sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-file", idpMetadataFile(t)); r.code != 0 {
+		t.Fatalf("add-saml: %s", r.stderr)
+	}
+	update := func(args ...string) result {
+		return admit(t, db, "", append([]string{"sso", "update", "--account", "acme", "--connection", "okta", "--json"}, args...)...)
+	}
+	r := update("--jit", "link", "--allow-idp-initiated", "--domain", "example.org", "--email-attribute", "mail", "--return-host", "https://app.example.com")
+	got := decode[map[string]any](t, r)
+	settings, _ := got["settings"].(map[string]any)
+	mapping, _ := settings["mapping"].(map[string]any)
+	if r.code != 0 || got["jit_mode"] != "link" || settings["allow_idp_initiated"] != true || mapping["email"] != "mail" ||
+		fmt.Sprint(got["domains"]) != "[example.org]" || fmt.Sprint(settings["return_hosts"]) != "[https://app.example.com]" {
+		t.Fatalf("update: exit %d %v", r.code, got)
+	}
+	// Only the flags given change.
+	got = decode[map[string]any](t, update("--allow-idp-initiated=false", "--all-domains"))
+	settings, _ = got["settings"].(map[string]any)
+	if got["jit_mode"] != "link" || settings["allow_idp_initiated"] != nil || fmt.Sprint(got["domains"]) != "[]" ||
+		settings["mapping"].(map[string]any)["email"] != "mail" {
+		t.Errorf("second update: %v", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--email-claim", "email"}, exitUsage, "does not apply to SAML connection okta"},
+		{[]string{"--domain", "globex.example"}, exitError, "belongs to another account"},
+		{[]string{"--jit", "sometimes"}, exitError, "want create, link or off"},
+		{[]string{"--clock-skew", "10m"}, exitError, "clock skew"},
+		{[]string{"--domain", "example.com", "--all-domains"}, exitUsage, "not both"},
+	} {
+		r := update(tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
+			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+	// The refused updates changed nothing.
+	list := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
+	if len(list) != 1 || list[0]["jit_mode"] != "link" || fmt.Sprint(list[0]["domains"]) != "[]" {
+		t.Errorf("after refused updates: %v", list)
 	}
 }
