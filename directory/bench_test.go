@@ -183,13 +183,7 @@ func BenchmarkGroupMemberAdd(b *testing.B) {
 	const members = 100_000
 	storetest.EachB(b, func(b *testing.B, s *store.Store) {
 		ctx := context.Background()
-		svc := directory.NewService(directory.Config{Store: s})
-		a := mustAccount(b, svc, "big")
-		_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
-		if err != nil {
-			b.Fatal(err)
-		}
-		storetest.SeedMembers(b, s, a.ID, "user", members)
+		svc, a, tok := bigAccount(b, s, members)
 		outsider, err := svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: "new@acme.example", Active: true,
 			Profile: directory.SCIMProfile{UserName: "new@acme.example", Attributes: []byte("{}")}})
 		if err != nil {
@@ -223,13 +217,7 @@ func BenchmarkMapGroupToRole100k(b *testing.B) {
 	const members = 100_000
 	storetest.EachB(b, func(b *testing.B, s *store.Store) {
 		ctx := context.Background()
-		svc := directory.NewService(directory.Config{Store: s})
-		a := mustAccount(b, svc, "big")
-		_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
-		if err != nil {
-			b.Fatal(err)
-		}
-		storetest.SeedMembers(b, s, a.ID, "user", members)
+		svc, a, tok := bigAccount(b, s, members)
 		g, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Ten"})
 		if err != nil {
 			b.Fatal(err)
@@ -244,4 +232,17 @@ func BenchmarkMapGroupToRole100k(b *testing.B) {
 			}
 		}
 	})
+}
+
+// bigAccount is an account of n seeded members with a SCIM token.
+func bigAccount(b *testing.B, s *store.Store, n int) (*directory.Service, directory.Account, directory.SCIMToken) {
+	b.Helper()
+	svc := directory.NewService(directory.Config{Store: s})
+	a := mustAccount(b, svc, "big")
+	_, tok, err := svc.CreateSCIMToken(context.Background(), a.ID, operator, "idp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	storetest.SeedMembers(b, s, a.ID, "user", n)
+	return svc, a, tok
 }

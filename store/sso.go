@@ -56,20 +56,29 @@ func (r connectionRow) connection() (directory.Connection, error) {
 	return c, nil
 }
 
+// connectionJSON encodes a connection's domains and settings. JSON goes
+// in as text: lib/pq sends []byte as bytea, which PostgreSQL will not take
+// for jsonb.
+func connectionJSON(c directory.Connection) (domains, settings string, err error) {
+	d, err := json.Marshal(nonNil(c.Domains))
+	if err != nil {
+		return "", "", err
+	}
+	st, err := json.Marshal(c.Settings)
+	if err != nil {
+		return "", "", err
+	}
+	return string(d), string(st), nil
+}
+
 // CreateConnection stores a connection.
 func (s *Store) CreateConnection(ctx context.Context, c directory.Connection) error {
-	domains, err := json.Marshal(nonNil(c.Domains))
+	domains, settings, err := connectionJSON(c)
 	if err != nil {
 		return err
 	}
-	settings, err := json.Marshal(c.Settings)
-	if err != nil {
-		return err
-	}
-	// JSON goes in as text: lib/pq sends []byte as bytea, which PostgreSQL
-	// will not take for jsonb.
 	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO connections (`+connectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.ID, c.AccountID, string(c.Protocol), c.Name, string(domains), string(c.JITMode), string(settings), c.Metadata, c.MetadataURL,
+		c.ID, c.AccountID, string(c.Protocol), c.Name, domains, string(c.JITMode), settings, c.Metadata, c.MetadataURL,
 		c.MetadataFetchedAt, c.MetadataError, c.SealedSecret, c.CreatedAt, c.UpdatedAt)
 	return s.dialect.wrap(err, "insert connection")
 }
@@ -133,20 +142,14 @@ func (s *Store) UpdateConnectionMetadata(ctx context.Context, accountID, id, met
 	return expectOne(res, "connection")
 }
 
-// DeleteConnection deletes a connection with its requests, replay records
-// and login log.
 // UpdateConnection saves a connection's domains, mode and settings.
 func (s *Store) UpdateConnection(ctx context.Context, c directory.Connection) error {
-	domains, err := json.Marshal(nonNil(c.Domains))
-	if err != nil {
-		return err
-	}
-	settings, err := json.Marshal(c.Settings)
+	domains, settings, err := connectionJSON(c)
 	if err != nil {
 		return err
 	}
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET domains = ?, jit_mode = ?, settings = ?, updated_at = ? WHERE account_id = ? AND id = ?`),
-		string(domains), string(c.JITMode), string(settings), c.UpdatedAt, c.AccountID, c.ID)
+		domains, string(c.JITMode), settings, c.UpdatedAt, c.AccountID, c.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update connection")
 	}
@@ -162,6 +165,8 @@ func (s *Store) UpdateConnectionSecret(ctx context.Context, accountID, id, seale
 	return expectOne(res, "connection")
 }
 
+// DeleteConnection deletes a connection with its requests, replay records
+// and login log.
 func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM connections WHERE account_id = ? AND id = ?`), accountID, id)
 	if err != nil {
