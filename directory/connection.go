@@ -333,6 +333,9 @@ func (s *Service) UpdateConnection(ctx context.Context, accountID string, actor 
 		if ch.Settings != nil {
 			in.Settings = *ch.Settings
 		}
+		if o, n := c.Settings.OIDC, in.Settings.OIDC; o != nil && n != nil && (o.Issuer != n.Issuer || o.ClientID != n.ClientID) {
+			return InvalidError("the issuer and client id stay as they are: a new provider or client is a new connection")
+		}
 		domains, problems := in.check()
 		if len(problems) > 0 {
 			return InvalidError(problems...)

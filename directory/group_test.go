@@ -28,6 +28,16 @@ func scimUsers(t *testing.T, svc *directory.Service, accountID string, tok direc
 	return ids
 }
 
+// scimRole is the role of the account's member with that SCIM id.
+func scimRole(t *testing.T, svc *directory.Service, accountID, id string) directory.Role {
+	t.Helper()
+	u, err := svc.SCIMUser(context.Background(), accountID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Membership.Role
+}
+
 func memberIDs(g directory.SCIMGroup) []string {
 	var ids []string
 	for _, m := range g.Members {
@@ -312,14 +322,7 @@ func TestRoleMappings(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids := scimUsers(t, svc, a.ID, tok, "u", 3)
-		role := func(id string) directory.Role {
-			t.Helper()
-			u, err := svc.SCIMUser(ctx, a.ID, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return u.Membership.Role
-		}
+		role := func(id string) directory.Role { return scimRole(t, svc, a.ID, id) }
 		admins, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Platform Admins", ExternalID: "6f1c-oid", Members: ids[:1]})
 		if err != nil {
 			t.Fatal(err)

@@ -235,14 +235,7 @@ func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
 		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
 		c := connection(t, svc, a.ID, "okta", directory.JITCreate)
 		ids := scimUsers(t, svc, a.ID, tok, "u", 2) // u0@acme.example, u1@acme.example
-		role := func(id string) directory.Role {
-			t.Helper()
-			u, err := svc.SCIMUser(ctx, a.ID, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return u.Membership.Role
-		}
+		role := func(id string) directory.Role { return scimRole(t, svc, a.ID, id) }
 		login := func(email string, groups ...string) directory.SSOSignIn {
 			t.Helper()
 			in, err := svc.SignInWithSSO(ctx, c, directory.Identity{Email: email, FirstName: "P", LastName: "Q", Groups: groups})

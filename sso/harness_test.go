@@ -82,8 +82,8 @@ type world struct {
 	sealer *certs.Sealer
 	// metrics is the registry admit's SSO metrics are in.
 	metrics *prometheus.Registry
-	okta   directory.Connection
-	strict directory.Connection
+	okta    directory.Connection
+	strict  directory.Connection
 }
 
 func newWorld(t testing.TB, s *store.Store) *world {

@@ -128,7 +128,7 @@ func TestOIDCLogins(t *testing.T) {
 			}
 		})
 
-		t.Run("a replaced client secret is used at the next login", func(t *testing.T) {
+		t.Run("a replaced client secret is used at the next login; issuer and client stay", func(t *testing.T) {
 			set := func(secret string) {
 				if err := w.svc.SetConnectionSecret(ctx, w.acme.ID, operator, zitadel.ID, w.sealer.Seal([]byte(secret), directory.ClientSecretPurpose(w.acme.ID, "zitadel"))); err != nil {
 					t.Fatal(err)
@@ -145,6 +145,24 @@ func TestOIDCLogins(t *testing.T) {
 			set(clientSecret)
 			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther {
 				t.Errorf("with the secret back: %d %.300s", pg.status, pg.body)
+			}
+			// The provider and client of a connection stay; its trust may change.
+			moved := zitadel.Settings
+			o := *moved.OIDC
+			o.Issuer = "https://elsewhere.example"
+			moved.OIDC = &o
+			if _, err := w.svc.UpdateConnection(ctx, w.acme.ID, operator, zitadel.ID, directory.ConnectionChange{Settings: &moved}); directory.KindOf(err) != directory.Invalid {
+				t.Errorf("another issuer by update: %v", err)
+			}
+			trusted := zitadel.Settings
+			o = *trusted.OIDC
+			o.EmailTrust = directory.EmailDomain
+			trusted.OIDC = &o
+			if up, err := w.svc.UpdateConnection(ctx, w.acme.ID, operator, zitadel.ID, directory.ConnectionChange{Settings: &trusted}); err != nil || up.Settings.OIDC.Trust() != directory.EmailDomain {
+				t.Errorf("email trust by update: %v", err)
+			}
+			if _, err := w.svc.UpdateConnection(ctx, w.acme.ID, operator, zitadel.ID, directory.ConnectionChange{Settings: &zitadel.Settings}); err != nil {
+				t.Fatal(err)
 			}
 			if err := w.svc.SetConnectionSecret(ctx, w.acme.ID, operator, w.okta.ID, "sealed"); directory.KindOf(err) != directory.Invalid {
 				t.Errorf("a SAML connection's secret: %v", err)

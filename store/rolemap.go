@@ -65,8 +65,7 @@ func (s *Store) IsGroupMapped(ctx context.Context, accountID, displayKey, extern
 // groups SCIM put them in and the groups their last SSO login sent, both
 // counting. The outer query supplies memberships.user_id and account_id,
 // and one argument: a SCIM group to leave out (” for none).
-func (s *Store) mappedRole() string {
-	return `COALESCE((SELECT r.role FROM role_mappings r
+const mappedRole = `COALESCE((SELECT r.role FROM role_mappings r
 	WHERE r.account_id = memberships.account_id AND (
 		EXISTS (SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id
 			WHERE gm.user_id = memberships.user_id AND g.account_id = memberships.account_id AND g.id <> ?
@@ -74,7 +73,6 @@ func (s *Store) mappedRole() string {
 		OR EXISTS (SELECT 1 FROM sso_group_members sg
 			WHERE sg.account_id = memberships.account_id AND sg.group_key = r.group_key AND sg.user_id = memberships.user_id))
 	ORDER BY r.priority DESC, r.role LIMIT 1), 'member')`
-}
 
 // FindGroupKeysOfMember returns the keys (lowercased display name and
 // externalId) of the SCIM groups the person is in, in the account.
@@ -137,8 +135,8 @@ func (s *Store) ApplyRoleMappings(ctx context.Context, accountID string, scope d
 	default:
 		return nil, nil
 	}
-	query := `UPDATE memberships SET role = ` + s.mappedRole() + `
-		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + s.mappedRole() + `
+	query := `UPDATE memberships SET role = ` + mappedRole + `
+		WHERE account_id = ? AND role <> 'owner' AND ` + who + ` AND role <> ` + mappedRole + `
 		RETURNING user_id, role`
 	args := append(append([]any{scope.Ignoring, accountID}, whoArgs...), scope.Ignoring)
 	var rows []struct {
