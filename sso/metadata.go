@@ -27,8 +27,8 @@ const maxMetadataBytes = 1 << 20
 // endpoint with the HTTP-Redirect or HTTP-POST binding and at least one
 // signing certificate.
 func ParseMetadata(data []byte) (*saml.EntityDescriptor, error) {
-	if len(data) > maxMetadataBytes {
-		return nil, fmt.Errorf("the metadata is larger than %d bytes", maxMetadataBytes)
+	if err := metadataBounds.check(data); err != nil {
+		return nil, fmt.Errorf("the metadata is not XML admit reads: %w", err)
 	}
 	var root struct{ XMLName xml.Name }
 	if err := xml.Unmarshal(data, &root); err != nil {
