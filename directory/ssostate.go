@@ -2,61 +2,36 @@ package directory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 )
 
-// SSORequest is a sign-in this server started and the identity provider
-// has not answered yet: the SAML AuthnRequest id (or the OIDC state), the
-// browser that started it, and where the person goes afterwards. It lives in
-// the database, so the answer may reach any replica.
-type SSORequest struct {
-	ID           string
-	ConnectionID string
-	BrowserHash  string // the hash of the browser's request cookie
-	ReturnTo     string
-	Data         string // protocol state (OIDC: nonce and PKCE verifier)
-	ExpiresAt    time.Time
-}
-
 // SSORequestLifetime is how long a person has to finish signing in at
-// their identity provider.
+// their identity provider: how long a sign-in started here (a SAML
+// AuthnRequest, an OIDC state) may be answered.
 const SSORequestLifetime = 15 * time.Minute
 
-// BrowserHash is what is stored of a browser's request-binding cookie.
-func BrowserHash(cookie string) string {
-	sum := sha256.Sum256([]byte("admit sso browser\x00" + cookie))
-	return hex.EncodeToString(sum[:])
-}
-
-// BeginSSO remembers a sign-in started for the browser holding cookie.
-func (s *Service) BeginSSO(ctx context.Context, c Connection, requestID, cookie, returnTo, data string) error {
-	r := SSORequest{
-		ID: requestID, ConnectionID: c.ID, BrowserHash: BrowserHash(cookie), ReturnTo: returnTo,
-		Data: data, ExpiresAt: s.clock().Add(SSORequestLifetime),
+// FinishSSO records that the sign-in requestID (a SAML AuthnRequest id, an
+// OIDC state), started at connection c and pending until expiresAt, has
+// been answered: a second answer to it, on any replica, is a Conflict.
+// What was started is kept by the browser (package sso seals it into a
+// cookie), so starting a sign-in writes nothing here; the caller records
+// the request only once the provider's answer was verified, so that only
+// real logins write rows.
+func (s *Service) FinishSSO(ctx context.Context, c Connection, requestID string, expiresAt time.Time) error {
+	if requestID == "" {
+		return InvalidError("the sign-in has no request id")
 	}
-	if err := s.store.CreateSSORequest(ctx, r); err != nil {
-		return fmt.Errorf("remember SSO request: %w", err)
+	// A colon never appears in a SAML assertion id (an xs:ID is an NCName),
+	// so request ids and assertion ids share the replay table apart.
+	until := maxTime(expiresAt, s.clock()).Add(c.ClockSkew())
+	if err := s.store.AddSSOReplay(ctx, c.ID, "request:"+requestID, until); KindOf(err) == Conflict {
+		return ConflictError("this sign-in was already answered")
+	} else if err != nil {
+		return fmt.Errorf("remember answered sign-in: %w", err)
 	}
 	return nil
-}
-
-// FinishSSO takes the sign-in requestID that the browser holding cookie
-// started at connection c: it is used up, so an answer is accepted once.
-// NotFound when no such request is pending for this browser (another
-// browser's request, an expired one, one already answered).
-func (s *Service) FinishSSO(ctx context.Context, c Connection, requestID, cookie string) (SSORequest, error) {
-	if requestID == "" || cookie == "" {
-		return SSORequest{}, NotFoundError("no sign-in was started in this browser")
-	}
-	r, err := s.store.TakeSSORequest(ctx, requestID, c.ID, BrowserHash(cookie), s.clock())
-	if err != nil {
-		return SSORequest{}, fmt.Errorf("take SSO request: %w", err)
-	}
-	return r, nil
 }
 
 // AcceptAssertionOnce records that the connection's assertion id was used;
@@ -94,9 +69,16 @@ type LoginAttempt struct {
 	Reference    string // the id the person saw on the failure page
 	Email        string
 	Detail       json.RawMessage // subject, claims, mapped identity
+	// Verified says the provider's answer was verified (a SAML signature,
+	// an OIDC code exchanged for a verified ID token) before the outcome.
+	// Anyone can post an unverified answer; only the provider can make a
+	// verified one, so each class has its own place in the log.
+	Verified bool
 }
 
-// LoginLogSize is how many attempts each connection keeps.
+// LoginLogSize is how many attempts of each class (verified, unverified)
+// each connection keeps: junk posted to an ACS, however much, leaves the
+// newest LoginLogSize real attempts in place.
 const LoginLogSize = 200
 
 // RecordLoginAttempt adds to the connection's login log.
@@ -106,13 +88,15 @@ func (s *Service) RecordLoginAttempt(ctx context.Context, a LoginAttempt) error 
 		a.Detail = json.RawMessage(`{}`)
 	}
 	a.Reason = clip(a.Reason, 2000)
-	if err := s.store.AddLoginAttempt(ctx, a); err != nil {
+	if err := s.store.AddLoginAttempt(ctx, a, LoginLogSize); err != nil {
 		return fmt.Errorf("record login attempt: %w", err)
 	}
 	return nil
 }
 
-// LoginAttempts returns the connection's newest login attempts.
+// LoginAttempts returns the connection's newest login attempts: up to
+// limit verified and up to limit unverified ones, newest first, so that
+// the answers of real people stay in view however much junk arrived.
 func (s *Service) LoginAttempts(ctx context.Context, accountID, connectionID string, limit int) ([]LoginAttempt, error) {
 	if _, err := s.store.FindConnection(ctx, accountID, connectionID); err != nil {
 		return nil, err

@@ -181,17 +181,17 @@ type Store interface {
 	// it reports whether anything changed.
 	UpdateSSOMembership(ctx context.Context, accountID, userID string, role Role, groups []string, at time.Time) (bool, error)
 
-	CreateSSORequest(ctx context.Context, r SSORequest) error
-	// TakeSSORequest deletes and returns the unexpired request with that
-	// id, connection and browser; NotFound when there is none.
-	TakeSSORequest(ctx context.Context, id, connectionID, browserHash string, now time.Time) (SSORequest, error)
-	// AddSSOReplay remembers an assertion id until it expires; Conflict
-	// when it is remembered already.
+	// AddSSOReplay remembers an assertion id (or an answered request)
+	// until it expires; Conflict when it is remembered already.
 	AddSSOReplay(ctx context.Context, connectionID, assertionID string, expiresAt time.Time) error
-	AddLoginAttempt(ctx context.Context, a LoginAttempt) error
-	FindLoginAttempts(ctx context.Context, connectionID string, limit int) ([]LoginAttempt, error) // newest first
-	// DeleteExpiredSSO deletes expired requests and replay records, and
-	// login attempts beyond the newest keep of each connection.
+	// AddLoginAttempt adds to the login log and keeps only the newest keep
+	// attempts of its class (verified or not) for the connection.
+	AddLoginAttempt(ctx context.Context, a LoginAttempt, keep int) error
+	// FindLoginAttempts returns up to limit attempts of each class, newest
+	// first.
+	FindLoginAttempts(ctx context.Context, connectionID string, limit int) ([]LoginAttempt, error)
+	// DeleteExpiredSSO deletes expired replay records, and login attempts
+	// beyond the newest keep of each connection and class.
 	DeleteExpiredSSO(ctx context.Context, now time.Time, keep int) (int64, error)
 
 	CreateCertificate(ctx context.Context, c Certificate) error

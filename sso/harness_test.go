@@ -80,6 +80,8 @@ type world struct {
 	store  *store.Store
 	certs  *certs.Manager
 	sealer *certs.Sealer
+	// stateKey seals pending sign-ins; replicas share it.
+	stateKey []byte
 	// metrics is the registry admit's SSO metrics are in.
 	metrics *prometheus.Registry
 	okta    directory.Connection
@@ -100,6 +102,8 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	sealer, _ := certs.NewSealer(key)
 	manager := certs.New(certs.Config{Store: s, Sealer: sealer})
 	w.certs, w.sealer = manager, sealer
+	w.stateKey = make([]byte, 32)
+	_, _ = rand.Read(w.stateKey)
 	log := slog.New(slog.DiscardHandler)
 	pages, err := web.NewRenderer(web.Config{Key: key, Logger: log})
 	if err != nil {
@@ -111,7 +115,7 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	w.sp = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
 	w.sp.StartTLS()
 	t.Cleanup(w.sp.Close)
-	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Metrics: w.metrics, Pages: pages, BaseURL: w.sp.URL, Logger: log})
+	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, StateKey: w.stateKey, Metrics: w.metrics, Pages: pages, BaseURL: w.sp.URL, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

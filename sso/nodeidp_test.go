@@ -396,11 +396,11 @@ func TestNodeIdPLogins(t *testing.T) {
 			b := w.browser()
 			acs, form := b.nodeResponse(t, p, "samlify", "")
 			b.accepted(t, c, acs, form, "/me")
-			// Again from the same browser, and from another: the request
-			// it answers is used up either way.
-			b.refused(t, c, acs, form, "pending in this browser")
+			// Again from the same browser, and from another: the
+			// assertion is used up either way.
+			b.refused(t, c, acs, form, "already used")
 			other := w.browser()
-			other.refused(t, c, acs, form, "pending in this browser")
+			other.refused(t, c, acs, form, "already used")
 			if got := other.me(); got != "" {
 				t.Errorf("the replaying browser is signed in as %q", got)
 			}

@@ -39,13 +39,6 @@ func ConnectionURLs(baseURL, accountSlug string, c directory.Connection) URLs {
 	return SAMLURLs(baseURL, accountSlug, c.Name)
 }
 
-// oidcState is what a pending OIDC sign-in keeps beside its state: the
-// nonce the ID token must carry and the PKCE verifier the code needs.
-type oidcState struct {
-	Nonce    string `json:"nonce"`
-	Verifier string `json:"verifier"`
-}
-
 // discoveryLifetime is how long a provider's discovery document is used
 // before it is read again; its signing keys are re-read whenever a token
 // names a key not seen yet.
@@ -115,8 +108,8 @@ func (h *Handler) oauthConfig(a directory.Account, c directory.Connection, p *oi
 }
 
 // startOIDC sends the browser to the provider's authorization endpoint
-// (code flow with PKCE), remembering state, nonce and verifier for this
-// browser in the database so the callback may reach any replica.
+// (code flow with PKCE), remembering state, nonce and verifier in this
+// browser (a sealed cookie) so the callback may reach any replica.
 func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo, loginHint string) error {
 	ctx := r.Context()
 	if c.Settings.OIDC == nil {
@@ -132,15 +125,12 @@ func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.
 	if err != nil {
 		return err
 	}
-	st := oidcState{Nonce: randomToken(), Verifier: oauth2.GenerateVerifier()}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode OIDC state: %w", err)
+	now := h.now()
+	st := pending{ID: randomToken(), Connection: c.ID, ReturnTo: returnTo, Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(directory.SSORequestLifetime)}
+	if err := h.pending.start(w, r, st, now); err != nil {
+		return fmt.Errorf("remember OIDC state: %w", err)
 	}
-	state := randomToken()
-	if err := h.dir.BeginSSO(ctx, c, state, h.browserToken(w, r), returnTo, string(data)); err != nil {
-		return err
-	}
+	state := st.ID
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)}
 	if loginHint = strings.TrimSpace(loginHint); loginHint != "" && len(loginHint) <= 320 {
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", loginHint))
@@ -200,27 +190,23 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	ctx := r.Context()
 	q := r.URL.Query()
 	forAdmin := "admit refused the sign-in of connection " + c.Name + "; the reference identifies the reason in its login log"
-	cookie := ""
-	if ck, err := r.Cookie(browserCookie); err == nil {
-		cookie = ck.Value
-	}
-	// The state is used up first, whatever the answer: it may be tried once.
-	req, err := h.dir.FinishSSO(ctx, c, q.Get("state"), cookie)
+	// The browser gives up the pending sign-in first, whatever the answer:
+	// it may be tried once from this browser. Its single use everywhere is
+	// recorded once the answer is verified, below.
+	req, err := h.pending.take(w, r, c, q.Get("state"), h.now())
 	answer := ""
 	if e := q.Get("error"); e != "" {
 		answer = clipText(e, 100) + ": " + clipText(q.Get("error_description"), 300)
 	}
 	switch {
-	case directory.KindOf(err) == directory.NotFound:
+	case err != nil:
 		// Not this browser's sign-in: whatever it says is nobody's word,
 		// and is not shown on the page.
-		reason := fmt.Errorf("state %q answers no sign-in pending in this browser", clipText(q.Get("state"), 80))
+		reason := fmt.Errorf("state %q %w", clipText(q.Get("state"), 80), err)
 		if answer != "" {
 			reason = fmt.Errorf("%w (it carries the error %s)", reason, answer)
 		}
 		return refuse(http.StatusForbidden, startAgain, "", reason)
-	case err != nil:
-		return refuse(http.StatusInternalServerError, ourFault, "", err)
 	case answer != "":
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not sign you in.",
 			"the provider answered "+answer, fmt.Errorf("the provider answered %s", answer))
@@ -234,9 +220,8 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	if code == "" {
 		return refuse(http.StatusBadRequest, "The sign-in response is missing.", "the provider redirected back with no code", errors.New("no code in the callback"))
 	}
-	var st oidcState
-	if err := json.Unmarshal([]byte(req.Data), &st); err != nil || st.Nonce == "" || st.Verifier == "" {
-		return refuse(http.StatusInternalServerError, ourFault, "", fmt.Errorf("pending sign-in has no OIDC state: %v", err))
+	if req.Nonce == "" || req.Verifier == "" {
+		return refuse(http.StatusForbidden, startAgain, "", fmt.Errorf("state %q: the pending sign-in is not an OIDC one", clipText(req.ID, 80)))
 	}
 	p, err := h.provider(ctx, c)
 	if err != nil {
@@ -247,7 +232,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 		return refuse(http.StatusInternalServerError, ourFault, "", err)
 	}
 	octx := oidc.ClientContext(ctx, h.client)
-	tok, err := cfg.Exchange(octx, code, oauth2.VerifierOption(st.Verifier))
+	tok, err := cfg.Exchange(octx, code, oauth2.VerifierOption(req.Verifier))
 	if err != nil {
 		return refuse(http.StatusBadGateway, providerFailed, "the provider refused to exchange the code: check the client id and secret of connection "+c.Name,
 			fmt.Errorf("token request: %s", tokenError(err)))
@@ -256,12 +241,21 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	if raw == "" {
 		return refuse(http.StatusBadGateway, providerFailed, "the provider's token response has no ID token: is the openid scope allowed for the client?", errors.New("no id_token in the token response"))
 	}
-	idt, claims, err := h.verifyIDToken(ctx, p, c, raw, st.Nonce)
+	idt, claims, err := h.verifyIDToken(ctx, p, c, raw, req.Nonce)
 	if err != nil {
 		if claims != nil {
 			at.Claims = jsonClaims(claims)
 		}
 		return refuse(http.StatusForbidden, notAccepted, forAdmin, err)
+	}
+	// The code was exchanged and the ID token verified: this is the
+	// provider's own answer, and the state is used up, on every replica.
+	at.verified = true
+	if err := h.dir.FinishSSO(ctx, c, req.ID, req.Expires); directory.KindOf(err) == directory.Conflict {
+		return refuse(http.StatusForbidden, "This sign-in was already used. Please start again from your company's link.", "",
+			fmt.Errorf("state %q: %w", clipText(req.ID, 80), err))
+	} else if err != nil {
+		return refuse(http.StatusInternalServerError, ourFault, "", err)
 	}
 	at.Subject = idt.Subject
 	if needsUserInfo(claims, c.Settings.Mapping) && p.UserInfoEndpoint() != "" {

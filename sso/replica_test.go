@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
@@ -21,7 +22,11 @@ import (
 func (w *world) replica() *httptest.Server { return w.replicaAt(w.sp.URL) }
 
 // replicaAt is a replica that believes admit's public URL is base.
-func (w *world) replicaAt(base string) *httptest.Server {
+func (w *world) replicaAt(base string) *httptest.Server { return w.replicaWith(base, nil) }
+
+// replicaWith is a replica that believes admit's public URL is base and
+// reads the time from now (nil: the clock).
+func (w *world) replicaWith(base string, now func() time.Time) *httptest.Server {
 	w.t.Helper()
 	svc := directory.NewService(directory.Config{Store: w.store, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	pages, err := web.NewRenderer(web.Config{Key: []byte("another replica's csrf key, 32 bytes+"), Logger: slog.New(slog.DiscardHandler)})
@@ -29,7 +34,7 @@ func (w *world) replicaAt(base string) *httptest.Server {
 		w.t.Fatal(err)
 	}
 	h, err := sso.New(sso.Config{Directory: svc, Certs: certs.New(certs.Config{Store: w.store, Sealer: w.sealer}), Secrets: w.sealer,
-		Pages: pages, BaseURL: base})
+		StateKey: w.stateKey, Pages: pages, BaseURL: base, Now: now})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -83,7 +88,7 @@ func TestAnyReplicaFinishesALogin(t *testing.T) {
 	})
 }
 
-// TestBrowserCookie checks the cookie that binds a login to its browser:
+// TestBrowserCookie checks the cookie that keeps a login in its browser:
 // SameSite=None and Secure where browsers keep Secure cookies (https, or
 // http on localhost); on plain http elsewhere, neither, so that it is
 // kept at all.
@@ -105,7 +110,7 @@ func TestBrowserCookie(t *testing.T) {
 		resp.Body.Close()
 		var got *http.Cookie
 		for _, c := range resp.Cookies() {
-			if c.Name == "admit_sso_browser" {
+			if strings.HasPrefix(c.Name, "admit_sso_") {
 				got = c
 			}
 		}

@@ -68,7 +68,7 @@ func (h *Handler) serviceProvider(a directory.Account, c directory.Connection, k
 }
 
 // startSAML sends the browser to the identity provider with a signed
-// AuthnRequest, remembering the request for this browser: by redirect
+// AuthnRequest, remembering the request in this browser: by redirect
 // (HTTP-Redirect binding), or, for a provider that only takes HTTP-POST, on
 // a page whose form posts the signed request there.
 func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo string) error {
@@ -88,8 +88,9 @@ func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.
 	if err != nil {
 		return fmt.Errorf("make AuthnRequest: %w", err)
 	}
-	if err := h.dir.BeginSSO(ctx, c, req.ID, h.browserToken(w, r), returnTo, ""); err != nil {
-		return err
+	now := h.now()
+	if err := h.pending.start(w, r, pending{ID: req.ID, Connection: c.ID, ReturnTo: returnTo, Expires: now.Add(directory.SSORequestLifetime)}, now); err != nil {
+		return fmt.Errorf("remember AuthnRequest: %w", err)
 	}
 	if binding == saml.HTTPPostBinding {
 		doc := etree.NewDocument()
@@ -209,6 +210,9 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		return refuse(http.StatusForbidden, "Your organisation's identity provider sent a sign-in response that admit cannot accept.",
 			"admit refused the SAML response of connection "+c.Name+"; the reference identifies the reason in its login log", err)
 	}
+	// From here on the answer is the provider's own: its refusals go to
+	// the verified part of the login log.
+	at.verified = true
 	inResponseTo, err := checkAssertion(as, resp, c, h.now())
 	if err != nil {
 		return refuse(http.StatusForbidden, "Your organisation's identity provider sent a sign-in response that admit cannot accept.",
@@ -216,18 +220,28 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 	}
 	at.Subject = as.Subject.NameID.Value
 	at.Claims = claimsOf(as)
+	// The assertion is used up before anything else is decided: whatever
+	// comes of it, a copy posted again is an "already used" refusal, kept
+	// with the unverified junk, so one signed response cannot fill the
+	// verified part of the login log.
+	if err := h.dir.AcceptAssertionOnce(ctx, c, as.ID, assertionEnd(as)); err != nil {
+		if directory.KindOf(err) == directory.Conflict {
+			at.verified = false
+			return refuse(http.StatusForbidden, "This sign-in response was already used. Please start again from your company's link.", "", err)
+		}
+		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
+	}
 	returnTo := "/me"
 	if inResponseTo != "" {
-		cookie := ""
-		if ck, err := r.Cookie(browserCookie); err == nil {
-			cookie = ck.Value
-		}
-		req, err := h.dir.FinishSSO(ctx, c, inResponseTo, cookie)
-		if directory.KindOf(err) == directory.NotFound {
-			return refuse(http.StatusForbidden, "This sign-in was not started in this browser, or took too long. Please start again from your company's link.", "",
-				fmt.Errorf("InResponseTo %q answers no sign-in pending in this browser", inResponseTo))
-		}
+		req, err := h.pending.take(w, r, c, inResponseTo, h.now())
 		if err != nil {
+			return refuse(http.StatusForbidden, "This sign-in was not started in this browser, or took too long. Please start again from your company's link.", "",
+				fmt.Errorf("InResponseTo %q %w", inResponseTo, err))
+		}
+		if err := h.dir.FinishSSO(ctx, c, req.ID, req.Expires); directory.KindOf(err) == directory.Conflict {
+			return refuse(http.StatusForbidden, "This sign-in was already used. Please start again from your company's link.", "",
+				fmt.Errorf("InResponseTo %q: %w", inResponseTo, err))
+		} else if err != nil {
 			return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 		}
 		returnTo = req.ReturnTo
@@ -241,12 +255,6 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		// An IdP-initiated RelayState is the destination at most, and only
 		// on this site or an allowed origin.
 		returnTo = h.returnTo(c, r.PostForm.Get("RelayState"))
-	}
-	if err := h.dir.AcceptAssertionOnce(ctx, c, as.ID, assertionEnd(as)); err != nil {
-		if directory.KindOf(err) == directory.Conflict {
-			return refuse(http.StatusForbidden, "This sign-in response was already used. Please start again from your company's link.", "", err)
-		}
-		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 	}
 	id, err := directory.MapClaims(as.Subject.NameID.Value, at.Claims, c.Settings.Mapping)
 	if err != nil {

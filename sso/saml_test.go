@@ -308,7 +308,7 @@ func TestSAMLRefusals(t *testing.T) {
 							"<ds:X509Certificate>"+b64(other.Raw)+"</ds:X509Certificate>")
 					})
 				}},
-			{name: "replayed response", reason: "pending in this browser",
+			{name: "replayed response", reason: "already used",
 				edit:   func(t *testing.T, f url.Values) url.Values { return f },
 				poster: func(w *world) *browser { return nil }},
 			{name: "a response answering another browser's request", reason: "pending in this browser",

@@ -32,7 +32,11 @@ type Config struct {
 	Certs     *certs.Manager
 	// Secrets opens OIDC client secrets.
 	Secrets *certs.Sealer
-	Pages   *web.Renderer
+	// StateKey (32 bytes, derived from the server key for this use alone)
+	// seals the sign-ins a browser has in progress into its cookies. Every
+	// replica needs the same.
+	StateKey []byte
+	Pages    *web.Renderer
 	// HTTPClient talks to OpenID providers (discovery, keys, token,
 	// userinfo); nil means one with a 20 s timeout.
 	HTTPClient *http.Client
@@ -57,6 +61,7 @@ type Handler struct {
 	pages   *web.Renderer
 	base    string
 	session web.SessionCookie
+	pending pendingState
 	log     *slog.Logger
 	now     func() time.Time
 	tmpl    map[string]*template.Template
@@ -76,6 +81,11 @@ func New(cfg Config) (*Handler, error) {
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 20 * time.Second}
 	}
+	stateSealer, err := certs.NewSealer(cfg.StateKey)
+	if err != nil {
+		return nil, fmt.Errorf("SSO state key: %w", err)
+	}
+	h.pending = pendingState{sealer: stateSealer, secure: h.secureOrigin()}
 	h.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "admit_sso_logins_total",
 		Help: "Single sign-on logins by protocol and outcome: signed_in; refused (the answer or the person was not accepted); provider_error (the provider could not be read or refused the code); failed (admit's own error).",
@@ -122,33 +132,6 @@ func SAMLURLs(baseURL, accountSlug, connectionName string) URLs {
 	base := strings.TrimSuffix(baseURL, "/") + "/sso/" + url.PathEscape(accountSlug)
 	conn := base + "/saml/" + url.PathEscape(connectionName)
 	return URLs{EntityID: conn + "/metadata", ACS: conn + "/acs", Metadata: conn + "/metadata", IntranetURL: base + "/login"}
-}
-
-// browserCookie binds sign-ins in progress to the browser that started
-// them. SameSite=None is what lets it ride along on the identity provider's
-// cross-site POST to the ACS (Lax cookies are left behind there); the
-// cookie says nothing by itself, it only has to match.
-const browserCookie = "admit_sso_browser"
-
-func (h *Handler) browserToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
-		return c.Value
-	}
-	token := randomToken()
-	cookie := &http.Cookie{
-		Name: browserCookie, Value: token, Path: "/sso/", MaxAge: int(directory.SSORequestLifetime / time.Second), HttpOnly: true,
-	}
-	if h.secureOrigin() {
-		// SameSite=None needs Secure; browsers treat http://localhost as
-		// secure, so development on this machine works the same.
-		cookie.Secure, cookie.SameSite = true, http.SameSiteNoneMode
-	}
-	// Otherwise admit runs on plain http elsewhere (a test setup): a
-	// Secure cookie would be dropped, so it goes without SameSite, which
-	// Firefox sends on the IdP's POST and Chromium for two minutes after
-	// setting it.
-	http.SetCookie(w, cookie)
-	return token
 }
 
 // secureOrigin says whether browsers treat admit's origin as secure:
@@ -334,6 +317,9 @@ type attempt struct {
 	Role     directory.Role      `json:"role,omitempty"`
 	RoleFrom string              `json:"role_from,omitempty"`
 	IDPInit  bool                `json:"idp_initiated,omitempty"`
+	// verified: the provider's answer was verified (SAML signature, OIDC
+	// ID token) and is not a copy of one seen before.
+	verified bool
 }
 
 // fail logs a refused login, records it in the connection's login log
@@ -394,7 +380,7 @@ func (h *Handler) recordAttempt(ctx context.Context, c directory.Connection, out
 		detail = []byte(`{}`)
 	}
 	err = h.dir.RecordLoginAttempt(context.WithoutCancel(ctx), directory.LoginAttempt{
-		ConnectionID: c.ID, Outcome: outcome, Reason: reason, Reference: ref, Email: email, Detail: detail,
+		ConnectionID: c.ID, Outcome: outcome, Reason: reason, Reference: ref, Email: email, Detail: detail, Verified: at.verified,
 	})
 	if err != nil {
 		h.log.ErrorContext(ctx, "record login attempt", "connection", c.ID, "err", err)

@@ -165,8 +165,8 @@ func (s *Store) UpdateConnectionSecret(ctx context.Context, accountID, id, seale
 	return expectOne(res, "connection")
 }
 
-// DeleteConnection deletes a connection with its requests, replay records
-// and login log.
+// DeleteConnection deletes a connection with its replay records and login
+// log.
 func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM connections WHERE account_id = ? AND id = ?`), accountID, id)
 	if err != nil {
@@ -231,32 +231,6 @@ func (s *Store) replaceSSOGroupMembers(ctx context.Context, accountID, userID st
 	return nil
 }
 
-// CreateSSORequest remembers a sign-in in progress.
-func (s *Store) CreateSSORequest(ctx context.Context, r directory.SSORequest) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_requests (id, connection_id, browser_hash, return_to, data, expires_at) VALUES (?, ?, ?, ?, ?, ?)`),
-		r.ID, r.ConnectionID, r.BrowserHash, r.ReturnTo, r.Data, r.ExpiresAt)
-	return s.dialect.wrap(err, "insert SSO request")
-}
-
-// TakeSSORequest deletes and returns a pending request: one statement, so
-// two answers racing for it on two replicas cannot both have it.
-func (s *Store) TakeSSORequest(ctx context.Context, id, connectionID, browserHash string, now time.Time) (directory.SSORequest, error) {
-	var r struct {
-		ID           string    `db:"id"`
-		ConnectionID string    `db:"connection_id"`
-		BrowserHash  string    `db:"browser_hash"`
-		ReturnTo     string    `db:"return_to"`
-		Data         string    `db:"data"`
-		ExpiresAt    time.Time `db:"expires_at"`
-	}
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`DELETE FROM sso_requests WHERE id = ? AND connection_id = ? AND browser_hash = ? AND expires_at > ?
-		RETURNING id, connection_id, browser_hash, return_to, data, expires_at`), id, connectionID, browserHash, now)
-	if err != nil {
-		return directory.SSORequest{}, s.dialect.wrap(err, "take SSO request")
-	}
-	return directory.SSORequest{ID: r.ID, ConnectionID: r.ConnectionID, BrowserHash: r.BrowserHash, ReturnTo: r.ReturnTo, Data: r.Data, ExpiresAt: r.ExpiresAt.UTC()}, nil
-}
-
 // AddSSOReplay remembers an accepted assertion id.
 func (s *Store) AddSSOReplay(ctx context.Context, connectionID, assertionID string, expiresAt time.Time) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_replays (connection_id, assertion_id, expires_at) VALUES (?, ?, ?)`),
@@ -264,14 +238,29 @@ func (s *Store) AddSSOReplay(ctx context.Context, connectionID, assertionID stri
 	return s.dialect.wrap(err, "insert SSO replay record")
 }
 
-// AddLoginAttempt adds to a connection's login log.
-func (s *Store) AddLoginAttempt(ctx context.Context, a directory.LoginAttempt) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), a.ID, a.ConnectionID, a.CreatedAt, a.Outcome, a.Reason, a.Reference, a.Email, string(a.Detail))
-	return s.dialect.wrap(err, "insert login attempt")
+// AddLoginAttempt adds to a connection's login log and trims the
+// attempt's class (verified or not) to its newest keep, in one
+// transaction: the log never grows past its caps, however many junk
+// answers arrive between sweeps.
+func (s *Store) AddLoginAttempt(ctx context.Context, a directory.LoginAttempt, keep int) error {
+	return s.within(ctx, func(s *Store) error {
+		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail, verified)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), a.ID, a.ConnectionID, a.CreatedAt, a.Outcome, a.Reason, a.Reference, a.Email, string(a.Detail), a.Verified)
+		if err != nil {
+			return s.dialect.wrap(err, "insert login attempt")
+		}
+		// Older than the keep-th newest, found through the index: attempts
+		// of the same instant as that one stay, so a tie keeps a row more,
+		// never one less.
+		_, err = s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_attempts WHERE connection_id = ? AND verified = ? AND created_at < (
+			SELECT created_at FROM sso_attempts WHERE connection_id = ? AND verified = ? ORDER BY created_at DESC LIMIT 1 OFFSET ?)`),
+			a.ConnectionID, a.Verified, a.ConnectionID, a.Verified, keep-1)
+		return s.dialect.wrap(err, "trim login log")
+	})
 }
 
-// FindLoginAttempts returns a connection's newest login attempts.
+// FindLoginAttempts returns a connection's newest login attempts: up to
+// limit verified ones and up to limit unverified ones, newest first.
 func (s *Store) FindLoginAttempts(ctx context.Context, connectionID string, limit int) ([]directory.LoginAttempt, error) {
 	var rows []struct {
 		ID           string    `db:"id"`
@@ -282,32 +271,35 @@ func (s *Store) FindLoginAttempts(ctx context.Context, connectionID string, limi
 		Reference    string    `db:"reference"`
 		Email        string    `db:"email"`
 		Detail       []byte    `db:"detail"`
+		Verified     bool      `db:"verified"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, connection_id, created_at, outcome, reason, reference, email, detail
-		FROM sso_attempts WHERE connection_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), connectionID, limit)
+	const class = `SELECT id, connection_id, created_at, outcome, reason, reference, email, detail, verified
+		FROM sso_attempts WHERE connection_id = ? AND verified = ? ORDER BY created_at DESC, id DESC LIMIT ?`
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT * FROM (`+class+`) AS verified_attempts
+		UNION ALL SELECT * FROM (`+class+`) AS unverified_attempts ORDER BY created_at DESC, id DESC`),
+		connectionID, true, limit, connectionID, false, limit)
 	if err != nil {
 		return nil, s.dialect.wrap(err, "find login attempts")
 	}
 	out := make([]directory.LoginAttempt, len(rows))
 	for i, r := range rows {
 		out[i] = directory.LoginAttempt{ID: r.ID, ConnectionID: r.ConnectionID, CreatedAt: r.CreatedAt.UTC(), Outcome: r.Outcome,
-			Reason: r.Reason, Reference: r.Reference, Email: r.Email, Detail: json.RawMessage(r.Detail)}
+			Reason: r.Reason, Reference: r.Reference, Email: r.Email, Detail: json.RawMessage(r.Detail), Verified: r.Verified}
 	}
 	return out, nil
 }
 
-// DeleteExpiredSSO deletes expired requests and replay records and trims
-// each connection's login log to its newest keep attempts.
+// DeleteExpiredSSO deletes expired replay records and trims each
+// connection's login log to its newest keep attempts of each class.
 func (s *Store) DeleteExpiredSSO(ctx context.Context, now time.Time, keep int) (int64, error) {
 	var total int64
 	for _, d := range []struct {
 		query string
 		args  []any
 	}{
-		{`DELETE FROM sso_requests WHERE expires_at <= ?`, []any{now}},
 		{`DELETE FROM sso_replays WHERE expires_at <= ?`, []any{now}},
 		{`DELETE FROM sso_attempts WHERE id IN (SELECT id FROM (
-			SELECT id, row_number() OVER (PARTITION BY connection_id ORDER BY created_at DESC, id DESC) AS n FROM sso_attempts) ranked
+			SELECT id, row_number() OVER (PARTITION BY connection_id, verified ORDER BY created_at DESC, id DESC) AS n FROM sso_attempts) ranked
 			WHERE ranked.n > ?)`, []any{keep}},
 	} {
 		res, err := s.q.ExecContext(ctx, s.rebind(d.query), d.args...)

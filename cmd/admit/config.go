@@ -210,6 +210,9 @@ func createExclusive(path string, data []byte) (bool, error) {
 // ever share a key.
 type keys struct {
 	csrf, invitation, bounceHook []byte
+	// ssoState seals the sign-ins a browser has in progress into its
+	// cookies.
+	ssoState []byte
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
@@ -220,7 +223,8 @@ func deriveKeys(secret []byte) (keys, error) {
 	for _, d := range []struct {
 		dst  *[]byte
 		info string
-	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}} {
+	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"},
+		{&k.ssoState, "admit sso pending sign-ins"}} {
 		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
 		if err != nil {
 			return keys{}, fmt.Errorf("derive %s key: %w", d.info, err)

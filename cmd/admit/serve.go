@@ -219,7 +219,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, HTTPClient: metadataClient(), Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, HTTPClient: metadataClient(), Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}
