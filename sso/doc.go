@@ -10,16 +10,20 @@
 //	GET  /sso/{account}/oidc/{connection}/callback the OIDC redirect URI
 //	GET, POST /sso/{account}/oidc/{connection}/initiate  OIDC third-party initiated login
 //
-// SAML (saml.go). What this package adds to crewjam/saml, which verifies the XML
-// signatures and decrypts: an AudienceRestriction naming this connection is
-// required; a bearer SubjectConfirmation is required; an InResponseTo must
-// answer a request that this browser started at this connection (the
-// request state is in the database, bound to a SameSite=None cookie so that
-// it survives the provider's cross-site POST and any replica can finish
-// the login); a response without one is accepted only where IdP-initiated
-// login is allowed; each assertion id is accepted once (database replay
-// cache); validity windows are checked with the connection's clock skew;
-// RelayState is only ever a local path.
+// SAML (saml.go). Before crewjam sees a response or metadata, a streaming
+// check bounds its size, depth, element and attribute counts and refuses
+// DTDs and processing instructions (xmlbounds.go). What this package adds to
+// crewjam/saml, which verifies the XML signatures and decrypts: an
+// AudienceRestriction naming this connection is required; a bearer
+// SubjectConfirmation is required; an InResponseTo must answer a request
+// that this browser started at this connection (pending.go: the request is
+// sealed into a SameSite=None cookie, so starting a login writes no row,
+// the cookie survives the provider's cross-site POST, and any replica can
+// finish the login); each request is answered once and each assertion id
+// accepted once (database replay cache, written only after the signature
+// was verified); a response without InResponseTo is accepted only where
+// IdP-initiated login is allowed; validity windows are checked with the
+// connection's clock skew; RelayState is only ever a local path.
 //
 // OIDC (oidc.go), with go-oidc and x/oauth2: the code flow with PKCE, the
 // state, nonce and verifier kept like SAML's pending requests; go-oidc
@@ -29,5 +33,6 @@
 // a single-tenant issuer with the domain rule; Google's hd).
 //
 // A refused login shows a page with a reference and little else; the
-// typed reason goes to the log and to the connection's login log.
+// typed reason goes to the log and to the connection's login log, which
+// keeps answers it could verify apart from those anyone could have sent.
 package sso

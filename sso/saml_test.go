@@ -1,12 +1,16 @@
 package sso_test
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -413,5 +417,39 @@ func TestChoosePage(t *testing.T) {
 	pg = b.get(w.sp.URL + "/sso/acme/login?return_to=" + url.QueryEscape("https://evil.example/"))
 	if strings.Contains(pg.body, "evil.example") {
 		t.Errorf("an outside return_to reached the page: %s", pg.body)
+	}
+}
+
+// TestNameIDFormatAgrees: the NameID format admit asks for in its
+// AuthnRequest is the one its metadata advertises, the email address.
+func TestNameIDFormatAgrees(t *testing.T) {
+	w := newWorld(t, storetest.SQLite(t))
+	u, err := url.Parse(w.browser().startSAML("okta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deflated, err := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req saml.AuthnRequest
+	if err := xml.NewDecoder(flate.NewReader(bytes.NewReader(deflated))).Decode(&req); err != nil {
+		t.Fatal(err)
+	}
+	var md saml.EntityDescriptor
+	if err := xml.Unmarshal([]byte(w.get(w.sp.URL+"/sso/acme/saml/okta/metadata")), &md); err != nil {
+		t.Fatal(err)
+	}
+	var advertised []string
+	for _, f := range md.SPSSODescriptors[0].NameIDFormats {
+		advertised = append(advertised, string(f))
+	}
+	asked := ""
+	if req.NameIDPolicy != nil && req.NameIDPolicy.Format != nil {
+		asked = *req.NameIDPolicy.Format
+	}
+	want := "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+	if asked != want || !slices.Equal(advertised, []string{want}) {
+		t.Errorf("the AuthnRequest asks for %q, the metadata advertises %q; want both %q", asked, advertised, want)
 	}
 }

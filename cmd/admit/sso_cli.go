@@ -376,7 +376,7 @@ func (c *cli) findConnection(ctx context.Context, svc *directory.Service, a dire
 func (c *cli) ssoAttempts(ctx context.Context, args []string) error {
 	fs := c.flags("sso attempts")
 	name := fs.String("connection", "", "the connection's name")
-	limit := fs.Int("limit", 20, "how many, newest first")
+	limit := fs.Int("limit", 20, "how many of each kind (verified answers, unverified ones), newest first")
 	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
 		conn, err := c.findConnection(ctx, svc, a, *name)
 		if err != nil {
@@ -388,7 +388,13 @@ func (c *cli) ssoAttempts(ctx context.Context, args []string) error {
 		}
 		rows := make([]string, len(attempts))
 		for i, at := range attempts {
-			rows[i] = fmt.Sprintf("%s  %-9s %-30s ref %s\n  %s\n  %s", at.CreatedAt.Format(time.RFC3339), at.Outcome, at.Email, at.Reference, at.Reason, at.Detail)
+			outcome := at.Outcome
+			if !at.Verified {
+				// Anyone can post these: kept apart, so they never push the
+				// verified ones out.
+				outcome += " (unverified answer)"
+			}
+			rows[i] = fmt.Sprintf("%s  %-9s %-30s ref %s\n  %s\n  %s", at.CreatedAt.Format(time.RFC3339), outcome, at.Email, at.Reference, at.Reason, at.Detail)
 		}
 		if len(rows) == 0 {
 			rows = []string{"no login attempts yet"}
@@ -535,6 +541,9 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 			return directory.InvalidError(*file + ": " + err.Error())
 		}
 		if err := svc.SetConnectionMetadata(ctx, a.ID, conn.ID, string(data), nil); err != nil {
+			return err
+		}
+		if conn, err = svc.Connection(ctx, a.ID, conn.ID); err != nil {
 			return err
 		}
 		c.output(c.toConnectionJSON(a, conn), fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug))

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,13 @@ func TestSSOAndCertsCommands(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.out) {
 			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
 		}
+	}
+	// set-metadata prints the connection as it is now: as sso list shows
+	// it, with the time the metadata was replaced.
+	updated := decode[map[string]any](t, admit(t, db, "", "sso", "set-metadata", "--account", "acme", "--connection", "okta", "--metadata-file", md, "--json"))
+	listed := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
+	if updated["idp_metadata_fetched_at"] == nil || len(listed) != 1 || !reflect.DeepEqual(updated, listed[0]) {
+		t.Errorf("set-metadata printed %v; sso list shows %v", updated, listed)
 	}
 	r := admit(t, db, "", "certs", "list", "--json")
 	certs := decode[[]map[string]any](t, r)
