@@ -134,6 +134,10 @@ func metadataSeeds(tb testing.TB) []metadataSeed {
 		{"inside an EntitiesDescriptor", `<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata">` +
 			`<EntityDescriptor entityID="https://sp.example.com"><SPSSODescriptor/></EntityDescriptor>` + md + `</EntitiesDescriptor>`, ""},
 		{"key descriptor with no use", strings.Replace(md, `use="signing"`, "", 1), ""},
+		// ADFS serves its FederationMetadata.xml with a byte order mark.
+		{"byte order mark and XML declaration", "\ufeff<?xml version=\"1.0\" encoding=\"utf-8\"?>" + md, ""},
+		{"a document type declaration", `<!DOCTYPE EntityDescriptor [<!ENTITY e "x">]>` + md, "document type"},
+		{"nested too deep", strings.Replace(md, "</IDPSSODescriptor>", strings.Repeat("<x>", 64)+strings.Repeat("</x>", 64)+"</IDPSSODescriptor>", 1), "nested more than 64 deep"},
 		{"EntitiesDescriptor without an IdP", `<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"><EntityDescriptor entityID="x"/></EntitiesDescriptor>`, "no identity provider"},
 		{"service provider metadata", `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><SPSSODescriptor/></EntityDescriptor>`, "no identity provider"},
 		{"no entityID", strings.Replace(md, `entityID="https://idp.example.com/metadata"`, "", 1), "no entityID"},

@@ -66,7 +66,10 @@ func (b xmlBounds) check(doc []byte) error {
 	}
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	depth, elements := 0, 0
-	for n := 0; ; n++ {
+	// prolog: nothing but white space (or a byte order mark, which ADFS
+	// and Windows editors write) read yet, where an XML declaration may be.
+	prolog := true
+	for {
 		tok, err := d.Token()
 		if err == io.EOF {
 			break
@@ -92,9 +95,12 @@ func (b xmlBounds) check(doc []byte) error {
 		case xml.Directive:
 			return fmt.Errorf("%w: a document type or entity declaration (<!%.20s…>)", errXMLBounds, t)
 		case xml.ProcInst:
-			if t.Target != "xml" || n > 0 {
+			if t.Target != "xml" || !prolog {
 				return fmt.Errorf("%w: a processing instruction <?%.20s?>", errXMLBounds, t.Target)
 			}
+		}
+		if c, ok := tok.(xml.CharData); !ok || len(bytes.Trim(c, " \t\r\n\ufeff")) > 0 {
+			prolog = false
 		}
 	}
 	if depth != 0 {
