@@ -127,7 +127,8 @@ func TestSSOPagesInBrowser(t *testing.T) {
 			{"not base64", acs, "%%%not base64", http.StatusBadRequest, "The sign-in response could not be read.", true},
 			{"unsigned, forged assertion", acs, base64.StdEncoding.EncodeToString([]byte(unsigned)), http.StatusForbidden,
 				"Your organisation's identity provider sent a sign-in response that admit cannot accept.", true},
-			{"not XML", acs, base64.StdEncoding.EncodeToString([]byte("<samlp:Response><oops")), http.StatusForbidden, "cannot accept", true},
+			// Refused by the bounds check, before crewjam: it cannot be read.
+			{"not XML", acs, base64.StdEncoding.EncodeToString([]byte("<samlp:Response><oops")), http.StatusBadRequest, "The sign-in response could not be read.", true},
 			{"the ACS of no connection", base + "/sso/acme/saml/nope/acs", "PHg+", http.StatusNotFound, "This sign-in link is not set up in admit.", false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
