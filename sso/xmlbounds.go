@@ -27,8 +27,10 @@ type xmlBounds struct {
 	MaxAttributes int
 }
 
-// The bounds below are far above what identity providers send and far
-// below what costs measurable CPU (see BenchmarkCheckXML):
+// The bounds below are far above what identity providers send; what they
+// still let through costs crewjam time in proportion (about 20-70 µs an
+// element on this project's 2-core test machines; see BenchmarkACSBounds
+// and BenchmarkCheckXML), never the tens of seconds of the deep document:
 //
 //   - depth: a SAML response is about 10 levels deep (Response, Assertion,
 //     Signature, SignedInfo, Reference, Transforms, Transform,
@@ -37,16 +39,22 @@ type xmlBounds struct {
 //     EntitiesDescriptor around an EntityDescriptor, an Extensions block
 //     with mdui and mdattr under a role descriptor); 64 leaves room for an
 //     AttributeValue holding XML of its own.
-//   - elements: every group of a person is an AttributeValue. ADFS and
-//     Okta send all of them (Entra ID stops at 150 and sends a link), and
-//     a person in a few thousand groups is not unheard of in a large
-//     Active Directory; 20,000 also covers a small federation's aggregate
-//     metadata that still fits in maxMetadataBytes.
+//   - elements of a response: every group of a person is an
+//     AttributeValue. ADFS and Okta send all of them (Entra ID stops at 150
+//     and sends a link instead), but a Windows access token holds at most
+//     1,024 security identifiers, so Active Directory people are in about a
+//     thousand groups at most; 5,000 elements leave room for that and for
+//     Okta's own groups, and hold an anonymous post to a few hundred
+//     milliseconds of crewjam's time.
+//   - elements of metadata: an administrator gives it, not anyone; 20,000
+//     also covers a small federation's aggregate that fits in
+//     maxMetadataBytes.
 //   - attributes: the busiest elements, a Response or an EntityDescriptor
-//     with its namespace declarations, carry about ten.
+//     with its namespace declarations, carry about a dozen; Okta puts three
+//     on every AttributeValue.
 var (
-	responseBounds = xmlBounds{MaxBytes: maxResponseBytes, MaxDepth: 64, MaxElements: 20_000, MaxAttributes: 64}
-	metadataBounds = xmlBounds{MaxBytes: maxMetadataBytes, MaxDepth: 64, MaxElements: 20_000, MaxAttributes: 64}
+	responseBounds = xmlBounds{MaxBytes: maxResponseBytes, MaxDepth: 64, MaxElements: 5_000, MaxAttributes: 32}
+	metadataBounds = xmlBounds{MaxBytes: maxMetadataBytes, MaxDepth: 64, MaxElements: 20_000, MaxAttributes: 32}
 )
 
 // errXMLBounds marks a document check refused, whatever bound it crossed.
