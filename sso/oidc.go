@@ -269,6 +269,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	sum := sha256.Sum256([]byte(raw))
 	if err := h.dir.AcceptAssertionOnce(ctx, c, "oidc:"+hex.EncodeToString(sum[:]), idt.Expiry); err != nil {
 		if directory.KindOf(err) == directory.Conflict {
+			at.verified = false // a copy of an answer already logged
 			return refuse(http.StatusForbidden, "This sign-in was already used. Please start again from your company's link.", "", err)
 		}
 		return refuse(http.StatusInternalServerError, ourFault, "", err)
