@@ -228,7 +228,7 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 		c.MetadataFetchedAt = &now
 	}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := addDomains(ctx, tx, accountID, domains); err != nil {
+		if err := s.addDomains(ctx, tx, accountID, actor, domains); err != nil {
 			return err
 		}
 		if err := tx.CreateConnection(ctx, c); KindOf(err) == Conflict {
@@ -284,21 +284,32 @@ func (in NewConnection) check() ([]string, []string) {
 	return domains, problems
 }
 
-// addDomains gives the account the domains it does not have yet, unless
-// another account has them: one company's identity provider can never
-// vouch for another's addresses.
-func addDomains(ctx context.Context, tx Store, accountID string, domains []string) error {
-	a, err := tx.FindAccount(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	for _, d := range domains {
-		if slices.Contains(a.Domains, d) {
+// addDomains makes sure the connection's domains are the account's,
+// verified. The operator at the command line vouches for domains the
+// account does not have yet (audited as such), as account create does;
+// anyone else must have them verified first (admit domain add|verify). A
+// domain another account holds verified is refused: one company's identity
+// provider can never vouch for another's addresses.
+func (s *Service) addDomains(ctx context.Context, tx Store, accountID string, actor Actor, domains []string) error {
+	for _, name := range domains {
+		d, err := tx.FindDomain(ctx, accountID, name)
+		switch {
+		case err == nil && d.Verified():
 			continue
+		case err != nil && KindOf(err) != NotFound:
+			return err
+		case actor.Source != SourceCLI:
+			return InvalidError(fmt.Sprintf("the domain %s is not a verified domain of the account; verify it first", name))
+		case err != nil:
+			d = Domain{AccountID: accountID, Name: name, Challenge: newChallenge(), CreatedAt: s.clock()}
+			if err := tx.AddDomain(ctx, d); err != nil {
+				return err
+			}
 		}
-		if err := tx.AddAccountDomain(ctx, accountID, d); KindOf(err) == Conflict {
-			return ConflictError(fmt.Sprintf("the domain %s belongs to another account", d))
-		} else if err != nil {
+		if err := s.markVerified(ctx, tx, &d, actor, ProofOperator); err != nil {
+			if KindOf(err) == Conflict {
+				return ConflictError(fmt.Sprintf("the domain %s belongs to another account", name))
+			}
 			return err
 		}
 	}
@@ -340,7 +351,7 @@ func (s *Service) UpdateConnection(ctx context.Context, accountID string, actor 
 		if len(problems) > 0 {
 			return InvalidError(problems...)
 		}
-		if err := addDomains(ctx, tx, accountID, domains); err != nil {
+		if err := s.addDomains(ctx, tx, accountID, actor, domains); err != nil {
 			return err
 		}
 		c.Domains, c.JITMode, c.Settings, c.UpdatedAt = domains, in.JITMode, in.Settings, s.clock()

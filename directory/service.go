@@ -18,6 +18,7 @@ type Service struct {
 	store    Store
 	hasher   *Hasher
 	tokenKey []byte
+	resolver TXTResolver
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -31,13 +32,15 @@ type Config struct {
 	// invitation link tokens. Every process serving one database must have
 	// the same key, or links made by one will not open in another.
 	TokenKey []byte
+	// Resolver looks up domain verification records.
+	Resolver TXTResolver
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, now: cfg.Now, log: cfg.Logger}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}
@@ -84,11 +87,25 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, in NewAccount)
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, change{
+		if err := s.record(ctx, tx, change{
 			accountID: a.ID, actor: actor, action: "account.created",
 			targetType: "account", targetID: a.ID,
 			data: map[string]any{"slug": a.Slug, "name": a.Name, "domains": a.Domains},
-		})
+		}); err != nil {
+			return err
+		}
+		// Creating accounts is the operator's work, and the domains given
+		// with it are the operator's word (audited as vouched).
+		for _, name := range a.Domains {
+			if err := tx.AddDomain(ctx, Domain{AccountID: a.ID, Name: name, Challenge: newChallenge(), CreatedAt: now}); err != nil {
+				return err
+			}
+			d := Domain{AccountID: a.ID, Name: name}
+			if err := s.markVerified(ctx, tx, &d, actor, ProofOperator); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", in.Slug, err)

@@ -20,7 +20,8 @@ type Store interface {
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)
 	FindAccountBySlug(ctx context.Context, slug string) (Account, error)
-	// FindAccountByDomain returns the account owning an email domain.
+	// FindAccountByDomain returns the account that verified an email
+	// domain; NotFound when none did.
 	FindAccountByDomain(ctx context.Context, domain string) (Account, error)
 	FindAccounts(ctx context.Context) ([]Account, error)
 	UpdateAccount(ctx context.Context, a Account) error
@@ -159,9 +160,16 @@ type Store interface {
 	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
 	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error
 
-	// AddAccountDomain gives the account another email domain; Conflict
-	// when an account has it.
-	AddAccountDomain(ctx context.Context, accountID, domain string) error
+	// AddDomain stores an account's claim of a domain (verified when
+	// d.VerifiedAt is set); Conflict when the account has claimed it, or
+	// when it is verified and another account holds it verified.
+	AddDomain(ctx context.Context, d Domain) error
+	FindDomain(ctx context.Context, accountID, name string) (Domain, error)
+	FindDomains(ctx context.Context, accountID string) ([]Domain, error) // by name
+	// VerifyDomain marks the account's claim verified; Conflict when
+	// another account holds the domain verified.
+	VerifyDomain(ctx context.Context, accountID, name string, proof DomainProof, at time.Time) error
+	DeleteDomain(ctx context.Context, accountID, name string) error
 
 	// CreateConnection stores a connection; Conflict when the account has
 	// one with that name.

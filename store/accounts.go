@@ -25,7 +25,7 @@ const accountColumns = `id, slug, name, branding, password_policy, created_at, u
 
 func (s *Store) rebind(query string) string { return s.q.Rebind(query) }
 
-// CreateAccount stores a new account and its domains.
+// CreateAccount stores a new account; its domains are added with AddDomain.
 func (s *Store) CreateAccount(ctx context.Context, a directory.Account) error {
 	return s.within(ctx, func(s *Store) error {
 		branding, policy, err := encodeAccount(a)
@@ -36,15 +36,6 @@ func (s *Store) CreateAccount(ctx context.Context, a directory.Account) error {
 			a.ID, a.Slug, a.Name, branding, policy, a.CreatedAt, a.UpdatedAt)
 		if err != nil {
 			return s.dialect.wrap(err, "insert account")
-		}
-		for _, d := range a.Domains {
-			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO account_domains (domain, account_id) VALUES (?, ?)`), d, a.ID)
-			if s.dialect.uniqueViolation(err) {
-				return directory.ConflictError(fmt.Sprintf("domain %s already belongs to another account", d))
-			}
-			if err != nil {
-				return s.dialect.wrap(err, "insert account domain")
-			}
 		}
 		return nil
 	})
@@ -107,7 +98,7 @@ func (s *Store) findAccount(ctx context.Context, where string, arg any) (directo
 
 // FindAccountByDomain returns the account that owns an email domain.
 func (s *Store) FindAccountByDomain(ctx context.Context, domain string) (directory.Account, error) {
-	return s.findAccount(ctx, `id = (SELECT account_id FROM account_domains WHERE domain = ?)`, domain)
+	return s.findAccount(ctx, `id = (SELECT account_id FROM domains WHERE domain = ? AND verified_at IS NOT NULL)`, domain)
 }
 
 // FindAccounts returns every account ordered by slug.
@@ -119,7 +110,7 @@ func (s *Store) FindAccounts(ctx context.Context) ([]directory.Account, error) {
 	return s.withDomains(ctx, rows)
 }
 
-// withDomains decodes rows and attaches their domains with one query.
+// withDomains decodes rows and attaches their verified domains with one query.
 func (s *Store) withDomains(ctx context.Context, rows []accountRow) ([]directory.Account, error) {
 	out := make([]directory.Account, len(rows))
 	index := make(map[string]int, len(rows))
@@ -137,7 +128,7 @@ func (s *Store) withDomains(ctx context.Context, rows []accountRow) ([]directory
 	if len(ids) == 0 {
 		return out, nil
 	}
-	query, args, err := sqlx.In(`SELECT domain, account_id FROM account_domains WHERE account_id IN (?) ORDER BY domain`, ids)
+	query, args, err := sqlx.In(`SELECT domain, account_id FROM domains WHERE account_id IN (?) AND verified_at IS NOT NULL ORDER BY domain`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("build domain query: %w", err)
 	}

@@ -14,12 +14,6 @@ import (
 	"github.com/admit-dev/admit/directory"
 )
 
-// AddAccountDomain gives an account another email domain.
-func (s *Store) AddAccountDomain(ctx context.Context, accountID, domain string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO account_domains (domain, account_id) VALUES (?, ?)`), domain, accountID)
-	return s.dialect.wrap(err, "insert account domain")
-}
-
 type connectionRow struct {
 	ID                string       `db:"id"`
 	AccountID         string       `db:"account_id"`

@@ -42,6 +42,10 @@ var commands = []command{
 	{"account create", "create an account: --slug S --name N [--domain D ...]", (*cli).accountCreate},
 	{"account list", "list accounts", (*cli).accountList},
 	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N]", (*cli).accountSetPolicy},
+	{"domain add", "claim an email domain for an account; prints the DNS TXT record that proves it: --account S --domain D [--verified]", (*cli).domainAdd},
+	{"domain verify", "look up a claimed domain's TXT record and verify it: --account S --domain D", (*cli).domainVerify},
+	{"domain list", "list an account's domains, verified and pending: --account S", (*cli).domainList},
+	{"domain remove", "withdraw an account's claim of a domain: --account S --domain D", (*cli).domainRemove},
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
 	{"role map", "give the members of an identity provider's group (pushed by SCIM or sent at an SSO login) a role: --account S --group G --role R [--priority N]", (*cli).roleMap},
 	{"role unmap", "remove a group-to-role mapping: --account S --group G", (*cli).roleUnmap},
@@ -227,7 +231,7 @@ func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Resolver: c.cfg.Resolver(), Logger: log})
 	return svc, func() { s.Close() }, nil
 }
 

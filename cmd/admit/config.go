@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/admit-dev/admit/mail"
@@ -28,6 +30,7 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	SecretKey   string
+	DNSResolver string
 }
 
 // setting ties a Config field to its variable and flag.
@@ -42,6 +45,7 @@ var settings = []setting{
 	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
 	{"ADMIT_SMTP_URL", "smtp-url", "smtp://[user:pass@]host[:port][?tls=required] or smtps://…; with a password STARTTLS is required off this machine; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
+	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 }
 
@@ -92,12 +96,42 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Errorf("ADMIT_MAIL_FROM %q: want a plain address like noreply@example.com", c.MailFrom))
 		}
 	}
+	if c.DNSResolver != "" {
+		if _, err := resolverAddr(c.DNSResolver); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			problems = append(problems, err)
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// resolverAddr turns ADMIT_DNS_RESOLVER into host:port, port 53 unless given.
+func resolverAddr(v string) (string, error) {
+	if host, port, err := net.SplitHostPort(v); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 && host != "" {
+			return v, nil
+		}
+	} else if net.ParseIP(strings.Trim(v, "[]")) != nil || (v != "" && !strings.ContainsAny(v, ":/ ")) {
+		return net.JoinHostPort(strings.Trim(v, "[]"), "53"), nil
+	}
+	return "", fmt.Errorf("ADMIT_DNS_RESOLVER %q: want host or host:port, like 10.0.0.2 or 127.0.0.1:5353", v)
+}
+
+// Resolver is what domain verification asks: the configured DNS server,
+// or the system's. Only the verification lookups use it.
+func (c Config) Resolver() *net.Resolver {
+	addr, err := resolverAddr(c.DNSResolver)
+	if c.DNSResolver == "" || err != nil {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 // Sender is the address emails come from.
