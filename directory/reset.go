@@ -41,11 +41,14 @@ func (s *Service) resetToken(r PasswordReset) string {
 }
 
 // RequestPasswordReset emails a reset link to the person with that email,
-// if there is one with an active membership. The caller tells the person
-// the same thing either way, so the form reveals nothing about who has an
-// account. accountSlug, when it names one of the person's accounts, picks
-// the branding of the email.
-func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug string) error {
+// if there is one with an active membership whose account a password may
+// open. A person who signs in through their organisation's SSO gets an
+// email saying so instead (resetBlocked). The caller tells the person the
+// same thing either way, so the form reveals nothing about who has an
+// account. The email carries the branding of the person's home account, or
+// the one they chose last: never one a request names, so no account can
+// send its look to another's people.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	now := s.clock()
 	key := "reset:" + EmailKey(strings.TrimSpace(email))
 	n, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow))
@@ -72,9 +75,35 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug s
 	}
 	account := accounts[0]
 	for _, a := range accounts {
-		if a.Slug == accountSlug || (accountSlug == "" && a.ID == u.LastAccountID) {
+		if a.ID == u.LastAccountID && !isHome(account, u.Email) || isHome(a, u.Email) {
 			account = a
 		}
+	}
+	blocked, ssoAccount, err := s.resetBlocked(ctx, u)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		if ssoAccount.ID != "" {
+			account = ssoAccount
+		}
+		err := s.store.Tx(ctx, func(tx Store) error {
+			if err := tx.AddMailMessage(ctx, MailMessage{
+				ID: newID(), AccountID: account.ID, Kind: MailSSOSignIn, Recipient: u.Email, Data: MailData{SSOLogin: ssoAccount.ID != ""},
+				Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+			}); err != nil {
+				return err
+			}
+			return s.record(ctx, tx, change{
+				accountID: account.ID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+				action: "user.password_reset_refused", targetType: "user", targetID: u.ID,
+				data: map[string]any{"reason": "the person signs in through single sign-on"},
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("request password reset: %w", err)
+		}
+		return nil
 	}
 	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now}
 	b := make([]byte, 16)
@@ -100,6 +129,51 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug s
 		return fmt.Errorf("request password reset: %w", err)
 	}
 	return nil
+}
+
+// resetBlocked reports whether a reset would only open a way around the
+// person's single sign-on: none of their active accounts would let a
+// password in (SSO required for their address), or they have no password
+// and every account they could use one in took them from its identity
+// provider (SCIM, an SSO login). Then it also returns the account whose SSO
+// the email should point to, preferring the home account; none when no
+// account of theirs has SSO for them.
+func (s *Service) resetBlocked(ctx context.Context, u User) (bool, Account, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return false, Account{}, err
+	}
+	// A reset proves the address, so the password it sets is proven:
+	// judge the accounts as for that password.
+	proven := u
+	proven.PasswordHash, proven.PasswordProven = "set", true
+	var ssoAccount Account
+	for _, m := range ms {
+		if m.Status != StatusActive {
+			continue
+		}
+		a, err := s.store.FindAccount(ctx, m.AccountID)
+		if err != nil {
+			return false, Account{}, err
+		}
+		v, err := checkEntry(ctx, s.store, a, proven, m, ByPassword)
+		if err != nil {
+			return false, Account{}, err
+		}
+		if v.refusal == nil && (u.HasPassword() || !m.Source.Federated()) {
+			return false, Account{}, nil
+		}
+		if a.OwnsEmailDomain(u.Email) || ssoAccount.ID == "" {
+			conns, err := s.store.FindConnections(ctx, a.ID)
+			if err != nil {
+				return false, Account{}, err
+			}
+			if _, ok := connectionServing(a, conns, emailDomain(u.Email)); ok {
+				ssoAccount = a
+			}
+		}
+	}
+	return true, ssoAccount, nil
 }
 
 // ResetLink is what the reset page shows.
@@ -167,6 +241,10 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			return err
 		}
 		if err := tx.UpdatePassword(ctx, link.User.ID, hash, false, now); err != nil {
+			return err
+		}
+		// The link came by email: the new password is the address owner's.
+		if err := tx.SetPasswordOrigin(ctx, link.User.ID, true, ""); err != nil {
 			return err
 		}
 		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {

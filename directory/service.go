@@ -267,19 +267,36 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 	var out Added
 	err = s.store.Tx(ctx, func(tx Store) error {
 		out = Added{}
-		candidate := User{
-			ID: newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
-			CreatedAt: now, UpdatedAt: now,
+		a, err := tx.FindAccount(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		shape, err := mayShapeIdentity(ctx, tx, a, in.Email)
+		if err != nil {
+			return err
+		}
+		candidate := User{ID: newID(), Email: in.Email, CreatedAt: now, UpdatedAt: now}
+		if shape {
+			candidate.FirstName, candidate.LastName = in.FirstName, in.LastName
 		}
 		if hash != "" {
+			// The admin knows this password: it is unproven, and opens
+			// only this account until its holder proves the address.
 			candidate.PasswordHash, candidate.PasswordMustChange, candidate.PasswordChangedAt = hash, true, &now
+			candidate.PasswordSetBy = accountID
 		}
 		u, created, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
 		}
-		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+		if created && hash != "" && !shape {
+			return ForbiddenError(fmt.Sprintf("%s is in a domain another organisation has verified: its people's passwords are theirs to set. Invite them instead (admit invite create), and they choose their own.", u.Email))
+		}
+		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, Source: SourceOfAdmin, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateMembership(ctx, u, m); err != nil {
+			return err
+		}
+		if u, err = s.takeIn(ctx, tx, a, u, actor); err != nil {
 			return err
 		}
 		if created {

@@ -21,6 +21,7 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // the absolute end, however active the session is
+	Credential Credential
 }
 
 // Session and sign-in limits.
@@ -107,9 +108,15 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 			return SignedIn{}, ForbiddenError("Your initial password has expired. Reset your password, or ask your administrator for help.")
 		}
 	}
-	accounts, err := s.activeAccounts(ctx, u.ID)
+	accounts, refusals, err := s.enterableAccounts(ctx, u, ByPassword)
 	if err != nil {
 		return SignedIn{}, err
+	}
+	if len(accounts) == 0 && len(refusals) > 0 {
+		// The password is right but opens none of the person's accounts:
+		// say why (their company's SSO, a password set by another
+		// organisation), as the first refusal words it.
+		return SignedIn{}, refusals[0]
 	}
 	if len(accounts) == 0 {
 		return SignedIn{}, ForbiddenError("You have no active account here any more. Ask your administrator for access.")
@@ -197,6 +204,38 @@ func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, emailKe
 	return errBadCredentials
 }
 
+// enterableAccounts returns the accounts where the person is an active
+// member and the credential opens (mayEnter), ordered by name, and the
+// refusals of the others.
+func (s *Service) enterableAccounts(ctx context.Context, u User, cred Credential) ([]Account, []error, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var accounts []Account
+	var refusals []error
+	for _, m := range ms {
+		if m.Status != StatusActive {
+			continue
+		}
+		a, err := s.store.FindAccount(ctx, m.AccountID)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := checkEntry(ctx, s.store, a, u, m, cred)
+		if err != nil {
+			return nil, nil, err
+		}
+		if v.refusal != nil {
+			refusals = append(refusals, v.refusal)
+			continue
+		}
+		accounts = append(accounts, a)
+	}
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(a.Title(), b.Title()) })
+	return accounts, refusals, nil
+}
+
 func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account, error) {
 	ms, err := s.store.FindMembershipsOfUser(ctx, userID)
 	if err != nil {
@@ -218,31 +257,63 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 }
 
 // StartSession opens a session for the user in one of their accounts and
-// returns the token for the browser's cookie. Only an explicit choice
+// returns the token for the browser's cookie. cred is how the person signed
+// in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
-func (s *Service) StartSession(ctx context.Context, userID, accountID string) (string, Session, error) {
+func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.clock()
-	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge)}
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge), Credential: cred}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := tx.FindMembership(ctx, accountID, userID)
-		if err != nil || m.Status != StatusActive {
-			return ForbiddenError("You are not an active member of that account.")
+		if err := s.enter(ctx, tx, accountID, userID, cred); err != nil {
+			return err
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
-			targetType: "user", targetID: userID, data: map[string]any{},
+			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
 		})
 	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("start session: %w", err)
 	}
 	return token, sess, nil
+}
+
+// enter checks, inside tx, that the person is an active member of the
+// account and that cred opens it; an owner's break-glass password sign-in
+// is audited each time.
+func (s *Service) enter(ctx context.Context, tx Store, accountID, userID string, cred Credential) error {
+	m, err := tx.FindMembership(ctx, accountID, userID)
+	if err != nil || m.Status != StatusActive {
+		return ForbiddenError("You are not an active member of that account.")
+	}
+	a, err := tx.FindAccount(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.FindUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	v, err := checkEntry(ctx, tx, a, u, m, cred)
+	if err != nil {
+		return err
+	}
+	if v.refusal != nil {
+		return v.refusal
+	}
+	if v.breakGlass {
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID, Name: u.Email}, action: "user.break_glass_sign_in",
+			targetType: "user", targetID: userID, data: map[string]any{"email": u.Email, "role": m.Role},
+		})
+	}
+	return nil
 }
 
 // Visit is a request's view of its session: who, in which account.
@@ -289,6 +360,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 	if err != nil {
 		return Visit{}, err
 	}
+	// The account's policy or the person's credential may have changed
+	// since sign-in (SSO now required, a password revoked): the session
+	// keeps only what its credential still opens.
+	verdict, err := checkEntry(ctx, s.store, a, u, m, sess.Credential)
+	if err != nil {
+		return Visit{}, err
+	}
+	if verdict.refusal != nil {
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, &Error{Kind: Unauthenticated, Message: Message(verdict.refusal)}
+	}
 	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
 		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
 			return Visit{}, err
@@ -302,9 +384,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 // remembers the choice for their next sign-in.
 func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := tx.FindMembership(ctx, accountID, v.User.ID)
-		if err != nil || m.Status != StatusActive {
-			return ForbiddenError("You are not an active member of that account.")
+		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
+			return err
 		}
 		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {
 			return err
@@ -317,10 +398,11 @@ func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) 
 	return nil
 }
 
-// ActiveAccounts returns the accounts where the person is an active
-// member: where they can switch to.
-func (s *Service) ActiveAccounts(ctx context.Context, userID string) ([]Account, error) {
-	return s.activeAccounts(ctx, userID)
+// AccountsOf returns the accounts the visit's session can switch to: where
+// the person is an active member and the way they signed in opens.
+func (s *Service) AccountsOf(ctx context.Context, v Visit) ([]Account, error) {
+	accounts, _, err := s.enterableAccounts(ctx, v.User, v.Session.Credential)
+	return accounts, err
 }
 
 // EndSession signs a browser out.

@@ -78,11 +78,21 @@ func TestSessionsAcrossAccounts(t *testing.T) {
 		if _, err := svc.AddUser(ctx, b.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "F", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
+		// alpha's admin set the password: until the person proves the
+		// address, it opens alpha only (rule 10).
 		in, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1")
+		if err != nil || len(in.Accounts) != 1 || in.Preferred != a.ID {
+			t.Fatalf("sign in with an unproven password: %+v, %v; want alpha only", in.Accounts, err)
+		}
+		if _, _, err := svc.StartSession(ctx, u.ID, b.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Fatalf("session in beta with alpha's password: %v; want Forbidden", err)
+		}
+		proveAddress(t, svc, "p@example.com", "one password for all")
+		in, err = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1")
 		if err != nil || len(in.Accounts) != 2 || in.Preferred != "" {
 			t.Fatalf("sign in: %+v, %v; want two accounts and no choice yet", in, err)
 		}
-		token, _, err := svc.StartSession(ctx, u.ID, b.ID)
+		token, _, err := svc.StartSession(ctx, u.ID, b.ID, directory.ByPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +133,7 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
-		token, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		token, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		// Used every 4 hours, the session lives until its absolute end.
 		for i := 1; 4*time.Duration(i)*time.Hour < directory.SessionMaxAge; i++ {
 			clk.Add(4 * time.Hour)
@@ -135,7 +145,7 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("after the absolute end: %v", err)
 		}
-		token, _, _ = svc.StartSession(ctx, u.ID, a.ID)
+		token, _, _ = svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		if _, err := svc.Deactivate(ctx, a.ID, operator, "P@example.com"); err != nil {
 			t.Fatal(err)
 		}
@@ -166,8 +176,8 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 		svc, _ := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
-		mine, _, _ := svc.StartSession(ctx, u.ID, a.ID)
-		theirs, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		mine, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
+		theirs, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		v, err := svc.Authenticate(ctx, mine)
 		if err != nil || !v.User.PasswordMustChange {
 			t.Fatalf("visit %+v, %v; want a password that must change", v.User, err)
@@ -222,10 +232,10 @@ func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
-		old, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		old, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		_, _ = svc.SignIn(ctx, "p@example.com", "wrong", "10.0.0.1")
 		clk.Add(directory.SessionIdleTimeout + time.Minute)
-		fresh, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		fresh, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		n, err := svc.Sweep(ctx)
 		if err != nil || n != 3 { // the idle session, and the failure for the email and for the address
 			t.Errorf("swept %d, %v; want 3", n, err)

@@ -37,6 +37,8 @@ type Store interface {
 	FindUser(ctx context.Context, id string) (User, error)
 	FindUserByEmail(ctx context.Context, email string) (User, error)
 	UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error
+	// SetPasswordOrigin records who vouches for the user's password.
+	SetPasswordOrigin(ctx context.Context, userID string, proven bool, setBy string) error
 
 	CreateMembership(ctx context.Context, u User, m Membership) error
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)

@@ -201,7 +201,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID)
+	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID, directory.ByPassword)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func clientAddr(r *http.Request) string {
 }
 
 func (h *Handler) handleChoose(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
-	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	accounts, err := h.dir.AccountsOf(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -285,7 +285,7 @@ func branding(a directory.Account) web.Branding {
 }
 
 func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, notice string, problems []string) error {
-	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	accounts, err := h.dir.AccountsOf(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 	}
 	target := "/me?changed=password"
 	// A person with several accounts who never chose one chooses now.
-	if accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
+	if accounts, err := h.dir.AccountsOf(r.Context(), v); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
 		target = "/login/account?return_to=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
@@ -371,7 +371,7 @@ func (h *Handler) handleResetRequestForm(w http.ResponseWriter, r *http.Request)
 // account: the page must not tell anyone who does.
 func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) error {
 	email := strings.TrimSpace(r.PostFormValue("email"))
-	if err := h.dir.RequestPasswordReset(r.Context(), email, r.PostFormValue("account")); err != nil {
+	if err := h.dir.RequestPasswordReset(r.Context(), email); err != nil {
 		return err
 	}
 	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: resetRequest{Email: email, Sent: true}})

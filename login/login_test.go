@@ -162,12 +162,26 @@ func TestAccountPickerAndSwitch(t *testing.T) {
 		s.add(t, beta, "pat@example.com", "")
 		p := s.browser(t)
 		p.get("/login")
-		// The initial password is changed first, then the picker shows.
+		// The initial password is changed first. alpha's admin set it, so
+		// until Pat proves the address it opens alpha only: no picker.
 		p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one password for all"}})
-		if _, path := p.post("/password/change", url.Values{"current": {"one password for all"}, "password": {"one new password for all"}, "confirm": {"one new password for all"}}); !strings.HasPrefix(path, "/login/account") {
-			t.Errorf("after the forced change landed on %s; want the account picker", path)
+		if _, path := p.post("/password/change", url.Values{"current": {"one password for all"}, "password": {"one new password for all"}, "confirm": {"one new password for all"}}); path != "/me?changed=password" {
+			t.Errorf("after the forced change landed on %s; want /me (one account open to this password)", path)
 		}
 		p.post("/logout", url.Values{})
+		// A reset by email proves the address; then the picker shows.
+		p.get("/password/reset")
+		p.post("/password/reset", url.Values{"email": {"pat@example.com"}})
+		msgs, err := s.svc.ClaimMail(context.Background(), 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("reset mail: %d, %v", len(msgs), err)
+		}
+		body, err := s.svc.MailBodyOf(context.Background(), msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.get("/password/reset/" + body.Token)
+		p.post("/password/reset/"+body.Token, url.Values{"password": {"one new password for all"}, "confirm": {"one new password for all"}})
 		p.get("/login")
 		_, path := p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one new password for all"}})
 		if !strings.HasPrefix(path, "/login/account") || !strings.Contains(p.last, "Alpha") || !strings.Contains(p.last, "Beta") {

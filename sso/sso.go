@@ -420,7 +420,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Acc
 			return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 		}
 	}
-	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID)
+	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID, directory.BySSO(c))
+	if directory.KindOf(err) == directory.Forbidden {
+		return refuse(http.StatusForbidden, directory.Message(err), "", err)
+	}
 	if err != nil {
 		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 	}

@@ -220,6 +220,8 @@ type server struct {
 	url  string
 	done chan error
 	logs *syncBuffer
+	// settings are the ADMIT_ settings it runs with, for CLI runs beside it.
+	settings []string
 }
 
 type syncBuffer struct {
@@ -266,7 +268,7 @@ func startServer(t *testing.T, dir string, settings ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), logs: &syncBuffer{}}
+	s := &server{cmd: cmd, done: make(chan error, 1), logs: &syncBuffer{}, settings: settings}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
