@@ -141,19 +141,13 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 	now := s.clock()
 	var inv Invitation
 	err = s.store.Tx(ctx, func(tx Store) error {
-		a, err := tx.FindAccount(ctx, accountID)
+		// The name given here is only a suggestion for the acceptance
+		// form, and another company's person gets none from us (rule 10).
+		_, candidate, _, err := newUserFor(ctx, tx, accountID, email, in.FirstName, in.LastName, now)
 		if err != nil {
 			return err
 		}
-		// The name given here is only a suggestion for the acceptance
-		// form, and another company's person gets none from us (rule 10).
-		first, last := in.FirstName, in.LastName
-		if shape, err := mayShapeIdentity(ctx, tx, a, email); err != nil {
-			return err
-		} else if !shape {
-			first, last = "", ""
-		}
-		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: email, FirstName: first, LastName: last, CreatedAt: now, UpdatedAt: now})
+		u, _, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
 		}

@@ -99,21 +99,13 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 	now := s.clock()
 	var out SCIMUser
 	err := s.store.Tx(ctx, func(tx Store) error {
-		a, err := tx.FindAccount(ctx, accountID)
-		if err != nil {
-			return err
-		}
 		// Another company's person gets no name from this account: it
 		// stays in this account's SCIM profile (rule 10).
-		shape, err := mayShapeIdentity(ctx, tx, a, in.Email)
+		a, candidate, _, err := newUserFor(ctx, tx, accountID, in.Email, in.Profile.GivenName, in.Profile.FamilyName, now)
 		if err != nil {
 			return err
 		}
-		first, last := in.Profile.GivenName, in.Profile.FamilyName
-		if !shape {
-			first, last = "", ""
-		}
-		u, created, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: in.Email, FirstName: first, LastName: last, CreatedAt: now, UpdatedAt: now})
+		u, created, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
 		}

@@ -267,17 +267,9 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 	var out Added
 	err = s.store.Tx(ctx, func(tx Store) error {
 		out = Added{}
-		a, err := tx.FindAccount(ctx, accountID)
+		a, candidate, shape, err := newUserFor(ctx, tx, accountID, in.Email, in.FirstName, in.LastName, now)
 		if err != nil {
 			return err
-		}
-		shape, err := mayShapeIdentity(ctx, tx, a, in.Email)
-		if err != nil {
-			return err
-		}
-		candidate := User{ID: newID(), Email: in.Email, CreatedAt: now, UpdatedAt: now}
-		if shape {
-			candidate.FirstName, candidate.LastName = in.FirstName, in.LastName
 		}
 		if hash != "" {
 			// The admin knows this password: it is unproven, and opens

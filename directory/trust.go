@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file is the one home of the trust rules between accounts (DESIGN
@@ -201,6 +202,23 @@ func mayShapeIdentity(ctx context.Context, st Store, a Account, email string) (b
 		return true, nil
 	}
 	return false, err
+}
+
+// newUserFor returns the account and the user to create for an email that
+// nobody has yet, named only when the account may shape the person's
+// identity; shape says whether it may.
+func newUserFor(ctx context.Context, tx Store, accountID, email, first, last string, now time.Time) (a Account, u User, shape bool, err error) {
+	if a, err = tx.FindAccount(ctx, accountID); err != nil {
+		return a, u, false, err
+	}
+	if shape, err = mayShapeIdentity(ctx, tx, a, email); err != nil {
+		return a, u, false, err
+	}
+	u = User{ID: newID(), Email: email, CreatedAt: now, UpdatedAt: now}
+	if shape {
+		u.FirstName, u.LastName = first, last
+	}
+	return a, u, shape, nil
 }
 
 // SetSignInPolicy changes whether the account requires single sign-on,
