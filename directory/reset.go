@@ -172,7 +172,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {
 			return err
 		}
-		if err := tx.ClearSignInFailures(ctx, "email:"+EmailKey(link.User.Email)); err != nil {
+		if err := tx.ClearSignInFailures(ctx, emailThrottle(EmailKey(link.User.Email)).key); err != nil {
 			return err
 		}
 		for _, accountID := range accounts {

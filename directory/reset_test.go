@@ -60,7 +60,7 @@ func TestPasswordReset(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, session); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("session after reset: %v; want ended", err)
 		}
-		if _, err := svc.SignIn(ctx, "p@example.com", "my brand new passphrase", "127.0.0.1"); err != nil {
+		if _, err := svc.SignIn(ctx, "p@example.com", "my brand new passphrase", directory.Client{Addr: "127.0.0.1"}); err != nil {
 			t.Errorf("sign in with the new password: %v", err)
 		}
 		if _, err := svc.OpenResetLink(ctx, token); directory.KindOf(err) != directory.Gone || !strings.Contains(directory.Message(err), "already been used") {

@@ -18,8 +18,10 @@ type Service struct {
 	store    Store
 	hasher   *Hasher
 	tokenKey []byte
-	now      func() time.Time
-	log      *slog.Logger
+	// deviceKey signs device tokens (see throttle.go).
+	deviceKey []byte
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // Config holds what a Service is built from. Hasher, Now and Logger have
@@ -31,13 +33,17 @@ type Config struct {
 	// invitation link tokens. Every process serving one database must have
 	// the same key, or links made by one will not open in another.
 	TokenKey []byte
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// DeviceKey (32 bytes or more, derived from the server key) signs the
+	// device tokens that exempt a person's own browsers from the lockout
+	// strangers cause. Like TokenKey, every process must have the same.
+	DeviceKey []byte
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, deviceKey: cfg.DeviceKey, now: cfg.Now, log: cfg.Logger}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}
@@ -49,6 +55,10 @@ func NewService(cfg Config) *Service {
 		// one-shot tools, never for a server (cmd/admit always sets it).
 		s.tokenKey = make([]byte, 32)
 		_, _ = rand.Read(s.tokenKey)
+	}
+	if len(s.deviceKey) == 0 {
+		s.deviceKey = make([]byte, 32)
+		_, _ = rand.Read(s.deviceKey)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -326,3 +326,95 @@ func TestPasswordResetPages(t *testing.T) {
 		}
 	})
 }
+
+// cookieOf returns the value of the browser's cookie of that name, or "".
+func (p *person) cookieOf(name string) string {
+	u, _ := url.Parse(p.site.server.URL)
+	for _, c := range p.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// withCookie gives the browser a cookie, as a person editing it would.
+func (p *person) withCookie(name, value string) *person {
+	u, _ := url.Parse(p.site.server.URL)
+	p.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	return p
+}
+
+// signIn posts the sign-in form from a fresh form page and returns the status.
+func (p *person) signIn(email, password string) int {
+	p.t.Helper()
+	p.get("/login")
+	status, _ := p.post("/login", url.Values{"email": {email}, "password": {password}})
+	return status
+}
+
+func TestDeviceCookieOutlastsAStrangersLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		const email, right = "pat@acme.example", "initial password given"
+		s.add(t, a, email, right)
+		s.add(t, a, "sam@acme.example", "sams own password")
+
+		owner := s.browser(t)
+		if status := owner.signIn(email, right); status != http.StatusOK {
+			t.Fatalf("owner's first sign-in: %d", status)
+		}
+		device := owner.cookieOf("admit_device")
+		if device == "" {
+			t.Fatal("no device cookie after a successful sign-in")
+		}
+		owner.get("/logout")
+		owner.post("/logout", url.Values{})
+		if owner.cookieOf("admit_device") != device {
+			t.Fatal("signing out removed the device cookie")
+		}
+		sams := s.browser(t)
+		sams.signIn("sam@acme.example", "sams own password")
+
+		stranger := s.browser(t)
+		for range 5 {
+			if status := stranger.signIn(email, "a guess"); status != http.StatusUnauthorized {
+				t.Fatalf("stranger's guess: %d", status)
+			}
+		}
+		altered := []byte(device)
+		altered[len(altered)-2] ^= 1
+		for _, tc := range []struct {
+			name    string
+			browser *person
+			want    int
+		}{
+			{"a browser without a device cookie", s.browser(t), http.StatusTooManyRequests},
+			{"the stranger's browser", stranger, http.StatusTooManyRequests},
+			{"a browser with another person's device cookie", sams, http.StatusTooManyRequests},
+			{"a browser with an altered device cookie", s.browser(t).withCookie("admit_device", string(altered)), http.StatusTooManyRequests},
+			{"a browser with a made-up device cookie", s.browser(t).withCookie("admit_device", "AAAA.BBBB"), http.StatusTooManyRequests},
+			{"the owner's browser", owner, http.StatusOK},
+		} {
+			if status := tc.browser.signIn(email, right); status != tc.want {
+				t.Errorf("%s, right password: %d; want %d", tc.name, status, tc.want)
+			}
+		}
+		// The owner's sign-in leaves the stranger's count alone.
+		if status := s.browser(t).signIn(email, right); status != http.StatusTooManyRequests {
+			t.Errorf("a fresh browser after the owner signed in: %d; want still 429", status)
+		}
+		// The owner's own failures lock their device after 5.
+		owner.get("/logout")
+		owner.post("/logout", url.Values{})
+		for range 5 {
+			if status := owner.signIn(email, "my own typo"); status != http.StatusUnauthorized {
+				t.Fatalf("owner's typo: %d", status)
+			}
+		}
+		if status := owner.signIn(email, right); status != http.StatusTooManyRequests || !strings.Contains(owner.last, "Try again in 15 minutes") {
+			t.Errorf("owner after 5 failures on the device: %d; want 429", status)
+		}
+	})
+}

@@ -210,6 +210,8 @@ func createExclusive(path string, data []byte) (bool, error) {
 // ever share a key.
 type keys struct {
 	csrf, invitation, bounceHook []byte
+	// device signs the device tokens of password sign-in.
+	device []byte
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
@@ -220,7 +222,7 @@ func deriveKeys(secret []byte) (keys, error) {
 	for _, d := range []struct {
 		dst  *[]byte
 		info string
-	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}} {
+	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}, {&k.device, "admit device token"}} {
 		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
 		if err != nil {
 			return keys{}, fmt.Errorf("derive %s key: %w", d.info, err)
