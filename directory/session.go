@@ -385,7 +385,7 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 // again. Every replica may sweep; the deletes do not conflict.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	now := s.clock()
-	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-max(signInWindow, resetWindow)), now.Add(-24*time.Hour))
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-signInWindow), now.Add(-24*time.Hour))
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

@@ -418,3 +418,37 @@ func TestDeviceCookieOutlastsAStrangersLockout(t *testing.T) {
 		}
 	})
 }
+
+func TestResetLinkEndsWhenThePasswordIsChanged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/password/reset")
+		p.post("/password/reset", url.Values{"email": {"pat@acme.example"}})
+		msgs, err := s.svc.ClaimMail(ctx, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("reset emails: %d, %v", len(msgs), err)
+		}
+		body, err := s.svc.MailBodyOf(ctx, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := "/password/reset/" + body.Token
+		// The person remembers their password after all and changes it.
+		p.signIn("pat@acme.example", "initial password given")
+		if _, path := p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}}); path != "/me?changed=password" {
+			t.Fatalf("password change landed on %s", path)
+		}
+		status, _ := p.get(link)
+		if status != http.StatusGone || !strings.Contains(p.last, "This password reset link no longer works: your password was changed after it was sent.") {
+			t.Errorf("the link after the change: %d; want 410 saying the password changed", status)
+		}
+		p.get("/password/reset") // a page with a form, for the CSRF token
+		if status, _ := p.post(link, url.Values{"password": {"an attacker's choice"}, "confirm": {"an attacker's choice"}}); status != http.StatusGone {
+			t.Errorf("posting to the link after the change: %d; want 410", status)
+		}
+	})
+}
