@@ -182,7 +182,10 @@ func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce 
 	enc := base64.RawURLEncoding
 	payload, err1 := enc.DecodeString(p)
 	mac, err2 := enc.DecodeString(m)
-	if !found || err1 != nil || err2 != nil || len(payload) != devicePayloadBytes || !hmac.Equal(mac, s.deviceMAC(emailKey, payload)) {
+	// The decoder skips CR and LF and tolerates stray bits: only the one
+	// spelling issueDeviceToken writes is a token.
+	if !found || err1 != nil || err2 != nil || len(payload) != devicePayloadBytes ||
+		enc.EncodeToString(payload) != p || enc.EncodeToString(mac) != m || !hmac.Equal(mac, s.deviceMAC(emailKey, payload)) {
 		return "", false
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[deviceNonceBytes:])), 0)

@@ -1,6 +1,12 @@
 package directory
 
-import "testing"
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestAddressKey(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,4 +29,34 @@ func TestAddressKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDeviceToken: the device cookie comes from the browser, so anyone
+// can send anything. Whatever arrives, opening it never panics, and only
+// a token issued for that email opens: changing any byte of a real token,
+// or presenting it for another email, gives nothing.
+func FuzzDeviceToken(f *testing.F) {
+	s := NewService(Config{DeviceKey: []byte("a device key of thirty-two bytes")})
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	// Built here rather than by issueDeviceToken, whose nonce is random:
+	// fuzzing workers are other processes and must agree on the token.
+	payload := []byte("sixteen byte nonce\x00\x00\x00\x00\x00\x00")[:devicePayloadBytes]
+	binary.BigEndian.PutUint64(payload[deviceNonceBytes:], uint64(now.Add(-time.Hour).Unix()))
+	real := base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(s.deviceMAC("ada@example.com", payload))
+	if _, ok := s.openDeviceToken(s.issueDeviceToken("ada@example.com", now), "ada@example.com", now); !ok {
+		f.Fatal("an issued token does not open")
+	}
+	for _, seed := range []string{real, "", ".", "x.y", real + "=", strings.Repeat("A", 200), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		f.Add(seed, "ada@example.com")
+	}
+	f.Add(real, "bob@example.com")
+	f.Fuzz(func(t *testing.T, token, emailKey string) {
+		nonce, ok := s.openDeviceToken(token, emailKey, now)
+		if ok != (token == real && emailKey == "ada@example.com") {
+			t.Fatalf("openDeviceToken(%q, %q) = %q, %v; only the real token for its email opens", token, emailKey, nonce, ok)
+		}
+		if ok && nonce == "" {
+			t.Fatal("a token opened without a nonce")
+		}
+	})
 }
