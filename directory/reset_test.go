@@ -278,16 +278,21 @@ func TestResetRequestsForUnknownEmailsWriteNothing(t *testing.T) {
 			t.Errorf("%d reset requests for unknown emails wrote rows (-before +after):\n%s", n, diff)
 		}
 		// The person's own requests are throttled still: 3 links an hour.
-		start = time.Now()
-		for range 10 {
+		var sent, throttled time.Duration
+		for i := range 10 {
+			start := time.Now()
 			if err := svc.RequestPasswordReset(ctx, "p@example.com", ""); err != nil {
 				t.Fatal(err)
 			}
+			if i < 3 {
+				sent += time.Since(start) / 3
+			} else {
+				throttled += time.Since(start) / 7
+			}
 		}
-		known := time.Since(start) / 10
 		if got := countRows(t, s, "password_resets"); got != 3 {
 			t.Errorf("%d reset links for 10 requests; want 3", got)
 		}
-		t.Logf("%s: per request, unknown email %v, known email (3 sent, 7 throttled) %v", s.Dialect(), unknown, known)
+		t.Logf("%s: per request, unknown email %v, known email sent %v, known email throttled %v", s.Dialect(), unknown, sent, throttled)
 	})
 }
