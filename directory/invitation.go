@@ -375,8 +375,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 	if link.HasPassword {
 		// The same guessing limit as the sign-in page: the invitation
 		// page must not be a way around it.
-		emailKey := "email:" + EmailKey(u.Email)
-		if err := s.checkThrottle(ctx, s.clock(), emailKey, maxEmailFailures); err != nil {
+		lockout := emailThrottle(EmailKey(u.Email))
+		if err := s.checkThrottle(ctx, s.clock(), lockout); err != nil {
 			return Member{}, err
 		}
 		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, in.Password)
@@ -384,7 +384,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			return Member{}, fmt.Errorf("verify password: %w", err)
 		}
 		if !ok {
-			if err := s.store.AddSignInFailure(ctx, emailKey, s.clock()); err != nil {
+			if err := s.store.AddSignInFailure(ctx, lockout.key, s.clock()); err != nil {
 				return Member{}, err
 			}
 			return Member{}, UnauthenticatedError("That is not the password of " + u.Email + ". Use the password you sign in with elsewhere, or reset it.")

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -23,12 +22,15 @@ type PasswordReset struct {
 	ExpiresAt  time.Time
 	UsedAt     *time.Time
 	CreatedAt  time.Time
+	// PasswordStamp is passwordStamp of the user when the link was made:
+	// the link works only while it is still theirs (see OpenResetLink).
+	PasswordStamp string
 }
 
 const (
 	// PasswordResetTTL is how long a reset link works.
 	PasswordResetTTL = time.Hour
-	// At most maxResetRequests reset emails per address per resetWindow, so
+	// At most maxResetRequests reset emails per person per resetWindow, so
 	// the form cannot be used to flood someone's mailbox.
 	maxResetRequests = 3
 	resetWindow      = time.Hour
@@ -48,30 +50,29 @@ func (s *Service) resetToken(r PasswordReset) string {
 // account. The email carries the branding of the person's home account, or
 // the one they chose last: never one a request names, so no account can
 // send its look to another's people.
+//
+// The mail throttle counts the person's own reset links, so a request for
+// an email nobody has writes nothing at all (DESIGN rule 12). Such a
+// request makes the same reads as one for a person, finding nothing, so
+// only the writes for a real link (or their absence when the person is
+// throttled) differ.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	now := s.clock()
-	key := "reset:" + EmailKey(strings.TrimSpace(email))
-	n, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow))
-	if err != nil {
-		return err
-	}
-	if n >= maxResetRequests {
-		s.log.InfoContext(ctx, "password reset requests throttled")
-		return nil
-	}
-	if err := s.store.AddSignInFailure(ctx, key, now); err != nil {
-		return err
-	}
 	u, err := s.store.FindUserByEmail(ctx, email)
-	if KindOf(err) == NotFound {
-		return nil
+	if err != nil && KindOf(err) != NotFound {
+		return err
 	}
+	n, err := s.store.CountPasswordResets(ctx, u.ID, now.Add(-resetWindow))
 	if err != nil {
 		return err
 	}
 	accounts, err := s.activeAccounts(ctx, u.ID)
 	if err != nil || len(accounts) == 0 {
 		return err
+	}
+	if n >= maxResetRequests {
+		s.log.InfoContext(ctx, "password reset requests throttled", "user_id", u.ID)
+		return nil
 	}
 	account := accounts[0]
 	for _, a := range accounts {
@@ -87,7 +88,16 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		if ssoAccount.ID != "" {
 			account = ssoAccount
 		}
+		// These emails are throttled like reset links: a known person's
+		// own counter, so unknown addresses still write nothing.
+		key := "sso-mail:" + EmailKey(u.Email)
+		if sent, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow)); err != nil || sent >= maxResetRequests {
+			return err
+		}
 		err := s.store.Tx(ctx, func(tx Store) error {
+			if err := tx.AddSignInFailure(ctx, key, now); err != nil {
+				return err
+			}
 			if err := tx.AddMailMessage(ctx, MailMessage{
 				ID: newID(), AccountID: account.ID, Kind: MailSSOSignIn, Recipient: u.Email, Data: MailData{SSOLogin: ssoAccount.ID != ""},
 				Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
@@ -105,7 +115,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		}
 		return nil
 	}
-	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now}
+	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now,
+		PasswordStamp: passwordStamp(u)}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	reset.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
@@ -176,6 +187,14 @@ func (s *Service) resetBlocked(ctx context.Context, u User) (bool, Account, erro
 	return true, ssoAccount, nil
 }
 
+var errResetOutdated = GoneError("This password reset link no longer works: your password was changed after it was sent.")
+
+// passwordStamp identifies the user's current password without being
+// anything a password could be checked against: a digest of its hash,
+// which a new salt makes new each time any password is set. A timestamp
+// would do the same only as well as every replica's clock.
+func passwordStamp(u User) string { return hashToken("admit password stamp\x00" + u.PasswordHash) }
+
 // ResetLink is what the reset page shows.
 type ResetLink struct {
 	Reset   PasswordReset
@@ -202,6 +221,12 @@ func (s *Service) OpenResetLink(ctx context.Context, token string) (ResetLink, e
 	u, err := s.store.FindUser(ctx, r.UserID)
 	if err != nil {
 		return ResetLink{}, err
+	}
+	// Every way of setting a password (a change, an admin, another reset
+	// link, a first password from an invitation) writes a new hash, so
+	// this one comparison ends the link after any of them.
+	if r.PasswordStamp != passwordStamp(u) {
+		return ResetLink{}, errResetOutdated
 	}
 	a, err := s.store.FindAccount(ctx, r.AccountID)
 	if err != nil {
@@ -240,7 +265,12 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			}
 			return err
 		}
-		if err := tx.UpdatePassword(ctx, link.User.ID, hash, false, now); err != nil {
+		// The password checked in OpenResetLink must still be the one
+		// replaced: a change that commits in between ends this link too.
+		if err := tx.ReplacePassword(ctx, link.User.ID, link.User.PasswordHash, hash, false, now); err != nil {
+			if KindOf(err) == NotFound {
+				return errResetOutdated
+			}
 			return err
 		}
 		// The link came by email: the new password is the address owner's.
@@ -250,7 +280,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {
 			return err
 		}
-		if err := tx.ClearSignInFailures(ctx, "email:"+EmailKey(link.User.Email)); err != nil {
+		if err := tx.ClearSignInFailures(ctx, emailThrottle(EmailKey(link.User.Email)).key); err != nil {
 			return err
 		}
 		for _, accountID := range accounts {

@@ -19,8 +19,10 @@ type Service struct {
 	hasher   *Hasher
 	tokenKey []byte
 	resolver TXTResolver
-	now      func() time.Time
-	log      *slog.Logger
+	// deviceKey signs device tokens (see throttle.go).
+	deviceKey []byte
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // Config holds what a Service is built from. Hasher, Now and Logger have
@@ -34,13 +36,17 @@ type Config struct {
 	TokenKey []byte
 	// Resolver looks up domain verification records.
 	Resolver TXTResolver
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// DeviceKey (32 bytes or more, derived from the server key) signs the
+	// device tokens that exempt a person's own browsers from the lockout
+	// strangers cause. Like TokenKey, every process must have the same.
+	DeviceKey []byte
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, now: cfg.Now, log: cfg.Logger}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}
@@ -52,6 +58,10 @@ func NewService(cfg Config) *Service {
 		// one-shot tools, never for a server (cmd/admit always sets it).
 		s.tokenKey = make([]byte, 32)
 		_, _ = rand.Read(s.tokenKey)
+	}
+	if len(s.deviceKey) == 0 {
+		s.deviceKey = make([]byte, 32)
+		_, _ = rand.Read(s.deviceKey)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

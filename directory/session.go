@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +32,6 @@ const (
 	// sessionTouchEvery limits last-seen updates to one write a minute per
 	// session, rather than one per request.
 	sessionTouchEvery = time.Minute
-	// Throttling: at most maxEmailFailures failed sign-ins per email, and
-	// maxAddrFailures per client address, within signInWindow.
-	signInWindow     = 15 * time.Minute
-	maxEmailFailures = 5
-	maxAddrFailures  = 50
 )
 
 // SignedIn is the outcome of a correct email and password.
@@ -49,6 +43,9 @@ type SignedIn struct {
 	// Preferred is the account to open: the one chosen last time, or the
 	// only one. Empty when the person has several and never chose.
 	Preferred string
+	// Device is a new device token for the browser to keep and present
+	// at its next sign-ins as this person (see Client).
+	Device string
 }
 
 // dummyHash is verified against when there is no real hash to check, so
@@ -69,17 +66,17 @@ type dummyState struct {
 
 var errBadCredentials = UnauthenticatedError("The email address or password is not right.")
 
-// SignIn checks an email and password. addr is the client's address, for
-// throttling. Wrong and unknown emails get the same answer in the same time.
-func (s *Service) SignIn(ctx context.Context, email, password, addr string) (SignedIn, error) {
+// SignIn checks an email and password; from says where the attempt comes
+// from, for throttling (see throttle.go). Wrong and unknown emails get the
+// same answer in the same time.
+func (s *Service) SignIn(ctx context.Context, email, password string, from Client) (SignedIn, error) {
 	now := s.clock()
-	emailKey := "email:" + EmailKey(strings.TrimSpace(email))
-	addrKey := "addr:" + addr
-	if err := s.checkThrottle(ctx, now, emailKey, maxEmailFailures); err != nil {
-		return SignedIn{}, err
-	}
-	if err := s.checkThrottle(ctx, now, addrKey, maxAddrFailures); err != nil {
-		return SignedIn{}, err
+	emailKey := EmailKey(strings.TrimSpace(email))
+	throttles := s.throttlesFor(emailKey, from, now)
+	for _, t := range throttles {
+		if err := s.checkThrottle(ctx, now, t); err != nil {
+			return SignedIn{}, err
+		}
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && KindOf(err) != NotFound {
@@ -94,9 +91,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 		return SignedIn{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || !u.HasPassword() {
-		return SignedIn{}, s.failSignIn(ctx, now, u, emailKey, addrKey)
+		return SignedIn{}, s.failSignIn(ctx, now, u, throttles)
 	}
-	if err := s.store.ClearSignInFailures(ctx, emailKey); err != nil {
+	// Only the lockout this attempt was held to is cleared: the owner
+	// signing in on their own device leaves a stranger's count alone.
+	if err := s.store.ClearSignInFailures(ctx, throttles[0].key); err != nil {
 		return SignedIn{}, err
 	}
 	if u.PasswordMustChange && u.PasswordChangedAt != nil {
@@ -128,7 +127,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 			_ = s.store.UpdatePassword(ctx, u.ID, fresh, u.PasswordMustChange, derefTime(u.PasswordChangedAt, now))
 		}
 	}
-	out := SignedIn{User: u, Accounts: accounts}
+	out := SignedIn{User: u, Accounts: accounts, Device: s.issueDeviceToken(emailKey, now)}
 	if len(accounts) == 1 {
 		out.Preferred = accounts[0].ID
 	} else if slices.ContainsFunc(accounts, func(a Account) bool { return a.ID == u.LastAccountID }) {
@@ -142,66 +141,6 @@ func derefTime(t *time.Time, def time.Time) time.Time {
 		return def
 	}
 	return *t
-}
-
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, key string, limit int) error {
-	n, oldest, err := s.store.CountSignInFailures(ctx, key, now.Add(-signInWindow))
-	if err != nil {
-		return err
-	}
-	if n < limit {
-		return nil
-	}
-	wait := oldest.Add(signInWindow).Sub(now)
-	minutes := max(1, int(math.Ceil(wait.Minutes())))
-	return &Error{Kind: Throttled, Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-// failSignIn records a failed sign-in against the email and the address,
-// and in the audit log of the person's accounts when the email is theirs.
-func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, emailKey, addrKey string) error {
-	err := s.store.Tx(ctx, func(tx Store) error {
-		for _, k := range []string{emailKey, addrKey} {
-			if err := tx.AddSignInFailure(ctx, k, now); err != nil {
-				return err
-			}
-		}
-		if u.ID == "" {
-			return nil
-		}
-		n, _, err := tx.CountSignInFailures(ctx, emailKey, now.Add(-signInWindow))
-		if err != nil {
-			return err
-		}
-		action := "user.sign_in_failed"
-		if n == maxEmailFailures {
-			action = "user.locked_out"
-		}
-		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if err := s.record(ctx, tx, change{
-				accountID: m.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
-				action: action, targetType: "user", targetID: u.ID, data: map[string]any{"failures": n},
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record failed sign-in: %w", err)
-	}
-	return errBadCredentials
 }
 
 // enterableAccounts returns the accounts where the person is an active
@@ -528,7 +467,7 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 // again. Every replica may sweep; the deletes do not conflict.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	now := s.clock()
-	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-max(signInWindow, resetWindow)), now.Add(-24*time.Hour))
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-signInWindow), now.Add(-24*time.Hour))
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

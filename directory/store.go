@@ -39,6 +39,9 @@ type Store interface {
 	UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error
 	// SetPasswordOrigin records who vouches for the user's password.
 	SetPasswordOrigin(ctx context.Context, userID string, proven bool, setBy string) error
+	// ReplacePassword is UpdatePassword if the stored hash is still old;
+	// NotFound when the password changed in the meantime.
+	ReplacePassword(ctx context.Context, userID, old, hash string, mustChange bool, at time.Time) error
 
 	CreateMembership(ctx context.Context, u User, m Membership) error
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
@@ -97,6 +100,8 @@ type Store interface {
 	// UsePasswordReset marks an unused reset with that id and token hash
 	// used; NotFound when it already was.
 	UsePasswordReset(ctx context.Context, id, tokenHash string, at time.Time) error
+	// CountPasswordResets counts the user's reset links made after since.
+	CountPasswordResets(ctx context.Context, userID string, since time.Time) (int, error)
 
 	CreateSCIMToken(ctx context.Context, t SCIMToken) error
 	FindSCIMToken(ctx context.Context, id string) (SCIMToken, error)

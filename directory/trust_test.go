@@ -22,7 +22,7 @@ func hijackSetup(t *testing.T, svc *directory.Service) (evil, bee directory.Acco
 	evil = mustAccount(t, svc, "evil")
 	bee = mustAccount(t, svc, "bee")
 	victim = addWithPassword(t, svc, evil.ID, "victim@b.example", "evil knows this one")
-	in, err := svc.SignIn(ctx, "victim@b.example", "evil knows this one", "192.0.2.1")
+	in, err := svc.SignIn(ctx, "victim@b.example", "evil knows this one", directory.Client{Addr: "192.0.2.1"})
 	if err != nil {
 		t.Fatalf("attacker signs in to evil: %v", err)
 	}
@@ -43,7 +43,7 @@ func hijackSetup(t *testing.T, svc *directory.Service) (evil, bee directory.Acco
 	if _, err := svc.AddUser(ctx, bee.ID, operator, directory.NewUser{Email: "victim@b.example", FirstName: "V", LastName: "W"}); err != nil {
 		t.Fatal(err)
 	}
-	if in, err := svc.SignIn(ctx, "victim@b.example", "evil changed it since", "192.0.2.1"); err != nil || len(in.Accounts) != 1 || in.Accounts[0].ID != evil.ID {
+	if in, err := svc.SignIn(ctx, "victim@b.example", "evil changed it since", directory.Client{Addr: "192.0.2.1"}); err != nil || len(in.Accounts) != 1 || in.Accounts[0].ID != evil.ID {
 		t.Fatalf("the planted password offers %v, %v; want evil only", in.Accounts, err)
 	}
 	if _, _, err := svc.StartSession(ctx, victim.ID, bee.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
@@ -64,7 +64,7 @@ func assertHijackFails(t *testing.T, svc *directory.Service, s *store.Store, evi
 	if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 		t.Errorf("the attacker's session: %v; want it ended", err)
 	}
-	if _, err := svc.SignIn(ctx, "victim@b.example", password, "192.0.2.1"); directory.KindOf(err) != directory.Unauthenticated {
+	if _, err := svc.SignIn(ctx, "victim@b.example", password, directory.Client{Addr: "192.0.2.1"}); directory.KindOf(err) != directory.Unauthenticated {
 		t.Errorf("the attacker's password still signs in: %v", err)
 	}
 	if u, _ := s.FindUser(ctx, victim.ID); u.HasPassword() {
@@ -170,14 +170,14 @@ func TestPreHijackByInvitation(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("the attacker's session: %v; want it ended", err)
 		}
-		if _, err := svc.SignIn(ctx, "victim@b.example", password, "192.0.2.1"); directory.KindOf(err) != directory.Unauthenticated {
+		if _, err := svc.SignIn(ctx, "victim@b.example", password, directory.Client{Addr: "192.0.2.1"}); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("the attacker's password: %v; want refused", err)
 		}
 		u, _ := s.FindUser(ctx, victim.ID)
 		if !u.PasswordProven {
 			t.Errorf("the password chosen through the emailed link is not proven: %+v", u)
 		}
-		in, err := svc.SignIn(ctx, "victim@b.example", "a passphrase of my own", "192.0.2.2")
+		in, err := svc.SignIn(ctx, "victim@b.example", "a passphrase of my own", directory.Client{Addr: "192.0.2.2"})
 		if err != nil || len(in.Accounts) != 2 {
 			t.Errorf("the victim's own password: %v, %v; want both accounts", in.Accounts, err)
 		}
@@ -330,14 +330,14 @@ func TestSSORequired(t *testing.T) {
 		}
 		// Password sign-in: bee is not offered to its domain's people,
 		// owners included; a guest from another domain keeps it.
-		in, err := svc.SignIn(ctx, "m@b.example", "a proven passphrase 0", "192.0.2.1")
+		in, err := svc.SignIn(ctx, "m@b.example", "a proven passphrase 0", directory.Client{Addr: "192.0.2.1"})
 		if err != nil || len(in.Accounts) != 1 || in.Accounts[0].ID != other.ID {
 			t.Errorf("member: %v, %v; want only other", in.Accounts, err)
 		}
-		if _, err := svc.SignIn(ctx, "o@b.example", "a proven passphrase 1", "192.0.2.1"); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "single sign-on") {
+		if _, err := svc.SignIn(ctx, "o@b.example", "a proven passphrase 1", directory.Client{Addr: "192.0.2.1"}); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "single sign-on") {
 			t.Errorf("owner without break-glass: %v; want Forbidden naming SSO", err)
 		}
-		if in, err := svc.SignIn(ctx, "guest@contractor.example", "a proven passphrase 2", "192.0.2.1"); err != nil || len(in.Accounts) != 1 {
+		if in, err := svc.SignIn(ctx, "guest@contractor.example", "a proven passphrase 2", directory.Client{Addr: "192.0.2.1"}); err != nil || len(in.Accounts) != 1 {
 			t.Errorf("guest: %v, %v; want bee", in.Accounts, err)
 		}
 		// Switching in from another account's password session is refused.
@@ -383,7 +383,7 @@ func TestSSORequired(t *testing.T) {
 		if _, err := svc.SetSignInPolicy(ctx, bee.ID, operator, directory.SignInPolicy{SSORequired: true, BreakGlassOwners: true}); err != nil {
 			t.Fatal(err)
 		}
-		in, err = svc.SignIn(ctx, "o@b.example", "a proven passphrase 1", "192.0.2.1")
+		in, err = svc.SignIn(ctx, "o@b.example", "a proven passphrase 1", directory.Client{Addr: "192.0.2.1"})
 		if err != nil || len(in.Accounts) != 1 {
 			t.Fatalf("owner with break-glass: %v, %v", in.Accounts, err)
 		}

@@ -50,13 +50,14 @@ type Handler struct {
 	secure bool
 	log    *slog.Logger
 	cookie web.SessionCookie
+	device deviceCookie
 	tmpl   map[string]*template.Template
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger,
-		cookie: web.SessionCookie{Secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
+		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
@@ -174,7 +175,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			form.SSO = &opt
 		}
 	}
-	in, err := h.dir.SignIn(r.Context(), email, password, clientAddr(r))
+	in, err := h.dir.SignIn(r.Context(), email, password, directory.Client{Addr: clientAddr(r), Device: h.device.token(r)})
 	switch kind := directory.KindOf(err); {
 	case err == nil:
 	case kind == directory.Unauthenticated, kind == directory.Throttled, kind == directory.Forbidden:
@@ -206,6 +207,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.setCookie(w, token, sess)
+	h.device.set(w, in.Device, sess.CreatedAt)
 	h.log.InfoContext(r.Context(), "signed in", "user_id", in.User.ID, "account_id", accountID)
 	switch {
 	case in.User.PasswordMustChange:
@@ -219,8 +221,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // clientAddr is the address throttling counts against: the connection's
-// peer. Behind a proxy that is the proxy, which throttles per email still
-// and per address only as a whole.
+// peer (package directory decides which addresses count as one). Behind a
+// proxy that is the proxy, which throttles per email still and per address
+// only as a whole.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

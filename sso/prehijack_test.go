@@ -29,7 +29,7 @@ func (w *world) plant(t *testing.T, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.svc.SignIn(ctx, email, "the attacker knows it", "192.0.2.66"); err != nil {
+	if _, err := w.svc.SignIn(ctx, email, "the attacker knows it", directory.Client{Addr: "192.0.2.66"}); err != nil {
 		t.Fatalf("the attacker signs in: %v", err)
 	}
 	token, _, err := w.svc.StartSession(ctx, added.Member.User.ID, evil.ID, directory.ByPassword)
@@ -53,7 +53,7 @@ func (w *world) assertHijackFailed(t *testing.T, b *browser, email, token, want 
 	if _, err := w.svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 		t.Errorf("the attacker's session: %v; want it ended", err)
 	}
-	if _, err := w.svc.SignIn(ctx, email, "the attacker knows it", "192.0.2.66"); directory.KindOf(err) != directory.Unauthenticated {
+	if _, err := w.svc.SignIn(ctx, email, "the attacker knows it", directory.Client{Addr: "192.0.2.66"}); directory.KindOf(err) != directory.Unauthenticated {
 		t.Errorf("the attacker's password: %v; want refused", err)
 	}
 	events, err := w.svc.AuditEvents(ctx, w.acme.ID, 100)

@@ -104,6 +104,18 @@ func (s *Store) SetPasswordOrigin(ctx context.Context, userID string, proven boo
 	return expectOne(res, "user")
 }
 
+// ReplacePassword stores a new password hash for the user if the stored
+// one is still old: of a password change and anything that changed the
+// password since old was read, the first wins and the other gets NotFound.
+func (s *Store) ReplacePassword(ctx context.Context, userID, old, hash string, mustChange bool, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET password_hash = ?, password_must_change = ?, password_changed_at = ?, updated_at = ?
+		WHERE id = ? AND password_hash = ?`), hash, mustChange, at, at, userID, old)
+	if err != nil {
+		return s.dialect.wrap(err, "replace password")
+	}
+	return expectOne(res, "user with that password")
+}
+
 func expectOne(res sql.Result, what string) error {
 	n, err := res.RowsAffected()
 	if err != nil {

@@ -31,7 +31,16 @@ type Config struct {
 	MailFrom    string
 	SecretKey   string
 	DNSResolver string
+	// MetricsAddr is where /metrics is served, apart from the public
+	// listener: metrics name every account, so they are for the operator's
+	// scraper only. metricsOff turns them off.
+	MetricsAddr string
 }
+
+// metricsOff is the ADMIT_METRICS_ADDR that serves no metrics. An empty
+// value cannot say it: an empty variable is an unset one, which means the
+// default.
+const metricsOff = "off"
 
 // setting ties a Config field to its variable and flag.
 type setting struct {
@@ -46,6 +55,7 @@ var settings = []setting{
 	{"ADMIT_SMTP_URL", "smtp-url", "smtp://[user:pass@]host[:port][?tls=required] or smtps://…; with a password STARTTLS is required off this machine; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
 	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
+	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 }
 
@@ -53,7 +63,7 @@ const defaultDatabaseURL = "sqlite:admit-data/admit.db"
 
 // configFromEnv reads the environment, with DESIGN.md's defaults.
 func configFromEnv(getenv func(string) string) Config {
-	c := Config{Addr: "127.0.0.1:8080", BaseURL: "http://localhost:8080", DatabaseURL: defaultDatabaseURL}
+	c := Config{Addr: "127.0.0.1:8080", BaseURL: "http://localhost:8080", DatabaseURL: defaultDatabaseURL, MetricsAddr: "127.0.0.1:9090"}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
 			*s.field(&c) = v
@@ -76,6 +86,13 @@ func (c Config) Validate() error {
 	var problems []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Errorf("ADMIT_ADDR %q: want host:port", c.Addr))
+	}
+	if c.MetricsAddr != metricsOff {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q: want host:port, or off", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q is ADMIT_ADDR: metrics need a listener of their own, off the public one", c.MetricsAddr))
+		}
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		problems = append(problems, fmt.Errorf("ADMIT_BASE_URL %q: want an origin like https://admit.example.com", c.BaseURL))
@@ -244,6 +261,8 @@ func createExclusive(path string, data []byte) (bool, error) {
 // ever share a key.
 type keys struct {
 	csrf, invitation, bounceHook []byte
+	// device signs the device tokens of password sign-in.
+	device []byte
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
@@ -254,7 +273,7 @@ func deriveKeys(secret []byte) (keys, error) {
 	for _, d := range []struct {
 		dst  *[]byte
 		info string
-	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}} {
+	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}, {&k.device, "admit device token"}} {
 		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
 		if err != nil {
 			return keys{}, fmt.Errorf("derive %s key: %w", d.info, err)
