@@ -24,6 +24,10 @@ type SSOOption struct {
 	AccountName string
 	URL         string // where the SSO login starts: /sso/{account}/login
 	Required    bool
+	// OwnersMayUsePassword keeps the password form for a Required account
+	// whose owners have a break-glass password; the directory refuses
+	// everyone else's password.
+	OwnersMayUsePassword bool
 }
 
 // Realms finds the SSO of an email's domain: home realm discovery. The SSO
@@ -167,7 +171,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if ok && opt.Required {
+		if ok && opt.Required && !opt.OwnersMayUsePassword {
 			http.Redirect(w, r, opt.URL, http.StatusSeeOther)
 			return nil
 		}
@@ -363,6 +367,11 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 type resetRequest struct {
 	Email string
 	Sent  bool
+	// SSO is the company sign-in of an address whose account requires
+	// it: such people get no reset link, and the page says where to go.
+	// It depends on the address's domain only, as on the sign-in page, so
+	// it tells nothing about whether the person has an account.
+	SSO *SSOOption
 }
 
 func (h *Handler) handleResetRequestForm(w http.ResponseWriter, r *http.Request) error {
@@ -377,7 +386,17 @@ func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) err
 	if err := h.dir.RequestPasswordReset(r.Context(), email); err != nil {
 		return err
 	}
-	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: resetRequest{Email: email, Sent: true}})
+	data := resetRequest{Email: email, Sent: true}
+	if h.realms != nil {
+		opt, ok, err := h.realms.SSOFor(r.Context(), email)
+		if err != nil {
+			return err
+		}
+		if ok && opt.Required {
+			data.SSO = &opt
+		}
+	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: data})
 	return nil
 }
 

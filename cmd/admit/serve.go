@@ -229,8 +229,8 @@ func (r realms) SSOFor(ctx context.Context, email string) (login.SSOOption, bool
 	// An account that requires SSO sends its people straight there, unless
 	// its owners keep a break-glass password: then the form still checks
 	// the password and the directory lets only owners in with it.
-	required := a.SignIn.SSORequired && !a.SignIn.BreakGlassOwners
-	return login.SSOOption{AccountName: a.Title(), URL: sso.LoginPath(a.Slug, c.Name, email), Required: required}, true, nil
+	return login.SSOOption{AccountName: a.Title(), URL: sso.LoginPath(a.Slug, c.Name, email),
+		Required: a.SignIn.SSORequired, OwnersMayUsePassword: a.SignIn.BreakGlassOwners}, true, nil
 }
 
 // pinger is what readiness needs of the directory.

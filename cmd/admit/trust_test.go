@@ -55,7 +55,10 @@ func TestSSORequiredThroughServe(t *testing.T) {
 
 	// A reset for pat points to the company sign-in.
 	_, page = fetch(t, noRedirect, "GET", s.url+"/password/reset", nil)
-	fetch(t, noRedirect, "POST", s.url+"/password/reset", url.Values{"csrf_token": {csrfField.FindStringSubmatch(page)[1]}, "email": {"pat@example.com"}})
+	status, page := fetch(t, noRedirect, "POST", s.url+"/password/reset", url.Values{"csrf_token": {csrfField.FindStringSubmatch(page)[1]}, "email": {"pat@example.com"}})
+	if status != http.StatusOK || !strings.Contains(page, "Continue with Acme Inc") || !strings.Contains(page, `href="/sso/acme/login?connection=corp`) {
+		t.Errorf("reset page for an SSO-required address: %d\n%s", status, page)
+	}
 	r := admitWith(t, append(cleanEnv(), s.settings...), "", "mail", "list", "--account", "acme", "--json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"sso_sign_in"`) || strings.Contains(r.stdout, `"password_reset"`) {
 		t.Errorf("mail after pat's reset request: %s %s", r.stdout, r.stderr)
