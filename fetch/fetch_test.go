@@ -195,7 +195,7 @@ func TestRefusesOtherLoopbackAddresses(t *testing.T) {
 	plainTwo, plainHits := s.server("127.0.0.2", true, ok)
 	for _, tc := range []struct {
 		name, allow, url string
-		refused         string // the refused address; "" when it must work
+		refused          string // the refused address; "" when it must work
 	}{
 		{"allowed address", "127.0.0.1/32", one.URL, ""},
 		{"other loopback address", "127.0.0.1/32", two.URL, "127.0.0.2"},
