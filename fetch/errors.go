@@ -50,12 +50,17 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // Allowance is the allow-list entry that would let the request through:
-// the refused address alone, or the host name for plain http.
+// the refused address alone, or for plain http the host.
 func (e *RefusedError) Allowance() string {
-	if !e.Addr.IsValid() {
-		return e.Host
+	addr := e.Addr
+	if !addr.IsValid() {
+		ip, err := netip.ParseAddr(e.Host)
+		if err != nil {
+			return e.Host
+		}
+		addr = ip.Unmap().WithZone("")
 	}
-	return netip.PrefixFrom(e.Addr, e.Addr.BitLen()).String()
+	return netip.PrefixFrom(addr, addr.BitLen()).String()
 }
 
 // StatusError is an answer with a status other than 2xx.

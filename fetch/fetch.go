@@ -259,9 +259,9 @@ func (c *Client) checkScheme(u *url.URL) error {
 		if ip, err := netip.ParseAddr(host); err == nil && c.allow.allowsAddr(ip.Unmap().WithZone("")) {
 			return nil
 		}
-		return &RefusedError{Host: "http://" + u.Host, Reason: "plain http goes only to hosts in the outbound allow list; use https"}
+		return &RefusedError{Host: host, Reason: "plain http goes only to hosts in the outbound allow list; use https"}
 	}
-	return &RefusedError{Host: u.Scheme + "://" + u.Host, Reason: "only https is fetched"}
+	return &RefusedError{Host: host, Reason: fmt.Sprintf("%s: only https is fetched", clip(u.Scheme, 20))}
 }
 
 // guard is the transport of every request: the https rule before it is

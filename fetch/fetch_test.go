@@ -202,7 +202,7 @@ func TestRefusesOtherLoopbackAddresses(t *testing.T) {
 		{"nothing allowed", "", one.URL, "127.0.0.1"},
 		{"nothing allowed, other address", "", two.URL, "127.0.0.2"},
 		{"whole loopback allowed", "127.0.0.0/8", two.URL, ""},
-		{"plain http to an address not allowed", "127.0.0.1/32", plainTwo.URL, "http://" + strings.TrimPrefix(plainTwo.URL, "http://")},
+		{"plain http to an address not allowed", "127.0.0.1/32", plainTwo.URL, "refused to fetch from 127.0.0.2: plain http"},
 		{"IPv6 loopback", "127.0.0.0/8", "https://[::1]:1/", "::1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,8 +36,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if len(applied) != 0 {
 			t.Errorf("second Migrate applied %v; want nothing", applied)
 		}
-		if v, err := s.SchemaVersion(ctx); err != nil || v != 10 {
-			t.Errorf("SchemaVersion = %d, %v; want 10", v, err)
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 13 {
+			t.Errorf("SchemaVersion = %d, %v; want 13", v, err)
 		}
 	})
 }

@@ -10,12 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
 )
 
@@ -28,6 +30,9 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	SecretKey   string
+	// OutboundAllow lists the CIDRs and host names outbound fetches may
+	// reach although private (see package fetch).
+	OutboundAllow string
 }
 
 // setting ties a Config field to its variable and flag.
@@ -43,6 +48,7 @@ var settings = []setting{
 	{"ADMIT_SMTP_URL", "smtp-url", "smtp://[user:pass@]host[:port][?tls=required] or smtps://…; with a password STARTTLS is required off this machine; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
 const defaultDatabaseURL = "sqlite:admit-data/admit.db"
@@ -97,7 +103,18 @@ func (c Config) Validate() error {
 			problems = append(problems, err)
 		}
 	}
+	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
+		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))
+	}
 	return errors.Join(problems...)
+}
+
+// Fetch is the one guarded client for outbound requests, with the
+// operator's allow list.
+func (c Config) Fetch(log *slog.Logger) *outbound.Client {
+	// Validate has refused a list that does not parse.
+	allow, _ := outbound.ParseAllow(c.OutboundAllow)
+	return outbound.New(outbound.Config{Allow: allow, Logger: log})
 }
 
 // Sender is the address emails come from.

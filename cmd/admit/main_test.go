@@ -183,7 +183,7 @@ func TestCLI(t *testing.T) {
 			t.Errorf("user list = %+v", list)
 		}
 		r = admit(t, db, "", "migrate", "--json")
-		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(10) {
+		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(13) {
 			t.Errorf("migrate: exit %d, %v", r.code, m)
 		}
 	})
