@@ -156,6 +156,9 @@ func TestAllowance(t *testing.T) {
 	if err := (fetch.Allow{}).Check(netip.MustParseAddr("::ffff:10.1.2.3")); !errors.As(err, &refused) || refused.Allowance() != "10.1.2.3/32" {
 		t.Errorf("address refusal %v suggests %q", err, refused.Allowance())
 	}
+	if err := (fetch.Allow{}).Check(netip.MustParseAddr("169.254.169.254")); !errors.As(err, &refused) || refused.Allowance() != "" {
+		t.Errorf("a metadata address is suggested for the allow list: %q", refused.Allowance())
+	}
 	for host, want := range map[string]string{"adfs.corp.example": "adfs.corp.example", "127.0.0.2": "127.0.0.2/32", "::1": "::1/128"} {
 		if got := (&fetch.RefusedError{Host: host, Reason: "plain http"}).Allowance(); got != want {
 			t.Errorf("plain-http refusal of %s suggests %q; want %q", host, got, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // The kinds of failure a caller may need to tell apart; test with
@@ -50,8 +51,12 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // Allowance is the allow-list entry that would let the request through:
-// the refused address alone, or for plain http the host.
+// the refused address alone, or for plain http the host. It is empty for
+// a cloud metadata address, which no identity provider lives at.
 func (e *RefusedError) Allowance() string {
+	if e.Addr.IsValid() && slices.Contains(metadataAddrs, e.Addr) {
+		return ""
+	}
 	addr := e.Addr
 	if !addr.IsValid() {
 		ip, err := netip.ParseAddr(e.Host)

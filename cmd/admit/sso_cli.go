@@ -56,7 +56,7 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 // it through, for a provider on the company's network or on this machine.
 func outboundError(err error) error {
 	var refused *outbound.RefusedError
-	if errors.As(err, &refused) {
+	if errors.As(err, &refused) && refused.Allowance() != "" {
 		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, allow it with ADMIT_OUTBOUND_ALLOW=%s", err, refused.Allowance()))
 	}
 	return directory.InvalidError(err.Error())
