@@ -466,16 +466,18 @@ type ConnectionMetadata struct {
 // signing certificates, the change is audited on the connection's account
 // with the fingerprints before and after, and the connection remembers
 // when: whoever controls the metadata controls who may sign people in, so
-// a change of key must never pass unnoticed.
-func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, actor Actor, id string, md ConnectionMetadata) (Connection, error) {
+// a change of key must never pass unnoticed. It returns the connection as
+// saved, and whether its signing certificates changed.
+func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, actor Actor, id string, md ConnectionMetadata) (c Connection, certificatesChanged bool, err error) {
 	signing, err := fingerprints(md.SigningCertificates)
 	switch {
 	case err != nil:
-		return Connection{}, InvalidError(err.Error())
+		return Connection{}, false, InvalidError(err.Error())
 	case md.Metadata == "" || len(signing) == 0:
-		return Connection{}, InvalidError("the metadata and its signing certificates must be given")
+		return Connection{}, false, InvalidError("the metadata and its signing certificates must be given")
 	}
 	var out Connection
+	var changed bool
 	err = s.store.Tx(ctx, func(tx Store) error {
 		c, err := tx.FindConnection(ctx, accountID, id)
 		if err != nil {
@@ -489,7 +491,7 @@ func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, a
 		c.Metadata, c.MetadataFetchedAt, c.MetadataError, c.SigningCertificates, c.UpdatedAt = md.Metadata, &now, "", signing, now
 		// A connection made before fingerprints were kept has none: its
 		// first metadata sets them without an event.
-		changed := len(previous) > 0 && !slices.Equal(previous, signing)
+		changed = len(previous) > 0 && !slices.Equal(previous, signing)
 		if changed {
 			c.SigningCertificatesChangedAt = &now
 		}
@@ -509,9 +511,9 @@ func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, a
 		})
 	})
 	if err != nil {
-		return Connection{}, fmt.Errorf("save connection metadata: %w", err)
+		return Connection{}, false, fmt.Errorf("save connection metadata: %w", err)
 	}
-	return out, nil
+	return out, changed, nil
 }
 
 // RecordMetadataFailure records why fetching a connection's metadata

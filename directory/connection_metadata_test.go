@@ -50,14 +50,14 @@ func TestSetConnectionMetadataAuditsNewSigningCertificates(t *testing.T) {
 			return out
 		}
 
-		same, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, directory.ConnectionMetadata{Metadata: "<v2/>", SigningCertificates: []string{strings.ToUpper(fp('b')), fp('a')}})
-		if err != nil || same.Metadata != "<v2/>" || same.SigningCertificatesChangedAt != nil || len(changes()) != 0 {
+		same, changed, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, directory.ConnectionMetadata{Metadata: "<v2/>", SigningCertificates: []string{strings.ToUpper(fp('b')), fp('a')}})
+		if err != nil || changed || same.Metadata != "<v2/>" || same.SigningCertificatesChangedAt != nil || len(changes()) != 0 {
 			t.Fatalf("same certificates: %+v, %v, %d events", same, err, len(changes()))
 		}
 
-		rolled, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, directory.ConnectionMetadata{Metadata: "<v3/>", SigningCertificates: []string{fp('b'), fp('c')}})
+		rolled, changed, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, directory.ConnectionMetadata{Metadata: "<v3/>", SigningCertificates: []string{fp('b'), fp('c')}})
 		events := changes()
-		if err != nil || rolled.SigningCertificatesChangedAt == nil || len(events) != 1 {
+		if err != nil || !changed || rolled.SigningCertificatesChangedAt == nil || len(events) != 1 {
 			t.Fatalf("rollover: %+v, %v, %d events", rolled, err, len(events))
 		}
 		var data map[string]any
@@ -79,7 +79,7 @@ func TestSetConnectionMetadataAuditsNewSigningCertificates(t *testing.T) {
 			{"no certificates", directory.ConnectionMetadata{Metadata: "<x/>"}, "must be given"},
 			{"no metadata", directory.ConnectionMetadata{SigningCertificates: []string{fp('d')}}, "must be given"},
 		} {
-			_, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, tc.md)
+			_, _, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, c.ID, tc.md)
 			if directory.KindOf(err) != directory.Invalid || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s: %v; want Invalid saying %q", tc.name, err, tc.want)
 			}
@@ -96,10 +96,10 @@ func TestSetConnectionMetadataAuditsNewSigningCertificates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, oidc.ID, directory.ConnectionMetadata{Metadata: "<x/>", SigningCertificates: []string{fp('e')}}); directory.KindOf(err) != directory.Invalid {
+		if _, _, err := svc.SetConnectionMetadata(ctx, a.ID, refresher, oidc.ID, directory.ConnectionMetadata{Metadata: "<x/>", SigningCertificates: []string{fp('e')}}); directory.KindOf(err) != directory.Invalid {
 			t.Errorf("an OIDC connection: %v; want Invalid", err)
 		}
-		if _, err := svc.SetConnectionMetadata(ctx, "another account", refresher, c.ID, directory.ConnectionMetadata{Metadata: "<x/>", SigningCertificates: []string{fp('e')}}); directory.KindOf(err) != directory.NotFound {
+		if _, _, err := svc.SetConnectionMetadata(ctx, "another account", refresher, c.ID, directory.ConnectionMetadata{Metadata: "<x/>", SigningCertificates: []string{fp('e')}}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("through another account: %v; want NotFound", err)
 		}
 	})

@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/admit-dev/admit/certs"
@@ -106,17 +105,17 @@ func (r *Refresher) refresh(ctx context.Context, c directory.Connection, slug st
 		// A connection from before certificates were compared: what it
 		// trusts now is the baseline the new metadata is measured against.
 		if held, err := CheckMetadata([]byte(c.Metadata)); err == nil {
-			if saved, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, held); err == nil {
+			if saved, _, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, held); err == nil {
 				c = saved
 			}
 		}
 	}
-	saved, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, md)
+	saved, changed, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, md)
 	if err != nil {
 		r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
 		return c
 	}
-	if len(c.SigningCertificates) > 0 && !slices.Equal(saved.SigningCertificates, c.SigningCertificates) {
+	if changed {
 		r.Logger.WarnContext(ctx, "the identity provider's signing certificates changed", "account", slug, "connection", c.Name,
 			"previous", c.SigningCertificates, "current", saved.SigningCertificates)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -552,12 +551,12 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 		if err != nil {
 			return directory.InvalidError(*file + ": " + err.Error())
 		}
-		updated, err := svc.SetConnectionMetadata(ctx, a.ID, c.actor(), conn.ID, md)
+		updated, changed, err := svc.SetConnectionMetadata(ctx, a.ID, c.actor(), conn.ID, md)
 		if err != nil {
 			return err
 		}
 		text := fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug)
-		if !slices.Equal(updated.SigningCertificates, conn.SigningCertificates) && len(conn.SigningCertificates) > 0 {
+		if changed {
 			text += "; its signing certificates changed (audited)"
 		}
 		c.output(c.toConnectionJSON(a, updated), text)
