@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -339,13 +340,21 @@ func TestChecksTheAddressesANameResolvesTo(t *testing.T) {
 		{"adfs-md.test", "adfs-md.test", "169.254.169.254 (adfs-md.test)"},
 	} {
 		t.Run(tc.host, func(t *testing.T) {
-			c, w := s.client(tc.allow, resolve, 0)
+			var logs strings.Builder
+			w := &witness{}
+			c := fetch.New(fetch.Config{Allow: mustAllow(t, tc.allow), Resolver: resolve, RootCAs: s.pool, Control: w.control,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			body, err := get(c, "https://"+net.JoinHostPort(tc.host, port)+"/")
 			if tc.refused == "" {
 				if err != nil || string(body) != "ok" {
 					t.Fatalf("got %q, %v", body, err)
 				}
 				w.connectedOnlyTo(t, "127.0.0.1")
+				// A name that also resolves to refused addresses is how
+				// rebinding is tried: the operator hears of it.
+				if warned := strings.Contains(logs.String(), "refused addresses, which were skipped"); warned != (tc.host == "rebind.test") {
+					t.Errorf("warned %v; logs: %s", warned, logs.String())
+				}
 				return
 			}
 			if !errors.Is(err, fetch.ErrRefused) || !strings.Contains(err.Error(), tc.refused) {
@@ -437,6 +446,7 @@ func TestGivesUpOnSlowServers(t *testing.T) {
 		start := time.Now()
 		_, err := get(c, u)
 		took := time.Since(start)
+		t.Logf("%s: gave up after %s", u, took.Round(time.Millisecond))
 		if !errors.Is(err, fetch.ErrTimeout) || !strings.Contains(err.Error(), "300ms") {
 			t.Errorf("%s: %v; want ErrTimeout", u, err)
 		}
