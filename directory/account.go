@@ -17,6 +17,7 @@ type Account struct {
 	Domains        []string // email domains the account owns; lowercase, sorted
 	Branding       Branding
 	PasswordPolicy PasswordPolicy
+	SignIn         SignInPolicy
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }

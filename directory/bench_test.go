@@ -119,7 +119,7 @@ func BenchmarkSignIn(b *testing.B) {
 		}
 		b.Run("serial", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := svc.SignIn(ctx, "p@bench.example", "benchmark password 42", "127.0.0.1"); err != nil {
+				if _, err := svc.SignIn(ctx, "p@bench.example", "benchmark password 42", directory.Client{Addr: "127.0.0.1"}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -127,7 +127,7 @@ func BenchmarkSignIn(b *testing.B) {
 		b.Run("parallel", func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.SignIn(ctx, "p@bench.example", "benchmark password 42", "127.0.0.1"); err != nil {
+					if _, err := svc.SignIn(ctx, "p@bench.example", "benchmark password 42", directory.Client{Addr: "127.0.0.1"}); err != nil {
 						b.Error(err)
 						return
 					}

@@ -141,16 +141,19 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 	now := s.clock()
 	var inv Invitation
 	err = s.store.Tx(ctx, func(tx Store) error {
-		if _, err := tx.FindAccount(ctx, accountID); err != nil {
+		// The name given here is only a suggestion for the acceptance
+		// form, and another company's person gets none from us (rule 10).
+		_, candidate, _, err := newUserFor(ctx, tx, accountID, email, in.FirstName, in.LastName, now)
+		if err != nil {
 			return err
 		}
-		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: email, FirstName: in.FirstName, LastName: in.LastName, CreatedAt: now, UpdatedAt: now})
+		u, _, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
 		}
 		switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
 		case KindOf(err) == NotFound:
-			m = Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, CreatedAt: now, UpdatedAt: now}
+			m = Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, Source: SourceOfInvitation, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateMembership(ctx, u, m); err != nil {
 				return err
 			}
@@ -334,7 +337,16 @@ func (s *Service) OpenInvitationLink(ctx context.Context, token string) (Invitat
 	if err != nil {
 		return InvitationLink{}, err
 	}
-	return InvitationLink{Invitation: inv, Account: a, HasPassword: u.HasPassword(), Policy: policy, FirstName: u.FirstName, LastName: u.LastName}, nil
+	return InvitationLink{Invitation: inv, Account: a, HasPassword: keepsPassword(u, inv.AccountID), Policy: policy, FirstName: u.FirstName, LastName: u.LastName}, nil
+}
+
+// keepsPassword reports whether accepting an invitation to the account
+// asks for the person's existing password. A password another account's
+// admin set and the person never proved does not count: the emailed link
+// proves the address, which beats a password someone else may know, so the
+// person chooses a new one and the old one ends (rule 10).
+func keepsPassword(u User, accountID string) bool {
+	return u.HasPassword() && (u.PasswordProven || u.PasswordSetBy == accountID)
 }
 
 // Acceptance is what the invited person gives: a name and a new password,
@@ -358,12 +370,13 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 	if err != nil {
 		return Member{}, err
 	}
+	replaceUnproven := u.HasPassword() && !link.HasPassword
 	var hash string
 	if link.HasPassword {
 		// The same guessing limit as the sign-in page: the invitation
 		// page must not be a way around it.
-		emailKey := "email:" + EmailKey(u.Email)
-		if err := s.checkThrottle(ctx, s.clock(), emailKey, maxEmailFailures); err != nil {
+		lockout := emailThrottle(EmailKey(u.Email))
+		if err := s.checkThrottle(ctx, s.clock(), lockout); err != nil {
 			return Member{}, err
 		}
 		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, in.Password)
@@ -371,7 +384,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			return Member{}, fmt.Errorf("verify password: %w", err)
 		}
 		if !ok {
-			if err := s.store.AddSignInFailure(ctx, emailKey, s.clock()); err != nil {
+			if err := s.store.AddSignInFailure(ctx, lockout.key, s.clock()); err != nil {
 				return Member{}, err
 			}
 			return Member{}, UnauthenticatedError("That is not the password of " + u.Email + ". Use the password you sign in with elsewhere, or reset it.")
@@ -402,11 +415,25 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			}
 			return err
 		}
+		actor := Actor{Source: SourceUser, ID: u.ID, Name: u.Email}
+		if replaceUnproven {
+			var err error
+			if u, err = s.revokeUnproven(ctx, tx, inv.AccountID, u, actor, "the address's owner accepted an invitation and chose their own password"); err != nil {
+				return err
+			}
+		}
 		if hash != "" {
 			if err := tx.SetProfileAndPassword(ctx, u.ID, in.FirstName, in.LastName, hash, now); err != nil {
 				return err
 			}
-			u.FirstName, u.LastName, u.PasswordHash = in.FirstName, in.LastName, hash
+			u.FirstName, u.LastName, u.PasswordHash, u.PasswordProven = in.FirstName, in.LastName, hash, true
+		} else if !u.PasswordProven {
+			// Knowing the password and holding the emailed link: the
+			// password is the address owner's.
+			if err := tx.SetPasswordOrigin(ctx, u.ID, true, ""); err != nil {
+				return err
+			}
+			u.PasswordProven, u.PasswordSetBy = true, ""
 		}
 		var err error
 		if m, err = tx.ActivateMembership(ctx, inv.AccountID, u.ID, now); err != nil {

@@ -188,7 +188,11 @@ func TestAcceptingAsExistingUserKeepsTheirPassword(t *testing.T) {
 		svc, _ := newClockService(t, s)
 		home := mustAccount(t, svc, "home")
 		other := mustAccount(t, svc, "other")
-		added, err := svc.AddUser(ctx, home.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "Pat", LastName: "Q", Password: "the password pat has"})
+		if _, err := svc.AddUser(ctx, home.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "Pat", LastName: "Q", Password: "the password pat has"}); err != nil {
+			t.Fatal(err)
+		}
+		proveAddress(t, svc, "p@example.com", "the password pat has")
+		added, err := svc.Member(ctx, home.ID, "p@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,8 +212,8 @@ func TestAcceptingAsExistingUserKeepsTheirPassword(t *testing.T) {
 		if err != nil || m.Membership.Status != directory.StatusActive {
 			t.Fatalf("accept: %+v, %v", m, err)
 		}
-		u, _ := s.FindUser(ctx, added.Member.User.ID)
-		if u.PasswordHash != added.Member.User.PasswordHash || u.FirstName != "Pat" {
+		u, _ := s.FindUser(ctx, added.User.ID)
+		if u.PasswordHash != added.User.PasswordHash || u.FirstName != "Pat" {
 			t.Error("accepting an invitation changed an existing person's password or name")
 		}
 	})
@@ -332,6 +336,7 @@ func TestInvitationPasswordGuessesAreThrottled(t *testing.T) {
 		if _, err := svc.AddUser(ctx, home.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "P", LastName: "Q", Password: "the password pat has"}); err != nil {
 			t.Fatal(err)
 		}
+		proveAddress(t, svc, "p@example.com", "the password pat has")
 		if _, err := svc.Invite(ctx, other.ID, operator, directory.NewInvitation{Email: "p@example.com"}); err != nil {
 			t.Fatal(err)
 		}

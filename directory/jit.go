@@ -136,7 +136,7 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 					}
 				}
 			}
-			m = Membership{ID: newID(), AccountID: a.ID, UserID: u.ID, Role: RoleMember, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+			m = Membership{ID: newID(), AccountID: a.ID, UserID: u.ID, Role: RoleMember, Status: StatusActive, Source: SourceOfSSO, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateMembership(ctx, u, m); err != nil {
 				return err
 			}
@@ -149,6 +149,12 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 			}); err != nil {
 				return err
 			}
+		}
+		// The connection vouches for an address in the account's verified
+		// domains (rule 2), so the account is the person's home: a
+		// password someone else set for them ends now.
+		if u, err = s.takeIn(ctx, tx, a, u, sso(c)); err != nil {
+			return err
 		}
 		if c.JITMode != JITOff {
 			if err := s.updateFromIdentity(ctx, tx, c, id, mappings, &u, &m, &out); err != nil {

@@ -18,6 +18,10 @@ const (
 	MailInvitationUndeliverable MailKind = "invitation_undeliverable"
 	// MailPasswordReset sends Data.ResetID's reset link to Recipient.
 	MailPasswordReset MailKind = "password_reset"
+	// MailSSOSignIn answers a reset request of a person who signs in
+	// through their organisation's single sign-on: there is no password to
+	// reset; Data.SSOLogin says whether the account's SSO link applies.
+	MailSSOSignIn MailKind = "sso_sign_in"
 )
 
 // MailStatus is where a mail message stands.
@@ -37,6 +41,7 @@ const (
 type MailData struct {
 	InvitationID string `json:"invitation_id,omitempty"`
 	ResetID      string `json:"reset_id,omitempty"`
+	SSOLogin     bool   `json:"sso_login,omitempty"`
 }
 
 // MailMessage is one email in the mail outbox.

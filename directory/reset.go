@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -23,12 +22,15 @@ type PasswordReset struct {
 	ExpiresAt  time.Time
 	UsedAt     *time.Time
 	CreatedAt  time.Time
+	// PasswordStamp is passwordStamp of the user when the link was made:
+	// the link works only while it is still theirs (see OpenResetLink).
+	PasswordStamp string
 }
 
 const (
 	// PasswordResetTTL is how long a reset link works.
 	PasswordResetTTL = time.Hour
-	// At most maxResetRequests reset emails per address per resetWindow, so
+	// At most maxResetRequests reset emails per person per resetWindow, so
 	// the form cannot be used to flood someone's mailbox.
 	maxResetRequests = 3
 	resetWindow      = time.Hour
@@ -41,28 +43,26 @@ func (s *Service) resetToken(r PasswordReset) string {
 }
 
 // RequestPasswordReset emails a reset link to the person with that email,
-// if there is one with an active membership. The caller tells the person
-// the same thing either way, so the form reveals nothing about who has an
-// account. accountSlug, when it names one of the person's accounts, picks
-// the branding of the email.
-func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug string) error {
+// if there is one with an active membership whose account a password may
+// open. A person who signs in through their organisation's SSO gets an
+// email saying so instead (resetBlocked). The caller tells the person the
+// same thing either way, so the form reveals nothing about who has an
+// account. The email carries the branding of the person's home account, or
+// the one they chose last: never one a request names, so no account can
+// send its look to another's people.
+//
+// The mail throttle counts the person's own reset links, so a request for
+// an email nobody has writes nothing at all (DESIGN rule 12). Such a
+// request makes the same reads as one for a person, finding nothing, so
+// only the writes for a real link (or their absence when the person is
+// throttled) differ.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	now := s.clock()
-	key := "reset:" + EmailKey(strings.TrimSpace(email))
-	n, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow))
-	if err != nil {
-		return err
-	}
-	if n >= maxResetRequests {
-		s.log.InfoContext(ctx, "password reset requests throttled")
-		return nil
-	}
-	if err := s.store.AddSignInFailure(ctx, key, now); err != nil {
-		return err
-	}
 	u, err := s.store.FindUserByEmail(ctx, email)
-	if KindOf(err) == NotFound {
-		return nil
+	if err != nil && KindOf(err) != NotFound {
+		return err
 	}
+	n, err := s.store.CountPasswordResets(ctx, u.ID, now.Add(-resetWindow))
 	if err != nil {
 		return err
 	}
@@ -70,13 +70,53 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug s
 	if err != nil || len(accounts) == 0 {
 		return err
 	}
+	if n >= maxResetRequests {
+		s.log.InfoContext(ctx, "password reset requests throttled", "user_id", u.ID)
+		return nil
+	}
 	account := accounts[0]
 	for _, a := range accounts {
-		if a.Slug == accountSlug || (accountSlug == "" && a.ID == u.LastAccountID) {
+		if a.ID == u.LastAccountID && !isHome(account, u.Email) || isHome(a, u.Email) {
 			account = a
 		}
 	}
-	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now}
+	blocked, ssoAccount, err := s.resetBlocked(ctx, u)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		if ssoAccount.ID != "" {
+			account = ssoAccount
+		}
+		// These emails are throttled like reset links: a known person's
+		// own counter, so unknown addresses still write nothing.
+		key := "sso-mail:" + EmailKey(u.Email)
+		if sent, _, err := s.store.CountSignInFailures(ctx, key, now.Add(-resetWindow)); err != nil || sent >= maxResetRequests {
+			return err
+		}
+		err := s.store.Tx(ctx, func(tx Store) error {
+			if err := tx.AddSignInFailure(ctx, key, now); err != nil {
+				return err
+			}
+			if err := tx.AddMailMessage(ctx, MailMessage{
+				ID: newID(), AccountID: account.ID, Kind: MailSSOSignIn, Recipient: u.Email, Data: MailData{SSOLogin: ssoAccount.ID != ""},
+				Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+			}); err != nil {
+				return err
+			}
+			return s.record(ctx, tx, change{
+				accountID: account.ID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+				action: "user.password_reset_refused", targetType: "user", targetID: u.ID,
+				data: map[string]any{"reason": "the person signs in through single sign-on"},
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("request password reset: %w", err)
+		}
+		return nil
+	}
+	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now,
+		PasswordStamp: passwordStamp(u)}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	reset.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
@@ -101,6 +141,59 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, accountSlug s
 	}
 	return nil
 }
+
+// resetBlocked reports whether a reset would only open a way around the
+// person's single sign-on: none of their active accounts would let a
+// password in (SSO required for their address), or they have no password
+// and every account they could use one in took them from its identity
+// provider (SCIM, an SSO login). Then it also returns the account whose SSO
+// the email should point to, preferring the home account; none when no
+// account of theirs has SSO for them.
+func (s *Service) resetBlocked(ctx context.Context, u User) (bool, Account, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return false, Account{}, err
+	}
+	// A reset proves the address, so the password it sets is proven:
+	// judge the accounts as for that password.
+	proven := u
+	proven.PasswordHash, proven.PasswordProven = "set", true
+	var ssoAccount Account
+	for _, m := range ms {
+		if m.Status != StatusActive {
+			continue
+		}
+		a, err := s.store.FindAccount(ctx, m.AccountID)
+		if err != nil {
+			return false, Account{}, err
+		}
+		v, err := checkEntry(ctx, s.store, a, proven, m, ByPassword)
+		if err != nil {
+			return false, Account{}, err
+		}
+		if v.refusal == nil && (u.HasPassword() || !m.Source.Federated()) {
+			return false, Account{}, nil
+		}
+		if a.OwnsEmailDomain(u.Email) || ssoAccount.ID == "" {
+			conns, err := s.store.FindConnections(ctx, a.ID)
+			if err != nil {
+				return false, Account{}, err
+			}
+			if _, ok := connectionServing(a, conns, emailDomain(u.Email)); ok {
+				ssoAccount = a
+			}
+		}
+	}
+	return true, ssoAccount, nil
+}
+
+var errResetOutdated = GoneError("This password reset link no longer works: your password was changed after it was sent.")
+
+// passwordStamp identifies the user's current password without being
+// anything a password could be checked against: a digest of its hash,
+// which a new salt makes new each time any password is set. A timestamp
+// would do the same only as well as every replica's clock.
+func passwordStamp(u User) string { return hashToken("admit password stamp\x00" + u.PasswordHash) }
 
 // ResetLink is what the reset page shows.
 type ResetLink struct {
@@ -128,6 +221,12 @@ func (s *Service) OpenResetLink(ctx context.Context, token string) (ResetLink, e
 	u, err := s.store.FindUser(ctx, r.UserID)
 	if err != nil {
 		return ResetLink{}, err
+	}
+	// Every way of setting a password (a change, an admin, another reset
+	// link, a first password from an invitation) writes a new hash, so
+	// this one comparison ends the link after any of them.
+	if r.PasswordStamp != passwordStamp(u) {
+		return ResetLink{}, errResetOutdated
 	}
 	a, err := s.store.FindAccount(ctx, r.AccountID)
 	if err != nil {
@@ -166,13 +265,22 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			}
 			return err
 		}
-		if err := tx.UpdatePassword(ctx, link.User.ID, hash, false, now); err != nil {
+		// The password checked in OpenResetLink must still be the one
+		// replaced: a change that commits in between ends this link too.
+		if err := tx.ReplacePassword(ctx, link.User.ID, link.User.PasswordHash, hash, false, now); err != nil {
+			if KindOf(err) == NotFound {
+				return errResetOutdated
+			}
+			return err
+		}
+		// The link came by email: the new password is the address owner's.
+		if err := tx.SetPasswordOrigin(ctx, link.User.ID, true, ""); err != nil {
 			return err
 		}
 		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {
 			return err
 		}
-		if err := tx.ClearSignInFailures(ctx, "email:"+EmailKey(link.User.Email)); err != nil {
+		if err := tx.ClearSignInFailures(ctx, emailThrottle(EmailKey(link.User.Email)).key); err != nil {
 			return err
 		}
 		for _, accountID := range accounts {

@@ -99,14 +99,27 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 	now := s.clock()
 	var out SCIMUser
 	err := s.store.Tx(ctx, func(tx Store) error {
-		first, last := in.Profile.GivenName, in.Profile.FamilyName
-		u, _, err := tx.FindOrCreateUser(ctx, User{ID: newID(), Email: in.Email, FirstName: first, LastName: last, CreatedAt: now, UpdatedAt: now})
+		// Another company's person gets no name from this account: it
+		// stays in this account's SCIM profile (rule 10).
+		a, candidate, _, err := newUserFor(ctx, tx, accountID, in.Email, in.Profile.GivenName, in.Profile.FamilyName, now)
 		if err != nil {
 			return err
 		}
-		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: RoleMember, Status: statusOf(in.Active), CreatedAt: now, UpdatedAt: now}
+		u, created, err := tx.FindOrCreateUser(ctx, candidate)
+		if err != nil {
+			return err
+		}
+		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: RoleMember, Status: statusOf(in.Active), Source: SourceOfSCIM, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateMembership(ctx, u, m); err != nil {
 			return err
+		}
+		if u, err = s.takeIn(ctx, tx, a, u, scimActor(token)); err != nil {
+			return err
+		}
+		if !created && isHome(a, u.Email) {
+			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+				return err
+			}
 		}
 		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, 0, now)
 		if err != nil {
@@ -125,6 +138,29 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 		return SCIMUser{}, fmt.Errorf("create SCIM user: %w", err)
 	}
 	return out, nil
+}
+
+// setNameFromHome gives the person the name their home account's identity
+// provider sends (rule 10: only it, and the person, shape their identity).
+// A part the provider leaves out stays as it is.
+func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) error {
+	first, last := u.FirstName, u.LastName
+	if given = strings.TrimSpace(given); given != "" {
+		first = given
+	}
+	if family = strings.TrimSpace(family); family != "" {
+		last = family
+	}
+	if first == u.FirstName && last == u.LastName {
+		return nil
+	}
+	if err := tx.UpdateUserName(ctx, u.ID, first, last, s.clock()); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
+		data: map[string]any{"first_name": first, "last_name": last},
+	})
 }
 
 // SCIMUser returns one of the account's users by SCIM id; another
@@ -157,6 +193,19 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, version, now)
 		if err != nil {
 			return err
+		}
+		a, err := tx.FindAccount(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		if isHome(a, cur.Email) {
+			u, err := tx.FindUser(ctx, cur.Membership.UserID)
+			if err != nil {
+				return err
+			}
+			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+				return err
+			}
 		}
 		m := cur.Membership
 		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {

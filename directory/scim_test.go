@@ -29,6 +29,8 @@ func TestSCIMUserLifecycle(t *testing.T) {
 		_, tokB, _ := svc.CreateSCIMToken(ctx, b.ID, operator, "idp")
 		// The person already has a password through beta.
 		existing := addWithPassword(t, svc, b.ID, "ada@example.com", "ada's own password")
+		proveAddress(t, svc, "ada@example.com", "ada's own password")
+		existing, _ = s.FindUser(ctx, existing.ID)
 		u, err := svc.CreateSCIMUser(ctx, a.ID, tokA, scimInput("Ada@Example.com", "ada@example.com", "00u1", "Ada", "Lovelace", true))
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +59,7 @@ func TestSCIMUserLifecycle(t *testing.T) {
 			t.Fatalf("get: %+v, %v", got, err)
 		}
 		// Deactivation through SCIM ends the member's sessions in alpha at once.
-		session, _, err := svc.StartSession(ctx, existing.ID, a.ID)
+		session, _, err := svc.StartSession(ctx, existing.ID, a.ID, directory.ByPassword)
 		if err != nil {
 			t.Fatal(err)
 		}

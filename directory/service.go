@@ -18,8 +18,11 @@ type Service struct {
 	store    Store
 	hasher   *Hasher
 	tokenKey []byte
-	now      func() time.Time
-	log      *slog.Logger
+	resolver TXTResolver
+	// deviceKey signs device tokens (see throttle.go).
+	deviceKey []byte
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // Config holds what a Service is built from. Hasher, Now and Logger have
@@ -31,13 +34,19 @@ type Config struct {
 	// invitation link tokens. Every process serving one database must have
 	// the same key, or links made by one will not open in another.
 	TokenKey []byte
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Resolver looks up domain verification records.
+	Resolver TXTResolver
+	// DeviceKey (32 bytes or more, derived from the server key) signs the
+	// device tokens that exempt a person's own browsers from the lockout
+	// strangers cause. Like TokenKey, every process must have the same.
+	DeviceKey []byte
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, now: cfg.Now, log: cfg.Logger}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}
@@ -49,6 +58,10 @@ func NewService(cfg Config) *Service {
 		// one-shot tools, never for a server (cmd/admit always sets it).
 		s.tokenKey = make([]byte, 32)
 		_, _ = rand.Read(s.tokenKey)
+	}
+	if len(s.deviceKey) == 0 {
+		s.deviceKey = make([]byte, 32)
+		_, _ = rand.Read(s.deviceKey)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -84,11 +97,25 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, in NewAccount)
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, change{
+		if err := s.record(ctx, tx, change{
 			accountID: a.ID, actor: actor, action: "account.created",
 			targetType: "account", targetID: a.ID,
 			data: map[string]any{"slug": a.Slug, "name": a.Name, "domains": a.Domains},
-		})
+		}); err != nil {
+			return err
+		}
+		// Creating accounts is the operator's work, and the domains given
+		// with it are the operator's word (audited as vouched).
+		for _, name := range a.Domains {
+			if err := tx.AddDomain(ctx, Domain{AccountID: a.ID, Name: name, Challenge: newChallenge(), CreatedAt: now}); err != nil {
+				return err
+			}
+			d := Domain{AccountID: a.ID, Name: name}
+			if err := s.markVerified(ctx, tx, &d, actor, ProofOperator); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", in.Slug, err)
@@ -250,19 +277,28 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 	var out Added
 	err = s.store.Tx(ctx, func(tx Store) error {
 		out = Added{}
-		candidate := User{
-			ID: newID(), Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
-			CreatedAt: now, UpdatedAt: now,
+		a, candidate, shape, err := newUserFor(ctx, tx, accountID, in.Email, in.FirstName, in.LastName, now)
+		if err != nil {
+			return err
 		}
 		if hash != "" {
+			// The admin knows this password: it is unproven, and opens
+			// only this account until its holder proves the address.
 			candidate.PasswordHash, candidate.PasswordMustChange, candidate.PasswordChangedAt = hash, true, &now
+			candidate.PasswordSetBy = accountID
 		}
 		u, created, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
 		}
-		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+		if created && hash != "" && !shape {
+			return ForbiddenError(fmt.Sprintf("%s is in a domain another organisation has verified: its people's passwords are theirs to set. Invite them instead (admit invite create), and they choose their own.", u.Email))
+		}
+		m := Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusActive, Source: SourceOfAdmin, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateMembership(ctx, u, m); err != nil {
+			return err
+		}
+		if u, err = s.takeIn(ctx, tx, a, u, actor); err != nil {
 			return err
 		}
 		if created {

@@ -93,11 +93,11 @@ func TestAddUserCreatesUserWithMustChangePassword(t *testing.T) {
 		if m.Membership.Role != directory.RoleAdmin || m.Membership.Status != directory.StatusActive {
 			t.Errorf("membership = %+v; want active admin", m.Membership)
 		}
-		if diff := cmp.Diff([]string{"account.created", "user.created", "membership.created"}, auditActions(t, svc, acme.ID)); diff != "" {
+		if diff := cmp.Diff([]string{"account.created", "domain.verified", "user.created", "membership.created"}, auditActions(t, svc, acme.ID)); diff != "" {
 			t.Errorf("audit events (-want +got):\n%s", diff)
 		}
-		if n := countRows(t, s, "outbox_messages"); n != 3 {
-			t.Errorf("outbox messages = %d; want one per audit event (3)", n)
+		if n := countRows(t, s, "outbox_messages"); n != 4 {
+			t.Errorf("outbox messages = %d; want one per audit event (4)", n)
 		}
 	})
 }

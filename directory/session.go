@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // the absolute end, however active the session is
+	Credential Credential
 }
 
 // Session and sign-in limits.
@@ -32,11 +32,6 @@ const (
 	// sessionTouchEvery limits last-seen updates to one write a minute per
 	// session, rather than one per request.
 	sessionTouchEvery = time.Minute
-	// Throttling: at most maxEmailFailures failed sign-ins per email, and
-	// maxAddrFailures per client address, within signInWindow.
-	signInWindow     = 15 * time.Minute
-	maxEmailFailures = 5
-	maxAddrFailures  = 50
 )
 
 // SignedIn is the outcome of a correct email and password.
@@ -48,6 +43,9 @@ type SignedIn struct {
 	// Preferred is the account to open: the one chosen last time, or the
 	// only one. Empty when the person has several and never chose.
 	Preferred string
+	// Device is a new device token for the browser to keep and present
+	// at its next sign-ins as this person (see Client).
+	Device string
 }
 
 // dummyHash is verified against when there is no real hash to check, so
@@ -68,17 +66,17 @@ type dummyState struct {
 
 var errBadCredentials = UnauthenticatedError("The email address or password is not right.")
 
-// SignIn checks an email and password. addr is the client's address, for
-// throttling. Wrong and unknown emails get the same answer in the same time.
-func (s *Service) SignIn(ctx context.Context, email, password, addr string) (SignedIn, error) {
+// SignIn checks an email and password; from says where the attempt comes
+// from, for throttling (see throttle.go). Wrong and unknown emails get the
+// same answer in the same time.
+func (s *Service) SignIn(ctx context.Context, email, password string, from Client) (SignedIn, error) {
 	now := s.clock()
-	emailKey := "email:" + EmailKey(strings.TrimSpace(email))
-	addrKey := "addr:" + addr
-	if err := s.checkThrottle(ctx, now, emailKey, maxEmailFailures); err != nil {
-		return SignedIn{}, err
-	}
-	if err := s.checkThrottle(ctx, now, addrKey, maxAddrFailures); err != nil {
-		return SignedIn{}, err
+	emailKey := EmailKey(strings.TrimSpace(email))
+	throttles := s.throttlesFor(emailKey, from, now)
+	for _, t := range throttles {
+		if err := s.checkThrottle(ctx, now, t); err != nil {
+			return SignedIn{}, err
+		}
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && KindOf(err) != NotFound {
@@ -93,9 +91,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 		return SignedIn{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || !u.HasPassword() {
-		return SignedIn{}, s.failSignIn(ctx, now, u, emailKey, addrKey)
+		return SignedIn{}, s.failSignIn(ctx, now, u, throttles)
 	}
-	if err := s.store.ClearSignInFailures(ctx, emailKey); err != nil {
+	// Only the lockout this attempt was held to is cleared: the owner
+	// signing in on their own device leaves a stranger's count alone.
+	if err := s.store.ClearSignInFailures(ctx, throttles[0].key); err != nil {
 		return SignedIn{}, err
 	}
 	if u.PasswordMustChange && u.PasswordChangedAt != nil {
@@ -107,9 +107,15 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 			return SignedIn{}, ForbiddenError("Your initial password has expired. Reset your password, or ask your administrator for help.")
 		}
 	}
-	accounts, err := s.activeAccounts(ctx, u.ID)
+	accounts, refusals, err := s.enterableAccounts(ctx, u, ByPassword)
 	if err != nil {
 		return SignedIn{}, err
+	}
+	if len(accounts) == 0 && len(refusals) > 0 {
+		// The password is right but opens none of the person's accounts:
+		// say why (their company's SSO, a password set by another
+		// organisation), as the first refusal words it.
+		return SignedIn{}, refusals[0]
 	}
 	if len(accounts) == 0 {
 		return SignedIn{}, ForbiddenError("You have no active account here any more. Ask your administrator for access.")
@@ -121,7 +127,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, addr string) (Sig
 			_ = s.store.UpdatePassword(ctx, u.ID, fresh, u.PasswordMustChange, derefTime(u.PasswordChangedAt, now))
 		}
 	}
-	out := SignedIn{User: u, Accounts: accounts}
+	out := SignedIn{User: u, Accounts: accounts, Device: s.issueDeviceToken(emailKey, now)}
 	if len(accounts) == 1 {
 		out.Preferred = accounts[0].ID
 	} else if slices.ContainsFunc(accounts, func(a Account) bool { return a.ID == u.LastAccountID }) {
@@ -137,64 +143,36 @@ func derefTime(t *time.Time, def time.Time) time.Time {
 	return *t
 }
 
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, key string, limit int) error {
-	n, oldest, err := s.store.CountSignInFailures(ctx, key, now.Add(-signInWindow))
+// enterableAccounts returns the accounts where the person is an active
+// member and the credential opens (mayEnter), ordered by name, and the
+// refusals of the others.
+func (s *Service) enterableAccounts(ctx context.Context, u User, cred Credential) ([]Account, []error, error) {
+	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if n < limit {
-		return nil
-	}
-	wait := oldest.Add(signInWindow).Sub(now)
-	minutes := max(1, int(math.Ceil(wait.Minutes())))
-	return &Error{Kind: Throttled, Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-// failSignIn records a failed sign-in against the email and the address,
-// and in the audit log of the person's accounts when the email is theirs.
-func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, emailKey, addrKey string) error {
-	err := s.store.Tx(ctx, func(tx Store) error {
-		for _, k := range []string{emailKey, addrKey} {
-			if err := tx.AddSignInFailure(ctx, k, now); err != nil {
-				return err
-			}
+	var accounts []Account
+	var refusals []error
+	for _, m := range ms {
+		if m.Status != StatusActive {
+			continue
 		}
-		if u.ID == "" {
-			return nil
-		}
-		n, _, err := tx.CountSignInFailures(ctx, emailKey, now.Add(-signInWindow))
+		a, err := s.store.FindAccount(ctx, m.AccountID)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		action := "user.sign_in_failed"
-		if n == maxEmailFailures {
-			action = "user.locked_out"
-		}
-		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+		v, err := checkEntry(ctx, s.store, a, u, m, cred)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		for _, m := range ms {
-			if err := s.record(ctx, tx, change{
-				accountID: m.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
-				action: action, targetType: "user", targetID: u.ID, data: map[string]any{"failures": n},
-			}); err != nil {
-				return err
-			}
+		if v.refusal != nil {
+			refusals = append(refusals, v.refusal)
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record failed sign-in: %w", err)
+		accounts = append(accounts, a)
 	}
-	return errBadCredentials
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(a.Title(), b.Title()) })
+	return accounts, refusals, nil
 }
 
 func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account, error) {
@@ -218,31 +196,63 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 }
 
 // StartSession opens a session for the user in one of their accounts and
-// returns the token for the browser's cookie. Only an explicit choice
+// returns the token for the browser's cookie. cred is how the person signed
+// in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
-func (s *Service) StartSession(ctx context.Context, userID, accountID string) (string, Session, error) {
+func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.clock()
-	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge)}
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge), Credential: cred}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := tx.FindMembership(ctx, accountID, userID)
-		if err != nil || m.Status != StatusActive {
-			return ForbiddenError("You are not an active member of that account.")
+		if err := s.enter(ctx, tx, accountID, userID, cred); err != nil {
+			return err
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
-			targetType: "user", targetID: userID, data: map[string]any{},
+			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
 		})
 	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("start session: %w", err)
 	}
 	return token, sess, nil
+}
+
+// enter checks, inside tx, that the person is an active member of the
+// account and that cred opens it; an owner's break-glass password sign-in
+// is audited each time.
+func (s *Service) enter(ctx context.Context, tx Store, accountID, userID string, cred Credential) error {
+	m, err := tx.FindMembership(ctx, accountID, userID)
+	if err != nil || m.Status != StatusActive {
+		return ForbiddenError("You are not an active member of that account.")
+	}
+	a, err := tx.FindAccount(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.FindUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	v, err := checkEntry(ctx, tx, a, u, m, cred)
+	if err != nil {
+		return err
+	}
+	if v.refusal != nil {
+		return v.refusal
+	}
+	if v.breakGlass {
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID, Name: u.Email}, action: "user.break_glass_sign_in",
+			targetType: "user", targetID: userID, data: map[string]any{"email": u.Email, "role": m.Role},
+		})
+	}
+	return nil
 }
 
 // Visit is a request's view of its session: who, in which account.
@@ -289,6 +299,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 	if err != nil {
 		return Visit{}, err
 	}
+	// The account's policy or the person's credential may have changed
+	// since sign-in (SSO now required, a password revoked): the session
+	// keeps only what its credential still opens.
+	verdict, err := checkEntry(ctx, s.store, a, u, m, sess.Credential)
+	if err != nil {
+		return Visit{}, err
+	}
+	if verdict.refusal != nil {
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, &Error{Kind: Unauthenticated, Message: Message(verdict.refusal)}
+	}
 	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
 		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
 			return Visit{}, err
@@ -302,9 +323,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 // remembers the choice for their next sign-in.
 func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := tx.FindMembership(ctx, accountID, v.User.ID)
-		if err != nil || m.Status != StatusActive {
-			return ForbiddenError("You are not an active member of that account.")
+		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
+			return err
 		}
 		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {
 			return err
@@ -317,10 +337,11 @@ func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) 
 	return nil
 }
 
-// ActiveAccounts returns the accounts where the person is an active
-// member: where they can switch to.
-func (s *Service) ActiveAccounts(ctx context.Context, userID string) ([]Account, error) {
-	return s.activeAccounts(ctx, userID)
+// AccountsOf returns the accounts the visit's session can switch to: where
+// the person is an active member and the way they signed in opens.
+func (s *Service) AccountsOf(ctx context.Context, v Visit) ([]Account, error) {
+	accounts, _, err := s.enterableAccounts(ctx, v.User, v.Session.Credential)
+	return accounts, err
 }
 
 // EndSession signs a browser out.
@@ -446,7 +467,7 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 // again. Every replica may sweep; the deletes do not conflict.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	now := s.clock()
-	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-max(signInWindow, resetWindow)), now.Add(-24*time.Hour))
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-signInWindow), now.Add(-24*time.Hour))
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,27 +27,27 @@ func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		addWithPassword(t, svc, a.ID, "ada@example.com", "correct horse battery")
-		_, wrong := svc.SignIn(ctx, "ada@example.com", "wrong password", "10.0.0.1")
-		_, unknown := svc.SignIn(ctx, "nobody@example.com", "wrong password", "10.0.0.1")
+		_, wrong := svc.SignIn(ctx, "ada@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
+		_, unknown := svc.SignIn(ctx, "nobody@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
 		if directory.KindOf(wrong) != directory.Unauthenticated || directory.Message(wrong) != directory.Message(unknown) || directory.KindOf(unknown) != directory.Unauthenticated {
 			t.Fatalf("wrong password %q, unknown email %q: want the same Unauthenticated answer", wrong, unknown)
 		}
 		for range 4 { // the fifth failure for this email, in any case
-			_, _ = svc.SignIn(ctx, "ADA@example.com", "still wrong", "10.0.0.2")
+			_, _ = svc.SignIn(ctx, "ADA@example.com", "still wrong", directory.Client{Addr: "10.0.0.2"})
 		}
-		_, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", "10.0.0.3")
+		_, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"})
 		if directory.KindOf(err) != directory.Throttled || !strings.Contains(directory.Message(err), "Try again in 15 minutes") {
 			t.Fatalf("after 5 failures: %v; want Throttled for 15 minutes, even with the right password", err)
 		}
 		// The same holds for an email no one has, so throttling reveals nothing.
 		for range 5 {
-			_, _ = svc.SignIn(ctx, "ghost@example.com", "x", "10.0.0.4")
+			_, _ = svc.SignIn(ctx, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"})
 		}
-		if _, err := svc.SignIn(ctx, "ghost@example.com", "x", "10.0.0.4"); directory.KindOf(err) != directory.Throttled {
+		if _, err := svc.SignIn(ctx, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"}); directory.KindOf(err) != directory.Throttled {
 			t.Errorf("unknown email after 5 failures: %v; want Throttled", err)
 		}
 		clk.Add(15 * time.Minute)
-		if _, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", "10.0.0.3"); err != nil {
+		if _, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"}); err != nil {
 			t.Errorf("after the window: %v", err)
 		}
 		if got := auditActions(t, svc, a.ID); !strings.Contains(strings.Join(got, " "), "user.locked_out") {
@@ -56,17 +57,101 @@ func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
 }
 
 func TestSignInPerAddressThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// attacker is the address of the i-th of 50 failures; same is
+		// another address of the same client, other one of another client.
+		attacker    func(i int) string
+		same, other string
+	}{
+		{"IPv4", func(int) string { return "192.0.2.9" }, "::ffff:192.0.2.9", "192.0.2.10"},
+		{"IPv6 hosts of one /64", func(i int) string { return fmt.Sprintf("2001:db8:0:7:%x::%x", i, i+1) }, "2001:db8:0:7:ffff:ffff:ffff:ffff", "2001:db8:0:8::1"},
+		{"IPv4-mapped IPv6", func(int) string { return "::ffff:198.51.100.4" }, "198.51.100.4", "::ffff:198.51.100.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				svc, _ := newClockService(t, s)
+				for i := range 50 {
+					_, _ = svc.SignIn(ctx, fmt.Sprintf("user%d@example.com", i), "x", directory.Client{Addr: tc.attacker(i)})
+				}
+				if _, err := svc.SignIn(ctx, "fresh@example.com", "x", directory.Client{Addr: tc.same}); directory.KindOf(err) != directory.Throttled {
+					t.Errorf("51st attempt from %s: %v; want Throttled", tc.same, err)
+				}
+				if _, err := svc.SignIn(ctx, "fresh@example.com", "x", directory.Client{Addr: tc.other}); directory.KindOf(err) != directory.Unauthenticated {
+					t.Errorf("first attempt from %s: %v; want only Unauthenticated", tc.other, err)
+				}
+			})
+		})
+	}
+}
+
+func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
-		for i := range 50 {
-			_, _ = svc.SignIn(ctx, "user"+string(rune('a'+i%26))+string(rune('a'+i/26))+"@example.com", "x", "192.0.2.9")
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		addWithPassword(t, svc, a.ID, "ada@example.com", "correct horse battery")
+		addWithPassword(t, svc, a.ID, "bob@example.com", "bobs own passphrase")
+		const right = "correct horse battery"
+		in, err := svc.SignIn(ctx, "ada@example.com", right, directory.Client{Addr: "10.0.0.1"})
+		if err != nil || in.Device == "" {
+			t.Fatalf("sign in: %v, device token %q; want one", err, in.Device)
 		}
-		if _, err := svc.SignIn(ctx, "fresh@example.com", "x", "192.0.2.9"); directory.KindOf(err) != directory.Throttled {
-			t.Errorf("51st attempt from one address: %v; want Throttled", err)
+		own := directory.Client{Addr: "10.0.0.1", Device: in.Device}
+		bobs, _ := svc.SignIn(ctx, "bob@example.com", "bobs own passphrase", directory.Client{Addr: "10.0.0.1"})
+		for range 5 {
+			_, _ = svc.SignIn(ctx, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.7"})
+		}
+		altered := []byte(in.Device)
+		altered[3] ^= 1
+		for _, tc := range []struct {
+			name     string
+			from     directory.Client
+			signedIn bool // or else Throttled
+		}{
+			{"no device token", directory.Client{Addr: "10.0.0.1"}, false},
+			{"another person's device token", directory.Client{Addr: "10.0.0.1", Device: bobs.Device}, false},
+			{"an altered device token", directory.Client{Addr: "10.0.0.1", Device: string(altered)}, false},
+			{"garbage", directory.Client{Addr: "10.0.0.1", Device: "x.y"}, false},
+			{"the person's own device token", own, true},
+		} {
+			_, err := svc.SignIn(ctx, "ada@example.com", right, tc.from)
+			if tc.signedIn && err != nil || !tc.signedIn && directory.KindOf(err) != directory.Throttled {
+				t.Errorf("%s: %v; want signed in %v, else Throttled", tc.name, err, tc.signedIn)
+			}
+		}
+		// Failures with the device token count against it alone: after 5
+		// the device is locked out too, with the right password.
+		for range 5 {
+			if _, err := svc.SignIn(ctx, "ada@example.com", "my own typo", own); directory.KindOf(err) != directory.Unauthenticated {
+				t.Fatalf("failure with the device token: %v", err)
+			}
+		}
+		if _, err := svc.SignIn(ctx, "ada@example.com", right, own); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("after 5 failures on the device: %v; want Throttled", err)
+		}
+		if got := strings.Join(auditActions(t, svc, a.ID), " "); strings.Count(got, "user.locked_out") != 2 {
+			t.Errorf("audit %v; want two lockouts, the email's and the device's", got)
+		}
+		// A token is good for DeviceTokenLifetime, no longer.
+		clk.Add(signInWindowForTest)
+		fresh, err := svc.SignIn(ctx, "ada@example.com", right, own)
+		if err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+		clk.Add(directory.DeviceTokenLifetime)
+		for range 5 {
+			_, _ = svc.SignIn(ctx, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.8"})
+		}
+		if _, err := svc.SignIn(ctx, "ada@example.com", right, directory.Client{Addr: "10.0.0.1", Device: fresh.Device}); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("a device token a year old: %v; want no exemption", err)
 		}
 	})
 }
+
+// signInWindowForTest is the throttling window (unexported in directory).
+const signInWindowForTest = 15 * time.Minute
 
 func TestSessionsAcrossAccounts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -78,11 +163,21 @@ func TestSessionsAcrossAccounts(t *testing.T) {
 		if _, err := svc.AddUser(ctx, b.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "F", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
-		in, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1")
+		// alpha's admin set the password: until the person proves the
+		// address, it opens alpha only (rule 10).
+		in, err := svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"})
+		if err != nil || len(in.Accounts) != 1 || in.Preferred != a.ID {
+			t.Fatalf("sign in with an unproven password: %+v, %v; want alpha only", in.Accounts, err)
+		}
+		if _, _, err := svc.StartSession(ctx, u.ID, b.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Fatalf("session in beta with alpha's password: %v; want Forbidden", err)
+		}
+		proveAddress(t, svc, "p@example.com", "one password for all")
+		in, err = svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"})
 		if err != nil || len(in.Accounts) != 2 || in.Preferred != "" {
 			t.Fatalf("sign in: %+v, %v; want two accounts and no choice yet", in, err)
 		}
-		token, _, err := svc.StartSession(ctx, u.ID, b.ID)
+		token, _, err := svc.StartSession(ctx, u.ID, b.ID, directory.ByPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,13 +185,13 @@ func TestSessionsAcrossAccounts(t *testing.T) {
 		if err != nil || v.Account.ID != b.ID {
 			t.Fatalf("authenticate: %+v, %v", v.Account, err)
 		}
-		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != "" {
+		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"}); in.Preferred != "" {
 			t.Errorf("preferred = %q before any choice; want none", in.Preferred)
 		}
 		if err := svc.SwitchAccount(ctx, v, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); in.Preferred != a.ID {
+		if in, _ = svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"}); in.Preferred != a.ID {
 			t.Errorf("preferred = %q; want the account chosen last", in.Preferred)
 		}
 		if v, _ = svc.Authenticate(ctx, token); v.Account.ID != a.ID {
@@ -123,7 +218,7 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
-		token, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		token, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		// Used every 4 hours, the session lives until its absolute end.
 		for i := 1; 4*time.Duration(i)*time.Hour < directory.SessionMaxAge; i++ {
 			clk.Add(4 * time.Hour)
@@ -135,14 +230,14 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("after the absolute end: %v", err)
 		}
-		token, _, _ = svc.StartSession(ctx, u.ID, a.ID)
+		token, _, _ = svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		if _, err := svc.Deactivate(ctx, a.ID, operator, "P@example.com"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("after deactivation: %v; want the session ended", err)
 		}
-		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden {
+		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"}); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("sign-in of a deactivated member: %v; want Forbidden", err)
 		}
 		if _, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "F", LastName: "L"}); !strings.Contains(directory.Message(err), "reactivate") {
@@ -154,7 +249,7 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 		if _, err := svc.Reactivate(ctx, a.ID, operator, "p@example.com"); directory.KindOf(err) != directory.Conflict {
 			t.Errorf("reactivating an active member: %v; want Conflict", err)
 		}
-		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", "127.0.0.1"); err != nil {
+		if _, err := svc.SignIn(ctx, "p@example.com", "one password for all", directory.Client{Addr: "127.0.0.1"}); err != nil {
 			t.Errorf("sign-in after reactivation: %v", err)
 		}
 	})
@@ -166,8 +261,8 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 		svc, _ := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
-		mine, _, _ := svc.StartSession(ctx, u.ID, a.ID)
-		theirs, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		mine, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
+		theirs, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		v, err := svc.Authenticate(ctx, mine)
 		if err != nil || !v.User.PasswordMustChange {
 			t.Fatalf("visit %+v, %v; want a password that must change", v.User, err)
@@ -190,7 +285,7 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, theirs); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("other session after change: %v; want ended", err)
 		}
-		if _, err := svc.SignIn(ctx, "p@example.com", "a brand new passphrase", "127.0.0.1"); err != nil {
+		if _, err := svc.SignIn(ctx, "p@example.com", "a brand new passphrase", directory.Client{Addr: "127.0.0.1"}); err != nil {
 			t.Errorf("sign in with the new password: %v", err)
 		}
 	})
@@ -206,11 +301,11 @@ func TestInitialPasswordExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 		clk.Add(2 * 24 * time.Hour)
-		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", "127.0.0.1"); err != nil {
+		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", directory.Client{Addr: "127.0.0.1"}); err != nil {
 			t.Fatalf("initial password on day 2 of 3: %v", err)
 		}
 		clk.Add(24*time.Hour + time.Minute)
-		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", "127.0.0.1"); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "expired") {
+		if _, err := svc.SignIn(ctx, "p@example.com", "initial password given", directory.Client{Addr: "127.0.0.1"}); directory.KindOf(err) != directory.Forbidden || !strings.Contains(directory.Message(err), "expired") {
 			t.Errorf("expired initial password: %v; want Forbidden, expired", err)
 		}
 	})
@@ -222,10 +317,10 @@ func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		u := addWithPassword(t, svc, a.ID, "p@example.com", "one password for all")
-		old, _, _ := svc.StartSession(ctx, u.ID, a.ID)
-		_, _ = svc.SignIn(ctx, "p@example.com", "wrong", "10.0.0.1")
+		old, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
+		_, _ = svc.SignIn(ctx, "p@example.com", "wrong", directory.Client{Addr: "10.0.0.1"})
 		clk.Add(directory.SessionIdleTimeout + time.Minute)
-		fresh, _, _ := svc.StartSession(ctx, u.ID, a.ID)
+		fresh, _, _ := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
 		n, err := svc.Sweep(ctx)
 		if err != nil || n != 3 { // the idle session, and the failure for the email and for the address
 			t.Errorf("swept %d, %v; want 3", n, err)

@@ -20,7 +20,8 @@ type Store interface {
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)
 	FindAccountBySlug(ctx context.Context, slug string) (Account, error)
-	// FindAccountByDomain returns the account owning an email domain.
+	// FindAccountByDomain returns the account that verified an email
+	// domain; NotFound when none did.
 	FindAccountByDomain(ctx context.Context, domain string) (Account, error)
 	FindAccounts(ctx context.Context) ([]Account, error)
 	UpdateAccount(ctx context.Context, a Account) error
@@ -36,6 +37,11 @@ type Store interface {
 	FindUser(ctx context.Context, id string) (User, error)
 	FindUserByEmail(ctx context.Context, email string) (User, error)
 	UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error
+	// SetPasswordOrigin records who vouches for the user's password.
+	SetPasswordOrigin(ctx context.Context, userID string, proven bool, setBy string) error
+	// ReplacePassword is UpdatePassword if the stored hash is still old;
+	// NotFound when the password changed in the meantime.
+	ReplacePassword(ctx context.Context, userID, old, hash string, mustChange bool, at time.Time) error
 
 	CreateMembership(ctx context.Context, u User, m Membership) error
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
@@ -94,6 +100,8 @@ type Store interface {
 	// UsePasswordReset marks an unused reset with that id and token hash
 	// used; NotFound when it already was.
 	UsePasswordReset(ctx context.Context, id, tokenHash string, at time.Time) error
+	// CountPasswordResets counts the user's reset links made after since.
+	CountPasswordResets(ctx context.Context, userID string, since time.Time) (int, error)
 
 	CreateSCIMToken(ctx context.Context, t SCIMToken) error
 	FindSCIMToken(ctx context.Context, id string) (SCIMToken, error)
@@ -159,9 +167,16 @@ type Store interface {
 	FindSCIMCursor(ctx context.Context, accountID, listKey string, startIndex int, now time.Time) (string, error)
 	SaveSCIMCursor(ctx context.Context, c SCIMCursor) error
 
-	// AddAccountDomain gives the account another email domain; Conflict
-	// when an account has it.
-	AddAccountDomain(ctx context.Context, accountID, domain string) error
+	// AddDomain stores an account's claim of a domain (verified when
+	// d.VerifiedAt is set); Conflict when the account has claimed it, or
+	// when it is verified and another account holds it verified.
+	AddDomain(ctx context.Context, d Domain) error
+	FindDomain(ctx context.Context, accountID, name string) (Domain, error)
+	FindDomains(ctx context.Context, accountID string) ([]Domain, error) // by name
+	// VerifyDomain marks the account's claim verified; Conflict when
+	// another account holds the domain verified.
+	VerifyDomain(ctx context.Context, accountID, name string, proof DomainProof, at time.Time) error
+	DeleteDomain(ctx context.Context, accountID, name string) error
 
 	// CreateConnection stores a connection; Conflict when the account has
 	// one with that name.
@@ -169,9 +184,10 @@ type Store interface {
 	FindConnection(ctx context.Context, accountID, id string) (Connection, error)
 	FindConnections(ctx context.Context, accountID string) ([]Connection, error) // oldest first
 	FindAllConnections(ctx context.Context) ([]Connection, error)
-	// UpdateConnectionMetadata records a metadata refresh: with metadata
-	// empty only the error (and the time) is saved, keeping the last good copy.
-	UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error
+	// UpdateConnectionMetadata saves a connection's metadata and what goes
+	// with it: fetch time and error, signing certificates and when they
+	// changed, UpdatedAt.
+	UpdateConnectionMetadata(ctx context.Context, c Connection) error
 	// UpdateConnection saves a connection's domains, mode and settings.
 	UpdateConnection(ctx context.Context, c Connection) error
 	// UpdateConnectionSecret replaces an OIDC client secret (sealed).

@@ -22,6 +22,12 @@ type User struct {
 	// bulk upload): the person must replace it at their next sign-in.
 	PasswordMustChange bool
 	PasswordChangedAt  *time.Time
+	// PasswordProven says the password's holder showed they own the
+	// address (they came through an emailed link: an invitation or a
+	// reset). An unproven password was set by the admin of PasswordSetBy
+	// and opens only that account (DESIGN rule 10).
+	PasswordProven bool
+	PasswordSetBy  string
 	// LastAccountID is the account the person chose last, opened first
 	// at their next sign-in.
 	LastAccountID string
@@ -63,9 +69,26 @@ type Membership struct {
 	UserID    string
 	Role      Role
 	Status    Status
+	Source    MembershipSource
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// MembershipSource says how a membership came to be.
+type MembershipSource string
+
+const (
+	SourceOfAdmin      MembershipSource = "admin"
+	SourceOfInvitation MembershipSource = "invitation"
+	SourceOfSCIM       MembershipSource = "scim"
+	SourceOfSSO        MembershipSource = "sso"
+	SourceOfImport     MembershipSource = "import"
+)
+
+// Federated reports whether the membership came from the account's
+// identity provider (SCIM or an SSO login), which then answers for how the
+// person signs in to it.
+func (s MembershipSource) Federated() bool { return s == SourceOfSCIM || s == SourceOfSSO }
 
 // Member is a membership seen with its person, as member listings show it.
 type Member struct {

@@ -131,12 +131,14 @@ func TestNewPersonPage(t *testing.T) {
 
 func TestExistingPersonSignsInToAccept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
 		now := time.Now().UTC()
 		s := newSite(t, st, &now)
-		home, _ := s.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "home", Name: "Home"})
-		if _, err := s.svc.AddUser(ctx, home.ID, operator, directory.NewUser{Email: "p@example.com", FirstName: "Pat", LastName: "Q", Password: "the password pat has"}); err != nil {
-			t.Fatal(err)
+		// Pat's password is their own: they chose it through an earlier
+		// invitation's emailed link.
+		first := s.invite(t, "home", "p@example.com")
+		_, token := s.form(t, first)
+		if status, _ := s.do(t, "POST", first, url.Values{"csrf_token": {token}, "first_name": {"Pat"}, "last_name": {"Q"}, "password": {"the password pat has"}, "confirm": {"the password pat has"}}); status != 200 {
+			t.Fatalf("accepting the first invitation: %d", status)
 		}
 		path := s.invite(t, "other", "p@example.com")
 		page, token := s.form(t, path)

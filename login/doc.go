@@ -4,6 +4,10 @@
 //
 // Sessions are kept by package directory (in the database, so any replica
 // serves any request); this package holds only the cookie that names one.
+// A successful sign-in also leaves a device cookie, which outlives the
+// session: directory holds an attempt that presents it for the same email
+// only to that device's own failures, so a stranger's guesses do not lock
+// the person out of their own browser.
 // Single sign-on comes in through Realms: when the email belongs to an
 // account that signs its people in through SSO, the sign-in page sends them
 // there instead of asking for a password.

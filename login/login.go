@@ -24,6 +24,10 @@ type SSOOption struct {
 	AccountName string
 	URL         string // where the SSO login starts: /sso/{account}/login
 	Required    bool
+	// OwnersMayUsePassword keeps the password form for a Required account
+	// whose owners have a break-glass password; the directory refuses
+	// everyone else's password.
+	OwnersMayUsePassword bool
 }
 
 // Realms finds the SSO of an email's domain: home realm discovery. The SSO
@@ -50,13 +54,14 @@ type Handler struct {
 	secure bool
 	log    *slog.Logger
 	cookie web.SessionCookie
+	device deviceCookie
 	tmpl   map[string]*template.Template
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger,
-		cookie: web.SessionCookie{Secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
+		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
@@ -166,7 +171,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if ok && opt.Required {
+		if ok && opt.Required && !opt.OwnersMayUsePassword {
 			http.Redirect(w, r, opt.URL, http.StatusSeeOther)
 			return nil
 		}
@@ -174,7 +179,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			form.SSO = &opt
 		}
 	}
-	in, err := h.dir.SignIn(r.Context(), email, password, clientAddr(r))
+	in, err := h.dir.SignIn(r.Context(), email, password, directory.Client{Addr: clientAddr(r), Device: h.device.token(r)})
 	switch kind := directory.KindOf(err); {
 	case err == nil:
 	case kind == directory.Unauthenticated, kind == directory.Throttled, kind == directory.Forbidden:
@@ -201,11 +206,12 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID)
+	token, sess, err := h.dir.StartSession(r.Context(), in.User.ID, accountID, directory.ByPassword)
 	if err != nil {
 		return err
 	}
 	h.setCookie(w, token, sess)
+	h.device.set(w, in.Device, sess.CreatedAt)
 	h.log.InfoContext(r.Context(), "signed in", "user_id", in.User.ID, "account_id", accountID)
 	switch {
 	case in.User.PasswordMustChange:
@@ -219,8 +225,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // clientAddr is the address throttling counts against: the connection's
-// peer. Behind a proxy that is the proxy, which throttles per email still
-// and per address only as a whole.
+// peer (package directory decides which addresses count as one). Behind a
+// proxy that is the proxy, which throttles per email still and per address
+// only as a whole.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -230,7 +237,7 @@ func clientAddr(r *http.Request) string {
 }
 
 func (h *Handler) handleChoose(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
-	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	accounts, err := h.dir.AccountsOf(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -285,7 +292,7 @@ func branding(a directory.Account) web.Branding {
 }
 
 func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, notice string, problems []string) error {
-	accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID)
+	accounts, err := h.dir.AccountsOf(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -350,7 +357,7 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 	}
 	target := "/me?changed=password"
 	// A person with several accounts who never chose one chooses now.
-	if accounts, err := h.dir.ActiveAccounts(r.Context(), v.User.ID); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
+	if accounts, err := h.dir.AccountsOf(r.Context(), v); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
 		target = "/login/account?return_to=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
@@ -360,6 +367,11 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 type resetRequest struct {
 	Email string
 	Sent  bool
+	// SSO is the company sign-in of an address whose account requires
+	// it: such people get no reset link, and the page says where to go.
+	// It depends on the address's domain only, as on the sign-in page, so
+	// it tells nothing about whether the person has an account.
+	SSO *SSOOption
 }
 
 func (h *Handler) handleResetRequestForm(w http.ResponseWriter, r *http.Request) error {
@@ -371,10 +383,20 @@ func (h *Handler) handleResetRequestForm(w http.ResponseWriter, r *http.Request)
 // account: the page must not tell anyone who does.
 func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) error {
 	email := strings.TrimSpace(r.PostFormValue("email"))
-	if err := h.dir.RequestPasswordReset(r.Context(), email, r.PostFormValue("account")); err != nil {
+	if err := h.dir.RequestPasswordReset(r.Context(), email); err != nil {
 		return err
 	}
-	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: resetRequest{Email: email, Sent: true}})
+	data := resetRequest{Email: email, Sent: true}
+	if h.realms != nil {
+		opt, ok, err := h.realms.SSOFor(r.Context(), email)
+		if err != nil {
+			return err
+		}
+		if ok && opt.Required {
+			data.SSO = &opt
+		}
+	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: data})
 	return nil
 }
 

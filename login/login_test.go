@@ -162,12 +162,26 @@ func TestAccountPickerAndSwitch(t *testing.T) {
 		s.add(t, beta, "pat@example.com", "")
 		p := s.browser(t)
 		p.get("/login")
-		// The initial password is changed first, then the picker shows.
+		// The initial password is changed first. alpha's admin set it, so
+		// until Pat proves the address it opens alpha only: no picker.
 		p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one password for all"}})
-		if _, path := p.post("/password/change", url.Values{"current": {"one password for all"}, "password": {"one new password for all"}, "confirm": {"one new password for all"}}); !strings.HasPrefix(path, "/login/account") {
-			t.Errorf("after the forced change landed on %s; want the account picker", path)
+		if _, path := p.post("/password/change", url.Values{"current": {"one password for all"}, "password": {"one new password for all"}, "confirm": {"one new password for all"}}); path != "/me?changed=password" {
+			t.Errorf("after the forced change landed on %s; want /me (one account open to this password)", path)
 		}
 		p.post("/logout", url.Values{})
+		// A reset by email proves the address; then the picker shows.
+		p.get("/password/reset")
+		p.post("/password/reset", url.Values{"email": {"pat@example.com"}})
+		msgs, err := s.svc.ClaimMail(context.Background(), 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("reset mail: %d, %v", len(msgs), err)
+		}
+		body, err := s.svc.MailBodyOf(context.Background(), msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.get("/password/reset/" + body.Token)
+		p.post("/password/reset/"+body.Token, url.Values{"password": {"one new password for all"}, "confirm": {"one new password for all"}})
 		p.get("/login")
 		_, path := p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one new password for all"}})
 		if !strings.HasPrefix(path, "/login/account") || !strings.Contains(p.last, "Alpha") || !strings.Contains(p.last, "Beta") {
@@ -323,6 +337,132 @@ func TestPasswordResetPages(t *testing.T) {
 		p.get("/login")
 		if _, path := p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"a fresh secret phrase"}}); path != "/me" {
 			t.Errorf("sign-in with the new password landed on %s; want /me (a chosen password need not change)", path)
+		}
+	})
+}
+
+// cookieOf returns the value of the browser's cookie of that name, or "".
+func (p *person) cookieOf(name string) string {
+	u, _ := url.Parse(p.site.server.URL)
+	for _, c := range p.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// withCookie gives the browser a cookie, as a person editing it would.
+func (p *person) withCookie(name, value string) *person {
+	u, _ := url.Parse(p.site.server.URL)
+	p.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	return p
+}
+
+// signIn posts the sign-in form from a fresh form page and returns the status.
+func (p *person) signIn(email, password string) int {
+	p.t.Helper()
+	p.get("/login")
+	status, _ := p.post("/login", url.Values{"email": {email}, "password": {password}})
+	return status
+}
+
+func TestDeviceCookieOutlastsAStrangersLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		const email, right = "pat@acme.example", "initial password given"
+		s.add(t, a, email, right)
+		s.add(t, a, "sam@acme.example", "sams own password")
+
+		owner := s.browser(t)
+		if status := owner.signIn(email, right); status != http.StatusOK {
+			t.Fatalf("owner's first sign-in: %d", status)
+		}
+		device := owner.cookieOf("admit_device")
+		if device == "" {
+			t.Fatal("no device cookie after a successful sign-in")
+		}
+		owner.get("/logout")
+		owner.post("/logout", url.Values{})
+		if owner.cookieOf("admit_device") != device {
+			t.Fatal("signing out removed the device cookie")
+		}
+		sams := s.browser(t)
+		sams.signIn("sam@acme.example", "sams own password")
+
+		stranger := s.browser(t)
+		for range 5 {
+			if status := stranger.signIn(email, "a guess"); status != http.StatusUnauthorized {
+				t.Fatalf("stranger's guess: %d", status)
+			}
+		}
+		altered := []byte(device)
+		altered[len(altered)-2] ^= 1
+		for _, tc := range []struct {
+			name    string
+			browser *person
+			want    int
+		}{
+			{"a browser without a device cookie", s.browser(t), http.StatusTooManyRequests},
+			{"the stranger's browser", stranger, http.StatusTooManyRequests},
+			{"a browser with another person's device cookie", sams, http.StatusTooManyRequests},
+			{"a browser with an altered device cookie", s.browser(t).withCookie("admit_device", string(altered)), http.StatusTooManyRequests},
+			{"a browser with a made-up device cookie", s.browser(t).withCookie("admit_device", "AAAA.BBBB"), http.StatusTooManyRequests},
+			{"the owner's browser", owner, http.StatusOK},
+		} {
+			if status := tc.browser.signIn(email, right); status != tc.want {
+				t.Errorf("%s, right password: %d; want %d", tc.name, status, tc.want)
+			}
+		}
+		// The owner's sign-in leaves the stranger's count alone.
+		if status := s.browser(t).signIn(email, right); status != http.StatusTooManyRequests {
+			t.Errorf("a fresh browser after the owner signed in: %d; want still 429", status)
+		}
+		// The owner's own failures lock their device after 5.
+		owner.get("/logout")
+		owner.post("/logout", url.Values{})
+		for range 5 {
+			if status := owner.signIn(email, "my own typo"); status != http.StatusUnauthorized {
+				t.Fatalf("owner's typo: %d", status)
+			}
+		}
+		if status := owner.signIn(email, right); status != http.StatusTooManyRequests || !strings.Contains(owner.last, "Try again in 15 minutes") {
+			t.Errorf("owner after 5 failures on the device: %d; want 429", status)
+		}
+	})
+}
+
+func TestResetLinkEndsWhenThePasswordIsChanged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/password/reset")
+		p.post("/password/reset", url.Values{"email": {"pat@acme.example"}})
+		msgs, err := s.svc.ClaimMail(ctx, 10)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("reset emails: %d, %v", len(msgs), err)
+		}
+		body, err := s.svc.MailBodyOf(ctx, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := "/password/reset/" + body.Token
+		// The person remembers their password after all and changes it.
+		p.signIn("pat@acme.example", "initial password given")
+		if _, path := p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}}); path != "/me?changed=password" {
+			t.Fatalf("password change landed on %s", path)
+		}
+		status, _ := p.get(link)
+		if status != http.StatusGone || !strings.Contains(p.last, "This password reset link no longer works: your password was changed after it was sent.") {
+			t.Errorf("the link after the change: %d; want 410 saying the password changed", status)
+		}
+		p.get("/password/reset") // a page with a form, for the CSRF token
+		if status, _ := p.post(link, url.Values{"password": {"an attacker's choice"}, "confirm": {"an attacker's choice"}}); status != http.StatusGone {
+			t.Errorf("posting to the link after the change: %d; want 410", status)
 		}
 	})
 }

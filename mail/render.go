@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"net/url"
 	"strings"
 	texttemplate "text/template"
 
@@ -30,7 +31,7 @@ type Renderer struct {
 // point there); from is the sender address.
 func NewRenderer(baseURL, from string) (*Renderer, error) {
 	html := map[string]*htmltemplate.Template{}
-	for _, name := range []string{"invitation", "undeliverable", "password_reset"} {
+	for _, name := range []string{"invitation", "undeliverable", "password_reset", "sso_sign_in"} {
 		t, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse mail templates: %w", err)
@@ -102,6 +103,13 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		v.Link = r.baseURL + "/password/reset/" + b.Token
 		v.Expires = b.ExpiresAt.UTC().Format("15:04 UTC on Monday 2 January 2006")
 		v.Subject = "Reset your password for " + v.AccountName
+	case directory.MailSSOSignIn:
+		name = "sso_sign_in"
+		v.Email = b.Message.Recipient
+		if b.Message.Data.SSOLogin {
+			v.Link = r.baseURL + "/sso/" + url.PathEscape(a.Slug) + "/login?email=" + url.QueryEscape(b.Message.Recipient)
+		}
+		v.Subject = "How to sign in to " + v.AccountName
 	case directory.MailInvitationUndeliverable:
 		name = "undeliverable"
 		v.Subject = "Your invitation to " + b.Invitation.Email + " could not be delivered"

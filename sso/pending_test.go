@@ -192,7 +192,7 @@ func TestPendingSignInRefusals(t *testing.T) {
 			refused(t, thief, thief.post(onOther(acs2), second), w.strict, "already answered")
 		})
 		t.Run("OIDC: an expired cookie", func(t *testing.T) {
-			late := w.replicaWith(w.sp.URL, func() time.Time { return time.Now().Add(directory.SSORequestLifetime + time.Minute) })
+			late := w.replicaAtTime(w.sp.URL, func() time.Time { return time.Now().Add(directory.SSORequestLifetime + time.Minute) })
 			b := w.browser()
 			callback := b.oidcCallback(p, "zitadel", "bob", "")
 			refused(t, b, b.get(strings.Replace(callback, w.sp.URL, late.URL, 1)), w.connection("zitadel"), "no sign-in pending in this browser")

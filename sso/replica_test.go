@@ -10,6 +10,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
@@ -22,11 +23,26 @@ import (
 func (w *world) replica() *httptest.Server { return w.replicaAt(w.sp.URL) }
 
 // replicaAt is a replica that believes admit's public URL is base.
-func (w *world) replicaAt(base string) *httptest.Server { return w.replicaWith(base, nil) }
+func (w *world) replicaAt(base string) *httptest.Server {
+	w.t.Helper()
+	return w.replicaOf(base, w.fetch, nil)
+}
 
-// replicaWith is a replica that believes admit's public URL is base and
-// reads the time from now (nil: the clock).
-func (w *world) replicaWith(base string, now func() time.Time) *httptest.Server {
+// replicaWith is a replica reaching identity providers through f.
+func (w *world) replicaWith(base string, f *fetch.Client) *httptest.Server {
+	w.t.Helper()
+	return w.replicaOf(base, f, nil)
+}
+
+// replicaAtTime is a replica whose clock says now.
+func (w *world) replicaAtTime(base string, now func() time.Time) *httptest.Server {
+	w.t.Helper()
+	return w.replicaOf(base, w.fetch, now)
+}
+
+// replicaOf is a replica reaching identity providers through f and reading
+// the time from now (nil: the clock).
+func (w *world) replicaOf(base string, f *fetch.Client, now func() time.Time) *httptest.Server {
 	w.t.Helper()
 	svc := directory.NewService(directory.Config{Store: w.store, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	pages, err := web.NewRenderer(web.Config{Key: []byte("another replica's csrf key, 32 bytes+"), Logger: slog.New(slog.DiscardHandler)})
@@ -34,7 +50,7 @@ func (w *world) replicaWith(base string, now func() time.Time) *httptest.Server 
 		w.t.Fatal(err)
 	}
 	h, err := sso.New(sso.Config{Directory: svc, Certs: certs.New(certs.Config{Store: w.store, Sealer: w.sealer}), Secrets: w.sealer,
-		StateKey: w.stateKey, Pages: pages, BaseURL: base, Now: now})
+		StateKey: w.stateKey, Pages: pages, BaseURL: base, Fetch: f, Now: now})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -46,8 +62,9 @@ func (w *world) replicaWith(base string, now func() time.Time) *httptest.Server 
 }
 
 // TestAnyReplicaFinishesALogin starts logins at one replica and finishes
-// them at another: the pending request, the browser binding and the
-// replay record live in the database, not in a process.
+// them at another: the pending request is sealed in the browser's cookie
+// (every replica has the key), the replay records are in the database,
+// not in a process.
 func TestAnyReplicaFinishesALogin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)

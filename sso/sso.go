@@ -20,6 +20,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -37,9 +38,10 @@ type Config struct {
 	// replica needs the same.
 	StateKey []byte
 	Pages    *web.Renderer
-	// HTTPClient talks to OpenID providers (discovery, keys, token,
-	// userinfo); nil means one with a 20 s timeout.
-	HTTPClient *http.Client
+	// Fetch is the guarded outbound client OpenID providers are reached
+	// with (discovery, keys, token, userinfo); nil means one with the
+	// default rules and nothing allowed beyond them.
+	Fetch *fetch.Client
 	// BaseURL is admit's public origin (ADMIT_BASE_URL): SP entity ids,
 	// ACS URLs and redirect URIs are made from it.
 	BaseURL string
@@ -56,6 +58,7 @@ type Handler struct {
 	dir     *directory.Service
 	certs   *certs.Manager
 	secrets *certs.Sealer
+	// client is the guarded outbound client's, for go-oidc and x/oauth2.
 	client  *http.Client
 	oidc    providers
 	pages   *web.Renderer
@@ -70,7 +73,7 @@ type Handler struct {
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, secrets: cfg.Secrets, client: cfg.HTTPClient, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
+	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, secrets: cfg.Secrets, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
 		session: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, now: cfg.Now, tmpl: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -78,9 +81,10 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	if h.client == nil {
-		h.client = &http.Client{Timeout: 20 * time.Second}
+	if cfg.Fetch == nil {
+		cfg.Fetch = fetch.New(fetch.Config{Logger: h.log})
 	}
+	h.client = cfg.Fetch.HTTPClient()
 	stateSealer, err := certs.NewSealer(cfg.StateKey)
 	if err != nil {
 		return nil, fmt.Errorf("SSO state key: %w", err)
@@ -406,7 +410,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Acc
 			return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 		}
 	}
-	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID)
+	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID, directory.BySSO(c))
+	if directory.KindOf(err) == directory.Forbidden {
+		return refuse(http.StatusForbidden, directory.Message(err), "", err)
+	}
 	if err != nil {
 		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 	}

@@ -17,34 +17,26 @@ type accountRow struct {
 	Name           string    `db:"name"`
 	Branding       []byte    `db:"branding"`
 	PasswordPolicy []byte    `db:"password_policy"`
+	SignInPolicy   []byte    `db:"sign_in_policy"`
 	CreatedAt      time.Time `db:"created_at"`
 	UpdatedAt      time.Time `db:"updated_at"`
 }
 
-const accountColumns = `id, slug, name, branding, password_policy, created_at, updated_at`
+const accountColumns = `id, slug, name, branding, password_policy, sign_in_policy, created_at, updated_at`
 
 func (s *Store) rebind(query string) string { return s.q.Rebind(query) }
 
-// CreateAccount stores a new account and its domains.
+// CreateAccount stores a new account; its domains are added with AddDomain.
 func (s *Store) CreateAccount(ctx context.Context, a directory.Account) error {
 	return s.within(ctx, func(s *Store) error {
-		branding, policy, err := encodeAccount(a)
+		branding, policy, signIn, err := encodeAccount(a)
 		if err != nil {
 			return err
 		}
-		_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			a.ID, a.Slug, a.Name, branding, policy, a.CreatedAt, a.UpdatedAt)
+		_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.Slug, a.Name, branding, policy, signIn, a.CreatedAt, a.UpdatedAt)
 		if err != nil {
 			return s.dialect.wrap(err, "insert account")
-		}
-		for _, d := range a.Domains {
-			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO account_domains (domain, account_id) VALUES (?, ?)`), d, a.ID)
-			if s.dialect.uniqueViolation(err) {
-				return directory.ConflictError(fmt.Sprintf("domain %s already belongs to another account", d))
-			}
-			if err != nil {
-				return s.dialect.wrap(err, "insert account domain")
-			}
 		}
 		return nil
 	})
@@ -52,26 +44,30 @@ func (s *Store) CreateAccount(ctx context.Context, a directory.Account) error {
 
 // encodeAccount returns the JSON columns as strings: lib/pq would send
 // []byte as bytea, which PostgreSQL will not take for jsonb.
-func encodeAccount(a directory.Account) (branding, policy string, err error) {
+func encodeAccount(a directory.Account) (branding, policy, signIn string, err error) {
 	b, err := json.Marshal(a.Branding)
 	if err != nil {
-		return "", "", fmt.Errorf("encode branding: %w", err)
+		return "", "", "", fmt.Errorf("encode branding: %w", err)
 	}
 	p, err := json.Marshal(a.PasswordPolicy)
 	if err != nil {
-		return "", "", fmt.Errorf("encode password policy: %w", err)
+		return "", "", "", fmt.Errorf("encode password policy: %w", err)
 	}
-	return string(b), string(p), nil
+	si, err := json.Marshal(a.SignIn)
+	if err != nil {
+		return "", "", "", fmt.Errorf("encode sign-in policy: %w", err)
+	}
+	return string(b), string(p), string(si), nil
 }
 
-// UpdateAccount saves the account's name, branding and password policy.
+// UpdateAccount saves the account's name, branding, password and sign-in policies.
 func (s *Store) UpdateAccount(ctx context.Context, a directory.Account) error {
-	branding, policy, err := encodeAccount(a)
+	branding, policy, signIn, err := encodeAccount(a)
 	if err != nil {
 		return err
 	}
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE accounts SET name = ?, branding = ?, password_policy = ?, updated_at = ? WHERE id = ?`),
-		a.Name, branding, policy, a.UpdatedAt, a.ID)
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE accounts SET name = ?, branding = ?, password_policy = ?, sign_in_policy = ?, updated_at = ? WHERE id = ?`),
+		a.Name, branding, policy, signIn, a.UpdatedAt, a.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update account")
 	}
@@ -107,7 +103,7 @@ func (s *Store) findAccount(ctx context.Context, where string, arg any) (directo
 
 // FindAccountByDomain returns the account that owns an email domain.
 func (s *Store) FindAccountByDomain(ctx context.Context, domain string) (directory.Account, error) {
-	return s.findAccount(ctx, `id = (SELECT account_id FROM account_domains WHERE domain = ?)`, domain)
+	return s.findAccount(ctx, `id = (SELECT account_id FROM domains WHERE domain = ? AND verified_at IS NOT NULL)`, domain)
 }
 
 // FindAccounts returns every account ordered by slug.
@@ -119,7 +115,7 @@ func (s *Store) FindAccounts(ctx context.Context) ([]directory.Account, error) {
 	return s.withDomains(ctx, rows)
 }
 
-// withDomains decodes rows and attaches their domains with one query.
+// withDomains decodes rows and attaches their verified domains with one query.
 func (s *Store) withDomains(ctx context.Context, rows []accountRow) ([]directory.Account, error) {
 	out := make([]directory.Account, len(rows))
 	index := make(map[string]int, len(rows))
@@ -132,12 +128,15 @@ func (s *Store) withDomains(ctx context.Context, rows []accountRow) ([]directory
 		if err := json.Unmarshal(r.PasswordPolicy, &a.PasswordPolicy); err != nil {
 			return nil, fmt.Errorf("decode password policy of account %s: %w", r.ID, err)
 		}
+		if err := json.Unmarshal(r.SignInPolicy, &a.SignIn); err != nil {
+			return nil, fmt.Errorf("decode sign-in policy of account %s: %w", r.ID, err)
+		}
 		out[i], index[r.ID], ids[i] = a, i, r.ID
 	}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	query, args, err := sqlx.In(`SELECT domain, account_id FROM account_domains WHERE account_id IN (?) ORDER BY domain`, ids)
+	query, args, err := sqlx.In(`SELECT domain, account_id FROM domains WHERE account_id IN (?) AND verified_at IS NOT NULL ORDER BY domain`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("build domain query: %w", err)
 	}

@@ -105,12 +105,14 @@ func (s *Store) AcceptInvitation(ctx context.Context, id, tokenHash string, at t
 }
 
 // SetProfileAndPassword sets the name and first password of a user who has
-// no password yet, and the name keys of all the user's memberships.
+// no password yet, and the name keys of all the user's memberships. The
+// password is proven: it comes through an emailed link.
 func (s *Store) SetProfileAndPassword(ctx context.Context, userID, firstName, lastName, hash string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET first_name = ?, last_name = ?, password_hash = ?,
-			password_must_change = ?, password_changed_at = ?, updated_at = ? WHERE id = ? AND password_hash = ''`),
-			firstName, lastName, hash, false, at, at, userID)
+			password_must_change = ?, password_changed_at = ?, password_proven = ?, password_set_by = '', updated_at = ?
+			WHERE id = ? AND password_hash = ''`),
+			firstName, lastName, hash, false, at, true, at, userID)
 		if err != nil {
 			return s.dialect.wrap(err, "set profile and password")
 		}

@@ -16,6 +16,7 @@ type membershipRow struct {
 	UserID    string    `db:"user_id"`
 	Role      string    `db:"role"`
 	Status    string    `db:"status"`
+	Source    string    `db:"source"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
 }
@@ -23,11 +24,11 @@ type membershipRow struct {
 func (r membershipRow) membership() directory.Membership {
 	return directory.Membership{
 		ID: r.ID, AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Source: directory.MembershipSource(r.Source), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
-const membershipColumns = `scim_id, account_id, user_id, role, status, created_at, updated_at`
+const membershipColumns = `scim_id, account_id, user_id, role, status, source, created_at, updated_at`
 
 // searchKeys are the person's lowercased email, full name and last name as
 // the memberships table keeps them for listing and search. They are computed
@@ -43,14 +44,23 @@ func (s *Store) CreateMembership(ctx context.Context, u directory.User, m direct
 	// Until an identity provider says otherwise, the SCIM userName of a
 	// member is their email.
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key, scim_email, scim_email_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), sourceOrAdmin(m.Source), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey)
 	if err != nil {
 		return s.dialect.wrap(err, "insert membership")
 	}
 	// A membership made on purpose overrides an earlier SCIM deletion.
 	_, err = s.q.ExecContext(ctx, s.rebind(`DELETE FROM scim_deletions WHERE account_id = ? AND user_id = ?`), m.AccountID, u.ID)
 	return s.dialect.wrap(err, "clear SCIM deletion")
+}
+
+// sourceOrAdmin stores a membership made without a named source as an
+// admin's, the column's default.
+func sourceOrAdmin(s directory.MembershipSource) string {
+	if s == "" {
+		return string(directory.SourceOfAdmin)
+	}
+	return string(s)
 }
 
 // RecordSCIMDeletion notes that SCIM deleted the user from the account.

@@ -20,12 +20,14 @@ type userRow struct {
 	PasswordHash       string       `db:"password_hash"`
 	PasswordMustChange bool         `db:"password_must_change"`
 	PasswordChangedAt  sql.NullTime `db:"password_changed_at"`
+	PasswordProven     bool         `db:"password_proven"`
+	PasswordSetBy      string       `db:"password_set_by"`
 	LastAccountID      string       `db:"last_account_id"`
 	CreatedAt          time.Time    `db:"created_at"`
 	UpdatedAt          time.Time    `db:"updated_at"`
 }
 
-const userColumns = `id, email, first_name, last_name, password_hash, password_must_change, password_changed_at, created_at, updated_at`
+const userColumns = `id, email, first_name, last_name, password_hash, password_must_change, password_changed_at, password_proven, password_set_by, created_at, updated_at`
 
 // userReadColumns adds what only reads need.
 const userReadColumns = userColumns + `, last_account_id`
@@ -34,6 +36,7 @@ func (r userRow) user() directory.User {
 	u := directory.User{
 		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
 		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange, LastAccountID: r.LastAccountID,
+		PasswordProven: r.PasswordProven, PasswordSetBy: r.PasswordSetBy,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PasswordChangedAt: optionalTime(r.PasswordChangedAt),
 	}
 	return u
@@ -46,9 +49,9 @@ func (r userRow) user() directory.User {
 // then does nothing, and the read sees its row.
 func (s *Store) FindOrCreateUser(ctx context.Context, u directory.User) (directory.User, bool, error) {
 	res, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO users (`+userColumns+`, email_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
 		u.ID, u.Email, u.FirstName, u.LastName, u.PasswordHash, u.PasswordMustChange, u.PasswordChangedAt,
-		u.CreatedAt, u.UpdatedAt, directory.EmailKey(u.Email))
+		u.PasswordProven, u.PasswordSetBy, u.CreatedAt, u.UpdatedAt, directory.EmailKey(u.Email))
 	if err != nil {
 		return directory.User{}, false, s.dialect.wrap(err, "insert user")
 	}
@@ -90,6 +93,27 @@ func (s *Store) UpdatePassword(ctx context.Context, userID, hash string, mustCha
 		return s.dialect.wrap(err, "update password")
 	}
 	return expectOne(res, "user")
+}
+
+// SetPasswordOrigin records who vouches for the user's password.
+func (s *Store) SetPasswordOrigin(ctx context.Context, userID string, proven bool, setBy string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET password_proven = ?, password_set_by = ? WHERE id = ?`), proven, setBy, userID)
+	if err != nil {
+		return s.dialect.wrap(err, "set password origin")
+	}
+	return expectOne(res, "user")
+}
+
+// ReplacePassword stores a new password hash for the user if the stored
+// one is still old: of a password change and anything that changed the
+// password since old was read, the first wins and the other gets NotFound.
+func (s *Store) ReplacePassword(ctx context.Context, userID, old, hash string, mustChange bool, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET password_hash = ?, password_must_change = ?, password_changed_at = ?, updated_at = ?
+		WHERE id = ? AND password_hash = ?`), hash, mustChange, at, at, userID, old)
+	if err != nil {
+		return s.dialect.wrap(err, "replace password")
+	}
+	return expectOne(res, "user with that password")
 }
 
 func expectOne(res sql.Result, what string) error {

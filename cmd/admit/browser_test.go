@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,12 +159,43 @@ func TestSignInInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
+		// alpha's admin set the password, so until Pat proves the address
+		// it opens alpha only: no picker.
+		chromedp.WaitVisible(`//strong[@id="current-account" and text()="Alpha Ltd"]`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, s.logs)
+	}
+	if text, _ := chromedp.Run(ctx, chromedp.Text(`main`)); strings.Contains(text, "Beta GmbH") {
+		t.Errorf("the unproven password offers Beta GmbH:\n%s", text)
+	}
+	// A password reset proves the address; then the picker shows both.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/password/reset"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, "pat@example.com"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`p[role=status]`),
+	)
+	if err != nil {
+		t.Fatalf("reset request: %v", err)
+	}
+	link := resetLinkFromMailbox(t, settings, "alpha", s.url)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`#confirm`),
+		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#password`), // the sign-in page
+		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`button.account`), // two accounts: the picker
 		chromedp.Click(`//button[contains(., "Beta GmbH")]`),
 		chromedp.WaitVisible(`#current-account`),
 	)
 	if err != nil {
-		t.Fatalf("browser: %v\n%s", err, s.logs)
+		t.Fatalf("browser after the reset: %v\n%s", err, s.logs)
 	}
 	current, err := chromedp.Run(ctx, chromedp.Text(`#current-account`))
 	if err != nil || current != "Beta GmbH" {
@@ -190,3 +223,30 @@ func expectSignedIn(t *testing.T, ctx context.Context, account, email string) {
 		t.Errorf("after the login: %q; want %q", text, want)
 	}
 }
+
+// resetLinkFromMailbox reads the newest password reset link from the dev
+// mailbox with the CLI, pointed at the server's own address.
+func resetLinkFromMailbox(t *testing.T, settings []string, account, base string) string {
+	t.Helper()
+	r := admitWith(t, append(cleanEnv(), settings...), "", "mail", "list", "--account", account, "--json")
+	var msgs []struct {
+		ID   string `json:"id"`
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &msgs); err != nil {
+		t.Fatalf("mail list: %v: %s %s", err, r.stdout, r.stderr)
+	}
+	for _, m := range msgs {
+		if m.Kind != "password_reset" {
+			continue
+		}
+		shown := admitWith(t, append(cleanEnv(), settings...), "", "mail", "show", "--account", account, "--id", m.ID)
+		if path := resetPath.FindString(shown.stdout); path != "" {
+			return base + path
+		}
+	}
+	t.Fatalf("no reset link in the mailbox: %s", r.stdout)
+	return ""
+}
+
+var resetPath = regexp.MustCompile(`/password/reset/[A-Za-z0-9_-]+`)

@@ -41,7 +41,11 @@ var commands = []command{
 	{"migrate", "apply database migrations and exit", (*cli).migrate},
 	{"account create", "create an account: --slug S --name N [--domain D ...]", (*cli).accountCreate},
 	{"account list", "list accounts", (*cli).accountList},
-	{"account set-policy", "set an account's password policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N]", (*cli).accountSetPolicy},
+	{"account set-policy", "set an account's password and sign-in policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N] [--sso-required[=false]] [--break-glass-owners[=false]]", (*cli).accountSetPolicy},
+	{"domain add", "claim an email domain for an account; prints the DNS TXT record that proves it: --account S --domain D [--verified]", (*cli).domainAdd},
+	{"domain verify", "look up a claimed domain's TXT record and verify it: --account S --domain D", (*cli).domainVerify},
+	{"domain list", "list an account's domains, verified and pending: --account S", (*cli).domainList},
+	{"domain remove", "withdraw an account's claim of a domain: --account S --domain D", (*cli).domainRemove},
 	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
 	{"role map", "give the members of an identity provider's group (pushed by SCIM or sent at an SSO login) a role: --account S --group G --role R [--priority N]", (*cli).roleMap},
 	{"role unmap", "remove a group-to-role mapping: --account S --group G", (*cli).roleUnmap},
@@ -227,7 +231,7 @@ func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Resolver: c.cfg.Resolver(), Logger: log})
 	return svc, func() { s.Close() }, nil
 }
 
@@ -293,6 +297,8 @@ type accountJSON struct {
 	Name           string                   `json:"name"`
 	Domains        []string                 `json:"domains"`
 	PasswordPolicy directory.PasswordPolicy `json:"password_policy"`
+	SSORequired    bool                     `json:"sso_required"`
+	BreakGlass     bool                     `json:"break_glass_owners"`
 	CreatedAt      string                   `json:"created_at"`
 }
 
@@ -301,7 +307,7 @@ func toAccountJSON(a directory.Account) accountJSON {
 	if domains == nil {
 		domains = []string{}
 	}
-	return accountJSON{a.ID, a.Slug, a.Name, domains, a.PasswordPolicy, a.CreatedAt.Format("2006-01-02T15:04:05Z")}
+	return accountJSON{a.ID, a.Slug, a.Name, domains, a.PasswordPolicy, a.SignIn.SSORequired, a.SignIn.BreakGlassOwners, a.CreatedAt.Format("2006-01-02T15:04:05Z")}
 }
 
 func (c *cli) accountCreate(ctx context.Context, args []string) error {
@@ -355,8 +361,28 @@ func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 	minLength := fs.Int("min-length", 0, "minimum password length (8 to 128)")
 	require := fs.String("require", "", "character classes every password must have: comma-separated upper, lower, digit, symbol, or none")
 	initialDays := fs.Int("initial-password-days", 0, "days a password set by an admin works before it must have been changed (1 to 90)")
+	ssoRequired := fs.Bool("sso-required", false, "members in the account's SSO domains must sign in through its SSO (--sso-required=false lifts it)")
+	breakGlass := fs.Bool("break-glass-owners", false, "with --sso-required, owners may still sign in with a password, audited each time")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
 		var err error
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if given["sso-required"] || given["break-glass-owners"] {
+			si := a.SignIn
+			if given["sso-required"] {
+				si.SSORequired = *ssoRequired
+			}
+			if given["break-glass-owners"] {
+				si.BreakGlassOwners = *breakGlass
+			}
+			if a, err = svc.SetSignInPolicy(ctx, a.ID, c.actor(), si); err != nil {
+				return err
+			}
+			if !given["min-length"] && !given["require"] && !given["initial-password-days"] {
+				c.output(toAccountJSON(a), fmt.Sprintf("sign-in policy of %s: %s", a.Slug, signInText(a.SignIn)))
+				return nil
+			}
+		}
 		p := a.PasswordPolicy
 		if *minLength != 0 {
 			p.MinLength = *minLength
@@ -375,6 +401,16 @@ func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
 		c.output(toAccountJSON(a), fmt.Sprintf("password policy of %s: %s", a.Slug, strings.Join(a.PasswordPolicy.Rules(), ", ")))
 		return nil
 	})
+}
+
+func signInText(p directory.SignInPolicy) string {
+	switch {
+	case p.SSORequired && p.BreakGlassOwners:
+		return "single sign-on required; owners may use a password (break-glass, audited)"
+	case p.SSORequired:
+		return "single sign-on required"
+	}
+	return "password sign-in allowed"
 }
 
 func withClasses(p directory.PasswordPolicy, list string) (directory.PasswordPolicy, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,12 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
 )
 
@@ -28,7 +32,20 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	SecretKey   string
+	DNSResolver string
+	// MetricsAddr is where /metrics is served, apart from the public
+	// listener: metrics name every account, so they are for the operator's
+	// scraper only. metricsOff turns them off.
+	MetricsAddr string
+	// OutboundAllow lists the CIDRs and host names outbound fetches may
+	// reach although private (see package fetch).
+	OutboundAllow string
 }
+
+// metricsOff is the ADMIT_METRICS_ADDR that serves no metrics. An empty
+// value cannot say it: an empty variable is an unset one, which means the
+// default.
+const metricsOff = "off"
 
 // setting ties a Config field to its variable and flag.
 type setting struct {
@@ -42,14 +59,17 @@ var settings = []setting{
 	{"ADMIT_DATABASE_URL", "database-url", "postgres://… or sqlite:PATH", func(c *Config) *string { return &c.DatabaseURL }},
 	{"ADMIT_SMTP_URL", "smtp-url", "smtp://[user:pass@]host[:port][?tls=required] or smtps://…; with a password STARTTLS is required off this machine; unset keeps mail in the dev mailbox", func(c *Config) *string { return &c.SMTPURL }},
 	{"ADMIT_MAIL_FROM", "mail-from", "the address admit's emails come from; default noreply@ the host of ADMIT_BASE_URL", func(c *Config) *string { return &c.MailFrom }},
+	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
+	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
 const defaultDatabaseURL = "sqlite:admit-data/admit.db"
 
 // configFromEnv reads the environment, with DESIGN.md's defaults.
 func configFromEnv(getenv func(string) string) Config {
-	c := Config{Addr: "127.0.0.1:8080", BaseURL: "http://localhost:8080", DatabaseURL: defaultDatabaseURL}
+	c := Config{Addr: "127.0.0.1:8080", BaseURL: "http://localhost:8080", DatabaseURL: defaultDatabaseURL, MetricsAddr: "127.0.0.1:9090"}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
 			*s.field(&c) = v
@@ -73,6 +93,13 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		problems = append(problems, fmt.Errorf("ADMIT_ADDR %q: want host:port", c.Addr))
 	}
+	if c.MetricsAddr != metricsOff {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q: want host:port, or off", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q is ADMIT_ADDR: metrics need a listener of their own, off the public one", c.MetricsAddr))
+		}
+	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		problems = append(problems, fmt.Errorf("ADMIT_BASE_URL %q: want an origin like https://admit.example.com", c.BaseURL))
 	}
@@ -92,12 +119,53 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Errorf("ADMIT_MAIL_FROM %q: want a plain address like noreply@example.com", c.MailFrom))
 		}
 	}
+	if c.DNSResolver != "" {
+		if _, err := resolverAddr(c.DNSResolver); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			problems = append(problems, err)
 		}
 	}
+	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
+		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))
+	}
 	return errors.Join(problems...)
+}
+
+// resolverAddr turns ADMIT_DNS_RESOLVER into host:port, port 53 unless given.
+func resolverAddr(v string) (string, error) {
+	if host, port, err := net.SplitHostPort(v); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65536 && host != "" {
+			return v, nil
+		}
+	} else if net.ParseIP(strings.Trim(v, "[]")) != nil || (v != "" && !strings.ContainsAny(v, ":/ ")) {
+		return net.JoinHostPort(strings.Trim(v, "[]"), "53"), nil
+	}
+	return "", fmt.Errorf("ADMIT_DNS_RESOLVER %q: want host or host:port, like 10.0.0.2 or 127.0.0.1:5353", v)
+}
+
+// Resolver is what domain verification asks: the configured DNS server,
+// or the system's. Only the verification lookups use it.
+func (c Config) Resolver() *net.Resolver {
+	addr, err := resolverAddr(c.DNSResolver)
+	if c.DNSResolver == "" || err != nil {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// Fetch is the one guarded client for outbound requests, with the
+// operator's allow list.
+func (c Config) Fetch(log *slog.Logger) *outbound.Client {
+	// Validate has refused a list that does not parse.
+	allow, _ := outbound.ParseAllow(c.OutboundAllow)
+	return outbound.New(outbound.Config{Allow: allow, Logger: log})
 }
 
 // Sender is the address emails come from.
@@ -210,6 +278,8 @@ func createExclusive(path string, data []byte) (bool, error) {
 // ever share a key.
 type keys struct {
 	csrf, invitation, bounceHook []byte
+	// device signs the device tokens of password sign-in.
+	device []byte
 	// ssoState seals the sign-ins a browser has in progress into its
 	// cookies.
 	ssoState []byte
@@ -223,7 +293,7 @@ func deriveKeys(secret []byte) (keys, error) {
 	for _, d := range []struct {
 		dst  *[]byte
 		info string
-	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"},
+	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}, {&k.device, "admit device token"},
 		{&k.ssoState, "admit sso pending sign-ins"}} {
 		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
 		if err != nil {

@@ -14,21 +14,23 @@ const module = "github.com/admit-dev/admit"
 // directory, store -> directory), never sideways between entry points. A new
 // package must be added here, which makes its place in the layout a decision.
 var allowedImports = map[string][]string{
-	"directory":       {},
-	"store":           {"directory"},
-	"store/storetest": {"store", "directory"},
-	"web":             {"directory"},
-	"certs":           {"directory"},
-	"sso":             {"directory", "web", "certs"},
-	"scim":            {"directory", "web"},
-	"login":           {"directory", "web"},
-	"invite":          {"directory", "web"},
-	"admin":           {"directory", "web", "certs"},
-	"mail":            {"directory", "web"},
-	"mail/smtptest":   {},
-	"sso/oidctest":    {},
-	"proxy":           {"directory", "web", "certs"},
-	"cmd/admit":       nil, // the wiring may import anything
+	"directory":         {},
+	"store":             {"directory"},
+	"store/storetest":   {"store", "directory"},
+	"web":               {"directory"},
+	"certs":             {"directory"},
+	"sso":               {"directory", "web", "certs", "fetch"},
+	"fetch":             {},
+	"scim":              {"directory", "web"},
+	"login":             {"directory", "web"},
+	"invite":            {"directory", "web"},
+	"admin":             {"directory", "web", "certs"},
+	"mail":              {"directory", "web"},
+	"mail/smtptest":     {},
+	"directory/dnstest": {},
+	"sso/oidctest":      {},
+	"proxy":             {"directory", "web", "certs"},
+	"cmd/admit":         nil, // the wiring may import anything
 }
 
 // forbiddenInCore are outside packages the core must never depend on

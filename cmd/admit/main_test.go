@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -183,7 +184,7 @@ func TestCLI(t *testing.T) {
 			t.Errorf("user list = %+v", list)
 		}
 		r = admit(t, db, "", "migrate", "--json")
-		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(14) {
+		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(newestMigration(t)) {
 			t.Errorf("migrate: exit %d, %v", r.code, m)
 		}
 	})
@@ -216,10 +217,14 @@ func TestUserListPages(t *testing.T) {
 
 // server is a running `admit serve`.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
-	logs *syncBuffer
+	cmd *exec.Cmd
+	url string
+	// metricsURL is the listener of ADMIT_METRICS_ADDR ("" when off).
+	metricsURL string
+	done       chan error
+	logs       *syncBuffer
+	// settings are the ADMIT_ settings it runs with, for CLI runs beside it.
+	settings []string
 }
 
 type syncBuffer struct {
@@ -239,7 +244,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningAddr = regexp.MustCompile(`msg="admit is listening" addr=(\S+)`)
+var (
+	listeningAddr = regexp.MustCompile(`msg="admit is listening" addr=(\S+)`)
+	metricsAddr   = regexp.MustCompile(`msg="metrics are listening" addr=(\S+)`)
+)
 
 // cleanEnv is the test's environment without any ADMIT_ setting.
 func cleanEnv() []string {
@@ -253,12 +261,14 @@ func cleanEnv() []string {
 }
 
 // startServer runs `admit serve` in dir with only the given ADMIT_ settings
-// plus a free loopback port, and waits until it listens.
+// plus free loopback ports (for the public and the metrics listener), and
+// waits until it listens.
 func startServer(t *testing.T, dir string, settings ...string) *server {
 	t.Helper()
 	cmd := exec.Command(admitBin, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(append(cleanEnv(), "ADMIT_ADDR=127.0.0.1:0"), settings...)
+	// Later settings win: a test may choose its own addresses.
+	cmd.Env = append(append(cleanEnv(), "ADMIT_ADDR=127.0.0.1:0", "ADMIT_METRICS_ADDR=127.0.0.1:0"), settings...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -266,13 +276,18 @@ func startServer(t *testing.T, dir string, settings ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1), logs: &syncBuffer{}}
+	s := &server{cmd: cmd, done: make(chan error, 1), logs: &syncBuffer{}, settings: settings}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
 			s.logs.Write([]byte(line + "\n"))
+			// The metrics listener is logged first, so it is known by
+			// the time startServer returns.
+			if m := metricsAddr.FindStringSubmatch(line); m != nil {
+				s.metricsURL = "http://" + m[1]
+			}
 			if m := listeningAddr.FindStringSubmatch(line); m != nil {
 				found <- m[1]
 			}
@@ -307,6 +322,24 @@ func (s *server) get(t *testing.T, path string) (*http.Response, string) {
 	return resp, string(body)
 }
 
+// metrics reads /metrics from the metrics listener.
+func (s *server) metrics(t *testing.T) string {
+	t.Helper()
+	if s.metricsURL == "" {
+		t.Fatalf("no metrics listener in the log\n%s", s.logs)
+	}
+	resp, err := http.Get(s.metricsURL + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", resp.StatusCode)
+	}
+	return string(body)
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
@@ -325,7 +358,8 @@ func (s *server) stop(t *testing.T) {
 
 func TestServeWithNoConfiguration(t *testing.T) {
 	dir := t.TempDir()
-	// Only the port differs from a bare `admit serve`: the default 8080 may be taken.
+	// Only the ports differ from a bare `admit serve`: the defaults 8080
+	// and 9090 may be taken.
 	s := startServer(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, "admit-data", "admit.db")); err != nil {
 		t.Errorf("default database not created: %v", err)
@@ -360,7 +394,7 @@ func TestServeWithNoConfiguration(t *testing.T) {
 			t.Errorf("GET %s: no X-Request-Id", tc.path)
 		}
 	}
-	_, metrics := s.get(t, "/metrics")
+	metrics := s.metrics(t)
 	for _, want := range []string{
 		`admit_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`,
 		`admit_http_request_duration_seconds_bucket{method="GET",route="GET /readyz"`,
@@ -397,6 +431,64 @@ func TestServeWithNoConfiguration(t *testing.T) {
 		t.Error("the secret key changed between starts")
 	}
 	s.stop(t)
+}
+
+func TestMetricsListener(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	s.get(t, "/healthz")
+	if resp, body := s.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "admit_") {
+		t.Errorf("public GET /metrics = %d; want 404 and no metrics", resp.StatusCode)
+	}
+	if metrics := s.metrics(t); !strings.Contains(metrics, `admit_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`) {
+		t.Errorf("the metrics listener lacks the public listener's requests:\n%.500s", metrics)
+	}
+	// The metrics listener serves nothing else.
+	for _, path := range []string{"/healthz", "/login", "/"} {
+		resp, err := http.Get(s.metricsURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("metrics listener GET %s = %d; want 404", path, resp.StatusCode)
+		}
+	}
+	s.stop(t)
+
+	off := startServer(t, t.TempDir(), "ADMIT_METRICS_ADDR=off")
+	if off.metricsURL != "" || !strings.Contains(off.logs.String(), "no metrics are served") {
+		t.Errorf("ADMIT_METRICS_ADDR=off: metrics at %q; want none, and the log saying so", off.metricsURL)
+	}
+	if resp, _ := off.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("public GET /metrics with metrics off = %d; want 404", resp.StatusCode)
+	}
+	off.stop(t)
+}
+
+func TestMetricsAddressRefusals(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"not an address", []string{"--metrics-addr", "nonsense"}, exitUsage, `ADMIT_METRICS_ADDR "nonsense": want host:port, or off`},
+		{"empty by flag", []string{"--ADMIT_METRICS_ADDR", ""}, exitUsage, "ADMIT_METRICS_ADDR"},
+		{"the public listener", []string{"--addr", "127.0.0.1:8181", "--metrics-addr", "127.0.0.1:8181"}, exitUsage, "metrics need a listener of their own"},
+		{"a taken port", []string{"--addr", "127.0.0.1:0", "--metrics-addr", taken.Addr().String()}, exitError, "(ADMIT_METRICS_ADDR; off serves no metrics)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := admitWith(t, append(cleanEnv(), "ADMIT_DATABASE_URL="+storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), "", append([]string{"serve"}, tc.args...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, %q; want %d mentioning %q", r.code, r.stderr, tc.code, tc.want)
+			}
+		})
+	}
 }
 
 func TestReadyzWhenDatabaseIsGone(t *testing.T) {
@@ -521,4 +613,23 @@ func TestRoleMappingCommands(t *testing.T) {
 	if m := decode[[]map[string]any](t, r); len(m) != 1 || m[0]["group"] != "Platform Admins" || m[0]["role"] != "admin" {
 		t.Errorf("mappings --json: %v", m)
 	}
+}
+
+// newestMigration is the highest migration version in the tree (both
+// dialects have the same versions).
+func newestMigration(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("../../store/migrations/sqlite/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	newest := 0
+	for _, f := range files {
+		var v int
+		if _, err := fmt.Sscanf(filepath.Base(f), "%05d_", &v); err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		newest = max(newest, v)
+	}
+	return newest
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
@@ -53,7 +54,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, DeviceKey: keys.device, Resolver: c.cfg.Resolver(), Logger: log})
 	sealer, err := certs.NewSealer(keys.sealing)
 	if err != nil {
 		return err
@@ -65,11 +66,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("SAML certificates: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, reg, log)
+	fetcher := c.cfg.Fetch(log)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, fetcher, reg, log)
 	if err != nil {
 		return err
 	}
-	refresher := &sso.Refresher{Directory: svc, Certs: certManager, Watcher: certs.NewWatcher(reg, log), Client: metadataClient(), Logger: log}
+	refresher := &sso.Refresher{Directory: svc, Certs: certManager, Watcher: certs.NewWatcher(reg, log), Fetch: fetcher, Logger: log}
 	worker, err := c.mailWorker(svc, log)
 	if err != nil {
 		return err
@@ -86,10 +88,63 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.cfg.Addr, err)
 	}
-	srv := &http.Server{
-		Handler: handler,
-		// Slow clients must not hold connections open: these bound every
-		// phase of a request.
+	servers := []served{{newServer(ctx, handler, log), ln}}
+	if c.cfg.MetricsAddr != metricsOff {
+		mln, err := net.Listen("tcp", c.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (ADMIT_METRICS_ADDR; off serves no metrics): %w", c.cfg.MetricsAddr, err)
+		}
+		servers = append(servers, served{newServer(ctx, metricsHandler(reg), log), mln})
+		log.Info("metrics are listening", "addr", mln.Addr().String(), "path", "/metrics")
+	} else {
+		log.Info("ADMIT_METRICS_ADDR is off: no metrics are served")
+	}
+	log.Info("admit is listening", "addr", ln.Addr().String(), "base_url", c.cfg.BaseURL, "database", s.Dialect())
+	done := make(chan error, len(servers))
+	for _, sv := range servers {
+		go func() { done <- sv.srv.Serve(sv.ln) }()
+	}
+	select {
+	case err := <-done:
+		for _, sv := range servers {
+			sv.srv.Close()
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, sv := range servers {
+		if err := sv.srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	for range servers {
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// served is a server and the listener it serves.
+type served struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// newServer bounds every phase of a request, so that slow clients cannot
+// hold connections open.
+func newServer(ctx context.Context, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -98,25 +153,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("admit is listening", "addr", ln.Addr().String(), "base_url", c.cfg.BaseURL, "database", s.Dialect())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight", "grace", shutdownGrace)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped")
-	return nil
 }
 
 // keys loads the server key (generating it on first use) and derives the
@@ -192,7 +228,11 @@ func (r realms) SSOFor(ctx context.Context, email string) (login.SSOOption, bool
 	if err != nil {
 		return login.SSOOption{}, false, err
 	}
-	return login.SSOOption{AccountName: a.Title(), URL: sso.LoginPath(a.Slug, c.Name, email)}, true, nil
+	// An account that requires SSO sends its people straight there, unless
+	// its owners keep a break-glass password: then the form still checks
+	// the password and the directory lets only owners in with it.
+	return login.SSOOption{AccountName: a.Title(), URL: sso.LoginPath(a.Slug, c.Name, email),
+		Required: a.SignIn.SSORequired, OwnersMayUsePassword: a.SignIn.BreakGlassOwners}, true, nil
 }
 
 // pinger is what readiness needs of the directory.
@@ -202,7 +242,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -219,7 +259,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, HTTPClient: metadataClient(), Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, Fetch: fetcher, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +271,6 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /readyz", readiness(svc, log))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
 	mux.Handle("GET /{$}", pages.Home())
 	invitations.Register(mux)
@@ -252,6 +291,15 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	h = web.SecurityHeaders(cfg.Secure())(h)
 	h = web.RequestID(h)
 	return h, nil
+}
+
+// metricsHandler serves /metrics and nothing else, for the listener of
+// ADMIT_METRICS_ADDR. Metrics carry account slugs (SSO logins by account,
+// certificates by connection), which are not for the public listener.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
 }
 
 func readiness(p pinger, log *slog.Logger) http.Handler {

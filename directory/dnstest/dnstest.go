@@ -1,0 +1,116 @@
+// Package dnstest runs a real DNS server (miekg/dns) on a loopback port
+// for tests of domain verification: it answers TXT queries from records a
+// test sets, NXDOMAIN for names it does not know, and nothing at all for
+// names a test silences (to exercise a resolver that does not answer).
+package dnstest
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Server is a DNS server on 127.0.0.1, over UDP and TCP on the same port.
+type Server struct {
+	Addr string // host:port
+
+	mu     sync.Mutex
+	txt    map[string][]string // fully qualified, lowercased name -> records
+	silent map[string]bool
+}
+
+// Start runs a server until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{txt: map[string][]string{}, silent: map[string]bool{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("dnstest: listen udp: %v", err)
+	}
+	s.Addr = pc.LocalAddr().String()
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		pc.Close()
+		t.Fatalf("dnstest: listen tcp: %v", err)
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: s}
+	tcp := &dns.Server{Listener: ln, Handler: s}
+	go func() { _ = udp.ActivateAndServe() }()
+	go func() { _ = tcp.ActivateAndServe() }()
+	t.Cleanup(func() {
+		_ = udp.Shutdown()
+		_ = tcp.Shutdown()
+	})
+	return s
+}
+
+// SetTXT replaces the TXT records of name. A record longer than 255 bytes
+// is sent as several strings, as DNS requires and providers do.
+func (s *Server) SetTXT(name string, records ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.txt[dns.Fqdn(strings.ToLower(name))] = records
+}
+
+// Silence makes the server drop every query for name.
+func (s *Server) Silence(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.silent[dns.Fqdn(strings.ToLower(name))] = true
+}
+
+// Resolver returns a resolver that asks this server and no other.
+func (s *Server) Resolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		return d.DialContext(ctx, network, s.Addr)
+	}}
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if len(req.Question) != 1 {
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeFormatError)
+		_ = w.WriteMsg(m)
+		return
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	s.mu.Lock()
+	records, known := s.txt[name]
+	silent := s.silent[name]
+	s.mu.Unlock()
+	if silent {
+		return
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	switch {
+	case !known:
+		m.Rcode = dns.RcodeNameError
+	case q.Qtype == dns.TypeTXT:
+		for _, r := range records {
+			m.Answer = append(m.Answer, &dns.TXT{
+				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+				Txt: chunks(r),
+			})
+		}
+	}
+	_ = w.WriteMsg(m)
+}
+
+func chunks(s string) []string {
+	var out []string
+	for len(s) > 255 {
+		out = append(out, s[:255])
+		s = s[255:]
+	}
+	return append(out, s)
+}

@@ -1,0 +1,203 @@
+package directory
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Sign-in throttling. Failures are rows in the store, so every replica
+// sees the same counts.
+//
+// A browser without a device token for the email is held to two limits:
+// maxEmailFailures per email, which is what stops guessing one person's
+// password from many addresses, and maxAddrFailures per client address.
+// That per-email limit is also what lets a stranger lock a person out, so a
+// browser that has signed in as the person before carries a device token
+// (OWASP, "Slow Down Online Guessing Attacks with Device Cookies") and is
+// held only to its own limit, maxDeviceFailures: the stranger's failures do
+// not count against it, and a stolen token buys no more than that limit.
+const (
+	signInWindow      = 15 * time.Minute
+	maxEmailFailures  = 5
+	maxAddrFailures   = 50
+	maxDeviceFailures = 5
+	// DeviceTokenLifetime is how long a device token exempts its browser
+	// from the email-wide lockout after the sign-in that issued it.
+	DeviceTokenLifetime = 365 * 24 * time.Hour
+)
+
+// Client is where a sign-in attempt comes from.
+type Client struct {
+	// Addr is the client's network address, as the connection shows it.
+	Addr string
+	// Device is the device token the browser presented, if any: the one
+	// a successful sign-in returned in SignedIn.Device.
+	Device string
+}
+
+// throttle is one failure count a sign-in attempt is held to.
+type throttle struct {
+	key   string
+	limit int
+}
+
+// throttlesFor lists the counts an attempt for an email is held to; the
+// first is the person's lockout, the one a success clears and the audit
+// log reports.
+func (s *Service) throttlesFor(emailKey string, from Client, now time.Time) []throttle {
+	if nonce, ok := s.openDeviceToken(from.Device, emailKey, now); ok {
+		return []throttle{{"device:" + nonce, maxDeviceFailures}}
+	}
+	return []throttle{emailThrottle(emailKey), {addressKey(from.Addr), maxAddrFailures}}
+}
+
+// emailThrottle is the email-wide lockout of an email key.
+func emailThrottle(emailKey string) throttle {
+	return throttle{"email:" + emailKey, maxEmailFailures}
+}
+
+// addressKey is the throttle key of a client address, and the one place
+// that decides which addresses count as one client. An IPv6 /64 is one:
+// it is the smallest block a network hands out, and a host picks the rest
+// of its address freely (RFC 4291, RFC 8981), so counting addresses one by
+// one would give each machine 2^64 fresh starts. An IPv4-mapped IPv6
+// address is the IPv4 address it maps. Anything that is not an IP address
+// (a Unix socket) is its own key.
+func addressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "addr:" + addr
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return "addr:" + a.String()
+	}
+	p, _ := a.Prefix(64) // cannot fail for IPv6; the zone is dropped
+	return "addr:" + p.String()
+}
+
+func (s *Service) checkThrottle(ctx context.Context, now time.Time, t throttle) error {
+	n, oldest, err := s.store.CountSignInFailures(ctx, t.key, now.Add(-signInWindow))
+	if err != nil {
+		return err
+	}
+	if n < t.limit {
+		return nil
+	}
+	wait := oldest.Add(signInWindow).Sub(now)
+	minutes := max(1, int(math.Ceil(wait.Minutes())))
+	return &Error{Kind: Throttled, Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// failSignIn records a failed sign-in against each count the attempt is
+// held to, and in the audit log of the person's accounts when the email is
+// theirs: user.locked_out when the failure reaches the person's lockout
+// (email-wide, or the device's own), user.sign_in_failed otherwise.
+func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, throttles []throttle) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		for _, t := range throttles {
+			if err := tx.AddSignInFailure(ctx, t.key, now); err != nil {
+				return err
+			}
+		}
+		if u.ID == "" {
+			return nil
+		}
+		lockout := throttles[0]
+		n, _, err := tx.CountSignInFailures(ctx, lockout.key, now.Add(-signInWindow))
+		if err != nil {
+			return err
+		}
+		action := "user.sign_in_failed"
+		if n == lockout.limit {
+			action = "user.locked_out"
+		}
+		data := map[string]any{"failures": n}
+		if strings.HasPrefix(lockout.key, "device:") {
+			data["device"] = true
+		}
+		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if err := s.record(ctx, tx, change{
+				accountID: m.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
+				action: action, targetType: "user", targetID: u.ID, data: data,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record failed sign-in: %w", err)
+	}
+	return errBadCredentials
+}
+
+// A device token is a random nonce and the time it was issued, with an
+// HMAC that binds both to one email key under the device key. It holds no
+// email: the MAC is checked against the email of each attempt, so a token
+// for one email is no token at all for another, and the token tells
+// whoever reads it nothing about whose it is.
+const (
+	deviceNonceBytes   = 16
+	devicePayloadBytes = deviceNonceBytes + 8
+	maxDeviceTokenLen  = 128
+)
+
+// issueDeviceToken makes a new device token for the email key.
+func (s *Service) issueDeviceToken(emailKey string, now time.Time) string {
+	payload := make([]byte, devicePayloadBytes)
+	_, _ = rand.Read(payload[:deviceNonceBytes])
+	binary.BigEndian.PutUint64(payload[deviceNonceBytes:], uint64(now.Unix()))
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.deviceMAC(emailKey, payload))
+}
+
+// openDeviceToken returns the nonce of a token issued for the email key
+// within DeviceTokenLifetime; ok is false for anything else.
+func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce string, ok bool) {
+	if token == "" || len(token) > maxDeviceTokenLen {
+		return "", false
+	}
+	p, m, found := strings.Cut(token, ".")
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p)
+	mac, err2 := enc.DecodeString(m)
+	// The decoder skips CR and LF and tolerates stray bits: only the one
+	// spelling issueDeviceToken writes is a token.
+	if !found || err1 != nil || err2 != nil || len(payload) != devicePayloadBytes ||
+		enc.EncodeToString(payload) != p || enc.EncodeToString(mac) != m || !hmac.Equal(mac, s.deviceMAC(emailKey, payload)) {
+		return "", false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[deviceNonceBytes:])), 0)
+	if now.Sub(issued) >= DeviceTokenLifetime {
+		return "", false
+	}
+	return enc.EncodeToString(payload[:deviceNonceBytes]), true
+}
+
+func (s *Service) deviceMAC(emailKey string, payload []byte) []byte {
+	m := hmac.New(sha256.New, s.deviceKey)
+	m.Write([]byte("admit device\x00" + emailKey + "\x00"))
+	m.Write(payload)
+	return m.Sum(nil)
+}

@@ -1,0 +1,62 @@
+package directory
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAddressKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr, want string
+	}{
+		{"IPv4", "192.0.2.1", "addr:192.0.2.1"},
+		{"IPv4-mapped IPv6 is the IPv4 address", "::ffff:192.0.2.1", "addr:192.0.2.1"},
+		{"IPv6 is its /64", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "addr:2001:db8:1:2::/64"},
+		{"another host of the same /64", "2001:db8:1:2::9", "addr:2001:db8:1:2::/64"},
+		{"the next /64", "2001:db8:1:3::9", "addr:2001:db8:1:3::/64"},
+		{"IPv6 spelled in capitals", "2001:DB8:1:2::1", "addr:2001:db8:1:2::/64"},
+		{"a zone is dropped", "fe80::1%eth0", "addr:fe80::/64"},
+		{"IPv6 loopback", "::1", "addr:::/64"},
+		{"not an IP address", "@", "addr:@"},
+		{"empty", "", "addr:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := addressKey(tc.addr); got != tc.want {
+				t.Errorf("addressKey(%q) = %q; want %q", tc.addr, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzDeviceToken: the device cookie comes from the browser, so anyone
+// can send anything. Whatever arrives, opening it never panics, and only
+// a token issued for that email opens: changing any byte of a real token,
+// or presenting it for another email, gives nothing.
+func FuzzDeviceToken(f *testing.F) {
+	s := NewService(Config{DeviceKey: []byte("a device key of thirty-two bytes")})
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	// Built here rather than by issueDeviceToken, whose nonce is random:
+	// fuzzing workers are other processes and must agree on the token.
+	payload := []byte("sixteen byte nonce\x00\x00\x00\x00\x00\x00")[:devicePayloadBytes]
+	binary.BigEndian.PutUint64(payload[deviceNonceBytes:], uint64(now.Add(-time.Hour).Unix()))
+	real := base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(s.deviceMAC("ada@example.com", payload))
+	if _, ok := s.openDeviceToken(s.issueDeviceToken("ada@example.com", now), "ada@example.com", now); !ok {
+		f.Fatal("an issued token does not open")
+	}
+	for _, seed := range []string{real, "", ".", "x.y", real + "=", strings.Repeat("A", 200), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		f.Add(seed, "ada@example.com")
+	}
+	f.Add(real, "bob@example.com")
+	f.Fuzz(func(t *testing.T, token, emailKey string) {
+		nonce, ok := s.openDeviceToken(token, emailKey, now)
+		if ok != (token == real && emailKey == "ada@example.com") {
+			t.Fatalf("openDeviceToken(%q, %q) = %q, %v; only the real token for its email opens", token, emailKey, nonce, ok)
+		}
+		if ok && nonce == "" {
+			t.Fatal("a token opened without a nonce")
+		}
+	})
+}
