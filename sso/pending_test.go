@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/admit-dev/admit/directory"
@@ -261,6 +262,42 @@ func TestJunkKeepsRealAttemptsInView(t *testing.T) {
 		want := []string{"refused verified=false", "refused verified=false", "refused verified=false", "refused verified=false", "refused verified=false", "signed in verified=true"}
 		if diff := cmp.Diff(want, outcomes); diff != "" {
 			t.Errorf("the login log shows (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestRepostedAnswerEntersVerifiedLogOnce: a signed response refused by a
+// rule after its signature checked out (here, one without a bearer
+// confirmation) is a verified attempt the first time; posted again, it is a
+// copy, refused as already used and kept with the unverified junk, so one
+// captured response cannot fill the verified part of the log.
+func TestRepostedAnswerEntersVerifiedLogOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		w.tamper.set(func(a *saml.Assertion) {
+			a.Subject.SubjectConfirmations[0].Method = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
+		})
+		acs, form := w.browser().idpInitiated("okta", "alice", "")
+		w.tamper.set(nil)
+		for range 5 {
+			if pg := w.browser().post(acs, form); pg.status != http.StatusForbidden {
+				t.Fatalf("ACS: %d", pg.status)
+			}
+		}
+		all, err := w.svc.LoginAttempts(context.Background(), w.acme.ID, w.okta.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, at := range all {
+			got = append(got, fmt.Sprintf("verified=%v %s", at.Verified, at.Reason))
+		}
+		sort.Strings(got)
+		want := []string{"verified=false this sign-in response was already used", "verified=false this sign-in response was already used",
+			"verified=false this sign-in response was already used", "verified=false this sign-in response was already used",
+			"verified=true the assertion has no bearer SubjectConfirmation with SubjectConfirmationData"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the login log (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -224,8 +224,23 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 			"admit refused the SAML response of connection "+c.Name+"; the reference identifies the reason in its login log", err)
 	}
 	// From here on the answer is the provider's own: its refusals go to
-	// the verified part of the login log.
+	// the verified part of the login log. The assertion is used up before
+	// anything else is decided, so that whatever comes of it, a copy
+	// posted again is an "already used" refusal, kept with the unverified
+	// junk: one signed response, however often posted, enters the verified
+	// part once.
 	at.verified = true
+	if err := h.dir.AcceptAssertionOnce(ctx, c, as.ID, assertionEnd(as, h.now())); err != nil {
+		switch directory.KindOf(err) {
+		case directory.Conflict:
+			at.verified = false
+			return refuse(http.StatusForbidden, "This sign-in response was already used. Please start again from your company's link.", "", err)
+		case directory.Invalid:
+			return refuse(http.StatusForbidden, "Your organisation's identity provider sent a sign-in response that admit cannot accept.",
+				"admit refused the SAML response of connection "+c.Name+"; the reference identifies the reason in its login log", err)
+		}
+		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
+	}
 	inResponseTo, err := checkAssertion(as, resp, c, h.now())
 	if err != nil {
 		return refuse(http.StatusForbidden, "Your organisation's identity provider sent a sign-in response that admit cannot accept.",
@@ -233,17 +248,6 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 	}
 	at.Subject = as.Subject.NameID.Value
 	at.Claims = claimsOf(as)
-	// The assertion is used up before anything else is decided: whatever
-	// comes of it, a copy posted again is an "already used" refusal, kept
-	// with the unverified junk, so one signed response cannot fill the
-	// verified part of the login log.
-	if err := h.dir.AcceptAssertionOnce(ctx, c, as.ID, assertionEnd(as)); err != nil {
-		if directory.KindOf(err) == directory.Conflict {
-			at.verified = false
-			return refuse(http.StatusForbidden, "This sign-in response was already used. Please start again from your company's link.", "", err)
-		}
-		return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
-	}
 	returnTo := "/me"
 	if inResponseTo != "" {
 		req, err := h.pending.take(w, r, c, inResponseTo, h.now())
@@ -403,9 +407,16 @@ func checkAssertion(as *saml.Assertion, resp saml.Response, c directory.Connecti
 }
 
 // assertionEnd is when the assertion can no longer be used: how long its
-// id must be remembered.
-func assertionEnd(as *saml.Assertion) time.Time {
-	end := as.Conditions.NotOnOrAfter
+// id must be remembered. It is read before checkAssertion, so it takes
+// what is there: at least now.
+func assertionEnd(as *saml.Assertion, now time.Time) time.Time {
+	end := now
+	if as.Conditions != nil && as.Conditions.NotOnOrAfter.After(end) {
+		end = as.Conditions.NotOnOrAfter
+	}
+	if as.Subject == nil {
+		return end
+	}
 	for _, sc := range as.Subject.SubjectConfirmations {
 		if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.NotOnOrAfter.After(end) {
 			end = sc.SubjectConfirmationData.NotOnOrAfter
