@@ -55,6 +55,13 @@ type Connection struct {
 	MetadataURL       string
 	MetadataFetchedAt *time.Time
 	MetadataError     string // why the last refresh failed; empty when it worked
+	// SigningCertificates are the SHA-256 fingerprints (hex) of the
+	// certificates the provider signs with, per Metadata, sorted; and
+	// SigningCertificatesChangedAt is when a refresh or a new file last
+	// changed them: a provider's new key is the one event of a refresh an
+	// operator must be able to see.
+	SigningCertificates          []string
+	SigningCertificatesChangedAt *time.Time
 	// SealedSecret is an OIDC client secret, sealed with the server key.
 	SealedSecret string
 	CreatedAt    time.Time
@@ -198,6 +205,9 @@ type NewConnection struct {
 	Settings    ConnectionSettings
 	Metadata    string
 	MetadataURL string
+	// SigningCertificates are the fingerprints of Metadata's signing
+	// certificates (see ConnectionMetadata).
+	SigningCertificates []string
 	// SealedSecret is an OIDC client secret already sealed by the caller.
 	SealedSecret string
 }
@@ -218,11 +228,12 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 	if len(problems) > 0 {
 		return Connection{}, InvalidError(problems...)
 	}
+	signing, _ := fingerprints(in.SigningCertificates)
 	now := s.clock()
 	c := Connection{
 		ID: newID(), AccountID: accountID, Protocol: in.Protocol, Name: in.Name, Domains: domains,
 		JITMode: in.JITMode, Settings: in.Settings, Metadata: in.Metadata, MetadataURL: in.MetadataURL,
-		SealedSecret: in.SealedSecret, CreatedAt: now, UpdatedAt: now,
+		SigningCertificates: signing, SealedSecret: in.SealedSecret, CreatedAt: now, UpdatedAt: now,
 	}
 	if c.MetadataURL != "" && c.Metadata != "" {
 		c.MetadataFetchedAt = &now
@@ -280,6 +291,9 @@ func (in NewConnection) check() ([]string, []string) {
 		if !validOrigin(h) {
 			problems = append(problems, fmt.Sprintf("return host %q: want an origin like https://app.example.com", h))
 		}
+	}
+	if _, err := fingerprints(in.SigningCertificates); err != nil {
+		problems = append(problems, err.Error())
 	}
 	return domains, problems
 }
@@ -449,20 +463,111 @@ func connectionServing(a Account, all []Connection, domain string) (Connection, 
 	return Connection{}, false
 }
 
-// SetConnectionMetadata saves freshly fetched metadata, or, with fetchErr,
-// records why fetching failed and keeps the last good copy.
-func (s *Service) SetConnectionMetadata(ctx context.Context, accountID, id, metadata string, fetchErr error) error {
-	now := s.clock()
-	var err error
-	if fetchErr != nil {
-		err = s.store.UpdateConnectionMetadata(ctx, accountID, id, "", fetchErr.Error(), now)
-	} else {
-		err = s.store.UpdateConnectionMetadata(ctx, accountID, id, metadata, "", now)
+// ConnectionMetadata is an identity provider's SAML metadata, checked by
+// the protocol's package, with the SHA-256 fingerprints (hex) of the
+// certificates it signs with: the directory compares certificates without
+// reading XML.
+type ConnectionMetadata struct {
+	Metadata            string
+	SigningCertificates []string
+}
+
+// SetConnectionMetadata saves new metadata of a SAML connection, fetched
+// from its URL or given by an operator. When it changes the provider's
+// signing certificates, the change is audited on the connection's account
+// with the fingerprints before and after, and the connection remembers
+// when: whoever controls the metadata controls who may sign people in, so
+// a change of key must never pass unnoticed. It returns the connection as
+// saved, and whether its signing certificates changed.
+func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, actor Actor, id string, md ConnectionMetadata) (c Connection, certificatesChanged bool, err error) {
+	signing, err := fingerprints(md.SigningCertificates)
+	switch {
+	case err != nil:
+		return Connection{}, false, InvalidError(err.Error())
+	case md.Metadata == "" || len(signing) == 0:
+		return Connection{}, false, InvalidError("the metadata and its signing certificates must be given")
 	}
+	var out Connection
+	var changed bool
+	err = s.store.Tx(ctx, func(tx Store) error {
+		c, err := tx.FindConnection(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if c.Protocol != ProtocolSAML {
+			return InvalidError(fmt.Sprintf("connection %s is %s: it has no SAML metadata", c.Name, strings.ToUpper(string(c.Protocol))))
+		}
+		now := s.clock()
+		previous := c.SigningCertificates
+		c.Metadata, c.MetadataFetchedAt, c.MetadataError, c.SigningCertificates, c.UpdatedAt = md.Metadata, &now, "", signing, now
+		// A connection made before fingerprints were kept has none: its
+		// first metadata sets them without an event.
+		changed = len(previous) > 0 && !slices.Equal(previous, signing)
+		if changed {
+			c.SigningCertificatesChangedAt = &now
+		}
+		if err := tx.UpdateConnectionMetadata(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		if !changed {
+			return nil
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: actor, action: "connection.signing_certificates_changed", targetType: "connection", targetID: id,
+			data: map[string]any{
+				"name": c.Name, "metadata_url": c.MetadataURL, "previous": previous, "current": signing,
+				"added": without(signing, previous), "removed": without(previous, signing),
+			},
+		})
+	})
 	if err != nil {
-		return fmt.Errorf("save connection metadata: %w", err)
+		return Connection{}, false, fmt.Errorf("save connection metadata: %w", err)
+	}
+	return out, changed, nil
+}
+
+// RecordMetadataFailure records why fetching a connection's metadata
+// failed; the connection keeps its last good copy and certificates.
+func (s *Service) RecordMetadataFailure(ctx context.Context, accountID, id string, fetchErr error) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		c, err := tx.FindConnection(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		c.MetadataError, c.UpdatedAt = fetchErr.Error(), s.clock()
+		return tx.UpdateConnectionMetadata(ctx, c)
+	})
+	if err != nil {
+		return fmt.Errorf("record metadata failure: %w", err)
 	}
 	return nil
+}
+
+// fingerprints normalizes a set of SHA-256 certificate fingerprints:
+// lowercase hex, sorted, each once.
+func fingerprints(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, f := range in {
+		f = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(f), ":", ""))
+		if len(f) != 64 || strings.Trim(f, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("certificate fingerprint %q: want SHA-256 in hex", f)
+		}
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// without returns the entries of a that are not in b.
+func without(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // SetConnectionSecret replaces an OIDC connection's client secret, sealed

@@ -184,9 +184,10 @@ type Store interface {
 	FindConnection(ctx context.Context, accountID, id string) (Connection, error)
 	FindConnections(ctx context.Context, accountID string) ([]Connection, error) // oldest first
 	FindAllConnections(ctx context.Context) ([]Connection, error)
-	// UpdateConnectionMetadata records a metadata refresh: with metadata
-	// empty only the error (and the time) is saved, keeping the last good copy.
-	UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error
+	// UpdateConnectionMetadata saves a connection's metadata and what goes
+	// with it: fetch time and error, signing certificates and when they
+	// changed, UpdatedAt.
+	UpdateConnectionMetadata(ctx context.Context, c Connection) error
 	// UpdateConnection saves a connection's domains, mode and settings.
 	UpdateConnection(ctx context.Context, c Connection) error
 	// UpdateConnectionSecret replaces an OIDC client secret (sealed).

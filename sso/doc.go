@@ -28,6 +28,12 @@
 // believed only as the connection's EmailTrust allows (email_verified, or
 // a single-tenant issuer with the domain rule; Google's hd).
 //
+// Everything this package fetches (metadata and its refresh, refresh.go;
+// OpenID discovery, keys, token and userinfo) goes through the guarded
+// client of package fetch, which owns the outbound rules. A refresh that
+// changes a provider's signing certificates is the directory's to audit:
+// this package hands it their fingerprints (SigningFingerprints).
+//
 // A refused login shows a page with a reference and little else; the
 // typed reason goes to the log and to the connection's login log.
 package sso

@@ -30,6 +30,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
@@ -82,8 +83,12 @@ type world struct {
 	sealer *certs.Sealer
 	// metrics is the registry admit's SSO metrics are in.
 	metrics *prometheus.Registry
-	okta    directory.Connection
-	strict  directory.Connection
+	// fetch reaches the test providers: they run on loopback, which
+	// admit reaches only when allowed, as an operator would allow a
+	// provider on the company's network.
+	fetch  *fetch.Client
+	okta   directory.Connection
+	strict directory.Connection
 }
 
 func newWorld(t testing.TB, s *store.Store) *world {
@@ -111,7 +116,8 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	w.sp = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { handler.ServeHTTP(rw, r) }))
 	w.sp.StartTLS()
 	t.Cleanup(w.sp.Close)
-	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Metrics: w.metrics, Pages: pages, BaseURL: w.sp.URL, Logger: log})
+	w.fetch = localFetch(t, w.sp.Certificate())
+	h, err := sso.New(sso.Config{Directory: w.svc, Certs: manager, Secrets: sealer, Metrics: w.metrics, Pages: pages, BaseURL: w.sp.URL, Logger: log, Fetch: w.fetch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +167,20 @@ func newWorld(t testing.TB, s *store.Store) *world {
 	w.registerSP("strict", w.get(w.sp.URL+"/sso/acme/saml/strict/metadata"))
 	w.addUser("alice", "alice@example.com", "Alice", "Smith", "Engineering")
 	return w
+}
+
+// localFetch is the guarded client with loopback allowed
+// (ADMIT_OUTBOUND_ALLOW=127.0.0.0/8), trusting the test servers'
+// certificate.
+func localFetch(t testing.TB, cert *x509.Certificate) *fetch.Client {
+	t.Helper()
+	allow, err := fetch.ParseAllow("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return fetch.New(fetch.Config{Allow: allow, RootCAs: pool})
 }
 
 func keyPair(t testing.TB, cn string) (*rsa.PrivateKey, *x509.Certificate) {

@@ -2,24 +2,25 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/crewjam/saml"
 
 	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 )
 
 // maxMetadataBytes bounds an identity provider's metadata: a federation's
 // aggregate is not what a connection points at.
-const maxMetadataBytes = 1 << 20
+const maxMetadataBytes = int(fetch.MetadataLimit)
 
 // ParseMetadata reads an identity provider's SAML metadata: an
 // EntityDescriptor, or an EntitiesDescriptor holding one with an
@@ -162,29 +163,36 @@ func IDPExpiries(metadata, account, connection string) []certs.Expiry {
 	return out
 }
 
-// FetchMetadata downloads and checks metadata from url.
-func FetchMetadata(ctx context.Context, client *http.Client, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// SigningFingerprints are the SHA-256 fingerprints (hex) of the
+// certificates ed's identity provider signs with: what the directory
+// compares to notice a new signing key.
+func SigningFingerprints(ed *saml.EntityDescriptor) []string {
+	var out []string
+	for _, c := range signingCertificates(ed) {
+		sum := sha256.Sum256(c.Raw)
+		out = append(out, hex.EncodeToString(sum[:]))
+	}
+	return out
+}
+
+// CheckMetadata parses and checks an identity provider's metadata (see
+// ParseMetadata) and returns it with its signing certificates, for the
+// directory.
+func CheckMetadata(data []byte) (directory.ConnectionMetadata, error) {
+	ed, err := ParseMetadata(data)
 	if err != nil {
-		return "", fmt.Errorf("metadata URL %q: %v", url, err)
+		return directory.ConnectionMetadata{}, err
 	}
-	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
-	resp, err := client.Do(req)
+	return directory.ConnectionMetadata{Metadata: string(data), SigningCertificates: SigningFingerprints(ed)}, nil
+}
+
+// FetchMetadata downloads metadata from url through the guarded client
+// (https, or http to a host the operator allowed; at most 1 MiB) and
+// checks it.
+func FetchMetadata(ctx context.Context, client *fetch.Client, url string) (directory.ConnectionMetadata, error) {
+	data, err := client.Get(ctx, url, fetch.MetadataLimit, "application/samlmetadata+xml, application/xml, text/xml")
 	if err != nil {
-		return "", fmt.Errorf("fetch metadata: %w", err)
+		return directory.ConnectionMetadata{}, fmt.Errorf("fetch metadata: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("fetch metadata: %s answered %s", url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("fetch metadata: %w", err)
-	}
-	if _, err := ParseMetadata(data); err != nil {
-		return "", err
-	}
-	return string(data), nil
+	return CheckMetadata(data)
 }

@@ -451,14 +451,16 @@ func boolClaim(v any) (value, ok bool) {
 	return false, false
 }
 
-// tokenError gives the provider's own words for a failed token request.
+// tokenError says why a token request failed: the status and the OAuth
+// error code, which is all the guarded client passes on of an error
+// answer (never its body, nor an error_description the server wrote).
 func tokenError(err error) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		if re.ErrorCode != "" {
-			return clipText(re.ErrorCode+": "+re.ErrorDescription, 300)
+			return fmt.Sprintf("%d %s", re.Response.StatusCode, re.ErrorCode)
 		}
-		return clipText(fmt.Sprintf("%d %s", re.Response.StatusCode, re.Body), 300)
+		return fmt.Sprintf("the provider answered %d", re.Response.StatusCode)
 	}
 	return err.Error()
 }

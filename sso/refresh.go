@@ -3,11 +3,11 @@ package sso
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 )
 
 // Refresher keeps connections' metadata fresh from their metadata URLs and
@@ -18,10 +18,11 @@ type Refresher struct {
 	Directory *directory.Service
 	Certs     *certs.Manager
 	Watcher   *certs.Watcher
-	Client    *http.Client
-	Every     time.Duration // default 6 hours
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Fetch is the guarded outbound client metadata is fetched with.
+	Fetch  *fetch.Client
+	Every  time.Duration // default 6 hours
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Run refreshes at once, then every r.Every, until ctx ends.
@@ -66,15 +67,7 @@ func (r *Refresher) RefreshOnce(ctx context.Context) {
 			continue
 		}
 		if c.MetadataURL != "" && ctx.Err() == nil {
-			md, fetchErr := FetchMetadata(ctx, r.Client, c.MetadataURL)
-			if fetchErr != nil {
-				r.Logger.WarnContext(ctx, "metadata refresh failed; keeping the last good copy", "account", slugs[c.AccountID], "connection", c.Name, "err", fetchErr)
-			} else {
-				c.Metadata = md
-			}
-			if err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, c.ID, md, fetchErr); err != nil {
-				r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
-			}
+			c = r.refresh(ctx, c, slugs[c.AccountID])
 		}
 		ends = append(ends, IDPExpiries(c.Metadata, slugs[c.AccountID], c.Name)...)
 	}
@@ -92,4 +85,39 @@ func (r *Refresher) RefreshOnce(ctx context.Context) {
 		}
 		r.Watcher.Report(ctx, now(), ends)
 	}
+}
+
+// refresher is who the directory's audit names for a refresh.
+var refresher = directory.Actor{Source: directory.SourceSystem, Name: "metadata refresh"}
+
+// refresh fetches c's metadata and saves it, or records why it could not
+// be fetched; it returns the connection as it is now.
+func (r *Refresher) refresh(ctx context.Context, c directory.Connection, slug string) directory.Connection {
+	md, err := FetchMetadata(ctx, r.Fetch, c.MetadataURL)
+	if err != nil {
+		r.Logger.WarnContext(ctx, "metadata refresh failed; keeping the last good copy", "account", slug, "connection", c.Name, "err", err)
+		if err := r.Directory.RecordMetadataFailure(ctx, c.AccountID, c.ID, err); err != nil {
+			r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
+		}
+		return c
+	}
+	if len(c.SigningCertificates) == 0 {
+		// A connection from before certificates were compared: what it
+		// trusts now is the baseline the new metadata is measured against.
+		if held, err := CheckMetadata([]byte(c.Metadata)); err == nil {
+			if saved, _, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, held); err == nil {
+				c = saved
+			}
+		}
+	}
+	saved, changed, err := r.Directory.SetConnectionMetadata(ctx, c.AccountID, refresher, c.ID, md)
+	if err != nil {
+		r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
+		return c
+	}
+	if changed {
+		r.Logger.WarnContext(ctx, "the identity provider's signing certificates changed", "account", slug, "connection", c.Name,
+			"previous", c.SigningCertificates, "current", saved.SigningCertificates)
+	}
+	return saved
 }

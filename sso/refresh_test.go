@@ -55,7 +55,7 @@ func TestRefreshKeepsTheLastGoodMetadata(t *testing.T) {
 		ctx := context.Background()
 		var mu sync.Mutex
 		status, body := http.StatusOK, ""
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			defer mu.Unlock()
 			w.WriteHeader(status)
@@ -78,7 +78,7 @@ func TestRefreshKeepsTheLastGoodMetadata(t *testing.T) {
 		var logs bytes.Buffer
 		reg := prometheus.NewRegistry()
 		r := &sso.Refresher{Directory: svc, Watcher: certs.NewWatcher(reg, slog.New(slog.NewTextHandler(&logs, nil))),
-			Client: srv.Client(), Logger: slog.New(slog.DiscardHandler)}
+			Fetch: localFetch(t, srv.Certificate()), Logger: slog.New(slog.DiscardHandler)}
 		check := func(step, wantMetadata, wantErr string) {
 			t.Helper()
 			got, err := svc.Connection(ctx, acme.ID, c.ID)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
@@ -23,13 +24,19 @@ func (w *world) replica() *httptest.Server { return w.replicaAt(w.sp.URL) }
 // replicaAt is a replica that believes admit's public URL is base.
 func (w *world) replicaAt(base string) *httptest.Server {
 	w.t.Helper()
+	return w.replicaWith(base, w.fetch)
+}
+
+// replicaWith is a replica reaching identity providers through f.
+func (w *world) replicaWith(base string, f *fetch.Client) *httptest.Server {
+	w.t.Helper()
 	svc := directory.NewService(directory.Config{Store: w.store, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	pages, err := web.NewRenderer(web.Config{Key: []byte("another replica's csrf key, 32 bytes+"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	h, err := sso.New(sso.Config{Directory: svc, Certs: certs.New(certs.Config{Store: w.store, Sealer: w.sealer}), Secrets: w.sealer,
-		Pages: pages, BaseURL: base})
+		Pages: pages, BaseURL: base, Fetch: f})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -33,9 +34,10 @@ type Config struct {
 	// Secrets opens OIDC client secrets.
 	Secrets *certs.Sealer
 	Pages   *web.Renderer
-	// HTTPClient talks to OpenID providers (discovery, keys, token,
-	// userinfo); nil means one with a 20 s timeout.
-	HTTPClient *http.Client
+	// Fetch is the guarded outbound client OpenID providers are reached
+	// with (discovery, keys, token, userinfo); nil means one with the
+	// default rules and nothing allowed beyond them.
+	Fetch *fetch.Client
 	// BaseURL is admit's public origin (ADMIT_BASE_URL): SP entity ids,
 	// ACS URLs and redirect URIs are made from it.
 	BaseURL string
@@ -52,6 +54,7 @@ type Handler struct {
 	dir     *directory.Service
 	certs   *certs.Manager
 	secrets *certs.Sealer
+	// client is the guarded outbound client's, for go-oidc and x/oauth2.
 	client  *http.Client
 	oidc    providers
 	pages   *web.Renderer
@@ -65,7 +68,7 @@ type Handler struct {
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, secrets: cfg.Secrets, client: cfg.HTTPClient, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
+	h := &Handler{dir: cfg.Directory, certs: cfg.Certs, secrets: cfg.Secrets, pages: cfg.Pages, base: strings.TrimSuffix(cfg.BaseURL, "/"),
 		session: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, now: cfg.Now, tmpl: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -73,9 +76,10 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	if h.client == nil {
-		h.client = &http.Client{Timeout: 20 * time.Second}
+	if cfg.Fetch == nil {
+		cfg.Fetch = fetch.New(fetch.Config{Logger: h.log})
 	}
+	h.client = cfg.Fetch.HTTPClient()
 	h.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "admit_sso_logins_total",
 		Help: "Single sign-on logins by protocol and outcome: signed_in; refused (the answer or the person was not accepted); provider_error (the provider could not be read or refused the code); failed (admit's own error).",

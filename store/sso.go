@@ -29,10 +29,14 @@ type connectionRow struct {
 	SealedSecret      string       `db:"sealed_secret"`
 	CreatedAt         time.Time    `db:"created_at"`
 	UpdatedAt         time.Time    `db:"updated_at"`
+	// Signing and SigningChangedAt are the IdP's signing certificates'
+	// fingerprints (a JSON list) and when they last changed.
+	Signing          []byte       `db:"signing_certificates"`
+	SigningChangedAt sql.NullTime `db:"signing_certificates_changed_at"`
 }
 
 const connectionColumns = `id, account_id, protocol, name, domains, jit_mode, settings, metadata, metadata_url,
-	metadata_fetched_at, metadata_error, sealed_secret, created_at, updated_at`
+	metadata_fetched_at, metadata_error, sealed_secret, created_at, updated_at, signing_certificates, signing_certificates_changed_at`
 
 func (r connectionRow) connection() (directory.Connection, error) {
 	c := directory.Connection{
@@ -40,6 +44,10 @@ func (r connectionRow) connection() (directory.Connection, error) {
 		JITMode: directory.JITMode(r.JITMode), Metadata: r.Metadata, MetadataURL: r.MetadataURL,
 		MetadataFetchedAt: optionalTime(r.MetadataFetchedAt), MetadataError: r.MetadataError,
 		SealedSecret: r.SealedSecret, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		SigningCertificatesChangedAt: optionalTime(r.SigningChangedAt),
+	}
+	if err := json.Unmarshal(r.Signing, &c.SigningCertificates); err != nil {
+		return c, fmt.Errorf("decode signing certificates of connection %s: %w", r.ID, err)
 	}
 	if err := json.Unmarshal(r.Domains, &c.Domains); err != nil {
 		return c, fmt.Errorf("decode domains of connection %s: %w", r.ID, err)
@@ -71,9 +79,13 @@ func (s *Store) CreateConnection(ctx context.Context, c directory.Connection) er
 	if err != nil {
 		return err
 	}
-	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO connections (`+connectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	signing, err := json.Marshal(nonNil(c.SigningCertificates))
+	if err != nil {
+		return err
+	}
+	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO connections (`+connectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.ID, c.AccountID, string(c.Protocol), c.Name, domains, string(c.JITMode), settings, c.Metadata, c.MetadataURL,
-		c.MetadataFetchedAt, c.MetadataError, c.SealedSecret, c.CreatedAt, c.UpdatedAt)
+		c.MetadataFetchedAt, c.MetadataError, c.SealedSecret, c.CreatedAt, c.UpdatedAt, string(signing), c.SigningCertificatesChangedAt)
 	return s.dialect.wrap(err, "insert connection")
 }
 
@@ -122,14 +134,16 @@ func (s *Store) FindAllConnections(ctx context.Context) ([]directory.Connection,
 	return s.findConnections(ctx, ``)
 }
 
-// UpdateConnectionMetadata records a metadata refresh.
-func (s *Store) UpdateConnectionMetadata(ctx context.Context, accountID, id, metadata, fetchErr string, at time.Time) error {
-	query, args := `UPDATE connections SET metadata_error = ?, updated_at = ? WHERE account_id = ? AND id = ?`, []any{fetchErr, at, accountID, id}
-	if metadata != "" {
-		query = `UPDATE connections SET metadata = ?, metadata_fetched_at = ?, metadata_error = '', updated_at = ? WHERE account_id = ? AND id = ?`
-		args = []any{metadata, at, at, accountID, id}
+// UpdateConnectionMetadata saves a connection's metadata, its fetch time
+// and error, and its signing certificates.
+func (s *Store) UpdateConnectionMetadata(ctx context.Context, c directory.Connection) error {
+	signing, err := json.Marshal(nonNil(c.SigningCertificates))
+	if err != nil {
+		return err
 	}
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET metadata = ?, metadata_fetched_at = ?, metadata_error = ?,
+		signing_certificates = ?, signing_certificates_changed_at = ?, updated_at = ? WHERE account_id = ? AND id = ?`),
+		c.Metadata, c.MetadataFetchedAt, c.MetadataError, string(signing), c.SigningCertificatesChangedAt, c.UpdatedAt, c.AccountID, c.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update connection metadata")
 	}

@@ -273,3 +273,51 @@ func newestMigration(t testing.TB, dialect string) int64 {
 	}
 	return newest
 }
+
+// TestSigningCertificatesMigrationKeepsConnections: connections made
+// before 00013 read afterwards with no fingerprints yet (the first refresh
+// takes them from the metadata they hold) and no change recorded.
+func TestSigningCertificatesMigrationKeepsConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.EmptyPostgresURL}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := store.Open(ctx, tc.url(t), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.MigrateTo(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			for _, q := range []string{
+				`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
+				`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, metadata, metadata_url, created_at, updated_at)
+					VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', '<md/>', 'https://idp.example.com/md', ?, ?)`,
+			} {
+				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.FindConnection(ctx, "a", "c")
+			if err != nil || c.Metadata != "<md/>" || len(c.SigningCertificates) != 0 || c.SigningCertificatesChangedAt != nil {
+				t.Fatalf("after the upgrade: %+v, %v", c, err)
+			}
+			at := now.Add(time.Minute).Truncate(time.Second)
+			c.SigningCertificates, c.SigningCertificatesChangedAt, c.UpdatedAt = []string{strings.Repeat("a", 64)}, &at, at
+			if err := s.UpdateConnectionMetadata(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.FindConnection(ctx, "a", "c")
+			if err != nil || len(got.SigningCertificates) != 1 || got.SigningCertificatesChangedAt == nil || !got.SigningCertificatesChangedAt.Equal(at) {
+				t.Errorf("saved and read back: %+v, %v", got, err)
+			}
+		})
+	}
+}

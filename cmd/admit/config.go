@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
 )
 
@@ -35,6 +37,9 @@ type Config struct {
 	// listener: metrics name every account, so they are for the operator's
 	// scraper only. metricsOff turns them off.
 	MetricsAddr string
+	// OutboundAllow lists the CIDRs and host names outbound fetches may
+	// reach although private (see package fetch).
+	OutboundAllow string
 }
 
 // metricsOff is the ADMIT_METRICS_ADDR that serves no metrics. An empty
@@ -57,6 +62,7 @@ var settings = []setting{
 	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
 	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
 const defaultDatabaseURL = "sqlite:admit-data/admit.db"
@@ -123,6 +129,9 @@ func (c Config) Validate() error {
 			problems = append(problems, err)
 		}
 	}
+	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
+		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))
+	}
 	return errors.Join(problems...)
 }
 
@@ -149,6 +158,14 @@ func (c Config) Resolver() *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// Fetch is the one guarded client for outbound requests, with the
+// operator's allow list.
+func (c Config) Fetch(log *slog.Logger) *outbound.Client {
+	// Validate has refused a list that does not parse.
+	allow, _ := outbound.ParseAllow(c.OutboundAllow)
+	return outbound.New(outbound.Config{Allow: allow, Logger: log})
 }
 
 // Sender is the address emails come from.

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -26,8 +27,16 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// allowLoopback lets admit reach the test identity providers, which run on
+// this machine: as an operator allows a provider on the company's network.
+const allowLoopback = "ADMIT_OUTBOUND_ALLOW=127.0.0.0/8"
+
 func TestSSOAddOIDCCommand(t *testing.T) {
 	db := storetest.SQLiteURL(t)
+	admit := func(t *testing.T, db, stdin string, args ...string) result {
+		t.Helper()
+		return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback), stdin, args...)
+	}
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: "http://localhost:8080/sso/acme/oidc/okta/callback"})
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com")
 	for _, tc := range []struct {
@@ -94,7 +103,7 @@ func oidcSite(t *testing.T) (*oidctest.Provider, *server, func(stdin string, arg
 	base := "http://" + addr
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
 	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
+		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base, allowLoopback}
 	cli := func(stdin string, args ...string) {
 		t.Helper()
 		if r := admitWith(t, append(cleanEnv(), settings...), stdin, args...); r.code != 0 {

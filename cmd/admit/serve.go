@@ -18,6 +18,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
@@ -65,11 +66,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("SAML certificates: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, reg, log)
+	fetcher := c.cfg.Fetch(log)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, fetcher, reg, log)
 	if err != nil {
 		return err
 	}
-	refresher := &sso.Refresher{Directory: svc, Certs: certManager, Watcher: certs.NewWatcher(reg, log), Client: metadataClient(), Logger: log}
+	refresher := &sso.Refresher{Directory: svc, Certs: certManager, Watcher: certs.NewWatcher(reg, log), Fetch: fetcher, Logger: log}
 	worker, err := c.mailWorker(svc, log)
 	if err != nil {
 		return err
@@ -240,7 +242,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -257,7 +259,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, HTTPClient: metadataClient(), Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, Fetch: fetcher, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/sso"
 )
 
@@ -29,6 +29,11 @@ type connectionJSON struct {
 	MetadataFetchedAt *time.Time                   `json:"idp_metadata_fetched_at,omitempty"`
 	MetadataError     string                       `json:"idp_metadata_error,omitempty"`
 	IDPEntityID       string                       `json:"idp_entity_id,omitempty"`
+	// SigningCertificates are the SHA-256 fingerprints of the IdP's
+	// signing certificates; SigningChangedAt when a refresh or a new file
+	// last changed them.
+	SigningCertificates []string   `json:"idp_signing_certificates,omitempty"`
+	SigningChangedAt    *time.Time `json:"idp_signing_certificates_changed_at,omitempty"`
 	sso.URLs
 }
 
@@ -36,6 +41,7 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 	out := connectionJSON{
 		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: append([]string{}, conn.Domains...), JITMode: conn.JITMode,
 		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
+		SigningCertificates: conn.SigningCertificates, SigningChangedAt: conn.SigningCertificatesChangedAt,
 		URLs: sso.ConnectionURLs(c.cfg.BaseURL, a.Slug, conn),
 	}
 	if md, err := sso.ParseMetadata([]byte(conn.Metadata)); err == nil {
@@ -44,8 +50,16 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 	return out
 }
 
-// metadataClient fetches identity providers' metadata.
-func metadataClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
+// outboundError words a failed fetch from an identity provider for the
+// operator: a refusal names the ADMIT_OUTBOUND_ALLOW entry that would let
+// it through, for a provider on the company's network or on this machine.
+func outboundError(err error) error {
+	var refused *outbound.RefusedError
+	if errors.As(err, &refused) && refused.Allowance() != "" {
+		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, allow it with ADMIT_OUTBOUND_ALLOW=%s", err, refused.Allowance()))
+	}
+	return directory.InvalidError(err.Error())
+}
 
 // connectionFlags are the flags every kind of connection takes.
 type connectionFlags struct {
@@ -72,7 +86,7 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 	skew := fs.Duration("clock-skew", directory.DefaultClockSkew, "how far the identity provider's clock may be off (at most 3m)")
 	m := mappingFlags(fs, "attribute", "the NameID")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
-		var metadata string
+		var metadata directory.ConnectionMetadata
 		switch {
 		case (*metadataURL == "") == (*metadataFile == ""):
 			return usageError{"sso add-saml: give one of --metadata-url and --metadata-file"}
@@ -81,14 +95,13 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 			if err != nil {
 				return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *metadataFile, err))
 			}
-			if _, err := sso.ParseMetadata(data); err != nil {
+			if metadata, err = sso.CheckMetadata(data); err != nil {
 				return directory.InvalidError(*metadataFile + ": " + err.Error())
 			}
-			metadata = string(data)
 		default:
-			md, err := sso.FetchMetadata(ctx, metadataClient(), *metadataURL)
+			md, err := sso.FetchMetadata(ctx, c.cfg.Fetch(c.logger(0)), *metadataURL)
 			if err != nil {
-				return directory.InvalidError(err.Error())
+				return outboundError(err)
 			}
 			metadata = md
 		}
@@ -97,7 +110,7 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 			Settings: directory.ConnectionSettings{
 				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: cf.returnHosts,
 			},
-			Metadata: metadata, MetadataURL: *metadataURL,
+			Metadata: metadata.Metadata, SigningCertificates: metadata.SigningCertificates, MetadataURL: *metadataURL,
 		})
 		if err != nil {
 			return err
@@ -155,7 +168,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		// trailing slash the provider uses (Auth0's has one, Okta's not)
 		// is taken as the provider spells it: ID tokens must match it
 		// exactly.
-		octx := oidc.ClientContext(ctx, metadataClient())
+		octx := oidc.ClientContext(ctx, c.cfg.Fetch(c.logger(0)).HTTPClient())
 		_, err = oidc.NewProvider(octx, *issuer)
 		var mismatch *oidc.IssuerMismatchError
 		if errors.As(err, &mismatch) && strings.TrimSuffix(mismatch.Discovered, "/") == strings.TrimSuffix(*issuer, "/") {
@@ -163,7 +176,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 			_, err = oidc.NewProvider(octx, *issuer)
 		}
 		if err != nil {
-			return directory.InvalidError(fmt.Sprintf("cannot read the OpenID configuration of %s: %v", *issuer, err))
+			return outboundError(fmt.Errorf("cannot read the OpenID configuration of %s: %w", *issuer, err))
 		}
 		sealer, err := c.sealer()
 		if err != nil {
@@ -350,6 +363,9 @@ func (c *cli) ssoList(ctx context.Context, args []string) error {
 					state += " (last refresh failed: " + conn.MetadataError + ")"
 				}
 			}
+			if at := conn.SigningCertificatesChangedAt; at != nil {
+				state += "; signing certificates changed at " + at.Format(time.RFC3339)
+			}
 			rows[i] = fmt.Sprintf("%-12s %-5s jit=%-6s %s\n  intranet link: %s", conn.Name, conn.Protocol, conn.JITMode, state, out[i].IntranetURL)
 		}
 		if len(rows) == 0 {
@@ -531,13 +547,19 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 		if err != nil {
 			return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *file, err))
 		}
-		if _, err := sso.ParseMetadata(data); err != nil {
+		md, err := sso.CheckMetadata(data)
+		if err != nil {
 			return directory.InvalidError(*file + ": " + err.Error())
 		}
-		if err := svc.SetConnectionMetadata(ctx, a.ID, conn.ID, string(data), nil); err != nil {
+		updated, changed, err := svc.SetConnectionMetadata(ctx, a.ID, c.actor(), conn.ID, md)
+		if err != nil {
 			return err
 		}
-		c.output(c.toConnectionJSON(a, conn), fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug))
+		text := fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug)
+		if changed {
+			text += "; its signing certificates changed (audited)"
+		}
+		c.output(c.toConnectionJSON(a, updated), text)
 		return nil
 	})
 }
