@@ -58,6 +58,9 @@ func (s *Service) resetToken(r PasswordReset) string {
 // throttled) differ.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	now := s.clock()
+	if !lookupable(email) {
+		return nil
+	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && KindOf(err) != NotFound {
 		return err

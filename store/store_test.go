@@ -321,3 +321,62 @@ func TestSigningCertificatesMigrationKeepsConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialsMigrationReadsTheAuditTrail: migration 00012 decides who
+// vouches for an existing password from the audit trail. An invitation an
+// SSO login marked accepted proves nothing; one the person answered on its
+// page, or a completed reset, does; an admin-set password is attributed to
+// the account that created the person with it, whatever memberships remain.
+func TestCredentialsMigrationReadsTheAuditTrail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.EmptyPostgresURL}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := store.Open(ctx, tc.url(t), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.MigrateTo(ctx, 11); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			for _, id := range []string{"evil", "bee"} {
+				exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES (?, ?, ?, '{}', '{}', ?, ?)`, id, id, id, now, now)
+			}
+			for _, u := range []string{"planted", "jit", "invited", "reset"} {
+				exec(`INSERT INTO users (id, email, email_key, first_name, last_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', '', 'hash', ?, ?)`,
+					u, u+"@b.example", u+"@b.example", now, now)
+			}
+			event := func(account, actor, action, target, data string) {
+				exec(`INSERT INTO audit_events (id, account_id, actor_source, actor_id, action, target_type, target_id, data, created_at) VALUES (?, ?, 'cli', ?, ?, 'user', ?, ?, ?)`,
+					account+action+target, account, actor, action, target, data, now)
+			}
+			event("evil", "", "user.created", "planted", `{"password_set": true}`)
+			event("bee", "", "membership.activated", "jit", `{}`) // an SSO login answered bee's invitation
+			event("bee", "invited", "invitation.accepted", "inv1", `{"new_password": true}`)
+			event("bee", "reset", "user.password_reset", "reset", `{}`)
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct {
+				id     string
+				proven bool
+				setBy  string
+			}{{"planted", false, "evil"}, {"jit", false, ""}, {"invited", true, ""}, {"reset", true, ""}} {
+				u, err := s.FindUser(ctx, want.id)
+				if err != nil || u.PasswordProven != want.proven || u.PasswordSetBy != want.setBy {
+					t.Errorf("%s: proven %v, set by %q, %v; want %v, %q", want.id, u.PasswordProven, u.PasswordSetBy, err, want.proven, want.setBy)
+				}
+			}
+		})
+	}
+}
