@@ -599,3 +599,27 @@ func TestUnusableAddressesAreNobodys(t *testing.T) {
 		}
 	})
 }
+
+// TestResetMailIsNotBrandedByTitle: without a home account or a choice,
+// the account the person joined first brands their mail, not the one whose
+// name sorts first (review finding R4).
+func TestResetMailIsNotBrandedByTitle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		first := mustAccount(t, svc, "zulu")
+		addWithPassword(t, svc, first.ID, "pat@gmail.example", "pat's own passphrase")
+		proveAddress(t, svc, "pat@gmail.example", "pat's own passphrase")
+		aaa := mustAccount(t, svc, "aaa") // "AAA" sorts first
+		if _, err := svc.AddUser(ctx, aaa.ID, operator, directory.NewUser{Email: "pat@gmail.example", FirstName: "P", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RequestPasswordReset(ctx, "pat@gmail.example"); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := svc.ClaimMail(ctx, 10)
+		if err != nil || len(msgs) != 1 || msgs[0].AccountID != first.ID {
+			t.Fatalf("reset mail = %+v, %v; want one, branded as zulu", msgs, err)
+		}
+	})
+}
