@@ -433,7 +433,7 @@ func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email strin
 // domain is nobody's or its account has no connection for it.
 func (s *Service) ConnectionForDomainOf(ctx context.Context, email string) (Account, Connection, error) {
 	_, domain, ok := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
-	if !ok || domain == "" {
+	if !ok || domain == "" || !lookupable(domain) {
 		return Account{}, Connection{}, NotFoundError("not an email address")
 	}
 	a, err := s.store.FindAccountByDomain(ctx, domain)

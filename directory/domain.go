@@ -131,10 +131,24 @@ func (s *Service) markVerified(ctx context.Context, tx Store, d *Domain, actor A
 		return err
 	}
 	d.VerifiedAt, d.VerifiedBy = &now, proof
-	return s.record(ctx, tx, change{
+	if err := s.record(ctx, tx, change{
 		accountID: d.AccountID, actor: actor, action: "domain.verified", targetType: "domain", targetID: d.Name,
 		data: map[string]any{"domain": d.Name, "proof": proof},
-	})
+	}); err != nil {
+		return err
+	}
+	// The account is now the home of the domain's people it already has:
+	// it takes them in, and passwords other accounts planted end (rule 10).
+	planted, err := tx.FindMembersWithPlantedPasswords(ctx, d.AccountID, d.Name)
+	if err != nil {
+		return err
+	}
+	for _, u := range planted {
+		if _, err := s.revokeUnproven(ctx, tx, d.AccountID, u, actor, "the account verified the address's domain"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // VerifyDomain looks for the domain's TXT record and, when it carries the
@@ -236,7 +250,7 @@ func (s *Service) HomeAccount(ctx context.Context, email string) (Account, error
 
 func homeAccount(ctx context.Context, st Store, email string) (Account, error) {
 	_, domain, ok := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
-	if !ok || domain == "" {
+	if !ok || domain == "" || !lookupable(domain) {
 		return Account{}, NotFoundError("not an email address")
 	}
 	return st.FindAccountByDomain(ctx, domain)

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -58,6 +59,9 @@ func (s *Service) resetToken(r PasswordReset) string {
 // throttled) differ.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	now := s.clock()
+	if !lookupable(email) {
+		return nil
+	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && KindOf(err) != NotFound {
 		return err
@@ -74,11 +78,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		s.log.InfoContext(ctx, "password reset requests throttled", "user_id", u.ID)
 		return nil
 	}
-	account := accounts[0]
-	for _, a := range accounts {
-		if a.ID == u.LastAccountID && !isHome(account, u.Email) || isHome(a, u.Email) {
-			account = a
-		}
+	account, err := s.mailAccount(ctx, u, accounts)
+	if err != nil {
+		return err
 	}
 	blocked, ssoAccount, err := s.resetBlocked(ctx, u)
 	if err != nil {
@@ -140,6 +142,37 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		return fmt.Errorf("request password reset: %w", err)
 	}
 	return nil
+}
+
+// mailAccount picks whose branding the person's own email carries, among
+// their active accounts: their home account, else the one they chose last,
+// else the one they joined first. Never by title or by request: no account
+// can put its look (and its reply-to address) on mail to another's people
+// by naming itself first.
+func (s *Service) mailAccount(ctx context.Context, u User, accounts []Account) (Account, error) {
+	for _, a := range accounts {
+		if isHome(a, u.Email) {
+			return a, nil
+		}
+	}
+	for _, a := range accounts {
+		if a.ID == u.LastAccountID {
+			return a, nil
+		}
+	}
+	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return Account{}, err
+	}
+	slices.SortFunc(ms, func(a, b Membership) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, m := range ms {
+		for _, a := range accounts {
+			if a.ID == m.AccountID {
+				return a, nil
+			}
+		}
+	}
+	return accounts[0], nil
 }
 
 // resetBlocked reports whether a reset would only open a way around the

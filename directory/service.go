@@ -400,7 +400,9 @@ func (s *Service) SetPassword(ctx context.Context, userID string, actor Actor, p
 		return fmt.Errorf("hash password: %w", err)
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.UpdatePassword(ctx, userID, hash, false, s.clock()); err != nil {
+		if err := tx.ReplacePassword(ctx, userID, u.PasswordHash, hash, false, s.clock()); KindOf(err) == NotFound {
+			return ConflictError("your password was changed in the meantime; sign in again with the new one")
+		} else if err != nil {
 			return err
 		}
 		// One event per account: each account's audit log shows it, and

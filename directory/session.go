@@ -71,16 +71,20 @@ var errBadCredentials = UnauthenticatedError("The email address or password is n
 // same answer in the same time.
 func (s *Service) SignIn(ctx context.Context, email, password string, from Client) (SignedIn, error) {
 	now := s.clock()
+	if !lookupable(email) {
+		_, _, _ = s.hasher.Verify(ctx, s.dummyHash(ctx), password)
+		return SignedIn{}, errBadCredentials
+	}
 	emailKey := EmailKey(strings.TrimSpace(email))
-	throttles := s.throttlesFor(emailKey, from, now)
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if err != nil && KindOf(err) != NotFound {
+		return SignedIn{}, err
+	}
+	throttles := s.throttlesFor(emailKey, deviceSubject(emailKey, u.PasswordHash), from, now)
 	for _, t := range throttles {
 		if err := s.checkThrottle(ctx, now, t); err != nil {
 			return SignedIn{}, err
 		}
-	}
-	u, err := s.store.FindUserByEmail(ctx, email)
-	if err != nil && KindOf(err) != NotFound {
-		return SignedIn{}, err
 	}
 	hash := u.PasswordHash
 	if hash == "" {
@@ -120,14 +124,19 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 	if len(accounts) == 0 {
 		return SignedIn{}, ForbiddenError("You have no active account here any more. Ask your administrator for access.")
 	}
+	current := u.PasswordHash
 	if stale {
 		// Hashes made with older parameters are upgraded while the
 		// password is at hand.
 		if fresh, err := s.hasher.Hash(ctx, password); err == nil {
-			_ = s.store.UpdatePassword(ctx, u.ID, fresh, u.PasswordMustChange, derefTime(u.PasswordChangedAt, now))
+			// Only over the hash just checked: a password set meanwhile
+			// stays.
+			if s.store.ReplacePassword(ctx, u.ID, u.PasswordHash, fresh, u.PasswordMustChange, derefTime(u.PasswordChangedAt, now)) == nil {
+				current = fresh
+			}
 		}
 	}
-	out := SignedIn{User: u, Accounts: accounts, Device: s.issueDeviceToken(emailKey, now)}
+	out := SignedIn{User: u, Accounts: accounts, Device: s.issueDeviceToken(deviceSubject(emailKey, current), now)}
 	if len(accounts) == 1 {
 		out.Preferred = accounts[0].ID
 	} else if slices.ContainsFunc(accounts, func(a Account) bool { return a.ID == u.LastAccountID }) {
@@ -353,6 +362,9 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 // one. The new one must meet the strictest policy of their accounts and
 // differ from the current one. Every other session of theirs ends.
 func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next string) error {
+	if !v.User.HasPassword() {
+		return InvalidError("you sign in through single sign-on: there is no password to change here")
+	}
 	ok, _, err := s.hasher.Verify(ctx, v.User.PasswordHash, current)
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
@@ -376,7 +388,19 @@ func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next str
 		return fmt.Errorf("hash password: %w", err)
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.UpdatePassword(ctx, v.User.ID, hash, false, s.clock()); err != nil {
+		// Both must still hold when the new password is written: the
+		// session (not ended by a reset or a revocation meanwhile), and the
+		// password that was checked (not replaced meanwhile, say by the
+		// address's owner through a reset link, which this change must not
+		// undo while keeping the reset's proof).
+		if _, err := tx.FindSession(ctx, v.Session.IDHash); KindOf(err) == NotFound {
+			return UnauthenticatedError("Your session has ended. Please sign in again.")
+		} else if err != nil {
+			return err
+		}
+		if err := tx.ReplacePassword(ctx, v.User.ID, v.User.PasswordHash, hash, false, s.clock()); KindOf(err) == NotFound {
+			return ConflictError("your password was changed in the meantime; sign in again with the new one")
+		} else if err != nil {
 			return err
 		}
 		if err := tx.DeleteSessionsOfUser(ctx, v.User.ID, v.Session.IDHash); err != nil {
@@ -467,7 +491,9 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 // again. Every replica may sweep; the deletes do not conflict.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	now := s.clock()
-	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-signInWindow), now.Add(-24*time.Hour))
+	// Failures are kept as long as the longest window counting them: the
+	// SSO sign-in emails of RequestPasswordReset count an hour.
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-SessionIdleTimeout), now.Add(-max(signInWindow, resetWindow)), now.Add(-24*time.Hour))
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

@@ -177,6 +177,10 @@ type Store interface {
 	// another account holds the domain verified.
 	VerifyDomain(ctx context.Context, accountID, name string, proof DomainProof, at time.Time) error
 	DeleteDomain(ctx context.Context, accountID, name string) error
+	// FindMembersWithPlantedPasswords returns the account's members with an
+	// address in the domain whose password is unproven and was set by
+	// another account.
+	FindMembersWithPlantedPasswords(ctx context.Context, accountID, domain string) ([]User, error)
 
 	// CreateConnection stores a connection; Conflict when the account has
 	// one with that name.

@@ -53,11 +53,24 @@ type throttle struct {
 // throttlesFor lists the counts an attempt for an email is held to; the
 // first is the person's lockout, the one a success clears and the audit
 // log reports.
-func (s *Service) throttlesFor(emailKey string, from Client, now time.Time) []throttle {
-	if nonce, ok := s.openDeviceToken(from.Device, emailKey, now); ok {
-		return []throttle{{"device:" + nonce, maxDeviceFailures}}
+//
+// A device token exempts from the email's lockout, never from the
+// address's: a stranger who gathered tokens still guesses only as fast as
+// one address may.
+func (s *Service) throttlesFor(emailKey, subject string, from Client, now time.Time) []throttle {
+	addr := throttle{addressKey(from.Addr), maxAddrFailures}
+	if nonce, ok := s.openDeviceToken(from.Device, subject, now); ok {
+		return []throttle{{"device:" + nonce, maxDeviceFailures}, addr}
 	}
-	return []throttle{emailThrottle(emailKey), {addressKey(from.Addr), maxAddrFailures}}
+	return []throttle{emailThrottle(emailKey), addr}
+}
+
+// deviceSubject is what a device token is bound to: the email and the
+// password it signed in with. A token dies with the password, so tokens
+// gathered with a password that was later changed, reset or revoked (a
+// planted one, say) exempt from nothing.
+func deviceSubject(emailKey, passwordHash string) string {
+	return emailKey + "\x00" + hashToken("admit device subject\x00"+passwordHash)
 }
 
 // emailThrottle is the email-wide lockout of an email key.

@@ -75,23 +75,30 @@ type enterVerdict struct {
 // mayEnter decides whether the credential opens the account for the person.
 // The membership must already be active; that is checked where it is read.
 func mayEnter(e entry) enterVerdict {
-	a, u := e.account, e.user
-	requiresSSO := a.SignIn.SSORequired && slices.Contains(e.ssoDomains, emailDomain(u.Email))
+	a, u, m := e.account, e.user, e.membership
+	// The account's identity provider answers for how the person signs in
+	// when the account requires it, or when that provider brought the
+	// person in (SCIM, an SSO login) to their own home account: a password
+	// there would let a leaver disabled only at the provider keep access.
+	ssoOnly := slices.Contains(e.ssoDomains, emailDomain(u.Email)) &&
+		(a.SignIn.SSORequired || m.Source.Federated() && isHome(a, u.Email))
 	switch e.credential.Method {
 	case MethodSSO:
-		if requiresSSO && e.viaAccount != a.ID {
+		if ssoOnly && e.viaAccount != a.ID {
 			return enterVerdict{refusal: ForbiddenError(fmt.Sprintf("%s requires signing in through its own single sign-on.", a.Title()))}
 		}
 		return enterVerdict{}
 	case MethodPassword:
-		if requiresSSO {
-			if e.membership.Role == RoleOwner && a.SignIn.BreakGlassOwners {
+		// Checked first: no policy, break-glass included, lets a password
+		// the person never proved into an account that did not set it.
+		if u.HasPassword() && !u.PasswordProven && u.PasswordSetBy != a.ID {
+			return enterVerdict{refusal: ForbiddenError(fmt.Sprintf("Your password was set by another organisation's administrator, so it does not open %s. Confirm that the address is yours: reset your password from the sign-in page.", a.Title()))}
+		}
+		if ssoOnly {
+			if m.Role == RoleOwner && a.SignIn.BreakGlassOwners {
 				return enterVerdict{breakGlass: true}
 			}
 			return enterVerdict{refusal: ForbiddenError(fmt.Sprintf("%s signs you in through its single sign-on, not with a password. Use “Continue with %s”.", a.Title(), a.Title()))}
-		}
-		if u.HasPassword() && !u.PasswordProven && u.PasswordSetBy != a.ID {
-			return enterVerdict{refusal: ForbiddenError(fmt.Sprintf("Your password was set by another organisation's administrator, so it does not open %s. Confirm that the address is yours: reset your password from the sign-in page.", a.Title()))}
 		}
 		return enterVerdict{}
 	}
@@ -104,12 +111,8 @@ func emailDomain(email string) string {
 }
 
 // ssoDomains returns the account's verified domains that one of its
-// connections serves, when the account requires SSO (nil otherwise: then
-// nothing depends on them, and no query is made).
+// connections serves.
 func ssoDomains(ctx context.Context, st Store, a Account) ([]string, error) {
-	if !a.SignIn.SSORequired {
-		return nil, nil
-	}
 	conns, err := st.FindConnections(ctx, a.ID)
 	if err != nil {
 		return nil, err
@@ -126,12 +129,16 @@ func ssoDomains(ctx context.Context, st Store, a Account) ([]string, error) {
 }
 
 // checkEntry reads what mayEnter needs beyond the account, user, membership
-// and credential, and decides.
+// and credential, and decides. The account's connections are read only when
+// its identity provider may be the one to answer (most requests need no
+// query beyond what the caller has).
 func checkEntry(ctx context.Context, st Store, a Account, u User, m Membership, cred Credential) (enterVerdict, error) {
 	e := entry{account: a, user: u, membership: m, credential: cred}
-	var err error
-	if e.ssoDomains, err = ssoDomains(ctx, st, a); err != nil {
-		return enterVerdict{}, err
+	if a.SignIn.SSORequired || m.Source.Federated() && isHome(a, u.Email) {
+		var err error
+		if e.ssoDomains, err = ssoDomains(ctx, st, a); err != nil {
+			return enterVerdict{}, err
+		}
 	}
 	if cred.Method == MethodSSO && len(e.ssoDomains) > 0 {
 		// The connection may have been removed since: then it proves
@@ -165,7 +172,11 @@ func (s *Service) takeIn(ctx context.Context, tx Store, a Account, u User, actor
 func (s *Service) revokeUnproven(ctx context.Context, tx Store, accountID string, u User, actor Actor, why string) (User, error) {
 	now := s.clock()
 	setBy := u.PasswordSetBy
-	if err := tx.UpdatePassword(ctx, u.ID, "", false, now); err != nil {
+	// Only the password that was judged unproven goes: if the person set
+	// their own through a reset link meanwhile, it stays.
+	if err := tx.ReplacePassword(ctx, u.ID, u.PasswordHash, "", false, now); KindOf(err) == NotFound {
+		return tx.FindUser(ctx, u.ID)
+	} else if err != nil {
 		return u, err
 	}
 	if err := tx.SetPasswordOrigin(ctx, u.ID, false, ""); err != nil {
@@ -231,7 +242,7 @@ func (s *Service) SetSignInPolicy(ctx context.Context, accountID string, actor A
 			return err
 		}
 		if p.SSORequired {
-			domains, err := ssoDomains(ctx, tx, Account{ID: a.ID, Domains: a.Domains, SignIn: p})
+			domains, err := ssoDomains(ctx, tx, a)
 			if err != nil {
 				return err
 			}

@@ -467,3 +467,159 @@ func TestAdminOfHomeAccountEndsPlantedPassword(t *testing.T) {
 		assertHijackFails(t, svc, s, evil, bee, victim, token, password)
 	})
 }
+
+// TestVerifyingADomainEndsPlantedPasswords: an account that verifies its
+// domain takes in the members it already has there (review finding R1).
+func TestVerifyingADomainEndsPlantedPasswords(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		evil, bee := mustAccount(t, svc, "evil"), mustAccount(t, svc, "bee")
+		ceo := addWithPassword(t, svc, evil.ID, "ceo@b.example", "evil knows this one")
+		if _, err := svc.AddUser(ctx, bee.ID, operator, directory.NewUser{Email: "ceo@b.example", FirstName: "C", LastName: "E", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := svc.StartSession(ctx, ceo.ID, evil.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddDomain(ctx, bee.ID, operator, "b.example", true); err != nil {
+			t.Fatal(err)
+		}
+		assertHijackFails(t, svc, s, evil, bee, ceo, tok, "evil knows this one")
+	})
+}
+
+// TestBreakGlassNeedsAProvenPassword: the owners' break-glass never lets in
+// a password another account set (review finding R1).
+func TestBreakGlassNeedsAProvenPassword(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		evil, bee := mustAccount(t, svc, "evil"), mustAccount(t, svc, "bee", "b.example")
+		connection(t, svc, bee.ID, "okta", directory.JITCreate)
+		// Planted in a domain nobody verified, then bee owns it.
+		ceo := addWithPassword(t, svc, evil.ID, "ceo@c.example", "evil knows this one")
+		if _, err := svc.AddUser(ctx, bee.ID, operator, directory.NewUser{Email: "ceo@c.example", FirstName: "C", LastName: "E", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetSignInPolicy(ctx, bee.ID, operator, directory.SignInPolicy{SSORequired: true, BreakGlassOwners: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.StartSession(ctx, ceo.ID, bee.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("break-glass with a planted password: %v; want Forbidden", err)
+		}
+	})
+}
+
+// TestIdentityProviderPeopleSignInThroughIt: a person whom the home
+// account's identity provider brought in (SCIM, an SSO login) cannot open
+// that account with a password, even one they proved elsewhere: a leaver
+// disabled only at the provider must not keep access (review finding R3).
+func TestIdentityProviderPeopleSignInThroughIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		bee, other := mustAccount(t, svc, "bee", "b.example"), mustAccount(t, svc, "other")
+		c := connection(t, svc, bee.ID, "okta", directory.JITCreate)
+		_, tok, err := svc.CreateSCIMToken(ctx, bee.ID, operator, "okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := svc.CreateSCIMUser(ctx, bee.ID, tok, scimInput("p@b.example", "p@b.example", "1", "P", "Q", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, other.ID, operator, directory.NewUser{Email: "p@b.example", FirstName: "P", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		// other's admin added p without a password: a reset sets one, for other.
+		proveAddress(t, svc, "p@b.example", "a passphrase of their own")
+		in, err := svc.SignIn(ctx, "p@b.example", "a passphrase of their own", directory.Client{Addr: "192.0.2.1"})
+		if err != nil || len(in.Accounts) != 1 || in.Accounts[0].ID != other.ID {
+			t.Errorf("password sign-in offers %v, %v; want other only", in.Accounts, err)
+		}
+		if _, _, err := svc.StartSession(ctx, created.Membership.UserID, bee.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("a password session in bee: %v; want Forbidden", err)
+		}
+		if _, _, err := svc.StartSession(ctx, created.Membership.UserID, bee.ID, directory.BySSO(c)); err != nil {
+			t.Errorf("bee's own SSO: %v", err)
+		}
+	})
+}
+
+// TestPasswordChangesDoNotUndoAReset: a change made with a password that
+// was replaced meanwhile (by the address owner's reset) is refused, and a
+// person without a password gets a clear answer (review findings R10, R9).
+func TestPasswordChangesDoNotUndoAReset(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		u := addWithPassword(t, svc, a.ID, "pat@example.com", "an initial passphrase")
+		tok, _, err := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := svc.Authenticate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proveAddress(t, svc, "pat@example.com", "the owner's own passphrase")
+		if err := svc.ChangePassword(ctx, stale, "an initial passphrase", "the attacker's next one"); directory.KindOf(err) == directory.Internal || err == nil {
+			t.Fatalf("a change over a replaced password: %v; want refused", err)
+		}
+		if _, err := svc.SignIn(ctx, "pat@example.com", "the owner's own passphrase", directory.Client{Addr: "192.0.2.1"}); err != nil {
+			t.Errorf("the owner's password after the refused change: %v", err)
+		}
+		stale.User.PasswordHash = ""
+		if err := svc.ChangePassword(ctx, stale, "", "whatever it is now"); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("change without a password: %v; want Invalid", err)
+		}
+	})
+}
+
+// TestUnusableAddressesAreNobodys: NUL bytes and invalid UTF-8 in a typed
+// address are answered like an unknown address, not with a database error
+// (review finding R7).
+func TestUnusableAddressesAreNobodys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		for _, bad := range []string{"a\x00@b.example", "a@b\x00.example", "\xff@b.example"} {
+			if _, err := svc.SignIn(ctx, bad, "x", directory.Client{Addr: "192.0.2.1"}); directory.KindOf(err) != directory.Unauthenticated {
+				t.Errorf("SignIn(%q): %v; want Unauthenticated", bad, err)
+			}
+			if err := svc.RequestPasswordReset(ctx, bad); err != nil {
+				t.Errorf("RequestPasswordReset(%q): %v", bad, err)
+			}
+			if _, _, err := svc.ConnectionForDomainOf(ctx, bad); directory.KindOf(err) != directory.NotFound {
+				t.Errorf("ConnectionForDomainOf(%q): %v; want NotFound", bad, err)
+			}
+		}
+	})
+}
+
+// TestResetMailIsNotBrandedByTitle: without a home account or a choice,
+// the account the person joined first brands their mail, not the one whose
+// name sorts first (review finding R4).
+func TestResetMailIsNotBrandedByTitle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		first := mustAccount(t, svc, "zulu")
+		addWithPassword(t, svc, first.ID, "pat@gmail.example", "pat's own passphrase")
+		proveAddress(t, svc, "pat@gmail.example", "pat's own passphrase")
+		aaa := mustAccount(t, svc, "aaa") // "AAA" sorts first
+		if _, err := svc.AddUser(ctx, aaa.ID, operator, directory.NewUser{Email: "pat@gmail.example", FirstName: "P", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RequestPasswordReset(ctx, "pat@gmail.example"); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := svc.ClaimMail(ctx, 10)
+		if err != nil || len(msgs) != 1 || msgs[0].AccountID != first.ID {
+			t.Fatalf("reset mail = %+v, %v; want one, branded as zulu", msgs, err)
+		}
+	})
+}

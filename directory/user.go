@@ -138,6 +138,11 @@ func validLocalPart(local string) bool {
 	return true
 }
 
+// lookupable reports whether a typed address can be looked up at all: the
+// databases refuse NUL and invalid UTF-8 in text, and no address has them.
+// Pages take such input as an address nobody has.
+func lookupable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // EmailKey is the form in which emails are compared and kept unique: two
 // addresses that differ only in case are the same person.
 func EmailKey(email string) string { return strings.ToLower(email) }

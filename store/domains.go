@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -73,6 +74,25 @@ func (s *Store) VerifyDomain(ctx context.Context, accountID, name string, proof 
 	return expectOne(res, "domain")
 }
 
+// FindMembersWithPlantedPasswords returns the account's members in the
+// domain whose unproven password another account set. The suffix match
+// scans the account's memberships, once, when a domain is verified.
+func (s *Store) FindMembersWithPlantedPasswords(ctx context.Context, accountID, domain string) ([]directory.User, error) {
+	var rows []userRow
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+prefixed("u.", userReadColumns)+` FROM users u
+		JOIN memberships m ON m.user_id = u.id
+		WHERE m.account_id = ? AND m.email_key LIKE ? AND u.password_hash <> '' AND u.password_proven = ? AND u.password_set_by <> ?`),
+		accountID, "%@"+domain, false, accountID)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find planted passwords")
+	}
+	out := make([]directory.User, len(rows))
+	for i, r := range rows {
+		out[i] = r.user()
+	}
+	return out, nil
+}
+
 // DeleteDomain removes the account's claim of a domain.
 func (s *Store) DeleteDomain(ctx context.Context, accountID, name string) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM domains WHERE account_id = ? AND domain = ?`), accountID, name)
@@ -80,4 +100,13 @@ func (s *Store) DeleteDomain(ctx context.Context, accountID, name string) error 
 		return s.dialect.wrap(err, "delete domain")
 	}
 	return expectOne(res, "domain")
+}
+
+// prefixed qualifies each of a comma-separated column list with p ("u.").
+func prefixed(p, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -208,54 +208,41 @@ func TestDenseSearchPages(t *testing.T) {
 // SCIM columns existed get a SCIM id, and their email as userName and as
 // the email SCIM filters match.
 func TestSCIMMigrationUpgradesExistingMembers(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.EmptyPostgresURL}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			s, err := store.Open(ctx, tc.url(t), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
+	eachSchemaAt(t, 5, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for _, q := range []string{
+			`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
+			`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u1', 'Ada@x.example', 'ada@x.example', 'A', 'L', ?, ?)`,
+			`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u2', 'bob@x.example', 'bob@x.example', 'B', 'M', ?, ?)`,
+			`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u1', 'member', 'active', 'ada@x.example', 'a l', 'l', ?, ?)`,
+			`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u2', 'member', 'active', 'bob@x.example', 'b m', 'm', ?, ?)`,
+		} {
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
+				t.Fatalf("%s: %v", q, err)
 			}
-			defer s.Close()
-			if _, err := s.MigrateTo(ctx, 5); err != nil {
-				t.Fatal(err)
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.FindSCIMUsers(ctx, "a", nil, directory.Position{}, 10)
+		if err != nil || len(page) != 2 {
+			t.Fatalf("after the upgrade: %d users, %v", len(page), err)
+		}
+		for _, u := range page {
+			if u.Membership.ID == "" || u.Profile.UserName != u.Email {
+				t.Errorf("upgraded member %+v; want a SCIM id and the email as userName", u)
 			}
-			now := time.Now().UTC()
-			for _, q := range []string{
-				`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
-				`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u1', 'Ada@x.example', 'ada@x.example', 'A', 'L', ?, ?)`,
-				`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES ('u2', 'bob@x.example', 'bob@x.example', 'B', 'M', ?, ?)`,
-				`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u1', 'member', 'active', 'ada@x.example', 'a l', 'l', ?, ?)`,
-				`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at) VALUES ('a', 'u2', 'member', 'active', 'bob@x.example', 'b m', 'm', ?, ?)`,
-			} {
-				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			if _, err := s.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			page, err := s.FindSCIMUsers(ctx, "a", nil, directory.Position{}, 10)
-			if err != nil || len(page) != 2 {
-				t.Fatalf("after the upgrade: %d users, %v", len(page), err)
-			}
-			for _, u := range page {
-				if u.Membership.ID == "" || u.Profile.UserName != u.Email {
-					t.Errorf("upgraded member %+v; want a SCIM id and the email as userName", u)
-				}
-			}
-			if page[0].Membership.ID == page[1].Membership.ID {
-				t.Error("two members got the same SCIM id")
-			}
-			// 00008: their email is also the one SCIM emails filters match.
-			byEmail := &directory.Filter{Op: directory.OpEq, Field: directory.FieldEmail, Value: "ADA@x.example"}
-			if n, err := s.CountSCIMUsers(ctx, "a", byEmail); err != nil || n != 1 {
-				t.Errorf("emails.value eq after the upgrade: %d, %v; want 1", n, err)
-			}
-		})
-	}
+		}
+		if page[0].Membership.ID == page[1].Membership.ID {
+			t.Error("two members got the same SCIM id")
+		}
+		// 00008: their email is also the one SCIM emails filters match.
+		byEmail := &directory.Filter{Op: directory.OpEq, Field: directory.FieldEmail, Value: "ADA@x.example"}
+		if n, err := s.CountSCIMUsers(ctx, "a", byEmail); err != nil || n != 1 {
+			t.Errorf("emails.value eq after the upgrade: %d, %v; want 1", n, err)
+		}
+	})
 }
 
 // newestMigration is the highest version among the dialect's migration files.
@@ -280,6 +267,86 @@ func newestMigration(t testing.TB, dialect string) int64 {
 // before 00013 read afterwards with no fingerprints yet (the first refresh
 // takes them from the metadata they hold) and no change recorded.
 func TestSigningCertificatesMigrationKeepsConnections(t *testing.T) {
+	eachSchemaAt(t, 10, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for _, q := range []string{
+			`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
+			`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, metadata, metadata_url, created_at, updated_at)
+					VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', '<md/>', 'https://idp.example.com/md', ?, ?)`,
+		} {
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.FindConnection(ctx, "a", "c")
+		if err != nil || c.Metadata != "<md/>" || len(c.SigningCertificates) != 0 || c.SigningCertificatesChangedAt != nil {
+			t.Fatalf("after the upgrade: %+v, %v", c, err)
+		}
+		at := now.Add(time.Minute).Truncate(time.Second)
+		c.SigningCertificates, c.SigningCertificatesChangedAt, c.UpdatedAt = []string{strings.Repeat("a", 64)}, &at, at
+		if err := s.UpdateConnectionMetadata(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FindConnection(ctx, "a", "c")
+		if err != nil || len(got.SigningCertificates) != 1 || got.SigningCertificatesChangedAt == nil || !got.SigningCertificatesChangedAt.Equal(at) {
+			t.Errorf("saved and read back: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestCredentialsMigrationReadsTheAuditTrail: migration 00012 decides who
+// vouches for an existing password from the audit trail. An invitation an
+// SSO login marked accepted proves nothing; one the person answered on its
+// page, or a completed reset, does; an admin-set password is attributed to
+// the account that created the person with it, whatever memberships remain.
+func TestCredentialsMigrationReadsTheAuditTrail(t *testing.T) {
+	eachSchemaAt(t, 11, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		for _, id := range []string{"evil", "bee"} {
+			exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES (?, ?, ?, '{}', '{}', ?, ?)`, id, id, id, now, now)
+		}
+		for _, u := range []string{"planted", "jit", "invited", "reset"} {
+			exec(`INSERT INTO users (id, email, email_key, first_name, last_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', '', 'hash', ?, ?)`,
+				u, u+"@b.example", u+"@b.example", now, now)
+		}
+		event := func(account, actor, action, target, data string) {
+			exec(`INSERT INTO audit_events (id, account_id, actor_source, actor_id, action, target_type, target_id, data, created_at) VALUES (?, ?, 'cli', ?, ?, 'user', ?, ?, ?)`,
+				account+action+target, account, actor, action, target, data, now)
+		}
+		event("evil", "", "user.created", "planted", `{"password_set": true}`)
+		event("bee", "", "membership.activated", "jit", `{}`) // an SSO login answered bee's invitation
+		event("bee", "invited", "invitation.accepted", "inv1", `{"new_password": true}`)
+		event("bee", "reset", "user.password_reset", "reset", `{}`)
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []struct {
+			id     string
+			proven bool
+			setBy  string
+		}{{"planted", false, "evil"}, {"jit", false, ""}, {"invited", true, ""}, {"reset", true, ""}} {
+			u, err := s.FindUser(ctx, want.id)
+			if err != nil || u.PasswordProven != want.proven || u.PasswordSetBy != want.setBy {
+				t.Errorf("%s: proven %v, set by %q, %v; want %v, %q", want.id, u.PasswordProven, u.PasswordSetBy, err, want.proven, want.setBy)
+			}
+		}
+	})
+}
+
+// eachSchemaAt runs fn on a fresh SQLite and PostgreSQL database migrated
+// to version only: upgrade tests put old rows in, then migrate the rest.
+func eachSchemaAt(t *testing.T, version int64, fn func(t *testing.T, s *store.Store)) {
 	for _, tc := range []struct {
 		name string
 		url  func(testing.TB) string
@@ -291,35 +358,10 @@ func TestSigningCertificatesMigrationKeepsConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if _, err := s.MigrateTo(ctx, 10); err != nil {
+			if _, err := s.MigrateTo(ctx, version); err != nil {
 				t.Fatal(err)
 			}
-			now := time.Now().UTC()
-			for _, q := range []string{
-				`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
-				`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, metadata, metadata_url, created_at, updated_at)
-					VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', '<md/>', 'https://idp.example.com/md', ?, ?)`,
-			} {
-				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), now, now); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			if _, err := s.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			c, err := s.FindConnection(ctx, "a", "c")
-			if err != nil || c.Metadata != "<md/>" || len(c.SigningCertificates) != 0 || c.SigningCertificatesChangedAt != nil {
-				t.Fatalf("after the upgrade: %+v, %v", c, err)
-			}
-			at := now.Add(time.Minute).Truncate(time.Second)
-			c.SigningCertificates, c.SigningCertificatesChangedAt, c.UpdatedAt = []string{strings.Repeat("a", 64)}, &at, at
-			if err := s.UpdateConnectionMetadata(ctx, c); err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.FindConnection(ctx, "a", "c")
-			if err != nil || len(got.SigningCertificates) != 1 || got.SigningCertificatesChangedAt == nil || !got.SigningCertificatesChangedAt.Equal(at) {
-				t.Errorf("saved and read back: %+v, %v", got, err)
-			}
+			fn(t, s)
 		})
 	}
 }

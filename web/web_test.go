@@ -275,6 +275,11 @@ func TestStaticAndHome(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || !strings.Contains(body, "--brand") {
 		t.Errorf("admit.css: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	for _, folder := range []string{"/static/", "/static/images/"} {
+		if resp, body := serve(http.StripPrefix("/static/", web.Static()), httptest.NewRequest("GET", folder, nil)); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "admit.css") {
+			t.Errorf("%s: %d, want 404 and no listing\n%s", folder, resp.StatusCode, body)
+		}
+	}
 	resp, body = serve(newRenderer(t, false).Home(), httptest.NewRequest("GET", "/", nil))
 	if resp.StatusCode != 200 || !strings.Contains(body, "intranet") || !strings.Contains(body, "<title>Welcome · admit</title>") {
 		t.Errorf("home: %d\n%s", resp.StatusCode, body)

@@ -6,14 +6,20 @@
 -- address's domain takes the person in.
 ALTER TABLE users ADD COLUMN password_proven boolean NOT NULL DEFAULT false;
 ALTER TABLE users ADD COLUMN password_set_by text NOT NULL DEFAULT '';
+-- Proof is read from the audit trail, which is kept for good (used reset
+-- links are swept after a day): an accepted invitation that the person
+-- answered on its page (not one that an SSO login marked accepted, which
+-- proves nothing about a password), or a completed password reset.
 UPDATE users SET password_proven = true
 WHERE password_hash <> '' AND (
-    EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id AND i.status = 'accepted')
-    OR EXISTS (SELECT 1 FROM password_resets r WHERE r.user_id = users.id AND r.used_at IS NOT NULL));
--- Any other password was set by an admin, when the person was first added:
--- the account of their oldest membership.
-UPDATE users SET password_set_by = COALESCE((SELECT m.account_id FROM memberships m WHERE m.user_id = users.id
-    ORDER BY m.created_at, m.account_id LIMIT 1), '')
+    EXISTS (SELECT 1 FROM audit_events e WHERE e.action = 'invitation.accepted' AND e.actor_id = users.id)
+    OR EXISTS (SELECT 1 FROM audit_events e WHERE e.action = 'user.password_reset' AND e.target_id = users.id));
+-- Any other password was set by an admin when the person was created: the
+-- account that created them with it. Without that record the password
+-- opens nothing until the person resets it, which is the safe side.
+UPDATE users SET password_set_by = COALESCE((SELECT e.account_id FROM audit_events e
+    WHERE e.action = 'user.created' AND e.target_id = users.id AND (e.data->>'password_set') = 'true'
+    ORDER BY e.created_at LIMIT 1), '')
 WHERE password_hash <> '' AND NOT password_proven;
 
 -- How each membership came to be: admin, invitation, scim, sso (and import).
