@@ -371,70 +371,57 @@ func eachSchemaAt(t *testing.T, version int64, fn func(t *testing.T, s *store.St
 // attempts, the sign-ins already there counting as verified; its Down
 // brings the old shape back.
 func TestSSOStateMigration(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		url  func(testing.TB) string
-	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.EmptyPostgresURL}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			s, err := store.Open(ctx, tc.url(t), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
+	eachSchemaAt(t, 10, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for _, q := range []string{
+			`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
+			`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, created_at, updated_at) VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', ?, ?)`,
+			`INSERT INTO sso_requests (id, connection_id, browser_hash, return_to, expires_at) VALUES ('r', 'c', 'h', '/', ?) -- ?`,
+			`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail) VALUES ('in', 'c', ?, 'signed in', '', '', '', '{}') -- ?`,
+			`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail) VALUES ('out', 'c', ?, 'refused', '', '', '', '{}') -- ?`,
+		} {
+			q, args := q, []any{now, now}
+			if strings.HasSuffix(q, "-- ?") {
+				q, args = strings.TrimSuffix(q, " -- ?"), args[:1]
 			}
-			defer s.Close()
-			if _, err := s.MigrateTo(ctx, 10); err != nil {
-				t.Fatal(err)
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
 			}
-			now := time.Now().UTC()
-			for _, q := range []string{
-				`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`,
-				`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, created_at, updated_at) VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', ?, ?)`,
-				`INSERT INTO sso_requests (id, connection_id, browser_hash, return_to, expires_at) VALUES ('r', 'c', 'h', '/', ?) -- ?`,
-				`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail) VALUES ('in', 'c', ?, 'signed in', '', '', '', '{}') -- ?`,
-				`INSERT INTO sso_attempts (id, connection_id, created_at, outcome, reason, reference, email, detail) VALUES ('out', 'c', ?, 'refused', '', '', '', '{}') -- ?`,
-			} {
-				q, args := q, []any{now, now}
-				if strings.HasSuffix(q, "-- ?") {
-					q, args = strings.TrimSuffix(q, " -- ?"), args[:1]
-				}
-				if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.FindLoginAttempts(ctx, "c", 10)
+		if err != nil || len(all) != 2 {
+			t.Fatalf("after the upgrade: %v, %v", all, err)
+		}
+		for _, a := range all {
+			if a.Verified != (a.ID == "in") {
+				t.Errorf("attempt %s: verified %v", a.ID, a.Verified)
 			}
-			if _, err := s.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			all, err := s.FindLoginAttempts(ctx, "c", 10)
-			if err != nil || len(all) != 2 {
-				t.Fatalf("after the upgrade: %v, %v", all, err)
-			}
-			for _, a := range all {
-				if a.Verified != (a.ID == "in") {
-					t.Errorf("attempt %s: verified %v", a.ID, a.Verified)
-				}
-			}
-			if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM sso_requests`); err == nil {
-				t.Error("sso_requests is still there")
-			}
+		}
+		if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM sso_requests`); err == nil {
+			t.Error("sso_requests is still there")
+		}
 
-			p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.DownTo(ctx, 13); err != nil {
-				t.Fatalf("down: %v", err)
-			}
-			if _, err := s.DB().ExecContext(ctx, `SELECT id, browser_hash, return_to, data, expires_at FROM sso_requests`); err != nil {
-				t.Errorf("down did not bring sso_requests back: %v", err)
-			}
-			if _, err := s.DB().ExecContext(ctx, `SELECT verified FROM sso_attempts`); err == nil {
-				t.Error("down kept sso_attempts.verified")
-			}
-			if _, err := s.Migrate(ctx); err != nil {
-				t.Fatalf("up again: %v", err)
-			}
-		})
-	}
+		p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 13); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `SELECT id, browser_hash, return_to, data, expires_at FROM sso_requests`); err != nil {
+			t.Errorf("down did not bring sso_requests back: %v", err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `SELECT verified FROM sso_attempts`); err == nil {
+			t.Error("down kept sso_attempts.verified")
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatalf("up again: %v", err)
+		}
+	})
 }
 
 func gooseDialect(s *store.Store) goose.Dialect {
