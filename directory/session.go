@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -115,11 +116,16 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 	if err != nil {
 		return SignedIn{}, err
 	}
+	// Each account the right password may not open hears of the attempt:
+	// its SSO requirement or a password another account set held.
+	if err := s.recordRefusals(ctx, u, ByPassword, refusals); err != nil {
+		return SignedIn{}, err
+	}
 	if len(accounts) == 0 && len(refusals) > 0 {
 		// The password is right but opens none of the person's accounts:
 		// say why (their company's SSO, a password set by another
 		// organisation), as the first refusal words it.
-		return SignedIn{}, refusals[0]
+		return SignedIn{}, refusals[0].err
 	}
 	if len(accounts) == 0 {
 		return SignedIn{}, ForbiddenError("You have no active account here any more. Ask your administrator for access.")
@@ -155,13 +161,13 @@ func derefTime(t *time.Time, def time.Time) time.Time {
 // enterableAccounts returns the accounts where the person is an active
 // member and the credential opens (mayEnter), ordered by name, and the
 // refusals of the others.
-func (s *Service) enterableAccounts(ctx context.Context, u User, cred Credential) ([]Account, []error, error) {
+func (s *Service) enterableAccounts(ctx context.Context, u User, cred Credential) ([]Account, []refusal, error) {
 	ms, err := s.store.FindMembershipsOfUser(ctx, u.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	var accounts []Account
-	var refusals []error
+	var refusals []refusal
 	for _, m := range ms {
 		if m.Status != StatusActive {
 			continue
@@ -175,7 +181,7 @@ func (s *Service) enterableAccounts(ctx context.Context, u User, cred Credential
 			return nil, nil, err
 		}
 		if v.refusal != nil {
-			refusals = append(refusals, v.refusal)
+			refusals = append(refusals, refusal{accountID: a.ID, err: v.refusal})
 			continue
 		}
 		accounts = append(accounts, a)
@@ -227,9 +233,62 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 		})
 	})
 	if err != nil {
-		return "", Session{}, fmt.Errorf("start session: %w", err)
+		return "", Session{}, fmt.Errorf("start session: %w", s.auditRefusedEntry(ctx, err))
 	}
 	return token, sess, nil
+}
+
+// entryRefused is enter's refusal by the trust rules. Its transaction rolls
+// back, so the caller audits it afterwards (auditRefusedEntry).
+type entryRefused struct {
+	refusal
+	user User
+	cred Credential
+}
+
+func (e *entryRefused) Error() string { return e.err.Error() }
+func (e *entryRefused) Unwrap() error { return e.err }
+
+// auditRefusedEntry records a refusal of the trust rules that err carries;
+// err is returned as it is.
+func (s *Service) auditRefusedEntry(ctx context.Context, err error) error {
+	var r *entryRefused
+	if errors.As(err, &r) {
+		if rerr := s.recordRefusals(ctx, r.user, r.cred, []refusal{r.refusal}); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// refusal is an account a credential did not open, and why.
+type refusal struct {
+	accountID string
+	err       error
+}
+
+// recordRefusals audits, in each account, that the person's credential
+// was refused there. Only a person who got their credential right gets
+// this far, so strangers write nothing here.
+func (s *Service) recordRefusals(ctx context.Context, u User, cred Credential, refusals []refusal) error {
+	if len(refusals) == 0 {
+		return nil
+	}
+	return s.store.Tx(ctx, func(tx Store) error {
+		for _, r := range refusals {
+			if err := s.recordRefusal(ctx, tx, r.accountID, u, cred, r.err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Service) recordRefusal(ctx context.Context, tx Store, accountID string, u User, cred Credential, why error) error {
+	return s.record(ctx, tx, change{
+		accountID: accountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email}, action: "user.sign_in_refused",
+		targetType: "user", targetID: u.ID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID, "reason": Message(why)},
+	})
 }
 
 // enter checks, inside tx, that the person is an active member of the
@@ -253,7 +312,7 @@ func (s *Service) enter(ctx context.Context, tx Store, accountID, userID string,
 		return err
 	}
 	if v.refusal != nil {
-		return v.refusal
+		return &entryRefused{refusal: refusal{accountID: accountID, err: v.refusal}, user: u, cred: cred}
 	}
 	if v.breakGlass {
 		return s.record(ctx, tx, change{
@@ -341,7 +400,7 @@ func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) 
 		return tx.SetLastAccount(ctx, v.User.ID, accountID)
 	})
 	if err != nil {
-		return fmt.Errorf("switch account: %w", err)
+		return fmt.Errorf("switch account: %w", s.auditRefusedEntry(ctx, err))
 	}
 	return nil
 }

@@ -404,6 +404,16 @@ func TestSSORequired(t *testing.T) {
 		if _, _, err := svc.StartSession(ctx, member.ID, bee.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("member with break-glass on: %v; want Forbidden", err)
 		}
+		// Every refusal of a right password is in the account's audit trail.
+		refused := 0
+		for _, a := range auditActions(t, svc, bee.ID) {
+			if a == "user.sign_in_refused" {
+				refused++
+			}
+		}
+		if refused < 4 {
+			t.Errorf("user.sign_in_refused recorded %d times in bee; want one per refusal (at least 4)", refused)
+		}
 		_ = guest
 	})
 }
