@@ -19,12 +19,27 @@ type Handler struct {
 	dir      *directory.Service
 	pages    *web.Renderer
 	log      *slog.Logger
+	session  web.SessionCookie
 	accept   *template.Template
 	accepted *template.Template
 }
 
-// New returns the invitation pages over dir.
-func New(dir *directory.Service, pages *web.Renderer, log *slog.Logger) (*Handler, error) {
+// Config is what the invitation pages are built from.
+type Config struct {
+	Directory *directory.Service
+	Pages     *web.Renderer
+	// Secure marks the session cookie an acceptance sets Secure, with the
+	// __Host- prefix, as the sign-in pages do.
+	Secure bool
+	Logger *slog.Logger
+}
+
+// New returns the invitation pages.
+func New(cfg Config) (*Handler, error) {
+	dir, pages, log := cfg.Directory, cfg.Pages, cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	accept, err := web.ParsePage(templates, "templates/accept.html")
 	if err != nil {
 		return nil, err
@@ -33,7 +48,7 @@ func New(dir *directory.Service, pages *web.Renderer, log *slog.Logger) (*Handle
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{dir: dir, pages: pages, log: log, accept: accept, accepted: accepted}, nil
+	return &Handler{dir: dir, pages: pages, log: log, session: web.SessionCookie{Secure: cfg.Secure}, accept: accept, accepted: accepted}, nil
 }
 
 // Register adds the routes to mux.
@@ -110,10 +125,41 @@ func (h *Handler) handleAccept(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.log.InfoContext(r.Context(), "invitation accepted", "account_id", link.Account.ID, "user_id", m.User.ID)
+	// The person just proved who they are (the emailed link, and the
+	// password they chose or typed): they are signed in, as a sign-in would,
+	// and a session this browser had before ends. Where the account's rules
+	// refuse a password (its SSO is required), the page says so instead.
+	signedIn, refused, err := h.signIn(w, r, m)
+	if err != nil {
+		return err
+	}
 	h.pages.Render(w, r, http.StatusOK, h.accepted, web.Page{
 		Title:    "Welcome",
 		Branding: branding(link.Account),
-		Data:     struct{ AccountName, Email string }{link.Account.Title(), m.User.Email},
+		Data: struct {
+			AccountName, Email, Refused string
+			SignedIn                    bool
+		}{link.Account.Title(), m.User.Email, refused, signedIn},
 	})
 	return nil
+}
+
+// signIn opens a session for the member who accepted; refused is the
+// trust rules' reason when their password does not open the account.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, m directory.Member) (bool, string, error) {
+	ctx := r.Context()
+	if old := h.session.Token(r); old != "" {
+		if err := h.dir.EndSession(ctx, old); err != nil {
+			return false, "", err
+		}
+	}
+	token, sess, err := h.dir.StartSession(ctx, m.User.ID, m.Membership.AccountID, directory.ByPassword)
+	if directory.KindOf(err) == directory.Forbidden {
+		return false, directory.Message(err), nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	h.session.Set(w, token, sess.ExpiresAt)
+	return true, "", nil
 }

@@ -41,7 +41,7 @@ func newSite(t *testing.T, s *store.Store, now *time.Time) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := invite.New(svc, pages, slog.New(slog.DiscardHandler))
+	h, err := invite.New(invite.Config{Directory: svc, Pages: pages, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,28 @@ func TestNewPersonPage(t *testing.T) {
 		if status != 400 || !strings.Contains(page, "not the same") {
 			t.Errorf("mismatched confirmation: %d", status)
 		}
-		status, _ = s.do(t, "POST", path, url.Values{"csrf_token": {token}, "first_name": {"N"}, "last_name": {"P"}, "password": {"violet staple orbit lantern"}, "confirm": {"violet staple orbit lantern"}})
-		if status != 200 {
-			t.Fatalf("accept: %d", status)
+		status, page = s.do(t, "POST", path, url.Values{"csrf_token": {token}, "first_name": {"N"}, "last_name": {"P"}, "password": {"violet staple orbit lantern"}, "confirm": {"violet staple orbit lantern"}})
+		if status != 200 || !strings.Contains(page, "you are signed in") {
+			t.Fatalf("accept: %d\n%s", status, page)
+		}
+		// Accepting signs the person in, in the account that invited them.
+		if v, err := s.svc.Authenticate(context.Background(), s.sessionToken(t)); err != nil || v.User.Email != "new@acme.example" || v.Account.Slug != "acme" {
+			t.Errorf("the session after accepting: %s in %s, %v", v.User.Email, v.Account.Slug, err)
 		}
 	})
+}
+
+// sessionToken is the session cookie the site's browser holds.
+func (s *site) sessionToken(t *testing.T) string {
+	t.Helper()
+	u, _ := url.Parse(s.server.URL)
+	for _, c := range s.client.Jar.Cookies(u) {
+		if c.Name == "admit_session" {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
 }
 
 func TestExistingPersonSignsInToAccept(t *testing.T) {

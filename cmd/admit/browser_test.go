@@ -129,6 +129,11 @@ func TestInvitationInBrowser(t *testing.T) {
 	if !strings.Contains(heading, "Welcome to Acme Inc") {
 		t.Errorf("after submitting: %q", heading)
 	}
+	// Accepting signed Nia in: the welcome page leads straight home.
+	if err := chromedp.Do(ctx, chromedp.Click(`a.button`), chromedp.WaitVisible(`#current-account`)); err != nil {
+		t.Fatalf("continue after accepting: %v\n%s", err, s.logs)
+	}
+	expectSignedIn(t, ctx, "Acme Inc", "nia@acme.example")
 	s.stop(t)
 }
 

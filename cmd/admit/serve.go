@@ -247,7 +247,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	invitations, err := invite.New(svc, pages, log)
+	invitations, err := invite.New(invite.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
