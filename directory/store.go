@@ -220,7 +220,8 @@ type Store interface {
 	DeleteCertificate(ctx context.Context, id string) error
 
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
-	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error) // newest first
+	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
+	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
 }
 

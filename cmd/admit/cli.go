@@ -73,6 +73,7 @@ var commands = []command{
 	{"certs list", "list admit's SAML certificates", (*cli).certsList},
 	{"certs rotate", "publish a new SAML certificate; run again to start using it", (*cli).certsRotate},
 	{"certs retire", "stop publishing an old SAML certificate and delete its key: --id ID", (*cli).certsRetire},
+	{"audit list", "read an account's audit trail, newest first: --account S [--person E] [--action A] [--since 2026-12-01|24h] [--limit N]", (*cli).auditList},
 	{"mail list", "list an account's mail and its delivery (the dev mailbox): --account S [--limit N]", (*cli).mailList},
 	{"mail show", "print one email as it was (or would be) sent: --account S --id ID", (*cli).mailShow},
 	{"mail bounce-secret", "print the secret that signs bounce reports to /hooks/mail-bounce", (*cli).mailBounceSecret},

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type auditJSON struct {
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Actor      directory.Actor `json:"actor"`
+	TargetType string          `json:"target_type"`
+	TargetID   string          `json:"target_id"`
+	Data       json.RawMessage `json:"data"`
+	CreatedAt  string          `json:"created_at"`
+}
+
+// parseSince reads --since: a date (2026-12-01), a time (RFC 3339), or a
+// duration back from now (24h).
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usageError{fmt.Sprintf("--since %q: want a date (2026-12-01), a time (2026-12-01T09:00:00Z) or a duration back from now (24h)", v)}
+}
+
+func (c *cli) auditList(ctx context.Context, args []string) error {
+	fs := c.flags("audit list")
+	person := fs.String("person", "", "only events by or about this person (email)")
+	action := fs.String("action", "", "only events of this action, like user.credentials_revoked")
+	sinceFlag := fs.String("since", "", "only events since a date, a time or a duration back from now (24h)")
+	limit := fs.Int("limit", 100, "at most this many events, newest first (1 to 1000)")
+	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		since, err := parseSince(*sinceFlag, time.Now())
+		if err != nil {
+			return err
+		}
+		events, err := svc.AuditTrail(ctx, a.ID, *person, *action, since, *limit)
+		if err != nil {
+			return err
+		}
+		out := make([]auditJSON, len(events))
+		var text strings.Builder
+		for i, e := range events {
+			out[i] = auditJSON{e.ID, e.Action, e.Actor, e.TargetType, e.TargetID, e.Data, e.CreatedAt.Format(time.RFC3339)}
+			actor := string(e.Actor.Source)
+			if e.Actor.Name != "" {
+				actor += ":" + e.Actor.Name
+			}
+			fmt.Fprintf(&text, "%s  %-36s %-28s %s %s %s\n", out[i].CreatedAt, e.Action, actor, e.TargetType, e.TargetID, e.Data)
+		}
+		if len(events) == 0 {
+			text.WriteString("no events match\n")
+		}
+		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		return nil
+	})
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAuditListCommand(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		if r := admit(t, db, "a first passphrase\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--password-stdin"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r := admit(t, db, "", "audit", "list", "--account", "acme", "--person", "pat@acme.example", "--json")
+		events := decode[[]map[string]any](t, r)
+		if r.code != 0 || len(events) != 2 || events[0]["action"] != "membership.created" || events[1]["action"] != "user.created" {
+			t.Errorf("audit list --person: exit %d, %v", r.code, events)
+		}
+		r = admit(t, db, "", "audit", "list", "--account", "acme", "--action", "domain.verified", "--since", "1h")
+		if r.code != 0 || !strings.Contains(r.stdout, "domain.verified") || strings.Contains(r.stdout, "user.created") {
+			t.Errorf("audit list --action: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := admit(t, db, "", "audit", "list", "--account", "acme", "--since", "last tuesday"); r.code != exitUsage || !strings.Contains(r.stderr, "--since") {
+			t.Errorf("bad --since: exit %d, %q", r.code, r.stderr)
+		}
+	})
+}
