@@ -64,6 +64,13 @@ func (s *site) invite(t *testing.T, slug, email string) string {
 	if _, err := s.svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: email}); err != nil {
 		t.Fatal(err)
 	}
+	return s.mailedInvitation(t)
+}
+
+// mailedInvitation is the path of the one invitation link the outbox holds.
+func (s *site) mailedInvitation(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
 	msgs, err := s.svc.ClaimMail(ctx, 10)
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("claim: %v", err)
@@ -185,6 +192,46 @@ func TestDeadLinksSayWhatToDo(t *testing.T) {
 		status, page = s.do(t, "GET", "/invite/not-a-real-token", nil)
 		if status != http.StatusNotFound || !strings.Contains(page, "not valid") {
 			t.Errorf("unknown token: %d\n%s", status, page)
+		}
+	})
+}
+
+// TestAcceptingWhereSSOIsRequiredDoesNotSignIn: an account that requires
+// its single sign-on for the person's domain gets the membership accepted,
+// but the password chosen on the page opens nothing there: no session, and
+// the page says where to sign in.
+func TestAcceptingWhereSSOIsRequiredDoesNotSignIn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		s := newSite(t, st, &now)
+		bee, err := s.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "bee", Name: "Bee", Domains: []string{"b.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.CreateConnection(ctx, bee.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "okta"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.SetSignInPolicy(ctx, bee.ID, operator, directory.SignInPolicy{SSORequired: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.Invite(ctx, bee.ID, operator, directory.NewInvitation{Email: "nia@b.example"}); err != nil {
+			t.Fatal(err)
+		}
+		path := s.mailedInvitation(t)
+		_, token := s.form(t, path)
+		status, page := s.do(t, "POST", path, url.Values{"csrf_token": {token}, "first_name": {"Nia"}, "last_name": {"Ng"}, "password": {"violet staple orbit lantern"}, "confirm": {"violet staple orbit lantern"}})
+		if status != 200 || !strings.Contains(page, "single sign-on") || strings.Contains(page, "you are signed in") {
+			t.Errorf("accepting: %d\n%s", status, page)
+		}
+		u, _ := url.Parse(s.server.URL)
+		for _, c := range s.client.Jar.Cookies(u) {
+			if c.Name == "admit_session" {
+				t.Errorf("a session cookie was set: %v", c)
+			}
+		}
+		if m, err := s.svc.Member(ctx, bee.ID, "nia@b.example"); err != nil || m.Membership.Status != directory.StatusActive {
+			t.Errorf("membership after accepting: %+v, %v", m.Membership, err)
 		}
 	})
 }

@@ -117,6 +117,21 @@ func (s *site) add(t *testing.T, a directory.Account, email, password string) {
 	}
 }
 
+// mailedResetPath is the path of the one reset link the outbox holds.
+func (s *site) mailedResetPath(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := s.svc.ClaimMail(ctx, 10)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("reset emails: %d, %v; want one", len(msgs), err)
+	}
+	body, err := s.svc.MailBodyOf(ctx, msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/password/reset/" + body.Token
+}
+
 func TestForcedChangeThenHome(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		s := newSite(t, st)
@@ -172,16 +187,9 @@ func TestAccountPickerAndSwitch(t *testing.T) {
 		// A reset by email proves the address; then the picker shows.
 		p.get("/password/reset")
 		p.post("/password/reset", url.Values{"email": {"pat@example.com"}})
-		msgs, err := s.svc.ClaimMail(context.Background(), 10)
-		if err != nil || len(msgs) != 1 {
-			t.Fatalf("reset mail: %d, %v", len(msgs), err)
-		}
-		body, err := s.svc.MailBodyOf(context.Background(), msgs[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.get("/password/reset/" + body.Token)
-		p.post("/password/reset/"+body.Token, url.Values{"password": {"one new password for all"}, "confirm": {"one new password for all"}})
+		reset := s.mailedResetPath(t)
+		p.get(reset)
+		p.post(reset, url.Values{"password": {"one new password for all"}, "confirm": {"one new password for all"}})
 		p.get("/login")
 		_, path := p.post("/login", url.Values{"email": {"pat@example.com"}, "password": {"one new password for all"}})
 		if !strings.HasPrefix(path, "/login/account") || !strings.Contains(p.last, "Alpha") || !strings.Contains(p.last, "Beta") {
@@ -301,7 +309,6 @@ func TestReturnToStaysOnThisSite(t *testing.T) {
 
 func TestPasswordResetPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
 		s := newSite(t, st)
 		a := s.account(t, "acme")
 		s.add(t, a, "pat@acme.example", "initial password given")
@@ -316,15 +323,7 @@ func TestPasswordResetPages(t *testing.T) {
 		if known != 200 || unknown != 200 || nonce.ReplaceAllString(knownBody, "") != nonce.ReplaceAllString(unknownBody, "") {
 			t.Errorf("known %d and unknown %d emails answer differently", known, unknown)
 		}
-		msgs, err := s.svc.ClaimMail(ctx, 10)
-		if err != nil || len(msgs) != 1 {
-			t.Fatalf("reset emails: %d, %v; want one, to the known address", len(msgs), err)
-		}
-		body, err := s.svc.MailBodyOf(ctx, msgs[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := "/password/reset/" + body.Token
+		path := s.mailedResetPath(t) // the known address's: unknown ones get none
 		if status, _ := p.get(path); status != 200 || !strings.Contains(p.last, "Choose a new password") {
 			t.Fatalf("reset page: %d", status)
 		}
@@ -435,22 +434,13 @@ func TestDeviceCookieOutlastsAStrangersLockout(t *testing.T) {
 
 func TestResetLinkEndsWhenThePasswordIsChanged(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
 		s := newSite(t, st)
 		a := s.account(t, "acme")
 		s.add(t, a, "pat@acme.example", "initial password given")
 		p := s.browser(t)
 		p.get("/password/reset")
 		p.post("/password/reset", url.Values{"email": {"pat@acme.example"}})
-		msgs, err := s.svc.ClaimMail(ctx, 10)
-		if err != nil || len(msgs) != 1 {
-			t.Fatalf("reset emails: %d, %v", len(msgs), err)
-		}
-		body, err := s.svc.MailBodyOf(ctx, msgs[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		link := "/password/reset/" + body.Token
+		link := s.mailedResetPath(t)
 		// The person remembers their password after all and changes it.
 		p.signIn("pat@acme.example", "initial password given")
 		if _, path := p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}}); path != "/me?changed=password" {
