@@ -144,6 +144,13 @@ func (m *Manager) Current(ctx context.Context) (Set, error) {
 	return set, nil
 }
 
+// Check opens every stored key pair, making none: ErrWrongKey says the
+// sealer's key is not the one they were sealed with.
+func (m *Manager) Check(ctx context.Context) error {
+	_, err := m.load(ctx)
+	return err
+}
+
 func (m *Manager) load(ctx context.Context) (Set, error) {
 	records, err := m.store.FindCertificates(ctx)
 	if err != nil {

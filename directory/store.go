@@ -153,6 +153,9 @@ type Store interface {
 	SaveRoleMapping(ctx context.Context, m RoleMapping, key string) error
 	DeleteRoleMapping(ctx context.Context, accountID, key string) error
 	FindRoleMappings(ctx context.Context, accountID string) ([]RoleMapping, error)
+	// FindGroupSummaries returns the account's SCIM groups ordered by
+	// display name, then its SSO groups ordered by key, with members counted.
+	FindGroupSummaries(ctx context.Context, accountID string) ([]GroupSummary, error)
 	// IsGroupMapped reports whether a mapping names a group with this
 	// display name or externalId key.
 	IsGroupMapped(ctx context.Context, accountID, displayKey, externalKey string) (bool, error)

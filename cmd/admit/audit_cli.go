@@ -34,7 +34,7 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, usageError{fmt.Sprintf("--since %q: want a date (2026-12-01), a time (2026-12-01T09:00:00Z) or a duration back from now (24h)", v)}
+	return time.Time{}, usageError{msg: fmt.Sprintf("--since %q: want a date (2026-12-01), a time (2026-12-01T09:00:00Z) or a duration back from now (24h)", v)}
 }
 
 func (c *cli) auditList(ctx context.Context, args []string) error {

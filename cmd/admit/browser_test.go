@@ -59,7 +59,7 @@ func newBrowser(t *testing.T) context.Context {
 func TestInvitationInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	db := storetest.SQLiteURL(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
 	s := startServer(t, t.TempDir(), settings...)
 	cli := func(args ...string) result {
 		t.Helper()
@@ -140,7 +140,7 @@ func TestInvitationInBrowser(t *testing.T) {
 func TestSignInInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	db := storetest.SQLiteURL(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
 	s := startServer(t, t.TempDir(), settings...)
 	cli := func(stdin string, args ...string) {
 		t.Helper()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os/user"
 	"strings"
+	"unicode"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -26,61 +27,78 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	json   bool
+
+	// derived are the keys of the unlocked database (see open).
+	derived *keys
+	// baseURLFlag says --base-url was given: it wins over the URL the
+	// server recorded. urlNote is what linkBase tells the operator.
+	baseURLFlag bool
+	urlNote     string
+	// current is the command being run, for its help and synopsis.
+	current *command
 }
 
 // command is one subcommand. run parses its own flags from args.
 type command struct {
 	name    string // "account create"
-	summary string
+	usage   string // its flags as a synopsis: "--slug S --name N [--domain D ...]"
+	summary string // what it does, in one line
+	example string
 	run     func(c *cli, ctx context.Context, args []string) error
 }
 
 // commands lists every subcommand; help prints them in this order.
 var commands = []command{
-	{"serve", "run the HTTP server", (*cli).serve},
-	{"migrate", "apply database migrations and exit", (*cli).migrate},
-	{"account create", "create an account: --slug S --name N [--domain D ...]", (*cli).accountCreate},
-	{"account list", "list accounts", (*cli).accountList},
-	{"account set-policy", "set an account's password and sign-in policy: --account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N] [--sso-required[=false]] [--break-glass-owners[=false]]", (*cli).accountSetPolicy},
-	{"domain add", "claim an email domain for an account; prints the DNS TXT record that proves it: --account S --domain D [--verified]", (*cli).domainAdd},
-	{"domain verify", "look up a claimed domain's TXT record and verify it: --account S --domain D", (*cli).domainVerify},
-	{"domain list", "list an account's domains, verified and pending: --account S", (*cli).domainList},
-	{"domain remove", "withdraw an account's claim of a domain: --account S --domain D", (*cli).domainRemove},
-	{"role create", "add an account role beside owner, admin and member: --account S --name R", (*cli).roleCreate},
-	{"role map", "give the members of an identity provider's group (pushed by SCIM or sent at an SSO login) a role: --account S --group G --role R [--priority N]", (*cli).roleMap},
-	{"role unmap", "remove a group-to-role mapping: --account S --group G", (*cli).roleUnmap},
-	{"role mappings", "list an account's group-to-role mappings: --account S", (*cli).roleMappings},
-	{"account set-branding", "set how an account's pages and emails look: --account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", (*cli).accountSetBranding},
-	{"user add", "add a person to an account: --account S --email E --first F --last L [--role R] (--password-stdin | --invite)", (*cli).userAdd},
-	{"user deactivate", "suspend a member: they can no longer sign in to the account, and their sessions there end: --account S --email E", (*cli).userDeactivate},
-	{"user reactivate", "let a deactivated member sign in again: --account S --email E", (*cli).userReactivate},
-	{"user list", "list an account's members: --account S [--search Q] [--limit N] [--after CURSOR]", (*cli).userList},
-	{"invite create", "invite a person by email: --account S --email E [--role R] [--inviter E] [--expires-in 168h]", (*cli).inviteCreate},
-	{"invite resend", "send an invitation again with a new link: --account S --email E [--expires-in 168h]", (*cli).inviteResend},
-	{"invite revoke", "withdraw an invitation: --account S --email E", (*cli).inviteRevoke},
-	{"invite list", "list an account's invitations: --account S", (*cli).inviteList},
-	{"scim-token create", "make a SCIM bearer token for an identity provider (printed once): --account S [--name N]", (*cli).scimTokenCreate},
-	{"scim-token list", "list an account's SCIM tokens and when each was last used: --account S", (*cli).scimTokenList},
-	{"scim-token revoke", "stop a SCIM token from working: --account S --id ID", (*cli).scimTokenRevoke},
-	{"sso add-saml", "add a SAML identity provider: --account S (--metadata-url U | --metadata-file F) [--name N] [--allow-idp-initiated] [--domain D ...] [--jit create|link|off] [--*-attribute A]", (*cli).ssoAddSAML},
-	{"sso add-oidc", "add an OpenID Connect provider: --account S --issuer U --client-id C --client-secret-stdin [--name N] [--domain D ...] [--jit create|link|off] [--email-trust verified|domain] [--scope S ...] [--*-claim C]", (*cli).ssoAddOIDC},
-	{"sso list", "list an account's SSO connections and their URLs: --account S", (*cli).ssoList},
-	{"sso attempts", "show a connection's recent logins, with what the provider sent: --account S --connection N [--limit N]", (*cli).ssoAttempts},
-	{"sso set-metadata", "replace a SAML connection's IdP metadata (a new IdP certificate): --account S --connection N --metadata-file F", (*cli).ssoSetMetadata},
-	{"sso update", "change a connection (only the flags given): --account S --connection N [--domain D ... | --all-domains] [--jit M] [--return-host O ... | --no-return-hosts] [--allow-idp-initiated=BOOL] [--clock-skew D] [--email-trust T] [--scope S ...] [--*-attribute A | --*-claim C]", (*cli).ssoUpdate},
-	{"sso set-secret", "replace an OIDC connection's client secret (read from standard input): --account S --connection N --client-secret-stdin", (*cli).ssoSetSecret},
-	{"sso remove", "remove an SSO connection (its members stay): --account S --connection N", (*cli).ssoRemove},
-	{"certs list", "list admit's SAML certificates", (*cli).certsList},
-	{"certs rotate", "publish a new SAML certificate; run again to start using it", (*cli).certsRotate},
-	{"certs retire", "stop publishing an old SAML certificate and delete its key: --id ID", (*cli).certsRetire},
-	{"audit list", "read an account's audit trail, newest first: --account S [--person E] [--action A] [--since 2026-12-01|24h] [--limit N]", (*cli).auditList},
-	{"mail list", "list an account's mail and its delivery (the dev mailbox): --account S [--limit N]", (*cli).mailList},
-	{"mail show", "print one email as it was (or would be) sent: --account S --id ID", (*cli).mailShow},
-	{"mail bounce-secret", "print the secret that signs bounce reports to /hooks/mail-bounce", (*cli).mailBounceSecret},
+	{"serve", "", "run the HTTP server", "ADMIT_BASE_URL=https://id.example.com admit serve", (*cli).serve},
+	{"migrate", "", "apply database migrations and exit", "ADMIT_DATABASE_URL=postgres://admit@db/admit admit migrate", (*cli).migrate},
+	{"account create", "--slug S --name N [--domain D ...]", "create an account", "admit account create --slug acme --name 'Acme Inc' --domain acme.com", (*cli).accountCreate},
+	{"account list", "", "list accounts", "admit account list --json", (*cli).accountList},
+	{"account set-policy", "--account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N] [--sso-required[=false]] [--break-glass-owners[=false]]", "set an account's password and sign-in policy", "admit account set-policy --account acme --min-length 12 --require upper,digit", (*cli).accountSetPolicy},
+	{"account set-branding", "--account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", "set how an account's pages and emails look", "admit account set-branding --account acme --logo-url https://acme.com/logo.png --color '#0a66c2'", (*cli).accountSetBranding},
+	{"domain add", "--account S --domain D [--verified]", "claim an email domain for an account; prints the DNS TXT record that proves it", "admit domain add --account acme --domain acme.com", (*cli).domainAdd},
+	{"domain verify", "--account S --domain D", "look up a claimed domain's TXT record and verify it", "admit domain verify --account acme --domain acme.com", (*cli).domainVerify},
+	{"domain list", "--account S", "list an account's domains, verified and pending", "admit domain list --account acme", (*cli).domainList},
+	{"domain remove", "--account S --domain D", "withdraw an account's claim of a domain", "admit domain remove --account acme --domain acme.com", (*cli).domainRemove},
+	{"user add", "--account S --email E --first F --last L [--role R] (--password-stdin | --invite)", "add a person to an account", "admit user add --account acme --email ann@acme.com --first Ann --last Lee --invite", (*cli).userAdd},
+	{"user list", "--account S [--search Q] [--limit N] [--after CURSOR]", "list an account's members", "admit user list --account acme --search ann", (*cli).userList},
+	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
+	{"user reactivate", "--account S --email E", "let a deactivated member sign in again", "admit user reactivate --account acme --email ann@acme.com", (*cli).userReactivate},
+	{"invite create", "--account S --email E [--role R] [--inviter E] [--expires-in 168h]", "invite a person by email", "admit invite create --account acme --email bob@acme.com --role admin", (*cli).inviteCreate},
+	{"invite resend", "--account S --email E [--expires-in 168h]", "send an invitation again with a new link", "admit invite resend --account acme --email bob@acme.com", (*cli).inviteResend},
+	{"invite revoke", "--account S --email E", "withdraw an invitation", "admit invite revoke --account acme --email bob@acme.com", (*cli).inviteRevoke},
+	{"invite list", "--account S", "list an account's invitations", "admit invite list --account acme", (*cli).inviteList},
+	{"group list", "--account S", "list an account's groups (pushed by SCIM or sent at SSO logins) with their members' count and mapped role", "admit group list --account acme", (*cli).groupList},
+	{"role create", "--account S --name R", "add an account role beside owner, admin and member", "admit role create --account acme --name billing", (*cli).roleCreate},
+	{"role map", "--account S --group G --role R [--priority N]", "give the members of an identity provider's group (pushed by SCIM or sent at an SSO login) a role", "admit role map --account acme --group 'Acme Admins' --role admin", (*cli).roleMap},
+	{"role unmap", "--account S --group G", "remove a group-to-role mapping", "admit role unmap --account acme --group 'Acme Admins'", (*cli).roleUnmap},
+	{"role mappings", "--account S", "list an account's group-to-role mappings", "admit role mappings --account acme", (*cli).roleMappings},
+	{"scim-token create", "--account S [--name N]", "make a SCIM bearer token for an identity provider (printed once)", "admit scim-token create --account acme --name 'Okta production'", (*cli).scimTokenCreate},
+	{"scim-token list", "--account S", "list an account's SCIM tokens and when each was last used", "admit scim-token list --account acme", (*cli).scimTokenList},
+	{"scim-token revoke", "--account S --id ID", "stop a SCIM token from working", "admit scim-token revoke --account acme --id 0193…", (*cli).scimTokenRevoke},
+	{"sso add-saml", "--account S (--metadata-url U | --metadata-file F) [--name N] [--allow-idp-initiated] [--domain D ...] [--jit create|link|off] [--*-attribute A]", "add a SAML identity provider", "admit sso add-saml --account acme --name okta --metadata-url https://acme.okta.com/app/exk1/sso/saml/metadata", (*cli).ssoAddSAML},
+	{"sso add-oidc", "--account S --issuer U --client-id C --client-secret-stdin [--name N] [--domain D ...] [--jit create|link|off] [--email-trust verified|domain] [--scope S ...] [--*-claim C]", "add an OpenID Connect provider", "admit sso add-oidc --account acme --name entra --issuer https://login.microsoftonline.com/TENANT/v2.0 --client-id ID --client-secret-stdin < secret.txt", (*cli).ssoAddOIDC},
+	{"sso list", "--account S", "list an account's SSO connections and their URLs", "admit sso list --account acme", (*cli).ssoList},
+	{"sso attempts", "--account S --connection N [--limit N]", "show a connection's recent logins, with what the provider sent", "admit sso attempts --account acme --connection okta", (*cli).ssoAttempts},
+	{"sso set-metadata", "--account S --connection N --metadata-file F", "replace a SAML connection's IdP metadata (a new IdP certificate)", "admit sso set-metadata --account acme --connection okta --metadata-file okta.xml", (*cli).ssoSetMetadata},
+	{"sso update", "--account S --connection N [--domain D ... | --all-domains] [--jit M] [--return-host O ... | --no-return-hosts] [--allow-idp-initiated=BOOL] [--clock-skew D] [--email-trust T] [--scope S ...] [--*-attribute A | --*-claim C]", "change a connection (only the flags given)", "admit sso update --account acme --connection okta --jit link", (*cli).ssoUpdate},
+	{"sso set-secret", "--account S --connection N --client-secret-stdin", "replace an OIDC connection's client secret (read from standard input)", "admit sso set-secret --account acme --connection entra --client-secret-stdin < secret.txt", (*cli).ssoSetSecret},
+	{"sso remove", "--account S --connection N", "remove an SSO connection (its members stay)", "admit sso remove --account acme --connection okta", (*cli).ssoRemove},
+	{"certs list", "", "list admit's SAML certificates", "admit certs list", (*cli).certsList},
+	{"certs rotate", "", "publish a new SAML certificate; run again to start using it", "admit certs rotate", (*cli).certsRotate},
+	{"certs retire", "--id ID", "stop publishing an old SAML certificate and delete its key", "admit certs retire --id 0193…", (*cli).certsRetire},
+	{"audit list", "--account S [--person E] [--action A] [--since 2026-12-01|24h] [--limit N]", "read an account's audit trail, newest first", "admit audit list --account acme --person ann@acme.com --since 24h", (*cli).auditList},
+	{"mail list", "--account S [--limit N]", "list an account's mail and its delivery (the dev mailbox)", "admit mail list --account acme", (*cli).mailList},
+	{"mail show", "--account S --id ID", "print one email as it was (or would be) sent", "admit mail show --account acme --id 0193…", (*cli).mailShow},
+	{"mail bounce-secret", "", "print the secret that signs bounce reports to /hooks/mail-bounce", "admit mail bounce-secret", (*cli).mailBounceSecret},
 }
 
 // usageError is a mistake in how a command was called (exit status 2).
-type usageError struct{ msg string }
+// synopsis says the mistake is in the command's flags, so its synopsis is
+// printed under the reason.
+type usageError struct {
+	msg      string
+	synopsis bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
@@ -89,40 +107,39 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	global.SetOutput(io.Discard)
 	c.cfg.register(global)
 	if err := global.Parse(args); err != nil {
-		return c.fail(usageError{err.Error()})
+		if errors.Is(err, flag.ErrHelp) {
+			return c.fail(c.help(ctx, nil))
+		}
+		return c.fail(usageError{msg: err.Error()})
 	}
+	c.noteBaseURLFlag(global)
 	rest := global.Args()
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-		c.help()
-		if len(rest) == 0 {
-			return exitUsage
-		}
+	if len(rest) == 0 {
+		c.overview(c.stderr)
+		return exitUsage
+	}
+	if rest[0] == "help" {
+		return c.fail(c.help(ctx, rest[1:]))
+	}
+	cmd, args, group := lookup(rest)
+	switch {
+	case cmd != nil:
+		c.current = cmd
+		return c.fail(cmd.run(c, ctx, args))
+	case group != "" && len(args) == 1 && isHelpFlag(args[0]):
+		c.groupHelp(c.stdout, group)
 		return exitOK
+	case group != "":
+		c.groupHelp(c.stderr, group)
+		return exitUsage
 	}
-	for _, cmd := range commands {
-		words := strings.Fields(cmd.name)
-		if len(rest) >= len(words) && strings.Join(rest[:len(words)], " ") == cmd.name {
-			return c.fail(cmd.run(c, ctx, rest[len(words):]))
-		}
-	}
-	return c.fail(usageError{fmt.Sprintf("unknown command %q; run 'admit help'", strings.Join(rest, " "))})
-}
-
-func (c *cli) help() {
-	fmt.Fprintln(c.stdout, "usage: admit [flags] <command> [command flags]\n\ncommands:")
-	for _, cmd := range commands {
-		fmt.Fprintf(c.stdout, "  %-20s %s\n", cmd.name, cmd.summary)
-	}
-	fmt.Fprintln(c.stdout, "\nEvery command takes --json and the configuration flags:")
-	for _, s := range settings {
-		fmt.Fprintf(c.stdout, "  --%-14s %s (env %s)\n", s.flag, s.usage, s.env)
-	}
+	return c.fail(usageError{msg: fmt.Sprintf("unknown command %q; run 'admit help'", strings.Join(rest, " "))})
 }
 
 // fail reports err the one way the CLI reports errors: one line on stderr
 // and, with --json, an error object on stdout. It returns the exit status.
 func (c *cli) fail(err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return exitOK
 	}
 	code, msg, kind := exitError, "", ""
@@ -139,6 +156,9 @@ func (c *cli) fail(err error) int {
 	}
 	msg = strings.Join(strings.Fields(msg), " ") // one line, whatever the cause said
 	fmt.Fprintf(c.stderr, "admit: %s\n", msg)
+	if ue.synopsis && c.current != nil {
+		fmt.Fprintf(c.stderr, "usage: %s\nRun 'admit help %s' for its flags and an example.\n", synopsis(c.current), c.current.name)
+	}
 	if c.json {
 		c.printJSON(map[string]string{"error": msg, "kind": kind})
 	}
@@ -158,16 +178,18 @@ func (c *cli) flags(name string) *flag.FlagSet {
 // parse parses args and checks that the named flags were given.
 func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 	fs.SetOutput(io.Discard)
+	name := strings.TrimPrefix(fs.Name(), "admit ")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
+		if errors.Is(err, flag.ErrHelp) && c.current != nil {
+			c.commandHelp(c.stdout, c.current, fs)
+			return errHelpShown
 		}
-		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		return usageError{msg: fmt.Sprintf("%s: %v", name, err), synopsis: true}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+		return usageError{msg: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), synopsis: true}
 	}
+	c.noteBaseURLFlag(fs)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var missing []string
@@ -177,12 +199,21 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return usageError{fmt.Sprintf("%s: missing %s", fs.Name(), strings.Join(missing, ", "))}
+		return usageError{msg: fmt.Sprintf("%s: missing %s", name, strings.Join(missing, ", ")), synopsis: true}
 	}
 	if err := c.cfg.Validate(); err != nil {
-		return usageError{strings.ReplaceAll(err.Error(), "\n", "; ")}
+		return usageError{msg: strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	return nil
+}
+
+// noteBaseURLFlag remembers that --base-url (either spelling) was given.
+func (c *cli) noteBaseURLFlag(fs *flag.FlagSet) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "base-url" || f.Name == "ADMIT_BASE_URL" {
+			c.baseURLFlag = true
+		}
+	})
 }
 
 func (c *cli) printJSON(v any) {
@@ -206,30 +237,15 @@ func (c *cli) logger(level slog.Level) *slog.Logger {
 	return slog.New(web.LogHandler(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})))
 }
 
-// openStore opens the configured database and brings its schema up to date,
-// so that every command works on a fresh database as well as beside a
-// running server.
-func (c *cli) openStore(ctx context.Context, log *slog.Logger) (*store.Store, error) {
-	s, err := store.Open(ctx, c.cfg.DatabaseURL, log)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 // service opens the store for a one-shot command; close it when done.
 func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 	log := c.logger(slog.LevelWarn)
-	keys, err := c.keys(log)
+	s, keys, err := c.open(ctx, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := c.openStore(ctx, log)
-	if err != nil {
+	if err := c.adoptBaseURL(ctx, s); err != nil {
+		s.Close()
 		return nil, nil, err
 	}
 	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Resolver: c.cfg.Resolver(), Logger: log})
@@ -428,7 +444,7 @@ func withClasses(p directory.PasswordPolicy, list string) (directory.PasswordPol
 		case "symbol":
 			p.RequireSymbol = true
 		default:
-			return p, usageError{fmt.Sprintf("--require: unknown class %q (want upper, lower, digit, symbol or none)", class)}
+			return p, usageError{msg: fmt.Sprintf("--require: unknown class %q (want upper, lower, digit, symbol or none)", class)}
 		}
 	}
 	return p, nil
@@ -477,7 +493,7 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	if *passwordStdin == *invite {
-		return usageError{"user add: give either --password-stdin (an initial password on standard input) or --invite"}
+		return usageError{msg: "user add: give either --password-stdin (an initial password on standard input) or --invite"}
 	}
 	if *invite {
 		return c.invite(ctx, *slug, directory.NewInvitation{Email: *email, Role: directory.Role(*role), FirstName: *first, LastName: *last})
@@ -520,7 +536,7 @@ func readSecret(r io.Reader, flagName, what string) (string, error) {
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{flagName + ": standard input held no " + what}
+		return "", usageError{msg: flagName + ": standard input held no " + what}
 	}
 	return line, nil
 }
@@ -603,4 +619,16 @@ func (c *cli) inAccount(ctx context.Context, fs *flag.FlagSet, args []string, re
 	}
 	defer done()
 	return fn(svc, a)
+}
+
+// oneLine makes text from outside (a name an identity provider sent) safe
+// for a terminal row: control characters, which could move the cursor or
+// forge lines, become '?'.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -204,30 +204,36 @@ func decodeSecretKey(s string) ([]byte, error) {
 	return nil, fmt.Errorf("ADMIT_SECRET_KEY must be at least %d bytes of base64 (make one with: openssl rand -base64 32)", minSecretKeyBytes)
 }
 
-// secretKey returns the configured key or, when none is configured, the
-// key kept in the data folder, generating it (mode 0600) on first start.
-func (c Config) secretKey() (key []byte, generated bool, err error) {
+// keyFile is where the secret key is kept when ADMIT_SECRET_KEY is unset.
+func (c Config) keyFile() string {
+	path := filepath.Join(c.DataDir(), "secret.key")
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// keyPlace says where the key is expected, for the messages that ask for it.
+func (c Config) keyPlace() string {
+	if c.SecretKey != "" {
+		return "ADMIT_SECRET_KEY"
+	}
+	return c.keyFile() + " (or ADMIT_SECRET_KEY)"
+}
+
+// findSecretKey returns the configured key or the one kept in the data
+// folder; found is false when there is neither. It never makes a key:
+// whether one may be made depends on the database (see cli.unlock).
+func (c Config) findSecretKey() (key []byte, found bool, err error) {
 	if c.SecretKey != "" {
 		key, err := decodeSecretKey(c.SecretKey)
-		return key, false, err
+		return key, err == nil, err
 	}
-	path := filepath.Join(c.DataDir(), "secret.key")
-	if err := os.MkdirAll(c.DataDir(), 0o700); err != nil {
-		return nil, false, fmt.Errorf("create data folder: %w", err)
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		raw := make([]byte, minSecretKeyBytes)
-		_, _ = rand.Read(raw)
-		created, err := createExclusive(path, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"))
-		if err != nil {
-			return nil, false, err
-		}
-		if created {
-			return raw, true, nil
-		}
-	}
-	// Another process (or an earlier start) made the key: use it.
+	path := c.keyFile()
 	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -242,7 +248,40 @@ func (c Config) secretKey() (key []byte, generated bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	return key, false, nil
+	return key, true, nil
+}
+
+// generateSecretKey makes a new key in the data folder (mode 0600). When
+// another process made one at the same moment, that one is returned and
+// created is false.
+func (c Config) generateSecretKey() (key []byte, created bool, err error) {
+	if err := os.MkdirAll(c.DataDir(), 0o700); err != nil {
+		return nil, false, fmt.Errorf("create data folder: %w", err)
+	}
+	raw := make([]byte, minSecretKeyBytes)
+	_, _ = rand.Read(raw)
+	created, err = createExclusive(c.keyFile(), []byte(base64.StdEncoding.EncodeToString(raw)+"\n"))
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		return raw, true, nil
+	}
+	key, found, err := c.findSecretKey()
+	if err == nil && !found {
+		err = fmt.Errorf("%s vanished while it was being made", c.keyFile())
+	}
+	return key, false, err
+}
+
+// keyFingerprint identifies a secret key without revealing it: a value
+// derived under its own label, as every other use of the key is.
+func keyFingerprint(secret []byte) (string, error) {
+	b, err := hkdf.Key(sha256.New, secret, nil, "admit secret key fingerprint", 16)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint the secret key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // createExclusive writes data to path unless path exists, atomically: the

@@ -13,7 +13,7 @@ import (
 func TestDomainCommands(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
 		dns := dnstest.Start(t)
-		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_DNS_RESOLVER="+dns.Addr)
+		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_DNS_RESOLVER="+dns.Addr, testKey)
 		run := func(stdin string, args ...string) result { return admitWith(t, env, stdin, args...) }
 		for _, slug := range []string{"acme", "evil"} {
 			if r := run("", "account", "create", "--slug", slug, "--name", slug); r.code != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ func (c *cli) mailShow(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		r, err := mail.NewRenderer(c.cfg.BaseURL, c.cfg.Sender())
+		r, err := mail.NewRenderer(c.linkBase(), c.cfg.Sender())
 		if err != nil {
 			return err
 		}
@@ -198,11 +199,15 @@ func (c *cli) mailBounceSecret(ctx context.Context, args []string) error {
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	keys, err := c.keys(c.logger(0))
+	s, keys, err := c.open(ctx, c.logger(slog.LevelWarn))
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	if err := c.adoptBaseURL(ctx, s); err != nil {
+		return err
+	}
 	secret := string(keys.bounceSecret())
-	c.output(map[string]string{"secret": secret, "url": strings.TrimSuffix(c.cfg.BaseURL, "/") + "/hooks/mail-bounce"}, secret)
+	c.output(map[string]string{"secret": secret, "url": strings.TrimSuffix(c.linkBase(), "/") + "/hooks/mail-bounce"}, secret)
 	return nil
 }

@@ -78,7 +78,7 @@ func TestInvitationEndToEnd(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
 		srv := smtptest.Start(t)
 		dir := t.TempDir()
-		settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SMTP_URL=" + srv.URL(), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "ADMIT_MAIL_FROM=people@admit.example"}
+		settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SMTP_URL=" + srv.URL(), testKey, "ADMIT_MAIL_FROM=people@admit.example"}
 		s := startServer(t, dir, settings...)
 		// The CLI and the server must share the key: links made by one open in the other.
 		cli := func(stdin string, args ...string) result {
@@ -152,7 +152,7 @@ func TestBounceEndToEnd(t *testing.T) {
 	srv.Refuse("typo@acme.example", 550, "mailbox unavailable")
 	dir := t.TempDir()
 	db := storetest.SQLiteURL(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SMTP_URL=" + srv.URL(), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SMTP_URL=" + srv.URL(), testKey}
 	s := startServer(t, dir, settings...)
 	cli := func(stdin string, args ...string) result {
 		t.Helper()

@@ -49,21 +49,31 @@ type result struct {
 	stdout, stderr string
 }
 
+// testKey is the secret key the tests give the server and the CLI, as an
+// operator gives every process the same ADMIT_SECRET_KEY.
+const testKey = "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 // admit runs the binary with the given database and arguments; stdin feeds
-// its standard input.
+// its standard input. Each run is in a folder of its own.
 func admit(t *testing.T, dbURL, stdin string, args ...string) result {
 	t.Helper()
-	return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+dbURL), stdin, args...)
+	return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+dbURL, testKey), stdin, args...)
 }
 
 // admitWith runs the binary with exactly the environment env.
 func admitWith(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return runBinary(t, t.TempDir(), env, stdin, args...)
+}
+
+// runBinary runs the binary in dir with exactly the environment env.
+func runBinary(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, admitBin, args...)
 	cmd.Env = env
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -144,8 +154,13 @@ func TestCLI(t *testing.T) {
 					t.Fatalf("exit %d; want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.stdout, r.stderr)
 				}
 				if tc.code != 0 {
-					if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines != 0 || !strings.HasPrefix(r.stderr, "admit: ") {
-						t.Errorf("stderr = %q; want one line starting with 'admit: '", r.stderr)
+					// One line of reason; a mistake in the flags adds
+					// the command's synopsis.
+					lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+					wantSynopsis := tc.name == "missing flag" || tc.name == "unknown flag"
+					synopsis := len(lines) == 3 && strings.HasPrefix(lines[1], "usage: admit "+tc.args[0]) && strings.HasPrefix(lines[2], "Run 'admit help ")
+					if !strings.HasPrefix(r.stderr, "admit: ") || (len(lines) != 1 && !synopsis) || synopsis != wantSynopsis {
+						t.Errorf("stderr = %q; want one line starting with 'admit: ' (and the synopsis: %v)", r.stderr, wantSynopsis)
 					}
 				}
 				if !strings.Contains(r.stderr, tc.stderrHas) {
@@ -415,11 +430,12 @@ func TestServeWithNoConfiguration(t *testing.T) {
 	}
 
 	// The CLI works on the same database while the server runs.
-	db := "sqlite:" + filepath.Join(dir, "admit-data", "admit.db")
-	if r := admit(t, db, "", "account", "create", "--slug", "live", "--name", "Live"); r.code != 0 {
+	// It finds the key beside the database, wherever it runs.
+	env := append(cleanEnv(), "ADMIT_DATABASE_URL=sqlite:"+filepath.Join(dir, "admit-data", "admit.db"))
+	if r := admitWith(t, env, "", "account", "create", "--slug", "live", "--name", "Live"); r.code != 0 {
 		t.Errorf("account create while serving: %s", r.stderr)
 	}
-	if r := admit(t, db, "a long enough password\n", "user", "add", "--account", "live", "--email", "x@live.example", "--first", "X", "--last", "Y", "--password-stdin"); r.code != 0 {
+	if r := admitWith(t, env, "a long enough password\n", "user", "add", "--account", "live", "--email", "x@live.example", "--first", "X", "--last", "Y", "--password-stdin"); r.code != 0 {
 		t.Errorf("user add while serving: %s", r.stderr)
 	}
 	s.stop(t)
@@ -483,7 +499,7 @@ func TestMetricsAddressRefusals(t *testing.T) {
 		{"a taken port", []string{"--addr", "127.0.0.1:0", "--metrics-addr", taken.Addr().String()}, exitError, "(ADMIT_METRICS_ADDR; off serves no metrics)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := admitWith(t, append(cleanEnv(), "ADMIT_DATABASE_URL="+storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), "", append([]string{"serve"}, tc.args...)...)
+			r := admitWith(t, append(cleanEnv(), "ADMIT_DATABASE_URL="+storetest.SQLiteURL(t), testKey), "", append([]string{"serve"}, tc.args...)...)
 			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("exit %d, %q; want %d mentioning %q", r.code, r.stderr, tc.code, tc.want)
 			}
@@ -493,7 +509,7 @@ func TestMetricsAddressRefusals(t *testing.T) {
 
 func TestReadyzWhenDatabaseIsGone(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
-	s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+dbURL, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+dbURL, testKey)
 	if resp, _ := s.get(t, "/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("/readyz = %d before the database went away", resp.StatusCode)
 	}
@@ -535,7 +551,7 @@ func TestServeRefusesAnExposedSecretKey(t *testing.T) {
 
 func TestConfiguredSecretKeyIsNotWrittenToDisk(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	s := startServer(t, dir, testKey)
 	s.stop(t)
 	if _, err := os.Stat(filepath.Join(dir, "admit-data", "secret.key")); !os.IsNotExist(err) {
 		t.Errorf("secret.key exists although ADMIT_SECRET_KEY was set: %v", err)

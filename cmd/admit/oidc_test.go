@@ -35,7 +35,7 @@ func TestSSOAddOIDCCommand(t *testing.T) {
 	db := storetest.SQLiteURL(t)
 	admit := func(t *testing.T, db, stdin string, args ...string) result {
 		t.Helper()
-		return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback), stdin, args...)
+		return admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback, testKey), stdin, args...)
 	}
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: "http://localhost:8080/sso/acme/oidc/okta/callback"})
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com")
@@ -102,7 +102,7 @@ func oidcSite(t *testing.T) (*oidctest.Provider, *server, func(stdin string, arg
 	addr := freeAddr(t)
 	base := "http://" + addr
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey,
 		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base, allowLoopback}
 	cli := func(stdin string, args ...string) {
 		t.Helper()

@@ -96,7 +96,7 @@ func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
 	idp.serve(http.StatusOK, readMetadata(t))
 	run := func(allow string, stdin string, args ...string) result {
 		t.Helper()
-		env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db, testKey)
 		if allow != "" {
 			env = append(env, "ADMIT_OUTBOUND_ALLOW="+allow)
 		}
@@ -158,7 +158,7 @@ func TestSigningCertificateChangesAreShown(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
 		idp := newMetadataServer(t)
 		idp.serve(http.StatusOK, readMetadata(t))
-		settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", allowLoopback}
+		settings := []string{"ADMIT_DATABASE_URL=" + db, testKey, allowLoopback}
 		cli := func(args ...string) result {
 			t.Helper()
 			r := admitWith(t, append(cleanEnv(), settings...), "", args...)

@@ -68,7 +68,7 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	console := watchConsole(ctx)
 	addr := freeAddr(t)
 	idp := samlIdP(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey,
 		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=http://" + addr, allowLoopback}
 	cli := func(args ...string) result {
 		t.Helper()

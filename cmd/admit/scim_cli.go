@@ -33,7 +33,7 @@ func (c *cli) scimTokenCreate(ctx context.Context, args []string) error {
 		}
 		out := toSCIMTokenJSON(a.Slug, t)
 		out.Token = token
-		base := strings.TrimSuffix(c.cfg.BaseURL, "/") + "/scim/v2"
+		base := strings.TrimSuffix(c.linkBase(), "/") + "/scim/v2"
 		c.output(struct {
 			scimTokenJSON
 			BaseURL string `json:"base_url"`

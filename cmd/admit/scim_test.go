@@ -13,7 +13,7 @@ import (
 // running server; the CLI then sees the user, and a revoked token stops.
 func TestSCIMEndToEnd(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
-		settings := []string{"ADMIT_DATABASE_URL=" + db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+		settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
 		s := startServer(t, t.TempDir(), settings...)
 		cli := func(args ...string) result {
 			t.Helper()
@@ -49,6 +49,14 @@ func TestSCIMEndToEnd(t *testing.T) {
 		status, _, _ = call("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Admins","members":[{"value":"`+user["id"].(string)+`"}]}`)
 		if status != 201 {
 			t.Fatalf("create group: %d", status)
+		}
+		cli("role", "map", "--account", "acme", "--group", "admins", "--role", "admin")
+		groups := decode[[]groupJSON](t, cli("group", "list", "--account", "acme", "--json"))
+		if len(groups) != 1 || groups[0] != (groupJSON{Source: "scim", ID: groups[0].ID, DisplayName: "Admins", Members: 1, Role: "admin"}) || groups[0].ID == "" {
+			t.Errorf("group list: %+v; want the pushed group with its one member and mapped role", groups)
+		}
+		if r := cli("group", "list", "--account", "acme"); !strings.Contains(r.stdout, "Admins  scim  1        admin") {
+			t.Errorf("group list:\n%s", r.stdout)
 		}
 		if r := cli("user", "list", "--account", "acme"); !strings.Contains(r.stdout, "ada@acme.example") {
 			t.Errorf("user list does not show the pushed user:\n%s", r.stdout)

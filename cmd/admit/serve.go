@@ -42,13 +42,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.logger(slog.LevelInfo)
-	s, err := c.openStore(ctx, log)
+	s, keys, err := c.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	keys, err := c.keys(log)
-	if err != nil {
+	if err := c.recordBaseURL(ctx, s, log); err != nil {
 		return err
 	}
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
@@ -153,19 +152,6 @@ func newServer(ctx context.Context, h http.Handler, log *slog.Logger) *http.Serv
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-}
-
-// keys loads the server key (generating it on first use) and derives the
-// keys of each purpose from it.
-func (c *cli) keys(log *slog.Logger) (keys, error) {
-	secret, generated, err := c.cfg.secretKey()
-	if err != nil {
-		return keys{}, err
-	}
-	if generated {
-		log.Info("generated a new secret key", "folder", c.cfg.DataDir())
-	}
-	return deriveKeys(secret)
 }
 
 // mailWorker delivers the mail outbox through ADMIT_SMTP_URL, or keeps the

@@ -41,7 +41,7 @@ func TestSSOPagesInBrowser(t *testing.T) {
 	// the cookie that binds the login to this browser has to survive it.
 	base := "http://localhost:" + port
 	idp := samlIdP(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey,
 		"ADMIT_ADDR=" + addr, "ADMIT_BASE_URL=" + base}
 	cli := func(t *testing.T, args ...string) result {
 		t.Helper()

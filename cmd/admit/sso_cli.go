@@ -42,7 +42,7 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: append([]string{}, conn.Domains...), JITMode: conn.JITMode,
 		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
 		SigningCertificates: conn.SigningCertificates, SigningChangedAt: conn.SigningCertificatesChangedAt,
-		URLs: sso.ConnectionURLs(c.cfg.BaseURL, a.Slug, conn),
+		URLs: sso.ConnectionURLs(c.linkBase(), a.Slug, conn),
 	}
 	if md, err := sso.ParseMetadata([]byte(conn.Metadata)); err == nil {
 		out.IDPEntityID = md.EntityID
@@ -89,7 +89,7 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 		var metadata directory.ConnectionMetadata
 		switch {
 		case (*metadataURL == "") == (*metadataFile == ""):
-			return usageError{"sso add-saml: give one of --metadata-url and --metadata-file"}
+			return usageError{msg: "sso add-saml: give one of --metadata-url and --metadata-file"}
 		case *metadataFile != "":
 			data, err := os.ReadFile(*metadataFile)
 			if err != nil {
@@ -149,7 +149,7 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 	m := mappingFlags(fs, "claim", "the subject")
 	return c.inAccount(ctx, fs, args, []string{"issuer", "client-id"}, func(svc *directory.Service, a directory.Account) error {
 		if !*secretStdin {
-			return usageError{"sso add-oidc: give the client secret on standard input with --client-secret-stdin"}
+			return usageError{msg: "sso add-oidc: give the client secret on standard input with --client-secret-stdin"}
 		}
 		secret, err := readSecret(c.stdin, "--client-secret-stdin", "client secret")
 		if err != nil {
@@ -237,13 +237,13 @@ func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
 		}
 		for _, f := range wrong {
 			if set[f] {
-				return usageError{fmt.Sprintf("sso update: --%s does not apply to %s connection %s", f, strings.ToUpper(string(conn.Protocol)), conn.Name)}
+				return usageError{msg: fmt.Sprintf("sso update: --%s does not apply to %s connection %s", f, strings.ToUpper(string(conn.Protocol)), conn.Name)}
 			}
 		}
 		var ch directory.ConnectionChange
 		switch {
 		case *allDomains && set["domain"]:
-			return usageError{"sso update: give --domain or --all-domains, not both"}
+			return usageError{msg: "sso update: give --domain or --all-domains, not both"}
 		case *allDomains:
 			ch.Domains = &[]string{}
 		case set["domain"]:
@@ -261,7 +261,7 @@ func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
 		}
 		switch {
 		case *noReturnHosts && set["return-host"]:
-			return usageError{"sso update: give --return-host or --no-return-hosts, not both"}
+			return usageError{msg: "sso update: give --return-host or --no-return-hosts, not both"}
 		case *noReturnHosts:
 			st.ReturnHosts = nil
 		case set["return-host"]:
@@ -311,7 +311,7 @@ func (c *cli) ssoSetSecret(ctx context.Context, args []string) error {
 	secretStdin := fs.Bool("client-secret-stdin", false, "read the new client secret from standard input (required)")
 	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
 		if !*secretStdin {
-			return usageError{"sso set-secret: give the client secret on standard input with --client-secret-stdin"}
+			return usageError{msg: "sso set-secret: give the client secret on standard input with --client-secret-stdin"}
 		}
 		secret, err := readSecret(c.stdin, "--client-secret-stdin", "client secret")
 		if err != nil {
@@ -333,13 +333,13 @@ func (c *cli) ssoSetSecret(ctx context.Context, args []string) error {
 	})
 }
 
-// sealer is the server key's sealer for secrets at rest.
+// sealer is the server key's sealer for secrets at rest, once the
+// database is open (see open).
 func (c *cli) sealer() (*certs.Sealer, error) {
-	keys, err := c.keys(c.logger(0))
-	if err != nil {
-		return nil, err
+	if c.derived == nil {
+		return nil, errors.New("sealer: the database is not open")
 	}
-	return certs.NewSealer(keys.sealing)
+	return certs.NewSealer(c.derived.sealing)
 }
 
 func (c *cli) ssoList(ctx context.Context, args []string) error {
@@ -439,12 +439,12 @@ func (c *cli) ssoRemove(ctx context.Context, args []string) error {
 // certManager opens the store and the SAML certificate manager.
 func (c *cli) certManager(ctx context.Context) (*certs.Manager, func(), error) {
 	log := c.logger(0)
-	keys, err := c.keys(log)
+	s, keys, err := c.open(ctx, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := c.openStore(ctx, log)
-	if err != nil {
+	if err := c.adoptBaseURL(ctx, s); err != nil {
+		s.Close()
 		return nil, nil, err
 	}
 	sealer, err := certs.NewSealer(keys.sealing)

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/store"
+)
+
+// The server and the CLI may run in different folders with different
+// environments against one database. What they must agree on is recorded
+// in the database (store.SettingBaseURL, store.SettingKeyFingerprint), and
+// every process reconciles its own configuration with it here, before it
+// does anything else.
+
+// open opens the configured database, brings its schema up to date and
+// unlocks it with the secret key: every command works on a fresh database
+// as well as beside a running server. Close the store when done.
+func (c *cli) open(ctx context.Context, log *slog.Logger) (*store.Store, keys, error) {
+	s, err := store.Open(ctx, c.cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, keys{}, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, keys{}, err
+	}
+	k, err := c.unlock(ctx, s, log)
+	if err != nil {
+		s.Close()
+		return nil, keys{}, err
+	}
+	c.derived = &k
+	return s, k, nil
+}
+
+// unlock finds the secret key and checks it against the fingerprint the
+// database recorded. A key is generated only for a database that holds
+// nothing sealed or keyed with another: generating one beside a database
+// that does would make links and secrets the server cannot open.
+func (c *cli) unlock(ctx context.Context, s *store.Store, log *slog.Logger) (keys, error) {
+	secret, found, err := c.cfg.findSecretKey()
+	if err != nil {
+		return keys{}, err
+	}
+	recorded, hasRecord, err := s.InstanceSetting(ctx, store.SettingKeyFingerprint)
+	if err != nil {
+		return keys{}, err
+	}
+	held := false
+	if !hasRecord {
+		if held, err = s.HoldsKeyedData(ctx); err != nil {
+			return keys{}, err
+		}
+	}
+	generated := false
+	if !found {
+		if hasRecord || held {
+			return keys{}, fmt.Errorf("no secret key here, but this database holds secrets sealed with one%s: give this process the server's key in %s; admit makes a new key only for a database that holds none",
+				fingerprintNote(recorded), c.cfg.keyPlace())
+		}
+		if secret, generated, err = c.cfg.generateSecretKey(); err != nil {
+			return keys{}, err
+		}
+		if generated {
+			log.Info("generated a new secret key", "file", c.cfg.keyFile())
+		}
+	}
+	fp, err := keyFingerprint(secret)
+	if err != nil {
+		return keys{}, err
+	}
+	derived, err := deriveKeys(secret)
+	if err != nil {
+		return keys{}, err
+	}
+	if !hasRecord {
+		if held {
+			// A database from before fingerprints were recorded: prove
+			// the key on the sealed SAML keys before vouching for it.
+			if err := c.checkSealed(ctx, s, derived, log); err != nil {
+				return keys{}, err
+			}
+		}
+		if recorded, err = s.RecordInstanceSettingOnce(ctx, store.SettingKeyFingerprint, fp, time.Now()); err != nil {
+			return keys{}, err
+		}
+	}
+	if recorded != fp {
+		if generated {
+			// Another process recorded its key first; ours must not
+			// linger for the next run to find.
+			_ = os.Remove(c.cfg.keyFile())
+		}
+		return keys{}, fmt.Errorf("the secret key in %s is not the one that sealed this database (key %s, database %s): give this process the server's key",
+			c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])
+	}
+	return derived, nil
+}
+
+func fingerprintNote(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	return " (fingerprint " + fp[:min(12, len(fp))] + ")"
+}
+
+// checkSealed opens every sealed SAML key with the derived keys.
+func (c *cli) checkSealed(ctx context.Context, s *store.Store, k keys, log *slog.Logger) error {
+	sealer, err := certs.NewSealer(k.sealing)
+	if err != nil {
+		return err
+	}
+	err = certs.New(certs.Config{Store: s, Sealer: sealer, Logger: log}).Check(ctx)
+	if errors.Is(err, certs.ErrWrongKey) {
+		return fmt.Errorf("the secret key in %s does not open this database's sealed SAML keys: give this process the server's key", c.cfg.keyPlace())
+	}
+	return err
+}
+
+// recordBaseURL is what `admit serve` does at start: the URL it serves is
+// the one the CLI prints links with. A changed URL is worth a warning: SAML
+// entity IDs, ACS and redirect URLs change with it, and identity providers
+// configured with the old ones stop working.
+func (c *cli) recordBaseURL(ctx context.Context, s *store.Store, log *slog.Logger) error {
+	old, ok, err := s.InstanceSetting(ctx, store.SettingBaseURL)
+	if err != nil {
+		return err
+	}
+	if ok && old == c.cfg.BaseURL {
+		return nil
+	}
+	if ok {
+		log.Warn("ADMIT_BASE_URL changed: SAML entity IDs, ACS URLs, OIDC redirect URIs and emailed links change with it; identity providers set up with the old URLs must be updated",
+			"was", old, "now", c.cfg.BaseURL)
+	}
+	return s.SetInstanceSetting(ctx, store.SettingBaseURL, c.cfg.BaseURL, time.Now())
+}
+
+// adoptBaseURL makes a one-shot command print links with the URL the
+// server recorded, unless --base-url says otherwise. Whatever it decides
+// that the operator might not expect becomes a note, printed with the
+// first link (see linkBase).
+func (c *cli) adoptBaseURL(ctx context.Context, s *store.Store) error {
+	recorded, ok, err := s.InstanceSetting(ctx, store.SettingBaseURL)
+	if err != nil {
+		return err
+	}
+	own := c.cfg.BaseURL
+	switch {
+	case c.baseURLFlag:
+		if ok && recorded != own {
+			c.urlNote = fmt.Sprintf("links use --base-url %s; the server runs at %s", own, recorded)
+		}
+	case ok:
+		c.cfg.BaseURL = recorded
+		if c.getenv("ADMIT_BASE_URL") != "" && recorded != own {
+			c.urlNote = fmt.Sprintf("links use %s, where the server runs, not ADMIT_BASE_URL %s (--base-url overrides)", recorded, own)
+		}
+	case c.getenv("ADMIT_BASE_URL") == "":
+		c.urlNote = fmt.Sprintf("no server has started on this database yet: links use %s; set ADMIT_BASE_URL to the public URL", own)
+	}
+	return nil
+}
+
+// linkBase is the base URL of every link and URL a command prints. The
+// first call prints the note adoptBaseURL left, on stderr, so that it
+// never mixes into the output a script reads.
+func (c *cli) linkBase() string {
+	if c.urlNote != "" {
+		fmt.Fprintf(c.stderr, "admit: note: %s\n", c.urlNote)
+		c.urlNote = ""
+	}
+	return c.cfg.BaseURL
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// otherKey is a valid secret key that is not testKey.
+const otherKey = "ADMIT_SECRET_KEY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+
+// TestCLIAndServerAgree is issue 14's first hour: the CLI run from another
+// folder, with another base URL or with another key, against the database a
+// server runs on.
+func TestCLIAndServerAgree(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		const public = "http://people.example.test"
+		s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_BASE_URL="+public)
+		// cli runs a command from a folder of its own, with the database,
+		// the given settings and nothing else.
+		cli := func(settings []string, args ...string) result {
+			t.Helper()
+			return admitWith(t, append(append(cleanEnv(), "ADMIT_DATABASE_URL="+db), settings...), "", args...)
+		}
+		if r := cli([]string{testKey}, "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
+			t.Fatalf("account create: %s", r.stderr)
+		}
+
+		// Without ADMIT_BASE_URL the CLI prints the server's URLs, and
+		// says nothing about it.
+		r := cli([]string{testKey}, "scim-token", "create", "--account", "acme", "--json")
+		if r.code != 0 || decode[map[string]any](t, r)["base_url"] != public+"/scim/v2" || r.stderr != "" {
+			t.Fatalf("scim-token create without ADMIT_BASE_URL: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		if r := cli([]string{testKey}, "invite", "create", "--account", "acme", "--email", "ann@acme.example"); r.code != 0 {
+			t.Fatalf("invite create: %s", r.stderr)
+		}
+		mails := decode[[]struct{ ID string }](t, cli([]string{testKey}, "mail", "list", "--account", "acme", "--json"))
+		if len(mails) != 1 {
+			t.Fatalf("mail list: %v", mails)
+		}
+		shown := cli([]string{testKey}, "mail", "show", "--account", "acme", "--id", mails[0].ID)
+		if !strings.Contains(shown.stdout, public+"/invite/") {
+			t.Fatalf("the invitation's link is not on the server's URL:\n%s", shown.stdout)
+		}
+		// The link made by the CLI opens on the server.
+		link := shown.stdout[strings.Index(shown.stdout, public+"/invite/"):]
+		link = strings.Fields(link)[0]
+		if resp, body := s.get(t, strings.TrimPrefix(link, public)); resp.StatusCode != 200 || strings.Contains(body, "not valid") {
+			t.Fatalf("the CLI's invitation link does not open on the server: %d\n%s", resp.StatusCode, body)
+		}
+
+		// Another ADMIT_BASE_URL in the CLI's environment loses to the
+		// server's, with a note; --base-url wins, with a note.
+		r = cli([]string{testKey, "ADMIT_BASE_URL=http://localhost:8080"}, "scim-token", "create", "--account", "acme", "--json")
+		if decode[map[string]any](t, r)["base_url"] != public+"/scim/v2" || !strings.Contains(r.stderr, "note: links use "+public) {
+			t.Fatalf("scim-token create with another ADMIT_BASE_URL: %s %s", r.stdout, r.stderr)
+		}
+		r = cli([]string{testKey}, "scim-token", "create", "--account", "acme", "--json", "--base-url", "https://elsewhere.example")
+		if decode[map[string]any](t, r)["base_url"] != "https://elsewhere.example/scim/v2" || !strings.Contains(r.stderr, "note: links use --base-url https://elsewhere.example; the server runs at "+public) {
+			t.Fatalf("scim-token create --base-url: %s %s", r.stdout, r.stderr)
+		}
+
+		// A process without the key, or with another, refuses to run in
+		// one line that says where the key is expected, and makes no key.
+		folder := t.TempDir()
+		noKey := admitIn(t, folder, append(cleanEnv(), "ADMIT_DATABASE_URL="+db), "account", "list")
+		wantKeyRefusal(t, noKey, "no secret key here")
+		if _, err := os.Stat(filepath.Join(folder, "admit-data", "secret.key")); err == nil && strings.HasPrefix(db, "postgres") {
+			t.Errorf("a CLI without the key made one beside a database that holds sealed data")
+		}
+		wantKeyRefusal(t, cli([]string{otherKey}, "account", "list"), "is not the one that sealed this database")
+		wantKeyRefusal(t, cli([]string{otherKey}, "invite", "create", "--account", "acme", "--email", "bob@acme.example"), "is not the one that sealed this database")
+		s.stop(t)
+		r = admitWith(t, append(cleanEnv(), "ADMIT_DATABASE_URL="+db, otherKey, "ADMIT_ADDR=127.0.0.1:0", "ADMIT_METRICS_ADDR=off"), "", "serve")
+		wantKeyRefusal(t, r, "is not the one that sealed this database")
+	})
+}
+
+// admitIn runs the binary in the given folder.
+func admitIn(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	return runBinary(t, dir, env, "", args...)
+}
+
+func wantKeyRefusal(t *testing.T, r result, want string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != exitError || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "ADMIT_SECRET_KEY") || len(lines) != 1 {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and one line saying %q and where the key goes", r.code, r.stderr, want)
+	}
+}
+
+// TestFirstRunMakesTheKeyAndRecordsIt: on a fresh database a key is made
+// once; a CLI in another folder then needs that key, not one of its own.
+func TestFirstRunMakesTheKeyAndRecordsIt(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	first, second := t.TempDir(), t.TempDir()
+	env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db)
+	if r := admitIn(t, first, env, "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
+		t.Fatalf("first run: %s", r.stderr)
+	}
+	key, err := os.ReadFile(filepath.Join(first, "admit-data", "secret.key"))
+	if err != nil {
+		t.Fatalf("the first run made no key: %v", err)
+	}
+	wantKeyRefusal(t, admitIn(t, second, env, "account", "list"), "no secret key here")
+	if _, err := os.Stat(filepath.Join(second, "admit-data", "secret.key")); err == nil {
+		t.Errorf("the refused run left its new key behind")
+	}
+	withKey := append(env, "ADMIT_SECRET_KEY="+strings.TrimSpace(string(key)))
+	if r := admitIn(t, second, withKey, "account", "list"); r.code != 0 || !strings.Contains(r.stdout, "acme") {
+		t.Fatalf("with the first run's key: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestKeyOfAnOlderDatabaseIsProven: a database from before fingerprints
+// were recorded is vouched for only by a key that opens its sealed SAML keys.
+func TestKeyOfAnOlderDatabaseIsProven(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, testKey)
+		s.stop(t)
+		forgetFingerprint(t, db)
+		env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db)
+		r := admitWith(t, append(env, otherKey), "", "account", "list")
+		wantKeyRefusal(t, r, "does not open this database's sealed SAML keys")
+		if r := admitWith(t, append(env, testKey), "", "account", "list"); r.code != 0 {
+			t.Fatalf("the right key is refused: %s", r.stderr)
+		}
+		// Now recorded: the other key is refused by its fingerprint.
+		wantKeyRefusal(t, admitWith(t, append(env, otherKey), "", "account", "list"), "is not the one that sealed this database")
+	})
+}
+
+func forgetFingerprint(t *testing.T, db string) {
+	t.Helper()
+	s, err := store.Open(context.Background(), db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.DB().Exec(`DELETE FROM instance_settings WHERE name = '` + store.SettingKeyFingerprint + `'`); err != nil {
+		t.Fatal(err)
+	}
+}

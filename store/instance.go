@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Names of the instance settings (table instance_settings).
+const (
+	// SettingBaseURL is the public base URL the server last started with.
+	SettingBaseURL = "base_url"
+	// SettingKeyFingerprint identifies the secret key that seals this
+	// database's secrets, without revealing it.
+	SettingKeyFingerprint = "secret_key_fingerprint"
+)
+
+// InstanceSetting returns a setting's value, and whether it is recorded.
+func (s *Store) InstanceSetting(ctx context.Context, name string) (string, bool, error) {
+	var v string
+	err := sqlx.GetContext(ctx, s.q, &v, s.rebind(`SELECT value FROM instance_settings WHERE name = ?`), name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, s.dialect.wrap(err, "read instance setting")
+	}
+	return v, true, nil
+}
+
+// SetInstanceSetting records a setting, replacing what was recorded.
+func (s *Store) SetInstanceSetting(ctx context.Context, name, value string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO instance_settings (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`), name, value, at.UTC())
+	return s.dialect.wrap(err, "record instance setting")
+}
+
+// RecordInstanceSettingOnce records a setting unless one is recorded, and
+// returns the value that is recorded afterwards: when two processes start
+// at once, both read the one that won.
+func (s *Store) RecordInstanceSettingOnce(ctx context.Context, name, value string, at time.Time) (string, error) {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO instance_settings (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`), name, value, at.UTC()); err != nil {
+		return "", s.dialect.wrap(err, "record instance setting")
+	}
+	v, ok, err := s.InstanceSetting(ctx, name)
+	if err == nil && !ok {
+		err = errors.New("record instance setting: the row is not there after inserting it")
+	}
+	return v, err
+}
+
+// HoldsKeyedData reports whether anything stored depends on the secret
+// key: sealed SAML keys and OIDC client secrets, and the keyed hashes of
+// invitation and reset links. A database that holds none may be given a
+// new key; one that holds any must keep the key it has.
+func (s *Store) HoldsKeyedData(ctx context.Context) (bool, error) {
+	var held bool
+	err := sqlx.GetContext(ctx, s.q, &held, `SELECT
+		EXISTS (SELECT 1 FROM certificates) OR
+		EXISTS (SELECT 1 FROM connections WHERE sealed_secret <> '') OR
+		EXISTS (SELECT 1 FROM invitations) OR
+		EXISTS (SELECT 1 FROM password_resets)`)
+	if err != nil {
+		return false, s.dialect.wrap(err, "look for keyed data")
+	}
+	return held, nil
+}
