@@ -174,3 +174,40 @@ func TestEmailAndPasswordAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailFirstByLink: /login?email=E (where a finished reset and an
+// accepted invitation send people) opens the second step for E; a link
+// with something else in it opens the first step with it filled in.
+func TestEmailFirstByLink(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		p := s.browser(t)
+		for _, tc := range []struct {
+			name, query string
+			want, not   []string
+		}{
+			{"after a reset", "?reset=done&email=pat%40acme.example",
+				[]string{"Your new password is saved", passwordField, usernameField("pat@acme.example")}, []string{continueButton}},
+			{"an SSO-required address", "?email=kim%40sso.example",
+				[]string{`href="/sso/sso-co/login"`}, []string{passwordField, continueButton}},
+			{"not an address", "?email=%3Cpat%3E",
+				[]string{emailField + ` value="&lt;pat&gt;"`, continueButton}, []string{passwordField, "problems"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if status, _ := p.get("/login" + tc.query); status != http.StatusOK {
+					t.Errorf("status %d", status)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(p.last, w) {
+						t.Errorf("the page lacks %s", w)
+					}
+				}
+				for _, n := range tc.not {
+					if strings.Contains(p.last, n) {
+						t.Errorf("the page has %s", n)
+					}
+				}
+			})
+		}
+	})
+}
