@@ -23,6 +23,7 @@ func TestEmailFirstInBrowser(t *testing.T) {
 	p.AddUser(oidctest.User{Username: "nia", Email: "nia@example.com", EmailVerified: true, GivenName: "Nia", FamilyName: "Ng"})
 	cli("", "account", "create", "--slug", "plain", "--name", "Plain Ltd", "--domain", "plain.example")
 	cli("sams initial password\n", "user", "add", "--account", "plain", "--email", "sam@plain.example", "--first", "Sam", "--last", "Q", "--password-stdin")
+	cli("the owners own passphrase\n", "user", "add", "--account", "acme", "--email", "olga@example.com", "--first", "Olga", "--last", "W", "--role", "owner", "--password-stdin")
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -137,6 +138,20 @@ func TestEmailFirstInBrowser(t *testing.T) {
 		t.Error("SSO required, and the second step still has a password form")
 	}
 	checkAccessibility(t, ctx, axe, "sign-in, second step with SSO required")
+
+	// With break-glass owners, the second step keeps a folded password
+	// form, which opens without script and signs an owner in.
+	cli("", "account", "set-policy", "--account", "acme", "--break-glass-owners")
+	do("break-glass",
+		chromedp.Navigate(s.url+"/login?email=olga%40example.com"),
+		chromedp.WaitVisible(`a.button`),
+		chromedp.Click(`details.break-glass summary`),
+		chromedp.WaitVisible(`#password`))
+	checkAccessibility(t, ctx, axe, "sign-in, second step with SSO required and break-glass owners")
+	do("break-glass sign-in",
+		chromedp.SendKeys(`#password`, "the owners own passphrase"),
+		chromedp.Click(`details.break-glass button[type=submit]`),
+		chromedp.WaitVisible(`#current`)) // signed in, made to change the initial password
 	if problems := console.problems(ctx, s.url); len(problems) > 0 {
 		t.Errorf("console problems:\n%s", strings.Join(problems, "\n"))
 	}
