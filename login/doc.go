@@ -8,14 +8,18 @@
 // session: directory holds an attempt that presents it for the same email
 // only to that device's own failures, so a stranger's guesses do not lock
 // the person out of their own browser.
-// Single sign-on comes in through Realms: when the email belongs to an
-// account that signs its people in through SSO, the sign-in page sends them
-// there instead of asking for a password.
+// Sign-in asks for the email first. Single sign-on comes in through Realms
+// (home realm discovery): the second step offers the SSO of the email's
+// domain beside the password form, or alone when its account requires it.
+// The second step depends on the domain only, never on whether the address
+// has an account. A post with the password as well (password managers,
+// scripts) signs in at once, as it always did.
 //
 // Routes:
 //
-//	GET  /login                the sign-in form (return_to: a local path to land on)
-//	POST /login                sign in
+//	GET  /login                the first step (return_to: a local path to land on;
+//	                           email: go straight to the second step for it)
+//	POST /login                email alone: the second step; with password: sign in
 //	GET  /login/account        choose which account to open
 //	POST /login/account        open (switch to) an account
 //	GET  /logout, POST /logout sign out

@@ -138,46 +138,109 @@ func (h *Handler) clearCookie(w http.ResponseWriter) { h.cookie.Clear(w) }
 // localPath keeps return_to on this site; anything else lands on /me.
 func localPath(s string) string { return web.LocalPath(s, "/me") }
 
+// loginForm is the sign-in page, which has two steps. The first asks for
+// the email alone. The second (Step2) shows what the address's domain offers:
+// the password form, its account's SSO beside it, or, when the account
+// requires SSO, the SSO alone (with a small password route for owners where
+// they keep a break-glass password). What the second step offers depends on
+// the domain only, never on whether the address has an account, so the
+// page tells nobody who has one.
 type loginForm struct {
 	Email    string
 	ReturnTo string
 	Error    string
 	Notice   string
+	Step2    bool
 	SSO      *SSOOption
+	// Password is whether the second step has a password form, and
+	// OwnersOnly whether that form is the break-glass route of an account
+	// that requires SSO (folded away, for its owners).
+	Password, OwnersOnly bool
+	// AnotherEmail is the first step again, keeping return_to.
+	AnotherEmail string
+}
+
+// secondStep is the form's second step for an address whose domain offers
+// sso (nil: no SSO).
+func (f loginForm) secondStep(sso *SSOOption) loginForm {
+	f.Step2, f.SSO = true, sso
+	f.Password = sso == nil || !sso.Required || sso.OwnersMayUsePassword
+	f.OwnersOnly = sso != nil && sso.Required
+	f.AnotherEmail = "/login?" + url.Values{"return_to": {f.ReturnTo}}.Encode()
+	return f
+}
+
+// ssoFor is home realm discovery: the SSO of the email's domain, or nil.
+func (h *Handler) ssoFor(ctx context.Context, email string) (*SSOOption, error) {
+	if h.realms == nil {
+		return nil, nil
+	}
+	opt, ok, err := h.realms.SSOFor(ctx, email)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &opt, nil
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, f loginForm) {
 	h.pages.Render(w, r, status, h.tmpl["login"], web.Page{Title: "Sign in", Data: f})
 }
 
+// handleLoginForm shows the first step, or the second when the link names
+// an email (the reset page and invitations send people here with theirs).
 func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.visit(r); err == nil {
 		http.Redirect(w, r, localPath(r.URL.Query().Get("return_to")), http.StatusSeeOther)
 		return nil
 	}
-	f := loginForm{ReturnTo: localPath(r.URL.Query().Get("return_to")), Email: r.URL.Query().Get("email")}
-	if r.URL.Query().Get("reset") == "done" {
+	q := r.URL.Query()
+	f := loginForm{ReturnTo: localPath(q.Get("return_to")), Email: strings.TrimSpace(q.Get("email"))}
+	if q.Get("reset") == "done" {
 		f.Notice = "Your new password is saved. Sign in with it."
+	}
+	if _, err := directory.NormalizeEmail(f.Email); err == nil {
+		sso, err := h.ssoFor(r.Context(), f.Email)
+		if err != nil {
+			return err
+		}
+		f = f.secondStep(sso)
 	}
 	h.renderLogin(w, r, http.StatusOK, f)
 	return nil
 }
 
+// handleLogin is both steps. A post without a password field is the
+// first step and answers with the second; a post with one signs in, also
+// straight from the first step, as scripts and password managers that
+// post email and password together do.
 func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
+	_, withPassword := r.PostForm["password"]
 	form := loginForm{Email: email, ReturnTo: localPath(r.PostFormValue("return_to"))}
-	if h.realms != nil {
-		opt, ok, err := h.realms.SSOFor(r.Context(), email)
-		if err != nil {
-			return err
-		}
-		if ok && opt.Required && !opt.OwnersMayUsePassword {
-			http.Redirect(w, r, opt.URL, http.StatusSeeOther)
+	if !withPassword {
+		if _, err := directory.NormalizeEmail(email); err != nil {
+			form.Error = "Enter your email address, like name@example.com."
+			h.renderLogin(w, r, http.StatusBadRequest, form)
 			return nil
 		}
-		if ok {
-			form.SSO = &opt
-		}
+	}
+	sso, err := h.ssoFor(r.Context(), email)
+	if err != nil {
+		return err
+	}
+	form = form.secondStep(sso)
+	if !withPassword {
+		h.renderLogin(w, r, http.StatusOK, form)
+		return nil
+	}
+	if !form.Password {
+		http.Redirect(w, r, sso.URL, http.StatusSeeOther)
+		return nil
+	}
+	if password == "" {
+		form.Error = "Enter your password."
+		h.renderLogin(w, r, http.StatusBadRequest, form)
+		return nil
 	}
 	in, err := h.dir.SignIn(r.Context(), email, password, directory.Client{Addr: clientAddr(r), Device: h.device.token(r)})
 	switch kind := directory.KindOf(err); {
@@ -387,14 +450,12 @@ func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	data := resetRequest{Email: email, Sent: true}
-	if h.realms != nil {
-		opt, ok, err := h.realms.SSOFor(r.Context(), email)
-		if err != nil {
-			return err
-		}
-		if ok && opt.Required {
-			data.SSO = &opt
-		}
+	sso, err := h.ssoFor(r.Context(), email)
+	if err != nil {
+		return err
+	}
+	if sso != nil && sso.Required {
+		data.SSO = sso
 	}
 	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: data})
 	return nil

@@ -155,8 +155,10 @@ func TestSignInInBrowser(t *testing.T) {
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/me"),
-		chromedp.WaitVisible(`#email`), // signed out: the sign-in form
+		chromedp.WaitVisible(`#email`), // signed out: the sign-in form, email first
 		chromedp.SendKeys(`#email`, "pat@example.com"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#password`),
 		chromedp.SendKeys(`#password`, "initial password given"),
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`#current`), // made to change the initial password
