@@ -229,12 +229,13 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	form = form.secondStep(sso)
-	if !withPassword {
+	// A password for an address whose account requires its SSO (a script,
+	// or a password manager that filled a field the page does not have)
+	// gets the SSO step, not a redirect: the identity provider is on
+	// another site, and a browser's CSP form-action refuses a form post
+	// redirected there.
+	if !withPassword || !form.Password {
 		h.renderLogin(w, r, http.StatusOK, form)
-		return nil
-	}
-	if !form.Password {
-		http.Redirect(w, r, sso.URL, http.StatusSeeOther)
 		return nil
 	}
 	if password == "" {

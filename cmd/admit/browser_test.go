@@ -194,7 +194,9 @@ func TestSignInInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`), // the sign-in page
+		// The sign-in page's second step (the reset page has a #password
+		// too, so wait for what only the sign-in page has).
+		chromedp.WaitVisible(`#signing-in-as`),
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`button.account`), // two accounts: the picker
