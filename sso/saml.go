@@ -189,6 +189,15 @@ func (h *Handler) handleACS(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, a, nil, refuse(status, "This sign-in link is not set up in admit.", "the ACS URL names no SAML connection: check the ACS URL configured at the identity provider", err), attempt{})
 		return
 	}
+	if !c.Ready() {
+		// Nothing is read of the post: there is no key to verify it with.
+		// It goes to the login log, unverified, for the admin who tests
+		// the identity provider before giving admit its metadata.
+		h.fail(w, r, a, &c, refuse(http.StatusConflict, "Single sign-on for this organisation is not finished yet, so admit cannot accept this sign-in.",
+			"connection "+c.Name+" is waiting for the identity provider's metadata: give it with admit sso set-metadata",
+			errors.New("the connection is waiting for its identity provider's metadata")), attempt{})
+		return
+	}
 	var at attempt
 	if rf := h.acs(w, r, a, c, &at); rf != nil {
 		h.fail(w, r, a, &c, rf, at)
