@@ -249,7 +249,7 @@ func (s *Service) SetSignInPolicy(ctx context.Context, accountID string, actor A
 				return err
 			}
 			if len(domains) == 0 {
-				return InvalidError("the account has no finished single sign-on connection serving a verified domain: add one (admit sso add-saml|add-oidc), or give a waiting one its identity provider's metadata (admit sso set-metadata), before requiring it")
+				return InvalidError("the account has no single sign-on connection serving a verified domain (one waiting for its identity provider's metadata does not count): add one (admit sso add-saml|add-oidc) or finish one (admit sso set-metadata) before requiring it")
 			}
 		}
 		old := a.SignIn
