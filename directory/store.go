@@ -192,7 +192,7 @@ type Store interface {
 	FindConnections(ctx context.Context, accountID string) ([]Connection, error) // oldest first
 	FindAllConnections(ctx context.Context) ([]Connection, error)
 	// UpdateConnectionMetadata saves a connection's metadata and what goes
-	// with it: fetch time and error, signing certificates and when they
+	// with it: its URL, fetch time and error, signing certificates and when they
 	// changed, UpdatedAt.
 	UpdateConnectionMetadata(ctx context.Context, c Connection) error
 	// UpdateConnection saves a connection's domains, mode and settings.
