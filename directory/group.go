@@ -75,7 +75,7 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 // nameTaken explains the uniqueness conflict of a group's name: a mapping
 // to a role must name exactly one group.
 func nameTaken(err error, name string) error {
-	if KindOf(err) == Conflict && !strings.Contains(Message(err), "version") {
+	if KindOf(err) == Conflict {
 		return ConflictError(fmt.Sprintf("a group named %q already exists in this account", name))
 	}
 	return err
@@ -117,8 +117,13 @@ const (
 // zero, must be the group's current version.
 func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, version int) (SCIMGroup, error) {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.FindSCIMGroup(ctx, accountID, id, false)
+		// Locked: a change computed from a group that another one changes
+		// meanwhile would write back what that one replaced.
+		cur, err := tx.LockSCIMGroup(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion(version, cur.Version, "group"); err != nil {
 			return err
 		}
 		g := cur.Group
@@ -146,7 +151,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 			}
 		}
 		g.DisplayName, g.ExternalID, g.UpdatedAt = in.DisplayName, in.ExternalID, now
-		if err := tx.UpdateGroup(ctx, g, version); err != nil {
+		if err := tx.UpdateGroup(ctx, g); err != nil {
 			return nameTaken(err, g.DisplayName)
 		}
 		if renamed {

@@ -125,8 +125,8 @@ func TestSCIMGroupMembers(t *testing.T) {
 		if got.Group.DisplayName != "Engineering" || !slices.Equal(memberIDs(got), []string{ids[2]}) {
 			t.Errorf("after a failed change: %q with %v; want it unchanged", got.Group.DisplayName, memberIDs(got))
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, 1); directory.KindOf(err) != directory.Conflict {
-			t.Errorf("stale version: %v; want Conflict", err)
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, 1); directory.KindOf(err) != directory.PreconditionFailed {
+			t.Errorf("stale version: %v; want PreconditionFailed", err)
 		}
 		// Beta's token reaches none of it.
 		if _, err := svc.ChangeSCIMGroup(ctx, b.ID, tokB, gid, directory.GroupChange{DisplayName: &name}, 0); directory.KindOf(err) != directory.NotFound {

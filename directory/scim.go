@@ -121,7 +121,7 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 				return err
 			}
 		}
-		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, 0, now)
+		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, now)
 		if err != nil {
 			return err
 		}
@@ -170,27 +170,54 @@ func (s *Service) SCIMUser(ctx context.Context, accountID, id string) (SCIMUser,
 }
 
 // ReplaceSCIMUser replaces what the identity provider says of a member
-// (PUT, and PATCH once applied). version, when not zero, must be the
-// member's current version (If-Match). active=false deactivates the
-// membership and ends its sessions at once; active=true reactivates it.
-// The person's email and password are theirs, across accounts, and are
-// not changed here.
+// (PUT). version, when not zero, must be the member's current version
+// (If-Match). active=false deactivates the membership and ends its
+// sessions at once; active=true reactivates it. The person's email and
+// password are theirs, across accounts, and are not changed here.
 func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, in SCIMUserInput, version int) (SCIMUser, error) {
-	in.Email = strings.TrimSpace(in.Email)
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, func(SCIMUser) (SCIMUserInput, error) { return in, nil })
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
+	}
+	return u, nil
+}
+
+// PatchSCIMUser changes a member as ReplaceSCIMUser does, with what patch
+// makes of the member as stored (PATCH, RFC 7644 §3.5.2). patch is called
+// inside the transaction, on the member read and locked there, so that a
+// concurrent change (a deactivation) is never written over with what was
+// read before it. patch may be called more than once (a transaction that
+// is retried), so it must not change anything but its result.
+func (s *Service) PatchSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, patch func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, patch)
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("patch SCIM user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, apply func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
 	var out SCIMUser
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.FindSCIMUser(ctx, accountID, id)
+		cur, err := tx.LockSCIMUser(ctx, accountID, id)
 		if err != nil {
 			return err
 		}
-		if in.Email == "" {
+		if err := checkVersion(version, cur.Version, "user"); err != nil {
+			return err
+		}
+		in, err := apply(cur)
+		if err != nil {
+			return err
+		}
+		if in.Email = strings.TrimSpace(in.Email); in.Email == "" {
 			in.Email = cur.Email
 		}
 		if err := in.check(); err != nil {
 			return err
 		}
 		now := s.clock()
-		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, version, now)
+		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, now)
 		if err != nil {
 			return err
 		}
@@ -224,10 +251,15 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
 		})
 	})
-	if err != nil {
-		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
+	return out, err
+}
+
+// checkVersion compares an If-Match version (0: none) with the current one.
+func checkVersion(want, current int, what string) error {
+	if want != 0 && want != current {
+		return PreconditionFailedError(fmt.Sprintf("the %s changed since you read it: it is at version %d, not %d; read it again", what, current, want))
 	}
-	return out, nil
+	return nil
 }
 
 // DeleteSCIMUser removes the person from the account: the membership, its

@@ -136,8 +136,11 @@ func key(m map[string]any, name string) string {
 	return name
 }
 
-// applyPatch applies one PATCH operation to a resource.
+// applyPatch applies one PATCH operation to a resource. The operation's
+// value is copied, never shared with res: a transaction that is retried
+// applies the same operations again.
 func applyPatch(res map[string]any, op elimity.PatchOperation) error {
+	op.Value = deepCopy(op.Value)
 	kind := strings.ToLower(op.Op)
 	if op.Path == nil {
 		value, ok := op.Value.(map[string]any)
@@ -306,4 +309,23 @@ func addEqualities(el map[string]any, expr filter.Expression) {
 			el[e.AttributePath.AttributeName] = e.CompareValue
 		}
 	}
+}
+
+// deepCopy copies the maps and slices of a decoded JSON value.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
 }

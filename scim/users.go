@@ -134,7 +134,7 @@ func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimit
 	}
 	created, err := u.h.dir.CreateSCIMUser(r.Context(), a.ID, t, input(attrs))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(created), nil
 }
@@ -146,7 +146,7 @@ func (u users) Get(r *http.Request, id string) (elimity.Resource, error) {
 	}
 	got, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(got), nil
 }
@@ -163,7 +163,7 @@ func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttribu
 	}
 	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, input(attrs), version(r))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(replaced), nil
 }
@@ -173,42 +173,36 @@ func (u users) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	return toElimityOrNil(u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
+	return refuseOrNil(r, u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
 }
 
-func toElimityOrNil(err error) error {
+func refuseOrNil(r *http.Request, err error) error {
 	if err == nil {
 		return nil
 	}
-	return toElimity(err)
+	return refuse(r, err)
 }
 
-// Patch applies the operations to the user as stored and replaces it with
-// the result, in the order given (RFC 7644 §3.5.2).
+// Patch applies the operations, in the order given (RFC 7644 §3.5.2), to
+// the user as stored when the change is made, inside its transaction.
 func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
 	a, t, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	cur, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
-	if err != nil {
-		return elimity.Resource{}, toElimity(err)
-	}
-	res := u.h.resource(cur)
-	for _, op := range ops {
-		if err := applyPatch(res, op); err != nil {
-			return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+	patched, err := u.h.dir.PatchSCIMUser(r.Context(), a.ID, t, id, version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+		res := u.h.resource(cur)
+		for _, op := range ops {
+			if err := applyPatch(res, op); err != nil {
+				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())
+			}
 		}
-	}
-	in := input(res)
-	if in.Email == "" {
-		in.Email = cur.Email
-	}
-	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, in, version(r))
+		return input(res), nil // no email left: the person's own stays
+	})
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
-	return u.h.elimityResource(replaced), nil
+	return u.h.elimityResource(patched), nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {

@@ -36,21 +36,13 @@ func (s *Store) CreateGroup(ctx context.Context, g directory.Group) error {
 }
 
 // UpdateGroup saves a group's name and external id.
-func (s *Store) UpdateGroup(ctx context.Context, g directory.Group, version int) error {
-	query := `UPDATE groups SET display_name = ?, display_key = ?, external_id = ?, updated_at = ?, version = version + 1 WHERE account_id = ? AND id = ?`
-	args := []any{g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.UpdatedAt, g.AccountID, g.ID}
-	if version > 0 {
-		query += ` AND version = ?`
-		args = append(args, version)
-	}
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+func (s *Store) UpdateGroup(ctx context.Context, g directory.Group) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE groups SET display_name = ?, display_key = ?, external_id = ?, updated_at = ?, version = version + 1
+		WHERE account_id = ? AND id = ?`), g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.UpdatedAt, g.AccountID, g.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update group")
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if version > 0 {
-			return directory.ConflictError("the group changed since you read it (version mismatch)")
-		}
 		return directory.NotFoundError(fmt.Sprintf("no group %s", g.ID))
 	}
 	return nil
@@ -69,22 +61,34 @@ func (s *Store) DeleteGroup(ctx context.Context, accountID, id string) error {
 
 // FindSCIMGroup returns a group, with its members when asked for.
 func (s *Store) FindSCIMGroup(ctx context.Context, accountID, id string, members bool) (directory.SCIMGroup, error) {
+	g, err := s.findSCIMGroup(ctx, accountID, id, "")
+	if err != nil || !members {
+		return g, err
+	}
+	if g.Members, err = s.groupMembers(ctx, g.Group.ID); err != nil {
+		return directory.SCIMGroup{}, err
+	}
+	return g, nil
+}
+
+// LockSCIMGroup returns a group without its members and holds its row
+// until the transaction ends, so that a change computed from it is not
+// lost to a concurrent one. SQLite's transactions hold the write lock from
+// BEGIN IMMEDIATE; PostgreSQL's read committed needs FOR UPDATE.
+func (s *Store) LockSCIMGroup(ctx context.Context, accountID, id string) (directory.SCIMGroup, error) {
+	return s.findSCIMGroup(ctx, accountID, id, s.dialect.lockRows("g"))
+}
+
+func (s *Store) findSCIMGroup(ctx context.Context, accountID, id, lock string) (directory.SCIMGroup, error) {
 	var r groupRow
-	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(groupSelect+` WHERE g.account_id = ? AND g.id = ?`), accountID, id); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(groupSelect+` WHERE g.account_id = ? AND g.id = ?`+lock), accountID, id); err != nil {
 		err = s.dialect.wrap(err, "find group")
 		if directory.KindOf(err) == directory.NotFound {
 			return directory.SCIMGroup{}, directory.NotFoundError(fmt.Sprintf("no group %s", id))
 		}
 		return directory.SCIMGroup{}, err
 	}
-	g := r.group()
-	if members {
-		var err error
-		if g.Members, err = s.groupMembers(ctx, g.Group.ID); err != nil {
-			return directory.SCIMGroup{}, err
-		}
-	}
-	return g, nil
+	return r.group(), nil
 }
 
 func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.GroupMember, error) {
