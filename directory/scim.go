@@ -29,8 +29,21 @@ type SCIMProfile struct {
 type SCIMUser struct {
 	Membership Membership // Membership.ID is the SCIM id
 	Email      string     // the person's email, the same in every account
-	Profile    SCIMProfile
-	Version    int // increases with every change: the ETag
+	// FirstName and LastName are the person's own name, the same in every
+	// account: what the account's admins see of them. Only the account
+	// that verified the email's domain, and the person, change it (rule
+	// 10); another account's identity provider keeps its names in Profile.
+	FirstName, LastName string
+	Profile             SCIMProfile
+	Version             int // increases with every change: the ETag
+}
+
+// Described reports whether an identity provider has described the
+// member through SCIM; a member added by hand, by invitation or by an SSO
+// login has no SCIM description until the provider sends one.
+func (u SCIMUser) Described() bool {
+	a := strings.TrimSpace(string(u.Profile.Attributes))
+	return a != "" && a != "{}"
 }
 
 // Active reports whether the member may sign in to the account.
@@ -117,7 +130,7 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		if !created && isHome(a, u.Email) {
-			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
 				return err
 			}
 		}
@@ -125,7 +138,7 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 		if err != nil {
 			return err
 		}
-		out = SCIMUser{Membership: m, Email: u.Email, Profile: in.Profile, Version: version}
+		out = SCIMUser{Membership: m, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Profile: in.Profile, Version: version}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
 			data: map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
@@ -142,8 +155,9 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 
 // setNameFromHome gives the person the name their home account's identity
 // provider sends (rule 10: only it, and the person, shape their identity).
-// A part the provider leaves out stays as it is.
-func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) error {
+// A part the provider leaves out stays as it is. It returns the user as
+// it is afterwards.
+func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) (User, error) {
 	first, last := u.FirstName, u.LastName
 	if given = strings.TrimSpace(given); given != "" {
 		first = given
@@ -152,12 +166,13 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 		last = family
 	}
 	if first == u.FirstName && last == u.LastName {
-		return nil
+		return u, nil
 	}
 	if err := tx.UpdateUserName(ctx, u.ID, first, last, s.clock()); err != nil {
-		return err
+		return u, err
 	}
-	return s.record(ctx, tx, change{
+	u.FirstName, u.LastName = first, last
+	return u, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
 		data: map[string]any{"first_name": first, "last_name": last},
 	})
@@ -230,9 +245,10 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 			if err != nil {
 				return err
 			}
-			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
 				return err
 			}
+			cur.FirstName, cur.LastName = u.FirstName, u.LastName
 		}
 		m := cur.Membership
 		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {
@@ -245,7 +261,7 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 				}
 			}
 		}
-		out = SCIMUser{Membership: m, Email: cur.Email, Profile: in.Profile, Version: v}
+		out = SCIMUser{Membership: m, Email: cur.Email, FirstName: cur.FirstName, LastName: cur.LastName, Profile: in.Profile, Version: v}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
 			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},

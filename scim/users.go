@@ -91,6 +91,12 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 	if u.Profile.ExternalID != "" {
 		res["externalId"] = u.Profile.ExternalID
 	}
+	if !u.Described() {
+		// No identity provider has described this member (an admin added
+		// them, or they came by invitation or SSO): describe them as one
+		// would, with the name the account's admins see.
+		describe(res, u)
+	}
 	if _, ok := res["emails"]; !ok {
 		res["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
 	}
@@ -103,6 +109,24 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 		"location": h.base + "/Users/" + u.Membership.ID,
 	}
 	return res
+}
+
+// describe gives an undescribed member's resource the person's own name.
+func describe(res map[string]any, u directory.SCIMUser) {
+	first, last := strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
+	full := strings.TrimSpace(first + " " + last)
+	if full == "" {
+		return // invited, and not yet named
+	}
+	name := map[string]any{"formatted": full}
+	if first != "" {
+		name["givenName"] = first
+	}
+	if last != "" {
+		name["familyName"] = last
+	}
+	res["name"] = name
+	res["displayName"] = full
 }
 
 func etag(v int) string { return `W/"` + strconv.Itoa(v) + `"` }

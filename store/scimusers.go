@@ -14,6 +14,8 @@ import (
 type scimUserRow struct {
 	membershipRow
 	Email       string `db:"email"`
+	FirstName   string `db:"first_name"`
+	LastName    string `db:"last_name"`
 	UserName    string `db:"user_name"`
 	ExternalID  string `db:"external_id"`
 	DisplayName string `db:"display_name"`
@@ -25,12 +27,12 @@ type scimUserRow struct {
 }
 
 const scimUserSelect = `SELECT m.scim_id, m.account_id, m.user_id, m.role, m.status, m.created_at, m.updated_at,
-	u.email, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_email, m.scim_attributes, m.version
+	u.email, u.first_name, u.last_name, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_email, m.scim_attributes, m.version
 	FROM memberships m JOIN users u ON u.id = m.user_id`
 
 func (r scimUserRow) user() directory.SCIMUser {
 	return directory.SCIMUser{
-		Membership: r.membership(), Email: r.Email, Version: r.Version,
+		Membership: r.membership(), Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Version: r.Version,
 		Profile: directory.SCIMProfile{UserName: r.UserName, ExternalID: r.ExternalID, DisplayName: r.DisplayName,
 			GivenName: r.GivenName, FamilyName: r.FamilyName, Email: r.SCIMEmail, Attributes: append([]byte(nil), r.Attributes...)},
 	}
