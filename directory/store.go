@@ -141,7 +141,11 @@ type Store interface {
 	// LockSCIMGroup is FindSCIMGroup, without members, for a transaction
 	// that changes the group: no other transaction changes it until it ends.
 	LockSCIMGroup(ctx context.Context, accountID, id string) (SCIMGroup, error)
-	FindSCIMGroups(ctx context.Context, accountID string, f *Filter, pos Position, limit int, members bool) ([]SCIMGroup, error)
+	// FindSCIMGroups returns a page of groups, without their members.
+	FindSCIMGroups(ctx context.Context, accountID string, f *Filter, pos Position, limit int) ([]SCIMGroup, error)
+	// FindGroupMembers returns up to limit (all when 0) of the group's
+	// members, in SCIM id order.
+	FindGroupMembers(ctx context.Context, accountID, groupID string, limit int) ([]GroupMember, error)
 	CountSCIMGroups(ctx context.Context, accountID string, f *Filter) (int, error)
 	// AddGroupMembers adds the account's users with these SCIM ids and
 	// returns their user ids; Invalid when one is not a user of the

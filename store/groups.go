@@ -65,7 +65,7 @@ func (s *Store) FindSCIMGroup(ctx context.Context, accountID, id string, members
 	if err != nil || !members {
 		return g, err
 	}
-	if g.Members, err = s.groupMembers(ctx, g.Group.ID); err != nil {
+	if g.Members, err = s.FindGroupMembers(ctx, accountID, g.Group.ID, 0); err != nil {
 		return directory.SCIMGroup{}, err
 	}
 	return g, nil
@@ -91,17 +91,24 @@ func (s *Store) findSCIMGroup(ctx context.Context, accountID, id, lock string) (
 	return r.group(), nil
 }
 
-func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.GroupMember, error) {
+// FindGroupMembers returns up to limit (all when 0) of a group's members,
+// in SCIM id order.
+func (s *Store) FindGroupMembers(ctx context.Context, accountID, groupID string, limit int) ([]directory.GroupMember, error) {
+	query := `SELECT m.scim_id, m.user_id, m.user_name FROM group_members gm
+		JOIN groups g ON g.id = gm.group_id
+		JOIN memberships m ON m.account_id = g.account_id AND m.user_id = gm.user_id
+		WHERE gm.group_id = ? AND g.account_id = ? ORDER BY m.scim_id`
+	args := []any{groupID, accountID}
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
+	}
 	var rows []struct {
 		ID     string `db:"scim_id"`
 		UserID string `db:"user_id"`
 		Name   string `db:"user_name"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT m.scim_id, m.user_id, m.user_name FROM group_members gm
-		JOIN groups g ON g.id = gm.group_id
-		JOIN memberships m ON m.account_id = g.account_id AND m.user_id = gm.user_id
-		WHERE gm.group_id = ? ORDER BY m.scim_id`), groupID)
-	if err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(query), args...); err != nil {
 		return nil, s.dialect.wrap(err, "find group members")
 	}
 	out := make([]directory.GroupMember, len(rows))
@@ -111,8 +118,9 @@ func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.G
 	return out, nil
 }
 
-// FindSCIMGroups returns a page of the account's groups matching f.
-func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int, members bool) ([]directory.SCIMGroup, error) {
+// FindSCIMGroups returns a page of the account's groups matching f,
+// without their members.
+func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int) ([]directory.SCIMGroup, error) {
 	where, args, err := s.filterSQLOn(f, groupFilterColumn)
 	if err != nil {
 		return nil, err
@@ -127,11 +135,6 @@ func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directo
 	out := make([]directory.SCIMGroup, len(rows))
 	for i, r := range rows {
 		out[i] = r.group()
-		if members {
-			if out[i].Members, err = s.groupMembers(ctx, r.ID); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return out, nil
 }
