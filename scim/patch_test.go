@@ -101,6 +101,11 @@ func TestUserPatchShapes(t *testing.T) {
 		{"RFC: replace a complex attribute in part", `{"op":"replace","path":"name","value":{"familyName":"Byron"}}`, 200,
 			[]check{field("name.familyName", "Byron"), field("name.givenName", "Ada")}},
 		{"RFC: remove without a path", `{"op":"remove"}`, 400, []check{scimError("400")}},
+
+		// Bounds: a PATCH holds the member's row while it is applied.
+		{"100 operations are taken", strings.TrimSuffix(strings.Repeat(`{"op":"replace","path":"title","value":"T"},`, 100), ","), 200, []check{field("title", "T")}},
+		{"101 operations are refused", strings.TrimSuffix(strings.Repeat(`{"op":"replace","path":"title","value":"T"},`, 101), ","), 400, []check{scimError("400")}},
+		{"more than 1000 values are refused", `{"op":"add","path":"emails","value":[` + strings.TrimSuffix(strings.Repeat(`{"value":"x@acme.example"},`, 1001), ",") + `]}`, 400, []check{scimError("400")}},
 	}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)

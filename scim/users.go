@@ -214,6 +214,9 @@ func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (
 	if err != nil {
 		return elimity.Resource{}, err
 	}
+	if err := checkPatchSize(ops); err != nil {
+		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
+	}
 	patched, err := u.h.dir.PatchSCIMUser(r.Context(), a.ID, t, id, version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
 		res := u.h.resource(cur)
 		for _, op := range ops {
@@ -227,6 +230,32 @@ func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (
 		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(patched), nil
+}
+
+// A user PATCH is applied while the member's row is locked (on SQLite,
+// while the database's one write lock is held), and applying an operation
+// with a value filter scans the attribute's values: these bound what one
+// request can hold others up for. Entra ID sends one operation per changed
+// attribute, Okta one or two; people have a handful of emails or phones.
+const (
+	maxUserPatchOps    = 100
+	maxUserPatchValues = 1000
+)
+
+func checkPatchSize(ops []elimity.PatchOperation) error {
+	if len(ops) > maxUserPatchOps {
+		return fmt.Errorf("a user PATCH may have at most %d operations", maxUserPatchOps)
+	}
+	values := 0
+	for _, op := range ops {
+		if list, ok := op.Value.([]any); ok {
+			values += len(list)
+		}
+	}
+	if values > maxUserPatchValues {
+		return fmt.Errorf("a user PATCH may add or replace at most %d values of multi-valued attributes", maxUserPatchValues)
+	}
+	return nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
