@@ -116,7 +116,7 @@ func describe(res map[string]any, u directory.SCIMUser) {
 	first, last := strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
 	full := strings.TrimSpace(first + " " + last)
 	if full == "" {
-		return // invited, and not yet named
+		return // no name known: an invitation not yet accepted, or a person this account may not name
 	}
 	name := map[string]any{"formatted": full}
 	if first != "" {
