@@ -35,6 +35,11 @@ type dialect struct {
 	// skipLocked ends a SELECT of rows to claim, so that concurrent
 	// claimers pass over each other's rows instead of waiting on them.
 	skipLocked string
+	// lockRows ends a SELECT whose rows a transaction reads in order to
+	// change them, holding them until it ends. SQLite needs nothing:
+	// its transactions start with BEGIN IMMEDIATE, which takes the
+	// database's one write lock before the first read.
+	lockRows func(alias string) string
 	// contains and endsWith build the substring tests of SCIM's co and ew
 	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
 	contains func(col string) string
@@ -66,6 +71,7 @@ var postgresDialect = dialect{
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	skipLocked: " FOR UPDATE SKIP LOCKED",
+	lockRows:   func(alias string) string { return " FOR UPDATE OF " + alias },
 	jsonArg:    "CAST(? AS jsonb)",
 	contains:   func(col string) string { return "strpos(" + col + ", ?) > 0" },
 	endsWith:   func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
@@ -93,6 +99,7 @@ var sqliteDialect = dialect{
 		return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 	},
 	walkEmailIndex: " INDEXED BY memberships_email",
+	lockRows:       func(string) string { return "" },
 	contains:       func(col string) string { return "instr(" + col + ", ?) > 0" },
 	jsonArg:        "?",
 	endsWith:       func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
