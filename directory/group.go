@@ -232,18 +232,19 @@ type GroupPage struct {
 	Groups []SCIMGroup
 }
 
-// MaxListedMembers bounds the members one page of a group listing loads
-// and sends. SCIM pages groups but not their members (RFC 7644 has no
+// DefaultMaxListedMembers bounds the members one page of a group listing
+// loads and sends (Config.MaxListedMembers).
+// SCIM pages groups but not their members (RFC 7644 has no
 // paging of an attribute's values), so a page of 500 groups of 100,000
 // members each would be 50 million rows in one response. Servers that
 // identity providers talk to bound it too: Oracle's refuses a group read
 // of more than 10,000 members, Keycloak returns members only when asked,
 // and Entra ID itself reads groups with excludedAttributes=members.
-const MaxListedMembers = 10_000
+const DefaultMaxListedMembers = 10_000
 
 // ListSCIMGroups lists the account's groups matching f (on id,
 // displayName, externalId), members included when asked for. With members
-// a page ends before the group that would take it past MaxListedMembers:
+// a page ends before the group that would take it past the bound:
 // it then holds fewer groups than count, which RFC 7644 §3.4.2.4 allows
 // (itemsPerPage says how many; the next page starts after them). The
 // first group of a page is always whole, whatever its size, as GET of
@@ -263,10 +264,10 @@ func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filte
 }
 
 // withMembers loads the members of groups, in order, while they fit in
-// MaxListedMembers, and returns the groups that fit. A group that does
+// the bound, and returns the groups that fit. A group that does
 // not fit costs at most the rows that were left, plus one.
 func (s *Service) withMembers(ctx context.Context, accountID string, groups []SCIMGroup) ([]SCIMGroup, error) {
-	left := MaxListedMembers
+	left := s.maxListedMembers
 	for i := range groups {
 		limit := 0 // the first group whole
 		if i > 0 {

@@ -486,16 +486,17 @@ func TestDeletedBySCIM(t *testing.T) {
 }
 
 // TestGroupListingBoundsMembers: a page of groups with their members
-// carries at most MaxListedMembers members, ending early before a group
+// carries at most the bound's members (small here: the rule is the same), ending early before a group
 // that would pass it; the first group of a page is always whole, and no
 // group's member list is ever cut. Without members, the page is count.
 func TestGroupListingBoundsMembers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
+		const bound = 40
+		svc := directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), MaxListedMembers: bound})
 		a := mustAccount(t, svc, "alpha")
 		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
-		storetest.SeedMembers(t, s, a.ID, "m", directory.MaxListedMembers+2000)
+		storetest.SeedMembers(t, s, a.ID, "m", bound+20)
 		// groups creates n groups with the externalId and returns them in
 		// listing order, sized as given.
 		groups := func(externalID string, sizes ...int) *directory.Filter {
@@ -521,7 +522,7 @@ func TestGroupListingBoundsMembers(t *testing.T) {
 			}
 			return out
 		}
-		half := directory.MaxListedMembers/2 + 1000
+		half := bound/2 + 5
 		for i, tc := range []struct {
 			name       string
 			sizes      []int
@@ -532,9 +533,9 @@ func TestGroupListingBoundsMembers(t *testing.T) {
 			{"a page ends before the group that passes the bound", []int{half, half, 3, 0}, 1, true, []int{half}},
 			{"the next page continues after it", []int{half, half, 3, 0}, 2, true, []int{half, 3, 0}},
 			{"without members the page is whole", []int{half, half, 3, 0}, 1, false, []int{0, 0, 0, 0}},
-			{"a first group past the bound comes whole, alone", []int{directory.MaxListedMembers + 1000, 1}, 1, true, []int{directory.MaxListedMembers + 1000}},
-			{"and then the rest", []int{directory.MaxListedMembers + 1000, 1}, 2, true, []int{1}},
-			{"groups that fit come together", []int{directory.MaxListedMembers - 10, 10}, 1, true, []int{directory.MaxListedMembers - 10, 10}},
+			{"a first group past the bound comes whole, alone", []int{bound + 10, 1}, 1, true, []int{bound + 10}},
+			{"and then the rest", []int{bound + 10, 1}, 2, true, []int{1}},
+			{"groups that fit come together", []int{bound - 10, 10}, 1, true, []int{bound - 10, 10}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				f := groups(fmt.Sprintf("case-%d", i), tc.sizes...)
