@@ -227,6 +227,9 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
+		if err := tx.RecordSignIn(ctx, accountID, userID, cred.ConnectionID, now); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
 			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
@@ -395,6 +398,10 @@ func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) 
 			return err
 		}
 		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {
+			return err
+		}
+		// Entering an account counts as signing in to it.
+		if err := tx.RecordSignIn(ctx, accountID, v.User.ID, v.Session.Credential.ConnectionID, s.clock()); err != nil {
 			return err
 		}
 		return tx.SetLastAccount(ctx, v.User.ID, accountID)
