@@ -439,3 +439,23 @@ func (s *Service) ResendToNeverSignedIn(ctx context.Context, adm Admin) (BulkRes
 		after = page.Next
 	}
 }
+
+// Consoles returns the accounts whose console the visit's person may open,
+// ordered by name: where they are an active member with console rights
+// and the way they signed in opens the account (the ones they can switch
+// to, as on /me).
+func (s *Service) Consoles(ctx context.Context, v Visit) ([]Account, error) {
+	accounts, err := s.AccountsOf(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.store.FindMembershipsOfUser(ctx, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	roles := make(map[string]Role, len(ms))
+	for _, m := range ms {
+		roles[m.AccountID] = m.Role
+	}
+	return slices.DeleteFunc(accounts, func(a Account) bool { return !Can(roles[a.ID], ViewMembers) }), nil
+}
