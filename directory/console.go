@@ -217,21 +217,23 @@ func (s *Service) InviteMember(ctx context.Context, adm Admin, in NewInvitation)
 // ChangeRole gives the member another of the account's roles.
 func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Role) (Member, error) {
 	role = Role(strings.TrimSpace(string(role)))
-	roles, err := s.Roles(ctx, adm.Account.ID)
-	if err != nil {
-		return Member{}, err
-	}
-	if !slices.Contains(roles, role) {
-		return Member{}, InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
-	}
-	if role == RoleOwner && !adm.Can(ManageOwners) {
-		return Member{}, ForbiddenError("Only an owner can make someone an owner.")
-	}
 	var out Member
-	err = s.store.Tx(ctx, func(tx Store) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		// The person first: another account's id is NotFound whatever
+		// the role asked for.
 		m, err := s.target(ctx, tx, adm, id, ManageMembers, false)
 		if err != nil {
 			return err
+		}
+		roles, err := s.Roles(ctx, adm.Account.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(roles, role) {
+			return InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
+		}
+		if role == RoleOwner && !adm.Can(ManageOwners) {
+			return ForbiddenError("Only an owner can make someone an owner.")
 		}
 		out = m
 		if m.Membership.Role == role {
