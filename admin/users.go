@@ -14,6 +14,11 @@ import (
 // usersPageSize is how many people one page of the Users table shows.
 const usersPageSize = 50
 
+// countLimit is how far the Users page counts the people who match; past
+// it, the page says "more than". Counting all of a large account on every
+// page would cost more than the page itself.
+const countLimit = 10_000
+
 // filterForm is the Users page's search and filters, as the query string
 // carries them.
 type filterForm struct {
@@ -55,6 +60,7 @@ type usersPage struct {
 	Sources  []directory.MembershipSource
 	Members  []directory.Member
 	Count    int
+	More     bool // more than Count match
 	Next     string // the next page's URL, empty on the last
 	First    string // the first page's URL, empty on it
 }
@@ -87,9 +93,11 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	if err != nil {
 		return err
 	}
-	if p.Count, err = h.dir.CountMembersBy(r.Context(), v.Admin.Account.ID, f.filter()); err != nil {
+	n, err := h.dir.CountMembersUpTo(r.Context(), v.Admin.Account.ID, f.filter(), countLimit+1)
+	if err != nil {
 		return err
 	}
+	p.Count, p.More = min(n, countLimit), n > countLimit
 	p.Members = page.Members
 	if page.Next != "" {
 		next := f.query()

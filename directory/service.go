@@ -552,10 +552,19 @@ func (s *Service) CountMembers(ctx context.Context, accountID, search string) (i
 
 // CountMembersBy returns how many members f selects.
 func (s *Service) CountMembersBy(ctx context.Context, accountID string, f MemberFilter) (int, error) {
+	return s.CountMembersUpTo(ctx, accountID, f, 0)
+}
+
+// CountMembersUpTo returns how many members f selects, counting no
+// further than limit (no limit when zero): a page can say "more than
+// 10,000" at a bounded cost where an exact count of a large account would
+// read all of it.
+func (s *Service) CountMembersUpTo(ctx context.Context, accountID string, f MemberFilter, limit int) (int, error) {
 	q, err := f.query()
 	if err != nil {
 		return 0, err
 	}
+	q.Limit = max(limit, 0)
 	return s.store.CountMembers(ctx, accountID, q)
 }
 

@@ -47,6 +47,8 @@ type Store interface {
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
 	FindMembershipsOfUser(ctx context.Context, userID string) ([]Membership, error)
 	FindMembers(ctx context.Context, accountID string, q MemberQuery) ([]Member, error)
+	// CountMembers counts the members q selects, up to q.Limit when it is
+	// not zero.
 	CountMembers(ctx context.Context, accountID string, q MemberQuery) (int, error)
 	// FindMember returns the account's member with that membership id.
 	FindMember(ctx context.Context, accountID, membershipID string) (Member, error)

@@ -153,11 +153,19 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	where := []string{`m.account_id = ?`}
 	args := []any{accountID}
 	hint := ""
+	filtered := q.Status != "" || q.Source != "" || q.NeverSignedIn
 	if q.Search != "" {
 		hi := q.Search + maxKey
-		dense, err := s.manyMatches(ctx, accountID, q.Search)
-		if err != nil {
-			return nil, err
+		// With a filter as well, the matches of the search are collected
+		// and filtered: walking the email index for a search whose matches
+		// the filter mostly drops could read the whole account before
+		// filling a page.
+		dense := false
+		if !filtered {
+			var err error
+			if dense, err = s.manyMatches(ctx, accountID, q.Search); err != nil {
+				return nil, err
+			}
 		}
 		if dense {
 			// Many match: walking the email index in order and keeping the
@@ -170,7 +178,7 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 			where = append(where, `m.user_id IN (`+matchingMembers+`)`)
 			args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
 		}
-	} else if q.Status != "" || q.Source != "" || q.NeverSignedIn {
+	} else if filtered {
 		// A filter alone walks its own index (migration 00020) in email
 		// order: SQLite's planner would rather walk the email index and
 		// test every member, which reads the whole account for a rare match.
@@ -270,11 +278,12 @@ func (s *Store) manyMatches(ctx context.Context, accountID, search string) (bool
 }
 
 // CountMembers counts the account's members that q selects (its search
-// and filters; the cursor and limit are ignored).
+// and filters; the cursor is ignored). With a limit it counts no further
+// than that: the cost of the count then stays bounded however large the
+// account.
 func (s *Store) CountMembers(ctx context.Context, accountID string, q directory.MemberQuery) (int, error) {
-	query, args := `SELECT COUNT(*) FROM memberships m`, []any{}
 	where := []string{`m.account_id = ?`}
-	args = append(args, accountID)
+	args := []any{accountID}
 	if q.Search != "" {
 		hi := q.Search + maxKey
 		where = append(where, `m.user_id IN (`+matchingMembers+`)`)
@@ -282,8 +291,13 @@ func (s *Store) CountMembers(ctx context.Context, accountID string, q directory.
 	}
 	w, a := memberFilterSQL(q)
 	where, args = append(where, w...), append(args, a...)
+	query := `SELECT COUNT(*) FROM memberships m WHERE ` + strings.Join(where, " AND ")
+	if q.Limit > 0 {
+		query = `SELECT COUNT(*) FROM (SELECT 1 FROM memberships m WHERE ` + strings.Join(where, " AND ") + ` LIMIT ?) matches`
+		args = append(args, q.Limit)
+	}
 	var n int
-	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(query+` WHERE `+strings.Join(where, " AND ")), args...); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(query), args...); err != nil {
 		return 0, s.dialect.wrap(err, "count members")
 	}
 	return n, nil
