@@ -451,6 +451,14 @@ func TestConsoleIsolation(t *testing.T) {
 		for _, path := range actions("bolt", targetB.Membership.ID) {
 			cases = append(cases, visit{admin, "POST", path, 404})
 		}
+		// What an attacker might type: bytes no slug or id has, a NUL, a
+		// very long id. 404 (or 400 for a search), never a 500.
+		for _, path := range []string{"/admin/%ff/users", "/admin/%00", "/admin/acme/users/%ff", "/admin/acme/users/%00x", "/admin/acme/users/" + strings.Repeat("x", 5000)} {
+			cases = append(cases, visit{admin, "GET", path, 404})
+		}
+		for _, path := range []string{"/admin/acme/users?q=%ff", "/admin/acme/users?q=%00", "/admin/acme/users?source=%ff", "/admin/acme/users?after=%ff"} {
+			cases = append(cases, visit{admin, "GET", path, 400})
+		}
 		for _, id := range []string{targetB.Membership.ID, ownerB.Membership.ID, shared.Member.Membership.ID, "../" + targetB.Membership.ID} {
 			cases = append(cases, visit{admin, "GET", "/admin/acme/users/" + id, 404})
 			for _, path := range actions("acme", id)[:6] {

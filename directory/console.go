@@ -88,6 +88,9 @@ var errNoConsole = NotFoundError("There is no page at this address.")
 func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, error) {
 	adm := Admin{Account: v.Account, User: v.User, Membership: v.Membership}
 	if slug != v.Account.Slug {
+		if !lookupable(slug) {
+			return Admin{}, errNoConsole
+		}
 		a, err := s.store.FindAccountBySlug(ctx, slug)
 		if KindOf(err) == NotFound {
 			return Admin{}, errNoConsole

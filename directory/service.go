@@ -495,7 +495,7 @@ func (f MemberFilter) query() (MemberQuery, error) {
 	if q.Source != "" && !slices.Contains(MembershipSources(), q.Source) {
 		problems = append(problems, fmt.Sprintf("there is no source %q (sources: admin, invitation, scim, sso, import)", q.Source))
 	}
-	if !lookupable(q.Search) {
+	if !lookupable(f.Search) {
 		problems = append(problems, "the search has characters no name or address has")
 	}
 	if len(problems) > 0 {
