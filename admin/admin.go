@@ -141,8 +141,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	})
 }
 
-// mayAddOwners is whether the admin's role may give the owner role, so
-// the forms offer it only then.
+// assignableRoles are the roles the admin's forms offer: the owner role
+// only to those who may give it (the directory checks again).
 func assignableRoles(roles []directory.Role, adm directory.Admin) []directory.Role {
 	if adm.Can(directory.ManageOwners) {
 		return roles

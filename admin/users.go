@@ -60,7 +60,7 @@ type usersPage struct {
 	Sources  []directory.MembershipSource
 	Members  []directory.Member
 	Count    int
-	More     bool // more than Count match
+	More     bool   // more than Count match
 	Next     string // the next page's URL, empty on the last
 	First    string // the first page's URL, empty on it
 }
