@@ -196,10 +196,10 @@ func TestConsolePages(t *testing.T) {
 		if err != nil || !nia.User.HasPassword() || !nia.User.PasswordMustChange {
 			t.Errorf("Nia: %+v, %v; want an initial password to change", nia.User, err)
 		}
-		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"sam@acme.example"}, "first_name": {"Sam"}, "last_name": {"Ode"}, "role": {"admin"}, "how": {"sso"}}); code != 200 {
+		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {" sam@acme.example"}, "first_name": {"Sam"}, "last_name": {"Ode"}, "role": {"admin"}, "how": {"sso"}}); code != 200 {
 			t.Errorf("add for SSO: %d", code)
 		}
-		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"ivy@acme.example"}, "first_name": {"Ivy"}, "last_name": {"Ro"}, "role": {"member"}, "how": {"invite"}}); code != 200 {
+		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"  ivy@ACME.example "}, "first_name": {"Ivy"}, "last_name": {"Ro"}, "role": {"member"}, "how": {"invite"}}); code != 200 {
 			t.Errorf("add with an invitation: %d", code)
 		}
 		p.sees("The invitation is on its way.", "Invited")

@@ -221,10 +221,17 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 	}
 	f.Email, f.FirstName, f.LastName = r.PostFormValue("email"), r.PostFormValue("first_name"), r.PostFormValue("last_name")
 	f.Role, f.How = r.PostFormValue("role"), how
-	done := "added"
+	done, id := "added", ""
 	switch how {
 	case "invite":
-		_, err = h.dir.InviteMember(ctx, v.Admin, directory.NewInvitation{Email: f.Email, Role: directory.Role(f.Role), FirstName: f.FirstName, LastName: f.LastName})
+		var inv directory.Invitation
+		inv, err = h.dir.InviteMember(ctx, v.Admin, directory.NewInvitation{Email: f.Email, Role: directory.Role(f.Role), FirstName: f.FirstName, LastName: f.LastName})
+		if err == nil {
+			var m directory.Member
+			if m, err = h.dir.Member(ctx, v.Admin.Account.ID, inv.Email); err == nil {
+				id = m.Membership.ID
+			}
+		}
 		done = "invited"
 	case "password", "sso":
 		password := ""
@@ -234,7 +241,9 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 			}
 		}
 		if err == nil {
-			_, err = h.dir.AddMember(ctx, v.Admin, directory.NewUser{Email: f.Email, FirstName: f.FirstName, LastName: f.LastName, Role: directory.Role(f.Role), Password: password})
+			var added directory.Added
+			added, err = h.dir.AddMember(ctx, v.Admin, directory.NewUser{Email: f.Email, FirstName: f.FirstName, LastName: f.LastName, Role: directory.Role(f.Role), Password: password})
+			id = added.Member.Membership.ID
 		}
 	default:
 		err = directory.InvalidError("choose how they will sign in")
@@ -249,10 +258,6 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 	if err != nil {
 		return err
 	}
-	m, err := h.dir.Member(ctx, v.Admin.Account.ID, f.Email)
-	if err != nil {
-		return err
-	}
-	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(m.Membership.ID)+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }
