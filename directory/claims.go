@@ -119,6 +119,30 @@ var (
 	}
 )
 
+// AttributeNames are the claim names a connection reads each field from,
+// in the order they are looked for: what the identity provider's admin
+// must send. An email named nowhere is also taken from the NameID (or
+// OIDC subject) when that is an address.
+type AttributeNames struct {
+	Email       []string `json:"email"`
+	FirstName   []string `json:"first_name"`
+	LastName    []string `json:"last_name"`
+	DisplayName []string `json:"display_name"`
+	Groups      []string `json:"groups"`
+}
+
+// Names returns the claim names MapClaims reads with this mapping.
+func (m AttributeMapping) Names() AttributeNames {
+	names := func(override string, defaults []string) []string { return slices.Clone(namesFor(override, defaults)) }
+	return AttributeNames{
+		Email:       names(m.Email, defaultEmailClaims),
+		FirstName:   names(m.FirstName, defaultFirstNameClaims),
+		LastName:    names(m.LastName, defaultLastNameClaims),
+		DisplayName: names(m.DisplayName, defaultDisplayNameClaims),
+		Groups:      names(m.Groups, defaultGroupClaims),
+	}
+}
+
 func namesFor(override string, defaults []string) []string {
 	if override != "" {
 		return []string{override}

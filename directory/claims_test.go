@@ -95,3 +95,35 @@ func TestMapClaimsRefusesWithoutEmail(t *testing.T) {
 		}
 	}
 }
+
+// TestAttributeNames: what a connection reads each field from, as printed
+// for the identity provider's admin, is what MapClaims looks for: the
+// connection's own name alone, else the defaults in order; the list is the
+// caller's to keep.
+func TestAttributeNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mapping AttributeMapping
+		claims  Claims
+		first   string // the first email name printed
+	}{
+		{"defaults", AttributeMapping{}, Claims{"email": {"ann@example.com"}}, "email"},
+		{"own name", AttributeMapping{Email: "mail"}, Claims{"mail": {"ann@example.com"}}, "mail"},
+		{"nameid", AttributeMapping{Email: NameIDClaim}, Claims{}, NameIDClaim},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names := tc.mapping.Names()
+			if names.Email[0] != tc.first || (tc.mapping.Email != "" && len(names.Email) != 1) {
+				t.Errorf("email from %v", names.Email)
+			}
+			id, err := MapClaims("ann@example.com", tc.claims, tc.mapping)
+			if err != nil || id.From["email"] != tc.first {
+				t.Errorf("MapClaims read the email from %q (%v); Names says %q", id.From["email"], err, tc.first)
+			}
+			names.Email[0] = "changed"
+			if again := tc.mapping.Names(); again.Email[0] != tc.first {
+				t.Errorf("changing the returned names changed the defaults: %v", again.Email)
+			}
+		})
+	}
+}

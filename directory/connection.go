@@ -36,6 +36,11 @@ const (
 )
 
 // Connection is one SAML or OIDC identity provider of an account.
+//
+// A SAML connection may be made before its identity provider is: the
+// provider's admin needs admit's entity ID and ACS URL before they can
+// publish metadata, so the operator creates the connection first, hands
+// over its URLs, and gives the metadata last (State, SetConnectionMetadata).
 type Connection struct {
 	ID        string
 	AccountID string
@@ -67,6 +72,32 @@ type Connection struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
+
+// ConnectionState says whether a connection can sign anyone in yet.
+type ConnectionState string
+
+const (
+	// ConnectionReady signs people in.
+	ConnectionReady ConnectionState = "ready"
+	// ConnectionWaiting is a SAML connection whose identity provider's
+	// metadata has not been given yet: its SP metadata is served (many
+	// providers import it), but it signs nobody in, is not offered at
+	// sign-in, and requires nothing of anyone (see ssoDomains).
+	ConnectionWaiting ConnectionState = "waiting_for_idp_metadata"
+)
+
+// State is derived from the metadata itself rather than kept beside it, so
+// the two can never disagree: a SAML connection without metadata has no
+// key to verify a response with, whatever a flag would say.
+func (c Connection) State() ConnectionState {
+	if c.Protocol == ProtocolSAML && c.Metadata == "" {
+		return ConnectionWaiting
+	}
+	return ConnectionReady
+}
+
+// Ready reports whether the connection signs people in (see State).
+func (c Connection) Ready() bool { return c.State() == ConnectionReady }
 
 // ConnectionSettings are a connection's options, kept as one JSON value.
 type ConnectionSettings struct {
@@ -198,11 +229,13 @@ func (c Connection) ClockSkew() time.Duration {
 
 // NewConnection is what an operator gives to add a connection.
 type NewConnection struct {
-	Protocol    Protocol
-	Name        string
-	Domains     []string // must be the account's; added to it when no account has them
-	JITMode     JITMode  // empty means create
-	Settings    ConnectionSettings
+	Protocol Protocol
+	Name     string
+	Domains  []string // must be the account's; added to it when no account has them
+	JITMode  JITMode  // empty means create
+	Settings ConnectionSettings
+	// Metadata is the identity provider's SAML metadata; without it (and
+	// without MetadataURL) a SAML connection is made waiting for it.
 	Metadata    string
 	MetadataURL string
 	// SigningCertificates are the fingerprints of Metadata's signing
@@ -286,6 +319,11 @@ func (in NewConnection) check() ([]string, []string) {
 		}
 	case in.Settings.OIDC != nil:
 		problems = append(problems, "OIDC settings on a SAML connection")
+	case in.MetadataURL != "" && in.Metadata == "":
+		// The caller fetches before it creates: a URL that has not
+		// answered yet would make a connection that looks finished
+		// to the refresher but signs nobody in.
+		problems = append(problems, "the metadata URL was given without its metadata")
 	}
 	for _, h := range in.Settings.ReturnHosts {
 		if !validOrigin(h) {
@@ -405,7 +443,7 @@ func (s *Service) AllConnections(ctx context.Context) ([]Connection, error) {
 	return s.store.FindAllConnections(ctx)
 }
 
-// ConnectionForEmail picks the account's connection for an email: one
+// ConnectionForEmail picks the account's ready connection for an email: one
 // that names the email's domain, else one that serves all the account's
 // domains (no --domain of its own) when the domain is the account's, else
 // the only one there is.
@@ -414,7 +452,7 @@ func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email strin
 	if err != nil {
 		return Connection{}, err
 	}
-	all, err := s.store.FindConnections(ctx, accountID)
+	all, err := readyConnections(ctx, s.store, accountID)
 	if err != nil {
 		return Connection{}, err
 	}
@@ -429,8 +467,10 @@ func (s *Service) ConnectionForEmail(ctx context.Context, accountID, email strin
 }
 
 // ConnectionForDomainOf is home realm discovery: the account that owns the
-// email's domain and its connection that serves it. NotFound when the
-// domain is nobody's or its account has no connection for it.
+// email's domain and its ready connection that serves it. NotFound when the
+// domain is nobody's or its account has no ready connection for it: a
+// connection still waiting for its identity provider would send people to
+// a login that cannot finish, so they keep their password sign-in.
 func (s *Service) ConnectionForDomainOf(ctx context.Context, email string) (Account, Connection, error) {
 	_, domain, ok := strings.Cut(EmailKey(strings.TrimSpace(email)), "@")
 	if !ok || domain == "" || !lookupable(domain) {
@@ -440,7 +480,7 @@ func (s *Service) ConnectionForDomainOf(ctx context.Context, email string) (Acco
 	if err != nil {
 		return Account{}, Connection{}, err
 	}
-	all, err := s.store.FindConnections(ctx, a.ID)
+	all, err := readyConnections(ctx, s.store, a.ID)
 	if err != nil {
 		return a, Connection{}, err
 	}
@@ -448,6 +488,16 @@ func (s *Service) ConnectionForDomainOf(ctx context.Context, email string) (Acco
 		return a, c, nil
 	}
 	return a, Connection{}, NotFoundError("the account has no single sign-on for this domain")
+}
+
+// readyConnections returns the account's connections that sign people in,
+// oldest first.
+func readyConnections(ctx context.Context, st Store, accountID string) ([]Connection, error) {
+	all, err := st.FindConnections(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(c Connection) bool { return !c.Ready() }), nil
 }
 
 // connectionServing picks the connection for an email domain: one that
@@ -470,6 +520,11 @@ func connectionServing(a Account, all []Connection, domain string) (Connection, 
 type ConnectionMetadata struct {
 	Metadata            string
 	SigningCertificates []string
+	// URL, when given, is where the metadata was fetched from: the
+	// connection refreshes from it from now on. Empty keeps the
+	// connection's own (the refresher passes none, so an operator's new
+	// URL is never undone by a refresh that read the old one).
+	URL string
 }
 
 // SetConnectionMetadata saves new metadata of a SAML connection, fetched
@@ -477,8 +532,10 @@ type ConnectionMetadata struct {
 // signing certificates, the change is audited on the connection's account
 // with the fingerprints before and after, and the connection remembers
 // when: whoever controls the metadata controls who may sign people in, so
-// a change of key must never pass unnoticed. It returns the connection as
-// saved, and whether its signing certificates changed.
+// a change of key must never pass unnoticed. For the same reason the
+// metadata that finishes a connection waiting for its identity provider,
+// and a new metadata URL, are audited. It returns the connection as saved,
+// and whether its signing certificates changed.
 func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, actor Actor, id string, md ConnectionMetadata) (c Connection, certificatesChanged bool, err error) {
 	signing, err := fingerprints(md.SigningCertificates)
 	switch {
@@ -498,8 +555,11 @@ func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, a
 			return InvalidError(fmt.Sprintf("connection %s is %s: it has no SAML metadata", c.Name, strings.ToUpper(string(c.Protocol))))
 		}
 		now := s.clock()
-		previous := c.SigningCertificates
+		previous, waiting, previousURL := c.SigningCertificates, !c.Ready(), c.MetadataURL
 		c.Metadata, c.MetadataFetchedAt, c.MetadataError, c.SigningCertificates, c.UpdatedAt = md.Metadata, &now, "", signing, now
+		if md.URL != "" {
+			c.MetadataURL = md.URL
+		}
 		// A connection made before fingerprints were kept has none: its
 		// first metadata sets them without an event.
 		changed = len(previous) > 0 && !slices.Equal(previous, signing)
@@ -510,6 +570,18 @@ func (s *Service) SetConnectionMetadata(ctx context.Context, accountID string, a
 			return err
 		}
 		out = c
+		if waiting || c.MetadataURL != previousURL {
+			action := "connection.metadata_source_changed"
+			if waiting {
+				action = "connection.finished"
+			}
+			if err := s.record(ctx, tx, change{
+				accountID: accountID, actor: actor, action: action, targetType: "connection", targetID: id,
+				data: map[string]any{"name": c.Name, "metadata_url": c.MetadataURL, "previous_metadata_url": previousURL, "signing_certificates": signing},
+			}); err != nil {
+				return err
+			}
+		}
 		if !changed {
 			return nil
 		}

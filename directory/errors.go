@@ -22,6 +22,10 @@ const (
 	Gone
 	// Throttled is a refusal because of too many attempts; try later.
 	Throttled
+	// PreconditionFailed is a change made against a version of something
+	// that is no longer the current one (an If-Match that no longer
+	// matches): read it again and decide again.
+	PreconditionFailed
 )
 
 func (k Kind) String() string {
@@ -40,6 +44,8 @@ func (k Kind) String() string {
 		return "gone"
 	case Throttled:
 		return "throttled"
+	case PreconditionFailed:
+		return "precondition_failed"
 	default:
 		return "internal"
 	}
@@ -75,6 +81,9 @@ func UnauthenticatedError(msg string) error {
 	return newError(Unauthenticated, msg)
 }
 func GoneError(msg string) error { return newError(Gone, msg) }
+func PreconditionFailedError(msg string) error {
+	return newError(PreconditionFailed, msg)
+}
 
 // InvalidError reports bad input; with several problems the message lists them all.
 func InvalidError(problems ...string) error {

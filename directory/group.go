@@ -75,7 +75,7 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 // nameTaken explains the uniqueness conflict of a group's name: a mapping
 // to a role must name exactly one group.
 func nameTaken(err error, name string) error {
-	if KindOf(err) == Conflict && !strings.Contains(Message(err), "version") {
+	if KindOf(err) == Conflict {
 		return ConflictError(fmt.Sprintf("a group named %q already exists in this account", name))
 	}
 	return err
@@ -117,8 +117,13 @@ const (
 // zero, must be the group's current version.
 func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, version int) (SCIMGroup, error) {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.FindSCIMGroup(ctx, accountID, id, false)
+		// Locked: a change computed from a group that another one changes
+		// meanwhile would write back what that one replaced.
+		cur, err := tx.LockSCIMGroup(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion(version, cur.Version, "group"); err != nil {
 			return err
 		}
 		g := cur.Group
@@ -146,7 +151,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 			}
 		}
 		g.DisplayName, g.ExternalID, g.UpdatedAt = in.DisplayName, in.ExternalID, now
-		if err := tx.UpdateGroup(ctx, g, version); err != nil {
+		if err := tx.UpdateGroup(ctx, g); err != nil {
 			return nameTaken(err, g.DisplayName)
 		}
 		if renamed {
@@ -227,14 +232,59 @@ type GroupPage struct {
 	Groups []SCIMGroup
 }
 
+// DefaultMaxListedMembers bounds the members one page of a group listing
+// loads and sends (Config.MaxListedMembers).
+// SCIM pages groups but not their members (RFC 7644 has no
+// paging of an attribute's values), so a page of 500 groups of 100,000
+// members each would be 50 million rows in one response. Servers that
+// identity providers talk to bound it too: Oracle's refuses a group read
+// of more than 10,000 members, Keycloak returns members only when asked,
+// and Entra ID itself reads groups with excludedAttributes=members.
+const DefaultMaxListedMembers = 10_000
+
 // ListSCIMGroups lists the account's groups matching f (on id,
-// displayName, externalId), members included when asked for.
+// displayName, externalId), members included when asked for. With members
+// a page ends before the group that would take it past the bound:
+// it then holds fewer groups than count, which RFC 7644 §3.4.2.4 allows
+// (itemsPerPage says how many; the next page starts after them). The
+// first group of a page is always whole, whatever its size, as GET of
+// that one group would be: no group's member list is ever cut.
 func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filter, startIndex, count int, members bool) (GroupPage, error) {
 	total, groups, err := listPage(ctx, s, accountID, "Group", f, startIndex, count,
 		func() (int, error) { return s.store.CountSCIMGroups(ctx, accountID, f) },
 		func(pos Position, limit int) ([]SCIMGroup, error) {
-			return s.store.FindSCIMGroups(ctx, accountID, f, pos, limit, members)
+			groups, err := s.store.FindSCIMGroups(ctx, accountID, f, pos, limit)
+			if err != nil || !members {
+				return groups, err
+			}
+			return s.withMembers(ctx, accountID, groups)
 		},
 		func(g SCIMGroup) string { return g.Group.ID })
 	return GroupPage{Total: total, Groups: groups}, err
+}
+
+// withMembers loads the members of groups, in order, while they fit in
+// the bound, and returns the groups that fit. A group that does
+// not fit costs at most the rows that were left, plus one.
+func (s *Service) withMembers(ctx context.Context, accountID string, groups []SCIMGroup) ([]SCIMGroup, error) {
+	left := s.maxListedMembers
+	for i := range groups {
+		limit := 0 // the first group whole
+		if i > 0 {
+			if left <= 0 {
+				return groups[:i], nil
+			}
+			limit = left + 1
+		}
+		members, err := s.store.FindGroupMembers(ctx, accountID, groups[i].Group.ID, limit)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && len(members) > left {
+			return groups[:i], nil
+		}
+		groups[i].Members = members
+		left -= len(members)
+	}
+	return groups, nil
 }

@@ -125,8 +125,8 @@ func TestSCIMGroupMembers(t *testing.T) {
 		if got.Group.DisplayName != "Engineering" || !slices.Equal(memberIDs(got), []string{ids[2]}) {
 			t.Errorf("after a failed change: %q with %v; want it unchanged", got.Group.DisplayName, memberIDs(got))
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, 1); directory.KindOf(err) != directory.Conflict {
-			t.Errorf("stale version: %v; want Conflict", err)
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, 1); directory.KindOf(err) != directory.PreconditionFailed {
+			t.Errorf("stale version: %v; want PreconditionFailed", err)
 		}
 		// Beta's token reaches none of it.
 		if _, err := svc.ChangeSCIMGroup(ctx, b.ID, tokB, gid, directory.GroupChange{DisplayName: &name}, 0); directory.KindOf(err) != directory.NotFound {
@@ -481,6 +481,72 @@ func TestDeletedBySCIM(t *testing.T) {
 		}
 		if deleted(a.ID) {
 			t.Error("pushed again by SCIM, still counted as deleted")
+		}
+	})
+}
+
+// TestGroupListingBoundsMembers: a page of groups with their members
+// carries at most the bound's members (small here: the rule is the same), ending early before a group
+// that would pass it; the first group of a page is always whole, and no
+// group's member list is ever cut. Without members, the page is count.
+func TestGroupListingBoundsMembers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const bound = 40
+		svc := directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), MaxListedMembers: bound})
+		a := mustAccount(t, svc, "alpha")
+		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+		storetest.SeedMembers(t, s, a.ID, "m", bound+20)
+		// groups creates n groups with the externalId and returns them in
+		// listing order, sized as given.
+		groups := func(externalID string, sizes ...int) *directory.Filter {
+			f := &directory.Filter{Op: directory.OpEq, Field: directory.FieldExternalID, Value: externalID}
+			for i := range sizes {
+				if _, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: fmt.Sprintf("%s %d", externalID, i), ExternalID: externalID}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			page, err := svc.ListSCIMGroups(ctx, a.ID, f, 1, 100, false)
+			if err != nil || len(page.Groups) != len(sizes) {
+				t.Fatalf("list %s: %v, %v", externalID, page, err)
+			}
+			for i, g := range page.Groups {
+				storetest.SeedGroupMembers(t, s, a.ID, g.Group.ID, sizes[i])
+			}
+			return f
+		}
+		sizesOf := func(p directory.GroupPage) []int {
+			var out []int
+			for _, g := range p.Groups {
+				out = append(out, len(g.Members))
+			}
+			return out
+		}
+		half := bound/2 + 5
+		for i, tc := range []struct {
+			name       string
+			sizes      []int
+			startIndex int
+			members    bool
+			want       []int
+		}{
+			{"a page ends before the group that passes the bound", []int{half, half, 3, 0}, 1, true, []int{half}},
+			{"the next page continues after it", []int{half, half, 3, 0}, 2, true, []int{half, 3, 0}},
+			{"without members the page is whole", []int{half, half, 3, 0}, 1, false, []int{0, 0, 0, 0}},
+			{"a first group past the bound comes whole, alone", []int{bound + 10, 1}, 1, true, []int{bound + 10}},
+			{"and then the rest", []int{bound + 10, 1}, 2, true, []int{1}},
+			{"groups that fit come together", []int{bound - 10, 10}, 1, true, []int{bound - 10, 10}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := groups(fmt.Sprintf("case-%d", i), tc.sizes...)
+				page, err := svc.ListSCIMGroups(ctx, a.ID, f, tc.startIndex, 100, tc.members)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sizesOf(page); !slices.Equal(got, tc.want) || page.Total != len(tc.sizes) {
+					t.Errorf("members per group %v of %d; want %v of %d", got, page.Total, tc.want, len(tc.sizes))
+				}
+			})
 		}
 	})
 }

@@ -53,6 +53,9 @@ func allowedDomains(a Account, c Connection) []string {
 //
 // Refusals are Forbidden errors whose message can be shown to the person.
 func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) (SSOSignIn, error) {
+	if !c.Ready() {
+		return SSOSignIn{}, ForbiddenError("Single sign-on through this identity provider is not finished yet.")
+	}
 	a, err := s.store.FindAccount(ctx, c.AccountID)
 	if err != nil {
 		return SSOSignIn{}, fmt.Errorf("find account of connection: %w", err)

@@ -17,7 +17,7 @@ import (
 func connection(t testing.TB, svc *directory.Service, accountID, name string, mode directory.JITMode, domains ...string) directory.Connection {
 	t.Helper()
 	c, err := svc.CreateConnection(context.Background(), accountID, operator, directory.NewConnection{
-		Protocol: directory.ProtocolSAML, Name: name, JITMode: mode, Domains: domains,
+		Protocol: directory.ProtocolSAML, Name: name, JITMode: mode, Domains: domains, Metadata: "<md/>", // ready, not waiting
 	})
 	if err != nil {
 		t.Fatalf("create connection %s: %v", name, err)

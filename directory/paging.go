@@ -99,7 +99,9 @@ func listPage[T any](ctx context.Context, s *Service, accountID, resource string
 	if err != nil {
 		return 0, nil, err
 	}
-	if n := len(items); n == count {
+	// A page may hold fewer than count (a group listing bounds the
+	// members it carries): remember its end whenever more follow.
+	if n := len(items); n > 0 && (n == count || startIndex+n <= total) {
 		s.rememberEnd(ctx, accountID, key, startIndex+n, idOf(items[n-1]))
 	}
 	return total, items, nil

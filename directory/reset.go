@@ -208,7 +208,7 @@ func (s *Service) resetBlocked(ctx context.Context, u User) (bool, Account, erro
 			return false, Account{}, nil
 		}
 		if a.OwnsEmailDomain(u.Email) || ssoAccount.ID == "" {
-			conns, err := s.store.FindConnections(ctx, a.ID)
+			conns, err := readyConnections(ctx, s.store, a.ID)
 			if err != nil {
 				return false, Account{}, err
 			}

@@ -29,8 +29,21 @@ type SCIMProfile struct {
 type SCIMUser struct {
 	Membership Membership // Membership.ID is the SCIM id
 	Email      string     // the person's email, the same in every account
-	Profile    SCIMProfile
-	Version    int // increases with every change: the ETag
+	// FirstName and LastName are the person's own name, the same in every
+	// account: what the account's admins see of them. Only the account
+	// that verified the email's domain, and the person, change it (rule
+	// 10); another account's identity provider keeps its names in Profile.
+	FirstName, LastName string
+	Profile             SCIMProfile
+	Version             int // increases with every change: the ETag
+}
+
+// Described reports whether an identity provider has described the
+// member through SCIM; a member added by hand, by invitation or by an SSO
+// login has no SCIM description until the provider sends one.
+func (u SCIMUser) Described() bool {
+	a := strings.TrimSpace(string(u.Profile.Attributes))
+	return a != "" && a != "{}"
 }
 
 // Active reports whether the member may sign in to the account.
@@ -117,15 +130,15 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		if !created && isHome(a, u.Email) {
-			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
 				return err
 			}
 		}
-		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, 0, now)
+		version, err := tx.UpdateSCIMProfile(ctx, accountID, m.ID, in.Profile, now)
 		if err != nil {
 			return err
 		}
-		out = SCIMUser{Membership: m, Email: u.Email, Profile: in.Profile, Version: version}
+		out = SCIMUser{Membership: m, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Profile: in.Profile, Version: version}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
 			data: map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
@@ -142,8 +155,9 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 
 // setNameFromHome gives the person the name their home account's identity
 // provider sends (rule 10: only it, and the person, shape their identity).
-// A part the provider leaves out stays as it is.
-func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) error {
+// A part the provider leaves out stays as it is. It returns the user as
+// it is afterwards.
+func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) (User, error) {
 	first, last := u.FirstName, u.LastName
 	if given = strings.TrimSpace(given); given != "" {
 		first = given
@@ -152,12 +166,13 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 		last = family
 	}
 	if first == u.FirstName && last == u.LastName {
-		return nil
+		return u, nil
 	}
 	if err := tx.UpdateUserName(ctx, u.ID, first, last, s.clock()); err != nil {
-		return err
+		return u, err
 	}
-	return s.record(ctx, tx, change{
+	u.FirstName, u.LastName = first, last
+	return u, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
 		data: map[string]any{"first_name": first, "last_name": last},
 	})
@@ -170,27 +185,54 @@ func (s *Service) SCIMUser(ctx context.Context, accountID, id string) (SCIMUser,
 }
 
 // ReplaceSCIMUser replaces what the identity provider says of a member
-// (PUT, and PATCH once applied). version, when not zero, must be the
-// member's current version (If-Match). active=false deactivates the
-// membership and ends its sessions at once; active=true reactivates it.
-// The person's email and password are theirs, across accounts, and are
-// not changed here.
+// (PUT). version, when not zero, must be the member's current version
+// (If-Match). active=false deactivates the membership and ends its
+// sessions at once; active=true reactivates it. The person's email and
+// password are theirs, across accounts, and are not changed here.
 func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, in SCIMUserInput, version int) (SCIMUser, error) {
-	in.Email = strings.TrimSpace(in.Email)
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, func(SCIMUser) (SCIMUserInput, error) { return in, nil })
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
+	}
+	return u, nil
+}
+
+// PatchSCIMUser changes a member as ReplaceSCIMUser does, with what patch
+// makes of the member as stored (PATCH, RFC 7644 §3.5.2). patch is called
+// inside the transaction, on the member read and locked there, so that a
+// concurrent change (a deactivation) is never written over with what was
+// read before it. patch may be called more than once (a transaction that
+// is retried), so it must not change anything but its result.
+func (s *Service) PatchSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, patch func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, patch)
+	if err != nil {
+		return SCIMUser{}, fmt.Errorf("patch SCIM user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, apply func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
 	var out SCIMUser
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.FindSCIMUser(ctx, accountID, id)
+		cur, err := tx.LockSCIMUser(ctx, accountID, id)
 		if err != nil {
 			return err
 		}
-		if in.Email == "" {
+		if err := checkVersion(version, cur.Version, "user"); err != nil {
+			return err
+		}
+		in, err := apply(cur)
+		if err != nil {
+			return err
+		}
+		if in.Email = strings.TrimSpace(in.Email); in.Email == "" {
 			in.Email = cur.Email
 		}
 		if err := in.check(); err != nil {
 			return err
 		}
 		now := s.clock()
-		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, version, now)
+		v, err := tx.UpdateSCIMProfile(ctx, accountID, id, in.Profile, now)
 		if err != nil {
 			return err
 		}
@@ -203,9 +245,10 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 			if err != nil {
 				return err
 			}
-			if err := s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
 				return err
 			}
+			cur.FirstName, cur.LastName = u.FirstName, u.LastName
 		}
 		m := cur.Membership
 		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {
@@ -218,16 +261,21 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 				}
 			}
 		}
-		out = SCIMUser{Membership: m, Email: cur.Email, Profile: in.Profile, Version: v}
+		out = SCIMUser{Membership: m, Email: cur.Email, FirstName: cur.FirstName, LastName: cur.LastName, Profile: in.Profile, Version: v}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
 			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
 		})
 	})
-	if err != nil {
-		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
+	return out, err
+}
+
+// checkVersion compares an If-Match version (0: none) with the current one.
+func checkVersion(want, current int, what string) error {
+	if want != 0 && want != current {
+		return PreconditionFailedError(fmt.Sprintf("the %s changed since you read it: it is at version %d, not %d; read it again", what, current, want))
 	}
-	return out, nil
+	return nil
 }
 
 // DeleteSCIMUser removes the person from the account: the membership, its

@@ -64,8 +64,8 @@ func TestSCIMUserLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		off := scimInput("Ada@Example.com", "", "00u1", "Ada", "King", false)
-		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, got.Version+7); directory.KindOf(err) != directory.Conflict {
-			t.Errorf("stale version: %v; want Conflict", err)
+		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, got.Version+7); directory.KindOf(err) != directory.PreconditionFailed {
+			t.Errorf("stale version: %v; want PreconditionFailed", err)
 		}
 		replaced, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, got.Version)
 		if err != nil || replaced.Active() || replaced.Version != got.Version+1 || replaced.Email != "ada@example.com" {

@@ -21,8 +21,10 @@ type Service struct {
 	resolver TXTResolver
 	// deviceKey signs device tokens (see throttle.go).
 	deviceKey []byte
-	now       func() time.Time
-	log       *slog.Logger
+	// maxListedMembers bounds the members of a page of groups.
+	maxListedMembers int
+	now              func() time.Time
+	log              *slog.Logger
 }
 
 // Config holds what a Service is built from. Hasher, Now and Logger have
@@ -40,13 +42,19 @@ type Config struct {
 	// device tokens that exempt a person's own browsers from the lockout
 	// strangers cause. Like TokenKey, every process must have the same.
 	DeviceKey []byte
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// MaxListedMembers bounds the members one page of a SCIM group listing
+	// carries; default DefaultMaxListedMembers. Tests make it small.
+	MaxListedMembers int
+	Now              func() time.Time
+	Logger           *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, maxListedMembers: cfg.MaxListedMembers, now: cfg.Now, log: cfg.Logger}
+	if s.maxListedMembers <= 0 {
+		s.maxListedMembers = DefaultMaxListedMembers
+	}
 	if s.hasher == nil {
 		s.hasher = NewHasher(DefaultArgon2Params())
 	}

@@ -125,11 +125,12 @@ type Store interface {
 	DeleteExpired(ctx context.Context, now, idleBefore, failuresBefore, resetsBefore time.Time) (int64, error)
 
 	FindSCIMUser(ctx context.Context, accountID, id string) (SCIMUser, error)
+	// LockSCIMUser is FindSCIMUser for a transaction that changes the
+	// member: no other transaction changes them until it ends.
+	LockSCIMUser(ctx context.Context, accountID, id string) (SCIMUser, error)
 	// UpdateSCIMProfile saves a member's SCIM profile and returns the new
-	// version. With version not zero, the member must be at that version
-	// (Conflict otherwise, for If-Match). A userName another member of the
-	// account has is a Conflict.
-	UpdateSCIMProfile(ctx context.Context, accountID, id string, p SCIMProfile, version int, at time.Time) (int, error)
+	// version. A userName another member of the account has is a Conflict.
+	UpdateSCIMProfile(ctx context.Context, accountID, id string, p SCIMProfile, at time.Time) (int, error)
 	FindSCIMUsers(ctx context.Context, accountID string, f *Filter, pos Position, limit int) ([]SCIMUser, error)
 	CountSCIMUsers(ctx context.Context, accountID string, f *Filter) (int, error)
 	// DeleteMembership removes the user from the account with the
@@ -141,12 +142,18 @@ type Store interface {
 	SCIMDeleted(ctx context.Context, accountID, userID string) (bool, error)
 
 	CreateGroup(ctx context.Context, g Group) error
-	// UpdateGroup saves the name and external id; with version not zero
-	// the group must be at that version.
-	UpdateGroup(ctx context.Context, g Group, version int) error
+	// UpdateGroup saves the name and external id, and counts a version.
+	UpdateGroup(ctx context.Context, g Group) error
 	DeleteGroup(ctx context.Context, accountID, id string) error
 	FindSCIMGroup(ctx context.Context, accountID, id string, members bool) (SCIMGroup, error)
-	FindSCIMGroups(ctx context.Context, accountID string, f *Filter, pos Position, limit int, members bool) ([]SCIMGroup, error)
+	// LockSCIMGroup is FindSCIMGroup, without members, for a transaction
+	// that changes the group: no other transaction changes it until it ends.
+	LockSCIMGroup(ctx context.Context, accountID, id string) (SCIMGroup, error)
+	// FindSCIMGroups returns a page of groups, without their members.
+	FindSCIMGroups(ctx context.Context, accountID string, f *Filter, pos Position, limit int) ([]SCIMGroup, error)
+	// FindGroupMembers returns up to limit (all when 0) of the group's
+	// members, in SCIM id order.
+	FindGroupMembers(ctx context.Context, accountID, groupID string, limit int) ([]GroupMember, error)
 	CountSCIMGroups(ctx context.Context, accountID string, f *Filter) (int, error)
 	// AddGroupMembers adds the account's users with these SCIM ids and
 	// returns their user ids; Invalid when one is not a user of the
@@ -200,7 +207,7 @@ type Store interface {
 	FindConnections(ctx context.Context, accountID string) ([]Connection, error) // oldest first
 	FindAllConnections(ctx context.Context) ([]Connection, error)
 	// UpdateConnectionMetadata saves a connection's metadata and what goes
-	// with it: fetch time and error, signing certificates and when they
+	// with it: its URL, fetch time and error, signing certificates and when they
 	// changed, UpdatedAt.
 	UpdateConnectionMetadata(ctx context.Context, c Connection) error
 	// UpdateConnection saves a connection's domains, mode and settings.

@@ -110,10 +110,12 @@ func emailDomain(email string) string {
 	return d
 }
 
-// ssoDomains returns the account's verified domains that one of its
-// connections serves.
+// ssoDomains returns the account's verified domains that one of its ready
+// connections serves. A connection still waiting for its identity provider
+// serves none: counting it would lock everyone in its domains out of a
+// password they can use for a login that cannot finish yet.
 func ssoDomains(ctx context.Context, st Store, a Account) ([]string, error) {
-	conns, err := st.FindConnections(ctx, a.ID)
+	conns, err := readyConnections(ctx, st, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +249,7 @@ func (s *Service) SetSignInPolicy(ctx context.Context, accountID string, actor A
 				return err
 			}
 			if len(domains) == 0 {
-				return InvalidError("the account has no single sign-on connection serving a verified domain: add one (admit sso add-saml|add-oidc) before requiring it")
+				return InvalidError("the account has no single sign-on connection serving a verified domain (one waiting for its identity provider's metadata does not count): add one (admit sso add-saml|add-oidc) or finish one (admit sso set-metadata) before requiring it")
 			}
 		}
 		old := a.SignIn

@@ -209,7 +209,7 @@ func TestAcceptingWhereSSOIsRequiredDoesNotSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.svc.CreateConnection(ctx, bee.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "okta"}); err != nil {
+		if _, err := s.svc.CreateConnection(ctx, bee.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "okta", Metadata: "<md/>"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.svc.SetSignInPolicy(ctx, bee.ID, operator, directory.SignInPolicy{SSORequired: true}); err != nil {

@@ -103,11 +103,11 @@ func (g groups) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimi
 	}
 	in, _, err := groupInput(attrs)
 	if err != nil {
-		return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
 	}
 	created, err := g.h.dir.CreateSCIMGroup(r.Context(), a.ID, t, in)
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return g.h.elimityGroup(created), nil
 }
@@ -133,7 +133,7 @@ func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttrib
 	}
 	in, hasMembers, err := groupInput(attrs)
 	if err != nil {
-		return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
 	}
 	c := directory.GroupChange{DisplayName: &in.DisplayName, ExternalID: &in.ExternalID}
 	if hasMembers {
@@ -141,7 +141,7 @@ func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttrib
 	}
 	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return g.reply(r, a.ID, changed)
 }
@@ -151,7 +151,7 @@ func (g groups) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	return toElimityOrNil(g.h.dir.DeleteSCIMGroup(r.Context(), a.ID, t, id))
+	return refuseOrNil(r, g.h.dir.DeleteSCIMGroup(r.Context(), a.ID, t, id))
 }
 
 // Patch turns the operations into one group change, applied in order in
@@ -164,12 +164,12 @@ func (g groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation) 
 	var c directory.GroupChange
 	for _, op := range ops {
 		if err := addGroupOp(&c, op); err != nil {
-			return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+			return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
 		}
 	}
 	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return g.reply(r, a.ID, changed)
 }
@@ -187,7 +187,7 @@ func (g groups) reply(r *http.Request, accountID string, changed directory.SCIMG
 	if wantsMembers(q.Get("attributes"), q.Get("excludedAttributes")) {
 		var err error
 		if changed, err = g.h.dir.SCIMGroup(r.Context(), accountID, changed.Group.ID, true); err != nil {
-			return elimity.Resource{}, toElimity(err)
+			return elimity.Resource{}, refuse(r, err)
 		}
 	}
 	return g.h.elimityGroup(changed), nil

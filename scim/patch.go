@@ -3,6 +3,8 @@ package scim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	elimity "github.com/elimity-com/scim"
@@ -10,9 +12,8 @@ import (
 )
 
 // normalizeBody mends what identity providers really send before the
-// library validates it: Entra ID's capitalised PATCH ops ("Replace") and
-// booleans as strings ("False"), dotted keys in a no-path replace
-// ("name.givenName": "Ada"), and a manager given as a bare id.
+// library validates it: booleans as strings ("False") and a manager given
+// as a bare id in resources, and in PATCH bodies what normalizeOps mends.
 func normalizeBody(body []byte, patch bool) ([]byte, error) {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
@@ -26,50 +27,115 @@ func normalizeBody(body []byte, patch bool) ([]byte, error) {
 		if !strings.EqualFold(k, "Operations") {
 			continue
 		}
-		ops, ok := v.([]any)
+		list, ok := v.([]any)
 		if !ok {
 			return nil, fmt.Errorf("the Operations member must be an array")
 		}
-		for _, o := range ops {
-			op, ok := o.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("each operation must be an object")
-			}
-			for ok, ov := range op {
-				if ok != strings.ToLower(ok) {
-					delete(op, ok)
-					op[strings.ToLower(ok)] = ov
-				}
-			}
-			if s, ok := op["op"].(string); ok {
-				op["op"] = strings.ToLower(s)
-			}
-			path, _ := op["path"].(string)
-			switch value := op["value"].(type) {
-			case map[string]any:
-				normalizeResource(value)
-			case string:
-				switch {
-				case strings.EqualFold(path, "active"):
-					op["value"] = strings.EqualFold(value, "true")
-				case strings.EqualFold(path, enterpriseURN+":manager"):
-					// Entra ID sends the manager's id bare.
-					op["value"] = map[string]any{"value": value}
-				}
-			case []any:
-				for _, item := range value {
-					if im, ok := item.(map[string]any); ok {
-						normalizeResource(im)
-					}
-				}
-			}
+		ops, err := normalizeOps(list)
+		if err != nil {
+			return nil, err
 		}
-		if k != "Operations" {
-			delete(m, k)
-			m["Operations"] = v
-		}
+		delete(m, k)
+		m["Operations"] = ops
 	}
 	return json.Marshal(m)
+}
+
+// normalizeOps mends the PATCH operations Entra ID and Okta send:
+//
+//	{"op":"Replace",...}                                  capitalised op (Entra ID)
+//	{"op":"replace","path":"active","value":"False"}      boolean as a string (Entra ID)
+//	{"op":"replace","value":{"active":false}}             no path (Okta)
+//	{"op":"replace","value":{"name.givenName":"Ada",
+//	  "emails[type eq \"work\"].value":"ada@acme.example",
+//	  "urn:…:enterprise:2.0:User:department":"R&D"}}        no path, paths as keys (Entra ID)
+//	{"op":"Add","path":"urn:…:User:manager","value":"id"} a manager as a bare id (Entra ID)
+//	{"op":"Replace","path":"title","value":""}            "" or null: clear it (Entra ID)
+//
+// An add or replace without a path becomes one operation per attribute
+// of its value, each with that attribute as its path: RFC 7644 §3.5.2.1
+// and §3.5.2.3 give them the same effect, and the library validates a key
+// only as an attribute name, not as the path Entra ID makes of it. A
+// value of null or "" becomes a remove: RFC 7643 §2.5 makes null and
+// unassigned the same, and Entra ID clears an attribute that way.
+func normalizeOps(list []any) ([]any, error) {
+	var out []any
+	for _, o := range list {
+		op, ok := o.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("each operation must be an object")
+		}
+		for k, v := range op {
+			if lk := strings.ToLower(k); lk != k {
+				delete(op, k)
+				op[lk] = v
+			}
+		}
+		kind, _ := op["op"].(string)
+		if kind != "" {
+			kind = strings.ToLower(kind)
+			op["op"] = kind
+		}
+		path, _ := op["path"].(string)
+		value, isObject := op["value"].(map[string]any)
+		if path != "" || !isObject || (kind != "add" && kind != "replace") {
+			out = append(out, normalizeOp(op))
+			continue
+		}
+		keys := make([]string, 0, len(value))
+		for k := range value {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys) // "name" before "name.givenName"
+		for _, k := range keys {
+			v := value[k]
+			switch ext, _ := v.(map[string]any); {
+			case strings.EqualFold(k, "id"):
+				// Okta repeats the id; it cannot change.
+			case strings.EqualFold(k, enterpriseURN) && ext != nil:
+				// The library reads a bare schema URN as a path into the
+				// core schema: name each extension attribute instead.
+				for _, sub := range slices.Sorted(maps.Keys(ext)) {
+					out = append(out, normalizeOp(map[string]any{"op": kind, "path": enterpriseURN + ":" + sub, "value": ext[sub]}))
+				}
+			default:
+				out = append(out, normalizeOp(map[string]any{"op": kind, "path": k, "value": v}))
+			}
+		}
+	}
+	return out, nil
+}
+
+// normalizeOp mends one operation that has a path (or is left for the
+// library to refuse).
+func normalizeOp(op map[string]any) map[string]any {
+	kind, _ := op["op"].(string)
+	path, _ := op["path"].(string)
+	value, hasValue := op["value"]
+	if s, isString := value.(string); hasValue && (value == nil || isString && s == "") &&
+		(kind == "add" || kind == "replace") && path != "" && !strings.EqualFold(path, "active") {
+		// active has no "unassigned": clearing it is refused as a bad value.
+		return map[string]any{"op": "remove", "path": path}
+	}
+	switch value := value.(type) {
+	case map[string]any:
+		normalizeResource(value)
+	case string:
+		switch {
+		case strings.EqualFold(path, "active") && (strings.EqualFold(value, "true") || strings.EqualFold(value, "false")):
+			op["value"] = strings.EqualFold(value, "true")
+		case strings.EqualFold(path, enterpriseURN+":manager"):
+			// Entra ID sends the manager's id bare.
+			op["value"] = map[string]any{"value": value}
+		}
+	case []any:
+		for _, item := range value {
+			if im, ok := item.(map[string]any); ok {
+				normalizeResource(im)
+			}
+		}
+	}
+	return op
 }
 
 func normalizeResource(m map[string]any) {
@@ -136,8 +202,11 @@ func key(m map[string]any, name string) string {
 	return name
 }
 
-// applyPatch applies one PATCH operation to a resource.
+// applyPatch applies one PATCH operation to a resource. The operation's
+// value is copied, never shared with res: a transaction that is retried
+// applies the same operations again.
 func applyPatch(res map[string]any, op elimity.PatchOperation) error {
+	op.Value = deepCopy(op.Value)
 	kind := strings.ToLower(op.Op)
 	if op.Path == nil {
 		value, ok := op.Value.(map[string]any)
@@ -237,8 +306,10 @@ func patchElements(m map[string]any, name string, expr filter.Expression, sub, k
 		}
 		matched = true
 		switch {
-		case kind == "remove" && sub == "":
-			continue // drop the element
+		case kind == "remove" && (sub == "" || strings.EqualFold(sub, "value")):
+			// An element without its value is no element: clearing
+			// emails[type eq "work"].value drops the work email.
+			continue
 		case kind == "remove":
 			delete(el, key(el, sub))
 		case sub == "":
@@ -306,4 +377,23 @@ func addEqualities(el map[string]any, expr filter.Expression) {
 			el[e.AttributePath.AttributeName] = e.CompareValue
 		}
 	}
+}
+
+// deepCopy copies the maps and slices of a decoded JSON value.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
 }

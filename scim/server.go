@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	elimity "github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 
@@ -87,7 +86,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The library hands its handlers only the request: the account and
 	// token ride in its context, so no handler looks the token up again.
-	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, caller{a, t}))
+	c := &caller{account: a, token: t}
+	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/scim/v2"), "/")
 	if r.Method == http.MethodGet {
 		switch {
@@ -120,6 +120,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &recorder{header: http.Header{}}
 	http.StripPrefix("/scim/v2", h.srv).ServeHTTP(rec, r)
+	if c.err != nil {
+		// The library answers errors it does not know with a 500 carrying
+		// their text; a directory error is answered by its kind here.
+		h.failWith(w, r, c.err)
+		return
+	}
 	if strings.EqualFold(path, "/ServiceProviderConfig") {
 		supportETags(rec)
 	}
@@ -129,19 +135,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type callerKey struct{}
 
 // caller is who a request comes from: the account its token belongs to.
+// err is the directory error a handler the library called met, for
+// ServeHTTP to answer.
 type caller struct {
 	account directory.Account
 	token   directory.SCIMToken
+	err     error
 }
 
 // callerOf returns the caller ServeHTTP authenticated; a request that did
 // not come through ServeHTTP has none, and is refused.
 func callerOf(r *http.Request) (directory.Account, directory.SCIMToken, error) {
-	c, ok := r.Context().Value(callerKey{}).(caller)
+	c, ok := r.Context().Value(callerKey{}).(*caller)
 	if !ok {
 		return directory.Account{}, directory.SCIMToken{}, errNoToken
 	}
 	return c.account, c.token, nil
+}
+
+// refuse hands a directory error back to the library from one of its
+// handlers and keeps it for ServeHTTP, which answers it by its kind.
+func refuse(r *http.Request, err error) error {
+	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
+		c.err = err
+	}
+	return err
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -245,33 +263,30 @@ func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	h.fail(w, r, status, scimType, detail)
 }
 
+// scimStatus is the one translation of directory error kinds to SCIM
+// statuses and scimType keywords (RFC 7644 §3.12).
 func scimStatus(err error) (int, string) {
 	switch directory.KindOf(err) {
 	case directory.NotFound:
 		return http.StatusNotFound, ""
 	case directory.Conflict:
-		if strings.Contains(directory.Message(err), "version") {
-			return http.StatusPreconditionFailed, ""
-		}
 		return http.StatusConflict, "uniqueness"
+	case directory.PreconditionFailed:
+		return http.StatusPreconditionFailed, ""
 	case directory.Invalid:
 		return http.StatusBadRequest, "invalidValue"
 	case directory.Unauthenticated:
 		return http.StatusUnauthorized, ""
 	case directory.Forbidden:
 		return http.StatusForbidden, ""
+	case directory.Gone:
+		return http.StatusGone, ""
+	case directory.Throttled:
+		// RFC 7644 names no status for it; identity providers (Entra ID,
+		// Okta) back off and retry on 429.
+		return http.StatusTooManyRequests, ""
 	}
 	return http.StatusInternalServerError, ""
-}
-
-// toElimity turns a directory error into the library's error for the
-// handlers it calls.
-func toElimity(err error) error {
-	status, scimType := scimStatus(err)
-	if status >= 500 {
-		return err
-	}
-	return scimerrors.ScimError{Status: status, ScimType: scimerrors.ScimType(scimType), Detail: directory.Message(err)}
 }
 
 var errNoToken = errors.New("no valid SCIM token")

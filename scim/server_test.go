@@ -195,3 +195,38 @@ func FuzzUserBody(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsByKind: the answer to a refusal follows its kind, never its
+// text, on every method the library serves.
+func TestErrorsByKind(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		id := createUser(t, alpha, "version.control@acme.example")
+		if status, body, _ := alpha.do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"version.control@acme.example"}`); status != 409 || body["scimType"] != "uniqueness" {
+			t.Errorf("taken userName with 'version' in it: %d %v; want 409 uniqueness", status, body)
+		}
+		_, cur, hdr := alpha.do("GET", "/scim/v2/Users/"+id, "")
+		stale := `W/"999"`
+		for _, m := range []struct{ method, body string }{
+			{"PATCH", fmt.Sprintf(patchOp, `{"op":"replace","path":"displayName","value":"X"}`)},
+			{"PUT", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"version.control@acme.example"}`},
+		} {
+			if status, body, _ := alpha.do(m.method, "/scim/v2/Users/"+id, m.body, "If-Match", stale); status != 412 || body["status"] != "412" {
+				t.Errorf("%s with a stale If-Match: %d %v; want 412", m.method, status, body)
+			}
+		}
+		if status, body, _ := alpha.do("PATCH", "/scim/v2/Users/"+id, fmt.Sprintf(patchOp, `{"op":"replace","path":"displayName","value":"X"}`), "If-Match", hdr.Get("ETag")); status != 200 {
+			t.Errorf("PATCH with the current If-Match %s: %d %v (was %v)", hdr.Get("ETag"), status, body, cur["meta"])
+		}
+		status, g, _ := alpha.do("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"version 2"}`)
+		if status != 201 {
+			t.Fatalf("create group: %d %v", status, g)
+		}
+		if status, body, _ := alpha.do("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"version 2"}`); status != 409 || body["scimType"] != "uniqueness" {
+			t.Errorf("taken group name with 'version' in it: %d %v; want 409 uniqueness", status, body)
+		}
+		if status, body, _ := alpha.do("PATCH", "/scim/v2/Groups/"+g["id"].(string), fmt.Sprintf(patchOp, `{"op":"replace","path":"displayName","value":"Y"}`), "If-Match", stale); status != 412 {
+			t.Errorf("group PATCH with a stale If-Match: %d %v; want 412", status, body)
+		}
+	})
+}

@@ -91,6 +91,12 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 	if u.Profile.ExternalID != "" {
 		res["externalId"] = u.Profile.ExternalID
 	}
+	if !u.Described() {
+		// No identity provider has described this member (an admin added
+		// them, or they came by invitation or SSO): describe them as one
+		// would, with the name the account's admins see.
+		describe(res, u)
+	}
 	if _, ok := res["emails"]; !ok {
 		res["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
 	}
@@ -103,6 +109,24 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 		"location": h.base + "/Users/" + u.Membership.ID,
 	}
 	return res
+}
+
+// describe gives an undescribed member's resource the person's own name.
+func describe(res map[string]any, u directory.SCIMUser) {
+	first, last := strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
+	full := strings.TrimSpace(first + " " + last)
+	if full == "" {
+		return // no name known: an invitation not yet accepted, or a person this account may not name
+	}
+	name := map[string]any{"formatted": full}
+	if first != "" {
+		name["givenName"] = first
+	}
+	if last != "" {
+		name["familyName"] = last
+	}
+	res["name"] = name
+	res["displayName"] = full
 }
 
 func etag(v int) string { return `W/"` + strconv.Itoa(v) + `"` }
@@ -134,7 +158,7 @@ func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimit
 	}
 	created, err := u.h.dir.CreateSCIMUser(r.Context(), a.ID, t, input(attrs))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(created), nil
 }
@@ -146,7 +170,7 @@ func (u users) Get(r *http.Request, id string) (elimity.Resource, error) {
 	}
 	got, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(got), nil
 }
@@ -163,7 +187,7 @@ func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttribu
 	}
 	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, input(attrs), version(r))
 	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+		return elimity.Resource{}, refuse(r, err)
 	}
 	return u.h.elimityResource(replaced), nil
 }
@@ -173,42 +197,65 @@ func (u users) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	return toElimityOrNil(u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
+	return refuseOrNil(r, u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
 }
 
-func toElimityOrNil(err error) error {
+func refuseOrNil(r *http.Request, err error) error {
 	if err == nil {
 		return nil
 	}
-	return toElimity(err)
+	return refuse(r, err)
 }
 
-// Patch applies the operations to the user as stored and replaces it with
-// the result, in the order given (RFC 7644 §3.5.2).
+// Patch applies the operations, in the order given (RFC 7644 §3.5.2), to
+// the user as stored when the change is made, inside its transaction.
 func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
 	a, t, err := callerOf(r)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	cur, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
-	if err != nil {
-		return elimity.Resource{}, toElimity(err)
+	if err := checkPatchSize(ops); err != nil {
+		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
 	}
-	res := u.h.resource(cur)
+	patched, err := u.h.dir.PatchSCIMUser(r.Context(), a.ID, t, id, version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+		res := u.h.resource(cur)
+		for _, op := range ops {
+			if err := applyPatch(res, op); err != nil {
+				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())
+			}
+		}
+		return input(res), nil // no email left: the person's own stays
+	})
+	if err != nil {
+		return elimity.Resource{}, refuse(r, err)
+	}
+	return u.h.elimityResource(patched), nil
+}
+
+// A user PATCH is applied while the member's row is locked (on SQLite,
+// while the database's one write lock is held), and applying an operation
+// with a value filter scans the attribute's values: these bound what one
+// request can hold others up for. Entra ID sends one operation per changed
+// attribute, Okta one or two; people have a handful of emails or phones.
+const (
+	maxUserPatchOps    = 100
+	maxUserPatchValues = 1000
+)
+
+func checkPatchSize(ops []elimity.PatchOperation) error {
+	if len(ops) > maxUserPatchOps {
+		return fmt.Errorf("a user PATCH may have at most %d operations", maxUserPatchOps)
+	}
+	values := 0
 	for _, op := range ops {
-		if err := applyPatch(res, op); err != nil {
-			return elimity.Resource{}, toElimity(directory.InvalidError(err.Error()))
+		if list, ok := op.Value.([]any); ok {
+			values += len(list)
 		}
 	}
-	in := input(res)
-	if in.Email == "" {
-		in.Email = cur.Email
+	if values > maxUserPatchValues {
+		return fmt.Errorf("a user PATCH may add or replace at most %d values of multi-valued attributes", maxUserPatchValues)
 	}
-	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, in, version(r))
-	if err != nil {
-		return elimity.Resource{}, toElimity(err)
-	}
-	return u.h.elimityResource(replaced), nil
+	return nil
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,13 @@
 // changes a provider's signing certificates is the directory's to audit:
 // this package hands it their fingerprints (SigningFingerprints).
 //
+// A SAML connection may wait for its identity provider's metadata (made
+// first, so the provider's admin gets admit's URLs): its SP metadata is
+// served, its intranet link shows a page saying single sign-on is not
+// finished (409), and its ACS refuses every post unread (409, noted in the
+// login log as unverified). The directory decides what waiting means
+// (directory.Connection.State).
+//
 // A refused login shows a page with a reference and little else; the
 // typed reason goes to the log and to the connection's login log, which
 // keeps answers it could verify apart from those anyone could have sent.

@@ -23,7 +23,7 @@ import (
 
 const bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
-// nameIDFormat is the NameID format admit asks for in its AuthnRequests
+// NameIDFormat is the NameID format admit asks for in its AuthnRequests
 // and advertises in its metadata; the two must agree, or an IdP that
 // follows the metadata (Shibboleth, ADFS on import) and one that follows
 // the request would send different things. admit knows people by email,
@@ -34,7 +34,7 @@ const bearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 // transient id. The one IdP that refuses the request rather than ignore
 // it, ADFS without a claim rule issuing an Email NameID, answers
 // InvalidNameIDPolicy, which the login log shows as the reason.
-const nameIDFormat = saml.EmailAddressNameIDFormat
+const NameIDFormat = saml.EmailAddressNameIDFormat
 
 // serviceProvider builds crewjam's SP for one connection and one request.
 // parsed receives the Response as crewjam read it (for InResponseTo);
@@ -56,7 +56,7 @@ func (h *Handler) serviceProvider(a directory.Account, c directory.Connection, k
 		MetadataURL:       *meta,
 		AcsURL:            *acs,
 		IDPMetadata:       md,
-		AuthnNameIDFormat: nameIDFormat,
+		AuthnNameIDFormat: NameIDFormat,
 		SignatureMethod:   dsig.RSASHA256SignatureMethod,
 		AllowIDPInitiated: true,
 		// An assertion must be addressed to this connection: crewjam
@@ -144,7 +144,7 @@ func (h *Handler) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	meta, _ := url.Parse(u.Metadata)
 	sp := saml.ServiceProvider{
 		EntityID: u.EntityID, Key: keys.Active.Key, Certificate: keys.Active.Certificate, MetadataURL: *meta, AcsURL: *acs,
-		AuthnNameIDFormat: nameIDFormat, SignatureMethod: dsig.RSASHA256SignatureMethod,
+		AuthnNameIDFormat: NameIDFormat, SignatureMethod: dsig.RSASHA256SignatureMethod,
 	}
 	ed := sp.Metadata()
 	d := &ed.SPSSODescriptors[0]
@@ -187,6 +187,15 @@ func (h *Handler) handleACS(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusNotFound
 		}
 		h.fail(w, r, a, nil, refuse(status, "This sign-in link is not set up in admit.", "the ACS URL names no SAML connection: check the ACS URL configured at the identity provider", err), attempt{})
+		return
+	}
+	if !c.Ready() {
+		// Nothing is read of the post: there is no key to verify it with.
+		// It goes to the login log, unverified, for the admin who tests
+		// the identity provider before giving admit its metadata.
+		h.fail(w, r, a, &c, refuse(http.StatusConflict, "Single sign-on for this organisation is not finished yet, so admit cannot accept this sign-in.",
+			"connection "+c.Name+" is waiting for the identity provider's metadata: give it with admit sso set-metadata",
+			errors.New("the connection is waiting for its identity provider's metadata")), attempt{})
 		return
 	}
 	var at attempt

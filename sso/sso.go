@@ -99,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("register SSO metrics: %w", err)
 		}
 	}
-	for _, name := range []string{"failure", "choose", "post"} {
+	for _, name := range []string{"failure", "choose", "post", "waiting"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -169,6 +169,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError(a.Title() + " has not set up single sign-on yet. Ask your administrator.")
 	}
 	q := r.URL.Query()
+	// A connection still waiting for its identity provider is never
+	// picked: only named, and then it says so.
+	ready := slices.DeleteFunc(slices.Clone(all), func(c directory.Connection) bool { return !c.Ready() })
 	var c directory.Connection
 	switch name, email := q.Get("connection"), strings.TrimSpace(q.Get("email")); {
 	case name != "":
@@ -176,17 +179,21 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		if i < 0 {
 			return directory.NotFoundError(fmt.Sprintf("%s has no single sign-on connection named %q.", a.Title(), name))
 		}
-		c = all[i]
-	case len(all) == 1:
-		c = all[0]
+		if c = all[i]; !c.Ready() {
+			return h.renderWaiting(w, r, a, c)
+		}
+	case len(ready) == 0:
+		return h.renderWaiting(w, r, a, all[0])
+	case len(ready) == 1:
+		c = ready[0]
 	case email != "":
 		if c, err = h.dir.ConnectionForEmail(ctx, a.ID, email); directory.KindOf(err) == directory.NotFound {
-			return h.renderChoose(w, r, a, all, http.StatusBadRequest, email, "No identity provider of "+a.Title()+" serves that address. Check it, or ask your administrator.")
+			return h.renderChoose(w, r, a, ready, http.StatusBadRequest, email, "No identity provider of "+a.Title()+" serves that address. Check it, or ask your administrator.")
 		} else if err != nil {
 			return err
 		}
 	default:
-		return h.renderChoose(w, r, a, all, http.StatusOK, "", "")
+		return h.renderChoose(w, r, a, ready, http.StatusOK, "", "")
 	}
 	returnTo := h.returnTo(c, q.Get("return_to"))
 	if c.Protocol == directory.ProtocolOIDC {
@@ -226,6 +233,19 @@ func (h *Handler) connectionAt(ctx context.Context, r *http.Request, protocol di
 		}
 	}
 	return a, directory.Connection{}, directory.NotFoundError(fmt.Sprintf("There is no %s connection at this address.", strings.ToUpper(string(protocol))))
+}
+
+// renderWaiting answers a login at a connection still waiting for its
+// identity provider. 409, not 404: the link is right and will work once the
+// connection is finished; not 5xx: nothing failed, and monitoring should
+// not page anyone over a setup in progress.
+func (h *Handler) renderWaiting(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection) error {
+	h.log.InfoContext(r.Context(), "single sign-on not finished", "account", a.Slug, "connection", c.Name)
+	h.pages.Render(w, r, http.StatusConflict, h.tmpl["waiting"], web.Page{
+		Title: "Single sign-on not finished", Branding: branding(a),
+		Data: map[string]string{"PasswordLogin": passwordLogin(r.URL.Query().Get("email"), r.URL.Query().Get("return_to"))},
+	})
+	return nil
 }
 
 func (h *Handler) renderChoose(w http.ResponseWriter, r *http.Request, a directory.Account, all []directory.Connection, status int, email, problem string) error {

@@ -38,6 +38,11 @@ type dialect struct {
 	// skipLocked ends a SELECT of rows to claim, so that concurrent
 	// claimers pass over each other's rows instead of waiting on them.
 	skipLocked string
+	// lockRows ends a SELECT whose rows a transaction reads in order to
+	// change them, holding them until it ends. SQLite needs nothing:
+	// its transactions start with BEGIN IMMEDIATE, which takes the
+	// database's one write lock before the first read.
+	lockRows func(alias string) string
 	// contains and endsWith build the substring tests of SCIM's co and ew
 	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
 	contains func(col string) string
@@ -69,6 +74,7 @@ var postgresDialect = dialect{
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	skipLocked:      " FOR UPDATE SKIP LOCKED",
+	lockRows:        func(alias string) string { return " FOR UPDATE OF " + alias },
 	walkFilterIndex: func(directory.MemberQuery) string { return "" },
 	jsonArg:         "CAST(? AS jsonb)",
 	contains:        func(col string) string { return "strpos(" + col + ", ?) > 0" },
@@ -108,6 +114,7 @@ var sqliteDialect = dialect{
 		}
 		return ""
 	},
+	lockRows: func(string) string { return "" },
 	contains: func(col string) string { return "instr(" + col + ", ?) > 0" },
 	jsonArg:  "?",
 	endsWith: func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },

@@ -36,21 +36,13 @@ func (s *Store) CreateGroup(ctx context.Context, g directory.Group) error {
 }
 
 // UpdateGroup saves a group's name and external id.
-func (s *Store) UpdateGroup(ctx context.Context, g directory.Group, version int) error {
-	query := `UPDATE groups SET display_name = ?, display_key = ?, external_id = ?, updated_at = ?, version = version + 1 WHERE account_id = ? AND id = ?`
-	args := []any{g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.UpdatedAt, g.AccountID, g.ID}
-	if version > 0 {
-		query += ` AND version = ?`
-		args = append(args, version)
-	}
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+func (s *Store) UpdateGroup(ctx context.Context, g directory.Group) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE groups SET display_name = ?, display_key = ?, external_id = ?, updated_at = ?, version = version + 1
+		WHERE account_id = ? AND id = ?`), g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, g.UpdatedAt, g.AccountID, g.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update group")
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if version > 0 {
-			return directory.ConflictError("the group changed since you read it (version mismatch)")
-		}
 		return directory.NotFoundError(fmt.Sprintf("no group %s", g.ID))
 	}
 	return nil
@@ -69,35 +61,54 @@ func (s *Store) DeleteGroup(ctx context.Context, accountID, id string) error {
 
 // FindSCIMGroup returns a group, with its members when asked for.
 func (s *Store) FindSCIMGroup(ctx context.Context, accountID, id string, members bool) (directory.SCIMGroup, error) {
+	g, err := s.findSCIMGroup(ctx, accountID, id, "")
+	if err != nil || !members {
+		return g, err
+	}
+	if g.Members, err = s.FindGroupMembers(ctx, accountID, g.Group.ID, 0); err != nil {
+		return directory.SCIMGroup{}, err
+	}
+	return g, nil
+}
+
+// LockSCIMGroup returns a group without its members and holds its row
+// until the transaction ends, so that a change computed from it is not
+// lost to a concurrent one. SQLite's transactions hold the write lock from
+// BEGIN IMMEDIATE; PostgreSQL's read committed needs FOR UPDATE.
+func (s *Store) LockSCIMGroup(ctx context.Context, accountID, id string) (directory.SCIMGroup, error) {
+	return s.findSCIMGroup(ctx, accountID, id, s.dialect.lockRows("g"))
+}
+
+func (s *Store) findSCIMGroup(ctx context.Context, accountID, id, lock string) (directory.SCIMGroup, error) {
 	var r groupRow
-	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(groupSelect+` WHERE g.account_id = ? AND g.id = ?`), accountID, id); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(groupSelect+` WHERE g.account_id = ? AND g.id = ?`+lock), accountID, id); err != nil {
 		err = s.dialect.wrap(err, "find group")
 		if directory.KindOf(err) == directory.NotFound {
 			return directory.SCIMGroup{}, directory.NotFoundError(fmt.Sprintf("no group %s", id))
 		}
 		return directory.SCIMGroup{}, err
 	}
-	g := r.group()
-	if members {
-		var err error
-		if g.Members, err = s.groupMembers(ctx, g.Group.ID); err != nil {
-			return directory.SCIMGroup{}, err
-		}
-	}
-	return g, nil
+	return r.group(), nil
 }
 
-func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.GroupMember, error) {
+// FindGroupMembers returns up to limit (all when 0) of a group's members,
+// in SCIM id order.
+func (s *Store) FindGroupMembers(ctx context.Context, accountID, groupID string, limit int) ([]directory.GroupMember, error) {
+	query := `SELECT m.scim_id, m.user_id, m.user_name FROM group_members gm
+		JOIN groups g ON g.id = gm.group_id
+		JOIN memberships m ON m.account_id = g.account_id AND m.user_id = gm.user_id
+		WHERE gm.group_id = ? AND g.account_id = ? ORDER BY m.scim_id`
+	args := []any{groupID, accountID}
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
+	}
 	var rows []struct {
 		ID     string `db:"scim_id"`
 		UserID string `db:"user_id"`
 		Name   string `db:"user_name"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT m.scim_id, m.user_id, m.user_name FROM group_members gm
-		JOIN groups g ON g.id = gm.group_id
-		JOIN memberships m ON m.account_id = g.account_id AND m.user_id = gm.user_id
-		WHERE gm.group_id = ? ORDER BY m.scim_id`), groupID)
-	if err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(query), args...); err != nil {
 		return nil, s.dialect.wrap(err, "find group members")
 	}
 	out := make([]directory.GroupMember, len(rows))
@@ -107,8 +118,9 @@ func (s *Store) groupMembers(ctx context.Context, groupID string) ([]directory.G
 	return out, nil
 }
 
-// FindSCIMGroups returns a page of the account's groups matching f.
-func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int, members bool) ([]directory.SCIMGroup, error) {
+// FindSCIMGroups returns a page of the account's groups matching f,
+// without their members.
+func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directory.Filter, pos directory.Position, limit int) ([]directory.SCIMGroup, error) {
 	where, args, err := s.filterSQLOn(f, groupFilterColumn)
 	if err != nil {
 		return nil, err
@@ -123,11 +135,6 @@ func (s *Store) FindSCIMGroups(ctx context.Context, accountID string, f *directo
 	out := make([]directory.SCIMGroup, len(rows))
 	for i, r := range rows {
 		out[i] = r.group()
-		if members {
-			if out[i].Members, err = s.groupMembers(ctx, r.ID); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return out, nil
 }

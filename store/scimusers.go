@@ -14,6 +14,8 @@ import (
 type scimUserRow struct {
 	membershipRow
 	Email       string `db:"email"`
+	FirstName   string `db:"first_name"`
+	LastName    string `db:"last_name"`
 	UserName    string `db:"user_name"`
 	ExternalID  string `db:"external_id"`
 	DisplayName string `db:"display_name"`
@@ -25,12 +27,12 @@ type scimUserRow struct {
 }
 
 const scimUserSelect = `SELECT m.scim_id, m.account_id, m.user_id, m.role, m.status, m.created_at, m.updated_at,
-	u.email, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_email, m.scim_attributes, m.version
+	u.email, u.first_name, u.last_name, m.user_name, m.external_id, m.display_name, m.given_name, m.family_name, m.scim_email, m.scim_attributes, m.version
 	FROM memberships m JOIN users u ON u.id = m.user_id`
 
 func (r scimUserRow) user() directory.SCIMUser {
 	return directory.SCIMUser{
-		Membership: r.membership(), Email: r.Email, Version: r.Version,
+		Membership: r.membership(), Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Version: r.Version,
 		Profile: directory.SCIMProfile{UserName: r.UserName, ExternalID: r.ExternalID, DisplayName: r.DisplayName,
 			GivenName: r.GivenName, FamilyName: r.FamilyName, Email: r.SCIMEmail, Attributes: append([]byte(nil), r.Attributes...)},
 	}
@@ -38,8 +40,19 @@ func (r scimUserRow) user() directory.SCIMUser {
 
 // FindSCIMUser returns the account's member with that SCIM id.
 func (s *Store) FindSCIMUser(ctx context.Context, accountID, id string) (directory.SCIMUser, error) {
+	return s.findSCIMUser(ctx, accountID, id, "")
+}
+
+// LockSCIMUser is FindSCIMUser holding the membership's row until the
+// transaction ends, so that a change computed from what it read is not
+// lost to a concurrent one (see LockSCIMGroup).
+func (s *Store) LockSCIMUser(ctx context.Context, accountID, id string) (directory.SCIMUser, error) {
+	return s.findSCIMUser(ctx, accountID, id, s.dialect.lockRows("m"))
+}
+
+func (s *Store) findSCIMUser(ctx context.Context, accountID, id, lock string) (directory.SCIMUser, error) {
 	var r scimUserRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND m.scim_id = ?`), accountID, id)
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(scimUserSelect+` WHERE m.account_id = ? AND m.scim_id = ?`+lock), accountID, id)
 	if err != nil {
 		err = s.dialect.wrap(err, "find SCIM user")
 		if directory.KindOf(err) == directory.NotFound {
@@ -52,7 +65,8 @@ func (s *Store) FindSCIMUser(ctx context.Context, accountID, id string) (directo
 
 // UpdateSCIMProfile saves the SCIM profile, and the name keys the member
 // listing searches, so the account's own names for its people are found.
-func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p directory.SCIMProfile, version int, at time.Time) (int, error) {
+// It returns the new version.
+func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p directory.SCIMProfile, at time.Time) (int, error) {
 	query := `UPDATE memberships SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, given_name = ?,
 		family_name = ?, scim_email = ?, scim_email_key = ?, scim_attributes = ?, version = version + 1, updated_at = ?`
 	args := []any{p.UserName, strings.ToLower(p.UserName), p.ExternalID, p.DisplayName, p.GivenName, p.FamilyName,
@@ -61,25 +75,15 @@ func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p d
 		query += `, name_key = ?, last_key = ?`
 		args = append(args, strings.ToLower(p.GivenName+" "+p.FamilyName), strings.ToLower(p.FamilyName))
 	}
-	query += ` WHERE account_id = ? AND scim_id = ?`
+	query += ` WHERE account_id = ? AND scim_id = ? RETURNING version`
 	args = append(args, accountID, id)
-	if version > 0 {
-		query += ` AND version = ?`
-		args = append(args, version)
-	}
-	res, err := s.q.ExecContext(ctx, s.rebind(query), args...)
-	if err != nil {
-		return 0, s.dialect.wrap(err, "update SCIM profile")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if version > 0 {
-			return 0, directory.ConflictError("the user changed since you read it (version mismatch)")
-		}
-		return 0, directory.NotFoundError(fmt.Sprintf("no user %s", id))
-	}
 	var v int
-	if err := sqlx.GetContext(ctx, s.q, &v, s.rebind(`SELECT version FROM memberships WHERE account_id = ? AND scim_id = ?`), accountID, id); err != nil {
-		return 0, s.dialect.wrap(err, "read SCIM version")
+	if err := sqlx.GetContext(ctx, s.q, &v, s.rebind(query), args...); err != nil {
+		err = s.dialect.wrap(err, "update SCIM profile")
+		if directory.KindOf(err) == directory.NotFound {
+			return 0, directory.NotFoundError(fmt.Sprintf("no user %s", id))
+		}
+		return 0, err
 	}
 	return v, nil
 }

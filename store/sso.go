@@ -134,16 +134,16 @@ func (s *Store) FindAllConnections(ctx context.Context) ([]directory.Connection,
 	return s.findConnections(ctx, ``)
 }
 
-// UpdateConnectionMetadata saves a connection's metadata, its fetch time
-// and error, and its signing certificates.
+// UpdateConnectionMetadata saves a connection's metadata, where it is
+// refreshed from, its fetch time and error, and its signing certificates.
 func (s *Store) UpdateConnectionMetadata(ctx context.Context, c directory.Connection) error {
 	signing, err := json.Marshal(nonNil(c.SigningCertificates))
 	if err != nil {
 		return err
 	}
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET metadata = ?, metadata_fetched_at = ?, metadata_error = ?,
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET metadata = ?, metadata_url = ?, metadata_fetched_at = ?, metadata_error = ?,
 		signing_certificates = ?, signing_certificates_changed_at = ?, updated_at = ? WHERE account_id = ? AND id = ?`),
-		c.Metadata, c.MetadataFetchedAt, c.MetadataError, string(signing), c.SigningCertificatesChangedAt, c.UpdatedAt, c.AccountID, c.ID)
+		c.Metadata, c.MetadataURL, c.MetadataFetchedAt, c.MetadataError, string(signing), c.SigningCertificatesChangedAt, c.UpdatedAt, c.AccountID, c.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update connection metadata")
 	}

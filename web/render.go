@@ -225,6 +225,8 @@ func StatusOf(err error) int {
 		return http.StatusGone
 	case directory.Throttled:
 		return http.StatusTooManyRequests
+	case directory.PreconditionFailed:
+		return http.StatusPreconditionFailed
 	default:
 		return http.StatusInternalServerError
 	}

@@ -32,9 +32,17 @@ type connectionJSON struct {
 	// SigningCertificates are the SHA-256 fingerprints of the IdP's
 	// signing certificates; SigningChangedAt when a refresh or a new file
 	// last changed them.
-	SigningCertificates []string   `json:"idp_signing_certificates,omitempty"`
-	SigningChangedAt    *time.Time `json:"idp_signing_certificates_changed_at,omitempty"`
+	SigningCertificates []string                  `json:"idp_signing_certificates,omitempty"`
+	SigningChangedAt    *time.Time                `json:"idp_signing_certificates_changed_at,omitempty"`
+	State               directory.ConnectionState `json:"state"`
 	sso.URLs
+	// What a SAML provider's admin needs besides the URLs: the NameID
+	// format admit asks for, and the attribute names it reads each field
+	// from, in order.
+	NameIDFormat string                    `json:"nameid_format,omitempty"`
+	Attributes   *directory.AttributeNames `json:"attributes,omitempty"`
+	// NextCommand finishes a connection waiting for its provider.
+	NextCommand string `json:"next_command,omitempty"`
 }
 
 func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) connectionJSON {
@@ -42,12 +50,90 @@ func (c *cli) toConnectionJSON(a directory.Account, conn directory.Connection) c
 		ID: conn.ID, Account: a.Slug, Name: conn.Name, Protocol: conn.Protocol, Domains: append([]string{}, conn.Domains...), JITMode: conn.JITMode,
 		Settings: conn.Settings, MetadataURL: conn.MetadataURL, MetadataFetchedAt: conn.MetadataFetchedAt, MetadataError: conn.MetadataError,
 		SigningCertificates: conn.SigningCertificates, SigningChangedAt: conn.SigningCertificatesChangedAt,
-		URLs: sso.ConnectionURLs(c.linkBase(), a.Slug, conn),
+		URLs: sso.ConnectionURLs(c.linkBase(), a.Slug, conn), State: conn.State(),
+	}
+	if conn.Protocol == directory.ProtocolSAML {
+		names := conn.Settings.Mapping.Names()
+		out.NameIDFormat, out.Attributes = string(sso.NameIDFormat), &names
+	}
+	if !conn.Ready() {
+		out.NextCommand = setMetadataCommand(a, conn)
 	}
 	if md, err := sso.ParseMetadata([]byte(conn.Metadata)); err == nil {
 		out.IDPEntityID = md.EntityID
 	}
 	return out
+}
+
+func setMetadataCommand(a directory.Account, conn directory.Connection) string {
+	return fmt.Sprintf("admit sso set-metadata --account %s --connection %s --metadata-url URL", a.Slug, conn.Name)
+}
+
+// samlSetupText is what the identity provider's admin needs of a SAML
+// connection, as the JSON's fields say it.
+func samlSetupText(out connectionJSON, conn directory.Connection) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  SP entity ID (audience):  %s\n  ACS URL (reply URL):      %s\n  SP metadata URL:          %s\n", out.EntityID, out.ACS, out.Metadata)
+	fmt.Fprintf(&b, "  NameID format:            %s (the person's email address)\n", out.NameIDFormat)
+	b.WriteString("  Attributes admit reads:\n")
+	m := conn.Settings.Mapping
+	for _, f := range []struct {
+		field, set string
+		names      []string
+		note       string
+	}{
+		{"email", m.Email, out.Attributes.Email, ""},
+		{"first name", m.FirstName, out.Attributes.FirstName, ""},
+		{"last name", m.LastName, out.Attributes.LastName, ""},
+		{"groups", m.Groups, out.Attributes.Groups, "optional, for roles"},
+	} {
+		name := f.names[0]
+		switch {
+		case f.set == directory.NameIDClaim:
+			name = "the NameID"
+		case f.set == "":
+			// The defaults cover what each provider sends out of the box
+			// (Entra ID's and ADFS's claim URIs among them): the first is
+			// the name to type where the admin names attributes (Okta,
+			// Google, JumpCloud).
+			name += " (or another usual name)"
+			if f.field == "email" {
+				name += "; else the NameID" // see directory.MapClaims
+			}
+		}
+		if f.note != "" {
+			name += "; " + f.note
+		}
+		fmt.Fprintf(&b, "    %-11s %s\n", f.field+":", name)
+	}
+	if conn.Settings.AllowIDPInitiated {
+		b.WriteString("  IdP-initiated login:      allowed (tiles at the identity provider may post straight to the ACS URL)")
+	} else {
+		b.WriteString("  IdP-initiated login:      not allowed (people start at the intranet link; --allow-idp-initiated allows it)")
+	}
+	return b.String()
+}
+
+// metadataFrom reads an identity provider's SAML metadata from a file or,
+// through the guarded client, from its URL.
+func (c *cli) metadataFrom(ctx context.Context, metadataURL, file string) (directory.ConnectionMetadata, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return directory.ConnectionMetadata{}, directory.InvalidError(fmt.Sprintf("cannot read %s: %v", file, err))
+		}
+		md, err := sso.CheckMetadata(data)
+		if err != nil {
+			return directory.ConnectionMetadata{}, directory.InvalidError(file + ": " + err.Error())
+		}
+		return md, nil
+	}
+	md, err := sso.FetchMetadata(ctx, c.cfg.Fetch(c.logger(0)), metadataURL)
+	if err != nil {
+		return directory.ConnectionMetadata{}, outboundError(err)
+	}
+	md.URL = metadataURL
+	return md, nil
 }
 
 // outboundError words a failed fetch from an identity provider for the
@@ -80,45 +166,46 @@ func addConnectionFlags(fs *flag.FlagSet, defaultName string) *connectionFlags {
 func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 	fs := c.flags("sso add-saml")
 	cf := addConnectionFlags(fs, "saml")
-	metadataURL := fs.String("metadata-url", "", "where the identity provider publishes its SAML metadata (refreshed every 6 hours)")
+	metadataURL := fs.String("metadata-url", "", "where the identity provider publishes its SAML metadata (refreshed every 6 hours); without it or --metadata-file, the connection waits for it (sso set-metadata)")
 	metadataFile := fs.String("metadata-file", "", "the identity provider's SAML metadata, downloaded")
 	idpInitiated := fs.Bool("allow-idp-initiated", false, "accept logins started at the identity provider (intranet tiles that post straight to the ACS)")
 	skew := fs.Duration("clock-skew", directory.DefaultClockSkew, "how far the identity provider's clock may be off (at most 3m)")
 	m := mappingFlags(fs, "attribute", "the NameID")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
+		// Without metadata the connection is made waiting for it: the
+		// provider's admin needs admit's URLs before there is any.
 		var metadata directory.ConnectionMetadata
-		switch {
-		case (*metadataURL == "") == (*metadataFile == ""):
-			return usageError{msg: "sso add-saml: give one of --metadata-url and --metadata-file"}
-		case *metadataFile != "":
-			data, err := os.ReadFile(*metadataFile)
-			if err != nil {
-				return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *metadataFile, err))
+		if *metadataURL != "" && *metadataFile != "" {
+			return usageError{msg: "sso add-saml: give --metadata-url or --metadata-file, not both (or neither, to get admit's URLs for the identity provider first)"}
+		}
+		if *metadataURL != "" || *metadataFile != "" {
+			var err error
+			if metadata, err = c.metadataFrom(ctx, *metadataURL, *metadataFile); err != nil {
+				return err
 			}
-			if metadata, err = sso.CheckMetadata(data); err != nil {
-				return directory.InvalidError(*metadataFile + ": " + err.Error())
-			}
-		default:
-			md, err := sso.FetchMetadata(ctx, c.cfg.Fetch(c.logger(0)), *metadataURL)
-			if err != nil {
-				return outboundError(err)
-			}
-			metadata = md
 		}
 		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
 			Protocol: directory.ProtocolSAML, Name: *cf.name, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
 				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: cf.returnHosts,
 			},
-			Metadata: metadata.Metadata, SigningCertificates: metadata.SigningCertificates, MetadataURL: *metadataURL,
+			Metadata: metadata.Metadata, SigningCertificates: metadata.SigningCertificates, MetadataURL: metadata.URL,
 		})
 		if err != nil {
 			return err
 		}
 		out := c.toConnectionJSON(a, conn)
-		c.output(out, fmt.Sprintf("Added SAML connection %q to %s. Give the identity provider's admin:\n"+
-			"  SP entity ID (audience):  %s\n  ACS URL (reply URL):      %s\n  SP metadata URL:          %s\n"+
-			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, out.EntityID, out.ACS, out.Metadata, out.IntranetURL))
+		if !conn.Ready() {
+			c.output(out, fmt.Sprintf("Added SAML connection %q to %s, waiting for its identity provider. Give the identity provider's admin:\n%s\n"+
+				"Once they have set it up, give admit the identity provider's metadata (the URL it publishes, or a downloaded file):\n"+
+				"  admit sso set-metadata --account %s --connection %s --metadata-url URL\n"+
+				"  admit sso set-metadata --account %s --connection %s --metadata-file FILE\n"+
+				"Until then its intranet link says single sign-on is not finished, and people sign in with their password:\n  %s",
+				conn.Name, a.Slug, samlSetupText(out, conn), a.Slug, conn.Name, a.Slug, conn.Name, out.IntranetURL))
+			return nil
+		}
+		c.output(out, fmt.Sprintf("Added SAML connection %q to %s. Give the identity provider's admin:\n%s\n"+
+			"Put this link on the intranet:\n  %s", conn.Name, a.Slug, samlSetupText(out, conn), out.IntranetURL))
 		return nil
 	})
 }
@@ -355,6 +442,8 @@ func (c *cli) ssoList(ctx context.Context, args []string) error {
 			out[i] = c.toConnectionJSON(a, conn)
 			state := "metadata from file"
 			switch {
+			case !conn.Ready():
+				state = "waiting for IdP metadata (" + setMetadataCommand(a, conn) + ")"
 			case conn.Protocol == directory.ProtocolOIDC && conn.Settings.OIDC != nil:
 				state = "issuer " + conn.Settings.OIDC.Issuer + ", client " + conn.Settings.OIDC.ClientID
 			case conn.MetadataURL != "":
@@ -535,13 +624,21 @@ func (c *cli) certsRetire(ctx context.Context, args []string) error {
 	})
 }
 
-// ssoSetMetadata replaces a connection's IdP metadata from a file: how a
-// provider's new certificate is added when it publishes no metadata URL.
+// ssoSetMetadata gives a SAML connection its IdP's metadata: it finishes a
+// connection waiting for its provider, and replaces the metadata of a
+// finished one (how a provider's new certificate is added when it publishes
+// no metadata URL). A URL is fetched through the guarded client, as add-saml
+// does, and refreshed from from then on; a file keeps the URL the
+// connection had.
 func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 	fs := c.flags("sso set-metadata")
 	name := fs.String("connection", "", "the connection's name")
+	metadataURL := fs.String("metadata-url", "", "where the identity provider publishes its SAML metadata (refreshed every 6 hours)")
 	file := fs.String("metadata-file", "", "the identity provider's SAML metadata, downloaded")
-	return c.inAccount(ctx, fs, args, []string{"connection", "metadata-file"}, func(svc *directory.Service, a directory.Account) error {
+	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
+		if (*metadataURL == "") == (*file == "") {
+			return usageError{msg: "sso set-metadata: give one of --metadata-url and --metadata-file"}
+		}
 		conn, err := c.findConnection(ctx, svc, a, *name)
 		if err != nil {
 			return err
@@ -549,23 +646,24 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 		if conn.Protocol != directory.ProtocolSAML {
 			return directory.InvalidError(fmt.Sprintf("connection %s is OIDC: it has no SAML metadata (its provider's configuration is read from the issuer)", conn.Name))
 		}
-		data, err := os.ReadFile(*file)
+		md, err := c.metadataFrom(ctx, *metadataURL, *file)
 		if err != nil {
-			return directory.InvalidError(fmt.Sprintf("cannot read %s: %v", *file, err))
-		}
-		md, err := sso.CheckMetadata(data)
-		if err != nil {
-			return directory.InvalidError(*file + ": " + err.Error())
+			return err
 		}
 		updated, changed, err := svc.SetConnectionMetadata(ctx, a.ID, c.actor(), conn.ID, md)
 		if err != nil {
 			return err
 		}
+		out := c.toConnectionJSON(a, updated)
+		if !conn.Ready() {
+			c.output(out, fmt.Sprintf("Connection %s of %s is finished: it signs people in now.\nPut this link on the intranet:\n  %s", conn.Name, a.Slug, out.IntranetURL))
+			return nil
+		}
 		text := fmt.Sprintf("replaced the metadata of connection %s in %s", conn.Name, a.Slug)
 		if changed {
 			text += "; its signing certificates changed (audited)"
 		}
-		c.output(c.toConnectionJSON(a, updated), text)
+		c.output(out, text)
 		return nil
 	})
 }
