@@ -82,6 +82,7 @@ type view struct {
 	Section  string // the navigation entry of the page
 	Consoles []directory.Account
 	Notice   string
+	Done     string // the key of the notice, after a change (doneNotices)
 	Problems []string
 	Page     any
 }

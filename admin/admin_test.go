@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -582,5 +584,56 @@ func TestSwitchAccounts(t *testing.T) {
 			t.Fatalf("switch: %d at %s", code, path)
 		}
 		p.sees("ada@acme.example", "Other accounts you administer", "Switch to Acme")
+	})
+}
+
+// TestOwnersDemotingEachOther: two owners, each on a page loaded while
+// both were owners, demote or remove each other at the same moment. The
+// account keeps one of them as owner: the second change sees the first.
+func TestOwnersDemotingEachOther(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		console := func(m directory.Member) directory.Admin {
+			t.Helper()
+			token, _, err := s.svc.StartSession(ctx, m.User.ID, a.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := s.svc.Authenticate(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adm, err := s.svc.Console(ctx, v, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return adm
+		}
+		for round := range 10 {
+			one := s.add(t, a, fmt.Sprintf("one%d@acme.example", round), directory.RoleOwner)
+			two := s.add(t, a, fmt.Sprintf("two%d@acme.example", round), directory.RoleOwner)
+			admOne, admTwo := console(one), console(two)
+			var wg sync.WaitGroup
+			wg.Go(func() { _, _ = s.svc.ChangeRole(ctx, admOne, two.Membership.ID, directory.RoleMember) })
+			wg.Go(func() {
+				if round%2 == 0 {
+					_, _ = s.svc.ChangeRole(ctx, admTwo, one.Membership.ID, directory.RoleMember)
+				} else {
+					_, _ = s.svc.RemoveMember(ctx, admTwo, one.Membership.ID)
+				}
+			})
+			wg.Wait()
+			owners := 0
+			for _, m := range []directory.Member{one, two} {
+				if got, err := s.svc.Member(ctx, a.ID, m.User.Email); err == nil && got.Membership.Role == directory.RoleOwner {
+					owners++
+				}
+			}
+			if owners != 1 {
+				t.Errorf("round %d: %d of the two are owners; want 1", round, owners)
+			}
+		}
 	})
 }

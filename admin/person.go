@@ -37,7 +37,9 @@ func (h *Handler) handlePerson(w http.ResponseWriter, r *http.Request, v view) e
 	}
 	ownerRule := d.Membership.Role != directory.RoleOwner || v.Admin.Can(directory.ManageOwners)
 	self := d.User.ID == v.Admin.User.ID
-	v.Notice = doneNotices[r.URL.Query().Get("done")]
+	if done := r.URL.Query().Get("done"); doneNotices[done] != "" {
+		v.Notice, v.Done = doneNotices[done], done
+	}
 	v.Page = personPage{
 		Detail: d, Roles: assignableRoles(roles, v.Admin), Trail: trail, Self: self,
 		MayManage: ownerRule && !self && v.Admin.Can(directory.ManageMembers),

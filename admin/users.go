@@ -83,7 +83,9 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	q := r.URL.Query()
 	f := readFilter(q)
 	p := usersPage{Filter: f, Statuses: directory.Statuses(), Sources: directory.MembershipSources()}
-	v.Notice = doneNotices[q.Get("done")]
+	if v.Notice = doneNotices[q.Get("done")]; v.Notice != "" {
+		v.Done = q.Get("done")
+	}
 	page, err := h.dir.ListMembersBy(r.Context(), v.Admin.Account.ID, f.filter(), q.Get("after"), usersPageSize)
 	if directory.KindOf(err) == directory.Invalid {
 		v.Problems, v.Page = directory.ProblemsOf(err), p

@@ -176,13 +176,34 @@ func (s *Service) findMember(ctx context.Context, tx Store, accountID, id string
 // target finds the member an admin acts on with action and checks that the
 // admin may: owners answer only to owners, and nobody deactivates, removes
 // or changes the role of themself (the console would lock them out).
-func (s *Service) target(ctx context.Context, tx Store, adm Admin, id string, action Action, onSelf bool) (Member, error) {
+//
+// Inside a transaction both memberships are read again and locked: a role
+// taken from the admin since their page loaded no longer acts, and two
+// owners demoting or removing each other at the same moment cannot leave
+// the account without one (the second sees the first's change).
+func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, action Action, onSelf bool) (Member, error) {
+	if err := adm.ready(action); err != nil {
+		return Member{}, err
+	}
+	me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
+	if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
+		return Member{}, ForbiddenError("You are no longer an active member of this account.")
+	}
+	if err != nil {
+		return Member{}, err
+	}
+	adm.Membership = me
 	if err := adm.ready(action); err != nil {
 		return Member{}, err
 	}
 	m, err := s.findMember(ctx, tx, adm.Account.ID, id)
 	if err != nil {
 		return Member{}, err
+	}
+	if m.User.ID != adm.User.ID {
+		if m.Membership, err = tx.LockMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
+			return Member{}, err
+		}
 	}
 	if m.Membership.Role == RoleOwner && !adm.Can(ManageOwners) {
 		return Member{}, ForbiddenError(fmt.Sprintf("%s is an owner: only an owner can do that.", m.User.Email))
@@ -224,7 +245,7 @@ func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Rol
 	err := s.store.Tx(ctx, func(tx Store) error {
 		// The person first: another account's id is NotFound whatever
 		// the role asked for.
-		m, err := s.target(ctx, tx, adm, id, ManageMembers, false)
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
 		if err != nil {
 			return err
 		}
@@ -258,20 +279,36 @@ func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Rol
 
 // DeactivateMember suspends the member (Deactivate).
 func (s *Service) DeactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	m, err := s.target(ctx, s.store, adm, id, ManageMembers, false)
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.deactivate(ctx, tx, adm.Actor(), m)
+		return err
+	})
 	if err != nil {
-		return Member{}, err
+		return Member{}, fmt.Errorf("deactivate: %w", err)
 	}
-	return s.Deactivate(ctx, adm.Account.ID, adm.Actor(), m.User.Email)
+	return out, nil
 }
 
 // ReactivateMember lets a deactivated member in again (Reactivate).
 func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	m, err := s.target(ctx, s.store, adm, id, ManageMembers, false)
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.reactivate(ctx, tx, adm.Actor(), m)
+		return err
+	})
 	if err != nil {
-		return Member{}, err
+		return Member{}, fmt.Errorf("reactivate: %w", err)
 	}
-	return s.Reactivate(ctx, adm.Account.ID, adm.Actor(), m.User.Email)
+	return out, nil
 }
 
 // RemoveMember takes the person out of the account: their membership, its
@@ -280,7 +317,7 @@ func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (M
 func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := s.target(ctx, tx, adm, id, ManageMembers, false)
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
 		if err != nil {
 			return err
 		}
@@ -312,7 +349,7 @@ func (s *Service) ResendInvitation(ctx context.Context, adm Admin, id string) (I
 	if err := adm.ready(AddMembers); err != nil {
 		return Invitation{}, err
 	}
-	m, err := s.target(ctx, s.store, adm, id, AddMembers, true)
+	m, err := s.target(ctx, s.store, &adm, id, AddMembers, true)
 	if err != nil {
 		return Invitation{}, err
 	}
@@ -325,7 +362,7 @@ func (s *Service) ResendInvitation(ctx context.Context, adm Admin, id string) (I
 // who signs in through their company's SSO gets a note saying so instead.
 // The admin's request is audited in the account.
 func (s *Service) SendResetLink(ctx context.Context, adm Admin, id string) (Member, error) {
-	m, err := s.target(ctx, s.store, adm, id, ManageMembers, true)
+	m, err := s.target(ctx, s.store, &adm, id, ManageMembers, true)
 	if err != nil {
 		return Member{}, err
 	}

@@ -528,26 +528,32 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}
-		if m.Status == StatusDeactivated {
-			out = Member{User: u, Membership: m}
-			return nil
-		}
-		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusDeactivated, s.clock()); err != nil {
-			return err
-		}
-		if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
-			return err
-		}
-		out = Member{User: u, Membership: m}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
-			data: map[string]any{"email": u.Email},
-		})
+		out, err = s.deactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		return err
 	})
 	if err != nil {
 		return Member{}, fmt.Errorf("deactivate: %w", err)
 	}
 	return out, nil
+}
+
+// deactivate is Deactivate of a member found in tx.
+func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Member) (Member, error) {
+	if m.Membership.Status == StatusDeactivated {
+		return m, nil
+	}
+	var err error
+	accountID, u := m.Membership.AccountID, m.User
+	if m.Membership, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusDeactivated, s.clock()); err != nil {
+		return Member{}, err
+	}
+	if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
+		return Member{}, err
+	}
+	return m, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
+		data: map[string]any{"email": u.Email},
+	})
 }
 
 // Sweep deletes what has expired: sessions past their idle or absolute
@@ -582,20 +588,27 @@ func (s *Service) Reactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}
-		if m.Status != StatusDeactivated {
-			return ConflictError(fmt.Sprintf("%s is not deactivated (their membership is %s)", u.Email, m.Status))
-		}
-		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusActive, s.clock()); err != nil {
-			return err
-		}
-		out = Member{User: u, Membership: m}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
-			data: map[string]any{"email": u.Email},
-		})
+		out, err = s.reactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		return err
 	})
 	if err != nil {
 		return Member{}, fmt.Errorf("reactivate: %w", err)
 	}
 	return out, nil
+}
+
+// reactivate is Reactivate of a member found in tx.
+func (s *Service) reactivate(ctx context.Context, tx Store, actor Actor, m Member) (Member, error) {
+	if m.Membership.Status != StatusDeactivated {
+		return Member{}, ConflictError(fmt.Sprintf("%s is not deactivated (their membership is %s)", m.User.Email, m.Membership.Status))
+	}
+	var err error
+	accountID, u := m.Membership.AccountID, m.User
+	if m.Membership, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusActive, s.clock()); err != nil {
+		return Member{}, err
+	}
+	return m, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
+		data: map[string]any{"email": u.Email},
+	})
 }

@@ -45,6 +45,9 @@ type Store interface {
 
 	CreateMembership(ctx context.Context, u User, m Membership) error
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
+	// LockMembership is FindMembership for a transaction that decides on
+	// it: no other transaction changes it until this one ends.
+	LockMembership(ctx context.Context, accountID, userID string) (Membership, error)
 	FindMembershipsOfUser(ctx context.Context, userID string) ([]Membership, error)
 	FindMembers(ctx context.Context, accountID string, q MemberQuery) ([]Member, error)
 	// CountMembers counts the members q selects, up to q.Limit when it is

@@ -96,6 +96,17 @@ func (s *Store) FindMembership(ctx context.Context, accountID, userID string) (d
 	return row.membership(), nil
 }
 
+// LockMembership is FindMembership, the row held until the transaction
+// ends (PostgreSQL; SQLite's transactions hold the write lock already).
+func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (directory.Membership, error) {
+	var row membershipRow
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships m WHERE account_id = ? AND user_id = ?`+s.dialect.lockRows("m")), accountID, userID)
+	if err != nil {
+		return directory.Membership{}, s.dialect.wrap(err, "lock membership")
+	}
+	return row.membership(), nil
+}
+
 // FindMembershipsOfUser returns every membership of the user.
 func (s *Store) FindMembershipsOfUser(ctx context.Context, userID string) ([]directory.Membership, error) {
 	var rows []membershipRow

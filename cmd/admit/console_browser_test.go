@@ -85,7 +85,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#first_name`, "Nia"),
 		chromedp.SendKeys(`#last_name`, "Ng"),
 		chromedp.Click(`#add`),
-		chromedp.WaitVisible(`p[role=status]`))
+		chromedp.WaitVisible(`#done-invited`))
 	if got := text(`#status`); got != "Invited" {
 		t.Errorf("Nia's status after adding: %q", got)
 	}
@@ -114,14 +114,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(`#invite`),
 		chromedp.WaitVisible(`#resend`),
 		chromedp.Click(`#resend`),
-		chromedp.WaitVisible(`p[role=status]`))
-	if got := text(`p[role=status]`); !strings.Contains(got, "sent again") {
+		chromedp.WaitVisible(`#done-resent`))
+	if got := text(`#done-resent`); !strings.Contains(got, "sent again") {
 		t.Errorf("after resending: %q", got)
 	}
 	do("change role",
 		chromedp.SetValue(`#new-role`, "admin"),
 		chromedp.Click(`#change-role`),
-		chromedp.WaitVisible(`p[role=status]`))
+		chromedp.WaitVisible(`#done-role`))
 	if got := text(`#role`); got != "admin" {
 		t.Errorf("Joe's role: %q; want admin", got)
 	}
@@ -154,7 +154,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#people`),
 		chromedp.SetValue(`#status`, "deactivated"),
 		chromedp.Click(`form[role=search] button[type=submit]`),
-		chromedp.WaitVisible(`#count`))
+		chromedp.WaitReady(`#status option[value=deactivated][selected]`))
 	if got := text(`#people tbody`); !strings.Contains(got, "joe@acme.example") || strings.Contains(got, "nia@") {
 		t.Errorf("deactivated people: %q", got)
 	}
