@@ -14,7 +14,7 @@ test: ## run every test with the race detector, on SQLite and PostgreSQL
 	$(GO) test -race -count=1 ./...
 
 bench: ## run the benchmarks and the SCIM load run (manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS) on both databases
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

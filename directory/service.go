@@ -479,10 +479,54 @@ const (
 	MaxPageSize     = 500
 )
 
+// MemberFilter narrows a member listing. Zero fields select everyone.
+type MemberFilter struct {
+	// Search keeps the members whose email, first name or last name starts
+	// with it, compared case-insensitively.
+	Search string
+	// Status keeps one status: active, invited or deactivated.
+	Status Status
+	// Source keeps the members who came one way: admin, invitation, scim,
+	// sso or import.
+	Source MembershipSource
+	// NeverSignedIn keeps the members who never signed in to the account.
+	NeverSignedIn bool
+}
+
+// query checks f and turns it into the store's query.
+func (f MemberFilter) query() (MemberQuery, error) {
+	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(f.Search)), Status: f.Status, Source: f.Source, NeverSignedIn: f.NeverSignedIn}
+	var problems []string
+	if q.Status != "" && !slices.Contains(Statuses(), q.Status) {
+		problems = append(problems, fmt.Sprintf("there is no status %q (statuses: active, invited, deactivated)", q.Status))
+	}
+	if q.Source != "" && !slices.Contains(MembershipSources(), q.Source) {
+		problems = append(problems, fmt.Sprintf("there is no source %q (sources: admin, invitation, scim, sso, import)", q.Source))
+	}
+	if !lookupable(f.Search) {
+		problems = append(problems, "the search has characters no name or address has")
+	}
+	if len(problems) > 0 {
+		return MemberQuery{}, InvalidError(problems...)
+	}
+	return q, nil
+}
+
 // ListMembers returns one page of the account's members ordered by email.
 // after is the Next of the previous page, empty for the first.
 func (s *Service) ListMembers(ctx context.Context, accountID, search, after string, limit int) (MemberPage, error) {
-	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(search)), Limit: limit}
+	return s.ListMembersBy(ctx, accountID, MemberFilter{Search: search}, after, limit)
+}
+
+// ListMembersBy returns one page of the account's members that f selects,
+// ordered by email. after is the Next of the previous page, empty for the
+// first; a page costs the same however far into the listing it is.
+func (s *Service) ListMembersBy(ctx context.Context, accountID string, f MemberFilter, after string, limit int) (MemberPage, error) {
+	q, err := f.query()
+	if err != nil {
+		return MemberPage{}, err
+	}
+	q.Limit = limit
 	switch {
 	case q.Limit <= 0:
 		q.Limit = DefaultPageSize
@@ -490,7 +534,6 @@ func (s *Service) ListMembers(ctx context.Context, accountID, search, after stri
 		q.Limit = MaxPageSize
 	}
 	if after != "" {
-		var err error
 		if q.AfterEmailKey, q.AfterUserID, err = decodeCursor(after); err != nil {
 			return MemberPage{}, err
 		}
@@ -512,7 +555,25 @@ func (s *Service) ListMembers(ctx context.Context, accountID, search, after stri
 
 // CountMembers returns how many members match search (all when empty).
 func (s *Service) CountMembers(ctx context.Context, accountID, search string) (int, error) {
-	return s.store.CountMembers(ctx, accountID, strings.ToLower(strings.TrimSpace(search)))
+	return s.CountMembersBy(ctx, accountID, MemberFilter{Search: search})
+}
+
+// CountMembersBy returns how many members f selects.
+func (s *Service) CountMembersBy(ctx context.Context, accountID string, f MemberFilter) (int, error) {
+	return s.CountMembersUpTo(ctx, accountID, f, 0)
+}
+
+// CountMembersUpTo returns how many members f selects, counting no
+// further than limit (no limit when zero): a page can say "more than
+// 10,000" at a bounded cost where an exact count of a large account would
+// read all of it.
+func (s *Service) CountMembersUpTo(ctx context.Context, accountID string, f MemberFilter, limit int) (int, error) {
+	q, err := f.query()
+	if err != nil {
+		return 0, err
+	}
+	q.Limit = max(limit, 0)
+	return s.store.CountMembers(ctx, accountID, q)
 }
 
 // AuditEvents returns the account's newest audit events.

@@ -227,6 +227,9 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
+		if err := tx.RecordSignIn(ctx, accountID, userID, cred.ConnectionID, now); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
 			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
@@ -397,6 +400,10 @@ func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) 
 		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {
 			return err
 		}
+		// Entering an account counts as signing in to it.
+		if err := tx.RecordSignIn(ctx, accountID, v.User.ID, v.Session.Credential.ConnectionID, s.clock()); err != nil {
+			return err
+		}
 		return tx.SetLastAccount(ctx, v.User.ID, accountID)
 	})
 	if err != nil {
@@ -521,26 +528,32 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}
-		if m.Status == StatusDeactivated {
-			out = Member{User: u, Membership: m}
-			return nil
-		}
-		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusDeactivated, s.clock()); err != nil {
-			return err
-		}
-		if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
-			return err
-		}
-		out = Member{User: u, Membership: m}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
-			data: map[string]any{"email": u.Email},
-		})
+		out, err = s.deactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		return err
 	})
 	if err != nil {
 		return Member{}, fmt.Errorf("deactivate: %w", err)
 	}
 	return out, nil
+}
+
+// deactivate is Deactivate of a member found in tx.
+func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Member) (Member, error) {
+	if m.Membership.Status == StatusDeactivated {
+		return m, nil
+	}
+	var err error
+	accountID, u := m.Membership.AccountID, m.User
+	if m.Membership, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusDeactivated, s.clock()); err != nil {
+		return Member{}, err
+	}
+	if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
+		return Member{}, err
+	}
+	return m, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
+		data: map[string]any{"email": u.Email},
+	})
 }
 
 // Sweep deletes what has expired: sessions past their idle or absolute
@@ -575,20 +588,27 @@ func (s *Service) Reactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}
-		if m.Status != StatusDeactivated {
-			return ConflictError(fmt.Sprintf("%s is not deactivated (their membership is %s)", u.Email, m.Status))
-		}
-		if m, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusActive, s.clock()); err != nil {
-			return err
-		}
-		out = Member{User: u, Membership: m}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
-			data: map[string]any{"email": u.Email},
-		})
+		out, err = s.reactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		return err
 	})
 	if err != nil {
 		return Member{}, fmt.Errorf("reactivate: %w", err)
 	}
 	return out, nil
+}
+
+// reactivate is Reactivate of a member found in tx.
+func (s *Service) reactivate(ctx context.Context, tx Store, actor Actor, m Member) (Member, error) {
+	if m.Membership.Status != StatusDeactivated {
+		return Member{}, ConflictError(fmt.Sprintf("%s is not deactivated (their membership is %s)", m.User.Email, m.Membership.Status))
+	}
+	var err error
+	accountID, u := m.Membership.AccountID, m.User
+	if m.Membership, err = tx.SetMembershipStatus(ctx, accountID, u.ID, StatusActive, s.clock()); err != nil {
+		return Member{}, err
+	}
+	return m, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
+		data: map[string]any{"email": u.Email},
+	})
 }

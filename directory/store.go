@@ -45,9 +45,20 @@ type Store interface {
 
 	CreateMembership(ctx context.Context, u User, m Membership) error
 	FindMembership(ctx context.Context, accountID, userID string) (Membership, error)
+	// LockMembership is FindMembership for a transaction that decides on
+	// it: no other transaction changes it until this one ends.
+	LockMembership(ctx context.Context, accountID, userID string) (Membership, error)
 	FindMembershipsOfUser(ctx context.Context, userID string) ([]Membership, error)
 	FindMembers(ctx context.Context, accountID string, q MemberQuery) ([]Member, error)
-	CountMembers(ctx context.Context, accountID string, search string) (int, error)
+	// CountMembers counts the members q selects, up to q.Limit when it is
+	// not zero.
+	CountMembers(ctx context.Context, accountID string, q MemberQuery) (int, error)
+	// FindMember returns the account's member with that membership id.
+	FindMember(ctx context.Context, accountID, membershipID string) (Member, error)
+	SetMembershipRole(ctx context.Context, accountID, userID string, role Role, at time.Time) (Membership, error)
+	// RecordSignIn notes on the membership that the person signed in to
+	// the account through connectionID (empty: a password).
+	RecordSignIn(ctx context.Context, accountID, userID, connectionID string, at time.Time) error
 
 	// SetProfileAndPassword gives a user without a password their name and
 	// first password; Conflict when the user has a password by now.
@@ -246,4 +257,9 @@ type MemberQuery struct {
 	AfterEmailKey string
 	AfterUserID   string
 	Limit         int
+	// Status, Source and NeverSignedIn, when set, keep only the members
+	// in that status, from that source, or who never signed in.
+	Status        Status
+	Source        MembershipSource
+	NeverSignedIn bool
 }

@@ -60,6 +60,9 @@ const (
 	StatusDeactivated Status = "deactivated"
 )
 
+// Statuses returns every status a membership can be in.
+func Statuses() []Status { return []Status{StatusActive, StatusInvited, StatusDeactivated} }
+
 // Membership ties a user to an account with a role and a status.
 type Membership struct {
 	// ID is the membership's own id: the id SCIM clients know the person
@@ -70,8 +73,13 @@ type Membership struct {
 	Role      Role
 	Status    Status
 	Source    MembershipSource
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// LastSignInAt is when the person last signed in to the account (nil:
+	// never), and LastConnectionID the connection they came through then
+	// (empty for a password).
+	LastSignInAt     *time.Time
+	LastConnectionID string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // MembershipSource says how a membership came to be.
@@ -84,6 +92,11 @@ const (
 	SourceOfSSO        MembershipSource = "sso"
 	SourceOfImport     MembershipSource = "import"
 )
+
+// MembershipSources returns every way a membership comes to be.
+func MembershipSources() []MembershipSource {
+	return []MembershipSource{SourceOfAdmin, SourceOfInvitation, SourceOfSCIM, SourceOfSSO, SourceOfImport}
+}
 
 // Federated reports whether the membership came from the account's
 // identity provider (SCIM or an SSO login), which then answers for how the

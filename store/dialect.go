@@ -32,6 +32,9 @@ type dialect struct {
 	// indexes and sorting (see FindMembers). PostgreSQL's planner makes
 	// that choice from its statistics; SQLite's must be told.
 	walkEmailIndex string
+	// walkFilterIndex is walkEmailIndex for a listing by a console
+	// filter: the index of the filter, in email order.
+	walkFilterIndex func(directory.MemberQuery) string
 	// skipLocked ends a SELECT of rows to claim, so that concurrent
 	// claimers pass over each other's rows instead of waiting on them.
 	skipLocked string
@@ -70,12 +73,13 @@ var postgresDialect = dialect{
 		// 40001 serialization_failure, 40P01 deadlock_detected.
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
-	skipLocked: " FOR UPDATE SKIP LOCKED",
-	lockRows:   func(alias string) string { return " FOR UPDATE OF " + alias },
-	jsonArg:    "CAST(? AS jsonb)",
-	contains:   func(col string) string { return "strpos(" + col + ", ?) > 0" },
-	endsWith:   func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
-	attempts:   8,
+	skipLocked:      " FOR UPDATE SKIP LOCKED",
+	lockRows:        func(alias string) string { return " FOR UPDATE OF " + alias },
+	walkFilterIndex: func(directory.MemberQuery) string { return "" },
+	jsonArg:         "CAST(? AS jsonb)",
+	contains:        func(col string) string { return "strpos(" + col + ", ?) > 0" },
+	endsWith:        func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
+	attempts:        8,
 }
 
 var sqliteDialect = dialect{
@@ -99,10 +103,21 @@ var sqliteDialect = dialect{
 		return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 	},
 	walkEmailIndex: " INDEXED BY memberships_email",
-	lockRows:       func(string) string { return "" },
-	contains:       func(col string) string { return "instr(" + col + ", ?) > 0" },
-	jsonArg:        "?",
-	endsWith:       func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
+	walkFilterIndex: func(q directory.MemberQuery) string {
+		switch {
+		case q.NeverSignedIn:
+			return " INDEXED BY memberships_never_signed_in"
+		case q.Status != "":
+			return " INDEXED BY memberships_status"
+		case q.Source != "":
+			return " INDEXED BY memberships_source"
+		}
+		return ""
+	},
+	lockRows: func(string) string { return "" },
+	contains: func(col string) string { return "instr(" + col + ", ?) > 0" },
+	jsonArg:  "?",
+	endsWith: func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
 	// Each attempt already waited out the busy timeout.
 	attempts: 2,
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -19,16 +20,23 @@ type membershipRow struct {
 	Source    string    `db:"source"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
+	// Read only, written by RecordSignIn.
+	LastSignInAt     sql.NullTime `db:"last_sign_in_at"`
+	LastConnectionID string       `db:"last_connection_id"`
 }
 
 func (r membershipRow) membership() directory.Membership {
 	return directory.Membership{
 		ID: r.ID, AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
 		Source: directory.MembershipSource(r.Source), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		LastSignInAt: optionalTime(r.LastSignInAt), LastConnectionID: r.LastConnectionID,
 	}
 }
 
 const membershipColumns = `scim_id, account_id, user_id, role, status, source, created_at, updated_at`
+
+// membershipReadColumns adds what only reads need.
+const membershipReadColumns = membershipColumns + `, last_sign_in_at, last_connection_id`
 
 // searchKeys are the person's lowercased email, full name and last name as
 // the memberships table keeps them for listing and search. They are computed
@@ -81,9 +89,20 @@ func (s *Store) SCIMDeleted(ctx context.Context, accountID, userID string) (bool
 // FindMembership returns the user's membership of the account.
 func (s *Store) FindMembership(ctx context.Context, accountID, userID string) (directory.Membership, error) {
 	var row membershipRow
-	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+membershipColumns+` FROM memberships WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships WHERE account_id = ? AND user_id = ?`), accountID, userID)
 	if err != nil {
 		return directory.Membership{}, s.dialect.wrap(err, "find membership")
+	}
+	return row.membership(), nil
+}
+
+// LockMembership is FindMembership, the row held until the transaction
+// ends (PostgreSQL; SQLite's transactions hold the write lock already).
+func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (directory.Membership, error) {
+	var row membershipRow
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships m WHERE account_id = ? AND user_id = ?`+s.dialect.lockRows("m")), accountID, userID)
+	if err != nil {
+		return directory.Membership{}, s.dialect.wrap(err, "lock membership")
 	}
 	return row.membership(), nil
 }
@@ -91,7 +110,7 @@ func (s *Store) FindMembership(ctx context.Context, accountID, userID string) (d
 // FindMembershipsOfUser returns every membership of the user.
 func (s *Store) FindMembershipsOfUser(ctx context.Context, userID string) ([]directory.Membership, error) {
 	var rows []membershipRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipColumns+` FROM memberships WHERE user_id = ? ORDER BY account_id`), userID); err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships WHERE user_id = ? ORDER BY account_id`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find memberships of user")
 	}
 	out := make([]directory.Membership, len(rows))
@@ -103,13 +122,34 @@ func (s *Store) FindMembershipsOfUser(ctx context.Context, userID string) ([]dir
 
 type memberRow struct {
 	userRow
-	Role        string    `db:"role"`
-	Status      string    `db:"status"`
-	MemberSince time.Time `db:"member_created_at"`
-	MemberAt    time.Time `db:"member_updated_at"`
-	AccountID   string    `db:"account_id"`
-	MemberID    string    `db:"scim_id"`
+	Role             string       `db:"role"`
+	Status           string       `db:"status"`
+	Source           string       `db:"source"`
+	MemberSince      time.Time    `db:"member_created_at"`
+	MemberAt         time.Time    `db:"member_updated_at"`
+	AccountID        string       `db:"account_id"`
+	MemberID         string       `db:"scim_id"`
+	LastSignInAt     sql.NullTime `db:"last_sign_in_at"`
+	LastConnectionID string       `db:"last_connection_id"`
 }
+
+func (r memberRow) member() directory.Member {
+	return directory.Member{
+		User: r.user(),
+		Membership: directory.Membership{
+			ID: r.MemberID, AccountID: r.AccountID, UserID: r.ID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
+			Source: directory.MembershipSource(r.Source), CreatedAt: r.MemberSince.UTC(), UpdatedAt: r.MemberAt.UTC(),
+			LastSignInAt: optionalTime(r.LastSignInAt), LastConnectionID: r.LastConnectionID,
+		},
+	}
+}
+
+// memberSelect reads a member: the person and their membership.
+const memberSelect = `SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.password_must_change,
+			u.password_changed_at, u.password_proven, u.password_set_by, u.created_at, u.updated_at,
+			m.scim_id, m.account_id, m.role, m.status, m.source, m.created_at AS member_created_at, m.updated_at AS member_updated_at,
+			m.last_sign_in_at, m.last_connection_id
+		FROM memberships m`
 
 // maxKey sorts after every valid UTF-8 string that starts with a given
 // prefix: appended to the prefix it closes a prefix range.
@@ -124,11 +164,19 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	where := []string{`m.account_id = ?`}
 	args := []any{accountID}
 	hint := ""
+	filtered := q.Status != "" || q.Source != "" || q.NeverSignedIn
 	if q.Search != "" {
 		hi := q.Search + maxKey
-		dense, err := s.manyMatches(ctx, accountID, q.Search)
-		if err != nil {
-			return nil, err
+		// With a filter as well, the matches of the search are collected
+		// and filtered: walking the email index for a search whose matches
+		// the filter mostly drops could read the whole account before
+		// filling a page.
+		dense := false
+		if !filtered {
+			var err error
+			if dense, err = s.manyMatches(ctx, accountID, q.Search); err != nil {
+				return nil, err
+			}
 		}
 		if dense {
 			// Many match: walking the email index in order and keeping the
@@ -141,16 +189,20 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 			where = append(where, `m.user_id IN (`+matchingMembers+`)`)
 			args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
 		}
+	} else if filtered {
+		// A filter alone walks its own index (migration 00020) in email
+		// order: SQLite's planner would rather walk the email index and
+		// test every member, which reads the whole account for a rare match.
+		hint = s.dialect.walkFilterIndex(q)
 	}
+	w, a := memberFilterSQL(q)
+	where, args = append(where, w...), append(args, a...)
 	if q.AfterUserID != "" {
 		where = append(where, `(m.email_key, m.user_id) > (?, ?)`)
 		args = append(args, q.AfterEmailKey, q.AfterUserID)
 	}
 	args = append(args, q.Limit)
-	query := `SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.password_must_change,
-			u.password_changed_at, u.created_at, u.updated_at,
-			m.scim_id, m.account_id, m.role, m.status, m.created_at AS member_created_at, m.updated_at AS member_updated_at
-		FROM memberships m` + hint + ` JOIN users u ON u.id = m.user_id
+	query := memberSelect + hint + ` JOIN users u ON u.id = m.user_id
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY m.email_key, m.user_id LIMIT ?`
 	var rows []memberRow
@@ -159,15 +211,57 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 	}
 	out := make([]directory.Member, len(rows))
 	for i, r := range rows {
-		out[i] = directory.Member{
-			User: r.user(),
-			Membership: directory.Membership{
-				ID: r.MemberID, AccountID: r.AccountID, UserID: r.ID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
-				CreatedAt: r.MemberSince.UTC(), UpdatedAt: r.MemberAt.UTC(),
-			},
-		}
+		out[i] = r.member()
 	}
 	return out, nil
+}
+
+// memberFilterSQL is the condition of q's status, source and sign-in
+// filters on memberships m; values are arguments, never SQL text.
+func memberFilterSQL(q directory.MemberQuery) ([]string, []any) {
+	var where []string
+	var args []any
+	if q.Status != "" {
+		where, args = append(where, `m.status = ?`), append(args, string(q.Status))
+	}
+	if q.Source != "" {
+		where, args = append(where, `m.source = ?`), append(args, string(q.Source))
+	}
+	if q.NeverSignedIn {
+		where = append(where, `m.last_sign_in_at IS NULL`)
+	}
+	return where, args
+}
+
+// FindMember returns the account's member with that membership id.
+func (s *Store) FindMember(ctx context.Context, accountID, membershipID string) (directory.Member, error) {
+	var r memberRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(memberSelect+` JOIN users u ON u.id = m.user_id WHERE m.account_id = ? AND m.scim_id = ?`), accountID, membershipID)
+	if err != nil {
+		return directory.Member{}, s.dialect.wrap(err, "find member")
+	}
+	return r.member(), nil
+}
+
+// SetMembershipRole changes a membership's role.
+func (s *Store) SetMembershipRole(ctx context.Context, accountID, userID string, role directory.Role, at time.Time) (directory.Membership, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ?`), string(role), at, accountID, userID)
+	if err != nil {
+		return directory.Membership{}, s.dialect.wrap(err, "set membership role")
+	}
+	if err := expectOne(res, "membership"); err != nil {
+		return directory.Membership{}, err
+	}
+	return s.FindMembership(ctx, accountID, userID)
+}
+
+// RecordSignIn notes the person's sign-in to the account on the
+// membership. It leaves updated_at alone: signing in changes nothing SCIM
+// clients see (meta.lastModified).
+func (s *Store) RecordSignIn(ctx context.Context, accountID, userID, connectionID string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET last_sign_in_at = ?, last_connection_id = ? WHERE account_id = ? AND user_id = ?`),
+		at, connectionID, accountID, userID)
+	return s.dialect.wrap(err, "record sign-in")
 }
 
 // matchingMembers selects the user IDs of an account's members whose email,
@@ -194,13 +288,24 @@ func (s *Store) manyMatches(ctx context.Context, accountID, search string) (bool
 	return n >= denseMatches, nil
 }
 
-// CountMembers counts the account's members matching search (all when empty).
-func (s *Store) CountMembers(ctx context.Context, accountID, search string) (int, error) {
-	query, args := `SELECT COUNT(*) FROM memberships WHERE account_id = ?`, []any{accountID}
-	if search != "" {
-		hi := search + maxKey
-		query = `SELECT COUNT(*) FROM (` + matchingMembers + `) matches`
-		args = []any{accountID, search, hi, accountID, search, hi, accountID, search, hi}
+// CountMembers counts the account's members that q selects (its search
+// and filters; the cursor is ignored). With a limit it counts no further
+// than that: the cost of the count then stays bounded however large the
+// account.
+func (s *Store) CountMembers(ctx context.Context, accountID string, q directory.MemberQuery) (int, error) {
+	where := []string{`m.account_id = ?`}
+	args := []any{accountID}
+	if q.Search != "" {
+		hi := q.Search + maxKey
+		where = append(where, `m.user_id IN (`+matchingMembers+`)`)
+		args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+	}
+	w, a := memberFilterSQL(q)
+	where, args = append(where, w...), append(args, a...)
+	query := `SELECT COUNT(*) FROM memberships m WHERE ` + strings.Join(where, " AND ")
+	if q.Limit > 0 {
+		query = `SELECT COUNT(*) FROM (SELECT 1 FROM memberships m WHERE ` + strings.Join(where, " AND ") + ` LIMIT ?) matches`
+		args = append(args, q.Limit)
 	}
 	var n int
 	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(query), args...); err != nil {

@@ -193,7 +193,7 @@ func TestDenseSearchPages(t *testing.T) {
 				last := page[len(page)-1]
 				q.AfterEmailKey, q.AfterUserID = directory.EmailKey(last.User.Email), last.User.ID
 			}
-			n, err := s.CountMembers(ctx, "a", tc.search)
+			n, err := s.CountMembers(ctx, "a", directory.MemberQuery{Search: tc.search})
 			if err != nil || n != tc.want || len(got) != tc.want {
 				t.Errorf("search %q: listed %d, counted %d (%v); want %d", tc.search, len(got), n, err, tc.want)
 			}

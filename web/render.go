@@ -36,6 +36,9 @@ type Page struct {
 	// to the redirects that follow a form, so a form answered by a
 	// redirect to an identity provider needs the provider's origin here.
 	FormTargets []string
+	// Wide gives the page the width of a table rather than of a form
+	// (the admin console).
+	Wide bool
 
 	CSRFToken string       // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
 	Nonce     string       // the CSP nonce of this response

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	outbound "github.com/admit-dev/admit/fetch"
@@ -241,6 +242,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	provisioning, err := scim.New(svc, cfg.BaseURL, log)
 	if err != nil {
 		return nil, err
@@ -261,6 +266,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	mux.Handle("GET /{$}", pages.Home())
 	invitations.Register(mux)
 	signIn.Register(mux)
+	console.Register(mux)
 	provisioning.Register(mux)
 	singleSignOn.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))

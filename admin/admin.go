@@ -1,0 +1,175 @@
+package admin
+
+import (
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// Config configures the console.
+type Config struct {
+	Directory *directory.Service
+	Pages     *web.Renderer
+	// Secure is true behind HTTPS: the session cookie has the __Host- name.
+	Secure bool
+	Logger *slog.Logger
+}
+
+// Handler serves the console's pages.
+type Handler struct {
+	dir    *directory.Service
+	pages  *web.Renderer
+	cookie web.SessionCookie
+	log    *slog.Logger
+	tmpl   map[string]*template.Template
+}
+
+// New parses the pages.
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch"} {
+		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		h.tmpl[name] = t
+	}
+	return h, nil
+}
+
+// Register adds the console's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	get := func(fn consoleFunc) http.Handler { return h.pages.Handler(h.console(fn)) }
+	post := func(fn consoleFunc) http.Handler { return h.pages.Protect(h.pages.Handler(h.console(fn))) }
+	mux.Handle("GET /admin/{account}", get(h.handleUsers))
+	mux.Handle("GET /admin/{account}/{$}", get(h.handleUsers))
+	mux.Handle("GET /admin/{account}/users", get(h.handleUsers))
+	mux.Handle("POST /admin/{account}/users/bulk", post(h.handleBulk))
+	mux.Handle("GET /admin/{account}/users/resend", get(h.handleResendForm))
+	mux.Handle("POST /admin/{account}/users/resend", post(h.handleResendAll))
+	mux.Handle("GET /admin/{account}/users/new", get(h.handleAddForm))
+	mux.Handle("POST /admin/{account}/users/new", post(h.handleAdd))
+	mux.Handle("GET /admin/{account}/invite", get(h.handleInviteForm))
+	mux.Handle("POST /admin/{account}/invite", post(h.handleInvite))
+	mux.Handle("GET /admin/{account}/users/{id}", get(h.handlePerson))
+	mux.Handle("POST /admin/{account}/users/{id}/role", post(h.handleRole))
+	mux.Handle("POST /admin/{account}/users/{id}/{action}", post(h.handlePersonAction))
+	mux.Handle("GET /admin/{account}/roles", get(h.handleRoles))
+	// Anything else under an account's console is a 404 only for the
+	// people who may see that the console exists.
+	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {
+		return directory.NotFoundError("There is no page at this address.")
+	})))
+}
+
+// view is what every console page is rendered with: the admin, where the
+// page sits, and the page's own values in Page.
+type view struct {
+	Admin    directory.Admin
+	Base     string // /admin/{slug}
+	Section  string // the navigation entry of the page
+	Consoles []directory.Account
+	Notice   string
+	Done     string // the key of the notice, after a change (doneNotices)
+	Problems []string
+	Page     any
+}
+
+type consoleFunc func(w http.ResponseWriter, r *http.Request, v view) error
+
+// console runs fn for an owner or admin of the account in the path. The
+// signed-out go to sign in (and come back), a password someone else set
+// must be changed first (as on /me), and an admin whose session is in
+// another account is offered the switch.
+func (h *Handler) console(fn consoleFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		visit, err := h.dir.Authenticate(r.Context(), h.cookie.Token(r))
+		if directory.KindOf(err) == directory.Unauthenticated {
+			h.cookie.Clear(w)
+			target := "/login"
+			if r.Method == http.MethodGet {
+				target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if visit.User.PasswordMustChange {
+			http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+			return nil
+		}
+		adm, err := h.dir.Console(r.Context(), visit, r.PathValue("account"))
+		if err != nil {
+			return err
+		}
+		consoles, err := h.dir.Consoles(r.Context(), visit)
+		if err != nil {
+			return err
+		}
+		v := view{Admin: adm, Base: "/admin/" + url.PathEscape(adm.Account.Slug),
+			Consoles: slices.DeleteFunc(consoles, func(a directory.Account) bool { return a.ID == adm.Account.ID })}
+		if adm.Elsewhere {
+			if r.Method != http.MethodGet {
+				return directory.ForbiddenError("Your session is open in another account: switch to " + adm.Account.Title() + " first.")
+			}
+			v.Page = struct{ ReturnTo string }{web.LocalPath(r.URL.RequestURI(), v.Base)}
+			h.render(w, r, http.StatusOK, "switch", "Switch to "+adm.Account.Title(), v)
+			return nil
+		}
+		return fn(w, r, v)
+	}
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, v view) {
+	a := v.Admin.Account
+	h.pages.Render(w, r, status, h.tmpl[name], web.Page{
+		Title: title, Wide: true, Data: v,
+		Branding: web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor},
+	})
+}
+
+// assignableRoles are the roles the admin's forms offer: the owner role
+// only to those who may give it (the directory checks again).
+func assignableRoles(roles []directory.Role, adm directory.Admin) []directory.Role {
+	if adm.Can(directory.ManageOwners) {
+		return roles
+	}
+	return slices.DeleteFunc(slices.Clone(roles), func(r directory.Role) bool { return r == directory.RoleOwner })
+}
+
+func (h *Handler) handleRoles(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "roles"
+	type row struct {
+		Description string
+		Allowed     []bool
+	}
+	roles := directory.BuiltinRoles()
+	var rows []row
+	for _, p := range directory.Permissions() {
+		allowed := make([]bool, len(roles))
+		for i, role := range roles {
+			allowed[i] = slices.Contains(p.Roles, role)
+		}
+		rows = append(rows, row{p.Description, allowed})
+	}
+	v.Page = struct {
+		Roles []directory.Role
+		Rows  []row
+	}{roles, rows}
+	h.render(w, r, http.StatusOK, "roles", "Roles and permissions", v)
+	return nil
+}

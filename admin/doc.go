@@ -1,0 +1,34 @@
+// Package admin is the admin console: the pages where the owners and admins
+// of an account manage its people, under /admin/{account}/. The pages are
+// rendered on the server, work without JavaScript, carry the account's
+// branding (web.Renderer) and protect every form against CSRF.
+//
+// It decides nothing: who may do what is directory.Permissions (shown on the
+// Roles page), and every change goes through directory.Service with the
+// signed-in admin as the audited actor. The account in the path is checked
+// against the session: a person who is not an active member of it gets the
+// same 404 as for an account that does not exist, a member without console
+// rights 403, and an admin whose session is open in another of their
+// accounts a page to switch (as on /me). Everything a page names by id is
+// looked up within that account, so another account's ids are 404 too.
+//
+// Sessions and the sign-in are package login's; the JSON API and the other
+// console pages (security, branding, SSO, SCIM, domains, audit log, mail)
+// are still to come.
+//
+// Routes:
+//
+//	GET  /admin/{account}                          the Users page
+//	GET  /admin/{account}/users                    people: search, filters, keyset pages
+//	POST /admin/{account}/users/bulk               resend, deactivate, reactivate or remove the selected
+//	GET  /admin/{account}/users/resend             how many never signed in; confirm
+//	POST /admin/{account}/users/resend             resend the invitation to each of them
+//	GET  /admin/{account}/users/new                Add user form
+//	POST /admin/{account}/users/new
+//	GET  /admin/{account}/invite                   Invite form
+//	POST /admin/{account}/invite
+//	GET  /admin/{account}/users/{id}               a person: membership, actions, audit trail
+//	POST /admin/{account}/users/{id}/role          change their role
+//	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, remove, resend, reset
+//	GET  /admin/{account}/roles                    who may do what
+package admin

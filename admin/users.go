@@ -1,0 +1,265 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+// usersPageSize is how many people one page of the Users table shows.
+const usersPageSize = 50
+
+// countLimit is how far the Users page counts the people who match; past
+// it, the page says "more than". Counting all of a large account on every
+// page would cost more than the page itself.
+const countLimit = 10_000
+
+// filterForm is the Users page's search and filters, as the query string
+// carries them.
+type filterForm struct {
+	Search string
+	Status string
+	Source string
+	Never  bool
+}
+
+func readFilter(q url.Values) filterForm {
+	return filterForm{Search: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Source: q.Get("source"), Never: q.Get("never") == "1"}
+}
+
+func (f filterForm) filter() directory.MemberFilter {
+	return directory.MemberFilter{Search: f.Search, Status: directory.Status(f.Status), Source: directory.MembershipSource(f.Source), NeverSignedIn: f.Never}
+}
+
+// query is the filter as a query string, for the links that keep it.
+func (f filterForm) query() url.Values {
+	q := url.Values{}
+	if f.Search != "" {
+		q.Set("q", f.Search)
+	}
+	if f.Status != "" {
+		q.Set("status", f.Status)
+	}
+	if f.Source != "" {
+		q.Set("source", f.Source)
+	}
+	if f.Never {
+		q.Set("never", "1")
+	}
+	return q
+}
+
+type usersPage struct {
+	Filter   filterForm
+	Statuses []directory.Status
+	Sources  []directory.MembershipSource
+	Members  []directory.Member
+	Count    int
+	More     bool   // more than Count match
+	Next     string // the next page's URL, empty on the last
+	First    string // the first page's URL, empty on it
+}
+
+// doneNotices are the notices a redirect after a change may ask for; only
+// these texts can appear, whatever a link says.
+var doneNotices = map[string]string{
+	"added":       "The person has been added.",
+	"invited":     "The invitation is on its way.",
+	"role":        "The role has been changed.",
+	"deactivated": "Deactivated: they can no longer sign in here, and their sessions here have ended.",
+	"reactivated": "Reactivated: they can sign in here again.",
+	"resent":      "The invitation has been sent again, with a new link; the old link no longer works.",
+	"reset":       "A password reset link is on its way to them (or, if they sign in through single sign-on, a note saying so).",
+	"removed":     "The person has been removed from this account.",
+}
+
+func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "users"
+	q := r.URL.Query()
+	f := readFilter(q)
+	p := usersPage{Filter: f, Statuses: directory.Statuses(), Sources: directory.MembershipSources()}
+	if v.Notice = doneNotices[q.Get("done")]; v.Notice != "" {
+		v.Done = q.Get("done")
+	}
+	page, err := h.dir.ListMembersBy(r.Context(), v.Admin.Account.ID, f.filter(), q.Get("after"), usersPageSize)
+	if directory.KindOf(err) == directory.Invalid {
+		v.Problems, v.Page = directory.ProblemsOf(err), p
+		h.render(w, r, http.StatusBadRequest, "users", "Users", v)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n, err := h.dir.CountMembersUpTo(r.Context(), v.Admin.Account.ID, f.filter(), countLimit+1)
+	if err != nil {
+		return err
+	}
+	p.Count, p.More = min(n, countLimit), n > countLimit
+	p.Members = page.Members
+	if page.Next != "" {
+		next := f.query()
+		next.Set("after", page.Next)
+		p.Next = v.Base + "/users?" + next.Encode()
+	}
+	if q.Get("after") != "" {
+		p.First = v.Base + "/users"
+		if enc := f.query().Encode(); enc != "" {
+			p.First += "?" + enc
+		}
+	}
+	v.Page = p
+	h.render(w, r, http.StatusOK, "users", "Users", v)
+	return nil
+}
+
+type bulkPage struct {
+	Heading string
+	Result  directory.BulkResult
+}
+
+// bulkHeadings name the bulk actions on the result page.
+var bulkHeadings = map[string]string{
+	directory.BulkResend:     "Invitations resent",
+	directory.BulkDeactivate: "Deactivated",
+	directory.BulkReactivate: "Reactivated",
+	directory.BulkRemove:     "Removed",
+}
+
+func (h *Handler) handleBulk(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "users"
+	action := r.PostFormValue("action")
+	res, err := h.dir.Bulk(r.Context(), v.Admin, action, r.PostForm["id"])
+	if err != nil {
+		return err
+	}
+	v.Page = bulkPage{Heading: bulkHeadings[action], Result: res}
+	h.render(w, r, http.StatusOK, "bulk", bulkHeadings[action], v)
+	return nil
+}
+
+func (h *Handler) handleResendForm(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "users"
+	n, err := h.dir.CountNeverSignedIn(r.Context(), v.Admin)
+	if err != nil {
+		return err
+	}
+	v.Page = struct{ Count int }{n}
+	h.render(w, r, http.StatusOK, "resend", "Resend invitations", v)
+	return nil
+}
+
+func (h *Handler) handleResendAll(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "users"
+	// Resending thousands takes a while; a browser that gives up must not
+	// stop it halfway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Minute)
+	defer cancel()
+	res, err := h.dir.ResendToNeverSignedIn(ctx, v.Admin)
+	if err != nil {
+		return err
+	}
+	v.Page = bulkPage{Heading: "Invitations resent", Result: res}
+	h.render(w, r, http.StatusOK, "bulk", "Invitations resent", v)
+	return nil
+}
+
+// addForm is the Add user and Invite forms, as typed.
+type addForm struct {
+	Email, FirstName, LastName, Role string
+	// How the person will sign in: "invite" (an invitation email),
+	// "password" (an initial password they must change) or "sso".
+	How   string
+	Roles []directory.Role
+}
+
+func (h *Handler) newAddForm(ctx context.Context, v view) (addForm, error) {
+	roles, err := h.dir.Roles(ctx, v.Admin.Account.ID)
+	if err != nil {
+		return addForm{}, err
+	}
+	return addForm{Role: string(directory.RoleMember), How: "invite", Roles: assignableRoles(roles, v.Admin)}, nil
+}
+
+func (h *Handler) handleAddForm(w http.ResponseWriter, r *http.Request, v view) error {
+	f, err := h.newAddForm(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	v.Section, v.Page = "add", f
+	h.render(w, r, http.StatusOK, "add", "Add user", v)
+	return nil
+}
+
+func (h *Handler) handleInviteForm(w http.ResponseWriter, r *http.Request, v view) error {
+	f, err := h.newAddForm(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	v.Section, v.Page = "invite", f
+	h.render(w, r, http.StatusOK, "invite", "Invite", v)
+	return nil
+}
+
+func (h *Handler) handleAdd(w http.ResponseWriter, r *http.Request, v view) error {
+	return h.add(w, r, v, "add", r.PostFormValue("how"))
+}
+
+func (h *Handler) handleInvite(w http.ResponseWriter, r *http.Request, v view) error {
+	return h.add(w, r, v, "invite", "invite")
+}
+
+// add handles both forms: a mistake shows the form again with what was
+// typed (but never the password) and every problem.
+func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how string) error {
+	ctx := r.Context()
+	f, err := h.newAddForm(ctx, v)
+	if err != nil {
+		return err
+	}
+	f.Email, f.FirstName, f.LastName = r.PostFormValue("email"), r.PostFormValue("first_name"), r.PostFormValue("last_name")
+	f.Role, f.How = r.PostFormValue("role"), how
+	done, id := "added", ""
+	switch how {
+	case "invite":
+		var inv directory.Invitation
+		inv, err = h.dir.InviteMember(ctx, v.Admin, directory.NewInvitation{Email: f.Email, Role: directory.Role(f.Role), FirstName: f.FirstName, LastName: f.LastName})
+		if err == nil {
+			var m directory.Member
+			if m, err = h.dir.Member(ctx, v.Admin.Account.ID, inv.Email); err == nil {
+				id = m.Membership.ID
+			}
+		}
+		done = "invited"
+	case "password", "sso":
+		password := ""
+		if how == "password" {
+			if password = r.PostFormValue("password"); password == "" {
+				err = directory.InvalidError("type the initial password, or choose another way for them to sign in")
+			}
+		}
+		if err == nil {
+			var added directory.Added
+			added, err = h.dir.AddMember(ctx, v.Admin, directory.NewUser{Email: f.Email, FirstName: f.FirstName, LastName: f.LastName, Role: directory.Role(f.Role), Password: password})
+			id = added.Member.Membership.ID
+		}
+	default:
+		err = directory.InvalidError("choose how they will sign in")
+	}
+	switch directory.KindOf(err) {
+	case directory.Invalid, directory.Conflict, directory.Forbidden:
+		v.Section, v.Page, v.Problems = page, f, directory.ProblemsOf(err)
+		title := map[string]string{"add": "Add user", "invite": "Invite"}[page]
+		h.render(w, r, web.StatusOf(err), page, title, v)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestConsoleInBrowser: through admit serve, an owner signs in to the
+// console in Chromium and adds a person, invites another, resends the
+// invitation (to one, then to everyone who never signed in), changes a role
+// and deactivates; axe-core finds no serious or critical violation on the
+// console's pages, and the pages log no error and no CSP violation. Every
+// change is audited with the owner as actor.
+func TestConsoleInBrowser(t *testing.T) {
+	axe := axeScript(t)
+	ctx := newBrowser(t)
+	console := watchConsole(ctx)
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey}
+	s := startServer(t, t.TempDir(), settings...)
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		r := admitWith(t, append(cleanEnv(), settings...), stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+		return r
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc")
+	cli("first password given 42\n", "user", "add", "--account", "acme", "--email", "olive@acme.example", "--first", "Olive", "--last", "Owner", "--role", "owner", "--password-stdin")
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, s.logs)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	checked := func(page string) {
+		t.Helper()
+		checkAccessibility(t, ctx, axe, page)
+	}
+
+	// Signed out, the console sends Olive to sign in; her initial password
+	// must be changed first.
+	do("sign in",
+		chromedp.Navigate(s.url+"/admin/acme/users"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, "olive@acme.example"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#password`, "first password given 42"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current`),
+		chromedp.SendKeys(`#current`, "first password given 42"),
+		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
+		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current-account`),
+		chromedp.Navigate(s.url+"/admin/acme/users"),
+		chromedp.WaitVisible(`#people`))
+	checked("Users")
+	if got := text(`#count`); !strings.Contains(got, "1 person") {
+		t.Errorf("Users count: %q", got)
+	}
+
+	// Add a person with an invitation (the form's default).
+	do("add user",
+		chromedp.Click(`a[href="/admin/acme/users/new"]`),
+		chromedp.WaitVisible(`#how-invite`))
+	checked("Add user")
+	do("add user",
+		chromedp.SendKeys(`#email`, "nia@acme.example"),
+		chromedp.SendKeys(`#first_name`, "Nia"),
+		chromedp.SendKeys(`#last_name`, "Ng"),
+		chromedp.Click(`#add`),
+		chromedp.WaitVisible(`#done-invited`))
+	if got := text(`#status`); got != "Invited" {
+		t.Errorf("Nia's status after adding: %q", got)
+	}
+	checked("a person")
+
+	// A mistake (Nia is already here) keeps what was typed and says what
+	// is wrong.
+	do("add user with a mistake",
+		chromedp.Click(`a[href="/admin/acme/users/new"]`),
+		chromedp.WaitVisible(`#how-password`),
+		chromedp.SendKeys(`#email`, "nia@acme.example"),
+		chromedp.SendKeys(`#first_name`, "Max"),
+		chromedp.SendKeys(`#last_name`, "M"),
+		chromedp.Click(`#how-sso`),
+		chromedp.Click(`#add`),
+		chromedp.WaitVisible(`div.problems`))
+	checked("Add user with a mistake")
+
+	// Invite Joe, resend his invitation, make him an admin, deactivate him.
+	do("invite",
+		chromedp.Click(`a[href="/admin/acme/invite"]`),
+		chromedp.WaitVisible(`#invite`))
+	checked("Invite")
+	do("invite",
+		chromedp.SendKeys(`#email`, "joe@acme.example"),
+		chromedp.Click(`#invite`),
+		chromedp.WaitVisible(`#resend`),
+		chromedp.Click(`#resend`),
+		chromedp.WaitVisible(`#done-resent`))
+	if got := text(`#done-resent`); !strings.Contains(got, "sent again") {
+		t.Errorf("after resending: %q", got)
+	}
+	do("change role",
+		chromedp.SetValue(`#new-role`, "admin"),
+		chromedp.Click(`#change-role`),
+		chromedp.WaitVisible(`#done-role`))
+	if got := text(`#role`); got != "admin" {
+		t.Errorf("Joe's role: %q; want admin", got)
+	}
+	do("deactivate",
+		chromedp.Click(`#deactivate`),
+		chromedp.WaitVisible(`#reactivate`))
+	if got := text(`#status`); got != "Deactivated" {
+		t.Errorf("Joe's status: %q; want Deactivated", got)
+	}
+	checked("a deactivated person, with the audit trail")
+
+	// Resend to everyone who never signed in: Nia alone is still invited.
+	do("resend to everyone",
+		chromedp.Navigate(s.url+"/admin/acme/users"),
+		chromedp.WaitVisible(`#people`),
+		chromedp.Click(`a[href="/admin/acme/users/resend"]`),
+		chromedp.WaitVisible(`#confirm-resend`))
+	checked("Resend confirmation")
+	if got := text(`#resend-count`); !strings.HasPrefix(got, "1 invited person has never signed in") {
+		t.Errorf("resend count: %q", got)
+	}
+	do("resend to everyone", chromedp.Click(`#confirm-resend`), chromedp.WaitVisible(`#done`))
+	if got := text(`#done`); got != "Done for 1 person." {
+		t.Errorf("after resending to everyone: %q", got)
+	}
+
+	// The filters, without script: a GET form.
+	do("filter",
+		chromedp.Navigate(s.url+"/admin/acme/users"),
+		chromedp.WaitVisible(`#people`),
+		chromedp.SetValue(`#status`, "deactivated"),
+		chromedp.Click(`form[role=search] button[type=submit]`),
+		chromedp.WaitReady(`#status option[value=deactivated][selected]`))
+	if got := text(`#people tbody`); !strings.Contains(got, "joe@acme.example") || strings.Contains(got, "nia@") {
+		t.Errorf("deactivated people: %q", got)
+	}
+	do("roles", chromedp.Click(`a[href="/admin/acme/roles"]`), chromedp.WaitVisible(`#permissions`))
+	checked("Roles")
+
+	if problems := console.problems(ctx, s.url); len(problems) > 0 {
+		t.Errorf("console errors or CSP violations:\n%s", strings.Join(problems, "\n"))
+	}
+
+	// Each change names Olive.
+	var events []struct {
+		Action string `json:"action"`
+		Actor  struct {
+			Source string `json:"source"`
+			Name   string `json:"name"`
+		} `json:"actor"`
+	}
+	r := cli("", "audit", "list", "--account", "acme", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &events); err != nil {
+		t.Fatalf("audit list: %v: %s", err, r.stdout)
+	}
+	byOlive := map[string]int{}
+	for _, e := range events {
+		if e.Actor.Source == "admin" && e.Actor.Name == "olive@acme.example" {
+			byOlive[e.Action]++
+		}
+	}
+	for action, n := range map[string]int{"invitation.created": 2, "invitation.resent": 2, "membership.role_changed": 1, "membership.deactivated": 1} {
+		if byOlive[action] != n {
+			t.Errorf("%s by Olive: %d; want %d (all: %v)", action, byOlive[action], n, byOlive)
+		}
+	}
+	s.stop(t)
+}

@@ -1,0 +1,503 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Action is something done in an account's admin console.
+type Action string
+
+const (
+	// ViewMembers is the Users page, a person's page and their audit trail.
+	ViewMembers Action = "view_members"
+	// AddMembers is adding a user, inviting, and resending invitations.
+	AddMembers Action = "add_members"
+	// ManageMembers is changing a role, deactivating, reactivating,
+	// removing, and sending a password reset link.
+	ManageMembers Action = "manage_members"
+	// ManageOwners is any of those done to an owner, and giving someone
+	// the owner role: an admin cannot lock the owners out, nor raise
+	// anyone (themself included) above their own role.
+	ManageOwners Action = "manage_owners"
+)
+
+// Permission is one row of the table of who may do what.
+type Permission struct {
+	Action      Action
+	Description string
+	Roles       []Role
+}
+
+// permissions is the one table of who may do what in the console. Roles
+// an account defines for itself have no console rights, like member.
+var permissions = []Permission{
+	{ViewMembers, "see the people of the account, their details and audit trail", []Role{RoleOwner, RoleAdmin}},
+	{AddMembers, "add people, invite them, resend invitations", []Role{RoleOwner, RoleAdmin}},
+	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
+	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
+}
+
+// Permissions returns the table of who may do what in the console.
+func Permissions() []Permission {
+	out := slices.Clone(permissions)
+	for i := range out {
+		out[i].Roles = slices.Clone(out[i].Roles)
+	}
+	return out
+}
+
+// Can reports whether a member with role may do action in the console.
+func Can(role Role, action Action) bool {
+	for _, p := range permissions {
+		if p.Action == action {
+			return slices.Contains(p.Roles, role)
+		}
+	}
+	return false
+}
+
+// Admin is a signed-in person at an account's console.
+type Admin struct {
+	Account    Account
+	User       User
+	Membership Membership
+	// Elsewhere says the person's session is open in another account: they
+	// administer this one too, and must switch to it (as on /me) first.
+	Elsewhere bool
+}
+
+// Can reports whether the admin may do action.
+func (a Admin) Can(action Action) bool { return Can(a.Membership.Role, action) }
+
+// Actor is the admin as their changes are audited.
+func (a Admin) Actor() Actor { return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email} }
+
+// errNoConsole is the answer for an account the person is not an active
+// member of: the same as for an account that does not exist, so the
+// console tells nobody which accounts exist.
+var errNoConsole = NotFoundError("There is no page at this address.")
+
+// Console opens the console of the account with slug for the visit's
+// person. An account they are not an active member of is NotFound, one
+// where their role has no console rights Forbidden. When their session is
+// in another account the Admin is Elsewhere: nothing may be done in it
+// until they switch.
+func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, error) {
+	adm := Admin{Account: v.Account, User: v.User, Membership: v.Membership}
+	if slug != v.Account.Slug {
+		if !lookupable(slug) {
+			return Admin{}, errNoConsole
+		}
+		a, err := s.store.FindAccountBySlug(ctx, slug)
+		if KindOf(err) == NotFound {
+			return Admin{}, errNoConsole
+		}
+		if err != nil {
+			return Admin{}, err
+		}
+		m, err := s.store.FindMembership(ctx, a.ID, v.User.ID)
+		if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+			return Admin{}, errNoConsole
+		}
+		if err != nil {
+			return Admin{}, err
+		}
+		adm = Admin{Account: a, User: v.User, Membership: m, Elsewhere: true}
+	}
+	if !adm.Can(ViewMembers) {
+		return Admin{}, ForbiddenError(fmt.Sprintf("Only the owners and admins of %s manage it.", adm.Account.Title()))
+	}
+	return adm, nil
+}
+
+// ready refuses an Admin whose session is elsewhere, or whose role may not
+// do action.
+func (a Admin) ready(action Action) error {
+	if a.Elsewhere {
+		return ForbiddenError(fmt.Sprintf("Switch to %s first.", a.Account.Title()))
+	}
+	if !a.Can(action) {
+		return ForbiddenError("Your role does not allow this here.")
+	}
+	return nil
+}
+
+// MemberDetail is a person as the console's page of them shows them.
+type MemberDetail struct {
+	Member
+	// ExternalID is the identity provider's id of the person (SCIM).
+	ExternalID string
+	// Connection is the connection of the person's last sign-in, when it
+	// was through single sign-on and the connection still exists.
+	Connection *Connection
+}
+
+// AdminMember returns the account's member with that membership id.
+func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (MemberDetail, error) {
+	if err := adm.ready(ViewMembers); err != nil {
+		return MemberDetail{}, err
+	}
+	m, err := s.findMember(ctx, s.store, adm.Account.ID, id)
+	if err != nil {
+		return MemberDetail{}, err
+	}
+	d := MemberDetail{Member: m}
+	if su, err := s.store.FindSCIMUser(ctx, adm.Account.ID, id); err == nil {
+		d.ExternalID = su.Profile.ExternalID
+	} else if KindOf(err) != NotFound {
+		return MemberDetail{}, err
+	}
+	if cid := m.Membership.LastConnectionID; cid != "" {
+		if c, err := s.store.FindConnection(ctx, adm.Account.ID, cid); err == nil {
+			d.Connection = &c
+		} else if KindOf(err) != NotFound {
+			return MemberDetail{}, err
+		}
+	}
+	return d, nil
+}
+
+// findMember finds the account's member by membership id; another
+// account's is NotFound like one that does not exist.
+func (s *Service) findMember(ctx context.Context, tx Store, accountID, id string) (Member, error) {
+	if !lookupable(id) {
+		return Member{}, NotFoundError("There is no such person in this account.")
+	}
+	m, err := tx.FindMember(ctx, accountID, id)
+	if KindOf(err) == NotFound {
+		return Member{}, NotFoundError("There is no such person in this account.")
+	}
+	return m, err
+}
+
+// target finds the member an admin acts on with action and checks that the
+// admin may: owners answer only to owners, and nobody deactivates, removes
+// or changes the role of themself (the console would lock them out).
+//
+// Inside a transaction both memberships are read again and locked: a role
+// taken from the admin since their page loaded no longer acts, and two
+// owners demoting or removing each other at the same moment cannot leave
+// the account without one (the second sees the first's change).
+func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, action Action, onSelf bool) (Member, error) {
+	if err := adm.ready(action); err != nil {
+		return Member{}, err
+	}
+	me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
+	if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
+		return Member{}, ForbiddenError("You are no longer an active member of this account.")
+	}
+	if err != nil {
+		return Member{}, err
+	}
+	adm.Membership = me
+	if err := adm.ready(action); err != nil {
+		return Member{}, err
+	}
+	m, err := s.findMember(ctx, tx, adm.Account.ID, id)
+	if err != nil {
+		return Member{}, err
+	}
+	if m.User.ID != adm.User.ID {
+		if m.Membership, err = tx.LockMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
+			return Member{}, err
+		}
+	}
+	if m.Membership.Role == RoleOwner && !adm.Can(ManageOwners) {
+		return Member{}, ForbiddenError(fmt.Sprintf("%s is an owner: only an owner can do that.", m.User.Email))
+	}
+	if !onSelf && m.User.ID == adm.User.ID {
+		return Member{}, ForbiddenError("You cannot do that to yourself; ask another owner or admin.")
+	}
+	return m, nil
+}
+
+// AddMember adds a person by hand (AddUser) as the admin.
+func (s *Service) AddMember(ctx context.Context, adm Admin, in NewUser) (Added, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return Added{}, err
+	}
+	if Role(strings.TrimSpace(string(in.Role))) == RoleOwner && !adm.Can(ManageOwners) {
+		return Added{}, ForbiddenError("Only an owner can make someone an owner.")
+	}
+	return s.AddUser(ctx, adm.Account.ID, adm.Actor(), in)
+}
+
+// InviteMember invites a person (Invite) as the admin, who is told if the
+// address bounces.
+func (s *Service) InviteMember(ctx context.Context, adm Admin, in NewInvitation) (Invitation, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return Invitation{}, err
+	}
+	if Role(strings.TrimSpace(string(in.Role))) == RoleOwner && !adm.Can(ManageOwners) {
+		return Invitation{}, ForbiddenError("Only an owner can make someone an owner.")
+	}
+	in.InviterEmail = adm.User.Email
+	return s.Invite(ctx, adm.Account.ID, adm.Actor(), in)
+}
+
+// ChangeRole gives the member another of the account's roles.
+func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Role) (Member, error) {
+	role = Role(strings.TrimSpace(string(role)))
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		// The person first: another account's id is NotFound whatever
+		// the role asked for.
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		roles, err := s.Roles(ctx, adm.Account.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(roles, role) {
+			return InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
+		}
+		if role == RoleOwner && !adm.Can(ManageOwners) {
+			return ForbiddenError("Only an owner can make someone an owner.")
+		}
+		out = m
+		if m.Membership.Role == role {
+			return nil
+		}
+		if out.Membership, err = tx.SetMembershipRole(ctx, adm.Account.ID, m.User.ID, role, s.clock()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
+			data: map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("change role: %w", err)
+	}
+	return out, nil
+}
+
+// DeactivateMember suspends the member (Deactivate).
+func (s *Service) DeactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.deactivate(ctx, tx, adm.Actor(), m)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("deactivate: %w", err)
+	}
+	return out, nil
+}
+
+// ReactivateMember lets a deactivated member in again (Reactivate).
+func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.reactivate(ctx, tx, adm.Actor(), m)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("reactivate: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveMember takes the person out of the account: their membership, its
+// sessions and groups, and an open invitation go. The person's user stays
+// (they may belong to other accounts).
+func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
+		if err != nil {
+			return err
+		}
+		out = m
+		if inv, err := tx.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
+			inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
+			if err := tx.UpdateInvitation(ctx, inv); err != nil {
+				return err
+			}
+		} else if KindOf(err) != NotFound {
+			return err
+		}
+		if err := tx.DeleteMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.deleted", targetType: "membership", targetID: m.User.ID,
+			data: map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("remove member: %w", err)
+	}
+	return out, nil
+}
+
+// ResendInvitation sends the member's open invitation again (Resend).
+func (s *Service) ResendInvitation(ctx context.Context, adm Admin, id string) (Invitation, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return Invitation{}, err
+	}
+	m, err := s.target(ctx, s.store, &adm, id, AddMembers, true)
+	if err != nil {
+		return Invitation{}, err
+	}
+	return s.Resend(ctx, adm.Account.ID, adm.Actor(), m.User.Email, 0)
+}
+
+// SendResetLink emails the member a password reset link, under the rules
+// of a reset they ask for themselves (RequestPasswordReset): the link goes
+// to their own address, so the admin learns and sets nothing, and a person
+// who signs in through their company's SSO gets a note saying so instead.
+// The admin's request is audited in the account.
+func (s *Service) SendResetLink(ctx context.Context, adm Admin, id string) (Member, error) {
+	m, err := s.target(ctx, s.store, &adm, id, ManageMembers, true)
+	if err != nil {
+		return Member{}, err
+	}
+	if m.Membership.Status != StatusActive {
+		return Member{}, ConflictError(fmt.Sprintf("%s is %s here: a reset link would open nothing", m.User.Email, m.Membership.Status))
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		return s.record(ctx, tx, change{
+			accountID: adm.Account.ID, actor: adm.Actor(), action: "user.password_reset_sent", targetType: "user", targetID: m.User.ID,
+			data: map[string]any{"email": m.User.Email},
+		})
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("send reset link: %w", err)
+	}
+	if err := s.RequestPasswordReset(ctx, m.User.Email); err != nil {
+		return Member{}, fmt.Errorf("send reset link: %w", err)
+	}
+	return m, nil
+}
+
+// Bulk actions of the console.
+const (
+	BulkResend     = "resend"
+	BulkDeactivate = "deactivate"
+	BulkReactivate = "reactivate"
+	BulkRemove     = "remove"
+)
+
+// BulkResult is what a bulk action did: how many it changed, and why it
+// left the others.
+type BulkResult struct {
+	Done     int
+	Problems []string
+}
+
+// MaxBulk is the most people one bulk action takes: one page.
+const MaxBulk = MaxPageSize
+
+// Bulk does one action to several members, each on its own (one refusal
+// does not undo the others).
+func (s *Service) Bulk(ctx context.Context, adm Admin, action string, ids []string) (BulkResult, error) {
+	var do func(id string) error
+	switch action {
+	case BulkResend:
+		do = func(id string) error { _, err := s.ResendInvitation(ctx, adm, id); return err }
+	case BulkDeactivate:
+		do = func(id string) error { _, err := s.DeactivateMember(ctx, adm, id); return err }
+	case BulkReactivate:
+		do = func(id string) error { _, err := s.ReactivateMember(ctx, adm, id); return err }
+	case BulkRemove:
+		do = func(id string) error { _, err := s.RemoveMember(ctx, adm, id); return err }
+	default:
+		return BulkResult{}, InvalidError(fmt.Sprintf("there is no action %q", action))
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	switch {
+	case len(ids) == 0:
+		return BulkResult{}, InvalidError("select at least one person")
+	case len(ids) > MaxBulk:
+		return BulkResult{}, InvalidError(fmt.Sprintf("select at most %d people at a time", MaxBulk))
+	}
+	var out BulkResult
+	for _, id := range ids {
+		switch err := do(id); {
+		case err == nil:
+			out.Done++
+		case KindOf(err) == Internal:
+			return out, err
+		default:
+			out.Problems = append(out.Problems, Message(err))
+		}
+	}
+	return out, nil
+}
+
+// neverSignedIn selects the people a "resend to everyone who never signed
+// in" reaches: invited people, who have not accepted (an invitation is
+// how they sign in the first time).
+var neverSignedIn = MemberFilter{Status: StatusInvited, NeverSignedIn: true}
+
+// CountNeverSignedIn counts the people ResendToNeverSignedIn would reach.
+func (s *Service) CountNeverSignedIn(ctx context.Context, adm Admin) (int, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return 0, err
+	}
+	return s.CountMembersBy(ctx, adm.Account.ID, neverSignedIn)
+}
+
+// ResendToNeverSignedIn resends the invitation of every invited person of
+// the account, a page at a time (each resend is its own transaction).
+func (s *Service) ResendToNeverSignedIn(ctx context.Context, adm Admin) (BulkResult, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return BulkResult{}, err
+	}
+	var out BulkResult
+	after := ""
+	for {
+		page, err := s.ListMembersBy(ctx, adm.Account.ID, neverSignedIn, after, MaxPageSize)
+		if err != nil {
+			return out, err
+		}
+		for _, m := range page.Members {
+			switch _, err := s.ResendInvitation(ctx, adm, m.Membership.ID); {
+			case err == nil:
+				out.Done++
+			case KindOf(err) == Internal:
+				return out, err
+			default:
+				out.Problems = append(out.Problems, Message(err))
+			}
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		after = page.Next
+	}
+}
+
+// Consoles returns the accounts whose console the visit's person may open,
+// ordered by name: where they are an active member with console rights
+// and the way they signed in opens the account (the ones they can switch
+// to, as on /me).
+func (s *Service) Consoles(ctx context.Context, v Visit) ([]Account, error) {
+	accounts, err := s.AccountsOf(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.store.FindMembershipsOfUser(ctx, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	roles := make(map[string]Role, len(ms))
+	for _, m := range ms {
+		roles[m.AccountID] = m.Role
+	}
+	return slices.DeleteFunc(accounts, func(a Account) bool { return !Can(roles[a.ID], ViewMembers) }), nil
+}
