@@ -560,7 +560,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("sweep SSO state: %w", err)
 	}
-	return n + m, nil
+	o, err := s.store.DeleteExpiredAppState(ctx, now)
+	if err != nil {
+		return n + m, fmt.Errorf("sweep app authorizations and tokens: %w", err)
+	}
+	return n + m + o, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.
