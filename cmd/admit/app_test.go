@@ -1,12 +1,16 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
 
 func TestAppCommands(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
+		// One server key for every run: the key pairs are sealed with it.
+		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		admit := func(t *testing.T, _, stdin string, args ...string) result { t.Helper(); return admitWith(t, env, stdin, args...) }
 		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
 			t.Fatalf("account create: %s", r.stderr)
 		}
@@ -34,6 +38,19 @@ func TestAppCommands(t *testing.T) {
 			t.Errorf("app remove: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
 
+		// The token keys rotate apart from the SAML certificate.
+		for _, want := range []string{"Published es256 key", "now signs tokens"} {
+			if r := admit(t, db, "", "certs", "rotate", "--kind", "es256"); r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("certs rotate --kind es256: exit %d: %s%s; want %q", r.code, r.stdout, r.stderr, want)
+			}
+		}
+		tokenKeys := decode[[]certificateJSON](t, admit(t, db, "", "certs", "list", "--kind", "es256", "--json"))
+		samlCerts := decode[[]certificateJSON](t, admit(t, db, "", "certs", "list", "--json"))
+		if len(tokenKeys) != 2 || tokenKeys[0].State != "active" || tokenKeys[1].State != "previous" || tokenKeys[0].Kind != "es256" ||
+			len(samlCerts) != 1 || samlCerts[0].Kind != "saml" {
+			t.Errorf("after rotating es256 twice: es256 %+v, saml %+v", tokenKeys, samlCerts)
+		}
+
 		for _, tc := range []struct {
 			name string
 			args []string
@@ -45,6 +62,7 @@ func TestAppCommands(t *testing.T) {
 			{"fragment", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#a"}, exitError, "fragment"},
 			{"unknown account", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--account", "nope"}, exitError, `no account "nope"`},
 			{"remove unknown", []string{"app", "remove", "--client-id", "admit_app_nope"}, exitError, "no app with client id"},
+			{"unknown key kind", []string{"certs", "rotate", "--kind", "hs256"}, exitUsage, "--kind must be saml, es256 or rs256"},
 			{"rotate a public app", []string{"app", "rotate-secret", "--client-id", list[1].ClientID}, exitError, "public"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
