@@ -10,7 +10,10 @@ func TestAppCommands(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db string) {
 		// One server key for every run: the key pairs are sealed with it.
 		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
-		admit := func(t *testing.T, _, stdin string, args ...string) result { t.Helper(); return admitWith(t, env, stdin, args...) }
+		admit := func(t *testing.T, _, stdin string, args ...string) result {
+			t.Helper()
+			return admitWith(t, env, stdin, args...)
+		}
 		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
 			t.Fatalf("account create: %s", r.stderr)
 		}
