@@ -16,7 +16,7 @@ import (
 // the key named by kid, with the algorithm the key is published for.
 func verify(t *testing.T, jwks jose.JSONWebKeySet, token string) error {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

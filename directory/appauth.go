@@ -278,9 +278,11 @@ func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cr
 	if c.Groups, err = s.store.FindGroupNamesOfMember(ctx, accountID, userID); err != nil {
 		return AppClaims{}, err
 	}
+	if c.AMR, err = s.AppAMR(ctx, accountID, cred); err != nil {
+		return AppClaims{}, err
+	}
 	switch cred.Method {
 	case MethodPassword:
-		c.AMR = []string{"pwd"}
 		// A password proves the address only when its holder came through
 		// a link mailed to it (an invitation or a reset).
 		c.EmailVerified = u.PasswordProven
@@ -290,13 +292,32 @@ func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cr
 			return AppClaims{}, err
 		}
 		if err == nil {
-			c.AMR = []string{string(conn.Protocol)}
 			// The connection may assert only addresses in the account's
 			// verified domains it serves: then the address is proven.
 			c.EmailVerified = slices.Contains(allowedDomains(a, conn), emailDomain(u.Email))
 		}
 	}
 	return c, nil
+}
+
+// AppAMR is the amr claim of a sign-in with cred to the account: "pwd",
+// or the protocol of the connection ("saml", "oidc"); nil when the
+// connection is gone.
+func (s *Service) AppAMR(ctx context.Context, accountID string, cred Credential) ([]string, error) {
+	switch cred.Method {
+	case MethodPassword:
+		return []string{"pwd"}, nil
+	case MethodSSO:
+		conn, err := s.store.FindConnection(ctx, accountID, cred.ConnectionID)
+		if KindOf(err) == NotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []string{string(conn.Protocol)}, nil
+	}
+	return nil, nil
 }
 
 // IssueAppTokens issues an access token for a completed authorization, and
@@ -371,13 +392,11 @@ func (s *Service) revokeFamily(ctx context.Context, t AppToken) error {
 	return errReplayed
 }
 
-// AppRefreshToken returns the live refresh token of an app; a token that
-// was rotated already revokes its whole family and is refused.
-func (s *Service) AppRefreshToken(ctx context.Context, clientID, token string) (AppToken, error) {
-	t, err := s.store.FindAppTokenByHash(ctx, hashToken(token))
-	if KindOf(err) == NotFound || err == nil && (t.Kind != RefreshToken || t.ClientID != clientID) {
-		return AppToken{}, UnauthenticatedError("unknown refresh token")
-	}
+// AppRefreshToken returns the live refresh token with that value; a token
+// that was rotated already revokes its whole family and is refused. The
+// caller checks that it is the token's client presenting it.
+func (s *Service) AppRefreshToken(ctx context.Context, token string) (AppToken, error) {
+	t, err := s.AppRefreshTokenForRevocation(ctx, token)
 	if err != nil {
 		return AppToken{}, err
 	}
@@ -388,6 +407,16 @@ func (s *Service) AppRefreshToken(ctx context.Context, clientID, token string) (
 		return AppToken{}, UnauthenticatedError("the refresh token has expired")
 	}
 	return t, nil
+}
+
+// AppRefreshTokenForRevocation finds a refresh token by its value, used or
+// not: revoking a token is not using it.
+func (s *Service) AppRefreshTokenForRevocation(ctx context.Context, token string) (AppToken, error) {
+	t, err := s.store.FindAppTokenByHash(ctx, hashToken(token))
+	if KindOf(err) == NotFound || err == nil && t.Kind != RefreshToken {
+		return AppToken{}, UnauthenticatedError("unknown refresh token")
+	}
+	return t, err
 }
 
 // RotateAppRefreshToken exchanges a refresh token for a new access token
