@@ -1,9 +1,21 @@
 package main
 
 import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 func TestAppCommands(t *testing.T) {
@@ -76,4 +88,110 @@ func TestAppCommands(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAppSignsInThroughServe: an app registered with admit app add signs
+// a person in through admit serve, as any Go app would (go-oidc and
+// x/oauth2), by password through the sign-in form: discovery, the code
+// flow with PKCE, the ID token verified with the JWKS, userinfo.
+func TestAppSignsInThroughServe(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db, "ADMIT_BASE_URL="+base, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		r := admitWith(t, env, stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		return r
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
+	cli("an initial password\n", "user", "add", "--account", "acme", "--email", "ada@acme.example", "--first", "Ada", "--last", "Lovelace", "--password-stdin")
+	const callback = "http://127.0.0.1:9/cb"
+	app := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", callback, "--public", "--json"))
+	if app.Issuer != base {
+		t.Errorf("app add printed issuer %q; want %q", app.Issuer, base)
+	}
+	srv := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, "ADMIT_BASE_URL="+base, "ADMIT_ADDR="+addr, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	defer srv.stop(t)
+
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: app.ClientID, Endpoint: provider.Endpoint(), RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), callback) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	fetch := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	form := func(page string, fields url.Values) url.Values {
+		t.Helper()
+		for _, name := range []string{"csrf_token", "return_to"} {
+			if m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(page); m != nil {
+				fields.Set(name, html.UnescapeString(m[1]))
+			}
+		}
+		return fields
+	}
+
+	verifier, state := oauth2.GenerateVerifier(), "state-1"
+	resp, page := fetch(browser.Get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+	if resp.Request.URL.Path != "/login" {
+		t.Fatalf("authorize without a session went to %s", resp.Request.URL)
+	}
+	// The password an operator set must be changed first; then the app
+	// asks again and the browser, signed in, goes straight back.
+	resp, page = fetch(browser.PostForm(base+"/login", form(page, url.Values{"email": {"ada@acme.example"}, "password": {"an initial password"}})))
+	if resp.Request.URL.Path != "/password/change" {
+		t.Fatalf("after sign-in: %s", resp.Request.URL)
+	}
+	fetch(browser.PostForm(base+"/password/change", form(page, url.Values{"current": {"an initial password"}, "password": {"ada's own passphrase"}, "confirm": {"ada's own passphrase"}})))
+	resp, _ = fetch(browser.Get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if !strings.HasPrefix(loc.String(), callback) || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
+		t.Fatalf("the app got %d %s", resp.StatusCode, loc)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: app.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+		Name          string `json:"name"`
+		Role          string `json:"role"`
+		Account       struct {
+			Slug string `json:"slug"`
+		} `json:"account"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	// An operator set the password: nothing proved the address.
+	if claims.Email != "ada@acme.example" || claims.EmailVerified || claims.Name != "Ada Lovelace" || claims.Role != "member" || claims.Account.Slug != "acme" {
+		t.Errorf("ID token claims %+v", claims)
+	}
+	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil || info.Subject != idt.Subject || info.Email != "ada@acme.example" {
+		t.Errorf("userinfo %+v, %v", info, err)
+	}
 }
