@@ -88,15 +88,16 @@ func PublicJWK(kp KeyPair) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: kp.Signer.Public(), KeyID: kp.Record.ID, Algorithm: string(Algorithm(kp.Record.Kind)), Use: "sig"}
 }
 
-// Sign signs claims (anything that encodes as a JSON object) as a compact
-// JWT with the active key of alg.
-func (k *TokenKeys) Sign(ctx context.Context, alg jose.SignatureAlgorithm, claims []byte) (string, error) {
+// Sign signs claims (a JSON object) as a compact JWS with the active key
+// of alg; typ is the token's media type ("JWT", "logout+jwt"), which keeps
+// a token of one kind from passing for another.
+func (k *TokenKeys) Sign(ctx context.Context, alg jose.SignatureAlgorithm, typ string, claims []byte) (string, error) {
 	kp, err := k.Active(ctx, alg)
 	if err != nil {
 		return "", err
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: kp.Signer, KeyID: kp.Record.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
 		return "", fmt.Errorf("token signer: %w", err)
 	}

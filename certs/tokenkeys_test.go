@@ -53,7 +53,7 @@ func TestTokenKeysRotation(t *testing.T) {
 		}
 		for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
 			t.Run(string(alg), func(t *testing.T) {
-				old, err := keys.Sign(ctx, alg, []byte(`{"sub":"u1"}`))
+				old, err := keys.Sign(ctx, alg, "JWT", []byte(`{"sub":"u1"}`))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +75,7 @@ func TestTokenKeysRotation(t *testing.T) {
 						t.Errorf("after rotation step %d the older token does not verify: %v", step, err)
 					}
 				}
-				fresh, err := keys.Sign(ctx, alg, []byte(`{"sub":"u1"}`))
+				fresh, err := keys.Sign(ctx, alg, "JWT", []byte(`{"sub":"u1"}`))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -29,6 +29,9 @@ type App struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser back to, compared exactly as well.
 	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI, when set, is where admit posts a logout token
+	// when a person's membership ends (OpenID Back-Channel Logout 1.0).
+	BackchannelLogoutURI string
 	// Public marks a client that cannot keep a secret (a single-page or
 	// native app): it has none, and must use PKCE with S256.
 	Public bool
@@ -42,6 +45,7 @@ type NewApp struct {
 	Name                   string
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
 	Public                 bool
 	AccountID              string // "" for every account
 }
@@ -126,11 +130,15 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 	problems = append(problems, bad...)
 	logouts, bad := checkURIs("post-logout redirect URI", in.PostLogoutRedirectURIs, false)
 	problems = append(problems, bad...)
+	in.BackchannelLogoutURI = strings.TrimSpace(in.BackchannelLogoutURI)
+	if in.BackchannelLogoutURI != "" {
+		problems = appendProblem(problems, checkRedirectURI(in.BackchannelLogoutURI))
+	}
 	if len(problems) > 0 {
 		return App{}, "", InvalidError(problems...)
 	}
 	a := App{ID: newID(), Name: in.Name, ClientID: newSecret(clientIDPrefix, 16), RedirectURIs: redirects,
-		PostLogoutRedirectURIs: logouts, Public: in.Public, AccountID: in.AccountID, CreatedAt: s.clock()}
+		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID, CreatedAt: s.clock()}
 	var secret string
 	if !a.Public {
 		secret = newSecret(clientSecretPrefix, 32)

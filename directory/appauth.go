@@ -350,6 +350,10 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, refresh bool, 
 			} else if err != nil {
 				return err
 			}
+		} else if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, now, now.Add(SessionMaxAge)); err != nil {
+			// The app may keep its own session as long as admit's longest:
+			// until then, it is told if the membership ends.
+			return err
 		}
 		if err := tx.CreateAppToken(ctx, access); err != nil {
 			return err
@@ -447,6 +451,12 @@ func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
 }
 
 // EndAppSessions ends a person's tokens at an app: RP-initiated logout.
+// The app signed them out itself, so it is not told again.
 func (s *Service) EndAppSessions(ctx context.Context, userID, clientID string) error {
-	return s.store.DeleteAppTokensOf(ctx, userID, clientID)
+	return s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppSignIns(ctx, "", userID, clientID); err != nil {
+			return err
+		}
+		return tx.DeleteAppTokensOf(ctx, userID, clientID)
+	})
 }

@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -132,6 +133,118 @@ func TestAppStateIsSwept(t *testing.T) {
 		}
 		if got := countRows(t, s, "app_tokens"); got != 0 {
 			t.Errorf("%d tokens after the refresh token ended; want 0", got)
+		}
+	})
+}
+
+// signInToApp runs an authorization of the app for the person to the
+// end: a session, the authorization, its tokens.
+func signInToApp(t *testing.T, svc *directory.Service, app directory.App, userID, accountID string) {
+	t.Helper()
+	ctx := context.Background()
+	token, _, err := svc.StartSession(ctx, userID, accountID, directory.ByPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = svc.CompleteAppAuthorization(ctx, a.ID, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMembershipEndQueuesBackchannelLogouts: deactivating a member (admin
+// or SCIM) or deleting them (SCIM) queues a logout for each app with a
+// back-channel URI they signed in to, in the same transaction, and ends
+// their tokens; a logout that keeps failing is given up and audited.
+func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		userID := added.Member.User.ID
+		told, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Told", RedirectURIs: []string{"https://told.example/cb"}, BackchannelLogoutURI: "https://told.example/logout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		untold, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Untold", RedirectURIs: []string{"https://untold.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, scimToken, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "Okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, end := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"admin deactivation", func() error { _, err := svc.Deactivate(ctx, acme.ID, operator, "pat@acme.example"); return err }},
+			{"SCIM deactivation", func() error {
+				_, err := svc.ReplaceSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID, directory.SCIMUserInput{
+					Profile: directory.SCIMProfile{UserName: "pat@acme.example"}, Email: "pat@acme.example", Active: false}, 0)
+				return err
+			}},
+			{"SCIM deletion", func() error { return svc.DeleteSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID) }},
+		} {
+			t.Run(end.name, func(t *testing.T) {
+				signInToApp(t, svc, told, userID, acme.ID)
+				signInToApp(t, svc, untold, userID, acme.ID)
+				if err := end.fn(); err != nil {
+					t.Fatal(err)
+				}
+				due, err := svc.ClaimAppLogouts(ctx, 10)
+				if err != nil || len(due) != 1 || due[0].ClientID != told.ClientID || due[0].UserID != userID || due[0].App.BackchannelLogoutURI != "https://told.example/logout" {
+					t.Fatalf("logouts due: %+v, %v; want one, to the app that asked", due, err)
+				}
+				if n := countRows(t, s, "app_tokens") + countRows(t, s, "app_sign_ins"); n != 0 {
+					t.Errorf("%d tokens and sign-ins left", n)
+				}
+				if err := svc.FinishAppLogout(ctx, due[0], nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.Reactivate(ctx, acme.ID, operator, "pat@acme.example"); err != nil && end.name != "SCIM deletion" {
+					t.Fatal(err)
+				}
+			})
+		}
+
+		// A logout that keeps failing is tried AppLogoutAttempts times.
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		signInToApp(t, svc, told, userID, acme.ID)
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "pat@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		for attempt := 1; attempt <= directory.AppLogoutAttempts; attempt++ {
+			due, err := svc.ClaimAppLogouts(ctx, 10)
+			if err != nil || len(due) != 1 || due[0].Attempts != attempt {
+				t.Fatalf("attempt %d: %+v, %v", attempt, due, err)
+			}
+			if err := svc.FinishAppLogout(ctx, due[0], errors.New("503 Service Unavailable")); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(10 * time.Minute)
+		}
+		if n := countRows(t, s, "app_logouts"); n != 0 {
+			t.Errorf("%d logouts left after giving up", n)
+		}
+		if acts := auditActions(t, svc, acme.ID); acts[len(acts)-1] != "app.backchannel_logout_failed" {
+			t.Errorf("audit ends with %v", acts[len(acts)-3:])
 		}
 	})
 }

@@ -216,6 +216,9 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 				if err := tx.DeleteSessionsOfMembership(ctx, accountID, m.UserID); err != nil {
 					return err
 				}
+				if err := s.endAppAccess(ctx, tx, accountID, m.UserID); err != nil {
+					return err
+				}
 			}
 		}
 		out = SCIMUser{Membership: m, Email: cur.Email, Profile: in.Profile, Version: v}
@@ -237,6 +240,9 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 	err := s.store.Tx(ctx, func(tx Store) error {
 		cur, err := tx.FindSCIMUser(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := s.endAppAccess(ctx, tx, accountID, cur.Membership.UserID); err != nil {
 			return err
 		}
 		if err := tx.DeleteMembership(ctx, accountID, cur.Membership.UserID); err != nil {

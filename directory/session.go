@@ -531,6 +531,9 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 		if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
 			return err
 		}
+		if err := s.endAppAccess(ctx, tx, accountID, u.ID); err != nil {
+			return err
+		}
 		out = Member{User: u, Membership: m}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,

@@ -226,6 +226,7 @@ type Store interface {
 
 	AppStore
 	AppAuthStore
+	AppLogoutStore
 
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first

@@ -77,7 +77,7 @@ func New(cfg Config) (*Handler, error) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	conf := &op.Config{
-		CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
+		CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true, BackChannelLogoutSupported: true,
 		DefaultLogoutRedirectURI: signedOutPath,
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "at_hash", "c_hash",

@@ -20,15 +20,16 @@ type appRow struct {
 	SecretHash  string         `db:"secret_hash"`
 	Redirects   string         `db:"redirect_uris"`
 	PostLogouts string         `db:"post_logout_redirect_uris"`
+	Backchannel string         `db:"backchannel_logout_uri"`
 	Public      bool           `db:"public"`
 	AccountID   sql.NullString `db:"account_id"`
 	CreatedAt   time.Time      `db:"created_at"`
 }
 
-const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, public, account_id, created_at`
+const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, created_at`
 
 func (r appRow) app() (directory.App, error) {
-	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, Public: r.Public,
+	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, BackchannelLogoutURI: r.Backchannel, Public: r.Public,
 		AccountID: r.AccountID.String, CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(r.Redirects), &a.RedirectURIs); err != nil {
 		return a, fmt.Errorf("app %s redirect URIs: %w", r.ID, err)
@@ -48,8 +49,8 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 
 // CreateApp stores an app; Conflict when its client id exists.
 func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.Public, nullString(a.AccountID), a.CreatedAt)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID), a.CreatedAt)
 	return s.dialect.wrap(err, "insert app")
 }
 
@@ -277,7 +278,8 @@ func (s *Store) DeleteAppTokensOf(ctx context.Context, userID, clientID string) 
 // DeleteExpiredAppState deletes authorizations and tokens past their end.
 func (s *Store) DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
-	for _, q := range []string{`DELETE FROM app_authorizations WHERE expires_at < ?`, `DELETE FROM app_tokens WHERE expires_at < ?`} {
+	for _, q := range []string{`DELETE FROM app_authorizations WHERE expires_at < ?`, `DELETE FROM app_tokens WHERE expires_at < ?`,
+		`DELETE FROM app_sign_ins WHERE expires_at < ?`} {
 		res, err := s.q.ExecContext(ctx, s.rebind(q), now)
 		if err != nil {
 			return total, s.dialect.wrap(err, "delete expired app state")
@@ -307,4 +309,108 @@ func (s *Store) FindGroupNamesOfMember(ctx context.Context, accountID, userID st
 	names = append(names, asserted...)
 	slices.Sort(names)
 	return slices.Compact(names), nil
+}
+
+// RecordAppSignIn remembers (or renews) a person's sign-in to an app.
+func (s *Store) RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, at, expiresAt time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_sign_ins (client_id, account_id, user_id, signed_in_at, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, account_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at, expires_at = excluded.expires_at`),
+		clientID, accountID, userID, at, expiresAt)
+	return s.dialect.wrap(err, "record app sign-in")
+}
+
+// FindAppsSignedInto returns the apps with a live sign-in of the person in
+// the account.
+func (s *Store) FindAppsSignedInto(ctx context.Context, accountID, userID string, now time.Time) ([]directory.App, error) {
+	var rows []appRow
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+prefixed("a.", appColumns)+` FROM app_sign_ins si JOIN apps a ON a.client_id = si.client_id
+		WHERE si.account_id = ? AND si.user_id = ? AND si.expires_at > ? ORDER BY a.created_at, a.id`), accountID, userID, now)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find apps signed into")
+	}
+	out := make([]directory.App, len(rows))
+	for i, r := range rows {
+		if out[i], err = r.app(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DeleteAppSignIns forgets sign-ins of a person: to one app or all, in one
+// account or all.
+func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error {
+	query, args := `DELETE FROM app_sign_ins WHERE user_id = ?`, []any{userID}
+	if accountID != "" {
+		query, args = query+` AND account_id = ?`, append(args, accountID)
+	}
+	if clientID != "" {
+		query, args = query+` AND client_id = ?`, append(args, clientID)
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	return s.dialect.wrap(err, "delete app sign-ins")
+}
+
+// DeleteAppTokensOfMembership deletes a person's tokens in one account.
+func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "delete app tokens of membership")
+}
+
+type appLogoutRow struct {
+	ID            string    `db:"id"`
+	ClientID      string    `db:"client_id"`
+	AccountID     string    `db:"account_id"`
+	UserID        string    `db:"user_id"`
+	CreatedAt     time.Time `db:"created_at"`
+	NextAttemptAt time.Time `db:"next_attempt_at"`
+	Attempts      int       `db:"attempts"`
+	LastError     string    `db:"last_error"`
+}
+
+const appLogoutColumns = `id, client_id, account_id, user_id, created_at, next_attempt_at, attempts, last_error`
+
+// CreateAppLogout queues a back-channel logout.
+func (s *Store) CreateAppLogout(ctx context.Context, l directory.AppLogout) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_logouts (id, client_id, account_id, user_id, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), l.ID, l.ClientID, l.AccountID, l.UserID, l.CreatedAt, l.NextAttemptAt)
+	return s.dialect.wrap(err, "insert app logout")
+}
+
+// ClaimAppLogouts locks up to limit logouts due at now until lockedUntil,
+// counting an attempt on each; concurrent callers get different ones.
+func (s *Store) ClaimAppLogouts(ctx context.Context, now, lockedUntil time.Time, limit int) ([]directory.AppLogout, error) {
+	var rows []appLogoutRow
+	err := s.within(ctx, func(s *Store) error {
+		return sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE app_logouts SET locked_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM app_logouts
+				WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)
+				ORDER BY next_attempt_at LIMIT ?`+s.dialect.skipLocked+`)
+			RETURNING `+appLogoutColumns), lockedUntil, now, now, limit)
+	})
+	if err != nil {
+		return nil, s.dialect.wrap(err, "claim app logouts")
+	}
+	out := make([]directory.AppLogout, len(rows))
+	for i, r := range rows {
+		out[i] = directory.AppLogout{ID: r.ID, ClientID: r.ClientID, AccountID: r.AccountID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC(),
+			NextAttemptAt: r.NextAttemptAt.UTC(), Attempts: r.Attempts, LastError: r.LastError}
+	}
+	return out, nil
+}
+
+// RetryAppLogout puts a logout back for a later attempt.
+func (s *Store) RetryAppLogout(ctx context.Context, id, lastError string, next time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_logouts SET last_error = ?, next_attempt_at = ?, locked_until = NULL WHERE id = ?`),
+		lastError, next, id)
+	if err != nil {
+		return s.dialect.wrap(err, "retry app logout")
+	}
+	return expectOne(res, "app logout")
+}
+
+// DeleteAppLogout deletes a delivered (or given up) logout.
+func (s *Store) DeleteAppLogout(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_logouts WHERE id = ?`), id)
+	return s.dialect.wrap(err, "delete app logout")
 }

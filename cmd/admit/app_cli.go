@@ -15,6 +15,7 @@ type appJSON struct {
 	ClientSecret           string    `json:"client_secret,omitempty"` // only when just made
 	RedirectURIs           []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
 	Public                 bool      `json:"public"`
 	Account                string    `json:"account,omitempty"` // slug; none for every account
 	Issuer                 string    `json:"issuer"`
@@ -23,7 +24,7 @@ type appJSON struct {
 
 func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
 	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
-		Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.cfg.BaseURL, "/"), CreatedAt: a.CreatedAt}
+		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.cfg.BaseURL, "/"), CreatedAt: a.CreatedAt}
 }
 
 func nonNilList(s []string) []string {
@@ -39,6 +40,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	var redirects, logouts stringList
 	fs.Var(&redirects, "redirect-uri", "where admit may send the browser back with a code, matched exactly (repeatable; https, or http on localhost)")
 	fs.Var(&logouts, "post-logout-redirect-uri", "where admit may send the browser after the app signs it out (repeatable)")
+	backchannel := fs.String("backchannel-logout-uri", "", "where admit posts a logout token when a person's membership ends (OpenID Back-Channel Logout)")
 	public := fs.Bool("public", false, "the app cannot keep a secret (single-page or native app): no secret, PKCE required")
 	slug := fs.String("account", "", "serve only this account's members (default: every account)")
 	if err := c.parse(fs, args, "name", "redirect-uri"); err != nil {
@@ -58,7 +60,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 		accountID = a.ID
 	}
 	app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-		Public: *public, AccountID: accountID})
+		BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID})
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ var commands = []command{
 	{"sso update", "change a connection (only the flags given): --account S --connection N [--domain D ... | --all-domains] [--jit M] [--return-host O ... | --no-return-hosts] [--allow-idp-initiated=BOOL] [--clock-skew D] [--email-trust T] [--scope S ...] [--*-attribute A | --*-claim C]", (*cli).ssoUpdate},
 	{"sso set-secret", "replace an OIDC connection's client secret (read from standard input): --account S --connection N --client-secret-stdin", (*cli).ssoSetSecret},
 	{"sso remove", "remove an SSO connection (its members stay): --account S --connection N", (*cli).ssoRemove},
-	{"app add", "register an app that signs people in through admit (OpenID Connect); prints its client id and secret once: --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--public] [--account S]", (*cli).appAdd},
+	{"app add", "register an app that signs people in through admit (OpenID Connect); prints its client id and secret once: --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--public] [--account S]", (*cli).appAdd},
 	{"app list", "list the registered apps", (*cli).appList},
 	{"app remove", "remove an app: its client id and tokens stop working: --client-id C", (*cli).appRemove},
 	{"app rotate-secret", "give an app a new client secret (printed once); the old one stops working: --client-id C", (*cli).appRotateSecret},

@@ -88,6 +88,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { worker.Run(bgCtx) })
 	background.Go(func() { sweep(bgCtx, svc, log) })
 	background.Go(func() { refresher.Run(bgCtx) })
+	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
+	background.Go(func() { logouts.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {

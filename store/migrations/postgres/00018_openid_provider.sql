@@ -10,6 +10,7 @@ CREATE TABLE apps (
     redirect_uris             text NOT NULL,
     post_logout_redirect_uris text NOT NULL DEFAULT '[]',
     public                    boolean NOT NULL,
+    backchannel_logout_uri    text NOT NULL DEFAULT '',
     account_id                text REFERENCES accounts (id) ON DELETE CASCADE,
     created_at                timestamptz NOT NULL
 );
@@ -63,6 +64,37 @@ CREATE INDEX app_tokens_family ON app_tokens (family_id);
 CREATE INDEX app_tokens_user ON app_tokens (user_id, client_id);
 CREATE INDEX app_tokens_expiry ON app_tokens (expires_at);
 
+-- Which apps a person signed in to, in which account, until their session
+-- there could last no longer (admit's longest session): the apps that hear
+-- of it when the membership ends (OpenID Back-Channel Logout 1.0).
+CREATE TABLE app_sign_ins (
+    client_id    text NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
+    account_id   text NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id      text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    signed_in_at timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    PRIMARY KEY (client_id, account_id, user_id)
+);
+CREATE INDEX app_sign_ins_member ON app_sign_ins (account_id, user_id);
+CREATE INDEX app_sign_ins_expiry ON app_sign_ins (expires_at);
+
+-- Back-channel logouts to deliver, written in the transaction that ends
+-- the membership; a worker on any replica claims, sends and deletes them.
+-- Account and user have no foreign keys: the person may be gone by the
+-- time the app is told.
+CREATE TABLE app_logouts (
+    id              text PRIMARY KEY,
+    client_id       text NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
+    account_id      text NOT NULL,
+    user_id         text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    next_attempt_at timestamptz NOT NULL,
+    locked_until    timestamptz,
+    attempts        integer NOT NULL DEFAULT 0,
+    last_error      text NOT NULL DEFAULT ''
+);
+CREATE INDEX app_logouts_due ON app_logouts (next_attempt_at);
+
 -- admit's own key pairs come in kinds: the SAML one, and the ES256 and
 -- RS256 keys that sign tokens. Each kind rotates on its own.
 ALTER TABLE certificates ADD COLUMN kind text NOT NULL DEFAULT 'saml' CHECK (kind IN ('saml', 'es256', 'rs256'));
@@ -74,6 +106,8 @@ DELETE FROM certificates WHERE kind <> 'saml';
 DROP INDEX certificates_one_state;
 CREATE UNIQUE INDEX certificates_one_state ON certificates (state) WHERE state IN ('next', 'active');
 ALTER TABLE certificates DROP COLUMN kind;
+DROP TABLE app_logouts;
+DROP TABLE app_sign_ins;
 DROP TABLE app_tokens;
 DROP TABLE app_authorizations;
 DROP TABLE apps;

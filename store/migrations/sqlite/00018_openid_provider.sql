@@ -10,6 +10,7 @@ CREATE TABLE apps (
     redirect_uris             TEXT NOT NULL,
     post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]',
     public                    BOOLEAN NOT NULL,
+    backchannel_logout_uri    TEXT NOT NULL DEFAULT '',
     account_id                TEXT REFERENCES accounts (id) ON DELETE CASCADE,
     created_at                TIMESTAMP NOT NULL
 );
@@ -63,6 +64,37 @@ CREATE INDEX app_tokens_family ON app_tokens (family_id);
 CREATE INDEX app_tokens_user ON app_tokens (user_id, client_id);
 CREATE INDEX app_tokens_expiry ON app_tokens (expires_at);
 
+-- Which apps a person signed in to, in which account, until their session
+-- there could last no longer (admit's longest session): the apps that hear
+-- of it when the membership ends (OpenID Back-Channel Logout 1.0).
+CREATE TABLE app_sign_ins (
+    client_id    TEXT NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
+    account_id   TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    signed_in_at TIMESTAMP NOT NULL,
+    expires_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (client_id, account_id, user_id)
+);
+CREATE INDEX app_sign_ins_member ON app_sign_ins (account_id, user_id);
+CREATE INDEX app_sign_ins_expiry ON app_sign_ins (expires_at);
+
+-- Back-channel logouts to deliver, written in the transaction that ends
+-- the membership; a worker on any replica claims, sends and deletes them.
+-- Account and user have no foreign keys: the person may be gone by the
+-- time the app is told.
+CREATE TABLE app_logouts (
+    id              TEXT PRIMARY KEY,
+    client_id       TEXT NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
+    account_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL,
+    locked_until    TIMESTAMP,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX app_logouts_due ON app_logouts (next_attempt_at);
+
 -- admit's own key pairs come in kinds: the SAML one, and the ES256 and
 -- RS256 keys that sign tokens. Each kind rotates on its own.
 ALTER TABLE certificates ADD COLUMN kind TEXT NOT NULL DEFAULT 'saml' CHECK (kind IN ('saml', 'es256', 'rs256'));
@@ -74,6 +106,8 @@ DELETE FROM certificates WHERE kind <> 'saml';
 DROP INDEX certificates_one_state;
 CREATE UNIQUE INDEX certificates_one_state ON certificates (state) WHERE state IN ('next', 'active');
 ALTER TABLE certificates DROP COLUMN kind;
+DROP TABLE app_logouts;
+DROP TABLE app_sign_ins;
 DROP TABLE app_tokens;
 DROP TABLE app_authorizations;
 DROP TABLE apps;
