@@ -32,7 +32,10 @@ const (
 
 // AppAuthorization is one authorization request of an app, from the
 // authorize endpoint until its code is exchanged: what the app asked for,
-// then who signed in for which account, then the code's hash.
+// then who signed in for which account, then the code's hash. Until the
+// person has signed in it is kept by the browser (package provider seals
+// it into the sign-in URL): an anonymous request writes nothing (DESIGN
+// rule 12); it is stored once the person is known.
 type AppAuthorization struct {
 	ID                  string
 	ClientID            string
@@ -91,12 +94,9 @@ type AppToken struct {
 
 // AppAuthStore keeps the provider's authorizations and tokens.
 type AppAuthStore interface {
+	// CreateAppAuthorization stores an authorization whose person is known.
 	CreateAppAuthorization(ctx context.Context, a AppAuthorization) error
-	FindAppAuthorization(ctx context.Context, id string) (AppAuthorization, error)
 	FindAppAuthorizationByCode(ctx context.Context, codeHash string) (AppAuthorization, error)
-	// CompleteAppAuthorization records who signed in, once: NotFound when
-	// it has a person already.
-	CompleteAppAuthorization(ctx context.Context, a AppAuthorization) error
 	// SetAppAuthorizationCode records the code, once: NotFound when it
 	// has one already.
 	SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
@@ -117,10 +117,11 @@ type AppAuthStore interface {
 	DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error)
 }
 
-// StartAppAuthorization keeps an authorization request the protocol layer
-// has checked (client, redirect URI). Public apps must use PKCE with S256
-// (OAuth 2.0 Security BCP section 2.1.1): without it a stolen code could be
-// exchanged by whoever holds it.
+// StartAppAuthorization checks an authorization request the protocol
+// layer has checked too (client, redirect URI) and gives it its expiry; it
+// stores nothing. Public apps must use PKCE with S256 (OAuth 2.0 Security
+// BCP section 2.1.1): without it a stolen code could be exchanged by
+// whoever holds it.
 func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization) (AppAuthorization, error) {
 	app, err := s.App(ctx, in.ClientID)
 	if err != nil {
@@ -131,26 +132,23 @@ func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization
 		return AppAuthorization{}, InvalidError("PKCE is required for this client: send code_challenge with code_challenge_method=S256")
 	case in.CodeChallenge != "" && in.CodeChallengeMethod != "S256":
 		return AppAuthorization{}, InvalidError("code_challenge_method must be S256")
-	case len(in.State) > 2000 || len(in.Nonce) > 2000 || len(in.LoginHint) > 320 || len(in.CodeChallenge) > 128:
+	case len(in.State) > 1024 || len(in.Nonce) > 1024 || len(in.LoginHint) > 320 || len(in.CodeChallenge) > 128 || len(in.Scopes) > 20:
+		// Bounded: the request travels in the sign-in URL.
 		return AppAuthorization{}, InvalidError("a request parameter is too long")
 	}
 	now := s.clock()
-	in.ID, in.CreatedAt, in.ExpiresAt = newSecret("", 24), now, now.Add(AppAuthorizationTTL)
+	in.ID, in.CreatedAt, in.ExpiresAt = "", now, now.Add(AppAuthorizationTTL)
 	in.UserID, in.AccountID, in.Credential, in.AuthTime, in.CodeHash, in.CodeExpiresAt = "", "", Credential{}, nil, "", nil
-	if err := s.store.CreateAppAuthorization(ctx, in); err != nil {
-		return AppAuthorization{}, fmt.Errorf("start app authorization: %w", err)
-	}
 	return in, nil
 }
 
-// AppAuthorization returns a live authorization; NotFound when it is
-// unknown or has expired.
-func (s *Service) AppAuthorization(ctx context.Context, id string) (AppAuthorization, error) {
-	a, err := s.store.FindAppAuthorization(ctx, id)
-	if err == nil && !s.clock().Before(a.ExpiresAt) {
-		return AppAuthorization{}, NotFoundError("this sign-in request has expired; go back to the app and start again")
+// CheckAppAuthorization reports NotFound when a started authorization has
+// expired.
+func (s *Service) CheckAppAuthorization(a AppAuthorization) error {
+	if !s.clock().Before(a.ExpiresAt) {
+		return NotFoundError("This sign-in request has expired. Go back to the app and sign in again.")
 	}
-	return a, err
+	return nil
 }
 
 // AppAuthorizationByCode returns the authorization a code was issued for;
@@ -181,10 +179,10 @@ func (s *Service) EndAppAuthorization(ctx context.Context, id string) error {
 // the app signs the person in to and whether it may: an app bound to an
 // account serves only that account's members; any other app gets the
 // session's account. The membership must be active and the way the person
-// signed in must open the account (the trust rules), else Forbidden.
-func (s *Service) CompleteAppAuthorization(ctx context.Context, id string, v Visit) (AppAuthorization, error) {
-	a, err := s.AppAuthorization(ctx, id)
-	if err != nil {
+// signed in must open the account (the trust rules), else Forbidden. The
+// authorization is stored then, under a new id, ready for its code.
+func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorization, v Visit) (AppAuthorization, error) {
+	if err := s.CheckAppAuthorization(a); err != nil {
 		return AppAuthorization{}, err
 	}
 	app, err := s.App(ctx, a.ClientID)
@@ -203,8 +201,8 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, id string, v Vis
 			return err
 		}
 		authTime := v.Session.CreatedAt
-		a.UserID, a.AccountID, a.Credential, a.AuthTime = v.User.ID, accountID, v.Session.Credential, &authTime
-		if err := tx.CompleteAppAuthorization(ctx, a); err != nil {
+		a.ID, a.UserID, a.AccountID, a.Credential, a.AuthTime = newSecret("", 24), v.User.ID, accountID, v.Session.Credential, &authTime
+		if err := tx.CreateAppAuthorization(ctx, a); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{

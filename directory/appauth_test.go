@@ -101,24 +101,29 @@ func TestAppStateIsSwept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid"}, ResponseType: "code"})
+		// Starting writes nothing: anonymous requests cost no rows.
+		started, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid"}, ResponseType: "code"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, err = svc.CompleteAppAuthorization(ctx, a.ID, v); err != nil {
-			t.Fatal(err)
+		if got := countRows(t, s, "app_authorizations"); got != 0 {
+			t.Fatalf("%d authorizations stored before anyone signed in", got)
 		}
-		if _, err := svc.CompleteAppAuthorization(ctx, a.ID, v); directory.KindOf(err) != directory.NotFound {
-			t.Errorf("completing an authorization twice: %v; want NotFound", err)
+		a, err := svc.CompleteAppAuthorization(ctx, started, v)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid"}, ResponseType: "code"}); err != nil {
-			t.Fatal(err)
+		if got := countRows(t, s, "app_authorizations") + countRows(t, s, "app_tokens"); got != 3 {
+			t.Fatalf("%d rows before the sweep; want 3", got)
 		}
-		if got := countRows(t, s, "app_authorizations") + countRows(t, s, "app_tokens"); got != 4 {
-			t.Fatalf("%d rows before the sweep; want 4", got)
+		// A request completed after its expiry is refused.
+		late := started
+		late.ExpiresAt = late.CreatedAt
+		if _, err := svc.CompleteAppAuthorization(ctx, late, v); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("completing an expired request: %v; want NotFound", err)
 		}
 		clk.Add(max(directory.AppAuthorizationTTL, directory.AppAccessTokenTTL) + time.Second)
 		if _, err := svc.Sweep(ctx); err != nil {
@@ -154,7 +159,7 @@ func signInToApp(t *testing.T, svc *directory.Service, app directory.App, userID
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, err = svc.CompleteAppAuthorization(ctx, a.ID, v); err != nil {
+	if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {

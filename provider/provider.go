@@ -44,6 +44,7 @@ type Config struct {
 // Handler serves the provider's routes.
 type Handler struct {
 	dir    *directory.Service
+	store  *storage
 	pages  *web.Renderer
 	cookie web.SessionCookie
 	op     *op.Provider
@@ -56,12 +57,21 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.Key) < 32 {
 		return nil, fmt.Errorf("provider key: want 32 bytes or more, got %d", len(cfg.Key))
 	}
-	// A key of its own for op's access token sealing, whatever else the
-	// given key is used for.
+	// Keys of their own for op's access tokens and for the requests in
+	// sign-in URLs, whatever else the given key is used for.
 	derived, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider access tokens", 32)
 	if err != nil {
 		return nil, fmt.Errorf("provider key: %w", err)
 	}
+	requestKey, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider authorization requests", 32)
+	if err != nil {
+		return nil, fmt.Errorf("provider key: %w", err)
+	}
+	requests, err := certs.NewSealer(requestKey)
+	if err != nil {
+		return nil, err
+	}
+	st := &storage{dir: cfg.Directory, keys: cfg.Keys, requests: requests}
 	issuer := strings.TrimSuffix(cfg.Issuer, "/")
 	opts := []op.Option{
 		op.WithCustomAuthEndpoint(op.NewEndpoint("oauth/authorize")),
@@ -84,7 +94,7 @@ func New(cfg Config) (*Handler, error) {
 			"name", "given_name", "family_name", "email", "email_verified", "account", "role", "groups"},
 	}
 	copy(conf.CryptoKey[:], derived)
-	p, err := op.NewProvider(conf, &storage{dir: cfg.Directory, keys: cfg.Keys}, op.StaticIssuer(issuer), opts...)
+	p, err := op.NewProvider(conf, st, op.StaticIssuer(issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("OpenID provider: %w", err)
 	}
@@ -92,7 +102,7 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
 }
 
 // Register adds the routes to mux.
@@ -118,9 +128,9 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
 	r = r.WithContext(ctx)
 	id := r.URL.Query().Get("id")
-	a, err := h.dir.AppAuthorization(ctx, id)
-	if directory.KindOf(err) == directory.NotFound {
-		return directory.NotFoundError("This sign-in request is unknown or has expired. Go back to the app and sign in again.")
+	a, err := h.store.open(id)
+	if err == nil {
+		err = h.dir.CheckAppAuthorization(a)
 	}
 	if err != nil {
 		return err
@@ -144,7 +154,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil
 	}
-	done, err := h.dir.CompleteAppAuthorization(ctx, id, v)
+	done, err := h.dir.CompleteAppAuthorization(ctx, a, v)
 	if directory.KindOf(err) == directory.Forbidden {
 		h.log.InfoContext(ctx, "app sign-in refused", "client_id", a.ClientID, "user_id", v.User.ID, "reason", err)
 		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrAccessDenied().WithDescription("%s", directory.Message(err)), h.op)

@@ -509,3 +509,49 @@ func TestCodeGoesOnlyToTheBrowserThatSignedIn(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousRequestsWriteNothing: authorization requests from browsers
+// nobody signed in to write no rows (DESIGN rule 12): the request travels
+// sealed in the sign-in URL, and a sign-in URL that was altered or made up
+// is refused.
+func TestAnonymousRequestsWriteNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.account("acme")
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		var continueURL string
+		for range 50 {
+			p := b.get(r.start(t).url)
+			if p.url.Path != "/login" {
+				t.Fatalf("landed on %s", p.url)
+			}
+			continueURL = p.url.Query().Get("return_to")
+		}
+		var rows int
+		if err := s.store.DB().Get(&rows, `SELECT COUNT(*) FROM app_authorizations`); err != nil || rows != 0 {
+			t.Errorf("%d authorization rows after 50 anonymous requests (%v); want 0", rows, err)
+		}
+		u, _ := url.Parse(continueURL)
+		id := u.Query().Get("id")
+		for name, bad := range map[string]string{
+			"altered":  id[:len(id)-2] + "AA",
+			"made up":  "v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			"no id":    "",
+			"not ours": "https://evil.example/",
+		} {
+			p := b.get(s.issuer + "/oauth/authorize/continue?id=" + url.QueryEscape(bad))
+			if p.status != http.StatusNotFound || !strings.Contains(p.body, "sign-in request is unknown") {
+				t.Errorf("%s: %d %s", name, p.status, p.url)
+			}
+		}
+		// A request the person takes too long to sign in to has expired.
+		s.invited(s.account("globex"), "ada@globex.example", "correct horse battery", directory.RoleMember)
+		p := b.get(r.start(t).url)
+		s.clock.Add(directory.AppAuthorizationTTL + time.Second)
+		p = b.signIn(p, "ada@globex.example", "correct horse battery")
+		if p.status != http.StatusNotFound || !strings.Contains(p.body, "has expired") {
+			t.Errorf("sign-in after the request expired: %d %s", p.status, p.url)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,31 @@ import (
 type storage struct {
 	dir  *directory.Service
 	keys *certs.TokenKeys
+	// requests seals an authorization request into the id op puts in the
+	// sign-in URL, until the person is known and it is stored.
+	requests *certs.Sealer
+}
+
+// requestPurpose binds sealed authorization requests to their use.
+const requestPurpose = "admit provider authorization request"
+
+func (s *storage) seal(a directory.AppAuthorization) (string, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", err
+	}
+	return s.requests.Seal(b, requestPurpose), nil
+}
+
+// open returns the authorization request sealed in id; NotFound for
+// anything that is not one of ours.
+func (s *storage) open(id string) (directory.AppAuthorization, error) {
+	var a directory.AppAuthorization
+	b, err := s.requests.Open(id, requestPurpose)
+	if err != nil || json.Unmarshal(b, &a) != nil {
+		return a, directory.NotFoundError("This sign-in request is unknown or has expired. Go back to the app and sign in again.")
+	}
+	return a, nil
 }
 
 var (
@@ -62,11 +88,19 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)
 	}
+	if a.ID, err = s.seal(a); err != nil {
+		return nil, err
+	}
 	return &authRequest{AppAuthorization: a}, nil
 }
 
-func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	a, err := s.dir.AppAuthorization(ctx, id)
+// AuthRequestByID opens a sealed request; op calls it only from its own
+// callback, which this package does not serve.
+func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+	a, err := s.open(id)
+	if err == nil {
+		err = s.dir.CheckAppAuthorization(a)
+	}
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)
 	}

@@ -138,43 +138,25 @@ func (r appAuthorizationRow) authorization() (directory.AppAuthorization, error)
 	return a, nil
 }
 
-// CreateAppAuthorization stores an authorization request.
+// CreateAppAuthorization stores an authorization whose person is known.
 func (s *Store) CreateAppAuthorization(ctx context.Context, a directory.AppAuthorization) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_authorizations (id, client_id, redirect_uri, state, nonce, scopes,
-		response_type, response_mode, code_challenge, code_challenge_method, login_hint, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		response_type, response_mode, code_challenge, code_challenge_method, login_hint, user_id, account_id, credential_method,
+		connection_id, auth_time, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, jsonList(a.Scopes), a.ResponseType, a.ResponseMode, a.CodeChallenge,
-		a.CodeChallengeMethod, a.LoginHint, a.CreatedAt, a.ExpiresAt)
+		a.CodeChallengeMethod, a.LoginHint, nullString(a.UserID), nullString(a.AccountID), string(a.Credential.Method),
+		a.Credential.ConnectionID, a.AuthTime, a.CreatedAt, a.ExpiresAt)
 	return s.dialect.wrap(err, "insert app authorization")
-}
-
-func (s *Store) findAppAuthorization(ctx context.Context, where, arg string) (directory.AppAuthorization, error) {
-	var r appAuthorizationRow
-	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+appAuthorizationColumns+` FROM app_authorizations WHERE `+where), arg); err != nil {
-		return directory.AppAuthorization{}, s.dialect.wrap(err, "find app authorization")
-	}
-	return r.authorization()
-}
-
-// FindAppAuthorization returns an authorization by id.
-func (s *Store) FindAppAuthorization(ctx context.Context, id string) (directory.AppAuthorization, error) {
-	return s.findAppAuthorization(ctx, `id = ?`, id)
 }
 
 // FindAppAuthorizationByCode returns the authorization a code was issued for.
 func (s *Store) FindAppAuthorizationByCode(ctx context.Context, codeHash string) (directory.AppAuthorization, error) {
-	return s.findAppAuthorization(ctx, `code_hash = ?`, codeHash)
-}
-
-// CompleteAppAuthorization records who signed in, once.
-func (s *Store) CompleteAppAuthorization(ctx context.Context, a directory.AppAuthorization) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_authorizations SET user_id = ?, account_id = ?, credential_method = ?,
-		connection_id = ?, auth_time = ? WHERE id = ? AND user_id IS NULL`),
-		a.UserID, a.AccountID, string(a.Credential.Method), a.Credential.ConnectionID, a.AuthTime, a.ID)
-	if err != nil {
-		return s.dialect.wrap(err, "complete app authorization")
+	var r appAuthorizationRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+appAuthorizationColumns+` FROM app_authorizations WHERE code_hash = ?`), codeHash); err != nil {
+		return directory.AppAuthorization{}, s.dialect.wrap(err, "find app authorization")
 	}
-	return expectOne(res, "open app authorization")
+	return r.authorization()
 }
 
 // SetAppAuthorizationCode records an authorization's code, once.

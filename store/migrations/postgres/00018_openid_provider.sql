@@ -15,8 +15,10 @@ CREATE TABLE apps (
     created_at                timestamptz NOT NULL
 );
 
--- An authorization request, from the authorize endpoint until its code is
--- exchanged; in the database so that any replica serves any step.
+-- An authorization, from the person's sign-in until its code is exchanged
+-- (before the sign-in, the browser holds the request, sealed: anonymous
+-- requests write nothing); in the database so that any replica serves any
+-- step.
 CREATE TABLE app_authorizations (
     id                    text PRIMARY KEY,
     client_id             text NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
@@ -29,8 +31,8 @@ CREATE TABLE app_authorizations (
     code_challenge        text NOT NULL,
     code_challenge_method text NOT NULL,
     login_hint            text NOT NULL,
-    user_id               text REFERENCES users (id) ON DELETE CASCADE,
-    account_id            text REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id               text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    account_id            text NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     credential_method     text NOT NULL DEFAULT '',
     connection_id         text NOT NULL DEFAULT '',
     auth_time             timestamptz,

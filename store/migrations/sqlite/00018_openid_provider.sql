@@ -15,8 +15,10 @@ CREATE TABLE apps (
     created_at                TIMESTAMP NOT NULL
 );
 
--- An authorization request, from the authorize endpoint until its code is
--- exchanged; in the database so that any replica serves any step.
+-- An authorization, from the person's sign-in until its code is exchanged
+-- (before the sign-in, the browser holds the request, sealed: anonymous
+-- requests write nothing); in the database so that any replica serves any
+-- step.
 CREATE TABLE app_authorizations (
     id                    TEXT PRIMARY KEY,
     client_id             TEXT NOT NULL REFERENCES apps (client_id) ON DELETE CASCADE,
@@ -29,8 +31,8 @@ CREATE TABLE app_authorizations (
     code_challenge        TEXT NOT NULL,
     code_challenge_method TEXT NOT NULL,
     login_hint            TEXT NOT NULL,
-    user_id               TEXT REFERENCES users (id) ON DELETE CASCADE,
-    account_id            TEXT REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id               TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    account_id            TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     credential_method     TEXT NOT NULL DEFAULT '',
     connection_id         TEXT NOT NULL DEFAULT '',
     auth_time             TIMESTAMP,
