@@ -48,6 +48,10 @@ type AppAuthorization struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	LoginHint           string
+	// NoPrompt is prompt=none: the app wants an answer without any page
+	// shown (login_required when nobody is signed in). Not stored: it
+	// matters only before the sign-in.
+	NoPrompt bool
 
 	// Set when the person has signed in and the account is chosen.
 	UserID     string

@@ -17,7 +17,16 @@
 // with S256 (required of public apps), client_secret_basic and
 // client_secret_post, refresh tokens with rotation (a rotated refresh
 // token presented again revokes its whole family), userinfo, revocation,
-// and RP-initiated logout to a registered post_logout_redirect_uri.
+// RP-initiated logout to a registered post_logout_redirect_uri, and
+// Back-Channel Logout 1.0: when a membership ends, the directory queues a
+// logout for each app the person signed in to (in the same transaction),
+// and the Notifier delivers the logout tokens through package fetch.
+//
+// An authorization request writes nothing until the person has signed in:
+// op's request id is the request itself, sealed with a key of this
+// package, carried by the sign-in URL through /login and back (DESIGN rule
+// 12). op's own authorize callback is not served: the code goes out only
+// in the answer to the browser that signed in.
 //
 // Routes (the issuer is ADMIT_BASE_URL):
 //

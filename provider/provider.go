@@ -136,6 +136,11 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, err := h.dir.Authenticate(ctx, h.cookie.Token(r))
+	if directory.KindOf(err) == directory.Unauthenticated && a.NoPrompt {
+		// OIDC Core section 3.1.2.6: no page may be shown.
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+		return nil
+	}
 	if directory.KindOf(err) == directory.Unauthenticated {
 		h.cookie.Clear(w)
 		target := "/login?return_to=" + url.QueryEscape(continuePath+"?id="+url.QueryEscape(id))

@@ -545,6 +545,10 @@ func TestAnonymousRequestsWriteNothing(t *testing.T) {
 				t.Errorf("%s: %d %s", name, p.status, p.url)
 			}
 		}
+		// prompt=none without a session: login_required, no page.
+		if q := b.get(r.start(t, oauth2.SetAuthURLParam("prompt", "none")).url).atApp(t); q.Get("error") != "login_required" {
+			t.Errorf("prompt=none signed out: %v; want login_required", q)
+		}
 		// A request the person takes too long to sign in to has expired.
 		s.invited(s.account("globex"), "ada@globex.example", "correct horse battery", directory.RoleMember)
 		p := b.get(r.start(t).url)

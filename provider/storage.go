@@ -83,7 +83,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 	a, err := s.dir.StartAppAuthorization(ctx, directory.AppAuthorization{
 		ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce, Scopes: r.Scopes,
 		ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge,
-		CodeChallengeMethod: method, LoginHint: r.LoginHint,
+		CodeChallengeMethod: method, LoginHint: r.LoginHint, NoPrompt: slices.Contains(r.Prompt, oidc.PromptNone),
 	})
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)
