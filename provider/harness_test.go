@@ -75,11 +75,11 @@ func newSite(t *testing.T, st *store.Store) *site {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	signIn, err := login.New(login.Config{Directory: dir, Pages: pages, Logger: slog.New(slog.DiscardHandler)})
+	openID, err := provider.New(provider.Config{Directory: dir, Keys: keys, Pages: pages, Issuer: issuer, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	openID, err := provider.New(provider.Config{Directory: dir, Keys: keys, Pages: pages, Issuer: issuer, Key: key})
+	signIn, err := login.New(login.Config{Directory: dir, Pages: pages, Onward: openID, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
@@ -171,6 +172,21 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	h.log.InfoContext(ctx, "app sign-in", "client_id", done.ClientID, "user_id", done.UserID, "account_id", done.AccountID)
 	op.AuthResponse(&authRequest{AppAuthorization: done}, h.op, w, r)
 	return nil
+}
+
+// Origins is where a sign-in that returns to returnTo continues past
+// admit: for this package's sign-in step, the redirect URI of the app's
+// request (the sign-in form's CSP must allow it; see login.Onward).
+func (h *Handler) Origins(_ context.Context, returnTo string) []string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != continuePath {
+		return nil
+	}
+	a, err := h.store.open(u.Query().Get("id"))
+	if err != nil {
+		return nil
+	}
+	return []string{a.RedirectURI}
 }
 
 // handleEndSession is RP-initiated logout, through op's own request

@@ -559,3 +559,31 @@ func TestAnonymousRequestsWriteNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInFormAllowsTheAppOnly: a browser applies the sign-in form's CSP
+// form-action to the redirects after it, so the form of a sign-in for an
+// app allows that app's redirect URI, and no other sign-in form does.
+func TestSignInFormAllowsTheAppOnly(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.account("acme")
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{"https://wiki.example.com:8443/cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		resp, err := b.client.Get(r.start(t).url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Request.URL.Path != "/login" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "form-action 'self' https://wiki.example.com:8443;") {
+			t.Errorf("sign-in for the app at %s: CSP %q", resp.Request.URL.Path, resp.Header.Get("Content-Security-Policy"))
+		}
+		resp, err = b.client.Get(s.issuer + "/login?return_to=%2Fme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "form-action 'self';") {
+			t.Errorf("plain sign-in: CSP %q", resp.Header.Get("Content-Security-Policy"))
+		}
+	})
+}

@@ -258,7 +258,11 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Secure: cfg.Secure(), Logger: log})
+	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.sealing, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: openID, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -267,10 +271,6 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, Fetch: fetcher, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
-	if err != nil {
-		return nil, err
-	}
-	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.sealing, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
