@@ -146,6 +146,19 @@ func (h *Handler) setCookie(w http.ResponseWriter, token string, s directory.Ses
 
 func (h *Handler) clearCookie(w http.ResponseWriter) { h.cookie.Clear(w) }
 
+// withReturnTo sends a person on to their single sign-on with where they
+// were going (an app's sign-in step, say), unless that is the default.
+func withReturnTo(ssoURL, returnTo string) string {
+	u, err := url.Parse(ssoURL)
+	if err != nil || returnTo == localPath("") {
+		return ssoURL
+	}
+	q := u.Query()
+	q.Set("return_to", returnTo)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // onwardOf is where the forms of a sign-in that returns to returnTo may
 // lead besides admit.
 func (h *Handler) onwardOf(r *http.Request, returnTo string) []string {
@@ -190,6 +203,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		opt, ok, err := h.realms.SSOFor(r.Context(), email)
 		if err != nil {
 			return err
+		}
+		if ok {
+			opt.URL = withReturnTo(opt.URL, form.ReturnTo)
 		}
 		if ok && opt.Required && !opt.OwnersMayUsePassword {
 			http.Redirect(w, r, opt.URL, http.StatusSeeOther)

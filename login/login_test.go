@@ -262,6 +262,17 @@ func TestSignInRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sso/sso-co/login" {
 			t.Errorf("SSO domain: %d to %q; want a redirect to its SSO", resp.StatusCode, resp.Header.Get("Location"))
 		}
+		// Where the person was going goes with them: an app's sign-in step.
+		resp, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Jar: p.client.Jar}).PostForm(
+			s.server.URL+"/login", url.Values{"csrf_token": {csrfToken.FindStringSubmatch(p.last)[1]}, "email": {"x@sso.example"}, "password": {""},
+				"return_to": {"/oauth/authorize/continue?id=v1.abc"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := "/sso/sso-co/login?return_to=%2Foauth%2Fauthorize%2Fcontinue%3Fid%3Dv1.abc"; resp.Header.Get("Location") != want {
+			t.Errorf("SSO domain with return_to: to %q; want %q", resp.Header.Get("Location"), want)
+		}
 	})
 }
 
