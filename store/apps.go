@@ -362,6 +362,17 @@ func (s *Store) CreateAppLogout(ctx context.Context, l directory.AppLogout) erro
 // ClaimAppLogouts locks up to limit logouts due at now until lockedUntil,
 // counting an attempt on each; concurrent callers get different ones.
 func (s *Store) ClaimAppLogouts(ctx context.Context, now, lockedUntil time.Time, limit int) ([]directory.AppLogout, error) {
+	// Every replica asks every second and almost always finds nothing: a
+	// read first, so that finding nothing writes nothing (on SQLite a write
+	// would take the one writer's lock each time).
+	var due int
+	if err := sqlx.GetContext(ctx, s.q, &due, s.rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM app_logouts
+		WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1) d`), now, now); err != nil {
+		return nil, s.dialect.wrap(err, "find due app logouts")
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	var rows []appLogoutRow
 	err := s.within(ctx, func(s *Store) error {
 		return sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE app_logouts SET locked_until = ?, attempts = attempts + 1
