@@ -192,7 +192,7 @@ func TestSignInInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`), // the sign-in page
+		chromedp.WaitVisible(`#email`), // the sign-in page (the reset form has a #password too: waiting for it raced the navigation)
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`button.account`), // two accounts: the picker
