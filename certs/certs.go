@@ -2,6 +2,9 @@ package certs
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -28,21 +31,26 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Sealer *Sealer
+	// Kind is the kind of key pairs the Manager keeps; default SAML.
+	Kind directory.KeyKind
 	// CommonName names the certificates (the host of ADMIT_BASE_URL).
 	CommonName string
 	// Validity is how long a new certificate is valid; default 5 years.
 	Validity time.Duration
-	// KeyBits is the RSA key size; default 2048, what every identity
-	// provider accepts.
+	// KeyBits is the RSA key size (SAML, RS256); default 2048, what every
+	// identity provider and every JOSE library accepts.
 	KeyBits int
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
 
-// Manager keeps the service provider's key pairs.
+// Manager keeps admit's key pairs of one kind. One Manager per kind share
+// the rotation rules below: a SAML certificate and a token signing key
+// move through next, active and previous alike.
 type Manager struct {
 	store    Store
 	sealer   *Sealer
+	kind     directory.KeyKind
 	cn       string
 	validity time.Duration
 	bits     int
@@ -64,8 +72,11 @@ const cacheFor = 30 * time.Second
 
 // New returns a Manager.
 func New(cfg Config) *Manager {
-	m := &Manager{store: cfg.Store, sealer: cfg.Sealer, cn: cfg.CommonName, validity: cfg.Validity, bits: cfg.KeyBits,
+	m := &Manager{store: cfg.Store, sealer: cfg.Sealer, kind: cfg.Kind, cn: cfg.CommonName, validity: cfg.Validity, bits: cfg.KeyBits,
 		now: cfg.Now, log: cfg.Logger, opened: map[string]KeyPair{}}
+	if m.kind == "" {
+		m.kind = directory.KeySAML
+	}
 	if m.validity <= 0 {
 		m.validity = 5 * 365 * 24 * time.Hour
 	}
@@ -89,7 +100,10 @@ func New(cfg Config) *Manager {
 type KeyPair struct {
 	Record      directory.Certificate
 	Certificate *x509.Certificate
-	Key         *rsa.PrivateKey
+	// Key is the RSA private key (SAML, RS256); nil for ES256.
+	Key *rsa.PrivateKey
+	// Signer is the private key whatever its kind.
+	Signer crypto.Signer
 }
 
 // Set is the key pairs in use.
@@ -116,7 +130,7 @@ func (m *Manager) clock() time.Time { return m.now().UTC().Truncate(time.Microse
 // there is none (first start).
 func (m *Manager) Current(ctx context.Context) (Set, error) {
 	m.mu.Lock()
-	if m.set.Active.Key != nil && m.now().Sub(m.readAt) < cacheFor {
+	if m.set.Active.Signer != nil && m.now().Sub(m.readAt) < cacheFor {
 		set := m.set
 		m.mu.Unlock()
 		return set, nil
@@ -126,7 +140,7 @@ func (m *Manager) Current(ctx context.Context) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	if set.Active.Key == nil {
+	if set.Active.Signer == nil {
 		if _, err := m.create(ctx, directory.CertActive); err != nil && directory.KindOf(err) != directory.Conflict {
 			return Set{}, err
 		}
@@ -134,8 +148,8 @@ func (m *Manager) Current(ctx context.Context) (Set, error) {
 		if set, err = m.load(ctx); err != nil {
 			return Set{}, err
 		}
-		if set.Active.Key == nil {
-			return Set{}, fmt.Errorf("no active SAML certificate after creating one")
+		if set.Active.Signer == nil {
+			return Set{}, fmt.Errorf("no active %s key pair after creating one", m.kind)
 		}
 	}
 	m.mu.Lock()
@@ -152,9 +166,9 @@ func (m *Manager) Check(ctx context.Context) error {
 }
 
 func (m *Manager) load(ctx context.Context) (Set, error) {
-	records, err := m.store.FindCertificates(ctx)
+	records, err := m.records(ctx, m.store)
 	if err != nil {
-		return Set{}, fmt.Errorf("find certificates: %w", err)
+		return Set{}, err
 	}
 	var set Set
 	var next, previous []KeyPair
@@ -172,7 +186,7 @@ func (m *Manager) load(ctx context.Context) (Set, error) {
 			previous = append(previous, kp)
 		}
 	}
-	if set.Active.Key != nil {
+	if set.Active.Signer != nil {
 		set.Published = append(set.Published, set.Active)
 	}
 	set.Published = append(append(set.Published, next...), previous...)
@@ -195,28 +209,80 @@ func (m *Manager) open(r directory.Certificate) (KeyPair, error) {
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("certificate %s: %w", r.ID, err)
 	}
-	der, err := m.sealer.Open(r.SealedKey, purpose(r.ID))
+	der, err := m.sealer.Open(r.SealedKey, purpose(r.Kind, r.ID))
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("certificate %s: %w", r.ID, err)
 	}
-	key, err := x509.ParsePKCS1PrivateKey(der)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("certificate %s key: %w", r.ID, err)
+	kp = KeyPair{Record: r, Certificate: cert}
+	if r.Kind == directory.KeyES256 {
+		key, err := x509.ParsePKCS8PrivateKey(der)
+		ec, ok := key.(*ecdsa.PrivateKey)
+		if err != nil || !ok {
+			return KeyPair{}, fmt.Errorf("certificate %s key: not an ECDSA key (%v)", r.ID, err)
+		}
+		kp.Signer = ec
+	} else {
+		key, err := x509.ParsePKCS1PrivateKey(der)
+		if err != nil {
+			return KeyPair{}, fmt.Errorf("certificate %s key: %w", r.ID, err)
+		}
+		kp.Key, kp.Signer = key, key
 	}
-	kp = KeyPair{Record: r, Certificate: cert, Key: key}
 	m.mu.Lock()
 	m.opened[r.ID] = kp
 	m.mu.Unlock()
 	return kp, nil
 }
 
-func purpose(id string) string { return "admit saml key " + id }
+// purpose binds a sealed key to its record and kind. SAML keys keep the
+// words they were sealed with before there were other kinds.
+func purpose(kind directory.KeyKind, id string) string {
+	if kind == directory.KeySAML || kind == "" {
+		return "admit saml key " + id
+	}
+	return "admit " + string(kind) + " key " + id
+}
 
-// create makes a key pair in state; Conflict when one in that state exists.
-func (m *Manager) create(ctx context.Context, state directory.CertificateState) (directory.Certificate, error) {
+// records returns the key pairs of the Manager's kind, newest first.
+func (m *Manager) records(ctx context.Context, st interface {
+	FindCertificates(ctx context.Context) ([]directory.Certificate, error)
+}) ([]directory.Certificate, error) {
+	all, err := st.FindCertificates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find certificates: %w", err)
+	}
+	var out []directory.Certificate
+	for _, r := range all {
+		if r.Kind == m.kind {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// newKey makes a private key of the Manager's kind, and its sealable form.
+func (m *Manager) newKey() (crypto.Signer, []byte, error) {
+	if m.kind == directory.KeyES256 {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		return key, der, err
+	}
 	key, err := rsa.GenerateKey(rand.Reader, m.bits)
 	if err != nil {
-		return directory.Certificate{}, fmt.Errorf("generate key: %w", err)
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	return key, x509.MarshalPKCS1PrivateKey(key), nil
+}
+
+// create makes a key pair in state; Conflict when one of the kind in that
+// state exists.
+func (m *Manager) create(ctx context.Context, state directory.CertificateState) (directory.Certificate, error) {
+	key, keyDER, err := m.newKey()
+	if err != nil {
+		return directory.Certificate{}, err
 	}
 	now := m.clock()
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
@@ -232,14 +298,18 @@ func (m *Manager) create(ctx context.Context, state directory.CertificateState) 
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if m.kind != directory.KeySAML {
+		// Token keys sign; they never encrypt.
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return directory.Certificate{}, fmt.Errorf("create certificate: %w", err)
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	rec := directory.Certificate{
-		ID: id, State: state, CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		SealedKey: m.sealer.Seal(x509.MarshalPKCS1PrivateKey(key), purpose(id)),
+		ID: id, Kind: m.kind, State: state, CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		SealedKey: m.sealer.Seal(keyDER, purpose(m.kind, id)),
 		NotBefore: tmpl.NotBefore.UTC(), NotAfter: tmpl.NotAfter.UTC(), CreatedAt: now,
 	}
 	if state == directory.CertActive {
@@ -250,7 +320,7 @@ func (m *Manager) create(ctx context.Context, state directory.CertificateState) 
 		return directory.Certificate{}, fmt.Errorf("store certificate: %w", err)
 	}
 	m.forget()
-	m.log.InfoContext(ctx, "created SAML certificate", "id", id, "state", state, "not_after", rec.NotAfter)
+	m.log.InfoContext(ctx, "created key pair", "kind", m.kind, "id", id, "state", state, "not_after", rec.NotAfter)
 	return rec, nil
 }
 
@@ -261,12 +331,12 @@ func (m *Manager) forget() {
 	m.mu.Unlock()
 }
 
-// List returns every certificate, newest first.
+// List returns every certificate of the Manager's kind, newest first.
 func (m *Manager) List(ctx context.Context) ([]directory.Certificate, error) {
 	if _, err := m.Current(ctx); err != nil {
 		return nil, err
 	}
-	return m.store.FindCertificates(ctx)
+	return m.records(ctx, m.store)
 }
 
 // Rotation says what Rotate did.
@@ -287,9 +357,9 @@ func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
 	if _, err := m.Current(ctx); err != nil {
 		return Rotation{}, err
 	}
-	records, err := m.store.FindCertificates(ctx)
+	records, err := m.records(ctx, m.store)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("find certificates: %w", err)
+		return Rotation{}, err
 	}
 	var next, active *directory.Certificate
 	for i := range records {
@@ -329,7 +399,7 @@ func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
 		active.State = directory.CertPrevious
 		out.Previous = active
 	}
-	m.log.InfoContext(ctx, "activated SAML certificate", "id", next.ID)
+	m.log.InfoContext(ctx, "activated key pair", "kind", m.kind, "id", next.ID)
 	return out, nil
 }
 
@@ -338,7 +408,7 @@ func (m *Manager) Rotate(ctx context.Context) (Rotation, error) {
 // first.
 func (m *Manager) Retire(ctx context.Context, id string) error {
 	err := m.store.Tx(ctx, func(tx directory.Store) error {
-		records, err := tx.FindCertificates(ctx)
+		records, err := m.records(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -351,7 +421,7 @@ func (m *Manager) Retire(ctx context.Context, id string) error {
 			}
 			return tx.DeleteCertificate(ctx, id)
 		}
-		return directory.NotFoundError(fmt.Sprintf("no certificate %s (admit certs list shows them)", id))
+		return directory.NotFoundError(fmt.Sprintf("no certificate %s among the %s key pairs (admit certs list --kind %s shows them)", id, m.kind, m.kind))
 	})
 	if err != nil {
 		return fmt.Errorf("retire certificate: %w", err)
@@ -360,6 +430,6 @@ func (m *Manager) Retire(ctx context.Context, id string) error {
 	m.mu.Lock()
 	delete(m.opened, id)
 	m.mu.Unlock()
-	m.log.InfoContext(ctx, "retired SAML certificate", "id", id)
+	m.log.InfoContext(ctx, "retired key pair", "kind", m.kind, "id", id)
 	return nil
 }

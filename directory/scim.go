@@ -259,6 +259,9 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 				if err := tx.DeleteSessionsOfMembership(ctx, accountID, m.UserID); err != nil {
 					return err
 				}
+				if err := s.endAppAccess(ctx, tx, accountID, m.UserID); err != nil {
+					return err
+				}
 			}
 		}
 		out = SCIMUser{Membership: m, Email: cur.Email, FirstName: cur.FirstName, LastName: cur.LastName, Profile: in.Profile, Version: v}
@@ -285,6 +288,9 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 	err := s.store.Tx(ctx, func(tx Store) error {
 		cur, err := tx.FindSCIMUser(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := s.endAppAccess(ctx, tx, accountID, cur.Membership.UserID); err != nil {
 			return err
 		}
 		if err := tx.DeleteMembership(ctx, accountID, cur.Membership.UserID); err != nil {

@@ -550,6 +550,9 @@ func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Membe
 	if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
 		return Member{}, err
 	}
+	if err := s.endAppAccess(ctx, tx, accountID, u.ID); err != nil {
+		return Member{}, err
+	}
 	return m, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
 		data: map[string]any{"email": u.Email},
@@ -573,7 +576,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("sweep SSO state: %w", err)
 	}
-	return n + m, nil
+	o, err := s.store.DeleteExpiredAppState(ctx, now)
+	if err != nil {
+		return n + m, fmt.Errorf("sweep app authorizations and tokens: %w", err)
+	}
+	return n + m + o, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

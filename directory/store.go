@@ -240,6 +240,15 @@ type Store interface {
 	SetCertificateState(ctx context.Context, id string, state CertificateState, at time.Time) error
 	DeleteCertificate(ctx context.Context, id string) error
 
+	// FindGroupNamesOfMember returns the names of the groups the person is
+	// in, in the account: the SCIM groups and the groups their last SSO
+	// login sent, each once, sorted.
+	FindGroupNamesOfMember(ctx context.Context, accountID, userID string) ([]string, error)
+
+	AppStore
+	AppAuthStore
+	AppLogoutStore
+
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first

@@ -42,6 +42,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -176,6 +177,37 @@ func (c *Client) Get(ctx context.Context, rawURL string, limit int64, accept str
 		return nil, c.explain(shown, err)
 	}
 	return data, nil
+}
+
+// PostForm posts a form to rawURL (a notification: OpenID back-channel
+// logout) and reads at most JSONLimit of the answer, which is discarded;
+// any answer but a 2xx is an error. Redirects are not followed: a POST
+// that moved would arrive as a GET without its form.
+func (c *Client) PostForm(ctx context.Context, rawURL string, form url.Values) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not a URL like https://app.example.com/logout", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("%q: %w", rawURL, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	shown := u.Redacted()
+	client := c.httpClient(JSONLimit, false)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	if err != nil {
+		return c.explain(shown, err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return c.explain(shown, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &StatusError{URL: shown, Code: resp.StatusCode}
+	}
+	return nil
 }
 
 // explain words a failed request: a timeout as ErrTimeout, the rest as

@@ -522,3 +522,44 @@ func TestErrorsNeverCarryTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestPostForm: a notification goes out under the same rules as a fetch
+// (a refused address is never connected to), with its form; an answer
+// that is not a 2xx, a redirect included, is an error without its body.
+func TestPostForm(t *testing.T) {
+	s := newSetup(t)
+	var got atomic.Value
+	srv, _ := s.server("127.0.0.1", false, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		got.Store(r.Method + " " + r.Header.Get("Content-Type") + " " + r.PostForm.Get("logout_token"))
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		case "/fail":
+			http.Error(w, marker, http.StatusBadRequest)
+		default:
+			_, _ = io.WriteString(w, marker)
+		}
+	})
+	c, w := s.client("127.0.0.1/32", nil, 0)
+	ctx := context.Background()
+	form := map[string][]string{"logout_token": {"a.b.c"}}
+	if err := c.PostForm(ctx, srv.URL+"/ok", form); err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Load(); g != "POST application/x-www-form-urlencoded a.b.c" {
+		t.Errorf("the server got %q", g)
+	}
+	for _, path := range []string{"/fail", "/moved"} {
+		err := c.PostForm(ctx, srv.URL+path, form)
+		var status *fetch.StatusError
+		if !errors.As(err, &status) || strings.Contains(err.Error(), marker) {
+			t.Errorf("%s: %v; want a status error without the body", path, err)
+		}
+	}
+	w.connectedOnlyTo(t, "127.0.0.1")
+	refusing, rw := s.client("", nil, 0)
+	if err := refusing.PostForm(ctx, srv.URL+"/ok", form); !errors.Is(err, fetch.ErrRefused) || len(rw.connected()) != 0 {
+		t.Errorf("post to a refused address: %v, connected to %v", err, rw.connected())
+	}
+}

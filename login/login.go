@@ -36,11 +36,21 @@ type Realms interface {
 	SSOFor(ctx context.Context, email string) (SSOOption, bool, error)
 }
 
+// Onward names where a sign-in continues past admit: for a return_to that
+// is the sign-in step of an app of admit's OpenID provider, the app's
+// redirect URI. A browser applies the CSP's form-action to the redirects
+// that follow a form, so the sign-in forms must allow it, for that sign-in
+// only.
+type Onward interface {
+	Origins(ctx context.Context, returnTo string) []string
+}
+
 // Config configures the sign-in pages.
 type Config struct {
 	Directory *directory.Service
 	Pages     *web.Renderer
 	Realms    Realms // optional
+	Onward    Onward // optional
 	// Secure marks the session cookie Secure and gives it the __Host- prefix.
 	Secure bool
 	Logger *slog.Logger
@@ -51,6 +61,7 @@ type Handler struct {
 	dir    *directory.Service
 	pages  *web.Renderer
 	realms Realms
+	onward Onward
 	secure bool
 	log    *slog.Logger
 	cookie web.SessionCookie
@@ -60,7 +71,7 @@ type Handler struct {
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, secure: cfg.Secure, log: cfg.Logger,
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, onward: cfg.Onward, secure: cfg.Secure, log: cfg.Logger,
 		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
@@ -135,6 +146,28 @@ func (h *Handler) setCookie(w http.ResponseWriter, token string, s directory.Ses
 
 func (h *Handler) clearCookie(w http.ResponseWriter) { h.cookie.Clear(w) }
 
+// withReturnTo sends a person on to their single sign-on with where they
+// were going (an app's sign-in step, say), unless that is the default.
+func withReturnTo(ssoURL, returnTo string) string {
+	u, err := url.Parse(ssoURL)
+	if err != nil || returnTo == localPath("") {
+		return ssoURL
+	}
+	q := u.Query()
+	q.Set("return_to", returnTo)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// onwardOf is where the forms of a sign-in that returns to returnTo may
+// lead besides admit.
+func (h *Handler) onwardOf(r *http.Request, returnTo string) []string {
+	if h.onward == nil {
+		return nil
+	}
+	return h.onward.Origins(r.Context(), returnTo)
+}
+
 // localPath keeps return_to on this site; anything else lands on /me.
 func localPath(s string) string { return web.LocalPath(s, "/me") }
 
@@ -163,6 +196,13 @@ type loginForm struct {
 // secondStep is the form's second step for an address whose domain offers
 // sso (nil: no SSO).
 func (f loginForm) secondStep(sso *SSOOption) loginForm {
+	if sso != nil {
+		// The SSO goes on to where the person was going (an app's
+		// sign-in step, say), as the password form does.
+		withReturn := *sso
+		withReturn.URL = withReturnTo(sso.URL, f.ReturnTo)
+		sso = &withReturn
+	}
 	f.Step2, f.SSO = true, sso
 	f.Password = sso == nil || !sso.Required || sso.OwnersMayUsePassword
 	f.OwnersOnly = sso != nil && sso.Required
@@ -183,7 +223,7 @@ func (h *Handler) ssoFor(ctx context.Context, email string) (*SSOOption, error) 
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, f loginForm) {
-	h.pages.Render(w, r, status, h.tmpl["login"], web.Page{Title: "Sign in", Data: f})
+	h.pages.Render(w, r, status, h.tmpl["login"], web.Page{Title: "Sign in", Data: f, FormTargets: h.onwardOf(r, f.ReturnTo)})
 }
 
 // handleLoginForm shows the first step, or the second when the link names
@@ -305,12 +345,13 @@ func (h *Handler) handleChoose(w http.ResponseWriter, r *http.Request, v directo
 	if err != nil {
 		return err
 	}
+	returnTo := localPath(r.URL.Query().Get("return_to"))
 	h.pages.Render(w, r, http.StatusOK, h.tmpl["choose"], web.Page{
-		Title: "Choose an account",
+		Title: "Choose an account", FormTargets: h.onwardOf(r, returnTo),
 		Data: struct {
 			Accounts []directory.Account
 			ReturnTo string
-		}{accounts, localPath(r.URL.Query().Get("return_to"))},
+		}{accounts, returnTo},
 	})
 	return nil
 }

@@ -266,6 +266,17 @@ func TestSignInRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `href="/sso/sso-co/login`) || strings.Contains(string(page), `type="password"`) {
 			t.Errorf("SSO domain: %d; want the page offering its SSO alone\n%s", resp.StatusCode, page)
 		}
+		// Where the person was going goes with them: an app's sign-in step.
+		resp, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Jar: p.client.Jar}).PostForm(
+			s.server.URL+"/login", url.Values{"csrf_token": {csrfToken.FindStringSubmatch(p.last)[1]}, "email": {"x@sso.example"}, "password": {""},
+				"return_to": {"/oauth/authorize/continue?id=v1.abc"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := "/sso/sso-co/login?return_to=%2Foauth%2Fauthorize%2Fcontinue%3Fid%3Dv1.abc"; resp.Header.Get("Location") != want {
+			t.Errorf("SSO domain with return_to: to %q; want %q", resp.Header.Get("Location"), want)
+		}
 	})
 }
 

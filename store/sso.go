@@ -322,6 +322,7 @@ func (s *Store) DeleteExpiredSSO(ctx context.Context, now time.Time, keep int) (
 
 type certificateRow struct {
 	ID          string       `db:"id"`
+	Kind        string       `db:"kind"`
 	State       string       `db:"state"`
 	CertPEM     string       `db:"cert_pem"`
 	SealedKey   string       `db:"sealed_key"`
@@ -331,24 +332,28 @@ type certificateRow struct {
 	ActivatedAt sql.NullTime `db:"activated_at"`
 }
 
-// CreateCertificate stores a key pair; Conflict when one in its state
-// (next, active) exists.
+// CreateCertificate stores a key pair (SAML when no kind is given);
+// Conflict when one of its kind in its state (next, active) exists.
 func (s *Store) CreateCertificate(ctx context.Context, c directory.Certificate) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO certificates (id, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), c.ID, string(c.State), c.CertPEM, c.SealedKey, c.NotBefore, c.NotAfter, c.CreatedAt, c.ActivatedAt)
+	kind := c.Kind
+	if kind == "" {
+		kind = directory.KeySAML
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO certificates (id, kind, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), c.ID, string(kind), string(c.State), c.CertPEM, c.SealedKey, c.NotBefore, c.NotAfter, c.CreatedAt, c.ActivatedAt)
 	return s.dialect.wrap(err, "insert certificate")
 }
 
 // FindCertificates lists the key pairs, newest first.
 func (s *Store) FindCertificates(ctx context.Context) ([]directory.Certificate, error) {
 	var rows []certificateRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT id, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT id, kind, state, cert_pem, sealed_key, not_before, not_after, created_at, activated_at
 		FROM certificates ORDER BY created_at DESC, id DESC`); err != nil {
 		return nil, s.dialect.wrap(err, "find certificates")
 	}
 	out := make([]directory.Certificate, len(rows))
 	for i, r := range rows {
-		out[i] = directory.Certificate{ID: r.ID, State: directory.CertificateState(r.State), CertPEM: r.CertPEM, SealedKey: r.SealedKey,
+		out[i] = directory.Certificate{ID: r.ID, Kind: directory.KeyKind(r.Kind), State: directory.CertificateState(r.State), CertPEM: r.CertPEM, SealedKey: r.SealedKey,
 			NotBefore: r.NotBefore.UTC(), NotAfter: r.NotAfter.UTC(), CreatedAt: r.CreatedAt.UTC(), ActivatedAt: optionalTime(r.ActivatedAt)}
 	}
 	return out, nil

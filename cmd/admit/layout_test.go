@@ -30,6 +30,7 @@ var allowedImports = map[string][]string{
 	"directory/dnstest": {},
 	"sso/oidctest":      {},
 	"proxy":             {"directory", "web", "certs"},
+	"provider":          {"directory", "web", "certs", "fetch"},
 	"cmd/admit":         nil, // the wiring may import anything
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
+	"github.com/admit-dev/admit/provider"
 	"github.com/admit-dev/admit/scim"
 	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/web"
@@ -65,9 +66,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if _, err := certManager.Current(ctx); err != nil {
 		return fmt.Errorf("SAML certificates: %w", err)
 	}
+	tokenKeys := certs.NewTokenKeys(certs.Config{Store: s, Sealer: sealer, CommonName: hostOf(c.cfg.BaseURL), Logger: log})
+	if _, err := tokenKeys.JWKS(ctx); err != nil {
+		return fmt.Errorf("token signing keys: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	fetcher := c.cfg.Fetch(log)
-	handler, err := newHandler(c.cfg, keys, svc, certManager, sealer, fetcher, reg, log)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, reg, log)
 	if err != nil {
 		return err
 	}
@@ -83,6 +88,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { worker.Run(bgCtx) })
 	background.Go(func() { sweep(bgCtx, svc, log) })
 	background.Go(func() { refresher.Run(bgCtx) })
+	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
+	background.Go(func() { logouts.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
@@ -229,7 +236,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -238,7 +245,11 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Secure: cfg.Secure(), Logger: log})
+	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.sealing, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: openID, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +280,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	console.Register(mux)
 	provisioning.Register(mux)
 	singleSignOn.Register(mux)
+	openID.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
 	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
 		return directory.NotFoundError("There is no page at this address.")

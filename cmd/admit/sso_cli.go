@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -525,8 +526,9 @@ func (c *cli) ssoRemove(ctx context.Context, args []string) error {
 	})
 }
 
-// certManager opens the store and the SAML certificate manager.
-func (c *cli) certManager(ctx context.Context) (*certs.Manager, func(), error) {
+// certManager opens the store and the manager of one kind of admit's key
+// pairs: the SAML certificate, or a token signing key.
+func (c *cli) certManager(ctx context.Context, kind directory.KeyKind) (*certs.Manager, func(), error) {
 	log := c.logger(0)
 	s, keys, err := c.open(ctx, log)
 	if err != nil {
@@ -541,11 +543,12 @@ func (c *cli) certManager(ctx context.Context) (*certs.Manager, func(), error) {
 		s.Close()
 		return nil, nil, err
 	}
-	return certs.New(certs.Config{Store: s, Sealer: sealer, CommonName: hostOf(c.cfg.BaseURL), Logger: log}), func() { s.Close() }, nil
+	return certs.New(certs.Config{Store: s, Sealer: sealer, Kind: kind, CommonName: hostOf(c.cfg.BaseURL), Logger: log}), func() { s.Close() }, nil
 }
 
 type certificateJSON struct {
 	ID          string                     `json:"id"`
+	Kind        directory.KeyKind          `json:"kind"`
 	State       directory.CertificateState `json:"state"`
 	NotBefore   time.Time                  `json:"not_before"`
 	NotAfter    time.Time                  `json:"not_after"`
@@ -555,16 +558,22 @@ type certificateJSON struct {
 }
 
 func toCertificateJSON(r directory.Certificate) certificateJSON {
-	return certificateJSON{ID: r.ID, State: r.State, NotBefore: r.NotBefore, NotAfter: r.NotAfter, CreatedAt: r.CreatedAt, ActivatedAt: r.ActivatedAt, PEM: r.CertPEM}
+	return certificateJSON{ID: r.ID, Kind: r.Kind, State: r.State, NotBefore: r.NotBefore, NotAfter: r.NotAfter, CreatedAt: r.CreatedAt, ActivatedAt: r.ActivatedAt, PEM: r.CertPEM}
 }
 
-// withCerts parses the command's flags and runs fn with the certificate
-// manager.
+// withCerts adds --kind to fs, parses the command's flags and runs fn with
+// the manager of that kind of key pairs. Each kind rotates on its own:
+// the SAML certificate when identity providers are ready for it, the token
+// keys whenever the operator likes (apps fetch the JWKS themselves).
 func (c *cli) withCerts(ctx context.Context, fs *flag.FlagSet, args, required []string, fn func(m *certs.Manager) error) error {
+	kind := fs.String("kind", string(directory.KeySAML), "which key pairs: saml (the SAML certificate), es256 or rs256 (the keys that sign tokens)")
 	if err := c.parse(fs, args, required...); err != nil {
 		return err
 	}
-	m, done, err := c.certManager(ctx)
+	if !slices.Contains(directory.KeyKinds(), directory.KeyKind(*kind)) {
+		return usageError{msg: fmt.Sprintf("%s: --kind must be saml, es256 or rs256, not %q", strings.TrimPrefix(fs.Name(), "admit "), *kind), synopsis: true}
+	}
+	m, done, err := c.certManager(ctx, directory.KeyKind(*kind))
 	if err != nil {
 		return err
 	}
@@ -582,7 +591,7 @@ func (c *cli) certsList(ctx context.Context, args []string) error {
 		rows := make([]string, len(all))
 		for i, r := range all {
 			out[i] = toCertificateJSON(r)
-			rows[i] = fmt.Sprintf("%s  %-8s valid until %s", r.ID, r.State, r.NotAfter.Format("2006-01-02"))
+			rows[i] = fmt.Sprintf("%s  %-5s %-8s valid until %s", r.ID, r.Kind, r.State, r.NotAfter.Format("2006-01-02"))
 		}
 		c.output(out, strings.Join(rows, "\n"))
 		return nil
@@ -594,6 +603,22 @@ func (c *cli) certsRotate(ctx context.Context, args []string) error {
 		rot, err := m.Rotate(ctx)
 		if err != nil {
 			return err
+		}
+		if rot.Published != nil && rot.Published.Kind != directory.KeySAML {
+			c.output(map[string]any{"published": toCertificateJSON(*rot.Published)}, fmt.Sprintf(
+				"Published %s key %s in the JWKS; it does not sign yet. Apps that cache the JWKS learn it at their next fetch; run admit certs rotate --kind %s again to start signing with it.",
+				rot.Published.Kind, rot.Published.ID, rot.Published.Kind))
+			return nil
+		}
+		if rot.Activated != nil && rot.Activated.Kind != directory.KeySAML {
+			text := fmt.Sprintf("The %s key %s now signs tokens.", rot.Activated.Kind, rot.Activated.ID)
+			out := map[string]any{"activated": toCertificateJSON(*rot.Activated)}
+			if rot.Previous != nil {
+				out["previous"] = toCertificateJSON(*rot.Previous)
+				text += fmt.Sprintf("\nThe old key %s stays in the JWKS, so tokens it signed verify until they expire; retire it with admit certs retire --kind %s --id %s after that (a day is ample).", rot.Previous.ID, rot.Previous.Kind, rot.Previous.ID)
+			}
+			c.output(out, text)
+			return nil
 		}
 		if rot.Published != nil {
 			c.output(map[string]any{"published": toCertificateJSON(*rot.Published)}, fmt.Sprintf(

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type appJSON struct {
+	Name                   string    `json:"name"`
+	ClientID               string    `json:"client_id"`
+	ClientSecret           string    `json:"client_secret,omitempty"` // only when just made
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
+	Public                 bool      `json:"public"`
+	Account                string    `json:"account,omitempty"` // slug; none for every account
+	Issuer                 string    `json:"issuer"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
+	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
+		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.cfg.BaseURL, "/"), CreatedAt: a.CreatedAt}
+}
+
+func nonNilList(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (c *cli) appAdd(ctx context.Context, args []string) error {
+	fs := c.flags("app add")
+	name := fs.String("name", "", "the app's name, shown to operators and in the audit trail")
+	var redirects, logouts stringList
+	fs.Var(&redirects, "redirect-uri", "where admit may send the browser back with a code, matched exactly (repeatable; https, or http on localhost)")
+	fs.Var(&logouts, "post-logout-redirect-uri", "where admit may send the browser after the app signs it out (repeatable)")
+	backchannel := fs.String("backchannel-logout-uri", "", "where admit posts a logout token when a person's membership ends (OpenID Back-Channel Logout)")
+	public := fs.Bool("public", false, "the app cannot keep a secret (single-page or native app): no secret, PKCE required")
+	slug := fs.String("account", "", "serve only this account's members (default: every account)")
+	if err := c.parse(fs, args, "name", "redirect-uri"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var accountID string
+	if *slug != "" {
+		a, err := svc.Account(ctx, *slug)
+		if err != nil {
+			return err
+		}
+		accountID = a.ID
+	}
+	app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
+		BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID})
+	if err != nil {
+		return err
+	}
+	out := c.toAppJSON(app, *slug)
+	out.ClientSecret = secret
+	text := fmt.Sprintf("added app %s\nissuer:        %s\nclient id:     %s", app.Name, out.Issuer, app.ClientID)
+	if secret != "" {
+		text += fmt.Sprintf("\nclient secret: %s\n(the secret is shown only now; store it in the app's settings)", secret)
+	} else {
+		text += "\npublic client: no secret; the app must use PKCE (S256)"
+	}
+	c.output(out, text)
+	return nil
+}
+
+func (c *cli) appList(ctx context.Context, args []string) error {
+	fs := c.flags("app list")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	apps, err := svc.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	accounts, err := svc.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	slugs := map[string]string{}
+	for _, a := range accounts {
+		slugs[a.ID] = a.Slug
+	}
+	out := make([]appJSON, len(apps))
+	rows := make([]string, len(apps))
+	for i, a := range apps {
+		out[i] = c.toAppJSON(a, slugs[a.AccountID])
+		scope, kind := "every account", "confidential"
+		if a.AccountID != "" {
+			scope = "account " + slugs[a.AccountID]
+		}
+		if a.Public {
+			kind = "public"
+		}
+		rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, strings.Join(a.RedirectURIs, " "))
+	}
+	c.output(out, strings.Join(rows, "\n"))
+	return nil
+}
+
+func (c *cli) appRemove(ctx context.Context, args []string) error {
+	fs := c.flags("app remove")
+	clientID := fs.String("client-id", "", "the app's client id (from app list)")
+	if err := c.parse(fs, args, "client-id"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	app, err := svc.RemoveApp(ctx, c.actor(), *clientID)
+	if err != nil {
+		return err
+	}
+	c.output(map[string]string{"client_id": app.ClientID, "name": app.Name}, fmt.Sprintf("removed app %s (%s); its client id and tokens no longer work", app.Name, app.ClientID))
+	return nil
+}
+
+func (c *cli) appRotateSecret(ctx context.Context, args []string) error {
+	fs := c.flags("app rotate-secret")
+	clientID := fs.String("client-id", "", "the app's client id (from app list)")
+	if err := c.parse(fs, args, "client-id"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	app, secret, err := svc.RotateAppSecret(ctx, c.actor(), *clientID)
+	if err != nil {
+		return err
+	}
+	c.output(map[string]string{"client_id": app.ClientID, "name": app.Name, "client_secret": secret},
+		fmt.Sprintf("new client secret of %s: %s\n(shown only now; the old secret no longer works)", app.Name, secret))
+	return nil
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestAppCommands(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		// One server key for every run: the key pairs are sealed with it.
+		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		admit := func(t *testing.T, _, stdin string, args ...string) result {
+			t.Helper()
+			return admitWith(t, env, stdin, args...)
+		}
+		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
+			t.Fatalf("account create: %s", r.stderr)
+		}
+		r := admit(t, db, "", "app", "add", "--name", "Wiki", "--redirect-uri", "https://wiki.example.com/cb", "--account", "acme", "--json")
+		if r.code != 0 {
+			t.Fatalf("app add: exit %d: %s", r.code, r.stderr)
+		}
+		app := decode[appJSON](t, r)
+		if !strings.HasPrefix(app.ClientID, "admit_app_") || !strings.HasPrefix(app.ClientSecret, "admit_secret_") || app.Account != "acme" || app.Public {
+			t.Errorf("app add JSON = %+v", app)
+		}
+		r = admit(t, db, "", "app", "add", "--name", "SPA", "--redirect-uri", "http://localhost:5173/cb", "--public")
+		if r.code != 0 || !strings.Contains(r.stdout, "PKCE") || strings.Contains(r.stdout, "admit_secret_") {
+			t.Errorf("app add --public: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		list := decode[[]appJSON](t, admit(t, db, "", "app", "list", "--json"))
+		if len(list) != 2 || list[0].ClientSecret != "" || list[0].Account != "acme" || list[1].Account != "" || !list[1].Public {
+			t.Errorf("app list = %+v", list)
+		}
+		rotated := decode[map[string]string](t, admit(t, db, "", "app", "rotate-secret", "--client-id", app.ClientID, "--json"))
+		if s := rotated["client_secret"]; !strings.HasPrefix(s, "admit_secret_") || s == app.ClientSecret {
+			t.Errorf("rotate-secret = %v", rotated)
+		}
+		if r := admit(t, db, "", "app", "remove", "--client-id", app.ClientID); r.code != 0 || !strings.Contains(r.stdout, "removed app Wiki") {
+			t.Errorf("app remove: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+
+		// The token keys rotate apart from the SAML certificate.
+		for _, want := range []string{"Published es256 key", "now signs tokens"} {
+			if r := admit(t, db, "", "certs", "rotate", "--kind", "es256"); r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("certs rotate --kind es256: exit %d: %s%s; want %q", r.code, r.stdout, r.stderr, want)
+			}
+		}
+		tokenKeys := decode[[]certificateJSON](t, admit(t, db, "", "certs", "list", "--kind", "es256", "--json"))
+		samlCerts := decode[[]certificateJSON](t, admit(t, db, "", "certs", "list", "--json"))
+		if len(tokenKeys) != 2 || tokenKeys[0].State != "active" || tokenKeys[1].State != "previous" || tokenKeys[0].Kind != "es256" ||
+			len(samlCerts) != 1 || samlCerts[0].Kind != "saml" {
+			t.Errorf("after rotating es256 twice: es256 %+v, saml %+v", tokenKeys, samlCerts)
+		}
+
+		for _, tc := range []struct {
+			name string
+			args []string
+			code int
+			want string
+		}{
+			{"no redirect URI", []string{"app", "add", "--name", "X"}, exitUsage, "missing --redirect-uri"},
+			{"plain http", []string{"app", "add", "--name", "X", "--redirect-uri", "http://x.example/cb"}, exitError, "must use https"},
+			{"fragment", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#a"}, exitError, "fragment"},
+			{"unknown account", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--account", "nope"}, exitError, `no account "nope"`},
+			{"remove unknown", []string{"app", "remove", "--client-id", "admit_app_nope"}, exitError, "no app with client id"},
+			{"unknown key kind", []string{"certs", "rotate", "--kind", "hs256"}, exitUsage, "--kind must be saml, es256 or rs256"},
+			{"rotate a public app", []string{"app", "rotate-secret", "--client-id", list[1].ClientID}, exitError, "public"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := admit(t, db, "", tc.args...)
+				if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("exit %d, stderr %q; want exit %d and one line mentioning %q", r.code, r.stderr, tc.code, tc.want)
+				}
+			})
+		}
+	})
+}
+
+// TestAppSignsInThroughServe: an app registered with admit app add signs
+// a person in through admit serve, as any Go app would (go-oidc and
+// x/oauth2), by password through the sign-in form: discovery, the code
+// flow with PKCE, the ID token verified with the JWKS, userinfo.
+func TestAppSignsInThroughServe(t *testing.T) {
+	db := storetest.SQLiteURL(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db, "ADMIT_BASE_URL="+base, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		r := admitWith(t, env, stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		return r
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
+	cli("an initial password\n", "user", "add", "--account", "acme", "--email", "ada@acme.example", "--first", "Ada", "--last", "Lovelace", "--password-stdin")
+	const callback = "http://127.0.0.1:9/cb"
+	app := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", callback, "--public", "--json"))
+	if app.Issuer != base {
+		t.Errorf("app add printed issuer %q; want %q", app.Issuer, base)
+	}
+	srv := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, "ADMIT_BASE_URL="+base, "ADMIT_ADDR="+addr, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	defer srv.stop(t)
+
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: app.ClientID, Endpoint: provider.Endpoint(), RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), callback) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	fetch := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	form := func(page string, fields url.Values) url.Values {
+		t.Helper()
+		for _, name := range []string{"csrf_token", "return_to"} {
+			if m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(page); m != nil {
+				fields.Set(name, html.UnescapeString(m[1]))
+			}
+		}
+		return fields
+	}
+
+	verifier, state := oauth2.GenerateVerifier(), "state-1"
+	resp, page := fetch(browser.Get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+	if resp.Request.URL.Path != "/login" {
+		t.Fatalf("authorize without a session went to %s", resp.Request.URL)
+	}
+	// The password an operator set must be changed first; then the app
+	// asks again and the browser, signed in, goes straight back.
+	resp, page = fetch(browser.PostForm(base+"/login", form(page, url.Values{"email": {"ada@acme.example"}, "password": {"an initial password"}})))
+	if resp.Request.URL.Path != "/password/change" {
+		t.Fatalf("after sign-in: %s", resp.Request.URL)
+	}
+	fetch(browser.PostForm(base+"/password/change", form(page, url.Values{"current": {"an initial password"}, "password": {"ada's own passphrase"}, "confirm": {"ada's own passphrase"}})))
+	resp, _ = fetch(browser.Get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if !strings.HasPrefix(loc.String(), callback) || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
+		t.Fatalf("the app got %d %s", resp.StatusCode, loc)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: app.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+		Name          string `json:"name"`
+		Role          string `json:"role"`
+		Account       struct {
+			Slug string `json:"slug"`
+		} `json:"account"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	// An operator set the password: nothing proved the address.
+	if claims.Email != "ada@acme.example" || claims.EmailVerified || claims.Name != "Ada Lovelace" || claims.Role != "member" || claims.Account.Slug != "acme" {
+		t.Errorf("ID token claims %+v", claims)
+	}
+	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil || info.Subject != idt.Subject || info.Email != "ada@acme.example" {
+		t.Errorf("userinfo %+v, %v", info, err)
+	}
+}

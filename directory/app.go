@@ -1,0 +1,252 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// App is a relying party of admit's OpenID provider: one of the platform's
+// applications that signs its users in through admit. The operator
+// registers it; it is not account-scoped unless AccountID is set.
+type App struct {
+	ID       string
+	Name     string
+	ClientID string
+	// SecretHash is the SHA-256 of the client secret; the secret itself is
+	// shown once, when it is made. Empty for a public client.
+	SecretHash string
+	// RedirectURIs are compared exactly with the redirect_uri of a request
+	// (RFC 6749 section 3.1.2.2; OAuth 2.0 Security BCP section 4.1.3): no
+	// prefixes, no wildcards.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to, compared exactly as well.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI, when set, is where admit posts a logout token
+	// when a person's membership ends (OpenID Back-Channel Logout 1.0).
+	BackchannelLogoutURI string
+	// Public marks a client that cannot keep a secret (a single-page or
+	// native app): it has none, and must use PKCE with S256.
+	Public bool
+	// AccountID binds the app to one account; empty serves every account.
+	AccountID string
+	CreatedAt time.Time
+}
+
+// NewApp is what the operator gives to register an app.
+type NewApp struct {
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	Public                 bool
+	AccountID              string // "" for every account
+}
+
+// AppStore keeps the apps.
+type AppStore interface {
+	// CreateApp stores an app; Conflict when its client id exists.
+	CreateApp(ctx context.Context, a App) error
+	FindAppByClientID(ctx context.Context, clientID string) (App, error)
+	FindApps(ctx context.Context) ([]App, error) // oldest first
+	UpdateAppSecret(ctx context.Context, id, secretHash string) error
+	DeleteApp(ctx context.Context, id string) error
+}
+
+// Client ids and secrets carry a prefix so that secret scanners (and
+// people) recognise one that leaked.
+const (
+	clientIDPrefix     = "admit_app_"
+	clientSecretPrefix = "admit_secret_"
+)
+
+func newSecret(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// checkRedirectURI says what is wrong with a redirect URI an operator
+// registers, or "". The rules are RFC 6749 section 3.1.2 and RFC 8252
+// section 7.3: absolute, no fragment; https, or plain http only on a
+// loopback address, where nothing but the machine itself can listen.
+// Wildcards are refused because matching is exact anyway and a "*" would
+// only mislead the operator.
+func checkRedirectURI(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case len(s) > 2000 || hasControl(s) || strings.ContainsAny(s, " \\"):
+		return fmt.Sprintf("redirect URI %q has characters a URL cannot have", s)
+	case s == "" || err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("redirect URI %q must be an absolute URL like https://app.example.com/callback", s)
+	case strings.Contains(s, "#"):
+		return fmt.Sprintf("redirect URI %q must not have a fragment (#...)", s)
+	case strings.Contains(s, "*"):
+		return fmt.Sprintf("redirect URI %q must not have a wildcard: register every URI exactly", s)
+	case u.User != nil:
+		return fmt.Sprintf("redirect URI %q must not carry a user name or password", s)
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	case u.Scheme == "http":
+		return fmt.Sprintf("redirect URI %q must use https (plain http only on localhost or a loopback address)", s)
+	}
+	return fmt.Sprintf("redirect URI %q must use https", s)
+}
+
+func checkURIs(flag string, uris []string, required bool) ([]string, []string) {
+	var problems, out []string
+	if required && len(uris) == 0 {
+		problems = append(problems, "at least one "+flag+" is required")
+	}
+	for _, u := range uris {
+		u = strings.TrimSpace(u)
+		if p := checkRedirectURI(u); p != "" {
+			problems = append(problems, p)
+			continue
+		}
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out, problems
+}
+
+// AddApp registers an app and returns it with its client secret, which is
+// not kept and cannot be shown again ("" for a public app).
+func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, string, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	var problems []string
+	problems = appendProblem(problems, validateName("app name", in.Name))
+	redirects, bad := checkURIs("redirect URI", in.RedirectURIs, true)
+	problems = append(problems, bad...)
+	logouts, bad := checkURIs("post-logout redirect URI", in.PostLogoutRedirectURIs, false)
+	problems = append(problems, bad...)
+	in.BackchannelLogoutURI = strings.TrimSpace(in.BackchannelLogoutURI)
+	if in.BackchannelLogoutURI != "" {
+		problems = appendProblem(problems, checkRedirectURI(in.BackchannelLogoutURI))
+	}
+	if len(problems) > 0 {
+		return App{}, "", InvalidError(problems...)
+	}
+	a := App{ID: newID(), Name: in.Name, ClientID: newSecret(clientIDPrefix, 16), RedirectURIs: redirects,
+		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID, CreatedAt: s.clock()}
+	var secret string
+	if !a.Public {
+		secret = newSecret(clientSecretPrefix, 32)
+		a.SecretHash = hashToken(secret)
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if a.AccountID != "" {
+			if _, err := tx.FindAccount(ctx, a.AccountID); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateApp(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: actor, action: "app.added", targetType: "app", targetID: a.ID,
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "redirect_uris": a.RedirectURIs, "public": a.Public},
+		})
+	})
+	if err != nil {
+		return App{}, "", fmt.Errorf("add app: %w", err)
+	}
+	return a, secret, nil
+}
+
+// Apps lists every registered app, oldest first.
+func (s *Service) Apps(ctx context.Context) ([]App, error) { return s.store.FindApps(ctx) }
+
+// App returns the app with a client id; NotFound when there is none.
+func (s *Service) App(ctx context.Context, clientID string) (App, error) {
+	a, err := s.store.FindAppByClientID(ctx, clientID)
+	if KindOf(err) == NotFound {
+		return App{}, NotFoundError(fmt.Sprintf("no app with client id %q (admit app list shows them)", clientID))
+	}
+	return a, err
+}
+
+// AuthenticateApp checks a confidential app's client secret, in constant
+// time; a public app has no secret to check and is refused here.
+func (s *Service) AuthenticateApp(ctx context.Context, clientID, secret string) (App, error) {
+	a, err := s.store.FindAppByClientID(ctx, clientID)
+	if KindOf(err) == NotFound {
+		return App{}, UnauthenticatedError("unknown client or wrong secret")
+	}
+	if err != nil {
+		return App{}, err
+	}
+	if a.Public || secret == "" || subtle.ConstantTimeCompare([]byte(hashToken(secret)), []byte(a.SecretHash)) != 1 {
+		return App{}, UnauthenticatedError("unknown client or wrong secret")
+	}
+	return a, nil
+}
+
+// RemoveApp deletes an app: its client id stops working at once, and so do
+// the tokens issued to it.
+func (s *Service) RemoveApp(ctx context.Context, actor Actor, clientID string) (App, error) {
+	var a App
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = s.appIn(ctx, tx, clientID); err != nil {
+			return err
+		}
+		if err := tx.DeleteApp(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: actor, action: "app.removed", targetType: "app", targetID: a.ID,
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID},
+		})
+	})
+	if err != nil {
+		return App{}, fmt.Errorf("remove app: %w", err)
+	}
+	return a, nil
+}
+
+// RotateAppSecret gives a confidential app a new client secret, returned
+// once; the old one stops working at once.
+func (s *Service) RotateAppSecret(ctx context.Context, actor Actor, clientID string) (App, string, error) {
+	var a App
+	secret := newSecret(clientSecretPrefix, 32)
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = s.appIn(ctx, tx, clientID); err != nil {
+			return err
+		}
+		if a.Public {
+			return ConflictError(fmt.Sprintf("app %s is public: it has no secret to rotate", a.Name))
+		}
+		a.SecretHash = hashToken(secret)
+		if err := tx.UpdateAppSecret(ctx, a.ID, a.SecretHash); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: actor, action: "app.secret_rotated", targetType: "app", targetID: a.ID,
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID},
+		})
+	})
+	if err != nil {
+		return App{}, "", fmt.Errorf("rotate app secret: %w", err)
+	}
+	return a, secret, nil
+}
+
+func (s *Service) appIn(ctx context.Context, tx Store, clientID string) (App, error) {
+	a, err := tx.FindAppByClientID(ctx, strings.TrimSpace(clientID))
+	if KindOf(err) == NotFound {
+		return App{}, NotFoundError(fmt.Sprintf("no app with client id %q (admit app list shows them)", clientID))
+	}
+	return a, err
+}

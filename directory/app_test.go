@@ -1,0 +1,122 @@
+package directory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestApps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		app, secret, err := svc.AddApp(ctx, operator, directory.NewApp{Name: " Wiki ", RedirectURIs: []string{"https://wiki.example.com/cb", "https://wiki.example.com/cb"},
+			PostLogoutRedirectURIs: []string{"https://wiki.example.com/"}, AccountID: a.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(app.ClientID, "admit_app_") || !strings.HasPrefix(secret, "admit_secret_") || len(secret) < 50 || app.Name != "Wiki" {
+			t.Fatalf("app %+v, secret %q", app, secret)
+		}
+		if diff := cmp.Diff([]string{"https://wiki.example.com/cb"}, app.RedirectURIs); diff != "" {
+			t.Errorf("redirect URIs (-want +got):\n%s", diff)
+		}
+		var stored int
+		if err := s.DB().Get(&stored, s.DB().Rebind(`SELECT COUNT(*) FROM apps WHERE secret_hash = ?`), secret); err != nil || stored != 0 {
+			t.Fatalf("the secret itself is stored (%d rows, %v)", stored, err)
+		}
+		got, err := svc.App(ctx, app.ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(app, got); diff != "" {
+			t.Errorf("read back (-want +got):\n%s", diff)
+		}
+		if _, err := svc.AuthenticateApp(ctx, app.ClientID, secret); err != nil {
+			t.Errorf("right secret: %v", err)
+		}
+		for _, bad := range []struct{ id, secret string }{{app.ClientID, ""}, {app.ClientID, secret + "x"}, {app.ClientID, strings.ToUpper(secret)}, {"admit_app_unknown", secret}} {
+			if _, err := svc.AuthenticateApp(ctx, bad.id, bad.secret); directory.KindOf(err) != directory.Unauthenticated {
+				t.Errorf("AuthenticateApp(%q, %q) = %v; want Unauthenticated", bad.id, bad.secret, err)
+			}
+		}
+
+		public, none, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "SPA", RedirectURIs: []string{"http://localhost:5173/cb"}, Public: true})
+		if err != nil || none != "" || public.SecretHash != "" || public.AccountID != "" {
+			t.Fatalf("public app %+v, secret %q, %v", public, none, err)
+		}
+		if _, err := svc.AuthenticateApp(ctx, public.ClientID, ""); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("a public app authenticated with a secret: %v", err)
+		}
+		if _, _, err := svc.RotateAppSecret(ctx, operator, public.ClientID); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("rotate a public app's secret: %v; want Conflict", err)
+		}
+
+		_, fresh, err := svc.RotateAppSecret(ctx, operator, app.ClientID)
+		if err != nil || fresh == secret {
+			t.Fatalf("rotate: %q, %v", fresh, err)
+		}
+		if _, err := svc.AuthenticateApp(ctx, app.ClientID, secret); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("the old secret still works: %v", err)
+		}
+		if _, err := svc.AuthenticateApp(ctx, app.ClientID, fresh); err != nil {
+			t.Errorf("the new secret: %v", err)
+		}
+		apps, err := svc.Apps(ctx)
+		if err != nil || len(apps) != 2 || apps[0].ClientID != app.ClientID {
+			t.Fatalf("apps %+v, %v", apps, err)
+		}
+		if _, err := svc.RemoveApp(ctx, operator, app.ClientID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.RemoveApp(ctx, operator, app.ClientID); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("remove twice: %v; want NotFound", err)
+		}
+		if _, err := svc.AuthenticateApp(ctx, app.ClientID, fresh); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("a removed app authenticated: %v", err)
+		}
+		if diff := cmp.Diff([]string{"account.created", "app.added", "app.secret_rotated", "app.removed"}, auditActions(t, svc, a.ID)); diff != "" {
+			t.Errorf("audit of the account's app (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"app.added"}, auditActions(t, svc, "")); diff != "" {
+			t.Errorf("audit of the app for every account (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestAddAppRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		for _, tc := range []struct {
+			name string
+			in   directory.NewApp
+			kind directory.Kind
+			want string
+		}{
+			{"no name", directory.NewApp{RedirectURIs: []string{"https://a.example/cb"}}, directory.Invalid, "app name is required"},
+			{"no redirect URI", directory.NewApp{Name: "A"}, directory.Invalid, "at least one redirect URI"},
+			{"plain http", directory.NewApp{Name: "A", RedirectURIs: []string{"http://a.example/cb"}}, directory.Invalid, "must use https"},
+			{"wildcard", directory.NewApp{Name: "A", RedirectURIs: []string{"https://*.a.example/cb"}}, directory.Invalid, "wildcard"},
+			{"bad post-logout URI", directory.NewApp{Name: "A", RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{"https://a.example/#x"}}, directory.Invalid, "fragment"},
+			{"unknown account", directory.NewApp{Name: "A", RedirectURIs: []string{"https://a.example/cb"}, AccountID: "nope"}, directory.NotFound, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, _, err := svc.AddApp(ctx, operator, tc.in)
+				if directory.KindOf(err) != tc.kind || !strings.Contains(directory.Message(err), tc.want) {
+					t.Errorf("AddApp: %v (%v); want %v mentioning %q", err, directory.KindOf(err), tc.kind, tc.want)
+				}
+			})
+		}
+		if n := countRows(t, s, "apps"); n != 0 {
+			t.Errorf("%d apps stored after refusals", n)
+		}
+	})
+}

@@ -1,0 +1,464 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file is what admit's OpenID provider decides: which account an app
+// signs a person in to, whether it may, what the app is told about them,
+// and the life of the codes and tokens it hands out. Package provider
+// speaks the protocol (zitadel's op) and stores its state through here.
+
+// Lifetimes of what the provider issues.
+const (
+	// AppAuthorizationTTL bounds an authorization from the authorize
+	// request to the exchange of its code, sign-in included.
+	AppAuthorizationTTL = 10 * time.Minute
+	// AppCodeTTL is how long an issued code may be exchanged (RFC 6749
+	// section 4.1.2: "a maximum authorization code lifetime of 10 minutes
+	// is RECOMMENDED"; a minute is plenty for a back-channel exchange).
+	AppCodeTTL = time.Minute
+	// AppAccessTokenTTL is the life of an access token (and of the ID
+	// token issued with it).
+	AppAccessTokenTTL = 15 * time.Minute
+	// AppRefreshTokenTTL is the life of a refresh token family: rotation
+	// never extends it beyond the session's own maximum age.
+	AppRefreshTokenTTL = SessionMaxAge
+)
+
+// AppAuthorization is one authorization request of an app, from the
+// authorize endpoint until its code is exchanged: what the app asked for,
+// then who signed in for which account, then the code's hash. Until the
+// person has signed in it is kept by the browser (package provider seals
+// it into the sign-in URL): an anonymous request writes nothing (DESIGN
+// rule 12); it is stored once the person is known.
+type AppAuthorization struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	LoginHint           string
+	// NoPrompt is prompt=none: the app wants an answer without any page
+	// shown (login_required when nobody is signed in). Not stored: it
+	// matters only before the sign-in.
+	NoPrompt bool
+
+	// Set when the person has signed in and the account is chosen.
+	UserID     string
+	AccountID  string
+	Credential Credential
+	AuthTime   *time.Time
+
+	CodeHash      string
+	CodeExpiresAt *time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Done reports whether a person was found for the authorization.
+func (a AppAuthorization) Done() bool { return a.UserID != "" }
+
+// TokenKind tells access tokens from refresh tokens.
+type TokenKind string
+
+const (
+	AccessToken  TokenKind = "access"
+	RefreshToken TokenKind = "refresh"
+)
+
+// AppToken is an access or refresh token issued to an app. Access tokens
+// are found by ID (the provider seals the ID into the token it hands
+// out); refresh tokens by the hash of the random token. Tokens of one
+// sign-in share a family: reusing a rotated refresh token ends the family.
+type AppToken struct {
+	ID         string
+	Kind       TokenKind
+	Hash       string // refresh tokens only
+	FamilyID   string
+	ClientID   string
+	UserID     string
+	AccountID  string
+	Scopes     []string
+	Credential Credential
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time // a refresh token that was rotated
+}
+
+// AppAuthStore keeps the provider's authorizations and tokens.
+type AppAuthStore interface {
+	// CreateAppAuthorization stores an authorization whose person is known.
+	CreateAppAuthorization(ctx context.Context, a AppAuthorization) error
+	FindAppAuthorizationByCode(ctx context.Context, codeHash string) (AppAuthorization, error)
+	// SetAppAuthorizationCode records the code, once: NotFound when it
+	// has one already.
+	SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	DeleteAppAuthorization(ctx context.Context, id string) error
+
+	CreateAppToken(ctx context.Context, t AppToken) error
+	FindAppToken(ctx context.Context, id string) (AppToken, error)
+	FindAppTokenByHash(ctx context.Context, hash string) (AppToken, error)
+	// UseAppToken marks an unused refresh token used; NotFound when it was
+	// used already (the token was replayed).
+	UseAppToken(ctx context.Context, id string, at time.Time) error
+	DeleteAppTokenFamily(ctx context.Context, familyID string) error
+	// DeleteAppTokensOf ends the tokens of a person at one app (every app
+	// when clientID is empty).
+	DeleteAppTokensOf(ctx context.Context, userID, clientID string) error
+	// DeleteExpiredAppState deletes authorizations and tokens past their
+	// end and returns how many rows went.
+	DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error)
+}
+
+// StartAppAuthorization checks an authorization request the protocol
+// layer has checked too (client, redirect URI) and gives it its expiry; it
+// stores nothing. Public apps must use PKCE with S256 (OAuth 2.0 Security
+// BCP section 2.1.1): without it a stolen code could be exchanged by
+// whoever holds it.
+func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization) (AppAuthorization, error) {
+	app, err := s.App(ctx, in.ClientID)
+	if err != nil {
+		return AppAuthorization{}, err
+	}
+	switch {
+	case app.Public && in.CodeChallenge == "":
+		return AppAuthorization{}, InvalidError("PKCE is required for this client: send code_challenge with code_challenge_method=S256")
+	case in.CodeChallenge != "" && in.CodeChallengeMethod != "S256":
+		return AppAuthorization{}, InvalidError("code_challenge_method must be S256")
+	case len(in.State) > 1024 || len(in.Nonce) > 1024 || len(in.LoginHint) > 320 || len(in.CodeChallenge) > 128 || len(in.Scopes) > 20:
+		// Bounded: the request travels in the sign-in URL.
+		return AppAuthorization{}, InvalidError("a request parameter is too long")
+	}
+	now := s.clock()
+	in.ID, in.CreatedAt, in.ExpiresAt = "", now, now.Add(AppAuthorizationTTL)
+	in.UserID, in.AccountID, in.Credential, in.AuthTime, in.CodeHash, in.CodeExpiresAt = "", "", Credential{}, nil, "", nil
+	return in, nil
+}
+
+// CheckAppAuthorization reports NotFound when a started authorization has
+// expired.
+func (s *Service) CheckAppAuthorization(a AppAuthorization) error {
+	if !s.clock().Before(a.ExpiresAt) {
+		return NotFoundError("This sign-in request has expired. Go back to the app and sign in again.")
+	}
+	return nil
+}
+
+// AppAuthorizationByCode returns the authorization a code was issued for;
+// NotFound when the code is unknown, was exchanged already, or expired.
+func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppAuthorization, error) {
+	a, err := s.store.FindAppAuthorizationByCode(ctx, hashToken(code))
+	if err != nil {
+		return AppAuthorization{}, err
+	}
+	if a.CodeExpiresAt == nil || !s.clock().Before(*a.CodeExpiresAt) || !a.Done() {
+		return AppAuthorization{}, NotFoundError("the code has expired")
+	}
+	return a, nil
+}
+
+// IssueAppCode records the code handed out for an authorization.
+func (s *Service) IssueAppCode(ctx context.Context, id, code string) error {
+	return s.store.SetAppAuthorizationCode(ctx, id, hashToken(code), s.clock().Add(AppCodeTTL))
+}
+
+// EndAppAuthorization forgets an authorization (its code is exchanged, or
+// it failed), so its code can never be used again.
+func (s *Service) EndAppAuthorization(ctx context.Context, id string) error {
+	return s.store.DeleteAppAuthorization(ctx, id)
+}
+
+// CompleteAppAuthorization decides, for a signed-in visit, which account
+// the app signs the person in to and whether it may: an app bound to an
+// account serves only that account's members; any other app gets the
+// session's account. The membership must be active and the way the person
+// signed in must open the account (the trust rules), else Forbidden. The
+// authorization is stored then, under a new id, ready for its code.
+func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorization, v Visit) (AppAuthorization, error) {
+	if err := s.CheckAppAuthorization(a); err != nil {
+		return AppAuthorization{}, err
+	}
+	app, err := s.App(ctx, a.ClientID)
+	if err != nil {
+		return AppAuthorization{}, err
+	}
+	accountID := v.Account.ID
+	if app.AccountID != "" {
+		accountID = app.AccountID
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
+			if KindOf(err) == Forbidden && app.AccountID != "" {
+				return ForbiddenError(fmt.Sprintf("%s is only for the members of one organisation, and your sign-in does not open it.", app.Name))
+			}
+			return err
+		}
+		authTime := v.Session.CreatedAt
+		a.ID, a.UserID, a.AccountID, a.Credential, a.AuthTime = newSecret("", 24), v.User.ID, accountID, v.Session.Credential, &authTime
+		if err := tx.CreateAppAuthorization(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: accountID, actor: Actor{Source: SourceUser, ID: v.User.ID, Name: v.User.Email}, action: "app.signed_in",
+			targetType: "user", targetID: v.User.ID, data: map[string]any{"client_id": app.ClientID, "app": app.Name},
+		})
+	})
+	if err != nil {
+		return AppAuthorization{}, fmt.Errorf("authorize app: %w", s.auditRefusedEntry(ctx, err))
+	}
+	return a, nil
+}
+
+// AppClaims are what an app is told about the person it signed in.
+type AppClaims struct {
+	// Subject is the user id: stable for the person, whatever their email
+	// becomes (OIDC Core section 5.7: never the email).
+	Subject       string
+	Email         string
+	EmailVerified bool
+	Name          string
+	GivenName     string
+	FamilyName    string
+	Account       AppClaimsAccount
+	Role          Role
+	Groups        []string
+	// AMR is how the person signed in (RFC 8176 values where one fits):
+	// "pwd", or the SSO protocol ("saml", "oidc").
+	AMR []string
+}
+
+// AppClaimsAccount names the account the person signed in to.
+type AppClaimsAccount struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// AppClaimsFor returns the claims of a person in an account, signed in
+// with cred. It refuses (Forbidden) when the membership is no longer
+// active or the credential no longer opens the account, so tokens issued
+// earlier stop yielding claims at once.
+func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cred Credential) (AppClaims, error) {
+	m, err := s.store.FindMembership(ctx, accountID, userID)
+	if KindOf(err) == NotFound || err == nil && m.Status != StatusActive {
+		return AppClaims{}, ForbiddenError("the person's access to this account has ended")
+	}
+	if err != nil {
+		return AppClaims{}, err
+	}
+	u, err := s.store.FindUser(ctx, userID)
+	if err != nil {
+		return AppClaims{}, err
+	}
+	a, err := s.store.FindAccount(ctx, accountID)
+	if err != nil {
+		return AppClaims{}, err
+	}
+	verdict, err := checkEntry(ctx, s.store, a, u, m, cred)
+	if err != nil {
+		return AppClaims{}, err
+	}
+	if verdict.refusal != nil {
+		return AppClaims{}, ForbiddenError(Message(verdict.refusal))
+	}
+	c := AppClaims{
+		Subject: u.ID, Email: u.Email, GivenName: u.FirstName, FamilyName: u.LastName,
+		Name:    strings.TrimSpace(u.FirstName + " " + u.LastName),
+		Account: AppClaimsAccount{ID: a.ID, Slug: a.Slug, Name: a.Title()}, Role: m.Role,
+	}
+	if c.Groups, err = s.store.FindGroupNamesOfMember(ctx, accountID, userID); err != nil {
+		return AppClaims{}, err
+	}
+	if c.AMR, err = s.AppAMR(ctx, accountID, cred); err != nil {
+		return AppClaims{}, err
+	}
+	switch cred.Method {
+	case MethodPassword:
+		// A password proves the address only when its holder came through
+		// a link mailed to it (an invitation or a reset).
+		c.EmailVerified = u.PasswordProven
+	case MethodSSO:
+		conn, err := s.store.FindConnection(ctx, accountID, cred.ConnectionID)
+		if err != nil && KindOf(err) != NotFound {
+			return AppClaims{}, err
+		}
+		if err == nil {
+			// The connection may assert only addresses in the account's
+			// verified domains it serves: then the address is proven.
+			c.EmailVerified = slices.Contains(allowedDomains(a, conn), emailDomain(u.Email))
+		}
+	}
+	return c, nil
+}
+
+// AppAMR is the amr claim of a sign-in with cred to the account: "pwd",
+// or the protocol of the connection ("saml", "oidc"); nil when the
+// connection is gone.
+func (s *Service) AppAMR(ctx context.Context, accountID string, cred Credential) ([]string, error) {
+	switch cred.Method {
+	case MethodPassword:
+		return []string{"pwd"}, nil
+	case MethodSSO:
+		conn, err := s.store.FindConnection(ctx, accountID, cred.ConnectionID)
+		if KindOf(err) == NotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []string{string(conn.Protocol)}, nil
+	}
+	return nil, nil
+}
+
+// IssueAppTokens issues an access token for a completed authorization, and
+// a refresh token beside it when refresh is set; it returns the access
+// token's ID and the refresh token itself.
+func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refresh bool) (AppToken, string, error) {
+	now := s.clock()
+	base := AppToken{FamilyID: newID(), ClientID: a.ClientID, UserID: a.UserID, AccountID: a.AccountID, Scopes: a.Scopes,
+		Credential: a.Credential, CreatedAt: now}
+	if a.AuthTime != nil {
+		base.AuthTime = *a.AuthTime
+	}
+	return s.issueTokens(ctx, base, refresh, now.Add(AppRefreshTokenTTL), nil)
+}
+
+func (s *Service) issueTokens(ctx context.Context, base AppToken, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
+	now := base.CreatedAt
+	if _, err := s.AppClaimsFor(ctx, base.UserID, base.AccountID, base.Credential); err != nil {
+		return AppToken{}, "", err
+	}
+	access := base
+	access.ID, access.Kind, access.ExpiresAt = newID(), AccessToken, now.Add(AppAccessTokenTTL)
+	var token string
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if used != nil {
+			// The database settles a race between two uses of one refresh
+			// token: only one marks it used; the other is a replay.
+			if err := tx.UseAppToken(ctx, used.ID, now); KindOf(err) == NotFound {
+				return errReplayed
+			} else if err != nil {
+				return err
+			}
+		} else if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, now, now.Add(SessionMaxAge)); err != nil {
+			// The app may keep its own session as long as admit's longest:
+			// until then, it is told if the membership ends.
+			return err
+		}
+		if err := tx.CreateAppToken(ctx, access); err != nil {
+			return err
+		}
+		if !refresh {
+			return nil
+		}
+		token = newSecret("admit_refresh_", 32)
+		r := base
+		r.ID, r.Kind, r.Hash, r.ExpiresAt = newID(), RefreshToken, hashToken(token), refreshEnd
+		return tx.CreateAppToken(ctx, r)
+	})
+	if err == errReplayed {
+		return AppToken{}, "", s.revokeFamily(ctx, *used)
+	}
+	if err != nil {
+		return AppToken{}, "", fmt.Errorf("issue app tokens: %w", err)
+	}
+	return access, token, nil
+}
+
+var errReplayed = UnauthenticatedError("the refresh token was used already")
+
+// revokeFamily ends every token of a refresh token's family: a used
+// refresh token presented again means two parties hold it (OAuth 2.0
+// Security BCP section 4.14.2), and neither can be told from the thief.
+func (s *Service) revokeFamily(ctx context.Context, t AppToken) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppTokenFamily(ctx, t.FamilyID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: t.AccountID, actor: Actor{Source: SourceSystem}, action: "app.refresh_token_reused",
+			targetType: "user", targetID: t.UserID, data: map[string]any{"client_id": t.ClientID, "family_id": t.FamilyID},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("revoke refresh token family: %w", err)
+	}
+	return errReplayed
+}
+
+// AppRefreshToken returns the live refresh token with that value; a token
+// that was rotated already revokes its whole family and is refused. The
+// caller checks that it is the token's client presenting it.
+func (s *Service) AppRefreshToken(ctx context.Context, token string) (AppToken, error) {
+	t, err := s.AppRefreshTokenForRevocation(ctx, token)
+	if err != nil {
+		return AppToken{}, err
+	}
+	if t.UsedAt != nil {
+		return AppToken{}, s.revokeFamily(ctx, t)
+	}
+	if !s.clock().Before(t.ExpiresAt) {
+		return AppToken{}, UnauthenticatedError("the refresh token has expired")
+	}
+	return t, nil
+}
+
+// AppRefreshTokenForRevocation finds a refresh token by its value, used or
+// not: revoking a token is not using it.
+func (s *Service) AppRefreshTokenForRevocation(ctx context.Context, token string) (AppToken, error) {
+	t, err := s.store.FindAppTokenByHash(ctx, hashToken(token))
+	if KindOf(err) == NotFound || err == nil && t.Kind != RefreshToken {
+		return AppToken{}, UnauthenticatedError("unknown refresh token")
+	}
+	return t, err
+}
+
+// RotateAppRefreshToken exchanges a refresh token for a new access token
+// and a new refresh token of the same family, ending at the family's end.
+// The old one is used up; presenting it again revokes the family.
+func (s *Service) RotateAppRefreshToken(ctx context.Context, old AppToken, scopes []string) (AppToken, string, error) {
+	base := old
+	base.CreatedAt, base.UsedAt, base.Hash = s.clock(), nil, ""
+	if len(scopes) > 0 {
+		base.Scopes = scopes
+	}
+	return s.issueTokens(ctx, base, true, old.ExpiresAt, &old)
+}
+
+// AppAccessToken returns a live access token by ID.
+func (s *Service) AppAccessToken(ctx context.Context, id string) (AppToken, error) {
+	t, err := s.store.FindAppToken(ctx, id)
+	if KindOf(err) == NotFound || err == nil && (t.Kind != AccessToken || !s.clock().Before(t.ExpiresAt)) {
+		return AppToken{}, UnauthenticatedError("the access token is not valid")
+	}
+	return t, err
+}
+
+// RevokeAppToken ends a token and its family (RFC 7009 section 2.1: revoking
+// a refresh token should revoke the access tokens of the same grant).
+func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
+	return s.store.DeleteAppTokenFamily(ctx, t.FamilyID)
+}
+
+// EndAppSessions ends a person's tokens at an app: RP-initiated logout.
+// The app signed them out itself, so it is not told again.
+func (s *Service) EndAppSessions(ctx context.Context, userID, clientID string) error {
+	return s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppSignIns(ctx, "", userID, clientID); err != nil {
+			return err
+		}
+		return tx.DeleteAppTokensOf(ctx, userID, clientID)
+	})
+}

@@ -1,0 +1,255 @@
+package directory_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestAppClaims is the table of what an app is told about a person:
+// email_verified only when something proved the address (an emailed link,
+// or a login through a connection serving the account's verified domain),
+// amr by how they signed in, groups from SCIM and from the last SSO login.
+func TestAppClaims(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		okta := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		sso, err := svc.SignInWithSSO(ctx, okta, directory.Identity{Email: "sam@acme.example", FirstName: "Sam", LastName: "Sso", Groups: []string{"Engineering", "Admins"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@elsewhere.example", FirstName: "Pat", LastName: "Set", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: "ivy@elsewhere.example", Role: directory.RoleAdmin}); err != nil {
+			t.Fatal(err)
+		}
+		ivy, err := svc.AcceptInvitation(ctx, linkOf(t, svc, "ivy@elsewhere.example"), directory.Acceptance{FirstName: "Ivy", LastName: "Invited", Password: "ivy's own passphrase"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			user string
+			cred directory.Credential
+			want directory.AppClaims
+		}{
+			{"SSO through the verified domain's connection", sso.Member.User.ID, directory.BySSO(okta), directory.AppClaims{
+				Subject: sso.Member.User.ID, Email: "sam@acme.example", EmailVerified: true, Name: "Sam Sso", GivenName: "Sam", FamilyName: "Sso",
+				Role: directory.RoleMember, Groups: []string{"Admins", "Engineering"}, AMR: []string{"saml"}}},
+			{"a password an admin set", added.Member.User.ID, directory.ByPassword, directory.AppClaims{
+				Subject: added.Member.User.ID, Email: "pat@elsewhere.example", Name: "Pat Set", GivenName: "Pat", FamilyName: "Set",
+				Role: directory.RoleMember, AMR: []string{"pwd"}}},
+			{"a password set through the emailed invitation", ivy.User.ID, directory.ByPassword, directory.AppClaims{
+				Subject: ivy.User.ID, Email: "ivy@elsewhere.example", EmailVerified: true, Name: "Ivy Invited", GivenName: "Ivy", FamilyName: "Invited",
+				Role: directory.RoleAdmin, AMR: []string{"pwd"}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := svc.AppClaimsFor(ctx, tc.user, acme.ID, tc.cred)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.want.Account = directory.AppClaimsAccount{ID: acme.ID, Slug: "acme", Name: "ACME"}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("claims (-want +got):\n%s", diff)
+				}
+			})
+		}
+		other := mustAccount(t, svc, "other")
+		if _, err := svc.AppClaimsFor(ctx, ivy.User.ID, other.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("claims in an account the person is not in: %v; want Forbidden", err)
+		}
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "ivy@elsewhere.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AppClaimsFor(ctx, ivy.User.ID, acme.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("claims of a deactivated member: %v; want Forbidden", err)
+		}
+	})
+}
+
+// TestAppStateIsSwept: authorizations and tokens past their end are
+// deleted by the sweep that every replica runs.
+func TestAppStateIsSwept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.Authenticate(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Starting writes nothing: anonymous requests cost no rows.
+		started, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid"}, ResponseType: "code"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, s, "app_authorizations"); got != 0 {
+			t.Fatalf("%d authorizations stored before anyone signed in", got)
+		}
+		a, err := svc.CompleteAppAuthorization(ctx, started, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, s, "app_authorizations") + countRows(t, s, "app_tokens"); got != 3 {
+			t.Fatalf("%d rows before the sweep; want 3", got)
+		}
+		// A request completed after its expiry is refused.
+		late := started
+		late.ExpiresAt = late.CreatedAt
+		if _, err := svc.CompleteAppAuthorization(ctx, late, v); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("completing an expired request: %v; want NotFound", err)
+		}
+		clk.Add(max(directory.AppAuthorizationTTL, directory.AppAccessTokenTTL) + time.Second)
+		if _, err := svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, s, "app_authorizations") + countRows(t, s, "app_tokens"); got != 1 {
+			t.Errorf("%d rows after the authorizations and the access token ended; want 1 (the refresh token)", got)
+		}
+		clk.Add(directory.AppRefreshTokenTTL)
+		if _, err := svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, s, "app_tokens"); got != 0 {
+			t.Errorf("%d tokens after the refresh token ended; want 0", got)
+		}
+	})
+}
+
+// signInToApp runs an authorization of the app for the person to the
+// end: a session, the authorization, its tokens.
+func signInToApp(t *testing.T, svc *directory.Service, app directory.App, userID, accountID string) {
+	t.Helper()
+	ctx := context.Background()
+	token, _, err := svc.StartSession(ctx, userID, accountID, directory.ByPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMembershipEndQueuesBackchannelLogouts: deactivating a member (admin
+// or SCIM) or deleting them (SCIM) queues a logout for each app with a
+// back-channel URI they signed in to, in the same transaction, and ends
+// their tokens; a logout that keeps failing is given up and audited.
+func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		userID := added.Member.User.ID
+		told, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Told", RedirectURIs: []string{"https://told.example/cb"}, BackchannelLogoutURI: "https://told.example/logout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		untold, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Untold", RedirectURIs: []string{"https://untold.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, scimToken, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "Okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, end := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"admin deactivation", func() error { _, err := svc.Deactivate(ctx, acme.ID, operator, "pat@acme.example"); return err }},
+			{"SCIM deactivation", func() error {
+				_, err := svc.ReplaceSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID, directory.SCIMUserInput{
+					Profile: directory.SCIMProfile{UserName: "pat@acme.example"}, Email: "pat@acme.example", Active: false}, 0)
+				return err
+			}},
+			{"SCIM deletion", func() error { return svc.DeleteSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID) }},
+		} {
+			t.Run(end.name, func(t *testing.T) {
+				signInToApp(t, svc, told, userID, acme.ID)
+				signInToApp(t, svc, untold, userID, acme.ID)
+				if err := end.fn(); err != nil {
+					t.Fatal(err)
+				}
+				due, err := svc.ClaimAppLogouts(ctx, 10)
+				if err != nil || len(due) != 1 || due[0].ClientID != told.ClientID || due[0].UserID != userID || due[0].App.BackchannelLogoutURI != "https://told.example/logout" {
+					t.Fatalf("logouts due: %+v, %v; want one, to the app that asked", due, err)
+				}
+				if n := countRows(t, s, "app_tokens") + countRows(t, s, "app_sign_ins"); n != 0 {
+					t.Errorf("%d tokens and sign-ins left", n)
+				}
+				if err := svc.FinishAppLogout(ctx, due[0], nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.Reactivate(ctx, acme.ID, operator, "pat@acme.example"); err != nil && end.name != "SCIM deletion" {
+					t.Fatal(err)
+				}
+			})
+		}
+
+		// A logout that keeps failing is tried AppLogoutAttempts times.
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		signInToApp(t, svc, told, userID, acme.ID)
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "pat@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		for attempt := 1; attempt <= directory.AppLogoutAttempts; attempt++ {
+			due, err := svc.ClaimAppLogouts(ctx, 10)
+			if err != nil || len(due) != 1 || due[0].Attempts != attempt {
+				t.Fatalf("attempt %d: %+v, %v", attempt, due, err)
+			}
+			if err := svc.FinishAppLogout(ctx, due[0], errors.New("503 Service Unavailable")); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(10 * time.Minute)
+		}
+		if n := countRows(t, s, "app_logouts"); n != 0 {
+			t.Errorf("%d logouts left after giving up", n)
+		}
+		if acts := auditActions(t, svc, acme.ID); acts[len(acts)-1] != "app.backchannel_logout_failed" {
+			t.Errorf("audit ends with %v", acts[len(acts)-3:])
+		}
+	})
+}

@@ -1,0 +1,135 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// AppLogout is a back-channel logout to deliver: the app is to be told
+// that the person's session for the account has ended (OpenID Back-Channel
+// Logout 1.0). It is written in the transaction that ends the membership,
+// so no deactivation goes untold, and deleted once delivered.
+type AppLogout struct {
+	ID            string
+	ClientID      string
+	AccountID     string
+	UserID        string
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+	Attempts      int
+	LastError     string
+}
+
+// AppLogoutStore keeps who signed in to which app, and the logouts due.
+type AppLogoutStore interface {
+	// RecordAppSignIn remembers (or renews) that the person signed in to
+	// the app in the account, until expiresAt.
+	RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, at, expiresAt time.Time) error
+	// FindAppsSignedInto returns the apps the person signed in to in the
+	// account whose sign-in has not expired at now.
+	FindAppsSignedInto(ctx context.Context, accountID, userID string, now time.Time) ([]App, error)
+	// DeleteAppSignIns forgets the person's sign-ins to the app (to every
+	// app when clientID is empty) in the account (every account when
+	// accountID is empty).
+	DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error
+	// DeleteAppTokensOfMembership ends the person's tokens in the account.
+	DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error
+	CreateAppLogout(ctx context.Context, l AppLogout) error
+	// ClaimAppLogouts locks up to limit logouts due at now until
+	// lockedUntil, counting an attempt on each; no two callers get the same.
+	ClaimAppLogouts(ctx context.Context, now, lockedUntil time.Time, limit int) ([]AppLogout, error)
+	RetryAppLogout(ctx context.Context, id, lastError string, next time.Time) error
+	DeleteAppLogout(ctx context.Context, id string) error
+}
+
+// Delivery of back-channel logouts.
+const (
+	// AppLogoutAttempts is how often a logout is tried before it is given
+	// up (and the giving up audited).
+	AppLogoutAttempts = 6
+	// appLogoutLock is how long a claimed logout is left to the replica
+	// that claimed it: longer than one delivery can take.
+	appLogoutLock = time.Minute
+)
+
+// endAppAccess is called, inside the transaction, wherever a membership
+// ends (deactivated or deleted): the person's tokens in the account end,
+// and every app they signed in to there with a back-channel logout URI is
+// to be told.
+func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID string) error {
+	now := s.clock()
+	apps, err := tx.FindAppsSignedInto(ctx, accountID, userID, now)
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		if app.BackchannelLogoutURI == "" {
+			continue
+		}
+		if err := tx.CreateAppLogout(ctx, AppLogout{ID: newID(), ClientID: app.ClientID, AccountID: accountID, UserID: userID,
+			CreatedAt: now, NextAttemptAt: now}); err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteAppSignIns(ctx, accountID, userID, ""); err != nil {
+		return err
+	}
+	return tx.DeleteAppTokensOfMembership(ctx, accountID, userID)
+}
+
+// DueAppLogout is a logout to send now, with the app it goes to.
+type DueAppLogout struct {
+	AppLogout
+	App App
+}
+
+// ClaimAppLogouts returns up to limit logouts to send now; the caller
+// reports each with FinishAppLogout.
+func (s *Service) ClaimAppLogouts(ctx context.Context, limit int) ([]DueAppLogout, error) {
+	now := s.clock()
+	claimed, err := s.store.ClaimAppLogouts(ctx, now, now.Add(appLogoutLock), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim app logouts: %w", err)
+	}
+	out := make([]DueAppLogout, 0, len(claimed))
+	for _, l := range claimed {
+		app, err := s.store.FindAppByClientID(ctx, l.ClientID)
+		if KindOf(err) == NotFound {
+			// Removed since: nobody to tell.
+			if err := s.store.DeleteAppLogout(ctx, l.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DueAppLogout{AppLogout: l, App: app})
+	}
+	return out, nil
+}
+
+// FinishAppLogout records how a delivery went: delivered, it is deleted;
+// failed, it is tried again later (after 5 s, 20 s, 45 s, ...), until
+// AppLogoutAttempts, when it is given up and the giving up audited in the
+// account.
+func (s *Service) FinishAppLogout(ctx context.Context, l DueAppLogout, failure error) error {
+	if failure == nil {
+		return s.store.DeleteAppLogout(ctx, l.ID)
+	}
+	if l.Attempts < AppLogoutAttempts {
+		wait := time.Duration(l.Attempts*l.Attempts) * 5 * time.Second
+		return s.store.RetryAppLogout(ctx, l.ID, failure.Error(), s.clock().Add(wait))
+	}
+	return s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppLogout(ctx, l.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: l.AccountID, actor: Actor{Source: SourceSystem}, action: "app.backchannel_logout_failed",
+			targetType: "user", targetID: l.UserID,
+			data: map[string]any{"client_id": l.ClientID, "app": l.App.Name, "attempts": l.Attempts, "error": failure.Error()},
+		})
+	})
+}

@@ -1,0 +1,44 @@
+// Package provider is admit as an OpenID Provider for the platform's apps:
+// an app with any OpenID Connect library signs its users in through admit,
+// whichever way they sign in to admit (password, invitation, their
+// account's SSO).
+//
+// The protocol is zitadel's certified op package; this package gives it
+// its Storage over directory.Service, which decides everything about the
+// people: which account the app signs them in to, whether their membership
+// lets it, what the app is told (directory.AppClaims), and the life of
+// codes and tokens (kept in the database, so any replica serves any step).
+// Tokens are signed with the keys of certs.TokenKeys: ID tokens with
+// RS256 (OpenID Connect's default, which every library accepts); the JWKS
+// publishes every published ES256 and RS256 key.
+//
+// What the app gets: the authorization code flow only (no implicit or
+// hybrid flows, no form_post: admit's pages allow no inline script), PKCE
+// with S256 (required of public apps), client_secret_basic and
+// client_secret_post, refresh tokens with rotation (a rotated refresh
+// token presented again revokes its whole family), userinfo, revocation,
+// RP-initiated logout to a registered post_logout_redirect_uri, and
+// Back-Channel Logout 1.0: when a membership ends, the directory queues a
+// logout for each app the person signed in to (in the same transaction),
+// and the Notifier delivers the logout tokens through package fetch.
+//
+// An authorization request writes nothing until the person has signed in:
+// op's request id is the request itself, sealed with a key of this
+// package, carried by the sign-in URL through /login and back (DESIGN rule
+// 12). op's own authorize callback is not served: the code goes out only
+// in the answer to the browser that signed in.
+//
+// Routes (the issuer is ADMIT_BASE_URL):
+//
+//	GET  /.well-known/openid-configuration  discovery
+//	GET  /oauth/keys                        the JWKS
+//	GET  /oauth/authorize                   authorization request (op)
+//	GET  /oauth/authorize/continue?id=      sign-in: sends a browser without a session to /login and back,
+//	                                        then answers the app with a code or an error
+//	POST /oauth/token                       code and refresh token exchange (op)
+//	GET  /oauth/userinfo, POST              the claims, for an access token (op)
+//	POST /oauth/revoke                      token revocation, RFC 7009 (op)
+//	POST /oauth/introspect                  token introspection, RFC 7662 (op)
+//	GET  /oauth/end_session                 RP-initiated logout; with a valid id_token_hint for the
+//	                                        browser's person it also ends the admit session
+package provider

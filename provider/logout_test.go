@@ -1,0 +1,151 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
+	"github.com/admit-dev/admit/provider"
+)
+
+// backchannel is an app's back-channel logout endpoint: it keeps the
+// logout tokens it is sent, and answers with the statuses it is told to.
+type backchannel struct {
+	mu       sync.Mutex
+	tokens   []string
+	statuses []int
+}
+
+func (b *backchannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		http.Error(w, "want a form post", http.StatusBadRequest)
+		return
+	}
+	b.tokens = append(b.tokens, r.PostFormValue("logout_token"))
+	status := http.StatusOK
+	if len(b.statuses) > 0 {
+		status, b.statuses = b.statuses[0], b.statuses[1:]
+	}
+	w.WriteHeader(status)
+}
+
+func (b *backchannel) received() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.tokens...)
+}
+
+// TestBackchannelLogout: when SCIM deactivates a person, every app they
+// signed in to with a back-channel logout URI gets a logout token (a
+// failed delivery is tried again), their tokens stop at once, and an app
+// without such a URI, or one they never signed in to, hears nothing.
+func TestBackchannelLogout(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		m := s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		rpEnd := &backchannel{statuses: []int{http.StatusServiceUnavailable}}
+		other := &backchannel{}
+		rpSrv, otherSrv := httptest.NewServer(rpEnd), httptest.NewServer(other)
+		t.Cleanup(rpSrv.Close)
+		t.Cleanup(otherSrv.Close)
+		app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}, BackchannelLogoutURI: rpSrv.URL + "/backchannel"})
+		silent, _ := s.app(directory.NewApp{Name: "Silent", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		s.app(directory.NewApp{Name: "Unused", RedirectURIs: []string{appPrefix + "x"}, BackchannelLogoutURI: otherSrv.URL + "/backchannel"})
+		r, quiet := newRP(t, s, app, secret), newRP(t, s, silent, "")
+		var discovery struct {
+			Supported bool `json:"backchannel_logout_supported"`
+		}
+		if err := r.provider.Claims(&discovery); err != nil || !discovery.Supported {
+			t.Errorf("discovery backchannel_logout_supported = %v, %v", discovery.Supported, err)
+		}
+		b := s.browser()
+		l := r.start(t)
+		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lq := quiet.start(t)
+		if _, err := quiet.conf.Exchange(ctx, b.code(t, lq, "", ""), oauth2.VerifierOption(lq.verifier)); err != nil {
+			t.Fatal(err)
+		}
+
+		allow, err := fetch.ParseAllow("127.0.0.1/32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer})
+		if sent, err := n.Deliver(ctx); err != nil || sent != 0 {
+			t.Fatalf("before any deactivation: %d sent, %v", sent, err)
+		}
+		_, scimToken, err := s.dir.CreateSCIMToken(ctx, a.ID, operator, "Okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.dir.ReplaceSCIMUser(ctx, a.ID, scimToken, m.Membership.ID, directory.SCIMUserInput{
+			Profile: directory.SCIMProfile{UserName: "ada@acme.example"}, Email: "ada@acme.example", Active: false}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("the access token works after the deactivation")
+		}
+		// The app answers 503 the first time: the logout is tried again
+		// after a while, not lost.
+		if sent, err := n.Deliver(ctx); err != nil || sent != 0 || len(rpEnd.received()) != 1 {
+			t.Fatalf("first round: %d sent, %v, %d received", sent, err, len(rpEnd.received()))
+		}
+		if sent, _ := n.Deliver(ctx); sent != 0 {
+			t.Errorf("a failed logout was sent again at once")
+		}
+		s.clock.Add(10 * time.Second)
+		if sent, err := n.Deliver(ctx); err != nil || sent != 1 {
+			t.Fatalf("retry: %d sent, %v", sent, err)
+		}
+		got := rpEnd.received()
+		if len(got) != 2 || len(other.received()) != 0 {
+			t.Fatalf("the app got %d logout tokens, the unused app %d; want 2 and 0", len(got), len(other.received()))
+		}
+		// What the app checks (section 2.6): signed with a key of the
+		// JWKS, iss, aud, iat, the event, a sub, no nonce, typ logout+jwt.
+		jws, err := jose.ParseSignedCompact(got[1], []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; typ != "logout+jwt" {
+			t.Errorf("typ %v; want logout+jwt", typ)
+		}
+		jwks, err := s.keys.JWKS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := jwks.Key(jws.Signatures[0].Header.KeyID)
+		if len(keys) != 1 {
+			t.Fatalf("the logout token's key %q is not in the JWKS", jws.Signatures[0].Header.KeyID)
+		}
+		payload, err := jws.Verify(keys[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims map[string]any
+		_ = json.Unmarshal(payload, &claims)
+		events, _ := claims["events"].(map[string]any)
+		if claims["iss"] != s.issuer || claims["aud"] != app.ClientID || claims["sub"] != m.User.ID || claims["iat"] == nil ||
+			claims["jti"] == nil || claims["nonce"] != nil || events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+			t.Errorf("logout token claims %v", claims)
+		}
+		if sent, _ := n.Deliver(ctx); sent != 0 {
+			t.Errorf("a delivered logout was sent again")
+		}
+	})
+}

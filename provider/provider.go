@@ -1,0 +1,273 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+// The provider's own paths beside op's.
+const (
+	continuePath = "/oauth/authorize/continue"
+	// signedOutPath is where logout lands without a registered
+	// post_logout_redirect_uri.
+	signedOutPath = "/login"
+)
+
+// Config configures the provider.
+type Config struct {
+	Directory *directory.Service
+	Keys      *certs.TokenKeys
+	Pages     *web.Renderer
+	// Issuer is ADMIT_BASE_URL.
+	Issuer string
+	// Key (32 bytes or more, from the server key) seals the access tokens
+	// op hands out; every replica must have the same.
+	Key []byte
+	// Secure is as for the session cookie (https).
+	Secure bool
+	Logger *slog.Logger
+}
+
+// Handler serves the provider's routes.
+type Handler struct {
+	dir    *directory.Service
+	store  *storage
+	pages  *web.Renderer
+	cookie web.SessionCookie
+	op     *op.Provider
+	issuer string
+	log    *slog.Logger
+}
+
+// New builds the provider.
+func New(cfg Config) (*Handler, error) {
+	if len(cfg.Key) < 32 {
+		return nil, fmt.Errorf("provider key: want 32 bytes or more, got %d", len(cfg.Key))
+	}
+	// Keys of their own for op's access tokens and for the requests in
+	// sign-in URLs, whatever else the given key is used for.
+	derived, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider access tokens", 32)
+	if err != nil {
+		return nil, fmt.Errorf("provider key: %w", err)
+	}
+	requestKey, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider authorization requests", 32)
+	if err != nil {
+		return nil, fmt.Errorf("provider key: %w", err)
+	}
+	requests, err := certs.NewSealer(requestKey)
+	if err != nil {
+		return nil, err
+	}
+	st := &storage{dir: cfg.Directory, keys: cfg.Keys, requests: requests}
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	opts := []op.Option{
+		op.WithCustomAuthEndpoint(op.NewEndpoint("oauth/authorize")),
+		op.WithCustomTokenEndpoint(op.NewEndpoint("oauth/token")),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("oauth/introspect")),
+		op.WithCustomUserinfoEndpoint(op.NewEndpoint("oauth/userinfo")),
+		op.WithCustomRevocationEndpoint(op.NewEndpoint("oauth/revoke")),
+		op.WithCustomEndSessionEndpoint(op.NewEndpoint("oauth/end_session")),
+		op.WithCustomKeysEndpoint(op.NewEndpoint("oauth/keys")),
+	}
+	if strings.HasPrefix(issuer, "http://") {
+		// ADMIT_BASE_URL on http is for development on localhost.
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	conf := &op.Config{
+		CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true, BackChannelLogoutSupported: true,
+		DefaultLogoutRedirectURI: signedOutPath,
+		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "at_hash", "c_hash",
+			"name", "given_name", "family_name", "email", "email_verified", "account", "role", "groups"},
+	}
+	copy(conf.CryptoKey[:], derived)
+	p, err := op.NewProvider(conf, st, op.StaticIssuer(issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("OpenID provider: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
+}
+
+// Register adds the routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("GET "+oidc.DiscoveryEndpoint, h.op)
+	mux.Handle("/oauth/", h.op)
+	mux.Handle("/oauth/authorize", h.pageErrors(h.op))
+	mux.Handle("GET "+continuePath, h.pages.Handler(h.handleContinue))
+	// op's own callback would hand out the code of a finished
+	// authorization to whoever knows its id; the code goes out only in
+	// the answer to the browser that signed in (handleContinue).
+	mux.Handle("/oauth/authorize/callback", h.pages.Handler(func(http.ResponseWriter, *http.Request) error {
+		return directory.NotFoundError("There is no page at this address.")
+	}))
+	mux.Handle("/oauth/end_session", h.pages.Handler(h.handleEndSession))
+}
+
+// handleContinue is the sign-in step of an authorization: a browser
+// without a session signs in first and comes back; then the directory
+// decides the account and whether the person may use the app, and the app
+// gets a code, or access_denied.
+func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
+	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
+	r = r.WithContext(ctx)
+	id := r.URL.Query().Get("id")
+	a, err := h.store.open(id)
+	if err == nil {
+		err = h.dir.CheckAppAuthorization(a)
+	}
+	if err != nil {
+		return err
+	}
+	v, err := h.dir.Authenticate(ctx, h.cookie.Token(r))
+	if directory.KindOf(err) == directory.Unauthenticated && a.NoPrompt {
+		// OIDC Core section 3.1.2.6: no page may be shown.
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+		return nil
+	}
+	if directory.KindOf(err) == directory.Unauthenticated {
+		h.cookie.Clear(w)
+		target := "/login?return_to=" + url.QueryEscape(continuePath+"?id="+url.QueryEscape(id))
+		if _, err := directory.NormalizeEmail(a.LoginHint); err == nil {
+			// login_hint as an email fills in the sign-in form, whose home
+			// realm discovery then offers the account's SSO.
+			target += "&email=" + url.QueryEscape(a.LoginHint)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if v.User.PasswordMustChange {
+		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		return nil
+	}
+	done, err := h.dir.CompleteAppAuthorization(ctx, a, v)
+	if directory.KindOf(err) == directory.Forbidden {
+		h.log.InfoContext(ctx, "app sign-in refused", "client_id", a.ClientID, "user_id", v.User.ID, "reason", err)
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrAccessDenied().WithDescription("%s", directory.Message(err)), h.op)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(ctx, "app sign-in", "client_id", done.ClientID, "user_id", done.UserID, "account_id", done.AccountID)
+	op.AuthResponse(&authRequest{AppAuthorization: done}, h.op, w, r)
+	return nil
+}
+
+// Origins is where a sign-in that returns to returnTo continues past
+// admit: for this package's sign-in step, the redirect URI of the app's
+// request (the sign-in form's CSP must allow it; see login.Onward).
+func (h *Handler) Origins(_ context.Context, returnTo string) []string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != continuePath {
+		return nil
+	}
+	a, err := h.store.open(u.Query().Get("id"))
+	if err != nil {
+		return nil
+	}
+	return []string{a.RedirectURI}
+}
+
+// handleEndSession is RP-initiated logout, through op's own request
+// checks (post_logout_redirect_uri registered exactly, id_token_hint
+// verified). The app's tokens for the person end; the admit session of
+// the browser ends too when the verified id_token_hint names its person,
+// so a cross-site link without one cannot sign anybody out of admit.
+func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
+	r = r.WithContext(ctx)
+	req, err := op.ParseEndSessionRequest(r, h.op.Decoder())
+	if err != nil {
+		return directory.InvalidError("the sign-out request cannot be read")
+	}
+	session, err := op.ValidateEndSessionRequest(ctx, req, h.op)
+	if err != nil {
+		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
+	}
+	if session.UserID != "" && session.ClientID != "" {
+		if err := h.dir.EndAppSessions(ctx, session.UserID, session.ClientID); err != nil {
+			return err
+		}
+	}
+	if token := h.cookie.Token(r); token != "" && session.UserID != "" {
+		if v, err := h.dir.Authenticate(ctx, token); err == nil && v.User.ID == session.UserID {
+			if err := h.dir.EndSession(ctx, token); err != nil {
+				return err
+			}
+			h.cookie.Clear(w)
+		}
+	}
+	http.Redirect(w, r, session.RedirectURI, http.StatusFound)
+	return nil
+}
+
+func describe(err error) string {
+	if e, ok := err.(*oidc.Error); ok && e.Description != "" {
+		return e.Description
+	}
+	return "it is not valid"
+}
+
+// pageErrors shows op's plain-text refusals at the authorize endpoint (an
+// unknown client, a redirect URI not registered: RFC 6749 section 4.1.2.1
+// forbids redirecting those) as a readable admit page.
+func (h *Handler) pageErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &capture{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		if cw.captured {
+			msg := strings.TrimSpace(cw.body.String())
+			h.log.InfoContext(r.Context(), "app sign-in request refused", "status", cw.status, "reason", msg)
+			h.pages.Error(w, r, cw.status, "The app's sign-in request cannot be accepted: "+msg)
+		}
+	})
+}
+
+// capture keeps a plain-text error response instead of sending it.
+type capture struct {
+	http.ResponseWriter
+	status   int
+	captured bool
+	body     bytes.Buffer
+}
+
+func (c *capture) WriteHeader(status int) {
+	if status >= 400 && strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain") {
+		c.status, c.captured = status, true
+		c.Header().Del("Content-Type")
+		c.Header().Del("X-Content-Type-Options")
+		return
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if c.captured {
+		if c.body.Len() < 4096 {
+			c.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return c.ResponseWriter.Write(b)
+}

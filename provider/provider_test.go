@@ -1,0 +1,589 @@
+package provider_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// rp is an app of the platform, written as any Go app would be: go-oidc
+// for discovery and ID token verification, x/oauth2 for the code flow.
+type rp struct {
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	conf     oauth2.Config
+}
+
+func newRP(t *testing.T, s *site, app directory.App, secret string) *rp {
+	t.Helper()
+	p, err := oidc.NewProvider(context.Background(), s.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rp{provider: p, verifier: p.Verifier(&oidc.Config{ClientID: app.ClientID}), conf: oauth2.Config{
+		ClientID: app.ClientID, ClientSecret: secret, Endpoint: p.Endpoint(), RedirectURL: app.RedirectURIs[0],
+		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess},
+	}}
+}
+
+func random(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// authz is one authorization: what the app sent and what it kept.
+type authz struct {
+	state, nonce, verifier string
+	url                    string
+}
+
+func (r *rp) start(t *testing.T, opts ...oauth2.AuthCodeOption) authz {
+	l := authz{state: random(t), nonce: random(t), verifier: oauth2.GenerateVerifier()}
+	l.url = r.conf.AuthCodeURL(l.state, append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(l.verifier), oidc.Nonce(l.nonce)}, opts...)...)
+	return l
+}
+
+// code runs the browser through sign-in and returns the code the app got.
+func (b *browser) code(t *testing.T, l authz, email, password string) string {
+	t.Helper()
+	p := b.get(l.url)
+	if p.url.Path == "/login" {
+		p = b.signIn(p, email, password)
+	}
+	q := p.atApp(t)
+	if q.Get("state") != l.state || q.Get("code") == "" {
+		t.Fatalf("the app got %v; want a code and its state", q)
+	}
+	return q.Get("code")
+}
+
+// appClaims is what the test app reads from the ID token and userinfo.
+type appClaims struct {
+	Subject       string   `json:"sub"`
+	Email         string   `json:"email"`
+	EmailVerified bool     `json:"email_verified"`
+	Name          string   `json:"name"`
+	GivenName     string   `json:"given_name"`
+	FamilyName    string   `json:"family_name"`
+	Account       account  `json:"account"`
+	Role          string   `json:"role"`
+	Groups        []string `json:"groups"`
+	AMR           []string `json:"amr"`
+}
+
+type account struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func oauthError(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return "not an OAuth error: " + err.Error()
+}
+
+// TestAppSignsInByPassword: a public app with PKCE signs a person in by
+// password through admit's sign-in form, verifies the ID token with the
+// JWKS, and reads the claims there and at userinfo; a second sign-in in
+// the same browser needs no password; an ID token signed before a key
+// rotation still verifies after it.
+func TestAppSignsInByPassword(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		m := s.invited(a, "Ada@acme.example", "correct horse battery", directory.RoleAdmin)
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		l := r.start(t)
+		code := b.code(t, l, "ada@acme.example", "correct horse battery")
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := r.verifier.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("verify ID token: %v", err)
+		}
+		if idt.Nonce != l.nonce || idt.Subject != m.User.ID {
+			t.Errorf("ID token nonce %q sub %q; want %q, the user id %q", idt.Nonce, idt.Subject, l.nonce, m.User.ID)
+		}
+		want := appClaims{Subject: m.User.ID, Email: "Ada@acme.example", EmailVerified: true, Name: "Ada Lovelace", GivenName: "Ada", FamilyName: "Lovelace",
+			Account: account{a.ID, "acme", "Acme"}, Role: "admin", Groups: []string{}, AMR: []string{"pwd"}}
+		var got appClaims
+		if err := idt.Claims(&got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ID token claims (-want +got):\n%s", diff)
+		}
+		info, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = appClaims{}
+		if err := info.Claims(&got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("userinfo claims (-want +got):\n%s", diff)
+		}
+
+		// The browser is signed in to admit now: no password the second time.
+		l2 := r.start(t)
+		p := b.get(l2.url)
+		if q := p.atApp(t); q.Get("code") == "" || q.Get("state") != l2.state {
+			t.Fatalf("second sign-in: %v", q)
+		}
+
+		// Rotating the signing key (both steps) keeps the older token
+		// verifiable, by a fresh app that fetches the JWKS anew.
+		for range 2 {
+			if _, err := s.keys.RS256.Rotate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fresh := newRP(t, s, app, "")
+		if _, err := fresh.verifier.Verify(ctx, raw); err != nil {
+			t.Errorf("an ID token signed before the rotation: %v", err)
+		}
+		l3 := r.start(t)
+		tok2, err := r.conf.Exchange(ctx, b.code(t, l3, "", ""), oauth2.VerifierOption(l3.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt2, err := r.verifier.Verify(ctx, tok2.Extra("id_token").(string))
+		if err != nil {
+			t.Fatalf("an ID token signed with the new key, by the app that cached the old JWKS: %v", err)
+		}
+		if _, err := fresh.verifier.Verify(ctx, raw); err != nil || idt2.Subject != m.User.ID {
+			t.Errorf("after signing with the new key: %v, sub %q", err, idt2.Subject)
+		}
+	})
+}
+
+// TestRefusals: each mistake or attack gets its RFC 6749 error, and a
+// redirect URI that is not registered exactly is never redirected to.
+func TestRefusals(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		public, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		web, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+		other, otherSecret := s.app(directory.NewApp{Name: "Other", RedirectURIs: []string{appPrefix + "web"}})
+		spa, app, otherApp := newRP(t, s, public, ""), newRP(t, s, web, secret), newRP(t, s, other, otherSecret)
+		b := s.browser()
+		b.code(t, spa.start(t), "ada@acme.example", "correct horse battery") // signed in from here on
+
+		t.Run("authorize errors shown as a page", func(t *testing.T) {
+			for _, tc := range []struct {
+				name  string
+				query url.Values
+				want  string
+			}{
+				{"unknown client", url.Values{"client_id": {"admit_app_nope"}, "redirect_uri": {appPrefix + "cb"}}, "client"},
+				{"redirect URI with a longer path", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "cb/more"}}, "redirect_uri"},
+				{"redirect URI with a query", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "cb?x=1"}}, "redirect_uri"},
+				{"redirect URI of another client", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "web"}}, "redirect_uri"},
+				{"another host", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"https://evil.example/cb"}}, "redirect_uri"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					q := tc.query
+					q.Set("response_type", "code")
+					q.Set("scope", "openid")
+					q.Set("state", "s")
+					q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()))
+					q.Set("code_challenge_method", "S256")
+					resp, err := b.client.Get(s.issuer + "/oauth/authorize?" + q.Encode())
+					if err != nil {
+						t.Fatal(err)
+					}
+					p := b.read(resp, nil)
+					if p.status != http.StatusBadRequest || resp.Header.Get("Location") != "" || strings.HasPrefix(p.url.String(), appPrefix) ||
+						!strings.Contains(p.body, tc.want) || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+						t.Errorf("got %d at %s (%s):\n%.400s", p.status, p.url, resp.Header.Get("Content-Type"), p.body)
+					}
+				})
+			}
+		})
+
+		t.Run("PKCE missing for a public client", func(t *testing.T) {
+			u := spa.conf.AuthCodeURL("st")
+			q := b.get(u).atApp(t)
+			if q.Get("error") != "invalid_request" || q.Get("state") != "st" || q.Get("code") != "" {
+				t.Errorf("the app got %v; want invalid_request", q)
+			}
+		})
+		t.Run("plain PKCE", func(t *testing.T) {
+			v := oauth2.GenerateVerifier()
+			q := b.get(spa.conf.AuthCodeURL("st", oauth2.SetAuthURLParam("code_challenge", v), oauth2.SetAuthURLParam("code_challenge_method", "plain"))).atApp(t)
+			if q.Get("error") != "invalid_request" || q.Get("code") != "" {
+				t.Errorf("the app got %v; want invalid_request", q)
+			}
+		})
+
+		t.Run("wrong verifier", func(t *testing.T) {
+			l := spa.start(t)
+			_, err := spa.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(oauth2.GenerateVerifier()))
+			if oauthError(err) != "invalid_grant" {
+				t.Errorf("exchange with a wrong verifier: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("verifier missing", func(t *testing.T) {
+			_, err := spa.conf.Exchange(ctx, b.code(t, spa.start(t), "", ""))
+			if code := oauthError(err); code != "invalid_grant" && code != "invalid_request" {
+				t.Errorf("exchange without the verifier: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("code reused", func(t *testing.T) {
+			l := spa.start(t)
+			code := b.code(t, l, "", "")
+			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); oauthError(err) != "invalid_grant" {
+				t.Errorf("second exchange: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("code of another client", func(t *testing.T) {
+			l := app.start(t)
+			code := b.code(t, l, "", "")
+			if _, err := otherApp.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); oauthError(err) != "invalid_grant" {
+				t.Errorf("another client's exchange: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("expired code", func(t *testing.T) {
+			l := spa.start(t)
+			code := b.code(t, l, "", "")
+			s.clock.Add(directory.AppCodeTTL + time.Second)
+			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); oauthError(err) != "invalid_grant" {
+				t.Errorf("exchange after expiry: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("client authentication", func(t *testing.T) {
+			for _, tc := range []struct {
+				name   string
+				id     string
+				secret string
+				style  oauth2.AuthStyle
+				want   string
+			}{
+				{"client_secret_basic", web.ClientID, secret, oauth2.AuthStyleInHeader, ""},
+				{"client_secret_post", web.ClientID, secret, oauth2.AuthStyleInParams, ""},
+				{"wrong secret", web.ClientID, otherSecret, oauth2.AuthStyleInHeader, "invalid_client"},
+				{"no secret", web.ClientID, "", oauth2.AuthStyleInParams, "invalid_client"},
+				{"unknown client", "admit_app_nope", secret, oauth2.AuthStyleInHeader, "invalid_client"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					l := app.start(t)
+					code := b.code(t, l, "", "")
+					conf := app.conf
+					conf.ClientID, conf.ClientSecret, conf.Endpoint.AuthStyle = tc.id, tc.secret, tc.style
+					_, err := conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier))
+					if tc.want == "" && err != nil || tc.want != "" && oauthError(err) != tc.want {
+						t.Errorf("exchange: %v; want %q", err, tc.want)
+					}
+				})
+			}
+		})
+	})
+}
+
+// TestAccountOfTheApp: an app bound to one account signs in only its
+// members, in that account, whatever account the browser's session is in;
+// a deactivated membership gets access_denied, and its tokens stop
+// yielding claims.
+func TestAccountOfTheApp(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		acme, globex, initech := s.account("acme"), s.account("globex"), s.account("initech")
+		s.invited(acme, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Lovelace", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		forGlobex, gs := s.app(directory.NewApp{Name: "Globex wiki", RedirectURIs: []string{appPrefix + "g"}, AccountID: globex.ID})
+		forInitech, is := s.app(directory.NewApp{Name: "Initech wiki", RedirectURIs: []string{appPrefix + "i"}, AccountID: initech.ID})
+		g, i := newRP(t, s, forGlobex, gs), newRP(t, s, forInitech, is)
+		b := s.browser()
+
+		// Signed in to acme, the person's choice among their accounts.
+		l := g.start(t)
+		p := b.signIn(b.get(l.url), "ada@acme.example", "correct horse battery")
+		q := b.choose(p, acme.ID).atApp(t)
+		tok, err := g.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := g.verifier.Verify(ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c appClaims
+		_ = idt.Claims(&c)
+		if c.Account.Slug != "globex" || c.Role != "owner" {
+			t.Errorf("the Globex app got account %q role %q; want globex, owner", c.Account.Slug, c.Role)
+		}
+
+		q = b.get(i.start(t).url).atApp(t)
+		if q.Get("error") != "access_denied" || q.Get("code") != "" {
+			t.Errorf("a non-member at the Initech app: %v; want access_denied", q)
+		}
+
+		if _, err := s.dir.Deactivate(ctx, globex.ID, operator, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		q = b.get(g.start(t).url).atApp(t)
+		if q.Get("error") != "access_denied" || q.Get("code") != "" {
+			t.Errorf("a deactivated member at the Globex app: %v; want access_denied", q)
+		}
+		if _, err := g.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("userinfo still answers for a deactivated membership")
+		}
+		expired := *tok
+		expired.Expiry = time.Now().Add(-time.Minute)
+		if _, err := g.conf.TokenSource(ctx, &expired).Token(); oauthError(err) != "invalid_grant" {
+			t.Errorf("refresh for a deactivated membership: %v; want invalid_grant", err)
+		}
+	})
+}
+
+// TestRefreshTokenRotation: each refresh gives a new refresh token; the
+// old one presented again revokes the whole family, the newest included.
+func TestRefreshTokenRotation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+		r := newRP(t, s, app, secret)
+		b := s.browser()
+		l := r.start(t)
+		first, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.RefreshToken == "" {
+			t.Fatal("no refresh token for offline_access")
+		}
+		refresh := func(rt string) (*oauth2.Token, error) {
+			return r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Minute)}).Token()
+		}
+		second, err := refresh(first.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.RefreshToken == "" || second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
+			t.Fatalf("refresh did not rotate: %+v", second)
+		}
+		if _, err := r.verifier.Verify(ctx, second.Extra("id_token").(string)); err != nil {
+			t.Errorf("ID token of the refresh: %v", err)
+		}
+		if _, err := refresh(first.RefreshToken); oauthError(err) != "invalid_grant" {
+			t.Errorf("reusing the rotated refresh token: %v; want invalid_grant", err)
+		}
+		if _, err := refresh(second.RefreshToken); oauthError(err) != "invalid_grant" {
+			t.Errorf("the newest refresh token after a reuse: %v; want invalid_grant (the family is revoked)", err)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(second)); err == nil {
+			t.Error("the family's access token still works after a reuse")
+		}
+		if acts := auditOf(t, s, a.ID); !strings.Contains(acts, "app.refresh_token_reused") {
+			t.Errorf("audit: %s", acts)
+		}
+	})
+}
+
+func auditOf(t *testing.T, s *site, accountID string) string {
+	t.Helper()
+	events, err := s.dir.AuditEvents(context.Background(), accountID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	for _, e := range events {
+		acts = append(acts, e.Action)
+	}
+	return strings.Join(acts, " ")
+}
+
+// TestEndSession: RP-initiated logout goes back only to a registered
+// post_logout_redirect_uri, ends the app's tokens, and signs the browser
+// out of admit when the id_token_hint names its person.
+func TestEndSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		l := r.start(t)
+		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var endpoints struct {
+			EndSession string `json:"end_session_endpoint"`
+		}
+		if err := r.provider.Claims(&endpoints); err != nil || endpoints.EndSession != s.issuer+"/oauth/end_session" {
+			t.Fatalf("end_session_endpoint %q, %v", endpoints.EndSession, err)
+		}
+		hint := tok.Extra("id_token").(string)
+		bad := b.get(endpoints.EndSession + "?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
+		if bad.status != http.StatusBadRequest || strings.HasPrefix(bad.url.String(), "https://evil.example") {
+			t.Errorf("an unregistered post_logout_redirect_uri: %d %s", bad.status, bad.url)
+		}
+		p := b.get(endpoints.EndSession + "?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {appPrefix + "bye"}, "state": {"x"}}.Encode())
+		if q := p.atApp(t); p.url.Path != "/bye" || q.Get("state") != "x" {
+			t.Errorf("logout landed on %s", p.url)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Error("the app's access token works after logout")
+		}
+		if p := b.get(r.start(t).url); p.url.Path != "/login" {
+			t.Errorf("after logout the next sign-in went to %s; want the sign-in page", p.url)
+		}
+	})
+}
+
+// TestCodeGoesOnlyToTheBrowserThatSignedIn: an attacker starts an
+// authorization with their own PKCE verifier and lures a signed-in person
+// to its sign-in step. The code goes back to the app in the person's
+// browser only; op's callback, which would hand the code of a finished
+// authorization to anyone who knows its id, is not served.
+func TestCodeGoesOnlyToTheBrowserThatSignedIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		victim, attacker := s.browser(), s.browser()
+		victim.code(t, r.start(t), "ada@acme.example", "correct horse battery")
+
+		attacker.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := attacker.client.Get(r.start(t).url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		lure := resp.Header.Get("Location")
+		if !strings.HasPrefix(lure, "/oauth/authorize/continue?id=") {
+			t.Fatalf("authorize sent the browser to %q", lure)
+		}
+		victim.get(s.issuer + lure).atApp(t)
+		id := strings.TrimPrefix(lure, "/oauth/authorize/continue?id=")
+		resp, err = attacker.client.Get(s.issuer + "/oauth/authorize/callback?id=" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the callback answered %d, Location %q; want 404 and no code", resp.StatusCode, loc)
+		}
+		resp, err = attacker.client.Get(s.issuer + lure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login?") {
+			t.Errorf("the attacker's own browser at the sign-in step was sent to %q; want the sign-in page", loc)
+		}
+	})
+}
+
+// TestAnonymousRequestsWriteNothing: authorization requests from browsers
+// nobody signed in to write no rows (DESIGN rule 12): the request travels
+// sealed in the sign-in URL, and a sign-in URL that was altered or made up
+// is refused.
+func TestAnonymousRequestsWriteNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.account("acme")
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		var continueURL string
+		for range 50 {
+			p := b.get(r.start(t).url)
+			if p.url.Path != "/login" {
+				t.Fatalf("landed on %s", p.url)
+			}
+			continueURL = p.url.Query().Get("return_to")
+		}
+		var rows int
+		if err := s.store.DB().Get(&rows, `SELECT COUNT(*) FROM app_authorizations`); err != nil || rows != 0 {
+			t.Errorf("%d authorization rows after 50 anonymous requests (%v); want 0", rows, err)
+		}
+		u, _ := url.Parse(continueURL)
+		id := u.Query().Get("id")
+		for name, bad := range map[string]string{
+			"altered":  id[:len(id)-2] + "AA",
+			"made up":  "v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			"no id":    "",
+			"not ours": "https://evil.example/",
+		} {
+			p := b.get(s.issuer + "/oauth/authorize/continue?id=" + url.QueryEscape(bad))
+			if p.status != http.StatusNotFound || !strings.Contains(p.body, "sign-in request is unknown") {
+				t.Errorf("%s: %d %s", name, p.status, p.url)
+			}
+		}
+		// prompt=none without a session: login_required, no page.
+		if q := b.get(r.start(t, oauth2.SetAuthURLParam("prompt", "none")).url).atApp(t); q.Get("error") != "login_required" {
+			t.Errorf("prompt=none signed out: %v; want login_required", q)
+		}
+		// A request the person takes too long to sign in to has expired.
+		s.invited(s.account("globex"), "ada@globex.example", "correct horse battery", directory.RoleMember)
+		p := b.get(r.start(t).url)
+		s.clock.Add(directory.AppAuthorizationTTL + time.Second)
+		p = b.signIn(p, "ada@globex.example", "correct horse battery")
+		if p.status != http.StatusNotFound || !strings.Contains(p.body, "has expired") {
+			t.Errorf("sign-in after the request expired: %d %s", p.status, p.url)
+		}
+	})
+}
+
+// TestSignInFormAllowsTheAppOnly: a browser applies the sign-in form's CSP
+// form-action to the redirects after it, so the form of a sign-in for an
+// app allows that app's redirect URI, and no other sign-in form does.
+func TestSignInFormAllowsTheAppOnly(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		s.account("acme")
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{"https://wiki.example.com:8443/cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		resp, err := b.client.Get(r.start(t).url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Request.URL.Path != "/login" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "form-action 'self' https://wiki.example.com:8443;") {
+			t.Errorf("sign-in for the app at %s: CSP %q", resp.Request.URL.Path, resp.Header.Get("Content-Security-Policy"))
+		}
+		resp, err = b.client.Get(s.issuer + "/login?return_to=%2Fme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "form-action 'self';") {
+			t.Errorf("plain sign-in: CSP %q", resp.Header.Get("Content-Security-Policy"))
+		}
+	})
+}

@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type appRow struct {
+	ID          string         `db:"id"`
+	Name        string         `db:"name"`
+	ClientID    string         `db:"client_id"`
+	SecretHash  string         `db:"secret_hash"`
+	Redirects   string         `db:"redirect_uris"`
+	PostLogouts string         `db:"post_logout_redirect_uris"`
+	Backchannel string         `db:"backchannel_logout_uri"`
+	Public      bool           `db:"public"`
+	AccountID   sql.NullString `db:"account_id"`
+	CreatedAt   time.Time      `db:"created_at"`
+}
+
+const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, created_at`
+
+func (r appRow) app() (directory.App, error) {
+	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, BackchannelLogoutURI: r.Backchannel, Public: r.Public,
+		AccountID: r.AccountID.String, CreatedAt: r.CreatedAt.UTC()}
+	if err := json.Unmarshal([]byte(r.Redirects), &a.RedirectURIs); err != nil {
+		return a, fmt.Errorf("app %s redirect URIs: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.PostLogouts), &a.PostLogoutRedirectURIs); err != nil {
+		return a, fmt.Errorf("app %s post-logout redirect URIs: %w", r.ID, err)
+	}
+	return a, nil
+}
+
+func jsonList(s []string) string {
+	b, _ := json.Marshal(nonNil(s))
+	return string(b)
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// CreateApp stores an app; Conflict when its client id exists.
+func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID), a.CreatedAt)
+	return s.dialect.wrap(err, "insert app")
+}
+
+// FindAppByClientID returns the app with a client id.
+func (s *Store) FindAppByClientID(ctx context.Context, clientID string) (directory.App, error) {
+	var r appRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+appColumns+` FROM apps WHERE client_id = ?`), clientID); err != nil {
+		return directory.App{}, s.dialect.wrap(err, "find app")
+	}
+	return r.app()
+}
+
+// FindApps lists the apps, oldest first.
+func (s *Store) FindApps(ctx context.Context) ([]directory.App, error) {
+	var rows []appRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`); err != nil {
+		return nil, s.dialect.wrap(err, "find apps")
+	}
+	out := make([]directory.App, len(rows))
+	for i, r := range rows {
+		a, err := r.app()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// UpdateAppSecret replaces an app's secret hash.
+func (s *Store) UpdateAppSecret(ctx context.Context, id, secretHash string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE apps SET secret_hash = ? WHERE id = ?`), secretHash, id)
+	if err != nil {
+		return s.dialect.wrap(err, "update app secret")
+	}
+	return expectOne(res, "app")
+}
+
+// DeleteApp deletes an app with its authorizations and tokens.
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM apps WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "delete app")
+	}
+	return expectOne(res, "app")
+}
+
+type appAuthorizationRow struct {
+	ID                  string         `db:"id"`
+	ClientID            string         `db:"client_id"`
+	RedirectURI         string         `db:"redirect_uri"`
+	State               string         `db:"state"`
+	Nonce               string         `db:"nonce"`
+	Scopes              string         `db:"scopes"`
+	ResponseType        string         `db:"response_type"`
+	ResponseMode        string         `db:"response_mode"`
+	CodeChallenge       string         `db:"code_challenge"`
+	CodeChallengeMethod string         `db:"code_challenge_method"`
+	LoginHint           string         `db:"login_hint"`
+	UserID              sql.NullString `db:"user_id"`
+	AccountID           sql.NullString `db:"account_id"`
+	Method              string         `db:"credential_method"`
+	ConnectionID        string         `db:"connection_id"`
+	AuthTime            sql.NullTime   `db:"auth_time"`
+	CodeHash            sql.NullString `db:"code_hash"`
+	CodeExpiresAt       sql.NullTime   `db:"code_expires_at"`
+	CreatedAt           time.Time      `db:"created_at"`
+	ExpiresAt           time.Time      `db:"expires_at"`
+}
+
+const appAuthorizationColumns = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
+	code_challenge_method, login_hint, user_id, account_id, credential_method, connection_id, auth_time, code_hash, code_expires_at,
+	created_at, expires_at`
+
+func (r appAuthorizationRow) authorization() (directory.AppAuthorization, error) {
+	a := directory.AppAuthorization{ID: r.ID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce,
+		ResponseType: r.ResponseType, ResponseMode: r.ResponseMode, CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
+		LoginHint: r.LoginHint, UserID: r.UserID.String, AccountID: r.AccountID.String,
+		Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.ConnectionID},
+		AuthTime:   optionalTime(r.AuthTime), CodeHash: r.CodeHash.String, CodeExpiresAt: optionalTime(r.CodeExpiresAt),
+		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+	if err := json.Unmarshal([]byte(r.Scopes), &a.Scopes); err != nil {
+		return a, fmt.Errorf("app authorization %s scopes: %w", r.ID, err)
+	}
+	return a, nil
+}
+
+// CreateAppAuthorization stores an authorization whose person is known.
+func (s *Store) CreateAppAuthorization(ctx context.Context, a directory.AppAuthorization) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_authorizations (id, client_id, redirect_uri, state, nonce, scopes,
+		response_type, response_mode, code_challenge, code_challenge_method, login_hint, user_id, account_id, credential_method,
+		connection_id, auth_time, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, jsonList(a.Scopes), a.ResponseType, a.ResponseMode, a.CodeChallenge,
+		a.CodeChallengeMethod, a.LoginHint, nullString(a.UserID), nullString(a.AccountID), string(a.Credential.Method),
+		a.Credential.ConnectionID, a.AuthTime, a.CreatedAt, a.ExpiresAt)
+	return s.dialect.wrap(err, "insert app authorization")
+}
+
+// FindAppAuthorizationByCode returns the authorization a code was issued for.
+func (s *Store) FindAppAuthorizationByCode(ctx context.Context, codeHash string) (directory.AppAuthorization, error) {
+	var r appAuthorizationRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+appAuthorizationColumns+` FROM app_authorizations WHERE code_hash = ?`), codeHash); err != nil {
+		return directory.AppAuthorization{}, s.dialect.wrap(err, "find app authorization")
+	}
+	return r.authorization()
+}
+
+// SetAppAuthorizationCode records an authorization's code, once.
+func (s *Store) SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_authorizations SET code_hash = ?, code_expires_at = ?
+		WHERE id = ? AND code_hash IS NULL AND user_id IS NOT NULL`), codeHash, expiresAt, id)
+	if err != nil {
+		return s.dialect.wrap(err, "set app authorization code")
+	}
+	return expectOne(res, "app authorization without a code")
+}
+
+// DeleteAppAuthorization deletes an authorization.
+func (s *Store) DeleteAppAuthorization(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE id = ?`), id)
+	return s.dialect.wrap(err, "delete app authorization")
+}
+
+type appTokenRow struct {
+	ID           string         `db:"id"`
+	Kind         string         `db:"kind"`
+	Hash         sql.NullString `db:"token_hash"`
+	FamilyID     string         `db:"family_id"`
+	ClientID     string         `db:"client_id"`
+	UserID       string         `db:"user_id"`
+	AccountID    string         `db:"account_id"`
+	Scopes       string         `db:"scopes"`
+	Method       string         `db:"credential_method"`
+	ConnectionID string         `db:"connection_id"`
+	AuthTime     time.Time      `db:"auth_time"`
+	CreatedAt    time.Time      `db:"created_at"`
+	ExpiresAt    time.Time      `db:"expires_at"`
+	UsedAt       sql.NullTime   `db:"used_at"`
+}
+
+const appTokenColumns = `id, kind, token_hash, family_id, client_id, user_id, account_id, scopes, credential_method, connection_id,
+	auth_time, created_at, expires_at, used_at`
+
+func (r appTokenRow) token() (directory.AppToken, error) {
+	t := directory.AppToken{ID: r.ID, Kind: directory.TokenKind(r.Kind), Hash: r.Hash.String, FamilyID: r.FamilyID, ClientID: r.ClientID,
+		UserID: r.UserID, AccountID: r.AccountID, Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.ConnectionID},
+		AuthTime: r.AuthTime.UTC(), CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), UsedAt: optionalTime(r.UsedAt)}
+	if err := json.Unmarshal([]byte(r.Scopes), &t.Scopes); err != nil {
+		return t, fmt.Errorf("app token %s scopes: %w", r.ID, err)
+	}
+	return t, nil
+}
+
+// CreateAppToken stores a token.
+func (s *Store) CreateAppToken(ctx context.Context, t directory.AppToken) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_tokens (`+appTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		t.ID, string(t.Kind), nullString(t.Hash), t.FamilyID, t.ClientID, t.UserID, t.AccountID, jsonList(t.Scopes),
+		string(t.Credential.Method), t.Credential.ConnectionID, t.AuthTime, t.CreatedAt, t.ExpiresAt, t.UsedAt)
+	return s.dialect.wrap(err, "insert app token")
+}
+
+func (s *Store) findAppToken(ctx context.Context, where, arg string) (directory.AppToken, error) {
+	var r appTokenRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+appTokenColumns+` FROM app_tokens WHERE `+where), arg); err != nil {
+		return directory.AppToken{}, s.dialect.wrap(err, "find app token")
+	}
+	return r.token()
+}
+
+// FindAppToken returns a token by id.
+func (s *Store) FindAppToken(ctx context.Context, id string) (directory.AppToken, error) {
+	return s.findAppToken(ctx, `id = ?`, id)
+}
+
+// FindAppTokenByHash returns the refresh token with a hash.
+func (s *Store) FindAppTokenByHash(ctx context.Context, hash string) (directory.AppToken, error) {
+	return s.findAppToken(ctx, `token_hash = ?`, hash)
+}
+
+// UseAppToken marks an unused refresh token used.
+func (s *Store) UseAppToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`), at, id)
+	if err != nil {
+		return s.dialect.wrap(err, "use app token")
+	}
+	return expectOne(res, "unused refresh token")
+}
+
+// DeleteAppTokenFamily deletes the tokens of one sign-in.
+func (s *Store) DeleteAppTokenFamily(ctx context.Context, familyID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE family_id = ?`), familyID)
+	return s.dialect.wrap(err, "delete app token family")
+}
+
+// DeleteAppTokensOf deletes a person's tokens at one app, or at every app
+// when clientID is empty.
+func (s *Store) DeleteAppTokensOf(ctx context.Context, userID, clientID string) error {
+	query, args := `DELETE FROM app_tokens WHERE user_id = ? AND client_id = ?`, []any{userID, clientID}
+	if clientID == "" {
+		query, args = `DELETE FROM app_tokens WHERE user_id = ?`, []any{userID}
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	return s.dialect.wrap(err, "delete app tokens")
+}
+
+// DeleteExpiredAppState deletes authorizations and tokens past their end.
+func (s *Store) DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{`DELETE FROM app_authorizations WHERE expires_at < ?`, `DELETE FROM app_tokens WHERE expires_at < ?`,
+		`DELETE FROM app_sign_ins WHERE expires_at < ?`} {
+		res, err := s.q.ExecContext(ctx, s.rebind(q), now)
+		if err != nil {
+			return total, s.dialect.wrap(err, "delete expired app state")
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+// FindGroupNamesOfMember returns the names of the person's SCIM groups in
+// the account and of the groups their last SSO login sent, each once.
+func (s *Store) FindGroupNamesOfMember(ctx context.Context, accountID, userID string) ([]string, error) {
+	var names []string
+	if err := sqlx.SelectContext(ctx, s.q, &names, s.rebind(`SELECT g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+		WHERE g.account_id = ? AND gm.user_id = ?`), accountID, userID); err != nil {
+		return nil, s.dialect.wrap(err, "find groups of member")
+	}
+	var sso []byte
+	if err := sqlx.GetContext(ctx, s.q, &sso, s.rebind(`SELECT sso_groups FROM memberships WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
+		return nil, s.dialect.wrap(err, "find SSO groups of member")
+	}
+	var asserted []string
+	if err := json.Unmarshal(sso, &asserted); err != nil {
+		return nil, fmt.Errorf("SSO groups of member: %w", err)
+	}
+	names = append(names, asserted...)
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// RecordAppSignIn remembers (or renews) a person's sign-in to an app.
+func (s *Store) RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, at, expiresAt time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_sign_ins (client_id, account_id, user_id, signed_in_at, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, account_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at, expires_at = excluded.expires_at`),
+		clientID, accountID, userID, at, expiresAt)
+	return s.dialect.wrap(err, "record app sign-in")
+}
+
+// FindAppsSignedInto returns the apps with a live sign-in of the person in
+// the account.
+func (s *Store) FindAppsSignedInto(ctx context.Context, accountID, userID string, now time.Time) ([]directory.App, error) {
+	var rows []appRow
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+prefixed("a.", appColumns)+` FROM app_sign_ins si JOIN apps a ON a.client_id = si.client_id
+		WHERE si.account_id = ? AND si.user_id = ? AND si.expires_at > ? ORDER BY a.created_at, a.id`), accountID, userID, now)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find apps signed into")
+	}
+	out := make([]directory.App, len(rows))
+	for i, r := range rows {
+		if out[i], err = r.app(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DeleteAppSignIns forgets sign-ins of a person: to one app or all, in one
+// account or all.
+func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error {
+	query, args := `DELETE FROM app_sign_ins WHERE user_id = ?`, []any{userID}
+	if accountID != "" {
+		query, args = query+` AND account_id = ?`, append(args, accountID)
+	}
+	if clientID != "" {
+		query, args = query+` AND client_id = ?`, append(args, clientID)
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(query), args...)
+	return s.dialect.wrap(err, "delete app sign-ins")
+}
+
+// DeleteAppTokensOfMembership deletes a person's tokens in one account.
+func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "delete app tokens of membership")
+}
+
+type appLogoutRow struct {
+	ID            string    `db:"id"`
+	ClientID      string    `db:"client_id"`
+	AccountID     string    `db:"account_id"`
+	UserID        string    `db:"user_id"`
+	CreatedAt     time.Time `db:"created_at"`
+	NextAttemptAt time.Time `db:"next_attempt_at"`
+	Attempts      int       `db:"attempts"`
+	LastError     string    `db:"last_error"`
+}
+
+const appLogoutColumns = `id, client_id, account_id, user_id, created_at, next_attempt_at, attempts, last_error`
+
+// CreateAppLogout queues a back-channel logout.
+func (s *Store) CreateAppLogout(ctx context.Context, l directory.AppLogout) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_logouts (id, client_id, account_id, user_id, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), l.ID, l.ClientID, l.AccountID, l.UserID, l.CreatedAt, l.NextAttemptAt)
+	return s.dialect.wrap(err, "insert app logout")
+}
+
+// ClaimAppLogouts locks up to limit logouts due at now until lockedUntil,
+// counting an attempt on each; concurrent callers get different ones.
+func (s *Store) ClaimAppLogouts(ctx context.Context, now, lockedUntil time.Time, limit int) ([]directory.AppLogout, error) {
+	// Every replica asks every second and almost always finds nothing: a
+	// read first, so that finding nothing writes nothing (on SQLite a write
+	// would take the one writer's lock each time).
+	var due int
+	if err := sqlx.GetContext(ctx, s.q, &due, s.rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM app_logouts
+		WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1) d`), now, now); err != nil {
+		return nil, s.dialect.wrap(err, "find due app logouts")
+	}
+	if due == 0 {
+		return nil, nil
+	}
+	var rows []appLogoutRow
+	err := s.within(ctx, func(s *Store) error {
+		return sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE app_logouts SET locked_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM app_logouts
+				WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)
+				ORDER BY next_attempt_at LIMIT ?`+s.dialect.skipLocked+`)
+			RETURNING `+appLogoutColumns), lockedUntil, now, now, limit)
+	})
+	if err != nil {
+		return nil, s.dialect.wrap(err, "claim app logouts")
+	}
+	out := make([]directory.AppLogout, len(rows))
+	for i, r := range rows {
+		out[i] = directory.AppLogout{ID: r.ID, ClientID: r.ClientID, AccountID: r.AccountID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC(),
+			NextAttemptAt: r.NextAttemptAt.UTC(), Attempts: r.Attempts, LastError: r.LastError}
+	}
+	return out, nil
+}
+
+// RetryAppLogout puts a logout back for a later attempt.
+func (s *Store) RetryAppLogout(ctx context.Context, id, lastError string, next time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_logouts SET last_error = ?, next_attempt_at = ?, locked_until = NULL WHERE id = ?`),
+		lastError, next, id)
+	if err != nil {
+		return s.dialect.wrap(err, "retry app logout")
+	}
+	return expectOne(res, "app logout")
+}
+
+// DeleteAppLogout deletes a delivered (or given up) logout.
+func (s *Store) DeleteAppLogout(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_logouts WHERE id = ?`), id)
+	return s.dialect.wrap(err, "delete app logout")
+}
