@@ -24,7 +24,7 @@ type appJSON struct {
 
 func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
 	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
-		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.cfg.BaseURL, "/"), CreatedAt: a.CreatedAt}
+		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
 }
 
 func nonNilList(s []string) []string {

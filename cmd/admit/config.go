@@ -322,6 +322,9 @@ type keys struct {
 	// ssoState seals the sign-ins a browser has in progress into its
 	// cookies.
 	ssoState []byte
+	// provider is the OpenID provider's own key, from which it derives
+	// the keys of its access tokens and sealed authorization requests.
+	provider []byte
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
@@ -333,7 +336,7 @@ func deriveKeys(secret []byte) (keys, error) {
 		dst  *[]byte
 		info string
 	}{{&k.csrf, "admit csrf"}, {&k.invitation, "admit invitation token"}, {&k.bounceHook, "admit mail bounce hook"}, {&k.sealing, "admit secrets at rest"}, {&k.device, "admit device token"},
-		{&k.ssoState, "admit sso pending sign-ins"}} {
+		{&k.ssoState, "admit sso pending sign-ins"}, {&k.provider, "admit openid provider"}} {
 		b, err := hkdf.Key(sha256.New, secret, nil, d.info, 32)
 		if err != nil {
 			return keys{}, fmt.Errorf("derive %s key: %w", d.info, err)

@@ -245,7 +245,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.sealing, Secure: cfg.Secure(), Logger: log})
+	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.provider, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
