@@ -11,7 +11,7 @@ run: ## start admit on http://localhost:8080 with embedded SQLite in ./admit-dat
 	$(GO) run ./cmd/admit serve
 
 test: ## run every test with the race detector, on SQLite and PostgreSQL
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench: ## run the benchmarks and the SCIM load run (manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS) on both databases
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/

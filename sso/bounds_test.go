@@ -40,9 +40,10 @@ func TestDeepResponseRefusedAtACS(t *testing.T) {
 		if p.status != http.StatusBadRequest || !regexp.MustCompile(`Reference: <code>[^<]+</code>`).MatchString(p.body) {
 			t.Errorf("ACS: %d %.500s", p.status, p.body)
 		}
-		// The whole request, TLS and form parsing included; the check
-		// itself is timed against 100 ms in TestDeepDocumentRefusedQuickly.
-		if took > time.Second {
+		// The whole request, TLS and form parsing included, on a machine
+		// that may be busy: the attack took 47 s, so 5 s still tells.
+		// The check itself is timed in TestDeepDocumentRefusedQuickly.
+		if took > 5*time.Second {
 			t.Errorf("refusing took %s", took)
 		}
 		if at := w.lastAttempt(w.okta); at.Outcome != "refused" || !strings.Contains(at.Reason, "nested more than 64 deep") {

@@ -60,6 +60,8 @@ func TestAppSignInInBrowser(t *testing.T) {
 		chromedp.Navigate(s.url+"/login"),
 		chromedp.WaitVisible(`#email`),
 		chromedp.SendKeys(`#email`, "pat@acme.example"),
+		chromedp.Click(`button[type=submit]`), // email first
+		chromedp.WaitVisible(`#signing-in-as`),
 		chromedp.SendKeys(`#password`, "initial password given"),
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`#current`),
@@ -85,6 +87,8 @@ func TestAppSignInInBrowser(t *testing.T) {
 		chromedp.Navigate(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))),
 		chromedp.WaitVisible(`#email`),
 		chromedp.SendKeys(`#email`, "pat@acme.example"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#signing-in-as`),
 		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`#arrived`),
