@@ -126,9 +126,14 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		out = SCIMUser{Membership: m, Email: u.Email, Profile: in.Profile, Version: version}
+		var events []publication
+		if created {
+			events = append(events, userEvent(EventUserCreated, u))
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
-			data: map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			data:   map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			events: append(events, membershipEvent(EventMembershipCreated, u.Email, m)),
 		})
 	})
 	if KindOf(err) == Conflict {
@@ -159,7 +164,8 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 	}
 	return s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
-		data: map[string]any{"first_name": first, "last_name": last},
+		data:   map[string]any{"first_name": first, "last_name": last},
+		events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
 	})
 }
 
@@ -208,20 +214,25 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 			}
 		}
 		m := cur.Membership
+		var events []publication
 		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {
 			if m, err = tx.SetMembershipStatus(ctx, accountID, m.UserID, want, now); err != nil {
 				return err
 			}
+			typ := EventMembershipActivated
 			if want == StatusDeactivated {
 				if err := tx.DeleteSessionsOfMembership(ctx, accountID, m.UserID); err != nil {
 					return err
 				}
+				typ = EventMembershipDeactivated
 			}
+			events = append(events, membershipEvent(typ, cur.Email, m))
 		}
 		out = SCIMUser{Membership: m, Email: cur.Email, Profile: in.Profile, Version: v}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
-			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			data:   map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			events: events,
 		})
 	})
 	if err != nil {
@@ -247,7 +258,8 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: id,
-			data: map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+			data:   map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+			events: []publication{membershipEvent(EventMembershipDeleted, cur.Email, cur.Membership)},
 		})
 	})
 	if err != nil {

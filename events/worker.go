@@ -1,0 +1,230 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// Directory is what the worker needs of the directory.
+type Directory interface {
+	PublishEvents(ctx context.Context, limit int) (int, error)
+	ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error)
+	WebhookDelivered(ctx context.Context, d directory.WebhookDelivery, status int, took time.Duration) error
+	WebhookFailed(ctx context.Context, d directory.WebhookDelivery, status int, cause error, took time.Duration) error
+	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
+}
+
+// Poster sends a request body and returns the answer's status;
+// *fetch.Client is the real one, with every rule of outbound requests.
+type Poster interface {
+	Post(ctx context.Context, url string, header http.Header, body []byte) (int, error)
+}
+
+// Opener opens sealed secrets; *certs.Sealer is the real one.
+type Opener interface {
+	Open(sealed, purpose string) ([]byte, error)
+}
+
+// Config is what a Worker is built from. Directory, Client and Secrets are
+// required.
+type Config struct {
+	Directory Directory
+	Client    Poster
+	Secrets   Opener
+	Logger    *slog.Logger
+	// Now stamps signatures and ends rotation overlaps; time.Now when nil.
+	Now func() time.Time
+	// Poll is how long the worker waits when there is nothing to do.
+	Poll time.Duration
+	// Concurrency bounds the deliveries in flight in this worker, and
+	// PerWebhook those to one webhook: a slow endpoint holds at most
+	// PerWebhook of them (plus one claim), and the others keep moving.
+	Concurrency int
+	PerWebhook  int
+	// Retention is how long events are kept (directory.EventRetention
+	// when zero); SweepEvery is how often old ones are swept.
+	Retention  time.Duration
+	SweepEvery time.Duration
+}
+
+// Worker publishes events and delivers them to webhooks.
+type Worker struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewWorker returns a worker with cfg, its zero fields defaulted.
+func NewWorker(cfg Config) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.PerWebhook <= 0 {
+		cfg.PerWebhook = 16
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = time.Hour
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger}
+}
+
+// publishBatch is how many events one publishing transaction numbers;
+// claimBatch bounds one claim, so that one worker does not lease what
+// others could be sending.
+const (
+	publishBatch = 500
+	claimBatch   = 16
+)
+
+// Run publishes, delivers and sweeps until ctx ends, then waits for the
+// deliveries in flight.
+func (w *Worker) Run(ctx context.Context) {
+	done := make(chan string, w.cfg.Concurrency)
+	inFlight, perHook := 0, map[string]int{}
+	finish := func(id string) {
+		inFlight--
+		if perHook[id]--; perHook[id] == 0 {
+			delete(perHook, id)
+		}
+	}
+	defer func() {
+		for inFlight > 0 {
+			finish(<-done)
+		}
+	}()
+	var lastSweep time.Time
+	for {
+		for drained := false; !drained; {
+			select {
+			case id := <-done:
+				finish(id)
+			default:
+				drained = true
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(lastSweep) >= w.cfg.SweepEvery {
+			lastSweep = time.Now()
+			if n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention); err != nil {
+				w.log.ErrorContext(ctx, "sweep events", "err", err)
+			} else if n > 0 {
+				w.log.InfoContext(ctx, "swept old events", "rows", n)
+			}
+		}
+		published, err := w.cfg.Directory.PublishEvents(ctx, publishBatch)
+		if err != nil && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, "publish events", "err", err)
+		}
+		claimed := 0
+		if free := w.cfg.Concurrency - inFlight; free > 0 {
+			var skip []string
+			for id, n := range perHook {
+				if n >= w.cfg.PerWebhook {
+					skip = append(skip, id)
+				}
+			}
+			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, min(free, claimBatch), skip)
+			if err != nil && ctx.Err() == nil {
+				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
+			}
+			for _, d := range ds {
+				inFlight++
+				perHook[d.WebhookID]++
+				go func() {
+					w.Deliver(ctx, d)
+					done <- d.WebhookID
+				}()
+			}
+			claimed = len(ds)
+		}
+		if published == publishBatch || claimed > 0 && inFlight < w.cfg.Concurrency {
+			continue // there may be more right away
+		}
+		select {
+		case id := <-done:
+			finish(id)
+		case <-time.After(w.cfg.Poll):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Deliver makes one attempt of d and records it.
+func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) {
+	log := w.log.With("delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempt", d.Attempts)
+	start := time.Now()
+	status, err := w.send(ctx, d)
+	took := time.Since(start)
+	if err == nil && (status < 200 || status > 299) {
+		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
+	}
+	if err == nil {
+		log.InfoContext(ctx, "webhook delivered", "status", status, "took", took)
+		err = w.cfg.Directory.WebhookDelivered(ctx, d, status, took)
+	} else {
+		log.WarnContext(ctx, "webhook delivery failed; will retry", "status", status, "took", took, "err", err)
+		err = w.cfg.Directory.WebhookFailed(ctx, d, status, err, took)
+	}
+	if err != nil && ctx.Err() == nil {
+		log.ErrorContext(ctx, "record webhook attempt", "err", err)
+	}
+}
+
+func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, error) {
+	if len(d.Payload) == 0 {
+		return 0, errors.New("the event is no longer kept (older than the retention)")
+	}
+	secrets, err := w.secrets(d.Webhook)
+	if err != nil {
+		return 0, err
+	}
+	now := w.cfg.Now()
+	sig, err := Signature(secrets, d.EventID, now, d.Payload)
+	if err != nil {
+		return 0, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "admit-webhooks/1")
+	h.Set("webhook-id", d.EventID)
+	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	h.Set("webhook-signature", sig)
+	return w.cfg.Client.Post(ctx, d.Webhook.URL, h, d.Payload)
+}
+
+// secrets opens the webhook's signing secrets: the current one, and the
+// previous one while a rotation's overlap lasts.
+func (w *Worker) secrets(h directory.Webhook) ([]string, error) {
+	purpose := directory.WebhookSecretPurpose(h.ID)
+	cur, err := w.cfg.Secrets.Open(h.Secret, purpose)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	out := []string{string(cur)}
+	if h.PreviousSecret != "" && h.PreviousUntil != nil && w.cfg.Now().Before(*h.PreviousUntil) {
+		prev, err := w.cfg.Secrets.Open(h.PreviousSecret, purpose)
+		if err != nil {
+			return nil, fmt.Errorf("previous webhook secret: %w", err)
+		}
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
