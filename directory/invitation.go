@@ -284,7 +284,7 @@ func (s *Service) Revoke(ctx context.Context, accountID string, actor Actor, ema
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "invitation.revoked", targetType: "invitation", targetID: inv.ID,
-			data:   map[string]any{"email": inv.Email},
+			data: map[string]any{"email": inv.Email},
 			events: []publication{
 				invitationEvent(EventInvitationRevoked, inv),
 				membershipEvent(EventMembershipDeleted, inv.Email, Membership{AccountID: accountID, UserID: inv.UserID, Role: inv.Role, Status: StatusInvited}),

@@ -198,7 +198,7 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 		}
 		if err := s.record(ctx, tx, change{
 			accountID: m.AccountID, actor: sso(c), action: "user.updated", targetType: "user", targetID: u.ID,
-			data: map[string]any{"first_name": first, "last_name": last},
+			data:   map[string]any{"first_name": first, "last_name": last},
 			events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
 		}); err != nil {
 			return err

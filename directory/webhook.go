@@ -131,7 +131,7 @@ type WebhookStore interface {
 	// RedeliverWebhookDelivery makes a delivery pending and due at now.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
-	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)            // oldest first
+	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)              // oldest first
 	// FindAdminEmails returns the addresses of the account's active
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
