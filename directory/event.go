@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -153,4 +155,32 @@ func invitationEvent(typ string, inv Invitation) publication {
 		data["reason"] = inv.BounceReason
 	}
 	return publication{typ: typ, subject: inv.UserID, data: data}
+}
+
+// ParseEventTypes reads a comma-separated list of event types (what
+// "--events" takes); empty means every type.
+func ParseEventTypes(list string) ([]string, error) {
+	var out []string
+	for t := range strings.SplitSeq(list, ",") {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if err := checkEventTypes(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ParseEventCursor reads a feed cursor: the number of the last event read
+// ("" or "0" for the start).
+func ParseEventCursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, InvalidError(fmt.Sprintf("%q is not an event cursor: give the cursor of the last event read (a number), or 0 for the start", truncate(s, 40)))
+	}
+	return n, nil
 }

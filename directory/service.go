@@ -128,6 +128,11 @@ func (s *Service) Account(ctx context.Context, slug string) (Account, error) {
 	return s.store.FindAccountBySlug(ctx, strings.TrimSpace(slug))
 }
 
+// AccountByID returns the account with this id.
+func (s *Service) AccountByID(ctx context.Context, id string) (Account, error) {
+	return s.store.FindAccount(ctx, id)
+}
+
 // Accounts returns every account, ordered by slug.
 func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
 	return s.store.FindAccounts(ctx)

@@ -111,8 +111,15 @@ type WebhookStore interface {
 	FindWebhooks(ctx context.Context, accountID string) ([]Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
 	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
-	// SetWebhookHealth saves FailingSince, DisabledAt and DisabledReason.
-	SetWebhookHealth(ctx context.Context, w Webhook) error
+	// Each of these changes one thing of a webhook's health in one
+	// statement, so that concurrent attempts cannot undo each other's.
+	// MarkWebhookFailing sets FailingSince unless it is set, and returns
+	// it; MarkWebhookHealthy clears it; DisableWebhook disables an enabled
+	// webhook and reports whether it did; EnableWebhook clears all three.
+	MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error)
+	MarkWebhookHealthy(ctx context.Context, id string) error
+	DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error)
+	EnableWebhook(ctx context.Context, id string) error
 
 	// PublishEvents gives up to limit unpublished outbox messages, oldest
 	// first, the next numbers of the feed and a delivery for each
@@ -289,7 +296,7 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 			return err
 		}
 		w.DisabledAt, w.DisabledReason, w.FailingSince = nil, "", nil
-		if err := tx.SetWebhookHealth(ctx, w); err != nil {
+		if err := tx.EnableWebhook(ctx, id); err != nil {
 			return err
 		}
 		return s.recordWebhook(ctx, tx, actor, w, "webhook.enabled", map[string]any{"url": w.URL})
@@ -343,12 +350,7 @@ func (s *Service) WebhookDelivered(ctx context.Context, d WebhookDelivery, statu
 		if d.Webhook.FailingSince == nil {
 			return nil
 		}
-		w, err := tx.FindWebhook(ctx, d.WebhookID)
-		if err != nil {
-			return err
-		}
-		w.FailingSince = nil
-		return tx.SetWebhookHealth(ctx, w)
+		return tx.MarkWebhookHealthy(ctx, d.WebhookID)
 	})
 	if err != nil {
 		return fmt.Errorf("record webhook delivery %s: %w", d.ID, err)
@@ -374,29 +376,24 @@ func (s *Service) WebhookFailed(ctx context.Context, d WebhookDelivery, status i
 	} else {
 		delay := min(webhookRetryBase<<min(max(d.Attempts-1, 0), 20), webhookRetryCap)
 		delay += rand.N(delay/5 + 1) // spread the retries of deliveries that failed together
-		d.NextAttemptAt = now.Add(delay)
+		// To the microsecond, as the databases keep time (see clock).
+		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)
 	}
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.FinishWebhookDelivery(ctx, d, s.attempt(d, now, status, d.LastError, took)); err != nil {
 			return err
 		}
-		w, err := tx.FindWebhook(ctx, d.WebhookID)
+		since, err := tx.MarkWebhookFailing(ctx, d.WebhookID, now)
 		if err != nil {
 			return err
 		}
-		if w.DisabledAt != nil {
-			return nil
-		}
-		if w.FailingSince == nil {
-			w.FailingSince = &now
-		}
 		switch {
 		case status == 410:
-			return s.disableWebhook(ctx, tx, w, now, "the endpoint answered 410 Gone")
-		case now.Sub(*w.FailingSince) >= WebhookDisableAfter:
-			return s.disableWebhook(ctx, tx, w, now, fmt.Sprintf("the endpoint failed every delivery for %s (last: %s)", WebhookDisableAfter, d.LastError))
+			return s.disableWebhook(ctx, tx, d.Webhook, now, "the endpoint answered 410 Gone")
+		case now.Sub(since) >= WebhookDisableAfter:
+			return s.disableWebhook(ctx, tx, d.Webhook, now, fmt.Sprintf("the endpoint failed every delivery for %s (last: %s)", WebhookDisableAfter, d.LastError))
 		}
-		return tx.SetWebhookHealth(ctx, w)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record failed webhook delivery %s: %w", d.ID, err)
@@ -404,9 +401,10 @@ func (s *Service) WebhookFailed(ctx context.Context, d WebhookDelivery, status i
 	return nil
 }
 
+// disableWebhook disables w and tells its account's admins, once: of
+// attempts failing together, only the one that disables it does.
 func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now time.Time, reason string) error {
-	w.DisabledAt, w.DisabledReason = &now, reason
-	if err := tx.SetWebhookHealth(ctx, w); err != nil {
+	if disabled, err := tx.DisableWebhook(ctx, w.ID, reason, now); err != nil || !disabled {
 		return err
 	}
 	s.log.WarnContext(ctx, "webhook disabled", "webhook_id", w.ID, "url", w.URL, "reason", reason)

@@ -34,6 +34,15 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// advanceTo moves the clock forward to t, if t is later.
+func (c *clock) advanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+
 func newService(t testing.TB, s *store.Store) *directory.Service {
 	t.Helper()
 	return directory.NewService(directory.Config{Store: s, Hasher: fastHasher()})
@@ -148,17 +157,21 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	return a
 }
 
-// scimCreates makes n people through SCIM in the account, named p0..pn-1.
-func scimCreates(t testing.TB, svc *directory.Service, a directory.Account, n int) {
+// scimCreates makes n people through SCIM in the account, named
+// <prefix>0..<prefix>n-1.
+func scimCreates(t testing.TB, svc *directory.Service, a directory.Account, prefix string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, fmt.Sprintf("bulk-%d", time.Now().UnixNano()))
 	check(t, err)
 	for i := range n {
-		email := fmt.Sprintf("p%d@%s", i, a.Slug+".example")
+		email := fmt.Sprintf("%s%d@%s.example", prefix, i, a.Slug)
 		if _, err := svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: email, Active: true,
 			Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
+
+// storeT is the store the tests run on.
+type storeT = store.Store

@@ -108,12 +108,37 @@ func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook) e
 	return expectOne(res, "webhook")
 }
 
-// SetWebhookHealth saves whether the webhook is failing or disabled.
-func (s *Store) SetWebhookHealth(ctx context.Context, w directory.Webhook) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET failing_since = ?, disabled_at = ?, disabled_reason = ? WHERE id = ?`),
-		nullTime(w.FailingSince), nullTime(w.DisabledAt), w.DisabledReason, w.ID)
+// MarkWebhookFailing records when the webhook's failures began, unless
+// it is recorded, and returns it.
+func (s *Store) MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error) {
+	var t time.Time
+	err := sqlx.GetContext(ctx, s.q, &t, s.rebind(`UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since`), since, id)
+	return t.UTC(), s.dialect.wrap(err, "mark webhook failing")
+}
+
+// MarkWebhookHealthy clears the webhook's failures.
+func (s *Store) MarkWebhookHealthy(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET failing_since = NULL WHERE id = ?`), id)
+	return s.dialect.wrap(err, "mark webhook healthy")
+}
+
+// DisableWebhook disables the webhook unless it is disabled. On
+// PostgreSQL a second transaction disabling it waits for the first and
+// then finds nothing to update: one of them reports true.
+func (s *Store) DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND disabled_at IS NULL`), at, reason, id)
 	if err != nil {
-		return s.dialect.wrap(err, "update webhook health")
+		return false, s.dialect.wrap(err, "disable webhook")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// EnableWebhook clears the webhook's disabling and failures.
+func (s *Store) EnableWebhook(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = NULL, disabled_reason = '', failing_since = NULL WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "enable webhook")
 	}
 	return expectOne(res, "webhook")
 }
@@ -269,15 +294,23 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil tim
 }
 
 // FinishWebhookDelivery records an attempt and where the delivery stands.
+// Only the holder of the latest claim sets the status (each claim counts
+// an attempt): an attempt that outlived its lease, while another worker
+// claimed the delivery again, is logged but must not undo what the newer
+// attempt recorded.
 func (s *Store) FinishWebhookDelivery(ctx context.Context, d directory.WebhookDelivery, a directory.WebhookAttempt) error {
 	return s.within(ctx, func(s *Store) error {
-		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL WHERE id = ?`),
-			string(d.Status), d.NextAttemptAt, d.LastStatus, d.LastError, nullTime(d.FinishedAt), d.ID)
+		_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
+			WHERE id = ? AND attempts = ? AND status = 'pending'`),
+			string(d.Status), d.NextAttemptAt, d.LastStatus, d.LastError, nullTime(d.FinishedAt), d.ID, d.Attempts)
 		if err != nil {
 			return s.dialect.wrap(err, "finish webhook delivery")
 		}
-		if err := expectOne(res, "webhook delivery"); err != nil {
-			return err
+		// The webhook may have been removed, with its deliveries, while
+		// the attempt was in flight: then there is nothing to log it on.
+		var n int
+		if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM webhook_deliveries WHERE id = ?`), d.ID); err != nil || n == 0 {
+			return s.dialect.wrap(err, "find webhook delivery")
 		}
 		_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_attempts (id, delivery_id, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)`),
 			a.ID, a.DeliveryID, a.At, a.Status, a.Error, a.Duration.Milliseconds())

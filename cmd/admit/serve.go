@@ -18,6 +18,7 @@ import (
 
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
 	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
@@ -82,6 +83,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { worker.Run(bgCtx) })
 	background.Go(func() { sweep(bgCtx, svc, log) })
 	background.Go(func() { refresher.Run(bgCtx) })
+	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Logger: log})
+	background.Go(func() { webhooks.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
