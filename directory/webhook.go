@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -132,10 +133,12 @@ type WebhookStore interface {
 	// on each. A delivery is due only when no earlier one of its webhook
 	// about the same subject is pending. No two callers get the same.
 	ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]WebhookDelivery, error)
-	// FinishWebhookDelivery records an attempt and the delivery's status
-	// (DeliveryPending with next: tried again then).
-	FinishWebhookDelivery(ctx context.Context, d WebhookDelivery, a WebhookAttempt) error
-	// RedeliverWebhookDelivery makes a delivery pending and due at now.
+	// FinishWebhookDeliveries records attempts (as[i] of ds[i]) and where
+	// the deliveries stand (DeliveryPending: tried again at
+	// NextAttemptAt). Only the latest claim of a delivery sets its status.
+	FinishWebhookDeliveries(ctx context.Context, ds []WebhookDelivery, as []WebhookAttempt) error
+	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
+	// now.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)              // oldest first
@@ -307,7 +310,9 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 	return w, nil
 }
 
-// Redeliver sends a delivery again, whatever became of it.
+// Redeliver sends a delivery again, whatever became of it, at once: an
+// operator's resend of an old event does not wait for the person's later
+// events, nor they for it.
 func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDelivery, error) {
 	d, err := s.store.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
 	if err != nil {
@@ -339,66 +344,109 @@ func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int, skip []
 	return s.store.ClaimWebhookDeliveries(ctx, now, now.Add(WebhookLease), limit, skip)
 }
 
-// WebhookDelivered records a delivery the receiver acknowledged (2xx).
-func (s *Service) WebhookDelivered(ctx context.Context, d WebhookDelivery, status int, took time.Duration) error {
+// WebhookResult is the outcome of one attempt of a delivery.
+type WebhookResult struct {
+	Delivery WebhookDelivery
+	// Status is the receiver's answer; 0 when none came. Err is nil when
+	// the receiver acknowledged the event (2xx).
+	Status int
+	Err    error
+	Took   time.Duration
+}
+
+// RecordWebhookResults records the outcomes of attempts, in one
+// transaction (a worker gathers what its deliveries did meanwhile: a
+// commit per delivery would bound throughput by the database's commit
+// rate). A success clears the endpoint's failing state. A failure is
+// tried again after a backoff, or given up WebhookGiveUpAfter after the
+// delivery was made; an endpoint failing for WebhookDisableAfter, or
+// answering 410 Gone, is disabled and the account's admins are told.
+func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult) error {
 	now := s.clock()
-	d.Status, d.LastStatus, d.LastError, d.FinishedAt = DeliveryDelivered, status, "", &now
+	ds := make([]WebhookDelivery, len(rs))
+	as := make([]WebhookAttempt, len(rs))
+	for i, r := range rs {
+		ds[i], as[i] = s.outcome(ctx, now, r)
+	}
+	// One row per webhook whose health changes, in id order: concurrent
+	// recorders then take the webhooks' row locks in the same order.
+	failing, healthy := map[string]WebhookResult{}, map[string]bool{}
+	for _, r := range rs {
+		switch {
+		case r.Err != nil:
+			if f, seen := failing[r.Delivery.WebhookID]; !seen || r.Status == 410 && f.Status != 410 {
+				failing[r.Delivery.WebhookID] = r
+			}
+		case r.Delivery.Webhook.FailingSince != nil:
+			healthy[r.Delivery.WebhookID] = true
+		}
+	}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.FinishWebhookDelivery(ctx, d, s.attempt(d, now, status, "", took)); err != nil {
+		if err := tx.FinishWebhookDeliveries(ctx, ds, as); err != nil {
 			return err
 		}
-		if d.Webhook.FailingSince == nil {
-			return nil
+		for _, id := range slices.Sorted(maps.Keys(healthy)) {
+			if _, fails := failing[id]; fails {
+				continue // a later failure in the same batch says more
+			}
+			if err := tx.MarkWebhookHealthy(ctx, id); err != nil {
+				return err
+			}
 		}
-		return tx.MarkWebhookHealthy(ctx, d.WebhookID)
+		for _, id := range slices.Sorted(maps.Keys(failing)) {
+			if err := s.webhookFailing(ctx, tx, now, failing[id]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record webhook delivery %s: %w", d.ID, err)
+		return fmt.Errorf("record %d webhook attempts: %w", len(rs), err)
 	}
 	return nil
 }
 
-func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText string, took time.Duration) WebhookAttempt {
-	return WebhookAttempt{ID: newID(), DeliveryID: d.ID, At: at, Status: status, Error: truncate(errText, 500), Duration: took}
-}
-
-// WebhookFailed records a failed attempt: status is the receiver's answer
-// (0 when none came). The delivery is tried again after a backoff, or
-// given up WebhookGiveUpAfter after it was made. An endpoint failing for
-// WebhookDisableAfter, or answering 410 Gone, is disabled and the
-// account's admins are told.
-func (s *Service) WebhookFailed(ctx context.Context, d WebhookDelivery, status int, cause error, took time.Duration) error {
-	now := s.clock()
-	d.LastStatus, d.LastError = status, truncate(cause.Error(), 500)
+// outcome is where a delivery stands after an attempt, and the attempt.
+func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (WebhookDelivery, WebhookAttempt) {
+	d := r.Delivery
+	if r.Err == nil {
+		d.Status, d.LastStatus, d.LastError, d.FinishedAt = DeliveryDelivered, r.Status, "", &now
+		return d, s.attempt(d, now, r.Status, "", r.Took)
+	}
+	d.LastStatus, d.LastError = r.Status, truncate(r.Err.Error(), 500)
 	if now.Sub(d.CreatedAt) >= WebhookGiveUpAfter {
 		d.Status, d.FinishedAt = DeliveryFailed, &now
-		s.log.ErrorContext(ctx, "giving up on webhook delivery", "delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempts", d.Attempts, "err", cause)
+		s.log.ErrorContext(ctx, "giving up on webhook delivery", "delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempts", d.Attempts, "err", r.Err)
 	} else {
 		delay := min(webhookRetryBase<<min(max(d.Attempts-1, 0), 20), webhookRetryCap)
 		delay += rand.N(delay/5 + 1) // spread the retries of deliveries that failed together
 		// To the microsecond, as the databases keep time (see clock).
 		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)
 	}
-	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.FinishWebhookDelivery(ctx, d, s.attempt(d, now, status, d.LastError, took)); err != nil {
-			return err
-		}
-		since, err := tx.MarkWebhookFailing(ctx, d.WebhookID, now)
-		if err != nil {
-			return err
-		}
-		switch {
-		case status == 410:
-			return s.disableWebhook(ctx, tx, d.Webhook, now, "the endpoint answered 410 Gone")
-		case now.Sub(since) >= WebhookDisableAfter:
-			return s.disableWebhook(ctx, tx, d.Webhook, now, fmt.Sprintf("the endpoint failed every delivery for %s (last: %s)", WebhookDisableAfter, d.LastError))
-		}
-		return nil
-	})
+	return d, s.attempt(d, now, r.Status, d.LastError, r.Took)
+}
+
+// webhookFailing notes that the endpoint of r is failing, and disables it
+// on a 410 or when it has failed for WebhookDisableAfter.
+func (s *Service) webhookFailing(ctx context.Context, tx Store, now time.Time, r WebhookResult) error {
+	since, err := tx.MarkWebhookFailing(ctx, r.Delivery.WebhookID, now)
+	if KindOf(err) == NotFound {
+		return nil // removed while the attempt was in flight
+	}
 	if err != nil {
-		return fmt.Errorf("record failed webhook delivery %s: %w", d.ID, err)
+		return err
+	}
+	switch {
+	case r.Status == 410:
+		return s.disableWebhook(ctx, tx, r.Delivery.Webhook, now, "the endpoint answered 410 Gone")
+	case now.Sub(since) >= WebhookDisableAfter:
+		return s.disableWebhook(ctx, tx, r.Delivery.Webhook, now, fmt.Sprintf("the endpoint failed every delivery for %s (last: %s)", WebhookDisableAfter, truncate(r.Err.Error(), 300)))
 	}
 	return nil
+}
+
+func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText string, took time.Duration) WebhookAttempt {
+	return WebhookAttempt{ID: newID(), DeliveryID: d.ID, At: at, Status: status, Error: truncate(errText, 500), Duration: took}
 }
 
 // disableWebhook disables w and tells its account's admins, once: of

@@ -46,6 +46,24 @@ func TestTwoReplicasDeliverEachEventOnce(t *testing.T) {
 		if len(count) != 2*people {
 			t.Errorf("%d distinct events received; want %d", len(count), 2*people)
 		}
+		// Each person's user.created came before their membership.created,
+		// though the replicas published and recorded at the same time.
+		seen := map[string]string{}
+		for _, r := range rc.accepted() {
+			var ev struct {
+				Type string
+				Data struct {
+					UserID string `json:"user_id"`
+				}
+			}
+			if err := json.Unmarshal(r.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == directory.EventMembershipCreated && seen[ev.Data.UserID] != directory.EventUserCreated {
+				t.Errorf("person %s: membership.created before user.created", ev.Data.UserID)
+			}
+			seen[ev.Data.UserID] = ev.Type
+		}
 	})
 }
 

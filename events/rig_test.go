@@ -72,10 +72,14 @@ func newRig(t testing.TB, s *store.Store, clk *clock, timeout time.Duration) *ri
 	}
 }
 
+func (r *rig) worker() *events.Worker {
+	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond})
+}
+
 // start runs a worker until the test ends.
 func (r *rig) start(t testing.TB) {
 	t.Helper()
-	w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond})
+	w := r.worker()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -16,8 +17,7 @@ import (
 type Directory interface {
 	PublishEvents(ctx context.Context, limit int) (int, error)
 	ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error)
-	WebhookDelivered(ctx context.Context, d directory.WebhookDelivery, status int, took time.Duration) error
-	WebhookFailed(ctx context.Context, d directory.WebhookDelivery, status int, cause error, took time.Duration) error
+	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult) error
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
 }
 
@@ -72,10 +72,10 @@ func NewWorker(cfg Config) *Worker {
 		cfg.Poll = time.Second
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 64
+		cfg.Concurrency = 128
 	}
 	if cfg.PerWebhook <= 0 {
-		cfg.PerWebhook = 16
+		cfg.PerWebhook = 32
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
@@ -88,13 +88,26 @@ func NewWorker(cfg Config) *Worker {
 // others could be sending.
 const (
 	publishBatch = 500
-	claimBatch   = 16
+	claimBatch   = 64
+)
+
+// recordBatch bounds how many attempts one transaction records; recorders
+// is how many transactions record at once (each waits on round trips to
+// the database, not on the CPU).
+const (
+	recordBatch = 256
+	recorders   = 4
 )
 
 // Run publishes, delivers and sweeps until ctx ends, then waits for the
-// deliveries in flight.
+// deliveries in flight and records them.
 func (w *Worker) Run(ctx context.Context) {
 	done := make(chan string, w.cfg.Concurrency)
+	results := make(chan directory.WebhookResult, w.cfg.Concurrency)
+	var recording sync.WaitGroup
+	for range recorders {
+		recording.Go(func() { w.record(ctx, results) })
+	}
 	inFlight, perHook := 0, map[string]int{}
 	finish := func(id string) {
 		inFlight--
@@ -106,6 +119,8 @@ func (w *Worker) Run(ctx context.Context) {
 		for inFlight > 0 {
 			finish(<-done)
 		}
+		close(results)
+		recording.Wait()
 	}()
 	var lastSweep time.Time
 	for {
@@ -148,7 +163,12 @@ func (w *Worker) Run(ctx context.Context) {
 				inFlight++
 				perHook[d.WebhookID]++
 				go func() {
-					w.Deliver(ctx, d)
+					// The slot is free once the result is handed to the
+					// recorder (a slow database holds the worker back);
+					// the delivery stays leased until the result is
+					// written, so no claim takes it, or what follows it
+					// about the same person, meanwhile.
+					results <- w.Deliver(ctx, d)
 					done <- d.WebhookID
 				}()
 			}
@@ -167,8 +187,36 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// Deliver makes one attempt of d and records it.
-func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) {
+// record writes results in batches: whatever came while the previous
+// batch was being written.
+func (w *Worker) record(ctx context.Context, results <-chan directory.WebhookResult) {
+	// Results that arrive as the worker stops are still recorded: each is
+	// an attempt that happened.
+	ctx = context.WithoutCancel(ctx)
+	for r := range results {
+		batch := []directory.WebhookResult{r}
+		for more := true; more && len(batch) < recordBatch; {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					more = false
+					break
+				}
+				batch = append(batch, r)
+			default:
+				more = false
+			}
+		}
+		if err := w.cfg.Directory.RecordWebhookResults(ctx, batch); err != nil {
+			// The deliveries stay leased, and are tried again when the
+			// lease ends (with the same webhook-id).
+			w.log.ErrorContext(ctx, "record webhook attempts", "err", err)
+		}
+	}
+}
+
+// Deliver makes one attempt of d and returns its outcome.
+func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult {
 	log := w.log.With("delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempt", d.Attempts)
 	start := time.Now()
 	status, err := w.send(ctx, d)
@@ -178,14 +226,10 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) {
 	}
 	if err == nil {
 		log.InfoContext(ctx, "webhook delivered", "status", status, "took", took)
-		err = w.cfg.Directory.WebhookDelivered(ctx, d, status, took)
 	} else {
-		log.WarnContext(ctx, "webhook delivery failed; will retry", "status", status, "took", took, "err", err)
-		err = w.cfg.Directory.WebhookFailed(ctx, d, status, err, took)
+		log.WarnContext(ctx, "webhook delivery failed", "status", status, "took", took, "err", err)
 	}
-	if err != nil && ctx.Err() == nil {
-		log.ErrorContext(ctx, "record webhook attempt", "err", err)
-	}
+	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took}
 }
 
 func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, error) {

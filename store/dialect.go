@@ -35,6 +35,10 @@ type dialect struct {
 	// skipLocked ends a SELECT of rows to claim, so that concurrent
 	// claimers pass over each other's rows instead of waiting on them.
 	skipLocked string
+	// forShare ends a SELECT of a row that must not change until the
+	// transaction ends, while others may read it the same way (SQLite's
+	// single writer needs nothing).
+	forShare string
 	// contains and endsWith build the substring tests of SCIM's co and ew
 	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
 	contains func(col string) string
@@ -66,6 +70,7 @@ var postgresDialect = dialect{
 		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	},
 	skipLocked: " FOR UPDATE SKIP LOCKED",
+	forShare:   " FOR SHARE",
 	jsonArg:    "CAST(? AS jsonb)",
 	contains:   func(col string) string { return "strpos(" + col + ", ?) > 0" },
 	endsWith:   func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,8 +151,19 @@ func (s *Store) EnableWebhook(ctx context.Context, id string) error {
 // PostgreSQL it holds the row's lock until commit, so publishers take
 // turns and a number is visible only after every smaller one (a feed
 // reader resuming after a cursor skips nothing); SQLite has one writer at
-// a time anyway.
+// a time anyway. Numbering is one statement, and deliveries are inserted
+// many rows a statement: a burst of events costs few round trips.
 func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string) (int, error) {
+	// Workers ask often; most times there is nothing new, and a look is
+	// cheaper than a write transaction (a commit, and the lock others
+	// would wait on).
+	var waiting bool
+	if err := sqlx.GetContext(ctx, s.q, &waiting, `SELECT EXISTS (SELECT 1 FROM outbox_messages WHERE delivered_at IS NULL)`); err != nil {
+		return 0, s.dialect.wrap(err, "look for new events")
+	}
+	if !waiting {
+		return 0, nil
+	}
 	n := 0
 	err := s.within(ctx, func(s *Store) error {
 		var last int64
@@ -161,10 +175,17 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 			AccountID string `db:"account_id"`
 			Topic     string `db:"topic"`
 			Subject   string `db:"subject"`
+			Seq       int64  `db:"seq"`
 		}
-		if err := sqlx.SelectContext(ctx, s.q, &msgs, s.rebind(`SELECT id, account_id, topic, subject FROM outbox_messages
-			WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?`), limit); err != nil {
-			return s.dialect.wrap(err, "find new events")
+		// RETURNING names the updated table's columns unqualified (SQLite
+		// knows no alias there), so the batch's own are named apart.
+		err := sqlx.SelectContext(ctx, s.q, &msgs, s.rebind(`WITH batch AS (
+				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY available_at, id) AS n FROM outbox_messages
+				WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?)
+			UPDATE outbox_messages SET seq = ? + batch.n, delivered_at = ? FROM batch WHERE outbox_messages.id = batch.batch_id
+			RETURNING id, account_id, topic, subject, seq`), limit, last, now)
+		if err != nil {
+			return s.dialect.wrap(err, "publish events")
 		}
 		if len(msgs) == 0 {
 			return nil
@@ -173,20 +194,57 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		if err != nil {
 			return err
 		}
+		slices.SortFunc(msgs, func(a, b struct {
+			ID        string `db:"id"`
+			AccountID string `db:"account_id"`
+			Topic     string `db:"topic"`
+			Subject   string `db:"subject"`
+			Seq       int64  `db:"seq"`
+		}) int {
+			return cmp.Compare(a.Seq, b.Seq)
+		})
+		// A new delivery is ready (claimable) when nothing about its
+		// subject is pending for its webhook: not before this batch, not
+		// earlier in it. The recorders that make the next one ready take
+		// event_sequence FOR SHARE, so none of them runs between this
+		// look and the commit.
+		subjects := map[string]bool{}
 		for _, m := range msgs {
-			last++
-			if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE outbox_messages SET seq = ?, delivered_at = ? WHERE id = ?`), last, now, m.ID); err != nil {
-				return s.dialect.wrap(err, "publish event")
+			subjects[m.Subject] = true
+		}
+		pending, err := s.pendingSubjects(ctx, slices.Collect(maps.Keys(subjects)))
+		if err != nil {
+			return err
+		}
+		const cols = 8
+		var rows []any
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
 			}
+			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, 'pending', ?, ?), ", len(rows)/cols), ", ")
+			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_deliveries (id, webhook_id, event_id, seq, subject, ready, status, next_attempt_at, created_at) VALUES `+marks), rows...)
+			rows = rows[:0]
+			return s.dialect.wrap(err, "queue webhook deliveries")
+		}
+		for _, m := range msgs {
+			last = max(last, m.Seq)
 			for _, w := range hooks {
 				if w.AccountID != "" && w.AccountID != m.AccountID || !w.Wants(m.Topic) {
 					continue
 				}
-				if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_deliveries (id, webhook_id, event_id, seq, subject, status, next_attempt_at, created_at)
-					VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`), newID(), w.ID, m.ID, last, m.Subject, now, now); err != nil {
-					return s.dialect.wrap(err, "queue webhook delivery")
+				key := [2]string{w.ID, m.Subject}
+				rows = append(rows, newID(), w.ID, m.ID, m.Seq, m.Subject, !pending[key], now, now)
+				pending[key] = true
+				if len(rows) >= 200*cols {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE event_sequence SET last = ? WHERE id = 1`), last); err != nil {
 			return s.dialect.wrap(err, "advance event sequence")
@@ -195,6 +253,59 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		return nil
 	})
 	return n, err
+}
+
+// pendingSubjects returns the (webhook, subject) pairs among subjects that
+// have a pending delivery.
+func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]string]bool, error) {
+	out := map[[2]string]bool{}
+	for len(subjects) > 0 {
+		n := min(len(subjects), 500)
+		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND subject IN (?)`, subjects[:n])
+		if err != nil {
+			return nil, fmt.Errorf("find pending deliveries: %w", err)
+		}
+		var rows []struct {
+			WebhookID string `db:"webhook_id"`
+			Subject   string `db:"subject"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "find pending deliveries")
+		}
+		for _, r := range rows {
+			out[[2]string{r.WebhookID, r.Subject}] = true
+		}
+		subjects = subjects[n:]
+	}
+	return out, nil
+}
+
+// makeReady makes ready the first pending delivery of each (webhook,
+// subject) pair given (every pair when none is given) that has no ready
+// one: what follows a finished delivery, or one swept away.
+func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
+	const next = `UPDATE webhook_deliveries SET ready = TRUE
+		WHERE status = 'pending' AND NOT ready%s
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+			WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
+			AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`
+	if pairs == nil {
+		_, err := s.q.ExecContext(ctx, fmt.Sprintf(next, ""))
+		return s.dialect.wrap(err, "make deliveries ready")
+	}
+	for len(pairs) > 0 {
+		n := min(len(pairs), 200)
+		args := make([]any, 0, 2*n)
+		for _, p := range pairs[:n] {
+			args = append(args, p[0], p[1])
+		}
+		marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		if _, err := s.q.ExecContext(ctx, s.rebind(fmt.Sprintf(next, ` AND (webhook_id, subject) IN (`+marks+`)`)), args...); err != nil {
+			return s.dialect.wrap(err, "make deliveries ready")
+		}
+		pairs = pairs[n:]
+	}
+	return nil
 }
 
 type deliveryRow struct {
@@ -225,12 +336,21 @@ func (r deliveryRow) delivery() directory.WebhookDelivery {
 // ClaimWebhookDeliveries leases due deliveries; see directory.WebhookStore.
 // On PostgreSQL, FOR UPDATE SKIP LOCKED lets the workers of several
 // replicas claim at once without taking each other's rows, as the mail
-// workers do; SQLite's single writer keeps claims apart. A delivery whose
-// webhook has an earlier pending one about the same subject waits, leased
-// or not: that is what keeps a person's events in order.
+// workers do; SQLite's single writer keeps claims apart. Only ready
+// deliveries are claimed, the first pending one of each webhook and
+// subject: that is what keeps a person's events in order. (Testing "no
+// earlier one is pending" here instead made every claim cost a probe per
+// pending delivery, and a quadratic anti-join on PostgreSQL before its
+// statistics caught up with a burst.) Disabled webhooks are passed as a
+// list rather than joined, so the walk stays on the ready index.
 func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]directory.WebhookDelivery, error) {
 	var out []directory.WebhookDelivery
 	err := s.within(ctx, func(s *Store) error {
+		var disabled []string
+		if err := sqlx.SelectContext(ctx, s.q, &disabled, `SELECT id FROM webhooks WHERE disabled_at IS NOT NULL`); err != nil {
+			return s.dialect.wrap(err, "find disabled webhooks")
+		}
+		skip = append(disabled, skip...)
 		args := []any{lockedUntil, now, now}
 		skipping := ""
 		if len(skip) > 0 {
@@ -244,9 +364,8 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil tim
 		err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE webhook_deliveries SET locked_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT d.id FROM webhook_deliveries d
 				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.locked_until IS NULL OR d.locked_until <= ?)
-				AND d.webhook_id IN (SELECT id FROM webhooks WHERE disabled_at IS NULL)`+skipping+`
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-					WHERE e.webhook_id = d.webhook_id AND e.subject = d.subject AND e.status = 'pending' AND e.seq < d.seq)
+				`+skipping+`
+				AND d.ready
 				ORDER BY d.seq LIMIT ?`+s.dialect.skipLocked+`)
 			RETURNING `+deliveryColumns), args...)
 		if err != nil {
@@ -293,28 +412,98 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil tim
 	return out, err
 }
 
-// FinishWebhookDelivery records an attempt and where the delivery stands.
-// Only the holder of the latest claim sets the status (each claim counts
-// an attempt): an attempt that outlived its lease, while another worker
-// claimed the delivery again, is logged but must not undo what the newer
-// attempt recorded.
-func (s *Store) FinishWebhookDelivery(ctx context.Context, d directory.WebhookDelivery, a directory.WebhookAttempt) error {
+// FinishWebhookDeliveries records attempts and where their deliveries
+// stand. Only the holder of a delivery's latest claim sets its status (each
+// claim counts an attempt): an attempt that outlived its lease, while
+// another worker claimed the delivery again, is logged but must not undo
+// what the newer attempt recorded. Successes, the common case, are
+// finished many to a statement and the attempts inserted many to a
+// statement: a batch costs a few round trips, not a few per delivery.
+func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.WebhookDelivery, as []directory.WebhookAttempt) error {
+	const chunk = 200
 	return s.within(ctx, func(s *Store) error {
-		_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
-			WHERE id = ? AND attempts = ? AND status = 'pending'`),
-			string(d.Status), d.NextAttemptAt, d.LastStatus, d.LastError, nullTime(d.FinishedAt), d.ID, d.Attempts)
-		if err != nil {
-			return s.dialect.wrap(err, "finish webhook delivery")
+		// Held until commit: a publisher deciding whether a new delivery
+		// is ready waits for this transaction's makeReady (see
+		// PublishEvents), and this one for its inserts.
+		if s.dialect.forShare != "" {
+			if _, err := s.q.ExecContext(ctx, `SELECT last FROM event_sequence WHERE id = 1`+s.dialect.forShare); err != nil {
+				return s.dialect.wrap(err, "lock event sequence")
+			}
 		}
-		// The webhook may have been removed, with its deliveries, while
-		// the attempt was in flight: then there is nothing to log it on.
-		var n int
-		if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM webhook_deliveries WHERE id = ?`), d.ID); err != nil || n == 0 {
-			return s.dialect.wrap(err, "find webhook delivery")
+		type group struct {
+			status int
+			at     time.Time
 		}
-		_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_attempts (id, delivery_id, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)`),
-			a.ID, a.DeliveryID, a.At, a.Status, a.Error, a.Duration.Milliseconds())
-		return s.dialect.wrap(err, "record webhook attempt")
+		delivered := map[group][]any{}
+		for _, d := range ds {
+			if d.Status == directory.DeliveryDelivered && d.FinishedAt != nil {
+				g := group{d.LastStatus, *d.FinishedAt}
+				delivered[g] = append(delivered[g], d.ID, d.Attempts)
+				continue
+			}
+			_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
+				WHERE id = ? AND attempts = ? AND status = 'pending'`),
+				string(d.Status), d.NextAttemptAt, d.LastStatus, d.LastError, nullTime(d.FinishedAt), d.ID, d.Attempts)
+			if err != nil {
+				return s.dialect.wrap(err, "finish webhook delivery")
+			}
+		}
+		for g, pairs := range delivered {
+			for len(pairs) > 0 {
+				n := min(len(pairs), 2*chunk)
+				marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n/2), ", ")
+				args := append([]any{g.status, g.at}, pairs[:n]...)
+				if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
+					WHERE status = 'pending' AND (id, attempts) IN (`+marks+`)`), args...); err != nil {
+					return s.dialect.wrap(err, "finish webhook deliveries")
+				}
+				pairs = pairs[n:]
+			}
+		}
+		// A delivery removed with its webhook while in flight has nothing
+		// to log the attempt on.
+		left := map[string]bool{}
+		for i := 0; i < len(ds); i += chunk {
+			ids := make([]string, 0, chunk)
+			for _, d := range ds[i:min(i+chunk, len(ds))] {
+				ids = append(ids, d.ID)
+			}
+			q, args, err := sqlx.In(`SELECT id FROM webhook_deliveries WHERE id IN (?)`, ids)
+			if err != nil {
+				return fmt.Errorf("find webhook deliveries: %w", err)
+			}
+			var found []string
+			if err := sqlx.SelectContext(ctx, s.q, &found, s.rebind(q), args...); err != nil {
+				return s.dialect.wrap(err, "find webhook deliveries")
+			}
+			for _, id := range found {
+				left[id] = true
+			}
+		}
+		var rows []any
+		for _, a := range as {
+			if left[a.DeliveryID] {
+				rows = append(rows, a.ID, a.DeliveryID, a.At, a.Status, a.Error, a.Duration.Milliseconds())
+			}
+		}
+		for len(rows) > 0 {
+			n := min(len(rows), 6*chunk)
+			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n/6), ", ")
+			if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_attempts (id, delivery_id, at, status, error, duration_ms) VALUES `+marks), rows[:n]...); err != nil {
+				return s.dialect.wrap(err, "record webhook attempts")
+			}
+			rows = rows[n:]
+		}
+		var done [][2]string
+		for _, d := range ds {
+			if d.Status != directory.DeliveryPending {
+				done = append(done, [2]string{d.WebhookID, d.Subject})
+			}
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		return s.makeReady(ctx, done)
 	})
 }
 
@@ -322,7 +511,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d directory.WebhookDe
 // a fresh time to live.
 func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
 	var r deliveryRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, finished_at = NULL, locked_until = NULL
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, created_at = ?, finished_at = NULL, locked_until = NULL
 		WHERE id = ? RETURNING `+deliveryColumns), now, now, id)
 	if err != nil {
 		err = s.dialect.wrap(err, "redeliver")
@@ -414,6 +603,10 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 		}
 		m, _ := res.RowsAffected()
 		n += m
+	}
+	if n > 0 {
+		// A swept delivery may have been the first of its subject.
+		return n, s.makeReady(ctx, nil)
 	}
 	return n, nil
 }

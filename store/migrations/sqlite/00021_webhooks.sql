@@ -44,6 +44,9 @@ CREATE TABLE webhook_deliveries (
     event_id        TEXT NOT NULL,
     seq             INTEGER NOT NULL,
     subject         TEXT NOT NULL,
+    -- ready: the first pending delivery of its webhook about its subject,
+    -- the only one that may be claimed (a person's events go in order).
+    ready           INTEGER NOT NULL DEFAULT 0,
     status          TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
@@ -54,9 +57,9 @@ CREATE TABLE webhook_deliveries (
     finished_at     TIMESTAMP,
     UNIQUE (webhook_id, event_id)
 );
--- Claims walk pending deliveries in the order of the feed.
-CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (seq) WHERE status = 'pending';
--- The claim's "nothing earlier about this subject is pending" test.
+-- Claims walk the ready deliveries in the order of the feed.
+CREATE INDEX webhook_deliveries_ready ON webhook_deliveries (seq) WHERE status = 'pending' AND ready;
+-- Finding the next of a subject's pending deliveries to make ready.
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, subject, seq) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
 
