@@ -1,4 +1,10 @@
 -- +goose Up
+-- Until now every audit event also wrote an outbox message, in a shape no
+-- one read; from here the outbox holds events (directory.Event) only. The
+-- old messages were never delivered and the audit trail keeps what they
+-- said, so they go rather than reach the feed in the wrong shape.
+DELETE FROM outbox_messages;
+
 -- Events leave the outbox in the order of seq, given when a worker
 -- publishes them (fans them out to the webhooks) under the lock of the one
 -- event_sequence row: a number is committed only after every smaller one,
