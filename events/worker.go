@@ -44,8 +44,10 @@ type Config struct {
 	// Poll is how long the worker waits when there is nothing to do.
 	Poll time.Duration
 	// Concurrency bounds the deliveries in flight in this worker, and
-	// PerWebhook those to one webhook: a slow endpoint holds at most
-	// PerWebhook of them (plus one claim), and the others keep moving.
+	// PerWebhook those to one webhook as claims go: a webhook at the
+	// bound is passed over, and a claim takes at most PerWebhook, so a
+	// slow endpoint holds fewer than 2*PerWebhook (less than half, by
+	// default) and the others keep moving.
 	Concurrency int
 	PerWebhook  int
 	// Retention is how long events are kept (directory.EventRetention
@@ -155,7 +157,7 @@ func (w *Worker) Run(ctx context.Context) {
 					skip = append(skip, id)
 				}
 			}
-			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, min(free, claimBatch), skip)
+			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, min(free, claimBatch, w.cfg.PerWebhook), skip)
 			if err != nil && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
