@@ -39,20 +39,23 @@ type AuditEvent struct {
 	CreatedAt  time.Time
 }
 
-// OutboxMessage is a change announced to the rest of the world (the
-// platform's webhooks, mail), written in the same transaction as the change
-// so that nothing is announced that did not happen, and nothing that happened
-// goes unannounced. Workers deliver it later.
+// OutboxMessage is an event announced to the rest of the world (the
+// platform's webhooks and events feed), written in the same transaction as
+// the change so that nothing is announced that did not happen, and nothing
+// that happened goes unannounced. Workers publish and deliver it later; the
+// sweep deletes it after the retention period.
 type OutboxMessage struct {
-	ID        string
+	ID        string // the event's id
 	AccountID string
-	Topic     string
+	Topic     string // the event type
+	Subject   string // who the event is about: deliveries keep its order
 	Payload   json.RawMessage
 	CreatedAt time.Time
 }
 
 // change describes one directory change; record turns it into an audit
-// event and an outbox message.
+// event and the events it announces (none for changes that stay inside
+// admit, such as sign-ins).
 type change struct {
 	accountID  string
 	actor      Actor
@@ -60,38 +63,26 @@ type change struct {
 	targetType string
 	targetID   string
 	data       any
+	events     []publication
 }
 
-// record writes the audit event and the outbox message of c inside tx.
+// record writes the audit event and the outbox messages of c inside tx.
 func (s *Service) record(ctx context.Context, tx Store, c change) error {
 	data, err := json.Marshal(c.data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", c.action, err)
 	}
-	now := s.clock()
 	ev := AuditEvent{
 		ID: newID(), AccountID: c.accountID, Actor: c.actor, Action: c.action,
-		TargetType: c.targetType, TargetID: c.targetID, Data: data, CreatedAt: now,
+		TargetType: c.targetType, TargetID: c.targetID, Data: data, CreatedAt: s.clock(),
 	}
 	if err := tx.AddAuditEvent(ctx, ev); err != nil {
 		return fmt.Errorf("record %s: %w", c.action, err)
 	}
-	payload, err := json.Marshal(struct {
-		EventID    string          `json:"event_id"`
-		Action     string          `json:"action"`
-		AccountID  string          `json:"account_id"`
-		TargetType string          `json:"target_type"`
-		TargetID   string          `json:"target_id"`
-		Actor      Actor           `json:"actor"`
-		Data       json.RawMessage `json:"data"`
-		At         time.Time       `json:"at"`
-	}{ev.ID, ev.Action, ev.AccountID, ev.TargetType, ev.TargetID, ev.Actor, data, now})
-	if err != nil {
-		return fmt.Errorf("encode %s message: %w", c.action, err)
-	}
-	msg := OutboxMessage{ID: newID(), AccountID: c.accountID, Topic: c.action, Payload: payload, CreatedAt: now}
-	if err := tx.AddOutboxMessage(ctx, msg); err != nil {
-		return fmt.Errorf("announce %s: %w", c.action, err)
+	for _, p := range c.events {
+		if err := s.publish(ctx, tx, c.accountID, c.actor, p); err != nil {
+			return err
+		}
 	}
 	return nil
 }

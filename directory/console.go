@@ -268,7 +268,8 @@ func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Rol
 		}
 		return s.record(ctx, tx, change{
 			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
-			data: map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
+			data:   map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
+			events: []publication{roleChangedEvent(m.User.ID, role, "admin")},
 		})
 	})
 	if err != nil {
@@ -322,12 +323,19 @@ func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Membe
 			return err
 		}
 		out = m
+		events := []publication{}
 		if inv, err := tx.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
 			inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
 			if err := tx.UpdateInvitation(ctx, inv); err != nil {
 				return err
 			}
+			events = append(events, invitationEvent(EventInvitationRevoked, inv))
 		} else if KindOf(err) != NotFound {
+			return err
+		}
+		// The apps the person signed in to hear of it (back-channel
+		// logout), as with a deactivation.
+		if err := s.endAppAccess(ctx, tx, adm.Account.ID, m.User.ID); err != nil {
 			return err
 		}
 		if err := tx.DeleteMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
@@ -335,7 +343,8 @@ func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Membe
 		}
 		return s.record(ctx, tx, change{
 			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.deleted", targetType: "membership", targetID: m.User.ID,
-			data: map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
+			data:   map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
+			events: append(events, membershipEvent(EventMembershipDeleted, m.User.Email, m.Membership)),
 		})
 	})
 	if err != nil {

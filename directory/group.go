@@ -61,9 +61,14 @@ func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token S
 		if err != nil {
 			return err
 		}
+		events := []publication{groupEvent(EventGroupCreated, g)}
+		for _, id := range userIDs {
+			events = append(events, groupMemberEvent(EventGroupMemberAdded, g, id))
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "group.created", targetType: "group", targetID: g.ID,
-			data: map[string]any{"display_name": g.DisplayName, "members": len(userIDs), "roles_changed": roles},
+			data:   map[string]any{"display_name": g.DisplayName, "members": len(userIDs), "roles_changed": roles},
+			events: events,
 		})
 	})
 	if err != nil {
@@ -140,6 +145,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		now := s.clock()
 		var added, removed int
 		var cleared bool
+		var members memberChanges
 		var roles int64
 		addRoles := func(n int64, err error) error { roles += n; return err }
 		renamed := g.DisplayName != in.DisplayName || g.ExternalID != in.ExternalID
@@ -166,9 +172,11 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 				if err := addRoles(s.mapRoles(ctx, tx, scimActor(token), g, RoleScope{GroupID: g.ID, Ignoring: g.ID})); err != nil {
 					return err
 				}
-				if err := tx.RemoveAllGroupMembers(ctx, g.ID); err != nil {
+				userIDs, err := tx.RemoveAllGroupMembers(ctx, g.ID)
+				if err != nil {
 					return err
 				}
+				members.removed(userIDs)
 				cleared = true
 			}
 			var userIDs []string
@@ -177,9 +185,11 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 			case MembersAdd, MembersReplace:
 				userIDs, err = tx.AddGroupMembers(ctx, accountID, g.ID, step.Members, now)
 				added += len(userIDs)
+				members.added(userIDs)
 			case MembersRemove:
 				userIDs, err = tx.RemoveGroupMembers(ctx, accountID, g.ID, step.Members)
 				removed += len(userIDs)
+				members.removed(userIDs)
 			}
 			if err != nil {
 				return err
@@ -190,9 +200,14 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 				}
 			}
 		}
+		var events []publication
+		if renamed {
+			events = append(events, groupEvent(EventGroupUpdated, g))
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "group.updated", targetType: "group", targetID: g.ID,
-			data: map[string]any{"display_name": g.DisplayName, "added": added, "removed": removed, "cleared": cleared, "roles_changed": roles},
+			data:   map[string]any{"display_name": g.DisplayName, "added": added, "removed": removed, "cleared": cleared, "roles_changed": roles},
+			events: append(events, members.events(g)...),
 		})
 	})
 	if err != nil {
@@ -217,13 +232,50 @@ func (s *Service) DeleteSCIMGroup(ctx context.Context, accountID string, token S
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "group.deleted", targetType: "group", targetID: id,
-			data: map[string]any{"display_name": g.Group.DisplayName, "roles_changed": roles},
+			data:   map[string]any{"display_name": g.Group.DisplayName, "roles_changed": roles},
+			events: []publication{groupEvent(EventGroupDeleted, g.Group)},
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("delete group: %w", err)
 	}
 	return nil
+}
+
+// memberChanges nets the member steps of one group change: a member
+// removed and added again (a replace that keeps them) was never out of the
+// group, and the platform hears nothing about them.
+type memberChanges struct {
+	order []string
+	net   map[string]int // +1 added, -1 removed, 0 back where it was
+}
+
+func (c *memberChanges) step(userIDs []string, d int) {
+	if c.net == nil {
+		c.net = map[string]int{}
+	}
+	for _, id := range userIDs {
+		if _, seen := c.net[id]; !seen {
+			c.order = append(c.order, id)
+		}
+		c.net[id] += d
+	}
+}
+
+func (c *memberChanges) added(userIDs []string)   { c.step(userIDs, +1) }
+func (c *memberChanges) removed(userIDs []string) { c.step(userIDs, -1) }
+
+func (c *memberChanges) events(g Group) []publication {
+	var out []publication
+	for _, id := range c.order {
+		switch c.net[id] {
+		case +1:
+			out = append(out, groupMemberEvent(EventGroupMemberAdded, g, id))
+		case -1:
+			out = append(out, groupMemberEvent(EventGroupMemberRemoved, g, id))
+		}
+	}
+	return out
 }
 
 // GroupPage is one page of a group listing.

@@ -147,9 +147,13 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 		if err != nil {
 			return err
 		}
-		u, _, err := tx.FindOrCreateUser(ctx, candidate)
+		u, created, err := tx.FindOrCreateUser(ctx, candidate)
 		if err != nil {
 			return err
+		}
+		var invited []publication
+		if created {
+			invited = append(invited, userEvent(EventUserCreated, u))
 		}
 		switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
 		case KindOf(err) == NotFound:
@@ -157,6 +161,7 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 			if err := tx.CreateMembership(ctx, u, m); err != nil {
 				return err
 			}
+			invited = append(invited, membershipEvent(EventMembershipCreated, u.Email, m))
 		case err != nil:
 			return err
 		case m.Status == StatusInvited:
@@ -174,12 +179,14 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 		if err := tx.CreateInvitation(ctx, inv); err != nil {
 			return err
 		}
+		invited = append(invited, invitationEvent(EventInvitationSent, inv))
 		if err := s.queueMail(ctx, tx, accountID, MailInvitation, u.Email, inv.ID); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "invitation.created", targetType: "invitation", targetID: inv.ID,
-			data: map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt},
+			data:   map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt},
+			events: invited,
 		})
 	})
 	if err != nil {
@@ -249,7 +256,8 @@ func (s *Service) Resend(ctx context.Context, accountID string, actor Actor, ema
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "invitation.resent", targetType: "invitation", targetID: inv.ID,
-			data: map[string]any{"email": inv.Email, "sends": inv.Sends, "expires_at": inv.ExpiresAt},
+			data:   map[string]any{"email": inv.Email, "sends": inv.Sends, "expires_at": inv.ExpiresAt},
+			events: []publication{invitationEvent(EventInvitationSent, inv)},
 		})
 	})
 	if err != nil {
@@ -277,6 +285,10 @@ func (s *Service) Revoke(ctx context.Context, accountID string, actor Actor, ema
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "invitation.revoked", targetType: "invitation", targetID: inv.ID,
 			data: map[string]any{"email": inv.Email},
+			events: []publication{
+				invitationEvent(EventInvitationRevoked, inv),
+				membershipEvent(EventMembershipDeleted, inv.Email, Membership{AccountID: accountID, UserID: inv.UserID, Role: inv.Role, Status: StatusInvited}),
+			},
 		})
 	})
 	if err != nil {
@@ -443,6 +455,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			accountID: inv.AccountID, actor: Actor{Source: SourceUser, ID: u.ID, Name: u.Email},
 			action: "invitation.accepted", targetType: "invitation", targetID: inv.ID,
 			data: map[string]any{"email": u.Email, "role": m.Role, "new_password": hash != ""},
+			events: []publication{
+				invitationEvent(EventInvitationAccepted, inv),
+				membershipEvent(EventMembershipActivated, u.Email, m),
+			},
 		})
 	})
 	if err != nil {

@@ -105,7 +105,8 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 			out.Outcome = "activated invitation"
 			if err := s.record(ctx, tx, change{
 				accountID: a.ID, actor: sso(c), action: "membership.activated", targetType: "membership", targetID: u.ID,
-				data: map[string]any{"email": u.Email},
+				data:   map[string]any{"email": u.Email},
+				events: []publication{membershipEvent(EventMembershipActivated, u.Email, m)},
 			}); err != nil {
 				return err
 			}
@@ -133,7 +134,8 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 					out.Outcome = "created user"
 					if err := s.record(ctx, tx, change{
 						accountID: a.ID, actor: sso(c), action: "user.created", targetType: "user", targetID: u.ID,
-						data: map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": false},
+						data:   map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": false},
+						events: []publication{userEvent(EventUserCreated, u)},
 					}); err != nil {
 						return err
 					}
@@ -148,7 +150,8 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 			}
 			if err := s.record(ctx, tx, change{
 				accountID: a.ID, actor: sso(c), action: "membership.created", targetType: "membership", targetID: u.ID,
-				data: map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+				data:   map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+				events: []publication{membershipEvent(EventMembershipCreated, u.Email, m)},
 			}); err != nil {
 				return err
 			}
@@ -195,7 +198,8 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 		}
 		if err := s.record(ctx, tx, change{
 			accountID: m.AccountID, actor: sso(c), action: "user.updated", targetType: "user", targetID: u.ID,
-			data: map[string]any{"first_name": first, "last_name": last},
+			data:   map[string]any{"first_name": first, "last_name": last},
+			events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
 		}); err != nil {
 			return err
 		}
@@ -223,7 +227,8 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 		if role != m.Role {
 			if err := s.record(ctx, tx, change{
 				accountID: m.AccountID, actor: sso(c), action: "membership.role_changed", targetType: "membership", targetID: u.ID,
-				data: map[string]any{"role": role, "by": "group-to-role mapping", "group": out.RoleFrom},
+				data:   map[string]any{"role": role, "by": "group-to-role mapping", "group": out.RoleFrom},
+				events: []publication{roleChangedEvent(u.ID, role, "group-to-role mapping")},
 			}); err != nil {
 				return err
 			}

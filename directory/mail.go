@@ -22,6 +22,9 @@ const (
 	// through their organisation's single sign-on: there is no password to
 	// reset; Data.SSOLogin says whether the account's SSO link applies.
 	MailSSOSignIn MailKind = "sso_sign_in"
+	// MailWebhookDisabled tells an admin that the webhook Data.WebhookID
+	// was disabled, and why.
+	MailWebhookDisabled MailKind = "webhook_disabled"
 )
 
 // MailStatus is where a mail message stands.
@@ -42,6 +45,7 @@ type MailData struct {
 	InvitationID string `json:"invitation_id,omitempty"`
 	ResetID      string `json:"reset_id,omitempty"`
 	SSOLogin     bool   `json:"sso_login,omitempty"`
+	WebhookID    string `json:"webhook_id,omitempty"`
 }
 
 // MailMessage is one email in the mail outbox.
@@ -164,7 +168,8 @@ func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitat
 	return s.record(ctx, tx, change{
 		accountID: inv.AccountID, actor: Actor{Source: SourceSystem}, action: "invitation.bounced",
 		targetType: "invitation", targetID: inv.ID,
-		data: map[string]any{"email": inv.Email, "reason": inv.BounceReason, "inviter_notified": inv.InviterID != ""},
+		data:   map[string]any{"email": inv.Email, "reason": inv.BounceReason, "inviter_notified": inv.InviterID != ""},
+		events: []publication{invitationEvent(EventInvitationBounced, inv)},
 	})
 }
 
@@ -181,6 +186,8 @@ type MailBody struct {
 	InviteeHasPassword bool
 	// ExpiresAt is when a password reset link stops working.
 	ExpiresAt time.Time
+	// Webhook is the disabled webhook a MailWebhookDisabled is about.
+	Webhook Webhook
 }
 
 // Mail returns the account's newest mail messages first: what the dev
@@ -213,6 +220,12 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		}
 		body.Token, body.ExpiresAt = s.resetToken(r), r.ExpiresAt
 		return body, nil
+	}
+	if m.Data.WebhookID != "" {
+		if body.Webhook, err = s.store.FindWebhook(ctx, m.Data.WebhookID); KindOf(err) == NotFound {
+			return MailBody{}, GoneError("the webhook was removed before the notice could be sent")
+		}
+		return body, err
 	}
 	if m.Data.InvitationID == "" {
 		return body, nil

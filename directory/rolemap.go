@@ -144,7 +144,8 @@ func (s *Service) applyRoleMappings(ctx context.Context, tx Store, actor Actor, 
 	for _, c := range changes {
 		err := s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "membership.role_changed", targetType: "membership", targetID: c.UserID,
-			data: map[string]any{"role": c.Role, "by": "group-to-role mapping"},
+			data:   map[string]any{"role": c.Role, "by": "group-to-role mapping"},
+			events: []publication{roleChangedEvent(c.UserID, c.Role, "group-to-role mapping")},
 		})
 		if err != nil {
 			return 0, err

@@ -139,9 +139,14 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		out = SCIMUser{Membership: m, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Profile: in.Profile, Version: version}
+		var events []publication
+		if created {
+			events = append(events, userEvent(EventUserCreated, u))
+		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
-			data: map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			data:   map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			events: append(events, membershipEvent(EventMembershipCreated, u.Email, m)),
 		})
 	})
 	if KindOf(err) == Conflict {
@@ -174,7 +179,8 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 	u.FirstName, u.LastName = first, last
 	return u, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
-		data: map[string]any{"first_name": first, "last_name": last},
+		data:   map[string]any{"first_name": first, "last_name": last},
+		events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
 	})
 }
 
@@ -251,10 +257,12 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 			cur.FirstName, cur.LastName = u.FirstName, u.LastName
 		}
 		m := cur.Membership
+		var events []publication
 		if want := statusOf(in.Active); m.Status != want && m.Status != StatusInvited {
 			if m, err = tx.SetMembershipStatus(ctx, accountID, m.UserID, want, now); err != nil {
 				return err
 			}
+			typ := EventMembershipActivated
 			if want == StatusDeactivated {
 				if err := tx.DeleteSessionsOfMembership(ctx, accountID, m.UserID); err != nil {
 					return err
@@ -262,12 +270,15 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 				if err := s.endAppAccess(ctx, tx, accountID, m.UserID); err != nil {
 					return err
 				}
+				typ = EventMembershipDeactivated
 			}
+			events = append(events, membershipEvent(typ, cur.Email, m))
 		}
 		out = SCIMUser{Membership: m, Email: cur.Email, FirstName: cur.FirstName, LastName: cur.LastName, Profile: in.Profile, Version: v}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
-			data: map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			data:   map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			events: events,
 		})
 	})
 	return out, err
@@ -301,7 +312,8 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: id,
-			data: map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+			data:   map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+			events: []publication{membershipEvent(EventMembershipDeleted, cur.Email, cur.Membership)},
 		})
 	})
 	if err != nil {

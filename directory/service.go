@@ -136,6 +136,11 @@ func (s *Service) Account(ctx context.Context, slug string) (Account, error) {
 	return s.store.FindAccountBySlug(ctx, strings.TrimSpace(slug))
 }
 
+// AccountByID returns the account with this id.
+func (s *Service) AccountByID(ctx context.Context, id string) (Account, error) {
+	return s.store.FindAccount(ctx, id)
+}
+
 // Accounts returns every account, ordered by slug.
 func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
 	return s.store.FindAccounts(ctx)
@@ -312,14 +317,16 @@ func (s *Service) AddUser(ctx context.Context, accountID string, actor Actor, in
 		if created {
 			if err := s.record(ctx, tx, change{
 				accountID: accountID, actor: actor, action: "user.created", targetType: "user", targetID: u.ID,
-				data: map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": hash != ""},
+				data:   map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "password_set": hash != ""},
+				events: []publication{userEvent(EventUserCreated, u)},
 			}); err != nil {
 				return err
 			}
 		}
 		if err := s.record(ctx, tx, change{
 			accountID: accountID, actor: actor, action: "membership.created", targetType: "membership", targetID: u.ID,
-			data: map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+			data:   map[string]any{"email": u.Email, "role": m.Role, "status": m.Status},
+			events: []publication{membershipEvent(EventMembershipCreated, u.Email, m)},
 		}); err != nil {
 			return err
 		}

@@ -505,7 +505,8 @@ func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (
 		return s.record(ctx, tx, change{
 			accountID: v.Account.ID, actor: Actor{Source: SourceUser, ID: v.User.ID, Name: v.User.Email},
 			action: "user.name_changed", targetType: "user", targetID: v.User.ID,
-			data: map[string]any{"first_name": first, "last_name": last},
+			data:   map[string]any{"first_name": first, "last_name": last},
+			events: []publication{userEvent(EventUserUpdated, User{ID: v.User.ID, Email: v.User.Email, FirstName: first, LastName: last})},
 		})
 	})
 	if err != nil {
@@ -555,7 +556,8 @@ func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Membe
 	}
 	return m, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "membership.deactivated", targetType: "membership", targetID: u.ID,
-		data: map[string]any{"email": u.Email},
+		data:   map[string]any{"email": u.Email},
+		events: []publication{membershipEvent(EventMembershipDeactivated, u.Email, m.Membership)},
 	})
 }
 
@@ -616,6 +618,7 @@ func (s *Service) reactivate(ctx context.Context, tx Store, actor Actor, m Membe
 	}
 	return m, s.record(ctx, tx, change{
 		accountID: accountID, actor: actor, action: "membership.reactivated", targetType: "membership", targetID: u.ID,
-		data: map[string]any{"email": u.Email},
+		data:   map[string]any{"email": u.Email},
+		events: []publication{membershipEvent(EventMembershipActivated, u.Email, m.Membership)},
 	})
 }

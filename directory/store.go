@@ -159,13 +159,15 @@ type Store interface {
 	FindGroupMembers(ctx context.Context, accountID, groupID string, limit int) ([]GroupMember, error)
 	CountSCIMGroups(ctx context.Context, accountID string, f *Filter) (int, error)
 	// AddGroupMembers adds the account's users with these SCIM ids and
-	// returns their user ids; Invalid when one is not a user of the
-	// account. Adding a member twice is not an error.
+	// returns the user ids of those it added (not those already in);
+	// Invalid when one is not a user of the account. Adding a member twice
+	// is not an error.
 	AddGroupMembers(ctx context.Context, accountID, groupID string, members []string, at time.Time) ([]string, error)
 	// RemoveGroupMembers removes members by SCIM id and returns the user
 	// ids of those that were in the group.
 	RemoveGroupMembers(ctx context.Context, accountID, groupID string, members []string) ([]string, error)
-	RemoveAllGroupMembers(ctx context.Context, groupID string) error
+	// RemoveAllGroupMembers empties a group and returns the user ids it held.
+	RemoveAllGroupMembers(ctx context.Context, groupID string) ([]string, error)
 
 	// SaveRoleMapping adds or replaces the mapping of the group with key.
 	SaveRoleMapping(ctx context.Context, m RoleMapping, key string) error
@@ -253,6 +255,8 @@ type Store interface {
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
+
+	WebhookStore
 }
 
 // MemberQuery selects one page of an account's members, ordered by email.

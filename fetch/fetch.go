@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -121,8 +122,11 @@ func New(cfg Config) *Client {
 		ResponseHeaderTimeout:  c.timeout,
 		MaxResponseHeaderBytes: 64 << 10,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           16,
-		IdleConnTimeout:        90 * time.Second,
+		MaxIdleConns:           64,
+		// Webhook deliveries go to few hosts, many at a time: keep their
+		// connections instead of the default two per host.
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	return c
 }
@@ -210,18 +214,54 @@ func (c *Client) PostForm(ctx context.Context, rawURL string, form url.Values) e
 	return nil
 }
 
+// PostLimit bounds what is read of the answer to a Post: a receiver's
+// acknowledgement, which nothing reads.
+const PostLimit int64 = 16 << 10
+
+// Post sends body to rawURL (a webhook) under the same rules as Get and
+// returns the answer's status. It follows no redirect: a 3xx is the
+// answer (a receiver that moved must be moved by its operator, or a
+// redirect could steer signed events somewhere unchecked). The answer's
+// body is read up to PostLimit, so the connection is reused, and dropped.
+func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, body []byte) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return 0, fmt.Errorf("%q is not a URL like https://platform.example.com/webhooks", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", rawURL, err)
+	}
+	maps.Copy(req.Header, header)
+	client := c.httpClient(PostLimit, false)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, c.explainMethod(http.MethodPost, u.Redacted(), err)
+	}
+	// An acknowledgement longer than the cap is no failure: only the
+	// status counts.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, PostLimit))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // explain words a failed request: a timeout as ErrTimeout, the rest as
 // the request failed (it names the URL once).
 func (c *Client) explain(shown string, err error) error {
+	return c.explainMethod(http.MethodGet, shown, err)
+}
+
+func (c *Client) explainMethod(method, shown string, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("GET %s: %w within %s", shown, ErrTimeout, c.timeout)
+		return fmt.Errorf("%s %s: %w within %s", method, shown, ErrTimeout, c.timeout)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("GET %s: %w", shown, ue.Err)
+		return fmt.Errorf("%s %s: %w", method, shown, ue.Err)
 	}
-	return fmt.Errorf("GET %s: %w", shown, err)
+	return fmt.Errorf("%s %s: %w", method, shown, err)
 }
 
 // dial resolves the host, checks every address it resolves to and

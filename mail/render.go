@@ -31,7 +31,7 @@ type Renderer struct {
 // point there); from is the sender address.
 func NewRenderer(baseURL, from string) (*Renderer, error) {
 	html := map[string]*htmltemplate.Template{}
-	for _, name := range []string{"invitation", "undeliverable", "password_reset", "sso_sign_in"} {
+	for _, name := range []string{"invitation", "undeliverable", "password_reset", "sso_sign_in", "webhook_disabled"} {
 		t, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse mail templates: %w", err)
@@ -59,6 +59,7 @@ type view struct {
 	Email       string
 	InviterName string
 	Reason      string
+	WebhookID   string
 }
 
 // Render returns the email for b.
@@ -114,6 +115,13 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		name = "undeliverable"
 		v.Subject = "Your invitation to " + b.Invitation.Email + " could not be delivered"
 		v.Reason = b.Invitation.BounceReason
+	case directory.MailWebhookDisabled:
+		name = "webhook_disabled"
+		// Link is shown, never linked: the endpoint's URL is the
+		// platform's, not a page for the admin to open.
+		v.Link, v.WebhookID = b.Webhook.URL, b.Webhook.ID
+		v.Subject = "A webhook of " + v.AccountName + " was disabled"
+		v.Reason = b.Webhook.DisabledReason
 	default:
 		return Message{}, fmt.Errorf("no template for mail of kind %q", b.Message.Kind)
 	}

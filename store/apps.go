@@ -45,8 +45,6 @@ func jsonList(s []string) string {
 	return string(b)
 }
 
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
 // CreateApp stores an app; Conflict when its client id exists.
 func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),

@@ -74,9 +74,9 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	return out, nil
 }
 
-// AddOutboxMessage stores a message for the outbox workers, due at once.
+// AddOutboxMessage stores an event for the outbox workers to publish.
 func (s *Store) AddOutboxMessage(ctx context.Context, m directory.OutboxMessage) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, payload, created_at, available_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), m.ID, m.AccountID, m.Topic, string(m.Payload), m.CreatedAt, m.CreatedAt)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
 	return s.dialect.wrap(err, "insert outbox message")
 }

@@ -43,6 +43,10 @@ type dialect struct {
 	// its transactions start with BEGIN IMMEDIATE, which takes the
 	// database's one write lock before the first read.
 	lockRows func(alias string) string
+	// forShare ends a SELECT of a row that must not change until the
+	// transaction ends, while others may read it the same way (SQLite's
+	// single writer needs nothing).
+	forShare string
 	// contains and endsWith build the substring tests of SCIM's co and ew
 	// filters; LIKE would need wildcards escaped, and SQLite's ignores case.
 	contains func(col string) string
@@ -75,6 +79,7 @@ var postgresDialect = dialect{
 	},
 	skipLocked:      " FOR UPDATE SKIP LOCKED",
 	lockRows:        func(alias string) string { return " FOR UPDATE OF " + alias },
+	forShare:        " FOR SHARE",
 	walkFilterIndex: func(directory.MemberQuery) string { return "" },
 	jsonArg:         "CAST(? AS jsonb)",
 	contains:        func(col string) string { return "strpos(" + col + ", ?) > 0" },

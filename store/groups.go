@@ -172,10 +172,13 @@ func (s *Store) AddGroupMembers(ctx context.Context, accountID, groupID string, 
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT (group_id, user_id) DO NOTHING`), groupID, userID, at); err != nil {
+		res, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT (group_id, user_id) DO NOTHING`), groupID, userID, at)
+		if err != nil {
 			return nil, s.dialect.wrap(err, "add group member")
 		}
-		userIDs = append(userIDs, userID)
+		if n, _ := res.RowsAffected(); n > 0 {
+			userIDs = append(userIDs, userID)
+		}
 	}
 	return userIDs, nil
 }
@@ -205,8 +208,9 @@ func (s *Store) RemoveGroupMembers(ctx context.Context, accountID, groupID strin
 	return userIDs, nil
 }
 
-// RemoveAllGroupMembers empties a group.
-func (s *Store) RemoveAllGroupMembers(ctx context.Context, groupID string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM group_members WHERE group_id = ?`), groupID)
-	return s.dialect.wrap(err, "remove all group members")
+// RemoveAllGroupMembers empties a group and returns the user ids it held.
+func (s *Store) RemoveAllGroupMembers(ctx context.Context, groupID string) ([]string, error) {
+	var userIDs []string
+	err := sqlx.SelectContext(ctx, s.q, &userIDs, s.rebind(`DELETE FROM group_members WHERE group_id = ? RETURNING user_id`), groupID)
+	return userIDs, s.dialect.wrap(err, "remove all group members")
 }

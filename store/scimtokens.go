@@ -22,6 +22,9 @@ type scimTokenRow struct {
 
 const scimTokenColumns = `id, account_id, name, token_hash, created_at, last_used_at, revoked_at`
 
+// nullString stores an empty string as NULL (an optional reference).
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 func optionalTime(t sql.NullTime) *time.Time {
 	if !t.Valid {
 		return nil

@@ -94,6 +94,14 @@ var commands = []command{
 	{"mail list", "--account S [--limit N]", "list an account's mail and its delivery (the dev mailbox)", "admit mail list --account acme", (*cli).mailList},
 	{"mail show", "--account S --id ID", "print one email as it was (or would be) sent", "admit mail show --account acme --id 0193…", (*cli).mailShow},
 	{"mail bounce-secret", "", "print the secret that signs bounce reports to /hooks/mail-bounce", "admit mail bounce-secret", (*cli).mailBounceSecret},
+	{"webhook add", "--url U [--account S] [--events T,...]", "send an account's events (or every account's) to a URL, signed; prints the signing secret once", "admit webhook add --url https://platform.example.com/hooks/admit --account acme --events user.created,membership.deactivated", (*cli).webhookAdd},
+	{"webhook list", "[--account S]", "list webhooks and whether they are enabled, failing or disabled", "admit webhook list --account acme", (*cli).webhookList},
+	{"webhook remove", "--id ID", "delete a webhook and its deliveries", "admit webhook remove --id 0193…", (*cli).webhookRemove},
+	{"webhook rotate-secret", "--id ID [--overlap 24h]", "give a webhook a new signing secret (printed once); the old one signs beside it for the overlap", "admit webhook rotate-secret --id 0193… --overlap 48h", (*cli).webhookRotateSecret},
+	{"webhook enable", "--id ID", "enable a disabled webhook; what waited for it is delivered in order", "admit webhook enable --id 0193…", (*cli).webhookEnable},
+	{"webhook deliveries", "--id ID [--limit N]", "list a webhook's recent deliveries with every attempt", "admit webhook deliveries --id 0193…", (*cli).webhookDeliveries},
+	{"webhook redeliver", "--id DELIVERY", "send a delivery again, with the same webhook-id", "admit webhook redeliver --id 0193…", (*cli).webhookRedeliver},
+	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},
 }
 
 // usageError is a mistake in how a command was called (exit status 2).

@@ -26,6 +26,7 @@ var allowedImports = map[string][]string{
 	"invite":            {"directory", "web"},
 	"admin":             {"directory", "web", "certs"},
 	"mail":              {"directory", "web"},
+	"events":            {"directory"},
 	"mail/smtptest":     {},
 	"directory/dnstest": {},
 	"sso/oidctest":      {},

@@ -19,6 +19,7 @@ import (
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
 	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
@@ -90,6 +91,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { refresher.Run(bgCtx) })
 	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
 	background.Go(func() { logouts.Run(bgCtx) })
+	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Logger: log})
+	background.Go(func() { webhooks.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
+)
+
+type webhookJSON struct {
+	ID             string   `json:"id"`
+	Account        string   `json:"account"` // slug; "" for platform-wide
+	URL            string   `json:"url"`
+	Events         []string `json:"events"` // empty: every type
+	State          string   `json:"state"`  // enabled, failing, disabled
+	DisabledReason string   `json:"disabled_reason,omitempty"`
+	FailingSince   string   `json:"failing_since,omitempty"`
+	RotationEnds   string   `json:"previous_secret_until,omitempty"`
+	CreatedAt      string   `json:"created_at"`
+	Secret         string   `json:"secret,omitempty"` // printed once, by add and rotate-secret
+}
+
+func toWebhookJSON(w directory.Webhook, slug string) webhookJSON {
+	out := webhookJSON{ID: w.ID, Account: slug, URL: w.URL, Events: w.EventTypes, State: "enabled", DisabledReason: w.DisabledReason, CreatedAt: w.CreatedAt.Format(time.RFC3339)}
+	if out.Events == nil {
+		out.Events = []string{}
+	}
+	if w.FailingSince != nil {
+		out.State, out.FailingSince = "failing", w.FailingSince.Format(time.RFC3339)
+	}
+	if w.DisabledAt != nil {
+		out.State = "disabled"
+	}
+	if w.PreviousUntil != nil && w.PreviousUntil.After(time.Now()) {
+		out.RotationEnds = w.PreviousUntil.Format(time.RFC3339)
+	}
+	return out
+}
+
+// webhookService opens the store for a webhook command; with a slug it
+// finds the account too.
+func (c *cli) webhookService(ctx context.Context, slug string) (*directory.Service, directory.Account, func(), error) {
+	if slug != "" {
+		return c.account(ctx, slug)
+	}
+	svc, done, err := c.service(ctx)
+	return svc, directory.Account{}, done, err
+}
+
+// slugOf names a webhook's account for printing.
+func slugOf(ctx context.Context, svc *directory.Service, accountID string) string {
+	if accountID == "" {
+		return ""
+	}
+	if a, err := svc.AccountByID(ctx, accountID); err == nil {
+		return a.Slug
+	}
+	return accountID
+}
+
+func (c *cli) webhookAdd(ctx context.Context, args []string) error {
+	fs := c.flags("webhook add")
+	rawURL := fs.String("url", "", "where events are posted (https://; http:// only to hosts in ADMIT_OUTBOUND_ALLOW)")
+	slug := fs.String("account", "", "the account whose events it receives (none: every account's)")
+	types := fs.String("events", "", "comma-separated event types it receives (none: all)")
+	if err := c.parse(fs, args, "url"); err != nil {
+		return err
+	}
+	eventTypes, err := directory.ParseEventTypes(*types)
+	if err != nil {
+		return err
+	}
+	svc, a, done, err := c.webhookService(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	defer done()
+	sealer, err := c.sealer()
+	if err != nil {
+		return err
+	}
+	secret := events.NewSecret()
+	w, err := svc.AddWebhook(ctx, c.actor(), directory.NewWebhook{AccountID: a.ID, URL: *rawURL, EventTypes: eventTypes},
+		func(purpose string) string { return sealer.Seal([]byte(secret), purpose) })
+	if err != nil {
+		return err
+	}
+	out := toWebhookJSON(w, a.Slug)
+	out.Secret = secret
+	whose := "every account's events"
+	if a.ID != "" {
+		whose = a.Slug + "'s events"
+	}
+	c.output(out, fmt.Sprintf("added webhook %s: %s receives %s, signed as Standard Webhooks\nSigning secret (shown only now; give it to the receiver): %s", w.ID, w.URL, whose, secret))
+	return nil
+}
+
+func (c *cli) webhookList(ctx context.Context, args []string) error {
+	fs := c.flags("webhook list")
+	slug := fs.String("account", "", "only this account's webhooks (none: every webhook)")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	svc, a, done, err := c.webhookService(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	defer done()
+	hooks, err := svc.Webhooks(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(hooks))
+	rows := make([]string, len(hooks))
+	for i, w := range hooks {
+		out[i] = toWebhookJSON(w, slugOf(ctx, svc, w.AccountID))
+		whose, types := out[i].Account, "all events"
+		if whose == "" {
+			whose = "(platform)"
+		}
+		if len(w.EventTypes) > 0 {
+			types = strings.Join(w.EventTypes, ",")
+		}
+		state := out[i].State
+		if w.DisabledAt != nil {
+			state += ": " + w.DisabledReason
+		}
+		rows[i] = fmt.Sprintf("%s  %-12s %s  %s  %s", w.ID, whose, w.URL, types, state)
+	}
+	if len(rows) == 0 {
+		rows = []string{"no webhooks"}
+	}
+	c.output(out, strings.Join(rows, "\n"))
+	return nil
+}
+
+// withWebhook parses a command that takes --id of a webhook and runs fn.
+func (c *cli) withWebhook(ctx context.Context, fs *flag.FlagSet, args []string, fn func(svc *directory.Service, id string) error) error {
+	id := fs.String("id", "", "the webhook's id (from webhook list)")
+	if err := c.parse(fs, args, "id"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(svc, *id)
+}
+
+func (c *cli) webhookRemove(ctx context.Context, args []string) error {
+	return c.withWebhook(ctx, c.flags("webhook remove"), args, func(svc *directory.Service, id string) error {
+		if err := svc.RemoveWebhook(ctx, c.actor(), id); err != nil {
+			return err
+		}
+		c.output(map[string]string{"id": id}, fmt.Sprintf("removed webhook %s and its deliveries", id))
+		return nil
+	})
+}
+
+func (c *cli) webhookRotateSecret(ctx context.Context, args []string) error {
+	fs := c.flags("webhook rotate-secret")
+	overlap := fs.Duration("overlap", 24*time.Hour, "how long the old secret keeps signing beside the new one (0 to 168h)")
+	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
+		sealer, err := c.sealer()
+		if err != nil {
+			return err
+		}
+		secret := events.NewSecret()
+		w, err := svc.RotateWebhookSecret(ctx, c.actor(), id, *overlap, func(purpose string) string { return sealer.Seal([]byte(secret), purpose) })
+		if err != nil {
+			return err
+		}
+		out := toWebhookJSON(w, slugOf(ctx, svc, w.AccountID))
+		out.Secret = secret
+		c.output(out, fmt.Sprintf("new signing secret of webhook %s (shown only now): %s\nUntil %s deliveries carry signatures by both the old and the new secret; give the receiver the new one before then.",
+			w.ID, secret, w.PreviousUntil.Format(time.RFC3339)))
+		return nil
+	})
+}
+
+func (c *cli) webhookEnable(ctx context.Context, args []string) error {
+	return c.withWebhook(ctx, c.flags("webhook enable"), args, func(svc *directory.Service, id string) error {
+		w, err := svc.EnableWebhook(ctx, c.actor(), id)
+		if err != nil {
+			return err
+		}
+		c.output(toWebhookJSON(w, slugOf(ctx, svc, w.AccountID)), fmt.Sprintf("enabled webhook %s: what waited for it is delivered, in order", w.ID))
+		return nil
+	})
+}
+
+type webhookDeliveryJSON struct {
+	ID         string               `json:"id"`
+	EventID    string               `json:"event_id"`
+	Status     string               `json:"status"`
+	Attempts   []webhookAttemptJSON `json:"attempts"`
+	NextTry    string               `json:"next_attempt_at,omitempty"`
+	LastStatus int                  `json:"last_status"`
+	LastError  string               `json:"last_error,omitempty"`
+}
+
+type webhookAttemptJSON struct {
+	At         string `json:"at"`
+	Status     int    `json:"status"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
+	fs := c.flags("webhook deliveries")
+	limit := fs.Int("limit", 20, "at most this many deliveries, newest first (1 to 1000)")
+	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
+		if _, err := svc.Webhook(ctx, id); err != nil {
+			return err
+		}
+		ds, err := svc.WebhookDeliveries(ctx, id, *limit)
+		if err != nil {
+			return err
+		}
+		out := make([]webhookDeliveryJSON, len(ds))
+		var text strings.Builder
+		for i, d := range ds {
+			attempts, err := svc.WebhookAttempts(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			out[i] = webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, Status: string(d.Status), Attempts: []webhookAttemptJSON{}, LastStatus: d.LastStatus, LastError: d.LastError}
+			if d.Status == directory.DeliveryPending {
+				out[i].NextTry = d.NextAttemptAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(&text, "%s  event %s  %s after %d attempts", d.ID, d.EventID, d.Status, len(attempts))
+			if out[i].NextTry != "" {
+				fmt.Fprintf(&text, ", next at %s", out[i].NextTry)
+			}
+			text.WriteString("\n")
+			for _, a := range attempts {
+				out[i].Attempts = append(out[i].Attempts, webhookAttemptJSON{a.At.Format(time.RFC3339), a.Status, a.Error, a.Duration.Milliseconds()})
+				status := "no answer"
+				if a.Status != 0 {
+					status = strconv.Itoa(a.Status)
+				}
+				fmt.Fprintf(&text, "    %s  %-9s %5dms  %s\n", a.At.Format(time.RFC3339), status, a.Duration.Milliseconds(), oneLine(a.Error))
+			}
+		}
+		if len(ds) == 0 {
+			text.WriteString("no deliveries yet\n")
+		}
+		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		return nil
+	})
+}
+
+func (c *cli) webhookRedeliver(ctx context.Context, args []string) error {
+	fs := c.flags("webhook redeliver")
+	id := fs.String("id", "", "the delivery's id (from webhook deliveries)")
+	if err := c.parse(fs, args, "id"); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	d, err := svc.Redeliver(ctx, *id)
+	if err != nil {
+		return err
+	}
+	c.output(map[string]string{"id": d.ID, "event_id": d.EventID, "status": string(d.Status)},
+		fmt.Sprintf("delivery %s (event %s) is queued again; the server's workers send it with the same webhook-id", d.ID, d.EventID))
+	return nil
+}
+
+// tailPoll is how often events tail --follow looks for new events.
+const tailPoll = time.Second
+
+func (c *cli) eventsTail(ctx context.Context, args []string) error {
+	fs := c.flags("events tail")
+	slug := fs.String("account", "", "only this account's events (none: every account's)")
+	afterFlag := fs.String("after", "", "print the events after this cursor (the cursor of the last event read; none: from the oldest kept)")
+	follow := fs.Bool("follow", false, "keep printing new events as they come, until interrupted")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	after, err := directory.ParseEventCursor(*afterFlag)
+	if err != nil {
+		return err
+	}
+	svc, a, done, err := c.webhookService(ctx, *slug)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for {
+		// Publishing is safe from any process, so the feed is current
+		// even where no server runs.
+		if _, err := svc.PublishEvents(ctx, 1000); err != nil {
+			return err
+		}
+		evs, err := svc.Events(ctx, a.ID, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			c.printEvent(ev)
+			after = ev.Seq
+		}
+		if len(evs) == 1000 {
+			continue
+		}
+		if !*follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(tailPoll):
+		}
+	}
+}
+
+// printEvent prints one event a line: with --json the event with its
+// cursor (JSON lines, for a program to read), else the cursor, time, type
+// and data.
+func (c *cli) printEvent(ev directory.Event) {
+	cursor := strconv.FormatInt(ev.Seq, 10)
+	if c.json {
+		b, _ := json.Marshal(struct {
+			Cursor string `json:"cursor"`
+			directory.Event
+		}{cursor, ev})
+		fmt.Fprintln(c.stdout, string(b))
+		return
+	}
+	fmt.Fprintf(c.stdout, "%s  %s  %-24s %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), ev.Type, oneLine(string(ev.Data)))
+}

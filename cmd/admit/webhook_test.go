@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/events"
+)
+
+// TestWebhookCommands runs the webhook and events commands through the
+// binary, with their refusals, and a server whose worker delivers to a
+// loopback receiver (allowed as ADMIT_OUTBOUND_ALLOW would allow it).
+func TestWebhookCommands(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db string) {
+		type hit struct {
+			id, ts, sig string
+			body        []byte
+		}
+		var mu sync.Mutex
+		var hits []hit
+		rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			hits = append(hits, hit{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), b})
+			mu.Unlock()
+		}))
+		defer rc.Close()
+		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r := admit(t, db, "", "webhook", "add", "--url", rc.URL+"/hooks", "--account", "acme", "--events", "user.created,membership.created", "--json")
+		added := decode[webhookJSON](t, r)
+		if r.code != 0 || !strings.HasPrefix(added.Secret, "whsec_") || added.Account != "acme" || len(added.Events) != 2 {
+			t.Fatalf("webhook add: exit %d, %+v\n%s", r.code, added, r.stderr)
+		}
+
+		// Refusals: one line, a non-zero exit, nothing stored.
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"webhook", "add", "--url", "ftp://platform.example/x"}, "https://"},
+			{[]string{"webhook", "add", "--url", "https://user:pw@platform.example/x"}, "no user name or password"},
+			{[]string{"webhook", "add", "--url", "not a url"}, "is not a URL"},
+			{[]string{"webhook", "add", "--url", "https://platform.example/x", "--events", "user.created,user.exploded"}, `unknown event type "user.exploded"`},
+			{[]string{"webhook", "add", "--url", "https://platform.example/x", "--account", "nosuch"}, `no account "nosuch"`},
+			{[]string{"webhook", "remove", "--id", "nosuch"}, "no webhook nosuch"},
+			{[]string{"webhook", "rotate-secret", "--id", added.ID, "--overlap", "400h"}, "between 0 and 7 days"},
+			{[]string{"webhook", "redeliver", "--id", "nosuch"}, "no webhook delivery nosuch"},
+			{[]string{"events", "tail", "--after", "yesterday"}, "is not an event cursor"},
+		} {
+			r := admit(t, db, "", tc.args...)
+			if r.code == 0 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 && !strings.Contains(r.stderr, "usage:") {
+				t.Errorf("%v: exit %d, stderr %q; want a one-line refusal saying %q", tc.args, r.code, r.stderr, tc.want)
+			}
+		}
+		list := decode[[]webhookJSON](t, admit(t, db, "", "webhook", "list", "--json"))
+		if len(list) != 1 || list[0].ID != added.ID || list[0].State != "enabled" || list[0].Secret != "" {
+			t.Errorf("webhook list: %+v; want the one webhook, enabled, without its secret", list)
+		}
+
+		// The server's worker delivers what the CLI does, signed with the
+		// printed secret.
+		srv := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_OUTBOUND_ALLOW=127.0.0.1")
+		defer srv.stop(t)
+		if r := admit(t, db, "", "user", "add", "--account", "acme", "--email", "ann@acme.example", "--first", "Ann", "--last", "Lee", "--invite"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			n := len(hits)
+			mu.Unlock()
+			if n >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d deliveries after 30s; want user.created and membership.created\n%s", n, srv.logs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		mu.Lock()
+		for _, h := range hits {
+			ts, _ := strconv.ParseInt(h.ts, 10, 64)
+			want, err := events.Signature([]string{added.Secret}, h.id, time.Unix(ts, 0), h.body)
+			if err != nil || h.sig != want {
+				t.Errorf("delivery %s: signature %q; want %q (%v)", h.id, h.sig, want, err)
+			}
+			var ev struct{ Type string }
+			_ = json.Unmarshal(h.body, &ev)
+			if ev.Type != "user.created" && ev.Type != "membership.created" {
+				t.Errorf("delivered %s; the webhook wants user.created and membership.created only", ev.Type)
+			}
+		}
+		firstID := hits[0].id
+		mu.Unlock()
+
+		// Every attempt is listed, and one can be sent again.
+		var ds []webhookDeliveryJSON
+		deadline = time.Now().Add(10 * time.Second)
+		for len(ds) < 2 || ds[0].Status != "delivered" || ds[1].Status != "delivered" {
+			if time.Now().After(deadline) {
+				t.Fatalf("webhook deliveries: %+v", ds)
+			}
+			time.Sleep(50 * time.Millisecond)
+			ds = decode[[]webhookDeliveryJSON](t, admit(t, db, "", "webhook", "deliveries", "--id", added.ID, "--json"))
+		}
+		if len(ds[0].Attempts) != 1 || ds[0].Attempts[0].Status != 200 {
+			t.Errorf("attempts %+v; want one answered 200", ds[0].Attempts)
+		}
+		var again webhookDeliveryJSON
+		for _, d := range ds {
+			if d.EventID == firstID {
+				again = d
+			}
+		}
+		if r := admit(t, db, "", "webhook", "redeliver", "--id", again.ID); r.code != 0 {
+			t.Fatalf("redeliver: %s", r.stderr)
+		}
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			n, last := len(hits), hits[len(hits)-1].id
+			mu.Unlock()
+			if n == 3 && last == firstID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the redelivery did not come: %d hits", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+
+		// The feed: in order, resumable after a cursor.
+		r = admit(t, db, "", "events", "tail", "--account", "acme", "--json")
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) < 3 {
+			t.Fatalf("events tail: exit %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		var evs []struct{ Cursor, Type, ID string }
+		for _, l := range lines {
+			var ev struct{ Cursor, Type, ID string }
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("events tail line %q: %v", l, err)
+			}
+			evs = append(evs, ev)
+		}
+		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", evs[0].Cursor, "--json")
+		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(got) != len(lines)-1 || !strings.Contains(got[0], evs[1].ID) {
+			t.Errorf("events tail --after %s: %q; want the events after the first", evs[0].Cursor, r.stdout)
+		}
+
+		// Rotation prints a new secret; remove takes the webhook away.
+		r = admit(t, db, "", "webhook", "rotate-secret", "--id", added.ID, "--overlap", "1h", "--json")
+		rotated := decode[webhookJSON](t, r)
+		if r.code != 0 || rotated.Secret == added.Secret || !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.RotationEnds == "" {
+			t.Errorf("rotate-secret: exit %d, %+v", r.code, rotated)
+		}
+		if r := admit(t, db, "", "webhook", "remove", "--id", added.ID); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		if r := admit(t, db, "", "webhook", "list"); r.code != 0 || !strings.Contains(r.stdout, "no webhooks") {
+			t.Errorf("webhook list after remove: %q", r.stdout)
+		}
+	})
+}

@@ -1,0 +1,497 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Webhook is an endpoint the platform receives events at: an account's
+// (its events only) or, with AccountID empty, the platform's (every
+// account's events).
+type Webhook struct {
+	ID         string
+	AccountID  string // "" for a platform-wide webhook
+	URL        string
+	EventTypes []string // the types it receives; empty for all
+	// Secret signs deliveries, sealed with the server key (purpose
+	// WebhookSecretPurpose). During a rotation PreviousSecret signs too,
+	// until PreviousUntil, so receivers can switch without losing events.
+	Secret         string
+	PreviousSecret string
+	PreviousUntil  *time.Time
+	DisabledAt     *time.Time
+	DisabledReason string
+	// FailingSince is when the endpoint's current run of failures began;
+	// nil while it answers.
+	FailingSince *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Wants reports whether the webhook receives events of type t.
+func (w Webhook) Wants(t string) bool {
+	return len(w.EventTypes) == 0 || slices.Contains(w.EventTypes, t)
+}
+
+// WebhookSecretPurpose binds a sealed secret to its webhook (see
+// certs.Sealer): a sealed secret copied to another row does not open.
+func WebhookSecretPurpose(webhookID string) string { return "webhook secret " + webhookID }
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryDelivered DeliveryStatus = "delivered"
+	DeliveryFailed    DeliveryStatus = "failed" // given up after WebhookGiveUpAfter
+)
+
+// WebhookDelivery is one event for one webhook.
+type WebhookDelivery struct {
+	ID            string
+	WebhookID     string
+	EventID       string // the webhook-id header: the same on every attempt
+	Seq           int64
+	Subject       string
+	Status        DeliveryStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	LastStatus    int // the receiver's last HTTP status; 0 when none came
+	LastError     string
+	CreatedAt     time.Time
+	FinishedAt    *time.Time
+
+	// Filled in by a claim: what to send, and where.
+	Payload json.RawMessage
+	Webhook Webhook
+}
+
+// WebhookAttempt is one try of a delivery.
+type WebhookAttempt struct {
+	ID         string
+	DeliveryID string
+	At         time.Time
+	Status     int // HTTP status; 0 when no answer came
+	Error      string
+	Duration   time.Duration
+}
+
+// Webhook delivery timing.
+const (
+	// WebhookLease is how long a worker owns a delivery it claimed; a
+	// worker that dies mid-send loses it after this, and another sends it
+	// again (with the same webhook-id).
+	WebhookLease = 2 * time.Minute
+	// Retries back off from webhookRetryBase, doubling up to
+	// webhookRetryCap, with jitter, and stop WebhookGiveUpAfter after the
+	// event was published.
+	webhookRetryBase   = 5 * time.Second
+	webhookRetryCap    = 6 * time.Hour
+	WebhookGiveUpAfter = 72 * time.Hour
+	// WebhookDisableAfter is how long an endpoint may fail without a
+	// success before it is disabled and the account's admins told.
+	WebhookDisableAfter = 24 * time.Hour
+	// EventRetention is how long the outbox keeps events by default (the
+	// feed's reach, and how long a delivery can wait).
+	EventRetention = 30 * 24 * time.Hour
+)
+
+// WebhookStore is what webhooks and the event feed need of the store.
+type WebhookStore interface {
+	CreateWebhook(ctx context.Context, w Webhook) error
+	FindWebhook(ctx context.Context, id string) (Webhook, error)
+	// FindWebhooks returns the account's webhooks, or with accountID
+	// empty every webhook, oldest first.
+	FindWebhooks(ctx context.Context, accountID string) ([]Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
+	// Each of these changes one thing of a webhook's health in one
+	// statement, so that concurrent attempts cannot undo each other's.
+	// MarkWebhookFailing sets FailingSince unless it is set, and returns
+	// it; MarkWebhookHealthy clears it; DisableWebhook disables an enabled
+	// webhook and reports whether it did; EnableWebhook clears all three.
+	MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error)
+	MarkWebhookHealthy(ctx context.Context, id string) error
+	DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error)
+	EnableWebhook(ctx context.Context, id string) error
+
+	// PublishEvents gives up to limit unpublished outbox messages, oldest
+	// first, the next numbers of the feed and a delivery for each
+	// webhook that wants them (due at now); it returns how many it
+	// published. Concurrent callers are serialized, so numbers are
+	// committed in order.
+	PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string) (int, error)
+	// ClaimWebhookDeliveries leases up to limit due deliveries of enabled
+	// webhooks (not those in skip) until lockedUntil, counting an attempt
+	// on each. A delivery is due only when no earlier one of its webhook
+	// about the same subject is pending. No two callers get the same.
+	ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]WebhookDelivery, error)
+	// FinishWebhookDeliveries records attempts (as[i] of ds[i]) and where
+	// the deliveries stand (DeliveryPending: tried again at
+	// NextAttemptAt). Only the latest claim of a delivery sets its status.
+	FinishWebhookDeliveries(ctx context.Context, ds []WebhookDelivery, as []WebhookAttempt) error
+	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
+	// now.
+	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
+	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
+	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)              // oldest first
+	// FindAdminEmails returns the addresses of the account's active
+	// owners and admins.
+	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
+
+	// FindEvents returns published events after seq, in order; of one
+	// account when accountID is not empty.
+	FindEvents(ctx context.Context, accountID string, after int64, limit int) ([]Event, error)
+	// DeleteEventsBefore deletes published outbox messages, and
+	// deliveries, made before t; it returns how many rows went.
+	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// NewWebhook is a webhook to add.
+type NewWebhook struct {
+	AccountID  string // "" for platform-wide
+	URL        string
+	EventTypes []string
+}
+
+// maxWebhookURL bounds what is stored and sent on every delivery.
+const maxWebhookURL = 2048
+
+// CheckWebhookURL says what is wrong with a webhook URL, if anything. Where
+// it may point (https, no private address) is checked on every delivery by
+// the guarded client, where the answer, not the text, decides.
+func CheckWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > maxWebhookURL:
+		return InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters", maxWebhookURL))
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return InvalidError(fmt.Sprintf("%q is not a URL like https://platform.example.com/webhooks/admit", truncate(raw, 100)))
+	case u.Scheme != "https" && u.Scheme != "http":
+		return InvalidError("a webhook URL is https:// (or http:// to a host in ADMIT_OUTBOUND_ALLOW)")
+	case u.User != nil:
+		return InvalidError("a webhook URL carries no user name or password: deliveries are signed instead")
+	case u.Fragment != "":
+		return InvalidError("a webhook URL has no #fragment")
+	}
+	return nil
+}
+
+func checkEventTypes(types []string) error {
+	var bad []string
+	for _, t := range types {
+		if !IsEventType(t) {
+			bad = append(bad, fmt.Sprintf("%q", truncate(t, 60)))
+		}
+	}
+	if len(bad) > 0 {
+		return InvalidError(fmt.Sprintf("unknown event type %s (types: %s)", strings.Join(bad, ", "), strings.Join(EventTypes, ", ")))
+	}
+	return nil
+}
+
+// AddWebhook adds an endpoint. seal seals its secret for the purpose it is
+// given (the secret itself is the caller's: it prints it once).
+func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, seal func(purpose string) string) (Webhook, error) {
+	in.URL = strings.TrimSpace(in.URL)
+	if err := CheckWebhookURL(in.URL); err != nil {
+		return Webhook{}, err
+	}
+	if err := checkEventTypes(in.EventTypes); err != nil {
+		return Webhook{}, err
+	}
+	now := s.clock()
+	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: in.EventTypes, CreatedAt: now, UpdatedAt: now}
+	w.Secret = seal(WebhookSecretPurpose(w.ID))
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		return s.recordWebhook(ctx, tx, actor, w, "webhook.created", map[string]any{"url": w.URL, "events": w.EventTypes})
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("add webhook: %w", err)
+	}
+	return w, nil
+}
+
+// recordWebhook audits a change to a webhook in its account; a
+// platform-wide webhook belongs to no account's trail and is logged.
+func (s *Service) recordWebhook(ctx context.Context, tx Store, actor Actor, w Webhook, action string, data map[string]any) error {
+	if w.AccountID == "" {
+		s.log.InfoContext(ctx, action, "webhook_id", w.ID, "actor", actor.Name, "data", data)
+		return nil
+	}
+	return s.record(ctx, tx, change{accountID: w.AccountID, actor: actor, action: action, targetType: "webhook", targetID: w.ID, data: data})
+}
+
+// Webhooks lists the account's webhooks, or every webhook when accountID
+// is empty.
+func (s *Service) Webhooks(ctx context.Context, accountID string) ([]Webhook, error) {
+	return s.store.FindWebhooks(ctx, accountID)
+}
+
+// Webhook returns one webhook.
+func (s *Service) Webhook(ctx context.Context, id string) (Webhook, error) {
+	return s.store.FindWebhook(ctx, id)
+}
+
+// RemoveWebhook deletes a webhook with its deliveries.
+func (s *Service) RemoveWebhook(ctx context.Context, actor Actor, id string) error {
+	err := s.store.Tx(ctx, func(tx Store) error {
+		w, err := tx.FindWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteWebhook(ctx, id); err != nil {
+			return err
+		}
+		return s.recordWebhook(ctx, tx, actor, w, "webhook.removed", map[string]any{"url": w.URL})
+	})
+	if err != nil {
+		return fmt.Errorf("remove webhook: %w", err)
+	}
+	return nil
+}
+
+// RotateWebhookSecret gives the webhook a new secret; the current one keeps
+// signing beside it for overlap, so receivers can take the new one without
+// refusing a delivery.
+func (s *Service) RotateWebhookSecret(ctx context.Context, actor Actor, id string, overlap time.Duration, seal func(purpose string) string) (Webhook, error) {
+	if overlap < 0 || overlap > 7*24*time.Hour {
+		return Webhook{}, InvalidError("the overlap is between 0 and 7 days (168h)")
+	}
+	var w Webhook
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if w, err = tx.FindWebhook(ctx, id); err != nil {
+			return err
+		}
+		now := s.clock()
+		until := now.Add(overlap)
+		w.PreviousSecret, w.PreviousUntil = w.Secret, &until
+		w.Secret, w.UpdatedAt = seal(WebhookSecretPurpose(w.ID)), now
+		if err := tx.UpdateWebhookSecrets(ctx, w); err != nil {
+			return err
+		}
+		return s.recordWebhook(ctx, tx, actor, w, "webhook.secret_rotated", map[string]any{"previous_until": until})
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("rotate webhook secret: %w", err)
+	}
+	return w, nil
+}
+
+// EnableWebhook lets a disabled webhook receive again: what waited for it
+// is delivered, in order.
+func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (Webhook, error) {
+	var w Webhook
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if w, err = tx.FindWebhook(ctx, id); err != nil {
+			return err
+		}
+		w.DisabledAt, w.DisabledReason, w.FailingSince = nil, "", nil
+		if err := tx.EnableWebhook(ctx, id); err != nil {
+			return err
+		}
+		return s.recordWebhook(ctx, tx, actor, w, "webhook.enabled", map[string]any{"url": w.URL})
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("enable webhook: %w", err)
+	}
+	return w, nil
+}
+
+// Redeliver sends a delivery again, whatever became of it, at once: an
+// operator's resend of an old event does not wait for the person's later
+// events, nor they for it.
+func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDelivery, error) {
+	d, err := s.store.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
+	if err != nil {
+		return WebhookDelivery{}, fmt.Errorf("redeliver: %w", err)
+	}
+	return d, nil
+}
+
+// WebhookDeliveries returns the webhook's newest deliveries first.
+func (s *Service) WebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) {
+	return s.store.FindWebhookDeliveries(ctx, webhookID, min(max(limit, 1), 1000))
+}
+
+// WebhookAttempts returns a delivery's attempts, oldest first.
+func (s *Service) WebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error) {
+	return s.store.FindWebhookAttempts(ctx, deliveryID)
+}
+
+// PublishEvents moves up to limit new events from the outbox to the feed
+// and to the webhooks that want them.
+func (s *Service) PublishEvents(ctx context.Context, limit int) (int, error) {
+	return s.store.PublishEvents(ctx, s.clock(), limit, newID)
+}
+
+// ClaimWebhookDeliveries takes up to limit due deliveries for WebhookLease,
+// passing over the webhooks in skip (those the caller is busy with).
+func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]WebhookDelivery, error) {
+	now := s.clock()
+	return s.store.ClaimWebhookDeliveries(ctx, now, now.Add(WebhookLease), limit, skip)
+}
+
+// WebhookResult is the outcome of one attempt of a delivery.
+type WebhookResult struct {
+	Delivery WebhookDelivery
+	// Status is the receiver's answer; 0 when none came. Err is nil when
+	// the receiver acknowledged the event (2xx).
+	Status int
+	Err    error
+	Took   time.Duration
+}
+
+// RecordWebhookResults records the outcomes of attempts, in one
+// transaction (a worker gathers what its deliveries did meanwhile: a
+// commit per delivery would bound throughput by the database's commit
+// rate). A success clears the endpoint's failing state. A failure is
+// tried again after a backoff, or given up WebhookGiveUpAfter after the
+// delivery was made; an endpoint failing for WebhookDisableAfter, or
+// answering 410 Gone, is disabled and the account's admins are told.
+func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult) error {
+	now := s.clock()
+	ds := make([]WebhookDelivery, len(rs))
+	as := make([]WebhookAttempt, len(rs))
+	for i, r := range rs {
+		ds[i], as[i] = s.outcome(ctx, now, r)
+	}
+	// One row per webhook whose health changes, in id order: concurrent
+	// recorders then take the webhooks' row locks in the same order.
+	failing, healthy := map[string]WebhookResult{}, map[string]bool{}
+	for _, r := range rs {
+		switch {
+		case r.Err != nil:
+			if f, seen := failing[r.Delivery.WebhookID]; !seen || r.Status == 410 && f.Status != 410 {
+				failing[r.Delivery.WebhookID] = r
+			}
+		case r.Delivery.Webhook.FailingSince != nil:
+			healthy[r.Delivery.WebhookID] = true
+		}
+	}
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.FinishWebhookDeliveries(ctx, ds, as); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(healthy)) {
+			if _, fails := failing[id]; fails {
+				continue // a later failure in the same batch says more
+			}
+			if err := tx.MarkWebhookHealthy(ctx, id); err != nil {
+				return err
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(failing)) {
+			if err := s.webhookFailing(ctx, tx, now, failing[id]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %d webhook attempts: %w", len(rs), err)
+	}
+	return nil
+}
+
+// outcome is where a delivery stands after an attempt, and the attempt.
+func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (WebhookDelivery, WebhookAttempt) {
+	d := r.Delivery
+	if r.Err == nil {
+		d.Status, d.LastStatus, d.LastError, d.FinishedAt = DeliveryDelivered, r.Status, "", &now
+		return d, s.attempt(d, now, r.Status, "", r.Took)
+	}
+	d.LastStatus, d.LastError = r.Status, truncate(r.Err.Error(), 500)
+	if now.Sub(d.CreatedAt) >= WebhookGiveUpAfter {
+		d.Status, d.FinishedAt = DeliveryFailed, &now
+		s.log.ErrorContext(ctx, "giving up on webhook delivery", "delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempts", d.Attempts, "err", r.Err)
+	} else {
+		delay := min(webhookRetryBase<<min(max(d.Attempts-1, 0), 20), webhookRetryCap)
+		delay += rand.N(delay/5 + 1) // spread the retries of deliveries that failed together
+		// To the microsecond, as the databases keep time (see clock).
+		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)
+	}
+	return d, s.attempt(d, now, r.Status, d.LastError, r.Took)
+}
+
+// webhookFailing notes that the endpoint of r is failing, and disables it
+// on a 410 or when it has failed for WebhookDisableAfter.
+func (s *Service) webhookFailing(ctx context.Context, tx Store, now time.Time, r WebhookResult) error {
+	since, err := tx.MarkWebhookFailing(ctx, r.Delivery.WebhookID, now)
+	if KindOf(err) == NotFound {
+		return nil // removed while the attempt was in flight
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Status == 410:
+		return s.disableWebhook(ctx, tx, r.Delivery.Webhook, now, "the endpoint answered 410 Gone")
+	case now.Sub(since) >= WebhookDisableAfter:
+		return s.disableWebhook(ctx, tx, r.Delivery.Webhook, now, fmt.Sprintf("the endpoint failed every delivery for %s (last: %s)", WebhookDisableAfter, truncate(r.Err.Error(), 300)))
+	}
+	return nil
+}
+
+func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText string, took time.Duration) WebhookAttempt {
+	return WebhookAttempt{ID: newID(), DeliveryID: d.ID, At: at, Status: status, Error: truncate(errText, 500), Duration: took}
+}
+
+// disableWebhook disables w and tells its account's admins, once: of
+// attempts failing together, only the one that disables it does.
+func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now time.Time, reason string) error {
+	if disabled, err := tx.DisableWebhook(ctx, w.ID, reason, now); err != nil || !disabled {
+		return err
+	}
+	s.log.WarnContext(ctx, "webhook disabled", "webhook_id", w.ID, "url", w.URL, "reason", reason)
+	if w.AccountID == "" {
+		return nil // a platform-wide endpoint has no account admins to tell; the log says it
+	}
+	admins, err := tx.FindAdminEmails(ctx, w.AccountID)
+	if err != nil {
+		return err
+	}
+	for _, to := range admins {
+		if err := tx.AddMailMessage(ctx, MailMessage{
+			ID: newID(), AccountID: w.AccountID, Kind: MailWebhookDisabled, Recipient: to, Data: MailData{WebhookID: w.ID},
+			Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+		}); err != nil {
+			return err
+		}
+	}
+	return s.record(ctx, tx, change{
+		accountID: w.AccountID, actor: Actor{Source: SourceSystem}, action: "webhook.disabled", targetType: "webhook", targetID: w.ID,
+		data: map[string]any{"url": w.URL, "reason": reason, "admins_told": len(admins)},
+	})
+}
+
+// Events returns published events after the cursor, in order; of one
+// account when accountID is not empty.
+func (s *Service) Events(ctx context.Context, accountID string, after int64, limit int) ([]Event, error) {
+	return s.store.FindEvents(ctx, accountID, after, min(max(limit, 1), 1000))
+}
+
+// SweepEvents deletes events and deliveries older than retention (zero:
+// EventRetention), so the outbox stops growing.
+func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention <= 0 {
+		retention = EventRetention
+	}
+	n, err := s.store.DeleteEventsBefore(ctx, s.clock().Add(-retention))
+	if err != nil {
+		return 0, fmt.Errorf("sweep events: %w", err)
+	}
+	return n, nil
+}

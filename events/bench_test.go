@@ -1,0 +1,48 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// BenchmarkDelivery measures delivery throughput to a local receiver: the
+// events of benchPeople SCIM creates (two each) are made first, untimed,
+// then one worker publishes, signs and delivers them all. It reports
+// events/s (the target is 1,000 or more).
+//
+//	go test -run '^$' -bench Delivery -benchtime 1x ./events/
+func BenchmarkDelivery(b *testing.B) {
+	const benchPeople = 2500
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		var total time.Duration
+		events := 0
+		for i := range b.N {
+			b.StopTimer()
+			clk := newClock()
+			r := newRig(b, s, clk, 0)
+			rc := newReceiver(b)
+			slug := fmt.Sprintf("bench%d", i)
+			a := mustAccount(b, r.svc, slug, slug+".example")
+			r.webhook(b, rc.URL, a.ID)
+			scimCreates(b, r.svc, a, "p", benchPeople)
+			b.StartTimer()
+			start := time.Now()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			w := r.worker()
+			go func() { w.Run(ctx); close(done) }()
+			waitFor(b, "every event delivered", 5*time.Minute, func() bool { return len(rc.accepted()) >= 2*benchPeople })
+			total += time.Since(start)
+			events += 2 * benchPeople
+			b.StopTimer()
+			cancel()
+			<-done
+		}
+		b.ReportMetric(float64(events)/total.Seconds(), "events/s")
+	})
+}

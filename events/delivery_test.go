@@ -1,0 +1,365 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestTwoReplicasDeliverEachEventOnce: two workers, each with its own
+// connection pool to one database, deliver every event to a healthy
+// receiver exactly once.
+func TestTwoReplicasDeliverEachEventOnce(t *testing.T) {
+	eachURL(t, func(t *testing.T, url string) {
+		clk := newClock()
+		one, two := newRig(t, openStore(t, url), clk, 0), newRig(t, openStore(t, url), clk, 0)
+		rc := newReceiver(t)
+		a := mustAccount(t, one.svc, "acme", "acme.example")
+		one.webhook(t, rc.URL, a.ID)
+		one.start(t)
+		two.start(t)
+		const people = 150 // two events each: user.created, membership.created
+		scimCreates(t, one.svc, a, "p", people)
+		want := feed(t, one.svc, a.ID)
+		waitFor(t, "every event delivered", 60*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
+		time.Sleep(200 * time.Millisecond) // a second copy would come now
+		if len(want) < 2*people {
+			want = feed(t, one.svc, a.ID)
+		}
+		count := map[string]int{}
+		for _, r := range rc.all() {
+			count[r.ID]++
+		}
+		for _, ev := range want {
+			if count[ev.ID] != 1 {
+				t.Errorf("event %s (%s) delivered %d times; want once", ev.ID, ev.Type, count[ev.ID])
+			}
+		}
+		if len(count) != 2*people {
+			t.Errorf("%d distinct events received; want %d", len(count), 2*people)
+		}
+		// Each person's user.created came before their membership.created,
+		// though the replicas published and recorded at the same time.
+		seen := map[string]string{}
+		for _, r := range rc.accepted() {
+			var ev struct {
+				Type string
+				Data struct {
+					UserID string `json:"user_id"`
+				}
+			}
+			if err := json.Unmarshal(r.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == directory.EventMembershipCreated && seen[ev.Data.UserID] != directory.EventUserCreated {
+				t.Errorf("person %s: membership.created before user.created", ev.Data.UserID)
+			}
+			seen[ev.Data.UserID] = ev.Type
+		}
+	})
+}
+
+// TestReceiverDownReceivesEverythingInPersonOrder: the receiver is down for
+// an hour of simulated time while people are created and changed; when it
+// comes back it gets every event, and each person's in the order they
+// happened.
+func TestReceiverDownReceivesEverythingInPersonOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		rc.setAnswer(func(received) int { return 503 })
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		w, _ := r.webhook(t, rc.URL, a.ID)
+		r.start(t)
+		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
+		check(t, err)
+		for i := range 5 {
+			email := fmt.Sprintf("p%d@acme.example", i)
+			u := must[directory.SCIMUser](t)(r.svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: email, Active: true,
+				Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: "One"}}))
+			for j, active := range []bool{false, true, false} {
+				must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.SCIMUserInput{Active: active,
+					Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint("Name", j)}}, 0))
+			}
+		}
+		waitFor(t, "first attempts", 10*time.Second, func() bool { return len(rc.all()) >= 5 })
+		// An hour passes, in steps, with the receiver down: retries back
+		// off and fail.
+		for range 12 {
+			clk.Add(5 * time.Minute)
+			time.Sleep(30 * time.Millisecond)
+		}
+		if n := len(rc.accepted()); n != 0 {
+			t.Fatalf("%d accepted while down", n)
+		}
+		hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
+		if hook.DisabledAt != nil || hook.FailingSince == nil {
+			t.Fatalf("after an hour down: disabled %v, failing since %v; want failing, not disabled", hook.DisabledAt, hook.FailingSince)
+		}
+		rc.setAnswer(nil)
+		want := feed(t, r.svc, a.ID)
+		// The clock jumps past the leases of attempts in flight too, so
+		// an event may come twice (at least once); each counts once.
+		waitFor(t, "every event after the receiver is back", 30*time.Second, func() bool {
+			r.retryNow(t, w.ID)
+			return len(rc.distinct()) >= len(want)
+		})
+		// Per person, the order of the feed.
+		order := func(evs []string) map[string][]string {
+			out := map[string][]string{}
+			for _, b := range evs {
+				var ev struct {
+					ID   string
+					Data struct {
+						UserID string `json:"user_id"`
+					}
+				}
+				if err := json.Unmarshal([]byte(b), &ev); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(out[ev.Data.UserID], ev.ID) {
+					out[ev.Data.UserID] = append(out[ev.Data.UserID], ev.ID)
+				}
+			}
+			return out
+		}
+		var wantBodies, gotBodies []string
+		for _, ev := range want {
+			b, _ := json.Marshal(ev)
+			wantBodies = append(wantBodies, string(b))
+		}
+		for _, r := range rc.accepted() {
+			gotBodies = append(gotBodies, string(r.Body))
+		}
+		wantOrder, gotOrder := order(wantBodies), order(gotBodies)
+		if len(wantOrder) != 5 {
+			t.Fatalf("%d people in the feed; want 5", len(wantOrder))
+		}
+		for person, ids := range wantOrder {
+			if !slices.Equal(gotOrder[person], ids) {
+				t.Errorf("person %s: received %v; want %v", person, gotOrder[person], ids)
+			}
+		}
+		hook = must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
+		if hook.FailingSince != nil {
+			t.Errorf("failing since %v after deliveries succeeded; want cleared", hook.FailingSince)
+		}
+	})
+}
+
+// TestSlowReceiverDoesNotStallOthers: an endpoint that does not answer
+// holds a few deliveries; another endpoint receives everything meanwhile.
+func TestSlowReceiverDoesNotStallOthers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		clk := newClock()
+		r := newRig(t, s, clk, time.Minute)
+		slow, fast := newReceiver(t), newReceiver(t)
+		release := make(chan struct{})
+		slow.setAnswer(func(received) int { <-release; return 200 })
+		// Cleanups run last first: release the slow receiver before the
+		// worker is stopped and the server closed.
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		r.webhook(t, slow.URL, a.ID)
+		r.webhook(t, fast.URL, a.ID)
+		r.start(t)
+		t.Cleanup(func() { close(release) })
+		const people = 100
+		scimCreates(t, r.svc, a, "p", people)
+		waitFor(t, "the fast endpoint to receive everything", 30*time.Second, func() bool { return len(fast.accepted()) >= 2*people })
+		if n := len(slow.all()); n >= 2*people {
+			t.Errorf("the slow endpoint got %d; it should be stuck", n)
+		}
+	})
+}
+
+// TestEndpointDisabled: a 410 disables an endpoint at once; failing for a
+// day disables it too. Either way the account's admins are told by email,
+// the audit trail says so, and nothing more is sent to it.
+func TestEndpointDisabled(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		wait   time.Duration // simulated time to let pass
+		reason string
+	}{
+		{"410 Gone", 410, 0, "410 Gone"},
+		{"failing for a day", 500, 25 * time.Hour, "failed every delivery for 24h0m0s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *storeT) {
+				ctx := context.Background()
+				clk := newClock()
+				r := newRig(t, s, clk, 0)
+				rc := newReceiver(t)
+				rc.setAnswer(func(received) int { return tc.status })
+				a := mustAccount(t, r.svc, "acme", "acme.example")
+				must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
+				w, _ := r.webhook(t, rc.URL, a.ID)
+				r.start(t)
+				scimCreates(t, r.svc, a, "p", 3)
+				waitFor(t, "the endpoint disabled", 30*time.Second, func() bool {
+					clk.Add(tc.wait / 20)
+					hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
+					return hook.DisabledAt != nil
+				})
+				hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
+				if !strings.Contains(hook.DisabledReason, tc.reason) {
+					t.Errorf("reason %q; want it to say %q", hook.DisabledReason, tc.reason)
+				}
+				time.Sleep(100 * time.Millisecond) // attempts in flight end
+				n := len(rc.all())
+				clk.Add(48 * time.Hour)
+				time.Sleep(200 * time.Millisecond)
+				if m := len(rc.all()); m != n {
+					t.Errorf("%d more requests to the disabled endpoint", m-n)
+				}
+				mail := must[[]directory.MailMessage](t)(r.svc.Mail(ctx, a.ID, 100))
+				told := 0
+				for _, m := range mail {
+					if m.Kind == directory.MailWebhookDisabled && m.Recipient == "admin@acme.example" {
+						told++
+						body := must[directory.MailBody](t)(r.svc.MailBodyOf(ctx, m))
+						if body.Webhook.ID != w.ID {
+							t.Errorf("the notice is about webhook %s; want %s", body.Webhook.ID, w.ID)
+						}
+					}
+				}
+				if told != 1 {
+					t.Errorf("%d notices to the admin; want 1", told)
+				}
+				audit := must[[]directory.AuditEvent](t)(r.svc.AuditEvents(ctx, a.ID, 100))
+				if !slices.ContainsFunc(audit, func(e directory.AuditEvent) bool { return e.Action == "webhook.disabled" }) {
+					t.Error("no webhook.disabled audit event")
+				}
+				// Enabled again, it receives what waited.
+				rc.setAnswer(nil)
+				must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
+				waitFor(t, "what waited, after enabling", 30*time.Second, func() bool {
+					clk.Add(time.Hour)
+					return len(rc.accepted()) >= 6
+				})
+			})
+		})
+	}
+}
+
+// TestEveryAttemptLoggedAndRedeliverable: each attempt is kept with its
+// status; a delivered event can be sent again, with the same webhook-id.
+func TestEveryAttemptLoggedAndRedeliverable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		var fails atomic.Int32
+		fails.Store(2)
+		rc.setAnswer(func(received) int {
+			if fails.Add(-1) >= 0 {
+				return 502
+			}
+			return 204
+		})
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		w, _ := r.webhook(t, rc.URL, a.ID, directory.EventUserCreated)
+		r.start(t)
+		scimCreates(t, r.svc, a, "p", 1)
+		var ds []directory.WebhookDelivery
+		waitFor(t, "the delivery", 30*time.Second, func() bool {
+			r.retryNow(t, w.ID)
+			ds = must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 10))
+			return len(ds) > 0 && ds[0].Status == directory.DeliveryDelivered
+		})
+		if len(ds) != 1 {
+			t.Fatalf("deliveries %+v; want one (the webhook wants user.created only)", ds)
+		}
+		attempts := must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, ds[0].ID))
+		var statuses []int
+		for _, a := range attempts {
+			statuses = append(statuses, a.Status)
+		}
+		if !slices.Equal(statuses, []int{502, 502, 204}) {
+			t.Errorf("attempts %v; want [502 502 204]", statuses)
+		}
+		must[directory.WebhookDelivery](t)(r.svc.Redeliver(ctx, ds[0].ID))
+		waitFor(t, "the redelivery", 30*time.Second, func() bool { return len(rc.accepted()) == 2 })
+		got := rc.accepted()
+		if got[0].ID != got[1].ID || got[0].ID != ds[0].EventID {
+			t.Errorf("webhook-ids %s, %s; want the event's %s both times", got[0].ID, got[1].ID, ds[0].EventID)
+		}
+		if _, err := r.svc.Redeliver(ctx, "no-such-delivery"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("redeliver an unknown id: %v; want NotFound", err)
+		}
+	})
+}
+
+// TestPlatformWideWebhookGetsEveryAccount: a webhook without an account
+// receives every account's events; an account's receives its own only.
+func TestPlatformWideWebhookGetsEveryAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		platform, own := newReceiver(t), newReceiver(t)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		b := mustAccount(t, r.svc, "beta", "beta.example")
+		r.webhook(t, platform.URL, "")
+		r.webhook(t, own.URL, b.ID)
+		r.start(t)
+		scimCreates(t, r.svc, a, "p", 2)
+		scimCreates(t, r.svc, b, "p", 3)
+		waitFor(t, "deliveries", 30*time.Second, func() bool { return len(platform.accepted()) >= 10 && len(own.accepted()) >= 6 })
+		time.Sleep(100 * time.Millisecond)
+		for _, r := range own.accepted() {
+			var ev directory.Event
+			if err := json.Unmarshal(r.Body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Account != b.ID {
+				t.Errorf("beta's webhook got an event of account %s", ev.Account)
+			}
+		}
+		if n := len(own.all()); n != 6 {
+			t.Errorf("beta's webhook got %d; want 6", n)
+		}
+	})
+}
+
+// TestOldEventsSwept: events older than the retention go, with their
+// deliveries; the feed goes on after them.
+func TestOldEventsSwept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		r.webhook(t, "https://platform.example/hooks", a.ID) // never reached: nothing is started
+		scimCreates(t, r.svc, a, "p", 2)
+		must[int](t)(r.svc.PublishEvents(ctx, 100))
+		clk.Add(31 * 24 * time.Hour)
+		scimCreates(t, r.svc, a, "q", 1)
+		must[int](t)(r.svc.PublishEvents(ctx, 100))
+		n := must[int64](t)(r.svc.SweepEvents(ctx, 0))
+		if n != 4+4 { // 4 events and their 4 deliveries
+			t.Errorf("swept %d rows; want 8", n)
+		}
+		left := feed(t, r.svc, a.ID)
+		if len(left) != 0 && left[0].OccurredAt.Before(clk.Now().Add(-directory.EventRetention)) {
+			t.Errorf("an old event is left: %+v", left[0])
+		}
+		var rows int
+		check(t, s.DB().Get(&rows, `SELECT COUNT(*) FROM outbox_messages`))
+		if rows != len(left) {
+			t.Errorf("%d outbox rows; want the %d the feed still shows", rows, len(left))
+		}
+	})
+}

@@ -1,0 +1,226 @@
+package events_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/fetch"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// eachURL runs fn on a fresh SQLite and a fresh PostgreSQL database, by
+// URL, so that a test can open it twice (two replicas).
+func eachURL(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLiteURL(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.PostgresURL(t)) })
+}
+
+func openStore(t testing.TB, url string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// rig is one admit replica's part in delivery: a directory service on a
+// store, the server key's sealer and the guarded client, which may reach
+// the loopback receivers because the test allows them, as an operator
+// would with ADMIT_OUTBOUND_ALLOW.
+type rig struct {
+	svc    *directory.Service
+	clk    *clock
+	sealer *certs.Sealer
+	fetch  *fetch.Client
+}
+
+// sealKey is the server key's sealing key, the same in every replica.
+var sealKey = func() []byte { k := make([]byte, 32); _, _ = rand.Read(k); return k }()
+
+func newRig(t testing.TB, s *store.Store, clk *clock, timeout time.Duration) *rig {
+	t.Helper()
+	sealer, err := certs.NewSealer(sealKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := fetch.ParseAllow("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{
+		svc: newClockService(t, s, clk), clk: clk, sealer: sealer,
+		fetch: fetch.New(fetch.Config{Allow: allow, Timeout: timeout}),
+	}
+}
+
+func (r *rig) worker() *events.Worker {
+	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond})
+}
+
+// start runs a worker until the test ends.
+func (r *rig) start(t testing.TB) {
+	t.Helper()
+	w := r.worker()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// retryNow moves the clock to the next retry of the webhook's pending
+// deliveries that no worker holds (every claim of theirs has its attempt
+// recorded): simulated time then never outruns an attempt in flight and
+// its lease.
+func (r *rig) retryNow(t testing.TB, webhookID string) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := r.svc.WebhookDeliveries(ctx, webhookID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Status != directory.DeliveryPending || d.Attempts == 0 {
+			continue
+		}
+		attempts, err := r.svc.WebhookAttempts(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(attempts) == d.Attempts {
+			r.clk.advanceTo(d.NextAttemptAt)
+		}
+	}
+}
+
+// webhook adds an endpoint and returns it with its secret.
+func (r *rig) webhook(t testing.TB, url, accountID string, types ...string) (directory.Webhook, string) {
+	t.Helper()
+	secret := events.NewSecret()
+	w, err := r.svc.AddWebhook(context.Background(), operator, directory.NewWebhook{AccountID: accountID, URL: url, EventTypes: types},
+		func(purpose string) string { return r.sealer.Seal([]byte(secret), purpose) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, secret
+}
+
+// received is one request a receiver got.
+type received struct {
+	ID, Timestamp, Signature string
+	Body                     []byte
+	Status                   int
+}
+
+// receiver is a platform's webhook endpoint on loopback. answer decides
+// the status of each request (200 when nil).
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []received
+	answer func(r received) int
+}
+
+func newReceiver(t testing.TB) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r := received{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"), Signature: req.Header.Get("webhook-signature"), Body: body, Status: 200}
+		rc.mu.Lock()
+		answer := rc.answer
+		rc.mu.Unlock()
+		if answer != nil {
+			r.Status = answer(r)
+		}
+		rc.mu.Lock()
+		rc.got = append(rc.got, r)
+		rc.mu.Unlock()
+		w.WriteHeader(r.Status)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) setAnswer(f func(r received) int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.answer = f
+}
+
+// accepted returns the requests the receiver acknowledged, in the order
+// they came.
+func (rc *receiver) accepted() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []received
+	for _, r := range rc.got {
+		if r.Status >= 200 && r.Status < 300 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// distinct returns the ids of the events the receiver acknowledged.
+func (rc *receiver) distinct() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rc.accepted() {
+		out[r.ID] = true
+	}
+	return out
+}
+
+func (rc *receiver) all() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.got...)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// feed returns every published event in order.
+func feed(t testing.TB, svc *directory.Service, accountID string) []directory.Event {
+	t.Helper()
+	var out []directory.Event
+	var after int64
+	for {
+		evs, err := svc.Events(context.Background(), accountID, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return out
+		}
+		out = append(out, evs...)
+		after = evs[len(evs)-1].Seq
+	}
+}

@@ -1,0 +1,610 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+type webhookRow struct {
+	ID             string         `db:"id"`
+	AccountID      sql.NullString `db:"account_id"`
+	URL            string         `db:"url"`
+	EventTypes     string         `db:"event_types"`
+	Secret         string         `db:"secret"`
+	PreviousSecret string         `db:"previous_secret"`
+	PreviousUntil  sql.NullTime   `db:"previous_until"`
+	DisabledAt     sql.NullTime   `db:"disabled_at"`
+	DisabledReason string         `db:"disabled_reason"`
+	FailingSince   sql.NullTime   `db:"failing_since"`
+	CreatedAt      time.Time      `db:"created_at"`
+	UpdatedAt      time.Time      `db:"updated_at"`
+}
+
+const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at`
+
+func (r webhookRow) webhook() directory.Webhook {
+	w := directory.Webhook{
+		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret, PreviousSecret: r.PreviousSecret,
+		PreviousUntil: optionalTime(r.PreviousUntil), DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
+		FailingSince: optionalTime(r.FailingSince), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.EventTypes != "" {
+		w.EventTypes = strings.Split(r.EventTypes, ",")
+	}
+	return w
+}
+
+func nullTime(t *time.Time) sql.NullTime {
+	if t == nil {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: *t, Valid: true}
+}
+
+// CreateWebhook stores a webhook.
+func (s *Store) CreateWebhook(ctx context.Context, w directory.Webhook) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhooks (id, account_id, url, event_types, secret, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), w.ID, nullString(w.AccountID), w.URL, strings.Join(w.EventTypes, ","), w.Secret, w.CreatedAt, w.UpdatedAt)
+	return s.dialect.wrap(err, "insert webhook")
+}
+
+// FindWebhook returns one webhook.
+func (s *Store) FindWebhook(ctx context.Context, id string) (directory.Webhook, error) {
+	var r webhookRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`), id); err != nil {
+		err = s.dialect.wrap(err, "find webhook")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.Webhook{}, directory.NotFoundError(fmt.Sprintf("no webhook %s", id))
+		}
+		return directory.Webhook{}, err
+	}
+	return r.webhook(), nil
+}
+
+// FindWebhooks returns the account's webhooks (every webhook when
+// accountID is empty), oldest first.
+func (s *Store) FindWebhooks(ctx context.Context, accountID string) ([]directory.Webhook, error) {
+	var rows []webhookRow
+	q, args := `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, id`, []any{}
+	if accountID != "" {
+		q, args = `SELECT `+webhookColumns+` FROM webhooks WHERE account_id = ? ORDER BY created_at, id`, []any{accountID}
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find webhooks")
+	}
+	out := make([]directory.Webhook, len(rows))
+	for i, r := range rows {
+		out[i] = r.webhook()
+	}
+	return out, nil
+}
+
+// DeleteWebhook deletes a webhook; its deliveries and attempts go with it.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM webhooks WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "delete webhook")
+	}
+	return expectOne(res, "webhook")
+}
+
+// UpdateWebhookSecrets saves the secrets of a rotation.
+func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ?`),
+		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID)
+	if err != nil {
+		return s.dialect.wrap(err, "update webhook secrets")
+	}
+	return expectOne(res, "webhook")
+}
+
+// MarkWebhookFailing records when the webhook's failures began, unless
+// it is recorded, and returns it.
+func (s *Store) MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error) {
+	var t time.Time
+	err := sqlx.GetContext(ctx, s.q, &t, s.rebind(`UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since`), since, id)
+	return t.UTC(), s.dialect.wrap(err, "mark webhook failing")
+}
+
+// MarkWebhookHealthy clears the webhook's failures.
+func (s *Store) MarkWebhookHealthy(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET failing_since = NULL WHERE id = ?`), id)
+	return s.dialect.wrap(err, "mark webhook healthy")
+}
+
+// DisableWebhook disables the webhook unless it is disabled. On
+// PostgreSQL a second transaction disabling it waits for the first and
+// then finds nothing to update: one of them reports true.
+func (s *Store) DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND disabled_at IS NULL`), at, reason, id)
+	if err != nil {
+		return false, s.dialect.wrap(err, "disable webhook")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// EnableWebhook clears the webhook's disabling and failures.
+func (s *Store) EnableWebhook(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = NULL, disabled_reason = '', failing_since = NULL WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "enable webhook")
+	}
+	return expectOne(res, "webhook")
+}
+
+// PublishEvents numbers new outbox messages and fans them out to the
+// webhooks. The update of the one event_sequence row comes first: on
+// PostgreSQL it holds the row's lock until commit, so publishers take
+// turns and a number is visible only after every smaller one (a feed
+// reader resuming after a cursor skips nothing); SQLite has one writer at
+// a time anyway. Numbering is one statement, and deliveries are inserted
+// many rows a statement: a burst of events costs few round trips.
+func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string) (int, error) {
+	// Workers ask often; most times there is nothing new, and a look is
+	// cheaper than a write transaction (a commit, and the lock others
+	// would wait on).
+	var waiting bool
+	if err := sqlx.GetContext(ctx, s.q, &waiting, `SELECT EXISTS (SELECT 1 FROM outbox_messages WHERE delivered_at IS NULL)`); err != nil {
+		return 0, s.dialect.wrap(err, "look for new events")
+	}
+	if !waiting {
+		return 0, nil
+	}
+	n := 0
+	err := s.within(ctx, func(s *Store) error {
+		var last int64
+		if err := sqlx.GetContext(ctx, s.q, &last, `UPDATE event_sequence SET last = last WHERE id = 1 RETURNING last`); err != nil {
+			return s.dialect.wrap(err, "lock event sequence")
+		}
+		var msgs []struct {
+			ID        string `db:"id"`
+			AccountID string `db:"account_id"`
+			Topic     string `db:"topic"`
+			Subject   string `db:"subject"`
+			Seq       int64  `db:"seq"`
+		}
+		// RETURNING names the updated table's columns unqualified (SQLite
+		// knows no alias there), so the batch's own are named apart.
+		err := sqlx.SelectContext(ctx, s.q, &msgs, s.rebind(`WITH batch AS (
+				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY available_at, id) AS n FROM outbox_messages
+				WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?)
+			UPDATE outbox_messages SET seq = ? + batch.n, delivered_at = ? FROM batch WHERE outbox_messages.id = batch.batch_id
+			RETURNING id, account_id, topic, subject, seq`), limit, last, now)
+		if err != nil {
+			return s.dialect.wrap(err, "publish events")
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		hooks, err := s.FindWebhooks(ctx, "")
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(msgs, func(a, b struct {
+			ID        string `db:"id"`
+			AccountID string `db:"account_id"`
+			Topic     string `db:"topic"`
+			Subject   string `db:"subject"`
+			Seq       int64  `db:"seq"`
+		}) int {
+			return cmp.Compare(a.Seq, b.Seq)
+		})
+		// A new delivery is ready (claimable) when nothing about its
+		// subject is pending for its webhook: not before this batch, not
+		// earlier in it. The recorders that make the next one ready take
+		// event_sequence FOR SHARE, so none of them runs between this
+		// look and the commit.
+		subjects := map[string]bool{}
+		for _, m := range msgs {
+			subjects[m.Subject] = true
+		}
+		pending, err := s.pendingSubjects(ctx, slices.Collect(maps.Keys(subjects)))
+		if err != nil {
+			return err
+		}
+		const cols = 8
+		var rows []any
+		flush := func() error {
+			if len(rows) == 0 {
+				return nil
+			}
+			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, 'pending', ?, ?), ", len(rows)/cols), ", ")
+			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_deliveries (id, webhook_id, event_id, seq, subject, ready, status, next_attempt_at, created_at) VALUES `+marks), rows...)
+			rows = rows[:0]
+			return s.dialect.wrap(err, "queue webhook deliveries")
+		}
+		for _, m := range msgs {
+			last = max(last, m.Seq)
+			for _, w := range hooks {
+				if w.AccountID != "" && w.AccountID != m.AccountID || !w.Wants(m.Topic) {
+					continue
+				}
+				key := [2]string{w.ID, m.Subject}
+				rows = append(rows, newID(), w.ID, m.ID, m.Seq, m.Subject, !pending[key], now, now)
+				pending[key] = true
+				if len(rows) >= 200*cols {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE event_sequence SET last = ? WHERE id = 1`), last); err != nil {
+			return s.dialect.wrap(err, "advance event sequence")
+		}
+		n = len(msgs)
+		return nil
+	})
+	return n, err
+}
+
+// pendingSubjects returns the (webhook, subject) pairs among subjects that
+// have a pending delivery.
+func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]string]bool, error) {
+	out := map[[2]string]bool{}
+	for len(subjects) > 0 {
+		n := min(len(subjects), 500)
+		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND subject IN (?)`, subjects[:n])
+		if err != nil {
+			return nil, fmt.Errorf("find pending deliveries: %w", err)
+		}
+		var rows []struct {
+			WebhookID string `db:"webhook_id"`
+			Subject   string `db:"subject"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "find pending deliveries")
+		}
+		for _, r := range rows {
+			out[[2]string{r.WebhookID, r.Subject}] = true
+		}
+		subjects = subjects[n:]
+	}
+	return out, nil
+}
+
+// makeReady makes ready the first pending delivery of each (webhook,
+// subject) pair given (every pair when none is given) that has no ready
+// one: what follows a finished delivery, or one swept away.
+func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
+	const next = `UPDATE webhook_deliveries SET ready = TRUE
+		WHERE status = 'pending' AND NOT ready%s
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+			WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
+			AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`
+	if pairs == nil {
+		_, err := s.q.ExecContext(ctx, fmt.Sprintf(next, ""))
+		return s.dialect.wrap(err, "make deliveries ready")
+	}
+	for len(pairs) > 0 {
+		n := min(len(pairs), 200)
+		args := make([]any, 0, 2*n)
+		for _, p := range pairs[:n] {
+			args = append(args, p[0], p[1])
+		}
+		marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		if _, err := s.q.ExecContext(ctx, s.rebind(fmt.Sprintf(next, ` AND (webhook_id, subject) IN (`+marks+`)`)), args...); err != nil {
+			return s.dialect.wrap(err, "make deliveries ready")
+		}
+		pairs = pairs[n:]
+	}
+	return nil
+}
+
+type deliveryRow struct {
+	ID            string       `db:"id"`
+	WebhookID     string       `db:"webhook_id"`
+	EventID       string       `db:"event_id"`
+	Seq           int64        `db:"seq"`
+	Subject       string       `db:"subject"`
+	Status        string       `db:"status"`
+	Attempts      int          `db:"attempts"`
+	NextAttemptAt time.Time    `db:"next_attempt_at"`
+	LastStatus    int          `db:"last_status"`
+	LastError     string       `db:"last_error"`
+	CreatedAt     time.Time    `db:"created_at"`
+	FinishedAt    sql.NullTime `db:"finished_at"`
+}
+
+const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at`
+
+func (r deliveryRow) delivery() directory.WebhookDelivery {
+	return directory.WebhookDelivery{
+		ID: r.ID, WebhookID: r.WebhookID, EventID: r.EventID, Seq: r.Seq, Subject: r.Subject, Status: directory.DeliveryStatus(r.Status),
+		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastStatus: r.LastStatus, LastError: r.LastError,
+		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt),
+	}
+}
+
+// ClaimWebhookDeliveries leases due deliveries; see directory.WebhookStore.
+// On PostgreSQL, FOR UPDATE SKIP LOCKED lets the workers of several
+// replicas claim at once without taking each other's rows, as the mail
+// workers do; SQLite's single writer keeps claims apart. Only ready
+// deliveries are claimed, the first pending one of each webhook and
+// subject: that is what keeps a person's events in order. (Testing "no
+// earlier one is pending" here instead made every claim cost a probe per
+// pending delivery, and a quadratic anti-join on PostgreSQL before its
+// statistics caught up with a burst.) Disabled webhooks are passed as a
+// list rather than joined, so the walk stays on the ready index.
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]directory.WebhookDelivery, error) {
+	var out []directory.WebhookDelivery
+	err := s.within(ctx, func(s *Store) error {
+		var disabled []string
+		if err := sqlx.SelectContext(ctx, s.q, &disabled, `SELECT id FROM webhooks WHERE disabled_at IS NOT NULL`); err != nil {
+			return s.dialect.wrap(err, "find disabled webhooks")
+		}
+		skip = append(disabled, skip...)
+		args := []any{lockedUntil, now, now}
+		skipping := ""
+		if len(skip) > 0 {
+			skipping = ` AND d.webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
+			for _, id := range skip {
+				args = append(args, id)
+			}
+		}
+		args = append(args, limit)
+		var rows []deliveryRow
+		err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE webhook_deliveries SET locked_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT d.id FROM webhook_deliveries d
+				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.locked_until IS NULL OR d.locked_until <= ?)
+				`+skipping+`
+				AND d.ready
+				ORDER BY d.seq LIMIT ?`+s.dialect.skipLocked+`)
+			RETURNING `+deliveryColumns), args...)
+		if err != nil {
+			return s.dialect.wrap(err, "claim webhook deliveries")
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		events := make([]string, len(rows))
+		for i, r := range rows {
+			events[i] = r.EventID
+		}
+		q, qargs, err := sqlx.In(`SELECT id, payload FROM outbox_messages WHERE id IN (?)`, events)
+		if err != nil {
+			return fmt.Errorf("find event payloads: %w", err)
+		}
+		var payloads []struct {
+			ID      string `db:"id"`
+			Payload []byte `db:"payload"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &payloads, s.rebind(q), qargs...); err != nil {
+			return s.dialect.wrap(err, "find event payloads")
+		}
+		byID := make(map[string][]byte, len(payloads))
+		for _, p := range payloads {
+			byID[p.ID] = p.Payload
+		}
+		hooks := map[string]directory.Webhook{}
+		for _, r := range rows {
+			d := r.delivery()
+			d.Payload = byID[r.EventID]
+			w, ok := hooks[r.WebhookID]
+			if !ok {
+				if w, err = s.FindWebhook(ctx, r.WebhookID); err != nil {
+					return err
+				}
+				hooks[r.WebhookID] = w
+			}
+			d.Webhook = w
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FinishWebhookDeliveries records attempts and where their deliveries
+// stand. Only the holder of a delivery's latest claim sets its status (each
+// claim counts an attempt): an attempt that outlived its lease, while
+// another worker claimed the delivery again, is logged but must not undo
+// what the newer attempt recorded. Successes, the common case, are
+// finished many to a statement and the attempts inserted many to a
+// statement: a batch costs a few round trips, not a few per delivery.
+func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.WebhookDelivery, as []directory.WebhookAttempt) error {
+	const chunk = 200
+	return s.within(ctx, func(s *Store) error {
+		// Held until commit: a publisher deciding whether a new delivery
+		// is ready waits for this transaction's makeReady (see
+		// PublishEvents), and this one for its inserts.
+		if s.dialect.forShare != "" {
+			if _, err := s.q.ExecContext(ctx, `SELECT last FROM event_sequence WHERE id = 1`+s.dialect.forShare); err != nil {
+				return s.dialect.wrap(err, "lock event sequence")
+			}
+		}
+		type group struct {
+			status int
+			at     time.Time
+		}
+		delivered := map[group][]any{}
+		for _, d := range ds {
+			if d.Status == directory.DeliveryDelivered && d.FinishedAt != nil {
+				g := group{d.LastStatus, *d.FinishedAt}
+				delivered[g] = append(delivered[g], d.ID, d.Attempts)
+				continue
+			}
+			_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
+				WHERE id = ? AND attempts = ? AND status = 'pending'`),
+				string(d.Status), d.NextAttemptAt, d.LastStatus, d.LastError, nullTime(d.FinishedAt), d.ID, d.Attempts)
+			if err != nil {
+				return s.dialect.wrap(err, "finish webhook delivery")
+			}
+		}
+		for g, pairs := range delivered {
+			for len(pairs) > 0 {
+				n := min(len(pairs), 2*chunk)
+				marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n/2), ", ")
+				args := append([]any{g.status, g.at}, pairs[:n]...)
+				if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
+					WHERE status = 'pending' AND (id, attempts) IN (`+marks+`)`), args...); err != nil {
+					return s.dialect.wrap(err, "finish webhook deliveries")
+				}
+				pairs = pairs[n:]
+			}
+		}
+		// A delivery removed with its webhook while in flight has nothing
+		// to log the attempt on.
+		left := map[string]bool{}
+		for i := 0; i < len(ds); i += chunk {
+			ids := make([]string, 0, chunk)
+			for _, d := range ds[i:min(i+chunk, len(ds))] {
+				ids = append(ids, d.ID)
+			}
+			q, args, err := sqlx.In(`SELECT id FROM webhook_deliveries WHERE id IN (?)`, ids)
+			if err != nil {
+				return fmt.Errorf("find webhook deliveries: %w", err)
+			}
+			var found []string
+			if err := sqlx.SelectContext(ctx, s.q, &found, s.rebind(q), args...); err != nil {
+				return s.dialect.wrap(err, "find webhook deliveries")
+			}
+			for _, id := range found {
+				left[id] = true
+			}
+		}
+		var rows []any
+		for _, a := range as {
+			if left[a.DeliveryID] {
+				rows = append(rows, a.ID, a.DeliveryID, a.At, a.Status, a.Error, a.Duration.Milliseconds())
+			}
+		}
+		for len(rows) > 0 {
+			n := min(len(rows), 6*chunk)
+			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n/6), ", ")
+			if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_attempts (id, delivery_id, at, status, error, duration_ms) VALUES `+marks), rows[:n]...); err != nil {
+				return s.dialect.wrap(err, "record webhook attempts")
+			}
+			rows = rows[n:]
+		}
+		var done [][2]string
+		for _, d := range ds {
+			if d.Status != directory.DeliveryPending {
+				done = append(done, [2]string{d.WebhookID, d.Subject})
+			}
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		return s.makeReady(ctx, done)
+	})
+}
+
+// RedeliverWebhookDelivery makes a delivery pending and due at once, with
+// a fresh time to live.
+func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
+	var r deliveryRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, created_at = ?, finished_at = NULL, locked_until = NULL
+		WHERE id = ? RETURNING `+deliveryColumns), now, now, id)
+	if err != nil {
+		err = s.dialect.wrap(err, "redeliver")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.WebhookDelivery{}, directory.NotFoundError(fmt.Sprintf("no webhook delivery %s", id))
+		}
+		return directory.WebhookDelivery{}, err
+	}
+	return r.delivery(), nil
+}
+
+// FindWebhookDeliveries returns the webhook's newest deliveries first.
+func (s *Store) FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]directory.WebhookDelivery, error) {
+	var rows []deliveryRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?`), webhookID, limit); err != nil {
+		return nil, s.dialect.wrap(err, "find webhook deliveries")
+	}
+	out := make([]directory.WebhookDelivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.delivery()
+	}
+	return out, nil
+}
+
+// FindWebhookAttempts returns a delivery's attempts, oldest first.
+func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID string) ([]directory.WebhookAttempt, error) {
+	var rows []struct {
+		ID         string    `db:"id"`
+		DeliveryID string    `db:"delivery_id"`
+		At         time.Time `db:"at"`
+		Status     int       `db:"status"`
+		Error      string    `db:"error"`
+		DurationMS int64     `db:"duration_ms"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, delivery_id, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY at, id`), deliveryID); err != nil {
+		return nil, s.dialect.wrap(err, "find webhook attempts")
+	}
+	out := make([]directory.WebhookAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = directory.WebhookAttempt{ID: r.ID, DeliveryID: r.DeliveryID, At: r.At.UTC(), Status: r.Status, Error: r.Error, Duration: time.Duration(r.DurationMS) * time.Millisecond}
+	}
+	return out, nil
+}
+
+// FindAdminEmails returns the addresses of the account's active owners and
+// admins.
+func (s *Store) FindAdminEmails(ctx context.Context, accountID string) ([]string, error) {
+	var out []string
+	err := sqlx.SelectContext(ctx, s.q, &out, s.rebind(`SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.account_id = ? AND m.role IN ('owner', 'admin') AND m.status = 'active' ORDER BY u.email`), accountID)
+	return out, s.dialect.wrap(err, "find admin emails")
+}
+
+// FindEvents returns published events after seq, in order.
+func (s *Store) FindEvents(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error) {
+	var rows []struct {
+		Seq     int64  `db:"seq"`
+		Subject string `db:"subject"`
+		Payload []byte `db:"payload"`
+	}
+	q, args := `SELECT seq, subject, payload FROM outbox_messages WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}
+	if accountID != "" {
+		q, args = `SELECT seq, subject, payload FROM outbox_messages WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{accountID, after, limit}
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find events")
+	}
+	out := make([]directory.Event, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r.Payload, &out[i]); err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", r.Seq, err)
+		}
+		out[i].Seq, out[i].Subject = r.Seq, r.Subject
+	}
+	return out, nil
+}
+
+// DeleteEventsBefore deletes deliveries (with their attempts) and
+// published events made before t.
+func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	for _, q := range []string{
+		`DELETE FROM webhook_deliveries WHERE created_at < ?`,
+		`DELETE FROM outbox_messages WHERE created_at < ? AND seq IS NOT NULL`,
+	} {
+		res, err := s.q.ExecContext(ctx, s.rebind(q), t)
+		if err != nil {
+			return n, s.dialect.wrap(err, "delete old events")
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	if n > 0 {
+		// A swept delivery may have been the first of its subject.
+		return n, s.makeReady(ctx, nil)
+	}
+	return n, nil
+}
