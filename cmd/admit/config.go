@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
@@ -37,6 +38,9 @@ type Config struct {
 	// listener: metrics name every account, so they are for the operator's
 	// scraper only. metricsOff turns them off.
 	MetricsAddr string
+	// EventsRetention is how long events and webhook deliveries are kept
+	// (a duration); empty means directory.EventRetention.
+	EventsRetention string
 	// OutboundAllow lists the CIDRs and host names outbound fetches may
 	// reach although private (see package fetch).
 	OutboundAllow string
@@ -62,6 +66,7 @@ var settings = []setting{
 	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
 	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
 	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
@@ -129,6 +134,11 @@ func (c Config) Validate() error {
 			problems = append(problems, err)
 		}
 	}
+	if c.EventsRetention != "" {
+		if d, err := time.ParseDuration(c.EventsRetention); err != nil || d < time.Hour {
+			problems = append(problems, fmt.Errorf("ADMIT_EVENTS_RETENTION %q: want a duration of an hour or more, like 720h", c.EventsRetention))
+		}
+	}
 	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
 		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))
 	}
@@ -166,6 +176,13 @@ func (c Config) Fetch(log *slog.Logger) *outbound.Client {
 	// Validate has refused a list that does not parse.
 	allow, _ := outbound.ParseAllow(c.OutboundAllow)
 	return outbound.New(outbound.Config{Allow: allow, Logger: log})
+}
+
+// Retention is how long events are kept: ADMIT_EVENTS_RETENTION, or 0
+// for the directory's default.
+func (c Config) Retention() time.Duration {
+	d, _ := time.ParseDuration(c.EventsRetention) // Validate refused a bad one
+	return d
 }
 
 // Sender is the address emails come from.

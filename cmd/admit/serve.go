@@ -91,7 +91,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { refresher.Run(bgCtx) })
 	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
 	background.Go(func() { logouts.Run(bgCtx) })
-	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Logger: log})
+	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
 	background.Go(func() { webhooks.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
