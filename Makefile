@@ -13,8 +13,8 @@ run: ## start admit on http://localhost:8080 with embedded SQLite in ./admit-dat
 test: ## run every test with the race detector, on SQLite and PostgreSQL
 	$(GO) test -race -count=1 ./...
 
-bench: ## run the benchmarks and the SCIM load run (manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS) on both databases
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/
+bench: ## run the benchmarks and the SCIM load run (manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS, forward-auth on PostgreSQL) on both databases
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/ ./gate/
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

@@ -62,21 +62,33 @@ func validHost(h string) bool {
 }
 
 // ForwardAuthApp returns the app that serves a request for host and
-// urlPath (the decoded path): of the apps registered for the host, the
-// one with the longest path prefix that the cleaned path is under (a
-// prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first
-// keeps /wiki/../admin from passing for an app at /wiki. NotFound when no
+// urlPath (the decoded path); see MatchForwardAuthApp. NotFound when no
 // app serves the request, which is how a host the operator never
 // registered is refused.
 func (s *Service) ForwardAuthApp(ctx context.Context, host, urlPath string) (App, error) {
-	host = strings.ToLower(host)
-	if !validHost(host) {
-		return App{}, NotFoundError("no app is registered for this host")
-	}
-	apps, err := s.store.FindAppsByForwardAuthHost(ctx, host)
+	apps, err := s.ForwardAuthApps(ctx, host)
 	if err != nil {
 		return App{}, err
 	}
+	return MatchForwardAuthApp(apps, urlPath)
+}
+
+// ForwardAuthApps returns the apps registered for a forward-auth host
+// (host[:port], any case), for MatchForwardAuthApp.
+func (s *Service) ForwardAuthApps(ctx context.Context, host string) ([]App, error) {
+	host = strings.ToLower(host)
+	if !validHost(host) {
+		return nil, nil
+	}
+	return s.store.FindAppsByForwardAuthHost(ctx, host)
+}
+
+// MatchForwardAuthApp picks, of the apps of one host, the one that serves
+// urlPath: the longest path prefix that the cleaned path is under (a
+// prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first
+// keeps /wiki/../admin from passing for an app at /wiki. NotFound when
+// none does.
+func MatchForwardAuthApp(apps []App, urlPath string) (App, error) {
 	p := path.Clean("/" + urlPath)
 	best, found := App{}, false
 	for _, a := range apps {

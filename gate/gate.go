@@ -35,15 +35,18 @@ type Config struct {
 // Handler serves forward-auth, and the reverse proxy when there is an
 // upstream.
 type Handler struct {
-	dir     *directory.Service
-	keys    *certs.TokenKeys
-	pages   *web.Renderer
-	cookie  web.SessionCookie
-	issuer  string
-	proxy   *httputil.ReverseProxy
-	log     *slog.Logger
-	now     func() time.Time
-	answers answers
+	dir    *directory.Service
+	keys   *certs.TokenKeys
+	pages  *web.Renderer
+	cookie web.SessionCookie
+	issuer string
+	proxy  *httputil.ReverseProxy
+	log    *slog.Logger
+	now    func() time.Time
+	// identities and hosts are the answers kept FreshFor (see app and
+	// identify).
+	identities answers[http.Header]
+	hosts      answers[[]directory.App]
 	// fresh turns the reuse of answers on; the benchmark measures without.
 	fresh bool
 }
@@ -91,7 +94,7 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "admit: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	app, err := h.dir.ForwardAuthApp(ctx, o.Host, o.Path)
+	app, err := h.app(ctx, o.Host, o.Path)
 	if directory.KindOf(err) == directory.NotFound {
 		// Never a redirect for a host nobody registered: it would send the
 		// browser, and its session after sign-in, wherever the request said.

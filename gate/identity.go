@@ -107,34 +107,36 @@ const FreshFor = 500 * time.Millisecond
 // maxRemembered bounds the answers kept; past it, the oldest go.
 const maxRemembered = 10000
 
-// remembered is an answer for a session at an app.
-type remembered struct {
-	headers http.Header
-	until   time.Time
+// remembered is an answer kept until a time.
+type remembered[T any] struct {
+	value T
+	until time.Time
 }
 
-// answers keeps recent answers per session token and app. Only answers
-// for live sessions are kept, so a flood of made-up cookies adds nothing.
-type answers struct {
+// answers keeps recent answers: identity headers per session token and
+// app, the apps of a host. Only answers for live sessions and registered
+// hosts are kept, so a flood of made-up cookies or hosts adds nothing.
+type answers[T any] struct {
 	mu   sync.Mutex
-	byID map[string]remembered
+	byID map[string]remembered[T]
 }
 
-func (a *answers) get(key string, now time.Time) (http.Header, bool) {
+func (a *answers[T]) get(key string, now time.Time) (T, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.byID[key]
 	if !ok || !now.Before(e.until) {
-		return nil, false
+		var zero T
+		return zero, false
 	}
-	return e.headers, true
+	return e.value, true
 }
 
-func (a *answers) put(key string, h http.Header, now time.Time) {
+func (a *answers[T]) put(key string, v T, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.byID == nil {
-		a.byID = map[string]remembered{}
+		a.byID = map[string]remembered[T]{}
 	}
 	if len(a.byID) >= maxRemembered {
 		for k, e := range a.byID {
@@ -146,7 +148,7 @@ func (a *answers) put(key string, h http.Header, now time.Time) {
 			clear(a.byID)
 		}
 	}
-	a.byID[key] = remembered{headers: h, until: now.Add(FreshFor)}
+	a.byID[key] = remembered[T]{value: v, until: now.Add(FreshFor)}
 }
 
 // identify returns the identity headers for the session token at app:
@@ -158,7 +160,7 @@ func (h *Handler) identify(ctx context.Context, token string, app directory.App)
 	key := app.ID + "\x00" + token
 	now := h.now()
 	if h.fresh {
-		if hdr, ok := h.answers.get(key, now); ok {
+		if hdr, ok := h.identities.get(key, now); ok {
 			return hdr, nil
 		}
 	}
@@ -179,9 +181,32 @@ func (h *Handler) identify(ctx context.Context, token string, app directory.App)
 	}
 	hdr := identityHeaders(c, jwt)
 	if h.fresh {
-		h.answers.put(key, hdr, now)
+		h.identities.put(key, hdr, now)
 	}
 	return hdr, nil
+}
+
+// app returns the app that serves a request for host and urlPath; the
+// apps of a registered host are kept FreshFor too, so that an app added or
+// removed is seen within a second, and a request otherwise costs no
+// look-up of its app.
+func (h *Handler) app(ctx context.Context, host, urlPath string) (directory.App, error) {
+	host = strings.ToLower(host)
+	now := h.now()
+	apps, ok := []directory.App(nil), false
+	if h.fresh {
+		apps, ok = h.hosts.get(host, now)
+	}
+	if !ok {
+		var err error
+		if apps, err = h.dir.ForwardAuthApps(ctx, host); err != nil {
+			return directory.App{}, err
+		}
+		if h.fresh && len(apps) > 0 {
+			h.hosts.put(host, apps, now)
+		}
+	}
+	return directory.MatchForwardAuthApp(apps, urlPath)
 }
 
 func nonNil(s []string) []string {

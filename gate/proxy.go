@@ -49,7 +49,7 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(h.issuer, "https://") {
 		o.Proto = "https"
 	}
-	app, err := h.dir.ForwardAuthApp(r.Context(), o.Host, o.Path)
+	app, err := h.app(r.Context(), o.Host, o.Path)
 	if directory.KindOf(err) == directory.NotFound {
 		return directory.NotFoundError(fmt.Sprintf("No app is registered for %s (admit app add --forward-auth-host %s).", o.Host, o.Host))
 	}
