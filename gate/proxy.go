@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -73,6 +74,14 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	dropSessionCookie(r, h.cookie.Name())
 	for _, k := range admitResponseHeaders {
 		w.Header().Del(k)
+	}
+	// The server's write timeout bounds admit's own pages; a stream or a
+	// WebSocket of the app lasts as long as the app keeps it open (the
+	// upgraded connection's reads too: a WebSocket may idle).
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	if r.Header.Get("Upgrade") != "" {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
 	h.proxy.ServeHTTP(w, r)
 	return nil
