@@ -119,9 +119,10 @@ func (s *Service) ForwardAuth(ctx context.Context, token string, app App) (AppCl
 	if v.User.PasswordMustChange {
 		return AppClaims{}, ForbiddenError("Please change your password at admit first.")
 	}
-	accountID := app.AccountID
-	if accountID == "" {
-		accountID = v.Account.ID
+	if app.AccountID == "" || app.AccountID == v.Account.ID {
+		// Authenticate has just read and checked the session's membership
+		// and its entry: the claims need not read them again.
+		return s.appClaims(ctx, v.Account, v.User, v.Membership, v.Session.Credential)
 	}
-	return s.AppClaimsFor(ctx, v.User.ID, accountID, v.Session.Credential)
+	return s.AppClaimsFor(ctx, v.User.ID, app.AccountID, v.Session.Credential)
 }
