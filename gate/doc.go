@@ -18,10 +18,11 @@
 // the sign-in redirect goes to /login on the app's host, which must be a
 // registered one. A host nobody registered gets 403, never a redirect.
 //
-// The answer for a session is kept for at most FreshFor (half a second)
-// per replica, so that a deactivated membership or an ended session loses
-// access within a second everywhere while a page's burst of requests costs
-// one look-up.
+// The answer for a session at an app, and the apps of a registered host,
+// are kept for at most FreshFor (half a second) per replica, so that a
+// deactivated membership, an ended session or a removed app loses access
+// within a second everywhere while a page's burst of requests costs one
+// look-up.
 //
 // Routes:
 //
