@@ -37,7 +37,12 @@ type App struct {
 	Public bool
 	// AccountID binds the app to one account; empty serves every account.
 	AccountID string
-	CreatedAt time.Time
+	// ForwardAuthHost, when set, puts the app behind admit's forward-auth
+	// and reverse proxy: requests for this host (host[:port], lower case)
+	// are the app's, under PathPrefix when that is set too.
+	ForwardAuthHost string
+	PathPrefix      string
+	CreatedAt       time.Time
 }
 
 // NewApp is what the operator gives to register an app.
@@ -48,6 +53,10 @@ type NewApp struct {
 	BackchannelLogoutURI   string
 	Public                 bool
 	AccountID              string // "" for every account
+	// ForwardAuthHost and PathPrefix register the app for forward-auth
+	// (see App); an app may have them, redirect URIs, or both.
+	ForwardAuthHost string
+	PathPrefix      string
 }
 
 // AppStore keeps the apps.
@@ -56,6 +65,9 @@ type AppStore interface {
 	CreateApp(ctx context.Context, a App) error
 	FindAppByClientID(ctx context.Context, clientID string) (App, error)
 	FindApps(ctx context.Context) ([]App, error) // oldest first
+	// FindAppsByForwardAuthHost returns the apps registered for a
+	// forward-auth host (any path prefix).
+	FindAppsByForwardAuthHost(ctx context.Context, host string) ([]App, error)
 	UpdateAppSecret(ctx context.Context, id, secretHash string) error
 	DeleteApp(ctx context.Context, id string) error
 }
@@ -102,11 +114,8 @@ func checkRedirectURI(s string) string {
 	return fmt.Sprintf("redirect URI %q must use https", s)
 }
 
-func checkURIs(flag string, uris []string, required bool) ([]string, []string) {
+func checkURIs(uris []string) ([]string, []string) {
 	var problems, out []string
-	if required && len(uris) == 0 {
-		problems = append(problems, "at least one "+flag+" is required")
-	}
 	for _, u := range uris {
 		u = strings.TrimSpace(u)
 		if p := checkRedirectURI(u); p != "" {
@@ -126,9 +135,16 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 	in.Name = strings.TrimSpace(in.Name)
 	var problems []string
 	problems = appendProblem(problems, validateName("app name", in.Name))
-	redirects, bad := checkURIs("redirect URI", in.RedirectURIs, true)
+	in.ForwardAuthHost = strings.ToLower(strings.TrimSpace(in.ForwardAuthHost))
+	in.PathPrefix = strings.TrimSpace(in.PathPrefix)
+	// An app that only sits behind forward-auth needs no redirect URI.
+	if len(in.RedirectURIs) == 0 && in.ForwardAuthHost == "" {
+		problems = append(problems, "an app needs a redirect URI (OpenID Connect) or a forward-auth host")
+	}
+	redirects, bad := checkURIs(in.RedirectURIs)
 	problems = append(problems, bad...)
-	logouts, bad := checkURIs("post-logout redirect URI", in.PostLogoutRedirectURIs, false)
+	problems = append(problems, checkForwardAuth(in.ForwardAuthHost, in.PathPrefix)...)
+	logouts, bad := checkURIs(in.PostLogoutRedirectURIs)
 	problems = append(problems, bad...)
 	in.BackchannelLogoutURI = strings.TrimSpace(in.BackchannelLogoutURI)
 	if in.BackchannelLogoutURI != "" {
@@ -138,7 +154,8 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 		return App{}, "", InvalidError(problems...)
 	}
 	a := App{ID: newID(), Name: in.Name, ClientID: newSecret(clientIDPrefix, 16), RedirectURIs: redirects,
-		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID, CreatedAt: s.clock()}
+		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID,
+		ForwardAuthHost: in.ForwardAuthHost, PathPrefix: in.PathPrefix, CreatedAt: s.clock()}
 	var secret string
 	if !a.Public {
 		secret = newSecret(clientSecretPrefix, 32)
@@ -150,12 +167,24 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 				return err
 			}
 		}
+		if a.ForwardAuthHost != "" {
+			taken, err := tx.FindAppsByForwardAuthHost(ctx, a.ForwardAuthHost)
+			if err != nil {
+				return err
+			}
+			for _, o := range taken {
+				if o.PathPrefix == a.PathPrefix {
+					return ConflictError(fmt.Sprintf("app %s already serves %s%s", o.Name, a.ForwardAuthHost, a.PathPrefix))
+				}
+			}
+		}
 		if err := tx.CreateApp(ctx, a); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, change{
 			accountID: a.AccountID, actor: actor, action: "app.added", targetType: "app", targetID: a.ID,
-			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "redirect_uris": a.RedirectURIs, "public": a.Public},
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "redirect_uris": a.RedirectURIs, "public": a.Public,
+				"forward_auth_host": a.ForwardAuthHost, "path_prefix": a.PathPrefix},
 		})
 	})
 	if err != nil {

@@ -102,7 +102,7 @@ func TestAddAppRefusals(t *testing.T) {
 			want string
 		}{
 			{"no name", directory.NewApp{RedirectURIs: []string{"https://a.example/cb"}}, directory.Invalid, "app name is required"},
-			{"no redirect URI", directory.NewApp{Name: "A"}, directory.Invalid, "at least one redirect URI"},
+			{"no redirect URI", directory.NewApp{Name: "A"}, directory.Invalid, "a redirect URI (OpenID Connect) or a forward-auth host"},
 			{"plain http", directory.NewApp{Name: "A", RedirectURIs: []string{"http://a.example/cb"}}, directory.Invalid, "must use https"},
 			{"wildcard", directory.NewApp{Name: "A", RedirectURIs: []string{"https://*.a.example/cb"}}, directory.Invalid, "wildcard"},
 			{"bad post-logout URI", directory.NewApp{Name: "A", RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{"https://a.example/#x"}}, directory.Invalid, "fragment"},

@@ -272,6 +272,14 @@ func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cr
 	if verdict.refusal != nil {
 		return AppClaims{}, ForbiddenError(Message(verdict.refusal))
 	}
+	return s.appClaims(ctx, a, u, m, cred)
+}
+
+// appClaims builds the claims of a membership whose entry with cred was
+// checked.
+func (s *Service) appClaims(ctx context.Context, a Account, u User, m Membership, cred Credential) (AppClaims, error) {
+	accountID, userID := a.ID, u.ID
+	var err error
 	c := AppClaims{
 		Subject: u.ID, Email: u.Email, GivenName: u.FirstName, FamilyName: u.LastName,
 		Name:    strings.TrimSpace(u.FirstName + " " + u.LastName),

@@ -23,14 +23,16 @@ type appRow struct {
 	Backchannel string         `db:"backchannel_logout_uri"`
 	Public      bool           `db:"public"`
 	AccountID   sql.NullString `db:"account_id"`
+	Host        string         `db:"forward_auth_host"`
+	PathPrefix  string         `db:"path_prefix"`
 	CreatedAt   time.Time      `db:"created_at"`
 }
 
-const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, created_at`
+const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, forward_auth_host, path_prefix, created_at`
 
 func (r appRow) app() (directory.App, error) {
 	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, BackchannelLogoutURI: r.Backchannel, Public: r.Public,
-		AccountID: r.AccountID.String, CreatedAt: r.CreatedAt.UTC()}
+		AccountID: r.AccountID.String, ForwardAuthHost: r.Host, PathPrefix: r.PathPrefix, CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(r.Redirects), &a.RedirectURIs); err != nil {
 		return a, fmt.Errorf("app %s redirect URIs: %w", r.ID, err)
 	}
@@ -47,8 +49,9 @@ func jsonList(s []string) string {
 
 // CreateApp stores an app; Conflict when its client id exists.
 func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID), a.CreatedAt)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID),
+		a.ForwardAuthHost, a.PathPrefix, a.CreatedAt)
 	return s.dialect.wrap(err, "insert app")
 }
 
@@ -67,6 +70,20 @@ func (s *Store) FindApps(ctx context.Context) ([]directory.App, error) {
 	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`); err != nil {
 		return nil, s.dialect.wrap(err, "find apps")
 	}
+	return appsOf(rows)
+}
+
+// FindAppsByForwardAuthHost returns the apps registered for a forward-auth
+// host, whatever their path prefix (an index range of apps_forward_auth).
+func (s *Store) FindAppsByForwardAuthHost(ctx context.Context, host string) ([]directory.App, error) {
+	var rows []appRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+appColumns+` FROM apps WHERE forward_auth_host = ? AND forward_auth_host <> '' ORDER BY path_prefix`), host); err != nil {
+		return nil, s.dialect.wrap(err, "find apps by forward-auth host")
+	}
+	return appsOf(rows)
+}
+
+func appsOf(rows []appRow) ([]directory.App, error) {
 	out := make([]directory.App, len(rows))
 	for i, r := range rows {
 		a, err := r.app()

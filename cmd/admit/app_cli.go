@@ -18,13 +18,16 @@ type appJSON struct {
 	BackchannelLogoutURI   string    `json:"backchannel_logout_uri,omitempty"`
 	Public                 bool      `json:"public"`
 	Account                string    `json:"account,omitempty"` // slug; none for every account
+	ForwardAuthHost        string    `json:"forward_auth_host,omitempty"`
+	PathPrefix             string    `json:"path_prefix,omitempty"`
 	Issuer                 string    `json:"issuer"`
 	CreatedAt              time.Time `json:"created_at"`
 }
 
 func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
 	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
-		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug, Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
+		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug,
+		ForwardAuthHost: a.ForwardAuthHost, PathPrefix: a.PathPrefix, Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
 }
 
 func nonNilList(s []string) []string {
@@ -43,7 +46,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	backchannel := fs.String("backchannel-logout-uri", "", "where admit posts a logout token when a person's membership ends (OpenID Back-Channel Logout)")
 	public := fs.Bool("public", false, "the app cannot keep a secret (single-page or native app): no secret, PKCE required")
 	slug := fs.String("account", "", "serve only this account's members (default: every account)")
-	if err := c.parse(fs, args, "name", "redirect-uri"); err != nil {
+	host := fs.String("forward-auth-host", "", "put the app behind forward-auth or admit's proxy: requests for this host[:port] are the app's (then --redirect-uri is optional)")
+	prefix := fs.String("path-prefix", "", "with --forward-auth-host: only requests under this path (/wiki) are the app's")
+	if err := c.parse(fs, args, "name"); err != nil {
 		return err
 	}
 	svc, done, err := c.service(ctx)
@@ -60,7 +65,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 		accountID = a.ID
 	}
 	app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-		BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID})
+		BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix})
 	if err != nil {
 		return err
 	}
@@ -71,6 +76,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 		text += fmt.Sprintf("\nclient secret: %s\n(the secret is shown only now; store it in the app's settings)", secret)
 	} else {
 		text += "\npublic client: no secret; the app must use PKCE (S256)"
+	}
+	if app.ForwardAuthHost != "" {
+		text += fmt.Sprintf("\nforward-auth:  %s%s (the X-Admit-Jwt audience is the client id)", app.ForwardAuthHost, app.PathPrefix)
 	}
 	c.output(out, text)
 	return nil
@@ -109,7 +117,11 @@ func (c *cli) appList(ctx context.Context, args []string) error {
 		if a.Public {
 			kind = "public"
 		}
-		rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, strings.Join(a.RedirectURIs, " "))
+		where := strings.Join(a.RedirectURIs, " ")
+		if a.ForwardAuthHost != "" {
+			where = strings.TrimSpace("forward-auth " + a.ForwardAuthHost + a.PathPrefix + " " + where)
+		}
+		rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, where)
 	}
 	c.output(out, strings.Join(rows, "\n"))
 	return nil

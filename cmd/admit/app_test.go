@@ -49,6 +49,13 @@ func TestAppCommands(t *testing.T) {
 		if s := rotated["client_secret"]; !strings.HasPrefix(s, "admit_secret_") || s == app.ClientSecret {
 			t.Errorf("rotate-secret = %v", rotated)
 		}
+		gated := decode[appJSON](t, admit(t, db, "", "app", "add", "--name", "Gated", "--forward-auth-host", "Gated.example.com", "--path-prefix", "/g", "--account", "acme", "--json"))
+		if gated.ForwardAuthHost != "gated.example.com" || gated.PathPrefix != "/g" || len(gated.RedirectURIs) != 0 {
+			t.Errorf("app add --forward-auth-host JSON = %+v", gated)
+		}
+		if r := admit(t, db, "", "app", "list"); !strings.Contains(r.stdout, "forward-auth gated.example.com/g") {
+			t.Errorf("app list does not show the forward-auth host: %s", r.stdout)
+		}
 		if r := admit(t, db, "", "app", "remove", "--client-id", app.ClientID); r.code != 0 || !strings.Contains(r.stdout, "removed app Wiki") {
 			t.Errorf("app remove: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
@@ -72,7 +79,8 @@ func TestAppCommands(t *testing.T) {
 			code int
 			want string
 		}{
-			{"no redirect URI", []string{"app", "add", "--name", "X"}, exitUsage, "missing --redirect-uri"},
+			{"no redirect URI", []string{"app", "add", "--name", "X"}, exitError, "a redirect URI (OpenID Connect) or a forward-auth host"},
+			{"forward-auth host with a scheme", []string{"app", "add", "--name", "X", "--forward-auth-host", "https://x.example"}, exitError, "without a scheme"},
 			{"plain http", []string{"app", "add", "--name", "X", "--redirect-uri", "http://x.example/cb"}, exitError, "must use https"},
 			{"fragment", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb#a"}, exitError, "fragment"},
 			{"unknown account", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--account", "nope"}, exitError, `no account "nope"`},

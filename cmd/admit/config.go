@@ -41,6 +41,9 @@ type Config struct {
 	// EventsRetention is how long events and webhook deliveries are kept
 	// (a duration); empty means directory.EventRetention.
 	EventsRetention string
+	// Upstream is the app `admit serve` proxies to; empty serves admit
+	// alone.
+	Upstream string
 	// OutboundAllow lists the CIDRs and host names outbound fetches may
 	// reach although private (see package fetch).
 	OutboundAllow string
@@ -67,6 +70,7 @@ var settings = []setting{
 	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
+	{"ADMIT_UPSTREAM", "upstream", "the app admit serve proxies to, with the identity headers of the signed-in person (http://127.0.0.1:3000); unset serves admit alone", func(c *Config) *string { return &c.Upstream }},
 	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
@@ -138,6 +142,9 @@ func (c Config) Validate() error {
 		if d, err := time.ParseDuration(c.EventsRetention); err != nil || d < time.Hour {
 			problems = append(problems, fmt.Errorf("ADMIT_EVENTS_RETENTION %q: want a duration of an hour or more, like 720h", c.EventsRetention))
 		}
+	}
+	if _, err := parseUpstream(c.Upstream); err != nil {
+		problems = append(problems, err)
 	}
 	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
 		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))

@@ -32,6 +32,7 @@ var allowedImports = map[string][]string{
 	"sso/oidctest":      {},
 	"proxy":             {"directory", "web", "certs"},
 	"provider":          {"directory", "web", "certs", "fetch"},
+	"gate":              {"directory", "web", "certs"},
 	"cmd/admit":         nil, // the wiring may import anything
 }
 

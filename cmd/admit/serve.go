@@ -21,6 +21,7 @@ import (
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
 	outbound "github.com/admit-dev/admit/fetch"
+	"github.com/admit-dev/admit/gate"
 	"github.com/admit-dev/admit/invite"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
@@ -41,7 +42,12 @@ const (
 
 func (c *cli) serve(ctx context.Context, args []string) error {
 	fs := c.flags("serve")
+	// ADMIT_UPSTREAM is read here until it joins the settings of config.go.
 	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	upstream, err := parseUpstream(c.cfg.Upstream)
+	if err != nil {
 		return err
 	}
 	log := c.logger(slog.LevelInfo)
@@ -73,7 +79,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	fetcher := c.cfg.Fetch(log)
-	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, reg, log)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, reg, log, upstream)
 	if err != nil {
 		return err
 	}
@@ -184,6 +190,18 @@ func (c *cli) mailWorker(svc *directory.Service, log *slog.Logger) (*mail.Worker
 	return mail.NewWorker(svc, smtp, renderer, log), nil
 }
 
+// parseUpstream reads ADMIT_UPSTREAM; "" is none.
+func parseUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, usageError{msg: fmt.Sprintf("ADMIT_UPSTREAM (--upstream) %q must be an http or https URL like http://127.0.0.1:3000", s)}
+	}
+	return u, nil
+}
+
 func hostOf(rawURL string) string {
 	if u, err := url.Parse(rawURL); err == nil && u.Hostname() != "" {
 		return u.Hostname()
@@ -239,7 +257,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -268,6 +286,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
+	forward, err := gate.New(gate.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Secure: cfg.Secure(), Upstream: upstream, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
 
@@ -285,9 +307,12 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	singleSignOn.Register(mux)
 	openID.Register(mux)
 	mux.Handle("POST /hooks/mail-bounce", mail.NewBounceHook(svc, keys.bounceSecret(), log))
-	mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
-		return directory.NotFoundError("There is no page at this address.")
-	}))
+	forward.Register(mux)
+	if upstream == nil {
+		mux.Handle("/", pages.Handler(func(w http.ResponseWriter, r *http.Request) error {
+			return directory.NotFoundError("There is no page at this address.")
+		}))
+	}
 
 	// Outermost first: the request id exists before anything logs, and
 	// observe sits right outside the mux (see observe).

@@ -1,0 +1,494 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// upstreamApp is the app behind admit: it answers with the X-Admit-*
+// headers it received, streams on /stream, and echoes on a WebSocket at
+// /ws.
+type upstreamApp struct {
+	*httptest.Server
+	release chan struct{} // lets /stream finish
+}
+
+func newUpstreamApp(t *testing.T) *upstreamApp {
+	t.Helper()
+	u := &upstreamApp{release: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", websocket.Handler(func(ws *websocket.Conn) {
+		var msg string
+		for websocket.Message.Receive(ws, &msg) == nil {
+			_ = websocket.Message.Send(ws, "echo: "+msg+" for "+ws.Request().Header.Get("X-Admit-Email"))
+		}
+	}))
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		http.NewResponseController(w).Flush()
+		select {
+		case <-u.release:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "data: last\n\n")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		seen := map[string]string{}
+		for k, v := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "x-admit-") {
+				seen[k] = strings.Join(v, " | ")
+			}
+		}
+		cookie, _ := r.Cookie("admit_session")
+		if cookie != nil {
+			seen["admit_session cookie"] = "present"
+		}
+		_ = json.NewEncoder(w).Encode(seen)
+	})
+	u.Server = httptest.NewServer(mux)
+	t.Cleanup(func() { u.Close() })
+	return u
+}
+
+// spoofed are identity headers a client makes up.
+var spoofed = http.Header{"X-Admit-User-Id": {"someone-else"}, "X-Admit-Role": {"owner"}, "X-Admit-Email": {"boss@acme.example"},
+	"X-Admit-Jwt": {"made.up.token"}, "X-Admit-Groups": {"admins"}}
+
+// visitor is a person's HTTP client: a cookie jar, redirects not followed.
+type visitor struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newVisitor(t *testing.T) *visitor {
+	jar, _ := cookiejar.New(nil)
+	return &visitor{t: t, client: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (v *visitor) do(method, u string, form url.Values, header http.Header) (*http.Response, string) {
+	v.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vals := range header {
+		req.Header[k] = vals
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		v.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var (
+	csrfInput     = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	returnToInput = regexp.MustCompile(`name="return_to" value="([^"]*)"`)
+)
+
+// signInAt follows a sign-in redirect to the sign-in form on origin,
+// signs in and changes the initial password; it returns the return_to the
+// sign-in form carried.
+func (v *visitor) signInAt(signIn, origin, email, password, newPassword string) string {
+	v.t.Helper()
+	_, page := v.do("GET", signIn, nil, nil)
+	csrf, ret := csrfInput.FindStringSubmatch(page), returnToInput.FindStringSubmatch(page)
+	if csrf == nil || ret == nil {
+		v.t.Fatalf("no sign-in form at %s:\n%.500s", signIn, page)
+	}
+	returnTo := html.UnescapeString(ret[1])
+	resp, page := v.do("POST", origin+"/login", url.Values{"email": {email}, "password": {password},
+		"return_to": {html.UnescapeString(ret[1])}, "csrf_token": {csrf[1]}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		v.t.Fatalf("sign-in: %d\n%.500s", resp.StatusCode, page)
+	}
+	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/password/change") {
+		_, page = v.do("GET", origin+loc, nil, nil)
+		csrf, ret = csrfInput.FindStringSubmatch(page), returnToInput.FindStringSubmatch(page)
+		if csrf == nil {
+			v.t.Fatalf("no password change form:\n%.500s", page)
+		}
+		form := url.Values{"current": {password}, "password": {newPassword}, "confirm": {newPassword}, "csrf_token": {csrf[1]}}
+		if ret != nil {
+			form.Set("return_to", html.UnescapeString(ret[1]))
+		}
+		resp, page = v.do("POST", origin+"/password/change", form, nil)
+		if resp.StatusCode != http.StatusSeeOther {
+			v.t.Fatalf("password change: %d\n%.500s", resp.StatusCode, page)
+		}
+	}
+	return returnTo
+}
+
+// nginxBinary finds Debian's nginx; CI installs it (.ci/run).
+func nginxBinary(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("ADMIT_TEST_REQUIRE_BROWSER") == "1" {
+		t.Fatal("nginx is required in CI (.ci/run installs it) but not installed: apt-get install nginx")
+	}
+	t.Skip("SKIPPED: nginx is not installed (apt-get install nginx); the forward-auth test through nginx did not run")
+	return ""
+}
+
+// nginxConf is the README's nginx snippet, with the test's addresses.
+const nginxConf = `daemon off;
+worker_processes 1;
+pid {{prefix}}/nginx.pid;
+error_log {{prefix}}/error.log info;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path {{prefix}}/body;
+  proxy_temp_path {{prefix}}/proxy;
+  fastcgi_temp_path {{prefix}}/fastcgi;
+  uwsgi_temp_path {{prefix}}/uwsgi;
+  scgi_temp_path {{prefix}}/scgi;
+  server {
+    listen {{listen}};
+
+    # admit's sign-in pages on the app's host: the session cookie is set here.
+    location ~ ^/(login|logout|password|invite|sso|static|me)(/|$) {
+      proxy_pass http://{{admit}};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+
+    location = /_admit/verify {
+      internal;
+      proxy_pass http://{{admit}}/auth/verify;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Uri $request_uri;
+    }
+
+    location / {
+      auth_request /_admit/verify;
+      auth_request_set $admit_signin $upstream_http_location;
+      auth_request_set $admit_user_id $upstream_http_x_admit_user_id;
+      auth_request_set $admit_email $upstream_http_x_admit_email;
+      auth_request_set $admit_name $upstream_http_x_admit_name;
+      auth_request_set $admit_account $upstream_http_x_admit_account;
+      auth_request_set $admit_role $upstream_http_x_admit_role;
+      auth_request_set $admit_groups $upstream_http_x_admit_groups;
+      auth_request_set $admit_jwt $upstream_http_x_admit_jwt;
+      error_page 401 = @admit_signin;
+
+      # Every identity header is set, so a client's own never passes.
+      proxy_set_header X-Admit-User-Id $admit_user_id;
+      proxy_set_header X-Admit-Email $admit_email;
+      proxy_set_header X-Admit-Name $admit_name;
+      proxy_set_header X-Admit-Account $admit_account;
+      proxy_set_header X-Admit-Role $admit_role;
+      proxy_set_header X-Admit-Groups $admit_groups;
+      proxy_set_header X-Admit-Jwt $admit_jwt;
+      proxy_set_header Host $http_host;
+      proxy_pass http://{{upstream}};
+    }
+
+    location @admit_signin {
+      return 302 $admit_signin;
+    }
+  }
+}
+`
+
+func startNginx(t *testing.T, listen, admitAddr, upstreamAddr string) {
+	t.Helper()
+	bin := nginxBinary(t)
+	prefix := t.TempDir()
+	conf := strings.NewReplacer("{{prefix}}", prefix, "{{listen}}", listen, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(nginxConf)
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log"))
+	// A file, not a pipe: nginx's worker would hold a pipe open after the
+	// master exits, and Wait with it.
+	out, err := os.Create(filepath.Join(prefix, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		// SIGTERM: nginx's fast shutdown, which stops the worker too.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			t.Logf("nginx error.log:\n%s", logs)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", listen)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			logs, _ := os.ReadFile(out.Name())
+			t.Fatalf("nginx exited: %s", logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx is not listening on %s", listen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// identityOf decodes the upstream's answer: the X-Admit-* headers it saw.
+func identityOf(t *testing.T, body string) map[string]string {
+	t.Helper()
+	var seen map[string]string
+	if err := json.Unmarshal([]byte(body), &seen); err != nil {
+		t.Fatalf("upstream answer %q: %v", body, err)
+	}
+	return seen
+}
+
+// gateSetup registers an account, a person with an initial password and
+// an app for host; cli runs admit with settings.
+func gateSetup(t *testing.T, settings []string, host string) func(stdin string, args ...string) result {
+	t.Helper()
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		r := admitWith(t, append(cleanEnv(), settings...), stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+		return r
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
+	cli("initial password given\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--role", "admin", "--password-stdin")
+	cli("", "app", "add", "--name", "Wiki", "--forward-auth-host", host, "--account", "acme")
+	return cli
+}
+
+// checkSignedIn asserts the upstream saw the person's identity, and none
+// of the spoofed values; nor admit's session cookie when admit is the
+// proxy (behind nginx the cookie is nginx's to pass or not).
+func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
+	t.Helper()
+	if seen["X-Admit-Email"] != "pat@acme.example" || seen["X-Admit-Role"] != "admin" || seen["X-Admit-Account"] != "acme" ||
+		seen["X-Admit-User-Id"] == "" || strings.Count(seen["X-Admit-Jwt"], ".") != 2 {
+		t.Errorf("upstream saw %v; want pat's identity", seen)
+	}
+	for k, v := range spoofed {
+		if strings.Contains(seen[k], v[0]) {
+			t.Errorf("the spoofed %s %q reached the upstream: %q", k, v[0], seen[k])
+		}
+	}
+	if noCookie && seen["admit_session cookie"] != "" {
+		t.Errorf("admit's session cookie reached the upstream")
+	}
+}
+
+func TestForwardAuthThroughNginx(t *testing.T) {
+	app := newUpstreamApp(t)
+	admitAddr, nginxAddr := freeAddr(t), freeAddr(t)
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=http://" + admitAddr, "ADMIT_ADDR=" + admitAddr,
+		"ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	cli := gateSetup(t, settings, nginxAddr)
+	s := startServer(t, t.TempDir(), settings...)
+	startNginx(t, nginxAddr, admitAddr, strings.TrimPrefix(app.URL, "http://"))
+	origin := "http://" + nginxAddr
+	v := newVisitor(t)
+
+	// Without a session: nginx sends the browser to sign in on the app's
+	// host, keeping the URL; the spoofed headers reach nothing.
+	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
+	want := origin + "/login?return_to=%2Fdocs%2Fpage%3Fx%3D1%26y%3D2"
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
+	}
+	back := v.signInAt(want, origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != "/docs/page?x=1&y=2" {
+		t.Errorf("the sign-in form returns to %q; want the original URL", back)
+	}
+
+	resp, body = v.do("GET", origin+back, nil, spoofed)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
+	}
+	checkSignedIn(t, identityOf(t, body), false)
+
+	// A host nobody registered: refused, never redirected.
+	req, _ := http.NewRequest("GET", origin+"/", nil)
+	req.Host = "evil.example"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
+		t.Errorf("foreign host: %d Location %q; want 403 and no redirect", res.StatusCode, res.Header.Get("Location"))
+	}
+
+	// Deactivation cuts access through nginx within a second.
+	cli("", "user", "deactivate", "--account", "acme", "--email", "pat@acme.example")
+	start := time.Now()
+	for {
+		resp, _ := v.do("GET", origin+"/docs", nil, nil)
+		if resp.StatusCode == http.StatusFound {
+			t.Logf("access through nginx ended %v after admit user deactivate returned", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("still %d a second after the deactivation", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReverseProxy(t *testing.T) {
+	app := newUpstreamApp(t)
+	admitAddr := freeAddr(t)
+	origin := "http://" + admitAddr
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + origin, "ADMIT_ADDR=" + admitAddr,
+		"ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "ADMIT_UPSTREAM=" + app.URL}
+	gateSetup(t, settings, admitAddr)
+	s := startServer(t, t.TempDir(), settings...)
+	v := newVisitor(t)
+
+	resp, body := v.do("GET", origin+"/docs?x=1", nil, spoofed)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?return_to=%2Fdocs%3Fx%3D1" {
+		t.Fatalf("signed out: %d Location %q\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), body, s.logs)
+	}
+	// admit's own routes stay admit's.
+	for _, p := range []string{"/healthz", "/.well-known/openid-configuration", "/static/admit.css"} {
+		if resp, _ := v.do("GET", origin+p, nil, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d; want admit's own 200", p, resp.StatusCode)
+		}
+	}
+	back := v.signInAt(origin+resp.Header.Get("Location"), origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != "/docs?x=1" {
+		t.Errorf("the sign-in form returns to %q; want /docs?x=1", back)
+	}
+	resp, body = v.do("GET", origin+back, nil, spoofed)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
+	}
+	seen := identityOf(t, body)
+	checkSignedIn(t, seen, true)
+	// admit, unlike nginx, removes every X-Admit-* a client sends.
+	resp, body = v.do("GET", origin+back, nil, http.Header{"X-Admit-Tenant": {"globex"}})
+	if extra := identityOf(t, body)["X-Admit-Tenant"]; resp.StatusCode != http.StatusOK || extra != "" {
+		t.Errorf("a made-up X-Admit-Tenant reached the upstream: %d %q", resp.StatusCode, extra)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "" {
+		t.Errorf("admit's CSP %q is on the app's response", csp)
+	}
+	// A POST without a session is refused, not redirected; spoofed
+	// headers do not open anything.
+	if resp, _ := newVisitor(t).do("POST", origin+"/docs", url.Values{"a": {"b"}}, spoofed); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST without a session: %d; want 401", resp.StatusCode)
+	}
+
+	cookies := v.client.Jar.Cookies(&url.URL{Scheme: "http", Host: admitAddr})
+
+	// Streaming: the first event arrives while the app still holds the
+	// response open.
+	req, _ := http.NewRequest("GET", origin+"/stream", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	line, err := readLineWithin(bufio.NewReader(res.Body), 5*time.Second)
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first streamed line %q, %v; want it before the app finishes", line, err)
+	}
+	close(app.release)
+
+	// WebSockets pass, with the identity headers.
+	cfg, err := websocket.NewConfig("ws://"+admitAddr+"/ws", origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		cfg.Header.Add("Cookie", c.String())
+	}
+	cfg.Header.Set("X-Admit-Email", "boss@acme.example")
+	ws, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("websocket through admit: %v\n%s", err, s.logs)
+	}
+	defer ws.Close()
+	if err := websocket.Message.Send(ws, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	var reply string
+	_ = ws.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := websocket.Message.Receive(ws, &reply); err != nil || reply != "echo: hello for pat@acme.example" {
+		t.Errorf("websocket reply %q, %v; want the echo for pat", reply, err)
+	}
+}
+
+func readLineWithin(r *bufio.Reader, d time.Duration) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() { l, err := r.ReadString('\n'); ch <- result{l, err} }()
+	select {
+	case got := <-ch:
+		return got.line, got.err
+	case <-time.After(d):
+		return "", fmt.Errorf("nothing within %v", d)
+	}
+}

@@ -1,0 +1,138 @@
+package directory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestAddForwardAuthAppRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		if _, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", ForwardAuthHost: "wiki.example.com", PathPrefix: "/w"}); err != nil {
+			t.Fatalf("an app with only a forward-auth host: %v", err)
+		}
+		for _, tc := range []struct {
+			name string
+			in   directory.NewApp
+			kind directory.Kind
+			want string
+		}{
+			{"prefix without host", directory.NewApp{Name: "A", PathPrefix: "/a"}, directory.Invalid, "needs a forward-auth host"},
+			{"host with scheme", directory.NewApp{Name: "A", ForwardAuthHost: "https://a.example"}, directory.Invalid, "without a scheme"},
+			{"host with path", directory.NewApp{Name: "A", ForwardAuthHost: "a.example/x"}, directory.Invalid, "must be a host name"},
+			{"host with bad port", directory.NewApp{Name: "A", ForwardAuthHost: "a.example:http"}, directory.Invalid, "must be a host name"},
+			{"host with user", directory.NewApp{Name: "A", ForwardAuthHost: "u@a.example"}, directory.Invalid, "must be a host name"},
+			{"prefix without slash", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "a"}, directory.Invalid, "clean path"},
+			{"prefix with trailing slash", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a/"}, directory.Invalid, "clean path"},
+			{"prefix with dot segment", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a/../b"}, directory.Invalid, "clean path"},
+			{"prefix with query", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a?x"}, directory.Invalid, "clean path"},
+			{"host and prefix taken", directory.NewApp{Name: "B", ForwardAuthHost: "Wiki.Example.com", PathPrefix: "/w"}, directory.Conflict, "already serves"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, _, err := svc.AddApp(ctx, operator, tc.in)
+				if directory.KindOf(err) != tc.kind || !strings.Contains(directory.Message(err), tc.want) {
+					t.Errorf("AddApp: %v (%v); want %v mentioning %q", err, directory.KindOf(err), tc.kind, tc.want)
+				}
+			})
+		}
+		if n := countRows(t, s, "apps"); n != 1 {
+			t.Errorf("%d apps stored; want the first alone", n)
+		}
+	})
+}
+
+func TestForwardAuthApp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		for _, in := range []directory.NewApp{
+			{Name: "root", ForwardAuthHost: "apps.example.com"},
+			{Name: "wiki", ForwardAuthHost: "apps.example.com", PathPrefix: "/wiki"},
+			{Name: "wiki admin", ForwardAuthHost: "apps.example.com", PathPrefix: "/wiki/admin"},
+			{Name: "billing", ForwardAuthHost: "billing.example.com:8443", PathPrefix: "/b"},
+			{Name: "oidc only", RedirectURIs: []string{"https://other.example.com/cb"}},
+		} {
+			if _, _, err := svc.AddApp(ctx, operator, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			host, path, want string // want "" is NotFound
+		}{
+			{"apps.example.com", "/", "root"},
+			{"APPS.example.com", "/x", "root"},
+			{"apps.example.com", "/wiki", "wiki"},
+			{"apps.example.com", "/wiki/page", "wiki"},
+			{"apps.example.com", "/wikipedia", "root"},
+			{"apps.example.com", "/wiki/admin/users", "wiki admin"},
+			{"apps.example.com", "/wiki/admin/../page", "wiki"},
+			{"apps.example.com", "/wiki/../wiki/admin/x", "wiki admin"},
+			{"apps.example.com", "//wiki/admin", "wiki admin"},
+			{"billing.example.com:8443", "/b/1", "billing"},
+			{"billing.example.com:8443", "/", ""},
+			{"billing.example.com", "/b/1", ""},
+			{"other.example.com", "/cb", ""},
+			{"", "/", ""},
+			{"evil.example/apps.example.com", "/", ""},
+		} {
+			app, err := svc.ForwardAuthApp(ctx, tc.host, tc.path)
+			if tc.want == "" {
+				if directory.KindOf(err) != directory.NotFound {
+					t.Errorf("%s %s: %q, %v; want NotFound", tc.host, tc.path, app.Name, err)
+				}
+				continue
+			}
+			if err != nil || app.Name != tc.want {
+				t.Errorf("%s %s: %q, %v; want %q", tc.host, tc.path, app.Name, err, tc.want)
+			}
+		}
+	})
+}
+
+// ForwardAuth gives the claims of the app's account, and refuses a
+// person who is not an active member of it.
+func TestForwardAuth(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, globex := mustAccount(t, svc, "acme"), mustAccount(t, svc, "globex")
+		u := addWithPassword(t, svc, acme.ID, "ada@example.com", "correct horse battery")
+		token, _, err := svc.StartSession(ctx, u.ID, acme.ID, directory.Credential{Method: directory.MethodPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		everyAccount, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "all", ForwardAuthHost: "all.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		globexOnly, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "globex", ForwardAuthHost: "g.example.com", AccountID: globex.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `UPDATE users SET password_must_change = false`); err != nil {
+			t.Fatal(err)
+		}
+		c, err := svc.ForwardAuth(ctx, token, everyAccount)
+		if err != nil || c.Subject != u.ID || c.Account.Slug != "acme" {
+			t.Errorf("app of every account: %+v, %v; want ada in acme", c, err)
+		}
+		if _, err := svc.ForwardAuth(ctx, token, globexOnly); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("globex's app for acme's member: %v; want Forbidden", err)
+		}
+		if _, err := svc.ForwardAuth(ctx, "made-up", everyAccount); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("made-up token: %v; want Unauthenticated", err)
+		}
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ForwardAuth(ctx, token, everyAccount); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("after deactivation: %v; want Unauthenticated", err)
+		}
+	})
+}

@@ -1,0 +1,149 @@
+package gate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+// VerifyPath is the forward-auth endpoint.
+const VerifyPath = "/auth/verify"
+
+// Config configures the gate.
+type Config struct {
+	Directory *directory.Service
+	Keys      *certs.TokenKeys
+	Pages     *web.Renderer
+	// Issuer is ADMIT_BASE_URL, the iss of the tokens (the provider's).
+	Issuer string
+	// Secure is as for the session cookie (https): it names the cookie.
+	Secure bool
+	// Upstream, when set, is the app admit proxies to (ADMIT_UPSTREAM).
+	Upstream *url.URL
+	Logger   *slog.Logger
+}
+
+// Handler serves forward-auth, and the reverse proxy when there is an
+// upstream.
+type Handler struct {
+	dir    *directory.Service
+	keys   *certs.TokenKeys
+	pages  *web.Renderer
+	cookie web.SessionCookie
+	issuer string
+	proxy  *httputil.ReverseProxy
+	log    *slog.Logger
+	now    func() time.Time
+	// identities and hosts are the answers kept FreshFor (see app and
+	// identify).
+	identities answers[http.Header]
+	hosts      answers[[]directory.App]
+	// fresh turns the reuse of answers on; the benchmark measures without.
+	fresh bool
+}
+
+// New builds the gate.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Directory == nil || cfg.Keys == nil || cfg.Pages == nil {
+		return nil, errors.New("gate: directory, keys and pages are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{dir: cfg.Directory, keys: cfg.Keys, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure},
+		issuer: strings.TrimSuffix(cfg.Issuer, "/"), log: log, now: time.Now, fresh: true}
+	if cfg.Upstream != nil {
+		p, err := newProxy(cfg.Upstream, log)
+		if err != nil {
+			return nil, err
+		}
+		h.proxy = p
+	}
+	return h, nil
+}
+
+// Register adds the routes to mux. With an upstream, the proxy takes
+// every path no other route of mux claims: admit's own routes are more
+// specific patterns and stay admit's.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc(VerifyPath, h.handleVerify)
+	mux.HandleFunc(VerifyPath+"/", h.handleVerify)
+	if h.proxy != nil {
+		mux.Handle("/", h.pages.Handler(h.handleProxy))
+	}
+}
+
+// handleVerify answers a proxy's forward-auth request. Every method is
+// served: nginx and Envoy ask with the original request's method.
+func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
+	o, err := readForwarded(r, VerifyPath)
+	if err != nil {
+		h.log.InfoContext(ctx, "forward-auth refused", "reason", err)
+		http.Error(w, "admit: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	app, err := h.app(ctx, o.Host, o.Path)
+	if directory.KindOf(err) == directory.NotFound {
+		// Never a redirect for a host nobody registered: it would send the
+		// browser, and its session after sign-in, wherever the request said.
+		h.log.InfoContext(ctx, "forward-auth for an unregistered host", "host", o.Host, "path", o.Path)
+		http.Error(w, fmt.Sprintf("admit: no app is registered for %s%s (admit app add --forward-auth-host)", o.Host, o.Path), http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hdr, err := h.identify(ctx, h.cookie.Token(r), app)
+	switch {
+	case err == nil:
+		for k, v := range hdr {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+	case directory.KindOf(err) == directory.Unauthenticated:
+		// nginx's auth_request cannot pass a redirect on (anything but
+		// 2xx, 401 and 403 is an error to it): it gets 401 with the
+		// sign-in URL in Location, which its error_page sends the browser
+		// to. Traefik and Caddy hand the response to the browser as it is,
+		// so ?redirect=1 makes it the redirect itself.
+		w.Header().Set("Location", o.signInURL())
+		status := http.StatusUnauthorized
+		if r.URL.Query().Get("redirect") == "1" {
+			status = http.StatusFound
+		}
+		w.WriteHeader(status)
+	case directory.KindOf(err) == directory.Forbidden:
+		h.log.InfoContext(ctx, "forward-auth refused", "client_id", app.ClientID, "reason", err)
+		http.Error(w, "admit: "+directory.Message(err), http.StatusForbidden)
+	default:
+		h.fail(w, r, err)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.ErrorContext(r.Context(), "forward-auth", "err", err)
+	http.Error(w, "admit: the request could not be checked", http.StatusInternalServerError)
+}
+
+// stripAdmitHeaders removes every X-Admit-* header a client sent: only
+// admit sets them.
+func stripAdmitHeaders(hdr http.Header) {
+	for k := range hdr {
+		if len(k) >= len(headerPrefix) && strings.EqualFold(k[:len(headerPrefix)], headerPrefix) {
+			delete(hdr, k)
+		}
+	}
+}

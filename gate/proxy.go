@@ -1,0 +1,100 @@
+package gate
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// admitResponseHeaders are the headers admit's middleware puts on its own
+// pages; the app's responses carry the app's own instead (admit's strict
+// CSP would break the app's pages).
+var admitResponseHeaders = []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+	"Referrer-Policy", "Cross-Origin-Opener-Policy", "Permissions-Policy"}
+
+func newProxy(upstream *url.URL, log *slog.Logger) (*httputil.ReverseProxy, error) {
+	if upstream.Scheme != "http" && upstream.Scheme != "https" || upstream.Host == "" || upstream.User != nil {
+		return nil, fmt.Errorf("upstream %q must be an http or https URL like http://127.0.0.1:3000", upstream.Redacted())
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			pr.SetXForwarded()
+			// The app sees the host the browser asked for, as behind any
+			// proxy that keeps it (nginx proxy_set_header Host $host).
+			pr.Out.Host = pr.In.Host
+		},
+		// Streaming responses (server-sent events, chunked downloads) go
+		// to the browser as they come.
+		FlushInterval: -1,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.ErrorContext(r.Context(), "upstream", "err", err)
+			http.Error(w, "admit: the app is not answering", http.StatusBadGateway)
+		},
+	}, nil
+}
+
+// handleProxy passes a request to the upstream app with the identity
+// headers of its session, or sends the browser to sign in.
+func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
+	// First, whatever follows: a client's X-Admit-* never reaches the app.
+	stripAdmitHeaders(r.Header)
+	o := original{Proto: "http", Host: strings.ToLower(r.Host), URI: r.URL.RequestURI(), Path: r.URL.Path}
+	if strings.HasPrefix(h.issuer, "https://") {
+		o.Proto = "https"
+	}
+	app, err := h.app(r.Context(), o.Host, o.Path)
+	if directory.KindOf(err) == directory.NotFound {
+		return directory.NotFoundError(fmt.Sprintf("No app is registered for %s (admit app add --forward-auth-host %s).", o.Host, o.Host))
+	}
+	if err != nil {
+		return err
+	}
+	hdr, err := h.identify(r.Context(), h.cookie.Token(r), app)
+	if directory.KindOf(err) == directory.Unauthenticated {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return err
+		}
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {o.URI}}.Encode(), http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for k, v := range hdr {
+		r.Header[k] = v
+	}
+	dropSessionCookie(r, h.cookie.Name())
+	for _, k := range admitResponseHeaders {
+		w.Header().Del(k)
+	}
+	// The server's write timeout bounds admit's own pages; a stream or a
+	// WebSocket of the app lasts as long as the app keeps it open (the
+	// upgraded connection's reads too: a WebSocket may idle).
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	if r.Header.Get("Upgrade") != "" {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	h.proxy.ServeHTTP(w, r)
+	return nil
+}
+
+// dropSessionCookie keeps admit's session token from the app: with it, the
+// app could act as the person at admit itself.
+func dropSessionCookie(r *http.Request, name string) {
+	cookies := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if c.Name != name {
+			r.AddCookie(c)
+		}
+	}
+}
