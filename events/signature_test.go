@@ -3,19 +3,15 @@ package events_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/npmtest"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -25,78 +21,11 @@ import (
 
 const standardWebhooksDir = "testdata/standardwebhooks"
 
-// npmTool finds npm. Without it the test skips and says so loudly; with
-// ADMIT_TEST_REQUIRE_NODE=1 (CI) it fails.
-func npmTool(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("npm")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("ADMIT_TEST_REQUIRE_NODE") == "1" {
-		t.Fatal("npm is required (ADMIT_TEST_REQUIRE_NODE=1) but not installed: apt-get install nodejs npm")
-	}
-	fmt.Fprintln(os.Stderr, "\n!!! SKIPPING the Standard Webhooks signature check: npm is not installed (apt-get install nodejs npm)")
-	t.Skip("npm not installed")
-	return ""
-}
-
 // verifier returns the folder holding the locked standardwebhooks
-// library and verify.js. npm ci installs it once per lockfile into the
-// user's cache (never the tree), in a temporary folder renamed into place,
-// as cmd/admit's axe check does.
+// library and verify.js (see npmtest).
 func verifier(t *testing.T) string {
 	t.Helper()
-	npm := npmTool(t)
-	files := map[string][]byte{}
-	h := sha256.New()
-	for _, name := range []string{"package.json", "package-lock.json", "verify.js"} {
-		b, err := os.ReadFile(filepath.Join(standardWebhooksDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = b
-		h.Write(b)
-	}
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = t.TempDir()
-	}
-	root = filepath.Join(root, "admit-test")
-	final := filepath.Join(root, "standardwebhooks-"+hex.EncodeToString(h.Sum(nil)[:8]))
-	if _, err := os.Stat(filepath.Join(final, "node_modules", "standardwebhooks")); err == nil {
-		return final
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(root, "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	// No install scripts: the library needs none, and a test has no
-	// business running a registry's code at install time.
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_UPDATE_NOTIFIER=false")
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci for %s (CI needs the npm registry): %v\n%s", standardWebhooksDir, err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		if _, statErr := os.Stat(filepath.Join(final, "node_modules", "standardwebhooks")); statErr != nil {
-			t.Fatalf("install into %s: %v", final, err)
-		}
-	}
-	return final
+	return npmtest.Install(t, standardWebhooksDir)
 }
 
 // verifyCase is one message for verify.js to check with one secret.

@@ -3,12 +3,9 @@ package sso_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/npmtest"
 	"github.com/admit-dev/admit/sso"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
@@ -34,83 +32,6 @@ import (
 
 const nodeIdPDir = "testdata/nodeidp"
 
-// nodeTool finds node and npm. Without them the test skips and says so
-// loudly; CI (ADMIT_TEST_REQUIRE_BROWSER=1, or ADMIT_TEST_REQUIRE_NODE=1)
-// fails instead, as it does for a missing chromium.
-func nodeTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("ADMIT_TEST_REQUIRE_NODE") == "1" || os.Getenv("ADMIT_TEST_REQUIRE_BROWSER") == "1" {
-		t.Fatalf("%s is required (ADMIT_TEST_REQUIRE_NODE or ADMIT_TEST_REQUIRE_BROWSER is 1) but not installed: apt-get install nodejs npm", name)
-	}
-	fmt.Fprintf(os.Stderr, "\n!!! SKIPPING the samlify IdP tests: %s is not installed (apt-get install nodejs npm)\n", name)
-	t.Skipf("%s not installed", name)
-	return ""
-}
-
-// nodeModules installs the IdP's locked dependencies once per lockfile,
-// in the user's cache (never in the tree), and returns the node_modules
-// folder. The install happens in a temporary folder renamed into place,
-// so that a half-done or concurrent install is never used.
-func nodeModules(t testing.TB) string {
-	t.Helper()
-	npm := nodeTool(t, "npm")
-	var manifest, lock []byte
-	var err error
-	if manifest, err = os.ReadFile(filepath.Join(nodeIdPDir, "package.json")); err != nil {
-		t.Fatal(err)
-	}
-	if lock, err = os.ReadFile(filepath.Join(nodeIdPDir, "package-lock.json")); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(append(append([]byte{}, manifest...), lock...))
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = t.TempDir()
-	}
-	root = filepath.Join(root, "admit-test")
-	final := filepath.Join(root, "nodeidp-"+hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(final, "node_modules", "samlify", "package.json")); err == nil {
-		return filepath.Join(final, "node_modules")
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(root, "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp) // after a successful rename there is nothing left
-	for name, b := range map[string][]byte{"package.json": manifest, "package-lock.json": lock} {
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	// No install scripts: none of the locked packages needs one, and a
-	// test has no business running a registry's code at install time.
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_UPDATE_NOTIFIER=false")
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci for %s (CI needs the npm registry): %v\n%s", nodeIdPDir, err, out)
-	}
-	t.Logf("npm ci for the samlify IdP took %s", time.Since(start).Round(time.Millisecond))
-	if err := os.Rename(tmp, final); err != nil {
-		// Another test process got there first: use its install.
-		if _, statErr := os.Stat(filepath.Join(final, "node_modules", "samlify", "package.json")); statErr != nil {
-			t.Fatalf("install into %s: %v", final, err)
-		}
-	}
-	return filepath.Join(final, "node_modules")
-}
-
 // nodeIdP is idp.js running under node on a loopback port.
 type nodeIdP struct {
 	url    string
@@ -121,8 +42,8 @@ type nodeIdP struct {
 // (boundedly) for it to listen; t.Cleanup stops it.
 func startNodeIdP(t testing.TB) *nodeIdP {
 	t.Helper()
-	node := nodeTool(t, "node")
-	modules := nodeModules(t)
+	node := npmtest.Tool(t, "node")
+	modules := filepath.Join(npmtest.Install(t, nodeIdPDir), "node_modules")
 	script, err := filepath.Abs(filepath.Join(nodeIdPDir, "idp.js"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/admit-dev/admit/npmtest"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -29,79 +27,10 @@ const axeDir = "testdata/axe"
 // axeRules are the axe-core rule sets the check runs.
 var axeRules = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
 
-// npmTool finds node's npm. Without it the test skips and says so loudly;
-// CI (ADMIT_TEST_REQUIRE_NODE=1 or ADMIT_TEST_REQUIRE_BROWSER=1) fails.
-func npmTool(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("npm")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("ADMIT_TEST_REQUIRE_NODE") == "1" || os.Getenv("ADMIT_TEST_REQUIRE_BROWSER") == "1" {
-		t.Fatal("npm is required (ADMIT_TEST_REQUIRE_NODE or ADMIT_TEST_REQUIRE_BROWSER is 1) but not installed: apt-get install nodejs npm")
-	}
-	fmt.Fprintln(os.Stderr, "\n!!! SKIPPING the accessibility checks: npm is not installed (apt-get install nodejs npm)")
-	t.Skip("npm not installed")
-	return ""
-}
-
-// axeScript returns axe.min.js of the locked axe-core. npm ci installs it
-// once per lockfile into the user's cache (never the tree), in a temporary
-// folder renamed into place, so that a half-done or concurrent install is
-// never used. It follows sso's nodeModules, which installs samlify.
+// axeScript returns axe.min.js of the locked axe-core (see npmtest).
 func axeScript(t *testing.T) string {
 	t.Helper()
-	npm := npmTool(t)
-	manifest, err := os.ReadFile(filepath.Join(axeDir, "package.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.ReadFile(filepath.Join(axeDir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(append(append([]byte{}, manifest...), lock...))
-	root, err := os.UserCacheDir()
-	if err != nil {
-		root = t.TempDir()
-	}
-	root = filepath.Join(root, "admit-test")
-	final := filepath.Join(root, "axe-"+hex.EncodeToString(sum[:8]))
-	script := filepath.Join(final, "node_modules", "axe-core", "axe.min.js")
-	if b, err := os.ReadFile(script); err == nil {
-		return string(b)
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(root, "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp) // after a successful rename there is nothing left
-	for name, b := range map[string][]byte{"package.json": manifest, "package-lock.json": lock} {
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	// No install scripts: axe-core needs none, and a test has no business
-	// running a registry's code at install time.
-	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_UPDATE_NOTIFIER=false")
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci for %s (CI needs the npm registry): %v\n%s", axeDir, err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		// Another test process got there first: use its install.
-		if _, statErr := os.Stat(script); statErr != nil {
-			t.Fatalf("install into %s: %v", final, err)
-		}
-	}
-	b, err := os.ReadFile(script)
+	b, err := os.ReadFile(filepath.Join(npmtest.Install(t, axeDir), "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ var allowedImports = map[string][]string{
 	"events":            {"directory"},
 	"mail/smtptest":     {},
 	"directory/dnstest": {},
+	"npmtest":           {},
 	"sso/oidctest":      {},
 	"proxy":             {"directory", "web", "certs"},
 	"provider":          {"directory", "web", "certs", "fetch"},
