@@ -101,6 +101,8 @@ type AppAuthStore interface {
 	// CreateAppAuthorization stores an authorization whose person is known.
 	CreateAppAuthorization(ctx context.Context, a AppAuthorization) error
 	FindAppAuthorizationByCode(ctx context.Context, codeHash string) (AppAuthorization, error)
+	// ClaimAppAuthorizationCode marks the code used; NotFound when it was.
+	ClaimAppAuthorizationCode(ctx context.Context, id, codeHash string) error
 	// SetAppAuthorizationCode records the code, once: NotFound when it
 	// has one already.
 	SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
@@ -155,8 +157,10 @@ func (s *Service) CheckAppAuthorization(a AppAuthorization) error {
 	return nil
 }
 
-// AppAuthorizationByCode returns the authorization a code was issued for;
-// NotFound when the code is unknown, was exchanged already, or expired.
+// AppAuthorizationByCode returns the authorization a code was issued for,
+// and uses the code up: it opens one exchange, also when exchanges race
+// (RFC 6749 section 4.1.2), and a failed exchange ends it too. NotFound
+// when the code is unknown, was presented already, or expired.
 func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppAuthorization, error) {
 	a, err := s.store.FindAppAuthorizationByCode(ctx, hashToken(code))
 	if err != nil {
@@ -164,6 +168,9 @@ func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppA
 	}
 	if a.CodeExpiresAt == nil || !s.clock().Before(*a.CodeExpiresAt) || !a.Done() {
 		return AppAuthorization{}, NotFoundError("the code has expired")
+	}
+	if err := s.store.ClaimAppAuthorizationCode(ctx, a.ID, hashToken(code)); err != nil {
+		return AppAuthorization{}, err
 	}
 	return a, nil
 }

@@ -238,119 +238,98 @@ func (s *Service) InviteMember(ctx context.Context, adm Admin, in NewInvitation)
 	return s.Invite(ctx, adm.Account.ID, adm.Actor(), in)
 }
 
-// ChangeRole gives the member another of the account's roles.
-func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Role) (Member, error) {
-	role = Role(strings.TrimSpace(string(role)))
+// onMember runs change on the member id names, found and checked by
+// target inside one transaction: every console action on a person.
+func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, change func(tx Store, m Member) (Member, error)) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
 		// The person first: another account's id is NotFound whatever
-		// the role asked for.
+		// the change asks for.
 		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
 		if err != nil {
 			return err
 		}
+		out, err = change(tx, m)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// ChangeRole gives the member another of the account's roles.
+func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Role) (Member, error) {
+	role = Role(strings.TrimSpace(string(role)))
+	return s.onMember(ctx, adm, id, "change role", func(tx Store, m Member) (Member, error) {
 		roles, err := s.Roles(ctx, adm.Account.ID)
 		if err != nil {
-			return err
+			return Member{}, err
 		}
 		if !slices.Contains(roles, role) {
-			return InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
+			return Member{}, InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
 		}
 		if role == RoleOwner && !adm.Can(ManageOwners) {
-			return ForbiddenError("Only an owner can make someone an owner.")
+			return Member{}, ForbiddenError("Only an owner can make someone an owner.")
 		}
-		out = m
 		if m.Membership.Role == role {
-			return nil
+			return m, nil
 		}
+		out := m
 		if out.Membership, err = tx.SetMembershipRole(ctx, adm.Account.ID, m.User.ID, role, s.clock()); err != nil {
-			return err
+			return Member{}, err
 		}
-		return s.record(ctx, tx, change{
+		return out, s.record(ctx, tx, change{
 			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
 			data:   map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
 			events: []publication{roleChangedEvent(m.User.ID, role, "admin")},
 		})
 	})
-	if err != nil {
-		return Member{}, fmt.Errorf("change role: %w", err)
-	}
-	return out, nil
 }
 
 // DeactivateMember suspends the member (Deactivate).
 func (s *Service) DeactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	var out Member
-	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
-		if err != nil {
-			return err
-		}
-		out, err = s.deactivate(ctx, tx, adm.Actor(), m)
-		return err
+	return s.onMember(ctx, adm, id, "deactivate", func(tx Store, m Member) (Member, error) {
+		return s.deactivate(ctx, tx, adm.Actor(), m)
 	})
-	if err != nil {
-		return Member{}, fmt.Errorf("deactivate: %w", err)
-	}
-	return out, nil
 }
 
 // ReactivateMember lets a deactivated member in again (Reactivate).
 func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	var out Member
-	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
-		if err != nil {
-			return err
-		}
-		out, err = s.reactivate(ctx, tx, adm.Actor(), m)
-		return err
+	return s.onMember(ctx, adm, id, "reactivate", func(tx Store, m Member) (Member, error) {
+		return s.reactivate(ctx, tx, adm.Actor(), m)
 	})
-	if err != nil {
-		return Member{}, fmt.Errorf("reactivate: %w", err)
-	}
-	return out, nil
 }
 
 // RemoveMember takes the person out of the account: their membership, its
 // sessions and groups, and an open invitation go. The person's user stays
 // (they may belong to other accounts).
 func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	var out Member
-	err := s.store.Tx(ctx, func(tx Store) error {
-		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
-		if err != nil {
-			return err
-		}
-		out = m
+	return s.onMember(ctx, adm, id, "remove member", func(tx Store, m Member) (Member, error) {
 		events := []publication{}
 		if inv, err := tx.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
 			inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
 			if err := tx.UpdateInvitation(ctx, inv); err != nil {
-				return err
+				return Member{}, err
 			}
 			events = append(events, invitationEvent(EventInvitationRevoked, inv))
 		} else if KindOf(err) != NotFound {
-			return err
+			return Member{}, err
 		}
 		// The apps the person signed in to hear of it (back-channel
 		// logout), as with a deactivation.
 		if err := s.endAppAccess(ctx, tx, adm.Account.ID, m.User.ID); err != nil {
-			return err
+			return Member{}, err
 		}
 		if err := tx.DeleteMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
-			return err
+			return Member{}, err
 		}
-		return s.record(ctx, tx, change{
+		return m, s.record(ctx, tx, change{
 			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.deleted", targetType: "membership", targetID: m.User.ID,
 			data:   map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
 			events: append(events, membershipEvent(EventMembershipDeleted, m.User.Email, m.Membership)),
 		})
 	})
-	if err != nil {
-		return Member{}, fmt.Errorf("remove member: %w", err)
-	}
-	return out, nil
 }
 
 // ResendInvitation sends the member's open invitation again (Resend).

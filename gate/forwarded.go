@@ -36,17 +36,21 @@ func readForwarded(r *http.Request, verifyPath string) (original, error) {
 	if p := first(r.Header.Get("X-Forwarded-Proto")); p != "" {
 		o.Proto = strings.ToLower(p)
 	}
-	if h := first(r.Header.Get("X-Forwarded-Host")); h != "" {
+	// Envoy's ext_authz keeps the original Host and appends the original
+	// path: then that is the request, and headers a client may have sent
+	// along (X-Forwarded-Host, X-Original-Uri) are not read.
+	envoy := strings.HasPrefix(r.URL.Path, verifyPath+"/")
+	if h := first(r.Header.Get("X-Forwarded-Host")); h != "" && !envoy {
 		o.Host = h
 	}
 	o.Host = strings.ToLower(o.Host)
 	switch {
+	case envoy:
+		o.URI = strings.TrimPrefix(r.URL.RequestURI(), verifyPath)
 	case r.Header.Get("X-Forwarded-Uri") != "":
 		o.URI = r.Header.Get("X-Forwarded-Uri")
 	case r.Header.Get("X-Original-Uri") != "":
 		o.URI = r.Header.Get("X-Original-Uri")
-	case strings.HasPrefix(r.URL.Path, verifyPath+"/"):
-		o.URI = strings.TrimPrefix(r.URL.RequestURI(), verifyPath)
 	default:
 		o.URI = "/"
 	}
@@ -63,8 +67,23 @@ func readForwarded(r *http.Request, verifyPath string) (original, error) {
 	if err != nil {
 		return original{}, errForwarded
 	}
+	// A path with dot segments is refused, not cleaned: a proxy that
+	// routes on the raw path would send /admin/../public to the /admin
+	// backend while admit judged it as /public.
+	if hasDotSegment(u.Path) {
+		return original{}, errForwarded
+	}
 	o.Path = u.Path
 	return o, nil
+}
+
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // first is the first of a comma-separated list: a proxy behind another

@@ -139,10 +139,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // stripAdmitHeaders removes every X-Admit-* header a client sent: only
-// admit sets them.
+// admit sets them. Spellings with underscores (X_Admit_Email) go too: many
+// app servers read both as HTTP_X_ADMIT_EMAIL.
 func stripAdmitHeaders(hdr http.Header) {
 	for k := range hdr {
-		if len(k) >= len(headerPrefix) && strings.EqualFold(k[:len(headerPrefix)], headerPrefix) {
+		name := strings.ReplaceAll(k, "_", "-")
+		if len(name) >= len(headerPrefix) && strings.EqualFold(name[:len(headerPrefix)], headerPrefix) {
 			delete(hdr, k)
 		}
 	}

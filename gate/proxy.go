@@ -50,6 +50,12 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(h.issuer, "https://") {
 		o.Proto = "https"
 	}
+	// admit stands in front of one app, at its own host: a request for
+	// another registered host (sent to admit's listener with a made-up
+	// Host) would be judged by that app's rules and passed to this one.
+	if o.Host != hostOf(h.issuer) {
+		return directory.NotFoundError(fmt.Sprintf("admit passes only requests for %s to its app.", hostOf(h.issuer)))
+	}
 	app, err := h.app(r.Context(), o.Host, o.Path)
 	if directory.KindOf(err) == directory.NotFound {
 		return directory.NotFoundError(fmt.Sprintf("No app is registered for %s (admit app add --forward-auth-host %s).", o.Host, o.Host))
@@ -68,9 +74,6 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range hdr {
-		r.Header[k] = v
-	}
 	dropSessionCookie(r, h.cookie.Name())
 	for _, k := range admitResponseHeaders {
 		w.Header().Del(k)
@@ -83,8 +86,28 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("Upgrade") != "" {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
-	h.proxy.ServeHTTP(w, r)
+	// The identity goes on the outgoing request in Rewrite, after the
+	// proxy has dropped the hop-by-hop headers: a client that names
+	// X-Admit-Email in its Connection header cannot have admit's own
+	// header dropped and its look-alike (X_Admit_Email) read instead.
+	proxy := *h.proxy
+	proxy.Rewrite = func(pr *httputil.ProxyRequest) {
+		h.proxy.Rewrite(pr)
+		stripAdmitHeaders(pr.Out.Header)
+		for k, v := range hdr {
+			pr.Out.Header[k] = v
+		}
+	}
+	proxy.ServeHTTP(w, r)
 	return nil
+}
+
+// hostOf is the host[:port] of a URL, lowercased, as requests name it.
+func hostOf(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return strings.ToLower(u.Host)
+	}
+	return ""
 }
 
 // dropSessionCookie keeps admit's session token from the app: with it, the

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,6 +264,23 @@ func TestRefusals(t *testing.T) {
 			}
 			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); oauthError(err) != "invalid_grant" {
 				t.Errorf("second exchange: %v; want invalid_grant", err)
+			}
+		})
+		t.Run("code exchanged in parallel", func(t *testing.T) {
+			l := spa.start(t)
+			code := b.code(t, l, "", "")
+			var wg sync.WaitGroup
+			var won atomic.Int32
+			for range 8 {
+				wg.Go(func() {
+					if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); err == nil {
+						won.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if n := won.Load(); n != 1 {
+				t.Errorf("%d of 8 parallel exchanges of one code got tokens; want 1", n)
 			}
 		})
 		t.Run("code of another client", func(t *testing.T) {

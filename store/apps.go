@@ -174,6 +174,18 @@ func (s *Store) FindAppAuthorizationByCode(ctx context.Context, codeHash string)
 	return r.authorization()
 }
 
+// ClaimAppAuthorizationCode marks the code of an authorization used, once:
+// of two exchanges of one code at the same moment, one claims it and the
+// other gets NotFound.
+func (s *Store) ClaimAppAuthorizationCode(ctx context.Context, id, codeHash string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_authorizations SET code_hash = ? WHERE id = ? AND code_hash = ?`),
+		"used:"+codeHash, id, codeHash)
+	if err != nil {
+		return s.dialect.wrap(err, "claim app authorization code")
+	}
+	return expectOne(res, "unused app authorization code")
+}
+
 // SetAppAuthorizationCode records an authorization's code, once.
 func (s *Store) SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_authorizations SET code_hash = ?, code_expires_at = ?

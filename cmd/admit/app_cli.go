@@ -48,120 +48,96 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	slug := fs.String("account", "", "serve only this account's members (default: every account)")
 	host := fs.String("forward-auth-host", "", "put the app behind forward-auth or admit's proxy: requests for this host[:port] are the app's (then --redirect-uri is optional)")
 	prefix := fs.String("path-prefix", "", "with --forward-auth-host: only requests under this path (/wiki) are the app's")
-	if err := c.parse(fs, args, "name"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	var accountID string
-	if *slug != "" {
-		a, err := svc.Account(ctx, *slug)
+	return c.inService(ctx, fs, args, []string{"name"}, func(svc *directory.Service) error {
+		var accountID string
+		if *slug != "" {
+			a, err := svc.Account(ctx, *slug)
+			if err != nil {
+				return err
+			}
+			accountID = a.ID
+		}
+		app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
+			BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix})
 		if err != nil {
 			return err
 		}
-		accountID = a.ID
-	}
-	app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-		BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix})
-	if err != nil {
-		return err
-	}
-	out := c.toAppJSON(app, *slug)
-	out.ClientSecret = secret
-	text := fmt.Sprintf("added app %s\nissuer:        %s\nclient id:     %s", app.Name, out.Issuer, app.ClientID)
-	if secret != "" {
-		text += fmt.Sprintf("\nclient secret: %s\n(the secret is shown only now; store it in the app's settings)", secret)
-	} else {
-		text += "\npublic client: no secret; the app must use PKCE (S256)"
-	}
-	if app.ForwardAuthHost != "" {
-		text += fmt.Sprintf("\nforward-auth:  %s%s (the X-Admit-Jwt audience is the client id)", app.ForwardAuthHost, app.PathPrefix)
-	}
-	c.output(out, text)
-	return nil
+		out := c.toAppJSON(app, *slug)
+		out.ClientSecret = secret
+		text := fmt.Sprintf("added app %s\nissuer:        %s\nclient id:     %s", app.Name, out.Issuer, app.ClientID)
+		if secret != "" {
+			text += fmt.Sprintf("\nclient secret: %s\n(the secret is shown only now; store it in the app's settings)", secret)
+		} else {
+			text += "\npublic client: no secret; the app must use PKCE (S256)"
+		}
+		if app.ForwardAuthHost != "" {
+			text += fmt.Sprintf("\nforward-auth:  %s%s (the X-Admit-Jwt audience is the client id)", app.ForwardAuthHost, app.PathPrefix)
+		}
+		c.output(out, text)
+		return nil
+	})
 }
 
 func (c *cli) appList(ctx context.Context, args []string) error {
 	fs := c.flags("app list")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	apps, err := svc.Apps(ctx)
-	if err != nil {
-		return err
-	}
-	accounts, err := svc.Accounts(ctx)
-	if err != nil {
-		return err
-	}
-	slugs := map[string]string{}
-	for _, a := range accounts {
-		slugs[a.ID] = a.Slug
-	}
-	out := make([]appJSON, len(apps))
-	rows := make([]string, len(apps))
-	for i, a := range apps {
-		out[i] = c.toAppJSON(a, slugs[a.AccountID])
-		scope, kind := "every account", "confidential"
-		if a.AccountID != "" {
-			scope = "account " + slugs[a.AccountID]
+	return c.inService(ctx, fs, args, nil, func(svc *directory.Service) error {
+		apps, err := svc.Apps(ctx)
+		if err != nil {
+			return err
 		}
-		if a.Public {
-			kind = "public"
+		accounts, err := svc.Accounts(ctx)
+		if err != nil {
+			return err
 		}
-		where := strings.Join(a.RedirectURIs, " ")
-		if a.ForwardAuthHost != "" {
-			where = strings.TrimSpace("forward-auth " + a.ForwardAuthHost + a.PathPrefix + " " + where)
+		slugs := map[string]string{}
+		for _, a := range accounts {
+			slugs[a.ID] = a.Slug
 		}
-		rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, where)
-	}
-	c.output(out, strings.Join(rows, "\n"))
-	return nil
+		out := make([]appJSON, len(apps))
+		rows := make([]string, len(apps))
+		for i, a := range apps {
+			out[i] = c.toAppJSON(a, slugs[a.AccountID])
+			scope, kind := "every account", "confidential"
+			if a.AccountID != "" {
+				scope = "account " + slugs[a.AccountID]
+			}
+			if a.Public {
+				kind = "public"
+			}
+			where := strings.Join(a.RedirectURIs, " ")
+			if a.ForwardAuthHost != "" {
+				where = strings.TrimSpace("forward-auth " + a.ForwardAuthHost + a.PathPrefix + " " + where)
+			}
+			rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, where)
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 func (c *cli) appRemove(ctx context.Context, args []string) error {
 	fs := c.flags("app remove")
 	clientID := fs.String("client-id", "", "the app's client id (from app list)")
-	if err := c.parse(fs, args, "client-id"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	app, err := svc.RemoveApp(ctx, c.actor(), *clientID)
-	if err != nil {
-		return err
-	}
-	c.output(map[string]string{"client_id": app.ClientID, "name": app.Name}, fmt.Sprintf("removed app %s (%s); its client id and tokens no longer work", app.Name, app.ClientID))
-	return nil
+	return c.inService(ctx, fs, args, []string{"client-id"}, func(svc *directory.Service) error {
+		app, err := svc.RemoveApp(ctx, c.actor(), *clientID)
+		if err != nil {
+			return err
+		}
+		c.output(map[string]string{"client_id": app.ClientID, "name": app.Name}, fmt.Sprintf("removed app %s (%s); its client id and tokens no longer work", app.Name, app.ClientID))
+		return nil
+	})
 }
 
 func (c *cli) appRotateSecret(ctx context.Context, args []string) error {
 	fs := c.flags("app rotate-secret")
 	clientID := fs.String("client-id", "", "the app's client id (from app list)")
-	if err := c.parse(fs, args, "client-id"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	app, secret, err := svc.RotateAppSecret(ctx, c.actor(), *clientID)
-	if err != nil {
-		return err
-	}
-	c.output(map[string]string{"client_id": app.ClientID, "name": app.Name, "client_secret": secret},
-		fmt.Sprintf("new client secret of %s: %s\n(shown only now; the old secret no longer works)", app.Name, secret))
-	return nil
+	return c.inService(ctx, fs, args, []string{"client-id"}, func(svc *directory.Service) error {
+		app, secret, err := svc.RotateAppSecret(ctx, c.actor(), *clientID)
+		if err != nil {
+			return err
+		}
+		c.output(map[string]string{"client_id": app.ClientID, "name": app.Name, "client_secret": secret},
+			fmt.Sprintf("new client secret of %s: %s\n(shown only now; the old secret no longer works)", app.Name, secret))
+		return nil
+	})
 }

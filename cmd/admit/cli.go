@@ -345,44 +345,32 @@ func (c *cli) accountCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "the account's display name")
 	var domains stringList
 	fs.Var(&domains, "domain", "an email domain the account owns (repeatable)")
-	if err := c.parse(fs, args, "slug", "name"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	a, err := svc.CreateAccount(ctx, c.actor(), directory.NewAccount{Slug: *slug, Name: *name, Domains: domains})
-	if err != nil {
-		return err
-	}
-	c.output(toAccountJSON(a), fmt.Sprintf("created account %s (%s)", a.Slug, a.ID))
-	return nil
+	return c.inService(ctx, fs, args, []string{"slug", "name"}, func(svc *directory.Service) error {
+		a, err := svc.CreateAccount(ctx, c.actor(), directory.NewAccount{Slug: *slug, Name: *name, Domains: domains})
+		if err != nil {
+			return err
+		}
+		c.output(toAccountJSON(a), fmt.Sprintf("created account %s (%s)", a.Slug, a.ID))
+		return nil
+	})
 }
 
 func (c *cli) accountList(ctx context.Context, args []string) error {
 	fs := c.flags("account list")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	accounts, err := svc.Accounts(ctx)
-	if err != nil {
-		return err
-	}
-	out := make([]accountJSON, len(accounts))
-	var text strings.Builder
-	for i, a := range accounts {
-		out[i] = toAccountJSON(a)
-		fmt.Fprintf(&text, "%-24s %-32s %s\n", a.Slug, a.Name, strings.Join(a.Domains, ","))
-	}
-	c.output(out, strings.TrimSuffix(text.String(), "\n"))
-	return nil
+	return c.inService(ctx, fs, args, nil, func(svc *directory.Service) error {
+		accounts, err := svc.Accounts(ctx)
+		if err != nil {
+			return err
+		}
+		out := make([]accountJSON, len(accounts))
+		var text strings.Builder
+		for i, a := range accounts {
+			out[i] = toAccountJSON(a)
+			fmt.Fprintf(&text, "%-24s %-32s %s\n", a.Slug, a.Name, strings.Join(a.Domains, ","))
+		}
+		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		return nil
+	})
 }
 
 func (c *cli) accountSetPolicy(ctx context.Context, args []string) error {
@@ -631,6 +619,21 @@ func (c *cli) inAccount(ctx context.Context, fs *flag.FlagSet, args []string, re
 	}
 	defer done()
 	return fn(svc, a)
+}
+
+// inService parses the command's flags, checks the required ones and runs
+// fn with the directory, for the commands that act on the whole
+// installation.
+func (c *cli) inService(ctx context.Context, fs *flag.FlagSet, args []string, required []string, fn func(svc *directory.Service) error) error {
+	if err := c.parse(fs, args, required...); err != nil {
+		return err
+	}
+	svc, done, err := c.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(svc)
 }
 
 // oneLine makes text from outside (a name an identity provider sent) safe

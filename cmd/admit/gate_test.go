@@ -56,7 +56,7 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		seen := map[string]string{}
 		for k, v := range r.Header {
-			if strings.HasPrefix(strings.ToLower(k), "x-admit-") {
+			if strings.HasPrefix(strings.ReplaceAll(strings.ToLower(k), "_", "-"), "x-admit-") {
 				seen[k] = strings.Join(v, " | ")
 			}
 		}
@@ -397,7 +397,10 @@ func TestReverseProxy(t *testing.T) {
 	origin := "http://" + admitAddr
 	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + origin, "ADMIT_ADDR=" + admitAddr,
 		"ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "ADMIT_UPSTREAM=" + app.URL}
-	gateSetup(t, settings, admitAddr)
+	cli := gateSetup(t, settings, admitAddr)
+	// Another app, open to every account, on another host of the same
+	// platform: admit's upstream is not it.
+	cli("", "app", "add", "--name", "Open", "--forward-auth-host", "open.test")
 	s := startServer(t, t.TempDir(), settings...)
 	v := newVisitor(t)
 
@@ -429,6 +432,25 @@ func TestReverseProxy(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); csp != "" {
 		t.Errorf("admit's CSP %q is on the app's response", csp)
 	}
+	// A client cannot have admit's headers dropped as hop-by-hop
+	// (Connection) so that its underscore look-alikes are read instead.
+	resp, body = v.do("GET", origin+back, nil, http.Header{"Connection": {"X-Admit-Email, X-Admit-User-Id, X-Admit-Jwt"},
+		"X_Admit_Email": {"boss@acme.example"}, "X_Admit_User_Id": {"someone-else"}})
+	seen = identityOf(t, body)
+	checkSignedIn(t, seen, true)
+	for k, v := range seen {
+		if strings.Contains(k, "_") {
+			t.Errorf("the client's %s %q reached the upstream", k, v)
+		}
+	}
+	// A made-up Host naming another registered app reaches nothing.
+	req, _ := http.NewRequest("GET", origin+back, nil)
+	req.Host = "open.test"
+	if resp, err := v.client.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET with Host open.test: %v, %v; want 404", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 	// A POST without a session is refused, not redirected; spoofed
 	// headers do not open anything.
 	if resp, _ := newVisitor(t).do("POST", origin+"/docs", url.Values{"a": {"b"}}, spoofed); resp.StatusCode != http.StatusUnauthorized {
@@ -439,7 +461,7 @@ func TestReverseProxy(t *testing.T) {
 
 	// Streaming: the first event arrives while the app still holds the
 	// response open.
-	req, _ := http.NewRequest("GET", origin+"/stream", nil)
+	req, _ = http.NewRequest("GET", origin+"/stream", nil)
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}

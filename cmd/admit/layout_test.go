@@ -31,7 +31,6 @@ var allowedImports = map[string][]string{
 	"directory/dnstest": {},
 	"npmtest":           {},
 	"sso/oidctest":      {},
-	"proxy":             {"directory", "web", "certs"},
 	"provider":          {"directory", "web", "certs", "fetch"},
 	"gate":              {"directory", "web", "certs"},
 	"cmd/admit":         nil, // the wiring may import anything

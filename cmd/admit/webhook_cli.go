@@ -143,15 +143,9 @@ func (c *cli) webhookList(ctx context.Context, args []string) error {
 // withWebhook parses a command that takes --id of a webhook and runs fn.
 func (c *cli) withWebhook(ctx context.Context, fs *flag.FlagSet, args []string, fn func(svc *directory.Service, id string) error) error {
 	id := fs.String("id", "", "the webhook's id (from webhook list)")
-	if err := c.parse(fs, args, "id"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return fn(svc, *id)
+	return c.inService(ctx, fs, args, []string{"id"}, func(svc *directory.Service) error {
+		return fn(svc, *id)
+	})
 }
 
 func (c *cli) webhookRemove(ctx context.Context, args []string) error {
@@ -260,21 +254,15 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 func (c *cli) webhookRedeliver(ctx context.Context, args []string) error {
 	fs := c.flags("webhook redeliver")
 	id := fs.String("id", "", "the delivery's id (from webhook deliveries)")
-	if err := c.parse(fs, args, "id"); err != nil {
-		return err
-	}
-	svc, done, err := c.service(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	d, err := svc.Redeliver(ctx, *id)
-	if err != nil {
-		return err
-	}
-	c.output(map[string]string{"id": d.ID, "event_id": d.EventID, "status": string(d.Status)},
-		fmt.Sprintf("delivery %s (event %s) is queued again; the server's workers send it with the same webhook-id", d.ID, d.EventID))
-	return nil
+	return c.inService(ctx, fs, args, []string{"id"}, func(svc *directory.Service) error {
+		d, err := svc.Redeliver(ctx, *id)
+		if err != nil {
+			return err
+		}
+		c.output(map[string]string{"id": d.ID, "event_id": d.EventID, "status": string(d.Status)},
+			fmt.Sprintf("delivery %s (event %s) is queued again; the server's workers send it with the same webhook-id", d.ID, d.EventID))
+		return nil
+	})
 }
 
 // tailPoll is how often events tail --follow looks for new events.
