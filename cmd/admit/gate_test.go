@@ -434,7 +434,7 @@ func TestReverseProxy(t *testing.T) {
 	}
 	// A client cannot have admit's headers dropped as hop-by-hop
 	// (Connection) so that its underscore look-alikes are read instead.
-	resp, body = v.do("GET", origin+back, nil, http.Header{"Connection": {"X-Admit-Email, X-Admit-User-Id, X-Admit-Jwt"},
+	_, body = v.do("GET", origin+back, nil, http.Header{"Connection": {"X-Admit-Email, X-Admit-User-Id, X-Admit-Jwt"},
 		"X_Admit_Email": {"boss@acme.example"}, "X_Admit_User_Id": {"someone-else"}})
 	seen = identityOf(t, body)
 	checkSignedIn(t, seen, true)
