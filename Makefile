@@ -2,13 +2,17 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: help run test bench lint check build
+.PHONY: help run demo test bench lint check build
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 run: ## start admit on http://localhost:8080 with embedded SQLite in ./admit-data
 	$(GO) run ./cmd/admit serve
+
+demo: ## run the whole story on this machine: admit, demo SAML and OIDC identity providers, an intranet portal and two apps (see the printed URLs)
+	$(GO) build -o bin/admit ./cmd/admit
+	$(GO) run ./examples/demo -admit bin/admit
 
 test: ## run every test with the race detector, on SQLite and PostgreSQL
 	$(GO) test -race -count=1 -timeout 30m ./...
