@@ -12,7 +12,8 @@ run: ## start admit on http://localhost:8080 with embedded SQLite in ./admit-dat
 
 demo: ## run the whole story on this machine: admit, demo SAML and OIDC identity providers, an intranet portal and two apps (see the printed URLs)
 	$(GO) build -o bin/admit ./cmd/admit
-	$(GO) run ./examples/demo -admit bin/admit
+	$(GO) build -o bin/go-app ./examples/apps/go
+	$(GO) run ./examples/demo -admit bin/admit -go-app bin/go-app
 
 test: ## run every test with the race detector, on SQLite and PostgreSQL
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // invitedEmail is the person the demo invites, so the dev mailbox holds one.
@@ -22,9 +20,7 @@ type admitProcess struct {
 	dir string
 	env []string
 
-	server *exec.Cmd
-	logs   bytes.Buffer
-	exited chan struct{}
+	server *child
 }
 
 // run runs one admit command and returns what it printed.
@@ -55,66 +51,39 @@ func runJSON[T any](ctx context.Context, a *admitProcess, stdin string, args ...
 
 // serve starts `admit serve` and waits until it is ready.
 func (a *admitProcess) serve(ctx context.Context, base string) error {
-	a.server = exec.Command(a.bin, "serve")
-	a.server.Env = append(os.Environ(), a.env...)
-	a.server.Stdout, a.server.Stderr = &a.logs, &a.logs
-	if err := a.server.Start(); err != nil {
+	var err error
+	if a.server, err = startChild("admit serve", a.bin, a.env, "serve"); err != nil {
 		return err
 	}
-	a.exited = make(chan struct{})
-	go func() { _ = a.server.Wait(); close(a.exited) }()
-	ready := time.NewTimer(30 * time.Second)
-	defer ready.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-a.exited:
-			return fmt.Errorf("admit serve stopped:\n%s", a.logs.String())
-		case <-ready.C:
-			return fmt.Errorf("admit serve not ready after 30 s:\n%s", a.logs.String())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return a.server.waitReady(ctx, base+"/readyz")
 }
 
-// stop ends `admit serve` the way an operator's Ctrl-C does.
-func (a *admitProcess) stop() {
-	if a.server == nil || a.server.Process == nil {
-		return
+// logs is what admit serve has printed, for a failure message.
+func (a *admitProcess) logs() string {
+	if a.server == nil {
+		return ""
 	}
-	_ = a.server.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-	case <-time.After(10 * time.Second):
-		_ = a.server.Process.Kill()
-		<-a.exited
-	}
+	return a.server.logs.String()
 }
 
 // setupResult is what setup made that the rest of the demo needs.
 type setupResult struct {
 	samlMetadataURL string
 	samlRelayState  string
-	appClientID     string
-	appClientSecret string
+	apps            map[string]exampleApp // by language: go, node, python
 	scimToken       string
 	invitationMail  string
 }
 
+// exampleApp is one of examples/apps, registered with admit.
+type exampleApp struct {
+	env     []string // ADMIT_ISSUER, APP_URL, CLIENT_ID, CLIENT_SECRET
+	envFile string
+}
+
 // setup configures admit with its command line, as an operator would:
 // an account for Acme with its verified domain, Acme's two identity
-// providers, the platform's two apps, a SCIM token for Acme's portal,
+// providers, the platform's apps (the wiki and the three of examples/apps), a SCIM token for Acme's portal,
 // and an invitation in the dev mailbox.
 func setup(ctx context.Context, a *admitProcess, addr addresses, idp *samlIdP) (setupResult, error) {
 	var r setupResult
@@ -140,13 +109,27 @@ func setup(ctx context.Context, a *admitProcess, addr addresses, idp *samlIdP) (
 		"--return-host", "http://"+addr.app); err != nil {
 		return r, err
 	}
-	app, err := runJSON[struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}](ctx, a, "", "app", "add", "--name", "Demo app", "--redirect-uri", "http://"+addr.app+"/callback",
-		"--post-logout-redirect-uri", "http://"+addr.app+"/", "--account", "acme")
-	if err != nil {
-		return r, err
+	r.apps = map[string]exampleApp{}
+	for _, e := range []struct{ key, name, addr string }{
+		{"go", "Go app", addr.app}, {"node", "Node.js app", addr.nodeApp}, {"python", "Python app", addr.pythonApp},
+	} {
+		app, err := runJSON[struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}](ctx, a, "", "app", "add", "--name", e.name, "--redirect-uri", "http://"+e.addr+"/callback",
+			"--post-logout-redirect-uri", "http://"+e.addr+"/", "--account", "acme")
+		if err != nil {
+			return r, err
+		}
+		ea := exampleApp{env: []string{"ADMIT_ISSUER=" + admitURL, "APP_URL=http://" + e.addr,
+			"CLIENT_ID=" + app.ClientID, "CLIENT_SECRET=" + app.ClientSecret}}
+		// The example apps in examples/apps read their settings from the
+		// environment: `env $(cat demo-data/node-app.env) node app.mjs`.
+		ea.envFile = filepath.Join(a.dir, e.key+"-app.env")
+		if err := os.WriteFile(ea.envFile, []byte(strings.Join(ea.env, "\n")+"\n"), 0o600); err != nil {
+			return r, err
+		}
+		r.apps[e.key] = ea
 	}
 	token, err := runJSON[struct {
 		Token string `json:"token"`
@@ -162,7 +145,6 @@ func setup(ctx context.Context, a *admitProcess, addr addresses, idp *samlIdP) (
 	}
 	r.samlMetadataURL = admitURL + "/sso/acme/saml/intranet/metadata"
 	r.samlRelayState = "/wiki/"
-	r.appClientID, r.appClientSecret = app.ClientID, app.ClientSecret
 	r.scimToken = token.Token
 	r.invitationMail = invitation.ID
 	return r, nil

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/admit-dev/admit/npmtest"
 )
 
 // TestDemoInBrowser is what a newcomer does after `make demo`, in headless
@@ -26,14 +28,17 @@ import (
 // console; Leo arrives through Acme's OpenID provider and lands in the app.
 func TestDemoInBrowser(t *testing.T) {
 	browser := chromiumPath(t)
-	bin := filepath.Join(t.TempDir(), "admit")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/admit").CombinedOutput(); err != nil {
-		t.Fatalf("build admit: %v\n%s", err, out)
+	bins := t.TempDir()
+	bin, goApp := filepath.Join(bins, "admit"), filepath.Join(bins, "go-app")
+	for pkg, out := range map[string]string{"../../cmd/admit": bin, "../apps/go": goApp} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, msg)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	port := freePorts(t, 6)
-	d, err := start(ctx, config{admit: bin, dir: filepath.Join(t.TempDir(), "demo"), port: port}, slog.New(slog.DiscardHandler))
+	port := freePorts(t, 8)
+	d, err := start(ctx, config{admit: bin, goApp: goApp, dir: filepath.Join(t.TempDir(), "demo"), port: port}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +64,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#greeting`), // the wiki, behind admit's proxy
 	)
 	if err != nil {
-		t.Fatalf("SAML tile: %v\n%s", err, d.admit.logs.String())
+		t.Fatalf("SAML tile: %v\n%s", err, d.admit.logs())
 	}
 	greeting = text(t, nia, `#greeting`)
 	if greeting != "Welcome to the wiki, Nia Ng (admin)" {
@@ -71,11 +76,37 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#greeting`),
 	)
 	if err != nil {
-		t.Fatalf("demo app: %v\n%s", err, d.admit.logs.String())
+		t.Fatalf("demo app: %v\n%s", err, d.admit.logs())
 	}
 	greeting = text(t, nia, `#greeting`)
 	if greeting != "Welcome, Nia Ng of Acme Inc" {
-		t.Errorf("the app greets %q", greeting)
+		t.Errorf("the Go app greets %q", greeting)
+	}
+	// The other example apps, as their comments say to run them.
+	node := npmtest.Tool(t, "node")
+	nodeApp := filepath.Join(npmtest.Install(t, filepath.Join("..", "apps", "node")), "app.mjs")
+	examples := []struct{ name, addr, bin, script string }{
+		{"node", d.addr.nodeApp, node, nodeApp},
+		{"python", d.addr.pythonApp, "/usr/bin/python3", filepath.Join("..", "apps", "python", "app.py")},
+	}
+	for _, e := range examples {
+		if e.name == "python" && !authlibInstalled(t) {
+			continue
+		}
+		app, err := startChild(e.name+" example app", e.bin, d.setup.apps[e.name].env, e.script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(app.stop)
+		if err := app.waitReady(ctx, "http://"+e.addr+"/"); err != nil {
+			t.Fatal(err)
+		}
+		if err := do(nia, chromedp.Navigate("http://"+e.addr+"/"), chromedp.WaitVisible(`#greeting`)); err != nil {
+			t.Fatalf("the %s example app: %v\n%s", e.name, err, app.logs.String())
+		}
+		if got := text(t, nia, `#greeting`); got != "Welcome, Nia Ng of Acme Inc" {
+			t.Errorf("the %s example app greets %q", e.name, got)
+		}
 	}
 
 	var pushed, users string
@@ -85,7 +116,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#pushed`),
 	)
 	if err != nil {
-		t.Fatalf("SCIM push: %v\n%s", err, d.admit.logs.String())
+		t.Fatalf("SCIM push: %v\n%s", err, d.admit.logs())
 	}
 	pushed = text(t, nia, `#pushed`)
 	err = do(nia,
@@ -93,7 +124,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`table`),
 	)
 	if err != nil {
-		t.Fatalf("console: %v\n%s", err, d.admit.logs.String())
+		t.Fatalf("console: %v\n%s", err, d.admit.logs())
 	}
 	users = text(t, nia, `table`)
 	if !strings.Contains(pushed, "3 new") {
@@ -102,6 +133,15 @@ func TestDemoInBrowser(t *testing.T) {
 	for _, p := range scimPeople {
 		if !strings.Contains(users, p.UserName) {
 			t.Errorf("the console's users lack %s:\n%s", p.UserName, users)
+		}
+	}
+
+	// The request sequences of examples/scim, as Okta and Entra ID send them.
+	for _, script := range []string{"okta.sh", "entra.sh"} {
+		cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "scim", script))
+		cmd.Env = append(os.Environ(), "ADMIT_URL=http://"+d.addr.admit, "SCIM_TOKEN="+d.setup.scimToken)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("examples/scim/%s: %v\n%s", script, err, out)
 		}
 	}
 
@@ -116,7 +156,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#greeting`),
 	)
 	if err != nil {
-		t.Fatalf("OIDC tile: %v\n%s", err, d.admit.logs.String())
+		t.Fatalf("OIDC tile: %v\n%s", err, d.admit.logs())
 	}
 	greeting = text(t, leo, `#greeting`)
 	if greeting != "Welcome, Leo Park of Acme Inc" {
@@ -215,4 +255,21 @@ func do(browser context.Context, steps ...chromedp.Action[chromedp.Void]) error 
 		return fmt.Errorf("%w; the browser is at %s", err, where(browser))
 	}
 	return nil
+}
+
+// authlibInstalled says whether Debian's python3-authlib and
+// python3-requests are there for the Python example; CI installs them
+// (.ci/run) and sets ADMIT_TEST_REQUIRE_PYTHON, which makes their absence
+// a failure rather than a skip.
+func authlibInstalled(t *testing.T) bool {
+	err := exec.Command("/usr/bin/python3", "-c", "import authlib, requests").Run()
+	if err == nil {
+		return true
+	}
+	if os.Getenv("ADMIT_TEST_REQUIRE_PYTHON") != "" {
+		t.Errorf("the Python example needs Debian's python3-authlib and python3-requests (%v), and ADMIT_TEST_REQUIRE_PYTHON is set", err)
+		return false
+	}
+	t.Logf("SKIPPED the Python example app: apt-get install python3-authlib python3-requests to run it (%v)", err)
+	return false
 }

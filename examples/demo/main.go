@@ -6,9 +6,9 @@
 //     OpenID provider (zitadel's op), each with demo people;
 //   - Acme's intranet portal, with tiles that sign people in (IdP-initiated
 //     SAML, SP-initiated SAML, OIDC) and a button that pushes people by SCIM;
-//   - the platform's apps: one signing people in through admit's OpenID
-//     provider (go-oidc and x/oauth2, as any Go app would), and one behind
-//     admit's reverse proxy, reading the identity headers.
+//   - the platform's apps: examples/apps/go, signing people in through
+//     admit's OpenID provider (go-oidc and x/oauth2, as any Go app would),
+//     and a wiki behind admit's reverse proxy, reading the identity headers.
 //
 // admit is configured only through its command line, as an operator would
 // (see setup), so the demo also shows the commands. Run it with `make demo`.
@@ -34,6 +34,7 @@ import (
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.admit, "admit", "bin/admit", "the admit binary to run")
+	flag.StringVar(&cfg.goApp, "go-app", "bin/go-app", "the Go example app (examples/apps/go), built")
 	flag.StringVar(&cfg.dir, "dir", "demo-data", "folder for the demo's database (emptied at start)")
 	flag.IntVar(&cfg.port, "port", 8080, "admit's port; the demo's other servers take the next five")
 	flag.Parse()
@@ -52,6 +53,7 @@ func main() {
 
 type config struct {
 	admit string
+	goApp string
 	dir   string
 	port  int
 }
@@ -60,7 +62,7 @@ type config struct {
 // localhost and everything else as 127.0.0.1, so that admit's cookies and
 // the demo servers' cookies live apart in the browser (cookies ignore ports).
 type addresses struct {
-	admit, samlIdP, oidcIdP, portal, app, wiki string
+	admit, samlIdP, oidcIdP, portal, app, wiki, nodeApp, pythonApp string
 }
 
 func addressesFrom(port int) addresses {
@@ -72,6 +74,9 @@ func addressesFrom(port int) addresses {
 		portal:  at("127.0.0.1", 3),
 		app:     at("127.0.0.1", 4),
 		wiki:    at("127.0.0.1", 5),
+		// examples/apps/node and python, when you start them.
+		nodeApp:   at("127.0.0.1", 6),
+		pythonApp: at("127.0.0.1", 7),
 	}
 }
 
@@ -79,6 +84,7 @@ func addressesFrom(port int) addresses {
 type demo struct {
 	addr    addresses
 	admit   *admitProcess
+	goApp   *child
 	servers []*http.Server
 	setup   setupResult
 }
@@ -86,6 +92,9 @@ type demo struct {
 func start(ctx context.Context, cfg config, log *slog.Logger) (*demo, error) {
 	if _, err := os.Stat(cfg.admit); err != nil {
 		return nil, fmt.Errorf("no admit binary at %s: run `make build` first (make demo does)", cfg.admit)
+	}
+	if _, err := os.Stat(cfg.goApp); err != nil {
+		return nil, fmt.Errorf("no Go example app at %s: run `go build -o %s ./examples/apps/go` (make demo does)", cfg.goApp, cfg.goApp)
 	}
 	admitBin, err := filepath.Abs(cfg.admit)
 	if err != nil {
@@ -145,11 +154,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*demo, error) {
 	if err := samlIdP.trust(ctx, d.setup.samlMetadataURL, d.setup.samlRelayState); err != nil {
 		return nil, err
 	}
-	app, err := newRelyingParty(ctx, "http://"+d.addr.admit, "http://"+d.addr.app, d.setup.appClientID, d.setup.appClientSecret)
-	if err != nil {
+	// The demo app is examples/apps/go, run as you would run your own.
+	if d.goApp, err = startChild("the Go example app", cfg.goApp, d.setup.apps["go"].env); err != nil {
 		return nil, err
 	}
-	if err := d.serve(d.addr.app, app, log); err != nil {
+	if err := d.goApp.waitReady(ctx, "http://"+d.addr.app+"/"); err != nil {
 		return nil, err
 	}
 	if err := d.serve(d.addr.portal, newPortal(d.addr, d.setup), log); err != nil {
@@ -179,8 +188,9 @@ func (d *demo) close() {
 	for _, s := range d.servers {
 		_ = s.Close()
 	}
+	d.goApp.stop()
 	if d.admit != nil {
-		d.admit.stop()
+		d.admit.server.stop()
 	}
 }
 
@@ -201,8 +211,15 @@ People at Acme's identity providers (they do not exist in admit until they first
   SAML  omar / %[6]s
   OIDC  leo / %[6]s
 
+Acme's SCIM token (push people as Okta or Entra ID would, with examples/scim):
+  SCIM_TOKEN=%[10]s ADMIT_URL=http://%[2]s examples/scim/okta.sh
+
+The example apps in examples/apps are registered too; start them beside the demo:
+  env $(cat %[11]s) node examples/apps/node/app.mjs      (after npm ci in examples/apps/node)
+  env $(cat %[12]s) python3 examples/apps/python/app.py  (needs Authlib and requests)
+
 The dev mailbox holds an invitation for %[7]s:
   %[8]s mail list --account acme   (admit's own data is in %[9]s)
 
-`, d.addr.portal, d.addr.admit, d.addr.app, d.addr.samlIdP, d.addr.oidcIdP, demoPassword, invitedEmail, d.admit.bin, d.admit.dir)
+`, d.addr.portal, d.addr.admit, d.addr.app, d.addr.samlIdP, d.addr.oidcIdP, demoPassword, invitedEmail, d.admit.bin, d.admit.dir, d.setup.scimToken, d.setup.apps["node"].envFile, d.setup.apps["python"].envFile)
 }
