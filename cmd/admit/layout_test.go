@@ -33,7 +33,9 @@ var allowedImports = map[string][]string{
 	"sso/oidctest":      {},
 	"provider":          {"directory", "web", "certs", "fetch"},
 	"gate":              {"directory", "web", "certs"},
-	"examples/demo":     {},  // drives the built binary, as an operator does
+	"examples/demo":     {"npmtest"}, // drives the built binary, as an operator does
+	"examples/apps/go":  {},
+	"examples":          {},  // only the documentation links test
 	"cmd/admit":         nil, // the wiring may import anything
 }
 
