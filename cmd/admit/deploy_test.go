@@ -413,3 +413,93 @@ func TestDockerfileExample(t *testing.T) {
 		t.Errorf("admit help in the image: %v\n%s", err, out)
 	}
 }
+
+// metricNames are the admit_ metrics the code defines.
+func metricNames(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	def := regexp.MustCompile(`Name:\s+"(admit_[a-z_]+)"`)
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != "../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range def.FindAllSubmatch(src, -1) {
+			names[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestMetricsInDocsExist: every admit_ metric that docs/operations.md and
+// the example alerts name is one the code defines (a histogram's _bucket,
+// _sum and _count series included).
+func TestMetricsInDocsExist(t *testing.T) {
+	defined := metricNames(t)
+	for _, want := range []string{"admit_http_requests_total", "admit_certificate_not_after_seconds", "admit_sso_logins_total", "admit_mail_deliveries_total"} {
+		if !defined[want] {
+			t.Errorf("the code defines no %s; found %v", want, defined)
+		}
+	}
+	used := regexp.MustCompile(`\badmit_[a-z_]+`)
+	for _, f := range []string{"../../docs/operations.md", deployDir + "/prometheus/alerts.yaml"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range used.FindAllString(string(raw), -1) {
+			base := name
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if b, ok := strings.CutSuffix(name, suffix); ok && defined[b] {
+					base = b
+				}
+			}
+			if !defined[base] {
+				t.Errorf("%s names %s, which admit does not export", f, name)
+			}
+		}
+	}
+}
+
+// TestPrometheusAlertsExample: the example alerting rules parse as
+// PromQL and fire (and stay quiet) as testdata/alerts_test.yaml expects,
+// through promtool where it is installed (Debian's prometheus package).
+func TestPrometheusAlertsExample(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("ADMIT_TEST_REQUIRE_PROMTOOL") == "1" {
+			t.Fatal("ADMIT_TEST_REQUIRE_PROMTOOL=1 but promtool is not installed")
+		}
+		t.Skip("promtool is not installed (apt-get install prometheus): the alert rules were not checked")
+	}
+	dir := t.TempDir()
+	for src, dst := range map[string]string{deployDir + "/prometheus/alerts.yaml": "alerts.yaml", "testdata/alerts_test.yaml": "alerts_test.yaml"} {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yaml"}, {"test", "rules", "alerts_test.yaml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
