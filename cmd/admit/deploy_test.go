@@ -503,3 +503,33 @@ func TestPrometheusAlertsExample(t *testing.T) {
 		}
 	}
 }
+
+// TestMailDeliveriesMetricServed: the server exports the mail outcomes
+// that the example alerts watch, each from 0, and counts a delivery.
+func TestMailDeliveriesMetricServed(t *testing.T) {
+	dir := t.TempDir()
+	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + filepath.Join(dir, "admit.db"), testKey}
+	s := startServer(t, dir, settings...)
+	metrics := s.metrics(t)
+	for _, outcome := range []string{"sent", "kept", "retry", "refused", "dropped"} {
+		if want := `admit_mail_deliveries_total{outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, args := range [][]string{
+		{"account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example"},
+		{"invite", "create", "--account", "acme", "--email", "bob@acme.example"},
+	} {
+		if r := runBinary(t, dir, append(cleanEnv(), settings...), "", args...); r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.metrics(t), `admit_mail_deliveries_total{outcome="kept"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the invitation kept for the dev mailbox was not counted:\n%s", s.metrics(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stop(t)
+}
