@@ -124,7 +124,7 @@ func (s *Store) notTheDatabase(ctx context.Context, target string) error {
 				same = true
 			}
 			if same {
-				return fmt.Errorf("%s is the database itself (or one of its files); write the backup somewhere else", target)
+				return &directory.Error{Kind: directory.Invalid, Message: target + " is the database itself (or one of its files); write the backup somewhere else"}
 			}
 		}
 	}
