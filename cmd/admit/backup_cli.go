@@ -17,7 +17,7 @@ import (
 // the copy; the copy says which key it needs).
 func (c *cli) backup(ctx context.Context, args []string) error {
 	fs := c.flags("backup")
-	to := fs.String("to", "", "the file to write the copy to; it must not exist")
+	to := fs.String("to", "", "the file to write the copy to (refused if it exists, unless --force)")
 	force := fs.Bool("force", false, "replace FILE if it exists")
 	if err := c.parse(fs, args, "to"); err != nil {
 		return err
