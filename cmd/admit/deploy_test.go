@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -388,6 +389,17 @@ func TestDockerfileExample(t *testing.T) {
 		t.Errorf("the image runs as %q; want a non-root user", user)
 	}
 	checkSettings(t, "the Dockerfile", env)
+	// The build context is the repository: a local database and its key
+	// must stay out of it (and out of the build cache).
+	ignore, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile.dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"admit-data", "secret.key", "*.db"} {
+		if !slices.Contains(strings.Fields(string(ignore)), want) {
+			t.Errorf("Dockerfile.dockerignore does not keep %s out of the build context", want)
+		}
+	}
 
 	docker, err := exec.LookPath("docker")
 	required := os.Getenv("ADMIT_TEST_REQUIRE_DOCKER") == "1"
