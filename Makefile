@@ -2,7 +2,7 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: help run demo test bench lint check build
+.PHONY: help run demo test bench lint check build docs
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -30,3 +30,7 @@ check: lint ## lint, and make sure go.mod and go.sum are tidy
 
 build: ## build bin/admit
 	$(GO) build -o bin/admit ./cmd/admit
+
+docs: ## regenerate docs/cli.md and docs/configuration.md from the code
+	$(GO) run ./cmd/admit help --markdown > docs/cli.md
+	$(GO) run ./cmd/admit help config --markdown > docs/configuration.md

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/admit-dev/admit/directory"
 )
 
@@ -31,15 +33,41 @@ type Worker struct {
 	sender   Sender // nil: keep mail in the database for the dev mailbox
 	renderer *Renderer
 	log      *slog.Logger
+	// deliveries counts what became of each delivery attempt, for the
+	// operator's alerts (docs/operations.md).
+	deliveries *prometheus.CounterVec
 	// Poll is how long the worker sleeps when the outbox is empty.
 	Poll time.Duration
 }
 
+// Outcomes of a delivery attempt, the values of the outcome label of
+// admit_mail_deliveries_total.
+const (
+	outcomeSent    = "sent"    // the mail server took it
+	outcomeKept    = "kept"    // no ADMIT_SMTP_URL: kept for the dev mailbox
+	outcomeRetry   = "retry"   // not sent this time (server unreachable, 4xx, a render error); tried again later
+	outcomeRefused = "refused" // the mail server refused it for good (5xx): not tried again
+	outcomeDropped = "dropped" // what it announced is gone (a withdrawn invitation): not sent
+)
+
 // NewWorker returns a worker that renders with r and sends with sender, or
 // keeps mail for the dev mailbox when sender is nil.
 func NewWorker(dir Directory, sender Sender, r *Renderer, log *slog.Logger) *Worker {
-	return &Worker{dir: dir, sender: sender, renderer: r, log: log, Poll: time.Second}
+	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "admit_mail_deliveries_total",
+		Help: "Mail delivery attempts by outcome: sent; kept (no ADMIT_SMTP_URL, kept for the dev mailbox); retry (not sent, tried again later); refused (refused for good by the mail server); dropped (what it announced is gone).",
+	}, []string{"outcome"})
+	// Every outcome exists from the start, at 0, so that an alert on its
+	// rate sees the first failure.
+	for _, o := range []string{outcomeSent, outcomeKept, outcomeRetry, outcomeRefused, outcomeDropped} {
+		deliveries.WithLabelValues(o)
+	}
+	return &Worker{dir: dir, sender: sender, renderer: r, log: log, deliveries: deliveries, Poll: time.Second}
 }
+
+// Metrics is the worker's counter of delivery outcomes, for the server to
+// register with its other metrics.
+func (w *Worker) Metrics() *prometheus.CounterVec { return w.deliveries }
 
 // batch is how many messages one claim takes: small, so that a slow SMTP
 // server does not hold many leases while other replicas stand idle.
@@ -80,34 +108,41 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 }
 
 func (w *Worker) deliver(ctx context.Context, m directory.MailMessage) error {
+	outcome, err := w.attempt(ctx, m)
+	w.deliveries.WithLabelValues(outcome).Inc()
+	return err
+}
+
+// attempt tries to deliver m once and records the result in the outbox.
+func (w *Worker) attempt(ctx context.Context, m directory.MailMessage) (outcome string, err error) {
 	log := w.log.With("mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempts)
 	body, err := w.dir.MailBodyOf(ctx, m)
 	if directory.KindOf(err) == directory.Gone {
 		log.InfoContext(ctx, "mail dropped", "reason", directory.Message(err))
-		return w.dir.MailDropped(ctx, m.ID, directory.Message(err))
+		return outcomeDropped, w.dir.MailDropped(ctx, m.ID, directory.Message(err))
 	}
 	if err != nil {
-		return w.dir.MailRetry(ctx, m, err)
+		return outcomeRetry, w.dir.MailRetry(ctx, m, err)
 	}
 	msg, err := w.renderer.Render(body)
 	if err != nil {
-		return w.dir.MailRetry(ctx, m, err)
+		return outcomeRetry, w.dir.MailRetry(ctx, m, err)
 	}
 	if w.sender == nil {
 		log.InfoContext(ctx, "mail kept for the dev mailbox (ADMIT_SMTP_URL is not set)", "to", m.Recipient, "subject", msg.Subject)
-		return w.dir.MailDelivered(ctx, m.ID, true)
+		return outcomeKept, w.dir.MailDelivered(ctx, m.ID, true)
 	}
 	err = w.sender.Send(ctx, msg)
 	var de *DeliveryError
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "mail sent", "to", m.Recipient)
-		return w.dir.MailDelivered(ctx, m.ID, false)
+		return outcomeSent, w.dir.MailDelivered(ctx, m.ID, false)
 	case errors.As(err, &de) && de.Permanent:
 		log.WarnContext(ctx, "mail refused for good", "to", m.Recipient, "err", err)
-		return w.dir.MailRefused(ctx, m.ID, err.Error())
+		return outcomeRefused, w.dir.MailRefused(ctx, m.ID, err.Error())
 	default:
 		log.WarnContext(ctx, "mail not sent; will retry", "to", m.Recipient, "err", err)
-		return w.dir.MailRetry(ctx, m, err)
+		return outcomeRetry, w.dir.MailRetry(ctx, m, err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/mail/smtptest"
@@ -213,6 +215,7 @@ func TestWorkerRetriesUntilTheServerIsUpAndSendsOnce(t *testing.T) {
 		}
 		f.clock.Add(24 * time.Hour)
 		runOnce(t, w)
+		wantOutcomes(t, w, map[string]float64{"retry": 3, "sent": 3})
 		got := map[string]int{}
 		for _, m := range srv.Messages() {
 			got[m.To[0]]++
@@ -221,6 +224,17 @@ func TestWorkerRetriesUntilTheServerIsUpAndSendsOnce(t *testing.T) {
 			t.Errorf("delivered %v; want each invitation exactly once", got)
 		}
 	})
+}
+
+// wantOutcomes checks admit_mail_deliveries_total: the outcomes named
+// with their counts, every other outcome 0.
+func wantOutcomes(t *testing.T, w *mail.Worker, want map[string]float64) {
+	t.Helper()
+	for _, outcome := range []string{"sent", "kept", "retry", "refused", "dropped"} {
+		if got := testutil.ToFloat64(w.Metrics().WithLabelValues(outcome)); got != want[outcome] {
+			t.Errorf("admit_mail_deliveries_total{outcome=%q} = %v, want %v", outcome, got, want[outcome])
+		}
+	}
 }
 
 func mustMail(t *testing.T, f fixture) []directory.MailMessage {
@@ -257,6 +271,7 @@ func TestWorkerRefusedRecipientIsUndeliverableAndInviterIsTold(t *testing.T) {
 		if len(srv.Messages()) != 1 {
 			t.Errorf("server got %d messages; want only the notice", len(srv.Messages()))
 		}
+		wantOutcomes(t, w, map[string]float64{"refused": 1, "sent": 1})
 	})
 }
 
@@ -293,7 +308,9 @@ func TestDevMailboxAndDroppedMail(t *testing.T) {
 		if _, err := f.svc.Revoke(ctx, f.account.ID, operator, "gone@acme.example"); err != nil {
 			t.Fatal(err)
 		}
-		runOnce(t, newWorker(t, f, ""))
+		w := newWorker(t, f, "")
+		runOnce(t, w)
+		wantOutcomes(t, w, map[string]float64{"kept": 1, "dropped": 1})
 		status := map[string]directory.MailStatus{}
 		for _, m := range mustMail(t, f) {
 			status[m.Recipient] = m.Status

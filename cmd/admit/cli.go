@@ -36,6 +36,8 @@ type cli struct {
 	urlNote     string
 	// current is the command being run, for its help and synopsis.
 	current *command
+	// markdown prints a command's help as a section of docs/cli.md.
+	markdown bool
 }
 
 // command is one subcommand. run parses its own flags from args.
@@ -102,6 +104,7 @@ var commands = []command{
 	{"webhook deliveries", "--id ID [--limit N]", "list a webhook's recent deliveries with every attempt", "admit webhook deliveries --id 0193…", (*cli).webhookDeliveries},
 	{"webhook redeliver", "--id DELIVERY", "send a delivery again, with the same webhook-id", "admit webhook redeliver --id 0193…", (*cli).webhookRedeliver},
 	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},
+	{"backup", "--to FILE [--force]", "write a consistent copy of the SQLite database while the server runs (PostgreSQL: use pg_dump)", "admit backup --to /var/backups/admit/admit-2026-12-01.db", (*cli).backup},
 }
 
 // usageError is a mistake in how a command was called (exit status 2).

@@ -54,6 +54,15 @@ func (c *cli) help(ctx context.Context, topic []string) error {
 	case len(topic) == 1 && topic[0] == "config":
 		c.configHelp(c.stdout)
 		return errHelpShown
+	case slices.Equal(topic, []string{"--markdown"}):
+		c.markdown = true
+		if err := c.cliMarkdown(ctx, c.stdout); err != nil {
+			return err
+		}
+		return errHelpShown
+	case slices.Equal(topic, []string{"config", "--markdown"}):
+		c.configMarkdown(c.stdout)
+		return errHelpShown
 	}
 	cmd, rest, group := lookup(topic)
 	switch {
@@ -107,7 +116,6 @@ func (c *cli) configHelp(w io.Writer) {
 // commandHelp prints one command's synopsis, its own flags (not the
 // configuration's), and its example.
 func (c *cli) commandHelp(w io.Writer, cmd *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "usage: %s\n\n%s.\n", synopsis(cmd), capitalize(cmd.summary))
 	config := map[string]bool{}
 	for _, s := range settings {
 		config[s.flag], config[s.env] = true, true
@@ -118,6 +126,11 @@ func (c *cli) commandHelp(w io.Writer, cmd *command, fs *flag.FlagSet) {
 			own = append(own, f)
 		}
 	})
+	if c.markdown {
+		c.commandMarkdown(w, cmd, own)
+		return
+	}
+	fmt.Fprintf(w, "usage: %s\n\n%s.\n", synopsis(cmd), capitalize(cmd.summary))
 	if len(own) > 0 {
 		fmt.Fprint(w, "\nflags:\n")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -88,6 +88,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(worker.Metrics())
 	// Background work stops only after the server has finished its
 	// requests, so mail queued by the last of them is still picked up.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
