@@ -31,6 +31,7 @@ type Worker struct {
 	sender   Sender // nil: keep mail in the database for the dev mailbox
 	renderer *Renderer
 	log      *slog.Logger
+	outage   *directory.Outage
 	// Poll is how long the worker sleeps when the outbox is empty.
 	Poll time.Duration
 }
@@ -38,7 +39,8 @@ type Worker struct {
 // NewWorker returns a worker that renders with r and sends with sender, or
 // keeps mail for the dev mailbox when sender is nil.
 func NewWorker(dir Directory, sender Sender, r *Renderer, log *slog.Logger) *Worker {
-	return &Worker{dir: dir, sender: sender, renderer: r, log: log, Poll: time.Second}
+	return &Worker{dir: dir, sender: sender, renderer: r, log: log, Poll: time.Second,
+		outage: &directory.Outage{Log: log, What: "mail worker"}}
 }
 
 // batch is how many messages one claim takes: small, so that a slow SMTP
@@ -49,16 +51,26 @@ const batch = 10
 func (w *Worker) Run(ctx context.Context) {
 	for {
 		n, err := w.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.ErrorContext(ctx, "mail worker", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		if n == batch {
+		wait, down := w.outage.Check(ctx, err)
+		switch {
+		case down:
+			// Messages claimed before the outage stay leased, and are
+			// taken again when their lease ends.
+		case err != nil:
+			w.log.ErrorContext(ctx, "mail worker", "err", err)
+			wait = w.Poll
+		case n == batch:
 			continue // there may be more right away
+		default:
+			wait = w.Poll
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(w.Poll):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -328,7 +328,12 @@ type refusal struct {
 
 func (e *refusal) Error() string { return e.reason.Error() }
 
+// Our failure because the directory is out of reach is a 503 that says to
+// try again shortly, whatever the caller chose.
 func refuse(status int, message, forAdmin string, reason error) *refusal {
+	if status == http.StatusInternalServerError && directory.KindOf(reason) == directory.Unavailable {
+		status, message = http.StatusServiceUnavailable, directory.Message(reason)
+	}
 	return &refusal{status: status, message: message, forAdmin: forAdmin, reason: reason}
 }
 
@@ -362,6 +367,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 			email = at.Identity.Email
 		}
 		h.recordAttempt(r.Context(), *c, "refused", rf.reason.Error(), ref, email, at)
+	}
+	if rf.status == http.StatusServiceUnavailable {
+		web.SetRetryAfter(w)
 	}
 	retry := "/login"
 	if a.Slug != "" {
