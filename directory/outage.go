@@ -15,8 +15,8 @@ import (
 type Outage struct {
 	Log  *slog.Logger
 	What string // the worker, for the log lines
-	// MaxWait bounds the back-off (10 seconds when zero): how late, at
-	// worst, the worker notices that the database is back.
+	// MaxWait bounds the back-off (RetryAfter seconds when zero): how
+	// late, at worst, the worker notices that the database is back.
 	MaxWait time.Duration
 
 	mu    sync.Mutex
@@ -35,7 +35,7 @@ func (o *Outage) Check(ctx context.Context, err error) (time.Duration, bool) {
 	if err != nil && KindOf(err) == Unavailable {
 		maxWait := o.MaxWait
 		if maxWait <= 0 {
-			maxWait = 10 * time.Second
+			maxWait = RetryAfter * time.Second
 		}
 		if o.since.IsZero() {
 			o.since, o.wait = time.Now(), 500*time.Millisecond

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/store/pgtest"
+)
+
+// scimClient sends SCIM requests with a bearer token to a base URL.
+type scimClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// scimAnswer is what one SCIM request got back; status 0 is a request
+// that got no answer at all.
+type scimAnswer struct {
+	status     int
+	retryAfter string
+	body       map[string]any
+	err        error
+}
+
+func (c scimClient) do(method, path, body string) scimAnswer {
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		return scimAnswer{err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return scimAnswer{err: err}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := scimAnswer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	_ = json.Unmarshal(raw, &a.body)
+	if resp.StatusCode >= 500 && resp.Header.Get("Content-Type") != "application/scim+json" {
+		a.err = fmt.Errorf("a %d that is not in the SCIM error schema: %s", resp.StatusCode, raw)
+	}
+	return a
+}
+
+// scimTraffic is what concurrent SCIM clients did: every answer, and the
+// changes admit confirmed with a 2xx, which must all be there afterwards.
+type scimTraffic struct {
+	mu        sync.Mutex
+	answers   map[int]int       // status -> count
+	bad       []string          // answers that break the contract
+	created   map[string]string // user id -> userName
+	titled    map[string]string // user id -> displayName a PATCH set
+	grouped   map[string]bool   // user ids a group PATCH added
+	groupID   string
+	unavailed int
+}
+
+func newSCIMTraffic(groupID string) *scimTraffic {
+	return &scimTraffic{answers: map[int]int{}, created: map[string]string{}, titled: map[string]string{}, grouped: map[string]bool{}, groupID: groupID}
+}
+
+// note records one answer and tells whether the change was confirmed.
+func (tr *scimTraffic) note(op string, a scimAnswer, ok ...int) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.answers[a.status]++
+	switch {
+	case a.err != nil:
+		tr.bad = append(tr.bad, fmt.Sprintf("%s: %v", op, a.err))
+	case a.status == http.StatusServiceUnavailable:
+		tr.unavailed++
+		if a.retryAfter == "" {
+			tr.bad = append(tr.bad, op+": 503 without Retry-After")
+		}
+		if a.body["status"] != "503" {
+			tr.bad = append(tr.bad, fmt.Sprintf("%s: 503 body %v is not a SCIM error", op, a.body))
+		}
+	default:
+		for _, s := range ok {
+			if a.status == s {
+				return true
+			}
+		}
+		tr.bad = append(tr.bad, fmt.Sprintf("%s: %d %v", op, a.status, a.body))
+	}
+	return false
+}
+
+// drive runs one SCIM client until stop closes: it creates users, sets
+// their displayName with a PATCH and adds them to the group, as Entra ID
+// and Okta do, and waits a little after a 503 (less than Retry-After asks,
+// to keep the test short).
+func (tr *scimTraffic) drive(c scimClient, name string, stop <-chan struct{}) {
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		userName := fmt.Sprintf("%s-%d@acme.example", name, n)
+		a := c.do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+userName+`",
+			"name":{"givenName":"Load","familyName":"Test"},"emails":[{"value":"`+userName+`","primary":true}],"active":true}`)
+		if !tr.note("create "+userName, a, http.StatusCreated) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		id, _ := a.body["id"].(string)
+		tr.mu.Lock()
+		tr.created[id] = userName
+		tr.mu.Unlock()
+		title := "Title " + userName
+		a = c.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"replace","path":"displayName","value":"`+title+`"}]}`)
+		if tr.note("patch "+userName, a, http.StatusOK, http.StatusNoContent) {
+			tr.mu.Lock()
+			tr.titled[id] = title
+			tr.mu.Unlock()
+		}
+		a = c.do("PATCH", "/scim/v2/Groups/"+tr.groupID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`)
+		if tr.note("add to group "+userName, a, http.StatusOK, http.StatusNoContent) {
+			tr.mu.Lock()
+			tr.grouped[id] = true
+			tr.mu.Unlock()
+		}
+	}
+}
+
+// check asserts that no answer broke the contract and that every change
+// admit confirmed is there, read back through c.
+func (tr *scimTraffic) check(t *testing.T, c scimClient) {
+	t.Helper()
+	t.Logf("answers by status: %v; users created: %d", tr.answers, len(tr.created))
+	for i, b := range tr.bad {
+		if i == 20 {
+			t.Errorf("... and %d more", len(tr.bad)-20)
+			break
+		}
+		t.Errorf("%s", b)
+	}
+	for id, userName := range tr.created {
+		a := c.do("GET", "/scim/v2/Users/"+id, "")
+		if a.status != http.StatusOK || a.body["userName"] != userName {
+			t.Errorf("user %s (%s) confirmed with 201 reads back as %d %v", id, userName, a.status, a.body)
+			continue
+		}
+		if title, ok := tr.titled[id]; ok && a.body["displayName"] != title {
+			t.Errorf("user %s: displayName %v, want %q that a PATCH confirmed", userName, a.body["displayName"], title)
+		}
+	}
+	a := c.do("GET", "/scim/v2/Groups/"+tr.groupID, "")
+	if a.status != http.StatusOK {
+		t.Fatalf("read the group: %d %v", a.status, a.body)
+	}
+	members := map[string]bool{}
+	list, _ := a.body["members"].([]any)
+	for _, m := range list {
+		if m, ok := m.(map[string]any); ok {
+			members[fmt.Sprint(m["value"])] = true
+		}
+	}
+	for id := range tr.grouped {
+		if !members[id] {
+			t.Errorf("user %s (%s): its confirmed add to the group was lost", id, tr.created[id])
+		}
+	}
+}
+
+// checkWhole asserts, in the database, that nothing was half-written: each
+// user has its membership, each membership the audit event and the outbox
+// event of its creation, and no audit event describes a membership that
+// is not there.
+func checkWhole(t *testing.T, dbURL string) {
+	t.Helper()
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []struct{ what, query string }{
+		{"users without a membership", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`},
+		{"memberships without their audit event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
+			(SELECT 1 FROM audit_events e WHERE e.action = 'membership.created' AND e.target_id = m.scim_id)`},
+		{"creation audit events without their membership", `SELECT count(*) FROM audit_events e WHERE e.action = 'membership.created' AND NOT EXISTS
+			(SELECT 1 FROM memberships m WHERE m.scim_id = e.target_id)`},
+		{"memberships without their outbox event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
+			(SELECT 1 FROM outbox_messages o WHERE o.topic = 'membership.created' AND o.subject = m.user_id)`},
+		{"group additions without their audit event", `SELECT count(*) FROM group_members gm WHERE NOT EXISTS
+			(SELECT 1 FROM audit_events e WHERE e.target_id = gm.group_id AND e.created_at >= gm.created_at - interval '1 second')`},
+	} {
+		var n int
+		if err := db.QueryRow(q.query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q.what, err)
+		}
+		if n != 0 {
+			t.Errorf("%d %s: a change was half-written", n, q.what)
+		}
+	}
+}
+
+// waitReady polls /readyz until it answers want, and returns how long that took.
+func waitReady(t *testing.T, base string, want int, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return time.Since(start)
+			}
+		}
+		if time.Since(start) > within {
+			t.Fatalf("/readyz did not answer %d within %s (last: %v %v)", want, within, resp, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSCIMSurvivesPostgresRestart stops the PostgreSQL under a running
+// admit for ten seconds while SCIM clients create and change users, as
+// an operator's restart or a failover does: every request gets its 2xx
+// with the change there afterwards, or a 503 with Retry-After; never a
+// 500, never half a change; /readyz says 503 and then 200 again, and admit
+// carries on without a restart.
+func TestSCIMSurvivesPostgresRestart(t *testing.T) {
+	pg := pgtest.New(t)
+	ctx := context.Background()
+	dbURL, err := pg.CreateDatabase(ctx, "admit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := []string{"ADMIT_DATABASE_URL=" + dbURL, testKey}
+	s := startServer(t, t.TempDir(), settings...)
+	c := scimClient{base: s.url, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
+	tr := newSCIMTraffic(createGroup(t, c))
+
+	stop := make(chan struct{})
+	var clients sync.WaitGroup
+	for i := range 8 {
+		clients.Go(func() { tr.drive(c, fmt.Sprintf("c%d", i), stop) })
+	}
+	time.Sleep(2 * time.Second)
+	if err := pg.StopServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	waitReady(t, s.url, http.StatusServiceUnavailable, 5*time.Second)
+	time.Sleep(time.Until(down.Add(10 * time.Second)))
+	if err := pg.StartServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	back := waitReady(t, s.url, http.StatusOK, 20*time.Second)
+	t.Logf("ready again %s after PostgreSQL accepted connections", back)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	clients.Wait()
+	before := len(tr.created)
+
+	// After the outage admit works as before, without a restart.
+	if a := c.do("POST", "/scim/v2/Users", `{"userName":"after@acme.example","emails":[{"value":"after@acme.example"}],"active":true}`); a.status != http.StatusCreated {
+		t.Errorf("a create after the restart: %d %v", a.status, a.body)
+	}
+	tr.check(t, c)
+	if tr.unavailed == 0 {
+		t.Errorf("no request met the outage (no 503): the test proved nothing")
+	}
+	if before < 16 {
+		t.Errorf("only %d users were created: the clients barely ran", before)
+	}
+	checkWhole(t, dbURL)
+	// Workers log an outage once, not every tick, and notice its end
+	// within their longest back-off (Retry-After).
+	for _, worker := range []string{"mail worker", "webhook worker"} {
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.logs.String(), worker+": the database is back"); {
+			if time.Now().After(deadline) {
+				t.Errorf("%s did not log the end of the outage", worker)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := strings.Count(s.logs.String(), worker+": the database is unavailable"); n != 1 {
+			t.Errorf("%s logged the outage %d times, want once", worker, n)
+		}
+	}
+	logs := s.logs.String()
+	if strings.Contains(logs, "status=500") {
+		t.Errorf("admit answered a 500 during the outage:\n%s", grepLines(logs, "status=500", 10))
+	}
+	s.stop(t)
+}
+
+// scimTokenFor creates the account acme and returns a new SCIM token for it.
+func scimTokenFor(t *testing.T, settings []string) string {
+	t.Helper()
+	env := append(cleanEnv(), settings...)
+	if r := admitEnv(t, env, "", "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
+		t.Fatalf("account create: %s", r.stderr)
+	}
+	r := admitEnv(t, env, "", "scim-token", "create", "--account", "acme", "--json")
+	if r.code != 0 {
+		t.Fatalf("scim-token create: %s", r.stderr)
+	}
+	return decode[map[string]any](t, r)["token"].(string)
+}
+
+func createGroup(t *testing.T, c scimClient) string {
+	t.Helper()
+	a := c.do("POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Everyone"}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("create group: %d %v", a.status, a.body)
+	}
+	return a.body["id"].(string)
+}
+
+func grepLines(s, substr string, limit int) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, substr) && len(out) < limit {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
