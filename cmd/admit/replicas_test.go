@@ -53,7 +53,7 @@ func TestTwoReplicas(t *testing.T) {
 
 	c := scimClient{base: lb.URL, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
 	tr := newSCIMTraffic(createGroup(t, c))
-	stop := make(chan struct{})
+	stop, started := make(chan struct{}), time.Now()
 	var clients sync.WaitGroup
 	for i := range 8 {
 		clients.Go(func() { tr.drive(c, fmt.Sprintf("r%d", i), stop) })
@@ -62,12 +62,17 @@ func TestTwoReplicas(t *testing.T) {
 	// Invitations while the SCIM traffic runs: the mail outbox is shared.
 	env := append(cleanEnv(), settings...)
 	const invitations = 12
+	var inviting sync.WaitGroup
 	for i := range invitations {
-		if r := admitEnv(t, env, "", "user", "add", "--account", "acme", "--email", fmt.Sprintf("invitee%d@acme.example", i),
-			"--first", "In", "--last", "Vitee", "--invite"); r.code != 0 {
-			t.Fatalf("user add --invite: %s", r.stderr)
-		}
+		inviting.Go(func() {
+			if r := admitEnv(t, env, "", "user", "add", "--account", "acme", "--email", fmt.Sprintf("invitee%d@acme.example", i),
+				"--first", "In", "--last", "Vitee", "--invite"); r.code != 0 {
+				t.Errorf("user add --invite: %s", r.stderr)
+			}
+		})
 	}
+	inviting.Wait()
+	time.Sleep(time.Until(started.Add(4 * time.Second)))
 	close(stop)
 	clients.Wait()
 	tr.check(t, c)
