@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +244,13 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	s := startServer(t, t.TempDir(), settings...)
 	c := scimClient{base: s.url, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
 	tr := newSCIMTraffic(createGroup(t, c))
+	// A person's browser has the sign-in form before the outage.
+	person := newVisitor(t)
+	_, form := person.do("GET", s.url+"/login", nil, nil)
+	csrf := csrfInput.FindStringSubmatch(form)
+	if csrf == nil {
+		t.Fatalf("no sign-in form:\n%.500s", form)
+	}
 
 	stop := make(chan struct{})
 	var clients sync.WaitGroup
@@ -255,6 +263,18 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	}
 	down := time.Now()
 	waitReady(t, s.url, http.StatusServiceUnavailable, 5*time.Second)
+	// Pages answer a readable page, the CLI one line and a JSON error.
+	resp, page := person.do("POST", s.url+"/login", url.Values{"email": {"pat@acme.example"}, "password": {"a long passphrase"}, "csrf_token": {csrf[1]}}, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Back in a moment") || !strings.Contains(page, "try again shortly") {
+		t.Errorf("sign-in during the outage: %d Retry-After %q\n%.800s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+	r := admitEnv(t, append(cleanEnv(), settings...), "", "user", "list", "--account", "acme", "--json")
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != exitError || len(lines) != 1 || !strings.Contains(lines[0], "unavailable") || !strings.Contains(lines[0], "connection refused") {
+		t.Errorf("admit user list during the outage: exit %d, stderr %q; want one line with the reason", r.code, r.stderr)
+	}
+	if e := decode[map[string]string](t, r); e["kind"] != "unavailable" {
+		t.Errorf("admit user list --json during the outage: %v; want kind unavailable", e)
+	}
 	time.Sleep(time.Until(down.Add(10 * time.Second)))
 	if err := pg.StartServer(ctx); err != nil {
 		t.Fatal(err)
