@@ -111,3 +111,21 @@ func TestUnreachablePostgresIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// HalfWritten, which the fault tests trust to find half a change, finds
+// one: a user row without its membership.
+func TestHalfWrittenFindsALeftover(t *testing.T) {
+	ctx := context.Background()
+	s, dbURL := openPostgres(t)
+	if found, err := storetest.HalfWritten(ctx, dbURL); err != nil || len(found) != 0 {
+		t.Fatalf("HalfWritten of an empty directory = %v, %v", found, err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at)
+		VALUES ('u1', 'a@b.example', 'a@b.example', 'A', 'B', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	found, err := storetest.HalfWritten(ctx, dbURL)
+	if err != nil || len(found) != 1 || found[0] != "1 users without a membership" {
+		t.Errorf("HalfWritten = %q, %v; want the user without a membership", found, err)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/store/pgtest"
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 // scimClient sends SCIM requests with a bearer token to a base URL.
@@ -176,38 +176,6 @@ func (tr *scimTraffic) check(t *testing.T, c scimClient) {
 	}
 }
 
-// checkWhole asserts, in the database, that nothing was half-written: each
-// user has its membership, each membership the audit event and the outbox
-// event of its creation, and no audit event describes a membership that
-// is not there.
-func checkWhole(t *testing.T, dbURL string) {
-	t.Helper()
-	db, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range []struct{ what, query string }{
-		{"users without a membership", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`},
-		{"memberships without their audit event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
-			(SELECT 1 FROM audit_events e WHERE e.action = 'membership.created' AND e.target_id = m.scim_id)`},
-		{"creation audit events without their membership", `SELECT count(*) FROM audit_events e WHERE e.action = 'membership.created' AND NOT EXISTS
-			(SELECT 1 FROM memberships m WHERE m.scim_id = e.target_id)`},
-		{"memberships without their outbox event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
-			(SELECT 1 FROM outbox_messages o WHERE o.topic = 'membership.created' AND o.subject = m.user_id)`},
-		{"group additions without their audit event", `SELECT count(*) FROM group_members gm WHERE NOT EXISTS
-			(SELECT 1 FROM audit_events e WHERE e.target_id = gm.group_id AND e.created_at >= gm.created_at - interval '1 second')`},
-	} {
-		var n int
-		if err := db.QueryRow(q.query).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q.what, err)
-		}
-		if n != 0 {
-			t.Errorf("%d %s: a change was half-written", n, q.what)
-		}
-	}
-}
-
 // waitReady polls /readyz until it answers want, and returns how long that took.
 func waitReady(t *testing.T, base string, want int, within time.Duration) time.Duration {
 	t.Helper()
@@ -297,7 +265,13 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	if before < 16 {
 		t.Errorf("only %d users were created: the clients barely ran", before)
 	}
-	checkWhole(t, dbURL)
+	halves, err := storetest.HalfWritten(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range halves {
+		t.Errorf("half-written: %s", h)
+	}
 	// Workers log an outage once, not every tick, and notice its end
 	// within their longest back-off (Retry-After).
 	for _, worker := range []string{"mail worker", "webhook worker"} {
