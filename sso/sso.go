@@ -384,8 +384,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 // outcomeOf names a refusal's status for admit_sso_logins_total.
 func outcomeOf(status int) string {
 	switch {
-	case status == http.StatusInternalServerError:
-		return "failed"
+	case status == http.StatusInternalServerError, status == http.StatusServiceUnavailable:
+		return "failed" // ours (503: the directory was unavailable), not the provider's
 	case status >= 500:
 		return "provider_error"
 	}
