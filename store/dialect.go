@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -156,6 +157,12 @@ func postgresIdleConns() int { return 4 * runtime.GOMAXPROCS(0) }
 // connections (53300), or lib/pq marked the connection bad
 // (driver.ErrBadConn, which is what it returns for a FATAL error).
 func unavailablePostgres(err error) bool {
+	// A caller that gave up (its client left, its deadline passed) says
+	// nothing about the database; context.DeadlineExceeded would pass for
+	// a net.Error below.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "53300" ||
