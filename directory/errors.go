@@ -26,7 +26,17 @@ const (
 	// that is no longer the current one (an If-Match that no longer
 	// matches): read it again and decide again.
 	PreconditionFailed
+	// Unavailable is a failure to reach the database: it is down,
+	// restarting, or the connection broke before the change was
+	// committed. Nothing was written; the same request may succeed in a
+	// moment, so callers answer 503 with Retry-After (RetryAfter).
+	Unavailable
 )
+
+// RetryAfter is how long, in seconds, a caller refused with Unavailable is
+// asked to wait before trying again (HTTP Retry-After). A PostgreSQL restart
+// or failover takes a few seconds; identity providers retry on a 503 anyway.
+const RetryAfter = 5
 
 func (k Kind) String() string {
 	switch k {
@@ -46,6 +56,8 @@ func (k Kind) String() string {
 		return "throttled"
 	case PreconditionFailed:
 		return "precondition_failed"
+	case Unavailable:
+		return "unavailable"
 	default:
 		return "internal"
 	}
@@ -83,6 +95,12 @@ func UnauthenticatedError(msg string) error {
 func GoneError(msg string) error { return newError(Gone, msg) }
 func PreconditionFailedError(msg string) error {
 	return newError(PreconditionFailed, msg)
+}
+
+// UnavailableError reports that the database could not be reached; err is
+// the driver's error, for logs.
+func UnavailableError(err error) error {
+	return &Error{Kind: Unavailable, Message: "the directory is unavailable for a moment; please try again shortly", Err: err}
 }
 
 // InvalidError reports bad input; with several problems the message lists them all.

@@ -58,8 +58,9 @@ type Config struct {
 
 // Worker publishes events and delivers them to webhooks.
 type Worker struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	outage *directory.Outage
 }
 
 // NewWorker returns a worker with cfg, its zero fields defaulted.
@@ -82,7 +83,7 @@ func NewWorker(cfg Config) *Worker {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger}
+	return &Worker{cfg: cfg, log: cfg.Logger, outage: &directory.Outage{Log: cfg.Logger, What: "webhook worker"}}
 }
 
 // publishBatch is how many events one publishing transaction numbers;
@@ -140,13 +141,30 @@ func (w *Worker) Run(ctx context.Context) {
 		if time.Since(lastSweep) >= w.cfg.SweepEvery {
 			lastSweep = time.Now()
 			if n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention); err != nil {
-				w.log.ErrorContext(ctx, "sweep events", "err", err)
+				if _, down := w.outage.Check(ctx, err); !down {
+					w.log.ErrorContext(ctx, "sweep events", "err", err)
+				}
 			} else if n > 0 {
 				w.log.InfoContext(ctx, "swept old events", "rows", n)
 			}
 		}
 		published, err := w.cfg.Directory.PublishEvents(ctx, publishBatch)
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if wait, down := w.outage.Check(ctx, err); down {
+			// Nothing can be published or claimed until the database is
+			// back; deliveries in flight finish and are recorded.
+			select {
+			case id := <-done:
+				finish(id)
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		if err != nil {
 			w.log.ErrorContext(ctx, "publish events", "err", err)
 		}
 		claimed := 0
@@ -158,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) {
 				}
 			}
 			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, min(free, claimBatch, w.cfg.PerWebhook), skip)
-			if err != nil && ctx.Err() == nil {
+			if _, down := w.outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
 			for _, d := range ds {
@@ -212,7 +230,9 @@ func (w *Worker) record(ctx context.Context, results <-chan directory.WebhookRes
 		if err := w.cfg.Directory.RecordWebhookResults(ctx, batch); err != nil {
 			// The deliveries stay leased, and are tried again when the
 			// lease ends (with the same webhook-id).
-			w.log.ErrorContext(ctx, "record webhook attempts", "err", err)
+			if _, down := w.outage.Check(ctx, err); !down {
+				w.log.ErrorContext(ctx, "record webhook attempts", "err", err)
+			}
 		}
 	}
 }

@@ -134,6 +134,14 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if directory.KindOf(err) == directory.Unavailable {
+		// The proxy passes a 503 on (nginx's auth_request answers 500 to
+		// the browser for it); either way nobody is let in unchecked.
+		h.log.WarnContext(r.Context(), "forward-auth: directory unavailable", "err", err)
+		web.SetRetryAfter(w)
+		http.Error(w, "admit: "+directory.Message(err), http.StatusServiceUnavailable)
+		return
+	}
 	h.log.ErrorContext(r.Context(), "forward-auth", "err", err)
 	http.Error(w, "admit: the request could not be checked", http.StatusInternalServerError)
 }

@@ -100,18 +100,31 @@ func (h *BounceHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "bounce report", "err", err)
-		h.reply(w, r, http.StatusInternalServerError, "the report could not be recorded; send it again later")
+		h.failed(w, r, "", err)
 		return
 	}
 	reason := "bounce reported later: " + strings.TrimSpace(rep.Reason)
 	if err := h.dir.MailRefused(r.Context(), m.ID, reason); err != nil {
-		h.log.ErrorContext(r.Context(), "bounce report", "mail_id", m.ID, "err", err)
-		h.reply(w, r, http.StatusInternalServerError, "the report could not be recorded; send it again later")
+		h.failed(w, r, m.ID, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "bounce recorded", "mail_id", m.ID)
 	h.reply(w, r, http.StatusOK, "")
+}
+
+// failed answers a report that could not be recorded: a 503 with
+// Retry-After while the database is unavailable, which mail services
+// retry, and a 500 otherwise.
+func (h *BounceHook) failed(w http.ResponseWriter, r *http.Request, mailID string, err error) {
+	status := http.StatusInternalServerError
+	if directory.KindOf(err) == directory.Unavailable {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", strconv.Itoa(directory.RetryAfter))
+		h.log.WarnContext(r.Context(), "bounce report: directory unavailable", "mail_id", mailID, "err", err)
+	} else {
+		h.log.ErrorContext(r.Context(), "bounce report", "mail_id", mailID, "err", err)
+	}
+	h.reply(w, r, status, "the report could not be recorded; send it again later")
 }
 
 func (h *BounceHook) reply(w http.ResponseWriter, r *http.Request, status int, msg string) {

@@ -36,6 +36,7 @@ type Worker struct {
 	// deliveries counts what became of each delivery attempt, for the
 	// operator's alerts (docs/operations.md).
 	deliveries *prometheus.CounterVec
+	outage     *directory.Outage
 	// Poll is how long the worker sleeps when the outbox is empty.
 	Poll time.Duration
 }
@@ -62,7 +63,8 @@ func NewWorker(dir Directory, sender Sender, r *Renderer, log *slog.Logger) *Wor
 	for _, o := range []string{outcomeSent, outcomeKept, outcomeRetry, outcomeRefused, outcomeDropped} {
 		deliveries.WithLabelValues(o)
 	}
-	return &Worker{dir: dir, sender: sender, renderer: r, log: log, deliveries: deliveries, Poll: time.Second}
+	return &Worker{dir: dir, sender: sender, renderer: r, log: log, deliveries: deliveries, Poll: time.Second,
+		outage: &directory.Outage{Log: log, What: "mail worker"}}
 }
 
 // Metrics is the worker's counter of delivery outcomes, for the server to
@@ -77,16 +79,26 @@ const batch = 10
 func (w *Worker) Run(ctx context.Context) {
 	for {
 		n, err := w.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.ErrorContext(ctx, "mail worker", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		if n == batch {
+		wait, down := w.outage.Check(ctx, err)
+		switch {
+		case down:
+			// Messages claimed before the outage stay leased, and are
+			// taken again when their lease ends.
+		case err != nil:
+			w.log.ErrorContext(ctx, "mail worker", "err", err)
+			wait = w.Poll
+		case n == batch:
 			continue // there may be more right away
+		default:
+			wait = w.Poll
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(w.Poll):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -56,12 +56,14 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 func (n *Notifier) Run(ctx context.Context) {
 	t := time.NewTicker(n.every)
 	defer t.Stop()
+	outage := &directory.Outage{Log: n.log, What: "back-channel logouts"}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := n.Deliver(ctx); err != nil && ctx.Err() == nil {
+			_, err := n.Deliver(ctx)
+			if _, down := outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				n.log.ErrorContext(ctx, "back-channel logouts", "err", err)
 			}
 		}

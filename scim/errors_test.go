@@ -28,6 +28,7 @@ func TestSCIMStatus(t *testing.T) {
 		{"forbidden", directory.ForbiddenError("no"), http.StatusForbidden, ""},
 		{"gone", directory.GoneError("withdrawn"), http.StatusGone, ""},
 		{"throttled", &directory.Error{Kind: directory.Throttled, Message: "slow down"}, http.StatusTooManyRequests, ""},
+		{"unavailable", fmt.Errorf("create SCIM user: %w", directory.UnavailableError(errors.New("connection refused"))), http.StatusServiceUnavailable, ""},
 		{"internal", errors.New("connection refused (version 15)"), http.StatusInternalServerError, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

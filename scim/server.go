@@ -247,6 +247,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, scimT
 		h.log.InfoContext(r.Context(), "SCIM request refused", "path", r.URL.Path, "status", status, "detail", detail)
 	}
 	w.Header().Set("Content-Type", "application/scim+json")
+	if status == http.StatusServiceUnavailable {
+		// Entra ID and Okta retry a 503, after Retry-After.
+		w.Header().Set("Retry-After", strconv.Itoa(directory.RetryAfter))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(scimError{
 		Schemas: []string{"urn:ietf:params:scim:api:messages:2.0:Error"}, Status: strconv.Itoa(status), ScimType: scimType, Detail: detail,
@@ -257,7 +261,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, scimT
 func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error) {
 	status, scimType := scimStatus(err)
 	detail := directory.Message(err)
-	if status >= 500 {
+	if status > 500 {
+		h.log.WarnContext(r.Context(), "SCIM request failed: directory unavailable", "err", err)
+	} else if status >= 500 {
 		h.log.ErrorContext(r.Context(), "SCIM request failed", "err", err)
 	}
 	h.fail(w, r, status, scimType, detail)
@@ -285,6 +291,8 @@ func scimStatus(err error) (int, string) {
 		// RFC 7644 names no status for it; identity providers (Entra ID,
 		// Okta) back off and retry on 429.
 		return http.StatusTooManyRequests, ""
+	case directory.Unavailable:
+		return http.StatusServiceUnavailable, ""
 	}
 	return http.StatusInternalServerError, ""
 }

@@ -328,7 +328,12 @@ type refusal struct {
 
 func (e *refusal) Error() string { return e.reason.Error() }
 
+// Our failure because the directory is out of reach is a 503 that says to
+// try again shortly, whatever the caller chose.
 func refuse(status int, message, forAdmin string, reason error) *refusal {
+	if status == http.StatusInternalServerError && directory.KindOf(reason) == directory.Unavailable {
+		status, message = http.StatusServiceUnavailable, directory.Message(reason)
+	}
 	return &refusal{status: status, message: message, forAdmin: forAdmin, reason: reason}
 }
 
@@ -363,6 +368,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 		}
 		h.recordAttempt(r.Context(), *c, "refused", rf.reason.Error(), ref, email, at)
 	}
+	if rf.status == http.StatusServiceUnavailable {
+		web.SetRetryAfter(w)
+	}
 	retry := "/login"
 	if a.Slug != "" {
 		retry = "/sso/" + url.PathEscape(a.Slug) + "/login"
@@ -376,8 +384,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Accou
 // outcomeOf names a refusal's status for admit_sso_logins_total.
 func outcomeOf(status int) string {
 	switch {
-	case status == http.StatusInternalServerError:
-		return "failed"
+	case status == http.StatusInternalServerError, status == http.StatusServiceUnavailable:
+		return "failed" // ours (503: the directory was unavailable), not the provider's
 	case status >= 500:
 		return "provider_error"
 	}

@@ -1,11 +1,17 @@
 package store
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,9 +30,12 @@ type dialect struct {
 	driver        string
 	goose         goose.Dialect
 	configurePool func(*sqlx.DB)
-	// uniqueViolation and retryable classify driver errors.
+	// uniqueViolation and retryable classify driver errors; unavailable
+	// tells that the database could not be reached or the connection
+	// broke (see unavailablePostgres).
 	uniqueViolation func(error) bool
 	retryable       func(error) bool
+	unavailable     func(error) bool
 	// walkEmailIndex, placed after "memberships m", makes the planner read
 	// the members in email order instead of merging the three search
 	// indexes and sorting (see FindMembers). PostgreSQL's planner makes
@@ -65,13 +74,20 @@ var postgresDialect = dialect{
 	goose:  goose.DialectPostgres,
 	configurePool: func(db *sqlx.DB) {
 		db.SetMaxOpenConns(4 * runtime.GOMAXPROCS(0))
-		db.SetMaxIdleConns(4 * runtime.GOMAXPROCS(0))
-		db.SetConnMaxIdleTime(5 * time.Minute)
+		db.SetMaxIdleConns(postgresIdleConns())
+		// An idle connection is not checked until it is used: one that a
+		// restart, a failover or a firewall ended fails its next query.
+		// Short idle and total lifetimes bound how many such connections
+		// the pool can hold (Tx also empties the pool when it meets one,
+		// see dropIdle), and move connections to a new primary.
+		db.SetConnMaxIdleTime(time.Minute)
+		db.SetConnMaxLifetime(30 * time.Minute)
 	},
 	uniqueViolation: func(err error) bool {
 		var pe *pq.Error
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
+	unavailable: unavailablePostgres,
 	retryable: func(err error) bool {
 		var pe *pq.Error
 		// 40001 serialization_failure, 40P01 deadlock_detected.
@@ -123,8 +139,39 @@ var sqliteDialect = dialect{
 	contains: func(col string) string { return "instr(" + col + ", ?) > 0" },
 	jsonArg:  "?",
 	endsWith: func(col string, n int) string { return "substr(" + col + ", -" + strconv.Itoa(n) + ") = ?" },
+	// A file on the same machine does not go away the way a server does:
+	// its failures are internal.
+	unavailable: func(error) bool { return false },
 	// Each attempt already waited out the busy timeout.
 	attempts: 2,
+}
+
+// postgresIdleConns is how many idle connections the PostgreSQL pool keeps.
+func postgresIdleConns() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// unavailablePostgres tells that err means PostgreSQL could not be reached
+// or a connection broke, rather than that a statement failed: the server
+// refused or reset the connection, ended it (57P01 admin_shutdown when it
+// stops, 57P02 crash_shutdown, 57P03 "the database system is starting up"
+// or "shutting down"), any connection exception (class 08), too many
+// connections (53300), or lib/pq marked the connection bad
+// (driver.ErrBadConn, which is what it returns for a FATAL error).
+func unavailablePostgres(err error) bool {
+	// A caller that gave up (its client left, its deadline passed) says
+	// nothing about the database; context.DeadlineExceeded would pass for
+	// a net.Error below.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "53300" ||
+			strings.HasPrefix(string(pe.Code), "08")
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // wrap turns a driver error into a directory error where the caller can act
@@ -138,6 +185,8 @@ func (d dialect) wrap(err error, op string) error {
 		return &directory.Error{Kind: directory.NotFound, Message: "not found", Err: fmt.Errorf("%s: %w", op, err)}
 	case d.uniqueViolation(err):
 		return &directory.Error{Kind: directory.Conflict, Message: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
+	case d.unavailable(err):
+		return directory.UnavailableError(fmt.Errorf("%s: %w", op, err))
 	default:
 		return fmt.Errorf("%s: %w", op, err)
 	}

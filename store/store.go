@@ -80,7 +80,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	s := &Store{db: db, q: db, dialect: d, log: log}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
+		return nil, fmt.Errorf("connect to %s database: %w", d.name, d.wrap(err, "ping"))
 	}
 	return s, nil
 }
@@ -107,7 +107,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.db.PingContext(ctx)
+	return s.dialect.wrap(s.db.PingContext(ctx), "ping")
 }
 
 // Migrate brings the schema to the newest version embedded in the binary.
@@ -173,13 +173,34 @@ func (g gooseLogger) Fatalf(format string, v ...any) { g.Printf(format, v...) }
 
 // Tx runs fn in a transaction; see directory.Store. Inside a transaction it
 // simply runs fn: nested calls join the outer transaction.
+//
+// A transaction whose connection broke, or that could not begin, fails
+// with directory.Unavailable. It is run once more on a fresh connection
+// when nothing can have been committed (it failed before COMMIT was sent):
+// after a restart of the database, the pool's idle connections are dead and
+// the first transaction on each of them fails. A COMMIT whose answer was
+// lost is never run again: it may have been applied.
 func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error {
 	if _, inTx := s.q.(*sqlx.Tx); inTx {
 		return fn(s)
 	}
+	reconnected := false
 	for i := 1; ; i++ {
 		err := s.tx(ctx, fn)
-		if err == nil || i == s.dialect.attempts || !s.dialect.retryable(err) {
+		if err == nil {
+			return nil
+		}
+		if s.dialect.unavailable(err) {
+			s.dropIdle()
+			var ce commitError
+			if reconnected || errors.As(err, &ce) || ctx.Err() != nil {
+				return s.unavailable(err)
+			}
+			reconnected = true
+			s.log.DebugContext(ctx, "transaction lost its connection; trying once more", "err", err)
+			continue
+		}
+		if i >= s.dialect.attempts || !s.dialect.retryable(err) {
 			return err
 		}
 		// Back off with jitter so that colliding transactions spread out.
@@ -193,6 +214,34 @@ func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error
 	}
 }
 
+// unavailable makes err, which unavailable classified, an error of kind
+// directory.Unavailable unless it already is one.
+func (s *Store) unavailable(err error) error {
+	if directory.KindOf(err) == directory.Unavailable {
+		return err
+	}
+	return directory.UnavailableError(err)
+}
+
+// dropIdle closes the pool's idle connections: once one connection has
+// been found broken, the others that were idle at the same time most
+// likely are too (the server restarted), and each would fail a request.
+// database/sql closes idle connections beyond a lowered limit.
+func (s *Store) dropIdle() {
+	if s.dialect.name != postgresDialect.name {
+		return
+	}
+	s.db.SetMaxIdleConns(0)
+	s.db.SetMaxIdleConns(postgresIdleConns())
+}
+
+// commitError is a COMMIT that failed: if its connection broke, whether
+// the transaction was applied is unknown.
+type commitError struct{ err error }
+
+func (e commitError) Error() string { return "commit: " + e.err.Error() }
+func (e commitError) Unwrap() error { return e.err }
+
 // within runs fn with a Store bound to a transaction (the current one when
 // s already is): for methods that write several rows that belong together.
 func (s *Store) within(ctx context.Context, fn func(s *Store) error) error {
@@ -202,11 +251,11 @@ func (s *Store) within(ctx context.Context, fn func(s *Store) error) error {
 func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
 	}
 	defer func() {
 		if err != nil {
-			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, context.Canceled) {
+			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, context.Canceled) && !s.dialect.unavailable(rbErr) {
 				s.log.WarnContext(ctx, "rollback failed", "err", rbErr)
 			}
 		}
@@ -215,7 +264,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err 
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", s.dialect.wrap(err, "commit"))
+		return commitError{s.dialect.wrap(err, "commit")}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -174,6 +175,8 @@ func heading(status int) string {
 		return "Too many attempts"
 	case http.StatusGone:
 		return "This link no longer works"
+	case http.StatusServiceUnavailable:
+		return "Back in a moment"
 	default:
 		if status >= 500 {
 			return "Something went wrong"
@@ -195,9 +198,15 @@ func (rd *Renderer) Handler(fn HandlerFunc) http.Handler {
 			return
 		}
 		status := StatusOf(err)
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			// Every request fails alike while the database is away:
+			// a warning each, not an error each.
+			SetRetryAfter(w)
+			rd.log.WarnContext(r.Context(), "request refused: directory unavailable", "path", SafePath(r), "err", err)
+		case status >= 500:
 			rd.log.ErrorContext(r.Context(), "request failed", "path", SafePath(r), "err", err)
-		} else {
+		default:
 			rd.log.InfoContext(r.Context(), "request refused", "path", SafePath(r), "status", status, "err", err)
 		}
 		var problems []string
@@ -227,9 +236,17 @@ func StatusOf(err error) int {
 		return http.StatusTooManyRequests
 	case directory.PreconditionFailed:
 		return http.StatusPreconditionFailed
+	case directory.Unavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// SetRetryAfter tells the client of a 503 when to try again (RFC 9110
+// §10.2.3): the database is restarting or out of reach for a moment.
+func SetRetryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(directory.RetryAfter))
 }
 
 // Home serves the signed-out home page.

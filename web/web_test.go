@@ -124,6 +124,7 @@ func TestHandlerMapsErrorKinds(t *testing.T) {
 		{directory.ForbiddenError("not yours"), 403, "not yours"},
 		{directory.UnauthenticatedError("sign in first"), 401, "sign in first"},
 		{errors.New("pq: password authentication failed for db at 10.0.0.5"), 500, "something went wrong on our side"},
+		{directory.UnavailableError(errors.New("dial tcp 10.0.0.5:5432: connection refused")), 503, "please try again shortly"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.shows, func(t *testing.T) {
@@ -131,6 +132,10 @@ func TestHandlerMapsErrorKinds(t *testing.T) {
 			resp, body := serve(h, httptest.NewRequest("GET", "/x", nil))
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.shows) {
 				t.Errorf("got %d %q; want %d showing %q", resp.StatusCode, body, tc.status, tc.shows)
+			}
+			// A 503 says when to come back (RFC 9110 §10.2.3); nothing else does.
+			if got, want := resp.Header.Get("Retry-After") != "", tc.status == 503; got != want {
+				t.Errorf("Retry-After %q on a %d", resp.Header.Get("Retry-After"), tc.status)
 			}
 			if strings.Contains(body, "10.0.0.5") {
 				t.Error("internal error text leaked to the page")

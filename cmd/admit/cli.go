@@ -162,6 +162,9 @@ func (c *cli) fail(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		code, msg, kind = exitUsage, ue.msg, "usage"
+	case directory.KindOf(err) == directory.Unavailable:
+		// Try again in a moment; the cause names the database's address.
+		msg, kind = err.Error(), directory.Unavailable.String()
 	case directory.KindOf(err) != directory.Internal:
 		msg, kind = directory.Message(err), directory.KindOf(err).String()
 	default:

@@ -17,6 +17,7 @@ var allowedImports = map[string][]string{
 	"directory":         {},
 	"store":             {"directory"},
 	"store/storetest":   {"store", "directory"},
+	"store/pgtest":      {},
 	"web":               {"directory"},
 	"certs":             {"directory"},
 	"sso":               {"directory", "web", "certs", "fetch"},

@@ -217,12 +217,17 @@ const sweepEvery = 5 * time.Minute
 func sweep(ctx context.Context, svc *directory.Service, log *slog.Logger) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	outage := &directory.Outage{Log: log, What: "sweep"}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+			n, err := svc.Sweep(ctx)
+			if _, down := outage.Check(ctx, err); down || ctx.Err() != nil {
+				continue
+			}
+			if err != nil {
 				log.ErrorContext(ctx, "sweep", "err", err)
 			} else if n > 0 {
 				log.InfoContext(ctx, "swept expired rows", "rows", n)

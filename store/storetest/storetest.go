@@ -229,3 +229,18 @@ func redact(dbURL string) string {
 	}
 	return u.Redacted()
 }
+
+// TerminateConnections ends every session of the database made by
+// PostgresURL, as a restart of the server would (their next statement
+// fails with 57P01 admin_shutdown), without stopping the shared server.
+func TerminateConnections(t testing.TB, databaseURL string) {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if err := exec(adminURL(), fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()`, name)); err != nil {
+		t.Fatalf("terminate the sessions of %s: %v", name, err)
+	}
+}
