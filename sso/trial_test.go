@@ -128,3 +128,40 @@ func TestTestSignIn(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestTestSignInOIDC: the same through an OpenID provider's callback.
+func TestTestSignInOIDC(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		w := newWorld(t, s)
+		p := w.newProvider()
+		zitadel := w.connection("zitadel")
+		admin := w.browser()
+		admin.signedIn("admin@example.com", directory.RoleAdmin)
+		before := admin.me()
+		const result = "/admin/acme/sso/connections/zitadel/test"
+		start := admin.get(w.sp.URL + "/sso/acme/test?connection=zitadel&return_to=" + url.QueryEscape(result))
+		if start.status != http.StatusFound || !strings.HasPrefix(start.location, p.Issuer+"/authorize?") {
+			t.Fatalf("test start: %d %s %s", start.status, start.location, start.body)
+		}
+		callback := admin.atProvider(p, start.location, "bob")
+		pg := admin.get(callback)
+		if pg.status != http.StatusSeeOther || !strings.HasPrefix(pg.location, result+"?ref=") {
+			t.Fatalf("test answer: %d %s %.300s", pg.status, pg.location, pg.body)
+		}
+		if got := admin.me(); got != before {
+			t.Errorf("the test changed the admin's session: %q", got)
+		}
+		if _, err := w.svc.Member(ctx, w.acme.ID, "bob@example.com"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("the test made bob a member: %v", err)
+		}
+		if at := w.lastAttempt(zitadel); at.Outcome != sso.OutcomeTested || at.Reason != "created user" {
+			t.Errorf("login log: %+v", at)
+		}
+		// The callback URL again, in another browser: no pending sign-in.
+		other := w.browser()
+		if pg := other.get(callback); pg.status == http.StatusSeeOther || other.me() != "" {
+			t.Errorf("the test's callback in another browser: %d %s", pg.status, pg.location)
+		}
+	})
+}
