@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/crewjam/saml"
@@ -148,8 +150,8 @@ func (e *DocumentError) Unwrap() error { return e.err }
 func MetadataFromFields(entityID, ssoURL, certificate string) ([]byte, error) {
 	var problems []string
 	entityID, ssoURL = strings.TrimSpace(entityID), strings.TrimSpace(ssoURL)
-	if entityID == "" || len(entityID) > 1024 {
-		problems = append(problems, "the entity ID (issuer) must be given, at most 1024 characters")
+	if entityID == "" || len(entityID) > 1024 || !utf8.ValidString(entityID) || strings.ContainsFunc(entityID, unicode.IsControl) {
+		problems = append(problems, "the entity ID (issuer) must be given, at most 1024 characters on one line")
 	}
 	if u, err := url.Parse(ssoURL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
 		problems = append(problems, "the single sign-on URL must be an https URL")
