@@ -19,6 +19,9 @@ var templates embed.FS
 type Config struct {
 	Directory *directory.Service
 	Pages     *web.Renderer
+	// SSO sets up connections (sso.Setup); without it the Single sign-on
+	// pages answer 404.
+	SSO ConnectionSetup
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
 	Logger *slog.Logger
@@ -31,11 +34,12 @@ type Handler struct {
 	cookie web.SessionCookie
 	log    *slog.Logger
 	tmpl   map[string]*template.Template
+	setup  ConnectionSetup
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -45,6 +49,9 @@ func New(cfg Config) (*Handler, error) {
 			return nil, err
 		}
 		h.tmpl[name] = t
+	}
+	if err := h.parseSSO(); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -67,6 +74,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /admin/{account}/users/{id}/role", post(h.handleRole))
 	mux.Handle("POST /admin/{account}/users/{id}/{action}", post(h.handlePersonAction))
 	mux.Handle("GET /admin/{account}/roles", get(h.handleRoles))
+	h.registerSSO(mux, get, post)
 	// Anything else under an account's console is a 404 only for the
 	// people who may see that the console exists.
 	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {

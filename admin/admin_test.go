@@ -48,7 +48,7 @@ func newSite(t *testing.T, s *store.Store) *site {
 		t.Fatal(err)
 	}
 	signIn.Register(mux)
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc)})
 	if err != nil {
 		t.Fatal(err)
 	}

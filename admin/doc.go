@@ -13,8 +13,11 @@
 // looked up within that account, so another account's ids are 404 too.
 //
 // Sessions and the sign-in are package login's; the JSON API and the other
-// console pages (security, branding, SSO, SCIM, domains, audit log, mail)
-// are still to come.
+// console pages (security, branding, SCIM, domains, audit log, mail) are
+// still to come. The Single sign-on pages (sso.go) leave the protocol work
+// to package sso through ConnectionSetup, which cmd/admit passes in; the
+// Test sign-in runs at package sso's /sso/{account}/test and comes back to
+// the connection's test page with the login log's reference.
 //
 // Routes:
 //
@@ -31,4 +34,17 @@
 //	POST /admin/{account}/users/{id}/role          change their role
 //	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, remove, resend, reset
 //	GET  /admin/{account}/roles                    who may do what
+//	GET  /admin/{account}/sso                      connections: state, certificate expiries
+//	GET  /admin/{account}/sso/new                  add a SAML (?protocol=saml) or OIDC connection
+//	POST /admin/{account}/sso/new
+//	GET  /admin/{account}/sso/roles                the group-to-role mappings
+//	POST /admin/{account}/sso/roles                map a group
+//	POST /admin/{account}/sso/roles/unmap          remove a mapping
+//	GET  /admin/{account}/sso/connections/{name}   values to paste, setup steps, Test sign-in, settings
+//	POST /admin/{account}/sso/connections/{name}   change the settings
+//	POST /admin/{account}/sso/connections/{name}/metadata  give or replace the IdP's metadata
+//	GET  /admin/{account}/sso/connections/{name}/remove    confirm the removal
+//	POST /admin/{account}/sso/connections/{name}/remove
+//	GET  /admin/{account}/sso/connections/{name}/attempts  the login log
+//	GET  /admin/{account}/sso/connections/{name}/test      a Test sign-in's result (?ref=)
 package admin

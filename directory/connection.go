@@ -257,6 +257,7 @@ func (s *Service) CreateConnection(ctx context.Context, accountID string, actor 
 	if in.JITMode == "" {
 		in.JITMode = JITCreate
 	}
+	in.Settings.OIDC = in.Settings.OIDC.withDefaults()
 	domains, problems := in.check()
 	if len(problems) > 0 {
 		return Connection{}, InvalidError(problems...)

@@ -22,6 +22,9 @@ const (
 	// the owner role: an admin cannot lock the owners out, nor raise
 	// anyone (themself included) above their own role.
 	ManageOwners Action = "manage_owners"
+	// ManageSSO is setting up single sign-on: adding, changing, testing
+	// and removing connections, and mapping groups to roles.
+	ManageSSO Action = "manage_sso"
 )
 
 // Permission is one row of the table of who may do what.
@@ -38,6 +41,7 @@ var permissions = []Permission{
 	{AddMembers, "add people, invite them, resend invitations", []Role{RoleOwner, RoleAdmin}},
 	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
+	{ManageSSO, "set up single sign-on: add, change, test and remove connections, map groups to roles", []Role{RoleOwner, RoleAdmin}},
 }
 
 // Permissions returns the table of who may do what in the console.
@@ -112,6 +116,11 @@ func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, err
 	}
 	return adm, nil
 }
+
+// Allowed refuses an Admin whose session is elsewhere, or whose role may
+// not do action: for pages whose changes another package makes (single
+// sign-on setup is package sso's protocol work).
+func (a Admin) Allowed(action Action) error { return a.ready(action) }
 
 // ready refuses an Admin whose session is elsewhere, or whose role may not
 // do action.

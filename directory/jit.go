@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,6 +54,22 @@ func allowedDomains(a Account, c Connection) []string {
 //
 // Refusals are Forbidden errors whose message can be shown to the person.
 func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) (SSOSignIn, error) {
+	return s.signInWithSSO(ctx, c, id, false)
+}
+
+// TrySignInWithSSO answers what SignInWithSSO would do with id, and
+// changes nothing: an admin's Test sign-in. It runs the very same rules in
+// a transaction that is rolled back, so the answer cannot drift from what
+// a real login does, and no user, membership, role, audit event or outbox
+// message survives it. Its Outcome says what the login would have done.
+func (s *Service) TrySignInWithSSO(ctx context.Context, c Connection, id Identity) (SSOSignIn, error) {
+	return s.signInWithSSO(ctx, c, id, true)
+}
+
+// errTrial rolls back a trial sign-in's transaction.
+var errTrial = errors.New("trial sign-in: rolled back")
+
+func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, trial bool) (SSOSignIn, error) {
 	if !c.Ready() {
 		return SSOSignIn{}, ForbiddenError("Single sign-on through this identity provider is not finished yet.")
 	}
@@ -171,8 +188,14 @@ func (s *Service) SignInWithSSO(ctx context.Context, c Connection, id Identity) 
 			out.Outcome = "signed in"
 		}
 		out.Member = Member{User: u, Membership: m}
+		if trial {
+			return errTrial
+		}
 		return nil
 	})
+	if trial && errors.Is(err, errTrial) {
+		err = nil
+	}
 	if err != nil {
 		return SSOSignIn{}, fmt.Errorf("sign in with SSO: %w", err)
 	}

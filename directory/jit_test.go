@@ -395,3 +395,69 @@ func ptr[T any](v T) *T { return &v }
 // the cap shows the cap holds (the 10,000 pass too, in 2 s on
 // SQLite and 30 s on PostgreSQL here, too long for every run).
 const junkAttempts = 10 * directory.LoginLogSize
+
+// TestTrySignInWithSSOChangesNothing: an admin's Test sign-in gets the
+// answer a real login would, and leaves no user, membership, role,
+// invitation or audit event behind.
+func TestTrySignInWithSSOChangesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		conn := connection(t, svc, acme.ID, "create", directory.JITCreate)
+		if _, _, err := svc.MapGroupToRole(ctx, acme.ID, operator, "Admins", directory.RoleAdmin, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "member@acme.example", FirstName: "Old", LastName: "Name"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: "invited@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		trail := func() int {
+			evs, err := svc.AuditTrail(ctx, acme.ID, "", "", time.Time{}, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(evs)
+		}
+		before := trail()
+		cases := []struct {
+			name, email string
+			groups      []string
+			outcome     string // "" when refused
+			role        directory.Role
+		}{
+			{"a new person would be created", "new@acme.example", nil, "created user", directory.RoleMember},
+			{"an invited person would accept", "invited@acme.example", nil, "activated invitation", directory.RoleMember},
+			{"a mapped group would give its role", "member@acme.example", []string{"admins"}, "updated", directory.RoleAdmin},
+			{"another company's address would be refused", "x@other.example", nil, "", ""},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				in, err := svc.TrySignInWithSSO(ctx, conn, directory.Identity{Email: tc.email, FirstName: "Ann", LastName: "Lee", Groups: tc.groups})
+				if tc.outcome == "" {
+					if directory.KindOf(err) != directory.Forbidden {
+						t.Fatalf("got %+v, %v; want Forbidden", in, err)
+					}
+					return
+				}
+				if err != nil || in.Outcome != tc.outcome || in.Member.Membership.Role != tc.role {
+					t.Fatalf("got %q role %s, %v; want %q role %s", in.Outcome, in.Member.Membership.Role, err, tc.outcome, tc.role)
+				}
+			})
+		}
+		if _, err := svc.Member(ctx, acme.ID, "new@acme.example"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("the trial created a member: %v", err)
+		}
+		if m, err := svc.Member(ctx, acme.ID, "member@acme.example"); err != nil || m.Membership.Role != directory.RoleMember || m.User.FirstName != "Old" {
+			t.Errorf("the trial changed a member: %+v %v", m, err)
+		}
+		if m, err := svc.Member(ctx, acme.ID, "invited@acme.example"); err != nil || m.Membership.Status != directory.StatusInvited {
+			t.Errorf("the trial accepted an invitation: %+v %v", m, err)
+		}
+		if after := trail(); after != before {
+			t.Errorf("the trial left %d audit events", after-before)
+		}
+	})
+}

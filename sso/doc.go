@@ -5,6 +5,7 @@
 // Routes (Register):
 //
 //	GET  /sso/{account}/login                      the intranet link: starts the account's SSO
+//	GET  /sso/{account}/test                       an admin's Test sign-in (test.go): a real login that changes nothing
 //	GET  /sso/{account}/saml/{connection}/metadata the SP metadata for the identity provider
 //	POST /sso/{account}/saml/{connection}/acs      the assertion consumer service
 //	GET  /sso/{account}/oidc/{connection}/callback the OIDC redirect URI

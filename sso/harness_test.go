@@ -252,7 +252,10 @@ type browser struct {
 
 func (w *world) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	c := w.sp.Client() // trusts the test certificate both servers use
+	// A copy: the server's client is one, and each browser has its own
+	// cookies. It trusts the test certificate both servers use.
+	c := new(http.Client)
+	*c = *w.sp.Client()
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &browser{w: w, client: c}

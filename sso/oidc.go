@@ -110,7 +110,7 @@ func (h *Handler) oauthConfig(a directory.Account, c directory.Connection, p *oi
 // startOIDC sends the browser to the provider's authorization endpoint
 // (code flow with PKCE), remembering state, nonce and verifier in this
 // browser (a sealed cookie) so the callback may reach any replica.
-func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo, loginHint string) error {
+func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo, loginHint, test string) error {
 	ctx := r.Context()
 	if c.Settings.OIDC == nil {
 		return fmt.Errorf("OIDC connection %s has no provider settings", c.ID)
@@ -126,7 +126,7 @@ func (h *Handler) startOIDC(w http.ResponseWriter, r *http.Request, a directory.
 		return err
 	}
 	now := h.now()
-	st := pending{ID: randomToken(), Connection: c.ID, ReturnTo: returnTo, Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(directory.SSORequestLifetime)}
+	st := pending{ID: randomToken(), Connection: c.ID, ReturnTo: returnTo, Test: test, Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(directory.SSORequestLifetime)}
 	if err := h.pending.start(w, r, st, now); err != nil {
 		return fmt.Errorf("remember OIDC state: %w", err)
 	}
@@ -157,7 +157,7 @@ func (h *Handler) handleInitiate(w http.ResponseWriter, r *http.Request) error {
 			fmt.Errorf("initiate login from issuer %q", iss)), attempt{})
 		return nil
 	}
-	return h.startOIDC(w, r, a, c, h.returnTo(c, r.Form.Get("target_link_uri")), r.Form.Get("login_hint"))
+	return h.startOIDC(w, r, a, c, h.returnTo(c, r.Form.Get("target_link_uri")), r.Form.Get("login_hint"), "")
 }
 
 // handleCallback takes the provider's answer at the redirect URI.
@@ -207,6 +207,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 			reason = fmt.Errorf("%w (it carries the error %s)", reason, answer)
 		}
 		return refuse(http.StatusForbidden, startAgain, "", reason)
+	}
+	at.Test, at.testReturn = req.Test != "", req.ReturnTo
+	switch {
 	case answer != "":
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not sign you in.",
 			"the provider answered "+answer, fmt.Errorf("the provider answered %s", answer))
@@ -279,6 +282,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 		at.Identity = &id
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send an email address admit can trust.",
 			"the ID token of connection "+c.Name+": "+directory.Message(err), err)
+	}
+	if at.Test {
+		return h.trySignIn(w, r, a, c, id, *at)
 	}
 	return h.signIn(w, r, a, c, id, *at, req.ReturnTo)
 }

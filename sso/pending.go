@@ -30,6 +30,11 @@ type pending struct {
 	// code needs.
 	Nonce    string `json:"nonce,omitempty"`
 	Verifier string `json:"verifier,omitempty"`
+	// Test is the id of the admin who started this as a Test sign-in: its
+	// answer is shown to them and changes nothing (trySignIn). Sealed
+	// with the rest, so nobody can add it to, or strip it from, a
+	// sign-in.
+	Test string `json:"test,omitempty"`
 	// Expires is inside the sealed value: the cookie's Max-Age is only the
 	// browser's housekeeping, and a copied cookie has none.
 	Expires time.Time `json:"expires"`

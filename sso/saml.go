@@ -84,7 +84,7 @@ func (h *Handler) serviceProvider(a directory.Account, c directory.Connection, k
 // AuthnRequest, remembering the request in this browser: by redirect
 // (HTTP-Redirect binding), or, for a provider that only takes HTTP-POST, on
 // a page whose form posts the signed request there.
-func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo string) error {
+func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, returnTo, test string) error {
 	ctx := r.Context()
 	keys, err := h.certs.Current(ctx)
 	if err != nil {
@@ -102,7 +102,7 @@ func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.
 		return fmt.Errorf("make AuthnRequest: %w", err)
 	}
 	now := h.now()
-	if err := h.pending.start(w, r, pending{ID: req.ID, Connection: c.ID, ReturnTo: returnTo, Expires: now.Add(directory.SSORequestLifetime)}, now); err != nil {
+	if err := h.pending.start(w, r, pending{ID: req.ID, Connection: c.ID, ReturnTo: returnTo, Test: test, Expires: now.Add(directory.SSORequestLifetime)}, now); err != nil {
 		return fmt.Errorf("remember AuthnRequest: %w", err)
 	}
 	if binding == saml.HTTPPostBinding {
@@ -264,6 +264,7 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 			return refuse(http.StatusForbidden, "This sign-in was not started in this browser, or took too long. Please start again from your company's link.", "",
 				fmt.Errorf("InResponseTo %q %w", inResponseTo, err))
 		}
+		at.Test, at.testReturn = req.Test != "", req.ReturnTo
 		if err := h.dir.FinishSSO(ctx, c, req.ID, req.Expires); directory.KindOf(err) == directory.Conflict {
 			return refuse(http.StatusForbidden, "This sign-in was already used. Please start again from your company's link.", "",
 				fmt.Errorf("InResponseTo %q: %w", inResponseTo, err))
@@ -287,6 +288,9 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		at.Identity = &id
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send your email address.",
 			"the SAML response of connection "+c.Name+" carries no usable email: "+directory.Message(err), err)
+	}
+	if at.Test {
+		return h.trySignIn(w, r, a, c, id, *at)
 	}
 	return h.signIn(w, r, a, c, id, *at, returnTo)
 }

@@ -112,6 +112,7 @@ func New(cfg Config) (*Handler, error) {
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /sso/{account}/login", h.pages.Handler(h.handleLogin))
+	mux.Handle("GET /sso/{account}/test", h.pages.Handler(h.handleTest))
 	mux.Handle("GET /sso/{account}/saml/{connection}/metadata", h.pages.Handler(h.handleMetadata))
 	mux.Handle("POST /sso/{account}/saml/{connection}/acs", http.HandlerFunc(h.handleACS))
 	mux.Handle("GET /sso/{account}/oidc/{connection}/callback", http.HandlerFunc(h.handleCallback))
@@ -122,14 +123,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // URLs are what an identity provider's admin needs of a connection: the
 // SAML service provider's, or the OIDC client's.
-type URLs struct {
-	EntityID         string `json:"sp_entity_id,omitempty"`
-	ACS              string `json:"acs_url,omitempty"`
-	Metadata         string `json:"metadata_url,omitempty"`
-	RedirectURI      string `json:"redirect_uri,omitempty"`
-	InitiateLoginURI string `json:"initiate_login_uri,omitempty"`
-	IntranetURL      string `json:"intranet_login_url"`
-}
+type URLs = directory.ConnectionURLs
 
 // SAMLURLs returns the connection's SP URLs.
 func SAMLURLs(baseURL, accountSlug, connectionName string) URLs {
@@ -197,9 +191,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	returnTo := h.returnTo(c, q.Get("return_to"))
 	if c.Protocol == directory.ProtocolOIDC {
-		return h.startOIDC(w, r, a, c, returnTo, q.Get("email"))
+		return h.startOIDC(w, r, a, c, returnTo, q.Get("email"), "")
 	}
-	return h.startSAML(w, r, a, c, returnTo)
+	return h.startSAML(w, r, a, c, returnTo, "")
 }
 
 // LoginPath is where an email's single sign-on starts: the intranet link
@@ -346,6 +340,10 @@ type attempt struct {
 	Role     directory.Role      `json:"role,omitempty"`
 	RoleFrom string              `json:"role_from,omitempty"`
 	IDPInit  bool                `json:"idp_initiated,omitempty"`
+	// Test marks an admin's Test sign-in (see trySignIn).
+	Test bool `json:"test,omitempty"`
+	// testReturn is where a Test sign-in's result is shown.
+	testReturn string
 	// verified: the provider's answer was verified (SAML signature, OIDC
 	// ID token) and is not a copy of one seen before.
 	verified bool
@@ -355,6 +353,21 @@ type attempt struct {
 // (when there is a connection) and shows the failure page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a directory.Account, c *directory.Connection, rf *refusal, at attempt) {
 	ref := web.RequestIDFrom(r.Context())
+	if at.Test && c != nil {
+		// The admin testing the connection sees why, in their console.
+		h.log.InfoContext(r.Context(), "test sign-in refused", "account", a.Slug, "connection", c.Name, "reason", rf.reason.Error(), "reference", ref)
+		email := ""
+		if at.Identity != nil {
+			email = at.Identity.Email
+		}
+		reason := rf.reason.Error()
+		if rf.forAdmin != "" {
+			reason = rf.forAdmin + ": " + reason
+		}
+		h.recordAttempt(r.Context(), *c, OutcomeTestRefused, reason, ref, email, at)
+		http.Redirect(w, r, withReference(at.testReturn, ref), http.StatusSeeOther)
+		return
+	}
 	level := slog.LevelInfo
 	if rf.status >= 500 {
 		level = slog.LevelError // our failure, not the IdP's or the person's

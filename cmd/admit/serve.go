@@ -280,7 +280,8 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}

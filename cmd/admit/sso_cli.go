@@ -10,11 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
-	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/sso"
 )
 
@@ -115,37 +112,36 @@ func samlSetupText(out connectionJSON, conn directory.Connection) string {
 	return b.String()
 }
 
-// metadataFrom reads an identity provider's SAML metadata from a file or,
-// through the guarded client, from its URL.
-func (c *cli) metadataFrom(ctx context.Context, metadataURL, file string) (directory.ConnectionMetadata, error) {
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return directory.ConnectionMetadata{}, directory.InvalidError(fmt.Sprintf("cannot read %s: %v", file, err))
-		}
-		md, err := sso.CheckMetadata(data)
-		if err != nil {
-			return directory.ConnectionMetadata{}, directory.InvalidError(file + ": " + err.Error())
-		}
-		return md, nil
-	}
-	md, err := sso.FetchMetadata(ctx, c.cfg.Fetch(c.logger(0)), metadataURL)
+// setup is the connection setup shared with the console (sso.Setup),
+// once the database is open.
+func (c *cli) setup(svc *directory.Service) (*sso.Setup, error) {
+	sealer, err := c.sealer()
 	if err != nil {
-		return directory.ConnectionMetadata{}, outboundError(err)
+		return nil, err
 	}
-	md.URL = metadataURL
-	return md, nil
+	return sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: c.cfg.Fetch(c.logger(0)), Secrets: sealer, BaseURL: c.cfg.BaseURL}), nil
 }
 
-// outboundError words a failed fetch from an identity provider for the
-// operator: a refusal names the ADMIT_OUTBOUND_ALLOW entry that would let
-// it through, for a provider on the company's network or on this machine.
-func outboundError(err error) error {
-	var refused *outbound.RefusedError
-	if errors.As(err, &refused) && refused.Allowance() != "" {
-		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, allow it with ADMIT_OUTBOUND_ALLOW=%s", err, refused.Allowance()))
+// metadataSource is the metadata a command's flags name: a URL, or a file
+// read here.
+func metadataSource(metadataURL, file string) (directory.MetadataSource, error) {
+	if file == "" {
+		return directory.MetadataSource{URL: metadataURL}, nil
 	}
-	return directory.InvalidError(err.Error())
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return directory.MetadataSource{}, directory.InvalidError(fmt.Sprintf("cannot read %s: %v", file, err))
+	}
+	return directory.MetadataSource{Document: data}, nil
+}
+
+// fileError names the file a metadata problem is in.
+func fileError(err error, file string) error {
+	var doc *sso.DocumentError
+	if file != "" && errors.As(err, &doc) {
+		return directory.InvalidError(file + ": " + directory.Message(err))
+	}
+	return err
 }
 
 // connectionFlags are the flags every kind of connection takes.
@@ -175,25 +171,25 @@ func (c *cli) ssoAddSAML(ctx context.Context, args []string) error {
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
 		// Without metadata the connection is made waiting for it: the
 		// provider's admin needs admit's URLs before there is any.
-		var metadata directory.ConnectionMetadata
 		if *metadataURL != "" && *metadataFile != "" {
 			return usageError{msg: "sso add-saml: give --metadata-url or --metadata-file, not both (or neither, to get admit's URLs for the identity provider first)"}
 		}
-		if *metadataURL != "" || *metadataFile != "" {
-			var err error
-			if metadata, err = c.metadataFrom(ctx, *metadataURL, *metadataFile); err != nil {
-				return err
-			}
+		md, err := metadataSource(*metadataURL, *metadataFile)
+		if err != nil {
+			return err
 		}
-		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
-			Protocol: directory.ProtocolSAML, Name: *cf.name, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
+		setup, err := c.setup(svc)
+		if err != nil {
+			return err
+		}
+		conn, err := setup.AddSAML(ctx, a.ID, c.actor(), directory.NewConnection{
+			Name: *cf.name, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
 				Mapping: *m, AllowIDPInitiated: *idpInitiated, ClockSkewSeconds: int(*skew / time.Second), ReturnHosts: cf.returnHosts,
 			},
-			Metadata: metadata.Metadata, SigningCertificates: metadata.SigningCertificates, MetadataURL: metadata.URL,
-		})
+		}, md)
 		if err != nil {
-			return err
+			return fileError(err, *metadataFile)
 		}
 		out := c.toConnectionJSON(a, conn)
 		if !conn.Ready() {
@@ -243,42 +239,17 @@ func (c *cli) ssoAddOIDC(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := directory.CheckIssuer(*issuer, *allowHTTP); err != nil {
-			return directory.InvalidError(err.Error())
-		}
-		if *trust == "" && strings.EqualFold(hostOf(*issuer), "login.microsoftonline.com") {
-			// Entra ID sends no email_verified; its tenant issuer and the
-			// domain rule are what make its email trustworthy.
-			*trust = string(directory.EmailDomain)
-		}
-		// Discovery now finds a mistyped issuer here rather than at the
-		// first employee's login. An issuer given with or without the
-		// trailing slash the provider uses (Auth0's has one, Okta's not)
-		// is taken as the provider spells it: ID tokens must match it
-		// exactly.
-		octx := oidc.ClientContext(ctx, c.cfg.Fetch(c.logger(0)).HTTPClient())
-		_, err = oidc.NewProvider(octx, *issuer)
-		var mismatch *oidc.IssuerMismatchError
-		if errors.As(err, &mismatch) && strings.TrimSuffix(mismatch.Discovered, "/") == strings.TrimSuffix(*issuer, "/") {
-			*issuer = mismatch.Discovered
-			_, err = oidc.NewProvider(octx, *issuer)
-		}
-		if err != nil {
-			return outboundError(fmt.Errorf("cannot read the OpenID configuration of %s: %w", *issuer, err))
-		}
-		sealer, err := c.sealer()
+		setup, err := c.setup(svc)
 		if err != nil {
 			return err
 		}
-		connName := strings.TrimSpace(*cf.name)
-		conn, err := svc.CreateConnection(ctx, a.ID, c.actor(), directory.NewConnection{
-			Protocol: directory.ProtocolOIDC, Name: connName, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
+		conn, err := setup.AddOIDC(ctx, a.ID, c.actor(), directory.NewConnection{
+			Name: *cf.name, Domains: cf.domains, JITMode: directory.JITMode(*cf.jit),
 			Settings: directory.ConnectionSettings{
 				Mapping: *m, ReturnHosts: cf.returnHosts,
 				OIDC: &directory.OIDCSettings{Issuer: *issuer, ClientID: *clientID, Scopes: scopes, EmailTrust: directory.EmailTrust(*trust), AllowHTTP: *allowHTTP},
 			},
-			SealedSecret: sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, connName)),
-		})
+		}, secret)
 		if err != nil {
 			return err
 		}
@@ -382,7 +353,11 @@ func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
 			}
 		}
 		ch.Settings = &st
-		updated, err := svc.UpdateConnection(ctx, a.ID, c.actor(), conn.ID, ch)
+		setup, err := c.setup(svc)
+		if err != nil {
+			return err
+		}
+		updated, err := setup.Update(ctx, a.ID, c.actor(), conn.ID, ch)
 		if err != nil {
 			return err
 		}
@@ -409,11 +384,11 @@ func (c *cli) ssoSetSecret(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		sealer, err := c.sealer()
+		setup, err := c.setup(svc)
 		if err != nil {
 			return err
 		}
-		if err := svc.SetConnectionSecret(ctx, a.ID, c.actor(), conn.ID, sealer.Seal([]byte(secret), directory.ClientSecretPurpose(a.ID, conn.Name))); err != nil {
+		if err := setup.SetSecret(ctx, a.ID, c.actor(), conn.ID, secret); err != nil {
 			return err
 		}
 		c.output(map[string]string{"account": a.Slug, "connection": conn.Name}, fmt.Sprintf("replaced the client secret of connection %s in %s; the next login uses it", conn.Name, a.Slug))
@@ -668,16 +643,23 @@ func (c *cli) ssoSetMetadata(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if conn.Protocol != directory.ProtocolSAML {
-			return directory.InvalidError(fmt.Sprintf("connection %s is OIDC: it has no SAML metadata (its provider's configuration is read from the issuer)", conn.Name))
-		}
-		md, err := c.metadataFrom(ctx, *metadataURL, *file)
+		setup, err := c.setup(svc)
 		if err != nil {
 			return err
 		}
-		updated, changed, err := svc.SetConnectionMetadata(ctx, a.ID, c.actor(), conn.ID, md)
+		var md directory.MetadataSource
+		if conn.Protocol == directory.ProtocolSAML {
+			// An OIDC connection is refused by the setup before any file
+			// is read.
+			if md, err = metadataSource(*metadataURL, *file); err != nil {
+				return err
+			}
+		} else {
+			md.URL = *metadataURL
+		}
+		updated, changed, err := setup.SetMetadata(ctx, a.ID, c.actor(), conn.ID, md)
 		if err != nil {
-			return err
+			return fileError(err, *file)
 		}
 		out := c.toConnectionJSON(a, updated)
 		if !conn.Ready() {
