@@ -14,6 +14,7 @@ import (
 
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -27,17 +28,19 @@ type apiSite struct {
 	keyA, keyB  string
 	keyAID      string
 	opKey       string
+	dns         *dnstest.Server
 }
 
 func newAPISite(t *testing.T, s *store.Store) *apiSite {
 	t.Helper()
 	ctx := context.Background()
-	svc := directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
+	dns := dnstest.Start(t)
+	svc := directory.NewService(directory.Config{Store: s, Resolver: dns.Resolver(), Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	mux := http.NewServeMux()
 	admin.NewAPI(admin.APIConfig{Directory: svc}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	site := &apiSite{svc: svc, server: srv}
+	site := &apiSite{svc: svc, server: srv, dns: dns}
 	var err error
 	if site.alpha, err = svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "alpha", Name: "Alpha", Domains: []string{"alpha.test"}}); err != nil {
 		t.Fatal(err)
@@ -426,6 +429,12 @@ func TestAPIInvitationsTokensDomainsRoles(t *testing.T) {
 			t.Fatalf("add domain: %d %s", r.status, r.body)
 		}
 		wantProblem(t, "bad domain", site.do(t, "POST", acct+"/domains", site.keyA, map[string]any{"name": "not a domain"}), 400, "invalid")
+		wantProblem(t, "verify before the record is published", site.do(t, "POST", acct+"/domains/example.org/verify", site.keyA, nil), 400, "invalid")
+		site.dns.SetTXT("_admit-challenge.example.org", r.json(t)["record_value"].(string))
+		if v := site.do(t, "POST", acct+"/domains/example.org/verify", site.keyA, nil); v.status != 200 || v.json(t)["verified"] != true {
+			t.Errorf("verify: %d %s", v.status, v.body)
+		}
+		wantProblem(t, "verify an unclaimed domain", site.do(t, "POST", acct+"/domains/unclaimed.org/verify", site.keyA, nil), 404, "not_found")
 		if got := site.do(t, "GET", acct+"/domains", site.keyA, nil).data(t); len(got) != 2 {
 			t.Errorf("domains: %v", got)
 		}
