@@ -71,13 +71,21 @@ type Admin struct {
 	// Elsewhere says the person's session is open in another account: they
 	// administer this one too, and must switch to it (as on /me) first.
 	Elsewhere bool
+	// Key is the API key acting, when the admin is a program using the
+	// JSON API (KeyAdmin); User is then empty.
+	Key *APIKey
 }
 
 // Can reports whether the admin may do action.
 func (a Admin) Can(action Action) bool { return Can(a.Membership.Role, action) }
 
 // Actor is the admin as their changes are audited.
-func (a Admin) Actor() Actor { return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email} }
+func (a Admin) Actor() Actor {
+	if a.Key != nil {
+		return a.Key.Actor()
+	}
+	return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email}
+}
 
 // errNoConsole is the answer for an account the person is not an active
 // member of: the same as for an account that does not exist, so the
@@ -194,6 +202,11 @@ func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, a
 	if err := adm.ready(action); err != nil {
 		return Member{}, err
 	}
+	if adm.Key != nil {
+		// A key has no membership to read again: a revoked key was
+		// refused when the request began.
+		return s.targetMember(ctx, tx, adm, id, onSelf)
+	}
 	me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
 	if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
 		return Member{}, ForbiddenError("You are no longer an active member of this account.")
@@ -205,6 +218,11 @@ func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, a
 	if err := adm.ready(action); err != nil {
 		return Member{}, err
 	}
+	return s.targetMember(ctx, tx, adm, id, onSelf)
+}
+
+// targetMember finds and locks the member of target for a ready admin.
+func (s *Service) targetMember(ctx context.Context, tx Store, adm *Admin, id string, onSelf bool) (Member, error) {
 	m, err := s.findMember(ctx, tx, adm.Account.ID, id)
 	if err != nil {
 		return Member{}, err

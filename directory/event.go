@@ -71,7 +71,7 @@ type Event struct {
 // EventActor is who made the change, in the words of the event contract.
 type EventActor struct {
 	// Type is one of scim_token, sso_connection, admin, operator, person,
-	// system.
+	// system, api_key.
 	Type string `json:"type"`
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
@@ -81,6 +81,7 @@ func eventActor(a Actor) EventActor {
 	t := map[Source]string{
 		SourceCLI: "operator", SourceAdmin: "admin", SourceSCIM: "scim_token",
 		SourceSSO: "sso_connection", SourceUser: "person", SourceSystem: "system",
+		SourceAPIKey: "api_key",
 	}[a.Source]
 	if t == "" {
 		t = "system"

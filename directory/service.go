@@ -597,6 +597,10 @@ type AuditQuery struct {
 	People []string
 	Since  time.Time
 	Limit  int
+	// BeforeAt and BeforeID, when set, continue a listing after the event
+	// with that time and id (keyset pagination, newest first).
+	BeforeAt time.Time
+	BeforeID string
 }
 
 // AuditTrail returns the account's newest audit events that match: by

@@ -582,7 +582,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n + m, fmt.Errorf("sweep app authorizations and tokens: %w", err)
 	}
-	return n + m + o, nil
+	i, err := s.SweepIdempotencyKeys(ctx)
+	if err != nil {
+		return n + m + o, fmt.Errorf("sweep idempotency keys: %w", err)
+	}
+	return n + m + o + i, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

@@ -46,6 +46,10 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	if !q.Since.IsZero() {
 		where, args = append(where, `created_at >= ?`), append(args, q.Since)
 	}
+	if !q.BeforeAt.IsZero() {
+		where = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`)
+		args = append(args, q.BeforeAt, q.BeforeAt, q.BeforeID)
+	}
 	args = append(args, q.Limit)
 	var rows []struct {
 		ID          string    `db:"id"`

@@ -285,6 +285,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
+	api := admin.NewAPI(admin.APIConfig{Directory: svc, Logger: log})
 	provisioning, err := scim.New(svc, cfg.BaseURL, log)
 	if err != nil {
 		return nil, err
@@ -310,6 +311,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	invitations.Register(mux)
 	signIn.Register(mux)
 	console.Register(mux)
+	api.Register(mux)
 	provisioning.Register(mux)
 	singleSignOn.Register(mux)
 	openID.Register(mux)

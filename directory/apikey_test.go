@@ -1,0 +1,224 @@
+package directory_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestAPIKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a, b := mustAccount(t, svc, "alpha"), mustAccount(t, svc, "beta")
+		if _, _, err := svc.CreateAPIKey(ctx, a.ID, operator, "  "); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("nameless key: %v; want Invalid", err)
+		}
+		if _, _, err := svc.CreateAPIKey(ctx, "no-such-account", operator, "x"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("key of no account: %v; want NotFound", err)
+		}
+		secret, k, err := svc.CreateAPIKey(ctx, a.ID, operator, "billing sync")
+		if err != nil || !strings.HasPrefix(secret, "admit_ak_") || len(secret) < 50 || k.Operator() {
+			t.Fatalf("key %q %+v, %v", secret, k, err)
+		}
+		opSecret, op, err := svc.CreateAPIKey(ctx, "", operator, "provisioning")
+		if err != nil || !op.Operator() {
+			t.Fatalf("operator key %+v, %v", op, err)
+		}
+		if n := countWhere(t, s, `SELECT COUNT(*) FROM api_keys WHERE key_hash = ?`, secret); n != 0 {
+			t.Fatal("the key itself is stored")
+		}
+		got, err := svc.AuthenticateAPIKey(ctx, secret)
+		if err != nil || got.ID != k.ID || got.AccountID != a.ID || got.LastUsedAt == nil {
+			t.Fatalf("authenticate: %+v, %v", got, err)
+		}
+		for _, bad := range []string{"", "admit_ak_", secret + "x", strings.TrimPrefix(secret, "admit_ak_"), "Bearer " + secret, "admit_scim_" + secret[9:], secret + strings.Repeat("a", 200)} {
+			if _, err := svc.AuthenticateAPIKey(ctx, bad); directory.KindOf(err) != directory.Unauthenticated {
+				t.Errorf("key %q: %v; want Unauthenticated", bad, err)
+			}
+		}
+		// An account's key reaches its account only, as an admin; an
+		// operator key every account, as an owner.
+		adm, err := svc.KeyAdmin(ctx, got, "alpha")
+		if err != nil || adm.Membership.Role != directory.RoleAdmin || adm.Actor().Source != directory.SourceAPIKey || adm.Actor().ID != k.ID {
+			t.Errorf("key admin of alpha: %+v, %v", adm, err)
+		}
+		for _, slug := range []string{"beta", "nope", "\x00"} {
+			if _, err := svc.KeyAdmin(ctx, got, slug); directory.KindOf(err) != directory.NotFound {
+				t.Errorf("alpha's key on %q: %v; want NotFound", slug, err)
+			}
+		}
+		if adm, err := svc.KeyAdmin(ctx, op, "beta"); err != nil || adm.Membership.Role != directory.RoleOwner {
+			t.Errorf("operator key on beta: %+v, %v", adm, err)
+		}
+		// Listing and revoking stay in the account (or among operator keys).
+		if keys, _ := svc.APIKeys(ctx, a.ID); len(keys) != 1 || keys[0].ID != k.ID {
+			t.Errorf("alpha's keys: %+v", keys)
+		}
+		if keys, _ := svc.APIKeys(ctx, ""); len(keys) != 1 || keys[0].ID != op.ID {
+			t.Errorf("operator keys: %+v", keys)
+		}
+		if _, err := svc.RevokeAPIKey(ctx, b.ID, operator, k.ID); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("revoke from beta: %v; want NotFound", err)
+		}
+		if _, err := svc.RevokeAPIKey(ctx, "", operator, k.ID); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("revoke an account's key as an operator key: %v; want NotFound", err)
+		}
+		clk.Add(2 * time.Minute)
+		if _, err := svc.RevokeAPIKey(ctx, a.ID, operator, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AuthenticateAPIKey(ctx, secret); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("revoked key: %v; want Unauthenticated", err)
+		}
+		if _, err := svc.AuthenticateAPIKey(ctx, opSecret); err != nil {
+			t.Errorf("the operator key stopped working: %v", err)
+		}
+		if got := auditActions(t, svc, a.ID); !strings.Contains(strings.Join(got, " "), "api_key.created") || !strings.Contains(strings.Join(got, " "), "api_key.revoked") {
+			t.Errorf("audit: %v", got)
+		}
+	})
+}
+
+func countWhere(t *testing.T, s *store.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.DB().Get(&n, s.DB().Rebind(query), args...); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestIdempotencyKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		_, k, err := svc.CreateAPIKey(ctx, a.ID, operator, "sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, other, _ := svc.CreateAPIKey(ctx, a.ID, operator, "other")
+		for _, bad := range []string{"", strings.Repeat("k", 256), "a\nb", "a\x00b"} {
+			if _, _, err := svc.BeginIdempotent(ctx, k, bad, nil); directory.KindOf(err) != directory.Invalid {
+				t.Errorf("key %q: %v; want Invalid", bad, err)
+			}
+		}
+		state, rec, err := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {}"))
+		if err != nil || state != directory.IdempotencyNew {
+			t.Fatalf("first: %v, %v", state, err)
+		}
+		if state, _, _ := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {}")); state != directory.IdempotencyRunning {
+			t.Errorf("while running: %v; want running", state)
+		}
+		if state, _, _ := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {\"a\":1}")); state != directory.IdempotencyMismatch {
+			t.Errorf("other body: %v; want mismatch", state)
+		}
+		// Keys are per API key: another key's k1 is another claim.
+		if state, _, _ := svc.BeginIdempotent(ctx, other, "k1", []byte("POST /x {}")); state != directory.IdempotencyNew {
+			t.Errorf("other API key: %v; want new", state)
+		}
+		if err := svc.FinishIdempotent(ctx, rec, 201, []byte(`{"id":"1"}`)); err != nil {
+			t.Fatal(err)
+		}
+		state, got, err := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {}"))
+		if err != nil || state != directory.IdempotencyReplay || got.Status != 201 || string(got.Response) != `{"id":"1"}` {
+			t.Errorf("replay: %v %+v, %v", state, got, err)
+		}
+		// A failure on admit's side releases the key for a retry.
+		_, r2, _ := svc.BeginIdempotent(ctx, k, "k2", []byte("b"))
+		if err := svc.ReleaseIdempotent(ctx, r2); err != nil {
+			t.Fatal(err)
+		}
+		if state, _, _ := svc.BeginIdempotent(ctx, k, "k2", []byte("b")); state != directory.IdempotencyNew {
+			t.Errorf("after release: %v; want new", state)
+		}
+		// After 24 hours a key is new again, and the sweep forgets it.
+		clk.Add(directory.IdempotencyTTL + time.Minute)
+		if state, _, _ := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {\"a\":1}")); state != directory.IdempotencyNew {
+			t.Errorf("after 24 h: %v; want new", state)
+		}
+		if n, err := svc.SweepIdempotencyKeys(ctx); err != nil || n != 2 {
+			t.Errorf("sweep: %d, %v; want 2 (k2 and other's k1)", n, err)
+		}
+	})
+}
+
+// Of many requests with one key at one moment, exactly one runs.
+func TestIdempotencyKeyConcurrentClaims(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		_, k, _ := svc.CreateAPIKey(ctx, a.ID, operator, "sync")
+		var wg sync.WaitGroup
+		states := make([]directory.IdempotencyState, 8)
+		errs := make([]error, 8)
+		for i := range states {
+			wg.Go(func() { states[i], _, errs[i] = svc.BeginIdempotent(ctx, k, "same", []byte("body")) })
+		}
+		wg.Wait()
+		news := 0
+		for i, st := range states {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if st == directory.IdempotencyNew {
+				news++
+			}
+		}
+		if news != 1 {
+			t.Errorf("%d claims won; want 1 (%v)", news, fmt.Sprint(states))
+		}
+	})
+}
+
+func TestAuditTrailPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		for i := range 7 {
+			if _, _, err := svc.CreateSCIMToken(ctx, a.ID, operator, fmt.Sprintf("t%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				clk.Add(time.Second) // some events share a time: the id breaks the tie
+			}
+		}
+		var seen []string
+		after := ""
+		for range 10 {
+			page, err := svc.AuditTrailPage(ctx, a.ID, directory.AuditQuery{Action: "scim_token.created", Limit: 3}, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Events {
+				seen = append(seen, e.ID)
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+		all, _ := svc.AuditTrail(ctx, a.ID, "", "scim_token.created", time.Time{}, 100)
+		if len(seen) != 7 || len(all) != 7 {
+			t.Fatalf("paged %d events, %d in all; want 7", len(seen), len(all))
+		}
+		for i := range all {
+			if all[i].ID != seen[i] {
+				t.Fatalf("page order differs at %d", i)
+			}
+		}
+		if _, err := svc.AuditTrailPage(ctx, a.ID, directory.AuditQuery{}, "bad cursor"); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("bad cursor: %v; want Invalid", err)
+		}
+	})
+}
