@@ -257,6 +257,7 @@ type Store interface {
 	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
 
 	WebhookStore
+	ImportStore
 }
 
 // MemberQuery selects one page of an account's members, ordered by email.

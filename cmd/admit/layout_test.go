@@ -33,6 +33,7 @@ var allowedImports = map[string][]string{
 	"sso/oidctest":      {},
 	"provider":          {"directory", "web", "certs", "fetch"},
 	"gate":              {"directory", "web", "certs"},
+	"bulk":              {"directory", "web"},
 	"cmd/admit":         nil, // the wiring may import anything
 }
 
