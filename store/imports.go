@@ -329,7 +329,8 @@ func (s *Store) FindImportRows(ctx context.Context, importID string, afterLine, 
 	return out, nil
 }
 
-// SetImportOutcomes records the outcomes of rows. On PostgreSQL one
+// SetImportOutcomes records the outcomes of rows, with the address and
+// role as they were read. On PostgreSQL one
 // UPDATE joins a VALUES list; SQLite runs one prepared UPDATE per row
 // (cheap in-process).
 func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []directory.ImportRow) error {
@@ -346,11 +347,11 @@ func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []d
 					b.WriteString(", ")
 				}
 				n := len(args)
-				fmt.Fprintf(&b, "($%d::integer, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
-				args = append(args, r.Line, string(r.Outcome), r.Reason, r.Email)
+				fmt.Fprintf(&b, "($%d::integer, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+				args = append(args, r.Line, string(r.Outcome), r.Reason, r.Email, string(r.Role))
 			}
-			_, err := s.q.ExecContext(ctx, `UPDATE import_rows SET outcome = v.outcome, reason = v.reason, email = v.email
-				FROM (VALUES `+b.String()+`) AS v(line, outcome, reason, email) WHERE import_id = $1 AND import_rows.line = v.line`, args...)
+			_, err := s.q.ExecContext(ctx, `UPDATE import_rows SET outcome = v.outcome, reason = v.reason, email = v.email, role = v.role
+				FROM (VALUES `+b.String()+`) AS v(line, outcome, reason, email, role) WHERE import_id = $1 AND import_rows.line = v.line`, args...)
 			if err != nil {
 				return s.dialect.wrap(err, "record import outcomes")
 			}
@@ -358,13 +359,13 @@ func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []d
 		return nil
 	}
 	return s.within(ctx, func(s *Store) error {
-		stmt, err := s.q.(*sqlx.Tx).PrepareContext(ctx, `UPDATE import_rows SET outcome = ?, reason = ?, email = ? WHERE import_id = ? AND line = ?`)
+		stmt, err := s.q.(*sqlx.Tx).PrepareContext(ctx, `UPDATE import_rows SET outcome = ?, reason = ?, email = ?, role = ? WHERE import_id = ? AND line = ?`)
 		if err != nil {
 			return s.dialect.wrap(err, "record import outcomes")
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, string(r.Outcome), r.Reason, r.Email, importID, r.Line); err != nil {
+			if _, err := stmt.ExecContext(ctx, string(r.Outcome), r.Reason, r.Email, string(r.Role), importID, r.Line); err != nil {
 				return s.dialect.wrap(err, "record import outcomes")
 			}
 		}

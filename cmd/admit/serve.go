@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/admit-dev/admit/admin"
+	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
@@ -99,6 +100,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { logouts.Run(bgCtx) })
 	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
 	background.Go(func() { webhooks.Run(bgCtx) })
+	imports := &bulk.Runner{Service: svc, Logger: log}
+	background.Go(func() { imports.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
