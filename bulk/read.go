@@ -44,7 +44,9 @@ type FileError struct{ Msg string }
 
 func (e *FileError) Error() string { return e.Msg }
 
-func fileErrorf(format string, args ...any) error { return &FileError{Msg: fmt.Sprintf(format, args...)} }
+func fileErrorf(format string, args ...any) error {
+	return &FileError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // Table is a spreadsheet read whole: its header and its rows of cells,
 // each with the line (CSV) or row number (XLSX) it started on.

@@ -141,6 +141,13 @@ type ImportStore interface {
 	// SetImportOutcomes records the outcomes of rows (by line).
 	SetImportOutcomes(ctx context.Context, importID string, rows []ImportRow) error
 
+	// SaveImportUpload keeps the account's uploaded file, replacing the
+	// one it had; FindImportUpload returns it (NotFound when it has none
+	// or another id); DeleteImportUpload removes it.
+	SaveImportUpload(ctx context.Context, u ImportUpload) error
+	FindImportUpload(ctx context.Context, accountID, id string) (ImportUpload, error)
+	DeleteImportUpload(ctx context.Context, accountID string) error
+
 	// FindUsersByEmailKeys returns the users with these EmailKeys.
 	FindUsersByEmailKeys(ctx context.Context, keys []string) ([]User, error)
 	// FindMembershipsOfUsers returns the account's memberships of these users.
@@ -161,16 +168,20 @@ type ImportSpec struct {
 	FileName string
 	// Password is the one initial password, in ImportPassword mode.
 	Password string
+
+	// ownersRefused marks rows that make someone an owner as errors: the
+	// admin importing may not give that role.
+	ownersRefused bool
 }
 
 // MaxImportFileName bounds the file name kept with a job.
 const MaxImportFileName = 255
 
-func (s *Service) checkImportSpec(ctx context.Context, accountID string, spec ImportSpec) (ImportSpec, []Role, string, error) {
+func (s *Service) checkImportSpec(ctx context.Context, accountID string, spec ImportSpec, preview bool) (ImportSpec, []Role, string, error) {
 	var problems []string
 	switch spec.Mode {
 	case ImportPassword:
-		if spec.Password == "" {
+		if spec.Password == "" && !preview {
 			problems = append(problems, "the initial password is required in password mode")
 		}
 	case ImportInvite, ImportNoPassword:
@@ -197,8 +208,11 @@ func (s *Service) checkImportSpec(ctx context.Context, accountID string, spec Im
 	if len(problems) > 0 {
 		return spec, nil, "", InvalidError(problems...)
 	}
+	if spec.ownersRefused && spec.Role == RoleOwner {
+		return spec, nil, "", ForbiddenError("Only an owner can make someone an owner.")
+	}
 	var hash string
-	if spec.Mode == ImportPassword {
+	if spec.Mode == ImportPassword && spec.Password != "" {
 		a, err := s.store.FindAccount(ctx, accountID)
 		if err != nil {
 			return spec, nil, "", err
@@ -213,17 +227,25 @@ func (s *Service) checkImportSpec(ctx context.Context, accountID string, spec Im
 		}
 		// One hash for the whole upload: argon2id per row would cost
 		// 100,000 times tens of milliseconds for one secret anyway.
-		if hash, err = s.hasher.Hash(ctx, spec.Password); err != nil {
-			return spec, nil, "", fmt.Errorf("hash password: %w", err)
+		if !preview {
+			if hash, err = s.hasher.Hash(ctx, spec.Password); err != nil {
+				return spec, nil, "", fmt.Errorf("hash password: %w", err)
+			}
 		}
 	}
 	return spec, roles, hash, nil
 }
 
-// markDuplicates reports rows whose address is on an earlier row.
-func markDuplicates(rows []ImportRow) {
+// markRows reports, before anything is written, rows whose address is on
+// an earlier row, and rows that make someone an owner when the admin may
+// not.
+func markRows(rows []ImportRow, spec ImportSpec) {
 	seen := make(map[string]int, len(rows))
 	for i := range rows {
+		if spec.ownersRefused && Role(strings.TrimSpace(string(rows[i].Role))) == RoleOwner {
+			rows[i].Outcome, rows[i].Reason = OutcomeError, "only an owner can make someone an owner"
+			continue
+		}
 		email, err := NormalizeEmail(rows[i].Email)
 		if err != nil {
 			continue
@@ -480,7 +502,7 @@ const ImportBatchSize = 2000
 // PreviewImport is the dry run: the outcome each row would have, without
 // writing anything. Rows come back in their order, with outcomes.
 func (s *Service) PreviewImport(ctx context.Context, accountID string, spec ImportSpec, rows []ImportRow) ([]ImportRow, ImportCounts, error) {
-	spec, roles, _, err := s.checkImportSpec(ctx, accountID, spec)
+	spec, roles, _, err := s.checkImportSpec(ctx, accountID, spec, true)
 	if err != nil {
 		return nil, ImportCounts{}, err
 	}
@@ -492,7 +514,7 @@ func (s *Service) PreviewImport(ctx context.Context, accountID string, spec Impo
 	for i := range out {
 		out[i].Outcome, out[i].Reason = OutcomePending, ""
 	}
-	markDuplicates(out)
+	markRows(out, spec)
 	b := &importBatch{account: a, spec: spec, roles: roles, now: s.clock(), homes: map[string]bool{}}
 	var counts ImportCounts
 	for chunk := range slices.Chunk(out, ImportBatchSize) {
@@ -510,7 +532,7 @@ func (s *Service) PreviewImport(ctx context.Context, accountID string, spec Impo
 // (admit serve's workers, or the CLI that made it). An account has one open
 // job at a time.
 func (s *Service) CreateImport(ctx context.Context, accountID string, actor Actor, spec ImportSpec, rows []ImportRow) (Import, error) {
-	spec, _, hash, err := s.checkImportSpec(ctx, accountID, spec)
+	spec, _, hash, err := s.checkImportSpec(ctx, accountID, spec, false)
 	if err != nil {
 		return Import{}, err
 	}
@@ -521,7 +543,7 @@ func (s *Service) CreateImport(ctx context.Context, accountID string, actor Acto
 	for i := range rows {
 		rows[i].Outcome, rows[i].Reason = OutcomePending, ""
 	}
-	markDuplicates(rows)
+	markRows(rows, spec)
 	now := s.clock()
 	im := Import{
 		ID: newID(), AccountID: accountID, Mode: spec.Mode, Role: spec.Role, FileName: spec.FileName,
@@ -695,4 +717,73 @@ func (s *Service) ImportJobByID(ctx context.Context, id string) (Import, error) 
 	im, err := s.store.FindImportByID(ctx, id)
 	im.PasswordHash = ""
 	return im, err
+}
+
+// ImportUpload is a file an admin uploaded in the console, kept until they
+// start the import (or upload another).
+type ImportUpload struct {
+	ID        string
+	AccountID string
+	FileName  string
+	Data      []byte
+	CreatedAt time.Time
+}
+
+// SaveImportUpload keeps the admin's uploaded file for the import they are
+// preparing, in place of the account's last one.
+func (s *Service) SaveImportUpload(ctx context.Context, adm Admin, fileName string, data []byte) (ImportUpload, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return ImportUpload{}, err
+	}
+	u := ImportUpload{ID: newID(), AccountID: adm.Account.ID, FileName: fileName, Data: data, CreatedAt: s.clock()}
+	if err := s.store.SaveImportUpload(ctx, u); err != nil {
+		return ImportUpload{}, fmt.Errorf("keep upload: %w", err)
+	}
+	return u, nil
+}
+
+// ImportUploadOf returns the admin's uploaded file with that id.
+func (s *Service) ImportUploadOf(ctx context.Context, adm Admin, id string) (ImportUpload, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return ImportUpload{}, err
+	}
+	u, err := s.store.FindImportUpload(ctx, adm.Account.ID, id)
+	if KindOf(err) == NotFound {
+		return u, NotFoundError("That upload is no longer kept (another was made, or the import started): upload the file again.")
+	}
+	return u, err
+}
+
+// PreviewMemberImport is PreviewImport as the admin.
+func (s *Service) PreviewMemberImport(ctx context.Context, adm Admin, spec ImportSpec, rows []ImportRow) ([]ImportRow, ImportCounts, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return nil, ImportCounts{}, err
+	}
+	spec.ownersRefused = !adm.Can(ManageOwners)
+	return s.PreviewImport(ctx, adm.Account.ID, spec, rows)
+}
+
+// StartMemberImport is CreateImport as the admin; the upload it came from
+// is no longer kept.
+func (s *Service) StartMemberImport(ctx context.Context, adm Admin, spec ImportSpec, rows []ImportRow) (Import, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return Import{}, err
+	}
+	spec.ownersRefused = !adm.Can(ManageOwners)
+	im, err := s.CreateImport(ctx, adm.Account.ID, adm.Actor(), spec, rows)
+	if err != nil {
+		return Import{}, err
+	}
+	if err := s.store.DeleteImportUpload(ctx, adm.Account.ID); err != nil {
+		s.log.WarnContext(ctx, "delete import upload", "account_id", adm.Account.ID, "err", err)
+	}
+	return im, nil
+}
+
+// CancelMemberImport is CancelImport as the admin.
+func (s *Service) CancelMemberImport(ctx context.Context, adm Admin, id string) (Import, error) {
+	if err := adm.ready(AddMembers); err != nil {
+		return Import{}, err
+	}
+	return s.CancelImport(ctx, adm.Account.ID, adm.Actor(), id)
 }

@@ -372,3 +372,33 @@ func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []d
 		return nil
 	})
 }
+
+// SaveImportUpload keeps the account's uploaded file in place of its last.
+func (s *Store) SaveImportUpload(ctx context.Context, u directory.ImportUpload) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO import_uploads (account_id, id, file_name, data, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET id = excluded.id, file_name = excluded.file_name, data = excluded.data, created_at = excluded.created_at`),
+		u.AccountID, u.ID, u.FileName, u.Data, u.CreatedAt)
+	return s.dialect.wrap(err, "save import upload")
+}
+
+// FindImportUpload returns the account's uploaded file if it has that id.
+func (s *Store) FindImportUpload(ctx context.Context, accountID, id string) (directory.ImportUpload, error) {
+	var r struct {
+		AccountID string    `db:"account_id"`
+		ID        string    `db:"id"`
+		FileName  string    `db:"file_name"`
+		Data      []byte    `db:"data"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT account_id, id, file_name, data, created_at FROM import_uploads WHERE account_id = ? AND id = ?`), accountID, id)
+	if err != nil {
+		return directory.ImportUpload{}, s.dialect.wrap(err, "find import upload")
+	}
+	return directory.ImportUpload{ID: r.ID, AccountID: r.AccountID, FileName: r.FileName, Data: r.Data, CreatedAt: r.CreatedAt.UTC()}, nil
+}
+
+// DeleteImportUpload removes the account's uploaded file.
+func (s *Store) DeleteImportUpload(ctx context.Context, accountID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM import_uploads WHERE account_id = ?`), accountID)
+	return s.dialect.wrap(err, "delete import upload")
+}

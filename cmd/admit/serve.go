@@ -281,6 +281,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
+	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	provisioning, err := scim.New(svc, cfg.BaseURL, log)
 	if err != nil {
 		return nil, err
@@ -306,6 +310,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	invitations.Register(mux)
 	signIn.Register(mux)
 	console.Register(mux)
+	imports.Register(mux)
 	provisioning.Register(mux)
 	singleSignOn.Register(mux)
 	openID.Register(mux)

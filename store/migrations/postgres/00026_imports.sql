@@ -44,6 +44,19 @@ CREATE TABLE import_rows (
 );
 CREATE INDEX import_rows_pending ON import_rows (import_id, line) WHERE outcome = '';
 
+-- The file an admin uploaded in the console, kept between the preview
+-- (where they confirm the column mapping) and the start of the import,
+-- because a browser cannot send a file again by itself. One per account:
+-- a new upload replaces the last; starting the import deletes it.
+CREATE TABLE import_uploads (
+    account_id text PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    id         text NOT NULL,
+    file_name  text NOT NULL,
+    data       bytea NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
 -- +goose Down
+DROP TABLE import_uploads;
 DROP TABLE import_rows;
 DROP TABLE imports;
