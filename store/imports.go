@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/admit-dev/admit/directory"
 )
 
 // insertMany writes rows into table many to a statement: COPY on
-// PostgreSQL (lib/pq's CopyIn, the fastest way in), multi-row INSERTs on
+// PostgreSQL (a prepared COPY FROM STDIN, which lib/pq streams: the
+// fastest way in), multi-row INSERTs on
 // SQLite, within the current transaction (one of its own otherwise).
 func (s *Store) insertMany(ctx context.Context, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
@@ -23,7 +23,7 @@ func (s *Store) insertMany(ctx context.Context, table string, columns []string, 
 	return s.within(ctx, func(s *Store) error {
 		tx := s.q.(*sqlx.Tx)
 		if s.dialect.name == postgresDialect.name {
-			stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, columns...))
+			stmt, err := tx.PrepareContext(ctx, `COPY `+table+` (`+strings.Join(columns, ", ")+`) FROM STDIN`)
 			if err != nil {
 				return s.dialect.wrap(err, "copy into "+table)
 			}
@@ -39,7 +39,7 @@ func (s *Store) insertMany(ctx context.Context, table string, columns []string, 
 		// Multi-row INSERTs of a few dozen rows, each statement prepared
 		// once: modernc's binding cost grows faster than linearly with the
 		// parameters of one statement, so huge statements are slower.
-		const per = 64
+		const per = 16
 		mark := "(" + marks(len(columns)) + ")"
 		head := `INSERT INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES `
 		prepared := map[int]*sql.Stmt{}
