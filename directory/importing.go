@@ -496,8 +496,11 @@ func (s *Service) recordMany(ctx context.Context, tx Store, changes []change) er
 	return nil
 }
 
-// ImportBatchSize is how many rows one transaction of a job adds.
-const ImportBatchSize = 2000
+// ImportBatchSize is how many rows one transaction of a job adds: large
+// enough that a batch's fixed cost (a few queries) is small beside its
+// rows, small enough that SQLite's one writer is not held for long (other
+// requests wait for it up to the busy timeout).
+const ImportBatchSize = 1000
 
 // PreviewImport is the dry run: the outcome each row would have, without
 // writing anything. Rows come back in their order, with outcomes.

@@ -105,7 +105,7 @@ func TestImportInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#progress`))
 	checkAccessibility(t, ctx, axe, "Import progress")
 	// The bar moves by the page's script; the page reloads once at the end.
-	do("finish", chromedp.Poll[chromedp.Void](`document.getElementById("status") && document.getElementById("status").textContent === "finished"`))
+	do("finish", chromedp.Poll[chromedp.Void](`document.getElementById("status") && document.getElementById("status").textContent === "finished"`, chromedp.WithPollingTimeout(3*time.Minute)))
 	if got := text(`#counts`); !strings.Contains(got, fmt.Sprintf("%d new people", n)) {
 		t.Errorf("counts: %q", got)
 	}
