@@ -269,3 +269,27 @@ func TestImportManyBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminCannotImportOwners: an admin who is not an owner may not make
+// owners, by the file's Role column or by the import's role.
+func TestAdminCannotImportOwners(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		adm := directory.Admin{Account: acme, User: directory.User{ID: "u1", Email: "ann@acme.example"}, Membership: directory.Membership{Role: directory.RoleAdmin, Status: directory.StatusActive}}
+		rows := readRows(t, "email,first,last,role\nboss@acme.example,B,B,owner\nok@acme.example,O,K,\n")
+		out, counts, err := svc.PreviewMemberImport(ctx, adm, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows)
+		if err != nil || counts.Failed != 1 || out[0].Reason != "only an owner can make someone an owner" || out[1].Outcome != directory.OutcomeCreated {
+			t.Errorf("preview = %+v %+v %v; want the owner row refused", out, counts, err)
+		}
+		if _, err := svc.StartMemberImport(ctx, adm, directory.ImportSpec{Mode: directory.ImportNoPassword, Role: directory.RoleOwner}, rows); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("import as owners: %v; want Forbidden", err)
+		}
+		owner := adm
+		owner.Membership.Role = directory.RoleOwner
+		if _, counts, err := svc.PreviewMemberImport(ctx, owner, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows); err != nil || counts.Created != 2 {
+			t.Errorf("an owner's preview: %+v %v; want both created", counts, err)
+		}
+	})
+}
