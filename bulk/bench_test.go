@@ -52,7 +52,8 @@ func rssKiB(tb testing.TB) int {
 
 // BenchmarkImport reads a CSV of 10,000 and of 100,000 new people and
 // imports them in password mode, from the file to the last batch; it
-// reports the seconds and the growth of RSS (the issue asks <= 10 s on
+// reports the seconds (wall, and this process's CPU) and, for 100,000,
+// how much more RSS the process holds than after 10,000 (the issue asks <= 10 s on
 // PostgreSQL, <= 20 s on SQLite, and < 50 MiB more RSS for 100,000 rows
 // than for 10,000).
 func BenchmarkImport(b *testing.B) {
@@ -93,11 +94,11 @@ func BenchmarkImport(b *testing.B) {
 					b.ReportMetric((cpuTime() - cpu).Seconds(), "cpu-s/import")
 					runtime.GC()
 					rss[n] = rssKiB(b)
+					if n == 100_000 && rss[10_000] > 0 {
+						b.ReportMetric(float64(rss[100_000]-rss[10_000])/1024, "MiB-RSS-growth-from-10k")
+					}
 				}
 			})
-		}
-		if rss[10_000] > 0 && rss[100_000] > 0 {
-			b.Logf("%s: RSS after 10,000 rows %d MiB, after 100,000 rows %d MiB: growth %d MiB", s.Dialect(), rss[10_000]/1024, rss[100_000]/1024, (rss[100_000]-rss[10_000])/1024)
 		}
 	})
 }
