@@ -36,6 +36,7 @@ const (
 	EventInvitationAccepted    = "invitation.accepted"
 	EventInvitationBounced     = "invitation.bounced"
 	EventInvitationRevoked     = "invitation.revoked"
+	EventImportFinished        = "import.finished"
 )
 
 // EventTypes lists every event type, in the order the README documents them.
@@ -44,6 +45,7 @@ var EventTypes = []string{
 	EventMembershipCreated, EventMembershipActivated, EventMembershipDeactivated, EventMembershipDeleted, EventMembershipRoleChanged,
 	EventGroupCreated, EventGroupUpdated, EventGroupDeleted, EventGroupMemberAdded, EventGroupMemberRemoved,
 	EventInvitationSent, EventInvitationAccepted, EventInvitationBounced, EventInvitationRevoked,
+	EventImportFinished,
 }
 
 // IsEventType reports whether t names an event type.

@@ -141,58 +141,66 @@ func (s *Service) Invite(ctx context.Context, accountID string, actor Actor, in 
 	now := s.clock()
 	var inv Invitation
 	err = s.store.Tx(ctx, func(tx Store) error {
-		// The name given here is only a suggestion for the acceptance
-		// form, and another company's person gets none from us (rule 10).
-		_, candidate, _, err := newUserFor(ctx, tx, accountID, email, in.FirstName, in.LastName, now)
-		if err != nil {
-			return err
-		}
-		u, created, err := tx.FindOrCreateUser(ctx, candidate)
-		if err != nil {
-			return err
-		}
-		var invited []publication
-		if created {
-			invited = append(invited, userEvent(EventUserCreated, u))
-		}
-		switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
-		case KindOf(err) == NotFound:
-			m = Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, Source: SourceOfInvitation, CreatedAt: now, UpdatedAt: now}
-			if err := tx.CreateMembership(ctx, u, m); err != nil {
-				return err
-			}
-			invited = append(invited, membershipEvent(EventMembershipCreated, u.Email, m))
-		case err != nil:
-			return err
-		case m.Status == StatusInvited:
-			return ConflictError(fmt.Sprintf("%s is already invited; resend the invitation instead", email))
-		case m.Status == StatusDeactivated:
-			return ConflictError(fmt.Sprintf("%s is a deactivated member of this account; reactivate them instead", email))
-		default:
-			return ConflictError(fmt.Sprintf("%s is already a member of this account", email))
-		}
-		inv = Invitation{
-			ID: newID(), AccountID: accountID, UserID: u.ID, Email: u.Email, Role: in.Role, InviterID: inviterID,
-			Status: InvitationPending, Sends: 1, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
-		}
-		s.newTokenNonce(&inv)
-		if err := tx.CreateInvitation(ctx, inv); err != nil {
-			return err
-		}
-		invited = append(invited, invitationEvent(EventInvitationSent, inv))
-		if err := s.queueMail(ctx, tx, accountID, MailInvitation, u.Email, inv.ID); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "invitation.created", targetType: "invitation", targetID: inv.ID,
-			data:   map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt},
-			events: invited,
-		})
+		var err error
+		inv, err = s.inviteIn(ctx, tx, accountID, actor, email, in, inviterID, ttl, now)
+		return err
 	})
 	if err != nil {
 		return Invitation{}, fmt.Errorf("invite: %w", err)
 	}
 	return inv, nil
+}
+
+// inviteIn invites the person inside tx: Invite's work, also done for each
+// row of an import in invitation mode. in's name is already checked.
+func (s *Service) inviteIn(ctx context.Context, tx Store, accountID string, actor Actor, email string, in NewInvitation, inviterID string, ttl time.Duration, now time.Time) (Invitation, error) {
+	// The name given here is only a suggestion for the acceptance
+	// form, and another company's person gets none from us (rule 10).
+	_, candidate, _, err := newUserFor(ctx, tx, accountID, email, in.FirstName, in.LastName, now)
+	if err != nil {
+		return Invitation{}, err
+	}
+	u, created, err := tx.FindOrCreateUser(ctx, candidate)
+	if err != nil {
+		return Invitation{}, err
+	}
+	var invited []publication
+	if created {
+		invited = append(invited, userEvent(EventUserCreated, u))
+	}
+	switch m, err := tx.FindMembership(ctx, accountID, u.ID); {
+	case KindOf(err) == NotFound:
+		m = Membership{ID: newID(), AccountID: accountID, UserID: u.ID, Role: in.Role, Status: StatusInvited, Source: SourceOfInvitation, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateMembership(ctx, u, m); err != nil {
+			return Invitation{}, err
+		}
+		invited = append(invited, membershipEvent(EventMembershipCreated, u.Email, m))
+	case err != nil:
+		return Invitation{}, err
+	case m.Status == StatusInvited:
+		return Invitation{}, ConflictError(fmt.Sprintf("%s is already invited; resend the invitation instead", email))
+	case m.Status == StatusDeactivated:
+		return Invitation{}, ConflictError(fmt.Sprintf("%s is a deactivated member of this account; reactivate them instead", email))
+	default:
+		return Invitation{}, ConflictError(fmt.Sprintf("%s is already a member of this account", email))
+	}
+	inv := Invitation{
+		ID: newID(), AccountID: accountID, UserID: u.ID, Email: u.Email, Role: in.Role, InviterID: inviterID,
+		Status: InvitationPending, Sends: 1, ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
+	}
+	s.newTokenNonce(&inv)
+	if err := tx.CreateInvitation(ctx, inv); err != nil {
+		return Invitation{}, err
+	}
+	invited = append(invited, invitationEvent(EventInvitationSent, inv))
+	if err := s.queueMail(ctx, tx, accountID, MailInvitation, u.Email, inv.ID); err != nil {
+		return Invitation{}, err
+	}
+	return inv, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "invitation.created", targetType: "invitation", targetID: inv.ID,
+		data:   map[string]any{"email": inv.Email, "role": inv.Role, "expires_at": inv.ExpiresAt},
+		events: invited,
+	})
 }
 
 // inviter finds the member who is inviting, by email; "" when none is named.

@@ -258,6 +258,7 @@ type Store interface {
 
 	WebhookStore
 	APIKeyStore
+	ImportStore
 }
 
 // MemberQuery selects one page of an account's members, ordered by email.

@@ -154,6 +154,14 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	// An admin deactivates and reactivates a member.
 	must[directory.Member](t)(svc.Deactivate(ctx, a.ID, operator, "cy@acme.example"))
 	must[directory.Member](t)(svc.Reactivate(ctx, a.ID, operator, "cy@acme.example"))
+
+	// A bulk upload of two people, one of them known already.
+	im := must[directory.Import](t)(svc.CreateImport(ctx, a.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword, FileName: "people.csv"},
+		[]directory.ImportRow{{Line: 2, Email: "gil@acme.example", FirstName: "Gil", LastName: "Gray"}, {Line: 3, Email: "cy@acme.example"}}))
+	im = must[directory.Import](t)(svc.ClaimImport(ctx, im.ID, time.Minute))
+	for im.Status.Open() {
+		im = must[directory.Import](t)(svc.RunImportBatch(ctx, im, time.Minute))
+	}
 	return a
 }
 

@@ -10,7 +10,9 @@ import (
 // contentSecurityPolicy allows nothing but admit's own scripts, styles and
 // form targets, and https images (account logos live on the customer's
 // CDN). Pages that need an inline style get a nonce for it (see Render).
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'%s; img-src 'self' https: data:; " +
+// connect-src 'self' lets a page's own script poll admit (the import
+// progress bar).
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'%s; img-src 'self' https: data:; connect-src 'self'; " +
 	"form-action 'self'%s; frame-ancestors 'none'; base-uri 'none'"
 
 // csp is the policy with the nonce for inline styles and the extra form

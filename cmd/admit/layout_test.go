@@ -36,7 +36,8 @@ var allowedImports = map[string][]string{
 	"gate":              {"directory", "web", "certs"},
 	"examples/demo":     {"npmtest"}, // drives the built binary, as an operator does
 	"examples/apps/go":  {},
-	"examples":          {},  // only the documentation links test
+	"examples":          {}, // only the documentation links test
+	"bulk":              {"directory", "web"},
 	"cmd/admit":         nil, // the wiring may import anything
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/web"
 )
 
@@ -111,12 +112,18 @@ func recoverPanics(pages *web.Renderer, log *slog.Logger) func(http.Handler) htt
 // an unbounded amount.
 func limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxBodyBytes)
+		// A spreadsheet upload of the console's import page is bounded by
+		// package bulk's own limit, which it reports on the page.
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/admin/") && strings.HasSuffix(r.URL.Path, "/imports/upload") {
+			limit = bulk.DefaultMaxBytes + 2<<20
+		}
 		// SCIM answers an oversized body itself, in the SCIM error schema.
-		if r.ContentLength > maxBodyBytes && !strings.HasPrefix(r.URL.Path, "/scim/") {
+		if r.ContentLength > limit && !strings.HasPrefix(r.URL.Path, "/scim/") {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

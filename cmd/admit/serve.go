@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/admit-dev/admit/admin"
+	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
@@ -100,6 +101,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { logouts.Run(bgCtx) })
 	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
 	background.Go(func() { webhooks.Run(bgCtx) })
+	imports := &bulk.Runner{Service: svc, Logger: log}
+	background.Go(func() { imports.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
@@ -286,6 +289,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	api := admin.NewAPI(admin.APIConfig{Directory: svc, Logger: log})
+	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	provisioning, err := scim.New(svc, cfg.BaseURL, log)
 	if err != nil {
 		return nil, err
@@ -312,6 +319,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	signIn.Register(mux)
 	console.Register(mux)
 	api.Register(mux)
+	imports.Register(mux)
 	provisioning.Register(mux)
 	singleSignOn.Register(mux)
 	openID.Register(mux)

@@ -1,0 +1,384 @@
+package bulk
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+//go:embed templates
+var templates embed.FS
+
+// ConsoleConfig configures the import pages.
+type ConsoleConfig struct {
+	Directory *directory.Service
+	Pages     *web.Renderer
+	Secure    bool // behind HTTPS: the session cookie has the __Host- name
+	Limits    Limits
+	Logger    *slog.Logger
+}
+
+// Handler serves the console's import pages. It authorises as the console
+// does: the session's person must be an owner or admin of the account in
+// the path (directory.Service.Console), allowed to add members.
+type Handler struct {
+	dir    *directory.Service
+	pages  *web.Renderer
+	cookie web.SessionCookie
+	limits Limits
+	log    *slog.Logger
+	tmpl   map[string]*template.Template
+}
+
+// NewHandler parses the pages.
+func NewHandler(cfg ConsoleConfig) (*Handler, error) {
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, limits: cfg.Limits.withDefaults(), log: cfg.Logger, tmpl: map[string]*template.Template{}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	for _, name := range []string{"imports", "prepare", "job"} {
+		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		h.tmpl[name] = t
+	}
+	return h, nil
+}
+
+// Register adds the import pages to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	get := func(fn pageFunc) http.Handler { return h.pages.Handler(h.admin(fn)) }
+	post := func(fn pageFunc) http.Handler { return h.pages.Protect(h.pages.Handler(h.admin(fn))) }
+	mux.Handle("GET /admin/{account}/imports", get(h.handleImports))
+	mux.Handle("GET /admin/{account}/imports/template.csv", get(h.handleTemplateCSV))
+	mux.Handle("GET /admin/{account}/imports/template.xlsx", get(h.handleTemplateXLSX))
+	mux.Handle("POST /admin/{account}/imports/upload", post(h.handleUpload))
+	mux.Handle("GET /admin/{account}/imports/prepare", get(h.handlePrepare))
+	mux.Handle("POST /admin/{account}/imports/start", post(h.handleStart))
+	mux.Handle("GET /admin/{account}/imports/{id}", get(h.handleJob))
+	mux.Handle("GET /admin/{account}/imports/{id}/status", get(h.handleStatus))
+	mux.Handle("GET /admin/{account}/imports/{id}/report.csv", get(h.handleReport))
+	mux.Handle("POST /admin/{account}/imports/{id}/cancel", post(h.handleCancel))
+}
+
+type view struct {
+	Admin    directory.Admin
+	Base     string
+	Problems []string
+	Page     any
+}
+
+type pageFunc func(w http.ResponseWriter, r *http.Request, v view) error
+
+// admin runs fn for an owner or admin of the account in the path who may
+// add people, as the console's pages do.
+func (h *Handler) admin(fn pageFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		visit, err := h.dir.Authenticate(r.Context(), h.cookie.Token(r))
+		if directory.KindOf(err) == directory.Unauthenticated {
+			h.cookie.Clear(w)
+			target := "/login"
+			if r.Method == http.MethodGet {
+				target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if visit.User.PasswordMustChange {
+			http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+			return nil
+		}
+		adm, err := h.dir.Console(r.Context(), visit, r.PathValue("account"))
+		if err != nil {
+			return err
+		}
+		if adm.Elsewhere {
+			return directory.ForbiddenError("Your session is open in another account: switch to " + adm.Account.Title() + " first (from your home page).")
+		}
+		if !adm.Can(directory.AddMembers) {
+			return directory.ForbiddenError("Your role does not allow adding people here.")
+		}
+		return fn(w, r, view{Admin: adm, Base: "/admin/" + url.PathEscape(adm.Account.Slug)})
+	}
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, v view) {
+	a := v.Admin.Account
+	h.pages.Render(w, r, status, h.tmpl[name], web.Page{
+		Title: title, Wide: true, Data: v,
+		Branding: web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor},
+	})
+}
+
+func (h *Handler) handleImports(w http.ResponseWriter, r *http.Request, v view) error {
+	return h.importsPage(w, r, v, http.StatusOK)
+}
+
+func (h *Handler) importsPage(w http.ResponseWriter, r *http.Request, v view, status int) error {
+	ims, err := h.dir.ImportJobs(r.Context(), v.Admin.Account.ID, 10)
+	if err != nil {
+		return err
+	}
+	v.Page = struct {
+		MaxSize string
+		Imports []directory.Import
+	}{sizeText(h.limits.MaxBytes), ims}
+	h.render(w, r, status, "imports", "Import people", v)
+	return nil
+}
+
+func (h *Handler) handleTemplateCSV(w http.ResponseWriter, r *http.Request, v view) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="admit-import-template.csv"`)
+	_, err := w.Write(TemplateCSV())
+	return err
+}
+
+func (h *Handler) handleTemplateXLSX(w http.ResponseWriter, r *http.Request, v view) error {
+	b, err := TemplateXLSX()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	w.Header().Set("Content-Disposition", `attachment; filename="admit-import-template.xlsx"`)
+	_, err = w.Write(b)
+	return err
+}
+
+// refuse shows the upload page again with what is wrong with the file.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v view, err error) error {
+	var fe *FileError
+	switch {
+	case errors.As(err, &fe):
+		v.Problems = []string{fe.Msg}
+	case directory.KindOf(err) == directory.Invalid || directory.KindOf(err) == directory.NotFound:
+		v.Problems = directory.ProblemsOf(err)
+		if len(v.Problems) == 0 {
+			v.Problems = []string{directory.Message(err)}
+		}
+	default:
+		return err
+	}
+	return h.importsPage(w, r, v, http.StatusBadRequest)
+}
+
+func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, v view) error {
+	// The form's other fields are small; the file is bounded by the limit.
+	r.Body = http.MaxBytesReader(w, r.Body, h.limits.MaxBytes+1<<20)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return h.refuse(w, r, v, fileErrorf("the file is larger than the limit of %s", sizeText(h.limits.MaxBytes)))
+		}
+		return h.refuse(w, r, v, fileErrorf("choose a file to upload"))
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(f); err != nil {
+		return h.refuse(w, r, v, fileErrorf("the file is larger than the limit of %s", sizeText(h.limits.MaxBytes)))
+	}
+	sheet := r.FormValue("sheet")
+	// Read it whole now: a file that cannot be read is refused at once,
+	// and nothing is kept of it.
+	if _, err := ReadTable(bytes.NewReader(buf.Bytes()), sheet, h.limits); err != nil {
+		return h.refuse(w, r, v, err)
+	}
+	up, err := h.dir.SaveImportUpload(r.Context(), v.Admin, filepath.Base(hdr.Filename), buf.Bytes())
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/imports/prepare?"+url.Values{"upload": {up.ID}, "sheet": {sheet}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// prepared is an upload read with the mapping and choices of a form.
+type prepared struct {
+	upload  directory.ImportUpload
+	table   *Table
+	mapping Mapping
+	unknown []string
+	rows    []Row
+	spec    directory.ImportSpec
+}
+
+func (h *Handler) prepare(r *http.Request, v view, form url.Values) (prepared, error) {
+	var p prepared
+	var err error
+	if p.upload, err = h.dir.ImportUploadOf(r.Context(), v.Admin, form.Get("upload")); err != nil {
+		return p, err
+	}
+	if p.table, err = ReadTable(bytes.NewReader(p.upload.Data), form.Get("sheet"), h.limits); err != nil {
+		return p, err
+	}
+	p.mapping, p.unknown = MapHeader(p.table.Header)
+	if form.Has("col_email") {
+		if p.mapping, err = ParseMapping(func(f Field) string { return form.Get("col_" + string(f)) }); err != nil {
+			return p, err
+		}
+		p.unknown = nil
+		for i, hd := range p.table.Header {
+			used := false
+			for _, c := range p.mapping {
+				used = used || c == i
+			}
+			if !used && hd != "" {
+				p.unknown = append(p.unknown, hd)
+			}
+		}
+	}
+	if p.rows, err = p.table.Rows(p.mapping); err != nil {
+		return p, err
+	}
+	p.spec = directory.ImportSpec{Mode: directory.ImportMode(form.Get("mode")), Role: directory.Role(form.Get("role")), FileName: p.upload.FileName, Password: form.Get("password")}
+	if p.spec.Mode == "" {
+		p.spec.Mode = directory.ImportPassword
+	}
+	return p, nil
+}
+
+// previewRows bounds the rows the preview page lists.
+const previewRows = 500
+
+func (h *Handler) handlePrepare(w http.ResponseWriter, r *http.Request, v view) error {
+	p, err := h.prepare(r, v, r.URL.Query())
+	if err != nil {
+		return h.refuse(w, r, v, err)
+	}
+	out, counts, err := h.dir.PreviewMemberImport(r.Context(), v.Admin, p.spec, ImportRows(p.rows))
+	if err != nil {
+		return h.refuse(w, r, v, err)
+	}
+	roles, err := h.dir.Roles(r.Context(), v.Admin.Account.ID)
+	if err != nil {
+		return err
+	}
+	type field struct {
+		Field  Field
+		Label  string
+		Column int
+	}
+	var fields []field
+	for _, f := range Fields() {
+		fields = append(fields, field{f, f.Label(), p.mapping.Column(f)})
+	}
+	role := string(p.spec.Role)
+	if role == "" {
+		role = string(directory.RoleMember)
+	}
+	v.Page = struct {
+		Upload, Sheet, FileName, Mode, Role string
+		Header, Unknown                     []string
+		Fields                              []field
+		Roles                               []directory.Role
+		Rows                                []directory.ImportRow
+		More                                bool
+		Total                               int
+		Counts                              directory.ImportCounts
+	}{p.upload.ID, r.URL.Query().Get("sheet"), p.upload.FileName, string(p.spec.Mode), role,
+		p.table.Header, p.unknown, fields, roles, out[:min(len(out), previewRows)], len(out) > previewRows, len(out), counts}
+	h.render(w, r, http.StatusOK, "prepare", "Preview the import", v)
+	return nil
+}
+
+func (h *Handler) handleStart(w http.ResponseWriter, r *http.Request, v view) error {
+	if err := r.ParseForm(); err != nil {
+		return directory.InvalidError("the form could not be read")
+	}
+	p, err := h.prepare(r, v, r.PostForm)
+	if err != nil {
+		return h.refuse(w, r, v, err)
+	}
+	im, err := h.dir.StartMemberImport(r.Context(), v.Admin, p.spec, ImportRows(p.rows))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/imports/"+url.PathEscape(im.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) handleJob(w http.ResponseWriter, r *http.Request, v view) error {
+	im, err := h.dir.ImportJob(r.Context(), v.Admin.Account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v.Page = struct{ Import directory.Import }{im}
+	h.render(w, r, http.StatusOK, "job", "Import of "+im.FileName, v)
+	return nil
+}
+
+// Status is the JSON the progress bar polls.
+type Status struct {
+	ID     string                 `json:"id"`
+	Status string                 `json:"status"`
+	Total  int                    `json:"total"`
+	Done   int                    `json:"done"`
+	Counts directory.ImportCounts `json:"counts"`
+}
+
+func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request, v view) error {
+	im, err := h.dir.ImportJob(r.Context(), v.Admin.Account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = fmt.Fprintf(w, `{"id":%q,"status":%q,"total":%d,"done":%d,"counts":{"created":%d,"joined":%d,"already_member":%d,"duplicate":%d,"failed":%d}}`,
+		im.ID, im.Status, im.Total, im.Counts.Done(), im.Counts.Created, im.Counts.Joined, im.Counts.AlreadyMember, im.Counts.Duplicate, im.Counts.Failed)
+	return err
+}
+
+func (h *Handler) handleReport(w http.ResponseWriter, r *http.Request, v view) error {
+	im, err := h.dir.ImportJob(r.Context(), v.Admin.Account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="import-report-`+im.ID+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	rw, err := NewReportWriter(w)
+	if err != nil {
+		return nil // the client went away
+	}
+	after := 0
+	for {
+		rows, err := h.dir.ImportReport(r.Context(), v.Admin.Account.ID, im.ID, after, 5000)
+		if err != nil {
+			// Headers are sent: the truncated file is all that can be said.
+			h.log.ErrorContext(r.Context(), "import report", "import_id", im.ID, "err", err)
+			return nil
+		}
+		if len(rows) == 0 {
+			break
+		}
+		if err := rw.Write(rows); err != nil {
+			return nil
+		}
+		after = rows[len(rows)-1].Line
+	}
+	_ = rw.Flush()
+	return nil
+}
+
+func (h *Handler) handleCancel(w http.ResponseWriter, r *http.Request, v view) error {
+	im, err := h.dir.CancelMemberImport(r.Context(), v.Admin, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/imports/"+url.PathEscape(im.ID), http.StatusSeeOther)
+	return nil
+}
+

@@ -1,0 +1,119 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// DefaultLease is how long a runner holds a job between batches: a runner
+// that dies leaves the job to the next claimer this long after its last
+// batch. A batch takes well under a second.
+const DefaultLease = 15 * time.Second
+
+// Runner works import jobs: admit serve's workers run it in a loop; the
+// CLI runs the job it made.
+type Runner struct {
+	Service *directory.Service
+	Lease   time.Duration // default DefaultLease
+	Poll    time.Duration // how often an idle worker looks for jobs; default 2 s
+	Logger  *slog.Logger
+	// Progress, when set, is called after each batch.
+	Progress func(directory.Import)
+}
+
+func (r *Runner) lease() time.Duration {
+	if r.Lease <= 0 {
+		return DefaultLease
+	}
+	return r.Lease
+}
+
+// Run claims and works jobs until ctx ends.
+func (r *Runner) Run(ctx context.Context) {
+	poll := r.Poll
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for ctx.Err() == nil {
+		im, err := r.Service.ClaimImport(ctx, "", r.lease())
+		if err == nil {
+			if _, err := r.Work(ctx, im); err != nil && ctx.Err() == nil {
+				log.ErrorContext(ctx, "import", "import_id", im.ID, "account_id", im.AccountID, "err", err)
+			}
+			continue
+		}
+		if directory.KindOf(err) != directory.NotFound && ctx.Err() == nil {
+			log.ErrorContext(ctx, "claim import", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Work runs batches of a claimed job until it is no longer open (finished
+// or cancelled), and returns it as it ends. A batch that collides with a
+// concurrent write of the same person is tried again: it is classified
+// afresh, so the person is then joined, not created twice.
+func (r *Runner) Work(ctx context.Context, im directory.Import) (directory.Import, error) {
+	conflicts := 0
+	for im.Status.Open() || im.Status == "" {
+		next, err := r.Service.RunImportBatch(ctx, im, r.lease())
+		if directory.KindOf(err) == directory.Conflict && conflicts < 3 {
+			conflicts++
+			continue
+		}
+		if err != nil {
+			return im, err
+		}
+		conflicts = 0
+		im = next
+		if r.Progress != nil {
+			r.Progress(im)
+		}
+	}
+	return im, nil
+}
+
+// RunNow claims the job id and works it to its end, waiting for the
+// claim of a runner that died (up to its lease) if need be.
+func (r *Runner) RunNow(ctx context.Context, id string) (directory.Import, error) {
+	for {
+		im, err := r.Service.ClaimImport(ctx, id, r.lease())
+		if err == nil {
+			return r.Work(ctx, im)
+		}
+		if directory.KindOf(err) != directory.NotFound {
+			return directory.Import{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return directory.Import{}, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		// The job may have ended meanwhile, or never have been open.
+		if im, err := r.Service.ImportJobByID(ctx, id); err == nil && !im.Status.Open() {
+			return im, nil
+		} else if err != nil && !errors.Is(err, ctx.Err()) {
+			return directory.Import{}, err
+		}
+	}
+}
+
+// ImportRows turns the spreadsheet's rows into the directory's.
+func ImportRows(rows []Row) []directory.ImportRow {
+	out := make([]directory.ImportRow, len(rows))
+	for i, r := range rows {
+		out[i] = directory.ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Role: directory.Role(r.Role)}
+	}
+	return out
+}

@@ -1,0 +1,295 @@
+package bulk_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/admit-dev/admit/bulk"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var operator = directory.Actor{Source: directory.SourceCLI, Name: "test"}
+
+func newService(t testing.TB, s *store.Store) *directory.Service {
+	t.Helper()
+	return directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
+}
+
+func mustAccount(t testing.TB, svc *directory.Service, slug string, domains ...string) directory.Account {
+	t.Helper()
+	a, err := svc.CreateAccount(context.Background(), operator, directory.NewAccount{Slug: slug, Name: strings.ToUpper(slug), Domains: domains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func readRows(t testing.TB, csvText string) []directory.ImportRow {
+	t.Helper()
+	tab, err := bulk.ReadTable(strings.NewReader(csvText), "", bulk.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := bulk.MapHeader(tab.Header)
+	rows, err := tab.Rows(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bulk.ImportRows(rows)
+}
+
+func runImport(t testing.TB, svc *directory.Service, accountID string, spec directory.ImportSpec, rows []directory.ImportRow) directory.Import {
+	t.Helper()
+	ctx := context.Background()
+	im, err := svc.CreateImport(ctx, accountID, operator, spec, rows)
+	if err != nil {
+		t.Fatalf("CreateImport: %v", err)
+	}
+	r := &bulk.Runner{Service: svc}
+	done, err := r.RunNow(ctx, im.ID)
+	if err != nil {
+		t.Fatalf("run import: %v", err)
+	}
+	return done
+}
+
+type outcome struct {
+	Line    int
+	Outcome directory.ImportOutcome
+	Reason  string
+}
+
+func report(t testing.TB, svc *directory.Service, accountID, id string) []outcome {
+	t.Helper()
+	rows, err := svc.ImportReport(context.Background(), accountID, id, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]outcome, len(rows))
+	for i, r := range rows {
+		out[i] = outcome{r.Line, r.Outcome, r.Reason}
+	}
+	return out
+}
+
+const peopleCSV = `Email,First name,Last name,Role,Department
+ada@acme.example,Ada,Lovelace,,R&D
+grace@acme.example,Grace,Hopper,admin,R&D
+shared@elsewhere.example,Shared,Person,,
+member@acme.example,Already,Member,,
+ADA@acme.example,Ada,Again,,
+not-an-email,No,Body,,
+role@acme.example,Bad,Role,emperor,
+noname@acme.example,,,,
+bob@other.example,Bob,Other,,
+`
+
+// TestImportRowOutcomes runs each row rule of manual add through a job,
+// and checks that the same file imported again changes nothing.
+func TestImportRowOutcomes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		other := mustAccount(t, svc, "other", "other.example")
+		if _, err := svc.AddUser(ctx, other.ID, operator, directory.NewUser{Email: "shared@elsewhere.example", FirstName: "S", LastName: "P"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "member@acme.example", FirstName: "M", LastName: "M"}); err != nil {
+			t.Fatal(err)
+		}
+		spec := directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret", FileName: "people.csv"}
+		im := runImport(t, svc, acme.ID, spec, readRows(t, peopleCSV))
+		if im.Status != directory.ImportFinished {
+			t.Fatalf("status = %s; want finished", im.Status)
+		}
+		want := []outcome{
+			{2, directory.OutcomeCreated, ""},
+			{3, directory.OutcomeCreated, ""},
+			{4, directory.OutcomeJoined, "already has a user: only a membership was added, and their password was left as it is"},
+			{5, directory.OutcomeAlreadyMember, "member@acme.example is already a member of this account"},
+			{6, directory.OutcomeDuplicate, "ADA@acme.example is also on line 2"},
+			{7, directory.OutcomeError, `"not-an-email" is not an email address like name@example.com`},
+			{8, directory.OutcomeError, `role "emperor" does not exist in this account (roles: owner, admin, member)`},
+			{9, directory.OutcomeError, "first and last name are required for a new person"},
+			{10, directory.OutcomeError, "bob@other.example is in a domain another organisation has verified: its people's passwords are theirs to set; invite them instead"},
+		}
+		if diff := cmp.Diff(want, report(t, svc, acme.ID, im.ID)); diff != "" {
+			t.Errorf("report (-want +got):\n%s", diff)
+		}
+		wantCounts := directory.ImportCounts{Created: 2, Joined: 1, AlreadyMember: 1, Duplicate: 1, Failed: 4}
+		if diff := cmp.Diff(wantCounts, im.Counts); diff != "" {
+			t.Errorf("counts (-want +got):\n%s", diff)
+		}
+		m, err := svc.Member(ctx, acme.ID, "grace@acme.example")
+		if err != nil || m.Membership.Role != directory.RoleAdmin || m.Membership.Source != directory.SourceOfImport || !m.User.PasswordMustChange {
+			t.Errorf("grace = %+v, %v; want an imported admin who must change her password", m, err)
+		}
+		shared, _ := svc.Member(ctx, other.ID, "shared@elsewhere.example")
+		if shared.User.HasPassword() {
+			t.Error("the person of another account got the upload's password (rule 4)")
+		}
+		before := tableCounts(t, s)
+		again := runImport(t, svc, acme.ID, spec, readRows(t, peopleCSV))
+		if again.Counts.Created+again.Counts.Joined != 0 {
+			t.Errorf("second import counts %+v; want nothing created or joined", again.Counts)
+		}
+		after := tableCounts(t, s)
+		delete(before, "audit_events")
+		delete(after, "audit_events")
+		delete(before, "outbox_messages")
+		delete(after, "outbox_messages")
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("the second import changed the directory (-before +after):\n%s", diff)
+		}
+	})
+}
+
+func tableCounts(t testing.TB, s *store.Store) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"users", "memberships", "invitations", "audit_events", "outbox_messages"} {
+		var n int
+		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM `+table); err != nil {
+			t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+// TestImportedPersonSignsInAndMustChange: the shared password opens the
+// account, must be changed, and no longer works afterwards.
+func TestImportedPersonSignsInAndMustChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret"},
+			readRows(t, "email;full name\nada@acme.example;Ada Lovelace\n"))
+		in, err := svc.SignIn(ctx, "ada@acme.example", "a shared initial secret", directory.Client{Addr: "10.0.0.1"})
+		if err != nil {
+			t.Fatalf("sign in with the shared password: %v", err)
+		}
+		if !in.User.PasswordMustChange || in.User.FirstName != "Ada" || in.User.LastName != "Lovelace" {
+			t.Fatalf("user = %+v; want Ada Lovelace who must change her password", in.User)
+		}
+		if err := svc.SetPassword(ctx, in.User.ID, directory.Actor{Source: directory.SourceUser, ID: in.User.ID}, "ada's very own passphrase"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SignIn(ctx, "ada@acme.example", "a shared initial secret", directory.Client{Addr: "10.0.0.1"}); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("old shared password after the change: %v; want refused", err)
+		}
+		if _, err := svc.SignIn(ctx, "ada@acme.example", "ada's very own passphrase", directory.Client{Addr: "10.0.0.1"}); err != nil {
+			t.Errorf("new password: %v", err)
+		}
+	})
+}
+
+// TestImportModesAndJobRules covers invitations, no password, the dry run,
+// one open job per account and cancelling.
+func TestImportModesAndJobRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		rows := readRows(t, "email\tfirst\tlast\na@acme.example\tA\tA\nb@acme.example\t\t\n")
+		preview, counts, err := svc.PreviewImport(ctx, acme.ID, directory.ImportSpec{Mode: directory.ImportInvite}, rows)
+		if err != nil || counts.Created != 2 || preview[1].Outcome != directory.OutcomeCreated {
+			t.Fatalf("preview = %+v %+v %v; want two to create (names are optional with invitations)", preview, counts, err)
+		}
+		if n := tableCounts(t, s)["users"]; n != 0 {
+			t.Fatalf("the dry run wrote %d users", n)
+		}
+		im := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportInvite}, rows)
+		if im.Counts.Created != 2 {
+			t.Fatalf("counts %+v", im.Counts)
+		}
+		invs, _ := svc.Invitations(ctx, acme.ID)
+		if len(invs) != 2 {
+			t.Errorf("invitations = %d; want 2", len(invs))
+		}
+		var mails int
+		if err := s.DB().Get(&mails, `SELECT COUNT(*) FROM mail_messages`); err != nil || mails != 2 {
+			t.Errorf("mail queued = %d (%v); want 2", mails, err)
+		}
+
+		im2 := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, "email,name\nsso@acme.example,Sam Sso\n"))
+		m, _ := svc.Member(ctx, acme.ID, "sso@acme.example")
+		if im2.Counts.Created != 1 || m.User.HasPassword() {
+			t.Errorf("no-password import: %+v, user %+v", im2.Counts, m.User)
+		}
+
+		first, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, "email,name\nc@acme.example,C C\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("second open import: %v; want Conflict", err)
+		}
+		cancelled, err := svc.CancelImport(ctx, acme.ID, operator, first.ID)
+		if err != nil || cancelled.Status != directory.ImportCancelled {
+			t.Fatalf("cancel: %+v %v", cancelled, err)
+		}
+		if _, err := svc.Member(ctx, acme.ID, "c@acme.example"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("a cancelled import's row was added: %v", err)
+		}
+		if _, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportPassword, Password: "short"}, rows); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("weak initial password: %v; want Invalid", err)
+		}
+	})
+}
+
+// TestImportManyBatches crosses several batches and checks the counts.
+func TestImportManyBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		var b strings.Builder
+		b.WriteString("email,first name,last name\n")
+		n := 2*directory.ImportBatchSize + 17
+		for i := range n {
+			fmt.Fprintf(&b, "p%d@acme.example,P,%d\n", i, i)
+		}
+		im := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret"}, readRows(t, b.String()))
+		if im.Counts.Created != n {
+			t.Fatalf("created %d; want %d", im.Counts.Created, n)
+		}
+		c := tableCounts(t, s)
+		if c["users"] != n || c["memberships"] != n || c["outbox_messages"] != 2*n+1 {
+			t.Errorf("tables %v; want %d users and memberships, two events each and import.finished", c, n)
+		}
+	})
+}
+
+// TestAdminCannotImportOwners: an admin who is not an owner may not make
+// owners, by the file's Role column or by the import's role.
+func TestAdminCannotImportOwners(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		adm := directory.Admin{Account: acme, User: directory.User{ID: "u1", Email: "ann@acme.example"}, Membership: directory.Membership{Role: directory.RoleAdmin, Status: directory.StatusActive}}
+		rows := readRows(t, "email,first,last,role\nboss@acme.example,B,B,owner\nok@acme.example,O,K,\n")
+		out, counts, err := svc.PreviewMemberImport(ctx, adm, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows)
+		if err != nil || counts.Failed != 1 || out[0].Reason != "only an owner can make someone an owner" || out[1].Outcome != directory.OutcomeCreated {
+			t.Errorf("preview = %+v %+v %v; want the owner row refused", out, counts, err)
+		}
+		if _, err := svc.StartMemberImport(ctx, adm, directory.ImportSpec{Mode: directory.ImportNoPassword, Role: directory.RoleOwner}, rows); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("import as owners: %v; want Forbidden", err)
+		}
+		owner := adm
+		owner.Membership.Role = directory.RoleOwner
+		if _, counts, err := svc.PreviewMemberImport(ctx, owner, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows); err != nil || counts.Created != 2 {
+			t.Errorf("an owner's preview: %+v %v; want both created", counts, err)
+		}
+	})
+}

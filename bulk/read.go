@@ -1,0 +1,274 @@
+package bulk
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// Limits bound what a file may hold. The zero value takes the defaults.
+type Limits struct {
+	MaxBytes int64 // default DefaultMaxBytes
+	MaxRows  int   // default DefaultMaxRows
+}
+
+// The limits of the issue: a spreadsheet of a large company fits well
+// within them; anything larger is more likely a mistake or an attack.
+const (
+	DefaultMaxBytes = 50 << 20
+	DefaultMaxRows  = 1_000_000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxRows <= 0 {
+		l.MaxRows = DefaultMaxRows
+	}
+	return l
+}
+
+// FileError is a file that cannot be read whole: its message names the
+// problem for the admin who uploaded it.
+type FileError struct{ Msg string }
+
+func (e *FileError) Error() string { return e.Msg }
+
+func fileErrorf(format string, args ...any) error {
+	return &FileError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Table is a spreadsheet read whole: its header and its rows of cells,
+// each with the line (CSV) or row number (XLSX) it started on.
+type Table struct {
+	Format  string // "csv" or "xlsx"
+	Header  []string
+	Records [][]string
+	Lines   []int
+}
+
+var (
+	zipMagic = []byte("PK\x03\x04")
+	// Encrypted OOXML workbooks (and legacy .xls files) are OLE compound
+	// files, not zips.
+	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+)
+
+// ReadTable reads a CSV or XLSX file whole, or says why it cannot. sheet
+// names the XLSX sheet to read (the first when empty); CSV files ignore it.
+func ReadTable(r io.Reader, sheet string, lim Limits) (*Table, error) {
+	lim = lim.withDefaults()
+	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the file: %w", err)
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fileErrorf("the file is larger than the limit of %s", sizeText(lim.MaxBytes))
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fileErrorf("the file is empty")
+	}
+	var t *Table
+	switch {
+	case bytes.HasPrefix(data, zipMagic):
+		t, err = readXLSX(data, sheet, lim)
+	case bytes.HasPrefix(data, oleMagic):
+		if bytes.Contains(data, utf16le("EncryptionInfo")) {
+			return nil, fileErrorf("the workbook is encrypted (protected with a password): save a copy without a password, or as CSV, and upload that")
+		}
+		return nil, fileErrorf("this is an old Excel (.xls) workbook, which is not supported: save it as .xlsx or CSV")
+	default:
+		t, err = readCSV(data, lim)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r), 0)
+	}
+	return b
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// decodeText turns the bytes of a CSV file into UTF-8: a UTF-8 or UTF-16
+// byte order mark says what it is; without one it must be UTF-8 (what
+// "CSV UTF-8" in Excel and every other tool writes).
+func decodeText(data []byte) (string, error) {
+	var enc encoding.Encoding
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		data = data[3:]
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		enc = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM)
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		enc = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM)
+	}
+	if enc != nil {
+		out, _, err := transform.Bytes(enc.NewDecoder(), data)
+		if err != nil {
+			return "", fileErrorf("the file says it is UTF-16 but is not valid UTF-16")
+		}
+		data = out
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return "", fileErrorf("this is not a spreadsheet: upload a CSV or XLSX file")
+	}
+	if !utf8.Valid(data) {
+		return "", fileErrorf("the file is not in UTF-8 (it may be in a legacy encoding such as Windows-1252): save it as \"CSV UTF-8\" and upload it again")
+	}
+	return string(data), nil
+}
+
+// detectDelimiter picks comma, semicolon (Excel in many European locales)
+// or tab by counting them outside quotes on the first line.
+func detectDelimiter(text string) rune {
+	counts := map[rune]int{}
+	quoted := false
+	for _, r := range text {
+		if r == '"' {
+			quoted = !quoted
+			continue
+		}
+		if quoted {
+			continue
+		}
+		if r == '\n' {
+			break
+		}
+		if r == ',' || r == ';' || r == '\t' {
+			counts[r]++
+		}
+	}
+	best := ','
+	for _, d := range []rune{';', '\t'} {
+		if counts[d] > counts[best] {
+			best = d
+		}
+	}
+	return best
+}
+
+func readCSV(data []byte, lim Limits) (*Table, error) {
+	text, err := decodeText(data)
+	if err != nil {
+		return nil, err
+	}
+	cr := csv.NewReader(strings.NewReader(text))
+	cr.Comma = detectDelimiter(text)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	t := &Table{Format: "csv"}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fileErrorf("the file is not valid CSV: line %d: %v", pe.Line, pe.Err)
+			}
+			return nil, fileErrorf("the file is not valid CSV: %v", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if err := t.add(rec, line, lim); err != nil {
+			return nil, err
+		}
+	}
+	return t.finish()
+}
+
+// add keeps one record: the first non-empty one is the header.
+func (t *Table) add(rec []string, line int, lim Limits) error {
+	if blank(rec) {
+		return nil
+	}
+	if t.Header == nil {
+		t.Header = rec
+		return nil
+	}
+	if len(t.Records) >= lim.MaxRows {
+		return fileErrorf("the file has more than %d rows", lim.MaxRows)
+	}
+	t.Records = append(t.Records, rec)
+	t.Lines = append(t.Lines, line)
+	return nil
+}
+
+func (t *Table) finish() (*Table, error) {
+	if t.Header == nil {
+		return nil, fileErrorf("the file is empty")
+	}
+	return t, nil
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func readXLSX(data []byte, sheet string, lim Limits) (*Table, error) {
+	// The unzip limits stop a small zip that expands to gigabytes.
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
+		UnzipSizeLimit: 8 * lim.MaxBytes, UnzipXMLSizeLimit: 16 << 20,
+	})
+	if err != nil {
+		return nil, fileErrorf("this is not a spreadsheet excelize can read (a zip, but not an XLSX workbook): %v", err)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, fileErrorf("the workbook has no sheets")
+	}
+	if sheet == "" {
+		sheet = sheets[0]
+	} else if idx, _ := f.GetSheetIndex(sheet); idx < 0 {
+		return nil, fileErrorf("the workbook has no sheet named %q (sheets: %s)", sheet, strings.Join(sheets, ", "))
+	}
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return nil, fileErrorf("the sheet %q cannot be read: %v", sheet, err)
+	}
+	defer rows.Close()
+	t := &Table{Format: "xlsx"}
+	n := 0
+	for rows.Next() {
+		n++
+		rec, err := rows.Columns()
+		if err != nil {
+			return nil, fileErrorf("row %d of sheet %q cannot be read: %v", n, sheet, err)
+		}
+		if err := t.add(rec, n, lim); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return nil, fileErrorf("the sheet %q cannot be read: %v", sheet, err)
+	}
+	return t.finish()
+}

@@ -1,0 +1,262 @@
+package bulk_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/admit-dev/admit/bulk"
+)
+
+func utf16Bytes(s string, bigEndian bool) []byte {
+	var b []byte
+	if bigEndian {
+		b = []byte{0xFE, 0xFF}
+	} else {
+		b = []byte{0xFF, 0xFE}
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		if bigEndian {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return b
+}
+
+func xlsx(t testing.TB, password string, sheets map[string][][]string, order ...string) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, name := range order {
+		if i == 0 {
+			if err := f.SetSheetName("Sheet1", name); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := f.NewSheet(name); err != nil {
+			t.Fatal(err)
+		}
+		sw, err := f.NewStreamWriter(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, rec := range sheets[name] {
+			row := make([]any, len(rec))
+			for j, c := range rec {
+				row[j] = c
+			}
+			cell, _ := excelize.CoordinatesToCellName(1, r+1)
+			if err := sw.SetRow(cell, row); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if password != "" {
+		var out bytes.Buffer
+		if err := f.Write(&out, excelize.Options{Password: password}); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	return buf.Bytes()
+}
+
+var ada = bulk.Row{Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace", Role: "admin"}
+
+func TestReadFormats(t *testing.T) {
+	plain := "Email,First name,Last name,Role\nada@example.com,Ada,Lovelace,admin\n"
+	people := map[string][][]string{
+		"Other":  {{"nothing", "here"}},
+		"People": {{"E-mail", "Given name", "Surname", "Role"}, {"ada@example.com", "Ada", "Lovelace", "admin"}},
+	}
+	tests := []struct {
+		name  string
+		data  []byte
+		sheet string
+		want  []bulk.Row
+	}{
+		{"utf-8", []byte(plain), "", []bulk.Row{withLine(ada, 2)}},
+		{"utf-8 with BOM", append([]byte("\ufeff"), plain...), "", []bulk.Row{withLine(ada, 2)}},
+		{"utf-16 LE with BOM", utf16Bytes(plain, false), "", []bulk.Row{withLine(ada, 2)}},
+		{"utf-16 BE with BOM", utf16Bytes(plain, true), "", []bulk.Row{withLine(ada, 2)}},
+		{"semicolon", []byte("Email;First name;Last name;Role\r\nada@example.com;Ada;Lovelace;admin\r\n"), "", []bulk.Row{withLine(ada, 2)}},
+		{"tab", []byte("Email\tFirst name\tLast name\tRole\nada@example.com\tAda\tLovelace\tadmin\n"), "", []bulk.Row{withLine(ada, 2)}},
+		{"quoted newline", []byte("Email,First name,Last name,Role\n\"ada@example.com\",\"Ada\nAugusta\",Lovelace,admin\nbob@example.com,Bob,B,\n"), "",
+			[]bulk.Row{{Line: 2, Email: "ada@example.com", FirstName: "Ada\nAugusta", LastName: "Lovelace", Role: "admin"}, {Line: 4, Email: "bob@example.com", FirstName: "Bob", LastName: "B"}}},
+		{"blank lines skipped", []byte("\n\nEmail,First name,Last name,Role\n,,,\nada@example.com,Ada,Lovelace,admin\n"), "", []bulk.Row{withLine(ada, 5)}},
+		{"xlsx first sheet", xlsx(t, "", map[string][][]string{"S": people["People"]}, "S"), "", []bulk.Row{withLine(ada, 2)}},
+		{"xlsx named sheet", xlsx(t, "", people, "Other", "People"), "People", []bulk.Row{withLine(ada, 2)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := bulk.ReadTable(bytes.NewReader(tc.data), tc.sheet, bulk.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := bulk.MapHeader(tab.Header)
+			got, err := tab.Rows(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func withLine(r bulk.Row, line int) bulk.Row { r.Line = line; return r }
+
+func TestMapHeaderVariants(t *testing.T) {
+	tests := []struct {
+		header  []string
+		want    bulk.Mapping
+		unknown []string
+	}{
+		{[]string{"Email", "First name", "Last name", "Role"}, bulk.Mapping{"email": 0, "first_name": 1, "last_name": 2, "role": 3}, nil},
+		{[]string{" E-Mail ", "GIVEN NAME", "Family name"}, bulk.Mapping{"email": 0, "first_name": 1, "last_name": 2}, nil},
+		{[]string{"Email address", "Forename", "Surname", "Department"}, bulk.Mapping{"email": 0, "first_name": 1, "last_name": 2}, []string{"Department"}},
+		{[]string{"email_address", "Full name"}, bulk.Mapping{"email": 0, "full_name": 1}, nil},
+		{[]string{"Name", "Mail", "Mail"}, bulk.Mapping{"full_name": 0, "email": 1}, nil},
+		{[]string{"Phone", ""}, bulk.Mapping{}, []string{"Phone"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.header, "|"), func(t *testing.T) {
+			m, unknown := bulk.MapHeader(tc.header)
+			if diff := cmp.Diff(tc.want, m); diff != "" {
+				t.Errorf("mapping (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.unknown, unknown); diff != "" {
+				t.Errorf("unknown (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSplitName(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"Ada Lovelace": {"Ada", "Lovelace"}, "Ada King  Lovelace": {"Ada King", "Lovelace"},
+		"Lovelace, Ada": {"Ada", "Lovelace"}, "Cher": {"Cher", ""},
+	} {
+		if f, l := bulk.SplitName(in); f != want[0] || l != want[1] {
+			t.Errorf("SplitName(%q) = %q, %q; want %q, %q", in, f, l, want[0], want[1])
+		}
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	many := "email\n" + strings.Repeat("a@example.com\n", 11)
+	tests := []struct {
+		name  string
+		data  []byte
+		sheet string
+		lim   bulk.Limits
+		want  string
+	}{
+		{"empty", []byte("  \n"), "", bulk.Limits{}, "the file is empty"},
+		{"not a spreadsheet", []byte("%PDF-1.4\x00\x01\x02binary"), "", bulk.Limits{}, "this is not a spreadsheet"},
+		{"zip that is not a workbook", []byte("PK\x03\x04garbage"), "", bulk.Limits{}, "not an XLSX workbook"},
+		{"encrypted workbook", xlsx(t, "secret", map[string][][]string{"S": {{"Email"}, {"a@example.com"}}}, "S"), "", bulk.Limits{}, "the workbook is encrypted"},
+		{"no email column", []byte("Name,Phone\nAda,1\n"), "", bulk.Limits{}, "no column holds the email address"},
+		{"legacy encoding", []byte("Email,Last name\nzoe@example.com,Jos\xe9\n"), "", bulk.Limits{}, "not in UTF-8"},
+		{"too big", []byte(many), "", bulk.Limits{MaxBytes: 20}, "larger than the limit of 20 bytes"},
+		{"too many rows", []byte(many), "", bulk.Limits{MaxRows: 10}, "more than 10 rows"},
+		{"no such sheet", xlsx(t, "", map[string][][]string{"S": {{"Email"}}}, "S"), "People", bulk.Limits{}, `no sheet named "People" (sheets: S)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := bulk.ReadTable(bytes.NewReader(tc.data), tc.sheet, tc.lim)
+			if err == nil {
+				m, _ := bulk.MapHeader(tab.Header)
+				_, err = tab.Rows(m)
+			}
+			var fe *bulk.FileError
+			if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tc.want) {
+				t.Fatalf("err = %v; want a FileError saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTemplatesReadBack(t *testing.T) {
+	x, err := bulk.TemplateXLSX()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"csv": bulk.TemplateCSV(), "xlsx": x} {
+		tab, err := bulk.ReadTable(bytes.NewReader(data), "", bulk.Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m, unknown := bulk.MapHeader(tab.Header)
+		rows, err := tab.Rows(m)
+		if err != nil || len(unknown) > 0 || len(rows) != 1 || rows[0].Email != "ada.lovelace@example.com" || rows[0].Role != "member" {
+			t.Errorf("%s template reads back as %+v, unknown %v, %v", name, rows, unknown, err)
+		}
+	}
+}
+
+func TestReportNeutralisesFormulas(t *testing.T) {
+	for in, want := range map[string]string{"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+1": "'+1", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "ada": "ada", "": ""} {
+		if got := bulk.Neutralise(in); got != want {
+			t.Errorf("Neutralise(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzReadTable(f *testing.F) {
+	f.Add([]byte("Email,First name\nada@example.com,Ada\n"), "")
+	f.Add([]byte("\ufeffE-mail;Surname\n\"a\"\"b\";x\n"), "")
+	f.Add(utf16Bytes("Email\ta\n", false), "")
+	f.Add([]byte("PK\x03\x04"), "Sheet1")
+	f.Fuzz(func(t *testing.T, data []byte, sheet string) {
+		tab, err := bulk.ReadTable(bytes.NewReader(data), sheet, bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
+		if err != nil {
+			return
+		}
+		m, _ := bulk.MapHeader(tab.Header)
+		rows, err := tab.Rows(m)
+		if err == nil && len(rows) != len(tab.Records) {
+			t.Fatalf("%d rows from %d records", len(rows), len(tab.Records))
+		}
+	})
+}
+
+func FuzzXLSX(f *testing.F) {
+	f.Add(xlsx(f, "", map[string][][]string{"S": {{"Email", "Name"}, {"a@example.com", "A B"}}}, "S"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = bulk.ReadTable(bytes.NewReader(data), "", bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
+	})
+}
+
+func FuzzMapHeader(f *testing.F) {
+	f.Add("Email,First name,Last name,Role")
+	f.Add("E-mail,,Full name")
+	f.Fuzz(func(t *testing.T, header string) {
+		h := strings.Split(header, ",")
+		m, unknown := bulk.MapHeader(h)
+		if len(m)+len(unknown) > len(h) {
+			t.Fatalf("%d mapped and %d unknown from %d headings", len(m), len(unknown), len(h))
+		}
+		for _, c := range m {
+			if c < 0 || c >= len(h) {
+				t.Fatalf("column %d out of %d", c, len(h))
+			}
+		}
+		_ = fmt.Sprint(m.Check(len(h)))
+	})
+}

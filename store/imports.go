@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// insertMany writes rows into table many to a statement: COPY on
+// PostgreSQL (a prepared COPY FROM STDIN, which lib/pq streams: the
+// fastest way in), multi-row INSERTs on
+// SQLite, within the current transaction (one of its own otherwise).
+func (s *Store) insertMany(ctx context.Context, table string, columns []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.within(ctx, func(s *Store) error {
+		tx := s.q.(*sqlx.Tx)
+		if s.dialect.name == postgresDialect.name {
+			stmt, err := tx.PrepareContext(ctx, `COPY `+table+` (`+strings.Join(columns, ", ")+`) FROM STDIN`)
+			if err != nil {
+				return s.dialect.wrap(err, "copy into "+table)
+			}
+			defer stmt.Close()
+			for _, r := range rows {
+				if _, err := stmt.ExecContext(ctx, r...); err != nil {
+					return s.dialect.wrap(err, "copy into "+table)
+				}
+			}
+			_, err = stmt.ExecContext(ctx)
+			return s.dialect.wrap(err, "copy into "+table)
+		}
+		// Multi-row INSERTs of a few dozen rows, each statement prepared
+		// once: modernc's binding cost grows faster than linearly with the
+		// parameters of one statement, so huge statements are slower.
+		const per = 16
+		mark := "(" + marks(len(columns)) + ")"
+		head := `INSERT INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES `
+		prepared := map[int]*sql.Stmt{}
+		defer func() {
+			for _, st := range prepared {
+				st.Close()
+			}
+		}()
+		args := make([]any, 0, per*len(columns))
+		for start := 0; start < len(rows); start += per {
+			chunk := rows[start:min(start+per, len(rows))]
+			st := prepared[len(chunk)]
+			if st == nil {
+				var err error
+				if st, err = tx.PrepareContext(ctx, head+strings.TrimSuffix(strings.Repeat(mark+", ", len(chunk)), ", ")); err != nil {
+					return s.dialect.wrap(err, "insert into "+table)
+				}
+				prepared[len(chunk)] = st
+			}
+			args = args[:0]
+			for _, r := range chunk {
+				args = append(args, r...)
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return s.dialect.wrap(err, "insert into "+table)
+			}
+		}
+		return nil
+	})
+}
+
+// CreateUsers stores new users many to a statement.
+func (s *Store) CreateUsers(ctx context.Context, users []directory.User) error {
+	rows := make([][]any, len(users))
+	for i, u := range users {
+		rows[i] = []any{u.ID, u.Email, u.FirstName, u.LastName, u.PasswordHash, u.PasswordMustChange, nullTime(u.PasswordChangedAt),
+			u.PasswordProven, u.PasswordSetBy, u.CreatedAt, u.UpdatedAt, directory.EmailKey(u.Email)}
+	}
+	return s.insertMany(ctx, "users", append(strings.Split(userColumns, ", "), "email_key"), rows)
+}
+
+// CreateMemberships is CreateMembership for many people.
+func (s *Store) CreateMemberships(ctx context.Context, members []directory.Member) error {
+	rows := make([][]any, len(members))
+	var rejoined []any
+	for i, mb := range members {
+		u, m := mb.User, mb.Membership
+		emailKey, nameKey, lastKey := searchKeys(u)
+		rows[i] = []any{m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), sourceOrAdmin(m.Source), m.CreatedAt, m.UpdatedAt,
+			emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey}
+		if u.CreatedAt.Before(m.CreatedAt) {
+			rejoined = append(rejoined, u.ID)
+		}
+	}
+	cols := append(strings.Split(membershipColumns, ", "), "email_key", "name_key", "last_key", "user_name", "user_name_key", "scim_email", "scim_email_key")
+	if err := s.insertMany(ctx, "memberships", cols, rows); err != nil {
+		return err
+	}
+	// A membership made on purpose overrides an earlier SCIM deletion; only
+	// people admit knew before can have one.
+	for start := 0; start < len(rejoined); start += 500 {
+		ids := rejoined[start:min(start+500, len(rejoined))]
+		q := `DELETE FROM scim_deletions WHERE account_id = ? AND user_id IN (` + marks(len(ids)) + `)`
+		if _, err := s.q.ExecContext(ctx, s.rebind(q), append([]any{members[0].Membership.AccountID}, ids...)...); err != nil {
+			return s.dialect.wrap(err, "clear SCIM deletions")
+		}
+	}
+	return nil
+}
+
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// AddAuditEvents is AddAuditEvent for many.
+func (s *Store) AddAuditEvents(ctx context.Context, events []directory.AuditEvent) error {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{e.ID, e.AccountID, string(e.Actor.Source), e.Actor.ID, e.Actor.Name, e.Action, e.TargetType, e.TargetID, string(e.Data), e.CreatedAt}
+	}
+	return s.insertMany(ctx, "audit_events", []string{"id", "account_id", "actor_source", "actor_id", "actor_name", "action", "target_type", "target_id", "data", "created_at"}, rows)
+}
+
+// AddOutboxMessages is AddOutboxMessage for many.
+func (s *Store) AddOutboxMessages(ctx context.Context, msgs []directory.OutboxMessage) error {
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
+		rows[i] = []any{m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt}
+	}
+	return s.insertMany(ctx, "outbox_messages", []string{"id", "account_id", "topic", "subject", "payload", "created_at", "available_at"}, rows)
+}
+
+// FindUsersByEmailKeys returns the users with these email keys.
+func (s *Store) FindUsersByEmailKeys(ctx context.Context, keys []string) ([]directory.User, error) {
+	var out []directory.User
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+		}
+		var rows []userRow
+		err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+userReadColumns+` FROM users WHERE email_key IN (`+marks(len(chunk))+`)`), args...)
+		if err != nil {
+			return nil, s.dialect.wrap(err, "find users")
+		}
+		for _, r := range rows {
+			out = append(out, r.user())
+		}
+	}
+	return out, nil
+}
+
+// FindMembershipsOfUsers returns the account's memberships of these users.
+func (s *Store) FindMembershipsOfUsers(ctx context.Context, accountID string, userIDs []string) ([]directory.Membership, error) {
+	var out []directory.Membership
+	for start := 0; start < len(userIDs); start += 500 {
+		chunk := userIDs[start:min(start+500, len(userIDs))]
+		args := []any{accountID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		var rows []membershipRow
+		err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships WHERE account_id = ? AND user_id IN (`+marks(len(chunk))+`)`), args...)
+		if err != nil {
+			return nil, s.dialect.wrap(err, "find memberships")
+		}
+		for _, r := range rows {
+			out = append(out, r.membership())
+		}
+	}
+	return out, nil
+}
+
+type importRow struct {
+	ID            string       `db:"id"`
+	AccountID     string       `db:"account_id"`
+	Mode          string       `db:"mode"`
+	Role          string       `db:"role"`
+	FileName      string       `db:"file_name"`
+	Status        string       `db:"status"`
+	Total         int          `db:"total"`
+	Created       int          `db:"created"`
+	Joined        int          `db:"joined"`
+	AlreadyMember int          `db:"already_member"`
+	Duplicate     int          `db:"duplicate"`
+	Failed        int          `db:"failed"`
+	ActorSource   string       `db:"actor_source"`
+	ActorID       string       `db:"actor_id"`
+	ActorName     string       `db:"actor_name"`
+	PasswordHash  string       `db:"password_hash"`
+	LockedUntil   sql.NullTime `db:"locked_until"`
+	CreatedAt     time.Time    `db:"created_at"`
+	UpdatedAt     time.Time    `db:"updated_at"`
+	FinishedAt    sql.NullTime `db:"finished_at"`
+}
+
+const importColumns = `id, account_id, mode, role, file_name, status, total, created, joined, already_member, duplicate, failed, actor_source, actor_id, actor_name, password_hash, locked_until, created_at, updated_at, finished_at`
+
+func (r importRow) job() directory.Import {
+	return directory.Import{
+		ID: r.ID, AccountID: r.AccountID, Mode: directory.ImportMode(r.Mode), Role: directory.Role(r.Role), FileName: r.FileName,
+		Status: directory.ImportStatus(r.Status), Total: r.Total,
+		Counts:       directory.ImportCounts{Created: r.Created, Joined: r.Joined, AlreadyMember: r.AlreadyMember, Duplicate: r.Duplicate, Failed: r.Failed},
+		Actor:        directory.Actor{Source: directory.Source(r.ActorSource), ID: r.ActorID, Name: r.ActorName},
+		PasswordHash: r.PasswordHash, LockedUntil: optionalTime(r.LockedUntil),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt),
+	}
+}
+
+// CreateImport stores a job; Conflict when the account has an open one
+// (the imports_one_open index).
+func (s *Store) CreateImport(ctx context.Context, im directory.Import) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO imports (`+importColumns+`) VALUES (`+marks(20)+`)`),
+		im.ID, im.AccountID, string(im.Mode), string(im.Role), im.FileName, string(im.Status), im.Total,
+		im.Counts.Created, im.Counts.Joined, im.Counts.AlreadyMember, im.Counts.Duplicate, im.Counts.Failed,
+		string(im.Actor.Source), im.Actor.ID, im.Actor.Name, im.PasswordHash, nullTime(im.LockedUntil), im.CreatedAt, im.UpdatedAt, nullTime(im.FinishedAt))
+	return s.dialect.wrap(err, "insert import")
+}
+
+// AddImportRows stores rows of a job.
+func (s *Store) AddImportRows(ctx context.Context, importID string, rows []directory.ImportRow) error {
+	vals := make([][]any, len(rows))
+	for i, r := range rows {
+		vals[i] = []any{importID, r.Line, r.Email, r.FirstName, r.LastName, string(r.Role), string(r.Outcome), r.Reason}
+	}
+	return s.insertMany(ctx, "import_rows", []string{"import_id", "line", "email", "first_name", "last_name", "role", "outcome", "reason"}, vals)
+}
+
+// FindImport returns one of the account's jobs.
+func (s *Store) FindImport(ctx context.Context, accountID, id string) (directory.Import, error) {
+	var r importRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+importColumns+` FROM imports WHERE account_id = ? AND id = ?`), accountID, id)
+	if err != nil {
+		return directory.Import{}, s.dialect.wrap(err, "find import")
+	}
+	return r.job(), nil
+}
+
+// FindImportByID returns a job of any account, for runners.
+func (s *Store) FindImportByID(ctx context.Context, id string) (directory.Import, error) {
+	var r importRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+importColumns+` FROM imports WHERE id = ?`), id)
+	if err != nil {
+		return directory.Import{}, s.dialect.wrap(err, "find import")
+	}
+	return r.job(), nil
+}
+
+// LockImport is FindImport that holds the job's row until the transaction
+// ends.
+func (s *Store) LockImport(ctx context.Context, accountID, id string) (directory.Import, error) {
+	var r importRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+importColumns+` FROM imports i WHERE account_id = ? AND id = ?`+s.dialect.lockRows("i")), accountID, id)
+	if err != nil {
+		return directory.Import{}, s.dialect.wrap(err, "lock import")
+	}
+	return r.job(), nil
+}
+
+// FindImports returns the account's newest jobs first.
+func (s *Store) FindImports(ctx context.Context, accountID string, limit int) ([]directory.Import, error) {
+	var rows []importRow
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+importColumns+` FROM imports WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), accountID, limit)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find imports")
+	}
+	out := make([]directory.Import, len(rows))
+	for i, r := range rows {
+		out[i] = r.job()
+	}
+	return out, nil
+}
+
+// ClaimImport takes the oldest open job nobody holds (the job id when
+// id is not empty).
+func (s *Store) ClaimImport(ctx context.Context, id string, now, lockedUntil time.Time) (directory.Import, error) {
+	var r importRow
+	err := s.within(ctx, func(s *Store) error {
+		return sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE imports SET locked_until = ?, status = 'running'
+			WHERE id = (SELECT id FROM imports
+				WHERE status IN ('queued', 'running') AND (locked_until IS NULL OR locked_until <= ?) AND (? = '' OR id = ?)
+				ORDER BY created_at LIMIT 1`+s.dialect.skipLocked+`)
+			RETURNING `+importColumns), lockedUntil, now, id, id)
+	})
+	if err != nil {
+		return directory.Import{}, s.dialect.wrap(err, "claim import")
+	}
+	return r.job(), nil
+}
+
+// UpdateImport saves a job's status, counts, claim and password hash.
+func (s *Store) UpdateImport(ctx context.Context, im directory.Import) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE imports SET status = ?, created = ?, joined = ?, already_member = ?, duplicate = ?, failed = ?,
+		password_hash = ?, locked_until = ?, updated_at = ?, finished_at = ? WHERE account_id = ? AND id = ?`),
+		string(im.Status), im.Counts.Created, im.Counts.Joined, im.Counts.AlreadyMember, im.Counts.Duplicate, im.Counts.Failed,
+		im.PasswordHash, nullTime(im.LockedUntil), im.UpdatedAt, nullTime(im.FinishedAt), im.AccountID, im.ID)
+	if err != nil {
+		return s.dialect.wrap(err, "update import")
+	}
+	return expectOne(res, "import")
+}
+
+type importRowRow struct {
+	Line      int    `db:"line"`
+	Email     string `db:"email"`
+	FirstName string `db:"first_name"`
+	LastName  string `db:"last_name"`
+	Role      string `db:"role"`
+	Outcome   string `db:"outcome"`
+	Reason    string `db:"reason"`
+}
+
+// FindImportRows returns rows of a job in line order.
+func (s *Store) FindImportRows(ctx context.Context, importID string, afterLine, limit int, pendingOnly bool) ([]directory.ImportRow, error) {
+	q := `SELECT line, email, first_name, last_name, role, outcome, reason FROM import_rows WHERE import_id = ? AND line > ?`
+	if pendingOnly {
+		q += ` AND outcome = ''`
+	}
+	var rows []importRowRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q+` ORDER BY line LIMIT ?`), importID, afterLine, limit); err != nil {
+		return nil, s.dialect.wrap(err, "find import rows")
+	}
+	out := make([]directory.ImportRow, len(rows))
+	for i, r := range rows {
+		out[i] = directory.ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
+			Role: directory.Role(r.Role), Outcome: directory.ImportOutcome(r.Outcome), Reason: r.Reason}
+	}
+	return out, nil
+}
+
+// SetImportOutcomes records the outcomes of rows, with the address and
+// role as they were read. On PostgreSQL one
+// UPDATE joins a VALUES list; SQLite runs one prepared UPDATE per row
+// (cheap in-process).
+func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []directory.ImportRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.dialect.name == postgresDialect.name {
+		for start := 0; start < len(rows); start += 5000 {
+			chunk := rows[start:min(start+5000, len(rows))]
+			var b strings.Builder
+			args := []any{importID}
+			for i, r := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&b, "($%d::integer, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+				args = append(args, r.Line, string(r.Outcome), r.Reason, r.Email, string(r.Role))
+			}
+			_, err := s.q.ExecContext(ctx, `UPDATE import_rows SET outcome = v.outcome, reason = v.reason, email = v.email, role = v.role
+				FROM (VALUES `+b.String()+`) AS v(line, outcome, reason, email, role) WHERE import_id = $1 AND import_rows.line = v.line`, args...)
+			if err != nil {
+				return s.dialect.wrap(err, "record import outcomes")
+			}
+		}
+		return nil
+	}
+	return s.within(ctx, func(s *Store) error {
+		stmt, err := s.q.(*sqlx.Tx).PrepareContext(ctx, `UPDATE import_rows SET outcome = ?, reason = ?, email = ?, role = ? WHERE import_id = ? AND line = ?`)
+		if err != nil {
+			return s.dialect.wrap(err, "record import outcomes")
+		}
+		defer stmt.Close()
+		for _, r := range rows {
+			if _, err := stmt.ExecContext(ctx, string(r.Outcome), r.Reason, r.Email, string(r.Role), importID, r.Line); err != nil {
+				return s.dialect.wrap(err, "record import outcomes")
+			}
+		}
+		return nil
+	})
+}
+
+// SaveImportUpload keeps the account's uploaded file in place of its last.
+func (s *Store) SaveImportUpload(ctx context.Context, u directory.ImportUpload) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO import_uploads (account_id, id, file_name, data, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET id = excluded.id, file_name = excluded.file_name, data = excluded.data, created_at = excluded.created_at`),
+		u.AccountID, u.ID, u.FileName, u.Data, u.CreatedAt)
+	return s.dialect.wrap(err, "save import upload")
+}
+
+// FindImportUpload returns the account's uploaded file if it has that id.
+func (s *Store) FindImportUpload(ctx context.Context, accountID, id string) (directory.ImportUpload, error) {
+	var r struct {
+		AccountID string    `db:"account_id"`
+		ID        string    `db:"id"`
+		FileName  string    `db:"file_name"`
+		Data      []byte    `db:"data"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT account_id, id, file_name, data, created_at FROM import_uploads WHERE account_id = ? AND id = ?`), accountID, id)
+	if err != nil {
+		return directory.ImportUpload{}, s.dialect.wrap(err, "find import upload")
+	}
+	return directory.ImportUpload{ID: r.ID, AccountID: r.AccountID, FileName: r.FileName, Data: r.Data, CreatedAt: r.CreatedAt.UTC()}, nil
+}
+
+// DeleteImportUpload removes the account's uploaded file.
+func (s *Store) DeleteImportUpload(ctx context.Context, accountID string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM import_uploads WHERE account_id = ?`), accountID)
+	return s.dialect.wrap(err, "delete import upload")
+}
