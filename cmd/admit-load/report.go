@@ -16,6 +16,7 @@ type report struct {
 	memberSmall, memberBig stats
 	deactivate             stats
 	groupBuild             time.Duration
+	census                 census
 }
 
 // target is one line of issue 15's table, judged on a run.
@@ -78,7 +79,7 @@ func (r *report) print(w io.Writer) {
 	line("Entra Replace active=false", r.deactivate)
 	fmt.Fprintf(tw, "group POST with %d members\t1\t\t%v\t\t\n", r.users, ms(r.groupBuild))
 	tw.Flush()
-	fmt.Fprintf(w, "\n")
+	fmt.Fprintf(w, "\ndatabase round trips per request (one client, through a counting relay)\n%s\n", r.census)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\twant\tgot\t\t")
 	for _, t := range r.targets() {

@@ -56,7 +56,8 @@ func run(ctx context.Context, c config, logw io.Writer) (*report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	env := append(adminEnv(), "ADMIT_DATABASE_URL="+dbURL, "ADMIT_SECRET_KEY="+randomKey(), "ADMIT_METRICS_ADDR=off")
+	secret := "ADMIT_SECRET_KEY=" + randomKey()
+	env := append(adminEnv(), "ADMIT_DATABASE_URL="+dbURL, secret, "ADMIT_METRICS_ADDR=off")
 	cli := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, admitPath, args...)
 		cmd.Env, cmd.Dir = env, dir
@@ -96,9 +97,31 @@ func run(ctx context.Context, c config, logw io.Writer) (*report, error) {
 	}
 	defer stopAdmit()
 
-	d := &driver{
-		base: "http://" + addr + "/scim/v2", token: tok.Token, clients: c.clients,
-		http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients, MaxIdleConns: c.clients}},
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients, MaxIdleConns: c.clients}}
+	d := &driver{base: "http://" + addr + "/scim/v2", token: tok.Token, clients: c.clients, http: client}
+
+	// A second admit reaches the same database through a counter of round
+	// trips, for the census: one client, one request at a time, before the
+	// load so that no backlog of outbox work adds to the count.
+	cnt, countedURL, err := newCounter(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer cnt.Close()
+	addr2, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	countedEnv := append(adminEnv(), "ADMIT_DATABASE_URL="+countedURL, secret, "ADMIT_METRICS_ADDR=off", "ADMIT_ADDR="+addr2, "ADMIT_BASE_URL=http://"+addr2)
+	stopCounted, err := startAdmit(ctx, admitPath, dir, countedEnv, addr2, logw)
+	if err != nil {
+		return nil, err
+	}
+	counted := &driver{base: "http://" + addr2 + "/scim/v2", token: tok.Token, clients: 1, http: client}
+	trips, err := counted.census(ctx, cnt, logw)
+	stopCounted()
+	if err != nil {
+		return nil, fmt.Errorf("census: %w", err)
 	}
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
@@ -107,7 +130,12 @@ func run(ctx context.Context, c config, logw io.Writer) (*report, error) {
 	defer db.Close()
 	db.SetMaxOpenConns(c.clients)
 	db.SetMaxIdleConns(c.clients)
-	return d.measure(ctx, db, c.users, logw)
+	rep, err := d.measure(ctx, db, c.users, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.census = trips
+	return rep, nil
 }
 
 // adminEnv is this process's environment without ADMIT_ settings, so that
