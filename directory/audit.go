@@ -79,10 +79,17 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 	if err := tx.AddAuditEvent(ctx, ev); err != nil {
 		return fmt.Errorf("record %s: %w", c.action, err)
 	}
-	for _, p := range c.events {
-		if err := s.publish(ctx, tx, c.accountID, c.actor, p); err != nil {
+	if len(c.events) == 0 {
+		return nil
+	}
+	msgs := make([]OutboxMessage, len(c.events))
+	for i, p := range c.events {
+		if msgs[i], err = s.message(c.accountID, c.actor, p); err != nil {
 			return err
 		}
+	}
+	if err := tx.AddOutboxMessages(ctx, msgs); err != nil {
+		return fmt.Errorf("announce %s: %w", c.action, err)
 	}
 	return nil
 }

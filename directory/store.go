@@ -254,7 +254,10 @@ type Store interface {
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first
-	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
+	// AddOutboxMessages stores the events of one change, in order, in as
+	// few statements as it can: a group of 10,000 members announces
+	// 10,000 events.
+	AddOutboxMessages(ctx context.Context, ms []OutboxMessage) error
 
 	WebhookStore
 }

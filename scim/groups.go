@@ -89,7 +89,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return directory.InvalidError(err.Error())
 	}
-	created, err := h.dir.CreateSCIMGroup(r.Context(), c.account.ID, c.token, in)
+	created, err := h.dir.CreateSCIMGroup(r.Context(), c.accountID, c.token, in)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c caller)
 	if hasMembers {
 		change.Steps = []directory.MemberStep{{Op: directory.MembersReplace, Members: in.Members}}
 	}
-	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.account.ID, c.token, r.PathValue("id"), change, version(r))
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := h.dir.DeleteSCIMGroup(r.Context(), c.account.ID, c.token, r.PathValue("id")); err != nil {
+	if err := h.dir.DeleteSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -141,7 +141,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c caller) e
 			return directory.InvalidError(err.Error())
 		}
 	}
-	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.account.ID, c.token, r.PathValue("id"), change, version(r))
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (h *Handler) replyGroup(w http.ResponseWriter, r *http.Request, c caller, c
 	}
 	if wantsMembers(q.Get("attributes"), q.Get("excludedAttributes")) {
 		var err error
-		if changed, err = h.dir.SCIMGroup(r.Context(), c.account.ID, changed.Group.ID, true); err != nil {
+		if changed, err = h.dir.SCIMGroup(r.Context(), c.accountID, changed.Group.ID, true); err != nil {
 			return err
 		}
 	}
@@ -311,7 +311,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) e
 		return err
 	}
 	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	page, err := h.dir.ListSCIMGroups(r.Context(), c.account.ID, f, start, count, wantsMembers(attributes, excluded))
+	page, err := h.dir.ListSCIMGroups(r.Context(), c.accountID, f, start, count, wantsMembers(attributes, excluded))
 	if err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) e
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
 	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	g, err := h.dir.SCIMGroup(r.Context(), c.account.ID, r.PathValue("id"), wantsMembers(attributes, excluded))
+	g, err := h.dir.SCIMGroup(r.Context(), c.accountID, r.PathValue("id"), wantsMembers(attributes, excluded))
 	if err != nil {
 		return err
 	}

@@ -95,8 +95,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // caller is who a request comes from: the account its token belongs to.
 type caller struct {
-	account directory.Account
-	token   directory.SCIMToken
+	accountID string
+	token     directory.SCIMToken
 }
 
 // scimFunc serves one authenticated SCIM request; an error it returns is
@@ -110,9 +110,9 @@ type scimFunc func(w http.ResponseWriter, r *http.Request, c caller) error
 func (h *Handler) serve(fn scimFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/scim+json")
-		a, t, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
+		t, err := h.dir.CheckSCIMToken(r.Context(), bearer(r))
 		if err == nil {
-			err = fn(w, r, caller{account: a, token: t})
+			err = fn(w, r, caller{accountID: t.AccountID, token: t})
 		}
 		if err != nil {
 			h.writeError(w, r, err)

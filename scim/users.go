@@ -139,7 +139,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	}
-	created, err := h.dir.CreateSCIMUser(r.Context(), c.account.ID, c.token, input(attrs))
+	created, err := h.dir.CreateSCIMUser(r.Context(), c.accountID, c.token, input(attrs))
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) e
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) error {
-	u, err := h.dir.SCIMUser(r.Context(), c.account.ID, r.PathValue("id"))
+	u, err := h.dir.SCIMUser(r.Context(), c.accountID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.account.ID, c.token, r.PathValue("id"), input(attrs), version(r))
+	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), input(attrs), version(r))
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) 
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := h.dir.DeleteSCIMUser(r.Context(), c.account.ID, c.token, r.PathValue("id")); err != nil {
+	if err := h.dir.DeleteSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -187,7 +187,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := checkPatchSize(ops); err != nil {
 		return directory.InvalidError(err.Error())
 	}
-	patched, err := h.dir.PatchSCIMUser(r.Context(), c.account.ID, c.token, r.PathValue("id"), version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
 		res := h.resource(cur)
 		for _, op := range ops {
 			if err := applyPatch(res, op); err != nil {
@@ -238,7 +238,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
-	page, err := h.dir.ListSCIMUsers(r.Context(), c.account.ID, f, start, count)
+	page, err := h.dir.ListSCIMUsers(r.Context(), c.accountID, f, start, count)
 	if err != nil {
 		return err
 	}

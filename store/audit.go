@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,9 +75,20 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	return out, nil
 }
 
-// AddOutboxMessage stores an event for the outbox workers to publish.
-func (s *Store) AddOutboxMessage(ctx context.Context, m directory.OutboxMessage) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
-	return s.dialect.wrap(err, "insert outbox message")
+// AddOutboxMessages stores events for the outbox workers to publish,
+// many rows a statement.
+func (s *Store) AddOutboxMessages(ctx context.Context, ms []directory.OutboxMessage) error {
+	const columns = 7
+	for chunk := range slices.Chunk(ms, maxRowsPerStatement(columns)) {
+		args := make([]any, 0, len(chunk)*columns)
+		for _, m := range chunk {
+			args = append(args, m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
+		}
+		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at)
+			VALUES `+rowsOf(len(chunk), columns)), args...)
+		if err != nil {
+			return s.dialect.wrap(err, "insert outbox messages")
+		}
+	}
+	return nil
 }
