@@ -1,13 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 // TestSmoke runs the load driver for a few hundred requests against a
@@ -15,12 +19,12 @@ import (
 // stays short. The figures of so small a run mean nothing; that every kind
 // of work is answered as an identity provider expects does.
 func TestSmoke(t *testing.T) {
-	pg := os.Getenv("ADMIT_TEST_POSTGRES_URL")
-	if pg == "" {
+	pg := cmp.Or(os.Getenv("ADMIT_TEST_POSTGRES_URL"), storetest.DefaultPostgresURL)
+	if err := ping(pg); err != nil {
 		if os.Getenv("ADMIT_TEST_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PostgreSQL is required (ADMIT_TEST_REQUIRE_POSTGRES=1) but ADMIT_TEST_POSTGRES_URL is not set")
+			t.Fatalf("PostgreSQL is required (ADMIT_TEST_REQUIRE_POSTGRES=1) but not usable: %v", err)
 		}
-		t.Skip("SKIPPING: ADMIT_TEST_POSTGRES_URL is not set")
+		t.Skipf("SKIPPING: PostgreSQL not usable: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "admit")
 	build := exec.Command("go", "build", "-o", bin, "../admit")
@@ -42,4 +46,15 @@ func TestSmoke(t *testing.T) {
 	if rep.create.n != 110 || rep.filter.n != 100 || rep.deactivate.n != 100 || rep.memberBig.n != 10 {
 		t.Errorf("requests: create %d, filter %d, deactivate %d, member %d; want 110, 100, 100, 10", rep.create.n, rep.filter.n, rep.deactivate.n, rep.memberBig.n)
 	}
+}
+
+func ping(url string) error {
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
 }
