@@ -11,13 +11,25 @@ import (
 	"github.com/admit-dev/admit/directory"
 )
 
-// AddAuditEvent stores an audit event.
-func (s *Store) AddAuditEvent(ctx context.Context, e directory.AuditEvent) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO audit_events
-		(id, account_id, actor_source, actor_id, actor_name, action, target_type, target_id, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.AccountID, string(e.Actor.Source), e.Actor.ID, e.Actor.Name, e.Action, e.TargetType, e.TargetID, string(e.Data), e.CreatedAt)
-	return s.dialect.wrap(err, "insert audit event")
+// RecordChange stores a change's audit event and the outbox messages that
+// announce it, in as few statements as it can: on PostgreSQL the event
+// rides in the first messages' statement, one round trip for both.
+func (s *Store) RecordChange(ctx context.Context, e directory.AuditEvent, ms []directory.OutboxMessage) error {
+	audit := `INSERT INTO audit_events (id, account_id, actor_source, actor_id, actor_name, action, target_type, target_id, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{e.ID, e.AccountID, string(e.Actor.Source), e.Actor.ID, e.Actor.Name, e.Action, e.TargetType, e.TargetID, string(e.Data), e.CreatedAt}
+	if len(ms) == 0 || !s.dialect.insertInWith {
+		if _, err := s.q.ExecContext(ctx, s.rebind(audit), args...); err != nil {
+			return s.dialect.wrap(err, "insert audit event")
+		}
+		return s.AddOutboxMessages(ctx, ms)
+	}
+	first := ms[:min(len(ms), maxRowsPerStatement(outboxColumns)-2)]
+	query, more := outboxInsert(first)
+	if _, err := s.q.ExecContext(ctx, s.rebind(`WITH audit AS (`+audit+`) `+query), append(args, more...)...); err != nil {
+		return s.dialect.wrap(err, "insert audit event and outbox messages")
+	}
+	return s.AddOutboxMessages(ctx, ms[len(first):])
 }
 
 // FindAuditEvents returns the account's newest audit events first.
@@ -78,17 +90,22 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 // AddOutboxMessages stores events for the outbox workers to publish,
 // many rows a statement.
 func (s *Store) AddOutboxMessages(ctx context.Context, ms []directory.OutboxMessage) error {
-	const columns = 7
-	for chunk := range slices.Chunk(ms, maxRowsPerStatement(columns)) {
-		args := make([]any, 0, len(chunk)*columns)
-		for _, m := range chunk {
-			args = append(args, m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
-		}
-		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at)
-			VALUES `+rowsOf(len(chunk), columns)), args...)
-		if err != nil {
+	for chunk := range slices.Chunk(ms, maxRowsPerStatement(outboxColumns)) {
+		query, args := outboxInsert(chunk)
+		if _, err := s.q.ExecContext(ctx, s.rebind(query), args...); err != nil {
 			return s.dialect.wrap(err, "insert outbox messages")
 		}
 	}
 	return nil
+}
+
+const outboxColumns = 7
+
+// outboxInsert is the INSERT of ms, with its arguments.
+func outboxInsert(ms []directory.OutboxMessage) (string, []any) {
+	args := make([]any, 0, len(ms)*outboxColumns)
+	for _, m := range ms {
+		args = append(args, m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
+	}
+	return `INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at) VALUES ` + rowsOf(len(ms), outboxColumns), args
 }
