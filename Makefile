@@ -2,10 +2,10 @@
 GO ?= go
 BENCHTIME ?= 2s
 
-.PHONY: help run demo test bench lint check build docs
+.PHONY: help run demo test bench bench-load lint check build docs
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: ## start admit on http://localhost:8080 with embedded SQLite in ./admit-data
 	$(GO) run ./cmd/admit serve
@@ -20,6 +20,9 @@ test: ## run every test with the race detector, on SQLite and PostgreSQL
 
 bench: ## run the benchmarks on both databases: manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS, the console's Users page, webhook delivery, forward-auth on PostgreSQL beside the bare point-select rate, bulk import of 10,000 and 100,000 rows
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/ ./events/ ./gate/ ./bulk/
+
+bench-load: build ## drive a built admit over SCIM on a fresh PostgreSQL database at 16 clients, 10,000 users, beside the bare database (ADMIT_TEST_POSTGRES_URL)
+	$(GO) run ./cmd/admit-load -admit bin/admit
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

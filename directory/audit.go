@@ -76,13 +76,14 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 		ID: newID(), AccountID: c.accountID, Actor: c.actor, Action: c.action,
 		TargetType: c.targetType, TargetID: c.targetID, Data: data, CreatedAt: s.clock(),
 	}
-	if err := tx.AddAuditEvent(ctx, ev); err != nil {
-		return fmt.Errorf("record %s: %w", c.action, err)
-	}
-	for _, p := range c.events {
-		if err := s.publish(ctx, tx, c.accountID, c.actor, p); err != nil {
+	msgs := make([]OutboxMessage, len(c.events))
+	for i, p := range c.events {
+		if msgs[i], err = s.message(c.accountID, c.actor, p); err != nil {
 			return err
 		}
+	}
+	if err := tx.RecordChange(ctx, ev, msgs); err != nil {
+		return fmt.Errorf("record %s: %w", c.action, err)
 	}
 	return nil
 }

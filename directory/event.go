@@ -1,7 +1,6 @@
 package directory
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -98,24 +97,20 @@ type publication struct {
 	data    any
 }
 
-// publish writes one event to the outbox inside tx, for the workers that
+// message is the outbox message that announces p, for the workers that
 // deliver it.
-func (s *Service) publish(ctx context.Context, tx Store, accountID string, actor Actor, p publication) error {
+func (s *Service) message(accountID string, actor Actor, p publication) (OutboxMessage, error) {
 	data, err := json.Marshal(p.data)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", p.typ, err)
+		return OutboxMessage{}, fmt.Errorf("encode %s event: %w", p.typ, err)
 	}
 	now := s.clock()
 	ev := Event{ID: newID(), Type: p.typ, Version: EventVersion, Account: accountID, OccurredAt: now, Actor: eventActor(actor), Data: data}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("encode %s event: %w", p.typ, err)
+		return OutboxMessage{}, fmt.Errorf("encode %s event: %w", p.typ, err)
 	}
-	msg := OutboxMessage{ID: ev.ID, AccountID: accountID, Topic: p.typ, Subject: p.subject, Payload: payload, CreatedAt: now}
-	if err := tx.AddOutboxMessage(ctx, msg); err != nil {
-		return fmt.Errorf("announce %s: %w", p.typ, err)
-	}
-	return nil
+	return OutboxMessage{ID: ev.ID, AccountID: accountID, Topic: p.typ, Subject: p.subject, Payload: payload, CreatedAt: now}, nil
 }
 
 // The data of each event type. Field names are part of the contract.

@@ -121,6 +121,7 @@ const (
 // ChangeSCIMGroup applies a change (PUT and PATCH). version, when not
 // zero, must be the group's current version.
 func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, version int) (SCIMGroup, error) {
+	var out SCIMGroup
 	err := s.store.Tx(ctx, func(tx Store) error {
 		// Locked: a change computed from a group that another one changes
 		// meanwhile would write back what that one replaced.
@@ -204,6 +205,9 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		if renamed {
 			events = append(events, groupEvent(EventGroupUpdated, g))
 		}
+		// UpdateGroup added one to the version of the row locked above:
+		// the group as changed is known without reading it again.
+		out = SCIMGroup{Group: g, Version: cur.Version + 1}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: scimActor(token), action: "group.updated", targetType: "group", targetID: g.ID,
 			data:   map[string]any{"display_name": g.DisplayName, "added": added, "removed": removed, "cleared": cleared, "roles_changed": roles},
@@ -213,7 +217,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 	if err != nil {
 		return SCIMGroup{}, fmt.Errorf("change group: %w", err)
 	}
-	return s.store.FindSCIMGroup(ctx, accountID, id, false)
+	return out, nil
 }
 
 // DeleteSCIMGroup deletes a group; its members stay members of the account.
@@ -302,7 +306,9 @@ const DefaultMaxListedMembers = 10_000
 // first group of a page is always whole, whatever its size, as GET of
 // that one group would be: no group's member list is ever cut.
 func (s *Service) ListSCIMGroups(ctx context.Context, accountID string, f *Filter, startIndex, count int, members bool) (GroupPage, error) {
-	total, groups, err := listPage(ctx, s, accountID, "Group", f, startIndex, count,
+	// With members, a page may stop short of count at the bound on the
+	// members it carries.
+	total, groups, err := listPage(ctx, s, accountID, "Group", f, startIndex, count, !members,
 		func() (int, error) { return s.store.CountSCIMGroups(ctx, accountID, f) },
 		func(pos Position, limit int) ([]SCIMGroup, error) {
 			groups, err := s.store.FindSCIMGroups(ctx, accountID, f, pos, limit)

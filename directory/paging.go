@@ -75,12 +75,24 @@ func (s *Service) rememberEnd(ctx context.Context, accountID, key string, next i
 // of matches, and count of them from the 1-based startIndex, continuing
 // after the previous page's end when it is known. idOf gives the SCIM id
 // a listing is ordered by.
-func listPage[T any](ctx context.Context, s *Service, accountID, resource string, f *Filter, startIndex, count int,
+//
+// whole says that find returns count items whenever that many remain: a
+// first page shorter than count is then every match, and its length is
+// the total without counting. That is the page of every lookup an
+// identity provider makes (userName eq "...").
+func listPage[T any](ctx context.Context, s *Service, accountID, resource string, f *Filter, startIndex, count int, whole bool,
 	countAll func() (int, error), find func(Position, int) ([]T, error), idOf func(T) string) (int, []T, error) {
 	if err := f.Check(); err != nil {
 		return 0, nil, err
 	}
 	startIndex, count = max(startIndex, 1), min(max(count, 0), MaxPageSize)
+	var first []T
+	if whole && startIndex == 1 && count > 0 {
+		var err error
+		if first, err = find(Position{}, count); err != nil || len(first) < count {
+			return len(first), first, err
+		}
+	}
 	total, err := countAll()
 	if err != nil || count == 0 {
 		return total, nil, err
@@ -95,9 +107,11 @@ func listPage[T any](ctx context.Context, s *Service, accountID, resource string
 	if pos.After == "" && startIndex > total {
 		return total, nil, nil
 	}
-	items, err := find(pos, count)
-	if err != nil {
-		return 0, nil, err
+	items := first
+	if items == nil {
+		if items, err = find(pos, count); err != nil {
+			return 0, nil, err
+		}
 	}
 	// A page may hold fewer than count (a group listing bounds the
 	// members it carries): remember its end whenever more follow.

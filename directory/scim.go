@@ -163,13 +163,7 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 // A part the provider leaves out stays as it is. It returns the user as
 // it is afterwards.
 func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) (User, error) {
-	first, last := u.FirstName, u.LastName
-	if given = strings.TrimSpace(given); given != "" {
-		first = given
-	}
-	if family = strings.TrimSpace(family); family != "" {
-		last = family
-	}
+	first, last := homeName(u.FirstName, u.LastName, given, family)
 	if first == u.FirstName && last == u.LastName {
 		return u, nil
 	}
@@ -182,6 +176,18 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 		data:   map[string]any{"first_name": first, "last_name": last},
 		events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
 	})
+}
+
+// homeName is the name of a person named first last after their home
+// account's identity provider sends given and family.
+func homeName(first, last, given, family string) (string, string) {
+	if given = strings.TrimSpace(given); given != "" {
+		first = given
+	}
+	if family = strings.TrimSpace(family); family != "" {
+		last = family
+	}
+	return first, last
 }
 
 // SCIMUser returns one of the account's users by SCIM id; another
@@ -246,7 +252,10 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 		if err != nil {
 			return err
 		}
-		if isHome(a, cur.Email) {
+		// The person's name as read with the member: most changes (Entra's
+		// deactivation, a title) leave it, and need not read the person.
+		first, last := homeName(cur.FirstName, cur.LastName, in.Profile.GivenName, in.Profile.FamilyName)
+		if isHome(a, cur.Email) && (first != cur.FirstName || last != cur.LastName) {
 			u, err := tx.FindUser(ctx, cur.Membership.UserID)
 			if err != nil {
 				return err
@@ -347,7 +356,7 @@ type SCIMPage struct {
 // ListSCIMUsers returns the account's users matching filter (all when
 // nil), count of them from the 1-based startIndex, ordered by SCIM id.
 func (s *Service) ListSCIMUsers(ctx context.Context, accountID string, filter *Filter, startIndex, count int) (SCIMPage, error) {
-	total, users, err := listPage(ctx, s, accountID, "User", filter, startIndex, count,
+	total, users, err := listPage(ctx, s, accountID, "User", filter, startIndex, count, true,
 		func() (int, error) { return s.store.CountSCIMUsers(ctx, accountID, filter) },
 		func(pos Position, limit int) ([]SCIMUser, error) {
 			return s.store.FindSCIMUsers(ctx, accountID, filter, pos, limit)

@@ -251,10 +251,13 @@ type Store interface {
 	AppAuthStore
 	AppLogoutStore
 
-	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first
-	AddOutboxMessage(ctx context.Context, m OutboxMessage) error
+	// RecordChange stores a change's audit event and the outbox messages
+	// that announce it, in order, in as few statements as it can: every
+	// change writes both, and a group of 10,000 members announces 10,000
+	// events.
+	RecordChange(ctx context.Context, e AuditEvent, ms []OutboxMessage) error
 
 	WebhookStore
 	APIKeyStore

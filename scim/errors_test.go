@@ -1,9 +1,13 @@
 package scim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -35,6 +39,44 @@ func TestSCIMStatus(t *testing.T) {
 			status, scimType := scimStatus(tc.err)
 			if status != tc.status || scimType != tc.scimType {
 				t.Errorf("scimStatus(%v) = %d %q; want %d %q", tc.err, status, scimType, tc.status, tc.scimType)
+			}
+		})
+	}
+}
+
+// TestWriteError: every refusal is one SCIM error document with its
+// status; throttling and unavailability tell the client when to come back,
+// a missing token how to authenticate.
+func TestWriteError(t *testing.T) {
+	h := &Handler{log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		status   int
+		scimType string
+		header   string
+	}{
+		{"throttled", &directory.Error{Kind: directory.Throttled, Message: "slow down"}, http.StatusTooManyRequests, "", "Retry-After"},
+		{"unauthenticated", directory.UnauthenticatedError("no token"), http.StatusUnauthorized, "", "WWW-Authenticate"},
+		{"protocol", invalidPath("no attribute x"), http.StatusBadRequest, "invalidPath", ""},
+		{"protocol, wrapped", fmt.Errorf("operation 2: %w", invalidValue("bad")), http.StatusBadRequest, "invalidValue", ""},
+		{"internal", errors.New("connection refused"), http.StatusInternalServerError, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.writeError(w, httptest.NewRequest("GET", "/scim/v2/Users", nil), tc.err)
+			var body scimError
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q: %v", w.Body, err)
+			}
+			if w.Code != tc.status || body.Status != fmt.Sprint(tc.status) || body.ScimType != tc.scimType || body.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+				t.Errorf("got %d %+v; want %d %q", w.Code, body, tc.status, tc.scimType)
+			}
+			if tc.header != "" && w.Header().Get(tc.header) == "" {
+				t.Errorf("no %s header: %v", tc.header, w.Header())
+			}
+			if tc.status == 500 && strings.Contains(body.Detail, "refused") {
+				t.Errorf("an internal error's text reached the client: %q", body.Detail)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -81,4 +82,46 @@ func FuzzParseFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLookupFastPath: the lookup filters parse reads without the general
+// parser come out exactly as the general parser makes them, and what it
+// does not read is left to that parser.
+func TestLookupFastPath(t *testing.T) {
+	for _, in := range []string{
+		`userName eq "ada@example.com"`, `UserName EQ "x"`, `externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`,
+		`id eq "0193"`, `displayName eq "Platform Admins"`, `userName eq ""`, `userName eq "a b"`,
+		`userName eq "non-existent user"`, `userName eq "ü@exämple.com"`,
+	} {
+		fast := userFilter.lookup(in)
+		if fast == nil {
+			t.Errorf("%s: not read by the fast path", in)
+			continue
+		}
+		expr, err := filter.ParseFilter([]byte(foldSubAttribute(in)))
+		if err != nil {
+			t.Errorf("%s: the general parser refuses it: %v", in, err)
+			continue
+		}
+		general, _, err := userFilter.convert(expr, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(general, fast); diff != "" {
+			t.Errorf("%s: (-general +fast)\n%s", in, diff)
+		}
+	}
+	for _, in := range []string{
+		`userName eq "a\"b"`, `userName eq "a\\b"`, `userName eq "a" and active eq true`, `userName sw "a"`,
+		`userName eq a`, `active eq true`, `emails eq "a@b.example"`, `title eq "x"`, `userName eq "a" "b"`,
+		`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`, `userName eq "x`, `userName`,
+		`  userName  eq  "a b"  `, ` userName eq "x"`, `userName eq "x" `, "userName eq \"a\tb\"", "userName eq \"a\xffb\"",
+	} {
+		if f := userFilter.lookup(in); f != nil {
+			t.Errorf("%s: the fast path read it as %+v; want it left to the general parser", in, f)
+		}
+	}
+	if f := groupFilter.lookup(`displayName eq "Admins"`); f == nil || f.Field != directory.FieldDisplayName {
+		t.Errorf("group lookup by displayName: %+v", f)
+	}
 }

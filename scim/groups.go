@@ -1,14 +1,12 @@
 package scim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	elimity "github.com/elimity-com/scim"
-	"github.com/elimity-com/scim/optional"
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/admit-dev/admit/directory"
@@ -16,10 +14,9 @@ import (
 
 const groupURN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
-// groups is the library's view of the account's groups. Members are
-// changed one row at a time and never loaded to be changed, so that adding
-// one member to a group of 100,000 costs what it costs in a group of 10.
-type groups struct{ h *Handler }
+// Members are changed one row at a time and never loaded to be changed,
+// so that adding one member to a group of 100,000 costs what it costs in a
+// group of 10.
 
 // groupResource is the group as SCIM returns it; members only when loaded.
 func (h *Handler) groupResource(g directory.SCIMGroup) map[string]any {
@@ -42,19 +39,6 @@ func (h *Handler) groupResource(g directory.SCIMGroup) map[string]any {
 		res["members"] = members
 	}
 	return res
-}
-
-func (h *Handler) elimityGroup(g directory.SCIMGroup) elimity.Resource {
-	attrs := h.groupResource(g)
-	for _, k := range []string{"meta", "id", "schemas"} {
-		delete(attrs, k)
-	}
-	created, modified := g.Group.CreatedAt, g.Group.UpdatedAt
-	r := elimity.Resource{ID: g.Group.ID, Attributes: attrs, Meta: elimity.Meta{Created: &created, LastModified: &modified, Version: etag(g.Version)}}
-	if g.Group.ExternalID != "" {
-		r.ExternalID = optional.NewString(g.Group.ExternalID)
-	}
-	return r
 }
 
 // memberValues reads the ids of a members attribute: a list of objects
@@ -96,101 +80,93 @@ func groupInput(attrs map[string]any) (directory.GroupInput, bool, error) {
 	return in, hasMembers, err
 }
 
-func (g groups) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
-	if err != nil {
-		return elimity.Resource{}, err
-	}
-	in, _, err := groupInput(attrs)
-	if err != nil {
-		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
-	}
-	created, err := g.h.dir.CreateSCIMGroup(r.Context(), a.ID, t, in)
-	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
-	}
-	return g.h.elimityGroup(created), nil
-}
-
-// Get is not reached: Handler serves reads itself.
-func (g groups) Get(r *http.Request, id string) (elimity.Resource, error) {
-	return elimity.Resource{}, fmt.Errorf("reading is served by scim.Handler")
-}
-
-// GetAll is not reached: Handler serves listings itself.
-func (g groups) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Page, error) {
-	return elimity.Page{}, fmt.Errorf("listing is served by scim.Handler")
-}
-
-// Replace sets the name, externalId and, when the body has them, the
-// members. A body without members leaves them as they are (RFC 7644
-// §3.5.1 lets the server take an omitted attribute as not asserted):
-// renaming a group must not empty it. "members": [] empties it.
-func (g groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
-	if err != nil {
-		return elimity.Resource{}, err
-	}
-	in, hasMembers, err := groupInput(attrs)
-	if err != nil {
-		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
-	}
-	c := directory.GroupChange{DisplayName: &in.DisplayName, ExternalID: &in.ExternalID}
-	if hasMembers {
-		c.Steps = []directory.MemberStep{{Op: directory.MembersReplace, Members: in.Members}}
-	}
-	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
-	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
-	}
-	return g.reply(r, a.ID, changed)
-}
-
-func (g groups) Delete(r *http.Request, id string) error {
-	a, t, err := callerOf(r)
+func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, c caller) error {
+	attrs, err := h.groups.readResource(r)
 	if err != nil {
 		return err
 	}
-	return refuseOrNil(r, g.h.dir.DeleteSCIMGroup(r.Context(), a.ID, t, id))
+	in, _, err := groupInput(attrs)
+	if err != nil {
+		return directory.InvalidError(err.Error())
+	}
+	created, err := h.dir.CreateSCIMGroup(r.Context(), c.accountID, c.token, in)
+	if err != nil {
+		return err
+	}
+	return writeResource(w, http.StatusCreated, h.groupResource(created))
 }
 
-// Patch turns the operations into one group change, applied in order in
-// one transaction.
-func (g groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
+// replaceGroup sets the name, externalId and, when the body has them, the
+// members. A body without members leaves them as they are (RFC 7644
+// §3.5.1 lets the server take an omitted attribute as not asserted):
+// renaming a group must not empty it. "members": [] empties it.
+func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c caller) error {
+	attrs, err := h.groups.readResource(r)
 	if err != nil {
-		return elimity.Resource{}, err
+		return err
 	}
-	var c directory.GroupChange
+	in, hasMembers, err := groupInput(attrs)
+	if err != nil {
+		return directory.InvalidError(err.Error())
+	}
+	change := directory.GroupChange{DisplayName: &in.DisplayName, ExternalID: &in.ExternalID}
+	if hasMembers {
+		change.Steps = []directory.MemberStep{{Op: directory.MembersReplace, Members: in.Members}}
+	}
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
+	if err != nil {
+		return err
+	}
+	return h.replyGroup(w, r, c, changed)
+}
+
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := h.dir.DeleteSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// patchGroup turns the operations into one group change, applied in
+// order in one transaction.
+func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c caller) error {
+	ops, err := h.groups.readPatch(r)
+	if err != nil {
+		return err
+	}
+	var change directory.GroupChange
 	for _, op := range ops {
-		if err := addGroupOp(&c, op); err != nil {
-			return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
+		if err := addGroupOp(&change, op); err != nil {
+			return directory.InvalidError(err.Error())
 		}
 	}
-	changed, err := g.h.dir.ChangeSCIMGroup(r.Context(), a.ID, t, id, c, version(r))
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
 	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
+		return err
 	}
-	return g.reply(r, a.ID, changed)
+	return h.replyGroup(w, r, c, changed)
 }
 
-// reply answers a PUT or PATCH. Without an attributes parameter a PATCH
-// gets 204 No Content (RFC 7644 §3.5.2 allows it), which Okta and Entra ID
-// both accept: sending back every member of a large group after changing
-// one would cost what the change was built not to. PUT, and PATCH with
-// attributes=members, get the group.
-func (g groups) reply(r *http.Request, accountID string, changed directory.SCIMGroup) (elimity.Resource, error) {
+// replyGroup answers a PUT or PATCH. Without an attributes parameter a
+// PATCH gets 204 No Content (RFC 7644 §3.5.2 allows it), which Okta and
+// Entra ID both accept: sending back every member of a large group after
+// changing one would cost what the change was built not to. PUT, and PATCH
+// with attributes=members, get the group.
+func (h *Handler) replyGroup(w http.ResponseWriter, r *http.Request, c caller, changed directory.SCIMGroup) error {
 	q := r.URL.Query()
 	if r.Method == http.MethodPatch && q.Get("attributes") == "" {
-		return elimity.Resource{}, nil
+		w.Header().Set("ETag", etag(changed.Version))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	if wantsMembers(q.Get("attributes"), q.Get("excludedAttributes")) {
 		var err error
-		if changed, err = g.h.dir.SCIMGroup(r.Context(), accountID, changed.Group.ID, true); err != nil {
-			return elimity.Resource{}, refuse(r, err)
+		if changed, err = h.dir.SCIMGroup(r.Context(), c.accountID, changed.Group.ID, true); err != nil {
+			return err
 		}
 	}
-	return g.h.elimityGroup(changed), nil
+	return writeResource(w, http.StatusOK, project(h.groupResource(changed), groupURN, q.Get("attributes"), q.Get("excludedAttributes")))
 }
 
 // addGroupOp adds one PATCH operation to c. What clients send:
@@ -324,48 +300,35 @@ func wantsMembers(attributes, excluded string) bool {
 	return true
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	a, _, err := callerOf(r)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
 	f, err := groupFilter.parse(q.Get("filter"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "invalidFilter", err.Error())
-		return
+		return &problem{status: http.StatusBadRequest, scimType: "invalidFilter", detail: err.Error()}
 	}
-	start, count, ok := h.pageParams(w, r)
-	if !ok {
-		return
+	start, count, err := pageParams(r)
+	if err != nil {
+		return err
 	}
 	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	page, err := h.dir.ListSCIMGroups(r.Context(), a.ID, f, start, count, wantsMembers(attributes, excluded))
+	page, err := h.dir.ListSCIMGroups(r.Context(), c.accountID, f, start, count, wantsMembers(attributes, excluded))
 	if err != nil {
-		h.failWith(w, r, err)
-		return
+		return err
 	}
 	resources := make([]map[string]any, len(page.Groups))
 	for i, g := range page.Groups {
 		resources[i] = project(h.groupResource(g), groupURN, attributes, excluded)
 	}
-	h.writeList(w, page.Total, start, resources)
+	return writeList(w, page.Total, start, resources)
 }
 
-func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, id string) {
-	a, _, err := callerOf(r)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
 	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	g, err := h.dir.SCIMGroup(r.Context(), a.ID, id, wantsMembers(attributes, excluded))
+	g, err := h.dir.SCIMGroup(r.Context(), c.accountID, r.PathValue("id"), wantsMembers(attributes, excluded))
 	if err != nil {
-		h.failWith(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(g.Version))
-	_ = json.NewEncoder(w).Encode(project(h.groupResource(g), groupURN, attributes, excluded))
+	return writeJSON(w, http.StatusOK, project(h.groupResource(g), groupURN, attributes, excluded))
 }

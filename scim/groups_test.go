@@ -304,3 +304,81 @@ func TestIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeGroupInOnePost: a group created with thousands of members (more
+// than one statement's worth of rows), one named twice, holds each once,
+// announces each once, and a missing member refuses the whole group.
+func TestLargeGroupInOnePost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, svc := setup(t, s)
+		ctx := t.Context()
+		a, err := svc.Account(ctx, "alpha")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2500
+		storetest.SeedMembers(t, s, a.ID, "big", n)
+		var ids []string
+		for start := 1; start <= n; start += 500 {
+			_, page, _ := alpha.do("GET", fmt.Sprintf("/scim/v2/Users?count=500&attributes=id&startIndex=%d", start), "")
+			for _, r := range page["Resources"].([]any) {
+				ids = append(ids, r.(map[string]any)["id"].(string))
+			}
+		}
+		if len(ids) != n {
+			t.Fatalf("listed %d users; want %d", len(ids), n)
+		}
+		body := func(name string, ids ...string) string {
+			parts := make([]string, len(ids))
+			for i, id := range ids {
+				parts[i] = fmt.Sprintf(`{"value":%q}`, id)
+			}
+			return fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,"members":[%s]}`, name, strings.Join(parts, ","))
+		}
+		status, g, _ := alpha.do("POST", "/scim/v2/Groups", body("Everyone", append(ids, ids[7])...))
+		if status != 201 || len(members(g)) != n {
+			t.Fatalf("create a group of %d (one twice): %d, %d members", n, status, len(members(g)))
+		}
+		var events int
+		if err := s.DB().GetContext(ctx, &events, s.DB().Rebind(`SELECT COUNT(*) FROM outbox_messages WHERE topic = 'group.member_added' AND CAST(payload AS text) LIKE ?`), "%"+g["id"].(string)+"%"); err != nil {
+			t.Fatal(err)
+		}
+		if events != n {
+			t.Errorf("%d member_added events; want %d, one a member", events, n)
+		}
+		status, refused, _ := alpha.do("POST", "/scim/v2/Groups", body("Some", ids[0], "no-such-user", ids[1]))
+		if status != 400 || !strings.Contains(fmt.Sprint(refused["detail"]), "no-such-user") {
+			t.Errorf("a group with a member who is no user: %d %v; want 400 naming the id", status, refused)
+		}
+		if _, found, _ := alpha.do("GET", "/scim/v2/Groups?filter="+url.QueryEscape(`displayName eq "Some"`), ""); found["totalResults"] != 0.0 {
+			t.Errorf("the refused group was made: %v", found)
+		}
+	})
+}
+
+// TestLookupTotals: a lookup that finds fewer than count answers its
+// length as the total; a full page counts.
+func TestLookupTotals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for _, name := range []string{"ann@acme.example", "anna@acme.example", "bob@acme.example"} {
+			createUser(t, alpha, name)
+		}
+		for _, tc := range []struct {
+			query        string
+			total, items float64
+		}{
+			{"filter=" + url.QueryEscape(`userName eq "ann@acme.example"`), 1, 1},
+			{"filter=" + url.QueryEscape(`userName sw "ann"`) + "&count=1", 2, 1},
+			{"filter=" + url.QueryEscape(`userName sw "ann"`) + "&count=2", 2, 2},
+			{"filter=" + url.QueryEscape(`userName eq "nobody@acme.example"`), 0, 0},
+			{"count=0", 3, 0},
+			{"startIndex=3&count=5", 3, 1},
+		} {
+			status, body, _ := alpha.do("GET", "/scim/v2/Users?"+tc.query, "")
+			if status != 200 || body["totalResults"] != tc.total || body["itemsPerPage"] != tc.items {
+				t.Errorf("%s: %d totalResults %v itemsPerPage %v; want %v %v", tc.query, status, body["totalResults"], body["itemsPerPage"], tc.total, tc.items)
+			}
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,36 +9,6 @@ import (
 	elimity "github.com/elimity-com/scim"
 	filter "github.com/scim2/filter-parser/v2"
 )
-
-// normalizeBody mends what identity providers really send before the
-// library validates it: booleans as strings ("False") and a manager given
-// as a bare id in resources, and in PATCH bodies what normalizeOps mends.
-func normalizeBody(body []byte, patch bool) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("the body is not a JSON object: %v", err)
-	}
-	if !patch {
-		normalizeResource(m)
-		return json.Marshal(m)
-	}
-	for k, v := range m {
-		if !strings.EqualFold(k, "Operations") {
-			continue
-		}
-		list, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("the Operations member must be an array")
-		}
-		ops, err := normalizeOps(list)
-		if err != nil {
-			return nil, err
-		}
-		delete(m, k)
-		m["Operations"] = ops
-	}
-	return json.Marshal(m)
-}
 
 // normalizeOps mends the PATCH operations Entra ID and Okta send:
 //

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,147 +22,135 @@ import (
 // schema.
 const maxBody = 1 << 20
 
+// prefix is where SCIM is served (RFC 7644 §3.13: the version in the path).
+const prefix = "/scim/v2"
+
 // Handler serves /scim/v2/.
 type Handler struct {
 	dir  *directory.Service
 	base string // absolute: https://admit.example.com/scim/v2
 	log  *slog.Logger
-	srv  elimity.Server
+	// discovery serves /Schemas and /ResourceTypes: elimity-com/scim's
+	// documents of the schemas it validates against.
+	discovery http.Handler
+	// providerConfig is the ServiceProviderConfig document, encoded once.
+	providerConfig []byte
+	users, groups  resourceType
 }
 
 // New returns the SCIM server; baseURL is admit's public URL.
 func New(dir *directory.Service, baseURL string, log *slog.Logger) (*Handler, error) {
-	h := &Handler{dir: dir, base: strings.TrimSuffix(baseURL, "/") + "/scim/v2", log: log}
+	h := &Handler{
+		dir: dir, base: strings.TrimSuffix(baseURL, "/") + prefix, log: log,
+		users:  newResourceType(schema.CoreUserSchema(), schema.ExtensionEnterpriseUser()),
+		groups: newResourceType(schema.CoreGroupSchema()),
+	}
+	// Only the discovery documents are the library's: the resource
+	// endpoints are admit's own routes, so its handlers are never called.
 	srv, err := elimity.NewServer(&elimity.ServerArgs{
-		ServiceProviderConfig: &elimity.ServiceProviderConfig{
-			DocumentationURI: optional.NewString("https://github.com/admit-dev/admit#scim"),
-			AuthenticationSchemes: []elimity.AuthenticationScheme{{
-				Type: elimity.AuthenticationTypeOauthBearerToken, Name: "Bearer token",
-				Description: "A token from admit scim-token create, sent as Authorization: Bearer <token>", Primary: true,
-			}},
-			MaxResults:       directory.MaxPageSize,
-			SupportFiltering: true,
-			SupportPatch:     true,
-		},
+		ServiceProviderConfig: &elimity.ServiceProviderConfig{MaxResults: directory.MaxPageSize, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []elimity.ResourceType{{
 			ID: optional.NewString("User"), Name: "User", Endpoint: "/Users", Description: optional.NewString("A member of the account"),
 			Schema:           schema.CoreUserSchema(),
 			SchemaExtensions: []elimity.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}},
-			Handler:          users{h},
 		}, {
 			ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups", Description: optional.NewString("A group of the account's users"),
-			Schema:  schema.CoreGroupSchema(),
-			Handler: groups{h},
+			Schema: schema.CoreGroupSchema(),
 		}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("SCIM server: %w", err)
 	}
-	h.srv = srv
+	h.discovery = http.StripPrefix(prefix, srv)
+	h.providerConfig, err = json.Marshal(serviceProviderConfig())
+	if err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
-// Register adds /scim/v2/ to mux.
+// Register lists SCIM's routes. The bearer token of every request selects
+// the account (serve).
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("/scim/v2/", h)
+	mux.Handle("GET "+prefix+"/Users", h.serve(h.listUsers))
+	mux.Handle("POST "+prefix+"/Users", h.serve(h.createUser))
+	mux.Handle("GET "+prefix+"/Users/{id}", h.serve(h.getUser))
+	mux.Handle("PUT "+prefix+"/Users/{id}", h.serve(h.replaceUser))
+	mux.Handle("PATCH "+prefix+"/Users/{id}", h.serve(h.patchUser))
+	mux.Handle("DELETE "+prefix+"/Users/{id}", h.serve(h.deleteUser))
+	mux.Handle("GET "+prefix+"/Groups", h.serve(h.listGroups))
+	mux.Handle("POST "+prefix+"/Groups", h.serve(h.createGroup))
+	mux.Handle("GET "+prefix+"/Groups/{id}", h.serve(h.getGroup))
+	mux.Handle("PUT "+prefix+"/Groups/{id}", h.serve(h.replaceGroup))
+	mux.Handle("PATCH "+prefix+"/Groups/{id}", h.serve(h.patchGroup))
+	mux.Handle("DELETE "+prefix+"/Groups/{id}", h.serve(h.deleteGroup))
+	mux.Handle("GET "+prefix+"/ServiceProviderConfig", h.serve(h.getServiceProviderConfig))
+	for _, p := range []string{"/Schemas", "/Schemas/{id}", "/ResourceTypes", "/ResourceTypes/{id}"} {
+		mux.Handle("GET "+prefix+p, h.serve(h.discover))
+	}
+	mux.Handle(prefix+"/", h.serve(func(http.ResponseWriter, *http.Request, caller) error {
+		return &problem{status: http.StatusNotFound, detail: "there is no SCIM endpoint at this address and method"}
+	}))
 }
-
-// ServeHTTP authenticates the request, serves the listing and reading of
-// users itself (filters, attributes, absolute locations), and hands the
-// rest to elimity-com/scim with the bodies and responses mended where the
-// library or the identity providers fall short.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/scim+json")
-	a, t, err := h.dir.AuthenticateSCIM(r.Context(), bearer(r))
-	if err != nil {
-		if directory.KindOf(err) != directory.Unauthenticated {
-			h.failWith(w, r, err)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="admit SCIM"`)
-		h.fail(w, r, http.StatusUnauthorized, "", directory.Message(err))
-		return
-	}
-	// The library hands its handlers only the request: the account and
-	// token ride in its context, so no handler looks the token up again.
-	c := &caller{account: a, token: t}
-	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
-	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/scim/v2"), "/")
-	if r.Method == http.MethodGet {
-		switch {
-		case strings.EqualFold(path, "/Users"):
-			h.listUsers(w, r)
-			return
-		case strings.EqualFold(path, "/Groups"):
-			h.listGroups(w, r)
-			return
-		case hasPrefixFold(path, "/Users/"):
-			h.getUser(w, r, path[len("/Users/"):])
-			return
-		case hasPrefixFold(path, "/Groups/"):
-			h.getGroup(w, r, path[len("/Groups/"):])
-			return
-		}
-	}
-	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil || len(body) > maxBody {
-			h.fail(w, r, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the request body is larger than %d bytes", maxBody))
-			return
-		}
-		if body, err = normalizeBody(body, r.Method == http.MethodPatch); err != nil {
-			h.fail(w, r, http.StatusBadRequest, "invalidSyntax", err.Error())
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	rec := &recorder{header: http.Header{}}
-	http.StripPrefix("/scim/v2", h.srv).ServeHTTP(rec, r)
-	if c.err != nil {
-		// The library answers errors it does not know with a 500 carrying
-		// their text; a directory error is answered by its kind here.
-		h.failWith(w, r, c.err)
-		return
-	}
-	if strings.EqualFold(path, "/ServiceProviderConfig") {
-		supportETags(rec)
-	}
-	h.mend(w, rec)
-}
-
-type callerKey struct{}
 
 // caller is who a request comes from: the account its token belongs to.
-// err is the directory error a handler the library called met, for
-// ServeHTTP to answer.
 type caller struct {
-	account directory.Account
-	token   directory.SCIMToken
-	err     error
+	accountID string
+	token     directory.SCIMToken
 }
 
-// callerOf returns the caller ServeHTTP authenticated; a request that did
-// not come through ServeHTTP has none, and is refused.
-func callerOf(r *http.Request) (directory.Account, directory.SCIMToken, error) {
-	c, ok := r.Context().Value(callerKey{}).(*caller)
-	if !ok {
-		return directory.Account{}, directory.SCIMToken{}, errNoToken
-	}
-	return c.account, c.token, nil
+// scimFunc serves one authenticated SCIM request; an error it returns is
+// answered in the SCIM error schema by serve.
+type scimFunc func(w http.ResponseWriter, r *http.Request, c caller) error
+
+// serve authenticates the request's bearer token, hands the caller to fn,
+// and answers fn's error. The token is checked on every request, against
+// the database: a revoked token fails on the next request, on every
+// replica.
+func (h *Handler) serve(fn scimFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		t, err := h.dir.CheckSCIMToken(r.Context(), bearer(r))
+		if err == nil {
+			err = fn(w, r, caller{accountID: t.AccountID, token: t})
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	})
 }
 
-// refuse hands a directory error back to the library from one of its
-// handlers and keeps it for ServeHTTP, which answers it by its kind.
-func refuse(r *http.Request, err error) error {
-	if c, ok := r.Context().Value(callerKey{}).(*caller); ok {
-		c.err = err
-	}
+// discover serves the library's /Schemas and /ResourceTypes documents.
+func (h *Handler) discover(w http.ResponseWriter, r *http.Request, _ caller) error {
+	h.discovery.ServeHTTP(w, r)
+	return nil
+}
+
+func (h *Handler) getServiceProviderConfig(w http.ResponseWriter, _ *http.Request, _ caller) error {
+	_, err := w.Write(h.providerConfig)
 	return err
 }
 
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+// serviceProviderConfig says what admit supports (RFC 7643 §5). It is
+// admit's own document rather than the library's, which always says ETags
+// are unsupported: admit sends meta.version and an ETag header, and
+// honours If-Match on PUT and PATCH.
+func serviceProviderConfig() map[string]any {
+	supported := func(b bool) map[string]bool { return map[string]bool{"supported": b} }
+	return map[string]any{
+		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		"documentationUri": "https://github.com/admit-dev/admit#scim",
+		"patch":            supported(true),
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": maxBody},
+		"filter":           map[string]any{"supported": true, "maxResults": directory.MaxPageSize},
+		"changePassword":   supported(false),
+		"sort":             supported(false),
+		"etag":             supported(true),
+		"authenticationSchemes": []map[string]any{{
+			"type": "oauthbearertoken", "name": "Bearer token", "primary": true,
+			"description": "A token from admit scim-token create, sent as Authorization: Bearer <token>",
+		}},
+	}
 }
 
 // bearer returns the token of an Authorization: Bearer header.
@@ -175,61 +162,62 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// recorder holds elimity's response so that it can be mended.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+// readObject reads a request body, once, as a JSON object. Numbers stay
+// json.Number, as the library's attribute validation expects them.
+func readObject(r *http.Request) (map[string]any, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		return nil, &problem{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil {
+		return nil, invalidSyntax("the body is not a JSON object")
+	}
+	if d.More() {
+		return nil, invalidSyntax("the body has more than one JSON value")
+	}
+	return m, nil
 }
 
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *recorder) WriteHeader(status int)      { r.status = status }
-
-// mend sends elimity's response with what it leaves out: a Location header
-// on 201 (RFC 7644 §3.3), and an absolute meta.location.
-func (h *Handler) mend(w http.ResponseWriter, rec *recorder) {
-	for k, v := range rec.header {
-		if k != "Content-Type" && k != "Content-Length" {
-			w.Header()[k] = v
-		}
-	}
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	body := rec.body.Bytes()
-	var res map[string]any
-	if len(body) > 0 && json.Unmarshal(body, &res) == nil {
-		if meta, ok := res["meta"].(map[string]any); ok {
-			if loc, ok := meta["location"].(string); ok && !strings.HasPrefix(loc, "http") {
-				meta["location"] = h.base + "/" + strings.TrimPrefix(loc, "/")
-				if status == http.StatusCreated {
-					w.Header().Set("Location", meta["location"].(string))
-				}
-				if b, err := json.Marshal(res); err == nil {
-					body = b
-				}
-			}
-		}
+// writeJSON encodes v, once, as the response.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, err = w.Write(b)
+	return err
 }
 
-// supportETags corrects the library's ServiceProviderConfig, which always
-// says ETags are unsupported: admit sends meta.version and an ETag header,
-// and honours If-Match on PUT and PATCH.
-func supportETags(rec *recorder) {
-	var cfg map[string]any
-	if json.Unmarshal(rec.body.Bytes(), &cfg) != nil {
-		return
+// writeResource answers with a resource: its ETag, and on 201 its
+// Location (RFC 7644 §3.3).
+func writeResource(w http.ResponseWriter, status int, res map[string]any) error {
+	if meta, ok := res["meta"].(map[string]any); ok {
+		if v, ok := meta["version"].(string); ok {
+			w.Header().Set("ETag", v)
+		}
+		if loc, ok := meta["location"].(string); ok && status == http.StatusCreated {
+			w.Header().Set("Location", loc)
+		}
 	}
-	cfg["etag"] = map[string]bool{"supported": true}
-	if b, err := json.Marshal(cfg); err == nil {
-		rec.body.Reset()
-		rec.body.Write(b)
-	}
+	return writeJSON(w, status, res)
+}
+
+// problem is a request the SCIM protocol itself refuses (a body that is
+// no JSON, a path the schema lacks), before anything reaches directory.
+type problem struct {
+	status   int
+	scimType string
+	detail   string
+}
+
+func (p *problem) Error() string { return p.detail }
+
+func invalidSyntax(detail string) error {
+	return &problem{status: http.StatusBadRequest, scimType: "invalidSyntax", detail: detail}
 }
 
 // scimError is the SCIM error schema (RFC 7644 §3.12).
@@ -240,33 +228,43 @@ type scimError struct {
 	Detail   string   `json:"detail,omitempty"`
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, scimType, detail string) {
-	if status >= 500 {
-		h.log.ErrorContext(r.Context(), "SCIM request failed", "path", r.URL.Path, "detail", detail)
+// retryAfter is what a throttled answer tells the client to wait, in
+// seconds: Entra ID and Okta both honour Retry-After.
+const retryAfter = "30"
+
+// writeError answers err in the SCIM error schema and logs it once: a
+// refusal at info, a failure of admit's at error.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var p *problem
+	status, scimType, detail := 0, "", ""
+	if errors.As(err, &p) {
+		status, scimType, detail = p.status, p.scimType, p.detail
 	} else {
-		h.log.InfoContext(r.Context(), "SCIM request refused", "path", r.URL.Path, "status", status, "detail", detail)
+		status, scimType = scimStatus(err)
+		detail = directory.Message(err)
 	}
-	w.Header().Set("Content-Type", "application/scim+json")
-	if status == http.StatusServiceUnavailable {
-		// Entra ID and Okta retry a 503, after Retry-After.
+	switch {
+	case status == http.StatusServiceUnavailable:
+		h.log.WarnContext(r.Context(), "SCIM request failed: directory unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
+		h.log.ErrorContext(r.Context(), "SCIM request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	default:
+		h.log.InfoContext(r.Context(), "SCIM request refused", "method", r.Method, "path", r.URL.Path, "status", status, "detail", detail)
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="admit SCIM"`)
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", retryAfter)
+	case http.StatusServiceUnavailable:
+		// The database is back in moments, or admit's readiness takes the
+		// replica out: the same wait as every other edge.
 		w.Header().Set("Retry-After", strconv.Itoa(directory.RetryAfter))
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(scimError{
+	w.Header().Set("Content-Type", "application/scim+json")
+	_ = writeJSON(w, status, scimError{
 		Schemas: []string{"urn:ietf:params:scim:api:messages:2.0:Error"}, Status: strconv.Itoa(status), ScimType: scimType, Detail: detail,
 	})
-}
-
-// failWith maps a directory error to its SCIM error.
-func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, err error) {
-	status, scimType := scimStatus(err)
-	detail := directory.Message(err)
-	if status > 500 {
-		h.log.WarnContext(r.Context(), "SCIM request failed: directory unavailable", "err", err)
-	} else if status >= 500 {
-		h.log.ErrorContext(r.Context(), "SCIM request failed", "err", err)
-	}
-	h.fail(w, r, status, scimType, detail)
 }
 
 // scimStatus is the one translation of directory error kinds to SCIM
@@ -289,12 +287,10 @@ func scimStatus(err error) (int, string) {
 		return http.StatusGone, ""
 	case directory.Throttled:
 		// RFC 7644 names no status for it; identity providers (Entra ID,
-		// Okta) back off and retry on 429.
+		// Okta) back off and retry on 429 with Retry-After.
 		return http.StatusTooManyRequests, ""
 	case directory.Unavailable:
 		return http.StatusServiceUnavailable, ""
 	}
 	return http.StatusInternalServerError, ""
 }
-
-var errNoToken = errors.New("no valid SCIM token")

@@ -230,3 +230,45 @@ func TestErrorsByKind(t *testing.T) {
 		}
 	})
 }
+
+// TestProtocolRefusals: what the SCIM protocol itself refuses is answered
+// in the SCIM error schema with its status, before anything changes.
+func TestProtocolRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		id := createUser(t, alpha, "ada@acme.example")
+		big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@acme.example","title":"` + strings.Repeat("x", 1<<20) + `"}`
+		for _, tc := range []struct {
+			name, method, path, body string
+			status                   int
+			scimType                 string
+		}{
+			{"not JSON", "POST", "/scim/v2/Users", `{"userName":`, 400, "invalidSyntax"},
+			{"two JSON values", "POST", "/scim/v2/Users", `{"userName":"a@acme.example"} {}`, 400, "invalidSyntax"},
+			{"an array", "POST", "/scim/v2/Users", `[]`, 400, "invalidSyntax"},
+			{"too large", "POST", "/scim/v2/Users", big, 413, ""},
+			{"wrong type", "POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b@acme.example","active":"maybe"}`, 400, "invalidValue"},
+			{"PATCH without its schema", "PATCH", "/scim/v2/Users/" + id, `{"Operations":[{"op":"replace","path":"title","value":"x"}]}`, 400, "invalidValue"},
+			{"PATCH without operations", "PATCH", "/scim/v2/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[]}`, 400, "invalidValue"},
+			{"PATCH of no attribute", "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"replace","path":"shoeSize","value":"x"}`), 400, "invalidPath"},
+			{"PATCH of a bad value", "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"replace","path":"name.givenName","value":7}`), 400, "invalidValue"},
+			{"PATCH remove without path", "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"remove"}`), 400, "noTarget"},
+			{"PATCH unknown op", "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"merge","path":"title","value":"x"}`), 400, "invalidValue"},
+			{"no such endpoint", "GET", "/scim/v2/Widgets", "", 404, ""},
+			{"no such method", "POST", "/scim/v2/Users/" + id, "{}", 404, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				status, body, _ := alpha.do(tc.method, tc.path, tc.body)
+				if scimType, _ := body["scimType"].(string); status != tc.status || body["status"] != fmt.Sprint(tc.status) || scimType != tc.scimType {
+					t.Errorf("%d %v; want %d %q", status, body, tc.status, tc.scimType)
+				}
+			})
+		}
+		if _, u, _ := alpha.do("GET", "/scim/v2/Users/"+id, ""); u["title"] != nil || u["userName"] != "ada@acme.example" {
+			t.Errorf("a refused request changed the user: %v", u)
+		}
+		if _, list, _ := alpha.do("GET", "/scim/v2/Users", ""); list["totalResults"] != 1.0 {
+			t.Errorf("a refused request made a user: %v", list)
+		}
+	})
+}

@@ -9,15 +9,11 @@ import (
 	"time"
 
 	elimity "github.com/elimity-com/scim"
-	"github.com/elimity-com/scim/optional"
 
 	"github.com/admit-dev/admit/directory"
 )
 
 const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-// users is the library's view of the account's users.
-type users struct{ h *Handler }
 
 // input reads what admit keeps from a user resource. The email is the
 // primary one, else the work one, else the first, else a userName that is
@@ -138,87 +134,61 @@ func version(r *http.Request) int {
 	return n
 }
 
-func (h *Handler) elimityResource(u directory.SCIMUser) elimity.Resource {
-	attrs := h.resource(u)
-	delete(attrs, "meta")
-	delete(attrs, "id")
-	delete(attrs, "schemas")
-	created, modified := u.Membership.CreatedAt, u.Membership.UpdatedAt
-	r := elimity.Resource{ID: u.Membership.ID, Attributes: attrs, Meta: elimity.Meta{Created: &created, LastModified: &modified, Version: etag(u.Version)}}
-	if u.Profile.ExternalID != "" {
-		r.ExternalID = optional.NewString(u.Profile.ExternalID)
-	}
-	return r
-}
-
-func (u users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
-	if err != nil {
-		return elimity.Resource{}, err
-	}
-	created, err := u.h.dir.CreateSCIMUser(r.Context(), a.ID, t, input(attrs))
-	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
-	}
-	return u.h.elimityResource(created), nil
-}
-
-func (u users) Get(r *http.Request, id string) (elimity.Resource, error) {
-	a, _, err := callerOf(r)
-	if err != nil {
-		return elimity.Resource{}, err
-	}
-	got, err := u.h.dir.SCIMUser(r.Context(), a.ID, id)
-	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
-	}
-	return u.h.elimityResource(got), nil
-}
-
-// GetAll is not reached: Handler serves listings itself.
-func (u users) GetAll(r *http.Request, p elimity.ListRequestParams) (elimity.Page, error) {
-	return elimity.Page{}, fmt.Errorf("listing is served by scim.Handler")
-}
-
-func (u users) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
-	if err != nil {
-		return elimity.Resource{}, err
-	}
-	replaced, err := u.h.dir.ReplaceSCIMUser(r.Context(), a.ID, t, id, input(attrs), version(r))
-	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
-	}
-	return u.h.elimityResource(replaced), nil
-}
-
-func (u users) Delete(r *http.Request, id string) error {
-	a, t, err := callerOf(r)
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	attrs, err := h.users.readResource(r)
 	if err != nil {
 		return err
 	}
-	return refuseOrNil(r, u.h.dir.DeleteSCIMUser(r.Context(), a.ID, t, id))
-}
-
-func refuseOrNil(r *http.Request, err error) error {
-	if err == nil {
-		return nil
-	}
-	return refuse(r, err)
-}
-
-// Patch applies the operations, in the order given (RFC 7644 §3.5.2), to
-// the user as stored when the change is made, inside its transaction.
-func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	a, t, err := callerOf(r)
+	created, err := h.dir.CreateSCIMUser(r.Context(), c.accountID, c.token, input(attrs))
 	if err != nil {
-		return elimity.Resource{}, err
+		return err
+	}
+	return writeResource(w, http.StatusCreated, h.resource(created))
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	u, err := h.dir.SCIMUser(r.Context(), c.accountID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	w.Header().Set("ETag", etag(u.Version))
+	return writeJSON(w, http.StatusOK, project(h.resource(u), userURN, q.Get("attributes"), q.Get("excludedAttributes")))
+}
+
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	attrs, err := h.users.readResource(r)
+	if err != nil {
+		return err
+	}
+	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), input(attrs), version(r))
+	if err != nil {
+		return err
+	}
+	return writeResource(w, http.StatusOK, h.resource(replaced))
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := h.dir.DeleteSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// patchUser applies the operations, in the order given (RFC 7644
+// §3.5.2), to the user as stored when the change is made, inside its
+// transaction.
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	ops, err := h.users.readPatch(r)
+	if err != nil {
+		return err
 	}
 	if err := checkPatchSize(ops); err != nil {
-		return elimity.Resource{}, refuse(r, directory.InvalidError(err.Error()))
+		return directory.InvalidError(err.Error())
 	}
-	patched, err := u.h.dir.PatchSCIMUser(r.Context(), a.ID, t, id, version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
-		res := u.h.resource(cur)
+	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+		res := h.resource(cur)
 		for _, op := range ops {
 			if err := applyPatch(res, op); err != nil {
 				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())
@@ -227,9 +197,9 @@ func (u users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (
 		return input(res), nil // no email left: the person's own stays
 	})
 	if err != nil {
-		return elimity.Resource{}, refuse(r, err)
+		return err
 	}
-	return u.h.elimityResource(patched), nil
+	return writeResource(w, http.StatusOK, h.resource(patched))
 }
 
 // A user PATCH is applied while the member's row is locked (on SQLite,
@@ -258,37 +228,29 @@ func checkPatchSize(ops []elimity.PatchOperation) error {
 	return nil
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
-	a, _, err := callerOf(r)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
 	f, err := parseFilter(q.Get("filter"))
 	if err != nil {
-		h.fail(w, r, http.StatusBadRequest, "invalidFilter", err.Error())
-		return
+		return &problem{status: http.StatusBadRequest, scimType: "invalidFilter", detail: err.Error()}
 	}
-	start, count, ok := h.pageParams(w, r)
-	if !ok {
-		return
-	}
-	page, err := h.dir.ListSCIMUsers(r.Context(), a.ID, f, start, count)
+	start, count, err := pageParams(r)
 	if err != nil {
-		h.failWith(w, r, err)
-		return
+		return err
+	}
+	page, err := h.dir.ListSCIMUsers(r.Context(), c.accountID, f, start, count)
+	if err != nil {
+		return err
 	}
 	resources := make([]map[string]any, len(page.Users))
 	for i, u := range page.Users {
 		resources[i] = project(h.resource(u), userURN, q.Get("attributes"), q.Get("excludedAttributes"))
 	}
-	h.writeList(w, page.Total, start, resources)
+	return writeList(w, page.Total, start, resources)
 }
 
-// pageParams reads startIndex and count; a bad one has been answered with
-// a 400 when ok is false.
-func (h *Handler) pageParams(w http.ResponseWriter, r *http.Request) (start, count int, ok bool) {
+// pageParams reads startIndex and count.
+func pageParams(r *http.Request) (start, count int, err error) {
 	q := r.URL.Query()
 	start, count = 1, 100
 	for _, p := range []struct {
@@ -298,37 +260,21 @@ func (h *Handler) pageParams(w http.ResponseWriter, r *http.Request) (start, cou
 		if v := q.Get(p.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				h.fail(w, r, http.StatusBadRequest, "invalidValue", p.name+" must be a whole number")
-				return 0, 0, false
+				return 0, 0, invalidValue(p.name + " must be a whole number")
 			}
 			*p.dst = n
 		}
 	}
 	// RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
-	return max(start, 1), min(max(count, 0), directory.MaxPageSize), true
+	return max(start, 1), min(max(count, 0), directory.MaxPageSize), nil
 }
 
 // writeList sends a ListResponse.
-func (h *Handler) writeList(w http.ResponseWriter, total, start int, resources []map[string]any) {
-	_ = json.NewEncoder(w).Encode(map[string]any{
+func writeList(w http.ResponseWriter, total, start int, resources []map[string]any) error {
+	return writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":      []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
 		"totalResults": total, "startIndex": start, "itemsPerPage": len(resources), "Resources": resources,
 	})
-}
-
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, id string) {
-	a, _, err := callerOf(r)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
-	u, err := h.dir.SCIMUser(r.Context(), a.ID, id)
-	if err != nil {
-		h.failWith(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(u.Version))
-	_ = json.NewEncoder(w).Encode(project(h.resource(u), userURN, r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes")))
 }
 
 // project applies attributes (keep only these) or excludedAttributes

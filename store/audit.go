@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,13 +11,25 @@ import (
 	"github.com/admit-dev/admit/directory"
 )
 
-// AddAuditEvent stores an audit event.
-func (s *Store) AddAuditEvent(ctx context.Context, e directory.AuditEvent) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO audit_events
-		(id, account_id, actor_source, actor_id, actor_name, action, target_type, target_id, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, e.AccountID, string(e.Actor.Source), e.Actor.ID, e.Actor.Name, e.Action, e.TargetType, e.TargetID, string(e.Data), e.CreatedAt)
-	return s.dialect.wrap(err, "insert audit event")
+// RecordChange stores a change's audit event and the outbox messages that
+// announce it, in as few statements as it can: on PostgreSQL the event
+// rides in the first messages' statement, one round trip for both.
+func (s *Store) RecordChange(ctx context.Context, e directory.AuditEvent, ms []directory.OutboxMessage) error {
+	audit := `INSERT INTO audit_events (id, account_id, actor_source, actor_id, actor_name, action, target_type, target_id, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{e.ID, e.AccountID, string(e.Actor.Source), e.Actor.ID, e.Actor.Name, e.Action, e.TargetType, e.TargetID, string(e.Data), e.CreatedAt}
+	if len(ms) == 0 || !s.dialect.insertInWith {
+		if _, err := s.q.ExecContext(ctx, s.rebind(audit), args...); err != nil {
+			return s.dialect.wrap(err, "insert audit event")
+		}
+		return s.AddOutboxMessages(ctx, ms)
+	}
+	first := ms[:min(len(ms), maxRowsPerStatement(outboxColumns)-2)]
+	query, more := outboxInsert(first)
+	if _, err := s.q.ExecContext(ctx, s.rebind(`WITH audit AS (`+audit+`) `+query), append(args, more...)...); err != nil {
+		return s.dialect.wrap(err, "insert audit event and outbox messages")
+	}
+	return s.AddOutboxMessages(ctx, ms[len(first):])
 }
 
 // FindAuditEvents returns the account's newest audit events first.
@@ -78,9 +91,36 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	return out, nil
 }
 
-// AddOutboxMessage stores an event for the outbox workers to publish.
-func (s *Store) AddOutboxMessage(ctx context.Context, m directory.OutboxMessage) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
-	return s.dialect.wrap(err, "insert outbox message")
+// AddOutboxMessages stores events for the outbox workers to publish,
+// many rows a statement; an import's thousands go by COPY on PostgreSQL.
+func (s *Store) AddOutboxMessages(ctx context.Context, ms []directory.OutboxMessage) error {
+	if len(ms) >= copyThreshold {
+		rows := make([][]any, len(ms))
+		for i, m := range ms {
+			rows[i] = []any{m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt}
+		}
+		return s.insertMany(ctx, "outbox_messages", []string{"id", "account_id", "topic", "subject", "payload", "created_at", "available_at"}, rows)
+	}
+	for chunk := range slices.Chunk(ms, maxRowsPerStatement(outboxColumns)) {
+		query, args := outboxInsert(chunk)
+		if _, err := s.q.ExecContext(ctx, s.rebind(query), args...); err != nil {
+			return s.dialect.wrap(err, "insert outbox messages")
+		}
+	}
+	return nil
+}
+
+const outboxColumns = 7
+
+// copyThreshold is where COPY starts to beat multi-row INSERTs: below it,
+// COPY's extra round trips (prepare, each row, close) cost more.
+const copyThreshold = 500
+
+// outboxInsert is the INSERT of ms, with its arguments.
+func outboxInsert(ms []directory.OutboxMessage) (string, []any) {
+	args := make([]any, 0, len(ms)*outboxColumns)
+	for _, m := range ms {
+		args = append(args, m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt)
+	}
+	return `INSERT INTO outbox_messages (id, account_id, topic, subject, payload, created_at, available_at) VALUES ` + rowsOf(len(ms), outboxColumns), args
 }

@@ -121,15 +121,6 @@ func (s *Store) AddAuditEvents(ctx context.Context, events []directory.AuditEven
 	return s.insertMany(ctx, "audit_events", []string{"id", "account_id", "actor_source", "actor_id", "actor_name", "action", "target_type", "target_id", "data", "created_at"}, rows)
 }
 
-// AddOutboxMessages is AddOutboxMessage for many.
-func (s *Store) AddOutboxMessages(ctx context.Context, msgs []directory.OutboxMessage) error {
-	rows := make([][]any, len(msgs))
-	for i, m := range msgs {
-		rows[i] = []any{m.ID, m.AccountID, m.Topic, m.Subject, string(m.Payload), m.CreatedAt, m.CreatedAt}
-	}
-	return s.insertMany(ctx, "outbox_messages", []string{"id", "account_id", "topic", "subject", "payload", "created_at", "available_at"}, rows)
-}
-
 // FindUsersByEmailKeys returns the users with these email keys.
 func (s *Store) FindUsersByEmailKeys(ctx context.Context, keys []string) ([]directory.User, error) {
 	var out []directory.User

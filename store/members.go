@@ -51,14 +51,19 @@ func (s *Store) CreateMembership(ctx context.Context, u directory.User, m direct
 	emailKey, nameKey, lastKey := searchKeys(u)
 	// Until an identity provider says otherwise, the SCIM userName of a
 	// member is their email.
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO memberships (`+membershipColumns+`, email_key, name_key, last_key, user_name, user_name_key, scim_email, scim_email_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), sourceOrAdmin(m.Source), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey)
-	if err != nil {
+	// A membership made on purpose overrides an earlier SCIM deletion.
+	clear, clearArgs := `DELETE FROM scim_deletions WHERE account_id = ? AND user_id = ?`, []any{m.AccountID, u.ID}
+	insert := `INSERT INTO memberships (` + membershipColumns + `, email_key, name_key, last_key, user_name, user_name_key, scim_email, scim_email_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{m.ID, m.AccountID, u.ID, string(m.Role), string(m.Status), sourceOrAdmin(m.Source), m.CreatedAt, m.UpdatedAt, emailKey, nameKey, lastKey, u.Email, emailKey, u.Email, emailKey}
+	if s.dialect.insertInWith {
+		_, err := s.q.ExecContext(ctx, s.rebind(`WITH cleared AS (`+clear+`) `+insert), append(clearArgs, args...)...)
 		return s.dialect.wrap(err, "insert membership")
 	}
-	// A membership made on purpose overrides an earlier SCIM deletion.
-	_, err = s.q.ExecContext(ctx, s.rebind(`DELETE FROM scim_deletions WHERE account_id = ? AND user_id = ?`), m.AccountID, u.ID)
+	if _, err := s.q.ExecContext(ctx, s.rebind(insert), args...); err != nil {
+		return s.dialect.wrap(err, "insert membership")
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(clear), clearArgs...)
 	return s.dialect.wrap(err, "clear SCIM deletion")
 }
 

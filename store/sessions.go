@@ -74,14 +74,18 @@ func (s *Store) DeleteSessionsOfMembership(ctx context.Context, accountID, userI
 
 // SetMembershipStatus changes a membership's status.
 func (s *Store) SetMembershipStatus(ctx context.Context, accountID, userID string, status directory.Status, at time.Time) (directory.Membership, error) {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET status = ?, updated_at = ? WHERE account_id = ? AND user_id = ?`), string(status), at, accountID, userID)
+	// RETURNING: the membership as changed, in the same round trip.
+	var row membershipRow
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`UPDATE memberships SET status = ?, updated_at = ? WHERE account_id = ? AND user_id = ?
+		RETURNING `+membershipReadColumns), string(status), at, accountID, userID)
 	if err != nil {
-		return directory.Membership{}, s.dialect.wrap(err, "set membership status")
-	}
-	if err := expectOne(res, "membership"); err != nil {
+		err = s.dialect.wrap(err, "set membership status")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.Membership{}, directory.NotFoundError("membership not found")
+		}
 		return directory.Membership{}, err
 	}
-	return s.FindMembership(ctx, accountID, userID)
+	return row.membership(), nil
 }
 
 // AddSignInFailure records one failed sign-in for key.

@@ -48,19 +48,21 @@ func (r userRow) user() directory.User {
 // creates the same email at the same moment: the insert waits for it and
 // then does nothing, and the read sees its row.
 func (s *Store) FindOrCreateUser(ctx context.Context, u directory.User) (directory.User, bool, error) {
-	res, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO users (`+userColumns+`, email_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
+	// RETURNING gives the new user as stored in the insert's round trip;
+	// no row back means the email's user exists, and is read.
+	var rows []userRow
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`INSERT INTO users (`+userColumns+`, email_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING RETURNING `+userReadColumns),
 		u.ID, u.Email, u.FirstName, u.LastName, u.PasswordHash, u.PasswordMustChange, u.PasswordChangedAt,
 		u.PasswordProven, u.PasswordSetBy, u.CreatedAt, u.UpdatedAt, directory.EmailKey(u.Email))
 	if err != nil {
 		return directory.User{}, false, s.dialect.wrap(err, "insert user")
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return directory.User{}, false, fmt.Errorf("insert user: %w", err)
+	if len(rows) == 1 {
+		return rows[0].user(), true, nil
 	}
 	stored, err := s.FindUserByEmail(ctx, u.Email)
-	return stored, n == 1, err
+	return stored, false, err
 }
 
 // FindUser returns the user with the given ID.

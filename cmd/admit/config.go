@@ -44,6 +44,9 @@ type Config struct {
 	// Upstream is the app `admit serve` proxies to; empty serves admit
 	// alone.
 	Upstream string
+	// PprofAddr is where Go's profiles (/debug/pprof/) are served, on
+	// loopback only; empty serves none.
+	PprofAddr string
 	// OutboundAllow lists the CIDRs and host names outbound fetches may
 	// reach although private (see package fetch).
 	OutboundAllow string
@@ -71,6 +74,7 @@ var settings = []setting{
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
 	{"ADMIT_UPSTREAM", "upstream", "the app admit serve proxies to, with the identity headers of the signed-in person (http://127.0.0.1:3000); unset serves admit alone", func(c *Config) *string { return &c.Upstream }},
+	{"ADMIT_PPROF_ADDR", "pprof-addr", "loopback listen address of Go's profiles at /debug/pprof/ (127.0.0.1:6060), for profiling a running admit; unset serves none", func(c *Config) *string { return &c.PprofAddr }},
 	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
@@ -107,6 +111,11 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q: want host:port, or off", c.MetricsAddr))
 		} else if c.MetricsAddr == c.Addr && port != "0" {
 			problems = append(problems, fmt.Errorf("ADMIT_METRICS_ADDR %q is ADMIT_ADDR: metrics need a listener of their own, off the public one", c.MetricsAddr))
+		}
+	}
+	if c.PprofAddr != "" {
+		if err := checkLoopback(c.PprofAddr); err != nil {
+			problems = append(problems, fmt.Errorf("ADMIT_PPROF_ADDR %q: %w", c.PprofAddr, err))
 		}
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {

@@ -120,6 +120,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	} else {
 		log.Info("ADMIT_METRICS_ADDR is off: no metrics are served")
 	}
+	if c.cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", c.cfg.PprofAddr)
+		if err != nil {
+			for _, sv := range servers {
+				sv.ln.Close()
+			}
+			return fmt.Errorf("listen on %s (ADMIT_PPROF_ADDR): %w", c.cfg.PprofAddr, err)
+		}
+		servers = append(servers, served{pprofServer(ctx, log), pln})
+		log.Warn("pprof is listening: profiles show what admit is doing, for the operator only", "addr", pln.Addr().String(), "path", "/debug/pprof/")
+	}
 	log.Info("admit is listening", "addr", ln.Addr().String(), "base_url", c.cfg.BaseURL, "database", s.Dialect())
 	done := make(chan error, len(servers))
 	for _, sv := range servers {

@@ -1,0 +1,257 @@
+package scim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	elimity "github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	elimityfilter "github.com/elimity-com/scim/filter"
+	"github.com/elimity-com/scim/schema"
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+// resourceType is what a body of one resource type is validated against:
+// elimity-com/scim's schema (with the common externalId) and extensions.
+type resourceType struct {
+	schema     schema.Schema
+	extensions []schema.Schema
+	byURN      map[string]schema.Schema
+}
+
+func newResourceType(s schema.Schema, extensions ...schema.Schema) resourceType {
+	// RFC 7643 §3.1: externalId is common to every resource type; the
+	// library's schemas leave it to the server.
+	s.Attributes = append(s.Attributes, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+		CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Name: schema.CommonAttributeExternalID,
+		Uniqueness: schema.AttributeUniquenessNone(),
+	})))
+	rt := resourceType{schema: s, extensions: extensions, byURN: map[string]schema.Schema{s.ID: s}}
+	for _, e := range extensions {
+		rt.byURN[e.ID] = e
+	}
+	return rt
+}
+
+// readResource reads the body of a POST or PUT, once: it mends what
+// identity providers really send (normalizeResource) and keeps what the
+// schema knows, validated.
+func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
+	m, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	normalizeResource(m)
+	attrs, serr := rt.schema.Validate(m)
+	if serr != nil {
+		return nil, fromLibrary(serr)
+	}
+	for _, e := range rt.extensions {
+		ext, ok := m[e.ID]
+		if !ok || ext == nil {
+			continue
+		}
+		v, serr := e.Validate(ext)
+		if serr != nil {
+			return nil, fromLibrary(serr)
+		}
+		attrs[e.ID] = v
+	}
+	return attrs, nil
+}
+
+// readPatch reads the body of a PATCH, once (RFC 7644 §3.5.2): it mends
+// the operations identity providers send (normalizeOps) and validates each
+// path and value against the schema.
+func (rt resourceType) readPatch(r *http.Request) ([]elimity.PatchOperation, error) {
+	m, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	schemas, _ := m[key(m, "schemas")].([]any)
+	if len(schemas) != 1 || schemas[0] != patchOpURN {
+		return nil, &problem{status: http.StatusBadRequest, scimType: "invalidValue", detail: `a PATCH body needs "schemas": ["` + patchOpURN + `"]`}
+	}
+	list, ok := m[key(m, "Operations")].([]any)
+	if !ok || len(list) == 0 {
+		return nil, &problem{status: http.StatusBadRequest, scimType: "invalidValue", detail: "a PATCH body needs Operations: a list of one or more operations"}
+	}
+	list, err = normalizeOps(list)
+	if err != nil {
+		return nil, invalidSyntax(err.Error())
+	}
+	ops := make([]elimity.PatchOperation, 0, len(list))
+	for i, o := range list {
+		op, err := rt.patchOp(o.(map[string]any))
+		if err != nil {
+			return nil, fmt.Errorf("operation %d: %w", i+1, err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// patchOp validates one operation, as elimity-com/scim's PATCH validator
+// does (its own is internal to the library): the path against the schema,
+// the value against the attribute the path names.
+func (rt resourceType) patchOp(o map[string]any) (elimity.PatchOperation, error) {
+	kind, _ := o["op"].(string)
+	kind = strings.ToLower(kind)
+	rawPath, hasPath := o["path"]
+	path, isString := rawPath.(string)
+	if hasPath && rawPath != nil && !isString {
+		return elimity.PatchOperation{}, invalidPath("the path must be a string")
+	}
+	value := o["value"]
+	if m, ok := value.(map[string]any); ok {
+		// Okta repeats the id in a value; it cannot change.
+		delete(m, key(m, "id"))
+	}
+	op := elimity.PatchOperation{Op: kind}
+	if path != "" {
+		v, err := elimityfilter.NewPathValidator(path, rt.schema, rt.extensions...)
+		if err == nil {
+			err = v.Validate()
+		}
+		if err != nil {
+			return op, invalidPath(fmt.Sprintf("the path %q names no attribute of the schema", path))
+		}
+		p := v.Path()
+		op.Path = &p
+	}
+	var err error
+	switch kind {
+	case elimity.PatchOperationAdd, elimity.PatchOperationReplace:
+		if value == nil {
+			return op, invalidValue(kind + " needs a value")
+		}
+		op.Value, err = rt.validateValue(op.Path, value, false)
+	case elimity.PatchOperationRemove:
+		if op.Path == nil {
+			return op, &problem{status: http.StatusBadRequest, scimType: "noTarget", detail: "remove needs a path"}
+		}
+		if value != nil {
+			op.Value, err = rt.validateValue(op.Path, value, true)
+		}
+	default:
+		return op, invalidValue(fmt.Sprintf("op must be add, remove or replace, not %q", kind))
+	}
+	return op, err
+}
+
+// validateValue checks an operation's value against the attribute its
+// path names; without a path, each key of the value is a path.
+// Multi-valued attributes come back as a list.
+func (rt resourceType) validateValue(path *filter.Path, value any, remove bool) (any, error) {
+	if path == nil {
+		attrs, ok := value.(map[string]any)
+		if !ok {
+			return nil, invalidValue("an operation without a path needs an object value")
+		}
+		out := make(map[string]any, len(attrs))
+		for k, v := range attrs {
+			p, err := filter.ParsePath([]byte(k))
+			if err != nil {
+				return nil, invalidPath(fmt.Sprintf("%q is no attribute path", k))
+			}
+			if out[k], err = rt.validateValue(&p, v, remove); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	attr, err := rt.attribute(path.AttributePath)
+	if err != nil {
+		return nil, err
+	}
+	if path.ValueExpression != nil {
+		sub := attr.SubAttributes()
+		if remove {
+			sub = elimityfilter.MultiValuedFilterAttributes(attr)
+		}
+		if err := elimityfilter.NewFilterValidator(path.ValueExpression, schema.Schema{Attributes: sub}).Validate(); err != nil {
+			return nil, invalidPath(fmt.Sprintf("the filter of %s: %v", path, err))
+		}
+	}
+	if name := path.SubAttributeName(); name != "" {
+		if attr, err = subAttribute(attr, name); err != nil {
+			return nil, err
+		}
+	}
+	one := func(v any) (any, error) {
+		out, serr := attr.ValidateSingular(v)
+		if serr != nil {
+			return nil, invalidValue(fmt.Sprintf("a bad value for %s", path))
+		}
+		return out, nil
+	}
+	if !attr.MultiValued() {
+		return one(value)
+	}
+	list, ok := value.([]any)
+	if !ok {
+		list = []any{value}
+	}
+	out := make([]any, len(list))
+	for i, v := range list {
+		if out[i], err = one(v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// attribute finds the attribute a path names, in the core schema or the
+// extension its URN prefix names.
+func (rt resourceType) attribute(p filter.AttributePath) (schema.CoreAttribute, error) {
+	s := rt.schema
+	if uri := p.URI(); uri != "" {
+		var ok bool
+		if s, ok = rt.byURN[uri]; !ok {
+			return schema.CoreAttribute{}, invalidPath(fmt.Sprintf("no schema %s", uri))
+		}
+	}
+	for _, a := range s.Attributes {
+		if strings.EqualFold(a.Name(), p.AttributeName) {
+			if sub := p.SubAttributeName(); sub != "" {
+				return subAttribute(a, sub)
+			}
+			return a, nil
+		}
+	}
+	return schema.CoreAttribute{}, invalidPath(fmt.Sprintf("no attribute %s", p))
+}
+
+func subAttribute(a schema.CoreAttribute, name string) (schema.CoreAttribute, error) {
+	for _, s := range a.SubAttributes() {
+		if strings.EqualFold(s.Name(), name) {
+			return s, nil
+		}
+	}
+	return schema.CoreAttribute{}, invalidPath(fmt.Sprintf("%s has no sub-attribute %s", a.Name(), name))
+}
+
+func invalidPath(detail string) error {
+	return &problem{status: http.StatusBadRequest, scimType: "invalidPath", detail: detail}
+}
+
+func invalidValue(detail string) error {
+	return &problem{status: http.StatusBadRequest, scimType: "invalidValue", detail: detail}
+}
+
+// fromLibrary turns one of elimity-com/scim's validation errors into a
+// problem with its status and scimType.
+func fromLibrary(err *scimerrors.ScimError) error {
+	status := err.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	detail := err.Detail
+	if detail == "" {
+		detail = "the resource does not match its schema"
+	}
+	return &problem{status: status, scimType: string(err.ScimType), detail: detail}
+}
