@@ -21,8 +21,8 @@ test: ## run every test with the race detector, on SQLite and PostgreSQL
 bench: ## run the benchmarks on both databases: manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS, the console's Users page, webhook delivery, forward-auth on PostgreSQL beside the bare point-select rate, bulk import of 10,000 and 100,000 rows
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/ ./events/ ./gate/ ./bulk/
 
-bench-load: build ## drive a built admit over SCIM on a fresh PostgreSQL database at 16 clients, 10,000 users, beside the bare database (ADMIT_TEST_POSTGRES_URL)
-	$(GO) run ./cmd/admit-load -admit bin/admit
+bench-load: build ## drive a built admit over SCIM on a fresh PostgreSQL database at 16 clients, 10,000 users, beside the bare database (ADMIT_TEST_POSTGRES_URL); RESTART=10s instead stops a PostgreSQL of its own under the load and checks every answer
+	$(GO) run ./cmd/admit-load -admit bin/admit $(if $(RESTART),-restart-for $(RESTART))
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&c.clients, "clients", 16, "concurrent clients")
 	flag.StringVar(&c.pprof, "pprof", "", "ADMIT_PPROF_ADDR for admit (loopback), to profile it during the run")
 	flag.BoolVar(&c.keep, "keep", false, "keep the database and print its URL")
+	flag.DurationVar(&c.restartFor, "restart-for", 0, "instead of measuring speed: run admit on a PostgreSQL cluster of the run's own, stop it for this long under SCIM load, and check that every request got its 2xx (with the write there afterwards) or a 503 with Retry-After")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -37,6 +38,12 @@ func main() {
 		os.Exit(1)
 	}
 	rep.print(os.Stdout)
+	if rep.outage != nil {
+		if !rep.outage.ok() {
+			os.Exit(1)
+		}
+		return
+	}
 	if !rep.allMet() {
 		// Not a failure of the run: the table says which target is not met.
 		fmt.Println("\nsome targets are not met (see the table)")
@@ -58,6 +65,8 @@ type config struct {
 	clients  int
 	pprof    string
 	keep     bool
+	// restartFor, when set, makes the run the fault run (outage.go).
+	restartFor time.Duration
 	// timeout bounds the whole run.
 	timeout time.Duration
 }

@@ -17,6 +17,7 @@ type report struct {
 	deactivate             stats
 	groupBuild             time.Duration
 	census                 census
+	outage                 *outage // the fault run's, instead of the rest
 }
 
 // target is one line of issue 15's table, judged on a run.
@@ -62,6 +63,10 @@ func (r *report) allMet() bool {
 }
 
 func (r *report) print(w io.Writer) {
+	if r.outage != nil {
+		r.outage.print(w)
+		return
+	}
 	fmt.Fprintf(w, "\nadmit SCIM on PostgreSQL, %d clients, %d users\n\n", r.clients, r.users)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "work\trequests\trate/s\tp50\tp99\t")

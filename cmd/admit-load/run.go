@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/admit-dev/admit/store/pgtest"
 )
 
 // run makes a fresh database, starts admit on it, drives it and the bare
@@ -40,6 +42,15 @@ func run(ctx context.Context, c config, logw io.Writer) (*report, error) {
 	}
 	if _, err := os.Stat(admitPath); err != nil {
 		return nil, fmt.Errorf("the admit binary: %w (make build, or -admit PATH)", err)
+	}
+	var cluster *pgtest.Cluster
+	if c.restartFor > 0 {
+		// The fault run stops its database: never the shared server.
+		if cluster, err = pgtest.Start(ctx); err != nil {
+			return nil, fmt.Errorf("a PostgreSQL cluster of the run's own: %w", err)
+		}
+		defer cluster.Remove()
+		c.postgres = cluster.URL("postgres")
 	}
 	dbURL, drop, err := freshDatabase(ctx, c.postgres)
 	if err != nil {
@@ -99,6 +110,13 @@ func run(ctx context.Context, c config, logw io.Writer) (*report, error) {
 
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients, MaxIdleConns: c.clients}}
 	d := &driver{base: "http://" + addr + "/scim/v2", token: tok.Token, clients: c.clients, http: client}
+	if cluster != nil {
+		o, err := d.withOutage(ctx, cluster, dbURL, "http://"+addr+"/readyz", c.restartFor, logw)
+		if err != nil {
+			return nil, err
+		}
+		return &report{users: c.users, clients: c.clients, outage: o}, nil
+	}
 
 	// A second admit reaches the same database through a counter of round
 	// trips, for the census: one client, one request at a time, before the
