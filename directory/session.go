@@ -215,11 +215,25 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 // in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
 func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
+	return s.startSession(ctx, userID, accountID, cred, time.Time{}, nil)
+}
+
+// startSession is StartSession, for a session that ends by until (when
+// set) and whose audit event carries more data (a hand-off's app).
+func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, more map[string]any) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.clock()
-	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge), Credential: cred}
+	expires := now.Add(SessionMaxAge)
+	if !until.IsZero() && until.Before(expires) {
+		expires = until
+	}
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Credential: cred}
+	data := map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID}
+	for k, v := range more {
+		data[k] = v
+	}
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if err := s.enter(ctx, tx, accountID, userID, cred); err != nil {
 			return err
@@ -232,7 +246,7 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
-			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
+			targetType: "user", targetID: userID, data: data,
 		})
 	})
 	if err != nil {
@@ -582,7 +596,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n + m, fmt.Errorf("sweep app authorizations and tokens: %w", err)
 	}
-	return n + m + o, nil
+	h, err := s.store.DeleteExpiredHandoffs(ctx, now)
+	if err != nil {
+		return n + m + o, fmt.Errorf("sweep hand-offs: %w", err)
+	}
+	return n + m + o + h, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

@@ -250,6 +250,7 @@ type Store interface {
 	AppStore
 	AppAuthStore
 	AppLogoutStore
+	HandoffStore
 
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first

@@ -179,6 +179,13 @@ http {
   fastcgi_temp_path {{prefix}}/fastcgi;
   uwsgi_temp_path {{prefix}}/uwsgi;
   scgi_temp_path {{prefix}}/scgi;
+  # admit's session cookie is admit's: the app gets the browser's other
+  # cookies only.
+  map $http_cookie $admit_app_cookie {
+    default $http_cookie;
+    "~^(?<before>.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(?<after>.*)$" "$before$after";
+  }
+
   server {
     listen {{listen}};
 
@@ -219,6 +226,7 @@ http {
       proxy_set_header X-Admit-Role $admit_role;
       proxy_set_header X-Admit-Groups $admit_groups;
       proxy_set_header X-Admit-Jwt $admit_jwt;
+      proxy_set_header Cookie $admit_app_cookie;
       proxy_set_header Host $http_host;
       proxy_pass http://{{upstream}};
     }
@@ -316,8 +324,7 @@ func gateSetup(t *testing.T, settings []string, host string) func(stdin string, 
 }
 
 // checkSignedIn asserts the upstream saw the person's identity, and none
-// of the spoofed values; nor admit's session cookie when admit is the
-// proxy (behind nginx the cookie is nginx's to pass or not).
+// of the spoofed values; nor, with noCookie, admit's session cookie.
 func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 	t.Helper()
 	if seen["X-Admit-Email"] != "pat@acme.example" || seen["X-Admit-Role"] != "admin" || seen["X-Admit-Account"] != "acme" ||
@@ -337,31 +344,50 @@ func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 func TestForwardAuthThroughNginx(t *testing.T) {
 	app := newUpstreamApp(t)
 	admitAddr, nginxAddr := freeAddr(t), freeAddr(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=http://" + admitAddr, "ADMIT_ADDR=" + admitAddr,
+	admitOrigin := "http://" + admitAddr
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + admitOrigin, "ADMIT_ADDR=" + admitAddr,
 		"ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
-	cli := gateSetup(t, settings, nginxAddr)
+	// The app's host is another host than admit's (localhost, not
+	// 127.0.0.1): the browser keeps a cookie for each.
+	appHost := "localhost:" + portOf(t, nginxAddr)
+	cli := gateSetup(t, settings, appHost)
 	s := startServer(t, t.TempDir(), settings...)
 	startNginx(t, nginxAddr, admitAddr, strings.TrimPrefix(app.URL, "http://"))
-	origin := "http://" + nginxAddr
+	origin := "http://" + appHost
 	v := newVisitor(t)
 
-	// Without a session: nginx sends the browser to sign in on the app's
-	// host, keeping the URL; the spoofed headers reach nothing.
+	// Without a session: nginx sends the browser to admit's host, keeping
+	// the URL; the spoofed headers reach nothing.
 	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
-	want := origin + "/login?return_to=%2Fdocs%2Fpage%3Fx%3D1%26y%3D2"
+	want := admitOrigin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
 		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
 	}
-	back := v.signInAt(want, origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
-	if back != "/docs/page?x=1&y=2" {
-		t.Errorf("the sign-in form returns to %q; want the original URL", back)
+	// admit's host has no session yet either: sign in there first.
+	resp, _ = v.do("GET", want, nil, nil)
+	back := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != strings.TrimPrefix(want, admitOrigin) {
+		t.Errorf("the sign-in form returns to %q; want the hand-off", back)
 	}
-
-	resp, body = v.do("GET", origin+back, nil, spoofed)
+	// Signed in at admit's host: the hand-off gives the app's host a code,
+	// which sets the cookie there and lands on the original URL.
+	resp, body = v.do("GET", admitOrigin+back, nil, nil)
+	code := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(code, origin+"/login/handoff/") {
+		t.Fatalf("hand-off: %d Location %q\n%s\n%s", resp.StatusCode, code, body, s.logs)
+	}
+	resp, body = v.do("GET", code, nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/page?x=1&y=2" {
+		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), body, s.logs)
+	}
+	resp, body = v.do("GET", origin+resp.Header.Get("Location"), nil, spoofed)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
 	}
-	checkSignedIn(t, identityOf(t, body), false)
+	checkSignedIn(t, identityOf(t, body), true)
+	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the code again: %d; want 400", resp.StatusCode)
+	}
 
 	// A host nobody registered: refused, never redirected.
 	req, _ := http.NewRequest("GET", origin+"/", nil)
@@ -513,4 +539,14 @@ func readLineWithin(r *bufio.Reader, d time.Duration) (string, error) {
 	case <-time.After(d):
 		return "", fmt.Errorf("nothing within %v", d)
 	}
+}
+
+// portOf is the port of a host:port address.
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }

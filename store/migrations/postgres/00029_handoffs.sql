@@ -1,0 +1,19 @@
+-- +goose Up
+-- A hand-off carries a signed-in browser from admit's host to the host of
+-- a forward-auth app: a single-use code, kept only as its SHA-256, bound to
+-- the app and the URL it returns to, alive for seconds. Redeeming it on the
+-- app's host opens a session there for the same person, in the same
+-- account, with the same credential, ending no later than session_hash's.
+CREATE TABLE handoffs (
+    code_hash        text COLLATE "C" PRIMARY KEY,
+    session_hash     text COLLATE "C" NOT NULL,
+    user_id          text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    account_id       text NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    app_id           text NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    return_url       text NOT NULL,
+    expires_at       timestamptz NOT NULL
+);
+CREATE INDEX handoffs_expires ON handoffs (expires_at);
+
+-- +goose Down
+DROP TABLE handoffs;
