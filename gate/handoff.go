@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,4 +80,20 @@ func (h *Handler) handleHandoffFinish(w http.ResponseWriter, r *http.Request) er
 	h.log.InfoContext(ctx, "handed off", "user_id", sess.UserID, "account_id", sess.AccountID, "host", r.Host)
 	http.Redirect(w, r, target, http.StatusSeeOther)
 	return nil
+}
+
+// Origins is where a sign-in that returns to returnTo continues past
+// admit: for a hand-off, the app's origin. A browser applies the sign-in
+// form's CSP form-action to the redirects that follow it (see
+// login.Onward), so the form must allow the app's host.
+func (h *Handler) Origins(ctx context.Context, returnTo string) []string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != HandoffPath || u.Host != "" {
+		return nil
+	}
+	to, _, err := h.dir.HandoffTarget(ctx, u.Query().Get("to"), h.cookie.Secure)
+	if err != nil {
+		return nil
+	}
+	return []string{to.Scheme + "://" + to.Host}
 }
