@@ -106,6 +106,8 @@ type AppAuthStore interface {
 	// SetAppAuthorizationCode records the code, once: NotFound when it
 	// has one already.
 	SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// DeleteAppAuthorization deletes an authorization, unless its code was
+	// claimed: that one stays until it expires, for a replay to find.
 	DeleteAppAuthorization(ctx context.Context, id string) error
 
 	CreateAppToken(ctx context.Context, t AppToken) error
@@ -161,8 +163,18 @@ func (s *Service) CheckAppAuthorization(a AppAuthorization) error {
 // and uses the code up: it opens one exchange, also when exchanges race
 // (RFC 6749 section 4.1.2), and a failed exchange ends it too. NotFound
 // when the code is unknown, was presented already, or expired.
+//
+// A code presented again after its exchange revokes the tokens issued
+// from it (RFC 6749 section 4.1.2: the authorization server "SHOULD
+// revoke (when possible) all tokens previously issued based on that
+// authorization code"): one of the two presenters stole it. The exchanged
+// authorization is kept, marked used, until it expires
+// (AppAuthorizationTTL) for this; its tokens are the family of its id.
 func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppAuthorization, error) {
 	a, err := s.store.FindAppAuthorizationByCode(ctx, hashToken(code))
+	if KindOf(err) == NotFound {
+		return AppAuthorization{}, s.replayedCode(ctx, code)
+	}
 	if err != nil {
 		return AppAuthorization{}, err
 	}
@@ -175,13 +187,49 @@ func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppA
 	return a, nil
 }
 
+// replayedCode revokes the tokens of the authorization whose code was
+// used already, when it is one, and returns the NotFound of an unknown
+// code either way.
+func (s *Service) replayedCode(ctx context.Context, code string) error {
+	unknown := NotFoundError("the code is unknown or was used already")
+	if code == "" {
+		return unknown
+	}
+	a, err := s.store.FindAppAuthorizationByCode(ctx, usedCodeHash(code))
+	if KindOf(err) == NotFound {
+		return unknown
+	}
+	if err != nil {
+		return err
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppTokenFamily(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: Actor{Source: SourceSystem}, action: "app.code_reused",
+			targetType: "user", targetID: a.UserID, data: map[string]any{"client_id": a.ClientID},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("revoke the tokens of a reused code: %w", err)
+	}
+	return unknown
+}
+
+// usedCodeHash is what the store keeps for a code once it is claimed
+// (ClaimAppAuthorizationCode).
+func usedCodeHash(code string) string { return "used:" + hashToken(code) }
+
 // IssueAppCode records the code handed out for an authorization.
 func (s *Service) IssueAppCode(ctx context.Context, id, code string) error {
 	return s.store.SetAppAuthorizationCode(ctx, id, hashToken(code), s.clock().Add(AppCodeTTL))
 }
 
 // EndAppAuthorization forgets an authorization (its code is exchanged, or
-// it failed), so its code can never be used again.
+// it failed), so its code can never be used again. One whose code was
+// exchanged stays, marked used, until it expires: a replay of the code
+// finds it and revokes its tokens (AppAuthorizationByCode).
 func (s *Service) EndAppAuthorization(ctx context.Context, id string) error {
 	return s.store.DeleteAppAuthorization(ctx, id)
 }
@@ -342,7 +390,9 @@ func (s *Service) AppAMR(ctx context.Context, accountID string, cred Credential)
 // token's ID and the refresh token itself.
 func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refresh bool) (AppToken, string, error) {
 	now := s.clock()
-	base := AppToken{FamilyID: newID(), ClientID: a.ClientID, UserID: a.UserID, AccountID: a.AccountID, Scopes: a.Scopes,
+	// The family is the authorization's id, so that a replayed code
+	// finds the tokens issued from it (AppAuthorizationByCode).
+	base := AppToken{FamilyID: a.ID, ClientID: a.ClientID, UserID: a.UserID, AccountID: a.AccountID, Scopes: a.Scopes,
 		Credential: a.Credential, CreatedAt: now}
 	if a.AuthTime != nil {
 		base.AuthTime = *a.AuthTime
