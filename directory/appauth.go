@@ -52,6 +52,10 @@ type AppAuthorization struct {
 	// shown (login_required when nobody is signed in). Not stored: it
 	// matters only before the sign-in.
 	NoPrompt bool
+	// MaxAge is max_age (prompt=login is max_age=0): the sign-in must be
+	// at most this old, or made after the request (AppNeedsSignIn). Not
+	// stored, as NoPrompt.
+	MaxAge *time.Duration
 
 	// Set when the person has signed in and the account is chosen.
 	UserID     string
@@ -248,9 +252,9 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorizati
 	if err != nil {
 		return AppAuthorization{}, err
 	}
-	accountID := v.Account.ID
-	if app.AccountID != "" {
-		accountID = app.AccountID
+	accountID, err := s.appAccount(ctx, app, a, v)
+	if err != nil {
+		return AppAuthorization{}, err
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
@@ -273,6 +277,78 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorizati
 		return AppAuthorization{}, fmt.Errorf("authorize app: %w", s.auditRefusedEntry(ctx, err))
 	}
 	return a, nil
+}
+
+// AccountScopePrefix starts the scope with which an app asks for one
+// account: "account:acme". A scope, not a parameter of its own, because
+// every OpenID Connect library passes the scopes it is given (several
+// pass no extra authorization parameters), and op hands scopes to the
+// provider as they came.
+const AccountScopePrefix = "account:"
+
+// RequestedAccount returns the slug of the account scopes ask for, or "".
+func RequestedAccount(scopes []string) string {
+	for _, sc := range scopes {
+		if slug, ok := strings.CutPrefix(sc, AccountScopePrefix); ok {
+			return slug
+		}
+	}
+	return ""
+}
+
+// appAccount decides which account an authorization signs the person in
+// to: the app's when it is for one account (and it must be the one the
+// app asks for, when it asks); else the account the app asks for (scope
+// account:SLUG); else, when the app's login_hint is an email whose domain
+// an account verified and the person is an active member there, that
+// account (the home realm); else the session's account. Whether the
+// person may enter it is enter's decision.
+func (s *Service) appAccount(ctx context.Context, app App, a AppAuthorization, v Visit) (string, error) {
+	asked := RequestedAccount(a.Scopes)
+	var askedID string
+	if asked != "" {
+		acc, err := s.store.FindAccountBySlug(ctx, asked)
+		if KindOf(err) == NotFound {
+			return "", ForbiddenError(fmt.Sprintf("%s asked for an organisation (%q) that is not on admit.", app.Name, asked))
+		}
+		if err != nil {
+			return "", err
+		}
+		askedID = acc.ID
+	}
+	switch {
+	case app.AccountID != "":
+		if askedID != "" && askedID != app.AccountID {
+			return "", ForbiddenError(fmt.Sprintf("%s is only for the members of one organisation, not %q.", app.Name, asked))
+		}
+		return app.AccountID, nil
+	case askedID != "":
+		return askedID, nil
+	}
+	if email, err := NormalizeEmail(a.LoginHint); err == nil {
+		acc, err := s.store.FindAccountByDomain(ctx, emailDomain(email))
+		if err == nil {
+			m, err := s.store.FindMembership(ctx, acc.ID, v.User.ID)
+			if err == nil && m.Status == StatusActive {
+				return acc.ID, nil
+			}
+		} else if KindOf(err) != NotFound {
+			return "", err
+		}
+	}
+	return v.Account.ID, nil
+}
+
+// AppNeedsSignIn reports whether the visit's sign-in is too old for the
+// authorization: with max_age (OIDC Core section 3.1.2.1; prompt=login is
+// max_age=0), a sign-in older than that is, unless it was made after the
+// request (the one the request asked for), so a fresh sign-in always
+// satisfies it and never loops.
+func (s *Service) AppNeedsSignIn(a AppAuthorization, v Visit) bool {
+	if a.MaxAge == nil || !v.Session.CreatedAt.Before(a.CreatedAt) {
+		return false
+	}
+	return s.clock().Sub(v.Session.CreatedAt) > *a.MaxAge
 }
 
 // AppClaims are what an app is told about the person it signed in.
