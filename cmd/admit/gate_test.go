@@ -356,38 +356,7 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 	origin := "http://" + appHost
 	v := newVisitor(t)
 
-	// Without a session: nginx sends the browser to admit's host, keeping
-	// the URL; the spoofed headers reach nothing.
-	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
-	want := admitOrigin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
-		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
-	}
-	// admit's host has no session yet either: sign in there first.
-	resp, _ = v.do("GET", want, nil, nil)
-	back := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
-	if back != strings.TrimPrefix(want, admitOrigin) {
-		t.Errorf("the sign-in form returns to %q; want the hand-off", back)
-	}
-	// Signed in at admit's host: the hand-off gives the app's host a code,
-	// which sets the cookie there and lands on the original URL.
-	resp, body = v.do("GET", admitOrigin+back, nil, nil)
-	code := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(code, origin+"/login/handoff/") {
-		t.Fatalf("hand-off: %d Location %q\n%s\n%s", resp.StatusCode, code, body, s.logs)
-	}
-	resp, body = v.do("GET", code, nil, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/page?x=1&y=2" {
-		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), body, s.logs)
-	}
-	resp, body = v.do("GET", origin+resp.Header.Get("Location"), nil, spoofed)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
-	}
-	checkSignedIn(t, identityOf(t, body), true)
-	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("the code again: %d; want 400", resp.StatusCode)
-	}
+	signInThroughProxy(t, s, v, admitOrigin, origin)
 
 	// A host nobody registered: refused, never redirected.
 	req, _ := http.NewRequest("GET", origin+"/", nil)
@@ -541,6 +510,48 @@ func readLineWithin(r *bufio.Reader, d time.Duration) (string, error) {
 	}
 }
 
+// signInThroughProxy runs a person through an app behind a proxy at
+// origin (another host than admit's): sent to admit's host to sign in
+// (with the initial password changed), handed back with a code, and
+// passed to the app with their identity, none of the spoofed headers,
+// and not admit's session cookie.
+func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin string) {
+	t.Helper()
+	// Without a session: the proxy sends the browser to admit's host, keeping
+	// the URL; the spoofed headers reach nothing.
+	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
+	want := admitOrigin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
+	}
+	// admit's host has no session yet either: sign in there first.
+	resp, _ = v.do("GET", want, nil, nil)
+	back := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != strings.TrimPrefix(want, admitOrigin) {
+		t.Errorf("the sign-in form returns to %q; want the hand-off", back)
+	}
+	// Signed in at admit's host: the hand-off gives the app's host a code,
+	// which sets the cookie there and lands on the original URL.
+	resp, body = v.do("GET", admitOrigin+back, nil, nil)
+	code := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(code, origin+"/login/handoff/") {
+		t.Fatalf("hand-off: %d Location %q\n%s\n%s", resp.StatusCode, code, body, s.logs)
+	}
+	resp, body = v.do("GET", code, nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/page?x=1&y=2" {
+		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), body, s.logs)
+	}
+	resp, body = v.do("GET", origin+resp.Header.Get("Location"), nil, spoofed)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
+	}
+	checkSignedIn(t, identityOf(t, body), true)
+	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the code again: %d; want 400", resp.StatusCode)
+	}
+
+}
+
 // portOf is the port of a host:port address.
 func portOf(t *testing.T, addr string) string {
 	t.Helper()
@@ -549,4 +560,111 @@ func portOf(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// caddyConf is the README's Caddy snippet, with the test's addresses.
+const caddyConf = `{
+	admin off
+	auto_https off
+}
+
+http://{{host}} {
+	bind 127.0.0.1
+	@admit path_regexp ^/(login|logout|password|invite|sso|static|me)(/|$)
+	handle @admit {
+		reverse_proxy {{admit}}
+	}
+	handle {
+		forward_auth {{admit}} {
+			uri /auth/verify?redirect=1
+			copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
+		}
+		reverse_proxy {{upstream}} {
+			header_up Cookie "^(.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(.*)$" "$1$2"
+		}
+	}
+}
+`
+
+// startCaddy runs Debian's caddy (.ci/run installs it) on caddyConf.
+func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
+	t.Helper()
+	bin, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("ADMIT_TEST_REQUIRE_SNIPPETS") == "1" {
+			t.Fatal("caddy is required in CI (.ci/run installs it) but not installed: apt-get install caddy")
+		}
+		t.Skip("SKIPPED: caddy is not installed (apt-get install caddy); the forward-auth test through Caddy did not run")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(conf, []byte(strings.NewReplacer("{{host}}", host, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(caddyConf)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "caddy.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(cleanEnv(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			logs, _ := os.ReadFile(out.Name())
+			t.Logf("caddy:\n%s", logs)
+		}
+	})
+	_, port, _ := net.SplitHostPort(host)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			logs, _ := os.ReadFile(out.Name())
+			t.Fatalf("caddy exited: %s", logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy is not listening on %s", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestForwardAuthThroughCaddy runs the README's Caddy snippet: the same
+// sign-in and hand-off as through nginx, and a host nobody registered
+// refused.
+func TestForwardAuthThroughCaddy(t *testing.T) {
+	app := newUpstreamApp(t)
+	admitAddr := freeAddr(t)
+	admitOrigin := "http://" + admitAddr
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + admitOrigin, "ADMIT_ADDR=" + admitAddr, testKey}
+	appHost := "localhost:" + portOf(t, freeAddr(t))
+	gateSetup(t, settings, appHost)
+	s := startServer(t, t.TempDir(), settings...)
+	startCaddy(t, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
+	signInThroughProxy(t, s, newVisitor(t), admitOrigin, "http://"+appHost)
+
+	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
+	// the sign-in redirect elsewhere.
+	resp, _ := newVisitor(t).do("GET", "http://"+appHost+"/x", nil, http.Header{"X-Forwarded-Host": {"evil.example"}})
+	if want := admitOrigin + "/login/handoff?to=" + url.QueryEscape("http://"+appHost+"/x"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Errorf("with a client's X-Forwarded-Host: %d Location %q; want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
 }
