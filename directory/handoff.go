@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
 	"strings"
@@ -21,7 +22,10 @@ import (
 // registered forward-auth app serves it: no open redirect); a code
 // replayed (claimed once, by deleting it); a code presented on another
 // host (refused, and used up); a guessed code (256 bits, stored as its
-// SHA-256).
+// SHA-256); their own code, in a link for someone else's browser, to sign
+// it in as themself (login CSRF): a code is bound to a nonce the app's
+// host gave the browser before it left for admit's (a host-only cookie
+// there), so only the browser that asked redeems it.
 
 // Handoff is a code's passage, as stored.
 type Handoff struct {
@@ -33,7 +37,32 @@ type Handoff struct {
 	AccountID   string
 	AppID       string
 	ReturnURL   string
-	ExpiresAt   time.Time
+	// Binding is the hash of the browser's nonce (HandoffBinding).
+	Binding   string
+	ExpiresAt time.Time
+}
+
+// HandoffBinding is what a hand-off keeps of the nonce the app's host gave
+// the browser, and what admit's host is told of it: its SHA-256.
+func HandoffBinding(nonce string) string { return hashToken(nonce) }
+
+// NewHandoffNonce is a nonce for the app's host to give a browser.
+func NewHandoffNonce() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func validBinding(b string) bool {
+	if len(b) != 64 {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if !strings.ContainsRune("0123456789abcdef", rune(b[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // HandoffLifetime is how long a hand-off code works: it is redeemed by the
@@ -100,11 +129,15 @@ func hasDotSegment(p string) bool {
 
 // StartHandoff gives the browser of v a code that opens a session on the
 // host of returnURL (see HandoffTarget), for the app that serves it: in
-// the app's account when it has one, else the session's.
-func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL string, httpsOnly bool) (string, *url.URL, error) {
+// the app's account when it has one, else the session's. binding is the
+// HandoffBinding of the nonce the app's host gave the browser.
+func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL, binding string, httpsOnly bool) (string, *url.URL, error) {
 	u, app, err := s.HandoffTarget(ctx, returnURL, httpsOnly)
 	if err != nil {
 		return "", nil, err
+	}
+	if !validBinding(binding) {
+		return "", nil, InvalidError("This sign-in link is incomplete. Go back to the app and open it again.")
 	}
 	if v.User.PasswordMustChange {
 		return "", nil, ForbiddenError("Please change your password first.")
@@ -124,7 +157,7 @@ func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL string, h
 	_, _ = rand.Read(b)
 	code := base64.RawURLEncoding.EncodeToString(b)
 	h := Handoff{CodeHash: hashToken(code), SessionHash: v.Session.IDHash, UserID: v.User.ID, AccountID: accountID,
-		AppID: app.ID, ReturnURL: u.String(), ExpiresAt: s.clock().Add(HandoffLifetime)}
+		AppID: app.ID, ReturnURL: u.String(), Binding: binding, ExpiresAt: s.clock().Add(HandoffLifetime)}
 	if err := s.store.CreateHandoff(ctx, h); err != nil {
 		return "", nil, err
 	}
@@ -132,12 +165,13 @@ func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL string, h
 }
 
 // FinishHandoff redeems a code presented on host (host[:port], as the
-// browser sent it) and opens the session there: it returns the session's
-// token, the session, and the path and query to land on. The code works
-// once, within HandoffLifetime, on the host it was made for, while the
-// session it came from lives; the new session has that session's
-// credential and ends no later.
-func (s *Service) FinishHandoff(ctx context.Context, code, host string) (string, Session, string, error) {
+// browser sent it) by the browser holding nonce, and opens the session
+// there: it returns the session's token, the session, and the path and
+// query to land on. The code works once, within HandoffLifetime, on the
+// host it was made for, with the nonce it was bound to, while the session
+// it came from lives; the new session has that session's credential and
+// ends no later.
+func (s *Service) FinishHandoff(ctx context.Context, code, host, nonce string) (string, Session, string, error) {
 	gone := InvalidError("This sign-in link has expired or was used already. Go back to the app and open it again.")
 	if code == "" || len(code) > 100 {
 		return "", Session{}, "", gone
@@ -153,6 +187,9 @@ func (s *Service) FinishHandoff(ctx context.Context, code, host string) (string,
 	u, err := url.Parse(h.ReturnURL)
 	if err != nil || !now.Before(h.ExpiresAt) || !strings.EqualFold(u.Host, host) {
 		return "", Session{}, "", gone
+	}
+	if nonce == "" || subtle.ConstantTimeCompare([]byte(HandoffBinding(nonce)), []byte(h.Binding)) != 1 {
+		return "", Session{}, "", ForbiddenError("This sign-in link was made for another browser. Go back to the app and open it again.")
 	}
 	from, err := s.store.FindSession(ctx, h.SessionHash)
 	if KindOf(err) == NotFound || (err == nil && (!now.Before(from.ExpiresAt) || now.Sub(from.LastSeenAt) >= SessionIdleTimeout)) {

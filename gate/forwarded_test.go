@@ -133,10 +133,10 @@ func FuzzReadForwarded(f *testing.F) {
 			}
 			return
 		}
-		// Another host: the hand-off on admit's host, carrying the
-		// original URL whole.
+		// Another host: the hand-off, starting on the app's host, carrying
+		// the original URL whole.
 		to, err := url.Parse(u.Query().Get("to"))
-		if u.Host != h.host || u.Path != HandoffPath || err != nil || to.Host != o.Host || to.RequestURI() != o.URI {
+		if u.Host != o.Host || u.Path != HandoffPath || err != nil || to.Host != o.Host || to.RequestURI() != o.URI {
 			t.Fatalf("sign-in URL %q for %+v", signIn, o)
 		}
 	})

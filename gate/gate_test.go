@@ -146,9 +146,8 @@ func (e *env) verifyJWT(token string) map[string]any {
 func TestVerify(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, nil)
-		// app.test is not admit's host: the browser signs in on admit's
-		// and is handed back (handoff_test.go).
-		signIn := "http://admit.test/login/handoff?to=https%3A%2F%2Fapp.test%2Fdocs%3Fpage%3D2"
+		// app.test is not admit's host: the hand-off (handoff_test.go).
+		signIn := "https://app.test/login/handoff?to=https%3A%2F%2Fapp.test%2Fdocs%3Fpage%3D2"
 		if _, _, err := e.dir.AddApp(context.Background(), operator, directory.NewApp{Name: "On admit", ForwardAuthHost: "admit.test", PathPrefix: "/wiki"}); err != nil {
 			t.Fatal(err)
 		}

@@ -5,45 +5,78 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 )
 
-// HandoffPath is where a browser signed in on admit's host is handed to an
-// app on another host: GET HandoffPath?to=URL on admit's host gives it a
-// code, GET HandoffPath/{code} on the app's host (which passes /login/...
-// to admit, as the proxy snippets do) turns the code into a session there.
-// It sits under /login so that the snippets' list of admit's paths needs
-// nothing more.
+// HandoffPath is where a browser is handed from admit's host to an app on
+// another host, in three steps: GET HandoffPath?to=URL on the app's host
+// gives the browser a nonce (a host-only cookie there) and sends it to
+// admit's host with the nonce's hash; GET HandoffPath?to=URL&binding=H on
+// admit's host, once signed in, gives it a code bound to the app, the URL
+// and H; GET HandoffPath/{code} on the app's host turns the code into a
+// session there, for the browser holding the nonce. The proxy passes
+// /login/... on the app's host to admit, as the snippets do: the path sits
+// under /login so that their list of admit's paths needs nothing more.
 const HandoffPath = "/login/handoff"
+
+// handoffNonceLife bounds the nonce cookie: long enough for a sign-in at
+// the company's identity provider.
+const handoffNonceLife = 10 * time.Minute
+
+// nonceCookie names the hand-off nonce's cookie, like the session's.
+func (h *Handler) nonceCookie() string {
+	if h.cookie.Secure {
+		return "__Host-admit_handoff"
+	}
+	return "admit_handoff"
+}
 
 // signInURL is where a browser without a session at the app of o goes.
 // An app on admit's own host (a path prefix there, or admit as the proxy)
 // shares admit's cookie: /login, coming back to the same path. An app on
 // another host never sees admit's cookie, and single sign-on ends on
-// admit's host: the browser signs in there (or is signed in already) and
-// is handed back with a code.
+// admit's host: the hand-off, starting on the app's host.
 func (h *Handler) signInURL(o original) string {
 	if o.Host == h.host {
 		return o.Proto + "://" + o.Host + "/login?" + url.Values{"return_to": {o.URI}}.Encode()
 	}
-	return h.issuer + HandoffPath + "?" + url.Values{"to": {o.Proto + "://" + o.Host + o.URI}}.Encode()
+	return o.Proto + "://" + o.Host + HandoffPath + "?" + url.Values{"to": {o.Proto + "://" + o.Host + o.URI}}.Encode()
 }
 
-// handleHandoffStart runs on admit's host: a signed-in browser gets a code
-// for the app that serves to (a registered forward-auth app, or a 400
-// page: never an open redirect); anyone else signs in first and comes
-// back here.
+// handleHandoffStart is the hand-off's first step on the app's host, and
+// its second on admit's. `to` must be served by a registered forward-auth
+// app (else a 400 page: never an open redirect).
 func (h *Handler) handleHandoffStart(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 	to := r.URL.Query().Get("to")
-	if _, _, err := h.dir.HandoffTarget(ctx, to, h.cookie.Secure); err != nil {
+	target, _, err := h.dir.HandoffTarget(ctx, to, h.cookie.Secure)
+	if err != nil {
 		return err
+	}
+	if host := strings.ToLower(r.Host); host != h.host {
+		// On the app's host: the nonce, then admit's host. A nonce the
+		// browser holds already is kept, so that two tabs signing in at
+		// once both finish.
+		if target.Host != host {
+			return directory.InvalidError("That address is not on this host.")
+		}
+		nonce := ""
+		if c, err := r.Cookie(h.nonceCookie()); err == nil && len(c.Value) == 43 {
+			nonce = c.Value
+		} else {
+			nonce = directory.NewHandoffNonce()
+			http.SetCookie(w, &http.Cookie{Name: h.nonceCookie(), Value: nonce, Path: "/", MaxAge: int(handoffNonceLife / time.Second),
+				HttpOnly: true, Secure: h.cookie.Secure, SameSite: http.SameSiteLaxMode})
+		}
+		http.Redirect(w, r, h.issuer+HandoffPath+"?"+url.Values{"to": {to}, "binding": {directory.HandoffBinding(nonce)}}.Encode(), http.StatusSeeOther)
+		return nil
 	}
 	v, err := h.dir.Authenticate(ctx, h.cookie.Token(r))
 	if directory.KindOf(err) == directory.Unauthenticated {
-		http.Redirect(w, r, "/login?"+url.Values{"return_to": {HandoffPath + "?" + url.Values{"to": {to}}.Encode()}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
 		return nil
 	}
 	if err != nil {
@@ -53,7 +86,7 @@ func (h *Handler) handleHandoffStart(w http.ResponseWriter, r *http.Request) err
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil
 	}
-	code, u, err := h.dir.StartHandoff(ctx, v, to, h.cookie.Secure)
+	code, u, err := h.dir.StartHandoff(ctx, v, to, r.URL.Query().Get("binding"), h.cookie.Secure)
 	if err != nil {
 		return err
 	}
@@ -67,7 +100,11 @@ func (h *Handler) handleHandoffStart(w http.ResponseWriter, r *http.Request) err
 func (h *Handler) handleHandoffFinish(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
-	token, sess, target, err := h.dir.FinishHandoff(ctx, r.PathValue("token"), strings.ToLower(r.Host))
+	nonce := ""
+	if c, err := r.Cookie(h.nonceCookie()); err == nil {
+		nonce = c.Value
+	}
+	token, sess, target, err := h.dir.FinishHandoff(ctx, r.PathValue("token"), strings.ToLower(r.Host), nonce)
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,14 @@ type handoffRow struct {
 	AccountID   string    `db:"account_id"`
 	AppID       string    `db:"app_id"`
 	ReturnURL   string    `db:"return_url"`
+	Binding     string    `db:"binding"`
 	ExpiresAt   time.Time `db:"expires_at"`
 }
 
 // CreateHandoff stores a hand-off code's hash and what it opens.
 func (s *Store) CreateHandoff(ctx context.Context, h directory.Handoff) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO handoffs (code_hash, session_hash, user_id, account_id, app_id, return_url, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), h.CodeHash, h.SessionHash, h.UserID, h.AccountID, h.AppID, h.ReturnURL, h.ExpiresAt)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO handoffs (code_hash, session_hash, user_id, account_id, app_id, return_url, binding, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), h.CodeHash, h.SessionHash, h.UserID, h.AccountID, h.AppID, h.ReturnURL, h.Binding, h.ExpiresAt)
 	return s.dialect.wrap(err, "insert hand-off")
 }
 
@@ -31,12 +32,12 @@ func (s *Store) CreateHandoff(ctx context.Context, h directory.Handoff) error {
 func (s *Store) ClaimHandoff(ctx context.Context, codeHash string) (directory.Handoff, error) {
 	var r handoffRow
 	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`DELETE FROM handoffs WHERE code_hash = ?
-		RETURNING code_hash, session_hash, user_id, account_id, app_id, return_url, expires_at`), codeHash)
+		RETURNING code_hash, session_hash, user_id, account_id, app_id, return_url, binding, expires_at`), codeHash)
 	if err != nil {
 		return directory.Handoff{}, s.dialect.wrap(err, "claim hand-off")
 	}
 	return directory.Handoff{CodeHash: r.CodeHash, SessionHash: r.SessionHash, UserID: r.UserID, AccountID: r.AccountID,
-		AppID: r.AppID, ReturnURL: r.ReturnURL, ExpiresAt: r.ExpiresAt.UTC()}, nil
+		AppID: r.AppID, ReturnURL: r.ReturnURL, Binding: r.Binding, ExpiresAt: r.ExpiresAt.UTC()}, nil
 }
 
 // DeleteExpiredHandoffs deletes the hand-offs past their end.

@@ -192,6 +192,8 @@ http {
     # admit's sign-in pages on the app's host: the session cookie is set here.
     location ~ ^/(login|logout|password|invite|sso|static|me)(/|$) {
       proxy_pass http://{{admit}};
+      # admit's redirects to its own host (the hand-off) stay as they are.
+      proxy_redirect off;
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto $scheme;
     }
@@ -517,12 +519,18 @@ func readLineWithin(r *bufio.Reader, d time.Duration) (string, error) {
 // and not admit's session cookie.
 func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin string) {
 	t.Helper()
-	// Without a session: the proxy sends the browser to admit's host, keeping
-	// the URL; the spoofed headers reach nothing.
+	// Without a session: the proxy sends the browser to the hand-off on
+	// the app's host, keeping the URL (the spoofed headers reach nothing),
+	// which gives it a nonce there and sends it to admit's host.
 	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
-	want := admitOrigin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
-		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
+	start := origin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != start {
+		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), start, body, s.logs)
+	}
+	resp, body = v.do("GET", start, nil, nil)
+	want := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(want, admitOrigin+"/login/handoff?") {
+		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, want, body, s.logs)
 	}
 	// admit's host has no session yet either: sign in there first.
 	resp, _ = v.do("GET", want, nil, nil)
@@ -549,7 +557,6 @@ func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin
 	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("the code again: %d; want 400", resp.StatusCode)
 	}
-
 }
 
 // portOf is the port of a host:port address.
@@ -664,7 +671,7 @@ func TestForwardAuthThroughCaddy(t *testing.T) {
 	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
 	// the sign-in redirect elsewhere.
 	resp, _ := newVisitor(t).do("GET", "http://"+appHost+"/x", nil, http.Header{"X-Forwarded-Host": {"evil.example"}})
-	if want := admitOrigin + "/login/handoff?to=" + url.QueryEscape("http://"+appHost+"/x"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+	if want := "http://" + appHost + "/login/handoff?to=" + url.QueryEscape("http://"+appHost+"/x"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
 		t.Errorf("with a client's X-Forwarded-Host: %d Location %q; want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }
