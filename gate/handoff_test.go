@@ -165,6 +165,17 @@ func TestHandoff(t *testing.T) {
 			if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest || sessionCookie(res) != "" {
 				t.Errorf("expired: %d cookie %q", res.StatusCode, sessionCookie(res))
 			}
+			// Expired codes nobody redeemed are swept.
+			e.handoff(to, e.token)
+			if _, err := st.DB().Exec(st.DB().Rebind(`UPDATE handoffs SET expires_at = ?`), time.Now().Add(-time.Second).UTC()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.dir.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := countHandoffs(t, st); n != 0 {
+				t.Errorf("%d hand-offs after the sweep; want 0", n)
+			}
 		})
 
 		t.Run("the session it came from has ended", func(t *testing.T) {
