@@ -88,21 +88,8 @@ type HandoffStore interface {
 // httpsOnly): anything else is Invalid, never a redirect.
 func (s *Service) HandoffTarget(ctx context.Context, returnURL string, httpsOnly bool) (*url.URL, App, error) {
 	refuse := InvalidError("That address is not an app registered with admit.")
-	if returnURL == "" || len(returnURL) > maxReturnURL || hasControl(returnURL) || strings.Contains(returnURL, "\\") {
-		return nil, App{}, refuse
-	}
-	u, err := url.Parse(returnURL)
-	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" {
-		return nil, App{}, refuse
-	}
-	if u.Scheme != "https" && (u.Scheme != "http" || httpsOnly) {
-		return nil, App{}, refuse
-	}
-	u.Host, u.Fragment, u.RawFragment = strings.ToLower(u.Host), "", ""
-	if u.Path == "" {
-		u.Path, u.RawPath = "/", ""
-	}
-	if !strings.HasPrefix(u.Path, "/") || hasDotSegment(u.Path) {
+	u, ok := parseHandoffURL(returnURL, httpsOnly)
+	if !ok {
 		return nil, App{}, refuse
 	}
 	apps, err := s.ForwardAuthApps(ctx, u.Host)
@@ -114,6 +101,31 @@ func (s *Service) HandoffTarget(ctx context.Context, returnURL string, httpsOnly
 		return nil, App{}, refuse
 	}
 	return u, app, err
+}
+
+// parseHandoffURL reads a hand-off's return URL, which comes from outside
+// (a query parameter): an absolute http(s) URL with a host and no user
+// info, its host lower-cased, its fragment dropped, its path absolute and
+// without dot segments.
+func parseHandoffURL(returnURL string, httpsOnly bool) (*url.URL, bool) {
+	if returnURL == "" || len(returnURL) > maxReturnURL || hasControl(returnURL) || strings.Contains(returnURL, "\\") {
+		return nil, false
+	}
+	u, err := url.Parse(returnURL)
+	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" {
+		return nil, false
+	}
+	if u.Scheme != "https" && (u.Scheme != "http" || httpsOnly) {
+		return nil, false
+	}
+	u.Host, u.Fragment, u.RawFragment = strings.ToLower(u.Host), "", ""
+	if u.Path == "" {
+		u.Path, u.RawPath = "/", ""
+	}
+	if !strings.HasPrefix(u.Path, "/") || hasDotSegment(u.Path) || !validHost(u.Host) {
+		return nil, false
+	}
+	return u, true
 }
 
 // hasDotSegment reports whether a path has . or .. segments: a proxy that
