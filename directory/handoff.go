@@ -210,7 +210,11 @@ func (s *Service) FinishHandoff(ctx context.Context, code, host, nonce string) (
 	if err != nil {
 		return "", Session{}, "", err
 	}
-	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, map[string]any{"app_id": h.AppID, "host": u.Host})
+	family := from.FamilyHash
+	if family == "" {
+		family = from.IDHash
+	}
+	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, family, map[string]any{"app_id": h.AppID, "host": u.Host})
 	if err != nil {
 		return "", Session{}, "", err
 	}

@@ -109,7 +109,7 @@ func (h *Handler) handleHandoffFinish(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if old := h.cookie.Token(r); old != "" {
-		if err := h.dir.EndSession(ctx, old); err != nil {
+		if err := h.dir.EndHostSession(ctx, old); err != nil {
 			return err
 		}
 	}

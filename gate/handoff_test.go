@@ -206,6 +206,46 @@ func TestHandoff(t *testing.T) {
 			}
 		})
 
+		t.Run("signing out anywhere ends the family", func(t *testing.T) {
+			signedIn := func() (admit, app, other string) {
+				t.Helper()
+				token, _, err := e.dir.StartSession(ctx, e.member.User.ID, e.account.ID, directory.ByPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, nonce := e.handoff(to, token)
+				app = sessionCookie(e.get("app.test", code.Path, nonce))
+				code, nonce = e.handoff("https://other.test/", token)
+				other = sessionCookie(e.get("other.test", code.Path, nonce))
+				if app == "" || other == "" {
+					t.Fatal("no session on an app's host")
+				}
+				return token, app, other
+			}
+			live := func(token string) bool {
+				_, err := e.dir.Authenticate(ctx, token)
+				return err == nil
+			}
+			admit, app, other := signedIn()
+			if err := e.dir.EndSession(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+			if live(admit) || live(app) || live(other) {
+				t.Errorf("after signing out on an app's host: admit %v, app %v, other app %v; want all ended", live(admit), live(app), live(other))
+			}
+			admit, app, other = signedIn()
+			if err := e.dir.EndSession(ctx, admit); err != nil {
+				t.Fatal(err)
+			}
+			if live(admit) || live(app) || live(other) {
+				t.Errorf("after signing out on admit's host: admit %v, app %v, other app %v; want all ended", live(admit), live(app), live(other))
+			}
+			// Another sign-in's sessions stay.
+			if !live(e.token) {
+				t.Error("another sign-in's session ended too")
+			}
+		})
+
 		t.Run("a made-up code", func(t *testing.T) {
 			if res := e.get("app.test", gate.HandoffPath+"/made-up", nonce); res.StatusCode != http.StatusBadRequest {
 				t.Errorf("made up: %d", res.StatusCode)

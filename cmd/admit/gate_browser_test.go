@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -53,10 +54,18 @@ func TestForwardAuthThroughNginxInBrowser(t *testing.T) {
 	}
 	seenByApp := func(step string) map[string]string {
 		t.Helper()
-		do(step, chromedp.WaitVisible(`body`))
-		if at, err := chromedp.Run(ctx, chromedp.Location()); err != nil || at != origin+"/docs?x=1" {
-			t.Fatalf("%s: the browser is at %s; want the app's page\n%s", step, browserAt(ctx), s.logs)
+		// The last step may have started a chain of redirects and posts
+		// (the IdP's answer to the ACS, the hand-off): wait for its end.
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if at, err := chromedp.Run(ctx, chromedp.Location()); err == nil && at == origin+"/docs?x=1" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the browser is at %s; want the app's page\n%s", step, browserAt(ctx), s.logs)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		do(step, chromedp.WaitVisible(`body`))
 		body, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		if err != nil {
 			t.Fatal(err)

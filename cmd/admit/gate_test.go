@@ -559,6 +559,27 @@ func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin
 	}
 }
 
+// signOutThroughProxy signs out on the app's host at origin, and checks
+// that this signed the browser out on admit's host too: the next visit to
+// the app asks for a sign-in, not a silent hand-off.
+func signOutThroughProxy(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	_, page := v.do("GET", origin+"/logout", nil, nil)
+	csrf := csrfInput.FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no sign-out form on the app's host:\n%.500s", page)
+	}
+	if resp, body := v.do("POST", origin+"/logout", url.Values{"csrf_token": {csrf[1]}}, nil); resp.StatusCode/100 != 3 && resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-out on the app's host: %d\n%.500s", resp.StatusCode, body)
+	}
+	resp, _ := v.do("GET", origin+"/docs/page?x=1&y=2", nil, nil)
+	resp, _ = v.do("GET", resp.Header.Get("Location"), nil, nil)
+	resp, _ = v.do("GET", resp.Header.Get("Location"), nil, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?return_to=") {
+		t.Errorf("after signing out on the app's host, admit's host answers %d Location %q; want the sign-in page", resp.StatusCode, loc)
+	}
+}
+
 // portOf is the port of a host:port address.
 func portOf(t *testing.T, addr string) string {
 	t.Helper()
@@ -666,7 +687,9 @@ func TestForwardAuthThroughCaddy(t *testing.T) {
 	gateSetup(t, settings, appHost)
 	s := startServer(t, t.TempDir(), settings...)
 	startCaddy(t, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
-	signInThroughProxy(t, s, newVisitor(t), admitOrigin, "http://"+appHost)
+	v := newVisitor(t)
+	signInThroughProxy(t, s, v, admitOrigin, "http://"+appHost)
+	signOutThroughProxy(t, v, "http://"+appHost)
 
 	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
 	// the sign-in redirect elsewhere.

@@ -18,5 +18,14 @@ CREATE TABLE handoffs (
 );
 CREATE INDEX handoffs_expires ON handoffs (expires_at);
 
+-- A session a hand-off opened belongs to the family of the session on
+-- admit's host it came from (family_hash, its id_hash; '' for a session
+-- opened by signing in): signing out anywhere ends the family, so a
+-- browser is not handed straight back in after signing out of an app.
+ALTER TABLE sessions ADD COLUMN family_hash text NOT NULL DEFAULT '';
+CREATE INDEX sessions_family ON sessions (family_hash) WHERE family_hash <> '';
+
 -- +goose Down
+DROP INDEX sessions_family;
+ALTER TABLE sessions DROP COLUMN family_hash;
 DROP TABLE handoffs;
