@@ -52,6 +52,10 @@ type AppAuthorization struct {
 	// shown (login_required when nobody is signed in). Not stored: it
 	// matters only before the sign-in.
 	NoPrompt bool
+	// MaxAge is max_age (prompt=login is max_age=0): the sign-in must be
+	// at most this old, or made after the request (AppNeedsSignIn). Not
+	// stored, as NoPrompt.
+	MaxAge *time.Duration
 
 	// Set when the person has signed in and the account is chosen.
 	UserID     string
@@ -106,6 +110,8 @@ type AppAuthStore interface {
 	// SetAppAuthorizationCode records the code, once: NotFound when it
 	// has one already.
 	SetAppAuthorizationCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// DeleteAppAuthorization deletes an authorization, unless its code was
+	// claimed: that one stays until it expires, for a replay to find.
 	DeleteAppAuthorization(ctx context.Context, id string) error
 
 	CreateAppToken(ctx context.Context, t AppToken) error
@@ -161,8 +167,18 @@ func (s *Service) CheckAppAuthorization(a AppAuthorization) error {
 // and uses the code up: it opens one exchange, also when exchanges race
 // (RFC 6749 section 4.1.2), and a failed exchange ends it too. NotFound
 // when the code is unknown, was presented already, or expired.
+//
+// A code presented again after its exchange revokes the tokens issued
+// from it (RFC 6749 section 4.1.2: the authorization server "SHOULD
+// revoke (when possible) all tokens previously issued based on that
+// authorization code"): one of the two presenters stole it. The exchanged
+// authorization is kept, marked used, until it expires
+// (AppAuthorizationTTL) for this; its tokens are the family of its id.
 func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppAuthorization, error) {
 	a, err := s.store.FindAppAuthorizationByCode(ctx, hashToken(code))
+	if KindOf(err) == NotFound {
+		return AppAuthorization{}, s.replayedCode(ctx, code)
+	}
 	if err != nil {
 		return AppAuthorization{}, err
 	}
@@ -175,13 +191,49 @@ func (s *Service) AppAuthorizationByCode(ctx context.Context, code string) (AppA
 	return a, nil
 }
 
+// replayedCode revokes the tokens of the authorization whose code was
+// used already, when it is one, and returns the NotFound of an unknown
+// code either way.
+func (s *Service) replayedCode(ctx context.Context, code string) error {
+	unknown := NotFoundError("the code is unknown or was used already")
+	if code == "" {
+		return unknown
+	}
+	a, err := s.store.FindAppAuthorizationByCode(ctx, usedCodeHash(code))
+	if KindOf(err) == NotFound {
+		return unknown
+	}
+	if err != nil {
+		return err
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppTokenFamily(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: Actor{Source: SourceSystem}, action: "app.code_reused",
+			targetType: "user", targetID: a.UserID, data: map[string]any{"client_id": a.ClientID},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("revoke the tokens of a reused code: %w", err)
+	}
+	return unknown
+}
+
+// usedCodeHash is what the store keeps for a code once it is claimed
+// (ClaimAppAuthorizationCode).
+func usedCodeHash(code string) string { return "used:" + hashToken(code) }
+
 // IssueAppCode records the code handed out for an authorization.
 func (s *Service) IssueAppCode(ctx context.Context, id, code string) error {
 	return s.store.SetAppAuthorizationCode(ctx, id, hashToken(code), s.clock().Add(AppCodeTTL))
 }
 
 // EndAppAuthorization forgets an authorization (its code is exchanged, or
-// it failed), so its code can never be used again.
+// it failed), so its code can never be used again. One whose code was
+// exchanged stays, marked used, until it expires: a replay of the code
+// finds it and revokes its tokens (AppAuthorizationByCode).
 func (s *Service) EndAppAuthorization(ctx context.Context, id string) error {
 	return s.store.DeleteAppAuthorization(ctx, id)
 }
@@ -200,9 +252,9 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorizati
 	if err != nil {
 		return AppAuthorization{}, err
 	}
-	accountID := v.Account.ID
-	if app.AccountID != "" {
-		accountID = app.AccountID
+	accountID, err := s.appAccount(ctx, app, a, v)
+	if err != nil {
+		return AppAuthorization{}, err
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
@@ -225,6 +277,78 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorizati
 		return AppAuthorization{}, fmt.Errorf("authorize app: %w", s.auditRefusedEntry(ctx, err))
 	}
 	return a, nil
+}
+
+// AccountScopePrefix starts the scope with which an app asks for one
+// account: "account:acme". A scope, not a parameter of its own, because
+// every OpenID Connect library passes the scopes it is given (several
+// pass no extra authorization parameters), and op hands scopes to the
+// provider as they came.
+const AccountScopePrefix = "account:"
+
+// RequestedAccount returns the slug of the account scopes ask for, or "".
+func RequestedAccount(scopes []string) string {
+	for _, sc := range scopes {
+		if slug, ok := strings.CutPrefix(sc, AccountScopePrefix); ok {
+			return slug
+		}
+	}
+	return ""
+}
+
+// appAccount decides which account an authorization signs the person in
+// to: the app's when it is for one account (and it must be the one the
+// app asks for, when it asks); else the account the app asks for (scope
+// account:SLUG); else, when the app's login_hint is an email whose domain
+// an account verified and the person is an active member there, that
+// account (the home realm); else the session's account. Whether the
+// person may enter it is enter's decision.
+func (s *Service) appAccount(ctx context.Context, app App, a AppAuthorization, v Visit) (string, error) {
+	asked := RequestedAccount(a.Scopes)
+	var askedID string
+	if asked != "" {
+		acc, err := s.store.FindAccountBySlug(ctx, asked)
+		if KindOf(err) == NotFound {
+			return "", ForbiddenError(fmt.Sprintf("%s asked for an organisation (%q) that is not on admit.", app.Name, asked))
+		}
+		if err != nil {
+			return "", err
+		}
+		askedID = acc.ID
+	}
+	switch {
+	case app.AccountID != "":
+		if askedID != "" && askedID != app.AccountID {
+			return "", ForbiddenError(fmt.Sprintf("%s is only for the members of one organisation, not %q.", app.Name, asked))
+		}
+		return app.AccountID, nil
+	case askedID != "":
+		return askedID, nil
+	}
+	if email, err := NormalizeEmail(a.LoginHint); err == nil {
+		acc, err := s.store.FindAccountByDomain(ctx, emailDomain(email))
+		if err == nil {
+			m, err := s.store.FindMembership(ctx, acc.ID, v.User.ID)
+			if err == nil && m.Status == StatusActive {
+				return acc.ID, nil
+			}
+		} else if KindOf(err) != NotFound {
+			return "", err
+		}
+	}
+	return v.Account.ID, nil
+}
+
+// AppNeedsSignIn reports whether the visit's sign-in is too old for the
+// authorization: with max_age (OIDC Core section 3.1.2.1; prompt=login is
+// max_age=0), a sign-in older than that is, unless it was made after the
+// request (the one the request asked for), so a fresh sign-in always
+// satisfies it and never loops.
+func (s *Service) AppNeedsSignIn(a AppAuthorization, v Visit) bool {
+	if a.MaxAge == nil || !v.Session.CreatedAt.Before(a.CreatedAt) {
+		return false
+	}
+	return s.clock().Sub(v.Session.CreatedAt) > *a.MaxAge
 }
 
 // AppClaims are what an app is told about the person it signed in.
@@ -342,7 +466,9 @@ func (s *Service) AppAMR(ctx context.Context, accountID string, cred Credential)
 // token's ID and the refresh token itself.
 func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refresh bool) (AppToken, string, error) {
 	now := s.clock()
-	base := AppToken{FamilyID: newID(), ClientID: a.ClientID, UserID: a.UserID, AccountID: a.AccountID, Scopes: a.Scopes,
+	// The family is the authorization's id, so that a replayed code
+	// finds the tokens issued from it (AppAuthorizationByCode).
+	base := AppToken{FamilyID: a.ID, ClientID: a.ClientID, UserID: a.UserID, AccountID: a.AccountID, Scopes: a.Scopes,
 		Credential: a.Credential, CreatedAt: now}
 	if a.AuthTime != nil {
 		base.AuthTime = *a.AuthTime

@@ -253,3 +253,101 @@ func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
 		}
 	})
 }
+
+// TestReusedCodeRevokesItsTokens: a code presented again after its
+// exchange is refused, and the tokens issued from it end (RFC 6749
+// section 4.1.2), refresh tokens rotated since included.
+func TestReusedCodeRevokesItsTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		session, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.Authenticate(ctx, session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		authorize := func(code string) directory.AppAuthorization {
+			t.Helper()
+			a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid"}, ResponseType: "code"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.IssueAppCode(ctx, a.ID, code); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		// The exchange, as the provider runs it.
+		exchange := func(code string) (directory.AppToken, string, error) {
+			a, err := svc.AppAuthorizationByCode(ctx, code)
+			if err != nil {
+				return directory.AppToken{}, "", err
+			}
+			defer func() { _ = svc.EndAppAuthorization(ctx, a.ID) }()
+			return svc.IssueAppTokens(ctx, a, true)
+		}
+		authorize("the first code")
+		access, refresh, err := exchange("the first code")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Tokens of another sign-in stay.
+		authorize("another code")
+		otherAccess, _, err := exchange("another code")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := svc.AppRefreshToken(ctx, refresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotatedAccess, rotated, err := svc.RotateAppRefreshToken(ctx, old, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if _, _, err := exchange("the first code"); directory.KindOf(err) != directory.NotFound {
+			t.Fatalf("the code again: %v; want NotFound (invalid_grant)", err)
+		}
+		for name, id := range map[string]string{"access token": access.ID, "access token after rotation": rotatedAccess.ID} {
+			if _, err := svc.AppAccessToken(ctx, id); directory.KindOf(err) != directory.Unauthenticated {
+				t.Errorf("%s after the code's replay: %v; want Unauthenticated", name, err)
+			}
+		}
+		if _, err := svc.AppRefreshToken(ctx, rotated); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("rotated refresh token after the code's replay: %v; want Unauthenticated", err)
+		}
+		if _, err := svc.AppAccessToken(ctx, otherAccess.ID); err != nil {
+			t.Errorf("another sign-in's access token: %v; want it to stay", err)
+		}
+		events, err := svc.AuditEvents(ctx, acme.ID, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range events {
+			found = found || e.Action == "app.code_reused"
+		}
+		if !found {
+			t.Error("no app.code_reused audit event")
+		}
+		if _, _, err := exchange("a code never issued"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("an unknown code: %v; want NotFound", err)
+		}
+	})
+}

@@ -22,6 +22,10 @@ type Session struct {
 	LastSeenAt time.Time
 	ExpiresAt  time.Time // the absolute end, however active the session is
 	Credential Credential
+	// FamilyHash is, for a session a hand-off opened on an app's host, the
+	// IDHash of the session on admit's host it came from: ending either
+	// ends the family (EndSession). "" for a session opened by sign-in.
+	FamilyHash string
 }
 
 // Session and sign-in limits.
@@ -215,11 +219,25 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 // in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
 func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
+	return s.startSession(ctx, userID, accountID, cred, time.Time{}, "", nil)
+}
+
+// startSession is StartSession, for a session that ends by until (when
+// set) and whose audit event carries more data (a hand-off's app).
+func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, family string, more map[string]any) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.clock()
-	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionMaxAge), Credential: cred}
+	expires := now.Add(SessionMaxAge)
+	if !until.IsZero() && until.Before(expires) {
+		expires = until
+	}
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Credential: cred, FamilyHash: family}
+	data := map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID}
+	for k, v := range more {
+		data[k] = v
+	}
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if err := s.enter(ctx, tx, accountID, userID, cred); err != nil {
 			return err
@@ -232,7 +250,7 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 		}
 		return s.record(ctx, tx, change{
 			accountID: accountID, actor: Actor{Source: SourceUser, ID: userID}, action: "user.signed_in",
-			targetType: "user", targetID: userID, data: map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID},
+			targetType: "user", targetID: userID, data: data,
 		})
 	})
 	if err != nil {
@@ -419,9 +437,32 @@ func (s *Service) AccountsOf(ctx context.Context, v Visit) ([]Account, error) {
 	return accounts, err
 }
 
-// EndSession signs a browser out.
-func (s *Service) EndSession(ctx context.Context, token string) error {
+// EndHostSession ends one session and not its family: a hand-off
+// replacing the session an app's host had (which may be of the same
+// family as the one it hands from).
+func (s *Service) EndHostSession(ctx context.Context, token string) error {
 	return s.store.DeleteSession(ctx, hashToken(token))
+}
+
+// EndSession signs a browser out.
+//
+// A session ends with its family: signing out on an app's host ends the
+// session on admit's host it was handed from (else the browser would be
+// handed straight back in) and the other hosts' sessions of that sign-in;
+// signing out, or signing in again, on admit's host ends its hand-offs.
+func (s *Service) EndSession(ctx context.Context, token string) error {
+	sess, err := s.store.FindSession(ctx, hashToken(token))
+	if KindOf(err) == NotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	root := sess.IDHash
+	if sess.FamilyHash != "" {
+		root = sess.FamilyHash
+	}
+	return s.store.DeleteSessionFamily(ctx, root)
 }
 
 // ChangePassword replaces the person's password after checking the current
@@ -586,7 +627,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n + m + o, fmt.Errorf("sweep idempotency keys: %w", err)
 	}
-	return n + m + o + i, nil
+	h, err := s.store.DeleteExpiredHandoffs(ctx, now)
+	if err != nil {
+		return n + m + o + i, fmt.Errorf("sweep hand-offs: %w", err)
+	}
+	return n + m + o + i + h, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

@@ -94,6 +94,9 @@ type Store interface {
 	TouchSession(ctx context.Context, idHash string, at time.Time) error
 	UpdateSessionAccount(ctx context.Context, idHash, accountID string) error
 	DeleteSession(ctx context.Context, idHash string) error
+	// DeleteSessionFamily deletes a session and the sessions whose
+	// FamilyHash is its hash.
+	DeleteSessionFamily(ctx context.Context, rootHash string) error
 	// DeleteSessionsOfUser ends every session of the user but the one
 	// with hash except (none when except is empty).
 	DeleteSessionsOfUser(ctx context.Context, userID, except string) error
@@ -250,6 +253,7 @@ type Store interface {
 	AppStore
 	AppAuthStore
 	AppLogoutStore
+	HandoffStore
 
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first

@@ -12,11 +12,15 @@
 // writes the identity headers and signs the X-Admit-Jwt token (ES256, with
 // the keys of certs.TokenKeys: the provider's JWKS verifies it).
 //
-// The session is admit's session cookie, so the browser must send it with
-// the app's requests: the proxy serves admit's sign-in paths on the app's
-// host too (or the app sits under a path prefix on admit's own host), and
-// the sign-in redirect goes to /login on the app's host, which must be a
-// registered one. A host nobody registered gets 403, never a redirect.
+// The session is admit's session cookie, and a cookie belongs to one
+// host. An app on admit's own host (a path prefix there, or admit as the
+// proxy) shares it: the sign-in redirect goes to /login and back. An app
+// on another host gets the browser by a hand-off (handoff.go, and
+// directory's handoff.go): a nonce on the app's host, sign-in on admit's
+// host (where single sign-on ends), then a single-use code bound to the
+// app, the URL and the nonce that opens a session on the app's host. The
+// proxy serves admit's /login paths on the app's host for this. A host
+// nobody registered gets 403, never a redirect.
 //
 // The answer for a session at an app, and the apps of a registered host,
 // are kept for at most FreshFor (half a second) per replica, so that a
@@ -31,5 +35,8 @@
 //	                               (Traefik, Caddy); 403 for a host nobody registered or a person
 //	                               the app's account refuses
 //	GET /auth/verify/{path...}     the same, for Envoy ext_authz (path_prefix: /auth/verify)
+//	GET /login/handoff?to=URL      on an app's host: the nonce, then admit's host; on admit's host
+//	                               (with binding=): sign in if need be, then the code for the app's host
+//	GET /login/handoff/{code}      on an app's host: the code becomes a session there
 //	/                              with an upstream: every path admit does not serve itself
 package gate

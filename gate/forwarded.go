@@ -101,11 +101,3 @@ func hasControl(s string) bool {
 	}
 	return false
 }
-
-// signInURL is where a browser without a session signs in: /login on the
-// app's own host (registered: the app was found for it), so that the
-// session cookie lands where the app's requests carry it, and return_to
-// stays a local path, as login requires.
-func (o original) signInURL() string {
-	return o.Proto + "://" + o.Host + "/login?" + url.Values{"return_to": {o.URI}}.Encode()
-}

@@ -121,12 +121,23 @@ func FuzzReadForwarded(f *testing.F) {
 		if hasControl(o.Host) || hasControl(o.URI) || !strings.HasPrefix(o.URI, "/") || strings.HasPrefix(o.URI, "//") {
 			t.Fatalf("read %+v", o)
 		}
-		u, err := url.Parse(o.signInURL())
+		h := &Handler{issuer: "https://admit.internal", host: "admit.internal"}
+		signIn := h.signInURL(o)
+		u, err := url.Parse(signIn)
 		if err != nil {
-			t.Fatalf("sign-in URL %q: %v", o.signInURL(), err)
+			t.Fatalf("sign-in URL %q: %v", signIn, err)
 		}
-		if u.Host != o.Host || u.Path != "/login" || u.Query().Get("return_to") != o.URI {
-			t.Fatalf("sign-in URL %q for %+v", o.signInURL(), o)
+		if o.Host == h.host {
+			if u.Host != o.Host || u.Path != "/login" || u.Query().Get("return_to") != o.URI {
+				t.Fatalf("sign-in URL %q for %+v", signIn, o)
+			}
+			return
+		}
+		// Another host: the hand-off, starting on the app's host, carrying
+		// the original URL whole.
+		to, err := url.Parse(u.Query().Get("to"))
+		if u.Host != o.Host || u.Path != HandoffPath || err != nil || to.Host != o.Host || to.RequestURI() != o.URI {
+			t.Fatalf("sign-in URL %q for %+v", signIn, o)
 		}
 	})
 }

@@ -40,9 +40,11 @@ type Handler struct {
 	pages  *web.Renderer
 	cookie web.SessionCookie
 	issuer string
-	proxy  *httputil.ReverseProxy
-	log    *slog.Logger
-	now    func() time.Time
+	// host is the host of issuer (ADMIT_BASE_URL): admit's own.
+	host  string
+	proxy *httputil.ReverseProxy
+	log   *slog.Logger
+	now   func() time.Time
 	// identities and hosts are the answers kept FreshFor (see app and
 	// identify).
 	identities answers[http.Header]
@@ -60,8 +62,12 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	base, err := url.Parse(cfg.Issuer)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("gate: issuer %q is not a URL", cfg.Issuer)
+	}
 	h := &Handler{dir: cfg.Directory, keys: cfg.Keys, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure},
-		issuer: strings.TrimSuffix(cfg.Issuer, "/"), log: log, now: time.Now, fresh: true}
+		issuer: strings.TrimSuffix(cfg.Issuer, "/"), host: strings.ToLower(base.Host), log: log, now: time.Now, fresh: true}
 	if cfg.Upstream != nil {
 		p, err := newProxy(cfg.Upstream, log)
 		if err != nil {
@@ -78,6 +84,8 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc(VerifyPath, h.handleVerify)
 	mux.HandleFunc(VerifyPath+"/", h.handleVerify)
+	mux.Handle("GET "+HandoffPath, h.pages.Handler(h.handleHandoffStart))
+	mux.Handle("GET "+HandoffPath+"/{token}", h.pages.Handler(h.handleHandoffFinish))
 	if h.proxy != nil {
 		mux.Handle("/", h.pages.Handler(h.handleProxy))
 	}
@@ -119,7 +127,7 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		// sign-in URL in Location, which its error_page sends the browser
 		// to. Traefik and Caddy hand the response to the browser as it is,
 		// so ?redirect=1 makes it the redirect itself.
-		w.Header().Set("Location", o.signInURL())
+		w.Header().Set("Location", h.signInURL(o))
 		status := http.StatusUnauthorized
 		if r.URL.Query().Get("redirect") == "1" {
 			status = http.StatusFound

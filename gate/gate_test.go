@@ -146,7 +146,11 @@ func (e *env) verifyJWT(token string) map[string]any {
 func TestVerify(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, nil)
-		signIn := "https://app.test/login?return_to=%2Fdocs%3Fpage%3D2"
+		// app.test is not admit's host: the hand-off (handoff_test.go).
+		signIn := "https://app.test/login/handoff?to=https%3A%2F%2Fapp.test%2Fdocs%3Fpage%3D2"
+		if _, _, err := e.dir.AddApp(context.Background(), operator, directory.NewApp{Name: "On admit", ForwardAuthHost: "admit.test", PathPrefix: "/wiki"}); err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range []struct {
 			name, query, host, uri, token string
 			status                        int
@@ -157,6 +161,7 @@ func TestVerify(t *testing.T) {
 			{name: "no session: 401 with the sign-in URL, for nginx", host: "app.test", uri: "/docs?page=2", status: 401, location: signIn},
 			{name: "no session, redirect: 302 for Traefik and Caddy", query: "?redirect=1", host: "app.test", uri: "/docs?page=2", status: 302, location: signIn},
 			{name: "unknown session", host: "app.test", uri: "/docs?page=2", token: "made-up", status: 401, location: signIn},
+			{name: "app on admit's host: its /login", host: "admit.test", uri: "/wiki/a?b=c", status: 401, location: "https://admit.test/login?return_to=%2Fwiki%2Fa%3Fb%3Dc"},
 			{name: "foreign host without a session: no redirect", query: "?redirect=1", host: "evil.test", uri: "/", status: 403},
 			{name: "foreign host with a session", host: "evil.test", uri: "/", token: e.token, status: 403},
 			{name: "foreign host beside a registered one", host: "app.test.evil.test", uri: "/", status: 403},

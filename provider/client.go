@@ -2,6 +2,7 @@ package provider
 
 import (
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -56,8 +57,13 @@ func (c client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 
-// IsScopeAllowed refuses scopes beyond OpenID Connect's own: op drops them.
-func (c client) IsScopeAllowed(string) bool { return false }
+// IsScopeAllowed keeps, beyond OpenID Connect's own scopes, the one that
+// names the account the app asks for (account:SLUG, see
+// directory.RequestedAccount); op drops any other.
+func (c client) IsScopeAllowed(scope string) bool {
+	slug, ok := strings.CutPrefix(scope, directory.AccountScopePrefix)
+	return ok && slug != "" && len(slug) <= 63
+}
 
 // IDTokenUserinfoClaimsAssertion puts the claims in the ID token as well as
 // at userinfo: most apps read the ID token only.

@@ -21,6 +21,11 @@
 // Back-Channel Logout 1.0: when a membership ends, the directory queues a
 // logout for each app the person signed in to (in the same transaction),
 // and the Notifier delivers the logout tokens through package fetch.
+// A code presented twice ends the tokens issued from it (RFC 6749 section
+// 4.1.2). The app may ask for an account with the scope account:SLUG, or
+// by a login_hint in an account's verified domain (the directory decides:
+// directory.RequestedAccount); prompt=login and max_age send the person to
+// sign in again, prompt=none answers login_required instead.
 //
 // An authorization request writes nothing until the person has signed in:
 // op's request id is the request itself, sealed with a key of this

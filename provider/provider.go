@@ -156,6 +156,21 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if h.dir.AppNeedsSignIn(a, v) {
+		// prompt=login or max_age: the person signs in again, as
+		// themself (OIDC Core section 3.1.2.1). The old session ends so
+		// that the sign-in page asks instead of passing them on.
+		if a.NoPrompt {
+			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+			return nil
+		}
+		if err := h.dir.EndSession(ctx, h.cookie.Token(r)); err != nil {
+			return err
+		}
+		h.cookie.Clear(w)
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {continuePath + "?id=" + url.QueryEscape(id)}, "email": {v.User.Email}}.Encode(), http.StatusSeeOther)
+		return nil
+	}
 	if v.User.PasswordMustChange {
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil

@@ -259,11 +259,22 @@ func TestRefusals(t *testing.T) {
 		t.Run("code reused", func(t *testing.T) {
 			l := spa.start(t)
 			code := b.code(t, l, "", "")
-			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); err != nil {
+			tok, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier))
+			if err != nil {
 				t.Fatal(err)
+			}
+			if _, err := spa.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+				t.Fatalf("userinfo before the replay: %v", err)
 			}
 			if _, err := spa.conf.Exchange(ctx, code, oauth2.VerifierOption(l.verifier)); oauthError(err) != "invalid_grant" {
 				t.Errorf("second exchange: %v; want invalid_grant", err)
+			}
+			// RFC 6749 section 4.1.2: the tokens issued from the code end.
+			if _, err := spa.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+				t.Error("the access token of a replayed code still works")
+			}
+			if acts := auditOf(t, s, a.ID); !strings.Contains(acts, "app.code_reused") {
+				t.Errorf("audit: %s", acts)
 			}
 		})
 		t.Run("code exchanged in parallel", func(t *testing.T) {

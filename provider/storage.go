@@ -80,10 +80,16 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 			method = string(oidc.CodeChallengeMethodPlain)
 		}
 	}
+	var maxAge *time.Duration
+	if r.MaxAge != nil {
+		// op has made prompt=login max_age=0.
+		d := time.Duration(min(*r.MaxAge, uint(directory.SessionMaxAge/time.Second))) * time.Second
+		maxAge = &d
+	}
 	a, err := s.dir.StartAppAuthorization(ctx, directory.AppAuthorization{
 		ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce, Scopes: r.Scopes,
 		ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge,
-		CodeChallengeMethod: method, LoginHint: r.LoginHint, NoPrompt: slices.Contains(r.Prompt, oidc.PromptNone),
+		CodeChallengeMethod: method, LoginHint: r.LoginHint, NoPrompt: slices.Contains(r.Prompt, oidc.PromptNone), MaxAge: maxAge,
 	})
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)

@@ -198,7 +198,9 @@ func (s *Store) SetAppAuthorizationCode(ctx context.Context, id, codeHash string
 
 // DeleteAppAuthorization deletes an authorization.
 func (s *Store) DeleteAppAuthorization(ctx context.Context, id string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE id = ?`), id)
+	// One whose code was claimed stays until it expires, for replays of
+	// the code to find (directory.AppAuthorizationByCode).
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE id = ? AND (code_hash IS NULL OR code_hash NOT LIKE 'used:%')`), id)
 	return s.dialect.wrap(err, "delete app authorization")
 }
 

@@ -179,12 +179,21 @@ http {
   fastcgi_temp_path {{prefix}}/fastcgi;
   uwsgi_temp_path {{prefix}}/uwsgi;
   scgi_temp_path {{prefix}}/scgi;
+  # admit's session cookie is admit's: the app gets the browser's other
+  # cookies only.
+  map $http_cookie $admit_app_cookie {
+    default $http_cookie;
+    "~^(?<before>.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(?<after>.*)$" "$before$after";
+  }
+
   server {
     listen {{listen}};
 
     # admit's sign-in pages on the app's host: the session cookie is set here.
     location ~ ^/(login|logout|password|invite|sso|static|me)(/|$) {
       proxy_pass http://{{admit}};
+      # admit's redirects to its own host (the hand-off) stay as they are.
+      proxy_redirect off;
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto $scheme;
     }
@@ -219,6 +228,7 @@ http {
       proxy_set_header X-Admit-Role $admit_role;
       proxy_set_header X-Admit-Groups $admit_groups;
       proxy_set_header X-Admit-Jwt $admit_jwt;
+      proxy_set_header Cookie $admit_app_cookie;
       proxy_set_header Host $http_host;
       proxy_pass http://{{upstream}};
     }
@@ -316,8 +326,7 @@ func gateSetup(t *testing.T, settings []string, host string) func(stdin string, 
 }
 
 // checkSignedIn asserts the upstream saw the person's identity, and none
-// of the spoofed values; nor admit's session cookie when admit is the
-// proxy (behind nginx the cookie is nginx's to pass or not).
+// of the spoofed values; nor, with noCookie, admit's session cookie.
 func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 	t.Helper()
 	if seen["X-Admit-Email"] != "pat@acme.example" || seen["X-Admit-Role"] != "admin" || seen["X-Admit-Account"] != "acme" ||
@@ -337,31 +346,19 @@ func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 func TestForwardAuthThroughNginx(t *testing.T) {
 	app := newUpstreamApp(t)
 	admitAddr, nginxAddr := freeAddr(t), freeAddr(t)
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=http://" + admitAddr, "ADMIT_ADDR=" + admitAddr,
+	admitOrigin := "http://" + admitAddr
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + admitOrigin, "ADMIT_ADDR=" + admitAddr,
 		"ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
-	cli := gateSetup(t, settings, nginxAddr)
+	// The app's host is another host than admit's (localhost, not
+	// 127.0.0.1): the browser keeps a cookie for each.
+	appHost := "localhost:" + portOf(t, nginxAddr)
+	cli := gateSetup(t, settings, appHost)
 	s := startServer(t, t.TempDir(), settings...)
 	startNginx(t, nginxAddr, admitAddr, strings.TrimPrefix(app.URL, "http://"))
-	origin := "http://" + nginxAddr
+	origin := "http://" + appHost
 	v := newVisitor(t)
 
-	// Without a session: nginx sends the browser to sign in on the app's
-	// host, keeping the URL; the spoofed headers reach nothing.
-	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
-	want := origin + "/login?return_to=%2Fdocs%2Fpage%3Fx%3D1%26y%3D2"
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
-		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), want, body, s.logs)
-	}
-	back := v.signInAt(want, origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
-	if back != "/docs/page?x=1&y=2" {
-		t.Errorf("the sign-in form returns to %q; want the original URL", back)
-	}
-
-	resp, body = v.do("GET", origin+back, nil, spoofed)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
-	}
-	checkSignedIn(t, identityOf(t, body), false)
+	signInThroughProxy(t, s, v, admitOrigin, origin)
 
 	// A host nobody registered: refused, never redirected.
 	req, _ := http.NewRequest("GET", origin+"/", nil)
@@ -512,5 +509,192 @@ func readLineWithin(r *bufio.Reader, d time.Duration) (string, error) {
 		return got.line, got.err
 	case <-time.After(d):
 		return "", fmt.Errorf("nothing within %v", d)
+	}
+}
+
+// signInThroughProxy runs a person through an app behind a proxy at
+// origin (another host than admit's): sent to admit's host to sign in
+// (with the initial password changed), handed back with a code, and
+// passed to the app with their identity, none of the spoofed headers,
+// and not admit's session cookie.
+func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin string) {
+	t.Helper()
+	// Without a session: the proxy sends the browser to the hand-off on
+	// the app's host, keeping the URL (the spoofed headers reach nothing),
+	// which gives it a nonce there and sends it to admit's host.
+	resp, body := v.do("GET", origin+"/docs/page?x=1&y=2", nil, spoofed)
+	start := origin + "/login/handoff?to=" + url.QueryEscape(origin+"/docs/page?x=1&y=2")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != start {
+		t.Fatalf("signed out: %d Location %q; want 302 to %s\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), start, body, s.logs)
+	}
+	resp, body = v.do("GET", start, nil, nil)
+	want := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(want, admitOrigin+"/login/handoff?") {
+		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, want, body, s.logs)
+	}
+	// admit's host has no session yet either: sign in there first.
+	resp, _ = v.do("GET", want, nil, nil)
+	back := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != strings.TrimPrefix(want, admitOrigin) {
+		t.Errorf("the sign-in form returns to %q; want the hand-off", back)
+	}
+	// Signed in at admit's host: the hand-off gives the app's host a code,
+	// which sets the cookie there and lands on the original URL.
+	resp, body = v.do("GET", admitOrigin+back, nil, nil)
+	code := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(code, origin+"/login/handoff/") {
+		t.Fatalf("hand-off: %d Location %q\n%s\n%s", resp.StatusCode, code, body, s.logs)
+	}
+	resp, body = v.do("GET", code, nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/docs/page?x=1&y=2" {
+		t.Fatalf("hand-off on the app's host: %d Location %q\n%s\n%s", resp.StatusCode, resp.Header.Get("Location"), body, s.logs)
+	}
+	resp, body = v.do("GET", origin+resp.Header.Get("Location"), nil, spoofed)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d\n%s", resp.StatusCode, body)
+	}
+	checkSignedIn(t, identityOf(t, body), true)
+	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the code again: %d; want 400", resp.StatusCode)
+	}
+}
+
+// signOutThroughProxy signs out on the app's host at origin, and checks
+// that this signed the browser out on admit's host too: the next visit to
+// the app asks for a sign-in, not a silent hand-off.
+func signOutThroughProxy(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	_, page := v.do("GET", origin+"/logout", nil, nil)
+	csrf := csrfInput.FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no sign-out form on the app's host:\n%.500s", page)
+	}
+	if resp, body := v.do("POST", origin+"/logout", url.Values{"csrf_token": {csrf[1]}}, nil); resp.StatusCode/100 != 3 && resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-out on the app's host: %d\n%.500s", resp.StatusCode, body)
+	}
+	resp, _ := v.do("GET", origin+"/docs/page?x=1&y=2", nil, nil)
+	resp, _ = v.do("GET", resp.Header.Get("Location"), nil, nil)
+	resp, _ = v.do("GET", resp.Header.Get("Location"), nil, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?return_to=") {
+		t.Errorf("after signing out on the app's host, admit's host answers %d Location %q; want the sign-in page", resp.StatusCode, loc)
+	}
+}
+
+// portOf is the port of a host:port address.
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// caddyConf is the README's Caddy snippet, with the test's addresses.
+const caddyConf = `{
+	admin off
+	auto_https off
+}
+
+http://{{host}} {
+	bind 127.0.0.1
+	@admit path_regexp ^/(login|logout|password|invite|sso|static|me)(/|$)
+	handle @admit {
+		reverse_proxy {{admit}}
+	}
+	handle {
+		forward_auth {{admit}} {
+			uri /auth/verify?redirect=1
+			copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
+		}
+		reverse_proxy {{upstream}} {
+			header_up Cookie "^(.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(.*)$" "$1$2"
+		}
+	}
+}
+`
+
+// startCaddy runs Debian's caddy (.ci/run installs it) on caddyConf.
+func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
+	t.Helper()
+	bin, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("ADMIT_TEST_REQUIRE_SNIPPETS") == "1" {
+			t.Fatal("caddy is required in CI (.ci/run installs it) but not installed: apt-get install caddy")
+		}
+		t.Skip("SKIPPED: caddy is not installed (apt-get install caddy); the forward-auth test through Caddy did not run")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(conf, []byte(strings.NewReplacer("{{host}}", host, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(caddyConf)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "caddy.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(cleanEnv(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			logs, _ := os.ReadFile(out.Name())
+			t.Logf("caddy:\n%s", logs)
+		}
+	})
+	_, port, _ := net.SplitHostPort(host)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			logs, _ := os.ReadFile(out.Name())
+			t.Fatalf("caddy exited: %s", logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy is not listening on %s", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestForwardAuthThroughCaddy runs the README's Caddy snippet: the same
+// sign-in and hand-off as through nginx, and a host nobody registered
+// refused.
+func TestForwardAuthThroughCaddy(t *testing.T) {
+	app := newUpstreamApp(t)
+	admitAddr := freeAddr(t)
+	admitOrigin := "http://" + admitAddr
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_BASE_URL=" + admitOrigin, "ADMIT_ADDR=" + admitAddr, testKey}
+	appHost := "localhost:" + portOf(t, freeAddr(t))
+	gateSetup(t, settings, appHost)
+	s := startServer(t, t.TempDir(), settings...)
+	startCaddy(t, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
+	v := newVisitor(t)
+	signInThroughProxy(t, s, v, admitOrigin, "http://"+appHost)
+	signOutThroughProxy(t, v, "http://"+appHost)
+
+	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
+	// the sign-in redirect elsewhere.
+	resp, _ := newVisitor(t).do("GET", "http://"+appHost+"/x", nil, http.Header{"X-Forwarded-Host": {"evil.example"}})
+	if want := "http://" + appHost + "/login/handoff?to=" + url.QueryEscape("http://"+appHost+"/x"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Errorf("with a client's X-Forwarded-Host: %d Location %q; want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }

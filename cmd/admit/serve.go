@@ -270,6 +270,18 @@ func (r realms) SSOFor(ctx context.Context, email string) (login.SSOOption, bool
 		Required: a.SignIn.SSORequired, OwnersMayUsePassword: a.SignIn.BreakGlassOwners}, true, nil
 }
 
+// onward is where sign-ins continue past admit: an app of the OpenID
+// provider, or a forward-auth app on another host (a hand-off).
+type onward []login.Onward
+
+func (o onward) Origins(ctx context.Context, returnTo string) []string {
+	var out []string
+	for _, each := range o {
+		out = append(out, each.Origins(ctx, returnTo)...)
+	}
+	return out
+}
+
 // pinger is what readiness needs of the directory.
 type pinger interface {
 	Ping(ctx context.Context) error
@@ -287,10 +299,6 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.provider, Secure: cfg.Secure(), Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: openID, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +321,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	forward, err := gate.New(gate.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Secure: cfg.Secure(), Upstream: upstream, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -259,15 +259,15 @@ func do(browser context.Context, steps ...chromedp.Action[chromedp.Void]) error 
 
 // authlibInstalled says whether Debian's python3-authlib and
 // python3-requests are there for the Python example; CI installs them
-// (.ci/run) and sets ADMIT_TEST_REQUIRE_PYTHON, which makes their absence
+// (.ci/run) and sets ADMIT_TEST_REQUIRE_SNIPPETS, which makes their absence
 // a failure rather than a skip.
 func authlibInstalled(t *testing.T) bool {
 	err := exec.Command("/usr/bin/python3", "-c", "import authlib, requests").Run()
 	if err == nil {
 		return true
 	}
-	if os.Getenv("ADMIT_TEST_REQUIRE_PYTHON") != "" {
-		t.Errorf("the Python example needs Debian's python3-authlib and python3-requests (%v), and ADMIT_TEST_REQUIRE_PYTHON is set", err)
+	if os.Getenv("ADMIT_TEST_REQUIRE_SNIPPETS") != "" {
+		t.Errorf("the Python example needs Debian's python3-authlib and python3-requests (%v), and ADMIT_TEST_REQUIRE_SNIPPETS is set", err)
 		return false
 	}
 	t.Logf("SKIPPED the Python example app: apt-get install python3-authlib python3-requests to run it (%v)", err)

@@ -1,0 +1,283 @@
+package gate_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/gate"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// get asks admit for target on host, with the cookies given.
+func (e *env) get(host, target string, cookies ...*http.Cookie) *http.Response {
+	e.t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "http://"+host+target, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func session(token string) *http.Cookie { return &http.Cookie{Name: "admit_session", Value: token} }
+
+func cookieOf(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name && c.MaxAge >= 0 {
+			return c
+		}
+	}
+	return nil
+}
+
+func sessionCookie(res *http.Response) string {
+	if c := cookieOf(res, "admit_session"); c != nil {
+		return c.Value
+	}
+	return ""
+}
+
+// handoff runs the first two steps of a hand-off to `to` for the browser
+// signed in with token: it returns the code's URL and the nonce cookie
+// the app's host gave the browser.
+func (e *env) handoff(to, token string) (*url.URL, *http.Cookie) {
+	e.t.Helper()
+	u, _ := url.Parse(to)
+	res := e.get(u.Host, gate.HandoffPath+"?"+url.Values{"to": {to}}.Encode())
+	nonce := cookieOf(res, "admit_handoff")
+	next, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || nonce == nil || err != nil || next.Host != "admit.test" || next.Query().Get("binding") == "" {
+		e.t.Fatalf("hand-off on the app's host: %d Location %q nonce %v", res.StatusCode, res.Header.Get("Location"), nonce)
+	}
+	res = e.get("admit.test", next.RequestURI(), session(token))
+	code, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || err != nil {
+		e.t.Fatalf("hand-off on admit's host: %d Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	return code, nonce
+}
+
+func TestHandoff(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, nil)
+		ctx := context.Background()
+		to := "https://app.test/docs?page=2"
+
+		// On the app's host: a nonce, and admit's host with its hash.
+		res := e.get("app.test", gate.HandoffPath+"?to="+url.QueryEscape(to))
+		nonce := cookieOf(res, "admit_handoff")
+		next, _ := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || nonce == nil || !nonce.HttpOnly || next.Host != "admit.test" || next.Path != gate.HandoffPath ||
+			next.Query().Get("to") != to || next.Query().Get("binding") != directory.HandoffBinding(nonce.Value) {
+			t.Fatalf("on the app's host: %d Location %q nonce %+v", res.StatusCode, res.Header.Get("Location"), nonce)
+		}
+		// Signed out on admit's host: sign in first, then come back.
+		res = e.get("admit.test", next.RequestURI())
+		if want := "/login?return_to=" + url.QueryEscape(next.RequestURI()); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			t.Fatalf("signed out: %d Location %q; want %s", res.StatusCode, res.Header.Get("Location"), want)
+		}
+		// Signed in: a code for the app's host, redeemed there once, by
+		// the browser holding the nonce.
+		code, nonce := e.handoff(to, e.token)
+		if code.Scheme != "https" || code.Host != "app.test" || !strings.HasPrefix(code.Path, gate.HandoffPath+"/") || code.RawQuery != "" {
+			t.Fatalf("hand-off goes to %s", code)
+		}
+		res = e.get("app.test", code.Path, nonce)
+		token := sessionCookie(res)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/docs?page=2" || token == "" || token == e.token {
+			t.Fatalf("redeemed: %d Location %q, cookie %q", res.StatusCode, res.Header.Get("Location"), token)
+		}
+		if res := e.verify("", "app.test", "/docs?page=2", token, nil); res.StatusCode != http.StatusOK || res.Header.Get(gate.HeaderEmail) != "ada@example.com" {
+			t.Fatalf("the app host's session at /auth/verify: %d %q", res.StatusCode, res.Header.Get(gate.HeaderEmail))
+		}
+		if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest || sessionCookie(res) != "" {
+			t.Errorf("a replayed code: %d, cookie %q; want 400 and none", res.StatusCode, sessionCookie(res))
+		}
+
+		t.Run("refused targets", func(t *testing.T) {
+			for _, bad := range []string{
+				"", "https://evil.test/", "https://app.test.evil.test/", "//app.test/", "/docs", "javascript:alert(1)",
+				"ftp://app.test/", "https://ada@app.test/", "https://app.test/a/../b", "https://app.test\\@evil.test/",
+				"https://app.test/\r\nSet-Cookie:x", "https://" + strings.Repeat("a", 3000),
+			} {
+				for _, host := range []string{"app.test", "admit.test"} {
+					res := e.get(host, gate.HandoffPath+"?binding="+strings.Repeat("a", 64)+"&to="+url.QueryEscape(bad), session(e.token))
+					if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+						t.Errorf("to=%q on %s: %d Location %q; want 400, no redirect", bad, host, res.StatusCode, res.Header.Get("Location"))
+					}
+				}
+			}
+			// The app's host hands off only to itself.
+			if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Other", ForwardAuthHost: "other.test", AccountID: e.account.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if res := e.get("app.test", gate.HandoffPath+"?to="+url.QueryEscape("https://other.test/")); res.StatusCode != http.StatusBadRequest {
+				t.Errorf("app.test handing off to other.test: %d; want 400", res.StatusCode)
+			}
+			for _, binding := range []string{"", "short", strings.Repeat("A", 64)} {
+				res := e.get("admit.test", gate.HandoffPath+"?"+url.Values{"to": {to}, "binding": {binding}}.Encode(), session(e.token))
+				if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+					t.Errorf("binding %q: %d; want 400", binding, res.StatusCode)
+				}
+			}
+			if n := countHandoffs(t, st); n != 0 {
+				t.Errorf("%d hand-offs stored for refused requests", n)
+			}
+		})
+
+		t.Run("login CSRF: a code without its browser's nonce", func(t *testing.T) {
+			// Someone's own code, sent to another browser: refused there,
+			// and used up.
+			for _, other := range [][]*http.Cookie{nil, {{Name: "admit_handoff", Value: directory.NewHandoffNonce()}}} {
+				code, nonce := e.handoff(to, e.token)
+				if res := e.get("app.test", code.Path, other...); res.StatusCode != http.StatusForbidden || sessionCookie(res) != "" {
+					t.Errorf("with nonce %v: %d cookie %q; want 403", other, res.StatusCode, sessionCookie(res))
+				}
+				if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest {
+					t.Errorf("the right browser after a try elsewhere: %d; want 400", res.StatusCode)
+				}
+			}
+		})
+
+		t.Run("a code on another host is refused and used up", func(t *testing.T) {
+			code, nonce := e.handoff(to, e.token)
+			if res := e.get("other.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest || sessionCookie(res) != "" {
+				t.Errorf("on other.test: %d cookie %q", res.StatusCode, sessionCookie(res))
+			}
+			if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest {
+				t.Errorf("on app.test after a try elsewhere: %d; want 400", res.StatusCode)
+			}
+		})
+
+		t.Run("an expired code", func(t *testing.T) {
+			code, nonce := e.handoff(to, e.token)
+			if _, err := st.DB().Exec(st.DB().Rebind(`UPDATE handoffs SET expires_at = ?`), time.Now().Add(-time.Second).UTC()); err != nil {
+				t.Fatal(err)
+			}
+			if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest || sessionCookie(res) != "" {
+				t.Errorf("expired: %d cookie %q", res.StatusCode, sessionCookie(res))
+			}
+			// Expired codes nobody redeemed are swept.
+			e.handoff(to, e.token)
+			if _, err := st.DB().Exec(st.DB().Rebind(`UPDATE handoffs SET expires_at = ?`), time.Now().Add(-time.Second).UTC()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.dir.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := countHandoffs(t, st); n != 0 {
+				t.Errorf("%d hand-offs after the sweep; want 0", n)
+			}
+		})
+
+		t.Run("the session it came from has ended", func(t *testing.T) {
+			token, _, err := e.dir.StartSession(ctx, e.member.User.ID, e.account.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, nonce := e.handoff(to, token)
+			if err := e.dir.EndSession(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+			if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusUnauthorized || sessionCookie(res) != "" {
+				t.Errorf("after sign-out: %d cookie %q; want 401", res.StatusCode, sessionCookie(res))
+			}
+		})
+
+		t.Run("an app of an account the person is not in", func(t *testing.T) {
+			other, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Globex wiki", ForwardAuthHost: "globex.test", AccountID: other.ID}); err != nil {
+				t.Fatal(err)
+			}
+			res := e.get("admit.test", gate.HandoffPath+"?"+url.Values{"to": {"https://globex.test/"}, "binding": {strings.Repeat("a", 64)}}.Encode(), session(e.token))
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
+				t.Errorf("globex: %d Location %q; want 403", res.StatusCode, res.Header.Get("Location"))
+			}
+		})
+
+		t.Run("signing out anywhere ends the family", func(t *testing.T) {
+			signedIn := func() (admit, app, other string) {
+				t.Helper()
+				token, _, err := e.dir.StartSession(ctx, e.member.User.ID, e.account.ID, directory.ByPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, nonce := e.handoff(to, token)
+				app = sessionCookie(e.get("app.test", code.Path, nonce))
+				code, nonce = e.handoff("https://other.test/", token)
+				other = sessionCookie(e.get("other.test", code.Path, nonce))
+				if app == "" || other == "" {
+					t.Fatal("no session on an app's host")
+				}
+				return token, app, other
+			}
+			live := func(token string) bool {
+				_, err := e.dir.Authenticate(ctx, token)
+				return err == nil
+			}
+			admit, app, other := signedIn()
+			if err := e.dir.EndSession(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+			if live(admit) || live(app) || live(other) {
+				t.Errorf("after signing out on an app's host: admit %v, app %v, other app %v; want all ended", live(admit), live(app), live(other))
+			}
+			admit, app, other = signedIn()
+			if err := e.dir.EndSession(ctx, admit); err != nil {
+				t.Fatal(err)
+			}
+			if live(admit) || live(app) || live(other) {
+				t.Errorf("after signing out on admit's host: admit %v, app %v, other app %v; want all ended", live(admit), live(app), live(other))
+			}
+			// Another sign-in's sessions stay.
+			if !live(e.token) {
+				t.Error("another sign-in's session ended too")
+			}
+		})
+
+		t.Run("a made-up code", func(t *testing.T) {
+			if res := e.get("app.test", gate.HandoffPath+"/made-up", nonce); res.StatusCode != http.StatusBadRequest {
+				t.Errorf("made up: %d", res.StatusCode)
+			}
+		})
+	})
+}
+
+// The sign-in form on admit's host allows the app's origin for a
+// hand-off (its CSP form-action governs the redirects after the post),
+// and nothing for anything else.
+func TestHandoffOrigins(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), nil)
+	ctx := context.Background()
+	for returnTo, want := range map[string]string{
+		gate.HandoffPath + "?to=" + url.QueryEscape("https://app.test/x") + "&binding=b": "https://app.test",
+		gate.HandoffPath + "?to=" + url.QueryEscape("https://evil.test/x"):               "",
+		"/me": "",
+		"https://admit.test" + gate.HandoffPath + "?to=" + url.QueryEscape("https://app.test/x"): "",
+	} {
+		got := strings.Join(e.gate.Origins(ctx, returnTo), " ")
+		if got != want {
+			t.Errorf("Origins(%q) = %q; want %q", returnTo, got, want)
+		}
+	}
+}
+
+func countHandoffs(t *testing.T, st *store.Store) int {
+	t.Helper()
+	var n int
+	if err := st.DB().Get(&n, `SELECT COUNT(*) FROM handoffs`); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,143 @@
+package provider_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// claimsOf exchanges the code the app got and returns the ID token's
+// claims and auth_time.
+func (r *rp) claimsOf(t *testing.T, l authz, q map[string][]string) (appClaims, time.Time) {
+	t.Helper()
+	code := ""
+	if c := q["code"]; len(c) == 1 {
+		code = c[0]
+	}
+	tok, err := r.conf.Exchange(context.Background(), code, oauth2.VerifierOption(l.verifier))
+	if err != nil {
+		t.Fatalf("exchange (the app got %v): %v", q, err)
+	}
+	idt, err := r.verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c appClaims
+	var at struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err := idt.Claims(&c); err != nil || idt.Claims(&at) != nil {
+		t.Fatal(err)
+	}
+	return c, time.Unix(at.AuthTime, 0)
+}
+
+// TestTheAccountTheAppAsksFor: an app for every account gets the account
+// the person chose, or the one it asks for with the scope account:SLUG,
+// or the home realm of its login_hint; asking for an account the person
+// is not in, or one that does not exist, gets access_denied.
+func TestTheAccountTheAppAsksFor(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		acme, globex := s.account("acme", "acme.example"), s.account("globex")
+		s.account("initech")
+		s.invited(acme, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Lovelace", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, wiki, secret)
+		b := s.browser()
+		scope := func(extra string) oauth2.AuthCodeOption {
+			return oauth2.SetAuthURLParam("scope", "openid profile email "+extra)
+		}
+
+		// The person chooses globex at sign-in.
+		l := r.start(t)
+		q := b.choose(b.signIn(b.get(l.url), "ada@acme.example", "correct horse battery"), globex.ID).atApp(t)
+		if c, _ := r.claimsOf(t, l, q); c.Account.Slug != "globex" || c.Role != "owner" {
+			t.Errorf("chosen: account %q role %q; want globex, owner", c.Account.Slug, c.Role)
+		}
+
+		for _, tc := range []struct {
+			name string
+			opts []oauth2.AuthCodeOption
+			want string // the account's slug, or the error
+		}{
+			{"asks for acme", []oauth2.AuthCodeOption{scope("account:acme")}, "acme"},
+			{"asks for globex", []oauth2.AuthCodeOption{scope("account:globex")}, "globex"},
+			{"login_hint in acme's verified domain", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("login_hint", "ada@acme.example")}, "acme"},
+			{"the scope wins over login_hint", []oauth2.AuthCodeOption{scope("account:globex"), oauth2.SetAuthURLParam("login_hint", "ada@acme.example")}, "globex"},
+			{"asks for an account the person is not in", []oauth2.AuthCodeOption{scope("account:initech")}, "access_denied"},
+			{"asks for an account that does not exist", []oauth2.AuthCodeOption{scope("account:nope")}, "access_denied"},
+			{"nothing asked: the session's account", nil, "globex"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				l := r.start(t, tc.opts...)
+				q := b.get(l.url).atApp(t)
+				if e := q.Get("error"); e != "" || tc.want == "access_denied" {
+					if e != tc.want || q.Get("code") != "" {
+						t.Errorf("the app got %v; want %s", q, tc.want)
+					}
+					return
+				}
+				if c, _ := r.claimsOf(t, l, q); c.Account.Slug != tc.want {
+					t.Errorf("account %q; want %q", c.Account.Slug, tc.want)
+				}
+			})
+		}
+
+		// An app for one account refuses to be asked for another.
+		only, os := s.app(directory.NewApp{Name: "Acme only", RedirectURIs: []string{appPrefix + "a"}, AccountID: acme.ID})
+		q = b.get(newRP(t, s, only, os).start(t, scope("account:globex")).url).atApp(t)
+		if q.Get("error") != "access_denied" {
+			t.Errorf("the Acme app asked for globex: %v; want access_denied", q)
+		}
+	})
+}
+
+// TestReauthentication: prompt=login and a max_age the sign-in is older
+// than send the person to sign in again (as themself, the email filled
+// in), and the ID token's auth_time is the new sign-in; prompt=none then
+// gets login_required; a sign-in young enough passes.
+func TestReauthentication(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, wiki, secret)
+		b := s.browser()
+		l := r.start(t)
+		_, first := r.claimsOf(t, l, b.signIn(b.get(l.url), "ada@acme.example", "correct horse battery").atApp(t))
+
+		s.clock.Add(10 * time.Minute)
+		// Young enough, or nothing asked: no page.
+		for _, opts := range [][]oauth2.AuthCodeOption{nil, {oauth2.SetAuthURLParam("max_age", "3600")}} {
+			l := r.start(t, opts...)
+			if _, at := r.claimsOf(t, l, b.get(l.url).atApp(t)); !at.Equal(first) {
+				t.Errorf("auth_time %v; want the first sign-in's %v", at, first)
+			}
+		}
+		// Too old for the app, and no page allowed.
+		q := b.get(r.start(t, oauth2.SetAuthURLParam("max_age", "60"), oauth2.SetAuthURLParam("prompt", "none")).url).atApp(t)
+		if q.Get("error") != "login_required" {
+			t.Errorf("max_age=60 with prompt=none: %v; want login_required", q)
+		}
+		for _, opts := range [][]oauth2.AuthCodeOption{{oauth2.SetAuthURLParam("prompt", "login")}, {oauth2.SetAuthURLParam("max_age", "60")}} {
+			s.clock.Add(2 * time.Minute)
+			l := r.start(t, opts...)
+			p := b.get(l.url)
+			if p.url.Path != "/login" || p.url.Query().Get("email") != "ada@acme.example" {
+				t.Fatalf("%v: at %s; want the sign-in page for ada", opts, p.url)
+			}
+			_, at := r.claimsOf(t, l, b.signIn(p, "ada@acme.example", "correct horse battery").atApp(t))
+			if !at.After(first) {
+				t.Errorf("%v: auth_time %v; want a new sign-in after %v", opts, at, first)
+			}
+		}
+	})
+}
