@@ -67,13 +67,22 @@ type Admin struct {
 	// Elsewhere says the person's session is open in another account: they
 	// administer this one too, and must switch to it (as on /me) first.
 	Elsewhere bool
+	// Operator says the person is here as a platform operator, not as a
+	// member: they may do everything, and are audited as the operator.
+	// Membership is then their membership here, if they have one.
+	Operator bool
 }
 
 // Can reports whether the admin may do action.
-func (a Admin) Can(action Action) bool { return Can(a.Membership.Role, action) }
+func (a Admin) Can(action Action) bool { return a.Operator || Can(a.Membership.Role, action) }
 
 // Actor is the admin as their changes are audited.
-func (a Admin) Actor() Actor { return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email} }
+func (a Admin) Actor() Actor {
+	if a.Operator {
+		return Actor{Source: SourceOperator, ID: a.User.ID, Name: a.User.Email}
+	}
+	return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email}
+}
 
 // errNoConsole is the answer for an account the person is not an active
 // member of: the same as for an account that does not exist, so the
@@ -84,13 +93,21 @@ var errNoConsole = NotFoundError("There is no page at this address.")
 // person. An account they are not an active member of is NotFound, one
 // where their role has no console rights Forbidden. When their session is
 // in another account the Admin is Elsewhere: nothing may be done in it
-// until they switch.
+// until they switch. An operator enters any account's console at once,
+// except the one their session is in when they administer it as a member.
 func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, error) {
 	adm := Admin{Account: v.Account, User: v.User, Membership: v.Membership}
+	if slug == v.Account.Slug && adm.Can(ViewMembers) {
+		return adm, nil
+	}
+	if !lookupable(slug) {
+		return Admin{}, errNoConsole
+	}
+	operator, err := s.IsOperator(ctx, v.User.ID)
+	if err != nil {
+		return Admin{}, err
+	}
 	if slug != v.Account.Slug {
-		if !lookupable(slug) {
-			return Admin{}, errNoConsole
-		}
 		a, err := s.store.FindAccountBySlug(ctx, slug)
 		if KindOf(err) == NotFound {
 			return Admin{}, errNoConsole
@@ -100,12 +117,19 @@ func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, err
 		}
 		m, err := s.store.FindMembership(ctx, a.ID, v.User.ID)
 		if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+			if operator {
+				return Admin{Account: a, User: v.User, Operator: true}, nil
+			}
 			return Admin{}, errNoConsole
 		}
 		if err != nil {
 			return Admin{}, err
 		}
 		adm = Admin{Account: a, User: v.User, Membership: m, Elsewhere: true}
+	}
+	if operator {
+		adm.Elsewhere, adm.Operator = false, true
+		return adm, nil
 	}
 	if !adm.Can(ViewMembers) {
 		return Admin{}, ForbiddenError(fmt.Sprintf("Only the owners and admins of %s manage it.", adm.Account.Title()))
@@ -185,16 +209,26 @@ func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, a
 	if err := adm.ready(action); err != nil {
 		return Member{}, err
 	}
-	me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
-	if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
-		return Member{}, ForbiddenError("You are no longer an active member of this account.")
-	}
-	if err != nil {
-		return Member{}, err
-	}
-	adm.Membership = me
-	if err := adm.ready(action); err != nil {
-		return Member{}, err
+	if adm.Operator {
+		// Operator rights taken away since the page loaded no longer act.
+		if ok, err := isOperator(ctx, tx, adm.User.ID); err != nil || !ok {
+			if err != nil {
+				return Member{}, err
+			}
+			return Member{}, ForbiddenError("You are no longer an operator.")
+		}
+	} else {
+		me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
+		if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
+			return Member{}, ForbiddenError("You are no longer an active member of this account.")
+		}
+		if err != nil {
+			return Member{}, err
+		}
+		adm.Membership = me
+		if err := adm.ready(action); err != nil {
+			return Member{}, err
+		}
 	}
 	m, err := s.findMember(ctx, tx, adm.Account.ID, id)
 	if err != nil {

@@ -81,6 +81,7 @@ func eventActor(a Actor) EventActor {
 	t := map[Source]string{
 		SourceCLI: "operator", SourceAdmin: "admin", SourceSCIM: "scim_token",
 		SourceSSO: "sso_connection", SourceUser: "person", SourceSystem: "system",
+		SourceOperator: "operator",
 	}[a.Source]
 	if t == "" {
 		t = "system"

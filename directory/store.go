@@ -16,6 +16,7 @@ type Store interface {
 	// SQLite) rerun fn, so fn must not have effects outside tx.
 	Tx(ctx context.Context, fn func(tx Store) error) error
 	Ping(ctx context.Context) error
+	OperatorStore
 
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)
