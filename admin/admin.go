@@ -39,7 +39,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -68,6 +68,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /admin/{account}/users/{id}/{action}", post(h.handlePersonAction))
 	mux.Handle("GET /admin/{account}/roles", get(h.handleRoles))
 	h.registerAccounts(mux)
+	h.registerSecurity(mux)
+	h.registerAudit(mux)
 	// Anything else under an account's console is a 404 only for the
 	// people who may see that the console exists.
 	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {

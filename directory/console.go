@@ -22,6 +22,9 @@ const (
 	// the owner role: an admin cannot lock the owners out, nor raise
 	// anyone (themself included) above their own role.
 	ManageOwners Action = "manage_owners"
+	// ManageSecurity is changing the account's password and sign-in
+	// policy: who may sign in how is the owners' decision.
+	ManageSecurity Action = "manage_security"
 )
 
 // Permission is one row of the table of who may do what.
@@ -38,6 +41,7 @@ var permissions = []Permission{
 	{AddMembers, "add people, invite them, resend invitations", []Role{RoleOwner, RoleAdmin}},
 	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
+	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.
