@@ -169,4 +169,3 @@ func csvCell(s string) string {
 	}
 	return s
 }
-

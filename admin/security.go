@@ -87,4 +87,3 @@ func (h *Handler) handleSetSecurity(w http.ResponseWriter, r *http.Request, v vi
 	http.Redirect(w, r, v.Base+"/security?done=saved", http.StatusSeeOther)
 	return nil
 }
-
