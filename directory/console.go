@@ -25,6 +25,8 @@ const (
 	// ManageSecurity is changing the account's password and sign-in
 	// policy: who may sign in how is the owners' decision.
 	ManageSecurity Action = "manage_security"
+	// ManageBranding is changing how the account's pages and emails look.
+	ManageBranding Action = "manage_branding"
 )
 
 // Permission is one row of the table of who may do what.
@@ -42,6 +44,7 @@ var permissions = []Permission{
 	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
 	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
+	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
 }
 
 // Permissions returns the table of who may do what in the console.

@@ -89,3 +89,18 @@ func (p PasswordPolicy) Explain() string {
 	}
 	return text + ". A commonly used password, or one containing the person's email address, is always refused: that, and length, is what stops guessing."
 }
+
+// Rebrand changes the account's display name, logo URL, colour and sender
+// name as the admin (SetBranding's rules); the rest of its branding stays.
+func (s *Service) Rebrand(ctx context.Context, adm Admin, displayName, logoURL, color, senderName string) (Account, error) {
+	if err := adm.ready(ManageBranding); err != nil {
+		return Account{}, err
+	}
+	a, err := s.store.FindAccount(ctx, adm.Account.ID)
+	if err != nil {
+		return Account{}, err
+	}
+	b := a.Branding
+	b.DisplayName, b.LogoURL, b.PrimaryColor, b.SenderName = displayName, strings.TrimSpace(logoURL), strings.TrimSpace(color), senderName
+	return s.SetBranding(ctx, adm.Account.ID, adm.Actor(), b)
+}

@@ -140,7 +140,10 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#slug`, "gamma"),
 		chromedp.SendKeys(`#name`, "Gamma GmbH"),
 		chromedp.Click(`#create-account`),
-		chromedp.WaitVisible(`#operator-badge`))
+		chromedp.WaitVisible(`nav.console a[href="/admin/gamma/security"]`))
+	if got := text(`#operator-badge`); !strings.Contains(got, "operator") {
+		t.Errorf("gamma's console: %q", got)
+	}
 	do("enter beta",
 		chromedp.Navigate(s.url+"/admin/"),
 		chromedp.WaitVisible(`#accounts`),
@@ -155,6 +158,13 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#resend`),
 		chromedp.Click(`#resend`),
 		chromedp.WaitVisible(`#done-resent`))
+	do("audit log",
+		chromedp.Click(`a[href="/admin/beta/audit"]`),
+		chromedp.WaitVisible(`#events`))
+	if got := text(`#events tbody tr:first-child`); !strings.Contains(got, "invitation.resent") || !strings.Contains(got, "(operator)") {
+		t.Errorf("beta's newest event: %q", got)
+	}
+	checked("audit log")
 
 	if problems := console.problems(ctx, s.url); len(problems) > 0 {
 		t.Errorf("console errors or CSP violations:\n%s", strings.Join(problems, "\n"))
