@@ -15,13 +15,14 @@ import (
 
 // TestConsolePagesInBrowser: through admit serve, in Chromium, an owner
 // sorts the Users table by its headings and changes the Security page;
-// then, made an operator with the CLI, opens /admin, creates an account
-// there and enters another account's console as the operator. axe-core
+// then, made an operator with the CLI, opens /admin, rebrands her account,
+// creates an account and enters another account's console as the
+// operator, resends an invitation there and finds it in its audit log. axe-core
 // finds no serious or critical violation on these pages, and they log no
 // error and no CSP violation. The operator's changes are audited as theirs.
 //
 // With ADMIT_SCREENSHOTS=DIR, it saves the README's screenshots there
-// (users.png, person.png, security.png, accounts.png).
+// (users.png, person.png, security.png, branding.png and the others).
 func TestConsolePagesInBrowser(t *testing.T) {
 	axe := axeScript(t)
 	ctx := newBrowser(t)
@@ -136,6 +137,18 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		chromedp.Click(`button[type=submit]`),
 		chromedp.WaitVisible(`#create-account`))
 	checked("accounts")
+	do("branding",
+		chromedp.Navigate(s.url+"/admin/acme/branding"),
+		chromedp.WaitVisible(`#save-branding`),
+		chromedp.SetValue(`#color`, "#0a66c2"),
+		chromedp.SetValue(`#display_name`, "Acme Cloud"),
+		chromedp.Click(`#save-branding`),
+		chromedp.WaitVisible(`#done-saved`))
+	if got := text(`header.brand`); !strings.Contains(got, "Acme Cloud") {
+		t.Errorf("the console's header after rebranding: %q", got)
+	}
+	checked("branding")
+	do("accounts again", chromedp.Navigate(s.url+"/admin/"), chromedp.WaitVisible(`#create-account`))
 	do("create an account",
 		chromedp.SendKeys(`#slug`, "gamma"),
 		chromedp.SendKeys(`#name`, "Gamma GmbH"),
