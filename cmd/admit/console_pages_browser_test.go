@@ -22,7 +22,8 @@ import (
 // error and no CSP violation. The operator's changes are audited as theirs.
 //
 // With ADMIT_SCREENSHOTS=DIR, it saves the README's screenshots there
-// (users.png, person.png, security.png, branding.png and the others).
+// (console-users.png, console-person.png, console-security.png,
+// console-branding.png and the others).
 func TestConsolePagesInBrowser(t *testing.T) {
 	axe := axeScript(t)
 	ctx := newBrowser(t)
@@ -165,7 +166,7 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	if got := text(`#operator-badge`); !strings.Contains(got, "olive@acme.example, operator") {
 		t.Errorf("operator badge: %q", got)
 	}
-	checked("console as operator")
+	checked("operator view")
 	do("resend as operator",
 		chromedp.Click(`#people a[href^="/admin/beta/users/"]`),
 		chromedp.WaitVisible(`#resend`),
@@ -211,7 +212,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "console-"+strings.ReplaceAll(name, " ", "-")+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
