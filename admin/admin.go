@@ -21,7 +21,10 @@ type Config struct {
 	Pages     *web.Renderer
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
-	Logger *slog.Logger
+	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
+	// the console gives identity providers.
+	BaseURL string
+	Logger  *slog.Logger
 }
 
 // Handler serves the console's pages.
@@ -31,15 +34,18 @@ type Handler struct {
 	cookie web.SessionCookie
 	log    *slog.Logger
 	tmpl   map[string]*template.Template
+	// baseURL is Config.BaseURL.
+	baseURL string
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}}
+	h.baseURL = cfg.BaseURL
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -71,6 +77,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerSecurity(mux)
 	h.registerAudit(mux)
 	h.registerBranding(mux)
+	h.registerProvisioning(mux)
 	// Anything else under an account's console is a 404 only for the
 	// people who may see that the console exists.
 	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {

@@ -27,6 +27,9 @@ const (
 	ManageSecurity Action = "manage_security"
 	// ManageBranding is changing how the account's pages and emails look.
 	ManageBranding Action = "manage_branding"
+	// ManageProvisioning is creating and revoking SCIM tokens: a token
+	// adds, changes and removes people on its own.
+	ManageProvisioning Action = "manage_provisioning"
 )
 
 // Permission is one row of the table of who may do what.
@@ -45,6 +48,7 @@ var permissions = []Permission{
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
 	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
 	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
+	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.

@@ -607,10 +607,11 @@ type AuditQuery struct {
 	// (an email, a token's name) is it. BeforeAt and BeforeID continue a
 	// listing after the event with that time and id (keyset pagination,
 	// newest first).
-	Until    time.Time
-	Actor    string
-	BeforeAt time.Time
-	BeforeID string
+	Until       time.Time
+	Actor       string
+	ActorSource Source
+	BeforeAt    time.Time
+	BeforeID    string
 }
 
 // AuditTrail returns the account's newest audit events that match: by

@@ -49,6 +49,9 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	if !q.Until.IsZero() {
 		where, args = append(where, `created_at < ?`), append(args, q.Until)
 	}
+	if q.ActorSource != "" {
+		where, args = append(where, `actor_source = ?`), append(args, string(q.ActorSource))
+	}
 	if q.Actor != "" {
 		where, args = append(where, `actor_name = ?`), append(args, q.Actor)
 	}

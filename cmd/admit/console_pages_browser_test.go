@@ -14,7 +14,8 @@ import (
 )
 
 // TestConsolePagesInBrowser: through admit serve, in Chromium, an owner
-// sorts the Users table by its headings and changes the Security page;
+// sorts the Users table by its headings, changes the Security page and
+// makes a SCIM token;
 // then, made an operator with the CLI, opens /admin, rebrands her account,
 // creates an account and enters another account's console as the
 // operator, resends an invitation there and finds it in its audit log. axe-core
@@ -117,6 +118,21 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	if got := text(`#policy-words`); !strings.HasPrefix(got, "People choose passwords of at least 16 characters, with a digit.") {
 		t.Errorf("policy in words: %q", got)
 	}
+
+	// Provisioning: a token made, shown once.
+	do("SCIM token",
+		chromedp.Click(`a[href="/admin/acme/scim"]`),
+		chromedp.WaitVisible(`#create-token`),
+		chromedp.SendKeys(`#token-name`, "Okta production"),
+		chromedp.Click(`#create-token`),
+		chromedp.WaitVisible(`#token-value`))
+	if got := text(`#token-value`); !strings.HasPrefix(got, "admit_scim_") {
+		t.Errorf("the new token: %q", got)
+	}
+	if got := text(`#scim-base-url`); got != s.url+"/scim/v2" {
+		t.Errorf("SCIM base URL: %q; want %s/scim/v2", got, s.url)
+	}
+	checked("scim")
 
 	if problems := console.problems(ctx, s.url); len(problems) > 0 {
 		t.Errorf("console errors or CSP violations:\n%s", strings.Join(problems, "\n"))

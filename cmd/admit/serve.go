@@ -274,7 +274,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,52 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+)
+
+// Provisioning is what the console's SCIM page shows: the account's tokens
+// and the recent changes SCIM made.
+type Provisioning struct {
+	Tokens   []SCIMToken
+	Activity []AuditEvent // newest first
+}
+
+// provisioningActivity is how many of SCIM's recent changes the page shows.
+const provisioningActivity = 25
+
+// Provisioning returns the account's SCIM tokens and SCIM's recent changes.
+func (s *Service) Provisioning(ctx context.Context, adm Admin) (Provisioning, error) {
+	if err := adm.ready(ViewMembers); err != nil {
+		return Provisioning{}, err
+	}
+	tokens, err := s.store.FindSCIMTokens(ctx, adm.Account.ID)
+	if err != nil {
+		return Provisioning{}, fmt.Errorf("find SCIM tokens: %w", err)
+	}
+	events, err := s.store.FindAuditEventsBy(ctx, adm.Account.ID, AuditQuery{ActorSource: SourceSCIM, Limit: provisioningActivity})
+	if err != nil {
+		return Provisioning{}, fmt.Errorf("find SCIM activity: %w", err)
+	}
+	return Provisioning{Tokens: tokens, Activity: events}, nil
+}
+
+// AddSCIMToken makes a SCIM token for the account as the admin; the token
+// is returned once and kept only as a hash.
+func (s *Service) AddSCIMToken(ctx context.Context, adm Admin, name string) (string, SCIMToken, error) {
+	if err := adm.ready(ManageProvisioning); err != nil {
+		return "", SCIMToken{}, err
+	}
+	return s.CreateSCIMToken(ctx, adm.Account.ID, adm.Actor(), name)
+}
+
+// EndSCIMToken revokes one of the account's SCIM tokens as the admin.
+func (s *Service) EndSCIMToken(ctx context.Context, adm Admin, id string) (SCIMToken, error) {
+	if err := adm.ready(ManageProvisioning); err != nil {
+		return SCIMToken{}, err
+	}
+	if !lookupable(id) {
+		return SCIMToken{}, NotFoundError("no such SCIM token in this account")
+	}
+	return s.RevokeSCIMToken(ctx, adm.Account.ID, adm.Actor(), id)
+}
