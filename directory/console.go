@@ -30,6 +30,9 @@ const (
 	// ManageProvisioning is creating and revoking SCIM tokens: a token
 	// adds, changes and removes people on its own.
 	ManageProvisioning Action = "manage_provisioning"
+	// ManageDomains is claiming, verifying and withdrawing email domains:
+	// a verified domain makes the account the home of its people.
+	ManageDomains Action = "manage_domains"
 )
 
 // Permission is one row of the table of who may do what.
@@ -49,6 +52,7 @@ var permissions = []Permission{
 	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
 	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
 	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},
+	{ManageDomains, "claim, verify and withdraw the account's email domains", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.

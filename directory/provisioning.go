@@ -50,3 +50,38 @@ func (s *Service) EndSCIMToken(ctx context.Context, adm Admin, id string) (SCIMT
 	}
 	return s.RevokeSCIMToken(ctx, adm.Account.ID, adm.Actor(), id)
 }
+
+// AccountDomains lists the account's domains for the console.
+func (s *Service) AccountDomains(ctx context.Context, adm Admin) ([]Domain, error) {
+	if err := adm.ready(ViewMembers); err != nil {
+		return nil, err
+	}
+	return s.Domains(ctx, adm.Account.ID)
+}
+
+// ClaimDomain claims an email domain for the account as the admin; it is
+// pending until its DNS record proves it (AddDomain, never vouched).
+func (s *Service) ClaimDomain(ctx context.Context, adm Admin, name string) (Domain, error) {
+	if err := adm.ready(ManageDomains); err != nil {
+		return Domain{}, err
+	}
+	return s.AddDomain(ctx, adm.Account.ID, adm.Actor(), name, false)
+}
+
+// ProveDomain looks up a claimed domain's DNS record as the admin
+// (VerifyDomain).
+func (s *Service) ProveDomain(ctx context.Context, adm Admin, name string) (Domain, error) {
+	if err := adm.ready(ManageDomains); err != nil {
+		return Domain{}, err
+	}
+	return s.VerifyDomain(ctx, adm.Account.ID, adm.Actor(), name)
+}
+
+// WithdrawDomain withdraws the account's claim of a domain as the admin
+// (RemoveDomain).
+func (s *Service) WithdrawDomain(ctx context.Context, adm Admin, name string) error {
+	if err := adm.ready(ManageDomains); err != nil {
+		return err
+	}
+	return s.RemoveDomain(ctx, adm.Account.ID, adm.Actor(), name)
+}
