@@ -129,8 +129,9 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	if got := text(`#token-value`); !strings.HasPrefix(got, "admit_scim_") {
 		t.Errorf("the new token: %q", got)
 	}
-	if got := text(`#scim-base-url`); got != s.url+"/scim/v2" {
-		t.Errorf("SCIM base URL: %q; want %s/scim/v2", got, s.url)
+	// ADMIT_BASE_URL is left at its default here.
+	if got := text(`#scim-base-url`); got != "http://localhost:8080/scim/v2" {
+		t.Errorf("SCIM base URL: %q; want ADMIT_BASE_URL's /scim/v2", got)
 	}
 	checked("scim")
 
@@ -188,11 +189,25 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#resend`),
 		chromedp.Click(`#resend`),
 		chromedp.WaitVisible(`#done-resent`))
+	do("domains",
+		chromedp.Click(`a[href="/admin/beta/domains"]`),
+		chromedp.WaitVisible(`#add-domain`),
+		chromedp.SendKeys(`#domain`, "beta.example"),
+		chromedp.Click(`#add-domain`),
+		chromedp.WaitVisible(`#done-added`))
+	if got := text(`#domains .record-value`); !strings.HasPrefix(got, "admit-verify=") {
+		t.Errorf("the TXT record to publish: %q", got)
+	}
+	checked("domains")
 	do("audit log",
 		chromedp.Click(`a[href="/admin/beta/audit"]`),
+		chromedp.WaitVisible(`#events`),
+		chromedp.SendKeys(`#action`, "invitation.resent"),
+		chromedp.Click(`form[role=search] button[type=submit]`),
+		chromedp.WaitVisible(`#action[value="invitation.resent"]`),
 		chromedp.WaitVisible(`#events`))
 	if got := text(`#events tbody tr:first-child`); !strings.Contains(got, "invitation.resent") || !strings.Contains(got, "(operator)") {
-		t.Errorf("beta's newest event: %q", got)
+		t.Errorf("beta's newest invitation event: %q", got)
 	}
 	checked("audit log")
 
