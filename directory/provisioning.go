@@ -85,3 +85,15 @@ func (s *Service) WithdrawDomain(ctx context.Context, adm Admin, name string) er
 	}
 	return s.RemoveDomain(ctx, adm.Account.ID, adm.Actor(), name)
 }
+
+// AccountMail lists the account's newest mail and how each delivery
+// stands, for the console: what was sent, kept in the dev mailbox (no
+// SMTP), is waiting, or failed (a bounce or a refusal, with the reason).
+// Only the state: a message's text holds links (an invitation, a reset)
+// that are its recipient's alone.
+func (s *Service) AccountMail(ctx context.Context, adm Admin, limit int) ([]MailMessage, error) {
+	if err := adm.ready(ViewMembers); err != nil {
+		return nil, err
+	}
+	return s.Mail(ctx, adm.Account.ID, limit)
+}
