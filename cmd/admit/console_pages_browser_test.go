@@ -15,7 +15,7 @@ import (
 
 // TestConsolePagesInBrowser: through admit serve, in Chromium, an owner
 // sorts the Users table by its headings, changes the Security page and
-// makes a SCIM token;
+// reads the Mail page and makes a SCIM token;
 // then, made an operator with the CLI, opens /admin, rebrands her account,
 // creates an account and enters another account's console as the
 // operator, resends an invitation there and finds it in its audit log. axe-core
@@ -118,6 +118,15 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	if got := text(`#policy-words`); !strings.HasPrefix(got, "People choose passwords of at least 16 characters, with a digit.") {
 		t.Errorf("policy in words: %q", got)
 	}
+
+	// Mail: the invitations' deliveries, kept in the dev mailbox.
+	do("mail",
+		chromedp.Click(`a[href="/admin/acme/mail"]`),
+		chromedp.WaitVisible(`#mail`))
+	if got := text(`#mail tbody`); !strings.Contains(got, "zoe@acme.example") || !strings.Contains(got, "Invitation") {
+		t.Errorf("the Mail page: %q", got)
+	}
+	checked("mail")
 
 	// Provisioning: a token made, shown once.
 	do("SCIM token",
