@@ -12,9 +12,12 @@
 // accounts a page to switch (as on /me). Everything a page names by id is
 // looked up within that account, so another account's ids are 404 too.
 //
-// Sessions and the sign-in are package login's; the JSON API and the other
-// console pages (security, branding, SSO, SCIM, domains, audit log, mail)
-// are still to come.
+// Platform operators (directory.Operator) enter every account's console
+// without a membership there and are audited as the operator; /admin lists
+// the accounts for them and creates one.
+//
+// Sessions and the sign-in are package login's; the JSON API and the
+// Single sign-on page are other files' (api*.go, sso*.go).
 //
 // Routes:
 //
@@ -31,4 +34,18 @@
 //	POST /admin/{account}/users/{id}/role          change their role
 //	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, remove, resend, reset
 //	GET  /admin/{account}/roles                    who may do what
+//	GET  /admin, /admin/                           the accounts (an operator: all, and a form)
+//	POST /admin/                                   an operator creates an account
+//	GET  /admin/{account}/security                 password and sign-in policy
+//	POST /admin/{account}/security
+//	GET  /admin/{account}/branding                 name shown, logo URL, colour, sender name
+//	POST /admin/{account}/branding
+//	GET  /admin/{account}/scim                     SCIM base URL, tokens, recent SCIM activity
+//	POST /admin/{account}/scim/tokens              make a token (shown on this response only)
+//	POST /admin/{account}/scim/tokens/{id}/revoke
+//	GET  /admin/{account}/domains                  domains, the TXT record to publish
+//	POST /admin/{account}/domains                  add, verify or remove (action=)
+//	GET  /admin/{account}/mail                     the account's mail and delivery states
+//	GET  /admin/{account}/audit                    audit log: filters, keyset pages
+//	GET  /admin/{account}/audit.csv                the same as CSV, formula cells neutralised
 package admin
