@@ -24,7 +24,10 @@ type Config struct {
 	SSO ConnectionSetup
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
-	Logger *slog.Logger
+	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
+	// the console gives identity providers.
+	BaseURL string
+	Logger  *slog.Logger
 }
 
 // Handler serves the console's pages.
@@ -35,15 +38,17 @@ type Handler struct {
 	log    *slog.Logger
 	tmpl   map[string]*template.Template
 	setup  ConnectionSetup
+	// baseURL is Config.BaseURL.
+	baseURL string
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -75,6 +80,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /admin/{account}/users/{id}/{action}", post(h.handlePersonAction))
 	mux.Handle("GET /admin/{account}/roles", get(h.handleRoles))
 	h.registerSSO(mux, get, post)
+	h.registerAccounts(mux)
+	h.registerSecurity(mux)
+	h.registerAudit(mux)
+	h.registerBranding(mux)
+	h.registerProvisioning(mux)
+	h.registerDomains(mux)
+	h.registerMail(mux)
 	// Anything else under an account's console is a 404 only for the
 	// people who may see that the console exists.
 	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {

@@ -85,9 +85,15 @@ func BenchmarkUsersPage100k(b *testing.B) {
 			{"source-scim-20pct", "source=scim"},
 			{"never-signed-in-70pct", "never=1"},
 			{"invited-and-search", "status=invited&q=ada"},
+			{"deactivated-and-search", "status=deactivated&q=lovelace"},
+			{"sort-name", "sort=name"},
+			{"sort-sign-in-newest", "sort=sign_in&dir=desc"},
+			{"sort-created-deactivated", "sort=created&dir=desc&status=deactivated"},
+			{"sort-name-search", "sort=name&q=lovelace"},
 		} {
 			q, _ := url.ParseQuery(tc.query)
-			f := directory.MemberFilter{Search: q.Get("q"), Status: directory.Status(q.Get("status")), Source: directory.MembershipSource(q.Get("source")), NeverSignedIn: q.Get("never") == "1"}
+			f := directory.MemberFilter{Search: q.Get("q"), Status: directory.Status(q.Get("status")), Source: directory.MembershipSource(q.Get("source")), NeverSignedIn: q.Get("never") == "1",
+				Sort: directory.MemberSort(q.Get("sort")), Desc: q.Get("dir") == "desc"}
 			// The listing alone, to tell it from the session check, count
 			// and rendering around it.
 			b.Run(tc.name+"/list", func(b *testing.B) {

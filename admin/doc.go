@@ -12,12 +12,15 @@
 // accounts a page to switch (as on /me). Everything a page names by id is
 // looked up within that account, so another account's ids are 404 too.
 //
-// Sessions and the sign-in are package login's; the JSON API and the other
-// console pages (security, branding, SCIM, domains, audit log, mail) are
-// still to come. The Single sign-on pages (sso.go) leave the protocol work
-// to package sso through ConnectionSetup, which cmd/admit passes in; the
-// Test sign-in runs at package sso's /sso/{account}/test and comes back to
-// the connection's test page with the login log's reference.
+// Platform operators (directory.Operator) enter every account's console
+// without a membership there and are audited as the operator; /admin lists
+// the accounts for them and creates one.
+//
+// Sessions and the sign-in are package login's; the JSON API is api*.go.
+// The Single sign-on pages (sso*.go) leave the protocol work to package
+// sso through ConnectionSetup, which cmd/admit passes in; the Test sign-in
+// runs at package sso's /sso/{account}/test and comes back to the
+// connection's test page with the login log's reference.
 //
 // Routes:
 //
@@ -47,4 +50,18 @@
 //	POST /admin/{account}/sso/connections/{name}/remove
 //	GET  /admin/{account}/sso/connections/{name}/attempts  the login log
 //	GET  /admin/{account}/sso/connections/{name}/test      a Test sign-in's result (?ref=)
+//	GET  /admin, /admin/                           the accounts (an operator: all, and a form)
+//	POST /admin/                                   an operator creates an account
+//	GET  /admin/{account}/security                 password and sign-in policy
+//	POST /admin/{account}/security
+//	GET  /admin/{account}/branding                 name shown, logo URL, colour, sender name
+//	POST /admin/{account}/branding
+//	GET  /admin/{account}/scim                     SCIM base URL, tokens, recent SCIM activity
+//	POST /admin/{account}/scim/tokens              make a token (shown on this response only)
+//	POST /admin/{account}/scim/tokens/{id}/revoke
+//	GET  /admin/{account}/domains                  domains, the TXT record to publish
+//	POST /admin/{account}/domains                  add, verify or remove (action=)
+//	GET  /admin/{account}/mail                     the account's mail and delivery states
+//	GET  /admin/{account}/audit                    audit log: filters, keyset pages
+//	GET  /admin/{account}/audit.csv                the same as CSV, formula cells neutralised
 package admin

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -19,6 +20,10 @@ const usersPageSize = 50
 // page would cost more than the page itself.
 const countLimit = 10_000
 
+// searchCountLimit is countLimit for a search, whose matches are counted
+// one by one: a thousand is as much as anyone reads.
+const searchCountLimit = 1_000
+
 // filterForm is the Users page's search and filters, as the query string
 // carries them.
 type filterForm struct {
@@ -26,14 +31,54 @@ type filterForm struct {
 	Status string
 	Source string
 	Never  bool
+	Sort   string // empty: by email
+	Desc   bool
 }
 
 func readFilter(q url.Values) filterForm {
-	return filterForm{Search: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Source: q.Get("source"), Never: q.Get("never") == "1"}
+	return filterForm{Search: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Source: q.Get("source"), Never: q.Get("never") == "1",
+		Sort: q.Get("sort"), Desc: q.Get("dir") == "desc"}
 }
 
 func (f filterForm) filter() directory.MemberFilter {
-	return directory.MemberFilter{Search: f.Search, Status: directory.Status(f.Status), Source: directory.MembershipSource(f.Source), NeverSignedIn: f.Never}
+	return directory.MemberFilter{Search: f.Search, Status: directory.Status(f.Status), Source: directory.MembershipSource(f.Source), NeverSignedIn: f.Never,
+		Sort: directory.MemberSort(f.Sort), Desc: f.Desc}
+}
+
+// sortColumn is one sortable column heading of the Users table: its link
+// sorts by it (the other way when it is the current order), and AriaSort
+// tells assistive technology the current order.
+type sortColumn struct {
+	Label, URL, AriaSort string
+}
+
+// sortColumns are the Users table's sortable headings, keyed by order.
+func (f filterForm) sortColumns(base string) map[string]sortColumn {
+	current := cmp.Or(f.Sort, string(directory.SortEmail))
+	out := map[string]sortColumn{}
+	for _, c := range []struct{ sort, label string }{
+		{"email", "Email"}, {"name", "Name"}, {"sign_in", "Last sign-in"}, {"created", "Added"},
+	} {
+		g := f
+		g.Sort, g.Desc = c.sort, false
+		col := sortColumn{Label: c.label}
+		if c.sort == current {
+			g.Desc = !f.Desc
+			col.AriaSort = "ascending"
+			if f.Desc {
+				col.AriaSort = "descending"
+			}
+		} else if c.sort == "sign_in" || c.sort == "created" {
+			// The newest first is what one looks for first.
+			g.Desc = true
+		}
+		col.URL = base + "/users"
+		if enc := g.query().Encode(); enc != "" {
+			col.URL += "?" + enc
+		}
+		out[c.sort] = col
+	}
+	return out
 }
 
 // query is the filter as a query string, for the links that keep it.
@@ -51,6 +96,12 @@ func (f filterForm) query() url.Values {
 	if f.Never {
 		q.Set("never", "1")
 	}
+	if f.Sort != "" && f.Sort != string(directory.SortEmail) {
+		q.Set("sort", f.Sort)
+	}
+	if f.Desc {
+		q.Set("dir", "desc")
+	}
 	return q
 }
 
@@ -59,6 +110,7 @@ type usersPage struct {
 	Statuses []directory.Status
 	Sources  []directory.MembershipSource
 	Members  []directory.Member
+	Columns  map[string]sortColumn
 	Count    int
 	More     bool   // more than Count match
 	Next     string // the next page's URL, empty on the last
@@ -82,7 +134,7 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	v.Section = "users"
 	q := r.URL.Query()
 	f := readFilter(q)
-	p := usersPage{Filter: f, Statuses: directory.Statuses(), Sources: directory.MembershipSources()}
+	p := usersPage{Filter: f, Statuses: directory.Statuses(), Sources: directory.MembershipSources(), Columns: f.sortColumns(v.Base)}
 	if v.Notice = doneNotices[q.Get("done")]; v.Notice != "" {
 		v.Done = q.Get("done")
 	}
@@ -95,11 +147,15 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	if err != nil {
 		return err
 	}
-	n, err := h.dir.CountMembersUpTo(r.Context(), v.Admin.Account.ID, f.filter(), countLimit+1)
+	limit := countLimit
+	if f.Search != "" {
+		limit = searchCountLimit
+	}
+	n, err := h.dir.CountMembersUpTo(r.Context(), v.Admin.Account.ID, f.filter(), limit+1)
 	if err != nil {
 		return err
 	}
-	p.Count, p.More = min(n, countLimit), n > countLimit
+	p.Count, p.More = min(n, limit), n > limit
 	p.Members = page.Members
 	if page.Next != "" {
 		next := f.query()

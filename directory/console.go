@@ -25,6 +25,17 @@ const (
 	// ManageSSO is setting up single sign-on: adding, changing, testing
 	// and removing connections, and mapping groups to roles.
 	ManageSSO Action = "manage_sso"
+	// ManageSecurity is changing the account's password and sign-in
+	// policy: who may sign in how is the owners' decision.
+	ManageSecurity Action = "manage_security"
+	// ManageBranding is changing how the account's pages and emails look.
+	ManageBranding Action = "manage_branding"
+	// ManageProvisioning is creating and revoking SCIM tokens: a token
+	// adds, changes and removes people on its own.
+	ManageProvisioning Action = "manage_provisioning"
+	// ManageDomains is claiming, verifying and withdrawing email domains:
+	// a verified domain makes the account the home of its people.
+	ManageDomains Action = "manage_domains"
 )
 
 // Permission is one row of the table of who may do what.
@@ -42,6 +53,10 @@ var permissions = []Permission{
 	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
 	{ManageSSO, "set up single sign-on: add, change, test and remove connections, map groups to roles", []Role{RoleOwner, RoleAdmin}},
+	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
+	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
+	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},
+	{ManageDomains, "claim, verify and withdraw the account's email domains", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.
@@ -74,15 +89,22 @@ type Admin struct {
 	// Key is the API key acting, when the admin is a program using the
 	// JSON API (KeyAdmin); User is then empty.
 	Key *APIKey
+	// Operator says the person is here as a platform operator, not as a
+	// member: they may do everything, and are audited as the operator.
+	// Membership is then their membership here, if they have one.
+	Operator bool
 }
 
 // Can reports whether the admin may do action.
-func (a Admin) Can(action Action) bool { return Can(a.Membership.Role, action) }
+func (a Admin) Can(action Action) bool { return a.Operator || Can(a.Membership.Role, action) }
 
 // Actor is the admin as their changes are audited.
 func (a Admin) Actor() Actor {
 	if a.Key != nil {
 		return a.Key.Actor()
+	}
+	if a.Operator {
+		return Actor{Source: SourceOperator, ID: a.User.ID, Name: a.User.Email}
 	}
 	return Actor{Source: SourceAdmin, ID: a.User.ID, Name: a.User.Email}
 }
@@ -96,13 +118,21 @@ var errNoConsole = NotFoundError("There is no page at this address.")
 // person. An account they are not an active member of is NotFound, one
 // where their role has no console rights Forbidden. When their session is
 // in another account the Admin is Elsewhere: nothing may be done in it
-// until they switch.
+// until they switch. An operator enters any account's console at once,
+// except the one their session is in when they administer it as a member.
 func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, error) {
 	adm := Admin{Account: v.Account, User: v.User, Membership: v.Membership}
+	if slug == v.Account.Slug && adm.Can(ViewMembers) {
+		return adm, nil
+	}
+	if !lookupable(slug) {
+		return Admin{}, errNoConsole
+	}
+	operator, err := s.IsOperator(ctx, v.User.ID)
+	if err != nil {
+		return Admin{}, err
+	}
 	if slug != v.Account.Slug {
-		if !lookupable(slug) {
-			return Admin{}, errNoConsole
-		}
 		a, err := s.store.FindAccountBySlug(ctx, slug)
 		if KindOf(err) == NotFound {
 			return Admin{}, errNoConsole
@@ -112,12 +142,19 @@ func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, err
 		}
 		m, err := s.store.FindMembership(ctx, a.ID, v.User.ID)
 		if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+			if operator {
+				return Admin{Account: a, User: v.User, Operator: true}, nil
+			}
 			return Admin{}, errNoConsole
 		}
 		if err != nil {
 			return Admin{}, err
 		}
 		adm = Admin{Account: a, User: v.User, Membership: m, Elsewhere: true}
+	}
+	if operator {
+		adm.Elsewhere, adm.Operator = false, true
+		return adm, nil
 	}
 	if !adm.Can(ViewMembers) {
 		return Admin{}, ForbiddenError(fmt.Sprintf("Only the owners and admins of %s manage it.", adm.Account.Title()))
@@ -207,16 +244,26 @@ func (s *Service) target(ctx context.Context, tx Store, adm *Admin, id string, a
 		// refused when the request began.
 		return s.targetMember(ctx, tx, adm, id, onSelf)
 	}
-	me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
-	if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
-		return Member{}, ForbiddenError("You are no longer an active member of this account.")
-	}
-	if err != nil {
-		return Member{}, err
-	}
-	adm.Membership = me
-	if err := adm.ready(action); err != nil {
-		return Member{}, err
+	if adm.Operator {
+		// Operator rights taken away since the page loaded no longer act.
+		if ok, err := isOperator(ctx, tx, adm.User.ID); err != nil || !ok {
+			if err != nil {
+				return Member{}, err
+			}
+			return Member{}, ForbiddenError("You are no longer an operator.")
+		}
+	} else {
+		me, err := tx.LockMembership(ctx, adm.Account.ID, adm.User.ID)
+		if KindOf(err) == NotFound || (err == nil && me.Status != StatusActive) {
+			return Member{}, ForbiddenError("You are no longer an active member of this account.")
+		}
+		if err != nil {
+			return Member{}, err
+		}
+		adm.Membership = me
+		if err := adm.ready(action); err != nil {
+			return Member{}, err
+		}
 	}
 	return s.targetMember(ctx, tx, adm, id, onSelf)
 }

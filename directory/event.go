@@ -82,7 +82,8 @@ func eventActor(a Actor) EventActor {
 	t := map[Source]string{
 		SourceCLI: "operator", SourceAdmin: "admin", SourceSCIM: "scim_token",
 		SourceSSO: "sso_connection", SourceUser: "person", SourceSystem: "system",
-		SourceAPIKey: "api_key",
+		SourceAPIKey:   "api_key",
+		SourceOperator: "operator",
 	}[a.Source]
 	if t == "" {
 		t = "system"

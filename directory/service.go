@@ -498,12 +498,19 @@ type MemberFilter struct {
 	Source MembershipSource
 	// NeverSignedIn keeps the members who never signed in to the account.
 	NeverSignedIn bool
+	// Sort orders the listing (email when empty), descending with Desc.
+	// By sign-in, those who never signed in come last either way.
+	Sort MemberSort
+	Desc bool
 }
 
 // query checks f and turns it into the store's query.
 func (f MemberFilter) query() (MemberQuery, error) {
-	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(f.Search)), Status: f.Status, Source: f.Source, NeverSignedIn: f.NeverSignedIn}
-	var problems []string
+	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(f.Search)), Status: f.Status, Source: f.Source, NeverSignedIn: f.NeverSignedIn, Sort: f.Sort, Desc: f.Desc}
+	if q.Sort == "" {
+		q.Sort = SortEmail
+	}
+	problems := appendProblem(nil, checkSort(f.Sort))
 	if q.Status != "" && !slices.Contains(Statuses(), q.Status) {
 		problems = append(problems, fmt.Sprintf("there is no status %q (statuses: active, invited, deactivated)", q.Status))
 	}
@@ -541,7 +548,7 @@ func (s *Service) ListMembersBy(ctx context.Context, accountID string, f MemberF
 		q.Limit = MaxPageSize
 	}
 	if after != "" {
-		if q.AfterEmailKey, q.AfterUserID, err = decodeCursor(after); err != nil {
+		if err := readCursor(&q, after); err != nil {
 			return MemberPage{}, err
 		}
 	}
@@ -554,8 +561,7 @@ func (s *Service) ListMembersBy(ctx context.Context, accountID string, f MemberF
 	page := MemberPage{Members: members}
 	if len(members) == q.Limit {
 		page.Members = members[:q.Limit-1]
-		last := page.Members[len(page.Members)-1]
-		page.Next = encodeCursor(EmailKey(last.User.Email), last.User.ID)
+		page.Next = pageCursor(q, page.Members[len(page.Members)-1])
 	}
 	return page, nil
 }
@@ -597,10 +603,15 @@ type AuditQuery struct {
 	People []string
 	Since  time.Time
 	Limit  int
-	// BeforeAt and BeforeID, when set, continue a listing after the event
-	// with that time and id (keyset pagination, newest first).
-	BeforeAt time.Time
-	BeforeID string
+	// Until keeps events before it; Actor keeps events whose actor's name
+	// (an email, a token's name) is it. BeforeAt and BeforeID continue a
+	// listing after the event with that time and id (keyset pagination,
+	// newest first).
+	Until       time.Time
+	Actor       string
+	ActorSource Source
+	BeforeAt    time.Time
+	BeforeID    string
 }
 
 // AuditTrail returns the account's newest audit events that match: by

@@ -16,6 +16,7 @@ type Store interface {
 	// SQLite) rerun fn, so fn must not have effects outside tx.
 	Tx(ctx context.Context, fn func(tx Store) error) error
 	Ping(ctx context.Context) error
+	OperatorStore
 
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)
@@ -284,4 +285,13 @@ type MemberQuery struct {
 	Status        Status
 	Source        MembershipSource
 	NeverSignedIn bool
+	// Sort and Desc order the listing (SortEmail when empty). For the
+	// other orders the listing continues after AfterKey (the member's
+	// sort key: a name key or an RFC 3339 time) and AfterUserID; by
+	// sign-in, AfterNever says the cursor is among those who never
+	// signed in, who come last, in email order, and AfterKey is an email key.
+	Sort       MemberSort
+	Desc       bool
+	AfterKey   string
+	AfterNever bool
 }

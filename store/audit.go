@@ -59,9 +59,17 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	if !q.Since.IsZero() {
 		where, args = append(where, `created_at >= ?`), append(args, q.Since)
 	}
-	if !q.BeforeAt.IsZero() {
-		where = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`)
-		args = append(args, q.BeforeAt, q.BeforeAt, q.BeforeID)
+	if !q.Until.IsZero() {
+		where, args = append(where, `created_at < ?`), append(args, q.Until)
+	}
+	if q.ActorSource != "" {
+		where, args = append(where, `actor_source = ?`), append(args, string(q.ActorSource))
+	}
+	if q.Actor != "" {
+		where, args = append(where, `actor_name = ?`), append(args, q.Actor)
+	}
+	if q.BeforeID != "" {
+		where, args = append(where, `(created_at, id) < (?, ?)`), append(args, q.BeforeAt, q.BeforeID)
 	}
 	args = append(args, q.Limit)
 	var rows []struct {

@@ -160,33 +160,96 @@ const memberSelect = `SELECT u.id, u.email, u.first_name, u.last_name, u.passwor
 // prefix: appended to the prefix it closes a prefix range.
 const maxKey = "\U0010FFFF"
 
-// FindMembers returns one page of the account's members ordered by email
-// key, continuing after q's cursor. Without a search, the page is a range
-// scan of the (account_id, email_key, user_id) index. With one, each of the
+// FindMembers returns one page of the account's members in q's order
+// (email key by default), continuing after q's cursor. Without a search,
+// the page is a range scan of the order's index. With one, each of the
 // three keys contributes a prefix range scan of its own index, so the cost
 // follows the number of matches, not the size of the account.
+//
+// By sign-in, the people who signed in come first (their sign-in index,
+// newest or oldest first), then those who never did, in email order: two
+// index walks, each as cheap as one, where one order over a column with
+// NULLs would need an index neither database can walk both ways alike.
 func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.MemberQuery) ([]directory.Member, error) {
-	where := []string{`m.account_id = ?`}
-	args := []any{accountID}
-	hint := ""
-	filtered := q.Status != "" || q.Source != "" || q.NeverSignedIn
-	if q.Search != "" {
-		hi := q.Search + maxKey
-		// With a filter as well, the matches of the search are collected
-		// and filtered: walking the email index for a search whose matches
-		// the filter mostly drops could read the whole account before
-		// filling a page.
-		dense := false
-		if !filtered {
+	if q.Sort != directory.SortSignIn {
+		return s.findMembers(ctx, accountID, q, memberOrders[q.Sort], nil)
+	}
+	var out []directory.Member
+	if !q.AfterNever {
+		signedIn := q
+		signedIn.NeverSignedIn = false
+		if q.NeverSignedIn {
+			// Nobody who never signed in has a sign-in to sort by.
+			signedIn.Limit = 0
+		}
+		if signedIn.Limit > 0 {
 			var err error
-			if dense, err = s.manyMatches(ctx, accountID, q.Search); err != nil {
+			if out, err = s.findMembers(ctx, accountID, signedIn, signInOrder, []string{`m.last_sign_in_at IS NOT NULL`}); err != nil {
 				return nil, err
 			}
 		}
+		if len(out) == q.Limit {
+			return out, nil
+		}
+		q.AfterKey, q.AfterUserID = "", ""
+	}
+	never := q
+	never.NeverSignedIn, never.Desc, never.Limit = true, false, q.Limit-len(out)
+	rest, err := s.findMembers(ctx, accountID, never, memberOrders[directory.SortEmail], nil)
+	return append(out, rest...), err
+}
+
+// memberOrder is how one order of a member listing reads the table: the
+// column, the index that holds it after account_id (for SQLite's planner,
+// which must be told), and how a cursor's key becomes an argument.
+type memberOrder struct {
+	column, index string
+	key           func(string) any
+}
+
+var memberOrders = map[directory.MemberSort]memberOrder{
+	"":                   {"m.email_key", "memberships_email", textKey},
+	directory.SortEmail:  {"m.email_key", "memberships_email", textKey},
+	directory.SortName:   {"m.name_key", "memberships_sort_name", textKey},
+	directory.SortJoined: {"m.created_at", "memberships_sort_created", timeKey},
+	directory.SortSignIn: {"m.email_key", "memberships_never_signed_in", textKey},
+}
+
+var signInOrder = memberOrder{"m.last_sign_in_at", "memberships_sort_sign_in", timeKey}
+
+func textKey(k string) any { return k }
+
+// timeKey reads a time the directory checked (RFC 3339).
+func timeKey(k string) any {
+	t, _ := time.Parse(time.RFC3339Nano, k)
+	return t.UTC()
+}
+
+func (s *Store) findMembers(ctx context.Context, accountID string, q directory.MemberQuery, order memberOrder, extra []string) ([]directory.Member, error) {
+	where := append([]string{`m.account_id = ?`}, extra...)
+	args := []any{accountID}
+	hint := ""
+	byEmail := order.column == "m.email_key"
+	filtered := q.Status != "" || q.Source != "" || q.NeverSignedIn
+	if q.Search != "" {
+		hi := q.Search + maxKey
+		dense, err := s.manyMatches(ctx, accountID, q.Search)
+		if err != nil {
+			return nil, err
+		}
 		if dense {
-			// Many match: walking the email index in order and keeping the
-			// matches fills a page after reading a few pages' worth of rows.
-			hint = s.dialect.walkEmailIndex
+			// Many match: walking an index in the listing's order and
+			// keeping the matches fills a page after reading a few pages'
+			// worth of rows. With a filter, the filter's own index: its
+			// rows are all there is to read, however rare the match.
+			switch {
+			case byEmail && filtered:
+				hint = s.dialect.walkFilterIndex(q)
+			case byEmail:
+				hint = s.dialect.walkEmailIndex
+			case s.dialect.walkEmailIndex != "":
+				hint = " INDEXED BY " + order.index
+			}
 			where = append(where, `(m.email_key >= ? AND m.email_key < ? OR m.name_key >= ? AND m.name_key < ? OR m.last_key >= ? AND m.last_key < ?)`)
 			args = append(args, q.Search, hi, q.Search, hi, q.Search, hi)
 		} else {
@@ -194,22 +257,34 @@ func (s *Store) FindMembers(ctx context.Context, accountID string, q directory.M
 			where = append(where, `m.user_id IN (`+matchingMembers+`)`)
 			args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
 		}
-	} else if filtered {
+	} else if byEmail && filtered {
 		// A filter alone walks its own index (migration 00020) in email
 		// order: SQLite's planner would rather walk the email index and
 		// test every member, which reads the whole account for a rare match.
 		hint = s.dialect.walkFilterIndex(q)
+	} else if !byEmail && s.dialect.walkEmailIndex != "" {
+		// Another order walks its own index (migration 00024) and tests
+		// the filters on the way.
+		hint = " INDEXED BY " + order.index
 	}
 	w, a := memberFilterSQL(q)
 	where, args = append(where, w...), append(args, a...)
+	after := q.AfterKey
+	if byEmail && after == "" {
+		after = q.AfterEmailKey
+	}
+	cmp, dir := ">", ""
+	if q.Desc {
+		cmp, dir = "<", " DESC"
+	}
 	if q.AfterUserID != "" {
-		where = append(where, `(m.email_key, m.user_id) > (?, ?)`)
-		args = append(args, q.AfterEmailKey, q.AfterUserID)
+		where = append(where, `(`+order.column+`, m.user_id) `+cmp+` (?, ?)`)
+		args = append(args, order.key(after), q.AfterUserID)
 	}
 	args = append(args, q.Limit)
 	query := memberSelect + hint + ` JOIN users u ON u.id = m.user_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY m.email_key, m.user_id LIMIT ?`
+		ORDER BY ` + order.column + dir + `, m.user_id` + dir + ` LIMIT ?`
 	var rows []memberRow
 	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(query), args...); err != nil {
 		return nil, s.dialect.wrap(err, "find members")
@@ -285,7 +360,9 @@ const denseMatches = 1000
 func (s *Store) manyMatches(ctx context.Context, accountID, search string) (bool, error) {
 	hi := search + maxKey
 	var n int
-	err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM (`+matchingMembers+` LIMIT ?) sample`),
+	// UNION ALL streams, so the LIMIT stops the scans early; a person
+	// found by two keys counts twice, which an estimate can bear.
+	err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM (`+strings.ReplaceAll(matchingMembers, "UNION", "UNION ALL")+` LIMIT ?) sample`),
 		accountID, search, hi, accountID, search, hi, accountID, search, hi, denseMatches)
 	if err != nil {
 		return false, s.dialect.wrap(err, "estimate matches")
@@ -300,16 +377,37 @@ func (s *Store) manyMatches(ctx context.Context, accountID, search string) (bool
 func (s *Store) CountMembers(ctx context.Context, accountID string, q directory.MemberQuery) (int, error) {
 	where := []string{`m.account_id = ?`}
 	args := []any{accountID}
+	w, a := memberFilterSQL(q)
+	hint := ""
 	if q.Search != "" {
 		hi := q.Search + maxKey
-		where = append(where, `m.user_id IN (`+matchingMembers+`)`)
-		args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+		if len(w) == 0 && q.Limit > 0 {
+			// A search alone counts its matches without reading the
+			// memberships a second time.
+			var n int
+			err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM (`+matchingMembers+` LIMIT ?) matches`),
+				accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi, q.Limit)
+			return n, s.dialect.wrap(err, "count members")
+		}
+		dense, err := s.manyMatches(ctx, accountID, q.Search)
+		if err != nil {
+			return 0, err
+		}
+		if dense && len(w) > 0 {
+			// As FindMembers: the filter's index is walked, since
+			// collecting many matches costs more than the filter's rows.
+			hint = s.dialect.walkFilterIndex(q)
+			where = append(where, `(m.email_key >= ? AND m.email_key < ? OR m.name_key >= ? AND m.name_key < ? OR m.last_key >= ? AND m.last_key < ?)`)
+			args = append(args, q.Search, hi, q.Search, hi, q.Search, hi)
+		} else {
+			where = append(where, `m.user_id IN (`+matchingMembers+`)`)
+			args = append(args, accountID, q.Search, hi, accountID, q.Search, hi, accountID, q.Search, hi)
+		}
 	}
-	w, a := memberFilterSQL(q)
 	where, args = append(where, w...), append(args, a...)
-	query := `SELECT COUNT(*) FROM memberships m WHERE ` + strings.Join(where, " AND ")
+	query := `SELECT COUNT(*) FROM memberships m` + hint + ` WHERE ` + strings.Join(where, " AND ")
 	if q.Limit > 0 {
-		query = `SELECT COUNT(*) FROM (SELECT 1 FROM memberships m WHERE ` + strings.Join(where, " AND ") + ` LIMIT ?) matches`
+		query = `SELECT COUNT(*) FROM (SELECT 1 FROM memberships m` + hint + ` WHERE ` + strings.Join(where, " AND ") + ` LIMIT ?) matches`
 		args = append(args, q.Limit)
 	}
 	var n int

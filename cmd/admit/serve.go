@@ -303,7 +303,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Secure: cfg.Secure(), Logger: log})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
 	if err != nil {
 		return nil, err
 	}
