@@ -81,6 +81,7 @@ func axeRulesJS() string { return `["` + strings.Join(axeRules, `", "`) + `"]` }
 // invitation page, the last three after a password has been typed so that
 // the rules under it are marked.
 func TestAccessibility(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowser(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}

@@ -13,6 +13,7 @@ import (
 // creating an account); the CLI lists and revokes keys, and a revoked key
 // is 401.
 func TestAPIKeyEndToEnd(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
 		s := startServer(t, t.TempDir(), settings...)

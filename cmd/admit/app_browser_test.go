@@ -28,6 +28,7 @@ import (
 // twice (admit's sign-in step, then the app), which the page's CSP
 // form-action must allow for this app and this sign-in only.
 func TestAppSignInInBrowser(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	base := "http://" + addr
 	db := storetest.SQLiteURL(t)
@@ -135,6 +136,7 @@ func TestAppSignInInBrowser(t *testing.T) {
 // address: a connection of the account's verified domain, or the emailed
 // invitation link.
 func TestAppSignInThroughSSOInBrowser(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	base := "http://" + addr
 	p := oidctest.Start(t, oidctest.Client{ID: "admit", Secret: "s3cret", RedirectURI: base + "/sso/acme/oidc/corp/callback"})

@@ -19,6 +19,7 @@ import (
 )
 
 func TestAppCommands(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		// One server key for every run: the key pairs are sealed with it.
 		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
@@ -106,6 +107,7 @@ func TestAppCommands(t *testing.T) {
 // x/oauth2), by password through the sign-in form: discovery, the code
 // flow with PKCE, the ID token verified with the JWKS, userinfo.
 func TestAppSignsInThroughServe(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	addr := freeAddr(t)
 	base := "http://" + addr

@@ -6,6 +6,7 @@ import (
 )
 
 func TestAuditListCommand(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example"); r.code != 0 {
 			t.Fatal(r.stderr)

@@ -22,6 +22,7 @@ import (
 // instant: no user without its membership or its audit event. A copy then
 // restored as docs/operations.md says serves the people it holds.
 func TestBackupWhileServing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "data", "admit.db")
 	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + dbPath, testKey}
@@ -186,6 +187,7 @@ func countsIn(t *testing.T, path string) (users, memberships, created int64) {
 // TestBackupRefusals: what `admit backup` will not do, and that it leaves
 // what it refused untouched.
 func TestBackupRefusals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "admit.db")
 	env := append(cleanEnv(), "ADMIT_DATABASE_URL=sqlite:"+dbPath, testKey)

@@ -64,6 +64,7 @@ func newBrowserFor(t *testing.T, limit time.Duration) context.Context {
 }
 
 func TestInvitationInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	db := storetest.SQLiteURL(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
@@ -145,6 +146,7 @@ func TestInvitationInBrowser(t *testing.T) {
 }
 
 func TestSignInInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	db := storetest.SQLiteURL(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}

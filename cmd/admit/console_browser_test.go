@@ -17,6 +17,7 @@ import (
 // console's pages, and the pages log no error and no CSP violation. Every
 // change is audited with the owner as actor.
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowser(t)
 	console := watchConsole(ctx)

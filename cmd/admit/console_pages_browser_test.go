@@ -26,6 +26,7 @@ import (
 // (console-users.png, console-person.png, console-security.png,
 // console-branding.png and the others).
 func TestConsolePagesInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowser(t)
 	console := watchConsole(ctx)

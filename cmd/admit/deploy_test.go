@@ -68,6 +68,7 @@ func interpolate(s string, given map[string]string) string {
 }
 
 func TestComposeExample(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(deployDir, "compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +177,7 @@ type k8sContainer struct {
 }
 
 func TestKubernetesExample(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(deployDir, "kubernetes", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests: %v", err)
@@ -262,6 +264,7 @@ func TestKubernetesExample(t *testing.T) {
 // sandbox, and passes `systemd-analyze verify` (and a low exposure score
 // from `systemd-analyze security`) where systemd is installed.
 func TestSystemdUnitExample(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(deployDir, "admit.service"))
 	if err != nil {
 		t.Fatal(err)
@@ -336,6 +339,7 @@ func TestSystemdUnitExample(t *testing.T) {
 // and builds it when a Docker daemon answers (required with
 // ADMIT_TEST_REQUIRE_DOCKER=1).
 func TestDockerfileExample(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
@@ -460,6 +464,7 @@ func metricNames(t *testing.T) map[string]bool {
 // the example alerts name is one the code defines (a histogram's _bucket,
 // _sum and _count series included).
 func TestMetricsInDocsExist(t *testing.T) {
+	t.Parallel()
 	defined := metricNames(t)
 	for _, want := range []string{"admit_http_requests_total", "admit_certificate_not_after_seconds", "admit_sso_logins_total", "admit_mail_deliveries_total"} {
 		if !defined[want] {
@@ -490,6 +495,7 @@ func TestMetricsInDocsExist(t *testing.T) {
 // PromQL and fire (and stay quiet) as testdata/alerts_test.yaml expects,
 // through promtool where it is installed (Debian's prometheus package).
 func TestPrometheusAlertsExample(t *testing.T) {
+	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv("ADMIT_TEST_REQUIRE_PROMTOOL") == "1" {
@@ -519,6 +525,7 @@ func TestPrometheusAlertsExample(t *testing.T) {
 // TestMailDeliveriesMetricServed: the server exports the mail outcomes
 // that the example alerts watch, each from 0, and counts a delivery.
 func TestMailDeliveriesMetricServed(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + filepath.Join(dir, "admit.db"), testKey}
 	s := startServer(t, dir, settings...)

@@ -16,6 +16,7 @@ import (
 // what the code prints now, so the reference cannot drift from the flags
 // and settings it describes. `make docs` rewrites them.
 func TestReferenceDocsAreCurrent(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		file string
 		args []string
@@ -43,6 +44,7 @@ func TestReferenceDocsAreCurrent(t *testing.T) {
 // TestCLIReferenceCoversEveryCommand: each command has a section with its
 // synopsis and own flags, and every link of the contents reaches a section.
 func TestCLIReferenceCoversEveryCommand(t *testing.T) {
+	t.Parallel()
 	var stdout bytes.Buffer
 	run(context.Background(), []string{"help", "--markdown"}, func(string) string { return "" }, strings.NewReader(""), &stdout, &stdout)
 	page := stdout.String()

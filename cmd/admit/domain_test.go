@@ -11,6 +11,7 @@ import (
 // TestDomainCommands claims, proves, lists and removes a domain through
 // the binary, with admit asking a real DNS server on loopback.
 func TestDomainCommands(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		dns := dnstest.Start(t)
 		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, "ADMIT_DNS_RESOLVER="+dns.Addr, testKey)

@@ -16,6 +16,7 @@ import (
 // password are marked met and unmet by symbol and word, and the count is
 // announced; and no page breaks its Content-Security-Policy.
 func TestEmailFirstInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowser(t)
 	console := watchConsole(ctx)

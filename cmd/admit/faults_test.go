@@ -202,6 +202,7 @@ func waitReady(t *testing.T, base string, want int, within time.Duration) time.D
 // 500, never half a change; /readyz says 503 and then 200 again, and admit
 // carries on without a restart.
 func TestSCIMSurvivesPostgresRestart(t *testing.T) {
+	t.Parallel()
 	pg := pgtest.New(t)
 	ctx := context.Background()
 	dbURL, err := pg.CreateDatabase(ctx, "admit")

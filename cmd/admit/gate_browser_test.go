@@ -20,6 +20,7 @@ import (
 // post whose redirects the sign-in page's CSP must allow), and through the
 // account's SAML single sign-on, which ends on admit's host.
 func TestForwardAuthThroughNginxInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	app := newUpstreamApp(t)
 	idp := samlIdP(t)

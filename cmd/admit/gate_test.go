@@ -344,6 +344,7 @@ func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 }
 
 func TestForwardAuthThroughNginx(t *testing.T) {
+	t.Parallel()
 	app := newUpstreamApp(t)
 	admitAddr, nginxAddr := freeAddr(t), freeAddr(t)
 	admitOrigin := "http://" + admitAddr
@@ -389,6 +390,7 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 }
 
 func TestReverseProxy(t *testing.T) {
+	t.Parallel()
 	app := newUpstreamApp(t)
 	admitAddr := freeAddr(t)
 	origin := "http://" + admitAddr
@@ -679,6 +681,7 @@ func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
 // sign-in and hand-off as through nginx, and a host nobody registered
 // refused.
 func TestForwardAuthThroughCaddy(t *testing.T) {
+	t.Parallel()
 	app := newUpstreamApp(t)
 	admitAddr := freeAddr(t)
 	admitOrigin := "http://" + admitAddr

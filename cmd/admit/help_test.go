@@ -9,6 +9,7 @@ import (
 
 // TestHelp runs the binary where a newcomer looks for help.
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args       []string
 		code       int
@@ -61,6 +62,7 @@ func TestHelp(t *testing.T) {
 // TestEveryCommandHasHelp: each command answers --help with its synopsis,
 // flags and example, without touching the (unreachable) database.
 func TestEveryCommandHasHelp(t *testing.T) {
+	t.Parallel()
 	getenv := func(k string) string {
 		if k == "ADMIT_DATABASE_URL" {
 			return "postgres://127.0.0.1:1/unreachable"

@@ -18,6 +18,7 @@ import (
 // one initial password, watches the bar move to the end without reloading,
 // and downloads the report, whose formula-looking cells are neutralised.
 func TestImportInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowserFor(t, 4*time.Minute)
 	console := watchConsole(ctx)

@@ -35,6 +35,7 @@ func writePeople(t *testing.T, n int) string {
 }
 
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example"); r.code != 0 {
 			t.Fatal(r.stderr)
@@ -81,6 +82,7 @@ func TestImportCommand(t *testing.T) {
 // first batch, resumes it, and compares the result with an uninterrupted
 // import of the same file into another database.
 func TestImportKilledResumes(t *testing.T) {
+	t.Parallel()
 	const n = 3000
 	eachDatabase(t, func(t *testing.T, db string) {
 		other := storetest.SQLiteURL(t)

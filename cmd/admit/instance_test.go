@@ -19,6 +19,7 @@ const otherKey = "ADMIT_SECRET_KEY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
 // folder, with another base URL or with another key, against the database a
 // server runs on.
 func TestCLIAndServerAgree(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		const public = "http://people.example.test"
 		s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_BASE_URL="+public)
@@ -100,6 +101,7 @@ func wantKeyRefusal(t *testing.T, r result, want string) {
 // TestFirstRunMakesTheKeyAndRecordsIt: on a fresh database a key is made
 // once; a CLI in another folder then needs that key, not one of its own.
 func TestFirstRunMakesTheKeyAndRecordsIt(t *testing.T) {
+	t.Parallel()
 	db := storetest.PostgresURL(t)
 	first, second := t.TempDir(), t.TempDir()
 	env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db)
@@ -123,6 +125,7 @@ func TestFirstRunMakesTheKeyAndRecordsIt(t *testing.T) {
 // TestKeyOfAnOlderDatabaseIsProven: a database from before fingerprints
 // were recorded is vouched for only by a key that opens its sealed SAML keys.
 func TestKeyOfAnOlderDatabaseIsProven(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+db, testKey)
 		s.stop(t)

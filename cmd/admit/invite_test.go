@@ -75,6 +75,7 @@ func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (int
 }
 
 func TestInvitationEndToEnd(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		srv := smtptest.Start(t)
 		dir := t.TempDir()
@@ -148,6 +149,7 @@ func admitEnv(t *testing.T, env []string, stdin string, args ...string) result {
 }
 
 func TestBounceEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := smtptest.Start(t)
 	srv.Refuse("typo@acme.example", 550, "mailbox unavailable")
 	dir := t.TempDir()

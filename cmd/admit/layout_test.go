@@ -48,6 +48,7 @@ var forbiddenInCore = []string{"net/http", "database/sql", "github.com/jmoiron/s
 	"github.com/crewjam/saml", "github.com/coreos/go-oidc/v3/oidc", "golang.org/x/oauth2", "github.com/elimity-com/scim"}
 
 func TestPackageDependenciesPointInward(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

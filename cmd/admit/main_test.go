@@ -103,6 +103,7 @@ func decode[T any](t *testing.T, r result) T {
 }
 
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		r := admit(t, db, "", "account create", "--slug", "acme", "--name", "Acme Inc", "--domain", "acme.example", "--json")
 		if r.code != 0 {
@@ -206,6 +207,7 @@ func TestCLI(t *testing.T) {
 }
 
 func TestUserListPages(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
 	for _, e := range []string{"c@x.example", "a@x.example", "b@x.example"} {
@@ -372,6 +374,7 @@ func (s *server) stop(t *testing.T) {
 }
 
 func TestServeWithNoConfiguration(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Only the ports differ from a bare `admit serve`: the defaults 8080
 	// and 9090 may be taken.
@@ -450,6 +453,7 @@ func TestServeWithNoConfiguration(t *testing.T) {
 }
 
 func TestMetricsListener(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, t.TempDir())
 	s.get(t, "/healthz")
 	if resp, body := s.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "admit_") {
@@ -482,6 +486,7 @@ func TestMetricsListener(t *testing.T) {
 }
 
 func TestMetricsAddressRefusals(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -508,6 +513,7 @@ func TestMetricsAddressRefusals(t *testing.T) {
 }
 
 func TestReadyzWhenDatabaseIsGone(t *testing.T) {
+	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
 	s := startServer(t, t.TempDir(), "ADMIT_DATABASE_URL="+dbURL, testKey)
 	if resp, _ := s.get(t, "/readyz"); resp.StatusCode != 200 {
@@ -525,6 +531,7 @@ func TestReadyzWhenDatabaseIsGone(t *testing.T) {
 }
 
 func TestServeRefusesBadConfiguration(t *testing.T) {
+	t.Parallel()
 	r := admit(t, "sqlite:x.db", "", "serve", "--base-url", "ftp://x", "--secret-key", "short")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "ADMIT_BASE_URL") || !strings.Contains(r.stderr, "ADMIT_SECRET_KEY") {
 		t.Errorf("exit %d, %q; want usage error naming both problems", r.code, r.stderr)
@@ -532,6 +539,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 }
 
 func TestServeRefusesAnExposedSecretKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "admit-data"), 0o700); err != nil {
 		t.Fatal(err)
@@ -550,6 +558,7 @@ func TestServeRefusesAnExposedSecretKey(t *testing.T) {
 }
 
 func TestConfiguredSecretKeyIsNotWrittenToDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServer(t, dir, testKey)
 	s.stop(t)
@@ -559,6 +568,7 @@ func TestConfiguredSecretKeyIsNotWrittenToDisk(t *testing.T) {
 }
 
 func TestSCIMTokenCommands(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
 	r := admit(t, db, "", "scim-token", "create", "--account", "acme", "--name", "Okta production", "--json")
@@ -580,6 +590,7 @@ func TestSCIMTokenCommands(t *testing.T) {
 }
 
 func TestDeactivateAndReactivate(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
 	admit(t, db, "a long enough password\n", "user", "add", "--account", "acme", "--email", "x@acme.example", "--first", "X", "--last", "Y", "--password-stdin")
@@ -602,6 +613,7 @@ func TestDeactivateAndReactivate(t *testing.T) {
 }
 
 func TestRoleMappingCommands(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme")
 	admit(t, db, "", "role", "create", "--account", "acme", "--name", "billing")

@@ -32,6 +32,7 @@ func freeAddr(t *testing.T) string {
 const allowLoopback = "ADMIT_OUTBOUND_ALLOW=127.0.0.0/8"
 
 func TestSSOAddOIDCCommand(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit := func(t *testing.T, db, stdin string, args ...string) result {
 		t.Helper()
@@ -119,6 +120,7 @@ func oidcSite(t *testing.T) (*oidctest.Provider, *server, func(stdin string, arg
 // the connection added with the CLI, an employee following the intranet
 // link in Chromium, signing in at the provider and arriving provisioned.
 func TestOIDCLoginInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	p, s, _ := oidcSite(t)
 	p.AddUser(oidctest.User{Username: "nia", Email: "nia@example.com", EmailVerified: true, GivenName: "Nia", FamilyName: "Ng"})
@@ -141,6 +143,7 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 // page: an address of a domain with single sign-on is offered its SSO,
 // which starts at the provider with the address as the login hint.
 func TestSignInPageOffersSSO(t *testing.T) {
+	t.Parallel()
 	p, s, cli := oidcSite(t)
 	cli("", "account", "create", "--slug", "plain", "--name", "Plain Ltd", "--domain", "plain.example")
 

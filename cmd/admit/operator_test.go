@@ -10,6 +10,7 @@ import (
 // binary, with the mistakes an operator at a terminal makes (the audit
 // trail of both changes is checked in package admin).
 func TestOperatorCommands(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		env := append(os.Environ(), "ADMIT_DATABASE_URL="+db, testKey)
 		run := func(args ...string) result { return admitWith(t, env, "", args...) }

@@ -58,6 +58,7 @@ func readMetadata(t *testing.T) string {
 // TestOutboundAllowIsChecked: a bad ADMIT_OUTBOUND_ALLOW stops every
 // command with a one-line reason, reported with the other problems.
 func TestOutboundAllowIsChecked(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	for _, tc := range []struct {
 		env  []string
@@ -91,6 +92,7 @@ func TestOutboundAllowIsChecked(t *testing.T) {
 // ADMIT_OUTBOUND_ALLOW allows it, with one line that says how; the
 // server is never asked, and no answer's body is ever printed.
 func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	idp := newMetadataServer(t)
 	idp.serve(http.StatusOK, readMetadata(t))
@@ -155,6 +157,7 @@ func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
 // (and its --json), as is a new file given to `sso set-metadata`, whose
 // --json prints the connection as it is after the change.
 func TestSigningCertificateChangesAreShown(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		idp := newMetadataServer(t)
 		idp.serve(http.StatusOK, readMetadata(t))

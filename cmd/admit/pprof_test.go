@@ -13,6 +13,7 @@ import (
 // TestPprofListener: ADMIT_PPROF_ADDR serves Go's profiles on its own
 // loopback listener, never on the public one, and only when asked for.
 func TestPprofListener(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, t.TempDir(), "ADMIT_PPROF_ADDR=127.0.0.1:0")
 	m := regexp.MustCompile(`msg="pprof is listening[^"]*" addr=(\S+)`).FindStringSubmatch(s.logs.String())
 	if m == nil {
@@ -43,6 +44,7 @@ func TestPprofListener(t *testing.T) {
 }
 
 func TestPprofAddressRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, addr, want string }{
 		{"every interface", ":6060", "loopback only"},
 		{"a public address", "192.0.2.1:6060", "loopback only"},

@@ -44,6 +44,7 @@ func roundRobin(t *testing.T, replicas ...*server) *httptest.Server {
 // though both replicas' mail workers claim from the same outbox, and a
 // session opened on one replica holds on the other.
 func TestTwoReplicas(t *testing.T) {
+	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
 	mailServer := smtptest.Start(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + dbURL, "ADMIT_SMTP_URL=" + mailServer.URL(), testKey}

@@ -64,6 +64,7 @@ func put(t *testing.T, u, contentType, body string) {
 // in Chromium, signing in at the IdP and arriving provisioned (the IdP
 // encrypts the assertion to admit's certificate from the metadata).
 func TestSAMLLoginInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	console := watchConsole(ctx)
 	addr := freeAddr(t)

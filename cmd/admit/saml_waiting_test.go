@@ -25,6 +25,7 @@ import (
 // set-metadata with the IdP's metadata URL finishes it, and an employee
 // signs in in Chromium.
 func TestSAMLSetUpInTheIdPsOrder(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		addr := freeAddr(t)
 		idp := samlIdP(t)

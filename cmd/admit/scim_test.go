@@ -12,6 +12,7 @@ import (
 // identity provider push a user and a group into that account through the
 // running server; the CLI then sees the user, and a revoked token stops.
 func TestSCIMEndToEnd(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		settings := []string{"ADMIT_DATABASE_URL=" + db, testKey}
 		s := startServer(t, t.TempDir(), settings...)

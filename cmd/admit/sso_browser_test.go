@@ -32,6 +32,7 @@ import (
 // email domain, the login at crewjam's IdP and its cross-site POST back, and
 // the failure page a broken response lands on.
 func TestSSOPagesInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := newBrowser(t)
 	console := watchConsole(ctx)
 	addr := freeAddr(t)

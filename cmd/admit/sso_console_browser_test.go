@@ -21,6 +21,7 @@ import (
 // critical violation on the Single sign-on pages, which log no error and
 // no CSP violation.
 func TestSSOConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	axe := axeScript(t)
 	ctx := newBrowserFor(t, 5*time.Minute)
 	console := watchConsole(ctx)

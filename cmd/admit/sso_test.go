@@ -44,6 +44,7 @@ func idpMetadataFile(t *testing.T) string {
 }
 
 func TestSSOAndCertsCommands(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	md := idpMetadataFile(t)
 	bad := filepath.Join(t.TempDir(), "sp.xml")
@@ -101,6 +102,7 @@ func TestSSOAndCertsCommands(t *testing.T) {
 }
 
 func TestSSOUpdateCommand(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLiteURL(t)
 	admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com", "--domain", "example.org")
 	admit(t, db, "", "account", "create", "--slug", "globex", "--name", "Globex", "--domain", "globex.example")

@@ -12,6 +12,7 @@ import (
 // people to the company sign-in from the password page, lets only owners use
 // a break-glass password, and answers resets with an email pointing to SSO.
 func TestSSORequiredThroughServe(t *testing.T) {
+	t.Parallel()
 	_, s, cli := oidcSite(t)
 	cli("", "account", "create", "--slug", "bare", "--name", "Bare")
 	if r := admitWith(t, append(cleanEnv(), s.settings...), "", "account", "set-policy", "--account", "bare", "--sso-required"); r.code != exitError || !strings.Contains(r.stderr, "no single sign-on connection") {

@@ -18,6 +18,7 @@ import (
 // binary, with their refusals, and a server whose worker delivers to a
 // loopback receiver (allowed as ADMIT_OUTBOUND_ALLOW would allow it).
 func TestWebhookCommands(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		type hit struct {
 			id, ts, sig string
