@@ -16,7 +16,7 @@ const EventVersion = 1
 
 // Event types: the changes the platform is told about (webhooks, the
 // events feed). Each has a JSON Schema in events/schemas and an example in
-// the README. The audit trail records more (sign-ins, domains,
+// docs/events.md. The audit trail records more (sign-ins, domains,
 // connections); those stay inside admit.
 const (
 	EventUserCreated           = "user.created"
@@ -38,7 +38,7 @@ const (
 	EventImportFinished        = "import.finished"
 )
 
-// EventTypes lists every event type, in the order the README documents them.
+// EventTypes lists every event type, in the order docs/events.md documents them.
 var EventTypes = []string{
 	EventUserCreated, EventUserUpdated,
 	EventMembershipCreated, EventMembershipActivated, EventMembershipDeactivated, EventMembershipDeleted, EventMembershipRoleChanged,

@@ -8,7 +8,7 @@
 // What an event says, which webhook wants it, when a failing delivery is
 // retried and when an endpoint is disabled are decided in package
 // directory; this package owns the wire: signatures, headers, concurrency.
-// The event types and their JSON Schemas are in schemas/; the README
+// The event types and their JSON Schemas are in schemas/; docs/events.md
 // documents them.
 //
 // Every replica runs a Worker. Deliveries are claimed in the database (FOR

@@ -18,7 +18,7 @@ import (
 	"github.com/admit-dev/admit/store/storetest"
 )
 
-// The README's app snippets in other languages, run against the provider:
+// The app snippets of docs/apps.md in other languages, run against the provider:
 // each script is an app that prints its authorization URL, is given the
 // URL the browser came back to, and prints what it read.
 
@@ -103,7 +103,7 @@ func snippetSite(t *testing.T) (*site, directory.Member, directory.App, string) 
 }
 
 // TestNodeOpenIDClient: openid-client (npm, pinned in testdata) signs a
-// person in, as the README's Node.js snippet.
+// person in, as the Node.js snippet of docs/apps.md.
 func TestNodeOpenIDClient(t *testing.T) {
 	node := npmtest.Tool(t, "node")
 	dir := npmtest.Install(t, filepath.Join("testdata", "openidclient"))
@@ -114,7 +114,7 @@ func TestNodeOpenIDClient(t *testing.T) {
 }
 
 // TestPythonAuthlib: Debian's python3-authlib signs a person in, as the
-// README's Python snippet (.ci/run installs it; without it the test skips
+// Python snippet of docs/apps.md (.ci/run installs it; without it the test skips
 // unless ADMIT_TEST_REQUIRE_SNIPPETS=1).
 func TestPythonAuthlib(t *testing.T) {
 	const python = "/usr/bin/python3"

@@ -166,7 +166,7 @@ func nginxBinary(t *testing.T) string {
 	return ""
 }
 
-// nginxConf is the README's nginx snippet, with the test's addresses.
+// nginxConf is the nginx snippet of docs/apps.md, with the test's addresses.
 const nginxConf = `daemon off;
 worker_processes 1;
 pid {{prefix}}/nginx.pid;
@@ -592,7 +592,7 @@ func portOf(t *testing.T, addr string) string {
 	return port
 }
 
-// caddyConf is the README's Caddy snippet, with the test's addresses.
+// caddyConf is the Caddy snippet of docs/apps.md, with the test's addresses.
 const caddyConf = `{
 	admin off
 	auto_https off
@@ -677,7 +677,7 @@ func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
 	}
 }
 
-// TestForwardAuthThroughCaddy runs the README's Caddy snippet: the same
+// TestForwardAuthThroughCaddy runs the Caddy snippet of docs/apps.md: the same
 // sign-in and hand-off as through nginx, and a host nobody registered
 // refused.
 func TestForwardAuthThroughCaddy(t *testing.T) {
