@@ -381,4 +381,3 @@ func (h *Handler) handleCancel(w http.ResponseWriter, r *http.Request, v view) e
 	http.Redirect(w, r, v.Base+"/imports/"+url.PathEscape(im.ID), http.StatusSeeOther)
 	return nil
 }
-
