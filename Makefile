@@ -24,7 +24,8 @@ bench: ## run the benchmarks on both databases: manual add, sign-in, listing, SC
 bench-load: build ## drive a built admit over SCIM on a fresh PostgreSQL database at 16 clients, 10,000 users, beside the bare database (ADMIT_TEST_POSTGRES_URL); RESTART=10s instead stops a PostgreSQL of its own under the load and checks every answer
 	$(GO) run ./cmd/admit-load -admit bin/admit $(if $(RESTART),-restart-for $(RESTART))
 
-lint: ## go vet and staticcheck
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt'ed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
