@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -148,6 +150,53 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text(`#done`); got != "Done for 1 person." {
 		t.Errorf("after resending to everyone: %q", got)
 	}
+
+	// A keyboard-only pass through Users: Tab reaches every control in
+	// order, each shows where the focus is, and Enter and typing work them.
+	do("keyboard", chromedp.Navigate(s.url+"/admin/acme/users"), chromedp.WaitVisible(`#people`))
+	type focused struct {
+		Key     string `json:"key"`
+		Visible bool   `json:"visible"`
+	}
+	focus := func() focused {
+		t.Helper()
+		f, err := chromedp.Run(ctx, chromedp.Evaluate[focused](`(() => {
+			const e = document.activeElement, s = getComputedStyle(e);
+			return {key: e.id || e.getAttribute("href") || e.getAttribute("aria-label") || e.tagName,
+				visible: (s.outlineStyle !== "none" && s.outlineWidth !== "0px") || s.boxShadow !== "none"};
+		})()`))
+		if err != nil {
+			t.Fatalf("focused element: %v", err)
+		}
+		return f
+	}
+	var order []string
+	for range 80 {
+		do("tab", chromedp.KeyEvent(kb.Tab))
+		f := focus()
+		if f.Key == "BODY" || (len(order) > 0 && f.Key == order[0]) {
+			break // round the page once
+		}
+		if !f.Visible {
+			t.Errorf("keyboard focus on %s shows no focus indicator", f.Key)
+		}
+		order = append(order, f.Key)
+	}
+	at := func(key string) int { return slices.Index(order, key) }
+	for _, want := range []string{"q", "status", "source", "never", "/admin/acme/users/resend", "Select joe@acme.example", "action", "apply"} {
+		if at(want) < 0 {
+			t.Errorf("Tab never reaches %s; the order was %v", want, order)
+		}
+	}
+	if !(at("q") < at("status") && at("status") < at("Select joe@acme.example") && at("Select joe@acme.example") < at("apply")) {
+		t.Errorf("Tab order does not follow the page: %v", order)
+	}
+	// Search by typing and Enter, then open Joe from the keyboard.
+	do("keyboard search", chromedp.Focus(`#q`), chromedp.KeyEvent("joe\r"), chromedp.WaitVisible(`input#q[value="joe"]`))
+	if got := text(`#people tbody`); !strings.Contains(got, "joe@acme.example") || strings.Contains(got, "nia@") {
+		t.Errorf("searched by keyboard: %q", got)
+	}
+	do("keyboard open", chromedp.Focus(`#people tbody a`), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#reactivate`))
 
 	// The filters, without script: a GET form.
 	do("filter",
