@@ -269,6 +269,7 @@ func TestAPIImportBadRequests(t *testing.T) {
 			{"weak password", map[string]string{"mode": "password", "password": "abc"}, "p.csv", good, 400, "invalid", "initial password:"},
 			{"password in invite mode", map[string]string{"mode": "invite", "password": importPassword}, "p.csv", good, 400, "invalid", "only password mode"},
 			{"unknown role", map[string]string{"mode": "none", "role": "wizard"}, "p.csv", good, 400, "invalid", `role "wizard" does not exist`},
+			{"an account's key makes owners", map[string]string{"mode": "none", "role": "owner"}, "p.csv", good, 403, "forbidden", "Only an owner"},
 			{"bad dry_run", map[string]string{"mode": "none", "dry_run": "maybe"}, "p.csv", good, 400, "invalid", "dry_run"},
 			{"over the size limit", map[string]string{"mode": "none"}, "p.csv", "Email\n" + strings.Repeat("someone@alpha.test\n", 100), 400, "invalid", "larger than the limit"},
 		} {
@@ -282,6 +283,11 @@ func TestAPIImportBadRequests(t *testing.T) {
 		wantProblem(t, "JSON body", site.do(t, "POST", "/api/v1/accounts/alpha/imports", site.keyA, map[string]string{"mode": "none"}), 415, "unsupported_media_type")
 		wantProblem(t, "no job", site.do(t, "GET", "/api/v1/accounts/alpha/imports/nope", site.keyA, nil), 404, "not_found")
 		wantProblem(t, "bad limit", site.do(t, "GET", "/api/v1/accounts/alpha/imports?limit=0", site.keyA, nil), 400, "invalid")
+		// A Role column naming owner is an error of its row, for an admin's key.
+		r := site.upload(t, "alpha", site.keyA, map[string]string{"mode": "none", "dry_run": "1"}, "p.csv", "Email,Role\nada@alpha.test,owner\n")
+		if rows, _ := r.json(t)["rows"].([]any); r.status != 200 || len(rows) != 1 || rows[0].(map[string]any)["outcome"] != "error" {
+			t.Errorf("owner row from an admin's key: %d %s", r.status, r.body)
+		}
 		if m, j := importState(t, site); m != 0 || j != 0 {
 			t.Errorf("bad uploads wrote %d members, %d jobs", m, j)
 		}
