@@ -118,7 +118,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return problem{status: http.StatusRequestEntityTooLarge, title: http.StatusText(http.StatusRequestEntityTooLarge), code: "too_large",
-				detail: "The file is larger than the limit of " + strconv.FormatInt(a.sheets.MaxBytes()>>20, 10) + " MiB."}
+				detail: "The file is larger than the limit of " + sizeText(a.sheets.MaxBytes()) + "."}
 		}
 		return directory.InvalidError("the form could not be read as multipart/form-data")
 	}
@@ -298,4 +298,12 @@ func (a *API) cancelImport(w http.ResponseWriter, r *http.Request, key directory
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toImport(im))
+}
+
+// sizeText is a file size limit for people: in MiB when it is whole MiB.
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }

@@ -279,7 +279,9 @@ func TestAPIImportBadRequests(t *testing.T) {
 			}
 		}
 		// A body far over the limit is refused before it is read.
-		wantProblem(t, "huge body", site.upload(t, "alpha", site.keyA, map[string]string{"mode": "none"}, "p.csv", "Email\n"+strings.Repeat("x", 2<<20)), 413, "too_large")
+		if p := wantProblem(t, "huge body", site.upload(t, "alpha", site.keyA, map[string]string{"mode": "none"}, "p.csv", "Email\n"+strings.Repeat("x", 2<<20)), 413, "too_large"); p != nil && p["detail"] != "The file is larger than the limit of 1024 bytes." {
+			t.Errorf("huge body: %v", p["detail"])
+		}
 		wantProblem(t, "JSON body", site.do(t, "POST", "/api/v1/accounts/alpha/imports", site.keyA, map[string]string{"mode": "none"}), 415, "unsupported_media_type")
 		wantProblem(t, "no job", site.do(t, "GET", "/api/v1/accounts/alpha/imports/nope", site.keyA, nil), 404, "not_found")
 		wantProblem(t, "bad limit", site.do(t, "GET", "/api/v1/accounts/alpha/imports?limit=0", site.keyA, nil), 400, "invalid")
