@@ -307,3 +307,22 @@ func equal(a, b []float64) bool {
 	}
 	return true
 }
+
+// An XLSX upload reads the sheet the form names.
+func TestAPIImportXLSXSheet(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		site := newAPISite(t, s)
+		x, err := bulk.TemplateXLSX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := site.upload(t, "alpha", site.keyA, map[string]string{"mode": "invite", "sheet": "People", "dry_run": "true"}, "people.xlsx", string(x))
+		if rows, _ := r.json(t)["rows"].([]any); r.status != 200 || len(rows) != 1 || rows[0].(map[string]any)["email"] != "ada.lovelace@example.com" {
+			t.Errorf("xlsx dry run: %d %s", r.status, r.body)
+		}
+		r = site.upload(t, "alpha", site.keyA, map[string]string{"mode": "invite", "sheet": "Nope", "dry_run": "true"}, "people.xlsx", string(x))
+		if p := wantProblem(t, "missing sheet", r, 400, "invalid"); p != nil && !strings.Contains(p["detail"].(string), `no sheet named "Nope"`) {
+			t.Errorf("missing sheet: %v", p["detail"])
+		}
+	})
+}
