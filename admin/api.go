@@ -42,18 +42,22 @@ const MaxAPIBody = 64 << 10
 // APIConfig configures the JSON API.
 type APIConfig struct {
 	Directory *directory.Service
-	Logger    *slog.Logger
+	// Imports reads uploaded spreadsheets (bulk.Spreadsheets); without it
+	// an upload is 501.
+	Imports SpreadsheetReader
+	Logger  *slog.Logger
 }
 
 // API serves /api/v1.
 type API struct {
-	dir *directory.Service
-	log *slog.Logger
+	dir    *directory.Service
+	sheets SpreadsheetReader
+	log    *slog.Logger
 }
 
 // NewAPI returns the JSON API over cfg.Directory.
 func NewAPI(cfg APIConfig) *API {
-	a := &API{dir: cfg.Directory, log: cfg.Logger}
+	a := &API{dir: cfg.Directory, sheets: cfg.Imports, log: cfg.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +103,11 @@ var routes = []route{
 	{"POST", "/api/v1/accounts/{account}/domains", (*API).addDomain},
 	{"POST", "/api/v1/accounts/{account}/domains/{domain}/verify", (*API).verifyDomain},
 	{"DELETE", "/api/v1/accounts/{account}/domains/{domain}", (*API).removeDomain},
+	{"GET", importsPath, (*API).listImports},
+	{"POST", importsPath, (*API).createImport},
+	{"GET", importsPath + "/{id}", (*API).getImport},
+	{"GET", importsPath + "/{id}/report", (*API).getImportReport},
+	{"POST", importsPath + "/{id}/cancel", (*API).cancelImport},
 	{"GET", "/api/v1/events", (*API).listEvents},
 }
 
@@ -111,20 +120,25 @@ func (a *API) Register(mux *http.ServeMux) {
 	})
 	for _, rt := range routes {
 		handle := rt.handle
-		mux.Handle(rt.method+" "+rt.path, a.serve(func(w http.ResponseWriter, r *http.Request, k directory.APIKey) error { return handle(a, w, r, k) }))
+		limit := int64(MaxAPIBody)
+		if rt.method == http.MethodPost && rt.path == importsPath {
+			limit = a.uploadLimit()
+		}
+		mux.Handle(rt.method+" "+rt.path, a.serve(limit, func(w http.ResponseWriter, r *http.Request, k directory.APIKey) error { return handle(a, w, r, k) }))
 	}
 	// Anything else under /api/v1 is a problem, not the HTML 404 page.
-	mux.Handle("/api/v1/", a.serve(func(http.ResponseWriter, *http.Request, directory.APIKey) error {
+	mux.Handle("/api/v1/", a.serve(MaxAPIBody, func(http.ResponseWriter, *http.Request, directory.APIKey) error {
 		return directory.NotFoundError("There is no such operation; see /api/v1/openapi.json.")
 	}))
 }
 
 // serve authenticates the request, runs fn (through the idempotency
 // record when a POST carries a key), and answers an error as a problem.
-func (a *API) serve(fn apiFunc) http.Handler {
+// The body is bounded by maxBody.
+func (a *API) serve(maxBody int64, fn apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBody)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		key, err := a.authenticate(r)
 		if err == nil {
 			if idem := r.Header.Get("Idempotency-Key"); idem != "" && r.Method == http.MethodPost {
@@ -325,7 +339,7 @@ func bodyError(err error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return problem{status: http.StatusRequestEntityTooLarge, title: http.StatusText(http.StatusRequestEntityTooLarge), code: "too_large",
-			detail: fmt.Sprintf("The request body is larger than %d bytes.", MaxAPIBody)}
+			detail: fmt.Sprintf("The request body is larger than %d bytes.", tooBig.Limit)}
 	}
 	return problem{status: http.StatusBadRequest, title: http.StatusText(http.StatusBadRequest), code: "invalid", detail: "The request body could not be read."}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/admin"
+	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/store"
@@ -33,11 +34,17 @@ type apiSite struct {
 
 func newAPISite(t *testing.T, s *store.Store) *apiSite {
 	t.Helper()
+	return newAPISiteWith(t, s, bulk.Spreadsheets{})
+}
+
+// newAPISiteWith is newAPISite with the spreadsheet reader of uploads.
+func newAPISiteWith(t *testing.T, s *store.Store, sheets admin.SpreadsheetReader) *apiSite {
+	t.Helper()
 	ctx := context.Background()
 	dns := dnstest.Start(t)
 	svc := directory.NewService(directory.Config{Store: s, Resolver: dns.Resolver(), Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	mux := http.NewServeMux()
-	admin.NewAPI(admin.APIConfig{Directory: svc}).Register(mux)
+	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	site := &apiSite{svc: svc, server: srv, dns: dns}

@@ -115,7 +115,9 @@ func limitBodies(next http.Handler) http.Handler {
 		limit := int64(maxBodyBytes)
 		// A spreadsheet upload of the console's import page is bounded by
 		// package bulk's own limit, which it reports on the page.
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/admin/") && strings.HasSuffix(r.URL.Path, "/imports/upload") {
+		// So is the JSON API's upload (POST /api/v1/accounts/{account}/imports).
+		if r.Method == http.MethodPost && (strings.HasPrefix(r.URL.Path, "/admin/") && strings.HasSuffix(r.URL.Path, "/imports/upload") ||
+			strings.HasPrefix(r.URL.Path, "/api/v1/accounts/") && strings.HasSuffix(r.URL.Path, "/imports")) {
 			limit = bulk.DefaultMaxBytes + 2<<20
 		}
 		// SCIM answers an oversized body itself, in the SCIM error schema.

@@ -307,7 +307,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	api := admin.NewAPI(admin.APIConfig{Directory: svc, Logger: log})
+	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Logger: log})
 	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err

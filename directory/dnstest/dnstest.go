@@ -28,15 +28,24 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{txt: map[string][]string{}, silent: map[string]bool{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("dnstest: listen udp: %v", err)
-	}
-	s.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
+	// UDP and TCP share the port. The port the system gave UDP may be
+	// taken for TCP (by another test's connection, on a busy machine):
+	// then try another.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("dnstest: listen udp: %v", err)
+		}
+		s.Addr = pc.LocalAddr().String()
+		if ln, err = net.Listen("tcp", s.Addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatalf("dnstest: listen tcp: %v", err)
+		if try == 20 {
+			t.Fatalf("dnstest: listen tcp: %v", err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: s}
 	tcp := &dns.Server{Listener: ln, Handler: s}

@@ -1,0 +1,67 @@
+package bulk
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// Spreadsheets is package bulk's part of the JSON API's imports (admin's
+// SpreadsheetReader, which admin may not import bulk for): reading an
+// uploaded file into rows, and writing a report as CSV. cmd/admit passes
+// it in admin.APIConfig.Imports.
+type Spreadsheets struct {
+	Limits Limits
+}
+
+// MaxBytes is the largest file ReadRows reads.
+func (s Spreadsheets) MaxBytes() int64 { return s.Limits.withDefaults().MaxBytes }
+
+// ReadRows reads the file whole and maps its header by name. A file that
+// cannot be read, or has no email column, is an Invalid error with the
+// FileError's message; unknown are the columns no field took.
+func (s Spreadsheets) ReadRows(data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
+	t, err := ReadTable(bytes.NewReader(data), sheet, s.Limits)
+	if err != nil {
+		return nil, nil, asInvalid(err)
+	}
+	m, unknown := MapHeader(t.Header)
+	rs, err := t.Rows(m)
+	if err != nil {
+		return nil, nil, asInvalid(err)
+	}
+	return ImportRows(rs), unknown, nil
+}
+
+// WriteReport writes the rows next returns, until it returns none, as the
+// report's CSV with its cells neutralised.
+func (s Spreadsheets) WriteReport(w io.Writer, next func() ([]directory.ImportRow, error)) error {
+	rw, err := NewReportWriter(w)
+	if err != nil {
+		return err
+	}
+	for {
+		rows, err := next()
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return rw.Flush()
+		}
+		if err := rw.Write(rows); err != nil {
+			return err
+		}
+	}
+}
+
+// asInvalid makes a FileError the directory's Invalid kind, which every
+// edge already answers as the client's mistake.
+func asInvalid(err error) error {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return directory.InvalidError(fe.Msg)
+	}
+	return err
+}
