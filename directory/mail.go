@@ -23,7 +23,7 @@ const (
 	// reset; Data.SSOLogin says whether the account's SSO link applies.
 	MailSSOSignIn MailKind = "sso_sign_in"
 	// MailWebhookDisabled tells an admin that the webhook Data.WebhookID
-	// was disabled, and why.
+	// was disabled, and why; an operator, when the webhook is platform-wide.
 	MailWebhookDisabled MailKind = "webhook_disabled"
 )
 
@@ -50,7 +50,9 @@ type MailData struct {
 
 // MailMessage is one email in the mail outbox.
 type MailMessage struct {
-	ID            string
+	ID string
+	// AccountID is the account the mail is from, in its branding; empty
+	// for installation mail (to operators), in admit's own.
 	AccountID     string
 	Kind          MailKind
 	Recipient     string
@@ -175,10 +177,13 @@ func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitat
 
 // MailBody is what the mail templates need for one message.
 type MailBody struct {
-	Message    MailMessage
-	Account    Account
-	Invitation Invitation
-	Inviter    *User // nil when an operator invited
+	Message MailMessage
+	Account Account // zero for installation mail
+	// Installation: the mail is to operators, of no account, and is
+	// rendered in admit's own branding.
+	Installation bool
+	Invitation   Invitation
+	Inviter      *User // nil when an operator invited
 	// Token is the invitation's link token, rebuilt for this delivery.
 	Token string
 	// InviteeHasPassword: the invited person already has an admit
@@ -191,7 +196,7 @@ type MailBody struct {
 }
 
 // Mail returns the account's newest mail messages first: what the dev
-// mailbox lists.
+// mailbox lists. An empty accountID lists installation mail (to operators).
 func (s *Service) Mail(ctx context.Context, accountID string, limit int) ([]MailMessage, error) {
 	return s.store.FindMailMessages(ctx, accountID, min(max(limit, 1), 500))
 }
@@ -205,11 +210,16 @@ func (s *Service) FindMailMessage(ctx context.Context, id string) (MailMessage, 
 // when the message no longer has anything to say (its invitation was
 // withdrawn or replaced before delivery): the worker then drops it.
 func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, error) {
-	a, err := s.store.FindAccount(ctx, m.AccountID)
-	if err != nil {
-		return MailBody{}, err
+	var (
+		a   Account // installation mail: no account, admit's own branding
+		err error
+	)
+	if m.AccountID != "" {
+		if a, err = s.store.FindAccount(ctx, m.AccountID); err != nil {
+			return MailBody{}, err
+		}
 	}
-	body := MailBody{Message: m, Account: a}
+	body := MailBody{Message: m, Account: a, Installation: m.AccountID == ""}
 	if m.Data.ResetID != "" {
 		r, err := s.store.FindPasswordReset(ctx, m.Data.ResetID)
 		if err != nil {

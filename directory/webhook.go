@@ -449,31 +449,49 @@ func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText s
 	return WebhookAttempt{ID: newID(), DeliveryID: d.ID, At: at, Status: status, Error: truncate(errText, 500), Duration: took}
 }
 
-// disableWebhook disables w and tells its account's admins, once: of
-// attempts failing together, only the one that disables it does.
+// disableWebhook disables w and tells the people who can act on it, once:
+// of attempts failing together, only the one that disables it does. An
+// account's endpoint is its admins' to fix; a platform-wide one (no
+// account) is the operators', and their notice is installation mail.
 func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now time.Time, reason string) error {
 	if disabled, err := tx.DisableWebhook(ctx, w.ID, reason, now); err != nil || !disabled {
 		return err
 	}
 	s.log.WarnContext(ctx, "webhook disabled", "webhook_id", w.ID, "url", w.URL, "reason", reason)
+	var to []string
 	if w.AccountID == "" {
-		return nil // a platform-wide endpoint has no account admins to tell; the log says it
+		ops, err := tx.FindOperators(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range ops {
+			to = append(to, o.Email)
+		}
+		if len(to) == 0 {
+			s.log.WarnContext(ctx, "no operator to tell that a platform-wide webhook was disabled (admit operator add)", "webhook_id", w.ID)
+		}
+	} else {
+		admins, err := tx.FindAdminEmails(ctx, w.AccountID)
+		if err != nil {
+			return err
+		}
+		to = admins
 	}
-	admins, err := tx.FindAdminEmails(ctx, w.AccountID)
-	if err != nil {
-		return err
-	}
-	for _, to := range admins {
+	for _, r := range to {
 		if err := tx.AddMailMessage(ctx, MailMessage{
-			ID: newID(), AccountID: w.AccountID, Kind: MailWebhookDisabled, Recipient: to, Data: MailData{WebhookID: w.ID},
+			ID: newID(), AccountID: w.AccountID, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
 			Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
 		}); err != nil {
 			return err
 		}
 	}
+	told := "admins_told"
+	if w.AccountID == "" {
+		told = "operators_told"
+	}
 	return s.record(ctx, tx, change{
 		accountID: w.AccountID, actor: Actor{Source: SourceSystem}, action: "webhook.disabled", targetType: "webhook", targetID: w.ID,
-		data: map[string]any{"url": w.URL, "reason": reason, "admins_told": len(admins)},
+		data: map[string]any{"url": w.URL, "reason": reason, told: len(to)},
 	})
 }
 

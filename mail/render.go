@@ -18,6 +18,10 @@ var templateFiles embed.FS
 // defaultColor is admit's own colour, for accounts that set none.
 const defaultColor = "#1f6feb"
 
+// installationName signs installation mail (to operators, of no account):
+// admit's own neutral branding, since no account's would be right.
+const installationName = "admit"
+
 // Renderer turns a mail message into an email in the account's branding:
 // an HTML part and a plain-text part that reads well on its own.
 type Renderer struct {
@@ -60,12 +64,18 @@ type view struct {
 	InviterName string
 	Reason      string
 	WebhookID   string
+	// PlatformWide: the webhook receives every account's events.
+	PlatformWide bool
 }
 
 // Render returns the email for b.
 func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 	a := b.Account
+	installation := b.Installation
 	v := view{AccountName: a.Title(), Color: defaultColor, Email: b.Invitation.Email}
+	if installation {
+		v.AccountName = installationName
+	}
 	// Branding was validated when it was set; checking again here keeps a
 	// bad row from ever reaching CSS or an <img>.
 	if len((directory.Branding{PrimaryColor: a.Branding.PrimaryColor}).Validate()) == 0 && a.Branding.PrimaryColor != "" {
@@ -121,6 +131,10 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		// platform's, not a page for the admin to open.
 		v.Link, v.WebhookID = b.Webhook.URL, b.Webhook.ID
 		v.Subject = "A webhook of " + v.AccountName + " was disabled"
+		if installation {
+			v.Subject = "A platform-wide webhook was disabled"
+			v.PlatformWide = true
+		}
 		v.Reason = b.Webhook.DisabledReason
 	default:
 		return Message{}, fmt.Errorf("no template for mail of kind %q", b.Message.Kind)

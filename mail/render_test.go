@@ -43,3 +43,31 @@ func TestRenderEscapesAccountText(t *testing.T) {
 		t.Errorf("expiry not in the text:\n%s", m.Text)
 	}
 }
+
+// TestRenderInstallationMail: mail to operators is of no account, so it
+// is signed and coloured as admit, whatever an account's branding says.
+func TestRenderInstallationMail(t *testing.T) {
+	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Render(directory.MailBody{
+		Message:      directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "ops@example.com"},
+		Installation: true,
+		Webhook:      directory.Webhook{ID: "wh1", URL: "https://platform.example/hooks", DisabledReason: "the endpoint answered 410 Gone"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "A platform-wide webhook was disabled" || m.From.Name != "admit" || m.ReplyTo != "" {
+		t.Errorf("subject %q, from %q, reply-to %q", m.Subject, m.From.Name, m.ReplyTo)
+	}
+	for _, part := range []string{m.Text, m.HTML} {
+		if !strings.Contains(part, "every account") || !strings.Contains(part, "https://platform.example/hooks") || !strings.Contains(part, "admit webhook enable --id wh1") {
+			t.Errorf("the notice does not say which endpoint, or how to enable it:\n%s", part)
+		}
+	}
+	if !strings.Contains(m.HTML, "#1f6feb") {
+		t.Error("installation mail is not in admit's own colour")
+	}
+}

@@ -152,8 +152,8 @@ type mailJSON struct {
 func (c *cli) mailList(ctx context.Context, args []string) error {
 	fs := c.flags("mail list")
 	limit := fs.Int("limit", 50, "how many, newest first")
-	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
-		msgs, err := svc.Mail(ctx, a.ID, *limit)
+	return c.inMailbox(ctx, fs, args, nil, func(svc *directory.Service, box mailbox) error {
+		msgs, err := svc.Mail(ctx, box.accountID, *limit)
 		if err != nil {
 			return err
 		}
@@ -171,10 +171,10 @@ func (c *cli) mailList(ctx context.Context, args []string) error {
 func (c *cli) mailShow(ctx context.Context, args []string) error {
 	fs := c.flags("mail show")
 	id := fs.String("id", "", "the message id (from mail list)")
-	return c.inAccount(ctx, fs, args, []string{"id"}, func(svc *directory.Service, a directory.Account) error {
+	return c.inMailbox(ctx, fs, args, []string{"id"}, func(svc *directory.Service, box mailbox) error {
 		m, err := svc.FindMailMessage(ctx, *id)
-		if err != nil || m.AccountID != a.ID {
-			return directory.NotFoundError(fmt.Sprintf("no mail message %s in %s", *id, a.Slug))
+		if err != nil || m.AccountID != box.accountID {
+			return directory.NotFoundError(fmt.Sprintf("no mail message %s in %s", *id, box.name))
 		}
 		body, err := svc.MailBodyOf(ctx, m)
 		if err != nil {

@@ -1,0 +1,87 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// BenchmarkSCIMCreateWhileDelivering measures what webhook delivery costs
+// SCIM on PostgreSQL: the latency of latencyCreates SCIM creates (through
+// the directory, as the SCIM handler calls it) with no delivery worker
+// running, then of as many more while a worker delivers every event they
+// produce to a local receiver. It reports both p50 and p99, the rise of
+// each (the target is under 10%), and the rate at which the worker
+// delivered (the target is 1,000 events/s or more): first draining the
+// quiet phase's backlog, then keeping up with the creates.
+//
+//	go test -run '^$' -bench SCIMCreateWhileDelivering -benchtime 1x ./events/
+func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
+	const latencyCreates = 10000
+	s := storetest.Postgres(b)
+	for i := range b.N {
+		b.StopTimer()
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(b, s, clk, 0)
+		rc := newReceiver(b)
+		slug := fmt.Sprintf("lat%d", i)
+		a := mustAccount(b, r.svc, slug, slug+".example")
+		r.webhook(b, rc.URL, a.ID)
+		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "bench")
+		check(b, err)
+		create := func(prefix string) []time.Duration {
+			took := make([]time.Duration, latencyCreates)
+			for j := range latencyCreates {
+				email := fmt.Sprintf("%s%d@%s.example", prefix, j, slug)
+				start := time.Now()
+				if _, err := r.svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: email, Active: true,
+					Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint(j)}}); err != nil {
+					b.Fatal(err)
+				}
+				took[j] = time.Since(start)
+			}
+			slices.Sort(took)
+			return took
+		}
+		b.StartTimer()
+
+		quiet := create("q")
+		queued := 2 * latencyCreates // user.created and membership.created each
+
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		w := r.worker()
+		start := time.Now()
+		go func() { w.Run(wctx); close(done) }()
+		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= queued })
+		drain := float64(queued) / time.Since(start).Seconds()
+
+		start = time.Now()
+		busy := create("b")
+		waitFor(b, "every event delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= 2*queued })
+		keepUp := float64(queued) / time.Since(start).Seconds()
+		b.StopTimer()
+		cancel()
+		<-done
+
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		p := func(ds []time.Duration, q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
+		b.ReportMetric(ms(p(quiet, 0.50)), "p50-quiet-ms")
+		b.ReportMetric(ms(p(quiet, 0.99)), "p99-quiet-ms")
+		b.ReportMetric(ms(p(busy, 0.50)), "p50-delivering-ms")
+		b.ReportMetric(ms(p(busy, 0.99)), "p99-delivering-ms")
+		b.ReportMetric(100*(ms(p(busy, 0.50))/ms(p(quiet, 0.50))-1), "p50-rise-%")
+		b.ReportMetric(100*(ms(p(busy, 0.99))/ms(p(quiet, 0.99))-1), "p99-rise-%")
+		b.ReportMetric(drain, "drain-events/s")
+		b.ReportMetric(keepUp, "delivering-events/s")
+		if n := len(rc.distinct()); n != 2*queued {
+			b.Errorf("%d distinct events delivered; want %d", n, 2*queued)
+		}
+	}
+}
