@@ -222,6 +222,12 @@ func (h *Handler) ssoFor(ctx context.Context, email string) (*SSOOption, error) 
 	return &opt, nil
 }
 
+// PreviewSignIn writes the sign-in page in branding b, as the console's
+// Branding page previews it.
+func (h *Handler) PreviewSignIn(w http.ResponseWriter, r *http.Request, b web.Branding) {
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["login"], web.Page{Title: "Sign in", Branding: b, Data: loginForm{}})
+}
+
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, f loginForm) {
 	h.pages.Render(w, r, status, h.tmpl["login"], web.Page{Title: "Sign in", Data: f, FormTargets: h.onwardOf(r, f.ReturnTo)})
 }
@@ -393,7 +399,7 @@ type mePage struct {
 }
 
 func branding(a directory.Account) web.Branding {
-	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+	return web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor}
 }
 
 func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, notice string, problems []string) error {
