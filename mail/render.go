@@ -171,7 +171,11 @@ func (r *Renderer) PreviewInvitation(a directory.Account, inviterName string) (s
 		}
 		b.Inviter = &directory.User{FirstName: first, LastName: last}
 	}
-	m, err := r.Render(b)
+	// The preview is shown by admit itself: addresses relative to it load
+	// the uploaded logo whatever ADMIT_BASE_URL says.
+	local := *r
+	local.baseURL = ""
+	m, err := local.Render(b)
 	if err != nil {
 		return "", "", err
 	}
