@@ -10,7 +10,6 @@ import (
 	_ "image/gif"  // registers GIF with image.DecodeConfig
 	_ "image/jpeg" // registers JPEG
 	_ "image/png"  // registers PNG
-	"net/http"
 	"net/url"
 	"regexp"
 	"time"
@@ -38,10 +37,23 @@ const (
 	MaxLogoSide  = 2048
 )
 
-// logoTypes are the formats a logo may have, by the Content-Type
-// http.DetectContentType gives and the name image.DecodeConfig gives. SVG
-// is not among them: it is a document that can carry script.
-var logoTypes = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+// sniffLogo names the format of data by its leading bytes (the signatures
+// WHATWG MIME Sniffing lists for these images) and gives its Content-Type
+// and the name image.DecodeConfig gives it. SVG is not among them: it is a
+// document that can carry script.
+func sniffLogo(data []byte) (contentType, format string, ok bool) {
+	switch {
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png", "png", true
+	case bytes.HasPrefix(data, []byte("\xff\xd8\xff")):
+		return "image/jpeg", "jpeg", true
+	case bytes.HasPrefix(data, []byte("GIF87a")), bytes.HasPrefix(data, []byte("GIF89a")):
+		return "image/gif", "gif", true
+	case len(data) >= 14 && string(data[:4]) == "RIFF" && string(data[8:14]) == "WEBPVP":
+		return "image/webp", "webp", true
+	}
+	return "", "", false
+}
 
 // CheckLogo sniffs data and returns its Content-Type and size, or an
 // Invalid error saying what is wrong. The type comes from the bytes and
@@ -54,8 +66,7 @@ func CheckLogo(data []byte) (contentType string, width, height int, err error) {
 	case len(data) > MaxLogoBytes:
 		return "", 0, 0, InvalidError(fmt.Sprintf("the logo must be at most %d KiB", MaxLogoBytes>>10))
 	}
-	contentType = http.DetectContentType(data)
-	format, ok := logoTypes[contentType]
+	contentType, format, ok := sniffLogo(data)
 	if !ok {
 		return "", 0, 0, InvalidError("the logo must be a PNG, JPEG, WebP or GIF image (SVG is not accepted)")
 	}
