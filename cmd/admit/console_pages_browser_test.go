@@ -237,6 +237,11 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		t.Errorf("the email preview's frame after Preview: %q %v", got.Value, err)
 	}
 	checked("branding preview")
+	// With JavaScript, typing is enough: the frames follow a moment later.
+	do("live preview",
+		chromedp.SendKeys(`#display_name`, " Live"),
+		chromedp.WaitVisible(`#preview-email[src*="Live"]`),
+		chromedp.WaitVisible(`#preview-sign-in[src*="Live"]`))
 	do("email preview", chromedp.Navigate(s.url+"/admin/acme/branding/preview/email?display_name=Acme+Preview"), chromedp.WaitVisible(`img`))
 	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`img`, "src")); err != nil || got.Value != src {
 		t.Errorf("email preview's logo: %q %v; want …%s", got.Value, err, src)
