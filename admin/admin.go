@@ -22,6 +22,10 @@ type Config struct {
 	// SSO sets up connections (sso.Setup); without it the Single sign-on
 	// pages answer 404.
 	SSO ConnectionSetup
+	// Mail and SignIn render the Branding page's previews (mail.Renderer,
+	// login.Handler); without them the previews answer 404.
+	Mail   MailPreview
+	SignIn SignInPreview
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
 	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
@@ -38,13 +42,15 @@ type Handler struct {
 	log    *slog.Logger
 	tmpl   map[string]*template.Template
 	setup  ConnectionSetup
+	mail   MailPreview
+	signIn SignInPreview
 	// baseURL is Config.BaseURL.
 	baseURL string
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL, mail: cfg.Mail, signIn: cfg.SignIn}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -158,7 +164,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	a := v.Admin.Account
 	h.pages.Render(w, r, status, h.tmpl[name], web.Page{
 		Title: title, Wide: true, Data: v,
-		Branding: web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor},
+		Branding: web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor},
 	})
 }
 

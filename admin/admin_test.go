@@ -19,6 +19,7 @@ import (
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/login"
+	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 	"github.com/admit-dev/admit/web"
@@ -48,7 +49,11 @@ func newSite(t *testing.T, s *store.Store) *site {
 		t.Fatal(err)
 	}
 	signIn.Register(mux)
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc)})
+	renderer, err := mail.NewRenderer("https://admit.example", "admit@admit.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn})
 	if err != nil {
 		t.Fatal(err)
 	}

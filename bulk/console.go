@@ -119,7 +119,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	a := v.Admin.Account
 	h.pages.Render(w, r, status, h.tmpl[name], web.Page{
 		Title: title, Wide: true, Data: v,
-		Branding: web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor},
+		Branding: web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor},
 	})
 }
 

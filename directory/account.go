@@ -34,6 +34,9 @@ type Branding struct {
 	// line and opening paragraph.
 	InviteSubject string `json:"invite_subject,omitempty"`
 	InviteIntro   string `json:"invite_intro,omitempty"`
+	// Logo is the SHA-256 (hex) of the uploaded logo (see UploadLogo);
+	// it is set only by UploadLogo and RemoveLogo.
+	Logo string `json:"logo,omitempty"`
 }
 
 // Title is the name people see: the display name, else the account name.

@@ -189,6 +189,7 @@ func (s *Service) SetBranding(ctx context.Context, accountID string, actor Actor
 		if a, err = tx.FindAccount(ctx, accountID); err != nil {
 			return err
 		}
+		b.Logo = a.Branding.Logo // only UploadLogo and RemoveLogo change it
 		a.Branding, a.UpdatedAt = b, s.clock()
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err

@@ -26,6 +26,10 @@ type Store interface {
 	FindAccountByDomain(ctx context.Context, domain string) (Account, error)
 	FindAccounts(ctx context.Context) ([]Account, error)
 	UpdateAccount(ctx context.Context, a Account) error
+	// PutLogo stores the account's uploaded logo, replacing any other.
+	PutLogo(ctx context.Context, l Logo) error
+	FindLogo(ctx context.Context, accountID string) (Logo, error)
+	DeleteLogo(ctx context.Context, accountID string) error
 
 	CreateRole(ctx context.Context, accountID string, role Role, at time.Time) error
 	FindRoles(ctx context.Context, accountID string) ([]Role, error) // the account's own roles, not the built-in ones

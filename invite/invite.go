@@ -71,7 +71,7 @@ type form struct {
 }
 
 func branding(a directory.Account) web.Branding {
-	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+	return web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor}
 }
 
 func (h *Handler) handleShow(w http.ResponseWriter, r *http.Request) error {

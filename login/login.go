@@ -189,6 +189,9 @@ type loginForm struct {
 	// OwnersOnly whether that form is the break-glass route of an account
 	// that requires SSO (folded away, for its owners).
 	Password, OwnersOnly bool
+	// Preview is the console's Branding preview, in a sandboxed frame
+	// where autofocus is refused.
+	Preview bool
 	// AnotherEmail is the first step again, keeping return_to.
 	AnotherEmail string
 }
@@ -220,6 +223,12 @@ func (h *Handler) ssoFor(ctx context.Context, email string) (*SSOOption, error) 
 		return nil, err
 	}
 	return &opt, nil
+}
+
+// PreviewSignIn writes the sign-in page in branding b, as the console's
+// Branding page previews it.
+func (h *Handler) PreviewSignIn(w http.ResponseWriter, r *http.Request, b web.Branding) {
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["login"], web.Page{Title: "Sign in", Branding: b, Data: loginForm{Preview: true}})
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, f loginForm) {
@@ -393,7 +402,7 @@ type mePage struct {
 }
 
 func branding(a directory.Account) web.Branding {
-	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+	return web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor}
 }
 
 func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, notice string, problems []string) error {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -81,8 +82,13 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 	if len((directory.Branding{PrimaryColor: a.Branding.PrimaryColor}).Validate()) == 0 && a.Branding.PrimaryColor != "" {
 		v.Color = htmltemplate.CSS(a.Branding.PrimaryColor)
 	}
-	if len((directory.Branding{LogoURL: a.Branding.LogoURL}).Validate()) == 0 {
-		v.LogoURL = a.Branding.LogoURL
+	// An uploaded logo wins over the logo URL (as on pages); mail clients
+	// need its absolute address.
+	if src := a.LogoSource(); src != "" && directory.ValidLogoSource(src) {
+		v.LogoURL = src
+		if strings.HasPrefix(src, "/") {
+			v.LogoURL = r.baseURL + src
+		}
 	}
 	if b.Inviter != nil {
 		v.InviterName = strings.TrimSpace(b.Inviter.FirstName + " " + b.Inviter.LastName)
@@ -159,4 +165,33 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		Text:    text.String(),
 		HTML:    html.String(),
 	}, nil
+}
+
+// PreviewInvitation renders the invitation email a's people would get from
+// inviterName now, for the console's Branding page. The link in it leads
+// nowhere: its token is made up.
+func (r *Renderer) PreviewInvitation(a directory.Account, inviterName string) (subject, html string, err error) {
+	b := directory.MailBody{
+		Message: directory.MailMessage{Kind: directory.MailInvitation, Recipient: "new.person@example.com"},
+		Account: a,
+		Invitation: directory.Invitation{
+			Email: "new.person@example.com", ExpiresAt: time.Now().Add(7 * 24 * time.Hour),
+		},
+		Token: "preview",
+	}
+	if first, last, ok := strings.Cut(inviterName, " "); inviterName != "" {
+		if !ok {
+			first, last = inviterName, ""
+		}
+		b.Inviter = &directory.User{FirstName: first, LastName: last}
+	}
+	// The preview is shown by admit itself: addresses relative to it load
+	// the uploaded logo whatever ADMIT_BASE_URL says.
+	local := *r
+	local.baseURL = ""
+	m, err := local.Render(b)
+	if err != nil {
+		return "", "", err
+	}
+	return m.Subject, m.HTML, nil
 }

@@ -71,3 +71,31 @@ func TestRenderInstallationMail(t *testing.T) {
 		t.Error("installation mail is not in admit's own colour")
 	}
 }
+// TestRenderUploadedLogo: an uploaded logo wins over the logo URL, at
+// admit's absolute address in a real email and at its own path in the
+// console's preview (which admit itself shows).
+func TestRenderUploadedLogo(t *testing.T) {
+	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.Repeat("ab", 32)
+	a := directory.Account{Slug: "acme", Name: "Acme", Branding: directory.Branding{LogoURL: "https://cdn.acme.example/logo.png", Logo: hash}}
+	m, err := r.Render(directory.MailBody{
+		Message: directory.MailMessage{ID: "m1", Kind: directory.MailInvitation, Recipient: "x@example.com"},
+		Account: a, Invitation: directory.Invitation{Email: "x@example.com", ExpiresAt: time.Now()}, Token: "tok",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `<img src="https://admit.example/branding/acme/logo/` + hash + `"`; !strings.Contains(m.HTML, want) || strings.Contains(m.HTML, "cdn.acme.example") {
+		t.Errorf("the email's logo is not %s:\n%s", want, m.HTML)
+	}
+	subject, html, err := r.PreviewInvitation(a, "Ada Lovelace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject != "Ada Lovelace invited you to join Acme" || !strings.Contains(html, `<img src="/branding/acme/logo/`+hash+`"`) {
+		t.Errorf("preview: %q\n%s", subject, html)
+	}
+}

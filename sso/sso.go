@@ -291,7 +291,7 @@ func passwordLogin(email, returnTo string) string {
 }
 
 func branding(a directory.Account) web.Branding {
-	return web.Branding{Name: a.Title(), LogoURL: a.Branding.LogoURL, PrimaryColor: a.Branding.PrimaryColor}
+	return web.Branding{Name: a.Title(), LogoURL: a.LogoSource(), PrimaryColor: a.Branding.PrimaryColor}
 }
 
 // returnTo keeps a requested destination when it is a path on this site

@@ -22,7 +22,7 @@ var templates embed.FS
 // value is admit's own neutral look.
 type Branding struct {
 	Name         string // shown in the header and the title; "admit" when empty
-	LogoURL      string // https only
+	LogoURL      string // https, or the path of an uploaded logo (directory.ValidLogoSource)
 	PrimaryColor string // #rgb or #rrggbb
 }
 
@@ -37,6 +37,9 @@ type Page struct {
 	// to the redirects that follow a form, so a form answered by a
 	// redirect to an identity provider needs the provider's origin here.
 	FormTargets []string
+	// Frames lets the page show admit's own pages in iframes (frame-src
+	// 'self'): the Branding page's previews.
+	Frames bool
 	// Wide gives the page the width of a table rather than of a form
 	// (the admin console).
 	Wide bool
@@ -114,7 +117,11 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", csp(p.Nonce, p.FormTargets...))
+	policy := csp(p.Nonce, p.FormTargets...)
+	if p.Frames {
+		policy += "; frame-src 'self'"
+	}
+	h.Set("Content-Security-Policy", policy)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
@@ -122,7 +129,7 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 
 // safeBranding drops any branding value that could carry markup or CSS.
 func safeBranding(b Branding) Branding {
-	if len(directory.Branding{LogoURL: b.LogoURL}.Validate()) > 0 {
+	if !directory.ValidLogoSource(b.LogoURL) {
 		b.LogoURL = ""
 	}
 	if len(directory.Branding{PrimaryColor: b.PrimaryColor}.Validate()) > 0 {

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,6 +181,71 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		t.Errorf("the console's header after rebranding: %q", got)
 	}
 	checked("branding")
+
+	// A logo uploaded: the console, the sign-in page and both previews
+	// show it from admit's own address, loaded under every page's CSP.
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	img := image.NewRGBA(image.Rect(0, 0, 120, 30))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{10, 102, 194, 255}), image.Point{}, draw.Src)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logo, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do("upload a logo",
+		chromedp.SetUploadFiles(`#logo`, []string{logo}),
+		chromedp.Click(`#upload-logo`),
+		chromedp.WaitVisible(`#done-logo`),
+		chromedp.WaitVisible(`#current-logo`))
+	loaded := func(where, sel string) string {
+		t.Helper()
+		src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
+			const img = document.querySelector(`+"`"+sel+"`"+`);
+			return img && img.complete && img.naturalWidth === 120 ? new URL(img.src).pathname : "";
+		})()`))
+		if err != nil || !strings.HasPrefix(src, "/branding/acme/logo/") {
+			t.Errorf("%s: the logo %s is not loaded from admit (%q, %v)", where, sel, src, err)
+		}
+		return src
+	}
+	src := loaded("console", `header img.logo`)
+	checked("branding with logo")
+	// /login does not know the account yet; /me, the page signing in
+	// leads to, wears its branding (as do the invitation, reset and
+	// single sign-on pages).
+	do("home page", chromedp.Navigate(s.url+"/me"), chromedp.WaitVisible(`header img.logo`))
+	loaded("home page", `header img.logo`)
+	// The previews' frames are sandboxed (an opaque origin the test
+	// cannot reach into), so they are opened on their own here.
+	do("branding again", chromedp.Navigate(s.url+"/admin/acme/branding"), chromedp.WaitVisible(`#preview-sign-in`))
+	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`#preview-sign-in`, "src")); err != nil || got.Value != "/admin/acme/branding/preview/sign-in" {
+		t.Errorf("the sign-in preview's frame: %q %v", got.Value, err)
+	}
+	do("sign-in preview", chromedp.Navigate(s.url+"/admin/acme/branding/preview/sign-in"), chromedp.WaitVisible(`#email`))
+	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`header img.logo`, "src")); err != nil || got.Value != src {
+		t.Errorf("sign-in preview's logo: %q %v; want %q", got.Value, err, src)
+	}
+	do("unsaved preview",
+		chromedp.Navigate(s.url+"/admin/acme/branding"),
+		chromedp.WaitVisible(`#save-branding`),
+		chromedp.SetValue(`#display_name`, "Acme Preview"),
+		chromedp.Click(`#preview-branding`),
+		chromedp.WaitVisible(`#preview-email`))
+	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`#preview-email`, "src")); err != nil || !strings.Contains(got.Value, "display_name=Acme+Preview") {
+		t.Errorf("the email preview's frame after Preview: %q %v", got.Value, err)
+	}
+	checked("branding preview")
+	// With JavaScript, typing is enough: the frames follow a moment later.
+	do("live preview",
+		chromedp.SendKeys(`#display_name`, " Live"),
+		chromedp.WaitVisible(`#preview-email[src*="Live"]`),
+		chromedp.WaitVisible(`#preview-sign-in[src*="Live"]`))
+	do("email preview", chromedp.Navigate(s.url+"/admin/acme/branding/preview/email?display_name=Acme+Preview"), chromedp.WaitVisible(`img`))
+	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`img`, "src")); err != nil || got.Value != src {
+		t.Errorf("email preview's logo: %q %v; want …%s", got.Value, err, src)
+	}
 	do("accounts again", chromedp.Navigate(s.url+"/admin/"), chromedp.WaitVisible(`#create-account`))
 	do("create an account",
 		chromedp.SendKeys(`#slug`, "gamma"),

@@ -294,6 +294,11 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
+	// The console's Branding page previews emails with the worker's renderer.
+	mailPreview, err := mail.NewRenderer(cfg.BaseURL, cfg.Sender())
+	if err != nil {
+		return nil, err
+	}
 	invitations, err := invite.New(invite.Config{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -303,10 +308,6 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
-	if err != nil {
-		return nil, err
-	}
 	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Logger: log})
 	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
@@ -325,6 +326,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Secure: cfg.Secure(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Mail: mailPreview, SignIn: signIn, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
 	if err != nil {
 		return nil, err
 	}
