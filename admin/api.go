@@ -168,6 +168,17 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// secret says the response holds a secret shown once (a SCIM token):
+	// it is not kept for retries (rule 5: secrets are stored as hashes).
+	secret bool
+}
+
+// shownOnce marks w's response as holding a secret shown once, so that an
+// Idempotency-Key does not keep it: a retry is told so instead (409).
+func shownOnce(w http.ResponseWriter) {
+	if rec, ok := w.(*recorder); ok {
+		rec.secret = true
+	}
 }
 
 func (rec *recorder) Header() http.Header { return rec.header }
@@ -198,7 +209,7 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 		return bodyError(err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	state, rec, err := a.dir.BeginIdempotent(r.Context(), key, idem, idempotencyRequest(r.Method, r.URL.Path, body))
+	state, rec, err := a.dir.BeginIdempotent(r.Context(), key, idem, idempotencyRequest(r.Method, r.URL.RequestURI(), body))
 	if err != nil {
 		return err
 	}
@@ -236,8 +247,16 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 			a.log.ErrorContext(r.Context(), "release idempotency key", "err", err)
 		}
 	} else {
-		stored, _ := json.Marshal(storedResponse{ContentType: out.header.Get("Content-Type"), Location: out.header.Get("Location"), Body: out.body.Bytes()})
-		if err := a.dir.FinishIdempotent(context.WithoutCancel(r.Context()), rec, out.status, stored); err != nil {
+		keep := storedResponse{ContentType: out.header.Get("Content-Type"), Location: out.header.Get("Location"), Body: out.body.Bytes()}
+		status := out.status
+		if out.secret {
+			// What a retry gets instead of the secret.
+			status = http.StatusConflict
+			keep = storedResponse{ContentType: "application/problem+json", Body: []byte(`{"type":"about:blank","title":"Shown once","status":409,` +
+				`"detail":"This request succeeded, and its answer held a secret that admit shows once and does not keep. List the resources to find it by name; revoke it and make another if the first answer was lost.","code":"shown_once"}` + "\n")}
+		}
+		stored, _ := json.Marshal(keep)
+		if err := a.dir.FinishIdempotent(context.WithoutCancel(r.Context()), rec, status, stored); err != nil {
 			a.log.ErrorContext(r.Context(), "store idempotent response", "err", err)
 		}
 	}
@@ -251,6 +270,8 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 
 // idempotencyRequest is what a retry must repeat to be the same request:
 // the method, the path and the body, byte for byte.
+// idempotencyRequest is what a retry must repeat: the method, the path with
+// its query (a form value may come from either), and the body.
 func idempotencyRequest(method, path string, body []byte) []byte {
 	sum := sha256.Sum256(body)
 	return []byte(method + " " + path + "\n" + hex.EncodeToString(sum[:]))

@@ -513,12 +513,12 @@ func (a *API) listSCIMTokens(w http.ResponseWriter, r *http.Request, key directo
 	if err != nil {
 		return err
 	}
-	tokens, err := a.dir.SCIMTokens(r.Context(), adm.Account.ID)
+	p, err := a.dir.Provisioning(r.Context(), adm)
 	if err != nil {
 		return err
 	}
-	out := make([]scimTokenJSON, len(tokens))
-	for i, t := range tokens {
+	out := make([]scimTokenJSON, len(p.Tokens))
+	for i, t := range p.Tokens {
 		out[i] = toSCIMToken(t)
 	}
 	return writeJSON(w, http.StatusOK, page(out, ""))
@@ -535,12 +535,13 @@ func (a *API) createSCIMToken(w http.ResponseWriter, r *http.Request, key direct
 	if err != nil {
 		return err
 	}
-	token, t, err := a.dir.CreateSCIMToken(r.Context(), adm.Account.ID, adm.Actor(), in.Name)
+	token, t, err := a.dir.AddSCIMToken(r.Context(), adm, in.Name)
 	if err != nil {
 		return err
 	}
 	out := toSCIMToken(t)
 	out.Token = token
+	shownOnce(w)
 	return writeJSON(w, http.StatusCreated, out)
 }
 
@@ -549,7 +550,7 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request, key direct
 	if err != nil {
 		return err
 	}
-	t, err := a.dir.RevokeSCIMToken(r.Context(), adm.Account.ID, adm.Actor(), r.PathValue("id"))
+	t, err := a.dir.EndSCIMToken(r.Context(), adm, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -563,7 +564,7 @@ func (a *API) listDomains(w http.ResponseWriter, r *http.Request, key directory.
 	if err != nil {
 		return err
 	}
-	ds, err := a.dir.Domains(r.Context(), adm.Account.ID)
+	ds, err := a.dir.AccountDomains(r.Context(), adm)
 	if err != nil {
 		return err
 	}
@@ -586,8 +587,10 @@ func (a *API) addDomain(w http.ResponseWriter, r *http.Request, key directory.AP
 		return err
 	}
 	// Vouching (a domain verified without DNS) stays the operator's at
-	// the command line: a program proves a domain by its TXT record.
-	d, err := a.dir.AddDomain(r.Context(), adm.Account.ID, adm.Actor(), in.Name, false)
+	// the command line: a program proves a domain by its TXT record. Like
+	// SCIM tokens, domains are the owners' (the console's rules): an
+	// account's key, an admin, may read them but not change them.
+	d, err := a.dir.ClaimDomain(r.Context(), adm, in.Name)
 	if err != nil {
 		return err
 	}
@@ -599,7 +602,7 @@ func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request, key directory
 	if err != nil {
 		return err
 	}
-	d, err := a.dir.VerifyDomain(r.Context(), adm.Account.ID, adm.Actor(), r.PathValue("domain"))
+	d, err := a.dir.ProveDomain(r.Context(), adm, r.PathValue("domain"))
 	if err != nil {
 		return err
 	}
@@ -611,7 +614,7 @@ func (a *API) removeDomain(w http.ResponseWriter, r *http.Request, key directory
 	if err != nil {
 		return err
 	}
-	if err := a.dir.RemoveDomain(r.Context(), adm.Account.ID, adm.Actor(), r.PathValue("domain")); err != nil {
+	if err := a.dir.WithdrawDomain(r.Context(), adm, r.PathValue("domain")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -132,19 +132,19 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		return bodyError(err)
 	}
 	dryRun := false
-	if v := r.FormValue("dry_run"); v != "" {
+	if v := r.PostFormValue("dry_run"); v != "" {
 		if dryRun, err = strconv.ParseBool(v); err != nil {
 			return directory.InvalidError("dry_run must be true or false")
 		}
 	}
-	spec := directory.ImportSpec{Mode: directory.ImportMode(r.FormValue("mode")), Role: directory.Role(r.FormValue("role")),
-		FileName: filepath.Base(hdr.Filename), Password: r.FormValue("password")}
+	spec := directory.ImportSpec{Mode: directory.ImportMode(r.PostFormValue("mode")), Role: directory.Role(r.PostFormValue("role")),
+		FileName: filepath.Base(hdr.Filename), Password: r.PostFormValue("password")}
 	if spec.Mode == "" {
 		return directory.InvalidError("mode is required: password, invite or none")
 	}
 	// The whole file is read before anything is written: a file that
 	// cannot be read whole writes nothing.
-	rows, unknown, err := a.sheets.ReadRows(data, r.FormValue("sheet"))
+	rows, unknown, err := a.sheets.ReadRows(data, r.PostFormValue("sheet"))
 	if err != nil {
 		return err
 	}

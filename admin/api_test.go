@@ -370,7 +370,6 @@ func TestAPIIsolation(t *testing.T) {
 			{"POST", "/api/v1/accounts/alpha/members/" + bea + "/send-reset-link"},
 			{"POST", "/api/v1/accounts/alpha/invitations/" + inv.ID + "/resend"},
 			{"DELETE", "/api/v1/accounts/alpha/invitations/" + inv.ID},
-			{"DELETE", "/api/v1/accounts/alpha/scim-tokens/" + tok.ID},
 			{"GET", "/api/v1/accounts/beta/audit-events"},
 			{"GET", "/api/v1/accounts/beta/scim-tokens"},
 			{"GET", "/api/v1/accounts/beta/domains"},
@@ -381,6 +380,13 @@ func TestAPIIsolation(t *testing.T) {
 				body = map[string]any{"role": "admin"}
 			}
 			wantProblem(t, tc.method+" "+tc.path, site.do(t, tc.method, tc.path, site.keyA, body), 404, "not_found")
+		}
+		// Revoking beta's SCIM token through alpha is refused before the id
+		// is even looked up: an account's key may not revoke tokens at all.
+		wantProblem(t, "revoke beta's token", site.do(t, "DELETE", "/api/v1/accounts/alpha/scim-tokens/"+tok.ID, site.keyA, nil), 403, "forbidden")
+		wantProblem(t, "beta's token through alpha, by the operator key", site.do(t, "DELETE", "/api/v1/accounts/alpha/scim-tokens/"+tok.ID, site.opKey, nil), 404, "not_found")
+		if toks, err := site.svc.SCIMTokens(ctx, site.beta.ID); err != nil || len(toks) != 1 || toks[0].RevokedAt != nil {
+			t.Errorf("beta's SCIM token after alpha's attempt: %+v, %v", toks, err)
 		}
 		// Nothing of beta changed.
 		m, err := site.svc.Member(ctx, site.beta.ID, "bea@beta.test")
@@ -418,34 +424,40 @@ func TestAPIInvitationsTokensDomainsRoles(t *testing.T) {
 		wantProblem(t, "resend a revoked invitation", site.do(t, "POST", acct+"/invitations/"+id+"/resend", site.keyA, nil), 404, "not_found")
 		wantProblem(t, "no such invitation", site.do(t, "DELETE", acct+"/invitations/nope", site.keyA, nil), 404, "not_found")
 
-		r = site.do(t, "POST", acct+"/scim-tokens", site.keyA, map[string]any{"name": "Okta"})
+		// SCIM tokens and domains are the owners' in the console, and so
+		// here: an account's key (an admin) reads them but cannot change
+		// them; the operator key, an owner anywhere, can.
+		wantProblem(t, "an admin's key makes a SCIM token", site.do(t, "POST", acct+"/scim-tokens", site.keyA, map[string]any{"name": "Okta"}), 403, "forbidden")
+		wantProblem(t, "an admin's key claims a domain", site.do(t, "POST", acct+"/domains", site.keyA, map[string]any{"name": "example.net"}), 403, "forbidden")
+		wantProblem(t, "an admin's key withdraws a domain", site.do(t, "DELETE", acct+"/domains/alpha.test", site.keyA, nil), 403, "forbidden")
+		r = site.do(t, "POST", acct+"/scim-tokens", site.opKey, map[string]any{"name": "Okta"})
 		if r.status != 201 || !strings.HasPrefix(fmt.Sprint(r.json(t)["token"]), "admit_scim_") {
 			t.Fatalf("SCIM token: %d %s", r.status, r.body)
 		}
 		tokID := r.json(t)["id"].(string)
-		list := site.do(t, "GET", acct+"/scim-tokens", site.keyA, nil)
+		list := site.do(t, "GET", acct+"/scim-tokens", site.opKey, nil)
 		if got := list.data(t); len(got) != 1 || got[0]["token"] != nil {
 			t.Errorf("tokens list shows the token: %s", list.body)
 		}
-		if r := site.do(t, "DELETE", acct+"/scim-tokens/"+tokID, site.keyA, nil); r.status != 200 || r.json(t)["revoked_at"] == nil {
+		if r := site.do(t, "DELETE", acct+"/scim-tokens/"+tokID, site.opKey, nil); r.status != 200 || r.json(t)["revoked_at"] == nil {
 			t.Errorf("revoke token: %d %s", r.status, r.body)
 		}
 
-		r = site.do(t, "POST", acct+"/domains", site.keyA, map[string]any{"name": "Example.ORG"})
+		r = site.do(t, "POST", acct+"/domains", site.opKey, map[string]any{"name": "Example.ORG"})
 		if r.status != 201 || r.json(t)["name"] != "example.org" || r.json(t)["verified"] != false || r.json(t)["record_name"] != "_admit-challenge.example.org" {
 			t.Fatalf("add domain: %d %s", r.status, r.body)
 		}
-		wantProblem(t, "bad domain", site.do(t, "POST", acct+"/domains", site.keyA, map[string]any{"name": "not a domain"}), 400, "invalid")
-		wantProblem(t, "verify before the record is published", site.do(t, "POST", acct+"/domains/example.org/verify", site.keyA, nil), 400, "invalid")
+		wantProblem(t, "bad domain", site.do(t, "POST", acct+"/domains", site.opKey, map[string]any{"name": "not a domain"}), 400, "invalid")
+		wantProblem(t, "verify before the record is published", site.do(t, "POST", acct+"/domains/example.org/verify", site.opKey, nil), 400, "invalid")
 		site.dns.SetTXT("_admit-challenge.example.org", r.json(t)["record_value"].(string))
-		if v := site.do(t, "POST", acct+"/domains/example.org/verify", site.keyA, nil); v.status != 200 || v.json(t)["verified"] != true {
+		if v := site.do(t, "POST", acct+"/domains/example.org/verify", site.opKey, nil); v.status != 200 || v.json(t)["verified"] != true {
 			t.Errorf("verify: %d %s", v.status, v.body)
 		}
-		wantProblem(t, "verify an unclaimed domain", site.do(t, "POST", acct+"/domains/unclaimed.org/verify", site.keyA, nil), 404, "not_found")
-		if got := site.do(t, "GET", acct+"/domains", site.keyA, nil).data(t); len(got) != 2 {
+		wantProblem(t, "verify an unclaimed domain", site.do(t, "POST", acct+"/domains/unclaimed.org/verify", site.opKey, nil), 404, "not_found")
+		if got := site.do(t, "GET", acct+"/domains", site.opKey, nil).data(t); len(got) != 2 {
 			t.Errorf("domains: %v", got)
 		}
-		if r := site.do(t, "DELETE", acct+"/domains/example.org", site.keyA, nil); r.status != 204 {
+		if r := site.do(t, "DELETE", acct+"/domains/example.org", site.opKey, nil); r.status != 204 {
 			t.Errorf("remove domain: %d %s", r.status, r.body)
 		}
 
@@ -620,5 +632,19 @@ func TestAPIIdempotencyKey(t *testing.T) {
 			t.Errorf("beta's k-1: %d %s", r.status, r.body)
 		}
 		wantProblem(t, "an overlong key", site.do(t, "POST", path, site.keyA, body, "Idempotency-Key", strings.Repeat("k", 300)), 400, "invalid")
+		// A SCIM token is shown once: the record keeps no copy of it, and
+		// a retry is told so instead (rule 5: secrets are kept as hashes).
+		tokens := "/api/v1/accounts/alpha/scim-tokens"
+		made := site.do(t, "POST", tokens, site.opKey, `{"name": "Okta"}`, "Idempotency-Key", "k-3")
+		if made.status != 201 || !strings.Contains(string(made.body), "admit_scim_") {
+			t.Fatalf("SCIM token: %d %s", made.status, made.body)
+		}
+		wantProblem(t, "a retry of a secret", site.do(t, "POST", tokens, site.opKey, `{"name": "Okta"}`, "Idempotency-Key", "k-3"), 409, "shown_once")
+		var kept int
+		if err := s.DB().Get(&kept, `SELECT COUNT(*) FROM idempotency_keys WHERE CAST(response AS TEXT) LIKE '%admit_scim_%' OR CAST(response AS TEXT) LIKE '%YWRtaXRfc2NpbV%'`); err != nil || kept != 0 {
+			t.Errorf("%d idempotency records keep the SCIM token (%v)", kept, err)
+		}
+		// The query is part of the request a retry must repeat.
+		wantProblem(t, "same key and body, another query", site.do(t, "POST", path+"?x=1", site.keyA, body, "Idempotency-Key", "k-1"), 422, "idempotency_key_reused")
 	})
 }

@@ -41,6 +41,9 @@ func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*directory.Visi
 	if err != nil {
 		return nil, err
 	}
+	if v.Handoff() {
+		return nil, directory.HandedOff()
+	}
 	if v.User.PasswordMustChange {
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil, nil

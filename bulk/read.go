@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -26,6 +27,12 @@ type Limits struct {
 const (
 	DefaultMaxBytes = 50 << 20
 	DefaultMaxRows  = 1_000_000
+	// MaxColumns and MaxCells bound what a file costs in memory, whatever
+	// its size on disk: one XLSX cell in column XFD makes a row of 16,384
+	// cells, and a CSV line of commas one cell per byte. A real list of
+	// people has a handful of columns.
+	MaxColumns = 256
+	MaxCells   = 8_000_000
 )
 
 func (l Limits) withDefaults() Limits {
@@ -55,6 +62,7 @@ type Table struct {
 	Header  []string
 	Records [][]string
 	Lines   []int
+	cells   int // in Header and Records, against MaxCells
 }
 
 var (
@@ -199,10 +207,26 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 	return t.finish()
 }
 
-// add keeps one record: the first non-empty one is the header.
+// add keeps one record: the first non-empty one is the header. Empty
+// cells at the end of a row are dropped (spreadsheets pad rows to their
+// widest), and a row or a file wider than the bounds is refused.
 func (t *Table) add(rec []string, line int, lim Limits) error {
-	if blank(rec) {
+	for len(rec) > 0 && strings.TrimSpace(rec[len(rec)-1]) == "" {
+		rec = rec[:len(rec)-1]
+	}
+	if len(rec) == 0 {
 		return nil
+	}
+	if len(rec) > MaxColumns {
+		return fileErrorf("line %d has %d columns; a file may have at most %d", line, len(rec), MaxColumns)
+	}
+	if t.cells += len(rec); t.cells > MaxCells {
+		return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
+	}
+	// A row keeps a copy of its own: the reader's slice may be as wide as
+	// the sheet.
+	if cap(rec) > len(rec) {
+		rec = slices.Clone(rec)
 	}
 	if t.Header == nil {
 		t.Header = rec
@@ -221,15 +245,6 @@ func (t *Table) finish() (*Table, error) {
 		return nil, fileErrorf("the file is empty")
 	}
 	return t, nil
-}
-
-func blank(rec []string) bool {
-	for _, c := range rec {
-		if strings.TrimSpace(c) != "" {
-			return false
-		}
-	}
-	return true
 }
 
 func readXLSX(data []byte, sheet string, lim Limits) (*Table, error) {

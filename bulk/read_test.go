@@ -176,6 +176,10 @@ func TestBadFiles(t *testing.T) {
 		{"too big", []byte(many), "", bulk.Limits{MaxBytes: 20}, "larger than the limit of 20 bytes"},
 		{"too many rows", []byte(many), "", bulk.Limits{MaxRows: 10}, "more than 10 rows"},
 		{"no such sheet", xlsx(t, "", map[string][][]string{"S": {{"Email"}}}, "S"), "People", bulk.Limits{}, `no sheet named "People" (sheets: S)`},
+		// One cell in the sheet's last column would make every row 16,384
+		// cells wide in memory: a few kilobytes costing gigabytes.
+		{"a cell in column XFD", xfdWorkbook(t), "", bulk.Limits{}, "has 16384 columns; a file may have at most 256"},
+		{"a line of commas", []byte("email\na@example.com" + strings.Repeat(",", 300) + "x\n"), "", bulk.Limits{}, "line 2 has 301 columns"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,6 +193,36 @@ func TestBadFiles(t *testing.T) {
 				t.Fatalf("err = %v; want a FileError saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// xfdWorkbook is a sheet of two people, one with a value in the sheet's
+// last column (XFD).
+func xfdWorkbook(t *testing.T) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	for cell, v := range map[string]string{"A1": "Email", "A2": "a@example.com", "A3": "b@example.com", "XFD3": "x"} {
+		if err := f.SetCellValue("Sheet1", cell, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestPaddedRowsAreTrimmed: empty cells at the end of rows (spreadsheets
+// pad rows to their widest) cost nothing and do not count as columns.
+func TestPaddedRowsAreTrimmed(t *testing.T) {
+	tab, err := bulk.ReadTable(strings.NewReader("email,,,\na@example.com"+strings.Repeat(",", 1000)+"\n"), "", bulk.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Header) != 1 || len(tab.Records) != 1 || len(tab.Records[0]) != 1 || cap(tab.Records[0]) != 1 {
+		t.Errorf("header %q, records %q (cap %d)", tab.Header, tab.Records, cap(tab.Records[0]))
 	}
 }
 

@@ -121,6 +121,9 @@ var errNoConsole = NotFoundError("There is no page at this address.")
 // until they switch. An operator enters any account's console at once,
 // except the one their session is in when they administer it as a member.
 func (s *Service) Console(ctx context.Context, v Visit, slug string) (Admin, error) {
+	if v.Handoff() {
+		return Admin{}, errHandedOff
+	}
 	adm := Admin{Account: v.Account, User: v.User, Membership: v.Membership}
 	if slug == v.Account.Slug && adm.Can(ViewMembers) {
 		return adm, nil

@@ -144,6 +144,10 @@ func hasDotSegment(p string) bool {
 // the app's account when it has one, else the session's. binding is the
 // HandoffBinding of the nonce the app's host gave the browser.
 func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL, binding string, httpsOnly bool) (string, *url.URL, error) {
+	if v.Handoff() {
+		// A session an app's host holds is not handed on to another.
+		return "", nil, errHandedOff
+	}
 	u, app, err := s.HandoffTarget(ctx, returnURL, httpsOnly)
 	if err != nil {
 		return "", nil, err

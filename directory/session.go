@@ -352,6 +352,20 @@ type Visit struct {
 	Membership Membership
 }
 
+// Handoff says the session was handed to an app's host (FinishHandoff).
+// Such a session is that host's only: it lets the app's pages and
+// forward-auth know the person, but it never opens the console, the
+// OpenID provider's authorization, nor another hand-off on admit's own
+// host, so a cookie the app's host sees (an app's logs, a proxy passing
+// it on) is not a key to the person's whole admit session.
+func (v Visit) Handoff() bool { return v.Session.FamilyHash != "" }
+
+// errHandedOff refuses a hand-off session where only admit's own is good.
+var errHandedOff = ForbiddenError("This page needs you signed in on admit's own address, not through an app. Sign in there and try again.")
+
+// HandedOff is errHandedOff for the entry points that check Handoff.
+func HandedOff() error { return errHandedOff }
+
 // Authenticate finds the live session of a token. A session past its idle
 // or absolute end, or whose membership is no longer active, is ended and
 // reported Unauthenticated: checking the membership on every request is

@@ -101,6 +101,21 @@ func TestHandoff(t *testing.T) {
 		if res := e.get("app.test", code.Path, nonce); res.StatusCode != http.StatusBadRequest || sessionCookie(res) != "" {
 			t.Errorf("a replayed code: %d, cookie %q; want 400 and none", res.StatusCode, sessionCookie(res))
 		}
+		// The app host's session is that host's only: taken to admit's
+		// host (from an app's logs, or a proxy that passes it on), it hands
+		// nothing on to another app and opens no console.
+		if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Second", ForwardAuthHost: "second.test", AccountID: e.account.ID}); err != nil {
+			t.Fatal(err)
+		}
+		onward := gate.HandoffPath + "?" + url.Values{"to": {"https://second.test/"}, "binding": {directory.HandoffBinding(directory.NewHandoffNonce())}}.Encode()
+		if res := e.get("admit.test", onward, session(token)); res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
+			t.Errorf("the app host's session handing off on admit's host: %d Location %q; want 403", res.StatusCode, res.Header.Get("Location"))
+		}
+		if v, err := e.dir.Authenticate(ctx, token); err != nil {
+			t.Fatal(err)
+		} else if _, err := e.dir.Console(ctx, v, e.account.Slug); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("the app host's session opening the console: %v; want Forbidden", err)
+		}
 
 		t.Run("refused targets", func(t *testing.T) {
 			for _, bad := range []string{

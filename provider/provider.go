@@ -137,6 +137,9 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, err := h.dir.Authenticate(ctx, h.cookie.Token(r))
+	if err == nil && v.Handoff() {
+		return directory.HandedOff()
+	}
 	if directory.KindOf(err) == directory.Unauthenticated && a.NoPrompt {
 		// OIDC Core section 3.1.2.6: no page may be shown.
 		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
