@@ -71,6 +71,7 @@ func TestRenderInstallationMail(t *testing.T) {
 		t.Error("installation mail is not in admit's own colour")
 	}
 }
+
 // TestRenderUploadedLogo: an uploaded logo wins over the logo URL, at
 // admit's absolute address in a real email and at its own path in the
 // console's preview (which admit itself shows).
