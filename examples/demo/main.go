@@ -219,7 +219,7 @@ The example apps in examples/apps are registered too; start them beside the demo
   env $(cat %[12]s) python3 examples/apps/python/app.py  (needs Authlib and requests)
 
 The dev mailbox holds an invitation for %[7]s:
-  %[8]s mail list --account acme   (admit's own data is in %[9]s)
+  ADMIT_DATABASE_URL=sqlite:%[9]s/admit.db %[8]s mail list --account acme
 
 `, d.addr.portal, d.addr.admit, d.addr.app, d.addr.samlIdP, d.addr.oidcIdP, demoPassword, invitedEmail, d.admit.bin, d.admit.dir, d.setup.scimToken, d.setup.apps["node"].envFile, d.setup.apps["python"].envFile)
 }
