@@ -121,28 +121,15 @@ type consoleFunc func(w http.ResponseWriter, r *http.Request, v view) error
 // another account is offered the switch.
 func (h *Handler) console(fn consoleFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		visit, err := h.dir.Authenticate(r.Context(), h.cookie.Token(r))
-		if directory.KindOf(err) == directory.Unauthenticated {
-			h.cookie.Clear(w)
-			target := "/login"
-			if r.Method == http.MethodGet {
-				target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
-			}
-			http.Redirect(w, r, target, http.StatusSeeOther)
-			return nil
+		visit, err := h.cookie.SignedIn(w, r, h.dir)
+		if visit == nil || err != nil {
+			return err
 		}
+		adm, err := h.dir.Console(r.Context(), *visit, r.PathValue("account"))
 		if err != nil {
 			return err
 		}
-		if visit.User.PasswordMustChange {
-			http.Redirect(w, r, "/password/change", http.StatusSeeOther)
-			return nil
-		}
-		adm, err := h.dir.Console(r.Context(), visit, r.PathValue("account"))
-		if err != nil {
-			return err
-		}
-		consoles, err := h.dir.Consoles(r.Context(), visit)
+		consoles, err := h.dir.Consoles(r.Context(), *visit)
 		if err != nil {
 			return err
 		}

@@ -28,27 +28,11 @@ type accountsPage struct {
 
 // visit is the signed-in person, or a redirect to sign in (nil, nil).
 func (h *Handler) visit(w http.ResponseWriter, r *http.Request) (*directory.Visit, error) {
-	v, err := h.dir.Authenticate(r.Context(), h.cookie.Token(r))
-	if directory.KindOf(err) == directory.Unauthenticated {
-		h.cookie.Clear(w)
-		target := "/login"
-		if r.Method == http.MethodGet {
-			target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if v.Handoff() {
+	v, err := h.cookie.SignedIn(w, r, h.dir)
+	if v != nil && v.Handoff() {
 		return nil, directory.HandedOff()
 	}
-	if v.User.PasswordMustChange {
-		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
-		return nil, nil
-	}
-	return &v, nil
+	return v, err
 }
 
 func (h *Handler) accountsPage(r *http.Request, v *directory.Visit) (accountsPage, error) {

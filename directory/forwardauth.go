@@ -116,6 +116,12 @@ func (s *Service) ForwardAuth(ctx context.Context, token string, app App) (AppCl
 	if err != nil {
 		return AppClaims{}, err
 	}
+	if v.Session.Host != "" && !strings.EqualFold(v.Session.Host, app.ForwardAuthHost) {
+		// A session handed to one app's host is not a key to another's:
+		// that app's host must be handed its own (the browser is sent to
+		// sign in there, and finds itself signed in on admit's host).
+		return AppClaims{}, UnauthenticatedError("Please sign in.")
+	}
 	if v.User.PasswordMustChange {
 		return AppClaims{}, ForbiddenError("Please change your password at admit first.")
 	}

@@ -218,7 +218,7 @@ func (s *Service) FinishHandoff(ctx context.Context, code, host, nonce string) (
 	if family == "" {
 		family = from.IDHash
 	}
-	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, family, map[string]any{"app_id": h.AppID, "host": u.Host})
+	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, family, strings.ToLower(u.Host), map[string]any{"app_id": h.AppID, "host": u.Host})
 	if err != nil {
 		return "", Session{}, "", err
 	}

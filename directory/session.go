@@ -26,6 +26,9 @@ type Session struct {
 	// IDHash of the session on admit's host it came from: ending either
 	// ends the family (EndSession). "" for a session opened by sign-in.
 	FamilyHash string
+	// Host is, for such a session, the app's host it was opened on: it is
+	// good there only (ForwardAuth). "" for a session opened by sign-in.
+	Host string
 }
 
 // Session and sign-in limits.
@@ -219,12 +222,12 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 // in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
 func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
-	return s.startSession(ctx, userID, accountID, cred, time.Time{}, "", nil)
+	return s.startSession(ctx, userID, accountID, cred, time.Time{}, "", "", nil)
 }
 
 // startSession is StartSession, for a session that ends by until (when
 // set) and whose audit event carries more data (a hand-off's app).
-func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, family string, more map[string]any) (string, Session, error) {
+func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, family, host string, more map[string]any) (string, Session, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
@@ -233,7 +236,7 @@ func (s *Service) startSession(ctx context.Context, userID, accountID string, cr
 	if !until.IsZero() && until.Before(expires) {
 		expires = until
 	}
-	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Credential: cred, FamilyHash: family}
+	sess := Session{IDHash: hashToken(token), UserID: userID, AccountID: accountID, CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, Credential: cred, FamilyHash: family, Host: host}
 	data := map[string]any{"method": cred.Method, "connection_id": cred.ConnectionID}
 	for k, v := range more {
 		data[k] = v

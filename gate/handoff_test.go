@@ -107,6 +107,12 @@ func TestHandoff(t *testing.T) {
 		if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Second", ForwardAuthHost: "second.test", AccountID: e.account.ID}); err != nil {
 			t.Fatal(err)
 		}
+		if res := e.verify("", "second.test", "/", token, nil); res.StatusCode == http.StatusOK || res.Header.Get(gate.HeaderEmail) != "" {
+			t.Errorf("app.test's session at /auth/verify for second.test: %d %q; want refused", res.StatusCode, res.Header.Get(gate.HeaderEmail))
+		}
+		if res := e.verify("", "second.test", "/", e.token, nil); res.StatusCode != http.StatusOK {
+			t.Errorf("admit's own session at /auth/verify for second.test: %d; want 200", res.StatusCode)
+		}
 		onward := gate.HandoffPath + "?" + url.Values{"to": {"https://second.test/"}, "binding": {directory.HandoffBinding(directory.NewHandoffNonce())}}.Encode()
 		if res := e.get("admit.test", onward, session(token)); res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
 			t.Errorf("the app host's session handing off on admit's host: %d Location %q; want 403", res.StatusCode, res.Header.Get("Location"))

@@ -19,25 +19,26 @@ type sessionRow struct {
 	Method     string    `db:"method"`
 	Connection string    `db:"connection_id"`
 	FamilyHash string    `db:"family_hash"`
+	Host       string    `db:"host"`
 }
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, sess directory.Session) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sessions (id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		sess.IDHash, sess.UserID, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, string(sess.Credential.Method), sess.Credential.ConnectionID, sess.FamilyHash)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sessions (id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.IDHash, sess.UserID, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, string(sess.Credential.Method), sess.Credential.ConnectionID, sess.FamilyHash, sess.Host)
 	return s.dialect.wrap(err, "insert session")
 }
 
 // FindSession returns the session with the given hash.
 func (s *Store) FindSession(ctx context.Context, idHash string) (directory.Session, error) {
 	var r sessionRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash FROM sessions WHERE id_hash = ?`), idHash)
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash, host FROM sessions WHERE id_hash = ?`), idHash)
 	if err != nil {
 		return directory.Session{}, s.dialect.wrap(err, "find session")
 	}
 	return directory.Session{IDHash: r.IDHash, UserID: r.UserID, AccountID: r.AccountID,
 		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
-		Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.Connection}, FamilyHash: r.FamilyHash}, nil
+		Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.Connection}, FamilyHash: r.FamilyHash, Host: r.Host}, nil
 }
 
 // TouchSession records activity on a session.

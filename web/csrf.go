@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strings"
 )
 
 // csrf protects forms with a signed double-submit token: the browser holds a
@@ -58,6 +59,9 @@ func (rd *Renderer) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 
 // Protect refuses state-changing requests that do not carry the token of
 // the browser's CSRF cookie or that come from another site.
+// multipartMemory is how much of a multipart form Protect keeps in memory.
+const multipartMemory = 1 << 20
+
 func (rd *Renderer) Protect(next http.Handler) http.Handler {
 	refuse := func(w http.ResponseWriter, r *http.Request) {
 		rd.log.InfoContext(r.Context(), "CSRF check failed", "path", SafePath(r))
@@ -80,6 +84,13 @@ func (rd *Renderer) Protect(next http.Handler) http.Handler {
 		}
 		sent := r.Header.Get("X-CSRF-Token")
 		if sent == "" {
+			// An upload is read before anyone is known (the token is one of
+			// its fields): at most a MiB of it in memory, the rest in a
+			// temporary file, so a stranger's large posts cannot fill
+			// memory; the body limit bounds the file.
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				_ = r.ParseMultipartForm(multipartMemory)
+			}
 			sent = r.PostFormValue(csrfField)
 		}
 		if !hmac.Equal([]byte(sent), []byte(rd.csrf.token(ck.Value))) {

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/admit-dev/admit/directory"
 )
 
 // SessionCookie is the cookie that carries a session token. Password
@@ -52,4 +55,34 @@ func LocalPath(s, fallback string) string {
 		return fallback
 	}
 	return u.RequestURI()
+}
+
+// Authenticator finds the visit of a session token (directory.Service).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (directory.Visit, error)
+}
+
+// SignedIn returns the person signed in on r, for a page only they may
+// see. Otherwise it answers for itself and returns nil: the signed-out go
+// to sign in and come back (a GET), and a password someone else set is
+// changed first, as on /me.
+func (c SessionCookie) SignedIn(w http.ResponseWriter, r *http.Request, dir Authenticator) (*directory.Visit, error) {
+	v, err := dir.Authenticate(r.Context(), c.Token(r))
+	if directory.KindOf(err) == directory.Unauthenticated {
+		c.Clear(w)
+		target := "/login"
+		if r.Method == http.MethodGet {
+			target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.User.PasswordMustChange {
+		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		return nil, nil
+	}
+	return &v, nil
 }
