@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -21,7 +22,13 @@ type Runner struct {
 	Lease   time.Duration // default DefaultLease
 	Poll    time.Duration // how often an idle worker looks for jobs; default 2 s
 	Logger  *slog.Logger
-	// Progress, when set, is called after each batch.
+	// Lanes is how many batches of one job run at once, each in its own
+	// transaction on its own chunk of rows; default the directory's
+	// ImportLanes (more than one only where the database runs writers side
+	// by side).
+	Lanes int
+	// Progress, when set, is called after each batch, one call at a time,
+	// with counts that never go back.
 	Progress func(directory.Import)
 }
 
@@ -60,28 +67,65 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// Work runs batches of a claimed job until it is no longer open (finished
-// or cancelled), and returns it as it ends. A batch that collides with a
-// concurrent write of the same person is tried again: it is classified
-// afresh, so the person is then joined, not created twice.
+// Work runs batches of a claimed job, in lanes, until it is no longer
+// open (finished or cancelled), and returns it as it ends.
 func (r *Runner) Work(ctx context.Context, im directory.Import) (directory.Import, error) {
-	conflicts := 0
-	for im.Status.Open() || im.Status == "" {
-		next, err := r.Service.RunImportBatch(ctx, im, r.lease())
-		if directory.KindOf(err) == directory.Conflict && conflicts < 3 {
-			conflicts++
-			continue
+	lanes := r.Lanes
+	if lanes <= 0 {
+		lanes = r.Service.ImportLanes()
+	}
+	var (
+		mu     sync.Mutex
+		latest = im
+		wg     sync.WaitGroup
+		errs   = make([]error, lanes)
+	)
+	// seen keeps the furthest the job has been seen to go: lanes return
+	// their batches out of order.
+	seen := func(next directory.Import) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next.Counts.Done() < latest.Counts.Done() && next.Status.Open() {
+			return
 		}
-		if err != nil {
-			return im, err
-		}
-		conflicts = 0
-		im = next
+		latest = next
 		if r.Progress != nil {
-			r.Progress(im)
+			r.Progress(next)
 		}
 	}
-	return im, nil
+	for i := range lanes {
+		wg.Go(func() { errs[i] = r.lane(ctx, im, seen) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return latest, err
+	}
+	return latest, nil
+}
+
+// lane runs batches of the job until it ends or its rows left are all
+// held by other lanes. A batch that collides with a concurrent write of
+// the same person is tried again: it is classified afresh, so the person
+// is then joined, not created twice.
+func (r *Runner) lane(ctx context.Context, im directory.Import, seen func(directory.Import)) error {
+	conflicts := 0
+	for {
+		next, err := r.Service.RunImportBatch(ctx, im, r.lease())
+		switch {
+		case errors.Is(err, directory.ErrImportHeld):
+			return nil
+		case directory.KindOf(err) == directory.Conflict && conflicts < 3:
+			conflicts++
+			continue
+		case err != nil:
+			return err
+		}
+		conflicts = 0
+		seen(next)
+		if !next.Status.Open() {
+			return nil
+		}
+	}
 }
 
 // RunNow claims the job id and works it to its end, waiting for the

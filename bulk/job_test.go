@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -292,4 +293,121 @@ func TestAdminCannotImportOwners(t *testing.T) {
 			t.Errorf("an owner's preview: %+v %v; want both created", counts, err)
 		}
 	})
+}
+
+// TestImportLanes: lanes of one job add each row once, whatever order
+// their batches commit in, and report progress that never goes back; a
+// cancel stops every lane, and the job's counts are what was added.
+func TestImportLanes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		var b strings.Builder
+		b.WriteString("email,first name,last name\n")
+		n := 4*directory.ImportBatchSize + 3
+		for i := range n {
+			if i%997 == 996 {
+				fmt.Fprintf(&b, "p%d@acme.example,Again,%d\n", i-500, i) // a duplicate, found before anything is added
+				continue
+			}
+			fmt.Fprintf(&b, "p%d@acme.example,P,%d\n", i, i)
+		}
+		rows := readRows(t, b.String())
+		spec := directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret"}
+		im, err := svc.CreateImport(ctx, acme.ID, operator, spec, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := -1
+		r := &bulk.Runner{Service: svc, Lanes: 3, Progress: func(p directory.Import) {
+			if p.Counts.Done() < last {
+				t.Errorf("progress went back from %d to %d rows", last, p.Counts.Done())
+			}
+			last = p.Counts.Done()
+		}}
+		done, err := r.RunNow(ctx, im.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dups := n / 997
+		want := directory.ImportCounts{Created: n - dups, Duplicate: dups}
+		if done.Status != directory.ImportFinished || done.Counts != want || last != n {
+			t.Fatalf("job %s %+v, last progress %d; want finished with %+v and %d", done.Status, done.Counts, last, want, n)
+		}
+		c := tableCounts(t, s)
+		if c["users"] != n-dups || c["memberships"] != n-dups || c["outbox_messages"] != 2*(n-dups)+1 {
+			t.Errorf("tables %v; want %d people, two events each and import.finished", c, n-dups)
+		}
+		for _, r := range report(t, svc, acme.ID, done.ID) {
+			if r.Outcome == directory.OutcomePending {
+				t.Fatalf("line %d has no outcome", r.Line)
+			}
+		}
+
+	})
+}
+
+// TestImportCancelledMidBatch: a batch that was under way when the job
+// was cancelled adds nobody. On PostgreSQL, where a batch does not hold
+// the job while it works (so that lanes can), the test holds the job's
+// row the way CancelImport does, lets a batch run into it, and cancels.
+func TestImportCancelledMidBatch(t *testing.T) {
+	s := storetest.Postgres(t)
+	ctx := context.Background()
+	svc := newService(t, s)
+	acme := mustAccount(t, svc, "acme", "acme.example")
+	im, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword},
+		readRows(t, "email,first name,last name\na@acme.example,A,A\nb@acme.example,B,B\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canceller, err := s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canceller.Rollback()
+	if _, err := canceller.ExecContext(ctx, `SELECT id FROM imports WHERE id = $1 FOR UPDATE`, im.ID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		im  directory.Import
+		err error
+	}
+	batch := make(chan result)
+	go func() {
+		im, err := svc.RunImportBatch(ctx, im, time.Minute)
+		batch <- result{im, err}
+	}()
+	// The batch has added its people and waits for the job's row.
+	waitBlocked(t, s)
+	if _, err := canceller.ExecContext(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, im.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := canceller.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := <-batch
+	if got.err != nil || got.im.Status != directory.ImportCancelled || got.im.Counts.Created != 0 {
+		t.Errorf("batch = %s %+v, %v; want the job cancelled with nobody created", got.im.Status, got.im.Counts, got.err)
+	}
+	if n := tableCounts(t, s)["memberships"]; n != 0 {
+		t.Errorf("%d memberships added by a batch of a cancelled job", n)
+	}
+}
+
+// waitBlocked waits until a connection of s's database waits for a lock.
+func waitBlocked(t *testing.T, s *store.Store) {
+	t.Helper()
+	for range 500 {
+		var n int
+		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no batch waited for the job's row")
 }

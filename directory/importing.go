@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -122,8 +123,9 @@ type Import struct {
 type ImportStore interface {
 	// CreateImport stores a job; Conflict when the account has an open one.
 	CreateImport(ctx context.Context, im Import) error
-	// AddImportRows stores rows of a job, many to a statement.
-	AddImportRows(ctx context.Context, importID string, rows []ImportRow) error
+	// AddImportChunk stores rows of a job, in line order, as one chunk: the
+	// unit a batch adds. A chunk whose rows all have an outcome is done.
+	AddImportChunk(ctx context.Context, importID string, rows []ImportRow) error
 	FindImport(ctx context.Context, accountID, id string) (Import, error)
 	FindImportByID(ctx context.Context, id string) (Import, error)
 	FindImports(ctx context.Context, accountID string, limit int) ([]Import, error) // newest first
@@ -135,11 +137,24 @@ type ImportStore interface {
 	// same job.
 	ClaimImport(ctx context.Context, id string, now, lockedUntil time.Time) (Import, error)
 	UpdateImport(ctx context.Context, im Import) error
+	// AddImportProgress adds a batch's counts to an open job, marks it
+	// running and extends its claim to lockedUntil, and returns it;
+	// NotFound when the job is no longer open.
+	// ImportLanes is how many batches of one job can usefully run at once:
+	// one where writers take turns.
+	ImportLanes() int
+	AddImportProgress(ctx context.Context, accountID, id string, counts ImportCounts, lockedUntil, now time.Time) (Import, error)
+	// ClaimImportChunk returns the rows of the job's first chunk that is
+	// not done and that no other transaction holds, holding it until the
+	// transaction ends; NotFound when there is none.
+	ClaimImportChunk(ctx context.Context, importID string) ([]ImportRow, error)
+	// SaveImportChunk saves a claimed chunk's rows with their outcomes.
+	SaveImportChunk(ctx context.Context, importID string, rows []ImportRow) error
+	// ImportChunksLeft counts the job's chunks not done.
+	ImportChunksLeft(ctx context.Context, importID string) (int, error)
 	// FindImportRows returns up to limit rows of the job after line, in
-	// line order; pendingOnly keeps the rows without an outcome.
-	FindImportRows(ctx context.Context, importID string, afterLine, limit int, pendingOnly bool) ([]ImportRow, error)
-	// SetImportOutcomes records the outcomes of rows (by line).
-	SetImportOutcomes(ctx context.Context, importID string, rows []ImportRow) error
+	// line order, with their outcomes.
+	FindImportRows(ctx context.Context, importID string, afterLine, limit int) ([]ImportRow, error)
 
 	// SaveImportUpload keeps the account's uploaded file, replacing the
 	// one it had; FindImportUpload returns it (NotFound when it has none
@@ -562,8 +577,8 @@ func (s *Service) CreateImport(ctx context.Context, accountID string, actor Acto
 			}
 			return err
 		}
-		for chunk := range slices.Chunk(rows, 5000) {
-			if err := tx.AddImportRows(ctx, im.ID, chunk); err != nil {
+		for chunk := range slices.Chunk(rows, ImportBatchSize) {
+			if err := tx.AddImportChunk(ctx, im.ID, chunk); err != nil {
 				return err
 			}
 		}
@@ -589,14 +604,26 @@ func (s *Service) ClaimImport(ctx context.Context, id string, lease time.Duratio
 	return im, err
 }
 
-// RunImportBatch adds the next batch of the job's pending rows in one
-// transaction and extends the runner's claim by lease. It returns the job
-// as it is afterwards: open while rows remain; finished (with its
-// import.finished event) when none do; cancelled if it was.
+// ErrImportHeld is RunImportBatch's answer when the job's rows left are
+// all being added by other runners at that moment: this one has nothing
+// to do, and the job is not finished yet.
+var ErrImportHeld = errors.New("every chunk of the import left is held by another runner")
+
+// errImportClosed ends a batch whose job was cancelled while it ran: the
+// batch's people are not added.
+var errImportClosed = errors.New("the import is no longer open")
+
+// RunImportBatch adds the people of one chunk of the job's rows (up to
+// ImportBatchSize) in one transaction, and extends the runner's claim by
+// lease. On PostgreSQL several runners of one job (lanes) each take a
+// different chunk. It returns the job as it is afterwards: open while
+// rows remain; finished (with its import.finished event) when none do;
+// cancelled if it was. ErrImportHeld when the chunks left are all held by
+// other lanes.
 func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Duration) (Import, error) {
 	var out Import
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.LockImport(ctx, im.AccountID, im.ID)
+		cur, err := tx.FindImport(ctx, im.AccountID, im.ID)
 		if err != nil {
 			return err
 		}
@@ -604,15 +631,15 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 			out = cur
 			return nil
 		}
-		rows, err := tx.FindImportRows(ctx, cur.ID, 0, ImportBatchSize, true)
+		rows, err := tx.ClaimImportChunk(ctx, cur.ID)
+		if KindOf(err) == NotFound {
+			out, err = s.finishIfDone(ctx, tx, cur)
+			return err
+		}
 		if err != nil {
 			return err
 		}
 		now := s.clock()
-		if len(rows) == 0 {
-			out, err = s.finishImport(ctx, tx, cur, ImportFinished, cur.Actor, now)
-			return err
-		}
 		a, err := tx.FindAccount(ctx, cur.AccountID)
 		if err != nil {
 			return err
@@ -620,6 +647,12 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 		roles, err := s.Roles(ctx, cur.AccountID)
 		if err != nil {
 			return err
+		}
+		// Rows with an outcome already (found before anything was added,
+		// or by a batch of an older admit) are counted already.
+		pending := make([]bool, len(rows))
+		for i, r := range rows {
+			pending[i] = r.Outcome == OutcomePending
 		}
 		b := &importBatch{account: a, spec: ImportSpec{Mode: cur.Mode, Role: cur.Role}, roles: roles, hash: cur.PasswordHash, actor: cur.Actor, now: now, homes: map[string]bool{}}
 		existing, err := s.classify(ctx, tx, b, rows)
@@ -629,25 +662,55 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 		if err := s.write(ctx, tx, b, rows, existing); err != nil {
 			return err
 		}
-		if err := tx.SetImportOutcomes(ctx, cur.ID, rows); err != nil {
+		if err := tx.SaveImportChunk(ctx, cur.ID, rows); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			cur.Counts.add(r.Outcome)
+		var counts ImportCounts
+		for i, r := range rows {
+			if pending[i] {
+				counts.add(r.Outcome)
+			}
 		}
-		until := now.Add(lease)
-		cur.Status, cur.LockedUntil, cur.UpdatedAt = ImportRunning, &until, now
-		if err := tx.UpdateImport(ctx, cur); err != nil {
-			return err
+		out, err = tx.AddImportProgress(ctx, cur.AccountID, cur.ID, counts, now.Add(lease), now)
+		if KindOf(err) == NotFound {
+			return errImportClosed
 		}
-		out = cur
-		return nil
+		return err
 	})
+	if errors.Is(err, errImportClosed) {
+		// Cancelled while this batch ran: its people were not added.
+		out, err = s.store.FindImport(ctx, im.AccountID, im.ID)
+	}
 	if err != nil {
+		if errors.Is(err, ErrImportHeld) {
+			return im, err
+		}
 		return Import{}, fmt.Errorf("run import: %w", err)
 	}
 	out.PasswordHash = ""
 	return out, nil
+}
+
+// ImportLanes is how many batches of one job a runner runs at once.
+func (s *Service) ImportLanes() int { return max(s.store.ImportLanes(), 1) }
+
+// finishIfDone finishes a job none of whose chunks is left; ErrImportHeld
+// when some are, held by other lanes.
+func (s *Service) finishIfDone(ctx context.Context, tx Store, im Import) (Import, error) {
+	left, err := tx.ImportChunksLeft(ctx, im.ID)
+	if err != nil {
+		return im, err
+	}
+	if left > 0 {
+		return im, ErrImportHeld
+	}
+	// Lanes that find the job done together take turns here; the first
+	// finishes it, the others find it finished.
+	im, err = tx.LockImport(ctx, im.AccountID, im.ID)
+	if err != nil || !im.Status.Open() {
+		return im, err
+	}
+	return s.finishImport(ctx, tx, im, ImportFinished, im.Actor, s.clock())
 }
 
 // finishImport closes the job: its password hash goes, and the account
@@ -711,7 +774,7 @@ func (s *Service) ImportReport(ctx context.Context, accountID, id string, afterL
 	if _, err := s.store.FindImport(ctx, accountID, id); err != nil {
 		return nil, err
 	}
-	return s.store.FindImportRows(ctx, id, afterLine, min(max(limit, 1), 10000), false)
+	return s.store.FindImportRows(ctx, id, afterLine, min(max(limit, 1), 10000))
 }
 
 // ImportJobByID returns a job by id alone, for runners (which work every

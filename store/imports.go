@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -209,13 +210,93 @@ func (s *Store) CreateImport(ctx context.Context, im directory.Import) error {
 	return s.dialect.wrap(err, "insert import")
 }
 
-// AddImportRows stores rows of a job.
-func (s *Store) AddImportRows(ctx context.Context, importID string, rows []directory.ImportRow) error {
-	vals := make([][]any, len(rows))
+// chunkRow is how an import row is kept inside its chunk's JSON.
+type chunkRow struct {
+	Line      int    `json:"line"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Role      string `json:"role"`
+	Outcome   string `json:"outcome"`
+	Reason    string `json:"reason"`
+}
+
+func encodeChunk(rows []directory.ImportRow) (string, bool, error) {
+	out := make([]chunkRow, len(rows))
+	done := true
 	for i, r := range rows {
-		vals[i] = []any{importID, r.Line, r.Email, r.FirstName, r.LastName, string(r.Role), string(r.Outcome), r.Reason}
+		out[i] = chunkRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Role: string(r.Role), Outcome: string(r.Outcome), Reason: r.Reason}
+		done = done && r.Outcome != directory.OutcomePending
 	}
-	return s.insertMany(ctx, "import_rows", []string{"import_id", "line", "email", "first_name", "last_name", "role", "outcome", "reason"}, vals)
+	b, err := json.Marshal(out)
+	return string(b), done, err
+}
+
+func decodeChunk(data string) ([]directory.ImportRow, error) {
+	var in []chunkRow
+	if err := json.Unmarshal([]byte(data), &in); err != nil {
+		return nil, fmt.Errorf("decode import chunk: %w", err)
+	}
+	out := make([]directory.ImportRow, len(in))
+	for i, r := range in {
+		out[i] = directory.ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
+			Role: directory.Role(r.Role), Outcome: directory.ImportOutcome(r.Outcome), Reason: r.Reason}
+	}
+	return out, nil
+}
+
+// AddImportChunk stores rows of a job (in line order) as one chunk.
+func (s *Store) AddImportChunk(ctx context.Context, importID string, rows []directory.ImportRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	data, done, err := encodeChunk(rows)
+	if err != nil {
+		return fmt.Errorf("encode import chunk: %w", err)
+	}
+	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO import_chunks (import_id, first_line, last_line, done, row_data) VALUES (?, ?, ?, ?, ?)`),
+		importID, rows[0].Line, rows[len(rows)-1].Line, done, data)
+	return s.dialect.wrap(err, "add import rows")
+}
+
+// ClaimImportChunk returns the rows of the job's first chunk that is not
+// done and that no other transaction holds, and holds it until the
+// transaction ends (on SQLite, whose writers take turns, the first chunk
+// not done).
+func (s *Store) ClaimImportChunk(ctx context.Context, importID string) ([]directory.ImportRow, error) {
+	var data string
+	err := sqlx.GetContext(ctx, s.q, &data, s.rebind(`SELECT row_data FROM import_chunks
+		WHERE import_id = ? AND NOT done ORDER BY first_line LIMIT 1`+s.dialect.skipLocked), importID)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "claim import rows")
+	}
+	return decodeChunk(data)
+}
+
+// ImportChunksLeft counts the job's chunks not done, held or not.
+func (s *Store) ImportChunksLeft(ctx context.Context, importID string) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM import_chunks WHERE import_id = ? AND NOT done`), importID)
+	return n, s.dialect.wrap(err, "count import rows left")
+}
+
+// SaveImportChunk saves a claimed chunk's rows with their outcomes (the
+// address and role as they were read) and marks it done when every row
+// has one.
+func (s *Store) SaveImportChunk(ctx context.Context, importID string, rows []directory.ImportRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	data, done, err := encodeChunk(rows)
+	if err != nil {
+		return fmt.Errorf("encode import chunk: %w", err)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE import_chunks SET row_data = ?, done = ? WHERE import_id = ? AND first_line = ?`),
+		data, done, importID, rows[0].Line)
+	if err != nil {
+		return s.dialect.wrap(err, "record import outcomes")
+	}
+	return expectOne(res, "import chunk")
 }
 
 // FindImport returns one of the account's jobs.
@@ -292,76 +373,66 @@ func (s *Store) UpdateImport(ctx context.Context, im directory.Import) error {
 	return expectOne(res, "import")
 }
 
-type importRowRow struct {
-	Line      int    `db:"line"`
-	Email     string `db:"email"`
-	FirstName string `db:"first_name"`
-	LastName  string `db:"last_name"`
-	Role      string `db:"role"`
-	Outcome   string `db:"outcome"`
-	Reason    string `db:"reason"`
+// ImportLanes is 2 on PostgreSQL, whose backends each add a chunk on a
+// core of their own while admit prepares the next, and 1 on SQLite, whose
+// writers take turns.
+func (s *Store) ImportLanes() int {
+	if s.dialect.name == postgresDialect.name {
+		return 2
+	}
+	return 1
 }
 
-// FindImportRows returns rows of a job in line order.
-func (s *Store) FindImportRows(ctx context.Context, importID string, afterLine, limit int, pendingOnly bool) ([]directory.ImportRow, error) {
-	q := `SELECT line, email, first_name, last_name, role, outcome, reason FROM import_rows WHERE import_id = ? AND line > ?`
-	if pendingOnly {
-		q += ` AND outcome = ''`
+// AddImportProgress adds a batch's counts to an open job, with one
+// statement so that lanes of one job each add theirs.
+func (s *Store) AddImportProgress(ctx context.Context, accountID, id string, c directory.ImportCounts, lockedUntil, now time.Time) (directory.Import, error) {
+	var r importRow
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE imports SET status = 'running',
+		created = created + ?, joined = joined + ?, already_member = already_member + ?, duplicate = duplicate + ?, failed = failed + ?,
+		locked_until = ?, updated_at = ?
+		WHERE account_id = ? AND id = ? AND status IN ('queued', 'running') RETURNING `+importColumns),
+		c.Created, c.Joined, c.AlreadyMember, c.Duplicate, c.Failed, lockedUntil, now, accountID, id)
+	if err != nil {
+		return directory.Import{}, s.dialect.wrap(err, "record import progress")
 	}
-	var rows []importRowRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q+` ORDER BY line LIMIT ?`), importID, afterLine, limit); err != nil {
-		return nil, s.dialect.wrap(err, "find import rows")
-	}
-	out := make([]directory.ImportRow, len(rows))
-	for i, r := range rows {
-		out[i] = directory.ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName,
-			Role: directory.Role(r.Role), Outcome: directory.ImportOutcome(r.Outcome), Reason: r.Reason}
+	return r.job(), nil
+}
+
+// FindImportRows returns up to limit rows of a job after line afterLine,
+// in line order, from the chunks that hold them.
+func (s *Store) FindImportRows(ctx context.Context, importID string, afterLine, limit int) ([]directory.ImportRow, error) {
+	var out []directory.ImportRow
+	for len(out) < limit {
+		// A chunk holds at most directory.ImportBatchSize rows: this many
+		// chunks hold the rest of the page, and usually one more query
+		// is not needed.
+		n := limit/max(directory.ImportBatchSize, 1) + 2
+		var chunks []struct {
+			LastLine int    `db:"last_line"`
+			Data     string `db:"row_data"`
+		}
+		err := sqlx.SelectContext(ctx, s.q, &chunks, s.rebind(`SELECT last_line, row_data FROM import_chunks
+			WHERE import_id = ? AND last_line > ? ORDER BY first_line LIMIT ?`), importID, afterLine, n)
+		if err != nil {
+			return nil, s.dialect.wrap(err, "find import rows")
+		}
+		for _, c := range chunks {
+			rows, err := decodeChunk(c.Data)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				if r.Line > afterLine && len(out) < limit {
+					out = append(out, r)
+				}
+			}
+			afterLine = c.LastLine
+		}
+		if len(chunks) < n {
+			break
+		}
 	}
 	return out, nil
-}
-
-// SetImportOutcomes records the outcomes of rows, with the address and
-// role as they were read. On PostgreSQL one
-// UPDATE joins a VALUES list; SQLite runs one prepared UPDATE per row
-// (cheap in-process).
-func (s *Store) SetImportOutcomes(ctx context.Context, importID string, rows []directory.ImportRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if s.dialect.name == postgresDialect.name {
-		for start := 0; start < len(rows); start += 5000 {
-			chunk := rows[start:min(start+5000, len(rows))]
-			var b strings.Builder
-			args := []any{importID}
-			for i, r := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				n := len(args)
-				fmt.Fprintf(&b, "($%d::integer, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-				args = append(args, r.Line, string(r.Outcome), r.Reason, r.Email, string(r.Role))
-			}
-			_, err := s.q.ExecContext(ctx, `UPDATE import_rows SET outcome = v.outcome, reason = v.reason, email = v.email, role = v.role
-				FROM (VALUES `+b.String()+`) AS v(line, outcome, reason, email, role) WHERE import_id = $1 AND import_rows.line = v.line`, args...)
-			if err != nil {
-				return s.dialect.wrap(err, "record import outcomes")
-			}
-		}
-		return nil
-	}
-	return s.within(ctx, func(s *Store) error {
-		stmt, err := s.q.(*sqlx.Tx).PrepareContext(ctx, `UPDATE import_rows SET outcome = ?, reason = ?, email = ?, role = ? WHERE import_id = ? AND line = ?`)
-		if err != nil {
-			return s.dialect.wrap(err, "record import outcomes")
-		}
-		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, string(r.Outcome), r.Reason, r.Email, string(r.Role), importID, r.Line); err != nil {
-				return s.dialect.wrap(err, "record import outcomes")
-			}
-		}
-		return nil
-	})
 }
 
 // SaveImportUpload keeps the account's uploaded file in place of its last.
