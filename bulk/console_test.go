@@ -1,0 +1,92 @@
+package bulk_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/admit-dev/admit/bulk"
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+	"github.com/admit-dev/admit/web"
+)
+
+// TestImportPagesAuthorise: the import pages are an owner's or an admin's
+// of the account in the path. A member gets 403 on every one of them, an
+// admin of another account cannot reach this account's jobs, and nobody
+// signed out gets a job's report.
+func TestImportPagesAuthorise(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		h.Register(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		beta := mustAccount(t, svc, "beta", "beta.example")
+		person := func(a directory.Account, email string, role directory.Role) *http.Client {
+			t.Helper()
+			added, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: role})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := svc.StartSession(ctx, added.Member.User.ID, a.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jar, _ := cookiejar.New(nil)
+			u, _ := url.Parse(srv.URL)
+			jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie{}.Name(), Value: token, Path: "/"}})
+			return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
+		admin := person(acme, "ada@acme.example", directory.RoleAdmin)
+		member := person(acme, "mo@acme.example", directory.RoleMember)
+		stranger := person(beta, "bo@beta.example", directory.RoleOwner)
+		im := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, "email,first name,last name\nnew@acme.example,N,W\n"))
+
+		status := func(c *http.Client, path string) int {
+			t.Helper()
+			resp, err := c.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		paths := []string{"/admin/acme/imports", "/admin/acme/imports/template.csv", "/admin/acme/imports/template.xlsx",
+			"/admin/acme/imports/" + im.ID, "/admin/acme/imports/" + im.ID + "/status", "/admin/acme/imports/" + im.ID + "/report.csv"}
+		for _, p := range paths {
+			if got := status(admin, p); got != http.StatusOK {
+				t.Errorf("an admin: GET %s = %d; want 200", p, got)
+			}
+			if got := status(member, p); got != http.StatusForbidden {
+				t.Errorf("a member: GET %s = %d; want 403", p, got)
+			}
+			if got := status(stranger, p); got == http.StatusOK {
+				t.Errorf("beta's owner: GET %s = 200; want a refusal", p)
+			}
+			if got := status(&http.Client{CheckRedirect: admin.CheckRedirect}, p); got == http.StatusOK {
+				t.Errorf("signed out: GET %s = 200", p)
+			}
+		}
+		// beta's owner, in beta, asking for acme's job by its id.
+		if got := status(stranger, "/admin/beta/imports/"+im.ID+"/report.csv"); got != http.StatusNotFound {
+			t.Errorf("beta's owner: acme's report under beta = %d; want 404", got)
+		}
+	})
+}
