@@ -140,6 +140,10 @@ type ImportStore interface {
 	// AddImportProgress adds a batch's counts to an open job, marks it
 	// running and extends its claim to lockedUntil, and returns it;
 	// NotFound when the job is no longer open.
+	// CommitLazily lets the transaction commit without waiting for the
+	// database to flush it to disk (PostgreSQL's synchronous_commit off): a
+	// crash may lose it, whole, never half of it.
+	CommitLazily(ctx context.Context) error
 	// ImportLanes is how many batches of one job can usefully run at once:
 	// one where writers take turns.
 	ImportLanes() int
@@ -630,6 +634,11 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 		if !cur.Status.Open() {
 			out = cur
 			return nil
+		}
+		// A batch lost in a crash leaves its chunk not done, and is done
+		// again on resume: it need not wait for the disk.
+		if err := tx.CommitLazily(ctx); err != nil {
+			return err
 		}
 		rows, err := tx.ClaimImportChunk(ctx, cur.ID)
 		if KindOf(err) == NotFound {

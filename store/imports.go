@@ -373,6 +373,17 @@ func (s *Store) UpdateImport(ctx context.Context, im directory.Import) error {
 	return expectOne(res, "import")
 }
 
+// CommitLazily sets synchronous_commit off for the transaction on
+// PostgreSQL; SQLite in WAL mode with synchronous=NORMAL already commits
+// without a flush.
+func (s *Store) CommitLazily(ctx context.Context) error {
+	if s.dialect.name != postgresDialect.name {
+		return nil
+	}
+	_, err := s.q.ExecContext(ctx, `SET LOCAL synchronous_commit = off`)
+	return s.dialect.wrap(err, "commit lazily")
+}
+
 // ImportLanes is 2 on PostgreSQL, whose backends each add a chunk on a
 // core of their own while admit prepares the next, and 1 on SQLite, whose
 // writers take turns.
