@@ -42,7 +42,13 @@ func (s *Store) insertMany(ctx context.Context, table string, columns []string, 
 		// parameters of one statement, so huge statements are slower.
 		const per = 16
 		mark := "(" + marks(len(columns)) + ")"
-		head := `INSERT INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES `
+		// OR FAIL: a multi-row INSERT whose constraints abort (the default)
+		// keeps a statement journal, a copy of every page it touches, so
+		// that it can undo its own rows; one that fails leaves them, and
+		// its transaction, like every transaction that writes here, is
+		// rolled back whole on the error. (Foreign keys still abort, so
+		// memberships keep the journal.)
+		head := `INSERT OR FAIL INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES `
 		prepared := map[int]*sql.Stmt{}
 		defer func() {
 			for _, st := range prepared {
