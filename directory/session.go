@@ -369,6 +369,19 @@ var errHandedOff = ForbiddenError("This page needs you signed in on admit's own 
 // HandedOff is errHandedOff for the entry points that check Handoff.
 func HandedOff() error { return errHandedOff }
 
+// AuthenticatePage is Authenticate for admit's own pages (the person's
+// profile and accounts, the console): a session a hand-off opened on an
+// app's host opens none of them, so its cookie, taken from the app's side,
+// is not the person's admit session. It is Unauthenticated there: the
+// person signs in on admit's host as anyone would.
+func (s *Service) AuthenticatePage(ctx context.Context, token string) (Visit, error) {
+	v, err := s.Authenticate(ctx, token)
+	if err == nil && v.Handoff() {
+		return Visit{}, UnauthenticatedError("Please sign in.")
+	}
+	return v, err
+}
+
 // Authenticate finds the live session of a token. A session past its idle
 // or absolute end, or whose membership is no longer active, is ended and
 // reported Unauthenticated: checking the membership on every request is

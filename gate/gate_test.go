@@ -32,6 +32,7 @@ type env struct {
 	dir     *directory.Service
 	keys    *certs.TokenKeys
 	gate    *gate.Handler
+	pages   *web.Renderer
 	handler http.Handler
 	account directory.Account
 	member  directory.Member
@@ -61,7 +62,7 @@ func newEnv(t testing.TB, st *store.Store, upstream *url.URL) *env {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("admit's sign-in page")) })
 	g.Register(mux)
-	e := &env{t: t, dir: dir, keys: keys, gate: g, handler: web.SecurityHeaders(false)(mux)}
+	e := &env{t: t, dir: dir, keys: keys, gate: g, pages: pages, handler: web.SecurityHeaders(false)(mux)}
 	if e.account, err = dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/gate"
+	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -121,6 +122,27 @@ func TestHandoff(t *testing.T) {
 			t.Fatal(err)
 		} else if _, err := e.dir.Console(ctx, v, e.account.Slug); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("the app host's session opening the console: %v; want Forbidden", err)
+		}
+		// Nor the person's pages on admit's host: /me sends it to sign in.
+		signIn, err := login.New(login.Config{Directory: e.dir, Pages: e.pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages := http.NewServeMux()
+		signIn.Register(pages)
+		me := httptest.NewRequest(http.MethodGet, "http://admit.test/me", nil)
+		me.AddCookie(session(token))
+		w := httptest.NewRecorder()
+		pages.ServeHTTP(w, me)
+		if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
+			t.Errorf("the app host's session on admit's /me: %d Location %q; want sent to sign in", w.Code, loc)
+		}
+		me = httptest.NewRequest(http.MethodGet, "http://admit.test/me", nil)
+		me.AddCookie(session(e.token))
+		w = httptest.NewRecorder()
+		pages.ServeHTTP(w, me)
+		if w.Code != http.StatusOK {
+			t.Errorf("admit's own session on /me: %d; want 200", w.Code)
 		}
 
 		t.Run("refused targets", func(t *testing.T) {

@@ -137,7 +137,7 @@ func (h *Handler) visit(r *http.Request) (directory.Visit, error) {
 	if token == "" {
 		return directory.Visit{}, directory.UnauthenticatedError("Please sign in.")
 	}
-	return h.dir.Authenticate(r.Context(), token)
+	return h.dir.AuthenticatePage(r.Context(), token)
 }
 
 func (h *Handler) setCookie(w http.ResponseWriter, token string, s directory.Session) {

@@ -28,7 +28,7 @@ const (
 // makes, and only for a signed-in admin.
 func (h *Handler) handleTest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	visit, err := h.dir.Authenticate(ctx, h.session.Token(r))
+	visit, err := h.dir.AuthenticatePage(ctx, h.session.Token(r))
 	if directory.KindOf(err) == directory.Unauthenticated {
 		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return nil

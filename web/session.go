@@ -59,7 +59,7 @@ func LocalPath(s, fallback string) string {
 
 // Authenticator finds the visit of a session token (directory.Service).
 type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (directory.Visit, error)
+	AuthenticatePage(ctx context.Context, token string) (directory.Visit, error)
 }
 
 // SignedIn returns the person signed in on r, for a page only they may
@@ -67,7 +67,7 @@ type Authenticator interface {
 // to sign in and come back (a GET), and a password someone else set is
 // changed first, as on /me.
 func (c SessionCookie) SignedIn(w http.ResponseWriter, r *http.Request, dir Authenticator) (*directory.Visit, error) {
-	v, err := dir.Authenticate(r.Context(), c.Token(r))
+	v, err := dir.AuthenticatePage(r.Context(), c.Token(r))
 	if directory.KindOf(err) == directory.Unauthenticated {
 		c.Clear(w)
 		target := "/login"
