@@ -268,8 +268,6 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 	return nil
 }
 
-// idempotencyRequest is what a retry must repeat to be the same request:
-// the method, the path and the body, byte for byte.
 // idempotencyRequest is what a retry must repeat: the method, the path with
 // its query (a form value may come from either), and the body.
 func idempotencyRequest(method, path string, body []byte) []byte {

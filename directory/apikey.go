@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -320,16 +321,21 @@ const (
 const maxIdempotencyKey = 255
 
 // BeginIdempotent claims an Idempotency-Key of an API key for a request
-// (method, path and body, hashed), or says how an earlier request with it
+// (method, path and body, kept as an HMAC under the token key), or says how an earlier request with it
 // stands. The claim is a row the database makes unique, so two replicas
 // receiving the same retry at once run it once.
 func (s *Service) BeginIdempotent(ctx context.Context, k APIKey, key string, request []byte) (IdempotencyState, IdempotencyRecord, error) {
 	if key == "" || len(key) > maxIdempotencyKey || hasControl(key) || !lookupable(key) {
 		return 0, IdempotencyRecord{}, InvalidError(fmt.Sprintf("the Idempotency-Key must be 1 to %d printable characters", maxIdempotencyKey))
 	}
-	sum := sha256.Sum256(request)
+	// Keyed, not a plain hash: a request's body may hold a password, and a
+	// plain hash of a body whose other fields are known would let whoever
+	// reads the database guess it offline.
+	mac := hmac.New(sha256.New, s.tokenKey)
+	mac.Write([]byte("admit idempotency request\x00"))
+	mac.Write(request)
 	now := s.clock()
-	r := IdempotencyRecord{APIKeyID: k.ID, Key: key, RequestHash: hex.EncodeToString(sum[:]), CreatedAt: now}
+	r := IdempotencyRecord{APIKeyID: k.ID, Key: key, RequestHash: hex.EncodeToString(mac.Sum(nil)), CreatedAt: now}
 	stored, claimed, err := s.store.ClaimIdempotencyKey(ctx, r, now.Add(-IdempotencyTTL))
 	switch {
 	case err != nil:

@@ -2,6 +2,8 @@ package directory_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -114,6 +116,9 @@ func TestIdempotencyKeys(t *testing.T) {
 		state, rec, err := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {}"))
 		if err != nil || state != directory.IdempotencyNew {
 			t.Fatalf("first: %v, %v", state, err)
+		}
+		if plain := sha256.Sum256([]byte("POST /x {}")); rec.RequestHash == hex.EncodeToString(plain[:]) || strings.Contains(rec.RequestHash, "{}") {
+			t.Errorf("the request is kept as %q: a plain hash, which a reader of the database could test guesses against", rec.RequestHash)
 		}
 		if state, _, _ := svc.BeginIdempotent(ctx, k, "k1", []byte("POST /x {}")); state != directory.IdempotencyRunning {
 			t.Errorf("while running: %v; want running", state)
