@@ -96,6 +96,10 @@ func TestAPIImport(t *testing.T) {
 		if u := pv["unknown_columns"].([]any); len(u) != 1 || u[0] != "Department" {
 			t.Errorf("unknown columns %v", u)
 		}
+		problems := site.upload(t, "alpha", site.keyA, map[string]string{"mode": "password", "dry_run": "true", "rows": "problems"}, "people.csv", peopleCSV).json(t)
+		if pr := problems["rows"].([]any); problems["total"] != float64(4) || len(pr) != 2 || pr[0].(map[string]any)["outcome"] != "duplicate" || pr[1].(map[string]any)["outcome"] != "error" {
+			t.Errorf("dry run of the problems: %v; want the duplicate and the error of 4 rows", problems)
+		}
 		rows := pv["rows"].([]any)
 		if len(rows) != 4 || rows[0].(map[string]any)["outcome"] != "created" || rows[2].(map[string]any)["outcome"] != "duplicate" || rows[3].(map[string]any)["outcome"] != "error" {
 			t.Errorf("dry run rows %v", rows)
@@ -271,6 +275,7 @@ func TestAPIImportBadRequests(t *testing.T) {
 			{"unknown role", map[string]string{"mode": "none", "role": "wizard"}, "p.csv", good, 400, "invalid", `role "wizard" does not exist`},
 			{"an account's key makes owners", map[string]string{"mode": "none", "role": "owner"}, "p.csv", good, 403, "forbidden", "Only an owner"},
 			{"bad dry_run", map[string]string{"mode": "none", "dry_run": "maybe"}, "p.csv", good, 400, "invalid", "dry_run"},
+			{"bad rows", map[string]string{"mode": "none", "dry_run": "true", "rows": "some"}, "p.csv", good, 400, "invalid", "rows must be"},
 			{"over the size limit", map[string]string{"mode": "none"}, "p.csv", "Email\n" + strings.Repeat("someone@alpha.test\n", 100), 400, "invalid", "larger than the limit"},
 		} {
 			r := site.upload(t, "alpha", site.keyA, c.fields, c.name, c.file)
