@@ -242,15 +242,18 @@ func (a *API) getImportReport(w http.ResponseWriter, r *http.Request, key direct
 	default:
 		return directory.InvalidError("format must be json or csv")
 	}
-	limit, err := pageSize(r, 1000, 10000)
+	limit, err := pageSize(r, 1000, directory.MaxImportReportPage)
 	if err != nil {
 		return err
 	}
 	after := 0
 	if c := q.Get("after"); c != "" {
-		if after, err = strconv.Atoi(c); err != nil || after < 0 {
+		// A line number: the database keeps 32 bits of it.
+		n, err := strconv.ParseInt(c, 10, 32)
+		if err != nil || n < 0 {
 			return directory.InvalidError("cursor is not one this API gave")
 		}
+		after = int(n)
 	}
 	rows, err := a.dir.ImportReport(r.Context(), adm.Account.ID, im.ID, after, limit+1)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"mime/multipart"
 	"strings"
 	"testing"
@@ -181,6 +182,21 @@ func TestAPIImport(t *testing.T) {
 		}
 		wantProblem(t, "bad format", site.do(t, "GET", "/api/v1/accounts/alpha/imports/"+id+"/report?format=xml", site.keyA, nil), 400, "invalid")
 		wantProblem(t, "cancel a finished job", site.do(t, "POST", "/api/v1/accounts/alpha/imports/"+id+"/cancel", site.keyA, nil), 409, "conflict")
+		wantProblem(t, "a cursor past 32 bits", site.do(t, "GET", "/api/v1/accounts/alpha/imports/"+id+"/report?after=9999999999999", site.keyA, nil), 400, "invalid")
+
+		// A page of the most rows a page holds says where the next starts.
+		big := make([]directory.ImportRow, directory.MaxImportReportPage+5)
+		for i := range big {
+			big[i] = directory.ImportRow{Line: i + 2, Email: fmt.Sprintf("p%d@alpha.test", i), FirstName: "P", LastName: "Q"}
+		}
+		bigJob, err := site.svc.CreateImport(ctx, site.alpha.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = site.do(t, "GET", fmt.Sprintf("/api/v1/accounts/alpha/imports/%s/report?limit=%d", bigJob.ID, directory.MaxImportReportPage), site.keyA, nil)
+		if got := r.data(t); r.status != 200 || len(got) != directory.MaxImportReportPage || r.next(t) != fmt.Sprint(directory.MaxImportReportPage+1) {
+			t.Errorf("a full page: %d, %d rows, next %q; want %d rows and the next page after line %d", r.status, len(got), r.next(t), directory.MaxImportReportPage, directory.MaxImportReportPage+1)
+		}
 	})
 }
 

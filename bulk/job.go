@@ -85,7 +85,9 @@ func (r *Runner) Work(ctx context.Context, im directory.Import) (directory.Impor
 	seen := func(next directory.Import) {
 		mu.Lock()
 		defer mu.Unlock()
-		if next.Counts.Done() < latest.Counts.Done() && next.Status.Open() {
+		// A lane's open job that another lane has seen further, or
+		// closed, is old news.
+		if next.Status.Open() && (!latest.Status.Open() || next.Counts.Done() < latest.Counts.Done()) {
 			return
 		}
 		latest = next
@@ -93,14 +95,24 @@ func (r *Runner) Work(ctx context.Context, im directory.Import) (directory.Impor
 			r.Progress(next)
 		}
 	}
-	for i := range lanes {
-		wg.Go(func() { errs[i] = r.lane(ctx, im, seen) })
+	for {
+		for i := range lanes {
+			wg.Go(func() { errs[i] = r.lane(ctx, im, seen) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil || !latest.Status.Open() {
+			return latest, err
+		}
+		// Every lane found the rows left held by a runner outside this
+		// one (one whose claim lapsed while it still ran): wait for it to
+		// finish them or die, then go on, so that the job is worked to its
+		// end.
+		select {
+		case <-ctx.Done():
+			return latest, ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return latest, err
-	}
-	return latest, nil
 }
 
 // lane runs batches of the job until it ends or its rows left are all

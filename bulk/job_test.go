@@ -411,3 +411,52 @@ func waitBlocked(t *testing.T, s *store.Store) {
 	}
 	t.Fatal("no batch waited for the job's row")
 }
+
+// TestImportWaitsForChunksHeldElsewhere: when the rows left are held by a
+// runner outside this one (one whose claim lapsed while it still ran), the
+// runner waits for them rather than return the job half done.
+func TestImportWaitsForChunksHeldElsewhere(t *testing.T) {
+	s := storetest.Postgres(t)
+	ctx := context.Background()
+	svc := newService(t, s)
+	acme := mustAccount(t, svc, "acme", "acme.example")
+	var b strings.Builder
+	b.WriteString("email,first name,last name\n")
+	n := 2*directory.ImportBatchSize + 500
+	for i := range n {
+		fmt.Fprintf(&b, "p%d@acme.example,P,%d\n", i, i)
+	}
+	im, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `SELECT 1 FROM import_chunks WHERE import_id = $1 ORDER BY first_line DESC LIMIT 1 FOR UPDATE`, im.ID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		im  directory.Import
+		err error
+	}
+	ran := make(chan result)
+	go func() {
+		done, err := (&bulk.Runner{Service: svc}).RunNow(ctx, im.ID)
+		ran <- result{done, err}
+	}()
+	select {
+	case got := <-ran:
+		t.Fatalf("the runner returned %s with %d of %d done, %v, while a chunk was held elsewhere", got.im.Status, got.im.Counts.Done(), n, got.err)
+	case <-time.After(3 * time.Second):
+	}
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got := <-ran
+	if got.err != nil || got.im.Status != directory.ImportFinished || got.im.Counts.Created != n {
+		t.Errorf("after the other runner let go: %s %+v, %v; want finished with %d created", got.im.Status, got.im.Counts, got.err, n)
+	}
+}

@@ -33,6 +33,10 @@ const (
 	// people has a handful of columns.
 	MaxColumns = 256
 	MaxCells   = 8_000_000
+	// MaxCellChars is Excel's own limit on a cell: a longer one is no
+	// person's name or address, and a repeated XLSX shared string of many
+	// megabytes would otherwise be kept once per row.
+	MaxCellChars = 32_767
 )
 
 func (l Limits) withDefaults() Limits {
@@ -222,6 +226,11 @@ func (t *Table) add(rec []string, line int, lim Limits) error {
 	}
 	if t.cells += len(rec); t.cells > MaxCells {
 		return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
+	}
+	for i, c := range rec {
+		if len(c) > MaxCellChars && utf8.RuneCountInString(c) > MaxCellChars {
+			return fileErrorf("line %d, column %d has more than %d characters, the most a spreadsheet cell holds", line, i+1, MaxCellChars)
+		}
 	}
 	// A row keeps a copy of its own: the reader's slice may be as wide as
 	// the sheet.

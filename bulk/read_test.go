@@ -180,6 +180,7 @@ func TestBadFiles(t *testing.T) {
 		// cells wide in memory: a few kilobytes costing gigabytes.
 		{"a cell in column XFD", xfdWorkbook(t), "", bulk.Limits{}, "has 16384 columns; a file may have at most 256"},
 		{"a line of commas", []byte("email\na@example.com" + strings.Repeat(",", 300) + "x\n"), "", bulk.Limits{}, "line 2 has 301 columns"},
+		{"a cell longer than a spreadsheet holds", []byte("email,name\na@example.com,\"" + strings.Repeat("<", 40_000) + "\"\n"), "", bulk.Limits{}, "line 2, column 2 has more than 32767 characters"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -140,10 +140,6 @@ type ImportStore interface {
 	// AddImportProgress adds a batch's counts to an open job, marks it
 	// running and extends its claim to lockedUntil, and returns it;
 	// NotFound when the job is no longer open.
-	// CommitLazily lets the transaction commit without waiting for the
-	// database to flush it to disk (PostgreSQL's synchronous_commit off): a
-	// crash may lose it, whole, never half of it.
-	CommitLazily(ctx context.Context) error
 	// ImportLanes is how many batches of one job can usefully run at once:
 	// one where writers take turns.
 	ImportLanes() int
@@ -635,11 +631,6 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 			out = cur
 			return nil
 		}
-		// A batch lost in a crash leaves its chunk not done, and is done
-		// again on resume: it need not wait for the disk.
-		if err := tx.CommitLazily(ctx); err != nil {
-			return err
-		}
 		rows, err := tx.ClaimImportChunk(ctx, cur.ID)
 		if KindOf(err) == NotFound {
 			out, err = s.finishIfDone(ctx, tx, cur)
@@ -777,13 +768,17 @@ func (s *Service) ImportJobs(ctx context.Context, accountID string, limit int) (
 	return ims, err
 }
 
+// MaxImportReportPage is the most rows a page of a report holds; a
+// caller may ask for one more, to tell whether another page follows.
+const MaxImportReportPage = 10000
+
 // ImportReport returns up to limit rows of the job after line afterLine,
 // with their outcomes (pending rows have none yet).
 func (s *Service) ImportReport(ctx context.Context, accountID, id string, afterLine, limit int) ([]ImportRow, error) {
 	if _, err := s.store.FindImport(ctx, accountID, id); err != nil {
 		return nil, err
 	}
-	return s.store.FindImportRows(ctx, id, afterLine, min(max(limit, 1), 10000))
+	return s.store.FindImportRows(ctx, id, afterLine, min(max(limit, 1), MaxImportReportPage+1))
 }
 
 // ImportJobByID returns a job by id alone, for runners (which work every

@@ -234,8 +234,13 @@ func encodeChunk(rows []directory.ImportRow) (string, bool, error) {
 		out[i] = chunkRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Role: string(r.Role), Outcome: string(r.Outcome), Reason: r.Reason}
 		done = done && r.Outcome != directory.OutcomePending
 	}
-	b, err := json.Marshal(out)
-	return string(b), done, err
+	// Without HTML escaping: a cell full of < would take six bytes a
+	// character.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(out)
+	return strings.TrimSuffix(b.String(), "\n"), done, err
 }
 
 func decodeChunk(data string) ([]directory.ImportRow, error) {
@@ -377,17 +382,6 @@ func (s *Store) UpdateImport(ctx context.Context, im directory.Import) error {
 		return s.dialect.wrap(err, "update import")
 	}
 	return expectOne(res, "import")
-}
-
-// CommitLazily sets synchronous_commit off for the transaction on
-// PostgreSQL; SQLite in WAL mode with synchronous=NORMAL already commits
-// without a flush.
-func (s *Store) CommitLazily(ctx context.Context) error {
-	if s.dialect.name != postgresDialect.name {
-		return nil
-	}
-	_, err := s.q.ExecContext(ctx, `SET LOCAL synchronous_commit = off`)
-	return s.dialect.wrap(err, "commit lazily")
 }
 
 // ImportLanes is 2 on PostgreSQL, whose backends each add a chunk on a

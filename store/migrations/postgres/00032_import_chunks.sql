@@ -19,7 +19,10 @@ CREATE TABLE import_chunks (
 CREATE INDEX import_chunks_pending ON import_chunks (import_id, first_line) WHERE NOT done;
 
 -- The rows of jobs made before, a thousand to a chunk; a chunk whose rows
--- all have an outcome is done.
+-- all have an outcome is done. The lock first waits for any batch an older
+-- replica still has under way, so that no row is copied pending and then
+-- done by it in the table about to go.
+LOCK TABLE import_rows IN ACCESS EXCLUSIVE MODE;
 INSERT INTO import_chunks (import_id, first_line, last_line, done, row_data)
 SELECT import_id, min(line), max(line), bool_and(outcome <> ''), json_agg(json_build_object('line', line, 'email', email, 'first_name', first_name, 'last_name', last_name, 'role', role, 'outcome', outcome, 'reason', reason) ORDER BY line)::text
 FROM (SELECT r.*, (row_number() OVER (PARTITION BY import_id ORDER BY line) - 1) / 1000 AS chunk FROM import_rows r) numbered
