@@ -106,11 +106,15 @@ func New(cfg Config) (*Handler, error) {
 	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
 }
 
+// authorizePath is the authorization endpoint, where a browser, not an
+// app, is answered.
+const authorizePath = "/oauth/authorize"
+
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+oidc.DiscoveryEndpoint, h.op)
-	mux.Handle("/oauth/", h.op)
-	mux.Handle("/oauth/authorize", h.pageErrors(h.op))
+	mux.Handle("/oauth/", h.outageAware(h.op))
+	mux.Handle(authorizePath, h.pageErrors(h.outageAware(h.op)))
 	mux.Handle("GET "+continuePath, h.pages.Handler(h.handleContinue))
 	// op's own callback would hand out the code of a finished
 	// authorization to whoever knows its id; the code goes out only in
@@ -260,6 +264,68 @@ func (h *Handler) pageErrors(next http.Handler) http.Handler {
 			h.pages.Error(w, r, cw.status, "The app's sign-in request cannot be accepted: "+msg)
 		}
 	})
+}
+
+// outageAware answers 503 with Retry-After, as admit's other endpoints
+// do, when op refused a request while the database was out of reach: op
+// turns a storage error into server_error (500), or into invalid_grant or
+// invalid_client, which would tell an app its code or its credentials are
+// wrong. An error answer is held back until the database is asked whether
+// it answers; a success goes out as it is.
+func (h *Handler) outageAware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &holdErrors{ResponseWriter: w}
+		next.ServeHTTP(hw, r)
+		if !hw.held {
+			return
+		}
+		if err := h.dir.Ping(r.Context()); directory.KindOf(err) == directory.Unavailable {
+			h.log.WarnContext(r.Context(), "OpenID provider request during a database outage", "path", r.URL.Path, "status", hw.status, "err", err)
+			for k := range w.Header() {
+				w.Header().Del(k)
+			}
+			if r.URL.Path == authorizePath {
+				// A browser: the page every other one gets in an outage.
+				h.pages.Handler(func(http.ResponseWriter, *http.Request) error { return err }).ServeHTTP(w, r)
+				return
+			}
+			web.SetRetryAfter(w)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the directory is unavailable for a moment; please try again shortly"}` + "\n"))
+			return
+		}
+		w.WriteHeader(hw.status)
+		_, _ = w.Write(hw.body.Bytes())
+	})
+}
+
+// holdErrors passes a success through and keeps an error answer.
+type holdErrors struct {
+	http.ResponseWriter
+	status int
+	held   bool
+	body   bytes.Buffer
+}
+
+func (hw *holdErrors) WriteHeader(status int) {
+	if status >= 400 {
+		hw.status, hw.held = status, true
+		return
+	}
+	hw.ResponseWriter.WriteHeader(status)
+}
+
+func (hw *holdErrors) Write(b []byte) (int, error) {
+	if hw.held {
+		// op's error answers are a line of JSON or text.
+		if hw.body.Len() < 64<<10 {
+			hw.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return hw.ResponseWriter.Write(b)
 }
 
 // capture keeps a plain-text error response instead of sending it.

@@ -213,6 +213,7 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	s := startServer(t, t.TempDir(), settings...)
 	c := scimClient{base: s.url, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
 	tr := newSCIMTraffic(createGroup(t, c))
+	app := decode[appJSON](t, admitEnv(t, append(cleanEnv(), settings...), "", "app", "add", "--name", "Wiki", "--redirect-uri", "https://wiki.example/cb", "--account", "acme", "--json"))
 	// A person's browser has the sign-in form before the outage.
 	person := newVisitor(t)
 	_, form := person.do("GET", s.url+"/login", nil, nil)
@@ -236,6 +237,27 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	resp, page := person.do("POST", s.url+"/login", url.Values{"email": {"pat@acme.example"}, "password": {"a long passphrase"}, "csrf_token": {csrf[1]}}, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Back in a moment") || !strings.Contains(page, "try again shortly") {
 		t.Errorf("sign-in during the outage: %d Retry-After %q\n%.800s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+	// The OpenID provider too: an app exchanging a code is told to retry,
+	// not that its credentials are wrong nor a 500; a browser gets the page.
+	token, err := http.NewRequest("POST", s.url+"/oauth/token", strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {"https://wiki.example/cb"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token.SetBasicAuth(app.ClientID, app.ClientSecret)
+	token.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := http.DefaultClient.Do(token); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "temporarily_unavailable") {
+			t.Errorf("a token request during the outage: %d Retry-After %q %s; want 503 temporarily_unavailable", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	authorize := s.url + "/oauth/authorize?" + url.Values{"client_id": {app.ClientID}, "redirect_uri": {"https://wiki.example/cb"}, "response_type": {"code"}, "scope": {"openid"}}.Encode()
+	if resp, page := person.do("GET", authorize, nil, nil); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "Back in a moment") {
+		t.Errorf("an app's sign-in request during the outage: %d\n%.500s", resp.StatusCode, page)
 	}
 	r := admitEnv(t, append(cleanEnv(), settings...), "", "user", "list", "--account", "acme", "--json")
 	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != exitError || len(lines) != 1 || !strings.Contains(lines[0], "unavailable") || !strings.Contains(lines[0], "connection refused") {
