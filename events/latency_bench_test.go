@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store/storetest"
 )
+
+// benchCreates shortens a trial run: the figures are of 10,000.
+var benchCreates = flag.Int("bench.creates", 10000, "SCIM creates in each phase of BenchmarkSCIMCreateWhileDelivering")
 
 // BenchmarkSCIMCreateWhileDelivering measures what webhook delivery costs
 // SCIM on PostgreSQL: the latency of latencyCreates SCIM creates (through
@@ -22,7 +26,7 @@ import (
 //
 //	go test -run '^$' -bench SCIMCreateWhileDelivering -benchtime 1x ./events/
 func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
-	const latencyCreates = 10000
+	latencyCreates := *benchCreates
 	s := storetest.Postgres(b)
 	for i := range b.N {
 		b.StopTimer()
@@ -59,12 +63,12 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 		w := r.worker()
 		start := time.Now()
 		go func() { w.Run(wctx); close(done) }()
-		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= queued })
+		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= queued })
 		drain := float64(queued) / time.Since(start).Seconds()
 
 		start = time.Now()
 		busy := create("b")
-		waitFor(b, "every event delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= 2*queued })
+		waitFor(b, "every event delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= 2*queued })
 		keepUp := float64(queued) / time.Since(start).Seconds()
 		b.StopTimer()
 		cancel()
