@@ -481,15 +481,19 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 				return s.dialect.wrap(err, "lock event sequence")
 			}
 		}
+		// Successes are grouped by what they set and by the attempt
+		// (almost always the first): one IN list of ids a statement,
+		// which PostgreSQL plans in no time, where (id, attempts) row
+		// values took it milliseconds a statement.
 		type group struct {
-			status int
-			at     time.Time
+			status, attempts int
+			at               time.Time
 		}
-		delivered := map[group][]any{}
+		delivered := map[group][]string{}
 		for _, d := range ds {
 			if d.Status == directory.DeliveryDelivered && d.FinishedAt != nil {
-				g := group{d.LastStatus, *d.FinishedAt}
-				delivered[g] = append(delivered[g], d.ID, d.Attempts)
+				g := group{d.LastStatus, d.Attempts, *d.FinishedAt}
+				delivered[g] = append(delivered[g], d.ID)
 				continue
 			}
 			_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
@@ -499,16 +503,16 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 				return s.dialect.wrap(err, "finish webhook delivery")
 			}
 		}
-		for g, pairs := range delivered {
-			for len(pairs) > 0 {
-				n := min(len(pairs), 2*chunk)
-				marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n/2), ", ")
-				args := append([]any{g.status, g.at}, pairs[:n]...)
-				if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
-					WHERE status = 'pending' AND (id, attempts) IN (`+marks+`)`), args...); err != nil {
+		for g, ids := range delivered {
+			for part := range slices.Chunk(ids, chunk) {
+				q, args, err := sqlx.In(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
+					WHERE status = 'pending' AND attempts = ? AND id IN (?)`, g.status, g.at, g.attempts, part)
+				if err != nil {
+					return fmt.Errorf("finish webhook deliveries: %w", err)
+				}
+				if _, err := s.q.ExecContext(ctx, s.rebind(q), args...); err != nil {
 					return s.dialect.wrap(err, "finish webhook deliveries")
 				}
-				pairs = pairs[n:]
 			}
 		}
 		// A delivery removed with its webhook while in flight has nothing
