@@ -194,10 +194,28 @@ func (w *Worker) Run(ctx context.Context) {
 			if _, down := w.outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
-			for _, d := range ds {
+			// While the worker keeps up (a claim short of its limit), the
+			// round's deliveries start spread over the Pace rather than
+			// all at once: a burst of sends (and of a local receiver's
+			// work) took both cores for milliseconds, and requests that
+			// came meanwhile waited for them. With a backlog they start
+			// at once.
+			var spread time.Duration
+			if len(ds) > 1 && len(ds) < limit {
+				spread = w.cfg.Pace / time.Duration(len(ds))
+			}
+			for i, d := range ds {
 				inFlight++
 				perHook[d.WebhookID]++
 				go func() {
+					if wait := time.Duration(i) * spread; wait > 0 {
+						t := time.NewTimer(wait)
+						select {
+						case <-t.C:
+						case <-ctx.Done(): // the attempt fails at once and is recorded
+							t.Stop()
+						}
+					}
 					// The slot is free once the result is handed to the
 					// recorder (a slow database holds the worker back);
 					// the delivery stays leased until the result is
@@ -267,17 +285,26 @@ func (w *Worker) record(ctx context.Context, results <-chan directory.WebhookRes
 
 // Deliver makes one attempt of d and returns its outcome.
 func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult {
-	log := w.log.With("delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempt", d.Attempts)
 	start := time.Now()
 	status, err := w.send(ctx, d)
 	took := time.Since(start)
 	if err == nil && (status < 200 || status > 299) {
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
 	}
-	if err == nil {
-		log.InfoContext(ctx, "webhook delivered", "status", status, "took", took)
-	} else {
-		log.WarnContext(ctx, "webhook delivery failed", "status", status, "took", took, "err", err)
+	// A success is logged at Debug: every attempt is in the database
+	// (admit webhook deliveries), and a line for each event, at a
+	// thousand a second, was most of the log and a write for each.
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if w.log.Enabled(ctx, level) {
+		attrs := []any{"delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempt", d.Attempts, "status", status, "took", took}
+		if err == nil {
+			w.log.Log(ctx, level, "webhook delivered", attrs...)
+		} else {
+			w.log.Log(ctx, level, "webhook delivery failed", append(attrs, "err", err)...)
+		}
 	}
 	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took}
 }
