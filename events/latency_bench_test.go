@@ -90,7 +90,7 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 	}
 }
 
-// BenchmarkSCIMCreateWhileDeliveringInterleaved measures what the
+// BenchmarkSCIMCreateInterleavedWithDelivery measures what the
 // benchmark above does, in alternating blocks of 500 creates: one with no
 // worker running, one while a worker delivers, each after everything before
 // it was delivered. On a shared machine, the load of other work drifts
@@ -100,8 +100,8 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 // the same figures but the drain (there is no backlog); the delivery rate
 // is of the busy blocks, their creates and the last delivery after them.
 //
-//	go test -run '^$' -bench SCIMCreateWhileDeliveringInterleaved -benchtime 1x ./events/
-func BenchmarkSCIMCreateWhileDeliveringInterleaved(b *testing.B) {
+//	go test -run '^$' -bench SCIMCreateInterleavedWithDelivery -benchtime 1x ./events/
+func BenchmarkSCIMCreateInterleavedWithDelivery(b *testing.B) {
 	const block = 500
 	blocks := max(*benchCreates/block, 1)
 	s := storetest.Postgres(b)

@@ -45,15 +45,6 @@ func TestKeepingUpGathersDeliveries(t *testing.T) {
 		rc := newReceiver(t)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		r.webhook(t, rc.URL, a.ID)
-		var now, most atomic.Int64 // requests at the receiver at once
-		rc.setAnswer(func(received) int {
-			n := now.Add(1)
-			defer now.Add(-1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
-			time.Sleep(time.Millisecond) // a receiver's own work
-			return 200
-		})
 		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
 		check(t, err)
 		dir := &countingDirectory{Directory: r.svc}
@@ -77,16 +68,12 @@ func TestKeepingUpGathersDeliveries(t *testing.T) {
 		waitFor(t, "every event delivered", 30*time.Second, func() bool { return rc.acceptedCount() >= 2*people })
 		// About one round a Pace, and a few more when a burst fills a claim.
 		rounds := int64(time.Since(start)/pace) + 4
-		t.Logf("%d claims and %d records for %d deliveries in %d paces; at most %d requests at once", dir.claims.Load(), dir.records.Load(), 2*people, rounds-4, most.Load())
+		t.Logf("%d claims and %d records for %d deliveries in %d paces", dir.claims.Load(), dir.records.Load(), 2*people, rounds-4)
 		if n := dir.claims.Load(); n > rounds {
 			t.Errorf("%d claims for %d deliveries in %d paces; want at most %d", n, 2*people, rounds-4, rounds)
 		}
 		if n := dir.records.Load(); n > rounds {
 			t.Errorf("%d records for %d deliveries in %d paces; want at most %d", n, 2*people, rounds-4, rounds)
-		}
-		// A round's deliveries are spread over the Pace, not sent together.
-		if n := most.Load(); n > 6 {
-			t.Errorf("%d requests at the receiver at once; want a few at most", n)
 		}
 	})
 }
