@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store/storetest"
 )
+
+// benchCreates shortens a trial run: the figures are of 10,000.
+var benchCreates = flag.Int("bench.creates", 10000, "SCIM creates in each phase of BenchmarkSCIMCreateWhileDelivering")
 
 // BenchmarkSCIMCreateWhileDelivering measures what webhook delivery costs
 // SCIM on PostgreSQL: the latency of latencyCreates SCIM creates (through
@@ -22,7 +26,7 @@ import (
 //
 //	go test -run '^$' -bench SCIMCreateWhileDelivering -benchtime 1x ./events/
 func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
-	const latencyCreates = 10000
+	latencyCreates := *benchCreates
 	s := storetest.Postgres(b)
 	for i := range b.N {
 		b.StopTimer()
@@ -59,12 +63,12 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 		w := r.worker()
 		start := time.Now()
 		go func() { w.Run(wctx); close(done) }()
-		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= queued })
+		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= queued })
 		drain := float64(queued) / time.Since(start).Seconds()
 
 		start = time.Now()
 		busy := create("b")
-		waitFor(b, "every event delivered", 10*time.Minute, func() bool { return len(rc.accepted()) >= 2*queued })
+		waitFor(b, "every event delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= 2*queued })
 		keepUp := float64(queued) / time.Since(start).Seconds()
 		b.StopTimer()
 		cancel()
@@ -82,6 +86,84 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 		b.ReportMetric(keepUp, "delivering-events/s")
 		if n := len(rc.distinct()); n != 2*queued {
 			b.Errorf("%d distinct events delivered; want %d", n, 2*queued)
+		}
+	}
+}
+
+// BenchmarkSCIMCreateInterleavedWithDelivery measures what the
+// benchmark above does, in alternating blocks of 500 creates: one with no
+// worker running, one while a worker delivers, each after everything before
+// it was delivered. On a shared machine, the load of other work drifts
+// over the minutes the two phases above take, and their second phase runs
+// on a database twice as large, after the drain; here both sides see the
+// same drift and the same database, so the rise is the worker's. It reports
+// the same figures but the drain (there is no backlog); the delivery rate
+// is of the busy blocks, their creates and the last delivery after them.
+//
+//	go test -run '^$' -bench SCIMCreateInterleavedWithDelivery -benchtime 1x ./events/
+func BenchmarkSCIMCreateInterleavedWithDelivery(b *testing.B) {
+	const block = 500
+	blocks := max(*benchCreates/block, 1)
+	s := storetest.Postgres(b)
+	for i := range b.N {
+		b.StopTimer()
+		ctx := context.Background()
+		r := newRig(b, s, newClock(), 0)
+		rc := newReceiver(b)
+		slug := fmt.Sprintf("int%d", i)
+		a := mustAccount(b, r.svc, slug, slug+".example")
+		r.webhook(b, rc.URL, a.ID)
+		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "bench")
+		check(b, err)
+		n := 0
+		create := func(took []time.Duration) []time.Duration {
+			for range block {
+				email := fmt.Sprintf("p%d@%s.example", n, slug)
+				start := time.Now()
+				if _, err := r.svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: email, Active: true,
+					Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint(n)}}); err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(start))
+				n++
+			}
+			return took
+		}
+		b.StartTimer()
+
+		var quiet, busy []time.Duration
+		var delivering time.Duration
+		for range blocks {
+			quiet = create(quiet)
+			wctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			w := r.worker()
+			go func() { w.Run(wctx); close(done) }()
+			// The quiet block's events go first, then the busy block's
+			// creates run while the worker keeps up with them.
+			waitFor(b, "the quiet block's events delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= 2*(n-block) })
+			start := time.Now()
+			busy = create(busy)
+			waitFor(b, "the busy block's events delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= 2*n })
+			delivering += time.Since(start)
+			cancel()
+			<-done
+		}
+		b.StopTimer()
+		slices.Sort(quiet)
+		slices.Sort(busy)
+
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		p := func(ds []time.Duration, q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
+		b.ReportMetric(ms(p(quiet, 0.50)), "p50-quiet-ms")
+		b.ReportMetric(ms(p(quiet, 0.99)), "p99-quiet-ms")
+		b.ReportMetric(ms(p(busy, 0.50)), "p50-delivering-ms")
+		b.ReportMetric(ms(p(busy, 0.99)), "p99-delivering-ms")
+		b.ReportMetric(100*(ms(p(busy, 0.50))/ms(p(quiet, 0.50))-1), "p50-rise-%")
+		b.ReportMetric(100*(ms(p(busy, 0.99))/ms(p(quiet, 0.99))-1), "p99-rise-%")
+		b.ReportMetric(float64(2*len(busy))/delivering.Seconds(), "delivering-events/s")
+		if d := len(rc.distinct()); d != 2*n {
+			b.Errorf("%d distinct events delivered; want %d", d, 2*n)
 		}
 	}
 }

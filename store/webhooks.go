@@ -281,27 +281,80 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 // makeReady makes ready the first pending delivery of each (webhook,
 // subject) pair given (every pair when none is given) that has no ready
 // one: what follows a finished delivery, or one swept away.
+//
+// With pairs, it reads their pending deliveries and picks here, then
+// updates by id: two plain statements. One UPDATE with a NOT EXISTS
+// (the form kept for the sweep) was planned, on a table just filled by a
+// burst and not yet analyzed, as an anti-join that rescanned the
+// webhook's every pending delivery for each pair, and a recording
+// transaction of 200 results took a third of a second; a list of 200
+// (webhook, subject) row values before that took longer to plan than the
+// rest of the transaction to run. The pairs' pending rows cannot change
+// meanwhile: publishers wait for the event_sequence lock the recorder
+// holds, and a pair has one delivery in flight at a time.
 func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
-	const next = `UPDATE webhook_deliveries SET ready = TRUE
-		WHERE status = 'pending' AND NOT ready%s
-		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-			WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
-			AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`
 	if pairs == nil {
-		_, err := s.q.ExecContext(ctx, fmt.Sprintf(next, ""))
+		_, err := s.q.ExecContext(ctx, `UPDATE webhook_deliveries SET ready = TRUE
+			WHERE status = 'pending' AND NOT ready
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+				WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
+				AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`)
 		return s.dialect.wrap(err, "make deliveries ready")
 	}
-	for len(pairs) > 0 {
-		n := min(len(pairs), 200)
-		args := make([]any, 0, 2*n)
-		for _, p := range pairs[:n] {
-			args = append(args, p[0], p[1])
+	type first struct {
+		id    string
+		seq   int64
+		ready bool
+	}
+	want := map[[2]string]*first{}
+	hooks, subjects := map[string]bool{}, map[string]bool{}
+	for _, p := range pairs {
+		want[p] = &first{}
+		hooks[p[0]], subjects[p[1]] = true, true
+	}
+	hookIDs := slices.Sorted(maps.Keys(hooks))
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(subjects)), 500) {
+		q, args, err := sqlx.In(`SELECT id, webhook_id, subject, seq, ready FROM webhook_deliveries
+			WHERE status = 'pending' AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
+		if err != nil {
+			return fmt.Errorf("find pending deliveries: %w", err)
 		}
-		marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-		if _, err := s.q.ExecContext(ctx, s.rebind(fmt.Sprintf(next, ` AND (webhook_id, subject) IN (`+marks+`)`)), args...); err != nil {
+		var rows []struct {
+			ID        string `db:"id"`
+			WebhookID string `db:"webhook_id"`
+			Subject   string `db:"subject"`
+			Seq       int64  `db:"seq"`
+			Ready     bool   `db:"ready"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+			return s.dialect.wrap(err, "find pending deliveries")
+		}
+		for _, r := range rows {
+			f := want[[2]string{r.WebhookID, r.Subject}]
+			switch {
+			case f == nil: // a pair not asked about (webhook and subject each were)
+			case r.Ready:
+				f.ready = true
+			case f.id == "" || r.Seq < f.seq:
+				f.id, f.seq = r.ID, r.Seq
+			}
+		}
+	}
+	var ids []string
+	for _, f := range want {
+		if !f.ready && f.id != "" {
+			ids = append(ids, f.id)
+		}
+	}
+	slices.Sort(ids) // concurrent recorders lock rows in the same order
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE WHERE status = 'pending' AND id IN (?)`, chunk)
+		if err != nil {
+			return fmt.Errorf("make deliveries ready: %w", err)
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(q), args...); err != nil {
 			return s.dialect.wrap(err, "make deliveries ready")
 		}
-		pairs = pairs[n:]
 	}
 	return nil
 }
@@ -428,15 +481,19 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 				return s.dialect.wrap(err, "lock event sequence")
 			}
 		}
+		// Successes are grouped by what they set and by the attempt
+		// (almost always the first): one IN list of ids a statement,
+		// which PostgreSQL plans in no time, where (id, attempts) row
+		// values took it milliseconds a statement.
 		type group struct {
-			status int
-			at     time.Time
+			status, attempts int
+			at               time.Time
 		}
-		delivered := map[group][]any{}
+		delivered := map[group][]string{}
 		for _, d := range ds {
 			if d.Status == directory.DeliveryDelivered && d.FinishedAt != nil {
-				g := group{d.LastStatus, *d.FinishedAt}
-				delivered[g] = append(delivered[g], d.ID, d.Attempts)
+				g := group{d.LastStatus, d.Attempts, *d.FinishedAt}
+				delivered[g] = append(delivered[g], d.ID)
 				continue
 			}
 			_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?, locked_until = NULL
@@ -446,16 +503,16 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 				return s.dialect.wrap(err, "finish webhook delivery")
 			}
 		}
-		for g, pairs := range delivered {
-			for len(pairs) > 0 {
-				n := min(len(pairs), 2*chunk)
-				marks := strings.TrimSuffix(strings.Repeat("(?, ?), ", n/2), ", ")
-				args := append([]any{g.status, g.at}, pairs[:n]...)
-				if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
-					WHERE status = 'pending' AND (id, attempts) IN (`+marks+`)`), args...); err != nil {
+		for g, ids := range delivered {
+			for part := range slices.Chunk(ids, chunk) {
+				q, args, err := sqlx.In(`UPDATE webhook_deliveries SET status = 'delivered', last_status = ?, last_error = '', finished_at = ?, locked_until = NULL
+					WHERE status = 'pending' AND attempts = ? AND id IN (?)`, g.status, g.at, g.attempts, part)
+				if err != nil {
+					return fmt.Errorf("finish webhook deliveries: %w", err)
+				}
+				if _, err := s.q.ExecContext(ctx, s.rebind(q), args...); err != nil {
 					return s.dialect.wrap(err, "finish webhook deliveries")
 				}
-				pairs = pairs[n:]
 			}
 		}
 		// A delivery removed with its webhook while in flight has nothing
