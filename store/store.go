@@ -114,11 +114,14 @@ func oneRoundTrip(dsn string) string {
 // and a page cache of 16 MiB a connection instead of 2: a directory of
 // 100,000 people has a dozen indexes of memberships that each write
 // walks, and with the small cache an import spent a sixth more CPU
-// reading pages back from the operating system.
+// reading pages back from the operating system; and a checkpoint every
+// 10,000 WAL pages (40 MiB) instead of 1,000, so that the pages a long
+// run of writes changes over and over are copied into the database file
+// fewer times (6% of an import's time).
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_txlock=immediate&_time_format=sqlite" +
 		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(10000)"
 }
 
 // Dialect names the database: "postgres" or "sqlite".
