@@ -16,6 +16,7 @@ import (
 )
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -99,6 +100,7 @@ func countWhere(t *testing.T, s *store.Store, query string, args ...any) int {
 }
 
 func TestIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -158,6 +160,7 @@ func TestIdempotencyKeys(t *testing.T) {
 
 // Of many requests with one key at one moment, exactly one runs.
 func TestIdempotencyKeyConcurrentClaims(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -186,6 +189,7 @@ func TestIdempotencyKeyConcurrentClaims(t *testing.T) {
 }
 
 func TestAuditTrailPages(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCheckRedirectURI(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		uri  string
 		want string // a word of the problem, or "" for accepted

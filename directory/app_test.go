@@ -13,6 +13,7 @@ import (
 )
 
 func TestApps(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -92,6 +93,7 @@ func TestApps(t *testing.T) {
 }
 
 func TestAddAppRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

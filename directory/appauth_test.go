@@ -18,6 +18,7 @@ import (
 // or a login through a connection serving the account's verified domain),
 // amr by how they signed in, groups from SCIM and from the last SSO login.
 func TestAppClaims(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -81,6 +82,7 @@ func TestAppClaims(t *testing.T) {
 // TestAppStateIsSwept: authorizations and tokens past their end are
 // deleted by the sweep that every replica runs.
 func TestAppStateIsSwept(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -172,6 +174,7 @@ func signInToApp(t *testing.T, svc *directory.Service, app directory.App, userID
 // back-channel URI they signed in to, in the same transaction, and ends
 // their tokens; a logout that keeps failing is given up and audited.
 func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -258,6 +261,7 @@ func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
 // exchange is refused, and the tokens issued from it end (RFC 6749
 // section 4.1.2), refresh tokens rotated since included.
 func TestReusedCodeRevokesItsTokens(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

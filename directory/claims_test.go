@@ -11,6 +11,7 @@ import (
 // out of the box (or as its setup guide, and ours, tells the admin to
 // configure it), with no mapping set on the connection.
 func TestMapClaimsDefaults(t *testing.T) {
+	t.Parallel()
 	const (
 		ws  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 		ms  = "http://schemas.microsoft.com/ws/2008/06/identity/claims/"
@@ -82,6 +83,7 @@ func TestMapClaimsDefaults(t *testing.T) {
 }
 
 func TestMapClaimsRefusesWithoutEmail(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct {
 		subject string
 		claims  Claims
@@ -101,6 +103,7 @@ func TestMapClaimsRefusesWithoutEmail(t *testing.T) {
 // connection's own name alone, else the defaults in order; the list is the
 // caller's to keep.
 func TestAttributeNames(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		mapping AttributeMapping

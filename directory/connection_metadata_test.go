@@ -22,6 +22,7 @@ func fp(c byte) string { return strings.Repeat(string(c), 64) }
 // spelling is no change; bad input and other protocols write nothing; a
 // failed fetch keeps the metadata and certificates.
 func TestSetConnectionMetadataAuditsNewSigningCertificates(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

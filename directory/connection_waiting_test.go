@@ -22,6 +22,7 @@ import (
 // finishes it (audited, its URL kept for refreshes), and from then on it is
 // an ordinary connection.
 func TestConnectionWaitingForItsIdentityProvider(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

@@ -10,6 +10,7 @@ import (
 // everything, admins all but owners' affairs, members and an account's own
 // roles nothing.
 func TestCan(t *testing.T) {
+	t.Parallel()
 	all := []directory.Action{directory.ViewMembers, directory.AddMembers, directory.ManageMembers, directory.ManageOwners}
 	for _, tc := range []struct {
 		role directory.Role

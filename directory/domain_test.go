@@ -20,6 +20,7 @@ func dnsService(t testing.TB, s *store.Store, dns *dnstest.Server) *directory.Se
 }
 
 func TestDomainVerificationByDNS(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		dns := dnstest.Start(t)
@@ -94,6 +95,7 @@ func TestDomainVerificationByDNS(t *testing.T) {
 }
 
 func TestDomainIsVerifiedByOneAccountAtMost(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		dns := dnstest.Start(t)
@@ -131,6 +133,7 @@ func TestDomainIsVerifiedByOneAccountAtMost(t *testing.T) {
 }
 
 func TestDomainVouching(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

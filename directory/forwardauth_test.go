@@ -11,6 +11,7 @@ import (
 )
 
 func TestAddForwardAuthAppRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -48,6 +49,7 @@ func TestAddForwardAuthAppRefusals(t *testing.T) {
 }
 
 func TestForwardAuthApp(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -98,6 +100,7 @@ func TestForwardAuthApp(t *testing.T) {
 // ForwardAuth gives the claims of the app's account, and refuses a
 // person who is not an active member of it.
 func TestForwardAuth(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

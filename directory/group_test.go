@@ -54,6 +54,7 @@ func sorted(ids ...string) []string {
 }
 
 func TestSCIMGroupMembers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -169,6 +170,7 @@ func TestSCIMGroupMembers(t *testing.T) {
 }
 
 func TestSCIMGroupFiltersAndPaging(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -246,6 +248,7 @@ func TestSCIMGroupFiltersAndPaging(t *testing.T) {
 // SCIM clients page with startIndex while users come and go; a page must
 // continue where the last one ended, not skip the users that moved up.
 func TestSCIMPagingWhileDeleting(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -313,6 +316,7 @@ func TestSCIMPagingWhileDeleting(t *testing.T) {
 }
 
 func TestRoleMappings(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -449,6 +453,7 @@ func TestRoleMappings(t *testing.T) {
 // A person the identity provider deleted through SCIM stays deleted for
 // just-in-time provisioning until SCIM or an admin adds them again.
 func TestDeletedBySCIM(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -490,6 +495,7 @@ func TestDeletedBySCIM(t *testing.T) {
 // that would pass it; the first group of a page is always whole, and no
 // group's member list is ever cut. Without members, the page is count.
 func TestGroupListingBoundsMembers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const bound = 40

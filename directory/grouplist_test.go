@@ -10,6 +10,7 @@ import (
 )
 
 func TestGroupSummaries(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)

@@ -62,6 +62,7 @@ func linkOf(t *testing.T, svc *directory.Service, email string) string {
 }
 
 func TestInvitationLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -132,6 +133,7 @@ func storedText(t *testing.T, s *store.Store) string {
 }
 
 func TestInvitationExpiresRevokesAndRotates(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -183,6 +185,7 @@ func TestInvitationExpiresRevokesAndRotates(t *testing.T) {
 }
 
 func TestAcceptingAsExistingUserKeepsTheirPassword(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -220,6 +223,7 @@ func TestAcceptingAsExistingUserKeepsTheirPassword(t *testing.T) {
 }
 
 func TestBounceMarksUndeliverableAndTellsInviterOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -258,6 +262,7 @@ func TestBounceMarksUndeliverableAndTellsInviterOnce(t *testing.T) {
 }
 
 func TestMailClaimsLeasesAndRetries(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -329,6 +334,7 @@ func TestMailClaimsLeasesAndRetries(t *testing.T) {
 }
 
 func TestInvitationPasswordGuessesAreThrottled(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)

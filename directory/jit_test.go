@@ -28,6 +28,7 @@ func connection(t testing.TB, svc *directory.Service, accountID, name string, mo
 // TestSignInWithSSORules is the table of what a login may do, by the
 // connection's mode and what admit already knows of the person.
 func TestSignInWithSSORules(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -121,6 +122,7 @@ func TestSignInWithSSORules(t *testing.T) {
 }
 
 func TestConnectionForEmail(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -168,6 +170,7 @@ func TestConnectionForEmail(t *testing.T) {
 // database: answered requests and the replay cache, each until it expires,
 // and the login log.
 func TestSSOStateExpiresAndIsSwept(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -218,6 +221,7 @@ func TestSSOStateExpiresAndIsSwept(t *testing.T) {
 // leaves the newest real attempts in the log, and neither class ever holds
 // more than LoginLogSize rows, even between sweeps.
 func TestLoginLogKeepsRealAttempts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -274,6 +278,7 @@ func TestLoginLogKeepsRealAttempts(t *testing.T) {
 // gives, whichever spoke last (Entra ID, for one, sends SCIM all groups
 // but a SAML token at most 150).
 func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -350,6 +355,7 @@ func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
 // under the rules that held when it was made, and a refused change leaves
 // it (and the account's domains) as it was.
 func TestUpdateConnection(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -400,6 +406,7 @@ const junkAttempts = 10 * directory.LoginLogSize
 // answer a real login would, and leaves no user, membership, role,
 // invitation or audit event behind.
 func TestTrySignInWithSSOChangesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)

@@ -37,6 +37,7 @@ func encoded(t testing.TB, format string, w, h int) []byte {
 // (the WebP was made by Chromium's canvas.toDataURL); SVG, HTML, a PNG-looking file that
 // does not decode and a GIF with a JPEG's name do not.
 func TestCheckLogo(t *testing.T) {
+	t.Parallel()
 	webp, err := os.ReadFile("testdata/logo.webp")
 	if err != nil {
 		t.Fatal(err)

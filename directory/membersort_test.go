@@ -24,6 +24,7 @@ import (
 // who never signed in come last, by email. A cursor of one order is
 // refused by another.
 func TestMemberSorts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)

@@ -16,6 +16,7 @@ import (
 // An outage is logged once when it starts and once when it ends, and the
 // worker's wait doubles up to the bound; other errors are not outages.
 func TestOutage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var logs bytes.Buffer
 	o := &directory.Outage{Log: slog.New(slog.NewTextHandler(&logs, nil)), What: "mail worker", MaxWait: 3 * time.Second}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestPasswordPolicyCheck(t *testing.T) {
+	t.Parallel()
 	def := directory.DefaultPasswordPolicy()
 	classes := directory.PasswordPolicy{MinLength: 8, RequireUpper: true, RequireLower: true, RequireDigit: true, RequireSymbol: true}
 	tests := []struct {
@@ -55,6 +56,7 @@ func TestPasswordPolicyCheck(t *testing.T) {
 }
 
 func TestStrictestPolicy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   []directory.PasswordPolicy
@@ -78,6 +80,7 @@ func TestStrictestPolicy(t *testing.T) {
 }
 
 func TestPasswordPolicyValidate(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 7, 129} {
 		if err := (directory.PasswordPolicy{MinLength: n}).Validate(); directory.KindOf(err) != directory.Invalid {
 			t.Errorf("MinLength %d: %v; want Invalid", n, err)
@@ -91,6 +94,7 @@ func TestPasswordPolicyValidate(t *testing.T) {
 }
 
 func TestPolicyRulesDescribeEveryRequirement(t *testing.T) {
+	t.Parallel()
 	rules := directory.PasswordPolicy{MinLength: 14, RequireDigit: true}.Rules()
 	want := []string{"at least 14 characters", "at least one digit", "not a commonly used password", "not containing your email address"}
 	if diff := cmp.Diff(want, rules); diff != "" {
@@ -99,6 +103,7 @@ func TestPolicyRulesDescribeEveryRequirement(t *testing.T) {
 }
 
 func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		ok       bool
@@ -137,6 +142,7 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestBrandingValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		b    directory.Branding
@@ -160,6 +166,7 @@ func TestBrandingValidate(t *testing.T) {
 }
 
 func TestHasherRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
 	hash, err := h.Hash(ctx, "café au lait forever")
@@ -195,6 +202,7 @@ func TestHasherRoundTrip(t *testing.T) {
 }
 
 func TestHasherRefusesMalformedHashes(t *testing.T) {
+	t.Parallel()
 	h := directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
 	for _, bad := range []string{
 		"",

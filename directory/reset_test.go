@@ -53,6 +53,7 @@ func proveAddress(t *testing.T, svc *directory.Service, email, password string) 
 }
 
 func TestPasswordReset(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -103,6 +104,7 @@ func TestPasswordReset(t *testing.T) {
 }
 
 func TestPasswordResetRequestsAreThrottled(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -129,6 +131,7 @@ func TestPasswordResetRequestsAreThrottled(t *testing.T) {
 }
 
 func TestResetLinkEndsWhenThePasswordChanges(t *testing.T) {
+	t.Parallel()
 	const email, first = "p@example.com", "first password of theirs"
 	for _, tc := range []struct {
 		name string
@@ -215,6 +218,7 @@ func TestResetLinkEndsWhenThePasswordChanges(t *testing.T) {
 // Of several links completed at the same moment, one sets the password
 // and the others find it changed.
 func TestConcurrentResetLinks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -277,6 +281,7 @@ func rowCounts(t *testing.T, s *store.Store) map[string]int {
 }
 
 func TestResetRequestsForUnknownEmailsWriteNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)

@@ -21,6 +21,7 @@ func scimInput(userName, email, external, given, family string, active bool) dir
 }
 
 func TestSCIMUserLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -90,6 +91,7 @@ func TestSCIMUserLifecycle(t *testing.T) {
 }
 
 func TestSCIMFilters(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)

@@ -65,6 +65,7 @@ func countRows(t *testing.T, s *store.Store, table string) int {
 }
 
 func TestAddUserCreatesUserWithMustChangePassword(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -105,6 +106,7 @@ func TestAddUserCreatesUserWithMustChangePassword(t *testing.T) {
 }
 
 func TestSameEmailInTwoAccountsIsOneUserWithTwoMemberships(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -142,6 +144,7 @@ func TestSameEmailInTwoAccountsIsOneUserWithTwoMemberships(t *testing.T) {
 }
 
 func TestAddExistingMemberIsConflict(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -162,6 +165,7 @@ func TestAddExistingMemberIsConflict(t *testing.T) {
 }
 
 func TestConcurrentAddsOfOneEmail(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -208,6 +212,7 @@ func TestConcurrentAddsOfOneEmail(t *testing.T) {
 }
 
 func TestAddUserRejectsBadInputAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -235,6 +240,7 @@ func TestAddUserRejectsBadInputAndWritesNothing(t *testing.T) {
 }
 
 func TestCustomRoles(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -261,6 +267,7 @@ func TestCustomRoles(t *testing.T) {
 }
 
 func TestSetPasswordMeetsStrictestPolicyOfAllAccounts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -304,6 +311,7 @@ func TestSetPasswordMeetsStrictestPolicyOfAllAccounts(t *testing.T) {
 }
 
 func TestCreateAccount(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -350,6 +358,7 @@ func TestCreateAccount(t *testing.T) {
 }
 
 func TestListMembersPagesAndSearches(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -419,6 +428,7 @@ func TestListMembersPagesAndSearches(t *testing.T) {
 }
 
 func TestOutboxPayloadDescribesTheChange(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -452,6 +462,7 @@ func TestOutboxPayloadDescribesTheChange(t *testing.T) {
 }
 
 func TestTxRollsBackEverything(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
@@ -475,6 +486,7 @@ func TestTxRollsBackEverything(t *testing.T) {
 // once by many admins is one user with two memberships, with the password of
 // whichever add created the user.
 func TestConcurrentAddsAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

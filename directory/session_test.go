@@ -22,6 +22,7 @@ func addWithPassword(t *testing.T, svc *directory.Service, accountID, email, pas
 }
 
 func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -57,6 +58,7 @@ func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
 }
 
 func TestSignInPerAddressThrottle(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// attacker is the address of the i-th of 50 failures; same is
@@ -87,6 +89,7 @@ func TestSignInPerAddressThrottle(t *testing.T) {
 }
 
 func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -154,6 +157,7 @@ func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 const signInWindowForTest = 15 * time.Minute
 
 func TestSessionsAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -213,6 +217,7 @@ func TestSessionsAcrossAccounts(t *testing.T) {
 }
 
 func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -256,6 +261,7 @@ func TestSessionAbsoluteEndAndDeactivation(t *testing.T) {
 }
 
 func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -292,6 +298,7 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 }
 
 func TestInitialPasswordExpires(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)
@@ -312,6 +319,7 @@ func TestInitialPasswordExpires(t *testing.T) {
 }
 
 func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, clk := newClockService(t, s)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestAddressKey(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, addr, want string
 	}{

@@ -78,6 +78,7 @@ func assertHijackFails(t *testing.T, svc *directory.Service, s *store.Store, evi
 }
 
 func TestPreHijackBySCIM(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -128,6 +129,7 @@ func TestPreHijackBySCIM(t *testing.T) {
 }
 
 func TestPreHijackBySSO(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -151,6 +153,7 @@ func TestPreHijackBySSO(t *testing.T) {
 }
 
 func TestPreHijackByInvitation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
@@ -190,6 +193,7 @@ func TestPreHijackByInvitation(t *testing.T) {
 // TestPlantingIsConfinedToTheMembership: another account may hold a
 // membership of a person in a verified domain, but not name them.
 func TestPlantingIsConfinedToTheMembership(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -254,6 +258,7 @@ func resetMail(t *testing.T, svc *directory.Service, email string) []directory.M
 }
 
 func TestResetForSSOOnlyPerson(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -296,6 +301,7 @@ func TestResetForSSOOnlyPerson(t *testing.T) {
 }
 
 func TestSSORequired(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -421,6 +427,7 @@ func TestSSORequired(t *testing.T) {
 // TestResetMailCarriesTheHomeAccountsBranding: a reset email's account is
 // the person's home (or the one they chose last), never one a request names.
 func TestResetMailCarriesTheHomeAccountsBranding(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -467,6 +474,7 @@ func memberID(t *testing.T, svc *directory.Service, accountID, email string) str
 // TestAdminOfHomeAccountEndsPlantedPassword: the home account's admin
 // adding the person is taking them in too.
 func TestAdminOfHomeAccountEndsPlantedPassword(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		svc := newService(t, s)
 		evil, bee, victim, token, password := hijackSetup(t, svc)
@@ -481,6 +489,7 @@ func TestAdminOfHomeAccountEndsPlantedPassword(t *testing.T) {
 // TestVerifyingADomainEndsPlantedPasswords: an account that verifies its
 // domain takes in the members it already has there (review finding R1).
 func TestVerifyingADomainEndsPlantedPasswords(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -503,6 +512,7 @@ func TestVerifyingADomainEndsPlantedPasswords(t *testing.T) {
 // TestBreakGlassNeedsAProvenPassword: the owners' break-glass never lets in
 // a password another account set (review finding R1).
 func TestBreakGlassNeedsAProvenPassword(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -527,6 +537,7 @@ func TestBreakGlassNeedsAProvenPassword(t *testing.T) {
 // that account with a password, even one they proved elsewhere: a leaver
 // disabled only at the provider must not keep access (review finding R3).
 func TestIdentityProviderPeopleSignInThroughIt(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -562,6 +573,7 @@ func TestIdentityProviderPeopleSignInThroughIt(t *testing.T) {
 // was replaced meanwhile (by the address owner's reset) is refused, and a
 // person without a password gets a clear answer (review findings R10, R9).
 func TestPasswordChangesDoNotUndoAReset(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -593,6 +605,7 @@ func TestPasswordChangesDoNotUndoAReset(t *testing.T) {
 // address are answered like an unknown address, not with a database error
 // (review finding R7).
 func TestUnusableAddressesAreNobodys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
@@ -614,6 +627,7 @@ func TestUnusableAddressesAreNobodys(t *testing.T) {
 // the account the person joined first brands their mail, not the one whose
 // name sorts first (review finding R4).
 func TestResetMailIsNotBrandedByTitle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)

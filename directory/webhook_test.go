@@ -9,6 +9,7 @@ import (
 
 // TestCheckWebhookURL is the table of webhook URLs an operator may give.
 func TestCheckWebhookURL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		url  string
 		want string // "" when accepted; else words of the refusal
@@ -37,6 +38,7 @@ func TestCheckWebhookURL(t *testing.T) {
 }
 
 func TestParseEventTypes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want []string
@@ -57,6 +59,7 @@ func TestParseEventTypes(t *testing.T) {
 }
 
 func TestParseEventCursor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want int64

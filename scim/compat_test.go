@@ -129,6 +129,7 @@ func scimError(status string) func(*testing.T, map[string]any) {
 func q(filter string) string { return url.QueryEscape(filter) }
 
 func TestEntraIDProvisioningSequence(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		vars := map[string]string{}
@@ -191,6 +192,7 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 }
 
 func TestOktaProvisioningSequence(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		vars := map[string]string{}

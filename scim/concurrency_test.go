@@ -15,6 +15,7 @@ const patchOp = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"O
 // a PATCH of another attribute, round after round: the second must not
 // write back the active=true it would have read before the deactivation.
 func TestPatchesDoNotLoseADeactivation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		id := createUser(t, alpha, "racer@acme.example")
@@ -51,6 +52,7 @@ func TestPatchesDoNotLoseADeactivation(t *testing.T) {
 // TestGroupPatchesDoNotLoseARename races a rename with a member change:
 // the member change must not write back the name it read before.
 func TestGroupPatchesDoNotLoseARename(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		u := createUser(t, alpha, "member@acme.example")

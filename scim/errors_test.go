@@ -17,6 +17,7 @@ import (
 // message says (a userName with "version" in it is still a uniqueness
 // conflict).
 func TestSCIMStatus(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		err      error
@@ -48,6 +49,7 @@ func TestSCIMStatus(t *testing.T) {
 // status; throttling and unavailability tell the client when to come back,
 // a missing token how to authenticate.
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	h := &Handler{log: slog.New(slog.DiscardHandler)}
 	for _, tc := range []struct {
 		name     string

@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseFilter(t *testing.T) {
+	t.Parallel()
 	eq := func(f directory.FilterField, v any) *directory.Filter {
 		return &directory.Filter{Op: directory.OpEq, Field: f, Value: v}
 	}
@@ -88,6 +89,7 @@ func FuzzParseFilter(f *testing.F) {
 // parser come out exactly as the general parser makes them, and what it
 // does not read is left to that parser.
 func TestLookupFastPath(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		`userName eq "ada@example.com"`, `UserName EQ "x"`, `externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`,
 		`id eq "0193"`, `displayName eq "Platform Admins"`, `userName eq ""`, `userName eq "a b"`,

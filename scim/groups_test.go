@@ -40,6 +40,7 @@ func sortedIDs(ids ...string) []string {
 }
 
 func TestGroupsEndToEnd(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, beta, _ := setup(t, s)
 		u1, u2, u3 := createUser(t, alpha, "u1@acme.example"), createUser(t, alpha, "u2@acme.example"), createUser(t, alpha, "u3@acme.example")
@@ -191,6 +192,7 @@ func TestGroupsEndToEnd(t *testing.T) {
 }
 
 func TestDiscoveryTellsTheTruth(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		status, body, _ := alpha.do("GET", "/scim/v2/ResourceTypes", "")
@@ -257,6 +259,7 @@ func FuzzGroupPatch(f *testing.F) {
 // resources answers 404 (or, for listings, finds nothing) and changes
 // nothing.
 func TestIsolation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, beta, _ := setup(t, s)
 		user := createUser(t, alpha, "ada@acme.example")
@@ -309,6 +312,7 @@ func TestIsolation(t *testing.T) {
 // than one statement's worth of rows), one named twice, holds each once,
 // announces each once, and a missing member refuses the whole group.
 func TestLargeGroupInOnePost(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, svc := setup(t, s)
 		ctx := t.Context()
@@ -359,6 +363,7 @@ func TestLargeGroupInOnePost(t *testing.T) {
 // TestLookupTotals: a lookup that finds fewer than count answers its
 // length as the total; a full page counts.
 func TestLookupTotals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		for _, name := range []string{"ann@acme.example", "anna@acme.example", "bob@acme.example"} {

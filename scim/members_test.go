@@ -17,6 +17,7 @@ import (
 // an account that is not the person's home never shows a name it gave
 // them (DESIGN rule 10).
 func TestEveryMemberIsAWholeResource(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		alpha, _, svc := setup(t, s)

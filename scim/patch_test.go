@@ -41,6 +41,7 @@ func emailOf(typ, want string) func(*testing.T, map[string]any) {
 // provisioning for a SCIM endpoint", Entra's SCIM 2.0 compliance notes;
 // Okta's "SCIM 2.0 protocol reference"), and RFC 7644 §3.5.2's own.
 func TestUserPatchShapes(t *testing.T) {
+	t.Parallel()
 	type check = func(*testing.T, map[string]any)
 	cases := []struct {
 		name   string
@@ -198,6 +199,7 @@ func FuzzUserPatch(f *testing.F) {
 // TestGroupPatchShapes applies every group PATCH shape Entra ID and Okta
 // document, and the clearing forms, one at a time.
 func TestGroupPatchShapes(t *testing.T) {
+	t.Parallel()
 	type check = func(t *testing.T, b map[string]any, u1, u2 string)
 	hasMembers := func(want ...string) check {
 		return func(t *testing.T, b map[string]any, u1, u2 string) {

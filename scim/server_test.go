@@ -73,6 +73,7 @@ const oktaUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"use
  "displayName":"Ada Lovelace","locale":"en-GB","externalId":"00u1abc","groups":[],"password":"ignored-by-admit","active":true}`
 
 func TestUsersEndToEnd(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, beta, _ := setup(t, s)
 		if status, body, h := (client{t, alpha.url, ""}).do("GET", "/scim/v2/Users", ""); status != 401 || body["status"] != "401" || h.Get("WWW-Authenticate") == "" {
@@ -151,6 +152,7 @@ func TestUsersEndToEnd(t *testing.T) {
 }
 
 func TestConcurrentCreatesOfOneUserName(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		const n = 50
@@ -199,6 +201,7 @@ func FuzzUserBody(f *testing.F) {
 // TestErrorsByKind: the answer to a refusal follows its kind, never its
 // text, on every method the library serves.
 func TestErrorsByKind(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		id := createUser(t, alpha, "version.control@acme.example")
@@ -234,6 +237,7 @@ func TestErrorsByKind(t *testing.T) {
 // TestProtocolRefusals: what the SCIM protocol itself refuses is answered
 // in the SCIM error schema with its status, before anything changes.
 func TestProtocolRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		alpha, _, _ := setup(t, s)
 		id := createUser(t, alpha, "ada@acme.example")

@@ -27,6 +27,7 @@ func deepResponse(levels int) string {
 // it is refused on the failure page with a reference, quickly, and the
 // login log says why.
 func TestDeepResponseRefusedAtACS(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		doc := deepResponse(95_000)

@@ -61,6 +61,7 @@ var assertionCounts = []struct {
 }
 
 func TestCountAssertions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range assertionCounts {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := countAssertions([]byte(tc.doc))
@@ -152,6 +153,7 @@ func metadataSeeds(tb testing.TB) []metadataSeed {
 }
 
 func TestParseMetadata(t *testing.T) {
+	t.Parallel()
 	for _, tc := range metadataSeeds(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			ed, err := ParseMetadata([]byte(tc.doc))

@@ -248,6 +248,7 @@ func (b *browser) refused(t testing.TB, c directory.Connection, acs string, form
 }
 
 func TestNodeIdPLogins(t *testing.T) {
+	t.Parallel()
 	p := startNodeIdP(t)
 	alice := nodeUser{NameID: "u-7f3a9c", Email: "alice@example.com", GivenName: "Alice", Surname: "Smith", Groups: []string{"Engineering"}}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

@@ -12,6 +12,7 @@ import (
 // TestOIDCEmailTrust is the table of when an OIDC provider's email is
 // believed (the nOAuth class of attack), Google's hd included.
 func TestOIDCEmailTrust(t *testing.T) {
+	t.Parallel()
 	acme := directory.Account{Slug: "acme", Name: "Acme", Domains: []string{"example.com", "example.org"}}
 	conn := func(issuer string, trust directory.EmailTrust, domains ...string) directory.Connection {
 		return directory.Connection{Name: "oidc", Protocol: directory.ProtocolOIDC, Domains: domains,
@@ -66,6 +67,7 @@ func TestOIDCEmailTrust(t *testing.T) {
 }
 
 func TestJSONClaims(t *testing.T) {
+	t.Parallel()
 	raw := map[string]any{}
 	_ = json.Unmarshal([]byte(`{"email":"a@b.c","email_verified":true,"groups":["x","y",3,{"no":1}],"iat":1700000000,"address":{"street":"1"}}`), &raw)
 	got := jsonClaims(raw)
@@ -81,6 +83,7 @@ func TestJSONClaims(t *testing.T) {
 }
 
 func TestCheckIssuer(t *testing.T) {
+	t.Parallel()
 	if err := directory.CheckIssuer("http://keycloak:8080/realms/acme", true); err != nil {
 		t.Errorf("an http issuer with allowHTTP: %v", err)
 	}
@@ -111,6 +114,7 @@ func TestCheckIssuer(t *testing.T) {
 }
 
 func TestNeedsUserInfo(t *testing.T) {
+	t.Parallel()
 	full := map[string]any{"email": "a@b.c", "name": "A B"}
 	for _, tt := range []struct {
 		claims map[string]any

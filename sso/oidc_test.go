@@ -20,6 +20,7 @@ import (
 )
 
 func TestOIDCLogins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()
@@ -188,6 +189,7 @@ func TestOIDCLogins(t *testing.T) {
 var emailFrom = regexp.MustCompile(`"email":\s*"preferred_username"`)
 
 func TestOIDCRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()

@@ -99,6 +99,7 @@ func fingerprintsOf(t *testing.T, metadata string) []string {
 // fetched unless its host is allowed, and the connection keeps trusting
 // the certificates it had; once allowed, the refresh goes through.
 func TestRefreshOverPlainHTTPIsRefused(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		idp := &publisher{}
@@ -149,6 +150,7 @@ func TestRefreshOverPlainHTTPIsRefused(t *testing.T) {
 // one that brings the same certificates is not. A connection from before
 // fingerprints were kept has its certificates compared too.
 func TestRefreshAuditsNewSigningCertificates(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		idp := &publisher{}
@@ -205,6 +207,7 @@ func TestRefreshAuditsNewSigningCertificates(t *testing.T) {
 // loopback address that is not allowed is never asked for its
 // configuration, and the login log says why, never quoting an answer.
 func TestOpenIDProvidersOnlyThroughTheGuardedClient(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		var hits atomic.Int64

@@ -37,6 +37,7 @@ func cookiesOf(rec *httptest.ResponseRecorder) []*http.Cookie {
 // TestPendingRefusals opens pending sign-ins the way an attacker would
 // hand them to admit: each is refused, and only the genuine one opens.
 func TestPendingRefusals(t *testing.T) {
+	t.Parallel()
 	s := newPendingState(t)
 	now := time.Now().UTC().Round(0) // as it comes back from the cookie
 	okta, entra := directory.Connection{ID: "conn-okta"}, directory.Connection{ID: "conn-entra"}
@@ -110,6 +111,7 @@ func alter(v string) string {
 // TestPendingCap: a browser keeps at most maxPending sign-ins; starting
 // one more drops the oldest, and expired or unreadable ones go first.
 func TestPendingCap(t *testing.T) {
+	t.Parallel()
 	s := newPendingState(t)
 	now := time.Now()
 	jar := map[string]*http.Cookie{}
@@ -155,6 +157,7 @@ func TestPendingCap(t *testing.T) {
 // TestPendingCookieSize: the longest destination kept still makes a
 // cookie browsers store (4 KB); a longer one falls back to /me.
 func TestPendingCookieSize(t *testing.T) {
+	t.Parallel()
 	s := newPendingState(t)
 	now := time.Now()
 	for _, returnTo := range []string{"/" + strings.Repeat("x", maxReturnTo-1), "/" + strings.Repeat("x", 10_000)} {

@@ -49,6 +49,7 @@ func rowCounts(t testing.TB, s *store.Store) map[string]int {
 // each from a client without cookies as an attacker would send them, leave
 // every table as it was.
 func TestLoginStartsWriteNoRow(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()
@@ -137,6 +138,7 @@ func (b *browser) answerAtIdP(location, user string) (string, url.Values) {
 // page, and nobody is signed in. (The answer opened in another browser is
 // in TestSAMLRefusals and TestOIDCRefusals.)
 func TestPendingSignInRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()
@@ -232,6 +234,7 @@ func TestPendingSignInRefusals(t *testing.T) {
 // TestJunkKeepsRealAttemptsInView posts more junk to an ACS than the
 // login log holds, after a real login: the real attempt is still shown.
 func TestJunkKeepsRealAttemptsInView(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		b := w.browser()
@@ -272,6 +275,7 @@ func TestJunkKeepsRealAttemptsInView(t *testing.T) {
 // copy, refused as already used and kept with the unverified junk, so one
 // captured response cannot fill the verified part of the log.
 func TestRepostedAnswerEntersVerifiedLogOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		w.tamper.set(func(a *saml.Assertion) {

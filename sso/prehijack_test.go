@@ -66,6 +66,7 @@ func (w *world) assertHijackFailed(t *testing.T, b *browser, email, token, want 
 }
 
 func TestPreHijackBySAML(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		token := w.plant(t, "victim@example.com")
@@ -80,6 +81,7 @@ func TestPreHijackBySAML(t *testing.T) {
 }
 
 func TestPreHijackByOIDC(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()

@@ -51,6 +51,7 @@ func idpMetadata(t testing.TB, validFor time.Duration) string {
 // connection had; one that works replaces it. Certificates about to end
 // are warned of and exported.
 func TestRefreshKeepsTheLastGoodMetadata(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		var mu sync.Mutex
@@ -114,6 +115,7 @@ func TestRefreshKeepsTheLastGoodMetadata(t *testing.T) {
 // TestMetadataPublishesEveryCertificate: during a rotation the SP metadata
 // lists the next certificate before it is used, and the previous one after.
 func TestMetadataPublishesEveryCertificate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		count := func() int {

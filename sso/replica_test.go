@@ -66,6 +66,7 @@ func (w *world) replicaOf(base string, f *fetch.Client, now func() time.Time) *h
 // (every replica has the key), the replay records are in the database,
 // not in a process.
 func TestAnyReplicaFinishesALogin(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		p := w.newProvider()
@@ -110,6 +111,7 @@ func TestAnyReplicaFinishesALogin(t *testing.T) {
 // http on localhost); on plain http elsewhere, neither, so that it is
 // kept at all.
 func TestBrowserCookie(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storetest.SQLite(t))
 	for base, secure := range map[string]bool{
 		"https://admit.example.com": true,

@@ -23,6 +23,7 @@ import (
 )
 
 func TestSAMLLogins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		ctx := context.Background()
@@ -226,6 +227,7 @@ func decode(t testing.TB, form url.Values) string {
 // one named case each, and checks that nobody is signed in and that the
 // login log says why.
 func TestSAMLRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		w.addUser("mallory", "alice@example.com.evil.example", "Mal", "Lory")
@@ -403,6 +405,7 @@ func TestSAMLRefusals(t *testing.T) {
 // connection serves it, and offers the password sign-in with the address
 // and destination kept.
 func TestChoosePage(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storetest.SQLite(t))
 	b := w.browser()
 	pg := b.get(w.sp.URL + "/sso/acme/login?return_to=/reports")
@@ -423,6 +426,7 @@ func TestChoosePage(t *testing.T) {
 // TestNameIDFormatAgrees: the NameID format admit asks for in its
 // AuthnRequest is the one its metadata advertises, the email address.
 func TestNameIDFormatAgrees(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storetest.SQLite(t))
 	u, err := url.Parse(w.browser().startSAML("okta"))
 	if err != nil {

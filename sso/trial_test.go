@@ -58,6 +58,7 @@ func (b *browser) testResponse(connection, user, returnTo string) (string, url.V
 // arrived and what the directory would do, and signs nobody in: not the
 // admin's browser, and not an attacker who takes the answer elsewhere.
 func TestTestSignIn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		w := newWorld(t, s)
@@ -131,6 +132,7 @@ func ptr[T any](v T) *T { return &v }
 
 // TestTestSignInOIDC: the same through an OpenID provider's callback.
 func TestTestSignInOIDC(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		w := newWorld(t, s)

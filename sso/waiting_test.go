@@ -24,6 +24,7 @@ import (
 // and the ACS refuses even a signed response and notes it in the login
 // log; with the metadata, the same login goes through.
 func TestConnectionWaitingForItsIdentityProvider(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		w := newWorld(t, s)
 		ctx := context.Background()

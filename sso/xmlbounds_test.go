@@ -54,6 +54,7 @@ var xmlBoundCases = []struct {
 }
 
 func TestXMLBounds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range xmlBoundCases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := smallBounds.check([]byte(tc.doc))
@@ -124,6 +125,7 @@ func deepDocument() []byte { return []byte(nested(95_000)) }
 // The check stops at the 65th level, so it costs microseconds; 100 ms (the
 // issue's bar) leaves room for a loaded machine and the race detector.
 func TestDeepDocumentRefusedQuickly(t *testing.T) {
+	t.Parallel()
 	doc := deepDocument()
 	for name, b := range map[string]xmlBounds{"response": responseBounds, "metadata": metadataBounds} {
 		start := time.Now()
@@ -143,6 +145,7 @@ func TestDeepDocumentRefusedQuickly(t *testing.T) {
 // rollover), and a response for a person in 4,000 groups, each value as
 // Okta writes it (four times what Active Directory allows).
 func TestRealDocumentsWithinBounds(t *testing.T) {
+	t.Parallel()
 	md := seedIDPMetadata(t)
 	i := strings.Index(md, "<KeyDescriptor")
 	j := strings.LastIndex(md, "</KeyDescriptor>") + len("</KeyDescriptor>")
