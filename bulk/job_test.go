@@ -319,8 +319,14 @@ func TestImportLanes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Three lanes on PostgreSQL; on SQLite, whose writers take turns,
+		// its one (more only wait on each other's lock).
+		lanes := 3
+		if s.Dialect() != "postgres" {
+			lanes = svc.ImportLanes()
+		}
 		last := -1
-		r := &bulk.Runner{Service: svc, Lanes: 3, Progress: func(p directory.Import) {
+		r := &bulk.Runner{Service: svc, Lanes: lanes, Progress: func(p directory.Import) {
 			if p.Counts.Done() < last {
 				t.Errorf("progress went back from %d to %d rows", last, p.Counts.Done())
 			}
