@@ -199,6 +199,9 @@ type storedResponse struct {
 	Body        []byte `json:"body"` // byte for byte (a RawMessage would be compacted)
 }
 
+// maxKeptResponse bounds the answers an Idempotency-Key keeps for retries.
+const maxKeptResponse = 1 << 20
+
 // idempotent runs a POST with an Idempotency-Key once (draft-ietf-httpapi-
 // idempotency-key-header): a retry with the same body gets the stored
 // response, one with another body 422, one while the first still runs 409.
@@ -254,6 +257,14 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 			status = http.StatusConflict
 			keep = storedResponse{ContentType: "application/problem+json", Body: []byte(`{"type":"about:blank","title":"Shown once","status":409,` +
 				`"detail":"This request succeeded, and its answer held a secret that admit shows once and does not keep. List the resources to find it by name; revoke it and make another if the first answer was lost.","code":"shown_once"}` + "\n")}
+		} else if out.body.Len() > maxKeptResponse {
+			// A dry run of a large spreadsheet answers every row: kept, it
+			// would be every row's address and name in the database for a
+			// day, and loaded again by each retry. A dry run writes
+			// nothing, so sending it again is safe.
+			status = http.StatusConflict
+			keep = storedResponse{ContentType: "application/problem+json", Body: []byte(`{"type":"about:blank","title":"Answer not kept","status":409,` +
+				`"detail":"This request succeeded, and its answer was too large to keep for retries. Send the request again with a new Idempotency-Key (a dry run writes nothing), or ask for less (a dry run takes rows=problems).","code":"not_kept"}` + "\n")}
 		}
 		stored, _ := json.Marshal(keep)
 		if err := a.dir.FinishIdempotent(context.WithoutCancel(r.Context()), rec, status, stored); err != nil {

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"net/url"
@@ -31,9 +32,9 @@ type SpreadsheetReader interface {
 	// an Invalid error that names the problem. unknown are the headings
 	// it did not map.
 	ReadRows(data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error)
-	// WriteReport writes the rows next returns, until it returns none, as
-	// CSV with cells neutralised against spreadsheet formulas.
-	WriteReport(w io.Writer, next func() ([]directory.ImportRow, error)) error
+	// WriteReport writes the report's pages as CSV with cells
+	// neutralised against spreadsheet formulas; a page's error ends it.
+	WriteReport(w io.Writer, pages iter.Seq2[[]directory.ImportRow, error]) error
 }
 
 // importsPath is the pattern of the upload, whose body may be a file.
@@ -211,12 +212,17 @@ func (a *API) listImports(w http.ResponseWriter, r *http.Request, key directory.
 	return writeJSON(w, http.StatusOK, page(out, ""))
 }
 
-func (a *API) getImport(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+// importJob is the job of the path, of the account the key may add people to.
+func (a *API) importJob(r *http.Request, key directory.APIKey) (directory.Import, error) {
 	adm, err := a.importAdmin(r, key)
 	if err != nil {
-		return err
+		return directory.Import{}, err
 	}
-	im, err := a.dir.ImportJob(r.Context(), adm.Account.ID, r.PathValue("id"))
+	return a.dir.ImportJob(r.Context(), adm.Account.ID, r.PathValue("id"))
+}
+
+func (a *API) getImport(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	im, err := a.importJob(r, key)
 	if err != nil {
 		return err
 	}
@@ -226,11 +232,7 @@ func (a *API) getImport(w http.ResponseWriter, r *http.Request, key directory.AP
 // getImportReport pages the rows by line (the cursor is the last line
 // given); ?format=csv is the whole report as the console downloads it.
 func (a *API) getImportReport(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
-	adm, err := a.importAdmin(r, key)
-	if err != nil {
-		return err
-	}
-	im, err := a.dir.ImportJob(r.Context(), adm.Account.ID, r.PathValue("id"))
+	im, err := a.importJob(r, key)
 	if err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (a *API) getImportReport(w http.ResponseWriter, r *http.Request, key direct
 		}
 		after = int(n)
 	}
-	rows, err := a.dir.ImportReport(r.Context(), adm.Account.ID, im.ID, after, limit+1)
+	rows, err := a.dir.ImportReport(r.Context(), im.AccountID, im.ID, after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -274,31 +276,21 @@ func (a *API) importReportCSV(w http.ResponseWriter, r *http.Request, im directo
 	}
 	// The first page is read before the headers are sent, so that an
 	// error can still be a problem.
-	first, err := a.dir.ImportReport(r.Context(), im.AccountID, im.ID, 0, 5000)
+	next, stop := iter.Pull2(a.dir.ImportReportPages(r.Context(), im.AccountID, im.ID))
+	defer stop()
+	first, err, more := next()
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="import-report-`+im.ID+`.csv"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	pending, after := first, 0
-	err = a.sheets.WriteReport(w, func() ([]directory.ImportRow, error) {
-		if pending != nil {
-			rows := pending
-			pending = nil
-			if len(rows) > 0 {
-				after = rows[len(rows)-1].Line
+	err = a.sheets.WriteReport(w, func(yield func([]directory.ImportRow, error) bool) {
+		for rows, err := first, error(nil); more; rows, err, more = next() {
+			if !yield(rows, err) {
+				return
 			}
-			return rows, nil
 		}
-		if after == 0 {
-			return nil, nil
-		}
-		rows, err := a.dir.ImportReport(r.Context(), im.AccountID, im.ID, after, 5000)
-		if len(rows) > 0 {
-			after = rows[len(rows)-1].Line
-		}
-		return rows, err
 	})
 	if err != nil {
 		// The headers are sent: a truncated file is all that can be said.

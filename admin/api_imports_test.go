@@ -184,6 +184,27 @@ func TestAPIImport(t *testing.T) {
 		wantProblem(t, "cancel a finished job", site.do(t, "POST", "/api/v1/accounts/alpha/imports/"+id+"/cancel", site.keyA, nil), 409, "conflict")
 		wantProblem(t, "a cursor past 32 bits", site.do(t, "GET", "/api/v1/accounts/alpha/imports/"+id+"/report?after=9999999999999", site.keyA, nil), 400, "invalid")
 
+		// A dry run's answer too large to keep for retries is not kept: a
+		// retry with its key is told so, and the database holds no copy
+		// of every row.
+		var many strings.Builder
+		many.WriteString("Email,First name,Last name\n")
+		for i := range 12000 {
+			fmt.Fprintf(&many, "someone%05d@alpha.test,Some,One %d\n", i, i)
+		}
+		body, ct := multipartBody(t, map[string]string{"mode": "none", "dry_run": "true"}, "many.csv", []byte(many.String()))
+		dryRun := func() reply {
+			return site.do(t, "POST", "/api/v1/accounts/alpha/imports", site.keyA, body, "Content-Type", ct, "Idempotency-Key", "big-dry-run")
+		}
+		if r := dryRun(); r.status != 200 || len(r.body) < 1<<20 {
+			t.Fatalf("a large dry run: %d, %d bytes", r.status, len(r.body))
+		}
+		wantProblem(t, "a retry of a large dry run", dryRun(), 409, "not_kept")
+		var kept int
+		if err := s.DB().Get(&kept, s.DB().Rebind(`SELECT COALESCE(MAX(LENGTH(response)), 0) FROM idempotency_keys`)); err != nil || kept > 64<<10 {
+			t.Errorf("the largest answer kept for retries: %d bytes, %v; want the dry run's not kept", kept, err)
+		}
+
 		// A page of the most rows a page holds says where the next starts.
 		big := make([]directory.ImportRow, directory.MaxImportReportPage+5)
 		for i := range big {

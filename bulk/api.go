@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"iter"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -35,25 +36,22 @@ func (s Spreadsheets) ReadRows(data []byte, sheet string) (rows []directory.Impo
 	return ImportRows(rs), unknown, nil
 }
 
-// WriteReport writes the rows next returns, until it returns none, as the
-// report's CSV with its cells neutralised.
-func (s Spreadsheets) WriteReport(w io.Writer, next func() ([]directory.ImportRow, error)) error {
+// WriteReport writes the report's pages as CSV with its cells
+// neutralised; a page's error ends it.
+func (s Spreadsheets) WriteReport(w io.Writer, pages iter.Seq2[[]directory.ImportRow, error]) error {
 	rw, err := NewReportWriter(w)
 	if err != nil {
 		return err
 	}
-	for {
-		rows, err := next()
+	for rows, err := range pages {
 		if err != nil {
 			return err
-		}
-		if len(rows) == 0 {
-			return rw.Flush()
 		}
 		if err := rw.Write(rows); err != nil {
 			return err
 		}
 	}
+	return rw.Flush()
 }
 
 // asInvalid makes a FileError the directory's Invalid kind, which every

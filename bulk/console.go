@@ -340,21 +340,15 @@ func (h *Handler) handleReport(w http.ResponseWriter, r *http.Request, v view) e
 	if err != nil {
 		return nil // the client went away
 	}
-	after := 0
-	for {
-		rows, err := h.dir.ImportReport(r.Context(), v.Admin.Account.ID, im.ID, after, 5000)
+	for rows, err := range h.dir.ImportReportPages(r.Context(), v.Admin.Account.ID, im.ID) {
 		if err != nil {
 			// Headers are sent: the truncated file is all that can be said.
 			h.log.ErrorContext(r.Context(), "import report", "import_id", im.ID, "err", err)
 			return nil
 		}
-		if len(rows) == 0 {
-			break
-		}
 		if err := rw.Write(rows); err != nil {
 			return nil
 		}
-		after = rows[len(rows)-1].Line
 	}
 	_ = rw.Flush()
 	return nil

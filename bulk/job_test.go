@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/directory"
@@ -254,13 +255,8 @@ func TestImportManyBatches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		svc := newService(t, s)
 		acme := mustAccount(t, svc, "acme", "acme.example")
-		var b strings.Builder
-		b.WriteString("email,first name,last name\n")
 		n := 2*directory.ImportBatchSize + 17
-		for i := range n {
-			fmt.Fprintf(&b, "p%d@acme.example,P,%d\n", i, i)
-		}
-		im := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret"}, readRows(t, b.String()))
+		im := runImport(t, svc, acme.ID, directory.ImportSpec{Mode: directory.ImportPassword, Password: "a shared initial secret"}, readRows(t, peopleFile(n)))
 		if im.Counts.Created != n {
 			t.Fatalf("created %d; want %d", im.Counts.Created, n)
 		}
@@ -368,23 +364,8 @@ func TestImportCancelledMidBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	canceller, err := s.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer canceller.Rollback()
-	if _, err := canceller.ExecContext(ctx, `SELECT id FROM imports WHERE id = $1 FOR UPDATE`, im.ID); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		im  directory.Import
-		err error
-	}
-	batch := make(chan result)
-	go func() {
-		im, err := svc.RunImportBatch(ctx, im, time.Minute)
-		batch <- result{im, err}
-	}()
+	canceller := holdRows(t, s, `SELECT id FROM imports WHERE id = $1 FOR UPDATE`, im.ID)
+	batch := inBackground(func() (directory.Import, error) { return svc.RunImportBatch(ctx, im, time.Minute) })
 	// The batch has added its people and waits for the job's row.
 	waitBlocked(t, s)
 	if _, err := canceller.ExecContext(ctx, `UPDATE imports SET status = 'cancelled', finished_at = now() WHERE id = $1`, im.ID); err != nil {
@@ -426,33 +407,13 @@ func TestImportWaitsForChunksHeldElsewhere(t *testing.T) {
 	ctx := context.Background()
 	svc := newService(t, s)
 	acme := mustAccount(t, svc, "acme", "acme.example")
-	var b strings.Builder
-	b.WriteString("email,first name,last name\n")
 	n := 2*directory.ImportBatchSize + 500
-	for i := range n {
-		fmt.Fprintf(&b, "p%d@acme.example,P,%d\n", i, i)
-	}
-	im, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, b.String()))
+	im, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, readRows(t, peopleFile(n)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Rollback()
-	if _, err := other.ExecContext(ctx, `SELECT 1 FROM import_chunks WHERE import_id = $1 ORDER BY first_line DESC LIMIT 1 FOR UPDATE`, im.ID); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		im  directory.Import
-		err error
-	}
-	ran := make(chan result)
-	go func() {
-		done, err := (&bulk.Runner{Service: svc}).RunNow(ctx, im.ID)
-		ran <- result{done, err}
-	}()
+	other := holdRows(t, s, `SELECT 1 FROM import_chunks WHERE import_id = $1 ORDER BY first_line DESC LIMIT 1 FOR UPDATE`, im.ID)
+	ran := inBackground(func() (directory.Import, error) { return (&bulk.Runner{Service: svc}).RunNow(ctx, im.ID) })
 	select {
 	case got := <-ran:
 		t.Fatalf("the runner returned %s with %d of %d done, %v, while a chunk was held elsewhere", got.im.Status, got.im.Counts.Done(), n, got.err)
@@ -465,4 +426,35 @@ func TestImportWaitsForChunksHeldElsewhere(t *testing.T) {
 	if got.err != nil || got.im.Status != directory.ImportFinished || got.im.Counts.Created != n {
 		t.Errorf("after the other runner let go: %s %+v, %v; want finished with %d created", got.im.Status, got.im.Counts, got.err, n)
 	}
+}
+
+// holdRows begins a transaction of its own that locks the rows query
+// selects, as another runner or a cancel would, until the test commits or
+// rolls it back (or ends).
+func holdRows(t *testing.T, s *store.Store, query string, args ...any) *sqlx.Tx {
+	t.Helper()
+	tx, err := s.DB().BeginTxx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+type jobResult struct {
+	im  directory.Import
+	err error
+}
+
+// inBackground runs fn on its own goroutine and hands back its answer.
+func inBackground(fn func() (directory.Import, error)) <-chan jobResult {
+	out := make(chan jobResult, 1)
+	go func() {
+		im, err := fn()
+		out <- jobResult{im, err}
+	}()
+	return out
 }

@@ -186,8 +186,12 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	comma := detectDelimiter(text)
+	if err := checkWidth(text, comma); err != nil {
+		return nil, err
+	}
 	cr := csv.NewReader(strings.NewReader(text))
-	cr.Comma = detectDelimiter(text)
+	cr.Comma = comma
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	t := &Table{Format: "csv"}
@@ -211,10 +215,53 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 	return t.finish()
 }
 
+// checkWidth refuses a CSV with a record wider than MaxColumns (empty
+// cells at its end aside: spreadsheets pad rows), or with more than
+// MaxCells cells in all (padding included), before the CSV reader builds
+// any record: it would hold a line of fifty million commas as fifty
+// million strings. Delimiters inside quotes do not count.
+func checkWidth(text string, comma rune) error {
+	quoted := false
+	line, recordLine := 1, 1
+	fields, width, cells := 1, 0, 0
+	for _, c := range text {
+		switch {
+		case c == '"':
+			quoted = !quoted
+			width = fields
+		case c == comma && !quoted:
+			fields++
+			if cells+fields > MaxCells {
+				return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
+			}
+		case c == '\n' && !quoted:
+			if width > MaxColumns {
+				return fileErrorf("line %d has %d columns; a file may have at most %d", recordLine, width, MaxColumns)
+			}
+			cells += fields
+			fields, width, recordLine = 1, 0, line+1
+		case c != ' ' && c != '\t' && c != '\r':
+			width = fields
+		}
+		if c == '\n' {
+			line++
+		}
+	}
+	if width > MaxColumns {
+		return fileErrorf("line %d has %d columns; a file may have at most %d", recordLine, width, MaxColumns)
+	}
+	return nil
+}
+
 // add keeps one record: the first non-empty one is the header. Empty
 // cells at the end of a row are dropped (spreadsheets pad rows to their
 // widest), and a row or a file wider than the bounds is refused.
 func (t *Table) add(rec []string, line int, lim Limits) error {
+	// Every cell the reader made counts, blank or not: a sheet of rows
+	// holding one space in column XFD costs 16,384 cells a row to read.
+	if t.cells += len(rec); t.cells > MaxCells {
+		return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
+	}
 	for len(rec) > 0 && strings.TrimSpace(rec[len(rec)-1]) == "" {
 		rec = rec[:len(rec)-1]
 	}
@@ -223,9 +270,6 @@ func (t *Table) add(rec []string, line int, lim Limits) error {
 	}
 	if len(rec) > MaxColumns {
 		return fileErrorf("line %d has %d columns; a file may have at most %d", line, len(rec), MaxColumns)
-	}
-	if t.cells += len(rec); t.cells > MaxCells {
-		return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
 	}
 	for i, c := range rec {
 		if len(c) > MaxCellChars && utf8.RuneCountInString(c) > MaxCellChars {

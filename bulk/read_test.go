@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -294,4 +295,42 @@ func FuzzMapHeader(f *testing.F) {
 		}
 		_ = fmt.Sprint(m.Check(len(h)))
 	})
+}
+
+// TestReadingCostIsBounded: files built to cost far more to read than
+// their size are refused, and refused cheaply. Rows holding a blank cell
+// in column XFD read as 16,384 cells each though they trim to nothing; a
+// CSV line of commas would be as many strings before any row is looked at.
+func TestReadingCostIsBounded(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	if err := f.SetCellValue("Sheet1", "A1", "Email"); err != nil {
+		t.Fatal(err)
+	}
+	for row := 2; row < 2+bulk.MaxCells/16384+2; row++ {
+		if err := f.SetCellValue("Sheet1", fmt.Sprintf("XFD%d", row), " "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bulk.ReadTable(&buf, "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "cells") {
+		t.Errorf("rows of blank cells in column XFD: %v; want refused for its cells", err)
+	}
+
+	commas := "email\n" + strings.Repeat(",", bulk.MaxCells+10) + "\n"
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := bulk.ReadTable(strings.NewReader(commas), "", bulk.Limits{})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "cells") {
+		t.Errorf("a line of %d commas: %v; want refused for its cells", bulk.MaxCells+10, err)
+	}
+	// The file is 8 MB; reading it into records took over 150 MB.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("refusing a line of commas allocated %d MiB; want it refused before it is split", grew>>20)
+	}
 }

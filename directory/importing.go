@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -779,6 +780,26 @@ func (s *Service) ImportReport(ctx context.Context, accountID, id string, afterL
 		return nil, err
 	}
 	return s.store.FindImportRows(ctx, id, afterLine, min(max(limit, 1), MaxImportReportPage+1))
+}
+
+// ImportReportPages is the job's whole report, a page at a time in line
+// order, for writing it out (the console's download, the API's CSV, the
+// CLI); an error ends it.
+func (s *Service) ImportReportPages(ctx context.Context, accountID, id string) iter.Seq2[[]ImportRow, error] {
+	return func(yield func([]ImportRow, error) bool) {
+		after := 0
+		for {
+			rows, err := s.ImportReport(ctx, accountID, id, after, 5000)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if len(rows) == 0 || !yield(rows, nil) {
+				return
+			}
+			after = rows[len(rows)-1].Line
+		}
+	}
 }
 
 // ImportJobByID returns a job by id alone, for runners (which work every

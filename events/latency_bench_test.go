@@ -74,14 +74,7 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 		cancel()
 		<-done
 
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		p := func(ds []time.Duration, q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
-		b.ReportMetric(ms(p(quiet, 0.50)), "p50-quiet-ms")
-		b.ReportMetric(ms(p(quiet, 0.99)), "p99-quiet-ms")
-		b.ReportMetric(ms(p(busy, 0.50)), "p50-delivering-ms")
-		b.ReportMetric(ms(p(busy, 0.99)), "p99-delivering-ms")
-		b.ReportMetric(100*(ms(p(busy, 0.50))/ms(p(quiet, 0.50))-1), "p50-rise-%")
-		b.ReportMetric(100*(ms(p(busy, 0.99))/ms(p(quiet, 0.99))-1), "p99-rise-%")
+		reportLatency(b, quiet, busy)
 		b.ReportMetric(drain, "drain-events/s")
 		b.ReportMetric(keepUp, "delivering-events/s")
 		if n := len(rc.distinct()); n != 2*queued {
@@ -153,17 +146,25 @@ func BenchmarkSCIMCreateInterleavedWithDelivery(b *testing.B) {
 		slices.Sort(quiet)
 		slices.Sort(busy)
 
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		p := func(ds []time.Duration, q float64) time.Duration { return ds[int(q*float64(len(ds)-1))] }
-		b.ReportMetric(ms(p(quiet, 0.50)), "p50-quiet-ms")
-		b.ReportMetric(ms(p(quiet, 0.99)), "p99-quiet-ms")
-		b.ReportMetric(ms(p(busy, 0.50)), "p50-delivering-ms")
-		b.ReportMetric(ms(p(busy, 0.99)), "p99-delivering-ms")
-		b.ReportMetric(100*(ms(p(busy, 0.50))/ms(p(quiet, 0.50))-1), "p50-rise-%")
-		b.ReportMetric(100*(ms(p(busy, 0.99))/ms(p(quiet, 0.99))-1), "p99-rise-%")
+		reportLatency(b, quiet, busy)
 		b.ReportMetric(float64(2*len(busy))/delivering.Seconds(), "delivering-events/s")
 		if d := len(rc.distinct()); d != 2*n {
 			b.Errorf("%d distinct events delivered; want %d", d, 2*n)
 		}
+	}
+}
+
+// reportLatency reports p50 and p99 of the sorted latencies without a
+// worker (quiet) and with one (busy), and how much each rose.
+func reportLatency(b *testing.B, quiet, busy []time.Duration) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p := func(ds []time.Duration, q float64) float64 { return ms(ds[int(q*float64(len(ds)-1))]) }
+	for _, q := range []struct {
+		name string
+		at   float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		b.ReportMetric(p(quiet, q.at), q.name+"-quiet-ms")
+		b.ReportMetric(p(busy, q.at), q.name+"-delivering-ms")
+		b.ReportMetric(100*(p(busy, q.at)/p(quiet, q.at)-1), q.name+"-rise-%")
 	}
 }

@@ -145,6 +145,43 @@ func TestHandoff(t *testing.T) {
 			t.Errorf("admit's own session on /me: %d; want 200", w.Code)
 		}
 
+		// admit's pages stay on admit's host: on the app's host, signing in
+		// (or accepting an invitation) would make a full admit session
+		// whose cookie the app sees. A GET goes to admit's host, with the
+		// app host's cookie left alone; a posted form is refused; a host
+		// no app is registered for is none of the gate's business.
+		kept := e.gate.KeepPagesHome(pages)
+		serve := func(method, target string, c *http.Cookie) *httptest.ResponseRecorder {
+			r := httptest.NewRequest(method, target, strings.NewReader("email=ada%40example.com&password=correct+horse+battery"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if c != nil {
+				r.AddCookie(c)
+			}
+			w := httptest.NewRecorder()
+			kept.ServeHTTP(w, r)
+			return w
+		}
+		for _, p := range []string{"/login?return_to=%2F", "/me", "/password/reset", "/invite/x", "/admin/acme/users", "/login/account"} {
+			w := serve("GET", "http://app.test"+p, session(token))
+			if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || loc != "http://admit.test"+p || w.Header().Get("Set-Cookie") != "" {
+				t.Errorf("GET %s on the app's host: %d Location %q Set-Cookie %q; want sent to admit's host, the cookie kept", p, w.Code, loc, w.Header().Get("Set-Cookie"))
+			}
+		}
+		for _, p := range []string{"/login", "/invite/x", "/password/reset"} {
+			if w := serve("POST", "http://app.test"+p, nil); w.Code != http.StatusForbidden || strings.Contains(w.Header().Get("Set-Cookie"), "admit_session") || !strings.Contains(w.Body.String(), "http://admit.test") {
+				t.Errorf("POST %s on the app's host: %d, Set-Cookie %q; want 403 naming admit's address, and no session", p, w.Code, w.Header().Get("Set-Cookie"))
+			}
+		}
+		if w := serve("GET", "http://elsewhere.test/login", nil); w.Code != http.StatusOK {
+			t.Errorf("GET /login on a host no app is registered for: %d; want the page", w.Code)
+		}
+		if w := serve("GET", "http://admit.test/me", session(e.token)); w.Code != http.StatusOK {
+			t.Errorf("GET /me on admit's host through the guard: %d; want 200", w.Code)
+		}
+		if w := serve("GET", "http://app.test"+gate.HandoffPath+"?to=https%3A%2F%2Fapp.test%2F", nil); w.Code == http.StatusSeeOther && strings.HasPrefix(w.Header().Get("Location"), "http://admit.test"+gate.HandoffPath) {
+			t.Errorf("the hand-off on the app's host was sent away by the guard")
+		}
+
 		t.Run("refused targets", func(t *testing.T) {
 			for _, bad := range []string{
 				"", "https://evil.test/", "https://app.test.evil.test/", "//app.test/", "/docs", "javascript:alert(1)",

@@ -110,25 +110,16 @@ type visitHandler func(w http.ResponseWriter, r *http.Request, v directory.Visit
 // by someone else is sent to change it first: nothing else is reachable
 // until they have.
 func (h *Handler) signedIn(fn visitHandler, gated bool) web.HandlerFunc {
+	gate := h.cookie.SignedInAsIs
+	if gated {
+		gate = h.cookie.SignedIn
+	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		v, err := h.visit(r)
-		if directory.KindOf(err) == directory.Unauthenticated {
-			h.clearCookie(w)
-			target := "/login"
-			if r.Method == http.MethodGet {
-				target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
-			}
-			http.Redirect(w, r, target, http.StatusSeeOther)
-			return nil
-		}
-		if err != nil {
+		v, err := gate(w, r, h.dir)
+		if v == nil {
 			return err
 		}
-		if gated && v.User.PasswordMustChange {
-			http.Redirect(w, r, "/password/change", http.StatusSeeOther)
-			return nil
-		}
-		return fn(w, r, v)
+		return fn(w, r, *v)
 	}
 }
 

@@ -67,6 +67,17 @@ type Authenticator interface {
 // to sign in and come back (a GET), and a password someone else set is
 // changed first, as on /me.
 func (c SessionCookie) SignedIn(w http.ResponseWriter, r *http.Request, dir Authenticator) (*directory.Visit, error) {
+	return c.signedIn(w, r, dir, true)
+}
+
+// SignedInAsIs is SignedIn for the pages a person whose password someone
+// else set may still see: where they change it, and where they choose an
+// account.
+func (c SessionCookie) SignedInAsIs(w http.ResponseWriter, r *http.Request, dir Authenticator) (*directory.Visit, error) {
+	return c.signedIn(w, r, dir, false)
+}
+
+func (c SessionCookie) signedIn(w http.ResponseWriter, r *http.Request, dir Authenticator, gated bool) (*directory.Visit, error) {
 	v, err := dir.AuthenticatePage(r.Context(), c.Token(r))
 	if directory.KindOf(err) == directory.Unauthenticated {
 		c.Clear(w)
@@ -80,7 +91,7 @@ func (c SessionCookie) SignedIn(w http.ResponseWriter, r *http.Request, dir Auth
 	if err != nil {
 		return nil, err
 	}
-	if v.User.PasswordMustChange {
+	if gated && v.User.PasswordMustChange {
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil, nil
 	}

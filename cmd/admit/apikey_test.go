@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -36,20 +34,12 @@ func TestAPIKeyEndToEnd(t *testing.T) {
 		}
 		call := func(key, method, path, body string) (int, map[string]any) {
 			t.Helper()
-			req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+key)
+			var b io.Reader
 			if body != "" {
-				req.Header.Set("Content-Type", "application/json")
+				b = strings.NewReader(body)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			var out map[string]any
-			_ = json.Unmarshal(raw, &out)
-			return resp.StatusCode, out
+			status, out, _ := withBearer(t, key, method, s.url+path, "application/json", b)
+			return status, out
 		}
 		status, m := call(key, "POST", "/api/v1/accounts/acme/members", `{"email":"ada@acme.example","first_name":"Ada","last_name":"Lovelace","invite":true}`)
 		if status != 201 || m["status"] != "invited" {

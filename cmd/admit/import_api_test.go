@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -48,20 +46,8 @@ func TestImportThroughAPI(t *testing.T) {
 
 		call := func(method, path string, body io.Reader, ct string) (int, map[string]any) {
 			t.Helper()
-			req, _ := http.NewRequest(method, s.url+path, body)
-			req.Header.Set("Authorization", "Bearer "+key)
-			if ct != "" {
-				req.Header.Set("Content-Type", ct)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			var out map[string]any
-			_ = json.Unmarshal(raw, &out)
-			return resp.StatusCode, out
+			status, out, _ := withBearer(t, key, method, s.url+path, ct, body)
+			return status, out
 		}
 		status, job := call("POST", "/api/v1/accounts/acme/imports", &body, mw.FormDataContentType())
 		if status != 202 {

@@ -254,21 +254,15 @@ func (c *cli) importReport(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		after := 0
-		for {
-			rows, err := svc.ImportReport(ctx, a.ID, im.ID, after, 5000)
+		for rows, err := range svc.ImportReportPages(ctx, a.ID, im.ID) {
 			if err != nil {
 				return err
-			}
-			if len(rows) == 0 {
-				break
 			}
 			if c.json {
 				c.printRows(rows)
 			} else if err := rw.Write(rows); err != nil {
 				return err
 			}
-			after = rows[len(rows)-1].Line
 		}
 		if rw != nil {
 			return rw.Flush()

@@ -661,3 +661,27 @@ func newestMigration(t *testing.T) int {
 	}
 	return newest
 }
+
+// withBearer sends a request with a bearer token (an API key, a SCIM
+// token) to a running admit and decodes its JSON answer (nil when it is
+// none). contentType is set when body is not nil.
+func withBearer(t *testing.T, token, method, url, contentType string, body io.Reader) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, resp.Header
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,18 +27,7 @@ func TestSCIMEndToEnd(t *testing.T) {
 		token := created["token"].(string)
 		call := func(method, path, body string) (int, map[string]any, http.Header) {
 			t.Helper()
-			req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/scim+json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			var out map[string]any
-			_ = json.Unmarshal(raw, &out)
-			return resp.StatusCode, out, resp.Header
+			return withBearer(t, token, method, s.url+path, "application/scim+json", strings.NewReader(body))
 		}
 		status, user, h := call("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example",
 			"name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@acme.example","primary":true}],"active":true}`)

@@ -362,6 +362,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	// Outermost first: the request id exists before anything logs, and
 	// observe sits right outside the mux (see observe).
 	var h http.Handler = mux
+	h = forward.KeepPagesHome(h)
 	h = recoverPanics(pages, log)(h)
 	h = observe(log, metrics)(h)
 	h = limitBodies(h)
