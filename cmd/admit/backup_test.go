@@ -26,7 +26,7 @@ func TestBackupWhileServing(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "data", "admit.db")
 	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + dbPath, testKey}
-	s := startServer(t, dir, settings...)
+	s := startRaceServer(t, dir, settings...)
 	cli := func(args ...string) result {
 		t.Helper()
 		r := runBinary(t, dir, append(cleanEnv(), settings...), "", args...)

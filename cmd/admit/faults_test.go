@@ -210,7 +210,7 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	settings := []string{"ADMIT_DATABASE_URL=" + dbURL, testKey}
-	s := startServer(t, t.TempDir(), settings...)
+	s := startRaceServer(t, t.TempDir(), settings...)
 	c := scimClient{base: s.url, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
 	tr := newSCIMTraffic(createGroup(t, c))
 	app := decode[appJSON](t, admitEnv(t, append(cleanEnv(), settings...), "", "app", "add", "--name", "Wiki", "--redirect-uri", "https://wiki.example/cb", "--account", "acme", "--json"))

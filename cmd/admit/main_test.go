@@ -22,9 +22,14 @@ import (
 	"github.com/admit-dev/admit/store/storetest"
 )
 
-// admitBin is the admit binary built once for the tests that run it as a
-// user would.
-var admitBin string
+// admitBin is admit built once for the tests that run it as a user would.
+// raceBin is the same built with the race detector, for the tests whose
+// point is one process doing many things at once (two replicas, a backup
+// while serving, a database restart under load): startRaceServer runs it
+// and fails the test on any race it reports. The others run the plain
+// build: the race detector made each of them about twice as slow, and the
+// packages they drive are tested with it on their own.
+var admitBin, raceBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "admit-bin-")
@@ -32,12 +37,26 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	admitBin = filepath.Join(dir, "admit")
-	build := exec.Command("go", "build", "-race", "-o", admitBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build admit:", err)
-		os.Exit(1)
+	admitBin, raceBin = filepath.Join(dir, "admit"), filepath.Join(dir, "admit-race")
+	// A race-built program sleeps a second as it exits, for reports from
+	// goroutines still running; races are still reported as they happen.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	errs := make(chan error, 2)
+	for _, b := range [][]string{{"-o", admitBin}, {"-race", "-o", raceBin}} {
+		go func() {
+			out, err := exec.Command("go", append(append([]string{"build"}, b...), ".")...).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("build admit %v: %w\n%s", b, err, out)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	defer os.RemoveAll(dir)
 	storetest.Main(m)
@@ -282,7 +301,31 @@ func cleanEnv() []string {
 // waits until it listens.
 func startServer(t *testing.T, dir string, settings ...string) *server {
 	t.Helper()
-	cmd := exec.Command(admitBin, "serve")
+	return startBuilt(t, admitBin, dir, settings...)
+}
+
+// startRaceServer is startServer with the race-built admit: the test fails
+// if it reports a data race.
+func startRaceServer(t *testing.T, dir string, settings ...string) *server {
+	t.Helper()
+	var s *server
+	// Registered first, so it runs last: after the server has exited and
+	// its every line is read.
+	t.Cleanup(func() {
+		if s == nil {
+			return
+		}
+		if logs := s.logs.String(); strings.Contains(logs, "WARNING: DATA RACE") {
+			t.Errorf("admit serve reported a data race:\n%s", logs)
+		}
+	})
+	s = startBuilt(t, raceBin, dir, settings...)
+	return s
+}
+
+func startBuilt(t *testing.T, bin, dir string, settings ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	// Later settings win: a test may choose its own addresses.
 	cmd.Env = append(append(cleanEnv(), "ADMIT_ADDR=127.0.0.1:0", "ADMIT_METRICS_ADDR=127.0.0.1:0"), settings...)

@@ -48,8 +48,8 @@ func TestTwoReplicas(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
 	mailServer := smtptest.Start(t)
 	settings := []string{"ADMIT_DATABASE_URL=" + dbURL, "ADMIT_SMTP_URL=" + mailServer.URL(), testKey}
-	a := startServer(t, t.TempDir(), settings...)
-	b := startServer(t, t.TempDir(), settings...)
+	a := startRaceServer(t, t.TempDir(), settings...)
+	b := startRaceServer(t, t.TempDir(), settings...)
 	lb := roundRobin(t, a, b)
 
 	c := scimClient{base: lb.URL, token: scimTokenFor(t, settings), http: &http.Client{Timeout: 30 * time.Second}}
