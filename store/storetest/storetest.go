@@ -3,8 +3,7 @@
 //
 // PostgreSQL comes from ADMIT_TEST_POSTGRES_URL (default: the local server,
 // user postgres, trust auth). Each test gets its own database, cloned from a
-// template migrated once per test binary, and dropped when the package's
-// tests end.
+// template migrated once per test binary, and dropped when the test ends.
 // When the server cannot be reached the PostgreSQL tests are skipped and Main
 // says so loudly; with ADMIT_TEST_REQUIRE_POSTGRES=1 (as CI sets) they fail.
 package storetest
@@ -45,7 +44,6 @@ var (
 // Call it from TestMain in every package that uses storetest.
 func Main(m *testing.M) {
 	code := m.Run()
-	dropAll()
 	if templateName != "" {
 		if err := dropDatabase(adminURL(), templateName); err != nil {
 			fmt.Fprintf(os.Stderr, "storetest: drop template %s: %v\n", templateName, err)
@@ -102,45 +100,12 @@ func PostgresURL(t testing.TB) string {
 	if err := exec(adminURL(), fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() { dropLater(name) })
+	t.Cleanup(func() {
+		if err := dropDatabase(adminURL(), name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
 	return withDatabase(adminURL(), name)
-}
-
-// Test databases are dropped when the package's tests end, not each when
-// its test does: PostgreSQL checkpoints at every DROP DATABASE, writing
-// out the pages every other test database has changed, so that dropping
-// as tests ended made the server write nearly everything the tests wrote
-// (its checkpoints numbered the databases dropped).
-var (
-	dropMu  sync.Mutex
-	dropped []string
-)
-
-func dropLater(name string) {
-	dropMu.Lock()
-	defer dropMu.Unlock()
-	dropped = append(dropped, name)
-}
-
-// dropAll drops the databases dropLater was given, a few at a time:
-// checkpoints asked for while one runs are served by the next.
-func dropAll() {
-	names := make(chan string)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for name := range names {
-				if err := dropDatabase(adminURL(), name); err != nil {
-					fmt.Fprintf(os.Stderr, "storetest: drop test database %s: %v\n", name, err)
-				}
-			}
-		})
-	}
-	for _, name := range dropped {
-		names <- name
-	}
-	close(names)
-	wg.Wait()
 }
 
 // EmptyPostgresURL returns the URL of a fresh PostgreSQL database with no
@@ -155,7 +120,11 @@ func EmptyPostgresURL(t testing.TB) string {
 	if err := exec(adminURL(), `CREATE DATABASE `+name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() { dropLater(name) })
+	t.Cleanup(func() {
+		if err := dropDatabase(adminURL(), name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
 	return withDatabase(adminURL(), name)
 }
 
