@@ -171,6 +171,9 @@ type recorder struct {
 	// secret says the response holds a secret shown once (a SCIM token):
 	// it is not kept for retries (rule 5: secrets are stored as hashes).
 	secret bool
+	// changedNothing says the request wrote nothing (a dry run), so that
+	// sending it again is safe: a large answer is not kept (maxKeptResponse).
+	changedNothing bool
 }
 
 // shownOnce marks w's response as holding a secret shown once, so that an
@@ -178,6 +181,17 @@ type recorder struct {
 func shownOnce(w http.ResponseWriter) {
 	if rec, ok := w.(*recorder); ok {
 		rec.secret = true
+	}
+}
+
+// changesNothing marks w's response as that of a request that wrote
+// nothing, which a client may send again with a new Idempotency-Key: an
+// answer larger than maxKeptResponse is then not kept, and a retry is told
+// so (409). The answer of a request that wrote is kept whatever its size,
+// so that a retry never does the work twice.
+func changesNothing(w http.ResponseWriter) {
+	if rec, ok := w.(*recorder); ok {
+		rec.changedNothing = true
 	}
 }
 
@@ -257,7 +271,7 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 			status = http.StatusConflict
 			keep = storedResponse{ContentType: "application/problem+json", Body: []byte(`{"type":"about:blank","title":"Shown once","status":409,` +
 				`"detail":"This request succeeded, and its answer held a secret that admit shows once and does not keep. List the resources to find it by name; revoke it and make another if the first answer was lost.","code":"shown_once"}` + "\n")}
-		} else if out.body.Len() > maxKeptResponse {
+		} else if out.changedNothing && out.body.Len() > maxKeptResponse {
 			// A dry run of a large spreadsheet answers every row: kept, it
 			// would be every row's address and name in the database for a
 			// day, and loaded again by each retry. A dry run writes

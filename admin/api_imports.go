@@ -169,6 +169,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		if err != nil {
 			return err
 		}
+		changesNothing(w)
 		total := len(out)
 		if onlyProblems {
 			out = slices.DeleteFunc(out, func(r directory.ImportRow) bool { return r.Outcome == directory.OutcomeCreated })

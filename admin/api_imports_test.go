@@ -205,6 +205,28 @@ func TestAPIImport(t *testing.T) {
 			t.Errorf("the largest answer kept for retries: %d bytes, %v; want the dry run's not kept", kept, err)
 		}
 
+		// The answer of an import that was started is kept whatever its
+		// size (here, headings admit does not read, named back): a retry
+		// gets it, and starts no second job.
+		var wide strings.Builder
+		wide.WriteString("Email")
+		for i := range 40 {
+			fmt.Fprintf(&wide, ",%d%s", i, strings.Repeat("x", 30000))
+		}
+		wide.WriteString("\nwide@alpha.test\n")
+		body, ct = multipartBody(t, map[string]string{"mode": "none"}, "wide.csv", []byte(wide.String()))
+		start := func() reply {
+			return site.do(t, "POST", "/api/v1/accounts/alpha/imports", site.keyA, body, "Content-Type", ct, "Idempotency-Key", "big-import")
+		}
+		first, again := start(), start()
+		if first.status != 202 || len(first.body) < 1<<20 || again.status != 202 || again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(first.body, again.body) {
+			t.Errorf("an import with a large answer, then its retry: %d (%d bytes), %d replayed %q; want the same 202 twice",
+				first.status, len(first.body), again.status, again.header.Get("Idempotent-Replayed"))
+		}
+		if _, err := site.svc.CancelImport(ctx, site.alpha.ID, operator, fmt.Sprint(first.json(t)["id"])); err != nil {
+			t.Fatal(err)
+		}
+
 		// A page of the most rows a page holds says where the next starts.
 		big := make([]directory.ImportRow, directory.MaxImportReportPage+5)
 		for i := range big {

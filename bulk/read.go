@@ -219,38 +219,68 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 // cells at its end aside: spreadsheets pad rows), or with more than
 // MaxCells cells in all (padding included), before the CSV reader builds
 // any record: it would hold a line of fifty million commas as fifty
-// million strings. Delimiters inside quotes do not count.
+// million strings. It reads quotes as the reader does (LazyQuotes): a
+// quote opens a quoted field only as the field's first character, "" in
+// one is a quote, and a quote ends one only where closesQuote says. Any
+// other quote is a character, so that x",,,, and "a"\r,",,,, are as many
+// cells here as there.
 func checkWidth(text string, comma rune) error {
-	quoted := false
+	sep := byte(comma) // detectDelimiter's choices are all ASCII
 	line, recordLine := 1, 1
 	fields, width, cells := 1, 0, 0
-	for _, c := range text {
+	fieldStart, quoted := true, false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if quoted {
+			switch {
+			case c == '\n':
+				line++
+			case c == '"' && i+1 < len(text) && text[i+1] == '"':
+				i++
+				width = fields
+			case c == '"' && closesQuote(text[i+1:], sep):
+				quoted = false
+			case c != ' ' && c != '\t' && c != '\r':
+				width = fields
+			}
+			continue
+		}
 		switch {
-		case c == '"':
-			quoted = !quoted
-			width = fields
-		case c == comma && !quoted:
-			fields++
-			if cells+fields > MaxCells {
+		case c == sep:
+			if fields++; cells+fields > MaxCells {
 				return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
 			}
-		case c == '\n' && !quoted:
+			fieldStart = true
+			continue
+		case c == '\n':
 			if width > MaxColumns {
 				return fileErrorf("line %d has %d columns; a file may have at most %d", recordLine, width, MaxColumns)
 			}
 			cells += fields
-			fields, width, recordLine = 1, 0, line+1
+			line++
+			fields, width, recordLine, fieldStart = 1, 0, line, true
+			continue
+		case c == '"' && fieldStart:
+			// Blank until it holds more than spaces: a row padded with
+			// "" is as narrow as one padded with nothing.
+			quoted = true
 		case c != ' ' && c != '\t' && c != '\r':
 			width = fields
 		}
-		if c == '\n' {
-			line++
-		}
+		fieldStart = false
 	}
 	if width > MaxColumns {
 		return fileErrorf("line %d has %d columns; a file may have at most %d", recordLine, width, MaxColumns)
 	}
 	return nil
+}
+
+// closesQuote reports whether a quote followed by rest ends a quoted
+// field, as encoding/csv has it: before a delimiter, a line's end (\n or
+// \r\n) or the file's; before anything else (a lone \r too) it is a
+// character of the field.
+func closesQuote(rest string, sep byte) bool {
+	return rest == "" || rest == "\r" || rest[0] == sep || rest[0] == '\n' || strings.HasPrefix(rest, "\r\n")
 }
 
 // add keeps one record: the first non-empty one is the header. Empty

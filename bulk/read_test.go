@@ -320,17 +320,48 @@ func TestReadingCostIsBounded(t *testing.T) {
 		t.Errorf("rows of blank cells in column XFD: %v; want refused for its cells", err)
 	}
 
-	commas := "email\n" + strings.Repeat(",", bulk.MaxCells+10) + "\n"
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	_, err := bulk.ReadTable(strings.NewReader(commas), "", bulk.Limits{})
-	runtime.ReadMemStats(&after)
-	if err == nil || !strings.Contains(err.Error(), "cells") {
-		t.Errorf("a line of %d commas: %v; want refused for its cells", bulk.MaxCells+10, err)
+	commas := strings.Repeat(",", bulk.MaxCells+10)
+	for _, c := range []struct{ name, file string }{
+		{"a line of commas", "email\n" + commas + "\n"},
+		// A quote inside a field is a character to the CSV reader
+		// (LazyQuotes), so the commas after it are cells all the same.
+		{"a line of commas after a quote inside a field", "email\nx\"" + commas + "\n"},
+		// A quote before a lone \r does not end a quoted field, so
+		// the next quote does, and the commas after it are cells.
+		{"a line of commas after a quote and a carriage return", "email\n\"a\"\r,\"" + commas + "\n"},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := bulk.ReadTable(strings.NewReader(c.file), "", bulk.Limits{})
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "cells") {
+			t.Errorf("%s: %v; want refused for its cells", c.name, err)
+		}
+		// The file is 8 MB; reading it into records took over 150 MB.
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Errorf("refusing %s allocated %d MiB; want it refused before it is split", c.name, grew>>20)
+		}
 	}
-	// The file is 8 MB; reading it into records took over 150 MB.
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
-		t.Errorf("refusing a line of commas allocated %d MiB; want it refused before it is split", grew>>20)
+
+	// Delimiters and line ends inside quoted cells are text, not cells:
+	// a file of a few wide quoted cells is read, not refused.
+	wide := `"` + strings.Repeat(`a,""b"",`+"\n", 300) + `"`
+	tab, err := bulk.ReadTable(strings.NewReader("email,first_name\nada@acme.example,"+wide+"\n"), "", bulk.Limits{})
+	if err != nil {
+		t.Fatalf("quoted cells holding commas, quotes and line ends: %v", err)
+	}
+	if len(tab.Records) != 1 || len(tab.Records[0]) != 2 {
+		t.Errorf("quoted cells read as %d records, %q; want one record of two cells", len(tab.Records), tab.Records)
+	}
+	// A row padded with quoted empty cells, as exports that quote every
+	// cell write it, is as wide as its last filled cell.
+	filled := "a@acme.example" + strings.Repeat(",x", bulk.MaxColumns-1)
+	padded := filled + strings.Repeat(`,""`, 50)
+	if _, err := bulk.ReadTable(strings.NewReader("email\n"+padded+"\n"), "", bulk.Limits{}); err != nil {
+		t.Errorf("a row of %d cells padded with 50 quoted empty ones: %v; want read", bulk.MaxColumns, err)
+	}
+	if _, err := bulk.ReadTable(strings.NewReader("email\n"+filled+`,"x"`+"\n"), "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "columns") {
+		t.Errorf("a row of %d cells, the last quoted: %v; want refused for its columns", bulk.MaxColumns+1, err)
 	}
 }

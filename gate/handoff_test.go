@@ -167,6 +167,12 @@ func TestHandoff(t *testing.T) {
 				t.Errorf("GET %s on the app's host: %d Location %q Set-Cookie %q; want sent to admit's host, the cookie kept", p, w.Code, loc, w.Header().Get("Set-Cookie"))
 			}
 		}
+		// Spellings of the app's host that proxies route to the same site.
+		for _, host := range []string{"APP.test", "app.test.", "app.test:8443", "app.test.:443"} {
+			if w := serve("GET", "http://"+host+"/login", nil); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "http://admit.test/login" {
+				t.Errorf("GET /login on %s: %d Location %q; want sent to admit's host", host, w.Code, w.Header().Get("Location"))
+			}
+		}
 		for _, p := range []string{"/login", "/invite/x", "/password/reset"} {
 			if w := serve("POST", "http://app.test"+p, nil); w.Code != http.StatusForbidden || strings.Contains(w.Header().Get("Set-Cookie"), "admit_session") || !strings.Contains(w.Body.String(), "http://admit.test") {
 				t.Errorf("POST %s on the app's host: %d, Set-Cookie %q; want 403 naming admit's address, and no session", p, w.Code, w.Header().Get("Set-Cookie"))
