@@ -70,6 +70,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		}
 		f.Close()
 		d, dsn = sqliteDialect, sqliteDSN(path)
+		keepAllocatorPages()
 	default:
 		return nil, fmt.Errorf("database URL %q: want postgres://… or sqlite:PATH", url)
 	}
@@ -278,7 +279,17 @@ func (s *Store) within(ctx context.Context, fn func(s *Store) error) error {
 }
 
 func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	// The transaction holds its connection until it ends, so that a COMMIT
+	// that fails can be rolled back on it: SQLite keeps the transaction
+	// open when it refuses a COMMIT (a deferred foreign key broken, or
+	// busy), and database/sql would put the connection back in the pool
+	// still inside it, where every later transaction failed to begin.
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
 	}
@@ -293,6 +304,10 @@ func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err 
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		if s.dialect.name == sqliteDialect.name {
+			// "No transaction is active" when SQLite ended it itself.
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
 		return commitError{s.dialect.wrap(err, "commit")}
 	}
 	return nil

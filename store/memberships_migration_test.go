@@ -1,0 +1,163 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+)
+
+// TestMembershipsDeferredKeysMigration: 00036 rebuilds SQLite's
+// memberships with foreign keys checked at commit, keeping every row,
+// every index and the SSO group rows that refer to memberships; a
+// membership of a missing user still fails (at commit), deleting a user
+// still deletes its memberships at once; and the migration goes down and
+// up again. On PostgreSQL it changes nothing.
+func TestMembershipsDeferredKeysMigration(t *testing.T) {
+	eachSchemaAt(t, 35, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		db := s.DB()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := db.ExecContext(ctx, db.Rebind(q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`, now, now)
+		for _, u := range []string{"ada", "bob", "cy"} {
+			exec(`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES (?, ?, ?, 'F', 'L', ?, ?)`,
+				u, u+"@acme.example", u+"@acme.example", now, now)
+		}
+		exec(`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at, scim_id, user_name, user_name_key, sso_groups, source, last_sign_in_at, last_connection_id)
+			VALUES ('a', 'ada', 'admin', 'active', 'ada@acme.example', 'f l', 'l', ?, ?, 's1', 'ada', 'ada', '["eng"]', 'sso', ?, 'c')`, now, now, now)
+		exec(`INSERT INTO memberships (account_id, user_id, role, status, email_key, name_key, last_key, created_at, updated_at, scim_id, user_name, user_name_key)
+			VALUES ('a', 'bob', 'member', 'invited', 'bob@acme.example', 'f l', 'l', ?, ?, 's2', 'bob', 'bob')`, now, now)
+		exec(`INSERT INTO sso_group_members (account_id, group_key, user_id) VALUES ('a', 'eng', 'ada')`)
+
+		snapshot := func() (rows []map[string]any, indexes []string, groupRows int) {
+			t.Helper()
+			r, err := db.QueryxContext(ctx, `SELECT * FROM memberships ORDER BY user_id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for r.Next() {
+				m := map[string]any{}
+				if err := r.MapScan(m); err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, m)
+			}
+			indexes = membershipIndexes(t, db, s.Dialect())
+			if err := db.GetContext(ctx, &groupRows, `SELECT COUNT(*) FROM sso_group_members`); err != nil {
+				t.Fatal(err)
+			}
+			return rows, indexes, groupRows
+		}
+		wantRows, wantIndexes, _ := snapshot()
+		check := func(when string, deferred bool) {
+			t.Helper()
+			rows, indexes, groupRows := snapshot()
+			if !reflect.DeepEqual(rows, wantRows) {
+				t.Errorf("%s: memberships %v; want %v", when, rows, wantRows)
+			}
+			if !reflect.DeepEqual(indexes, wantIndexes) {
+				t.Errorf("%s: indexes %v; want %v", when, indexes, wantIndexes)
+			}
+			if groupRows != 1 {
+				t.Errorf("%s: %d SSO group rows; want 1", when, groupRows)
+			}
+			if s.Dialect() != "sqlite" {
+				return
+			}
+			var def string
+			if err := db.GetContext(ctx, &def, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'memberships'`); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(def, "DEFERRABLE INITIALLY DEFERRED"); deferred && n != 2 || !deferred && n != 0 {
+				t.Errorf("%s: memberships is %s", when, def)
+			}
+			// Every connection still enforces foreign keys (the migration
+			// turned them off on its own for the rebuild).
+			for range 6 {
+				var on int
+				if err := db.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
+					t.Fatalf("%s: foreign_keys %d, %v", when, on, err)
+				}
+			}
+			var broken int
+			if err := db.GetContext(ctx, &broken, `SELECT COUNT(*) FROM pragma_foreign_key_check`); err != nil || broken != 0 {
+				t.Errorf("%s: %d broken foreign keys, %v", when, broken, err)
+			}
+		}
+
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("after the upgrade", true)
+
+		// A membership of nobody still fails, its transaction with it, and
+		// the refused COMMIT leaves no connection of the pool inside it.
+		nobody := directory.Member{
+			User:       directory.User{ID: "nobody", Email: "n@acme.example", CreatedAt: now},
+			Membership: directory.Membership{ID: "s3", AccountID: "a", UserID: "nobody", Role: "member", Status: directory.StatusActive, CreatedAt: now, UpdatedAt: now},
+		}
+		err := s.Tx(ctx, func(tx directory.Store) error { return tx.CreateMemberships(ctx, []directory.Member{nobody}) })
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+			t.Errorf("membership of a missing user: %v; want a foreign key error", err)
+		}
+		for i := range 8 {
+			if err := s.Tx(ctx, func(tx directory.Store) error { _, err := tx.FindAccount(ctx, "a"); return err }); err != nil {
+				t.Fatalf("transaction %d after the refused one: %v", i, err)
+			}
+		}
+		rows, _, _ := snapshot()
+		if len(rows) != 2 {
+			t.Errorf("%d memberships after the refused one; want 2", len(rows))
+		}
+
+		p, err := goose.NewProvider(gooseDialect(s), db.DB, os.DirFS("migrations/"+s.Dialect()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 35); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		check("after down", false)
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatalf("up again: %v", err)
+		}
+		check("up again", true)
+
+		// Deleting a user deletes its membership and SSO group rows at once,
+		// inside the statement.
+		exec(`DELETE FROM users WHERE id = 'ada'`)
+		var left int
+		if err := db.GetContext(ctx, &left, `SELECT (SELECT COUNT(*) FROM memberships WHERE user_id = 'ada') + (SELECT COUNT(*) FROM sso_group_members)`); err != nil || left != 0 {
+			t.Errorf("rows of a deleted user: %d, %v; want 0", left, err)
+		}
+	})
+}
+
+// membershipIndexes lists memberships' indexes with their definitions.
+func membershipIndexes(t *testing.T, db *sqlx.DB, dialect string) []string {
+	t.Helper()
+	q := `SELECT name || ': ' || COALESCE(sql, '') FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'memberships' ORDER BY name`
+	if dialect != "sqlite" {
+		q = `SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE tablename = 'memberships' ORDER BY indexname`
+	}
+	var out []string
+	if err := db.Select(&out, q); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
