@@ -49,8 +49,9 @@ func (s *Store) insertMany(ctx context.Context, table string, columns []string, 
 		// keeps a statement journal, a copy of every page it touches, so
 		// that it can undo its own rows; one that fails leaves them, and
 		// its transaction, like every transaction that writes here, is
-		// rolled back whole on the error. (Foreign keys still abort, so
-		// memberships keep the journal.)
+		// rolled back whole on the error. (Immediate foreign keys would
+		// still abort; memberships' are checked at commit, migration
+		// 00036.)
 		head := `INSERT OR FAIL INTO ` + table + ` (` + strings.Join(columns, ", ") + `) VALUES `
 		prepared := map[int]*sql.Stmt{}
 		defer func() {

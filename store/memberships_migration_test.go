@@ -86,13 +86,23 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 			if n := strings.Count(def, "DEFERRABLE INITIALLY DEFERRED"); deferred && n != 2 || !deferred && n != 0 {
 				t.Errorf("%s: memberships is %s", when, def)
 			}
-			// Every connection still enforces foreign keys (the migration
-			// turned them off on its own for the rebuild).
-			for range 6 {
-				var on int
-				if err := db.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
-					t.Fatalf("%s: foreign_keys %d, %v", when, on, err)
+			// Every connection of the pool, held at once, still enforces
+			// foreign keys (the migration turned them off on its own for
+			// the rebuild).
+			var held []*sqlx.Conn
+			for range db.Stats().MaxOpenConnections {
+				conn, err := db.Connx(ctx)
+				if err != nil {
+					t.Fatal(err)
 				}
+				held = append(held, conn)
+				var on int
+				if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
+					t.Errorf("%s: foreign_keys %d, %v", when, on, err)
+				}
+			}
+			for _, c := range held {
+				c.Close()
 			}
 			var broken int
 			if err := db.GetContext(ctx, &broken, `SELECT COUNT(*) FROM pragma_foreign_key_check`); err != nil || broken != 0 {
@@ -139,11 +149,18 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 		check("up again", true)
 
 		// Deleting a user deletes its membership and SSO group rows at once,
-		// inside the statement.
-		exec(`DELETE FROM users WHERE id = 'ada'`)
+		// before the transaction commits.
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = 'ada'`); err != nil {
+			t.Fatal(err)
+		}
 		var left int
-		if err := db.GetContext(ctx, &left, `SELECT (SELECT COUNT(*) FROM memberships WHERE user_id = 'ada') + (SELECT COUNT(*) FROM sso_group_members)`); err != nil || left != 0 {
-			t.Errorf("rows of a deleted user: %d, %v; want 0", left, err)
+		if err := tx.GetContext(ctx, &left, `SELECT (SELECT COUNT(*) FROM memberships WHERE user_id = 'ada') + (SELECT COUNT(*) FROM sso_group_members)`); err != nil || left != 0 {
+			t.Errorf("rows of a deleted user inside its transaction: %d, %v; want 0", left, err)
 		}
 	})
 }

@@ -11,9 +11,8 @@ import (
 // TestKeptAllocatorPages: after keepAllocatorPages, memory that SQLite
 // takes and gives back at every statement comes from pages that stay
 // mapped: taking and freeing a slot of each size class a thousand times
-// maps (and faults in) next to no new memory. Without it every round
-// maps a fresh page; if an upgrade of modernc's allocator changes its
-// layout, this says so.
+// maps (and faults in) next to no new memory. Without it every round of
+// 1, 4, 8 and 16 KiB mapped a fresh page.
 func TestKeptAllocatorPages(t *testing.T) {
 	keepAllocatorPages()
 	tls := libc.NewTLS()

@@ -173,6 +173,14 @@ func (s *Store) MigrateTo(ctx context.Context, version int64) ([]string, error) 
 		results, err = p.UpTo(ctx, version)
 	}
 	if err != nil {
+		if s.dialect.name == sqliteDialect.name {
+			// A migration that runs its own transaction (00036) and failed
+			// half-way left its connection inside it, with foreign keys
+			// off: close the idle connections (SQLite rolls back what a
+			// closed connection left open) before anything else uses them.
+			s.db.SetMaxIdleConns(0)
+			s.dialect.configurePool(s.db)
+		}
 		return nil, fmt.Errorf("apply migrations: %w", err)
 	}
 	applied := make([]string, len(results))
@@ -278,33 +286,49 @@ func (s *Store) within(ctx context.Context, fn func(s *Store) error) error {
 	return s.Tx(ctx, func(tx directory.Store) error { return fn(tx.(*Store)) })
 }
 
-func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) (err error) {
-	// The transaction holds its connection until it ends, so that a COMMIT
-	// that fails can be rolled back on it: SQLite keeps the transaction
-	// open when it refuses a COMMIT (a deferred foreign key broken, or
-	// busy), and database/sql would put the connection back in the pool
-	// still inside it, where every later transaction failed to begin.
-	conn, err := s.db.Connx(ctx)
+func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) error {
+	var (
+		tx   *sqlx.Tx
+		conn *sqlx.Conn
+		err  error
+	)
+	if s.dialect.name == sqliteDialect.name {
+		// On SQLite the transaction holds its connection until it ends, so
+		// that a COMMIT SQLite refuses can be rolled back on it: SQLite
+		// keeps the transaction open then (a deferred foreign key broken,
+		// or busy), and database/sql would put the connection back in the
+		// pool still inside it, where every later transaction failed to
+		// begin. (PostgreSQL ends a transaction whose COMMIT fails; there
+		// database/sql's BEGIN also retries a pooled connection found dead.)
+		if conn, err = s.db.Connx(ctx); err != nil {
+			return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
+		}
+		defer conn.Close()
+		tx, err = conn.BeginTxx(ctx, nil)
+	} else {
+		tx, err = s.db.BeginTxx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
 	}
-	defer conn.Close()
-	tx, err := conn.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", s.dialect.wrap(err, "begin"))
-	}
+	ended := false
 	defer func() {
-		if err != nil {
-			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, context.Canceled) && !s.dialect.unavailable(rbErr) {
-				s.log.WarnContext(ctx, "rollback failed", "err", rbErr)
-			}
+		// fn failed or panicked: roll back now (a panic would otherwise
+		// leave the transaction, and SQLite's write lock, held until the
+		// context ends, with the connection's Close waiting on it).
+		if ended {
+			return
+		}
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, context.Canceled) && !s.dialect.unavailable(rbErr) {
+			s.log.WarnContext(ctx, "rollback failed", "err", rbErr)
 		}
 	}()
 	if err := fn(&Store{db: s.db, q: tx, dialect: s.dialect, log: s.log}); err != nil {
 		return err
 	}
+	ended = true
 	if err := tx.Commit(); err != nil {
-		if s.dialect.name == sqliteDialect.name {
+		if conn != nil {
 			// "No transaction is active" when SQLite ended it itself.
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
