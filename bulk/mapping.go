@@ -75,8 +75,21 @@ func (m Mapping) Column(f Field) int {
 	return -1
 }
 
+// maxHeadingShown bounds a heading named back as unknown: a cell may hold
+// 32,767 characters, and the answer naming them is shown in the console,
+// printed by the CLI and kept a day for API retries.
+const maxHeadingShown = 100
+
+func shorten(h string) string {
+	if r := []rune(h); len(r) > maxHeadingShown {
+		return string(r[:maxHeadingShown]) + "…"
+	}
+	return h
+}
+
 // MapHeader guesses the mapping from the header's names, and returns the
-// headings it did not recognise (reported, not fatal). The first column
+// headings it did not recognise (reported, not fatal; each cut to 100
+// characters). The first column
 // that names a field wins.
 func MapHeader(header []string) (Mapping, []string) {
 	m := Mapping{}
@@ -84,8 +97,8 @@ func MapHeader(header []string) (Mapping, []string) {
 	for i, h := range header {
 		f, ok := headerNames[headerKey(h)]
 		if !ok {
-			if strings.TrimSpace(h) != "" {
-				unknown = append(unknown, strings.TrimSpace(h))
+			if h = strings.TrimSpace(h); h != "" {
+				unknown = append(unknown, shorten(h))
 			}
 			continue
 		}

@@ -224,6 +224,12 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 // one is a quote, and a quote ends one only where closesQuote says. Any
 // other quote is a character, so that x",,,, and "a"\r,",,,, are as many
 // cells here as there.
+// maxRowCells bounds one record's cells, padding included: a spreadsheet
+// has at most 16,384 columns (XFD), and the CSV reader builds a whole
+// record at once (a line of 8 million commas, under MaxCells, took
+// hundreds of MB).
+const maxRowCells = 16384
+
 func checkWidth(text string, comma rune) error {
 	sep := byte(comma) // detectDelimiter's choices are all ASCII
 	line, recordLine := 1, 1
@@ -249,6 +255,9 @@ func checkWidth(text string, comma rune) error {
 		case c == sep:
 			if fields++; cells+fields > MaxCells {
 				return fileErrorf("the file has more than %d cells; split it, or remove the columns admit does not read", MaxCells)
+			}
+			if fields > maxRowCells {
+				return fileErrorf("line %d has more than %d cells, more than a spreadsheet's columns", recordLine, maxRowCells)
 			}
 			fieldStart = true
 			continue

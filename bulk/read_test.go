@@ -134,6 +134,8 @@ func TestMapHeaderVariants(t *testing.T) {
 		{[]string{"email_address", "Full name"}, bulk.Mapping{"email": 0, "full_name": 1}, nil},
 		{[]string{"Name", "Mail", "Mail"}, bulk.Mapping{"full_name": 0, "email": 1}, nil},
 		{[]string{"Phone", ""}, bulk.Mapping{}, []string{"Phone"}},
+		// Named back cut to 100 characters (not bytes).
+		{[]string{"Email", strings.Repeat("é", 150), strings.Repeat("x", 100)}, bulk.Mapping{"email": 0}, []string{strings.Repeat("é", 100) + "…", strings.Repeat("x", 100)}},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.header, "|"), func(t *testing.T) {
@@ -323,6 +325,7 @@ func TestReadingCostIsBounded(t *testing.T) {
 	commas := strings.Repeat(",", bulk.MaxCells+10)
 	for _, c := range []struct{ name, file string }{
 		{"a line of commas", "email\n" + commas + "\n"},
+		{"a line of commas, fewer than the file may have", "email\n" + commas[:bulk.MaxCells-100] + "\n"},
 		// A quote inside a field is a character to the CSV reader
 		// (LazyQuotes), so the commas after it are cells all the same.
 		{"a line of commas after a quote inside a field", "email\nx\"" + commas + "\n"},

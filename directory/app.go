@@ -68,6 +68,9 @@ type AppStore interface {
 	// FindAppsByForwardAuthHost returns the apps registered for a
 	// forward-auth host (any path prefix).
 	FindAppsByForwardAuthHost(ctx context.Context, host string) ([]App, error)
+	// ForwardAuthHostInUse reports whether an app is registered for host,
+	// or for a host that starts with portPrefix.
+	ForwardAuthHostInUse(ctx context.Context, host, portPrefix string) (bool, error)
 	UpdateAppSecret(ctx context.Context, id, secretHash string) error
 	DeleteApp(ctx context.Context, id string) error
 }

@@ -83,6 +83,27 @@ func (s *Service) ForwardAuthApps(ctx context.Context, host string) ([]App, erro
 	return s.store.FindAppsByForwardAuthHost(ctx, host)
 }
 
+// ForwardAuthHostName reports whether an app is registered for host's
+// name on any port, or none: a browser sends a cookie of app.example to
+// app.example:8443 too, so every port of an app's name is the app's site.
+// The name is taken as proxies route it: any case, a trailing dot.
+func (s *Service) ForwardAuthHostName(ctx context.Context, host string) (bool, error) {
+	host = strings.ToLower(host)
+	name, _, err := net.SplitHostPort(host)
+	if err != nil {
+		name = host
+	}
+	name = strings.TrimRight(strings.Trim(name, "[]"), ".")
+	if !validHost(name) {
+		return false, nil
+	}
+	withPort := name
+	if strings.Contains(name, ":") { // an IPv6 address
+		withPort = "[" + name + "]"
+	}
+	return s.store.ForwardAuthHostInUse(ctx, name, withPort+":")
+}
+
 // MatchForwardAuthApp picks, of the apps of one host, the one that serves
 // urlPath: the longest path prefix that the cleaned path is under (a
 // prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first

@@ -168,9 +168,20 @@ func TestHandoff(t *testing.T) {
 			}
 		}
 		// Spellings of the app's host that proxies route to the same site.
-		for _, host := range []string{"APP.test", "app.test.", "app.test:8443", "app.test.:443"} {
+		// An app registered with a port has its name on every port: the
+		// browser sends its cookies to all of them.
+		if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Ported", ForwardAuthHost: "ported.test:8443", AccountID: e.account.ID}); err != nil {
+			t.Fatal(err)
+		}
+		for _, host := range []string{"APP.test", "app.test.", "app.test:8443", "app.test.:443", "ported.test", "ported.test:9443", "PORTED.test.:8443"} {
 			if w := serve("GET", "http://"+host+"/login", nil); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "http://admit.test/login" {
 				t.Errorf("GET /login on %s: %d Location %q; want sent to admit's host", host, w.Code, w.Header().Get("Location"))
+			}
+		}
+		// A name that only begins like an app's is not the app's.
+		for _, host := range []string{"ported.testing", "ported.tes", "app.test.example"} {
+			if w := serve("GET", "http://"+host+"/login", nil); w.Code == http.StatusSeeOther {
+				t.Errorf("GET /login on %s: sent to admit's host; want the page (no app has that name)", host)
 			}
 		}
 		for _, p := range []string{"/login", "/invite/x", "/password/reset"} {

@@ -1,10 +1,7 @@
 package gate
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/admit-dev/admit/directory"
@@ -24,7 +21,7 @@ func (h *Handler) KeepPagesHome(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		app, err := h.appHost(r.Context(), r.Host)
+		app, err := h.dir.ForwardAuthHostName(r.Context(), r.Host)
 		if err == nil && !app {
 			next.ServeHTTP(w, r)
 			return
@@ -41,30 +38,6 @@ func (h *Handler) KeepPagesHome(next http.Handler) http.Handler {
 			return directory.ForbiddenError("Sign in at " + h.issuer + ", not on an app's address.")
 		}).ServeHTTP(w, r)
 	})
-}
-
-// appHost reports whether host is registered for an app in any spelling
-// a proxy routes to the same site: with a trailing dot (app.example.), or
-// with a port the app is registered without (app.example:8443). Either
-// would otherwise be a host no app has, where the pages are served.
-func (h *Handler) appHost(ctx context.Context, host string) (bool, error) {
-	host = strings.ToLower(host)
-	name, port, err := net.SplitHostPort(host)
-	if err != nil {
-		name, port = host, ""
-	}
-	name = strings.TrimRight(name, ".")
-	candidates := []string{host, name}
-	if port != "" {
-		candidates = append(candidates, net.JoinHostPort(name, port))
-	}
-	for _, c := range slices.Compact(candidates) {
-		apps, err := h.dir.ForwardAuthApps(ctx, c)
-		if err != nil || len(apps) > 0 {
-			return err == nil, err
-		}
-	}
-	return false, nil
 }
 
 // admitPage reports whether p is one of admit's pages that a session

@@ -2,11 +2,8 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -35,13 +32,7 @@ func TestAPIKeysMigration(t *testing.T) {
 		if ops, err := s.FindAPIKeys(ctx, ""); err != nil || len(ops) != 1 || ops[0].ID != "k2" || !ops[0].Operator() {
 			t.Errorf("operator keys: %+v, %v", ops, err)
 		}
-		p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 22); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 22)
 		for _, table := range []string{"api_keys", "idempotency_keys"} {
 			if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM `+table); err == nil {
 				t.Errorf("down kept %s", table)

@@ -83,6 +83,17 @@ func (s *Store) FindAppsByForwardAuthHost(ctx context.Context, host string) ([]d
 	return appsOf(rows)
 }
 
+// ForwardAuthHostInUse reports whether an app is registered for the
+// forward-auth host host, or for one that starts with portPrefix (the
+// same name with a port). Apps are few: a scan is fine, and substr,
+// unlike a range, does not depend on the database's collation.
+func (s *Store) ForwardAuthHostInUse(ctx context.Context, host, portPrefix string) (bool, error) {
+	var found bool
+	err := sqlx.GetContext(ctx, s.q, &found, s.rebind(`SELECT EXISTS (SELECT 1 FROM apps WHERE forward_auth_host <> ''
+		AND (forward_auth_host = ? OR substr(forward_auth_host, 1, ?) = ?))`), host, len(portPrefix), portPrefix)
+	return found, s.dialect.wrap(err, "find apps by forward-auth host name")
+}
+
 func appsOf(rows []appRow) ([]directory.App, error) {
 	out := make([]directory.App, len(rows))
 	for i, r := range rows {

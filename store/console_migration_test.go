@@ -2,10 +2,7 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/store"
 )
@@ -22,13 +19,7 @@ func TestConsoleMigration(t *testing.T) {
 		if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM operators`); err != nil {
 			t.Fatalf("after the upgrade: %v", err)
 		}
-		p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 22); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 22)
 		if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM operators`); err == nil {
 			t.Error("down kept operators")
 		}

@@ -3,11 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -22,12 +19,7 @@ func TestImportChunksMigration(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now().UTC()
 		db := s.DB()
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := db.ExecContext(ctx, db.Rebind(q), args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		exec := func(q string, args ...any) { t.Helper(); mustExec(t, s.DB(), q, args...) }
 		exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`, now, now)
 		exec(`INSERT INTO imports (id, account_id, mode, role, status, total, actor_source, created_at, updated_at) VALUES ('i', 'a', 'none', 'member', 'running', 2500, 'admin', ?, ?)`, now, now)
 		// 2,500 rows on lines 2, 4, 6, ...; the first 1,200 done, and a
@@ -78,13 +70,7 @@ func TestImportChunksMigration(t *testing.T) {
 			t.Fatalf("next chunk: %d rows from line %v, %v; want lines 2002.. with 200 done", len(next), next[0].Line, err)
 		}
 
-		p, err := goose.NewProvider(gooseDialect(s), db.DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 31); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 31)
 		var n int
 		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM import_rows WHERE outcome = ''`); err != nil || n != 1299 {
 			t.Errorf("pending rows after down: %d, %v; want 1299", n, err)

@@ -2,17 +2,17 @@ package store_test
 
 import (
 	"context"
-	"os"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 // TestMembershipsDeferredKeysMigration: 00036 rebuilds SQLite's
@@ -26,12 +26,7 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now().UTC()
 		db := s.DB()
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := db.ExecContext(ctx, db.Rebind(q), args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		exec := func(q string, args ...any) { t.Helper(); mustExec(t, s.DB(), q, args...) }
 		exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`, now, now)
 		for _, u := range []string{"ada", "bob", "cy"} {
 			exec(`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES (?, ?, ?, 'F', 'L', ?, ?)`,
@@ -135,13 +130,7 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 			t.Errorf("%d memberships after the refused one; want 2", len(rows))
 		}
 
-		p, err := goose.NewProvider(gooseDialect(s), db.DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 35); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 35)
 		check("after down", false)
 		if _, err := s.Migrate(ctx); err != nil {
 			t.Fatalf("up again: %v", err)
@@ -177,4 +166,50 @@ func membershipIndexes(t *testing.T, db *sqlx.DB, dialect string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestFailedSQLiteMigrationLeavesNoConnectionBehind: 00036 runs its own
+// transaction with foreign keys off; when it fails half-way (here: the
+// table it builds is in the way), no connection of the pool is left
+// inside that transaction or without foreign keys, and once the obstacle
+// is gone the migration goes through.
+func TestFailedSQLiteMigrationLeavesNoConnectionBehind(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, storetest.SQLiteURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.MigrateTo(ctx, 35); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, s.DB(), `CREATE TABLE memberships_new (x TEXT)`)
+	if _, err := s.Migrate(ctx); err == nil {
+		t.Fatal("the migration went through with its table in the way")
+	}
+	db := s.DB()
+	var held []*sqlx.Conn
+	for range db.Stats().MaxOpenConnections {
+		conn, err := db.Connx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		var on int
+		if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
+			t.Errorf("foreign_keys %d, %v after the failed migration", on, err)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	// A write goes ahead at once: nothing holds SQLite's write lock.
+	writeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(writeCtx, `DROP TABLE memberships_new`); err != nil {
+		t.Fatalf("a write after the failed migration: %v", err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("the migration once its way is clear: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/directory"
@@ -307,12 +308,7 @@ func TestCredentialsMigrationReadsTheAuditTrail(t *testing.T) {
 	eachSchemaAt(t, 11, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC()
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		exec := func(q string, args ...any) { t.Helper(); mustExec(t, s.DB(), q, args...) }
 		for _, id := range []string{"evil", "bee"} {
 			exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES (?, ?, ?, '{}', '{}', ?, ?)`, id, id, id, now, now)
 		}
@@ -405,13 +401,7 @@ func TestSSOStateMigration(t *testing.T) {
 			t.Error("sso_requests is still there")
 		}
 
-		p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 13); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 13)
 		if _, err := s.DB().ExecContext(ctx, `SELECT id, browser_hash, return_to, data, expires_at FROM sso_requests`); err != nil {
 			t.Errorf("down did not bring sso_requests back: %v", err)
 		}
@@ -422,6 +412,28 @@ func TestSSOStateMigration(t *testing.T) {
 			t.Fatalf("up again: %v", err)
 		}
 	})
+}
+
+// migrateDown takes s's schema down to version with the migrations in
+// this folder (admit itself only goes up).
+func migrateDown(t *testing.T, s *store.Store, version int64) {
+	t.Helper()
+	p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(context.Background(), version); err != nil {
+		t.Fatalf("down to %d: %v", version, err)
+	}
+}
+
+// mustExec runs one statement written with ? placeholders, or fails the
+// test.
+func mustExec(t *testing.T, db *sqlx.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), db.Rebind(q), args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
 }
 
 func gooseDialect(s *store.Store) goose.Dialect {

@@ -2,11 +2,8 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/admit-dev/admit/store"
 )
@@ -32,13 +29,7 @@ func TestWebhooksMigration(t *testing.T) {
 		if n, err := s.PublishEvents(ctx, now, 10, func() string { return "d" }); err != nil || n != 0 {
 			t.Errorf("publish after the upgrade: %d, %v", n, err)
 		}
-		p, err := goose.NewProvider(gooseDialect(s), s.DB().DB, os.DirFS("migrations/"+s.Dialect()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 16); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		migrateDown(t, s, 16)
 		if _, err := s.DB().ExecContext(ctx, `SELECT 1 FROM webhooks`); err == nil {
 			t.Error("down kept webhooks")
 		}
