@@ -103,6 +103,48 @@ const (
 	EventRetention = 30 * 24 * time.Hour
 )
 
+// DeliveryLease is what a worker can take while events are published or
+// attempts recorded: a delivery that becomes ready to send then (the
+// first pending one about its subject, for an enabled webhook) is leased
+// to the worker at once, until Until, counting an attempt, rather than
+// left for a claim. That spares a claim's write of every delivery, and a
+// transaction. Room bounds how many it takes in all; PerWebhook how many
+// of one webhook, counting the Held it holds already; webhooks in Skip
+// are passed over. Now is when the lease is taken: a delivery due later
+// is not taken.
+type DeliveryLease struct {
+	Now, Until time.Time
+	Room       int
+	PerWebhook int
+	Held       map[string]int
+	Skip       map[string]bool
+}
+
+// Clone returns a copy of l that Take can count on without changing l
+// (a transaction tried again starts from l).
+func (l *DeliveryLease) Clone() *DeliveryLease {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	c.Held = maps.Clone(l.Held)
+	if c.Held == nil {
+		c.Held = map[string]int{}
+	}
+	return &c
+}
+
+// Take reports whether a ready delivery for w fits in the lease, and
+// counts it if so.
+func (l *DeliveryLease) Take(w Webhook) bool {
+	if l == nil || l.Room <= 0 || w.DisabledAt != nil || l.Skip[w.ID] || l.Held[w.ID] >= l.PerWebhook {
+		return false
+	}
+	l.Room--
+	l.Held[w.ID]++
+	return true
+}
+
 // WebhookStore is what webhooks and the event feed need of the store.
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error
@@ -125,9 +167,10 @@ type WebhookStore interface {
 	// PublishEvents gives up to limit unpublished outbox messages, oldest
 	// first, the next numbers of the feed and a delivery for each
 	// webhook that wants them (due at now); it returns how many it
-	// published. Concurrent callers are serialized, so numbers are
-	// committed in order.
-	PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string) (int, error)
+	// published, and the new deliveries it leased (see DeliveryLease; none
+	// when lease is nil). Concurrent callers are serialized, so numbers
+	// are committed in order.
+	PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string, lease *DeliveryLease) (int, []WebhookDelivery, error)
 	// ClaimWebhookDeliveries leases up to limit due deliveries of enabled
 	// webhooks (not those in skip) until lockedUntil, counting an attempt
 	// on each. A delivery is due only when no earlier one of its webhook
@@ -136,7 +179,9 @@ type WebhookStore interface {
 	// FinishWebhookDeliveries records attempts (as[i] of ds[i]) and where
 	// the deliveries stand (DeliveryPending: tried again at
 	// NextAttemptAt). Only the latest claim of a delivery sets its status.
-	FinishWebhookDeliveries(ctx context.Context, ds []WebhookDelivery, as []WebhookAttempt) error
+	// A finished delivery makes the next one about its subject ready; it
+	// returns those it leased (see DeliveryLease).
+	FinishWebhookDeliveries(ctx context.Context, ds []WebhookDelivery, as []WebhookAttempt, lease *DeliveryLease) ([]WebhookDelivery, error)
 	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
 	// now.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
@@ -334,7 +379,16 @@ func (s *Service) WebhookAttempts(ctx context.Context, deliveryID string) ([]Web
 // PublishEvents moves up to limit new events from the outbox to the feed
 // and to the webhooks that want them.
 func (s *Service) PublishEvents(ctx context.Context, limit int) (int, error) {
-	return s.store.PublishEvents(ctx, s.clock(), limit, newID)
+	n, _, err := s.store.PublishEvents(ctx, s.clock(), limit, newID, nil)
+	return n, err
+}
+
+// PublishAndLeaseEvents publishes as PublishEvents does, and leases the
+// new deliveries that are ready to send, within lease, for WebhookLease.
+func (s *Service) PublishAndLeaseEvents(ctx context.Context, limit int, lease DeliveryLease) (int, []WebhookDelivery, error) {
+	now := s.clock()
+	lease.Now, lease.Until = now, now.Add(WebhookLease)
+	return s.store.PublishEvents(ctx, now, limit, newID, &lease)
 }
 
 // ClaimWebhookDeliveries takes up to limit due deliveries for WebhookLease,
@@ -361,7 +415,10 @@ type WebhookResult struct {
 // tried again after a backoff, or given up WebhookGiveUpAfter after the
 // delivery was made; an endpoint failing for WebhookDisableAfter, or
 // answering 410 Gone, is disabled and the account's admins are told.
-func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult) error {
+// The deliveries that a finished one made ready (the next about the same
+// person) are leased within lease, for WebhookLease, and returned; none
+// of an endpoint that failed in rs.
+func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, lease DeliveryLease) ([]WebhookDelivery, error) {
 	now := s.clock()
 	ds := make([]WebhookDelivery, len(rs))
 	as := make([]WebhookAttempt, len(rs))
@@ -381,8 +438,18 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult) 
 			healthy[r.Delivery.WebhookID] = true
 		}
 	}
+	lease.Now, lease.Until = now, now.Add(WebhookLease)
+	lease.Skip = maps.Clone(lease.Skip)
+	for id := range failing {
+		if lease.Skip == nil {
+			lease.Skip = map[string]bool{}
+		}
+		lease.Skip[id] = true // it may be disabled below
+	}
+	var leased []WebhookDelivery
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.FinishWebhookDeliveries(ctx, ds, as); err != nil {
+		var err error
+		if leased, err = tx.FinishWebhookDeliveries(ctx, ds, as, &lease); err != nil {
 			return err
 		}
 		for _, id := range slices.Sorted(maps.Keys(healthy)) {
@@ -401,9 +468,9 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult) 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record %d webhook attempts: %w", len(rs), err)
+		return nil, fmt.Errorf("record %d webhook attempts: %w", len(rs), err)
 	}
-	return nil
+	return leased, nil
 }
 
 // outcome is where a delivery stands after an attempt, and the attempt.

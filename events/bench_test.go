@@ -34,7 +34,7 @@ func BenchmarkDelivery(b *testing.B) {
 			start := time.Now()
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
-			w := r.worker()
+			w := r.benchWorker()
 			go func() { w.Run(ctx); close(done) }()
 			waitFor(b, "every event delivered", 5*time.Minute, func() bool { return rc.acceptedCount() >= 2*benchPeople })
 			total += time.Since(start)

@@ -363,3 +363,91 @@ func TestOldEventsSwept(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveriesLeasedAsTheyBecomeReady: a delivery that is ready to send
+// as its event is published, or as the one before it about the same
+// person is recorded, is leased to the worker there and then, within the
+// room it has; the rest wait for a claim. Nothing is leased twice, nor
+// out of a person's order, nor for a disabled endpoint or one failing in
+// the batch being recorded.
+func TestDeliveriesLeasedAsTheyBecomeReady(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, "http://127.0.0.1:1/a", a.ID)
+		off, _ := r.webhook(t, "http://127.0.0.1:1/off", a.ID)
+		if _, err := s.DisableWebhook(ctx, off.ID, "test", clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		scimCreates(t, r.svc, a, "p", 3) // user.created, membership.created each
+		n, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, directory.DeliveryLease{Room: 10, PerWebhook: 2, Held: map[string]int{hook.ID: 1}})
+		check(t, err)
+		if n != 6 {
+			t.Fatalf("published %d; want 6", n)
+		}
+		want := feed(t, r.svc, a.ID)
+		// Three people's first events are ready for the enabled endpoint;
+		// it holds one already and may hold two: one is leased, the first.
+		if len(leased) != 1 || leased[0].WebhookID != hook.ID || leased[0].EventID != want[0].ID {
+			t.Fatalf("leased %v; want the first event (%s), for %s", eventIDs(leased), want[0].ID, hook.ID)
+		}
+		if d := leased[0]; d.Attempts != 1 || len(d.Payload) == 0 || d.Webhook.URL != hook.URL {
+			t.Errorf("leased delivery: attempts %d, payload %q, webhook %q; want 1, the event, %s", d.Attempts, d.Payload, d.Webhook.URL, hook.URL)
+		}
+		// A claim (another worker) takes the other ready ones, never the
+		// leased one, nor a person's second event, nor the disabled
+		// endpoint's.
+		claimed := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil))
+		for _, d := range claimed {
+			if d.WebhookID != hook.ID {
+				t.Errorf("claimed a delivery for webhook %s", d.WebhookID)
+			}
+		}
+		if got, wantIDs := eventIDs(claimed), []string{want[2].ID, want[4].ID}; !slices.Equal(got, wantIDs) {
+			t.Errorf("claimed events %v; want %v (the other people's first)", got, wantIDs)
+		}
+		// Recording the first person's success leases their second event.
+		next := must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, []directory.WebhookResult{{Delivery: leased[0], Status: 200}},
+			directory.DeliveryLease{Room: 5, PerWebhook: 10}))
+		if len(next) != 1 || next[0].EventID != want[1].ID || next[0].Attempts != 1 || len(next[0].Payload) == 0 {
+			t.Fatalf("leased on record %v; want the first person's second event, %s", eventIDs(next), want[1].ID)
+		}
+		// In a batch where the endpoint also failed, what becomes ready is
+		// not leased (the endpoint may be disabled by it): a claim takes it.
+		next = must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, []directory.WebhookResult{
+			{Delivery: claimed[0], Status: 200}, {Delivery: claimed[1], Status: 503, Err: fmt.Errorf("the endpoint answered 503")}},
+			directory.DeliveryLease{Room: 5, PerWebhook: 10}))
+		if len(next) != 0 {
+			t.Errorf("leased %d (event %s) in a batch where the endpoint failed; want none", len(next), next[0].EventID)
+		}
+		claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil))
+		if len(claimed) != 1 || claimed[0].EventID != want[3].ID {
+			t.Errorf("claimed %v; want the second person's second event, %s", eventIDs(claimed), want[3].ID)
+		}
+		// With no room, nothing is leased; the delivery is ready for a claim.
+		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "more")
+		check(t, err)
+		check(t, func() error {
+			_, err := r.svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: "q@acme.example", Active: true, Profile: directory.SCIMProfile{UserName: "q@acme.example"}})
+			return err
+		}())
+		_, leased, err = r.svc.PublishAndLeaseEvents(ctx, 100, directory.DeliveryLease{PerWebhook: 10})
+		check(t, err)
+		if len(leased) != 0 {
+			t.Errorf("leased %d with no room", len(leased))
+		}
+		if claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil)); len(claimed) != 1 {
+			t.Errorf("claimed %d after publishing with no room; want the new person's first event", len(claimed))
+		}
+	})
+}
+
+func eventIDs(ds []directory.WebhookDelivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.EventID)
+	}
+	return out
+}

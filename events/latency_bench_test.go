@@ -60,7 +60,7 @@ func BenchmarkSCIMCreateWhileDelivering(b *testing.B) {
 
 		wctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		w := r.worker()
+		w := r.benchWorker()
 		start := time.Now()
 		go func() { w.Run(wctx); close(done) }()
 		waitFor(b, "the quiet phase's events delivered", 10*time.Minute, func() bool { return rc.acceptedCount() >= queued })
@@ -130,7 +130,7 @@ func BenchmarkSCIMCreateInterleavedWithDelivery(b *testing.B) {
 			quiet = create(quiet)
 			wctx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
-			w := r.worker()
+			w := r.benchWorker()
 			go func() { w.Run(wctx); close(done) }()
 			// The quiet block's events go first, then the busy block's
 			// creates run while the worker keeps up with them.

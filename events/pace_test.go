@@ -13,30 +13,33 @@ import (
 )
 
 // countingDirectory counts the worker's claims that took something and
-// its records: the transactions delivery costs the database.
+// its records, the transactions delivery costs the database, and the
+// deliveries claimed rather than leased as they became ready.
 type countingDirectory struct {
 	events.Directory
-	claims, records atomic.Int64
+	claims, records, claimed atomic.Int64
 }
 
 func (c *countingDirectory) ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error) {
 	ds, err := c.Directory.ClaimWebhookDeliveries(ctx, limit, skip)
 	if len(ds) > 0 {
 		c.claims.Add(1)
+		c.claimed.Add(int64(len(ds)))
 	}
 	return ds, err
 }
 
-func (c *countingDirectory) RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult) error {
+func (c *countingDirectory) RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
 	c.records.Add(1)
-	return c.Directory.RecordWebhookResults(ctx, rs)
+	return c.Directory.RecordWebhookResults(ctx, rs, lease)
 }
 
 // TestKeepingUpGathersDeliveries: a worker keeping up with a trickle of
-// events (a SCIM client creating people one after another) claims and
-// records about once a Pace, many deliveries at a time, rather than once
-// or twice a delivery: those transactions took turns on the database and
-// the cores from the SCIM requests themselves.
+// events (a SCIM client creating people one after another) records about
+// once a Pace, many deliveries at a time, rather than once or twice a
+// delivery, and leases what it sends as it publishes and records, with
+// no claim: those transactions took turns on the database and the cores
+// from the SCIM requests themselves.
 func TestKeepingUpGathersDeliveries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *storeT) {
 		ctx := context.Background()
@@ -74,6 +77,11 @@ func TestKeepingUpGathersDeliveries(t *testing.T) {
 		}
 		if n := dir.records.Load(); n > rounds {
 			t.Errorf("%d records for %d deliveries in %d paces; want at most %d", n, 2*people, rounds-4, rounds)
+		}
+		// Each delivery was leased as its event was published, or as the
+		// person's event before it was recorded: none waited for a claim.
+		if n := dir.claimed.Load(); n > 0 {
+			t.Errorf("%d of %d deliveries claimed; want every one leased as it became ready", n, 2*people)
 		}
 	})
 }

@@ -72,8 +72,17 @@ func newRig(t testing.TB, s *store.Store, clk *clock, timeout time.Duration) *ri
 	}
 }
 
+// worker returns a worker that looks for work every 10 ms and works in
+// rounds 20 ms apart: tests move the clock by hours while it runs, and at
+// the production pace simulated days went by between two rounds.
 func (r *rig) worker() *events.Worker {
-	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond})
+	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond})
+}
+
+// benchWorker returns a worker as admit runs it: benchmarks measure the
+// production pace.
+func (r *rig) benchWorker() *events.Worker {
+	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now})
 }
 
 // start runs a worker until the test ends.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,9 +16,9 @@ import (
 
 // Directory is what the worker needs of the directory.
 type Directory interface {
-	PublishEvents(ctx context.Context, limit int) (int, error)
+	PublishAndLeaseEvents(ctx context.Context, limit int, lease directory.DeliveryLease) (int, []directory.WebhookDelivery, error)
 	ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error)
-	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult) error
+	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
 }
 
@@ -42,22 +44,27 @@ type Config struct {
 	Now func() time.Time
 	// Poll is how long the worker waits when there is nothing to do.
 	Poll time.Duration
-	// Pace is how long the worker waits between rounds (publish, claim)
-	// when there is work but no backlog, and how long a result may wait
-	// to be recorded with others. A worker that claimed the moment a
-	// delivery finished ran a transaction for every one or two events,
-	// and each took a turn on the database and the cores from the
-	// requests admit is serving (SCIM latency rose by a third while
-	// webhooks were delivered); gathered, the same events take a few
-	// transactions a second. Events wait at most about Pace longer.
+	// Pace is how long the worker waits between rounds (record, publish,
+	// claim) when there is work but no backlog. Every round costs the
+	// database a few transactions whatever it carries, and they take
+	// turns on the cores with the requests admit is serving: a worker
+	// that claimed the moment a delivery finished made SCIM latency rise
+	// by a third while webhooks were delivered, and rounds every 50 ms
+	// still doubled its p99. Events wait at most about Pace longer.
 	Pace time.Duration
-	// Concurrency bounds the deliveries in flight in this worker, and
-	// PerWebhook those to one webhook as claims go: a webhook at the
-	// bound is passed over, and a claim takes at most PerWebhook, so a
-	// slow endpoint holds fewer than 2*PerWebhook (less than half, by
-	// default) and the others keep moving.
+	// Concurrency bounds the deliveries this worker holds (claimed and
+	// not yet recorded), and PerWebhook those of one webhook: a webhook
+	// at the bound is passed over, and a claim takes at most PerWebhook,
+	// so a slow endpoint holds fewer than 2*PerWebhook (less than half,
+	// by default) and the others keep moving. Parallel bounds the
+	// requests to one webhook at a time; the rest of its deliveries wait
+	// their turn in the worker. PerWebhook/Parallel requests, one after
+	// another, must end well within directory.WebhookLease even when each
+	// takes the outbound client's whole timeout (by default 8 times
+	// 10 s, against a lease of 2 minutes).
 	Concurrency int
 	PerWebhook  int
+	Parallel    int
 	// Retention is how long events are kept (directory.EventRetention
 	// when zero); SweepEvery is how often old ones are swept.
 	Retention  time.Duration
@@ -83,13 +90,16 @@ func NewWorker(cfg Config) *Worker {
 		cfg.Poll = time.Second
 	}
 	if cfg.Pace <= 0 {
-		cfg.Pace = 50 * time.Millisecond
+		cfg.Pace = 200 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 128
+		cfg.Concurrency = 1024
 	}
 	if cfg.PerWebhook <= 0 {
-		cfg.PerWebhook = 32
+		cfg.PerWebhook = 256
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 32
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
@@ -102,7 +112,7 @@ func NewWorker(cfg Config) *Worker {
 // others could be sending.
 const (
 	publishBatch = 500
-	claimBatch   = 64
+	claimBatch   = 512
 )
 
 // recordBatch bounds how many attempts one transaction records.
@@ -111,40 +121,97 @@ const recordBatch = 256
 // Run publishes, delivers and sweeps until ctx ends, then waits for the
 // deliveries in flight and records them.
 //
-// It works in rounds: publish what is new, claim what is due, and send
-// what was claimed. A round follows the last one at once only while there
-// is a backlog: a full batch published, or a full claim whose deliveries
-// have all come back. Otherwise the next round waits Pace (Poll when the
-// last found nothing to do), and what became due meanwhile goes in one
-// claim. Deliveries finishing do not start rounds: that was a claim
-// transaction for every one or two events while the worker kept up.
+// It works in rounds, one step after another in this goroutine: record
+// the attempts that came back since the last round, publish what is new,
+// claim what else is due, and send. A delivery that becomes ready to send
+// as attempts are recorded (a person's next event, which waited for the
+// one just delivered) or as its event is published is leased to the
+// worker there and then, so a claim only finds retries and what other
+// workers left; and the steps come one at a time, so the worker never
+// holds two of the database's connections (and cores) at once.
+//
+// A round follows the last one at once while there is a backlog: a full
+// batch published, or the worker took all it may, and this round's
+// deliveries have come back. Otherwise the next round waits Pace (Poll
+// when there is nothing to do), and what came meanwhile goes in one.
 func (w *Worker) Run(ctx context.Context) {
-	done := make(chan string, w.cfg.Concurrency)
-	results := make(chan directory.WebhookResult, w.cfg.Concurrency)
-	recorded := make(chan struct{})
-	go func() { w.record(ctx, results); close(recorded) }()
+	type returned struct {
+		r     directory.WebhookResult
+		round int
+	}
+	done := make(chan returned, w.cfg.Concurrency)
 	inFlight, perHook := 0, map[string]int{}
-	finish := func(id string) {
+	sending := map[string]chan struct{}{} // a webhook's request slots
+	var results []directory.WebhookResult
+	round, outstanding := 0, 0 // this round's deliveries not back yet
+	finish := func(b returned) {
+		id := b.r.Delivery.WebhookID
 		inFlight--
 		if perHook[id]--; perHook[id] == 0 {
 			delete(perHook, id)
+			delete(sending, id)
 		}
+		if b.round == round {
+			outstanding--
+		}
+		results = append(results, b.r)
 	}
 	defer func() {
 		for inFlight > 0 {
 			finish(<-done)
 		}
-		close(results)
-		<-recorded
+		// Attempts that end as the worker stops are still recorded: each
+		// is an attempt that happened.
+		w.record(context.WithoutCancel(ctx), results, directory.DeliveryLease{})
 	}()
+	lease := func() directory.DeliveryLease {
+		return directory.DeliveryLease{Room: w.cfg.Concurrency - inFlight, PerWebhook: w.cfg.PerWebhook, Held: perHook}
+	}
+	var batch []directory.WebhookDelivery
+	take := func(ds []directory.WebhookDelivery) {
+		for _, d := range ds {
+			inFlight++
+			perHook[d.WebhookID]++
+		}
+		batch = append(batch, ds...)
+	}
+	// dispatch sends the round's deliveries, the i-th after i*spread.
+	dispatch := func(spread time.Duration) {
+		outstanding = len(batch)
+		rd := round
+		for i, d := range batch {
+			slots := sending[d.WebhookID]
+			if slots == nil {
+				slots = make(chan struct{}, w.cfg.Parallel)
+				sending[d.WebhookID] = slots
+			}
+			go func() {
+				if wait := time.Duration(i) * spread; wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-t.C:
+					case <-ctx.Done(): // the attempt fails at once and is recorded
+						t.Stop()
+					}
+				}
+				slots <- struct{}{}
+				r := w.Deliver(ctx, d)
+				<-slots
+				// The delivery stays leased until its result is recorded,
+				// so no claim takes it, or what follows it about the same
+				// person, meanwhile.
+				done <- returned{r, rd}
+			}()
+		}
+	}
 	var lastSweep time.Time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		for drained := false; !drained; {
 			select {
-			case id := <-done:
-				finish(id)
+			case b := <-done:
+				finish(b)
 			default:
 				drained = true
 			}
@@ -162,16 +229,23 @@ func (w *Worker) Run(ctx context.Context) {
 				w.log.InfoContext(ctx, "swept old events", "rows", n)
 			}
 		}
-		published, err := w.cfg.Directory.PublishEvents(ctx, publishBatch)
+		round++
+		outstanding, batch = 0, nil
+		// Recorded whatever ctx does: each is an attempt that happened.
+		take(w.record(context.WithoutCancel(ctx), results, lease()))
+		results = nil
+		published, ds, err := w.cfg.Directory.PublishAndLeaseEvents(ctx, publishBatch, lease())
 		if ctx.Err() != nil {
+			dispatch(0) // what was leased fails at once, and is recorded
 			return
 		}
 		if wait, down := w.outage.Check(ctx, err); down {
 			// Nothing can be published or claimed until the database is
-			// back; deliveries in flight finish and are recorded.
+			// back; deliveries in flight finish, and are recorded then.
+			dispatch(0)
 			select {
-			case id := <-done:
-				finish(id)
+			case b := <-done:
+				finish(b)
 			case <-time.After(wait):
 			case <-ctx.Done():
 				return
@@ -181,9 +255,10 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil {
 			w.log.ErrorContext(ctx, "publish events", "err", err)
 		}
+		take(ds)
 		limit, claimed := 0, 0
-		var skip []string
 		if free := w.cfg.Concurrency - inFlight; free > 0 {
+			var skip []string
 			for id, n := range perHook {
 				if n >= w.cfg.PerWebhook {
 					skip = append(skip, id)
@@ -194,53 +269,39 @@ func (w *Worker) Run(ctx context.Context) {
 			if _, down := w.outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
-			// While the worker keeps up (a claim short of its limit), the
-			// round's deliveries start spread over the Pace rather than
-			// all at once: a burst of sends (and of a local receiver's
-			// work) took both cores for milliseconds, and requests that
-			// came meanwhile waited for them. With a backlog they start
-			// at once.
-			var spread time.Duration
-			if len(ds) > 1 && len(ds) < limit {
-				spread = w.cfg.Pace / time.Duration(len(ds))
-			}
-			for i, d := range ds {
-				inFlight++
-				perHook[d.WebhookID]++
-				go func() {
-					if wait := time.Duration(i) * spread; wait > 0 {
-						t := time.NewTimer(wait)
-						select {
-						case <-t.C:
-						case <-ctx.Done(): // the attempt fails at once and is recorded
-							t.Stop()
-						}
-					}
-					// The slot is free once the result is handed to the
-					// recorder (a slow database holds the worker back);
-					// the delivery stays leased until the result is
-					// written, so no claim takes it, or what follows it
-					// about the same person, meanwhile.
-					results <- w.Deliver(ctx, d)
-					done <- d.WebhookID
-				}()
-			}
+			take(ds)
 			claimed = len(ds)
 		}
+		// The worker took all it may: of everything, of a webhook, or of
+		// a claim.
+		full := inFlight >= w.cfg.Concurrency || claimed > 0 && claimed == limit
+		for _, d := range batch {
+			full = full || perHook[d.WebhookID] >= w.cfg.PerWebhook
+		}
+		backlog := published == publishBatch || len(batch) > 0 && full
+		// While the worker keeps up, the round's deliveries start spread
+		// over the Pace rather than all at once: a burst of sends (and of
+		// a local receiver's work) took both cores for milliseconds, and
+		// requests that came meanwhile waited for them. With a backlog
+		// they start at once.
+		var spread time.Duration
+		if !backlog && len(batch) > 1 {
+			spread = w.cfg.Pace / time.Duration(len(batch))
+		}
+		dispatch(spread)
 		if published == publishBatch {
 			continue // there are more to publish right away
 		}
-		backlog := claimed > 0 && claimed == limit
 		wait := w.cfg.Pace
-		if published == 0 && claimed == 0 && len(skip) == 0 {
+		if published == 0 && len(batch) == 0 && inFlight == 0 && len(results) == 0 {
 			wait = w.cfg.Poll
 		}
 		timer.Reset(wait)
 		for waiting := true; waiting; {
 			select {
-			case id := <-done:
-				finish(id)
-				waiting = !backlog || inFlight > 0
+			case b := <-done:
+				finish(b)
+				waiting = !backlog || outstanding > 0
 			case <-timer.C:
 				waiting = false
 			case <-ctx.Done():
@@ -250,37 +311,31 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// record writes results in batches: what came within Pace of the first,
-// up to recordBatch, in one transaction.
-func (w *Worker) record(ctx context.Context, results <-chan directory.WebhookResult) {
-	// Results that arrive as the worker stops are still recorded: each is
-	// an attempt that happened.
-	ctx = context.WithoutCancel(ctx)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for r := range results {
-		batch := []directory.WebhookResult{r}
-		timer.Reset(w.cfg.Pace)
-		for gathering := true; gathering && len(batch) < recordBatch; {
-			select {
-			case r, ok := <-results:
-				if !ok {
-					gathering = false
-					break
-				}
-				batch = append(batch, r)
-			case <-timer.C:
-				gathering = false
-			}
-		}
-		if err := w.cfg.Directory.RecordWebhookResults(ctx, batch); err != nil {
+// record writes results, up to recordBatch a transaction, and returns
+// the deliveries leased as they were made ready.
+func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, lease directory.DeliveryLease) []directory.WebhookDelivery {
+	var leased []directory.WebhookDelivery
+	lease.Held = maps.Clone(lease.Held)
+	for batch := range slices.Chunk(results, recordBatch) {
+		ds, err := w.cfg.Directory.RecordWebhookResults(ctx, batch, lease)
+		if err != nil {
 			// The deliveries stay leased, and are tried again when the
 			// lease ends (with the same webhook-id).
 			if _, down := w.outage.Check(ctx, err); !down {
 				w.log.ErrorContext(ctx, "record webhook attempts", "err", err)
 			}
+			continue
 		}
+		for _, d := range ds {
+			lease.Room--
+			if lease.Held == nil {
+				lease.Held = map[string]int{}
+			}
+			lease.Held[d.WebhookID]++
+		}
+		leased = append(leased, ds...)
 	}
+	return leased
 }
 
 // Deliver makes one attempt of d and returns its outcome.

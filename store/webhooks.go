@@ -150,38 +150,37 @@ func (s *Store) EnableWebhook(ctx context.Context, id string) error {
 // turns and a number is visible only after every smaller one (a feed
 // reader resuming after a cursor skips nothing); SQLite has one writer at
 // a time anyway. Numbering is one statement, and deliveries are inserted
-// many rows a statement: a burst of events costs few round trips.
-func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string) (int, error) {
+// many rows a statement: a burst of events costs few round trips. A
+// delivery ready to send that fits in lease is inserted leased (see
+// directory.DeliveryLease) and returned with what to send.
+func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string, lease *directory.DeliveryLease) (int, []directory.WebhookDelivery, error) {
 	// Workers ask often; most times there is nothing new, and a look is
 	// cheaper than a write transaction (a commit, and the lock others
 	// would wait on).
 	var waiting bool
 	if err := sqlx.GetContext(ctx, s.q, &waiting, `SELECT EXISTS (SELECT 1 FROM outbox_messages WHERE delivered_at IS NULL)`); err != nil {
-		return 0, s.dialect.wrap(err, "look for new events")
+		return 0, nil, s.dialect.wrap(err, "look for new events")
 	}
 	if !waiting {
-		return 0, nil
+		return 0, nil, nil
 	}
 	n := 0
+	var leased []directory.WebhookDelivery
 	err := s.within(ctx, func(s *Store) error {
+		n, leased = 0, nil
+		lease := lease.Clone() // a transaction tried again starts afresh
 		var last int64
 		if err := sqlx.GetContext(ctx, s.q, &last, `UPDATE event_sequence SET last = last WHERE id = 1 RETURNING last`); err != nil {
 			return s.dialect.wrap(err, "lock event sequence")
 		}
-		var msgs []struct {
-			ID        string `db:"id"`
-			AccountID string `db:"account_id"`
-			Topic     string `db:"topic"`
-			Subject   string `db:"subject"`
-			Seq       int64  `db:"seq"`
-		}
+		var msgs []publishedRow
 		// RETURNING names the updated table's columns unqualified (SQLite
 		// knows no alias there), so the batch's own are named apart.
 		err := sqlx.SelectContext(ctx, s.q, &msgs, s.rebind(`WITH batch AS (
 				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY available_at, id) AS n FROM outbox_messages
 				WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?)
 			UPDATE outbox_messages SET seq = ? + batch.n, delivered_at = ? FROM batch WHERE outbox_messages.id = batch.batch_id
-			RETURNING id, account_id, topic, subject, seq`), limit, last, now)
+			RETURNING id, account_id, topic, subject, seq, payload`), limit, last, now)
 		if err != nil {
 			return s.dialect.wrap(err, "publish events")
 		}
@@ -192,15 +191,7 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(msgs, func(a, b struct {
-			ID        string `db:"id"`
-			AccountID string `db:"account_id"`
-			Topic     string `db:"topic"`
-			Subject   string `db:"subject"`
-			Seq       int64  `db:"seq"`
-		}) int {
-			return cmp.Compare(a.Seq, b.Seq)
-		})
+		slices.SortFunc(msgs, func(a, b publishedRow) int { return cmp.Compare(a.Seq, b.Seq) })
 		// A new delivery is ready (claimable) when nothing about its
 		// subject is pending for its webhook: not before this batch, not
 		// earlier in it. The recorders that make the next one ready take
@@ -214,14 +205,14 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		if err != nil {
 			return err
 		}
-		const cols = 8
+		const cols = 10
 		var rows []any
 		flush := func() error {
 			if len(rows) == 0 {
 				return nil
 			}
-			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, 'pending', ?, ?), ", len(rows)/cols), ", ")
-			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_deliveries (id, webhook_id, event_id, seq, subject, ready, status, next_attempt_at, created_at) VALUES `+marks), rows...)
+			marks := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?), ", len(rows)/cols), ", ")
+			_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_deliveries (id, webhook_id, event_id, seq, subject, ready, status, next_attempt_at, created_at, locked_until, attempts) VALUES `+marks), rows...)
 			rows = rows[:0]
 			return s.dialect.wrap(err, "queue webhook deliveries")
 		}
@@ -232,8 +223,17 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 					continue
 				}
 				key := [2]string{w.ID, m.Subject}
-				rows = append(rows, newID(), w.ID, m.ID, m.Seq, m.Subject, !pending[key], now, now)
+				ready := !pending[key]
 				pending[key] = true
+				d := directory.WebhookDelivery{ID: newID(), WebhookID: w.ID, EventID: m.ID, Seq: m.Seq, Subject: m.Subject,
+					Status: directory.DeliveryPending, NextAttemptAt: now, CreatedAt: now}
+				var lockedUntil sql.NullTime
+				if ready && lease.Take(w) {
+					lockedUntil = sql.NullTime{Time: lease.Until, Valid: true}
+					d.Attempts, d.Payload, d.Webhook = 1, m.Payload, w
+					leased = append(leased, d)
+				}
+				rows = append(rows, d.ID, d.WebhookID, d.EventID, d.Seq, d.Subject, ready, now, now, lockedUntil, d.Attempts)
 				if len(rows) >= 200*cols {
 					if err := flush(); err != nil {
 						return err
@@ -250,7 +250,20 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		n = len(msgs)
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, leased, nil
+}
+
+// publishedRow is an outbox message as PublishEvents numbers it.
+type publishedRow struct {
+	ID        string `db:"id"`
+	AccountID string `db:"account_id"`
+	Topic     string `db:"topic"`
+	Subject   string `db:"subject"`
+	Seq       int64  `db:"seq"`
+	Payload   []byte `db:"payload"`
 }
 
 // pendingSubjects returns the (webhook, subject) pairs among subjects that
@@ -280,7 +293,9 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 
 // makeReady makes ready the first pending delivery of each (webhook,
 // subject) pair given (every pair when none is given) that has no ready
-// one: what follows a finished delivery, or one swept away.
+// one: what follows a finished delivery, or one swept away. Those that
+// fit in lease are leased as they are made ready, and returned with what
+// to send.
 //
 // With pairs, it reads their pending deliveries and picks here, then
 // updates by id: two plain statements. One UPDATE with a NOT EXISTS
@@ -292,18 +307,19 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 // rest of the transaction to run. The pairs' pending rows cannot change
 // meanwhile: publishers wait for the event_sequence lock the recorder
 // holds, and a pair has one delivery in flight at a time.
-func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
+func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
 	if pairs == nil {
 		_, err := s.q.ExecContext(ctx, `UPDATE webhook_deliveries SET ready = TRUE
 			WHERE status = 'pending' AND NOT ready
 			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
 				WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
 				AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`)
-		return s.dialect.wrap(err, "make deliveries ready")
+		return nil, s.dialect.wrap(err, "make deliveries ready")
 	}
 	type first struct {
 		id    string
 		seq   int64
+		due   time.Time
 		ready bool
 	}
 	want := map[[2]string]*first{}
@@ -314,20 +330,21 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
 	}
 	hookIDs := slices.Sorted(maps.Keys(hooks))
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(subjects)), 500) {
-		q, args, err := sqlx.In(`SELECT id, webhook_id, subject, seq, ready FROM webhook_deliveries
+		q, args, err := sqlx.In(`SELECT id, webhook_id, subject, seq, ready, next_attempt_at FROM webhook_deliveries
 			WHERE status = 'pending' AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
 		if err != nil {
-			return fmt.Errorf("find pending deliveries: %w", err)
+			return nil, fmt.Errorf("find pending deliveries: %w", err)
 		}
 		var rows []struct {
-			ID        string `db:"id"`
-			WebhookID string `db:"webhook_id"`
-			Subject   string `db:"subject"`
-			Seq       int64  `db:"seq"`
-			Ready     bool   `db:"ready"`
+			ID            string    `db:"id"`
+			WebhookID     string    `db:"webhook_id"`
+			Subject       string    `db:"subject"`
+			Seq           int64     `db:"seq"`
+			Ready         bool      `db:"ready"`
+			NextAttemptAt time.Time `db:"next_attempt_at"`
 		}
 		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
-			return s.dialect.wrap(err, "find pending deliveries")
+			return nil, s.dialect.wrap(err, "find pending deliveries")
 		}
 		for _, r := range rows {
 			f := want[[2]string{r.WebhookID, r.Subject}]
@@ -336,27 +353,112 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string) error {
 			case r.Ready:
 				f.ready = true
 			case f.id == "" || r.Seq < f.seq:
-				f.id, f.seq = r.ID, r.Seq
+				f.id, f.seq, f.due = r.ID, r.Seq, r.NextAttemptAt
 			}
 		}
 	}
-	var ids []string
-	for _, f := range want {
+	// Which to lease: in the order of the feed, while the lease has room.
+	var firsts []*first
+	webhookOf := map[string]string{}
+	for p, f := range want {
 		if !f.ready && f.id != "" {
-			ids = append(ids, f.id)
+			firsts = append(firsts, f)
+			webhookOf[f.id] = p[0]
 		}
 	}
-	slices.Sort(ids) // concurrent recorders lock rows in the same order
-	for chunk := range slices.Chunk(ids, 500) {
+	slices.SortFunc(firsts, func(a, b *first) int { return cmp.Compare(a.seq, b.seq) })
+	webhooks := map[string]directory.Webhook{}
+	var ready, take []string
+	for _, f := range firsts {
+		if lease != nil && lease.Room > 0 && !f.due.After(lease.Now) {
+			id := webhookOf[f.id]
+			w, ok := webhooks[id]
+			if !ok {
+				var err error
+				if w, err = s.FindWebhook(ctx, id); err != nil {
+					return nil, err
+				}
+				webhooks[id] = w
+			}
+			if lease.Take(w) {
+				take = append(take, f.id)
+				continue
+			}
+		}
+		ready = append(ready, f.id)
+	}
+	// Concurrent recorders lock rows in the same order.
+	slices.Sort(ready)
+	slices.Sort(take)
+	for chunk := range slices.Chunk(ready, 500) {
 		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE WHERE status = 'pending' AND id IN (?)`, chunk)
 		if err != nil {
-			return fmt.Errorf("make deliveries ready: %w", err)
+			return nil, fmt.Errorf("make deliveries ready: %w", err)
 		}
 		if _, err := s.q.ExecContext(ctx, s.rebind(q), args...); err != nil {
-			return s.dialect.wrap(err, "make deliveries ready")
+			return nil, s.dialect.wrap(err, "make deliveries ready")
 		}
 	}
-	return nil
+	var leased []deliveryRow
+	for chunk := range slices.Chunk(take, 500) {
+		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE, locked_until = ?, attempts = attempts + 1
+			WHERE status = 'pending' AND id IN (?) RETURNING `+deliveryColumns, lease.Until, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("lease deliveries: %w", err)
+		}
+		var rows []deliveryRow
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "lease deliveries")
+		}
+		leased = append(leased, rows...)
+	}
+	return s.toSend(ctx, leased, webhooks)
+}
+
+// toSend returns leased deliveries with what to send: their events and
+// webhooks (found here unless in webhooks).
+func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[string]directory.Webhook) ([]directory.WebhookDelivery, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(rows, func(a, b deliveryRow) int { return cmp.Compare(a.Seq, b.Seq) })
+	events := make([]string, len(rows))
+	for i, r := range rows {
+		events[i] = r.EventID
+	}
+	byID := make(map[string][]byte, len(rows))
+	for chunk := range slices.Chunk(events, 500) {
+		q, args, err := sqlx.In(`SELECT id, payload FROM outbox_messages WHERE id IN (?)`, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("find event payloads: %w", err)
+		}
+		var payloads []struct {
+			ID      string `db:"id"`
+			Payload []byte `db:"payload"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &payloads, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "find event payloads")
+		}
+		for _, p := range payloads {
+			byID[p.ID] = p.Payload
+		}
+	}
+	out := make([]directory.WebhookDelivery, 0, len(rows))
+	for _, r := range rows {
+		d := r.delivery()
+		d.Payload = byID[r.EventID]
+		w, ok := webhooks[r.WebhookID]
+		if !ok {
+			var err error
+			if w, err = s.FindWebhook(ctx, r.WebhookID); err != nil {
+				return nil, err
+			}
+			webhooks[r.WebhookID] = w
+		}
+		d.Webhook = w
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 type deliveryRow struct {
@@ -422,43 +524,8 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil tim
 		if err != nil {
 			return s.dialect.wrap(err, "claim webhook deliveries")
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		events := make([]string, len(rows))
-		for i, r := range rows {
-			events[i] = r.EventID
-		}
-		q, qargs, err := sqlx.In(`SELECT id, payload FROM outbox_messages WHERE id IN (?)`, events)
-		if err != nil {
-			return fmt.Errorf("find event payloads: %w", err)
-		}
-		var payloads []struct {
-			ID      string `db:"id"`
-			Payload []byte `db:"payload"`
-		}
-		if err := sqlx.SelectContext(ctx, s.q, &payloads, s.rebind(q), qargs...); err != nil {
-			return s.dialect.wrap(err, "find event payloads")
-		}
-		byID := make(map[string][]byte, len(payloads))
-		for _, p := range payloads {
-			byID[p.ID] = p.Payload
-		}
-		hooks := map[string]directory.Webhook{}
-		for _, r := range rows {
-			d := r.delivery()
-			d.Payload = byID[r.EventID]
-			w, ok := hooks[r.WebhookID]
-			if !ok {
-				if w, err = s.FindWebhook(ctx, r.WebhookID); err != nil {
-					return err
-				}
-				hooks[r.WebhookID] = w
-			}
-			d.Webhook = w
-			out = append(out, d)
-		}
-		return nil
+		out, err = s.toSend(ctx, rows, map[string]directory.Webhook{})
+		return err
 	})
 	return out, err
 }
@@ -470,9 +537,11 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil tim
 // what the newer attempt recorded. Successes, the common case, are
 // finished many to a statement and the attempts inserted many to a
 // statement: a batch costs a few round trips, not a few per delivery.
-func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.WebhookDelivery, as []directory.WebhookAttempt) error {
+func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.WebhookDelivery, as []directory.WebhookAttempt, lease *directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
 	const chunk = 200
-	return s.within(ctx, func(s *Store) error {
+	var leased []directory.WebhookDelivery
+	err := s.within(ctx, func(s *Store) error {
+		leased = nil
 		// Held until commit: a publisher deciding whether a new delivery
 		// is ready waits for this transaction's makeReady (see
 		// PublishEvents), and this one for its inserts.
@@ -558,8 +627,11 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 		if len(done) == 0 {
 			return nil
 		}
-		return s.makeReady(ctx, done)
+		var err error
+		leased, err = s.makeReady(ctx, done, lease.Clone())
+		return err
 	})
+	return leased, err
 }
 
 // RedeliverWebhookDelivery makes a delivery pending and due at once, with
@@ -661,7 +733,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 	}
 	if n > 0 {
 		// A swept delivery may have been the first of its subject.
-		return n, s.makeReady(ctx, nil)
+		_, err := s.makeReady(ctx, nil, nil)
+		return n, err
 	}
 	return n, nil
 }

@@ -26,7 +26,7 @@ func TestWebhooksMigration(t *testing.T) {
 		if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM outbox_messages`); err != nil || n != 0 {
 			t.Errorf("outbox after the upgrade: %d rows, %v; want the old message gone", n, err)
 		}
-		if n, err := s.PublishEvents(ctx, now, 10, func() string { return "d" }); err != nil || n != 0 {
+		if n, _, err := s.PublishEvents(ctx, now, 10, func() string { return "d" }, nil); err != nil || n != 0 {
 			t.Errorf("publish after the upgrade: %d, %v", n, err)
 		}
 		migrateDown(t, s, 16)
