@@ -182,6 +182,10 @@ type WebhookStore interface {
 	// A finished delivery makes the next one about its subject ready; it
 	// returns those it leased (see DeliveryLease).
 	FinishWebhookDeliveries(ctx context.Context, ds []WebhookDelivery, as []WebhookAttempt, lease *DeliveryLease) ([]WebhookDelivery, error)
+	// ReleaseWebhookDeliveries ends the leases of deliveries given back
+	// unsent and uncounts the attempt each lease counted; a delivery
+	// claimed again since (another attempt counted) is left alone.
+	ReleaseWebhookDeliveries(ctx context.Context, ds []WebhookDelivery) error
 	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
 	// now.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
@@ -406,6 +410,11 @@ type WebhookResult struct {
 	Status int
 	Err    error
 	Took   time.Duration
+	// NotAttempted gives the delivery back unsent (the worker stopped,
+	// the endpoint is gone, or it waited too long for its turn): its
+	// lease ends and its attempt is uncounted, so the next claim takes
+	// it at once.
+	NotAttempted bool
 }
 
 // RecordWebhookResults records the outcomes of attempts, in one
@@ -420,16 +429,22 @@ type WebhookResult struct {
 // of an endpoint that failed in rs.
 func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, lease DeliveryLease) ([]WebhookDelivery, error) {
 	now := s.clock()
-	ds := make([]WebhookDelivery, len(rs))
-	as := make([]WebhookAttempt, len(rs))
-	for i, r := range rs {
-		ds[i], as[i] = s.outcome(ctx, now, r)
+	var ds, back []WebhookDelivery
+	var as []WebhookAttempt
+	for _, r := range rs {
+		if r.NotAttempted {
+			back = append(back, r.Delivery)
+			continue
+		}
+		d, a := s.outcome(ctx, now, r)
+		ds, as = append(ds, d), append(as, a)
 	}
 	// One row per webhook whose health changes, in id order: concurrent
 	// recorders then take the webhooks' row locks in the same order.
 	failing, healthy := map[string]WebhookResult{}, map[string]bool{}
 	for _, r := range rs {
 		switch {
+		case r.NotAttempted:
 		case r.Err != nil:
 			if f, seen := failing[r.Delivery.WebhookID]; !seen || r.Status == 410 && f.Status != 410 {
 				failing[r.Delivery.WebhookID] = r
@@ -448,6 +463,9 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, 
 	}
 	var leased []WebhookDelivery
 	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.ReleaseWebhookDeliveries(ctx, back); err != nil {
+			return err
+		}
 		var err error
 		if leased, err = tx.FinishWebhookDeliveries(ctx, ds, as, &lease); err != nil {
 			return err

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -450,4 +452,154 @@ func eventIDs(ds []directory.WebhookDelivery) []string {
 		out = append(out, d.EventID)
 	}
 	return out
+}
+
+// TestRequestsPerEndpointBounded: a worker holds at most PerWebhook of an
+// endpoint's deliveries and sends it at most Parallel requests at a time;
+// the rest wait their turn, and everything arrives once the endpoint
+// answers.
+func TestRequestsPerEndpointBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		var now, most atomic.Int64
+		release := make(chan struct{})
+		rc.setAnswer(func(received) int {
+			n := now.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-release
+			now.Add(-1)
+			return 200
+		})
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, rc.URL, a.ID)
+		const perWebhook, parallel = 4, 2
+		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
+			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, PerWebhook: perWebhook, Parallel: parallel})
+		wctx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { w.Run(wctx); close(stopped) }()
+		t.Cleanup(func() { cancel(); <-stopped })
+		released := false
+		t.Cleanup(func() {
+			if !released {
+				close(release)
+			}
+		})
+		const people = 10
+		scimCreates(t, r.svc, a, "p", people)
+		waitFor(t, "requests at the endpoint", 10*time.Second, func() bool { return now.Load() >= parallel })
+		time.Sleep(200 * time.Millisecond) // rounds go by; nothing more may start
+		if m := most.Load(); m != parallel {
+			t.Errorf("%d requests at once; want %d", m, parallel)
+		}
+		ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100))
+		held := 0
+		for _, d := range ds {
+			if d.Status == directory.DeliveryPending && d.Attempts > 0 {
+				held++
+			}
+		}
+		if held > perWebhook {
+			t.Errorf("%d deliveries held; want at most %d", held, perWebhook)
+		}
+		close(release)
+		released = true
+		waitFor(t, "every event delivered", 30*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
+	})
+}
+
+// TestGoneStopsWaitingRequests: once an endpoint answers 410 Gone, the
+// deliveries the worker still holds for it are not sent.
+func TestGoneStopsWaitingRequests(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		rc.setAnswer(func(received) int { time.Sleep(50 * time.Millisecond); return 410 })
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, rc.URL, a.ID)
+		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
+			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, Parallel: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { w.Run(ctx); close(stopped) }()
+		t.Cleanup(func() { cancel(); <-stopped })
+		scimCreates(t, r.svc, a, "p", 5) // five people's first events are ready at once
+		waitFor(t, "the endpoint disabled", 10*time.Second, func() bool {
+			return must[directory.Webhook](t)(r.svc.Webhook(context.Background(), hook.ID)).DisabledAt != nil
+		})
+		time.Sleep(300 * time.Millisecond)
+		if n := len(rc.all()); n != 1 {
+			t.Errorf("the endpoint got %d requests; want 1, the one answered 410", n)
+		}
+		// What was held and not sent was given back, its attempt
+		// uncounted: enabled again, the endpoint gets it at once.
+		bg := context.Background()
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(bg, hook.ID, 100)) {
+			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(bg, d.ID))); n != d.Attempts {
+				t.Errorf("delivery %s: %d attempts counted, %d logged", d.ID, d.Attempts, n)
+			}
+		}
+	})
+}
+
+// TestNoSendAfterLongWait: a delivery that waited for a slow endpoint's
+// turn until its lease was over is not sent by the worker that held it
+// (another claim has it by then), and every event waiting arrives once.
+func TestNoSendAfterLongWait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		release := make(chan struct{})
+		var started atomic.Int64
+		rc.setAnswer(func(received) int {
+			if started.Add(1) == 1 {
+				<-release
+			}
+			return 200
+		})
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, rc.URL, a.ID)
+		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
+			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, Parallel: 1})
+		wctx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { w.Run(wctx); close(stopped) }()
+		t.Cleanup(func() { cancel(); <-stopped })
+		var releasing sync.Once
+		free := func() { releasing.Do(func() { close(release) }) }
+		t.Cleanup(free) // before the worker stops: it waits for the request
+		const people = 3
+		scimCreates(t, r.svc, a, "p", people)
+		waitFor(t, "the first request", 10*time.Second, func() bool { return started.Load() == 1 })
+		// The others wait for the endpoint's one request at a time until
+		// their leases are over; a claim takes them again meanwhile.
+		clk.Add(directory.WebhookLease + 30*time.Second)
+		time.Sleep(100 * time.Millisecond)
+		free()
+		waitFor(t, "every event delivered", 10*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
+		time.Sleep(200 * time.Millisecond) // a second copy would come now
+		count := map[string]int{}
+		for _, got := range rc.all() {
+			count[got.ID]++
+		}
+		for i, ev := range feed(t, r.svc, a.ID) {
+			// The first was in flight as its lease ended: at least once,
+			// it may come again.
+			if count[ev.ID] != 1 && (i > 0 || count[ev.ID] != 2) {
+				t.Errorf("event %s (%s) sent %d times; want once", ev.ID, ev.Type, count[ev.ID])
+			}
+		}
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100)) {
+			if d.Status != directory.DeliveryDelivered {
+				t.Errorf("delivery %s is %s; want delivered", d.ID, d.Status)
+			}
+		}
+	})
 }

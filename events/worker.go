@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -40,7 +41,9 @@ type Config struct {
 	Client    Poster
 	Secrets   Opener
 	Logger    *slog.Logger
-	// Now stamps signatures and ends rotation overlaps; time.Now when nil.
+	// Now stamps signatures, ends rotation overlaps and times how long a
+	// delivery waits to be sent (against its lease, which the directory
+	// times with the same clock); time.Now when nil.
 	Now func() time.Time
 	// Poll is how long the worker waits when there is nothing to do.
 	Poll time.Duration
@@ -52,16 +55,16 @@ type Config struct {
 	// by a third while webhooks were delivered, and rounds every 50 ms
 	// still doubled its p99. Events wait at most about Pace longer.
 	Pace time.Duration
-	// Concurrency bounds the deliveries this worker holds (claimed and
-	// not yet recorded), and PerWebhook those of one webhook: a webhook
-	// at the bound is passed over, and a claim takes at most PerWebhook,
-	// so a slow endpoint holds fewer than 2*PerWebhook (less than half,
-	// by default) and the others keep moving. Parallel bounds the
-	// requests to one webhook at a time; the rest of its deliveries wait
-	// their turn in the worker. PerWebhook/Parallel requests, one after
-	// another, must end well within directory.WebhookLease even when each
-	// takes the outbound client's whole timeout (by default 8 times
-	// 10 s, against a lease of 2 minutes).
+	// Concurrency bounds the deliveries this worker holds (taken and
+	// not yet back from their attempt), and PerWebhook those of one
+	// webhook: a webhook at the bound is passed over, and a claim takes
+	// at most PerWebhook, so a slow endpoint holds fewer than
+	// 2*PerWebhook (a quarter, by default) and the others keep moving.
+	// Parallel bounds the requests to one webhook at a time; the rest of
+	// its deliveries wait their turn in the worker. 2*PerWebhook/Parallel
+	// requests one after another, each taking the outbound client's whole
+	// timeout, should end within sendWithin (by default 8 times 10 s,
+	// against 90 s); a delivery still waiting then is not sent.
 	Concurrency int
 	PerWebhook  int
 	Parallel    int
@@ -96,7 +99,7 @@ func NewWorker(cfg Config) *Worker {
 		cfg.Concurrency = 1024
 	}
 	if cfg.PerWebhook <= 0 {
-		cfg.PerWebhook = 256
+		cfg.PerWebhook = 128
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 32
@@ -118,6 +121,31 @@ const (
 // recordBatch bounds how many attempts one transaction records.
 const recordBatch = 256
 
+// sendWithin is how long after a worker took a delivery it may still
+// start its attempt. Its lease (directory.WebhookLease, 2 minutes) must
+// outlast the attempt (up to the outbound client's 10 s) and its record
+// (the next round), with room for the clocks of replicas to differ: a
+// delivery whose lease ran out is claimed and sent again by another
+// worker, perhaps after the person's next event. One that waited longer
+// (for a slow endpoint's turn) is given back unsent instead.
+const sendWithin = directory.WebhookLease - 30*time.Second
+
+// endpoint is what a worker knows of a webhook it holds deliveries of.
+type endpoint struct {
+	held  int           // deliveries held; the Run goroutine's own
+	slots chan struct{} // one per request in flight
+	gone  atomic.Bool   // it answered 410 Gone: send it nothing more
+}
+
+// returned is a delivery back from its attempt, or not attempted (the
+// worker stopped, the endpoint is gone, or it waited too long): then it
+// is given back, and the next claim takes it.
+type returned struct {
+	r         directory.WebhookResult
+	round     int
+	attempted bool
+}
+
 // Run publishes, delivers and sweeps until ctx ends, then waits for the
 // deliveries in flight and records them.
 //
@@ -128,34 +156,36 @@ const recordBatch = 256
 // one just delivered) or as its event is published is leased to the
 // worker there and then, so a claim only finds retries and what other
 // workers left; and the steps come one at a time, so the worker never
-// holds two of the database's connections (and cores) at once.
+// holds two of the database's connections (and cores) at once. Sweeping
+// old events runs beside the rounds: a long sweep must not hold up
+// recording until leases run out.
 //
 // A round follows the last one at once while there is a backlog: a full
 // batch published, or the worker took all it may, and this round's
 // deliveries have come back. Otherwise the next round waits Pace (Poll
 // when there is nothing to do), and what came meanwhile goes in one.
 func (w *Worker) Run(ctx context.Context) {
-	type returned struct {
-		r     directory.WebhookResult
-		round int
-	}
 	done := make(chan returned, w.cfg.Concurrency)
-	inFlight, perHook := 0, map[string]int{}
-	sending := map[string]chan struct{}{} // a webhook's request slots
+	inFlight, endpoints := 0, map[string]*endpoint{}
 	var results []directory.WebhookResult
 	round, outstanding := 0, 0 // this round's deliveries not back yet
 	finish := func(b returned) {
 		id := b.r.Delivery.WebhookID
 		inFlight--
-		if perHook[id]--; perHook[id] == 0 {
-			delete(perHook, id)
-			delete(sending, id)
+		if ep := endpoints[id]; ep != nil {
+			if ep.held--; ep.held == 0 {
+				delete(endpoints, id)
+			}
 		}
 		if b.round == round {
 			outstanding--
 		}
+		if !b.attempted {
+			b.r.NotAttempted = true
+		}
 		results = append(results, b.r)
 	}
+	var sweeping sync.WaitGroup
 	defer func() {
 		for inFlight > 0 {
 			finish(<-done)
@@ -163,44 +193,63 @@ func (w *Worker) Run(ctx context.Context) {
 		// Attempts that end as the worker stops are still recorded: each
 		// is an attempt that happened.
 		w.record(context.WithoutCancel(ctx), results, directory.DeliveryLease{})
+		sweeping.Wait()
 	}()
+	held := func() map[string]int {
+		m := make(map[string]int, len(endpoints))
+		for id, ep := range endpoints {
+			m[id] = ep.held
+		}
+		return m
+	}
 	lease := func() directory.DeliveryLease {
-		return directory.DeliveryLease{Room: w.cfg.Concurrency - inFlight, PerWebhook: w.cfg.PerWebhook, Held: perHook}
+		room := w.cfg.Concurrency - inFlight
+		if ctx.Err() != nil {
+			room = 0 // stopping: take nothing more
+		}
+		return directory.DeliveryLease{Room: room, PerWebhook: w.cfg.PerWebhook, Held: held()}
 	}
 	var batch []directory.WebhookDelivery
 	take := func(ds []directory.WebhookDelivery) {
 		for _, d := range ds {
 			inFlight++
-			perHook[d.WebhookID]++
+			ep := endpoints[d.WebhookID]
+			if ep == nil {
+				ep = &endpoint{slots: make(chan struct{}, w.cfg.Parallel)}
+				endpoints[d.WebhookID] = ep
+			}
+			ep.held++
 		}
 		batch = append(batch, ds...)
 	}
 	// dispatch sends the round's deliveries, the i-th after i*spread.
 	dispatch := func(spread time.Duration) {
 		outstanding = len(batch)
-		rd := round
+		rd, taken := round, w.cfg.Now()
 		for i, d := range batch {
-			slots := sending[d.WebhookID]
-			if slots == nil {
-				slots = make(chan struct{}, w.cfg.Parallel)
-				sending[d.WebhookID] = slots
-			}
+			ep := endpoints[d.WebhookID]
 			go func() {
-				if wait := time.Duration(i) * spread; wait > 0 {
-					t := time.NewTimer(wait)
-					select {
-					case <-t.C:
-					case <-ctx.Done(): // the attempt fails at once and is recorded
-						t.Stop()
-					}
-				}
-				slots <- struct{}{}
-				r := w.Deliver(ctx, d)
-				<-slots
+				b := returned{r: directory.WebhookResult{Delivery: d}, round: rd}
 				// The delivery stays leased until its result is recorded,
 				// so no claim takes it, or what follows it about the same
 				// person, meanwhile.
-				done <- returned{r, rd}
+				defer func() { done <- b }()
+				if !sleep(ctx, time.Duration(i)*spread) {
+					return
+				}
+				select {
+				case ep.slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-ep.slots }()
+				if ep.gone.Load() || w.cfg.Now().Sub(taken) > sendWithin || ctx.Err() != nil {
+					return
+				}
+				b.r, b.attempted = w.Deliver(ctx, d), true
+				if b.r.Status == http.StatusGone {
+					ep.gone.Store(true) // it is disabled as this is recorded
+				}
 			}()
 		}
 	}
@@ -221,22 +270,20 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		if time.Since(lastSweep) >= w.cfg.SweepEvery {
 			lastSweep = time.Now()
-			if n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention); err != nil {
-				if _, down := w.outage.Check(ctx, err); !down {
-					w.log.ErrorContext(ctx, "sweep events", "err", err)
-				}
-			} else if n > 0 {
-				w.log.InfoContext(ctx, "swept old events", "rows", n)
-			}
+			sweeping.Go(func() { w.sweep(ctx) })
 		}
 		round++
 		outstanding, batch = 0, nil
 		// Recorded whatever ctx does: each is an attempt that happened.
-		take(w.record(context.WithoutCancel(ctx), results, lease()))
-		results = nil
+		// What could not be recorded (the database is away) is tried
+		// again next round; its deliveries stay leased meanwhile.
+		var leased []directory.WebhookDelivery
+		results, leased = w.record(context.WithoutCancel(ctx), results, lease())
+		take(leased)
 		published, ds, err := w.cfg.Directory.PublishAndLeaseEvents(ctx, publishBatch, lease())
+		take(ds)
 		if ctx.Err() != nil {
-			dispatch(0) // what was leased fails at once, and is recorded
+			dispatch(0) // nothing is attempted: the leases end in time
 			return
 		}
 		if wait, down := w.outage.Check(ctx, err); down {
@@ -255,12 +302,11 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil {
 			w.log.ErrorContext(ctx, "publish events", "err", err)
 		}
-		take(ds)
 		limit, claimed := 0, 0
 		if free := w.cfg.Concurrency - inFlight; free > 0 {
 			var skip []string
-			for id, n := range perHook {
-				if n >= w.cfg.PerWebhook {
+			for id, ep := range endpoints {
+				if ep.held >= w.cfg.PerWebhook || ep.gone.Load() {
 					skip = append(skip, id)
 				}
 			}
@@ -273,10 +319,12 @@ func (w *Worker) Run(ctx context.Context) {
 			claimed = len(ds)
 		}
 		// The worker took all it may: of everything, of a webhook, or of
-		// a claim.
+		// a claim. (A webhook at its bound because its endpoint is slow
+		// counts too: its deliveries go out as its requests end, not
+		// spread.)
 		full := inFlight >= w.cfg.Concurrency || claimed > 0 && claimed == limit
 		for _, d := range batch {
-			full = full || perHook[d.WebhookID] >= w.cfg.PerWebhook
+			full = full || endpoints[d.WebhookID].held >= w.cfg.PerWebhook
 		}
 		backlog := published == publishBatch || len(batch) > 0 && full
 		// While the worker keeps up, the round's deliveries start spread
@@ -311,31 +359,72 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// sleep waits d, and reports whether ctx is still going.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// sweep deletes events older than the retention.
+func (w *Worker) sweep(ctx context.Context) {
+	n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention)
+	if err != nil {
+		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, "sweep events", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		w.log.InfoContext(ctx, "swept old events", "rows", n)
+	}
+}
+
+// keptResults bounds the results a worker keeps for the next round when
+// the database could not record them.
+const keptResults = 4096
+
 // record writes results, up to recordBatch a transaction, and returns
-// the deliveries leased as they were made ready.
-func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, lease directory.DeliveryLease) []directory.WebhookDelivery {
-	var leased []directory.WebhookDelivery
-	lease.Held = maps.Clone(lease.Held)
+// those it could not write (for the next round) and the deliveries
+// leased as they were made ready. Nothing is leased for an endpoint that
+// failed in results: the failure may disable it.
+func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, lease directory.DeliveryLease) (left []directory.WebhookResult, leased []directory.WebhookDelivery) {
+	lease.Skip = map[string]bool{}
+	for _, r := range results {
+		if r.Err != nil && !r.NotAttempted {
+			lease.Skip[r.Delivery.WebhookID] = true
+		}
+	}
 	for batch := range slices.Chunk(results, recordBatch) {
 		ds, err := w.cfg.Directory.RecordWebhookResults(ctx, batch, lease)
 		if err != nil {
-			// The deliveries stay leased, and are tried again when the
-			// lease ends (with the same webhook-id).
 			if _, down := w.outage.Check(ctx, err); !down {
 				w.log.ErrorContext(ctx, "record webhook attempts", "err", err)
 			}
+			left = append(left, batch...)
 			continue
 		}
 		for _, d := range ds {
 			lease.Room--
-			if lease.Held == nil {
-				lease.Held = map[string]int{}
-			}
 			lease.Held[d.WebhookID]++
 		}
 		leased = append(leased, ds...)
 	}
-	return leased
+	if len(left) > keptResults {
+		// The deliveries stay leased, and are tried again when the lease
+		// ends (with the same webhook-id); their attempts go unlogged.
+		w.log.ErrorContext(ctx, "webhook attempts not recorded", "dropped", len(left)-keptResults)
+		left = left[len(left)-keptResults:]
+	}
+	return left, leased
 }
 
 // Deliver makes one attempt of d and returns its outcome.

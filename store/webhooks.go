@@ -375,7 +375,11 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 			w, ok := webhooks[id]
 			if !ok {
 				var err error
-				if w, err = s.FindWebhook(ctx, id); err != nil {
+				w, err = s.FindWebhook(ctx, id)
+				if directory.KindOf(err) == directory.NotFound {
+					// Removed meanwhile: its deliveries go with it.
+					w.DisabledAt = &lease.Now
+				} else if err != nil {
 					return nil, err
 				}
 				webhooks[id] = w
@@ -632,6 +636,31 @@ func (s *Store) FinishWebhookDeliveries(ctx context.Context, ds []directory.Webh
 		return err
 	})
 	return leased, err
+}
+
+// ReleaseWebhookDeliveries ends the leases of deliveries given back
+// unsent; see directory.WebhookStore.
+func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ds []directory.WebhookDelivery) error {
+	byAttempts := map[int][]string{}
+	for _, d := range ds {
+		byAttempts[d.Attempts] = append(byAttempts[d.Attempts], d.ID)
+	}
+	for attempts, ids := range byAttempts {
+		for chunk := range slices.Chunk(ids, 500) {
+			// A delivery claimed again since its lease ran out is the
+			// newer claim's: its count is what that claim's result is
+			// recorded against.
+			q, args, err := sqlx.In(`UPDATE webhook_deliveries SET locked_until = NULL, attempts = attempts - 1
+				WHERE status = 'pending' AND attempts = ? AND id IN (?)`, attempts, chunk)
+			if err != nil {
+				return fmt.Errorf("release webhook deliveries: %w", err)
+			}
+			if _, err := s.q.ExecContext(ctx, s.rebind(q), args...); err != nil {
+				return s.dialect.wrap(err, "release webhook deliveries")
+			}
+		}
+	}
+	return nil
 }
 
 // RedeliverWebhookDelivery makes a delivery pending and due at once, with
