@@ -477,12 +477,7 @@ func TestRequestsPerEndpointBounded(t *testing.T) {
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		hook, _ := r.webhook(t, rc.URL, a.ID)
 		const perWebhook, parallel = 4, 2
-		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
-			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, PerWebhook: perWebhook, Parallel: parallel})
-		wctx, cancel := context.WithCancel(ctx)
-		stopped := make(chan struct{})
-		go func() { w.Run(wctx); close(stopped) }()
-		t.Cleanup(func() { cancel(); <-stopped })
+		r.start(t, func(c *events.Config) { c.PerWebhook, c.Parallel = perWebhook, parallel })
 		released := false
 		t.Cleanup(func() {
 			if !released {
@@ -522,12 +517,7 @@ func TestGoneStopsWaitingRequests(t *testing.T) {
 		rc.setAnswer(func(received) int { time.Sleep(50 * time.Millisecond); return 410 })
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		hook, _ := r.webhook(t, rc.URL, a.ID)
-		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
-			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, Parallel: 1})
-		ctx, cancel := context.WithCancel(context.Background())
-		stopped := make(chan struct{})
-		go func() { w.Run(ctx); close(stopped) }()
-		t.Cleanup(func() { cancel(); <-stopped })
+		r.start(t, func(c *events.Config) { c.Parallel = 1 })
 		scimCreates(t, r.svc, a, "p", 5) // five people's first events are ready at once
 		waitFor(t, "the endpoint disabled", 10*time.Second, func() bool {
 			return must[directory.Webhook](t)(r.svc.Webhook(context.Background(), hook.ID)).DisabledAt != nil
@@ -538,9 +528,9 @@ func TestGoneStopsWaitingRequests(t *testing.T) {
 		}
 		// What was held and not sent was given back, its attempt
 		// uncounted: enabled again, the endpoint gets it at once.
-		bg := context.Background()
-		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(bg, hook.ID, 100)) {
-			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(bg, d.ID))); n != d.Attempts {
+		ctx := context.Background()
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100)) {
+			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, d.ID))); n != d.Attempts {
 				t.Errorf("delivery %s: %d attempts counted, %d logged", d.ID, d.Attempts, n)
 			}
 		}
@@ -566,12 +556,7 @@ func TestNoSendAfterLongWait(t *testing.T) {
 		})
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		hook, _ := r.webhook(t, rc.URL, a.ID)
-		w := events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: clk.Now,
-			Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond, Parallel: 1})
-		wctx, cancel := context.WithCancel(ctx)
-		stopped := make(chan struct{})
-		go func() { w.Run(wctx); close(stopped) }()
-		t.Cleanup(func() { cancel(); <-stopped })
+		r.start(t, func(c *events.Config) { c.Parallel = 1 })
 		var releasing sync.Once
 		free := func() { releasing.Do(func() { close(release) }) }
 		t.Cleanup(free) // before the worker stops: it waits for the request

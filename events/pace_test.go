@@ -52,11 +52,7 @@ func TestKeepingUpGathersDeliveries(t *testing.T) {
 		check(t, err)
 		dir := &countingDirectory{Directory: r.svc}
 		const pace = 50 * time.Millisecond
-		w := events.NewWorker(events.Config{Directory: dir, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond, Pace: pace})
-		wctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { w.Run(wctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		r.start(t, func(c *events.Config) { c.Directory, c.Pace = dir, pace })
 
 		const people = 100
 		start := time.Now()
@@ -69,7 +65,7 @@ func TestKeepingUpGathersDeliveries(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		waitFor(t, "every event delivered", 30*time.Second, func() bool { return rc.acceptedCount() >= 2*people })
-		// About one round a Pace, and a few more when a burst fills a claim.
+		// About one round a Pace, and a few more for a burst.
 		rounds := int64(time.Since(start)/pace) + 4
 		t.Logf("%d claims and %d records for %d deliveries in %d paces", dir.claims.Load(), dir.records.Load(), 2*people, rounds-4)
 		if n := dir.claims.Load(); n > rounds {

@@ -72,11 +72,12 @@ func newRig(t testing.TB, s *store.Store, clk *clock, timeout time.Duration) *ri
 	}
 }
 
-// worker returns a worker that looks for work every 10 ms and works in
-// rounds 20 ms apart: tests move the clock by hours while it runs, and at
-// the production pace simulated days went by between two rounds.
-func (r *rig) worker() *events.Worker {
-	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond})
+// config is a worker's configuration on the rig. Tests look for work
+// every 10 ms and work in rounds 20 ms apart: they move the clock by
+// hours while a worker runs, and at the production pace simulated days
+// went by between two rounds.
+func (r *rig) config() events.Config {
+	return events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now, Poll: 10 * time.Millisecond, Pace: 20 * time.Millisecond}
 }
 
 // benchWorker returns a worker as admit runs it: benchmarks measure the
@@ -85,10 +86,15 @@ func (r *rig) benchWorker() *events.Worker {
 	return events.NewWorker(events.Config{Directory: r.svc, Client: r.fetch, Secrets: r.sealer, Now: r.clk.Now})
 }
 
-// start runs a worker until the test ends.
-func (r *rig) start(t testing.TB) {
+// start runs a worker until the test ends; set, when not nil, changes
+// its configuration first.
+func (r *rig) start(t testing.TB, set ...func(*events.Config)) {
 	t.Helper()
-	w := r.worker()
+	cfg := r.config()
+	for _, f := range set {
+		f(&cfg)
+	}
+	w := events.NewWorker(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

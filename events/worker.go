@@ -48,12 +48,12 @@ type Config struct {
 	// Poll is how long the worker waits when there is nothing to do.
 	Poll time.Duration
 	// Pace is how long the worker waits between rounds (record, publish,
-	// claim) when there is work but no backlog. Every round costs the
-	// database a few transactions whatever it carries, and they take
-	// turns on the cores with the requests admit is serving: a worker
-	// that claimed the moment a delivery finished made SCIM latency rise
-	// by a third while webhooks were delivered, and rounds every 50 ms
-	// still doubled its p99. Events wait at most about Pace longer.
+	// claim) when there is work but no backlog; 200 ms by default. Every
+	// round costs the database a few transactions whatever it carries,
+	// and they take turns on the cores with the requests admit is
+	// serving: a worker that claimed the moment a delivery finished made
+	// SCIM latency rise by a third while webhooks were delivered. Events
+	// wait at most about Pace longer.
 	Pace time.Duration
 	// Concurrency bounds the deliveries this worker holds (taken and
 	// not yet back from their attempt), and PerWebhook those of one
