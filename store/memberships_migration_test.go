@@ -81,24 +81,9 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 			if n := strings.Count(def, "DEFERRABLE INITIALLY DEFERRED"); deferred && n != 2 || !deferred && n != 0 {
 				t.Errorf("%s: memberships is %s", when, def)
 			}
-			// Every connection of the pool, held at once, still enforces
-			// foreign keys (the migration turned them off on its own for
-			// the rebuild).
-			var held []*sqlx.Conn
-			for range db.Stats().MaxOpenConnections {
-				conn, err := db.Connx(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				held = append(held, conn)
-				var on int
-				if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
-					t.Errorf("%s: foreign_keys %d, %v", when, on, err)
-				}
-			}
-			for _, c := range held {
-				c.Close()
-			}
+			// The migration turned foreign keys off on its own for the
+			// rebuild.
+			checkForeignKeysOn(t, db, when)
 			var broken int
 			if err := db.GetContext(ctx, &broken, `SELECT COUNT(*) FROM pragma_foreign_key_check`); err != nil || broken != 0 {
 				t.Errorf("%s: %d broken foreign keys, %v", when, broken, err)
@@ -188,21 +173,7 @@ func TestFailedSQLiteMigrationLeavesNoConnectionBehind(t *testing.T) {
 		t.Fatal("the migration went through with its table in the way")
 	}
 	db := s.DB()
-	var held []*sqlx.Conn
-	for range db.Stats().MaxOpenConnections {
-		conn, err := db.Connx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, conn)
-		var on int
-		if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
-			t.Errorf("foreign_keys %d, %v after the failed migration", on, err)
-		}
-	}
-	for _, c := range held {
-		c.Close()
-	}
+	checkForeignKeysOn(t, db, "after the failed migration")
 	// A write goes ahead at once: nothing holds SQLite's write lock.
 	writeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -211,5 +182,29 @@ func TestFailedSQLiteMigrationLeavesNoConnectionBehind(t *testing.T) {
 	}
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatalf("the migration once its way is clear: %v", err)
+	}
+}
+
+// checkForeignKeysOn checks that every connection of the pool, held at
+// once (so that none is left out), enforces foreign keys.
+func checkForeignKeysOn(t *testing.T, db *sqlx.DB, when string) {
+	t.Helper()
+	ctx := context.Background()
+	var held []*sqlx.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range db.Stats().MaxOpenConnections {
+		conn, err := db.Connx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		var on int
+		if err := conn.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil || on != 1 {
+			t.Errorf("%s: foreign_keys %d, %v", when, on, err)
+		}
 	}
 }
