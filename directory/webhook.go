@@ -68,9 +68,11 @@ type WebhookDelivery struct {
 	CreatedAt     time.Time
 	FinishedAt    *time.Time
 
-	// Filled in by a claim: what to send, and where.
-	Payload json.RawMessage
-	Webhook Webhook
+	// Filled in by a claim: what to send, where, and until when the
+	// worker holds the delivery (after that another claim may take it).
+	Payload     json.RawMessage
+	Webhook     Webhook
+	LeasedUntil time.Time
 }
 
 // WebhookAttempt is one try of a delivery.
@@ -171,11 +173,15 @@ type WebhookStore interface {
 	// when lease is nil). Concurrent callers are serialized, so numbers
 	// are committed in order.
 	PublishEvents(ctx context.Context, now time.Time, limit int, newID func() string, lease *DeliveryLease) (int, []WebhookDelivery, error)
-	// ClaimWebhookDeliveries leases up to limit due deliveries of enabled
-	// webhooks (not those in skip) until lockedUntil, counting an attempt
-	// on each. A delivery is due only when no earlier one of its webhook
-	// about the same subject is pending. No two callers get the same.
-	ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]WebhookDelivery, error)
+	// ClaimWebhookDeliveries leases due deliveries of enabled webhooks
+	// that fit in lease (see DeliveryLease), counting an attempt on each,
+	// and looks at no more than limit of them. A delivery is due only when
+	// no earlier one of its webhook about the same subject is pending. No
+	// two callers get the same.
+	ClaimWebhookDeliveries(ctx context.Context, limit int, lease *DeliveryLease) ([]WebhookDelivery, error)
+	// FindStoppedWebhooks returns those of ids that are disabled or no
+	// longer exist.
+	FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, error)
 	// FinishWebhookDeliveries records attempts (as[i] of ds[i]) and where
 	// the deliveries stand (DeliveryPending: tried again at
 	// NextAttemptAt). Only the latest claim of a delivery sets its status.
@@ -189,6 +195,7 @@ type WebhookStore interface {
 	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
 	// now.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
+	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)              // oldest first
 	// FindAdminEmails returns the addresses of the account's active
@@ -395,11 +402,27 @@ func (s *Service) PublishAndLeaseEvents(ctx context.Context, limit int, lease De
 	return s.store.PublishEvents(ctx, now, limit, newID, &lease)
 }
 
-// ClaimWebhookDeliveries takes up to limit due deliveries for WebhookLease,
-// passing over the webhooks in skip (those the caller is busy with).
-func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]WebhookDelivery, error) {
+// ClaimWebhookDeliveries takes due deliveries that fit in lease (retries,
+// and what other workers left) for WebhookLease, looking at no more than
+// limit of them.
+func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int, lease DeliveryLease) ([]WebhookDelivery, error) {
 	now := s.clock()
-	return s.store.ClaimWebhookDeliveries(ctx, now, now.Add(WebhookLease), limit, skip)
+	lease.Now, lease.Until = now, now.Add(WebhookLease)
+	return s.store.ClaimWebhookDeliveries(ctx, limit, &lease)
+}
+
+// StoppedWebhooks returns those of ids that are disabled or removed: a
+// worker holding their deliveries sends them no more.
+func (s *Service) StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error) {
+	stopped, err := s.store.FindStoppedWebhooks(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find stopped webhooks: %w", err)
+	}
+	out := make(map[string]bool, len(stopped))
+	for _, id := range stopped {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // WebhookResult is the outcome of one attempt of a delivery.

@@ -191,11 +191,10 @@ func TestEndpointDisabled(t *testing.T) {
 	cases := []struct {
 		name   string
 		status int
-		wait   time.Duration // simulated time to let pass
 		reason string
 	}{
-		{"410 Gone", 410, 0, "410 Gone"},
-		{"failing for a day", 500, 25 * time.Hour, "failed every delivery for 24h0m0s"},
+		{"410 Gone", 410, "410 Gone"},
+		{"failing for a day", 500, "failed every delivery for 24h0m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,7 +210,7 @@ func TestEndpointDisabled(t *testing.T) {
 				r.start(t)
 				scimCreates(t, r.svc, a, "p", 3)
 				waitFor(t, "the endpoint disabled", 30*time.Second, func() bool {
-					clk.Add(tc.wait / 20)
+					r.retryNow(t, w.ID) // retries back off up to 6 h: a day is about 16 attempts
 					hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
 					return hook.DisabledAt != nil
 				})
@@ -248,7 +247,7 @@ func TestEndpointDisabled(t *testing.T) {
 				rc.setAnswer(nil)
 				must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
 				waitFor(t, "what waited, after enabling", 30*time.Second, func() bool {
-					clk.Add(time.Hour)
+					r.retryNow(t, w.ID)
 					return len(rc.accepted()) >= 6
 				})
 			})
@@ -398,17 +397,22 @@ func TestDeliveriesLeasedAsTheyBecomeReady(t *testing.T) {
 		if d := leased[0]; d.Attempts != 1 || len(d.Payload) == 0 || d.Webhook.URL != hook.URL {
 			t.Errorf("leased delivery: attempts %d, payload %q, webhook %q; want 1, the event, %s", d.Attempts, d.Payload, d.Webhook.URL, hook.URL)
 		}
+		if until := clk.Now().Add(directory.WebhookLease).Truncate(time.Microsecond); !leased[0].LeasedUntil.Equal(until) {
+			t.Errorf("leased until %v; want %v", leased[0].LeasedUntil, until)
+		}
 		// A claim (another worker) takes the other ready ones, never the
 		// leased one, nor a person's second event, nor the disabled
-		// endpoint's.
-		claimed := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil))
+		// endpoint's; and no more than its lease has room for of one
+		// endpoint.
+		claimed := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, directory.DeliveryLease{Room: 10, PerWebhook: 2, Held: map[string]int{hook.ID: 1}}))
+		claimed = append(claimed, must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, claimAll))...)
 		for _, d := range claimed {
 			if d.WebhookID != hook.ID {
 				t.Errorf("claimed a delivery for webhook %s", d.WebhookID)
 			}
 		}
 		if got, wantIDs := eventIDs(claimed), []string{want[2].ID, want[4].ID}; !slices.Equal(got, wantIDs) {
-			t.Errorf("claimed events %v; want %v (the other people's first)", got, wantIDs)
+			t.Errorf("claimed events %v, one at a time; want %v (the other people's first)", got, wantIDs)
 		}
 		// Recording the first person's success leases their second event.
 		next := must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, []directory.WebhookResult{{Delivery: leased[0], Status: 200}},
@@ -424,7 +428,7 @@ func TestDeliveriesLeasedAsTheyBecomeReady(t *testing.T) {
 		if len(next) != 0 {
 			t.Errorf("leased %d (event %s) in a batch where the endpoint failed; want none", len(next), next[0].EventID)
 		}
-		claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil))
+		claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, claimAll))
 		if len(claimed) != 1 || claimed[0].EventID != want[3].ID {
 			t.Errorf("claimed %v; want the second person's second event, %s", eventIDs(claimed), want[3].ID)
 		}
@@ -440,11 +444,14 @@ func TestDeliveriesLeasedAsTheyBecomeReady(t *testing.T) {
 		if len(leased) != 0 {
 			t.Errorf("leased %d with no room", len(leased))
 		}
-		if claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, nil)); len(claimed) != 1 {
+		if claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, claimAll)); len(claimed) != 1 {
 			t.Errorf("claimed %d after publishing with no room; want the new person's first event", len(claimed))
 		}
 	})
 }
+
+// claimAll is a lease with room for everything a test claims.
+var claimAll = directory.DeliveryLease{Room: 1000, PerWebhook: 1000}
 
 func eventIDs(ds []directory.WebhookDelivery) []string {
 	var out []string
@@ -535,6 +542,61 @@ func TestGoneStopsWaitingRequests(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStoppedEndpointGetsNothingMore: deliveries waiting for an
+// endpoint's turn are not sent once it is removed, or disabled elsewhere
+// (by another replica that saw it fail for a day); the disabled one's are
+// given back with their attempts uncounted, and arrive once it is enabled.
+func TestStoppedEndpointGetsNothingMore(t *testing.T) {
+	for _, how := range []string{"removed", "disabled"} {
+		t.Run(how, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *storeT) {
+				ctx := context.Background()
+				clk := newClock()
+				r := newRig(t, s, clk, 0)
+				rc := newReceiver(t)
+				release := make(chan struct{})
+				var started atomic.Int64
+				rc.setAnswer(func(received) int {
+					if started.Add(1) == 1 {
+						<-release
+					}
+					return 200
+				})
+				a := mustAccount(t, r.svc, "acme", "acme.example")
+				hook, _ := r.webhook(t, rc.URL, a.ID)
+				r.start(t, func(c *events.Config) { c.Parallel = 1 })
+				var releasing sync.Once
+				free := func() { releasing.Do(func() { close(release) }) }
+				t.Cleanup(free) // before the worker stops: it waits for the request
+				const people = 5
+				scimCreates(t, r.svc, a, "p", people) // five first events wait for one request
+				waitFor(t, "the first request", 10*time.Second, func() bool { return started.Load() == 1 })
+				if how == "removed" {
+					check(t, r.svc.RemoveWebhook(ctx, operator, hook.ID))
+				} else if _, err := s.DisableWebhook(ctx, hook.ID, "failed for a day", clk.Now()); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(100 * time.Millisecond) // a round or more
+				free()
+				time.Sleep(300 * time.Millisecond) // the others would be sent now
+				if n := started.Load(); n != 1 {
+					t.Fatalf("the %s endpoint got %d requests; want 1, the one in flight", how, n)
+				}
+				if how == "removed" {
+					return
+				}
+				for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100)) {
+					if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, d.ID))); n != d.Attempts {
+						t.Errorf("delivery %s: %d attempts counted, %d logged", d.ID, d.Attempts, n)
+					}
+				}
+				must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, hook.ID))
+				waitFor(t, "every event delivered after enabling", 10*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
+			})
+		})
+	}
 }
 
 // TestNoSendAfterLongWait: a delivery that waited for a slow endpoint's

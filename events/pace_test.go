@@ -20,8 +20,8 @@ type countingDirectory struct {
 	claims, records, claimed atomic.Int64
 }
 
-func (c *countingDirectory) ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error) {
-	ds, err := c.Directory.ClaimWebhookDeliveries(ctx, limit, skip)
+func (c *countingDirectory) ClaimWebhookDeliveries(ctx context.Context, limit int, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
+	ds, err := c.Directory.ClaimWebhookDeliveries(ctx, limit, lease)
 	if len(ds) > 0 {
 		c.claims.Add(1)
 		c.claimed.Add(int64(len(ds)))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,7 +19,8 @@ import (
 // Directory is what the worker needs of the directory.
 type Directory interface {
 	PublishAndLeaseEvents(ctx context.Context, limit int, lease directory.DeliveryLease) (int, []directory.WebhookDelivery, error)
-	ClaimWebhookDeliveries(ctx context.Context, limit int, skip []string) ([]directory.WebhookDelivery, error)
+	ClaimWebhookDeliveries(ctx context.Context, limit int, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
+	StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
 }
@@ -41,9 +43,9 @@ type Config struct {
 	Client    Poster
 	Secrets   Opener
 	Logger    *slog.Logger
-	// Now stamps signatures, ends rotation overlaps and times how long a
-	// delivery waits to be sent (against its lease, which the directory
-	// times with the same clock); time.Now when nil.
+	// Now stamps signatures, ends rotation overlaps and tells whether a
+	// delivery's lease has room for its attempt (the directory times
+	// leases with the same clock); time.Now when nil.
 	Now func() time.Time
 	// Poll is how long the worker waits when there is nothing to do.
 	Poll time.Duration
@@ -57,14 +59,13 @@ type Config struct {
 	Pace time.Duration
 	// Concurrency bounds the deliveries this worker holds (taken and
 	// not yet back from their attempt), and PerWebhook those of one
-	// webhook: a webhook at the bound is passed over, and a claim takes
-	// at most PerWebhook, so a slow endpoint holds fewer than
-	// 2*PerWebhook (a quarter, by default) and the others keep moving.
-	// Parallel bounds the requests to one webhook at a time; the rest of
-	// its deliveries wait their turn in the worker. 2*PerWebhook/Parallel
-	// requests one after another, each taking the outbound client's whole
-	// timeout, should end within sendWithin (by default 8 times 10 s,
-	// against 90 s); a delivery still waiting then is not sent.
+	// webhook (an eighth, by default), so that a slow endpoint leaves
+	// the others room. Parallel bounds the requests to one webhook at a
+	// time; the rest of its deliveries wait their turn in the worker.
+	// PerWebhook/Parallel requests one after another, each taking the
+	// outbound client's whole timeout, should end well within a lease
+	// (by default 4 times 10 s, against 90 s); a delivery still waiting
+	// then is not sent.
 	Concurrency int
 	PerWebhook  int
 	Parallel    int
@@ -121,24 +122,26 @@ const (
 // recordBatch bounds how many attempts one transaction records.
 const recordBatch = 256
 
-// sendWithin is how long after a worker took a delivery it may still
-// start its attempt. Its lease (directory.WebhookLease, 2 minutes) must
-// outlast the attempt (up to the outbound client's 10 s) and its record
-// (the next round), with room for the clocks of replicas to differ: a
-// delivery whose lease ran out is claimed and sent again by another
-// worker, perhaps after the person's next event. One that waited longer
-// (for a slow endpoint's turn) is given back unsent instead.
-const sendWithin = directory.WebhookLease - 30*time.Second
+// leaseMargin is how long before its lease ends a delivery's attempt must
+// start. The lease (directory.WebhookLease, 2 minutes from when it was
+// taken) must outlast the attempt (up to the outbound client's 10 s) and
+// its record (the next round), with room for the clocks of replicas to
+// differ: a delivery whose lease ran out is claimed and sent again by
+// another worker, perhaps after the person's next event. One that waited
+// longer (for a slow endpoint's turn) is given back unsent instead.
+const leaseMargin = 30 * time.Second
 
 // endpoint is what a worker knows of a webhook it holds deliveries of.
 type endpoint struct {
 	held  int           // deliveries held; the Run goroutine's own
 	slots chan struct{} // one per request in flight
-	gone  atomic.Bool   // it answered 410 Gone: send it nothing more
+	// stopped: it answered 410 Gone, or it was disabled or removed; its
+	// deliveries still waiting are given back unsent.
+	stopped atomic.Bool
 }
 
 // returned is a delivery back from its attempt, or not attempted (the
-// worker stopped, the endpoint is gone, or it waited too long): then it
+// worker stopped, the endpoint stopped, or it waited too long): then it
 // is given back, and the next claim takes it.
 type returned struct {
 	r         directory.WebhookResult
@@ -195,19 +198,21 @@ func (w *Worker) Run(ctx context.Context) {
 		w.record(context.WithoutCancel(ctx), results, directory.DeliveryLease{})
 		sweeping.Wait()
 	}()
-	held := func() map[string]int {
-		m := make(map[string]int, len(endpoints))
-		for id, ep := range endpoints {
-			m[id] = ep.held
-		}
-		return m
-	}
+	// lease is what the worker may take now: room for Concurrency, and
+	// nothing of a stopped endpoint.
 	lease := func() directory.DeliveryLease {
-		room := w.cfg.Concurrency - inFlight
+		l := directory.DeliveryLease{Room: w.cfg.Concurrency - inFlight, PerWebhook: w.cfg.PerWebhook,
+			Held: make(map[string]int, len(endpoints)), Skip: map[string]bool{}}
 		if ctx.Err() != nil {
-			room = 0 // stopping: take nothing more
+			l.Room = 0 // stopping: take nothing more
 		}
-		return directory.DeliveryLease{Room: room, PerWebhook: w.cfg.PerWebhook, Held: held()}
+		for id, ep := range endpoints {
+			l.Held[id] = ep.held
+			if ep.stopped.Load() {
+				l.Skip[id] = true
+			}
+		}
+		return l
 	}
 	var batch []directory.WebhookDelivery
 	take := func(ds []directory.WebhookDelivery) {
@@ -225,7 +230,7 @@ func (w *Worker) Run(ctx context.Context) {
 	// dispatch sends the round's deliveries, the i-th after i*spread.
 	dispatch := func(spread time.Duration) {
 		outstanding = len(batch)
-		rd, taken := round, w.cfg.Now()
+		rd := round
 		for i, d := range batch {
 			ep := endpoints[d.WebhookID]
 			go func() {
@@ -243,12 +248,12 @@ func (w *Worker) Run(ctx context.Context) {
 					return
 				}
 				defer func() { <-ep.slots }()
-				if ep.gone.Load() || w.cfg.Now().Sub(taken) > sendWithin || ctx.Err() != nil {
+				if ep.stopped.Load() || !w.cfg.Now().Before(d.LeasedUntil.Add(-leaseMargin)) || ctx.Err() != nil {
 					return
 				}
 				b.r, b.attempted = w.Deliver(ctx, d), true
 				if b.r.Status == http.StatusGone {
-					ep.gone.Store(true) // it is disabled as this is recorded
+					ep.stopped.Store(true) // it is disabled as this is recorded
 				}
 			}()
 		}
@@ -280,6 +285,7 @@ func (w *Worker) Run(ctx context.Context) {
 		var leased []directory.WebhookDelivery
 		results, leased = w.record(context.WithoutCancel(ctx), results, lease())
 		take(leased)
+		w.stopEndpoints(ctx, endpoints)
 		published, ds, err := w.cfg.Directory.PublishAndLeaseEvents(ctx, publishBatch, lease())
 		take(ds)
 		if ctx.Err() != nil {
@@ -303,15 +309,10 @@ func (w *Worker) Run(ctx context.Context) {
 			w.log.ErrorContext(ctx, "publish events", "err", err)
 		}
 		limit, claimed := 0, 0
-		if free := w.cfg.Concurrency - inFlight; free > 0 {
-			var skip []string
-			for id, ep := range endpoints {
-				if ep.held >= w.cfg.PerWebhook || ep.gone.Load() {
-					skip = append(skip, id)
-				}
-			}
-			limit = min(free, claimBatch, w.cfg.PerWebhook)
-			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, limit, skip)
+		if l := lease(); l.Room > 0 {
+			l.Room = min(l.Room, claimBatch)
+			limit = l.Room
+			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, claimBatch, l)
 			if _, down := w.outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
@@ -392,12 +393,40 @@ func (w *Worker) sweep(ctx context.Context) {
 // the database could not record them.
 const keptResults = 4096
 
+// stopEndpoints marks the endpoints disabled or removed since the worker
+// took their deliveries, so that those still waiting for their turn are
+// given back unsent rather than sent for as long as their leases last.
+func (w *Worker) stopEndpoints(ctx context.Context, endpoints map[string]*endpoint) {
+	var ids []string
+	for id, ep := range endpoints {
+		if !ep.stopped.Load() {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	stopped, err := w.cfg.Directory.StoppedWebhooks(ctx, ids)
+	if err != nil {
+		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, "look for stopped webhooks", "err", err)
+		}
+		return
+	}
+	for id := range stopped {
+		endpoints[id].stopped.Store(true)
+	}
+}
+
 // record writes results, up to recordBatch a transaction, and returns
 // those it could not write (for the next round) and the deliveries
 // leased as they were made ready. Nothing is leased for an endpoint that
 // failed in results: the failure may disable it.
 func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, lease directory.DeliveryLease) (left []directory.WebhookResult, leased []directory.WebhookDelivery) {
-	lease.Skip = map[string]bool{}
+	lease.Skip = maps.Clone(lease.Skip)
+	if lease.Skip == nil {
+		lease.Skip = map[string]bool{}
+	}
 	for _, r := range results {
 		if r.Err != nil && !r.NotAttempted {
 			lease.Skip[r.Delivery.WebhookID] = true

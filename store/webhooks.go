@@ -230,7 +230,7 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 				var lockedUntil sql.NullTime
 				if ready && lease.Take(w) {
 					lockedUntil = sql.NullTime{Time: lease.Until, Valid: true}
-					d.Attempts, d.Payload, d.Webhook = 1, m.Payload, w
+					d.Attempts, d.Payload, d.Webhook, d.LeasedUntil = 1, m.Payload, w, lease.Until
 					leased = append(leased, d)
 				}
 				rows = append(rows, d.ID, d.WebhookID, d.EventID, d.Seq, d.Subject, ready, now, now, lockedUntil, d.Attempts)
@@ -416,12 +416,12 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 		}
 		leased = append(leased, rows...)
 	}
-	return s.toSend(ctx, leased, webhooks)
+	return s.toSend(ctx, leased, webhooks, lease.Until)
 }
 
-// toSend returns leased deliveries with what to send: their events and
-// webhooks (found here unless in webhooks).
-func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[string]directory.Webhook) ([]directory.WebhookDelivery, error) {
+// toSend returns deliveries leased until until with what to send: their
+// events and webhooks (found here unless in webhooks).
+func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[string]directory.Webhook, until time.Time) ([]directory.WebhookDelivery, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -459,7 +459,7 @@ func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[str
 			}
 			webhooks[r.WebhookID] = w
 		}
-		d.Webhook = w
+		d.Webhook, d.LeasedUntil = w, until
 		out = append(out, d)
 	}
 	return out, nil
@@ -498,40 +498,99 @@ func (r deliveryRow) delivery() directory.WebhookDelivery {
 // subject: that is what keeps a person's events in order. (Testing "no
 // earlier one is pending" here instead made every claim cost a probe per
 // pending delivery, and a quadratic anti-join on PostgreSQL before its
-// statistics caught up with a burst.) Disabled webhooks are passed as a
-// list rather than joined, so the walk stays on the ready index.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now, lockedUntil time.Time, limit int, skip []string) ([]directory.WebhookDelivery, error) {
+// statistics caught up with a burst.) Disabled webhooks, and those the
+// lease passes over, are passed as a list rather than joined, so the walk
+// stays on the ready index. Which of the due deliveries fit in the lease
+// is decided here, in the order of the feed: one webhook's backlog must
+// not fill a worker (the lease bounds each webhook's share), and the due
+// rows it locks and leaves are free again at commit.
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
 	var out []directory.WebhookDelivery
 	err := s.within(ctx, func(s *Store) error {
-		var disabled []string
-		if err := sqlx.SelectContext(ctx, s.q, &disabled, `SELECT id FROM webhooks WHERE disabled_at IS NOT NULL`); err != nil {
+		out = nil
+		lease := lease.Clone() // a transaction tried again starts afresh
+		var skip []string
+		if err := sqlx.SelectContext(ctx, s.q, &skip, `SELECT id FROM webhooks WHERE disabled_at IS NOT NULL`); err != nil {
 			return s.dialect.wrap(err, "find disabled webhooks")
 		}
-		skip = append(disabled, skip...)
-		args := []any{lockedUntil, now, now}
+		for id := range lease.Skip {
+			skip = append(skip, id)
+		}
+		for id, n := range lease.Held {
+			if n >= lease.PerWebhook {
+				skip = append(skip, id)
+			}
+		}
+		args := []any{lease.Now, lease.Now}
 		skipping := ""
 		if len(skip) > 0 {
-			skipping = ` AND d.webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
+			skipping = ` AND webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
 			for _, id := range skip {
 				args = append(args, id)
 			}
 		}
 		args = append(args, limit)
-		var rows []deliveryRow
-		err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`UPDATE webhook_deliveries SET locked_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT d.id FROM webhook_deliveries d
-				WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.locked_until IS NULL OR d.locked_until <= ?)
-				`+skipping+`
-				AND d.ready
-				ORDER BY d.seq LIMIT ?`+s.dialect.skipLocked+`)
-			RETURNING `+deliveryColumns), args...)
-		if err != nil {
-			return s.dialect.wrap(err, "claim webhook deliveries")
+		var due []struct {
+			ID        string `db:"id"`
+			WebhookID string `db:"webhook_id"`
 		}
-		out, err = s.toSend(ctx, rows, map[string]directory.Webhook{})
+		err := sqlx.SelectContext(ctx, s.q, &due, s.rebind(`SELECT id, webhook_id FROM webhook_deliveries
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)`+skipping+`
+			AND ready
+			ORDER BY seq LIMIT ?`+s.dialect.skipLocked), args...)
+		if err != nil {
+			return s.dialect.wrap(err, "find due webhook deliveries")
+		}
+		var take []string
+		for _, d := range due {
+			if lease.Take(directory.Webhook{ID: d.WebhookID}) {
+				take = append(take, d.ID)
+			}
+		}
+		slices.Sort(take) // concurrent writers lock rows in the same order
+		var rows []deliveryRow
+		for chunk := range slices.Chunk(take, 500) {
+			q, args, err := sqlx.In(`UPDATE webhook_deliveries SET locked_until = ?, attempts = attempts + 1
+				WHERE id IN (?) RETURNING `+deliveryColumns, lease.Until, chunk)
+			if err != nil {
+				return fmt.Errorf("claim webhook deliveries: %w", err)
+			}
+			var part []deliveryRow
+			if err := sqlx.SelectContext(ctx, s.q, &part, s.rebind(q), args...); err != nil {
+				return s.dialect.wrap(err, "claim webhook deliveries")
+			}
+			rows = append(rows, part...)
+		}
+		out, err = s.toSend(ctx, rows, map[string]directory.Webhook{}, lease.Until)
 		return err
 	})
 	return out, err
+}
+
+// FindStoppedWebhooks returns those of ids that are disabled or no longer
+// exist; see directory.WebhookStore.
+func (s *Store) FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, error) {
+	enabled := map[string]bool{}
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(`SELECT id FROM webhooks WHERE disabled_at IS NULL AND id IN (?)`, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("find enabled webhooks: %w", err)
+		}
+		var found []string
+		if err := sqlx.SelectContext(ctx, s.q, &found, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "find enabled webhooks")
+		}
+		for _, id := range found {
+			enabled[id] = true
+		}
+	}
+	var stopped []string
+	for _, id := range ids {
+		if !enabled[id] {
+			stopped = append(stopped, id)
+		}
+	}
+	return stopped, nil
 }
 
 // FinishWebhookDeliveries records attempts and where their deliveries
@@ -671,6 +730,19 @@ func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now tim
 		WHERE id = ? RETURNING `+deliveryColumns), now, now, id)
 	if err != nil {
 		err = s.dialect.wrap(err, "redeliver")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.WebhookDelivery{}, directory.NotFoundError(fmt.Sprintf("no webhook delivery %s", id))
+		}
+		return directory.WebhookDelivery{}, err
+	}
+	return r.delivery(), nil
+}
+
+// FindWebhookDelivery returns one delivery.
+func (s *Store) FindWebhookDelivery(ctx context.Context, id string) (directory.WebhookDelivery, error) {
+	var r deliveryRow
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE id = ?`), id); err != nil {
+		err = s.dialect.wrap(err, "find webhook delivery")
 		if directory.KindOf(err) == directory.NotFound {
 			return directory.WebhookDelivery{}, directory.NotFoundError(fmt.Sprintf("no webhook delivery %s", id))
 		}
