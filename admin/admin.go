@@ -26,6 +26,9 @@ type Config struct {
 	// login.Handler); without them the previews answer 404.
 	Mail   MailPreview
 	SignIn SignInPreview
+	// Secrets seals the signing secrets of the webhooks the Webhooks page
+	// adds and rotates (certs.Sealer); without it those are refused.
+	Secrets SecretSealer
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
 	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
@@ -36,25 +39,26 @@ type Config struct {
 
 // Handler serves the console's pages.
 type Handler struct {
-	dir    *directory.Service
-	pages  *web.Renderer
-	cookie web.SessionCookie
-	log    *slog.Logger
-	tmpl   map[string]*template.Template
-	setup  ConnectionSetup
-	mail   MailPreview
-	signIn SignInPreview
+	dir     *directory.Service
+	pages   *web.Renderer
+	cookie  web.SessionCookie
+	log     *slog.Logger
+	tmpl    map[string]*template.Template
+	setup   ConnectionSetup
+	mail    MailPreview
+	signIn  SignInPreview
+	secrets SecretSealer
 	// baseURL is Config.BaseURL.
 	baseURL string
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL, mail: cfg.Mail, signIn: cfg.SignIn}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL, mail: cfg.Mail, signIn: cfg.SignIn, secrets: cfg.Secrets}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -93,6 +97,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerProvisioning(mux)
 	h.registerDomains(mux)
 	h.registerMail(mux)
+	h.registerWebhooks(mux)
 	// Anything else under an account's console is a 404 only for the
 	// people who may see that the console exists.
 	mux.Handle("/admin/{account}/", h.pages.Handler(h.console(func(http.ResponseWriter, *http.Request, view) error {

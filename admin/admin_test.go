@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/admin"
+	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
@@ -53,7 +54,11 @@ func newSite(t *testing.T, s *store.Store) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn})
+	sealer, err := certs.NewSealer(bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}

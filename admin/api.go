@@ -45,19 +45,23 @@ type APIConfig struct {
 	// Imports reads uploaded spreadsheets (bulk.Spreadsheets); without it
 	// an upload is 501.
 	Imports SpreadsheetReader
+	// Secrets seals the signing secrets of the webhooks it adds and
+	// rotates (certs.Sealer); without it those answer 501.
+	Secrets SecretSealer
 	Logger  *slog.Logger
 }
 
 // API serves /api/v1.
 type API struct {
-	dir    *directory.Service
-	sheets SpreadsheetReader
-	log    *slog.Logger
+	dir     *directory.Service
+	sheets  SpreadsheetReader
+	secrets SecretSealer
+	log     *slog.Logger
 }
 
 // NewAPI returns the JSON API over cfg.Directory.
 func NewAPI(cfg APIConfig) *API {
-	a := &API{dir: cfg.Directory, sheets: cfg.Imports, log: cfg.Logger}
+	a := &API{dir: cfg.Directory, sheets: cfg.Imports, secrets: cfg.Secrets, log: cfg.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -108,6 +112,14 @@ var routes = []route{
 	{"GET", importsPath + "/{id}", (*API).getImport},
 	{"GET", importsPath + "/{id}/report", (*API).getImportReport},
 	{"POST", importsPath + "/{id}/cancel", (*API).cancelImport},
+	{"GET", webhooksPath, (*API).listWebhooks},
+	{"POST", webhooksPath, (*API).addWebhook},
+	{"GET", webhooksPath + "/{id}", (*API).getWebhook},
+	{"DELETE", webhooksPath + "/{id}", (*API).removeWebhook},
+	{"POST", webhooksPath + "/{id}/rotate-secret", (*API).rotateWebhookSecret},
+	{"POST", webhooksPath + "/{id}/enable", (*API).enableWebhook},
+	{"GET", webhooksPath + "/{id}/deliveries", (*API).listWebhookDeliveries},
+	{"POST", webhooksPath + "/{id}/deliveries/{delivery}/redeliver", (*API).redeliverWebhook},
 	{"GET", "/api/v1/events", (*API).listEvents},
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/bulk"
+	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/store"
@@ -30,6 +31,7 @@ type apiSite struct {
 	keyAID      string
 	opKey       string
 	dns         *dnstest.Server
+	sealer      *certs.Sealer
 }
 
 func newAPISite(t *testing.T, s *store.Store) *apiSite {
@@ -44,11 +46,14 @@ func newAPISiteWith(t *testing.T, s *store.Store, sheets admin.SpreadsheetReader
 	dns := dnstest.Start(t)
 	svc := directory.NewService(directory.Config{Store: s, Resolver: dns.Resolver(), Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
 	mux := http.NewServeMux()
-	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets}).Register(mux)
+	sealer, err := certs.NewSealer(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: sealer}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	site := &apiSite{svc: svc, server: srv, dns: dns}
-	var err error
+	site := &apiSite{svc: svc, server: srv, dns: dns, sealer: sealer}
 	if site.alpha, err = svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "alpha", Name: "Alpha", Domains: []string{"alpha.test"}}); err != nil {
 		t.Fatal(err)
 	}

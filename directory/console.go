@@ -36,6 +36,11 @@ const (
 	// ManageDomains is claiming, verifying and withdrawing email domains:
 	// a verified domain makes the account the home of its people.
 	ManageDomains Action = "manage_domains"
+	// ManageWebhooks is adding, rotating, enabling and removing the
+	// account's webhook endpoints, and seeing and resending their
+	// deliveries: an endpoint receives every change to the account's
+	// people.
+	ManageWebhooks Action = "manage_webhooks"
 )
 
 // Permission is one row of the table of who may do what.
@@ -57,6 +62,7 @@ var permissions = []Permission{
 	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
 	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},
 	{ManageDomains, "claim, verify and withdraw the account's email domains", []Role{RoleOwner}},
+	{ManageWebhooks, "add, rotate, enable and remove the account's webhooks; see and resend their deliveries", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.

@@ -1,0 +1,240 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
+)
+
+// SecretSealer seals a secret for the purpose the directory names;
+// certs.Sealer is the real one. Webhook signing secrets are kept sealed:
+// the worker opens them to sign.
+type SecretSealer interface {
+	Seal(plaintext []byte, purpose string) string
+}
+
+// newWebhookSecret makes a signing secret, and the sealing the directory
+// asks for as it stores it.
+func newWebhookSecret(s SecretSealer) (string, func(purpose string) string) {
+	secret := events.NewSecret()
+	return secret, func(purpose string) string { return s.Seal([]byte(secret), purpose) }
+}
+
+const webhooksPath = "/api/v1/accounts/{account}/webhooks"
+
+// defaultOverlap is how long a rotated-out secret keeps signing when the
+// request does not say.
+const defaultOverlap = 24 * time.Hour
+
+type webhookJSON struct {
+	ID             string     `json:"id"`
+	URL            string     `json:"url"`
+	Events         []string   `json:"events"` // empty: every type
+	State          string     `json:"state"`  // enabled, failing, disabled
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	FailingSince   *time.Time `json:"failing_since"`
+	RotationEnds   *time.Time `json:"previous_secret_until"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Secret         string     `json:"secret,omitempty"` // only in the answers that make one
+}
+
+func toWebhook(w directory.Webhook) webhookJSON {
+	out := webhookJSON{ID: w.ID, URL: w.URL, Events: w.EventTypes, State: webhookState(w), DisabledReason: w.DisabledReason,
+		FailingSince: w.FailingSince, CreatedAt: w.CreatedAt}
+	if out.Events == nil {
+		out.Events = []string{}
+	}
+	if w.PreviousSecret != "" {
+		out.RotationEnds = w.PreviousUntil
+	}
+	return out
+}
+
+// webhookState words where an endpoint stands, as the console and the API
+// show it.
+func webhookState(w directory.Webhook) string {
+	switch {
+	case w.DisabledAt != nil:
+		return "disabled"
+	case w.FailingSince != nil:
+		return "failing"
+	}
+	return "enabled"
+}
+
+type webhookDeliveryJSON struct {
+	ID         string               `json:"id"`
+	EventID    string               `json:"event_id"`
+	Status     string               `json:"status"` // pending, delivered, failed
+	NextTry    *time.Time           `json:"next_attempt_at"`
+	LastStatus int                  `json:"last_status"`
+	LastError  string               `json:"last_error,omitempty"`
+	CreatedAt  time.Time            `json:"created_at"`
+	Attempts   []webhookAttemptJSON `json:"attempts"`
+}
+
+type webhookAttemptJSON struct {
+	At         time.Time `json:"at"`
+	Status     int       `json:"status"` // 0: no answer came
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
+	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, Status: string(d.Status), LastStatus: d.LastStatus, LastError: d.LastError,
+		CreatedAt: d.CreatedAt, Attempts: make([]webhookAttemptJSON, len(d.Log))}
+	if d.Status == directory.DeliveryPending {
+		out.NextTry = &d.NextAttemptAt
+	}
+	for i, a := range d.Log {
+		out.Attempts[i] = webhookAttemptJSON{At: a.At, Status: a.Status, Error: a.Error, DurationMS: a.Duration.Milliseconds()}
+	}
+	return out
+}
+
+// noSecrets answers a request that would make a signing secret on a
+// server built without a sealer.
+var noSecrets = problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
+	detail: "This server does not make webhook secrets."}
+
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	hooks, err := a.dir.AccountWebhooks(r.Context(), adm)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(hooks))
+	for i, h := range hooks {
+		out[i] = toWebhook(h)
+	}
+	return writeJSON(w, http.StatusOK, page(out, ""))
+}
+
+func (a *API) addWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	var in struct {
+		URL    string   `json:"url"`
+		Events []string `json:"events"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	if a.secrets == nil {
+		return noSecrets
+	}
+	secret, seal := newWebhookSecret(a.secrets)
+	h, err := a.dir.AddAccountWebhook(r.Context(), adm, in.URL, in.Events, seal)
+	if err != nil {
+		return err
+	}
+	out := toWebhook(h)
+	out.Secret = secret
+	shownOnce(w)
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	h, err := a.dir.AccountWebhook(r.Context(), adm, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toWebhook(h))
+}
+
+func (a *API) removeWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	if err := a.dir.RemoveAccountWebhook(r.Context(), adm, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	in := struct {
+		OverlapSeconds *int64 `json:"overlap_seconds"`
+	}{}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	if a.secrets == nil {
+		return noSecrets
+	}
+	overlap := defaultOverlap
+	if in.OverlapSeconds != nil {
+		// Out of range (the directory says which) rather than overflowed.
+		overlap = time.Duration(max(min(*in.OverlapSeconds, 1<<31), -1)) * time.Second
+	}
+	secret, seal := newWebhookSecret(a.secrets)
+	h, err := a.dir.RotateAccountWebhookSecret(r.Context(), adm, r.PathValue("id"), overlap, seal)
+	if err != nil {
+		return err
+	}
+	out := toWebhook(h)
+	out.Secret = secret
+	shownOnce(w)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) enableWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	h, err := a.dir.EnableAccountWebhook(r.Context(), adm, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toWebhook(h))
+}
+
+func (a *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	limit, err := pageSize(r, 20, 100)
+	if err != nil {
+		return err
+	}
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	ds, err := a.dir.AccountWebhookDeliveries(r.Context(), adm, r.PathValue("id"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookDeliveryJSON, len(ds))
+	for i, d := range ds {
+		out[i] = toWebhookDelivery(d)
+	}
+	return writeJSON(w, http.StatusOK, page(out, ""))
+}
+
+func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	d, err := a.dir.RedeliverAccountWebhook(r.Context(), adm, r.PathValue("id"), r.PathValue("delivery"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, toWebhookDelivery(directory.DeliveryWithAttempts{WebhookDelivery: d}))
+}

@@ -1,0 +1,168 @@
+package admin_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestWebhooksAPI: an operator's key manages an account's webhooks: the
+// secret comes once, in the answers that make it, and opens with the
+// server's sealer to what it said; deliveries are listed with their
+// attempts and can be sent again; the account's own key (an admin's
+// rights) may not, another account's webhooks and the platform-wide ones
+// are not found, and bad input is a problem that changes nothing.
+func TestWebhooksAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		site := newAPISite(t, s)
+		base := "/api/v1/accounts/alpha/webhooks"
+
+		r := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/admit", "events": []string{"user.created", "membership.deactivated"}})
+		if r.status != 201 {
+			t.Fatalf("add: %d %s", r.status, r.body)
+		}
+		if cc := r.header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("add: Cache-Control %q; the secret must not be cached", cc)
+		}
+		added := r.json(t)
+		id, secret := added["id"].(string), added["secret"].(string)
+		if !strings.HasPrefix(secret, "whsec_") || added["state"] != "enabled" || len(added["events"].([]any)) != 2 {
+			t.Fatalf("added %v", added)
+		}
+		stored := must[directory.Webhook](t)(site.svc.Webhook(ctx, id))
+		if stored.AccountID != site.alpha.ID {
+			t.Errorf("the webhook belongs to %q; want alpha", stored.AccountID)
+		}
+		if opened, err := site.sealer.Open(stored.Secret, directory.WebhookSecretPurpose(id)); err != nil || string(opened) != secret {
+			t.Errorf("the stored secret opens to %q, %v; want the one answered", opened, err)
+		}
+		got := site.do(t, "GET", base+"/"+id, site.opKey, nil)
+		if got.status != 200 || got.json(t)["secret"] != nil {
+			t.Errorf("get: %d %s; want the webhook without its secret", got.status, got.body)
+		}
+		if l := site.do(t, "GET", base, site.opKey, nil).data(t); len(l) != 1 || l[0]["id"] != id || l[0]["secret"] != nil {
+			t.Errorf("list: %v", l)
+		}
+
+		// Rotating answers a new secret; the old one keeps signing.
+		r = site.do(t, "POST", base+"/"+id+"/rotate-secret", site.opKey, map[string]any{"overlap_seconds": 3600})
+		if r.status != 200 {
+			t.Fatalf("rotate: %d %s", r.status, r.body)
+		}
+		if rot := r.json(t); rot["secret"] == secret || !strings.HasPrefix(rot["secret"].(string), "whsec_") || rot["previous_secret_until"] == nil {
+			t.Errorf("rotated %v", rot)
+		}
+
+		// Bad input: a problem, nothing changed.
+		for _, bad := range []struct {
+			what, method, path string
+			body               any
+			status             int
+		}{
+			{"no URL", "POST", base, map[string]any{}, 400},
+			{"a URL with a password", "POST", base, map[string]any{"url": "https://u:p@hooks.alpha.test/"}, 400},
+			{"ftp", "POST", base, map[string]any{"url": "ftp://hooks.alpha.test/"}, 400},
+			{"an unknown event type", "POST", base, map[string]any{"url": "https://hooks.alpha.test/2", "events": []string{"user.exploded"}}, 400},
+			{"an unknown field", "POST", base, map[string]any{"url": "https://hooks.alpha.test/2", "secret": "whsec_mine"}, 400},
+			{"a week and a second of overlap", "POST", base + "/" + id + "/rotate-secret", map[string]any{"overlap_seconds": 7*24*3600 + 1}, 400},
+			{"a negative overlap", "POST", base + "/" + id + "/rotate-secret", map[string]any{"overlap_seconds": -1}, 400},
+			{"a huge overlap", "POST", base + "/" + id + "/rotate-secret", map[string]any{"overlap_seconds": int64(1) << 62}, 400},
+			{"a limit of 0", "GET", base + "/" + id + "/deliveries?limit=0", nil, 400},
+			{"no such webhook", "GET", base + "/nope", nil, 404},
+			{"no such delivery", "POST", base + "/" + id + "/deliveries/nope/redeliver", nil, 404},
+		} {
+			wantProblem(t, bad.what, site.do(t, bad.method, bad.path, site.opKey, bad.body), bad.status, "")
+		}
+		if hooks := must[[]directory.Webhook](t)(site.svc.Webhooks(ctx, site.alpha.ID)); len(hooks) != 1 {
+			t.Errorf("%d webhooks after the refused requests; want 1", len(hooks))
+		}
+
+		// Deliveries, with their attempts, and redelivery.
+		must[directory.Added](t)(site.svc.AddUser(ctx, site.alpha.ID, operator, directory.NewUser{Email: "new@alpha.test", FirstName: "N", LastName: "U", Role: directory.RoleMember}))
+		if _, err := site.svc.PublishEvents(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		ds := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil)
+		list := ds.data(t)
+		if ds.status != 200 || len(list) != 1 || list[0]["status"] != "pending" || len(list[0]["attempts"].([]any)) != 0 {
+			t.Fatalf("deliveries: %d %s; want the user.created one, pending", ds.status, ds.body)
+		}
+		delivery := list[0]["id"].(string)
+		if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 || r.json(t)["status"] != "pending" {
+			t.Errorf("redeliver: %d %s", r.status, r.body)
+		}
+
+		// Enabling one that is not disabled is harmless.
+		if r := site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil); r.status != 200 || r.json(t)["state"] != "enabled" {
+			t.Errorf("enable: %d %s", r.status, r.body)
+		}
+
+		// The account's own key acts as an admin: webhooks are the owners'.
+		wantProblem(t, "the account's key lists", site.do(t, "GET", base, site.keyA, nil), 403, "")
+		wantProblem(t, "the account's key adds", site.do(t, "POST", base, site.keyA, map[string]any{"url": "https://x.alpha.test/"}), 403, "")
+		// Another account's webhook, or a platform-wide one, is not found
+		// through this account, whatever the key.
+		beta := must[directory.Webhook](t)(site.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: site.beta.ID, URL: "https://hooks.beta.test/"}, func(string) string { return "sealed" }))
+		platform := must[directory.Webhook](t)(site.svc.AddWebhook(ctx, operator, directory.NewWebhook{URL: "https://platform.test/"}, func(string) string { return "sealed" }))
+		for _, other := range []string{beta.ID, platform.ID} {
+			for _, op := range []struct{ method, path string }{
+				{"GET", base + "/" + other},
+				{"DELETE", base + "/" + other},
+				{"POST", base + "/" + other + "/rotate-secret"},
+				{"POST", base + "/" + other + "/enable"},
+				{"GET", base + "/" + other + "/deliveries"},
+			} {
+				wantProblem(t, op.method+" another's webhook", site.do(t, op.method, op.path, site.opKey, nil), 404, "")
+			}
+		}
+		// A delivery of another webhook is not this webhook's.
+		if r := site.do(t, "POST", "/api/v1/accounts/beta/webhooks/"+beta.ID+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 404 {
+			t.Errorf("redelivering alpha's delivery through beta's webhook: %d %s", r.status, r.body)
+		}
+		for _, h := range []string{beta.ID, platform.ID} {
+			if _, err := site.svc.Webhook(ctx, h); err != nil {
+				t.Errorf("webhook %s: %v after the refused removal", h, err)
+			}
+		}
+
+		// At most MaxAccountWebhooks an account.
+		for i := 1; i < directory.MaxAccountWebhooks; i++ {
+			if r := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/" + string(rune('a'+i))}); r.status != 201 {
+				t.Fatalf("add %d: %d %s", i, r.status, r.body)
+			}
+		}
+		wantProblem(t, "one webhook too many", site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/z"}), 400, "")
+
+		// Removed, it is gone with its deliveries.
+		if r := site.do(t, "DELETE", base+"/"+id, site.opKey, nil); r.status != 204 {
+			t.Fatalf("remove: %d %s", r.status, r.body)
+		}
+		wantProblem(t, "a removed webhook", site.do(t, "GET", base+"/"+id, site.opKey, nil), 404, "")
+		audit := must[[]directory.AuditEvent](t)(site.svc.AuditEvents(ctx, site.alpha.ID, 100))
+		for _, action := range []string{"webhook.created", "webhook.secret_rotated", "webhook.redelivered", "webhook.enabled", "webhook.removed"} {
+			found := false
+			for _, e := range audit {
+				found = found || e.Action == action && e.Actor.Name == "provisioning"
+			}
+			if !found {
+				t.Errorf("no %s in alpha's trail by the key", action)
+			}
+		}
+	})
+}
+
+// must returns a function that fails the test on err, else returns v.
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}

@@ -1,0 +1,153 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+func (h *Handler) registerWebhooks(mux *http.ServeMux) {
+	get := func(fn consoleFunc) http.Handler { return h.pages.Handler(h.console(fn)) }
+	post := func(fn consoleFunc) http.Handler { return h.pages.Protect(h.pages.Handler(h.console(fn))) }
+	mux.Handle("GET /admin/{account}/webhooks", get(h.handleWebhooks))
+	mux.Handle("POST /admin/{account}/webhooks", post(h.handleAddWebhook))
+	mux.Handle("GET /admin/{account}/webhooks/{id}", get(h.handleWebhook))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/rotate", post(h.handleRotateWebhook))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/enable", post(h.handleEnableWebhook))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/remove", post(h.handleRemoveWebhook))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/deliveries/{delivery}/redeliver", post(h.handleRedeliver))
+}
+
+type webhooksPage struct {
+	MayChange  bool
+	Webhooks   []directory.Webhook
+	EventTypes []string
+	Max        int
+	// What the add form was sent with, shown again when refused.
+	URL    string
+	Chosen map[string]bool
+	// Secret is a secret just made, for the webhook SecretOf: shown on
+	// this response only.
+	Secret, SecretOf string
+}
+
+var webhookNotices = map[string]string{
+	"removed":     "The webhook has been removed with its deliveries.",
+	"enabled":     "The webhook is enabled: what waited for it is delivered, in order.",
+	"redelivered": "The delivery will be sent again in a moment, with the same webhook-id.",
+}
+
+func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, v view, status int, p webhooksPage) error {
+	v.Section = "webhooks"
+	p.MayChange, p.EventTypes, p.Max = v.Admin.Can(directory.ManageWebhooks), directory.EventTypes, directory.MaxAccountWebhooks
+	if p.MayChange {
+		hooks, err := h.dir.AccountWebhooks(r.Context(), v.Admin)
+		if err != nil {
+			return err
+		}
+		p.Webhooks = hooks
+	}
+	if done := r.URL.Query().Get("done"); webhookNotices[done] != "" && status == http.StatusOK && p.Secret == "" {
+		v.Notice, v.Done = webhookNotices[done], done
+	}
+	v.Page = p
+	h.render(w, r, status, "webhooks", "Webhooks", v)
+	return nil
+}
+
+func (h *Handler) handleWebhooks(w http.ResponseWriter, r *http.Request, v view) error {
+	return h.webhooks(w, r, v, http.StatusOK, webhooksPage{})
+}
+
+// handleAddWebhook answers with the page itself, not a redirect: the
+// secret exists in this response only (pages are sent no-store).
+func (h *Handler) handleAddWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if err := r.ParseForm(); err != nil {
+		return directory.InvalidError("The form could not be read.")
+	}
+	if h.secrets == nil {
+		return directory.InvalidError("This server does not make webhook secrets.")
+	}
+	types := r.PostForm["events"]
+	secret, seal := newWebhookSecret(h.secrets)
+	hook, err := h.dir.AddAccountWebhook(r.Context(), v.Admin, r.PostFormValue("url"), types, seal)
+	if directory.KindOf(err) == directory.Invalid {
+		v.Problems = directory.ProblemsOf(err)
+		chosen := map[string]bool{}
+		for _, t := range types {
+			chosen[t] = true
+		}
+		return h.webhooks(w, r, v, http.StatusBadRequest, webhooksPage{URL: r.PostFormValue("url"), Chosen: chosen})
+	}
+	if err != nil {
+		return err
+	}
+	return h.webhooks(w, r, v, http.StatusOK, webhooksPage{Secret: secret, SecretOf: hook.URL})
+}
+
+func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if h.secrets == nil {
+		return directory.InvalidError("This server does not make webhook secrets.")
+	}
+	secret, seal := newWebhookSecret(h.secrets)
+	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal)
+	if err != nil {
+		return err
+	}
+	return h.webhooks(w, r, v, http.StatusOK, webhooksPage{Secret: secret, SecretOf: hook.URL})
+}
+
+func (h *Handler) handleEnableWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if _, err := h.dir.EnableAccountWebhook(r.Context(), v.Admin, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/webhooks?done=enabled", http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) handleRemoveWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if err := h.dir.RemoveAccountWebhook(r.Context(), v.Admin, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/webhooks?done=removed", http.StatusSeeOther)
+	return nil
+}
+
+type webhookPage struct {
+	Webhook    directory.Webhook
+	State      string
+	Deliveries []directory.DeliveryWithAttempts
+	Overlap    time.Duration
+}
+
+// handleWebhook shows one webhook and its newest deliveries, each with
+// every attempt.
+func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Section = "webhooks"
+	ctx, id := r.Context(), r.PathValue("id")
+	hook, err := h.dir.AccountWebhook(ctx, v.Admin, id)
+	if err != nil {
+		return err
+	}
+	ds, err := h.dir.AccountWebhookDeliveries(ctx, v.Admin, id, 50)
+	if err != nil {
+		return err
+	}
+	if done := r.URL.Query().Get("done"); done == "redelivered" {
+		v.Notice, v.Done = webhookNotices[done], done
+	}
+	v.Page = webhookPage{Webhook: hook, State: webhookState(hook), Deliveries: ds, Overlap: defaultOverlap}
+	h.render(w, r, http.StatusOK, "webhook", "Webhook "+hook.URL, v)
+	return nil
+}
+
+func (h *Handler) handleRedeliver(w http.ResponseWriter, r *http.Request, v view) error {
+	id := r.PathValue("id")
+	if _, err := h.dir.RedeliverAccountWebhook(r.Context(), v.Admin, id, r.PathValue("delivery")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, v.Base+"/webhooks/"+url.PathEscape(id)+"?done=redelivered", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,126 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+var secretValue = regexp.MustCompile(`<code id="secret-value">([^<]+)</code>`)
+
+// TestWebhooksPage: an owner adds an endpoint for some event types and
+// sees its secret once; a refused URL is said and the form keeps what was
+// typed; the webhook's page lists its deliveries with their attempts and
+// sends one again; rotating shows a new secret once; a disabled endpoint
+// is enabled; removing it removes it. An admin is told webhooks are the
+// owners'; another account's owner reaches nothing of them.
+func TestWebhooksPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a, b := s.account(t, "acme"), s.account(t, "beta")
+		owner := s.add(t, a, "olive@acme.example", directory.RoleOwner)
+		p := s.signIn(t, owner, a)
+		if code, _ := p.get("/admin/acme/webhooks"); code != 200 {
+			t.Fatalf("Webhooks page: %d", code)
+		}
+		p.sees("No webhook yet.", `value="membership.deactivated"`)
+		if code, _ := p.post("/admin/acme/webhooks", url.Values{"url": {"http://10.0.0.1:8080/hook\x00"}, "events": {"user.created"}}); code != http.StatusBadRequest {
+			t.Errorf("a URL with a NUL: %d; want 400", code)
+		}
+		p.sees("is not a URL", `value="user.created" checked`)
+		if code, _ := p.post("/admin/acme/webhooks", url.Values{"url": {"https://hooks.acme.example/admit"}, "events": {"user.created", "membership.deactivated"}}); code != 200 {
+			t.Fatalf("add: %d\n%s", code, p.last)
+		}
+		m := secretValue.FindStringSubmatch(p.last)
+		if m == nil || !strings.HasPrefix(m[1], "whsec_") {
+			t.Fatalf("no secret on the page:\n%s", p.last)
+		}
+		secret := m[1]
+		hooks := must[[]directory.Webhook](t)(s.svc.Webhooks(ctx, a.ID))
+		if len(hooks) != 1 || hooks[0].URL != "https://hooks.acme.example/admit" || len(hooks[0].EventTypes) != 2 {
+			t.Fatalf("webhooks %+v", hooks)
+		}
+		hook := hooks[0]
+		p.get("/admin/acme/webhooks")
+		if strings.Contains(p.last, secret) {
+			t.Error("the secret is shown again")
+		}
+		p.sees("user.created, membership.deactivated", "Enabled")
+
+		// Its page: deliveries with attempts, and sending one again.
+		must[directory.Added](t)(s.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "sam@acme.example", FirstName: "S", LastName: "M", Role: directory.RoleMember}))
+		if _, err := s.svc.PublishEvents(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := p.get("/admin/acme/webhooks/" + hook.ID); code != 200 {
+			t.Fatalf("webhook page: %d", code)
+		}
+		p.sees("Pending", "none yet", "Send again")
+		ds := must[[]directory.WebhookDelivery](t)(s.svc.WebhookDeliveries(ctx, hook.ID, 10))
+		if len(ds) != 2 {
+			t.Fatalf("%d deliveries; want the user.created of olive and of sam (published after the webhook was added)", len(ds))
+		}
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/deliveries/"+ds[0].ID+"/redeliver", url.Values{}); code != 200 {
+			t.Fatalf("send again: %d\n%s", code, p.last)
+		}
+		p.sees("will be sent again")
+
+		// Rotating shows a new secret once.
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/rotate", url.Values{}); code != 200 {
+			t.Fatalf("rotate: %d", code)
+		}
+		if m := secretValue.FindStringSubmatch(p.last); m == nil || m[1] == secret {
+			t.Errorf("rotating showed no new secret:\n%s", p.last)
+		}
+
+		// Disabled (a day of failures), it is enabled from the page.
+		if _, err := st.DisableWebhook(ctx, hook.ID, "the endpoint failed every delivery for 24h0m0s", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		p.get("/admin/acme/webhooks")
+		p.sees("Disabled: the endpoint failed every delivery")
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/enable", url.Values{}); code != 200 {
+			t.Fatalf("enable: %d", code)
+		}
+		p.sees("is enabled")
+		if h := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); h.DisabledAt != nil {
+			t.Error("still disabled")
+		}
+
+		// An admin is told; beta's owner reaches nothing of acme's.
+		ada := s.add(t, a, "ada@acme.example", directory.RoleAdmin)
+		pa := s.signIn(t, ada, a)
+		pa.get("/admin/acme/webhooks")
+		pa.sees("Only the owners of this account see and manage its webhooks")
+		if strings.Contains(pa.last, hook.URL) {
+			t.Error("an admin sees the endpoint")
+		}
+		if code, _ := pa.post("/admin/acme/webhooks/"+hook.ID+"/remove", url.Values{}); code != http.StatusForbidden {
+			t.Errorf("an admin removing: %d; want 403", code)
+		}
+		bo := s.add(t, b, "bo@beta.example", directory.RoleOwner)
+		pb := s.signIn(t, bo, b)
+		for _, path := range []string{"/admin/beta/webhooks/" + hook.ID + "/remove", "/admin/beta/webhooks/" + hook.ID + "/rotate"} {
+			if code, _ := pb.post(path, url.Values{}); code != http.StatusNotFound {
+				t.Errorf("beta's owner: %s: %d; want 404", path, code)
+			}
+		}
+		if code, _ := pb.get("/admin/beta/webhooks/" + hook.ID); code != http.StatusNotFound {
+			t.Errorf("beta's owner viewing acme's webhook: %d; want 404", code)
+		}
+
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/remove", url.Values{}); code != 200 {
+			t.Fatalf("remove: %d", code)
+		}
+		p.sees("has been removed", "No webhook yet.")
+	})
+}

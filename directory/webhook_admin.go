@@ -1,0 +1,140 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// MaxAccountWebhooks bounds the endpoints of one account. Its owners
+// choose them, and each endpoint holds a share of every delivery worker
+// (events.Config.PerWebhook): a few slow ones must not fill a worker
+// that other accounts' events wait for.
+const MaxAccountWebhooks = 5
+
+// The webhooks of an account, as its owners manage them in the console
+// and the API. They reach only their own account's endpoints: a
+// platform-wide one (which receives every account's events) is the
+// operators', and is "not found" here, as another account's is.
+
+// AccountWebhooks lists the account's webhooks.
+func (s *Service) AccountWebhooks(ctx context.Context, adm Admin) ([]Webhook, error) {
+	if err := adm.ready(ManageWebhooks); err != nil {
+		return nil, err
+	}
+	return s.store.FindWebhooks(ctx, adm.Account.ID)
+}
+
+// AccountWebhook returns one of the account's webhooks.
+func (s *Service) AccountWebhook(ctx context.Context, adm Admin, id string) (Webhook, error) {
+	if err := adm.ready(ManageWebhooks); err != nil {
+		return Webhook{}, err
+	}
+	if !lookupable(id) {
+		return Webhook{}, NotFoundError("no such webhook in this account")
+	}
+	w, err := s.store.FindWebhook(ctx, id)
+	if KindOf(err) == NotFound || err == nil && (w.AccountID == "" || w.AccountID != adm.Account.ID) {
+		return Webhook{}, NotFoundError("no such webhook in this account")
+	}
+	return w, err
+}
+
+// AddAccountWebhook adds an endpoint for the account's events (of types,
+// or all). seal seals its secret, which the caller shows once.
+func (s *Service) AddAccountWebhook(ctx context.Context, adm Admin, url string, types []string, seal func(purpose string) string) (Webhook, error) {
+	if err := adm.ready(ManageWebhooks); err != nil {
+		return Webhook{}, err
+	}
+	hooks, err := s.store.FindWebhooks(ctx, adm.Account.ID)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("add webhook: %w", err)
+	}
+	if len(hooks) >= MaxAccountWebhooks {
+		return Webhook{}, InvalidError(fmt.Sprintf("an account has at most %d webhooks; remove one first", MaxAccountWebhooks))
+	}
+	return s.AddWebhook(ctx, adm.Actor(), NewWebhook{AccountID: adm.Account.ID, URL: url, EventTypes: types}, seal)
+}
+
+// RemoveAccountWebhook removes one of the account's webhooks with its
+// deliveries.
+func (s *Service) RemoveAccountWebhook(ctx context.Context, adm Admin, id string) error {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+		return err
+	}
+	return s.RemoveWebhook(ctx, adm.Actor(), id)
+}
+
+// RotateAccountWebhookSecret gives one of the account's webhooks a new
+// secret; the old one signs beside it for overlap.
+func (s *Service) RotateAccountWebhookSecret(ctx context.Context, adm Admin, id string, overlap time.Duration, seal func(purpose string) string) (Webhook, error) {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+		return Webhook{}, err
+	}
+	return s.RotateWebhookSecret(ctx, adm.Actor(), id, overlap, seal)
+}
+
+// EnableAccountWebhook enables one of the account's webhooks again.
+func (s *Service) EnableAccountWebhook(ctx context.Context, adm Admin, id string) (Webhook, error) {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+		return Webhook{}, err
+	}
+	return s.EnableWebhook(ctx, adm.Actor(), id)
+}
+
+// DeliveryWithAttempts is a delivery with every attempt of it.
+type DeliveryWithAttempts struct {
+	WebhookDelivery
+	Log []WebhookAttempt // every attempt, oldest first
+}
+
+// AccountWebhookDeliveries returns the newest deliveries (up to limit) of
+// one of the account's webhooks, each with its attempts.
+func (s *Service) AccountWebhookDeliveries(ctx context.Context, adm Admin, id string, limit int) ([]DeliveryWithAttempts, error) {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+		return nil, err
+	}
+	ds, err := s.WebhookDeliveries(ctx, id, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeliveryWithAttempts, len(ds))
+	for i, d := range ds {
+		as, err := s.store.FindWebhookAttempts(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = DeliveryWithAttempts{WebhookDelivery: d, Log: as}
+	}
+	return out, nil
+}
+
+// RedeliverAccountWebhook sends one of the webhook's deliveries again, at
+// once, with the same webhook-id; the trail records who asked.
+func (s *Service) RedeliverAccountWebhook(ctx context.Context, adm Admin, webhookID, deliveryID string) (WebhookDelivery, error) {
+	w, err := s.AccountWebhook(ctx, adm, webhookID)
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	if !lookupable(deliveryID) {
+		return WebhookDelivery{}, NotFoundError("no such delivery of this webhook")
+	}
+	var d WebhookDelivery
+	err = s.store.Tx(ctx, func(tx Store) error {
+		found, err := tx.FindWebhookDelivery(ctx, deliveryID)
+		if KindOf(err) == NotFound || err == nil && found.WebhookID != w.ID {
+			return NotFoundError("no such delivery of this webhook")
+		}
+		if err != nil {
+			return err
+		}
+		if d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock()); err != nil {
+			return err
+		}
+		return s.recordWebhook(ctx, tx, adm.Actor(), w, "webhook.redelivered", map[string]any{"delivery": d.ID, "event": d.EventID})
+	})
+	if err != nil {
+		return WebhookDelivery{}, fmt.Errorf("redeliver: %w", err)
+	}
+	return d, nil
+}
