@@ -27,8 +27,8 @@ type Config struct {
 	Mail   MailPreview
 	SignIn SignInPreview
 	// Secrets seals the signing secrets of the webhooks the Webhooks page
-	// adds and rotates (certs.Sealer); without it those are refused.
-	Secrets SecretSealer
+	// adds and rotates (events.Secrets); without it those are refused.
+	Secrets WebhookSecrets
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
 	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
@@ -47,7 +47,7 @@ type Handler struct {
 	setup   ConnectionSetup
 	mail    MailPreview
 	signIn  SignInPreview
-	secrets SecretSealer
+	secrets WebhookSecrets
 	// baseURL is Config.BaseURL.
 	baseURL string
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/store"
@@ -58,7 +59,7 @@ func newSite(t *testing.T, s *store.Store) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: sealer})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,8 @@ type APIConfig struct {
 	// an upload is 501.
 	Imports SpreadsheetReader
 	// Secrets seals the signing secrets of the webhooks it adds and
-	// rotates (certs.Sealer); without it those answer 501.
-	Secrets SecretSealer
+	// rotates (events.Secrets); without it those answer 501.
+	Secrets WebhookSecrets
 	Logger  *slog.Logger
 }
 
@@ -55,7 +55,7 @@ type APIConfig struct {
 type API struct {
 	dir     *directory.Service
 	sheets  SpreadsheetReader
-	secrets SecretSealer
+	secrets WebhookSecrets
 	log     *slog.Logger
 }
 

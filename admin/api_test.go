@@ -17,6 +17,7 @@ import (
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/directory/dnstest"
+	"github.com/admit-dev/admit/events"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -50,7 +51,7 @@ func newAPISiteWith(t *testing.T, s *store.Store, sheets admin.SpreadsheetReader
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: sealer}).Register(mux)
+	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: events.Secrets{Sealer: sealer}}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	site := &apiSite{svc: svc, server: srv, dns: dns, sealer: sealer}

@@ -5,21 +5,13 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
-	"github.com/admit-dev/admit/events"
 )
 
-// SecretSealer seals a secret for the purpose the directory names;
-// certs.Sealer is the real one. Webhook signing secrets are kept sealed:
-// the worker opens them to sign.
-type SecretSealer interface {
-	Seal(plaintext []byte, purpose string) string
-}
-
-// newWebhookSecret makes a signing secret, and the sealing the directory
-// asks for as it stores it.
-func newWebhookSecret(s SecretSealer) (string, func(purpose string) string) {
-	secret := events.NewSecret()
-	return secret, func(purpose string) string { return s.Seal([]byte(secret), purpose) }
+// WebhookSecrets makes webhook signing secrets: a new one, to show once,
+// and its sealing for the purpose the directory names as it stores it.
+// events.Secrets is the real one.
+type WebhookSecrets interface {
+	New() (secret string, seal func(purpose string) string)
 }
 
 const webhooksPath = "/api/v1/accounts/{account}/webhooks"
@@ -130,7 +122,7 @@ func (a *API) addWebhook(w http.ResponseWriter, r *http.Request, key directory.A
 	if a.secrets == nil {
 		return noSecrets
 	}
-	secret, seal := newWebhookSecret(a.secrets)
+	secret, seal := a.secrets.New()
 	h, err := a.dir.AddAccountWebhook(r.Context(), adm, in.URL, in.Events, seal)
 	if err != nil {
 		return err
@@ -184,7 +176,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key di
 		// Out of range (the directory says which) rather than overflowed.
 		overlap = time.Duration(max(min(*in.OverlapSeconds, 1<<31), -1)) * time.Second
 	}
-	secret, seal := newWebhookSecret(a.secrets)
+	secret, seal := a.secrets.New()
 	h, err := a.dir.RotateAccountWebhookSecret(r.Context(), adm, r.PathValue("id"), overlap, seal)
 	if err != nil {
 		return err

@@ -71,7 +71,7 @@ func (h *Handler) handleAddWebhook(w http.ResponseWriter, r *http.Request, v vie
 		return directory.InvalidError("This server does not make webhook secrets.")
 	}
 	types := r.PostForm["events"]
-	secret, seal := newWebhookSecret(h.secrets)
+	secret, seal := h.secrets.New()
 	hook, err := h.dir.AddAccountWebhook(r.Context(), v.Admin, r.PostFormValue("url"), types, seal)
 	if directory.KindOf(err) == directory.Invalid {
 		v.Problems = directory.ProblemsOf(err)
@@ -91,7 +91,7 @@ func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v 
 	if h.secrets == nil {
 		return directory.InvalidError("This server does not make webhook secrets.")
 	}
-	secret, seal := newWebhookSecret(h.secrets)
+	secret, seal := h.secrets.New()
 	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal)
 	if err != nil {
 		return err

@@ -23,6 +23,21 @@ func NewSecret() string {
 	return secretPrefix + base64.StdEncoding.EncodeToString(key)
 }
 
+// Secrets makes webhook signing secrets sealed for storage, for those who
+// add and rotate webhooks (the console and the API).
+type Secrets struct {
+	Sealer interface {
+		Seal(plaintext []byte, purpose string) string
+	}
+}
+
+// New returns a new secret, to show once, and the sealing the directory
+// asks for as it stores it.
+func (s Secrets) New() (string, func(purpose string) string) {
+	secret := NewSecret()
+	return secret, func(purpose string) string { return s.Sealer.Seal([]byte(secret), purpose) }
+}
+
 // secretKey returns the key of a whsec_ secret.
 func secretKey(secret string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, secretPrefix))

@@ -308,7 +308,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
-	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Secrets: sealer, Logger: log})
+	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Secrets: events.Secrets{Sealer: sealer}, Logger: log})
 	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -329,7 +329,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Mail: mailPreview, SignIn: signIn, Secrets: sealer, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Mail: mailPreview, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -85,9 +85,8 @@ func (c *cli) webhookAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	secret := events.NewSecret()
-	w, err := svc.AddWebhook(ctx, c.actor(), directory.NewWebhook{AccountID: a.ID, URL: *rawURL, EventTypes: eventTypes},
-		func(purpose string) string { return sealer.Seal([]byte(secret), purpose) })
+	secret, seal := events.Secrets{Sealer: sealer}.New()
+	w, err := svc.AddWebhook(ctx, c.actor(), directory.NewWebhook{AccountID: a.ID, URL: *rawURL, EventTypes: eventTypes}, seal)
 	if err != nil {
 		return err
 	}
@@ -166,8 +165,8 @@ func (c *cli) webhookRotateSecret(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		secret := events.NewSecret()
-		w, err := svc.RotateWebhookSecret(ctx, c.actor(), id, *overlap, func(purpose string) string { return sealer.Seal([]byte(secret), purpose) })
+		secret, seal := events.Secrets{Sealer: sealer}.New()
+		w, err := svc.RotateWebhookSecret(ctx, c.actor(), id, *overlap, seal)
 		if err != nil {
 			return err
 		}
