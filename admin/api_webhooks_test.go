@@ -2,8 +2,12 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -22,7 +26,7 @@ func TestWebhooksAPI(t *testing.T) {
 		site := newAPISite(t, s)
 		base := "/api/v1/accounts/alpha/webhooks"
 
-		r := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/admit", "events": []string{"user.created", "membership.deactivated"}})
+		r := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/admit", "events": []string{"user.created", "membership.deactivated", "user.created"}})
 		if r.status != 201 {
 			t.Fatalf("add: %d %s", r.status, r.body)
 		}
@@ -93,11 +97,21 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Fatalf("deliveries: %d %s; want the user.created one, pending", ds.status, ds.body)
 		}
 		delivery := list[0]["id"].(string)
+		// Pending, it goes out on its own (in its person's order).
+		wantProblem(t, "sending a pending delivery again", site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil), 409, "")
+		deliver(t, site.svc, 200)
+		if list := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil).data(t); list[0]["status"] != "delivered" || len(list[0]["attempts"].([]any)) != 1 {
+			t.Fatalf("after an attempt: %v", list[0])
+		}
 		if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 || r.json(t)["status"] != "pending" {
 			t.Errorf("redeliver: %d %s", r.status, r.body)
 		}
 
-		// Enabling one that is not disabled is harmless.
+		// Enabling is for a disabled webhook: it clears the failures.
+		wantProblem(t, "enabling an enabled webhook", site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil), 409, "")
+		if _, err := s.DisableWebhook(ctx, id, "the endpoint answered 410 Gone", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 		if r := site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil); r.status != 200 || r.json(t)["state"] != "enabled" {
 			t.Errorf("enable: %d %s", r.status, r.body)
 		}
@@ -130,11 +144,21 @@ func TestWebhooksAPI(t *testing.T) {
 			}
 		}
 
-		// At most MaxAccountWebhooks an account.
-		for i := 1; i < directory.MaxAccountWebhooks; i++ {
-			if r := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/" + string(rune('a'+i))}); r.status != 201 {
-				t.Fatalf("add %d: %d %s", i, r.status, r.body)
-			}
+		// At most MaxAccountWebhooks an account, however many adds race.
+		var wg sync.WaitGroup
+		var raced atomic.Int64
+		for i := range 12 {
+			wg.Go(func() {
+				if r := site.do(t, "POST", base, site.opKey, map[string]any{"url": fmt.Sprintf("https://hooks.alpha.test/%d", i)}); r.status == 201 {
+					raced.Add(1)
+				} else if r.status != 400 {
+					t.Errorf("add %d: %d %s", i, r.status, r.body)
+				}
+			})
+		}
+		wg.Wait()
+		if n := len(must[[]directory.Webhook](t)(site.svc.Webhooks(ctx, site.alpha.ID))); n != directory.MaxAccountWebhooks || raced.Load() != int64(n-1) {
+			t.Errorf("%d webhooks (%d added at once); want %d", n, raced.Load(), directory.MaxAccountWebhooks)
 		}
 		wantProblem(t, "one webhook too many", site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/z"}), 400, "")
 
@@ -164,5 +188,28 @@ func must[T any](t *testing.T) func(v T, err error) T {
 			t.Fatal(err)
 		}
 		return v
+	}
+}
+
+// deliver makes one attempt of every delivery due, in the order of the
+// feed, as a worker would (the API and console tests run none): the i-th
+// is answered statuses[i], or the last of them.
+func deliver(t *testing.T, svc *directory.Service, statuses ...int) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := svc.ClaimWebhookDeliveries(ctx, 100, directory.DeliveryLease{Room: 100, PerWebhook: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := make([]directory.WebhookResult, len(ds))
+	for i, d := range ds {
+		status := statuses[min(i, len(statuses)-1)]
+		rs[i] = directory.WebhookResult{Delivery: d, Status: status}
+		if status < 200 || status > 299 {
+			rs[i].Err = fmt.Errorf("the endpoint answered %d", status)
+		}
+	}
+	if _, err := svc.RecordWebhookResults(ctx, rs, directory.DeliveryLease{}); err != nil {
+		t.Fatal(err)
 	}
 }

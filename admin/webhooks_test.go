@@ -64,11 +64,20 @@ func TestWebhooksPage(t *testing.T) {
 		if code, _ := p.get("/admin/acme/webhooks/" + hook.ID); code != 200 {
 			t.Fatalf("webhook page: %d", code)
 		}
-		p.sees("Pending", "none yet", "Send again")
+		p.sees("Pending", "none yet")
+		if strings.Contains(p.last, "Send again") {
+			t.Error("Send again offered for a pending delivery")
+		}
 		ds := must[[]directory.WebhookDelivery](t)(s.svc.WebhookDeliveries(ctx, hook.ID, 10))
 		if len(ds) != 2 {
 			t.Fatalf("%d deliveries; want the user.created of olive and of sam (published after the webhook was added)", len(ds))
 		}
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/deliveries/"+ds[0].ID+"/redeliver", url.Values{}); code != http.StatusConflict {
+			t.Errorf("sending a pending delivery again: %d; want 409", code)
+		}
+		deliver(t, s.svc, 503, 200) // olive's fails, sam's (ds[0], the newest) goes
+		p.get("/admin/acme/webhooks/" + hook.ID)
+		p.sees("Pending, next try", ": 503, ", "the endpoint answered 503", "Delivered", "Send again")
 		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/deliveries/"+ds[0].ID+"/redeliver", url.Values{}); code != 200 {
 			t.Fatalf("send again: %d\n%s", code, p.last)
 		}

@@ -154,6 +154,10 @@ type WebhookStore interface {
 	// FindWebhooks returns the account's webhooks, or with accountID
 	// empty every webhook, oldest first.
 	FindWebhooks(ctx context.Context, accountID string) ([]Webhook, error)
+	// CountAccountWebhooks counts the account's webhooks, holding the
+	// account's row until the transaction ends, so that adds to one
+	// account count one after another.
+	CountAccountWebhooks(ctx context.Context, accountID string) (int, error)
 	DeleteWebhook(ctx context.Context, id string) error
 	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
 	// Each of these changes one thing of a webhook's health in one
@@ -240,6 +244,19 @@ func CheckWebhookURL(raw string) error {
 	return nil
 }
 
+// cleanEventTypes returns types once each, in their order, or an error
+// naming those that are no event type: a webhook's list is read for every
+// event published, so it holds at most every type once.
+func cleanEventTypes(types []string) ([]string, error) {
+	var out []string
+	for _, t := range types {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, checkEventTypes(out)
+}
+
 func checkEventTypes(types []string) error {
 	var bad []string
 	for _, t := range types {
@@ -260,13 +277,23 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 	if err := CheckWebhookURL(in.URL); err != nil {
 		return Webhook{}, err
 	}
-	if err := checkEventTypes(in.EventTypes); err != nil {
+	types, err := cleanEventTypes(in.EventTypes)
+	if err != nil {
 		return Webhook{}, err
 	}
 	now := s.clock()
-	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: in.EventTypes, CreatedAt: now, UpdatedAt: now}
+	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: types, CreatedAt: now, UpdatedAt: now}
 	w.Secret = seal(WebhookSecretPurpose(w.ID))
-	err := s.store.Tx(ctx, func(tx Store) error {
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if w.AccountID != "" {
+			n, err := tx.CountAccountWebhooks(ctx, w.AccountID)
+			if err != nil {
+				return err
+			}
+			if n >= MaxAccountWebhooks {
+				return InvalidError(fmt.Sprintf("an account has at most %d webhooks; remove one first", MaxAccountWebhooks))
+			}
+		}
 		if err := tx.CreateWebhook(ctx, w); err != nil {
 			return err
 		}
@@ -366,9 +393,11 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 	return w, nil
 }
 
-// Redeliver sends a delivery again, whatever became of it, at once: an
+// Redeliver sends a delivered or failed delivery again, at once: an
 // operator's resend of an old event does not wait for the person's later
-// events, nor they for it.
+// events, nor they for it. A pending one is refused: it is sent on its
+// own, in its person's order, and may be in flight (sent again now, it
+// could overtake an earlier event, or go twice at once).
 func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDelivery, error) {
 	d, err := s.store.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
 	if err != nil {

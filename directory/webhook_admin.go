@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// MaxAccountWebhooks bounds the endpoints of one account. Its owners
-// choose them, and each endpoint holds a share of every delivery worker
+// MaxAccountWebhooks bounds the endpoints of one account (AddWebhook
+// holds to it, for operators too). Its owners choose them, and each
+// endpoint holds a share of every delivery worker
 // (events.Config.PerWebhook): a few slow ones must not fill a worker
 // that other accounts' events wait for.
 const MaxAccountWebhooks = 5
@@ -46,13 +47,6 @@ func (s *Service) AddAccountWebhook(ctx context.Context, adm Admin, url string, 
 	if err := adm.ready(ManageWebhooks); err != nil {
 		return Webhook{}, err
 	}
-	hooks, err := s.store.FindWebhooks(ctx, adm.Account.ID)
-	if err != nil {
-		return Webhook{}, fmt.Errorf("add webhook: %w", err)
-	}
-	if len(hooks) >= MaxAccountWebhooks {
-		return Webhook{}, InvalidError(fmt.Sprintf("an account has at most %d webhooks; remove one first", MaxAccountWebhooks))
-	}
 	return s.AddWebhook(ctx, adm.Actor(), NewWebhook{AccountID: adm.Account.ID, URL: url, EventTypes: types}, seal)
 }
 
@@ -74,10 +68,16 @@ func (s *Service) RotateAccountWebhookSecret(ctx context.Context, adm Admin, id 
 	return s.RotateWebhookSecret(ctx, adm.Actor(), id, overlap, seal)
 }
 
-// EnableAccountWebhook enables one of the account's webhooks again.
+// EnableAccountWebhook enables one of the account's disabled webhooks
+// again. One that is not disabled is refused: enabling clears its
+// failures, and an endpoint failing for a day would never be disabled.
 func (s *Service) EnableAccountWebhook(ctx context.Context, adm Admin, id string) (Webhook, error) {
-	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+	w, err := s.AccountWebhook(ctx, adm, id)
+	if err != nil {
 		return Webhook{}, err
+	}
+	if w.DisabledAt == nil {
+		return Webhook{}, ConflictError("the webhook is not disabled")
 	}
 	return s.EnableWebhook(ctx, adm.Actor(), id)
 }

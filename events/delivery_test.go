@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -446,6 +447,79 @@ func TestDeliveriesLeasedAsTheyBecomeReady(t *testing.T) {
 		}
 		if claimed = must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, claimAll)); len(claimed) != 1 {
 			t.Errorf("claimed %d after publishing with no room; want the new person's first event", len(claimed))
+		}
+	})
+}
+
+// TestClaimLooksPastAFullEndpoint: when the due deliveries a claim looks
+// at are all one endpoint's, and the lease's share of it fills up, the
+// claim looks on past that endpoint, so one backlog does not hide the
+// others' due deliveries from every replica.
+func TestClaimLooksPastAFullEndpoint(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		r := newRig(t, s, newClock(), 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		busy, _ := r.webhook(t, "http://127.0.0.1:1/busy", a.ID)
+		scimCreates(t, r.svc, a, "p", 3) // three people's first events: due for busy
+		check(t, func() error { _, err := r.svc.PublishEvents(ctx, 100); return err }())
+		other, _ := r.webhook(t, "http://127.0.0.1:1/other", a.ID)
+		scimCreates(t, r.svc, a, "q", 1) // later: due for both
+		check(t, func() error { _, err := r.svc.PublishEvents(ctx, 100); return err }())
+		claimed := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 2, directory.DeliveryLease{Room: 10, PerWebhook: 1}))
+		got := map[string]int{}
+		for _, d := range claimed {
+			got[d.WebhookID]++
+		}
+		if len(claimed) != 2 || got[busy.ID] != 1 || got[other.ID] != 1 {
+			t.Errorf("claimed %d of busy and %d of other (%d in all); want one of each", got[busy.ID], got[other.ID], len(claimed))
+		}
+	})
+}
+
+// TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow: an account's owners read
+// their endpoints' attempts, so a failed request is kept without the
+// address or name admit resolved, and a refused connection reads as a
+// silent one (no port scan through admit); the operators' log has it all.
+func TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		private, _ := r.webhook(t, "https://10.11.12.13/hook", a.ID)
+		closed, _ := r.webhook(t, "http://127.0.0.1:1/hook", a.ID) // allowed, nothing listens
+		scimCreates(t, r.svc, a, "p", 1)
+		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
+		check(t, err)
+		var logs strings.Builder
+		cfg := r.config()
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		w := events.NewWorker(cfg)
+		for _, d := range leased {
+			res := w.Deliver(ctx, d)
+			if res.Err == nil {
+				t.Fatalf("delivery to %s succeeded", d.Webhook.URL)
+			}
+			msg := res.Err.Error()
+			for _, secret := range []string{"10.11.12.13", "127.0.0.1", "refused to connect", "connection refused", "dial"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("%s: the kept error %q says %q", d.Webhook.URL, msg, secret)
+				}
+			}
+			switch d.WebhookID {
+			case private.ID:
+				if !strings.Contains(msg, "refused: ") {
+					t.Errorf("private: %q; want it said that admit refused the address", msg)
+				}
+			case closed.ID:
+				if !strings.Contains(msg, "no answer") {
+					t.Errorf("closed port: %q; want no answer", msg)
+				}
+			}
+		}
+		if !strings.Contains(logs.String(), "10.11.12.13") || !strings.Contains(logs.String(), "connection refused") {
+			t.Errorf("the log lacks the details:\n%s", logs.String())
 		}
 	})
 }

@@ -312,7 +312,10 @@ func (w *Worker) Run(ctx context.Context) {
 		if l := lease(); l.Room > 0 {
 			l.Room = min(l.Room, claimBatch)
 			limit = l.Room
-			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, claimBatch, l)
+			// A look at twice the room, so that what is passed over (a
+			// webhook at its share) leaves enough; no more, so that a
+			// claim locks little of what other replicas could send.
+			ds, err := w.cfg.Directory.ClaimWebhookDeliveries(ctx, min(claimBatch, 2*l.Room), l)
 			if _, down := w.outage.Check(ctx, err); err != nil && !down && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
@@ -464,6 +467,10 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 	if err == nil && (status < 200 || status > 299) {
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
 	}
+	detail := err // the log's; the attempt keeps err, which may be less
+	if pe, ok := err.(postError); ok {
+		detail = pe.err
+	}
 	// A success is logged at Debug: every attempt is in the database
 	// (admit webhook deliveries), and a line for each event, at a
 	// thousand a second, was most of the log and a write for each.
@@ -476,7 +483,7 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 		if err == nil {
 			w.log.Log(ctx, level, "webhook delivered", attrs...)
 		} else {
-			w.log.Log(ctx, level, "webhook delivery failed", append(attrs, "err", err)...)
+			w.log.Log(ctx, level, "webhook delivery failed", append(attrs, "err", detail)...)
 		}
 	}
 	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took}
@@ -501,8 +508,31 @@ func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, er
 	h.Set("webhook-id", d.EventID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	h.Set("webhook-signature", sig)
-	return w.cfg.Client.Post(ctx, d.Webhook.URL, h, d.Payload)
+	status, err := w.cfg.Client.Post(ctx, d.Webhook.URL, h, d.Payload)
+	if err != nil {
+		return 0, postError{err}
+	}
+	return status, nil
 }
+
+// postError is a request that got no answer, as its attempt keeps it. The
+// owners of an account read the attempts of their endpoints, and the URL
+// is theirs to choose: the wording says what happened without the
+// addresses, names and connection details of the network admit reaches
+// (an owner must not map it, or scan its ports by the difference between
+// a refused connection and a silent one). The log keeps the whole error
+// for the operators.
+type postError struct{ err error }
+
+func (e postError) Error() string {
+	var p interface{ Public() string }
+	if errors.As(e.err, &p) {
+		return p.Public()
+	}
+	return "no answer: the connection failed, or no answer came within the timeout (the operators' log says which)"
+}
+
+func (e postError) Unwrap() error { return e.err }
 
 // secrets opens the webhook's signing secrets: the current one, and the
 // previous one while a rotation's overlap lasts.

@@ -50,6 +50,17 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
+// Public words the refusal without the address and the name it was
+// resolved from: what may be shown to someone who chose the URL but must
+// not learn how admit's network resolves names (an account's owner, of a
+// webhook of theirs).
+func (e *RefusedError) Public() string {
+	if !e.Addr.IsValid() {
+		return "refused: " + e.Reason
+	}
+	return "refused: the endpoint's name leads to an address admit does not send to (private, loopback, link-local or cloud metadata, and not in the outbound allow list)"
+}
+
 // Allowance is the allow-list entry that would let the request through:
 // the refused address alone, or for plain http the host. It is empty for
 // a cloud metadata address, which no identity provider lives at.

@@ -90,6 +90,23 @@ func (s *Store) FindWebhooks(ctx context.Context, accountID string) ([]directory
 	return out, nil
 }
 
+// CountAccountWebhooks counts the account's webhooks; see
+// directory.WebhookStore. On PostgreSQL the account's row is locked first
+// (SQLite's transactions take turns already).
+func (s *Store) CountAccountWebhooks(ctx context.Context, accountID string) (int, error) {
+	if s.dialect.lockRows != nil {
+		var id string
+		if err := sqlx.GetContext(ctx, s.q, &id, s.rebind(`SELECT a.id FROM accounts a WHERE a.id = ?`+s.dialect.lockRows("a")), accountID); err != nil {
+			return 0, s.dialect.wrap(err, "lock account")
+		}
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT count(*) FROM webhooks WHERE account_id = ?`), accountID); err != nil {
+		return 0, s.dialect.wrap(err, "count webhooks")
+	}
+	return n, nil
+}
+
 // DeleteWebhook deletes a webhook; its deliveries and attempts go with it.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM webhooks WHERE id = ?`), id)
@@ -416,6 +433,9 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 		}
 		leased = append(leased, rows...)
 	}
+	if len(leased) == 0 {
+		return nil, nil // lease may be nil
+	}
 	return s.toSend(ctx, leased, webhooks, lease.Until)
 }
 
@@ -498,9 +518,9 @@ func (r deliveryRow) delivery() directory.WebhookDelivery {
 // subject: that is what keeps a person's events in order. (Testing "no
 // earlier one is pending" here instead made every claim cost a probe per
 // pending delivery, and a quadratic anti-join on PostgreSQL before its
-// statistics caught up with a burst.) Disabled webhooks, and those the
-// lease passes over, are passed as a list rather than joined, so the walk
-// stays on the ready index. Which of the due deliveries fit in the lease
+// statistics caught up with a burst.) Disabled webhooks are a NOT IN
+// subquery and those the lease passes over a list, rather than a join, so
+// the walk stays on the ready index. Which of the due deliveries fit in the lease
 // is decided here, in the order of the feed: one webhook's backlog must
 // not fill a worker (the lease bounds each webhook's share), and the due
 // rows it locks and leaves are free again at commit.
@@ -510,9 +530,6 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 		out = nil
 		lease := lease.Clone() // a transaction tried again starts afresh
 		var skip []string
-		if err := sqlx.SelectContext(ctx, s.q, &skip, `SELECT id FROM webhooks WHERE disabled_at IS NOT NULL`); err != nil {
-			return s.dialect.wrap(err, "find disabled webhooks")
-		}
 		for id := range lease.Skip {
 			skip = append(skip, id)
 		}
@@ -521,30 +538,54 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 				skip = append(skip, id)
 			}
 		}
-		args := []any{lease.Now, lease.Now}
-		skipping := ""
-		if len(skip) > 0 {
-			skipping = ` AND webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
-			for _, id := range skip {
-				args = append(args, id)
-			}
-		}
-		args = append(args, limit)
-		var due []struct {
-			ID        string `db:"id"`
-			WebhookID string `db:"webhook_id"`
-		}
-		err := sqlx.SelectContext(ctx, s.q, &due, s.rebind(`SELECT id, webhook_id FROM webhook_deliveries
-			WHERE status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)`+skipping+`
-			AND ready
-			ORDER BY seq LIMIT ?`+s.dialect.skipLocked), args...)
-		if err != nil {
-			return s.dialect.wrap(err, "find due webhook deliveries")
-		}
+		// A look at the first limit due deliveries; when the lease's
+		// share of a webhook fills up in it, the webhook is passed over
+		// and the look goes on past it (a few times at most), so that one
+		// endpoint's backlog does not hide the others' due deliveries.
 		var take []string
-		for _, d := range due {
-			if lease.Take(directory.Webhook{ID: d.WebhookID}) {
-				take = append(take, d.ID)
+		seen := map[string]bool{}
+		for look := 0; look < 4 && lease.Room > 0; look++ {
+			args := []any{lease.Now, lease.Now}
+			// Disabled webhooks are a subquery, which PostgreSQL runs once
+			// as a hashed filter: a list of them grew with every endpoint
+			// an account left disabled, to past the parameters a statement
+			// may carry.
+			skipping := ` AND webhook_id NOT IN (SELECT id FROM webhooks WHERE disabled_at IS NOT NULL)`
+			if len(skip) > 0 {
+				skipping += ` AND webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
+				for _, id := range skip {
+					args = append(args, id)
+				}
+			}
+			args = append(args, limit)
+			var due []struct {
+				ID        string `db:"id"`
+				WebhookID string `db:"webhook_id"`
+			}
+			err := sqlx.SelectContext(ctx, s.q, &due, s.rebind(`SELECT id, webhook_id FROM webhook_deliveries
+				WHERE status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)`+skipping+`
+				AND ready
+				ORDER BY seq LIMIT ?`+s.dialect.skipLocked), args...)
+			if err != nil {
+				return s.dialect.wrap(err, "find due webhook deliveries")
+			}
+			full := map[string]bool{}
+			for _, d := range due {
+				if seen[d.ID] {
+					continue // this transaction's own lock: an earlier look took it
+				}
+				seen[d.ID] = true
+				if lease.Take(directory.Webhook{ID: d.WebhookID}) {
+					take = append(take, d.ID)
+				} else if lease.Room > 0 && lease.Held[d.WebhookID] >= lease.PerWebhook {
+					full[d.WebhookID] = true
+				}
+			}
+			if len(due) < limit || len(full) == 0 {
+				break // everything due was seen, or nothing passed over
+			}
+			for id := range full {
+				skip = append(skip, id)
 			}
 		}
 		slices.Sort(take) // concurrent writers lock rows in the same order
@@ -561,6 +602,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 			}
 			rows = append(rows, part...)
 		}
+		var err error
 		out, err = s.toSend(ctx, rows, map[string]directory.Webhook{}, lease.Until)
 		return err
 	})
@@ -727,12 +769,14 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ds []directory.Web
 func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
 	var r deliveryRow
 	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, created_at = ?, finished_at = NULL, locked_until = NULL
-		WHERE id = ? RETURNING `+deliveryColumns), now, now, id)
-	if err != nil {
-		err = s.dialect.wrap(err, "redeliver")
-		if directory.KindOf(err) == directory.NotFound {
-			return directory.WebhookDelivery{}, directory.NotFoundError(fmt.Sprintf("no webhook delivery %s", id))
+		WHERE id = ? AND status <> 'pending' RETURNING `+deliveryColumns), now, now, id)
+	if err = s.dialect.wrap(err, "redeliver"); directory.KindOf(err) == directory.NotFound {
+		if _, err := s.FindWebhookDelivery(ctx, id); err != nil {
+			return directory.WebhookDelivery{}, err
 		}
+		return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s is still to be sent: it goes out on its own, after the earlier events about its person", id))
+	}
+	if err != nil {
 		return directory.WebhookDelivery{}, err
 	}
 	return r.delivery(), nil
