@@ -111,15 +111,20 @@ const (
 // to the worker at once, until Until, counting an attempt, rather than
 // left for a claim. That spares a claim's write of every delivery, and a
 // transaction. Room bounds how many it takes in all; PerWebhook how many
-// of one webhook, counting the Held it holds already; webhooks in Skip
-// are passed over. Now is when the lease is taken: a delivery due later
-// is not taken.
+// of one webhook, counting the Held it holds already; PerAccount (when
+// set) how many of one account's webhooks together, counting
+// HeldByAccount, so that an account's few slow endpoints cannot fill a
+// worker that every account's events wait for (a platform-wide webhook
+// counts for no account); webhooks in Skip are passed over. Now is when
+// the lease is taken: a delivery due later is not taken.
 type DeliveryLease struct {
-	Now, Until time.Time
-	Room       int
-	PerWebhook int
-	Held       map[string]int
-	Skip       map[string]bool
+	Now, Until    time.Time
+	Room          int
+	PerWebhook    int
+	Held          map[string]int
+	PerAccount    int
+	HeldByAccount map[string]int
+	Skip          map[string]bool
 }
 
 // Clone returns a copy of l that Take can count on without changing l
@@ -133,18 +138,35 @@ func (l *DeliveryLease) Clone() *DeliveryLease {
 	if c.Held == nil {
 		c.Held = map[string]int{}
 	}
+	c.HeldByAccount = maps.Clone(l.HeldByAccount)
+	if c.HeldByAccount == nil {
+		c.HeldByAccount = map[string]int{}
+	}
 	return &c
 }
 
 // Take reports whether a ready delivery for w fits in the lease, and
 // counts it if so.
 func (l *DeliveryLease) Take(w Webhook) bool {
-	if l == nil || l.Room <= 0 || w.DisabledAt != nil || l.Skip[w.ID] || l.Held[w.ID] >= l.PerWebhook {
+	if l == nil || l.Room <= 0 || w.DisabledAt != nil || l.Skip[w.ID] || l.Held[w.ID] >= l.PerWebhook || l.accountFull(w.AccountID) {
 		return false
 	}
 	l.Room--
 	l.Held[w.ID]++
+	if w.AccountID != "" {
+		l.HeldByAccount[w.AccountID]++
+	}
 	return true
+}
+
+// Full reports whether the lease has no more room for w's deliveries,
+// though it may have for others'.
+func (l *DeliveryLease) Full(w Webhook) bool {
+	return l.Held[w.ID] >= l.PerWebhook || l.accountFull(w.AccountID)
+}
+
+func (l *DeliveryLease) accountFull(accountID string) bool {
+	return l.PerAccount > 0 && accountID != "" && l.HeldByAccount[accountID] >= l.PerAccount
 }
 
 // WebhookStore is what webhooks and the event feed need of the store.

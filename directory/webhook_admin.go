@@ -7,10 +7,10 @@ import (
 )
 
 // MaxAccountWebhooks bounds the endpoints of one account (AddWebhook
-// holds to it, for operators too). Its owners choose them, and each
-// endpoint holds a share of every delivery worker
-// (events.Config.PerWebhook): a few slow ones must not fill a worker
-// that other accounts' events wait for.
+// holds to it, for operators too). Its owners choose them; each delivery
+// worker bounds what one endpoint, and one account's together, may hold
+// of it (events.Config.PerWebhook and PerAccount), so that slow ones do
+// not fill a worker that other accounts' events wait for.
 const MaxAccountWebhooks = 5
 
 // The webhooks of an account, as its owners manage them in the console

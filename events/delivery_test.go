@@ -185,6 +185,36 @@ func TestSlowReceiverDoesNotStallOthers(t *testing.T) {
 	})
 }
 
+// TestSlowAccountLeavesOthersRoom: an account's endpoints together hold
+// no more than PerAccount of a worker's deliveries, so an account whose
+// endpoints all hang cannot fill the worker that another account's events
+// wait for.
+func TestSlowAccountLeavesOthersRoom(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		r := newRig(t, s, newClock(), time.Minute)
+		hang, other := newReceiver(t), newReceiver(t)
+		release := make(chan struct{})
+		var hanging atomic.Int64
+		hang.setAnswer(func(received) int { hanging.Add(1); <-release; return 200 })
+		slow := mustAccount(t, r.svc, "slow", "slow.example")
+		fine := mustAccount(t, r.svc, "fine", "fine.example")
+		r.webhook(t, hang.URL+"/a", slow.ID)
+		r.webhook(t, hang.URL+"/b", slow.ID)
+		r.webhook(t, other.URL, fine.ID)
+		const perAccount = 4
+		r.start(t, func(c *events.Config) { c.Concurrency, c.PerWebhook, c.PerAccount, c.Parallel = 8, 8, perAccount, 8 })
+		t.Cleanup(func() { close(release) })
+		scimCreates(t, r.svc, slow, "p", 10)
+		waitFor(t, "the slow account's endpoints to hang", 10*time.Second, func() bool { return hanging.Load() >= perAccount })
+		time.Sleep(100 * time.Millisecond) // rounds go by: nothing more may start
+		if n := hanging.Load(); n != perAccount {
+			t.Errorf("%d requests to the slow account's endpoints; want %d, its share", n, perAccount)
+		}
+		scimCreates(t, r.svc, fine, "q", 3)
+		waitFor(t, "the other account's events", 10*time.Second, func() bool { return len(other.accepted()) >= 6 })
+	})
+}
+
 // TestEndpointDisabled: a 410 disables an endpoint at once; failing for a
 // day disables it too. Either way the account's admins are told by email,
 // the audit trail says so, and nothing more is sent to it.
@@ -520,6 +550,39 @@ func TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), "10.11.12.13") || !strings.Contains(logs.String(), "connection refused") {
 			t.Errorf("the log lacks the details:\n%s", logs.String())
+		}
+	})
+}
+
+// TestAccountShareOfALease: a lease takes no more of one account's
+// webhooks together than its PerAccount (counting what is held), as
+// events are published and as deliveries are claimed; a platform-wide
+// webhook counts for no account.
+func TestAccountShareOfALease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		r := newRig(t, s, newClock(), 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		one, _ := r.webhook(t, "http://127.0.0.1:1/one", a.ID)
+		two, _ := r.webhook(t, "http://127.0.0.1:1/two", a.ID)
+		platform, _ := r.webhook(t, "http://127.0.0.1:1/platform", "")
+		scimCreates(t, r.svc, a, "p", 3) // three first events, due for each webhook
+		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, directory.DeliveryLease{Room: 100, PerWebhook: 100, PerAccount: 2})
+		check(t, err)
+		count := func(ds []directory.WebhookDelivery) map[string]int {
+			m := map[string]int{}
+			for _, d := range ds {
+				m[d.WebhookID]++
+			}
+			return m
+		}
+		if got := count(leased); got[one.ID]+got[two.ID] != 2 || got[platform.ID] != 3 {
+			t.Errorf("published and leased %v; want 2 of acme's webhooks together and 3 of the platform's", got)
+		}
+		claimed := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100,
+			directory.DeliveryLease{Room: 100, PerWebhook: 100, PerAccount: 3, HeldByAccount: map[string]int{a.ID: 2}}))
+		if got := count(claimed); len(claimed) != 1 || got[one.ID]+got[two.ID] != 1 {
+			t.Errorf("claimed %v; want one more of acme's", got)
 		}
 	})
 }

@@ -58,9 +58,12 @@ type Config struct {
 	// wait at most about Pace longer.
 	Pace time.Duration
 	// Concurrency bounds the deliveries this worker holds (taken and
-	// not yet back from their attempt), and PerWebhook those of one
-	// webhook (an eighth, by default), so that a slow endpoint leaves
-	// the others room. Parallel bounds the requests to one webhook at a
+	// not yet back from their attempt), PerWebhook those of one webhook
+	// (an eighth, by default) and PerAccount those of one account's
+	// webhooks together (a quarter; an account has at most
+	// directory.MaxAccountWebhooks), so that slow endpoints leave the
+	// others room: their owners must control four accounts to fill a
+	// worker. Parallel bounds the requests to one webhook at a
 	// time; the rest of its deliveries wait their turn in the worker.
 	// PerWebhook/Parallel requests one after another, each taking the
 	// outbound client's whole timeout, should end well within a lease
@@ -68,6 +71,7 @@ type Config struct {
 	// then is not sent.
 	Concurrency int
 	PerWebhook  int
+	PerAccount  int
 	Parallel    int
 	// Retention is how long events are kept (directory.EventRetention
 	// when zero); SweepEvery is how often old ones are swept.
@@ -101,6 +105,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.PerWebhook <= 0 {
 		cfg.PerWebhook = 128
+	}
+	if cfg.PerAccount <= 0 {
+		cfg.PerAccount = 256
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 32
@@ -169,15 +176,20 @@ type returned struct {
 // when there is nothing to do), and what came meanwhile goes in one.
 func (w *Worker) Run(ctx context.Context) {
 	done := make(chan returned, w.cfg.Concurrency)
-	inFlight, endpoints := 0, map[string]*endpoint{}
+	inFlight, endpoints, accounts := 0, map[string]*endpoint{}, map[string]int{}
 	var results []directory.WebhookResult
 	round, outstanding := 0, 0 // this round's deliveries not back yet
 	finish := func(b returned) {
-		id := b.r.Delivery.WebhookID
+		id, account := b.r.Delivery.WebhookID, b.r.Delivery.Webhook.AccountID
 		inFlight--
 		if ep := endpoints[id]; ep != nil {
 			if ep.held--; ep.held == 0 {
 				delete(endpoints, id)
+			}
+		}
+		if account != "" {
+			if accounts[account]--; accounts[account] <= 0 {
+				delete(accounts, account)
 			}
 		}
 		if b.round == round {
@@ -202,7 +214,8 @@ func (w *Worker) Run(ctx context.Context) {
 	// nothing of a stopped endpoint.
 	lease := func() directory.DeliveryLease {
 		l := directory.DeliveryLease{Room: w.cfg.Concurrency - inFlight, PerWebhook: w.cfg.PerWebhook,
-			Held: make(map[string]int, len(endpoints)), Skip: map[string]bool{}}
+			Held: make(map[string]int, len(endpoints)), PerAccount: w.cfg.PerAccount, HeldByAccount: maps.Clone(accounts),
+			Skip: map[string]bool{}}
 		if ctx.Err() != nil {
 			l.Room = 0 // stopping: take nothing more
 		}
@@ -224,6 +237,9 @@ func (w *Worker) Run(ctx context.Context) {
 				endpoints[d.WebhookID] = ep
 			}
 			ep.held++
+			if a := d.Webhook.AccountID; a != "" {
+				accounts[a]++
+			}
 		}
 		batch = append(batch, ds...)
 	}
@@ -322,13 +338,14 @@ func (w *Worker) Run(ctx context.Context) {
 			take(ds)
 			claimed = len(ds)
 		}
-		// The worker took all it may: of everything, of a webhook, or of
-		// a claim. (A webhook at its bound because its endpoint is slow
-		// counts too: its deliveries go out as its requests end, not
-		// spread.)
+		// The worker took all it may: of everything, of a webhook or an
+		// account, or of a claim. (A webhook at its bound because its
+		// endpoint is slow counts too: its deliveries go out as its
+		// requests end, not spread.)
 		full := inFlight >= w.cfg.Concurrency || claimed > 0 && claimed == limit
 		for _, d := range batch {
-			full = full || endpoints[d.WebhookID].held >= w.cfg.PerWebhook
+			a := d.Webhook.AccountID
+			full = full || endpoints[d.WebhookID].held >= w.cfg.PerWebhook || a != "" && accounts[a] >= w.cfg.PerAccount
 		}
 		backlog := published == publishBatch || len(batch) > 0 && full
 		// While the worker keeps up, the round's deliveries start spread
@@ -447,6 +464,9 @@ func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, 
 		for _, d := range ds {
 			lease.Room--
 			lease.Held[d.WebhookID]++
+			if a := d.Webhook.AccountID; a != "" {
+				lease.HeldByAccount[a]++
+			}
 		}
 		leased = append(leased, ds...)
 	}

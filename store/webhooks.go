@@ -543,7 +543,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 		// and the look goes on past it (a few times at most), so that one
 		// endpoint's backlog does not hide the others' due deliveries.
 		var take []string
-		seen := map[string]bool{}
+		seen, accountOf := map[string]bool{}, map[string]string{}
 		for look := 0; look < 4 && lease.Room > 0; look++ {
 			args := []any{lease.Now, lease.Now}
 			// Disabled webhooks are a subquery, which PostgreSQL runs once
@@ -558,10 +558,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 				}
 			}
 			args = append(args, limit)
-			var due []struct {
-				ID        string `db:"id"`
-				WebhookID string `db:"webhook_id"`
-			}
+			var due []dueRow
 			err := sqlx.SelectContext(ctx, s.q, &due, s.rebind(`SELECT id, webhook_id FROM webhook_deliveries
 				WHERE status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)`+skipping+`
 				AND ready
@@ -569,15 +566,19 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 			if err != nil {
 				return s.dialect.wrap(err, "find due webhook deliveries")
 			}
+			if err := s.accountsOf(ctx, due, accountOf); err != nil {
+				return err
+			}
 			full := map[string]bool{}
 			for _, d := range due {
 				if seen[d.ID] {
 					continue // this transaction's own lock: an earlier look took it
 				}
 				seen[d.ID] = true
-				if lease.Take(directory.Webhook{ID: d.WebhookID}) {
+				w := directory.Webhook{ID: d.WebhookID, AccountID: accountOf[d.WebhookID]}
+				if lease.Take(w) {
 					take = append(take, d.ID)
-				} else if lease.Room > 0 && lease.Held[d.WebhookID] >= lease.PerWebhook {
+				} else if lease.Room > 0 && lease.Full(w) {
 					full[d.WebhookID] = true
 				}
 			}
@@ -607,6 +608,41 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 		return err
 	})
 	return out, err
+}
+
+// dueRow is a due delivery a claim looks at.
+type dueRow struct {
+	ID        string `db:"id"`
+	WebhookID string `db:"webhook_id"`
+}
+
+// accountsOf adds the accounts of the webhooks of due that accountOf
+// lacks ("" for a platform-wide one): what a lease's share of an account
+// counts.
+func (s *Store) accountsOf(ctx context.Context, due []dueRow, accountOf map[string]string) error {
+	var ids []string
+	for _, d := range due {
+		if _, ok := accountOf[d.WebhookID]; !ok && !slices.Contains(ids, d.WebhookID) {
+			ids = append(ids, d.WebhookID)
+		}
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(`SELECT id, account_id FROM webhooks WHERE id IN (?)`, chunk)
+		if err != nil {
+			return fmt.Errorf("find the accounts of webhooks: %w", err)
+		}
+		var rows []struct {
+			ID        string         `db:"id"`
+			AccountID sql.NullString `db:"account_id"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+			return s.dialect.wrap(err, "find the accounts of webhooks")
+		}
+		for _, r := range rows {
+			accountOf[r.ID] = r.AccountID.String
+		}
+	}
+	return nil
 }
 
 // FindStoppedWebhooks returns those of ids that are disabled or no longer
