@@ -703,7 +703,8 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 				})
 				a := mustAccount(t, r.svc, "acme", "acme.example")
 				hook, _ := r.webhook(t, rc.URL, a.ID)
-				r.start(t, func(c *events.Config) { c.Parallel = 1 })
+				watch := &roundWatch{Directory: r.svc}
+				r.start(t, func(c *events.Config) { c.Parallel, c.Directory = 1, watch })
 				var releasing sync.Once
 				free := func() { releasing.Do(func() { close(release) }) }
 				t.Cleanup(free) // before the worker stops: it waits for the request
@@ -715,7 +716,10 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 				} else if _, err := s.DisableWebhook(ctx, hook.ID, "failed for a day", clk.Now()); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(100 * time.Millisecond) // a round or more
+				// The worker looks each round: one round may have looked
+				// before the change, the next looks after it.
+				round := watch.rounds.Load()
+				waitFor(t, "a round after the change", 10*time.Second, func() bool { return watch.rounds.Load() >= round+2 })
 				free()
 				time.Sleep(300 * time.Millisecond) // the others would be sent now
 				if n := started.Load(); n != 1 {
@@ -734,6 +738,19 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 			})
 		})
 	}
+}
+
+// roundWatch counts a worker's rounds, by their publishing (which comes
+// after the look for stopped webhooks).
+type roundWatch struct {
+	events.Directory
+	rounds atomic.Int64
+}
+
+func (w *roundWatch) PublishAndLeaseEvents(ctx context.Context, limit int, lease directory.DeliveryLease) (int, []directory.WebhookDelivery, error) {
+	n, ds, err := w.Directory.PublishAndLeaseEvents(ctx, limit, lease)
+	w.rounds.Add(1)
+	return n, ds, err
 }
 
 // TestNoSendAfterLongWait: a delivery that waited for a slow endpoint's
