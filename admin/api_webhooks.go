@@ -127,10 +127,15 @@ func (a *API) addWebhook(w http.ResponseWriter, r *http.Request, key directory.A
 	if err != nil {
 		return err
 	}
+	return writeWithSecret(w, http.StatusCreated, h, secret)
+}
+
+// writeWithSecret answers h with its new secret, in this answer only.
+func writeWithSecret(w http.ResponseWriter, status int, h directory.Webhook, secret string) error {
 	out := toWebhook(h)
 	out.Secret = secret
 	shownOnce(w)
-	return writeJSON(w, http.StatusCreated, out)
+	return writeJSON(w, status, out)
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
@@ -181,10 +186,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key di
 	if err != nil {
 		return err
 	}
-	out := toWebhook(h)
-	out.Secret = secret
-	shownOnce(w)
-	return writeJSON(w, http.StatusOK, out)
+	return writeWithSecret(w, http.StatusOK, h, secret)
 }
 
 func (a *API) enableWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -693,21 +692,11 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 				clk := newClock()
 				r := newRig(t, s, clk, 0)
 				rc := newReceiver(t)
-				release := make(chan struct{})
-				var started atomic.Int64
-				rc.setAnswer(func(received) int {
-					if started.Add(1) == 1 {
-						<-release
-					}
-					return 200
-				})
 				a := mustAccount(t, r.svc, "acme", "acme.example")
 				hook, _ := r.webhook(t, rc.URL, a.ID)
 				watch := &roundWatch{Directory: r.svc}
 				r.start(t, func(c *events.Config) { c.Parallel, c.Directory = 1, watch })
-				var releasing sync.Once
-				free := func() { releasing.Do(func() { close(release) }) }
-				t.Cleanup(free) // before the worker stops: it waits for the request
+				started, free := holdFirst(t, rc)
 				const people = 5
 				scimCreates(t, r.svc, a, "p", people) // five first events wait for one request
 				waitFor(t, "the first request", 10*time.Second, func() bool { return started.Load() == 1 })
@@ -762,20 +751,10 @@ func TestNoSendAfterLongWait(t *testing.T) {
 		clk := newClock()
 		r := newRig(t, s, clk, 0)
 		rc := newReceiver(t)
-		release := make(chan struct{})
-		var started atomic.Int64
-		rc.setAnswer(func(received) int {
-			if started.Add(1) == 1 {
-				<-release
-			}
-			return 200
-		})
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		hook, _ := r.webhook(t, rc.URL, a.ID)
 		r.start(t, func(c *events.Config) { c.Parallel = 1 })
-		var releasing sync.Once
-		free := func() { releasing.Do(func() { close(release) }) }
-		t.Cleanup(free) // before the worker stops: it waits for the request
+		started, free := holdFirst(t, rc)
 		const people = 3
 		scimCreates(t, r.svc, a, "p", people)
 		waitFor(t, "the first request", 10*time.Second, func() bool { return started.Load() == 1 })

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,6 +174,25 @@ func newReceiver(t testing.TB) *receiver {
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+// holdFirst makes rc hold its first request until free is called, and
+// acknowledge every request; started counts the requests begun. Call it
+// after starting the worker: free then runs before the worker is stopped,
+// which waits for the request.
+func holdFirst(t testing.TB, rc *receiver) (started *atomic.Int64, free func()) {
+	release := make(chan struct{})
+	started = &atomic.Int64{}
+	rc.setAnswer(func(received) int {
+		if started.Add(1) == 1 {
+			<-release
+		}
+		return 200
+	})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	return started, free
 }
 
 func (rc *receiver) setAnswer(f func(r received) int) {
