@@ -20,7 +20,7 @@ import (
 
 // TestConsolePagesInBrowser: through admit serve, in Chromium, an owner
 // sorts the Users table by its headings, changes the Security page and
-// reads the Mail page and makes a SCIM token;
+// reads the Mail page, makes a SCIM token and adds a webhook;
 // then, made an operator with the CLI, opens /admin, rebrands her account,
 // creates an account and enters another account's console as the
 // operator, resends an invitation there and finds it in its audit log. axe-core
@@ -149,6 +149,28 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		t.Errorf("SCIM base URL: %q; want ADMIT_BASE_URL's /scim/v2", got)
 	}
 	checked("scim")
+
+	// Webhooks: an endpoint for one event type, its secret shown once,
+	// then its page of deliveries.
+	do("webhooks",
+		chromedp.Click(`a[href="/admin/acme/webhooks"]`),
+		chromedp.WaitVisible(`#add-webhook`))
+	checked("webhooks")
+	do("add a webhook",
+		chromedp.SendKeys(`#webhook-url`, "https://hooks.acme.example/admit"),
+		chromedp.Click(`input[name=events][value="user.created"]`),
+		chromedp.Click(`#add-webhook`),
+		chromedp.WaitVisible(`#secret-value`))
+	if got := text(`#secret-value`); !strings.HasPrefix(got, "whsec_") {
+		t.Errorf("the new webhook's secret: %q", got)
+	}
+	if got := text(`#webhooks tbody`); !strings.Contains(got, "https://hooks.acme.example/admit") || !strings.Contains(got, "user.created") {
+		t.Errorf("the webhooks: %q", got)
+	}
+	do("a webhook's page",
+		chromedp.Click(`#webhooks a[href^="/admin/acme/webhooks/"]`),
+		chromedp.WaitVisible(`#webhook-state`))
+	checked("webhook")
 
 	if problems := console.problems(ctx, s.url); len(problems) > 0 {
 		t.Errorf("console errors or CSP violations:\n%s", strings.Join(problems, "\n"))
