@@ -45,6 +45,7 @@ func TestWebhooksAPI(t *testing.T) {
 		if opened, err := site.sealer.Open(stored.Secret, directory.WebhookSecretPurpose(id)); err != nil || string(opened) != secret {
 			t.Errorf("the stored secret opens to %q, %v; want the one answered", opened, err)
 		}
+		wantProblem(t, "the same URL again", site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/admit"}), 409, "")
 		got := site.do(t, "GET", base+"/"+id, site.opKey, nil)
 		if got.status != 200 || got.json(t)["secret"] != nil {
 			t.Errorf("get: %d %s; want the webhook without its secret", got.status, got.body)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
 )
 
 func (h *Handler) registerWebhooks(mux *http.ServeMux) {
@@ -73,13 +74,13 @@ func (h *Handler) handleAddWebhook(w http.ResponseWriter, r *http.Request, v vie
 	types := r.PostForm["events"]
 	secret, seal := h.secrets.New()
 	hook, err := h.dir.AddAccountWebhook(r.Context(), v.Admin, r.PostFormValue("url"), types, seal)
-	if directory.KindOf(err) == directory.Invalid {
+	if k := directory.KindOf(err); k == directory.Invalid || k == directory.Conflict {
 		v.Problems = directory.ProblemsOf(err)
 		chosen := map[string]bool{}
 		for _, t := range types {
 			chosen[t] = true
 		}
-		return h.webhooks(w, r, v, http.StatusBadRequest, webhooksPage{URL: r.PostFormValue("url"), Chosen: chosen})
+		return h.webhooks(w, r, v, web.StatusOf(err), webhooksPage{URL: r.PostFormValue("url"), Chosen: chosen})
 	}
 	if err != nil {
 		return err

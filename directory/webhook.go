@@ -316,6 +316,17 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 				return InvalidError(fmt.Sprintf("an account has at most %d webhooks; remove one first", MaxAccountWebhooks))
 			}
 		}
+		// A second endpoint at the same URL would get every event twice;
+		// it is most often a form sent again (a page reloaded).
+		hooks, err := tx.FindWebhooks(ctx, w.AccountID)
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if h.AccountID == w.AccountID && h.URL == w.URL {
+				return ConflictError(fmt.Sprintf("there is a webhook to %s already (%s); rotate its secret for a new one", truncate(w.URL, 200), h.ID))
+			}
+		}
 		if err := tx.CreateWebhook(ctx, w); err != nil {
 			return err
 		}
