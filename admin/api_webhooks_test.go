@@ -39,8 +39,8 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Fatalf("added %v", added)
 		}
 		stored := must[directory.Webhook](t)(site.svc.Webhook(ctx, id))
-		if stored.AccountID != site.alpha.ID {
-			t.Errorf("the webhook belongs to %q; want alpha", stored.AccountID)
+		if stored.AccountID != site.alpha.ID || !stored.PublicOnly {
+			t.Errorf("the webhook belongs to %q, public addresses only %v; want alpha's, true", stored.AccountID, stored.PublicOnly)
 		}
 		if opened, err := site.sealer.Open(stored.Secret, directory.WebhookSecretPurpose(id)); err != nil || string(opened) != secret {
 			t.Errorf("the stored secret opens to %q, %v; want the one answered", opened, err)

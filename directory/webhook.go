@@ -33,6 +33,10 @@ type Webhook struct {
 	FailingSince *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// PublicOnly: its account's owners chose it (AddAccountWebhook), so
+	// it reaches public addresses only, whatever the operators' outbound
+	// allow list lets their own endpoints reach.
+	PublicOnly bool
 }
 
 // Wants reports whether the webhook receives events of type t.
@@ -241,6 +245,7 @@ type NewWebhook struct {
 	AccountID  string // "" for platform-wide
 	URL        string
 	EventTypes []string
+	PublicOnly bool // see Webhook
 }
 
 // maxWebhookURL bounds what is stored and sent on every delivery.
@@ -304,7 +309,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 		return Webhook{}, err
 	}
 	now := s.clock()
-	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: types, CreatedAt: now, UpdatedAt: now}
+	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: types, CreatedAt: now, UpdatedAt: now, PublicOnly: in.PublicOnly}
 	w.Secret = seal(WebhookSecretPurpose(w.ID))
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if w.AccountID != "" {

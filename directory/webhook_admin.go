@@ -42,12 +42,13 @@ func (s *Service) AccountWebhook(ctx context.Context, adm Admin, id string) (Web
 }
 
 // AddAccountWebhook adds an endpoint for the account's events (of types,
-// or all). seal seals its secret, which the caller shows once.
+// or all), public addresses only (Webhook.PublicOnly). seal seals its
+// secret, which the caller shows once.
 func (s *Service) AddAccountWebhook(ctx context.Context, adm Admin, url string, types []string, seal func(purpose string) string) (Webhook, error) {
 	if err := adm.ready(ManageWebhooks); err != nil {
 		return Webhook{}, err
 	}
-	return s.AddWebhook(ctx, adm.Actor(), NewWebhook{AccountID: adm.Account.ID, URL: url, EventTypes: types}, seal)
+	return s.AddWebhook(ctx, adm.Actor(), NewWebhook{AccountID: adm.Account.ID, URL: url, EventTypes: types, PublicOnly: true}, seal)
 }
 
 // RemoveAccountWebhook removes one of the account's webhooks with its

@@ -13,6 +13,7 @@ import (
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -582,6 +583,38 @@ func TestAccountShareOfALease(t *testing.T) {
 			directory.DeliveryLease{Room: 100, PerWebhook: 100, PerAccount: 3, HeldByAccount: map[string]int{a.ID: 2}}))
 		if got := count(claimed); len(claimed) != 1 || got[one.ID]+got[two.ID] != 1 {
 			t.Errorf("claimed %v; want one more of acme's", got)
+		}
+	})
+}
+
+// TestOwnersEndpointsReachPublicAddressesOnly: an endpoint an account's
+// owners chose goes through the client without the operators' allow list,
+// so it cannot reach the private addresses the operators' own endpoints
+// may (here loopback, allowed for the rig).
+func TestOwnersEndpointsReachPublicAddressesOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		r := newRig(t, s, newClock(), 0)
+		rc := newReceiver(t)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		r.webhook(t, rc.URL+"/operators", a.ID)
+		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: rc.URL + "/owners", PublicOnly: true},
+			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		r.start(t, func(c *events.Config) { c.PublicClient = fetch.New(fetch.Config{}) })
+		scimCreates(t, r.svc, a, "p", 1)
+		waitFor(t, "the operators' endpoint", 10*time.Second, func() bool { return len(rc.accepted()) >= 2 })
+		waitFor(t, "an attempt at the owners' endpoint", 10*time.Second, func() bool {
+			ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, owners.ID, 10))
+			return len(ds) > 0 && len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, ds[len(ds)-1].ID))) > 0
+		})
+		for _, got := range rc.all() {
+			if got.Path == "/owners" {
+				t.Fatalf("the owners' endpoint at a loopback address got a request")
+			}
+		}
+		ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, owners.ID, 10))
+		if last := ds[len(ds)-1].LastError; !strings.HasPrefix(last, "refused: ") {
+			t.Errorf("the owners' endpoint's attempt: %q; want it refused", last)
 		}
 	})
 }

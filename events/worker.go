@@ -41,8 +41,12 @@ type Opener interface {
 type Config struct {
 	Directory Directory
 	Client    Poster
-	Secrets   Opener
-	Logger    *slog.Logger
+	// PublicClient sends to the endpoints an account's owners chose
+	// (Webhook.PublicOnly): the same rules without the operators' allow
+	// list, so public addresses only. Client when nil.
+	PublicClient Poster
+	Secrets      Opener
+	Logger       *slog.Logger
 	// Now stamps signatures, ends rotation overlaps and tells whether a
 	// delivery's lease has room for its attempt (the directory times
 	// leases with the same clock); time.Now when nil.
@@ -528,7 +532,11 @@ func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, er
 	h.Set("webhook-id", d.EventID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	h.Set("webhook-signature", sig)
-	status, err := w.cfg.Client.Post(ctx, d.Webhook.URL, h, d.Payload)
+	client := w.cfg.Client
+	if d.Webhook.PublicOnly && w.cfg.PublicClient != nil {
+		client = w.cfg.PublicClient
+	}
+	status, err := client.Post(ctx, d.Webhook.URL, h, d.Payload)
 	if err != nil {
 		return 0, postError{err}
 	}

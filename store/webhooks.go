@@ -29,15 +29,16 @@ type webhookRow struct {
 	FailingSince   sql.NullTime   `db:"failing_since"`
 	CreatedAt      time.Time      `db:"created_at"`
 	UpdatedAt      time.Time      `db:"updated_at"`
+	PublicOnly     bool           `db:"public_only"`
 }
 
-const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at`
+const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only`
 
 func (r webhookRow) webhook() directory.Webhook {
 	w := directory.Webhook{
 		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret, PreviousSecret: r.PreviousSecret,
 		PreviousUntil: optionalTime(r.PreviousUntil), DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
-		FailingSince: optionalTime(r.FailingSince), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		FailingSince: optionalTime(r.FailingSince), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PublicOnly: r.PublicOnly,
 	}
 	if r.EventTypes != "" {
 		w.EventTypes = strings.Split(r.EventTypes, ",")
@@ -54,8 +55,8 @@ func nullTime(t *time.Time) sql.NullTime {
 
 // CreateWebhook stores a webhook.
 func (s *Store) CreateWebhook(ctx context.Context, w directory.Webhook) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhooks (id, account_id, url, event_types, secret, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`), w.ID, nullString(w.AccountID), w.URL, strings.Join(w.EventTypes, ","), w.Secret, w.CreatedAt, w.UpdatedAt)
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhooks (id, account_id, url, event_types, secret, created_at, updated_at, public_only)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), w.ID, nullString(w.AccountID), w.URL, strings.Join(w.EventTypes, ","), w.Secret, w.CreatedAt, w.UpdatedAt, w.PublicOnly)
 	return s.dialect.wrap(err, "insert webhook")
 }
 

@@ -99,7 +99,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { refresher.Run(bgCtx) })
 	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
 	background.Go(func() { logouts.Run(bgCtx) })
-	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
+	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, PublicClient: outbound.New(outbound.Config{Logger: log}),
+		Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
 	background.Go(func() { webhooks.Run(bgCtx) })
 	imports := &bulk.Runner{Service: svc, Logger: log}
 	background.Go(func() { imports.Run(bgCtx) })
