@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -33,6 +34,10 @@ type webhooksPage struct {
 	// this response only.
 	Secret, SecretOf string
 }
+
+// webhookVersion is the version of a webhook a form was shown with: its
+// last change.
+func webhookVersion(w directory.Webhook) string { return strconv.FormatInt(w.UpdatedAt.UnixNano(), 10) }
 
 var webhookNotices = map[string]string{
 	"removed":     "The webhook has been removed with its deliveries.",
@@ -88,9 +93,21 @@ func (h *Handler) handleAddWebhook(w http.ResponseWriter, r *http.Request, v vie
 	return h.webhooks(w, r, v, http.StatusOK, webhooksPage{Secret: secret, SecretOf: hook.URL})
 }
 
+// handleRotateWebhook rotates only the secret the form was shown with
+// (its version, the webhook's last change): a reload of the page that
+// shows a new secret would otherwise rotate again, turn the secret just
+// shown into the previous one and drop the original before its overlap
+// ended.
 func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v view) error {
 	if h.secrets == nil {
 		return directory.InvalidError("This server does not make webhook secrets.")
+	}
+	current, err := h.dir.AccountWebhook(r.Context(), v.Admin, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if r.PostFormValue("version") != webhookVersion(current) {
+		return directory.ConflictError("The secret has been rotated since this page was shown (a reload sends the form again). Rotate it again from the Webhooks page if you need another.")
 	}
 	secret, seal := h.secrets.New()
 	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal)

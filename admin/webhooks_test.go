@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,12 +88,21 @@ func TestWebhooksPage(t *testing.T) {
 		}
 		p.sees("will be sent again")
 
-		// Rotating shows a new secret once.
-		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/rotate", url.Values{}); code != 200 {
-			t.Fatalf("rotate: %d", code)
+		// Rotating shows a new secret once; the same form sent again (a
+		// reload) rotates nothing more, so the original keeps its overlap.
+		version := url.Values{"version": {strconv.FormatInt(must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)).UpdatedAt.UnixNano(), 10)}}
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/rotate", version); code != 200 {
+			t.Fatalf("rotate: %d\n%s", code, p.last)
 		}
 		if m := secretValue.FindStringSubmatch(p.last); m == nil || m[1] == secret {
 			t.Errorf("rotating showed no new secret:\n%s", p.last)
+		}
+		rotated := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID))
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/rotate", version); code != http.StatusConflict {
+			t.Errorf("the rotate form sent again: %d; want 409", code)
+		}
+		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.Secret != rotated.Secret || again.PreviousSecret != hook.Secret {
+			t.Error("the form sent again rotated the secret again")
 		}
 
 		// Disabled (a day of failures), it is enabled from the page.
