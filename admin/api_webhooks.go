@@ -81,9 +81,20 @@ func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
 		out.NextTry = &d.NextAttemptAt
 	}
 	for i, a := range d.Log {
-		out.Attempts[i] = webhookAttemptJSON{At: a.At, Status: a.Status, Error: a.Error, DurationMS: a.Duration.Milliseconds()}
+		out.Attempts[i] = webhookAttemptJSON{At: a.At, Status: a.Status, Error: a.Error, DurationMS: shownDuration(a).Milliseconds()}
 	}
 	return out
+}
+
+// shownDuration is how long an attempt took, as an account's owners see
+// it: nothing for one that got no answer, since a refused connection
+// (milliseconds) and a silent one (the whole timeout) would tell open
+// ports from closed ones.
+func shownDuration(a directory.WebhookAttempt) time.Duration {
+	if a.Status == 0 {
+		return 0
+	}
+	return a.Duration
 }
 
 // noSecrets answers a request that would make a signing secret on a

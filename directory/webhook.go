@@ -180,9 +180,9 @@ type WebhookStore interface {
 	// FindWebhooks returns the account's webhooks, or with accountID
 	// empty every webhook, oldest first.
 	FindWebhooks(ctx context.Context, accountID string) ([]Webhook, error)
-	// CountAccountWebhooks counts the account's webhooks, holding the
-	// account's row until the transaction ends, so that adds to one
-	// account count one after another.
+	// CountAccountWebhooks counts the webhooks the account's owners added
+	// (PublicOnly), holding the account's row until the transaction ends,
+	// so that adds to one account count one after another.
 	CountAccountWebhooks(ctx context.Context, accountID string) (int, error)
 	DeleteWebhook(ctx context.Context, id string) error
 	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
@@ -275,13 +275,21 @@ func CheckWebhookURL(raw string) error {
 // naming those that are no event type: a webhook's list is read for every
 // event published, so it holds at most every type once.
 func cleanEventTypes(types []string) ([]string, error) {
-	var out []string
+	var out, bad []string
 	for _, t := range types {
-		if !slices.Contains(out, t) {
+		switch {
+		case !IsEventType(t):
+			if len(bad) < 5 { // a form can carry thousands: name a few
+				bad = append(bad, t)
+			}
+		case !slices.Contains(out, t): // at most len(EventTypes) long
 			out = append(out, t)
 		}
 	}
-	return out, checkEventTypes(out)
+	if len(bad) > 0 {
+		return nil, checkEventTypes(bad)
+	}
+	return out, nil
 }
 
 func checkEventTypes(types []string) error {
@@ -304,6 +312,12 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 	if err := CheckWebhookURL(in.URL); err != nil {
 		return Webhook{}, err
 	}
+	if in.PublicOnly && !strings.HasPrefix(strings.ToLower(in.URL), "https://") {
+		// Plain http goes only to hosts in the operators' allow list,
+		// which a public-only endpoint never reaches: every attempt
+		// would fail, and the endpoint be disabled a day later.
+		return Webhook{}, InvalidError("a webhook URL is https:// here (plain http is only for the operators' own endpoints)")
+	}
 	types, err := cleanEventTypes(in.EventTypes)
 	if err != nil {
 		return Webhook{}, err
@@ -312,7 +326,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 	w := Webhook{ID: newID(), AccountID: in.AccountID, URL: in.URL, EventTypes: types, CreatedAt: now, UpdatedAt: now, PublicOnly: in.PublicOnly}
 	w.Secret = seal(WebhookSecretPurpose(w.ID))
 	err = s.store.Tx(ctx, func(tx Store) error {
-		if w.AccountID != "" {
+		if w.PublicOnly {
 			n, err := tx.CountAccountWebhooks(ctx, w.AccountID)
 			if err != nil {
 				return err
@@ -328,8 +342,8 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 			return err
 		}
 		for _, h := range hooks {
-			if h.AccountID == w.AccountID && h.URL == w.URL {
-				return ConflictError(fmt.Sprintf("there is a webhook to %s already (%s); rotate its secret for a new one", truncate(w.URL, 200), h.ID))
+			if h.AccountID == w.AccountID && h.URL == w.URL && h.PublicOnly == w.PublicOnly {
+				return ConflictError(fmt.Sprintf("there is a webhook to %s already; rotate its secret for a new one", truncate(w.URL, 200)))
 			}
 		}
 		if err := tx.CreateWebhook(ctx, w); err != nil {

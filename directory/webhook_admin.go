@@ -3,27 +3,30 @@ package directory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
-// MaxAccountWebhooks bounds the endpoints of one account (AddWebhook
-// holds to it, for operators too). Its owners choose them; each delivery
+// MaxAccountWebhooks bounds the endpoints an account's owners add
+// (AddWebhook holds to it). They choose them; each delivery
 // worker bounds what one endpoint, and one account's together, may hold
 // of it (events.Config.PerWebhook and PerAccount), so that slow ones do
 // not fill a worker that other accounts' events wait for.
 const MaxAccountWebhooks = 5
 
 // The webhooks of an account, as its owners manage them in the console
-// and the API. They reach only their own account's endpoints: a
-// platform-wide one (which receives every account's events) is the
-// operators', and is "not found" here, as another account's is.
+// and the API: those they added (PublicOnly). One the operators added for
+// the account (admit webhook add --account) is theirs, and may lead into
+// their own network: like a platform-wide one (which receives every
+// account's events) or another account's, it is "not found" here.
 
-// AccountWebhooks lists the account's webhooks.
+// AccountWebhooks lists the webhooks the account's owners added.
 func (s *Service) AccountWebhooks(ctx context.Context, adm Admin) ([]Webhook, error) {
 	if err := adm.ready(ManageWebhooks); err != nil {
 		return nil, err
 	}
-	return s.store.FindWebhooks(ctx, adm.Account.ID)
+	hooks, err := s.store.FindWebhooks(ctx, adm.Account.ID)
+	return slices.DeleteFunc(hooks, func(w Webhook) bool { return !w.PublicOnly }), err
 }
 
 // AccountWebhook returns one of the account's webhooks.
@@ -35,7 +38,7 @@ func (s *Service) AccountWebhook(ctx context.Context, adm Admin, id string) (Web
 		return Webhook{}, NotFoundError("no such webhook in this account")
 	}
 	w, err := s.store.FindWebhook(ctx, id)
-	if KindOf(err) == NotFound || err == nil && (w.AccountID == "" || w.AccountID != adm.Account.ID) {
+	if KindOf(err) == NotFound || err == nil && (w.AccountID == "" || w.AccountID != adm.Account.ID || !w.PublicOnly) {
 		return Webhook{}, NotFoundError("no such webhook in this account")
 	}
 	return w, err

@@ -519,11 +519,16 @@ func TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow(t *testing.T) {
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		private, _ := r.webhook(t, "https://10.11.12.13/hook", a.ID)
 		closed, _ := r.webhook(t, "http://127.0.0.1:1/hook", a.ID) // allowed, nothing listens
+		// An owner's, by name: that the name leads to a refused address
+		// reads as no answer, or owners would learn which names exist.
+		named := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://localhost:1/hook", PublicOnly: true},
+			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		scimCreates(t, r.svc, a, "p", 1)
 		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
 		check(t, err)
 		var logs strings.Builder
 		cfg := r.config()
+		cfg.PublicClient = fetch.New(fetch.Config{})
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		w := events.NewWorker(cfg)
 		for _, d := range leased {
@@ -542,9 +547,9 @@ func TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow(t *testing.T) {
 				if !strings.Contains(msg, "refused: ") {
 					t.Errorf("private: %q; want it said that admit refused the address", msg)
 				}
-			case closed.ID:
-				if !strings.Contains(msg, "no answer") {
-					t.Errorf("closed port: %q; want no answer", msg)
+			case closed.ID, named.ID:
+				if !strings.HasPrefix(msg, "no answer") {
+					t.Errorf("%s: %q; want no answer", d.Webhook.URL, msg)
 				}
 			}
 		}
@@ -598,7 +603,10 @@ func TestOwnersEndpointsReachPublicAddressesOnly(t *testing.T) {
 		rc := newReceiver(t)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		r.webhook(t, rc.URL+"/operators", a.ID)
-		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: rc.URL + "/owners", PublicOnly: true},
+		// https, as an owner's must be: the address is refused before any
+		// handshake (the allowed client would try one, and fail on this
+		// plain-http receiver, which says something else).
+		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://" + rc.Listener.Addr().String() + "/owners", PublicOnly: true},
 			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		r.start(t, func(c *events.Config) { c.PublicClient = fetch.New(fetch.Config{}) })
 		scimCreates(t, r.svc, a, "p", 1)
@@ -607,11 +615,6 @@ func TestOwnersEndpointsReachPublicAddressesOnly(t *testing.T) {
 			ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, owners.ID, 10))
 			return len(ds) > 0 && len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, ds[len(ds)-1].ID))) > 0
 		})
-		for _, got := range rc.all() {
-			if got.Path == "/owners" {
-				t.Fatalf("the owners' endpoint at a loopback address got a request")
-			}
-		}
 		ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, owners.ID, 10))
 		if last := ds[len(ds)-1].LastError; !strings.HasPrefix(last, "refused: ") {
 			t.Errorf("the owners' endpoint's attempt: %q; want it refused", last)

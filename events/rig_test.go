@@ -142,7 +142,6 @@ func (r *rig) webhook(t testing.TB, url, accountID string, types ...string) (dir
 // received is one request a receiver got.
 type received struct {
 	ID, Timestamp, Signature string
-	Path                     string
 	Body                     []byte
 	Status                   int
 }
@@ -161,8 +160,7 @@ func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		r := received{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"), Signature: req.Header.Get("webhook-signature"),
-			Path: req.URL.Path, Body: body, Status: 200}
+		r := received{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"), Signature: req.Header.Get("webhook-signature"), Body: body, Status: 200}
 		rc.mu.Lock()
 		answer := rc.answer
 		rc.mu.Unlock()

@@ -554,7 +554,7 @@ type postError struct{ err error }
 
 func (e postError) Error() string {
 	var p interface{ Public() string }
-	if errors.As(e.err, &p) {
+	if errors.As(e.err, &p) && p.Public() != "" {
 		return p.Public()
 	}
 	return "no answer: the connection failed, or no answer came within the timeout (the operators' log says which)"

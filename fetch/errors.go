@@ -50,15 +50,19 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
-// Public words the refusal without the address and the name it was
-// resolved from: what may be shown to someone who chose the URL but must
-// not learn how admit's network resolves names (an account's owner, of a
-// webhook of theirs).
+// Public words the refusal for someone who chose the URL but must not
+// learn how admit's network resolves names (an account's owner, of a
+// webhook of theirs): "" when the refused address came from a name, since
+// telling that refusal from a name that does not resolve would say which
+// internal names exist.
 func (e *RefusedError) Public() string {
 	if !e.Addr.IsValid() {
 		return "refused: " + e.Reason
 	}
-	return "refused: the endpoint's name leads to an address admit does not send to (private, loopback, link-local or cloud metadata, and not in the outbound allow list)"
+	if e.Host != "" && e.Host != e.Addr.String() {
+		return ""
+	}
+	return "refused: the endpoint's address is one admit does not send to (private, loopback, link-local or cloud metadata)"
 }
 
 // Allowance is the allow-list entry that would let the request through:

@@ -91,7 +91,7 @@ func (s *Store) FindWebhooks(ctx context.Context, accountID string) ([]directory
 	return out, nil
 }
 
-// CountAccountWebhooks counts the account's webhooks; see
+// CountAccountWebhooks counts the webhooks the account's owners added; see
 // directory.WebhookStore. On PostgreSQL the account's row is locked first
 // (SQLite's transactions take turns already).
 func (s *Store) CountAccountWebhooks(ctx context.Context, accountID string) (int, error) {
@@ -102,7 +102,7 @@ func (s *Store) CountAccountWebhooks(ctx context.Context, accountID string) (int
 		}
 	}
 	var n int
-	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT count(*) FROM webhooks WHERE account_id = ?`), accountID); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT count(*) FROM webhooks WHERE account_id = ? AND public_only`), accountID); err != nil {
 		return 0, s.dialect.wrap(err, "count webhooks")
 	}
 	return n, nil
