@@ -643,16 +643,8 @@ func TestRequestsPerEndpointBounded(t *testing.T) {
 		clk := newClock()
 		r := newRig(t, s, clk, 0)
 		rc := newReceiver(t)
-		var now, most atomic.Int64
 		release := make(chan struct{})
-		rc.setAnswer(func(received) int {
-			n := now.Add(1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
-			<-release
-			now.Add(-1)
-			return 200
-		})
+		now, most := countAtOnce(rc, func() { <-release })
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		hook, _ := r.webhook(t, rc.URL, a.ID)
 		const perWebhook, parallel = 4, 2
@@ -683,6 +675,44 @@ func TestRequestsPerEndpointBounded(t *testing.T) {
 		close(release)
 		released = true
 		waitFor(t, "every event delivered", 30*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
+	})
+}
+
+// countAtOnce makes rc call answer for each request and acknowledge it,
+// and counts the requests it is answering now and the most at once.
+func countAtOnce(rc *receiver, answer func()) (now, most *atomic.Int64) {
+	now, most = &atomic.Int64{}, &atomic.Int64{}
+	rc.setAnswer(func(received) int {
+		n := now.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		answer()
+		now.Add(-1)
+		return 200
+	})
+	return now, most
+}
+
+// TestFastEndpointGetsOneRequestAtATime: an endpoint that answers within
+// RequestGap gets its deliveries one request after another, however many
+// Parallel allows: many at once only took more of the cores from the
+// requests admit serves, for no more throughput.
+func TestFastEndpointGetsOneRequestAtATime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		r := newRig(t, s, newClock(), 0)
+		rc := newReceiver(t)
+		_, most := countAtOnce(rc, func() { time.Sleep(time.Millisecond) })
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		r.webhook(t, rc.URL, a.ID)
+		const people = 40
+		scimCreates(t, r.svc, a, "p", people) // forty people's first events are ready at once
+		// A gap longer than any answer here, so that the endpoint is
+		// fast however loaded the machine running the test is.
+		r.start(t, func(c *events.Config) { c.Parallel, c.RequestGap = 32, time.Hour })
+		waitFor(t, "every event delivered", 30*time.Second, func() bool { return rc.acceptedCount() >= 2*people })
+		if m := most.Load(); m != 1 {
+			t.Errorf("%d requests at once; want 1", m)
+		}
 	})
 }
 

@@ -67,16 +67,19 @@ type Config struct {
 	// webhooks together (a quarter; an account has at most
 	// directory.MaxAccountWebhooks), so that slow endpoints leave the
 	// others room: their owners must control four accounts to fill a
-	// worker. Parallel bounds the requests to one webhook at a
-	// time; the rest of its deliveries wait their turn in the worker.
-	// PerWebhook/Parallel requests one after another, each taking the
-	// outbound client's whole timeout, should end well within a lease
-	// (by default 4 times 10 s, against 90 s); a delivery still waiting
-	// then is not sent.
+	// worker. The rest of a webhook's deliveries wait their turn in the
+	// worker: requests to one endpoint go one at a time while it answers
+	// within RequestGap (1 ms by default); when it is slower, as many are
+	// in flight as start one about every RequestGap, at most Parallel
+	// (see window). PerWebhook/Parallel requests
+	// one after another, each taking the outbound client's whole timeout,
+	// should end well within a lease (by default 4 times 10 s, against
+	// 90 s); a delivery still waiting then is not sent.
 	Concurrency int
 	PerWebhook  int
 	PerAccount  int
 	Parallel    int
+	RequestGap  time.Duration
 	// Retention is how long events are kept (directory.EventRetention
 	// when zero); SweepEvery is how often old ones are swept.
 	Retention  time.Duration
@@ -116,6 +119,9 @@ func NewWorker(cfg Config) *Worker {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 32
 	}
+	if cfg.RequestGap <= 0 {
+		cfg.RequestGap = time.Millisecond
+	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
 	}
@@ -144,8 +150,8 @@ const leaseMargin = 30 * time.Second
 
 // endpoint is what a worker knows of a webhook it holds deliveries of.
 type endpoint struct {
-	held  int           // deliveries held; the Run goroutine's own
-	slots chan struct{} // one per request in flight
+	held   int     // deliveries held; the Run goroutine's own
+	window *window // of the requests in flight
 	// stopped: it answered 410 Gone, or it was disabled or removed; its
 	// deliveries still waiting are given back unsent.
 	stopped atomic.Bool
@@ -237,7 +243,7 @@ func (w *Worker) Run(ctx context.Context) {
 			inFlight++
 			ep := endpoints[d.WebhookID]
 			if ep == nil {
-				ep = &endpoint{slots: make(chan struct{}, w.cfg.Parallel)}
+				ep = &endpoint{window: newWindow(w.cfg.RequestGap, w.cfg.Parallel)}
 				endpoints[d.WebhookID] = ep
 			}
 			ep.held++
@@ -262,12 +268,11 @@ func (w *Worker) Run(ctx context.Context) {
 				if !sleep(ctx, time.Duration(i)*spread) {
 					return
 				}
-				select {
-				case ep.slots <- struct{}{}:
-				case <-ctx.Done():
+				start, ok := ep.window.enter(ctx)
+				if !ok {
 					return
 				}
-				defer func() { <-ep.slots }()
+				defer func() { ep.window.leave(start, b.r.Took) }()
 				if ep.stopped.Load() || !w.cfg.Now().Before(d.LeasedUntil.Add(-leaseMargin)) || ctx.Err() != nil {
 					return
 				}

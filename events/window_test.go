@@ -1,0 +1,140 @@
+package events
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestWindowSize: an endpoint gets as many requests at a time as start
+// one about every gap, by the average of its answers or the age of the
+// oldest request in flight, whichever is longer; at least one, at most
+// max.
+func TestWindowSize(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name    string
+		latency time.Duration
+		oldest  time.Duration // age of the oldest request in flight; none when 0
+		want    int
+	}{
+		{"no answer yet", 0, 0, 1},
+		{"faster than the gap", 300 * time.Microsecond, 0, 1},
+		{"as long as the gap", time.Millisecond, 0, 1},
+		{"a little longer", 1100 * time.Microsecond, 0, 2},
+		{"ten gaps", 10 * time.Millisecond, 0, 10},
+		{"slower than max allows", time.Second, 0, 32},
+		{"a request out longer than the answers took", time.Millisecond, 5 * time.Millisecond, 5},
+		{"a young request", 8 * time.Millisecond, time.Millisecond, 8},
+		{"hanging", 0, time.Minute, 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWindow(time.Millisecond, 32)
+			w.latency = tc.latency
+			if tc.oldest > 0 {
+				w.started = []time.Time{now.Add(-tc.oldest / 2), now.Add(-tc.oldest)}
+			}
+			if got := w.size(now); got != tc.want {
+				t.Errorf("size = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWindowLetsInInTurn: with the window full, a waiter gets in when a
+// request leaves, first come first served; one whose ctx ends leaves
+// the queue, and a place given to it as it gave up goes to the next.
+func TestWindowLetsInInTurn(t *testing.T) {
+	w := newWindow(time.Hour, 4) // nothing ages into a wider window here
+	ctx := context.Background()
+	first, ok := w.enter(ctx)
+	if !ok {
+		t.Fatal("the first request waited")
+	}
+	order := make(chan int, 3)
+	gaveUp, giveUp := context.WithCancel(ctx)
+	entered := make(chan time.Time, 3)
+	waiter := func(ctx context.Context, n int) {
+		start, ok := w.enter(ctx)
+		if ok {
+			order <- n
+			entered <- start
+		}
+	}
+	go waiter(ctx, 1)
+	waitQueue(t, w, 1)
+	go waiter(gaveUp, 2)
+	waitQueue(t, w, 2)
+	go waiter(ctx, 3)
+	waitQueue(t, w, 3)
+	giveUp()
+	waitQueue(t, w, 2)
+	select {
+	case n := <-order:
+		t.Fatalf("waiter %d got in while the window was full", n)
+	default:
+	}
+	w.leave(first, time.Millisecond/2)
+	if n := <-order; n != 1 {
+		t.Fatalf("waiter %d got in first; want 1", n)
+	}
+	w.leave(<-entered, time.Millisecond/2)
+	if n := <-order; n != 3 {
+		t.Fatalf("waiter %d got in; want 3 (2 gave up)", n)
+	}
+	w.leave(<-entered, 0)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.started) != 0 || len(w.queue) != 0 {
+		t.Errorf("%d in flight and %d waiting after every request left", len(w.started), len(w.queue))
+	}
+}
+
+// TestWindowWidensWithAge: a request that is out longer than the gap
+// lets the next in without waiting for its answer, so an endpoint that
+// hangs gets max requests at once.
+func TestWindowWidensWithAge(t *testing.T) {
+	w := newWindow(time.Millisecond, 3)
+	ctx := context.Background()
+	got := make(chan time.Time, 4)
+	for range 4 {
+		go func() {
+			if start, ok := w.enter(ctx); ok {
+				got <- start
+			}
+		}()
+	}
+	var starts []time.Time
+	for range 3 {
+		select {
+		case s := <-got:
+			starts = append(starts, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of 3 requests let in with none answered", len(starts))
+		}
+	}
+	select {
+	case <-got:
+		t.Fatal("a fourth request let in past max")
+	case <-time.After(20 * time.Millisecond):
+	}
+	for _, s := range starts {
+		w.leave(s, time.Millisecond/2)
+	}
+	<-got
+}
+
+// waitQueue waits until n requests wait for w.
+func waitQueue(t *testing.T, w *window, n int) {
+	t.Helper()
+	for range 1000 {
+		w.mu.Lock()
+		q := len(w.queue)
+		w.mu.Unlock()
+		if q == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("never %d waiting", n)
+}
