@@ -193,7 +193,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key di
 		overlap = time.Duration(max(min(*in.OverlapSeconds, 1<<31), -1)) * time.Second
 	}
 	secret, seal := a.secrets.New()
-	h, err := a.dir.RotateAccountWebhookSecret(r.Context(), adm, r.PathValue("id"), overlap, seal)
+	h, err := a.dir.RotateAccountWebhookSecret(r.Context(), adm, r.PathValue("id"), overlap, seal, time.Time{})
 	if err != nil {
 		return err
 	}

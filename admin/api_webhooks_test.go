@@ -108,6 +108,22 @@ func TestWebhooksAPI(t *testing.T) {
 		if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 || r.json(t)["status"] != "pending" {
 			t.Errorf("redeliver: %d %s", r.status, r.body)
 		}
+		// Sent again and again, a delivery lists its latest attempts only.
+		for range directory.AttemptsShown + 1 {
+			deliver(t, site.svc, 200)
+			if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 {
+				t.Fatalf("redeliver: %d %s", r.status, r.body)
+			}
+		}
+		deliver(t, site.svc, 200)
+		all := must[[]directory.WebhookAttempt](t)(site.svc.WebhookAttempts(ctx, delivery))
+		if len(all) != directory.AttemptsShown+3 {
+			t.Errorf("%d attempts kept; want all %d", len(all), directory.AttemptsShown+3)
+		}
+		listed := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil).data(t)[0]["attempts"].([]any)
+		if len(listed) != directory.AttemptsShown || listed[0].(map[string]any)["at"] != all[3].At.Format(time.RFC3339Nano) {
+			t.Errorf("%d attempts listed, from %v; want the latest %d, from %s", len(listed), listed[0], directory.AttemptsShown, all[3].At.Format(time.RFC3339Nano))
+		}
 
 		// Enabling is for a disabled webhook: it clears the failures.
 		wantProblem(t, "enabling an enabled webhook", site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil), 409, "")

@@ -102,15 +102,13 @@ func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v 
 	if h.secrets == nil {
 		return directory.InvalidError("This server does not make webhook secrets.")
 	}
-	current, err := h.dir.AccountWebhook(r.Context(), v.Admin, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	if r.PostFormValue("version") != webhookVersion(current) {
+	// A form without a version (not the page's) matches no webhook's.
+	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	secret, seal := h.secrets.New()
+	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal, time.Unix(0, version))
+	if directory.KindOf(err) == directory.Conflict {
 		return directory.ConflictError("The secret has been rotated since this page was shown (a reload sends the form again). Rotate it again from the Webhooks page if you need another.")
 	}
-	secret, seal := h.secrets.New()
-	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal)
 	if err != nil {
 		return err
 	}

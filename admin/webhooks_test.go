@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +105,29 @@ func TestWebhooksPage(t *testing.T) {
 		}
 		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.Secret != rotated.Secret || again.PreviousSecret != hook.Secret {
 			t.Error("the form sent again rotated the secret again")
+		}
+		// A double click: the form sent several times at once rotates
+		// once, and the others are told; a secret shown is never one
+		// that another rotation replaced at once.
+		clicks := make([]*person, 6)
+		for i := range clicks {
+			clicks[i] = s.signIn(t, owner, a)
+			clicks[i].get("/admin/acme/webhooks/" + hook.ID)
+		}
+		version = url.Values{"version": {strconv.FormatInt(rotated.UpdatedAt.UnixNano(), 10)}}
+		codes := make([]int, len(clicks))
+		var wg sync.WaitGroup
+		for i, c := range clicks {
+			wg.Go(func() {
+				codes[i], _ = c.post("/admin/acme/webhooks/"+hook.ID+"/rotate", url.Values{"version": version["version"]})
+			})
+		}
+		wg.Wait()
+		if n := slices.Index(codes, 200); n < 0 || slices.ContainsFunc(codes[n+1:], func(c int) bool { return c == 200 }) || slices.ContainsFunc(codes, func(c int) bool { return c != 200 && c != http.StatusConflict }) {
+			t.Errorf("the rotate form sent %d times at once: %v; want one 200, the others 409", len(clicks), codes)
+		}
+		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.PreviousSecret != rotated.Secret {
+			t.Error("the secret the clicks were shown with is not the previous one")
 		}
 
 		// Disabled (a day of failures), it is enabled from the page.

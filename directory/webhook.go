@@ -185,7 +185,9 @@ type WebhookStore interface {
 	// so that adds to one account count one after another.
 	CountAccountWebhooks(ctx context.Context, accountID string) (int, error)
 	DeleteWebhook(ctx context.Context, id string) error
-	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
+	// UpdateWebhookSecrets stores w's secrets if its secret is still
+	// current, and reports whether it was.
+	UpdateWebhookSecrets(ctx context.Context, w Webhook, current string) (bool, error)
 	// Each of these changes one thing of a webhook's health in one
 	// statement, so that concurrent attempts cannot undo each other's.
 	// MarkWebhookFailing sets FailingSince unless it is set, and returns
@@ -227,7 +229,7 @@ type WebhookStore interface {
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
-	FindWebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error)              // oldest first
+	FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]WebhookAttempt, error)   // the newest limit (0: all), oldest first
 	// FindAdminEmails returns the addresses of the account's active
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
@@ -400,6 +402,10 @@ func (s *Service) RemoveWebhook(ctx context.Context, actor Actor, id string) err
 // signing beside it for overlap, so receivers can take the new one without
 // refusing a delivery.
 func (s *Service) RotateWebhookSecret(ctx context.Context, actor Actor, id string, overlap time.Duration, seal func(purpose string) string) (Webhook, error) {
+	return s.rotateWebhookSecret(ctx, actor, id, overlap, seal, time.Time{})
+}
+
+func (s *Service) rotateWebhookSecret(ctx context.Context, actor Actor, id string, overlap time.Duration, seal func(purpose string) string, shown time.Time) (Webhook, error) {
 	if overlap < 0 || overlap > 7*24*time.Hour {
 		return Webhook{}, InvalidError("the overlap is between 0 and 7 days (168h)")
 	}
@@ -409,12 +415,21 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, actor Actor, id strin
 		if w, err = tx.FindWebhook(ctx, id); err != nil {
 			return err
 		}
+		if !shown.IsZero() && !w.UpdatedAt.Equal(shown) {
+			return ConflictError("the webhook changed since it was shown (a reload sends the form again); rotate its secret again if you need another")
+		}
 		now := s.clock()
 		until := now.Add(overlap)
+		current := w.Secret
 		w.PreviousSecret, w.PreviousUntil = w.Secret, &until
 		w.Secret, w.UpdatedAt = seal(WebhookSecretPurpose(w.ID)), now
-		if err := tx.UpdateWebhookSecrets(ctx, w); err != nil {
+		// Only over the secret read here: of two rotations at once, the
+		// second would make the first's new secret the previous one and
+		// drop the original before its overlap ended.
+		if rotated, err := tx.UpdateWebhookSecrets(ctx, w, current); err != nil {
 			return err
+		} else if !rotated {
+			return ConflictError("the webhook's secret was rotated at the same time by another request; rotate it again if you need another")
 		}
 		return s.recordWebhook(ctx, tx, actor, w, "webhook.secret_rotated", map[string]any{"previous_until": until})
 	})
@@ -465,7 +480,7 @@ func (s *Service) WebhookDeliveries(ctx context.Context, webhookID string, limit
 
 // WebhookAttempts returns a delivery's attempts, oldest first.
 func (s *Service) WebhookAttempts(ctx context.Context, deliveryID string) ([]WebhookAttempt, error) {
-	return s.store.FindWebhookAttempts(ctx, deliveryID)
+	return s.store.FindWebhookAttempts(ctx, deliveryID, 0)
 }
 
 // PublishEvents moves up to limit new events from the outbox to the feed

@@ -64,12 +64,15 @@ func (s *Service) RemoveAccountWebhook(ctx context.Context, adm Admin, id string
 }
 
 // RotateAccountWebhookSecret gives one of the account's webhooks a new
-// secret; the old one signs beside it for overlap.
-func (s *Service) RotateAccountWebhookSecret(ctx context.Context, adm Admin, id string, overlap time.Duration, seal func(purpose string) string) (Webhook, error) {
+// secret; the old one signs beside it for overlap. When shown is not
+// zero, the webhook must be as it was then (its UpdatedAt): a form sent
+// again must not rotate the secret it has just shown into the previous
+// one, dropping the original before its overlap ends.
+func (s *Service) RotateAccountWebhookSecret(ctx context.Context, adm Admin, id string, overlap time.Duration, seal func(purpose string) string, shown time.Time) (Webhook, error) {
 	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
 		return Webhook{}, err
 	}
-	return s.RotateWebhookSecret(ctx, adm.Actor(), id, overlap, seal)
+	return s.rotateWebhookSecret(ctx, adm.Actor(), id, overlap, seal, shown)
 }
 
 // EnableAccountWebhook enables one of the account's disabled webhooks
@@ -86,11 +89,16 @@ func (s *Service) EnableAccountWebhook(ctx context.Context, adm Admin, id string
 	return s.EnableWebhook(ctx, adm.Actor(), id)
 }
 
-// DeliveryWithAttempts is a delivery with every attempt of it.
+// DeliveryWithAttempts is a delivery with its latest attempts.
 type DeliveryWithAttempts struct {
 	WebhookDelivery
-	Log []WebhookAttempt // every attempt, oldest first
+	Log []WebhookAttempt // the newest AttemptsShown attempts, oldest first
 }
+
+// AttemptsShown bounds the attempts listed with each delivery in the
+// console and the API: a delivery is tried about 20 times in 3 days, and
+// an owner may send one again as often as they like.
+const AttemptsShown = 25
 
 // AccountWebhookDeliveries returns the newest deliveries (up to limit) of
 // one of the account's webhooks, each with its attempts.
@@ -104,7 +112,7 @@ func (s *Service) AccountWebhookDeliveries(ctx context.Context, adm Admin, id st
 	}
 	out := make([]DeliveryWithAttempts, len(ds))
 	for i, d := range ds {
-		as, err := s.store.FindWebhookAttempts(ctx, d.ID)
+		as, err := s.store.FindWebhookAttempts(ctx, d.ID, AttemptsShown)
 		if err != nil {
 			return nil, err
 		}

@@ -233,14 +233,15 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 		return 0, fmt.Errorf("%q: %w", rawURL, err)
 	}
 	maps.Copy(req.Header, header)
-	client := c.httpClient(PostLimit, false)
+	// No cap on the answer: only its status counts, and an
+	// acknowledgement longer than PostLimit (a framework's HTML page with
+	// its 200) is no failure; what is read of it is bounded here.
+	client := c.httpClient(0, false)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, c.explainMethod(http.MethodPost, u.Redacted(), err)
 	}
-	// An acknowledgement longer than the cap is no failure: only the
-	// status counts.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, PostLimit))
 	resp.Body.Close()
 	return resp.StatusCode, nil
@@ -341,7 +342,7 @@ func (c *Client) checkScheme(u *url.URL) error {
 // the scrubbing of answers after.
 type guard struct {
 	c        *Client
-	limit    int64
+	limit    int64 // of a 2xx answer's body; none when 0 (Post bounds its own reading)
 	jsonOnly bool
 }
 
@@ -358,6 +359,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		scrubErrorBody(resp)
 		return resp, nil
+	}
+	if g.limit == 0 {
+		return resp, nil // the caller reads what it needs, and no more
 	}
 	if resp.ContentLength > g.limit {
 		resp.Body.Close()

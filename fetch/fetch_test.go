@@ -563,3 +563,36 @@ func TestPostForm(t *testing.T) {
 		t.Errorf("post to a refused address: %v, connected to %v", err, rw.connected())
 	}
 }
+
+// TestPostTakesAnyAcknowledgement: a webhook receiver's 2xx is an
+// acknowledgement whatever its body, which nothing reads: one larger than
+// PostLimit (an HTML page a framework sends with its 200) is no failure,
+// with or without a Content-Length; a 410 is passed on as the answer.
+func TestPostTakesAnyAcknowledgement(t *testing.T) {
+	s := newSetup(t)
+	srv, _ := s.server("127.0.0.1", false, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/gone" {
+			w.WriteHeader(http.StatusGone)
+			return
+		}
+		body := strings.Repeat("<p>thanks</p>", 10_000)
+		if r.URL.Query().Get("chunked") == "" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		}
+		_, _ = io.WriteString(w, body)
+	})
+	c, _ := s.client("127.0.0.1/32", nil, 0)
+	ctx := context.Background()
+	for _, at := range []string{"/", "/?chunked=1", "/gone"} {
+		want := http.StatusOK
+		if at == "/gone" {
+			want = http.StatusGone
+		}
+		for range 2 { // the second on the connection the first left
+			if status, err := c.Post(ctx, srv.URL+at, http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); status != want || err != nil {
+				t.Errorf("POST %s: %d, %v; want %d", at, status, err, want)
+			}
+		}
+	}
+}

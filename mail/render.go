@@ -67,6 +67,10 @@ type view struct {
 	WebhookID   string
 	// PlatformWide: the webhook receives every account's events.
 	PlatformWide bool
+	// WebhookPage is the console page where the account's owners enable
+	// the webhook they added; empty for the operators' own, which only
+	// they enable, with the CLI.
+	WebhookPage string
 }
 
 // Render returns the email for b.
@@ -136,6 +140,9 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		// Link is shown, never linked: the endpoint's URL is the
 		// platform's, not a page for the admin to open.
 		v.Link, v.WebhookID = b.Webhook.URL, b.Webhook.ID
+		if b.Webhook.PublicOnly && !installation {
+			v.WebhookPage = r.baseURL + "/admin/" + url.PathEscape(a.Slug) + "/webhooks/" + url.PathEscape(b.Webhook.ID)
+		}
 		v.Subject = "A webhook of " + v.AccountName + " was disabled"
 		if installation {
 			v.Subject = "A platform-wide webhook was disabled"

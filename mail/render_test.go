@@ -72,6 +72,51 @@ func TestRenderInstallationMail(t *testing.T) {
 	}
 }
 
+// TestRenderWebhookDisabledSaysWhoEnablesIt: the notice tells its
+// readers who can enable the endpoint: an account's owners for one they
+// added (with its console page), the operators for their own, whether
+// platform-wide or for one account (with the command).
+func TestRenderWebhookDisabledSaysWhoEnablesIt(t *testing.T) {
+	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := directory.Account{Slug: "acme", Name: "Acme"}
+	for _, tc := range []struct {
+		name         string
+		installation bool
+		publicOnly   bool
+		want, not    []string
+	}{
+		{"an owner's", false, true, []string{"an owner of Acme enables it", "https://admit.example/admin/acme/webhooks/wh1"}, []string{"admit webhook enable", "operator"}},
+		{"the operators' for the account", false, false, []string{"the platform's operators, who added it, enable it", "admit webhook enable --id wh1"}, []string{"/admin/"}},
+		{"platform-wide", true, false, []string{"an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := r.Render(directory.MailBody{
+				Message: directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "admin@acme.example"},
+				Account: acme, Installation: tc.installation,
+				Webhook: directory.Webhook{ID: "wh1", URL: "https://platform.example/hooks", DisabledReason: "the endpoint answered 410 Gone", PublicOnly: tc.publicOnly},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{m.Text, m.HTML} {
+				for _, w := range tc.want {
+					if !strings.Contains(part, w) {
+						t.Errorf("the notice does not say %q:\n%s", w, part)
+					}
+				}
+				for _, n := range tc.not {
+					if strings.Contains(part, n) {
+						t.Errorf("the notice says %q:\n%s", n, part)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestRenderUploadedLogo: an uploaded logo wins over the logo URL, at
 // admit's absolute address in a real email and at its own path in the
 // console's preview (which admit itself shows).

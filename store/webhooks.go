@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -117,14 +118,16 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return expectOne(res, "webhook")
 }
 
-// UpdateWebhookSecrets saves the secrets of a rotation.
-func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ?`),
-		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID)
+// UpdateWebhookSecrets saves the secrets of a rotation if the webhook's
+// secret is still current, and reports whether it was.
+func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook, current string) (bool, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ? AND secret = ?`),
+		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID, current)
 	if err != nil {
-		return s.dialect.wrap(err, "update webhook secrets")
+		return false, s.dialect.wrap(err, "update webhook secrets")
 	}
-	return expectOne(res, "webhook")
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // MarkWebhookFailing records when the webhook's failures began, unless
@@ -845,8 +848,9 @@ func (s *Store) FindWebhookDeliveries(ctx context.Context, webhookID string, lim
 	return out, nil
 }
 
-// FindWebhookAttempts returns a delivery's attempts, oldest first.
-func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID string) ([]directory.WebhookAttempt, error) {
+// FindWebhookAttempts returns a delivery's attempts, oldest first: the
+// newest limit of them, or all when limit is 0.
+func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]directory.WebhookAttempt, error) {
 	var rows []struct {
 		ID         string    `db:"id"`
 		DeliveryID string    `db:"delivery_id"`
@@ -855,7 +859,12 @@ func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID string) ([]d
 		Error      string    `db:"error"`
 		DurationMS int64     `db:"duration_ms"`
 	}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, delivery_id, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY at, id`), deliveryID); err != nil {
+	if limit <= 0 {
+		limit = math.MaxInt32 // all: the dialects spell "no limit" differently
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, delivery_id, at, status, error, duration_ms FROM (
+			SELECT id, delivery_id, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY at DESC, id DESC LIMIT ?) newest
+		ORDER BY at, id`), deliveryID, limit); err != nil {
 		return nil, s.dialect.wrap(err, "find webhook attempts")
 	}
 	out := make([]directory.WebhookAttempt, len(rows))
