@@ -104,6 +104,9 @@ const (
 	// WebhookDisableAfter is how long an endpoint may fail without a
 	// success before it is disabled and the account's admins told.
 	WebhookDisableAfter = 24 * time.Hour
+	// WebhookNoticeEvery bounds how often people are told that one
+	// endpoint was disabled: an owner may enable it as often as they like.
+	WebhookNoticeEvery = 24 * time.Hour
 	// EventRetention is how long the outbox keeps events by default (the
 	// feed's reach, and how long a delivery can wait).
 	EventRetention = 30 * 24 * time.Hour
@@ -662,8 +665,17 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 		return err
 	}
 	s.log.WarnContext(ctx, "webhook disabled", "webhook_id", w.ID, "url", w.URL, "reason", reason)
+	// One notice a day an endpoint: enabling one that answers 410 again
+	// at once would otherwise mail every admin each time.
+	toldAt, err := s.webhookNoticeSince(ctx, tx, w, now.Add(-WebhookNoticeEvery))
+	if err != nil {
+		return err
+	}
 	var to []string
-	if w.AccountID == "" {
+	switch {
+	case toldAt != nil:
+		s.log.InfoContext(ctx, "webhook disabled again within a day of the last notice: nobody is mailed", "webhook_id", w.ID)
+	case w.AccountID == "":
 		ops, err := tx.FindOperators(ctx)
 		if err != nil {
 			return err
@@ -674,7 +686,7 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 		if len(to) == 0 {
 			s.log.WarnContext(ctx, "no operator to tell that a platform-wide webhook was disabled (admit operator add)", "webhook_id", w.ID)
 		}
-	} else {
+	default:
 		admins, err := tx.FindAdminEmails(ctx, w.AccountID)
 		if err != nil {
 			return err
@@ -689,14 +701,45 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 			return err
 		}
 	}
-	told := "admins_told"
+	whoTold := "admins_told"
 	if w.AccountID == "" {
-		told = "operators_told"
+		whoTold = "operators_told"
+	}
+	data := map[string]any{"url": w.URL, "reason": reason, whoTold: len(to)}
+	if toldAt != nil {
+		data["told_at"] = *toldAt
 	}
 	return s.record(ctx, tx, change{
 		accountID: w.AccountID, actor: Actor{Source: SourceSystem}, action: "webhook.disabled", targetType: "webhook", targetID: w.ID,
-		data: map[string]any{"url": w.URL, "reason": reason, told: len(to)},
+		data: data,
 	})
+}
+
+// webhookNoticeSince returns when people were last told that w was
+// disabled, if it was since since: its webhook.disabled events in the
+// audit trail say how many were.
+func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, since time.Time) (*time.Time, error) {
+	// A disabling that told nobody (within a day of a notice) is no
+	// notice; an endpoint disabled more often than this in a day has
+	// been enabled by hand as often, and its people were told.
+	const look = 100
+	evs, err := tx.FindAuditEventsBy(ctx, w.AccountID, AuditQuery{Action: "webhook.disabled", People: []string{w.ID}, Since: since, Limit: look})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		var d struct {
+			Admins    int `json:"admins_told"`
+			Operators int `json:"operators_told"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil && d.Admins+d.Operators > 0 {
+			return &e.CreatedAt, nil
+		}
+	}
+	if len(evs) == look {
+		return &evs[len(evs)-1].CreatedAt, nil
+	}
+	return nil, nil
 }
 
 // Events returns published events after the cursor, in order; of one

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -712,6 +713,70 @@ func TestFastEndpointGetsOneRequestAtATime(t *testing.T) {
 		waitFor(t, "every event delivered", 30*time.Second, func() bool { return rc.acceptedCount() >= 2*people })
 		if m := most.Load(); m != 1 {
 			t.Errorf("%d requests at once; want 1", m)
+		}
+	})
+}
+
+// TestDisabledNoticeOnceADay: people are told an endpoint was disabled at
+// most once a day, however often it is enabled and answers 410 at once;
+// each disabling is in the trail, saying when they were told.
+func TestDisabledNoticeOnceADay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
+		w, _ := r.webhook(t, "https://hooks.acme.example/admit", a.ID)
+		scimCreates(t, r.svc, a, "p", 1)
+		must[int](t)(r.svc.PublishEvents(ctx, 100))
+		// Its due deliveries attempted by hand, each answered 410.
+		gone := func() {
+			t.Helper()
+			r.retryNow(t, w.ID)
+			ds := must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, directory.DeliveryLease{Room: 100, PerWebhook: 100}))
+			if len(ds) == 0 {
+				t.Fatal("nothing due")
+			}
+			rs := make([]directory.WebhookResult, len(ds))
+			for i, d := range ds {
+				rs[i] = directory.WebhookResult{Delivery: d, Status: 410, Err: errors.New("the endpoint answered 410 Gone")}
+			}
+			must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, rs, directory.DeliveryLease{}))
+			if must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID)).DisabledAt == nil {
+				t.Fatal("a 410 did not disable the endpoint")
+			}
+		}
+		notices := func() int {
+			n := 0
+			for _, m := range must[[]directory.MailMessage](t)(r.svc.Mail(ctx, a.ID, 100)) {
+				if m.Kind == directory.MailWebhookDisabled {
+					n++
+				}
+			}
+			return n
+		}
+		gone()
+		for range 3 { // enabled by hand, gone again at once
+			must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
+			gone()
+		}
+		if n := notices(); n != 1 {
+			t.Errorf("%d notices for 4 disablings within a day; want 1", n)
+		}
+		disabled := must[[]directory.AuditEvent](t)(r.svc.AuditTrail(ctx, a.ID, "", "webhook.disabled", time.Time{}, 100))
+		var last struct {
+			Told   *int       `json:"admins_told"`
+			ToldAt *time.Time `json:"told_at"`
+		}
+		if len(disabled) != 4 || json.Unmarshal(disabled[0].Data, &last) != nil || last.Told == nil || *last.Told != 0 || last.ToldAt == nil {
+			t.Errorf("%d webhook.disabled in the trail, the last %s; want 4, the last saying nobody was told, and when they were", len(disabled), disabled[0].Data)
+		}
+		clk.Add(25 * time.Hour)
+		must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
+		gone()
+		if n := notices(); n != 2 {
+			t.Errorf("%d notices after a day; want 2", n)
 		}
 	})
 }
