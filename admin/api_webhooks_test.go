@@ -62,6 +62,31 @@ func TestWebhooksAPI(t *testing.T) {
 		if rot := r.json(t); rot["secret"] == secret || !strings.HasPrefix(rot["secret"].(string), "whsec_") || rot["previous_secret_until"] == nil {
 			t.Errorf("rotated %v", rot)
 		}
+		// Rotations at once take turns: each secret answered is the
+		// current or the previous one as the next replaces it, never
+		// replaced by a rotation that read the same secret.
+		answered := map[string]bool{}
+		var mu sync.Mutex
+		var rotations sync.WaitGroup
+		for range 4 {
+			rotations.Go(func() {
+				r := site.do(t, "POST", base+"/"+id+"/rotate-secret", site.opKey, map[string]any{"overlap_seconds": 3600})
+				if r.status != 200 {
+					t.Errorf("rotate at once: %d %s", r.status, r.body)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				answered[r.json(t)["secret"].(string)] = true
+			})
+		}
+		rotations.Wait()
+		after := must[directory.Webhook](t)(site.svc.Webhook(ctx, id))
+		current := must[[]byte](t)(site.sealer.Open(after.Secret, directory.WebhookSecretPurpose(id)))
+		previous := must[[]byte](t)(site.sealer.Open(after.PreviousSecret, directory.WebhookSecretPurpose(id)))
+		if !answered[string(current)] || !answered[string(previous)] || string(current) == string(previous) {
+			t.Errorf("after 4 rotations at once the secrets are not two of the 4 answered: a rotation's secret was replaced by one that read the same")
+		}
 
 		// Bad input: a problem, nothing changed.
 		for _, bad := range []struct {

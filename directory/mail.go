@@ -191,8 +191,12 @@ type MailBody struct {
 	InviteeHasPassword bool
 	// ExpiresAt is when a password reset link stops working.
 	ExpiresAt time.Time
-	// Webhook is the disabled webhook a MailWebhookDisabled is about.
-	Webhook Webhook
+	// Webhook is the disabled webhook a MailWebhookDisabled is about,
+	// and WebhookAccount the account whose events it received (none for
+	// a platform-wide one): for the operators' own, the mail is theirs,
+	// of no account.
+	Webhook        Webhook
+	WebhookAccount Account
 }
 
 // Mail returns the account's newest mail messages first: what the dev
@@ -234,8 +238,16 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 	if m.Data.WebhookID != "" {
 		if body.Webhook, err = s.store.FindWebhook(ctx, m.Data.WebhookID); KindOf(err) == NotFound {
 			return MailBody{}, GoneError("the webhook was removed before the notice could be sent")
+		} else if err != nil {
+			return MailBody{}, err
 		}
-		return body, err
+		body.WebhookAccount = a
+		if id := body.Webhook.AccountID; id != "" && id != a.ID {
+			if body.WebhookAccount, err = s.store.FindAccount(ctx, id); err != nil {
+				return MailBody{}, err
+			}
+		}
+		return body, nil
 	}
 	if m.Data.InvitationID == "" {
 		return body, nil

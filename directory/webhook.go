@@ -180,6 +180,7 @@ func (l *DeliveryLease) accountFull(accountID string) bool {
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error
 	FindWebhook(ctx context.Context, id string) (Webhook, error)
+	LockWebhook(ctx context.Context, id string) (Webhook, error)
 	// FindWebhooks returns the account's webhooks, or with accountID
 	// empty every webhook, oldest first.
 	FindWebhooks(ctx context.Context, accountID string) ([]Webhook, error)
@@ -188,9 +189,7 @@ type WebhookStore interface {
 	// so that adds to one account count one after another.
 	CountAccountWebhooks(ctx context.Context, accountID string) (int, error)
 	DeleteWebhook(ctx context.Context, id string) error
-	// UpdateWebhookSecrets stores w's secrets if its secret is still
-	// current, and reports whether it was.
-	UpdateWebhookSecrets(ctx context.Context, w Webhook, current string) (bool, error)
+	UpdateWebhookSecrets(ctx context.Context, w Webhook) error
 	// Each of these changes one thing of a webhook's health in one
 	// statement, so that concurrent attempts cannot undo each other's.
 	// MarkWebhookFailing sets FailingSince unless it is set, and returns
@@ -415,7 +414,10 @@ func (s *Service) rotateWebhookSecret(ctx context.Context, actor Actor, id strin
 	var w Webhook
 	err := s.store.Tx(ctx, func(tx Store) error {
 		var err error
-		if w, err = tx.FindWebhook(ctx, id); err != nil {
+		// Locked: two rotations at once take turns, and the second makes
+		// the first's new secret the previous one. Both reading the same
+		// secret, the first's would be replaced at once, never valid.
+		if w, err = tx.LockWebhook(ctx, id); err != nil {
 			return err
 		}
 		if !shown.IsZero() && !w.UpdatedAt.Equal(shown) {
@@ -423,16 +425,10 @@ func (s *Service) rotateWebhookSecret(ctx context.Context, actor Actor, id strin
 		}
 		now := s.clock()
 		until := now.Add(overlap)
-		current := w.Secret
 		w.PreviousSecret, w.PreviousUntil = w.Secret, &until
 		w.Secret, w.UpdatedAt = seal(WebhookSecretPurpose(w.ID)), now
-		// Only over the secret read here: of two rotations at once, the
-		// second would make the first's new secret the previous one and
-		// drop the original before its overlap ended.
-		if rotated, err := tx.UpdateWebhookSecrets(ctx, w, current); err != nil {
+		if err := tx.UpdateWebhookSecrets(ctx, w); err != nil {
 			return err
-		} else if !rotated {
-			return ConflictError("the webhook's secret was rotated at the same time by another request; rotate it again if you need another")
 		}
 		return s.recordWebhook(ctx, tx, actor, w, "webhook.secret_rotated", map[string]any{"previous_until": until})
 	})
@@ -658,8 +654,11 @@ func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText s
 
 // disableWebhook disables w and tells the people who can act on it, once:
 // of attempts failing together, only the one that disables it does. An
-// account's endpoint is its admins' to fix; a platform-wide one (no
-// account) is the operators', and their notice is installation mail.
+// endpoint an account's owners added is theirs to fix, and its owners
+// and admins are told; one the operators added (platform-wide, or for an
+// account) is the operators', and their notice is installation mail: the
+// account's people could not enable it, and its URL may lead into the
+// operators' network.
 func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now time.Time, reason string) error {
 	if disabled, err := tx.DisableWebhook(ctx, w.ID, reason, now); err != nil || !disabled {
 		return err
@@ -675,7 +674,7 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 	switch {
 	case toldAt != nil:
 		s.log.InfoContext(ctx, "webhook disabled again within a day of the last notice: nobody is mailed", "webhook_id", w.ID)
-	case w.AccountID == "":
+	case !w.ownersOwn():
 		ops, err := tx.FindOperators(ctx)
 		if err != nil {
 			return err
@@ -684,7 +683,7 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 			to = append(to, o.Email)
 		}
 		if len(to) == 0 {
-			s.log.WarnContext(ctx, "no operator to tell that a platform-wide webhook was disabled (admit operator add)", "webhook_id", w.ID)
+			s.log.WarnContext(ctx, "no operator to tell that a webhook was disabled (admit operator add)", "webhook_id", w.ID)
 		}
 	default:
 		admins, err := tx.FindAdminEmails(ctx, w.AccountID)
@@ -693,17 +692,21 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 		}
 		to = admins
 	}
+	mailOf := "" // installation mail
+	if w.ownersOwn() {
+		mailOf = w.AccountID
+	}
 	for _, r := range to {
 		if err := tx.AddMailMessage(ctx, MailMessage{
-			ID: newID(), AccountID: w.AccountID, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
+			ID: newID(), AccountID: mailOf, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
 			Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
 		}); err != nil {
 			return err
 		}
 	}
-	whoTold := "admins_told"
-	if w.AccountID == "" {
-		whoTold = "operators_told"
+	whoTold := "operators_told"
+	if w.ownersOwn() {
+		whoTold = "admins_told"
 	}
 	data := map[string]any{"url": w.URL, "reason": reason, whoTold: len(to)}
 	if toldAt != nil {
@@ -714,6 +717,10 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 		data: data,
 	})
 }
+
+// ownersOwn reports whether w is one of an account's owners' endpoints
+// (AddAccountWebhook), rather than the operators'.
+func (w Webhook) ownersOwn() bool { return w.AccountID != "" && w.PublicOnly }
 
 // webhookNoticeSince returns when people were last told that w was
 // disabled, if it was since since: its webhook.disabled events in the

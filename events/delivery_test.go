@@ -238,7 +238,9 @@ func TestEndpointDisabled(t *testing.T) {
 				rc.setAnswer(func(received) int { return tc.status })
 				a := mustAccount(t, r.svc, "acme", "acme.example")
 				must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
-				w, _ := r.webhook(t, rc.URL, a.ID)
+				must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "ops@platform.example", FirstName: "O", LastName: "P"}))
+				must[directory.Operator](t)(r.svc.AddOperator(ctx, operator, "ops@platform.example"))
+				w, _ := r.webhook(t, rc.URL, a.ID) // the operators', for acme
 				r.start(t)
 				scimCreates(t, r.svc, a, "p", 3)
 				waitFor(t, "the endpoint disabled", 30*time.Second, func() bool {
@@ -257,19 +259,23 @@ func TestEndpointDisabled(t *testing.T) {
 				if m := len(rc.all()); m != n {
 					t.Errorf("%d more requests to the disabled endpoint", m-n)
 				}
-				mail := must[[]directory.MailMessage](t)(r.svc.Mail(ctx, a.ID, 100))
+				// The operators added it: they are told, not acme's
+				// admins, who could not enable it.
+				if n := len(must[[]directory.MailMessage](t)(r.svc.Mail(ctx, a.ID, 100))); n != 0 {
+					t.Errorf("%d notices in acme's mail; want none (the operators added the endpoint)", n)
+				}
 				told := 0
-				for _, m := range mail {
-					if m.Kind == directory.MailWebhookDisabled && m.Recipient == "admin@acme.example" {
+				for _, m := range must[[]directory.MailMessage](t)(r.svc.Mail(ctx, "", 100)) {
+					if m.Kind == directory.MailWebhookDisabled && m.Recipient == "ops@platform.example" {
 						told++
 						body := must[directory.MailBody](t)(r.svc.MailBodyOf(ctx, m))
-						if body.Webhook.ID != w.ID {
-							t.Errorf("the notice is about webhook %s; want %s", body.Webhook.ID, w.ID)
+						if body.Webhook.ID != w.ID || body.WebhookAccount.ID != a.ID || !body.Installation {
+							t.Errorf("the notice is about webhook %s of account %q (installation mail %v); want %s of acme's, installation mail", body.Webhook.ID, body.WebhookAccount.ID, body.Installation, w.ID)
 						}
 					}
 				}
 				if told != 1 {
-					t.Errorf("%d notices to the admin; want 1", told)
+					t.Errorf("%d notices to the operator; want 1", told)
 				}
 				audit := must[[]directory.AuditEvent](t)(r.svc.AuditEvents(ctx, a.ID, 100))
 				if !slices.ContainsFunc(audit, func(e directory.AuditEvent) bool { return e.Action == "webhook.disabled" }) {
@@ -694,10 +700,10 @@ func countAtOnce(rc *receiver, answer func()) (now, most *atomic.Int64) {
 	return now, most
 }
 
-// TestFastEndpointGetsOneRequestAtATime: an endpoint that answers within
-// RequestGap gets its deliveries one request after another, however many
-// Parallel allows: many at once only took more of the cores from the
-// requests admit serves, for no more throughput.
+// TestFastEndpointGetsOneRequestAtATime: an endpoint fast enough to be
+// sent what waits for it within SendWithin one request after another gets
+// it so, however many Parallel allows: many at once only took more of the
+// cores from the requests admit serves, for no more throughput.
 func TestFastEndpointGetsOneRequestAtATime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *storeT) {
 		r := newRig(t, s, newClock(), 0)
@@ -707,9 +713,9 @@ func TestFastEndpointGetsOneRequestAtATime(t *testing.T) {
 		r.webhook(t, rc.URL, a.ID)
 		const people = 40
 		scimCreates(t, r.svc, a, "p", people) // forty people's first events are ready at once
-		// A gap longer than any answer here, so that the endpoint is
-		// fast however loaded the machine running the test is.
-		r.start(t, func(c *events.Config) { c.Parallel, c.RequestGap = 32, time.Hour })
+		// An hour to send what waits, so that the endpoint is fast
+		// however loaded the machine running the test is.
+		r.start(t, func(c *events.Config) { c.Parallel, c.SendWithin = 32, time.Hour })
 		waitFor(t, "every event delivered", 30*time.Second, func() bool { return rc.acceptedCount() >= 2*people })
 		if m := most.Load(); m != 1 {
 			t.Errorf("%d requests at once; want 1", m)
@@ -727,7 +733,9 @@ func TestDisabledNoticeOnceADay(t *testing.T) {
 		r := newRig(t, s, clk, 0)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
-		w, _ := r.webhook(t, "https://hooks.acme.example/admit", a.ID)
+		// An owner's, so that the account's people are told.
+		w := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://hooks.acme.example/admit", PublicOnly: true},
+			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		scimCreates(t, r.svc, a, "p", 1)
 		must[int](t)(r.svc.PublishEvents(ctx, 100))
 		// Its due deliveries attempted by hand, each answered 410.

@@ -6,34 +6,36 @@ import (
 	"time"
 )
 
-// TestWindowSize: an endpoint gets as many requests at a time as start
-// one about every gap, by the average of its answers or the age of the
-// oldest request in flight, whichever is longer; at least one, at most
-// max.
+// TestWindowSize: an endpoint gets as many requests at a time as send
+// what waits for it within the window's time (here 50 ms), by the average
+// of its answers or the age of the oldest request in flight, whichever is
+// longer; at least one, at most max.
 func TestWindowSize(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {
 		name    string
 		latency time.Duration
-		oldest  time.Duration // age of the oldest request in flight; none when 0
+		oldest  time.Duration // age of the oldest of two requests in flight; none when 0
+		queued  int
 		want    int
 	}{
-		{"no answer yet", 0, 0, 1},
-		{"faster than the gap", 300 * time.Microsecond, 0, 1},
-		{"as long as the gap", time.Millisecond, 0, 1},
-		{"a little longer", 1100 * time.Microsecond, 0, 2},
-		{"ten gaps", 10 * time.Millisecond, 0, 10},
-		{"slower than max allows", time.Second, 0, 32},
-		{"a request out longer than the answers took", time.Millisecond, 5 * time.Millisecond, 5},
-		{"a young request", 8 * time.Millisecond, time.Millisecond, 8},
-		{"hanging", 0, time.Minute, 32},
+		{"no answer yet", 0, 0, 1, 1},
+		{"fast, a hundred waiting", 300 * time.Microsecond, 0, 100, 1},
+		{"fast, two hundred waiting", 300 * time.Microsecond, 0, 200, 2},
+		{"5 ms answers, one waiting", 5 * time.Millisecond, 0, 1, 1},
+		{"5 ms answers, a hundred waiting", 5 * time.Millisecond, 0, 100, 10},
+		{"slower than max allows", time.Second, 0, 100, 32},
+		{"a request out longer than the answers took", time.Millisecond, 5 * time.Millisecond, 18, 2},
+		{"a young request", 8 * time.Millisecond, time.Millisecond, 8, 2},
+		{"hanging", 0, time.Minute, 10, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWindow(time.Millisecond, 32)
+			w := newWindow(50*time.Millisecond, 32)
 			w.latency = tc.latency
 			if tc.oldest > 0 {
 				w.started = []time.Time{now.Add(-tc.oldest / 2), now.Add(-tc.oldest)}
 			}
+			w.queue = make([]chan time.Time, tc.queued)
 			if got := w.size(now); got != tc.want {
 				t.Errorf("size = %d; want %d", got, tc.want)
 			}
@@ -45,7 +47,7 @@ func TestWindowSize(t *testing.T) {
 // request leaves, first come first served; one whose ctx ends leaves
 // the queue, and a place given to it as it gave up goes to the next.
 func TestWindowLetsInInTurn(t *testing.T) {
-	w := newWindow(time.Hour, 4) // nothing ages into a wider window here
+	w := newWindow(time.Hour, 4) // to send within an hour: one at a time, and nothing ages into more
 	ctx := context.Background()
 	first, ok := w.enter(ctx)
 	if !ok {
@@ -90,9 +92,9 @@ func TestWindowLetsInInTurn(t *testing.T) {
 	}
 }
 
-// TestWindowWidensWithAge: a request that is out longer than the gap
-// lets the next in without waiting for its answer, so an endpoint that
-// hangs gets max requests at once.
+// TestWindowWidensWithAge: a request out long enough lets the next in
+// without waiting for its answer, so an endpoint that hangs gets max
+// requests at once.
 func TestWindowWidensWithAge(t *testing.T) {
 	w := newWindow(time.Millisecond, 3)
 	ctx := context.Background()
@@ -137,4 +139,69 @@ func waitQueue(t *testing.T, w *window, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("never %d waiting", n)
+}
+
+// TestWindowGivenUpAsLetIn: a waiter whose ctx ends as it is let in
+// gives its place back, exactly once, whichever happened first.
+func TestWindowGivenUpAsLetIn(t *testing.T) {
+	w := newWindow(time.Hour, 1)
+	ended, end := context.WithCancel(context.Background())
+	end()
+	for range 200 {
+		// Room for it, and its ctx ended: both are ready as it waits.
+		if start, ok := w.enter(ended); ok {
+			w.leave(start, 0)
+		}
+		w.mu.Lock()
+		inFlight, waiting := len(w.started), len(w.queue)
+		w.mu.Unlock()
+		if inFlight != 0 || waiting != 0 {
+			t.Fatalf("%d in flight and %d waiting after a waiter gave up", inFlight, waiting)
+		}
+	}
+	if _, ok := w.enter(context.Background()); !ok {
+		t.Fatal("no place left after waiters gave up")
+	}
+}
+
+// TestWindowKeepsItsWidthForABacklog: sized for what waits when it came,
+// the window stays that wide until all of it is sent; narrowing as it
+// went, the last of a backlog went one at a time and a round of a
+// hundred deliveries to a 5 ms endpoint took three times as long.
+func TestWindowKeepsItsWidthForABacklog(t *testing.T) {
+	// Answers of 500 s to send within 5,000 s: a hundred waiting, ten at
+	// once (the requests' own ages, milliseconds here, widen nothing).
+	w := newWindow(5000*time.Second, 32)
+	w.latency = 500 * time.Second
+	ctx := context.Background()
+	const backlog = 100
+	entered := make(chan time.Time, backlog)
+	for range backlog {
+		go func() {
+			if start, ok := w.enter(ctx); ok {
+				entered <- start
+			}
+		}()
+	}
+	waitQueue(t, w, backlog-10)
+	for sent := 0; sent < backlog; sent += 10 {
+		starts := make([]time.Time, 0, 10)
+		for range 10 {
+			select {
+			case s := <-entered:
+				starts = append(starts, s)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d of 10 requests let in with %d sent: the window narrowed", len(starts), sent)
+			}
+		}
+		w.mu.Lock()
+		inFlight := len(w.started)
+		w.mu.Unlock()
+		if inFlight != 10 {
+			t.Fatalf("%d in flight with %d sent; want 10", inFlight, sent)
+		}
+		for _, s := range starts {
+			w.leave(s, 500*time.Second)
+		}
+	}
 }

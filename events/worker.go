@@ -68,10 +68,11 @@ type Config struct {
 	// directory.MaxAccountWebhooks), so that slow endpoints leave the
 	// others room: their owners must control four accounts to fill a
 	// worker. The rest of a webhook's deliveries wait their turn in the
-	// worker: requests to one endpoint go one at a time while it answers
-	// within RequestGap (1 ms by default); when it is slower, as many are
-	// in flight as start one about every RequestGap, at most Parallel
-	// (see window). PerWebhook/Parallel requests
+	// worker: requests to one endpoint go as many at once as send what
+	// waits for it within SendWithin (25 ms by default) at the pace of
+	// its answers, at most Parallel (see window): to an endpoint that
+	// answers in a fraction of a millisecond, one or two at a time; to one
+	// that takes 5 ms, 26 at once for a backlog of 128. PerWebhook/Parallel requests
 	// one after another, each taking the outbound client's whole timeout,
 	// should end well within a lease (by default 4 times 10 s, against
 	// 90 s); a delivery still waiting then is not sent.
@@ -79,7 +80,7 @@ type Config struct {
 	PerWebhook  int
 	PerAccount  int
 	Parallel    int
-	RequestGap  time.Duration
+	SendWithin  time.Duration
 	// Retention is how long events are kept (directory.EventRetention
 	// when zero); SweepEvery is how often old ones are swept.
 	Retention  time.Duration
@@ -119,8 +120,8 @@ func NewWorker(cfg Config) *Worker {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 32
 	}
-	if cfg.RequestGap <= 0 {
-		cfg.RequestGap = time.Millisecond
+	if cfg.SendWithin <= 0 {
+		cfg.SendWithin = 25 * time.Millisecond
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
@@ -243,7 +244,7 @@ func (w *Worker) Run(ctx context.Context) {
 			inFlight++
 			ep := endpoints[d.WebhookID]
 			if ep == nil {
-				ep = &endpoint{window: newWindow(w.cfg.RequestGap, w.cfg.Parallel)}
+				ep = &endpoint{window: newWindow(w.cfg.SendWithin, w.cfg.Parallel)}
 				endpoints[d.WebhookID] = ep
 			}
 			ep.held++

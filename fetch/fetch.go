@@ -168,7 +168,7 @@ func (c *Client) Get(ctx context.Context, rawURL string, limit int64, accept str
 		req.Header.Set("Accept", accept)
 	}
 	shown := u.Redacted()
-	resp, err := c.httpClient(limit, false).Do(req)
+	resp, err := c.httpClient(max(limit, 0), false).Do(req) // never uncapped
 	if err != nil {
 		return nil, c.explain(shown, err)
 	}
@@ -218,11 +218,17 @@ func (c *Client) PostForm(ctx context.Context, rawURL string, form url.Values) e
 // acknowledgement, which nothing reads.
 const PostLimit int64 = 16 << 10
 
+// uncapped is the guard's limit for an answer whose caller bounds its own
+// reading.
+const uncapped int64 = -1
+
 // Post sends body to rawURL (a webhook) under the same rules as Get and
 // returns the answer's status. It follows no redirect: a 3xx is the
 // answer (a receiver that moved must be moved by its operator, or a
 // redirect could steer signed events somewhere unchecked). The answer's
-// body is read up to PostLimit, so the connection is reused, and dropped.
+// body is read up to PostLimit and dropped: a short one (as
+// acknowledgements are) leaves the connection for the next request; a
+// longer one closes it.
 func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, body []byte) (int, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -236,7 +242,7 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 	// No cap on the answer: only its status counts, and an
 	// acknowledgement longer than PostLimit (a framework's HTML page with
 	// its 200) is no failure; what is read of it is bounded here.
-	client := c.httpClient(0, false)
+	client := c.httpClient(uncapped, false)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
@@ -342,7 +348,7 @@ func (c *Client) checkScheme(u *url.URL) error {
 // the scrubbing of answers after.
 type guard struct {
 	c        *Client
-	limit    int64 // of a 2xx answer's body; none when 0 (Post bounds its own reading)
+	limit    int64 // of a 2xx answer's body, or uncapped (Post bounds its own reading)
 	jsonOnly bool
 }
 
@@ -360,7 +366,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		scrubErrorBody(resp)
 		return resp, nil
 	}
-	if g.limit == 0 {
+	if g.limit == uncapped {
 		return resp, nil // the caller reads what it needs, and no more
 	}
 	if resp.ContentLength > g.limit {

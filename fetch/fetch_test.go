@@ -589,7 +589,7 @@ func TestPostTakesAnyAcknowledgement(t *testing.T) {
 		if at == "/gone" {
 			want = http.StatusGone
 		}
-		for range 2 { // the second on the connection the first left
+		for range 2 {
 			if status, err := c.Post(ctx, srv.URL+at, http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); status != want || err != nil {
 				t.Errorf("POST %s: %d, %v; want %d", at, status, err, want)
 			}

@@ -65,8 +65,10 @@ type view struct {
 	InviterName string
 	Reason      string
 	WebhookID   string
-	// PlatformWide: the webhook receives every account's events.
-	PlatformWide bool
+	// PlatformWide: the webhook receives every account's events;
+	// otherwise WebhookAccount's.
+	PlatformWide   bool
+	WebhookAccount string
 	// WebhookPage is the console page where the account's owners enable
 	// the webhook they added; empty for the operators' own, which only
 	// they enable, with the CLI.
@@ -143,8 +145,9 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		if b.Webhook.PublicOnly && !installation {
 			v.WebhookPage = r.baseURL + "/admin/" + url.PathEscape(a.Slug) + "/webhooks/" + url.PathEscape(b.Webhook.ID)
 		}
-		v.Subject = "A webhook of " + v.AccountName + " was disabled"
-		if installation {
+		v.WebhookAccount = b.WebhookAccount.Title()
+		v.Subject = "A webhook of " + v.WebhookAccount + " was disabled"
+		if b.Webhook.AccountID == "" {
 			v.Subject = "A platform-wide webhook was disabled"
 			v.PlatformWide = true
 		}

@@ -73,31 +73,38 @@ func TestRenderInstallationMail(t *testing.T) {
 }
 
 // TestRenderWebhookDisabledSaysWhoEnablesIt: the notice tells its
-// readers who can enable the endpoint: an account's owners for one they
-// added (with its console page), the operators for their own, whether
-// platform-wide or for one account (with the command).
+// readers whose events the endpoint received and who can enable it: an
+// account's owners for one they added (with its console page), the
+// operators for their own, platform-wide or for one account (with the
+// command).
 func TestRenderWebhookDisabledSaysWhoEnablesIt(t *testing.T) {
 	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	acme := directory.Account{Slug: "acme", Name: "Acme"}
+	acme := directory.Account{ID: "a1", Slug: "acme", Name: "Acme"}
 	for _, tc := range []struct {
-		name         string
-		installation bool
-		publicOnly   bool
-		want, not    []string
+		name      string
+		body      directory.MailBody // the account's mail, or installation mail
+		hook      directory.Webhook
+		want, not []string
 	}{
-		{"an owner's", false, true, []string{"an owner of Acme enables it", "https://admit.example/admin/acme/webhooks/wh1"}, []string{"admit webhook enable", "operator"}},
-		{"the operators' for the account", false, false, []string{"the platform's operators, who added it, enable it", "admit webhook enable --id wh1"}, []string{"/admin/"}},
-		{"platform-wide", true, false, []string{"an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/"}},
+		{"an owner's, to the account's people", directory.MailBody{Account: acme, WebhookAccount: acme},
+			directory.Webhook{AccountID: acme.ID, PublicOnly: true},
+			[]string{"events of Acme", "an owner of Acme enables it", "https://admit.example/admin/acme/webhooks/wh1"}, []string{"admit webhook enable", "operator"}},
+		{"the operators' for an account, to them", directory.MailBody{Installation: true, WebhookAccount: acme},
+			directory.Webhook{AccountID: acme.ID},
+			[]string{"events of Acme", "an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/", "every account"}},
+		{"platform-wide, to the operators", directory.MailBody{Installation: true},
+			directory.Webhook{},
+			[]string{"the events of every account", "an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/", "Acme"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := r.Render(directory.MailBody{
-				Message: directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "admin@acme.example"},
-				Account: acme, Installation: tc.installation,
-				Webhook: directory.Webhook{ID: "wh1", URL: "https://platform.example/hooks", DisabledReason: "the endpoint answered 410 Gone", PublicOnly: tc.publicOnly},
-			})
+			b := tc.body
+			b.Message = directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "someone@acme.example"}
+			b.Webhook = tc.hook
+			b.Webhook.ID, b.Webhook.URL, b.Webhook.DisabledReason = "wh1", "https://platform.example/hooks", "the endpoint answered 410 Gone"
+			m, err := r.Render(b)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,3 +50,55 @@ func TestPanicInTransactionRollsBack(t *testing.T) {
 		}
 	})
 }
+
+// TestLockWebhookHoldsTheRow: a transaction that locked a webhook holds
+// it until it ends; another locking it waits (a rotation of its secret
+// then reads what the first wrote, rather than the same secret).
+func TestLockWebhookHoldsTheRow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		if err := s.CreateWebhook(ctx, directory.Webhook{ID: "wh1", URL: "https://hooks.example/", Secret: "first", CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		locked, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- s.Tx(ctx, func(tx directory.Store) error {
+				w, err := tx.LockWebhook(ctx, "wh1")
+				if err != nil {
+					return err
+				}
+				close(locked)
+				<-release
+				w.Secret = "second"
+				return tx.UpdateWebhookSecrets(ctx, w)
+			})
+		}()
+		<-locked
+		read := make(chan string, 1)
+		second := make(chan error, 1)
+		go func() {
+			second <- s.Tx(ctx, func(tx directory.Store) error {
+				w, err := tx.LockWebhook(ctx, "wh1")
+				read <- w.Secret
+				return err
+			})
+		}()
+		select {
+		case got := <-read:
+			t.Fatalf("a second lock read %q while the first transaction held the row", got)
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-read; got != "second" {
+			t.Errorf("the second lock read %q; want what the first wrote", got)
+		}
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -63,8 +63,19 @@ func (s *Store) CreateWebhook(ctx context.Context, w directory.Webhook) error {
 
 // FindWebhook returns one webhook.
 func (s *Store) FindWebhook(ctx context.Context, id string) (directory.Webhook, error) {
+	return s.findWebhook(ctx, id, "")
+}
+
+// LockWebhook returns a webhook and, in a transaction on PostgreSQL,
+// holds its row until the end (SQLite's writers take turns anyway): a
+// change made from what was read then waits for another's.
+func (s *Store) LockWebhook(ctx context.Context, id string) (directory.Webhook, error) {
+	return s.findWebhook(ctx, id, s.dialect.lockRows("w"))
+}
+
+func (s *Store) findWebhook(ctx context.Context, id, lock string) (directory.Webhook, error) {
 	var r webhookRow
-	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`), id); err != nil {
+	if err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+webhookColumns+` FROM webhooks w WHERE id = ?`+lock), id); err != nil {
 		err = s.dialect.wrap(err, "find webhook")
 		if directory.KindOf(err) == directory.NotFound {
 			return directory.Webhook{}, directory.NotFoundError(fmt.Sprintf("no webhook %s", id))
@@ -118,16 +129,14 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return expectOne(res, "webhook")
 }
 
-// UpdateWebhookSecrets saves the secrets of a rotation if the webhook's
-// secret is still current, and reports whether it was.
-func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook, current string) (bool, error) {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ? AND secret = ?`),
-		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID, current)
+// UpdateWebhookSecrets saves the secrets of a rotation.
+func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ?`),
+		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID)
 	if err != nil {
-		return false, s.dialect.wrap(err, "update webhook secrets")
+		return s.dialect.wrap(err, "update webhook secrets")
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return expectOne(res, "webhook")
 }
 
 // MarkWebhookFailing records when the webhook's failures began, unless
