@@ -35,10 +35,6 @@ type webhooksPage struct {
 	Secret, SecretOf string
 }
 
-// webhookVersion is the version of a webhook a form was shown with: its
-// last change.
-func webhookVersion(w directory.Webhook) string { return strconv.FormatInt(w.UpdatedAt.UnixNano(), 10) }
-
 var webhookNotices = map[string]string{
 	"removed":     "The webhook has been removed with its deliveries.",
 	"enabled":     "The webhook is enabled: what waited for it is delivered, in order.",
@@ -102,7 +98,8 @@ func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v 
 	if h.secrets == nil {
 		return directory.InvalidError("This server does not make webhook secrets.")
 	}
-	// A form without a version (not the page's) matches no webhook's.
+	// The form carries the webhook's UpdatedAt in nanoseconds (the
+	// template writes it); one without (not the page's) matches none.
 	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	secret, seal := h.secrets.New()
 	hook, err := h.dir.RotateAccountWebhookSecret(r.Context(), v.Admin, r.PathValue("id"), defaultOverlap, seal, time.Unix(0, version))
