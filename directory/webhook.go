@@ -652,65 +652,72 @@ func (s *Service) attempt(d WebhookDelivery, at time.Time, status int, errText s
 	return WebhookAttempt{ID: newID(), DeliveryID: d.ID, At: at, Status: status, Error: truncate(errText, 500), Duration: took}
 }
 
-// disableWebhook disables w and tells the people who can act on it, once:
-// of attempts failing together, only the one that disables it does. An
-// endpoint an account's owners added is theirs to fix, and its owners
-// and admins are told; one the operators added (platform-wide, or for an
-// account) is the operators', and their notice is installation mail: the
-// account's people could not enable it, and its URL may lead into the
-// operators' network.
+// disableWebhook disables w and tells the people concerned, once: of
+// attempts failing together, only the one that disables it does. An
+// account's owners and admins are told of any endpoint receiving the
+// account's events; the operators, by installation mail, of any they
+// added (platform-wide, or for an account), which only they can enable.
+// The account's people are shown an endpoint's URL only when an owner
+// chose it: the operators' may lead into their network.
 func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now time.Time, reason string) error {
 	if disabled, err := tx.DisableWebhook(ctx, w.ID, reason, now); err != nil || !disabled {
 		return err
 	}
 	s.log.WarnContext(ctx, "webhook disabled", "webhook_id", w.ID, "url", w.URL, "reason", reason)
+	data := map[string]any{"url": w.URL, "reason": reason}
 	// One notice a day an endpoint: enabling one that answers 410 again
 	// at once would otherwise mail every admin each time.
 	toldAt, err := s.webhookNoticeSince(ctx, tx, w, now.Add(-WebhookNoticeEvery))
 	if err != nil {
 		return err
 	}
-	var to []string
-	switch {
-	case toldAt != nil:
+	tell := func(mailOf string, to []string) error {
+		if toldAt != nil {
+			to = nil
+		}
+		for _, r := range to {
+			if err := tx.AddMailMessage(ctx, MailMessage{
+				ID: newID(), AccountID: mailOf, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
+				Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
+			}); err != nil {
+				return err
+			}
+		}
+		told := "admins_told"
+		if mailOf == "" {
+			told = "operators_told"
+		}
+		data[told] = len(to)
+		return nil
+	}
+	if toldAt != nil {
 		s.log.InfoContext(ctx, "webhook disabled again within a day of the last notice: nobody is mailed", "webhook_id", w.ID)
-	case !w.ownersOwn():
+		data["told_at"] = *toldAt
+	}
+	if w.AccountID != "" {
+		admins, err := tx.FindAdminEmails(ctx, w.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := tell(w.AccountID, admins); err != nil {
+			return err
+		}
+	}
+	if !w.ownersOwn() {
 		ops, err := tx.FindOperators(ctx)
 		if err != nil {
 			return err
 		}
+		var to []string
 		for _, o := range ops {
 			to = append(to, o.Email)
 		}
 		if len(to) == 0 {
 			s.log.WarnContext(ctx, "no operator to tell that a webhook was disabled (admit operator add)", "webhook_id", w.ID)
 		}
-	default:
-		admins, err := tx.FindAdminEmails(ctx, w.AccountID)
-		if err != nil {
+		if err := tell("", to); err != nil {
 			return err
 		}
-		to = admins
-	}
-	mailOf := "" // installation mail
-	if w.ownersOwn() {
-		mailOf = w.AccountID
-	}
-	for _, r := range to {
-		if err := tx.AddMailMessage(ctx, MailMessage{
-			ID: newID(), AccountID: mailOf, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
-			Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
-		}); err != nil {
-			return err
-		}
-	}
-	whoTold := "operators_told"
-	if w.ownersOwn() {
-		whoTold = "admins_told"
-	}
-	data := map[string]any{"url": w.URL, "reason": reason, whoTold: len(to)}
-	if toldAt != nil {
-		data["told_at"] = *toldAt
 	}
 	return s.record(ctx, tx, change{
 		accountID: w.AccountID, actor: Actor{Source: SourceSystem}, action: "webhook.disabled", targetType: "webhook", targetID: w.ID,

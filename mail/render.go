@@ -73,6 +73,9 @@ type view struct {
 	// the webhook they added; empty for the operators' own, which only
 	// they enable, with the CLI.
 	WebhookPage string
+	// OperatorsOwn: the mail goes to an account's people about an
+	// endpoint the operators added, whose URL they are not shown.
+	OperatorsOwn bool
 }
 
 // Render returns the email for b.
@@ -142,8 +145,12 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		// Link is shown, never linked: the endpoint's URL is the
 		// platform's, not a page for the admin to open.
 		v.Link, v.WebhookID = b.Webhook.URL, b.Webhook.ID
-		if b.Webhook.PublicOnly && !installation {
+		switch {
+		case installation:
+		case b.Webhook.PublicOnly:
 			v.WebhookPage = r.baseURL + "/admin/" + url.PathEscape(a.Slug) + "/webhooks/" + url.PathEscape(b.Webhook.ID)
+		default:
+			v.OperatorsOwn, v.Link = true, ""
 		}
 		v.WebhookAccount = b.WebhookAccount.Title()
 		v.Subject = "A webhook of " + v.WebhookAccount + " was disabled"

@@ -76,7 +76,8 @@ func TestRenderInstallationMail(t *testing.T) {
 // readers whose events the endpoint received and who can enable it: an
 // account's owners for one they added (with its console page), the
 // operators for their own, platform-wide or for one account (with the
-// command).
+// command); an account's people are not shown the URL of the operators'
+// endpoint for it.
 func TestRenderWebhookDisabledSaysWhoEnablesIt(t *testing.T) {
 	r, err := mail.NewRenderer("https://admit.example/", "noreply@admit.example")
 	if err != nil {
@@ -92,6 +93,10 @@ func TestRenderWebhookDisabledSaysWhoEnablesIt(t *testing.T) {
 		{"an owner's, to the account's people", directory.MailBody{Account: acme, WebhookAccount: acme},
 			directory.Webhook{AccountID: acme.ID, PublicOnly: true},
 			[]string{"events of Acme", "an owner of Acme enables it", "https://admit.example/admin/acme/webhooks/wh1"}, []string{"admit webhook enable", "operator"}},
+		{"the operators' for an account, to its people", directory.MailBody{Account: acme, WebhookAccount: acme},
+			directory.Webhook{AccountID: acme.ID},
+			[]string{"events of Acme", "the platform's webhook that receives them", "the platform's operators, who added it and have been told too, enable it"},
+			[]string{"https://platform.example/hooks", "admit webhook enable", "/admin/"}},
 		{"the operators' for an account, to them", directory.MailBody{Installation: true, WebhookAccount: acme},
 			directory.Webhook{AccountID: acme.ID},
 			[]string{"events of Acme", "an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/", "every account"}},
