@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Webhook is an endpoint the platform receives events at: an account's
@@ -263,7 +264,10 @@ func CheckWebhookURL(raw string) error {
 	switch {
 	case len(raw) > maxWebhookURL:
 		return InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters", maxWebhookURL))
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" || strings.ContainsFunc(raw, unicode.IsSpace):
+		// Spaces parse in a path, and the URL is shown in the notices
+		// admins are mailed: a sentence of an owner's choosing there
+		// would read as admit's own words.
 		return InvalidError(fmt.Sprintf("%q is not a URL like https://platform.example.com/webhooks/admit", truncate(raw, 100)))
 	case u.Scheme != "https" && u.Scheme != "http":
 		return InvalidError("a webhook URL is https:// (or http:// to a host in ADMIT_OUTBOUND_ALLOW)")
@@ -368,7 +372,17 @@ func (s *Service) recordWebhook(ctx context.Context, tx Store, actor Actor, w We
 		s.log.InfoContext(ctx, action, "webhook_id", w.ID, "actor", actor.Name, "data", data)
 		return nil
 	}
-	return s.record(ctx, tx, change{accountID: w.AccountID, actor: actor, action: action, targetType: "webhook", targetID: w.ID, data: data})
+	return s.record(ctx, tx, change{accountID: w.AccountID, actor: actor, action: action, targetType: "webhook", targetID: w.ID, data: forAccount(w, data)})
+}
+
+// forAccount leaves the URL of an endpoint the operators added for an
+// account out of what the account's trail keeps (its admins read it): it
+// may lead into the operators' network. The log keeps it.
+func forAccount(w Webhook, data map[string]any) map[string]any {
+	if w.AccountID != "" && !w.ownersOwn() {
+		delete(data, "url")
+	}
+	return data
 }
 
 // Webhooks lists the account's webhooks, or every webhook when accountID
@@ -721,7 +735,7 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 	}
 	return s.record(ctx, tx, change{
 		accountID: w.AccountID, actor: Actor{Source: SourceSystem}, action: "webhook.disabled", targetType: "webhook", targetID: w.ID,
-		data: data,
+		data: forAccount(w, data),
 	})
 }
 
@@ -736,17 +750,24 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 	// A disabling that told nobody (within a day of a notice) is no
 	// notice; an endpoint disabled more often than this in a day has
 	// been enabled by hand as often, and its people were told.
+	// An owner's endpoint is known by its URL too: removed and added
+	// again, it has a new id, and the admins would be mailed each time.
 	const look = 100
-	evs, err := tx.FindAuditEventsBy(ctx, w.AccountID, AuditQuery{Action: "webhook.disabled", People: []string{w.ID}, Since: since, Limit: look})
+	q := AuditQuery{Action: "webhook.disabled", People: []string{w.ID}, Since: since, Limit: look}
+	if w.ownersOwn() {
+		q.People = nil
+	}
+	evs, err := tx.FindAuditEventsBy(ctx, w.AccountID, q)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range evs {
 		var d struct {
-			Admins    int `json:"admins_told"`
-			Operators int `json:"operators_told"`
+			URL       string `json:"url"`
+			Admins    int    `json:"admins_told"`
+			Operators int    `json:"operators_told"`
 		}
-		if json.Unmarshal(e.Data, &d) == nil && d.Admins+d.Operators > 0 {
+		if json.Unmarshal(e.Data, &d) == nil && (e.TargetID == w.ID || d.URL == w.URL) && d.Admins+d.Operators > 0 {
 			return &e.CreatedAt, nil
 		}
 	}

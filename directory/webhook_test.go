@@ -26,6 +26,8 @@ func TestCheckWebhookURL(t *testing.T) {
 		{"https://platform.example.com/#frag", "no #fragment"},
 		{"https://platform.example.com/" + strings.Repeat("a", 2100), "longer than 2048"},
 		{"https://plat form.example.com/", "is not a URL"},
+		{"https://platform.example.com/a b  Your password expired, sign in at https://evil.example", "is not a URL"},
+		{"https://platform.example.com/a\tb", "is not a URL"},
 	} {
 		err := directory.CheckWebhookURL(tc.url)
 		switch {

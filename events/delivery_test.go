@@ -287,6 +287,13 @@ func TestEndpointDisabled(t *testing.T) {
 				if !slices.ContainsFunc(audit, func(e directory.AuditEvent) bool { return e.Action == "webhook.disabled" }) {
 					t.Error("no webhook.disabled audit event")
 				}
+				// The operators' endpoint's URL stays out of the trail
+				// acme's admins read, as out of their mail.
+				for _, e := range audit {
+					if strings.Contains(string(e.Data), rc.Listener.Addr().String()) {
+						t.Errorf("acme's trail shows the operators' endpoint: %s %s", e.Action, e.Data)
+					}
+				}
 				// Enabled again, it receives what waited.
 				rc.setAnswer(nil)
 				must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
@@ -740,8 +747,11 @@ func TestDisabledNoticeOnceADay(t *testing.T) {
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
 		// An owner's, so that the account's people are told.
-		w := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://hooks.acme.example/admit", PublicOnly: true},
-			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		add := func() directory.Webhook {
+			return must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://hooks.acme.example/admit", PublicOnly: true},
+				func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		}
+		w := add()
 		scimCreates(t, r.svc, a, "p", 1)
 		must[int](t)(r.svc.PublishEvents(ctx, 100))
 		// Its due deliveries attempted by hand, each answered 410.
@@ -785,6 +795,15 @@ func TestDisabledNoticeOnceADay(t *testing.T) {
 		}
 		if len(disabled) != 4 || json.Unmarshal(disabled[0].Data, &last) != nil || last.Told == nil || *last.Told != 0 || last.ToldAt == nil {
 			t.Errorf("%d webhook.disabled in the trail, the last %s; want 4, the last saying nobody was told, and when they were", len(disabled), disabled[0].Data)
+		}
+		// Removed and added again (a new id), it is the same endpoint.
+		must[struct{}](t)(struct{}{}, r.svc.RemoveWebhook(ctx, operator, w.ID))
+		w = add()
+		scimCreates(t, r.svc, a, "q", 1)
+		must[int](t)(r.svc.PublishEvents(ctx, 100))
+		gone()
+		if n := notices(); n != 1 {
+			t.Errorf("%d notices after the endpoint was removed and added again; want still 1", n)
 		}
 		clk.Add(25 * time.Hour)
 		must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))

@@ -72,10 +72,10 @@ type Config struct {
 	// waits for it within SendWithin (25 ms by default) at the pace of
 	// its answers, at most Parallel (see window): to an endpoint that
 	// answers in a fraction of a millisecond, one or two at a time; to one
-	// that takes 5 ms, 26 at once for a backlog of 128. PerWebhook/Parallel requests
-	// one after another, each taking the outbound client's whole timeout,
-	// should end well within a lease (by default 4 times 10 s, against
-	// 90 s); a delivery still waiting then is not sent.
+	// that takes 5 ms, 26 at once for a backlog of 128. PerWebhook/Parallel
+	// requests one after another, each taking the outbound client's whole
+	// timeout, should end well within a lease (by default 4 times 10 s,
+	// against 90 s); a delivery still waiting then is not sent.
 	Concurrency int
 	PerWebhook  int
 	PerAccount  int
