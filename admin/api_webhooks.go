@@ -57,14 +57,16 @@ func webhookState(w directory.Webhook) string {
 }
 
 type webhookDeliveryJSON struct {
-	ID         string               `json:"id"`
-	EventID    string               `json:"event_id"`
-	Status     string               `json:"status"` // pending, delivered, failed
-	NextTry    *time.Time           `json:"next_attempt_at"`
-	LastStatus int                  `json:"last_status"`
-	LastError  string               `json:"last_error,omitempty"`
-	CreatedAt  time.Time            `json:"created_at"`
-	Attempts   []webhookAttemptJSON `json:"attempts"`
+	ID         string     `json:"id"`
+	EventID    string     `json:"event_id"`
+	Status     string     `json:"status"` // pending, delivered, failed
+	NextTry    *time.Time `json:"next_attempt_at"`
+	LastStatus int        `json:"last_status"`
+	LastError  string     `json:"last_error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	// RedeliveredAt: when it was last sent again by hand.
+	RedeliveredAt *time.Time           `json:"redelivered_at,omitempty"`
+	Attempts      []webhookAttemptJSON `json:"attempts"`
 }
 
 type webhookAttemptJSON struct {
@@ -76,7 +78,7 @@ type webhookAttemptJSON struct {
 
 func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
 	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, Status: string(d.Status), LastStatus: d.LastStatus, LastError: d.LastError,
-		CreatedAt: d.CreatedAt, Attempts: make([]webhookAttemptJSON, len(d.Log))}
+		CreatedAt: d.CreatedAt, RedeliveredAt: d.RedeliveredAt, Attempts: make([]webhookAttemptJSON, len(d.Log))}
 	if d.Status == directory.DeliveryPending {
 		out.NextTry = &d.NextAttemptAt
 	}

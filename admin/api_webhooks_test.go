@@ -130,8 +130,8 @@ func TestWebhooksAPI(t *testing.T) {
 		if list := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil).data(t); list[0]["status"] != "delivered" || len(list[0]["attempts"].([]any)) != 1 {
 			t.Fatalf("after an attempt: %v", list[0])
 		}
-		if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 || r.json(t)["status"] != "pending" {
-			t.Errorf("redeliver: %d %s", r.status, r.body)
+		if r := site.do(t, "POST", base+"/"+id+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 202 || r.json(t)["status"] != "pending" || r.json(t)["redelivered_at"] == nil {
+			t.Errorf("redeliver: %d %s; want 202, pending, with redelivered_at", r.status, r.body)
 		}
 		// Sent again and again, a delivery lists its latest attempts only.
 		for range directory.AttemptsShown + 1 {

@@ -72,6 +72,11 @@ type WebhookDelivery struct {
 	LastError     string
 	CreatedAt     time.Time
 	FinishedAt    *time.Time
+	// RedeliveredAt is when it was last sent again by hand (Redeliver):
+	// its retries then run WebhookGiveUpAfter from there. It keeps its
+	// CreatedAt, so it is swept with its event, however often it is sent
+	// again.
+	RedeliveredAt *time.Time
 
 	// Filled in by a claim: what to send, where, and until when the
 	// worker holds the delivery (after that another claim may take it).
@@ -98,7 +103,7 @@ const (
 	WebhookLease = 2 * time.Minute
 	// Retries back off from webhookRetryBase, doubling up to
 	// webhookRetryCap, with jitter, and stop WebhookGiveUpAfter after the
-	// event was published.
+	// event was published, or the delivery last sent again by hand.
 	webhookRetryBase   = 5 * time.Second
 	webhookRetryCap    = 6 * time.Hour
 	WebhookGiveUpAfter = 72 * time.Hour
@@ -228,7 +233,8 @@ type WebhookStore interface {
 	// claimed again since (another attempt counted) is left alone.
 	ReleaseWebhookDeliveries(ctx context.Context, ds []WebhookDelivery) error
 	// RedeliverWebhookDelivery makes a delivery pending, ready and due at
-	// now.
+	// now, noting now as its RedeliveredAt; a pending one, or one whose
+	// event is no longer kept, is a Conflict.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
@@ -554,7 +560,7 @@ type WebhookResult struct {
 // commit per delivery would bound throughput by the database's commit
 // rate). A success clears the endpoint's failing state. A failure is
 // tried again after a backoff, or given up WebhookGiveUpAfter after the
-// delivery was made; an endpoint failing for WebhookDisableAfter, or
+// delivery was made or last sent again by hand; an endpoint failing for WebhookDisableAfter, or
 // answering 410 Gone, is disabled and the account's admins are told.
 // The deliveries that a finished one made ready (the next about the same
 // person) are leased within lease, for WebhookLease, and returned; none
@@ -631,7 +637,7 @@ func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (
 		return d, s.attempt(d, now, r.Status, "", r.Took)
 	}
 	d.LastStatus, d.LastError = r.Status, truncate(r.Err.Error(), 500)
-	if now.Sub(d.CreatedAt) >= WebhookGiveUpAfter {
+	if now.Sub(d.retriesFrom()) >= WebhookGiveUpAfter {
 		d.Status, d.FinishedAt = DeliveryFailed, &now
 		s.log.ErrorContext(ctx, "giving up on webhook delivery", "delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempts", d.Attempts, "err", r.Err)
 	} else {
@@ -641,6 +647,15 @@ func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (
 		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)
 	}
 	return d, s.attempt(d, now, r.Status, d.LastError, r.Took)
+}
+
+// retriesFrom is when d's current round of attempts began: when it was
+// made, or last sent again by hand.
+func (d WebhookDelivery) retriesFrom() time.Time {
+	if d.RedeliveredAt != nil && d.RedeliveredAt.After(d.CreatedAt) {
+		return *d.RedeliveredAt
+	}
+	return d.CreatedAt
 }
 
 // webhookFailing notes that the endpoint of r is failing, and disables it

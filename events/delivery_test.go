@@ -355,6 +355,69 @@ func TestEveryAttemptLoggedAndRedeliverable(t *testing.T) {
 	})
 }
 
+// TestRedeliveryRetriesAndIsSweptWithItsEvent: a delivery sent again by
+// hand is retried for WebhookGiveUpAfter from then, though it was made
+// longer ago; it keeps the time it was made, so the sweep bounds it
+// however often it is sent again; and once its event is swept it cannot
+// be sent again.
+func TestRedeliveryRetriesAndIsSweptWithItsEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		var answer atomic.Int32
+		answer.Store(204)
+		rc.setAnswer(func(received) int { return int(answer.Load()) })
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		w, _ := r.webhook(t, rc.URL, a.ID, directory.EventUserCreated)
+		made := clk.Now()
+		scimCreates(t, r.svc, a, "p", 1)
+		clk.Add(time.Hour) // published, and its delivery made, an hour after the event
+		r.start(t)
+		deliveries := func() []directory.WebhookDelivery {
+			return must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 10))
+		}
+		waitFor(t, "the delivery", 30*time.Second, func() bool {
+			ds := deliveries()
+			return len(ds) == 1 && ds[0].Status == directory.DeliveryDelivered
+		})
+		first := deliveries()[0]
+
+		clk.Add(4 * 24 * time.Hour) // past WebhookGiveUpAfter from when it was made
+		answer.Store(502)
+		again := must[directory.WebhookDelivery](t)(r.svc.Redeliver(ctx, first.ID))
+		if !again.CreatedAt.Equal(first.CreatedAt) || again.RedeliveredAt == nil || !again.RedeliveredAt.Equal(clk.Now().Truncate(time.Microsecond)) {
+			t.Errorf("redelivered: created %v, redelivered %v; want created %v (kept), redelivered %v", again.CreatedAt, again.RedeliveredAt, first.CreatedAt, clk.Now())
+		}
+		waitFor(t, "the failed attempt recorded", 30*time.Second, func() bool {
+			ds := deliveries()
+			return len(ds) == 1 && ds[0].Attempts == 2 && ds[0].LastStatus == 502
+		})
+		if d := deliveries()[0]; d.Status != directory.DeliveryPending {
+			t.Fatalf("a redelivery failing once: %s; want pending, retried for %s from the redelivery", d.Status, directory.WebhookGiveUpAfter)
+		}
+		answer.Store(204)
+		waitFor(t, "the retry delivered", 30*time.Second, func() bool {
+			r.retryNow(t, w.ID)
+			return deliveries()[0].Status == directory.DeliveryDelivered
+		})
+
+		// The event was made an hour before its delivery: a sweep between
+		// the two leaves a delivery with nothing to send.
+		clk.advanceTo(made.Add(directory.EventRetention + 30*time.Minute))
+		must[int64](t)(r.svc.SweepEvents(ctx, directory.EventRetention))
+		if _, err := r.svc.Redeliver(ctx, first.ID); directory.KindOf(err) != directory.Conflict || !strings.Contains(err.Error(), "no longer kept") {
+			t.Errorf("redeliver once its event is swept: %v; want a Conflict saying the event is no longer kept", err)
+		}
+		clk.advanceTo(first.CreatedAt.Add(directory.EventRetention + time.Minute))
+		must[int64](t)(r.svc.SweepEvents(ctx, directory.EventRetention))
+		if ds := deliveries(); len(ds) != 0 {
+			t.Errorf("after the retention from when it was made: %d deliveries; want it swept, though it was sent again since", len(ds))
+		}
+	})
+}
+
 // TestPlatformWideWebhookGetsEveryAccount: a webhook without an account
 // receives every account's events; an account's receives its own only.
 func TestPlatformWideWebhookGetsEveryAccount(t *testing.T) {

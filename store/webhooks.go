@@ -511,15 +511,16 @@ type deliveryRow struct {
 	LastError     string       `db:"last_error"`
 	CreatedAt     time.Time    `db:"created_at"`
 	FinishedAt    sql.NullTime `db:"finished_at"`
+	RedeliveredAt sql.NullTime `db:"redelivered_at"`
 }
 
-const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at`
+const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, redelivered_at`
 
 func (r deliveryRow) delivery() directory.WebhookDelivery {
 	return directory.WebhookDelivery{
 		ID: r.ID, WebhookID: r.WebhookID, EventID: r.EventID, Seq: r.Seq, Subject: r.Subject, Status: directory.DeliveryStatus(r.Status),
 		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastStatus: r.LastStatus, LastError: r.LastError,
-		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt),
+		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt), RedeliveredAt: optionalTime(r.RedeliveredAt),
 	}
 }
 
@@ -813,17 +814,24 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ds []directory.Web
 	return nil
 }
 
-// RedeliverWebhookDelivery makes a delivery pending and due at once, with
-// a fresh time to live.
+// RedeliverWebhookDelivery makes a delivery pending and due at once. It
+// keeps its created_at, which the sweep goes by, and notes when it was
+// sent again, which its retries run from. One whose event was swept (its
+// own sweep is moments behind) has nothing to send, and is refused.
 func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
 	var r deliveryRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, created_at = ?, finished_at = NULL, locked_until = NULL
-		WHERE id = ? AND status <> 'pending' RETURNING `+deliveryColumns), now, now, id)
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, redelivered_at = ?, finished_at = NULL, locked_until = NULL
+		WHERE id = ? AND status <> 'pending' AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
+		RETURNING `+deliveryColumns), now, now, id)
 	if err = s.dialect.wrap(err, "redeliver"); directory.KindOf(err) == directory.NotFound {
-		if _, err := s.FindWebhookDelivery(ctx, id); err != nil {
+		d, err := s.FindWebhookDelivery(ctx, id)
+		if err != nil {
 			return directory.WebhookDelivery{}, err
 		}
-		return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s is still to be sent: it goes out on its own, after the earlier events about its person", id))
+		if d.Status == directory.DeliveryPending {
+			return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s is still to be sent: it goes out on its own, after the earlier events about its person", id))
+		}
+		return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s cannot be sent again: its event is older than the retention and no longer kept", id))
 	}
 	if err != nil {
 		return directory.WebhookDelivery{}, err
