@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -703,6 +704,58 @@ func TestOwnersEndpointsReachPublicAddressesOnly(t *testing.T) {
 			t.Errorf("the owners' endpoint's attempt: %q; want it refused", last)
 		}
 	})
+}
+
+// TestOwnersEndpointsNeedThePublicClient: a worker built without a
+// client for public addresses fails the deliveries to an owner's endpoint
+// rather than send them through the operators' client, which reaches the
+// private networks they allowed; the operators' own still go.
+func TestOwnersEndpointsNeedThePublicClient(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		r := newRig(t, s, newClock(), 0)
+		rc := newReceiver(t)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		operators, _ := r.webhook(t, rc.URL+"/operators", a.ID)
+		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://" + rc.Listener.Addr().String() + "/owners", PublicOnly: true},
+			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		scimCreates(t, r.svc, a, "p", 1)
+		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
+		check(t, err)
+		cfg := r.config()
+		sent := &countingPoster{Poster: cfg.Client}
+		cfg.Client, cfg.PublicClient = sent, nil
+		w := events.NewWorker(cfg)
+		for _, d := range leased {
+			res := w.Deliver(ctx, d)
+			switch d.WebhookID {
+			case owners.ID:
+				if res.Err == nil || !strings.Contains(res.Err.Error(), "no client for the public addresses") {
+					t.Errorf("to the owners' endpoint: %v; want it not sent, for want of the public client", res.Err)
+				}
+			case operators.ID:
+				if res.Err != nil {
+					t.Errorf("to the operators' endpoint: %v", res.Err)
+				}
+			}
+		}
+		// The person's user.created to the operators' endpoint (their
+		// membership.created waits for it).
+		if want := 1; int(sent.n.Load()) != want {
+			t.Errorf("the operators' client sent %d requests; want %d (none to the owners' endpoint)", sent.n.Load(), want)
+		}
+	})
+}
+
+// countingPoster counts the requests it passes on.
+type countingPoster struct {
+	events.Poster
+	n atomic.Int32
+}
+
+func (p *countingPoster) Post(ctx context.Context, url string, header http.Header, body []byte) (int, error) {
+	p.n.Add(1)
+	return p.Poster.Post(ctx, url, header, body)
 }
 
 // claimAll is a lease with room for everything a test claims.

@@ -43,7 +43,9 @@ type Config struct {
 	Client    Poster
 	// PublicClient sends to the endpoints an account's owners chose
 	// (Webhook.PublicOnly): the same rules without the operators' allow
-	// list, so public addresses only. Client when nil.
+	// list, so public addresses only. Without it, their deliveries fail
+	// rather than go through Client, into the networks the operators
+	// allowed.
 	PublicClient Poster
 	Secrets      Opener
 	Logger       *slog.Logger
@@ -539,7 +541,10 @@ func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, er
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	h.Set("webhook-signature", sig)
 	client := w.cfg.Client
-	if d.Webhook.PublicOnly && w.cfg.PublicClient != nil {
+	if d.Webhook.PublicOnly {
+		if w.cfg.PublicClient == nil {
+			return 0, errNoPublicClient
+		}
 		client = w.cfg.PublicClient
 	}
 	status, err := client.Post(ctx, d.Webhook.URL, h, d.Payload)
@@ -548,6 +553,11 @@ func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, er
 	}
 	return status, nil
 }
+
+// errNoPublicClient fails what a worker built without Config.PublicClient
+// would otherwise send to an owner's endpoint through the operators'
+// client.
+var errNoPublicClient = errors.New("not sent: this server has no client for the public addresses an owner's endpoint may reach (the operators' configuration)")
 
 // postError is a request that got no answer, as its attempt keeps it. The
 // owners of an account read the attempts of their endpoints, and the URL
