@@ -254,7 +254,9 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#save-branding`),
 		chromedp.SetValue(`#display_name`, "Acme Preview"),
 		chromedp.Click(`#preview-branding`),
-		chromedp.WaitVisible(`#preview-email`))
+		// The page the Preview leads to: the frames of the one clicked on
+		// are visible too, and a fast check read their old address.
+		chromedp.WaitVisible(`#preview-email[src*="display_name=Acme+Preview"]`))
 	if got, err := chromedp.Run(ctx, chromedp.AttributeValue(`#preview-email`, "src")); err != nil || !strings.Contains(got.Value, "display_name=Acme+Preview") {
 		t.Errorf("the email preview's frame after Preview: %q %v", got.Value, err)
 	}
