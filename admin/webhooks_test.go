@@ -52,6 +52,9 @@ func TestWebhooksPage(t *testing.T) {
 			t.Errorf("the same URL again (a reload of the form): %d; want 409", code)
 		}
 		p.sees("there is a webhook to https://hooks.acme.example/admit already")
+		if code, _ := p.post("/admin/acme/webhooks", url.Values{"url": {"HTTPS://Hooks.Acme.Example:443/admit"}}); code != http.StatusConflict {
+			t.Errorf("the same URL written another way: %d; want 409", code)
+		}
 		hooks := must[[]directory.Webhook](t)(s.svc.Webhooks(ctx, a.ID))
 		if len(hooks) != 1 || hooks[0].URL != "https://hooks.acme.example/admit" || len(hooks[0].EventTypes) != 2 {
 			t.Fatalf("webhooks %+v", hooks)

@@ -262,27 +262,44 @@ type NewWebhook struct {
 // maxWebhookURL bounds what is stored and sent on every delivery.
 const maxWebhookURL = 2048
 
-// CheckWebhookURL says what is wrong with a webhook URL, if anything. Where
-// it may point (https, no private address) is checked on every delivery by
-// the guarded client, where the answer, not the text, decides.
-func CheckWebhookURL(raw string) error {
+// CleanWebhookURL returns a webhook URL as it is kept, or what is wrong
+// with it. Its scheme and host are in lower case and a default port is
+// dropped, so that one endpoint written two ways is found to be the same
+// (its path and query are the receiver's, and kept as given). Where it may
+// point (https, no private address) is checked on every delivery by the
+// guarded client, where the answer, not the text, decides.
+func CleanWebhookURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case len(raw) > maxWebhookURL:
-		return InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters", maxWebhookURL))
+		return "", InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters", maxWebhookURL))
 	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" || strings.ContainsFunc(raw, unicode.IsSpace):
 		// Spaces parse in a path, and the URL is shown in the notices
 		// admins are mailed: a sentence of an owner's choosing there
 		// would read as admit's own words.
-		return InvalidError(fmt.Sprintf("%q is not a URL like https://platform.example.com/webhooks/admit", truncate(raw, 100)))
+		return "", InvalidError(fmt.Sprintf("%q is not a URL like https://platform.example.com/webhooks/admit", truncate(raw, 100)))
 	case u.Scheme != "https" && u.Scheme != "http":
-		return InvalidError("a webhook URL is https:// (or http:// to a host in ADMIT_OUTBOUND_ALLOW)")
+		return "", InvalidError("a webhook URL is https:// (or http:// to a host in ADMIT_OUTBOUND_ALLOW)")
 	case u.User != nil:
-		return InvalidError("a webhook URL carries no user name or password: deliveries are signed instead")
+		return "", InvalidError("a webhook URL carries no user name or password: deliveries are signed instead")
 	case u.Fragment != "":
-		return InvalidError("a webhook URL has no #fragment")
+		return "", InvalidError("a webhook URL has no #fragment")
 	}
-	return nil
+	// url.Parse lowers the scheme already.
+	u.Host = strings.ToLower(u.Host)
+	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	}
+	return u.String(), nil
+}
+
+// sameWebhookURL tells whether a kept URL (perhaps kept before URLs were
+// cleaned) and a clean one lead to the same endpoint.
+func sameWebhookURL(kept, clean string) bool {
+	if c, err := CleanWebhookURL(kept); err == nil {
+		kept = c
+	}
+	return kept == clean
 }
 
 // cleanEventTypes returns types once each, in their order, or an error
@@ -322,8 +339,8 @@ func checkEventTypes(types []string) error {
 // AddWebhook adds an endpoint. seal seals its secret for the purpose it is
 // given (the secret itself is the caller's: it prints it once).
 func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, seal func(purpose string) string) (Webhook, error) {
-	in.URL = strings.TrimSpace(in.URL)
-	if err := CheckWebhookURL(in.URL); err != nil {
+	var err error
+	if in.URL, err = CleanWebhookURL(strings.TrimSpace(in.URL)); err != nil {
 		return Webhook{}, err
 	}
 	if in.PublicOnly && !strings.HasPrefix(strings.ToLower(in.URL), "https://") {
@@ -356,7 +373,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 			return err
 		}
 		for _, h := range hooks {
-			if h.AccountID == w.AccountID && h.URL == w.URL && h.PublicOnly == w.PublicOnly {
+			if h.AccountID == w.AccountID && sameWebhookURL(h.URL, w.URL) && h.PublicOnly == w.PublicOnly {
 				return ConflictError(fmt.Sprintf("there is a webhook to %s already; rotate its secret for a new one", truncate(w.URL, 200)))
 			}
 		}

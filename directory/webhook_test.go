@@ -7,34 +7,43 @@ import (
 	"github.com/admit-dev/admit/directory"
 )
 
-// TestCheckWebhookURL is the table of webhook URLs an operator may give.
-func TestCheckWebhookURL(t *testing.T) {
+// TestCleanWebhookURL is the table of webhook URLs an operator or owner
+// may give, and of how each is kept.
+func TestCleanWebhookURL(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		url  string
-		want string // "" when accepted; else words of the refusal
+		want string // how it is kept, when accepted
+		bad  string // else words of the refusal
 	}{
-		{"https://platform.example.com/hooks/admit", ""},
-		{"http://10.1.2.3:8080/hooks", ""}, // the guarded client decides where it may go
-		{"https://platform.example.com/hooks?tenant=a", ""},
-		{"ftp://platform.example.com/hooks", "https://"},
-		{"javascript:alert(1)", "https://"},
-		{"/hooks", "is not a URL"},
-		{"https://", "is not a URL"},
-		{"https:platform.example.com", "is not a URL"},
-		{"https://user:pw@platform.example.com/", "no user name or password"},
-		{"https://platform.example.com/#frag", "no #fragment"},
-		{"https://platform.example.com/" + strings.Repeat("a", 2100), "longer than 2048"},
-		{"https://plat form.example.com/", "is not a URL"},
-		{"https://platform.example.com/a b  Your password expired, sign in at https://evil.example", "is not a URL"},
-		{"https://platform.example.com/a\tb", "is not a URL"},
+		{url: "https://platform.example.com/hooks/admit", want: "https://platform.example.com/hooks/admit"},
+		{url: "http://10.1.2.3:8080/hooks", want: "http://10.1.2.3:8080/hooks"}, // the guarded client decides where it may go
+		{url: "https://platform.example.com/hooks?tenant=a", want: "https://platform.example.com/hooks?tenant=a"},
+		// One endpoint written another way is kept as the same URL; its
+		// path and query are the receiver's to read, case and all.
+		{url: "HTTPS://Platform.Example.COM:443/Hooks?Tenant=A", want: "https://platform.example.com/Hooks?Tenant=A"},
+		{url: "http://Hooks.Example:80/x", want: "http://hooks.example/x"},
+		{url: "https://hooks.example:8443/x", want: "https://hooks.example:8443/x"},
+		{url: "http://hooks.example:443/x", want: "http://hooks.example:443/x"}, // not http's default
+		{url: "https://[2001:DB8::1]:443/x", want: "https://[2001:db8::1]/x"},
+		{url: "ftp://platform.example.com/hooks", bad: "https://"},
+		{url: "javascript:alert(1)", bad: "https://"},
+		{url: "/hooks", bad: "is not a URL"},
+		{url: "https://", bad: "is not a URL"},
+		{url: "https:platform.example.com", bad: "is not a URL"},
+		{url: "https://user:pw@platform.example.com/", bad: "no user name or password"},
+		{url: "https://platform.example.com/#frag", bad: "no #fragment"},
+		{url: "https://platform.example.com/" + strings.Repeat("a", 2100), bad: "longer than 2048"},
+		{url: "https://plat form.example.com/", bad: "is not a URL"},
+		{url: "https://platform.example.com/a b  Your password expired, sign in at https://evil.example", bad: "is not a URL"},
+		{url: "https://platform.example.com/a\tb", bad: "is not a URL"},
 	} {
-		err := directory.CheckWebhookURL(tc.url)
+		got, err := directory.CleanWebhookURL(tc.url)
 		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%.60q: %v; want accepted", tc.url, err)
-		case tc.want != "" && (directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), tc.want)):
-			t.Errorf("%.60q: %v; want Invalid saying %q", tc.url, err, tc.want)
+		case tc.bad == "" && (err != nil || got != tc.want):
+			t.Errorf("%.60q: %q, %v; want %q", tc.url, got, err, tc.want)
+		case tc.bad != "" && (directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), tc.bad)):
+			t.Errorf("%.60q: %v; want Invalid saying %q", tc.url, err, tc.bad)
 		}
 	}
 }
@@ -82,16 +91,23 @@ func TestParseEventCursor(t *testing.T) {
 
 // FuzzWebhookInput: what an operator types for a webhook (URL, event
 // types, a feed cursor) is refused with an Invalid error or accepted,
-// never a panic, and what is accepted is what the rest relies on.
+// never a panic, and what is accepted is what the rest relies on (a URL
+// kept clean stays the same cleaned again).
 func FuzzWebhookInput(f *testing.F) {
 	for _, s := range []string{"https://platform.example.com/hooks", "user.created,membership.deleted", "1042", "https://u:p@x/#f", "%zz", "http://[::1]:80/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if err := directory.CheckWebhookURL(s); err != nil && directory.KindOf(err) != directory.Invalid {
-			t.Fatalf("CheckWebhookURL(%q): %v is not Invalid", s, err)
-		} else if err == nil && !(strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") || strings.HasPrefix(strings.ToLower(s), "http")) {
-			t.Fatalf("CheckWebhookURL(%q) accepted a URL that is not http(s)", s)
+		if clean, err := directory.CleanWebhookURL(s); err != nil && directory.KindOf(err) != directory.Invalid {
+			t.Fatalf("CleanWebhookURL(%q): %v is not Invalid", s, err)
+		} else if err == nil {
+			if !strings.HasPrefix(clean, "https://") && !strings.HasPrefix(clean, "http://") {
+				t.Fatalf("CleanWebhookURL(%q) = %q, not http(s)", s, clean)
+			}
+			// Kept URLs are compared clean: cleaning one again changes nothing.
+			if again, err := directory.CleanWebhookURL(clean); err != nil || again != clean {
+				t.Fatalf("CleanWebhookURL(%q) = %q; cleaned again: %q, %v", s, clean, again, err)
+			}
 		}
 		types, err := directory.ParseEventTypes(s)
 		if err != nil && directory.KindOf(err) != directory.Invalid {
