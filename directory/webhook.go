@@ -286,11 +286,37 @@ func CleanWebhookURL(raw string) (string, error) {
 		return "", InvalidError("a webhook URL has no #fragment")
 	}
 	// url.Parse lowers the scheme already.
-	u.Host = strings.ToLower(u.Host)
-	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
+	u.Host = lowerHost(u.Host)
+	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" || port == "" {
 		u.Host = strings.TrimSuffix(u.Host, ":"+port)
 	}
-	return u.String(), nil
+	// Checked again: a path or host of other scripts is kept
+	// percent-encoded, up to three times as long.
+	clean := u.String()
+	if len(clean) > maxWebhookURL {
+		return "", InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters (with its non-ASCII characters encoded)", maxWebhookURL))
+	}
+	return clean, nil
+}
+
+// lowerHost lowers the ASCII letters of a URL's host, and only those: the
+// client turns other letters into their ASCII (IDNA) form, where lowering
+// them first can name another domain (İ, ẞ), and an IPv6 zone is an
+// interface name, whose case counts.
+func lowerHost(host string) string {
+	b := []byte(host)
+	zone := false
+	for i, c := range b {
+		switch {
+		case c == '%' && strings.HasPrefix(host, "["):
+			zone = true
+		case c == ']':
+			zone = false
+		case !zone && 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // sameWebhookURL tells whether a kept URL (perhaps kept before URLs were
@@ -799,7 +825,7 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 			Admins    int    `json:"admins_told"`
 			Operators int    `json:"operators_told"`
 		}
-		if json.Unmarshal(e.Data, &d) == nil && (e.TargetID == w.ID || d.URL == w.URL) && d.Admins+d.Operators > 0 {
+		if json.Unmarshal(e.Data, &d) == nil && (e.TargetID == w.ID || d.URL != "" && sameWebhookURL(d.URL, w.URL)) && d.Admins+d.Operators > 0 {
 			return &e.CreatedAt, nil
 		}
 	}

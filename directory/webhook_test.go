@@ -1,8 +1,11 @@
 package directory_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -26,6 +29,14 @@ func TestCleanWebhookURL(t *testing.T) {
 		{url: "https://hooks.example:8443/x", want: "https://hooks.example:8443/x"},
 		{url: "http://hooks.example:443/x", want: "http://hooks.example:443/x"}, // not http's default
 		{url: "https://[2001:DB8::1]:443/x", want: "https://[2001:db8::1]/x"},
+		{url: "https://Hooks.Example:/x", want: "https://hooks.example/x"}, // an empty port is the default
+		// Only ASCII letters are lowered: the client turns the others into
+		// their ASCII form, which lowering first can change (İ is not i),
+		// and a zone is an interface name.
+		{url: "https://İstanbul.Example/hook", want: "https://%C4%B0stanbul.example/hook"},
+		{url: "https://STRAẞE.example/hook", want: "https://stra%E1%BA%9Ee.example/hook"},
+		{url: "http://[FE80::1%25ETH0]:8080/x", want: "http://[fe80::1%25ETH0]:8080/x"},
+		{url: "https://h/" + strings.Repeat("ä", 700), bad: "with its non-ASCII characters encoded"},
 		{url: "ftp://platform.example.com/hooks", bad: "https://"},
 		{url: "javascript:alert(1)", bad: "https://"},
 		{url: "/hooks", bad: "is not a URL"},
@@ -108,6 +119,10 @@ func FuzzWebhookInput(f *testing.F) {
 			if again, err := directory.CleanWebhookURL(clean); err != nil || again != clean {
 				t.Fatalf("CleanWebhookURL(%q) = %q; cleaned again: %q, %v", s, clean, again, err)
 			}
+			// And cleaning never changes where the client connects.
+			if before, after := connectsTo(s), connectsTo(clean); before != after {
+				t.Fatalf("CleanWebhookURL(%q) = %q: the client connected to %q, and now to %q", s, clean, before, after)
+			}
 		}
 		types, err := directory.ParseEventTypes(s)
 		if err != nil && directory.KindOf(err) != directory.Invalid {
@@ -124,4 +139,22 @@ func FuzzWebhookInput(f *testing.F) {
 			t.Fatalf("ParseEventCursor(%q): %v is not Invalid", s, err)
 		}
 	})
+}
+
+// connectsTo is the address an HTTP client dials for rawURL: its host in
+// ASCII (IDNA, as net/http converts it) in lower case, and its port.
+func connectsTo(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "unparsable"
+	}
+	host, err := idna.Lookup.ToASCII(u.Hostname())
+	if err != nil {
+		host = "not IDNA: " + u.Hostname()
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return strings.ToLower(host) + " port " + port
 }

@@ -828,10 +828,16 @@ func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now tim
 		if err != nil {
 			return directory.WebhookDelivery{}, err
 		}
-		if d.Status == directory.DeliveryPending {
-			return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s is still to be sent: it goes out on its own, after the earlier events about its person", id))
+		// Which of the two it was, asked of the event rather than of the
+		// status: a pending delivery may have been sent since the UPDATE.
+		var kept bool
+		if err := sqlx.GetContext(ctx, s.q, &kept, s.rebind(`SELECT EXISTS (SELECT 1 FROM outbox_messages WHERE id = ?)`), d.EventID); err != nil {
+			return directory.WebhookDelivery{}, s.dialect.wrap(err, "find the delivery's event")
 		}
-		return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s cannot be sent again: its event is older than the retention and no longer kept", id))
+		if !kept {
+			return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s cannot be sent again: its event is older than the retention and no longer kept", id))
+		}
+		return directory.WebhookDelivery{}, directory.ConflictError(fmt.Sprintf("webhook delivery %s is still to be sent: it goes out on its own, after the earlier events about its person", id))
 	}
 	if err != nil {
 		return directory.WebhookDelivery{}, err
