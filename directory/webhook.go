@@ -72,11 +72,14 @@ type WebhookDelivery struct {
 	LastError     string
 	CreatedAt     time.Time
 	FinishedAt    *time.Time
-	// RedeliveredAt is when it was last sent again by hand (Redeliver):
-	// its retries then run WebhookGiveUpAfter from there. It keeps its
-	// CreatedAt, so it is swept with its event, however often it is sent
-	// again.
-	RedeliveredAt *time.Time
+	// RedeliveredAt is when it was last sent again by hand (Redeliver),
+	// and RedeliveredAfter how many attempts it had then: its retries run
+	// WebhookGiveUpAfter from there, and back off afresh from the attempt
+	// after those (Attempts keeps counting: a worker's record names the
+	// attempt it made). It keeps its CreatedAt, so it is swept with its
+	// event, however often it is sent again.
+	RedeliveredAt    *time.Time
+	RedeliveredAfter int
 
 	// Filled in by a claim: what to send, where, and until when the
 	// worker holds the delivery (after that another claim may take it).
@@ -684,7 +687,7 @@ func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (
 		d.Status, d.FinishedAt = DeliveryFailed, &now
 		s.log.ErrorContext(ctx, "giving up on webhook delivery", "delivery_id", d.ID, "webhook_id", d.WebhookID, "event_id", d.EventID, "attempts", d.Attempts, "err", r.Err)
 	} else {
-		delay := min(webhookRetryBase<<min(max(d.Attempts-1, 0), 20), webhookRetryCap)
+		delay := min(webhookRetryBase<<min(max(d.Attempts-d.RedeliveredAfter-1, 0), 20), webhookRetryCap)
 		delay += rand.N(delay/5 + 1) // spread the retries of deliveries that failed together
 		// To the microsecond, as the databases keep time (see clock).
 		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)

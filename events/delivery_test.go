@@ -358,18 +358,24 @@ func TestEveryAttemptLoggedAndRedeliverable(t *testing.T) {
 
 // TestRedeliveryRetriesAndIsSweptWithItsEvent: a delivery sent again by
 // hand is retried for WebhookGiveUpAfter from then, though it was made
-// longer ago; it keeps the time it was made, so the sweep bounds it
-// however often it is sent again; and once its event is swept it cannot
-// be sent again.
+// longer ago, and backs off afresh, though it took many attempts before;
+// it keeps the time it was made, so the sweep bounds it however often it
+// is sent again; and once its event is swept it cannot be sent again.
 func TestRedeliveryRetriesAndIsSweptWithItsEvent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *storeT) {
 		ctx := context.Background()
 		clk := newClock()
 		r := newRig(t, s, clk, 0)
 		rc := newReceiver(t)
-		var answer atomic.Int32
+		var answer, fails atomic.Int32
 		answer.Store(204)
-		rc.setAnswer(func(received) int { return int(answer.Load()) })
+		fails.Store(12) // the first attempts: retries 6 hours apart by the last
+		rc.setAnswer(func(received) int {
+			if fails.Add(-1) >= 0 {
+				return 503
+			}
+			return int(answer.Load())
+		})
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		w, _ := r.webhook(t, rc.URL, a.ID, directory.EventUserCreated)
 		made := clk.Now()
@@ -380,10 +386,14 @@ func TestRedeliveryRetriesAndIsSweptWithItsEvent(t *testing.T) {
 			return must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 10))
 		}
 		waitFor(t, "the delivery", 30*time.Second, func() bool {
+			r.retryNow(t, w.ID)
 			ds := deliveries()
 			return len(ds) == 1 && ds[0].Status == directory.DeliveryDelivered
 		})
 		first := deliveries()[0]
+		if first.Attempts != 13 {
+			t.Fatalf("delivered after %d attempts; want 13", first.Attempts)
+		}
 
 		clk.Add(4 * 24 * time.Hour) // past WebhookGiveUpAfter from when it was made
 		answer.Store(502)
@@ -393,10 +403,12 @@ func TestRedeliveryRetriesAndIsSweptWithItsEvent(t *testing.T) {
 		}
 		waitFor(t, "the failed attempt recorded", 30*time.Second, func() bool {
 			ds := deliveries()
-			return len(ds) == 1 && ds[0].Attempts == 2 && ds[0].LastStatus == 502
+			return len(ds) == 1 && ds[0].Attempts == 14 && ds[0].LastStatus == 502
 		})
 		if d := deliveries()[0]; d.Status != directory.DeliveryPending {
 			t.Fatalf("a redelivery failing once: %s; want pending, retried for %s from the redelivery", d.Status, directory.WebhookGiveUpAfter)
+		} else if wait := d.NextAttemptAt.Sub(clk.Now()); wait > 10*time.Second {
+			t.Errorf("a redelivery failing once is tried again in %s; want about 5 s, backing off afresh", wait)
 		}
 		answer.Store(204)
 		waitFor(t, "the retry delivered", 30*time.Second, func() bool {

@@ -499,28 +499,30 @@ func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[str
 }
 
 type deliveryRow struct {
-	ID            string       `db:"id"`
-	WebhookID     string       `db:"webhook_id"`
-	EventID       string       `db:"event_id"`
-	Seq           int64        `db:"seq"`
-	Subject       string       `db:"subject"`
-	Status        string       `db:"status"`
-	Attempts      int          `db:"attempts"`
-	NextAttemptAt time.Time    `db:"next_attempt_at"`
-	LastStatus    int          `db:"last_status"`
-	LastError     string       `db:"last_error"`
-	CreatedAt     time.Time    `db:"created_at"`
-	FinishedAt    sql.NullTime `db:"finished_at"`
-	RedeliveredAt sql.NullTime `db:"redelivered_at"`
+	ID               string       `db:"id"`
+	WebhookID        string       `db:"webhook_id"`
+	EventID          string       `db:"event_id"`
+	Seq              int64        `db:"seq"`
+	Subject          string       `db:"subject"`
+	Status           string       `db:"status"`
+	Attempts         int          `db:"attempts"`
+	NextAttemptAt    time.Time    `db:"next_attempt_at"`
+	LastStatus       int          `db:"last_status"`
+	LastError        string       `db:"last_error"`
+	CreatedAt        time.Time    `db:"created_at"`
+	FinishedAt       sql.NullTime `db:"finished_at"`
+	RedeliveredAt    sql.NullTime `db:"redelivered_at"`
+	RedeliveredAfter int          `db:"redelivered_after"`
 }
 
-const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, redelivered_at`
+const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, redelivered_at, redelivered_after`
 
 func (r deliveryRow) delivery() directory.WebhookDelivery {
 	return directory.WebhookDelivery{
 		ID: r.ID, WebhookID: r.WebhookID, EventID: r.EventID, Seq: r.Seq, Subject: r.Subject, Status: directory.DeliveryStatus(r.Status),
 		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastStatus: r.LastStatus, LastError: r.LastError,
 		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt), RedeliveredAt: optionalTime(r.RedeliveredAt),
+		RedeliveredAfter: r.RedeliveredAfter,
 	}
 }
 
@@ -820,7 +822,7 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ds []directory.Web
 // own sweep is moments behind) has nothing to send, and is refused.
 func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
 	var r deliveryRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, redelivered_at = ?, finished_at = NULL, locked_until = NULL
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
 		WHERE id = ? AND status <> 'pending' AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
 		RETURNING `+deliveryColumns), now, now, id)
 	if err = s.dialect.wrap(err, "redeliver"); directory.KindOf(err) == directory.NotFound {
