@@ -183,9 +183,19 @@ func TestWebhooksAPI(t *testing.T) {
 				wantProblem(t, op.method+" another's webhook", site.do(t, op.method, op.path, site.opKey, nil), 404, "")
 			}
 		}
-		// A delivery of another webhook is not this webhook's.
-		if r := site.do(t, "POST", "/api/v1/accounts/beta/webhooks/"+beta.ID+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 404 {
-			t.Errorf("redelivering alpha's delivery through beta's webhook: %d %s", r.status, r.body)
+		// A delivery of another webhook is not this webhook's: not through
+		// beta's owners' own webhook either, which beta's owners may reach.
+		betaOwn := site.do(t, "POST", "/api/v1/accounts/beta/webhooks", site.opKey, map[string]any{"url": "https://hooks.beta.test/own"})
+		if betaOwn.status != 201 {
+			t.Fatalf("beta's owners add a webhook: %d %s", betaOwn.status, betaOwn.body)
+		}
+		for _, through := range []string{beta.ID, betaOwn.json(t)["id"].(string)} {
+			if r := site.do(t, "POST", "/api/v1/accounts/beta/webhooks/"+through+"/deliveries/"+delivery+"/redeliver", site.opKey, nil); r.status != 404 {
+				t.Errorf("redelivering alpha's delivery through beta's webhook %s: %d %s", through, r.status, r.body)
+			}
+		}
+		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryDelivered {
+			t.Errorf("alpha's delivery after beta's attempts to send it again: %s; want delivered, untouched", d.Status)
 		}
 		for _, h := range []string{beta.ID, platform.ID, operators.ID} {
 			if _, err := site.svc.Webhook(ctx, h); err != nil {

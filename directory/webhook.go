@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -267,7 +268,8 @@ const maxWebhookURL = 2048
 
 // CleanWebhookURL returns a webhook URL as it is kept, or what is wrong
 // with it. Its scheme and host are in lower case and a default port is
-// dropped, so that one endpoint written two ways is found to be the same
+// dropped, so that one endpoint written two ways is kept as one URL, and
+// the duplicate check and the once-a-day notice compare URLs as they are
 // (its path and query are the receiver's, and kept as given). Where it may
 // point (https, no private address) is checked on every delivery by the
 // guarded client, where the answer, not the text, decides.
@@ -276,7 +278,7 @@ func CleanWebhookURL(raw string) (string, error) {
 	switch {
 	case len(raw) > maxWebhookURL:
 		return "", InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters", maxWebhookURL))
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" || strings.ContainsFunc(raw, unicode.IsSpace):
+	case err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "" || strings.ContainsFunc(raw, unicode.IsSpace):
 		// Spaces parse in a path, and the URL is shown in the notices
 		// admins are mailed: a sentence of an owner's choosing there
 		// would read as admit's own words.
@@ -288,18 +290,42 @@ func CleanWebhookURL(raw string) (string, error) {
 	case u.Fragment != "":
 		return "", InvalidError("a webhook URL has no #fragment")
 	}
-	// url.Parse lowers the scheme already.
-	u.Host = lowerHost(u.Host)
-	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" || port == "" {
-		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	// url.Parse lowers the scheme already; the port is digits.
+	port := u.Port()
+	u.Host = lowerHost(strings.TrimSuffix(u.Host, ":"+port))
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", InvalidError(fmt.Sprintf("the webhook URL's port %.10s is not a port (1 to 65535)", port))
+		}
+		if !(u.Scheme == "https" && n == 443 || u.Scheme == "http" && n == 80) {
+			u.Host += ":" + strconv.Itoa(n) // without leading zeros
+		}
 	}
-	// Checked again: a path or host of other scripts is kept
-	// percent-encoded, up to three times as long.
+	// The query is kept as given, but for other than ASCII, encoded as
+	// the path and host are: the URL is shown in the notices admins are
+	// mailed, where blanks of other scripts (U+2800, U+3164) or a
+	// right-to-left mark would set an owner's sentence apart as admit's.
+	u.RawQuery = encodeNonASCII(u.RawQuery)
+	// Checked again: encoded, a URL is up to three times as long.
 	clean := u.String()
 	if len(clean) > maxWebhookURL {
 		return "", InvalidError(fmt.Sprintf("the webhook URL is longer than %d characters (with its non-ASCII characters encoded)", maxWebhookURL))
 	}
 	return clean, nil
+}
+
+// encodeNonASCII percent-encodes the bytes of s outside ASCII.
+func encodeNonASCII(s string) string {
+	var b strings.Builder
+	for i := range len(s) {
+		if c := s[i]; c >= 0x80 {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // lowerHost lowers the ASCII letters of a URL's host, and only those: the
@@ -320,15 +346,6 @@ func lowerHost(host string) string {
 		}
 	}
 	return string(b)
-}
-
-// sameWebhookURL tells whether a kept URL (perhaps kept before URLs were
-// cleaned) and a clean one lead to the same endpoint.
-func sameWebhookURL(kept, clean string) bool {
-	if c, err := CleanWebhookURL(kept); err == nil {
-		kept = c
-	}
-	return kept == clean
 }
 
 // cleanEventTypes returns types once each, in their order, or an error
@@ -372,7 +389,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 	if in.URL, err = CleanWebhookURL(strings.TrimSpace(in.URL)); err != nil {
 		return Webhook{}, err
 	}
-	if in.PublicOnly && !strings.HasPrefix(strings.ToLower(in.URL), "https://") {
+	if in.PublicOnly && !strings.HasPrefix(in.URL, "https://") {
 		// Plain http goes only to hosts in the operators' allow list,
 		// which a public-only endpoint never reaches: every attempt
 		// would fail, and the endpoint be disabled a day later.
@@ -402,7 +419,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 			return err
 		}
 		for _, h := range hooks {
-			if h.AccountID == w.AccountID && sameWebhookURL(h.URL, w.URL) && h.PublicOnly == w.PublicOnly {
+			if h.AccountID == w.AccountID && h.URL == w.URL && h.PublicOnly == w.PublicOnly {
 				return ConflictError(fmt.Sprintf("there is a webhook to %s already; rotate its secret for a new one", truncate(w.URL, 200)))
 			}
 		}
@@ -606,8 +623,9 @@ type WebhookResult struct {
 // commit per delivery would bound throughput by the database's commit
 // rate). A success clears the endpoint's failing state. A failure is
 // tried again after a backoff, or given up WebhookGiveUpAfter after the
-// delivery was made or last sent again by hand; an endpoint failing for WebhookDisableAfter, or
-// answering 410 Gone, is disabled and the account's admins are told.
+// delivery was made or last sent again by hand; an endpoint failing for
+// WebhookDisableAfter, or answering 410 Gone, is disabled and the
+// account's admins are told.
 // The deliveries that a finished one made ready (the next about the same
 // person) are leased within lease, for WebhookLease, and returned; none
 // of an endpoint that failed in rs.
@@ -698,7 +716,7 @@ func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (
 // retriesFrom is when d's current round of attempts began: when it was
 // made, or last sent again by hand.
 func (d WebhookDelivery) retriesFrom() time.Time {
-	if d.RedeliveredAt != nil && d.RedeliveredAt.After(d.CreatedAt) {
+	if d.RedeliveredAt != nil {
 		return *d.RedeliveredAt
 	}
 	return d.CreatedAt
@@ -813,6 +831,10 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 	// been enabled by hand as often, and its people were told.
 	// An owner's endpoint is known by its URL too: removed and added
 	// again, it has a new id, and the admins would be mailed each time.
+	// And an account's owners' endpoints together are told of at most
+	// MaxAccountWebhooks times a day, one for each they may have: added
+	// again at ever other URLs, one endpoint could mail every admin a
+	// hundred times a day.
 	const look = 100
 	q := AuditQuery{Action: "webhook.disabled", People: []string{w.ID}, Since: since, Limit: look}
 	if w.ownersOwn() {
@@ -822,15 +844,25 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 	if err != nil {
 		return nil, err
 	}
+	var owners []time.Time // the notices of owners' endpoints (which keep their URL), newest first
 	for _, e := range evs {
 		var d struct {
 			URL       string `json:"url"`
 			Admins    int    `json:"admins_told"`
 			Operators int    `json:"operators_told"`
 		}
-		if json.Unmarshal(e.Data, &d) == nil && (e.TargetID == w.ID || d.URL != "" && sameWebhookURL(d.URL, w.URL)) && d.Admins+d.Operators > 0 {
+		if json.Unmarshal(e.Data, &d) != nil || d.Admins+d.Operators == 0 {
+			continue
+		}
+		if e.TargetID == w.ID || d.URL == w.URL {
 			return &e.CreatedAt, nil
 		}
+		if d.URL != "" {
+			owners = append(owners, e.CreatedAt)
+		}
+	}
+	if w.ownersOwn() && len(owners) >= MaxAccountWebhooks {
+		return &owners[0], nil
 	}
 	if len(evs) == look {
 		return &evs[len(evs)-1].CreatedAt, nil

@@ -37,10 +37,20 @@ func TestCleanWebhookURL(t *testing.T) {
 		{url: "https://STRAẞE.example/hook", want: "https://stra%E1%BA%9Ee.example/hook"},
 		{url: "http://[FE80::1%25ETH0]:8080/x", want: "http://[fe80::1%25ETH0]:8080/x"},
 		{url: "https://h/" + strings.Repeat("ä", 700), bad: "with its non-ASCII characters encoded"},
+		{url: "https://hooks.example:0443/x", want: "https://hooks.example/x"},
+		{url: "https://hooks.example:08443/x", want: "https://hooks.example:8443/x"},
+		{url: "https://hooks.example:99999/x", bad: "not a port"},
+		{url: "https://hooks.example:0/x", bad: "not a port"},
+		// What an owner could write into the notice admins are mailed,
+		// with blanks of other scripts or a right-to-left mark: encoded.
+		{url: "https://h.example/?\u2800.\u2800Action\u2800required", want: "https://h.example/?%E2%A0%80.%E2%A0%80Action%E2%A0%80required"},
+		{url: "https://h.example/a\u202Eb?q=\u3164", want: "https://h.example/a%E2%80%AEb?q=%E3%85%A4"},
 		{url: "ftp://platform.example.com/hooks", bad: "https://"},
 		{url: "javascript:alert(1)", bad: "https://"},
 		{url: "/hooks", bad: "is not a URL"},
 		{url: "https://", bad: "is not a URL"},
+		{url: "http://:", bad: "is not a URL"},
+		{url: "https://:443/x", bad: "is not a URL"},
 		{url: "https:platform.example.com", bad: "is not a URL"},
 		{url: "https://user:pw@platform.example.com/", bad: "no user name or password"},
 		{url: "https://platform.example.com/#frag", bad: "no #fragment"},
@@ -114,6 +124,11 @@ func FuzzWebhookInput(f *testing.F) {
 		} else if err == nil {
 			if !strings.HasPrefix(clean, "https://") && !strings.HasPrefix(clean, "http://") {
 				t.Fatalf("CleanWebhookURL(%q) = %q, not http(s)", s, clean)
+			}
+			// It is shown in mail: printable ASCII, nothing that reads as
+			// a space or turns the text around.
+			if i := strings.IndexFunc(clean, func(r rune) bool { return r <= ' ' || r > '~' }); i >= 0 {
+				t.Fatalf("CleanWebhookURL(%q) = %q, with %q", s, clean, clean[i:])
 			}
 			// Kept URLs are compared clean: cleaning one again changes nothing.
 			if again, err := directory.CleanWebhookURL(clean); err != nil || again != clean {

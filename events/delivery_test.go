@@ -875,11 +875,11 @@ func TestDisabledNoticeOnceADay(t *testing.T) {
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		must[directory.Added](t)(r.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "admin@acme.example", FirstName: "A", LastName: "D", Role: directory.RoleAdmin}))
 		// An owner's, so that the account's people are told.
-		add := func() directory.Webhook {
-			return must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://hooks.acme.example/admit", PublicOnly: true},
+		add := func(url string) directory.Webhook {
+			return must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: url, PublicOnly: true},
 				func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		}
-		w := add()
+		w := add("https://hooks.acme.example/admit")
 		scimCreates(t, r.svc, a, "p", 1)
 		must[int](t)(r.svc.PublishEvents(ctx, 100))
 		// Its due deliveries attempted by hand, each answered 410.
@@ -925,19 +925,31 @@ func TestDisabledNoticeOnceADay(t *testing.T) {
 			t.Errorf("%d webhook.disabled in the trail, the last %s; want 4, the last saying nobody was told, and when they were", len(disabled), disabled[0].Data)
 		}
 		// Removed and added again (a new id), it is the same endpoint.
-		must[struct{}](t)(struct{}{}, r.svc.RemoveWebhook(ctx, operator, w.ID))
-		w = add()
-		scimCreates(t, r.svc, a, "q", 1)
-		must[int](t)(r.svc.PublishEvents(ctx, 100))
-		gone()
+		again := func(url string, prefix string) {
+			t.Helper()
+			must[struct{}](t)(struct{}{}, r.svc.RemoveWebhook(ctx, operator, w.ID))
+			w = add(url)
+			scimCreates(t, r.svc, a, prefix, 1)
+			must[int](t)(r.svc.PublishEvents(ctx, 100))
+			gone()
+		}
+		again("HTTPS://Hooks.Acme.Example:0443/admit", "q")
 		if n := notices(); n != 1 {
 			t.Errorf("%d notices after the endpoint was removed and added again; want still 1", n)
+		}
+		// Added again at ever other URLs, the account's owners' endpoints
+		// are told of as often as it may have them, no more.
+		for i := range directory.MaxAccountWebhooks + 2 {
+			again(fmt.Sprintf("https://hooks.acme.example/admit?n=%d", i), fmt.Sprintf("v%d-", i))
+		}
+		if n := notices(); n != directory.MaxAccountWebhooks {
+			t.Errorf("%d notices for endpoints added again at %d other URLs within a day; want %d", n, directory.MaxAccountWebhooks+2, directory.MaxAccountWebhooks)
 		}
 		clk.Add(25 * time.Hour)
 		must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
 		gone()
-		if n := notices(); n != 2 {
-			t.Errorf("%d notices after a day; want 2", n)
+		if n := notices(); n != directory.MaxAccountWebhooks+1 {
+			t.Errorf("%d notices after a day; want %d", n, directory.MaxAccountWebhooks+1)
 		}
 	})
 }
