@@ -162,6 +162,19 @@ func TestWebhooksAPI(t *testing.T) {
 		// The account's own key acts as an admin: webhooks are the owners'.
 		wantProblem(t, "the account's key lists", site.do(t, "GET", base, site.keyA, nil), 403, "")
 		wantProblem(t, "the account's key adds", site.do(t, "POST", base, site.keyA, map[string]any{"url": "https://x.alpha.test/"}), 403, "")
+		for _, op := range []struct{ method, path string }{
+			{"GET", base + "/" + id},
+			{"DELETE", base + "/" + id},
+			{"POST", base + "/" + id + "/rotate-secret"},
+			{"POST", base + "/" + id + "/enable"},
+			{"GET", base + "/" + id + "/deliveries"},
+			{"POST", base + "/" + id + "/deliveries/" + delivery + "/redeliver"},
+		} {
+			wantProblem(t, "the account's key: "+op.method+" "+op.path, site.do(t, op.method, op.path, site.keyA, nil), 403, "")
+		}
+		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryDelivered {
+			t.Errorf("alpha's delivery after the account's key sent it again: %s; want delivered, untouched", d.Status)
+		}
 		// Another account's webhook, or a platform-wide one, is not found
 		// through this account, whatever the key.
 		beta := must[directory.Webhook](t)(site.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: site.beta.ID, URL: "https://hooks.beta.test/"}, func(string) string { return "sealed" }))

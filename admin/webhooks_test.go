@@ -155,18 +155,57 @@ func TestWebhooksPage(t *testing.T) {
 		if strings.Contains(pa.last, hook.URL) {
 			t.Error("an admin sees the endpoint")
 		}
-		if code, _ := pa.post("/admin/acme/webhooks/"+hook.ID+"/remove", url.Values{}); code != http.StatusForbidden {
-			t.Errorf("an admin removing: %d; want 403", code)
+		if code, _ := pa.get("/admin/acme/webhooks/" + hook.ID); code != http.StatusForbidden {
+			t.Errorf("an admin viewing the webhook: %d; want 403", code)
+		}
+		if strings.Contains(pa.last, hook.URL) {
+			t.Error("an admin sees the endpoint on its page")
+		}
+		// Each change an owner may make, by an admin and by beta's owner
+		// through beta (where acme's webhook is not found), is refused
+		// and changes nothing: the webhook, its secret and its deliveries
+		// are as they were.
+		if _, err := st.DisableWebhook(ctx, hook.ID, "the endpoint answered 410 Gone", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		before := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID))
+		olives := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, ds[1].ID))
+		changes := func(prefix string) map[string]url.Values {
+			return map[string]url.Values{
+				prefix:                             {"url": {"https://evil.example/admit"}},
+				prefix + "/" + hook.ID + "/remove": {},
+				prefix + "/" + hook.ID + "/rotate": {"version": {strconv.FormatInt(before.UpdatedAt.UnixNano(), 10)}},
+				prefix + "/" + hook.ID + "/enable": {},
+				prefix + "/" + hook.ID + "/deliveries/" + olives.ID + "/redeliver": {},
+			}
+		}
+		for path, form := range changes("/admin/acme/webhooks") {
+			if code, _ := pa.post(path, form); code != http.StatusForbidden {
+				t.Errorf("an admin: %s: %d; want 403", path, code)
+			}
 		}
 		bo := s.add(t, b, "bo@beta.example", directory.RoleOwner)
 		pb := s.signIn(t, bo, b)
-		for _, path := range []string{"/admin/beta/webhooks/" + hook.ID + "/remove", "/admin/beta/webhooks/" + hook.ID + "/rotate"} {
-			if code, _ := pb.post(path, url.Values{}); code != http.StatusNotFound {
+		for path, form := range changes("/admin/beta/webhooks") {
+			if path == "/admin/beta/webhooks" {
+				continue // beta's own webhook, beta's owner's to add
+			}
+			if code, _ := pb.post(path, form); code != http.StatusNotFound {
 				t.Errorf("beta's owner: %s: %d; want 404", path, code)
 			}
 		}
 		if code, _ := pb.get("/admin/beta/webhooks/" + hook.ID); code != http.StatusNotFound {
 			t.Errorf("beta's owner viewing acme's webhook: %d; want 404", code)
+		}
+		after := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID))
+		if after.DisabledAt == nil || after.Secret != before.Secret || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("acme's webhook changed by those refused: enabled %v, secret changed %v", after.DisabledAt == nil, after.Secret != before.Secret)
+		}
+		if d := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, olives.ID)); d.Status != olives.Status || d.RedeliveredAt != nil {
+			t.Errorf("acme's delivery after refused redeliveries: %s, redelivered %v", d.Status, d.RedeliveredAt)
+		}
+		if n := len(must[[]directory.Webhook](t)(s.svc.Webhooks(ctx, a.ID))); n != 1 {
+			t.Errorf("%d webhooks of acme after an admin's add; want 1", n)
 		}
 
 		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/remove", url.Values{}); code != 200 {

@@ -83,10 +83,13 @@ type WebhookDelivery struct {
 	RedeliveredAfter int
 
 	// Filled in by a claim: what to send, where, and until when the
-	// worker holds the delivery (after that another claim may take it).
+	// worker holds the delivery (after that another claim may take it);
+	// EventAt is when its event happened, which the worker's metrics time
+	// deliveries from.
 	Payload     json.RawMessage
 	Webhook     Webhook
 	LeasedUntil time.Time
+	EventAt     time.Time
 }
 
 // WebhookAttempt is one try of a delivery.
@@ -247,6 +250,9 @@ type WebhookStore interface {
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
 
+	// FindOldestUnpublishedEvent returns when the oldest event not yet
+	// published was made, or nil when every event is.
+	FindOldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
 	// FindEvents returns published events after seq, in order; of one
 	// account when accountID is not empty.
 	FindEvents(ctx context.Context, accountID string, after int64, limit int) ([]Event, error)
@@ -289,6 +295,11 @@ func CleanWebhookURL(raw string) (string, error) {
 		return "", InvalidError("a webhook URL carries no user name or password: deliveries are signed instead")
 	case u.Fragment != "":
 		return "", InvalidError("a webhook URL has no #fragment")
+	case strings.HasSuffix(u.Hostname(), "."):
+		// hooks.example. is hooks.example to a client, but another URL to
+		// the duplicate check; without the dot, a resolver may look the
+		// name up under its search domains, so the dot is not dropped.
+		return "", InvalidError("a webhook URL's host is written without a final dot")
 	}
 	// url.Parse lowers the scheme already; the port is digits.
 	port := u.Port()
@@ -874,6 +885,17 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 // account when accountID is not empty.
 func (s *Service) Events(ctx context.Context, accountID string, after int64, limit int) ([]Event, error) {
 	return s.store.FindEvents(ctx, accountID, after, min(max(limit, 1), 1000))
+}
+
+// UnpublishedFor returns how long the oldest event not yet published has
+// waited (0 when none waits): workers publish within a second or two, so
+// minutes mean none is running, or none can write.
+func (s *Service) UnpublishedFor(ctx context.Context) (time.Duration, error) {
+	oldest, err := s.store.FindOldestUnpublishedEvent(ctx)
+	if err != nil || oldest == nil {
+		return 0, err
+	}
+	return max(s.clock().Sub(*oldest), 0), nil
 }
 
 // SweepEvents deletes events and deliveries older than retention (zero:

@@ -41,6 +41,10 @@ func TestCleanWebhookURL(t *testing.T) {
 		{url: "https://hooks.example:08443/x", want: "https://hooks.example:8443/x"},
 		{url: "https://hooks.example:99999/x", bad: "not a port"},
 		{url: "https://hooks.example:0/x", bad: "not a port"},
+		// The same endpoint to a client, another URL to the duplicate check.
+		{url: "https://hooks.example./x", bad: "without a final dot"},
+		{url: "https://Hooks.Example.:443/x", bad: "without a final dot"},
+		{url: "https://hooks.example%2E/x", bad: "is not a URL"},
 		// What an owner could write into the notice admins are mailed,
 		// with blanks of other scripts or a right-to-left mark: encoded.
 		{url: "https://h.example/?\u2800.\u2800Action\u2800required", want: "https://h.example/?%E2%A0%80.%E2%A0%80Action%E2%A0%80required"},

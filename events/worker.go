@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/admit-dev/admit/directory"
 )
 
@@ -23,6 +25,7 @@ type Directory interface {
 	StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
+	UnpublishedFor(ctx context.Context) (time.Duration, error)
 }
 
 // Poster sends a request body and returns the answer's status;
@@ -91,9 +94,10 @@ type Config struct {
 
 // Worker publishes events and delivers them to webhooks.
 type Worker struct {
-	cfg    Config
-	log    *slog.Logger
-	outage *directory.Outage
+	cfg     Config
+	log     *slog.Logger
+	outage  *directory.Outage
+	metrics metrics
 }
 
 // NewWorker returns a worker with cfg, its zero fields defaulted.
@@ -128,7 +132,14 @@ func NewWorker(cfg Config) *Worker {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger, outage: &directory.Outage{Log: cfg.Logger, What: "webhook worker"}}
+	return &Worker{cfg: cfg, log: cfg.Logger, outage: &directory.Outage{Log: cfg.Logger, What: "webhook worker"}, metrics: newMetrics()}
+}
+
+// Collectors are the worker's metrics, for the server to register with
+// its others: attempts by outcome, the lag of deliveries, and how long
+// the oldest unpublished event has waited (docs/operations.md).
+func (w *Worker) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{w.metrics.attempts, w.metrics.lag, newUnpublished(w.cfg.Directory, w.log)}
 }
 
 // publishBatch is how many events one publishing transaction numbers;
@@ -499,6 +510,7 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 	if err == nil && (status < 200 || status > 299) {
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
 	}
+	w.metrics.count(d, w.cfg.Now(), status, err)
 	detail := err // the log's; the attempt keeps err, which may be less
 	if pe, ok := err.(postError); ok {
 		detail = pe.err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -210,7 +211,7 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY available_at, id) AS n FROM outbox_messages
 				WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?)
 			UPDATE outbox_messages SET seq = ? + batch.n, delivered_at = ? FROM batch WHERE outbox_messages.id = batch.batch_id
-			RETURNING id, account_id, topic, subject, seq, payload`), limit, last, now)
+			RETURNING id, account_id, topic, subject, seq, payload, created_at`), limit, last, now)
 		if err != nil {
 			return s.dialect.wrap(err, "publish events")
 		}
@@ -260,7 +261,7 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 				var lockedUntil sql.NullTime
 				if ready && lease.Take(w) {
 					lockedUntil = sql.NullTime{Time: lease.Until, Valid: true}
-					d.Attempts, d.Payload, d.Webhook, d.LeasedUntil = 1, m.Payload, w, lease.Until
+					d.Attempts, d.Payload, d.Webhook, d.LeasedUntil, d.EventAt = 1, m.Payload, w, lease.Until, m.CreatedAt.UTC()
 					leased = append(leased, d)
 				}
 				rows = append(rows, d.ID, d.WebhookID, d.EventID, d.Seq, d.Subject, ready, now, now, lockedUntil, d.Attempts)
@@ -288,12 +289,13 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 
 // publishedRow is an outbox message as PublishEvents numbers it.
 type publishedRow struct {
-	ID        string `db:"id"`
-	AccountID string `db:"account_id"`
-	Topic     string `db:"topic"`
-	Subject   string `db:"subject"`
-	Seq       int64  `db:"seq"`
-	Payload   []byte `db:"payload"`
+	ID        string    `db:"id"`
+	AccountID string    `db:"account_id"`
+	Topic     string    `db:"topic"`
+	Subject   string    `db:"subject"`
+	Seq       int64     `db:"seq"`
+	Payload   []byte    `db:"payload"`
+	CreatedAt time.Time `db:"created_at"`
 }
 
 // pendingSubjects returns the (webhook, subject) pairs among subjects that
@@ -463,27 +465,30 @@ func (s *Store) toSend(ctx context.Context, rows []deliveryRow, webhooks map[str
 	for i, r := range rows {
 		events[i] = r.EventID
 	}
-	byID := make(map[string][]byte, len(rows))
+	type event struct {
+		ID        string    `db:"id"`
+		Payload   []byte    `db:"payload"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	byID := make(map[string]event, len(rows))
 	for chunk := range slices.Chunk(events, 500) {
-		q, args, err := sqlx.In(`SELECT id, payload FROM outbox_messages WHERE id IN (?)`, chunk)
+		q, args, err := sqlx.In(`SELECT id, payload, created_at FROM outbox_messages WHERE id IN (?)`, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("find event payloads: %w", err)
 		}
-		var payloads []struct {
-			ID      string `db:"id"`
-			Payload []byte `db:"payload"`
-		}
-		if err := sqlx.SelectContext(ctx, s.q, &payloads, s.rebind(q), args...); err != nil {
+		var found []event
+		if err := sqlx.SelectContext(ctx, s.q, &found, s.rebind(q), args...); err != nil {
 			return nil, s.dialect.wrap(err, "find event payloads")
 		}
-		for _, p := range payloads {
-			byID[p.ID] = p.Payload
+		for _, e := range found {
+			byID[e.ID] = e
 		}
 	}
 	out := make([]directory.WebhookDelivery, 0, len(rows))
 	for _, r := range rows {
 		d := r.delivery()
-		d.Payload = byID[r.EventID]
+		e := byID[r.EventID] // none when swept: the attempt says so
+		d.Payload, d.EventAt = e.Payload, e.CreatedAt.UTC()
 		w, ok := webhooks[r.WebhookID]
 		if !ok {
 			var err error
@@ -906,6 +911,24 @@ func (s *Store) FindAdminEmails(ctx context.Context, accountID string) ([]string
 	err := sqlx.SelectContext(ctx, s.q, &out, s.rebind(`SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.account_id = ? AND m.role IN ('owner', 'admin') AND m.status = 'active' ORDER BY u.email`), accountID)
 	return out, s.dialect.wrap(err, "find admin emails")
+}
+
+// FindOldestUnpublishedEvent returns when the oldest unpublished event
+// was made; see directory.WebhookStore. The partial index on available_at
+// (which an event is made with) answers it from its first entry.
+func (s *Store) FindOldestUnpublishedEvent(ctx context.Context) (*time.Time, error) {
+	// Not MIN(available_at): SQLite gives an aggregate no column type,
+	// and its answer back as text.
+	var oldest time.Time
+	err := sqlx.GetContext(ctx, s.q, &oldest, `SELECT available_at FROM outbox_messages WHERE delivered_at IS NULL ORDER BY available_at LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find the oldest unpublished event")
+	}
+	oldest = oldest.UTC()
+	return &oldest, nil
 }
 
 // FindEvents returns published events after seq, in order.

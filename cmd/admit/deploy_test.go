@@ -522,9 +522,10 @@ func TestPrometheusAlertsExample(t *testing.T) {
 	}
 }
 
-// TestMailDeliveriesMetricServed: the server exports the mail outcomes
-// that the example alerts watch, each from 0, and counts a delivery.
-func TestMailDeliveriesMetricServed(t *testing.T) {
+// TestWorkerMetricsServed: the server exports the mail and webhook
+// outcomes that the example alerts watch, each from 0, counts a mail
+// delivery, and reports no event left unpublished once its worker ran.
+func TestWorkerMetricsServed(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + filepath.Join(dir, "admit.db"), testKey}
@@ -532,6 +533,16 @@ func TestMailDeliveriesMetricServed(t *testing.T) {
 	metrics := s.metrics(t)
 	for _, outcome := range []string{"sent", "kept", "retry", "refused", "dropped"} {
 		if want := `admit_mail_deliveries_total{outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, endpoint := range []string{"operators", "owners"} {
+		for _, outcome := range []string{"delivered", "rejected", "unreachable", "not_sent"} {
+			if want := `admit_webhook_attempts_total{endpoint="` + endpoint + `",outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if want := `admit_webhook_delivery_lag_seconds_count{endpoint="` + endpoint + `"} 0`; !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
@@ -544,9 +555,9 @@ func TestMailDeliveriesMetricServed(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.metrics(t), `admit_mail_deliveries_total{outcome="kept"} 1`) {
+	for m := s.metrics(t); !strings.Contains(m, `admit_mail_deliveries_total{outcome="kept"} 1`) || !strings.Contains(m, "\nadmit_events_unpublished_seconds 0\n"); m = s.metrics(t) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the invitation kept for the dev mailbox was not counted:\n%s", s.metrics(t))
+			t.Fatalf("the invitation kept for the dev mailbox was not counted, or its events were not published:\n%s", m)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -101,6 +101,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { logouts.Run(bgCtx) })
 	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, PublicClient: outbound.New(outbound.Config{Logger: log}),
 		Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
+	reg.MustRegister(webhooks.Collectors()...)
 	background.Go(func() { webhooks.Run(bgCtx) })
 	imports := &bulk.Runner{Service: svc, Logger: log}
 	background.Go(func() { imports.Run(bgCtx) })
