@@ -576,6 +576,17 @@ func TestAPIEventsFeed(t *testing.T) {
 			t.Errorf("events of the key's change: %v", evs)
 		}
 		wantProblem(t, "bad cursor", site.do(t, "GET", "/api/v1/events?after=-1", site.keyA, nil), 400, "invalid")
+		// A reader that cannot resume where it was is told so, rather than
+		// handed what follows: a cursor past the end of the feed (a
+		// database restored from an older backup), or before events swept.
+		wantProblem(t, "a cursor past the end", site.do(t, "GET", "/api/v1/events?after=999999", site.keyA, nil), 409, "conflict")
+		if _, err := site.svc.SweepEvents(ctx, time.Nanosecond); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, "a cursor before events swept", site.do(t, "GET", "/api/v1/events?after=1", site.opKey, nil), 410, "gone")
+		if evs, _ := read(site.keyA, "?after=0"); len(evs) != 0 {
+			t.Errorf("everything swept, from 0: %d events; want none", len(evs))
+		}
 	})
 }
 

@@ -250,6 +250,9 @@ type WebhookStore interface {
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
 
+	// FindEventBounds returns the feed's oldest kept event's number (0
+	// when none is kept) and its last number given (0 when none was).
+	FindEventBounds(ctx context.Context) (oldest, last int64, err error)
 	// FindOldestUnpublishedEvent returns when the oldest event not yet
 	// published was made, or nil when every event is.
 	FindOldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
@@ -882,9 +885,29 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 }
 
 // Events returns published events after the cursor, in order; of one
-// account when accountID is not empty.
+// account when accountID is not empty. A reader must learn when it cannot
+// resume where it was, rather than skip what it missed: a cursor before
+// events since swept (older than the retention) is Gone, and one past the
+// end of the feed (a database restored from a backup older than the
+// reader) a Conflict. After 0 is from the oldest event kept.
 func (s *Service) Events(ctx context.Context, accountID string, after int64, limit int) ([]Event, error) {
-	return s.store.FindEvents(ctx, accountID, after, min(max(limit, 1), 1000))
+	evs, err := s.store.FindEvents(ctx, accountID, after, min(max(limit, 1), 1000))
+	// Numbers are given one after another and only the oldest are swept,
+	// so the next event right after the cursor says there is no gap; an
+	// account's events are interleaved with others', and need a look.
+	if err != nil || after == 0 || accountID == "" && len(evs) > 0 && evs[0].Seq == after+1 {
+		return evs, err
+	}
+	oldest, last, err := s.store.FindEventBounds(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case after > last:
+		return nil, ConflictError(fmt.Sprintf("cursor %d is past the end of the events feed (the last event is %d): was admit's database restored from an older backup? Read again from cursor 0, and skip the event ids already handled", after, last))
+	case oldest > after+1 || oldest == 0 && after < last:
+		return nil, GoneError(fmt.Sprintf("the events after cursor %d are no longer kept (older than the retention, ADMIT_EVENTS_RETENTION): read again from cursor 0, the oldest kept, and skip the event ids already handled", after))
+	}
+	return evs, nil
 }
 
 // UnpublishedFor returns how long the oldest event not yet published has

@@ -913,6 +913,21 @@ func (s *Store) FindAdminEmails(ctx context.Context, accountID string) ([]string
 	return out, s.dialect.wrap(err, "find admin emails")
 }
 
+// FindEventBounds returns the oldest kept and the last given numbers of
+// the feed; see directory.WebhookStore. MIN(seq) is the unique index's
+// first entry.
+func (s *Store) FindEventBounds(ctx context.Context) (oldest, last int64, err error) {
+	var b struct {
+		Oldest int64 `db:"oldest"`
+		Last   int64 `db:"last"`
+	}
+	err = sqlx.GetContext(ctx, s.q, &b, `SELECT COALESCE((SELECT MIN(seq) FROM outbox_messages WHERE seq IS NOT NULL), 0) AS oldest, last FROM event_sequence WHERE id = 1`)
+	if err != nil {
+		return 0, 0, s.dialect.wrap(err, "find the bounds of the events feed")
+	}
+	return b.Oldest, b.Last, nil
+}
+
 // FindOldestUnpublishedEvent returns when the oldest unpublished event
 // was made; see directory.WebhookStore. The partial index on available_at
 // (which an event is made with) answers it from its first entry.

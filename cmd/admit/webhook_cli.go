@@ -270,7 +270,7 @@ const tailPoll = time.Second
 func (c *cli) eventsTail(ctx context.Context, args []string) error {
 	fs := c.flags("events tail")
 	slug := fs.String("account", "", "only this account's events (none: every account's)")
-	afterFlag := fs.String("after", "", "print the events after this cursor (the cursor of the last event read; none: from the oldest kept)")
+	afterFlag := fs.String("after", "", "print the events after this cursor (the cursor of the last event read; none: from the oldest kept); refused when events after it were swept, or it is past the end of the feed")
 	follow := fs.Bool("follow", false, "keep printing new events as they come, until interrupted")
 	if err := c.parse(fs, args); err != nil {
 		return err

@@ -157,6 +157,12 @@ func TestWebhookCommands(t *testing.T) {
 		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(got) != len(lines)-1 || !strings.Contains(got[0], evs[1].ID) {
 			t.Errorf("events tail --after %s: %q; want the events after the first", evs[0].Cursor, r.stdout)
 		}
+		// A cursor past the end (the database restored from an older
+		// backup) is refused with the reason, on one line.
+		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", "999999")
+		if msg := strings.TrimSpace(r.stderr); r.code == 0 || r.stdout != "" || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "past the end of the events feed") {
+			t.Errorf("events tail --after 999999: exit %d, %q %q; want a one-line refusal", r.code, r.stdout, msg)
+		}
 
 		// Rotation prints a new secret; remove takes the webhook away.
 		r = admit(t, db, "", "webhook", "rotate-secret", "--id", added.ID, "--overlap", "1h", "--json")
