@@ -33,7 +33,7 @@ type webhookJSON struct {
 }
 
 func toWebhook(w directory.Webhook) webhookJSON {
-	out := webhookJSON{ID: w.ID, URL: w.URL, Events: w.EventTypes, State: webhookState(w), DisabledReason: w.DisabledReason,
+	out := webhookJSON{ID: w.ID, URL: w.URL, Events: w.EventTypes, State: w.State(), DisabledReason: w.DisabledReason,
 		FailingSince: w.FailingSince, CreatedAt: w.CreatedAt}
 	if out.Events == nil {
 		out.Events = []string{}
@@ -42,18 +42,6 @@ func toWebhook(w directory.Webhook) webhookJSON {
 		out.RotationEnds = w.PreviousUntil
 	}
 	return out
-}
-
-// webhookState words where an endpoint stands, as the console and the API
-// show it.
-func webhookState(w directory.Webhook) string {
-	switch {
-	case w.DisabledAt != nil:
-		return "disabled"
-	case w.FailingSince != nil:
-		return "failing"
-	}
-	return "enabled"
 }
 
 type webhookDeliveryJSON struct {

@@ -151,7 +151,7 @@ func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) 
 	if done := r.URL.Query().Get("done"); done == "redelivered" {
 		v.Notice, v.Done = webhookNotices[done], done
 	}
-	v.Page = webhookPage{Webhook: hook, State: webhookState(hook), Deliveries: ds, Overlap: defaultOverlap}
+	v.Page = webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap}
 	h.render(w, r, http.StatusOK, "webhook", "Webhook "+hook.URL, v)
 	return nil
 }

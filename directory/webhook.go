@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Webhook is an endpoint the platform receives events at: an account's
@@ -49,6 +53,24 @@ func (w Webhook) Wants(t string) bool {
 // WebhookSecretPurpose binds a sealed secret to its webhook (see
 // certs.Sealer): a sealed secret copied to another row does not open.
 func WebhookSecretPurpose(webhookID string) string { return "webhook secret " + webhookID }
+
+// Where a webhook stands, as the console, the API and the metrics word it.
+const (
+	WebhookEnabled  = "enabled"
+	WebhookFailing  = "failing"  // attempts fail; disabled after WebhookDisableAfter of it
+	WebhookDisabled = "disabled" // nothing is sent until it is enabled
+)
+
+// State words where the webhook stands.
+func (w Webhook) State() string {
+	switch {
+	case w.DisabledAt != nil:
+		return WebhookDisabled
+	case w.FailingSince != nil:
+		return WebhookFailing
+	}
+	return WebhookEnabled
+}
 
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
@@ -253,6 +275,11 @@ type WebhookStore interface {
 	// FindEventBounds returns the feed's oldest kept event's number (0
 	// when none is kept) and its last number given (0 when none was).
 	FindEventBounds(ctx context.Context) (oldest, last int64, err error)
+	// CountWebhooks counts the webhooks operators added and those
+	// accounts' owners added (PublicOnly); FindUnhealthyWebhooks returns
+	// those failing or disabled.
+	CountWebhooks(ctx context.Context) (operators, owners int, err error)
+	FindUnhealthyWebhooks(ctx context.Context) ([]Webhook, error)
 	// FindOldestUnpublishedEvent returns when the oldest event not yet
 	// published was made, or nil when every event is.
 	FindOldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
@@ -298,15 +325,14 @@ func CleanWebhookURL(raw string) (string, error) {
 		return "", InvalidError("a webhook URL carries no user name or password: deliveries are signed instead")
 	case u.Fragment != "":
 		return "", InvalidError("a webhook URL has no #fragment")
-	case strings.HasSuffix(u.Hostname(), "."):
-		// hooks.example. is hooks.example to a client, but another URL to
-		// the duplicate check; without the dot, a resolver may look the
-		// name up under its search domains, so the dot is not dropped.
-		return "", InvalidError("a webhook URL's host is written without a final dot")
 	}
 	// url.Parse lowers the scheme already; the port is digits.
 	port := u.Port()
-	u.Host = lowerHost(strings.TrimSuffix(u.Host, ":"+port))
+	host, err := dialedHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	u.Host = host
 	if port != "" {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
@@ -342,24 +368,38 @@ func encodeNonASCII(s string) string {
 	return b.String()
 }
 
-// lowerHost lowers the ASCII letters of a URL's host, and only those: the
-// client turns other letters into their ASCII (IDNA) form, where lowering
-// them first can name another domain (İ, ẞ), and an IPv6 zone is an
-// interface name, whose case counts.
-func lowerHost(host string) string {
-	b := []byte(host)
-	zone := false
-	for i, c := range b {
-		switch {
-		case c == '%' && strings.HasPrefix(host, "["):
-			zone = true
-		case c == ']':
-			zone = false
-		case !zone && 'A' <= c && c <= 'Z':
-			b[i] = c + 'a' - 'A'
+// dialedHost returns a URL's host name as a client dials it, so that one
+// endpoint is kept as one URL however its host is written: an IP address
+// in its shortest form ([2001:0db8:0::1] is [2001:db8::1]; an IPv6 zone is
+// an interface name, kept as written); a name in ASCII and lower case,
+// converted as net/http converts it (IDNA's lookup profile), which maps
+// full-width letters, soft hyphens and the ideographic full stop. Lowering
+// a name's other letters before that conversion could name another domain
+// (İ, ẞ); after it, the name is what is dialed. A final dot is refused:
+// hooks.example. is hooks.example to a client but another URL to the
+// duplicate check, and it is not dropped, since without it a resolver may
+// look the name up under its search domains.
+func dialedHost(host string) (string, error) {
+	if strings.Contains(host, ":") {
+		addr, err := netip.ParseAddr(host)
+		if err != nil {
+			return "", InvalidError(fmt.Sprintf("the webhook URL's host [%.60s] is not an IPv6 address", host))
 		}
+		return "[" + addr.String() + "]", nil
 	}
-	return string(b)
+	name := host
+	if strings.ContainsFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil || !utf8.ValidString(host) {
+			return "", InvalidError(fmt.Sprintf("the webhook URL's host %.60q is not a domain name", host))
+		}
+		name = ascii
+	}
+	name = strings.ToLower(name)
+	if strings.HasSuffix(name, ".") {
+		return "", InvalidError("a webhook URL's host is written without a final dot")
+	}
+	return name, nil
 }
 
 // cleanEventTypes returns types once each, in their order, or an error
@@ -910,15 +950,51 @@ func (s *Service) Events(ctx context.Context, accountID string, after int64, lim
 	return evs, nil
 }
 
-// UnpublishedFor returns how long the oldest event not yet published has
-// waited (0 when none waits): workers publish within a second or two, so
-// minutes mean none is running, or none can write.
-func (s *Service) UnpublishedFor(ctx context.Context) (time.Duration, error) {
-	oldest, err := s.store.FindOldestUnpublishedEvent(ctx)
-	if err != nil || oldest == nil {
-		return 0, err
+// OldestUnpublishedEvent returns when the oldest event not yet published
+// was made, or nil when every event is: workers publish within a second
+// or two, so minutes mean none is running, or none can write.
+func (s *Service) OldestUnpublishedEvent(ctx context.Context) (*time.Time, error) {
+	return s.store.FindOldestUnpublishedEvent(ctx)
+}
+
+// WebhookHealth is how the webhooks that operators added (PublicOnly
+// false) or that accounts' owners added stand, for the metrics.
+type WebhookHealth struct {
+	PublicOnly                 bool
+	Enabled, Failing, Disabled int
+	OldestFailing              *time.Time // the earliest FailingSince of those failing
+}
+
+// WebhookHealth returns the health of the operators' webhooks, then of
+// the owners'. Only failing and disabled webhooks are read: the others
+// are counted.
+func (s *Service) WebhookHealth(ctx context.Context) ([]WebhookHealth, error) {
+	operators, owners, err := s.store.CountWebhooks(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return max(s.clock().Sub(*oldest), 0), nil
+	unhealthy, err := s.store.FindUnhealthyWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []WebhookHealth{{Enabled: operators}, {PublicOnly: true, Enabled: owners}}
+	for _, w := range unhealthy {
+		h := &out[0]
+		if w.PublicOnly {
+			h = &out[1]
+		}
+		h.Enabled--
+		switch w.State() {
+		case WebhookDisabled:
+			h.Disabled++
+		case WebhookFailing:
+			h.Failing++
+			if h.OldestFailing == nil || w.FailingSince.Before(*h.OldestFailing) {
+				h.OldestFailing = w.FailingSince
+			}
+		}
+	}
+	return out, nil
 }
 
 // SweepEvents deletes events and deliveries older than retention (zero:

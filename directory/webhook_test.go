@@ -1,9 +1,11 @@
 package directory_test
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -33,9 +35,20 @@ func TestCleanWebhookURL(t *testing.T) {
 		// Only ASCII letters are lowered: the client turns the others into
 		// their ASCII form, which lowering first can change (İ is not i),
 		// and a zone is an interface name.
-		{url: "https://İstanbul.Example/hook", want: "https://%C4%B0stanbul.example/hook"},
-		{url: "https://STRAẞE.example/hook", want: "https://stra%E1%BA%9Ee.example/hook"},
+		{url: "https://İstanbul.Example/hook", want: "https://xn--istanbul-o0e.example/hook"},
+		{url: "https://STRAẞE.example/hook", want: "https://strasse.example/hook"},
 		{url: "http://[FE80::1%25ETH0]:8080/x", want: "http://[fe80::1%25ETH0]:8080/x"},
+		// What the client dials the same, kept the same: a name in its
+		// ASCII form (full-width letters, a soft hyphen, the ideographic
+		// full stop mapped as the client maps them), an address in its
+		// shortest form.
+		{url: "https://BÜCHER.example/hook", want: "https://xn--bcher-kva.example/hook"},
+		{url: "https://xn--bcher-kva.example/hook", want: "https://xn--bcher-kva.example/hook"},
+		{url: "https://ｈooks.example/x", want: "https://hooks.example/x"},
+		{url: "https://hoo\u00ADks.example/x", want: "https://hooks.example/x"},
+		{url: "https://hooks\u3002example/x", want: "https://hooks.example/x"},
+		{url: "https://[2001:0db8:0::1]/x", want: "https://[2001:db8::1]/x"},
+		{url: "https://[2001:db8::zz]/x", bad: "is not a URL"},
 		{url: "https://h/" + strings.Repeat("ä", 700), bad: "with its non-ASCII characters encoded"},
 		{url: "https://hooks.example:0443/x", want: "https://hooks.example/x"},
 		{url: "https://hooks.example:08443/x", want: "https://hooks.example:8443/x"},
@@ -45,6 +58,9 @@ func TestCleanWebhookURL(t *testing.T) {
 		{url: "https://hooks.example./x", bad: "without a final dot"},
 		{url: "https://Hooks.Example.:443/x", bad: "without a final dot"},
 		{url: "https://hooks.example%2E/x", bad: "is not a URL"},
+		{url: "https://hooks.example\u3002/x", bad: "without a final dot"},
+		{url: "https://hooks.example\uFF0E/x", bad: "without a final dot"},
+		{url: "https://hooks\u2028.example/x", bad: "is not a URL"},
 		// What an owner could write into the notice admins are mailed,
 		// with blanks of other scripts or a right-to-left mark: encoded.
 		{url: "https://h.example/?\u2800.\u2800Action\u2800required", want: "https://h.example/?%E2%A0%80.%E2%A0%80Action%E2%A0%80required"},
@@ -161,15 +177,21 @@ func FuzzWebhookInput(f *testing.F) {
 }
 
 // connectsTo is the address an HTTP client dials for rawURL: its host in
-// ASCII (IDNA, as net/http converts it) in lower case, and its port.
+// ASCII (IDNA, as net/http converts a name that is not ASCII already) in
+// lower case, and its port.
 func connectsTo(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "unparsable"
 	}
-	host, err := idna.Lookup.ToASCII(u.Hostname())
-	if err != nil {
-		host = "not IDNA: " + u.Hostname()
+	host := u.Hostname()
+	if strings.ContainsFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		if host, err = idna.Lookup.ToASCII(host); err != nil {
+			host = "not IDNA: " + u.Hostname()
+		}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.String()
 	}
 	port := u.Port()
 	if port == "" {

@@ -25,9 +25,18 @@ func TestFeedSaysWhenItCannotResume(t *testing.T) {
 			must[directory.Added](t)(r.svc.AddUser(ctx, acc.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: directory.RoleMember}))
 		}
 		addUser(a, "old1@acme.example")
+		start := clk.Now()
+		clk.Add(40 * time.Second)
 		addUser(b, "old@beta.example")
 		addUser(a, "old2@acme.example")
+		clk.Add(20 * time.Second)
+		if oldest, err := r.svc.OldestUnpublishedEvent(ctx); err != nil || oldest == nil || oldest.After(start) {
+			t.Errorf("oldest unpublished event: %v, %v; want one made by %v, the first", oldest, err, start)
+		}
 		check(t, publishAll(r.svc))
+		if oldest, err := r.svc.OldestUnpublishedEvent(ctx); err != nil || oldest != nil {
+			t.Errorf("oldest unpublished event once all are published: %v, %v; want none", oldest, err)
+		}
 		old := feed(t, r.svc, "")
 		first, lastOld := old[0].Seq, old[len(old)-1].Seq
 

@@ -75,6 +75,23 @@ func TestWorkerMetrics(t *testing.T) {
 		if got := gauge(t, reg, "admit_events_unpublished_seconds"); got != 0 {
 			t.Errorf("admit_events_unpublished_seconds %v once published; want 0", got)
 		}
+		// How the webhooks stand: the operators' two that failed are
+		// failing, as is the owners' one; and for as long as the clock
+		// moves.
+		for _, want := range []struct {
+			addedBy, state string
+			n              float64
+		}{{"operators", "enabled", 1}, {"operators", "failing", 2}, {"operators", "disabled", 0}, {"owners", "failing", 1}, {"owners", "enabled", 0}} {
+			if got := labelled(t, reg, "admit_webhooks", map[string]string{"added_by": want.addedBy, "state": want.state}); got != want.n {
+				t.Errorf("admit_webhooks{added_by=%q,state=%q} = %v; want %v", want.addedBy, want.state, got, want.n)
+			}
+		}
+		clk.Add(10 * time.Minute)
+		for _, by := range []string{"operators", "owners"} {
+			if got := labelled(t, reg, "admit_webhook_failing_seconds", map[string]string{"added_by": by}); got < 600 || got > 700 {
+				t.Errorf("admit_webhook_failing_seconds{added_by=%q} = %v; want about 600", by, got)
+			}
+		}
 
 		// The failing endpoint mends: its retries (claimed, not leased as
 		// published) are timed from the events too.
@@ -102,6 +119,25 @@ func TestWorkerMetrics(t *testing.T) {
 		if n, _ := histogram(t, reg, "admit_webhook_delivery_lag_seconds", "operators"); n != 4 {
 			t.Errorf("lag: %d deliveries after a redelivery; want 4, the redelivery not timed", n)
 		}
+
+		// The database away: a scrape reports the last values read, the
+		// waits still growing, rather than leaving the series out.
+		away := openStore(t, url)
+		scraper := events.NewWorker(events.Config{Directory: newClockService(t, away, clk), Client: r.fetch, Secrets: r.sealer, Now: clk.Now})
+		reg2 := prometheus.NewPedanticRegistry()
+		reg2.MustRegister(scraper.Collectors()...)
+		failingFor := labelled(t, reg2, "admit_webhook_failing_seconds", map[string]string{"added_by": "operators"})
+		if failingFor <= 0 {
+			t.Fatalf("admit_webhook_failing_seconds{added_by=operators} %v; want the unreachable endpoint's failure", failingFor)
+		}
+		check(t, away.Close())
+		clk.Add(time.Hour)
+		if got := labelled(t, reg2, "admit_webhook_failing_seconds", map[string]string{"added_by": "operators"}); got < failingFor+3600 {
+			t.Errorf("database away: admit_webhook_failing_seconds %v; want the last read, an hour on (%v)", got, failingFor+3600)
+		}
+		if got := gauge(t, reg2, "admit_events_unpublished_seconds"); got != 0 {
+			t.Errorf("database away: admit_events_unpublished_seconds %v; want the last read, 0", got)
+		}
 	})
 }
 
@@ -112,7 +148,7 @@ func publishAll(svc *directory.Service) error {
 }
 
 // family returns the gathered metric family name.
-func family(t *testing.T, reg *prometheus.Registry, name string) *dto.MetricFamily {
+func family(t testing.TB, reg *prometheus.Registry, name string) *dto.MetricFamily {
 	t.Helper()
 	fams, err := reg.Gather()
 	check(t, err)
@@ -124,7 +160,17 @@ func family(t *testing.T, reg *prometheus.Registry, name string) *dto.MetricFami
 	return nil
 }
 
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// labelled returns the value of the gauge of name with labels.
+func labelled(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	m := series(t, reg, name, labels)
+	if m == nil {
+		t.Fatalf("%s%v is not exported", name, labels)
+	}
+	return m.GetGauge().GetValue()
+}
+
+func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	f := family(t, reg, name)
 	if f == nil || len(f.Metric) != 1 {
@@ -135,27 +181,27 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 // counter returns the value of the series of name with endpoint and
 // outcome.
-func counter(t *testing.T, reg *prometheus.Registry, name, endpoint, outcome string) float64 {
+func counter(t testing.TB, reg *prometheus.Registry, name, endpoint, outcome string) float64 {
 	t.Helper()
-	if m := series(t, reg, name, map[string]string{"endpoint": endpoint, "outcome": outcome}); m != nil {
+	if m := series(t, reg, name, map[string]string{"added_by": endpoint, "outcome": outcome}); m != nil {
 		return m.GetCounter().GetValue()
 	}
-	t.Fatalf("%s{endpoint=%q,outcome=%q} is not exported", name, endpoint, outcome)
+	t.Fatalf("%s{added_by=%q,outcome=%q} is not exported", name, endpoint, outcome)
 	return 0
 }
 
 // histogram returns the count and sum of the series of name with
 // endpoint.
-func histogram(t *testing.T, reg *prometheus.Registry, name, endpoint string) (uint64, float64) {
+func histogram(t testing.TB, reg *prometheus.Registry, name, endpoint string) (uint64, float64) {
 	t.Helper()
-	m := series(t, reg, name, map[string]string{"endpoint": endpoint})
+	m := series(t, reg, name, map[string]string{"added_by": endpoint})
 	if m == nil {
-		t.Fatalf("%s{endpoint=%q} is not exported", name, endpoint)
+		t.Fatalf("%s{added_by=%q} is not exported", name, endpoint)
 	}
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }
 
-func series(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
+func series(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
 	f := family(t, reg, name)
 	if f == nil {

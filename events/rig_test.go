@@ -114,8 +114,9 @@ func (r *rig) start(t testing.TB, set ...func(*events.Config)) {
 // clock jumps past a lease, a delivery given back unsent (its lease about
 // to end) can be claimed again before it is given back, and the release
 // then leaves the newer claim's count alone. One whose counts have stood
-// still for a second is held by no worker (tests' rounds are 20 ms
-// apart).
+// still for a second is taken as held by no worker (tests' rounds are 20
+// ms apart); should it be in flight after all, its next attempt is not
+// later than now (it was due when claimed), so the clock does not move.
 func (r *rig) retryNow(t testing.TB, webhookID string) {
 	t.Helper()
 	ctx := context.Background()

@@ -25,7 +25,8 @@ type Directory interface {
 	StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
-	UnpublishedFor(ctx context.Context) (time.Duration, error)
+	OldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
+	WebhookHealth(ctx context.Context) ([]directory.WebhookHealth, error)
 }
 
 // Poster sends a request body and returns the answer's status;
@@ -136,10 +137,11 @@ func NewWorker(cfg Config) *Worker {
 }
 
 // Collectors are the worker's metrics, for the server to register with
-// its others: attempts by outcome, the lag of deliveries, and how long
-// the oldest unpublished event has waited (docs/operations.md).
+// its others: attempts by outcome, the lag of deliveries, how long the
+// oldest unpublished event has waited, and how the webhooks stand
+// (docs/operations.md).
 func (w *Worker) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{w.metrics.attempts, w.metrics.lag, newUnpublished(w.cfg.Directory, w.log)}
+	return []prometheus.Collector{w.metrics.attempts, w.metrics.lag, newFromDatabase(w.cfg.Directory, w.cfg.Now, w.log)}
 }
 
 // publishBatch is how many events one publishing transaction numbers;
@@ -512,7 +514,7 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 	}
 	w.metrics.count(d, w.cfg.Now(), status, err)
 	detail := err // the log's; the attempt keeps err, which may be less
-	if pe, ok := err.(postError); ok {
+	if pe := (postError{}); errors.As(err, &pe) {
 		detail = pe.err
 	}
 	// A success is logged at Debug: every attempt is in the database

@@ -104,6 +104,40 @@ func (s *Store) FindWebhooks(ctx context.Context, accountID string) ([]directory
 	return out, nil
 }
 
+// CountWebhooks counts webhooks by who added them; see
+// directory.WebhookStore.
+func (s *Store) CountWebhooks(ctx context.Context) (operators, owners int, err error) {
+	var rows []struct {
+		PublicOnly bool `db:"public_only"`
+		N          int  `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT public_only, COUNT(*) AS n FROM webhooks GROUP BY public_only`); err != nil {
+		return 0, 0, s.dialect.wrap(err, "count webhooks")
+	}
+	for _, r := range rows {
+		if r.PublicOnly {
+			owners = r.N
+		} else {
+			operators = r.N
+		}
+	}
+	return operators, owners, nil
+}
+
+// FindUnhealthyWebhooks returns the webhooks failing or disabled; see
+// directory.WebhookStore.
+func (s *Store) FindUnhealthyWebhooks(ctx context.Context) ([]directory.Webhook, error) {
+	var rows []webhookRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+webhookColumns+` FROM webhooks WHERE disabled_at IS NOT NULL OR failing_since IS NOT NULL`); err != nil {
+		return nil, s.dialect.wrap(err, "find unhealthy webhooks")
+	}
+	out := make([]directory.Webhook, len(rows))
+	for i, r := range rows {
+		out[i] = r.webhook()
+	}
+	return out, nil
+}
+
 // CountAccountWebhooks counts the webhooks the account's owners added; see
 // directory.WebhookStore. On PostgreSQL the account's row is locked first
 // (SQLite's transactions take turns already).

@@ -536,14 +536,20 @@ func TestWorkerMetricsServed(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	for _, endpoint := range []string{"operators", "owners"} {
+	for _, by := range []string{"operators", "owners"} {
 		for _, outcome := range []string{"delivered", "rejected", "unreachable", "not_sent"} {
-			if want := `admit_webhook_attempts_total{endpoint="` + endpoint + `",outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
+			if want := `admit_webhook_attempts_total{added_by="` + by + `",outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
 		}
-		if want := `admit_webhook_delivery_lag_seconds_count{endpoint="` + endpoint + `"} 0`; !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+		for _, want := range []string{
+			`admit_webhook_delivery_lag_seconds_count{added_by="` + by + `"} 0`,
+			`admit_webhooks{added_by="` + by + `",state="disabled"} 0`,
+			`admit_webhook_failing_seconds{added_by="` + by + `"} 0`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	}
 	for _, args := range [][]string{
