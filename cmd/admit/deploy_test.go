@@ -434,7 +434,7 @@ func TestDockerfileExample(t *testing.T) {
 func metricNames(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
-	def := regexp.MustCompile(`Name:\s+"(admit_[a-z_]+)"`)
+	def := regexp.MustCompile(`(?:Name:\s+|NewDesc\(\s*)"(admit_[a-z_]+)"`)
 	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
