@@ -29,6 +29,9 @@ type Config struct {
 	// Secrets seals the signing secrets of the webhooks the Webhooks page
 	// adds and rotates (events.Secrets); without it those are refused.
 	Secrets WebhookSecrets
+	// Sender sends the test events the webhook page sends
+	// (events.Worker); without it those are refused.
+	Sender WebhookSender
 	// Secure is true behind HTTPS: the session cookie has the __Host- name.
 	Secure bool
 	// BaseURL is admit's public URL (ADMIT_BASE_URL), for the addresses
@@ -48,13 +51,14 @@ type Handler struct {
 	mail    MailPreview
 	signIn  SignInPreview
 	secrets WebhookSecrets
+	sender  WebhookSender
 	// baseURL is Config.BaseURL.
 	baseURL string
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL, mail: cfg.Mail, signIn: cfg.SignIn, secrets: cfg.Secrets}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, log: cfg.Logger, tmpl: map[string]*template.Template{}, setup: cfg.SSO, baseURL: cfg.BaseURL, mail: cfg.Mail, signIn: cfg.SignIn, secrets: cfg.Secrets, sender: cfg.Sender}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

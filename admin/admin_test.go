@@ -19,7 +19,9 @@ import (
 	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/login"
 	"github.com/admit-dev/admit/mail"
 	"github.com/admit-dev/admit/store"
@@ -59,7 +61,11 @@ func newSite(t *testing.T, s *store.Store) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}})
+	// Test events go out through a worker whose clients look names up in
+	// a DNS server of the test's, where no webhook host has an address.
+	clients := fetch.New(fetch.Config{Resolver: dnstest.Start(t).Resolver()})
+	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}, Sender: sender})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,10 @@ type APIConfig struct {
 	// Secrets seals the signing secrets of the webhooks it adds and
 	// rotates (events.Secrets); without it those answer 501.
 	Secrets WebhookSecrets
-	Logger  *slog.Logger
+	// Sender sends test events (events.Worker); without it those answer
+	// 501.
+	Sender WebhookSender
+	Logger *slog.Logger
 }
 
 // API serves /api/v1.
@@ -56,12 +59,13 @@ type API struct {
 	dir     *directory.Service
 	sheets  SpreadsheetReader
 	secrets WebhookSecrets
+	sender  WebhookSender
 	log     *slog.Logger
 }
 
 // NewAPI returns the JSON API over cfg.Directory.
 func NewAPI(cfg APIConfig) *API {
-	a := &API{dir: cfg.Directory, sheets: cfg.Imports, secrets: cfg.Secrets, log: cfg.Logger}
+	a := &API{dir: cfg.Directory, sheets: cfg.Imports, secrets: cfg.Secrets, sender: cfg.Sender, log: cfg.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +122,7 @@ var routes = []route{
 	{"DELETE", webhooksPath + "/{id}", (*API).removeWebhook},
 	{"POST", webhooksPath + "/{id}/rotate-secret", (*API).rotateWebhookSecret},
 	{"POST", webhooksPath + "/{id}/enable", (*API).enableWebhook},
+	{"POST", webhooksPath + "/{id}/test", (*API).testWebhook},
 	{"GET", webhooksPath + "/{id}/deliveries", (*API).listWebhookDeliveries},
 	{"POST", webhooksPath + "/{id}/deliveries/{delivery}/redeliver", (*API).redeliverWebhook},
 	{"GET", "/api/v1/events", (*API).listEvents},

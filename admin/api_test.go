@@ -18,6 +18,7 @@ import (
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -51,7 +52,12 @@ func newAPISiteWith(t *testing.T, s *store.Store, sheets admin.SpreadsheetReader
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: events.Secrets{Sealer: sealer}}).Register(mux)
+	// Test events go out through a worker whose clients look names up in
+	// the test's DNS server, where the test's webhook hosts have no
+	// address: each test event gets no answer, at once.
+	clients := fetch.New(fetch.Config{Resolver: dns.Resolver()})
+	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer})
+	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: events.Secrets{Sealer: sealer}, Sender: sender}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	site := &apiSite{svc: svc, server: srv, dns: dns, sealer: sealer}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -12,6 +13,50 @@ import (
 // events.Secrets is the real one.
 type WebhookSecrets interface {
 	New() (secret string, seal func(purpose string) string)
+}
+
+// WebhookSender sends one delivery at once, as the delivery workers send
+// them: signed, through the client for the webhook's kind (owners'
+// endpoints reach public addresses only). events.Worker is the real one.
+type WebhookSender interface {
+	Deliver(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult
+}
+
+// testResultJSON is how a test event went, as the API answers it.
+type testResultJSON struct {
+	EventID    string `json:"event_id"`
+	Delivered  bool   `json:"delivered"`
+	Status     int    `json:"status"` // 0: no answer came
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+func toTestResult(t directory.WebhookTest, r directory.WebhookResult) testResultJSON {
+	out := testResultJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status,
+		DurationMS: shownDuration(directory.WebhookAttempt{Status: r.Status, Duration: r.Took}).Milliseconds()}
+	if r.Err != nil {
+		out.Error = r.Err.Error()
+	}
+	return out
+}
+
+// noSender answers a test on a server built without a sender.
+var noSender = problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
+	detail: "This server does not send test events."}
+
+func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	if a.sender == nil {
+		return noSender
+	}
+	t, err := a.dir.TestAccountWebhook(r.Context(), adm, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toTestResult(t, a.sender.Deliver(r.Context(), t.Delivery)))
 }
 
 const webhooksPath = "/api/v1/accounts/{account}/webhooks"

@@ -150,6 +150,21 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Errorf("%d attempts listed, from %v; want the latest %d, from %s", len(listed), listed[0], directory.AttemptsShown, all[3].At.Format(time.RFC3339Nano))
 		}
 
+		// A test event: sent at once, how it went answered (here no
+		// answer: the name has no address), not listed among the
+		// deliveries; at most 5 a minute.
+		for i := range 5 {
+			r := site.do(t, "POST", base+"/"+id+"/test", site.opKey, nil)
+			got := r.json(t)
+			if r.status != 200 || got["delivered"] != false || got["status"] != float64(0) || !strings.Contains(fmt.Sprint(got["error"]), "no answer") || got["event_id"] == "" || got["duration_ms"] != float64(0) {
+				t.Fatalf("test %d: %d %s; want 200, not delivered, no answer, no duration shown", i, r.status, r.body)
+			}
+		}
+		wantProblem(t, "a sixth test in a minute", site.do(t, "POST", base+"/"+id+"/test", site.opKey, nil), 429, "throttled")
+		if list := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil).data(t); len(list) != 1 {
+			t.Errorf("%d deliveries after the tests; want the one, tests are not listed", len(list))
+		}
+
 		// Enabling is for a disabled webhook: it clears the failures.
 		wantProblem(t, "enabling an enabled webhook", site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil), 409, "")
 		if _, err := s.DisableWebhook(ctx, id, "the endpoint answered 410 Gone", time.Now()); err != nil {
@@ -167,6 +182,7 @@ func TestWebhooksAPI(t *testing.T) {
 			{"DELETE", base + "/" + id},
 			{"POST", base + "/" + id + "/rotate-secret"},
 			{"POST", base + "/" + id + "/enable"},
+			{"POST", base + "/" + id + "/test"},
 			{"GET", base + "/" + id + "/deliveries"},
 			{"POST", base + "/" + id + "/deliveries/" + delivery + "/redeliver"},
 		} {
@@ -191,6 +207,7 @@ func TestWebhooksAPI(t *testing.T) {
 				{"DELETE", base + "/" + other},
 				{"POST", base + "/" + other + "/rotate-secret"},
 				{"POST", base + "/" + other + "/enable"},
+				{"POST", base + "/" + other + "/test"},
 				{"GET", base + "/" + other + "/deliveries"},
 			} {
 				wantProblem(t, op.method+" another's webhook", site.do(t, op.method, op.path, site.opKey, nil), 404, "")

@@ -18,6 +18,7 @@ func (h *Handler) registerWebhooks(mux *http.ServeMux) {
 	mux.Handle("GET /admin/{account}/webhooks/{id}", get(h.handleWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/rotate", post(h.handleRotateWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/enable", post(h.handleEnableWebhook))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/test", post(h.handleTestWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/remove", post(h.handleRemoveWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/deliveries/{delivery}/redeliver", post(h.handleRedeliver))
 }
@@ -133,11 +134,23 @@ type webhookPage struct {
 	State      string
 	Deliveries []directory.DeliveryWithAttempts
 	Overlap    time.Duration
+	// Tested is how the test event just sent went; on this response only.
+	Tested *testResultJSON
+	// MayTest: this server sends test events.
+	MayTest bool
 }
 
 // handleWebhook shows one webhook and its newest deliveries, each with
 // every attempt.
 func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if done := r.URL.Query().Get("done"); done == "redelivered" {
+		v.Notice, v.Done = webhookNotices[done], done
+	}
+	return h.webhook(w, r, v, nil)
+}
+
+// webhook renders one webhook's page, with how a test just sent went.
+func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, v view, tested *testResultJSON) error {
 	v.Section = "webhooks"
 	ctx, id := r.Context(), r.PathValue("id")
 	hook, err := h.dir.AccountWebhook(ctx, v.Admin, id)
@@ -148,12 +161,23 @@ func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) 
 	if err != nil {
 		return err
 	}
-	if done := r.URL.Query().Get("done"); done == "redelivered" {
-		v.Notice, v.Done = webhookNotices[done], done
-	}
-	v.Page = webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap}
+	v.Page = webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap, Tested: tested, MayTest: h.sender != nil}
 	h.render(w, r, http.StatusOK, "webhook", "Webhook "+hook.URL, v)
 	return nil
+}
+
+// handleTestWebhook sends a test event at once and shows how it went on
+// the page itself: the answer is this response's alone.
+func (h *Handler) handleTestWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	if h.sender == nil {
+		return directory.InvalidError("This server does not send test events.")
+	}
+	t, err := h.dir.TestAccountWebhook(r.Context(), v.Admin, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	res := toTestResult(t, h.sender.Deliver(r.Context(), t.Delivery))
+	return h.webhook(w, r, v, &res)
 }
 
 func (h *Handler) handleRedeliver(w http.ResponseWriter, r *http.Request, v view) error {

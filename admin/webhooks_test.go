@@ -85,6 +85,17 @@ func TestWebhooksPage(t *testing.T) {
 		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/deliveries/"+ds[0].ID+"/redeliver", url.Values{}); code != http.StatusConflict {
 			t.Errorf("sending a pending delivery again: %d; want 409", code)
 		}
+		// A test event, sent from the page: how it went is shown there
+		// (here no answer: the name has no address); it is not listed.
+		p.get("/admin/acme/webhooks/" + hook.ID)
+		p.sees("Send a test event")
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/test", url.Values{}); code != 200 {
+			t.Fatalf("test event: %d\n%s", code, p.last)
+		}
+		p.sees(`id="test-result"`, "was not delivered: no answer")
+		if n := len(must[[]directory.WebhookDelivery](t)(s.svc.WebhookDeliveries(ctx, hook.ID, 10))); n != 2 {
+			t.Errorf("%d deliveries after a test event; want 2, a test is not listed", n)
+		}
 		deliver(t, s.svc, 503, 200) // olive's fails, sam's (ds[0], the newest) goes
 		p.get("/admin/acme/webhooks/" + hook.ID)
 		p.sees("Pending, next try", ": 503, ", "the endpoint answered 503", "Delivered", "Send again")
@@ -176,6 +187,7 @@ func TestWebhooksPage(t *testing.T) {
 				prefix + "/" + hook.ID + "/remove": {},
 				prefix + "/" + hook.ID + "/rotate": {"version": {strconv.FormatInt(before.UpdatedAt.UnixNano(), 10)}},
 				prefix + "/" + hook.ID + "/enable": {},
+				prefix + "/" + hook.ID + "/test":   {},
 				prefix + "/" + hook.ID + "/deliveries/" + olives.ID + "/redeliver": {},
 			}
 		}

@@ -80,7 +80,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	fetcher := c.cfg.Fetch(log)
-	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, reg, log, upstream)
+	// The delivery worker, which the console and the API send test
+	// events through too.
+	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, PublicClient: outbound.New(outbound.Config{Logger: log}),
+		Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
+	reg.MustRegister(webhooks.Collectors()...)
+	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, webhooks, reg, log, upstream)
 	if err != nil {
 		return err
 	}
@@ -99,9 +104,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { refresher.Run(bgCtx) })
 	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
 	background.Go(func() { logouts.Run(bgCtx) })
-	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, PublicClient: outbound.New(outbound.Config{Logger: log}),
-		Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
-	reg.MustRegister(webhooks.Collectors()...)
 	background.Go(func() { webhooks.Run(bgCtx) })
 	imports := &bulk.Runner{Service: svc, Logger: log}
 	background.Go(func() { imports.Run(bgCtx) })
@@ -291,7 +293,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, webhooks *events.Worker, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -310,7 +312,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
-	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Secrets: events.Secrets{Sealer: sealer}, Logger: log})
+	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Secrets: events.Secrets{Sealer: sealer}, Sender: webhooks, Logger: log})
 	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -331,7 +333,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Mail: mailPreview, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
+	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: setup, Mail: mailPreview, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}, Sender: webhooks, Secure: cfg.Secure(), BaseURL: cfg.BaseURL, Logger: log})
 	if err != nil {
 		return nil, err
 	}

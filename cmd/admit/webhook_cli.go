@@ -11,6 +11,7 @@ import (
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
+	outbound "github.com/admit-dev/admit/fetch"
 )
 
 type webhookJSON struct {
@@ -187,6 +188,45 @@ func (c *cli) webhookEnable(ctx context.Context, args []string) error {
 		c.output(toWebhookJSON(w, slugOf(ctx, svc, w.AccountID)), fmt.Sprintf("enabled webhook %s: what waited for it is delivered, in order", w.ID))
 		return nil
 	})
+}
+
+// webhookTest sends a test event as the server's workers send
+// deliveries: through the operators' client (ADMIT_OUTBOUND_ALLOW), or,
+// to an endpoint an account's owners added, to public addresses only.
+func (c *cli) webhookTest(ctx context.Context, args []string) error {
+	return c.withWebhook(ctx, c.flags("webhook test"), args, func(svc *directory.Service, id string) error {
+		sealer, err := c.sealer()
+		if err != nil {
+			return err
+		}
+		// The worker's own log line of a failed attempt would say again
+		// what the refusal below says.
+		log := c.logger(0)
+		sender := events.NewWorker(events.Config{Directory: svc, Client: c.cfg.Fetch(log), PublicClient: outbound.New(outbound.Config{Logger: log}), Secrets: sealer})
+		t, err := svc.TestWebhook(ctx, c.actor(), id)
+		if err != nil {
+			return err
+		}
+		r := sender.Deliver(ctx, t.Delivery)
+		out := webhookTestJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status, DurationMS: r.Took.Milliseconds()}
+		if r.Err != nil {
+			out.Error = r.Err.Error()
+			if c.json {
+				c.output(out, "")
+			}
+			return fmt.Errorf("test event %s to %s was not delivered: %s", t.Event.ID, t.Delivery.Webhook.URL, out.Error)
+		}
+		c.output(out, fmt.Sprintf("test event %s to %s: delivered, the endpoint answered %d in %d ms", t.Event.ID, t.Delivery.Webhook.URL, r.Status, out.DurationMS))
+		return nil
+	})
+}
+
+type webhookTestJSON struct {
+	EventID    string `json:"event_id"`
+	Delivered  bool   `json:"delivered"`
+	Status     int    `json:"status"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
 }
 
 type webhookDeliveryJSON struct {

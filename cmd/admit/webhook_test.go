@@ -5,12 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
 )
 
@@ -162,6 +164,39 @@ func TestWebhookCommands(t *testing.T) {
 		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", "999999")
 		if msg := strings.TrimSpace(r.stderr); r.code == 0 || r.stdout != "" || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "past the end of the events feed") {
 			t.Errorf("events tail --after 999999: exit %d, %q %q; want a one-line refusal", r.code, r.stdout, msg)
+		}
+
+		// A test event: sent now, signed with the webhook's secret, to it
+		// only, and not in the feed. Without the operators' allow list the
+		// loopback receiver is refused: a one-line reason, exit 1.
+		mu.Lock()
+		before := len(hits)
+		mu.Unlock()
+		r = admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_OUTBOUND_ALLOW=127.0.0.1"), "", "webhook", "test", "--id", added.ID, "--json")
+		tested := decode[webhookTestJSON](t, r)
+		mu.Lock()
+		got := hits[before:]
+		mu.Unlock()
+		if r.code != 0 || !tested.Delivered || tested.Status != 200 || len(got) != 1 || got[0].id != tested.EventID {
+			t.Fatalf("webhook test: exit %d, %+v, %d requests\n%s", r.code, tested, len(got), r.stderr)
+		}
+		var sent directory.Event
+		if err := json.Unmarshal(got[0].body, &sent); err != nil || sent.Type != directory.EventWebhookTest || sent.ID != tested.EventID {
+			t.Errorf("the test event sent: %s, %v", got[0].body, err)
+		}
+		ts, _ := strconv.ParseInt(got[0].ts, 10, 64)
+		if sig, err := events.Signature([]string{added.Secret}, got[0].id, time.Unix(ts, 0), got[0].body); err != nil || !strings.Contains(got[0].sig, sig) {
+			t.Errorf("the test event's signature %q; want %q (%v)", got[0].sig, sig, err)
+		}
+		if feed := admit(t, db, "", "events", "tail", "--account", "acme"); strings.Contains(feed.stdout, tested.EventID) || strings.Contains(feed.stdout, "webhook.test") {
+			t.Errorf("the test event is in the feed: %s", feed.stdout)
+		}
+		r = admit(t, db, "", "webhook", "test", "--id", added.ID)
+		if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "was not delivered") {
+			t.Errorf("webhook test without the allow list: exit %d, %q; want a one-line refusal", r.code, msg)
+		}
+		if r := admit(t, db, "", "webhook", "test", "--id", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "no webhook nosuch") {
+			t.Errorf("webhook test of no webhook: exit %d, %q", r.code, r.stderr)
 		}
 
 		// Rotation prints a new secret; remove takes the webhook away.

@@ -1,0 +1,69 @@
+package events_test
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/events"
+)
+
+// TestWebhookTestEvent: a test event goes to its webhook at once, signed
+// with its secret, valid by its schema (an account's webhook's and a
+// platform-wide one's, whose account is empty); it is not in the feed, not
+// among the webhook's deliveries, and audited on the account.
+func TestWebhookTestEvent(t *testing.T) {
+	schema := compileSchemas(t)[directory.EventWebhookTest]
+	eachURL(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, openStore(t, url), clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		check(t, publishAll(r.svc))
+		rc := newReceiver(t)
+		sender := events.NewWorker(r.config())
+		for _, account := range []string{a.ID, ""} {
+			hook, secret := r.webhook(t, rc.URL+"/"+account, account)
+			before := len(rc.all())
+			test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID))
+			res := sender.Deliver(ctx, test.Delivery)
+			got := rc.all()[before:]
+			if res.Err != nil || res.Status != 200 || len(got) != 1 || got[0].ID != test.Event.ID {
+				t.Fatalf("account %q: %+v, %d requests; want one, answered 200", account, res, len(got))
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(got[0].Body))
+			check(t, err)
+			if err := schema.Validate(doc); err != nil {
+				t.Errorf("account %q: the test event %s does not validate: %v", account, got[0].Body, err)
+			}
+			ts, _ := strconv.ParseInt(got[0].Timestamp, 10, 64)
+			if want, err := events.Signature([]string{secret}, got[0].ID, time.Unix(ts, 0), got[0].Body); err != nil || got[0].Signature != want {
+				t.Errorf("account %q: signature %q; want %q (%v)", account, got[0].Signature, want, err)
+			}
+			if ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 10)); len(ds) != 0 {
+				t.Errorf("account %q: %d deliveries listed; a test event is not one", account, len(ds))
+			}
+		}
+		check(t, publishAll(r.svc))
+		for _, ev := range feed(t, r.svc, "") {
+			if ev.Type == directory.EventWebhookTest {
+				t.Errorf("a test event is in the feed: %+v", ev)
+			}
+		}
+		trail := must[[]directory.AuditEvent](t)(r.svc.AuditEvents(ctx, a.ID, 100))
+		tested := 0
+		for _, e := range trail {
+			if e.Action == "webhook.tested" {
+				tested++
+			}
+		}
+		if tested != 1 {
+			t.Errorf("%d webhook.tested in acme's trail; want 1 (the platform-wide webhook's is logged)", tested)
+		}
+	})
+}
