@@ -72,6 +72,7 @@ func (s *Service) webhookTest(ctx context.Context, actor Actor, w Webhook) (Webh
 	if err := s.recordWebhook(ctx, s.store, actor, w, "webhook.tested", map[string]any{"event_id": ev.ID}); err != nil {
 		return WebhookTest{}, err
 	}
+	// No EventAt: the metrics time deliveries of events, not tests.
 	return WebhookTest{Event: ev, Delivery: WebhookDelivery{WebhookID: w.ID, EventID: ev.ID, Status: DeliveryPending, Attempts: 1,
-		CreatedAt: now, Payload: payload, Webhook: w, EventAt: now}}, nil
+		CreatedAt: now, Payload: payload, Webhook: w}}, nil
 }
