@@ -64,7 +64,7 @@ func newSite(t *testing.T, s *store.Store) *site {
 	// Test events go out through a worker whose clients look names up in
 	// a DNS server of the test's, where no webhook host has an address.
 	clients := fetch.New(fetch.Config{Resolver: dnstest.Start(t).Resolver()})
-	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer})
+	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer, TestTimeout: 50 * time.Millisecond})
 	console, err := admin.New(admin.Config{Directory: svc, Pages: pages, SSO: ssoSetup(t, svc), Mail: renderer, SignIn: signIn, Secrets: events.Secrets{Sealer: sealer}, Sender: sender})
 	if err != nil {
 		t.Fatal(err)

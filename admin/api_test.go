@@ -56,7 +56,7 @@ func newAPISiteWith(t *testing.T, s *store.Store, sheets admin.SpreadsheetReader
 	// the test's DNS server, where the test's webhook hosts have no
 	// address: each test event gets no answer, at once.
 	clients := fetch.New(fetch.Config{Resolver: dns.Resolver()})
-	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer})
+	sender := events.NewWorker(events.Config{Directory: svc, Client: clients, PublicClient: clients, Secrets: sealer, TestTimeout: 50 * time.Millisecond})
 	admin.NewAPI(admin.APIConfig{Directory: svc, Imports: sheets, Secrets: events.Secrets{Sealer: sealer}, Sender: sender}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -15,11 +15,12 @@ type WebhookSecrets interface {
 	New() (secret string, seal func(purpose string) string)
 }
 
-// WebhookSender sends one delivery at once, as the delivery workers send
-// them: signed, through the client for the webhook's kind (owners'
-// endpoints reach public addresses only). events.Worker is the real one.
+// WebhookSender sends a test event's delivery at once, as the delivery
+// workers send deliveries: signed, through the client for the webhook's
+// kind (owners' endpoints reach public addresses only). events.Worker is
+// the real one.
 type WebhookSender interface {
-	Deliver(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult
+	Test(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult
 }
 
 // testResultJSON is how a test event went, as the API answers it.
@@ -56,7 +57,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, key directory.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTestResult(t, a.sender.Deliver(r.Context(), t.Delivery)))
+	return writeJSON(w, http.StatusOK, toTestResult(t, a.sender.Test(r.Context(), t.Delivery)))
 }
 
 const webhooksPath = "/api/v1/accounts/{account}/webhooks"

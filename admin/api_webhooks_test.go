@@ -152,15 +152,39 @@ func TestWebhooksAPI(t *testing.T) {
 
 		// A test event: sent at once, how it went answered (here no
 		// answer: the name has no address), not listed among the
-		// deliveries; at most 5 a minute.
-		for i := range 5 {
-			r := site.do(t, "POST", base+"/"+id+"/test", site.opKey, nil)
-			got := r.json(t)
-			if r.status != 200 || got["delivered"] != false || got["status"] != float64(0) || !strings.Contains(fmt.Sprint(got["error"]), "no answer") || got["event_id"] == "" || got["duration_ms"] != float64(0) {
-				t.Fatalf("test %d: %d %s; want 200, not delivered, no answer, no duration shown", i, r.status, r.body)
-			}
+		// deliveries; at most 10 a minute for the account, however many
+		// are sent at once.
+		var tests sync.WaitGroup
+		var sentOK, throttled atomic.Int64
+		for range 14 {
+			tests.Go(func() {
+				r := site.do(t, "POST", base+"/"+id+"/test", site.opKey, nil)
+				if r.status == 429 {
+					throttled.Add(1)
+					return
+				}
+				got := r.json(t)
+				if r.status != 200 || got["delivered"] != false || got["status"] != float64(0) || !strings.Contains(fmt.Sprint(got["error"]), "no answer") || got["event_id"] == "" || got["duration_ms"] != float64(0) {
+					t.Errorf("test: %d %s; want 200, not delivered, no answer, no duration shown", r.status, r.body)
+				}
+				sentOK.Add(1)
+			})
 		}
-		wantProblem(t, "a sixth test in a minute", site.do(t, "POST", base+"/"+id+"/test", site.opKey, nil), 429, "throttled")
+		tests.Wait()
+		if sentOK.Load() != 10 || throttled.Load() != 4 {
+			t.Errorf("14 tests at once: %d sent, %d throttled; want 10 and 4", sentOK.Load(), throttled.Load())
+		}
+		// Another webhook of the account's, or this one added again, is
+		// no fresh count.
+		other := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/other"})
+		if other.status != 201 {
+			t.Fatalf("add another: %d %s", other.status, other.body)
+		}
+		otherID := other.json(t)["id"].(string)
+		wantProblem(t, "a test of another webhook in the same minute", site.do(t, "POST", base+"/"+otherID+"/test", site.opKey, nil), 429, "throttled")
+		if r := site.do(t, "DELETE", base+"/"+otherID, site.opKey, nil); r.status != 204 {
+			t.Fatalf("remove the other: %d", r.status)
+		}
 		if list := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil).data(t); len(list) != 1 {
 			t.Errorf("%d deliveries after the tests; want the one, tests are not listed", len(list))
 		}

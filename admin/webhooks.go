@@ -176,7 +176,7 @@ func (h *Handler) handleTestWebhook(w http.ResponseWriter, r *http.Request, v vi
 	if err != nil {
 		return err
 	}
-	res := toTestResult(t, h.sender.Deliver(r.Context(), t.Delivery))
+	res := toTestResult(t, h.sender.Test(r.Context(), t.Delivery))
 	return h.webhook(w, r, v, &res)
 }
 

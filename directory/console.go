@@ -62,7 +62,7 @@ var permissions = []Permission{
 	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
 	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},
 	{ManageDomains, "claim, verify and withdraw the account's email domains", []Role{RoleOwner}},
-	{ManageWebhooks, "add, rotate, enable and remove the account's webhooks; see and resend their deliveries", []Role{RoleOwner}},
+	{ManageWebhooks, "add, rotate, enable and remove the account's webhooks; see and resend their deliveries; send them test events", []Role{RoleOwner}},
 }
 
 // Permissions returns the table of who may do what in the console.

@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 // TestWebhookTestEvent: a test event goes to its webhook at once, signed
@@ -66,4 +68,48 @@ func TestWebhookTestEvent(t *testing.T) {
 			t.Errorf("%d webhook.tested in acme's trail; want 1 (the platform-wide webhook's is logged)", tested)
 		}
 	})
+}
+
+// TestWebhookTestAnswersOwnersInTheSameTime: a test of an owner's
+// endpoint that got no answer is answered after the whole TestTimeout,
+// whether the connection was refused at once or the host stayed silent,
+// so that timing the answer tells no open port from a closed one; the
+// operators' own endpoints are answered as soon as the attempt ends.
+func TestWebhookTestAnswersOwnersInTheSameTime(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	r := newRig(t, openStore(t, storetest.SQLiteURL(t)), clk, 0)
+	a := mustAccount(t, r.svc, "acme", "acme.example")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	check(t, err)
+	check(t, closed.Close())
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	check(t, err)
+	t.Cleanup(func() { silent.Close() })
+	const timeout = 400 * time.Millisecond
+	cfg := r.config()
+	cfg.PublicClient, cfg.TestTimeout = r.fetch, timeout // the loopback stands for the internet here
+	sender := events.NewWorker(cfg)
+	for _, tc := range []struct {
+		name       string
+		url        string
+		owners     bool
+		atLeast    time.Duration
+		lessThan   time.Duration
+		wantStatus int
+	}{
+		{"an owner's, refused", "https://" + closed.Addr().String() + "/hook", true, timeout, 3 * timeout, 0},
+		{"an owner's, silent", "https://" + silent.Addr().String() + "/hook", true, timeout, 3 * timeout, 0},
+		{"the operators', refused", "http://" + closed.Addr().String() + "/hook", false, 0, timeout / 2, 0},
+	} {
+		hook := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: tc.url, PublicOnly: tc.owners},
+			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID))
+		start := time.Now()
+		res := sender.Test(ctx, test.Delivery)
+		took := time.Since(start)
+		if res.Err == nil || res.Status != tc.wantStatus || took < tc.atLeast || took >= tc.lessThan {
+			t.Errorf("%s: %v (status %d) after %s; want no answer, after %s to %s", tc.name, res.Err, res.Status, took, tc.atLeast, tc.lessThan)
+		}
+	}
 }

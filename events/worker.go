@@ -91,6 +91,9 @@ type Config struct {
 	// when zero); SweepEvery is how often old ones are swept.
 	Retention  time.Duration
 	SweepEvery time.Duration
+	// TestTimeout bounds a test event's attempt (Test); 10 s, the
+	// outbound client's own timeout, by default.
+	TestTimeout time.Duration
 }
 
 // Worker publishes events and delivers them to webhooks.
@@ -132,6 +135,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
+	}
+	if cfg.TestTimeout <= 0 {
+		cfg.TestTimeout = 10 * time.Second
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger, outage: &directory.Outage{Log: cfg.Logger, What: "webhook worker"}, metrics: newMetrics()}
 }
@@ -533,6 +539,38 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 		}
 	}
 	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took}
+}
+
+// Test sends a test event's delivery (directory.WebhookTest) now, as
+// Deliver does, and returns how it went, within Config.TestTimeout. It
+// goes on if the caller leaves (its answer may be kept for an
+// Idempotency-Key). A test of an owner's endpoint that got no answer is
+// answered only once the whole TestTimeout has passed: a refused
+// connection answers at once and a silent host only at the timeout, and
+// an owner timing the answer would otherwise learn which public hosts
+// and ports are open, from admit's address.
+func (w *Worker) Test(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult {
+	start := time.Now()
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.TestTimeout)
+	defer cancel()
+	r := w.Deliver(sendCtx, d)
+	if d.Webhook.PublicOnly && r.Status == 0 {
+		select {
+		case <-time.After(time.Until(start.Add(w.cfg.TestTimeout))):
+		case <-ctx.Done(): // nobody to tell
+		}
+	}
+	return r
+}
+
+// Detail is what an attempt's error says for the operators: err with the
+// cause an account's owners are not shown (a refused connection, a
+// timeout, a name that does not resolve).
+func Detail(err error) error {
+	if pe := (postError{}); errors.As(err, &pe) {
+		return pe.err
+	}
+	return err
 }
 
 func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, error) {

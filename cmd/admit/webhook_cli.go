@@ -207,10 +207,10 @@ func (c *cli) webhookTest(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		r := sender.Deliver(ctx, t.Delivery)
+		r := sender.Test(ctx, t.Delivery)
 		out := webhookTestJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status, DurationMS: r.Took.Milliseconds()}
 		if r.Err != nil {
-			out.Error = r.Err.Error()
+			out.Error = events.Detail(r.Err).Error() // the operators' words: the cause too
 			if c.json {
 				c.output(out, "")
 			}
