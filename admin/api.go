@@ -328,6 +328,12 @@ type problem struct {
 
 func (p problem) Error() string { return p.detail }
 
+// notImplemented answers a request for what this server was built
+// without (a spreadsheet reader, a sealer, a sender).
+func notImplemented(detail string) problem {
+	return problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented", detail: detail}
+}
+
 // problemOf is the one translation of an error into a problem.
 func problemOf(err error) problem {
 	var p problem

@@ -108,8 +108,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		return err
 	}
 	if a.sheets == nil {
-		return problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
-			detail: "This server does not take spreadsheet uploads."}
+		return notImplemented("This server does not take spreadsheet uploads.")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
 		return problem{status: http.StatusUnsupportedMediaType, title: http.StatusText(http.StatusUnsupportedMediaType), code: "unsupported_media_type",
@@ -272,8 +271,7 @@ func (a *API) getImportReport(w http.ResponseWriter, r *http.Request, key direct
 
 func (a *API) importReportCSV(w http.ResponseWriter, r *http.Request, im directory.Import) error {
 	if a.sheets == nil {
-		return problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
-			detail: "This server does not write reports as CSV; ask for JSON."}
+		return notImplemented("This server does not write reports as CSV; ask for JSON.")
 	}
 	// The first page is read before the headers are sent, so that an
 	// error can still be a problem.

@@ -42,12 +42,16 @@ func toTestResult(t directory.WebhookTest, r directory.WebhookResult) testResult
 }
 
 // noSender answers a test on a server built without a sender.
-var noSender = problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
-	detail: "This server does not send test events."}
+var noSender = notImplemented("This server does not send test events.")
 
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
 	adm, err := a.admin(r, key)
 	if err != nil {
+		return err
+	}
+	// Refused by rights and by webhook first: a key that may not test
+	// learns nothing of what this server was built with.
+	if _, err := a.dir.AccountWebhook(r.Context(), adm, r.PathValue("id")); err != nil {
 		return err
 	}
 	if a.sender == nil {
@@ -135,8 +139,7 @@ func shownDuration(a directory.WebhookAttempt) time.Duration {
 
 // noSecrets answers a request that would make a signing secret on a
 // server built without a sealer.
-var noSecrets = problem{status: http.StatusNotImplemented, title: http.StatusText(http.StatusNotImplemented), code: "not_implemented",
-	detail: "This server does not make webhook secrets."}
+var noSecrets = notImplemented("This server does not make webhook secrets.")
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
 	adm, err := a.admin(r, key)

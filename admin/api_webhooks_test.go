@@ -3,12 +3,16 @@ package admin_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/admit-dev/admit/admin"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
@@ -325,4 +329,40 @@ func deliver(t *testing.T, svc *directory.Service, statuses ...int) {
 	if _, err := svc.RecordWebhookResults(ctx, rs, directory.DeliveryLease{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAPIWithoutOptionalParts: an API built without a spreadsheet reader,
+// a sealer or a sender answers what needs them 501, not_implemented, and
+// changes nothing; the console built without a sender offers no test and
+// refuses one.
+func TestAPIWithoutOptionalParts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		site := newAPISite(t, s)
+		mux := http.NewServeMux()
+		admin.NewAPI(admin.APIConfig{Directory: site.svc}).Register(mux)
+		bare := &apiSite{svc: site.svc, server: httptest.NewServer(mux)}
+		t.Cleanup(bare.server.Close)
+		hook := site.do(t, "POST", "/api/v1/accounts/alpha/webhooks", site.opKey, map[string]any{"url": "https://hooks.alpha.test/admit"}).json(t)["id"].(string)
+		for _, tc := range []struct {
+			what, path string
+			body       any
+		}{
+			{"add a webhook", "/api/v1/accounts/alpha/webhooks", map[string]any{"url": "https://hooks.alpha.test/2"}},
+			{"rotate its secret", "/api/v1/accounts/alpha/webhooks/" + hook + "/rotate-secret", nil},
+			{"send a test event", "/api/v1/accounts/alpha/webhooks/" + hook + "/test", nil},
+		} {
+			wantProblem(t, tc.what, bare.do(t, "POST", tc.path, site.opKey, tc.body), 501, "not_implemented")
+		}
+		if hooks := must[[]directory.Webhook](t)(site.svc.Webhooks(ctx, site.alpha.ID)); len(hooks) != 1 {
+			t.Errorf("%d webhooks after the refusals; want 1", len(hooks))
+		}
+		// A key that may not test, or a webhook that is not the account's,
+		// is refused as anywhere else first.
+		wantProblem(t, "the account's key tests", bare.do(t, "POST", "/api/v1/accounts/alpha/webhooks/"+hook+"/test", site.keyA, nil), 403, "forbidden")
+		wantProblem(t, "a test of no webhook", bare.do(t, "POST", "/api/v1/accounts/alpha/webhooks/nope/test", site.opKey, nil), 404, "not_found")
+		if trail := must[[]directory.AuditEvent](t)(site.svc.AuditEvents(ctx, site.alpha.ID, 100)); slices.ContainsFunc(trail, func(e directory.AuditEvent) bool { return e.Action == "webhook.tested" }) {
+			t.Error("a test event refused for want of a sender was audited")
+		}
+	})
 }

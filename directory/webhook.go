@@ -272,12 +272,15 @@ type WebhookStore interface {
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)
 
-	// FindEventBounds returns the feed's oldest kept event's number (0
-	// when none is kept) and its last number given (0 when none was).
-	FindEventBounds(ctx context.Context) (oldest, last int64, err error)
+	// FindEventBounds returns the last number the feed gave (0 when none
+	// was), and the highest number of accountID's events swept as older
+	// than the retention (of every account's, when accountID is empty; 0
+	// when none was). DeleteEventsBefore keeps the second.
+	FindEventBounds(ctx context.Context, accountID string) (last, sweptThrough int64, err error)
 	// CountWebhooks counts the webhooks operators added and those
 	// accounts' owners added (PublicOnly); FindUnhealthyWebhooks returns
-	// those failing or disabled.
+	// those failing or disabled, with only their ID, DisabledAt,
+	// FailingSince and PublicOnly.
 	CountWebhooks(ctx context.Context) (operators, owners int, err error)
 	FindUnhealthyWebhooks(ctx context.Context) ([]Webhook, error)
 	// FindOldestUnpublishedEvent returns when the oldest event not yet
@@ -390,7 +393,9 @@ func dialedHost(host string) (string, error) {
 	name := host
 	if strings.ContainsFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) {
 		ascii, err := idna.Lookup.ToASCII(host)
-		if err != nil || !utf8.ValidString(host) {
+		// A name of characters IDNA drops (soft hyphens, zero-width
+		// spaces) converts to none at all.
+		if err != nil || !utf8.ValidString(host) || ascii == "" {
 			return "", InvalidError(fmt.Sprintf("the webhook URL's host %.60q is not a domain name", host))
 		}
 		name = ascii
@@ -926,26 +931,27 @@ func (s *Service) webhookNoticeSince(ctx context.Context, tx Store, w Webhook, s
 
 // Events returns published events after the cursor, in order; of one
 // account when accountID is not empty. A reader must learn when it cannot
-// resume where it was, rather than skip what it missed: a cursor before
-// events since swept (older than the retention) is Gone, and one past the
-// end of the feed (a database restored from a backup older than the
-// reader) a Conflict. After 0 is from the oldest event kept.
+// resume where it was, rather than skip what it missed: a cursor below
+// the highest of the account's events swept since (older than the
+// retention) is Gone, and one past the end of the feed (a database
+// restored from a backup older than the reader) a Conflict. The messages
+// carry no numbers: an account's reader learns nothing of others'
+// events. After 0 is from the oldest event kept.
 func (s *Service) Events(ctx context.Context, accountID string, after int64, limit int) ([]Event, error) {
 	evs, err := s.store.FindEvents(ctx, accountID, after, min(max(limit, 1), 1000))
-	// Numbers are given one after another and only the oldest are swept,
-	// so the next event right after the cursor says there is no gap; an
-	// account's events are interleaved with others', and need a look.
-	if err != nil || after == 0 || accountID == "" && len(evs) > 0 && evs[0].Seq == after+1 {
+	// The event right after the cursor says nothing is missing: numbers
+	// are given one after another.
+	if err != nil || after == 0 || len(evs) > 0 && evs[0].Seq == after+1 {
 		return evs, err
 	}
-	oldest, last, err := s.store.FindEventBounds(ctx)
+	last, swept, err := s.store.FindEventBounds(ctx, accountID)
 	switch {
 	case err != nil:
 		return nil, err
 	case after > last:
-		return nil, ConflictError(fmt.Sprintf("cursor %d is past the end of the events feed (the last event is %d): was admit's database restored from an older backup? Read again from cursor 0, and skip the event ids already handled", after, last))
-	case oldest > after+1 || oldest == 0 && after < last:
-		return nil, GoneError(fmt.Sprintf("the events after cursor %d are no longer kept (older than the retention, ADMIT_EVENTS_RETENTION): read again from cursor 0, the oldest kept, and skip the event ids already handled", after))
+		return nil, ConflictError("this cursor is past the end of the events feed: was admit's database restored from an older backup? Read again from cursor 0, and skip the event ids already handled")
+	case after < swept:
+		return nil, GoneError("events after this cursor are no longer kept (older than the retention, ADMIT_EVENTS_RETENTION): read again from cursor 0, the oldest kept, and skip the event ids already handled")
 	}
 	return evs, nil
 }

@@ -61,6 +61,8 @@ func TestCleanWebhookURL(t *testing.T) {
 		{url: "https://hooks.example\u3002/x", bad: "without a final dot"},
 		{url: "https://hooks.example\uFF0E/x", bad: "without a final dot"},
 		{url: "https://hooks\u2028.example/x", bad: "is not a URL"},
+		{url: "https://\u00AD/hooks", bad: "is not a domain name"},
+		{url: "https://\u200B\uFE0F:8443/admit", bad: "is not a domain name"},
 		// What an owner could write into the notice admins are mailed,
 		// with blanks of other scripts or a right-to-left mark: encoded.
 		{url: "https://h.example/?\u2800.\u2800Action\u2800required", want: "https://h.example/?%E2%A0%80.%E2%A0%80Action%E2%A0%80required"},

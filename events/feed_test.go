@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func TestFeedSaysWhenItCannotResume(t *testing.T) {
 		clk.Add(40 * time.Second)
 		addUser(b, "old@beta.example")
 		addUser(a, "old2@acme.example")
+		addUser(b, "old2@beta.example") // swept after acme's last
 		clk.Add(20 * time.Second)
 		if oldest, err := r.svc.OldestUnpublishedEvent(ctx); err != nil || oldest == nil || oldest.After(start) {
 			t.Errorf("oldest unpublished event: %v, %v; want one made by %v, the first", oldest, err, start)
@@ -39,6 +41,8 @@ func TestFeedSaysWhenItCannotResume(t *testing.T) {
 		}
 		old := feed(t, r.svc, "")
 		first, lastOld := old[0].Seq, old[len(old)-1].Seq
+		oldAcme := feed(t, r.svc, a.ID)
+		lastOldAcme := oldAcme[len(oldAcme)-1].Seq
 
 		clk.Add(31 * 24 * time.Hour)
 		addUser(b, "new@beta.example") // beta's first: acme's feed resumes past it
@@ -63,6 +67,11 @@ func TestFeedSaysWhenItCannotResume(t *testing.T) {
 			{"acme's, from before the sweep", a.ID, first, directory.Gone},
 			{"every account's, from the last event swept", "", lastOld, 0},
 			{"acme's, from the last event swept", a.ID, lastOld, 0},
+			// Caught up with acme's events, it missed none: beta's swept
+			// after them are not acme's reader's concern.
+			{"acme's, from its own last event swept", a.ID, lastOldAcme, 0},
+			{"beta's, from acme's last event swept", b.ID, lastOldAcme, directory.Gone},
+			{"every account's, from a cursor no number reaches", "", math.MaxInt64, directory.Conflict},
 			{"every account's, from the oldest kept", "", 0, 0},
 			{"acme's, from the end", a.ID, last, 0},
 			{"every account's, past the end", "", last + 5, directory.Conflict},
@@ -78,9 +87,13 @@ func TestFeedSaysWhenItCannotResume(t *testing.T) {
 				t.Errorf("%s: %d events, %v; want %v", tc.name, len(evs), err, tc.kind)
 			}
 		}
-		_, err := r.svc.Events(ctx, "", first, 100)
-		if msg := directory.Message(err); !strings.Contains(msg, "no longer kept") || !strings.Contains(msg, "cursor 0") {
-			t.Errorf("gone: %q; want it to say the events are no longer kept and where to read again", msg)
+		_, err := r.svc.Events(ctx, a.ID, first, 100)
+		if msg := directory.Message(err); !strings.Contains(msg, "no longer kept") || !strings.Contains(msg, "cursor 0") || strings.ContainsAny(msg, "123456789") {
+			t.Errorf("gone: %q; want it to say the events are no longer kept and where to read again, and no number of the feed", msg)
+		}
+		_, err = r.svc.Events(ctx, a.ID, last+1, 100)
+		if msg := directory.Message(err); strings.ContainsAny(msg, "123456789") {
+			t.Errorf("past the end: %q; want no number of the feed (an account's reader learns nothing of others' events)", msg)
 		}
 
 		// Everything swept: a cursor before the last number is gone, the

@@ -519,10 +519,7 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
 	}
 	w.metrics.count(d, w.cfg.Now(), status, err)
-	detail := err // the log's; the attempt keeps err, which may be less
-	if pe := (postError{}); errors.As(err, &pe) {
-		detail = pe.err
-	}
+	detail := Detail(err) // the log's; the attempt keeps err, which may be less
 	// A success is logged at Debug: every attempt is in the database
 	// (admit webhook deliveries), and a line for each event, at a
 	// thousand a second, was most of the log and a write for each.

@@ -126,14 +126,21 @@ func (s *Store) CountWebhooks(ctx context.Context) (operators, owners int, err e
 
 // FindUnhealthyWebhooks returns the webhooks failing or disabled; see
 // directory.WebhookStore.
+// Only what says where they stand is read: a scrape has no use for their
+// URLs and sealed secrets.
 func (s *Store) FindUnhealthyWebhooks(ctx context.Context) ([]directory.Webhook, error) {
-	var rows []webhookRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+webhookColumns+` FROM webhooks WHERE disabled_at IS NOT NULL OR failing_since IS NOT NULL`); err != nil {
+	var rows []struct {
+		ID           string       `db:"id"`
+		DisabledAt   sql.NullTime `db:"disabled_at"`
+		FailingSince sql.NullTime `db:"failing_since"`
+		PublicOnly   bool         `db:"public_only"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT id, disabled_at, failing_since, public_only FROM webhooks WHERE disabled_at IS NOT NULL OR failing_since IS NOT NULL`); err != nil {
 		return nil, s.dialect.wrap(err, "find unhealthy webhooks")
 	}
 	out := make([]directory.Webhook, len(rows))
 	for i, r := range rows {
-		out[i] = r.webhook()
+		out[i] = directory.Webhook{ID: r.ID, DisabledAt: optionalTime(r.DisabledAt), FailingSince: optionalTime(r.FailingSince), PublicOnly: r.PublicOnly}
 	}
 	return out, nil
 }
@@ -947,19 +954,22 @@ func (s *Store) FindAdminEmails(ctx context.Context, accountID string) ([]string
 	return out, s.dialect.wrap(err, "find admin emails")
 }
 
-// FindEventBounds returns the oldest kept and the last given numbers of
-// the feed; see directory.WebhookStore. MIN(seq) is the unique index's
-// first entry.
-func (s *Store) FindEventBounds(ctx context.Context) (oldest, last int64, err error) {
+// FindEventBounds returns the last number the feed gave and how far
+// accountID's events (every account's, when empty) have been swept; see
+// directory.WebhookStore.
+func (s *Store) FindEventBounds(ctx context.Context, accountID string) (last, sweptThrough int64, err error) {
 	var b struct {
-		Oldest int64 `db:"oldest"`
-		Last   int64 `db:"last"`
+		Last  int64 `db:"last"`
+		Swept int64 `db:"swept"`
 	}
-	err = sqlx.GetContext(ctx, s.q, &b, `SELECT COALESCE((SELECT MIN(seq) FROM outbox_messages WHERE seq IS NOT NULL), 0) AS oldest, last FROM event_sequence WHERE id = 1`)
-	if err != nil {
+	q, args := `SELECT last, COALESCE((SELECT MAX(swept_through) FROM event_sweeps), 0) AS swept FROM event_sequence WHERE id = 1`, []any{}
+	if accountID != "" {
+		q, args = `SELECT last, COALESCE((SELECT swept_through FROM event_sweeps WHERE account_id = ?), 0) AS swept FROM event_sequence WHERE id = 1`, []any{accountID}
+	}
+	if err := sqlx.GetContext(ctx, s.q, &b, s.rebind(q), args...); err != nil {
 		return 0, 0, s.dialect.wrap(err, "find the bounds of the events feed")
 	}
-	return b.Oldest, b.Last, nil
+	return b.Last, b.Swept, nil
 }
 
 // FindOldestUnpublishedEvent returns when the oldest unpublished event
@@ -1008,21 +1018,44 @@ func (s *Store) FindEvents(ctx context.Context, accountID string, after int64, l
 // published events made before t.
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
-	for _, q := range []string{
-		`DELETE FROM webhook_deliveries WHERE created_at < ?`,
-		`DELETE FROM outbox_messages WHERE created_at < ? AND seq IS NOT NULL`,
-	} {
-		res, err := s.q.ExecContext(ctx, s.rebind(q), t)
+	err := s.within(ctx, func(s *Store) error {
+		n = 0
+		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM webhook_deliveries WHERE created_at < ?`), t)
 		if err != nil {
-			return n, s.dialect.wrap(err, "delete old events")
+			return s.dialect.wrap(err, "delete old deliveries")
 		}
 		m, _ := res.RowsAffected()
 		n += m
-	}
-	if n > 0 {
-		// A swept delivery may have been the first of its subject.
-		_, err := s.makeReady(ctx, nil, nil)
-		return n, err
-	}
-	return n, nil
+		// How far each account's events are swept, from the very rows
+		// deleted: on PostgreSQL in the statement that deletes them (an
+		// event published between two statements would go uncounted);
+		// SQLite's writer holds its lock from the first statement to the
+		// commit.
+		const upsert = ` ON CONFLICT (account_id) DO UPDATE SET swept_through =
+			CASE WHEN excluded.swept_through > event_sweeps.swept_through THEN excluded.swept_through ELSE event_sweeps.swept_through END`
+		if s.Dialect() == "postgres" {
+			if err := sqlx.GetContext(ctx, s.q, &m, s.rebind(`WITH gone AS (DELETE FROM outbox_messages WHERE created_at < ? AND seq IS NOT NULL RETURNING account_id, seq),
+				noted AS (INSERT INTO event_sweeps (account_id, swept_through) SELECT account_id, MAX(seq) FROM gone GROUP BY account_id`+upsert+`)
+				SELECT COUNT(*) FROM gone`), t); err != nil {
+				return s.dialect.wrap(err, "delete old events")
+			}
+		} else {
+			if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO event_sweeps (account_id, swept_through)
+				SELECT account_id, MAX(seq) FROM outbox_messages WHERE created_at < ? AND seq IS NOT NULL GROUP BY account_id`+upsert), t); err != nil {
+				return s.dialect.wrap(err, "note how far events are swept")
+			}
+			if res, err = s.q.ExecContext(ctx, s.rebind(`DELETE FROM outbox_messages WHERE created_at < ? AND seq IS NOT NULL`), t); err != nil {
+				return s.dialect.wrap(err, "delete old events")
+			}
+			m, _ = res.RowsAffected()
+		}
+		n += m
+		if n > 0 {
+			// A swept delivery may have been the first of its subject.
+			_, err := s.makeReady(ctx, nil, nil)
+			return err
+		}
+		return nil
+	})
+	return n, err
 }
