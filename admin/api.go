@@ -123,6 +123,7 @@ var routes = []route{
 	{"POST", webhooksPath + "/{id}/rotate-secret", (*API).rotateWebhookSecret},
 	{"POST", webhooksPath + "/{id}/enable", (*API).enableWebhook},
 	{"POST", webhooksPath + "/{id}/test", (*API).testWebhook},
+	{"GET", webhooksPath + "/{id}/tests", (*API).listWebhookTests},
 	{"GET", webhooksPath + "/{id}/deliveries", (*API).listWebhookDeliveries},
 	{"POST", webhooksPath + "/{id}/deliveries/{delivery}/redeliver", (*API).redeliverWebhook},
 	{"GET", "/api/v1/events", (*API).listEvents},

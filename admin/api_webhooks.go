@@ -23,20 +23,25 @@ type WebhookSender interface {
 	Test(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult
 }
 
-// testResultJSON is how a test event went, as the API answers it.
+// testResultJSON is a test event and how it went, as the API answers it.
 type testResultJSON struct {
-	EventID    string `json:"event_id"`
-	Delivered  bool   `json:"delivered"`
-	Status     int    `json:"status"` // 0: no answer came
-	Error      string `json:"error,omitempty"`
-	DurationMS int64  `json:"duration_ms"`
+	EventID    string    `json:"event_id"`
+	SentAt     time.Time `json:"sent_at"`
+	SentBy     string    `json:"sent_by"`
+	Delivered  bool      `json:"delivered"`
+	Status     int       `json:"status"` // 0: no answer came
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
 }
 
-func toTestResult(t directory.WebhookTest, r directory.WebhookResult) testResultJSON {
-	out := testResultJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status,
-		DurationMS: shownDuration(directory.WebhookAttempt{Status: r.Status, Duration: r.Took}).Milliseconds()}
-	if r.Err != nil {
-		out.Error = r.Err.Error()
+// cutOff is what an unfinished test says: admit stopped while it was sent.
+const cutOff = "no result was recorded: admit stopped while sending it"
+
+func toTestResult(t directory.WebhookTestRecord) testResultJSON {
+	out := testResultJSON{EventID: t.EventID, SentAt: t.SentAt, SentBy: t.SentBy, Delivered: t.Delivered(), Status: t.Status, Error: t.Error,
+		DurationMS: shownDuration(directory.WebhookAttempt{Status: t.Status, Duration: t.Duration}).Milliseconds()}
+	if !t.Finished {
+		out.Error = cutOff
 	}
 	return out
 }
@@ -57,11 +62,27 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, key directory.
 	if a.sender == nil {
 		return noSender
 	}
-	t, err := a.dir.TestAccountWebhook(r.Context(), adm, r.PathValue("id"))
+	t, err := a.dir.TestAccountWebhook(r.Context(), adm, r.PathValue("id"), a.sender)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTestResult(t, a.sender.Test(r.Context(), t.Delivery)))
+	return writeJSON(w, http.StatusOK, toTestResult(t.Record))
+}
+
+func (a *API) listWebhookTests(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	ts, err := a.dir.AccountWebhookTests(r.Context(), adm, r.PathValue("id"), directory.KeptWebhookTests)
+	if err != nil {
+		return err
+	}
+	out := make([]testResultJSON, len(ts))
+	for i, t := range ts {
+		out[i] = toTestResult(t)
+	}
+	return writeJSON(w, http.StatusOK, page(out, ""))
 }
 
 const webhooksPath = "/api/v1/accounts/{account}/webhooks"

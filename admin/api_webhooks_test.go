@@ -178,6 +178,20 @@ func TestWebhooksAPI(t *testing.T) {
 		if sentOK.Load() != 10 || throttled.Load() != 4 {
 			t.Errorf("14 tests at once: %d sent, %d throttled; want 10 and 4", sentOK.Load(), throttled.Load())
 		}
+		// The tests sent are kept with the webhook, newest first, with who
+		// sent them and how they went.
+		kept := site.do(t, "GET", base+"/"+id+"/tests", site.opKey, nil).data(t)
+		if len(kept) != 10 {
+			t.Errorf("%d tests kept; want the 10 sent", len(kept))
+		}
+		var last time.Time
+		for i, k := range kept {
+			at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(k["sent_at"]))
+			if err != nil || k["sent_by"] != "provisioning" || k["delivered"] != false || !strings.Contains(fmt.Sprint(k["error"]), "no answer") || i > 0 && at.After(last) {
+				t.Errorf("kept test %d: %v; want sent by the key, not delivered (no answer), newest first", i, k)
+			}
+			last = at
+		}
 		// Another webhook of the account's, or this one added again, is
 		// no fresh count.
 		other := site.do(t, "POST", base, site.opKey, map[string]any{"url": "https://hooks.alpha.test/other"})
@@ -211,6 +225,7 @@ func TestWebhooksAPI(t *testing.T) {
 			{"POST", base + "/" + id + "/rotate-secret"},
 			{"POST", base + "/" + id + "/enable"},
 			{"POST", base + "/" + id + "/test"},
+			{"GET", base + "/" + id + "/tests"},
 			{"GET", base + "/" + id + "/deliveries"},
 			{"POST", base + "/" + id + "/deliveries/" + delivery + "/redeliver"},
 		} {
@@ -236,6 +251,7 @@ func TestWebhooksAPI(t *testing.T) {
 				{"POST", base + "/" + other + "/rotate-secret"},
 				{"POST", base + "/" + other + "/enable"},
 				{"POST", base + "/" + other + "/test"},
+				{"GET", base + "/" + other + "/tests"},
 				{"GET", base + "/" + other + "/deliveries"},
 			} {
 				wantProblem(t, op.method+" another's webhook", site.do(t, op.method, op.path, site.opKey, nil), 404, "")

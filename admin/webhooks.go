@@ -134,23 +134,21 @@ type webhookPage struct {
 	State      string
 	Deliveries []directory.DeliveryWithAttempts
 	Overlap    time.Duration
-	// Tested is how the test event just sent went; on this response only.
+	// Tests are the newest test events sent to it; Tested is the one
+	// just sent from this page (the redirect after it names it).
+	Tests  []testResultJSON
 	Tested *testResultJSON
 	// MayTest: this server sends test events.
 	MayTest bool
 }
 
-// handleWebhook shows one webhook and its newest deliveries, each with
-// every attempt.
+// handleWebhook shows one webhook, its newest deliveries, each with
+// every attempt, and its newest test events.
 func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) error {
-	if done := r.URL.Query().Get("done"); done == "redelivered" {
+	q := r.URL.Query()
+	if done := q.Get("done"); done == "redelivered" {
 		v.Notice, v.Done = webhookNotices[done], done
 	}
-	return h.webhook(w, r, v, nil)
-}
-
-// webhook renders one webhook's page, with how a test just sent went.
-func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, v view, tested *testResultJSON) error {
 	v.Section = "webhooks"
 	ctx, id := r.Context(), r.PathValue("id")
 	hook, err := h.dir.AccountWebhook(ctx, v.Admin, id)
@@ -161,23 +159,36 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, v view, tested
 	if err != nil {
 		return err
 	}
-	v.Page = webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap, Tested: tested, MayTest: h.sender != nil}
+	ts, err := h.dir.AccountWebhookTests(ctx, v.Admin, id, directory.KeptWebhookTests)
+	if err != nil {
+		return err
+	}
+	p := webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap, MayTest: h.sender != nil}
+	p.Tests = make([]testResultJSON, len(ts))
+	for i, t := range ts {
+		p.Tests[i] = toTestResult(t)
+		if t.EventID == q.Get("test") {
+			p.Tested = &p.Tests[i]
+		}
+	}
+	v.Page = p
 	h.render(w, r, http.StatusOK, "webhook", "Webhook "+hook.URL, v)
 	return nil
 }
 
-// handleTestWebhook sends a test event at once and shows how it went on
-// the page itself: the answer is this response's alone.
+// handleTestWebhook sends a test event at once, and shows how it went on
+// the webhook's page: a redirect to it, which a reload does not send again.
 func (h *Handler) handleTestWebhook(w http.ResponseWriter, r *http.Request, v view) error {
 	if h.sender == nil {
 		return directory.InvalidError("This server does not send test events.")
 	}
-	t, err := h.dir.TestAccountWebhook(r.Context(), v.Admin, r.PathValue("id"))
+	id := r.PathValue("id")
+	t, err := h.dir.TestAccountWebhook(r.Context(), v.Admin, id, h.sender)
 	if err != nil {
 		return err
 	}
-	res := toTestResult(t, h.sender.Test(r.Context(), t.Delivery))
-	return h.webhook(w, r, v, &res)
+	http.Redirect(w, r, v.Base+"/webhooks/"+url.PathEscape(id)+"?test="+url.QueryEscape(t.Event.ID)+"#test-result", http.StatusSeeOther)
+	return nil
 }
 
 func (h *Handler) handleRedeliver(w http.ResponseWriter, r *http.Request, v view) error {

@@ -268,6 +268,13 @@ type WebhookStore interface {
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]WebhookAttempt, error)   // the newest limit (0: all), oldest first
+	// CreateWebhookTest keeps a test event sent to a webhook, and forgets
+	// the webhook's older ones beyond the newest keep.
+	CreateWebhookTest(ctx context.Context, t WebhookTestRecord, keep int) error
+	// FinishWebhookTest records how a kept test event went; one forgotten
+	// meanwhile is no error.
+	FinishWebhookTest(ctx context.Context, t WebhookTestRecord) error
+	FindWebhookTests(ctx context.Context, webhookID string, limit int) ([]WebhookTestRecord, error) // newest first
 	// FindAdminEmails returns the addresses of the account's active
 	// owners and admins.
 	FindAdminEmails(ctx context.Context, accountID string) ([]string, error)

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,30 +22,67 @@ const EventWebhookTest = "webhook.test"
 // it.
 const accountTestsPerMinute = 10
 
-// WebhookTest is a test event to a webhook and what sending it needs: a
-// delivery as a worker sends one (its Payload the event, its EventID the
-// webhook-id header).
+// KeptWebhookTests is how many of a webhook's newest test events are kept
+// with how they went (WebhookTestRecord); older ones are forgotten as new
+// ones are sent.
+const KeptWebhookTests = 10
+
+// WebhookTest is a test event sent to a webhook: the delivery as a worker
+// sends one (its Payload the event, its EventID the webhook-id header),
+// how sending it went, and that as kept.
 type WebhookTest struct {
 	Event    Event
 	Delivery WebhookDelivery
+	Result   WebhookResult
+	Record   WebhookTestRecord
 }
 
-// TestWebhook makes a test event for webhook id, for an operator: any
+// WebhookTestRecord is a test event as kept with its webhook. It is kept
+// before it is sent, and Finished when its answer is recorded: one left
+// unfinished was cut off (admit stopped while it was sent).
+type WebhookTestRecord struct {
+	EventID   string
+	WebhookID string
+	SentAt    time.Time
+	SentBy    string // the actor's name
+	Finished  bool
+	Status    int    // HTTP status; 0 when no answer came
+	Error     string // why it was not delivered, in the account's words
+	Duration  time.Duration
+}
+
+// Delivered reports whether the endpoint took the test event.
+func (r WebhookTestRecord) Delivered() bool { return r.Finished && r.Error == "" }
+
+// TestSender sends a test event's delivery at once, once, and says how it
+// went; events.Worker is the real one.
+type TestSender interface {
+	Test(ctx context.Context, d WebhookDelivery) WebhookResult
+}
+
+// TestWebhook sends a test event to webhook id, for an operator: any
 // webhook, platform-wide ones (their event's account is "") included.
-func (s *Service) TestWebhook(ctx context.Context, actor Actor, id string) (WebhookTest, error) {
+func (s *Service) TestWebhook(ctx context.Context, actor Actor, id string, sender TestSender) (WebhookTest, error) {
 	w, err := s.Webhook(ctx, id)
 	if err != nil {
 		return WebhookTest{}, err
 	}
-	return s.webhookTest(ctx, s.store, actor, w)
+	var t WebhookTest
+	err = s.store.Tx(ctx, func(tx Store) error {
+		t, err = s.webhookTest(ctx, tx, actor, w)
+		return err
+	})
+	if err != nil {
+		return WebhookTest{}, err
+	}
+	return s.sendTest(ctx, t, sender), nil
 }
 
-// TestAccountWebhook makes a test event for one of the account's
-// webhooks, at most accountTestsPerMinute a minute for the account. The
-// count and the audit row that counts this one are one transaction under
-// the account's lock, so tests sent at once, to any replica, count each
-// other.
-func (s *Service) TestAccountWebhook(ctx context.Context, adm Admin, id string) (WebhookTest, error) {
+// TestAccountWebhook sends a test event to one of the account's webhooks,
+// at most accountTestsPerMinute a minute for the account. The count and
+// the audit row that counts this one are one transaction under the
+// account's lock, so tests sent at once, to any replica, count each other.
+func (s *Service) TestAccountWebhook(ctx context.Context, adm Admin, id string, sender TestSender) (WebhookTest, error) {
 	w, err := s.AccountWebhook(ctx, adm, id)
 	if err != nil {
 		return WebhookTest{}, err
@@ -66,11 +104,23 @@ func (s *Service) TestAccountWebhook(ctx context.Context, adm Admin, id string) 
 		t, err = s.webhookTest(ctx, tx, adm.Actor(), w)
 		return err
 	})
-	return t, err
+	if err != nil {
+		return WebhookTest{}, err
+	}
+	return s.sendTest(ctx, t, sender), nil
 }
 
-// webhookTest makes the test event, and audits it: the request admit
-// makes is the actor's doing.
+// AccountWebhookTests returns the newest test events (up to limit) sent to
+// one of the account's webhooks, newest first.
+func (s *Service) AccountWebhookTests(ctx context.Context, adm Admin, id string, limit int) ([]WebhookTestRecord, error) {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+		return nil, err
+	}
+	return s.store.FindWebhookTests(ctx, id, limit)
+}
+
+// webhookTest makes the test event, keeps it, and audits it: the request
+// admit makes is the actor's doing.
 func (s *Service) webhookTest(ctx context.Context, tx Store, actor Actor, w Webhook) (WebhookTest, error) {
 	now := s.clock()
 	data, err := json.Marshal(map[string]string{"webhook_id": w.ID})
@@ -82,10 +132,29 @@ func (s *Service) webhookTest(ctx context.Context, tx Store, actor Actor, w Webh
 	if err != nil {
 		return WebhookTest{}, err
 	}
+	rec := WebhookTestRecord{EventID: ev.ID, WebhookID: w.ID, SentAt: now, SentBy: cmp.Or(actor.Name, string(actor.Source))}
+	if err := tx.CreateWebhookTest(ctx, rec, KeptWebhookTests); err != nil {
+		return WebhookTest{}, err
+	}
 	if err := s.recordWebhook(ctx, tx, actor, w, "webhook.tested", map[string]any{"event_id": ev.ID}); err != nil {
 		return WebhookTest{}, err
 	}
 	// No EventAt: the metrics time deliveries of events, not tests.
-	return WebhookTest{Event: ev, Delivery: WebhookDelivery{WebhookID: w.ID, EventID: ev.ID, Status: DeliveryPending, Attempts: 1,
+	return WebhookTest{Event: ev, Record: rec, Delivery: WebhookDelivery{WebhookID: w.ID, EventID: ev.ID, Status: DeliveryPending, Attempts: 1,
 		CreatedAt: now, Payload: payload, Webhook: w}}, nil
+}
+
+// sendTest sends t and keeps how it went. The answer is the caller's even
+// when it cannot be kept: the request was made, and sending it again
+// would make another.
+func (s *Service) sendTest(ctx context.Context, t WebhookTest, sender TestSender) WebhookTest {
+	t.Result = sender.Test(ctx, t.Delivery)
+	t.Record.Finished, t.Record.Status, t.Record.Duration = true, t.Result.Status, t.Result.Took
+	if t.Result.Err != nil {
+		t.Record.Error = t.Result.Err.Error()
+	}
+	if err := s.store.FinishWebhookTest(context.WithoutCancel(ctx), t.Record); err != nil {
+		s.log.WarnContext(ctx, "keep how a test event went", "webhook_id", t.Record.WebhookID, "event_id", t.Record.EventID, "err", err)
+	}
+	return t
 }

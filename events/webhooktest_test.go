@@ -24,7 +24,8 @@ func TestWebhookTestEvent(t *testing.T) {
 	eachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		clk := newClock()
-		r := newRig(t, openStore(t, url), clk, 0)
+		st := openStore(t, url)
+		r := newRig(t, st, clk, 0)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		check(t, publishAll(r.svc))
 		rc := newReceiver(t)
@@ -32,11 +33,15 @@ func TestWebhookTestEvent(t *testing.T) {
 		for _, account := range []string{a.ID, ""} {
 			hook, secret := r.webhook(t, rc.URL+"/"+account, account)
 			before := len(rc.all())
-			test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID))
-			res := sender.Deliver(ctx, test.Delivery)
+			test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID, sender))
+			res := test.Result
 			got := rc.all()[before:]
 			if res.Err != nil || res.Status != 200 || len(got) != 1 || got[0].ID != test.Event.ID {
 				t.Fatalf("account %q: %+v, %d requests; want one, answered 200", account, res, len(got))
+			}
+			kept := must[[]directory.WebhookTestRecord](t)(st.FindWebhookTests(ctx, hook.ID, 10))
+			if len(kept) != 1 || kept[0].EventID != test.Event.ID || !kept[0].Delivered() || kept[0].Status != 200 || kept[0].SentBy != operator.Name || kept[0].SentAt.Sub(clk.Now()).Abs() > time.Millisecond {
+				t.Errorf("account %q: kept %+v; want the test, delivered (200), sent by %s at %s", account, kept, operator.Name, clk.Now())
 			}
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(got[0].Body))
 			check(t, err)
@@ -104,10 +109,9 @@ func TestWebhookTestAnswersOwnersInTheSameTime(t *testing.T) {
 	} {
 		hook := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: tc.url, PublicOnly: tc.owners},
 			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
-		test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID))
 		start := time.Now()
-		res := sender.Test(ctx, test.Delivery)
-		took := time.Since(start)
+		test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID, sender))
+		took, res := time.Since(start), test.Result
 		if res.Err == nil || res.Status != tc.wantStatus || took < tc.atLeast || took >= tc.lessThan {
 			t.Errorf("%s: %v (status %d) after %s; want no answer, after %s to %s", tc.name, res.Err, res.Status, took, tc.atLeast, tc.lessThan)
 		}

@@ -945,6 +945,52 @@ func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID string, limi
 	return out, nil
 }
 
+// CreateWebhookTest keeps a test event sent to a webhook, and forgets the
+// webhook's older ones beyond the newest keep; see directory.WebhookStore.
+func (s *Store) CreateWebhookTest(ctx context.Context, t directory.WebhookTestRecord, keep int) error {
+	return s.within(ctx, func(s *Store) error {
+		if _, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO webhook_tests (event_id, webhook_id, sent_at, sent_by) VALUES (?, ?, ?, ?)`),
+			t.EventID, t.WebhookID, t.SentAt, t.SentBy); err != nil {
+			return s.dialect.wrap(err, "keep test event")
+		}
+		_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM webhook_tests WHERE webhook_id = ? AND event_id NOT IN (
+				SELECT event_id FROM webhook_tests WHERE webhook_id = ? ORDER BY sent_at DESC, event_id DESC LIMIT ?)`), t.WebhookID, t.WebhookID, keep)
+		return s.dialect.wrap(err, "forget old test events")
+	})
+}
+
+// FinishWebhookTest records how a kept test event went.
+func (s *Store) FinishWebhookTest(ctx context.Context, t directory.WebhookTestRecord) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhook_tests SET finished = TRUE, status = ?, error = ?, duration_ms = ? WHERE event_id = ?`),
+		t.Status, t.Error, t.Duration.Milliseconds(), t.EventID)
+	return s.dialect.wrap(err, "record how a test event went")
+}
+
+// FindWebhookTests returns the webhook's newest kept test events, newest
+// first.
+func (s *Store) FindWebhookTests(ctx context.Context, webhookID string, limit int) ([]directory.WebhookTestRecord, error) {
+	var rows []struct {
+		EventID    string    `db:"event_id"`
+		WebhookID  string    `db:"webhook_id"`
+		SentAt     time.Time `db:"sent_at"`
+		SentBy     string    `db:"sent_by"`
+		Finished   bool      `db:"finished"`
+		Status     int       `db:"status"`
+		Error      string    `db:"error"`
+		DurationMS int64     `db:"duration_ms"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT event_id, webhook_id, sent_at, sent_by, finished, status, error, duration_ms
+		FROM webhook_tests WHERE webhook_id = ? ORDER BY sent_at DESC, event_id DESC LIMIT ?`), webhookID, limit); err != nil {
+		return nil, s.dialect.wrap(err, "find test events")
+	}
+	out := make([]directory.WebhookTestRecord, len(rows))
+	for i, r := range rows {
+		out[i] = directory.WebhookTestRecord{EventID: r.EventID, WebhookID: r.WebhookID, SentAt: r.SentAt.UTC(), SentBy: r.SentBy, Finished: r.Finished,
+			Status: r.Status, Error: r.Error, Duration: time.Duration(r.DurationMS) * time.Millisecond}
+	}
+	return out, nil
+}
+
 // FindAdminEmails returns the addresses of the account's active owners and
 // admins.
 func (s *Store) FindAdminEmails(ctx context.Context, accountID string) ([]string, error) {

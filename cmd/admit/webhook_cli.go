@@ -203,11 +203,11 @@ func (c *cli) webhookTest(ctx context.Context, args []string) error {
 		// what the refusal below says.
 		log := c.logger(0)
 		sender := events.NewWorker(events.Config{Directory: svc, Client: c.cfg.Fetch(log), PublicClient: outbound.New(outbound.Config{Logger: log}), Secrets: sealer})
-		t, err := svc.TestWebhook(ctx, c.actor(), id)
+		t, err := svc.TestWebhook(ctx, c.actor(), id, sender)
 		if err != nil {
 			return err
 		}
-		r := sender.Test(ctx, t.Delivery)
+		r := t.Result
 		out := webhookTestJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status, DurationMS: r.Took.Milliseconds()}
 		if r.Err != nil {
 			out.Error = events.Detail(r.Err).Error() // the operators' words: the cause too
