@@ -98,6 +98,7 @@ type webhookJSON struct {
 	State          string     `json:"state"`  // enabled, failing, disabled
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	FailingSince   *time.Time `json:"failing_since"`
+	PausedUntil    *time.Time `json:"paused_until"` // the endpoint asked to be left alone until then
 	RotationEnds   *time.Time `json:"previous_secret_until"`
 	CreatedAt      time.Time  `json:"created_at"`
 	Secret         string     `json:"secret,omitempty"` // only in the answers that make one
@@ -105,7 +106,7 @@ type webhookJSON struct {
 
 func toWebhook(w directory.Webhook) webhookJSON {
 	out := webhookJSON{ID: w.ID, URL: w.URL, Events: w.EventTypes, State: w.State(), DisabledReason: w.DisabledReason,
-		FailingSince: w.FailingSince, CreatedAt: w.CreatedAt}
+		FailingSince: w.FailingSince, PausedUntil: shownPause(w), CreatedAt: w.CreatedAt}
 	if out.Events == nil {
 		out.Events = []string{}
 	}
@@ -151,6 +152,15 @@ func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
 // it: nothing for one that got no answer, since a refused connection
 // (milliseconds) and a silent one (the whole timeout) would tell open
 // ports from closed ones.
+// shownPause is until when w is left alone, as it asked (Retry-After);
+// nil when it is not now.
+func shownPause(w directory.Webhook) *time.Time {
+	if w.Paused(time.Now()) {
+		return w.PausedUntil
+	}
+	return nil
+}
+
 func shownDuration(a directory.WebhookAttempt) time.Duration {
 	if a.Status == 0 {
 		return 0

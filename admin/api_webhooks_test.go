@@ -207,13 +207,29 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Errorf("%d deliveries after the tests; want the one, tests are not listed", len(list))
 		}
 
-		// Enabling is for a disabled webhook: it clears the failures.
+		// A pause the endpoint asked for is shown while it lasts.
+		until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+		if err := s.PauseWebhook(ctx, id, until); err != nil {
+			t.Fatal(err)
+		}
+		if got := site.do(t, "GET", base+"/"+id, site.opKey, nil).json(t)["paused_until"]; got != until.Format(time.RFC3339) {
+			t.Errorf("paused_until %v; want %s", got, until.Format(time.RFC3339))
+		}
+
+		// Enabling is for a disabled webhook: it clears the failures, and
+		// the pause.
 		wantProblem(t, "enabling an enabled webhook", site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil), 409, "")
 		if _, err := s.DisableWebhook(ctx, id, "the endpoint answered 410 Gone", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if r := site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil); r.status != 200 || r.json(t)["state"] != "enabled" {
+		if r := site.do(t, "POST", base+"/"+id+"/enable", site.opKey, nil); r.status != 200 || r.json(t)["state"] != "enabled" || r.json(t)["paused_until"] != nil {
 			t.Errorf("enable: %d %s", r.status, r.body)
+		}
+		if err := s.PauseWebhook(ctx, id, time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := site.do(t, "GET", base+"/"+id, site.opKey, nil).json(t)["paused_until"]; got != nil {
+			t.Errorf("a pause over: paused_until %v; want null", got)
 		}
 
 		// The account's own key acts as an admin: webhooks are the owners'.

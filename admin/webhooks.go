@@ -50,6 +50,9 @@ func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, v view, statu
 		if err != nil {
 			return err
 		}
+		for i := range hooks {
+			hooks[i].PausedUntil = shownPause(hooks[i])
+		}
 		p.Webhooks = hooks
 	}
 	if done := r.URL.Query().Get("done"); webhookNotices[done] != "" && status == http.StatusOK && p.Secret == "" {
@@ -163,6 +166,7 @@ func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) 
 	if err != nil {
 		return err
 	}
+	hook.PausedUntil = shownPause(hook)
 	p := webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap, MayTest: h.sender != nil}
 	p.Tests = make([]testResultJSON, len(ts))
 	for i, t := range ts {

@@ -160,6 +160,15 @@ func TestWebhooksPage(t *testing.T) {
 			t.Error("the secret the clicks were shown with is not the previous one")
 		}
 
+		// A pause the endpoint asked for is shown while it lasts.
+		if err := st.PauseWebhook(ctx, hook.ID, time.Date(2999, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		p.get("/admin/acme/webhooks")
+		p.sees("paused until 2999-01-02 03:04:05 UTC, as the endpoint asked")
+		p.get("/admin/acme/webhooks/" + hook.ID)
+		p.sees("paused until 2999-01-02 03:04:05 UTC, as the endpoint asked")
+
 		// Disabled (a day of failures), it is enabled from the page.
 		if _, err := st.DisableWebhook(ctx, hook.ID, "the endpoint failed every delivery for 24h0m0s", time.Now()); err != nil {
 			t.Fatal(err)
@@ -170,8 +179,11 @@ func TestWebhooksPage(t *testing.T) {
 			t.Fatalf("enable: %d", code)
 		}
 		p.sees("is enabled")
-		if h := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); h.DisabledAt != nil {
-			t.Error("still disabled")
+		if h := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); h.DisabledAt != nil || h.PausedUntil != nil {
+			t.Error("still disabled, or paused")
+		}
+		if strings.Contains(p.last, "paused until") {
+			t.Errorf("a pause shown after enabling:\n%s", p.last)
 		}
 
 		// An admin is told; beta's owner reaches nothing of acme's.

@@ -43,7 +43,21 @@ type Webhook struct {
 	// it reaches public addresses only, whatever the operators' outbound
 	// allow list lets their own endpoints reach.
 	PublicOnly bool
+	// PausedUntil is until when the endpoint asked to be left alone (a
+	// 429 or 503 with Retry-After; see PauseFor): nothing is sent to it
+	// before then.
+	PausedUntil *time.Time
 }
+
+// Paused reports whether the endpoint asked to be left alone at now.
+func (w Webhook) Paused(now time.Time) bool {
+	return w.PausedUntil != nil && now.Before(*w.PausedUntil)
+}
+
+// PauseFor is how long an endpoint that asked to be left alone for asked
+// (Retry-After) is: no longer than retries back off at most, so that an
+// endpoint cannot put its deliveries past the day it may fail for.
+func PauseFor(asked time.Duration) time.Duration { return min(max(asked, 0), webhookRetryCap) }
 
 // Wants reports whether the webhook receives events of type t.
 func (w Webhook) Wants(t string) bool {
@@ -190,7 +204,7 @@ func (l *DeliveryLease) Clone() *DeliveryLease {
 // Take reports whether a ready delivery for w fits in the lease, and
 // counts it if so.
 func (l *DeliveryLease) Take(w Webhook) bool {
-	if l == nil || l.Room <= 0 || w.DisabledAt != nil || l.Skip[w.ID] || l.Held[w.ID] >= l.PerWebhook || l.accountFull(w.AccountID) {
+	if l == nil || l.Room <= 0 || w.DisabledAt != nil || w.Paused(l.Now) || l.Skip[w.ID] || l.Held[w.ID] >= l.PerWebhook || l.accountFull(w.AccountID) {
 		return false
 	}
 	l.Room--
@@ -233,6 +247,9 @@ type WebhookStore interface {
 	MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error)
 	MarkWebhookHealthy(ctx context.Context, id string) error
 	DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error)
+	// PauseWebhook leaves the webhook alone until until (see
+	// Webhook.PausedUntil), unless it is left alone longer already.
+	PauseWebhook(ctx context.Context, id string, until time.Time) error
 	EnableWebhook(ctx context.Context, id string) error
 
 	// PublishEvents gives up to limit unpublished outbox messages, oldest
@@ -596,7 +613,7 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 		if w, err = tx.FindWebhook(ctx, id); err != nil {
 			return err
 		}
-		w.DisabledAt, w.DisabledReason, w.FailingSince = nil, "", nil
+		w.DisabledAt, w.DisabledReason, w.FailingSince, w.PausedUntil = nil, "", nil, nil
 		if err := tx.EnableWebhook(ctx, id); err != nil {
 			return err
 		}
@@ -677,6 +694,9 @@ type WebhookResult struct {
 	Status int
 	Err    error
 	Took   time.Duration
+	// RetryAfter is how long the receiver asked to be left alone, with
+	// a 429 or 503 and Retry-After; 0 when it did not.
+	RetryAfter time.Duration
 	// NotAttempted gives the delivery back unsent (the worker stopped,
 	// the endpoint is gone, or it waited too long for its turn): its
 	// lease ends and its attempt is uncounted, so the next claim takes
@@ -708,9 +728,16 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, 
 		ds, as = append(ds, d), append(as, a)
 	}
 	// One row per webhook whose health changes, in id order: concurrent
-	// recorders then take the webhooks' row locks in the same order.
-	failing, healthy := map[string]WebhookResult{}, map[string]bool{}
+	// recorders then take the webhooks' row locks in the same order. An
+	// endpoint that asked to be left alone is, for the longest it asked.
+	failing, healthy, pauses := map[string]WebhookResult{}, map[string]bool{}, map[string]time.Time{}
 	for _, r := range rs {
+		if !r.NotAttempted && r.Err != nil && r.RetryAfter > 0 {
+			until := now.Add(PauseFor(r.RetryAfter)).Truncate(time.Microsecond)
+			if until.After(pauses[r.Delivery.WebhookID]) {
+				pauses[r.Delivery.WebhookID] = until
+			}
+		}
 		switch {
 		case r.NotAttempted:
 		case r.Err != nil:
@@ -738,17 +765,27 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, 
 		if leased, err = tx.FinishWebhookDeliveries(ctx, ds, as, &lease); err != nil {
 			return err
 		}
-		for _, id := range slices.Sorted(maps.Keys(healthy)) {
-			if _, fails := failing[id]; fails {
-				continue // a later failure in the same batch says more
-			}
-			if err := tx.MarkWebhookHealthy(ctx, id); err != nil {
-				return err
-			}
+		// One pass in id order over both kinds: a pass for each took
+		// the rows of one kind before the lower ids of the other.
+		changed := maps.Clone(healthy)
+		for id := range failing {
+			changed[id] = true
 		}
-		for _, id := range slices.Sorted(maps.Keys(failing)) {
-			if err := s.webhookFailing(ctx, tx, now, failing[id]); err != nil {
+		for _, id := range slices.Sorted(maps.Keys(changed)) {
+			r, fails := failing[id] // a failure in the same batch says more
+			if !fails {
+				if err := tx.MarkWebhookHealthy(ctx, id); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.webhookFailing(ctx, tx, now, r); err != nil {
 				return err
+			}
+			if until, ok := pauses[id]; ok {
+				if err := tx.PauseWebhook(ctx, id, until); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -773,6 +810,7 @@ func (s *Service) outcome(ctx context.Context, now time.Time, r WebhookResult) (
 	} else {
 		delay := min(webhookRetryBase<<min(max(d.Attempts-d.RedeliveredAfter-1, 0), 20), webhookRetryCap)
 		delay += rand.N(delay/5 + 1) // spread the retries of deliveries that failed together
+		delay = max(delay, PauseFor(r.RetryAfter))
 		// To the microsecond, as the databases keep time (see clock).
 		d.NextAttemptAt = now.Add(delay).Truncate(time.Microsecond)
 	}

@@ -765,7 +765,7 @@ type countingPoster struct {
 	n atomic.Int32
 }
 
-func (p *countingPoster) Post(ctx context.Context, url string, header http.Header, body []byte) (int, error) {
+func (p *countingPoster) Post(ctx context.Context, url string, header http.Header, body []byte) (int, http.Header, error) {
 	p.n.Add(1)
 	return p.Poster.Post(ctx, url, header, body)
 }
@@ -980,6 +980,69 @@ func TestGoneStopsWaitingRequests(t *testing.T) {
 			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, d.ID))); n != d.Attempts {
 				t.Errorf("delivery %s: %d attempts counted, %d logged", d.ID, d.Attempts, n)
 			}
+		}
+	})
+}
+
+// TestEndpointAskedToWait: an endpoint that answers 429 with Retry-After
+// gets nothing more until the time it asked for has passed, whichever
+// person's event waits (what the worker held is given back, its attempt
+// uncounted, and no claim takes it); then everything arrives. It is left
+// alone no longer than retries back off at most, however long it asks.
+func TestEndpointAskedToWait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		rc.setAnswer(func(received) int { return 429 })
+		rc.setRetryAfter("120")
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, rc.URL, a.ID)
+		r.start(t, func(c *events.Config) { c.Parallel = 1 })
+		const people = 5
+		scimCreates(t, r.svc, a, "p", people) // five first events ready at once
+		pausedUntil := func() time.Time {
+			w := must[directory.Webhook](t)(r.svc.Webhook(ctx, hook.ID))
+			if w.PausedUntil == nil {
+				return time.Time{}
+			}
+			return *w.PausedUntil
+		}
+		waitFor(t, "the pause recorded", 10*time.Second, func() bool { return !pausedUntil().IsZero() })
+		if got, want := pausedUntil(), clk.Now().Add(2*time.Minute); got.Sub(want).Abs() > time.Millisecond {
+			t.Errorf("paused until %s; want %s, two minutes on", got, want)
+		}
+		time.Sleep(300 * time.Millisecond) // rounds at 20 ms: the others would be sent now
+		clk.Add(time.Minute)
+		scimCreates(t, r.svc, a, "r", 1) // published during the pause
+		time.Sleep(300 * time.Millisecond)
+		if n := len(rc.all()); n != 1 {
+			t.Fatalf("the endpoint got %d requests within the two minutes it asked for; want 1, the one answered 429", n)
+		}
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100)) {
+			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, d.ID))); n != d.Attempts {
+				t.Errorf("delivery %s: %d attempts counted, %d logged", d.ID, d.Attempts, n)
+			}
+			if n := len(must[[]directory.WebhookAttempt](t)(r.svc.WebhookAttempts(ctx, d.ID))); n == 1 && d.NextAttemptAt.Before(pausedUntil()) {
+				t.Errorf("the delivery answered 429 is tried again at %s; want not before %s", d.NextAttemptAt, pausedUntil())
+			}
+		}
+		rc.setAnswer(nil)
+		clk.Add(time.Minute + time.Second)
+		waitFor(t, "every event once the pause is over", 10*time.Second, func() bool { return len(rc.distinct()) >= 2*people+2 })
+
+		// However long it asks, it is left alone six hours at most.
+		rc.setAnswer(func(received) int { return 503 })
+		rc.setRetryAfter("999999999")
+		before := len(rc.all())
+		scimCreates(t, r.svc, a, "q", 1)
+		waitFor(t, "the next pause recorded", 10*time.Second, func() bool { return pausedUntil().After(clk.Now()) })
+		if got, want := pausedUntil(), clk.Now().Add(6*time.Hour); got.Sub(want).Abs() > time.Millisecond {
+			t.Errorf("asked for 31 years: paused until %s; want %s, six hours on", got, want)
+		}
+		if n := len(rc.all()) - before; n != 1 {
+			t.Errorf("%d requests before the pause; want 1", n)
 		}
 	})
 }

@@ -199,7 +199,7 @@ func BenchmarkSCIMCreateInterleavedWithRequestsOnly(b *testing.B) {
 				h.Set("webhook-id", id)
 				h.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
 				h.Set("webhook-signature", sig)
-				if _, err := r.fetch.Post(ctx, rc.URL, h, payload); err != nil {
+				if _, _, err := r.fetch.Post(ctx, rc.URL, h, payload); err != nil {
 					return // stopped
 				}
 				time.Sleep(pace / time.Duration(due+1))

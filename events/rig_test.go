@@ -185,6 +185,8 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []received
 	answer func(r received) int
+	// retryAfter is the Retry-After header of answers that are not 2xx.
+	retryAfter string
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -201,6 +203,9 @@ func newReceiver(t testing.TB) *receiver {
 		}
 		rc.mu.Lock()
 		rc.got = append(rc.got, r)
+		if r.Status/100 != 2 && rc.retryAfter != "" {
+			w.Header().Set("Retry-After", rc.retryAfter)
+		}
 		rc.mu.Unlock()
 		w.WriteHeader(r.Status)
 	}))
@@ -231,6 +236,14 @@ func (rc *receiver) setAnswer(f func(r received) int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.answer = f
+}
+
+// setRetryAfter makes rc ask, in its answers that are not 2xx, to be left
+// alone: Retry-After v ("" for none).
+func (rc *receiver) setRetryAfter(v string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.retryAfter = v
 }
 
 // accepted returns the requests the receiver acknowledged, in the order

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,10 +30,11 @@ type Directory interface {
 	WebhookHealth(ctx context.Context) ([]directory.WebhookHealth, error)
 }
 
-// Poster sends a request body and returns the answer's status;
-// *fetch.Client is the real one, with every rule of outbound requests.
+// Poster sends a request body and returns the answer's status and
+// header; *fetch.Client is the real one, with every rule of outbound
+// requests.
 type Poster interface {
-	Post(ctx context.Context, url string, header http.Header, body []byte) (int, error)
+	Post(ctx context.Context, url string, header http.Header, body []byte) (int, http.Header, error)
 }
 
 // Opener opens sealed secrets; *certs.Sealer is the real one.
@@ -177,7 +179,24 @@ type endpoint struct {
 	// stopped: it answered 410 Gone, or it was disabled or removed; its
 	// deliveries still waiting are given back unsent.
 	stopped atomic.Bool
+	// pausedUntil (Unix nanoseconds): it asked to be left alone until
+	// then (Retry-After); its deliveries still waiting are given back
+	// unsent, and none is claimed for it before then.
+	pausedUntil atomic.Int64
 }
+
+// pause leaves ep alone until until, unless it is left alone longer.
+func (ep *endpoint) pause(until time.Time) {
+	for {
+		old := ep.pausedUntil.Load()
+		if until.UnixNano() <= old || ep.pausedUntil.CompareAndSwap(old, until.UnixNano()) {
+			return
+		}
+	}
+}
+
+// paused reports whether ep is left alone at now.
+func (ep *endpoint) paused(now time.Time) bool { return now.UnixNano() < ep.pausedUntil.Load() }
 
 // returned is a delivery back from its attempt, or not attempted (the
 // worker stopped, the endpoint stopped, or it waited too long): then it
@@ -251,9 +270,10 @@ func (w *Worker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			l.Room = 0 // stopping: take nothing more
 		}
+		now := w.cfg.Now()
 		for id, ep := range endpoints {
 			l.Held[id] = ep.held
-			if ep.stopped.Load() {
+			if ep.stopped.Load() || ep.paused(now) {
 				l.Skip[id] = true
 			}
 		}
@@ -295,12 +315,16 @@ func (w *Worker) Run(ctx context.Context) {
 					return
 				}
 				defer func() { ep.window.leave(start, b.r.Took) }()
-				if ep.stopped.Load() || !w.cfg.Now().Before(d.LeasedUntil.Add(-leaseMargin)) || ctx.Err() != nil {
+				now := w.cfg.Now()
+				if ep.stopped.Load() || ep.paused(now) || !now.Before(d.LeasedUntil.Add(-leaseMargin)) || ctx.Err() != nil {
 					return
 				}
 				b.r, b.attempted = w.Deliver(ctx, d), true
 				if b.r.Status == http.StatusGone {
 					ep.stopped.Store(true) // it is disabled as this is recorded
+				}
+				if b.r.RetryAfter > 0 {
+					ep.pause(w.cfg.Now().Add(directory.PauseFor(b.r.RetryAfter)))
 				}
 			}()
 		}
@@ -513,7 +537,7 @@ func (w *Worker) record(ctx context.Context, results []directory.WebhookResult, 
 // Deliver makes one attempt of d and returns its outcome.
 func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) directory.WebhookResult {
 	start := time.Now()
-	status, err := w.send(ctx, d)
+	status, header, err := w.send(ctx, d)
 	took := time.Since(start)
 	if err == nil && (status < 200 || status > 299) {
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
@@ -535,8 +559,30 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 			w.log.Log(ctx, level, "webhook delivery failed", append(attrs, "err", detail)...)
 		}
 	}
-	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took}
+	return directory.WebhookResult{Delivery: d, Status: status, Err: err, Took: took, RetryAfter: askedToWait(status, header, w.cfg.Now())}
 }
+
+// askedToWait is how long an endpoint that answered 429 (too many
+// requests) or 503 (unavailable) asked to be left alone with Retry-After,
+// in seconds or as an HTTP date; 0 when it did not say, or said what is
+// neither. (directory.PauseFor bounds what is granted.)
+func askedToWait(status int, h http.Header, now time.Time) time.Duration {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return 0
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return time.Duration(min(secs, maxAskedWait)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxAskedWait*time.Second)
+	}
+	return 0
+}
+
+// maxAskedWait bounds the seconds of a Retry-After read, far above what
+// is granted, so that a huge one cannot overflow a time.Duration.
+const maxAskedWait = 1 << 30
 
 // Test sends a test event's delivery (directory.WebhookTest) now, as
 // Deliver does, and returns how it went, within Config.TestTimeout. It
@@ -570,18 +616,18 @@ func Detail(err error) error {
 	return err
 }
 
-func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, error) {
+func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, http.Header, error) {
 	if len(d.Payload) == 0 {
-		return 0, errors.New("the event is no longer kept (older than the retention)")
+		return 0, nil, errors.New("the event is no longer kept (older than the retention)")
 	}
 	secrets, err := w.secrets(d.Webhook)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	now := w.cfg.Now()
 	sig, err := Signature(secrets, d.EventID, now, d.Payload)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
@@ -592,15 +638,15 @@ func (w *Worker) send(ctx context.Context, d directory.WebhookDelivery) (int, er
 	client := w.cfg.Client
 	if d.Webhook.PublicOnly {
 		if w.cfg.PublicClient == nil {
-			return 0, errNoPublicClient
+			return 0, nil, errNoPublicClient
 		}
 		client = w.cfg.PublicClient
 	}
-	status, err := client.Post(ctx, d.Webhook.URL, h, d.Payload)
+	status, header, err := client.Post(ctx, d.Webhook.URL, h, d.Payload)
 	if err != nil {
-		return 0, postError{err}
+		return 0, nil, postError{err}
 	}
-	return status, nil
+	return status, header, nil
 }
 
 // errNoPublicClient fails what a worker built without Config.PublicClient

@@ -223,20 +223,20 @@ const PostLimit int64 = 16 << 10
 const uncapped int64 = -1
 
 // Post sends body to rawURL (a webhook) under the same rules as Get and
-// returns the answer's status. It follows no redirect: a 3xx is the
+// returns the answer's status and header. It follows no redirect: a 3xx is the
 // answer (a receiver that moved must be moved by its operator, or a
 // redirect could steer signed events somewhere unchecked). The answer's
 // body is read up to PostLimit and dropped: a short one (as
 // acknowledgements are) leaves the connection for the next request; a
 // longer one closes it.
-func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, body []byte) (int, error) {
+func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, body []byte) (int, http.Header, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
-		return 0, fmt.Errorf("%q is not a URL like https://platform.example.com/webhooks", rawURL)
+		return 0, nil, fmt.Errorf("%q is not a URL like https://platform.example.com/webhooks", rawURL)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("%q: %w", rawURL, err)
+		return 0, nil, fmt.Errorf("%q: %w", rawURL, err)
 	}
 	maps.Copy(req.Header, header)
 	// No cap on the answer: only its status counts, and an
@@ -246,11 +246,11 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, c.explainMethod(http.MethodPost, u.Redacted(), err)
+		return 0, nil, c.explainMethod(http.MethodPost, u.Redacted(), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, PostLimit))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // explain words a failed request: a timeout as ErrTimeout, the rest as

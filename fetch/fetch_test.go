@@ -590,7 +590,7 @@ func TestPostTakesAnyAcknowledgement(t *testing.T) {
 			want = http.StatusGone
 		}
 		for range 2 {
-			if status, err := c.Post(ctx, srv.URL+at, http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); status != want || err != nil {
+			if status, _, err := c.Post(ctx, srv.URL+at, http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); status != want || err != nil {
 				t.Errorf("POST %s: %d, %v; want %d", at, status, err, want)
 			}
 		}

@@ -32,15 +32,17 @@ type webhookRow struct {
 	CreatedAt      time.Time      `db:"created_at"`
 	UpdatedAt      time.Time      `db:"updated_at"`
 	PublicOnly     bool           `db:"public_only"`
+	PausedUntil    sql.NullTime   `db:"paused_until"`
 }
 
-const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only`
+const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only, paused_until`
 
 func (r webhookRow) webhook() directory.Webhook {
 	w := directory.Webhook{
 		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret, PreviousSecret: r.PreviousSecret,
 		PreviousUntil: optionalTime(r.PreviousUntil), DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
 		FailingSince: optionalTime(r.FailingSince), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PublicOnly: r.PublicOnly,
+		PausedUntil: optionalTime(r.PausedUntil),
 	}
 	if r.EventTypes != "" {
 		w.EventTypes = strings.Split(r.EventTypes, ",")
@@ -207,9 +209,16 @@ func (s *Store) DisableWebhook(ctx context.Context, id, reason string, at time.T
 	return n == 1, err
 }
 
-// EnableWebhook clears the webhook's disabling and failures.
+// PauseWebhook leaves the webhook alone until until, unless it is left
+// alone longer already.
+func (s *Store) PauseWebhook(ctx context.Context, id string, until time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET paused_until = ? WHERE id = ? AND (paused_until IS NULL OR paused_until < ?)`), until, id, until)
+	return s.dialect.wrap(err, "pause webhook")
+}
+
+// EnableWebhook clears the webhook's disabling, failures and pause.
 func (s *Store) EnableWebhook(ctx context.Context, id string) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = NULL, disabled_reason = '', failing_since = NULL WHERE id = ?`), id)
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_at = NULL, disabled_reason = '', failing_since = NULL, paused_until = NULL WHERE id = ?`), id)
 	if err != nil {
 		return s.dialect.wrap(err, "enable webhook")
 	}
@@ -607,12 +616,12 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, lease *di
 		var take []string
 		seen, accountOf := map[string]bool{}, map[string]string{}
 		for look := 0; look < 4 && lease.Room > 0; look++ {
-			args := []any{lease.Now, lease.Now}
-			// Disabled webhooks are a subquery, which PostgreSQL runs once
-			// as a hashed filter: a list of them grew with every endpoint
-			// an account left disabled, to past the parameters a statement
-			// may carry.
-			skipping := ` AND webhook_id NOT IN (SELECT id FROM webhooks WHERE disabled_at IS NOT NULL)`
+			args := []any{lease.Now, lease.Now, lease.Now}
+			// Disabled and paused webhooks are a subquery, which
+			// PostgreSQL runs once as a hashed filter: a list of them grew
+			// with every endpoint an account left disabled, to past the
+			// parameters a statement may carry.
+			skipping := ` AND webhook_id NOT IN (SELECT id FROM webhooks WHERE disabled_at IS NOT NULL OR paused_until > ?)`
 			if len(skip) > 0 {
 				skipping += ` AND webhook_id NOT IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(skip)), ", ") + `)`
 				for _, id := range skip {

@@ -22,21 +22,22 @@ type webhookJSON struct {
 	State          string   `json:"state"`  // enabled, failing, disabled
 	DisabledReason string   `json:"disabled_reason,omitempty"`
 	FailingSince   string   `json:"failing_since,omitempty"`
+	PausedUntil    string   `json:"paused_until,omitempty"` // the endpoint asked to be left alone until then
 	RotationEnds   string   `json:"previous_secret_until,omitempty"`
 	CreatedAt      string   `json:"created_at"`
 	Secret         string   `json:"secret,omitempty"` // printed once, by add and rotate-secret
 }
 
 func toWebhookJSON(w directory.Webhook, slug string) webhookJSON {
-	out := webhookJSON{ID: w.ID, Account: slug, URL: w.URL, Events: w.EventTypes, State: "enabled", DisabledReason: w.DisabledReason, CreatedAt: w.CreatedAt.Format(time.RFC3339)}
+	out := webhookJSON{ID: w.ID, Account: slug, URL: w.URL, Events: w.EventTypes, State: w.State(), DisabledReason: w.DisabledReason, CreatedAt: w.CreatedAt.Format(time.RFC3339)}
 	if out.Events == nil {
 		out.Events = []string{}
 	}
 	if w.FailingSince != nil {
-		out.State, out.FailingSince = "failing", w.FailingSince.Format(time.RFC3339)
+		out.FailingSince = w.FailingSince.Format(time.RFC3339)
 	}
-	if w.DisabledAt != nil {
-		out.State = "disabled"
+	if w.Paused(time.Now()) {
+		out.PausedUntil = w.PausedUntil.Format(time.RFC3339)
 	}
 	if w.PreviousUntil != nil && w.PreviousUntil.After(time.Now()) {
 		out.RotationEnds = w.PreviousUntil.Format(time.RFC3339)
@@ -130,6 +131,9 @@ func (c *cli) webhookList(ctx context.Context, args []string) error {
 		state := out[i].State
 		if w.DisabledAt != nil {
 			state += ": " + w.DisabledReason
+		}
+		if out[i].PausedUntil != "" {
+			state += ", paused until " + out[i].PausedUntil + " (Retry-After)"
 		}
 		rows[i] = fmt.Sprintf("%s  %-12s %s  %s  %s", w.ID, whose, w.URL, types, state)
 	}
