@@ -28,20 +28,27 @@ type testResultJSON struct {
 	EventID    string    `json:"event_id"`
 	SentAt     time.Time `json:"sent_at"`
 	SentBy     string    `json:"sent_by"`
+	Finished   bool      `json:"finished"` // false while it is sent, or when admit stopped meanwhile
 	Delivered  bool      `json:"delivered"`
 	Status     int       `json:"status"` // 0: no answer came
 	Error      string    `json:"error,omitempty"`
 	DurationMS int64     `json:"duration_ms"`
 }
 
-// cutOff is what an unfinished test says: admit stopped while it was sent.
-const cutOff = "no result was recorded: admit stopped while sending it"
+// What an unfinished test says: still on its way, or cut off.
+const (
+	stillSending = "no answer yet: the test is being sent"
+	cutOff       = "no result was recorded: admit stopped while sending it"
+)
 
-func toTestResult(t directory.WebhookTestRecord) testResultJSON {
-	out := testResultJSON{EventID: t.EventID, SentAt: t.SentAt, SentBy: t.SentBy, Delivered: t.Delivered(), Status: t.Status, Error: t.Error,
+func toTestResult(t directory.WebhookTestRecord, now time.Time) testResultJSON {
+	out := testResultJSON{EventID: t.EventID, SentAt: t.SentAt, SentBy: t.SentBy, Finished: t.Finished, Delivered: t.Delivered(), Status: t.Status, Error: t.Error,
 		DurationMS: shownDuration(directory.WebhookAttempt{Status: t.Status, Duration: t.Duration}).Milliseconds()}
-	if !t.Finished {
+	switch {
+	case t.CutOff(now):
 		out.Error = cutOff
+	case !t.Finished:
+		out.Error = stillSending
 	}
 	return out
 }
@@ -66,7 +73,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, key directory.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toTestResult(t.Record))
+	return writeJSON(w, http.StatusOK, toTestResult(t.Record, time.Now()))
 }
 
 func (a *API) listWebhookTests(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
@@ -80,7 +87,7 @@ func (a *API) listWebhookTests(w http.ResponseWriter, r *http.Request, key direc
 	}
 	out := make([]testResultJSON, len(ts))
 	for i, t := range ts {
-		out[i] = toTestResult(t)
+		out[i] = toTestResult(t, time.Now())
 	}
 	return writeJSON(w, http.StatusOK, page(out, ""))
 }

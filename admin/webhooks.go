@@ -170,7 +170,7 @@ func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) 
 	p := webhookPage{Webhook: hook, State: hook.State(), Deliveries: ds, Overlap: defaultOverlap, MayTest: h.sender != nil}
 	p.Tests = make([]testResultJSON, len(ts))
 	for i, t := range ts {
-		p.Tests[i] = toTestResult(t)
+		p.Tests[i] = toTestResult(t, time.Now())
 		if t.EventID == q.Get("test") {
 			p.Tested = &p.Tests[i]
 		}

@@ -54,6 +54,15 @@ type WebhookTestRecord struct {
 // Delivered reports whether the endpoint took the test event.
 func (r WebhookTestRecord) Delivered() bool { return r.Finished && r.Error == "" }
 
+// CutOff reports whether the test, unfinished at now, was cut off (admit
+// stopped while sending it) rather than still on its way: a test's answer
+// comes within the outbound client's timeout, well within testAnswerWithin.
+func (r WebhookTestRecord) CutOff(now time.Time) bool {
+	return !r.Finished && now.Sub(r.SentAt) > testAnswerWithin
+}
+
+const testAnswerWithin = time.Minute
+
 // TestSender sends a test event's delivery at once, once, and says how it
 // went; events.Worker is the real one.
 type TestSender interface {
@@ -122,6 +131,13 @@ func (s *Service) AccountWebhookTests(ctx context.Context, adm Admin, id string,
 // webhookTest makes the test event, keeps it, and audits it: the request
 // admit makes is the actor's doing.
 func (s *Service) webhookTest(ctx context.Context, tx Store, actor Actor, w Webhook) (WebhookTest, error) {
+	// Held until commit: a webhook removed meanwhile is not found (rather
+	// than failing the insert below), and tests of one webhook sent at
+	// once keep and trim one after another.
+	w, err := tx.LockWebhook(ctx, w.ID)
+	if err != nil {
+		return WebhookTest{}, err
+	}
 	now := s.clock()
 	data, err := json.Marshal(map[string]string{"webhook_id": w.ID})
 	if err != nil {
@@ -146,9 +162,11 @@ func (s *Service) webhookTest(ctx context.Context, tx Store, actor Actor, w Webh
 
 // sendTest sends t and keeps how it went. The answer is the caller's even
 // when it cannot be kept: the request was made, and sending it again
-// would make another.
+// would make another. The send, and any wait the sender adds to hide how
+// soon no answer came, go on if the caller leaves: the time the result
+// is kept at must tell no more than the answer would have.
 func (s *Service) sendTest(ctx context.Context, t WebhookTest, sender TestSender) WebhookTest {
-	t.Result = sender.Test(ctx, t.Delivery)
+	t.Result = sender.Test(context.WithoutCancel(ctx), t.Delivery)
 	t.Record.Finished, t.Record.Status, t.Record.Duration = true, t.Result.Status, t.Result.Took
 	if t.Result.Err != nil {
 		t.Record.Error = t.Result.Err.Error()

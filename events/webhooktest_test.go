@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +58,20 @@ func TestWebhookTestEvent(t *testing.T) {
 				t.Errorf("account %q: %d deliveries listed; a test event is not one", account, len(ds))
 			}
 		}
+		// Tests of one webhook sent at once keep its newest, no more.
+		hook, _ := r.webhook(t, rc.URL+"/many", a.ID)
+		var sending sync.WaitGroup
+		for range 16 {
+			sending.Go(func() {
+				if _, err := r.svc.TestWebhook(ctx, operator, hook.ID, sender); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		sending.Wait()
+		if kept := must[[]directory.WebhookTestRecord](t)(st.FindWebhookTests(ctx, hook.ID, 100)); len(kept) != directory.KeptWebhookTests {
+			t.Errorf("16 tests at once: %d kept; want %d", len(kept), directory.KeptWebhookTests)
+		}
 		check(t, publishAll(r.svc))
 		for _, ev := range feed(t, r.svc, "") {
 			if ev.Type == directory.EventWebhookTest {
@@ -69,8 +85,8 @@ func TestWebhookTestEvent(t *testing.T) {
 				tested++
 			}
 		}
-		if tested != 1 {
-			t.Errorf("%d webhook.tested in acme's trail; want 1 (the platform-wide webhook's is logged)", tested)
+		if tested != 1+16 {
+			t.Errorf("%d webhook.tested in acme's trail; want 17, one a test of its webhooks (the platform-wide webhook's is logged)", tested)
 		}
 	})
 }
@@ -104,13 +120,21 @@ func TestWebhookTestAnswersOwnersInTheSameTime(t *testing.T) {
 		wantStatus int
 	}{
 		{"an owner's, refused", "https://" + closed.Addr().String() + "/hook", true, timeout, 3 * timeout, 0},
+		{"an owner's, refused, the caller gone at once", "https://" + closed.Addr().String() + "/hook?gone", true, timeout, 3 * timeout, 0},
 		{"an owner's, silent", "https://" + silent.Addr().String() + "/hook", true, timeout, 3 * timeout, 0},
 		{"the operators', refused", "http://" + closed.Addr().String() + "/hook", false, 0, timeout / 2, 0},
 	} {
 		hook := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: tc.url, PublicOnly: tc.owners},
 			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		start := time.Now()
-		test := must[directory.WebhookTest](t)(r.svc.TestWebhook(ctx, operator, hook.ID, sender))
+		callCtx, hangUp := context.WithCancel(ctx)
+		if strings.HasSuffix(tc.url, "?gone") {
+			// The result is kept only after the whole wait, whoever waits:
+			// its time must tell no more than the answer would have.
+			time.AfterFunc(10*time.Millisecond, hangUp)
+		}
+		test := must[directory.WebhookTest](t)(r.svc.TestWebhook(callCtx, operator, hook.ID, sender))
+		hangUp()
 		took, res := time.Since(start), test.Result
 		if res.Err == nil || res.Status != tc.wantStatus || took < tc.atLeast || took >= tc.lessThan {
 			t.Errorf("%s: %v (status %d) after %s; want no answer, after %s to %s", tc.name, res.Err, res.Status, took, tc.atLeast, tc.lessThan)
