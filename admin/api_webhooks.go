@@ -117,9 +117,7 @@ func toWebhook(w directory.Webhook) webhookJSON {
 	if out.Events == nil {
 		out.Events = []string{}
 	}
-	if w.PreviousSecret != "" {
-		out.RotationEnds = w.PreviousUntil
-	}
+	out.RotationEnds = w.OlderSecretsUntil(time.Now())
 	return out
 }
 

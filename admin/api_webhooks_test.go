@@ -87,7 +87,7 @@ func TestWebhooksAPI(t *testing.T) {
 		rotations.Wait()
 		after := must[directory.Webhook](t)(site.svc.Webhook(ctx, id))
 		current := must[[]byte](t)(site.sealer.Open(after.Secret, directory.WebhookSecretPurpose(id)))
-		previous := must[[]byte](t)(site.sealer.Open(after.PreviousSecret, directory.WebhookSecretPurpose(id)))
+		previous := must[[]byte](t)(site.sealer.Open(after.Older[0].Sealed, directory.WebhookSecretPurpose(id)))
 		if !answered[string(current)] || !answered[string(previous)] || string(current) == string(previous) {
 			t.Errorf("after 4 rotations at once the secrets are not two of the 4 answered: a rotation's secret was replaced by one that read the same")
 		}

@@ -133,7 +133,7 @@ func TestWebhooksPage(t *testing.T) {
 		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/rotate", version); code != http.StatusConflict {
 			t.Errorf("the rotate form sent again: %d; want 409", code)
 		}
-		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.Secret != rotated.Secret || again.PreviousSecret != hook.Secret {
+		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.Secret != rotated.Secret || len(again.Older) == 0 || again.Older[0].Sealed != hook.Secret {
 			t.Error("the form sent again rotated the secret again")
 		}
 		// A double click: the form sent several times at once rotates
@@ -156,7 +156,7 @@ func TestWebhooksPage(t *testing.T) {
 		if n := slices.Index(codes, 200); n < 0 || slices.ContainsFunc(codes[n+1:], func(c int) bool { return c == 200 }) || slices.ContainsFunc(codes, func(c int) bool { return c != 200 && c != http.StatusConflict }) {
 			t.Errorf("the rotate form sent %d times at once: %v; want one 200, the others 409", len(clicks), codes)
 		}
-		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); again.PreviousSecret != rotated.Secret {
+		if again := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID)); len(again.Older) == 0 || again.Older[0].Sealed != rotated.Secret {
 			t.Error("the secret the clicks were shown with is not the previous one")
 		}
 

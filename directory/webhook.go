@@ -27,11 +27,12 @@ type Webhook struct {
 	URL        string
 	EventTypes []string // the types it receives; empty for all
 	// Secret signs deliveries, sealed with the server key (purpose
-	// WebhookSecretPurpose). During a rotation PreviousSecret signs too,
-	// until PreviousUntil, so receivers can switch without losing events.
+	// WebhookSecretPurpose). During a rotation's overlap the secrets
+	// rotated out sign too, each until its Until, so receivers can switch
+	// without losing events: Older, newest first, at most
+	// MaxOlderSecrets.
 	Secret         string
-	PreviousSecret string
-	PreviousUntil  *time.Time
+	Older          []OlderSecret
 	DisabledAt     *time.Time
 	DisabledReason string
 	// FailingSince is when the endpoint's current run of failures began;
@@ -58,6 +59,29 @@ func (w Webhook) Paused(now time.Time) bool {
 // (Retry-After) is: no longer than retries back off at most, so that an
 // endpoint cannot put its deliveries past the day it may fail for.
 func PauseFor(asked time.Duration) time.Duration { return min(max(asked, 0), webhookRetryCap) }
+
+// OlderSecret is a secret rotated out, sealed as Webhook.Secret is; it
+// signs until Until.
+type OlderSecret struct {
+	Sealed string    `json:"sealed"`
+	Until  time.Time `json:"until"`
+}
+
+// MaxOlderSecrets bounds the secrets rotated out that still sign: a
+// rotation beyond it stops the oldest at once.
+const MaxOlderSecrets = 3
+
+// OlderSecretsUntil is when the last of the secrets rotated out stops
+// signing, nil when none signs at now.
+func (w Webhook) OlderSecretsUntil(now time.Time) *time.Time {
+	var last *time.Time
+	for _, o := range w.Older {
+		if now.Before(o.Until) && (last == nil || o.Until.After(*last)) {
+			last = &o.Until
+		}
+	}
+	return last
+}
 
 // Wants reports whether the webhook receives events of type t.
 func (w Webhook) Wants(t string) bool {
@@ -589,9 +613,21 @@ func (s *Service) rotateWebhookSecret(ctx context.Context, actor Actor, id strin
 		if !shown.IsZero() && !w.UpdatedAt.Equal(shown) {
 			return ConflictError("the webhook changed since it was shown (a reload sends the form again); rotate its secret again if you need another")
 		}
+		// The secret rotated out signs for the overlap; the older ones
+		// until their own time, but no longer: a rotation with no
+		// overlap (a leaked secret) stops every one of them now.
 		now := s.clock()
 		until := now.Add(overlap)
-		w.PreviousSecret, w.PreviousUntil = w.Secret, &until
+		older := []OlderSecret{}
+		for _, o := range append([]OlderSecret{{Sealed: w.Secret, Until: until}}, w.Older...) {
+			if until.Before(o.Until) {
+				o.Until = until
+			}
+			if o.Until.After(now) && len(older) < MaxOlderSecrets {
+				older = append(older, o)
+			}
+		}
+		w.Older = older
 		w.Secret, w.UpdatedAt = seal(WebhookSecretPurpose(w.ID)), now
 		if err := tx.UpdateWebhookSecrets(ctx, w); err != nil {
 			return err

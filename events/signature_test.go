@@ -82,10 +82,17 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 				func(purpose string) string { return r.sealer.Seal([]byte(secret), purpose) }))
 			return secret
 		}
+		// Within the library's five minutes of tolerance for the
+		// timestamp, which it checks against the real clock.
 		before := deliver("a")
-		second := rotate(time.Hour) // both sign for an hour
+		second := rotate(3 * time.Minute) // the first signs three more minutes
 		during := deliver("b")
-		third := rotate(0) // the second stops signing at once
+		clk.Add(time.Minute)
+		third := rotate(3 * time.Minute) // during the overlap: the first keeps its time
+		both := deliver("d")
+		clk.Add(150 * time.Second) // the first's overlap is over, the second's not
+		later := deliver("e")
+		fourth := rotate(0) // a leaked secret: every older one stops now
 		after := deliver("c")
 		cases := []struct {
 			name   string
@@ -97,8 +104,15 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 			{"before rotation, second secret", before, second, false},
 			{"during the overlap, first secret", during, first, true},
 			{"during the overlap, second secret", during, second, true},
+			{"rotated again during the overlap, first secret", both, first, true},
+			{"rotated again during the overlap, second secret", both, second, true},
+			{"rotated again during the overlap, third secret", both, third, true},
+			{"after the first overlap, first secret", later, first, false},
+			{"after the first overlap, second secret", later, second, true},
+			{"after the first overlap, third secret", later, third, true},
 			{"after an overlap of zero, second secret", after, second, false},
-			{"after an overlap of zero, third secret", after, third, true},
+			{"after an overlap of zero, third secret", after, third, false},
+			{"after an overlap of zero, fourth secret", after, fourth, true},
 			{"a stranger's secret", after, events.NewSecret(), false},
 		}
 		var in []verifyCase
@@ -106,7 +120,7 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 			in = append(in, verifyCase{Secret: c.secret, ID: c.msg.ID, Timestamp: c.msg.Timestamp, Signature: c.msg.Signature, Body: string(c.msg.Body)})
 		}
 		// A body changed in transit is refused.
-		in = append(in, verifyCase{Secret: third, ID: after.ID, Timestamp: after.Timestamp, Signature: after.Signature, Body: strings.Replace(string(after.Body), "user.created", "user.updated", 1)})
+		in = append(in, verifyCase{Secret: fourth, ID: after.ID, Timestamp: after.Timestamp, Signature: after.Signature, Body: strings.Replace(string(after.Body), "user.created", "user.updated", 1)})
 		got := verify(t, dir, in)
 		if len(got) != len(in) {
 			t.Fatalf("verify.js answered %d lines for %d cases: %q", len(got), len(in), got)
@@ -119,8 +133,14 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 		if got[len(got)-1] == "ok" {
 			t.Error("a changed body verifies")
 		}
-		if n := strings.Count(during.Signature, "v1,"); n != 2 {
-			t.Errorf("during the overlap: %d signatures; want 2", n)
+		for _, c := range []struct {
+			name string
+			msg  received
+			want int
+		}{{"during the overlap", during, 2}, {"rotated again during it", both, 3}, {"after an overlap of zero", after, 1}} {
+			if n := strings.Count(c.msg.Signature, "v1,"); n != c.want {
+				t.Errorf("%s: %d signatures; want %d", c.name, n, c.want)
+			}
 		}
 	})
 }

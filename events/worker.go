@@ -673,8 +673,8 @@ func (e postError) Error() string {
 
 func (e postError) Unwrap() error { return e.err }
 
-// secrets opens the webhook's signing secrets: the current one, and the
-// previous one while a rotation's overlap lasts.
+// secrets opens the webhook's signing secrets: the current one, then the
+// ones rotated out whose overlap lasts, newest first.
 func (w *Worker) secrets(h directory.Webhook) ([]string, error) {
 	purpose := directory.WebhookSecretPurpose(h.ID)
 	cur, err := w.cfg.Secrets.Open(h.Secret, purpose)
@@ -682,8 +682,12 @@ func (w *Worker) secrets(h directory.Webhook) ([]string, error) {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
 	out := []string{string(cur)}
-	if h.PreviousSecret != "" && h.PreviousUntil != nil && w.cfg.Now().Before(*h.PreviousUntil) {
-		prev, err := w.cfg.Secrets.Open(h.PreviousSecret, purpose)
+	now := w.cfg.Now()
+	for _, o := range h.Older {
+		if !now.Before(o.Until) {
+			continue
+		}
+		prev, err := w.cfg.Secrets.Open(o.Sealed, purpose)
 		if err != nil {
 			return nil, fmt.Errorf("previous webhook secret: %w", err)
 		}

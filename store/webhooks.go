@@ -26,6 +26,7 @@ type webhookRow struct {
 	Secret         string         `db:"secret"`
 	PreviousSecret string         `db:"previous_secret"`
 	PreviousUntil  sql.NullTime   `db:"previous_until"`
+	OlderSecrets   string         `db:"older_secrets"`
 	DisabledAt     sql.NullTime   `db:"disabled_at"`
 	DisabledReason string         `db:"disabled_reason"`
 	FailingSince   sql.NullTime   `db:"failing_since"`
@@ -35,17 +36,26 @@ type webhookRow struct {
 	PausedUntil    sql.NullTime   `db:"paused_until"`
 }
 
-const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only, paused_until`
+const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, older_secrets, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only, paused_until`
 
 func (r webhookRow) webhook() directory.Webhook {
 	w := directory.Webhook{
-		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret, PreviousSecret: r.PreviousSecret,
-		PreviousUntil: optionalTime(r.PreviousUntil), DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
+		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret,
+		DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
 		FailingSince: optionalTime(r.FailingSince), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PublicOnly: r.PublicOnly,
 		PausedUntil: optionalTime(r.PausedUntil),
 	}
 	if r.EventTypes != "" {
 		w.EventTypes = strings.Split(r.EventTypes, ",")
+	}
+	// The last secret rotated out has columns of its own (it had before
+	// there were more); the older ones are JSON that only admit writes.
+	if r.PreviousSecret != "" && r.PreviousUntil.Valid {
+		w.Older = append(w.Older, directory.OlderSecret{Sealed: r.PreviousSecret, Until: r.PreviousUntil.Time.UTC()})
+	}
+	var older []directory.OlderSecret
+	if r.OlderSecrets != "" && json.Unmarshal([]byte(r.OlderSecrets), &older) == nil {
+		w.Older = append(w.Older, older...)
 	}
 	return w
 }
@@ -175,8 +185,19 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 
 // UpdateWebhookSecrets saves the secrets of a rotation.
 func (s *Store) UpdateWebhookSecrets(ctx context.Context, w directory.Webhook) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, updated_at = ? WHERE id = ?`),
-		w.Secret, w.PreviousSecret, nullTime(w.PreviousUntil), w.UpdatedAt, w.ID)
+	previous, until, older := "", sql.NullTime{}, ""
+	if len(w.Older) > 0 {
+		previous, until = w.Older[0].Sealed, sql.NullTime{Time: w.Older[0].Until, Valid: true}
+	}
+	if len(w.Older) > 1 {
+		b, err := json.Marshal(w.Older[1:])
+		if err != nil {
+			return fmt.Errorf("encode older webhook secrets: %w", err)
+		}
+		older = string(b)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?, older_secrets = ?, updated_at = ? WHERE id = ?`),
+		w.Secret, previous, until, older, w.UpdatedAt, w.ID)
 	if err != nil {
 		return s.dialect.wrap(err, "update webhook secrets")
 	}

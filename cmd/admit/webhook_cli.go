@@ -39,8 +39,8 @@ func toWebhookJSON(w directory.Webhook, slug string) webhookJSON {
 	if w.Paused(time.Now()) {
 		out.PausedUntil = w.PausedUntil.Format(time.RFC3339)
 	}
-	if w.PreviousUntil != nil && w.PreviousUntil.After(time.Now()) {
-		out.RotationEnds = w.PreviousUntil.Format(time.RFC3339)
+	if until := w.OlderSecretsUntil(time.Now()); until != nil {
+		out.RotationEnds = until.Format(time.RFC3339)
 	}
 	return out
 }
@@ -164,7 +164,7 @@ func (c *cli) webhookRemove(ctx context.Context, args []string) error {
 
 func (c *cli) webhookRotateSecret(ctx context.Context, args []string) error {
 	fs := c.flags("webhook rotate-secret")
-	overlap := fs.Duration("overlap", 24*time.Hour, "how long the old secret keeps signing beside the new one (0 to 168h)")
+	overlap := fs.Duration("overlap", 24*time.Hour, "how long the old secret keeps signing beside the new one (0 to 168h; older ones keep their own time, never past this; 0 stops them all now)")
 	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
 		sealer, err := c.sealer()
 		if err != nil {
@@ -177,8 +177,13 @@ func (c *cli) webhookRotateSecret(ctx context.Context, args []string) error {
 		}
 		out := toWebhookJSON(w, slugOf(ctx, svc, w.AccountID))
 		out.Secret = secret
-		c.output(out, fmt.Sprintf("new signing secret of webhook %s (shown only now): %s\nUntil %s deliveries carry signatures by both the old and the new secret; give the receiver the new one before then.",
-			w.ID, secret, w.PreviousUntil.Format(time.RFC3339)))
+		text := fmt.Sprintf("new signing secret of webhook %s (shown only now): %s\n", w.ID, secret)
+		if out.RotationEnds == "" {
+			text += "The old secrets stopped signing now."
+		} else {
+			text += fmt.Sprintf("Until %s deliveries carry signatures by the new secret and the old ones (each old one until its own overlap ends); give the receiver the new one before then.", out.RotationEnds)
+		}
+		c.output(out, text)
 		return nil
 	})
 }
