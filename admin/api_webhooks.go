@@ -35,22 +35,9 @@ type testResultJSON struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
-// What an unfinished test says: still on its way, or cut off.
-const (
-	stillSending = "no answer yet: the test is being sent"
-	cutOff       = "no result was recorded: admit stopped while sending it"
-)
-
 func toTestResult(t directory.WebhookTestRecord, now time.Time) testResultJSON {
-	out := testResultJSON{EventID: t.EventID, SentAt: t.SentAt, SentBy: t.SentBy, Finished: t.Finished, Delivered: t.Delivered(), Status: t.Status, Error: t.Error,
+	return testResultJSON{EventID: t.EventID, SentAt: t.SentAt, SentBy: t.SentBy, Finished: t.Finished, Delivered: t.Delivered(), Status: t.Status, Error: t.Reason(now),
 		DurationMS: shownDuration(directory.WebhookAttempt{Status: t.Status, Duration: t.Duration}).Milliseconds()}
-	switch {
-	case t.CutOff(now):
-		out.Error = cutOff
-	case !t.Finished:
-		out.Error = stillSending
-	}
-	return out
 }
 
 // noSender answers a test on a server built without a sender.

@@ -22,9 +22,9 @@ func TestTestResultWords(t *testing.T) {
 		{"delivered", directory.WebhookTestRecord{SentAt: now.Add(-time.Hour), Finished: true, Status: 204, Duration: 12 * time.Millisecond}, true, "", 12},
 		{"rejected", directory.WebhookTestRecord{SentAt: now.Add(-time.Hour), Finished: true, Status: 500, Error: "the endpoint answered 500", Duration: 30 * time.Millisecond}, false, "the endpoint answered 500", 30},
 		{"no answer", directory.WebhookTestRecord{SentAt: now.Add(-time.Hour), Finished: true, Error: "no answer", Duration: 3 * time.Millisecond}, false, "no answer", 0},
-		{"on its way", directory.WebhookTestRecord{SentAt: now.Add(-5 * time.Second)}, false, stillSending, 0},
-		{"still within a minute", directory.WebhookTestRecord{SentAt: now.Add(-time.Minute)}, false, stillSending, 0},
-		{"cut off", directory.WebhookTestRecord{SentAt: now.Add(-time.Minute - time.Second)}, false, cutOff, 0},
+		{"on its way", directory.WebhookTestRecord{SentAt: now.Add(-5 * time.Second)}, false, directory.TestStillSending, 0},
+		{"still within a minute", directory.WebhookTestRecord{SentAt: now.Add(-time.Minute)}, false, directory.TestStillSending, 0},
+		{"cut off", directory.WebhookTestRecord{SentAt: now.Add(-time.Minute - time.Second)}, false, directory.TestCutOff, 0},
 	} {
 		got := toTestResult(tc.rec, now)
 		if got.Delivered != tc.delivered || got.Error != tc.error || got.DurationMS != tc.durationShown || got.Finished != tc.rec.Finished {

@@ -54,12 +54,26 @@ type WebhookTestRecord struct {
 // Delivered reports whether the endpoint took the test event.
 func (r WebhookTestRecord) Delivered() bool { return r.Finished && r.Error == "" }
 
-// CutOff reports whether the test, unfinished at now, was cut off (admit
-// stopped while sending it) rather than still on its way: a test's answer
-// comes within the outbound client's timeout, well within testAnswerWithin.
-func (r WebhookTestRecord) CutOff(now time.Time) bool {
-	return !r.Finished && now.Sub(r.SentAt) > testAnswerWithin
+// Reason is why the test was not delivered, as it is shown: its error;
+// or, unfinished at now, that it is on its way, or that it was cut off
+// (admit stopped while sending it) once it has been unfinished longer
+// than any answer takes (the outbound client's timeout, well within
+// testAnswerWithin). It is "" for a test delivered.
+func (r WebhookTestRecord) Reason(now time.Time) string {
+	switch {
+	case r.Finished:
+		return r.Error
+	case now.Sub(r.SentAt) > testAnswerWithin:
+		return TestCutOff
+	}
+	return TestStillSending
 }
+
+// What an unfinished test says.
+const (
+	TestStillSending = "no answer yet: the test is being sent"
+	TestCutOff       = "no result was recorded: admit stopped while sending it"
+)
 
 const testAnswerWithin = time.Minute
 
@@ -117,6 +131,12 @@ func (s *Service) TestAccountWebhook(ctx context.Context, adm Admin, id string, 
 		return WebhookTest{}, err
 	}
 	return s.sendTest(ctx, t, sender), nil
+}
+
+// WebhookTests returns the newest test events (up to limit) sent to a
+// webhook, newest first, for an operator.
+func (s *Service) WebhookTests(ctx context.Context, id string, limit int) ([]WebhookTestRecord, error) {
+	return s.store.FindWebhookTests(ctx, id, limit)
 }
 
 // AccountWebhookTests returns the newest test events (up to limit) sent to

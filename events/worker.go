@@ -543,7 +543,7 @@ func (w *Worker) Deliver(ctx context.Context, d directory.WebhookDelivery) direc
 		err = fmt.Errorf("the endpoint answered %d %s", status, http.StatusText(status))
 	}
 	w.metrics.count(d, w.cfg.Now(), status, err)
-	detail := Detail(err) // the log's; the attempt keeps err, which may be less
+	detail := Detail(d.Webhook, err) // the log's; the attempt keeps err, which may be less
 	// A success is logged at Debug: every attempt is in the database
 	// (admit webhook deliveries), and a line for each event, at a
 	// thousand a second, was most of the log and a write for each.
@@ -606,12 +606,19 @@ func (w *Worker) Test(ctx context.Context, d directory.WebhookDelivery) director
 	return r
 }
 
-// Detail is what an attempt's error says for the operators: err with the
-// cause an account's owners are not shown (a refused connection, a
-// timeout, a name that does not resolve).
-func Detail(err error) error {
+// Detail is what an attempt's error to w says for the operators: err
+// with the cause an account's owners are not shown (a refused connection,
+// a timeout, a name that does not resolve), and, for an endpoint of the
+// operators' own that the outbound allow list would let through, the
+// entry that would (an owner's endpoint reaches public addresses only,
+// whatever the list says).
+func Detail(w directory.Webhook, err error) error {
 	if pe := (postError{}); errors.As(err, &pe) {
-		return pe.err
+		err = pe.err
+	}
+	var refused interface{ Allowance() string }
+	if !w.PublicOnly && errors.As(err, &refused) && refused.Allowance() != "" {
+		return fmt.Errorf("%w; to let admit reach it, set ADMIT_OUTBOUND_ALLOW=%s (where admit serve runs, and for admit webhook test)", err, refused.Allowance())
 	}
 	return err
 }

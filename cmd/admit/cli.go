@@ -113,6 +113,7 @@ var commands = []command{
 	{"webhook rotate-secret", "--id ID [--overlap 24h]", "give a webhook a new signing secret (printed once); the old one signs beside it for the overlap", "admit webhook rotate-secret --id 0193… --overlap 48h", (*cli).webhookRotateSecret},
 	{"webhook enable", "--id ID", "enable a disabled webhook; what waited for it is delivered in order", "admit webhook enable --id 0193…", (*cli).webhookEnable},
 	{"webhook test", "--id ID", "send a webhook.test event to a webhook now, signed as every event is, and say how it went (not retried; exits 1 when not delivered)", "admit webhook test --id 0193…", (*cli).webhookTest},
+	{"webhook tests", "--id ID", "list the newest test events sent to a webhook (from the console, the API or here), who sent each and how it went", "admit webhook tests --id 0193…", (*cli).webhookTests},
 	{"webhook deliveries", "--id ID [--limit N]", "list a webhook's recent deliveries with every attempt", "admit webhook deliveries --id 0193…", (*cli).webhookDeliveries},
 	{"webhook redeliver", "--id DELIVERY", "send a delivered or failed delivery again at once, with the same webhook-id (a pending one goes out on its own, in order)", "admit webhook redeliver --id 0193…", (*cli).webhookRedeliver},
 	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},

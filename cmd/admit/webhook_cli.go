@@ -217,9 +217,10 @@ func (c *cli) webhookTest(ctx context.Context, args []string) error {
 			return err
 		}
 		r := t.Result
-		out := webhookTestJSON{EventID: t.Event.ID, Delivered: r.Err == nil, Status: r.Status, DurationMS: r.Took.Milliseconds()}
+		out := webhookTestJSON{EventID: t.Event.ID, SentAt: t.Record.SentAt.Format(time.RFC3339), SentBy: t.Record.SentBy, Finished: true,
+			Delivered: r.Err == nil, Status: r.Status, DurationMS: r.Took.Milliseconds()}
 		if r.Err != nil {
-			out.Error = events.Detail(r.Err).Error() // the operators' words: the cause too
+			out.Error = events.Detail(t.Delivery.Webhook, r.Err).Error() // the operators' words: the cause too
 			if c.json {
 				c.output(out, "")
 			}
@@ -232,10 +233,44 @@ func (c *cli) webhookTest(ctx context.Context, args []string) error {
 
 type webhookTestJSON struct {
 	EventID    string `json:"event_id"`
+	SentAt     string `json:"sent_at,omitempty"`
+	SentBy     string `json:"sent_by,omitempty"`
+	Finished   bool   `json:"finished"`
 	Delivered  bool   `json:"delivered"`
 	Status     int    `json:"status"`
 	Error      string `json:"error,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+}
+
+// webhookTests lists the test events kept with a webhook, as sent from
+// any door.
+func (c *cli) webhookTests(ctx context.Context, args []string) error {
+	return c.withWebhook(ctx, c.flags("webhook tests"), args, func(svc *directory.Service, id string) error {
+		if _, err := svc.Webhook(ctx, id); err != nil {
+			return err
+		}
+		ts, err := svc.WebhookTests(ctx, id, directory.KeptWebhookTests)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		out := make([]webhookTestJSON, len(ts))
+		rows := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = webhookTestJSON{EventID: t.EventID, SentAt: t.SentAt.Format(time.RFC3339), SentBy: t.SentBy, Finished: t.Finished,
+				Delivered: t.Delivered(), Status: t.Status, Error: t.Reason(now), DurationMS: t.Duration.Milliseconds()}
+			result := fmt.Sprintf("delivered: %d in %d ms", t.Status, out[i].DurationMS)
+			if !out[i].Delivered {
+				result = "not delivered: " + oneLine(out[i].Error)
+			}
+			rows[i] = fmt.Sprintf("%s  %s  by %s  %s", out[i].SentAt, t.EventID, t.SentBy, result)
+		}
+		if len(rows) == 0 {
+			rows = []string{"no test events yet"}
+		}
+		c.output(out, strings.Join(rows, "\n"))
+		return nil
+	})
 }
 
 type webhookDeliveryJSON struct {
@@ -277,7 +312,7 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 			if d.Status == directory.DeliveryPending {
 				out[i].NextTry = d.NextAttemptAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(&text, "%s  event %s  %s after %d attempts", d.ID, d.EventID, d.Status, len(attempts))
+			fmt.Fprintf(&text, "%s  event %s  %s after %d attempt%s", d.ID, d.EventID, d.Status, len(attempts), plural(len(attempts)))
 			if out[i].NextTry != "" {
 				fmt.Fprintf(&text, ", next at %s", out[i].NextTry)
 			}
@@ -362,8 +397,8 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 }
 
 // printEvent prints one event a line: with --json the event with its
-// cursor (JSON lines, for a program to read), else the cursor, time, type
-// and data.
+// cursor (JSON lines, for a program to read), else the cursor, time,
+// type, id (what a reader deduplicates on) and data, in columns.
 func (c *cli) printEvent(ev directory.Event) {
 	cursor := strconv.FormatInt(ev.Seq, 10)
 	if c.json {
@@ -374,5 +409,13 @@ func (c *cli) printEvent(ev directory.Event) {
 		fmt.Fprintln(c.stdout, string(b))
 		return
 	}
-	fmt.Fprintf(c.stdout, "%s  %s  %-24s %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), ev.Type, oneLine(string(ev.Data)))
+	fmt.Fprintf(c.stdout, "%8s  %s  %-24s %s  %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), ev.Type, ev.ID, oneLine(string(ev.Data)))
+}
+
+// plural is the "s" of a count other than one.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -155,6 +155,10 @@ func TestWebhookCommands(t *testing.T) {
 			}
 			evs = append(evs, ev)
 		}
+		text := strings.Split(strings.TrimSpace(admit(t, db, "", "events", "tail", "--account", "acme").stdout), "\n")
+		if len(text) != len(lines) || !strings.HasPrefix(strings.TrimSpace(text[0]), evs[0].Cursor+" ") || !strings.Contains(text[0], evs[0].ID) {
+			t.Errorf("events tail as text: %q; want each event's cursor first, and its id", text)
+		}
 		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", evs[0].Cursor, "--json")
 		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(got) != len(lines)-1 || !strings.Contains(got[0], evs[1].ID) {
 			t.Errorf("events tail --after %s: %q; want the events after the first", evs[0].Cursor, r.stdout)
@@ -192,8 +196,17 @@ func TestWebhookCommands(t *testing.T) {
 			t.Errorf("the test event is in the feed: %s", feed.stdout)
 		}
 		r = admit(t, db, "", "webhook", "test", "--id", added.ID)
-		if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "was not delivered") {
-			t.Errorf("webhook test without the allow list: exit %d, %q; want a one-line refusal", r.code, msg)
+		if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "was not delivered") || !strings.Contains(msg, "set ADMIT_OUTBOUND_ALLOW=127.0.0.1/32 ") {
+			t.Errorf("webhook test without the allow list: exit %d, %q; want a one-line refusal naming the allow-list entry", r.code, msg)
+		}
+		// Both tests are kept with the webhook, newest first.
+		r = admit(t, db, "", "webhook", "tests", "--id", added.ID, "--json")
+		kept := decode[[]webhookTestJSON](t, r)
+		if r.code != 0 || len(kept) != 2 || kept[0].Delivered || !kept[0].Finished || kept[1].EventID != tested.EventID || !kept[1].Delivered || kept[1].SentBy == "" {
+			t.Errorf("webhook tests: exit %d, %+v; want the refused test, then the delivered one", r.code, kept)
+		}
+		if text := admit(t, db, "", "webhook", "tests", "--id", added.ID).stdout; !strings.Contains(text, tested.EventID+"  by ") || !strings.Contains(text, "delivered: 200 in ") || !strings.Contains(text, "not delivered: ") {
+			t.Errorf("webhook tests as text: %q", text)
 		}
 		if r := admit(t, db, "", "webhook", "test", "--id", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "no webhook nosuch") {
 			t.Errorf("webhook test of no webhook: exit %d, %q", r.code, r.stderr)
