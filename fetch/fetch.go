@@ -253,6 +253,39 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 	return resp.StatusCode, resp.Header, nil
 }
 
+// Check reports whether rawURL may be fetched under the client's rules,
+// from where it runs, without connecting: the https rule, and the
+// addresses its host resolves to now (at least one allowed, as a request
+// would use). A refusal is a *RefusedError. Whether anything answers
+// there, it does not say.
+func (c *Client) Check(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not a URL", rawURL)
+	}
+	if err := c.checkScheme(u); err != nil {
+		return err
+	}
+	host := u.Hostname()
+	var addrs []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{ip}
+	} else if addrs, err = c.resolver.LookupNetIP(ctx, "ip", host); err != nil {
+		return err
+	}
+	byName := c.allow.allowsHost(host)
+	var refused error
+	for _, ip := range addrs {
+		err := c.allow.check(ip, byName)
+		if err == nil {
+			return nil
+		}
+		err.(*RefusedError).Host = host
+		refused = cmpOr(refused, err)
+	}
+	return refused
+}
+
 // explain words a failed request: a timeout as ErrTimeout, the rest as
 // the request failed (it names the URL once).
 func (c *Client) explain(shown string, err error) error {

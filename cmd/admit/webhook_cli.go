@@ -92,6 +92,12 @@ func (c *cli) webhookAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Added all the same: the server's allow list and network may differ
+	// from this shell's, but an operator who forgot the list hears of it
+	// now rather than from failed deliveries a day later.
+	if err := c.cfg.Fetch(c.logger(0)).Check(ctx, w.URL); err != nil {
+		fmt.Fprintf(c.stderr, "warning: from here, admit would not deliver to %s: %v\n", w.URL, events.Detail(w, err))
+	}
 	out := toWebhookJSON(w, a.Slug)
 	out.Secret = secret
 	whose := "every account's events"

@@ -43,6 +43,17 @@ func TestWebhookCommands(t *testing.T) {
 		if r.code != 0 || !strings.HasPrefix(added.Secret, "whsec_") || added.Account != "acme" || len(added.Events) != 2 {
 			t.Fatalf("webhook add: exit %d, %+v\n%s", r.code, added, r.stderr)
 		}
+		// A loopback receiver without the operators' allow list is added,
+		// with a warning that names the entry that would let it through.
+		if !strings.Contains(r.stderr, "warning: from here, admit would not deliver to "+rc.URL+"/hooks") || !strings.Contains(r.stderr, "ADMIT_OUTBOUND_ALLOW=127.0.0.1/32") {
+			t.Errorf("webhook add of a loopback URL without the allow list: %q; want a warning", r.stderr)
+		}
+		allowed := admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_OUTBOUND_ALLOW=127.0.0.1"), "", "webhook", "add", "--url", rc.URL+"/other", "--account", "acme", "--json")
+		if other := decode[webhookJSON](t, allowed); allowed.code != 0 || strings.Contains(allowed.stderr, "warning") {
+			t.Errorf("webhook add with the allow list: exit %d, %q; want no warning", allowed.code, allowed.stderr)
+		} else if r := admit(t, db, "", "webhook", "remove", "--id", other.ID); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
 
 		// Refusals: one line, a non-zero exit, nothing stored.
 		for _, tc := range []struct {
