@@ -140,10 +140,6 @@ func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
 	return out
 }
 
-// shownDuration is how long an attempt took, as an account's owners see
-// it: nothing for one that got no answer, since a refused connection
-// (milliseconds) and a silent one (the whole timeout) would tell open
-// ports from closed ones.
 // shownPause is until when w is left alone, as it asked (Retry-After);
 // nil when it is not now.
 func shownPause(w directory.Webhook) *time.Time {
@@ -153,6 +149,10 @@ func shownPause(w directory.Webhook) *time.Time {
 	return nil
 }
 
+// shownDuration is how long an attempt took, as an account's owners see
+// it: nothing for one that got no answer, since a refused connection
+// (milliseconds) and a silent one (the whole timeout) would tell open
+// ports from closed ones.
 func shownDuration(a directory.WebhookAttempt) time.Duration {
 	if a.Status == 0 {
 		return 0

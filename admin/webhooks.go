@@ -95,9 +95,8 @@ func (h *Handler) handleAddWebhook(w http.ResponseWriter, r *http.Request, v vie
 
 // handleRotateWebhook rotates only the secret the form was shown with
 // (its version, the webhook's last change): a reload of the page that
-// shows a new secret would otherwise rotate again, turn the secret just
-// shown into the previous one and drop the original before its overlap
-// ended.
+// shows a new secret would otherwise rotate again, and rotate out the
+// secret just shown, which no receiver has yet.
 func (h *Handler) handleRotateWebhook(w http.ResponseWriter, r *http.Request, v view) error {
 	if h.secrets == nil {
 		return directory.InvalidError("This server does not make webhook secrets.")

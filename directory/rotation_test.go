@@ -70,3 +70,68 @@ func TestRotationKeepsOlderSecrets(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationByAnEarlierRelease: a release before older secrets were
+// kept, rotating beside this one in a rolling upgrade, writes only the
+// last secret rotated out and leaves the older ones as they were; they
+// sign no longer than that last secret, and not at all when what is kept
+// of them is unreadable.
+func TestRotationByAnEarlierRelease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		op := directory.Actor{Source: directory.SourceCLI, Name: "op"}
+		n := 0
+		seal := func(string) string { n++; return fmt.Sprint("sealed-", n) }
+		w, err := svc.AddWebhook(ctx, op, directory.NewWebhook{URL: "https://hooks.example/a"}, seal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, overlap := range []time.Duration{time.Hour, 24 * time.Hour} {
+			if _, err := svc.RotateWebhookSecret(ctx, op, w.ID, overlap, seal); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What the earlier release wrote: the current secret rotated out
+		// for its overlap, the older ones untouched.
+		earlier := func(secret string, overlap time.Duration) {
+			t.Helper()
+			db := s.DB()
+			if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE webhooks SET secret = ?, previous_secret = (SELECT secret FROM webhooks WHERE id = ?), previous_until = ? WHERE id = ?`),
+				secret, w.ID, clk.Now().Add(overlap), w.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		older := func() string {
+			t.Helper()
+			got, err := svc.Webhook(ctx, w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := ""
+			for _, o := range got.Older {
+				if o.Until.After(clk.Now()) {
+					out += fmt.Sprintf("%s until +%s; ", o.Sealed, o.Until.Sub(clk.Now()).Round(time.Second))
+				}
+			}
+			return out
+		}
+		earlier("sealed-earlier-1", 10*time.Minute) // sealed-2 stops; sealed-1 had an hour
+		if want := "sealed-3 until +10m0s; sealed-1 until +10m0s; "; older() != want {
+			t.Errorf("after the earlier release's rotation: %s; want %s", older(), want)
+		}
+		earlier("sealed-earlier-2", 0) // a leaked secret: all stop
+		clk.Add(time.Second)
+		if got := older(); got != "" {
+			t.Errorf("after the earlier release's rotation with no overlap: %s; want none", got)
+		}
+		earlier("sealed-earlier-3", time.Hour)
+		db := s.DB()
+		if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE webhooks SET older_secrets = ? WHERE id = ?`), `[{"Sealed":"sealed-1"`, w.ID); err != nil {
+			t.Fatal(err)
+		}
+		if want := "sealed-earlier-2 until +1h0m0s; "; older() != want {
+			t.Errorf("with the older secrets unreadable: %s; want %s", older(), want)
+		}
+	})
+}

@@ -290,8 +290,9 @@ type WebhookStore interface {
 	// two callers get the same.
 	ClaimWebhookDeliveries(ctx context.Context, limit int, lease *DeliveryLease) ([]WebhookDelivery, error)
 	// FindStoppedWebhooks returns those of ids that are disabled or no
-	// longer exist.
-	FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, error)
+	// longer exist, and until when those of the others that asked to be
+	// left alone asked it (Webhook.PausedUntil).
+	FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, map[string]time.Time, error)
 	// FinishWebhookDeliveries records attempts (as[i] of ds[i]) and where
 	// the deliveries stand (DeliveryPending: tried again at
 	// NextAttemptAt). Only the latest claim of a delivery sets its status.
@@ -708,18 +709,20 @@ func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int, lease D
 	return s.store.ClaimWebhookDeliveries(ctx, limit, &lease)
 }
 
-// StoppedWebhooks returns those of ids that are disabled or removed: a
-// worker holding their deliveries sends them no more.
-func (s *Service) StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error) {
-	stopped, err := s.store.FindStoppedWebhooks(ctx, ids)
+// StoppedWebhooks returns those of ids that are disabled or removed, and
+// until when others asked to be left alone (Webhook.PausedUntil), perhaps
+// of an attempt by another replica: a worker holding their deliveries
+// sends them no more, or none before then.
+func (s *Service) StoppedWebhooks(ctx context.Context, ids []string) (stopped map[string]bool, paused map[string]time.Time, err error) {
+	ss, paused, err := s.store.FindStoppedWebhooks(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("find stopped webhooks: %w", err)
+		return nil, nil, fmt.Errorf("find stopped webhooks: %w", err)
 	}
-	out := make(map[string]bool, len(stopped))
-	for _, id := range stopped {
-		out[id] = true
+	stopped = make(map[string]bool, len(ss))
+	for _, id := range ss {
+		stopped[id] = true
 	}
-	return out, nil
+	return stopped, paused, nil
 }
 
 // WebhookResult is the outcome of one attempt of a delivery.

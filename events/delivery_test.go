@@ -1049,10 +1049,12 @@ func TestEndpointAskedToWait(t *testing.T) {
 
 // TestStoppedEndpointGetsNothingMore: deliveries waiting for an
 // endpoint's turn are not sent once it is removed, or disabled elsewhere
-// (by another replica that saw it fail for a day); the disabled one's are
-// given back with their attempts uncounted, and arrive once it is enabled.
+// (by another replica that saw it fail for a day), or paused by another
+// replica's attempt (Retry-After); the disabled one's are given back with
+// their attempts uncounted, and arrive once it is enabled, the paused
+// one's once the pause is over.
 func TestStoppedEndpointGetsNothingMore(t *testing.T) {
-	for _, how := range []string{"removed", "disabled"} {
+	for _, how := range []string{"removed", "disabled", "paused"} {
 		t.Run(how, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, s *storeT) {
 				ctx := context.Background()
@@ -1067,10 +1069,15 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 				const people = 5
 				scimCreates(t, r.svc, a, "p", people) // five first events wait for one request
 				waitFor(t, "the first request", 10*time.Second, func() bool { return started.Load() == 1 })
-				if how == "removed" {
+				switch how {
+				case "removed":
 					check(t, r.svc.RemoveWebhook(ctx, operator, hook.ID))
-				} else if _, err := s.DisableWebhook(ctx, hook.ID, "failed for a day", clk.Now()); err != nil {
-					t.Fatal(err)
+				case "disabled":
+					if _, err := s.DisableWebhook(ctx, hook.ID, "failed for a day", clk.Now()); err != nil {
+						t.Fatal(err)
+					}
+				case "paused": // by another replica's attempt (Retry-After)
+					check(t, s.PauseWebhook(ctx, hook.ID, clk.Now().Add(time.Hour)))
 				}
 				// The worker looks each round: one round may have looked
 				// before the change, the next looks after it.
@@ -1081,7 +1088,12 @@ func TestStoppedEndpointGetsNothingMore(t *testing.T) {
 				if n := started.Load(); n != 1 {
 					t.Fatalf("the %s endpoint got %d requests; want 1, the one in flight", how, n)
 				}
-				if how == "removed" {
+				switch how {
+				case "removed":
+					return
+				case "paused":
+					clk.Add(time.Hour + time.Second)
+					waitFor(t, "every event delivered after the pause", 10*time.Second, func() bool { return len(rc.accepted()) >= 2*people })
 					return
 				}
 				for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, hook.ID, 100)) {

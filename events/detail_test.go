@@ -18,7 +18,7 @@ func TestDetailNamesTheAllowance(t *testing.T) {
 	if err == nil {
 		t.Fatal("plain http to loopback was not refused")
 	}
-	if got := events.Detail(directory.Webhook{}, err).Error(); !strings.Contains(got, "set ADMIT_OUTBOUND_ALLOW=127.0.0.1/32") {
+	if got := events.Detail(directory.Webhook{}, err).Error(); !strings.Contains(got, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW") {
 		t.Errorf("the operators' endpoint: %q; want the entry named", got)
 	}
 	if got := events.Detail(directory.Webhook{PublicOnly: true}, err).Error(); strings.Contains(got, "ADMIT_OUTBOUND_ALLOW") {

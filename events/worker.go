@@ -23,7 +23,7 @@ import (
 type Directory interface {
 	PublishAndLeaseEvents(ctx context.Context, limit int, lease directory.DeliveryLease) (int, []directory.WebhookDelivery, error)
 	ClaimWebhookDeliveries(ctx context.Context, limit int, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
-	StoppedWebhooks(ctx context.Context, ids []string) (map[string]bool, error)
+	StoppedWebhooks(ctx context.Context, ids []string) (stopped map[string]bool, paused map[string]time.Time, err error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
 	OldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
@@ -470,7 +470,9 @@ const keptResults = 4096
 
 // stopEndpoints marks the endpoints disabled or removed since the worker
 // took their deliveries, so that those still waiting for their turn are
-// given back unsent rather than sent for as long as their leases last.
+// given back unsent rather than sent for as long as their leases last;
+// and those that asked another replica to leave them alone, so that
+// those waiting are given back (to be claimed when the pause is over).
 func (w *Worker) stopEndpoints(ctx context.Context, endpoints map[string]*endpoint) {
 	var ids []string
 	for id, ep := range endpoints {
@@ -481,7 +483,7 @@ func (w *Worker) stopEndpoints(ctx context.Context, endpoints map[string]*endpoi
 	if len(ids) == 0 {
 		return
 	}
-	stopped, err := w.cfg.Directory.StoppedWebhooks(ctx, ids)
+	stopped, paused, err := w.cfg.Directory.StoppedWebhooks(ctx, ids)
 	if err != nil {
 		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
 			w.log.ErrorContext(ctx, "look for stopped webhooks", "err", err)
@@ -490,6 +492,9 @@ func (w *Worker) stopEndpoints(ctx context.Context, endpoints map[string]*endpoi
 	}
 	for id := range stopped {
 		endpoints[id].stopped.Store(true)
+	}
+	for id, until := range paused {
+		endpoints[id].pause(until)
 	}
 }
 
@@ -618,7 +623,7 @@ func Detail(w directory.Webhook, err error) error {
 	}
 	var refused interface{ Allowance() string }
 	if !w.PublicOnly && errors.As(err, &refused) && refused.Allowance() != "" {
-		return fmt.Errorf("%w; to let admit reach it, set ADMIT_OUTBOUND_ALLOW=%s (where admit serve runs, and for admit webhook test)", err, refused.Allowance())
+		return fmt.Errorf("%w; to let admit reach it, add %s to ADMIT_OUTBOUND_ALLOW (where admit serve runs, and for admit webhook test)", err, refused.Allowance())
 	}
 	return err
 }

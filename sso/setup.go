@@ -279,7 +279,7 @@ func (s *Setup) Update(ctx context.Context, accountID string, actor directory.Ac
 func outboundError(err error) error {
 	var refused *fetch.RefusedError
 	if errors.As(err, &refused) && refused.Allowance() != "" {
-		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, allow it with ADMIT_OUTBOUND_ALLOW=%s", err, refused.Allowance()))
+		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, add %s to ADMIT_OUTBOUND_ALLOW", err, refused.Allowance()))
 	}
 	return directory.InvalidError(err.Error())
 }

@@ -79,6 +79,9 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open %s database: %w", d.name, err)
 	}
 	d.configurePool(db)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{db: db, q: db, dialect: d, log: log}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()

@@ -38,7 +38,9 @@ type webhookRow struct {
 
 const webhookColumns = `id, account_id, url, event_types, secret, previous_secret, previous_until, older_secrets, disabled_at, disabled_reason, failing_since, created_at, updated_at, public_only, paused_until`
 
-func (r webhookRow) webhook() directory.Webhook {
+// webhook is the row's webhook; garbage where the older secrets are kept
+// is logged, and those secrets no longer sign.
+func (s *Store) webhook(r webhookRow) directory.Webhook {
 	w := directory.Webhook{
 		ID: r.ID, AccountID: r.AccountID.String, URL: r.URL, Secret: r.Secret,
 		DisabledAt: optionalTime(r.DisabledAt), DisabledReason: r.DisabledReason,
@@ -50,12 +52,34 @@ func (r webhookRow) webhook() directory.Webhook {
 	}
 	// The last secret rotated out has columns of its own (it had before
 	// there were more); the older ones are JSON that only admit writes.
-	if r.PreviousSecret != "" && r.PreviousUntil.Valid {
-		w.Older = append(w.Older, directory.OlderSecret{Sealed: r.PreviousSecret, Until: r.PreviousUntil.Time.UTC()})
+	// A release before migration 00042, still running beside this one in
+	// a rolling upgrade, rotates without knowing of the JSON: it clears
+	// the columns (a rotation with no overlap) or moves the current
+	// secret into them, and leaves the JSON as it was. So the JSON counts
+	// only beside a last secret, and never past its time: the rule each
+	// rotation keeps (see directory.Webhook.Older).
+	if r.PreviousSecret == "" || !r.PreviousUntil.Valid {
+		return w
+	}
+	last := r.PreviousUntil.Time.UTC()
+	w.Older = append(w.Older, directory.OlderSecret{Sealed: r.PreviousSecret, Until: last})
+	if r.OlderSecrets == "" {
+		return w
 	}
 	var older []directory.OlderSecret
-	if r.OlderSecrets != "" && json.Unmarshal([]byte(r.OlderSecrets), &older) == nil {
-		w.Older = append(w.Older, older...)
+	if err := json.Unmarshal([]byte(r.OlderSecrets), &older); err != nil {
+		s.log.Error("a webhook's older secrets are unreadable; they no longer sign", "webhook", r.ID, "err", err)
+		return w
+	}
+	for _, o := range older {
+		if o.Sealed == "" || o.Sealed == r.PreviousSecret || o.Sealed == r.Secret {
+			continue
+		}
+		o.Until = o.Until.UTC()
+		if o.Until.After(last) {
+			o.Until = last
+		}
+		w.Older = append(w.Older, o)
 	}
 	return w
 }
@@ -95,7 +119,7 @@ func (s *Store) findWebhook(ctx context.Context, id, lock string) (directory.Web
 		}
 		return directory.Webhook{}, err
 	}
-	return r.webhook(), nil
+	return s.webhook(r), nil
 }
 
 // FindWebhooks returns the account's webhooks (every webhook when
@@ -111,7 +135,7 @@ func (s *Store) FindWebhooks(ctx context.Context, accountID string) ([]directory
 	}
 	out := make([]directory.Webhook, len(rows))
 	for i, r := range rows {
-		out[i] = r.webhook()
+		out[i] = s.webhook(r)
 	}
 	return out, nil
 }
@@ -738,20 +762,27 @@ func (s *Store) accountsOf(ctx context.Context, due []dueRow, accountOf map[stri
 }
 
 // FindStoppedWebhooks returns those of ids that are disabled or no longer
-// exist; see directory.WebhookStore.
-func (s *Store) FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, error) {
-	enabled := map[string]bool{}
+// exist, and until when the others asked to be left alone (those that
+// did); see directory.WebhookStore.
+func (s *Store) FindStoppedWebhooks(ctx context.Context, ids []string) ([]string, map[string]time.Time, error) {
+	enabled, paused := map[string]bool{}, map[string]time.Time{}
 	for chunk := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(`SELECT id FROM webhooks WHERE disabled_at IS NULL AND id IN (?)`, chunk)
+		q, args, err := sqlx.In(`SELECT id, paused_until FROM webhooks WHERE disabled_at IS NULL AND id IN (?)`, chunk)
 		if err != nil {
-			return nil, fmt.Errorf("find enabled webhooks: %w", err)
+			return nil, nil, fmt.Errorf("find enabled webhooks: %w", err)
 		}
-		var found []string
+		var found []struct {
+			ID          string       `db:"id"`
+			PausedUntil sql.NullTime `db:"paused_until"`
+		}
 		if err := sqlx.SelectContext(ctx, s.q, &found, s.rebind(q), args...); err != nil {
-			return nil, s.dialect.wrap(err, "find enabled webhooks")
+			return nil, nil, s.dialect.wrap(err, "find enabled webhooks")
 		}
-		for _, id := range found {
-			enabled[id] = true
+		for _, f := range found {
+			enabled[f.ID] = true
+			if f.PausedUntil.Valid {
+				paused[f.ID] = f.PausedUntil.Time
+			}
 		}
 	}
 	var stopped []string
@@ -760,7 +791,7 @@ func (s *Store) FindStoppedWebhooks(ctx context.Context, ids []string) ([]string
 			stopped = append(stopped, id)
 		}
 	}
-	return stopped, nil
+	return stopped, paused, nil
 }
 
 // FinishWebhookDeliveries records attempts and where their deliveries

@@ -112,8 +112,8 @@ func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
 		name, allow, url string
 		want             []string
 	}{
-		{"http", "", idp.URL + "/metadata", []string{"refused to fetch from 127.0.0.1: plain http", "ADMIT_OUTBOUND_ALLOW=127.0.0.1/32"}},
-		{"https", "", strings.Replace(idp.URL, "http:", "https:", 1), []string{"refused to connect to 127.0.0.1: a loopback address (127.0.0.0/8)", "ADMIT_OUTBOUND_ALLOW=127.0.0.1/32"}},
+		{"http", "", idp.URL + "/metadata", []string{"refused to fetch from 127.0.0.1: plain http", "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW"}},
+		{"https", "", strings.Replace(idp.URL, "http:", "https:", 1), []string{"refused to connect to 127.0.0.1: a loopback address (127.0.0.0/8)", "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW"}},
 		{"other-loopback", "127.0.0.1/32", "https://127.0.0.2:1/metadata", []string{"refused to connect to 127.0.0.2", "ADMIT_OUTBOUND_ALLOW=127.0.0.2/32"}},
 		{"ipv6", "127.0.0.0/8", "https://[::1]:1/metadata", []string{"refused to connect to ::1", "ADMIT_OUTBOUND_ALLOW=::1/128"}},
 	} {
@@ -128,7 +128,7 @@ func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
 		}
 	}
 	r := run("", "s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", idp.URL, "--client-id", "admit", "--client-secret-stdin")
-	if r.code != exitError || !strings.Contains(r.stderr, "cannot read the OpenID configuration") || !strings.Contains(r.stderr, "ADMIT_OUTBOUND_ALLOW=127.0.0.1/32") {
+	if r.code != exitError || !strings.Contains(r.stderr, "cannot read the OpenID configuration") || !strings.Contains(r.stderr, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW") {
 		t.Errorf("add-oidc on loopback: exit %d %q", r.code, r.stderr)
 	}
 	if n := idp.hits.Load(); n != 0 {

@@ -45,7 +45,7 @@ func TestWebhookCommands(t *testing.T) {
 		}
 		// A loopback receiver without the operators' allow list is added,
 		// with a warning that names the entry that would let it through.
-		if !strings.Contains(r.stderr, "warning: from here, admit would not deliver to "+rc.URL+"/hooks") || !strings.Contains(r.stderr, "ADMIT_OUTBOUND_ALLOW=127.0.0.1/32") {
+		if !strings.Contains(r.stderr, "warning: from here, admit would not deliver to "+rc.URL+"/hooks") || !strings.Contains(r.stderr, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW") {
 			t.Errorf("webhook add of a loopback URL without the allow list: %q; want a warning", r.stderr)
 		}
 		allowed := admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_OUTBOUND_ALLOW=127.0.0.1"), "", "webhook", "add", "--url", rc.URL+"/other", "--account", "acme", "--json")
@@ -207,7 +207,7 @@ func TestWebhookCommands(t *testing.T) {
 			t.Errorf("the test event is in the feed: %s", feed.stdout)
 		}
 		r = admit(t, db, "", "webhook", "test", "--id", added.ID)
-		if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "was not delivered") || !strings.Contains(msg, "set ADMIT_OUTBOUND_ALLOW=127.0.0.1/32 ") {
+		if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "was not delivered") || !strings.Contains(msg, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW ") {
 			t.Errorf("webhook test without the allow list: exit %d, %q; want a one-line refusal naming the allow-list entry", r.code, msg)
 		}
 		// Both tests are kept with the webhook, newest first.
