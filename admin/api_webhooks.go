@@ -111,6 +111,7 @@ func toWebhook(w directory.Webhook) webhookJSON {
 type webhookDeliveryJSON struct {
 	ID         string     `json:"id"`
 	EventID    string     `json:"event_id"`
+	EventType  string     `json:"event_type"`
 	Status     string     `json:"status"` // pending, delivered, failed
 	NextTry    *time.Time `json:"next_attempt_at"`
 	LastStatus int        `json:"last_status"`
@@ -129,7 +130,7 @@ type webhookAttemptJSON struct {
 }
 
 func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
-	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, Status: string(d.Status), LastStatus: d.LastStatus, LastError: d.LastError,
+	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), LastStatus: d.LastStatus, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, RedeliveredAt: d.RedeliveredAt, Attempts: make([]webhookAttemptJSON, len(d.Log))}
 	if d.Status == directory.DeliveryPending {
 		out.NextTry = &d.NextAttemptAt

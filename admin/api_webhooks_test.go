@@ -124,7 +124,7 @@ func TestWebhooksAPI(t *testing.T) {
 		}
 		ds := site.do(t, "GET", base+"/"+id+"/deliveries", site.opKey, nil)
 		list := ds.data(t)
-		if ds.status != 200 || len(list) != 1 || list[0]["status"] != "pending" || len(list[0]["attempts"].([]any)) != 0 {
+		if ds.status != 200 || len(list) != 1 || list[0]["status"] != "pending" || list[0]["event_type"] != "user.created" || len(list[0]["attempts"].([]any)) != 0 {
 			t.Fatalf("deliveries: %d %s; want the user.created one, pending", ds.status, ds.body)
 		}
 		delivery := list[0]["id"].(string)

@@ -74,7 +74,7 @@ func TestWebhooksPage(t *testing.T) {
 		if code, _ := p.get("/admin/acme/webhooks/" + hook.ID); code != 200 {
 			t.Fatalf("webhook page: %d", code)
 		}
-		p.sees("Pending", "none yet")
+		p.sees("Pending", "none yet", "<td>user.created</td>")
 		if strings.Contains(p.last, "Send again") {
 			t.Error("Send again offered for a pending delivery")
 		}

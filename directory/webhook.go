@@ -124,6 +124,7 @@ type WebhookDelivery struct {
 	ID            string
 	WebhookID     string
 	EventID       string // the webhook-id header: the same on every attempt
+	EventType     string // only where deliveries are listed (WebhookDeliveries)
 	Seq           int64
 	Subject       string
 	Status        DeliveryStatus

@@ -613,6 +613,9 @@ type deliveryRow struct {
 	FinishedAt       sql.NullTime `db:"finished_at"`
 	RedeliveredAt    sql.NullTime `db:"redelivered_at"`
 	RedeliveredAfter int          `db:"redelivered_after"`
+	// EventType is read only where deliveries are listed (the outbox's
+	// topic): the worker has no use for it.
+	EventType string `db:"event_type"`
 }
 
 const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, redelivered_at, redelivered_after`
@@ -622,7 +625,7 @@ func (r deliveryRow) delivery() directory.WebhookDelivery {
 		ID: r.ID, WebhookID: r.WebhookID, EventID: r.EventID, Seq: r.Seq, Subject: r.Subject, Status: directory.DeliveryStatus(r.Status),
 		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastStatus: r.LastStatus, LastError: r.LastError,
 		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt), RedeliveredAt: optionalTime(r.RedeliveredAt),
-		RedeliveredAfter: r.RedeliveredAfter,
+		RedeliveredAfter: r.RedeliveredAfter, EventType: r.EventType,
 	}
 }
 
@@ -970,7 +973,12 @@ func (s *Store) FindWebhookDelivery(ctx context.Context, id string) (directory.W
 // FindWebhookDeliveries returns the webhook's newest deliveries first.
 func (s *Store) FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]directory.WebhookDelivery, error) {
 	var rows []deliveryRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?`), webhookID, limit); err != nil {
+	// With each its event's type: swept with its event, a delivery has one
+	// (the LEFT JOIN only spares a listing racing the sweep).
+	q := `SELECT d.` + strings.ReplaceAll(deliveryColumns, ", ", ", d.") + `, COALESCE(o.topic, '') AS event_type
+		FROM webhook_deliveries d LEFT JOIN outbox_messages o ON o.id = d.event_id
+		WHERE d.webhook_id = ? ORDER BY d.seq DESC LIMIT ?`
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), webhookID, limit); err != nil {
 		return nil, s.dialect.wrap(err, "find webhook deliveries")
 	}
 	out := make([]directory.WebhookDelivery, len(rows))

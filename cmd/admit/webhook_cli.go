@@ -282,6 +282,7 @@ func (c *cli) webhookTests(ctx context.Context, args []string) error {
 type webhookDeliveryJSON struct {
 	ID         string               `json:"id"`
 	EventID    string               `json:"event_id"`
+	EventType  string               `json:"event_type"`
 	Status     string               `json:"status"`
 	Attempts   []webhookAttemptJSON `json:"attempts"`
 	NextTry    string               `json:"next_attempt_at,omitempty"`
@@ -314,11 +315,11 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			out[i] = webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, Status: string(d.Status), Attempts: []webhookAttemptJSON{}, LastStatus: d.LastStatus, LastError: d.LastError}
+			out[i] = webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), Attempts: []webhookAttemptJSON{}, LastStatus: d.LastStatus, LastError: d.LastError}
 			if d.Status == directory.DeliveryPending {
 				out[i].NextTry = d.NextAttemptAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(&text, "%s  event %s  %s after %d attempt%s", d.ID, d.EventID, d.Status, len(attempts), plural(len(attempts)))
+			fmt.Fprintf(&text, "%s  %s %s  %s after %d attempt%s", d.ID, d.EventType, d.EventID, d.Status, len(attempts), plural(len(attempts)))
 			if out[i].NextTry != "" {
 				fmt.Fprintf(&text, ", next at %s", out[i].NextTry)
 			}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,6 +129,12 @@ func TestWebhookCommands(t *testing.T) {
 		}
 		if len(ds[0].Attempts) != 1 || ds[0].Attempts[0].Status != 200 {
 			t.Errorf("attempts %+v; want one answered 200", ds[0].Attempts)
+		}
+		if types := []string{ds[0].EventType, ds[1].EventType}; !slices.Contains(types, "user.created") || !slices.Contains(types, "membership.created") {
+			t.Errorf("deliveries of event types %q; want user.created and membership.created", types)
+		}
+		if text := admit(t, db, "", "webhook", "deliveries", "--id", added.ID).stdout; !strings.Contains(text, "  user.created "+ds[0].EventID) && !strings.Contains(text, "  user.created "+ds[1].EventID) {
+			t.Errorf("webhook deliveries says:\n%s\nwant each event's type before its id", text)
 		}
 		var again webhookDeliveryJSON
 		for _, d := range ds {
