@@ -126,6 +126,7 @@ var routes = []route{
 	{"GET", webhooksPath + "/{id}/tests", (*API).listWebhookTests},
 	{"GET", webhooksPath + "/{id}/deliveries", (*API).listWebhookDeliveries},
 	{"POST", webhooksPath + "/{id}/deliveries/{delivery}/redeliver", (*API).redeliverWebhook},
+	{"POST", webhooksPath + "/{id}/recover", (*API).recoverWebhook},
 	{"GET", "/api/v1/events", (*API).listEvents},
 }
 

@@ -306,3 +306,30 @@ func (a *API) redeliverWebhook(w http.ResponseWriter, r *http.Request, key direc
 	}
 	return writeJSON(w, http.StatusAccepted, toWebhookDelivery(directory.DeliveryWithAttempts{WebhookDelivery: d}))
 }
+
+// recoverWebhook sends again the webhook's deliveries given up since
+// "since" (RFC 3339; none: every one still kept).
+func (a *API) recoverWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	in := struct {
+		Since string `json:"since"`
+	}{}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var since time.Time
+	if in.Since != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339, in.Since); err != nil {
+			return directory.InvalidError(`The field "since" must be a time as RFC 3339 writes it (2026-12-01T09:00:00Z).`)
+		}
+	}
+	adm, err := a.admin(r, key)
+	if err != nil {
+		return err
+	}
+	n, err := a.dir.RecoverAccountWebhook(r.Context(), adm, r.PathValue("id"), since)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]any{"recovered": n})
+}

@@ -154,6 +154,30 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Errorf("%d attempts listed, from %v; want the latest %d, from %s", len(listed), listed[0], directory.AttemptsShown, all[3].At.Format(time.RFC3339Nano))
 		}
 
+		// Given up (here marked so: it takes 3 days), it is sent again by
+		// recovering what the webhook gave up, since a time or all.
+		db := s.DB()
+		if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?`), delivery); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, "recover since a time that is not one", site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": "yesterday"}), 400, "")
+		if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}); r.status != 202 || r.json(t)["recovered"] != float64(0) {
+			t.Errorf("recover since a time to come: %d %s; want 202, none", r.status, r.body)
+		}
+		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryFailed {
+			t.Fatalf("after recovering none: %s; want failed still", d.Status)
+		}
+		if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, nil); r.status != 202 || r.json(t)["recovered"] != float64(1) {
+			t.Errorf("recover: %d %s; want 202, one", r.status, r.body)
+		}
+		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryPending || d.RedeliveredAt == nil {
+			t.Errorf("after recovering: %s, redelivered %v; want pending, redelivered now", d.Status, d.RedeliveredAt)
+		}
+		if evs := must[[]directory.AuditEvent](t)(site.svc.AuditTrail(ctx, site.alpha.ID, "", "webhook.recovered", time.Time{}, 10)); len(evs) != 2 || strings.ReplaceAll(string(evs[0].Data), " ", "") != `{"deliveries":1}` {
+			t.Errorf("audited recoveries: %d, the last %s; want both, the last of one delivery since whenever", len(evs), evs[0].Data)
+		}
+		deliver(t, site.svc, 200)
+
 		// A test event: sent at once, how it went answered (here no
 		// answer: the name has no address), not listed among the
 		// deliveries; at most 10 a minute for the account, however many
@@ -244,6 +268,7 @@ func TestWebhooksAPI(t *testing.T) {
 			{"GET", base + "/" + id + "/tests"},
 			{"GET", base + "/" + id + "/deliveries"},
 			{"POST", base + "/" + id + "/deliveries/" + delivery + "/redeliver"},
+			{"POST", base + "/" + id + "/recover"},
 		} {
 			wantProblem(t, "the account's key: "+op.method+" "+op.path, site.do(t, op.method, op.path, site.keyA, nil), 403, "")
 		}
@@ -269,6 +294,7 @@ func TestWebhooksAPI(t *testing.T) {
 				{"POST", base + "/" + other + "/test"},
 				{"GET", base + "/" + other + "/tests"},
 				{"GET", base + "/" + other + "/deliveries"},
+				{"POST", base + "/" + other + "/recover"},
 			} {
 				wantProblem(t, op.method+" another's webhook", site.do(t, op.method, op.path, site.opKey, nil), 404, "")
 			}

@@ -21,6 +21,7 @@ func (h *Handler) registerWebhooks(mux *http.ServeMux) {
 	mux.Handle("POST /admin/{account}/webhooks/{id}/test", post(h.handleTestWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/remove", post(h.handleRemoveWebhook))
 	mux.Handle("POST /admin/{account}/webhooks/{id}/deliveries/{delivery}/redeliver", post(h.handleRedeliver))
+	mux.Handle("POST /admin/{account}/webhooks/{id}/recover", post(h.handleRecoverWebhook))
 }
 
 type webhooksPage struct {
@@ -40,6 +41,8 @@ var webhookNotices = map[string]string{
 	"removed":     "The webhook has been removed with its deliveries.",
 	"enabled":     "The webhook is enabled: what waited for it is delivered, in order.",
 	"redelivered": "The delivery will be sent again in a moment, with the same webhook-id.",
+	"recovered":   "The given-up deliveries will be sent again in a moment, each person's in order, with their webhook-ids.",
+	"unrecovered": "No delivery was given up in that time: nothing is sent again.",
 }
 
 func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request, v view, status int, p webhooksPage) error {
@@ -148,7 +151,7 @@ type webhookPage struct {
 // every attempt, and its newest test events.
 func (h *Handler) handleWebhook(w http.ResponseWriter, r *http.Request, v view) error {
 	q := r.URL.Query()
-	if done := q.Get("done"); done == "redelivered" {
+	if done := q.Get("done"); done == "redelivered" || done == "recovered" || done == "unrecovered" {
 		v.Notice, v.Done = webhookNotices[done], done
 	}
 	v.Section = "webhooks"
@@ -200,5 +203,33 @@ func (h *Handler) handleRedeliver(w http.ResponseWriter, r *http.Request, v view
 		return err
 	}
 	http.Redirect(w, r, v.Base+"/webhooks/"+url.PathEscape(id)+"?done=redelivered", http.StatusSeeOther)
+	return nil
+}
+
+// recoverWithin is how far back the recovery form on a webhook's page
+// reaches, by its choices; 0 is every delivery whose event is still kept.
+var recoverWithin = map[string]time.Duration{"24h": 24 * time.Hour, "72h": 72 * time.Hour, "168h": 168 * time.Hour, "all": 0}
+
+// handleRecoverWebhook sends again the deliveries the webhook gave up,
+// made within the time chosen.
+func (h *Handler) handleRecoverWebhook(w http.ResponseWriter, r *http.Request, v view) error {
+	id := r.PathValue("id")
+	within, ok := recoverWithin[r.PostFormValue("within")]
+	if !ok {
+		return directory.InvalidError("Choose how far back to send given-up deliveries again.")
+	}
+	var since time.Time
+	if within > 0 {
+		since = time.Now().Add(-within)
+	}
+	n, err := h.dir.RecoverAccountWebhook(r.Context(), v.Admin, id, since)
+	if err != nil {
+		return err
+	}
+	done := "recovered"
+	if n == 0 {
+		done = "unrecovered"
+	}
+	http.Redirect(w, r, v.Base+"/webhooks/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }

@@ -119,6 +119,31 @@ func TestWebhooksPage(t *testing.T) {
 			t.Fatalf("send again: %d\n%s", code, p.last)
 		}
 		p.sees("will be sent again")
+		// Given up (here marked so: it takes 3 days), olive's is sent
+		// again by the recovery form, within the time chosen.
+		if _, err := st.DB().ExecContext(ctx, st.DB().Rebind(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?`), ds[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		p.get("/admin/acme/webhooks/" + hook.ID)
+		p.sees("Send given-up deliveries again", `<option value="168h" selected>`)
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/recover", url.Values{"within": {"forever"}}); code != http.StatusBadRequest {
+			t.Errorf("recover within a time not offered: %d; want 400", code)
+		}
+		p.sees("Choose how far back")
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/recover", url.Values{"within": {"24h"}}); code != 200 {
+			t.Fatalf("recover: %d\n%s", code, p.last)
+		}
+		p.sees("will be sent again in a moment, each person")
+		if d := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, ds[1].ID)); d.Status != directory.DeliveryPending || d.RedeliveredAt == nil {
+			t.Errorf("olive's delivery after recovering: %s, redelivered %v; want pending, redelivered", d.Status, d.RedeliveredAt)
+		}
+		if code, _ := p.post("/admin/acme/webhooks/"+hook.ID+"/recover", url.Values{"within": {"all"}}); code != 200 {
+			t.Fatalf("recover again: %d\n%s", code, p.last)
+		}
+		p.sees("No delivery was given up in that time")
+		if evs := s.events(t, a, "webhook.recovered"); len(evs) != 2 || evs[0].Actor.ID != owner.User.ID {
+			t.Errorf("recoveries audited: %+v; want 2, by the owner", evs)
+		}
 
 		// Rotating shows a new secret once; the same form sent again (a
 		// reload) rotates nothing more, so the original keeps its overlap.
@@ -208,6 +233,10 @@ func TestWebhooksPage(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := must[directory.Webhook](t)(s.svc.Webhook(ctx, hook.ID))
+		// Given up again, for a recovery to change.
+		if _, err := st.DB().ExecContext(ctx, st.DB().Rebind(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?`), ds[1].ID); err != nil {
+			t.Fatal(err)
+		}
 		olives := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, ds[1].ID))
 		changes := func(prefix string) map[string]url.Values {
 			return map[string]url.Values{
@@ -217,6 +246,7 @@ func TestWebhooksPage(t *testing.T) {
 				prefix + "/" + hook.ID + "/enable": {},
 				prefix + "/" + hook.ID + "/test":   {},
 				prefix + "/" + hook.ID + "/deliveries/" + olives.ID + "/redeliver": {},
+				prefix + "/" + hook.ID + "/recover":                                {"within": {"all"}},
 			}
 		}
 		for path, form := range changes("/admin/acme/webhooks") {
@@ -241,7 +271,7 @@ func TestWebhooksPage(t *testing.T) {
 		if after.DisabledAt == nil || after.Secret != before.Secret || !after.UpdatedAt.Equal(before.UpdatedAt) {
 			t.Errorf("acme's webhook changed by those refused: enabled %v, secret changed %v", after.DisabledAt == nil, after.Secret != before.Secret)
 		}
-		if d := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, olives.ID)); d.Status != olives.Status || d.RedeliveredAt != nil {
+		if d := must[directory.WebhookDelivery](t)(st.FindWebhookDelivery(ctx, olives.ID)); d.Status != directory.DeliveryFailed || !d.RedeliveredAt.Equal(*olives.RedeliveredAt) {
 			t.Errorf("acme's delivery after refused redeliveries: %s, redelivered %v", d.Status, d.RedeliveredAt)
 		}
 		if n := len(must[[]directory.Webhook](t)(s.svc.Webhooks(ctx, a.ID))); n != 1 {

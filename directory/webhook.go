@@ -308,6 +308,11 @@ type WebhookStore interface {
 	// now, noting now as its RedeliveredAt; a pending one, or one whose
 	// event is no longer kept, is a Conflict.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
+	// RecoverWebhookDeliveries makes the webhook's failed deliveries made
+	// at or after since, whose events are still kept, pending and due at
+	// now, noting now as their RedeliveredAt, and ready in the order of
+	// the feed for each subject, as new ones are; it returns how many.
+	RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) (int, error)
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]WebhookAttempt, error)   // the newest limit (0: all), oldest first
@@ -674,6 +679,35 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 		return WebhookDelivery{}, fmt.Errorf("redeliver: %w", err)
 	}
 	return d, nil
+}
+
+// RecoverWebhook sends again the webhook's deliveries that were given up
+// (failed for WebhookGiveUpAfter) since since, whose events are still
+// kept: after an endpoint's long outage, or a fix of what made it refuse
+// some events. Each goes with its webhook-id and is retried as a
+// redelivery is; each person's go in the order of the feed, after any of
+// that person's event still to be sent. It returns how many; none is no
+// error. The trail records who asked.
+func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID string, since time.Time) (int, error) {
+	n := 0
+	err := s.store.Tx(ctx, func(tx Store) error {
+		w, err := tx.FindWebhook(ctx, webhookID)
+		if err != nil {
+			return err
+		}
+		if n, err = tx.RecoverWebhookDeliveries(ctx, w.ID, since, s.clock()); err != nil {
+			return err
+		}
+		data := map[string]any{"deliveries": n}
+		if !since.IsZero() {
+			data["since"] = since.UTC()
+		}
+		return s.recordWebhook(ctx, tx, actor, w, "webhook.recovered", data)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("send given-up deliveries again: %w", err)
+	}
+	return n, nil
 }
 
 // WebhookDeliveries returns the webhook's newest deliveries first.

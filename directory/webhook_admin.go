@@ -150,3 +150,12 @@ func (s *Service) RedeliverAccountWebhook(ctx context.Context, adm Admin, webhoo
 	}
 	return d, nil
 }
+
+// RecoverAccountWebhook sends again the given-up deliveries of one of the
+// account's webhooks, as RecoverWebhook does.
+func (s *Service) RecoverAccountWebhook(ctx context.Context, adm Admin, webhookID string, since time.Time) (int, error) {
+	if _, err := s.AccountWebhook(ctx, adm, webhookID); err != nil {
+		return 0, err
+	}
+	return s.RecoverWebhook(ctx, adm.Actor(), webhookID, since)
+}

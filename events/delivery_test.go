@@ -1162,3 +1162,121 @@ func TestNoSendAfterLongWait(t *testing.T) {
 		}
 	})
 }
+
+// TestRecoverGivenUpDeliveries: an endpoint that refused one person's
+// events (and took everyone else's, so it stayed enabled) gives them up
+// after WebhookGiveUpAfter; recovering them sends each again, with its
+// webhook-id, in the person's order; none since a later time, and none a
+// second time.
+func TestRecoverGivenUpDeliveries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		rc := newReceiver(t)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		w, _ := r.webhook(t, rc.URL, a.ID)
+		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
+		check(t, err)
+		email := "refused@acme.example"
+		u := must[directory.SCIMUser](t)(r.svc.CreateSCIMUser(ctx, a.ID, tok, directory.SCIMUserInput{Email: email, Active: true,
+			Profile: directory.SCIMProfile{UserName: email, GivenName: "R", FamilyName: "One"}}))
+		for j, active := range []bool{false, true} {
+			must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.SCIMUserInput{Active: active,
+				Profile: directory.SCIMProfile{UserName: email, GivenName: "R", FamilyName: fmt.Sprint("Name", j)}}, 0))
+		}
+		theirs := func(body []byte) bool { return strings.Contains(string(body), u.Membership.UserID) }
+		var refusing atomic.Bool
+		refusing.Store(true)
+		// Their requests take a while to answer once recovered: were
+		// several sent at once, they would be in flight together.
+		var inFlight, mostInFlight atomic.Int32
+		rc.setAnswer(func(got received) int {
+			if !theirs(got.Body) {
+				return 204
+			}
+			if refusing.Load() {
+				return 422
+			}
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := mostInFlight.Load(); n > m && !mostInFlight.CompareAndSwap(m, n); m = mostInFlight.Load() {
+			}
+			time.Sleep(30 * time.Millisecond)
+			return 204
+		})
+		r.start(t)
+		deliveries := func() (theirs []directory.WebhookDelivery) {
+			for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 1000)) {
+				if d.Subject == u.Membership.UserID {
+					theirs = append(theirs, d)
+				}
+			}
+			return theirs
+		}
+		givenUp := func() bool {
+			ds := deliveries()
+			return len(ds) > 0 && !slices.ContainsFunc(ds, func(d directory.WebhookDelivery) bool { return d.Status != directory.DeliveryFailed })
+		}
+		// Three days and more pass, in steps of 6 hours, each with
+		// someone else created and delivered: the endpoint stays enabled.
+		for step := 0; !givenUp(); step++ {
+			if step == 20 {
+				t.Fatalf("their deliveries after %d steps: %+v; want every one given up", step, deliveries())
+			}
+			clk.Add(6 * time.Hour)
+			scimCreates(t, r.svc, a, fmt.Sprintf("other%d-", step), 1)
+			want := 2 * (step + 1)
+			waitFor(t, "the others' events and their retries", 30*time.Second, func() bool {
+				r.retryNow(t, w.ID)
+				return len(rc.accepted()) >= want
+			})
+		}
+		if hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID)); hook.DisabledAt != nil {
+			t.Fatalf("the endpoint was disabled (%s); the others' successes should keep it enabled", hook.DisabledReason)
+		}
+		var wantOrder []string
+		for _, ev := range feed(t, r.svc, a.ID) {
+			if b, _ := json.Marshal(ev); theirs(b) {
+				wantOrder = append(wantOrder, ev.ID)
+			}
+		}
+		if len(wantOrder) < 4 {
+			t.Fatalf("%d events about the refused person; want 4 or more", len(wantOrder))
+		}
+
+		if n := must[int](t)(r.svc.RecoverWebhook(ctx, operator, w.ID, clk.Now())); n != 0 {
+			t.Errorf("recovered %d given up since now; want none", n)
+		}
+		refusing.Store(false)
+		if n := must[int](t)(r.svc.RecoverWebhook(ctx, operator, w.ID, time.Time{})); n != len(wantOrder) {
+			t.Errorf("recovered %d; want %d, every one given up", n, len(wantOrder))
+		}
+		var gotOrder []string
+		waitFor(t, "the recovered events", 30*time.Second, func() bool {
+			gotOrder = nil
+			for _, got := range rc.accepted() {
+				if theirs(got.Body) && !slices.Contains(gotOrder, got.ID) {
+					gotOrder = append(gotOrder, got.ID)
+				}
+			}
+			return len(gotOrder) >= len(wantOrder)
+		})
+		if !slices.Equal(gotOrder, wantOrder) {
+			t.Errorf("recovered events received in the order %v; want the feed's %v", gotOrder, wantOrder)
+		}
+		if n := mostInFlight.Load(); n != 1 {
+			t.Errorf("%d of their recovered events were sent at once; want one at a time, each after the one before succeeded", n)
+		}
+		waitFor(t, "the recovered deliveries recorded", 10*time.Second, func() bool {
+			ds := deliveries()
+			return !slices.ContainsFunc(ds, func(d directory.WebhookDelivery) bool { return d.Status != directory.DeliveryDelivered || d.RedeliveredAt == nil })
+		})
+		if n := must[int](t)(r.svc.RecoverWebhook(ctx, operator, w.ID, time.Time{})); n != 0 {
+			t.Errorf("recovered %d a second time; want none, all delivered", n)
+		}
+		if _, err := r.svc.RecoverWebhook(ctx, operator, "no-such-webhook", time.Time{}); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("recover an unknown webhook: %v; want NotFound", err)
+		}
+	})
+}

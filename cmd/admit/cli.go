@@ -116,6 +116,7 @@ var commands = []command{
 	{"webhook tests", "--id ID", "list the newest test events sent to a webhook (from the console, the API or here), who sent each and how it went", "admit webhook tests --id 0193…", (*cli).webhookTests},
 	{"webhook deliveries", "--id ID [--limit N]", "list a webhook's recent deliveries with every attempt", "admit webhook deliveries --id 0193…", (*cli).webhookDeliveries},
 	{"webhook redeliver", "--id DELIVERY", "send a delivered or failed delivery again at once, with the same webhook-id (a pending one goes out on its own, in order)", "admit webhook redeliver --id 0193…", (*cli).webhookRedeliver},
+	{"webhook recover", "--id ID [--since 2026-12-01|72h]", "send again every delivery a webhook gave up (failed for 3 days) since a time, each person's in order, with their webhook-ids (none: every one still kept)", "admit webhook recover --id 0193… --since 168h", (*cli).webhookRecover},
 	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},
 	{"backup", "--to FILE [--force]", "write a consistent copy of the SQLite database while the server runs (PostgreSQL: use pg_dump)", "admit backup --to /var/backups/admit/admit-2026-12-01.db", (*cli).backup},
 }

@@ -355,6 +355,34 @@ func (c *cli) webhookRedeliver(ctx context.Context, args []string) error {
 	})
 }
 
+func (c *cli) webhookRecover(ctx context.Context, args []string) error {
+	fs := c.flags("webhook recover")
+	sinceFlag := fs.String("since", "", "only deliveries made since a date, a time or a duration back from now (72h); none: every one whose event is still kept")
+	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
+		since, err := parseSince(*sinceFlag, time.Now())
+		if err != nil {
+			return err
+		}
+		n, err := svc.RecoverWebhook(ctx, c.actor(), id, since)
+		if err != nil {
+			return err
+		}
+		word := "deliveries"
+		if n == 1 {
+			word = "delivery"
+		}
+		text := fmt.Sprintf("%d given-up %s of webhook %s queued again; the server's workers send them, each person's in order, with their webhook-ids", n, word, id)
+		if n == 0 {
+			text = fmt.Sprintf("webhook %s has no given-up delivery to send again", id)
+			if !since.IsZero() {
+				text += " since " + since.Format(time.RFC3339)
+			}
+		}
+		c.output(map[string]any{"id": id, "recovered": n}, text)
+		return nil
+	})
+}
+
 // tailPoll is how often events tail --follow looks for new events.
 const tailPoll = time.Second
 

@@ -69,6 +69,8 @@ func TestWebhookCommands(t *testing.T) {
 			{[]string{"webhook", "remove", "--id", "nosuch"}, "no webhook nosuch"},
 			{[]string{"webhook", "rotate-secret", "--id", added.ID, "--overlap", "400h"}, "between 0 and 7 days"},
 			{[]string{"webhook", "redeliver", "--id", "nosuch"}, "no webhook delivery nosuch"},
+			{[]string{"webhook", "recover", "--id", "nosuch"}, "no webhook nosuch"},
+			{[]string{"webhook", "recover", "--id", added.ID, "--since", "last week"}, `--since "last week": want a date`},
 			{[]string{"events", "tail", "--after", "yesterday"}, "is not an event cursor"},
 		} {
 			r := admit(t, db, "", tc.args...)
@@ -157,6 +159,15 @@ func TestWebhookCommands(t *testing.T) {
 				t.Fatalf("the redelivery did not come: %d hits", n)
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+
+		// Nothing given up to send again (TestRecoverGivenUpDeliveries in
+		// events sends what was).
+		if r := admit(t, db, "", "webhook", "recover", "--id", added.ID, "--since", "72h"); r.code != 0 || !strings.Contains(r.stdout, "has no given-up delivery to send again since ") {
+			t.Errorf("webhook recover: exit %d, %q %s", r.code, r.stdout, r.stderr)
+		}
+		if got := decode[map[string]any](t, admit(t, db, "", "webhook", "recover", "--id", added.ID, "--json")); got["recovered"] != float64(0) || got["id"] != added.ID {
+			t.Errorf("webhook recover --json: %v", got)
 		}
 
 		// The feed: in order, resumable after a cursor.
