@@ -1270,7 +1270,9 @@ func TestRecoverGivenUpDeliveries(t *testing.T) {
 		}
 		waitFor(t, "the recovered deliveries recorded", 10*time.Second, func() bool {
 			ds := deliveries()
-			return !slices.ContainsFunc(ds, func(d directory.WebhookDelivery) bool { return d.Status != directory.DeliveryDelivered || d.RedeliveredAt == nil })
+			return !slices.ContainsFunc(ds, func(d directory.WebhookDelivery) bool {
+				return d.Status != directory.DeliveryDelivered || d.RedeliveredAt == nil
+			})
 		})
 		if n := must[int](t)(r.svc.RecoverWebhook(ctx, operator, w.ID, time.Time{})); n != 0 {
 			t.Errorf("recovered %d a second time; want none, all delivered", n)
