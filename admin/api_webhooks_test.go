@@ -157,24 +157,27 @@ func TestWebhooksAPI(t *testing.T) {
 		// Given up (here marked so: it takes 3 days), it is sent again by
 		// recovering what the webhook gave up, since a time or all.
 		db := s.DB()
-		if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?`), delivery); err != nil {
+		if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE webhook_deliveries SET status = 'failed', finished_at = ? WHERE id = ?`), time.Now(), delivery); err != nil {
 			t.Fatal(err)
 		}
 		wantProblem(t, "recover since a time that is not one", site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": "yesterday"}), 400, "")
-		if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}); r.status != 202 || r.json(t)["recovered"] != float64(0) {
-			t.Errorf("recover since a time to come: %d %s; want 202, none", r.status, r.body)
+		// Times to come, one with an offset PostgreSQL takes only as UTC.
+		for _, since := range []string{time.Now().Add(time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Hour).In(time.FixedZone("", 16*3600)).Format(time.RFC3339)} {
+			if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": since}); r.status != 202 || r.json(t)["recovered"] != float64(0) {
+				t.Errorf("recover since %s, to come: %d %s; want 202, none", since, r.status, r.body)
+			}
 		}
 		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryFailed {
 			t.Fatalf("after recovering none: %s; want failed still", d.Status)
 		}
-		if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, nil); r.status != 202 || r.json(t)["recovered"] != float64(1) {
-			t.Errorf("recover: %d %s; want 202, one", r.status, r.body)
+		if r := site.do(t, "POST", base+"/"+id+"/recover", site.opKey, map[string]any{"since": time.Now().Add(-time.Hour).In(time.FixedZone("", -5*3600)).Format(time.RFC3339)}); r.status != 202 || r.json(t)["recovered"] != float64(1) {
+			t.Errorf("recover since an hour ago: %d %s; want 202, one", r.status, r.body)
 		}
 		if d := must[directory.WebhookDelivery](t)(s.FindWebhookDelivery(ctx, delivery)); d.Status != directory.DeliveryPending || d.RedeliveredAt == nil {
 			t.Errorf("after recovering: %s, redelivered %v; want pending, redelivered now", d.Status, d.RedeliveredAt)
 		}
-		if evs := must[[]directory.AuditEvent](t)(site.svc.AuditTrail(ctx, site.alpha.ID, "", "webhook.recovered", time.Time{}, 10)); len(evs) != 2 || strings.ReplaceAll(string(evs[0].Data), " ", "") != `{"deliveries":1}` {
-			t.Errorf("audited recoveries: %d, the last %s; want both, the last of one delivery since whenever", len(evs), evs[0].Data)
+		if evs := must[[]directory.AuditEvent](t)(site.svc.AuditTrail(ctx, site.alpha.ID, "", "webhook.recovered", time.Time{}, 10)); len(evs) != 1 || !strings.Contains(strings.ReplaceAll(string(evs[0].Data), " ", ""), `"deliveries":1`) {
+			t.Errorf("audited recoveries: %d; want one, of one delivery (none for those that recovered nothing)", len(evs))
 		}
 		deliver(t, site.svc, 200)
 

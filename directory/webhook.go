@@ -308,11 +308,15 @@ type WebhookStore interface {
 	// now, noting now as its RedeliveredAt; a pending one, or one whose
 	// event is no longer kept, is a Conflict.
 	RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (WebhookDelivery, error)
-	// RecoverWebhookDeliveries makes the webhook's failed deliveries made
-	// at or after since, whose events are still kept, pending and due at
-	// now, noting now as their RedeliveredAt, and ready in the order of
-	// the feed for each subject, as new ones are; it returns how many.
-	RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) (int, error)
+	// RecoverWebhookDeliveries makes the webhook's failed deliveries given
+	// up at or after since, whose events are still kept, pending and due at
+	// now, none of them ready, noting now as their RedeliveredAt; it
+	// returns the subject of each.
+	RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) ([]string, error)
+	// MakeDeliveriesReady makes ready the first pending delivery of the
+	// webhook about each of subjects that has none ready, as a finished
+	// delivery makes the next one ready.
+	MakeDeliveriesReady(ctx context.Context, webhookID string, subjects []string) error
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]WebhookAttempt, error)   // the newest limit (0: all), oldest first
@@ -685,20 +689,29 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 // (failed for WebhookGiveUpAfter) since since, whose events are still
 // kept: after an endpoint's long outage, or a fix of what made it refuse
 // some events. Each goes with its webhook-id and is retried as a
-// redelivery is; each person's go in the order of the feed, after any of
-// that person's event still to be sent. It returns how many; none is no
-// error. The trail records who asked.
+// redelivery is, for WebhookGiveUpAfter from now. Each person's go in the
+// order of the feed, one at a time, as new ones do: beside that person's
+// deliveries still pending, after the one being sent. It returns how
+// many; none is no error. The trail records who asked, when there were
+// any.
+//
+// They are made pending in one transaction, with the audit, and ready in
+// others, a few hundred people at a time, each holding up publishing
+// for a moment only, however many there are. Should the second step fail
+// (the database went away between the two), a person's recovered
+// deliveries wait until another delivery about them is recorded, or the
+// sweep looks; the error says so.
 func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID string, since time.Time) (int, error) {
-	n := 0
+	var subjects []string
 	err := s.store.Tx(ctx, func(tx Store) error {
 		w, err := tx.FindWebhook(ctx, webhookID)
 		if err != nil {
 			return err
 		}
-		if n, err = tx.RecoverWebhookDeliveries(ctx, w.ID, since, s.clock()); err != nil {
+		if subjects, err = tx.RecoverWebhookDeliveries(ctx, w.ID, since.UTC(), s.clock()); err != nil || len(subjects) == 0 {
 			return err
 		}
-		data := map[string]any{"deliveries": n}
+		data := map[string]any{"deliveries": len(subjects)}
 		if !since.IsZero() {
 			data["since"] = since.UTC()
 		}
@@ -707,7 +720,10 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 	if err != nil {
 		return 0, fmt.Errorf("send given-up deliveries again: %w", err)
 	}
-	return n, nil
+	if err := s.store.MakeDeliveriesReady(ctx, webhookID, slices.Compact(slices.Sorted(slices.Values(subjects)))); err != nil {
+		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (they will be, later): %w", len(subjects), err)
+	}
+	return len(subjects), nil
 }
 
 // WebhookDeliveries returns the webhook's newest deliveries first.

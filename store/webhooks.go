@@ -957,38 +957,45 @@ func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now tim
 	return r.delivery(), nil
 }
 
-// RecoverWebhookDeliveries makes the webhook's failed deliveries since
-// since pending again; see directory.WebhookStore. It takes the event
-// sequence's lock as a publisher does, so that no recorder finishing a
-// delivery of the same person commits meanwhile: each would look for the
-// next pending delivery of the person without seeing the other's, and
-// none would be made ready.
-func (s *Store) RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) (int, error) {
-	n := 0
-	err := s.within(ctx, func(s *Store) error {
-		if _, err := s.q.ExecContext(ctx, `UPDATE event_sequence SET last = last WHERE id = 1`); err != nil {
-			return s.dialect.wrap(err, "lock event sequence")
+// RecoverWebhookDeliveries makes the webhook's deliveries given up since
+// since pending again, none of them ready; see directory.WebhookStore.
+// It is one statement, whatever their number, and takes no lock but
+// their rows: what else runs goes on meanwhile.
+func (s *Store) RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) ([]string, error) {
+	var subjects []string
+	err := sqlx.SelectContext(ctx, s.q, &subjects, s.rebind(`UPDATE webhook_deliveries
+		SET status = 'pending', ready = FALSE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
+		WHERE webhook_id = ? AND status = 'failed' AND finished_at >= ?
+		AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
+		RETURNING subject`), now, now, webhookID, since.UTC())
+	return subjects, s.dialect.wrap(err, "recover webhook deliveries")
+}
+
+// MakeDeliveriesReady makes ready the first pending delivery of the
+// webhook about each of subjects that has no ready one, a few hundred
+// subjects a transaction. Each takes the event sequence's lock as a
+// publisher does, so that no recorder finishing a delivery about one of
+// them commits meanwhile: it would look for the next pending one without
+// seeing what this makes ready, this without seeing that it finished,
+// and neither would make the next one ready.
+func (s *Store) MakeDeliveriesReady(ctx context.Context, webhookID string, subjects []string) error {
+	for chunk := range slices.Chunk(subjects, 500) {
+		err := s.within(ctx, func(s *Store) error {
+			if _, err := s.q.ExecContext(ctx, `UPDATE event_sequence SET last = last WHERE id = 1`); err != nil {
+				return s.dialect.wrap(err, "lock event sequence")
+			}
+			pairs := make([][2]string, len(chunk))
+			for i, subject := range chunk {
+				pairs[i] = [2]string{webhookID, subject}
+			}
+			_, err := s.makeReady(ctx, pairs, nil)
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		var subjects []string
-		if err := sqlx.SelectContext(ctx, s.q, &subjects, s.rebind(`UPDATE webhook_deliveries
-			SET status = 'pending', ready = FALSE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
-			WHERE webhook_id = ? AND status = 'failed' AND created_at >= ?
-			AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
-			RETURNING subject`), now, now, webhookID, since); err != nil {
-			return s.dialect.wrap(err, "recover webhook deliveries")
-		}
-		n = len(subjects)
-		pairs := make([][2]string, 0, len(subjects))
-		for _, subject := range slices.Compact(slices.Sorted(slices.Values(subjects))) {
-			pairs = append(pairs, [2]string{webhookID, subject})
-		}
-		if len(pairs) == 0 {
-			return nil
-		}
-		_, err := s.makeReady(ctx, pairs, nil)
-		return err
-	})
-	return n, err
+	}
+	return nil
 }
 
 // FindWebhookDelivery returns one delivery.

@@ -114,8 +114,8 @@ func TestAddingAConnectionRefusesPrivateAddresses(t *testing.T) {
 	}{
 		{"http", "", idp.URL + "/metadata", []string{"refused to fetch from 127.0.0.1: plain http", "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW"}},
 		{"https", "", strings.Replace(idp.URL, "http:", "https:", 1), []string{"refused to connect to 127.0.0.1: a loopback address (127.0.0.0/8)", "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW"}},
-		{"other-loopback", "127.0.0.1/32", "https://127.0.0.2:1/metadata", []string{"refused to connect to 127.0.0.2", "ADMIT_OUTBOUND_ALLOW=127.0.0.2/32"}},
-		{"ipv6", "127.0.0.0/8", "https://[::1]:1/metadata", []string{"refused to connect to ::1", "ADMIT_OUTBOUND_ALLOW=::1/128"}},
+		{"other-loopback", "127.0.0.1/32", "https://127.0.0.2:1/metadata", []string{"refused to connect to 127.0.0.2", "add 127.0.0.2/32 to ADMIT_OUTBOUND_ALLOW"}},
+		{"ipv6", "127.0.0.0/8", "https://[::1]:1/metadata", []string{"refused to connect to ::1", "add ::1/128 to ADMIT_OUTBOUND_ALLOW"}},
 	} {
 		r := addSAML(tc.allow, tc.name, tc.url)
 		if r.code != exitError || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {

@@ -357,7 +357,7 @@ func (c *cli) webhookRedeliver(ctx context.Context, args []string) error {
 
 func (c *cli) webhookRecover(ctx context.Context, args []string) error {
 	fs := c.flags("webhook recover")
-	sinceFlag := fs.String("since", "", "only deliveries made since a date, a time or a duration back from now (72h); none: every one whose event is still kept")
+	sinceFlag := fs.String("since", "", "only deliveries given up since a date, a time or a duration back from now (72h); none: every one whose event is still kept")
 	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
 		since, err := parseSince(*sinceFlag, time.Now())
 		if err != nil {
