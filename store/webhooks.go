@@ -1025,10 +1025,14 @@ func (s *Store) FindWebhookDelivery(ctx context.Context, id string) (directory.W
 func (s *Store) FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]directory.WebhookDelivery, error) {
 	var rows []deliveryRow
 	// With each its event's type: swept with its event, a delivery has one
-	// (the LEFT JOIN only spares a listing racing the sweep).
+	// (the LEFT JOIN only spares a listing racing the sweep). Newest first
+	// by the event's id, which is time-ordered (UUIDv7): the walk is then
+	// the (webhook_id, event_id) index's, backwards. By seq, PostgreSQL
+	// read and sorted every delivery of the webhook: 365 ms for a page of
+	// 50 of 400,000, a month of a busy account's.
 	q := `SELECT d.` + strings.ReplaceAll(deliveryColumns, ", ", ", d.") + `, COALESCE(o.topic, '') AS event_type
 		FROM webhook_deliveries d LEFT JOIN outbox_messages o ON o.id = d.event_id
-		WHERE d.webhook_id = ? ORDER BY d.seq DESC LIMIT ?`
+		WHERE d.webhook_id = ? ORDER BY d.event_id DESC LIMIT ?`
 	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), webhookID, limit); err != nil {
 		return nil, s.dialect.wrap(err, "find webhook deliveries")
 	}
