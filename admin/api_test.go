@@ -369,9 +369,13 @@ func TestAPIIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bea := added.Member.Membership.ID
+		bea, beaUser := added.Member.Membership.ID, added.Member.User.ID
 		for _, tc := range []struct{ method, path string }{
 			{"GET", "/api/v1/accounts/beta"},
+			{"GET", "/api/v1/accounts/" + site.beta.ID},
+			{"GET", "/api/v1/accounts/" + site.beta.ID + "/members/" + beaUser},
+			{"GET", "/api/v1/accounts/alpha/members/" + beaUser},
+			{"DELETE", "/api/v1/accounts/" + site.alpha.ID + "/members/" + beaUser},
 			{"GET", "/api/v1/accounts/beta/members"},
 			{"POST", "/api/v1/accounts/beta/members"},
 			{"GET", "/api/v1/accounts/beta/members/" + bea},
@@ -405,10 +409,13 @@ func TestAPIIsolation(t *testing.T) {
 		if err != nil || m.Membership.Status != directory.StatusActive || m.Membership.Role != directory.RoleMember {
 			t.Errorf("bea: %+v, %v", m.Membership, err)
 		}
-		// beta's own key and the operator key do reach it.
+		// beta's own key and the operator key do reach it, by the ids
+		// events name the account and the person by too.
 		for _, key := range []string{site.keyB, site.opKey} {
-			if r := site.do(t, "GET", "/api/v1/accounts/beta/members/"+bea, key, nil); r.status != 200 {
-				t.Errorf("beta's member with a key that may: %d", r.status)
+			for _, path := range []string{"/api/v1/accounts/beta/members/" + bea, "/api/v1/accounts/" + site.beta.ID + "/members/" + beaUser} {
+				if r := site.do(t, "GET", path, key, nil); r.status != 200 || r.json(t)["id"] != bea {
+					t.Errorf("beta's member at %s with a key that may: %d %s", path, r.status, r.body)
+				}
 			}
 		}
 	})

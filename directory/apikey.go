@@ -172,7 +172,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, token string) (APIKey,
 // as for one that does not exist, so a key learns nothing of other accounts.
 var errNoAccount = NotFoundError("There is no such account.")
 
-// KeyAdmin opens the account with slug for a key, as an admin: an account
+// KeyAdmin opens the account with slug (or id) for a key, as an admin: an account
 // key reaches only its own account (any other is NotFound), an operator key
 // every account, as an owner.
 func (s *Service) KeyAdmin(ctx context.Context, k APIKey, slug string) (Admin, error) {
@@ -180,6 +180,10 @@ func (s *Service) KeyAdmin(ctx context.Context, k APIKey, slug string) (Admin, e
 		return Admin{}, errNoAccount
 	}
 	a, err := s.store.FindAccountBySlug(ctx, slug)
+	if KindOf(err) == NotFound {
+		// Or its id, as events name accounts.
+		a, err = s.store.FindAccount(ctx, slug)
+	}
 	if KindOf(err) == NotFound || (err == nil && !k.Operator() && a.ID != k.AccountID) {
 		return Admin{}, errNoAccount
 	}

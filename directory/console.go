@@ -208,7 +208,7 @@ func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (Member
 		return MemberDetail{}, err
 	}
 	d := MemberDetail{Member: m}
-	if su, err := s.store.FindSCIMUser(ctx, adm.Account.ID, id); err == nil {
+	if su, err := s.store.FindSCIMUser(ctx, adm.Account.ID, m.Membership.ID); err == nil {
 		d.ExternalID = su.Profile.ExternalID
 	} else if KindOf(err) != NotFound {
 		return MemberDetail{}, err
@@ -223,13 +223,22 @@ func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (Member
 	return d, nil
 }
 
-// findMember finds the account's member by membership id; another
-// account's is NotFound like one that does not exist.
+// findMember finds the account's member by membership id, or by user id
+// (as events name people: a platform acting on one needs no lookup
+// first); another account's is NotFound like one that does not exist.
 func (s *Service) findMember(ctx context.Context, tx Store, accountID, id string) (Member, error) {
 	if !lookupable(id) {
 		return Member{}, NotFoundError("There is no such person in this account.")
 	}
 	m, err := tx.FindMember(ctx, accountID, id)
+	if KindOf(err) == NotFound {
+		ms, merr := tx.FindMembership(ctx, accountID, id)
+		if merr == nil {
+			m, err = tx.FindMember(ctx, accountID, ms.ID)
+		} else if KindOf(merr) != NotFound {
+			return Member{}, merr
+		}
+	}
 	if KindOf(err) == NotFound {
 		return Member{}, NotFoundError("There is no such person in this account.")
 	}

@@ -46,6 +46,9 @@ type MailData struct {
 	ResetID      string `json:"reset_id,omitempty"`
 	SSOLogin     bool   `json:"sso_login,omitempty"`
 	WebhookID    string `json:"webhook_id,omitempty"`
+	// OperatorsTold: the operators were mailed too (of an endpoint they
+	// added), so an account's people may be told they were.
+	OperatorsTold bool `json:"operators_told,omitempty"`
 }
 
 // MailMessage is one email in the mail outbox.

@@ -660,6 +660,11 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 		if w, err = tx.FindWebhook(ctx, id); err != nil {
 			return err
 		}
+		// Enabling clears the failures: one failing but not disabled
+		// would then never be, however long it failed.
+		if w.DisabledAt == nil {
+			return ConflictError("the webhook is not disabled")
+		}
 		w.DisabledAt, w.DisabledReason, w.FailingSince, w.PausedUntil = nil, "", nil, nil
 		if err := tx.EnableWebhook(ctx, id); err != nil {
 			return err
@@ -678,7 +683,22 @@ func (s *Service) EnableWebhook(ctx context.Context, actor Actor, id string) (We
 // own, in its person's order, and may be in flight (sent again now, it
 // could overtake an earlier event, or go twice at once).
 func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDelivery, error) {
-	d, err := s.store.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
+	var d WebhookDelivery
+	err := s.store.Tx(ctx, func(tx Store) error {
+		found, err := tx.FindWebhookDelivery(ctx, deliveryID)
+		if err != nil {
+			return err
+		}
+		w, err := tx.FindWebhook(ctx, found.WebhookID)
+		if err != nil {
+			return err
+		}
+		if err := sendable(w); err != nil {
+			return err
+		}
+		d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
+		return err
+	})
 	if err != nil {
 		return WebhookDelivery{}, fmt.Errorf("redeliver: %w", err)
 	}
@@ -708,6 +728,9 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 		if err != nil {
 			return err
 		}
+		if err := sendable(w); err != nil {
+			return err
+		}
 		if subjects, err = tx.RecoverWebhookDeliveries(ctx, w.ID, since.UTC(), s.clock()); err != nil || len(subjects) == 0 {
 			return err
 		}
@@ -724,6 +747,16 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (they will be, later): %w", len(subjects), err)
 	}
 	return len(subjects), nil
+}
+
+// sendable refuses to send again by hand to a disabled webhook: nothing
+// goes to it until it is enabled, and a delivery queued meanwhile would
+// seem sent.
+func sendable(w Webhook) error {
+	if w.DisabledAt != nil {
+		return ConflictError("the webhook is disabled: enable it first (what waited for it is then delivered, in order), then send this again if it is still needed")
+	}
+	return nil
 }
 
 // WebhookDeliveries returns the webhook's newest deliveries first.
@@ -958,13 +991,29 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 	if err != nil {
 		return err
 	}
+	// The operators are found first: the account's people are told
+	// whether they were told too.
+	var ops []string
+	if !w.ownersOwn() {
+		found, err := tx.FindOperators(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range found {
+			ops = append(ops, o.Email)
+		}
+		if len(ops) == 0 {
+			s.log.WarnContext(ctx, "no operator to tell that a webhook was disabled (admit operator add)", "webhook_id", w.ID)
+		}
+	}
 	tell := func(mailOf string, to []string) error {
 		if toldAt != nil {
 			to = nil
 		}
 		for _, r := range to {
 			if err := tx.AddMailMessage(ctx, MailMessage{
-				ID: newID(), AccountID: mailOf, Kind: MailWebhookDisabled, Recipient: r, Data: MailData{WebhookID: w.ID},
+				ID: newID(), AccountID: mailOf, Kind: MailWebhookDisabled, Recipient: r,
+				Data:   MailData{WebhookID: w.ID, OperatorsTold: mailOf != "" && len(ops) > 0 && toldAt == nil},
 				Status: MailQueued, NextAttemptAt: now, CreatedAt: now,
 			}); err != nil {
 				return err
@@ -991,18 +1040,7 @@ func (s *Service) disableWebhook(ctx context.Context, tx Store, w Webhook, now t
 		}
 	}
 	if !w.ownersOwn() {
-		ops, err := tx.FindOperators(ctx)
-		if err != nil {
-			return err
-		}
-		var to []string
-		for _, o := range ops {
-			to = append(to, o.Email)
-		}
-		if len(to) == 0 {
-			s.log.WarnContext(ctx, "no operator to tell that a webhook was disabled (admit operator add)", "webhook_id", w.ID)
-		}
-		if err := tell("", to); err != nil {
+		if err := tell("", ops); err != nil {
 			return err
 		}
 	}

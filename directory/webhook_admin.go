@@ -79,12 +79,8 @@ func (s *Service) RotateAccountWebhookSecret(ctx context.Context, adm Admin, id 
 // again. One that is not disabled is refused: enabling clears its
 // failures, and an endpoint failing for a day would never be disabled.
 func (s *Service) EnableAccountWebhook(ctx context.Context, adm Admin, id string) (Webhook, error) {
-	w, err := s.AccountWebhook(ctx, adm, id)
-	if err != nil {
+	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
 		return Webhook{}, err
-	}
-	if w.DisabledAt == nil {
-		return Webhook{}, ConflictError("the webhook is not disabled")
 	}
 	return s.EnableWebhook(ctx, adm.Actor(), id)
 }
@@ -138,6 +134,9 @@ func (s *Service) RedeliverAccountWebhook(ctx context.Context, adm Admin, webhoo
 			return NotFoundError("no such delivery of this webhook")
 		}
 		if err != nil {
+			return err
+		}
+		if err := sendable(w); err != nil {
 			return err
 		}
 		if d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock()); err != nil {

@@ -271,6 +271,9 @@ func TestEndpointDisabled(t *testing.T) {
 				for _, m := range must[[]directory.MailMessage](t)(r.svc.Mail(ctx, a.ID, 100)) {
 					if m.Kind == directory.MailWebhookDisabled && m.Recipient == "admin@acme.example" {
 						told++
+						if !m.Data.OperatorsTold {
+							t.Error("acme's admin's notice does not say the operators were told too")
+						}
 					}
 				}
 				if told != 1 {
@@ -300,9 +303,22 @@ func TestEndpointDisabled(t *testing.T) {
 						t.Errorf("acme's trail shows the operators' endpoint: %s %s", e.Action, e.Data)
 					}
 				}
-				// Enabled again, it receives what waited.
+				// Nothing is sent again by hand while it is disabled: it
+				// would seem sent.
+				ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 1))
+				if _, err := r.svc.Redeliver(ctx, ds[0].ID); directory.KindOf(err) != directory.Conflict || !strings.Contains(err.Error(), "disabled: enable it first") {
+					t.Errorf("redeliver to the disabled endpoint: %v; want a Conflict saying to enable it first", err)
+				}
+				if _, err := r.svc.RecoverWebhook(ctx, operator, w.ID, time.Time{}); directory.KindOf(err) != directory.Conflict {
+					t.Errorf("recover the disabled endpoint's deliveries: %v; want a Conflict", err)
+				}
+				// Enabled again, it receives what waited; enabled once, it
+				// is not enabled again (that would clear its failures).
 				rc.setAnswer(nil)
 				must[directory.Webhook](t)(r.svc.EnableWebhook(ctx, operator, w.ID))
+				if _, err := r.svc.EnableWebhook(ctx, operator, w.ID); directory.KindOf(err) != directory.Conflict {
+					t.Errorf("enable an enabled webhook: %v; want a Conflict", err)
+				}
 				waitFor(t, "what waited, after enabling", 30*time.Second, func() bool {
 					r.retryNow(t, w.ID)
 					return len(rc.accepted()) >= 6

@@ -76,6 +76,8 @@ type view struct {
 	// OperatorsOwn: the mail goes to an account's people about an
 	// endpoint the operators added, whose URL they are not shown.
 	OperatorsOwn bool
+	// OperatorsTold: they were mailed too.
+	OperatorsTold bool
 }
 
 // Render returns the email for b.
@@ -150,7 +152,7 @@ func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 		case b.Webhook.PublicOnly:
 			v.WebhookPage = r.baseURL + "/admin/" + url.PathEscape(a.Slug) + "/webhooks/" + url.PathEscape(b.Webhook.ID)
 		default:
-			v.OperatorsOwn, v.Link = true, ""
+			v.OperatorsOwn, v.OperatorsTold, v.Link = true, b.Message.Data.OperatorsTold, ""
 		}
 		v.WebhookAccount = b.WebhookAccount.Title()
 		v.Subject = "A webhook of " + v.WebhookAccount + " was disabled"

@@ -88,25 +88,29 @@ func TestRenderWebhookDisabledSaysWhoEnablesIt(t *testing.T) {
 		name      string
 		body      directory.MailBody // the account's mail, or installation mail
 		hook      directory.Webhook
+		told      bool // the operators were mailed too
 		want, not []string
 	}{
 		{"an owner's, to the account's people", directory.MailBody{Account: acme, WebhookAccount: acme},
-			directory.Webhook{AccountID: acme.ID, PublicOnly: true},
+			directory.Webhook{AccountID: acme.ID, PublicOnly: true}, false,
 			[]string{"events of Acme", "an owner of Acme enables it", "https://admit.example/admin/acme/webhooks/wh1"}, []string{"admit webhook enable", "operator"}},
 		{"the operators' for an account, to its people", directory.MailBody{Account: acme, WebhookAccount: acme},
-			directory.Webhook{AccountID: acme.ID},
+			directory.Webhook{AccountID: acme.ID}, true,
 			[]string{"events of Acme", "the platform's webhook that receives them", "the platform's operators, who added it and have been told too, enable it"},
 			[]string{"https://platform.example/hooks", "admit webhook enable", "/admin/"}},
+		{"the operators' for an account, to its people, with no operator to tell", directory.MailBody{Account: acme, WebhookAccount: acme},
+			directory.Webhook{AccountID: acme.ID}, false,
+			[]string{"the platform's operators, who added it, enable it"}, []string{"told too"}},
 		{"the operators' for an account, to them", directory.MailBody{Installation: true, WebhookAccount: acme},
-			directory.Webhook{AccountID: acme.ID},
+			directory.Webhook{AccountID: acme.ID}, false,
 			[]string{"events of Acme", "an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/", "every account"}},
 		{"platform-wide, to the operators", directory.MailBody{Installation: true},
-			directory.Webhook{},
+			directory.Webhook{}, false,
 			[]string{"the events of every account", "an operator enables it", "admit webhook enable --id wh1"}, []string{"/admin/", "Acme"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.body
-			b.Message = directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "someone@acme.example"}
+			b.Message = directory.MailMessage{ID: "m1", Kind: directory.MailWebhookDisabled, Recipient: "someone@acme.example", Data: directory.MailData{OperatorsTold: tc.told}}
 			b.Webhook = tc.hook
 			b.Webhook.ID, b.Webhook.URL, b.Webhook.DisabledReason = "wh1", "https://platform.example/hooks", "the endpoint answered 410 Gone"
 			m, err := r.Render(b)
