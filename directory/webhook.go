@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -16,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/admit-dev/admit/fetch"
 )
 
 // Webhook is an endpoint the platform receives events at: an account's
@@ -500,6 +503,29 @@ func checkEventTypes(types []string) error {
 	return nil
 }
 
+// publicHost refuses a URL whose host can only be one the public client
+// never sends to (Webhook.PublicOnly): an address that is not public, or
+// localhost (RFC 6761), whatever the operators allow. Every attempt
+// would fail, after the owner was told nothing was wrong. Other names are
+// judged when they are resolved, at each attempt.
+func publicHost(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return InvalidError("the webhook URL is not a URL")
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return InvalidError(fmt.Sprintf("admit sends an account's events to public addresses only, and %s is this machine: use your endpoint's public name", host))
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		var refused *fetch.RefusedError
+		if err := (fetch.Allow{}).Check(addr); errors.As(err, &refused) {
+			return InvalidError(fmt.Sprintf("admit sends an account's events to public addresses only, and %s is %s: use your endpoint's public name or address", host, refused.Reason))
+		}
+	}
+	return nil
+}
+
 // AddWebhook adds an endpoint. seal seals its secret for the purpose it is
 // given (the secret itself is the caller's: it prints it once).
 func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, seal func(purpose string) string) (Webhook, error) {
@@ -512,6 +538,11 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 		// which a public-only endpoint never reaches: every attempt
 		// would fail, and the endpoint be disabled a day later.
 		return Webhook{}, InvalidError("a webhook URL is https:// here (plain http is only for the operators' own endpoints)")
+	}
+	if in.PublicOnly {
+		if err := publicHost(in.URL); err != nil {
+			return Webhook{}, err
+		}
 	}
 	types, err := cleanEventTypes(in.EventTypes)
 	if err != nil {

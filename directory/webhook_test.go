@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"context"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
 )
 
 // TestCleanWebhookURL is the table of webhook URLs an operator or owner
@@ -200,4 +203,49 @@ func connectsTo(rawURL string) string {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
 	return strings.ToLower(host) + " port " + port
+}
+
+// TestOwnersWebhooksOnPublicHostsOnly: an account's owners cannot add an
+// endpoint whose host can only be one admit never sends their events to
+// (an address that is not public, or localhost); the operators can, for
+// their own network. A name is judged when it is resolved, at each attempt.
+func TestOwnersWebhooksOnPublicHostsOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s})
+		a, err := svc.CreateAccount(ctx, directory.Actor{Source: directory.SourceCLI, Name: "op"}, directory.NewAccount{Slug: "acme", Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal := func(string) string { return "sealed" }
+		for _, tc := range []struct {
+			url  string
+			want string // in the refusal; "" when added
+		}{
+			{"https://127.0.0.1/hook", "127.0.0.1 is a loopback address"},
+			{"https://[::1]:8443/hook", "::1 is a loopback address"},
+			{"https://10.1.2.3/hook", "10.1.2.3 is a private address"},
+			{"https://169.254.169.254/latest", "a cloud instance metadata address"},
+			{"https://[::ffff:10.0.0.1]/hook", "::ffff:10.0.0.1 is a private address"},
+			{"https://0.0.0.0/hook", "0.0.0.0 is"},
+			{"https://localhost/hook", "localhost is this machine"},
+			{"https://LOCALHOST:9000/hook", "localhost is this machine"},
+			{"https://hooks.localhost/hook", "hooks.localhost is this machine"},
+			{"https://hooks.example/admit", ""},
+			{"https://93.184.216.34/admit", ""},
+			{"https://[2606:2800:220:1:248:1893:25c8:1946]/admit", ""},
+		} {
+			_, err := svc.AddWebhook(ctx, directory.Actor{Source: directory.SourceCLI, Name: "op"}, directory.NewWebhook{AccountID: a.ID, URL: tc.url, PublicOnly: true}, seal)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%s: %v; want it added", tc.url, err)
+			case tc.want != "" && (directory.KindOf(err) != directory.Invalid || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%s: %v; want it refused, saying %q", tc.url, err, tc.want)
+			}
+		}
+		// The operators' own may lead into their network.
+		if _, err := svc.AddWebhook(ctx, directory.Actor{Source: directory.SourceCLI, Name: "op"}, directory.NewWebhook{AccountID: a.ID, URL: "https://10.1.2.3/hook"}, seal); err != nil {
+			t.Errorf("the operators' endpoint on a private address: %v; want it added", err)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/directory/dnstest"
 	"github.com/admit-dev/admit/events"
 	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/store/storetest"
@@ -638,14 +640,16 @@ func TestAttemptErrorsSayNoMoreThanTheOwnerMayKnow(t *testing.T) {
 		closed, _ := r.webhook(t, "http://127.0.0.1:1/hook", a.ID) // allowed, nothing listens
 		// An owner's, by name: that the name leads to a refused address
 		// reads as no answer, or owners would learn which names exist.
-		named := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://localhost:1/hook", PublicOnly: true},
+		dns := dnstest.Start(t)
+		dns.SetAddrs("internal.acme.test", netip.MustParseAddr("127.0.0.1"))
+		named := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://internal.acme.test:1/hook", PublicOnly: true},
 			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
 		scimCreates(t, r.svc, a, "p", 1)
 		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
 		check(t, err)
 		var logs strings.Builder
 		cfg := r.config()
-		cfg.PublicClient = fetch.New(fetch.Config{})
+		cfg.PublicClient = fetch.New(fetch.Config{Resolver: dns.Resolver()})
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		w := events.NewWorker(cfg)
 		for _, d := range leased {
@@ -723,8 +727,7 @@ func TestOwnersEndpointsReachPublicAddressesOnly(t *testing.T) {
 		// https, as an owner's must be: the address is refused before any
 		// handshake (the allowed client would try one, and fail on this
 		// plain-http receiver, which says something else).
-		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://" + rc.Listener.Addr().String() + "/owners", PublicOnly: true},
-			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		owners := r.keptOwnersWebhook(t, s, a.ID, "https://"+rc.Listener.Addr().String()+"/owners")
 		r.start(t, func(c *events.Config) { c.PublicClient = fetch.New(fetch.Config{}) })
 		scimCreates(t, r.svc, a, "p", 1)
 		waitFor(t, "the operators' endpoint", 10*time.Second, func() bool { return len(rc.accepted()) >= 2 })
@@ -750,8 +753,7 @@ func TestOwnersEndpointsNeedThePublicClient(t *testing.T) {
 		rc := newReceiver(t)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		operators, _ := r.webhook(t, rc.URL+"/operators", a.ID)
-		owners := must[directory.Webhook](t)(r.svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://" + rc.Listener.Addr().String() + "/owners", PublicOnly: true},
-			func(purpose string) string { return r.sealer.Seal([]byte(events.NewSecret()), purpose) }))
+		owners := r.keptOwnersWebhook(t, s, a.ID, "https://"+rc.Listener.Addr().String()+"/owners")
 		scimCreates(t, r.svc, a, "p", 1)
 		_, leased, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
 		check(t, err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/admit-dev/admit/certs"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/events"
@@ -169,6 +171,21 @@ func (r *rig) webhook(t testing.TB, url, accountID string, types ...string) (dir
 		t.Fatal(err)
 	}
 	return w, secret
+}
+
+// keptOwnersWebhook stores an owner's endpoint at url as one was kept
+// before admit refused, when it is added, an address no owner's endpoint
+// may reach: a worker must still refuse it at each attempt, as it must a
+// name that comes to resolve to such an address.
+func (r *rig) keptOwnersWebhook(t testing.TB, s *store.Store, accountID, url string) directory.Webhook {
+	t.Helper()
+	now := r.clk.Now()
+	w := directory.Webhook{ID: uuid.Must(uuid.NewV7()).String(), AccountID: accountID, URL: url, CreatedAt: now, UpdatedAt: now, PublicOnly: true}
+	w.Secret = r.sealer.Seal([]byte(events.NewSecret()), directory.WebhookSecretPurpose(w.ID))
+	if err := s.CreateWebhook(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // received is one request a receiver got.

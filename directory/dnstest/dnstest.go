@@ -1,12 +1,14 @@
 // Package dnstest runs a real DNS server (miekg/dns) on a loopback port
-// for tests of domain verification: it answers TXT queries from records a
-// test sets, NXDOMAIN for names it does not know, and nothing at all for
-// names a test silences (to exercise a resolver that does not answer).
+// for tests of domain verification and of where admit connects: it answers
+// TXT, A and AAAA queries from records a test sets, NXDOMAIN for names it
+// does not know, and nothing at all for names a test silences (to exercise
+// a resolver that does not answer).
 package dnstest
 
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -21,13 +23,14 @@ type Server struct {
 
 	mu     sync.Mutex
 	txt    map[string][]string // fully qualified, lowercased name -> records
+	addrs  map[string][]netip.Addr
 	silent map[string]bool
 }
 
 // Start runs a server until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{txt: map[string][]string{}, silent: map[string]bool{}}
+	s := &Server{txt: map[string][]string{}, addrs: map[string][]netip.Addr{}, silent: map[string]bool{}}
 	// UDP and TCP share the port. The port the system gave UDP may be
 	// taken for TCP (by another test's connection, on a busy machine):
 	// then try another.
@@ -66,6 +69,13 @@ func (s *Server) SetTXT(name string, records ...string) {
 	s.txt[dns.Fqdn(strings.ToLower(name))] = records
 }
 
+// SetAddrs replaces the addresses of name (A and AAAA records).
+func (s *Server) SetAddrs(name string, addrs ...netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addrs[dns.Fqdn(strings.ToLower(name))] = addrs
+}
+
 // Silence makes the server drop every query for name.
 func (s *Server) Silence(name string) {
 	s.mu.Lock()
@@ -92,7 +102,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
 	s.mu.Lock()
-	records, known := s.txt[name]
+	records, hasTXT := s.txt[name]
+	addrs, hasAddrs := s.addrs[name]
+	known := hasTXT || hasAddrs
 	silent := s.silent[name]
 	s.mu.Unlock()
 	if silent {
@@ -110,6 +122,16 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
 				Txt: chunks(r),
 			})
+		}
+	case q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA:
+		hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 60}
+		for _, a := range addrs {
+			switch {
+			case q.Qtype == dns.TypeA && a.Is4():
+				m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
+			case q.Qtype == dns.TypeAAAA && a.Is6():
+				m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+			}
 		}
 	}
 	_ = w.WriteMsg(m)
