@@ -109,14 +109,17 @@ func toWebhook(w directory.Webhook) webhookJSON {
 }
 
 type webhookDeliveryJSON struct {
-	ID         string     `json:"id"`
-	EventID    string     `json:"event_id"`
-	EventType  string     `json:"event_type"`
-	Status     string     `json:"status"` // pending, delivered, failed
-	NextTry    *time.Time `json:"next_attempt_at"`
-	LastStatus int        `json:"last_status"`
-	LastError  string     `json:"last_error,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
+	ID        string     `json:"id"`
+	EventID   string     `json:"event_id"`
+	EventType string     `json:"event_type"`
+	Status    string     `json:"status"` // pending, delivered, failed
+	NextTry   *time.Time `json:"next_attempt_at"`
+	// Waiting: what a pending delivery held back waits for (then not
+	// sent at next_attempt_at).
+	Waiting    string    `json:"waiting,omitempty"`
+	LastStatus int       `json:"last_status"`
+	LastError  string    `json:"last_error,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 	// RedeliveredAt: when it was last sent again by hand.
 	RedeliveredAt *time.Time           `json:"redelivered_at,omitempty"`
 	Attempts      []webhookAttemptJSON `json:"attempts"`
@@ -130,7 +133,7 @@ type webhookAttemptJSON struct {
 }
 
 func toWebhookDelivery(d directory.DeliveryWithAttempts) webhookDeliveryJSON {
-	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), LastStatus: d.LastStatus, LastError: d.LastError,
+	out := webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), Waiting: d.Waiting, LastStatus: d.LastStatus, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, RedeliveredAt: d.RedeliveredAt, Attempts: make([]webhookAttemptJSON, len(d.Log))}
 	if d.Status == directory.DeliveryPending {
 		out.NextTry = &d.NextAttemptAt

@@ -124,10 +124,13 @@ const (
 
 // WebhookDelivery is one event for one webhook.
 type WebhookDelivery struct {
-	ID            string
-	WebhookID     string
-	EventID       string // the webhook-id header: the same on every attempt
-	EventType     string // only where deliveries are listed (WebhookDeliveries)
+	ID        string
+	WebhookID string
+	EventID   string // the webhook-id header: the same on every attempt
+	EventType string // only where deliveries are listed (WebhookDeliveries)
+	// Ready: the first pending delivery of its webhook about its subject,
+	// the one that may be sent; only where deliveries are listed.
+	Ready         bool
 	Seq           int64
 	Subject       string
 	Status        DeliveryStatus
@@ -154,6 +157,24 @@ type WebhookDelivery struct {
 	Webhook     Webhook
 	LeasedUntil time.Time
 	EventAt     time.Time
+}
+
+// Waiting says what a pending delivery of w waits for, when it is not its
+// next attempt's time: "" when it is sent at NextAttemptAt (or is being
+// sent, or is not pending). A delivery held back is not sent at that
+// time, which has then often passed.
+func (d WebhookDelivery) Waiting(w Webhook, now time.Time) string {
+	switch {
+	case d.Status != DeliveryPending:
+		return ""
+	case w.DisabledAt != nil:
+		return "waits for the webhook to be enabled"
+	case w.Paused(now):
+		return "waits until " + w.PausedUntil.UTC().Format(time.RFC3339) + ", as the endpoint asked (Retry-After)"
+	case !d.Ready:
+		return "waits for an earlier event about the same person"
+	}
+	return ""
 }
 
 // WebhookAttempt is one try of a delivery.

@@ -88,7 +88,8 @@ func (s *Service) EnableAccountWebhook(ctx context.Context, adm Admin, id string
 // DeliveryWithAttempts is a delivery with its latest attempts.
 type DeliveryWithAttempts struct {
 	WebhookDelivery
-	Log []WebhookAttempt // the newest AttemptsShown attempts, oldest first
+	Log     []WebhookAttempt // the newest AttemptsShown attempts, oldest first
+	Waiting string           // see WebhookDelivery.Waiting
 }
 
 // AttemptsShown bounds the attempts listed with each delivery in the
@@ -99,7 +100,8 @@ const AttemptsShown = 25
 // AccountWebhookDeliveries returns the newest deliveries (up to limit) of
 // one of the account's webhooks, each with its attempts.
 func (s *Service) AccountWebhookDeliveries(ctx context.Context, adm Admin, id string, limit int) ([]DeliveryWithAttempts, error) {
-	if _, err := s.AccountWebhook(ctx, adm, id); err != nil {
+	w, err := s.AccountWebhook(ctx, adm, id)
+	if err != nil {
 		return nil, err
 	}
 	ds, err := s.WebhookDeliveries(ctx, id, limit)
@@ -112,7 +114,7 @@ func (s *Service) AccountWebhookDeliveries(ctx context.Context, adm Admin, id st
 		if err != nil {
 			return nil, err
 		}
-		out[i] = DeliveryWithAttempts{WebhookDelivery: d, Log: as}
+		out[i] = DeliveryWithAttempts{WebhookDelivery: d, Log: as, Waiting: d.Waiting(w, s.clock())}
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -248,4 +249,30 @@ func TestOwnersWebhooksOnPublicHostsOnly(t *testing.T) {
 			t.Errorf("the operators' endpoint on a private address: %v; want it added", err)
 		}
 	})
+}
+
+// TestDeliveryWaiting is the table of what a pending delivery waits for,
+// when not its next attempt's time.
+func TestDeliveryWaiting(t *testing.T) {
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	later, earlier := now.Add(time.Hour), now.Add(-time.Hour)
+	for _, tc := range []struct {
+		name string
+		d    directory.WebhookDelivery
+		w    directory.Webhook
+		want string
+	}{
+		{"ready", directory.WebhookDelivery{Status: directory.DeliveryPending, Ready: true, NextAttemptAt: earlier}, directory.Webhook{}, ""},
+		{"ready, retried later", directory.WebhookDelivery{Status: directory.DeliveryPending, Ready: true, NextAttemptAt: later}, directory.Webhook{}, ""},
+		{"behind the person's earlier event", directory.WebhookDelivery{Status: directory.DeliveryPending, NextAttemptAt: earlier}, directory.Webhook{}, "waits for an earlier event about the same person"},
+		{"paused", directory.WebhookDelivery{Status: directory.DeliveryPending, Ready: true}, directory.Webhook{PausedUntil: &later}, "waits until 2026-12-03T10:00:00Z, as the endpoint asked (Retry-After)"},
+		{"a pause over", directory.WebhookDelivery{Status: directory.DeliveryPending, Ready: true}, directory.Webhook{PausedUntil: &earlier}, ""},
+		{"disabled, and paused, and behind", directory.WebhookDelivery{Status: directory.DeliveryPending}, directory.Webhook{DisabledAt: &earlier, PausedUntil: &later}, "waits for the webhook to be enabled"},
+		{"delivered", directory.WebhookDelivery{Status: directory.DeliveryDelivered}, directory.Webhook{DisabledAt: &earlier}, ""},
+		{"given up", directory.WebhookDelivery{Status: directory.DeliveryFailed}, directory.Webhook{}, ""},
+	} {
+		if got := tc.d.Waiting(tc.w, now); got != tc.want {
+			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -112,6 +113,21 @@ func TestReceiverDownReceivesEverythingInPersonOrder(t *testing.T) {
 		hook := must[directory.Webhook](t)(r.svc.Webhook(ctx, w.ID))
 		if hook.DisabledAt != nil || hook.FailingSince == nil {
 			t.Fatalf("after an hour down: disabled %v, failing since %v; want failing, not disabled", hook.DisabledAt, hook.FailingSince)
+		}
+		// Each person's first event is retried; the others say they wait
+		// for it, not a time long past.
+		tried := map[string]int{}
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 100)) {
+			switch waiting := d.Waiting(hook, clk.Now()); waiting {
+			case "":
+				tried[d.Subject]++
+			case "waits for an earlier event about the same person":
+			default:
+				t.Errorf("delivery %s: %q", d.ID, waiting)
+			}
+		}
+		if len(tried) != 5 || slices.ContainsFunc(slices.Collect(maps.Values(tried)), func(n int) bool { return n != 1 }) {
+			t.Errorf("deliveries not waiting, by person: %v; want one for each of the 5", tried)
 		}
 		rc.setAnswer(nil)
 		// Every event published first (under load the worker may still

@@ -613,9 +613,10 @@ type deliveryRow struct {
 	FinishedAt       sql.NullTime `db:"finished_at"`
 	RedeliveredAt    sql.NullTime `db:"redelivered_at"`
 	RedeliveredAfter int          `db:"redelivered_after"`
-	// EventType is read only where deliveries are listed (the outbox's
-	// topic): the worker has no use for it.
+	// EventType and Ready are read only where deliveries are listed (the
+	// outbox's topic; the ready flag): the worker has no use for them.
 	EventType string `db:"event_type"`
+	Ready     bool   `db:"ready"`
 }
 
 const deliveryColumns = `id, webhook_id, event_id, seq, subject, status, attempts, next_attempt_at, last_status, last_error, created_at, finished_at, redelivered_at, redelivered_after`
@@ -625,7 +626,7 @@ func (r deliveryRow) delivery() directory.WebhookDelivery {
 		ID: r.ID, WebhookID: r.WebhookID, EventID: r.EventID, Seq: r.Seq, Subject: r.Subject, Status: directory.DeliveryStatus(r.Status),
 		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastStatus: r.LastStatus, LastError: r.LastError,
 		CreatedAt: r.CreatedAt.UTC(), FinishedAt: optionalTime(r.FinishedAt), RedeliveredAt: optionalTime(r.RedeliveredAt),
-		RedeliveredAfter: r.RedeliveredAfter, EventType: r.EventType,
+		RedeliveredAfter: r.RedeliveredAfter, EventType: r.EventType, Ready: r.Ready,
 	}
 }
 
@@ -1030,7 +1031,7 @@ func (s *Store) FindWebhookDeliveries(ctx context.Context, webhookID string, lim
 	// the (webhook_id, event_id) index's, backwards. By seq, PostgreSQL
 	// read and sorted every delivery of the webhook: 365 ms for a page of
 	// 50 of 400,000, a month of a busy account's.
-	q := `SELECT d.` + strings.ReplaceAll(deliveryColumns, ", ", ", d.") + `, COALESCE(o.topic, '') AS event_type
+	q := `SELECT d.` + strings.ReplaceAll(deliveryColumns, ", ", ", d.") + `, d.ready, COALESCE(o.topic, '') AS event_type
 		FROM webhook_deliveries d LEFT JOIN outbox_messages o ON o.id = d.event_id
 		WHERE d.webhook_id = ? ORDER BY d.event_id DESC LIMIT ?`
 	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), webhookID, limit); err != nil {

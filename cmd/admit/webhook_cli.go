@@ -280,14 +280,18 @@ func (c *cli) webhookTests(ctx context.Context, args []string) error {
 }
 
 type webhookDeliveryJSON struct {
-	ID         string               `json:"id"`
-	EventID    string               `json:"event_id"`
-	EventType  string               `json:"event_type"`
-	Status     string               `json:"status"`
-	Attempts   []webhookAttemptJSON `json:"attempts"`
-	NextTry    string               `json:"next_attempt_at,omitempty"`
-	LastStatus int                  `json:"last_status"`
-	LastError  string               `json:"last_error,omitempty"`
+	ID        string               `json:"id"`
+	EventID   string               `json:"event_id"`
+	EventType string               `json:"event_type"`
+	Status    string               `json:"status"`
+	Attempts  []webhookAttemptJSON `json:"attempts"`
+	NextTry   string               `json:"next_attempt_at,omitempty"`
+	Waiting   string               `json:"waiting,omitempty"`
+	CreatedAt string               `json:"created_at"`
+	// RedeliveredAt: when it was last sent again by hand or recovered.
+	RedeliveredAt string `json:"redelivered_at,omitempty"`
+	LastStatus    int    `json:"last_status"`
+	LastError     string `json:"last_error,omitempty"`
 }
 
 type webhookAttemptJSON struct {
@@ -301,7 +305,8 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 	fs := c.flags("webhook deliveries")
 	limit := fs.Int("limit", 20, "at most this many deliveries, newest first (1 to 1000)")
 	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
-		if _, err := svc.Webhook(ctx, id); err != nil {
+		w, err := svc.Webhook(ctx, id)
+		if err != nil {
 			return err
 		}
 		ds, err := svc.WebhookDeliveries(ctx, id, *limit)
@@ -315,12 +320,19 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			out[i] = webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), Attempts: []webhookAttemptJSON{}, LastStatus: d.LastStatus, LastError: d.LastError}
+			out[i] = webhookDeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: string(d.Status), Attempts: []webhookAttemptJSON{},
+				LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt.Format(time.RFC3339), Waiting: d.Waiting(w, time.Now())}
 			if d.Status == directory.DeliveryPending {
 				out[i].NextTry = d.NextAttemptAt.Format(time.RFC3339)
 			}
+			if d.RedeliveredAt != nil {
+				out[i].RedeliveredAt = d.RedeliveredAt.Format(time.RFC3339)
+			}
 			fmt.Fprintf(&text, "%s  %s %s  %s after %d attempt%s", d.ID, d.EventType, d.EventID, d.Status, len(attempts), plural(len(attempts)))
-			if out[i].NextTry != "" {
+			switch {
+			case out[i].Waiting != "":
+				fmt.Fprintf(&text, ", %s", out[i].Waiting)
+			case out[i].NextTry != "":
 				fmt.Fprintf(&text, ", next at %s", out[i].NextTry)
 			}
 			text.WriteString("\n")
@@ -330,7 +342,11 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 				if a.Status != 0 {
 					status = strconv.Itoa(a.Status)
 				}
-				fmt.Fprintf(&text, "    %s  %-9s %5dms  %s\n", a.At.Format(time.RFC3339), status, a.Duration.Milliseconds(), oneLine(a.Error))
+				took := "" // no answer: how long it waited says nothing
+				if a.Status != 0 {
+					took = fmt.Sprintf("%dms", a.Duration.Milliseconds())
+				}
+				fmt.Fprintf(&text, "    %s  %-9s %7s  %s\n", a.At.Format(time.RFC3339), status, took, oneLine(a.Error))
 			}
 		}
 		if len(ds) == 0 {

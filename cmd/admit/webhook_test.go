@@ -132,6 +132,9 @@ func TestWebhookCommands(t *testing.T) {
 		if len(ds[0].Attempts) != 1 || ds[0].Attempts[0].Status != 200 {
 			t.Errorf("attempts %+v; want one answered 200", ds[0].Attempts)
 		}
+		if ds[0].CreatedAt == "" || ds[0].Waiting != "" {
+			t.Errorf("delivery %+v; want when it was made, and nothing waited for", ds[0])
+		}
 		if types := []string{ds[0].EventType, ds[1].EventType}; !slices.Contains(types, "user.created") || !slices.Contains(types, "membership.created") {
 			t.Errorf("deliveries of event types %q; want user.created and membership.created", types)
 		}
