@@ -67,6 +67,10 @@ func validateSlug(slug string) string {
 		return fmt.Sprintf("slug %q must be 2 to 63 lowercase letters, digits or hyphens, starting and ending with a letter or digit", slug)
 	case slices.Contains(reservedSlugs, slug):
 		return fmt.Sprintf("slug %q is reserved; choose another", slug)
+	case isID(slug):
+		// The API takes an account's id in place of its slug: one written
+		// as another's id would stand for it there.
+		return fmt.Sprintf("slug %q is written as an id; choose another", slug)
 	}
 	return ""
 }

@@ -179,10 +179,15 @@ func (s *Service) KeyAdmin(ctx context.Context, k APIKey, slug string) (Admin, e
 	if !lookupable(slug) {
 		return Admin{}, errNoAccount
 	}
-	a, err := s.store.FindAccountBySlug(ctx, slug)
-	if KindOf(err) == NotFound {
-		// Or its id, as events name accounts.
+	// Its id, as events name accounts, or its slug (which may no longer
+	// be written as an id, so the two do not meet).
+	var a Account
+	err := NotFoundError("")
+	if isID(slug) {
 		a, err = s.store.FindAccount(ctx, slug)
+	}
+	if KindOf(err) == NotFound {
+		a, err = s.store.FindAccountBySlug(ctx, slug)
 	}
 	if KindOf(err) == NotFound || (err == nil && !k.Operator() && a.ID != k.AccountID) {
 		return Admin{}, errNoAccount

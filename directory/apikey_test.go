@@ -231,3 +231,39 @@ func TestAuditTrailPages(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountIDInPlaceOfSlug: a key opens an account by its id as by its
+// slug (events name accounts by id); a slug may not be written as an id,
+// and one that was (kept from before) does not stand for the account whose
+// id it is.
+func TestAccountIDInPlaceOfSlug(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		alpha := mustAccount(t, svc, "alpha")
+		if _, err := svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: alpha.ID, Name: "Shadow"}); directory.KindOf(err) != directory.Invalid || !strings.Contains(err.Error(), "written as an id") {
+			t.Errorf("a slug written as alpha's id: %v; want it refused", err)
+		}
+		now := time.Now().UTC()
+		shadow := directory.Account{ID: "0193e1b0-0000-7000-8000-000000000001", Slug: alpha.ID, Name: "Shadow", CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateAccount(ctx, shadow); err != nil {
+			t.Fatal(err)
+		}
+		_, op, err := svc.CreateAPIKey(ctx, "", operator, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, own, err := svc.CreateAPIKey(ctx, alpha.ID, operator, "alpha's")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, key string
+			k         directory.APIKey
+		}{{"the operator key", "alpha", op}, {"the operator key", alpha.ID, op}, {"alpha's key", "alpha", own}, {"alpha's key", alpha.ID, own}} {
+			if adm, err := svc.KeyAdmin(ctx, tc.k, tc.key); err != nil || adm.Account.ID != alpha.ID {
+				t.Errorf("%s on %s: account %q, %v; want alpha", tc.name, tc.key, adm.Account.Slug, err)
+			}
+		}
+	})
+}

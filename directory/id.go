@@ -8,3 +8,9 @@ import "github.com/google/uuid"
 func newID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
+
+// isID reports whether s is written as an id (a UUID).
+func isID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type Service struct {
 	deviceKey []byte
 	// maxListedMembers bounds the members of a page of groups.
 	maxListedMembers int
+	refusedAddress   func(netip.Addr) string
 	now              func() time.Time
 	log              *slog.Logger
 }
@@ -45,13 +47,18 @@ type Config struct {
 	// MaxListedMembers bounds the members one page of a SCIM group listing
 	// carries; default DefaultMaxListedMembers. Tests make it small.
 	MaxListedMembers int
-	Now              func() time.Time
-	Logger           *slog.Logger
+	// RefusedAddress says why an account's owners' webhooks may not reach
+	// addr ("" when they may): the outbound client's own rule, which the
+	// wiring passes in, so that an owner cannot add an endpoint written as
+	// such an address (see AddWebhook). Nil refuses none by address.
+	RefusedAddress func(addr netip.Addr) string
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, maxListedMembers: cfg.MaxListedMembers, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, maxListedMembers: cfg.MaxListedMembers, refusedAddress: cfg.RefusedAddress, now: cfg.Now, log: cfg.Logger}
 	if s.maxListedMembers <= 0 {
 		s.maxListedMembers = DefaultMaxListedMembers
 	}

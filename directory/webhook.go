@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -17,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
-
-	"github.com/admit-dev/admit/fetch"
 )
 
 // Webhook is an endpoint the platform receives events at: an account's
@@ -525,26 +522,50 @@ func checkEventTypes(types []string) error {
 }
 
 // publicHost refuses a URL whose host can only be one the public client
-// never sends to (Webhook.PublicOnly): an address that is not public, or
-// localhost (RFC 6761), whatever the operators allow. Every attempt
-// would fail, after the owner was told nothing was wrong. Other names are
-// judged when they are resolved, at each attempt.
-func publicHost(rawURL string) error {
+// never sends to (Webhook.PublicOnly), whatever the operators allow: an
+// address that is not public (by the rule Config.RefusedAddress passes
+// in), an address with an interface zone, one in a form a resolver reads
+// as an address (127.1, 0x7f000001: no public name ends in a numeric
+// label), or localhost (RFC 6761). Every attempt would fail, after the
+// owner was told nothing was wrong. Other names are judged when they are
+// resolved, at each attempt.
+func (s *Service) publicHost(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return InvalidError("the webhook URL is not a URL")
 	}
-	host := u.Hostname()
+	host := strings.ToLower(u.Hostname())
+	refuse := func(what string) error {
+		return InvalidError(fmt.Sprintf("admit sends an account's events to public addresses only, and %s is %s: use your endpoint's public name or address", host, what))
+	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return InvalidError(fmt.Sprintf("admit sends an account's events to public addresses only, and %s is this machine: use your endpoint's public name", host))
+		return refuse("this machine")
+	}
+	if strings.Contains(host, "%") {
+		return refuse("an address on one of this machine's interfaces")
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
-		var refused *fetch.RefusedError
-		if err := (fetch.Allow{}).Check(addr); errors.As(err, &refused) {
-			return InvalidError(fmt.Sprintf("admit sends an account's events to public addresses only, and %s is %s: use your endpoint's public name or address", host, refused.Reason))
+		if s.refusedAddress != nil {
+			if reason := s.refusedAddress(addr); reason != "" {
+				return refuse(reason)
+			}
 		}
+		return nil
+	}
+	labels := strings.Split(host, ".")
+	if last := labels[len(labels)-1]; numericLabel(last) {
+		return refuse("an address in a form admit does not send to (write a public address as four decimal numbers)")
 	}
 	return nil
+}
+
+// numericLabel reports whether a host name's label is a number (decimal,
+// octal or 0x hex), as resolvers read 127.1 or 2130706433: an address.
+func numericLabel(label string) bool {
+	if hex, ok := strings.CutPrefix(label, "0x"); ok {
+		return strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	return label != "" && strings.Trim(label, "0123456789") == ""
 }
 
 // AddWebhook adds an endpoint. seal seals its secret for the purpose it is
@@ -561,7 +582,7 @@ func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, se
 		return Webhook{}, InvalidError("a webhook URL is https:// here (plain http is only for the operators' own endpoints)")
 	}
 	if in.PublicOnly {
-		if err := publicHost(in.URL); err != nil {
+		if err := s.publicHost(in.URL); err != nil {
 			return Webhook{}, err
 		}
 	}

@@ -138,7 +138,12 @@ func (s *Service) RedeliverAccountWebhook(ctx context.Context, adm Admin, webhoo
 		if err != nil {
 			return err
 		}
-		if err := sendable(w); err != nil {
+		// Read again here: it may have been disabled since.
+		cur, err := tx.FindWebhook(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		if err := sendable(cur); err != nil {
 			return err
 		}
 		if d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock()); err != nil {

@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -213,7 +215,15 @@ func connectsTo(rawURL string) string {
 func TestOwnersWebhooksOnPublicHostsOnly(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc := directory.NewService(directory.Config{Store: s})
+		// The guarded client's rule, as the wiring passes it in.
+		refused := func(addr netip.Addr) string {
+			var r *fetch.RefusedError
+			if errors.As(fetch.Allow{}.Check(addr), &r) {
+				return r.Reason
+			}
+			return ""
+		}
+		svc := directory.NewService(directory.Config{Store: s, RefusedAddress: refused})
 		a, err := svc.CreateAccount(ctx, directory.Actor{Source: directory.SourceCLI, Name: "op"}, directory.NewAccount{Slug: "acme", Name: "Acme"})
 		if err != nil {
 			t.Fatal(err)
@@ -232,6 +242,15 @@ func TestOwnersWebhooksOnPublicHostsOnly(t *testing.T) {
 			{"https://localhost/hook", "localhost is this machine"},
 			{"https://LOCALHOST:9000/hook", "localhost is this machine"},
 			{"https://hooks.localhost/hook", "hooks.localhost is this machine"},
+			{"https://localhost./hook", "without a final dot"},
+			{"https://127.1/hook", "127.1 is an address in a form"},
+			{"https://0x7f.1/hook", "0x7f.1 is an address in a form"},
+			{"https://2130706433/hook", "2130706433 is an address in a form"},
+			{"https://0177.0.0.1/hook", "0177.0.0.1 is an address in a form"},
+			{"https://0x7f000001/hook", "0x7f000001 is an address in a form"},
+			{"https://[2606:4700::1%25eth0]/hook", "is an address on one of this machine's interfaces"},
+			{"https://hooks.2026.example/admit", ""},
+			{"https://1password.example/admit", ""},
 			{"https://hooks.example/admit", ""},
 			{"https://93.184.216.34/admit", ""},
 			{"https://[2606:2800:220:1:248:1893:25c8:1946]/admit", ""},

@@ -3,6 +3,7 @@ package events_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,9 @@ var pythonSnippet = regexp.MustCompile("(?s)```python\n(.*?)```")
 // TestVerificationSnippetWithoutALibrary runs the Python verification in
 // docs/events.md, as a receiver would copy it, on requests admit signs:
 // with the current secret and with the one rotated out during the
-// overlap, and not a changed body, a stale timestamp or another secret.
+// overlap, and not a changed body, a stale timestamp, another secret, or
+// headers missing or malformed (which must not raise: a 500 the sender
+// could cause).
 func TestVerificationSnippetWithoutALibrary(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
@@ -59,6 +62,16 @@ for case in json.load(sys.stdin):
 		return request{Secret: secret, Body: received, Headers: map[string]string{
 			"webhook-id": "0193e1c2-7a11-7f00-8c3d-4e5f6a7b8c9d", "webhook-timestamp": fmt.Sprint(at.Unix()), "webhook-signature": sig}}
 	}
+	with := func(r request, header, value string) request {
+		r.Headers = maps.Clone(r.Headers)
+		r.Headers[header] = value
+		return r
+	}
+	without := func(r request, header string) request {
+		r.Headers = maps.Clone(r.Headers)
+		delete(r.Headers, header)
+		return r
+	}
 	now := time.Now()
 	cases := []struct {
 		name string
@@ -70,6 +83,9 @@ for case in json.load(sys.stdin):
 		{"a changed body", signed(current, now, strings.Replace(body, "ann@", "eve@", 1)), "False"},
 		{"a timestamp 10 minutes old", signed(current, now.Add(-10*time.Minute), body), "False"},
 		{"another secret", signed(other, now, body), "False"},
+		{"no signature", without(signed(current, now, body), "webhook-signature"), "False"},
+		{"a timestamp that is not a number", with(signed(current, now, body), "webhook-timestamp", "soon"), "False"},
+		{"a signature that is not ASCII", with(signed(current, now, body), "webhook-signature", "v1,é"), "False"},
 	}
 	reqs := make([]request, len(cases))
 	for i, tc := range cases {

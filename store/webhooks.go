@@ -980,11 +980,12 @@ func (s *Store) RecoverWebhookDeliveries(ctx context.Context, webhookID string, 
 // seeing what this makes ready, this without seeing that it finished,
 // and neither would make the next one ready.
 func (s *Store) MakeDeliveriesReady(ctx context.Context, webhookID string, subjects []string) error {
-	// Thousands of deliveries made pending at once leave PostgreSQL's
-	// statistics saying there are none: it then looked through every
-	// pending delivery of the webhook for each chunk (a tenth of a second
-	// each, with publishers waiting, for 100,000 recovered), where with
-	// them counted it finds a chunk's in a millisecond.
+	// Deliveries of a thousand people or more made pending at once leave
+	// PostgreSQL's statistics saying there are none: it then looked
+	// through every pending delivery of the webhook for each chunk (a
+	// tenth of a second each, with publishers waiting, for 100,000
+	// recovered), where with them counted it finds a chunk's in a
+	// millisecond.
 	if len(subjects) >= 1000 && s.Dialect() == "postgres" {
 		if _, err := s.q.ExecContext(ctx, `ANALYZE webhook_deliveries`); err != nil {
 			return s.dialect.wrap(err, "analyze webhook deliveries")

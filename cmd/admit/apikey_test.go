@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -60,6 +61,11 @@ func TestAPIKeyEndToEnd(t *testing.T) {
 		}
 		if status, a := call(op["key"].(string), "POST", "/api/v1/accounts", `{"slug":"globex","name":"Globex"}`); status != 201 || a["slug"] != "globex" {
 			t.Errorf("operator key creates an account: %d %v", status, a)
+		}
+		// The server passes the guarded client's rule to the directory:
+		// an owners' webhook at a private address is refused when added.
+		if status, p := call(op["key"].(string), "POST", "/api/v1/accounts/acme/webhooks", `{"url":"https://10.1.2.3/hooks"}`); status != 400 || !strings.Contains(fmt.Sprint(p["detail"]), "10.1.2.3 is a private address") {
+			t.Errorf("an owners' webhook at a private address: %d %v; want 400 saying why", status, p)
 		}
 		keys := decode[[]map[string]any](t, cli("api-key", "list", "--account", "acme", "--json"))
 		if len(keys) != 2 || keys[0]["key"] != nil || keys[0]["last_used_at"] == nil {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -192,6 +193,17 @@ func (c Config) Fetch(log *slog.Logger) *outbound.Client {
 	// Validate has refused a list that does not parse.
 	allow, _ := outbound.ParseAllow(c.OutboundAllow)
 	return outbound.New(outbound.Config{Allow: allow, Logger: log})
+}
+
+// refusedAddress is the guarded client's rule for the endpoints an
+// account's owners add (with nothing allowed), for the directory, which
+// refuses such an endpoint when it is added (directory.Config).
+func refusedAddress(addr netip.Addr) string {
+	var refused *outbound.RefusedError
+	if errors.As(outbound.Allow{}.Check(addr), &refused) {
+		return refused.Reason
+	}
+	return ""
 }
 
 // Retention is how long events are kept: ADMIT_EVENTS_RETENTION, or 0

@@ -63,7 +63,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, DeviceKey: keys.device, Resolver: c.cfg.Resolver(), Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, DeviceKey: keys.device, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
 	sealer, err := certs.NewSealer(keys.sealing)
 	if err != nil {
 		return err
