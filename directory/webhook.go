@@ -762,14 +762,7 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 		if err != nil {
 			return err
 		}
-		w, err := tx.FindWebhook(ctx, found.WebhookID)
-		if err != nil {
-			return err
-		}
-		if err := sendable(w); err != nil {
-			return err
-		}
-		d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
+		d, err = s.redeliverIn(ctx, tx, found.WebhookID, deliveryID)
 		return err
 	})
 	if err != nil {
@@ -820,6 +813,20 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (they will be, later): %w", len(subjects), err)
 	}
 	return len(subjects), nil
+}
+
+// redeliverIn sends one of the webhook's deliveries again, in tx, unless
+// the webhook is disabled (read here: it may have been disabled since the
+// caller looked).
+func (s *Service) redeliverIn(ctx context.Context, tx Store, webhookID, deliveryID string) (WebhookDelivery, error) {
+	w, err := tx.FindWebhook(ctx, webhookID)
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	if err := sendable(w); err != nil {
+		return WebhookDelivery{}, err
+	}
+	return tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock())
 }
 
 // sendable refuses to send again by hand to a disabled webhook: nothing

@@ -138,15 +138,7 @@ func (s *Service) RedeliverAccountWebhook(ctx context.Context, adm Admin, webhoo
 		if err != nil {
 			return err
 		}
-		// Read again here: it may have been disabled since.
-		cur, err := tx.FindWebhook(ctx, w.ID)
-		if err != nil {
-			return err
-		}
-		if err := sendable(cur); err != nil {
-			return err
-		}
-		if d, err = tx.RedeliverWebhookDelivery(ctx, deliveryID, s.clock()); err != nil {
+		if d, err = s.redeliverIn(ctx, tx, w.ID, deliveryID); err != nil {
 			return err
 		}
 		return s.recordWebhook(ctx, tx, adm.Actor(), w, "webhook.redelivered", map[string]any{"delivery": d.ID, "event": d.EventID})
