@@ -419,6 +419,17 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
+	// Every account's events say whose each is (by slug, looked up once).
+	slugs := map[string]string{}
+	whose := func(ev directory.Event) string {
+		if a.ID != "" {
+			return ""
+		}
+		if _, ok := slugs[ev.Account]; !ok {
+			slugs[ev.Account] = slugOf(ctx, svc, ev.Account)
+		}
+		return slugs[ev.Account]
+	}
 	for {
 		// Publishing is safe from any process, so the feed is current
 		// even where no server runs.
@@ -430,7 +441,7 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, ev := range evs {
-			c.printEvent(ev)
+			c.printEvent(ev, whose(ev))
 			after = ev.Seq
 		}
 		if len(evs) == 1000 {
@@ -448,9 +459,10 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 }
 
 // printEvent prints one event a line: with --json the event with its
-// cursor (JSON lines, for a program to read), else the cursor, time,
-// type, id (what a reader deduplicates on) and data, in columns.
-func (c *cli) printEvent(ev directory.Event) {
+// cursor (JSON lines, for a program to read), else the cursor, time, the
+// account's slug (when the events are every account's), type, id (what a
+// reader deduplicates on) and data, in columns.
+func (c *cli) printEvent(ev directory.Event, account string) {
 	cursor := strconv.FormatInt(ev.Seq, 10)
 	if c.json {
 		b, _ := json.Marshal(struct {
@@ -460,7 +472,10 @@ func (c *cli) printEvent(ev directory.Event) {
 		fmt.Fprintln(c.stdout, string(b))
 		return
 	}
-	fmt.Fprintf(c.stdout, "%8s  %s  %-24s %s  %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), ev.Type, ev.ID, oneLine(string(ev.Data)))
+	if account != "" {
+		account = fmt.Sprintf("%-16s ", account)
+	}
+	fmt.Fprintf(c.stdout, "%8s  %s  %s%-24s %s  %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), account, ev.Type, ev.ID, oneLine(string(ev.Data)))
 }
 
 // plural is the "s" of a count other than one.

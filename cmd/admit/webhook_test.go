@@ -191,6 +191,9 @@ func TestWebhookCommands(t *testing.T) {
 		if len(text) != len(lines) || !strings.HasPrefix(strings.TrimSpace(text[0]), evs[0].Cursor+" ") || !strings.Contains(text[0], evs[0].ID) {
 			t.Errorf("events tail as text: %q; want each event's cursor first, and its id", text)
 		}
+		if every := admit(t, db, "", "events", "tail").stdout; !strings.Contains(every, " acme ") || strings.Contains(text[0], " acme ") {
+			t.Errorf("events tail of every account:\n%s\nwant each event's account (and not in one account's: %q)", every, text[0])
+		}
 		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", evs[0].Cursor, "--json")
 		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(got) != len(lines)-1 || !strings.Contains(got[0], evs[1].ID) {
 			t.Errorf("events tail --after %s: %q; want the events after the first", evs[0].Cursor, r.stdout)
