@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,5 +60,74 @@ func seedDeliveries(b *testing.B, s *store.Store, webhookID string, from, to int
 		SELECT ? || '-' || x, ?, ` + id + `, x, 's' || (x % 5000), 'delivered', ?, ?, ? FROM g`
 	if _, err := s.DB().ExecContext(context.Background(), s.DB().Rebind(q), from, to, webhookID, webhookID, at, at, at); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkRecoverWebhook measures recovering a webhook's given-up
+// deliveries (directory.Service.RecoverWebhook's two steps): a quarter of
+// 100,000 given up, of 5,000 people. It reports the longest a publisher
+// waited for the event sequence meanwhile, as publishers must go on.
+func BenchmarkRecoverWebhook(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		db := s.DB()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.CreateWebhook(ctx, directory.Webhook{ID: "recovered", URL: "https://hooks.example/recovered", Secret: "s", CreatedAt: now, UpdatedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+		const n = 100_000
+		seedDeliveries(b, s, "recovered", 0, n, now)
+		// Their events are kept (a recovery sends none whose event was swept).
+		if _, err := db.ExecContext(ctx, `INSERT INTO outbox_messages (id, account_id, topic, payload, created_at, available_at, delivered_at, seq, subject)
+			SELECT event_id, 'acc', 'user.updated', '{}', created_at, created_at, created_at, seq, subject FROM webhook_deliveries`); err != nil {
+			b.Fatal(err)
+		}
+		giveUp := db.Rebind(`UPDATE webhook_deliveries SET status = 'failed', ready = FALSE, finished_at = ? WHERE seq % 4 = 0`)
+		var worst time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			if _, err := db.ExecContext(ctx, giveUp, now); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+				b.Fatal(err)
+			}
+			stop, waited := make(chan struct{}), make(chan time.Duration)
+			go func() { waited <- publisherWaits(ctx, s, stop) }()
+			b.StartTimer()
+			subjects, err := s.RecoverWebhookDeliveries(ctx, "recovered", time.Time{}, now)
+			if err != nil || len(subjects) != n/4 {
+				b.Fatalf("%d recovered, %v", len(subjects), err)
+			}
+			if err := s.MakeDeliveriesReady(ctx, "recovered", slices.Compact(slices.Sorted(slices.Values(subjects)))); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			close(stop)
+			worst = max(worst, <-waited)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(worst.Microseconds())/1000, "worst-publisher-wait-ms")
+	})
+}
+
+// publisherWaits takes the event sequence's lock as a publisher does,
+// every 5 ms until stop, and returns the longest it waited.
+func publisherWaits(ctx context.Context, s *store.Store, stop <-chan struct{}) time.Duration {
+	var worst time.Duration
+	for {
+		select {
+		case <-stop:
+			return worst
+		case <-time.After(5 * time.Millisecond):
+		}
+		start := time.Now()
+		tx, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			continue
+		}
+		_, _ = tx.ExecContext(ctx, `UPDATE event_sequence SET last = last WHERE id = 1`)
+		_ = tx.Rollback()
+		worst = max(worst, time.Since(start))
 	}
 }
