@@ -338,6 +338,9 @@ type WebhookStore interface {
 	// webhook about each of subjects that has none ready, as a finished
 	// delivery makes the next one ready.
 	MakeDeliveriesReady(ctx context.Context, webhookID string, subjects []string) error
+	// FindStrandedSubjects returns, by webhook, the subjects with pending
+	// deliveries none of which is ready.
+	FindStrandedSubjects(ctx context.Context) (map[string][]string, error)
 	FindWebhookDelivery(ctx context.Context, id string) (WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, webhookID string, limit int) ([]WebhookDelivery, error) // newest first
 	FindWebhookAttempts(ctx context.Context, deliveryID string, limit int) ([]WebhookAttempt, error)   // the newest limit (0: all), oldest first
@@ -786,7 +789,8 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 // for a moment only, however many there are. Should the second step fail
 // (the database went away between the two), a person's recovered
 // deliveries wait until another delivery about them is recorded, or the
-// sweep looks; the error says so.
+// worker's next sweep finds them (ReadyStrandedDeliveries); the error
+// says so.
 func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID string, since time.Time) (int, error) {
 	var subjects []string
 	err := s.store.Tx(ctx, func(tx Store) error {
@@ -810,7 +814,7 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 		return 0, fmt.Errorf("send given-up deliveries again: %w", err)
 	}
 	if err := s.store.MakeDeliveriesReady(ctx, webhookID, slices.Compact(slices.Sorted(slices.Values(subjects)))); err != nil {
-		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (they will be, later): %w", len(subjects), err)
+		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (the delivery worker queues them at its next sweep, within the hour): %w", len(subjects), err)
 	}
 	return len(subjects), nil
 }
@@ -1265,6 +1269,28 @@ func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int
 	n, err := s.store.DeleteEventsBefore(ctx, s.clock().Add(-retention))
 	if err != nil {
 		return 0, fmt.Errorf("sweep events: %w", err)
+	}
+	return n, nil
+}
+
+// ReadyStrandedDeliveries makes ready the first pending delivery of each
+// person whose pending deliveries to a webhook all wait, with none before
+// them left to finish, and returns how many people's it found. A
+// recovery whose second step failed leaves such deliveries, and so would
+// any fault that broke a person's chain: the worker looks as it sweeps,
+// so that at worst they wait for the next sweep rather than for ever.
+func (s *Service) ReadyStrandedDeliveries(ctx context.Context) (int, error) {
+	stranded, err := s.store.FindStrandedSubjects(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find stranded deliveries: %w", err)
+	}
+	n := 0
+	for _, webhookID := range slices.Sorted(maps.Keys(stranded)) {
+		subjects := stranded[webhookID]
+		if err := s.store.MakeDeliveriesReady(ctx, webhookID, subjects); err != nil {
+			return n, fmt.Errorf("make stranded deliveries ready: %w", err)
+		}
+		n += len(subjects)
 	}
 	return n, nil
 }

@@ -1324,3 +1324,42 @@ func TestRecoverGivenUpDeliveries(t *testing.T) {
 		}
 	})
 }
+
+// TestStrandedDeliveriesAreSentAfterASweep: deliveries left pending with
+// none of their person's ready (as a recovery cut short between its two
+// steps leaves them) are made ready by the worker's sweep, and go in each
+// person's order, rather than wait for ever.
+func TestStrandedDeliveriesAreSentAfterASweep(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		r := newRig(t, s, newClock(), 0)
+		rc := newReceiver(t)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		w, _ := r.webhook(t, rc.URL, a.ID)
+		scimCreates(t, r.svc, a, "p", 3)
+		if n, _, err := r.svc.PublishAndLeaseEvents(ctx, 100, directory.DeliveryLease{}); err != nil || n != 6 {
+			t.Fatalf("%d events published (%v); want 6", n, err)
+		}
+		if _, err := s.DB().Exec(`UPDATE webhook_deliveries SET ready = FALSE`); err != nil {
+			t.Fatal(err)
+		}
+		r.start(t, func(c *events.Config) { c.SweepEvery = 50 * time.Millisecond })
+		waitFor(t, "the stranded deliveries sent", 10*time.Second, func() bool { return len(rc.distinct()) == 6 })
+		seqs := map[string]int64{}
+		subjects := map[string]string{}
+		for _, d := range must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 100)) {
+			seqs[d.EventID], subjects[d.EventID] = d.Seq, d.Subject
+		}
+		last := map[string]int64{}
+		for _, got := range rc.accepted() {
+			subject := subjects[got.ID]
+			if seqs[got.ID] < last[subject] {
+				t.Errorf("event %s (seq %d) about %s after seq %d", got.ID, seqs[got.ID], subject, last[subject])
+			}
+			last[subject] = seqs[got.ID]
+		}
+		if len(last) != 3 {
+			t.Errorf("events about %d people; want 3", len(last))
+		}
+	})
+}

@@ -26,6 +26,7 @@ type Directory interface {
 	StoppedWebhooks(ctx context.Context, ids []string) (stopped map[string]bool, paused map[string]time.Time, err error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
+	ReadyStrandedDeliveries(ctx context.Context) (int, error)
 	OldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
 	WebhookHealth(ctx context.Context) ([]directory.WebhookHealth, error)
 }
@@ -450,17 +451,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// sweep deletes events older than the retention.
+// sweep deletes events older than the retention, then makes ready the
+// deliveries that would otherwise wait for ever (a recovery cut short).
 func (w *Worker) sweep(ctx context.Context) {
+	failed := func(what string, err error) {
+		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, what, "err", err)
+		}
+	}
 	n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention)
 	if err != nil {
-		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
-			w.log.ErrorContext(ctx, "sweep events", "err", err)
-		}
+		failed("sweep events", err)
 		return
 	}
 	if n > 0 {
 		w.log.InfoContext(ctx, "swept old events", "rows", n)
+	}
+	people, err := w.cfg.Directory.ReadyStrandedDeliveries(ctx)
+	if err != nil {
+		failed("make stranded deliveries ready", err)
+		return
+	}
+	if people > 0 {
+		// Only a recovery cut short, or a fault, leaves them.
+		w.log.WarnContext(ctx, "made ready deliveries that waited for nothing", "people", people)
 	}
 }
 

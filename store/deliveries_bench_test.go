@@ -131,3 +131,36 @@ func publisherWaits(ctx context.Context, s *store.Store, stop <-chan struct{}) t
 		worst = max(worst, time.Since(start))
 	}
 }
+
+// BenchmarkFindStrandedSubjects measures the worker's hourly look for
+// deliveries that wait for nothing, with none to find, as its pending
+// deliveries grow: a receiver down for days behind a busy account, each
+// of 5,000 people's first delivery ready and the rest waiting for it.
+func BenchmarkFindStrandedSubjects(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.CreateWebhook(ctx, directory.Webhook{ID: "down", URL: "https://hooks.example/down", Secret: "s", CreatedAt: now, UpdatedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+		seeded := 0
+		for _, n := range []int{10_000, 200_000} {
+			seedDeliveries(b, s, "down", seeded, n, now)
+			seeded = n
+			if _, err := s.DB().ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'pending', finished_at = NULL, ready = (seq <= 5000)`); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.DB().ExecContext(ctx, `ANALYZE`); err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprint(n), func(b *testing.B) {
+				for b.Loop() {
+					stranded, err := s.FindStrandedSubjects(ctx)
+					if err != nil || len(stranded) != 0 {
+						b.Fatalf("%d webhooks with stranded deliveries, %v", len(stranded), err)
+					}
+				}
+			})
+		}
+	})
+}

@@ -1010,6 +1010,28 @@ func (s *Store) MakeDeliveriesReady(ctx context.Context, webhookID string, subje
 	return nil
 }
 
+// FindStrandedSubjects returns, by webhook, the subjects with pending
+// deliveries none of which is ready: deliveries nothing will ever send,
+// as no delivery before them is left to finish. A recovery cut short
+// between its two steps leaves them; see directory.WebhookStore. It reads
+// every pending delivery once, along the index that orders them.
+func (s *Store) FindStrandedSubjects(ctx context.Context) (map[string][]string, error) {
+	var rows []struct {
+		WebhookID string `db:"webhook_id"`
+		Subject   string `db:"subject"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending'
+		GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find stranded deliveries")
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.WebhookID] = append(out[r.WebhookID], r.Subject)
+	}
+	return out, nil
+}
+
 // FindWebhookDelivery returns one delivery.
 func (s *Store) FindWebhookDelivery(ctx context.Context, id string) (directory.WebhookDelivery, error) {
 	var r deliveryRow
