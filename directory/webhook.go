@@ -338,6 +338,9 @@ type WebhookStore interface {
 	// webhook about each of subjects that has none ready, as a finished
 	// delivery makes the next one ready.
 	MakeDeliveriesReady(ctx context.Context, webhookID string, subjects []string) error
+	// AnalyzeDeliveries refreshes the database's statistics of deliveries
+	// and events, where it plans from them.
+	AnalyzeDeliveries(ctx context.Context) error
 	// FindStrandedSubjects returns, by webhook, the subjects with pending
 	// deliveries none of which is ready.
 	FindStrandedSubjects(ctx context.Context) (map[string][]string, error)
@@ -1293,4 +1296,14 @@ func (s *Service) ReadyStrandedDeliveries(ctx context.Context) (int, error) {
 		n += len(subjects)
 	}
 	return n, nil
+}
+
+// AnalyzeDeliveries has the database read its statistics of deliveries
+// and events again, for the worker to call after publishing a burst: see
+// WebhookStore.
+func (s *Service) AnalyzeDeliveries(ctx context.Context) error {
+	if err := s.store.AnalyzeDeliveries(ctx); err != nil {
+		return fmt.Errorf("refresh delivery statistics: %w", err)
+	}
+	return nil
 }

@@ -1363,3 +1363,29 @@ func TestStrandedDeliveriesAreSentAfterASweep(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerAnalyzesAfterABurst: once a worker has published AnalyzeAfter
+// events, it has PostgreSQL refresh its statistics of deliveries (read
+// before a burst, they make every look for pending deliveries walk them
+// all), and not before.
+func TestWorkerAnalyzesAfterABurst(t *testing.T) {
+	s := storetest.Postgres(t)
+	r := newRig(t, s, newClock(), 0)
+	rc := newReceiver(t)
+	a := mustAccount(t, r.svc, "acme", "acme.example")
+	r.webhook(t, rc.URL, a.ID)
+	analyzed := func() int {
+		var n int
+		check(t, s.DB().Get(&n, `SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`))
+		return n
+	}
+	before := analyzed()
+	r.start(t, func(c *events.Config) { c.AnalyzeAfter = 30 })
+	scimCreates(t, r.svc, a, "p", 10)
+	waitFor(t, "the first 20 events delivered", 10*time.Second, func() bool { return len(rc.distinct()) == 20 })
+	if n := analyzed(); n != before {
+		t.Fatalf("analyzed %d times after 20 events; want none before 30", n-before)
+	}
+	scimCreates(t, r.svc, a, "q", 10)
+	waitFor(t, "the statistics refreshed after 30 events", 10*time.Second, func() bool { return analyzed() == before+1 })
+}

@@ -27,6 +27,7 @@ type Directory interface {
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
 	ReadyStrandedDeliveries(ctx context.Context) (int, error)
+	AnalyzeDeliveries(ctx context.Context) error
 	OldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
 	WebhookHealth(ctx context.Context) ([]directory.WebhookHealth, error)
 }
@@ -94,6 +95,12 @@ type Config struct {
 	// when zero); SweepEvery is how often old ones are swept.
 	Retention  time.Duration
 	SweepEvery time.Duration
+	// AnalyzeAfter is how many events this worker publishes (10,000 by
+	// default) before it has the database refresh its statistics of
+	// deliveries, at most once a minute (see
+	// directory.Service.AnalyzeDeliveries): planned from statistics read
+	// before a burst, every look for pending deliveries walked them all.
+	AnalyzeAfter int
 	// TestTimeout bounds a test event's attempt (Test); 10 s, the
 	// outbound client's own timeout, by default.
 	TestTimeout time.Duration
@@ -138,6 +145,9 @@ func NewWorker(cfg Config) *Worker {
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Hour
+	}
+	if cfg.AnalyzeAfter <= 0 {
+		cfg.AnalyzeAfter = 10_000
 	}
 	if cfg.TestTimeout <= 0 {
 		cfg.TestTimeout = 10 * time.Second
@@ -219,8 +229,8 @@ type returned struct {
 // worker there and then, so a claim only finds retries and what other
 // workers left; and the steps come one at a time, so the worker never
 // holds two of the database's connections (and cores) at once. Sweeping
-// old events runs beside the rounds: a long sweep must not hold up
-// recording until leases run out.
+// old events, and refreshing the statistics after a burst, run beside the
+// rounds: a long sweep must not hold up recording until leases run out.
 //
 // A round follows the last one at once while there is a backlog: a full
 // batch published, or the worker took all it may, and this round's
@@ -252,7 +262,7 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		results = append(results, b.r)
 	}
-	var sweeping sync.WaitGroup
+	var beside sync.WaitGroup
 	defer func() {
 		for inFlight > 0 {
 			finish(<-done)
@@ -260,7 +270,7 @@ func (w *Worker) Run(ctx context.Context) {
 		// Attempts that end as the worker stops are still recorded: each
 		// is an attempt that happened.
 		w.record(context.WithoutCancel(ctx), results, directory.DeliveryLease{})
-		sweeping.Wait()
+		beside.Wait()
 	}()
 	// lease is what the worker may take now: room for Concurrency, and
 	// nothing of a stopped endpoint.
@@ -330,7 +340,8 @@ func (w *Worker) Run(ctx context.Context) {
 			}()
 		}
 	}
-	var lastSweep time.Time
+	var lastSweep, lastAnalyze time.Time
+	unanalyzed := 0 // events published since the last analyze
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -347,7 +358,7 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		if time.Since(lastSweep) >= w.cfg.SweepEvery {
 			lastSweep = time.Now()
-			sweeping.Go(func() { w.sweep(ctx) })
+			beside.Go(func() { w.sweep(ctx) })
 		}
 		round++
 		outstanding, batch = 0, nil
@@ -379,6 +390,10 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		if err != nil {
 			w.log.ErrorContext(ctx, "publish events", "err", err)
+		}
+		if unanalyzed += published; unanalyzed >= w.cfg.AnalyzeAfter && time.Since(lastAnalyze) >= analyzeEvery {
+			unanalyzed, lastAnalyze = 0, time.Now()
+			beside.Go(func() { w.analyze(ctx) })
 		}
 		limit, claimed := 0, 0
 		if l := lease(); l.Room > 0 {
@@ -448,6 +463,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// analyzeEvery is the least time between two of a worker's refreshes of
+// the delivery statistics: each reads a sample of the tables, tens of
+// milliseconds of the database's time.
+const analyzeEvery = time.Minute
+
+// analyze has the database refresh its statistics of deliveries.
+func (w *Worker) analyze(ctx context.Context) {
+	if err := w.cfg.Directory.AnalyzeDeliveries(ctx); err != nil {
+		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, "refresh delivery statistics", "err", err)
+		}
 	}
 }
 

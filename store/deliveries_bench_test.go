@@ -164,3 +164,67 @@ func BenchmarkFindStrandedSubjects(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecordAfterBurst measures recording 200 deliveries (each the
+// first of its person's, whose next is then made ready) just after a
+// burst of 100,000 pending deliveries of 5,000 people to the webhook, on
+// a table whose statistics were read before the burst ("stale", as until
+// PostgreSQL's autovacuum analyzes it again, which on a large table can
+// take hours) and after it. Its cost should not grow with the burst.
+func BenchmarkRecordAfterBurst(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		db := s.DB()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for _, id := range []string{"history", "burst"} {
+			if err := s.CreateWebhook(ctx, directory.Webhook{ID: id, URL: "https://hooks.example/" + id, Secret: "s", CreatedAt: now, UpdatedAt: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		seedDeliveries(b, s, "history", 0, 200_000, now)
+		for _, stats := range []string{"stale", "analyzed"} {
+			if _, err := db.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE webhook_id = 'burst'`); err != nil {
+				b.Fatal(err)
+			}
+			if stats == "stale" {
+				if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Each person's first delivery is ready, the rest wait for it.
+			seedDeliveries(b, s, "burst", 200_000, 300_000, now)
+			if _, err := db.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'pending', finished_at = NULL, ready = (seq <= 205000) WHERE webhook_id = 'burst'`); err != nil {
+				b.Fatal(err)
+			}
+			if stats == "analyzed" {
+				if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run(stats, func(b *testing.B) {
+				next := int64(200_000) // the seq of the last delivery recorded
+				for b.Loop() {
+					b.StopTimer()
+					var ds []directory.WebhookDelivery
+					var rows []struct {
+						ID      string `db:"id"`
+						Subject string `db:"subject"`
+					}
+					if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT id, subject FROM webhook_deliveries
+						WHERE webhook_id = 'burst' AND ready AND status = 'pending' AND seq > ? ORDER BY seq LIMIT 200`), next); err != nil || len(rows) != 200 {
+						b.Fatalf("%d ready deliveries, %v", len(rows), err)
+					}
+					for _, r := range rows {
+						ds = append(ds, directory.WebhookDelivery{ID: r.ID, WebhookID: "burst", Subject: r.Subject,
+							Status: directory.DeliveryDelivered, LastStatus: 204, FinishedAt: &now})
+					}
+					next += 200
+					b.StartTimer()
+					if _, err := s.FinishWebhookDeliveries(ctx, ds, nil, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
