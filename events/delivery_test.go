@@ -1389,3 +1389,64 @@ func TestWorkerAnalyzesAfterABurst(t *testing.T) {
 	scimCreates(t, r.svc, a, "q", 10)
 	waitFor(t, "the statistics refreshed after 30 events", 10*time.Second, func() bool { return analyzed() == before+1 })
 }
+
+// TestEventsNumberedInTheOrderWritten: two replicas whose clocks differ
+// by 30 ms (NTP keeps hosts within a few to tens of ms) each take one of
+// two SCIM requests about the same person, one right after the other: A
+// deactivates, then B reactivates. Both commit before the next publish.
+// The feed and the endpoint get them in the order they were made: when
+// events were numbered by each replica's clock, B's later change came
+// first, and a receiver ended with the person deactivated while the
+// directory had them active. (A review's finding.)
+func TestEventsNumberedInTheOrderWritten(t *testing.T) {
+	eachURL(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		sa, sb := openStore(t, url), openStore(t, url)
+		skew := 30 * time.Millisecond
+		svcA := directory.NewService(directory.Config{Store: sa, Hasher: fastHasher(), Now: time.Now})
+		svcB := directory.NewService(directory.Config{Store: sb, Hasher: fastHasher(), Now: func() time.Time { return time.Now().Add(-skew) }})
+		a := mustAccount(t, svcA, "acme", "acme.example")
+		_, tok, err := svcA.CreateSCIMToken(ctx, a.ID, operator, "okta")
+		check(t, err)
+		email := "ann@acme.example"
+		in := func(active bool) directory.SCIMUserInput {
+			return directory.SCIMUserInput{Email: email, Active: active, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: "Lee"}}
+		}
+		r := newRig(t, sa, newClock(), 0)
+		rc := newReceiver(t)
+		r.webhook(t, rc.URL, a.ID, directory.EventMembershipDeactivated, directory.EventMembershipActivated)
+		u := must[directory.SCIMUser](t)(svcA.CreateSCIMUser(ctx, a.ID, tok, in(true)))
+		must[int](t)(svcA.PublishEvents(ctx, 100)) // the creation's events, out of the way
+
+		must[directory.SCIMUser](t)(svcA.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(false), 0)) // replica A
+		must[directory.SCIMUser](t)(svcB.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(true), 0))  // replica B, after A committed
+		// The worker publishes both in one batch, and delivers.
+		r.start(t)
+		waitFor(t, "both events delivered", 20*time.Second, func() bool { return len(rc.accepted()) >= 2 })
+		var got []string
+		for _, x := range rc.accepted() {
+			var ev directory.Event
+			check(t, json.Unmarshal(x.Body, &ev))
+			got = append(got, ev.Type)
+		}
+		if len(got) != 2 || got[0] != directory.EventMembershipDeactivated {
+			t.Errorf("the endpoint received %v; want deactivated, then activated", got)
+		}
+
+		var types []string
+		for _, ev := range feed(t, svcA, a.ID) {
+			if ev.Type == directory.EventMembershipDeactivated || ev.Type == directory.EventMembershipActivated {
+				types = append(types, ev.Type)
+			}
+		}
+		want := []string{directory.EventMembershipDeactivated, directory.EventMembershipActivated}
+		if len(types) != 2 || types[0] != want[0] || types[1] != want[1] {
+			var last struct{ Status string }
+			if evs := feed(t, svcA, a.ID); len(evs) > 0 {
+				_ = json.Unmarshal(evs[len(evs)-1].Data, &last)
+			}
+			t.Errorf("feed (and so every endpoint) has %v; want %v, the order the changes were made in: a receiver applying them ends with status %q, the directory has %q",
+				types, want, last.Status, "active")
+		}
+	})
+}

@@ -300,11 +300,19 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 			return s.dialect.wrap(err, "lock event sequence")
 		}
 		var msgs []publishedRow
+		// Events are numbered in the order they were written (see
+		// migration 00043): on SQLite by rowid, read through the index of
+		// the unpublished (walked in rowid order, the table would be read
+		// from its oldest row); on PostgreSQL by their written number.
+		from, order := `outbox_messages INDEXED BY outbox_messages_due`, `rowid`
+		if s.Dialect() == "postgres" {
+			from, order = `outbox_messages`, `written`
+		}
 		// RETURNING names the updated table's columns unqualified (SQLite
 		// knows no alias there), so the batch's own are named apart.
 		err := sqlx.SelectContext(ctx, s.q, &msgs, s.rebind(`WITH batch AS (
-				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY available_at, id) AS n FROM outbox_messages
-				WHERE delivered_at IS NULL ORDER BY available_at, id LIMIT ?)
+				SELECT id AS batch_id, ROW_NUMBER() OVER (ORDER BY `+order+`) AS n FROM `+from+`
+				WHERE delivered_at IS NULL ORDER BY `+order+` LIMIT ?)
 			UPDATE outbox_messages SET seq = ? + batch.n, delivered_at = ? FROM batch WHERE outbox_messages.id = batch.batch_id
 			RETURNING id, account_id, topic, subject, seq, payload, created_at`), limit, last, now)
 		if err != nil {
