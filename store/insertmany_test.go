@@ -81,6 +81,9 @@ func TestManyStoredAsOne(t *testing.T) {
 			want := storedRow(t, s, c.table, c.key, "one")
 			got := storedRow(t, s, c.table, c.key, "many")
 			for col, w := range want {
+				if col == "written" {
+					continue // each row's own number, in the order written
+				}
 				if g := strings.ReplaceAll(got[col], "many", "one"); g != w {
 					t.Errorf("%s.%s stored as %s by many, %s by one", c.table, col, g, w)
 				}
