@@ -777,6 +777,10 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 	return d, nil
 }
 
+// recoverReadyWithin bounds a recovery's second step once its caller has
+// gone: 100,000 people's deliveries are made ready in about a second.
+const recoverReadyWithin = 5 * time.Minute
+
 // RecoverWebhook sends again the webhook's deliveries that were given up
 // (failed for WebhookGiveUpAfter) since since, whose events are still
 // kept: after an endpoint's long outage, or a fix of what made it refuse
@@ -792,7 +796,7 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (WebhookDeli
 // for a moment only, however many there are. Should the second step fail
 // (the database went away between the two), a person's recovered
 // deliveries wait until another delivery about them is recorded, or the
-// worker's next sweep finds them (ReadyStrandedDeliveries); the error
+// worker's next sweep finds them (readyStrandedDeliveries); the error
 // says so.
 func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID string, since time.Time) (int, error) {
 	var subjects []string
@@ -816,7 +820,12 @@ func (s *Service) RecoverWebhook(ctx context.Context, actor Actor, webhookID str
 	if err != nil {
 		return 0, fmt.Errorf("send given-up deliveries again: %w", err)
 	}
-	if err := s.store.MakeDeliveriesReady(ctx, webhookID, slices.Compact(slices.Sorted(slices.Values(subjects)))); err != nil {
+	// The second step goes on if the caller leaves (a console request
+	// closed, Ctrl-C on the command line): cut short, it would leave the
+	// deliveries waiting for the next sweep.
+	ready, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoverReadyWithin)
+	defer cancel()
+	if err := s.store.MakeDeliveriesReady(ready, webhookID, slices.Compact(slices.Sorted(slices.Values(subjects)))); err != nil {
 		return len(subjects), fmt.Errorf("%d given-up deliveries are to be sent again, but could not be queued yet (the delivery worker queues them at its next sweep, within the hour): %w", len(subjects), err)
 	}
 	return len(subjects), nil
@@ -1264,7 +1273,9 @@ func (s *Service) WebhookHealth(ctx context.Context) ([]WebhookHealth, error) {
 }
 
 // SweepEvents deletes events and deliveries older than retention (zero:
-// EventRetention), so the outbox stops growing.
+// EventRetention), so the outbox stops growing, then queues the
+// deliveries left waiting for nothing (readyStrandedDeliveries): those
+// behind a person's first one it swept, or a recovery cut short.
 func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int64, error) {
 	if retention <= 0 {
 		retention = EventRetention
@@ -1273,16 +1284,24 @@ func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int
 	if err != nil {
 		return 0, fmt.Errorf("sweep events: %w", err)
 	}
+	people, err := s.readyStrandedDeliveries(ctx)
+	if err != nil {
+		return n, fmt.Errorf("sweep events: %w", err)
+	}
+	if people > 0 {
+		s.log.InfoContext(ctx, "queued deliveries no earlier one held back any more", "people", people)
+	}
 	return n, nil
 }
 
-// ReadyStrandedDeliveries makes ready the first pending delivery of each
+// readyStrandedDeliveries makes ready the first pending delivery of each
 // person whose pending deliveries to a webhook all wait, with none before
-// them left to finish, and returns how many people's it found. A
-// recovery whose second step failed leaves such deliveries, and so would
-// any fault that broke a person's chain: the worker looks as it sweeps,
-// so that at worst they wait for the next sweep rather than for ever.
-func (s *Service) ReadyStrandedDeliveries(ctx context.Context) (int, error) {
+// them left to finish, and returns how many people's it found. A sweep
+// that deleted a person's first delivery leaves such deliveries, as does
+// a recovery whose second step failed, or any fault that broke a
+// person's chain: the sweep looks each time, so that at worst they wait
+// for the next sweep (within the hour) rather than for ever.
+func (s *Service) readyStrandedDeliveries(ctx context.Context) (int, error) {
 	stranded, err := s.store.FindStrandedSubjects(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("find stranded deliveries: %w", err)

@@ -26,7 +26,6 @@ type Directory interface {
 	StoppedWebhooks(ctx context.Context, ids []string) (stopped map[string]bool, paused map[string]time.Time, err error)
 	RecordWebhookResults(ctx context.Context, rs []directory.WebhookResult, lease directory.DeliveryLease) ([]directory.WebhookDelivery, error)
 	SweepEvents(ctx context.Context, retention time.Duration) (int64, error)
-	ReadyStrandedDeliveries(ctx context.Context) (int, error)
 	AnalyzeDeliveries(ctx context.Context) error
 	OldestUnpublishedEvent(ctx context.Context) (*time.Time, error)
 	WebhookHealth(ctx context.Context) ([]directory.WebhookHealth, error)
@@ -480,30 +479,18 @@ func (w *Worker) analyze(ctx context.Context) {
 	}
 }
 
-// sweep deletes events older than the retention, then makes ready the
-// deliveries that would otherwise wait for ever (a recovery cut short).
+// sweep deletes events older than the retention, and queues the
+// deliveries left waiting for nothing (see directory.Service.SweepEvents).
 func (w *Worker) sweep(ctx context.Context) {
-	failed := func(what string, err error) {
-		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
-			w.log.ErrorContext(ctx, what, "err", err)
-		}
-	}
 	n, err := w.cfg.Directory.SweepEvents(ctx, w.cfg.Retention)
 	if err != nil {
-		failed("sweep events", err)
+		if _, down := w.outage.Check(ctx, err); !down && ctx.Err() == nil {
+			w.log.ErrorContext(ctx, "sweep events", "err", err)
+		}
 		return
 	}
 	if n > 0 {
 		w.log.InfoContext(ctx, "swept old events", "rows", n)
-	}
-	people, err := w.cfg.Directory.ReadyStrandedDeliveries(ctx)
-	if err != nil {
-		failed("make stranded deliveries ready", err)
-		return
-	}
-	if people > 0 {
-		// Only a recovery cut short, or a fault, leaves them.
-		w.log.WarnContext(ctx, "made ready deliveries that waited for nothing", "people", people)
 	}
 }
 

@@ -402,12 +402,12 @@ type publishedRow struct {
 }
 
 // pendingSubjects returns the (webhook, subject) pairs among subjects that
-// have a pending delivery.
+// have a pending delivery in order (a redelivery, detached, is not).
 func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]string]bool, error) {
 	out := map[[2]string]bool{}
 	for len(subjects) > 0 {
 		n := min(len(subjects), 500)
-		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND subject IN (?)`, subjects[:n])
+		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached AND subject IN (?)`, subjects[:n])
 		if err != nil {
 			return nil, fmt.Errorf("find pending deliveries: %w", err)
 		}
@@ -427,14 +427,13 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 }
 
 // makeReady makes ready the first pending delivery of each (webhook,
-// subject) pair given (every pair when none is given) that has no ready
-// one: what follows a finished delivery, or one swept away. Those that
-// fit in lease are leased as they are made ready, and returned with what
-// to send.
+// subject) pair given that has no ready one, of those in order (a
+// redelivery is detached from them): what follows a finished delivery.
+// Those that fit in lease are leased as they are made ready, and returned
+// with what to send.
 //
-// With pairs, it reads their pending deliveries and picks here, then
-// updates by id: two plain statements. One UPDATE with a NOT EXISTS
-// (the form kept for the sweep) was planned, on a table just filled by a
+// It reads the pairs' pending deliveries and picks here, then updates by
+// id: two plain statements. One UPDATE with a NOT EXISTS was planned, on a table just filled by a
 // burst and not yet analyzed, as an anti-join that rescanned the
 // webhook's every pending delivery for each pair, and a recording
 // transaction of 200 results took a third of a second; a list of 200
@@ -443,14 +442,6 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 // meanwhile: publishers wait for the event_sequence lock the recorder
 // holds, and a pair has one delivery in flight at a time.
 func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
-	if pairs == nil {
-		_, err := s.q.ExecContext(ctx, `UPDATE webhook_deliveries SET ready = TRUE
-			WHERE status = 'pending' AND NOT ready
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-				WHERE e.webhook_id = webhook_deliveries.webhook_id AND e.subject = webhook_deliveries.subject
-				AND e.status = 'pending' AND (e.ready OR e.seq < webhook_deliveries.seq))`)
-		return nil, s.dialect.wrap(err, "make deliveries ready")
-	}
 	type first struct {
 		id    string
 		seq   int64
@@ -466,7 +457,7 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 	hookIDs := slices.Sorted(maps.Keys(hooks))
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(subjects)), 500) {
 		q, args, err := sqlx.In(`SELECT id, webhook_id, subject, seq, ready, next_attempt_at FROM webhook_deliveries
-			WHERE status = 'pending' AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
+			WHERE status = 'pending' AND NOT detached AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("find pending deliveries: %w", err)
 		}
@@ -941,7 +932,7 @@ func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, ds []directory.Web
 // own sweep is moments behind) has nothing to send, and is refused.
 func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now time.Time) (directory.WebhookDelivery, error) {
 	var r deliveryRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`UPDATE webhook_deliveries SET status = 'pending', ready = TRUE, detached = TRUE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
 		WHERE id = ? AND status <> 'pending' AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
 		RETURNING `+deliveryColumns), now, now, id)
 	if err = s.dialect.wrap(err, "redeliver"); directory.KindOf(err) == directory.NotFound {
@@ -973,7 +964,7 @@ func (s *Store) RedeliverWebhookDelivery(ctx context.Context, id string, now tim
 func (s *Store) RecoverWebhookDeliveries(ctx context.Context, webhookID string, since, now time.Time) ([]string, error) {
 	var subjects []string
 	err := sqlx.SelectContext(ctx, s.q, &subjects, s.rebind(`UPDATE webhook_deliveries
-		SET status = 'pending', ready = FALSE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
+		SET status = 'pending', ready = FALSE, detached = FALSE, next_attempt_at = ?, redelivered_at = ?, redelivered_after = attempts, finished_at = NULL, locked_until = NULL
 		WHERE webhook_id = ? AND status = 'failed' AND finished_at >= ?
 		AND EXISTS (SELECT 1 FROM outbox_messages o WHERE o.id = webhook_deliveries.event_id)
 		RETURNING subject`), now, now, webhookID, since.UTC())
@@ -1034,19 +1025,30 @@ func (s *Store) MakeDeliveriesReady(ctx context.Context, webhookID string, subje
 }
 
 // FindStrandedSubjects returns, by webhook, the subjects with pending
-// deliveries none of which is ready: deliveries nothing will ever send,
-// as no delivery before them is left to finish. A recovery cut short
-// between its two steps leaves them; see directory.WebhookStore. It reads
-// every pending delivery once, along the index that orders them.
+// deliveries in order none of which is ready: deliveries nothing will
+// ever send, as no delivery before them is left to finish. A sweep that
+// deleted a person's first one leaves them, as does a recovery cut short
+// between its two steps; see directory.WebhookStore. It reads every
+// pending delivery once, along the index that orders them, holding the
+// event sequence's lock as publishers and recorders do: one of them
+// committing meanwhile (a publisher queuing a delivery behind one just
+// swept) would leave a person it did not see.
 func (s *Store) FindStrandedSubjects(ctx context.Context) (map[string][]string, error) {
 	var rows []struct {
 		WebhookID string `db:"webhook_id"`
 		Subject   string `db:"subject"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending'
-		GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
+	err := s.within(ctx, func(s *Store) error {
+		if _, err := s.q.ExecContext(ctx, `UPDATE event_sequence SET last = last WHERE id = 1`); err != nil {
+			return s.dialect.wrap(err, "lock event sequence")
+		}
+		rows = nil
+		err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached
+			GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
+		return s.dialect.wrap(err, "find stranded deliveries")
+	})
 	if err != nil {
-		return nil, s.dialect.wrap(err, "find stranded deliveries")
+		return nil, err
 	}
 	out := map[string][]string{}
 	for _, r := range rows {
@@ -1232,7 +1234,8 @@ func (s *Store) FindEvents(ctx context.Context, accountID string, after int64, l
 }
 
 // DeleteEventsBefore deletes deliveries (with their attempts) and
-// published events made before t.
+// published events made before t. A swept delivery may have been the
+// first of its person's: FindStrandedSubjects finds those next.
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
 	err := s.within(ctx, func(s *Store) error {
@@ -1267,11 +1270,6 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 			m, _ = res.RowsAffected()
 		}
 		n += m
-		if n > 0 {
-			// A swept delivery may have been the first of its subject.
-			_, err := s.makeReady(ctx, nil, nil)
-			return err
-		}
 		return nil
 	})
 	return n, err
