@@ -87,3 +87,54 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 	}
 	return nil
 }
+
+// recordRename records in tx that the person u is now named as u says: an
+// audit event (action) and a user.updated event in every account where
+// they hold a membership, whatever its status. The user is one person
+// across their accounts, and every such account's member list and API
+// show the new name, so none may be left with the old one; an account
+// without a membership (one never joined, left, or whose invitation was
+// revoked) hears nothing. Call it after the name is written: every
+// membership made before the write is then read, and told.
+//
+// accountID is the account the change came through: its events name the
+// actor. The other accounts are told only the kind of actor, as the token,
+// connection or admin that made the change is that account's (rule 1).
+func (s *Service) recordRename(ctx context.Context, tx Store, accountID string, actor Actor, action string, u User) error {
+	ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	accounts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.AccountID == accountID {
+			accounts = append([]string{accountID}, accounts...)
+		} else {
+			accounts = append(accounts, m.AccountID)
+		}
+	}
+	for _, id := range accounts {
+		who := actor
+		if id != accountID {
+			who = actorElsewhere(actor)
+		}
+		if err := s.record(ctx, tx, change{
+			accountID: id, actor: who, action: action, targetType: "user", targetID: u.ID,
+			data:   map[string]any{"first_name": u.FirstName, "last_name": u.LastName},
+			events: []publication{userEvent(EventUserUpdated, u)},
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// actorElsewhere is who made a change to a person, as their accounts other
+// than the one it came through are told: the kind of actor only. The
+// person themself is named, as every account of theirs knows them.
+func actorElsewhere(a Actor) Actor {
+	if a.Source == SourceUser {
+		return a
+	}
+	return Actor{Source: a.Source}
+}

@@ -378,8 +378,10 @@ type Acceptance struct {
 }
 
 // AcceptInvitation makes the invited membership active. A person new to
-// admit sets their name and password; a person who already has a password
-// proves it, and nothing about them changes. The link then stops working.
+// admit sets their name and password (a name that differs from the one
+// admit had is told to every account of theirs, user.updated); a person
+// who already has a password proves it, and nothing about them changes.
+// The link then stops working.
 func (s *Service) AcceptInvitation(ctx context.Context, token string, in Acceptance) (Member, error) {
 	link, err := s.OpenInvitationLink(ctx, token)
 	if err != nil {
@@ -443,10 +445,25 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			}
 		}
 		if hash != "" {
+			// The name as it is now, not as the page read it: another
+			// change may have come between.
+			cur, err := tx.FindUser(ctx, u.ID)
+			if err != nil {
+				return err
+			}
 			if err := tx.SetProfileAndPassword(ctx, u.ID, in.FirstName, in.LastName, hash, now); err != nil {
 				return err
 			}
 			u.FirstName, u.LastName, u.PasswordHash, u.PasswordProven = in.FirstName, in.LastName, hash, true
+			// A name the person gives (or confirms, when the admin's
+			// differs) is told to every account of theirs, as a change on
+			// /me is: the user.created the invitation announced had the
+			// admin's name, or none.
+			if cur.FirstName != u.FirstName || cur.LastName != u.LastName {
+				if err := s.recordRename(ctx, tx, inv.AccountID, actor, "user.name_changed", u); err != nil {
+					return err
+				}
+			}
 		} else if !u.PasswordProven {
 			// Knowing the password and holding the emailed link: the
 			// password is the address owner's.

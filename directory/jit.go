@@ -219,14 +219,10 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 		if err := tx.UpdateUserName(ctx, u.ID, first, last, now); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, change{
-			accountID: m.AccountID, actor: sso(c), action: "user.updated", targetType: "user", targetID: u.ID,
-			data:   map[string]any{"first_name": first, "last_name": last},
-			events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
-		}); err != nil {
+		u.FirstName, u.LastName = first, last
+		if err := s.recordRename(ctx, tx, m.AccountID, sso(c), "user.updated", *u); err != nil {
 			return err
 		}
-		u.FirstName, u.LastName = first, last
 		if out.Outcome == "" {
 			out.Outcome = "updated"
 		}

@@ -171,11 +171,7 @@ func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID strin
 		return u, err
 	}
 	u.FirstName, u.LastName = first, last
-	return u, s.record(ctx, tx, change{
-		accountID: accountID, actor: actor, action: "user.updated", targetType: "user", targetID: u.ID,
-		data:   map[string]any{"first_name": first, "last_name": last},
-		events: []publication{userEvent(EventUserUpdated, User{ID: u.ID, Email: u.Email, FirstName: first, LastName: last})},
-	})
+	return u, s.recordRename(ctx, tx, accountID, actor, "user.updated", u)
 }
 
 // homeName is the name of a person named first last after their home

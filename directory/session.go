@@ -560,7 +560,8 @@ func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next str
 	return nil
 }
 
-// UpdateName changes the person's own name, as every account sees it.
+// UpdateName changes the person's own name, as every account sees it; each
+// account they belong to is told (user.updated).
 func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (User, error) {
 	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
 	var problems []string
@@ -569,21 +570,25 @@ func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (
 	if len(problems) > 0 {
 		return User{}, InvalidError(problems...)
 	}
+	var u User
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.UpdateUserName(ctx, v.User.ID, first, last, s.clock()); err != nil {
+		var err error
+		if u, err = tx.FindUser(ctx, v.User.ID); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, change{
-			accountID: v.Account.ID, actor: Actor{Source: SourceUser, ID: v.User.ID, Name: v.User.Email},
-			action: "user.name_changed", targetType: "user", targetID: v.User.ID,
-			data:   map[string]any{"first_name": first, "last_name": last},
-			events: []publication{userEvent(EventUserUpdated, User{ID: v.User.ID, Email: v.User.Email, FirstName: first, LastName: last})},
-		})
+		if u.FirstName == first && u.LastName == last {
+			return nil // the same name again: nothing changed, nothing to tell
+		}
+		if err := tx.UpdateUserName(ctx, u.ID, first, last, s.clock()); err != nil {
+			return err
+		}
+		u.FirstName, u.LastName = first, last
+		return s.recordRename(ctx, tx, v.Account.ID, Actor{Source: SourceUser, ID: u.ID, Name: u.Email}, "user.name_changed", u)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("update name: %w", err)
 	}
-	v.User.FirstName, v.User.LastName = first, last
+	v.User.FirstName, v.User.LastName = u.FirstName, u.LastName
 	return v.User, nil
 }
 
