@@ -12,6 +12,25 @@ import (
 	"github.com/admit-dev/admit/store/storetest"
 )
 
+// annViaSCIM has an identity provider create Ann Lee in a over SCIM
+// (user.created, membership.created); rename gives her another family
+// name the same way (user.updated).
+func annViaSCIM(t *testing.T, svc *directory.Service, a directory.Account) (u directory.SCIMUser, rename func(last string)) {
+	t.Helper()
+	ctx := context.Background()
+	_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
+	check(t, err)
+	email := "ann@acme.example"
+	in := func(last string) directory.SCIMUserInput {
+		return directory.SCIMUserInput{Email: email, Active: true, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: last}}
+	}
+	u = must[directory.SCIMUser](t)(svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee")))
+	return u, func(last string) {
+		t.Helper()
+		must[directory.SCIMUser](t)(svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(last), 0))
+	}
+}
+
 // giveUp makes every delivery of the webhook given up, as three days of
 // refusals would: claimed and recorded as refused after the clock passed
 // WebhookGiveUpAfter (each recorded one makes the person's next ready).
@@ -69,13 +88,7 @@ func TestRecoveryFinishesWhenItsCallerLeaves(t *testing.T) {
 		rc := newReceiver(t)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		w, _ := r.webhook(t, rc.URL, a.ID)
-		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
-		check(t, err)
-		email := "ann@acme.example"
-		in := func(last string) directory.SCIMUserInput {
-			return directory.SCIMUserInput{Email: email, Active: true, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: last}}
-		}
-		u := must[directory.SCIMUser](t)(r.svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee")))
+		_, rename := annViaSCIM(t, r.svc, a)
 		must[int](t)(r.svc.PublishEvents(ctx, 100))
 		giveUp(t, r, w.ID)
 
@@ -97,7 +110,7 @@ func TestRecoveryFinishesWhenItsCallerLeaves(t *testing.T) {
 		}
 		r.start(t)
 		// A later change about the person.
-		must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in("Lee-Park"), 0))
+		rename("Lee-Park")
 		waitFor(t, "the recovered events and the later one", 10*time.Second, func() bool { return len(rc.distinct()) == 3 })
 	})
 }
@@ -141,13 +154,7 @@ func TestRedeliveryRecordedBesideThePersonsCurrentOne(t *testing.T) {
 	r1, r2 := newRig(t, s1, clk, 0), newRig(t, s2, clk, 0)
 	a := mustAccount(t, r1.svc, "acme", "acme.example")
 	w, _ := r1.webhook(t, "http://127.0.0.1:1/hook", a.ID)
-	_, tok, err := r1.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
-	check(t, err)
-	email := "ann@acme.example"
-	in := func(last string) directory.SCIMUserInput {
-		return directory.SCIMUserInput{Email: email, Active: true, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: last}}
-	}
-	u := must[directory.SCIMUser](t)(r1.svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee"))) // user.created, membership.created
+	_, rename := annViaSCIM(t, r1.svc, a) // user.created, membership.created
 	must[int](t)(r1.svc.PublishEvents(ctx, 100))
 	first := must[[]directory.WebhookDelivery](t)(r1.svc.ClaimWebhookDeliveries(ctx, 100, claimAll))
 	if len(first) != 1 {
@@ -155,7 +162,7 @@ func TestRedeliveryRecordedBesideThePersonsCurrentOne(t *testing.T) {
 	}
 	must[[]directory.WebhookDelivery](t)(r1.svc.RecordWebhookResults(ctx, []directory.WebhookResult{{Delivery: first[0], Status: 200}}, directory.DeliveryLease{}))
 	// A later change about them: queued behind the second, not ready.
-	must[directory.SCIMUser](t)(r1.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in("Lee-Park"), 0))
+	rename("Lee-Park")
 	must[int](t)(r1.svc.PublishEvents(ctx, 100))
 	// An operator sends the first again.
 	must[directory.WebhookDelivery](t)(r1.svc.Redeliver(ctx, first[0].ID))
@@ -212,19 +219,13 @@ func TestSweepBesidePublisher(t *testing.T) {
 	r := newRig(t, s, clk, 0)
 	a := mustAccount(t, r.svc, "acme", "acme.example")
 	w, _ := r.webhook(t, "http://127.0.0.1:1/hook", a.ID)
-	_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
-	check(t, err)
-	email := "ann@acme.example"
-	in := func(last string) directory.SCIMUserInput {
-		return directory.SCIMUserInput{Email: email, Active: true, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: last}}
-	}
-	u := must[directory.SCIMUser](t)(r.svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee")))
+	_, rename := annViaSCIM(t, r.svc, a)
 	must[int](t)(r.svc.PublishEvents(ctx, 100))
 	if _, err := s.DisableWebhook(ctx, w.ID, "failed for a day", clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(directory.EventRetention + time.Hour)
-	must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in("Lee-Park"), 0))
+	rename("Lee-Park")
 
 	release := lockWebhookRow(t, s, w.ID)
 	published := make(chan error, 1)
@@ -260,13 +261,7 @@ func TestLaterEventsDoNotWaitForARedelivery(t *testing.T) {
 		rc := newReceiver(t)
 		a := mustAccount(t, r.svc, "acme", "acme.example")
 		w, _ := r.webhook(t, rc.URL, a.ID)
-		_, tok, err := r.svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
-		check(t, err)
-		email := "ann@acme.example"
-		in := func(last string) directory.SCIMUserInput {
-			return directory.SCIMUserInput{Email: email, Active: true, Profile: directory.SCIMProfile{UserName: email, GivenName: "Ann", FamilyName: last}}
-		}
-		u := must[directory.SCIMUser](t)(r.svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee")))
+		_, rename := annViaSCIM(t, r.svc, a)
 		r.start(t)
 		waitFor(t, "the person's two events", 10*time.Second, func() bool { return len(rc.accepted()) == 2 })
 		ds := must[[]directory.WebhookDelivery](t)(r.svc.WebhookDeliveries(ctx, w.ID, 10))
@@ -279,7 +274,7 @@ func TestLaterEventsDoNotWaitForARedelivery(t *testing.T) {
 		})
 		must[directory.WebhookDelivery](t)(r.svc.Redeliver(ctx, old.ID))
 		waitFor(t, "the redelivery refused", 10*time.Second, func() bool { return len(rc.all()) >= 3 })
-		must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in("Lee-Park"), 0)) // user.updated
+		rename("Lee-Park") // user.updated
 		deadline := time.Now().Add(3 * time.Second)
 		for time.Now().Before(deadline) && len(rc.accepted()) < 3 {
 			r.retryNow(t, w.ID) // an hour of retries of the redelivery, in a few seconds
