@@ -109,7 +109,10 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, in NewAccount)
 		PasswordPolicy: DefaultPasswordPolicy(), CreatedAt: now, UpdatedAt: now,
 	}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.CreateAccount(ctx, a); err != nil {
+		if err := tx.CreateAccount(ctx, a); KindOf(err) == Conflict {
+			// The store's "already exists" would not say what does.
+			return ConflictError(fmt.Sprintf("account %s already exists", a.Slug))
+		} else if err != nil {
 			return err
 		}
 		if err := s.record(ctx, tx, change{

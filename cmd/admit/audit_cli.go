@@ -42,7 +42,7 @@ func (c *cli) auditList(ctx context.Context, args []string) error {
 	person := fs.String("person", "", "only events by or about this person (email)")
 	action := fs.String("action", "", "only events of this action, like user.credentials_revoked")
 	sinceFlag := fs.String("since", "", "only events since a date, a time or a duration back from now (24h)")
-	limit := fs.Int("limit", 100, "at most this many events, newest first (1 to 1000)")
+	limit := limitFlag(fs, 100, 1, 1000, "at most this many events, newest first (1 to 1000)")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
 		since, err := parseSince(*sinceFlag, time.Now())
 		if err != nil {

@@ -10,7 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"os/user"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/admit-dev/admit/directory"
@@ -34,6 +37,8 @@ type cli struct {
 	// server recorded. urlNote is what linkBase tells the operator.
 	baseURLFlag bool
 	urlNote     string
+	// databaseFlag says --database-url was given (see checkNewDatabase).
+	databaseFlag bool
 	// current is the command being run, for its help and synopsis.
 	current *command
 	// markdown prints a command's help as a section of docs/cli.md.
@@ -98,8 +103,8 @@ var commands = []command{
 	{"operator remove", "--email E", "end a person's operator rights (audited)", "admit operator remove --email ops@platform.example", (*cli).operatorRemove},
 	{"app add", "--name N (--redirect-uri U [--redirect-uri U2] | --forward-auth-host H [--path-prefix P]) [--post-logout-redirect-uri U] [--backchannel-logout-uri U] [--public] [--account S]", "register an app that signs people in through admit (OpenID Connect) or sits behind its forward-auth or proxy; prints its client id and secret once", "admit app add --name 'Billing' --redirect-uri https://billing.example.com/callback --account acme", (*cli).appAdd},
 	{"app list", "", "list the registered apps", "admit app list --json", (*cli).appList},
-	{"app remove", "--client-id C", "remove an app: its client id and tokens stop working", "admit app remove --client-id app_…", (*cli).appRemove},
-	{"app rotate-secret", "--client-id C", "give an app a new client secret (printed once); the old one stops working", "admit app rotate-secret --client-id app_…", (*cli).appRotateSecret},
+	{"app remove", "--client-id C", "remove an app: its client id and tokens stop working", "admit app remove --client-id admit_app_…", (*cli).appRemove},
+	{"app rotate-secret", "--client-id C", "give an app a new client secret (printed once); the old one stops working", "admit app rotate-secret --client-id admit_app_…", (*cli).appRotateSecret},
 	{"certs list", "[--kind saml|es256|rs256]", "list admit's signing keys: SAML certificates, or the OpenID provider's token keys", "admit certs list --kind es256", (*cli).certsList},
 	{"certs rotate", "[--kind saml|es256|rs256]", "publish a new signing key of a kind; run again to start using it", "admit certs rotate --kind saml", (*cli).certsRotate},
 	{"certs retire", "--id ID [--kind saml|es256|rs256]", "stop publishing an old signing key and delete it", "admit certs retire --id 0193…", (*cli).certsRetire},
@@ -111,7 +116,7 @@ var commands = []command{
 	{"webhook list", "[--account S]", "list webhooks and whether they are enabled, failing or disabled", "admit webhook list --account acme", (*cli).webhookList},
 	{"webhook remove", "--id ID", "delete a webhook and its deliveries", "admit webhook remove --id 0193…", (*cli).webhookRemove},
 	{"webhook rotate-secret", "--id ID [--overlap 24h]", "give a webhook a new signing secret (printed once); the old one signs beside it for the overlap", "admit webhook rotate-secret --id 0193… --overlap 48h", (*cli).webhookRotateSecret},
-	{"webhook enable", "--id ID", "enable a disabled webhook; what waited for it is delivered in order", "admit webhook enable --id 0193…", (*cli).webhookEnable},
+	{"webhook enable", "--id ID", "enable a disabled webhook; what waited for it is delivered, each person's or group's in order", "admit webhook enable --id 0193…", (*cli).webhookEnable},
 	{"webhook test", "--id ID", "send a webhook.test event to a webhook now, signed as every event is, and say how it went (not retried; exits 1 when not delivered)", "admit webhook test --id 0193…", (*cli).webhookTest},
 	{"webhook tests", "--id ID", "list the newest test events sent to a webhook (from the console, the API or here), who sent each and how it went", "admit webhook tests --id 0193…", (*cli).webhookTests},
 	{"webhook deliveries", "--id ID [--limit N]", "list a webhook's recent deliveries with every attempt", "admit webhook deliveries --id 0193…", (*cli).webhookDeliveries},
@@ -141,7 +146,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		}
 		return c.fail(usageError{msg: err.Error()})
 	}
-	c.noteBaseURLFlag(global)
+	c.noteFlags(global)
 	rest := global.Args()
 	if len(rest) == 0 {
 		c.overview(c.stderr)
@@ -216,12 +221,12 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 			c.commandHelp(c.stdout, c.current, fs)
 			return errHelpShown
 		}
-		return usageError{msg: fmt.Sprintf("%s: %v", name, err), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: %s", name, flagError(fs, err)), synopsis: true}
 	}
 	if fs.NArg() > 0 {
 		return usageError{msg: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), synopsis: true}
 	}
-	c.noteBaseURLFlag(fs)
+	c.noteFlags(fs)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var missing []string
@@ -239,13 +244,78 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 	return nil
 }
 
-// noteBaseURLFlag remembers that --base-url (either spelling) was given.
-func (c *cli) noteBaseURLFlag(fs *flag.FlagSet) {
+// noteFlags remembers which of the settings that change what a command
+// does were given as flags (either spelling): --base-url, --database-url.
+func (c *cli) noteFlags(fs *flag.FlagSet) {
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "base-url" || f.Name == "ADMIT_BASE_URL" {
+		switch f.Name {
+		case "base-url", "ADMIT_BASE_URL":
 			c.baseURLFlag = true
+		case "database-url", "ADMIT_DATABASE_URL":
+			c.databaseFlag = true
 		}
 	})
+}
+
+// badFlagValue is the flag package's refusal of a value: for the types it
+// knows, it says only "parse error" or "value out of range".
+var badFlagValue = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([^:\s]+): (.*)$`)
+
+// flagError words a flag value the command could not take: it names the
+// flag as the help does and says which form it wants (a duration is Go's,
+// which has no "d").
+func flagError(fs *flag.FlagSet, err error) string {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	value, name, reason := m[1], m[2], m[3]
+	if f := fs.Lookup(name); f != nil && (reason == "parse error" || reason == "value out of range") {
+		if g, ok := f.Value.(flag.Getter); ok {
+			switch g.Get().(type) {
+			case time.Duration:
+				reason = "want a duration like 24h, 90m or 30s (units h, m, s; no d: 7 days is 168h)"
+			case int, int64, uint, uint64:
+				if reason == "value out of range" {
+					reason = "too large a number"
+				} else {
+					reason = "want a whole number"
+				}
+			case bool:
+				reason = "want true or false"
+			}
+		}
+	}
+	return fmt.Sprintf("--%s %s: %s", name, value, reason)
+}
+
+// intRange is an int flag that takes only lo to hi: a --limit out of its
+// range is refused, not quietly made into another number of rows.
+type intRange struct{ n, lo, hi int }
+
+func (r *intRange) String() string {
+	if r == nil {
+		return ""
+	}
+	return strconv.Itoa(r.n)
+}
+
+func (r *intRange) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < r.lo || n > r.hi {
+		return fmt.Errorf("want a whole number from %d to %d", r.lo, r.hi)
+	}
+	r.n = n
+	return nil
+}
+
+func (r *intRange) Get() any { return r.n }
+
+// limitFlag adds --limit, from lo to hi, to fs.
+func limitFlag(fs *flag.FlagSet, def, lo, hi int, usage string) *int {
+	r := &intRange{def, lo, hi}
+	fs.Var(r, "limit", usage)
+	return &r.n
 }
 
 func (c *cli) printJSON(v any) {
@@ -564,7 +634,7 @@ func readSecret(r io.Reader, flagName, what string) (string, error) {
 func (c *cli) userList(ctx context.Context, args []string) error {
 	fs := c.flags("user list")
 	search := fs.String("search", "", "only members whose email, name or last name starts with this")
-	limit := fs.Int("limit", 100, fmt.Sprintf("members per page (at most %d)", directory.MaxPageSize))
+	limit := limitFlag(fs, 100, 1, directory.MaxPageSize, fmt.Sprintf("members per page (1 to %d)", directory.MaxPageSize))
 	after := fs.String("after", "", "continue after this cursor (the next_cursor of the previous page)")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
 		page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)

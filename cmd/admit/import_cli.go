@@ -102,7 +102,8 @@ func (c *cli) importRun(ctx context.Context, args []string) error {
 		return spreadsheetError(err)
 	}
 	if len(unknown) > 0 {
-		fmt.Fprintf(c.stderr, "admit: columns not imported: %s\n", strings.Join(unknown, ", "))
+		// A warning, not a refusal: the rest of the file is imported.
+		fmt.Fprintf(c.stderr, "admit: warning: columns not imported (admit reads no such heading): %s\n", oneLine(strings.Join(unknown, ", ")))
 	}
 	if spec.Mode == directory.ImportPassword {
 		if spec.Password, err = readSecret(c.stdin, "--password-stdin", "password"); err != nil {

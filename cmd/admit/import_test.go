@@ -75,6 +75,18 @@ func TestImportCommand(t *testing.T) {
 		if r := admit(t, db, "", "import", "status", "--account", "acme", "--json"); !strings.Contains(r.stdout, `"status": "finished"`) {
 			t.Errorf("status: %s", r.stdout)
 		}
+
+		// A column admit does not read is left out with a warning, which
+		// reads as one (the import goes on, and exits 0), as every
+		// warning of the command line does.
+		teams := filepath.Join(t.TempDir(), "teams.csv")
+		if err := os.WriteFile(teams, []byte("Email,First name,Last name,Team\nteam@acme.example,T,Eam,Red\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r = admit(t, db, "", "import", "--account", "acme", "--file", teams, "--no-password")
+		if want := "admit: warning: columns not imported (admit reads no such heading): Team\n"; r.code != 0 || r.stderr != want {
+			t.Errorf("import with an unknown column: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+		}
 	})
 }
 

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/admit-dev/admit/certs"
+	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
 )
 
@@ -22,6 +26,9 @@ import (
 // unlocks it with the secret key: every command works on a fresh database
 // as well as beside a running server. Close the store when done.
 func (c *cli) open(ctx context.Context, log *slog.Logger) (*store.Store, keys, error) {
+	if err := c.checkNewDatabase(); err != nil {
+		return nil, keys{}, err
+	}
 	s, err := store.Open(ctx, c.cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, keys{}, err
@@ -37,6 +44,33 @@ func (c *cli) open(ctx context.Context, log *slog.Logger) (*store.Store, keys, e
 	}
 	c.derived = &k
 	return s, k, nil
+}
+
+// checkNewDatabase is asked before a command opens a SQLite database, which
+// store.Open makes when its file is not there. Only `admit serve` (and
+// `admit migrate`, which opens the store itself) may make one unasked. The
+// default, admit-data/admit.db, is relative to the folder a command runs
+// in: a command run from another folder than the server's would make a new
+// empty database (and secret key) there and act on it, as if it had worked.
+// So without ADMIT_DATABASE_URL a command refuses; with it, the operator
+// named the file, and the command makes it, saying so.
+func (c *cli) checkNewDatabase() error {
+	path, ok := strings.CutPrefix(c.cfg.DatabaseURL, "sqlite:")
+	if !ok || c.current == nil || c.current.name == "serve" {
+		return nil
+	}
+	path = strings.TrimPrefix(path, "//")
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem store.Open reports
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if !c.databaseFlag && c.getenv("ADMIT_DATABASE_URL") == "" {
+		return directory.NotFoundError(fmt.Sprintf("no database at %s (without ADMIT_DATABASE_URL, admit looks in admit-data in the folder it runs in): set ADMIT_DATABASE_URL to the server's database, or run the command where the server runs; admit migrate makes a new one here", path))
+	}
+	fmt.Fprintf(c.stderr, "admit: note: no database at %s; making a new one, as ADMIT_DATABASE_URL says\n", path)
+	return nil
 }
 
 // unlock finds the secret key and checks it against the fingerprint the

@@ -152,3 +152,73 @@ func forgetFingerprint(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCLIOutsideTheServersFolder is the README's quick start, and the same
+// commands run from another folder. Without ADMIT_DATABASE_URL the database
+// is admit-data/admit.db under the folder a process runs in: a command run
+// elsewhere refuses, in one line naming the file it did not find, rather
+// than make a new empty database (and key) there and report success.
+func TestCLIOutsideTheServersFolder(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir() // where `make run` runs
+	s := startServer(t, home)
+	defer s.stop(t)
+	env := cleanEnv()
+	if r := admitIn(t, home, env, "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("account create beside the server: exit %d, %q", r.code, r.stderr)
+	}
+
+	elsewhere := t.TempDir()
+	stray := filepath.Join(elsewhere, "admit-data", "admit.db")
+	for _, args := range [][]string{
+		{"account", "create", "--slug", "acme", "--name", "Again"},
+		{"user", "list", "--account", "acme"},
+		{"invite", "create", "--account", "acme", "--email", "ann@acme.example"},
+	} {
+		r := admitIn(t, elsewhere, env, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != exitError || len(lines) != 1 || !strings.HasPrefix(r.stderr, "admit: no database at "+stray+" ") || !strings.Contains(r.stderr, "set ADMIT_DATABASE_URL to the server's database") {
+			t.Errorf("%v from another folder: exit %d, stderr %q; want exit 1 and one line naming %s", args, r.code, r.stderr, stray)
+		}
+	}
+	r := admitIn(t, elsewhere, env, "account", "list", "--json")
+	if got := decode[map[string]string](t, r); got["kind"] != "not_found" || !strings.Contains(got["error"], stray) {
+		t.Errorf("--json: %v; want kind not_found naming %s", got, stray)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "admit-data")); err == nil {
+		t.Fatal("a refused command made admit-data (a database or a key) in its folder")
+	}
+
+	// With the server's database named, the command works from anywhere
+	// (the key is found beside the database).
+	serverDB := "ADMIT_DATABASE_URL=sqlite:" + filepath.Join(home, "admit-data", "admit.db")
+	if r := admitIn(t, elsewhere, append(env, serverDB), "user", "list", "--account", "acme"); r.code != 0 || r.stderr != "" {
+		t.Errorf("with ADMIT_DATABASE_URL from another folder: exit %d, %q", r.code, r.stderr)
+	}
+
+	// A database the operator names is made, with a note naming it (the
+	// flag names one as the variable does); once made, there is no note.
+	for i, how := range [][]string{{"ADMIT_DATABASE_URL=sqlite:" + filepath.Join(elsewhere, "new", "admit.db")}, nil} {
+		args := []string{"account", "list"}
+		path := filepath.Join(elsewhere, "new", "admit.db")
+		if how == nil {
+			path = filepath.Join(elsewhere, "flag", "admit.db")
+			args = append(args, "--database-url", "sqlite:"+path)
+		}
+		r := admitIn(t, elsewhere, append(append(env, testKey), how...), args...)
+		if want := "admit: note: no database at " + path + "; making a new one, as ADMIT_DATABASE_URL says\n"; r.code != 0 || r.stderr != want {
+			t.Errorf("case %d, a named new database: exit %d, stderr %q; want %q", i, r.code, r.stderr, want)
+		}
+		if r := admitIn(t, elsewhere, append(append(env, testKey), how...), args...); r.code != 0 || r.stderr != "" {
+			t.Errorf("case %d, the same database again: exit %d, stderr %q; want no note", i, r.code, r.stderr)
+		}
+	}
+
+	// admit migrate is how to make a new database under the default.
+	if r := admitIn(t, elsewhere, env, "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %s", r.stderr)
+	}
+	if r := admitIn(t, elsewhere, env, "account", "list"); r.code != 0 || r.stderr != "" || r.stdout != "\n" {
+		t.Errorf("account list on the database migrate made: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -151,7 +151,7 @@ type mailJSON struct {
 
 func (c *cli) mailList(ctx context.Context, args []string) error {
 	fs := c.flags("mail list")
-	limit := fs.Int("limit", 50, "how many, newest first")
+	limit := limitFlag(fs, 50, 1, 500, "how many, newest first (1 to 500)")
 	return c.inMailbox(ctx, fs, args, nil, func(svc *directory.Service, box mailbox) error {
 		msgs, err := svc.Mail(ctx, box.accountID, *limit)
 		if err != nil {

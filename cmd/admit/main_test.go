@@ -148,7 +148,7 @@ func TestCLI(t *testing.T) {
 			stderrHas  string
 			stdoutJSON map[string]any
 		}{
-			{"duplicate account", "", []string{"account", "create", "--slug", "acme", "--name", "Other"}, exitError, "already exists", nil},
+			{"duplicate account", "", []string{"account", "create", "--slug", "acme", "--name", "Other", "--json"}, exitError, "admit: account acme already exists\n", map[string]any{"kind": "conflict"}},
 			{"bad slug", "", []string{"account", "create", "--slug", "Not A Slug", "--name", "X"}, exitError, "slug", nil},
 			{"missing flag", "", []string{"account", "create", "--slug", "x"}, exitUsage, "missing --name", nil},
 			{"unknown flag", "", []string{"account", "create", "--bogus"}, exitUsage, "bogus", nil},
@@ -223,6 +223,48 @@ func TestCLI(t *testing.T) {
 			t.Errorf("migrate: exit %d, %v", r.code, m)
 		}
 	})
+}
+
+// TestFlagValueRefusals: a flag value a command cannot take is refused
+// before anything is opened, exit 2, with a reason that says what the flag
+// wants (not the flag package's "parse error"), and the synopsis; a limit
+// out of its range is refused, not quietly made another number of rows.
+func TestFlagValueRefusals(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLiteURL(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"webhook", "deliveries", "--id", "x", "--limit", "0"}, `webhook deliveries: --limit "0": want a whole number from 1 to 1000`},
+		{[]string{"webhook", "deliveries", "--id", "x", "--limit", "-1"}, `webhook deliveries: --limit "-1": want a whole number from 1 to 1000`},
+		{[]string{"webhook", "deliveries", "--id", "x", "--limit", "5000"}, `webhook deliveries: --limit "5000": want a whole number from 1 to 1000`},
+		{[]string{"webhook", "deliveries", "--id", "x", "--limit", "many"}, `webhook deliveries: --limit "many": want a whole number from 1 to 1000`},
+		{[]string{"audit", "list", "--account", "acme", "--limit", "1001"}, `audit list: --limit "1001": want a whole number from 1 to 1000`},
+		{[]string{"user", "list", "--account", "acme", "--limit", "501"}, `user list: --limit "501": want a whole number from 1 to 500`},
+		{[]string{"mail", "list", "--account", "acme", "--limit", "0"}, `mail list: --limit "0": want a whole number from 1 to 500`},
+		{[]string{"sso", "attempts", "--account", "acme", "--connection", "okta", "--limit", "0"}, `sso attempts: --limit "0": want a whole number from 1 to 200`},
+		{[]string{"webhook", "rotate-secret", "--id", "x", "--overlap", "1d"}, `webhook rotate-secret: --overlap "1d": want a duration like 24h, 90m or 30s (units h, m, s; no d: 7 days is 168h)`},
+		{[]string{"invite", "create", "--account", "acme", "--email", "a@acme.example", "--expires-in", "2w"}, `invite create: --expires-in "2w": want a duration like 24h`},
+		{[]string{"role", "map", "--account", "acme", "--group", "G", "--role", "admin", "--priority", "high"}, `role map: --priority "high": want a whole number`},
+		{[]string{"sso", "update", "--account", "acme", "--connection", "okta", "--allow-idp-initiated=maybe"}, `sso update: --allow-idp-initiated "maybe": want true or false`},
+	} {
+		r := admit(t, db, "", tc.args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != exitUsage || !strings.HasPrefix(lines[0], "admit: "+tc.want) || len(lines) != 3 || !strings.HasPrefix(lines[1], "usage: admit "+tc.args[0]) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2, %q and the synopsis", tc.args, r.code, r.stderr, "admit: "+tc.want)
+		}
+	}
+	if _, err := os.Stat(strings.TrimPrefix(db, "sqlite:")); err == nil {
+		t.Errorf("a refused command opened the database")
+	}
+	// A limit in range is taken.
+	if r := admit(t, db, "", "account", "create", "--slug", "acme", "--name", "Acme"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := admit(t, db, "", "user", "list", "--account", "acme", "--limit", "500"); r.code != 0 {
+		t.Errorf("user list --limit 500: exit %d, %s", r.code, r.stderr)
+	}
 }
 
 func TestUserListPages(t *testing.T) {

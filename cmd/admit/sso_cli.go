@@ -457,7 +457,7 @@ func (c *cli) findConnection(ctx context.Context, svc *directory.Service, a dire
 func (c *cli) ssoAttempts(ctx context.Context, args []string) error {
 	fs := c.flags("sso attempts")
 	name := fs.String("connection", "", "the connection's name")
-	limit := fs.Int("limit", 20, "how many of each kind (verified answers, unverified ones), newest first")
+	limit := limitFlag(fs, 20, 1, directory.LoginLogSize, fmt.Sprintf("how many of each kind (verified answers, unverified ones), newest first (1 to %d)", directory.LoginLogSize))
 	return c.inAccount(ctx, fs, args, []string{"connection"}, func(svc *directory.Service, a directory.Account) error {
 		conn, err := c.findConnection(ctx, svc, a, *name)
 		if err != nil {

@@ -96,7 +96,7 @@ func (c *cli) webhookAdd(ctx context.Context, args []string) error {
 	// from this shell's, but an operator who forgot the list hears of it
 	// now rather than from failed deliveries a day later.
 	if err := c.cfg.Fetch(c.logger(0)).Check(ctx, w.URL); err != nil {
-		fmt.Fprintf(c.stderr, "warning: from here, admit would not deliver to %s: %v\n", w.URL, events.Detail(w, err))
+		fmt.Fprintf(c.stderr, "admit: warning: from here, admit would not deliver to %s: %v\n", w.URL, events.Detail(w, err))
 	}
 	out := toWebhookJSON(w, a.Slug)
 	out.Secret = secret
@@ -303,7 +303,7 @@ type webhookAttemptJSON struct {
 
 func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 	fs := c.flags("webhook deliveries")
-	limit := fs.Int("limit", 20, "at most this many deliveries, newest first (1 to 1000)")
+	limit := limitFlag(fs, 20, 1, 1000, "at most this many deliveries, newest first (1 to 1000)")
 	return c.withWebhook(ctx, fs, args, func(svc *directory.Service, id string) error {
 		w, err := svc.Webhook(ctx, id)
 		if err != nil {

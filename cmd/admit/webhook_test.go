@@ -46,7 +46,7 @@ func TestWebhookCommands(t *testing.T) {
 		}
 		// A loopback receiver without the operators' allow list is added,
 		// with a warning that names the entry that would let it through.
-		if !strings.Contains(r.stderr, "warning: from here, admit would not deliver to "+rc.URL+"/hooks") || !strings.Contains(r.stderr, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW") {
+		if !strings.HasPrefix(r.stderr, "admit: warning: from here, admit would not deliver to "+rc.URL+"/hooks") || !strings.Contains(r.stderr, "add 127.0.0.1/32 to ADMIT_OUTBOUND_ALLOW") {
 			t.Errorf("webhook add of a loopback URL without the allow list: %q; want a warning", r.stderr)
 		}
 		allowed := admitWith(t, append(os.Environ(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_OUTBOUND_ALLOW=127.0.0.1"), "", "webhook", "add", "--url", rc.URL+"/other", "--account", "acme", "--json")

@@ -10,7 +10,7 @@
 // and run it with what that printed:
 //
 //	ADMIT_ISSUER=http://localhost:8080 APP_URL=http://127.0.0.1:8084 \
-//	CLIENT_ID=app_… CLIENT_SECRET=… go run ./examples/apps/go
+//	CLIENT_ID=admit_app_… CLIENT_SECRET=… go run ./examples/apps/go
 //
 // Its sessions are kept in memory: it forgets everyone when it stops.
 package main
