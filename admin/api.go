@@ -187,19 +187,24 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
-	// secret says the response holds a secret shown once (a SCIM token):
-	// it is not kept for retries (rule 5: secrets are stored as hashes).
-	secret bool
+	// secret, when not empty, says the response holds a secret shown once
+	// (a SCIM token, a webhook's signing secret): it is not kept for
+	// retries (rule 5: secrets are stored as hashes), which get this
+	// instead: how to find what the request made, and get a new secret.
+	secret string
 	// changedNothing says the request wrote nothing (a dry run), so that
 	// sending it again is safe: a large answer is not kept (maxKeptResponse).
 	changedNothing bool
 }
 
 // shownOnce marks w's response as holding a secret shown once, so that an
-// Idempotency-Key does not keep it: a retry is told so instead (409).
-func shownOnce(w http.ResponseWriter) {
+// Idempotency-Key does not keep it: a retry is told so instead (409), and
+// then find, which says how a client that lost the answer finds what the
+// request made and gets a new secret (what it is found by differs: a SCIM
+// token has a name, a webhook only its URL).
+func shownOnce(w http.ResponseWriter, find string) {
 	if rec, ok := w.(*recorder); ok {
-		rec.secret = true
+		rec.secret = find
 	}
 }
 
@@ -285,11 +290,17 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, key directory.A
 	} else {
 		keep := storedResponse{ContentType: out.header.Get("Content-Type"), Location: out.header.Get("Location"), Body: out.body.Bytes()}
 		status := out.status
-		if out.secret {
+		if out.secret != "" {
 			// What a retry gets instead of the secret.
 			status = http.StatusConflict
-			keep = storedResponse{ContentType: "application/problem+json", Body: []byte(`{"type":"about:blank","title":"Shown once","status":409,` +
-				`"detail":"This request succeeded, and its answer held a secret that admit shows once and does not keep. List the resources to find it by name; revoke it and make another if the first answer was lost.","code":"shown_once"}` + "\n")}
+			body, _ := json.Marshal(struct {
+				Type   string `json:"type"`
+				Title  string `json:"title"`
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+				Code   string `json:"code"`
+			}{"about:blank", "Shown once", http.StatusConflict, "This request succeeded, and its answer held a secret that admit shows once and does not keep. " + out.secret, "shown_once"})
+			keep = storedResponse{ContentType: "application/problem+json", Body: append(body, '\n')}
 		} else if out.changedNothing && out.body.Len() > maxKeptResponse {
 			// A dry run of a large spreadsheet answers every row: kept, it
 			// would be every row's address and name in the database for a

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -541,7 +542,7 @@ func (a *API) createSCIMToken(w http.ResponseWriter, r *http.Request, key direct
 	}
 	out := toSCIMToken(t)
 	out.Token = token
-	shownOnce(w)
+	shownOnce(w, fmt.Sprintf("The token was made: it is %s, named %q. Revoke it (DELETE .../scim-tokens/%s) and make another if the first answer was lost.", t.ID, t.Name, t.ID))
 	return writeJSON(w, http.StatusCreated, out)
 }
 

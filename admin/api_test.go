@@ -669,7 +669,33 @@ func TestAPIIdempotencyKey(t *testing.T) {
 		if made.status != 201 || !strings.Contains(string(made.body), "admit_scim_") {
 			t.Fatalf("SCIM token: %d %s", made.status, made.body)
 		}
-		wantProblem(t, "a retry of a secret", site.do(t, "POST", tokens, site.opKey, `{"name": "Okta"}`, "Idempotency-Key", "k-3"), 409, "shown_once")
+		retry := wantProblem(t, "a retry of a secret", site.do(t, "POST", tokens, site.opKey, `{"name": "Okta"}`, "Idempotency-Key", "k-3"), 409, "shown_once")
+		tokenID := made.json(t)["id"].(string)
+		if d, _ := retry["detail"].(string); !strings.Contains(d, tokenID) || !strings.Contains(d, `named "Okta"`) {
+			t.Errorf("a retry of a SCIM token says %q; want the token's id and name", d)
+		}
+		// A webhook's secret too; a webhook has no name, so the retry's
+		// answer names the webhook itself, and how to get a new secret.
+		hooks := "/api/v1/accounts/alpha/webhooks"
+		hook := site.do(t, "POST", hooks, site.opKey, `{"url": "https://hooks.alpha.test/once"}`, "Idempotency-Key", "k-4")
+		if hook.status != 201 || !strings.Contains(string(hook.body), "whsec_") {
+			t.Fatalf("webhook: %d %s", hook.status, hook.body)
+		}
+		hookID := hook.json(t)["id"].(string)
+		for _, tc := range []struct{ what, path, body, key string }{
+			{"a retry of a webhook add", hooks, `{"url": "https://hooks.alpha.test/once"}`, "k-4"},
+			{"a retry of a rotation", hooks + "/" + hookID + "/rotate-secret", `{}`, "k-5"},
+		} {
+			if tc.key == "k-5" {
+				if r := site.do(t, "POST", tc.path, site.opKey, tc.body, "Idempotency-Key", tc.key); r.status != 200 {
+					t.Fatalf("rotate: %d %s", r.status, r.body)
+				}
+			}
+			p := wantProblem(t, tc.what, site.do(t, "POST", tc.path, site.opKey, tc.body, "Idempotency-Key", tc.key), 409, "shown_once")
+			if d, _ := p["detail"].(string); !strings.Contains(d, hookID) || !strings.Contains(d, "rotate") || strings.Contains(d, "by name") {
+				t.Errorf("%s says %q; want the webhook's id and how to rotate its secret, not a name it has not", tc.what, d)
+			}
+		}
 		var kept int
 		if err := s.DB().Get(&kept, `SELECT COUNT(*) FROM idempotency_keys WHERE CAST(response AS TEXT) LIKE '%admit_scim_%' OR CAST(response AS TEXT) LIKE '%YWRtaXRfc2NpbV%'`); err != nil || kept != 0 {
 			t.Errorf("%d idempotency records keep the SCIM token (%v)", kept, err)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -204,14 +205,17 @@ func (a *API) addWebhook(w http.ResponseWriter, r *http.Request, key directory.A
 	if err != nil {
 		return err
 	}
-	return writeWithSecret(w, http.StatusCreated, h, secret)
+	// A webhook has no name to be found by: the retry's answer names it.
+	return writeWithSecret(w, http.StatusCreated, h, secret, fmt.Sprintf(
+		"The webhook was added: it is %s (to %s). Rotate its secret (POST .../webhooks/%s/rotate-secret) for a new one if the first answer was lost.", h.ID, h.URL, h.ID))
 }
 
-// writeWithSecret answers h with its new secret, in this answer only.
-func writeWithSecret(w http.ResponseWriter, status int, h directory.Webhook, secret string) error {
+// writeWithSecret answers h with its new secret, in this answer only;
+// find is what a retry is told instead (see shownOnce).
+func writeWithSecret(w http.ResponseWriter, status int, h directory.Webhook, secret, find string) error {
 	out := toWebhook(h)
 	out.Secret = secret
-	shownOnce(w)
+	shownOnce(w, find)
 	return writeJSON(w, status, out)
 }
 
@@ -263,7 +267,8 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key di
 	if err != nil {
 		return err
 	}
-	return writeWithSecret(w, http.StatusOK, h, secret)
+	return writeWithSecret(w, http.StatusOK, h, secret, fmt.Sprintf(
+		"The secret of webhook %s was rotated. Rotate it again for a new one if the first answer was lost: the secrets rotated out before keep signing until their own overlap ends.", h.ID))
 }
 
 func (a *API) enableWebhook(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
