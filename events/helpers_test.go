@@ -88,7 +88,8 @@ func check(t testing.TB, err error) {
 // operations; a group-to-role mapping changes roles; an SSO login creates
 // a person just in time and a later one renames them; invitations are
 // sent, accepted, bounced and revoked; an admin deactivates and
-// reactivates a member.
+// reactivates a member; a bulk upload adds two; an API key changes a
+// member's role and removes them.
 func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	t.Helper()
 	ctx := context.Background()
@@ -162,6 +163,15 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	for im.Status.Open() {
 		im = must[directory.Import](t)(svc.RunImportBatch(ctx, im, time.Minute))
 	}
+
+	// Through the JSON API, an admin's key makes Gil an admin, then
+	// removes them from the account.
+	_, key, err := svc.CreateAPIKey(ctx, a.ID, operator, "sync")
+	check(t, err)
+	adm := must[directory.Admin](t)(svc.KeyAdmin(ctx, key, a.Slug))
+	gil := must[directory.MemberPage](t)(svc.ListMembers(ctx, a.ID, "gil@", "", 1)).Members[0].User.ID
+	must[directory.Member](t)(svc.ChangeRole(ctx, adm, gil, directory.RoleAdmin))
+	must[directory.Member](t)(svc.RemoveMember(ctx, adm, gil))
 	return a
 }
 

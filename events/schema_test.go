@@ -79,8 +79,19 @@ func TestEmittedEventsValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen := map[string]int{}
+		// Every cause the documentation gives: each reason of a role
+		// change, and each door a membership is deleted through.
+		causes := map[string]bool{}
 		for _, ev := range evs {
 			seen[ev.Type]++
+			switch ev.Type {
+			case directory.EventMembershipRoleChanged:
+				var d struct{ Reason string }
+				_ = json.Unmarshal(ev.Data, &d)
+				causes["role_changed "+d.Reason] = true
+			case directory.EventMembershipDeleted:
+				causes["deleted by "+ev.Actor.Type] = true
+			}
 			raw, _ := json.Marshal(ev)
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 			if err != nil {
@@ -99,6 +110,11 @@ func TestEmittedEventsValidate(t *testing.T) {
 		for _, typ := range directory.EventTypes {
 			if seen[typ] == 0 {
 				t.Errorf("no %s event emitted by the run", typ)
+			}
+		}
+		for _, c := range []string{"role_changed admin", "role_changed group-to-role mapping", "deleted by scim_token", "deleted by operator", "deleted by api_key"} {
+			if !causes[c] {
+				t.Errorf("the run emitted no membership event %s (it emitted %v)", c, causes)
 			}
 		}
 	})
