@@ -376,8 +376,9 @@ type WebhookStore interface {
 	// account when accountID is not empty.
 	FindEvents(ctx context.Context, accountID string, after int64, limit int) ([]Event, error)
 	// DeleteEventsBefore deletes published outbox messages, and
-	// deliveries, made before t; it returns how many rows went.
-	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error)
+	// deliveries, made before t; it returns how many rows went, and by
+	// webhook the subjects whose pending deliveries in order it deleted.
+	DeleteEventsBefore(ctx context.Context, t time.Time) (int64, map[string][]string, error)
 }
 
 // NewWebhook is a webhook to add.
@@ -1280,9 +1281,15 @@ func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int
 	if retention <= 0 {
 		retention = EventRetention
 	}
-	n, err := s.store.DeleteEventsBefore(ctx, s.clock().Add(-retention))
+	n, freed, err := s.store.DeleteEventsBefore(ctx, s.clock().Add(-retention))
 	if err != nil {
 		return 0, fmt.Errorf("sweep events: %w", err)
+	}
+	// A person whose first pending delivery went: the next is made ready
+	// under the event sequence's lock, which waits for a publisher that
+	// read the swept one as pending and is queuing another behind it.
+	if err := s.makeReadyByWebhook(ctx, freed); err != nil {
+		return n, fmt.Errorf("sweep events: %w", err)
 	}
 	people, err := s.readyStrandedDeliveries(ctx)
 	if err != nil {
@@ -1296,25 +1303,35 @@ func (s *Service) SweepEvents(ctx context.Context, retention time.Duration) (int
 
 // readyStrandedDeliveries makes ready the first pending delivery of each
 // person whose pending deliveries to a webhook all wait, with none before
-// them left to finish, and returns how many people's it found. A sweep
-// that deleted a person's first delivery leaves such deliveries, as does
-// a recovery whose second step failed, or any fault that broke a
-// person's chain: the sweep looks each time, so that at worst they wait
-// for the next sweep (within the hour) rather than for ever.
+// them left to finish, and returns how many people's it found. A
+// recovery whose second step failed leaves such deliveries, as would any
+// fault that broke a person's chain: the sweep looks each time, so that
+// at worst they wait for the next sweep (within the hour) rather than for
+// ever. The look takes no lock (it reads every pending delivery; holding
+// publishers, and SQLite's every writer, that long each hour would not
+// do), so a person whose chain a publisher or recorder is committing
+// meanwhile waits for the next look.
 func (s *Service) readyStrandedDeliveries(ctx context.Context) (int, error) {
 	stranded, err := s.store.FindStrandedSubjects(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("find stranded deliveries: %w", err)
 	}
 	n := 0
-	for _, webhookID := range slices.Sorted(maps.Keys(stranded)) {
-		subjects := stranded[webhookID]
-		if err := s.store.MakeDeliveriesReady(ctx, webhookID, subjects); err != nil {
-			return n, fmt.Errorf("make stranded deliveries ready: %w", err)
-		}
+	for _, subjects := range stranded {
 		n += len(subjects)
 	}
-	return n, nil
+	return n, s.makeReadyByWebhook(ctx, stranded)
+}
+
+// makeReadyByWebhook makes ready the first pending delivery of each
+// webhook's subjects given that has none ready (MakeDeliveriesReady).
+func (s *Service) makeReadyByWebhook(ctx context.Context, subjects map[string][]string) error {
+	for _, webhookID := range slices.Sorted(maps.Keys(subjects)) {
+		if err := s.store.MakeDeliveriesReady(ctx, webhookID, subjects[webhookID]); err != nil {
+			return fmt.Errorf("make deliveries ready: %w", err)
+		}
+	}
+	return nil
 }
 
 // AnalyzeDeliveries has the database read its statistics of deliveries

@@ -301,10 +301,12 @@ func (s *Store) PublishEvents(ctx context.Context, now time.Time, limit int, new
 		}
 		var msgs []publishedRow
 		// Events are numbered in the order they were written (see
-		// migration 00043): on SQLite by rowid, read through the index of
-		// the unpublished (walked in rowid order, the table would be read
-		// from its oldest row); on PostgreSQL by their written number.
-		from, order := `outbox_messages INDEXED BY outbox_messages_due`, `rowid`
+		// migration 00043): on SQLite by rowid, along the index of the
+		// unpublished, which holds them in that order (the table itself
+		// would be read from its oldest row, the other index of the
+		// unpublished read whole and sorted); on PostgreSQL by their
+		// written number.
+		from, order := `outbox_messages INDEXED BY outbox_messages_unpublished`, `rowid`
 		if s.Dialect() == "postgres" {
 			from, order = `outbox_messages`, `written`
 		}
@@ -1026,29 +1028,21 @@ func (s *Store) MakeDeliveriesReady(ctx context.Context, webhookID string, subje
 
 // FindStrandedSubjects returns, by webhook, the subjects with pending
 // deliveries in order none of which is ready: deliveries nothing will
-// ever send, as no delivery before them is left to finish. A sweep that
-// deleted a person's first one leaves them, as does a recovery cut short
-// between its two steps; see directory.WebhookStore. It reads every
-// pending delivery once, along the index that orders them, holding the
-// event sequence's lock as publishers and recorders do: one of them
-// committing meanwhile (a publisher queuing a delivery behind one just
-// swept) would leave a person it did not see.
+// ever send, as no delivery before them is left to finish. A recovery cut
+// short between its two steps leaves them; see directory.WebhookStore. It
+// reads every pending delivery once, along the index that orders them,
+// with no lock: what a publisher or recorder is committing meanwhile
+// waits for the next look (those a sweep frees are made ready under the
+// lock, see DeleteEventsBefore).
 func (s *Store) FindStrandedSubjects(ctx context.Context) (map[string][]string, error) {
 	var rows []struct {
 		WebhookID string `db:"webhook_id"`
 		Subject   string `db:"subject"`
 	}
-	err := s.within(ctx, func(s *Store) error {
-		if _, err := s.q.ExecContext(ctx, `UPDATE event_sequence SET last = last WHERE id = 1`); err != nil {
-			return s.dialect.wrap(err, "lock event sequence")
-		}
-		rows = nil
-		err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached
-			GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
-		return s.dialect.wrap(err, "find stranded deliveries")
-	})
+	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached
+		GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
 	if err != nil {
-		return nil, err
+		return nil, s.dialect.wrap(err, "find stranded deliveries")
 	}
 	out := map[string][]string{}
 	for _, r := range rows {
@@ -1234,12 +1228,26 @@ func (s *Store) FindEvents(ctx context.Context, accountID string, after int64, l
 }
 
 // DeleteEventsBefore deletes deliveries (with their attempts) and
-// published events made before t. A swept delivery may have been the
-// first of its person's: FindStrandedSubjects finds those next.
-func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
+// published events made before t. It returns how many rows went and, by
+// webhook, the subjects whose pending deliveries in order it deleted: the
+// first of a person's may have gone, and the next must be made ready.
+func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, map[string][]string, error) {
 	var n int64
+	var freed map[string][]string
 	err := s.within(ctx, func(s *Store) error {
 		n = 0
+		var pairs []struct {
+			WebhookID string `db:"webhook_id"`
+			Subject   string `db:"subject"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &pairs, s.rebind(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries
+			WHERE created_at < ? AND status = 'pending' AND NOT detached`), t); err != nil {
+			return s.dialect.wrap(err, "find old pending deliveries")
+		}
+		freed = map[string][]string{}
+		for _, p := range pairs {
+			freed[p.WebhookID] = append(freed[p.WebhookID], p.Subject)
+		}
 		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM webhook_deliveries WHERE created_at < ?`), t)
 		if err != nil {
 			return s.dialect.wrap(err, "delete old deliveries")
@@ -1272,5 +1280,5 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, err
 		n += m
 		return nil
 	})
-	return n, err
+	return n, freed, err
 }
