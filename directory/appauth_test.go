@@ -203,10 +203,12 @@ func TestMembershipEndQueuesBackchannelLogouts(t *testing.T) {
 			{"admin deactivation", func() error { _, err := svc.Deactivate(ctx, acme.ID, operator, "pat@acme.example"); return err }},
 			{"SCIM deactivation", func() error {
 				_, err := svc.ReplaceSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID, directory.SCIMUserInput{
-					Profile: directory.SCIMProfile{UserName: "pat@acme.example"}, Email: "pat@acme.example", Active: false}, 0)
+					Profile: directory.SCIMProfile{UserName: "pat@acme.example"}, Email: "pat@acme.example", Active: false}, directory.IfVersion{})
 				return err
 			}},
-			{"SCIM deletion", func() error { return svc.DeleteSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID) }},
+			{"SCIM deletion", func() error {
+				return svc.DeleteSCIMUser(ctx, acme.ID, scimToken, added.Member.Membership.ID, directory.IfVersion{})
+			}},
 		} {
 			t.Run(end.name, func(t *testing.T) {
 				signInToApp(t, svc, told, userID, acme.ID)

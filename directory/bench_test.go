@@ -200,7 +200,7 @@ func BenchmarkGroupMemberAdd(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					step := directory.MemberStep{Op: ops[i%2], Members: []string{outsider.Membership.ID}}
-					if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{step}}, 0); err != nil {
+					if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{step}}, directory.IfVersion{}); err != nil {
 						b.Fatal(err)
 					}
 					i++

@@ -2,7 +2,9 @@ package directory
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Filter selects an account's SCIM users: a comparison of one field with
@@ -69,27 +71,72 @@ func KindOfField(f FilterField) (FieldKind, bool, bool) {
 	return k.kind, k.caseExact, ok
 }
 
+// A filter is bounded before any SQL is made of it. Every comparison and
+// every and, or and not is a level of the SQL expression the store makes:
+// SQLite refuses one deeper than 1000 ("Expression tree is too large",
+// SQLITE_MAX_EXPR_DEPTH), PostgreSQL's parser runs out of room near 10,000
+// ("memory exhausted"), and either would be a 500 for what is the client's
+// mistake (DESIGN rule 9). Identity providers send one comparison, or two
+// joined by and. These are the one home of the bound: package scim stops
+// reading a filter at them, and Check refuses a filter past them, however
+// it was made.
+const (
+	// MaxFilterTerms is the most comparisons a filter may have, the most
+	// of and, or and not, and the deepest parentheses may nest. A filter at
+	// the limit makes an SQL expression some 200 levels deep.
+	MaxFilterTerms = 100
+	// MaxFilterValue is the longest string a filter compares with, in
+	// characters: no attribute a filter reaches holds more than 256.
+	MaxFilterValue = 1024
+)
+
+// FilterTooLargeError is the refusal of a filter past MaxFilterTerms.
+func FilterTooLargeError() error {
+	return InvalidError(fmt.Sprintf("the filter is too large: a filter may have at most %[1]d comparisons, at most %[1]d of and, or and not, and parentheses nested at most %[1]d deep",
+		MaxFilterTerms))
+}
+
 // Check reports whether the filter can be evaluated: known fields, values
 // of the field's type, operators that make sense for it (RFC 7644: no
-// ordering of booleans, no substrings of times).
+// ordering of booleans, no substrings of times), and a size within
+// MaxFilterTerms and MaxFilterValue.
 func (f *Filter) Check() error {
+	var n filterSize
+	return f.check(&n)
+}
+
+// filterSize counts what Check has seen of a filter, so that it stops at
+// the bound rather than walking a tree of any depth.
+type filterSize struct{ comparisons, operators int }
+
+func (f *Filter) check(n *filterSize) error {
 	if f == nil {
 		return nil
+	}
+	switch f.Op {
+	case OpAnd, OpOr, OpNot:
+		if n.operators++; n.operators > MaxFilterTerms {
+			return FilterTooLargeError()
+		}
+	default:
+		if n.comparisons++; n.comparisons > MaxFilterTerms {
+			return FilterTooLargeError()
+		}
 	}
 	switch f.Op {
 	case OpAnd, OpOr:
 		if f.Left == nil || f.Right == nil {
 			return InvalidError(fmt.Sprintf("%s needs two sides", f.Op))
 		}
-		if err := f.Left.Check(); err != nil {
+		if err := f.Left.check(n); err != nil {
 			return err
 		}
-		return f.Right.Check()
+		return f.Right.check(n)
 	case OpNot:
 		if f.Left == nil {
 			return InvalidError("not needs a filter")
 		}
-		return f.Left.Check()
+		return f.Left.check(n)
 	}
 	k, ok := fieldKinds[f.Field]
 	if !ok {
@@ -100,8 +147,17 @@ func (f *Filter) Check() error {
 	}
 	switch k.kind {
 	case KindString:
-		if _, ok := f.Value.(string); !ok {
+		s, ok := f.Value.(string)
+		if !ok {
 			return InvalidError(fmt.Sprintf("%s compares with a string", f.Field))
+		}
+		if utf8.RuneCountInString(s) > MaxFilterValue {
+			return InvalidError(fmt.Sprintf("a filter compares with strings of at most %d characters", MaxFilterValue))
+		}
+		// Neither database stores such a string; PostgreSQL refuses to
+		// take one as a parameter at all.
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return InvalidError(fmt.Sprintf("%s compares with text: valid UTF-8 without NUL characters", f.Field))
 		}
 	case KindBool:
 		if _, ok := f.Value.(bool); !ok || (f.Op != OpEq && f.Op != OpNe) {

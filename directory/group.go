@@ -118,9 +118,9 @@ const (
 	MembersReplace // remove all, then add Members
 )
 
-// ChangeSCIMGroup applies a change (PUT and PATCH). version, when not
-// zero, must be the group's current version.
-func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, version int) (SCIMGroup, error) {
+// ChangeSCIMGroup applies a change (PUT and PATCH), if the group's
+// version meets cond (If-Match).
+func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, c GroupChange, cond IfVersion) (SCIMGroup, error) {
 	var out SCIMGroup
 	err := s.store.Tx(ctx, func(tx Store) error {
 		// Locked: a change computed from a group that another one changes
@@ -129,7 +129,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(version, cur.Version, "group"); err != nil {
+		if err := cond.check(cur.Version, "group"); err != nil {
 			return err
 		}
 		g := cur.Group
@@ -220,11 +220,23 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 	return out, nil
 }
 
-// DeleteSCIMGroup deletes a group; its members stay members of the account.
-func (s *Service) DeleteSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string) error {
+// DeleteSCIMGroup deletes a group, if its version meets cond (If-Match);
+// its members stay members of the account.
+func (s *Service) DeleteSCIMGroup(ctx context.Context, accountID string, token SCIMToken, id string, cond IfVersion) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		g, err := tx.FindSCIMGroup(ctx, accountID, id, false)
+		find := func(ctx context.Context, accountID, id string) (SCIMGroup, error) {
+			return tx.FindSCIMGroup(ctx, accountID, id, false)
+		}
+		if cond.set {
+			// Locked: a change committed between the check and the
+			// deletion would be deleted unseen.
+			find = tx.LockSCIMGroup
+		}
+		g, err := find(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := cond.check(g.Version, "group"); err != nil {
 			return err
 		}
 		roles, err := s.mapRoles(ctx, tx, scimActor(token), g.Group, RoleScope{GroupID: id, Ignoring: id})

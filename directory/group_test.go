@@ -105,7 +105,7 @@ func TestSCIMGroupMembers(t *testing.T) {
 			), []string{ids[2]}},
 		}
 		for _, tt := range tests {
-			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, tt.change, 0); err != nil {
+			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, tt.change, directory.IfVersion{}); err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
 			}
 			got, _ := svc.SCIMGroup(ctx, a.ID, gid, true)
@@ -118,7 +118,7 @@ func TestSCIMGroupMembers(t *testing.T) {
 		name := "Renamed"
 		_, err = svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name, Steps: []directory.MemberStep{
 			{Op: directory.MembersAdd, Members: []string{ids[0]}}, {Op: directory.MembersAdd, Members: foreign},
-		}}, 0)
+		}}, directory.IfVersion{})
 		if directory.KindOf(err) != directory.Invalid {
 			t.Fatalf("adding a stranger: %v; want Invalid", err)
 		}
@@ -126,29 +126,29 @@ func TestSCIMGroupMembers(t *testing.T) {
 		if got.Group.DisplayName != "Engineering" || !slices.Equal(memberIDs(got), []string{ids[2]}) {
 			t.Errorf("after a failed change: %q with %v; want it unchanged", got.Group.DisplayName, memberIDs(got))
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, 1); directory.KindOf(err) != directory.PreconditionFailed {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, directory.GroupChange{DisplayName: &name}, directory.VersionIn(1)); directory.KindOf(err) != directory.PreconditionFailed {
 			t.Errorf("stale version: %v; want PreconditionFailed", err)
 		}
 		// Beta's token reaches none of it.
-		if _, err := svc.ChangeSCIMGroup(ctx, b.ID, tokB, gid, directory.GroupChange{DisplayName: &name}, 0); directory.KindOf(err) != directory.NotFound {
+		if _, err := svc.ChangeSCIMGroup(ctx, b.ID, tokB, gid, directory.GroupChange{DisplayName: &name}, directory.IfVersion{}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("beta changes alpha's group: %v", err)
 		}
-		if err := svc.DeleteSCIMGroup(ctx, b.ID, tokB, gid); directory.KindOf(err) != directory.NotFound {
+		if err := svc.DeleteSCIMGroup(ctx, b.ID, tokB, gid, directory.IfVersion{}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("beta deletes alpha's group: %v", err)
 		}
 
 		// Deleting a user takes them out of the group; deleting the group
 		// leaves its members in the account.
-		if err := svc.DeleteSCIMUser(ctx, a.ID, tokA, ids[2]); err != nil {
+		if err := svc.DeleteSCIMUser(ctx, a.ID, tokA, ids[2], directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := svc.SCIMGroup(ctx, a.ID, gid, true); len(got.Members) != 0 {
 			t.Errorf("a deleted user is still a member: %v", memberIDs(got))
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, steps(directory.MemberStep{Op: directory.MembersAdd, Members: []string{ids[1]}}), 0); err != nil {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tokA, gid, steps(directory.MemberStep{Op: directory.MembersAdd, Members: []string{ids[1]}}), directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DeleteSCIMGroup(ctx, a.ID, tokA, gid); err != nil {
+		if err := svc.DeleteSCIMGroup(ctx, a.ID, tokA, gid, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.SCIMUser(ctx, a.ID, ids[1]); err != nil {
@@ -268,7 +268,7 @@ func TestSCIMPagingWhileDeleting(t *testing.T) {
 		// the second. With OFFSET, the five users that move up into
 		// places 6-10 would never be listed.
 		for _, u := range first.Users[:5] {
-			if err := svc.DeleteSCIMUser(ctx, a.ID, tok, u.Membership.ID); err != nil {
+			if err := svc.DeleteSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -363,13 +363,13 @@ func TestRoleMappings(t *testing.T) {
 		}
 		add := func(g directory.SCIMGroup, id string) {
 			t.Helper()
-			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: []string{id}}}}, 0); err != nil {
+			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: []string{id}}}}, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		remove := func(g directory.SCIMGroup, id string) {
 			t.Helper()
-			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemove, Members: []string{id}}}}, 0); err != nil {
+			if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemove, Members: []string{id}}}}, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -401,21 +401,21 @@ func TestRoleMappings(t *testing.T) {
 		}
 		// Renaming a group away from its mapped name takes the role back.
 		name, ext := "Former Finance", ""
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, billing.Group.ID, directory.GroupChange{DisplayName: &name, ExternalID: &ext}, 0); err != nil {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, billing.Group.ID, directory.GroupChange{DisplayName: &name, ExternalID: &ext}, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if role(ids[1]) != directory.RoleAdmin {
 			t.Errorf("finance renamed away: %s; want admin from the other group", role(ids[1]))
 		}
 		// Emptying and deleting groups take their roles back too.
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, admins.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemoveAll}}}, 0); err != nil {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, admins.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemoveAll}}}, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if role(ids[1]) != directory.RoleMember {
 			t.Errorf("admins emptied: %s; want member", role(ids[1]))
 		}
 		add(admins, ids[2])
-		if err := svc.DeleteSCIMGroup(ctx, a.ID, tok, admins.Group.ID); err != nil {
+		if err := svc.DeleteSCIMGroup(ctx, a.ID, tok, admins.Group.ID, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if role(ids[2]) != directory.RoleMember {
@@ -475,7 +475,7 @@ func TestDeletedBySCIM(t *testing.T) {
 			t.Fatal(err)
 		}
 		addWithPassword(t, svc, b.ID, "ada@acme.example", "a long enough password")
-		if err := svc.DeleteSCIMUser(ctx, a.ID, tok, u.Membership.ID); err != nil {
+		if err := svc.DeleteSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if !deleted(a.ID) || deleted(b.ID) {

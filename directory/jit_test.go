@@ -325,13 +325,13 @@ func TestRolesFromSCIMAndSSOGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: ids[1:]}}}, 0); err != nil {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: ids[1:]}}}, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if got := role(ids[1]); got != directory.RoleAdmin {
 			t.Errorf("u1 after SCIM added Finance: %s; want admin from the login's groups", got)
 		}
-		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemove, Members: ids[1:]}}}, 0); err != nil {
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, finance.Group.ID, directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersRemove, Members: ids[1:]}}}, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		// When neither source gives it any more, the role goes.

@@ -107,14 +107,14 @@ func TestRenameIsToldToEveryAccountOfThePerson(t *testing.T) {
 			return w.acme, directory.EventActor{Type: "sso_connection", ID: w.conn.ID, Name: w.conn.Name}
 		}},
 		{"a SCIM replace by the home account", func(t *testing.T, w world) (directory.Account, directory.EventActor) {
-			if _, err := w.svc.ReplaceSCIMUser(context.Background(), w.acme.ID, w.tok, w.ada.Membership.ID, scimInput("ada", "ada@acme.example", "ext-ada", "Ada", "King", true), 0); err != nil {
+			if _, err := w.svc.ReplaceSCIMUser(context.Background(), w.acme.ID, w.tok, w.ada.Membership.ID, scimInput("ada", "ada@acme.example", "ext-ada", "Ada", "King", true), directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 			return w.acme, directory.EventActor{Type: "scim_token", ID: w.tok.ID, Name: w.tok.Name}
 		}},
 		{"a SCIM create by the home account of a person it had deleted", func(t *testing.T, w world) (directory.Account, directory.EventActor) {
 			ctx := context.Background()
-			if err := w.svc.DeleteSCIMUser(ctx, w.acme.ID, w.tok, w.ada.Membership.ID); err != nil {
+			if err := w.svc.DeleteSCIMUser(ctx, w.acme.ID, w.tok, w.ada.Membership.ID, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.svc.CreateSCIMUser(ctx, w.acme.ID, w.tok, scimInput("ada", "ada@acme.example", "ext-ada", "Ada", "King", true)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -193,12 +194,12 @@ func (s *Service) SCIMUser(ctx context.Context, accountID, id string) (SCIMUser,
 }
 
 // ReplaceSCIMUser replaces what the identity provider says of a member
-// (PUT). version, when not zero, must be the member's current version
-// (If-Match). active=false deactivates the membership and ends its
-// sessions at once; active=true reactivates it. The person's email and
-// password are theirs, across accounts, and are not changed here.
-func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, in SCIMUserInput, version int) (SCIMUser, error) {
-	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, func(SCIMUser) (SCIMUserInput, error) { return in, nil })
+// (PUT), if the member's version meets cond (If-Match). active=false
+// deactivates the membership and ends its sessions at once; active=true
+// reactivates it. The person's email and password are theirs, across
+// accounts, and are not changed here.
+func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, in SCIMUserInput, cond IfVersion) (SCIMUser, error) {
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, cond, func(SCIMUser) (SCIMUserInput, error) { return in, nil })
 	if err != nil {
 		return SCIMUser{}, fmt.Errorf("replace SCIM user: %w", err)
 	}
@@ -211,22 +212,22 @@ func (s *Service) ReplaceSCIMUser(ctx context.Context, accountID string, token S
 // concurrent change (a deactivation) is never written over with what was
 // read before it. patch may be called more than once (a transaction that
 // is retried), so it must not change anything but its result.
-func (s *Service) PatchSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, patch func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
-	u, err := s.changeSCIMUser(ctx, accountID, token, id, version, patch)
+func (s *Service) PatchSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, cond IfVersion, patch func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
+	u, err := s.changeSCIMUser(ctx, accountID, token, id, cond, patch)
 	if err != nil {
 		return SCIMUser{}, fmt.Errorf("patch SCIM user: %w", err)
 	}
 	return u, nil
 }
 
-func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, version int, apply func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
+func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, cond IfVersion, apply func(SCIMUser) (SCIMUserInput, error)) (SCIMUser, error) {
 	var out SCIMUser
 	err := s.store.Tx(ctx, func(tx Store) error {
 		cur, err := tx.LockSCIMUser(ctx, accountID, id)
 		if err != nil {
 			return err
 		}
-		if err := checkVersion(version, cur.Version, "user"); err != nil {
+		if err := cond.check(cur.Version, "user"); err != nil {
 			return err
 		}
 		in, err := apply(cur)
@@ -244,6 +245,9 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 		if err != nil {
 			return err
 		}
+		// UpdateSCIMProfile set the membership's updated_at, which is
+		// meta.lastModified: the answer shows what a read then shows.
+		cur.Membership.UpdatedAt = now
 		a, err := tx.FindAccount(ctx, accountID)
 		if err != nil {
 			return err
@@ -289,21 +293,50 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 	return out, err
 }
 
-// checkVersion compares an If-Match version (0: none) with the current one.
-func checkVersion(want, current int, what string) error {
-	if want != 0 && want != current {
-		return PreconditionFailedError(fmt.Sprintf("the %s changed since you read it: it is at version %d, not %d; read it again", what, current, want))
-	}
-	return nil
+// IfVersion is a condition on the version of what a change is made to:
+// SCIM's If-Match (RFC 7644 §3.14, RFC 7232 §3.1). The zero value holds
+// for every version (no If-Match, or "*"); VersionIn holds only for the
+// versions it names.
+type IfVersion struct {
+	set      bool
+	versions []int
 }
 
-// DeleteSCIMUser removes the person from the account: the membership, its
-// sessions and group memberships go; the person stays if they belong to
-// other accounts.
-func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string) error {
+// VersionIn holds when the current version is one of versions. With none
+// it never holds: an If-Match that names no version of admit's (another
+// server's entity tag, or no entity tag at all) matches nothing, so the
+// change fails rather than going ahead unchecked.
+func VersionIn(versions ...int) IfVersion {
+	return IfVersion{set: true, versions: versions}
+}
+
+// check refuses a change to what is at version current unless c holds.
+func (c IfVersion) check(current int, what string) error {
+	if !c.set || slices.Contains(c.versions, current) {
+		return nil
+	}
+	if len(c.versions) == 1 {
+		return PreconditionFailedError(fmt.Sprintf("the %s changed since you read it: it is at version %d, not %d; read it again", what, current, c.versions[0]))
+	}
+	return PreconditionFailedError(fmt.Sprintf("the %s is at version %d, which the change's condition does not name; read it again", what, current))
+}
+
+// DeleteSCIMUser removes the person from the account, if the member's
+// version meets cond (If-Match): the membership, its sessions and group
+// memberships go; the person stays if they belong to other accounts.
+func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SCIMToken, id string, cond IfVersion) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		cur, err := tx.FindSCIMUser(ctx, accountID, id)
+		find := tx.FindSCIMUser
+		if cond.set {
+			// Locked: a change committed between the check and the
+			// deletion would be deleted unseen.
+			find = tx.LockSCIMUser
+		}
+		cur, err := find(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := cond.check(cur.Version, "user"); err != nil {
 			return err
 		}
 		if err := s.endAppAccess(ctx, tx, accountID, cur.Membership.UserID); err != nil {

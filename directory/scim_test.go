@@ -52,7 +52,7 @@ func TestSCIMUserLifecycle(t *testing.T) {
 		if _, err := svc.SCIMUser(ctx, b.ID, u.Membership.ID); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("beta reads alpha's user: %v", err)
 		}
-		if err := svc.DeleteSCIMUser(ctx, b.ID, tokB, u.Membership.ID); directory.KindOf(err) != directory.NotFound {
+		if err := svc.DeleteSCIMUser(ctx, b.ID, tokB, u.Membership.ID, directory.IfVersion{}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("beta deletes alpha's user: %v", err)
 		}
 		got, err := svc.SCIMUser(ctx, a.ID, u.Membership.ID)
@@ -65,20 +65,20 @@ func TestSCIMUserLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		off := scimInput("Ada@Example.com", "", "00u1", "Ada", "King", false)
-		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, got.Version+7); directory.KindOf(err) != directory.PreconditionFailed {
+		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, directory.VersionIn(got.Version+7)); directory.KindOf(err) != directory.PreconditionFailed {
 			t.Errorf("stale version: %v; want PreconditionFailed", err)
 		}
-		replaced, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, got.Version)
+		replaced, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, off, directory.VersionIn(got.Version))
 		if err != nil || replaced.Active() || replaced.Version != got.Version+1 || replaced.Email != "ada@example.com" {
 			t.Fatalf("replace: %+v, %v", replaced, err)
 		}
 		if _, err := svc.Authenticate(ctx, session); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("session after SCIM deactivation: %v; want ended", err)
 		}
-		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, scimInput("Ada@Example.com", "", "00u1", "Ada", "King", true), 0); err != nil {
+		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tokA, u.Membership.ID, scimInput("Ada@Example.com", "", "00u1", "Ada", "King", true), directory.IfVersion{}); err != nil {
 			t.Errorf("reactivate: %v", err)
 		}
-		if err := svc.DeleteSCIMUser(ctx, a.ID, tokA, u.Membership.ID); err != nil {
+		if err := svc.DeleteSCIMUser(ctx, a.ID, tokA, u.Membership.ID, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.SCIMUser(ctx, a.ID, u.Membership.ID); directory.KindOf(err) != directory.NotFound {
@@ -184,6 +184,67 @@ func TestSCIMFilters(t *testing.T) {
 		page, _ = svc.ListSCIMUsers(ctx, a.ID, nil, 1, 0)
 		if page.Total != 4 || len(page.Users) != 0 {
 			t.Errorf("count 0: %d of %d; want the total only", len(page.Users), page.Total)
+		}
+	})
+}
+
+// TestSCIMFilterBounds: a filter past MaxFilterTerms or MaxFilterValue,
+// however it was made, is Invalid before the store makes SQL of it, on
+// both databases alike: without the bound SQLite refuses 1,000 or terms
+// ("Expression tree is too large") and PostgreSQL 20,000 ("memory
+// exhausted"), each as an internal error. At the bound, it is answered.
+func TestSCIMFilterBounds(t *testing.T) {
+	t.Parallel()
+	eq := func(i int) *directory.Filter {
+		return &directory.Filter{Op: directory.OpEq, Field: directory.FieldDisplayName, Value: fmt.Sprint("u", i)}
+	}
+	chain := func(op directory.FilterOp, n int) *directory.Filter {
+		f := eq(0)
+		for i := 1; i < n; i++ {
+			f = &directory.Filter{Op: op, Left: f, Right: eq(i)}
+		}
+		return f
+	}
+	nots := func(n int) *directory.Filter {
+		f := eq(0)
+		for range n {
+			f = &directory.Filter{Op: directory.OpNot, Left: f}
+		}
+		return f
+	}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "alpha")
+		for _, tc := range []struct {
+			name string
+			f    *directory.Filter
+			ok   bool
+		}{
+			{"at the bound", chain(directory.OpOr, directory.MaxFilterTerms), true},
+			{"nots at the bound", nots(directory.MaxFilterTerms), true},
+			{"a longest value", &directory.Filter{Op: directory.OpCo, Field: directory.FieldDisplayName, Value: strings.Repeat("ä", directory.MaxFilterValue)}, true},
+			{"one comparison more", chain(directory.OpOr, directory.MaxFilterTerms+1), false},
+			{"1,000 and", chain(directory.OpAnd, 1000), false},
+			{"20,000 or", chain(directory.OpOr, 20000), false},
+			{"one not more", nots(directory.MaxFilterTerms + 1), false},
+			{"10,000 nots", nots(10000), false},
+			{"a longer value", &directory.Filter{Op: directory.OpCo, Field: directory.FieldDisplayName, Value: strings.Repeat("ä", directory.MaxFilterValue+1)}, false},
+			{"NUL", &directory.Filter{Op: directory.OpEq, Field: directory.FieldDisplayName, Value: "a\x00b"}, false},
+			{"not UTF-8", &directory.Filter{Op: directory.OpEq, Field: directory.FieldDisplayName, Value: "a\xffb"}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, uerr := svc.ListSCIMUsers(ctx, a.ID, tc.f, 1, 10)
+				_, gerr := svc.ListSCIMGroups(ctx, a.ID, tc.f, 1, 10, false)
+				for what, err := range map[string]error{"users": uerr, "groups": gerr} {
+					if tc.ok && err != nil {
+						t.Errorf("%s: %v", what, err)
+					}
+					if !tc.ok && directory.KindOf(err) != directory.Invalid {
+						t.Errorf("%s: %v (kind %s); want Invalid", what, err, directory.KindOf(err))
+					}
+				}
+			})
 		}
 	})
 }

@@ -88,7 +88,7 @@ func TestPreHijackBySCIM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DeleteSCIMUser(ctx, bee.ID, beeSCIM, memberID(t, svc, bee.ID, "victim@b.example")); err != nil {
+		if err := svc.DeleteSCIMUser(ctx, bee.ID, beeSCIM, memberID(t, svc, bee.ID, "victim@b.example"), directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.CreateSCIMUser(ctx, bee.ID, beeSCIM, scimInput("victim@b.example", "victim@b.example", "00u1", "Vic", "Tim", true)); err != nil {
@@ -216,7 +216,7 @@ func TestPlantingIsConfinedToTheMembership(t *testing.T) {
 		}
 		// A later SCIM update from aaa changes aaa's view only.
 		in := scimInput("ceo@b.example", "ceo@b.example", "x", "Other", "Fake", true)
-		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tok, got.Membership.ID, in, 0); err != nil {
+		if _, err := svc.ReplaceSCIMUser(ctx, a.ID, tok, got.Membership.ID, in, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if u, _ := s.FindUser(ctx, got.Membership.UserID); u.FirstName != "" {
@@ -457,7 +457,7 @@ func removeMember(t *testing.T, svc *directory.Service, accountID, email string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.DeleteSCIMUser(ctx, accountID, tok, memberID(t, svc, accountID, email)); err != nil {
+	if err := svc.DeleteSCIMUser(ctx, accountID, tok, memberID(t, svc, accountID, email), directory.IfVersion{}); err != nil {
 		t.Fatal(err)
 	}
 }

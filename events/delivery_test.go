@@ -97,7 +97,7 @@ func TestReceiverDownReceivesEverythingInPersonOrder(t *testing.T) {
 				Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: "One"}}))
 			for j, active := range []bool{false, true, false} {
 				must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.SCIMUserInput{Active: active,
-					Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint("Name", j)}}, 0))
+					Profile: directory.SCIMProfile{UserName: email, GivenName: "P", FamilyName: fmt.Sprint("Name", j)}}, directory.IfVersion{}))
 			}
 		}
 		waitFor(t, "first attempts", 10*time.Second, func() bool { return len(rc.all()) >= 5 })
@@ -1222,7 +1222,7 @@ func TestRecoverGivenUpDeliveries(t *testing.T) {
 			Profile: directory.SCIMProfile{UserName: email, GivenName: "R", FamilyName: "One"}}))
 		for j, active := range []bool{false, true} {
 			must[directory.SCIMUser](t)(r.svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.SCIMUserInput{Active: active,
-				Profile: directory.SCIMProfile{UserName: email, GivenName: "R", FamilyName: fmt.Sprint("Name", j)}}, 0))
+				Profile: directory.SCIMProfile{UserName: email, GivenName: "R", FamilyName: fmt.Sprint("Name", j)}}, directory.IfVersion{}))
 		}
 		theirs := func(body []byte) bool { return strings.Contains(string(body), u.Membership.UserID) }
 		var refusing atomic.Bool
@@ -1418,8 +1418,8 @@ func TestEventsNumberedInTheOrderWritten(t *testing.T) {
 		u := must[directory.SCIMUser](t)(svcA.CreateSCIMUser(ctx, a.ID, tok, in(true)))
 		must[int](t)(svcA.PublishEvents(ctx, 100)) // the creation's events, out of the way
 
-		must[directory.SCIMUser](t)(svcA.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(false), 0)) // replica A
-		must[directory.SCIMUser](t)(svcB.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(true), 0))  // replica B, after A committed
+		must[directory.SCIMUser](t)(svcA.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(false), directory.IfVersion{})) // replica A
+		must[directory.SCIMUser](t)(svcB.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(true), directory.IfVersion{}))  // replica B, after A committed
 		// The worker publishes both in one batch, and delivers.
 		r.start(t)
 		waitFor(t, "both events delivered", 20*time.Second, func() bool { return len(rc.accepted()) >= 2 })

@@ -106,10 +106,10 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	ada, bob := user("ada", true), user("bob", true)
 	// A PATCH renaming Ada, then one deactivating and one reactivating Bob.
 	must[directory.SCIMUser](t)(svc.ReplaceSCIMUser(ctx, a.ID, tok, ada.Membership.ID, directory.SCIMUserInput{
-		Active: true, Profile: directory.SCIMProfile{UserName: "ada@acme.example", GivenName: "Ada", FamilyName: "Lovelace"}}, 0))
+		Active: true, Profile: directory.SCIMProfile{UserName: "ada@acme.example", GivenName: "Ada", FamilyName: "Lovelace"}}, directory.IfVersion{}))
 	for _, active := range []bool{false, true} {
 		must[directory.SCIMUser](t)(svc.ReplaceSCIMUser(ctx, a.ID, tok, bob.Membership.ID, directory.SCIMUserInput{
-			Active: active, Profile: directory.SCIMProfile{UserName: "bob@acme.example", GivenName: "bob", FamilyName: "Smith"}}, 0))
+			Active: active, Profile: directory.SCIMProfile{UserName: "bob@acme.example", GivenName: "bob", FamilyName: "Smith"}}, directory.IfVersion{}))
 	}
 
 	// Groups: created with a member, renamed with a member removed and
@@ -122,9 +122,9 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	must[directory.SCIMGroup](t)(svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{DisplayName: &name, Steps: []directory.MemberStep{
 		{Op: directory.MembersRemove, Members: []string{ada.Membership.ID}},
 		{Op: directory.MembersAdd, Members: []string{bob.Membership.ID}},
-	}}, 0))
-	check(t, svc.DeleteSCIMGroup(ctx, a.ID, tok, g.Group.ID))
-	check(t, svc.DeleteSCIMUser(ctx, a.ID, tok, ada.Membership.ID))
+	}}, directory.IfVersion{}))
+	check(t, svc.DeleteSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.IfVersion{}))
+	check(t, svc.DeleteSCIMUser(ctx, a.ID, tok, ada.Membership.ID, directory.IfVersion{}))
 
 	// SSO: a first login creates Cy, a later one brings a new name.
 	conn := must[directory.Connection](t)(svc.CreateConnection(ctx, a.ID, operator, directory.NewConnection{

@@ -27,7 +27,7 @@ func annViaSCIM(t *testing.T, svc *directory.Service, a directory.Account) (u di
 	u = must[directory.SCIMUser](t)(svc.CreateSCIMUser(ctx, a.ID, tok, in("Lee")))
 	return u, func(last string) {
 		t.Helper()
-		must[directory.SCIMUser](t)(svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(last), 0))
+		must[directory.SCIMUser](t)(svc.ReplaceSCIMUser(ctx, a.ID, tok, u.Membership.ID, in(last), directory.IfVersion{}))
 	}
 }
 

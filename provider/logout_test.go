@@ -94,7 +94,7 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := s.dir.ReplaceSCIMUser(ctx, a.ID, scimToken, m.Membership.ID, directory.SCIMUserInput{
-			Profile: directory.SCIMProfile{UserName: "ada@acme.example"}, Email: "ada@acme.example", Active: false}, 0); err != nil {
+			Profile: directory.SCIMProfile{UserName: "ada@acme.example"}, Email: "ada@acme.example", Active: false}, directory.IfVersion{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {

@@ -18,9 +18,12 @@
 // supplies the schemas, validates bodies against them (validate.go) and
 // serves the /Schemas and /ResourceTypes documents.
 //
-// Filters are parsed here (with scim2/filter-parser) into a
-// directory.Filter that the store runs as SQL: the library's own filter
-// validation refuses externalId and value paths.
+// Filters and PATCH paths are read here (readFilter, readPath, into
+// scim2/filter-parser's types: that library's parser recurses without
+// bound, takes seconds over a megabyte and names no position in its
+// errors). A filter becomes a directory.Filter that the store runs as SQL,
+// within directory's bounds (directory.MaxFilterTerms): elimity-com/scim's
+// own filter validation refuses externalId and value paths.
 //
 // A PATCH is applied inside directory's transaction, to the resource as
 // stored then (directory.Service.PatchSCIMUser), never to a copy read

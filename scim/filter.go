@@ -58,9 +58,9 @@ func (rf resourceFilter) parse(raw string) (*directory.Filter, error) {
 	if f := rf.lookup(raw); f != nil {
 		return f, f.Check()
 	}
-	expr, err := filter.ParseFilter([]byte(foldSubAttribute(raw)))
+	expr, err := readFilter(raw)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse the filter: %w", err)
+		return nil, err
 	}
 	f, always, err := rf.convert(expr, "")
 	if err != nil {
@@ -188,91 +188,4 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 		}
 	}
 	return f, false, nil
-}
-
-// foldSubAttribute rewrites a comparison on a sub-attribute of a value path,
-// emails[type eq "work"].value eq "a@b.example", which identity providers
-// send although RFC 7644's filter grammar has it only in PATCH paths, into
-// the form the grammar has: emails[type eq "work" and value eq "a@b.example"].
-// Anything it does not recognise is left for the parser to judge.
-func foldSubAttribute(raw string) string {
-	var out strings.Builder
-	var open []int // positions in out of the unclosed '['
-	inString := false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case inString:
-			out.WriteByte(c)
-			if c == '\\' && i+1 < len(raw) {
-				i++
-				out.WriteByte(raw[i])
-			} else if c == '"' {
-				inString = false
-			}
-			continue
-		case c == '"':
-			inString = true
-		case c == '[':
-			open = append(open, out.Len())
-		case c == ']' && len(open) > 0:
-			open = open[:len(open)-1]
-			if cond, n := subComparison(raw[i+1:]); n > 0 {
-				out.WriteString(" and " + cond + "]")
-				i += n
-				continue
-			}
-		}
-		out.WriteByte(c)
-	}
-	return out.String()
-}
-
-// subComparison reads ".sub op value" (or ".sub pr") at the start of s and
-// returns it as "sub op value" with the number of bytes read, or 0.
-func subComparison(s string) (string, int) {
-	if len(s) < 2 || s[0] != '.' {
-		return "", 0
-	}
-	i := 1
-	for i < len(s) && (s[i] == '_' || s[i] == '-' || s[i] == '$' || 'a' <= s[i]|0x20 && s[i]|0x20 <= 'z' || '0' <= s[i] && s[i] <= '9') {
-		i++
-	}
-	sub := s[1:i]
-	if sub == "" {
-		return "", 0
-	}
-	rest := strings.TrimLeft(s[i:], " ")
-	i = len(s) - len(rest)
-	op, _, _ := strings.Cut(rest, " ")
-	if strings.EqualFold(op, "pr") {
-		return sub + " pr", i + len(op)
-	}
-	switch strings.ToLower(op) {
-	case "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le":
-	default:
-		return "", 0
-	}
-	rest = strings.TrimLeft(rest[len(op):], " ")
-	j := len(s) - len(rest)
-	if rest == "" {
-		return "", 0
-	}
-	end := 0
-	if rest[0] == '"' {
-		for end = 1; end < len(rest) && rest[end] != '"'; end++ {
-			if rest[end] == '\\' {
-				end++
-			}
-		}
-		if end >= len(rest) {
-			return "", 0
-		}
-		end++
-	} else {
-		for end < len(rest) && rest[end] != ' ' && rest[end] != ')' {
-			end++
-		}
-	}
-	return sub + " " + op + " " + rest[:end], j + end
 }

@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,22 @@ func TestParseFilter(t *testing.T) {
 		{in: `active gt true`, bad: true},
 		{in: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"`, bad: true},
 		{in: `groups[value eq "1"]`, bad: true},
+		{in: ` userName eq "x" `, want: eq(directory.FieldUserName, "x")},
+		{in: `emails[type eq "work" or type eq "home"].value eq "a@b.example"`, want: eq(directory.FieldEmail, "a@b.example")},
+		{in: `(userName eq "a" or userName eq "b") and not (active eq false)`, want: &directory.Filter{Op: directory.OpAnd,
+			Left:  &directory.Filter{Op: directory.OpOr, Left: eq(directory.FieldUserName, "a"), Right: eq(directory.FieldUserName, "b")},
+			Right: &directory.Filter{Op: directory.OpNot, Left: eq(directory.FieldActive, false)}}},
+		{in: `userName eq "a\u00e9\"b"`, want: eq(directory.FieldUserName, `aé"b`)},
+		{in: terms(directory.MaxFilterTerms, "or"), want: orOf(directory.MaxFilterTerms)},
+		{in: terms(directory.MaxFilterTerms+1, "or"), bad: true},
+		{in: terms(directory.MaxFilterTerms+1, "and"), bad: true},
+		{in: nested("(", ")", directory.MaxFilterTerms), want: eq(directory.FieldUserName, "a")},
+		{in: nested("(", ")", directory.MaxFilterTerms+1), bad: true},
+		{in: nested("not (", ")", directory.MaxFilterTerms+1), bad: true},
+		{in: `userName eq "` + strings.Repeat("é", directory.MaxFilterValue) + `"`, want: eq(directory.FieldUserName, strings.Repeat("é", directory.MaxFilterValue))},
+		{in: `userName eq "` + strings.Repeat("x", directory.MaxFilterValue+1) + `"`, bad: true},
+		{in: "userName eq \"a\xffb\"", bad: true},
+		{in: `userName eq "a\u0000b"`, bad: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -66,11 +84,182 @@ func TestParseFilter(t *testing.T) {
 	}
 }
 
+// terms joins n comparisons with op.
+func terms(n int, op string) string {
+	t := make([]string, n)
+	for i := range t {
+		t[i] = fmt.Sprintf(`userName eq "a%d"`, i)
+	}
+	return strings.Join(t, " "+op+" ")
+}
+
+// orOf is what terms(n, "or") reads as: or binds to the left.
+func orOf(n int) *directory.Filter {
+	f := &directory.Filter{Op: directory.OpEq, Field: directory.FieldUserName, Value: "a0"}
+	for i := 1; i < n; i++ {
+		f = &directory.Filter{Op: directory.OpOr, Left: f, Right: &directory.Filter{Op: directory.OpEq, Field: directory.FieldUserName, Value: fmt.Sprintf("a%d", i)}}
+	}
+	return f
+}
+
+// nested wraps userName eq "a" in n of open and close.
+func nested(open, close string, n int) string {
+	return strings.Repeat(open, n) + `userName eq "a"` + strings.Repeat(close, n)
+}
+
+// TestFilterMessages: a filter that cannot be read is answered with where
+// reading stopped and what was expected there, in words.
+func TestFilterMessages(t *testing.T) {
+	t.Parallel()
+	const values = "a string in quotes, a number, true, false or null"
+	too := directory.Message(directory.FilterTooLargeError())
+	for _, tc := range []struct{ in, want string }{
+		{`userName eq`, `the filter cannot be read at character 12 (the end of the filter): expected a space and a value after eq: ` + values},
+		{`userName eq `, `the filter cannot be read at character 13 (the end of the filter): expected a value after eq: ` + values},
+		{`userName eq yes`, `the filter cannot be read at character 13 ("yes"): expected a value after eq: ` + values},
+		{`userName xx "a"`, `the filter cannot be read at character 10 ("xx"): expected an operator after userName: eq, ne, co, sw, ew, gt, ge, lt, le or pr`},
+		{`userName`, `the filter cannot be read at character 9 (the end of the filter): expected a space and an operator after userName: eq, ne, co, sw, ew, gt, ge, lt, le or pr`},
+		{`userName eq "a" xor active eq true`, `the filter cannot be read at character 17 ("xor"): expected and, or or the end of the filter`},
+		{`userName eq "a" and`, `the filter cannot be read at character 20 (the end of the filter): expected a condition after and`},
+		{`(userName eq "a"`, `the filter cannot be read at character 17 (the end of the filter): expected and, or or )`},
+		{`userName eq "a")`, `the filter cannot be read at character 16 (")"): expected and, or or the end of the filter; this ) closes no (`},
+		{`emails[type eq "work"`, `the filter cannot be read at character 22 (the end of the filter): expected and, or or ]`},
+		{`userName eq "abc`, `the filter cannot be read at character 13 ("\"abc"): expected a " to end the string that starts here`},
+		{`userName eq "a\qb"`, `the filter cannot be read at character 13 ("\"a\\qb\""): expected a string whose escapes are \" \\ \/ \b \f \n \r \t or \u and four hex digits`},
+		{`not userName eq "a"`, `the filter cannot be read at character 5 ("userName"): expected ( after not, as in not (userName eq "ada@example.com")`},
+		{`42 eq "a"`, `the filter cannot be read at character 1 ("42"): expected a comparison, such as userName eq "ada@example.com", or not (...)`},
+		{`displayName eq "ü" and x`, `the filter cannot be read at character 25 (the end of the filter): expected a space and an operator after x: eq, ne, co, sw, ew, gt, ge, lt, le or pr`},
+		{`userName eq "` + strings.Repeat("y", 40) + `" or`, `the filter cannot be read at character 58 (the end of the filter): expected a condition after or`},
+		{`userName eq "a" or ` + strings.Repeat("z", 40), `the filter cannot be read at character 60 (the end of the filter): expected a space and an operator after ` + strings.Repeat("z", 40) + `: eq, ne, co, sw, ew, gt, ge, lt, le or pr`},
+		{terms(directory.MaxFilterTerms+1, "or"), too},
+		{terms(10*directory.MaxFilterTerms, "and"), too},
+		{nested("(", ")", 100000), too},
+		{nested("not (", ")", directory.MaxFilterTerms+1), too},
+		{nested("emails[", "]", directory.MaxFilterTerms+1), too},
+		{`userName eq "` + strings.Repeat("x", directory.MaxFilterValue+1) + `"`, fmt.Sprintf("a filter compares with strings of at most %d characters", directory.MaxFilterValue)},
+	} {
+		t.Run(tc.in[:min(len(tc.in), 60)], func(t *testing.T) {
+			_, err := parseFilter(tc.in)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+	if !strings.Contains(too, fmt.Sprint(directory.MaxFilterTerms)) || !strings.Contains(too, "too large") {
+		t.Errorf("the refusal of a large filter does not say the limit: %q", too)
+	}
+}
+
+// TestFilterReaderIsLinear: reading a filter of a megabyte (what a request
+// line may carry), or a PATCH path of one, takes milliseconds, whatever its
+// shape; the library's parser took seconds and, nested, overflowed the
+// stack.
+func TestFilterReaderIsLinear(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"long value":      `userName eq "` + strings.Repeat("x", 1<<20) + `"`,
+		"long name":       strings.Repeat("x", 1<<20) + ` eq "a"`,
+		"long uri":        strings.Repeat("x:", 1<<19) + `a eq "a"`,
+		"long number":     `userName eq ` + strings.Repeat("1", 1<<20),
+		"many spaces":     `userName` + strings.Repeat(" ", 1<<20) + `eq "a"`,
+		"deep":            strings.Repeat("(", 1<<20),
+		"many terms":      terms(50000, "or"),
+		"unclosed string": `userName eq "` + strings.Repeat(`\"`, 1<<19),
+	} {
+		start := time.Now()
+		_, _ = parseFilter(in)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: %v", name, d)
+		}
+	}
+	// A PATCH body of a megabyte may be one path: 11 s with the library.
+	start := time.Now()
+	if _, err := readPath(`emails[value eq "` + strings.Repeat("x", 1<<20) + `"].display`); err != nil {
+		t.Error(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a path of a megabyte: %v", d)
+	}
+}
+
+// TestReadsAsTheLibrary: the filters identity providers and RFC 7644
+// send read as scim2/filter-parser reads them, value paths included.
+func TestReadsAsTheLibrary(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`userName eq "ada@example.com"`, `userName Eq "a\"b\u00E9"`, `externalId eq "00u1" and active eq true`,
+		`emails[type eq "work"]`, `emails [ type eq "work" ]`, `emails[type eq "work" and value co "@acme.example"]`,
+		`emails[type eq "work" or primary eq true]`, `emails[not (type eq "work")]`, `members[value eq "2819c223"]`,
+		`id eq "g" and members[value eq "u"]`, `title pr and (userType eq "Employee" or userType eq "Intern")`,
+		`not (active eq false) or name.familyName sw "O'"`, `meta.lastModified gt "2011-05-13T04:42:34Z"`,
+		`urn:ietf:params:scim:schemas:core:2.0:User:name.givenName co "a"`, `x eq -1.5e+3 or y eq 0 or z eq null or w eq FALSE`,
+		`a pr or b pr and c pr or not(d pr)`, `((a pr))`,
+	} {
+		lib, err := filter.ParseFilter([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: the library: %v", in, err)
+		}
+		ours, err := readFilter(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if diff := cmp.Diff(lib, ours); diff != "" {
+			t.Errorf("%s: (-library +admit)\n%s", in, diff)
+		}
+	}
+}
+
+// TestReadsPathsAsTheLibrary: the PATCH paths Entra ID, Okta and RFC 7644
+// send read as scim2/filter-parser reads them.
+func TestReadsPathsAsTheLibrary(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`title`, `name.givenName`, `emails[type eq "work"]`, `emails[type eq "work"].value`, `emails[type eq "work" and primary eq true].value`,
+		`members[value eq "2819c223-7f76-453a-919d-413861904646"]`, `members`, `$ref`, `emails [type eq "work"]`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`,
+		`addresses[type eq "work"].streetAddress`, `emails[not (type eq "work")]`, `x509Certificates[value pr]`,
+	} {
+		lib, err := filter.ParsePath([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: the library: %v", in, err)
+		}
+		ours, err := readPath(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if diff := cmp.Diff(lib, ours); diff != "" {
+			t.Errorf("%s: (-library +admit)\n%s", in, diff)
+		}
+	}
+	for _, in := range []string{``, `emails[`, `emails[type eq "work"`, `emails[type eq]`, `name.`, `emails[type eq "work"]x`, `name givenName`, `1abc`} {
+		if p, err := readPath(in); err == nil {
+			t.Errorf("%q: read as %v; want an error", in, p)
+		}
+	}
+	if _, err := readPath(`emails[type eq "work"`); err == nil || err.Error() != `the path cannot be read at character 22 (the end of the path): expected and, or or ]` {
+		t.Errorf("error %v", err)
+	}
+}
+
 // FuzzParseFilter: any filter string gives a filter that checks, or an
-// error; never a panic.
+// error that says what is wrong in words (never the library's "parse
+// conflict"); never a panic. What scim2/filter-parser reads as a filter or
+// a PATCH path, admit's reader reads the same way; only inside brackets,
+// where the library takes and and or without spaces around them, does it
+// read more than admit does.
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{`userName eq "x"`, `emails[type eq "work"]`, `not (a pr) and b eq 1`, `((`, `meta.lastModified ge "2026-01-01T00:00:00Z"`,
-		`emails[type eq "work"].value eq "a\"]b"`, `members[value eq "x"].value pr`, `id eq "g" and members[value eq "u"]`} {
+		`emails[type eq "work"].value eq "a\"]b"`, `members[value eq "x"].value pr`, `id eq "g" and members[value eq "u"]`,
+		`userName eq`, `userName eq "a" or`, `NOT(active Eq TRUE) OR userName sw "a\u00E9"`, `x eq -1.5e+3 and y eq 0 and z eq null`,
+		`urn:ietf:params:scim:schemas:core:2.0:User:name.givenName co "a"`, `$ref eq "x"`, `userName eq "a" )`, `userName eq "\x01"`,
+		terms(directory.MaxFilterTerms+1, "or"), nested("(", ")", directory.MaxFilterTerms+1), nested("not (", ")", directory.MaxFilterTerms+1),
+		nested("not (", ")", 3), `userName eq "` + strings.Repeat("x", directory.MaxFilterValue+1) + `"`,
+		`emails[type eq "work"].value`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`, `emails[type eq "work"and primary eq true]`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -81,8 +270,43 @@ func FuzzParseFilter(f *testing.F) {
 					t.Fatalf("%q parsed into a filter that does not check: %v", s, cerr)
 				}
 			}
+			if err != nil && (strings.Contains(err.Error(), "parse conflict") || strings.Contains(err.Error(), "internal error")) {
+				t.Fatalf("%q: the parser's words: %v", s, err)
+			}
+		}
+		if len(s) > 256 {
+			return // the library's parser takes milliseconds per hundred bytes
+		}
+		// Where both read it, they read it alike; what the library reads,
+		// admit reads too, but for and and or glued to what is around them
+		// inside brackets.
+		lib, liberr := filter.ParseFilter([]byte(s))
+		ours, err := readFilter(s)
+		switch {
+		case liberr == nil && err == nil:
+			if diff := cmp.Diff(lib, ours); diff != "" {
+				t.Fatalf("%q: read otherwise than the library (-library +admit):\n%s", s, diff)
+			}
+		case liberr == nil && !tooLarge(err) && !strings.Contains(s, "["):
+			t.Fatalf("%q: the library reads it, admit does not: %v", s, err)
+		}
+		libPath, liberr := filter.ParsePath([]byte(s))
+		path, err := readPath(s)
+		switch {
+		case liberr == nil && err == nil:
+			if diff := cmp.Diff(libPath, path); diff != "" {
+				t.Fatalf("path %q: read otherwise than the library (-library +admit):\n%s", s, diff)
+			}
+		case liberr == nil && !strings.Contains(s, "["):
+			t.Fatalf("path %q: the library reads it, admit does not: %v", s, err)
 		}
 	})
+}
+
+// tooLarge reports whether err is the refusal of a filter past
+// directory's bounds, which the library does not have.
+func tooLarge(err error) bool {
+	return err.Error() == directory.Message(directory.FilterTooLargeError())
 }
 
 // TestLookupFastPath: the lookup filters parse reads without the general
@@ -100,7 +324,7 @@ func TestLookupFastPath(t *testing.T) {
 			t.Errorf("%s: not read by the fast path", in)
 			continue
 		}
-		expr, err := filter.ParseFilter([]byte(foldSubAttribute(in)))
+		expr, err := readFilter(in)
 		if err != nil {
 			t.Errorf("%s: the general parser refuses it: %v", in, err)
 			continue

@@ -113,7 +113,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c caller)
 	if hasMembers {
 		change.Steps = []directory.MemberStep{{Op: directory.MembersReplace, Members: in.Members}}
 	}
-	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, ifMatch(r))
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := h.dir.DeleteSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
+	if err := h.dir.DeleteSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -141,7 +141,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c caller) e
 			return directory.InvalidError(err.Error())
 		}
 	}
-	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, version(r))
+	changed, err := h.dir.ChangeSCIMGroup(r.Context(), c.accountID, c.token, r.PathValue("id"), change, ifMatch(r))
 	if err != nil {
 		return err
 	}

@@ -187,7 +187,7 @@ func applyPatch(res map[string]any, op elimity.PatchOperation) error {
 		}
 		return nil
 	}
-	target := res
+	target, core := res, true
 	p := op.Path.AttributePath
 	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, userURN) {
 		ext, _ := res[key(res, uri)].(map[string]any)
@@ -195,7 +195,7 @@ func applyPatch(res map[string]any, op elimity.PatchOperation) error {
 			ext = map[string]any{}
 			res[uri] = ext
 		}
-		target = ext
+		target, core = ext, false
 	}
 	name := key(target, p.AttributeName)
 	sub := p.SubAttributeName()
@@ -222,7 +222,15 @@ func applyPatch(res map[string]any, op elimity.PatchOperation) error {
 		return nil
 	}
 	if kind == "remove" {
-		delete(target, name)
+		if core {
+			// Unassigned rather than gone, which responses show alike
+			// (RFC 7643 §2.5), so that removed emails are not shown as
+			// the address the person signs in with, as emails never sent
+			// are.
+			target[name] = nil
+		} else {
+			delete(target, name)
+		}
 		return nil
 	}
 	set(target, name, op.Value, kind == "add")

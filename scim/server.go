@@ -131,15 +131,19 @@ func (h *Handler) getServiceProviderConfig(w http.ResponseWriter, _ *http.Reques
 	return err
 }
 
+// documentationURI is the page of the manual on SCIM (RFC 7643 §5
+// "documentationUri"; TestDocumentationURI checks that it is there).
+const documentationURI = "https://github.com/admit-dev/admit/blob/main/docs/scim.md"
+
 // serviceProviderConfig says what admit supports (RFC 7643 §5). It is
 // admit's own document rather than the library's, which always says ETags
 // are unsupported: admit sends meta.version and an ETag header, and
-// honours If-Match on PUT and PATCH.
+// honours If-Match on PUT, PATCH and DELETE.
 func serviceProviderConfig() map[string]any {
 	supported := func(b bool) map[string]bool { return map[string]bool{"supported": b} }
 	return map[string]any{
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"documentationUri": "https://github.com/admit-dev/admit#scim",
+		"documentationUri": documentationURI,
 		"patch":            supported(true),
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": maxBody},
 		"filter":           map[string]any{"supported": true, "maxResults": directory.MaxPageSize},

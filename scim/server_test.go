@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/scim"
@@ -50,8 +51,14 @@ func (c client) do(method, path, body string, header ...string) (int, map[string
 
 func setup(t testing.TB, s *store.Store) (alpha, beta client, svc *directory.Service) {
 	t.Helper()
+	return setupAt(t, s, nil)
+}
+
+// setupAt is setup with the directory's clock (nil: the real one).
+func setupAt(t testing.TB, s *store.Store, now func() time.Time) (alpha, beta client, svc *directory.Service) {
+	t.Helper()
 	ctx := context.Background()
-	svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})})
+	svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1}), Now: now})
 	op := directory.Actor{Source: directory.SourceCLI}
 	a, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "alpha", Name: "Alpha"})
 	b, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "beta", Name: "Beta"})

@@ -73,7 +73,23 @@ var notKept = map[string]bool{"id": true, "meta": true, "password": true}
 
 // resource is the user as SCIM returns it: every attribute the client
 // sent, with admit's own facts (id, userName, active, meta) over them.
+// Null, an empty list and no attribute are the same (RFC 7643 §2.5): a
+// response leaves them out, as it does every attribute never set.
 func (h *Handler) resource(u directory.SCIMUser) map[string]any {
+	res := h.stored(u)
+	for k, v := range res {
+		if list, isList := v.([]any); v == nil || isList && len(list) == 0 {
+			delete(res, k)
+		}
+	}
+	return res
+}
+
+// stored is the user as a PATCH changes it: resource with the attributes
+// the identity provider cleared still there, as null or [], so that they
+// stay cleared. Emails it cleared stay so; only a member it never sent
+// emails for is shown with the address they sign in with.
+func (h *Handler) stored(u directory.SCIMUser) map[string]any {
 	res := map[string]any{}
 	_ = json.Unmarshal(u.Profile.Attributes, &res)
 	for k := range res {
@@ -93,7 +109,7 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 		// would, with the name the account's admins see.
 		describe(res, u)
 	}
-	if _, ok := res["emails"]; !ok {
+	if _, sent := res["emails"]; !sent {
 		res["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
 	}
 	if _, ok := res["schemas"]; !ok {
@@ -127,11 +143,43 @@ func describe(res map[string]any, u directory.SCIMUser) {
 
 func etag(v int) string { return `W/"` + strconv.Itoa(v) + `"` }
 
-// version reads an If-Match header ("*" or absent: any version).
-func version(r *http.Request) int {
-	m := strings.TrimPrefix(strings.TrimSpace(r.Header.Get("If-Match")), "W/")
-	n, _ := strconv.Atoi(strings.Trim(m, `"`))
-	return n
+// ifMatch reads the If-Match header (RFC 7232 §3.1, RFC 7644 §3.14):
+// absent or "*", any version; otherwise a list of entity tags, W/"9" or
+// "9" for version 9. admit's ETags are weak and SCIM compares them as they
+// are sent (RFC 7644 §3.14's own example sends W/"..." in If-Match), so a
+// weak tag matches its version here, where HTTP's strong comparison would
+// match nothing. A tag that names no version of admit's (another server's,
+// or no entity tag at all: "garbage") matches no version, so the change
+// fails with 412 rather than going ahead unchecked.
+func ifMatch(r *http.Request) directory.IfVersion {
+	values := r.Header.Values("If-Match")
+	if len(values) == 0 {
+		return directory.IfVersion{}
+	}
+	h := strings.Join(values, ",")
+	if strings.Trim(h, " \t") == "*" {
+		return directory.IfVersion{}
+	}
+	var versions []int
+	for {
+		// RFC 7230 §7: a list, its elements parted by commas and spaces,
+		// empty ones ignored.
+		if h = strings.TrimLeft(h, ", \t"); h == "" {
+			break
+		}
+		quoted, isTag := strings.CutPrefix(strings.TrimPrefix(h, "W/"), `"`)
+		tag, rest, closed := strings.Cut(quoted, `"`)
+		if !isTag || !closed {
+			return directory.VersionIn() // not an entity tag
+		}
+		if n, err := strconv.Atoi(tag); err == nil && strconv.Itoa(n) == tag {
+			versions = append(versions, n)
+		}
+		if h = strings.TrimLeft(rest, " \t"); h != "" && h[0] != ',' {
+			return directory.VersionIn()
+		}
+	}
+	return directory.VersionIn(versions...)
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -161,7 +209,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), input(attrs), version(r))
+	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), input(attrs), ifMatch(r))
 	if err != nil {
 		return err
 	}
@@ -169,7 +217,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) 
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c caller) error {
-	if err := h.dir.DeleteSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id")); err != nil {
+	if err := h.dir.DeleteSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -187,8 +235,8 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := checkPatchSize(ops); err != nil {
 		return directory.InvalidError(err.Error())
 	}
-	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), version(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
-		res := h.resource(cur)
+	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+		res := h.stored(cur)
 		for _, op := range ops {
 			if err := applyPatch(res, op); err != nil {
 				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())

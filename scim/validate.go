@@ -47,7 +47,7 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 	normalizeResource(m)
 	attrs, serr := rt.schema.Validate(m)
 	if serr != nil {
-		return nil, fromLibrary(serr)
+		return nil, refusal(rt.schema.Attributes, m, "", serr)
 	}
 	for _, e := range rt.extensions {
 		ext, ok := m[e.ID]
@@ -56,11 +56,96 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 		}
 		v, serr := e.Validate(ext)
 		if serr != nil {
-			return nil, fromLibrary(serr)
+			obj, ok := ext.(map[string]any)
+			if !ok {
+				return nil, invalidValue(e.ID + " must be an object of its attributes")
+			}
+			return nil, refusal(e.Attributes, obj, e.ID+":", serr)
 		}
 		attrs[e.ID] = v
 	}
 	return attrs, nil
+}
+
+// refusal names the attribute of obj that elimity-com/scim refuses, and
+// what is wrong with it: the library's own error says only "A required
+// value was missing, or the value specified was not compatible with the
+// operation or attribute type, or resource schema", whichever attribute it
+// was. It asks the library again, one attribute at a time (a schema of that
+// attribute alone), so the attribute it names is one the library refuses,
+// by the library's own rules. prefix is put before the names (an
+// extension's URN). Should it find none, the library's error stands.
+func refusal(attrs schema.Attributes, obj map[string]any, prefix string, err *scimerrors.ScimError) error {
+	if scimType, detail := fault(attrs, obj, prefix); detail != "" {
+		return &problem{status: http.StatusBadRequest, scimType: scimType, detail: detail}
+	}
+	return fromLibrary(err)
+}
+
+// fault finds the first of attrs that the library refuses in obj, and says
+// what is wrong with it; "" when every one passes alone.
+func fault(attrs schema.Attributes, obj map[string]any, prefix string) (scimType, detail string) {
+	for _, a := range attrs {
+		if _, err := (schema.Schema{Attributes: schema.Attributes{a}}).Validate(obj); err == nil {
+			continue
+		}
+		name := prefix + a.Name()
+		var v any
+		n := 0
+		for k, x := range obj {
+			if strings.EqualFold(k, a.Name()) {
+				v, n = x, n+1
+			}
+		}
+		switch {
+		case n > 1:
+			return "invalidSyntax", name + " is given more than once (attribute names are compared without case)"
+		case v == nil:
+			return "invalidValue", name + " is required"
+		case !a.MultiValued():
+			return faultIn(a, name, name, v)
+		}
+		list, ok := v.([]any)
+		switch {
+		case !ok:
+			if m, isObject := v.(map[string]any); isObject && a.HasSubAttributes() {
+				// The library takes one object for a list of them.
+				if scimType, detail := fault(a.SubAttributes(), m, name+"."); detail != "" {
+					return scimType, detail
+				}
+			}
+			return "invalidValue", name + " must be a list"
+		case len(list) == 0:
+			return "invalidValue", name + " is required: it needs at least one value"
+		}
+		for _, el := range list {
+			if _, err := a.ValidateSingular(el); err != nil {
+				return faultIn(a, name, "each value of "+name, el)
+			}
+		}
+	}
+	return "", ""
+}
+
+// faultIn says what is wrong with v, a value of a named name; label names
+// it in the sentence.
+func faultIn(a schema.CoreAttribute, name, label string, v any) (string, string) {
+	if a.HasSubAttributes() {
+		if m, ok := v.(map[string]any); ok {
+			if scimType, detail := fault(a.SubAttributes(), m, name+"."); detail != "" {
+				return scimType, detail
+			}
+		}
+		return "invalidValue", label + " must be an object"
+	}
+	what := map[string]string{
+		"boolean": "true or false", "integer": "a whole number", "decimal": "a number",
+		"dateTime": "a date and time such as 2026-01-02T15:04:05Z", "binary": "base64 text",
+	}[a.AttributeType()]
+	if what == "" {
+		what = "a string"
+	}
+	return "invalidValue", label + " must be " + what
 }
 
 // readPatch reads the body of a PATCH, once (RFC 7644 §3.5.2): it mends
@@ -112,14 +197,10 @@ func (rt resourceType) patchOp(o map[string]any) (elimity.PatchOperation, error)
 	}
 	op := elimity.PatchOperation{Op: kind}
 	if path != "" {
-		v, err := elimityfilter.NewPathValidator(path, rt.schema, rt.extensions...)
-		if err == nil {
-			err = v.Validate()
-		}
+		p, err := rt.path(path)
 		if err != nil {
-			return op, invalidPath(fmt.Sprintf("the path %q names no attribute of the schema", path))
+			return op, err
 		}
-		p := v.Path()
 		op.Path = &p
 	}
 	var err error
@@ -142,6 +223,41 @@ func (rt resourceType) patchOp(o map[string]any) (elimity.PatchOperation, error)
 	return op, err
 }
 
+// path reads a PATCH path and checks it against the schema as
+// elimity-com/scim's PathValidator does (the core schema first, then each
+// extension), but read with readPath rather than the library's parser.
+func (rt resourceType) path(raw string) (filter.Path, error) {
+	p, err := readPath(raw)
+	if err != nil {
+		return p, invalidPath(err.Error())
+	}
+	for _, s := range append([]schema.Schema{rt.schema}, rt.extensions...) {
+		if pathIn(s, p) {
+			return p, nil
+		}
+	}
+	return p, invalidPath(fmt.Sprintf("the path %q names no attribute of the schema", raw))
+}
+
+// pathIn reports whether s has the attribute p names, and the attributes
+// its value filter compares.
+func pathIn(s schema.Schema, p filter.Path) bool {
+	if uri := p.AttributePath.URI(); uri != "" && uri != s.ID {
+		return false
+	}
+	attr, ok := s.Attributes.ContainsAttribute(p.AttributePath.AttributeName)
+	if !ok {
+		return false
+	}
+	for _, sub := range []string{p.AttributePath.SubAttributeName(), p.SubAttributeName()} {
+		if _, ok := attr.SubAttributes().ContainsAttribute(sub); sub != "" && !ok {
+			return false
+		}
+	}
+	return p.ValueExpression == nil || elimityfilter.NewFilterValidator(p.ValueExpression,
+		schema.Schema{ID: s.ID, Attributes: elimityfilter.MultiValuedFilterAttributes(attr)}).Validate() == nil
+}
+
 // validateValue checks an operation's value against the attribute its
 // path names; without a path, each key of the value is a path.
 // Multi-valued attributes come back as a list.
@@ -153,9 +269,9 @@ func (rt resourceType) validateValue(path *filter.Path, value any, remove bool) 
 		}
 		out := make(map[string]any, len(attrs))
 		for k, v := range attrs {
-			p, err := filter.ParsePath([]byte(k))
+			p, err := readPath(k)
 			if err != nil {
-				return nil, invalidPath(fmt.Sprintf("%q is no attribute path", k))
+				return nil, invalidPath(err.Error())
 			}
 			if out[k], err = rt.validateValue(&p, v, remove); err != nil {
 				return nil, err

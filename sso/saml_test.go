@@ -167,7 +167,7 @@ func TestSAMLLogins(t *testing.T) {
 			}
 
 			in := directory.SCIMUserInput{Email: "bob@example.com", Active: false, Profile: directory.SCIMProfile{UserName: "bob@example.com"}}
-			if _, err := w.svc.ReplaceSCIMUser(ctx, w.acme.ID, token, bob.Membership.ID, in, 0); err != nil {
+			if _, err := w.svc.ReplaceSCIMUser(ctx, w.acme.ID, token, bob.Membership.ID, in, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 			if b.me() != "" {
@@ -179,7 +179,7 @@ func TestSAMLLogins(t *testing.T) {
 				t.Errorf("SCIM-suspended bob: %d, signed in as %q", p.status, b.me())
 			}
 
-			if err := w.svc.DeleteSCIMUser(ctx, w.acme.ID, token, bob.Membership.ID); err != nil {
+			if err := w.svc.DeleteSCIMUser(ctx, w.acme.ID, token, bob.Membership.ID, directory.IfVersion{}); err != nil {
 				t.Fatal(err)
 			}
 			b = w.browser()
