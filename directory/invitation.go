@@ -445,9 +445,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			}
 		}
 		if hash != "" {
-			// The name as it is now, not as the page read it: another
-			// change may have come between.
-			cur, err := tx.FindUser(ctx, u.ID)
+			// The name as it is now, not as the page read it, held until
+			// the commit: a change waiting to commit (an identity
+			// provider's rename) would otherwise be overwritten by a name
+			// compared with the one before it, and not announced.
+			cur, err := tx.LockUser(ctx, u.ID)
 			if err != nil {
 				return err
 			}

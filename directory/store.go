@@ -40,6 +40,9 @@ type Store interface {
 	// email at the same moment.
 	FindOrCreateUser(ctx context.Context, u User) (stored User, created bool, err error)
 	FindUser(ctx context.Context, id string) (User, error)
+	// LockUser is FindUser, holding the user's row until the transaction
+	// ends, so that what is read is what a change made in it replaces.
+	LockUser(ctx context.Context, id string) (User, error)
 	FindUserByEmail(ctx context.Context, email string) (User, error)
 	UpdatePassword(ctx context.Context, userID, hash string, mustChange bool, at time.Time) error
 	// SetPasswordOrigin records who vouches for the user's password.

@@ -70,6 +70,17 @@ func (s *Store) FindUser(ctx context.Context, id string) (directory.User, error)
 	return s.findUser(ctx, `id = ?`, id)
 }
 
+// LockUser returns the user with the id, locking their row until the
+// transaction ends (on PostgreSQL; SQLite's writers take turns already):
+// what is read is what a change made in the transaction replaces.
+func (s *Store) LockUser(ctx context.Context, id string) (directory.User, error) {
+	var row userRow
+	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userReadColumns+` FROM users u WHERE id = ?`+s.dialect.lockRows("u")), id); err != nil {
+		return directory.User{}, s.dialect.wrap(err, "find user")
+	}
+	return row.user(), nil
+}
+
 // FindUserByEmail returns the user with the email, compared case-insensitively.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (directory.User, error) {
 	u, err := s.findUser(ctx, `email_key = ?`, directory.EmailKey(strings.TrimSpace(email)))

@@ -403,13 +403,20 @@ type publishedRow struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
+// inOrder holds for a delivery that is among its person's in order: all but
+// a redelivery (detached), which goes on its own. A detached delivery not
+// ready is one a release before detached made pending again (a recovery
+// by an older replica during an upgrade): it counts as in order, and is
+// made so when made ready.
+const inOrder = `NOT (detached AND ready)`
+
 // pendingSubjects returns the (webhook, subject) pairs among subjects that
 // have a pending delivery in order (a redelivery, detached, is not).
 func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]string]bool, error) {
 	out := map[[2]string]bool{}
 	for len(subjects) > 0 {
 		n := min(len(subjects), 500)
-		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached AND subject IN (?)`, subjects[:n])
+		q, args, err := sqlx.In(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND `+inOrder+` AND subject IN (?)`, subjects[:n])
 		if err != nil {
 			return nil, fmt.Errorf("find pending deliveries: %w", err)
 		}
@@ -441,8 +448,12 @@ func (s *Store) pendingSubjects(ctx context.Context, subjects []string) (map[[2]
 // transaction of 200 results took a third of a second; a list of 200
 // (webhook, subject) row values before that took longer to plan than the
 // rest of the transaction to run. The pairs' pending rows cannot change
-// meanwhile: publishers wait for the event_sequence lock the recorder
-// holds, and a pair has one delivery in flight at a time.
+// meanwhile but by another recorder: publishers wait for the
+// event_sequence lock the recorder holds, and a person's deliveries in
+// order have one in flight at a time. Their redeliveries, sent on their
+// own, can be recorded by two recorders at once, each picking the same
+// next delivery: the updates take only rows still not ready, so it is
+// made ready, and leased, once.
 func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directory.DeliveryLease) ([]directory.WebhookDelivery, error) {
 	type first struct {
 		id    string
@@ -459,7 +470,7 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 	hookIDs := slices.Sorted(maps.Keys(hooks))
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(subjects)), 500) {
 		q, args, err := sqlx.In(`SELECT id, webhook_id, subject, seq, ready, next_attempt_at FROM webhook_deliveries
-			WHERE status = 'pending' AND NOT detached AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
+			WHERE status = 'pending' AND `+inOrder+` AND webhook_id IN (?) AND subject IN (?)`, hookIDs, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("find pending deliveries: %w", err)
 		}
@@ -523,7 +534,7 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 	slices.Sort(ready)
 	slices.Sort(take)
 	for chunk := range slices.Chunk(ready, 500) {
-		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE WHERE status = 'pending' AND id IN (?)`, chunk)
+		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE, detached = FALSE WHERE status = 'pending' AND NOT ready AND id IN (?)`, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("make deliveries ready: %w", err)
 		}
@@ -533,8 +544,8 @@ func (s *Store) makeReady(ctx context.Context, pairs [][2]string, lease *directo
 	}
 	var leased []deliveryRow
 	for chunk := range slices.Chunk(take, 500) {
-		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE, locked_until = ?, attempts = attempts + 1
-			WHERE status = 'pending' AND id IN (?) RETURNING `+deliveryColumns, lease.Until, chunk)
+		q, args, err := sqlx.In(`UPDATE webhook_deliveries SET ready = TRUE, detached = FALSE, locked_until = ?, attempts = attempts + 1
+			WHERE status = 'pending' AND NOT ready AND id IN (?) RETURNING `+deliveryColumns, lease.Until, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("lease deliveries: %w", err)
 		}
@@ -1039,7 +1050,7 @@ func (s *Store) FindStrandedSubjects(ctx context.Context) (map[string][]string, 
 		WebhookID string `db:"webhook_id"`
 		Subject   string `db:"subject"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND NOT detached
+	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT webhook_id, subject FROM webhook_deliveries WHERE status = 'pending' AND `+inOrder+`
 		GROUP BY webhook_id, subject HAVING MAX(CASE WHEN ready THEN 1 ELSE 0 END) = 0`)
 	if err != nil {
 		return nil, s.dialect.wrap(err, "find stranded deliveries")
@@ -1241,7 +1252,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, map
 			Subject   string `db:"subject"`
 		}
 		if err := sqlx.SelectContext(ctx, s.q, &pairs, s.rebind(`SELECT DISTINCT webhook_id, subject FROM webhook_deliveries
-			WHERE created_at < ? AND status = 'pending' AND NOT detached`), t); err != nil {
+			WHERE created_at < ? AND status = 'pending' AND `+inOrder), t); err != nil {
 			return s.dialect.wrap(err, "find old pending deliveries")
 		}
 		freed = map[string][]string{}
