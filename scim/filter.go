@@ -171,10 +171,10 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 		return nil, false, fmt.Errorf("filtering on %q is not supported", p.String())
 	}
 	value := e.CompareValue
-	if s, ok := value.(string); ok && strings.Contains(s, `\`) {
-		// The parser leaves a string's JSON escapes as they were sent.
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &value); err != nil {
-			return nil, false, fmt.Errorf("the string %q has a bad escape", s)
+	if s, ok := value.(string); ok {
+		var err error
+		if value, err = unescape(s); err != nil {
+			return nil, false, err
 		}
 	}
 	f := &directory.Filter{Op: directory.FilterOp(strings.ToLower(string(e.Operator))), Field: field, Value: value}
@@ -188,4 +188,47 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 		}
 	}
 	return f, false, nil
+}
+
+// unescape returns a string of a filter or PATCH path as meant: the
+// reader leaves its JSON escapes as they were sent (as the library's
+// parser did).
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var v string
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &v); err != nil {
+		return "", fmt.Errorf("the string %q has a bad escape", s)
+	}
+	return v, nil
+}
+
+// unescapeStrings replaces the strings e compares with by what they mean
+// (unescape), throughout, refusing a NUL, which no attribute holds (a
+// filter's are refused by directory.Filter.Check).
+func unescapeStrings(e filter.Expression) error {
+	switch e := e.(type) {
+	case *filter.AttributeExpression:
+		if s, ok := e.CompareValue.(string); ok {
+			v, err := unescape(s)
+			if err != nil {
+				return err
+			}
+			if strings.ContainsRune(v, 0) {
+				return fmt.Errorf("the string %q holds a NUL (\\u0000), which no attribute may", s)
+			}
+			e.CompareValue = v
+		}
+	case *filter.LogicalExpression:
+		if err := unescapeStrings(e.Left); err != nil {
+			return err
+		}
+		return unescapeStrings(e.Right)
+	case *filter.NotExpression:
+		return unescapeStrings(e.Expression)
+	case *filter.ValuePath:
+		return unescapeStrings(e.ValueFilter)
+	}
+	return nil
 }

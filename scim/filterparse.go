@@ -2,6 +2,7 @@ package scim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -59,12 +60,17 @@ func readFilter(raw string) (filter.Expression, error) {
 // megabyte of paths, which that library's parser took seconds over.
 func readPath(raw string) (filter.Path, error) {
 	p := &filterReader{s: raw, what: "path"}
-	attr, err := p.attrPath()
+	attr, err := p.attrPath("an attribute, such as title, name.givenName or emails[type eq \"work\"].value")
 	if err != nil {
 		return filter.Path{}, err
 	}
 	path := filter.Path{AttributePath: attr}
-	if p.spaces(); p.pos < len(p.s) && p.s[p.pos] == '[' {
+	// Spaces may stand before a filter in [ ] (as the library took them),
+	// nowhere else.
+	if at := p.pos; p.spaces() == 0 || p.pos >= len(p.s) || p.s[p.pos] != '[' {
+		p.pos = at
+	}
+	if p.pos < len(p.s) && p.s[p.pos] == '[' {
 		if err := p.open(']'); err != nil {
 			return path, err
 		}
@@ -81,6 +87,9 @@ func readPath(raw string) (filter.Path, error) {
 				return path, err
 			}
 			path.SubAttribute = &sub
+		}
+		if p.pos < len(p.s) {
+			return path, p.fail("the end of the path, or . and a sub-attribute of " + attr.String())
 		}
 	}
 	if p.pos < len(p.s) {
@@ -255,7 +264,7 @@ func (p *filterReader) condition() (filter.Expression, error) {
 	if p.pos < len(p.s) && p.s[p.pos] == '(' {
 		return p.parenthesis()
 	}
-	path, err := p.attrPath()
+	path, err := p.attrPath("a comparison, such as userName eq \"ada@example.com\", or not (...)")
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +283,8 @@ func (p *filterReader) condition() (filter.Expression, error) {
 			return nil, err
 		}
 		return &filter.NotExpression{Expression: inner}, nil
+	case next == '[' && slices.Contains(p.closers, ']'):
+		return nil, p.fail("an operator after " + path.String() + "; a filter in [ ] cannot hold another [ ]")
 	case next == '[':
 		return p.valuePath(path)
 	case spaces == 0:
@@ -478,7 +489,7 @@ func (p *filterReader) number() (any, bool) {
 
 // attrPath reads [URI ":"] name ["." name] (RFC 7644 §3.10): the URI is
 // every segment of letters, digits and dots that a colon ends.
-func (p *filterReader) attrPath() (filter.AttributePath, error) {
+func (p *filterReader) attrPath(expected string) (filter.AttributePath, error) {
 	var path filter.AttributePath
 	uriEnd := -1
 	for i := p.pos; ; i++ {
@@ -496,12 +507,12 @@ func (p *filterReader) attrPath() (filter.AttributePath, error) {
 		path.URIPrefix = &uri
 		p.pos = uriEnd + 1
 	}
-	name, err := p.attrName("a comparison, such as userName eq \"ada@example.com\", or not (...)")
+	name, err := p.attrName(expected)
 	if err != nil {
 		return path, err
 	}
 	path.AttributeName = name
-	if p.pos+1 < len(p.s) && p.s[p.pos] == '.' {
+	if p.pos < len(p.s) && p.s[p.pos] == '.' {
 		p.pos++
 		sub, err := p.attrName("a sub-attribute of " + name + " after the dot")
 		if err != nil {

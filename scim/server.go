@@ -182,7 +182,40 @@ func readObject(r *http.Request) (map[string]any, error) {
 	if d.More() {
 		return nil, invalidSyntax("the body has more than one JSON value")
 	}
+	if at, ok := nulIn(m, ""); ok {
+		return nil, invalidValue(at + " holds a NUL character (\\u0000), which no attribute may")
+	}
 	return m, nil
+}
+
+// nulIn reports whether a string of v (a key or a value) holds a NUL, and
+// where, as an attribute path (emails[1].value): no attribute holds one,
+// and PostgreSQL refuses to store it, so it is refused once, here.
+func nulIn(v any, at string) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return at, strings.ContainsRune(v, 0)
+	case map[string]any:
+		for k, e := range v {
+			name := k
+			if at != "" {
+				name = at + "." + k
+			}
+			if strings.ContainsRune(k, 0) {
+				return name, true
+			}
+			if where, ok := nulIn(e, name); ok {
+				return where, true
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if where, ok := nulIn(e, fmt.Sprintf("%s[%d]", at, i)); ok {
+				return where, true
+			}
+		}
+	}
+	return "", false
 }
 
 // writeJSON encodes v, once, as the response.

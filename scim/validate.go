@@ -231,6 +231,11 @@ func (rt resourceType) path(raw string) (filter.Path, error) {
 	if err != nil {
 		return p, invalidPath(err.Error())
 	}
+	if p.ValueExpression != nil {
+		if err := unescapeStrings(p.ValueExpression); err != nil {
+			return p, invalidPath(err.Error())
+		}
+	}
 	for _, s := range append([]schema.Schema{rt.schema}, rt.extensions...) {
 		if pathIn(s, p) {
 			return p, nil
