@@ -96,3 +96,27 @@ func TestNULInAttributesIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestRemovingActiveIsRefused: active has no "unassigned". A PATCH that
+// removes it is refused, and the user stays deactivated: read as the
+// default, true, it reactivated them. (A review's finding.)
+func TestRemovingActiveIsRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		id := createUser(t, alpha, "ada@acme.example")
+		patch := func(op string) (int, map[string]any) {
+			status, body, _ := alpha.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+op+`]}`)
+			return status, body
+		}
+		if status, body := patch(`{"op":"replace","path":"active","value":false}`); status != 200 {
+			t.Fatalf("deactivate: %d %v", status, body)
+		}
+		if status, body := patch(`{"op":"Remove","path":"Active"}`); status != 400 || body["scimType"] != "invalidValue" {
+			t.Errorf("remove active: %d %v; want 400 invalidValue", status, body)
+		}
+		if _, body, _ := alpha.do("GET", "/scim/v2/Users/"+id, ""); body["active"] != false {
+			t.Errorf("after the refused remove, active is %v; want false", body["active"])
+		}
+	})
+}

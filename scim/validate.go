@@ -168,6 +168,13 @@ func (rt resourceType) readPatch(r *http.Request) ([]elimity.PatchOperation, err
 	if err != nil {
 		return nil, invalidSyntax(err.Error())
 	}
+	for _, o := range list {
+		// active has no "unassigned" (a user is active or not): removed, it
+		// read as the default, true, and reactivated a deactivated user.
+		if op, _ := o.(map[string]any); op["op"] == "remove" && strings.EqualFold(fmt.Sprint(op["path"]), "active") {
+			return nil, invalidValue("active cannot be removed: replace it with true or false")
+		}
+	}
 	ops := make([]elimity.PatchOperation, 0, len(list))
 	for i, o := range list {
 		op, err := rt.patchOp(o.(map[string]any))
