@@ -71,19 +71,23 @@ func (c *cli) apiKeyList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]apiKeyJSON, len(keys))
-		rows := make([]string, len(keys))
+		t := newTable("ID", "NAME", "STATE", "LAST USED")
 		for i, k := range keys {
 			out[i] = toAPIKeyJSON(a.Slug, k)
-			state, used := "active", "never used"
+			state, used := "active", "never"
 			if k.RevokedAt != nil {
 				state = "revoked " + k.RevokedAt.Format("2006-01-02 15:04")
 			}
 			if k.LastUsedAt != nil {
-				used = "last used " + k.LastUsedAt.Format("2006-01-02 15:04")
+				used = k.LastUsedAt.Format("2006-01-02 15:04")
 			}
-			rows[i] = fmt.Sprintf("%s  %-30s %-26s %s", k.ID, oneLine(k.Name), state, used)
+			t.add(k.ID, k.Name, state, used)
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		if t.len() == 0 {
+			c.output(out, "no API keys")
+			return nil
+		}
+		c.output(out, t.String())
 		return nil
 	})
 }

@@ -94,7 +94,7 @@ func (c *cli) appList(ctx context.Context, args []string) error {
 			slugs[a.ID] = a.Slug
 		}
 		out := make([]appJSON, len(apps))
-		rows := make([]string, len(apps))
+		t := newTable("NAME", "CLIENT ID", "KIND", "FOR", "WHERE")
 		for i, a := range apps {
 			out[i] = c.toAppJSON(a, slugs[a.AccountID])
 			scope, kind := "every account", "confidential"
@@ -108,9 +108,13 @@ func (c *cli) appList(ctx context.Context, args []string) error {
 			if a.ForwardAuthHost != "" {
 				where = strings.TrimSpace("forward-auth " + a.ForwardAuthHost + a.PathPrefix + " " + where)
 			}
-			rows[i] = fmt.Sprintf("%-24s %s  %-12s %-20s %s", a.Name, a.ClientID, kind, scope, where)
+			t.add(a.Name, a.ClientID, kind, scope, where)
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		if t.len() == 0 {
+			c.output(out, "no apps registered: admit app add --name N --redirect-uri U registers one")
+			return nil
+		}
+		c.output(out, t.String())
 		return nil
 	})
 }

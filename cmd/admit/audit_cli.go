@@ -53,19 +53,20 @@ func (c *cli) auditList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]auditJSON, len(events))
-		var text strings.Builder
+		t := newTable("AT", "ACTION", "ACTOR", "TARGET", "DATA")
 		for i, e := range events {
 			out[i] = auditJSON{e.ID, e.Action, e.Actor, e.TargetType, e.TargetID, e.Data, e.CreatedAt.Format(time.RFC3339)}
 			actor := string(e.Actor.Source)
 			if e.Actor.Name != "" {
 				actor += ":" + e.Actor.Name
 			}
-			fmt.Fprintf(&text, "%s  %-36s %-28s %s %s %s\n", out[i].CreatedAt, e.Action, actor, e.TargetType, e.TargetID, e.Data)
+			t.add(out[i].CreatedAt, e.Action, actor, strings.TrimSpace(e.TargetType+" "+e.TargetID), string(e.Data))
 		}
-		if len(events) == 0 {
-			text.WriteString("no events match\n")
+		if t.len() == 0 {
+			c.output(out, "no events match")
+			return nil
 		}
-		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		c.output(out, t.String())
 		return nil
 	})
 }

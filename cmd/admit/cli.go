@@ -453,12 +453,16 @@ func (c *cli) accountList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]accountJSON, len(accounts))
-		var text strings.Builder
+		t := newTable("SLUG", "NAME", "DOMAINS")
 		for i, a := range accounts {
 			out[i] = toAccountJSON(a)
-			fmt.Fprintf(&text, "%-24s %-32s %s\n", a.Slug, a.Name, strings.Join(a.Domains, ","))
+			t.add(a.Slug, a.Name, strings.Join(a.Domains, ","))
 		}
-		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		if t.len() == 0 {
+			c.output(out, "no accounts yet: admit account create --slug S --name N makes one")
+			return nil
+		}
+		c.output(out, t.String())
 		return nil
 	})
 }
@@ -646,14 +650,19 @@ func (c *cli) userList(ctx context.Context, args []string) error {
 			return err
 		}
 		members := make([]memberJSON, len(page.Members))
-		rows := make([]string, len(page.Members))
+		t := newTable("EMAIL", "NAME", "ROLE", "STATUS")
 		for i, m := range page.Members {
 			members[i] = toMemberJSON(m)
-			rows[i] = fmt.Sprintf("%-40s %-30s %-10s %s", m.User.Email, m.User.FirstName+" "+m.User.LastName, m.Membership.Role, m.Membership.Status)
+			t.add(m.User.Email, strings.TrimSpace(m.User.FirstName+" "+m.User.LastName), string(m.Membership.Role), string(m.Membership.Status))
 		}
-		text := strings.Join(rows, "\n")
-		if page.Next != "" {
-			text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", len(rows), total, page.Next)
+		text := t.String()
+		switch {
+		case t.len() == 0 && *search != "":
+			text = fmt.Sprintf("no member of %s matches %q", a.Slug, *search)
+		case t.len() == 0:
+			text = "no members in " + a.Slug
+		case page.Next != "":
+			text += fmt.Sprintf("\n(%d of %d; next page: --after %s)", t.len(), total, page.Next)
 		}
 		c.output(map[string]any{"account": a.Slug, "total": total, "members": members, "next_cursor": page.Next}, text)
 		return nil

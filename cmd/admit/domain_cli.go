@@ -75,19 +75,20 @@ func (c *cli) domainList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]domainJSON, len(domains))
-		var text strings.Builder
+		t := newTable("DOMAIN", "STATUS", "DETAIL")
 		for i, d := range domains {
 			out[i] = toDomainJSON(d)
 			detail := out[i].VerifiedBy
 			if !d.Verified() {
 				detail = fmt.Sprintf("publish %s TXT %q", d.ChallengeName(), d.ChallengeValue())
 			}
-			fmt.Fprintf(&text, "%-32s %-9s %s\n", d.Name, out[i].Status, detail)
+			t.add(d.Name, out[i].Status, detail)
 		}
-		if len(domains) == 0 {
-			text.WriteString(a.Slug + " has no domains; add one with: admit domain add --account " + a.Slug + " --domain D\n")
+		if t.len() == 0 {
+			c.output(out, a.Slug+" has no domains; add one with: admit domain add --account "+a.Slug+" --domain D")
+			return nil
 		}
-		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		c.output(out, t.String())
 		return nil
 	})
 }

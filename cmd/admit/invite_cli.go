@@ -89,12 +89,16 @@ func (c *cli) inviteList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]invitationJSON, len(invs))
-		rows := make([]string, len(invs))
+		t := newTable("EMAIL", "ROLE", "STATUS", "SENT", "EXPIRES", "BOUNCE")
 		for i, inv := range invs {
 			out[i] = toInvitationJSON(a.Slug, inv)
-			rows[i] = fmt.Sprintf("%-40s %-10s %-14s sent %d× expires %s %s", inv.Email, inv.Role, inv.Status, inv.Sends, inv.ExpiresAt.Format("2006-01-02 15:04"), inv.BounceReason)
+			t.add(inv.Email, string(inv.Role), string(inv.Status), fmt.Sprintf("%d×", inv.Sends), inv.ExpiresAt.Format("2006-01-02 15:04"), inv.BounceReason)
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		if t.len() == 0 {
+			c.output(out, "no invitations in "+a.Slug)
+			return nil
+		}
+		c.output(out, t.String())
 		return nil
 	})
 }
@@ -158,12 +162,16 @@ func (c *cli) mailList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]mailJSON, len(msgs))
-		rows := make([]string, len(msgs))
+		t := newTable("ID", "KIND", "TO", "STATUS", "LAST ERROR")
 		for i, m := range msgs {
 			out[i] = mailJSON{m.ID, string(m.Kind), m.Recipient, string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.SentAt}
-			rows[i] = fmt.Sprintf("%s  %-24s %-36s %-7s %s", m.ID, m.Kind, m.Recipient, m.Status, m.LastError)
+			t.add(m.ID, string(m.Kind), m.Recipient, string(m.Status), m.LastError)
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		if t.len() == 0 {
+			c.output(out, "no mail")
+			return nil
+		}
+		c.output(out, t.String())
 		return nil
 	})
 }

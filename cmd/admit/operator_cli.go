@@ -53,15 +53,16 @@ func (c *cli) operatorList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]operatorJSON, len(ops))
-		var text strings.Builder
+		t := newTable("EMAIL", "ADDED", "BY")
 		for i, o := range ops {
 			out[i] = toOperatorJSON(o)
-			fmt.Fprintf(&text, "%-40s added %s by %s\n", o.Email, out[i].AddedAt, oneLine(o.AddedBy))
+			t.add(o.Email, out[i].AddedAt, o.AddedBy)
 		}
-		if len(ops) == 0 {
-			text.WriteString("no operators\n")
+		if t.len() == 0 {
+			c.output(out, "no operators")
+			return nil
 		}
-		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		c.output(out, t.String())
 		return nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -58,16 +57,16 @@ func (c *cli) roleMappings(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]roleMappingJSON, len(mappings))
-		rows := make([]string, len(mappings))
+		t := newTable("GROUP", "ROLE", "PRIORITY")
 		for i, m := range mappings {
 			out[i] = toRoleMappingJSON(a.Slug, m)
-			rows[i] = fmt.Sprintf("%-40q -> %-12s priority %d", m.Group, m.Role, m.Priority)
+			t.add(fmt.Sprintf("%q", m.Group), string(m.Role), fmt.Sprint(m.Priority))
 		}
-		text := strings.Join(rows, "\n")
-		if len(rows) == 0 {
-			text = "no group-to-role mappings in " + a.Slug
+		if t.len() == 0 {
+			c.output(out, "no group-to-role mappings in "+a.Slug)
+			return nil
 		}
-		c.output(out, text)
+		c.output(out, t.String())
 		return nil
 	})
 }

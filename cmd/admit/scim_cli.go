@@ -50,19 +50,23 @@ func (c *cli) scimTokenList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]scimTokenJSON, len(tokens))
-		rows := make([]string, len(tokens))
+		table := newTable("ID", "NAME", "STATE", "LAST USED")
 		for i, t := range tokens {
 			out[i] = toSCIMTokenJSON(a.Slug, t)
-			state, used := "active", "never used"
+			state, used := "active", "never"
 			if t.RevokedAt != nil {
 				state = "revoked " + t.RevokedAt.Format("2006-01-02 15:04")
 			}
 			if t.LastUsedAt != nil {
-				used = "last used " + t.LastUsedAt.Format("2006-01-02 15:04")
+				used = t.LastUsedAt.Format("2006-01-02 15:04")
 			}
-			rows[i] = fmt.Sprintf("%s  %-30s %-26s %s", t.ID, t.Name, state, used)
+			table.add(t.ID, t.Name, state, used)
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		if table.len() == 0 {
+			c.output(out, "no SCIM tokens in "+a.Slug+": admit scim-token create --account "+a.Slug+" makes one")
+			return nil
+		}
+		c.output(out, table.String())
 		return nil
 	})
 }

@@ -563,12 +563,12 @@ func (c *cli) certsList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]certificateJSON, len(all))
-		rows := make([]string, len(all))
+		t := newTable("ID", "KIND", "STATE", "VALID UNTIL")
 		for i, r := range all {
 			out[i] = toCertificateJSON(r)
-			rows[i] = fmt.Sprintf("%s  %-5s %-8s valid until %s", r.ID, r.Kind, r.State, r.NotAfter.Format("2006-01-02"))
+			t.add(r.ID, string(r.Kind), string(r.State), r.NotAfter.Format("2006-01-02"))
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		c.output(out, t.String())
 		return nil
 	})
 }

@@ -124,7 +124,7 @@ func (c *cli) webhookList(ctx context.Context, args []string) error {
 		return err
 	}
 	out := make([]webhookJSON, len(hooks))
-	rows := make([]string, len(hooks))
+	t := newTable("ID", "FOR", "URL", "EVENTS", "STATE")
 	for i, w := range hooks {
 		out[i] = toWebhookJSON(w, slugOf(ctx, svc, w.AccountID))
 		whose, types := out[i].Account, "all events"
@@ -141,12 +141,13 @@ func (c *cli) webhookList(ctx context.Context, args []string) error {
 		if out[i].PausedUntil != "" {
 			state += ", paused until " + out[i].PausedUntil + " (Retry-After)"
 		}
-		rows[i] = fmt.Sprintf("%s  %-12s %s  %s  %s", w.ID, whose, w.URL, types, state)
+		t.add(w.ID, whose, w.URL, types, state)
 	}
-	if len(rows) == 0 {
-		rows = []string{"no webhooks"}
+	if t.len() == 0 {
+		c.output(out, "no webhooks")
+		return nil
 	}
-	c.output(out, strings.Join(rows, "\n"))
+	c.output(out, t.String())
 	return nil
 }
 
@@ -261,7 +262,7 @@ func (c *cli) webhookTests(ctx context.Context, args []string) error {
 		}
 		now := time.Now()
 		out := make([]webhookTestJSON, len(ts))
-		rows := make([]string, len(ts))
+		table := newTable("SENT", "EVENT", "BY", "RESULT")
 		for i, t := range ts {
 			out[i] = webhookTestJSON{EventID: t.EventID, SentAt: t.SentAt.Format(time.RFC3339), SentBy: t.SentBy, Finished: t.Finished,
 				Delivered: t.Delivered(), Status: t.Status, Error: t.Reason(now), DurationMS: t.Duration.Milliseconds()}
@@ -269,12 +270,13 @@ func (c *cli) webhookTests(ctx context.Context, args []string) error {
 			if !out[i].Delivered {
 				result = "not delivered: " + oneLine(out[i].Error)
 			}
-			rows[i] = fmt.Sprintf("%s  %s  by %s  %s", out[i].SentAt, t.EventID, t.SentBy, result)
+			table.add(out[i].SentAt, t.EventID, t.SentBy, result)
 		}
-		if len(rows) == 0 {
-			rows = []string{"no test events yet"}
+		if table.len() == 0 {
+			c.output(out, "no test events yet")
+			return nil
 		}
-		c.output(out, strings.Join(rows, "\n"))
+		c.output(out, table.String())
 		return nil
 	})
 }
