@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -28,23 +26,16 @@ func (c *cli) groupList(ctx context.Context, args []string) error {
 			return err
 		}
 		out := make([]groupJSON, len(groups))
-		var text strings.Builder
-		tw := tabwriter.NewWriter(&text, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "GROUP\tFROM\tMEMBERS\tROLE")
+		t := newTable("GROUP", "FROM", "MEMBERS", "ROLE")
 		for i, g := range groups {
 			out[i] = groupJSON{string(g.Source), g.ID, g.DisplayName, g.ExternalID, g.Members, string(g.Role)}
-			role := string(g.Role)
-			if role == "" {
-				role = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", oneLine(g.DisplayName), g.Source, g.Members, role)
+			t.add(g.DisplayName, string(g.Source), fmt.Sprint(g.Members), string(g.Role))
 		}
-		tw.Flush()
-		if len(groups) == 0 {
+		if t.len() == 0 {
 			c.output(out, "no groups in "+a.Slug+": none pushed by SCIM, none sent at an SSO login")
 			return nil
 		}
-		c.output(out, strings.TrimSuffix(text.String(), "\n"))
+		c.output(out, t.String())
 		return nil
 	})
 }
