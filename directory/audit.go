@@ -88,9 +88,11 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 	return nil
 }
 
-// recordRename records in tx that the person u is now named as u says: an
-// audit event (action) and a user.updated event in every account where
-// they hold a membership, whatever its status. The user is one person
+// recordPersonChange records in tx that the person u is now named (and
+// addressed) as u says: an audit event (action) and a user.updated event
+// in every account where they hold a membership, whatever its status.
+// previousEmail is the address u had before this change, when it changed
+// it, else "". The user is one person
 // across their accounts, and every such account's member list and API
 // show the new name, so none may be left with the old one; an account
 // without a membership (one never joined, left, or whose invitation was
@@ -100,7 +102,7 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 // accountID is the account the change came through: its events name the
 // actor. The other accounts are told only the kind of actor, as the token,
 // connection or admin that made the change is that account's (rule 1).
-func (s *Service) recordRename(ctx context.Context, tx Store, accountID string, actor Actor, action string, u User) error {
+func (s *Service) recordPersonChange(ctx context.Context, tx Store, accountID string, actor Actor, action string, u User, previousEmail string) error {
 	ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
 	if err != nil {
 		return err
@@ -118,9 +120,13 @@ func (s *Service) recordRename(ctx context.Context, tx Store, accountID string, 
 		if id != accountID {
 			who = actorElsewhere(actor)
 		}
+		data := map[string]any{"first_name": u.FirstName, "last_name": u.LastName}
+		if previousEmail != "" {
+			data["email"], data["previous_email"] = u.Email, previousEmail
+		}
 		if err := s.record(ctx, tx, change{
 			accountID: id, actor: who, action: action, targetType: "user", targetID: u.ID,
-			data:   map[string]any{"first_name": u.FirstName, "last_name": u.LastName},
+			data:   data,
 			events: []publication{userEvent(EventUserUpdated, u)},
 		}); err != nil {
 			return err

@@ -462,7 +462,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 			// /me is: the user.created the invitation announced had the
 			// admin's name, or none.
 			if cur.FirstName != u.FirstName || cur.LastName != u.LastName {
-				if err := s.recordRename(ctx, tx, inv.AccountID, actor, "user.name_changed", u); err != nil {
+				if err := s.recordPersonChange(ctx, tx, inv.AccountID, actor, "user.name_changed", u, ""); err != nil {
 					return err
 				}
 			}

@@ -220,7 +220,7 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 			return err
 		}
 		u.FirstName, u.LastName = first, last
-		if err := s.recordRename(ctx, tx, m.AccountID, sso(c), "user.updated", *u); err != nil {
+		if err := s.recordPersonChange(ctx, tx, m.AccountID, sso(c), "user.updated", *u, ""); err != nil {
 			return err
 		}
 		if out.Outcome == "" {

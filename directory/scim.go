@@ -131,7 +131,7 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		if !created && isHome(a, u.Email) {
-			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.changeFromHome(ctx, tx, a, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName, u.Email); err != nil {
 				return err
 			}
 		}
@@ -159,20 +159,47 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 	return out, nil
 }
 
-// setNameFromHome gives the person the name their home account's identity
-// provider sends (rule 10: only it, and the person, shape their identity).
-// A part the provider leaves out stays as it is. It returns the user as
-// it is afterwards.
-func (s *Service) setNameFromHome(ctx context.Context, tx Store, accountID string, actor Actor, u User, given, family string) (User, error) {
-	first, last := homeName(u.FirstName, u.LastName, given, family)
-	if first == u.FirstName && last == u.LastName {
+// changeFromHome gives the person u the name and address their home
+// account a's identity provider sends (rule 10: only it, and the person,
+// shape their identity), and tells every account of theirs. A name part
+// the provider leaves out stays as it is. The address changes only when a
+// verified the domains of both the old address and the new one: a person
+// renamed at their company (jane.doe@ to jane.smith@) stays one person,
+// whom the next single sign-on finds by the new address; an address in a
+// domain a does not hold is not a's to give (its mail, and with it the
+// password reset of every account of the person's, would go elsewhere).
+// An address another person has is a Conflict. It returns the user as it
+// is afterwards.
+func (s *Service) changeFromHome(ctx context.Context, tx Store, a Account, actor Actor, u User, given, family, email string) (User, error) {
+	if !isHome(a, u.Email) {
 		return u, nil
 	}
-	if err := tx.UpdateUserName(ctx, u.ID, first, last, s.clock()); err != nil {
-		return u, err
+	first, last := homeName(u.FirstName, u.LastName, given, family)
+	previous := ""
+	if email != u.Email && isHome(a, email) {
+		previous = u.Email
 	}
-	u.FirstName, u.LastName = first, last
-	return u, s.recordRename(ctx, tx, accountID, actor, "user.updated", u)
+	if first == u.FirstName && last == u.LastName && previous == "" {
+		return u, nil
+	}
+	now := s.clock()
+	if previous != "" {
+		err := tx.UpdateUserEmail(ctx, u.ID, email, now)
+		if KindOf(err) == Conflict {
+			return u, ConflictError(fmt.Sprintf("%s cannot become %s: that address is another person's in admit (merge or remove one of them first)", u.Email, email))
+		}
+		if err != nil {
+			return u, err
+		}
+		u.Email = email
+	}
+	if first != u.FirstName || last != u.LastName {
+		if err := tx.UpdateUserName(ctx, u.ID, first, last, now); err != nil {
+			return u, err
+		}
+		u.FirstName, u.LastName = first, last
+	}
+	return u, s.recordPersonChange(ctx, tx, a.ID, actor, "user.updated", u, previous)
 }
 
 // homeName is the name of a person named first last after their home
@@ -252,18 +279,19 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 		if err != nil {
 			return err
 		}
-		// The person's name as read with the member: most changes (Entra's
-		// deactivation, a title) leave it, and need not read the person.
+		// The person's name and address as read with the member: most
+		// changes (Entra's deactivation, a title) leave them, and need not
+		// read the person.
 		first, last := homeName(cur.FirstName, cur.LastName, in.Profile.GivenName, in.Profile.FamilyName)
-		if isHome(a, cur.Email) && (first != cur.FirstName || last != cur.LastName) {
+		if isHome(a, cur.Email) && (first != cur.FirstName || last != cur.LastName || in.Email != cur.Email) {
 			u, err := tx.FindUser(ctx, cur.Membership.UserID)
 			if err != nil {
 				return err
 			}
-			if u, err = s.setNameFromHome(ctx, tx, a.ID, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName); err != nil {
+			if u, err = s.changeFromHome(ctx, tx, a, scimActor(token), u, in.Profile.GivenName, in.Profile.FamilyName, in.Email); err != nil {
 				return err
 			}
-			cur.FirstName, cur.LastName = u.FirstName, u.LastName
+			cur.Email, cur.FirstName, cur.LastName = u.Email, u.FirstName, u.LastName
 		}
 		m := cur.Membership
 		var events []publication

@@ -583,7 +583,7 @@ func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (
 			return err
 		}
 		u.FirstName, u.LastName = first, last
-		return s.recordRename(ctx, tx, v.Account.ID, Actor{Source: SourceUser, ID: u.ID, Name: u.Email}, "user.name_changed", u)
+		return s.recordPersonChange(ctx, tx, v.Account.ID, Actor{Source: SourceUser, ID: u.ID, Name: u.Email}, "user.name_changed", u, "")
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("update name: %w", err)

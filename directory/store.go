@@ -95,6 +95,9 @@ type Store interface {
 
 	SetLastAccount(ctx context.Context, userID, accountID string) error
 	UpdateUserName(ctx context.Context, userID, firstName, lastName string, at time.Time) error
+	// UpdateUserEmail changes the address a person signs in with; another
+	// person's address is a Conflict.
+	UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error
 	SetMembershipStatus(ctx context.Context, accountID, userID string, status Status, at time.Time) (Membership, error)
 
 	CreateSession(ctx context.Context, s Session) error

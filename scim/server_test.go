@@ -54,13 +54,17 @@ func setup(t testing.TB, s *store.Store) (alpha, beta client, svc *directory.Ser
 	return setupAt(t, s, nil)
 }
 
-// setupAt is setup with the directory's clock (nil: the real one).
-func setupAt(t testing.TB, s *store.Store, now func() time.Time) (alpha, beta client, svc *directory.Service) {
+// setupAt is setup with the directory's clock (nil: the real one), alpha
+// holding alphaDomains verified (as an operator gives them).
+func setupAt(t testing.TB, s *store.Store, now func() time.Time, alphaDomains ...string) (alpha, beta client, svc *directory.Service) {
 	t.Helper()
 	ctx := context.Background()
 	svc = directory.NewService(directory.Config{Store: s, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1}), Now: now})
 	op := directory.Actor{Source: directory.SourceCLI}
-	a, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "alpha", Name: "Alpha"})
+	a, err := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "alpha", Name: "Alpha", Domains: alphaDomains})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, _ := svc.CreateAccount(ctx, op, directory.NewAccount{Slug: "beta", Name: "Beta"})
 	ta, _, _ := svc.CreateSCIMToken(ctx, a.ID, op, "okta")
 	tb, _, _ := svc.CreateSCIMToken(ctx, b.ID, op, "entra")

@@ -147,6 +147,22 @@ func (s *Store) SetLastAccount(ctx context.Context, userID, accountID string) er
 }
 
 // UpdateUserName changes the user's name and the name keys of their memberships.
+func (s *Store) UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error {
+	return s.within(ctx, func(s *Store) error {
+		key := directory.EmailKey(email)
+		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET email = ?, email_key = ?, updated_at = ? WHERE id = ?`), email, key, at, userID)
+		if err != nil {
+			return s.dialect.wrap(err, "update user email")
+		}
+		if err := expectOne(res, "user"); err != nil {
+			return err
+		}
+		// Members are listed and paged in the order of their email key.
+		_, err = s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET email_key = ? WHERE user_id = ?`), key, userID)
+		return s.dialect.wrap(err, "update member email keys")
+	})
+}
+
 func (s *Store) UpdateUserName(ctx context.Context, userID, firstName, lastName string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?`), firstName, lastName, at, userID)

@@ -1,0 +1,146 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestHomeAccountChangesTheEmail: when the identity provider of the
+// account that verified a person's domain renames their address (Okta or
+// Entra ID after a marriage or a rebrand), the person's own address
+// changes, in every account, if the account verified the new address's
+// domain too; the next single sign-on with the new address then finds the
+// same person instead of making a second. Anything else leaves the
+// person's address as it was (rule 10) and keeps the new one in the
+// account's SCIM profile only; an address another person has is a
+// Conflict that changes nothing.
+func TestHomeAccountChangesTheEmail(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		// via is the account whose SCIM sends the change ("acme", the home
+		// account, or "globex"); from is the person's address before it.
+		via, from, to string
+		want          string // the person's address afterwards; "" for a Conflict
+	}{
+		{"the home account, to a domain it verified", "acme", "ada@acme.example", "ada.king@acme.example", "ada.king@acme.example"},
+		{"the home account, to its other verified domain", "acme", "ada@acme.example", "ada@acme-group.example", "ada@acme-group.example"},
+		{"the home account, the same address in other letters", "acme", "ada@acme.example", "Ada.Lovelace@acme.example", "Ada.Lovelace@acme.example"},
+		{"the home account, to a domain it does not hold", "acme", "ada@acme.example", "ada@gmail.example", "ada@acme.example"},
+		{"the home account, to a domain another account verified", "acme", "ada@acme.example", "ada@globex.example", "ada@acme.example"},
+		{"the home account, to another person's address", "acme", "ada@acme.example", "bob@acme.example", ""},
+		{"an account that is not the home, to the home's domain", "globex", "ada@acme.example", "ada.king@acme.example", "ada@acme.example"},
+		{"an account, of a person in a domain nobody verified", "acme", "ada@unverified.example", "ada@acme.example", "ada@unverified.example"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				svc, _ := newClockService(t, s)
+				acme, globex := mustAccount(t, svc, "acme", "acme.example", "acme-group.example"), mustAccount(t, svc, "globex", "globex.example")
+				conn := connection(t, svc, acme.ID, "okta", directory.JITCreate, "acme.example", "acme-group.example")
+				members := map[string]directory.SCIMUser{}
+				tokens := map[string]directory.SCIMToken{}
+				for _, a := range []directory.Account{acme, globex} {
+					_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+					if err != nil {
+						t.Fatal(err)
+					}
+					tokens[a.Slug] = tok
+					if members[a.Slug], err = svc.CreateSCIMUser(ctx, a.ID, tok, scimInput("ada", tc.from, "ext-ada", "Ada", "Lovelace", true)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := svc.CreateSCIMUser(ctx, acme.ID, tokens["acme"], scimInput("bob", "bob@acme.example", "ext-bob", "Bob", "B", true)); err != nil {
+					t.Fatal(err)
+				}
+				_, cursor := publishedSince(t, svc, 0)
+				before := members[tc.via]
+
+				got, err := svc.ReplaceSCIMUser(ctx, s2a(tc.via, acme, globex).ID, tokens[tc.via], before.Membership.ID, scimInput("ada", tc.to, "ext-ada", "Ada", "Lovelace", true), directory.IfVersion{})
+
+				if tc.want == "" {
+					if directory.KindOf(err) != directory.Conflict {
+						t.Fatalf("err = %v; want a Conflict", err)
+					}
+					after, err := svc.SCIMUser(ctx, acme.ID, before.Membership.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if after.Email != tc.from || after.Version != before.Version || after.Profile.Email != tc.from {
+						t.Errorf("after a refused change: email %s, profile %s, version %d; want %s, %s, %d (nothing changed)", after.Email, after.Profile.Email, after.Version, tc.from, tc.from, before.Version)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Email != tc.want || got.Profile.Email != tc.to {
+					t.Errorf("answer: email %s, profile email %s; want %s, %s", got.Email, got.Profile.Email, tc.want, tc.to)
+				}
+				// Every account of the person lists them by their address.
+				for _, a := range []directory.Account{acme, globex} {
+					if _, err := svc.Member(ctx, a.ID, tc.want); err != nil {
+						t.Errorf("%s: member %s: %v", a.Slug, tc.want, err)
+					}
+					page, err := svc.ListMembers(ctx, a.ID, tc.want, "", 10)
+					if err != nil || len(page.Members) != 1 || page.Members[0].User.Email != tc.want {
+						t.Errorf("%s: searching %s finds %+v, %v; want the person", a.Slug, tc.want, page.Members, err)
+					}
+				}
+				changed := tc.want != tc.from
+				evs, _ := publishedSince(t, svc, cursor)
+				told := map[string]string{}
+				for _, ev := range evs {
+					if ev.Type != directory.EventUserUpdated {
+						continue
+					}
+					var d struct {
+						UserID string `json:"user_id"`
+						Email  string `json:"email"`
+					}
+					if err := json.Unmarshal(ev.Data, &d); err != nil {
+						t.Fatal(err)
+					}
+					if d.UserID == before.Membership.UserID {
+						told[ev.Account] = d.Email
+					}
+				}
+				if changed && (told[acme.ID] != tc.want || told[globex.ID] != tc.want) {
+					t.Errorf("user.updated told acme %q, globex %q; want %s to both", told[acme.ID], told[globex.ID], tc.want)
+				}
+				if !changed && len(told) != 0 {
+					t.Errorf("user.updated sent (%v) for an address that did not change", told)
+				}
+				// The next single sign-on with the new address is the same
+				// person (or, when it did not change, is refused or someone
+				// else: never the person under two addresses).
+				if changed && directory.EmailKey(tc.to) != directory.EmailKey(tc.from) {
+					in, err := svc.SignInWithSSO(ctx, conn, directory.Identity{Email: tc.to, FirstName: "Ada", LastName: "Lovelace"})
+					if err != nil || in.Member.User.ID != before.Membership.UserID {
+						t.Errorf("SSO with %s: %+v, %v; want the same person (%s)", tc.to, in.Member.User, err, before.Membership.UserID)
+					}
+					if _, err := svc.Member(ctx, acme.ID, tc.from); directory.KindOf(err) != directory.NotFound {
+						t.Errorf("the old address %s still finds a member: %v", tc.from, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// s2a is the account of slug.
+func s2a(slug string, accounts ...directory.Account) directory.Account {
+	for _, a := range accounts {
+		if a.Slug == slug {
+			return a
+		}
+	}
+	panic("no account " + slug)
+}
