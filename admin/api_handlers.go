@@ -283,7 +283,10 @@ func (a *API) getMember(w http.ResponseWriter, r *http.Request, key directory.AP
 
 func (a *API) changeMember(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
 	var in struct {
-		Role *string `json:"role"`
+		Role      *string `json:"role"`
+		FirstName *string `json:"first_name"`
+		LastName  *string `json:"last_name"`
+		Email     *string `json:"email"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -292,10 +295,12 @@ func (a *API) changeMember(w http.ResponseWriter, r *http.Request, key directory
 	if err != nil {
 		return err
 	}
-	if in.Role == nil {
-		return directory.InvalidError("give the member's new role: {\"role\": \"admin\"}")
+	change := directory.MemberChange{Person: directory.PersonChange{FirstName: in.FirstName, LastName: in.LastName, Email: in.Email}}
+	if in.Role != nil {
+		role := directory.Role(*in.Role)
+		change.Role = &role
 	}
-	m, err := a.dir.ChangeRole(r.Context(), adm, r.PathValue("id"), directory.Role(*in.Role))
+	m, err := a.dir.ChangeMember(r.Context(), adm, r.PathValue("id"), change)
 	if err != nil {
 		return err
 	}

@@ -352,30 +352,121 @@ func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, chan
 
 // ChangeRole gives the member another of the account's roles.
 func (s *Service) ChangeRole(ctx context.Context, adm Admin, id string, role Role) (Member, error) {
-	role = Role(strings.TrimSpace(string(role)))
-	return s.onMember(ctx, adm, id, "change role", func(tx Store, m Member) (Member, error) {
-		roles, err := s.Roles(ctx, adm.Account.ID)
-		if err != nil {
-			return Member{}, err
+	return s.ChangeMember(ctx, adm, id, MemberChange{Role: &role})
+}
+
+// ChangePerson changes a member's name or address (ChangeMember).
+func (s *Service) ChangePerson(ctx context.Context, adm Admin, id string, in PersonChange) (Member, error) {
+	return s.ChangeMember(ctx, adm, id, MemberChange{Person: in})
+}
+
+// MemberChange is what an admin changes of a member at once: a nil field
+// stays as it is.
+type MemberChange struct {
+	Role   *Role
+	Person PersonChange
+}
+
+// PersonChange is what an admin changes of a person's identity.
+type PersonChange struct {
+	FirstName, LastName, Email *string
+}
+
+func (p PersonChange) empty() bool { return p.FirstName == nil && p.LastName == nil && p.Email == nil }
+
+// ChangeMember makes the changes of in to the member id names, all or
+// none.
+//
+// The person's name and address change only as the admin of their home
+// account, the account that verified their address's domain (rule 10):
+// the person is one user across their accounts, and every account of
+// theirs sees the change (user.updated). A new address must be in a
+// domain the account verified too, as for its identity provider (SCIM):
+// the home account already answers for everyone there (its SSO signs them
+// in), and for no one else. Another account's admins hold a membership
+// only, and are refused.
+func (s *Service) ChangeMember(ctx context.Context, adm Admin, id string, in MemberChange) (Member, error) {
+	if in.Role == nil && in.Person.empty() {
+		return Member{}, InvalidError(`give what changes: the role, or the person's first name, last name or email`)
+	}
+	var first, last, email string
+	var problems []string
+	if p := in.Person.FirstName; p != nil {
+		first = strings.TrimSpace(*p)
+		problems = appendProblem(problems, validateName("first name", first))
+	}
+	if p := in.Person.LastName; p != nil {
+		last = strings.TrimSpace(*p)
+		problems = appendProblem(problems, validateName("last name", last))
+	}
+	if p := in.Person.Email; p != nil {
+		var err error
+		if email, err = NormalizeEmail(*p); err != nil {
+			problems = append(problems, Message(err))
 		}
-		if !slices.Contains(roles, role) {
-			return Member{}, InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
+	}
+	if len(problems) > 0 {
+		return Member{}, InvalidError(problems...)
+	}
+	return s.onMember(ctx, adm, id, "change member", func(tx Store, m Member) (Member, error) {
+		var err error
+		if !in.Person.empty() {
+			if m, err = s.changePerson(ctx, tx, adm, m, first, last, email); err != nil {
+				return Member{}, err
+			}
 		}
-		if role == RoleOwner && !adm.Can(ManageOwners) {
-			return Member{}, ForbiddenError("Only an owner can make someone an owner.")
+		if in.Role != nil {
+			if m, err = s.changeRole(ctx, tx, adm, m, Role(strings.TrimSpace(string(*in.Role)))); err != nil {
+				return Member{}, err
+			}
 		}
-		if m.Membership.Role == role {
-			return m, nil
-		}
-		out := m
-		if out.Membership, err = tx.SetMembershipRole(ctx, adm.Account.ID, m.User.ID, role, s.clock()); err != nil {
-			return Member{}, err
-		}
-		return out, s.record(ctx, tx, change{
-			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
-			data:   map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
-			events: []publication{roleChangedEvent(m.User.ID, role, "admin")},
-		})
+		return m, nil
+	})
+}
+
+// changePerson gives the member m's person the name and address given
+// ("" keeps a part), as ChangeMember says.
+func (s *Service) changePerson(ctx context.Context, tx Store, adm Admin, m Member, first, last, email string) (Member, error) {
+	a := adm.Account
+	if !isHome(a, m.User.Email) {
+		return Member{}, ForbiddenError(fmt.Sprintf("Only the account that verified %s changes %s's name or address: this account did not, so it holds their membership only.", emailDomain(m.User.Email), m.User.Email))
+	}
+	if email == "" {
+		email = m.User.Email
+	} else if !isHome(a, email) {
+		return Member{}, InvalidError(fmt.Sprintf("%s is not in a domain %s verified (%s): a person's address may change only within them", email, a.Title(), strings.Join(a.Domains, ", ")))
+	}
+	u, err := tx.LockUser(ctx, m.User.ID)
+	if err != nil {
+		return Member{}, err
+	}
+	m.User, err = s.changeFromHome(ctx, tx, a, adm.Actor(), u, first, last, email)
+	return m, err
+}
+
+// changeRole gives the member m another of the account's roles.
+func (s *Service) changeRole(ctx context.Context, tx Store, adm Admin, m Member, role Role) (Member, error) {
+	roles, err := s.Roles(ctx, adm.Account.ID)
+	if err != nil {
+		return Member{}, err
+	}
+	if !slices.Contains(roles, role) {
+		return Member{}, InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
+	}
+	if role == RoleOwner && !adm.Can(ManageOwners) {
+		return Member{}, ForbiddenError("Only an owner can make someone an owner.")
+	}
+	if m.Membership.Role == role {
+		return m, nil
+	}
+	out := m
+	if out.Membership, err = tx.SetMembershipRole(ctx, adm.Account.ID, m.User.ID, role, s.clock()); err != nil {
+		return Member{}, err
+	}
+	return out, s.record(ctx, tx, change{
+		accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
+		data:   map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
+		events: []publication{roleChangedEvent(m.User.ID, role, "admin")},
 	})
 }
 

@@ -1,0 +1,75 @@
+package admin_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestAPIChangesAPerson: the home account's admin (an account that
+// verified the person's domain) changes their name and address with the
+// member PATCH, within its verified domains; another account's admin may
+// not; a change that fails in part changes nothing.
+func TestAPIChangesAPerson(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		site := newAPISite(t, s)
+		ctx := context.Background()
+		ann, err := site.svc.AddUser(ctx, site.alpha.ID, operator, directory.NewUser{Email: "ann@alpha.test", FirstName: "Ann", LastName: "Lee"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := site.svc.AddUser(ctx, site.alpha.ID, operator, directory.NewUser{Email: "bob@alpha.test", FirstName: "Bob", LastName: "Ng"}); err != nil {
+			t.Fatal(err)
+		}
+		// Ann is a guest of beta too.
+		inBeta, err := site.svc.AddUser(ctx, site.beta.ID, operator, directory.NewUser{Email: "ann@alpha.test", FirstName: "X", LastName: "Y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		annURL := "/api/v1/accounts/alpha/members/" + ann.Member.Membership.ID
+		get := func() map[string]any { return site.do(t, "GET", annURL, site.keyA, nil).json(t) }
+
+		r := site.do(t, "PATCH", annURL, site.keyA, map[string]any{"first_name": "Ann", "last_name": "King", "email": "ann.king@alpha.test"})
+		if got := r.json(t); r.status != 200 || got["email"] != "ann.king@alpha.test" || got["last_name"] != "King" {
+			t.Fatalf("rename: %d %s", r.status, r.body)
+		}
+		if m, err := site.svc.Member(ctx, site.beta.ID, "ann.king@alpha.test"); err != nil || m.User.LastName != "King" {
+			t.Errorf("beta sees %+v, %v; want Ann King at her new address", m.User, err)
+		}
+
+		for _, tc := range []struct {
+			name   string
+			body   map[string]any
+			status int
+			code   string
+		}{
+			{"an address outside the verified domains", map[string]any{"email": "ann@gmail.test"}, 400, "invalid"},
+			{"another person's address", map[string]any{"email": "bob@alpha.test"}, 409, "conflict"},
+			{"an empty last name", map[string]any{"last_name": " "}, 400, "invalid"},
+			{"a name with a control character", map[string]any{"first_name": "A\u0007"}, 400, "invalid"},
+			{"a good name with a role that does not exist", map[string]any{"first_name": "Anna", "role": "king"}, 400, "invalid"},
+			{"a good role with a bad address", map[string]any{"role": "admin", "email": "ann@beta.test"}, 400, "invalid"},
+			{"nothing", map[string]any{}, 400, "invalid"},
+		} {
+			before := get()
+			wantProblem(t, tc.name, site.do(t, "PATCH", annURL, site.keyA, tc.body), tc.status, tc.code)
+			after := get()
+			for _, k := range []string{"email", "first_name", "last_name", "role"} {
+				if after[k] != before[k] {
+					t.Errorf("%s: %s went from %v to %v; want nothing changed", tc.name, k, before[k], after[k])
+				}
+			}
+		}
+
+		// Beta verified no domain of Ann's: it holds her membership only.
+		betaURL := "/api/v1/accounts/beta/members/" + inBeta.Member.Membership.ID
+		wantProblem(t, "another account's admin", site.do(t, "PATCH", betaURL, site.keyB, map[string]any{"last_name": "Nobody"}), 403, "forbidden")
+		wantProblem(t, "another account's admin", site.do(t, "PATCH", betaURL, site.keyB, map[string]any{"email": "ann@beta.test"}), 403, "forbidden")
+		if got := get(); got["last_name"] != "King" || got["email"] != "ann.king@alpha.test" {
+			t.Errorf("after beta's attempts: %v", got)
+		}
+	})
+}
