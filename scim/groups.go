@@ -154,19 +154,21 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c caller) e
 // changing one would cost what the change was built not to. PUT, and PATCH
 // with attributes=members, get the group.
 func (h *Handler) replyGroup(w http.ResponseWriter, r *http.Request, c caller, changed directory.SCIMGroup) error {
-	q := r.URL.Query()
-	if r.Method == http.MethodPatch && q.Get("attributes") == "" {
+	proj, err := readProjection(r, groupURN)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodPatch && len(proj.keep) == 0 {
 		w.Header().Set("ETag", etag(changed.Version))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	if wantsMembers(q.Get("attributes"), q.Get("excludedAttributes")) {
-		var err error
+	if proj.shows("members") {
 		if changed, err = h.dir.SCIMGroup(r.Context(), c.accountID, changed.Group.ID, true); err != nil {
 			return err
 		}
 	}
-	return writeResource(w, http.StatusOK, project(h.groupResource(changed), groupURN, q.Get("attributes"), q.Get("excludedAttributes")))
+	return writeResource(w, http.StatusOK, proj.apply(h.groupResource(changed)))
 }
 
 // addGroupOp adds one PATCH operation to c. What clients send:
@@ -272,34 +274,6 @@ func memberFilterValue(where filter.Expression) (string, error) {
 	return id, nil
 }
 
-// wantsMembers says whether a response with these attributes parameters
-// shows members, so that they are loaded only then.
-func wantsMembers(attributes, excluded string) bool {
-	names := func(s string) []string {
-		var out []string
-		for p := range strings.SplitSeq(s, ",") {
-			p = strings.ToLower(strings.TrimSpace(p))
-			p = strings.TrimPrefix(p, strings.ToLower(groupURN)+":")
-			out = append(out, strings.SplitN(p, ".", 2)[0])
-		}
-		return out
-	}
-	if strings.TrimSpace(attributes) != "" {
-		for _, n := range names(attributes) {
-			if n == "members" {
-				return true
-			}
-		}
-		return false
-	}
-	for _, n := range names(excluded) {
-		if n == "members" {
-			return false
-		}
-	}
-	return true
-}
-
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
 	f, err := groupFilter.parse(q.Get("filter"))
@@ -310,25 +284,30 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) e
 	if err != nil {
 		return err
 	}
-	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	page, err := h.dir.ListSCIMGroups(r.Context(), c.accountID, f, start, count, wantsMembers(attributes, excluded))
+	proj, err := readProjection(r, groupURN)
+	if err != nil {
+		return err
+	}
+	page, err := h.dir.ListSCIMGroups(r.Context(), c.accountID, f, start, count, proj.shows("members"))
 	if err != nil {
 		return err
 	}
 	resources := make([]map[string]any, len(page.Groups))
 	for i, g := range page.Groups {
-		resources[i] = project(h.groupResource(g), groupURN, attributes, excluded)
+		resources[i] = proj.apply(h.groupResource(g))
 	}
 	return writeList(w, page.Total, start, resources)
 }
 
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, c caller) error {
-	q := r.URL.Query()
-	attributes, excluded := q.Get("attributes"), q.Get("excludedAttributes")
-	g, err := h.dir.SCIMGroup(r.Context(), c.accountID, r.PathValue("id"), wantsMembers(attributes, excluded))
+	proj, err := readProjection(r, groupURN)
+	if err != nil {
+		return err
+	}
+	g, err := h.dir.SCIMGroup(r.Context(), c.accountID, r.PathValue("id"), proj.shows("members"))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", etag(g.Version))
-	return writeJSON(w, http.StatusOK, project(h.groupResource(g), groupURN, attributes, excluded))
+	return writeJSON(w, http.StatusOK, proj.apply(h.groupResource(g)))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,13 +196,16 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) e
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) error {
+	proj, err := readProjection(r, userURN)
+	if err != nil {
+		return err
+	}
 	u, err := h.dir.SCIMUser(r.Context(), c.accountID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
 	w.Header().Set("ETag", etag(u.Version))
-	return writeJSON(w, http.StatusOK, project(h.resource(u), userURN, q.Get("attributes"), q.Get("excludedAttributes")))
+	return writeJSON(w, http.StatusOK, proj.apply(h.resource(u)))
 }
 
 func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -252,18 +256,13 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) er
 
 // A user PATCH is applied while the member's row is locked (on SQLite,
 // while the database's one write lock is held), and applying an operation
-// with a value filter scans the attribute's values: these bound what one
-// request can hold others up for. Entra ID sends one operation per changed
-// attribute, Okta one or two; people have a handful of emails or phones.
-const (
-	maxUserPatchOps    = 100
-	maxUserPatchValues = 1000
-)
+// with a value filter scans the attribute's values: this bounds what one
+// request can hold others up for. People have a handful of emails or
+// phones. (The number of operations is bounded for users and groups alike
+// by readPatch.)
+const maxUserPatchValues = 1000
 
 func checkPatchSize(ops []elimity.PatchOperation) error {
-	if len(ops) > maxUserPatchOps {
-		return fmt.Errorf("a user PATCH may have at most %d operations", maxUserPatchOps)
-	}
 	values := 0
 	for _, op := range ops {
 		if list, ok := op.Value.([]any); ok {
@@ -286,13 +285,17 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
+	proj, err := readProjection(r, userURN)
+	if err != nil {
+		return err
+	}
 	page, err := h.dir.ListSCIMUsers(r.Context(), c.accountID, f, start, count)
 	if err != nil {
 		return err
 	}
 	resources := make([]map[string]any, len(page.Users))
 	for i, u := range page.Users {
-		resources[i] = project(h.resource(u), userURN, q.Get("attributes"), q.Get("excludedAttributes"))
+		resources[i] = proj.apply(h.resource(u))
 	}
 	return writeList(w, page.Total, start, resources)
 }
@@ -325,26 +328,102 @@ func writeList(w http.ResponseWriter, total, start int, resources []map[string]a
 	})
 }
 
-// project applies attributes (keep only these) or excludedAttributes
-// (drop these) to a resource; id, schemas and meta always stay (RFC 7643
-// §7 "returned: always"). Names are compared without case, and
-// "name.givenName" names a sub-attribute.
-func project(res map[string]any, urn, attributes, excluded string) map[string]any {
-	split := func(s string) []string {
-		var out []string
-		for p := range strings.SplitSeq(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, strings.TrimPrefix(strings.ToLower(p), strings.ToLower(urn)+":"))
+// maxAttributeNames bounds the names in attributes and excludedAttributes
+// (RFC 7644 §3.4.2.5), which every resource of a page is projected
+// through: at the 64 KB a header may hold, ten thousand names cost half a
+// second of CPU a request. A resource type has a few dozen attributes and
+// sub-attributes to name.
+const maxAttributeNames = 100
+
+// projection is what attributes and excludedAttributes ask of a response,
+// read once a request: names lowercased, without the resource's URN.
+type projection struct {
+	keep, drop []string
+}
+
+// readProjection reads a request's attributes and excludedAttributes for
+// resources of urn. RFC 7644 §3.9 makes attributes win when both are given.
+func readProjection(r *http.Request, urn string) (projection, error) {
+	q := r.URL.Query()
+	var p projection
+	for _, param := range []struct {
+		name string
+		dst  *[]string
+	}{{"attributes", &p.keep}, {"excludedAttributes", &p.drop}} {
+		for n := range strings.SplitSeq(q.Get(param.name), ",") {
+			if n = strings.TrimSpace(n); n == "" {
+				continue
+			}
+			if len(*param.dst) == maxAttributeNames {
+				return projection{}, invalidValue(fmt.Sprintf("%s may name at most %d attributes", param.name, maxAttributeNames))
+			}
+			*param.dst = append(*param.dst, strings.TrimPrefix(strings.ToLower(n), strings.ToLower(urn)+":"))
+		}
+	}
+	return p, nil
+}
+
+// shows reports whether a response shows the attribute name (lowercase),
+// so that what it does not show need not be loaded.
+func (p projection) shows(name string) bool {
+	top := func(n string) string { t, _, _ := strings.Cut(n, "."); return t }
+	if len(p.keep) > 0 {
+		return slices.ContainsFunc(p.keep, func(n string) bool { return top(n) == name })
+	}
+	return !slices.Contains(p.drop, name)
+}
+
+// keepSub adds the sub-attribute sub of v, a complex attribute or a list
+// of them (members.value), to part, what is kept of v so far.
+func keepSub(part, v any, sub string) any {
+	pick := func(into, m map[string]any) map[string]any {
+		if into == nil {
+			into = map[string]any{}
+		}
+		for sk, sv := range m {
+			if strings.ToLower(sk) == sub {
+				into[sk] = sv
 			}
 		}
-		return out
+		return into
 	}
+	var list []map[string]any
+	switch v := v.(type) {
+	case map[string]any:
+		p, _ := part.(map[string]any)
+		return pick(p, v)
+	case []map[string]any:
+		list = v
+	case []any:
+		for _, e := range v {
+			if m, ok := e.(map[string]any); ok {
+				list = append(list, m)
+			}
+		}
+	default:
+		return part
+	}
+	kept, _ := part.([]map[string]any)
+	if kept == nil {
+		kept = make([]map[string]any, len(list))
+	}
+	for i, m := range list {
+		kept[i] = pick(kept[i], m)
+	}
+	return kept
+}
+
+// apply projects a resource: keep only the attributes asked for, or drop
+// the excluded ones; id, schemas and meta always stay (RFC 7643 §7
+// "returned: always"). Names are compared without case, and
+// "name.givenName" names a sub-attribute.
+func (p projection) apply(res map[string]any) map[string]any {
 	always := map[string]bool{"id": true, "schemas": true, "meta": true}
-	if keep := split(attributes); len(keep) > 0 {
+	if len(p.keep) > 0 {
 		out := map[string]any{}
 		for k, v := range res {
 			lk := strings.ToLower(k)
-			for _, want := range keep {
+			for _, want := range p.keep {
 				top, sub, hasSub := strings.Cut(want, ".")
 				switch {
 				case always[lk]:
@@ -352,24 +431,13 @@ func project(res map[string]any, urn, attributes, excluded string) map[string]an
 				case lk == top && !hasSub:
 					out[k] = v
 				case lk == top && hasSub:
-					if m, ok := v.(map[string]any); ok {
-						part, _ := out[k].(map[string]any)
-						if part == nil {
-							part = map[string]any{}
-						}
-						for sk, sv := range m {
-							if strings.ToLower(sk) == sub {
-								part[sk] = sv
-							}
-						}
-						out[k] = part
-					}
+					out[k] = keepSub(out[k], v, sub)
 				}
 			}
 		}
 		return out
 	}
-	for _, drop := range split(excluded) {
+	for _, drop := range p.drop {
 		top, sub, hasSub := strings.Cut(drop, ".")
 		for k, v := range res {
 			if strings.ToLower(k) != top || always[strings.ToLower(k)] {

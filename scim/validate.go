@@ -164,9 +164,15 @@ func (rt resourceType) readPatch(r *http.Request) ([]elimity.PatchOperation, err
 	if !ok || len(list) == 0 {
 		return nil, &problem{status: http.StatusBadRequest, scimType: "invalidValue", detail: "a PATCH body needs Operations: a list of one or more operations"}
 	}
+	if len(list) > maxPatchOps {
+		return nil, tooManyOps()
+	}
 	list, err = normalizeOps(list)
 	if err != nil {
 		return nil, invalidSyntax(err.Error())
+	}
+	if len(list) > maxPatchOps {
+		return nil, tooManyOps()
 	}
 	for _, o := range list {
 		// active has no "unassigned" (a user is active or not): removed, it
@@ -184,6 +190,26 @@ func (rt resourceType) readPatch(r *http.Request) ([]elimity.PatchOperation, err
 		ops = append(ops, op)
 	}
 	return ops, nil
+}
+
+// maxPatchOps bounds the operations of one PATCH, of a user or a group:
+// each is validated against the schema and applied in the one transaction
+// that holds the resource's row, so a body of a megabyte of operations
+// held it for half a second. Identity providers send few operations and
+// put many members in one: Entra ID one operation per changed attribute,
+// and group membership as an add or a remove whose value lists the
+// members; Okta one or two. The members in an operation's value are not
+// bounded here (a group change costs what its members cost, as a POST of
+// them does, within the body's size).
+const maxPatchOps = 100
+
+// tooManyOps refuses a PATCH past maxPatchOps. RFC 7644 §3.12 has no
+// scimType for it: tooMany is for a filter or search that yields more
+// results than the server will process, so it is invalidValue, as for
+// other values a PATCH may not hold.
+func tooManyOps() error {
+	return invalidValue(fmt.Sprintf("a PATCH may have at most %d operations (an add or replace without a path counts one for each attribute of its value); send the rest in another request",
+		maxPatchOps))
 }
 
 // patchOp validates one operation, as elimity-com/scim's PATCH validator
