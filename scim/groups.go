@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -138,6 +139,9 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c caller) e
 	var change directory.GroupChange
 	for _, op := range ops {
 		if err := addGroupOp(&change, op); err != nil {
+			if p := (*problem)(nil); errors.As(err, &p) {
+				return p
+			}
 			return directory.InvalidError(err.Error())
 		}
 	}
@@ -261,15 +265,19 @@ func setGroupAttr(c *directory.GroupChange, op, name string, where filter.Expres
 	return nil
 }
 
-// memberFilterValue reads the id of members[value eq "id"].
+// memberFilterValue reads the id of members[value eq "id"], the one
+// filter Okta and Entra ID send in a group's PATCH path. Any other is
+// refused (400 invalidFilter) rather than evaluated: members are never
+// loaded to be changed, and ne, co or not would ask to load them all.
 func memberFilterValue(where filter.Expression) (string, error) {
+	refused := invalidFilter(`a members filter in a PATCH path must be members[value eq "id"]: to remove several members, list them in the value of one remove`)
 	e, ok := where.(*filter.AttributeExpression)
-	if !ok || !strings.EqualFold(e.AttributePath.AttributeName, "value") || e.Operator != filter.EQ {
-		return "", fmt.Errorf(`a members filter must be members[value eq "id"]`)
+	if !ok || !strings.EqualFold(e.AttributePath.AttributeName, "value") || !strings.EqualFold(string(e.Operator), "eq") {
+		return "", refused
 	}
 	id, ok := e.CompareValue.(string)
 	if !ok || id == "" {
-		return "", fmt.Errorf(`a members filter must be members[value eq "id"]`)
+		return "", refused
 	}
 	return id, nil
 }

@@ -1,8 +1,11 @@
 package scim
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -174,7 +177,7 @@ func key(m map[string]any, name string) string {
 // applyPatch applies one PATCH operation to a resource. The operation's
 // value is copied, never shared with res: a transaction that is retried
 // applies the same operations again.
-func applyPatch(res map[string]any, op elimity.PatchOperation) error {
+func applyPatch(res map[string]any, op elimity.PatchOperation, caseExact func(path string) bool) error {
 	op.Value = deepCopy(op.Value)
 	kind := strings.ToLower(op.Op)
 	if op.Path == nil {
@@ -203,7 +206,9 @@ func applyPatch(res map[string]any, op elimity.PatchOperation) error {
 		sub = *op.Path.SubAttribute
 	}
 	if op.Path.ValueExpression != nil {
-		return patchElements(target, name, op.Path.ValueExpression, sub, kind, op.Value)
+		return patchElements(target, name, op.Path.ValueExpression, sub, kind, op.Value, func(sub string) bool {
+			return caseExact(name + "." + sub)
+		})
 	}
 	if sub != "" {
 		parent, _ := target[name].(map[string]any)
@@ -270,14 +275,15 @@ func set(m map[string]any, k string, v any, add bool) {
 }
 
 // patchElements changes the elements of a multi-valued attribute that
-// match a value filter: emails[type eq "work"].value.
-func patchElements(m map[string]any, name string, expr filter.Expression, sub, kind string, value any) error {
+// match a value filter: emails[type eq "work"].value. caseExact says which
+// of the attribute's sub-attributes compare strings with case.
+func patchElements(m map[string]any, name string, expr filter.Expression, sub, kind string, value any, caseExact func(sub string) bool) error {
 	items, _ := m[name].([]any)
 	matched := false
 	var kept []any
 	for _, it := range items {
 		el, ok := it.(map[string]any)
-		if !ok || !matches(el, expr) {
+		if !ok || !matches(el, expr, caseExact) {
 			kept = append(kept, it)
 			continue
 		}
@@ -301,9 +307,16 @@ func patchElements(m map[string]any, name string, expr filter.Expression, sub, k
 		kept = append(kept, el)
 	}
 	if !matched && kind != "remove" {
-		// Nothing matched: add the element the filter describes.
+		// Nothing matched: add the element the filter describes, as Entra
+		// ID expects of replace emails[type eq "work"].value for a user
+		// with no work email. Only a filter of equalities joined by and
+		// describes one element; for any other, RFC 7644 §3.5.2.3's
+		// answer stands: no target.
 		el := map[string]any{}
-		addEqualities(el, expr)
+		if !addEqualities(el, expr) {
+			return &problem{status: http.StatusBadRequest, scimType: "noTarget",
+				detail: fmt.Sprintf("no value of %s matches the filter, and only a filter of eq comparisons joined by and describes a value to add", name)}
+		}
 		if sub != "" {
 			el[sub] = value
 		} else if v, ok := value.(map[string]any); ok {
@@ -317,43 +330,124 @@ func patchElements(m map[string]any, name string, expr filter.Expression, sub, k
 	return nil
 }
 
-// matches evaluates the simple value filters clients send in PATCH paths:
-// eq comparisons joined by and/or.
-func matches(el map[string]any, expr filter.Expression) bool {
+// matches reports whether el, one value of a multi-valued attribute,
+// meets a PATCH path's value filter, with the operators of RFC 7644
+// §3.4.2.2. The filter has passed checkPathFilter: its comparisons suit
+// the types of the sub-attributes they name.
+func matches(el map[string]any, expr filter.Expression, caseExact func(sub string) bool) bool {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if strings.EqualFold(string(e.Operator), "or") {
-			return matches(el, e.Left) || matches(el, e.Right)
+			return matches(el, e.Left, caseExact) || matches(el, e.Right, caseExact)
 		}
-		return matches(el, e.Left) && matches(el, e.Right)
+		return matches(el, e.Left, caseExact) && matches(el, e.Right, caseExact)
+	case *filter.NotExpression:
+		return !matches(el, e.Expression, caseExact)
 	case *filter.AttributeExpression:
-		v, ok := el[key(el, e.AttributePath.AttributeName)]
-		if !ok {
-			return false
-		}
-		if strings.EqualFold(string(e.Operator), "pr") {
-			return true
-		}
-		if s, ok := v.(string); ok {
-			if want, ok := e.CompareValue.(string); ok {
-				return strings.EqualFold(s, want)
-			}
-		}
-		return v == e.CompareValue
+		name := e.AttributePath.AttributeName
+		v := el[key(el, name)]
+		return compareValue(v, e.Operator, e.CompareValue, caseExact(name))
 	}
 	return false
 }
 
-func addEqualities(el map[string]any, expr filter.Expression) {
+// compareValue compares a sub-attribute's value v (nil when absent) with
+// a filter's: pr is "has a value"; eq null and ne null ask the same
+// (RFC 7643 §2.5: null is unassigned). A value of another type than the
+// filter's equals nothing, so ne holds for it.
+func compareValue(v any, op filter.CompareOperator, want any, exact bool) bool {
+	op = filter.CompareOperator(strings.ToLower(string(op)))
+	if op == filter.PR || want == nil {
+		has := v != nil
+		switch v := v.(type) {
+		case string:
+			has = v != ""
+		case []any:
+			has = len(v) > 0
+		case map[string]any:
+			has = len(v) > 0
+		}
+		return has == (op != filter.EQ)
+	}
+	var c int
+	switch w := want.(type) {
+	case string:
+		s, ok := v.(string)
+		if !ok {
+			return op == filter.NE
+		}
+		if !exact {
+			s, w = strings.ToLower(s), strings.ToLower(w)
+		}
+		switch op {
+		case filter.CO:
+			return strings.Contains(s, w)
+		case filter.SW:
+			return strings.HasPrefix(s, w)
+		case filter.EW:
+			return strings.HasSuffix(s, w)
+		}
+		c = strings.Compare(s, w)
+	case bool:
+		b, ok := v.(bool)
+		if op == filter.NE {
+			return !ok || b != w
+		}
+		return ok && b == w // eq: ordering booleans is refused
+	default:
+		n, ok := number(v)
+		m, _ := number(w)
+		if !ok {
+			return op == filter.NE
+		}
+		c = cmp.Compare(n, m)
+	}
+	switch op {
+	case filter.EQ:
+		return c == 0
+	case filter.NE:
+		return c != 0
+	case filter.GT:
+		return c > 0
+	case filter.GE:
+		return c >= 0
+	case filter.LT:
+		return c < 0
+	case filter.LE:
+		return c <= 0
+	}
+	return false
+}
+
+// number reads a JSON number as it arrives: from a request (json.Number),
+// from storage (float64), or from a filter (int or float64).
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int:
+		return float64(v), true
+	case float64:
+		return v, true
+	case json.Number:
+		f, err := v.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// addEqualities sets the sub-attributes an and of eq comparisons names, and
+// reports whether the filter was one.
+func addEqualities(el map[string]any, expr filter.Expression) bool {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
-		addEqualities(el, e.Left)
-		addEqualities(el, e.Right)
+		return strings.EqualFold(string(e.Operator), "and") && addEqualities(el, e.Left) && addEqualities(el, e.Right)
 	case *filter.AttributeExpression:
-		if strings.EqualFold(string(e.Operator), "eq") {
-			el[e.AttributePath.AttributeName] = e.CompareValue
+		if !strings.EqualFold(string(e.Operator), "eq") || e.CompareValue == nil {
+			return false
 		}
+		el[e.AttributePath.AttributeName] = e.CompareValue
+		return true
 	}
+	return false
 }
 
 // deepCopy copies the maps and slices of a decoded JSON value.

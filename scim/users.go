@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -242,7 +243,10 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) er
 	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
 		res := h.stored(cur)
 		for _, op := range ops {
-			if err := applyPatch(res, op); err != nil {
+			if err := applyPatch(res, op, h.users.caseExact); err != nil {
+				if p := (*problem)(nil); errors.As(err, &p) {
+					return directory.SCIMUserInput{}, p
+				}
 				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())
 			}
 		}

@@ -20,6 +20,9 @@ type resourceType struct {
 	schema     schema.Schema
 	extensions []schema.Schema
 	byURN      map[string]schema.Schema
+	// exact are the sub-attributes ("emails.value", lowercase) whose
+	// strings compare with case (RFC 7643 caseExact).
+	exact map[string]bool
 }
 
 func newResourceType(s schema.Schema, extensions ...schema.Schema) resourceType {
@@ -29,9 +32,18 @@ func newResourceType(s schema.Schema, extensions ...schema.Schema) resourceType 
 		CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Name: schema.CommonAttributeExternalID,
 		Uniqueness: schema.AttributeUniquenessNone(),
 	})))
-	rt := resourceType{schema: s, extensions: extensions, byURN: map[string]schema.Schema{s.ID: s}}
+	rt := resourceType{schema: s, extensions: extensions, byURN: map[string]schema.Schema{s.ID: s}, exact: map[string]bool{}}
 	for _, e := range extensions {
 		rt.byURN[e.ID] = e
+	}
+	for _, sc := range rt.byURN {
+		for _, a := range sc.Attributes {
+			for _, sub := range a.SubAttributes() {
+				if sub.CaseExact() {
+					rt.exact[strings.ToLower(a.Name()+"."+sub.Name())] = true
+				}
+			}
+		}
 	}
 	return rt
 }
@@ -270,11 +282,83 @@ func (rt resourceType) path(raw string) (filter.Path, error) {
 		}
 	}
 	for _, s := range append([]schema.Schema{rt.schema}, rt.extensions...) {
-		if pathIn(s, p) {
-			return p, nil
+		if !pathIn(s, p) {
+			continue
 		}
+		if p.ValueExpression != nil {
+			attr, err := rt.attribute(p.AttributePath)
+			if err != nil {
+				return p, err
+			}
+			if err := checkPathFilter(attr, p.ValueExpression); err != nil {
+				return p, err
+			}
+		}
+		return p, nil
 	}
 	return p, invalidPath(fmt.Sprintf("the path %q names no attribute of the schema", raw))
+}
+
+// caseExact reports whether a sub-attribute's strings ("emails.value")
+// compare with case.
+func (rt resourceType) caseExact(path string) bool { return rt.exact[strings.ToLower(path)] }
+
+// checkPathFilter refuses, as 400 invalidFilter, a comparison in a PATCH
+// path's value filter that RFC 7644 §3.4.2.2 does not define for the type
+// of the sub-attribute it names, so that every filter let through is
+// evaluated by matches as the RFC says: no ordering of booleans (gt, ge,
+// lt, le "MUST" fail on them), co, sw and ew only on strings, and a value
+// of the sub-attribute's type (or null, for eq and ne).
+func checkPathFilter(attr schema.CoreAttribute, expr filter.Expression) error {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if err := checkPathFilter(attr, e.Left); err != nil {
+			return err
+		}
+		return checkPathFilter(attr, e.Right)
+	case *filter.NotExpression:
+		return checkPathFilter(attr, e.Expression)
+	case *filter.ValuePath:
+		return invalidFilter("a filter in a path cannot hold another [ ]")
+	case *filter.AttributeExpression:
+		sub, err := subAttribute(attr, e.AttributePath.AttributeName)
+		if err != nil {
+			return err
+		}
+		op := filter.CompareOperator(strings.ToLower(string(e.Operator)))
+		name := attr.Name() + "." + sub.Name()
+		if op == filter.PR {
+			return nil
+		}
+		if e.CompareValue == nil {
+			if op != filter.EQ && op != filter.NE {
+				return invalidFilter(fmt.Sprintf("%s %s null: null compares only with eq or ne", name, op))
+			}
+			return nil
+		}
+		var ok bool
+		want := "a string in quotes"
+		switch sub.AttributeType() {
+		case "boolean":
+			_, ok = e.CompareValue.(bool)
+			want = "true or false"
+			if ok && op != filter.EQ && op != filter.NE {
+				return invalidFilter(fmt.Sprintf("%s is true or false: it compares with eq, ne or pr, not %s", name, op))
+			}
+		case "integer", "decimal":
+			_, ok = number(e.CompareValue)
+			want = "a number"
+			if ok && (op == filter.CO || op == filter.SW || op == filter.EW) {
+				return invalidFilter(fmt.Sprintf("%s is a number: it compares with eq, ne, gt, ge, lt, le or pr, not %s", name, op))
+			}
+		default: // string, reference, binary, dateTime
+			_, ok = e.CompareValue.(string)
+		}
+		if !ok {
+			return invalidFilter(fmt.Sprintf("%s compares with %s", name, want))
+		}
+	}
+	return nil
 }
 
 // pathIn reports whether s has the attribute p names, and the attributes
@@ -390,6 +474,10 @@ func subAttribute(a schema.CoreAttribute, name string) (schema.CoreAttribute, er
 
 func invalidPath(detail string) error {
 	return &problem{status: http.StatusBadRequest, scimType: "invalidPath", detail: detail}
+}
+
+func invalidFilter(detail string) error {
+	return &problem{status: http.StatusBadRequest, scimType: "invalidFilter", detail: detail}
 }
 
 func invalidValue(detail string) error {
