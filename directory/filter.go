@@ -36,6 +36,9 @@ const (
 	FieldUserName     FilterField = "userName"
 	FieldExternalID   FilterField = "externalId"
 	FieldEmail        FilterField = "emails.value"
+	FieldEmailType    FilterField = "emails.type"    // of the email emails.value matches
+	FieldEmailPrimary FilterField = "emails.primary" // of the email emails.value matches
+	FieldEmailDisplay FilterField = "emails.display" // of the email emails.value matches
 	FieldDisplayName  FilterField = "displayName"
 	FieldGivenName    FilterField = "name.givenName"
 	FieldFamilyName   FilterField = "name.familyName"
@@ -62,7 +65,8 @@ var fieldKinds = map[FilterField]struct {
 	FieldID: {KindString, true}, FieldUserName: {KindString, false}, FieldExternalID: {KindString, true},
 	FieldEmail: {KindString, false}, FieldDisplayName: {KindString, false}, FieldGivenName: {KindString, false},
 	FieldFamilyName: {KindString, false}, FieldActive: {KindBool, false}, FieldLastModified: {KindTime, false},
-	FieldMember: {KindString, true},
+	FieldMember: {KindString, true}, FieldEmailType: {KindString, false}, FieldEmailPrimary: {KindBool, false},
+	FieldEmailDisplay: {KindString, false},
 }
 
 // KindOfField returns the type of a field and whether it is compared with case.

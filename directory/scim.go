@@ -21,6 +21,13 @@ type SCIMProfile struct {
 	// in this account. The person's own email, which signs them in to
 	// every account, is not changed by it.
 	Email string
+	// EmailType, EmailPrimary and EmailDisplay are what the identity
+	// provider says of that address among its emails (type and display as
+	// sent; "", false, "" when it sent none of them for it): what
+	// emails.type, emails.primary and emails.display filters match.
+	EmailType    string
+	EmailPrimary bool
+	EmailDisplay string
 	// Attributes is the resource as the client last sent it, so that a
 	// GET returns every attribute it set, including ones admit does not use.
 	Attributes json.RawMessage

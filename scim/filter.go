@@ -18,9 +18,14 @@ const userURN = "urn:ietf:params:scim:schemas:core:2.0:User"
 // §3.10 asks, to directory filter fields. The elimity-com/scim library
 // validates filters against its User schema, which lacks externalId and
 // meta, and rejects value paths; admit parses filters itself instead.
+// emails are the one address admit keeps of a member's (the primary one,
+// else the work one, else the first) with what was sent of it: its type,
+// primary and display.
 var userFields = map[string]directory.FilterField{
 	"id": directory.FieldID, "username": directory.FieldUserName, "externalid": directory.FieldExternalID,
-	"emails": directory.FieldEmail, "emails.value": directory.FieldEmail, "displayname": directory.FieldDisplayName,
+	"emails": directory.FieldEmail, "emails.value": directory.FieldEmail, "emails.type": directory.FieldEmailType,
+	"emails.primary": directory.FieldEmailPrimary, "emails.display": directory.FieldEmailDisplay,
+	"displayname":    directory.FieldDisplayName,
 	"name.givenname": directory.FieldGivenName, "name.familyname": directory.FieldFamilyName,
 	"active": directory.FieldActive, "meta.lastmodified": directory.FieldLastModified,
 }
@@ -35,41 +40,52 @@ var groupFields = map[string]directory.FilterField{
 type resourceFilter struct {
 	urn    string
 	fields map[string]directory.FilterField
-	// ignored are the sub-attributes of value paths ("emails[type eq
-	// "work"]") that always hold for the one value admit keeps.
-	ignored map[string]bool
+	// constants are the sub-attributes every value has the same string
+	// of, as GET shows them (compared without case: RFC 7643 gives them
+	// canonical values, caseExact false). A comparison with one is known
+	// true or false before any resource is read.
+	constants map[string]string
 }
 
 var (
-	userFilter  = resourceFilter{userURN, userFields, map[string]bool{"emails.type": true, "emails.primary": true, "emails.display": true}}
-	groupFilter = resourceFilter{groupURN, groupFields, map[string]bool{"members.type": true}}
+	userFilter = resourceFilter{urn: userURN, fields: userFields}
+	// Every member of a group is a user: GET shows "type": "User".
+	groupFilter = resourceFilter{urn: groupURN, fields: groupFields, constants: map[string]string{"members.type": "User"}}
+)
+
+// truth is what is known of a condition before any resource is read.
+type truth int
+
+const (
+	depends truth = iota // on the resource: its directory.Filter says
+	always
+	never
 )
 
 // parseFilter turns a SCIM filter on users into a directory filter. An
 // error is the client's: it becomes a 400 invalidFilter.
-func parseFilter(raw string) (*directory.Filter, error) {
+func parseFilter(raw string) (*directory.Filter, truth, error) {
 	return userFilter.parse(raw)
 }
 
-func (rf resourceFilter) parse(raw string) (*directory.Filter, error) {
+// parse reads a filter. nil and always: every resource matches; never: none
+// does, and the database need not be asked.
+func (rf resourceFilter) parse(raw string) (*directory.Filter, truth, error) {
 	if strings.TrimSpace(raw) == "" {
-		return nil, nil
+		return nil, always, nil
 	}
 	if f := rf.lookup(raw); f != nil {
-		return f, f.Check()
+		return f, depends, f.Check()
 	}
 	expr, err := readFilter(raw)
 	if err != nil {
-		return nil, err
+		return nil, depends, err
 	}
-	f, always, err := rf.convert(expr, "")
-	if err != nil {
-		return nil, err
+	f, t, err := rf.convert(expr, "")
+	if err != nil || t != depends {
+		return nil, t, err
 	}
-	if f == nil && always {
-		return nil, nil
-	}
-	return f, f.Check()
+	return f, depends, f.Check()
 }
 
 // lookupFields are the attributes identity providers look resources up
@@ -102,59 +118,62 @@ func (rf resourceFilter) lookup(raw string) *directory.Filter {
 }
 
 // convert maps one expression. Inside a value path (prefix "emails"),
-// conditions on sub-attributes admit keeps one value of (type, primary)
-// hold for that value: they come back as always-true (nil, true).
-func (rf resourceFilter) convert(expr filter.Expression, prefix string) (*directory.Filter, bool, error) {
+// names are of the sub-attributes of the one value admit keeps. A
+// condition known before any resource is read (a constant's) folds into
+// the conditions around it.
+func (rf resourceFilter) convert(expr filter.Expression, prefix string) (*directory.Filter, truth, error) {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
-		l, lAlways, err := rf.convert(e.Left, prefix)
+		l, lt, err := rf.convert(e.Left, prefix)
 		if err != nil {
-			return nil, false, err
+			return nil, depends, err
 		}
-		r, rAlways, err := rf.convert(e.Right, prefix)
+		r, rt, err := rf.convert(e.Right, prefix)
 		if err != nil {
-			return nil, false, err
+			return nil, depends, err
 		}
-		if strings.EqualFold(string(e.Operator), "or") {
-			if lAlways || rAlways {
-				return nil, true, nil
-			}
-			return &directory.Filter{Op: directory.OpOr, Left: l, Right: r}, false, nil
+		// decides is the side's value that settles the whole: true for or,
+		// false for and; the other value leaves the other side to say.
+		decides, op := always, directory.OpOr
+		if !strings.EqualFold(string(e.Operator), "or") {
+			decides, op = never, directory.OpAnd
 		}
 		switch {
-		case lAlways && rAlways:
-			return nil, true, nil
-		case lAlways:
-			return r, false, nil
-		case rAlways:
-			return l, false, nil
+		case lt == decides || rt == decides:
+			return nil, decides, nil
+		case lt != depends:
+			return r, rt, nil
+		case rt != depends:
+			return l, lt, nil
 		}
-		return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r}, false, nil
+		return &directory.Filter{Op: op, Left: l, Right: r}, depends, nil
 	case *filter.NotExpression:
-		inner, always, err := rf.convert(e.Expression, prefix)
-		if err != nil {
-			return nil, false, err
+		inner, t, err := rf.convert(e.Expression, prefix)
+		switch {
+		case err != nil:
+			return nil, depends, err
+		case t == always:
+			return nil, never, nil
+		case t == never:
+			return nil, always, nil
 		}
-		if always {
-			return nil, false, fmt.Errorf("not() of a condition that always holds matches nothing useful")
-		}
-		return &directory.Filter{Op: directory.OpNot, Left: inner}, false, nil
+		return &directory.Filter{Op: directory.OpNot, Left: inner}, depends, nil
 	case *filter.ValuePath:
 		name := strings.ToLower(e.AttributePath.AttributeName)
 		if _, ok := rf.fields[name+".value"]; !ok || prefix != "" {
-			return nil, false, fmt.Errorf("filtering inside %q is not supported", e.AttributePath.AttributeName)
+			return nil, depends, fmt.Errorf("filtering inside %q is not supported", e.AttributePath.AttributeName)
 		}
 		return rf.convert(e.ValueFilter, name)
 	case *filter.AttributeExpression:
 		return rf.compare(*e, prefix)
 	}
-	return nil, false, fmt.Errorf("unsupported filter expression")
+	return nil, depends, fmt.Errorf("unsupported filter expression")
 }
 
-func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*directory.Filter, bool, error) {
+func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*directory.Filter, truth, error) {
 	p := e.AttributePath
 	if uri := p.URI(); uri != "" && !strings.EqualFold(uri, rf.urn) {
-		return nil, false, fmt.Errorf("filtering on %s attributes is not supported", uri)
+		return nil, depends, fmt.Errorf("filtering on %s attributes is not supported", uri)
 	}
 	name := strings.ToLower(p.AttributeName)
 	if sub := p.SubAttributeName(); sub != "" {
@@ -162,32 +181,38 @@ func (rf resourceFilter) compare(e filter.AttributeExpression, prefix string) (*
 	}
 	if prefix != "" {
 		name = prefix + "." + name
-		if rf.ignored[name] {
-			return nil, true, nil
-		}
-	}
-	field, ok := rf.fields[name]
-	if !ok {
-		return nil, false, fmt.Errorf("filtering on %q is not supported", p.String())
 	}
 	value := e.CompareValue
 	if s, ok := value.(string); ok {
 		var err error
 		if value, err = unescape(s); err != nil {
-			return nil, false, err
+			return nil, depends, err
 		}
+	}
+	if c, ok := rf.constants[name]; ok {
+		if _, isString := value.(string); !isString && e.Operator != filter.PR {
+			return nil, depends, fmt.Errorf("%s compares with a string", name)
+		}
+		if compareValue(c, e.Operator, value, false) {
+			return nil, always, nil
+		}
+		return nil, never, nil
+	}
+	field, ok := rf.fields[name]
+	if !ok {
+		return nil, depends, fmt.Errorf("filtering on %q is not supported", p.String())
 	}
 	f := &directory.Filter{Op: directory.FilterOp(strings.ToLower(string(e.Operator))), Field: field, Value: value}
 	if field == directory.FieldLastModified {
 		if s, ok := e.CompareValue.(string); ok {
 			t, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
-				return nil, false, fmt.Errorf("meta.lastModified compares with a date and time like 2026-01-02T15:04:05Z")
+				return nil, depends, fmt.Errorf("meta.lastModified compares with a date and time like 2026-01-02T15:04:05Z")
 			}
 			f.Value = t
 		}
 	}
-	return f, false, nil
+	return f, depends, nil
 }
 
 // unescape returns a string of a filter or PATCH path as meant: the

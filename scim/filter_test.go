@@ -17,6 +17,9 @@ func TestParseFilter(t *testing.T) {
 	eq := func(f directory.FilterField, v any) *directory.Filter {
 		return &directory.Filter{Op: directory.OpEq, Field: f, Value: v}
 	}
+	and := func(l, r *directory.Filter) *directory.Filter {
+		return &directory.Filter{Op: directory.OpAnd, Left: l, Right: r}
+	}
 	tests := []struct {
 		in   string
 		want *directory.Filter
@@ -28,11 +31,18 @@ func TestParseFilter(t *testing.T) {
 		{in: `externalId eq "00u1"`, want: eq(directory.FieldExternalID, "00u1")},
 		{in: `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`, want: eq(directory.FieldUserName, "x")},
 		{in: `emails.value eq "a@b.example"`, want: eq(directory.FieldEmail, "a@b.example")},
-		{in: `emails[type eq "work" and value eq "a@b.example"]`, want: eq(directory.FieldEmail, "a@b.example")},
-		{in: `emails[type eq "work"].value eq "a@b.example"`, want: eq(directory.FieldEmail, "a@b.example")},
-		{in: `emails[type eq "wo]rk"].Value Eq "a\"]@b.example" and active eq true`, want: &directory.Filter{Op: directory.OpAnd,
-			Left: eq(directory.FieldEmail, `a"]@b.example`), Right: eq(directory.FieldActive, true)}},
-		{in: `emails[type eq "work"].value pr`, want: &directory.Filter{Op: directory.OpPr, Field: directory.FieldEmail}},
+		{in: `emails[type eq "work" and value eq "a@b.example"]`, want: and(eq(directory.FieldEmailType, "work"), eq(directory.FieldEmail, "a@b.example"))},
+		{in: `emails[type eq "work"].value eq "a@b.example"`, want: and(eq(directory.FieldEmailType, "work"), eq(directory.FieldEmail, "a@b.example"))},
+		{in: `emails[type eq "wo]rk"].Value Eq "a\"]@b.example" and active eq true`, want: and(
+			and(eq(directory.FieldEmailType, "wo]rk"), eq(directory.FieldEmail, `a"]@b.example`)), eq(directory.FieldActive, true))},
+		{in: `emails[type eq "work"].value pr`, want: and(eq(directory.FieldEmailType, "work"), &directory.Filter{Op: directory.OpPr, Field: directory.FieldEmail})},
+		{in: `emails[type eq "home"]`, want: eq(directory.FieldEmailType, "home")},
+		{in: `emails[primary eq true or display pr]`, want: &directory.Filter{Op: directory.OpOr,
+			Left: eq(directory.FieldEmailPrimary, true), Right: &directory.Filter{Op: directory.OpPr, Field: directory.FieldEmailDisplay}}},
+		{in: `emails.type sw "wo"`, want: &directory.Filter{Op: directory.OpSw, Field: directory.FieldEmailType, Value: "wo"}},
+		{in: `emails[primary gt true]`, bad: true},
+		{in: `emails[primary eq "true"]`, bad: true},
+		{in: `emails[type eq 1]`, bad: true},
 		{in: `emails[type eq "work"].value`, bad: true},
 		{in: `emails[type eq "work"].value eq`, bad: true},
 		{in: `name.givenName sw "Ad"`, want: &directory.Filter{Op: directory.OpSw, Field: directory.FieldGivenName, Value: "Ad"}},
@@ -49,7 +59,9 @@ func TestParseFilter(t *testing.T) {
 		{in: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"`, bad: true},
 		{in: `groups[value eq "1"]`, bad: true},
 		{in: ` userName eq "x" `, want: eq(directory.FieldUserName, "x")},
-		{in: `emails[type eq "work" or type eq "home"].value eq "a@b.example"`, want: eq(directory.FieldEmail, "a@b.example")},
+		{in: `emails[type eq "work" or type eq "home"].value eq "a@b.example"`, want: and(
+			&directory.Filter{Op: directory.OpOr, Left: eq(directory.FieldEmailType, "work"), Right: eq(directory.FieldEmailType, "home")},
+			eq(directory.FieldEmail, "a@b.example"))},
 		{in: `(userName eq "a" or userName eq "b") and not (active eq false)`, want: &directory.Filter{Op: directory.OpAnd,
 			Left:  &directory.Filter{Op: directory.OpOr, Left: eq(directory.FieldUserName, "a"), Right: eq(directory.FieldUserName, "b")},
 			Right: &directory.Filter{Op: directory.OpNot, Left: eq(directory.FieldActive, false)}}},
@@ -67,7 +79,7 @@ func TestParseFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseFilter(tc.in)
+			got, _, err := parseFilter(tc.in)
 			if tc.bad {
 				if err == nil {
 					t.Errorf("parsed %+v; want an error", got)
@@ -139,7 +151,7 @@ func TestFilterMessages(t *testing.T) {
 		{`userName eq "` + strings.Repeat("x", directory.MaxFilterValue+1) + `"`, fmt.Sprintf("a filter compares with strings of at most %d characters", directory.MaxFilterValue)},
 	} {
 		t.Run(tc.in[:min(len(tc.in), 60)], func(t *testing.T) {
-			_, err := parseFilter(tc.in)
+			_, _, err := parseFilter(tc.in)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -170,7 +182,7 @@ func TestFilterReaderIsLinear(t *testing.T) {
 		"unclosed string": `userName eq "` + strings.Repeat(`\"`, 1<<19),
 	} {
 		start := time.Now()
-		_, _ = parseFilter(in)
+		_, _, _ = parseFilter(in)
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: %v", name, d)
 		}
@@ -258,7 +270,7 @@ func FuzzParseFilter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, rf := range []resourceFilter{userFilter, groupFilter} {
-			got, err := rf.parse(s)
+			got, _, err := rf.parse(s)
 			if err == nil && got != nil {
 				if cerr := got.Check(); cerr != nil {
 					t.Fatalf("%q parsed into a filter that does not check: %v", s, cerr)
@@ -343,5 +355,62 @@ func TestLookupFastPath(t *testing.T) {
 	}
 	if f := groupFilter.lookup(`displayName eq "Admins"`); f == nil || f.Field != directory.FieldDisplayName {
 		t.Errorf("group lookup by displayName: %+v", f)
+	}
+}
+
+// TestFilterConstants: a condition on what every value has alike
+// (members.type: every member is a user) is known before the database is
+// asked, and folds into and, or and not: true and x is x, false or x is
+// x, not of one is the other. Before, it was taken as true whatever it
+// said, so members[type eq "Group"] matched every group.
+func TestFilterConstants(t *testing.T) {
+	t.Parallel()
+	member := &directory.Filter{Op: directory.OpEq, Field: directory.FieldMember, Value: "u"}
+	tests := []struct {
+		in   string
+		want *directory.Filter
+		t    truth
+		bad  bool
+	}{
+		{in: `members[type eq "User"]`, t: always},
+		{in: `members[type eq "user"]`, t: always},
+		{in: `members.type eq "User"`, t: always},
+		{in: `members[type eq "Group"]`, t: never},
+		{in: `members[type ne "User"]`, t: never},
+		{in: `members[type ne "Group"]`, t: always},
+		{in: `members[type pr]`, t: always},
+		{in: `members[type sw "us"]`, t: always},
+		{in: `members[type co "x"]`, t: never},
+		{in: `members[type gt "A"]`, t: always},
+		{in: `not (members[type eq "User"])`, t: never},
+		{in: `not (members[type eq "Group"])`, t: always},
+		{in: `members[type eq "User" and value eq "u"]`, want: member},
+		{in: `members[type eq "Group" and value eq "u"]`, t: never},
+		{in: `members[type eq "Group" or value eq "u"]`, want: member},
+		{in: `members[type eq "User" or value eq "u"]`, t: always},
+		{in: `displayName eq "x" and not (members[type eq "Group"])`, want: &directory.Filter{Op: directory.OpEq, Field: directory.FieldDisplayName, Value: "x"}},
+		{in: `not (members[type eq "User"] and value eq "u")`, bad: true}, // value is no group attribute
+		{in: `members[type eq true]`, bad: true},
+		{in: `members[type eq null]`, bad: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, tr, err := groupFilter.parse(tc.in)
+			if tc.bad {
+				if err == nil {
+					t.Errorf("parsed %+v (%v); want an error", got, tr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == nil && tr != tc.t || tc.want != nil && tr != depends {
+				t.Errorf("truth %v; want %v", tr, tc.t)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
 	}
 }

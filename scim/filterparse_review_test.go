@@ -75,8 +75,8 @@ func TestGeneratedAgreement(t *testing.T) {
 					t.Fatalf("%q: panic %v", s, x)
 				}
 			}()
-			_, _ = userFilter.parse(s)
-			_, _ = groupFilter.parse(s)
+			_, _, _ = userFilter.parse(s)
+			_, _, _ = groupFilter.parse(s)
 			_, _ = users.path(s)
 			_, _ = groups.path(s)
 		}()

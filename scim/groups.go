@@ -284,7 +284,7 @@ func memberFilterValue(where filter.Expression) (string, error) {
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
-	f, err := groupFilter.parse(q.Get("filter"))
+	f, t, err := groupFilter.parse(q.Get("filter"))
 	if err != nil {
 		return &problem{status: http.StatusBadRequest, scimType: "invalidFilter", detail: err.Error()}
 	}
@@ -295,6 +295,10 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c caller) e
 	proj, err := readProjection(r, groupURN)
 	if err != nil {
 		return err
+	}
+	if t == never {
+		// The filter holds for no resource, whatever the database holds.
+		return writeList(w, 0, start, []map[string]any{})
 	}
 	page, err := h.dir.ListSCIMGroups(r.Context(), c.accountID, f, start, count, proj.shows("members"))
 	if err != nil {

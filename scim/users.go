@@ -32,23 +32,35 @@ func input(attrs map[string]any) directory.SCIMUserInput {
 	if active, ok := attrs["active"].(bool); ok {
 		in.Active = active
 	}
-	if emails, ok := attrs["emails"].([]any); ok {
-		pick := func(match func(map[string]any) bool) string {
-			for _, e := range emails {
+	emails, sent := attrs["emails"]
+	if !sent {
+		// Shown as admit shows a member no identity provider sent emails
+		// for (stored): a work email, primary.
+		in.Profile.EmailType, in.Profile.EmailPrimary = "work", true
+	}
+	if list, ok := emails.([]any); ok {
+		pick := func(match func(map[string]any) bool) map[string]any {
+			for _, e := range list {
 				if m, ok := e.(map[string]any); ok && match(m) {
 					if v, ok := m["value"].(string); ok && v != "" {
-						return v
+						return m
 					}
 				}
 			}
-			return ""
+			return nil
 		}
-		in.Email = pick(func(m map[string]any) bool { return m["primary"] == true })
-		if in.Email == "" {
-			in.Email = pick(func(m map[string]any) bool { return strings.EqualFold(fmt.Sprint(m["type"]), "work") })
+		el := pick(func(m map[string]any) bool { return m["primary"] == true })
+		if el == nil {
+			el = pick(func(m map[string]any) bool { return strings.EqualFold(fmt.Sprint(m["type"]), "work") })
 		}
-		if in.Email == "" {
-			in.Email = pick(func(map[string]any) bool { return true })
+		if el == nil {
+			el = pick(func(map[string]any) bool { return true })
+		}
+		if el != nil {
+			in.Email = el["value"].(string)
+			in.Profile.EmailType, _ = el["type"].(string)
+			in.Profile.EmailPrimary = el["primary"] == true
+			in.Profile.EmailDisplay, _ = el["display"].(string)
 		}
 	}
 	if in.Email == "" && strings.Contains(in.Profile.UserName, "@") {
@@ -281,7 +293,7 @@ func checkPatchSize(ops []elimity.PatchOperation) error {
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) error {
 	q := r.URL.Query()
-	f, err := parseFilter(q.Get("filter"))
+	f, t, err := parseFilter(q.Get("filter"))
 	if err != nil {
 		return &problem{status: http.StatusBadRequest, scimType: "invalidFilter", detail: err.Error()}
 	}
@@ -292,6 +304,10 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) er
 	proj, err := readProjection(r, userURN)
 	if err != nil {
 		return err
+	}
+	if t == never {
+		// The filter holds for no resource, whatever the database holds.
+		return writeList(w, 0, start, []map[string]any{})
 	}
 	page, err := h.dir.ListSCIMUsers(r.Context(), c.accountID, f, start, count)
 	if err != nil {

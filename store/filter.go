@@ -16,6 +16,9 @@ var filterColumn = map[directory.FilterField]string{
 	directory.FieldUserName:     "m.user_name_key",
 	directory.FieldExternalID:   "m.external_id",
 	directory.FieldEmail:        "m.scim_email_key",
+	directory.FieldEmailType:    "m.scim_email_type_key",
+	directory.FieldEmailPrimary: "m.scim_email_primary",
+	directory.FieldEmailDisplay: "m.scim_email_display_key",
 	directory.FieldDisplayName:  "LOWER(m.display_name)",
 	directory.FieldGivenName:    "LOWER(m.given_name)",
 	directory.FieldFamilyName:   "LOWER(m.family_name)",
@@ -79,6 +82,14 @@ func (s *Store) filterSQLOn(f *directory.Filter, columns map[directory.FilterFie
 			return "NOT " + col, []any{f.Value}, nil
 		}
 		return "", nil, directory.InvalidError("members.value is compared with eq or ne")
+	}
+	if kind == directory.KindBool && f.Field != directory.FieldActive {
+		// A boolean column holds no "absent": pr asks for true, as for active.
+		want := f.Op == directory.OpPr || f.Value == true
+		if f.Op == directory.OpNe {
+			want = !want
+		}
+		return col + " = ?", []any{want}, nil
 	}
 	if kind == directory.KindBool {
 		active := f.Op == directory.OpPr || f.Value == true

@@ -90,7 +90,7 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 			}
 		}
 
-		if _, err := s.Migrate(ctx); err != nil {
+		if _, err := s.MigrateTo(ctx, 36); err != nil {
 			t.Fatal(err)
 		}
 		check("after the upgrade", true)
@@ -117,7 +117,7 @@ func TestMembershipsDeferredKeysMigration(t *testing.T) {
 
 		migrateDown(t, s, 35)
 		check("after down", false)
-		if _, err := s.Migrate(ctx); err != nil {
+		if _, err := s.MigrateTo(ctx, 36); err != nil {
 			t.Fatalf("up again: %v", err)
 		}
 		check("up again", true)

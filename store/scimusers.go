@@ -68,9 +68,10 @@ func (s *Store) findSCIMUser(ctx context.Context, accountID, id, lock string) (d
 // It returns the new version.
 func (s *Store) UpdateSCIMProfile(ctx context.Context, accountID, id string, p directory.SCIMProfile, at time.Time) (int, error) {
 	query := `UPDATE memberships SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, given_name = ?,
-		family_name = ?, scim_email = ?, scim_email_key = ?, scim_attributes = ?, version = version + 1, updated_at = ?`
+		family_name = ?, scim_email = ?, scim_email_key = ?, scim_email_type_key = ?, scim_email_primary = ?, scim_email_display_key = ?,
+		scim_attributes = ?, version = version + 1, updated_at = ?`
 	args := []any{p.UserName, strings.ToLower(p.UserName), p.ExternalID, p.DisplayName, p.GivenName, p.FamilyName,
-		p.Email, strings.ToLower(p.Email), string(p.Attributes), at}
+		p.Email, strings.ToLower(p.Email), strings.ToLower(p.EmailType), p.EmailPrimary, strings.ToLower(p.EmailDisplay), string(p.Attributes), at}
 	if p.GivenName != "" || p.FamilyName != "" {
 		query += `, name_key = ?, last_key = ?`
 		args = append(args, strings.ToLower(p.GivenName+" "+p.FamilyName), strings.ToLower(p.FamilyName))
