@@ -19,7 +19,8 @@ type SCIMProfile struct {
 	// Email is the address the identity provider gives (the primary one,
 	// else the work one, else the first): what emails.value filters match
 	// in this account. The person's own email, which signs them in to
-	// every account, is not changed by it.
+	// every account, follows it only from their home account, within its
+	// verified domains (changeFromHome).
 	Email string
 	// EmailType, EmailPrimary and EmailDisplay are what the identity
 	// provider says of that address among its emails (type and display as
