@@ -44,7 +44,7 @@ func TestForwardAuthThroughNginxInBrowser(t *testing.T) {
 	put(t, idp.URL+"/services/admit", "application/xml", getBody(t, s.url+"/sso/acme/saml/okta/metadata"))
 	user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
 	put(t, idp.URL+"/users/nia", "application/json", string(user))
-	startNginx(t, nginxAddr, admitAddr, strings.TrimPrefix(app.URL, "http://"))
+	startNginx(t, nginxAddr, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
 	origin := "http://" + appHost
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {

@@ -204,7 +204,7 @@ http {
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host {{host}};
       proxy_set_header X-Forwarded-Uri $request_uri;
     }
 
@@ -240,11 +240,11 @@ http {
 }
 `
 
-func startNginx(t *testing.T, listen, admitAddr, upstreamAddr string) {
+func startNginx(t *testing.T, listen, host, admitAddr, upstreamAddr string) {
 	t.Helper()
 	bin := nginxBinary(t)
 	prefix := t.TempDir()
-	conf := strings.NewReplacer("{{prefix}}", prefix, "{{listen}}", listen, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(nginxConf)
+	conf := strings.NewReplacer("{{prefix}}", prefix, "{{listen}}", listen, "{{host}}", host, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(nginxConf)
 	confPath := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -355,22 +355,52 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 	appHost := "localhost:" + portOf(t, nginxAddr)
 	cli := gateSetup(t, settings, appHost)
 	s := startServer(t, t.TempDir(), settings...)
-	startNginx(t, nginxAddr, admitAddr, strings.TrimPrefix(app.URL, "http://"))
+	startNginx(t, nginxAddr, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
 	origin := "http://" + appHost
 	v := newVisitor(t)
 
 	signInThroughProxy(t, s, v, admitOrigin, origin)
 
-	// A host nobody registered: refused, never redirected.
+	// A host nobody registered: this server is the wiki's whatever Host a
+	// client names (X-Forwarded-Host is the wiki's), so the sign-in goes
+	// to the wiki's own host, never to the one named.
 	req, _ := http.NewRequest("GET", origin+"/", nil)
 	req.Host = "evil.example"
-	res, err := http.DefaultClient.Do(req)
+	res, err := newVisitor(t).client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" {
-		t.Errorf("foreign host: %d Location %q; want 403 and no redirect", res.StatusCode, res.Header.Get("Location"))
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, origin+"/login/handoff?") {
+		t.Errorf("foreign host: %d Location %q; want the wiki's own sign-in", res.StatusCode, loc)
+	}
+
+	// A request naming another registered host: nginx's only (so default)
+	// server answers it, and the snippet must not have admit judge it by
+	// that host's app, an app of every account, and let a person of
+	// another account through to acme's wiki.
+	cli("", "account", "create", "--slug", "globex", "--name", "Globex")
+	cli("initial password given\n", "user", "add", "--account", "globex", "--email", "eve@globex.example", "--first", "Eve", "--last", "E", "--password-stdin")
+	cli("", "app", "add", "--name", "Open", "--forward-auth-host", "open.example")
+	eve := newVisitor(t)
+	eve.signInAt(admitOrigin+"/login", admitOrigin, "eve@globex.example", "initial password given", "a phrase only eve knows")
+	admitURL, _ := url.Parse(admitOrigin)
+	for _, c := range eve.client.Jar.Cookies(admitURL) {
+		if c.Name != "admit_session" {
+			continue
+		}
+		req, _ := http.NewRequest("GET", origin+"/docs", nil)
+		req.Host = "open.example"
+		req.AddCookie(c)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Errorf("a globex member reached acme's wiki through nginx by naming another app's host: %s", body)
+		}
 	}
 
 	// Deactivation cuts access through nginx within a second.
