@@ -71,9 +71,11 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 	return u
 }
 
-// spoofed are identity headers a client makes up.
+// spoofed are identity headers a client makes up, some spelled with
+// underscores: many app servers (CGI, PHP, Rack, WSGI) read X_Admit_Email
+// as HTTP_X_ADMIT_EMAIL, the name of X-Admit-Email.
 var spoofed = http.Header{"X-Admit-User-Id": {"someone-else"}, "X-Admit-Role": {"owner"}, "X-Admit-Email": {"boss@acme.example"},
-	"X-Admit-Jwt": {"made.up.token"}, "X-Admit-Groups": {"admins"}}
+	"X-Admit-Jwt": {"made.up.token"}, "X-Admit-Groups": {"admins"}, "X_Admit_Email": {"ceo@acme.example"}, "X_ADMIT_ROLE": {"superuser"}}
 
 // visitor is a person's HTTP client: a cookie jar, redirects not followed.
 type visitor struct {
@@ -334,8 +336,10 @@ func checkSignedIn(t *testing.T, seen map[string]string, noCookie bool) {
 		t.Errorf("upstream saw %v; want pat's identity", seen)
 	}
 	for k, v := range spoofed {
-		if strings.Contains(seen[k], v[0]) {
-			t.Errorf("the spoofed %s %q reached the upstream: %q", k, v[0], seen[k])
+		for name, got := range seen {
+			if strings.Contains(got, v[0]) {
+				t.Errorf("the spoofed %s %q reached the upstream as %s: %q", k, v[0], name, got)
+			}
 		}
 	}
 	if noCookie && seen["admit_session cookie"] != "" {
@@ -635,12 +639,16 @@ http://{{host}} {
 		reverse_proxy {{admit}}
 	}
 	handle {
-		forward_auth {{admit}} {
-			uri /auth/verify?redirect=1
-			copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
-		}
-		reverse_proxy {{upstream}} {
-			header_up Cookie "^(.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(.*)$" "$1$2"
+		route {
+			request_header -X-Admit*
+			request_header -X_admit*
+			forward_auth {{admit}} {
+				uri /auth/verify?redirect=1
+				copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
+			}
+			reverse_proxy {{upstream}} {
+				header_up Cookie "^(.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(.*)$" "$1$2"
+			}
 		}
 	}
 }
