@@ -141,3 +141,29 @@ func TestReauthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestPromptNoneShowsNoPage: with prompt=none the app gets an answer at
+// its redirect URI whatever the browser's state (OIDC Core section
+// 3.1.2.6), never a page: a person who must first change the password an
+// admin set gets interaction_required, not the password change page.
+func TestPromptNoneShowsNoPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		if _, err := s.dir.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
+			t.Fatal(err)
+		}
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, wiki, secret)
+		b := s.browser()
+		// Signed in with the initial password, not yet changed.
+		if p := b.signIn(b.get(r.start(t).url), "pat@acme.example", "initial password given"); p.url.Path != "/password/change" {
+			t.Fatalf("after signing in with the initial password: %d %s", p.status, p.url)
+		}
+		l := r.start(t, oauth2.SetAuthURLParam("prompt", "none"))
+		q := b.get(l.url).atApp(t)
+		if q.Get("error") != "interaction_required" || q.Get("state") != l.state || q.Get("code") != "" {
+			t.Errorf("prompt=none for a person who must change their password: %v; want interaction_required", q)
+		}
+	})
+}

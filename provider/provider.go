@@ -179,6 +179,11 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if v.User.PasswordMustChange {
+		if a.NoPrompt {
+			// The password change is a page (OIDC Core section 3.1.2.6).
+			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrInteractionRequired(), h.op)
+			return nil
+		}
 		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
 		return nil
 	}
