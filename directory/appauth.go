@@ -473,16 +473,22 @@ func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refres
 	if a.AuthTime != nil {
 		base.AuthTime = *a.AuthTime
 	}
-	return s.issueTokens(ctx, base, refresh, now.Add(AppRefreshTokenTTL), nil)
+	return s.issueTokens(ctx, base, nil, refresh, now.Add(AppRefreshTokenTTL), nil)
 }
 
-func (s *Service) issueTokens(ctx context.Context, base AppToken, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
+// issueTokens issues an access token of base, with accessScopes when the
+// request narrowed them, and a refresh token of base beside it when
+// refresh is set.
+func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes []string, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
 	now := base.CreatedAt
 	if _, err := s.AppClaimsFor(ctx, base.UserID, base.AccountID, base.Credential); err != nil {
 		return AppToken{}, "", err
 	}
 	access := base
 	access.ID, access.Kind, access.ExpiresAt = newID(), AccessToken, now.Add(AppAccessTokenTTL)
+	if len(accessScopes) > 0 {
+		access.Scopes = accessScopes
+	}
 	var token string
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if used != nil {
@@ -568,14 +574,15 @@ func (s *Service) AppRefreshTokenForRevocation(ctx context.Context, token string
 
 // RotateAppRefreshToken exchanges a refresh token for a new access token
 // and a new refresh token of the same family, ending at the family's end.
-// The old one is used up; presenting it again revokes the family.
+// The old one is used up; presenting it again revokes the family. scopes,
+// when the request asked for fewer, narrow the access token only: the new
+// refresh token keeps the old one's (RFC 6749 section 6: "the refresh
+// token scope MUST be identical to that of the refresh token included by
+// the client in the request"), so a later refresh may ask for all again.
 func (s *Service) RotateAppRefreshToken(ctx context.Context, old AppToken, scopes []string) (AppToken, string, error) {
 	base := old
 	base.CreatedAt, base.UsedAt, base.Hash = s.clock(), nil, ""
-	if len(scopes) > 0 {
-		base.Scopes = scopes
-	}
-	return s.issueTokens(ctx, base, true, old.ExpiresAt, &old)
+	return s.issueTokens(ctx, base, scopes, true, old.ExpiresAt, &old)
 }
 
 // AppAccessToken returns a live access token by ID.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -614,6 +616,73 @@ func TestSignInFormAllowsTheAppOnly(t *testing.T) {
 		resp.Body.Close()
 		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "form-action 'self';") {
 			t.Errorf("plain sign-in: CSP %q", resp.Header.Get("Content-Security-Policy"))
+		}
+	})
+}
+
+// TestRefreshWithFewerScopes: a refresh may ask for fewer scopes, for an
+// access token that can do less (RFC 6749 section 6); the new refresh
+// token keeps the scope of the one presented ("the refresh token scope
+// MUST be identical"), so the next refresh may ask for all of it again.
+func TestRefreshWithFewerScopes(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+		r := newRP(t, s, app, secret)
+		b := s.browser()
+		l := r.start(t)
+		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// x/oauth2 sends no scope with a refresh: the request as RFC 6749
+		// section 6 writes it.
+		refresh := func(rt, scope string) (*oauth2.Token, error) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", r.provider.Endpoint().TokenURL, strings.NewReader(url.Values{
+				"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {scope}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(url.QueryEscape(app.ClientID), url.QueryEscape(secret))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+				Error        string `json:"error"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				return nil, fmt.Errorf("%d %s", resp.StatusCode, body.Error)
+			}
+			return &oauth2.Token{AccessToken: body.AccessToken, RefreshToken: body.RefreshToken, TokenType: "Bearer"}, nil
+		}
+		narrow, err := refresh(tok.RefreshToken, "openid")
+		if err != nil {
+			t.Fatalf("refresh asking for openid only: %v", err)
+		}
+		info, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(narrow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Email != "" {
+			t.Errorf("userinfo for an access token of scope openid tells the email %q", info.Email)
+		}
+		if narrow.RefreshToken == "" {
+			t.Fatal("no refresh token from a refresh")
+		}
+		full, err := refresh(narrow.RefreshToken, "openid profile email offline_access")
+		if err != nil {
+			t.Fatalf("refresh asking for the scope first granted, after a narrower refresh: %v", err)
+		}
+		if info, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(full)); err != nil || info.Email != "ada@acme.example" {
+			t.Errorf("userinfo of the full scope again: %v, email %q", err, info.Email)
 		}
 	})
 }

@@ -59,10 +59,18 @@ type refreshRequest struct {
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
 
-func (r *refreshRequest) GetAMR() []string            { return r.amr }
-func (r *refreshRequest) GetAudience() []string       { return []string{r.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time      { return r.AuthTime }
-func (r *refreshRequest) GetClientID() string         { return r.ClientID }
-func (r *refreshRequest) GetScopes() []string         { return r.Scopes }
+func (r *refreshRequest) GetAMR() []string       { return r.amr }
+func (r *refreshRequest) GetAudience() []string  { return []string{r.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time { return r.AuthTime }
+func (r *refreshRequest) GetClientID() string    { return r.ClientID }
+
+// GetScopes is what this exchange grants: the scopes the request narrowed
+// them to, once op has set them, else the refresh token's.
+func (r *refreshRequest) GetScopes() []string {
+	if len(r.scopes) > 0 {
+		return r.scopes
+	}
+	return r.Scopes
+}
 func (r *refreshRequest) GetSubject() string          { return r.UserID }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
