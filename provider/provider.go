@@ -112,7 +112,7 @@ const authorizePath = "/oauth/authorize"
 
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET "+oidc.DiscoveryEndpoint, h.op)
+	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
 	mux.Handle("/oauth/", h.outageAware(h.op))
 	mux.Handle(authorizePath, h.pageErrors(h.outageAware(h.op)))
 	mux.Handle("GET "+continuePath, h.pages.Handler(h.handleContinue))
@@ -123,6 +123,21 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		return directory.NotFoundError("There is no page at this address.")
 	}))
 	mux.Handle("/oauth/end_session", h.pages.Handler(h.handleEndSession))
+}
+
+// handleDiscovery is op's discovery document, saying only what admit
+// does: op lists the implicit flow and the JWT bearer grant whatever the
+// provider serves, and no response modes, which means query and fragment
+// (OpenID Connect Discovery 1.0 section 3). A library that picks from the
+// document must not pick what is refused.
+func (h *Handler) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	cfg := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), h.issuer), h.op, h.store)
+	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	cfg.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	// Public, and read by single-page apps from their own origin.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	op.Discover(w, cfg)
 }
 
 // handleContinue is the sign-in step of an authorization: a browser

@@ -686,3 +686,42 @@ func TestRefreshWithFewerScopes(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscoveryMatchesBehaviour: discovery advertises what the provider
+// does, so a library that picks from it picks what works: the code flow
+// with the query response mode only (no implicit flow, no fragment or
+// form_post), readable from a single-page app's origin.
+func TestDiscoveryMatchesBehaviour(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		req, _ := http.NewRequest("GET", s.issuer+"/.well-known/openid-configuration", nil)
+		req.Header.Set("Origin", "https://spa.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var d struct {
+			Issuer        string   `json:"issuer"`
+			ResponseTypes []string `json:"response_types_supported"`
+			ResponseModes []string `json:"response_modes_supported"`
+			GrantTypes    []string `json:"grant_types_supported"`
+			PKCE          []string `json:"code_challenge_methods_supported"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		want := struct {
+			Issuer        string   `json:"issuer"`
+			ResponseTypes []string `json:"response_types_supported"`
+			ResponseModes []string `json:"response_modes_supported"`
+			GrantTypes    []string `json:"grant_types_supported"`
+			PKCE          []string `json:"code_challenge_methods_supported"`
+		}{s.issuer, []string{"code"}, []string{"query"}, []string{"authorization_code", "refresh_token"}, []string{"S256"}}
+		if diff := cmp.Diff(want, d); diff != "" {
+			t.Errorf("discovery (-want +got):\n%s", diff)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got == "" {
+			t.Error("discovery is not readable from another origin (no Access-Control-Allow-Origin)")
+		}
+	})
+}
