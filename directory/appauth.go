@@ -56,6 +56,9 @@ type AppAuthorization struct {
 	// at most this old, or made after the request (AppNeedsSignIn). Not
 	// stored, as NoPrompt.
 	MaxAge *time.Duration
+	// HintSubject is the sub of a verified id_token_hint: the person the
+	// app expects. Not stored, as NoPrompt.
+	HintSubject string
 
 	// Set when the person has signed in and the account is chosen.
 	UserID     string
@@ -144,7 +147,7 @@ func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization
 		return AppAuthorization{}, InvalidError("PKCE is required for this client: send code_challenge with code_challenge_method=S256")
 	case in.CodeChallenge != "" && in.CodeChallengeMethod != "S256":
 		return AppAuthorization{}, InvalidError("code_challenge_method must be S256")
-	case len(in.State) > 1024 || len(in.Nonce) > 1024 || len(in.LoginHint) > 320 || len(in.CodeChallenge) > 128 || len(in.Scopes) > 20:
+	case len(in.State) > 1024 || len(in.Nonce) > 1024 || len(in.LoginHint) > 320 || len(in.HintSubject) > 128 || len(in.CodeChallenge) > 128 || len(in.Scopes) > 20:
 		// Bounded: the request travels in the sign-in URL.
 		return AppAuthorization{}, InvalidError("a request parameter is too long")
 	}

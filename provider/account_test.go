@@ -167,3 +167,35 @@ func TestPromptNoneShowsNoPage(t *testing.T) {
 		}
 	})
 }
+
+// TestPromptNoneForAnotherPerson: a silent renewal names the person the
+// app knows with id_token_hint; when someone else is signed in to admit
+// in that browser, the app gets login_required (OIDC Core section
+// 3.1.2.1), not a code for the other person.
+func TestPromptNoneForAnotherPerson(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		s.invited(a, "bob@acme.example", "staple battery horse", directory.RoleMember)
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, wiki, secret)
+		ada, bob := s.browser(), s.browser()
+		l := r.start(t)
+		tok, err := r.conf.Exchange(ctx, ada.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hint := oauth2.SetAuthURLParam("id_token_hint", tok.Extra("id_token").(string))
+		bob.code(t, r.start(t), "bob@acme.example", "staple battery horse")
+
+		silent := r.start(t, oauth2.SetAuthURLParam("prompt", "none"), hint)
+		if q := bob.get(silent.url).atApp(t); q.Get("error") != "login_required" || q.Get("code") != "" || q.Get("state") != silent.state {
+			t.Errorf("prompt=none with ada's id_token_hint in bob's browser: %v; want login_required", q)
+		}
+		silent = r.start(t, oauth2.SetAuthURLParam("prompt", "none"), hint)
+		if q := ada.get(silent.url).atApp(t); q.Get("code") == "" {
+			t.Errorf("prompt=none with ada's id_token_hint in ada's browser: %v; want a code", q)
+		}
+	})
+}

@@ -178,6 +178,13 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if a.NoPrompt && a.HintSubject != "" && a.HintSubject != v.User.ID {
+		// id_token_hint names another person than the one signed in here:
+		// no code for someone the app did not ask about (OIDC Core section
+		// 3.1.2.1).
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+		return nil
+	}
 	if h.dir.AppNeedsSignIn(a, v) {
 		// prompt=login or max_age: the person signs in again, as
 		// themself (OIDC Core section 3.1.2.1). The old session ends so

@@ -67,7 +67,9 @@ func protocolError(err error, as func() *oidc.Error) error {
 	return err
 }
 
-func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// CreateAuthRequest keeps the request; hintSubject is the sub of the
+// id_token_hint op verified, if any.
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	if r.ResponseMode != "" && r.ResponseMode != oidc.ResponseModeQuery {
 		// form_post needs an auto-submitting page, which admit's Content
 		// Security Policy (no inline script) would stop halfway.
@@ -90,6 +92,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ 
 		ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce, Scopes: r.Scopes,
 		ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: method, LoginHint: r.LoginHint, NoPrompt: slices.Contains(r.Prompt, oidc.PromptNone), MaxAge: maxAge,
+		HintSubject: hintSubject,
 	})
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)
