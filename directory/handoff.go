@@ -122,16 +122,20 @@ func parseHandoffURL(returnURL string, httpsOnly bool) (*url.URL, bool) {
 	if u.Path == "" {
 		u.Path, u.RawPath = "/", ""
 	}
-	if !strings.HasPrefix(u.Path, "/") || hasDotSegment(u.Path) || !validHost(u.Host) {
+	if !strings.HasPrefix(u.Path, "/") || HasDotSegment(u.Path) || !validHost(u.Host) {
 		return nil, false
 	}
 	return u, true
 }
 
-// hasDotSegment reports whether a path has . or .. segments: a proxy that
-// routes on the raw path and admit's matching could disagree about it.
-func hasDotSegment(p string) bool {
+// HasDotSegment reports whether a (decoded) path has . or .. segments: a
+// proxy or an app that routes on the raw path and admit's matching could
+// disagree about it. A segment's ;parameters do not count: Tomcat and
+// Spring drop them before resolving dot segments, so /public/..;/admin is
+// /admin to them.
+func HasDotSegment(p string) bool {
 	for _, seg := range strings.Split(p, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
 		if seg == "." || seg == ".." {
 			return true
 		}

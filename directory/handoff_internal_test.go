@@ -25,7 +25,7 @@ func FuzzParseHandoffURL(f *testing.F) {
 		}
 		out := u.String()
 		if (u.Scheme != "https" && (u.Scheme != "http" || httpsOnly)) || u.User != nil || u.Fragment != "" || !validHost(u.Host) ||
-			!strings.HasPrefix(u.Path, "/") || hasDotSegment(u.Path) || hasControl(out) || strings.Contains(out, "\\\\") {
+			!strings.HasPrefix(u.Path, "/") || HasDotSegment(u.Path) || hasControl(out) || strings.Contains(out, "\\\\") {
 			t.Fatalf("kept %q from %q", out, s)
 		}
 		back, err := url.Parse(out)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/admit-dev/admit/directory"
 )
 
 // original is the request the proxy asks about.
@@ -70,20 +72,11 @@ func readForwarded(r *http.Request, verifyPath string) (original, error) {
 	// A path with dot segments is refused, not cleaned: a proxy that
 	// routes on the raw path would send /admin/../public to the /admin
 	// backend while admit judged it as /public.
-	if hasDotSegment(u.Path) {
+	if directory.HasDotSegment(u.Path) {
 		return original{}, errForwarded
 	}
 	o.Path = u.Path
 	return o, nil
-}
-
-func hasDotSegment(p string) bool {
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return false
 }
 
 // first is the first of a comma-separated list: a proxy behind another

@@ -33,6 +33,13 @@ func TestReadForwarded(t *testing.T) {
 		{name: "dot segments", headers: map[string]string{"X-Forwarded-Uri": "/admin/../public"}, wantErr: true},
 		{name: "encoded dot segments", headers: map[string]string{"X-Forwarded-Uri": "/admin/%2e%2e/public"}, wantErr: true},
 		{name: "envoy dot segments", target: "/auth/verify/admin/%2E%2E/public", wantErr: true},
+		// Tomcat and Spring drop a segment's ;parameters before resolving
+		// dot segments: /public/..;/admin is /admin to them.
+		{name: "dot segments with path parameters", headers: map[string]string{"X-Forwarded-Uri": "/public/..;/admin"}, wantErr: true},
+		{name: "encoded dot segments with path parameters", headers: map[string]string{"X-Forwarded-Uri": "/public/%2e%2e;x=1/admin"}, wantErr: true},
+		{name: "a dot segment with path parameters", headers: map[string]string{"X-Forwarded-Uri": "/public/.;/admin"}, wantErr: true},
+		{name: "path parameters elsewhere pass", headers: map[string]string{"X-Forwarded-Uri": "/docs;v=2/page"},
+			want: original{Proto: "http", Host: "admit.internal", URI: "/docs;v=2/page", Path: "/docs;v=2/page"}},
 		{name: "nothing forwarded", host: "app.example.com", want: original{Proto: "http", Host: "app.example.com", URI: "/", Path: "/"}},
 		{name: "scheme not http", headers: map[string]string{"X-Forwarded-Proto": "javascript"}, wantErr: true},
 		{name: "absolute URI", headers: map[string]string{"X-Forwarded-Uri": "https://evil.example/"}, wantErr: true},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,6 +273,46 @@ func TestVerifyHeaderValuesStayOnOneLine(t *testing.T) {
 		}
 		if got := res.Header.Values(gate.HeaderRole); len(got) != 1 || got[0] != "admin" {
 			t.Errorf("role %q; want admin alone", got)
+		}
+	})
+}
+
+// TestProxyRefusesDotSegments: admit as the proxy judges a request by the
+// app of its path's prefix, and passes the raw path on: a path the app
+// may resolve to another prefix (/open/..;/globex is /globex to Tomcat
+// and Spring) is refused, never judged as the open app's and passed.
+func TestProxyRefusesDotSegments(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		var reached atomic.Int32
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+		t.Cleanup(upstream.Close)
+		u, _ := url.Parse(upstream.URL)
+		e := newEnv(t, st, u)
+		globex, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []directory.NewApp{{Name: "Open", ForwardAuthHost: "admit.test"}, {Name: "Globex", ForwardAuthHost: "admit.test", PathPrefix: "/globex", AccountID: globex.ID}} {
+			if _, _, err := e.dir.AddApp(ctx, operator, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range []string{"/open/..;/globex/secret", "/open/.;/../globex", "/globex/secret"} {
+			r := httptest.NewRequest(http.MethodGet, "http://admit.test"+p, nil)
+			r.AddCookie(&http.Cookie{Name: "admit_session", Value: e.token})
+			w := httptest.NewRecorder()
+			e.handler.ServeHTTP(w, r)
+			if w.Code == http.StatusOK || reached.Load() != 0 {
+				t.Errorf("%s: %d, upstream reached %d times; want a refusal", p, w.Code, reached.Load())
+			}
+		}
+		r := httptest.NewRequest(http.MethodGet, "http://admit.test/docs;v=2/page", nil)
+		r.AddCookie(&http.Cookie{Name: "admit_session", Value: e.token})
+		w := httptest.NewRecorder()
+		e.handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || reached.Load() != 1 {
+			t.Errorf("/docs;v=2/page: %d, upstream reached %d times; want passed", w.Code, reached.Load())
 		}
 	})
 }

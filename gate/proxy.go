@@ -56,6 +56,11 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if o.Host != hostOf(h.issuer) {
 		return directory.NotFoundError(fmt.Sprintf("admit passes only requests for %s to its app.", hostOf(h.issuer)))
 	}
+	if directory.HasDotSegment(o.Path) {
+		// Judged by one prefix's app, the raw path goes on: the app may
+		// resolve it into another's (as /auth/verify refuses it too).
+		return directory.InvalidError("This address has . or .. in its path.")
+	}
 	app, err := h.app(r.Context(), o.Host, o.Path)
 	if directory.KindOf(err) == directory.NotFound {
 		return directory.NotFoundError(fmt.Sprintf("No app is registered for %s (admit app add --forward-auth-host %s).", o.Host, o.Host))
