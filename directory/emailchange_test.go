@@ -144,3 +144,61 @@ func s2a(slug string, accounts ...directory.Account) directory.Account {
 	}
 	panic("no account " + slug)
 }
+
+// TestSSOFollowsARename: a connection's logins are linked to the person
+// by a lasting subject (an OIDC sub, a persistent NameID), so when the
+// identity provider renames the address, the next login finds the same
+// person and their address follows (within the account's verified
+// domains, as for SCIM) instead of making a second person. A transient
+// subject links nothing; a subject's newest person replaces the last; an
+// address another person has refuses the login and changes nothing.
+func TestSSOFollowsARename(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example", "acme-group.example")
+		conn := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		login := func(subject string, lasting bool, email string) (directory.SSOSignIn, error) {
+			return svc.SignInWithSSO(ctx, conn, directory.Identity{Subject: subject, Lasting: lasting, Email: email, FirstName: "Ada", LastName: "L"})
+		}
+		first, err := login("00u1ada", true, "ada@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ada := first.Member.User.ID
+
+		for _, step := range []struct {
+			name    string
+			subject string
+			lasting bool
+			email   string
+			want    string // the user signed in: "ada", "new", or "" for a refusal
+			adaAt   string // Ada's address afterwards
+		}{
+			{"renamed by the provider", "00u1ada", true, "ada.king@acme.example", "ada", "ada.king@acme.example"},
+			{"to the account's other domain", "00u1ada", true, "ada@acme-group.example", "ada", "ada@acme-group.example"},
+			{"a transient subject links nothing", "_t1", false, "ada.t@acme.example", "new", "ada@acme-group.example"},
+			{"to another person's address", "00u1ada", true, "ada.t@acme.example", "", "ada@acme-group.example"},
+			{"the same person under a new subject", "00u9ada", true, "ada@acme-group.example", "ada", "ada@acme-group.example"},
+			{"the old subject no longer links", "00u1ada", true, "ada.again@acme.example", "new", "ada@acme-group.example"},
+		} {
+			in, err := login(step.subject, step.lasting, step.email)
+			switch {
+			case step.want == "" && directory.KindOf(err) != directory.Forbidden:
+				t.Errorf("%s: %+v, %v; want the login refused", step.name, in.Member.User, err)
+			case step.want == "ada" && (err != nil || in.Member.User.ID != ada || in.Member.User.Email != step.email):
+				t.Errorf("%s: %+v, %v; want Ada at %s", step.name, in.Member.User, err, step.email)
+			case step.want == "new" && (err != nil || in.Member.User.ID == ada):
+				t.Errorf("%s: %+v, %v; want another person", step.name, in.Member.User, err)
+			}
+			m, err := svc.Member(ctx, acme.ID, step.adaAt)
+			if err != nil || m.User.ID != ada {
+				t.Errorf("%s: afterwards %s is %+v, %v; want Ada", step.name, step.adaAt, m.User, err)
+			}
+		}
+		if n, err := svc.CountMembers(ctx, acme.ID, ""); err != nil || n != 3 {
+			t.Errorf("%d members, %v; want 3: Ada, the transient login and the login after the old subject was replaced", n, err)
+		}
+	})
+}

@@ -90,6 +90,10 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 	err = s.store.Tx(ctx, func(tx Store) error {
 		out = SSOSignIn{}
 		now := s.clock()
+		linked, err := s.followRename(ctx, tx, a, c, id)
+		if err != nil {
+			return err
+		}
 		u, err := tx.FindUserByEmail(ctx, id.Email)
 		userKnown := err == nil
 		if err != nil && KindOf(err) != NotFound {
@@ -184,6 +188,11 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 				return err
 			}
 		}
+		if linkable(id) && linked != u.ID {
+			if err := tx.LinkSSOSubject(ctx, c.ID, id.Subject, u.ID, now); err != nil {
+				return err
+			}
+		}
 		if out.Outcome == "" {
 			out.Outcome = "signed in"
 		}
@@ -200,6 +209,47 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 		return SSOSignIn{}, fmt.Errorf("sign in with SSO: %w", err)
 	}
 	return out, nil
+}
+
+// maxLinkedSubject bounds the subjects admit links logins by: an OIDC sub
+// is at most 255 characters, and a longer NameID names no one better.
+const maxLinkedSubject = 1024
+
+// linkable reports whether logins are linked to the person by id's subject.
+func linkable(id Identity) bool {
+	return id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject
+}
+
+// followRename finds the person the connection signed in before under
+// id's subject. When the provider now gives them another address in the
+// account's verified domains (it renamed jane.doe@ to jane.smith@: the
+// login has passed rule 2's domain check), the address follows, as a SCIM
+// change of it would (changeFromHome), so that the login finds the same
+// person instead of making a second. It returns the linked person's id
+// ("" when there is none).
+func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Connection, id Identity) (string, error) {
+	if !linkable(id) {
+		return "", nil
+	}
+	userID, err := tx.FindSSOLink(ctx, c.ID, id.Subject)
+	if KindOf(err) == NotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	u, err := tx.LockUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if EmailKey(u.Email) == EmailKey(id.Email) || !isHome(a, u.Email) {
+		return userID, nil
+	}
+	_, err = s.changeFromHome(ctx, tx, a, sso(c), u, "", "", id.Email)
+	if KindOf(err) == Conflict {
+		return "", ForbiddenError(fmt.Sprintf("Your organisation's identity provider now gives your address as %s, which %s already knows as another person. Ask your administrator to remove one of them.", id.Email, a.Title()))
+	}
+	return userID, err
 }
 
 // updateFromIdentity brings the person's name, groups and role in line with

@@ -413,6 +413,7 @@ func oidcIdentity(a directory.Account, c directory.Connection, subject string, r
 	if err != nil {
 		return id, err
 	}
+	id.Lasting = true // a sub is never reassigned (OIDC Core 2)
 	verified, stated := boolClaim(raw["email_verified"])
 	switch {
 	case trust == directory.EmailVerified && !strings.EqualFold(id.From["email"], "email"):

@@ -69,6 +69,28 @@ func TestOIDCLogins(t *testing.T) {
 			addUser(p, "bob", "bob@example.com", "Robert", "Jones", true, "staff")
 		})
 
+		t.Run("an address the provider renamed follows the person, linked by the sub", func(t *testing.T) {
+			before, err := w.svc.Member(ctx, w.acme.ID, "bob@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addUser(p, "bob", "robert@example.com", "Robert", "Jones", true, "staff")
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther {
+				t.Fatalf("callback: %d %q %s", pg.status, pg.location, pg.body)
+			}
+			after, err := w.svc.Member(ctx, w.acme.ID, "robert@example.com")
+			if err != nil || after.User.ID != before.User.ID {
+				t.Errorf("robert@example.com is %+v, %v; want the person who was bob@example.com", after.User, err)
+			}
+			// And back, for the tests after this one.
+			addUser(p, "bob", "bob@example.com", "Robert", "Jones", true, "staff")
+			b = w.browser()
+			if pg := b.get(b.oidcCallback(p, "zitadel", "bob", "")); pg.status != http.StatusSeeOther || b.me() != "bob@example.com acme member Robert Jones" {
+				t.Fatalf("renamed back: %d %q", pg.status, b.me())
+			}
+		})
+
 		t.Run("claims in the ID token need no userinfo call", func(t *testing.T) {
 			addUser(p, "carol", "carol@example.com", "Carol", "White", true)
 			b := w.browser()

@@ -284,6 +284,9 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		returnTo = h.returnTo(c, r.PostForm.Get("RelayState"))
 	}
 	id, err := directory.MapClaims(as.Subject.NameID.Value, at.Claims, c.Settings.Mapping)
+	// A transient NameID is new at every login; an email address one is
+	// the address itself, which renames with the person.
+	id.Lasting = as.Subject.NameID.Format != string(saml.TransientNameIDFormat) && as.Subject.NameID.Format != string(saml.EmailAddressNameIDFormat)
 	if err != nil {
 		at.Identity = &id
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send your email address.",

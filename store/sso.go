@@ -381,3 +381,24 @@ func (s *Store) DeleteCertificate(ctx context.Context, id string) error {
 	}
 	return expectOne(res, "certificate")
 }
+
+// FindSSOLink returns the person the connection's subject signed in as
+// last; NotFound when it never did.
+func (s *Store) FindSSOLink(ctx context.Context, connectionID, subject string) (string, error) {
+	var userID string
+	err := sqlx.GetContext(ctx, s.q, &userID, s.rebind(`SELECT user_id FROM sso_links WHERE connection_id = ? AND subject = ?`), connectionID, subject)
+	return userID, s.dialect.wrap(err, "find SSO link")
+}
+
+// LinkSSOSubject records that the connection's subject is the person
+// userID, replacing the person's earlier subject there and the subject's
+// earlier person.
+func (s *Store) LinkSSOSubject(ctx context.Context, connectionID, subject, userID string, at time.Time) error {
+	return s.within(ctx, func(s *Store) error {
+		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_links WHERE connection_id = ? AND (subject = ? OR user_id = ?)`), connectionID, subject, userID); err != nil {
+			return s.dialect.wrap(err, "unlink SSO subject")
+		}
+		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_links (connection_id, subject, user_id, linked_at) VALUES (?, ?, ?, ?)`), connectionID, subject, userID, at)
+		return s.dialect.wrap(err, "link SSO subject")
+	})
+}
