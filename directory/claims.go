@@ -154,12 +154,12 @@ func namesFor(override string, defaults []string) []string {
 // the directory's fields. SAML and OIDC build one from a verified login;
 // SignInWithSSO decides what it may do.
 type Identity struct {
-	Subject     string // the SAML NameID or the OIDC sub
+	Subject string // the SAML NameID or the OIDC sub
 	// Lasting says the subject names the person for good (an OIDC sub, a
 	// SAML NameID neither transient nor an email address): admit links
 	// the connection's logins to the person by it, so that an address the
 	// provider renames follows (SignInWithSSO).
-	Lasting bool
+	Lasting     bool
 	Email       string
 	FirstName   string
 	LastName    string
