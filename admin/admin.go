@@ -62,7 +62,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "bulk_remove", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

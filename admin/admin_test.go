@@ -347,6 +347,24 @@ func TestConsolePages(t *testing.T) {
 			t.Errorf("an unknown bulk action: %d; want 400", code)
 		}
 
+		// A removal of the selected asks first, naming them, and removes
+		// no one until it is confirmed.
+		p.get("/admin/acme/users")
+		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"remove"}, "id": {sam.Membership.ID, ivy.Membership.ID}}); code != 200 {
+			t.Errorf("bulk remove: %d", code)
+		}
+		p.sees("Remove 2 people from", "sam@acme.example", "ivy@acme.example", `id="confirm-remove"`, "cannot be undone")
+		if _, err := s.svc.Member(ctx, a.ID, "sam@acme.example"); err != nil {
+			t.Errorf("Sam before the removal is confirmed: %v", err)
+		}
+		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"remove"}, "confirm": {"1"}, "id": {sam.Membership.ID}}); code != 200 {
+			t.Errorf("bulk remove, confirmed: %d", code)
+		}
+		p.sees("Done for 1 person")
+		if _, err := s.svc.Member(ctx, a.ID, "sam@acme.example"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("Sam after the confirmed removal: %v", err)
+		}
+
 		// Resend to everyone who never signed in: Ivy's reactivation made
 		// her active, so the invited are the two invited now.
 		for _, e := range []string{"kim@acme.example", "lou@acme.example"} {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,10 +187,39 @@ var bulkHeadings = map[string]string{
 	directory.BulkRemove:     "Removed",
 }
 
+// removeConfirmation is the page that asks before a bulk removal.
+type removeConfirmation struct {
+	IDs    []string
+	Emails []string // of the selected people found in this account
+}
+
 func (h *Handler) handleBulk(w http.ResponseWriter, r *http.Request, v view) error {
 	v.Section = "users"
 	action := r.PostFormValue("action")
-	res, err := h.dir.Bulk(r.Context(), v.Admin, action, r.PostForm["id"])
+	ids := r.PostForm["id"]
+	// Removing ends memberships, sessions and groups and cannot be undone,
+	// so a removal of the selected asks first, as the person page's Remove
+	// and "resend to everyone" do; the other actions are undone in one
+	// more click. Bulk refuses an empty or too large selection itself.
+	if action == directory.BulkRemove && r.PostFormValue("confirm") != "1" && len(ids) > 0 && len(ids) <= directory.MaxBulk {
+		c := removeConfirmation{IDs: slices.Compact(slices.Sorted(slices.Values(ids)))}
+		for _, id := range c.IDs {
+			d, err := h.dir.AdminMember(r.Context(), v.Admin, id)
+			if directory.KindOf(err) == directory.NotFound {
+				continue // Bulk says so, once confirmed
+			}
+			if err != nil {
+				return err
+			}
+			c.Emails = append(c.Emails, d.User.Email)
+		}
+		if len(c.Emails) > 0 {
+			v.Page = c
+			h.render(w, r, http.StatusOK, "bulk_remove", "Remove people", v)
+			return nil
+		}
+	}
+	res, err := h.dir.Bulk(r.Context(), v.Admin, action, ids)
 	if err != nil {
 		return err
 	}
