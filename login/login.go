@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/admit-dev/admit/directory"
@@ -388,6 +389,10 @@ type mePage struct {
 	User     directory.User
 	Account  directory.Account
 	Accounts []directory.Account
+	// Console is the path of the open account's admin console, for an
+	// owner or admin of it: /me is where a sign-in lands and where the
+	// console's "Your home" leads, so the way back starts here.
+	Console  string
 	Notice   string
 	Problems []string
 }
@@ -401,9 +406,17 @@ func (h *Handler) renderMe(w http.ResponseWriter, r *http.Request, status int, v
 	if err != nil {
 		return err
 	}
+	consoles, err := h.dir.Consoles(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	console := ""
+	if slices.ContainsFunc(consoles, func(a directory.Account) bool { return a.ID == v.Account.ID }) {
+		console = "/admin/" + url.PathEscape(v.Account.Slug)
+	}
 	h.pages.Render(w, r, status, h.tmpl["me"], web.Page{
 		Title: "Your home", Branding: branding(v.Account),
-		Data: mePage{User: v.User, Account: v.Account, Accounts: accounts, Notice: notice, Problems: problems},
+		Data: mePage{User: v.User, Account: v.Account, Accounts: accounts, Console: console, Notice: notice, Problems: problems},
 	})
 	return nil
 }

@@ -177,6 +177,37 @@ func TestForcedChangeThenHome(t *testing.T) {
 	})
 }
 
+// TestHomeLinksToConsole: an owner or admin finds the console from /me,
+// where a sign-in lands and where the console's "Your home" leads; a
+// member is offered no link to a console they may not open.
+func TestHomeLinksToConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		for _, c := range []struct {
+			email string
+			role  directory.Role
+			link  bool
+		}{
+			{"ada@acme.example", directory.RoleAdmin, true},
+			{"mo@acme.example", directory.RoleMember, false},
+		} {
+			if _, err := s.svc.AddUser(context.Background(), a.ID, operator, directory.NewUser{Email: c.email, FirstName: "Pat", LastName: "Q", Password: "initial password given", Role: c.role}); err != nil {
+				t.Fatal(err)
+			}
+			p := s.browser(t)
+			p.get("/login")
+			p.post("/login", url.Values{"email": {c.email}, "password": {"initial password given"}})
+			if _, path := p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}}); path != "/me?changed=password" {
+				t.Fatalf("%s: after the change landed on %s", c.email, path)
+			}
+			if got := strings.Contains(p.last, `<a href="/admin/acme" id="console-link">`); got != c.link {
+				t.Errorf("%s (%s): link to the console %v; want %v", c.email, c.role, got, c.link)
+			}
+		}
+	})
+}
+
 func TestAccountPickerAndSwitch(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		s := newSite(t, st)
