@@ -100,6 +100,16 @@ func TestSSOConsoleInBrowser(t *testing.T) {
 	if got := text(`#steps`); !strings.Contains(got, "Okta Admin Console") {
 		t.Errorf("setup steps: %q", got)
 	}
+	// A checkbox outside a fieldset sits before its text, as those inside
+	// do (it was a box as wide as the form, above a bold label).
+	inline, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const box = document.getElementById("allow_idp_initiated").getBoundingClientRect();
+		const label = document.getElementById("allow_idp_initiated").closest("label").getBoundingClientRect();
+		return box.width < 40 && box.left - label.left < 10 && box.top < label.bottom;
+	})()`))
+	if err != nil || !inline {
+		t.Errorf("the idp-initiated checkbox is not inline with its label (%v)", err)
+	}
 
 	// The IdP's admin pastes admit's values (here: samlidp reads the SP
 	// metadata), and bob exists there.
