@@ -65,6 +65,8 @@ func TestDomainsPage(t *testing.T) {
 			t.Fatalf("domains: %+v", ds)
 		}
 		p.sees("Pending", "<code>_admit-challenge.acme.example</code> TXT", ds[0].ChallengeValue())
+		// Withdrawing asks first: its button shows only once opened.
+		p.sees(`<details class="confirm"><summary>Withdraw…</summary>`, "Withdraw acme.example</button>")
 
 		if code, _ := p.post("/admin/acme/domains", url.Values{"action": {"verify"}, "domain": {"acme.example"}}); code != http.StatusBadRequest {
 			t.Errorf("verify before publishing: %d; want 400", code)

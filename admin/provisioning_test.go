@@ -83,6 +83,9 @@ func TestProvisioningPage(t *testing.T) {
 		}
 
 		p.get("/admin/acme/scim")
+		// Revoking stops the identity provider at once: its button shows
+		// only once "Revoke…" is opened, with what it does.
+		p.sees(`<details class="confirm"><summary>Revoke…</summary>`, "refused at once")
 		if code, path := p.post("/admin/acme/scim/tokens/"+tok.ID+"/revoke", url.Values{}); code != 200 || !strings.Contains(path, "done=revoked") {
 			t.Fatalf("revoke: %d at %s", code, path)
 		}

@@ -65,6 +65,8 @@ func TestWebhooksPage(t *testing.T) {
 			t.Error("the secret is shown again")
 		}
 		p.sees("user.created, membership.deactivated", "Enabled")
+		// Removing drops the secret: its button shows only once opened.
+		p.sees(`<details class="confirm"><summary>Remove…</summary>`, "signing secret is gone")
 
 		// Its page: deliveries with attempts, and sending one again.
 		must[directory.Added](t)(s.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "sam@acme.example", FirstName: "S", LastName: "M", Role: directory.RoleMember}))
