@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"io"
 	"iter"
@@ -31,7 +32,7 @@ type SpreadsheetReader interface {
 	// the first when empty) and maps its header; a file it cannot read is
 	// an Invalid error that names the problem. unknown are the headings
 	// it did not map.
-	ReadRows(data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error)
+	ReadRows(ctx context.Context, data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error)
 	// WriteReport writes the report's pages as CSV with cells
 	// neutralised against spreadsheet formulas; a page's error ends it.
 	WriteReport(w io.Writer, pages iter.Seq2[[]directory.ImportRow, error]) error
@@ -156,7 +157,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 	}
 	// The whole file is read before anything is written: a file that
 	// cannot be read whole writes nothing.
-	rows, unknown, err := a.sheets.ReadRows(data, r.PostFormValue("sheet"))
+	rows, unknown, err := a.sheets.ReadRows(r.Context(), data, r.PostFormValue("sheet"))
 	if err != nil {
 		return err
 	}

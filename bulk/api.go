@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"iter"
@@ -23,8 +24,8 @@ func (s Spreadsheets) MaxBytes() int64 { return s.Limits.withDefaults().MaxBytes
 // ReadRows reads the file whole and maps its header by name. A file that
 // cannot be read, or has no email column, is an Invalid error with the
 // FileError's message; unknown are the columns no field took.
-func (s Spreadsheets) ReadRows(data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
-	t, err := ReadTable(bytes.NewReader(data), sheet, s.Limits)
+func (s Spreadsheets) ReadRows(ctx context.Context, data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
+	t, err := ReadTable(ctx, bytes.NewReader(data), sheet, s.Limits)
 	if err != nil {
 		return nil, nil, asInvalid(err)
 	}

@@ -99,7 +99,7 @@ func BenchmarkImport(b *testing.B) {
 					text = strings.ReplaceAll(text, "@acme.example", "@"+a.Slug+".example")
 					runtime.GC()
 					start, cpu, db := time.Now(), cpuTime(), dbCPU(s)
-					tab, err := bulk.ReadTable(strings.NewReader(text), "", bulk.Limits{})
+					tab, err := bulk.ReadTable(context.Background(), strings.NewReader(text), "", bulk.Limits{})
 					if err != nil {
 						b.Fatal(err)
 					}

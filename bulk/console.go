@@ -181,7 +181,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, v view) e
 	sheet := r.FormValue("sheet")
 	// Read it whole now: a file that cannot be read is refused at once,
 	// and nothing is kept of it.
-	if _, err := ReadTable(bytes.NewReader(buf.Bytes()), sheet, h.limits); err != nil {
+	if _, err := ReadTable(r.Context(), bytes.NewReader(buf.Bytes()), sheet, h.limits); err != nil {
 		return h.refuse(w, r, v, err)
 	}
 	up, err := h.dir.SaveImportUpload(r.Context(), v.Admin, filepath.Base(hdr.Filename), buf.Bytes())
@@ -208,7 +208,7 @@ func (h *Handler) prepare(r *http.Request, v view, form url.Values) (prepared, e
 	if p.upload, err = h.dir.ImportUploadOf(r.Context(), v.Admin, form.Get("upload")); err != nil {
 		return p, err
 	}
-	if p.table, err = ReadTable(bytes.NewReader(p.upload.Data), form.Get("sheet"), h.limits); err != nil {
+	if p.table, err = ReadTable(r.Context(), bytes.NewReader(p.upload.Data), form.Get("sheet"), h.limits); err != nil {
 		return p, err
 	}
 	p.mapping, p.unknown = MapHeader(p.table.Header)

@@ -36,7 +36,7 @@ func mustAccount(t testing.TB, svc *directory.Service, slug string, domains ...s
 
 func readRows(t testing.TB, csvText string) []directory.ImportRow {
 	t.Helper()
-	tab, err := bulk.ReadTable(strings.NewReader(csvText), "", bulk.Limits{})
+	tab, err := bulk.ReadTable(context.Background(), strings.NewReader(csvText), "", bulk.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

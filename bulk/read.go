@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
@@ -78,7 +78,8 @@ var (
 
 // ReadTable reads a CSV or XLSX file whole, or says why it cannot. sheet
 // names the XLSX sheet to read (the first when empty); CSV files ignore it.
-func ReadTable(r io.Reader, sheet string, lim Limits) (*Table, error) {
+// It stops, with ctx's error, when ctx ends: a large file takes seconds.
+func ReadTable(ctx context.Context, r io.Reader, sheet string, lim Limits) (*Table, error) {
 	lim = lim.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
 	if err != nil {
@@ -93,14 +94,14 @@ func ReadTable(r io.Reader, sheet string, lim Limits) (*Table, error) {
 	var t *Table
 	switch {
 	case bytes.HasPrefix(data, zipMagic):
-		t, err = readXLSX(data, sheet, lim)
+		t, err = readXLSX(ctx, data, sheet, lim)
 	case bytes.HasPrefix(data, oleMagic):
 		if bytes.Contains(data, utf16le("EncryptionInfo")) {
 			return nil, fileErrorf("the workbook is encrypted (protected with a password): save a copy without a password, or as CSV, and upload that")
 		}
 		return nil, fileErrorf("this is an old Excel (.xls) workbook, which is not supported: save it as .xlsx or CSV")
 	default:
-		t, err = readCSV(data, lim)
+		t, err = readCSV(ctx, data, lim)
 	}
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func detectDelimiter(text string) rune {
 	return best
 }
 
-func readCSV(data []byte, lim Limits) (*Table, error) {
+func readCSV(ctx context.Context, data []byte, lim Limits) (*Table, error) {
 	text, err := decodeText(data)
 	if err != nil {
 		return nil, err
@@ -195,7 +196,10 @@ func readCSV(data []byte, lim Limits) (*Table, error) {
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	t := &Table{Format: "csv"}
-	for {
+	for n := 1; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -337,45 +341,4 @@ func (t *Table) finish() (*Table, error) {
 		return nil, fileErrorf("the file is empty")
 	}
 	return t, nil
-}
-
-func readXLSX(data []byte, sheet string, lim Limits) (*Table, error) {
-	// The unzip limits stop a small zip that expands to gigabytes.
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
-		UnzipSizeLimit: 8 * lim.MaxBytes, UnzipXMLSizeLimit: 16 << 20,
-	})
-	if err != nil {
-		return nil, fileErrorf("this is not a spreadsheet excelize can read (a zip, but not an XLSX workbook): %v", err)
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return nil, fileErrorf("the workbook has no sheets")
-	}
-	if sheet == "" {
-		sheet = sheets[0]
-	} else if idx, _ := f.GetSheetIndex(sheet); idx < 0 {
-		return nil, fileErrorf("the workbook has no sheet named %q (sheets: %s)", sheet, strings.Join(sheets, ", "))
-	}
-	rows, err := f.Rows(sheet)
-	if err != nil {
-		return nil, fileErrorf("the sheet %q cannot be read: %v", sheet, err)
-	}
-	defer rows.Close()
-	t := &Table{Format: "xlsx"}
-	n := 0
-	for rows.Next() {
-		n++
-		rec, err := rows.Columns()
-		if err != nil {
-			return nil, fileErrorf("row %d of sheet %q cannot be read: %v", n, sheet, err)
-		}
-		if err := t.add(rec, n, lim); err != nil {
-			return nil, err
-		}
-	}
-	if err := rows.Error(); err != nil {
-		return nil, fileErrorf("the sheet %q cannot be read: %v", sheet, err)
-	}
-	return t.finish()
 }

@@ -2,6 +2,7 @@ package bulk_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -104,7 +105,7 @@ func TestReadFormats(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tab, err := bulk.ReadTable(bytes.NewReader(tc.data), tc.sheet, bulk.Limits{})
+			tab, err := bulk.ReadTable(context.Background(), bytes.NewReader(tc.data), tc.sheet, bulk.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +188,7 @@ func TestBadFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tab, err := bulk.ReadTable(bytes.NewReader(tc.data), tc.sheet, tc.lim)
+			tab, err := bulk.ReadTable(context.Background(), bytes.NewReader(tc.data), tc.sheet, tc.lim)
 			if err == nil {
 				m, _ := bulk.MapHeader(tab.Header)
 				_, err = tab.Rows(m)
@@ -221,7 +222,7 @@ func xfdWorkbook(t *testing.T) []byte {
 // TestPaddedRowsAreTrimmed: empty cells at the end of rows (spreadsheets
 // pad rows to their widest) cost nothing and do not count as columns.
 func TestPaddedRowsAreTrimmed(t *testing.T) {
-	tab, err := bulk.ReadTable(strings.NewReader("email,,,\na@example.com"+strings.Repeat(",", 1000)+"\n"), "", bulk.Limits{})
+	tab, err := bulk.ReadTable(context.Background(), strings.NewReader("email,,,\na@example.com"+strings.Repeat(",", 1000)+"\n"), "", bulk.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestTemplatesReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"csv": bulk.TemplateCSV(), "xlsx": x} {
-		tab, err := bulk.ReadTable(bytes.NewReader(data), "", bulk.Limits{})
+		tab, err := bulk.ReadTable(context.Background(), bytes.NewReader(data), "", bulk.Limits{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -262,7 +263,7 @@ func FuzzReadTable(f *testing.F) {
 	f.Add(utf16Bytes("Email\ta\n", false), "")
 	f.Add([]byte("PK\x03\x04"), "Sheet1")
 	f.Fuzz(func(t *testing.T, data []byte, sheet string) {
-		tab, err := bulk.ReadTable(bytes.NewReader(data), sheet, bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
+		tab, err := bulk.ReadTable(context.Background(), bytes.NewReader(data), sheet, bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
 		if err != nil {
 			return
 		}
@@ -274,10 +275,23 @@ func FuzzReadTable(f *testing.F) {
 	})
 }
 
+// FuzzXLSX: whatever the workbook, ReadTable answers without panicking,
+// and a workbook both it and excelize read reads the same.
 func FuzzXLSX(f *testing.F) {
 	f.Add(xlsx(f, "", map[string][][]string{"S": {{"Email", "Name"}, {"a@example.com", "A B"}}}, "S"))
+	f.Add(workbook(f, refsRow(3), oneString(10), 0))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = bulk.ReadTable(bytes.NewReader(data), "", bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
+		tab, err := bulk.ReadTable(context.Background(), bytes.NewReader(data), "", bulk.Limits{MaxBytes: 1 << 20, MaxRows: 1000})
+		if err != nil {
+			return
+		}
+		want, err := excelizeRows(data)
+		if err != nil {
+			return
+		}
+		if diff := cmp.Diff(want, append([][]string{tab.Header}, tab.Records...)); diff != "" {
+			t.Errorf("rows (-excelize +ReadTable):\n%s", diff)
+		}
 	})
 }
 
@@ -318,7 +332,7 @@ func TestReadingCostIsBounded(t *testing.T) {
 	if err := f.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bulk.ReadTable(&buf, "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "cells") {
+	if _, err := bulk.ReadTable(context.Background(), &buf, "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "cells") {
 		t.Errorf("rows of blank cells in column XFD: %v; want refused for its cells", err)
 	}
 
@@ -336,7 +350,7 @@ func TestReadingCostIsBounded(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		_, err := bulk.ReadTable(strings.NewReader(c.file), "", bulk.Limits{})
+		_, err := bulk.ReadTable(context.Background(), strings.NewReader(c.file), "", bulk.Limits{})
 		runtime.ReadMemStats(&after)
 		if err == nil || !strings.Contains(err.Error(), "cells") {
 			t.Errorf("%s: %v; want refused for its cells", c.name, err)
@@ -350,7 +364,7 @@ func TestReadingCostIsBounded(t *testing.T) {
 	// Delimiters and line ends inside quoted cells are text, not cells:
 	// a file of a few wide quoted cells is read, not refused.
 	wide := `"` + strings.Repeat(`a,""b"",`+"\n", 300) + `"`
-	tab, err := bulk.ReadTable(strings.NewReader("email,first_name\nada@acme.example,"+wide+"\n"), "", bulk.Limits{})
+	tab, err := bulk.ReadTable(context.Background(), strings.NewReader("email,first_name\nada@acme.example,"+wide+"\n"), "", bulk.Limits{})
 	if err != nil {
 		t.Fatalf("quoted cells holding commas, quotes and line ends: %v", err)
 	}
@@ -361,10 +375,10 @@ func TestReadingCostIsBounded(t *testing.T) {
 	// cell write it, is as wide as its last filled cell.
 	filled := "a@acme.example" + strings.Repeat(",x", bulk.MaxColumns-1)
 	padded := filled + strings.Repeat(`,""`, 50)
-	if _, err := bulk.ReadTable(strings.NewReader("email\n"+padded+"\n"), "", bulk.Limits{}); err != nil {
+	if _, err := bulk.ReadTable(context.Background(), strings.NewReader("email\n"+padded+"\n"), "", bulk.Limits{}); err != nil {
 		t.Errorf("a row of %d cells padded with 50 quoted empty ones: %v; want read", bulk.MaxColumns, err)
 	}
-	if _, err := bulk.ReadTable(strings.NewReader("email\n"+filled+`,"x"`+"\n"), "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "columns") {
+	if _, err := bulk.ReadTable(context.Background(), strings.NewReader("email\n"+filled+`,"x"`+"\n"), "", bulk.Limits{}); err == nil || !strings.Contains(err.Error(), "columns") {
 		t.Errorf("a row of %d cells, the last quoted: %v; want refused for its columns", bulk.MaxColumns+1, err)
 	}
 }

@@ -92,7 +92,7 @@ func (c *cli) importRun(ctx context.Context, args []string) error {
 		return directory.InvalidError(fmt.Sprintf("cannot open %s: %v", *file, err))
 	}
 	defer f.Close()
-	tab, err := bulk.ReadTable(f, *sheet, bulk.Limits{MaxBytes: *maxMiB << 20})
+	tab, err := bulk.ReadTable(ctx, f, *sheet, bulk.Limits{MaxBytes: *maxMiB << 20})
 	if err != nil {
 		return spreadsheetError(err)
 	}
