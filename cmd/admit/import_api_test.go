@@ -70,5 +70,18 @@ func TestImportThroughAPI(t *testing.T) {
 		if r := admitEnv(t, env, "", "user", "list", "--account", "acme", "--search", "p03999"); !strings.Contains(r.stdout, "p03999@acme.example") {
 			t.Errorf("the last row's person is not in the account:\n%.500s", r.stdout)
 		}
+
+		// A file over the limit is answered as a problem that says so,
+		// not with the server's bare "request body too large".
+		var big bytes.Buffer
+		mw = multipart.NewWriter(&big)
+		_ = mw.WriteField("mode", "none")
+		fw, _ = mw.CreateFormFile("file", "big.csv")
+		_, _ = fw.Write(bytes.Repeat([]byte("x@acme.example\n"), 53<<20/15))
+		_ = mw.Close()
+		status, prob, hdr := withBearer(t, key, "POST", s.url+"/api/v1/accounts/acme/imports", mw.FormDataContentType(), &big)
+		if detail, _ := prob["detail"].(string); status != 413 || hdr.Get("Content-Type") != "application/problem+json" || !strings.Contains(detail, "larger than the limit of 50 MiB") {
+			t.Errorf("an upload over the limit: %d %s %v; want 413 and a problem naming the limit", status, hdr.Get("Content-Type"), prob)
+		}
 	})
 }
