@@ -1,6 +1,6 @@
 // Package bulk is the bulk upload of people from a spreadsheet: reading
 // CSV (UTF-8 with or without BOM, UTF-16 with BOM; comma, semicolon or tab)
-// and XLSX (streamed by excelize), mapping the columns to fields by their
+// and XLSX (streamed by its own bounded reader, xlsx.go), mapping the columns to fields by their
 // headings, the report as CSV, the runner that works import jobs, and the
 // console's import pages under /admin/{account}/imports.
 //
