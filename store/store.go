@@ -339,3 +339,16 @@ func (s *Store) tx(ctx context.Context, fn func(tx directory.Store) error) error
 	}
 	return nil
 }
+
+// DatabaseTime returns the database's clock. Replicas compare times they
+// wrote (leases, retries, the sweep's cutoffs) with their own clocks, so
+// each replica checks its clock against this one, which they share. On
+// SQLite the database is on this machine, and its clock is this one.
+func (s *Store) DatabaseTime(ctx context.Context) (time.Time, error) {
+	if s.dialect.name != "postgres" {
+		return time.Now(), nil
+	}
+	var t time.Time
+	err := s.db.GetContext(ctx, &t, `SELECT clock_timestamp()`)
+	return t, s.dialect.wrap(err, "read the database's clock")
+}
