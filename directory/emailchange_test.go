@@ -153,6 +153,15 @@ func s2a(slug string, accounts ...directory.Account) directory.Account {
 // subject links nothing; a subject's newest person replaces the last; an
 // address another person has refuses the login and changes nothing.
 func TestSSOFollowsARename(t *testing.T) {
+// TestRenameReaddressesOpenInvitations: another account's open invitation
+// of a renamed person follows them to their new address. It was kept
+// under the old one, so a resend (found by the new address, or by the
+// invitation as the API and console list it) mailed the link to the old
+// address, and whoever holds that address now (the new hire given it)
+// accepted as the renamed person, chose their password and signed in to
+// every account of theirs. An invitation mail still queued for the old
+// address is not sent.
+func TestRenameReaddressesOpenInvitations(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -199,6 +208,48 @@ func TestSSOFollowsARename(t *testing.T) {
 		}
 		if n, err := svc.CountMembers(ctx, acme.ID, ""); err != nil || n != 3 {
 			t.Errorf("%d members, %v; want 3: Ada, the transient login and the login after the old subject was replaced", n, err)
+		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, globex.ID, operator, directory.NewInvitation{Email: "ada@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, ada.Membership.ID, scimInput("ada.king@acme.example", "ada.king@acme.example", "ext-ada", "Ada", "King", true), directory.IfVersion{}); err != nil {
+			t.Fatal(err)
+		}
+		// The address is free again: acme gives it to a new hire.
+		if _, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada2", "Ada", "Newhire", true)); err != nil {
+			t.Fatal(err)
+		}
+
+		queued, err := svc.ClaimMail(ctx, 10)
+		if err != nil || len(queued) != 1 {
+			t.Fatalf("queued mail: %+v, %v; want the first invitation", queued, err)
+		}
+		if _, err := svc.MailBodyOf(ctx, queued[0]); directory.KindOf(err) != directory.Gone {
+			t.Errorf("the invitation queued for %s before the rename: %v; want Gone (not sent)", queued[0].Recipient, err)
+		}
+
+		invs, err := svc.Invitations(ctx, globex.ID)
+		if err != nil || len(invs) != 1 || invs[0].Email != "ada.king@acme.example" {
+			t.Fatalf("globex's invitations: %+v, %v; want one, to ada.king@acme.example", invs, err)
+		}
+		// The API and console resend by the invitation's address.
+		if _, err := svc.Resend(ctx, globex.ID, operator, invs[0].Email, 0); err != nil {
+			t.Fatalf("resend: %v", err)
+		}
+		sent, err := svc.ClaimMail(ctx, 10)
+		if err != nil || len(sent) != 1 || sent[0].Recipient != "ada.king@acme.example" {
+			t.Fatalf("the resent invitation: %+v, %v; want one mail, to ada.king@acme.example", sent, err)
+		}
+		if _, err := svc.MailBodyOf(ctx, sent[0]); err != nil {
+			t.Errorf("the resent invitation cannot be rendered: %v", err)
 		}
 	})
 }

@@ -269,6 +269,11 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		if !body.Invitation.Open() {
 			return MailBody{}, GoneError("the invitation is no longer open")
 		}
+		// The person's address changed after the mail was queued: the
+		// old address may be someone else's now (rule 10's renames).
+		if EmailKey(m.Recipient) != EmailKey(body.Invitation.Email) {
+			return MailBody{}, GoneError("the person's address changed before the invitation could be sent; resend it to reach the new one")
+		}
 		body.Token = s.invitationToken(body.Invitation)
 		invitee, err := s.store.FindUser(ctx, body.Invitation.UserID)
 		if err != nil {

@@ -146,7 +146,10 @@ func (s *Store) SetLastAccount(ctx context.Context, userID, accountID string) er
 	return s.dialect.wrap(err, "set last account")
 }
 
-// UpdateUserName changes the user's name and the name keys of their memberships.
+// UpdateUserEmail changes the address a person signs in with, and the
+// copies of it that follow the person: the email keys of their memberships
+// and the address of their open invitations. Another person's address is
+// a Conflict.
 func (s *Store) UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		key := directory.EmailKey(email)
@@ -158,11 +161,18 @@ func (s *Store) UpdateUserEmail(ctx context.Context, userID, email string, at ti
 			return err
 		}
 		// Members are listed and paged in the order of their email key.
-		_, err = s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET email_key = ? WHERE user_id = ?`), key, userID)
-		return s.dialect.wrap(err, "update member email keys")
+		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET email_key = ? WHERE user_id = ?`), key, userID); err != nil {
+			return s.dialect.wrap(err, "update member email keys")
+		}
+		// An open invitation is mailed, resent and found by its address:
+		// left at the old one, a resend sent the link to whoever has that
+		// address now, who accepted as this person.
+		_, err = s.q.ExecContext(ctx, s.rebind(`UPDATE invitations SET email = ? WHERE user_id = ? AND status IN ('pending', 'undeliverable')`), email, userID)
+		return s.dialect.wrap(err, "readdress open invitations")
 	})
 }
 
+// UpdateUserName changes the user's name and the name keys of their memberships.
 func (s *Store) UpdateUserName(ctx context.Context, userID, firstName, lastName string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?`), firstName, lastName, at, userID)
