@@ -440,6 +440,21 @@ func (s *Service) changePerson(ctx context.Context, tx Store, adm Admin, m Membe
 	if err != nil {
 		return Member{}, err
 	}
+	if EmailKey(email) != EmailKey(u.Email) {
+		// Rule 4: an admin who gives a person of other accounts an address
+		// whose mail they read (theirs with a +tag) has the reset link,
+		// and so the password of every account of the person's. Their
+		// identity provider, which signs them in anyway, changes it.
+		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+		if err != nil {
+			return Member{}, err
+		}
+		for _, o := range ms {
+			if o.AccountID != a.ID {
+				return Member{}, ForbiddenError(fmt.Sprintf("%s also belongs to another account, so an admin cannot change their address (whoever reads the new one could reset the password of every account of theirs): change it at your identity provider, which tells admit through SCIM.", u.Email))
+			}
+		}
+	}
 	m.User, err = s.changeFromHome(ctx, tx, a, adm.Actor(), u, first, last, email)
 	return m, err
 }

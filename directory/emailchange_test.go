@@ -253,3 +253,79 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminsDoNotRenameAPersonOfOtherAccounts: the home account's admins
+// (an API key, which has no single sign-on to use) may not change the
+// address of a person who also belongs to another account (rule 4). The
+// key holder renamed ada to a mailbox they read (their own address with a
+// +tag), had her password reset link mailed there, chose her password and
+// signed in to globex as her: a password of a person of another account,
+// set by an admin, which no single sign-on of the key's gave it. A person
+// of the home account alone may still be renamed, and names still change.
+func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
+			t.Fatal(err)
+		}
+		lone, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("lin@acme.example", "lin@acme.example", "ext-lin", "Lin", "Po", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := svc.KeyAdmin(ctx, key, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		str := func(s string) *string { return &s }
+
+		_, err = svc.ChangePerson(ctx, adm, ada.Membership.ID, directory.PersonChange{Email: str("eve+ada@acme.example")})
+		if err == nil {
+			// The attack the rule stops, carried on to show what it gave.
+			if err := svc.RequestPasswordReset(ctx, "eve+ada@acme.example"); err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := svc.ClaimMail(ctx, 10)
+			for _, m := range msgs {
+				body, err := svc.MailBodyOf(ctx, m)
+				if err != nil || m.Kind != directory.MailPasswordReset {
+					continue
+				}
+				if _, err := svc.CompletePasswordReset(ctx, body.Token, "chosen by the key holder 7!"); err != nil {
+					t.Fatal(err)
+				}
+				in, err := svc.SignIn(ctx, "eve+ada@acme.example", "chosen by the key holder 7!", directory.Client{})
+				t.Errorf("the key renamed ada, who belongs to globex too, to a mailbox its holder reads; then a reset let them sign in as her to %d accounts (%v)", len(in.Accounts), err)
+			}
+			t.Fatalf("the key changed the address of a person of another account; want Forbidden")
+		}
+		if directory.KindOf(err) != directory.Forbidden {
+			t.Fatalf("renaming a person of another account: %v; want Forbidden", err)
+		}
+		if m, err := svc.Member(ctx, globex.ID, "ada@acme.example"); err != nil || m.User.ID != ada.Membership.UserID {
+			t.Errorf("after the refusal globex finds %+v, %v; want ada unchanged", m.User, err)
+		}
+		// Her name is still the home account's to change.
+		if got, err := svc.ChangePerson(ctx, adm, ada.Membership.ID, directory.PersonChange{LastName: str("King")}); err != nil || got.User.LastName != "King" {
+			t.Errorf("renaming her last name: %+v, %v", got.User, err)
+		}
+		// A person of acme alone: the admin could set their password anyway.
+		if got, err := svc.ChangePerson(ctx, adm, lone.Membership.ID, directory.PersonChange{Email: str("lin.po@acme.example")}); err != nil || got.User.Email != "lin.po@acme.example" {
+			t.Errorf("renaming a person of acme alone: %+v, %v", got.User, err)
+		}
+	})
+}
