@@ -329,3 +329,60 @@ func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
 		}
 	})
 }
+
+// TestRenameFreesTheOldUserName: in the accounts whose identity provider
+// never named the person otherwise, their SCIM userName and email are the
+// address they had when they joined; a rename takes them along. Left
+// behind, the old address still named the renamed person there: SCIM's
+// userName eq found them for it (an identity provider matching the new
+// holder of that address by userName took over the wrong person's
+// membership), and adding the new holder was "already a member".
+func TestRenameFreesTheOldUserName(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, ada.Membership.ID, scimInput("ada.king@acme.example", "ada.king@acme.example", "ext-ada", "Ada", "King", true), directory.IfVersion{}); err != nil {
+			t.Fatal(err)
+		}
+		eq := func(f directory.FilterField, v string) []string {
+			t.Helper()
+			page, err := svc.ListSCIMUsers(ctx, globex.ID, &directory.Filter{Op: directory.OpEq, Field: f, Value: v}, 1, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, u := range page.Users {
+				ids = append(ids, u.Membership.UserID)
+			}
+			return ids
+		}
+		for _, f := range []directory.FilterField{directory.FieldUserName, directory.FieldEmail} {
+			if got := eq(f, "ada@acme.example"); len(got) != 0 {
+				t.Errorf("globex: %s eq the old address finds %v; want nobody", f, got)
+			}
+			if got := eq(f, "ada.king@acme.example"); len(got) != 1 || got[0] != ada.Membership.UserID {
+				t.Errorf("globex: %s eq the new address finds %v; want ada (%s)", f, got, ada.Membership.UserID)
+			}
+		}
+		// The old address is given to a new hire, whom globex adds too.
+		if _, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada2", "Ada", "Newhire", true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "N"}); err != nil {
+			t.Errorf("globex adds the new holder of the old address: %v", err)
+		}
+	})
+}

@@ -153,6 +153,10 @@ func (s *Store) SetLastAccount(ctx context.Context, userID, accountID string) er
 func (s *Store) UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		key := directory.EmailKey(email)
+		var old string
+		if err := sqlx.GetContext(ctx, s.q, &old, s.rebind(`SELECT email_key FROM users WHERE id = ?`), userID); err != nil {
+			return s.dialect.wrap(err, "find user email")
+		}
 		res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET email = ?, email_key = ?, updated_at = ? WHERE id = ?`), email, key, at, userID)
 		if err != nil {
 			return s.dialect.wrap(err, "update user email")
@@ -163,6 +167,17 @@ func (s *Store) UpdateUserEmail(ctx context.Context, userID, email string, at ti
 		// Members are listed and paged in the order of their email key.
 		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET email_key = ? WHERE user_id = ?`), key, userID); err != nil {
 			return s.dialect.wrap(err, "update member email keys")
+		}
+		// Where no identity provider described the member, their SCIM
+		// userName and email are the address they joined with (SCIM shows
+		// them so): left behind, the old address still found this person
+		// by userName, and was taken for the next person given it. A
+		// userName the account already has for someone else stays.
+		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET user_name = ?, user_name_key = ?, scim_email = ?, scim_email_key = ?, version = version + 1
+			WHERE user_id = ? AND user_name_key = ? AND CAST(scim_attributes AS TEXT) IN ('', '{}')
+			AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.account_id = memberships.account_id AND o.user_name_key = ?)`),
+			email, key, email, key, userID, old, key); err != nil {
+			return s.dialect.wrap(err, "update undescribed SCIM names")
 		}
 		// An open invitation is mailed, resent and found by its address:
 		// left at the old one, a resend sent the link to whoever has that
