@@ -445,14 +445,12 @@ func (s *Service) changePerson(ctx context.Context, tx Store, adm Admin, m Membe
 		// whose mail they read (theirs with a +tag) has the reset link,
 		// and so the password of every account of the person's. Their
 		// identity provider, which signs them in anyway, changes it.
-		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+		elsewhere, err := belongsElsewhere(ctx, tx, a.ID, u.ID)
 		if err != nil {
 			return Member{}, err
 		}
-		for _, o := range ms {
-			if o.AccountID != a.ID {
-				return Member{}, ForbiddenError(fmt.Sprintf("%s also belongs to another account, so an admin cannot change their address (whoever reads the new one could reset the password of every account of theirs): change it at your identity provider, which tells admit through SCIM.", u.Email))
-			}
+		if elsewhere {
+			return Member{}, ForbiddenError(fmt.Sprintf("%s also belongs to another account, so an admin cannot change their address (whoever reads the new one could reset the password of every account of theirs): change it at your identity provider, which tells admit through SCIM.", u.Email))
 		}
 	}
 	m.User, err = s.changeFromHome(ctx, tx, a, adm.Actor(), u, first, last, email)

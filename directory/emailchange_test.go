@@ -217,6 +217,9 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
 		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
+		// belongs to globex too.
+		connection(t, svc, acme.ID, "okta", directory.JITOff)
 		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
 		if err != nil {
 			t.Fatal(err)
@@ -276,6 +279,9 @@ func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
 		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
+		// belongs to globex too.
+		connection(t, svc, acme.ID, "okta", directory.JITOff)
 		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
 		if err != nil {
 			t.Fatal(err)
@@ -351,6 +357,9 @@ func TestRenameFreesTheOldUserName(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
 		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
+		// belongs to globex too.
+		connection(t, svc, acme.ID, "okta", directory.JITOff)
 		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
 		if err != nil {
 			t.Fatal(err)
@@ -393,4 +402,57 @@ func TestRenameFreesTheOldUserName(t *testing.T) {
 			t.Errorf("globex adds the new holder of the old address: %v", err)
 		}
 	})
+}
+
+// TestSCIMReaddressesAPersonOfOtherAccountsOnlyUnderItsSSO: the home
+// account's SCIM changes the address of a person who belongs to other
+// accounts too only when its single sign-on serves the new address's
+// domain (it then signs them in to those accounts anyway). A SCIM token
+// alone (a provisioning tool with no sign-in) could otherwise give them an
+// address its holder reads, have the reset link mailed there, and hold the
+// password of every account of theirs (rule 4). A person of the home
+// account alone is readdressed either way.
+func TestSCIMReaddressesAPersonOfOtherAccountsOnlyUnderItsSSO(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		elsewhere, sso bool
+		want           string
+	}{
+		{"alone, no SSO", false, false, "ada.king@acme.example"},
+		{"of another account too, no SSO", true, false, "ada@acme.example"},
+		{"of another account too, SSO serving the domain", true, true, "ada.king@acme.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				svc, _ := newClockService(t, s)
+				acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex")
+				if tc.sso {
+					connection(t, svc, acme.ID, "okta", directory.JITOff)
+				}
+				_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "provisioning tool")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada", "ada@acme.example", "ext-ada", "Ada", "L", true))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.elsewhere {
+					if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, ada.Membership.ID, scimInput("ada", "ada.king@acme.example", "ext-ada", "Ada", "L", true), directory.IfVersion{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Email != tc.want || got.Profile.Email != "ada.king@acme.example" {
+					t.Errorf("the person is at %s (profile %s); want %s", got.Email, got.Profile.Email, tc.want)
+				}
+			})
+		})
+	}
 }

@@ -185,7 +185,13 @@ func (s *Service) changeFromHome(ctx context.Context, tx Store, a Account, actor
 	first, last := homeName(u.FirstName, u.LastName, given, family)
 	previous := ""
 	if email != u.Email && isHome(a, email) {
-		previous = u.Email
+		ok, err := mayReaddress(ctx, tx, a, u, email)
+		if err != nil {
+			return u, err
+		}
+		if ok {
+			previous = u.Email
+		}
 	}
 	if first == u.FirstName && last == u.LastName && previous == "" {
 		return u, nil
@@ -208,6 +214,40 @@ func (s *Service) changeFromHome(ctx context.Context, tx Store, a Account, actor
 		u.FirstName, u.LastName = first, last
 	}
 	return u, s.recordPersonChange(ctx, tx, a.ID, actor, "user.updated", u, previous)
+}
+
+// mayReaddress reports whether the home account a may give u the address
+// email (in a domain a verified). For a person of a alone, yes. For a
+// person of other accounts too, only when a's single sign-on serves the
+// new address's domain: then a signs them in to those accounts anyway (a
+// session of its SSO enters them), and renaming them gives it nothing
+// more. Otherwise a SCIM token, which a provisioning tool may hold without
+// any sign-in, could give the person an address its holder reads, have
+// the password reset link mailed there, and so hold the password of every
+// account of theirs (rule 4).
+func mayReaddress(ctx context.Context, tx Store, a Account, u User, email string) (bool, error) {
+	if EmailKey(email) == EmailKey(u.Email) {
+		return true, nil // the same address, other letters
+	}
+	elsewhere, err := belongsElsewhere(ctx, tx, a.ID, u.ID)
+	if err != nil || !elsewhere {
+		return !elsewhere, err
+	}
+	served, err := ssoDomains(ctx, tx, a)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(served, emailDomain(email)), nil
+}
+
+// belongsElsewhere reports whether the user holds a membership of an
+// account other than accountID, whatever its status.
+func belongsElsewhere(ctx context.Context, tx Store, accountID, userID string) (bool, error) {
+	ms, err := tx.FindMembershipsOfUser(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ms, func(m Membership) bool { return m.AccountID != accountID }), nil
 }
 
 // homeName is the name of a person named first last after their home
