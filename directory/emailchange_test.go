@@ -456,3 +456,52 @@ func TestSCIMReaddressesAPersonOfOtherAccountsOnlyUnderItsSSO(t *testing.T) {
 		})
 	}
 }
+
+// TestResetLinkEndsWithARename: a reset link mailed to the person's old
+// address stops working once the address changes (the old address may be
+// given to someone else), and says why; one mailed to the new address
+// works.
+func TestResetLinkEndsWithARename(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L", Password: "a first passphrase of hers"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RequestPasswordReset(ctx, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		old := resetLinkOf(t, svc, "ada@acme.example")
+		if _, err := svc.OpenResetLink(ctx, old); err != nil {
+			t.Fatalf("the link before the rename: %v", err)
+		}
+		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := svc.KeyAdmin(ctx, key, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		renamed := "ada.king@acme.example"
+		if _, err := svc.ChangePerson(ctx, adm, added.Member.Membership.ID, directory.PersonChange{Email: &renamed}); err != nil {
+			t.Fatal(err)
+		}
+		const want = "This password reset link no longer works: your email address changed after it was sent. Ask for a new one from the sign-in page."
+		if _, err := svc.OpenResetLink(ctx, old); directory.KindOf(err) != directory.Gone || directory.Message(err) != want {
+			t.Errorf("the old address's link: %v; want Gone: %s", err, want)
+		}
+		if _, err := svc.CompletePasswordReset(ctx, old, "whoever holds the old address"); directory.KindOf(err) != directory.Gone {
+			t.Errorf("completing the old address's link: %v; want Gone", err)
+		}
+		if err := svc.RequestPasswordReset(ctx, renamed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CompletePasswordReset(ctx, resetLinkOf(t, svc, renamed), "her new passphrase indeed"); err != nil {
+			t.Errorf("the new address's link: %v", err)
+		}
+	})
+}

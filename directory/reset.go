@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -23,8 +24,9 @@ type PasswordReset struct {
 	ExpiresAt  time.Time
 	UsedAt     *time.Time
 	CreatedAt  time.Time
-	// PasswordStamp is passwordStamp of the user when the link was made:
-	// the link works only while it is still theirs (see OpenResetLink).
+	// PasswordStamp is linkStamp of the user when the link was made: the
+	// link works only while their password and address are still the ones
+	// it was sent for (see OpenResetLink).
 	PasswordStamp string
 }
 
@@ -118,7 +120,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		return nil
 	}
 	reset := PasswordReset{ID: newID(), UserID: u.ID, AccountID: account.ID, ExpiresAt: now.Add(PasswordResetTTL), CreatedAt: now,
-		PasswordStamp: passwordStamp(u)}
+		PasswordStamp: linkStamp(u)}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	reset.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
@@ -228,6 +230,31 @@ var errResetOutdated = GoneError("This password reset link no longer works: your
 // would do the same only as well as every replica's clock.
 func passwordStamp(u User) string { return hashToken("admit password stamp\x00" + u.PasswordHash) }
 
+// errResetReaddressed: the person's address changed since the link was
+// mailed. The old address may be someone else's now (given to a new hire),
+// so its link must not set this person's password.
+var errResetReaddressed = GoneError("This password reset link no longer works: your email address changed after it was sent. Ask for a new one from the sign-in page.")
+
+// linkStamp is what a reset link is sent for: the password (passwordStamp)
+// and the address, as "password.address". Links made before the address
+// was stamped hold the password's part only.
+func linkStamp(u User) string {
+	return passwordStamp(u) + "." + hashToken("admit address stamp\x00"+EmailKey(u.Email))
+}
+
+// checkStamp says why a link stamped stamp no longer works for u, if it
+// does not.
+func checkStamp(stamp string, u User) error {
+	password, address, stamped := strings.Cut(stamp, ".")
+	if password != passwordStamp(u) {
+		return errResetOutdated
+	}
+	if _, want, _ := strings.Cut(linkStamp(u), "."); stamped && address != want {
+		return errResetReaddressed
+	}
+	return nil
+}
+
 // ResetLink is what the reset page shows.
 type ResetLink struct {
 	Reset   PasswordReset
@@ -257,9 +284,10 @@ func (s *Service) OpenResetLink(ctx context.Context, token string) (ResetLink, e
 	}
 	// Every way of setting a password (a change, an admin, another reset
 	// link, a first password from an invitation) writes a new hash, so
-	// this one comparison ends the link after any of them.
-	if r.PasswordStamp != passwordStamp(u) {
-		return ResetLink{}, errResetOutdated
+	// this one comparison ends the link after any of them; and a new
+	// address ends it too.
+	if err := checkStamp(r.PasswordStamp, u); err != nil {
+		return ResetLink{}, err
 	}
 	a, err := s.store.FindAccount(ctx, r.AccountID)
 	if err != nil {
@@ -298,8 +326,14 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			}
 			return err
 		}
-		// The password checked in OpenResetLink must still be the one
-		// replaced: a change that commits in between ends this link too.
+		// The address checked in OpenResetLink must still be theirs, and
+		// the password still the one replaced: a change of either that
+		// commits in between ends this link too.
+		if cur, err := tx.LockUser(ctx, link.User.ID); err != nil {
+			return err
+		} else if EmailKey(cur.Email) != EmailKey(link.User.Email) {
+			return errResetReaddressed
+		}
 		if err := tx.ReplacePassword(ctx, link.User.ID, link.User.PasswordHash, hash, false, now); err != nil {
 			if KindOf(err) == NotFound {
 				return errResetOutdated
