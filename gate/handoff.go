@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
 )
 
 // HandoffPath is where a browser is handed from admit's host to an app on
@@ -83,7 +84,8 @@ func (h *Handler) handleHandoffStart(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if v.User.PasswordMustChange {
-		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		// Back to this step afterwards, and so on to the app.
+		http.Redirect(w, r, web.PasswordChangePath(r.URL.RequestURI()), http.StatusSeeOther)
 		return nil
 	}
 	code, u, err := h.dir.StartHandoff(ctx, v, to, r.URL.Query().Get("binding"), h.cookie.Secure)

@@ -343,6 +343,25 @@ func TestHandoff(t *testing.T) {
 			}
 		})
 
+		t.Run("a password someone else set is changed first, then the hand-off goes on", func(t *testing.T) {
+			if _, err := e.dir.AddUser(ctx, e.account.ID, operator, directory.NewUser{Email: "pat@example.com", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
+				t.Fatal(err)
+			}
+			in, err := e.dir.SignIn(ctx, "pat@example.com", "initial password given", directory.Client{Addr: "192.0.2.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := e.dir.StartSession(ctx, in.User.ID, e.account.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step := gate.HandoffPath + "?" + url.Values{"to": {to}, "binding": {strings.Repeat("a", 64)}}.Encode()
+			res := e.get("admit.test", step, session(token))
+			if want := "/password/change?return_to=" + url.QueryEscape(step); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+				t.Errorf("hand-off for a password someone else set: %d Location %q; want %s", res.StatusCode, res.Header.Get("Location"), want)
+			}
+		})
+
 		t.Run("a made-up code", func(t *testing.T) {
 			if res := e.get("app.test", gate.HandoffPath+"/made-up", nonce); res.StatusCode != http.StatusBadRequest {
 				t.Errorf("made up: %d", res.StatusCode)

@@ -320,7 +320,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	h.log.InfoContext(r.Context(), "signed in", "user_id", in.User.ID, "account_id", accountID)
 	switch {
 	case in.User.PasswordMustChange:
-		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		http.Redirect(w, r, web.PasswordChangePath(form.ReturnTo), http.StatusSeeOther)
 	case in.Preferred == "":
 		http.Redirect(w, r, "/login/account?return_to="+url.QueryEscape(form.ReturnTo), http.StatusSeeOther)
 	default:
@@ -363,7 +363,7 @@ func (h *Handler) handleSwitch(w http.ResponseWriter, r *http.Request, v directo
 	}
 	target := localPath(r.PostFormValue("return_to"))
 	if v.User.PasswordMustChange {
-		target = "/password/change"
+		target = web.PasswordChangePath(target)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 	return nil
@@ -441,39 +441,58 @@ func (h *Handler) handleUpdateName(w http.ResponseWriter, r *http.Request, v dir
 	return h.renderMe(w, r, http.StatusOK, v, "Your name has been saved.", nil)
 }
 
-func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, problems []string) error {
+// renderPassword is the password change form. returnTo is where the
+// person goes on to afterwards (an app's sign-in step, when a password
+// someone else set stopped a sign-in on its way), "" for their home page;
+// the form allows what follows it there, as the sign-in form does.
+func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, status int, v directory.Visit, returnTo string, problems []string) error {
 	policy, _, err := h.dir.PolicyForUser(r.Context(), v.User.ID)
 	if err != nil {
 		return err
 	}
 	h.pages.Render(w, r, status, h.tmpl["password_change"], web.Page{
-		Title: "Change your password", Branding: branding(v.Account),
+		Title: "Change your password", Branding: branding(v.Account), FormTargets: h.onwardOf(r, returnTo),
 		Data: struct {
 			Forced   bool
+			ReturnTo string
 			Policy   directory.PasswordPolicy
 			Problems []string
-		}{v.User.PasswordMustChange, policy, problems},
+		}{v.User.PasswordMustChange, returnTo, policy, problems},
 	})
 	return nil
 }
 
+// passwordReturnTo is where a password change goes on to: a local path
+// (never another site), or "" for the home page, which says the password
+// was changed.
+func passwordReturnTo(s string) string {
+	if s = localPath(s); s == localPath("") {
+		return ""
+	}
+	return s
+}
+
 func (h *Handler) handlePasswordForm(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
-	return h.renderPassword(w, r, http.StatusOK, v, nil)
+	return h.renderPassword(w, r, http.StatusOK, v, passwordReturnTo(r.URL.Query().Get("return_to")), nil)
 }
 
 func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	returnTo := passwordReturnTo(r.PostFormValue("return_to"))
 	next := r.PostFormValue("password")
 	if next != r.PostFormValue("confirm") {
-		return h.renderPassword(w, r, http.StatusBadRequest, v, []string{"the two new passwords are not the same"})
+		return h.renderPassword(w, r, http.StatusBadRequest, v, returnTo, []string{"the two new passwords are not the same"})
 	}
 	err := h.dir.ChangePassword(r.Context(), v, r.PostFormValue("current"), next)
 	if directory.KindOf(err) == directory.Invalid {
-		return h.renderPassword(w, r, http.StatusBadRequest, v, directory.ProblemsOf(err))
+		return h.renderPassword(w, r, http.StatusBadRequest, v, returnTo, directory.ProblemsOf(err))
 	}
 	if err != nil {
 		return err
 	}
 	target := "/me?changed=password"
+	if returnTo != "" {
+		target = returnTo
+	}
 	// A person with several accounts who never chose one chooses now.
 	if accounts, err := h.dir.AccountsOf(r.Context(), v); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
 		target = "/login/account?return_to=" + url.QueryEscape(target)

@@ -513,3 +513,47 @@ func TestResetLinkEndsWhenThePasswordIsChanged(t *testing.T) {
 		}
 	})
 }
+
+// TestForcedChangeGoesOn: a sign-in on its way somewhere (an app's sign-in
+// step, a hand-off) that must first change a password someone else set
+// goes on there afterwards, as the chooser of several accounts does; a
+// return_to off this site, given to the password change page, lands on
+// the home page instead.
+func TestForcedChangeGoesOn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		const onward = "/oauth/authorize/continue?id=v1.abc"
+		p := s.browser(t)
+		p.get("/login")
+		status, path := p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}, "return_to": {onward}})
+		if want := "/password/change?return_to=" + url.QueryEscape(onward); status != 200 || path != want {
+			t.Fatalf("after sign-in with an initial password on the way to %s: %d %s; want %s", onward, status, path, want)
+		}
+		// A mistake keeps where the person is going.
+		p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"not the same"},
+			"return_to": {onward}})
+		if !strings.Contains(p.last, `name="return_to" value="/oauth/authorize/continue?id=v1.abc"`) {
+			t.Errorf("the form after a mistake lost return_to:\n%s", p.last)
+		}
+		status, path = p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"},
+			"return_to": {onward}})
+		if status != http.StatusNotFound || path != onward {
+			t.Errorf("after the change: %d %s; want on to %s (404 here: no provider in this test)", status, path, onward)
+		}
+
+		for _, rt := range []string{"https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"} {
+			p.get("/password/change?return_to=" + url.QueryEscape(rt))
+			if strings.Contains(p.last, `name="return_to"`) {
+				t.Errorf("the password change form carries return_to %q", rt)
+			}
+			_, path := p.post("/password/change", url.Values{"current": {"my own secret phrase"}, "password": {"another secret phrase " + rt}, "confirm": {"another secret phrase " + rt},
+				"return_to": {rt}})
+			p.post("/password/change", url.Values{"current": {"another secret phrase " + rt}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}})
+			if path != "/me?changed=password" {
+				t.Errorf("password change with return_to %q landed on %s; want /me?changed=password", rt, path)
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,6 +197,44 @@ func TestPromptNoneForAnotherPerson(t *testing.T) {
 		silent = r.start(t, oauth2.SetAuthURLParam("prompt", "none"), hint)
 		if q := ada.get(silent.url).atApp(t); q.Get("code") == "" {
 			t.Errorf("prompt=none with ada's id_token_hint in ada's browser: %v; want a code", q)
+		}
+	})
+}
+
+// TestInitialPasswordChangeReturnsToApp: a person added with a password
+// they must change signs in to an app, changes it on the way, and lands
+// back in the app's authorization, and so in the app: not on admit's home
+// page, with the app's request lost. The password change page allows the
+// app's redirect URI in its CSP form-action, as the sign-in form does.
+func TestInitialPasswordChangeReturnsToApp(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		if _, err := s.dir.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
+			t.Fatal(err)
+		}
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, wiki, secret)
+		b := s.browser()
+		l := r.start(t)
+		p := b.signIn(b.get(l.url), "pat@acme.example", "initial password given")
+		if p.url.Path != "/password/change" {
+			t.Fatalf("after signing in with the initial password: %d %s", p.status, p.url)
+		}
+		resp, err := b.client.Get(p.url.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+			t.Errorf("password change on the way to the app: CSP %q; want the app's redirect URI in form-action", csp)
+		}
+		q := b.changePassword(p, "initial password given", "a phrase only pat knows").atApp(t)
+		if q.Get("state") != l.state || q.Get("code") == "" {
+			t.Fatalf("after the password change the app got %v; want a code and its state", q)
+		}
+		if c, _ := r.claimsOf(t, l, q); c.Email != "pat@acme.example" {
+			t.Errorf("the app signed in %q; want pat", c.Email)
 		}
 	})
 }

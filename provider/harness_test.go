@@ -225,3 +225,20 @@ func (p page) atApp(t *testing.T) url.Values {
 func eachStore(t *testing.T, fn func(t *testing.T, s *site)) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) { fn(t, newSite(t, st)) })
 }
+
+// changePassword fills in the password change form the browser is on.
+func (b *browser) changePassword(p page, current, next string) page {
+	b.t.Helper()
+	if p.url.Path != "/password/change" {
+		b.t.Fatalf("expected the password change page, got %d %s", p.status, p.url)
+	}
+	csrf := csrfField.FindStringSubmatch(p.body)
+	if csrf == nil {
+		b.t.Fatalf("password change form without csrf_token:\n%s", p.body)
+	}
+	form := url.Values{"current": {current}, "password": {next}, "confirm": {next}, "csrf_token": {csrf[1]}}
+	if ret := returnToField.FindStringSubmatch(p.body); ret != nil {
+		form.Set("return_to", html.UnescapeString(ret[1]))
+	}
+	return b.read(b.client.PostForm(b.site.issuer+"/password/change", form))
+}

@@ -206,7 +206,8 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrInteractionRequired(), h.op)
 			return nil
 		}
-		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		// Back here afterwards: the app's request goes on.
+		http.Redirect(w, r, web.PasswordChangePath(continuePath+"?id="+url.QueryEscape(id)), http.StatusSeeOther)
 		return nil
 	}
 	done, err := h.dir.CompleteAppAuthorization(ctx, a, v)

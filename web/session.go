@@ -57,6 +57,19 @@ func LocalPath(s, fallback string) string {
 	return u.RequestURI()
 }
 
+// PasswordChangePath is where a person whose password someone else set
+// goes first, coming back to returnTo (a local path, as LocalPath keeps
+// it) once they have chosen their own: an app's sign-in step, say, whose
+// request would otherwise be lost. The home page (/me) is where the change
+// lands anyway, so it is not carried.
+func PasswordChangePath(returnTo string) string {
+	const path = "/password/change"
+	if returnTo = LocalPath(returnTo, "/me"); returnTo == "/me" {
+		return path
+	}
+	return path + "?" + url.Values{"return_to": {returnTo}}.Encode()
+}
+
 // Authenticator finds the visit of a session token (directory.Service).
 type Authenticator interface {
 	AuthenticatePage(ctx context.Context, token string) (directory.Visit, error)
@@ -92,7 +105,11 @@ func (c SessionCookie) signedIn(w http.ResponseWriter, r *http.Request, dir Auth
 		return nil, err
 	}
 	if gated && v.User.PasswordMustChange {
-		http.Redirect(w, r, "/password/change", http.StatusSeeOther)
+		target := PasswordChangePath("")
+		if r.Method == http.MethodGet {
+			target = PasswordChangePath(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return nil, nil
 	}
 	return &v, nil

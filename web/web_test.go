@@ -320,3 +320,21 @@ func TestRenderFormTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordChangePath: a sign-in stopped to change a password goes on
+// to where it was going, on this site only.
+func TestPasswordChangePath(t *testing.T) {
+	for _, tc := range []struct{ returnTo, want string }{
+		{"/oauth/authorize/continue?id=v1.abc", "/password/change?return_to=%2Foauth%2Fauthorize%2Fcontinue%3Fid%3Dv1.abc"},
+		{"/login/handoff?to=https%3A%2F%2Fapp.test%2F", "/password/change?return_to=%2Flogin%2Fhandoff%3Fto%3Dhttps%253A%252F%252Fapp.test%252F"},
+		{"", "/password/change"},
+		{"/me", "/password/change"},
+		{"https://evil.example/", "/password/change"},
+		{"//evil.example/", "/password/change"},
+		{"/\\evil.example", "/password/change"},
+	} {
+		if got := web.PasswordChangePath(tc.returnTo); got != tc.want {
+			t.Errorf("PasswordChangePath(%q) = %q; want %q", tc.returnTo, got, tc.want)
+		}
+	}
+}

@@ -167,14 +167,13 @@ func TestAppSignsInThroughServe(t *testing.T) {
 	if resp.Request.URL.Path != "/login" {
 		t.Fatalf("authorize without a session went to %s", resp.Request.URL)
 	}
-	// The password an operator set must be changed first; then the app
-	// asks again and the browser, signed in, goes straight back.
+	// The password an operator set must be changed first; then the
+	// browser goes on with the app's request, back to the app.
 	resp, page = fetch(browser.PostForm(base+"/login", form(page, url.Values{"email": {"ada@acme.example"}, "password": {"an initial password"}})))
 	if resp.Request.URL.Path != "/password/change" {
 		t.Fatalf("after sign-in: %s", resp.Request.URL)
 	}
-	fetch(browser.PostForm(base+"/password/change", form(page, url.Values{"current": {"an initial password"}, "password": {"ada's own passphrase"}, "confirm": {"ada's own passphrase"}})))
-	resp, _ = fetch(browser.Get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+	resp, _ = fetch(browser.PostForm(base+"/password/change", form(page, url.Values{"current": {"an initial password"}, "password": {"ada's own passphrase"}, "confirm": {"ada's own passphrase"}})))
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if !strings.HasPrefix(loc.String(), callback) || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
 		t.Fatalf("the app got %d %s", resp.StatusCode, loc)

@@ -121,15 +121,15 @@ var (
 
 // signInAt follows a sign-in redirect to the sign-in form on origin,
 // signs in and changes the initial password; it returns the return_to the
-// sign-in form carried.
-func (v *visitor) signInAt(signIn, origin, email, password, newPassword string) string {
+// sign-in form carried, and where the browser was sent when done.
+func (v *visitor) signInAt(signIn, origin, email, password, newPassword string) (returnTo, landed string) {
 	v.t.Helper()
 	_, page := v.do("GET", signIn, nil, nil)
 	csrf, ret := csrfInput.FindStringSubmatch(page), returnToInput.FindStringSubmatch(page)
 	if csrf == nil || ret == nil {
 		v.t.Fatalf("no sign-in form at %s:\n%.500s", signIn, page)
 	}
-	returnTo := html.UnescapeString(ret[1])
+	returnTo = html.UnescapeString(ret[1])
 	resp, page := v.do("POST", origin+"/login", url.Values{"email": {email}, "password": {password},
 		"return_to": {html.UnescapeString(ret[1])}, "csrf_token": {csrf[1]}}, nil)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -150,7 +150,7 @@ func (v *visitor) signInAt(signIn, origin, email, password, newPassword string) 
 			v.t.Fatalf("password change: %d\n%.500s", resp.StatusCode, page)
 		}
 	}
-	return returnTo
+	return returnTo, resp.Header.Get("Location")
 }
 
 // nginxBinary finds Debian's nginx; CI installs it (.ci/run).
@@ -447,9 +447,9 @@ func TestReverseProxy(t *testing.T) {
 			t.Errorf("GET %s: %d; want admit's own 200", p, resp.StatusCode)
 		}
 	}
-	back := v.signInAt(origin+resp.Header.Get("Location"), origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
-	if back != "/docs?x=1" {
-		t.Errorf("the sign-in form returns to %q; want /docs?x=1", back)
+	back, landed := v.signInAt(origin+resp.Header.Get("Location"), origin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != "/docs?x=1" || landed != back {
+		t.Errorf("the sign-in form returns to %q, and the initial password's change to %q; want /docs?x=1", back, landed)
 	}
 	resp, body = v.do("GET", origin+back, nil, spoofed)
 	if resp.StatusCode != http.StatusOK {
@@ -570,13 +570,15 @@ func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin
 	}
 	// admit's host has no session yet either: sign in there first.
 	resp, _ = v.do("GET", want, nil, nil)
-	back := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
-	if back != strings.TrimPrefix(want, admitOrigin) {
-		t.Errorf("the sign-in form returns to %q; want the hand-off", back)
+	// The initial password is changed on the way, and the browser goes
+	// on to the hand-off.
+	back, landed := v.signInAt(admitOrigin+resp.Header.Get("Location"), admitOrigin, "pat@acme.example", "initial password given", "a phrase only pat knows")
+	if back != strings.TrimPrefix(want, admitOrigin) || landed != back {
+		t.Errorf("the sign-in form returns to %q, and the initial password's change to %q; want the hand-off", back, landed)
 	}
 	// Signed in at admit's host: the hand-off gives the app's host a code,
 	// which sets the cookie there and lands on the original URL.
-	resp, body = v.do("GET", admitOrigin+back, nil, nil)
+	resp, body = v.do("GET", admitOrigin+landed, nil, nil)
 	code := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(code, origin+"/login/handoff/") {
 		t.Fatalf("hand-off: %d Location %q\n%s\n%s", resp.StatusCode, code, body, s.logs)
