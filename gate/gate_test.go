@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,6 +314,36 @@ func TestProxyRefusesDotSegments(t *testing.T) {
 		e.handler.ServeHTTP(w, r)
 		if w.Code != http.StatusOK || reached.Load() != 1 {
 			t.Errorf("/docs;v=2/page: %d, upstream reached %d times; want passed", w.Code, reached.Load())
+		}
+	})
+}
+
+// TestProxyKeepsAdmitCookies: admit as the proxy passes the app the
+// browser's cookies but none of admit's own: the session (the app could
+// act as the person at admit), the CSRF and device cookies, the hand-off
+// nonce and the SSO request's, in either spelling (with __Host- behind
+// https).
+func TestProxyKeepsAdmitCookies(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		got := make(chan string, 1)
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- strings.Join(r.Header.Values("Cookie"), " | ") }))
+		t.Cleanup(upstream.Close)
+		u, _ := url.Parse(upstream.URL)
+		e := newEnv(t, st, u)
+		if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Proxied", ForwardAuthHost: "admit.test", AccountID: e.account.ID}); err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "http://admit.test/docs", nil)
+		r.Header.Set("Cookie", "theme=dark; admit_csrf=c1; admit_session="+e.token+"; __Host-admit_csrf=c2; admit_device=d1; __Host-admit_device=d2; "+
+			"admit_handoff=n1; __Host-admit_session=s2; admit_sso_abc=x; app_session=keep; not_admit_x=keep2")
+		w := httptest.NewRecorder()
+		e.handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("proxied: %d %s", w.Code, w.Body)
+		}
+		if cookies, want := <-got, "theme=dark; app_session=keep; not_admit_x=keep2"; cookies != want {
+			t.Errorf("the app got Cookie %q; want %q", cookies, want)
 		}
 	})
 }

@@ -79,7 +79,7 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dropSessionCookie(r, h.cookie.Name())
+	dropAdmitCookies(r)
 	for _, k := range admitResponseHeaders {
 		w.Header().Del(k)
 	}
@@ -115,13 +115,18 @@ func hostOf(rawURL string) string {
 	return ""
 }
 
-// dropSessionCookie keeps admit's session token from the app: with it, the
-// app could act as the person at admit itself.
-func dropSessionCookie(r *http.Request, name string) {
+// dropAdmitCookies keeps admit's cookies from the app (its code, its
+// logs): the session token, with which the app could act as the person at
+// admit itself; the device cookie, which exempts whoever holds it from the
+// lockout that strangers' failures put on the person's sign-in; the CSRF,
+// hand-off and SSO cookies, admit's business only. Every name admit gives
+// a cookie starts admit_, after __Host- behind https; both spellings go,
+// whichever admit uses now.
+func dropAdmitCookies(r *http.Request) {
 	cookies := r.Cookies()
 	r.Header.Del("Cookie")
 	for _, c := range cookies {
-		if c.Name != name {
+		if !strings.HasPrefix(strings.TrimPrefix(c.Name, "__Host-"), "admit_") {
 			r.AddCookie(c)
 		}
 	}
