@@ -60,9 +60,13 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 				seen[k] = strings.Join(v, " | ")
 			}
 		}
-		cookie, _ := r.Cookie("admit_session")
-		if cookie != nil {
-			seen["admit_session cookie"] = "present"
+		for _, c := range r.Cookies() {
+			if strings.TrimPrefix(c.Name, "__Host-") == "admit_session" {
+				seen["admit_session cookie"] += c.Value + " "
+			}
+		}
+		if c := r.Header.Get("Cookie"); c != "" {
+			seen["Cookie"] = c
 		}
 		_ = json.NewEncoder(w).Encode(seen)
 	})
@@ -182,9 +186,16 @@ http {
   uwsgi_temp_path {{prefix}}/uwsgi;
   scgi_temp_path {{prefix}}/scgi;
   # admit's session cookie is admit's: the app gets the browser's other
-  # cookies only.
-  map $http_cookie $admit_app_cookie {
+  # cookies only. A map takes out one, so there are two: a sibling host
+  # can plant another admit_session on the parent domain. With three or
+  # more, no cookie at all.
+  map $http_cookie $admit_app_cookie_1 {
     default $http_cookie;
+    "~^(?<before>.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(?<after>.*)$" "$before$after";
+  }
+  map $admit_app_cookie_1 $admit_app_cookie {
+    default $admit_app_cookie_1;
+    "~(?:^|;\s*)(?:__Host-)?admit_session=.*;\s*(?:__Host-)?admit_session=" "";
     "~^(?<before>.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(?<after>.*)$" "$before$after";
   }
 
@@ -595,6 +606,55 @@ func signInThroughProxy(t *testing.T, s *server, v *visitor, admitOrigin, origin
 	if resp, _ := v.do("GET", code, nil, nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("the code again: %d; want 400", resp.StatusCode)
 	}
+	checkPlantedSessionCookies(t, v, origin)
+}
+
+// checkPlantedSessionCookies: a sibling host can plant a cookie named
+// admit_session on the parent domain, which the browser sends beside
+// admit's own session cookie (__Host-admit_session behind https), before
+// it if its path is longer. The snippet must take both out, not only the
+// first: admit reads its own and lets the request through, and the app
+// would get admit's session. Behind http the two spellings trade places
+// (admit's cookie is admit_session): the same header, the other way round.
+func checkPlantedSessionCookies(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	u, _ := url.Parse(origin)
+	real := ""
+	for _, c := range v.client.Jar.Cookies(u) {
+		if c.Name == "admit_session" {
+			real = c.Value
+		}
+	}
+	if real == "" {
+		t.Fatal("no session cookie on the app's host")
+	}
+	for _, tc := range []struct{ cookie, want string }{
+		// admit's own and a planted one: the app's cookies go on.
+		{"__Host-admit_session=planted; theme=dark; admit_session=" + real + "; lang=en", "theme=dark; lang=en"},
+		{"__Host-admit_session=planted; admit_session=" + real, ""},
+		// Several planted: whatever the app gets, no session.
+		{"__Host-admit_session=p1; __Host-admit_session=p2; theme=dark; admit_session=" + real, "*"},
+	} {
+		req, _ := http.NewRequest("GET", origin+"/docs/page", nil)
+		req.Header.Set("Cookie", tc.cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("Cookie %q: %d; want the app's page\n%s", tc.cookie, res.StatusCode, body)
+			continue
+		}
+		seen := identityOf(t, string(body))
+		if seen["admit_session cookie"] != "" || strings.Contains(seen["Cookie"], real) {
+			t.Errorf("Cookie %q: the app got Cookie %q, with an admit session cookie", tc.cookie, seen["Cookie"])
+		}
+		if got := strings.Trim(seen["Cookie"], "; "); tc.want != "*" && got != tc.want {
+			t.Errorf("Cookie %q: the app got Cookie %q; want %q", tc.cookie, seen["Cookie"], tc.want)
+		}
+	}
 }
 
 // signOutThroughProxy signs out on the app's host at origin, and checks
@@ -649,7 +709,10 @@ http://{{host}} {
 				copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
 			}
 			reverse_proxy {{upstream}} {
-				header_up Cookie "^(.*?)(?:^|;\s*)(?:__Host-)?admit_session=[^;]*(.*)$" "$1$2"
+				# Every admit_session, not only the first (a sibling host can
+				# plant one on the parent domain). "$1" is the empty group:
+				# Caddy before 2.8 reads a replacement "" as a value to set.
+				header_up Cookie "()(?:^|;\s*)(?:__Host-)?admit_session=[^;]*" "$1"
 			}
 		}
 	}
