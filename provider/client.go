@@ -20,8 +20,10 @@ func (c client) GetID() string                    { return c.app.ClientID }
 func (c client) RedirectURIs() []string           { return c.app.RedirectURIs }
 func (c client) PostLogoutRedirectURIs() []string { return c.app.PostLogoutRedirectURIs }
 
-// ApplicationType is web for every app: op then matches redirect URIs
-// exactly (its native type would ignore loopback ports).
+// ApplicationType is web for every app: op then matches redirect URIs and
+// post-logout redirect URIs exactly (for its native type it ignores the
+// port and the host of a loopback URI, sending codes and logouts anywhere
+// on the machine; TestRefusals and TestEndSessionLoopbackPort hold this).
 func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 
 func (c client) AuthMethod() oidc.AuthMethod {

@@ -209,6 +209,11 @@ func TestRefusals(t *testing.T) {
 				{"redirect URI with a query", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "cb?x=1"}}, "redirect_uri"},
 				{"redirect URI of another client", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "web"}}, "redirect_uri"},
 				{"another host", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"https://evil.example/cb"}}, "redirect_uri"},
+				// RFC 8252 section 7.3 lets a native app's loopback port vary;
+				// admit registers every app as a web app, matched exactly.
+				{"another loopback port", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://127.0.0.1:8765/cb"}}, "redirect_uri"},
+				{"loopback without the port", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://127.0.0.1/cb"}}, "redirect_uri"},
+				{"another loopback name", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://localhost:9/cb"}}, "redirect_uri"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					q := tc.query
@@ -493,6 +498,47 @@ func TestEndSession(t *testing.T) {
 		}
 		if p := b.get(r.start(t).url); p.url.Path != "/login" {
 			t.Errorf("after logout the next sign-in went to %s; want the sign-in page", p.url)
+		}
+	})
+}
+
+// TestEndSessionLoopbackPort: op ignores the port (and the loopback host)
+// of a post_logout_redirect_uri for native apps (RFC 8252 section 7.3
+// allows it for redirect URIs); admit registers every app as a web app,
+// so RP-initiated logout sends the browser only to a registered URI,
+// exactly: not to another port on the machine, where anything may listen.
+func TestEndSessionLoopbackPort(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, _ := s.app(directory.NewApp{Name: "CLI", RedirectURIs: []string{appPrefix + "cb"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		l := r.start(t)
+		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hint := tok.Extra("id_token").(string)
+		noFollow := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, uri := range []string{"http://127.0.0.1:8765/bye", "http://127.0.0.1/bye", "http://localhost:9/bye", "http://[::1]:9/bye", "http://127.0.0.2:9/bye"} {
+			resp, err := noFollow.Get(s.issuer + "/oauth/end_session?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {uri}}.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("post_logout_redirect_uri %s: %d Location %q; want 400, no redirect", uri, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		resp, err := noFollow.Get(s.issuer + "/oauth/end_session?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {appPrefix + "bye"}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, appPrefix+"bye") {
+			t.Errorf("the registered post_logout_redirect_uri: %d Location %q", resp.StatusCode, loc)
 		}
 	})
 }
