@@ -164,11 +164,7 @@ func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL, binding 
 	}
 	accountID := v.Account.ID
 	if app.AccountID != "" && app.AccountID != accountID {
-		m, err := s.store.FindMembership(ctx, app.AccountID, v.User.ID)
-		if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
-			return "", nil, ForbiddenError("This app is for an account you are not an active member of.")
-		}
-		if err != nil {
+		if err := s.mayHandTo(ctx, v, app.AccountID); err != nil {
 			return "", nil, err
 		}
 		accountID = app.AccountID
@@ -182,6 +178,38 @@ func (s *Service) StartHandoff(ctx context.Context, v Visit, returnURL, binding 
 		return "", nil, err
 	}
 	return code, u, nil
+}
+
+// mayHandTo checks that the session of v opens accountID, the account of
+// the app it is being handed to: an active membership, and the account's
+// sign-in rules for the way the session signed in (mayEnter: its SSO
+// required, a password another account set). The session on the app's
+// host would be refused anyway when it opens (startSession enters the
+// account), but there, on the app's host, after a code was made for it:
+// the refusal belongs here, on admit's host, audited as a sign-in's.
+func (s *Service) mayHandTo(ctx context.Context, v Visit, accountID string) error {
+	m, err := s.store.FindMembership(ctx, accountID, v.User.ID)
+	if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+		return ForbiddenError("This app is for an account you are not an active member of.")
+	}
+	if err != nil {
+		return err
+	}
+	a, err := s.store.FindAccount(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	verdict, err := checkEntry(ctx, s.store, a, v.User, m, v.Session.Credential)
+	if err != nil {
+		return err
+	}
+	if verdict.refusal != nil {
+		if err := s.recordRefusals(ctx, v.User, v.Session.Credential, []refusal{{accountID: accountID, err: verdict.refusal}}); err != nil {
+			return err
+		}
+		return verdict.refusal
+	}
+	return nil
 }
 
 // FinishHandoff redeems a code presented on host (host[:port], as the

@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -359,6 +360,56 @@ func TestHandoff(t *testing.T) {
 			res := e.get("admit.test", step, session(token))
 			if want := "/password/change?return_to=" + url.QueryEscape(step); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
 				t.Errorf("hand-off for a password someone else set: %d Location %q; want %s", res.StatusCode, res.Header.Get("Location"), want)
+			}
+		})
+
+		t.Run("an app of an account the session's sign-in does not open", func(t *testing.T) {
+			// Pat's password was set by acme's admin and never proven: it
+			// opens acme only (directory's trust rules), though Pat is an
+			// active member of initech too.
+			initech, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "initech", Name: "Initech"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range []struct {
+				account  string
+				password string
+			}{{e.account.ID, "pat's initial password"}, {initech.ID, ""}} {
+				if _, err := e.dir.AddUser(ctx, in.account, operator, directory.NewUser{Email: "pat@initech.example", FirstName: "Pat", LastName: "Q", Password: in.password}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in, err := e.dir.SignIn(ctx, "pat@initech.example", "pat's initial password", directory.Client{Addr: "192.0.2.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := e.dir.StartSession(ctx, in.User.ID, e.account.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := e.dir.Authenticate(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.dir.ChangePassword(ctx, v, "pat's initial password", "pat's own long passphrase"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Initech wiki", ForwardAuthHost: "initech.test", AccountID: initech.ID}); err != nil {
+				t.Fatal(err)
+			}
+			before := countHandoffs(t, st)
+			step := gate.HandoffPath + "?" + url.Values{"to": {"https://initech.test/"}, "binding": {strings.Repeat("a", 64)}}.Encode()
+			res := e.get("admit.test", step, session(token))
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("Location") != "" || !strings.Contains(string(body), "does not open Initech") {
+				t.Errorf("hand-off to initech's app: %d Location %q; want 403 saying why, on admit's host\n%s", res.StatusCode, res.Header.Get("Location"), body)
+			}
+			if n := countHandoffs(t, st); n != before {
+				t.Errorf("%d hand-offs stored for a refused one", n-before)
+			}
+			events, err := e.dir.AuditEvents(ctx, initech.ID, 1)
+			if err != nil || len(events) != 1 || events[0].Action != "user.sign_in_refused" || events[0].TargetID != in.User.ID {
+				t.Errorf("initech's newest audit event: %+v, %v; want pat's sign-in refused", events, err)
 			}
 		})
 
