@@ -93,7 +93,7 @@ func TestSSOPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := s.signIn(t, s.add(t, a, "ada@acme.example", directory.RoleAdmin), a)
+		p := s.signIn(t, s.add(t, a, "ada@acme.example", directory.RoleOwner), a)
 
 		if code, _ := p.get("/admin/acme/sso"); code != 200 {
 			t.Fatalf("list: %d", code)
@@ -249,37 +249,47 @@ func TestSSOIsolation(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		admin := s.signIn(t, s.add(t, acme, "ada@acme.example", directory.RoleAdmin), acme)
+		owner := s.signIn(t, s.add(t, acme, "ada@acme.example", directory.RoleOwner), acme)
+		admin := s.signIn(t, s.add(t, acme, "bea@acme.example", directory.RoleAdmin), acme)
 		member := s.signIn(t, s.add(t, acme, "max@acme.example", directory.RoleMember), acme)
-		admin.get("/admin/acme/sso")
-		admin.sees("okta-acme")
+		owner.get("/admin/acme/sso")
+		owner.sees("okta-acme")
 		if strings.Contains(admin.last, "okta-globex") {
 			t.Error("acme's list shows globex's connection")
 		}
 		// Globex's connection named under acme's console, and globex's console.
 		for _, path := range []string{"/admin/acme/sso/connections/okta-globex", "/admin/acme/sso/connections/okta-globex/attempts",
 			"/admin/acme/sso/connections/okta-globex/remove", "/admin/acme/sso/connections/okta-globex/test?ref=x", "/admin/globex/sso", "/admin/globex/sso/connections/okta-globex"} {
-			if code, _ := admin.get(path); code != 404 {
+			if code, _ := owner.get(path); code != 404 {
 				t.Errorf("GET %s: %d, want 404", path, code)
 			}
 		}
-		admin.get("/admin/acme/sso")
+		owner.get("/admin/acme/sso")
 		for _, path := range []string{"/admin/acme/sso/connections/okta-globex", "/admin/acme/sso/connections/okta-globex/remove", "/admin/acme/sso/connections/okta-globex/metadata"} {
-			if code, _ := admin.post(path, url.Values{"confirm": {"okta-globex"}, "jit_mode": {"off"}}); code != 404 {
+			if code, _ := owner.post(path, url.Values{"confirm": {"okta-globex"}, "jit_mode": {"off"}}); code != 404 {
 				t.Errorf("POST %s: %d, want 404", path, code)
 			}
 		}
 		if c := connectionOf(t, s, globex, "okta-globex"); c.JITMode != directory.JITCreate {
 			t.Errorf("globex's connection changed: %+v", c)
 		}
-		for _, path := range []string{"/admin/acme/sso", "/admin/acme/sso/new", "/admin/acme/sso/roles", "/admin/acme/sso/connections/okta-acme"} {
-			if code, _ := member.get(path); code != 403 {
-				t.Errorf("member GET %s: %d, want 403", path, code)
+		// Admins as well as members: a connection may sign in anyone of
+		// the account's domains, owners included, so only owners set one
+		// up (an admin pointing one at an identity provider of their own
+		// would be anyone).
+		for who, p := range map[string]*person{"admin": admin, "member": member} {
+			for _, path := range []string{"/admin/acme/sso", "/admin/acme/sso/new", "/admin/acme/sso/roles", "/admin/acme/sso/connections/okta-acme"} {
+				if code, _ := p.get(path); code != 403 {
+					t.Errorf("%s GET %s: %d, want 403", who, path, code)
+				}
 			}
-		}
-		member.get("/login")
-		if code, _ := member.post("/admin/acme/sso/connections/okta-acme/remove", url.Values{"confirm": {"okta-acme"}}); code != 403 {
-			t.Errorf("member remove: %d, want 403", code)
+			p.get("/login")
+			if code, _ := p.post("/admin/acme/sso/connections/okta-acme/remove", url.Values{"confirm": {"okta-acme"}}); code != 403 {
+				t.Errorf("%s remove: %d, want 403", who, code)
+			}
+			if code, _ := p.upload("/admin/acme/sso/new", url.Values{"protocol": {"saml"}, "name": {"mine"}, "entity_id": {"https://idp.evil/"}, "sso_url": {"https://idp.evil/sso"}}, "", nil); code != 403 {
+				t.Errorf("%s add a connection: %d, want 403", who, code)
+			}
 		}
 		connectionOf(t, s, acme, "okta-acme")
 	})

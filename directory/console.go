@@ -23,7 +23,11 @@ const (
 	// anyone (themself included) above their own role.
 	ManageOwners Action = "manage_owners"
 	// ManageSSO is setting up single sign-on: adding, changing, testing
-	// and removing connections, and mapping groups to roles.
+	// and removing connections, and mapping groups to roles. Owners only:
+	// a connection may sign in anyone of the account's verified domains,
+	// owners included, and through them the person's other accounts, so
+	// an admin who could point one at an identity provider of their own
+	// would be anyone (as with domains and SCIM tokens).
 	ManageSSO Action = "manage_sso"
 	// ManageSecurity is changing the account's password and sign-in
 	// policy: who may sign in how is the owners' decision.
@@ -57,7 +61,7 @@ var permissions = []Permission{
 	{AddMembers, "add people, invite them, resend invitations", []Role{RoleOwner, RoleAdmin}},
 	{ManageMembers, "change roles, deactivate, reactivate, remove, send a password reset link", []Role{RoleOwner, RoleAdmin}},
 	{ManageOwners, "do any of that to an owner, or make someone an owner", []Role{RoleOwner}},
-	{ManageSSO, "set up single sign-on: add, change, test and remove connections, map groups to roles", []Role{RoleOwner, RoleAdmin}},
+	{ManageSSO, "set up single sign-on: add, change, test and remove connections, map groups to roles", []Role{RoleOwner}},
 	{ManageSecurity, "change the password policy and whether single sign-on is required", []Role{RoleOwner}},
 	{ManageBranding, "change the account's branding (name shown, logo, colour, sender name)", []Role{RoleOwner, RoleAdmin}},
 	{ManageProvisioning, "create and revoke SCIM tokens", []Role{RoleOwner}},

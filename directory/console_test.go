@@ -11,7 +11,7 @@ import (
 // roles nothing.
 func TestCan(t *testing.T) {
 	t.Parallel()
-	all := []directory.Action{directory.ViewMembers, directory.AddMembers, directory.ManageMembers, directory.ManageOwners}
+	all := []directory.Action{directory.ViewMembers, directory.AddMembers, directory.ManageMembers, directory.ManageOwners, directory.ManageSSO}
 	for _, tc := range []struct {
 		role directory.Role
 		may  []directory.Action

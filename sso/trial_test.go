@@ -64,7 +64,7 @@ func TestTestSignIn(t *testing.T) {
 		w := newWorld(t, s)
 		w.addUser("bob", "bob@example.com", "Bob", "Jones", "Engineering")
 		admin := w.browser()
-		admin.signedIn("admin@example.com", directory.RoleAdmin)
+		admin.signedIn("admin@example.com", directory.RoleOwner)
 		before := admin.me()
 		const result = "/admin/acme/sso/connections/okta/test"
 
@@ -139,7 +139,7 @@ func TestTestSignInOIDC(t *testing.T) {
 		p := w.newProvider()
 		zitadel := w.connection("zitadel")
 		admin := w.browser()
-		admin.signedIn("admin@example.com", directory.RoleAdmin)
+		admin.signedIn("admin@example.com", directory.RoleOwner)
 		before := admin.me()
 		const result = "/admin/acme/sso/connections/zitadel/test"
 		start := admin.get(w.sp.URL + "/sso/acme/test?connection=zitadel&return_to=" + url.QueryEscape(result))

@@ -39,7 +39,7 @@ func TestSSOConsoleInBrowser(t *testing.T) {
 		return r
 	}
 	cli("", "account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
-	cli("first password given 42\n", "user", "add", "--account", "acme", "--email", "ada@example.com", "--first", "Ada", "--last", "Admin", "--role", "admin", "--password-stdin")
+	cli("first password given 42\n", "user", "add", "--account", "acme", "--email", "ada@example.com", "--first", "Ada", "--last", "Admin", "--role", "owner", "--password-stdin")
 	s := startServer(t, t.TempDir(), settings...)
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
