@@ -287,6 +287,7 @@ func TestSSOIsolation(t *testing.T) {
 			if code, _ := p.post("/admin/acme/sso/connections/okta-acme/remove", url.Values{"confirm": {"okta-acme"}}); code != 403 {
 				t.Errorf("%s remove: %d, want 403", who, code)
 			}
+			p.get("/login")
 			if code, _ := p.upload("/admin/acme/sso/new", url.Values{"protocol": {"saml"}, "name": {"mine"}, "entity_id": {"https://idp.evil/"}, "sso_url": {"https://idp.evil/sso"}}, "", nil); code != 403 {
 				t.Errorf("%s add a connection: %d, want 403", who, code)
 			}
