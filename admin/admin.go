@@ -91,6 +91,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /admin/{account}/invite", post(h.handleInvite))
 	mux.Handle("GET /admin/{account}/users/{id}", get(h.handlePerson))
 	mux.Handle("POST /admin/{account}/users/{id}/role", post(h.handleRole))
+	mux.Handle("POST /admin/{account}/users/{id}/person", post(h.handlePersonChange))
 	mux.Handle("POST /admin/{account}/users/{id}/{action}", post(h.handlePersonAction))
 	mux.Handle("GET /admin/{account}/roles", get(h.handleRoles))
 	h.registerSSO(mux, get, post)

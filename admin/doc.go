@@ -35,6 +35,7 @@
 //	POST /admin/{account}/invite
 //	GET  /admin/{account}/users/{id}               a person: membership, actions, audit trail
 //	POST /admin/{account}/users/{id}/role          change their role
+//	POST /admin/{account}/users/{id}/person        change their name and address (their home account only)
 //	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, remove, resend, reset
 //	GET  /admin/{account}/roles                    who may do what
 //	GET  /admin/{account}/sso                      connections: state, certificate expiries

@@ -1,0 +1,99 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestPersonNameAndAddress: on a person's page, the admin of their home
+// account (the one that verified their address's domain) changes their
+// name and address; a refusal keeps what was typed and says why; another
+// account that holds their membership is told why it cannot.
+func TestPersonNameAndAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		alpha, err := s.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "alpha", Name: "Alpha", Domains: []string{"alpha.test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		beta := s.account(t, "beta")
+		owner := s.add(t, alpha, "olive@alpha.test", directory.RoleOwner)
+		s.add(t, alpha, "bob@alpha.test", directory.RoleMember)
+		ann := s.add(t, alpha, "ann@alpha.test", directory.RoleMember)
+		annInBeta := s.add(t, beta, "ann@alpha.test", directory.RoleMember)
+		betaOwner := s.add(t, beta, "bea@beta.test", directory.RoleOwner)
+
+		p := s.signIn(t, owner, alpha)
+		page := "/admin/alpha/users/" + ann.Membership.ID
+		if code, _ := p.get(page); code != 200 {
+			t.Fatalf("Ann's page: %d", code)
+		}
+		p.sees(`action="/admin/alpha/users/`+ann.Membership.ID+`/person"`, `name="first_name" type="text" autocomplete="off" value="Pat"`, "Only an address in alpha.test")
+
+		code, path := p.post(page+"/person", url.Values{"first_name": {"Ann"}, "last_name": {"King"}, "email": {"ann.king@alpha.test"}})
+		if code != 200 || !strings.Contains(path, "done=name-email") {
+			t.Fatalf("change name and address: %d at %s\n%s", code, path, p.last)
+		}
+		p.sees("Their name is now Ann King and their email address ann.king@alpha.test", `<dd id="email">ann.king@alpha.test</dd>`, "user.updated")
+		if m, err := s.svc.Member(ctx, beta.ID, "ann.king@alpha.test"); err != nil || m.User.LastName != "King" {
+			t.Errorf("beta sees %+v, %v; want Ann King at her new address", m.User, err)
+		}
+		code, path = p.post(page+"/person", url.Values{"first_name": {"Anna"}, "last_name": {"King"}, "email": {"ann.king@alpha.test"}})
+		if code != 200 || !strings.Contains(path, "done=name") {
+			t.Fatalf("change the name: %d at %s", code, path)
+		}
+		p.sees("Their name is now Anna King, in every account they belong to.")
+		p.post(page+"/person", url.Values{"first_name": {"Anna"}, "last_name": {"King"}, "email": {"ann.king@alpha.test"}})
+		p.sees("Nothing changed")
+
+		for _, tc := range []struct {
+			name  string
+			form  url.Values
+			code  int
+			words string
+		}{
+			{"an address outside the verified domains", url.Values{"first_name": {"Anna"}, "last_name": {"Typed"}, "email": {"anna@gmail.test"}}, http.StatusBadRequest, "is not in a domain Alpha verified"},
+			{"another person's address", url.Values{"first_name": {"Anna"}, "last_name": {"Typed"}, "email": {"bob@alpha.test"}}, http.StatusConflict, "that address is another person&#39;s"},
+			{"an empty last name", url.Values{"first_name": {"Anna"}, "last_name": {" "}, "email": {"typed@alpha.test"}}, http.StatusBadRequest, "last name"},
+		} {
+			p.get(page)
+			if code, _ := p.post(page+"/person", tc.form); code != tc.code {
+				t.Errorf("%s: %d; want %d", tc.name, code, tc.code)
+			}
+			// The console's page, with the reason and what was typed.
+			p.sees(tc.words, `<nav class="console"`, `value="`+tc.form.Get("email")+`"`, `value="`+tc.form.Get("last_name")+`"`)
+			if m, err := s.svc.Member(ctx, alpha.ID, "ann.king@alpha.test"); err != nil || m.User.FirstName != "Anna" || m.User.LastName != "King" {
+				t.Errorf("%s: Ann is now %+v, %v; want unchanged", tc.name, m.User, err)
+			}
+		}
+
+		// Without the form's CSRF token, nothing changes.
+		if code, _ := p.post(page+"/person", url.Values{"csrf_token": {"forged"}, "first_name": {"Eve"}, "last_name": {"E"}, "email": {"ann.king@alpha.test"}}); code != http.StatusForbidden {
+			t.Errorf("a forged form: %d; want 403", code)
+		}
+
+		// Beta holds Ann's membership only.
+		b := s.signIn(t, betaOwner, beta)
+		betaPage := "/admin/beta/users/" + annInBeta.Membership.ID
+		b.get(betaPage)
+		b.sees(`id="not-home"`, "the account that verified the domain of ann.king@alpha.test")
+		if strings.Contains(b.last, "/person\"") {
+			t.Error("beta's page offers to change Ann's name and address")
+		}
+		if code, _ := b.post(betaPage+"/person", url.Values{"first_name": {"X"}, "last_name": {"Y"}, "email": {"ann.king@alpha.test"}}); code != http.StatusForbidden {
+			t.Errorf("beta changing Ann: %d; want 403", code)
+		}
+		b.sees("Only the account that verified alpha.test")
+		if m, _ := s.svc.Member(ctx, alpha.ID, "ann.king@alpha.test"); m.User.FirstName != "Anna" {
+			t.Errorf("after beta's attempt: %+v", m.User)
+		}
+	})
+}
