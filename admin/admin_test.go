@@ -314,6 +314,8 @@ func TestConsolePages(t *testing.T) {
 		// Joe: resend, then remove.
 		joePage := "/admin/acme/users/" + joe.Membership.ID
 		p.get(joePage)
+		// The invitation's events are his trail until he accepts.
+		p.sees("invitation.created")
 		if code, _ := p.post(joePage+"/resend", url.Values{}); code != 200 {
 			t.Errorf("resend: %d", code)
 		}

@@ -260,8 +260,11 @@ func (s *Service) AuditTrailPage(ctx context.Context, accountID string, q AuditQ
 }
 
 // PersonIDs returns the ids a person with that email goes by in the
-// account's audit trail (their user id, and their membership id when they
-// are a member), or none when no one has the address.
+// account's audit trail, or none when no one has the address: their user
+// id, their membership id when they are a member, and the ids of their
+// invitations to the account, which the invitation.* events target (an
+// invited person's trail is those events, and a removal ends the
+// membership but not what the invitations record).
 func (s *Service) PersonIDs(ctx context.Context, accountID, email string) ([]string, error) {
 	email = strings.TrimSpace(email)
 	if !lookupable(email) {
@@ -280,8 +283,17 @@ func (s *Service) PersonIDs(ctx context.Context, accountID, email string) ([]str
 	} else if KindOf(err) != NotFound {
 		return nil, err
 	}
-	return ids, nil
+	invs, err := s.store.FindInvitationIDs(ctx, accountID, u.ID, maxTrailInvitations)
+	if err != nil {
+		return nil, err
+	}
+	return append(ids, invs...), nil
 }
+
+// maxTrailInvitations bounds the invitations a person's audit trail looks
+// for, and so the ids its query matches: a person is invited again only
+// after a revocation or removal, a few times at most.
+const maxTrailInvitations = 100
 
 func decodeAuditCursor(c string) (time.Time, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)

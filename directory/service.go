@@ -608,9 +608,10 @@ func (s *Service) AuditEvents(ctx context.Context, accountID string, limit int) 
 // AuditQuery narrows an account's audit trail. Zero fields select all.
 type AuditQuery struct {
 	Action string
-	// People are the ids a person goes by in the account's events: their
-	// user id and their membership (SCIM) id. Events they made or that were
-	// made about them match.
+	// People are the ids a person goes by in the account's events
+	// (PersonIDs): their user id, their membership (SCIM) id and their
+	// invitations' ids. Events they made or that were made about them
+	// match.
 	People []string
 	Since  time.Time
 	Limit  int
@@ -644,22 +645,11 @@ func (s *Service) AuditTrail(ctx context.Context, accountID, email, action strin
 	if email = strings.TrimSpace(email); email != "" {
 		// Whether the address is anybody's elsewhere is not this account's
 		// business: an address it never dealt with simply has no events.
-		if !lookupable(email) {
-			return nil, nil
-		}
-		u, err := s.store.FindUserByEmail(ctx, email)
-		if KindOf(err) == NotFound {
-			return nil, nil
-		}
-		if err != nil {
+		ids, err := s.PersonIDs(ctx, accountID, email)
+		if err != nil || len(ids) == 0 {
 			return nil, err
 		}
-		q.People = []string{u.ID}
-		if m, err := s.store.FindMembership(ctx, accountID, u.ID); err == nil {
-			q.People = append(q.People, m.ID)
-		} else if KindOf(err) != NotFound {
-			return nil, err
-		}
+		q.People = ids
 	}
 	events, err := s.store.FindAuditEventsBy(ctx, accountID, q)
 	if err != nil {

@@ -80,6 +80,9 @@ type Store interface {
 	FindInvitationByTokenHash(ctx context.Context, hash string) (Invitation, error)
 	FindOpenInvitation(ctx context.Context, accountID, userID string) (Invitation, error)
 	FindInvitations(ctx context.Context, accountID string) ([]Invitation, error) // newest first
+	// FindInvitationIDs returns the ids of the person's invitations to
+	// the account, newest first, at most limit.
+	FindInvitationIDs(ctx context.Context, accountID, userID string, limit int) ([]string, error)
 	// AcceptInvitation marks the open invitation with that id and token
 	// hash accepted; NotFound when no open one matches (used, replaced).
 	AcceptInvitation(ctx context.Context, id, tokenHash string, at time.Time) error

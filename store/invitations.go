@@ -79,6 +79,17 @@ func (s *Store) FindOpenInvitation(ctx context.Context, accountID, userID string
 	return s.findInvitation(ctx, `account_id = ? AND user_id = ? AND status IN ('pending', 'undeliverable')`, accountID, userID)
 }
 
+// FindInvitationIDs returns the ids of the person's invitations to the
+// account, newest first, at most limit (the invitations_user index).
+func (s *Store) FindInvitationIDs(ctx context.Context, accountID, userID string, limit int) ([]string, error) {
+	var ids []string
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT id FROM invitations WHERE user_id = ? AND account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`), userID, accountID, limit)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find invitation ids")
+	}
+	return ids, nil
+}
+
 // FindInvitations returns the account's invitations, newest first.
 func (s *Store) FindInvitations(ctx context.Context, accountID string) ([]directory.Invitation, error) {
 	var rows []invitationRow
