@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
@@ -62,7 +63,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	for _, name := range []string{"users", "person", "add", "invite", "bulk", "bulk_remove", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook"} {
+	for _, name := range []string{"users", "person", "add", "invite", "bulk", "bulk_remove", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook", "refused"} {
 		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -153,8 +154,62 @@ func (h *Handler) console(fn consoleFunc) web.HandlerFunc {
 			h.render(w, r, http.StatusOK, "switch", "Switch to "+adm.Account.Title(), v)
 			return nil
 		}
-		return fn(w, r, v)
+		err = fn(w, r, v)
+		if r.Method == http.MethodPost && refusal(err) {
+			return h.refused(w, r, v, err)
+		}
+		return err
 	}
+}
+
+// refusal reports whether err is a change the directory refused for what
+// the admin asked (a mistake, a rule, a clash), rather than our failure.
+func refusal(err error) bool {
+	switch directory.KindOf(err) {
+	case directory.Invalid, directory.Forbidden, directory.Conflict, directory.NotFound, directory.Gone:
+		return true
+	}
+	return false
+}
+
+// refused answers a change the directory refused inside the console, with
+// the reason and a way back to the page the form was on: the forms that
+// show their own page again with the reason (Add user, Domains…) do so
+// before this; the others (a person's actions, the Users page's bulk
+// actions…) would land on the bare error page, outside the console. The
+// reason cannot ride a redirect: a notice in a link could say anything
+// (doneNotices).
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, v view, err error) error {
+	status := web.StatusOf(err)
+	h.log.InfoContext(r.Context(), "request refused", "path", web.SafePath(r), "status", status, "err", err)
+	section, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, v.Base+"/"), "/")
+	v.Section, v.Problems = section, directory.ProblemsOf(err)
+	v.Page = struct{ Back string }{backTo(r, v.Base, section)}
+	h.render(w, r, status, "refused", "Not done", v)
+	return nil
+}
+
+// backTo is the console page a form posted from r was on: the Referer,
+// when it is one of this account's console pages on this site (browsers
+// send it to the same origin: web.SecurityHeaders), else the section's
+// first page.
+func backTo(r *http.Request, base, section string) string {
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && (ref.Path == base || strings.HasPrefix(ref.Path, base+"/")) {
+		if back := web.LocalPath(ref.RequestURI(), ""); back != "" {
+			return back
+		}
+	}
+	if consoleSections[section] {
+		return base + "/" + section
+	}
+	return base + "/users"
+}
+
+// consoleSections are the first path segments under /admin/{account}/
+// that are pages of their own.
+var consoleSections = map[string]bool{
+	"users": true, "invite": true, "security": true, "branding": true, "sso": true, "scim": true,
+	"domains": true, "webhooks": true, "mail": true, "audit": true, "roles": true,
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, v view) {
