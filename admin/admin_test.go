@@ -286,7 +286,11 @@ func TestConsolePages(t *testing.T) {
 		if code, _ := p.post(niaPage+"/role", url.Values{"role": {"admin"}}); code != 200 {
 			t.Errorf("change role: %d", code)
 		}
-		p.sees("The role has been changed.", `<dd id="role">admin</dd>`, "membership.role_changed")
+		p.sees("Their role is now admin.", `<dd id="role">admin</dd>`, "membership.role_changed")
+		if code, _ := p.post(niaPage+"/role", url.Values{"role": {"admin"}}); code != 200 {
+			t.Errorf("save the same role: %d", code)
+		}
+		p.sees("Nothing changed: their role was already admin.")
 		if code, _ := p.post(niaPage+"/role", url.Values{"role": {"wizard"}}); code != http.StatusBadRequest {
 			t.Errorf("an unknown role: %d; want 400", code)
 		}
@@ -323,6 +327,10 @@ func TestConsolePages(t *testing.T) {
 		if code, path := p.post(joePage+"/remove", url.Values{}); code != 200 || !strings.Contains(path, "done=removed") {
 			t.Errorf("remove: %d at %s", code, path)
 		}
+		p.sees("joe@acme.example has been removed from this account.")
+		// The notice names only whom the audit trail says was removed.
+		p.get("/admin/acme/users?done=removed&email=olive%40acme.example")
+		p.sees("The person has been removed from this account.")
 		if _, err := s.svc.Member(ctx, a.ID, "joe@acme.example"); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("Joe after removal: %v", err)
 		}
@@ -338,7 +346,7 @@ func TestConsolePages(t *testing.T) {
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"deactivate"}, "id": {sam.Membership.ID, ivy.Membership.ID}}); code != 200 {
 			t.Errorf("bulk deactivate: %d", code)
 		}
-		p.sees("Done for 2 people")
+		p.sees("Done for 2 people:", "<li>sam@acme.example</li>", "<li>ivy@acme.example</li>")
 		p.get("/admin/acme/users")
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"reactivate"}, "id": {sam.Membership.ID, ivy.Membership.ID, owner.Membership.ID}}); code != 200 {
 			t.Errorf("bulk reactivate: %d", code)
@@ -362,7 +370,7 @@ func TestConsolePages(t *testing.T) {
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"remove"}, "confirm": {"1"}, "id": {sam.Membership.ID}}); code != 200 {
 			t.Errorf("bulk remove, confirmed: %d", code)
 		}
-		p.sees("Done for 1 person")
+		p.sees("Done for 1 person:", `<ul id="done-list"><li>sam@acme.example</li></ul>`)
 		if _, err := s.svc.Member(ctx, a.ID, "sam@acme.example"); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("Sam after the confirmed removal: %v", err)
 		}

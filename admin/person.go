@@ -35,17 +35,28 @@ type personForm struct {
 
 // personNotices are the notices of a person's page after a change of
 // their name or address; the page fills in the values as they now are.
-var personNotices = map[string]func(directory.User) string{
-	"name": func(u directory.User) string {
+var personNotices = map[string]func(directory.MemberDetail) string{
+	"name": func(d directory.MemberDetail) string {
+		u := d.User
 		return "Their name is now " + u.FirstName + " " + u.LastName + ", in every account they belong to."
 	},
-	"email": func(u directory.User) string {
+	"email": func(d directory.MemberDetail) string {
+		u := d.User
 		return "Their email address is now " + u.Email + ", in every account they belong to; they sign in with it from now on."
 	},
-	"name-email": func(u directory.User) string {
+	"name-email": func(d directory.MemberDetail) string {
+		u := d.User
 		return "Their name is now " + u.FirstName + " " + u.LastName + " and their email address " + u.Email + ", in every account they belong to; they sign in with it from now on."
 	},
-	"unchanged": func(directory.User) string { return "Nothing changed: the name and address were already these." },
+	"unchanged": func(directory.MemberDetail) string {
+		return "Nothing changed: the name and address were already these."
+	},
+	"role": func(d directory.MemberDetail) string {
+		return "Their role is now " + string(d.Membership.Role) + "."
+	},
+	"role-unchanged": func(d directory.MemberDetail) string {
+		return "Nothing changed: their role was already " + string(d.Membership.Role) + "."
+	},
 }
 
 func (h *Handler) handlePerson(w http.ResponseWriter, r *http.Request, v view) error {
@@ -76,7 +87,7 @@ func (h *Handler) person(w http.ResponseWriter, r *http.Request, v view, status 
 		if doneNotices[done] != "" {
 			v.Notice, v.Done = doneNotices[done], done
 		} else if notice := personNotices[done]; notice != nil {
-			v.Notice, v.Done = notice(d.User), done
+			v.Notice, v.Done = notice(d), done
 		}
 	}
 	form := personForm{FirstName: d.User.FirstName, LastName: d.User.LastName, Email: d.User.Email}
@@ -130,11 +141,20 @@ func (h *Handler) handlePersonChange(w http.ResponseWriter, r *http.Request, v v
 }
 
 func (h *Handler) handleRole(w http.ResponseWriter, r *http.Request, v view) error {
-	id := r.PathValue("id")
-	if _, err := h.dir.ChangeRole(r.Context(), v.Admin, id, directory.Role(r.PostFormValue("role"))); err != nil {
+	ctx, id := r.Context(), r.PathValue("id")
+	before, err := h.dir.AdminMember(ctx, v.Admin, id)
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(id)+"?done=role", http.StatusSeeOther)
+	after, err := h.dir.ChangeRole(ctx, v.Admin, id, directory.Role(r.PostFormValue("role")))
+	if err != nil {
+		return err
+	}
+	done := "role"
+	if after.Membership.Role == before.Membership.Role {
+		done = "role-unchanged"
+	}
+	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }
 
@@ -156,10 +176,11 @@ func (h *Handler) handlePersonAction(w http.ResponseWriter, r *http.Request, v v
 		_, err = h.dir.SendResetLink(ctx, v.Admin, id)
 		done = "reset"
 	case "remove":
-		if _, err := h.dir.RemoveMember(ctx, v.Admin, id); err != nil {
+		m, err := h.dir.RemoveMember(ctx, v.Admin, id)
+		if err != nil {
 			return err
 		}
-		http.Redirect(w, r, v.Base+"/users?done=removed", http.StatusSeeOther)
+		http.Redirect(w, r, v.Base+"/users?"+url.Values{"done": {"removed"}, "email": {m.User.Email}}.Encode(), http.StatusSeeOther)
 		return nil
 	default:
 		return directory.NotFoundError("There is no page at this address.")

@@ -97,3 +97,22 @@ func TestPersonNameAndAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestInitialPasswordWords: the admin setting a person's initial password
+// is told of *their* address in it, not of "your" address.
+func TestInitialPasswordWords(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		p := s.signIn(t, s.add(t, a, "olive@acme.example", directory.RoleOwner), a)
+		p.get("/admin/acme/users/new")
+		code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"nia.ng@acme.example"}, "first_name": {"Nia"}, "last_name": {"Ng"}, "role": {"member"}, "how": {"password"}, "password": {"nia.ng-initial-2024"}})
+		if code != http.StatusBadRequest {
+			t.Errorf("a password with her address: %d; want 400", code)
+		}
+		p.sees("do not use their email address in the password")
+		if strings.Contains(p.last, "your email address") {
+			t.Error(`the admin is told of "your email address"`)
+		}
+	})
+}

@@ -123,7 +123,6 @@ type usersPage struct {
 var doneNotices = map[string]string{
 	"added":       "The person has been added.",
 	"invited":     "The invitation is on its way.",
-	"role":        "The role has been changed.",
 	"deactivated": "Deactivated: they can no longer sign in here, and their sessions here have ended.",
 	"reactivated": "Reactivated: they can sign in here again.",
 	"resent":      "The invitation has been sent again, with a new link; the old link no longer works.",
@@ -138,6 +137,11 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	p := usersPage{Filter: f, Statuses: directory.Statuses(), Sources: directory.MembershipSources(), Columns: f.sortColumns(v.Base)}
 	if v.Notice = doneNotices[q.Get("done")]; v.Notice != "" {
 		v.Done = q.Get("done")
+	}
+	if v.Done == "removed" {
+		if who := h.removed(r.Context(), v, q.Get("email")); who != "" {
+			v.Notice = who + " has been removed from this account."
+		}
 	}
 	page, err := h.dir.ListMembersBy(r.Context(), v.Admin.Account.ID, f.filter(), q.Get("after"), usersPageSize)
 	if directory.KindOf(err) == directory.Invalid {
@@ -174,9 +178,33 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	return nil
 }
 
+// removed returns email when the audit trail has its removal from the
+// account in the last minutes, for the notice after a removal: the
+// address comes from a link, so the page names only whom the account's
+// own record says was removed ("" otherwise, and the notice says "the
+// person").
+func (h *Handler) removed(ctx context.Context, v view, email string) string {
+	if email == "" {
+		return ""
+	}
+	events, err := h.dir.AuditTrail(ctx, v.Admin.Account.ID, email, "membership.deleted", time.Now().Add(-10*time.Minute), 1)
+	if err != nil || len(events) == 0 {
+		return ""
+	}
+	if _, err := h.dir.Member(ctx, v.Admin.Account.ID, email); directory.KindOf(err) != directory.NotFound {
+		return "" // back since, or no answer
+	}
+	return email
+}
+
 type bulkPage struct {
 	Heading string
 	Result  directory.BulkResult
+	More    int // the people done beyond Result.Emails
+}
+
+func newBulkPage(heading string, res directory.BulkResult) bulkPage {
+	return bulkPage{Heading: heading, Result: res, More: res.Done - len(res.Emails)}
 }
 
 // bulkHeadings name the bulk actions on the result page.
@@ -223,7 +251,7 @@ func (h *Handler) handleBulk(w http.ResponseWriter, r *http.Request, v view) err
 	if err != nil {
 		return err
 	}
-	v.Page = bulkPage{Heading: bulkHeadings[action], Result: res}
+	v.Page = newBulkPage(bulkHeadings[action], res)
 	h.render(w, r, http.StatusOK, "bulk", bulkHeadings[action], v)
 	return nil
 }
@@ -249,7 +277,7 @@ func (h *Handler) handleResendAll(w http.ResponseWriter, r *http.Request, v view
 	if err != nil {
 		return err
 	}
-	v.Page = bulkPage{Heading: "Invitations resent", Result: res}
+	v.Page = newBulkPage("Invitations resent", res)
 	h.render(w, r, http.StatusOK, "bulk", "Invitations resent", v)
 	return nil
 }

@@ -583,8 +583,19 @@ const (
 // BulkResult is what a bulk action did: how many it changed, and why it
 // left the others.
 type BulkResult struct {
-	Done     int
+	Done int
+	// Emails are the addresses of the people it changed, the first
+	// MaxBulk of them (a resend to everyone may reach thousands).
+	Emails   []string
 	Problems []string
+}
+
+// done counts a person the action changed.
+func (r *BulkResult) done(email string) {
+	r.Done++
+	if len(r.Emails) < MaxBulk {
+		r.Emails = append(r.Emails, email)
+	}
 }
 
 // MaxBulk is the most people one bulk action takes: one page.
@@ -593,16 +604,17 @@ const MaxBulk = MaxPageSize
 // Bulk does one action to several members, each on its own (one refusal
 // does not undo the others).
 func (s *Service) Bulk(ctx context.Context, adm Admin, action string, ids []string) (BulkResult, error) {
-	var do func(id string) error
+	var do func(id string) (string, error)
+	member := func(m Member, err error) (string, error) { return m.User.Email, err }
 	switch action {
 	case BulkResend:
-		do = func(id string) error { _, err := s.ResendInvitation(ctx, adm, id); return err }
+		do = func(id string) (string, error) { inv, err := s.ResendInvitation(ctx, adm, id); return inv.Email, err }
 	case BulkDeactivate:
-		do = func(id string) error { _, err := s.DeactivateMember(ctx, adm, id); return err }
+		do = func(id string) (string, error) { return member(s.DeactivateMember(ctx, adm, id)) }
 	case BulkReactivate:
-		do = func(id string) error { _, err := s.ReactivateMember(ctx, adm, id); return err }
+		do = func(id string) (string, error) { return member(s.ReactivateMember(ctx, adm, id)) }
 	case BulkRemove:
-		do = func(id string) error { _, err := s.RemoveMember(ctx, adm, id); return err }
+		do = func(id string) (string, error) { return member(s.RemoveMember(ctx, adm, id)) }
 	default:
 		return BulkResult{}, InvalidError(fmt.Sprintf("there is no action %q", action))
 	}
@@ -615,9 +627,9 @@ func (s *Service) Bulk(ctx context.Context, adm Admin, action string, ids []stri
 	}
 	var out BulkResult
 	for _, id := range ids {
-		switch err := do(id); {
+		switch email, err := do(id); {
 		case err == nil:
-			out.Done++
+			out.done(email)
 		case KindOf(err) == Internal:
 			return out, err
 		default:
@@ -656,7 +668,7 @@ func (s *Service) ResendToNeverSignedIn(ctx context.Context, adm Admin) (BulkRes
 		for _, m := range page.Members {
 			switch _, err := s.ResendInvitation(ctx, adm, m.Membership.ID); {
 			case err == nil:
-				out.Done++
+				out.done(m.User.Email)
 			case KindOf(err) == Internal:
 				return out, err
 			default:

@@ -128,8 +128,18 @@ func isSymbol(r rune) bool {
 }
 
 // Check returns every way password breaks the policy for the person with
-// the given email; none means it is acceptable.
+// the given email, said to that person; none means it is acceptable.
 func (p PasswordPolicy) Check(password, email string) []string {
+	return p.check(password, email, "do not use your email address in your password")
+}
+
+// CheckForAnother is Check said to whoever sets another person's password
+// (an admin's initial password).
+func (p PasswordPolicy) CheckForAnother(password, email string) []string {
+	return p.check(password, email, "do not use their email address in the password")
+}
+
+func (p PasswordPolicy) check(password, email, ownEmail string) []string {
 	password = normalizePassword(password)
 	var problems []string
 	n := utf8.RuneCountInString(password)
@@ -151,7 +161,7 @@ func (p PasswordPolicy) Check(password, email string) []string {
 		problems = append(problems, "this password is too common; choose one that is hard to guess")
 	}
 	if containsEmail(password, email) {
-		problems = append(problems, "do not use your email address in your password")
+		problems = append(problems, ownEmail)
 	}
 	return problems
 }

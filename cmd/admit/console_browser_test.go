@@ -147,8 +147,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("resend count: %q", got)
 	}
 	do("resend to everyone", chromedp.Click(`#confirm-resend`), chromedp.WaitVisible(`#done`))
-	if got := text(`#done`); got != "Done for 1 person." {
+	if got := text(`#done`); got != "Done for 1 person:" {
 		t.Errorf("after resending to everyone: %q", got)
+	}
+	if got := text(`#done-list`); got != "nia@acme.example" {
+		t.Errorf("resent to: %q; want Nia", got)
 	}
 
 	// A keyboard-only pass through Users: Tab reaches every control in
