@@ -147,8 +147,12 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	if got := text(`#new-token p`); !strings.HasPrefix(got, "New token “Okta production”: copy it now") {
 		t.Errorf("the new token's words: %q", got)
 	}
-	// copy.js shows the Copy button: it ran under the page's CSP.
+	// copy.js shows the Copy button (hidden in the HTML): it ran under
+	// the page's CSP.
 	do("the token's Copy button", chromedp.WaitVisible(`button[data-copy="token-value"]`))
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('button[data-copy="token-value"]').hidden`)); err != nil || !shown {
+		t.Errorf("the token's Copy button is hidden (%v): copy.js did not run", err)
+	}
 	// ADMIT_BASE_URL is left at its default here.
 	if got := text(`#scim-base-url`); got != "http://localhost:8080/scim/v2" {
 		t.Errorf("SCIM base URL: %q; want ADMIT_BASE_URL's /scim/v2", got)
