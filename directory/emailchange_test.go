@@ -215,19 +215,7 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
-		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
-		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
-		// belongs to globex too.
-		connection(t, svc, acme.ID, "okta", directory.JITOff)
-		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, acme, globex, tok, ada := renameWorld(t, s)
 		if _, err := svc.Invite(ctx, globex.ID, operator, directory.NewInvitation{Email: "ada@acme.example"}); err != nil {
 			t.Fatal(err)
 		}
@@ -277,19 +265,7 @@ func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
-		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
-		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
-		// belongs to globex too.
-		connection(t, svc, acme.ID, "okta", directory.JITOff)
-		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, acme, globex, tok, ada := renameWorld(t, s)
 		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
@@ -355,19 +331,7 @@ func TestRenameFreesTheOldUserName(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
-		acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
-		// acme's SSO serves acme.example: its SCIM may readdress Ada, who
-		// belongs to globex too.
-		connection(t, svc, acme.ID, "okta", directory.JITOff)
-		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, acme, globex, tok, ada := renameWorld(t, s)
 		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
@@ -504,4 +468,24 @@ func TestResetLinkEndsWithARename(t *testing.T) {
 			t.Errorf("the new address's link: %v", err)
 		}
 	})
+}
+
+// renameWorld is acme (acme.example verified, its SSO serving it, a SCIM
+// token) and globex (globex.example), and ada@acme.example provisioned by
+// acme's SCIM.
+func renameWorld(t *testing.T, s *store.Store) (*directory.Service, directory.Account, directory.Account, directory.SCIMToken, directory.SCIMUser) {
+	t.Helper()
+	ctx := context.Background()
+	svc, _ := newClockService(t, s)
+	acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
+	connection(t, svc, acme.ID, "okta", directory.JITOff)
+	_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "ext-ada", "Ada", "Lovelace", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, acme, globex, tok, ada
 }
