@@ -215,7 +215,7 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, acme, globex, tok, ada := renameWorld(t, s)
+		svc, acme, globex, tok, ada := renameWorld(t, s, true)
 		if _, err := svc.Invite(ctx, globex.ID, operator, directory.NewInvitation{Email: "ada@acme.example"}); err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, acme, globex, tok, ada := renameWorld(t, s)
+		svc, acme, globex, tok, ada := renameWorld(t, s, true)
 		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func TestRenameFreesTheOldUserName(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, acme, globex, tok, ada := renameWorld(t, s)
+		svc, acme, globex, tok, ada := renameWorld(t, s, true)
 		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
 			t.Fatal(err)
 		}
@@ -391,19 +391,7 @@ func TestSCIMReaddressesAPersonOfOtherAccountsOnlyUnderItsSSO(t *testing.T) {
 			t.Parallel()
 			storetest.Each(t, func(t *testing.T, s *store.Store) {
 				ctx := context.Background()
-				svc, _ := newClockService(t, s)
-				acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex")
-				if tc.sso {
-					connection(t, svc, acme.ID, "okta", directory.JITOff)
-				}
-				_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "provisioning tool")
-				if err != nil {
-					t.Fatal(err)
-				}
-				ada, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput("ada", "ada@acme.example", "ext-ada", "Ada", "L", true))
-				if err != nil {
-					t.Fatal(err)
-				}
+				svc, acme, globex, tok, ada := renameWorld(t, s, tc.sso)
 				if tc.elsewhere {
 					if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L"}); err != nil {
 						t.Fatal(err)
@@ -470,15 +458,17 @@ func TestResetLinkEndsWithARename(t *testing.T) {
 	})
 }
 
-// renameWorld is acme (acme.example verified, its SSO serving it, a SCIM
-// token) and globex (globex.example), and ada@acme.example provisioned by
-// acme's SCIM.
-func renameWorld(t *testing.T, s *store.Store) (*directory.Service, directory.Account, directory.Account, directory.SCIMToken, directory.SCIMUser) {
+// renameWorld is acme (acme.example verified, its SSO serving it when
+// sso, a SCIM token) and globex (globex.example), and ada@acme.example
+// provisioned by acme's SCIM.
+func renameWorld(t *testing.T, s *store.Store, sso bool) (*directory.Service, directory.Account, directory.Account, directory.SCIMToken, directory.SCIMUser) {
 	t.Helper()
 	ctx := context.Background()
 	svc, _ := newClockService(t, s)
 	acme, globex := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "globex", "globex.example")
-	connection(t, svc, acme.ID, "okta", directory.JITOff)
+	if sso {
+		connection(t, svc, acme.ID, "okta", directory.JITOff)
+	}
 	_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
 	if err != nil {
 		t.Fatal(err)
