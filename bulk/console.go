@@ -62,7 +62,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /admin/{account}/imports", get(h.handleImports))
 	mux.Handle("GET /admin/{account}/imports/template.csv", get(h.handleTemplateCSV))
 	mux.Handle("GET /admin/{account}/imports/template.xlsx", get(h.handleTemplateXLSX))
-	mux.Handle("POST /admin/{account}/imports/upload", post(h.handleUpload))
+	mux.Handle("POST /admin/{account}/imports/upload", h.bounded(post(h.handleUpload)))
 	mux.Handle("GET /admin/{account}/imports/prepare", get(h.handlePrepare))
 	mux.Handle("POST /admin/{account}/imports/start", post(h.handleStart))
 	mux.Handle("GET /admin/{account}/imports/{id}", get(h.handleJob))
@@ -162,15 +162,41 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v view, err err
 	return h.importsPage(w, r, v, http.StatusBadRequest)
 }
 
+// bounded answers an upload over the limit with the import page saying
+// so (413), before the CSRF check reads the form: a form cut short at the
+// limit has lost its token, and the check would tell the admin the form
+// had expired. A body declared too long is answered unread; one that turns
+// out too long (sent in chunks) is read up to the limit only, as the CSRF
+// check would read it. The page changes nothing and shows only what the
+// import page shows, so it needs no token; within the limit the CSRF
+// check runs as on every form.
+func (h *Handler) bounded(next http.Handler) http.Handler {
+	tooLarge := h.pages.Handler(h.admin(h.handleTooLarge))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The form's other fields are small; the file is bounded by the limit.
+		limit := h.limits.MaxBytes + 1<<20
+		if r.ContentLength > limit {
+			tooLarge.ServeHTTP(w, r)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		var tooBig *http.MaxBytesError
+		if err := r.ParseMultipartForm(web.MultipartMemory); errors.As(err, &tooBig) {
+			tooLarge.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) handleTooLarge(w http.ResponseWriter, r *http.Request, v view) error {
+	v.Problems = []string{fmt.Sprintf("The file is larger than the limit of %s: split it into smaller files, each with the heading row, and upload them one after the other.", sizeText(h.limits.MaxBytes))}
+	return h.importsPage(w, r, v, http.StatusRequestEntityTooLarge)
+}
+
 func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, v view) error {
-	// The form's other fields are small; the file is bounded by the limit.
-	r.Body = http.MaxBytesReader(w, r.Body, h.limits.MaxBytes+1<<20)
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return h.refuse(w, r, v, fileErrorf("the file is larger than the limit of %s", sizeText(h.limits.MaxBytes)))
-		}
 		return h.refuse(w, r, v, fileErrorf("choose a file to upload"))
 	}
 	defer f.Close()

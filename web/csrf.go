@@ -57,11 +57,13 @@ func (rd *Renderer) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 	return rd.csrf.token(value)
 }
 
+// MultipartMemory is how much of a multipart form Protect keeps in memory;
+// the rest goes to temporary files. A handler that reads an upload's form
+// before Protect (to answer one over its limit) reads it with the same.
+const MultipartMemory = 1 << 20
+
 // Protect refuses state-changing requests that do not carry the token of
 // the browser's CSRF cookie or that come from another site.
-// multipartMemory is how much of a multipart form Protect keeps in memory.
-const multipartMemory = 1 << 20
-
 func (rd *Renderer) Protect(next http.Handler) http.Handler {
 	refuse := func(w http.ResponseWriter, r *http.Request) {
 		rd.log.InfoContext(r.Context(), "CSRF check failed", "path", SafePath(r))
@@ -89,7 +91,7 @@ func (rd *Renderer) Protect(next http.Handler) http.Handler {
 			// temporary file, so a stranger's large posts cannot fill
 			// memory; the body limit bounds the file.
 			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-				_ = r.ParseMultipartForm(multipartMemory)
+				_ = r.ParseMultipartForm(MultipartMemory)
 			}
 			sent = r.PostFormValue(csrfField)
 		}

@@ -113,16 +113,19 @@ func recoverPanics(pages *web.Renderer, log *slog.Logger) func(http.Handler) htt
 func limitBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(maxBodyBytes)
-		// A spreadsheet upload of the console's import page is bounded by
-		// package bulk's own limit, which it reports on the page.
-		// So is the JSON API's upload (POST /api/v1/accounts/{account}/imports),
-		// which says so as a problem (413 too_large) when it reads past it.
-		apiUpload := r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/accounts/") && strings.HasSuffix(r.URL.Path, "/imports")
-		if apiUpload || r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/admin/") && strings.HasSuffix(r.URL.Path, "/imports/upload") {
+		// A spreadsheet upload, of the console's import page or of the JSON
+		// API (POST /api/v1/accounts/{account}/imports), is bounded by
+		// package bulk's own limit, and answered over it by its page (the
+		// import page, saying the limit) or as a problem (413 too_large):
+		// a bare refusal here would tell the admin nothing.
+		upload := r.Method == http.MethodPost &&
+			(strings.HasPrefix(r.URL.Path, "/api/v1/accounts/") && strings.HasSuffix(r.URL.Path, "/imports") ||
+				strings.HasPrefix(r.URL.Path, "/admin/") && strings.HasSuffix(r.URL.Path, "/imports/upload"))
+		if upload {
 			limit = bulk.DefaultMaxBytes + 2<<20
 		}
 		// SCIM answers an oversized body itself, in the SCIM error schema.
-		if r.ContentLength > limit && !strings.HasPrefix(r.URL.Path, "/scim/") && !apiUpload {
+		if r.ContentLength > limit && !strings.HasPrefix(r.URL.Path, "/scim/") && !upload {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
