@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
 )
 
 // The API's bulk upload: a spreadsheet posted as multipart/form-data
@@ -31,8 +32,10 @@ type SpreadsheetReader interface {
 	// ReadRows reads a CSV or XLSX file whole (sheet names the XLSX sheet,
 	// the first when empty) and maps its header; a file it cannot read is
 	// an Invalid error that names the problem. unknown are the headings
-	// it did not map.
-	ReadRows(ctx context.Context, data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error)
+	// it did not map. It reads only as many files at once as the replica
+	// allows (with the console's), and is an Unavailable error when it
+	// waited for its turn in vain.
+	ReadRows(ctx context.Context, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error)
 	// WriteReport writes the report's pages as CSV with cells
 	// neutralised against spreadsheet formulas; a page's error ends it.
 	WriteReport(w io.Writer, pages iter.Seq2[[]directory.ImportRow, error]) error
@@ -115,8 +118,10 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		return problem{status: http.StatusUnsupportedMediaType, title: http.StatusText(http.StatusUnsupportedMediaType), code: "unsupported_media_type",
 			detail: "Send the upload as multipart/form-data, the spreadsheet in the field \"file\"."}
 	}
-	// Parts beyond 8 MiB go to temporary files, removed when the request ends.
-	if err := r.ParseMultipartForm(8 << 20); err != nil {
+	// The form is read as the console's is: a MiB in memory, the rest in
+	// temporary files (removed when the request ends), so that uploads
+	// still arriving hold little memory however many there are.
+	if err := r.ParseMultipartForm(web.MultipartMemory); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return problem{status: http.StatusRequestEntityTooLarge, title: http.StatusText(http.StatusRequestEntityTooLarge), code: "too_large",
@@ -129,10 +134,6 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		return directory.InvalidError("send the spreadsheet in the form field \"file\"")
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, a.sheets.MaxBytes()+1))
-	if err != nil {
-		return bodyError(err)
-	}
 	dryRun := false
 	if v := r.PostFormValue("dry_run"); v != "" {
 		if dryRun, err = strconv.ParseBool(v); err != nil {
@@ -156,8 +157,9 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 		return directory.InvalidError("mode is required: password, invite or none")
 	}
 	// The whole file is read before anything is written: a file that
-	// cannot be read whole writes nothing.
-	rows, unknown, err := a.sheets.ReadRows(r.Context(), data, r.PostFormValue("sheet"))
+	// cannot be read whole writes nothing. It is read from the form's
+	// part as it is: one copy, the reader's.
+	rows, unknown, err := a.sheets.ReadRows(r.Context(), f, r.PostFormValue("sheet"))
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"mime/multipart"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/directory"
@@ -390,4 +394,100 @@ func TestAPIImportXLSXSheet(t *testing.T) {
 			t.Errorf("missing sheet: %v", p["detail"])
 		}
 	})
+}
+
+// TestAPIUploadWaitsForItsTurn: the uploads read at once are bounded with
+// the console's (one bulk.Slots): with every slot taken, an upload waits
+// its while and is answered 503 with Retry-After as a problem, and writes
+// nothing; once a slot is free it is read.
+func TestAPIUploadWaitsForItsTurn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		slots := bulk.NewSlots(1, 50*time.Millisecond)
+		site := newAPISiteWith(t, s, bulk.Spreadsheets{Slots: slots})
+		release, err := slots.Take(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := site.upload(t, "alpha", site.keyA, map[string]string{"mode": "none"}, "people.csv", peopleCSV)
+		if p := wantProblem(t, "every slot taken", r, 503, "unavailable"); p != nil && !strings.Contains(fmt.Sprint(p["detail"]), "try again") {
+			t.Errorf("detail %q; want it to say to try again", p["detail"])
+		}
+		if got := r.header.Get("Retry-After"); got != strconv.Itoa(directory.RetryAfter) {
+			t.Errorf("Retry-After %q; want %d", got, directory.RetryAfter)
+		}
+		if members, jobs := importState(t, site); members != 0 || jobs != 0 {
+			t.Errorf("a refused upload wrote %d members and %d jobs", members, jobs)
+		}
+		release()
+		if r := site.upload(t, "alpha", site.keyA, map[string]string{"mode": "none", "dry_run": "true"}, "people.csv", peopleCSV); r.status != 200 {
+			t.Errorf("with a slot free: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// peakHeap runs fn and returns the most heap it saw in use above what was
+// in use before (sampled every millisecond) and what fn allocated in all.
+func peakHeap(fn func()) (peak, total uint64) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var m runtime.MemStats
+		var top uint64
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			top = max(top, m.HeapAlloc)
+			select {
+			case <-stop:
+				done <- top
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	top := <-done
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return top - min(top, before.HeapAlloc), after.TotalAlloc - before.TotalAlloc
+}
+
+// TestAPIUploadMemory: reading a 50 MiB CSV of about 770,000 people
+// through the API costs what its rows cost, not several copies of the
+// file besides. The upload names a role the account lacks, so that the
+// measure ends when the rows are read (the directory refuses the role
+// before it copies them).
+func TestAPIUploadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads a 50 MiB file")
+	}
+	site := newAPISiteWith(t, storetest.SQLite(t), bulk.Spreadsheets{})
+	var file bytes.Buffer
+	file.WriteString("Email,First name,Last name,Department\n")
+	for i := 0; file.Len() < bulk.DefaultMaxBytes-100; i++ {
+		fmt.Fprintf(&file, "firstname.lastname%07d@alpha.test,Firstname,Lastname,Department\n", i)
+	}
+	body, ct := multipartBody(t, map[string]string{"mode": "none", "role": "no-such-role"}, "people.csv", file.Bytes())
+	file = bytes.Buffer{}
+	upload := func() {
+		if p := wantProblem(t, "upload", site.do(t, "POST", "/api/v1/accounts/alpha/imports", site.keyA, body, "Content-Type", ct), 400, "invalid"); p != nil && !strings.Contains(fmt.Sprint(p["detail"]), "role") {
+			t.Fatalf("refused for another reason than the role: %v", p)
+		}
+	}
+	peak, total := peakHeap(upload)
+	// With the collector at 10% the heap follows what is live.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	live, _ := peakHeap(upload)
+	t.Logf("a %d MiB CSV upload: peak heap %d MiB above the start (%d MiB with GOGC=10), %d MiB allocated", len(body)>>20, peak>>20, live>>20, total>>20)
+	// Reading it allocates 8.2 times the file, most of it the cells and
+	// the rows. Each copy of the file it no longer makes added about one:
+	// the CSV text (9.2), the reader's buffer grown by doubling (9.8), the
+	// API's own whole read first (10.5); all three made 13.3.
+	if total > 9*uint64(len(body)) {
+		t.Errorf("reading the upload allocated %d MiB, %.1f times the file; want at most 9", total>>20, float64(total)/float64(len(body)))
+	}
 }

@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,16 +15,25 @@ import (
 // it in admin.APIConfig.Imports.
 type Spreadsheets struct {
 	Limits Limits
+	// Slots bounds the uploads read at once, with the console's pages.
+	Slots *Slots
 }
 
 // MaxBytes is the largest file ReadRows reads.
 func (s Spreadsheets) MaxBytes() int64 { return s.Limits.withDefaults().MaxBytes }
 
-// ReadRows reads the file whole and maps its header by name. A file that
-// cannot be read, or has no email column, is an Invalid error with the
-// FileError's message; unknown are the columns no field took.
-func (s Spreadsheets) ReadRows(ctx context.Context, data []byte, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
-	t, err := ReadTable(ctx, bytes.NewReader(data), sheet, s.Limits)
+// ReadRows reads the file whole, in one of the slots, and maps its header
+// by name. A file that cannot be read, or has no email column, is an
+// Invalid error with the FileError's message; unknown are the columns no
+// field took. With every slot taken for ReadWait it is an Unavailable
+// error.
+func (s Spreadsheets) ReadRows(ctx context.Context, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
+	release, err := s.Slots.Take(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	t, err := ReadTable(ctx, file, sheet, s.Limits)
 	if err != nil {
 		return nil, nil, asInvalid(err)
 	}

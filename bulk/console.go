@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -24,7 +23,9 @@ type ConsoleConfig struct {
 	Pages     *web.Renderer
 	Secure    bool // behind HTTPS: the session cookie has the __Host- name
 	Limits    Limits
-	Logger    *slog.Logger
+	// Slots bounds the uploads read at once, with the API's.
+	Slots  *Slots
+	Logger *slog.Logger
 }
 
 // Handler serves the console's import pages. It authorises as the console
@@ -35,13 +36,14 @@ type Handler struct {
 	pages  *web.Renderer
 	cookie web.SessionCookie
 	limits Limits
+	slots  *Slots
 	log    *slog.Logger
 	tmpl   map[string]*template.Template
 }
 
 // NewHandler parses the pages.
 func NewHandler(cfg ConsoleConfig) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, limits: cfg.Limits.withDefaults(), log: cfg.Logger, tmpl: map[string]*template.Template{}}
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, limits: cfg.Limits.withDefaults(), slots: cfg.Slots, log: cfg.Logger, tmpl: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -156,6 +158,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v view, err err
 		if len(v.Problems) == 0 {
 			v.Problems = []string{directory.Message(err)}
 		}
+	case directory.KindOf(err) == directory.Unavailable:
+		// Every slot was taken (Slots.Take): the form, ready to send again.
+		h.log.WarnContext(r.Context(), "upload refused: no turn to be read", "path", web.SafePath(r), "err", err)
+		web.SetRetryAfter(w)
+		v.Problems = []string{directory.Message(err)}
+		return h.importsPage(w, r, v, http.StatusServiceUnavailable)
 	default:
 		return err
 	}
@@ -200,17 +208,22 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, v view) e
 		return h.refuse(w, r, v, fileErrorf("choose a file to upload"))
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(f); err != nil {
-		return h.refuse(w, r, v, fileErrorf("the file is larger than the limit of %s", sizeText(h.limits.MaxBytes)))
+	release, err := h.slots.Take(r.Context())
+	if err != nil {
+		return h.refuse(w, r, v, err)
+	}
+	defer release()
+	data, err := readFile(f, h.limits.MaxBytes)
+	if err != nil {
+		return h.refuse(w, r, v, err)
 	}
 	sheet := r.FormValue("sheet")
 	// Read it whole now: a file that cannot be read is refused at once,
 	// and nothing is kept of it.
-	if _, err := ReadTable(r.Context(), bytes.NewReader(buf.Bytes()), sheet, h.limits); err != nil {
+	if _, err := parseTable(r.Context(), data, sheet, h.limits); err != nil {
 		return h.refuse(w, r, v, err)
 	}
-	up, err := h.dir.SaveImportUpload(r.Context(), v.Admin, filepath.Base(hdr.Filename), buf.Bytes())
+	up, err := h.dir.SaveImportUpload(r.Context(), v.Admin, filepath.Base(hdr.Filename), data)
 	if err != nil {
 		return err
 	}
@@ -228,13 +241,20 @@ type prepared struct {
 	spec    directory.ImportSpec
 }
 
+// prepare reads the upload, in one of the slots. Only its rows (and the
+// table's header) go on to the preview or the job: the file's bytes and
+// cells are let go first.
 func (h *Handler) prepare(r *http.Request, v view, form url.Values) (prepared, error) {
 	var p prepared
-	var err error
+	release, err := h.slots.Take(r.Context())
+	if err != nil {
+		return p, err
+	}
+	defer release()
 	if p.upload, err = h.dir.ImportUploadOf(r.Context(), v.Admin, form.Get("upload")); err != nil {
 		return p, err
 	}
-	if p.table, err = ReadTable(r.Context(), bytes.NewReader(p.upload.Data), form.Get("sheet"), h.limits); err != nil {
+	if p.table, err = parseTable(r.Context(), p.upload.Data, form.Get("sheet"), h.limits); err != nil {
 		return p, err
 	}
 	p.mapping, p.unknown = MapHeader(p.table.Header)
@@ -256,6 +276,7 @@ func (h *Handler) prepare(r *http.Request, v view, form url.Values) (prepared, e
 	if p.rows, err = p.table.Rows(p.mapping); err != nil {
 		return p, err
 	}
+	p.upload.Data, p.table.Records, p.table.Lines = nil, nil, nil
 	p.spec = directory.ImportSpec{Mode: directory.ImportMode(form.Get("mode")), Role: directory.Role(form.Get("role")), FileName: p.upload.FileName, Password: form.Get("password")}
 	if p.spec.Mode == "" {
 		p.spec.Mode = directory.ImportPassword

@@ -3,11 +3,16 @@ package bulk_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/bulk"
 	"github.com/admit-dev/admit/directory"
@@ -87,6 +92,108 @@ func TestImportPagesAuthorise(t *testing.T) {
 		// beta's owner, in beta, asking for acme's job by its id.
 		if got := status(stranger, "/admin/beta/imports/"+im.ID+"/report.csv"); got != http.StatusNotFound {
 			t.Errorf("beta's owner: acme's report under beta = %d; want 404", got)
+		}
+	})
+}
+
+// TestConsoleUploadWaitsForItsTurn: the console reads uploads in the
+// slots it shares with the API. With every slot taken, an upload, and the
+// preview that reads the file again, wait their while and show the import
+// page saying to try again (503, Retry-After); with a slot free they go
+// on.
+func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots := bulk.NewSlots(1, 50*time.Millisecond)
+		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Slots: slots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		h.Register(mux)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L", Role: directory.RoleAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		u, _ := url.Parse(srv.URL)
+		jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie{}.Name(), Value: token, Path: "/"}})
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		get := func(path string) (*http.Response, string) {
+			t.Helper()
+			resp, err := c.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, string(b)
+		}
+		_, page := get("/admin/acme/imports")
+		csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
+		if csrf == nil {
+			t.Fatalf("no upload form:\n%s", page)
+		}
+		upload := func() (*http.Response, string) {
+			t.Helper()
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			_ = mw.WriteField("csrf_token", csrf[1])
+			fw, _ := mw.CreateFormFile("file", "people.csv")
+			_, _ = io.WriteString(fw, "Email,First name,Last name\nnew@acme.example,N,W\n")
+			_ = mw.Close()
+			resp, err := c.Post(srv.URL+"/admin/acme/imports/upload", mw.FormDataContentType(), &body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, string(b)
+		}
+		busy := func(what string, resp *http.Response, page string) {
+			t.Helper()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s with every slot taken: %d, Retry-After %q; want 503 and one", what, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			for _, want := range []string{"reading other uploaded files", "try again", `id="file"`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("%s with every slot taken: the page lacks %q:\n%s", what, want, page)
+				}
+			}
+		}
+
+		release, err := slots.Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, page := upload()
+		busy("the upload", resp, page)
+		release()
+		resp, page = upload()
+		prepare := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(prepare, "/imports/prepare?") {
+			t.Fatalf("the upload with a slot free: %d %s\n%s", resp.StatusCode, prepare, page)
+		}
+		if release, err = slots.Take(ctx); err != nil {
+			t.Fatal(err)
+		}
+		resp, page = get(prepare)
+		busy("the preview", resp, page)
+		release()
+		if resp, page = get(prepare); resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="preview"`) {
+			t.Errorf("the preview with a slot free: %d\n%s", resp.StatusCode, page)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -81,17 +82,53 @@ var (
 // It stops, with ctx's error, when ctx ends: a large file takes seconds.
 func ReadTable(ctx context.Context, r io.Reader, sheet string, lim Limits) (*Table, error) {
 	lim = lim.withDefaults()
-	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	data, err := readFile(r, lim.MaxBytes)
 	if err != nil {
+		return nil, err
+	}
+	return parseTable(ctx, data, sheet, lim)
+}
+
+// readFile reads r whole, up to limit bytes. It holds the file once: a
+// reader that knows its size (an upload's part, in memory or in its
+// temporary file) is read into a buffer of that size, where io.ReadAll
+// would grow one by doubling, holding up to twice the file at a time.
+func readFile(r io.Reader, limit int64) ([]byte, error) {
+	var size int64
+	switch f := r.(type) {
+	case interface{ Size() int64 }:
+		size = f.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	var buf bytes.Buffer
+	// ReadFrom keeps MinRead bytes free before each read: with them,
+	// the read that finds the end needs no more room.
+	buf.Grow(int(min(max(size, 0), limit+1)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("read the file: %w", err)
 	}
+	if int64(buf.Len()) > limit {
+		return nil, fileErrorf("the file is larger than the limit of %s", sizeText(limit))
+	}
+	return buf.Bytes(), nil
+}
+
+// parseTable is ReadTable of a file already read.
+func parseTable(ctx context.Context, data []byte, sheet string, lim Limits) (*Table, error) {
+	lim = lim.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fileErrorf("the file is larger than the limit of %s", sizeText(lim.MaxBytes))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fileErrorf("the file is empty")
 	}
-	var t *Table
+	var (
+		t   *Table
+		err error
+	)
 	switch {
 	case bytes.HasPrefix(data, zipMagic):
 		t, err = readXLSX(ctx, data, sheet, lim)
@@ -126,8 +163,9 @@ func sizeText(n int64) string {
 
 // decodeText turns the bytes of a CSV file into UTF-8: a UTF-8 or UTF-16
 // byte order mark says what it is; without one it must be UTF-8 (what
-// "CSV UTF-8" in Excel and every other tool writes).
-func decodeText(data []byte) (string, error) {
+// "CSV UTF-8" in Excel and every other tool writes). UTF-8 is given back
+// as it came, not copied.
+func decodeText(data []byte) ([]byte, error) {
 	var enc encoding.Encoding
 	switch {
 	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
@@ -140,25 +178,27 @@ func decodeText(data []byte) (string, error) {
 	if enc != nil {
 		out, _, err := transform.Bytes(enc.NewDecoder(), data)
 		if err != nil {
-			return "", fileErrorf("the file says it is UTF-16 but is not valid UTF-16")
+			return nil, fileErrorf("the file says it is UTF-16 but is not valid UTF-16")
 		}
 		data = out
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return "", fileErrorf("this is not a spreadsheet: upload a CSV or XLSX file")
+		return nil, fileErrorf("this is not a spreadsheet: upload a CSV or XLSX file")
 	}
 	if !utf8.Valid(data) {
-		return "", fileErrorf("the file is not in UTF-8 (it may be in a legacy encoding such as Windows-1252): save it as \"CSV UTF-8\" and upload it again")
+		return nil, fileErrorf("the file is not in UTF-8 (it may be in a legacy encoding such as Windows-1252): save it as \"CSV UTF-8\" and upload it again")
 	}
-	return string(data), nil
+	return data, nil
 }
 
 // detectDelimiter picks comma, semicolon (Excel in many European locales)
-// or tab by counting them outside quotes on the first line.
-func detectDelimiter(text string) rune {
+// or tab by counting them outside quotes on the first line. Each is one
+// byte in UTF-8, which no byte of another character equals.
+func detectDelimiter(text []byte) rune {
 	counts := map[rune]int{}
 	quoted := false
-	for _, r := range text {
+	for _, c := range text {
+		r := rune(c)
 		if r == '"' {
 			quoted = !quoted
 			continue
@@ -191,7 +231,7 @@ func readCSV(ctx context.Context, data []byte, lim Limits) (*Table, error) {
 	if err := checkWidth(text, comma); err != nil {
 		return nil, err
 	}
-	cr := csv.NewReader(strings.NewReader(text))
+	cr := csv.NewReader(bytes.NewReader(text))
 	cr.Comma = comma
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
@@ -234,7 +274,7 @@ func readCSV(ctx context.Context, data []byte, lim Limits) (*Table, error) {
 // hundreds of MB).
 const maxRowCells = 16384
 
-func checkWidth(text string, comma rune) error {
+func checkWidth(text []byte, comma rune) error {
 	sep := byte(comma) // detectDelimiter's choices are all ASCII
 	line, recordLine := 1, 1
 	fields, width, cells := 1, 0, 0
@@ -292,8 +332,8 @@ func checkWidth(text string, comma rune) error {
 // field, as encoding/csv has it: before a delimiter, a line's end (\n or
 // \r\n) or the file's; before anything else (a lone \r too) it is a
 // character of the field.
-func closesQuote(rest string, sep byte) bool {
-	return rest == "" || rest == "\r" || rest[0] == sep || rest[0] == '\n' || strings.HasPrefix(rest, "\r\n")
+func closesQuote(rest []byte, sep byte) bool {
+	return len(rest) == 0 || string(rest) == "\r" || rest[0] == sep || rest[0] == '\n' || bytes.HasPrefix(rest, []byte("\r\n"))
 }
 
 // add keeps one record: the first non-empty one is the header. Empty

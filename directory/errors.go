@@ -26,10 +26,12 @@ const (
 	// that is no longer the current one (an If-Match that no longer
 	// matches): read it again and decide again.
 	PreconditionFailed
-	// Unavailable is a failure to reach the database: it is down,
+	// Unavailable is a failure to reach the database (it is down,
 	// restarting, or the connection broke before the change was
-	// committed. Nothing was written; the same request may succeed in a
-	// moment, so callers answer 503 with Retry-After (RetryAfter).
+	// committed), or a replica too busy for the request just now (an
+	// upload that found no turn to be read, bulk.Slots). Nothing was
+	// written; the same request may succeed in a moment, so callers
+	// answer 503 with Retry-After (RetryAfter).
 	Unavailable
 )
 

@@ -314,8 +314,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		return nil, err
 	}
 	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetcher, Secrets: sealer, BaseURL: cfg.BaseURL})
-	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{}, Secrets: events.Secrets{Sealer: sealer}, Sender: webhooks, Logger: log})
-	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Logger: log})
+	// The console's and the API's uploads take turns at reading, together.
+	reading := bulk.NewSlots(bulk.MaxReading, bulk.ReadWait)
+	api := admin.NewAPI(admin.APIConfig{Directory: svc, Imports: bulk.Spreadsheets{Slots: reading}, Secrets: events.Secrets{Sealer: sealer}, Sender: webhooks, Logger: log})
+	imports, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Secure: cfg.Secure(), Slots: reading, Logger: log})
 	if err != nil {
 		return nil, err
 	}
