@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -139,5 +140,68 @@ func TestImportInBrowser(t *testing.T) {
 	}
 	if out := cli("", "audit", "list", "--account", "acme", "--action", "import.finished", "--json").stdout; !strings.Contains(out, "olive@acme.example") {
 		t.Errorf("import.finished not audited with the owner as actor:\n%s", out)
+	}
+}
+
+// TestImportOverTheLimitInBrowser: a browser that uploads a file over the
+// 50 MiB limit shows the import page saying the limit and to split the
+// file: the server answers before reading the body the browser is still
+// sending, and the browser must show that answer, not a broken connection.
+func TestImportOverTheLimitInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := newBrowser(t)
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey}
+	s := startServer(t, t.TempDir(), settings...)
+	for _, args := range [][]string{
+		{"account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "acme.example"},
+		{"user", "add", "--account", "acme", "--email", "olive@acme.example", "--first", "Olive", "--last", "Owner", "--role", "owner", "--password-stdin"},
+	} {
+		if r := admitWith(t, append(cleanEnv(), settings...), "first password given 42\n", args...); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "everyone.csv")
+	line := []byte("someone@acme.example,Some,One\n")
+	big := make([]byte, 0, 60<<20+len(line))
+	for len(big) < 60<<20 {
+		big = append(big, line...)
+	}
+	if err := os.WriteFile(file, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/admin/acme/imports"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, "olive@acme.example"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#password`, "first password given 42"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current`),
+		chromedp.SendKeys(`#current`, "first password given 42"),
+		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
+		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current-account`),
+		chromedp.Navigate(s.url+"/admin/acme/imports"),
+		chromedp.WaitVisible(`#file`),
+		chromedp.SetUploadFiles(`#file`, []string{file}))
+	if err != nil {
+		t.Fatalf("sign in: %v\n%s", err, s.logs)
+	}
+	// A minute for the answer, so that the browser is still there to
+	// show what it got instead.
+	answer, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(answer, chromedp.Click(`#upload`), chromedp.WaitVisible(`.problems`)); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+		t.Fatalf("upload over the limit: %v\n%.2000s\n%s", err, body, s.logs)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Text(`.problems`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "larger than the limit of 50 MiB") || !strings.Contains(got, "split it") {
+		t.Errorf("the page says %q; want the limit and to split the file", got)
 	}
 }
