@@ -33,9 +33,9 @@ type SpreadsheetReader interface {
 	// the first when empty) and maps its header; a file it cannot read is
 	// an Invalid error that names the problem. unknown are the headings
 	// it did not map. It reads only as many files at once as the replica
-	// allows (with the console's), and is an Unavailable error when it
-	// waited for its turn in vain.
-	ReadRows(ctx context.Context, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error)
+	// allows (with the console's), one at a time for an account, and is an
+	// Unavailable error when it waited for its turn in vain.
+	ReadRows(ctx context.Context, accountID string, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error)
 	// WriteReport writes the report's pages as CSV with cells
 	// neutralised against spreadsheet formulas; a page's error ends it.
 	WriteReport(w io.Writer, pages iter.Seq2[[]directory.ImportRow, error]) error
@@ -159,7 +159,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, key directory
 	// The whole file is read before anything is written: a file that
 	// cannot be read whole writes nothing. It is read from the form's
 	// part as it is: one copy, the reader's.
-	rows, unknown, err := a.sheets.ReadRows(r.Context(), f, r.PostFormValue("sheet"))
+	rows, unknown, err := a.sheets.ReadRows(r.Context(), adm.Account.ID, f, r.PostFormValue("sheet"))
 	if err != nil {
 		return err
 	}

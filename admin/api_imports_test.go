@@ -404,7 +404,7 @@ func TestAPIUploadWaitsForItsTurn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		slots := bulk.NewSlots(1, 50*time.Millisecond)
 		site := newAPISiteWith(t, s, bulk.Spreadsheets{Slots: slots})
-		release, err := slots.Take(context.Background())
+		release, err := slots.Take(context.Background(), "another account")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,13 +22,14 @@ type Spreadsheets struct {
 // MaxBytes is the largest file ReadRows reads.
 func (s Spreadsheets) MaxBytes() int64 { return s.Limits.withDefaults().MaxBytes }
 
-// ReadRows reads the file whole, in one of the slots, and maps its header
+// ReadRows reads the file whole, in one of the slots (the account's one
+// turn), and maps its header
 // by name. A file that cannot be read, or has no email column, is an
 // Invalid error with the FileError's message; unknown are the columns no
 // field took. With every slot taken for ReadWait it is an Unavailable
 // error.
-func (s Spreadsheets) ReadRows(ctx context.Context, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
-	release, err := s.Slots.Take(ctx)
+func (s Spreadsheets) ReadRows(ctx context.Context, accountID string, file io.Reader, sheet string) (rows []directory.ImportRow, unknown []string, err error) {
+	release, err := s.Slots.Take(ctx, accountID)
 	if err != nil {
 		return nil, nil, err
 	}

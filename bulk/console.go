@@ -208,7 +208,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request, v view) e
 		return h.refuse(w, r, v, fileErrorf("choose a file to upload"))
 	}
 	defer f.Close()
-	release, err := h.slots.Take(r.Context())
+	release, err := h.slots.Take(r.Context(), v.Admin.Account.ID)
 	if err != nil {
 		return h.refuse(w, r, v, err)
 	}
@@ -246,7 +246,7 @@ type prepared struct {
 // cells are let go first.
 func (h *Handler) prepare(r *http.Request, v view, form url.Values) (prepared, error) {
 	var p prepared
-	release, err := h.slots.Take(r.Context())
+	release, err := h.slots.Take(r.Context(), v.Admin.Account.ID)
 	if err != nil {
 		return p, err
 	}

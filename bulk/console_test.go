@@ -174,7 +174,7 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 			}
 		}
 
-		release, err := slots.Take(ctx)
+		release, err := slots.Take(ctx, "another account")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(prepare, "/imports/prepare?") {
 			t.Fatalf("the upload with a slot free: %d %s\n%s", resp.StatusCode, prepare, page)
 		}
-		if release, err = slots.Take(ctx); err != nil {
+		if release, err = slots.Take(ctx, "another account"); err != nil {
 			t.Fatal(err)
 		}
 		resp, page = get(prepare)

@@ -10,34 +10,42 @@ import (
 	"github.com/admit-dev/admit/directory"
 )
 
-// TestSlots: n uploads read at once; the next waits its while and is
-// refused as Unavailable, or stops with its request; a slot released is
-// taken again. A nil *Slots bounds nothing.
+// TestSlots: n uploads are read at once, one an account; the next waits
+// its while and is refused as Unavailable, or stops with its request; a
+// slot released is taken again. An account's second upload waits for its
+// first although a slot is free, which another account takes: the admins
+// of one account cannot hold every slot. A nil *Slots bounds nothing.
 func TestSlots(t *testing.T) {
 	ctx := context.Background()
-	s := bulk.NewSlots(2, 20*time.Millisecond)
-	first, err := s.Take(ctx)
+	const wait = 20 * time.Millisecond
+	s := bulk.NewSlots(2, wait)
+	refused := func(what, account string) {
+		t.Helper()
+		start := time.Now()
+		if _, err := s.Take(ctx, account); directory.KindOf(err) != directory.Unavailable || time.Since(start) < wait {
+			t.Errorf("%s: %v after %v; want Unavailable after the wait", what, err, time.Since(start))
+		}
+	}
+	acme, err := s.Take(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Take(ctx); err != nil {
-		t.Fatal(err)
+	refused("acme's second upload, a slot free", "acme")
+	if _, err := s.Take(ctx, "beta"); err != nil {
+		t.Fatalf("beta, a slot free: %v", err)
 	}
-	start := time.Now()
-	if _, err := s.Take(ctx); directory.KindOf(err) != directory.Unavailable || time.Since(start) < 20*time.Millisecond {
-		t.Errorf("a third upload: %v after %v; want Unavailable after the wait", err, time.Since(start))
-	}
+	refused("a third account, every slot taken", "gamma")
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.Take(gone); !errors.Is(err, context.Canceled) {
+	if _, err := s.Take(gone, "gamma"); !errors.Is(err, context.Canceled) {
 		t.Errorf("an upload whose request ended: %v; want context.Canceled", err)
 	}
-	first()
-	if _, err := s.Take(ctx); err != nil {
-		t.Errorf("after a release: %v", err)
+	acme()
+	if _, err := s.Take(ctx, "acme"); err != nil {
+		t.Errorf("acme after its release: %v", err)
 	}
 	var none *bulk.Slots
-	if release, err := none.Take(ctx); err != nil {
+	if release, err := none.Take(ctx, "acme"); err != nil {
 		t.Errorf("nil Slots: %v", err)
 	} else {
 		release()
