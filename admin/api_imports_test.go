@@ -487,7 +487,12 @@ func TestAPIUploadMemory(t *testing.T) {
 	// the rows. Each copy of the file it no longer makes added about one:
 	// the CSV text (9.2), the reader's buffer grown by doubling (9.8), the
 	// API's own whole read first (10.5); all three made 13.3.
-	if total > 9*uint64(len(body)) {
-		t.Errorf("reading the upload allocated %d MiB, %.1f times the file; want at most 9", total>>20, float64(total)/float64(len(body)))
+	// Under the race detector (make test) it is 9.3 times.
+	most := 9.0
+	if raceDetector {
+		most = 9.9
+	}
+	if float64(total) > most*float64(len(body)) {
+		t.Errorf("reading the upload allocated %d MiB, %.1f times the file; want at most %.1f", total>>20, float64(total)/float64(len(body)), most)
 	}
 }

@@ -200,6 +200,10 @@ type MemberDetail struct {
 	// Connection is the connection of the person's last sign-in, when it
 	// was through single sign-on and the connection still exists.
 	Connection *Connection
+	// Elsewhere says the person belongs to other accounts too: then no
+	// admin changes their address (ChangeMember), only their identity
+	// provider.
+	Elsewhere bool
 }
 
 // AdminMember returns the account's member with that membership id.
@@ -212,6 +216,9 @@ func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (Member
 		return MemberDetail{}, err
 	}
 	d := MemberDetail{Member: m}
+	if d.Elsewhere, err = belongsElsewhere(ctx, s.store, adm.Account.ID, m.User.ID); err != nil {
+		return MemberDetail{}, err
+	}
 	if su, err := s.store.FindSCIMUser(ctx, adm.Account.ID, m.Membership.ID); err == nil {
 		d.ExternalID = su.Profile.ExternalID
 	} else if KindOf(err) != NotFound {
