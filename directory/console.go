@@ -461,7 +461,7 @@ func (s *Service) changePerson(ctx context.Context, tx Store, adm Admin, m Membe
 			return Member{}, err
 		}
 		if elsewhere {
-			return Member{}, ForbiddenError(fmt.Sprintf("%s also belongs to another account, so an admin cannot change their address (whoever reads the new one could reset the password of every account of theirs): change it at your identity provider, which tells admit through SCIM.", u.Email))
+			return Member{}, ForbiddenError(fmt.Sprintf("%s also belongs to another account (or is one of the platform's operators), so an admin cannot change their address (whoever reads the new one could reset the password of every account of theirs): change it at your identity provider, which tells admit through SCIM.", u.Email))
 		}
 	}
 	m.User, err = s.changeFromHome(ctx, tx, a, adm.Actor(), u, first, last, email)

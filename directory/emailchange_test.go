@@ -479,3 +479,60 @@ func renameWorld(t *testing.T, s *store.Store, sso bool) (*directory.Service, di
 	}
 	return svc, acme, globex, tok, ada
 }
+
+// TestAdminsDoNotRenameAnOperator: an operator enters every account's
+// console, so their address is as much the platform's as a membership of
+// another account would make it: the account they sign in through may not
+// give them an address its admin or SCIM token holder reads. An admin (not
+// an owner: owners are protected, operators were not) of the operator's
+// only account renamed them to a mailbox of the admin's, had the reset
+// link mailed there, chose the password and signed in as an operator.
+func TestAdminsDoNotRenameAnOperator(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, acme, _, tok, ada := renameWorld(t, s, false)
+		lin, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "lin@acme.example", FirstName: "Lin", LastName: "Po", Password: "lin's own passphrase 1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"ada@acme.example", "lin@acme.example"} {
+			if _, err := svc.AddOperator(ctx, operator, email); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := svc.KeyAdmin(ctx, key, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eve := "eve+lin@acme.example"
+		_, err = svc.ChangePerson(ctx, adm, lin.Member.Membership.ID, directory.PersonChange{Email: &eve})
+		if err == nil {
+			if err := svc.RequestPasswordReset(ctx, eve); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.CompletePasswordReset(ctx, resetLinkOf(t, svc, eve), "chosen by the admin 7!"); err != nil {
+				t.Fatal(err)
+			}
+			in, _ := svc.SignIn(ctx, eve, "chosen by the admin 7!", directory.Client{})
+			op, _ := svc.IsOperator(ctx, in.User.ID)
+			t.Fatalf("an admin renamed an operator to a mailbox of theirs and reset the password: signed in as them, operator %v; want Forbidden", op)
+		}
+		if directory.KindOf(err) != directory.Forbidden {
+			t.Fatalf("renaming an operator: %v; want Forbidden", err)
+		}
+		// A SCIM token alone (no single sign-on serving the domain) does
+		// not readdress them either.
+		got, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, ada.Membership.ID, scimInput("ada", "eve+ada@acme.example", "ext-ada", "Ada", "L", true), directory.IfVersion{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Email != "ada@acme.example" {
+			t.Errorf("SCIM readdressed an operator to %s; want ada@acme.example", got.Email)
+		}
+	})
+}
