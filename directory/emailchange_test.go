@@ -536,3 +536,44 @@ func TestAdminsDoNotRenameAnOperator(t *testing.T) {
 		}
 	})
 }
+
+// TestSSORenameStaysInTheConnectionsDomains: a connection limited to some
+// of the account's domains signs in nobody outside them (rule 2), and its
+// logins' link to a person must not rename them from outside them either.
+// labs' provider signed Ada in at acme-labs.example; acme's SCIM then moved
+// her to acme.example, which labs may not sign in. labs' next login of the
+// same subject at another labs address renamed her there and signed in as
+// her: the limit of the connection was gone for anyone it ever linked.
+func TestSSORenameStaysInTheConnectionsDomains(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example", "acme-labs.example")
+		labs := connection(t, svc, acme.ID, "labs", directory.JITCreate, "acme-labs.example")
+		first, err := svc.SignInWithSSO(ctx, labs, directory.Identity{Subject: "00u1ada", Lasting: true, Email: "ada@acme-labs.example", FirstName: "Ada", LastName: "L"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ada := first.Member.User.ID
+		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := svc.KeyAdmin(ctx, key, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := "ada@acme.example"
+		if _, err := svc.ChangePerson(ctx, adm, first.Member.Membership.ID, directory.PersonChange{Email: &moved}); err != nil {
+			t.Fatal(err)
+		}
+		in, err := svc.SignInWithSSO(ctx, labs, directory.Identity{Subject: "00u1ada", Lasting: true, Email: "mallory@acme-labs.example", FirstName: "M", LastName: "X"})
+		if err == nil && in.Member.User.ID == ada {
+			t.Errorf("labs signed in as Ada (now %s), whom it may not sign in, by renaming her", in.Member.User.Email)
+		}
+		if m, err := svc.Member(ctx, acme.ID, moved); err != nil || m.User.ID != ada {
+			t.Errorf("afterwards %s is %+v, %v; want Ada, unchanged", moved, m.User, err)
+		}
+	})
+}

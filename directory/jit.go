@@ -37,6 +37,13 @@ func allowedDomains(a Account, c Connection) []string {
 	return out
 }
 
+// mayAssert reports whether the connection may sign in the address: its
+// domain is one of allowedDomains (rule 2).
+func mayAssert(a Account, c Connection, email string) bool {
+	_, domain, _ := strings.Cut(EmailKey(email), "@")
+	return slices.Contains(allowedDomains(a, c), domain)
+}
+
 // SignInWithSSO is just-in-time provisioning, shared by SAML and OIDC:
 // given an identity the connection's provider asserted (already verified
 // by the caller), it decides whether the person may sign in to the
@@ -77,8 +84,7 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 	if err != nil {
 		return SSOSignIn{}, fmt.Errorf("find account of connection: %w", err)
 	}
-	_, domain, _ := strings.Cut(EmailKey(id.Email), "@")
-	if !slices.Contains(allowedDomains(a, c), domain) {
+	if !mayAssert(a, c, id.Email) {
 		return SSOSignIn{}, ForbiddenError(fmt.Sprintf("%s may not sign in to %s through this identity provider: its domain is not one of the account's (%s).",
 			id.Email, a.Title(), strings.Join(allowedDomains(a, c), ", ")))
 	}
@@ -242,7 +248,10 @@ func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Conne
 	if err != nil {
 		return "", err
 	}
-	if EmailKey(u.Email) == EmailKey(id.Email) || !isHome(a, u.Email) {
+	// A person the connection may not sign in at their address (the
+	// account's SCIM or admins moved them out of its domains since) is not
+	// its to rename: the link is followed no further.
+	if EmailKey(u.Email) == EmailKey(id.Email) || !mayAssert(a, c, u.Email) {
 		return userID, nil
 	}
 	_, err = s.changeFromHome(ctx, tx, a, sso(c), u, "", "", id.Email)
