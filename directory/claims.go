@@ -155,8 +155,8 @@ func namesFor(override string, defaults []string) []string {
 // SignInWithSSO decides what it may do.
 type Identity struct {
 	Subject string // the SAML NameID or the OIDC sub
-	// Lasting says the subject names the person for good (an OIDC sub, a
-	// SAML NameID neither transient nor an email address): admit links
+	// Lasting says the subject names the person for good and never
+	// anyone else (an OIDC sub, a persistent SAML NameID): admit links
 	// the connection's logins to the person by it, so that an address the
 	// provider renames follows (SignInWithSSO).
 	Lasting     bool

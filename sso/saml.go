@@ -284,9 +284,12 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		returnTo = h.returnTo(c, r.PostForm.Get("RelayState"))
 	}
 	id, err := directory.MapClaims(as.Subject.NameID.Value, at.Claims, c.Settings.Mapping)
-	// A transient NameID is new at every login; an email address one is
-	// the address itself, which renames with the person.
-	id.Lasting = as.Subject.NameID.Format != string(saml.TransientNameIDFormat) && as.Subject.NameID.Format != string(saml.EmailAddressNameIDFormat)
+	// Only a persistent NameID is never given to another person (SAML
+	// core 8.3.7). A transient one is new at every login, an email address
+	// one renames with the person, and an unspecified one (or a Windows
+	// or Kerberos name) is often a username that the company hands to its
+	// next holder, whose login would then take over the former's person.
+	id.Lasting = as.Subject.NameID.Format == string(saml.PersistentNameIDFormat)
 	if err != nil {
 		at.Identity = &id
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send your email address.",

@@ -457,3 +457,52 @@ func TestNameIDFormatAgrees(t *testing.T) {
 		t.Errorf("the AuthnRequest asks for %q, the metadata advertises %q; want both %q", asked, advertised, want)
 	}
 }
+
+// TestOnlyAPersistentNameIDLinks: a SAML NameID links the person's logins
+// (and so renames them when the address changes) only when its format
+// promises it is never given to someone else: persistent. An unspecified
+// NameID is whatever the IdP puts there, often a username that a company
+// hands to its next holder; linked, the new holder's first login renamed
+// the former one to the new address and signed in as them (their
+// memberships, their role, their apps), or was refused as deactivated.
+func TestOnlyAPersistentNameIDLinks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		format  saml.NameIDFormat
+		renamed bool // whether bob's login is alice's person, renamed
+	}{
+		{saml.UnspecifiedNameIDFormat, false},
+		{"urn:oasis:names:tc:SAML:1.1:nameid-format:WindowsDomainQualifiedName", false},
+		{saml.PersistentNameIDFormat, true},
+	} {
+		t.Run(string(tc.format), func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				w := newWorld(t, s)
+				w.addUser("bob", "bob@example.com", "Bob", "Jones")
+				w.tamper.set(func(a *saml.Assertion) {
+					a.Subject.NameID.Format, a.Subject.NameID.Value = string(tc.format), "jdoe"
+				})
+				for _, user := range []string{"alice", "bob"} {
+					b := w.browser()
+					acs, form := b.idpInitiated("okta", user, "")
+					if pg := b.post(acs, form); pg.status != http.StatusFound && pg.status != http.StatusSeeOther {
+						t.Fatalf("%s's login: %d %s", user, pg.status, pg.body)
+					}
+				}
+				alice, aliceErr := w.svc.Member(ctx, w.acme.ID, "alice@example.com")
+				bob, err := w.svc.Member(ctx, w.acme.ID, "bob@example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case tc.renamed && (aliceErr == nil || bob.User.FirstName != "Bob"):
+					t.Errorf("a persistent NameID: alice %v, bob %+v; want alice renamed to bob@example.com", aliceErr, bob.User)
+				case !tc.renamed && (aliceErr != nil || alice.User.ID == bob.User.ID):
+					t.Errorf("an %s NameID given to bob after alice: alice %v, bob is %s's person; want two people", tc.format, aliceErr, bob.User.ID)
+				}
+			})
+		})
+	}
+}
