@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -574,6 +575,52 @@ func TestSSORenameStaysInTheConnectionsDomains(t *testing.T) {
 		}
 		if m, err := svc.Member(ctx, acme.ID, moved); err != nil || m.User.ID != ada {
 			t.Errorf("afterwards %s is %+v, %v; want Ada, unchanged", moved, m.User, err)
+		}
+	})
+}
+
+// TestConcurrentLoginsLinkOnce: logins of one member at once (two tabs, a
+// form posted twice; every person's first login after the upgrade has no
+// link yet) each sign in, and leave one link: on PostgreSQL the second
+// insert of the link broke the unique key and its login failed with a
+// Conflict.
+func TestConcurrentLoginsLinkOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		conn := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		login := func(subject string) (directory.SSOSignIn, error) {
+			return svc.SignInWithSSO(ctx, conn, directory.Identity{Subject: subject, Lasting: true, Email: "ada@acme.example", FirstName: "Ada", LastName: "L"})
+		}
+		first, err := login("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, subjects := range [][]string{{"00u1", "00u1", "00u1", "00u1"}, {"00u2", "00u3", "00u2", "00u3"}} {
+			var wg sync.WaitGroup
+			errs := make([]error, len(subjects))
+			for i, subject := range subjects {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[i] = login(subject)
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("login %d of %v at once: %v", i, subjects, err)
+				}
+			}
+		}
+		// Whichever subject won, it is Ada's.
+		for _, subject := range []string{"00u2", "00u3"} {
+			in, err := svc.SignInWithSSO(ctx, conn, directory.Identity{Subject: subject, Lasting: true, Email: "ada@acme.example"})
+			if err != nil || in.Member.User.ID != first.Member.User.ID {
+				t.Errorf("%s afterwards: %+v, %v; want Ada", subject, in.Member.User, err)
+			}
 		}
 	})
 }

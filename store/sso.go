@@ -392,13 +392,15 @@ func (s *Store) FindSSOLink(ctx context.Context, connectionID, subject string) (
 
 // LinkSSOSubject records that the connection's subject is the person
 // userID, replacing the person's earlier subject there and the subject's
-// earlier person.
+// earlier person. A link that a concurrent login of the person (or of
+// the subject) made since the delete stays: one row a person and
+// connection holds either way, and the next login links again.
 func (s *Store) LinkSSOSubject(ctx context.Context, connectionID, subject, userID string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
 		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_links WHERE connection_id = ? AND (subject = ? OR user_id = ?)`), connectionID, subject, userID); err != nil {
 			return s.dialect.wrap(err, "unlink SSO subject")
 		}
-		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_links (connection_id, subject, user_id, linked_at) VALUES (?, ?, ?, ?)`), connectionID, subject, userID, at)
+		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_links (connection_id, subject, user_id, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), connectionID, subject, userID, at)
 		return s.dialect.wrap(err, "link SSO subject")
 	})
 }
