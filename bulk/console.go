@@ -177,24 +177,25 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v view, err err
 // out too long (sent in chunks) is read up to the limit only, as the CSRF
 // check would read it. The page changes nothing and shows only what the
 // import page shows, so it needs no token; within the limit the CSRF
-// check runs as on every form.
+// check runs as on every form. Nothing of the body is read before the
+// sender is known to be an admin who may upload here: anyone else (signed
+// out, a member, another account's admin) would otherwise have the server
+// take in 50 MiB a request, as often at once as they liked (rule 12).
 func (h *Handler) bounded(next http.Handler) http.Handler {
-	tooLarge := h.pages.Handler(h.admin(h.handleTooLarge))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.pages.Handler(h.admin(func(w http.ResponseWriter, r *http.Request, v view) error {
 		// The form's other fields are small; the file is bounded by the limit.
 		limit := h.limits.MaxBytes + 1<<20
 		if r.ContentLength > limit {
-			tooLarge.ServeHTTP(w, r)
-			return
+			return h.handleTooLarge(w, r, v)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		var tooBig *http.MaxBytesError
 		if err := r.ParseMultipartForm(web.MultipartMemory); errors.As(err, &tooBig) {
-			tooLarge.ServeHTTP(w, r)
-			return
+			return h.handleTooLarge(w, r, v)
 		}
 		next.ServeHTTP(w, r)
-	})
+		return nil
+	}))
 }
 
 func (h *Handler) handleTooLarge(w http.ResponseWriter, r *http.Request, v view) error {

@@ -197,3 +197,80 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 		}
 	})
 }
+
+// countingBody is a request body that counts what the server read of it.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *countingBody) Close() error { return nil }
+
+// TestUploadUnreadForStrangers: the upload route reads its body (up to the
+// 50 MiB limit, to temporary files) only for someone who may upload there.
+// It read it whole first, for anyone at all (to answer an upload over the
+// limit before the CSRF check): a stranger with no session, a member, or
+// another account's owner each made the server take in 50 MiB, as often
+// at once as they liked.
+func TestUploadUnreadForStrangers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		h.Register(mux)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		beta := mustAccount(t, svc, "beta", "beta.example")
+		session := func(a directory.Account, email string, role directory.Role) string {
+			t.Helper()
+			added, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: role})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := svc.StartSession(ctx, added.Member.User.ID, a.ID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return token
+		}
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		_ = mw.WriteField("csrf_token", "forged")
+		fw, _ := mw.CreateFormFile("file", "people.csv")
+		_, _ = fw.Write([]byte("email\n" + strings.Repeat("x@acme.example\n", 4<<20/15)))
+		_ = mw.Close()
+		for _, tc := range []struct {
+			who, session string
+		}{
+			{"signed out", ""},
+			{"a member", session(acme, "mo@acme.example", directory.RoleMember)},
+			{"beta's owner", session(beta, "bo@beta.example", directory.RoleOwner)},
+		} {
+			body := &countingBody{r: bytes.NewReader(form.Bytes())}
+			req := httptest.NewRequest(http.MethodPost, "/admin/acme/imports/upload", body)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.AddCookie(&http.Cookie{Name: "csrf", Value: "forged"})
+			if tc.session != "" {
+				req.AddCookie(&http.Cookie{Name: web.SessionCookie{}.Name(), Value: tc.session})
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code < 300 || body.read > 64<<10 {
+				t.Errorf("%s: %d, the server read %d bytes of the upload; want a refusal, the body unread", tc.who, rec.Code, body.read)
+			}
+		}
+	})
+}
