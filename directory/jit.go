@@ -237,20 +237,26 @@ func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Conne
 	if !linkable(id) {
 		return "", nil
 	}
-	userID, err := tx.FindSSOLink(ctx, c.ID, id.Subject)
+	// Read, not locked: nearly every login finds the address unchanged,
+	// and a lock is a write on PostgreSQL. Locked, and read again, only to
+	// rename.
+	u, err := tx.FindSSOLink(ctx, c.ID, id.Subject)
 	if KindOf(err) == NotFound {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	u, err := tx.LockUser(ctx, userID)
-	if err != nil {
-		return "", err
-	}
+	userID := u.ID
 	// A person the connection may not sign in at their address (the
 	// account's SCIM or admins moved them out of its domains since) is not
 	// its to rename: the link is followed no further.
+	if EmailKey(u.Email) == EmailKey(id.Email) || !mayAssert(a, c, u.Email) {
+		return userID, nil
+	}
+	if u, err = tx.LockUser(ctx, userID); err != nil {
+		return "", err
+	}
 	if EmailKey(u.Email) == EmailKey(id.Email) || !mayAssert(a, c, u.Email) {
 		return userID, nil
 	}

@@ -103,7 +103,7 @@ type Store interface {
 	UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error
 	// FindSSOLink returns the user a connection's subject signed in as
 	// last (NotFound: never); LinkSSOSubject records it.
-	FindSSOLink(ctx context.Context, connectionID, subject string) (string, error)
+	FindSSOLink(ctx context.Context, connectionID, subject string) (User, error)
 	LinkSSOSubject(ctx context.Context, connectionID, subject, userID string, at time.Time) error
 	SetMembershipStatus(ctx context.Context, accountID, userID string, status Status, at time.Time) (Membership, error)
 

@@ -384,10 +384,15 @@ func (s *Store) DeleteCertificate(ctx context.Context, id string) error {
 
 // FindSSOLink returns the person the connection's subject signed in as
 // last; NotFound when it never did.
-func (s *Store) FindSSOLink(ctx context.Context, connectionID, subject string) (string, error) {
-	var userID string
-	err := sqlx.GetContext(ctx, s.q, &userID, s.rebind(`SELECT user_id FROM sso_links WHERE connection_id = ? AND subject = ?`), connectionID, subject)
-	return userID, s.dialect.wrap(err, "find SSO link")
+func (s *Store) FindSSOLink(ctx context.Context, connectionID, subject string) (directory.User, error) {
+	// One round trip with the person: every login of a lasting subject asks.
+	var row userRow
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userReadColumns+` FROM users
+		WHERE id = (SELECT user_id FROM sso_links WHERE connection_id = ? AND subject = ?)`), connectionID, subject)
+	if err != nil {
+		return directory.User{}, s.dialect.wrap(err, "find SSO link")
+	}
+	return row.user(), nil
 }
 
 // LinkSSOSubject records that the connection's subject is the person
