@@ -270,3 +270,23 @@ func resetLinkFromMailbox(t *testing.T, settings []string, account, base string)
 }
 
 var resetPath = regexp.MustCompile(`/password/reset/[A-Za-z0-9_-]+`)
+
+// firstSignIn signs a person in on the sign-in page in front of the
+// browser (email first, then the password an admin gave them) and
+// changes that initial password to chosen, as admit asks first; the
+// browser then goes on where it was going.
+func firstSignIn(email, initial, chosen string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, email),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#password`, initial),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current`),
+		chromedp.SendKeys(`#current`, initial),
+		chromedp.SendKeys(`#password`, chosen),
+		chromedp.SendKeys(`#confirm`, chosen),
+		chromedp.Click(`button[type=submit]`),
+	)
+}

@@ -59,17 +59,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// must be changed first.
 	do("sign in",
 		chromedp.Navigate(s.url+"/admin/acme/users"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "olive@acme.example"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`),
-		chromedp.SendKeys(`#password`, "first password given 42"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#current`),
-		chromedp.SendKeys(`#current`, "first password given 42"),
-		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
-		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
-		chromedp.Click(`button[type=submit]`),
+		firstSignIn("olive@acme.example", "first password given 42", "her own long passphrase 7"),
 		// The password changed, the browser goes on where it was going.
 		chromedp.WaitVisible(`#people`))
 	checked("Users")

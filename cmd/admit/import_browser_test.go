@@ -64,17 +64,7 @@ func TestImportInBrowser(t *testing.T) {
 	}
 	do("sign in",
 		chromedp.Navigate(s.url+"/admin/acme/users"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "olive@acme.example"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`),
-		chromedp.SendKeys(`#password`, "first password given 42"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#current`),
-		chromedp.SendKeys(`#current`, "first password given 42"),
-		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
-		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
-		chromedp.Click(`button[type=submit]`),
+		firstSignIn("olive@acme.example", "first password given 42", "her own long passphrase 7"),
 		// The password changed, the browser goes on where it was going.
 		chromedp.WaitVisible(`#import-link`),
 		chromedp.Click(`#import-link`),
@@ -171,17 +161,7 @@ func TestImportOverTheLimitInBrowser(t *testing.T) {
 	}
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/admin/acme/imports"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "olive@acme.example"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`),
-		chromedp.SendKeys(`#password`, "first password given 42"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#current`),
-		chromedp.SendKeys(`#current`, "first password given 42"),
-		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
-		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
-		chromedp.Click(`button[type=submit]`),
+		firstSignIn("olive@acme.example", "first password given 42", "her own long passphrase 7"),
 		// The password changed, the browser goes on where it was going.
 		chromedp.WaitVisible(`#file`),
 		chromedp.SetUploadFiles(`#file`, []string{file}))

@@ -63,17 +63,7 @@ func TestSSOConsoleInBrowser(t *testing.T) {
 
 	do("sign in",
 		chromedp.Navigate(base+"/admin/acme/sso"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "ada@example.com"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#password`),
-		chromedp.SendKeys(`#password`, "first password given 42"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#current`),
-		chromedp.SendKeys(`#current`, "first password given 42"),
-		chromedp.SendKeys(`#password`, "her own long passphrase 7"),
-		chromedp.SendKeys(`#confirm`, "her own long passphrase 7"),
-		chromedp.Click(`button[type=submit]`),
+		firstSignIn("ada@example.com", "first password given 42", "her own long passphrase 7"),
 		// The password changed, the browser goes on where it was going.
 		chromedp.WaitVisible(`#no-connections`))
 	checked("Single sign-on, no connections")
