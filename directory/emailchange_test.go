@@ -274,14 +274,7 @@ func TestAdminsDoNotRenameAPersonOfOtherAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, key, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := keyAdmin(t, svc, acme)
 		str := func(s string) *string { return &s }
 
 		_, err = svc.ChangePerson(ctx, adm, ada.Membership.ID, directory.PersonChange{Email: str("eve+ada@acme.example")})
@@ -431,14 +424,7 @@ func TestResetLinkEndsWithARename(t *testing.T) {
 		if _, err := svc.OpenResetLink(ctx, old); err != nil {
 			t.Fatalf("the link before the rename: %v", err)
 		}
-		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "sync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, key, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := keyAdmin(t, svc, acme)
 		renamed := "ada.king@acme.example"
 		if _, err := svc.ChangePerson(ctx, adm, added.Member.Membership.ID, directory.PersonChange{Email: &renamed}); err != nil {
 			t.Fatal(err)
@@ -502,14 +488,7 @@ func TestAdminsDoNotRenameAnOperator(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, key, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := keyAdmin(t, svc, acme)
 		eve := "eve+lin@acme.example"
 		_, err = svc.ChangePerson(ctx, adm, lin.Member.Membership.ID, directory.PersonChange{Email: &eve})
 		if err == nil {
@@ -557,14 +536,7 @@ func TestSSORenameStaysInTheConnectionsDomains(t *testing.T) {
 			t.Fatal(err)
 		}
 		ada := first.Member.User.ID
-		_, key, err := svc.CreateAPIKey(ctx, acme.ID, operator, "hr sync")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, key, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := keyAdmin(t, svc, acme)
 		moved := "ada@acme.example"
 		if _, err := svc.ChangePerson(ctx, adm, first.Member.Membership.ID, directory.PersonChange{Email: &moved}); err != nil {
 			t.Fatal(err)
@@ -623,4 +595,20 @@ func TestConcurrentLoginsLinkOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+// keyAdmin is an admin of the account acting through an API key of its
+// (no single sign-on of its own).
+func keyAdmin(t *testing.T, svc *directory.Service, a directory.Account) directory.Admin {
+	t.Helper()
+	ctx := context.Background()
+	_, key, err := svc.CreateAPIKey(ctx, a.ID, operator, "hr sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := svc.KeyAdmin(ctx, key, a.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return adm
 }
