@@ -29,16 +29,7 @@ func TestImportPagesAuthorise(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
-		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Register(mux)
+		mux := consoleMux(t, svc, nil)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 
@@ -105,17 +96,8 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
-		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
 		slots := bulk.NewSlots(1, 50*time.Millisecond)
-		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Slots: slots})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Register(mux)
+		mux := consoleMux(t, svc, slots)
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		acme := mustAccount(t, svc, "acme", "acme.example")
@@ -222,16 +204,7 @@ func TestUploadUnreadForStrangers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
-		pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		h.Register(mux)
+		mux := consoleMux(t, svc, nil)
 		acme := mustAccount(t, svc, "acme", "acme.example")
 		beta := mustAccount(t, svc, "beta", "beta.example")
 		session := func(a directory.Account, email string, role directory.Role) string {
@@ -273,4 +246,21 @@ func TestUploadUnreadForStrangers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// consoleMux serves the import pages of svc, reading uploads in slots
+// (nil: the handler's own).
+func consoleMux(t *testing.T, svc *directory.Service, slots *bulk.Slots) *http.ServeMux {
+	t.Helper()
+	pages, err := web.NewRenderer(web.Config{Key: bytes.Repeat([]byte("k"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bulk.NewHandler(bulk.ConsoleConfig{Directory: svc, Pages: pages, Slots: slots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	return mux
 }
