@@ -149,18 +149,8 @@ func TestReauthentication(t *testing.T) {
 // admin set gets interaction_required, not the password change page.
 func TestPromptNoneShowsNoPage(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
-		ctx := context.Background()
-		a := s.account("acme")
-		if _, err := s.dir.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
-			t.Fatal(err)
-		}
-		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
-		r := newRP(t, s, wiki, secret)
-		b := s.browser()
 		// Signed in with the initial password, not yet changed.
-		if p := b.signIn(b.get(r.start(t).url), "pat@acme.example", "initial password given"); p.url.Path != "/password/change" {
-			t.Fatalf("after signing in with the initial password: %d %s", p.status, p.url)
-		}
+		r, b, _, _ := atInitialPasswordChange(t, s)
 		l := r.start(t, oauth2.SetAuthURLParam("prompt", "none"))
 		q := b.get(l.url).atApp(t)
 		if q.Get("error") != "interaction_required" || q.Get("state") != l.state || q.Get("code") != "" {
@@ -208,19 +198,7 @@ func TestPromptNoneForAnotherPerson(t *testing.T) {
 // app's redirect URI in its CSP form-action, as the sign-in form does.
 func TestInitialPasswordChangeReturnsToApp(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
-		ctx := context.Background()
-		a := s.account("acme")
-		if _, err := s.dir.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
-			t.Fatal(err)
-		}
-		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
-		r := newRP(t, s, wiki, secret)
-		b := s.browser()
-		l := r.start(t)
-		p := b.signIn(b.get(l.url), "pat@acme.example", "initial password given")
-		if p.url.Path != "/password/change" {
-			t.Fatalf("after signing in with the initial password: %d %s", p.status, p.url)
-		}
+		r, b, l, p := atInitialPasswordChange(t, s)
 		resp, err := b.client.Get(p.url.String())
 		if err != nil {
 			t.Fatal(err)
@@ -237,4 +215,24 @@ func TestInitialPasswordChangeReturnsToApp(t *testing.T) {
 			t.Errorf("the app signed in %q; want pat", c.Email)
 		}
 	})
+}
+
+// atInitialPasswordChange is pat@acme.example, added with a password an
+// admin gave, who starts the Wiki app's sign-in (l) and signs in with it:
+// the browser b is at the password change page p, on the way to the app.
+func atInitialPasswordChange(t *testing.T, s *site) (*rp, *browser, authz, page) {
+	t.Helper()
+	a := s.account("acme")
+	if _, err := s.dir.AddUser(context.Background(), a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "initial password given"}); err != nil {
+		t.Fatal(err)
+	}
+	wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+	r := newRP(t, s, wiki, secret)
+	b := s.browser()
+	l := r.start(t)
+	p := b.signIn(b.get(l.url), "pat@acme.example", "initial password given")
+	if p.url.Path != "/password/change" {
+		t.Fatalf("after signing in with the initial password: %d %s", p.status, p.url)
+	}
+	return r, b, l, p
 }

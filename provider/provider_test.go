@@ -468,16 +468,7 @@ func auditOf(t *testing.T, s *site, accountID string) string {
 func TestEndSession(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
 		ctx := context.Background()
-		a := s.account("acme")
-		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
-		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"}, Public: true})
-		r := newRP(t, s, app, "")
-		b := s.browser()
-		l := r.start(t)
-		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, b, tok := signedInToPublicApp(t, s, "SPA")
 		var endpoints struct {
 			EndSession string `json:"end_session_endpoint"`
 		}
@@ -509,17 +500,7 @@ func TestEndSession(t *testing.T) {
 // exactly: not to another port on the machine, where anything may listen.
 func TestEndSessionLoopbackPort(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
-		ctx := context.Background()
-		a := s.account("acme")
-		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
-		app, _ := s.app(directory.NewApp{Name: "CLI", RedirectURIs: []string{appPrefix + "cb"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"}, Public: true})
-		r := newRP(t, s, app, "")
-		b := s.browser()
-		l := r.start(t)
-		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, b, tok := signedInToPublicApp(t, s, "CLI")
 		hint := tok.Extra("id_token").(string)
 		noFollow := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		for _, uri := range []string{"http://127.0.0.1:8765/bye", "http://127.0.0.1/bye", "http://localhost:9/bye", "http://[::1]:9/bye", "http://127.0.0.2:9/bye"} {
@@ -770,4 +751,22 @@ func TestDiscoveryMatchesBehaviour(t *testing.T) {
 			t.Error("discovery is not readable from another origin (no Access-Control-Allow-Origin)")
 		}
 	})
+}
+
+// signedInToPublicApp is ada@acme.example signed in, in browser b, to a
+// public app named name (redirect URI .../cb, post-logout URI .../bye),
+// which holds her tokens tok.
+func signedInToPublicApp(t *testing.T, s *site, name string) (*rp, *browser, *oauth2.Token) {
+	t.Helper()
+	a := s.account("acme")
+	s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+	app, _ := s.app(directory.NewApp{Name: name, RedirectURIs: []string{appPrefix + "cb"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"}, Public: true})
+	r := newRP(t, s, app, "")
+	b := s.browser()
+	l := r.start(t)
+	tok, err := r.conf.Exchange(context.Background(), b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, b, tok
 }
