@@ -27,7 +27,6 @@ import (
 // signed out gets a job's report.
 func TestImportPagesAuthorise(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
 		svc := newService(t, s)
 		mux := consoleMux(t, svc, nil)
 		srv := httptest.NewServer(mux)
@@ -37,18 +36,7 @@ func TestImportPagesAuthorise(t *testing.T) {
 		beta := mustAccount(t, svc, "beta", "beta.example")
 		person := func(a directory.Account, email string, role directory.Role) *http.Client {
 			t.Helper()
-			added, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: role})
-			if err != nil {
-				t.Fatal(err)
-			}
-			token, _, err := svc.StartSession(ctx, added.Member.User.ID, a.ID, directory.ByPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			jar, _ := cookiejar.New(nil)
-			u, _ := url.Parse(srv.URL)
-			jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie{}.Name(), Value: token, Path: "/"}})
-			return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			return signedIn(t, svc, srv.URL, a, email, role)
 		}
 		admin := person(acme, "ada@acme.example", directory.RoleAdmin)
 		member := person(acme, "mo@acme.example", directory.RoleMember)
@@ -101,18 +89,7 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		acme := mustAccount(t, svc, "acme", "acme.example")
-		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L", Role: directory.RoleAdmin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jar, _ := cookiejar.New(nil)
-		u, _ := url.Parse(srv.URL)
-		jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie{}.Name(), Value: token, Path: "/"}})
-		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c := signedIn(t, svc, srv.URL, acme, "ada@acme.example", directory.RoleAdmin)
 		get := func(path string) (*http.Response, string) {
 			t.Helper()
 			resp, err := c.Get(srv.URL + path)
@@ -263,4 +240,24 @@ func consoleMux(t *testing.T, svc *directory.Service, slots *bulk.Slots) *http.S
 	mux := http.NewServeMux()
 	h.Register(mux)
 	return mux
+}
+
+// signedIn adds a person to account a with role and returns a client of
+// the server at base holding a session of theirs there, which does not
+// follow redirects.
+func signedIn(t *testing.T, svc *directory.Service, base string, a directory.Account, email string, role directory.Role) *http.Client {
+	t.Helper()
+	ctx := context.Background()
+	added, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.StartSession(ctx, added.Member.User.ID, a.ID, directory.ByPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(base)
+	jar.SetCookies(u, []*http.Cookie{{Name: web.SessionCookie{}.Name(), Value: token, Path: "/"}})
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
