@@ -75,6 +75,12 @@ func TestAPIChangesAPerson(t *testing.T) {
 		betaURL := "/api/v1/accounts/beta/members/" + inBeta.Member.Membership.ID
 		wantProblem(t, "another account's admin", site.do(t, "PATCH", betaURL, site.keyB, map[string]any{"last_name": "Nobody"}), 403, "forbidden")
 		wantProblem(t, "another account's admin", site.do(t, "PATCH", betaURL, site.keyB, map[string]any{"email": "ann@beta.test"}), 403, "forbidden")
+		// Alpha's membership id under beta's path, with beta's key, is no
+		// member of beta's; alpha's path with beta's key no account of its.
+		wantProblem(t, "alpha's member under beta", site.do(t, "PATCH", "/api/v1/accounts/beta/members/"+ann.Member.Membership.ID, site.keyB, map[string]any{"last_name": "Nobody"}), 404, "not_found")
+		wantProblem(t, "alpha's path with beta's key", site.do(t, "PATCH", annURL, site.keyB, map[string]any{"last_name": "Nobody"}), 404, "not_found")
+		// Nulls change nothing, and are not a change.
+		wantProblem(t, "only nulls", site.do(t, "PATCH", annURL, site.keyA, map[string]any{"email": nil, "role": nil}), 400, "invalid")
 		if got := get(); got["last_name"] != "Lee-King" || got["email"] != "ann.king@alpha.test" {
 			t.Errorf("after beta's attempts: %v", got)
 		}

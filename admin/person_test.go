@@ -102,8 +102,28 @@ func TestPersonNameAndAddress(t *testing.T) {
 			t.Errorf("beta changing Ann: %d; want 403", code)
 		}
 		b.sees("Only the account that verified alpha.test")
-		if m, _ := s.svc.Member(ctx, alpha.ID, "ann.king@alpha.test"); m.User.FirstName != "Anna" {
-			t.Errorf("after beta's attempt: %+v", m.User)
+		// Alpha's member under beta's console is no member of beta's.
+		b.get(betaPage)
+		if code, _ := b.post("/admin/beta/users/"+ann.Membership.ID+"/person", url.Values{"first_name": {"X"}, "last_name": {"Y"}, "email": {"x@alpha.test"}}); code != http.StatusNotFound {
+			t.Errorf("beta naming alpha's membership: %d; want 404", code)
+		}
+		// An admin of alpha does not change an owner; a stranger is sent
+		// to sign in.
+		adm := s.signIn(t, s.add(t, alpha, "ada@alpha.test", directory.RoleAdmin), alpha)
+		ownerPage := "/admin/alpha/users/" + owner.Membership.ID
+		adm.get(ownerPage)
+		if code, _ := adm.post(ownerPage+"/person", url.Values{"first_name": {"Mallory"}, "last_name": {"M"}, "email": {"olive@alpha.test"}}); code != http.StatusForbidden {
+			t.Errorf("an admin renaming an owner: %d; want 403", code)
+		}
+		stranger := s.anonymous(t)
+		stranger.get("/login")
+		if code, path := stranger.post(page+"/person", url.Values{"first_name": {"X"}, "last_name": {"Y"}, "email": {"x@alpha.test"}}); code == http.StatusOK && !strings.HasPrefix(path, "/login") {
+			t.Errorf("a stranger's change: %d at %s; want a refusal or the sign-in page", code, path)
+		}
+		for _, email := range []string{"ann.king@alpha.test", "olive@alpha.test"} {
+			if m, err := s.svc.Member(ctx, alpha.ID, email); err != nil || m.User.FirstName == "X" || m.User.FirstName == "Mallory" {
+				t.Errorf("after the refused attempts, %s is %+v, %v", email, m.User, err)
+			}
 		}
 	})
 }
