@@ -220,15 +220,6 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	})
 }
 
-// assignableRoles are the roles the admin's forms offer: the owner role
-// only to those who may give it (the directory checks again).
-func assignableRoles(roles []directory.Role, adm directory.Admin) []directory.Role {
-	if adm.Can(directory.ManageOwners) {
-		return roles
-	}
-	return slices.DeleteFunc(slices.Clone(roles), func(r directory.Role) bool { return r == directory.RoleOwner })
-}
-
 func (h *Handler) handleRoles(w http.ResponseWriter, r *http.Request, v view) error {
 	v.Section = "roles"
 	type row struct {

@@ -95,7 +95,7 @@ func (h *Handler) person(w http.ResponseWriter, r *http.Request, v view, status 
 		form = *typed
 	}
 	v.Page = personPage{
-		Detail: d, Roles: assignableRoles(roles, v.Admin), Trail: trail, Self: self,
+		Detail: d, Roles: v.Admin.Assignable(roles), Trail: trail, Self: self,
 		MayManage: ownerRule && !self && v.Admin.Can(directory.ManageMembers),
 		MayResend: ownerRule && v.Admin.Can(directory.AddMembers) && d.Membership.Status == directory.StatusInvited,
 		Home:      v.Admin.Account.OwnsEmailDomain(d.User.Email),

@@ -296,7 +296,7 @@ func (h *Handler) newAddForm(ctx context.Context, v view) (addForm, error) {
 	if err != nil {
 		return addForm{}, err
 	}
-	return addForm{Role: string(directory.RoleMember), How: "invite", Roles: assignableRoles(roles, v.Admin)}, nil
+	return addForm{Role: string(directory.RoleMember), How: "invite", Roles: v.Admin.Assignable(roles)}, nil
 }
 
 func (h *Handler) handleAddForm(w http.ResponseWriter, r *http.Request, v view) error {

@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
@@ -322,9 +324,9 @@ func (h *Handler) handlePrepare(w http.ResponseWriter, r *http.Request, v view) 
 		Rows                                []directory.ImportRow
 		More                                bool
 		Total                               int
-		Counts                              directory.ImportCounts
+		Summary                             string
 	}{p.upload.ID, r.URL.Query().Get("sheet"), p.upload.FileName, string(p.spec.Mode), role,
-		p.table.Header, p.unknown, fields, roles, out[:min(len(out), previewRows)], len(out) > previewRows, len(out), counts}
+		p.table.Header, p.unknown, fields, v.Admin.Assignable(roles), out[:min(len(out), previewRows)], len(out) > previewRows, len(out), summary(counts, true)}
 	h.render(w, r, http.StatusOK, "prepare", "Preview the import", v)
 	return nil
 }
@@ -350,18 +352,22 @@ func (h *Handler) handleJob(w http.ResponseWriter, r *http.Request, v view) erro
 	if err != nil {
 		return err
 	}
-	v.Page = struct{ Import directory.Import }{im}
+	v.Page = struct {
+		Import  directory.Import
+		Summary string
+	}{im, summary(im.Counts, false)}
 	h.render(w, r, http.StatusOK, "job", "Import of "+im.FileName, v)
 	return nil
 }
 
-// Status is the JSON the progress bar polls.
-type Status struct {
-	ID     string                 `json:"id"`
-	Status string                 `json:"status"`
-	Total  int                    `json:"total"`
-	Done   int                    `json:"done"`
-	Counts directory.ImportCounts `json:"counts"`
+// status is the JSON the progress bar polls.
+type status struct {
+	ID      string                 `json:"id"`
+	Status  string                 `json:"status"`
+	Total   int                    `json:"total"`
+	Done    int                    `json:"done"`
+	Counts  directory.ImportCounts `json:"counts"`
+	Summary string                 `json:"summary"`
 }
 
 func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request, v view) error {
@@ -371,9 +377,26 @@ func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request, v view) e
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_, err = fmt.Fprintf(w, `{"id":%q,"status":%q,"total":%d,"done":%d,"counts":{"created":%d,"joined":%d,"already_member":%d,"duplicate":%d,"failed":%d}}`,
-		im.ID, im.Status, im.Total, im.Counts.Done(), im.Counts.Created, im.Counts.Joined, im.Counts.AlreadyMember, im.Counts.Duplicate, im.Counts.Failed)
-	return err
+	return json.NewEncoder(w).Encode(status{im.ID, string(im.Status), im.Total, im.Counts.Done(), im.Counts, summary(im.Counts, false)})
+}
+
+// summary says in words what an import's rows do (planned: the preview's
+// "join") or did ("joined"), each count with its noun in number: the
+// preview, the job's page and its progress script all show this text.
+func summary(c directory.ImportCounts, planned bool) string {
+	n := func(k int, one, many string) string {
+		if k == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(k) + " " + many
+	}
+	joined := n(c.Joined, "joined this account", "joined this account")
+	if planned {
+		joined = n(c.Joined, "joins this account", "join this account")
+	}
+	return n(c.Created, "new person", "new people") + ", " + joined + ", " +
+		n(c.AlreadyMember, "already a member", "already members") + ", " +
+		n(c.Duplicate, "duplicate", "duplicates") + ", " + n(c.Failed, "error", "errors") + "."
 }
 
 func (h *Handler) handleReport(w http.ResponseWriter, r *http.Request, v view) error {

@@ -100,26 +100,9 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			return resp, string(b)
 		}
-		_, page := get("/admin/acme/imports")
-		csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
-		if csrf == nil {
-			t.Fatalf("no upload form:\n%s", page)
-		}
 		upload := func() (*http.Response, string) {
 			t.Helper()
-			var body bytes.Buffer
-			mw := multipart.NewWriter(&body)
-			_ = mw.WriteField("csrf_token", csrf[1])
-			fw, _ := mw.CreateFormFile("file", "people.csv")
-			_, _ = io.WriteString(fw, "Email,First name,Last name\nnew@acme.example,N,W\n")
-			_ = mw.Close()
-			resp, err := c.Post(srv.URL+"/admin/acme/imports/upload", mw.FormDataContentType(), &body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp, string(b)
+			return uploadCSV(t, c, srv.URL, "acme", "Email,First name,Last name\nnew@acme.example,N,W\n")
 		}
 		busy := func(what string, resp *http.Response, page string) {
 			t.Helper()
@@ -153,6 +136,70 @@ func TestConsoleUploadWaitsForItsTurn(t *testing.T) {
 		release()
 		if resp, page = get(prepare); resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="preview"`) {
 			t.Errorf("the preview with a slot free: %d\n%s", resp.StatusCode, page)
+		}
+	})
+}
+
+// uploadCSV uploads a CSV file of body through the import page of account
+// slug, as c, and returns the answer.
+func uploadCSV(t *testing.T, c *http.Client, base, slug, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(base + "/admin/" + slug + "/imports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no upload form:\n%s", page)
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("csrf_token", string(csrf[1]))
+	fw, _ := mw.CreateFormFile("file", "people.csv")
+	_, _ = io.WriteString(fw, body)
+	_ = mw.Close()
+	if resp, err = c.Post(base+"/admin/"+slug+"/imports/upload", mw.FormDataContentType(), &form); err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestPreviewOffersOwnerOnlyToOwners: the preview's role of rows without
+// one offers the owner role only to those who may make owners, as the
+// console's other forms do; an admin was offered it, and the import was
+// refused when they chose it.
+func TestPreviewOffersOwnerOnlyToOwners(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc := newService(t, s)
+		srv := httptest.NewServer(consoleMux(t, svc, bulk.NewSlots(2, time.Second)))
+		defer srv.Close()
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		for _, tc := range []struct {
+			role  directory.Role
+			owner bool
+		}{{directory.RoleAdmin, false}, {directory.RoleOwner, true}} {
+			c := signedIn(t, svc, srv.URL, acme, string(tc.role)+"@acme.example", tc.role)
+			resp, page := uploadCSV(t, c, srv.URL, "acme", "Email,First name,Last name\nnew@acme.example,N,W\n")
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s's upload: %d\n%s", tc.role, resp.StatusCode, page)
+			}
+			if resp, err := c.Get(srv.URL + resp.Header.Get("Location")); err != nil {
+				t.Fatal(err)
+			} else {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				page = string(b)
+			}
+			if !strings.Contains(page, `<option value="member" selected>`) {
+				t.Fatalf("%s's preview has no role choice:\n%s", tc.role, page)
+			}
+			if got := strings.Contains(page, `<option value="owner"`); got != tc.owner {
+				t.Errorf("%s's preview offers the owner role: %v; want %v", tc.role, got, tc.owner)
+			}
 		}
 	})
 }

@@ -109,6 +109,16 @@ type Admin struct {
 func (a Admin) Can(action Action) bool { return a.Operator || Can(a.Membership.Role, action) }
 
 // Actor is the admin as their changes are audited.
+// Assignable are the roles of roles this admin may give: the owner role only
+// to those who may manage owners. Forms offer these; the directory checks
+// the rule again on every change.
+func (a Admin) Assignable(roles []Role) []Role {
+	if a.Can(ManageOwners) {
+		return roles
+	}
+	return slices.DeleteFunc(slices.Clone(roles), func(r Role) bool { return r == RoleOwner })
+}
+
 func (a Admin) Actor() Actor {
 	if a.Key != nil {
 		return a.Key.Actor()

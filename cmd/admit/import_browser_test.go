@@ -76,7 +76,7 @@ func TestImportInBrowser(t *testing.T) {
 	if got := text(`#unknown`); !strings.Contains(got, "Team") {
 		t.Errorf("unknown columns: %q", got)
 	}
-	if got := text(`#summary`); !strings.Contains(got, fmt.Sprintf("%d rows: %d new people", n+1, n)) || !strings.Contains(got, "1 errors") {
+	if got := text(`#summary`); !strings.Contains(got, fmt.Sprintf("%d rows: %d new people", n+1, n)) || !strings.Contains(got, "1 error.") {
 		t.Errorf("dry run summary: %q", got)
 	}
 	// Confirming the mapping: take the full name out, and every new

@@ -1,6 +1,6 @@
 // Moves the import's progress bar without reloading: polls the job's
 // status (JSON) each second while it is open, and when it ends shows the
-// final counts and takes the cancel button away.
+// final counts (in the words the server chose) and takes the cancel button away.
 (function () {
   var job = document.getElementById("job");
   if (!job || job.dataset.open !== "true") return;
@@ -9,10 +9,7 @@
     document.getElementById("progress").value = s.done;
     document.getElementById("done").textContent = s.done;
     document.getElementById("status").textContent = s.status;
-    var c = s.counts;
-    document.getElementById("counts").textContent = c.created + " new people, " + c.joined +
-      " joined this account, " + c.already_member + " already members, " + c.duplicate +
-      " duplicates, " + c.failed + " errors.";
+    document.getElementById("counts").textContent = s.summary;
   }
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
