@@ -255,3 +255,51 @@ func TestOpenIDProvidersOnlyThroughTheGuardedClient(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnersLearnNoInternalNames: an account's owner adding a connection
+// in the console is told that a URL cannot be reached in the same words
+// for a name that resolves only to private addresses and for a name that
+// does not resolve, and to ask the operators; they were told the private
+// address the name resolved to and the allow-list entry to add, so an owner
+// could map which internal names exist and where. Operators (the command
+// line) still read the whole refusal and the entry to add.
+func TestOwnersLearnNoInternalNames(t *testing.T) {
+	t.Parallel()
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	svc := directory.NewService(directory.Config{Store: s})
+	acme, err := svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Acme", Domains: []string{"example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := sso.NewSetup(sso.SetupConfig{Directory: svc, Fetch: fetch.New(fetch.Config{Resolver: testNames{"adfs.corp.example": "10.1.2.3"}})})
+	owner := directory.Actor{Source: directory.SourceAdmin, ID: "usr_owner", Name: "owner@example.com"}
+	refusal := func(actor directory.Actor, how, host string) string {
+		t.Helper()
+		var err error
+		if how == "saml" {
+			_, err = setup.AddSAML(ctx, acme.ID, actor, directory.NewConnection{Name: "corp"}, directory.MetadataSource{URL: "https://" + host + "/metadata"})
+		} else {
+			_, err = setup.AddOIDC(ctx, acme.ID, actor, directory.NewConnection{Name: "corp", Settings: directory.ConnectionSettings{OIDC: &directory.OIDCSettings{Issuer: "https://" + host, ClientID: "admit"}}}, "s3cret")
+		}
+		if directory.KindOf(err) != directory.Invalid {
+			t.Fatalf("%s %s as %s: %v; want invalid", how, host, actor.Source, err)
+		}
+		return strings.ReplaceAll(err.Error(), host, "HOST")
+	}
+	for _, how := range []string{"saml", "oidc"} {
+		private, missing := refusal(owner, how, "adfs.corp.example"), refusal(owner, how, "missing.corp.example")
+		if private != missing {
+			t.Errorf("%s: an owner tells a private name from a missing one:\n%s\n%s", how, private, missing)
+		}
+		if strings.Contains(private, "10.1.2.3") || strings.Contains(private, "ADMIT_OUTBOUND_ALLOW") || !strings.Contains(private, "ask the platform's operators") {
+			t.Errorf("%s: an owner is told %q", how, private)
+		}
+		if got := refusal(owner, how, "10.1.2.3"); strings.Contains(got, "ADMIT_OUTBOUND_ALLOW") || !strings.Contains(got, "admit does not send to") {
+			t.Errorf("%s: an owner giving an address is told %q", how, got)
+		}
+		if got := refusal(operator, how, "adfs.corp.example"); !strings.Contains(got, "10.1.2.3") || !strings.Contains(got, "add 10.1.2.3/32 to ADMIT_OUTBOUND_ALLOW") {
+			t.Errorf("%s: the command line is told %q", how, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -72,7 +73,7 @@ func (s *Setup) AddSAML(ctx context.Context, accountID string, actor directory.A
 	in.Protocol = directory.ProtocolSAML
 	in.Settings.OIDC = nil
 	if !md.Empty() {
-		got, err := s.metadata(ctx, md)
+		got, err := s.metadata(ctx, actor, md)
 		if err != nil {
 			return directory.Connection{}, err
 		}
@@ -95,7 +96,7 @@ func (s *Setup) SetMetadata(ctx context.Context, accountID string, actor directo
 	if md.Empty() {
 		return directory.Connection{}, false, directory.InvalidError("give the identity provider's metadata URL, its metadata document, or its entity ID, single sign-on URL and certificate")
 	}
-	got, err := s.metadata(ctx, md)
+	got, err := s.metadata(ctx, actor, md)
 	if err != nil {
 		return directory.Connection{}, false, err
 	}
@@ -104,7 +105,7 @@ func (s *Setup) SetMetadata(ctx context.Context, accountID string, actor directo
 
 // metadata reads md: fetched through the guarded client, parsed from the
 // document, or made from the fields; then checked (ParseMetadata).
-func (s *Setup) metadata(ctx context.Context, md directory.MetadataSource) (directory.ConnectionMetadata, error) {
+func (s *Setup) metadata(ctx context.Context, actor directory.Actor, md directory.MetadataSource) (directory.ConnectionMetadata, error) {
 	fields := md.EntityID != "" || md.SSOURL != "" || md.CertificatePEM != ""
 	given := 0
 	for _, b := range []bool{md.URL != "", len(md.Document) > 0, fields} {
@@ -119,7 +120,7 @@ func (s *Setup) metadata(ctx context.Context, md directory.MetadataSource) (dire
 	case md.URL != "":
 		got, err := FetchMetadata(ctx, s.fetch, md.URL)
 		if err != nil {
-			return directory.ConnectionMetadata{}, outboundError(err)
+			return directory.ConnectionMetadata{}, outboundError(err, actor)
 		}
 		got.URL = md.URL
 		return got, nil
@@ -217,7 +218,7 @@ func (s *Setup) AddOIDC(ctx context.Context, accountID string, actor directory.A
 	if strings.TrimSpace(secret) == "" {
 		return directory.Connection{}, directory.InvalidError("an OIDC connection needs its client secret")
 	}
-	issuer, err := s.discover(ctx, o.Issuer)
+	issuer, err := s.discover(ctx, actor, o.Issuer)
 	if err != nil {
 		return directory.Connection{}, err
 	}
@@ -237,7 +238,7 @@ func (s *Setup) AddOIDC(ctx context.Context, accountID string, actor directory.A
 // issuer as the provider spells it: one given with or without the
 // trailing slash the provider uses (Auth0's has one, Okta's not) is taken
 // in the provider's spelling, since ID tokens must match it exactly.
-func (s *Setup) discover(ctx context.Context, issuer string) (string, error) {
+func (s *Setup) discover(ctx context.Context, actor directory.Actor, issuer string) (string, error) {
 	octx := oidc.ClientContext(ctx, s.fetch.HTTPClient())
 	_, err := oidc.NewProvider(octx, issuer)
 	var mismatch *oidc.IssuerMismatchError
@@ -246,7 +247,7 @@ func (s *Setup) discover(ctx context.Context, issuer string) (string, error) {
 		_, err = oidc.NewProvider(octx, issuer)
 	}
 	if err != nil {
-		return "", outboundError(fmt.Errorf("cannot read the OpenID configuration of %s: %w", issuer, err))
+		return "", outboundError(fmt.Errorf("cannot read the OpenID configuration of %s: %w", issuer, err), actor)
 	}
 	return issuer, nil
 }
@@ -273,15 +274,42 @@ func (s *Setup) Update(ctx context.Context, accountID string, actor directory.Ac
 	return s.dir.UpdateConnection(ctx, accountID, actor, id, ch)
 }
 
-// outboundError words a failed fetch from an identity provider: a refusal
-// names the ADMIT_OUTBOUND_ALLOW entry that would let it through, for a
-// provider on the company's network or on this machine.
-func outboundError(err error) error {
+// outboundError words a failed fetch from an identity provider for the
+// actor who asked. Operators (the command line, an operator in the
+// console) read the whole error, and a refusal names the
+// ADMIT_OUTBOUND_ALLOW entry that would let it through, for a provider on
+// the company's network or on this machine. An account's owner chose the
+// URL but must not learn how admit's network resolves names, as with
+// their webhooks: a name that resolves only to refused addresses and a
+// name that does not resolve read alike (the difference would say which
+// internal names exist), and they are told to ask the operators.
+func outboundError(err error, actor directory.Actor) error {
 	var refused *fetch.RefusedError
-	if errors.As(err, &refused) && refused.Allowance() != "" {
-		return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, add %s to ADMIT_OUTBOUND_ALLOW", err, refused.Allowance()))
+	isRefused := errors.As(err, &refused)
+	if actor.Source == directory.SourceCLI || actor.Source == directory.SourceOperator {
+		if isRefused && refused.Allowance() != "" {
+			return directory.InvalidError(fmt.Sprintf("%v; if that is your identity provider, add %s to ADMIT_OUTBOUND_ALLOW", err, refused.Allowance()))
+		}
+		return directory.InvalidError(err.Error())
+	}
+	const ask = "; if your identity provider is on a private network, ask the platform's operators to allow it"
+	if isRefused && refused.Public() != "" {
+		return directory.InvalidError(refused.Public() + ask)
+	}
+	var dns *net.DNSError
+	switch {
+	case isRefused:
+		return directory.InvalidError(unreachable(refused.Host) + ask)
+	case errors.As(err, &dns) && (dns.IsNotFound || dns.IsTemporary):
+		return directory.InvalidError(unreachable(dns.Name) + ask)
 	}
 	return directory.InvalidError(err.Error())
+}
+
+// unreachable says that host names no address admit connects to, in the
+// one wording for a name that does not resolve and a refused one.
+func unreachable(host string) string {
+	return fmt.Sprintf("cannot reach %s: the name does not resolve, or only to addresses admit does not connect to (private, loopback, link-local)", host)
 }
 
 // SigningCertificateExpiries are when the signing certificates in c's
