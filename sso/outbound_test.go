@@ -302,4 +302,17 @@ func TestOwnersLearnNoInternalNames(t *testing.T) {
 			t.Errorf("%s: the command line is told %q", how, got)
 		}
 	}
+
+	// The failure a refresh records is shown on the connection's page.
+	other := directory.NewService(directory.Config{Store: storetest.SQLite(t)})
+	c := samlConnection(t, other, idpMetadata(t, 365*24*time.Hour), "https://adfs.corp.example/metadata")
+	names := fetch.New(fetch.Config{Resolver: testNames{"adfs.corp.example": "10.1.2.3"}})
+	(&sso.Refresher{Directory: other, Fetch: names, Logger: slog.New(slog.DiscardHandler)}).RefreshOnce(ctx)
+	got, err := other.Connection(ctx, c.AccountID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MetadataError == "" || strings.Contains(got.MetadataError, "10.1.2.3") || strings.Contains(got.MetadataError, "ADMIT_OUTBOUND_ALLOW") {
+		t.Errorf("a refresh recorded %q", got.MetadataError)
+	}
 }

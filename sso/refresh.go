@@ -96,7 +96,9 @@ func (r *Refresher) refresh(ctx context.Context, c directory.Connection, slug st
 	md, err := FetchMetadata(ctx, r.Fetch, c.MetadataURL)
 	if err != nil {
 		r.Logger.WarnContext(ctx, "metadata refresh failed; keeping the last good copy", "account", slug, "connection", c.Name, "err", err)
-		if err := r.Directory.RecordMetadataFailure(ctx, c.AccountID, c.ID, err); err != nil {
+		// The connection's page shows the failure to the account's
+		// owners: in their words; the log above keeps the whole error.
+		if err := r.Directory.RecordMetadataFailure(ctx, c.AccountID, c.ID, forOwners(err)); err != nil {
 			r.Logger.ErrorContext(ctx, "metadata refresh: save", "connection", c.ID, "err", err)
 		}
 		return c

@@ -292,7 +292,15 @@ func outboundError(err error, actor directory.Actor) error {
 		}
 		return directory.InvalidError(err.Error())
 	}
+	return forOwners(err)
+}
+
+// forOwners words a failed fetch for an account's owner (see
+// outboundError): what they may read of it.
+func forOwners(err error) error {
 	const ask = "; if your identity provider is on a private network, ask the platform's operators to allow it"
+	var refused *fetch.RefusedError
+	isRefused := errors.As(err, &refused)
 	if isRefused && refused.Public() != "" {
 		return directory.InvalidError(refused.Public() + ask)
 	}
