@@ -234,14 +234,8 @@ func (m *Manager) open(r directory.Certificate) (KeyPair, error) {
 	return kp, nil
 }
 
-// purpose binds a sealed key to its record and kind. SAML keys keep the
-// words they were sealed with before there were other kinds.
-func purpose(kind directory.KeyKind, id string) string {
-	if kind == directory.KeySAML || kind == "" {
-		return "admit saml key " + id
-	}
-	return "admit " + string(kind) + " key " + id
-}
+// purpose binds a sealed key to its record and kind.
+func purpose(kind directory.KeyKind, id string) string { return directory.KeyPurpose(kind, id) }
 
 // records returns the key pairs of the Manager's kind, newest first.
 func (m *Manager) records(ctx context.Context, st interface {

@@ -13,12 +13,35 @@ import (
 // Sealer encrypts secrets at rest with a key derived from the server key
 // (AES-256-GCM). Each sealed value is bound to a purpose string, so a value
 // sealed for one row cannot be passed off as another's.
+//
+// While the server key is being rotated a Sealer also holds the previous
+// key: it opens what either sealed, and seals with the current one only.
 type Sealer struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	previous cipher.AEAD // nil outside a rotation
 }
 
-// NewSealer returns a Sealer with a 32-byte key.
-func NewSealer(key []byte) (*Sealer, error) {
+// NewSealer returns a Sealer with a 32-byte key, and optionally the
+// 32-byte key of the previous server key, which only opens.
+func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{aead: aead}
+	switch len(previous) {
+	case 0:
+	case 1:
+		if s.previous, err = newAEAD(previous[0]); err != nil {
+			return nil, fmt.Errorf("previous %w", err)
+		}
+	default:
+		return nil, errors.New("sealing key: at most one previous key")
+	}
+	return s, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("sealing key: want 32 bytes, got %d", len(key))
 	}
@@ -30,7 +53,7 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealing key: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return aead, nil
 }
 
 const sealedPrefix = "v1."
@@ -46,19 +69,42 @@ func (s *Sealer) Seal(plaintext []byte, purpose string) string {
 // server key changed, or replicas have different ones.
 var ErrWrongKey = errors.New("a secret at rest does not open with this server key (is ADMIT_SECRET_KEY the same on every replica, and the one it was stored with?)")
 
-// Open decrypts what Seal made for purpose.
+// Open decrypts what Seal made for purpose, with the current key or the
+// previous one.
 func (s *Sealer) Open(sealed, purpose string) ([]byte, error) {
+	plain, _, err := s.open(sealed, purpose)
+	return plain, err
+}
+
+// open also says whether the current key opened the value.
+func (s *Sealer) open(sealed, purpose string) (plain []byte, current bool, err error) {
 	rest, ok := strings.CutPrefix(sealed, sealedPrefix)
 	if !ok {
-		return nil, fmt.Errorf("sealed value: unknown format")
+		return nil, false, fmt.Errorf("sealed value: unknown format")
 	}
 	b, err := base64.RawStdEncoding.DecodeString(rest)
 	if err != nil || len(b) < s.aead.NonceSize() {
-		return nil, fmt.Errorf("sealed value: not valid")
+		return nil, false, fmt.Errorf("sealed value: not valid")
 	}
-	plain, err := s.aead.Open(nil, b[:s.aead.NonceSize()], b[s.aead.NonceSize():], []byte(purpose))
-	if err != nil {
-		return nil, ErrWrongKey
+	nonce, box := b[:s.aead.NonceSize()], b[s.aead.NonceSize():]
+	if plain, err := s.aead.Open(nil, nonce, box, []byte(purpose)); err == nil {
+		return plain, true, nil
 	}
-	return plain, nil
+	if s.previous != nil {
+		if plain, err := s.previous.Open(nil, nonce, box, []byte(purpose)); err == nil {
+			return plain, false, nil
+		}
+	}
+	return nil, false, ErrWrongKey
+}
+
+// Reseal returns sealed under the current key: unchanged (and changed
+// false) when the current key sealed it already, so that resealing twice
+// writes nothing the second time.
+func (s *Sealer) Reseal(sealed, purpose string) (resealed string, changed bool, err error) {
+	plain, current, err := s.open(sealed, purpose)
+	if err != nil || current {
+		return sealed, false, err
+	}
+	return s.Seal(plain, purpose), true, nil
 }

@@ -73,9 +73,25 @@ type NewInvitation struct {
 // key and the invitation's current nonce: 256 bits no one can compute
 // without the key. Rotating the nonce (resend) kills the old link.
 func (s *Service) invitationToken(inv Invitation) string {
-	m := hmac.New(sha256.New, s.tokenKey)
-	m.Write([]byte("admit invitation\x00" + inv.ID + "\x00" + inv.TokenNonce))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return s.linkToken("admit invitation\x00"+inv.ID+"\x00"+inv.TokenNonce, inv.TokenHash)
+}
+
+// linkToken derives the token of a link from what identifies it, with
+// the token key, or with the previous one while the server key is
+// rotated when that is the key whose token the row holds the hash of: a
+// link made before the rotation and emailed after it still opens.
+func (s *Service) linkToken(what, storedHash string) string {
+	token := func(key []byte) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(what))
+		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	if s.previousTokenKey != nil && storedHash != "" {
+		if old := token(s.previousTokenKey); hashToken(old) == storedHash {
+			return old
+		}
+	}
+	return token(s.tokenKey)
 }
 
 func hashToken(token string) string {
@@ -88,7 +104,7 @@ func hashToken(token string) string {
 func (s *Service) newTokenNonce(inv *Invitation) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	inv.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
+	inv.TokenNonce, inv.TokenHash = base64.RawURLEncoding.EncodeToString(b), "" // a new link: made with the current key
 	inv.TokenHash = hashToken(s.invitationToken(*inv))
 }
 

@@ -2,9 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
@@ -40,9 +38,7 @@ const (
 )
 
 func (s *Service) resetToken(r PasswordReset) string {
-	m := hmac.New(sha256.New, s.tokenKey)
-	m.Write([]byte("admit password reset\x00" + r.ID + "\x00" + r.TokenNonce))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return s.linkToken("admit password reset\x00"+r.ID+"\x00"+r.TokenNonce, r.TokenHash)
 }
 
 // RequestPasswordReset emails a reset link to the person with that email,

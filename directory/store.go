@@ -17,6 +17,7 @@ type Store interface {
 	Tx(ctx context.Context, fn func(tx Store) error) error
 	Ping(ctx context.Context) error
 	OperatorStore
+	SecretKeyStore
 
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)

@@ -198,7 +198,7 @@ func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce 
 	// The decoder skips CR and LF and tolerates stray bits: only the one
 	// spelling issueDeviceToken writes is a token.
 	if !found || err1 != nil || err2 != nil || len(payload) != devicePayloadBytes ||
-		enc.EncodeToString(payload) != p || enc.EncodeToString(mac) != m || !hmac.Equal(mac, s.deviceMAC(emailKey, payload)) {
+		enc.EncodeToString(payload) != p || enc.EncodeToString(mac) != m || !s.validDeviceMAC(mac, emailKey, payload) {
 		return "", false
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[deviceNonceBytes:])), 0)
@@ -208,8 +208,19 @@ func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce 
 	return enc.EncodeToString(payload[:deviceNonceBytes]), true
 }
 
+// validDeviceMAC checks a device token's MAC with the device key, or the
+// previous one while the server key is rotated.
+func (s *Service) validDeviceMAC(mac []byte, emailKey string, payload []byte) bool {
+	return hmac.Equal(mac, s.deviceMAC(emailKey, payload)) ||
+		s.previousDeviceKey != nil && hmac.Equal(mac, deviceMAC(s.previousDeviceKey, emailKey, payload))
+}
+
 func (s *Service) deviceMAC(emailKey string, payload []byte) []byte {
-	m := hmac.New(sha256.New, s.deviceKey)
+	return deviceMAC(s.deviceKey, emailKey, payload)
+}
+
+func deviceMAC(key []byte, emailKey string, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("admit device\x00" + emailKey + "\x00"))
 	m.Write(payload)
 	return m.Sum(nil)

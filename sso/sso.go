@@ -37,7 +37,10 @@ type Config struct {
 	// seals the sign-ins a browser has in progress into its cookies. Every
 	// replica needs the same.
 	StateKey []byte
-	Pages    *web.Renderer
+	// PreviousStateKey, during a rotation of the server key, is the
+	// previous key's: sign-ins it sealed still open.
+	PreviousStateKey []byte
+	Pages            *web.Renderer
 	// Fetch is the guarded outbound client OpenID providers are reached
 	// with (discovery, keys, token, userinfo); nil means one with the
 	// default rules and nothing allowed beyond them.
@@ -85,7 +88,11 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Fetch = fetch.New(fetch.Config{Logger: h.log})
 	}
 	h.client = cfg.Fetch.HTTPClient()
-	stateSealer, err := certs.NewSealer(cfg.StateKey)
+	var previous [][]byte
+	if cfg.PreviousStateKey != nil {
+		previous = append(previous, cfg.PreviousStateKey)
+	}
+	stateSealer, err := certs.NewSealer(cfg.StateKey, previous...)
 	if err != nil {
 		return nil, fmt.Errorf("SSO state key: %w", err)
 	}

@@ -16,6 +16,10 @@ const (
 	// SettingKeyFingerprint identifies the secret key that seals this
 	// database's secrets, without revealing it.
 	SettingKeyFingerprint = "secret_key_fingerprint"
+	// SettingPreviousKeyFingerprint identifies the key the last rotation
+	// replaced (admit secret-key rotate), so that a process given a wrong
+	// ADMIT_SECRET_KEY_PREVIOUS is refused.
+	SettingPreviousKeyFingerprint = "previous_secret_key_fingerprint"
 )
 
 // InstanceSetting returns a setting's value, and whether it is recorded.
@@ -68,4 +72,16 @@ func (s *Store) HoldsKeyedData(ctx context.Context) (bool, error) {
 		return false, s.dialect.wrap(err, "look for keyed data")
 	}
 	return held, nil
+}
+
+// RecordKeyFingerprints records the fingerprints of the key that seals the
+// database now and of the one it replaced (see directory.ResealSecrets).
+func (s *Store) RecordKeyFingerprints(ctx context.Context, current, previous string) error {
+	return s.within(ctx, func(s *Store) error {
+		now := time.Now()
+		if err := s.SetInstanceSetting(ctx, SettingKeyFingerprint, current, now); err != nil {
+			return err
+		}
+		return s.SetInstanceSetting(ctx, SettingPreviousKeyFingerprint, previous, now)
+	})
 }

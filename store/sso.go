@@ -173,6 +173,37 @@ func (s *Store) UpdateConnectionSecret(ctx context.Context, accountID, id, seale
 	return expectOne(res, "connection")
 }
 
+// ResealConnectionSecret replaces a sealed client secret that still holds
+// old (see directory.SecretKeyStore); updated_at stays, as the connection
+// did not change.
+func (s *Store) ResealConnectionSecret(ctx context.Context, accountID, id, old, resealed string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE connections SET sealed_secret = ? WHERE account_id = ? AND id = ? AND sealed_secret = ?`), resealed, accountID, id, old)
+	if err != nil {
+		return s.dialect.wrap(err, "reseal connection secret")
+	}
+	return expectResealed(res, "connection "+id)
+}
+
+// ResealCertificateKey replaces a sealed private key that still holds old.
+func (s *Store) ResealCertificateKey(ctx context.Context, id, old, resealed string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE certificates SET sealed_key = ? WHERE id = ? AND sealed_key = ?`), resealed, id, old)
+	if err != nil {
+		return s.dialect.wrap(err, "reseal certificate key")
+	}
+	return expectResealed(res, "key "+id)
+}
+
+func expectResealed(res sql.Result, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("reseal %s: %w", what, err)
+	}
+	if n != 1 {
+		return directory.ConflictError(fmt.Sprintf("the secret of %s changed or went while it was being sealed anew; nothing was changed: run the command again", what))
+	}
+	return nil
+}
+
 // DeleteConnection deletes a connection with its replay records and login
 // log.
 func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) error {

@@ -16,6 +16,7 @@ import (
 // (Sec-Fetch-Site and Origin) is checked as well: two independent guards.
 type csrf struct {
 	key        []byte
+	previous   []byte // the previous server key's, during its rotation
 	secure     bool
 	cookieName string
 	origin     *http.CrossOriginProtection
@@ -23,18 +24,28 @@ type csrf struct {
 
 const csrfField = "csrf_token"
 
-func newCSRF(key []byte, secure bool) csrf {
+func newCSRF(key, previous []byte, secure bool) csrf {
 	name := "admit_csrf"
 	if secure {
 		// __Host- cookies must be Secure, host-only and Path=/: no
 		// subdomain can plant one.
 		name = "__Host-admit_csrf"
 	}
-	return csrf{key: key, secure: secure, cookieName: name, origin: http.NewCrossOriginProtection()}
+	return csrf{key: key, previous: previous, secure: secure, cookieName: name, origin: http.NewCrossOriginProtection()}
 }
 
-func (c csrf) token(cookieValue string) string {
-	m := hmac.New(sha256.New, c.key)
+func (c csrf) token(cookieValue string) string { return csrfToken(c.key, cookieValue) }
+
+// valid reports whether sent is the token of the cookie under the key, or
+// under the previous key while the server key is rotated: a form a
+// replica with the other key served still goes through.
+func (c csrf) valid(sent, cookieValue string) bool {
+	return hmac.Equal([]byte(sent), []byte(c.token(cookieValue))) ||
+		c.previous != nil && hmac.Equal([]byte(sent), []byte(csrfToken(c.previous, cookieValue)))
+}
+
+func csrfToken(key []byte, cookieValue string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("csrf\x00" + cookieValue))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -95,7 +106,7 @@ func (rd *Renderer) Protect(next http.Handler) http.Handler {
 			}
 			sent = r.PostFormValue(csrfField)
 		}
-		if !hmac.Equal([]byte(sent), []byte(rd.csrf.token(ck.Value))) {
+		if !rd.csrf.valid(sent, ck.Value) {
 			refuse(w, r)
 			return
 		}

@@ -123,6 +123,8 @@ var commands = []command{
 	{"webhook redeliver", "--id DELIVERY", "send a delivered or failed delivery again at once, with the same webhook-id (a pending one goes out on its own, in order)", "admit webhook redeliver --id 0193…", (*cli).webhookRedeliver},
 	{"webhook recover", "--id ID [--since 2026-12-01|72h]", "send again every delivery a webhook gave up (failed for 3 days) since a time, each person's in order, with their webhook-ids (none: every one still kept)", "admit webhook recover --id 0193… --since 168h", (*cli).webhookRecover},
 	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},
+	{"secret-key generate", "", "print a new secret key for ADMIT_SECRET_KEY (base64, 32 bytes from crypto/rand)", "admit secret-key generate", (*cli).secretKeyGenerate},
+	{"secret-key rotate", "", "seal every secret at rest anew with ADMIT_SECRET_KEY, opening it with ADMIT_SECRET_KEY_PREVIOUS, in one transaction, and make the new key the database's; safe to run again and while replicas run", "ADMIT_SECRET_KEY=NEW ADMIT_SECRET_KEY_PREVIOUS=OLD admit secret-key rotate", (*cli).secretKeyRotate},
 	{"backup", "--to FILE [--force]", "write a consistent copy of the SQLite database while the server runs (PostgreSQL: use pg_dump)", "admit backup --to /var/backups/admit/admit-2026-12-01.db", (*cli).backup},
 }
 

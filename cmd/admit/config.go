@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/admit-dev/admit/certs"
 	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
 )
@@ -34,7 +36,11 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	SecretKey   string
-	DNSResolver string
+	// SecretKeyPrevious is the key ADMIT_SECRET_KEY replaces while it is
+	// being rotated: it still opens and verifies, and never seals or
+	// signs (see docs/operations.md, "Rotating the secret key").
+	SecretKeyPrevious string
+	DNSResolver       string
 	// MetricsAddr is where /metrics is served, apart from the public
 	// listener: metrics name every account, so they are for the operator's
 	// scraper only. metricsOff turns them off.
@@ -73,6 +79,7 @@ var settings = []setting{
 	{"ADMIT_DNS_RESOLVER", "dns-resolver", "host[:port] of the DNS server asked when verifying domains; default the system's", func(c *Config) *string { return &c.DNSResolver }},
 	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
+	{"ADMIT_SECRET_KEY_PREVIOUS", "secret-key-previous", "while rotating the secret key: the key ADMIT_SECRET_KEY replaces, which still opens secrets at rest and verifies cookies and links but seals and signs nothing; unset when no rotation is under way", func(c *Config) *string { return &c.SecretKeyPrevious }},
 	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
 	{"ADMIT_UPSTREAM", "upstream", "the app admit serve proxies to, with the identity headers of the signed-in person (http://127.0.0.1:3000); unset serves admit alone", func(c *Config) *string { return &c.Upstream }},
 	{"ADMIT_PPROF_ADDR", "pprof-addr", "loopback listen address of Go's profiles at /debug/pprof/ (127.0.0.1:6060), for profiling a running admit; unset serves none", func(c *Config) *string { return &c.PprofAddr }},
@@ -146,6 +153,20 @@ func (c Config) Validate() error {
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			problems = append(problems, err)
+		}
+	}
+	if c.SecretKeyPrevious != "" {
+		prev, err := decodeSecretKey(c.SecretKeyPrevious)
+		cur, _ := decodeSecretKey(c.SecretKey)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("ADMIT_SECRET_KEY_PREVIOUS: %w", err))
+		case c.SecretKey == "":
+			// A key generated into the data folder is one replica's own:
+			// rotating from it means naming the new key explicitly.
+			problems = append(problems, errors.New("ADMIT_SECRET_KEY_PREVIOUS is set without ADMIT_SECRET_KEY: give the new key in ADMIT_SECRET_KEY (make one with: admit secret-key generate)"))
+		case bytes.Equal(prev, cur):
+			problems = append(problems, errors.New("ADMIT_SECRET_KEY_PREVIOUS is the same key as ADMIT_SECRET_KEY: give the new key in ADMIT_SECRET_KEY and the old one in ADMIT_SECRET_KEY_PREVIOUS"))
 		}
 	}
 	if c.EventsRetention != "" {
@@ -239,6 +260,14 @@ func (c Config) DataDir() string {
 
 const minSecretKeyBytes = 32
 
+// newSecretKey returns a fresh secret key, base64 as ADMIT_SECRET_KEY
+// takes it.
+func newSecretKey() string {
+	raw := make([]byte, minSecretKeyBytes)
+	_, _ = rand.Read(raw)
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
 func decodeSecretKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
@@ -303,14 +332,14 @@ func (c Config) generateSecretKey() (key []byte, created bool, err error) {
 	if err := os.MkdirAll(c.DataDir(), 0o700); err != nil {
 		return nil, false, fmt.Errorf("create data folder: %w", err)
 	}
-	raw := make([]byte, minSecretKeyBytes)
-	_, _ = rand.Read(raw)
-	created, err = createExclusive(c.keyFile(), []byte(base64.StdEncoding.EncodeToString(raw)+"\n"))
+	encoded := newSecretKey()
+	created, err = createExclusive(c.keyFile(), []byte(encoded+"\n"))
 	if err != nil {
 		return nil, false, err
 	}
 	if created {
-		return raw, true, nil
+		key, err := decodeSecretKey(encoded)
+		return key, true, err
 	}
 	key, found, err := c.findSecretKey()
 	if err == nil && !found {
@@ -373,6 +402,26 @@ type keys struct {
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
+	// previous are the keys of ADMIT_SECRET_KEY_PREVIOUS during a
+	// rotation: they open and verify what the old key sealed and signed,
+	// and nil otherwise.
+	previous *keys
+}
+
+// sealer seals with the current key and opens with either.
+func (k keys) sealer() (*certs.Sealer, error) {
+	if k.previous != nil {
+		return certs.NewSealer(k.sealing, k.previous.sealing)
+	}
+	return certs.NewSealer(k.sealing)
+}
+
+// was returns the previous key's keys, all nil outside a rotation.
+func (k keys) was() keys {
+	if k.previous == nil {
+		return keys{}
+	}
+	return *k.previous
 }
 
 func deriveKeys(secret []byte) (keys, error) {

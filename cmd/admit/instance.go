@@ -125,16 +125,64 @@ func (c *cli) unlock(ctx context.Context, s *store.Store, log *slog.Logger) (key
 			return keys{}, err
 		}
 	}
-	if recorded != fp {
-		if generated {
-			// Another process recorded its key first; ours must not
-			// linger for the next run to find.
-			_ = os.Remove(c.cfg.keyFile())
+	if err := c.checkFingerprints(ctx, s, fp, recorded, generated); err != nil {
+		return keys{}, err
+	}
+	if c.cfg.SecretKeyPrevious != "" {
+		// Validate refused a previous key that does not decode.
+		previous, _ := decodeSecretKey(c.cfg.SecretKeyPrevious)
+		old, err := deriveKeys(previous)
+		if err != nil {
+			return keys{}, err
 		}
-		return keys{}, fmt.Errorf("the secret key in %s is not the one that sealed this database (key %s, database %s): give this process the server's key",
-			c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])
+		derived.previous = &old
 	}
 	return derived, nil
+}
+
+// checkFingerprints holds a process to the keys the database was sealed
+// with: its ADMIT_SECRET_KEY must be the recorded key, or, during a
+// rotation, the key that replaces it (ADMIT_SECRET_KEY_PREVIOUS then being
+// the recorded one). A previous key is checked against the one the last
+// rotation replaced, so that a wrong one is refused even when nothing is
+// left for it to open.
+func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorded string, generated bool) error {
+	prevFP := ""
+	if c.cfg.SecretKeyPrevious != "" {
+		previous, err := decodeSecretKey(c.cfg.SecretKeyPrevious)
+		if err != nil {
+			return err
+		}
+		if prevFP, err = keyFingerprint(previous); err != nil {
+			return err
+		}
+	}
+	switch {
+	case recorded == fp && prevFP != "":
+		replaced, ok, err := s.InstanceSetting(ctx, store.SettingPreviousKeyFingerprint)
+		if err != nil {
+			return err
+		}
+		// Before any rotation there is nothing to check it against.
+		if ok && replaced != prevFP {
+			return fmt.Errorf("ADMIT_SECRET_KEY_PREVIOUS is not the key the last rotation replaced (key %s, replaced %s): give the old key, or unset ADMIT_SECRET_KEY_PREVIOUS once the rotation is over",
+				prevFP[:12], replaced[:min(12, len(replaced))])
+		}
+		return nil
+	case recorded == fp, prevFP != "" && recorded == prevFP:
+		return nil
+	}
+	if generated {
+		// Another process recorded its key first; ours must not linger
+		// for the next run to find.
+		_ = os.Remove(c.cfg.keyFile())
+	}
+	if prevFP != "" {
+		return fmt.Errorf("neither ADMIT_SECRET_KEY (key %s) nor ADMIT_SECRET_KEY_PREVIOUS (key %s) is the key that sealed this database (%s): give this process the server's key",
+			fp[:12], prevFP[:12], recorded[:min(12, len(recorded))])
+	}
+	return fmt.Errorf("the secret key in %s is not the one that sealed this database (key %s, database %s): give this process the server's key (while rotating it, the old one in ADMIT_SECRET_KEY_PREVIOUS)",
+		c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])
 }
 
 func fingerprintNote(fp string) string {

@@ -402,7 +402,7 @@ func (c *cli) sealer() (*certs.Sealer, error) {
 	if c.derived == nil {
 		return nil, errors.New("sealer: the database is not open")
 	}
-	return certs.NewSealer(c.derived.sealing)
+	return c.derived.sealer()
 }
 
 func (c *cli) ssoList(ctx context.Context, args []string) error {
@@ -513,7 +513,7 @@ func (c *cli) certManager(ctx context.Context, kind directory.KeyKind) (*certs.M
 		s.Close()
 		return nil, nil, err
 	}
-	sealer, err := certs.NewSealer(keys.sealing)
+	sealer, err := keys.sealer()
 	if err != nil {
 		s.Close()
 		return nil, nil, err

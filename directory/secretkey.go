@@ -1,0 +1,136 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+)
+
+// Everything sealed with the server key (DESIGN rule 7) is sealed for a
+// purpose that binds it to its row; these functions are the one home of
+// those purposes, for those who seal and open and for ResealSecrets.
+
+// KeyPurpose binds a sealed private key to its record and kind. SAML keys
+// keep the words they were sealed with before there were other kinds.
+func KeyPurpose(kind KeyKind, id string) string {
+	if kind == KeySAML || kind == "" {
+		return "admit saml key " + id
+	}
+	return "admit " + string(kind) + " key " + id
+}
+
+// SecretKeyStore is what rotating the server key needs of the store
+// beyond finding the sealed rows.
+type SecretKeyStore interface {
+	// ResealCertificateKey replaces a certificate's sealed key, unless the
+	// row no longer holds old (Conflict): a value written since it was
+	// read is not overwritten.
+	ResealCertificateKey(ctx context.Context, id, old, resealed string) error
+	// ResealConnectionSecret does the same for an OIDC client secret.
+	ResealConnectionSecret(ctx context.Context, accountID, id, old, resealed string) error
+	// RecordKeyFingerprints records the fingerprint of the key that seals
+	// the database now, and of the one that sealed it before.
+	RecordKeyFingerprints(ctx context.Context, current, previous string) error
+}
+
+// Resealed counts what ResealSecrets sealed anew, by kind; what was
+// sealed with the new key already is not counted.
+type Resealed struct {
+	Keys, ClientSecrets, WebhookSecrets int
+}
+
+// Total is the number of secrets sealed anew.
+func (r Resealed) Total() int { return r.Keys + r.ClientSecrets + r.WebhookSecrets }
+
+// ResealFunc returns sealed under the new server key, and whether that
+// changed it (false when the new key sealed it already).
+type ResealFunc func(sealed, purpose string) (resealed string, changed bool, err error)
+
+// ResealSecrets seals every secret at rest anew with reseal and records
+// the fingerprints of the new key and of the one it replaces, all in one
+// transaction: a secret that does not open, or a row that changed
+// meanwhile, changes nothing. Running it again finds nothing to do.
+// Replicas may run meanwhile; whatever they seal with either key they
+// still open, as long as each has both (see docs/operations.md).
+func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerprint, previousFingerprint string) (Resealed, error) {
+	var n Resealed
+	err := s.store.Tx(ctx, func(tx Store) error {
+		n = Resealed{}
+		certs, err := tx.FindCertificates(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range certs {
+			v, changed, err := reseal(c.SealedKey, KeyPurpose(c.Kind, c.ID))
+			if err != nil {
+				return fmt.Errorf("%s key %s: %w", c.Kind, c.ID, err)
+			}
+			if changed {
+				if err := tx.ResealCertificateKey(ctx, c.ID, c.SealedKey, v); err != nil {
+					return err
+				}
+				n.Keys++
+			}
+		}
+		conns, err := tx.FindAllConnections(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			if c.SealedSecret == "" {
+				continue
+			}
+			v, changed, err := reseal(c.SealedSecret, ClientSecretPurpose(c.AccountID, c.Name))
+			if err != nil {
+				return fmt.Errorf("client secret of connection %s of account %s: %w", c.Name, c.AccountID, err)
+			}
+			if changed {
+				if err := tx.ResealConnectionSecret(ctx, c.AccountID, c.ID, c.SealedSecret, v); err != nil {
+					return err
+				}
+				n.ClientSecrets++
+			}
+		}
+		hooks, err := tx.FindWebhooks(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			// Locked: a replica rotating this webhook's secret meanwhile
+			// waits, rather than having its new secret overwritten.
+			w, err := tx.LockWebhook(ctx, h.ID)
+			if KindOf(err) == NotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			purpose, changed := WebhookSecretPurpose(w.ID), 0
+			for _, sealed := range append([]*string{&w.Secret}, olderSealed(w.Older)...) {
+				v, ch, err := reseal(*sealed, purpose)
+				if err != nil {
+					return fmt.Errorf("secret of webhook %s: %w", w.ID, err)
+				}
+				if ch {
+					*sealed, changed = v, changed+1
+				}
+			}
+			if changed > 0 {
+				// UpdatedAt stays: the webhook did not change.
+				if err := tx.UpdateWebhookSecrets(ctx, w); err != nil {
+					return err
+				}
+				n.WebhookSecrets += changed
+			}
+		}
+		return tx.RecordKeyFingerprints(ctx, fingerprint, previousFingerprint)
+	})
+	return n, err
+}
+
+func olderSealed(older []OlderSecret) []*string {
+	out := make([]*string, len(older))
+	for i := range older {
+		out[i] = &older[i].Sealed
+	}
+	return out
+}
