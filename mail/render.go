@@ -16,8 +16,6 @@ import (
 //go:embed templates
 var templateFiles embed.FS
 
-// defaultColor is admit's own colour, for accounts that set none.
-const defaultColor = "#1f6feb"
 
 // installationName signs installation mail (to operators, of no account):
 // admit's own neutral branding, since no account's would be right.
@@ -51,12 +49,14 @@ func NewRenderer(baseURL, from string) (*Renderer, error) {
 }
 
 // view is what the templates see. Every field is plain text: the HTML
-// template escapes it, and Color is checked before it becomes CSS.
+// template escapes it, and the colours come from a palette.
 type view struct {
 	Subject     string
 	AccountName string
 	LogoURL     string
-	Color       htmltemplate.CSS
+	// Fill, OnFill and LinkColor are the account's palette
+	// (directory.Palette): the button, its text, and links on white.
+	Fill, OnFill, LinkColor htmltemplate.CSS
 	Intro       string
 	Link        string
 	HasPassword bool
@@ -84,14 +84,13 @@ type view struct {
 func (r *Renderer) Render(b directory.MailBody) (Message, error) {
 	a := b.Account
 	installation := b.Installation
-	v := view{AccountName: a.Title(), Color: defaultColor, Email: b.Invitation.Email}
+	// A palette holds only #rrggbb colours, safe as CSS, and readable
+	// whatever colour the account chose.
+	palette := a.Branding.Palette()
+	v := view{AccountName: a.Title(), Email: b.Invitation.Email,
+		Fill: htmltemplate.CSS(palette.Fill), OnFill: htmltemplate.CSS(palette.OnFill), LinkColor: htmltemplate.CSS(palette.Text)}
 	if installation {
 		v.AccountName = installationName
-	}
-	// Branding was validated when it was set; checking again here keeps a
-	// bad row from ever reaching CSS or an <img>.
-	if len((directory.Branding{PrimaryColor: a.Branding.PrimaryColor}).Validate()) == 0 && a.Branding.PrimaryColor != "" {
-		v.Color = htmltemplate.CSS(a.Branding.PrimaryColor)
 	}
 	// An uploaded logo wins over the logo URL (as on pages); mail clients
 	// need its absolute address.

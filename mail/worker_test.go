@@ -178,7 +178,8 @@ func TestWorkerSendsBrandedInvitation(t *testing.T) {
 		if !strings.Contains(p.text, "https://admit.example/invite/") || !strings.Contains(p.text, "Grace Hopper has invited you to join Acme Portal.") {
 			t.Errorf("text part does not read on its own:\n%s", p.text)
 		}
-		for _, want := range []string{"#c0ffee", `src="https://cdn.acme.example/logo.png"`, "https://admit.example/invite/"} {
+		// A pale brand colour: dark text on the button, links a darker shade.
+		for _, want := range []string{"background:#c0ffee;color:#1b1f24;", "color:#5c7a72;", `src="https://cdn.acme.example/logo.png"`, "https://admit.example/invite/"} {
 			if !strings.Contains(p.html, want) {
 				t.Errorf("HTML part lacks %s", want)
 			}

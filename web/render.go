@@ -47,7 +47,7 @@ type Page struct {
 	CSRFToken string       // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
 	Nonce     string       // the CSP nonce of this response
 	RequestID string       // the reference shown on error pages
-	Color     template.CSS // the validated brand colour, empty when none
+	Colors    Colors // the brand colour and the readable shades around it
 }
 
 // Config configures a Renderer.
@@ -107,7 +107,7 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 	p.RequestID = RequestIDFrom(r.Context())
 	p.CSRFToken = rd.CSRFToken(w, r)
 	p.Branding = safeBranding(p.Branding)
-	p.Color = template.CSS(p.Branding.PrimaryColor) // safe: checked by safeBranding
+	p.Colors = colorsOf(directory.Branding{PrimaryColor: p.Branding.PrimaryColor}.Palette())
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		rd.log.ErrorContext(r.Context(), "render page", "template", t.Name(), "err", err)
@@ -128,6 +128,14 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// Colors are an account's palette (directory.Palette) as CSS values.
+type Colors struct{ Fill, OnFill, Text template.CSS }
+
+// colorsOf is safe as CSS: a palette holds only #rrggbb colours.
+func colorsOf(p directory.Palette) Colors {
+	return Colors{template.CSS(p.Fill), template.CSS(p.OnFill), template.CSS(p.Text)}
 }
 
 // safeBranding drops any branding value that could carry markup or CSS.

@@ -66,7 +66,7 @@ func TestRenderEscapesBrandingAndSetsNonce(t *testing.T) {
 	if m == nil {
 		t.Fatalf("CSP %q has no nonce", csp)
 	}
-	if !strings.Contains(body, `<style nonce="`+m[1]+`">:root { --brand: #123abc; }</style>`) {
+	if !strings.Contains(body, `<style nonce="`+m[1]+`">:root { --brand: #123abc; --on-brand: #ffffff; --brand-text: #123abc; }</style>`) {
 		t.Errorf("page lacks the nonce'd brand colour style:\n%s", body)
 	}
 	if !strings.Contains(body, `src="https://cdn.example/logo.png"`) {
@@ -90,7 +90,9 @@ func TestRenderDropsHostileBranding(t *testing.T) {
 			rd.Render(w, r, http.StatusOK, tmpl, web.Page{Branding: b})
 		})
 		_, body := serve(h, httptest.NewRequest("GET", "/", nil))
-		if strings.Contains(body, "<style nonce") || strings.Contains(body, "<img") || strings.Contains(body, "ZgotmplZ") {
+		if !strings.Contains(body, ":root { --brand: #1f6feb; --on-brand: #ffffff; --brand-text: #1f6feb; }") ||
+			strings.Contains(body, "display:none") || strings.Contains(body, "expression") ||
+			strings.Contains(body, "<img") || strings.Contains(body, "ZgotmplZ") {
 			t.Errorf("branding %+v reached the page:\n%s", b, body)
 		}
 	}
