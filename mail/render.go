@@ -16,7 +16,6 @@ import (
 //go:embed templates
 var templateFiles embed.FS
 
-
 // installationName signs installation mail (to operators, of no account):
 // admit's own neutral branding, since no account's would be right.
 const installationName = "admit"
@@ -57,14 +56,14 @@ type view struct {
 	// Fill, OnFill and LinkColor are the account's palette
 	// (directory.Palette): the button, its text, and links on white.
 	Fill, OnFill, LinkColor htmltemplate.CSS
-	Intro       string
-	Link        string
-	HasPassword bool
-	Expires     string
-	Email       string
-	InviterName string
-	Reason      string
-	WebhookID   string
+	Intro                   string
+	Link                    string
+	HasPassword             bool
+	Expires                 string
+	Email                   string
+	InviterName             string
+	Reason                  string
+	WebhookID               string
 	// PlatformWide: the webhook receives every account's events;
 	// otherwise WebhookAccount's.
 	PlatformWide   bool

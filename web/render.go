@@ -44,9 +44,9 @@ type Page struct {
 	// (the admin console).
 	Wide bool
 
-	CSRFToken string       // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
-	Nonce     string       // the CSP nonce of this response
-	RequestID string       // the reference shown on error pages
+	CSRFToken string // for forms: <input type=hidden name=csrf_token value="{{.CSRFToken}}">
+	Nonce     string // the CSP nonce of this response
+	RequestID string // the reference shown on error pages
 	Colors    Colors // the brand colour and the readable shades around it
 }
 
