@@ -1,3 +1,4 @@
+-- +goose NO TRANSACTION
 -- +goose Up
 -- A person's audit trail (the person page, audit list --person, the API's
 -- ?person=): the events about them and the events they made. Without
@@ -5,9 +6,16 @@
 -- on PostgreSQL and 1.9 s on SQLite at 500,000 events in the account
 -- (BenchmarkAuditPersonTrail). Each costs one more index entry an event.
 -- Ids are unique across accounts, so the account need not lead.
-CREATE INDEX audit_events_target ON audit_events (target_id, created_at);
-CREATE INDEX audit_events_actor ON audit_events (actor_id, created_at);
+--
+-- Built CONCURRENTLY: every change writes an audit event, and a plain
+-- CREATE INDEX would hold every write of the replicas still serving for as
+-- long as it reads the table (admit migrate runs beside them). A build cut
+-- short leaves an invalid index behind, dropped before the next try.
+DROP INDEX CONCURRENTLY IF EXISTS audit_events_target;
+CREATE INDEX CONCURRENTLY audit_events_target ON audit_events (target_id, created_at);
+DROP INDEX CONCURRENTLY IF EXISTS audit_events_actor;
+CREATE INDEX CONCURRENTLY audit_events_actor ON audit_events (actor_id, created_at);
 
 -- +goose Down
-DROP INDEX audit_events_actor;
-DROP INDEX audit_events_target;
+DROP INDEX CONCURRENTLY IF EXISTS audit_events_actor;
+DROP INDEX CONCURRENTLY IF EXISTS audit_events_target;
