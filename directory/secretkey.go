@@ -27,6 +27,10 @@ type SecretKeyStore interface {
 	ResealCertificateKey(ctx context.Context, id, old, resealed string) error
 	// ResealConnectionSecret does the same for an OIDC client secret.
 	ResealConnectionSecret(ctx context.Context, accountID, id, old, resealed string) error
+	// LockKeyFingerprints returns the fingerprints of the key that seals
+	// the database and of the one the last rotation replaced ("" before
+	// any), and holds them until the transaction ends.
+	LockKeyFingerprints(ctx context.Context) (current, previous string, err error)
 	// RecordKeyFingerprints records the fingerprint of the key that seals
 	// the database now, and of the one that sealed it before.
 	RecordKeyFingerprints(ctx context.Context, current, previous string) error
@@ -55,6 +59,24 @@ func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerpr
 	var n Resealed
 	err := s.store.Tx(ctx, func(tx Store) error {
 		n = Resealed{}
+		// First, so that two rotations take turns: the second then finds
+		// the first's key recorded.
+		recorded, replaced, err := tx.LockKeyFingerprints(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case recorded == previousFingerprint:
+		case recorded == fingerprint && replaced == previousFingerprint:
+			// Done before: whatever a replica sealed with the old key
+			// since is sealed anew.
+		case recorded == fingerprint:
+			return InvalidError(fmt.Sprintf("the database belongs to ADMIT_SECRET_KEY (key %s) already, and ADMIT_SECRET_KEY_PREVIOUS (key %s) is not the key it replaced: are the two swapped? The new key goes in ADMIT_SECRET_KEY, the old one in ADMIT_SECRET_KEY_PREVIOUS",
+				short(fingerprint), short(previousFingerprint)))
+		default:
+			return ConflictError(fmt.Sprintf("the database belongs to key %s now, neither ADMIT_SECRET_KEY (key %s) nor ADMIT_SECRET_KEY_PREVIOUS (key %s): did another rotation finish meanwhile?",
+				short(recorded), short(fingerprint), short(previousFingerprint)))
+		}
 		certs, err := tx.FindCertificates(ctx)
 		if err != nil {
 			return err
@@ -126,6 +148,9 @@ func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerpr
 	})
 	return n, err
 }
+
+// short is how a key's fingerprint is shown.
+func short(fingerprint string) string { return fingerprint[:min(12, len(fingerprint))] }
 
 func olderSealed(older []OlderSecret) []*string {
 	out := make([]*string, len(older))

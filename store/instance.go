@@ -74,6 +74,29 @@ func (s *Store) HoldsKeyedData(ctx context.Context) (bool, error) {
 	return held, nil
 }
 
+// LockKeyFingerprints returns the fingerprints of the key that seals the
+// database and of the one the last rotation replaced ("" before any), and
+// on PostgreSQL holds their rows until the transaction ends: rotations
+// take turns (see directory.ResealSecrets).
+func (s *Store) LockKeyFingerprints(ctx context.Context) (current, previous string, err error) {
+	var rows []struct {
+		Name  string `db:"name"`
+		Value string `db:"value"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT name, value FROM instance_settings i WHERE name IN (?, ?)`+s.dialect.lockRows("i")),
+		SettingKeyFingerprint, SettingPreviousKeyFingerprint); err != nil {
+		return "", "", s.dialect.wrap(err, "lock key fingerprints")
+	}
+	for _, r := range rows {
+		if r.Name == SettingKeyFingerprint {
+			current = r.Value
+		} else {
+			previous = r.Value
+		}
+	}
+	return current, previous, nil
+}
+
 // RecordKeyFingerprints records the fingerprints of the key that seals the
 // database now and of the one it replaced (see directory.ResealSecrets).
 func (s *Store) RecordKeyFingerprints(ctx context.Context, current, previous string) error {

@@ -157,19 +157,38 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 			return err
 		}
 	}
+	// replaced is read only when it matters: it is set by the first
+	// rotation, and a database that never rotated has none.
+	replaced := func() (string, error) {
+		v, _, err := s.InstanceSetting(ctx, store.SettingPreviousKeyFingerprint)
+		return v, err
+	}
 	switch {
 	case recorded == fp && prevFP != "":
-		replaced, ok, err := s.InstanceSetting(ctx, store.SettingPreviousKeyFingerprint)
+		was, err := replaced()
 		if err != nil {
 			return err
 		}
 		// Before any rotation there is nothing to check it against.
-		if ok && replaced != prevFP {
+		if was != "" && was != prevFP {
 			return fmt.Errorf("ADMIT_SECRET_KEY_PREVIOUS is not the key the last rotation replaced (key %s, replaced %s): give the old key, or unset ADMIT_SECRET_KEY_PREVIOUS once the rotation is over",
-				prevFP[:12], replaced[:min(12, len(replaced))])
+				prevFP[:12], was[:min(12, len(was))])
 		}
 		return nil
-	case recorded == fp, prevFP != "" && recorded == prevFP:
+	case recorded == fp:
+		return nil
+	case prevFP != "" && recorded == prevFP:
+		// The keys swapped after the rotation: this process would seal
+		// and sign with the key the rotation retired, and what it sealed
+		// would not open once the overlap ends.
+		was, err := replaced()
+		if err != nil {
+			return err
+		}
+		if was == fp {
+			return fmt.Errorf("ADMIT_SECRET_KEY (key %s) is the key the last rotation replaced and ADMIT_SECRET_KEY_PREVIOUS (key %s) the one that seals this database: they are swapped; the new key goes in ADMIT_SECRET_KEY",
+				fp[:12], prevFP[:12])
+		}
 		return nil
 	}
 	if generated {
@@ -180,6 +199,10 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 	if prevFP != "" {
 		return fmt.Errorf("neither ADMIT_SECRET_KEY (key %s) nor ADMIT_SECRET_KEY_PREVIOUS (key %s) is the key that sealed this database (%s): give this process the server's key",
 			fp[:12], prevFP[:12], recorded[:min(12, len(recorded))])
+	}
+	if was, err := replaced(); err == nil && was == fp {
+		return fmt.Errorf("the secret key in %s (key %s) is the one the last rotation replaced: give this process the new key (database %s)",
+			c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])
 	}
 	return fmt.Errorf("the secret key in %s is not the one that sealed this database (key %s, database %s): give this process the server's key (while rotating it, the old one in ADMIT_SECRET_KEY_PREVIOUS)",
 		c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])

@@ -85,6 +85,9 @@ func TestSecretKeyRotation(t *testing.T) {
 		oneLine("rotate without the old key", run(with(keyB), "", "secret-key", "rotate"), "ADMIT_SECRET_KEY_PREVIOUS")
 		// Replicas with both keys run beside ones with the old key alone.
 		must(run(with(keyB, keyA), "", "webhook", "list"))
+		// Swapped keys rotate nothing and record nothing (the wrong
+		// previous key after the rotation below is still refused).
+		oneLine("swapped keys rotating", run(with(keyA, keyB), "", "secret-key", "rotate"), "are the two swapped")
 
 		// A secret that does not open with either key stops the rotation:
 		// nothing changes, the old key still works alone.
@@ -106,8 +109,12 @@ func TestSecretKeyRotation(t *testing.T) {
 		// Afterwards: the old key alone is refused, a wrong previous key
 		// too; the new one alone works, and signs a delivery with the
 		// webhook's secrets.
-		oneLine("the old key after the rotation", run(a, "", "webhook", "list"), "not the one that sealed this database")
+		oneLine("the old key after the rotation", run(a, "", "webhook", "list"), "is the one the last rotation replaced")
 		oneLine("a wrong previous key after", run(with(keyB, keyC), "", "webhook", "list"), "not the key the last rotation replaced")
+		// Swapped after the rotation, a process would seal with the
+		// retired key what the new one alone cannot open.
+		oneLine("swapped keys after the rotation", run(with(keyA, keyB), "", "webhook", "list"), "they are swapped")
+		oneLine("swapped keys rotating after", run(with(keyA, keyB), "", "secret-key", "rotate"), "they are swapped")
 		tested := decode[webhookTestJSON](t, must(run(with(keyB), "", "webhook", "test", "--id", hook.ID, "--json")))
 		mu.Lock()
 		defer mu.Unlock()
@@ -121,6 +128,20 @@ func TestSecretKeyRotation(t *testing.T) {
 				t.Errorf("the delivery's signature %q lacks the one of secret %s…", got[0].Header.Get("webhook-signature"), secret[:10])
 			}
 		}
+
+		// A second rotation, B to C: the same again; B's overlap key A is
+		// refused as C's previous, B alone is the replaced key.
+		oneLine("the first rotation's old key as the second's previous", run(with(keyC, keyA), "", "secret-key", "rotate"), "neither ADMIT_SECRET_KEY")
+		third := decode[map[string]any](t, must(run(with(keyC, keyB), "", "secret-key", "rotate", "--json")))
+		if third["resealed_keys"] != float64(2) || third["resealed_client_secrets"] != float64(1) || third["resealed_webhook_secrets"] != float64(2) {
+			t.Errorf("rotate B to C: %v; want 2 keys, 1 client secret and 2 webhook secrets sealed anew", third)
+		}
+		openAllWith(t, db, keyC, 5)
+		oneLine("B alone after the second rotation", run(with(keyB), "", "webhook", "list"), "is the one the last rotation replaced")
+		oneLine("B and A after the second rotation", run(with(keyB, keyA), "", "webhook", "list"), "neither ADMIT_SECRET_KEY")
+		oneLine("C with A after the second rotation", run(with(keyC, keyA), "", "webhook", "list"), "not the key the last rotation replaced")
+		must(run(with(keyC, keyB), "", "webhook", "list"))
+		must(run(with(keyC), "", "webhook", "list"))
 	})
 }
 
