@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -71,28 +72,44 @@ type NewInvitation struct {
 
 // invitationToken derives the link token of an invitation from the server
 // key and the invitation's current nonce: 256 bits no one can compute
-// without the key. Rotating the nonce (resend) kills the old link.
-func (s *Service) invitationToken(inv Invitation) string {
+// without the key. Rotating the nonce (resend) kills the old link. ok is
+// false when neither key makes the token the invitation holds the hash of
+// (see linkToken).
+func (s *Service) invitationToken(inv Invitation) (token string, ok bool) {
 	return s.linkToken("admit invitation\x00"+inv.ID+"\x00"+inv.TokenNonce, inv.TokenHash)
 }
 
 // linkToken derives the token of a link from what identifies it, with
 // the token key, or with the previous one while the server key is
 // rotated when that is the key whose token the row holds the hash of: a
-// link made before the rotation and emailed after it still opens.
-func (s *Service) linkToken(what, storedHash string) string {
+// link made before the rotation and emailed after it still opens. ok is
+// false when neither key makes the token storedHash is the hash of: the
+// link was made with a key this process no longer has, and mailing it
+// would send a link that opens nothing.
+func (s *Service) linkToken(what, storedHash string) (string, bool) {
 	token := func(key []byte) string {
 		m := hmac.New(sha256.New, key)
 		m.Write([]byte(what))
 		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 	}
-	if s.previousTokenKey != nil && storedHash != "" {
+	current := token(s.tokenKey)
+	if storedHash == "" || hashToken(current) == storedHash {
+		return current, true
+	}
+	if s.previousTokenKey != nil {
 		if old := token(s.previousTokenKey); hashToken(old) == storedHash {
-			return old
+			return old, true
 		}
 	}
-	return token(s.tokenKey)
+	return current, false
 }
+
+// errLinkKey is why mail whose link was made with a key this process
+// does not have is not sent: a dead link would be. It is retried, not
+// dropped: during a rolling restart of a key rotation another replica may
+// have the key (see docs/operations.md); otherwise it fails when mail
+// gives up, with this reason.
+var errLinkKey = errors.New("its link was made with a secret key this process does not have: a replica with that key sends it; once none has it, send it again")
 
 func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -105,7 +122,8 @@ func (s *Service) newTokenNonce(inv *Invitation) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	inv.TokenNonce, inv.TokenHash = base64.RawURLEncoding.EncodeToString(b), "" // a new link: made with the current key
-	inv.TokenHash = hashToken(s.invitationToken(*inv))
+	token, _ := s.invitationToken(*inv)
+	inv.TokenHash = hashToken(token)
 }
 
 func checkTTL(ttl time.Duration) (time.Duration, error) {

@@ -235,7 +235,11 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		if r.UsedAt != nil || !s.now().Before(r.ExpiresAt) {
 			return MailBody{}, GoneError("the password reset link was used or expired before it could be sent")
 		}
-		body.Token, body.ExpiresAt = s.resetToken(r), r.ExpiresAt
+		token, ok := s.resetToken(r)
+		if !ok {
+			return MailBody{}, errLinkKey
+		}
+		body.Token, body.ExpiresAt = token, r.ExpiresAt
 		return body, nil
 	}
 	if m.Data.WebhookID != "" {
@@ -274,7 +278,11 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		if EmailKey(m.Recipient) != EmailKey(body.Invitation.Email) {
 			return MailBody{}, GoneError("the person's address changed before the invitation could be sent; resend it to reach the new one")
 		}
-		body.Token = s.invitationToken(body.Invitation)
+		token, ok := s.invitationToken(body.Invitation)
+		if !ok {
+			return MailBody{}, errLinkKey
+		}
+		body.Token = token
 		invitee, err := s.store.FindUser(ctx, body.Invitation.UserID)
 		if err != nil {
 			return MailBody{}, err

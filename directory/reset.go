@@ -37,7 +37,7 @@ const (
 	resetWindow      = time.Hour
 )
 
-func (s *Service) resetToken(r PasswordReset) string {
+func (s *Service) resetToken(r PasswordReset) (token string, ok bool) {
 	return s.linkToken("admit password reset\x00"+r.ID+"\x00"+r.TokenNonce, r.TokenHash)
 }
 
@@ -120,7 +120,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	reset.TokenNonce = base64.RawURLEncoding.EncodeToString(b)
-	reset.TokenHash = hashToken(s.resetToken(reset))
+	token, _ := s.resetToken(reset) // no hash yet: the current key's
+	reset.TokenHash = hashToken(token)
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.CreatePasswordReset(ctx, reset); err != nil {
 			return err

@@ -61,3 +61,41 @@ func FuzzDeviceToken(f *testing.F) {
 		}
 	})
 }
+
+// TestDeviceTokenKeyRotation: while the server key is rotated a device
+// token the old key signed still counts on a replica with both keys, and
+// no longer once the old key is gone; the replica with both signs with
+// the new key only.
+func TestDeviceTokenKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := []byte("the old device key of 32 bytes.."), []byte("the new device key of 32 bytes..")
+	old := NewService(Config{DeviceKey: oldKey})
+	overlap := NewService(Config{DeviceKey: newKey, PreviousDeviceKey: oldKey})
+	after := NewService(Config{DeviceKey: newKey})
+	other := NewService(Config{DeviceKey: []byte("another device key of 32 bytes..")})
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	const email = "ada@example.com"
+	oldToken, newToken, otherToken := old.issueDeviceToken(email, now), overlap.issueDeviceToken(email, now), other.issueDeviceToken(email, now)
+	for _, tc := range []struct {
+		name  string
+		s     *Service
+		token string
+		want  bool
+	}{
+		{"old key's token during the overlap", overlap, oldToken, true},
+		{"new key's token during the overlap", overlap, newToken, true},
+		{"another key's token during the overlap", overlap, otherToken, false},
+		{"old key's token after the overlap", after, oldToken, false},
+		{"the overlap's token after it (signed with the new key)", after, newToken, true},
+		{"the overlap's token on the old key alone (never signed with the old key)", old, newToken, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := tc.s.openDeviceToken(tc.token, email, now); ok != tc.want {
+				t.Errorf("openDeviceToken = %v; want %v", ok, tc.want)
+			}
+		})
+	}
+	if _, ok := overlap.openDeviceToken(oldToken, "bob@example.com", now); ok {
+		t.Error("the old key's token opened for another email during the overlap")
+	}
+}

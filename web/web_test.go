@@ -340,3 +340,56 @@ func TestPasswordChangePath(t *testing.T) {
 		}
 	}
 }
+
+// TestCSRFKeyRotation: while the server key is rotated a form served
+// with the old key still goes through a replica with both, and no longer
+// once the old key is gone; the replica with both signs with the new key
+// only.
+func TestCSRFKeyRotation(t *testing.T) {
+	oldKey, newKey, otherKey := bytes.Repeat([]byte("a"), 32), bytes.Repeat([]byte("b"), 32), bytes.Repeat([]byte("c"), 32)
+	renderer := func(key, previous []byte) http.Handler {
+		t.Helper()
+		rd, err := web.NewRenderer(web.Config{Key: key, PreviousKey: previous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return csrfForm(rd)
+	}
+	// form gets a form's token and cookie from h.
+	form := func(h http.Handler) (string, *http.Cookie) {
+		resp, token := serve(h, httptest.NewRequest("GET", "/form", nil))
+		return token, resp.Cookies()[0]
+	}
+	post := func(h http.Handler, token string, cookie *http.Cookie) int {
+		req := httptest.NewRequest("POST", "/form", strings.NewReader(url.Values{"csrf_token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(cookie)
+		resp, _ := serve(h, req)
+		return resp.StatusCode
+	}
+	old, overlap, after, other := renderer(oldKey, nil), renderer(newKey, oldKey), renderer(newKey, nil), renderer(otherKey, nil)
+	oldToken, oldCookie := form(old)
+	newToken, newCookie := form(overlap)
+	otherToken, otherCookie := form(other)
+	tests := []struct {
+		name   string
+		h      http.Handler
+		token  string
+		cookie *http.Cookie
+		want   int
+	}{
+		{"old key's form during the overlap", overlap, oldToken, oldCookie, 200},
+		{"new key's form during the overlap", overlap, newToken, newCookie, 200},
+		{"another key's form during the overlap", overlap, otherToken, otherCookie, 403},
+		{"old key's form after the overlap", after, oldToken, oldCookie, 403},
+		{"the overlap's form after it (signed with the new key)", after, newToken, newCookie, 200},
+		{"the overlap's form on the old key alone (never signed with the old key)", old, newToken, newCookie, 403},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := post(tc.h, tc.token, tc.cookie); got != tc.want {
+				t.Errorf("POST = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -352,7 +352,7 @@ func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 		s.Close()
 		return nil, nil, err
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, PreviousTokenKey: keys.was().invitation, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
 	return svc, func() { s.Close() }, nil
 }
 

@@ -1,0 +1,97 @@
+package directory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestLinksAcrossKeyRotation: invitation and reset mail queued before a
+// rotation of the server key is sent during the overlap with a link that
+// opens, and that keeps opening after it (only the token's hash is
+// kept); mail still queued when the old key is gone is not sent with a
+// link that opens nothing, nor is mail a new replica queued sent by one
+// with the old key alone. Links made during the overlap use the new key.
+func TestLinksAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		oldKey, newKey := []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
+		service := func(key, previous []byte) *directory.Service {
+			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, PreviousTokenKey: previous})
+		}
+		old, overlap, after := service(oldKey, nil), service(newKey, oldKey), service(newKey, nil)
+		a := mustAccount(t, old, "acme")
+		for _, email := range []string{"sent@example.com", "late@example.com"} {
+			if _, err := old.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: email}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, email := range []string{"p@example.com", "q@example.com"} {
+			addWithPassword(t, old, a.ID, email, "initial password given")
+			if err := old.RequestPasswordReset(ctx, email); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := overlap.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: "new@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		queued, err := old.ClaimMail(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mail := map[string]directory.MailMessage{}
+		for _, m := range queued {
+			mail[m.Recipient] = m
+		}
+		// token renders the message to email as svc's mail worker would.
+		token := func(svc *directory.Service, email string) (string, error) {
+			t.Helper()
+			m, ok := mail[email]
+			if !ok {
+				t.Fatalf("no mail queued for %s", email)
+			}
+			body, err := svc.MailBodyOf(ctx, m)
+			return body.Token, err
+		}
+		opens := func(what string, err error) {
+			t.Helper()
+			if err != nil {
+				t.Errorf("%s: %v; want it to open", what, err)
+			}
+		}
+		sent, err := token(overlap, "sent@example.com")
+		opens("rendering the old key's invitation during the overlap", err)
+		opens("the old key's invitation link during the overlap", open(ctx, overlap, sent))
+		reset, err := token(overlap, "p@example.com")
+		opens("rendering the old key's reset during the overlap", err)
+		made, err := token(after, "new@example.com")
+		opens("rendering the overlap's invitation after it", err)
+		opens("the overlap's invitation link after it", open(ctx, after, made))
+
+		// After the overlap what was emailed keeps working; what is still
+		// queued is not sent with a dead link, and is kept to retry.
+		opens("the old key's emailed invitation link after the overlap", open(ctx, after, sent))
+		if _, err := after.CompletePasswordReset(ctx, reset, "a brand new passphrase"); err != nil {
+			t.Errorf("the old key's emailed reset link after the overlap: %v", err)
+		}
+		for _, email := range []string{"late@example.com", "q@example.com"} {
+			if tok, err := token(after, email); err == nil || directory.KindOf(err) == directory.Gone {
+				t.Errorf("mail to %s queued under the old key, rendered after the overlap: token %q, err %v; want an error to retry on", email, tok, err)
+			}
+		}
+		// The roll's other side: a replica with the old key alone does not
+		// send a new replica's mail with a link that opens nothing.
+		if tok, err := token(old, "new@example.com"); err == nil || directory.KindOf(err) == directory.Gone {
+			t.Errorf("the overlap's invitation rendered with the old key alone: token %q, err %v; want an error to retry on", tok, err)
+		}
+	})
+}
+
+func open(ctx context.Context, svc *directory.Service, token string) error {
+	_, err := svc.OpenInvitationLink(ctx, token)
+	return err
+}
