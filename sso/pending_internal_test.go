@@ -182,3 +182,59 @@ func TestPendingCookieSize(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingKeyRotation: while the server key is rotated a sign-in a
+// replica with the old key began still completes on one with both keys
+// (as sso.New sets them up), and no longer once the old key is gone; the
+// replica with both seals with the new key only.
+func TestPendingKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := []byte("the old sso state key of 32 b..."), []byte("the new sso state key of 32 b...")
+	state := func(key, previous []byte) pendingState {
+		t.Helper()
+		h, err := New(Config{StateKey: key, PreviousStateKey: previous, BaseURL: "https://admit.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.pending
+	}
+	old, overlap, after := state(oldKey, nil), state(newKey, oldKey), state(newKey, nil)
+	now := time.Now().UTC().Round(0)
+	conn := directory.Connection{ID: "conn-okta"}
+	// begin starts a sign-in with s and returns the cookies the browser
+	// sends back.
+	begin := func(s pendingState, id string) []*http.Cookie {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		p := pending{ID: id, Connection: conn.ID, ReturnTo: "/next", Expires: now.Add(directory.SSORequestLifetime)}
+		if err := s.start(rec, httptest.NewRequest(http.MethodGet, "/", nil), p, now); err != nil {
+			t.Fatal(err)
+		}
+		return cookiesOf(rec)
+	}
+	oldCookies, newCookies := begin(old, "id-old"), begin(overlap, "id-new")
+	for _, tc := range []struct {
+		name    string
+		s       pendingState
+		cookies []*http.Cookie
+		id      string
+		want    bool
+	}{
+		{"old key's sign-in during the overlap", overlap, oldCookies, "id-old", true},
+		{"new key's sign-in during the overlap", overlap, newCookies, "id-new", true},
+		{"old key's sign-in after the overlap", after, oldCookies, "id-old", false},
+		{"the overlap's sign-in after it (sealed with the new key)", after, newCookies, "id-new", true},
+		{"the overlap's sign-in on the old key alone (never sealed with the old key)", old, newCookies, "id-new", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/acs", nil)
+			for _, c := range tc.cookies {
+				r.AddCookie(c)
+			}
+			p, err := tc.s.take(httptest.NewRecorder(), r, conn, tc.id, now)
+			if got := err == nil && p.ID == tc.id; got != tc.want {
+				t.Errorf("take = %+v, %v; want it to open: %v", p, err, tc.want)
+			}
+		})
+	}
+}
