@@ -65,16 +65,9 @@ func (w *clockWatch) check(ctx context.Context) (time.Duration, error) {
 // check is left to the next: the database being away is reported by
 // those who need it.
 func (w *clockWatch) run(ctx context.Context) {
-	t := time.NewTicker(clockCheckEvery)
-	defer t.Stop()
-	for {
+	every(ctx, clockCheckEvery, func() {
 		if _, err := w.check(ctx); err != nil && ctx.Err() == nil {
 			w.log.DebugContext(ctx, "clock check", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -402,6 +402,9 @@ type keys struct {
 	// sealing encrypts secrets at rest: SAML private keys, OIDC client
 	// secrets (DESIGN rule 7).
 	sealing []byte
+	// fingerprint names the key they come from, as the database records
+	// the key it is sealed with (store.SettingKeyFingerprint).
+	fingerprint string
 	// previous are the keys of ADMIT_SECRET_KEY_PREVIOUS during a
 	// rotation: they open and verify what the old key sealed and signed,
 	// and nil otherwise.

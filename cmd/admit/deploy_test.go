@@ -531,6 +531,10 @@ func TestWorkerMetricsServed(t *testing.T) {
 	settings := []string{"ADMIT_DATABASE_URL=sqlite:" + filepath.Join(dir, "admit.db"), testKey}
 	s := startServer(t, dir, settings...)
 	metrics := s.metrics(t)
+	// Its own key, which the database records.
+	if !strings.Contains(metrics, "\nadmit_secret_key_stale 0\n") {
+		t.Errorf("/metrics lacks admit_secret_key_stale 0")
+	}
 	for _, outcome := range []string{"sent", "kept", "retry", "refused", "dropped"} {
 		if want := `admit_mail_deliveries_total{outcome="` + outcome + `"} 0`; !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -135,8 +135,12 @@ func (c *cli) unlock(ctx context.Context, s *store.Store, log *slog.Logger) (key
 		if err != nil {
 			return keys{}, err
 		}
+		if old.fingerprint, err = keyFingerprint(previous); err != nil {
+			return keys{}, err
+		}
 		derived.previous = &old
 	}
+	derived.fingerprint = fp
 	return derived, nil
 }
 

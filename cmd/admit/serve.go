@@ -103,6 +103,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	background.Go(func() { sweep(bgCtx, svc, log) })
 	clock := newClockWatch(s, reg, log)
 	background.Go(func() { clock.run(bgCtx) })
+	keyCheck := newKeyWatch(s, keys, reg, log)
+	background.Go(func() { keyCheck.run(bgCtx) })
 	background.Go(func() { refresher.Run(bgCtx) })
 	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
 	background.Go(func() { logouts.Run(bgCtx) })
