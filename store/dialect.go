@@ -69,6 +69,17 @@ type dialect struct {
 	// attempts bounds how often Tx runs a transaction that keeps failing
 	// with a retryable error.
 	attempts int
+	// raceAttempts bounds how often Tx runs a transaction that failed on
+	// a unique violation. On PostgreSQL, under READ COMMITTED, a
+	// transaction that read that a row was absent (a person's membership,
+	// a SCIM userName) and then inserted it collides with another that
+	// inserted and committed it in between: a double click, a retried
+	// SCIM POST. Run again, its reads see that row and it takes the path
+	// for an existing one (signs in, answers 409), so the database, not a
+	// lock in admit, settles the race. SQLite's BEGIN IMMEDIATE lets no
+	// writer read before another commits: a unique violation there is
+	// the caller's own input, and is not run again.
+	raceAttempts int
 }
 
 var postgresDialect = dialect{
@@ -108,6 +119,7 @@ var postgresDialect = dialect{
 	contains:        func(col string) string { return "strpos(" + col + ", ?) > 0" },
 	endsWith:        func(col string, n int) string { return "right(" + col + ", " + strconv.Itoa(n) + ") = ?" },
 	attempts:        8,
+	raceAttempts:    3,
 }
 
 var sqliteDialect = dialect{
@@ -150,7 +162,8 @@ var sqliteDialect = dialect{
 	// its failures are internal.
 	unavailable: func(error) bool { return false },
 	// Each attempt already waited out the busy timeout.
-	attempts: 2,
+	attempts:     2,
+	raceAttempts: 1,
 }
 
 // postgresIdleConns is how many idle connections the PostgreSQL pool keeps.

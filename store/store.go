@@ -220,12 +220,14 @@ func (g gooseLogger) Fatalf(format string, v ...any) { g.Printf(format, v...) }
 // when nothing can have been committed (it failed before COMMIT was sent):
 // after a restart of the database, the pool's idle connections are dead and
 // the first transaction on each of them fails. A COMMIT whose answer was
-// lost is never run again: it may have been applied.
+// lost is never run again: it may have been applied. A transaction that
+// failed on a unique violation is run again, a few times, on PostgreSQL:
+// it raced another that created the same row (dialect.raceAttempts).
 func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error {
 	if _, inTx := s.q.(*sqlx.Tx); inTx {
 		return fn(s)
 	}
-	reconnected := false
+	reconnected, raced := false, 0
 	for i := 1; ; i++ {
 		err := s.tx(ctx, fn)
 		if err == nil {
@@ -241,7 +243,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx directory.Store) error) error
 			s.log.DebugContext(ctx, "transaction lost its connection; trying once more", "err", err)
 			continue
 		}
-		if i >= s.dialect.attempts || !s.dialect.retryable(err) {
+		if s.dialect.uniqueViolation(err) {
+			// Another transaction committed the row this one found absent
+			// (see dialect.raceAttempts).
+			raced++
+			if raced >= s.dialect.raceAttempts {
+				return err
+			}
+		} else if i >= s.dialect.attempts || !s.dialect.retryable(err) {
 			return err
 		}
 		// Back off with jitter so that colliding transactions spread out.
