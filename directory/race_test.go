@@ -88,3 +88,161 @@ func TestFirstSSOLoginsAtOnceMakeOnePerson(t *testing.T) {
 		}
 	})
 }
+
+// TestSSOAndSCIMOfTwoAccountsAtOnceMakeOnePerson: acme's identity provider
+// signs a new person in (JIT) while hooli's SCIM creates them at the same
+// moment: one user, a membership in each account.
+func TestSSOAndSCIMOfTwoAccountsAtOnceMakeOnePerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme, hooli := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "hooli")
+		c := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		_, tok, err := svc.CreateSCIMToken(ctx, hooli.ID, operator, "entra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			email := fmt.Sprintf("both%d@acme.example", round)
+			errs := race(2, func(i int) error {
+				if i == 0 {
+					_, err := svc.SignInWithSSO(ctx, c, directory.Identity{Email: email, FirstName: "Bo", LastName: "Th"})
+					return err
+				}
+				_, err := svc.CreateSCIMUser(ctx, hooli.ID, tok, scimInput(email, email, "ext-"+email, "Bo", "Th", true))
+				return err
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("round %d: %s: %v", round, []string{"SSO login", "SCIM create"}[i], err)
+				}
+			}
+			if _, n := membershipsOf(t, s, email); n != 2 {
+				t.Errorf("round %d: %d memberships, want 2", round, n)
+			}
+		}
+	})
+}
+
+// TestAddAndSCIMCreateAtOnceMakeOneMember: an admin adds a person by hand
+// while the account's SCIM creates the same address. One person, one
+// membership; the one that came second is told the person is there
+// (Conflict), never an internal error.
+func TestAddAndSCIMCreateAtOnceMakeOneMember(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			email := fmt.Sprintf("twice%d@acme.example", round)
+			errs := race(2, func(i int) error {
+				if i == 0 {
+					_, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: email, FirstName: "Tw", LastName: "Ice"})
+					return err
+				}
+				_, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput(email, email, "ext-"+email, "Tw", "Ice", true))
+				return err
+			})
+			ok := 0
+			for i, err := range errs {
+				switch directory.KindOf(err) {
+				case directory.Internal:
+					if err == nil {
+						ok++
+						continue
+					}
+					t.Errorf("round %d: %s: %v", round, []string{"admin add", "SCIM create"}[i], err)
+				case directory.Conflict:
+				default:
+					t.Errorf("round %d: %s: %v; want success or Conflict", round, []string{"admin add", "SCIM create"}[i], err)
+				}
+			}
+			if ok != 1 {
+				t.Errorf("round %d: %d of the two succeeded, want 1 (%v)", round, ok, errs)
+			}
+			if _, n := membershipsOf(t, s, email); n != 1 {
+				t.Errorf("round %d: %d memberships, want 1", round, n)
+			}
+		}
+	})
+}
+
+// TestInvitationAcceptedTwiceAtOnce: a double submit of the invitation
+// form. One person with one membership; the other submit is told the link
+// was used (Gone, a readable page), never an internal error.
+func TestInvitationAcceptedTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		for round := range 3 {
+			email := fmt.Sprintf("invited%d@example.com", round)
+			if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email}); err != nil {
+				t.Fatal(err)
+			}
+			link := linkOf(t, svc, email)
+			errs := race(2, func(int) error {
+				_, err := svc.AcceptInvitation(ctx, link, directory.Acceptance{FirstName: "In", LastName: "Vited", Password: "a passphrase of my own"})
+				return err
+			})
+			ok := 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case directory.KindOf(err) != directory.Gone:
+					t.Errorf("round %d: submit %d: %v (kind %v); want success or Gone", round, i, err, directory.KindOf(err))
+				}
+			}
+			if ok != 1 {
+				t.Errorf("round %d: %d submits accepted, want 1", round, ok)
+			}
+			if _, n := membershipsOf(t, s, email); n != 1 {
+				t.Errorf("round %d: %d memberships, want 1", round, n)
+			}
+		}
+	})
+}
+
+// TestResetLinkUsedTwiceAtOnce: a reset link is single-use (rule 5) also
+// when its form is submitted twice at once: one password is set, the
+// other submit is Gone.
+func TestResetLinkUsedTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		for round := range 3 {
+			email := fmt.Sprintf("reset%d@example.com", round)
+			addWithPassword(t, svc, acme.ID, email, "the initial password given")
+			if err := svc.RequestPasswordReset(ctx, email); err != nil {
+				t.Fatal(err)
+			}
+			token := resetLinkOf(t, svc, email)
+			errs := race(racers, func(i int) error {
+				_, err := svc.CompletePasswordReset(ctx, token, fmt.Sprintf("new passphrase number %d", i))
+				return err
+			})
+			ok := 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case directory.KindOf(err) != directory.Gone:
+					t.Errorf("round %d: use %d: %v (kind %v); want success or Gone", round, i, err, directory.KindOf(err))
+				}
+			}
+			if ok != 1 {
+				t.Errorf("round %d: the link set a password %d times, want once", round, ok)
+			}
+		}
+	})
+}

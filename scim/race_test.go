@@ -1,0 +1,123 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// raceRequests sends n requests from goroutines released together and
+// returns their statuses and bodies in order.
+func raceRequests(c client, n int, req func(i int) (method, path, body string)) ([]int, []map[string]any) {
+	statuses, bodies := make([]int, n), make([]map[string]any, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		method, path, body := req(i)
+		wg.Go(func() {
+			<-start
+			statuses[i], bodies[i], _ = c.do(method, path, body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses, bodies
+}
+
+// TestRetriedCreatesAtOnceMakeOnePerson: Okta and Entra send a POST
+// /Users again when the first timed out, and the two may arrive together.
+// One is created (201); every other is a 409 "uniqueness" in the SCIM
+// error schema, never a 500, and there is one person.
+func TestRetriedCreatesAtOnceMakeOnePerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			email := fmt.Sprintf("retried%d@acme.example", round)
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"emails":[{"primary":true,"value":%q}],"name":{"givenName":"Re","familyName":"Try"},"active":true}`, email, email)
+			statuses, bodies := raceRequests(alpha, 6, func(int) (string, string, string) { return "POST", "/scim/v2/Users", body })
+			created := 0
+			for i, st := range statuses {
+				switch {
+				case st == 201:
+					created++
+				case st == 409 && bodies[i]["scimType"] == "uniqueness" && fmt.Sprint(bodies[i]["schemas"]) == "[urn:ietf:params:scim:api:messages:2.0:Error]":
+				default:
+					t.Errorf("round %d: create %d: %d %v; want 201 or a SCIM 409 uniqueness", round, i, st, bodies[i])
+				}
+			}
+			if created != 1 {
+				t.Errorf("round %d: %d creates answered 201, want 1", round, created)
+			}
+			_, list, _ := alpha.do("GET", "/scim/v2/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", email)), "")
+			if list["totalResults"] != float64(1) {
+				t.Errorf("round %d: %v users with userName %s, want 1", round, list["totalResults"], email)
+			}
+		}
+	})
+}
+
+// TestMemberAddsAtOnceKeepEveryMember: two (here six) PATCH requests each
+// add a member to the same group at once; none is lost.
+func TestMemberAddsAtOnceKeepEveryMember(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		const n = 6
+		users := make([]string, n)
+		for i := range users {
+			users[i] = createUser(t, alpha, fmt.Sprintf("m%d@acme.example", i))
+		}
+		for round := range 3 {
+			status, g, _ := alpha.do("POST", "/scim/v2/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Team %d"}`, round))
+			if status != 201 {
+				t.Fatalf("create group: %d %v", status, g)
+			}
+			id := g["id"].(string)
+			statuses, bodies := raceRequests(alpha, n, func(i int) (string, string, string) {
+				return "PATCH", "/scim/v2/Groups/" + id, fmt.Sprintf(patchOp, `{"op":"add","path":"members","value":[{"value":"`+users[i]+`"}]}`)
+			})
+			for i, st := range statuses {
+				if st != 200 && st != 204 {
+					t.Errorf("round %d: add %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			_, got, _ := alpha.do("GET", "/scim/v2/Groups/"+id, "")
+			if members, _ := got["members"].([]any); len(members) != n {
+				t.Errorf("round %d: the group has %d members, want %d (an add was lost)", round, len(members), n)
+			}
+		}
+	})
+}
+
+// TestDeleteRacingAPatch: the provider deletes a user while another of its
+// requests patches them. The DELETE succeeds; the PATCH either lands first
+// (200) or finds no one (404), never a 500; the user is gone afterwards.
+func TestDeleteRacingAPatch(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 10 {
+			id := createUser(t, alpha, fmt.Sprintf("doomed%d@acme.example", round))
+			statuses, bodies := raceRequests(alpha, 2, func(i int) (string, string, string) {
+				if i == 0 {
+					return "DELETE", "/scim/v2/Users/" + id, ""
+				}
+				return "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"replace","path":"displayName","value":"Still Here"}`)
+			})
+			if statuses[0] != 204 {
+				t.Errorf("round %d: DELETE: %d %v", round, statuses[0], bodies[0])
+			}
+			if statuses[1] != 200 && statuses[1] != 404 {
+				t.Errorf("round %d: PATCH: %d %v; want 200 or 404", round, statuses[1], bodies[1])
+			}
+			if st, body, _ := alpha.do("GET", "/scim/v2/Users/"+id, ""); st != 404 {
+				t.Errorf("round %d: after the DELETE: %d %v", round, st, body)
+			}
+		}
+	})
+}
