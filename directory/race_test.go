@@ -246,3 +246,43 @@ func TestResetLinkUsedTwiceAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminDoubleClicks: an admin's Add and Invite buttons pressed twice:
+// one member or invitation, the other click a Conflict (a readable
+// message), never an internal error.
+func TestAdminDoubleClicks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		for round := range 3 {
+			for _, what := range []string{"add", "invite"} {
+				email := fmt.Sprintf("%s%d@example.com", what, round)
+				errs := race(2, func(int) error {
+					if what == "add" {
+						_, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: email, FirstName: "Dou", LastName: "Ble", Password: "an initial passphrase"})
+						return err
+					}
+					_, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email})
+					return err
+				})
+				ok := 0
+				for i, err := range errs {
+					switch {
+					case err == nil:
+						ok++
+					case directory.KindOf(err) != directory.Conflict:
+						t.Errorf("round %d: %s %d: %v (kind %v); want success or Conflict", round, what, i, err, directory.KindOf(err))
+					}
+				}
+				if ok != 1 {
+					t.Errorf("round %d: %s succeeded %d times, want once", round, what, ok)
+				}
+				if _, n := membershipsOf(t, s, email); n != 1 {
+					t.Errorf("round %d: %s: %d memberships, want 1", round, what, n)
+				}
+			}
+		}
+	})
+}

@@ -121,3 +121,59 @@ func TestDeleteRacingAPatch(t *testing.T) {
 		}
 	})
 }
+
+// TestSameMemberAddedTwiceAtOnce: the provider retries a PATCH that adds
+// a member, and the retry arrives beside the first: both succeed, and the
+// member is in the group once.
+func TestSameMemberAddedTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		u := createUser(t, alpha, "again@acme.example")
+		for round := range 3 {
+			status, g, _ := alpha.do("POST", "/scim/v2/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Again %d"}`, round))
+			if status != 201 {
+				t.Fatalf("create group: %d %v", status, g)
+			}
+			id := g["id"].(string)
+			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) {
+				return "PATCH", "/scim/v2/Groups/" + id, fmt.Sprintf(patchOp, `{"op":"add","path":"members","value":[{"value":"`+u+`"}]}`)
+			})
+			for i, st := range statuses {
+				if st != 200 && st != 204 {
+					t.Errorf("round %d: add %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			_, got, _ := alpha.do("GET", "/scim/v2/Groups/"+id, "")
+			if members, _ := got["members"].([]any); len(members) != 1 {
+				t.Errorf("round %d: the group has %d members, want 1", round, len(members))
+			}
+		}
+	})
+}
+
+// TestRetriedGroupCreatesAtOnce: two identical POST /Groups at once: one
+// 201, the other a 409 "uniqueness" (never a 500), one group.
+func TestRetriedGroupCreatesAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Twin %d"}`, round)
+			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) { return "POST", "/scim/v2/Groups", body })
+			created := 0
+			for i, st := range statuses {
+				switch {
+				case st == 201:
+					created++
+				case st == 409 && bodies[i]["scimType"] == "uniqueness":
+				default:
+					t.Errorf("round %d: create %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			if created != 1 {
+				t.Errorf("round %d: %d groups created, want 1", round, created)
+			}
+		}
+	})
+}
