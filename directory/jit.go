@@ -111,6 +111,18 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 			if err != nil && KindOf(err) != NotFound {
 				return err
 			}
+			if m.Status == StatusInvited {
+				// This login would answer the invitation, and so may a
+				// second one (a double click) or the invitation form at
+				// the same moment: read it again, locked, so that only the
+				// first activates it and the others find it active. Only
+				// invitations pay for the lock; a login of an active
+				// member reads without one.
+				m, err = tx.LockMembership(ctx, a.ID, u.ID)
+				if err != nil && KindOf(err) != NotFound {
+					return err
+				}
+			}
 		}
 		switch {
 		case m.ID != "" && m.Status == StatusDeactivated:

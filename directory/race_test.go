@@ -286,3 +286,43 @@ func TestAdminDoubleClicks(t *testing.T) {
 		}
 	})
 }
+
+// TestInvitedPersonSignsInTwiceAtOnce: an invited person answers the
+// invitation by signing in through SSO, with a double click, or while
+// submitting the invitation form too. Every login lets them in (the form
+// may be told its link was used), and the membership is active once.
+func TestInvitedPersonSignsInTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		c := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		for round := range 3 {
+			email := fmt.Sprintf("invited%d@acme.example", round)
+			if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email}); err != nil {
+				t.Fatal(err)
+			}
+			link := linkOf(t, svc, email)
+			errs := race(4, func(i int) error {
+				if i == 3 {
+					_, err := svc.AcceptInvitation(ctx, link, directory.Acceptance{FirstName: "In", LastName: "Vited", Password: "a passphrase of my own"})
+					if directory.KindOf(err) == directory.Gone {
+						return nil
+					}
+					return err
+				}
+				_, err := svc.SignInWithSSO(ctx, c, directory.Identity{Email: email, FirstName: "In", LastName: "Vited"})
+				return err
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("round %d: %s %d: %v (kind %v)", round, map[bool]string{true: "form", false: "login"}[i == 3], i, err, directory.KindOf(err))
+				}
+			}
+			if _, n := membershipsOf(t, s, email); n != 1 {
+				t.Errorf("round %d: %d memberships, want 1", round, n)
+			}
+		}
+	})
+}
