@@ -159,7 +159,8 @@ type Store interface {
 	FindSCIMUsers(ctx context.Context, accountID string, f *Filter, pos Position, limit int) ([]SCIMUser, error)
 	CountSCIMUsers(ctx context.Context, accountID string, f *Filter) (int, error)
 	// DeleteMembership removes the user from the account with the
-	// membership's sessions and group memberships.
+	// membership's sessions and group memberships; NotFound when the
+	// membership is gone (another deletion took it).
 	DeleteMembership(ctx context.Context, accountID, userID string) error
 	// RecordSCIMDeletion remembers that SCIM deleted the user from the
 	// account, until CreateMembership adds them again.

@@ -177,3 +177,67 @@ func TestRetriedGroupCreatesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRetriedDeletesAtOnce: the provider sends a DELETE again before the
+// first answered: one 204, the others 404, never a 500, and the deletion
+// is told once. On PostgreSQL every DELETE answered 204 and each wrote its
+// own audit event and membership.deleted event.
+func TestRetriedDeletesAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			id := createUser(t, alpha, fmt.Sprintf("gone%d@acme.example", round))
+			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) { return "DELETE", "/scim/v2/Users/" + id, "" })
+			deleted := 0
+			for i, st := range statuses {
+				switch st {
+				case 204:
+					deleted++
+				case 404:
+				default:
+					t.Errorf("round %d: delete %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			if deleted != 1 {
+				t.Errorf("round %d: %d deletes answered 204, want 1", round, deleted)
+			}
+		}
+		var told int
+		if err := s.DB().Get(&told, `SELECT count(*) FROM audit_events WHERE action = 'membership.deleted'`); err != nil {
+			t.Fatal(err)
+		}
+		if told != 3 {
+			t.Errorf("%d membership.deleted audit events for 3 deletions", told)
+		}
+	})
+}
+
+// TestTwoUserNamesOneEmailAtOnce: two creates with different userNames and
+// the same email, at once: one person in the account, the other create a
+// 409 "uniqueness".
+func TestTwoUserNamesOneEmailAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			email := fmt.Sprintf("shared%d@acme.example", round)
+			statuses, bodies := raceRequests(alpha, 2, func(i int) (string, string, string) {
+				return "POST", "/scim/v2/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d-%d","emails":[{"primary":true,"value":%q}],"active":true}`, i, round, email)
+			})
+			created := 0
+			for i, st := range statuses {
+				switch {
+				case st == 201:
+					created++
+				case st == 409 && bodies[i]["scimType"] == "uniqueness":
+				default:
+					t.Errorf("round %d: create %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			if created != 1 {
+				t.Errorf("round %d: %d created, want 1", round, created)
+			}
+		}
+	})
+}

@@ -135,12 +135,19 @@ func (s *Store) DeleteMembership(ctx context.Context, accountID, userID string) 
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account_id = ? AND user_id = ?`,
 			`DELETE FROM group_members WHERE group_id IN (SELECT id FROM groups WHERE account_id = ?) AND user_id = ?`,
-			`DELETE FROM memberships WHERE account_id = ? AND user_id = ?`,
 		} {
 			if _, err := s.q.ExecContext(ctx, s.rebind(q), accountID, userID); err != nil {
 				return s.dialect.wrap(err, "delete membership")
 			}
 		}
-		return nil
+		// Not found when a deletion that committed since the caller read
+		// the membership (a DELETE the identity provider retried, a
+		// double click on Remove) took it: the deletion, its audit event
+		// and its membership.deleted are that one's, not told twice.
+		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM memberships WHERE account_id = ? AND user_id = ?`), accountID, userID)
+		if err != nil {
+			return s.dialect.wrap(err, "delete membership")
+		}
+		return expectOne(res, "membership")
 	})
 }
