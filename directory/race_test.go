@@ -326,3 +326,42 @@ func TestInvitedPersonSignsInTwiceAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDeactivationsAtOnce: an admin deactivates a member twice at once
+// (a double click, or the CLI beside the console): the member is
+// deactivated, and it is told once.
+func TestDeactivationsAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		for round := range 3 {
+			email := fmt.Sprintf("off%d@example.com", round)
+			if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: email, FirstName: "Of", LastName: "F"}); err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range race(3, func(int) error {
+				_, err := svc.Deactivate(ctx, acme.ID, operator, email)
+				return err
+			}) {
+				if err != nil {
+					t.Errorf("round %d: deactivate %d: %v", round, i, err)
+				}
+			}
+		}
+		if got := auditActions(t, svc, acme.ID); countOf(got, "membership.deactivated") != 3 {
+			t.Errorf("%d membership.deactivated audit events for 3 deactivations", countOf(got, "membership.deactivated"))
+		}
+	})
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}

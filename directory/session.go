@@ -601,7 +601,10 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return err
 		}
-		m, err := tx.FindMembership(ctx, accountID, u.ID)
+		// Locked: the same change made at the same moment (a double
+		// click, the CLI beside the console) waits, then finds it made,
+		// and is not told twice.
+		m, err := tx.LockMembership(ctx, accountID, u.ID)
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}
@@ -677,7 +680,10 @@ func (s *Service) Reactivate(ctx context.Context, accountID string, actor Actor,
 		if err != nil {
 			return err
 		}
-		m, err := tx.FindMembership(ctx, accountID, u.ID)
+		// Locked: the same change made at the same moment (a double
+		// click, the CLI beside the console) waits, then finds it made,
+		// and is not told twice.
+		m, err := tx.LockMembership(ctx, accountID, u.ID)
 		if err != nil {
 			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
 		}

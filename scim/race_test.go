@@ -241,3 +241,63 @@ func TestTwoUserNamesOneEmailAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRetriedGroupDeletesAtOnce: a retried DELETE /Groups: one 204, the
+// others 404, and the deletion told once.
+func TestRetriedGroupDeletesAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			status, g, _ := alpha.do("POST", "/scim/v2/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Doomed %d"}`, round))
+			if status != 201 {
+				t.Fatalf("create group: %d %v", status, g)
+			}
+			id := g["id"].(string)
+			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) { return "DELETE", "/scim/v2/Groups/" + id, "" })
+			deleted := 0
+			for i, st := range statuses {
+				switch st {
+				case 204:
+					deleted++
+				case 404:
+				default:
+					t.Errorf("round %d: delete %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			if deleted != 1 {
+				t.Errorf("round %d: %d deletes answered 204, want 1", round, deleted)
+			}
+		}
+		var told int
+		if err := s.DB().Get(&told, `SELECT count(*) FROM audit_events WHERE action = 'group.deleted'`); err != nil {
+			t.Fatal(err)
+		}
+		if told != 3 {
+			t.Errorf("%d group.deleted audit events for 3 deletions", told)
+		}
+	})
+}
+
+// TestRetriedDeactivationsAtOnce: Entra's deactivating PATCH sent again
+// beside the first: all succeed, and the member is deactivated.
+func TestRetriedDeactivationsAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		for round := range 3 {
+			id := createUser(t, alpha, fmt.Sprintf("off%d@acme.example", round))
+			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) {
+				return "PATCH", "/scim/v2/Users/" + id, fmt.Sprintf(patchOp, `{"op":"replace","path":"active","value":false}`)
+			})
+			for i, st := range statuses {
+				if st != 200 {
+					t.Errorf("round %d: patch %d: %d %v", round, i, st, bodies[i])
+				}
+			}
+			if _, got, _ := alpha.do("GET", "/scim/v2/Users/"+id, ""); got["active"] != false {
+				t.Errorf("round %d: active %v after the deactivations", round, got["active"])
+			}
+		}
+	})
+}

@@ -55,8 +55,13 @@ func (s *Store) DeleteGroup(ctx context.Context, accountID, id string) error {
 		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE account_id = ? AND id = ?)`), accountID, id); err != nil {
 			return s.dialect.wrap(err, "delete group members")
 		}
-		_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM groups WHERE account_id = ? AND id = ?`), accountID, id)
-		return s.dialect.wrap(err, "delete group")
+		// Not found when a deletion that committed since the caller read
+		// the group (a retried DELETE) took it: told once, by that one.
+		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM groups WHERE account_id = ? AND id = ?`), accountID, id)
+		if err != nil {
+			return s.dialect.wrap(err, "delete group")
+		}
+		return expectOne(res, "group")
 	})
 }
 
