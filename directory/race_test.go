@@ -365,3 +365,60 @@ func countOf(xs []string, x string) int {
 	}
 	return n
 }
+
+// TestOnePersonJoinsTwoAccountsAtOnce: two accounts take in the same new
+// person at the same moment, each its own way (an admin's add, an
+// invitation, SCIM, SSO): one user, a membership in each, and neither
+// account is told the person exists.
+func TestOnePersonJoinsTwoAccountsAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme, hooli := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "hooli")
+		c := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		_, tok, err := svc.CreateSCIMToken(ctx, hooli.ID, operator, "entra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ways := map[string]func(email string) error{
+			"acme add": func(email string) error {
+				_, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: email, FirstName: "Jo", LastName: "In"})
+				return err
+			},
+			"acme SSO": func(email string) error {
+				_, err := svc.SignInWithSSO(ctx, c, directory.Identity{Email: email, FirstName: "Jo", LastName: "In"})
+				return err
+			},
+			"hooli add": func(email string) error {
+				_, err := svc.AddUser(ctx, hooli.ID, operator, directory.NewUser{Email: email, FirstName: "Jo", LastName: "In"})
+				return err
+			},
+			"hooli invite": func(email string) error {
+				_, err := svc.Invite(ctx, hooli.ID, operator, directory.NewInvitation{Email: email})
+				return err
+			},
+			"hooli SCIM": func(email string) error {
+				_, err := svc.CreateSCIMUser(ctx, hooli.ID, tok, scimInput(email, email, "ext-"+email, "Jo", "In", true))
+				return err
+			},
+		}
+		n := 0
+		for _, a := range []string{"acme add", "acme SSO"} {
+			for _, b := range []string{"hooli add", "hooli invite", "hooli SCIM"} {
+				for range 2 {
+					n++
+					email := fmt.Sprintf("join%d@acme.example", n)
+					for i, err := range race(2, func(i int) error { return ways[[]string{a, b}[i]](email) }) {
+						if err != nil {
+							t.Errorf("%s beside %s: %s: %v", a, b, []string{a, b}[i], err)
+						}
+					}
+					if _, got := membershipsOf(t, s, email); got != 2 {
+						t.Errorf("%s beside %s: %d memberships, want 2", a, b, got)
+					}
+				}
+			}
+		}
+	})
+}
