@@ -645,7 +645,7 @@ func (s *Service) RunImportBatch(ctx context.Context, im Import, lease time.Dura
 		if err != nil {
 			return err
 		}
-		roles, err := s.Roles(ctx, cur.AccountID)
+		roles, err := rolesOf(ctx, tx, cur.AccountID)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -418,6 +419,59 @@ func TestOnePersonJoinsTwoAccountsAtOnce(t *testing.T) {
 						t.Errorf("%s beside %s: %d memberships, want 2", a, b, got)
 					}
 				}
+			}
+		}
+	})
+}
+
+// TestImportBesideSCIM: an admin's spreadsheet import runs while the
+// account's SCIM creates some of the same people: the batch still
+// finishes (the people SCIM made count as there already), every person
+// is in the account once, and SCIM's creates that came second are a
+// Conflict, never an internal error.
+func TestImportBesideSCIM(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 40
+		var rows []directory.ImportRow
+		for i := range n {
+			rows = append(rows, directory.ImportRow{Line: i + 2, Email: fmt.Sprintf("row%d@example.com", i), FirstName: "Ro", LastName: "W"})
+		}
+		im, err := svc.CreateImport(ctx, acme.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword}, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := race(n/4+1, func(i int) error {
+			if i == 0 {
+				for im.Status.Open() {
+					if im, err = svc.RunImportBatch(ctx, im, time.Minute); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			email := fmt.Sprintf("row%d@example.com", (i-1)*4)
+			_, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput(email, email, "ext-"+email, "Ro", "W", true))
+			if directory.KindOf(err) == directory.Conflict {
+				return nil
+			}
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		for i := range n {
+			if _, got := membershipsOf(t, s, fmt.Sprintf("row%d@example.com", i)); got != 1 {
+				t.Errorf("row%d: %d memberships", i, got)
 			}
 		}
 	})

@@ -251,7 +251,15 @@ func (s *Service) CreateRole(ctx context.Context, accountID string, actor Actor,
 
 // Roles returns the roles members of the account can have.
 func (s *Service) Roles(ctx context.Context, accountID string) ([]Role, error) {
-	own, err := s.store.FindRoles(ctx, accountID)
+	return rolesOf(ctx, s.store, accountID)
+}
+
+// rolesOf is Roles read through st: a transaction reads them through its
+// own connection. (On SQLite a transaction that holds the write lock and
+// waits for a second connection of the pool, which writers waiting for
+// that lock hold, waits out their busy timeout.)
+func rolesOf(ctx context.Context, st Store, accountID string) ([]Role, error) {
+	own, err := st.FindRoles(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("find roles: %w", err)
 	}
