@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -611,4 +612,42 @@ func keyAdmin(t *testing.T, svc *directory.Service, a directory.Account) directo
 		t.Fatal(err)
 	}
 	return adm
+}
+
+// TestLockoutFollowsTheRenamedPerson: the sign-in lockout is the person's,
+// not their address's. A rename neither frees a locked-out person (the
+// guesser goes on at the new address with a fresh count) nor hands their
+// count to whoever holds the old address next.
+func TestLockoutFollowsTheRenamedPerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		const right = "a first passphrase of hers"
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L", Password: right})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each guess from its own client, so that only the lockout counts.
+		for i := range 5 {
+			from := directory.Client{Addr: fmt.Sprintf("192.0.2.%d", i+1)}
+			if _, err := svc.SignIn(ctx, "ada@acme.example", "a guess", from); directory.KindOf(err) != directory.Unauthenticated {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+		}
+		renamed := "ada.king@acme.example"
+		if _, err := svc.ChangePerson(ctx, keyAdmin(t, svc, acme), added.Member.Membership.ID, directory.PersonChange{Email: &renamed}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SignIn(ctx, renamed, right, directory.Client{Addr: "198.51.100.1"}); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("the locked-out person at the new address: %v; want still Throttled", err)
+		}
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Other", Password: "the new hire's passphrase"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SignIn(ctx, "ada@acme.example", "the new hire's passphrase", directory.Client{Addr: "198.51.100.2"}); err != nil {
+			t.Errorf("the old address's next holder: %v; want signed in (the count was not theirs)", err)
+		}
+	})
 }

@@ -431,19 +431,20 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 	if link.HasPassword {
 		// The same guessing limit as the sign-in page: the invitation
 		// page must not be a way around it.
-		lockout := emailThrottle(EmailKey(u.Email))
-		if err := s.checkThrottle(ctx, s.clock(), lockout); err != nil {
+		lockout := []throttle{lockoutOf(u, EmailKey(u.Email))}
+		attempt, err := s.chargeAttempt(ctx, s.clock(), lockout)
+		if err != nil {
 			return Member{}, err
 		}
 		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, in.Password)
 		if err != nil {
-			return Member{}, fmt.Errorf("verify password: %w", err)
+			return Member{}, errors.Join(fmt.Errorf("verify password: %w", err), s.refund(ctx, attempt, lockout))
 		}
-		if !ok {
-			if err := s.store.AddSignInFailure(ctx, lockout.key, s.clock()); err != nil {
-				return Member{}, err
-			}
+		if !ok { // the failure stays counted
 			return Member{}, UnauthenticatedError("That is not the password of " + u.Email + ". Use the password you sign in with elsewhere, or reset it.")
+		}
+		if err := s.refund(ctx, attempt, lockout); err != nil {
+			return Member{}, err
 		}
 	} else {
 		in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)

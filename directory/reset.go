@@ -95,7 +95,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 			return err
 		}
 		err := s.store.Tx(ctx, func(tx Store) error {
-			if err := tx.AddSignInFailure(ctx, key, now); err != nil {
+			if err := tx.AddSignInFailure(ctx, key, "", now); err != nil {
 				return err
 			}
 			if err := tx.AddMailMessage(ctx, MailMessage{
@@ -344,7 +344,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		if err := tx.DeleteSessionsOfUser(ctx, link.User.ID, ""); err != nil {
 			return err
 		}
-		if err := tx.ClearSignInFailures(ctx, emailThrottle(EmailKey(link.User.Email)).key); err != nil {
+		if err := tx.ClearSignInFailures(ctx, lockoutOf(link.User, "").key); err != nil {
 			return err
 		}
 		for _, accountID := range accounts {

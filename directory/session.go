@@ -88,11 +88,10 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 	if err != nil && KindOf(err) != NotFound {
 		return SignedIn{}, err
 	}
-	throttles := s.throttlesFor(emailKey, deviceSubject(emailKey, u.PasswordHash), from, now)
-	for _, t := range throttles {
-		if err := s.checkThrottle(ctx, now, t); err != nil {
-			return SignedIn{}, err
-		}
+	throttles := s.throttlesFor(lockoutOf(u, emailKey), deviceSubject(emailKey, u.PasswordHash), from, now)
+	attempt, err := s.chargeAttempt(ctx, now, throttles)
+	if err != nil {
+		return SignedIn{}, err
 	}
 	hash := u.PasswordHash
 	if hash == "" {
@@ -100,14 +99,18 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 	}
 	ok, stale, err := s.hasher.Verify(ctx, hash, password)
 	if err != nil {
-		return SignedIn{}, fmt.Errorf("verify password: %w", err)
+		return SignedIn{}, errors.Join(fmt.Errorf("verify password: %w", err), s.refund(ctx, attempt, throttles))
 	}
 	if !ok || !u.HasPassword() {
 		return SignedIn{}, s.failSignIn(ctx, now, u, throttles)
 	}
 	// Only the lockout this attempt was held to is cleared: the owner
-	// signing in on their own device leaves a stranger's count alone.
+	// signing in on their own device leaves a stranger's count alone. The
+	// other counts only lose this attempt.
 	if err := s.store.ClearSignInFailures(ctx, throttles[0].key); err != nil {
+		return SignedIn{}, err
+	}
+	if err := s.refund(ctx, attempt, throttles[1:]); err != nil {
 		return SignedIn{}, err
 	}
 	if u.PasswordMustChange && u.PasswordChangedAt != nil {

@@ -121,7 +121,10 @@ type Store interface {
 	DeleteSessionsOfUser(ctx context.Context, userID, except string) error
 	DeleteSessionsOfMembership(ctx context.Context, accountID, userID string) error
 
-	AddSignInFailure(ctx context.Context, key string, at time.Time) error
+	// AddSignInFailure counts one failure, or one attempt whose outcome
+	// is not known yet (attempt names it; "" for neither), against key.
+	AddSignInFailure(ctx context.Context, key, attempt string, at time.Time) error
+	DeleteSignInAttempt(ctx context.Context, key, attempt string) error
 	// CountSignInFailures counts the failures of key after a time, and
 	// gives the oldest of them.
 	CountSignInFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -18,8 +19,20 @@ import (
 // sees the same counts.
 //
 // A browser without a device token for the email is held to two limits:
-// maxEmailFailures per email, which is what stops guessing one person's
-// password from many addresses, and maxAddrFailures per client address.
+// maxEmailFailures per person (their lockout), which is what stops
+// guessing one person's password from many addresses, and maxAddrFailures
+// per client address, which is what stops one client spraying many
+// addresses. The lockout counts against the person's id when the address
+// is theirs, so a new address (an admin's rename) neither clears a
+// person's count nor hands it to the address's next holder; and against
+// the address when it is nobody's, so the answer is the same either way.
+//
+// An attempt is counted before its password is checked, and taken back
+// when it succeeds or is refused (chargeAttempt): counting only after the
+// check let a burst of concurrent guesses all pass an empty count, dozens
+// of checked guesses where five were allowed. A refused attempt leaves no
+// row, so a stranger hammering a lockout writes nothing that lasts (DESIGN
+// rule 12): at most the limit plus the requests in flight, per key.
 // That per-email limit is also what lets a stranger lock a person out, so a
 // browser that has signed in as the person before carries a device token
 // (OWASP, "Slow Down Online Guessing Attacks with Device Cookies") and is
@@ -57,12 +70,12 @@ type throttle struct {
 // A device token exempts from the email's lockout, never from the
 // address's: a stranger who gathered tokens still guesses only as fast as
 // one address may.
-func (s *Service) throttlesFor(emailKey, subject string, from Client, now time.Time) []throttle {
+func (s *Service) throttlesFor(lockout throttle, subject string, from Client, now time.Time) []throttle {
 	addr := throttle{addressKey(from.Addr), maxAddrFailures}
 	if nonce, ok := s.openDeviceToken(from.Device, subject, now); ok {
 		return []throttle{{"device:" + nonce, maxDeviceFailures}, addr}
 	}
-	return []throttle{emailThrottle(emailKey), addr}
+	return []throttle{lockout, addr}
 }
 
 // deviceSubject is what a device token is bound to: the email and the
@@ -73,8 +86,13 @@ func deviceSubject(emailKey, passwordHash string) string {
 	return emailKey + "\x00" + hashToken("admit device subject\x00"+passwordHash)
 }
 
-// emailThrottle is the email-wide lockout of an email key.
-func emailThrottle(emailKey string) throttle {
+// lockoutOf is the lockout of sign-ins as the person u, found by an
+// address whose key is emailKey: the person's own when the address is
+// theirs (u.ID set), the address's when it is nobody's.
+func lockoutOf(u User, emailKey string) throttle {
+	if u.ID != "" {
+		return throttle{"user:" + u.ID, maxEmailFailures}
+	}
 	return throttle{"email:" + emailKey, maxEmailFailures}
 }
 
@@ -98,14 +116,44 @@ func addressKey(addr string) string {
 	return "addr:" + p.String()
 }
 
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, t throttle) error {
-	n, oldest, err := s.store.CountSignInFailures(ctx, t.key, now.Add(-signInWindow))
-	if err != nil {
-		return err
+// chargeAttempt counts an attempt against each of its throttles before its
+// password is checked, and refuses it (taking the count back) when that
+// passes a limit. Each count includes the attempt's own row, written and
+// committed first: of attempts racing for the last places, the k-th row
+// written is counted by its own attempt with at least k-1 others, so no
+// more than the limit pass, on any replica. The caller keeps the rows of a
+// failure and takes back (refund) those of anything else.
+func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []throttle) (string, error) {
+	attempt := newID()
+	for i, t := range throttles {
+		if err := s.store.AddSignInFailure(ctx, t.key, attempt, now); err != nil {
+			return "", errors.Join(err, s.refund(ctx, attempt, throttles[:i]))
+		}
+		n, oldest, err := s.store.CountSignInFailures(ctx, t.key, now.Add(-signInWindow))
+		if err == nil && n > t.limit {
+			err = throttled(oldest, now)
+		}
+		if err != nil {
+			return "", errors.Join(err, s.refund(ctx, attempt, throttles[:i+1]))
+		}
 	}
-	if n < t.limit {
-		return nil
+	return attempt, nil
+}
+
+// refund takes back what chargeAttempt counted for an attempt that did
+// not fail: a success, a refusal, an error of ours.
+func (s *Service) refund(ctx context.Context, attempt string, throttles []throttle) error {
+	for _, t := range throttles {
+		if err := s.store.DeleteSignInAttempt(ctx, t.key, attempt); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// throttled is the refusal of an attempt past a limit whose oldest
+// counted failure was at oldest.
+func throttled(oldest, now time.Time) error {
 	wait := oldest.Add(signInWindow).Sub(now)
 	minutes := max(1, int(math.Ceil(wait.Minutes())))
 	return &Error{Kind: Throttled, Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))}
@@ -118,17 +166,12 @@ func plural(n int) string {
 	return "s"
 }
 
-// failSignIn records a failed sign-in against each count the attempt is
-// held to, and in the audit log of the person's accounts when the email is
-// theirs: user.locked_out when the failure reaches the person's lockout
-// (email-wide, or the device's own), user.sign_in_failed otherwise.
+// failSignIn keeps the failed attempt counted (chargeAttempt wrote it),
+// and records it in the audit log of the person's accounts when the email
+// is theirs: user.locked_out when the failure reaches the person's lockout
+// (their own, or the device's), user.sign_in_failed otherwise.
 func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, throttles []throttle) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		for _, t := range throttles {
-			if err := tx.AddSignInFailure(ctx, t.key, now); err != nil {
-				return err
-			}
-		}
 		if u.ID == "" {
 			return nil
 		}

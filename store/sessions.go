@@ -97,10 +97,18 @@ func (s *Store) SetMembershipStatus(ctx context.Context, accountID, userID strin
 	return row.membership(), nil
 }
 
-// AddSignInFailure records one failed sign-in for key.
-func (s *Store) AddSignInFailure(ctx context.Context, key string, at time.Time) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sign_in_failures (key, failed_at) VALUES (?, ?)`), key, at)
+// AddSignInFailure records one failed sign-in (or one attempt, counted
+// before its outcome is known) for key.
+func (s *Store) AddSignInFailure(ctx context.Context, key, attempt string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sign_in_failures (key, attempt, failed_at) VALUES (?, ?, ?)`), key, attempt, at)
 	return s.dialect.wrap(err, "record sign-in failure")
+}
+
+// DeleteSignInAttempt takes back what AddSignInFailure counted for key
+// under attempt.
+func (s *Store) DeleteSignInAttempt(ctx context.Context, key, attempt string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sign_in_failures WHERE key = ? AND attempt = ?`), key, attempt)
+	return s.dialect.wrap(err, "take back sign-in attempt")
 }
 
 // CountSignInFailures counts key's failures since a time and finds the
