@@ -297,23 +297,35 @@ func (s *Service) OpenResetLink(ctx context.Context, token string) (ResetLink, e
 	return ResetLink{Reset: r, User: u, Account: a, Policy: policy}, nil
 }
 
+// ResetDone is a completed password reset.
+type ResetDone struct {
+	User User
+	// Device is a device token for the browser that completed the reset
+	// (see Client): the link proved the address as a sign-in would. A
+	// stranger can keep the person's address locked out indefinitely, five
+	// guesses each window; a reset is the person's way out on a browser
+	// that never signed in, and must not lead straight back into the
+	// stranger's lockout.
+	Device string
+}
+
 // CompletePasswordReset sets the new password of a reset link, which then
 // stops working; every session of the person ends.
-func (s *Service) CompletePasswordReset(ctx context.Context, token, password string) (User, error) {
+func (s *Service) CompletePasswordReset(ctx context.Context, token, password string) (ResetDone, error) {
 	link, err := s.OpenResetLink(ctx, token)
 	if err != nil {
-		return User{}, err
+		return ResetDone{}, err
 	}
 	if problems := link.Policy.Check(password, link.User.Email); len(problems) > 0 {
-		return User{}, InvalidError(problems...)
+		return ResetDone{}, InvalidError(problems...)
 	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
-		return User{}, fmt.Errorf("hash password: %w", err)
+		return ResetDone{}, fmt.Errorf("hash password: %w", err)
 	}
 	_, accounts, err := s.PolicyForUser(ctx, link.User.ID)
 	if err != nil {
-		return User{}, err
+		return ResetDone{}, err
 	}
 	now := s.clock()
 	err = s.store.Tx(ctx, func(tx Store) error {
@@ -358,7 +370,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		return nil
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("reset password: %w", err)
+		return ResetDone{}, fmt.Errorf("reset password: %w", err)
 	}
-	return link.User, nil
+	return ResetDone{User: link.User, Device: s.issueDeviceToken(deviceSubject(EmailKey(link.User.Email), hash), now)}, nil
 }

@@ -150,7 +150,7 @@ func TestResetLinkEndsWhenThePasswordChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.ChangePassword(ctx, v, first, "changed by the person"); err != nil {
+			if _, _, err := svc.ChangePassword(ctx, v, first, "changed by the person"); err != nil {
 				t.Fatal(err)
 			}
 		}},

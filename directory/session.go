@@ -231,9 +231,7 @@ func (s *Service) StartSession(ctx context.Context, userID, accountID string, cr
 // startSession is StartSession, for a session that ends by until (when
 // set) and whose audit event carries more data (a hand-off's app).
 func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, family, host string, more map[string]any) (string, Session, error) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token := newSessionToken()
 	now := s.clock()
 	expires := now.Add(SessionMaxAge)
 	if !until.IsZero() && until.Before(expires) {
@@ -263,6 +261,14 @@ func (s *Service) startSession(ctx context.Context, userID, accountID string, cr
 		return "", Session{}, fmt.Errorf("start session: %w", s.auditRefusedEntry(ctx, err))
 	}
 	return token, sess, nil
+}
+
+// newSessionToken is a session's token: 256 bits from crypto/rand; the
+// store keeps only its hash.
+func newSessionToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // entryRefused is enter's refusal by the trust rules. Its transaction rolls
@@ -500,33 +506,40 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 
 // ChangePassword replaces the person's password after checking the current
 // one. The new one must meet the strictest policy of their accounts and
-// differ from the current one. Every other session of theirs ends.
-func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next string) error {
+// differ from the current one. Every session of theirs ends, the visit's
+// too: it goes on under a new token (returned, for the browser's cookie),
+// in the same account until the same absolute end. A person changes their
+// password because someone may have it, or their session cookie; a copy of
+// the cookie must not outlive the change (OWASP ASVS 3.3.3, 3.2.1).
+func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next string) (string, Session, error) {
 	if !v.User.HasPassword() {
-		return InvalidError("you sign in through single sign-on: there is no password to change here")
+		return "", Session{}, InvalidError("you sign in through single sign-on: there is no password to change here")
 	}
 	ok, _, err := s.hasher.Verify(ctx, v.User.PasswordHash, current)
 	if err != nil {
-		return fmt.Errorf("verify password: %w", err)
+		return "", Session{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
-		return InvalidError("your current password is not right")
+		return "", Session{}, InvalidError("your current password is not right")
 	}
 	policy, accounts, err := s.PolicyForUser(ctx, v.User.ID)
 	if err != nil {
-		return err
+		return "", Session{}, err
 	}
 	problems := policy.Check(next, v.User.Email)
 	if normalizePassword(next) == normalizePassword(current) {
 		problems = append(problems, "choose a password different from your current one")
 	}
 	if len(problems) > 0 {
-		return InvalidError(problems...)
+		return "", Session{}, InvalidError(problems...)
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
+		return "", Session{}, fmt.Errorf("hash password: %w", err)
 	}
+	token, renewed := newSessionToken(), v.Session
+	renewed.LastSeenAt = s.clock()
+	renewed.IDHash = hashToken(token)
 	err = s.store.Tx(ctx, func(tx Store) error {
 		// Both must still hold when the new password is written: the
 		// session (not ended by a reset or a revocation meanwhile), and the
@@ -543,7 +556,10 @@ func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next str
 		} else if err != nil {
 			return err
 		}
-		if err := tx.DeleteSessionsOfUser(ctx, v.User.ID, v.Session.IDHash); err != nil {
+		if err := tx.DeleteSessionsOfUser(ctx, v.User.ID, ""); err != nil {
+			return err
+		}
+		if err := tx.CreateSession(ctx, renewed); err != nil {
 			return err
 		}
 		for _, accountID := range accounts {
@@ -558,9 +574,9 @@ func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next str
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("change password: %w", err)
+		return "", Session{}, fmt.Errorf("change password: %w", err)
 	}
-	return nil
+	return token, renewed, nil
 }
 
 // UpdateName changes the person's own name, as every account sees it; each

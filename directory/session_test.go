@@ -278,15 +278,19 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 			{"initial password given", "initial password given", "different from your current"},
 			{"initial password given", "short", "at least 12"},
 		} {
-			if err := svc.ChangePassword(ctx, v, tc.current, tc.next); directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), tc.want) {
+			if _, _, err := svc.ChangePassword(ctx, v, tc.current, tc.next); directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), tc.want) {
 				t.Errorf("change %q -> %q: %v; want %q", tc.current, tc.next, err, tc.want)
 			}
 		}
-		if err := svc.ChangePassword(ctx, v, "initial password given", "a brand new passphrase"); err != nil {
+		renewed, _, err := svc.ChangePassword(ctx, v, "initial password given", "a brand new passphrase")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if v, err := svc.Authenticate(ctx, mine); err != nil || v.User.PasswordMustChange {
-			t.Errorf("own session after change: %v, must change %v", err, v.User.PasswordMustChange)
+		if v, err := svc.Authenticate(ctx, renewed); err != nil || v.User.PasswordMustChange || v.Account.ID != a.ID {
+			t.Errorf("own session, renewed, after change: %v, must change %v", err, v.User.PasswordMustChange)
+		}
+		if _, err := svc.Authenticate(ctx, mine); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("own session's old token after change: %v; want ended (a copy of it must not outlive the change)", err)
 		}
 		if _, err := svc.Authenticate(ctx, theirs); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("other session after change: %v; want ended", err)

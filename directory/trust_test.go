@@ -35,7 +35,7 @@ func hijackSetup(t *testing.T, svc *directory.Service) (evil, bee directory.Acco
 		t.Fatal(err)
 	}
 	// Changing the password proves nothing about the address.
-	if err := svc.ChangePassword(ctx, v, "evil knows this one", "evil changed it since"); err != nil {
+	if _, _, err := svc.ChangePassword(ctx, v, "evil knows this one", "evil changed it since"); err != nil {
 		t.Fatal(err)
 	}
 	// bee takes the person in before it verified b.example: a guest
@@ -588,14 +588,14 @@ func TestPasswordChangesDoNotUndoAReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		proveAddress(t, svc, "pat@example.com", "the owner's own passphrase")
-		if err := svc.ChangePassword(ctx, stale, "an initial passphrase", "the attacker's next one"); directory.KindOf(err) == directory.Internal || err == nil {
+		if _, _, err := svc.ChangePassword(ctx, stale, "an initial passphrase", "the attacker's next one"); directory.KindOf(err) == directory.Internal || err == nil {
 			t.Fatalf("a change over a replaced password: %v; want refused", err)
 		}
 		if _, err := svc.SignIn(ctx, "pat@example.com", "the owner's own passphrase", directory.Client{Addr: "192.0.2.1"}); err != nil {
 			t.Errorf("the owner's password after the refused change: %v", err)
 		}
 		stale.User.PasswordHash = ""
-		if err := svc.ChangePassword(ctx, stale, "", "whatever it is now"); directory.KindOf(err) != directory.Invalid {
+		if _, _, err := svc.ChangePassword(ctx, stale, "", "whatever it is now"); directory.KindOf(err) != directory.Invalid {
 			t.Errorf("change without a password: %v; want Invalid", err)
 		}
 	})

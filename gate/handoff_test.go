@@ -391,7 +391,8 @@ func TestHandoff(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.dir.ChangePassword(ctx, v, "pat's initial password", "pat's own long passphrase"); err != nil {
+			// The change renews the session: the browser goes on with the new token.
+			if token, _, err = e.dir.ChangePassword(ctx, v, "pat's initial password", "pat's own long passphrase"); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := e.dir.AddApp(ctx, operator, directory.NewApp{Name: "Initech wiki", ForwardAuthHost: "initech.test", AccountID: initech.ID}); err != nil {

@@ -66,3 +66,74 @@ func TestConcurrentGuessesHitTheLockout(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordChangeRenewsTheSession: a person who changes their password
+// because someone has their session cookie (a shared computer, a copied
+// cookie) gets a new session; the copy ends with every other session.
+func TestPasswordChangeRenewsTheSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		const email = "pat@acme.example"
+		s.add(t, a, email, "initial password given")
+		p := s.browser(t)
+		p.signIn(email, "initial password given")
+		p.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}})
+		stolen := p.cookieOf("admit_session")
+		thief := s.browser(t).withCookie("admit_session", stolen)
+		if _, path := thief.get("/me"); path != "/me" {
+			t.Fatalf("the copied cookie before the change: landed on %s", path)
+		}
+		p.get("/password/change")
+		if status, path := p.post("/password/change", url.Values{"current": {"my own secret phrase"}, "password": {"a newer secret phrase"}, "confirm": {"a newer secret phrase"}}); status != 200 || path != "/me?changed=password" {
+			t.Fatalf("the change: %d %s", status, path)
+		}
+		if renewed := p.cookieOf("admit_session"); renewed == "" || renewed == stolen {
+			t.Errorf("the session cookie after the change is %q; want a new one", renewed)
+		}
+		if _, path := p.get("/me"); path != "/me" {
+			t.Errorf("the person after the change: landed on %s; want /me", path)
+		}
+		if _, path := thief.get("/me"); path == "/me" {
+			t.Errorf("the copied cookie still opens /me after the password change")
+		}
+	})
+}
+
+// TestResetOutlastsAStrangersLockout: a stranger can keep a person's
+// address locked out for as long as they like (5 guesses each 15
+// minutes); the person's way out on a browser that never signed in is a
+// reset, which proves the address. The browser that completed it is then
+// held to its own count, as one that signed in before: the stranger's
+// next round of guesses, right after the reset, does not lock it out.
+func TestResetOutlastsAStrangersLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		const email = "pat@acme.example"
+		s.add(t, a, email, "initial password given")
+		stranger := s.browser(t)
+		guess := func() {
+			for range 5 {
+				stranger.signIn(email, "a guess")
+			}
+		}
+		guess()
+		pat := s.browser(t)
+		if status := pat.signIn(email, "initial password given"); status != http.StatusTooManyRequests {
+			t.Fatalf("pat while locked out: %d; want 429", status)
+		}
+		pat.get("/password/reset")
+		pat.post("/password/reset", url.Values{"email": {email}})
+		link := s.mailedResetPath(t)
+		pat.get(link)
+		pat.post(link, url.Values{"password": {"a fresh secret phrase"}, "confirm": {"a fresh secret phrase"}})
+		guess() // the stranger again, before pat signs in
+		if status := pat.signIn(email, "a fresh secret phrase"); status != http.StatusOK {
+			t.Errorf("pat, on the browser that completed the reset: %d; want signed in", status)
+		}
+		if status := s.browser(t).signIn(email, "a fresh secret phrase"); status != http.StatusTooManyRequests {
+			t.Errorf("another browser: %d; want still locked out (429)", status)
+		}
+	})
+}

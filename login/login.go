@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
@@ -482,13 +483,14 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 	if next != r.PostFormValue("confirm") {
 		return h.renderPassword(w, r, http.StatusBadRequest, v, returnTo, []string{"the two new passwords are not the same"})
 	}
-	err := h.dir.ChangePassword(r.Context(), v, r.PostFormValue("current"), next)
+	token, sess, err := h.dir.ChangePassword(r.Context(), v, r.PostFormValue("current"), next)
 	if directory.KindOf(err) == directory.Invalid {
 		return h.renderPassword(w, r, http.StatusBadRequest, v, returnTo, directory.ProblemsOf(err))
 	}
 	if err != nil {
 		return err
 	}
+	h.setCookie(w, token, sess)
 	target := "/me?changed=password"
 	if returnTo != "" {
 		target = returnTo
@@ -566,7 +568,7 @@ func (h *Handler) handleReset(w http.ResponseWriter, r *http.Request) error {
 		h.renderReset(w, r, http.StatusBadRequest, link, []string{"the two passwords are not the same"})
 		return nil
 	}
-	u, err := h.dir.CompletePasswordReset(r.Context(), token, password)
+	done, err := h.dir.CompletePasswordReset(r.Context(), token, password)
 	if directory.KindOf(err) == directory.Invalid {
 		h.renderReset(w, r, http.StatusBadRequest, link, directory.ProblemsOf(err))
 		return nil
@@ -575,6 +577,9 @@ func (h *Handler) handleReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.clearCookie(w)
-	http.Redirect(w, r, "/login?reset=done&email="+url.QueryEscape(u.Email), http.StatusSeeOther)
+	// This browser proved the address: a stranger's lockout of it does
+	// not hold it, as for a browser that signed in before.
+	h.device.set(w, done.Device, time.Now())
+	http.Redirect(w, r, "/login?reset=done&email="+url.QueryEscape(done.User.Email), http.StatusSeeOther)
 	return nil
 }
