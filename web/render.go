@@ -126,6 +126,9 @@ func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t
 	}
 	h.Set("Content-Security-Policy", policy)
 	h.Set("Cache-Control", "no-store")
+	// The length lets a handler answer first and work after (Answered):
+	// without it the response is chunked and ends only with the handler.
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -136,6 +139,13 @@ type Colors struct{ Fill, OnFill, Text template.CSS }
 // colorsOf is safe as CSS: a palette holds only #rrggbb colours.
 func colorsOf(p directory.Palette) Colors {
 	return Colors{template.CSS(p.Fill), template.CSS(p.OnFill), template.CSS(p.Text)}
+}
+
+// Answered sends what was rendered to the client now, so that what the
+// handler does afterwards does not show in the answer's timing (work done
+// for a known address only, which would tell that it is known).
+func Answered(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).Flush()
 }
 
 // safeBranding drops any branding value that could carry markup or CSS.

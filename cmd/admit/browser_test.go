@@ -248,21 +248,29 @@ func expectSignedIn(t *testing.T, ctx context.Context, account, email string) {
 // mailbox with the CLI, pointed at the server's own address.
 func resetLinkFromMailbox(t *testing.T, settings []string, account, base string) string {
 	t.Helper()
-	r := admitWith(t, append(cleanEnv(), settings...), "", "mail", "list", "--account", account, "--json")
-	var msgs []struct {
-		ID   string `json:"id"`
-		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &msgs); err != nil {
-		t.Fatalf("mail list: %v: %s %s", err, r.stdout, r.stderr)
-	}
-	for _, m := range msgs {
-		if m.Kind != "password_reset" {
-			continue
+	// The reset page answers before it writes the link (so that its
+	// timing tells nothing): the mail may come a moment after the answer.
+	var r result
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = admitWith(t, append(cleanEnv(), settings...), "", "mail", "list", "--account", account, "--json")
+		var msgs []struct {
+			ID   string `json:"id"`
+			Kind string `json:"kind"`
 		}
-		shown := admitWith(t, append(cleanEnv(), settings...), "", "mail", "show", "--account", account, "--id", m.ID)
-		if path := resetPath.FindString(shown.stdout); path != "" {
-			return base + path
+		if err := json.Unmarshal([]byte(r.stdout), &msgs); err != nil {
+			t.Fatalf("mail list: %v: %s %s", err, r.stdout, r.stderr)
+		}
+		for _, m := range msgs {
+			if m.Kind != "password_reset" {
+				continue
+			}
+			shown := admitWith(t, append(cleanEnv(), settings...), "", "mail", "show", "--account", account, "--id", m.ID)
+			if path := resetPath.FindString(shown.stdout); path != "" {
+				return base + path
+			}
+		}
+		if time.Now().After(deadline) {
+			break
 		}
 	}
 	t.Fatalf("no reset link in the mailbox: %s", r.stdout)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSSORequiredThroughServe: an account that requires SSO sends its
@@ -60,7 +61,13 @@ func TestSSORequiredThroughServe(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, "Continue with Acme Inc") || !strings.Contains(page, `href="/sso/acme/login?connection=corp`) {
 		t.Errorf("reset page for an SSO-required address: %d\n%s", status, page)
 	}
+	// The page answers before the mail is written (so that its timing
+	// tells nothing): wait for it.
 	r := admitWith(t, append(cleanEnv(), s.settings...), "", "mail", "list", "--account", "acme", "--json")
+	for deadline := time.Now().Add(10 * time.Second); r.code == 0 && !strings.Contains(r.stdout, `"sso_sign_in"`) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		r = admitWith(t, append(cleanEnv(), s.settings...), "", "mail", "list", "--account", "acme", "--json")
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, `"sso_sign_in"`) || strings.Contains(r.stdout, `"password_reset"`) {
 		t.Errorf("mail after pat's reset request: %s %s", r.stdout, r.stderr)
 	}
