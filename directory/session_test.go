@@ -345,3 +345,34 @@ func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
 		}
 	})
 }
+
+// TestProxiedStrangerDoesNotLockOutDevices: behind a reverse proxy every
+// sign-in comes from the proxy's address, so the per-address count is the
+// whole site's. A stranger's 50 failures without a device token filled
+// it, and every sign-in, with a device token too, was refused for 15
+// minutes. Attempts with a valid device token have a count of their own
+// per address: failures without one do not fill it.
+func TestProxiedStrangerDoesNotLockOutDevices(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		const right = "correct horse battery"
+		addWithPassword(t, svc, a.ID, "ada@example.com", right)
+		proxy := directory.Client{Addr: "10.0.0.1"}
+		in, err := svc.SignIn(ctx, "ada@example.com", right, proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			_, _ = svc.SignIn(ctx, fmt.Sprintf("user%d@example.com", i), "x", proxy)
+		}
+		if _, err := svc.SignIn(ctx, "ada@example.com", right, proxy); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("ada without her device token, through the proxy: %v; want Throttled", err)
+		}
+		if _, err := svc.SignIn(ctx, "ada@example.com", right, directory.Client{Addr: proxy.Addr, Device: in.Device}); err != nil {
+			t.Errorf("ada with her device token, through the proxy: %v; want signed in", err)
+		}
+	})
+}

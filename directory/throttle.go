@@ -67,15 +67,21 @@ type throttle struct {
 // first is the person's lockout, the one a success clears and the audit
 // log reports.
 //
-// A device token exempts from the email's lockout, never from the
-// address's: a stranger who gathered tokens still guesses only as fast as
-// one address may.
+// A device token exempts from the person's lockout, never from a bound
+// per address: a stranger who gathered tokens still guesses only as fast
+// as one address may. But attempts with a valid token are counted apart
+// from those without ("addr-device:"). Behind a reverse proxy every
+// attempt has the proxy's address, so the count without tokens is the
+// whole site's; a stranger's 50 failures filled it, and had it been the
+// only one, they would have locked out every browser for the window. Only
+// a successful sign-in (or reset) gives a token, so a stranger cannot
+// fill the other.
 func (s *Service) throttlesFor(lockout throttle, subject string, from Client, now time.Time) []throttle {
-	addr := throttle{addressKey(from.Addr), maxAddrFailures}
+	addr := addressKey(from.Addr)
 	if nonce, ok := s.openDeviceToken(from.Device, subject, now); ok {
-		return []throttle{{"device:" + nonce, maxDeviceFailures}, addr}
+		return []throttle{{"device:" + nonce, maxDeviceFailures}, {"addr-device:" + addr, maxAddrFailures}}
 	}
-	return []throttle{lockout, addr}
+	return []throttle{lockout, {"addr:" + addr, maxAddrFailures}}
 }
 
 // deviceSubject is what a device token is bound to: the email and the
@@ -96,8 +102,8 @@ func lockoutOf(u User, emailKey string) throttle {
 	return throttle{"email:" + emailKey, maxEmailFailures}
 }
 
-// addressKey is the throttle key of a client address, and the one place
-// that decides which addresses count as one client. An IPv6 /64 is one:
+// addressKey is the client an address belongs to, as throttle keys name
+// it, and the one place that decides which addresses count as one client. An IPv6 /64 is one:
 // it is the smallest block a network hands out, and a host picks the rest
 // of its address freely (RFC 4291, RFC 8981), so counting addresses one by
 // one would give each machine 2^64 fresh starts. An IPv4-mapped IPv6
@@ -106,14 +112,14 @@ func lockoutOf(u User, emailKey string) throttle {
 func addressKey(addr string) string {
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
-		return "addr:" + addr
+		return addr
 	}
 	a = a.Unmap()
 	if a.Is4() {
-		return "addr:" + a.String()
+		return a.String()
 	}
 	p, _ := a.Prefix(64) // cannot fail for IPv6; the zone is dropped
-	return "addr:" + p.String()
+	return p.String()
 }
 
 // chargeAttempt counts an attempt against each of its throttles before its

@@ -25,7 +25,7 @@ func TestAddressKey(t *testing.T) {
 		{"empty", "", "addr:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := addressKey(tc.addr); got != tc.want {
+			if got := "addr:" + addressKey(tc.addr); got != tc.want {
 				t.Errorf("addressKey(%q) = %q; want %q", tc.addr, got, tc.want)
 			}
 		})
