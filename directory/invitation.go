@@ -432,7 +432,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, in Accepta
 		// The same guessing limit as the sign-in page: the invitation
 		// page must not be a way around it.
 		lockout := []throttle{lockoutOf(u, EmailKey(u.Email))}
-		attempt, err := s.chargeAttempt(ctx, s.clock(), lockout)
+		attempt, _, err := s.chargeAttempt(ctx, s.clock(), lockout)
 		if err != nil {
 			return Member{}, err
 		}

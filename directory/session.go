@@ -76,7 +76,8 @@ var errBadCredentials = UnauthenticatedError("The email address or password is n
 
 // SignIn checks an email and password; from says where the attempt comes
 // from, for throttling (see throttle.go). Wrong and unknown emails get the
-// same answer in the same time.
+// same answer in the same time; the caller then passes a failure to
+// RecordFailedSignIn, for the audit log.
 func (s *Service) SignIn(ctx context.Context, email, password string, from Client) (SignedIn, error) {
 	now := s.clock()
 	if !lookupable(email) {
@@ -89,7 +90,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 		return SignedIn{}, err
 	}
 	throttles := s.throttlesFor(lockoutOf(u, emailKey), deviceSubject(emailKey, u.PasswordHash), from, now)
-	attempt, err := s.chargeAttempt(ctx, now, throttles)
+	attempt, failures, err := s.chargeAttempt(ctx, now, throttles)
 	if err != nil {
 		return SignedIn{}, err
 	}
@@ -102,7 +103,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 		return SignedIn{}, errors.Join(fmt.Errorf("verify password: %w", err), s.refund(ctx, attempt, throttles))
 	}
 	if !ok || !u.HasPassword() {
-		return SignedIn{}, s.failSignIn(ctx, now, u, throttles)
+		return SignedIn{}, failSignIn(u, throttles[0], failures)
 	}
 	// Only the lockout this attempt was held to is cleared: the owner
 	// signing in on their own device leaves a stranger's count alone. The

@@ -24,31 +24,30 @@ func addWithPassword(t *testing.T, svc *directory.Service, accountID, email, pas
 func TestSignInAnswersAlikeAndThrottles(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		addWithPassword(t, svc, a.ID, "ada@example.com", "correct horse battery")
-		_, wrong := svc.SignIn(ctx, "ada@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
-		_, unknown := svc.SignIn(ctx, "nobody@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
+		_, wrong := signIn(svc, "ada@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
+		_, unknown := signIn(svc, "nobody@example.com", "wrong password", directory.Client{Addr: "10.0.0.1"})
 		if directory.KindOf(wrong) != directory.Unauthenticated || directory.Message(wrong) != directory.Message(unknown) || directory.KindOf(unknown) != directory.Unauthenticated {
 			t.Fatalf("wrong password %q, unknown email %q: want the same Unauthenticated answer", wrong, unknown)
 		}
 		for range 4 { // the fifth failure for this email, in any case
-			_, _ = svc.SignIn(ctx, "ADA@example.com", "still wrong", directory.Client{Addr: "10.0.0.2"})
+			_, _ = signIn(svc, "ADA@example.com", "still wrong", directory.Client{Addr: "10.0.0.2"})
 		}
-		_, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"})
+		_, err := signIn(svc, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"})
 		if directory.KindOf(err) != directory.Throttled || !strings.Contains(directory.Message(err), "Try again in 15 minutes") {
 			t.Fatalf("after 5 failures: %v; want Throttled for 15 minutes, even with the right password", err)
 		}
 		// The same holds for an email no one has, so throttling reveals nothing.
 		for range 5 {
-			_, _ = svc.SignIn(ctx, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"})
+			_, _ = signIn(svc, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"})
 		}
-		if _, err := svc.SignIn(ctx, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"}); directory.KindOf(err) != directory.Throttled {
+		if _, err := signIn(svc, "ghost@example.com", "x", directory.Client{Addr: "10.0.0.4"}); directory.KindOf(err) != directory.Throttled {
 			t.Errorf("unknown email after 5 failures: %v; want Throttled", err)
 		}
 		clk.Add(15 * time.Minute)
-		if _, err := svc.SignIn(ctx, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"}); err != nil {
+		if _, err := signIn(svc, "ada@example.com", "correct horse battery", directory.Client{Addr: "10.0.0.3"}); err != nil {
 			t.Errorf("after the window: %v", err)
 		}
 		if got := auditActions(t, svc, a.ID); !strings.Contains(strings.Join(got, " "), "user.locked_out") {
@@ -72,15 +71,14 @@ func TestSignInPerAddressThrottle(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, s *store.Store) {
-				ctx := context.Background()
 				svc, _ := newClockService(t, s)
 				for i := range 50 {
-					_, _ = svc.SignIn(ctx, fmt.Sprintf("user%d@example.com", i), "x", directory.Client{Addr: tc.attacker(i)})
+					_, _ = signIn(svc, fmt.Sprintf("user%d@example.com", i), "x", directory.Client{Addr: tc.attacker(i)})
 				}
-				if _, err := svc.SignIn(ctx, "fresh@example.com", "x", directory.Client{Addr: tc.same}); directory.KindOf(err) != directory.Throttled {
+				if _, err := signIn(svc, "fresh@example.com", "x", directory.Client{Addr: tc.same}); directory.KindOf(err) != directory.Throttled {
 					t.Errorf("51st attempt from %s: %v; want Throttled", tc.same, err)
 				}
-				if _, err := svc.SignIn(ctx, "fresh@example.com", "x", directory.Client{Addr: tc.other}); directory.KindOf(err) != directory.Unauthenticated {
+				if _, err := signIn(svc, "fresh@example.com", "x", directory.Client{Addr: tc.other}); directory.KindOf(err) != directory.Unauthenticated {
 					t.Errorf("first attempt from %s: %v; want only Unauthenticated", tc.other, err)
 				}
 			})
@@ -91,20 +89,19 @@ func TestSignInPerAddressThrottle(t *testing.T) {
 func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
 		svc, clk := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
 		addWithPassword(t, svc, a.ID, "ada@example.com", "correct horse battery")
 		addWithPassword(t, svc, a.ID, "bob@example.com", "bobs own passphrase")
 		const right = "correct horse battery"
-		in, err := svc.SignIn(ctx, "ada@example.com", right, directory.Client{Addr: "10.0.0.1"})
+		in, err := signIn(svc, "ada@example.com", right, directory.Client{Addr: "10.0.0.1"})
 		if err != nil || in.Device == "" {
 			t.Fatalf("sign in: %v, device token %q; want one", err, in.Device)
 		}
 		own := directory.Client{Addr: "10.0.0.1", Device: in.Device}
-		bobs, _ := svc.SignIn(ctx, "bob@example.com", "bobs own passphrase", directory.Client{Addr: "10.0.0.1"})
+		bobs, _ := signIn(svc, "bob@example.com", "bobs own passphrase", directory.Client{Addr: "10.0.0.1"})
 		for range 5 {
-			_, _ = svc.SignIn(ctx, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.7"})
+			_, _ = signIn(svc, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.7"})
 		}
 		altered := []byte(in.Device)
 		altered[3] ^= 1
@@ -119,7 +116,7 @@ func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 			{"garbage", directory.Client{Addr: "10.0.0.1", Device: "x.y"}, false},
 			{"the person's own device token", own, true},
 		} {
-			_, err := svc.SignIn(ctx, "ada@example.com", right, tc.from)
+			_, err := signIn(svc, "ada@example.com", right, tc.from)
 			if tc.signedIn && err != nil || !tc.signedIn && directory.KindOf(err) != directory.Throttled {
 				t.Errorf("%s: %v; want signed in %v, else Throttled", tc.name, err, tc.signedIn)
 			}
@@ -127,11 +124,11 @@ func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 		// Failures with the device token count against it alone: after 5
 		// the device is locked out too, with the right password.
 		for range 5 {
-			if _, err := svc.SignIn(ctx, "ada@example.com", "my own typo", own); directory.KindOf(err) != directory.Unauthenticated {
+			if _, err := signIn(svc, "ada@example.com", "my own typo", own); directory.KindOf(err) != directory.Unauthenticated {
 				t.Fatalf("failure with the device token: %v", err)
 			}
 		}
-		if _, err := svc.SignIn(ctx, "ada@example.com", right, own); directory.KindOf(err) != directory.Throttled {
+		if _, err := signIn(svc, "ada@example.com", right, own); directory.KindOf(err) != directory.Throttled {
 			t.Errorf("after 5 failures on the device: %v; want Throttled", err)
 		}
 		if got := strings.Join(auditActions(t, svc, a.ID), " "); strings.Count(got, "user.locked_out") != 2 {
@@ -139,15 +136,15 @@ func TestDeviceTokenExemptsFromTheEmailLockout(t *testing.T) {
 		}
 		// A token is good for DeviceTokenLifetime, no longer.
 		clk.Add(signInWindowForTest)
-		fresh, err := svc.SignIn(ctx, "ada@example.com", right, own)
+		fresh, err := signIn(svc, "ada@example.com", right, own)
 		if err != nil {
 			t.Fatalf("after the window: %v", err)
 		}
 		clk.Add(directory.DeviceTokenLifetime)
 		for range 5 {
-			_, _ = svc.SignIn(ctx, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.8"})
+			_, _ = signIn(svc, "ada@example.com", "a stranger's guess", directory.Client{Addr: "203.0.113.8"})
 		}
-		if _, err := svc.SignIn(ctx, "ada@example.com", right, directory.Client{Addr: "10.0.0.1", Device: fresh.Device}); directory.KindOf(err) != directory.Throttled {
+		if _, err := signIn(svc, "ada@example.com", right, directory.Client{Addr: "10.0.0.1", Device: fresh.Device}); directory.KindOf(err) != directory.Throttled {
 			t.Errorf("a device token a year old: %v; want no exemption", err)
 		}
 	})
@@ -375,4 +372,14 @@ func TestProxiedStrangerDoesNotLockOutDevices(t *testing.T) {
 			t.Errorf("ada with her device token, through the proxy: %v; want signed in", err)
 		}
 	})
+}
+
+// signIn is SignIn as the sign-in page does it: a failure is then
+// recorded in the audit log.
+func signIn(svc *directory.Service, email, password string, from directory.Client) (directory.SignedIn, error) {
+	in, err := svc.SignIn(context.Background(), email, password, from)
+	if rerr := svc.RecordFailedSignIn(context.Background(), err); rerr != nil {
+		return in, rerr
+	}
+	return in, err
 }

@@ -127,23 +127,27 @@ func addressKey(addr string) string {
 // passes a limit. Each count includes the attempt's own row, written and
 // committed first: of attempts racing for the last places, the k-th row
 // written is counted by its own attempt with at least k-1 others, so no
-// more than the limit pass, on any replica. The caller keeps the rows of a
+// more than the limit pass, on any replica. first is the count of the
+// first throttle, this attempt included. The caller keeps the rows of a
 // failure and takes back (refund) those of anything else.
-func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []throttle) (string, error) {
-	attempt := newID()
+func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []throttle) (attempt string, first int, err error) {
+	attempt = newID()
 	for i, t := range throttles {
 		if err := s.store.AddSignInFailure(ctx, t.key, attempt, now); err != nil {
-			return "", errors.Join(err, s.refund(ctx, attempt, throttles[:i]))
+			return "", 0, errors.Join(err, s.refund(ctx, attempt, throttles[:i]))
 		}
 		n, oldest, err := s.store.CountSignInFailures(ctx, t.key, now.Add(-signInWindow))
 		if err == nil && n > t.limit {
 			err = throttled(oldest, now)
 		}
 		if err != nil {
-			return "", errors.Join(err, s.refund(ctx, attempt, throttles[:i+1]))
+			return "", 0, errors.Join(err, s.refund(ctx, attempt, throttles[:i+1]))
+		}
+		if i == 0 {
+			first = n
 		}
 	}
-	return attempt, nil
+	return attempt, first, nil
 }
 
 // refund takes back what chargeAttempt counted for an attempt that did
@@ -172,28 +176,52 @@ func plural(n int) string {
 	return "s"
 }
 
-// failSignIn keeps the failed attempt counted (chargeAttempt wrote it),
-// and records it in the audit log of the person's accounts when the email
-// is theirs: user.locked_out when the failure reaches the person's lockout
-// (their own, or the device's), user.sign_in_failed otherwise.
-func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, throttles []throttle) error {
-	err := s.store.Tx(ctx, func(tx Store) error {
-		if u.ID == "" {
-			return nil
-		}
-		lockout := throttles[0]
-		n, _, err := tx.CountSignInFailures(ctx, lockout.key, now.Add(-signInWindow))
-		if err != nil {
-			return err
-		}
-		action := "user.sign_in_failed"
-		if n == lockout.limit {
-			action = "user.locked_out"
-		}
-		data := map[string]any{"failures": n}
-		if strings.HasPrefix(lockout.key, "device:") {
-			data["device"] = true
-		}
+// failSignIn is the answer to a wrong password: the attempt stays counted
+// (chargeAttempt wrote it, failures is the lockout's count with it). For
+// a person's address, the answer carries what the audit log is to say
+// (RecordFailedSignIn).
+func failSignIn(u User, lockout throttle, failures int) error {
+	if u.ID == "" {
+		return errBadCredentials
+	}
+	return &signInFailure{user: u, lockout: lockout, failures: failures}
+}
+
+// signInFailure is a wrong password for a person's address. It is
+// errBadCredentials to everyone but RecordFailedSignIn.
+type signInFailure struct {
+	user     User
+	lockout  throttle
+	failures int
+}
+
+func (f *signInFailure) Error() string { return errBadCredentials.Error() }
+func (f *signInFailure) Unwrap() error { return errBadCredentials }
+
+// RecordFailedSignIn records the failed sign-in that err (from SignIn)
+// reports in the audit log of the person's accounts: user.locked_out when
+// it reached their lockout (their own, or their device's),
+// user.sign_in_failed otherwise. Any other err records nothing.
+//
+// SignIn leaves this to its caller, to do after answering: only a
+// person's address costs these writes (a transaction, about as long as a
+// password check on PostgreSQL), so an answer that waited for them told
+// by its timing that the address has an account.
+func (s *Service) RecordFailedSignIn(ctx context.Context, err error) error {
+	var f *signInFailure
+	if !errors.As(err, &f) {
+		return nil
+	}
+	u := f.user
+	action := "user.sign_in_failed"
+	if f.failures == f.lockout.limit {
+		action = "user.locked_out"
+	}
+	data := map[string]any{"failures": f.failures}
+	if strings.HasPrefix(f.lockout.key, "device:") {
+		data["device"] = true
+	}
+	rerr := s.store.Tx(ctx, func(tx Store) error {
 		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
 		if err != nil {
 			return err
@@ -208,10 +236,10 @@ func (s *Service) failSignIn(ctx context.Context, now time.Time, u User, throttl
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("record failed sign-in: %w", err)
+	if rerr != nil {
+		return fmt.Errorf("record failed sign-in: %w", rerr)
 	}
-	return errBadCredentials
+	return nil
 }
 
 // A device token is a random nonce and the time it was issued, with an

@@ -325,3 +325,58 @@ func TestResetRequestAnswersBeforeItsWork(t *testing.T) {
 		}
 	})
 }
+
+// TestWrongPasswordAnswersBeforeItsAudit: a wrong password for a person's
+// address costs an audit transaction an unknown address does not
+// (measured with the real argon2 parameters: 97 ms against 68 on SQLite,
+// 217 against 97 on PostgreSQL), so an answer that waited for it told who
+// has an account. The page now answers first: here it answers while
+// another connection holds the audit log's writes back, and the event
+// follows. PostgreSQL only: SQLite has no lock for one table, and the
+// attempt's own count must be written before the answer.
+func TestWrongPasswordAnswersBeforeItsAudit(t *testing.T) {
+	st := storetest.Postgres(t)
+	s := newSite(t, st)
+	a := s.account(t, "acme")
+	const email = "pat@acme.example"
+	s.add(t, a, email, "initial password given")
+	ctx := context.Background()
+	conn, err := st.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"BEGIN", "LOCK TABLE audit_events IN EXCLUSIVE MODE"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := s.browser(t)
+	p.get("/login")
+	p.client.Timeout = 3 * time.Second
+	p.client.Transport = &http.Transport{DisableKeepAlives: true}
+	resp, err := p.client.PostForm(s.server.URL+"/login", url.Values{"email": {email}, "password": {"a guess"}, "csrf_token": {csrfToken.FindStringSubmatch(p.last)[1]}})
+	if err != nil {
+		t.Errorf("no answer while the audit is held: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the answer while the audit is held: %d; want 401", resp.StatusCode)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := st.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM audit_events WHERE action = 'user.sign_in_failed'`); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit events of the failure after the answer: %d; want 1", n)
+		}
+	}
+}

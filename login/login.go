@@ -297,6 +297,15 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		form.Error = directory.Message(err)
 		h.renderLogin(w, r, status, form)
+		// The audit of a wrong password for a person's address comes
+		// after the answer: only such an address costs it, and the
+		// answer's timing must not tell which addresses those are.
+		web.Answered(w)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
+		if err := h.dir.RecordFailedSignIn(ctx, err); err != nil {
+			h.log.ErrorContext(ctx, "record failed sign-in", "err", err)
+		}
 		return nil
 	default:
 		return fmt.Errorf("sign in: %w", err)
