@@ -340,9 +340,10 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // clientAddr is the address throttling counts against: the connection's
-// peer (package directory decides which addresses count as one). Behind a
-// proxy that is the proxy, which throttles per email still and per address
-// only as a whole.
+// peer, or behind the proxies of ADMIT_TRUSTED_PROXIES the client they
+// name (web.TrustedProxies.RealClient); package directory decides which
+// addresses count as one. Behind a proxy not named there it is the proxy,
+// and the per-address bound holds for everyone behind it as a whole.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/admit-dev/admit/certs"
 	outbound "github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/mail"
+	"github.com/admit-dev/admit/web"
 )
 
 // Config is admit's configuration: environment variables, each overridable
@@ -57,6 +58,9 @@ type Config struct {
 	// OutboundAllow lists the CIDRs and host names outbound fetches may
 	// reach although private (see package fetch).
 	OutboundAllow string
+	// TrustedProxies lists the proxies whose X-Forwarded-For admit
+	// believes (web.TrustedProxies).
+	TrustedProxies string
 }
 
 // metricsOff is the ADMIT_METRICS_ADDR that serves no metrics. An empty
@@ -83,6 +87,7 @@ var settings = []setting{
 	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
 	{"ADMIT_UPSTREAM", "upstream", "the app admit serve proxies to, with the identity headers of the signed-in person (http://127.0.0.1:3000); unset serves admit alone", func(c *Config) *string { return &c.Upstream }},
 	{"ADMIT_PPROF_ADDR", "pprof-addr", "loopback listen address of Go's profiles at /debug/pprof/ (127.0.0.1:6060), for profiling a running admit; unset serves none", func(c *Config) *string { return &c.PprofAddr }},
+	{"ADMIT_TRUSTED_PROXIES", "trusted-proxies", "CIDRs and addresses of the load balancers or proxies in front of admit, comma-separated (e.g. 10.0.0.0/8): from them the client's address is read from X-Forwarded-For, for the sign-in throttles and the logs; unset believes no header", func(c *Config) *string { return &c.TrustedProxies }},
 	{"ADMIT_OUTBOUND_ALLOW", "outbound-allow", "CIDRs and host names that metadata, discovery and other outbound fetches may reach although private or loopback, comma-separated (e.g. 10.20.0.0/16,adfs.corp.example); plain http goes only to these", func(c *Config) *string { return &c.OutboundAllow }},
 }
 
@@ -179,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := outbound.ParseAllow(c.OutboundAllow); err != nil {
 		problems = append(problems, fmt.Errorf("ADMIT_OUTBOUND_ALLOW: %w", err))
+	}
+	if _, err := web.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		problems = append(problems, fmt.Errorf("ADMIT_TRUSTED_PROXIES: %w", err))
 	}
 	return errors.Join(problems...)
 }

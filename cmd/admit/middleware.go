@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -80,9 +81,13 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 			}
 			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 			m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+			client, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				client = r.RemoteAddr
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", web.SafePath(r)), slog.String("route", route),
-				slog.Int("status", rec.status), slog.Duration("duration", elapsed))
+				slog.Int("status", rec.status), slog.Duration("duration", elapsed), slog.String("client", client))
 		})
 	}
 }

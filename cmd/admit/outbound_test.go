@@ -69,6 +69,9 @@ func TestOutboundAllowIsChecked(t *testing.T) {
 		{nil, []string{"--outbound-allow", "10.0.0.1/8"}, []string{"ADMIT_OUTBOUND_ALLOW", "did you mean 10.0.0.0/8"}},
 		{[]string{"ADMIT_OUTBOUND_ALLOW=https://adfs.corp.example,*.corp", "ADMIT_ADDR=nonsense"}, nil,
 			[]string{"https://adfs.corp.example", `"*.corp"`, "ADMIT_ADDR"}},
+		// The proxies whose X-Forwarded-For is believed, checked alike.
+		{[]string{"ADMIT_TRUSTED_PROXIES=lb.internal"}, nil, []string{`ADMIT_TRUSTED_PROXIES: "lb.internal" is not a CIDR or an IP address`}},
+		{nil, []string{"--trusted-proxies", "10.0.0.1/8"}, []string{"ADMIT_TRUSTED_PROXIES", "did you mean 10.0.0.0/8"}},
 	} {
 		env := append(append(cleanEnv(), "ADMIT_DATABASE_URL="+db), tc.env...)
 		r := admitWith(t, env, "", append([]string{"account", "list"}, tc.args...)...)

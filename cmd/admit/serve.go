@@ -369,8 +369,10 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 		}))
 	}
 
-	// Outermost first: the request id exists before anything logs, and
-	// observe sits right outside the mux (see observe).
+	// Outermost first: the client's address is read from trusted proxies'
+	// headers before anything counts or logs it, the request id exists
+	// before anything logs, and observe sits right outside the mux (see
+	// observe).
 	var h http.Handler = mux
 	h = forward.KeepPagesHome(h)
 	h = recoverPanics(pages, log)(h)
@@ -378,6 +380,9 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	h = limitBodies(h)
 	h = web.SecurityHeaders(cfg.Secure())(h)
 	h = web.RequestID(h)
+	// Validate has refused a list that does not parse.
+	proxies, _ := web.ParseTrustedProxies(cfg.TrustedProxies)
+	h = proxies.RealClient(h)
 	return h, nil
 }
 
