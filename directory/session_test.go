@@ -383,3 +383,45 @@ func signIn(svc *directory.Service, email, password string, from directory.Clien
 	}
 	return in, err
 }
+
+// hangUpStore is a store whose caller hangs up right after a sign-in
+// attempt is counted: the request's context ends there, as it does when a
+// client closes its connection while its attempt waits (for the count, for
+// a slot to hash its password).
+type hangUpStore struct {
+	*store.Store
+	hangUp context.CancelFunc
+}
+
+func (s hangUpStore) AddSignInFailure(ctx context.Context, key, attempt string, at time.Time) error {
+	err := s.Store.AddSignInFailure(ctx, key, attempt, at)
+	s.hangUp()
+	return err
+}
+
+// TestHungUpAttemptsLeaveNoRows: an attempt whose client hung up is taken
+// back all the same. Counting before the check writes a row first; were it
+// taken back on the request's context, every request cut off after its
+// row was written would leave it (a cheap write for anyone, no password
+// hashed: DESIGN rule 12), and count as a failure it never was.
+func TestHungUpAttemptsLeaveNoRows(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for i := range 20 {
+			ctx, cancel := context.WithCancel(context.Background())
+			svc := directory.NewService(directory.Config{Store: hangUpStore{s, cancel}, Hasher: fastHasher()})
+			_, err := svc.SignIn(ctx, fmt.Sprintf("nobody%d@example.com", i), "guess", directory.Client{Addr: fmt.Sprintf("2001:db8:%x::1", i)})
+			cancel()
+			if err == nil {
+				t.Fatal("signed in")
+			}
+		}
+		var rows int
+		if err := s.DB().Get(&rows, `SELECT COUNT(*) FROM sign_in_failures`); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 0 {
+			t.Errorf("20 attempts cut off by a hang-up left %d rows; want 0", rows)
+		}
+	})
+}

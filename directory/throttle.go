@@ -46,6 +46,9 @@ const (
 	// DeviceTokenLifetime is how long a device token exempts its browser
 	// from the email-wide lockout after the sign-in that issued it.
 	DeviceTokenLifetime = 365 * 24 * time.Hour
+	// refundTimeout bounds taking an attempt back once its client has
+	// hung up.
+	refundTimeout = 30 * time.Second
 )
 
 // Client is where a sign-in attempt comes from.
@@ -152,7 +155,15 @@ func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []
 
 // refund takes back what chargeAttempt counted for an attempt that did
 // not fail: a success, a refusal, an error of ours.
+//
+// It goes on when the client hangs up: its error is often that hang-up
+// (the request's context ended while the attempt waited for its count or
+// a slot to hash in), and a row left then would be a failure that never
+// was, and a write that costs a stranger nothing (no password hashed) and
+// outlives the request (DESIGN rule 12).
 func (s *Service) refund(ctx context.Context, attempt string, throttles []throttle) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
+	defer cancel()
 	for _, t := range throttles {
 		if err := s.store.DeleteSignInAttempt(ctx, t.key, attempt); err != nil {
 			return err
