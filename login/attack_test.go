@@ -380,3 +380,58 @@ func TestWrongPasswordAnswersBeforeItsAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestResetRequestWorkHoldsNoConnection: the work after the answer must
+// not hold the connection either. An HTTP/1.1 connection serves its
+// requests one after another, so a handler that answered and went on
+// working kept the next request on the same connection waiting for that
+// work: the second answer's time told again who has an account. Here the
+// reset's writes are held back, and the same connection's next page
+// answers anyway.
+func TestResetRequestWorkHoldsNoConnection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		const email = "pat@acme.example"
+		s.add(t, a, email, "initial password given")
+		p := s.browser(t)
+		p.get("/password/reset")
+		token := csrfToken.FindStringSubmatch(p.last)[1]
+
+		ctx := context.Background()
+		conn, err := st.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		hold := []string{"BEGIN IMMEDIATE"}
+		if st.Dialect() == "postgres" {
+			hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
+		}
+		for _, q := range hold {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One connection, kept alive, as a script's client or a browser has.
+		p.client.Timeout = 3 * time.Second
+		p.client.Transport = &http.Transport{MaxConnsPerHost: 1}
+		resp, err := p.client.PostForm(s.server.URL+"/password/reset", url.Values{"email": {email}, "csrf_token": {token}})
+		if err != nil {
+			t.Fatalf("no answer while the work is held: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp, err := p.client.Get(s.server.URL + "/login"); err != nil {
+			t.Errorf("the connection's next request while the work is held: %v", err)
+		} else {
+			resp.Body.Close()
+		}
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		if path := s.mailedResetPath(t); !strings.HasPrefix(path, "/password/reset/") {
+			t.Errorf("the link after the answer: %q", path)
+		}
+	})
+}

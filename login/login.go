@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -69,12 +70,15 @@ type Handler struct {
 	cookie web.SessionCookie
 	device deviceCookie
 	tmpl   map[string]*template.Template
+	// afterSlots bounds the work running after answers (afterAnswer).
+	afterSlots chan struct{}
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, onward: cfg.Onward, secure: cfg.Secure, log: cfg.Logger,
-		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{}}
+		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{},
+		afterSlots: make(chan struct{}, maxAfterAnswer)}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
@@ -300,12 +304,9 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		// The audit of a wrong password for a person's address comes
 		// after the answer: only such an address costs it, and the
 		// answer's timing must not tell which addresses those are.
-		web.Answered(w)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
-		defer cancel()
-		if err := h.dir.RecordFailedSignIn(ctx, err); err != nil {
-			h.log.ErrorContext(ctx, "record failed sign-in", "err", err)
-		}
+		h.afterAnswer(w, r, "record failed sign-in", func(ctx context.Context) error {
+			return h.dir.RecordFailedSignIn(ctx, err)
+		})
 		return nil
 	default:
 		return fmt.Errorf("sign in: %w", err)
@@ -545,14 +546,54 @@ func (h *Handler) handleResetRequest(w http.ResponseWriter, r *http.Request) err
 		data.SSO = sso
 	}
 	h.pages.Render(w, r, http.StatusOK, h.tmpl["reset_request"], web.Page{Title: "Check your email", Data: data})
-	web.Answered(w)
-	// The client may hang up once answered: the work goes on.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
-	defer cancel()
-	if err := h.dir.RequestPasswordReset(ctx, email); err != nil {
-		h.log.ErrorContext(ctx, "password reset request", "err", err)
-	}
+	h.afterAnswer(w, r, "password reset request", func(ctx context.Context) error {
+		return h.dir.RequestPasswordReset(ctx, email)
+	})
 	return nil
+}
+
+// maxAfterAnswer bounds how many afterAnswer works run at once.
+const maxAfterAnswer = 16
+
+// afterAnswer sends what was rendered and then does work that must not
+// show in the answer's timing (work only a known address costs), apart
+// from the request. Done in the handler after the answer, it still held
+// the connection: HTTP/1.1 serves a connection's requests one after
+// another, so the next request on it waited for the work, and its answer's
+// timing told what the first one's no longer did.
+//
+// The work runs on a context that outlives the client's hang-up, for at
+// most a minute; its failure is logged (the person, told to check their
+// email, asks again). At most maxAfterAnswer run apart at once, so a flood
+// of anonymous requests starts no unbounded goroutines (DESIGN rule 12);
+// past that the work runs in the handler, as before, where a flood's own
+// load blurs its timing. Work running apart when the server stops is lost,
+// as a failure would be.
+func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what string, work func(context.Context) error) {
+	web.Answered(w)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+	run := func() {
+		defer cancel()
+		if err := work(ctx); err != nil {
+			h.log.ErrorContext(ctx, what, "err", err)
+		}
+	}
+	select {
+	case h.afterSlots <- struct{}{}:
+		go func() {
+			defer func() { <-h.afterSlots }()
+			// Out of the request, no middleware recovers a panic: one
+			// here would end the process.
+			defer func() {
+				if p := recover(); p != nil {
+					h.log.ErrorContext(ctx, what, "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			run()
+		}()
+	default:
+		run()
+	}
 }
 
 func (h *Handler) renderReset(w http.ResponseWriter, r *http.Request, status int, link directory.ResetLink, problems []string) {
