@@ -27,6 +27,11 @@ func ParseTrustedProxies(s string) (TrustedProxies, error) {
 			if p != p.Masked() {
 				return nil, fmt.Errorf("%q is not a network's first address: did you mean %s?", f, p.Masked())
 			}
+			// Addresses are compared unmapped (trusts): an IPv4-mapped
+			// network is the IPv4 network it maps, or it would hold none.
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			out = append(out, p)
 			continue
 		}
@@ -69,22 +74,35 @@ func (t TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 	if !t.trusts(client) {
 		return client
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops; i, n = i-1, n+1 {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			ap, err := netip.ParseAddrPort(strings.TrimSpace(hops[i]))
-			if err != nil {
+	// Read from the right, the last header first, one hop at a time: a
+	// header as long as the server takes costs the hops read, not a split
+	// of all of it on every request.
+	values := r.Header.Values("X-Forwarded-For")
+	n := 0
+	for v := len(values) - 1; v >= 0; v-- {
+		rest := values[v]
+		for more := true; more; n++ {
+			if n == maxForwardedHops {
 				return client
 			}
-			a = ap.Addr()
-		}
-		if a.Zone() != "" {
-			return client
-		}
-		client = a.Unmap()
-		if !t.trusts(client) {
-			return client
+			i := strings.LastIndexByte(rest, ',')
+			hop := strings.TrimSpace(rest[i+1:])
+			rest, more = rest[:max(i, 0)], i >= 0
+			a, err := netip.ParseAddr(hop)
+			if err != nil {
+				ap, err := netip.ParseAddrPort(hop)
+				if err != nil {
+					return client
+				}
+				a = ap.Addr()
+			}
+			if a.Zone() != "" {
+				return client
+			}
+			client = a.Unmap()
+			if !t.trusts(client) {
+				return client
+			}
 		}
 	}
 	return client

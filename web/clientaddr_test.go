@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ func TestParseTrustedProxies(t *testing.T) {
 		{"", "[]", ""},
 		{"10.0.0.0/8, 192.0.2.10 ,fd00::/8", "[10.0.0.0/8 192.0.2.10/32 fd00::/8]", ""},
 		{"::ffff:192.0.2.10", "[192.0.2.10/32]", ""},
+		{"::ffff:10.0.0.0/104", "[10.0.0.0/8]", ""},
 		{"10.0.0.1/8", "", "did you mean 10.0.0.0/8"},
 		{"lb.example", "", "not a CIDR or an IP address"},
 		{"fe80::1%eth0", "", "not a CIDR or an IP address"},
@@ -100,5 +102,30 @@ func TestClientAddr(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	if seen != "198.51.100.7:0" {
 		t.Errorf("RealClient passed on %q", seen)
+	}
+}
+
+// TestClientAddrReadsOnlyTheHopsItUses: a header as long as the server
+// takes (64 KiB) from a trusted proxy costs the hops read, not a split
+// of the whole header into tens of thousands of strings for every request.
+func TestClientAddrReadsOnlyTheHopsItUses(t *testing.T) {
+	trusted, err := web.ParseTrustedProxies("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "10.1.2.3:4000"
+	r.Header.Add("X-Forwarded-For", strings.Repeat("1,", 16<<10))
+	r.Header.Add("X-Forwarded-For", strings.Repeat("2,", 16<<10)+"198.51.100.7")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if got := trusted.ClientAddr(r).String(); got != "198.51.100.7" {
+			t.Fatalf("got %s", got)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 4<<10 {
+		t.Errorf("ClientAddr allocated %d bytes a request for a 64 KiB header; want under 4 KiB", per)
 	}
 }
