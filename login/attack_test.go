@@ -435,3 +435,47 @@ func TestResetRequestWorkHoldsNoConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestServerWaitsForWorkAfterAnswers: the work a page does after its
+// answer (the reset mail) is counted in Config.Apart, which the server
+// waits for when it stops: a reset asked for just before a restart was
+// lost.
+func TestServerWaitsForWorkAfterAnswers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		p := s.browser(t)
+		p.get("/password/reset")
+		token := csrfToken.FindStringSubmatch(p.last)[1]
+		ctx := context.Background()
+		conn, err := st.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		hold := []string{"BEGIN IMMEDIATE"}
+		if st.Dialect() == "postgres" {
+			hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
+		}
+		for _, q := range hold {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := p.client.PostForm(s.server.URL+"/password/reset", url.Values{"email": {"pat@acme.example"}, "csrf_token": {token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// The work waits for the held writes; release them a moment later.
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		}()
+		s.apart.Wait()
+		if msgs, err := s.svc.ClaimMail(ctx, 10); err != nil || len(msgs) != 1 {
+			t.Errorf("when the work after the answer is waited for: %d mails, %v; want the reset's", len(msgs), err)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -57,6 +58,10 @@ type Config struct {
 	// Secure marks the session cookie Secure and gives it the __Host- prefix.
 	Secure bool
 	Logger *slog.Logger
+	// Apart counts the work that runs after an answer, apart from its
+	// request (afterAnswer), for the server to wait for when it stops: a
+	// reset mail asked for just before is still queued. Nil counts none.
+	Apart *sync.WaitGroup
 }
 
 // Handler serves the sign-in and self-service pages.
@@ -72,13 +77,17 @@ type Handler struct {
 	tmpl   map[string]*template.Template
 	// afterSlots bounds the work running after answers (afterAnswer).
 	afterSlots chan struct{}
+	apart      *sync.WaitGroup
 }
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, onward: cfg.Onward, secure: cfg.Secure, log: cfg.Logger,
 		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{},
-		afterSlots: make(chan struct{}, maxAfterAnswer)}
+		afterSlots: make(chan struct{}, maxAfterAnswer), apart: cfg.Apart}
+	if h.apart == nil {
+		h.apart = &sync.WaitGroup{}
+	}
 	for _, name := range []string{"login", "choose", "me", "password_change", "logout", "reset_request", "reset"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
@@ -567,8 +576,8 @@ const maxAfterAnswer = 16
 // email, asks again). At most maxAfterAnswer run apart at once, so a flood
 // of anonymous requests starts no unbounded goroutines (DESIGN rule 12);
 // past that the work runs in the handler, as before, where a flood's own
-// load blurs its timing. Work running apart when the server stops is lost,
-// as a failure would be.
+// load blurs its timing. The server waits for the work running apart when
+// it stops (Config.Apart).
 func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what string, work func(context.Context) error) {
 	web.Answered(w)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
@@ -580,7 +589,7 @@ func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what strin
 	}
 	select {
 	case h.afterSlots <- struct{}{}:
-		go func() {
+		h.apart.Go(func() {
 			defer func() { <-h.afterSlots }()
 			// Out of the request, no middleware recovers a panic: one
 			// here would end the process.
@@ -590,7 +599,7 @@ func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what strin
 				}
 			}()
 			run()
-		}()
+		})
 	default:
 		run()
 	}

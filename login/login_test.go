@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func (realms) SSOFor(_ context.Context, email string) (login.SSOOption, bool, er
 }
 
 type site struct {
+	apart  *sync.WaitGroup // the work after answers (login.Config.Apart)
 	svc    *directory.Service
 	server *httptest.Server
 }
@@ -55,7 +57,8 @@ func newSite(t *testing.T, s *store.Store) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{}, Logger: slog.New(slog.DiscardHandler)})
+	apart := &sync.WaitGroup{}
+	h, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{}, Logger: slog.New(slog.DiscardHandler), Apart: apart})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func newSite(t *testing.T, s *store.Store) *site {
 	h.Register(mux)
 	srv := httptest.NewServer(web.RequestID(mux))
 	t.Cleanup(srv.Close)
-	return &site{svc: svc, server: srv}
+	return &site{svc: svc, server: srv, apart: apart}
 }
 
 // person is one browser.

@@ -85,7 +85,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	webhooks := events.NewWorker(events.Config{Directory: svc, Client: fetcher, PublicClient: outbound.New(outbound.Config{Logger: log}),
 		Secrets: sealer, Retention: c.cfg.Retention(), Logger: log})
 	reg.MustRegister(webhooks.Collectors()...)
-	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, webhooks, reg, log, upstream)
+	// Background work stops only after the server has finished its
+	// requests, so mail queued by the last of them is still picked up; it
+	// also counts what the sign-in pages do after their answers.
+	var background sync.WaitGroup
+	handler, err := newHandler(c.cfg, keys, svc, certManager, tokenKeys, sealer, fetcher, webhooks, reg, log, upstream, &background)
 	if err != nil {
 		return err
 	}
@@ -95,10 +99,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	reg.MustRegister(worker.Metrics())
-	// Background work stops only after the server has finished its
-	// requests, so mail queued by the last of them is still picked up.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	var background sync.WaitGroup
 	background.Go(func() { worker.Run(bgCtx) })
 	background.Go(func() { sweep(bgCtx, svc, log) })
 	clock := newClockWatch(s, reg, log)
@@ -297,7 +298,7 @@ type pinger interface {
 
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
-func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, webhooks *events.Worker, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL) (http.Handler, error) {
+func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, webhooks *events.Worker, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL, apart *sync.WaitGroup) (http.Handler, error) {
 	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, PreviousKey: keys.was().csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
@@ -335,7 +336,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Secure: cfg.Secure(), Logger: log})
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Secure: cfg.Secure(), Logger: log, Apart: apart})
 	if err != nil {
 		return nil, err
 	}
