@@ -516,12 +516,25 @@ func (s *Service) ChangePassword(ctx context.Context, v Visit, current, next str
 	if !v.User.HasPassword() {
 		return "", Session{}, InvalidError("you sign in through single sign-on: there is no password to change here")
 	}
+	// Whoever holds a copied session cookie could otherwise guess the
+	// current password here at hashing speed, then change it or use it
+	// elsewhere: wrong ones count, as sign-ins do, against a limit of the
+	// person's changes (not their sign-in lockout, which a stranger can
+	// fill and which would then keep the person from changing it).
+	guesses := []throttle{{"change:" + v.User.ID, maxEmailFailures}}
+	attempt, _, err := s.chargeAttempt(ctx, s.clock(), guesses)
+	if err != nil {
+		return "", Session{}, err
+	}
 	ok, _, err := s.hasher.Verify(ctx, v.User.PasswordHash, current)
 	if err != nil {
-		return "", Session{}, fmt.Errorf("verify password: %w", err)
+		return "", Session{}, errors.Join(fmt.Errorf("verify password: %w", err), s.refund(ctx, attempt, guesses))
 	}
 	if !ok {
 		return "", Session{}, InvalidError("your current password is not right")
+	}
+	if err := s.refund(ctx, attempt, guesses); err != nil {
+		return "", Session{}, err
 	}
 	policy, accounts, err := s.PolicyForUser(ctx, v.User.ID)
 	if err != nil {

@@ -425,3 +425,44 @@ func TestHungUpAttemptsLeaveNoRows(t *testing.T) {
 		}
 	})
 }
+
+// TestChangePasswordLimitsGuesses: whoever holds a copied session cookie
+// guesses the current password on the change form at most five times in
+// the window, as at sign-in; the right one is then refused too, until the
+// window passes. A stranger who filled the person's sign-in lockout does
+// not keep the person from changing their password.
+func TestChangePasswordLimitsGuesses(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		u := addWithPassword(t, svc, a.ID, "p@example.com", "initial password given")
+		for i := range 5 {
+			from := directory.Client{Addr: fmt.Sprintf("192.0.2.%d", i+1)}
+			if _, err := svc.SignIn(ctx, "p@example.com", "a stranger's guess", from); directory.KindOf(err) != directory.Unauthenticated {
+				t.Fatalf("stranger's guess %d: %v", i, err)
+			}
+		}
+		token, _, err := svc.StartSession(ctx, u.ID, a.ID, directory.ByPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := svc.Authenticate(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, _, err := svc.ChangePassword(ctx, v, fmt.Sprintf("guess %d", i), "a brand new passphrase"); directory.KindOf(err) != directory.Invalid {
+				t.Fatalf("guess %d: %v; want the current password refused", i, err)
+			}
+		}
+		if _, _, err := svc.ChangePassword(ctx, v, "initial password given", "a brand new passphrase"); directory.KindOf(err) != directory.Throttled {
+			t.Fatalf("the right password after five guesses: %v; want Throttled", err)
+		}
+		clk.Add(16 * time.Minute)
+		if _, _, err := svc.ChangePassword(ctx, v, "initial password given", "a brand new passphrase"); err != nil {
+			t.Errorf("after the window: %v", err)
+		}
+	})
+}
