@@ -40,7 +40,7 @@ const (
 
 // EventTypes lists every event type, in the order docs/events.md documents them.
 var EventTypes = []string{
-	EventUserCreated, EventUserUpdated,
+	EventUserCreated, EventUserUpdated, EventUserDeleted,
 	EventMembershipCreated, EventMembershipActivated, EventMembershipDeactivated, EventMembershipDeleted, EventMembershipRoleChanged,
 	EventGroupCreated, EventGroupUpdated, EventGroupDeleted, EventGroupMemberAdded, EventGroupMemberRemoved,
 	EventInvitationSent, EventInvitationAccepted, EventInvitationBounced, EventInvitationRevoked,

@@ -425,6 +425,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 		return Visit{}, err
 	}
 	a, err := s.store.FindAccount(ctx, sess.AccountID)
+	if KindOf(err) == NotFound {
+		// The account is being deleted (admit account delete): its
+		// sessions end before its deletion reaches them.
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, UnauthenticatedError("Your access to this account has ended.")
+	}
 	if err != nil {
 		return Visit{}, err
 	}

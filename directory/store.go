@@ -18,6 +18,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	OperatorStore
 	SecretKeyStore
+	OffboardStore
 
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)

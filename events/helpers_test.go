@@ -172,6 +172,13 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 	gil := must[directory.MemberPage](t)(svc.ListMembers(ctx, a.ID, "gil@", "", 1)).Members[0].User.ID
 	must[directory.Member](t)(svc.ChangeRole(ctx, adm, gil, directory.RoleAdmin))
 	must[directory.Member](t)(svc.RemoveMember(ctx, adm, gil))
+
+	// An operator erases Cy (membership.deleted, user.deleted), and
+	// deletes an account that left, whose one member is erased with it.
+	must[directory.Erasure](t)(svc.ErasePerson(ctx, operator, "cy@acme.example"))
+	gone := must[directory.Account](t)(svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "gone", Name: "Gone", Domains: []string{"gone.example"}}))
+	must[directory.Added](t)(svc.AddUser(ctx, gone.ID, operator, directory.NewUser{Email: "dee@gone.example", FirstName: "Dee", LastName: "Doe"}))
+	must[directory.AccountDeletion](t)(svc.DeleteAccount(ctx, operator, gone.Slug, 0, nil))
 	return a
 }
 

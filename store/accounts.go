@@ -77,7 +77,9 @@ func (s *Store) UpdateAccount(ctx context.Context, a directory.Account) error {
 	return expectOne(res, "account")
 }
 
-// FindAccount returns the account with the given ID.
+// FindAccount returns the account with the given ID. An account being
+// deleted is found by none of the Find methods (FindAccountToDelete finds
+// it): that is what keeps everyone out of it while its rows go.
 func (s *Store) FindAccount(ctx context.Context, id string) (directory.Account, error) {
 	return s.findAccount(ctx, `id = ?`, id)
 }
@@ -102,7 +104,7 @@ func (s *Store) findAccount(ctx context.Context, where string, arg any) (directo
 	}
 	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+accountColumns+`,
 		(SELECT string_agg(d.domain, ',') FROM domains d WHERE d.account_id = accounts.id AND d.verified_at IS NOT NULL) AS verified_domains
-		FROM accounts WHERE `+where), arg)
+		FROM accounts WHERE deleting_at IS NULL AND `+where), arg)
 	if err != nil {
 		return directory.Account{}, s.dialect.wrap(err, "find account")
 	}
@@ -125,7 +127,7 @@ func (s *Store) FindAccountByDomain(ctx context.Context, domain string) (directo
 // FindAccounts returns every account ordered by slug.
 func (s *Store) FindAccounts(ctx context.Context) ([]directory.Account, error) {
 	var rows []accountRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+accountColumns+` FROM accounts ORDER BY slug`); err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT `+accountColumns+` FROM accounts WHERE deleting_at IS NULL ORDER BY slug`); err != nil {
 		return nil, s.dialect.wrap(err, "find accounts")
 	}
 	return s.withDomains(ctx, rows)

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+func (c *cli) accountDelete(ctx context.Context, args []string) error {
+	fs := c.flags("account delete")
+	slug := fs.String("slug", "", "the account to delete")
+	yes := fs.Bool("yes", false, "confirm: the deletion cannot be undone")
+	chunk := fs.Int("chunk", directory.DefaultAccountChunk, "rows or members deleted per transaction")
+	return c.inService(ctx, fs, args, []string{"slug"}, func(svc *directory.Service) error {
+		if !*yes {
+			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account and home it is; it cannot be undone: add --yes", *slug), synopsis: true}
+		}
+		if *chunk < 1 {
+			return usageError{msg: "account delete: --chunk must be at least 1", synopsis: true}
+		}
+		d, err := svc.DeleteAccount(ctx, c.actor(), strings.TrimSpace(*slug), *chunk, func(p directory.AccountDeletion) error {
+			if p.Transactions%100 == 0 {
+				c.logger(slog.LevelInfo).InfoContext(ctx, "deleting account", "slug", p.Slug, "rows", p.Rows, "memberships", p.Memberships)
+			}
+			return nil
+		})
+		if err != nil {
+			if d.AccountID != "" {
+				return fmt.Errorf("%w (the account stays deleting, where no one can sign in to it: run the command again to finish)", err)
+			}
+			return err
+		}
+		resumed := ""
+		if d.Resumed {
+			resumed = " (resumed)"
+		}
+		c.output(d, fmt.Sprintf("deleted account %s%s: %d memberships (%d people erased, %d kept: they belong elsewhere or answer to no account), %d other rows, in %d transactions",
+			d.Slug, resumed, d.Memberships, d.Erased, d.Kept, d.Rows, d.Transactions))
+		return nil
+	})
+}
+
+func (c *cli) userErase(ctx context.Context, args []string) error {
+	fs := c.flags("user erase")
+	email := fs.String("email", "", "the person's email")
+	yes := fs.Bool("yes", false, "confirm: the erasure cannot be undone")
+	return c.inService(ctx, fs, args, []string{"email"}, func(svc *directory.Service) error {
+		if !*yes {
+			return usageError{msg: fmt.Sprintf("user erase: erasing %s removes their user and memberships in every account; it cannot be undone: add --yes", strings.TrimSpace(*email)), synopsis: true}
+		}
+		e, err := svc.ErasePerson(ctx, c.actor(), *email)
+		if err != nil {
+			return err
+		}
+		c.output(e, fmt.Sprintf("erased %s (user %s): left %d accounts %s; %d audit events now name them %s",
+			e.Email, e.UserID, len(e.Accounts), strings.Join(e.Accounts, ","), e.AuditEvents, directory.Pseudonym(e.UserID)))
+		return nil
+	})
+}

@@ -1,0 +1,385 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Offboarding: erasing a person (the right to erasure) and deleting an
+// account that left the platform. Both are the operators' (the command
+// line, or an operator's API key).
+
+// EventUserDeleted announces that a person was erased: every account
+// where they held a membership gets one, after its membership.deleted.
+const EventUserDeleted = "user.deleted"
+
+// Reasons a user.deleted event gives.
+const (
+	DeletedByErasure   = "erasure"         // an operator erased the person
+	DeletedWithAccount = "account_deleted" // their home account was deleted
+)
+
+// DefaultAccountChunk is how many rows or members one transaction of an
+// account's deletion takes: a few hundred milliseconds of work (see
+// docs/operations.md for the measurements).
+const DefaultAccountChunk = 500
+
+// OffboardStore is the persistence that offboarding needs beyond the
+// rest of Store.
+type OffboardStore interface {
+	// FindAccountToDelete finds the account by slug, also when its
+	// deletion has started (deleting), which no other Find does.
+	FindAccountToDelete(ctx context.Context, slug string) (a Account, deleting bool, err error)
+	// MarkAccountDeleting hides the account from every other Find; on
+	// PostgreSQL it locks the account's row until the transaction ends.
+	MarkAccountDeleting(ctx context.Context, accountID string, at time.Time) error
+	// DeleteAccountRows deletes up to limit of the account's rows other
+	// than its memberships, domains and own row; 0 when none is left.
+	DeleteAccountRows(ctx context.Context, accountID string, limit int) (int, error)
+	// FindMemberIDs returns up to limit user ids of the account's members.
+	FindMemberIDs(ctx context.Context, accountID string, limit int) ([]string, error)
+	// FinishAccountDeletion deletes a deleting account's row and domains.
+	FinishAccountDeletion(ctx context.Context, accountID string) error
+	// DeleteUser deletes the user and everything that is theirs; where
+	// their email names who did something, pseudonym replaces it.
+	DeleteUser(ctx context.Context, u User, pseudonym string) error
+	// FindAuditEventsNaming returns the audit events, in every account,
+	// whose target or actor is the user (ID, actor, target and data only).
+	FindAuditEventsNaming(ctx context.Context, userID string) ([]AuditEvent, error)
+	RewriteAuditEvent(ctx context.Context, id, actorName string, data []byte) error
+}
+
+// Pseudonym is what stands for an erased person where the records keep
+// what they did or what was done to them: their user id, which names no
+// one once the user row is gone.
+func Pseudonym(userID string) string { return "erased:" + userID }
+
+// Erasure is what erasing a person did.
+type Erasure struct {
+	UserID      string   `json:"user_id"`
+	Email       string   `json:"email"`
+	Accounts    []string `json:"accounts"`     // slugs of the accounts they left
+	AuditEvents int      `json:"audit_events"` // audit events pseudonymized
+}
+
+// ErasePerson erases the person with the email (GDPR Art. 17): their user
+// row and everything that is theirs, in one transaction. Each account
+// they belonged to gets membership.deleted and user.deleted (the events
+// carry the email, so that receivers find their own copy to erase); the
+// audit events that name them stay, with the email and name replaced by
+// Pseudonym. Only operators erase: no account's admin answers for a person
+// in every account (rule 10 is about changing a person, not ending them).
+func (s *Service) ErasePerson(ctx context.Context, actor Actor, email string) (Erasure, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return Erasure{}, err
+	}
+	var out Erasure
+	err = s.store.Tx(ctx, func(tx Store) error {
+		u, err := tx.FindUserByEmail(ctx, e)
+		if KindOf(err) == NotFound {
+			return NotFoundError(fmt.Sprintf("there is no user %s", e))
+		}
+		if err != nil {
+			return err
+		}
+		out, err = s.erase(ctx, tx, actor, u, DeletedByErasure)
+		return err
+	})
+	if err != nil {
+		return Erasure{}, fmt.Errorf("erase person: %w", err)
+	}
+	return out, nil
+}
+
+// erase erases u inside tx; see ErasePerson.
+func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reason string) (Erasure, error) {
+	out := Erasure{UserID: u.ID, Email: u.Email, Accounts: []string{}}
+	ms, err := tx.FindMembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return out, err
+	}
+	pseudonym := Pseudonym(u.ID)
+	for _, m := range ms {
+		// An account being deleted is found by FindAccount no more; its
+		// slug is only for the report.
+		if a, err := tx.FindAccount(ctx, m.AccountID); err == nil {
+			out.Accounts = append(out.Accounts, a.Slug)
+		} else if KindOf(err) != NotFound {
+			return out, err
+		}
+		if err := s.endAppAccess(ctx, tx, m.AccountID, u.ID); err != nil {
+			return out, err
+		}
+		// The audit events keep what happened and to whom (the user id),
+		// never the email, like every older event of the person's below.
+		if err := s.record(ctx, tx, change{
+			accountID: m.AccountID, actor: actor, action: "membership.deleted", targetType: "membership", targetID: u.ID,
+			data:   map[string]any{"email": pseudonym, "role": m.Role, "status": m.Status, "reason": reason},
+			events: []publication{membershipEvent(EventMembershipDeleted, u.Email, m)},
+		}); err != nil {
+			return out, err
+		}
+		if err := s.record(ctx, tx, change{
+			accountID: m.AccountID, actor: actor, action: EventUserDeleted, targetType: "user", targetID: u.ID,
+			data:   map[string]any{"email": pseudonym, "reason": reason},
+			events: []publication{userDeletedEvent(u, reason)},
+		}); err != nil {
+			return out, err
+		}
+	}
+	events, err := tx.FindAuditEventsNaming(ctx, u.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, ev := range events {
+		name, data, changed := pseudonymize(ev, u, pseudonym)
+		if !changed {
+			continue
+		}
+		if err := tx.RewriteAuditEvent(ctx, ev.ID, name, data); err != nil {
+			return out, err
+		}
+		out.AuditEvents++
+	}
+	if err := tx.DeleteUser(ctx, u, pseudonym); err != nil {
+		return out, err
+	}
+	// The installation's own record (no account), which outlives every
+	// account the person was in.
+	return out, s.record(ctx, tx, change{
+		actor: actor, action: "user.erased", targetType: "user", targetID: u.ID,
+		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts},
+	})
+}
+
+func userDeletedEvent(u User, reason string) publication {
+	return publication{typ: EventUserDeleted, subject: u.ID, data: map[string]any{
+		"user_id": u.ID, "email": u.Email, "reason": reason,
+	}}
+}
+
+// personalKeys are the audit data fields that hold a person's name or
+// email: in an event about the erased person they are theirs.
+var personalKeys = map[string]bool{
+	"email": true, "previous_email": true, "first_name": true, "last_name": true,
+	"given_name": true, "family_name": true, "display_name": true, "name": true,
+}
+
+// pseudonymize returns ev's actor name and data with the person u no
+// longer named: their email anywhere becomes pseudonym; in an event about
+// them (its target) every name or email field does. changed is false when
+// nothing named them.
+func pseudonymize(ev AuditEvent, u User, pseudonym string) (string, []byte, bool) {
+	name, changed := ev.Actor.Name, false
+	if ev.Actor.ID == u.ID || strings.EqualFold(name, u.Email) {
+		name, changed = pseudonym, name != pseudonym
+	}
+	var data any
+	if len(ev.Data) == 0 || json.Unmarshal(ev.Data, &data) != nil {
+		return name, ev.Data, changed
+	}
+	about := ev.TargetID == u.ID
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
+		switch v := v.(type) {
+		case string:
+			if strings.EqualFold(v, u.Email) || (about && personalKeys[key] && v != "" && v != pseudonym) {
+				changed = true
+				if strings.Contains(key, "name") && !strings.EqualFold(v, u.Email) {
+					return ""
+				}
+				return pseudonym
+			}
+		case map[string]any:
+			for k, x := range v {
+				v[k] = walk(k, x)
+			}
+		case []any:
+			for i, x := range v {
+				v[i] = walk(key, x)
+			}
+		}
+		return v
+	}
+	data = walk("", data)
+	if !changed {
+		return name, ev.Data, false
+	}
+	out, err := json.Marshal(data)
+	if err != nil {
+		return name, ev.Data, changed
+	}
+	return name, out, true
+}
+
+// AccountDeletion is the progress of an account's deletion.
+type AccountDeletion struct {
+	AccountID    string `json:"account_id"`
+	Slug         string `json:"slug"`
+	Resumed      bool   `json:"resumed"`      // an earlier run had started it
+	Rows         int    `json:"rows"`         // account-scoped rows deleted (besides memberships)
+	Memberships  int    `json:"memberships"`  // memberships deleted, each announced
+	Erased       int    `json:"erased"`       // people erased: the account was their only one and their home
+	Kept         int    `json:"kept"`         // people who keep their user (they belong elsewhere, or answer to no account)
+	Done         bool   `json:"done"`         // the account's row is gone
+	Transactions int    `json:"transactions"` // transactions it took
+}
+
+// DeleteAccount deletes the account with the slug and everything in it,
+// a chunk (at most chunk rows or members) per transaction, so that an
+// account of 100,000 members never holds one transaction for long. The
+// first transaction marks it deleting: from then on nothing finds it (no
+// sign-in, SCIM, API key or console reaches it) and running DeleteAccount
+// again resumes where a stopped run left off. Credentials go first, then
+// the account's webhooks (its events from then on reach only the
+// platform's webhooks and the feed), then every other account-scoped row,
+// then each membership with its membership.deleted event. A person whose
+// only account it was and whose home it was (it verified their email's
+// domain: rule 10) is erased; everyone else keeps their user. progress,
+// when set, hears after each transaction; its error stops the deletion
+// (which a later call resumes).
+func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, chunk int, progress func(AccountDeletion) error) (AccountDeletion, error) {
+	if chunk <= 0 {
+		chunk = DefaultAccountChunk
+	}
+	var (
+		out AccountDeletion
+		a   Account
+	)
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var (
+			deleting bool
+			err      error
+		)
+		if a, deleting, err = tx.FindAccountToDelete(ctx, slug); err != nil {
+			return err
+		}
+		out = AccountDeletion{AccountID: a.ID, Slug: a.Slug, Resumed: deleting, Transactions: 1}
+		if err := tx.MarkAccountDeleting(ctx, a.ID, s.clock()); err != nil {
+			return err
+		}
+		if deleting {
+			return nil
+		}
+		return s.record(ctx, tx, change{
+			actor: actor, action: "account.deletion_started", targetType: "account", targetID: a.ID,
+			data: map[string]any{"slug": a.Slug, "name": a.Name},
+		})
+	})
+	if err != nil {
+		return out, fmt.Errorf("delete account: %w", err)
+	}
+	step := func(fn func(tx Store) error) error {
+		err := s.store.Tx(ctx, func(tx Store) error {
+			// Marking again locks the account's row (PostgreSQL), so that
+			// two runs take turns instead of announcing a member twice.
+			if err := tx.MarkAccountDeleting(ctx, a.ID, s.clock()); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+		if err != nil {
+			return fmt.Errorf("delete account %s: %w", a.Slug, err)
+		}
+		out.Transactions++
+		if progress != nil {
+			return progress(out)
+		}
+		return nil
+	}
+	for {
+		n := 0
+		if err := step(func(tx Store) (err error) {
+			n, err = tx.DeleteAccountRows(ctx, a.ID, chunk)
+			return err
+		}); err != nil {
+			return out, err
+		}
+		if n == 0 {
+			break
+		}
+		out.Rows += n
+	}
+	for {
+		var erased, kept, n int
+		if err := step(func(tx Store) error {
+			erased, kept, n = 0, 0, 0
+			ids, err := tx.FindMemberIDs(ctx, a.ID, chunk)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				gone, err := s.leaveDeletedAccount(ctx, tx, actor, a, id)
+				if err != nil {
+					return err
+				}
+				if gone {
+					erased++
+				} else {
+					kept++
+				}
+			}
+			n = len(ids)
+			return nil
+		}); err != nil {
+			return out, err
+		}
+		if n == 0 {
+			break
+		}
+		out.Memberships += n
+		out.Erased += erased
+		out.Kept += kept
+	}
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.FinishAccountDeletion(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			actor: actor, action: "account.deleted", targetType: "account", targetID: a.ID,
+			data: map[string]any{"slug": a.Slug, "name": a.Name},
+		})
+	})
+	if err != nil {
+		return out, fmt.Errorf("delete account %s: %w", a.Slug, err)
+	}
+	out.Transactions++
+	out.Done = true
+	return out, nil
+}
+
+// leaveDeletedAccount ends the user's membership of a, which is being
+// deleted, and erases them when a was their only account and their home.
+func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor, a Account, userID string) (erased bool, err error) {
+	u, err := tx.FindUser(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	ms, err := tx.FindMembershipsOfUser(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	if len(ms) == 1 && isHome(a, u.Email) {
+		_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount)
+		return true, err
+	}
+	m, err := tx.FindMembership(ctx, a.ID, userID)
+	if err != nil {
+		return false, err
+	}
+	if err := s.endAppAccess(ctx, tx, a.ID, userID); err != nil {
+		return false, err
+	}
+	if err := tx.DeleteMembership(ctx, a.ID, userID); err != nil {
+		return false, err
+	}
+	return false, s.record(ctx, tx, change{
+		accountID: a.ID, actor: actor, action: "membership.deleted", targetType: "membership", targetID: userID,
+		data:   map[string]any{"email": u.Email, "role": m.Role, "status": m.Status, "reason": DeletedWithAccount},
+		events: []publication{membershipEvent(EventMembershipDeleted, u.Email, m)},
+	})
+}

@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/admit-dev/admit/directory"
+)
+
+// accountChunk is one kind of row an account deletion removes a chunk at a
+// time: table's rows that where selects (its one argument is the account's
+// id), named by key (the table's primary key, or a unique column set).
+type accountChunk struct {
+	table, key, where string
+}
+
+// accountChunks lists, in the order DeleteAccountRows removes them, the
+// account-scoped rows that go with an account besides its memberships
+// (which the directory removes itself, to announce each) and its domains
+// and row (FinishAccountDeletion). Credentials come first: they go before
+// anything else does. Rows that a foreign key cascades from a parent
+// listed here (idempotency keys, webhook attempts, import rows) are
+// listed before that parent only when there may be many of them, so that
+// no chunk's cascade is unbounded. TestEveryTableIsOffboarded fails when a
+// table that references accounts or users is neither here nor in
+// offboardKept (or cascaded: offboardCascaded).
+var accountChunks = []accountChunk{
+	{"scim_tokens", "id", "account_id = ?"},
+	{"api_keys", "id", "account_id = ?"},
+	{"sessions", "id_hash", "account_id = ?"},
+	{"handoffs", "code_hash", "account_id = ?"},
+	{"app_tokens", "id", "account_id = ?"},
+	{"app_authorizations", "id", "account_id = ?"},
+	{"app_sign_ins", "client_id, account_id, user_id", "account_id = ?"},
+	{"password_resets", "id", "account_id = ?"},
+	{"invitations", "id", "account_id = ?"},
+	{"mail_messages", "id", "account_id = ?"},
+	{"webhook_attempts", "id", "delivery_id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.account_id = ?)"},
+	{"webhook_deliveries", "id", "webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?)"},
+	{"webhook_tests", "event_id, webhook_id", "webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?)"},
+	{"webhooks", "id", "account_id = ?"},
+	{"sso_attempts", "id", "connection_id IN (SELECT id FROM connections WHERE account_id = ?)"},
+	{"sso_replays", "connection_id, assertion_id", "connection_id IN (SELECT id FROM connections WHERE account_id = ?)"},
+	{"sso_links", "connection_id, subject", "connection_id IN (SELECT id FROM connections WHERE account_id = ?)"},
+	{"connections", "id", "account_id = ?"},
+	{"import_chunks", "import_id, first_line", "import_id IN (SELECT id FROM imports WHERE account_id = ?)"},
+	{"imports", "id", "account_id = ?"},
+	{"import_uploads", "account_id", "account_id = ?"},
+	{"group_members", "group_id, user_id", "group_id IN (SELECT id FROM groups WHERE account_id = ?)"},
+	{"groups", "id", "account_id = ?"},
+	{"scim_deletions", "account_id, user_id", "account_id = ?"},
+	{"scim_cursors", "account_id, list_key, start_index", "account_id = ?"},
+	{"role_mappings", "account_id, group_key", "account_id = ?"},
+	{"account_roles", "account_id, name", "account_id = ?"},
+	{"logos", "account_id", "account_id = ?"},
+	{"apps", "id", "account_id = ?"},
+}
+
+// offboardCascaded are tables whose rows go, by a foreign key's ON DELETE
+// CASCADE, with a row the offboarding deletes, and are few per parent.
+var offboardCascaded = map[string]string{
+	"idempotency_keys":  "with its API key (a day's keys)",
+	"sso_group_members": "with its membership",
+	"memberships":       "by the directory, one chunk at a time, each announced (membership.deleted)",
+	"domains":           "with the account's row, last (the directory reads them to tell whose home it was)",
+	"group_members":     "with the user (erasure), or listed",
+	"operators":         "with the user (erasure)",
+}
+
+// offboardKept are tables that reference an account or a user and whose
+// rows stay when the account is deleted or the person erased, and why.
+var offboardKept = map[string]string{
+	"audit_events":    "the record of what was done: kept, and the erased person's name and email in it replaced by a pseudonym",
+	"outbox_messages": "the events receivers were (or are being) sent; the sweep removes them after the retention period",
+	"event_sweeps":    "the feed's bookkeeping of which events were swept (ids only)",
+	"app_logouts":     "back-channel logouts still to send to apps (ids only); sent, then deleted",
+	"users":           "a person's row goes only when they are erased (DeleteUser)",
+}
+
+// FindAccountToDelete returns the account with the slug, whether or not
+// its deletion has started (deleting says which).
+func (s *Store) FindAccountToDelete(ctx context.Context, slug string) (directory.Account, bool, error) {
+	var row struct {
+		ID         string       `db:"id"`
+		DeletingAt sql.NullTime `db:"deleting_at"`
+	}
+	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT id, deleting_at FROM accounts WHERE slug = ?`), slug); err != nil {
+		err = s.dialect.wrap(err, "find account")
+		if directory.KindOf(err) == directory.NotFound {
+			return directory.Account{}, false, directory.NotFoundError(fmt.Sprintf("no account %q", slug))
+		}
+		return directory.Account{}, false, err
+	}
+	a, err := s.findAccountRow(ctx, row.ID)
+	return a, row.DeletingAt.Valid, err
+}
+
+// findAccountRow is findAccount for any account, deleting or not.
+func (s *Store) findAccountRow(ctx context.Context, id string) (directory.Account, error) {
+	var row accountRow
+	if err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+accountColumns+` FROM accounts WHERE id = ?`), id); err != nil {
+		return directory.Account{}, s.dialect.wrap(err, "find account")
+	}
+	accounts, err := s.withDomains(ctx, []accountRow{row})
+	if err != nil {
+		return directory.Account{}, err
+	}
+	return accounts[0], nil
+}
+
+// MarkAccountDeleting starts the account's deletion: from now on only
+// FindAccountToDelete finds it. On PostgreSQL it locks the account's row
+// until the transaction ends, so that two deletions take turns.
+func (s *Store) MarkAccountDeleting(ctx context.Context, accountID string, at time.Time) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE accounts SET deleting_at = COALESCE(deleting_at, ?) WHERE id = ?`), at, accountID)
+	if err != nil {
+		return s.dialect.wrap(err, "mark account deleting")
+	}
+	return expectOne(res, "account")
+}
+
+// DeleteAccountRows deletes up to limit of the account's rows listed in
+// accountChunks, the first kind that has any left; it returns how many it
+// deleted, 0 when none is left.
+func (s *Store) DeleteAccountRows(ctx context.Context, accountID string, limit int) (int, error) {
+	for _, c := range accountChunks {
+		q := `DELETE FROM ` + c.table + ` WHERE (` + c.key + `) IN (SELECT ` + c.key + ` FROM ` + c.table + ` WHERE ` + c.where + ` LIMIT ?)`
+		res, err := s.q.ExecContext(ctx, s.rebind(q), accountID, limit)
+		if err != nil {
+			return 0, s.dialect.wrap(err, "delete "+c.table)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("delete %s: %w", c.table, err)
+		} else if n > 0 {
+			return int(n), nil
+		}
+	}
+	return 0, nil
+}
+
+// FindMemberIDs returns up to limit ids of the account's members, in id
+// order.
+func (s *Store) FindMemberIDs(ctx context.Context, accountID string, limit int) ([]string, error) {
+	var ids []string
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships WHERE account_id = ? ORDER BY user_id LIMIT ?`), accountID, limit)
+	return ids, s.dialect.wrap(err, "find members")
+}
+
+// FinishAccountDeletion deletes the account's row, with its domains (and
+// whatever little is left that cascades).
+func (s *Store) FinishAccountDeletion(ctx context.Context, accountID string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM accounts WHERE id = ? AND deleting_at IS NOT NULL`), accountID)
+	if err != nil {
+		return s.dialect.wrap(err, "delete account")
+	}
+	return expectOne(res, "account")
+}
+
+// DeleteUser deletes the user's row, and with it (foreign keys) their
+// memberships, sessions, SSO links, tokens, invitations, resets, grants of
+// apps, group memberships and operator rights; and the rows that name
+// them without a key: mail to their address, SSO attempts with their
+// email, and their email where it names who did something (a domain's
+// verifier, an operator's maker, a webhook test's sender, an import's
+// actor), which becomes pseudonym.
+func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym string) error {
+	return s.within(ctx, func(s *Store) error {
+		// The person's accounts narrow the scans of mail and SSO attempts
+		// to those accounts' indexes.
+		for _, q := range []string{
+			`DELETE FROM mail_messages WHERE account_id IN (SELECT account_id FROM memberships WHERE user_id = ?) AND lower(recipient) = lower(?)`,
+			`DELETE FROM sso_attempts WHERE connection_id IN (SELECT c.id FROM connections c JOIN memberships m ON m.account_id = c.account_id WHERE m.user_id = ?) AND lower(email) = lower(?)`,
+		} {
+			if _, err := s.q.ExecContext(ctx, s.rebind(q), u.ID, u.Email); err != nil {
+				return s.dialect.wrap(err, "delete user")
+			}
+		}
+		for _, q := range []string{
+			`UPDATE domains SET verified_by = ? WHERE verified_by = ?`,
+			`UPDATE operators SET added_by = ? WHERE added_by = ?`,
+			`UPDATE webhook_tests SET sent_by = ? WHERE sent_by = ?`,
+			`UPDATE imports SET actor_name = ? WHERE actor_name = ?`,
+		} {
+			if _, err := s.q.ExecContext(ctx, s.rebind(q), pseudonym, u.Email); err != nil {
+				return s.dialect.wrap(err, "delete user")
+			}
+		}
+		res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM users WHERE id = ?`), u.ID)
+		if err != nil {
+			return s.dialect.wrap(err, "delete user")
+		}
+		return expectOne(res, "user")
+	})
+}
+
+// FindAuditEventsNaming returns every audit event, in any account, whose
+// target or actor is the user.
+func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]directory.AuditEvent, error) {
+	var rows []struct {
+		ID        string `db:"id"`
+		ActorID   string `db:"actor_id"`
+		ActorName string `db:"actor_name"`
+		TargetID  string `db:"target_id"`
+		Data      []byte `db:"data"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE target_id = ?
+		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE actor_id = ?`), userID, userID)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find audit events")
+	}
+	out := make([]directory.AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = directory.AuditEvent{ID: r.ID, Actor: directory.Actor{ID: r.ActorID, Name: r.ActorName}, TargetID: r.TargetID, Data: r.Data}
+	}
+	return out, nil
+}
+
+// RewriteAuditEvent replaces an audit event's actor name and data.
+func (s *Store) RewriteAuditEvent(ctx context.Context, id, actorName string, data []byte) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE audit_events SET actor_name = ?, data = ? WHERE id = ?`), actorName, string(data), id)
+	if err != nil {
+		return s.dialect.wrap(err, "rewrite audit event")
+	}
+	return expectOne(res, "audit event")
+}
+
+// OffboardedTables says, for every table that an account deletion or a
+// person's erasure handles, how: deleted in chunks, cascaded, or kept and
+// why. A test checks that every table referencing an account or a user
+// is in it.
+func OffboardedTables() map[string]string {
+	out := map[string]string{}
+	for _, c := range accountChunks {
+		out[c.table] = "deleted with the account, a chunk at a time"
+	}
+	for t, why := range offboardCascaded {
+		if _, ok := out[t]; !ok {
+			out[t] = why
+		}
+	}
+	for t, why := range offboardKept {
+		out[t] = why
+	}
+	return out
+}
+
+// SchemaReferences lists the tables of the schema that reference an
+// account or a user: by a foreign key (directly, or through a table that
+// does) or by a column named account_id or user_id without one.
+func (s *Store) SchemaReferences(ctx context.Context) ([]string, error) {
+	var refs []struct {
+		Table string `db:"t"`
+		To    string `db:"r"`
+	}
+	var cols []string
+	var err error
+	if s.dialect.name == sqliteDialect.name {
+		err = sqlx.SelectContext(ctx, s.q, &refs, `SELECT m.name AS t, f."table" AS r FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`)
+		if err == nil {
+			err = sqlx.SelectContext(ctx, s.q, &cols, `SELECT DISTINCT m.name FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND c.name IN ('account_id', 'user_id')`)
+		}
+	} else {
+		err = sqlx.SelectContext(ctx, s.q, &refs, `SELECT c.conrelid::regclass::text AS t, c.confrelid::regclass::text AS r FROM pg_constraint c
+			JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.contype = 'f' AND n.nspname = current_schema()`)
+		if err == nil {
+			err = sqlx.SelectContext(ctx, s.q, &cols, `SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name IN ('account_id', 'user_id')`)
+		}
+	}
+	if err != nil {
+		return nil, s.dialect.wrap(err, "read the schema")
+	}
+	found := map[string]bool{"accounts": true, "users": true}
+	for _, t := range cols {
+		found[t] = true
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, r := range refs {
+			if found[r.To] && !found[r.Table] {
+				found[r.Table], grew = true, true
+			}
+		}
+	}
+	delete(found, "accounts")
+	out := make([]string, 0, len(found))
+	for t := range found {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out, nil
+}
