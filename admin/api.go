@@ -27,6 +27,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
@@ -61,11 +62,13 @@ type API struct {
 	secrets WebhookSecrets
 	sender  WebhookSender
 	log     *slog.Logger
+
+	deleteBudget time.Duration // see deleteAccountBudget
 }
 
 // NewAPI returns the JSON API over cfg.Directory.
 func NewAPI(cfg APIConfig) *API {
-	a := &API{dir: cfg.Directory, sheets: cfg.Imports, secrets: cfg.Secrets, sender: cfg.Sender, log: cfg.Logger}
+	a := &API{dir: cfg.Directory, sheets: cfg.Imports, secrets: cfg.Secrets, sender: cfg.Sender, log: cfg.Logger, deleteBudget: deleteAccountBudget}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +92,8 @@ var routes = []route{
 	{"GET", "/api/v1/accounts", (*API).listAccounts},
 	{"POST", "/api/v1/accounts", (*API).createAccount},
 	{"GET", "/api/v1/accounts/{account}", (*API).getAccount},
+	{"DELETE", "/api/v1/accounts/{account}", (*API).deleteAccount},
+	{"DELETE", "/api/v1/users/{user}", (*API).erasePerson},
 	{"GET", "/api/v1/accounts/{account}/members", (*API).listMembers},
 	{"POST", "/api/v1/accounts/{account}/members", (*API).addMember},
 	{"GET", "/api/v1/accounts/{account}/members/{id}", (*API).getMember},

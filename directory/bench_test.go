@@ -3,7 +3,10 @@ package directory_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -245,4 +248,55 @@ func bigAccount(b *testing.B, s *store.Store, n int) (*directory.Service, direct
 	}
 	storetest.SeedMembers(b, s, a.ID, "user", n)
 	return svc, a, tok
+}
+
+// BenchmarkDeleteAccount deletes an account of ADMIT_BENCH_MEMBERS
+// (default 100,000) members whose home it is (each is erased: the most
+// work a member can be), and reports the longest transaction: what
+// replicas wait on, and what the chunks bound. "whole" takes every member
+// in one transaction, the deletion without chunks, for comparison.
+func BenchmarkDeleteAccount(b *testing.B) {
+	members := 100_000
+	if n, err := strconv.Atoi(os.Getenv("ADMIT_BENCH_MEMBERS")); err == nil && n > 0 {
+		members = n
+	}
+	storetest.EachB(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s})
+		mustAccount(b, svc, "other")
+		chunks := []int{directory.DefaultAccountChunk}
+		if members <= 10_000 {
+			chunks = append(chunks, 2*members) // a 100,000 in one takes many minutes
+		}
+		for _, chunk := range chunks {
+			name := fmt.Sprintf("chunk-%d", chunk)
+			if chunk > members {
+				name = "whole"
+			}
+			b.Run(name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					slug := fmt.Sprintf("gone%d-%d", chunk, i)
+					a := mustAccount(b, svc, slug, slug+".example")
+					if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(`UPDATE domains SET domain = 'seed.example' WHERE account_id = ?`), a.ID); err != nil {
+						b.Fatal(err)
+					}
+					storetest.SeedMembers(b, s, a.ID, slug, members)
+					b.StartTimer()
+					var longest time.Duration
+					last := time.Now()
+					d, err := svc.DeleteAccount(ctx, operator, slug, chunk, func(directory.AccountDeletion) error {
+						longest = max(longest, time.Since(last))
+						last = time.Now()
+						return nil
+					})
+					if err != nil || d.Erased != members {
+						b.Fatalf("%+v, %v", d, err)
+					}
+					b.ReportMetric(float64(longest.Milliseconds()), "longest-tx-ms")
+					b.ReportMetric(float64(d.Transactions), "transactions")
+				}
+			})
+		}
+	})
 }

@@ -222,7 +222,11 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 		err error
 	)
 	if m.AccountID != "" {
-		if a, err = s.store.FindAccount(ctx, m.AccountID); err != nil {
+		a, err = s.store.FindAccount(ctx, m.AccountID)
+		if KindOf(err) == NotFound {
+			return MailBody{}, GoneError("the account is being deleted")
+		}
+		if err != nil {
 			return MailBody{}, err
 		}
 	}

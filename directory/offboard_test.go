@@ -160,8 +160,19 @@ func TestErasePerson(t *testing.T) {
 		if _, err := svc.ErasePerson(ctx, operator, "ann@acme.example"); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("erasing Ann again: %v; want NotFound", err)
 		}
-		if _, err := svc.ErasePerson(ctx, operator, "not an email"); directory.KindOf(err) != directory.Invalid {
+		if _, err := svc.ErasePerson(ctx, operator, "not@an@email"); directory.KindOf(err) != directory.Invalid {
 			t.Errorf("erasing a non-email: %v; want Invalid", err)
+		}
+		if _, err := svc.ErasePerson(ctx, operator, id); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("erasing Ann again by id: %v; want NotFound", err)
+		}
+		// By user id, as events name people.
+		cy, err := svc.Member(ctx, acme.ID, "cy@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := svc.ErasePerson(ctx, operator, cy.User.ID); err != nil || e.Email != "cy@acme.example" {
+			t.Errorf("erasing Cy by id: %+v, %v", e, err)
 		}
 	})
 }
@@ -179,11 +190,11 @@ func TestDeleteAccount(t *testing.T) {
 			}
 			return added.Member.User.ID
 		}
-		ann := add(acme, "ann@acme.example") // acme's alone, and acme is her home: erased
-		bob := add(acme, "bob@acme.example") // also in beta: kept
-		add(beta, "bob@acme.example")        //
-		gus := add(acme, "gus@mail.example") // acme's alone, but acme is not his home: kept
-		bea := add(beta, "bea@beta.example") // beta's: untouched
+		ann := add(acme, "ann@acme.example")                                     // acme's alone, and acme is her home: erased
+		bob := add(acme, "bob@acme.example")                                     // also in beta: kept
+		add(beta, "bob@acme.example")                                            //
+		gus := add(acme, "gus@mail.example")                                     // acme's alone, but acme is not his home: kept
+		bea := add(beta, "bea@beta.example")                                     // beta's: untouched
 		for _, email := range []string{"ivy@acme.example", "ola@mail.example"} { // ivy erased, ola kept
 			if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email}); err != nil {
 				t.Fatal(err)
@@ -225,6 +236,20 @@ func TestDeleteAccount(t *testing.T) {
 		}
 		if _, err := svc.Authenticate(ctx, session); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("a session in the deleting account: %v; want Unauthenticated", err)
+		}
+		// Mail of the account still queued is dropped (Gone), not retried.
+		mail, err := s.FindMailMessages(ctx, acme.ID, 10)
+		if err != nil || len(mail) == 0 {
+			t.Fatalf("acme's mail: %d, %v", len(mail), err)
+		}
+		if _, err := svc.MailBodyOf(ctx, mail[0]); directory.KindOf(err) != directory.Gone {
+			t.Errorf("a deleting account's mail: %v; want Gone", err)
+		}
+		// Bob, in beta too, is a person of beta only meanwhile: whatever
+		// reads his accounts (sign-in, the password policy) skips acme
+		// instead of failing on it.
+		if _, ids, err := svc.PolicyForUser(ctx, bob); err != nil || !slices.Equal(ids, []string{beta.ID}) {
+			t.Errorf("Bob's accounts while acme is deleting: %v, %v; want beta's alone", ids, err)
 		}
 		if _, err := svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Again"}); err == nil {
 			t.Error("a deleting account's slug was taken again before the deletion ended")

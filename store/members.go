@@ -112,10 +112,22 @@ func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (d
 	return row.membership(), nil
 }
 
-// FindMembershipsOfUser returns every membership of the user.
+// FindMembershipsOfUser returns every membership of the user, but those
+// of an account being deleted: for everyone else that account is gone
+// already (FindAccount does not find it).
 func (s *Store) FindMembershipsOfUser(ctx context.Context, userID string) ([]directory.Membership, error) {
+	return s.findMembershipsOfUser(ctx, userID, ` AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = memberships.account_id AND a.deleting_at IS NOT NULL)`)
+}
+
+// FindEveryMembershipOfUser is FindMembershipsOfUser with the
+// memberships of accounts being deleted.
+func (s *Store) FindEveryMembershipOfUser(ctx context.Context, userID string) ([]directory.Membership, error) {
+	return s.findMembershipsOfUser(ctx, userID, "")
+}
+
+func (s *Store) findMembershipsOfUser(ctx context.Context, userID, and string) ([]directory.Membership, error) {
 	var rows []membershipRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships WHERE user_id = ? ORDER BY account_id`), userID); err != nil {
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+membershipReadColumns+` FROM memberships WHERE user_id = ?`+and+` ORDER BY account_id`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find memberships of user")
 	}
 	out := make([]directory.Membership, len(rows))

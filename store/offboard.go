@@ -125,22 +125,25 @@ func (s *Store) MarkAccountDeleting(ctx context.Context, accountID string, at ti
 }
 
 // DeleteAccountRows deletes up to limit of the account's rows listed in
-// accountChunks, the first kind that has any left; it returns how many it
-// deleted, 0 when none is left.
-func (s *Store) DeleteAccountRows(ctx context.Context, accountID string, limit int) (int, error) {
-	for _, c := range accountChunks {
+// accountChunks, of the first kind from the from'th on that has any; it
+// returns that kind's place (the next call's from: the kinds before it
+// are done, and are not read again) and how many it deleted, 0 when none
+// is left.
+func (s *Store) DeleteAccountRows(ctx context.Context, accountID string, from, limit int) (int, int, error) {
+	for i := max(from, 0); i < len(accountChunks); i++ {
+		c := accountChunks[i]
 		q := `DELETE FROM ` + c.table + ` WHERE (` + c.key + `) IN (SELECT ` + c.key + ` FROM ` + c.table + ` WHERE ` + c.where + ` LIMIT ?)`
 		res, err := s.q.ExecContext(ctx, s.rebind(q), accountID, limit)
 		if err != nil {
-			return 0, s.dialect.wrap(err, "delete "+c.table)
+			return i, 0, s.dialect.wrap(err, "delete "+c.table)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("delete %s: %w", c.table, err)
+			return i, 0, fmt.Errorf("delete %s: %w", c.table, err)
 		} else if n > 0 {
-			return int(n), nil
+			return i, int(n), nil
 		}
 	}
-	return 0, nil
+	return len(accountChunks), 0, nil
 }
 
 // FindMemberIDs returns up to limit ids of the account's members, in id

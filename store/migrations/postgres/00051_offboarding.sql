@@ -10,7 +10,18 @@ ALTER TABLE accounts ADD COLUMN deleting_at timestamptz;
 CREATE INDEX audit_events_target ON audit_events (target_id);
 CREATE INDEX audit_events_actor ON audit_events (actor_id);
 
+-- Deleting a user cascades to these, which had no index leading with the
+-- user: each erasure read all of them (an account's deletion, once per
+-- member). And an account's deletion takes its app tokens a chunk at a
+-- time, by account.
+CREATE INDEX scim_deletions_user ON scim_deletions (user_id);
+CREATE INDEX app_sign_ins_user ON app_sign_ins (user_id);
+CREATE INDEX app_tokens_account ON app_tokens (account_id, user_id);
+
 -- +goose Down
+DROP INDEX app_tokens_account;
+DROP INDEX app_sign_ins_user;
+DROP INDEX scim_deletions_user;
 DROP INDEX audit_events_actor;
 DROP INDEX audit_events_target;
 ALTER TABLE accounts DROP COLUMN deleting_at;
