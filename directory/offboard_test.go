@@ -167,6 +167,23 @@ func TestErasePerson(t *testing.T) {
 			t.Errorf("erasing Ann again by id: %v; want NotFound", err)
 		}
 		// By user id, as events name people.
+		// An invited person: the invitation's audit events (their target
+		// is the invitation) hold the address too.
+		if _, err := svc.Invite(ctx, beta.ID, operator, directory.NewInvitation{Email: "eve@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Revoke(ctx, beta.ID, operator, "eve@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Invite(ctx, beta.ID, operator, directory.NewInvitation{Email: "eve@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ErasePerson(ctx, operator, "eve@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		if n := auditMentions(t, s, "eve@acme.example"); n > 0 {
+			t.Errorf("%d audit events still name Eve", n)
+		}
 		cy, err := svc.Member(ctx, acme.ID, "cy@acme.example")
 		if err != nil {
 			t.Fatal(err)

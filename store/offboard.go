@@ -202,7 +202,8 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 }
 
 // FindAuditEventsNaming returns every audit event, in any account, whose
-// target or actor is the user.
+// target or actor is the user, or whose target is one of their
+// invitations (the invitation.* events, which hold the address).
 func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]directory.AuditEvent, error) {
 	var rows []struct {
 		ID        string `db:"id"`
@@ -212,7 +213,8 @@ func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]dir
 		Data      []byte `db:"data"`
 	}
 	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE target_id = ?
-		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE actor_id = ?`), userID, userID)
+		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE actor_id = ?
+		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE target_id IN (SELECT id FROM invitations WHERE user_id = ?)`), userID, userID, userID)
 	if err != nil {
 		return nil, s.dialect.wrap(err, "find audit events")
 	}
