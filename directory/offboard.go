@@ -287,7 +287,8 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 		})
 	})
 	if err != nil {
-		return out, fmt.Errorf("delete account: %w", err)
+		// Nothing was marked: the caller has no deletion to resume.
+		return AccountDeletion{}, fmt.Errorf("delete account: %w", err)
 	}
 	step := func(fn func(tx Store) error) error {
 		err := s.store.Tx(ctx, func(tx Store) error {

@@ -205,22 +205,38 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 // target or actor is the user, or whose target is one of their
 // invitations (the invitation.* events, which hold the address).
 func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]directory.AuditEvent, error) {
-	var rows []struct {
+	type row struct {
 		ID        string `db:"id"`
 		ActorID   string `db:"actor_id"`
 		ActorName string `db:"actor_name"`
 		TargetID  string `db:"target_id"`
 		Data      []byte `db:"data"`
 	}
-	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE target_id = ?
-		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE actor_id = ?
-		UNION SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE target_id IN (SELECT id FROM invitations WHERE user_id = ?)`), userID, userID, userID)
-	if err != nil {
+	// Simple queries, each on its index, rather than one UNION with a
+	// join: a planner that misjudges an empty table (SQLite without its
+	// statistics) may read the whole trail for every person.
+	var invitations []string
+	if err := sqlx.SelectContext(ctx, s.q, &invitations, s.rebind(`SELECT id FROM invitations WHERE user_id = ?`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find audit events")
 	}
-	out := make([]directory.AuditEvent, len(rows))
-	for i, r := range rows {
-		out[i] = directory.AuditEvent{ID: r.ID, Actor: directory.Actor{ID: r.ActorID, Name: r.ActorName}, TargetID: r.TargetID, Data: r.Data}
+	var out []directory.AuditEvent
+	seen := map[string]bool{}
+	const columns = `SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE `
+	queries := [][]any{{columns + `target_id = ?`, userID}, {columns + `actor_id = ?`, userID}}
+	for _, id := range invitations {
+		queries = append(queries, []any{columns + `target_id = ?`, id})
+	}
+	for _, q := range queries {
+		var rows []row
+		if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q[0].(string)), q[1]); err != nil {
+			return nil, s.dialect.wrap(err, "find audit events")
+		}
+		for _, r := range rows {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, directory.AuditEvent{ID: r.ID, Actor: directory.Actor{ID: r.ActorID, Name: r.ActorName}, TargetID: r.TargetID, Data: r.Data})
+			}
+		}
 	}
 	return out, nil
 }
