@@ -5,10 +5,7 @@
 ALTER TABLE accounts ADD COLUMN deleting_at timestamptz;
 
 -- Erasing a person rewrites the audit events that name them (as target or
--- actor) in every account: without these it read the whole audit trail
--- once per person.
-CREATE INDEX audit_events_target ON audit_events (target_id);
-CREATE INDEX audit_events_actor ON audit_events (actor_id);
+-- actor) in every account, along the indexes of 00053 (a person's trail).
 
 -- Deleting a user cascades to these, which had no index leading with the
 -- user: each erasure read all of them (an account's deletion, once per
@@ -22,6 +19,4 @@ CREATE INDEX app_tokens_account ON app_tokens (account_id, user_id);
 DROP INDEX app_tokens_account;
 DROP INDEX app_sign_ins_user;
 DROP INDEX scim_deletions_user;
-DROP INDEX audit_events_actor;
-DROP INDEX audit_events_target;
 ALTER TABLE accounts DROP COLUMN deleting_at;
