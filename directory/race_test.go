@@ -40,6 +40,25 @@ func race(n int, fn func(i int) error) []error {
 }
 
 // membershipsOf counts the user's memberships (the directory's own view,
+// oneWins checks the errors of racers of which exactly one is to succeed:
+// each other must be of kind lost (a Conflict, a Gone), never an internal
+// error.
+func oneWins(t *testing.T, what string, errs []error, lost directory.Kind) {
+	t.Helper()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case directory.KindOf(err) != lost:
+			t.Errorf("%s, racer %d: %v (kind %v); want success or kind %v", what, i, err, directory.KindOf(err), lost)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%s: %d racers succeeded, want 1 (%v)", what, ok, errs)
+	}
+}
+
 // as the person's home page lists them).
 func membershipsOf(t *testing.T, s *store.Store, email string) (directory.User, int) {
 	t.Helper()
@@ -150,23 +169,7 @@ func TestAddAndSCIMCreateAtOnceMakeOneMember(t *testing.T) {
 				_, err := svc.CreateSCIMUser(ctx, acme.ID, tok, scimInput(email, email, "ext-"+email, "Tw", "Ice", true))
 				return err
 			})
-			ok := 0
-			for i, err := range errs {
-				switch directory.KindOf(err) {
-				case directory.Internal:
-					if err == nil {
-						ok++
-						continue
-					}
-					t.Errorf("round %d: %s: %v", round, []string{"admin add", "SCIM create"}[i], err)
-				case directory.Conflict:
-				default:
-					t.Errorf("round %d: %s: %v; want success or Conflict", round, []string{"admin add", "SCIM create"}[i], err)
-				}
-			}
-			if ok != 1 {
-				t.Errorf("round %d: %d of the two succeeded, want 1 (%v)", round, ok, errs)
-			}
+			oneWins(t, fmt.Sprintf("round %d: admin add and SCIM create", round), errs, directory.Conflict)
 			if _, n := membershipsOf(t, s, email); n != 1 {
 				t.Errorf("round %d: %d memberships, want 1", round, n)
 			}
@@ -193,18 +196,7 @@ func TestInvitationAcceptedTwiceAtOnce(t *testing.T) {
 				_, err := svc.AcceptInvitation(ctx, link, directory.Acceptance{FirstName: "In", LastName: "Vited", Password: "a passphrase of my own"})
 				return err
 			})
-			ok := 0
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case directory.KindOf(err) != directory.Gone:
-					t.Errorf("round %d: submit %d: %v (kind %v); want success or Gone", round, i, err, directory.KindOf(err))
-				}
-			}
-			if ok != 1 {
-				t.Errorf("round %d: %d submits accepted, want 1", round, ok)
-			}
+			oneWins(t, fmt.Sprintf("round %d: the invitation submitted twice", round), errs, directory.Gone)
 			if _, n := membershipsOf(t, s, email); n != 1 {
 				t.Errorf("round %d: %d memberships, want 1", round, n)
 			}
@@ -232,18 +224,7 @@ func TestResetLinkUsedTwiceAtOnce(t *testing.T) {
 				_, err := svc.CompletePasswordReset(ctx, token, fmt.Sprintf("new passphrase number %d", i))
 				return err
 			})
-			ok := 0
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case directory.KindOf(err) != directory.Gone:
-					t.Errorf("round %d: use %d: %v (kind %v); want success or Gone", round, i, err, directory.KindOf(err))
-				}
-			}
-			if ok != 1 {
-				t.Errorf("round %d: the link set a password %d times, want once", round, ok)
-			}
+			oneWins(t, fmt.Sprintf("round %d: the reset link used at once", round), errs, directory.Gone)
 		}
 	})
 }
@@ -268,18 +249,7 @@ func TestAdminDoubleClicks(t *testing.T) {
 					_, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email})
 					return err
 				})
-				ok := 0
-				for i, err := range errs {
-					switch {
-					case err == nil:
-						ok++
-					case directory.KindOf(err) != directory.Conflict:
-						t.Errorf("round %d: %s %d: %v (kind %v); want success or Conflict", round, what, i, err, directory.KindOf(err))
-					}
-				}
-				if ok != 1 {
-					t.Errorf("round %d: %s succeeded %d times, want once", round, what, ok)
-				}
+				oneWins(t, fmt.Sprintf("round %d: %s twice", round, what), errs, directory.Conflict)
 				if _, n := membershipsOf(t, s, email); n != 1 {
 					t.Errorf("round %d: %s: %d memberships, want 1", round, what, n)
 				}

@@ -579,7 +579,6 @@ const maxAfterAnswer = 16
 // load blurs its timing. The server waits for the work running apart when
 // it stops (Config.Apart).
 func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what string, work func(context.Context) error) {
-	web.Answered(w)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
 	run := func() {
 		defer cancel()
@@ -589,7 +588,12 @@ func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what strin
 	}
 	select {
 	case h.afterSlots <- struct{}{}:
-		h.apart.Go(func() {
+		// Counted before the answer goes: whoever waits for Config.Apart
+		// once the answer has come sees this work.
+		h.apart.Add(1)
+		web.Answered(w)
+		go func() {
+			defer h.apart.Done()
 			defer func() { <-h.afterSlots }()
 			// Out of the request, no middleware recovers a panic: one
 			// here would end the process.
@@ -599,8 +603,9 @@ func (h *Handler) afterAnswer(w http.ResponseWriter, r *http.Request, what strin
 				}
 			}()
 			run()
-		})
+		}()
 	default:
+		web.Answered(w)
 		run()
 	}
 }
