@@ -107,6 +107,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /login/account", protect(h.signedIn(h.handleSwitch, false)))
 	mux.Handle("GET /logout", h.pages.Handler(h.handleLogoutForm))
 	mux.Handle("POST /logout", protect(h.handleLogout))
+	mux.Handle("POST /logout/everywhere", protect(h.signedIn(h.handleLogoutEverywhere, false)))
 	mux.Handle("GET /me", h.pages.Handler(h.signedIn(h.handleMe, true)))
 	mux.Handle("POST /me", protect(h.signedIn(h.handleUpdateName, true)))
 	mux.Handle("GET /password/change", h.pages.Handler(h.signedIn(h.handlePasswordForm, false)))
@@ -250,8 +251,11 @@ func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) error 
 	}
 	q := r.URL.Query()
 	f := loginForm{ReturnTo: localPath(q.Get("return_to")), Email: strings.TrimSpace(q.Get("email"))}
-	if q.Get("reset") == "done" {
+	switch {
+	case q.Get("reset") == "done":
 		f.Notice = "Your new password is saved. Sign in with it."
+	case q.Get("signed_out") == "everywhere":
+		f.Notice = "You are signed out everywhere: on every device, in every account, and in the apps you signed in to through admit."
 	}
 	if _, err := directory.NormalizeEmail(f.Email); err == nil {
 		sso, err := h.ssoFor(r.Context(), f.Email)
@@ -403,6 +407,17 @@ func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.clearCookie(w)
 	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Signed out", Data: struct{ SignedOut bool }{true}})
+	return nil
+}
+
+// handleLogoutEverywhere ends every session of the person, this one too,
+// and shows the sign-in page saying so.
+func (h *Handler) handleLogoutEverywhere(w http.ResponseWriter, r *http.Request, v directory.Visit) error {
+	if err := h.dir.SignOutEverywhere(r.Context(), v); err != nil {
+		return err
+	}
+	h.clearCookie(w)
+	http.Redirect(w, r, "/login?signed_out=everywhere", http.StatusSeeOther)
 	return nil
 }
 

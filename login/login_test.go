@@ -567,3 +567,44 @@ func TestForcedChangeGoesOn(t *testing.T) {
 		}
 	})
 }
+
+// TestSignOutEverywhere: "Sign out everywhere" on /me ends the person's
+// sessions in every browser, this one too, and lands on the sign-in page
+// saying so; without the form's CSRF token it does nothing.
+func TestSignOutEverywhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		s.add(t, a, "pat@acme.example", "initial password given")
+		here, other := s.browser(t), s.browser(t)
+		here.get("/login")
+		here.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}})
+		here.post("/password/change", url.Values{"current": {"initial password given"}, "password": {"my own secret phrase"}, "confirm": {"my own secret phrase"}})
+		other.get("/login")
+		other.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"my own secret phrase"}})
+		for name, p := range map[string]*person{"this browser": here, "the other": other} {
+			if _, path := p.get("/me"); path != "/me" {
+				t.Fatalf("%s before: landed on %s", name, path)
+			}
+		}
+		if !strings.Contains(here.last, `action="/logout/everywhere"`) {
+			t.Fatal("/me has no sign-out-everywhere form")
+		}
+		if status, _ := here.post("/logout/everywhere", url.Values{"csrf_token": {"forged"}}); status != http.StatusForbidden {
+			t.Errorf("without the CSRF token: %d; want 403", status)
+		}
+		if _, path := other.get("/me"); path != "/me" {
+			t.Fatalf("after a forged post the other browser landed on %s; want still signed in", path)
+		}
+		here.get("/me")
+		status, path := here.post("/logout/everywhere", url.Values{})
+		if status != http.StatusOK || path != "/login?signed_out=everywhere" || !strings.Contains(here.last, "You are signed out everywhere") {
+			t.Errorf("signed out everywhere: %d at %s; want the sign-in page with a notice", status, path)
+		}
+		for name, p := range map[string]*person{"this browser": here, "the other": other} {
+			if _, path := p.get("/me"); !strings.HasPrefix(path, "/login") {
+				t.Errorf("%s afterwards landed on %s; want /login", name, path)
+			}
+		}
+	})
+}
