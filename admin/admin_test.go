@@ -577,6 +577,7 @@ func TestOwnerRules(t *testing.T) {
 			{"deactivate an owner", "/admin/acme/users/" + owner.Membership.ID + "/deactivate", url.Values{}, 403},
 			{"remove an owner", "/admin/acme/users/" + owner.Membership.ID + "/remove", url.Values{}, 403},
 			{"reset an owner's password", "/admin/acme/users/" + owner.Membership.ID + "/reset", url.Values{}, 403},
+			{"end an owner's sessions", "/admin/acme/users/" + owner.Membership.ID + "/end-sessions", url.Values{}, 403},
 			{"deactivate themself", "/admin/acme/users/" + adm.Membership.ID + "/deactivate", url.Values{}, 403},
 			{"raise themself", "/admin/acme/users/" + adm.Membership.ID + "/role", url.Values{"role": {"owner"}}, 403},
 			{"add an owner", "/admin/acme/users/new", url.Values{"email": {"new@acme.example"}, "first_name": {"N"}, "last_name": {"O"}, "role": {"owner"}, "how": {"sso"}}, 403},

@@ -101,6 +101,7 @@ var routes = []route{
 	{"DELETE", "/api/v1/accounts/{account}/members/{id}", (*API).removeMember},
 	{"POST", "/api/v1/accounts/{account}/members/{id}/deactivate", (*API).deactivateMember},
 	{"POST", "/api/v1/accounts/{account}/members/{id}/reactivate", (*API).reactivateMember},
+	{"POST", "/api/v1/accounts/{account}/members/{id}/sign-out", (*API).signOutMember},
 	{"POST", "/api/v1/accounts/{account}/members/{id}/resend-invitation", (*API).resendMemberInvitation},
 	{"POST", "/api/v1/accounts/{account}/members/{id}/send-reset-link", (*API).sendResetLink},
 	{"GET", "/api/v1/accounts/{account}/invitations", (*API).listInvitations},

@@ -344,6 +344,14 @@ func (a *API) reactivateMember(w http.ResponseWriter, r *http.Request, key direc
 	})
 }
 
+// signOutMember ends the member's sessions in the account; the member,
+// still active, is the answer.
+func (a *API) signOutMember(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
+	return a.onMember(w, r, key, func(adm directory.Admin, id string) (directory.Member, error) {
+		return a.dir.EndMemberSessions(r.Context(), adm, id)
+	})
+}
+
 func (a *API) sendResetLink(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
 	adm, err := a.admin(r, key)
 	if err != nil {

@@ -86,3 +86,50 @@ func TestAPIChangesAPerson(t *testing.T) {
 		}
 	})
 }
+
+// TestAPISignOut: an account's key ends a member's sessions there, and
+// only there; the membership stays active. An owner answers to owners,
+// another account's person is not found.
+func TestAPISignOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		site := newAPISite(t, s)
+		ctx := context.Background()
+		add := func(a directory.Account, email string, role directory.Role) directory.Member {
+			t.Helper()
+			added, err := site.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "P", LastName: "Q", Role: role, Password: "a password the operator chose"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return added.Member
+		}
+		pat := add(site.alpha, "pat@alpha.test", directory.RoleMember)
+		olive := add(site.alpha, "olive@alpha.test", directory.RoleOwner)
+		bea := add(site.beta, "bea@beta.test", directory.RoleMember)
+		session := func(m directory.Member) string {
+			t.Helper()
+			token, _, err := site.svc.StartSession(ctx, m.User.ID, m.Membership.AccountID, directory.ByPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return token
+		}
+		patToken, oliveToken, beaToken := session(pat), session(olive), session(bea)
+		base := "/api/v1/accounts/alpha/members/"
+		r := site.do(t, "POST", base+pat.Membership.ID+"/sign-out", site.keyA, nil)
+		if r.status != 200 || r.json(t)["status"] != "active" || r.json(t)["email"] != "pat@alpha.test" {
+			t.Errorf("sign-out: %d %s; want 200 and pat, still active", r.status, r.body)
+		}
+		if _, err := site.svc.Authenticate(ctx, patToken); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("pat's session afterwards: %v; want Unauthenticated", err)
+		}
+		wantProblem(t, "beta's person through alpha", site.do(t, "POST", base+bea.Membership.ID+"/sign-out", site.keyA, nil), 404, "not_found")
+		wantProblem(t, "beta's person by user id", site.do(t, "POST", base+bea.User.ID+"/sign-out", site.keyA, nil), 404, "not_found")
+		wantProblem(t, "an owner, by an admin's key", site.do(t, "POST", base+olive.Membership.ID+"/sign-out", site.keyA, nil), 403, "forbidden")
+		wantProblem(t, "no such member", site.do(t, "POST", base+"nope/sign-out", site.keyA, nil), 404, "not_found")
+		for name, token := range map[string]string{"the owner's": oliveToken, "beta's person's": beaToken} {
+			if _, err := site.svc.Authenticate(ctx, token); err != nil {
+				t.Errorf("%s session afterwards: %v; want alive", name, err)
+			}
+		}
+	})
+}

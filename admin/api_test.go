@@ -383,6 +383,7 @@ func TestAPIIsolation(t *testing.T) {
 			{"PATCH", "/api/v1/accounts/alpha/members/" + bea},
 			{"DELETE", "/api/v1/accounts/alpha/members/" + bea},
 			{"POST", "/api/v1/accounts/alpha/members/" + bea + "/deactivate"},
+			{"POST", "/api/v1/accounts/alpha/members/" + bea + "/sign-out"},
 			{"POST", "/api/v1/accounts/alpha/members/" + bea + "/send-reset-link"},
 			{"POST", "/api/v1/accounts/alpha/invitations/" + inv.ID + "/resend"},
 			{"DELETE", "/api/v1/accounts/alpha/invitations/" + inv.ID},

@@ -169,6 +169,9 @@ func (h *Handler) handlePersonAction(w http.ResponseWriter, r *http.Request, v v
 	case "reactivate":
 		_, err = h.dir.ReactivateMember(ctx, v.Admin, id)
 		done = "reactivated"
+	case "end-sessions":
+		_, err = h.dir.EndMemberSessions(ctx, v.Admin, id)
+		done = "sessions-ended"
 	case "resend":
 		_, err = h.dir.ResendInvitation(ctx, v.Admin, id)
 		done = "resent"

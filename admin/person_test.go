@@ -146,3 +146,54 @@ func TestInitialPasswordWords(t *testing.T) {
 		}
 	})
 }
+
+// TestEndSessionsFromTheConsole: the person page offers "End sessions"
+// behind a confirmation; posted with the page's CSRF token it ends the
+// person's sessions in this account, not in their other one, audited; a
+// forged post does nothing; another account's admin finds nobody.
+func TestEndSessionsFromTheConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		ctx := context.Background()
+		acme, globex := s.account(t, "acme"), s.account(t, "globex")
+		adm := s.add(t, acme, "ada@acme.example", directory.RoleAdmin)
+		pat := s.add(t, acme, "pat@acme.example", directory.RoleMember)
+		if _, err := s.svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q"}); err != nil {
+			t.Fatal(err)
+		}
+		patThere, err := s.svc.Member(ctx, globex.ID, "pat@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		patHere, patElsewhere := s.signIn(t, pat, acme), s.signIn(t, patThere, globex)
+		p := s.signIn(t, adm, acme)
+		page := "/admin/acme/users/" + pat.Membership.ID
+		p.get(page)
+		p.sees(`<details class="confirm"><summary>End sessions…</summary>`, `action="/admin/acme/users/`+pat.Membership.ID+`/end-sessions"`)
+		if code, _ := p.post(page+"/end-sessions", url.Values{"csrf_token": {"forged"}}); code != http.StatusForbidden {
+			t.Errorf("a forged post: %d; want 403", code)
+		}
+		if _, path := patHere.get("/me"); path != "/me" {
+			t.Fatalf("after a forged post pat's acme browser landed on %s; want still signed in", path)
+		}
+		p.get(page)
+		if code, path := p.post(page+"/end-sessions", url.Values{}); code != 200 || path != page+"?done=sessions-ended" {
+			t.Errorf("end sessions: %d at %s", code, path)
+		}
+		p.sees("Their sessions here have ended")
+		if _, path := patHere.get("/me"); !strings.HasPrefix(path, "/login") {
+			t.Errorf("pat's acme browser afterwards landed on %s; want /login", path)
+		}
+		if _, path := patElsewhere.get("/me"); path != "/me" {
+			t.Errorf("pat's globex browser afterwards landed on %s; want still signed in", path)
+		}
+		if ev := s.events(t, acme, "membership.sessions_ended"); len(ev) != 1 || ev[0].Actor.Name != "ada@acme.example" {
+			t.Errorf("audit: %+v; want one, by ada", ev)
+		}
+		// globex's person through acme's console: not found.
+		p.get(page)
+		if code, _ := p.post("/admin/acme/users/"+patThere.Membership.ID+"/end-sessions", url.Values{}); code != http.StatusNotFound {
+			t.Errorf("globex's membership through acme's console: %d; want 404", code)
+		}
+	})
+}

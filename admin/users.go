@@ -121,13 +121,14 @@ type usersPage struct {
 // doneNotices are the notices a redirect after a change may ask for; only
 // these texts can appear, whatever a link says.
 var doneNotices = map[string]string{
-	"added":       "The person has been added.",
-	"invited":     "The invitation is on its way.",
-	"deactivated": "Deactivated: they can no longer sign in here, and their sessions here have ended.",
-	"reactivated": "Reactivated: they can sign in here again.",
-	"resent":      "The invitation has been sent again, with a new link; the old link no longer works.",
-	"reset":       "A password reset link is on its way to them (or, if they sign in through single sign-on, a note saying so).",
-	"removed":     "The person has been removed from this account.",
+	"added":          "The person has been added.",
+	"invited":        "The invitation is on its way.",
+	"deactivated":    "Deactivated: they can no longer sign in here, and their sessions here have ended.",
+	"reactivated":    "Reactivated: they can sign in here again.",
+	"sessions-ended": "Their sessions here have ended, and the apps they signed in to have been told. They can sign in again.",
+	"resent":         "The invitation has been sent again, with a new link; the old link no longer works.",
+	"reset":          "A password reset link is on its way to them (or, if they sign in through single sign-on, a note saying so).",
+	"removed":        "The person has been removed from this account.",
 }
 
 func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) error {

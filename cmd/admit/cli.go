@@ -72,6 +72,7 @@ var commands = []command{
 	{"user erase", "--email E --yes", "erase a person (right to erasure): their user, memberships in every account, sessions and tokens; audit events keep a pseudonym", "admit user erase --email ann@acme.com --yes", (*cli).userErase},
 	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
 	{"user reactivate", "--account S --email E", "let a deactivated member sign in again", "admit user reactivate --account acme --email ann@acme.com", (*cli).userReactivate},
+	{"user sign-out", "--account S --email E", "end a member's sessions in the account, on every device and app (their app tokens end, the apps are told); the membership stays active", "admit user sign-out --account acme --email ann@acme.com", (*cli).userSignOut},
 	{"invite create", "--account S --email E [--role R] [--inviter E] [--expires-in 168h]", "invite a person by email", "admit invite create --account acme --email bob@acme.com --role admin", (*cli).inviteCreate},
 	{"invite resend", "--account S --email E [--expires-in 168h]", "send an invitation again with a new link", "admit invite resend --account acme --email bob@acme.com", (*cli).inviteResend},
 	{"invite revoke", "--account S --email E", "withdraw an invitation", "admit invite revoke --account acme --email bob@acme.com", (*cli).inviteRevoke},
@@ -679,6 +680,22 @@ func (c *cli) userDeactivate(ctx context.Context, args []string) error {
 
 func (c *cli) userReactivate(ctx context.Context, args []string) error {
 	return c.setMemberStatus(ctx, "user reactivate", args)
+}
+
+func (c *cli) userSignOut(ctx context.Context, args []string) error {
+	fs := c.flags("user sign-out")
+	email := fs.String("email", "", "the member's email address")
+	return c.inAccount(ctx, fs, args, []string{"email"}, func(svc *directory.Service, a directory.Account) error {
+		m, err := svc.EndSessions(ctx, a.ID, c.actor(), *email)
+		if err != nil {
+			return err
+		}
+		c.output(struct {
+			Account string `json:"account"`
+			memberJSON
+		}{a.Slug, toMemberJSON(m)}, fmt.Sprintf("ended the sessions of %s in %s; they can sign in again", m.User.Email, a.Slug))
+		return nil
+	})
 }
 
 // setMemberStatus runs user deactivate and user reactivate.
