@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -260,8 +261,8 @@ func (s *Service) CompleteAppAuthorization(ctx context.Context, a AppAuthorizati
 		return AppAuthorization{}, err
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
-		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
-			if KindOf(err) == Forbidden && app.AccountID != "" {
+		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential, v.Session.CreatedAt); err != nil {
+			if KindOf(err) == Forbidden && app.AccountID != "" && !errors.Is(err, errSessionsEnded) {
 				return ForbiddenError(fmt.Sprintf("%s is only for the members of one organisation, and your sign-in does not open it.", app.Name))
 			}
 			return err

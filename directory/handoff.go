@@ -195,6 +195,9 @@ func (s *Service) mayHandTo(ctx context.Context, v Visit, accountID string) erro
 	if err != nil {
 		return err
 	}
+	if sessionsEnded(m, v.Session.CreatedAt) {
+		return errSessionsEnded
+	}
 	a, err := s.store.FindAccount(ctx, accountID)
 	if err != nil {
 		return err
@@ -250,7 +253,7 @@ func (s *Service) FinishHandoff(ctx context.Context, code, host, nonce string) (
 	if family == "" {
 		family = from.IDHash
 	}
-	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, family, strings.ToLower(u.Host), map[string]any{"app_id": h.AppID, "host": u.Host})
+	token, sess, err := s.startSession(ctx, h.UserID, h.AccountID, from.Credential, from.ExpiresAt, from.CreatedAt, family, strings.ToLower(u.Host), map[string]any{"app_id": h.AppID, "host": u.Host})
 	if err != nil {
 		return "", Session{}, "", err
 	}

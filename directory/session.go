@@ -226,12 +226,13 @@ func (s *Service) activeAccounts(ctx context.Context, userID string) ([]Account,
 // in; it must open the account (mayEnter). Only an explicit choice
 // (SwitchAccount) is remembered for next time.
 func (s *Service) StartSession(ctx context.Context, userID, accountID string, cred Credential) (string, Session, error) {
-	return s.startSession(ctx, userID, accountID, cred, time.Time{}, "", "", nil)
+	return s.startSession(ctx, userID, accountID, cred, time.Time{}, time.Time{}, "", "", nil)
 }
 
 // startSession is StartSession, for a session that ends by until (when
-// set) and whose audit event carries more data (a hand-off's app).
-func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until time.Time, family, host string, more map[string]any) (string, Session, error) {
+// set), carries on a sign-in made at signedIn (when set: a hand-off's), and
+// whose audit event carries more data (a hand-off's app).
+func (s *Service) startSession(ctx context.Context, userID, accountID string, cred Credential, until, signedIn time.Time, family, host string, more map[string]any) (string, Session, error) {
 	token := newSessionToken()
 	now := s.clock()
 	expires := now.Add(SessionMaxAge)
@@ -244,7 +245,7 @@ func (s *Service) startSession(ctx context.Context, userID, accountID string, cr
 		data[k] = v
 	}
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := s.enter(ctx, tx, accountID, userID, cred); err != nil {
+		if err := s.enter(ctx, tx, accountID, userID, cred, signedIn); err != nil {
 			return err
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
@@ -326,12 +327,17 @@ func (s *Service) recordRefusal(ctx context.Context, tx Store, accountID string,
 }
 
 // enter checks, inside tx, that the person is an active member of the
-// account and that cred opens it; an owner's break-glass password sign-in
-// is audited each time.
-func (s *Service) enter(ctx context.Context, tx Store, accountID, userID string, cred Credential) error {
+// account and that cred opens it, for a session signed in at signedIn
+// (zero: a sign-in now), which must not be older than an admin's end of the
+// person's sessions there; an owner's break-glass password sign-in is
+// audited each time.
+func (s *Service) enter(ctx context.Context, tx Store, accountID, userID string, cred Credential, signedIn time.Time) error {
 	m, err := tx.FindMembership(ctx, accountID, userID)
 	if err != nil || m.Status != StatusActive {
 		return ForbiddenError("You are not an active member of that account.")
+	}
+	if sessionsEnded(m, signedIn) {
+		return errSessionsEnded
 	}
 	a, err := tx.FindAccount(ctx, accountID)
 	if err != nil {
@@ -417,6 +423,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 		_ = s.store.DeleteSession(ctx, sess.IDHash)
 		return Visit{}, UnauthenticatedError("Your access to this account has ended.")
 	}
+	if err == nil && sessionsEnded(m, sess.CreatedAt) {
+		// Moved here by a switch that raced an admin's end of the
+		// person's sessions (which deleted those already here).
+		_ = s.store.DeleteSession(ctx, sess.IDHash)
+		return Visit{}, UnauthenticatedError("Your session here was ended. Please sign in again.")
+	}
 	if err != nil {
 		return Visit{}, err
 	}
@@ -458,7 +470,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Visit, error)
 // remembers the choice for their next sign-in.
 func (s *Service) SwitchAccount(ctx context.Context, v Visit, accountID string) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential); err != nil {
+		if err := s.enter(ctx, tx, accountID, v.User.ID, v.Session.Credential, v.Session.CreatedAt); err != nil {
 			return err
 		}
 		if err := tx.UpdateSessionAccount(ctx, v.Session.IDHash, accountID); err != nil {

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Ending sessions on demand, short of a password change or a deactivation:
@@ -54,6 +55,16 @@ func (s *Service) SignOutEverywhere(ctx context.Context, v Visit) error {
 	return nil
 }
 
+// errSessionsEnded refuses a session signed in before an admin ended the
+// person's sessions in the account: the person signs in again to enter it.
+var errSessionsEnded = ForbiddenError("Your sessions in this account were ended by its administrator. Sign out, then sign in again to enter it.")
+
+// sessionsEnded reports whether a session signed in at signedIn (zero: a
+// sign-in now) was ended by the membership's SessionsEndedAt.
+func sessionsEnded(m Membership, signedIn time.Time) bool {
+	return m.SessionsEndedAt != nil && !signedIn.IsZero() && signedIn.Before(*m.SessionsEndedAt)
+}
+
 // EndMemberSessions ends the member's sessions in the admin's account
 // (endSessions). Whoever may manage members may, and on an owner only who
 // may manage owners, as with a deactivation; on themself too (they sign in
@@ -101,7 +112,12 @@ func (s *Service) EndSessions(ctx context.Context, accountID string, actor Actor
 // those accounts' business), with the app tokens and app sign-ins there.
 func (s *Service) endSessions(ctx context.Context, tx Store, actor Actor, m Member) error {
 	accountID, u := m.Membership.AccountID, m.User
-	if err := tx.DeleteSessionsOfMembership(ctx, accountID, u.ID); err != nil {
+	// The time is kept, not only the rows deleted: the person's session
+	// in another account of theirs could otherwise switch (or be handed,
+	// or authorize an app) straight back in, though the admin ended their
+	// sessions here, and a switch racing this transaction could land a
+	// session here after the delete.
+	if err := tx.EndMembershipSessions(ctx, accountID, u.ID, s.clock()); err != nil {
 		return err
 	}
 	if err := s.endAppAccess(ctx, tx, accountID, u.ID); err != nil {

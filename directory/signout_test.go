@@ -2,8 +2,11 @@ package directory_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -74,7 +77,7 @@ func TestEndSessions(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		svc, _ := newClockService(t, s)
+		svc, clk := newClockService(t, s)
 		acme, globex := mustAccount(t, svc, "acme"), mustAccount(t, svc, "globex")
 		pat := addWithPassword(t, svc, acme.ID, "pat@example.com", "one password for all")
 		if _, err := svc.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "pat@example.com", FirstName: "Pat", LastName: "Q"}); err != nil {
@@ -82,6 +85,10 @@ func TestEndSessions(t *testing.T) {
 		}
 		proveAddress(t, svc, "pat@example.com", "one password for all")
 		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Told", RedirectURIs: []string{"https://told.example/cb"}, BackchannelLogoutURI: "https://told.example/logout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acmeApp, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Acme's", RedirectURIs: []string{"https://acme-app.example/cb"}, AccountID: acme.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +115,23 @@ func TestEndSessions(t *testing.T) {
 		}
 
 		acmeRefresh, globexRefresh := appTokens(t, svc, app, pat.ID, acme.ID), appTokens(t, svc, app, pat.ID, globex.ID)
-		laptop, phone, elsewhere := sessionOf(t, svc, pat.ID, acme.ID), sessionOf(t, svc, pat.ID, acme.ID), sessionOf(t, svc, pat.ID, globex.ID)
+		laptop, phone, elsewhere := sessionOf(t, svc, pat.ID, acme.ID), sessionOf(t, svc, pat.ID, globex.ID), sessionOf(t, svc, pat.ID, globex.ID)
+		// phone was in globex when the sessions ended, then comes back; a
+		// hand-off of it to acme's wiki was under way.
+		wiki, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", ForwardAuthHost: "wiki.acme.example", AccountID: acme.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce := directory.NewHandoffNonce()
+		phoneVisit, err := svc.Authenticate(ctx, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, err := svc.StartHandoff(ctx, phoneVisit, "https://wiki.acme.example/", directory.HandoffBinding(nonce), true)
+		if err != nil {
+			t.Fatalf("hand-off to %s before: %v", wiki.Name, err)
+		}
+		clk.Add(time.Second)
 		m, err := svc.EndMemberSessions(ctx, adm, patHere.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -116,13 +139,38 @@ func TestEndSessions(t *testing.T) {
 		if m.Membership.Status != directory.StatusActive || m.User.ID != pat.ID {
 			t.Errorf("answered %s %s; want pat, still active", m.User.Email, m.Membership.Status)
 		}
-		for name, token := range map[string]string{"laptop": laptop, "phone": phone} {
-			if _, err := svc.Authenticate(ctx, token); directory.KindOf(err) != directory.Unauthenticated {
-				t.Errorf("%s's acme session after the admin ended them: %v; want Unauthenticated", name, err)
-			}
+		if _, err := svc.Authenticate(ctx, laptop); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("the acme session after the admin ended them: %v; want Unauthenticated", err)
 		}
 		if v, err := svc.Authenticate(ctx, elsewhere); err != nil || v.Account.ID != globex.ID {
 			t.Errorf("pat's globex session after acme's admin ended theirs in acme: %v; want it alive", err)
+		}
+		// A session that was elsewhere when they ended does not come back
+		// into acme: not by switching, nor for an app of acme's, nor by a
+		// switch that raced the end.
+		if _, _, _, err := svc.FinishHandoff(ctx, code, "wiki.acme.example", nonce); err == nil {
+			t.Errorf("a hand-off to acme's wiki made before, redeemed afterwards: allowed; want refused")
+		}
+		if _, _, err := svc.StartHandoff(ctx, phoneVisit, "https://wiki.acme.example/", directory.HandoffBinding(nonce), true); err == nil {
+			t.Errorf("a hand-off to acme's wiki afterwards: allowed; want refused")
+		}
+		if v, err := svc.Authenticate(ctx, phone); err != nil {
+			t.Fatal(err)
+		} else if err := svc.SwitchAccount(ctx, v, acme.ID); err == nil {
+			t.Errorf("pat's globex session switching into acme afterwards: allowed; want refused")
+		}
+		if v, err := svc.Authenticate(ctx, phone); err != nil {
+			t.Fatal(err)
+		} else if a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: acmeApp.ClientID, RedirectURI: acmeApp.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"}); err != nil {
+			t.Fatal(err)
+		} else if _, err := svc.CompleteAppAuthorization(ctx, a, v); err == nil {
+			t.Errorf("pat's globex session authorizing acme's app afterwards: allowed; want refused")
+		}
+		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE sessions SET account_id = ? WHERE id_hash = ?`), acme.ID, sha256Hex(phone)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, phone); directory.KindOf(err) != directory.Unauthenticated {
+			t.Errorf("a session moved into acme by a switch that raced the end: %v; want Unauthenticated", err)
 		}
 		if _, err := svc.AppRefreshToken(ctx, acmeRefresh); directory.KindOf(err) != directory.Unauthenticated {
 			t.Errorf("acme refresh token: %v; want Unauthenticated", err)
@@ -139,8 +187,11 @@ func TestEndSessions(t *testing.T) {
 		if got := auditActions(t, svc, globex.ID); slices.Contains(got, "membership.sessions_ended") {
 			t.Errorf("globex's audit: %v; want no sessions_ended", got)
 		}
-		if _, _, err := svc.StartSession(ctx, pat.ID, acme.ID, directory.ByPassword); err != nil {
+		clk.Add(time.Second)
+		if token, _, err := svc.StartSession(ctx, pat.ID, acme.ID, directory.ByPassword); err != nil {
 			t.Errorf("pat signing in to acme again: %v", err)
+		} else if _, err := svc.Authenticate(ctx, token); err != nil {
+			t.Errorf("pat's new acme session: %v", err)
 		}
 
 		// Refusals: another account's person is not found; an owner
@@ -195,4 +246,10 @@ func TestEndSessions(t *testing.T) {
 			t.Errorf("someone else's session: %v", err)
 		}
 	})
+}
+
+// sha256Hex is how the store keys a session token.
+func sha256Hex(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }

@@ -121,6 +121,9 @@ type Store interface {
 	// with hash except (none when except is empty).
 	DeleteSessionsOfUser(ctx context.Context, userID, except string) error
 	DeleteSessionsOfMembership(ctx context.Context, accountID, userID string) error
+	// EndMembershipSessions is DeleteSessionsOfMembership that also sets
+	// the membership's SessionsEndedAt to at.
+	EndMembershipSessions(ctx context.Context, accountID, userID string, at time.Time) error
 
 	// AddSignInFailure counts one failure, or one attempt whose outcome
 	// is not known yet (attempt names it; "" for neither), against key.

@@ -78,8 +78,12 @@ type Membership struct {
 	// (empty for a password).
 	LastSignInAt     *time.Time
 	LastConnectionID string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// SessionsEndedAt is when an admin last ended the person's sessions in
+	// the account (nil: never). A session signed in before then, wherever
+	// it is now, does not enter the account (sessionsEnded).
+	SessionsEndedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // MembershipSource says how a membership came to be.

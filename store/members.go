@@ -23,20 +23,22 @@ type membershipRow struct {
 	// Read only, written by RecordSignIn.
 	LastSignInAt     sql.NullTime `db:"last_sign_in_at"`
 	LastConnectionID string       `db:"last_connection_id"`
+	// Read only, written by EndMembershipSessions.
+	SessionsEndedAt sql.NullTime `db:"sessions_ended_at"`
 }
 
 func (r membershipRow) membership() directory.Membership {
 	return directory.Membership{
 		ID: r.ID, AccountID: r.AccountID, UserID: r.UserID, Role: directory.Role(r.Role), Status: directory.Status(r.Status),
 		Source: directory.MembershipSource(r.Source), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		LastSignInAt: optionalTime(r.LastSignInAt), LastConnectionID: r.LastConnectionID,
+		LastSignInAt: optionalTime(r.LastSignInAt), LastConnectionID: r.LastConnectionID, SessionsEndedAt: optionalTime(r.SessionsEndedAt),
 	}
 }
 
 const membershipColumns = `scim_id, account_id, user_id, role, status, source, created_at, updated_at`
 
 // membershipReadColumns adds what only reads need.
-const membershipReadColumns = membershipColumns + `, last_sign_in_at, last_connection_id`
+const membershipReadColumns = membershipColumns + `, last_sign_in_at, last_connection_id, sessions_ended_at`
 
 // searchKeys are the person's lowercased email, full name and last name as
 // the memberships table keeps them for listing and search. They are computed

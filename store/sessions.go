@@ -81,6 +81,15 @@ func (s *Store) DeleteSessionsOfMembership(ctx context.Context, accountID, userI
 	return s.dialect.wrap(err, "delete sessions of membership")
 }
 
+// EndMembershipSessions ends the user's sessions in one account, and
+// records when, so that a session signed in before then enters it no more.
+func (s *Store) EndMembershipSessions(ctx context.Context, accountID, userID string, at time.Time) error {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET sessions_ended_at = ? WHERE account_id = ? AND user_id = ?`), at, accountID, userID); err != nil {
+		return s.dialect.wrap(err, "record sessions ended")
+	}
+	return s.DeleteSessionsOfMembership(ctx, accountID, userID)
+}
+
 // SetMembershipStatus changes a membership's status.
 func (s *Store) SetMembershipStatus(ctx context.Context, accountID, userID string, status directory.Status, at time.Time) (directory.Membership, error) {
 	// RETURNING: the membership as changed, in the same round trip.
