@@ -33,7 +33,9 @@ type AppLogoutStore interface {
 	// app when clientID is empty) in the account (every account when
 	// accountID is empty).
 	DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error
-	// DeleteAppTokensOfMembership ends the person's tokens in the account.
+	// DeleteAppTokensOfMembership ends the person's tokens in the account,
+	// and the authorizations they have in flight there: a code not yet
+	// exchanged opens nothing afterwards.
 	DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error
 	CreateAppLogout(ctx context.Context, l AppLogout) error
 	// ClaimAppLogouts locks up to limit logouts due at now until

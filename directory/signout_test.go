@@ -253,3 +253,55 @@ func sha256Hex(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestEndedSessionsEndCodesInFlight: an authorization code an app has not
+// exchanged yet when the person's sessions end (an admin's end, signing
+// out everywhere, a deactivation) opens nothing: exchanged afterwards, it
+// gave the app tokens of a sign-in that was ended.
+func TestEndedSessionsEndCodesInFlight(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		pat := addWithPassword(t, svc, acme.ID, "pat@example.com", "one password for all")
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, end := range []struct {
+			name string
+			do   func(v directory.Visit) error
+		}{
+			{"an operator's end", func(directory.Visit) error {
+				_, err := svc.EndSessions(ctx, acme.ID, operator, "pat@example.com")
+				return err
+			}},
+			{"signing out everywhere", func(v directory.Visit) error { return svc.SignOutEverywhere(ctx, v) }},
+		} {
+			v, err := svc.Authenticate(ctx, sessionOf(t, svc, pat.ID, acme.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
+				t.Fatal(err)
+			}
+			code := end.name + " code"
+			if err := svc.IssueAppCode(ctx, a.ID, code); err != nil {
+				t.Fatal(err)
+			}
+			if err := end.do(v); err != nil {
+				t.Fatal(err)
+			}
+			if a, err := svc.AppAuthorizationByCode(ctx, code); err == nil {
+				if _, _, err := svc.IssueAppTokens(ctx, a, true); err == nil {
+					t.Errorf("%s: a code issued before it was exchanged for tokens", end.name)
+				}
+			}
+		}
+	})
+}

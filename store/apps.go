@@ -375,8 +375,13 @@ func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientI
 
 // DeleteAppTokensOfMembership deletes a person's tokens in one account.
 func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID)
-	return s.dialect.wrap(err, "delete app tokens of membership")
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
+		return s.dialect.wrap(err, "delete app tokens of membership")
+	}
+	// Authorizations in flight (a code not exchanged yet): few, each
+	// living minutes, so the table is read whole rather than indexed.
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "delete app authorizations of membership")
 }
 
 type appLogoutRow struct {
