@@ -151,8 +151,13 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, ms [
 	if err != nil {
 		return out, err
 	}
+	// SCIM's events are about a membership of theirs (its SCIM id).
+	theirs := map[string]bool{u.ID: true}
+	for _, m := range ms {
+		theirs[m.ID] = true
+	}
 	for _, ev := range events {
-		name, data, changed := pseudonymize(ev, u, pseudonym)
+		name, data, changed := pseudonymize(ev, u, theirs[ev.TargetID], pseudonym)
 		if !changed {
 			continue
 		}
@@ -183,13 +188,15 @@ func userDeletedEvent(u User, reason string) publication {
 var personalKeys = map[string]bool{
 	"email": true, "previous_email": true, "first_name": true, "last_name": true,
 	"given_name": true, "family_name": true, "display_name": true, "name": true,
+	"user_name": true, "external_id": true, // SCIM's: the identity provider's names for them
 }
 
 // pseudonymize returns ev's actor name and data with the person u no
 // longer named: their email anywhere becomes pseudonym; in an event about
-// them (its target) every name or email field does. changed is false when
-// nothing named them.
-func pseudonymize(ev AuditEvent, u User, pseudonym string) (string, []byte, bool) {
+// them (about: its target is them or one of their memberships) every
+// name, email or identifier field does. changed is false when nothing
+// named them.
+func pseudonymize(ev AuditEvent, u User, about bool, pseudonym string) (string, []byte, bool) {
 	name, changed := ev.Actor.Name, false
 	if ev.Actor.ID == u.ID || strings.EqualFold(name, u.Email) {
 		name, changed = pseudonym, name != pseudonym
@@ -198,7 +205,6 @@ func pseudonymize(ev AuditEvent, u User, pseudonym string) (string, []byte, bool
 	if len(ev.Data) == 0 || json.Unmarshal(ev.Data, &data) != nil {
 		return name, ev.Data, changed
 	}
-	about := ev.TargetID == u.ID
 	var walk func(key string, v any) any
 	walk = func(key string, v any) any {
 		switch v := v.(type) {

@@ -203,7 +203,9 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 
 // FindAuditEventsNaming returns every audit event, in any account, whose
 // target or actor is the user, or whose target is one of their
-// invitations (the invitation.* events, which hold the address).
+// invitations (the invitation.* events, which hold the address) or
+// memberships (SCIM's membership.* events, which hold email, userName and
+// externalId).
 func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]directory.AuditEvent, error) {
 	type row struct {
 		ID        string `db:"id"`
@@ -215,15 +217,20 @@ func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]dir
 	// Simple queries, each on its index, rather than one UNION with a
 	// join: a planner that misjudges an empty table (SQLite without its
 	// statistics) may read the whole trail for every person.
-	var invitations []string
+	var invitations, memberships []string
 	if err := sqlx.SelectContext(ctx, s.q, &invitations, s.rebind(`SELECT id FROM invitations WHERE user_id = ?`), userID); err != nil {
+		return nil, s.dialect.wrap(err, "find audit events")
+	}
+	// SCIM's events name a membership by its id (the SCIM id), and hold
+	// the person's email, userName and externalId.
+	if err := sqlx.SelectContext(ctx, s.q, &memberships, s.rebind(`SELECT scim_id FROM memberships WHERE user_id = ?`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find audit events")
 	}
 	var out []directory.AuditEvent
 	seen := map[string]bool{}
 	const columns = `SELECT id, actor_id, actor_name, target_id, data FROM audit_events WHERE `
 	queries := [][]any{{columns + `target_id = ?`, userID}, {columns + `actor_id = ?`, userID}}
-	for _, id := range invitations {
+	for _, id := range append(invitations, memberships...) {
 		queries = append(queries, []any{columns + `target_id = ?`, id})
 	}
 	for _, q := range queries {

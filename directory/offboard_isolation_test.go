@@ -1,0 +1,392 @@
+package directory_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// side is one account of offboardWorld and the ids of what is in it.
+type side struct {
+	account directory.Account
+	scim    directory.SCIMToken
+	conn    directory.Connection
+	app     directory.App
+	// sessions and refresh tokens (of the account's app) of its people, by
+	// email
+	sessions, refresh map[string]string
+}
+
+// offboardWorld builds two accounts, acme and beta, that share people:
+// sam (home acme, also in beta through beta's SCIM and groups), hal (home
+// beta, also in acme), ivy (home beta, invited by both), and each with
+// SCIM users and groups, an SSO connection and a JIT sign-in, sessions,
+// an app with tokens, a webhook with deliveries, an API key, a role
+// mapping and an import.
+func offboardWorld(t *testing.T, svc *directory.Service) (acme, beta *side) {
+	t.Helper()
+	ctx := context.Background()
+	build := func(slug, domain string) *side {
+		a := mustAccount(t, svc, slug, domain)
+		sd := &side{account: a, sessions: map[string]string{}, refresh: map[string]string{}}
+		_, tok, err := svc.CreateSCIMToken(ctx, a.ID, operator, "idp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd.scim = tok
+		sd.conn = connection(t, svc, a.ID, "idp", directory.JITCreate, domain)
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: slug + " wiki", RedirectURIs: []string{"https://wiki." + domain + "/cb"}, BackchannelLogoutURI: "https://wiki." + domain + "/logout", AccountID: a.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd.app = app
+		hook, err := svc.AddWebhook(ctx, operator, directory.NewWebhook{AccountID: a.ID, URL: "https://hooks." + domain + "/a"}, func(string) string { return "sealed" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = hook
+		if _, _, err := svc.CreateAPIKey(ctx, a.ID, operator, "ci"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.MapGroupToRole(ctx, a.ID, operator, "admins", directory.RoleAdmin, nil); err != nil {
+			t.Fatal(err)
+		}
+		return sd
+	}
+	acme, beta = build("acme", "acme.example"), build("beta", "beta.example")
+
+	scimUser := func(sd *side, email string) directory.SCIMUser {
+		t.Helper()
+		u, err := svc.CreateSCIMUser(ctx, sd.account.ID, sd.scim, scimInput(email, email, "ext-"+email, "Given", "Family", true))
+		if err != nil {
+			t.Fatalf("SCIM user %s in %s: %v", email, sd.account.Slug, err)
+		}
+		return u
+	}
+	// acme's own people, and sam, whose home is acme.
+	aly, sam := scimUser(acme, "aly@acme.example"), scimUser(acme, "sam@acme.example")
+	// beta's own people, and hal, whose home is beta.
+	bea, hal := scimUser(beta, "bea@beta.example"), scimUser(beta, "hal@beta.example")
+	// beta's SCIM has sam too (a membership only: rule 10), and acme hal.
+	samB := scimUser(beta, "sam@acme.example")
+	halA := scimUser(acme, "hal@beta.example")
+	group := func(sd *side, name string, members ...string) {
+		t.Helper()
+		g, err := svc.CreateSCIMGroup(ctx, sd.account.ID, sd.scim, directory.GroupInput{DisplayName: name, Members: members})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = g
+	}
+	group(acme, "admins", aly.Membership.ID, sam.Membership.ID, halA.Membership.ID)
+	group(beta, "admins", bea.Membership.ID, samB.Membership.ID, hal.Membership.ID)
+	for _, sd := range []*side{acme, beta} {
+		for _, email := range []string{"ivy@beta.example", "jo@" + sd.account.Slug + ".example"} {
+			if _, err := svc.Invite(ctx, sd.account.ID, operator, directory.NewInvitation{Email: email}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A JIT sign-in of sam and hal through each account's connection
+		// (an SSO link each), a session and app tokens.
+		own := map[string][]string{"acme": {"sam@acme.example", "aly@acme.example"}, "beta": {"hal@beta.example", "bea@beta.example"}}[sd.account.Slug]
+		for _, email := range own {
+			in, err := svc.SignInWithSSO(ctx, sd.conn, directory.Identity{Subject: "sub-" + email, Lasting: true, Email: email, FirstName: "Given", LastName: "Family", Groups: []string{"admins"}})
+			if err != nil {
+				t.Fatalf("SSO sign-in of %s to %s: %v", email, sd.account.Slug, err)
+			}
+			sd.sessions[email], sd.refresh[email] = ssoSignInToApp(t, svc, sd.app, directory.BySSO(sd.conn), in.Member.User.ID, sd.account.ID)
+		}
+		// The guest (hal in acme, sam in beta) signs in with a password.
+		guest := map[string]directory.SCIMUser{"acme": halA, "beta": samB}[sd.account.Slug]
+		sd.sessions[guest.Email], sd.refresh[guest.Email] = ssoSignInToApp(t, svc, sd.app, directory.ByPassword, guest.Membership.UserID, sd.account.ID)
+		if _, err := svc.CreateImport(ctx, sd.account.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword},
+			[]directory.ImportRow{{Line: 2, Email: "imp@" + sd.account.Slug + ".example", FirstName: "I", LastName: "M"}, {Line: 3, Email: "sam@acme.example"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+		t.Fatal(err)
+	}
+	return acme, beta
+}
+
+// dump returns every row of every table, each as its columns' values in
+// column order.
+func dump(t *testing.T, s *store.Store) map[string][]string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version'`
+	if s.Dialect() != "sqlite" {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> 'goose_db_version'`
+	}
+	var tables []string
+	if err := s.DB().Select(&tables, q); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, table := range tables {
+		rows, err := s.DB().Queryx(`SELECT * FROM ` + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals, err := rows.SliceScan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for i, v := range vals {
+				if bs, ok := v.([]byte); ok {
+					v = string(bs)
+				}
+				fmt.Fprintf(&b, "%s=%v|", cols[i], v)
+			}
+			out[table] = append(out[table], b.String())
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		sort.Strings(out[table])
+	}
+	return out
+}
+
+// markedRows returns the rows of d, per table, that hold one of markers.
+func markedRows(d map[string][]string, markers []string) map[string][]string {
+	out := map[string][]string{}
+	for table, rows := range d {
+		for _, r := range rows {
+			for _, m := range markers {
+				if strings.Contains(r, m) {
+					out[table] = append(out[table], r)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestDeleteAccountLeavesOtherAccountAlone deletes acme of a world where
+// it shares people with beta, and compares every row that names beta or
+// one of beta's objects, table by table: not one may go or change (rule
+// 1), and beta's people keep their user rows as they were.
+func TestDeleteAccountLeavesOtherAccountAlone(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, beta := offboardWorld(t, svc)
+
+		markers := []string{beta.account.ID}
+		var ids []string
+		for _, table := range []string{"groups", "webhooks", "webhook_deliveries", "connections", "apps", "imports", "api_keys", "scim_tokens", "invitations", "sessions"} {
+			col := "id"
+			if table == "apps" {
+				col = "client_id"
+			}
+			if table == "sessions" {
+				col = "id_hash"
+			}
+			var got []string
+			q := `SELECT ` + col + ` FROM ` + table + ` WHERE account_id = ?`
+			switch table {
+			case "webhook_deliveries":
+				q = `SELECT id FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?)`
+			}
+			if err := s.DB().Select(&got, s.DB().Rebind(q), beta.account.ID); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 && table != "webhook_deliveries" {
+				t.Fatalf("beta has no %s: the world is not what the test needs", table)
+			}
+			ids = append(ids, got...)
+		}
+		markers = append(markers, ids...)
+		// beta's people: their user rows stay as they were.
+		var people []string
+		if err := s.DB().Select(&people, s.DB().Rebind(`SELECT user_id FROM memberships WHERE account_id = ?`), beta.account.ID); err != nil {
+			t.Fatal(err)
+		}
+		users := func(d map[string][]string) []string {
+			var out []string
+			for _, r := range d["users"] {
+				for _, id := range people {
+					if strings.HasPrefix(r, "id="+id+"|") {
+						out = append(out, r)
+					}
+				}
+			}
+			return out
+		}
+
+		before := dump(t, s)
+		for _, table := range []string{"sso_links", "group_members", "app_tokens", "app_sign_ins", "scim_deletions", "import_chunks"} {
+			if len(markedRows(map[string][]string{table: before[table]}, markers)) == 0 && table != "scim_deletions" && table != "import_chunks" {
+				t.Errorf("beta has no %s before: the world is not what the test needs", table)
+			}
+		}
+		got, err := svc.DeleteAccount(ctx, operator, "acme", 3, nil)
+		if err != nil || !got.Done {
+			t.Fatalf("deleting acme: %+v, %v", got, err)
+		}
+		after := dump(t, s)
+
+		was, is := markedRows(before, markers), markedRows(after, markers)
+		for table := range was {
+			for _, r := range was[table] {
+				if !slices.Contains(is[table], r) {
+					t.Errorf("%s: a row of beta went or changed with acme: %s", table, r)
+				}
+			}
+		}
+		for table := range is {
+			for _, r := range is[table] {
+				if !slices.Contains(was[table], r) {
+					t.Errorf("%s: a row of beta appeared with acme's deletion: %s", table, r)
+				}
+			}
+		}
+		if b, a := users(before), users(after); !slices.Equal(b, a) {
+			t.Errorf("beta's people's users changed:\nbefore %v\nafter  %v", b, a)
+		}
+		if left := leftOf(t, s, "account_id", acme.account.ID); len(left) > 0 {
+			t.Errorf("rows of acme left: %v", left)
+		}
+	})
+}
+
+// ssoSignInToApp opens a session with cred and signs in to app with it:
+// a session, an authorization and tokens.
+func ssoSignInToApp(t *testing.T, svc *directory.Service, app directory.App, cred directory.Credential, userID, accountID string) (session, refresh string) {
+	t.Helper()
+	ctx := context.Background()
+	token, _, err := svc.StartSession(ctx, userID, accountID, cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
+		t.Fatal(err)
+	}
+	_, refresh, err = svc.IssueAppTokens(ctx, a, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, refresh
+}
+
+// TestErasePersonLeavesNoTrace erases sam, of acme (his home) and beta,
+// in offboardWorld, and reads every row of every table: no row holds his
+// email, and only the audit trail (as target or actor, and as the
+// pseudonym) his id, but for the events to send (which carry both, so
+// that receivers erase their copies) and the logouts to send to apps. His
+// sessions, forward-auth and refresh tokens end; signing in again through
+// SSO or being created by SCIM makes a new person.
+func TestErasePersonLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, beta := offboardWorld(t, svc)
+		sam, err := s.FindUserByEmail(ctx, "sam@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const email = "sam@acme.example"
+		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.ErasePerson(ctx, operator, "Sam@Acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Sort(got.Accounts); !slices.Equal(got.Accounts, []string{"acme", "beta"}) {
+			t.Errorf("erasure = %+v; want acme and beta", got)
+		}
+		// Kept on purpose: the events to send (and the deliveries of
+		// them), the logouts to send. import_chunks: the import reports
+		// still hold the rows as uploaded (not fixed yet; see CHANGELOG).
+		allowed := map[string]bool{"outbox_messages": true, "webhook_deliveries": true, "app_logouts": true, "event_sweeps": true, "import_chunks": true}
+		for table, rows := range dump(t, s) {
+			if allowed[table] {
+				continue
+			}
+			for _, r := range rows {
+				if strings.Contains(strings.ToLower(r), email) {
+					t.Errorf("%s: a row still holds the erased email: %s", table, r)
+				}
+				if table != "audit_events" && strings.Contains(r, sam.ID) {
+					t.Errorf("%s: a row still holds the erased user's id: %s", table, r)
+				}
+			}
+		}
+		for _, sd := range []*side{acme, beta} {
+			if _, err := svc.Authenticate(ctx, sd.sessions[email]); directory.KindOf(err) != directory.Unauthenticated {
+				t.Errorf("sam's session in %s: %v; want Unauthenticated", sd.account.Slug, err)
+			}
+			if _, err := svc.ForwardAuth(ctx, sd.sessions[email], sd.app); err == nil {
+				t.Errorf("sam's session passes forward-auth of %s", sd.account.Slug)
+			}
+			if _, err := svc.AppRefreshToken(ctx, sd.refresh[email]); err == nil {
+				t.Errorf("sam's refresh token of %s still works", sd.account.Slug)
+			}
+			// The others' go on.
+			other := map[string]string{"acme": "aly@acme.example", "beta": "bea@beta.example"}[sd.account.Slug]
+			if _, err := svc.Authenticate(ctx, sd.sessions[other]); err != nil {
+				t.Errorf("%s's session in %s: %v", other, sd.account.Slug, err)
+			}
+		}
+		// Once per account: membership.deleted and user.deleted.
+		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := svc.Events(ctx, "", 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, ev := range evs {
+			if ev.Subject == sam.ID && (ev.Type == directory.EventUserDeleted || ev.Type == directory.EventMembershipDeleted) {
+				count[ev.Type+" "+ev.Account]++
+			}
+		}
+		for _, sd := range []*side{acme, beta} {
+			for _, typ := range []string{directory.EventUserDeleted, directory.EventMembershipDeleted} {
+				if n := count[typ+" "+sd.account.ID]; n != 1 {
+					t.Errorf("%s to %s: %d; want 1", typ, sd.account.Slug, n)
+				}
+			}
+		}
+		// Back: a new person, never the erased one.
+		in, err := svc.SignInWithSSO(ctx, acme.conn, directory.Identity{Subject: "sub-" + email, Lasting: true, Email: email, FirstName: "Given", LastName: "Family"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Member.User.ID == sam.ID {
+			t.Error("an SSO sign-in brought the erased user back")
+		}
+		u, err := svc.CreateSCIMUser(ctx, beta.account.ID, beta.scim, scimInput(email, email, "ext-"+email, "Given", "Family", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Membership.UserID == sam.ID {
+			t.Error("SCIM brought the erased user back")
+		}
+	})
+}
