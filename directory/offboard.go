@@ -102,11 +102,7 @@ func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Era
 		if err != nil {
 			return err
 		}
-		ms, err := tx.FindEveryMembershipOfUser(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		out, err = s.erase(ctx, tx, actor, u, ms, DeletedByErasure)
+		out, err = s.erase(ctx, tx, actor, u, DeletedByErasure)
 		return err
 	})
 	if err != nil {
@@ -115,10 +111,14 @@ func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Era
 	return out, nil
 }
 
-// erase erases u, whose memberships are ms, inside tx; see ErasePerson.
-func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, ms []Membership, reason string) (Erasure, error) {
+// erase erases u inside tx; see ErasePerson.
+func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reason string) (Erasure, error) {
 	out := Erasure{UserID: u.ID, Email: u.Email, Accounts: []string{}}
 	pseudonym := Pseudonym(u.ID)
+	ms, err := lockPerson(ctx, tx, u.ID)
+	if err != nil {
+		return out, err
+	}
 	for _, m := range ms {
 		// An account being deleted is found by FindAccount no more; its
 		// slug is only for the report.
@@ -175,6 +175,35 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, ms [
 		actor: actor, action: "user.erased", targetType: "user", targetID: u.ID,
 		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts},
 	})
+}
+
+// lockPerson locks the user's row and then each of their memberships, and
+// returns the memberships as they are once locked. On PostgreSQL a
+// change to the person under way (a SCIM PATCH holds their membership, an
+// add to another account their user) finishes first, so that what it
+// wrote is read after it (its audit event pseudonymized, its membership
+// announced); and none starts until the erasure is done (then it finds
+// them gone). Without it, an audit event that a SCIM PATCH committed
+// while the erasure ran kept the erased email.
+func lockPerson(ctx context.Context, tx Store, userID string) ([]Membership, error) {
+	if _, err := tx.LockUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	ms, err := tx.FindEveryMembershipOfUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if _, err := tx.LockMembership(ctx, m.AccountID, userID); err != nil {
+			return nil, err
+		}
+	}
+	if len(ms) == 0 {
+		return ms, nil
+	}
+	// Read again: a change that finished while we waited may have changed
+	// a status, or ended a membership.
+	return tx.FindEveryMembershipOfUser(ctx, userID)
 }
 
 func userDeletedEvent(u User, reason string) publication {
@@ -394,12 +423,14 @@ func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor
 	if err != nil {
 		return false, err
 	}
-	ms, err := tx.FindEveryMembershipOfUser(ctx, userID)
+	// Locked, so that a membership of another account being made for them
+	// now is seen before they are erased as having none.
+	ms, err := lockPerson(ctx, tx, userID)
 	if err != nil {
 		return false, err
 	}
 	if len(ms) == 1 && isHome(a, u.Email) {
-		_, err := s.erase(ctx, tx, actor, u, ms, DeletedWithAccount)
+		_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount)
 		return true, err
 	}
 	m, err := tx.FindMembership(ctx, a.ID, userID)

@@ -390,3 +390,51 @@ func TestErasePersonLeavesNoTrace(t *testing.T) {
 		}
 	})
 }
+
+// TestEraseRacesSCIMPatch erases a person while beta's SCIM changes
+// them: whichever comes first, no audit event written by the change keeps
+// the erased email, and the change that comes second is refused as gone
+// (NotFound), never another error.
+func TestEraseRacesSCIMPatch(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, beta := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "beta", "beta.example")
+		_, tokA, _ := svc.CreateSCIMToken(ctx, acme.ID, operator, "idp")
+		_, tokB, _ := svc.CreateSCIMToken(ctx, beta.ID, operator, "idp")
+		for i := range 15 {
+			email := fmt.Sprintf("p%d@acme.example", i)
+			if _, err := svc.CreateSCIMUser(ctx, acme.ID, tokA, scimInput(email, email, "", "P", "Q", true)); err != nil {
+				t.Fatal(err)
+			}
+			inB, err := svc.CreateSCIMUser(ctx, beta.ID, tokB, scimInput(email, email, "", "P", "Q", true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := make(chan error, 2)
+			go func() {
+				_, err := svc.PatchSCIMUser(ctx, beta.ID, tokB, inB.Membership.ID, directory.IfVersion{}, func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+					in := scimInput(email, email, "new-"+email, "P", "Q", i%2 == 0) // a profile change alone, or a deactivation
+					return in, nil
+				})
+				if directory.KindOf(err) == directory.NotFound {
+					err = nil
+				}
+				errs <- err
+			}()
+			go func() {
+				_, err := svc.ErasePerson(ctx, operator, email)
+				errs <- err
+			}()
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Errorf("%s: %v", email, err)
+				}
+			}
+			if n := auditMentions(t, s, email); n > 0 {
+				t.Fatalf("%s: %d audit events still name the erased person", email, n)
+			}
+		}
+	})
+}
