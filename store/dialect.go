@@ -34,8 +34,11 @@ type dialect struct {
 	// tells that the database could not be reached or the connection
 	// broke (see unavailablePostgres).
 	uniqueViolation func(error) bool
-	retryable       func(error) bool
-	unavailable     func(error) bool
+	// foreignKeyViolation: a row refers to one that is gone (an account
+	// deleted, a person erased, while the request that writes it ran).
+	foreignKeyViolation func(error) bool
+	retryable           func(error) bool
+	unavailable         func(error) bool
 	// walkEmailIndex, placed after "memberships m", makes the planner read
 	// the members in email order instead of merging the three search
 	// indexes and sorting (see FindMembers). PostgreSQL's planner makes
@@ -104,6 +107,10 @@ var postgresDialect = dialect{
 		var pe *pq.Error
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
+	foreignKeyViolation: func(err error) bool {
+		var pe *pq.Error
+		return errors.As(err, &pe) && pe.Code == "23503"
+	},
 	unavailable: unavailablePostgres,
 	retryable: func(err error) bool {
 		var pe *pq.Error
@@ -135,6 +142,10 @@ var sqliteDialect = dialect{
 	uniqueViolation: func(err error) bool {
 		var se *sqlite.Error
 		return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+	foreignKeyViolation: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	},
 	retryable: func(err error) bool {
 		var se *sqlite.Error
@@ -205,6 +216,10 @@ func (d dialect) wrap(err error, op string) error {
 		return &directory.Error{Kind: directory.NotFound, Message: "not found", Err: fmt.Errorf("%s: %w", op, err)}
 	case d.uniqueViolation(err):
 		return &directory.Error{Kind: directory.Conflict, Message: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
+	case d.foreignKeyViolation(err):
+		// What the row belongs to went (an account deleted, a person
+		// erased) after the request found it: gone, not a server error.
+		return &directory.Error{Kind: directory.NotFound, Message: "what this belongs to no longer exists", Err: fmt.Errorf("%s: %w", op, err)}
 	case d.unavailable(err):
 		return directory.UnavailableError(fmt.Errorf("%s: %w", op, err))
 	default:
