@@ -30,6 +30,11 @@ const (
 // second (docs/operations.md has the measurements).
 const DefaultAccountChunk = 100
 
+// MaxAccountChunk bounds a chunk: at about 6 ms a member on PostgreSQL,
+// 10,000 hold one transaction for about a minute, and more would bring
+// back the long transaction that chunks are there to avoid.
+const MaxAccountChunk = 10_000
+
 // OffboardStore is the persistence that offboarding needs beyond the
 // rest of Store.
 type OffboardStore interface {
@@ -294,8 +299,11 @@ type AccountDeletion struct {
 // when set, hears after each transaction that deleted something; its
 // error stops the deletion (which a later call resumes).
 func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, chunk int, progress func(AccountDeletion) error) (AccountDeletion, error) {
-	if chunk <= 0 {
+	switch {
+	case chunk == 0:
 		chunk = DefaultAccountChunk
+	case chunk < 0 || chunk > MaxAccountChunk:
+		return AccountDeletion{}, InvalidError(fmt.Sprintf("a chunk is from 1 to %d rows or members, not %d", MaxAccountChunk, chunk))
 	}
 	var (
 		out AccountDeletion

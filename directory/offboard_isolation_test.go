@@ -537,3 +537,70 @@ func TestDeletingAccountTakesNoNewRows(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoDeletionsAtOnce: two runs of one account's deletion take turns:
+// each member is announced once, both end without an error but NotFound
+// (the other finished first), and the account is gone.
+func TestTwoDeletionsAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, _ := offboardWorld(t, svc)
+		var members []string
+		if err := s.DB().Select(&members, s.DB().Rebind(`SELECT user_id FROM memberships WHERE account_id = ?`), acme.account.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, chunk := range []int{-1, directory.MaxAccountChunk + 1} {
+			if _, err := svc.DeleteAccount(ctx, operator, "acme", chunk, nil); directory.KindOf(err) != directory.Invalid {
+				t.Errorf("a chunk of %d: %v; want Invalid", chunk, err)
+			}
+		}
+		if _, err := svc.Account(ctx, "acme"); err != nil {
+			t.Fatalf("acme after the refused chunks: %v", err)
+		}
+		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := svc.DeleteAccount(ctx, operator, "acme", 2, nil)
+				errs <- err
+			}()
+		}
+		done := 0
+		for range 2 {
+			switch err := <-errs; {
+			case err == nil:
+				done++
+			case directory.KindOf(err) != directory.NotFound:
+				t.Errorf("a deletion beside another: %v", err)
+			}
+		}
+		if done == 0 {
+			t.Error("neither deletion finished")
+		}
+		if _, _, err := s.FindAccountToDelete(ctx, "acme"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("acme after both: %v", err)
+		}
+		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := svc.Events(ctx, "", 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := map[string]int{}
+		for _, ev := range evs {
+			if ev.Account == acme.account.ID && ev.Type == directory.EventMembershipDeleted {
+				deleted[ev.Subject]++
+			}
+		}
+		for _, id := range members {
+			if deleted[id] != 1 {
+				t.Errorf("member %s announced %d times; want once", id, deleted[id])
+			}
+		}
+	})
+}

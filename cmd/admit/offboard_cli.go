@@ -13,13 +13,13 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 	fs := c.flags("account delete")
 	slug := fs.String("slug", "", "the account to delete")
 	yes := fs.Bool("yes", false, "confirm: the deletion cannot be undone")
-	chunk := fs.Int("chunk", directory.DefaultAccountChunk, "rows or members deleted per transaction")
+	chunk := fs.Int("chunk", directory.DefaultAccountChunk, "rows or members deleted per transaction (at most 10000)")
 	return c.inService(ctx, fs, args, []string{"slug"}, func(svc *directory.Service) error {
 		if !*yes {
 			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account and home it is; it cannot be undone: add --yes", *slug), synopsis: true}
 		}
-		if *chunk < 1 {
-			return usageError{msg: "account delete: --chunk must be at least 1", synopsis: true}
+		if *chunk < 1 || *chunk > directory.MaxAccountChunk {
+			return usageError{msg: fmt.Sprintf("account delete: --chunk is from 1 to %d", directory.MaxAccountChunk), synopsis: true}
 		}
 		d, err := svc.DeleteAccount(ctx, c.actor(), strings.TrimSpace(*slug), *chunk, func(p directory.AccountDeletion) error {
 			if p.Transactions%100 == 0 {

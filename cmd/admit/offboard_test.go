@@ -40,6 +40,29 @@ func TestOffboardingCommands(t *testing.T) {
 			t.Errorf("beta's members after the erasure: exit %d, %s", r.code, r.stdout)
 		}
 
+		// Bad input: a one-line reason first, a non-zero exit, nothing
+		// deleted.
+		for _, args := range [][]string{
+			{"account", "delete", "--slug", "acme", "--yes", "--chunk", "0"},
+			{"account", "delete", "--slug", "acme", "--yes", "--chunk", "-5"},
+			{"account", "delete", "--slug", "acme", "--yes", "--chunk", "10001"},
+			{"account", "delete", "--slug", "acme", "--yes", "--chunk", "99999999999999999999"},
+			{"account", "delete", "--slug", "acme", "--yes", "--chunk", "many"},
+			{"account", "delete", "--yes"},
+			{"account", "delete", "--slug", "nope", "--yes"},
+			{"user", "erase", "--yes"},
+			{"user", "erase", "--email", "nobody@acme.example", "--yes"},
+			{"user", "erase", "--email", "not@an@email", "--yes"},
+		} {
+			r := run(args...)
+			first, _, _ := strings.Cut(strings.TrimSpace(r.stderr), "\n")
+			if r.code == 0 || first == "" || len(first) > 300 || strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
+				t.Errorf("%s: exit %d, %q; want a one-line reason and a non-zero exit", strings.Join(args, " "), r.code, r.stderr)
+			}
+		}
+		if r := run("account", "list"); !strings.Contains(r.stdout, "acme") {
+			t.Errorf("acme went on bad input: %s", r.stdout)
+		}
 		if r := run("account", "delete", "--slug", "acme"); r.code != exitUsage || !strings.Contains(r.stderr, "add --yes") {
 			t.Errorf("delete without --yes: exit %d, %q", r.code, r.stderr)
 		}
