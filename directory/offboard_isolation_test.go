@@ -604,3 +604,59 @@ func TestTwoDeletionsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteAccountCancelledResumes: a deletion whose context ends (the
+// command killed) between chunks, and at a random point inside one,
+// resumes to the end: every member announced once, nothing left.
+func TestDeleteAccountCancelledResumes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc := newService(t, s)
+		acme, _ := offboardWorld(t, svc)
+		var members []string
+		if err := s.DB().Select(&members, s.DB().Rebind(`SELECT user_id FROM memberships WHERE account_id = ?`), acme.account.ID); err != nil {
+			t.Fatal(err)
+		}
+		for stopAt := 3; ; stopAt += 7 {
+			ctx, cancel := context.WithCancel(context.Background())
+			d, err := svc.DeleteAccount(ctx, operator, "acme", 1, func(p directory.AccountDeletion) error {
+				if p.Transactions >= stopAt {
+					cancel()
+				}
+				return nil
+			})
+			cancel()
+			if err == nil {
+				if !d.Done {
+					t.Fatalf("ended without error, not done: %+v", d)
+				}
+				break
+			}
+			if stopAt > 500 {
+				t.Fatalf("never finished: %v", err)
+			}
+		}
+		if left := leftOf(t, s, "account_id", acme.account.ID); len(left) > 0 {
+			t.Errorf("rows of acme left: %v", left)
+		}
+		ctx := context.Background()
+		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := svc.Events(ctx, "", 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := map[string]int{}
+		for _, ev := range evs {
+			if ev.Account == acme.account.ID && ev.Type == directory.EventMembershipDeleted {
+				deleted[ev.Subject]++
+			}
+		}
+		for _, id := range members {
+			if deleted[id] != 1 {
+				t.Errorf("member %s announced %d times; want once", id, deleted[id])
+			}
+		}
+	})
+}
