@@ -10,7 +10,7 @@ import (
 	"github.com/admit-dev/admit/store/storetest"
 )
 
-// TestAuditPeopleMigrationLetsWritesGoOn: on PostgreSQL, 00053 builds its
+// TestAuditPeopleMigrationLetsWritesGoOn: on PostgreSQL, 00050 builds its
 // indexes of audit_events beside replicas that keep writing audit events
 // (admit migrate runs while the old release serves). A plain CREATE INDEX
 // waits for the transactions writing the table and makes every write
@@ -24,7 +24,7 @@ func TestAuditPeopleMigrationLetsWritesGoOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.MigrateTo(ctx, 52); err != nil {
+	if _, err := s.MigrateTo(ctx, 49); err != nil {
 		t.Fatal(err)
 	}
 	insert := `INSERT INTO audit_events (id, account_id, actor_source, actor_id, actor_name, action, target_type, target_id, data, created_at)

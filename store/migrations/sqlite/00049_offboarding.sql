@@ -5,7 +5,7 @@
 ALTER TABLE accounts ADD COLUMN deleting_at TIMESTAMP;
 
 -- Erasing a person rewrites the audit events that name them (as target or
--- actor) in every account, along the indexes of 00053 (a person's trail).
+-- actor) in every account, along the indexes of 00050 (a person's trail).
 
 -- Deleting a user cascades to these, which had no index leading with the
 -- user: each erasure read all of them (an account's deletion, once per
