@@ -309,6 +309,15 @@ func TestErasePersonLeavesNoTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		const email = "sam@acme.example"
+		// gamma invited him and took it back: its mail to him stays
+		// queued (or sent), and he holds no membership there.
+		gamma := mustAccount(t, svc, "gamma", "gamma.example")
+		if _, err := svc.Invite(ctx, gamma.ID, operator, directory.NewInvitation{Email: email}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Revoke(ctx, gamma.ID, operator, email); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
 			t.Fatal(err)
 		}

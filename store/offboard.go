@@ -173,10 +173,14 @@ func (s *Store) FinishAccountDeletion(ctx context.Context, accountID string) err
 // actor), which becomes pseudonym.
 func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym string) error {
 	return s.within(ctx, func(s *Store) error {
-		// The person's accounts narrow the scans of mail and SSO attempts
-		// to those accounts' indexes.
+		// Mail to their address goes in every account, also those they
+		// were invited to or removed from before (mail is kept until
+		// now): along mail_messages_recipient. The person's accounts
+		// narrow the scan of SSO attempts to those accounts' indexes.
+		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM mail_messages WHERE lower(recipient) = lower(?)`), u.Email); err != nil {
+			return s.dialect.wrap(err, "delete user")
+		}
 		for _, q := range []string{
-			`DELETE FROM mail_messages WHERE account_id IN (SELECT account_id FROM memberships WHERE user_id = ?) AND lower(recipient) = lower(?)`,
 			`DELETE FROM sso_attempts WHERE connection_id IN (SELECT c.id FROM connections c JOIN memberships m ON m.account_id = c.account_id WHERE m.user_id = ?) AND lower(email) = lower(?)`,
 		} {
 			if _, err := s.q.ExecContext(ctx, s.rebind(q), u.ID, u.Email); err != nil {
