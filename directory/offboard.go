@@ -51,7 +51,8 @@ type OffboardStore interface {
 	DeleteAccountRows(ctx context.Context, accountID string, from, limit int) (at, deleted int, err error)
 	// FindMemberIDs returns up to limit user ids of the account's members.
 	FindMemberIDs(ctx context.Context, accountID string, limit int) ([]string, error)
-	// FinishAccountDeletion deletes a deleting account's row and domains.
+	// FinishAccountDeletion deletes a deleting account's row and domains;
+	// Conflict when a member is left (one arrived after the last chunk).
 	FinishAccountDeletion(ctx context.Context, accountID string) error
 	// DeleteUser deletes the user and everything that is theirs; where
 	// their email names who did something, pseudonym replaces it.
@@ -373,6 +374,7 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 			return out, err
 		}
 	}
+members:
 	for {
 		var erased, kept, n int
 		if err := step(func(tx Store) error {
@@ -398,6 +400,26 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 			return out, err
 		}
 		if n == 0 {
+			err := s.store.Tx(ctx, func(tx Store) error {
+				if err := tx.FinishAccountDeletion(ctx, a.ID); err != nil {
+					return err
+				}
+				return s.record(ctx, tx, change{
+					actor: actor, action: "account.deleted", targetType: "account", targetID: a.ID,
+					data: map[string]any{"slug": a.Slug, "name": a.Name},
+				})
+			})
+			if KindOf(err) == Conflict {
+				// A member arrived after the last chunk (a sign-in or SCIM
+				// request that found the account before it was hidden):
+				// announce them too, rather than let the account's row
+				// take their membership without a word.
+				out.Transactions++
+				continue members
+			}
+			if err != nil {
+				return out, fmt.Errorf("delete account %s: %w", a.Slug, err)
+			}
 			break
 		}
 		out.Memberships += n
@@ -406,18 +428,6 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 		if err := report(); err != nil {
 			return out, err
 		}
-	}
-	err = s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.FinishAccountDeletion(ctx, a.ID); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, change{
-			actor: actor, action: "account.deleted", targetType: "account", targetID: a.ID,
-			data: map[string]any{"slug": a.Slug, "name": a.Name},
-		})
-	})
-	if err != nil {
-		return out, fmt.Errorf("delete account %s: %w", a.Slug, err)
 	}
 	out.Transactions++
 	out.Done = true

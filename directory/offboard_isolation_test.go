@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -666,6 +667,73 @@ func TestDeleteAccountCancelledResumes(t *testing.T) {
 			if deleted[id] != 1 {
 				t.Errorf("member %s announced %d times; want once", id, deleted[id])
 			}
+		}
+	})
+}
+
+// TestDeleteAccountAnnouncesLateMember: a membership that a request
+// (which found the account before it was hidden) writes while the
+// deletion runs, and commits after its last chunk of members, is
+// announced and its person erased as any other's: not taken by the
+// account row's cascade without a word, its person left with no account.
+func TestDeleteAccountAnnouncesLateMember(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		if _, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "ann@acme.example", FirstName: "A", LastName: "B"}); err != nil {
+			t.Fatal(err)
+		}
+		written, release, lateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			lateDone <- s.Tx(ctx, func(tx directory.Store) error {
+				now := time.Now()
+				u, _, err := tx.FindOrCreateUser(ctx, directory.User{ID: "late-user", Email: "late@acme.example", FirstName: "L", LastName: "M", CreatedAt: now, UpdatedAt: now})
+				if err != nil {
+					return err
+				}
+				err = tx.CreateMembership(ctx, u, directory.Membership{ID: "late-membership", AccountID: acme.ID, UserID: u.ID, Role: directory.RoleMember,
+					Status: directory.StatusActive, Source: directory.SourceOfSCIM, CreatedAt: now, UpdatedAt: now})
+				close(written)
+				<-release
+				return err
+			})
+		}()
+		<-written
+		deleted := make(chan error, 1)
+		var d directory.AccountDeletion
+		go func() {
+			var err error
+			d, err = svc.DeleteAccount(ctx, operator, "acme", 10, nil)
+			deleted <- err
+		}()
+		// Long enough for the deletion to reach its end and wait there
+		// (PostgreSQL; on SQLite it waits for the writer from the start).
+		time.Sleep(500 * time.Millisecond)
+		close(release)
+		if err := <-lateDone; err != nil {
+			t.Fatalf("the late membership: %v", err)
+		}
+		if err := <-deleted; err != nil || !d.Done {
+			t.Fatalf("deletion = %+v, %v; want done", d, err)
+		}
+		if _, err := s.FindUser(ctx, "late-user"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("the late member, whose home acme was: %v; want erased", err)
+		}
+		if _, err := svc.PublishEvents(ctx, 1000); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := svc.Events(ctx, "", 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		announced := false
+		for _, ev := range evs {
+			announced = announced || (ev.Type == directory.EventMembershipDeleted && ev.Subject == "late-user")
+		}
+		if !announced {
+			t.Error("the late member's membership.deleted was not sent")
 		}
 	})
 }

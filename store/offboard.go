@@ -155,8 +155,25 @@ func (s *Store) FindMemberIDs(ctx context.Context, accountID string, limit int) 
 }
 
 // FinishAccountDeletion deletes the account's row, with its domains (and
-// whatever little is left that cascades).
+// whatever little is left that cascades), unless a member is left: then
+// Conflict, and the directory announces them first. On PostgreSQL the
+// row is locked first (FOR UPDATE waits for every transaction that wrote
+// a row referring to the account), so that a membership committed by a
+// request that found the account before it was hidden is counted here,
+// not taken by the cascade without a membership.deleted, its person left
+// without an account.
 func (s *Store) FinishAccountDeletion(ctx context.Context, accountID string) error {
+	var id string
+	if err := sqlx.GetContext(ctx, s.q, &id, s.rebind(`SELECT id FROM accounts a WHERE id = ? AND deleting_at IS NOT NULL`+s.dialect.lockRows("a")), accountID); err != nil {
+		return s.dialect.wrap(err, "delete account")
+	}
+	var members int
+	if err := sqlx.GetContext(ctx, s.q, &members, s.rebind(`SELECT COUNT(*) FROM memberships WHERE account_id = ?`), accountID); err != nil {
+		return s.dialect.wrap(err, "delete account")
+	}
+	if members > 0 {
+		return directory.ConflictError(fmt.Sprintf("%d members joined the account while it was being deleted", members))
+	}
 	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM accounts WHERE id = ? AND deleting_at IS NOT NULL`), accountID)
 	if err != nil {
 		return s.dialect.wrap(err, "delete account")
