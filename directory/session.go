@@ -643,23 +643,32 @@ func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (
 	return v.User, nil
 }
 
+// lockMemberByEmail finds the account's member with that email for the
+// command line's changes, their membership locked: the same change made at
+// the same moment (a double click, the CLI beside the console) waits, then
+// finds it made, and is not told twice.
+func lockMemberByEmail(ctx context.Context, tx Store, accountID, email string) (Member, error) {
+	u, err := tx.FindUserByEmail(ctx, email)
+	if err != nil {
+		return Member{}, err
+	}
+	m, err := tx.LockMembership(ctx, accountID, u.ID)
+	if err != nil {
+		return Member{}, NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
+	}
+	return Member{User: u, Membership: m}, nil
+}
+
 // Deactivate suspends a membership: the person can no longer sign in to
 // the account, and their sessions in it end at once.
 func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		u, err := tx.FindUserByEmail(ctx, email)
+		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
 			return err
 		}
-		// Locked: the same change made at the same moment (a double
-		// click, the CLI beside the console) waits, then finds it made,
-		// and is not told twice.
-		m, err := tx.LockMembership(ctx, accountID, u.ID)
-		if err != nil {
-			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
-		}
-		out, err = s.deactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		out, err = s.deactivate(ctx, tx, actor, m)
 		return err
 	})
 	if err != nil {
@@ -727,18 +736,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 func (s *Service) Reactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		u, err := tx.FindUserByEmail(ctx, email)
+		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
 			return err
 		}
-		// Locked: the same change made at the same moment (a double
-		// click, the CLI beside the console) waits, then finds it made,
-		// and is not told twice.
-		m, err := tx.LockMembership(ctx, accountID, u.ID)
-		if err != nil {
-			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
-		}
-		out, err = s.reactivate(ctx, tx, actor, Member{User: u, Membership: m})
+		out, err = s.reactivate(ctx, tx, actor, m)
 		return err
 	})
 	if err != nil {

@@ -90,15 +90,11 @@ func (s *Service) EndMemberSessions(ctx context.Context, adm Admin, id string) (
 func (s *Service) EndSessions(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		u, err := tx.FindUserByEmail(ctx, email)
+		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
 			return err
 		}
-		m, err := tx.LockMembership(ctx, accountID, u.ID)
-		if err != nil {
-			return NotFoundError(fmt.Sprintf("%s is not a member of this account", u.Email))
-		}
-		out = Member{User: u, Membership: m}
+		out = m
 		return s.endSessions(ctx, tx, actor, out)
 	})
 	if err != nil {

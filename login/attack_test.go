@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/url"
@@ -399,20 +400,7 @@ func TestResetRequestWorkHoldsNoConnection(t *testing.T) {
 		token := csrfToken.FindStringSubmatch(p.last)[1]
 
 		ctx := context.Background()
-		conn, err := st.DB().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		hold := []string{"BEGIN IMMEDIATE"}
-		if st.Dialect() == "postgres" {
-			hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
-		}
-		for _, q := range hold {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
+		conn := holdResetWrites(t, st)
 		// One connection, kept alive, as a script's client or a browser has.
 		p.client.Timeout = 3 * time.Second
 		p.client.Transport = &http.Transport{MaxConnsPerHost: 1}
@@ -449,20 +437,7 @@ func TestServerWaitsForWorkAfterAnswers(t *testing.T) {
 		p.get("/password/reset")
 		token := csrfToken.FindStringSubmatch(p.last)[1]
 		ctx := context.Background()
-		conn, err := st.DB().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		hold := []string{"BEGIN IMMEDIATE"}
-		if st.Dialect() == "postgres" {
-			hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
-		}
-		for _, q := range hold {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
+		conn := holdResetWrites(t, st)
 		resp, err := p.client.PostForm(s.server.URL+"/password/reset", url.Values{"email": {"pat@acme.example"}, "csrf_token": {token}})
 		if err != nil {
 			t.Fatal(err)
@@ -478,4 +453,27 @@ func TestServerWaitsForWorkAfterAnswers(t *testing.T) {
 			t.Errorf("when the work after the answer is waited for: %d mails, %v; want the reset's", len(msgs), err)
 		}
 	})
+}
+
+// holdResetWrites holds, on a connection of its own, the writes a reset
+// request makes (until the caller's ROLLBACK on it): SQLite's one writer,
+// PostgreSQL's password_resets.
+func holdResetWrites(t *testing.T, st *store.Store) *sql.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := st.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	hold := []string{"BEGIN IMMEDIATE"}
+	if st.Dialect() == "postgres" {
+		hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
+	}
+	for _, q := range hold {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
 }
