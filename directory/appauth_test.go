@@ -148,25 +148,7 @@ func TestAppStateIsSwept(t *testing.T) {
 // end: a session, the authorization, its tokens.
 func signInToApp(t *testing.T, svc *directory.Service, app directory.App, userID, accountID string) {
 	t.Helper()
-	ctx := context.Background()
-	token, _, err := svc.StartSession(ctx, userID, accountID, directory.ByPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := svc.Authenticate(ctx, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := svc.IssueAppTokens(ctx, a, true); err != nil {
-		t.Fatal(err)
-	}
+	ssoSignInToApp(t, svc, app, directory.ByPassword, userID, accountID)
 }
 
 // TestMembershipEndQueuesBackchannelLogouts: deactivating a member (admin

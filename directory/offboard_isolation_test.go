@@ -266,7 +266,8 @@ func TestDeleteAccountLeavesOtherAccountAlone(t *testing.T) {
 }
 
 // ssoSignInToApp opens a session with cred and signs in to app with it:
-// a session, an authorization and tokens.
+// a session, an authorization and tokens. It returns the session's token
+// and the refresh token.
 func ssoSignInToApp(t *testing.T, svc *directory.Service, app directory.App, cred directory.Credential, userID, accountID string) (session, refresh string) {
 	t.Helper()
 	ctx := context.Background()

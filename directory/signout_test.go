@@ -17,26 +17,7 @@ import (
 // account to the end and returns the refresh token.
 func appTokens(t *testing.T, svc *directory.Service, app directory.App, userID, accountID string) string {
 	t.Helper()
-	ctx := context.Background()
-	token, _, err := svc.StartSession(ctx, userID, accountID, directory.ByPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := svc.Authenticate(ctx, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: app.RedirectURIs[0], Scopes: []string{"openid"}, ResponseType: "code"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = svc.CompleteAppAuthorization(ctx, a, v); err != nil {
-		t.Fatal(err)
-	}
-	_, refresh, err := svc.IssueAppTokens(ctx, a, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, refresh := ssoSignInToApp(t, svc, app, directory.ByPassword, userID, accountID)
 	return refresh
 }
 

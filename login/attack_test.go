@@ -282,29 +282,11 @@ func TestEveryFormRefusesAnotherSite(t *testing.T) {
 // another connection holds the writes back, and the link follows.
 func TestResetRequestAnswersBeforeItsWork(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		s := newSite(t, st)
-		a := s.account(t, "acme")
 		const email = "pat@acme.example"
-		s.add(t, a, email, "initial password given")
-		p := s.browser(t)
-		p.get("/password/reset")
-		token := csrfToken.FindStringSubmatch(p.last)[1]
+		s, p, token := atResetForm(t, st, email)
 
 		ctx := context.Background()
-		conn, err := st.DB().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		hold := []string{"BEGIN IMMEDIATE"} // SQLite: no other writer until released
-		if st.Dialect() == "postgres" {
-			hold = []string{"BEGIN", "LOCK TABLE password_resets IN EXCLUSIVE MODE"}
-		}
-		for _, q := range hold {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
+		conn := holdResetWrites(t, st)
 		p.client.Timeout = 3 * time.Second
 		p.client.Transport = &http.Transport{DisableKeepAlives: true}
 		resp, err := p.client.PostForm(s.server.URL+"/password/reset", url.Values{"email": {email}, "csrf_token": {token}})
@@ -391,13 +373,8 @@ func TestWrongPasswordAnswersBeforeItsAudit(t *testing.T) {
 // answers anyway.
 func TestResetRequestWorkHoldsNoConnection(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		s := newSite(t, st)
-		a := s.account(t, "acme")
 		const email = "pat@acme.example"
-		s.add(t, a, email, "initial password given")
-		p := s.browser(t)
-		p.get("/password/reset")
-		token := csrfToken.FindStringSubmatch(p.last)[1]
+		s, p, token := atResetForm(t, st, email)
 
 		ctx := context.Background()
 		conn := holdResetWrites(t, st)
@@ -430,12 +407,7 @@ func TestResetRequestWorkHoldsNoConnection(t *testing.T) {
 // lost.
 func TestServerWaitsForWorkAfterAnswers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		s := newSite(t, st)
-		a := s.account(t, "acme")
-		s.add(t, a, "pat@acme.example", "initial password given")
-		p := s.browser(t)
-		p.get("/password/reset")
-		token := csrfToken.FindStringSubmatch(p.last)[1]
+		s, p, token := atResetForm(t, st, "pat@acme.example")
 		ctx := context.Background()
 		conn := holdResetWrites(t, st)
 		resp, err := p.client.PostForm(s.server.URL+"/password/reset", url.Values{"email": {"pat@acme.example"}, "csrf_token": {token}})
@@ -476,4 +448,15 @@ func holdResetWrites(t *testing.T, st *store.Store) *sql.Conn {
 		}
 	}
 	return conn
+}
+
+// atResetForm makes a site with a member of that email and returns a
+// browser at the reset request form, and the form's CSRF token.
+func atResetForm(t *testing.T, st *store.Store, email string) (*site, *person, string) {
+	t.Helper()
+	s := newSite(t, st)
+	s.add(t, s.account(t, "acme"), email, "initial password given")
+	p := s.browser(t)
+	p.get("/password/reset")
+	return s, p, csrfToken.FindStringSubmatch(p.last)[1]
 }
