@@ -595,24 +595,7 @@ func TestTwoDeletionsAtOnce(t *testing.T) {
 		if _, _, err := s.FindAccountToDelete(ctx, "acme"); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("acme after both: %v", err)
 		}
-		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
-			t.Fatal(err)
-		}
-		evs, err := svc.Events(ctx, "", 0, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deleted := map[string]int{}
-		for _, ev := range evs {
-			if ev.Account == acme.account.ID && ev.Type == directory.EventMembershipDeleted {
-				deleted[ev.Subject]++
-			}
-		}
-		for _, id := range members {
-			if deleted[id] != 1 {
-				t.Errorf("member %s announced %d times; want once", id, deleted[id])
-			}
-		}
+		announcedOnce(t, svc, acme.account.ID, members)
 	})
 }
 
@@ -650,25 +633,7 @@ func TestDeleteAccountCancelledResumes(t *testing.T) {
 		if left := leftOf(t, s, "account_id", acme.account.ID); len(left) > 0 {
 			t.Errorf("rows of acme left: %v", left)
 		}
-		ctx := context.Background()
-		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
-			t.Fatal(err)
-		}
-		evs, err := svc.Events(ctx, "", 0, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deleted := map[string]int{}
-		for _, ev := range evs {
-			if ev.Account == acme.account.ID && ev.Type == directory.EventMembershipDeleted {
-				deleted[ev.Subject]++
-			}
-		}
-		for _, id := range members {
-			if deleted[id] != 1 {
-				t.Errorf("member %s announced %d times; want once", id, deleted[id])
-			}
-		}
+		announcedOnce(t, svc, acme.account.ID, members)
 	})
 }
 
@@ -737,4 +702,29 @@ func TestDeleteAccountAnnouncesLateMember(t *testing.T) {
 			t.Error("the late member's membership.deleted was not sent")
 		}
 	})
+}
+
+// announcedOnce checks that the account's deletion told membership.deleted
+// once for each of members (user ids), not once per run or per racer.
+func announcedOnce(t *testing.T, svc *directory.Service, accountID string, members []string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := svc.PublishEvents(ctx, 10000); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := svc.Events(ctx, "", 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[string]int{}
+	for _, ev := range evs {
+		if ev.Account == accountID && ev.Type == directory.EventMembershipDeleted {
+			deleted[ev.Subject]++
+		}
+	}
+	for _, id := range members {
+		if deleted[id] != 1 {
+			t.Errorf("member %s announced %d times; want once", id, deleted[id])
+		}
+	}
 }
