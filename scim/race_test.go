@@ -40,19 +40,7 @@ func TestRetriedCreatesAtOnceMakeOnePerson(t *testing.T) {
 			email := fmt.Sprintf("retried%d@acme.example", round)
 			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"emails":[{"primary":true,"value":%q}],"name":{"givenName":"Re","familyName":"Try"},"active":true}`, email, email)
 			statuses, bodies := raceRequests(alpha, 6, func(int) (string, string, string) { return "POST", "/scim/v2/Users", body })
-			created := 0
-			for i, st := range statuses {
-				switch {
-				case st == 201:
-					created++
-				case st == 409 && bodies[i]["scimType"] == "uniqueness" && fmt.Sprint(bodies[i]["schemas"]) == "[urn:ietf:params:scim:api:messages:2.0:Error]":
-				default:
-					t.Errorf("round %d: create %d: %d %v; want 201 or a SCIM 409 uniqueness", round, i, st, bodies[i])
-				}
-			}
-			if created != 1 {
-				t.Errorf("round %d: %d creates answered 201, want 1", round, created)
-			}
+			oneCreated(t, round, statuses, bodies)
 			_, list, _ := alpha.do("GET", "/scim/v2/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", email)), "")
 			if list["totalResults"] != float64(1) {
 				t.Errorf("round %d: %v users with userName %s, want 1", round, list["totalResults"], email)
@@ -161,19 +149,7 @@ func TestRetriedGroupCreatesAtOnce(t *testing.T) {
 		for round := range 3 {
 			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Twin %d"}`, round)
 			statuses, bodies := raceRequests(alpha, 4, func(int) (string, string, string) { return "POST", "/scim/v2/Groups", body })
-			created := 0
-			for i, st := range statuses {
-				switch {
-				case st == 201:
-					created++
-				case st == 409 && bodies[i]["scimType"] == "uniqueness":
-				default:
-					t.Errorf("round %d: create %d: %d %v", round, i, st, bodies[i])
-				}
-			}
-			if created != 1 {
-				t.Errorf("round %d: %d groups created, want 1", round, created)
-			}
+			oneCreated(t, round, statuses, bodies)
 		}
 	})
 }
@@ -207,19 +183,7 @@ func TestTwoUserNamesOneEmailAtOnce(t *testing.T) {
 			statuses, bodies := raceRequests(alpha, 2, func(i int) (string, string, string) {
 				return "POST", "/scim/v2/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d-%d","emails":[{"primary":true,"value":%q}],"active":true}`, i, round, email)
 			})
-			created := 0
-			for i, st := range statuses {
-				switch {
-				case st == 201:
-					created++
-				case st == 409 && bodies[i]["scimType"] == "uniqueness":
-				default:
-					t.Errorf("round %d: create %d: %d %v", round, i, st, bodies[i])
-				}
-			}
-			if created != 1 {
-				t.Errorf("round %d: %d created, want 1", round, created)
-			}
+			oneCreated(t, round, statuses, bodies)
 		}
 	})
 }
@@ -270,18 +234,33 @@ func TestRetriedDeactivationsAtOnce(t *testing.T) {
 // the others 404.
 func oneDeleted(t *testing.T, round int, statuses []int, bodies []map[string]any) {
 	t.Helper()
-	deleted := 0
+	oneWon(t, fmt.Sprintf("round %d: delete", round), statuses, bodies, 204, func(st int, _ map[string]any) bool { return st == 404 })
+}
+
+// oneCreated checks the answers to racing creates of one resource: one
+// 201, the others a 409 "uniqueness" in the SCIM error schema.
+func oneCreated(t *testing.T, round int, statuses []int, bodies []map[string]any) {
+	t.Helper()
+	oneWon(t, fmt.Sprintf("round %d: create", round), statuses, bodies, 201, func(st int, body map[string]any) bool {
+		return st == 409 && body["scimType"] == "uniqueness" && fmt.Sprint(body["schemas"]) == "[urn:ietf:params:scim:api:messages:2.0:Error]"
+	})
+}
+
+// oneWon checks that exactly one racing request got won and that each
+// other's answer is one lost accepts (never a 500).
+func oneWon(t *testing.T, what string, statuses []int, bodies []map[string]any, won int, lost func(int, map[string]any) bool) {
+	t.Helper()
+	n := 0
 	for i, st := range statuses {
-		switch st {
-		case 204:
-			deleted++
-		case 404:
-		default:
-			t.Errorf("round %d: delete %d: %d %v", round, i, st, bodies[i])
+		switch {
+		case st == won:
+			n++
+		case !lost(st, bodies[i]):
+			t.Errorf("%s %d: %d %v", what, i, st, bodies[i])
 		}
 	}
-	if deleted != 1 {
-		t.Errorf("round %d: %d deletes answered 204, want 1", round, deleted)
+	if n != 1 {
+		t.Errorf("%s: %d answered %d, want 1", what, n, won)
 	}
 }
 
