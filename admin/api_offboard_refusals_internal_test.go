@@ -95,6 +95,10 @@ func TestAPIOffboardingRefusals(t *testing.T) {
 			"/api/v1/users/nobody@acme.example":          http.StatusNotFound,
 			"/api/v1/users/not@an@email":                 http.StatusBadRequest,
 			"/api/v1/users/%20":                          http.StatusNotFound,
+			"/api/v1/users/%00":                          http.StatusNotFound, // was a 500 on PostgreSQL
+			"/api/v1/users/%ff":                          http.StatusNotFound,
+			"/api/v1/accounts/%00":                       http.StatusNotFound,
+			"/api/v1/accounts/%ff":                       http.StatusNotFound,
 			"/api/v1/users/" + strings.Repeat("x", 5000): http.StatusNotFound,
 		} {
 			if code, body := do(path, opKey); code != want {

@@ -99,6 +99,10 @@ func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Era
 		find = func(tx Store) (User, error) { return tx.FindUserByEmail(ctx, e) }
 		missing = fmt.Sprintf("there is no user %s", e)
 	}
+	if !lookupable(who) {
+		// PostgreSQL refuses such text outright (an error, not no rows).
+		return Erasure{}, NotFoundError(missing)
+	}
 	var out Erasure
 	err := s.store.Tx(ctx, func(tx Store) error {
 		u, err := find(tx)
@@ -305,6 +309,10 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 		chunk = DefaultAccountChunk
 	case chunk < 0 || chunk > MaxAccountChunk:
 		return AccountDeletion{}, InvalidError(fmt.Sprintf("a chunk is from 1 to %d rows or members, not %d", MaxAccountChunk, chunk))
+	}
+	if !lookupable(slug) {
+		// PostgreSQL refuses such text outright (an error, not no rows).
+		return AccountDeletion{}, NotFoundError(fmt.Sprintf("no account %q", truncate(slug, 60)))
 	}
 	var (
 		out AccountDeletion
