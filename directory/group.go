@@ -28,12 +28,17 @@ type GroupInput struct {
 	Members     []string // SCIM ids of the account's users
 }
 
-func (in *GroupInput) check() error {
+// check checks a group as a client sent it. was is the group before a
+// change (nil for a new group): a name kept as it was is not checked
+// again, so that a rule made stricter since it was stored never refuses a
+// change of members.
+func (in *GroupInput) check(was *Group) error {
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
+	kept := was != nil && in.DisplayName == was.DisplayName
 	switch {
 	case in.DisplayName == "":
 		return InvalidError("displayName is required")
-	case len([]rune(in.DisplayName)) > 256 || hasControl(in.DisplayName):
+	case !kept && (len([]rune(in.DisplayName)) > 256 || hasControl(in.DisplayName)):
 		return InvalidError("displayName must be at most 256 characters, without control characters")
 	case len([]rune(in.ExternalID)) > 256:
 		return InvalidError("externalId must be at most 256 characters")
@@ -44,7 +49,7 @@ func (in *GroupInput) check() error {
 // CreateSCIMGroup creates a group with its members (Okta sends them in
 // the POST body).
 func (s *Service) CreateSCIMGroup(ctx context.Context, accountID string, token SCIMToken, in GroupInput) (SCIMGroup, error) {
-	if err := in.check(); err != nil {
+	if err := in.check(nil); err != nil {
 		return SCIMGroup{}, err
 	}
 	now := s.clock()
@@ -140,7 +145,7 @@ func (s *Service) ChangeSCIMGroup(ctx context.Context, accountID string, token S
 		if c.ExternalID != nil {
 			in.ExternalID = *c.ExternalID
 		}
-		if err := in.check(); err != nil {
+		if err := in.check(&g); err != nil {
 			return err
 		}
 		now := s.clock()

@@ -65,12 +65,22 @@ type SCIMUserInput struct {
 	Active  bool
 }
 
-func (in *SCIMUserInput) check() error {
+// check checks a user as a client sent it. was is the user's profile
+// before a change (nil for a new user): a value the client sends back
+// unchanged is not checked again, so that a rule made stricter since it
+// was stored never refuses a change to something else, least of all the
+// deactivation that ends someone's access.
+func (in *SCIMUserInput) check(was *SCIMProfile) error {
 	var problems []string
+	var old SCIMProfile
+	if was != nil {
+		old = *was
+	}
+	kept := func(v, old string) bool { return was != nil && v == old }
 	in.Profile.UserName = strings.TrimSpace(in.Profile.UserName)
 	if in.Profile.UserName == "" {
 		problems = append(problems, "userName is required")
-	} else if len([]rune(in.Profile.UserName)) > 256 || hasControl(in.Profile.UserName) {
+	} else if !kept(in.Profile.UserName, old.UserName) && (len([]rune(in.Profile.UserName)) > 256 || hasControl(in.Profile.UserName)) {
 		problems = append(problems, "userName must be at most 256 characters, without control characters")
 	}
 	email, err := NormalizeEmail(in.Email)
@@ -79,11 +89,11 @@ func (in *SCIMUserInput) check() error {
 	}
 	in.Email = email
 	in.Profile.Email = email
-	for _, f := range []struct{ name, v string }{
-		{"externalId", in.Profile.ExternalID}, {"displayName", in.Profile.DisplayName},
-		{"name.givenName", in.Profile.GivenName}, {"name.familyName", in.Profile.FamilyName},
+	for _, f := range []struct{ name, v, old string }{
+		{"externalId", in.Profile.ExternalID, old.ExternalID}, {"displayName", in.Profile.DisplayName, old.DisplayName},
+		{"name.givenName", in.Profile.GivenName, old.GivenName}, {"name.familyName", in.Profile.FamilyName, old.FamilyName},
 	} {
-		if len([]rune(f.v)) > 256 || hasControl(f.v) {
+		if !kept(f.v, f.old) && (len([]rune(f.v)) > 256 || hasControl(f.v)) {
 			problems = append(problems, f.name+" must be at most 256 characters, without control characters")
 		}
 	}
@@ -115,7 +125,7 @@ func statusOf(active bool) Status {
 // their user, password and name; only a membership is added. A userName
 // or person already in the account is a Conflict (SCIM "uniqueness").
 func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SCIMToken, in SCIMUserInput) (SCIMUser, error) {
-	if err := in.check(); err != nil {
+	if err := in.check(nil); err != nil {
 		return SCIMUser{}, err
 	}
 	now := s.clock()
@@ -317,7 +327,7 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 		if in.Email = strings.TrimSpace(in.Email); in.Email == "" {
 			in.Email = cur.Email
 		}
-		if err := in.check(); err != nil {
+		if err := in.check(&cur.Profile); err != nil {
 			return err
 		}
 		now := s.clock()

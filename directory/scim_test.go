@@ -248,3 +248,69 @@ func TestSCIMFilterBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestStricterNameRulesKeepOldValues: a name stored before a rule was made
+// stricter (bidirectional overrides were once accepted) does not stop the
+// identity provider's next change to something else: a PATCH that
+// deactivates the person, or one that adds a member to the group, goes
+// through with the old value sent back as it was. A new value under the
+// rule is refused, on create and on change.
+func TestStricterNameRulesKeepOldValues(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme", "acme.example")
+		_, tok, _ := svc.CreateSCIMToken(ctx, a.ID, operator, "okta")
+		const overridden = "Ada \u202emoc.live"
+		if _, err := svc.CreateSCIMUser(ctx, a.ID, tok, scimInput("eve@acme.example", "eve@acme.example", "", overridden, "L", true)); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("create with an override in givenName: %v; want Invalid", err)
+		}
+		u, err := svc.CreateSCIMUser(ctx, a.ID, tok, scimInput("ada@acme.example", "ada@acme.example", "00u1", "Ada", "Lovelace", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As a release before the rule stored it.
+		legacy := u.Profile
+		legacy.DisplayName, legacy.GivenName = overridden, overridden
+		if _, err := s.UpdateSCIMProfile(ctx, a.ID, u.Membership.ID, legacy, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		deactivate := func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+			return directory.SCIMUserInput{Profile: cur.Profile, Email: cur.Email, Active: false}, nil
+		}
+		got, err := svc.PatchSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.IfVersion{}, deactivate)
+		if err != nil || got.Active() {
+			t.Fatalf("deactivating a person with a name stored before the rule: %+v, %v; want deactivated", got.Membership, err)
+		}
+		rename := func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+			p := cur.Profile
+			p.FamilyName = "Lovelace \u2067x"
+			return directory.SCIMUserInput{Profile: p, Email: cur.Email, Active: cur.Active()}, nil
+		}
+		if _, err := svc.PatchSCIMUser(ctx, a.ID, tok, u.Membership.ID, directory.IfVersion{}, rename); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("a new familyName with an isolate: %v; want Invalid", err)
+		}
+
+		if _, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Admins\u202e"}); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("group created with an override: %v; want Invalid", err)
+		}
+		g, err := svc.CreateSCIMGroup(ctx, a.ID, tok, directory.GroupInput{DisplayName: "Admins"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := g.Group
+		old.DisplayName = "Admins\u202e"
+		if err := s.UpdateGroup(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		add := directory.GroupChange{Steps: []directory.MemberStep{{Op: directory.MembersAdd, Members: []string{u.Membership.ID}}}}
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, add, directory.IfVersion{}); err != nil {
+			t.Errorf("adding a member to a group named before the rule: %v", err)
+		}
+		renamed := "Owners\u2066"
+		if _, err := svc.ChangeSCIMGroup(ctx, a.ID, tok, g.Group.ID, directory.GroupChange{DisplayName: &renamed}, directory.IfVersion{}); directory.KindOf(err) != directory.Invalid {
+			t.Errorf("renaming a group with an isolate: %v; want Invalid", err)
+		}
+	})
+}

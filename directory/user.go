@@ -176,8 +176,28 @@ func validateName(field, v string) string {
 	return ""
 }
 
+// hasControl reports whether s is not UTF-8 or holds a control character.
+// The format characters that reorder or hide text count as control
+// characters here too: a bidirectional override turns "Ada
+// \u202Emoc.live" into a name that reads otherwise in the console, in an
+// invitation email or in an app's claims, and tag characters carry text
+// nobody sees. The marks (LRM, RLM, ALM) and zero-width joiners that
+// Arabic, Hebrew, Persian and Indic names need are not among them.
 func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0 || !utf8.ValidString(s)
+	return strings.IndexFunc(s, isControl) >= 0 || !utf8.ValidString(s)
+}
+
+func isControl(r rune) bool {
+	switch {
+	case unicode.IsControl(r),
+		r >= 0x202A && r <= 0x202E, // embeddings and overrides: LRE, RLE, PDF, LRO, RLO
+		r >= 0x2066 && r <= 0x2069, // isolates: LRI, RLI, FSI, PDI
+		r >= 0x206A && r <= 0x206F, // deprecated format characters (symmetric swapping, shaping)
+		r >= 0xFFF9 && r <= 0xFFFB, // interlinear annotation
+		r >= 0xE0000 && r <= 0xE007F: // tags
+		return true
+	}
+	return false
 }
 
 // Group is a named set of an account's members, as identity providers push
