@@ -190,10 +190,10 @@ func hasControl(s string) bool {
 func isControl(r rune) bool {
 	switch {
 	case unicode.IsControl(r),
-		r >= 0x202A && r <= 0x202E, // embeddings and overrides: LRE, RLE, PDF, LRO, RLO
-		r >= 0x2066 && r <= 0x2069, // isolates: LRI, RLI, FSI, PDI
-		r >= 0x206A && r <= 0x206F, // deprecated format characters (symmetric swapping, shaping)
-		r >= 0xFFF9 && r <= 0xFFFB, // interlinear annotation
+		r >= 0x202A && r <= 0x202E,   // embeddings and overrides: LRE, RLE, PDF, LRO, RLO
+		r >= 0x2066 && r <= 0x2069,   // isolates: LRI, RLI, FSI, PDI
+		r >= 0x206A && r <= 0x206F,   // deprecated format characters (symmetric swapping, shaping)
+		r >= 0xFFF9 && r <= 0xFFFB,   // interlinear annotation
 		r >= 0xE0000 && r <= 0xE007F: // tags
 		return true
 	}
