@@ -3,7 +3,9 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,4 +130,47 @@ func TestClientAddrReadsOnlyTheHopsItUses(t *testing.T) {
 	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 4<<10 {
 		t.Errorf("ClientAddr allocated %d bytes a request for a 64 KiB header; want under 4 KiB", per)
 	}
+}
+
+// FuzzClientAddr: whatever a client or a proxy writes into
+// X-Forwarded-For, the address read is valid and is either the peer or an
+// entry of the header; from a peer no proxy of the list, the header is
+// never believed.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.1.2.3:4000", "203.0.113.1, 198.51.100.7")
+	f.Add("198.51.100.7:4000", "10.0.0.1")
+	f.Add("[fd00::1]:4000", "2001:db8::7, fe80::1%eth0")
+	f.Add("10.1.2.3:4000", ",,, ,\x00, 10.0.0.1:99, [::1]:5")
+	trusted, err := web.ParseTrustedProxies("10.0.0.0/8, fd00::/8")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		got := trusted.ClientAddr(r)
+		without := httptest.NewRequest(http.MethodGet, "/", nil)
+		without.RemoteAddr = peer
+		direct := trusted.ClientAddr(without)
+		if got == direct {
+			return
+		}
+		if !got.IsValid() {
+			t.Fatalf("peer %q, header %q: an invalid address where the peer reads %v", peer, xff, direct)
+		}
+		if !direct.IsValid() || !strings.HasPrefix(direct.Unmap().String(), "10.") && !strings.HasPrefix(direct.Unmap().String(), "fd") {
+			t.Fatalf("peer %q (no trusted proxy) had its header believed: %v", peer, got)
+		}
+		if !slices.ContainsFunc(strings.Split(xff, ","), func(e string) bool {
+			e = strings.TrimSpace(e)
+			if ap, err := netip.ParseAddrPort(e); err == nil {
+				return ap.Addr().Unmap() == got.Unmap()
+			}
+			a, err := netip.ParseAddr(e)
+			return err == nil && a.Unmap() == got.Unmap()
+		}) {
+			t.Fatalf("peer %q, header %q: %v is in neither", peer, xff, got)
+		}
+	})
 }
