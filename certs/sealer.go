@@ -14,29 +14,28 @@ import (
 // (AES-256-GCM). Each sealed value is bound to a purpose string, so a value
 // sealed for one row cannot be passed off as another's.
 //
-// While the server key is being rotated a Sealer also holds the previous
-// key: it opens what either sealed, and seals with the current one only.
+// While the server key is being rotated a Sealer also holds the other
+// keys of the rotation (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT):
+// it opens what any of them sealed, and seals with the current one only.
 type Sealer struct {
 	aead     cipher.AEAD
-	previous cipher.AEAD // nil outside a rotation
+	accepted []cipher.AEAD // empty outside a rotation
 }
 
-// NewSealer returns a Sealer with a 32-byte key, and optionally the
-// 32-byte key of the previous server key, which only opens.
-func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
+// NewSealer returns a Sealer with a 32-byte key, and the 32-byte keys,
+// if any, that it accepts as well: they only open.
+func NewSealer(key []byte, accepted ...[]byte) (*Sealer, error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sealer{aead: aead}
-	switch len(previous) {
-	case 0:
-	case 1:
-		if s.previous, err = newAEAD(previous[0]); err != nil {
-			return nil, fmt.Errorf("previous %w", err)
+	for _, k := range accepted {
+		a, err := newAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("accepted %w", err)
 		}
-	default:
-		return nil, errors.New("sealing key: at most one previous key")
+		s.accepted = append(s.accepted, a)
 	}
 	return s, nil
 }
@@ -69,8 +68,8 @@ func (s *Sealer) Seal(plaintext []byte, purpose string) string {
 // server key changed, or replicas have different ones.
 var ErrWrongKey = errors.New("a secret at rest does not open with this server key (is ADMIT_SECRET_KEY the same on every replica, and the one it was stored with?)")
 
-// Open decrypts what Seal made for purpose, with the current key or the
-// previous one.
+// Open decrypts what Seal made for purpose, with the current key or an
+// accepted one.
 func (s *Sealer) Open(sealed, purpose string) ([]byte, error) {
 	plain, _, err := s.open(sealed, purpose)
 	return plain, err
@@ -90,8 +89,8 @@ func (s *Sealer) open(sealed, purpose string) (plain []byte, current bool, err e
 	if plain, err := s.aead.Open(nil, nonce, box, []byte(purpose)); err == nil {
 		return plain, true, nil
 	}
-	if s.previous != nil {
-		if plain, err := s.previous.Open(nil, nonce, box, []byte(purpose)); err == nil {
+	for _, a := range s.accepted {
+		if plain, err := a.Open(nil, nonce, box, []byte(purpose)); err == nil {
 			return plain, false, nil
 		}
 	}

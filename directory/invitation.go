@@ -80,10 +80,11 @@ func (s *Service) invitationToken(inv Invitation) (token string, ok bool) {
 }
 
 // linkToken derives the token of a link from what identifies it, with
-// the token key, or with the previous one while the server key is
-// rotated when that is the key whose token the row holds the hash of: a
-// link made before the rotation and emailed after it still opens. ok is
-// false when neither key makes the token storedHash is the hash of: the
+// the token key, or with an accepted one while the server key is rotated
+// when that is the key whose token the row holds the hash of: a link made
+// before the rotation and emailed after it still opens, as does one a
+// replica already on the new key made. ok is
+// false when no key makes the token storedHash is the hash of: the
 // link was made with a key this process no longer has, and mailing it
 // would send a link that opens nothing.
 func (s *Service) linkToken(what, storedHash string) (string, bool) {
@@ -96,9 +97,9 @@ func (s *Service) linkToken(what, storedHash string) (string, bool) {
 	if storedHash == "" || hashToken(current) == storedHash {
 		return current, true
 	}
-	if s.previousTokenKey != nil {
-		if old := token(s.previousTokenKey); hashToken(old) == storedHash {
-			return old, true
+	for _, k := range s.acceptedTokenKeys {
+		if other := token(k); hashToken(other) == storedHash {
+			return other, true
 		}
 	}
 	return current, false

@@ -49,13 +49,28 @@ func (r Resealed) Total() int { return r.Keys + r.ClientSecrets + r.WebhookSecre
 // changed it (false when the new key sealed it already).
 type ResealFunc func(sealed, purpose string) (resealed string, changed bool, err error)
 
+// KeyRotation is who rotates the server key, and between which keys:
+// their fingerprints, never the keys.
+type KeyRotation struct {
+	Actor Actor
+	// Host is the machine the rotation ran on, for the audit event.
+	Host string
+	// Fingerprint is the new key's, PreviousFingerprint the old one's.
+	Fingerprint, PreviousFingerprint string
+}
+
 // ResealSecrets seals every secret at rest anew with reseal and records
 // the fingerprints of the new key and of the one it replaces, all in one
 // transaction: a secret that does not open, or a row that changed
 // meanwhile, changes nothing. Running it again finds nothing to do.
 // Replicas may run meanwhile; whatever they seal with either key they
 // still open, as long as each has both (see docs/operations.md).
-func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerprint, previousFingerprint string) (Resealed, error) {
+//
+// The rotation is audited on the installation (secret_key.rotated), in the
+// same transaction, with the fingerprints and what was sealed anew; a run
+// that changes nothing records nothing.
+func (s *Service) ResealSecrets(ctx context.Context, r KeyRotation, reseal ResealFunc) (Resealed, error) {
+	fingerprint, previousFingerprint := r.Fingerprint, r.PreviousFingerprint
 	var n Resealed
 	err := s.store.Tx(ctx, func(tx Store) error {
 		n = Resealed{}
@@ -71,10 +86,10 @@ func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerpr
 			// Done before: whatever a replica sealed with the old key
 			// since is sealed anew.
 		case recorded == fingerprint:
-			return InvalidError(fmt.Sprintf("the database belongs to ADMIT_SECRET_KEY (key %s) already, and ADMIT_SECRET_KEY_PREVIOUS (key %s) is not the key it replaced: are the two swapped? The new key goes in ADMIT_SECRET_KEY, the old one in ADMIT_SECRET_KEY_PREVIOUS",
+			return InvalidError(fmt.Sprintf("the database belongs to the new key (key %s) already, and the old key (key %s) is not the key it replaced: are the two swapped?",
 				short(fingerprint), short(previousFingerprint)))
 		default:
-			return ConflictError(fmt.Sprintf("the database belongs to key %s now, neither ADMIT_SECRET_KEY (key %s) nor ADMIT_SECRET_KEY_PREVIOUS (key %s): did another rotation finish meanwhile?",
+			return ConflictError(fmt.Sprintf("the database belongs to key %s now, neither the new key (key %s) nor the old one (key %s): did another rotation finish meanwhile?",
 				short(recorded), short(fingerprint), short(previousFingerprint)))
 		}
 		certs, err := tx.FindCertificates(ctx)
@@ -144,7 +159,20 @@ func (s *Service) ResealSecrets(ctx context.Context, reseal ResealFunc, fingerpr
 				n.WebhookSecrets += changed
 			}
 		}
-		return tx.RecordKeyFingerprints(ctx, fingerprint, previousFingerprint)
+		if err := tx.RecordKeyFingerprints(ctx, fingerprint, previousFingerprint); err != nil {
+			return err
+		}
+		again := recorded == fingerprint
+		if again && n.Total() == 0 {
+			return nil
+		}
+		return s.record(ctx, tx, change{
+			actor: r.Actor, action: "secret_key.rotated", targetType: "secret_key", targetID: short(fingerprint),
+			data: map[string]any{
+				"from": short(previousFingerprint), "to": short(fingerprint), "host": r.Host, "again": again,
+				"resealed_keys": n.Keys, "resealed_client_secrets": n.ClientSecrets, "resealed_webhook_secrets": n.WebhookSecrets,
+			},
+		})
 	})
 	return n, err
 }

@@ -57,7 +57,7 @@ func BenchmarkResealSecrets(b *testing.B) {
 				from, to := "A", "B"
 				reseal := map[string]*certs.Sealer{"B": sealer(keyB, keyA), "A": sealer(keyA, keyB)}
 				for b.Loop() {
-					got, err := svc.ResealSecrets(ctx, reseal[to].Reseal, to, from)
+					got, err := svc.ResealSecrets(ctx, directory.KeyRotation{Fingerprint: to, PreviousFingerprint: from}, reseal[to].Reseal)
 					if err != nil {
 						b.Fatal(err)
 					}

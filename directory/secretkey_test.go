@@ -20,10 +20,13 @@ func TestLinksAcrossKeyRotation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		oldKey, newKey := []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
-		service := func(key, previous []byte) *directory.Service {
-			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, PreviousTokenKey: previous})
+		service := func(key []byte, accepted ...[]byte) *directory.Service {
+			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, AcceptedTokenKeys: accepted})
 		}
-		old, overlap, after := service(oldKey, nil), service(newKey, oldKey), service(newKey, nil)
+		old, overlap, after := service(oldKey), service(newKey, oldKey), service(newKey)
+		// ahead has the new key as ADMIT_SECRET_KEY_NEXT: it makes links
+		// with the old key and sends those a new replica made.
+		ahead := service(oldKey, newKey)
 		a := mustAccount(t, old, "acme")
 		for _, email := range []string{"sent@example.com", "late@example.com"} {
 			if _, err := old.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: email}); err != nil {
@@ -84,9 +87,13 @@ func TestLinksAcrossKeyRotation(t *testing.T) {
 			}
 		}
 		// The roll's other side: a replica with the old key alone does not
-		// send a new replica's mail with a link that opens nothing.
+		// send a new replica's mail with a link that opens nothing; one with
+		// the new key as its next sends it, with the link that opens.
 		if tok, err := token(old, "new@example.com"); err == nil || directory.KindOf(err) == directory.Gone {
 			t.Errorf("the overlap's invitation rendered with the old key alone: token %q, err %v; want an error to retry on", tok, err)
+		}
+		if tok, err := token(ahead, "new@example.com"); err != nil || tok != made {
+			t.Errorf("the overlap's invitation rendered with the new key as next: token %q, err %v; want %q", tok, err, made)
 		}
 	})
 }

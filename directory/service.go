@@ -22,10 +22,10 @@ type Service struct {
 	resolver TXTResolver
 	// deviceKey signs device tokens (see throttle.go).
 	deviceKey []byte
-	// previousTokenKey and previousDeviceKey are the previous server
-	// key's during its rotation: they make and verify nothing new, and
-	// only keep what they made working.
-	previousTokenKey, previousDeviceKey []byte
+	// acceptedTokenKeys and acceptedDeviceKeys are the other keys of a
+	// rotation of the server key (the previous and the next): they make
+	// nothing, and only verify what they made.
+	acceptedTokenKeys, acceptedDeviceKeys [][]byte
 	// maxListedMembers bounds the members of a page of groups.
 	maxListedMembers int
 	refusedAddress   func(netip.Addr) string
@@ -48,11 +48,12 @@ type Config struct {
 	// device tokens that exempt a person's own browsers from the lockout
 	// strangers cause. Like TokenKey, every process must have the same.
 	DeviceKey []byte
-	// PreviousTokenKey and PreviousDeviceKey are set while the server key
-	// is rotated (ADMIT_SECRET_KEY_PREVIOUS): invitation and reset links
-	// made with the previous key are still emailed as they were made, and
-	// device tokens it signed still count.
-	PreviousTokenKey, PreviousDeviceKey []byte
+	// AcceptedTokenKeys and AcceptedDeviceKeys are set while the server
+	// key is rotated (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT):
+	// invitation and reset links made with one of them are emailed as they
+	// were made, and device tokens they signed count; nothing is made or
+	// signed with them.
+	AcceptedTokenKeys, AcceptedDeviceKeys [][]byte
 	// MaxListedMembers bounds the members one page of a SCIM group listing
 	// carries; default DefaultMaxListedMembers. Tests make it small.
 	MaxListedMembers int
@@ -67,7 +68,7 @@ type Config struct {
 
 // NewService returns a Service over cfg.Store.
 func NewService(cfg Config) *Service {
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, previousTokenKey: cfg.PreviousTokenKey, previousDeviceKey: cfg.PreviousDeviceKey, maxListedMembers: cfg.MaxListedMembers, refusedAddress: cfg.RefusedAddress, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, tokenKey: cfg.TokenKey, resolver: cfg.Resolver, deviceKey: cfg.DeviceKey, acceptedTokenKeys: cfg.AcceptedTokenKeys, acceptedDeviceKeys: cfg.AcceptedDeviceKeys, maxListedMembers: cfg.MaxListedMembers, refusedAddress: cfg.RefusedAddress, now: cfg.Now, log: cfg.Logger}
 	if s.maxListedMembers <= 0 {
 		s.maxListedMembers = DefaultMaxListedMembers
 	}

@@ -296,11 +296,18 @@ func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce 
 	return enc.EncodeToString(payload[:deviceNonceBytes]), true
 }
 
-// validDeviceMAC checks a device token's MAC with the device key, or the
-// previous one while the server key is rotated.
+// validDeviceMAC checks a device token's MAC with the device key, or an
+// accepted one while the server key is rotated.
 func (s *Service) validDeviceMAC(mac []byte, emailKey string, payload []byte) bool {
-	return hmac.Equal(mac, s.deviceMAC(emailKey, payload)) ||
-		s.previousDeviceKey != nil && hmac.Equal(mac, deviceMAC(s.previousDeviceKey, emailKey, payload))
+	if hmac.Equal(mac, s.deviceMAC(emailKey, payload)) {
+		return true
+	}
+	for _, k := range s.acceptedDeviceKeys {
+		if hmac.Equal(mac, deviceMAC(k, emailKey, payload)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) deviceMAC(emailKey string, payload []byte) []byte {

@@ -70,7 +70,10 @@ func TestDeviceTokenKeyRotation(t *testing.T) {
 	t.Parallel()
 	oldKey, newKey := []byte("the old device key of 32 bytes.."), []byte("the new device key of 32 bytes..")
 	old := NewService(Config{DeviceKey: oldKey})
-	overlap := NewService(Config{DeviceKey: newKey, PreviousDeviceKey: oldKey})
+	overlap := NewService(Config{DeviceKey: newKey, AcceptedDeviceKeys: [][]byte{oldKey}})
+	// ahead holds the new key as ADMIT_SECRET_KEY_NEXT: it signs with the
+	// old key and accepts the new one's tokens.
+	ahead := NewService(Config{DeviceKey: oldKey, AcceptedDeviceKeys: [][]byte{newKey}})
 	after := NewService(Config{DeviceKey: newKey})
 	other := NewService(Config{DeviceKey: []byte("another device key of 32 bytes..")})
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -88,6 +91,10 @@ func TestDeviceTokenKeyRotation(t *testing.T) {
 		{"old key's token after the overlap", after, oldToken, false},
 		{"the overlap's token after it (signed with the new key)", after, newToken, true},
 		{"the overlap's token on the old key alone (never signed with the old key)", old, newToken, false},
+		{"new key's token on a replica with it as its next key", ahead, newToken, true},
+		{"old key's token on a replica with the new key as its next", ahead, oldToken, true},
+		{"another key's token on a replica with a next key", ahead, otherToken, false},
+		{"a token a replica with a next key signed, after the overlap (signed with the old key)", after, ahead.issueDeviceToken(email, now), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, ok := tc.s.openDeviceToken(tc.token, email, now); ok != tc.want {

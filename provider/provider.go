@@ -37,6 +37,11 @@ type Config struct {
 	// Key (32 bytes or more, from the server key) seals the access tokens
 	// op hands out; every replica must have the same.
 	Key []byte
+	// AcceptedKeys, during a rotation of the server key, are the other
+	// keys' (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT): access
+	// tokens and authorization requests they sealed open, none is sealed
+	// with them.
+	AcceptedKeys [][]byte
 	// Secure is as for the session cookie (https).
 	Secure bool
 	Logger *slog.Logger
@@ -58,17 +63,31 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.Key) < 32 {
 		return nil, fmt.Errorf("provider key: want 32 bytes or more, got %d", len(cfg.Key))
 	}
-	// Keys of their own for op's access tokens and for the requests in
-	// sign-in URLs, whatever else the given key is used for.
-	derived, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider access tokens", 32)
+	derived, requestKey, err := providerKeys(cfg.Key)
 	if err != nil {
-		return nil, fmt.Errorf("provider key: %w", err)
+		return nil, err
 	}
-	requestKey, err := hkdf.Key(sha256.New, cfg.Key, nil, "admit provider authorization requests", 32)
-	if err != nil {
-		return nil, fmt.Errorf("provider key: %w", err)
+	// Access tokens: op's own AES-GCM format, sealed with the key and
+	// opened with it or an accepted one (op reads its older AES-CFB
+	// format too, as its default does).
+	var key [32]byte
+	copy(key[:], derived)
+	current := op.NewAES256GCMCrypto(key, "")
+	decrypters := []op.Decrypter{current, op.NewAESDecrypter(key)}
+	var acceptedRequests [][]byte
+	for _, k := range cfg.AcceptedKeys {
+		if len(k) < 32 {
+			return nil, fmt.Errorf("accepted provider key: want 32 bytes or more, got %d", len(k))
+		}
+		d, r, err := providerKeys(k)
+		if err != nil {
+			return nil, err
+		}
+		copy(key[:], d)
+		decrypters = append(decrypters, op.NewAES256GCMCrypto(key, ""))
+		acceptedRequests = append(acceptedRequests, r)
 	}
-	requests, err := certs.NewSealer(requestKey)
+	requests, err := certs.NewSealer(requestKey, acceptedRequests...)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +101,7 @@ func New(cfg Config) (*Handler, error) {
 		op.WithCustomRevocationEndpoint(op.NewEndpoint("oauth/revoke")),
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint("oauth/end_session")),
 		op.WithCustomKeysEndpoint(op.NewEndpoint("oauth/keys")),
+		op.WithCrypto(op.NewCompositeCrypto(current, decrypters)),
 	}
 	if strings.HasPrefix(issuer, "http://") {
 		// ADMIT_BASE_URL on http is for development on localhost.
@@ -94,7 +114,7 @@ func New(cfg Config) (*Handler, error) {
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "at_hash", "c_hash",
 			"name", "given_name", "family_name", "email", "email_verified", "account", "role", "groups"},
 	}
-	copy(conf.CryptoKey[:], derived)
+	copy(conf.CryptoKey[:], derived) // WithCrypto above is what uses it
 	p, err := op.NewProvider(conf, st, op.StaticIssuer(issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("OpenID provider: %w", err)
@@ -104,6 +124,19 @@ func New(cfg Config) (*Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
+}
+
+// providerKeys derives from the provider's key keys of their own for op's
+// access tokens and for the requests in sign-in URLs, whatever else the
+// given key is used for.
+func providerKeys(k []byte) (accessTokens, requests []byte, err error) {
+	if accessTokens, err = hkdf.Key(sha256.New, k, nil, "admit provider access tokens", 32); err != nil {
+		return nil, nil, fmt.Errorf("provider key: %w", err)
+	}
+	if requests, err = hkdf.Key(sha256.New, k, nil, "admit provider authorization requests", 32); err != nil {
+		return nil, nil, fmt.Errorf("provider key: %w", err)
+	}
+	return accessTokens, requests, nil
 }
 
 // authorizePath is the authorization endpoint, where a browser, not an

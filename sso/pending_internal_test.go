@@ -190,15 +190,17 @@ func TestPendingCookieSize(t *testing.T) {
 func TestPendingKeyRotation(t *testing.T) {
 	t.Parallel()
 	oldKey, newKey := []byte("the old sso state key of 32 b..."), []byte("the new sso state key of 32 b...")
-	state := func(key, previous []byte) pendingState {
+	state := func(key []byte, accepted ...[]byte) pendingState {
 		t.Helper()
-		h, err := New(Config{StateKey: key, PreviousStateKey: previous, BaseURL: "https://admit.example"})
+		h, err := New(Config{StateKey: key, AcceptedStateKeys: accepted, BaseURL: "https://admit.example"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return h.pending
 	}
-	old, overlap, after := state(oldKey, nil), state(newKey, oldKey), state(newKey, nil)
+	old, overlap, after := state(oldKey), state(newKey, oldKey), state(newKey)
+	// ahead has the new key as ADMIT_SECRET_KEY_NEXT: it seals with the old.
+	ahead := state(oldKey, newKey)
 	now := time.Now().UTC().Round(0)
 	conn := directory.Connection{ID: "conn-okta"}
 	// begin starts a sign-in with s and returns the cookies the browser
@@ -212,7 +214,7 @@ func TestPendingKeyRotation(t *testing.T) {
 		}
 		return cookiesOf(rec)
 	}
-	oldCookies, newCookies := begin(old, "id-old"), begin(overlap, "id-new")
+	oldCookies, newCookies, aheadCookies := begin(old, "id-old"), begin(overlap, "id-new"), begin(ahead, "id-ahead")
 	for _, tc := range []struct {
 		name    string
 		s       pendingState
@@ -225,6 +227,9 @@ func TestPendingKeyRotation(t *testing.T) {
 		{"old key's sign-in after the overlap", after, oldCookies, "id-old", false},
 		{"the overlap's sign-in after it (sealed with the new key)", after, newCookies, "id-new", true},
 		{"the overlap's sign-in on the old key alone (never sealed with the old key)", old, newCookies, "id-new", false},
+		{"new key's sign-in on a replica with it as its next key", ahead, newCookies, "id-new", true},
+		{"a sign-in a replica with a next key began, on one with both keys", overlap, aheadCookies, "id-ahead", true},
+		{"a sign-in a replica with a next key began, after the overlap (sealed with the old key)", after, aheadCookies, "id-ahead", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/acs", nil)

@@ -37,10 +37,11 @@ type Config struct {
 	// seals the sign-ins a browser has in progress into its cookies. Every
 	// replica needs the same.
 	StateKey []byte
-	// PreviousStateKey, during a rotation of the server key, is the
-	// previous key's: sign-ins it sealed still open.
-	PreviousStateKey []byte
-	Pages            *web.Renderer
+	// AcceptedStateKeys, during a rotation of the server key, are the
+	// other keys' (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT):
+	// sign-ins they sealed open, none is sealed with them.
+	AcceptedStateKeys [][]byte
+	Pages             *web.Renderer
 	// Fetch is the guarded outbound client OpenID providers are reached
 	// with (discovery, keys, token, userinfo); nil means one with the
 	// default rules and nothing allowed beyond them.
@@ -88,11 +89,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Fetch = fetch.New(fetch.Config{Logger: h.log})
 	}
 	h.client = cfg.Fetch.HTTPClient()
-	var previous [][]byte
-	if cfg.PreviousStateKey != nil {
-		previous = append(previous, cfg.PreviousStateKey)
-	}
-	stateSealer, err := certs.NewSealer(cfg.StateKey, previous...)
+	stateSealer, err := certs.NewSealer(cfg.StateKey, cfg.AcceptedStateKeys...)
 	if err != nil {
 		return nil, fmt.Errorf("SSO state key: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 // (Sec-Fetch-Site and Origin) is checked as well: two independent guards.
 type csrf struct {
 	key        []byte
-	previous   []byte // the previous server key's, during its rotation
+	accepted   [][]byte // the other keys of a rotation of the server key: verify only
 	secure     bool
 	cookieName string
 	origin     *http.CrossOriginProtection
@@ -24,24 +24,31 @@ type csrf struct {
 
 const csrfField = "csrf_token"
 
-func newCSRF(key, previous []byte, secure bool) csrf {
+func newCSRF(key []byte, accepted [][]byte, secure bool) csrf {
 	name := "admit_csrf"
 	if secure {
 		// __Host- cookies must be Secure, host-only and Path=/: no
 		// subdomain can plant one.
 		name = "__Host-admit_csrf"
 	}
-	return csrf{key: key, previous: previous, secure: secure, cookieName: name, origin: http.NewCrossOriginProtection()}
+	return csrf{key: key, accepted: accepted, secure: secure, cookieName: name, origin: http.NewCrossOriginProtection()}
 }
 
 func (c csrf) token(cookieValue string) string { return csrfToken(c.key, cookieValue) }
 
 // valid reports whether sent is the token of the cookie under the key, or
-// under the previous key while the server key is rotated: a form a
-// replica with the other key served still goes through.
+// under an accepted key while the server key is rotated: a form a replica
+// with the other key served still goes through.
 func (c csrf) valid(sent, cookieValue string) bool {
-	return hmac.Equal([]byte(sent), []byte(c.token(cookieValue))) ||
-		c.previous != nil && hmac.Equal([]byte(sent), []byte(csrfToken(c.previous, cookieValue)))
+	if hmac.Equal([]byte(sent), []byte(c.token(cookieValue))) {
+		return true
+	}
+	for _, k := range c.accepted {
+		if hmac.Equal([]byte(sent), []byte(csrfToken(k, cookieValue))) {
+			return true
+		}
+	}
+	return false
 }
 
 func csrfToken(key []byte, cookieValue string) string {

@@ -54,9 +54,10 @@ type Page struct {
 type Config struct {
 	// Key signs CSRF tokens; at least 32 bytes, derived from the server key.
 	Key []byte
-	// PreviousKey, during a rotation of the server key, is the previous
-	// key's: tokens it signed are still accepted, none is signed with it.
-	PreviousKey []byte
+	// AcceptedKeys, during a rotation of the server key, are the other
+	// keys' (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT): tokens they
+	// signed are accepted, none is signed with them.
+	AcceptedKeys [][]byte
 	// Secure is true when admit is served over HTTPS: cookies are then
 	// Secure and carry the __Host- prefix.
 	Secure bool
@@ -76,7 +77,7 @@ func NewRenderer(cfg Config) (*Renderer, error) {
 	if len(cfg.Key) < 32 {
 		return nil, errors.New("web: the CSRF key must be at least 32 bytes")
 	}
-	rd := &Renderer{csrf: newCSRF(cfg.Key, cfg.PreviousKey, cfg.Secure), log: cfg.Logger}
+	rd := &Renderer{csrf: newCSRF(cfg.Key, cfg.AcceptedKeys, cfg.Secure), log: cfg.Logger}
 	if rd.log == nil {
 		rd.log = slog.New(slog.DiscardHandler)
 	}

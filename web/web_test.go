@@ -347,9 +347,9 @@ func TestPasswordChangePath(t *testing.T) {
 // only.
 func TestCSRFKeyRotation(t *testing.T) {
 	oldKey, newKey, otherKey := bytes.Repeat([]byte("a"), 32), bytes.Repeat([]byte("b"), 32), bytes.Repeat([]byte("c"), 32)
-	renderer := func(key, previous []byte) http.Handler {
+	renderer := func(key []byte, accepted ...[]byte) http.Handler {
 		t.Helper()
-		rd, err := web.NewRenderer(web.Config{Key: key, PreviousKey: previous})
+		rd, err := web.NewRenderer(web.Config{Key: key, AcceptedKeys: accepted})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +367,10 @@ func TestCSRFKeyRotation(t *testing.T) {
 		resp, _ := serve(h, req)
 		return resp.StatusCode
 	}
-	old, overlap, after, other := renderer(oldKey, nil), renderer(newKey, oldKey), renderer(newKey, nil), renderer(otherKey, nil)
+	old, overlap, after, other := renderer(oldKey), renderer(newKey, oldKey), renderer(newKey), renderer(otherKey)
+	// ahead has the new key as ADMIT_SECRET_KEY_NEXT: it signs with the old.
+	ahead := renderer(oldKey, newKey)
+	aheadToken, aheadCookie := form(ahead)
 	oldToken, oldCookie := form(old)
 	newToken, newCookie := form(overlap)
 	otherToken, otherCookie := form(other)
@@ -384,6 +387,10 @@ func TestCSRFKeyRotation(t *testing.T) {
 		{"old key's form after the overlap", after, oldToken, oldCookie, 403},
 		{"the overlap's form after it (signed with the new key)", after, newToken, newCookie, 200},
 		{"the overlap's form on the old key alone (never signed with the old key)", old, newToken, newCookie, 403},
+		{"new key's form on a replica with it as its next key", ahead, newToken, newCookie, 200},
+		{"another key's form on a replica with a next key", ahead, otherToken, otherCookie, 403},
+		{"a form a replica with a next key served, on one with both keys", overlap, aheadToken, aheadCookie, 200},
+		{"a form a replica with a next key served, after the overlap (signed with the old key)", after, aheadToken, aheadCookie, 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

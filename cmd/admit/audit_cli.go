@@ -39,34 +39,62 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 
 func (c *cli) auditList(ctx context.Context, args []string) error {
 	fs := c.flags("audit list")
+	slug := fs.String("account", "", "account slug")
+	installation := fs.Bool("installation", false, "the installation's audit trail instead of an account's: operators added and removed, people erased, accounts deleted, the secret key rotated")
 	person := fs.String("person", "", "only events by or about this person (email)")
 	action := fs.String("action", "", "only events of this action, like user.credentials_revoked")
 	sinceFlag := fs.String("since", "", "only events since a date, a time or a duration back from now (24h)")
 	limit := limitFlag(fs, 100, 1, 1000, "at most this many events, newest first (1 to 1000)")
-	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
-		since, err := parseSince(*sinceFlag, time.Now())
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *installation && *slug != "":
+		return usageError{msg: "audit list: --account and --installation exclude each other: an account's trail, or the installation's", synopsis: true}
+	case *installation && *person != "":
+		return usageError{msg: "audit list: --person needs --account: the installation's events name people by their user id", synopsis: true}
+	case !*installation && *slug == "":
+		return usageError{msg: "audit list: missing --account (or --installation)", synopsis: true}
+	}
+	since, err := parseSince(*sinceFlag, time.Now())
+	if err != nil {
+		return err
+	}
+	var svc *directory.Service
+	accountID := ""
+	if *installation {
+		s, done, err := c.service(ctx)
 		if err != nil {
 			return err
 		}
-		events, err := svc.AuditTrail(ctx, a.ID, *person, *action, since, *limit)
+		defer done()
+		svc = s
+	} else {
+		s, a, done, err := c.account(ctx, *slug)
 		if err != nil {
 			return err
 		}
-		out := make([]auditJSON, len(events))
-		t := newTable("AT", "ACTION", "ACTOR", "TARGET", "DATA")
-		for i, e := range events {
-			out[i] = auditJSON{e.ID, e.Action, e.Actor, e.TargetType, e.TargetID, e.Data, e.CreatedAt.Format(time.RFC3339)}
-			actor := string(e.Actor.Source)
-			if e.Actor.Name != "" {
-				actor += ":" + e.Actor.Name
-			}
-			t.add(out[i].CreatedAt, e.Action, actor, strings.TrimSpace(e.TargetType+" "+e.TargetID), string(e.Data))
+		defer done()
+		svc, accountID = s, a.ID
+	}
+	events, err := svc.AuditTrail(ctx, accountID, *person, *action, since, *limit)
+	if err != nil {
+		return err
+	}
+	out := make([]auditJSON, len(events))
+	t := newTable("AT", "ACTION", "ACTOR", "TARGET", "DATA")
+	for i, e := range events {
+		out[i] = auditJSON{e.ID, e.Action, e.Actor, e.TargetType, e.TargetID, e.Data, e.CreatedAt.Format(time.RFC3339)}
+		actor := string(e.Actor.Source)
+		if e.Actor.Name != "" {
+			actor += ":" + e.Actor.Name
 		}
-		if t.len() == 0 {
-			c.output(out, "no events match")
-			return nil
-		}
-		c.output(out, t.String())
+		t.add(out[i].CreatedAt, e.Action, actor, strings.TrimSpace(e.TargetType+" "+e.TargetID), string(e.Data))
+	}
+	if t.len() == 0 {
+		c.output(out, "no events match")
 		return nil
-	})
+	}
+	c.output(out, t.String())
+	return nil
 }

@@ -33,6 +33,10 @@ type cli struct {
 
 	// derived are the keys of the unlocked database (see open).
 	derived *keys
+	// rotatingToNext says `secret-key rotate` was given the new key in
+	// ADMIT_SECRET_KEY_NEXT: it moved it to SecretKey and the old one to
+	// SecretKeyPrevious, and refusals name the variables the operator set.
+	rotatingToNext bool
 	// baseURLFlag says --base-url was given: it wins over the URL the
 	// server recorded. urlNote is what linkBase tells the operator.
 	baseURLFlag bool
@@ -111,7 +115,7 @@ var commands = []command{
 	{"certs list", "[--kind saml|es256|rs256]", "list admit's signing keys: SAML certificates, or the OpenID provider's token keys", "admit certs list --kind es256", (*cli).certsList},
 	{"certs rotate", "[--kind saml|es256|rs256]", "publish a new signing key of a kind; run again to start using it", "admit certs rotate --kind saml", (*cli).certsRotate},
 	{"certs retire", "--id ID [--kind saml|es256|rs256]", "stop publishing an old signing key and delete it", "admit certs retire --id 0193…", (*cli).certsRetire},
-	{"audit list", "--account S [--person E] [--action A] [--since 2026-12-01|24h] [--limit N]", "read an account's audit trail, newest first", "admit audit list --account acme --person ann@acme.com --since 24h", (*cli).auditList},
+	{"audit list", "(--account S [--person E] | --installation) [--action A] [--since 2026-12-01|24h] [--limit N]", "read an account's audit trail, or the installation's (operator actions), newest first", "admit audit list --account acme --person ann@acme.com --since 24h", (*cli).auditList},
 	{"mail list", "(--account S | --installation) [--limit N]", "list an account's mail, or the installation's (to operators), and its delivery (the dev mailbox)", "admit mail list --account acme", (*cli).mailList},
 	{"mail show", "(--account S | --installation) --id ID", "print one email as it was (or would be) sent", "admit mail show --account acme --id 0193…", (*cli).mailShow},
 	{"mail bounce-secret", "", "print the secret that signs bounce reports to /hooks/mail-bounce", "admit mail bounce-secret", (*cli).mailBounceSecret},
@@ -127,7 +131,7 @@ var commands = []command{
 	{"webhook recover", "--id ID [--since 2026-12-01|72h]", "send again every delivery a webhook gave up (failed for 3 days) since a time, each person's in order, with their webhook-ids (none: every one still kept)", "admit webhook recover --id 0193… --since 168h", (*cli).webhookRecover},
 	{"events tail", "[--account S] [--after CURSOR] [--follow]", "print events in order, each with the cursor to resume after", "admit events tail --account acme --after 1042 --follow --json", (*cli).eventsTail},
 	{"secret-key generate", "", "print a new secret key for ADMIT_SECRET_KEY (base64, 32 bytes from crypto/rand)", "admit secret-key generate", (*cli).secretKeyGenerate},
-	{"secret-key rotate", "", "seal every secret at rest anew with ADMIT_SECRET_KEY, opening it with ADMIT_SECRET_KEY_PREVIOUS, in one transaction, and make the new key the database's; safe to run again and while replicas run", "ADMIT_SECRET_KEY=NEW ADMIT_SECRET_KEY_PREVIOUS=OLD admit secret-key rotate", (*cli).secretKeyRotate},
+	{"secret-key rotate", "", "seal every secret at rest anew with the new key (ADMIT_SECRET_KEY, the old one in ADMIT_SECRET_KEY_PREVIOUS; or ADMIT_SECRET_KEY_NEXT, the old one in ADMIT_SECRET_KEY), opening it with the old one, in one transaction, and make the new key the database's; audited on the installation; safe to run again and while replicas run", "ADMIT_SECRET_KEY=NEW ADMIT_SECRET_KEY_PREVIOUS=OLD admit secret-key rotate", (*cli).secretKeyRotate},
 	{"backup", "--to FILE [--force]", "write a consistent copy of the SQLite database while the server runs (PostgreSQL: use pg_dump)", "admit backup --to /var/backups/admit/admit-2026-12-01.db", (*cli).backup},
 }
 
@@ -355,7 +359,7 @@ func (c *cli) service(ctx context.Context) (*directory.Service, func(), error) {
 		s.Close()
 		return nil, nil, err
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, PreviousTokenKey: keys.was().invitation, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, AcceptedTokenKeys: keys.accepted().invitation, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
 	return svc, func() { s.Close() }, nil
 }
 

@@ -41,7 +41,11 @@ type Config struct {
 	// being rotated: it still opens and verifies, and never seals or
 	// signs (see docs/operations.md, "Rotating the secret key").
 	SecretKeyPrevious string
-	DNSResolver       string
+	// SecretKeyNext is the key a rotation is about to move to: like the
+	// previous key it opens and verifies and never seals or signs, so that
+	// every replica accepts the new key before any seals with it.
+	SecretKeyNext string
+	DNSResolver   string
 	// MetricsAddr is where /metrics is served, apart from the public
 	// listener: metrics name every account, so they are for the operator's
 	// scraper only. metricsOff turns them off.
@@ -84,6 +88,7 @@ var settings = []setting{
 	{"ADMIT_METRICS_ADDR", "metrics-addr", "listen address of Prometheus /metrics, apart from the public one (which answers 404 there); off serves no metrics", func(c *Config) *string { return &c.MetricsAddr }},
 	{"ADMIT_SECRET_KEY", "secret-key", "key for cookies and secrets at rest (base64, 32+ bytes); generated into the data folder when unset", func(c *Config) *string { return &c.SecretKey }},
 	{"ADMIT_SECRET_KEY_PREVIOUS", "secret-key-previous", "while rotating the secret key: the old key, replaced by the new one (ADMIT_SECRET_KEY); it still opens secrets at rest and verifies cookies and links but seals and signs nothing; unset when no rotation is under way", func(c *Config) *string { return &c.SecretKeyPrevious }},
+	{"ADMIT_SECRET_KEY_NEXT", "secret-key-next", "before rotating the secret key: the new key, which will replace ADMIT_SECRET_KEY; it already opens secrets at rest and verifies cookies and links but seals and signs nothing, so that replicas rolled onto the new key meet none that cannot open what they make; unset when no rotation is under way", func(c *Config) *string { return &c.SecretKeyNext }},
 	{"ADMIT_EVENTS_RETENTION", "events-retention", "how long events, webhook deliveries and their attempts are kept (a duration like 720h); default 720h (30 days)", func(c *Config) *string { return &c.EventsRetention }},
 	{"ADMIT_UPSTREAM", "upstream", "the app admit serve proxies to, with the identity headers of the signed-in person (http://127.0.0.1:3000); unset serves admit alone", func(c *Config) *string { return &c.Upstream }},
 	{"ADMIT_PPROF_ADDR", "pprof-addr", "loopback listen address of Go's profiles at /debug/pprof/ (127.0.0.1:6060), for profiling a running admit; unset serves none", func(c *Config) *string { return &c.PprofAddr }},
@@ -172,6 +177,21 @@ func (c Config) Validate() error {
 			problems = append(problems, errors.New("ADMIT_SECRET_KEY_PREVIOUS is set without ADMIT_SECRET_KEY: give the new key in ADMIT_SECRET_KEY (make one with: admit secret-key generate)"))
 		case bytes.Equal(prev, cur):
 			problems = append(problems, errors.New("ADMIT_SECRET_KEY_PREVIOUS is the same key as ADMIT_SECRET_KEY: give the new key in ADMIT_SECRET_KEY and the old one in ADMIT_SECRET_KEY_PREVIOUS"))
+		}
+	}
+	if c.SecretKeyNext != "" {
+		next, err := decodeSecretKey(c.SecretKeyNext)
+		cur, _ := decodeSecretKey(c.SecretKey)
+		prev, _ := decodeSecretKey(c.SecretKeyPrevious)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("ADMIT_SECRET_KEY_NEXT: %w", err))
+		case c.SecretKey == "":
+			problems = append(problems, errors.New("ADMIT_SECRET_KEY_NEXT is set without ADMIT_SECRET_KEY: give the key that seals now in ADMIT_SECRET_KEY and the new one in ADMIT_SECRET_KEY_NEXT"))
+		case bytes.Equal(next, cur):
+			problems = append(problems, errors.New("ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY: give the new key in ADMIT_SECRET_KEY_NEXT (make one with: admit secret-key generate)"))
+		case c.SecretKeyPrevious != "" && bytes.Equal(next, prev):
+			problems = append(problems, errors.New("ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY_PREVIOUS: a rotation never goes back to the key it replaced; make a new key with: admit secret-key generate"))
 		}
 	}
 	if c.EventsRetention != "" {
@@ -417,22 +437,42 @@ type keys struct {
 	// rotation: they open and verify what the old key sealed and signed,
 	// and nil otherwise.
 	previous *keys
+	// next are the keys of ADMIT_SECRET_KEY_NEXT before a rotation: they
+	// open and verify what replicas already on the new key seal and sign,
+	// and nil otherwise.
+	next *keys
 }
 
-// sealer seals with the current key and opens with either.
+// acceptedKeys are, for each use, the keys this process opens and
+// verifies with but never seals or signs with: the previous key's and the
+// next key's (ADMIT_SECRET_KEY_PREVIOUS, ADMIT_SECRET_KEY_NEXT). It has a
+// field for every key of keys but the bounce hook's, whose secret the
+// mail relay holds one of (TestAcceptedKeysCoverEveryUse): each opener is
+// given its field, so that a key accepted for one use is accepted for all.
+type acceptedKeys struct {
+	csrf, invitation, device, ssoState, provider, sealing [][]byte
+}
+
+// accepted returns the accepted keys, none outside a rotation.
+func (k keys) accepted() acceptedKeys {
+	var a acceptedKeys
+	for _, o := range []*keys{k.previous, k.next} {
+		if o == nil {
+			continue
+		}
+		a.csrf = append(a.csrf, o.csrf)
+		a.invitation = append(a.invitation, o.invitation)
+		a.device = append(a.device, o.device)
+		a.ssoState = append(a.ssoState, o.ssoState)
+		a.provider = append(a.provider, o.provider)
+		a.sealing = append(a.sealing, o.sealing)
+	}
+	return a
+}
+
+// sealer seals with the current key and opens with it or an accepted one.
 func (k keys) sealer() (*certs.Sealer, error) {
-	if k.previous != nil {
-		return certs.NewSealer(k.sealing, k.previous.sealing)
-	}
-	return certs.NewSealer(k.sealing)
-}
-
-// was returns the previous key's keys, all nil outside a rotation.
-func (k keys) was() keys {
-	if k.previous == nil {
-		return keys{}
-	}
-	return *k.previous
+	return certs.NewSealer(k.sealing, k.accepted().sealing...)
 }
 
 func deriveKeys(secret []byte) (keys, error) {

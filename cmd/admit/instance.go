@@ -128,20 +128,35 @@ func (c *cli) unlock(ctx context.Context, s *store.Store, log *slog.Logger) (key
 	if err := c.checkFingerprints(ctx, s, fp, recorded, generated); err != nil {
 		return keys{}, err
 	}
-	if c.cfg.SecretKeyPrevious != "" {
-		// Validate refused a previous key that does not decode.
-		previous, _ := decodeSecretKey(c.cfg.SecretKeyPrevious)
-		old, err := deriveKeys(previous)
-		if err != nil {
-			return keys{}, err
-		}
-		if old.fingerprint, err = keyFingerprint(previous); err != nil {
-			return keys{}, err
-		}
-		derived.previous = &old
+	// Validate refused a previous or next key that does not decode.
+	if derived.previous, err = deriveAccepted(c.cfg.SecretKeyPrevious); err != nil {
+		return keys{}, err
+	}
+	if derived.next, err = deriveAccepted(c.cfg.SecretKeyNext); err != nil {
+		return keys{}, err
 	}
 	derived.fingerprint = fp
 	return derived, nil
+}
+
+// deriveAccepted derives the keys of ADMIT_SECRET_KEY_PREVIOUS or _NEXT:
+// nil when it is unset.
+func deriveAccepted(secret string) (*keys, error) {
+	if secret == "" {
+		return nil, nil
+	}
+	b, err := decodeSecretKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	k, err := deriveKeys(b)
+	if err != nil {
+		return nil, err
+	}
+	if k.fingerprint, err = keyFingerprint(b); err != nil {
+		return nil, err
+	}
+	return &k, nil
 }
 
 // checkFingerprints holds a process to the keys the database was sealed
@@ -149,23 +164,41 @@ func (c *cli) unlock(ctx context.Context, s *store.Store, log *slog.Logger) (key
 // rotation, the key that replaces it (ADMIT_SECRET_KEY_PREVIOUS then being
 // the recorded one). A previous key is checked against the one the last
 // rotation replaced, so that a wrong one is refused even when nothing is
-// left for it to open.
+// left for it to open. A next key (ADMIT_SECRET_KEY_NEXT) is a key the
+// database does not know yet: it is refused when it is the key the last
+// rotation replaced (rotations do not go back), and when the database
+// belongs to it already while ADMIT_SECRET_KEY is the key it replaced (the
+// rotation is done: this process would seal with the retired key).
 func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorded string, generated bool) error {
-	prevFP := ""
-	if c.cfg.SecretKeyPrevious != "" {
-		previous, err := decodeSecretKey(c.cfg.SecretKeyPrevious)
-		if err != nil {
-			return err
-		}
-		if prevFP, err = keyFingerprint(previous); err != nil {
-			return err
-		}
+	prevFP, err := fingerprintOf(c.cfg.SecretKeyPrevious)
+	if err != nil {
+		return err
+	}
+	nextFP, err := fingerprintOf(c.cfg.SecretKeyNext)
+	if err != nil {
+		return err
 	}
 	// replaced is read only when it matters: it is set by the first
 	// rotation, and a database that never rotated has none.
 	replaced := func() (string, error) {
 		v, _, err := s.InstanceSetting(ctx, store.SettingPreviousKeyFingerprint)
 		return v, err
+	}
+	// kv and pv name the new and the old key's variables in refusals.
+	kv, pv := "ADMIT_SECRET_KEY", "ADMIT_SECRET_KEY_PREVIOUS"
+	if c.rotatingToNext {
+		kv, pv = "ADMIT_SECRET_KEY_NEXT", "ADMIT_SECRET_KEY"
+	}
+	switch {
+	case (recorded == fp || prevFP != "" && recorded == prevFP) && nextFP != "":
+		was, err := replaced()
+		if err != nil {
+			return err
+		}
+		if was == nextFP {
+			return fmt.Errorf("ADMIT_SECRET_KEY_NEXT (key %s) is the key the last rotation replaced: a rotation never goes back to a key; make a new one with: admit secret-key generate",
+				nextFP[:12])
+		}
 	}
 	switch {
 	case recorded == fp && prevFP != "":
@@ -175,8 +208,8 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 		}
 		// Before any rotation there is nothing to check it against.
 		if was != "" && was != prevFP {
-			return fmt.Errorf("ADMIT_SECRET_KEY_PREVIOUS is not the key the last rotation replaced (key %s, replaced %s): give the old key, or unset ADMIT_SECRET_KEY_PREVIOUS once the rotation is over",
-				prevFP[:12], was[:min(12, len(was))])
+			return fmt.Errorf("%s is not the key the last rotation replaced (key %s, replaced %s): give the old key, or unset %s once the rotation is over",
+				pv, prevFP[:12], was[:min(12, len(was))], pv)
 		}
 		return nil
 	case recorded == fp:
@@ -189,11 +222,25 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 		if err != nil {
 			return err
 		}
+		if was == fp && c.rotatingToNext {
+			return fmt.Errorf("ADMIT_SECRET_KEY_NEXT (key %s) is the key the last rotation replaced: a rotation never goes back to a key; make a new one with: admit secret-key generate", fp[:12])
+		}
 		if was == fp {
-			return fmt.Errorf("ADMIT_SECRET_KEY (key %s) is the key the last rotation replaced and ADMIT_SECRET_KEY_PREVIOUS (key %s) the one that seals this database: they are swapped; the new key goes in ADMIT_SECRET_KEY",
-				fp[:12], prevFP[:12])
+			return fmt.Errorf("%s (key %s) is the key the last rotation replaced and %s (key %s) the one that seals this database: they are swapped; the new key goes in %s",
+				kv, fp[:12], pv, prevFP[:12], kv)
 		}
 		return nil
+	case nextFP != "" && recorded == nextFP:
+		// The rotation to the next key is done. A replica started before
+		// it goes on (keyWatch reports it); one starting now would seal
+		// and sign with the retired key what the new key alone, once the
+		// previous one is dropped, cannot open.
+		if was, err := replaced(); err == nil && was == fp {
+			return fmt.Errorf("the rotation to ADMIT_SECRET_KEY_NEXT (key %s) is done and ADMIT_SECRET_KEY (key %s) is the key it replaced: give this process the new key in ADMIT_SECRET_KEY and the old one in ADMIT_SECRET_KEY_PREVIOUS",
+				nextFP[:12], fp[:12])
+		}
+		return fmt.Errorf("ADMIT_SECRET_KEY_NEXT (key %s) is the key that seals this database and ADMIT_SECRET_KEY (key %s) is not the one it replaced: are the two swapped? The key that seals now goes in ADMIT_SECRET_KEY, the new one in ADMIT_SECRET_KEY_NEXT",
+			nextFP[:12], fp[:12])
 	}
 	if generated {
 		// Another process recorded its key first; ours must not linger
@@ -201,8 +248,8 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 		_ = os.Remove(c.cfg.keyFile())
 	}
 	if prevFP != "" {
-		return fmt.Errorf("neither ADMIT_SECRET_KEY (key %s) nor ADMIT_SECRET_KEY_PREVIOUS (key %s) is the key that sealed this database (%s): give this process the server's key",
-			fp[:12], prevFP[:12], recorded[:min(12, len(recorded))])
+		return fmt.Errorf("neither %s (key %s) nor %s (key %s) is the key that sealed this database (%s): give this process the server's key",
+			kv, fp[:12], pv, prevFP[:12], recorded[:min(12, len(recorded))])
 	}
 	if was, err := replaced(); err == nil && was == fp {
 		return fmt.Errorf("the secret key in %s (key %s) is the one the last rotation replaced: give this process the new key (database %s)",
@@ -210,6 +257,18 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 	}
 	return fmt.Errorf("the secret key in %s is not the one that sealed this database (key %s, database %s): give this process the server's key (while rotating it, the old one in ADMIT_SECRET_KEY_PREVIOUS)",
 		c.cfg.keyPlace(), fp[:12], recorded[:min(12, len(recorded))])
+}
+
+// fingerprintOf is the fingerprint of an optional key: "" when unset.
+func fingerprintOf(secret string) (string, error) {
+	if secret == "" {
+		return "", nil
+	}
+	b, err := decodeSecretKey(secret)
+	if err != nil {
+		return "", err
+	}
+	return keyFingerprint(b)
 }
 
 func fingerprintNote(fp string) string {

@@ -63,7 +63,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if c.cfg.SecretKey == "" && s.Dialect() == "postgres" {
 		log.Warn("ADMIT_SECRET_KEY is not set: the key in the data folder works for this replica only; set the same ADMIT_SECRET_KEY on every replica")
 	}
-	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, DeviceKey: keys.device, PreviousTokenKey: keys.was().invitation, PreviousDeviceKey: keys.was().device, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
+	svc := directory.NewService(directory.Config{Store: s, TokenKey: keys.invitation, DeviceKey: keys.device, AcceptedTokenKeys: keys.accepted().invitation, AcceptedDeviceKeys: keys.accepted().device, Resolver: c.cfg.Resolver(), RefusedAddress: refusedAddress, Logger: log})
 	sealer, err := keys.sealer()
 	if err != nil {
 		return err
@@ -299,7 +299,7 @@ type pinger interface {
 // newHandler assembles the one ServeMux and the middleware every request
 // passes through.
 func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *certs.Manager, tokenKeys *certs.TokenKeys, sealer *certs.Sealer, fetcher *outbound.Client, webhooks *events.Worker, reg *prometheus.Registry, log *slog.Logger, upstream *url.URL, apart *sync.WaitGroup) (http.Handler, error) {
-	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, PreviousKey: keys.was().csrf, Secure: cfg.Secure(), Logger: log})
+	pages, err := web.NewRenderer(web.Config{Key: keys.csrf, AcceptedKeys: keys.accepted().csrf, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.provider, Secure: cfg.Secure(), Logger: log})
+	openID, err := provider.New(provider.Config{Directory: svc, Keys: tokenKeys, Pages: pages, Issuer: cfg.BaseURL, Key: keys.provider, AcceptedKeys: keys.accepted().provider, Secure: cfg.Secure(), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +328,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, PreviousStateKey: keys.was().ssoState, Fetch: fetcher, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
+	singleSignOn, err := sso.New(sso.Config{Directory: svc, Certs: certManager, Secrets: sealer, StateKey: keys.ssoState, AcceptedStateKeys: keys.accepted().ssoState, Fetch: fetcher, Pages: pages, BaseURL: cfg.BaseURL, Secure: cfg.Secure(), Logger: log, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}
