@@ -49,12 +49,10 @@ func (c *cli) auditList(ctx context.Context, args []string) error {
 		return err
 	}
 	switch {
-	case *installation && *slug != "":
-		return usageError{msg: "audit list: --account and --installation exclude each other: an account's trail, or the installation's", synopsis: true}
+	case *installation == (*slug != ""):
+		return usageError{msg: "audit list: give --account S or --installation", synopsis: true}
 	case *installation && *person != "":
 		return usageError{msg: "audit list: --person needs --account: the installation's events name people by their user id", synopsis: true}
-	case !*installation && *slug == "":
-		return usageError{msg: "audit list: missing --account (or --installation)", synopsis: true}
 	}
 	since, err := parseSince(*sinceFlag, time.Now())
 	if err != nil {

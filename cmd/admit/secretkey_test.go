@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -244,4 +245,138 @@ func mendOne(t *testing.T, db, key, id string) {
 	if err := s.UpdateWebhookSecrets(ctx, w); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRollingRotationWithNextKey rolls a rotation from key A to key B the
+// way docs/operations.md tells, through the binary: every replica first
+// gets B as ADMIT_SECRET_KEY_NEXT; then, mid-roll, what a replica already
+// on B (ADMIT_SECRET_KEY=B, ADMIT_SECRET_KEY_PREVIOUS=A) seals and signs
+// (a webhook's secret, an invitation link) opens on one still on A with B
+// as next, and the other way round; secret-key rotate runs with A and B
+// as next, is audited on the installation with the two fingerprints and
+// the counts (and no key), and a rerun records nothing. It checks the
+// refusals on the way: a malformed next key, one equal to the key or to
+// the previous key, one without a key, keys swapped, next and previous
+// both given to rotate, A with B as next once the rotation is done, and a
+// next key that is the retired one. (The openers each take the next key
+// in their package's tests; TestAcceptedKeysCoverEveryUse holds the
+// wiring to every use.)
+func TestRollingRotationWithNextKey(t *testing.T) {
+	t.Parallel()
+	eachDatabase(t, func(t *testing.T, db string) {
+		const key, prev, next = "ADMIT_SECRET_KEY=", "ADMIT_SECRET_KEY_PREVIOUS=", "ADMIT_SECRET_KEY_NEXT="
+		env := func(settings ...string) []string {
+			return append(append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback), settings...)
+		}
+		run := func(env []string, args ...string) result {
+			t.Helper()
+			return admitWith(t, env, "", args...)
+		}
+		must := func(r result) result {
+			t.Helper()
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			return r
+		}
+		oneLine := func(what string, r result, want string) {
+			t.Helper()
+			msg := strings.TrimSpace(r.stderr)
+			if r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, want) {
+				t.Errorf("%s: exit %d, %q; want a one-line refusal saying %q", what, r.code, msg, want)
+			}
+		}
+		fp := func(k string) string {
+			f, err := keyFingerprint(mustDecode(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f[:12]
+		}
+		var mu sync.Mutex
+		delivered := 0
+		rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			delivered++
+			mu.Unlock()
+		}))
+		t.Cleanup(rc.Close)
+
+		onA, ahead, rolled := env(key+keyA), env(key+keyA, next+keyB), env(key+keyB, prev+keyA)
+		must(run(onA, "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
+		must(run(onA, "certs", "rotate"))
+		must(run(onA, "webhook", "add", "--url", rc.URL))
+
+		oneLine("a malformed next key", run(env(key+keyA, next+"not a key"), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT")
+		oneLine("the next key equal to the key", run(env(key+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY:")
+		oneLine("the next key equal to the previous key", run(env(key+keyB, prev+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY_PREVIOUS")
+		oneLine("a next key without a key", run(env(next+keyB), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is set without ADMIT_SECRET_KEY")
+		oneLine("the database's key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "are the two swapped")
+		oneLine("rotate with a previous and a next key", run(env(key+keyB, prev+keyA, next+keyC), "secret-key", "rotate"), "not both")
+		oneLine("rotate with the keys swapped", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "are the two swapped")
+
+		// Step 1 done, step 2 under way: the replicas on B and those on A
+		// with B as next open what the others seal and sign.
+		must(run(ahead, "webhook", "list"))
+		byB := decode[webhookJSON](t, must(run(rolled, "webhook", "add", "--url", rc.URL+"/b", "--json")))
+		must(run(rolled, "invite", "create", "--account", "acme", "--email", "b@example.com"))
+		must(run(ahead, "invite", "create", "--account", "acme", "--email", "a@example.com"))
+		if tested := decode[webhookTestJSON](t, must(run(ahead, "webhook", "test", "--id", byB.ID, "--json"))); !tested.Delivered {
+			t.Errorf("the new key's webhook, tested with the old key and the new as next: %+v", tested)
+		}
+		for _, m := range decode[[]mailJSON](t, must(run(ahead, "mail", "list", "--account", "acme", "--json"))) {
+			for name, e := range map[string][]string{"the new key as next": ahead, "the new key, the old as previous": rolled} {
+				if r := run(e, "mail", "show", "--account", "acme", "--id", m.ID); r.code != 0 || !strings.Contains(r.stdout, "/invite/") {
+					t.Errorf("the invitation to %s rendered with %s: exit %d, %s", m.To, name, r.code, r.stderr)
+				}
+			}
+		}
+
+		// The rotation, with the settings of step 1.
+		r := decode[map[string]any](t, must(run(ahead, "secret-key", "rotate", "--json")))
+		if r["fingerprint"] != fp(keyB) || r["previous_fingerprint"] != fp(keyA) || r["resealed_keys"] != float64(2) || r["resealed_webhook_secrets"] != float64(1) {
+			t.Errorf("rotate: %v; want A to B, 2 keys and 1 webhook secret sealed anew (the other webhook's is B's already)", r)
+		}
+		if again := decode[map[string]any](t, must(run(ahead, "secret-key", "rotate", "--json"))); again["resealed_keys"] != float64(0) || again["resealed_webhook_secrets"] != float64(0) {
+			t.Errorf("rotate again: %v; want nothing to do", again)
+		}
+		openAllWith(t, db, keyB, 4)
+		list := must(run(env(key+keyB), "audit", "list", "--installation", "--action", "secret_key.rotated", "--json"))
+		events := decode[[]auditJSON](t, list)
+		if len(events) != 1 {
+			t.Fatalf("secret_key.rotated events: %d; want the rotation's alone (a rerun that changes nothing records none):\n%s", len(events), list.stdout)
+		}
+		var data map[string]any
+		if err := json.Unmarshal(events[0].Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		if e := events[0]; e.Actor.Source != directory.SourceCLI || e.Actor.Name == "" || data["from"] != fp(keyA) || data["to"] != fp(keyB) ||
+			data["resealed_keys"] != float64(2) || data["resealed_webhook_secrets"] != float64(1) || data["resealed_client_secrets"] != float64(0) || data["host"] == "" {
+			t.Errorf("the rotation's audit event: %+v, %v", e, data)
+		}
+		for _, k := range []string{keyA, keyB, strings.TrimRight(keyA, "="), strings.TrimRight(keyB, "=")} {
+			if strings.Contains(list.stdout, k) {
+				t.Errorf("the audit event holds a key:\n%s", list.stdout)
+			}
+		}
+		if r := run(rolled, "audit", "list", "--account", "acme", "--installation"); r.code != exitUsage || !strings.Contains(r.stderr, "give --account S or --installation") {
+			t.Errorf("audit list with --account and --installation: exit %d, %s; want a usage error", r.code, r.stderr)
+		}
+
+		// After the rotation: the replicas move to B with A as previous; a
+		// process on A with B as next is refused (it would seal with the
+		// retired key), and so is the retired key as a next key.
+		must(run(rolled, "webhook", "list"))
+		oneLine("the old key with the new as next, after the rotation", run(ahead, "webhook", "list"), "the rotation to ADMIT_SECRET_KEY_NEXT")
+		oneLine("the retired key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "never goes back")
+		oneLine("rotating back to the retired key as next", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "never goes back")
+		// The next rotation may be prepared during this one's overlap.
+		must(run(env(key+keyB, prev+keyA, next+keyC), "webhook", "list"))
+		must(run(env(key+keyB, next+keyC), "webhook", "list"))
+		mu.Lock()
+		defer mu.Unlock()
+		if delivered != 1 {
+			t.Errorf("deliveries: %d; want the one test", delivered)
+		}
+	})
 }
