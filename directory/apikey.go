@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -352,18 +353,25 @@ func (s *Service) BeginIdempotent(ctx context.Context, k APIKey, key string, req
 	// Keyed, not a plain hash: a request's body may hold a password, and a
 	// plain hash of a body whose other fields are known would let whoever
 	// reads the database guess it offline.
-	mac := hmac.New(sha256.New, s.tokenKey)
-	mac.Write([]byte("admit idempotency request\x00"))
-	mac.Write(request)
+	requestHash := func(tokenKey []byte) string {
+		mac := hmac.New(sha256.New, tokenKey)
+		mac.Write([]byte("admit idempotency request\x00"))
+		mac.Write(request)
+		return hex.EncodeToString(mac.Sum(nil))
+	}
 	now := s.clock()
-	r := IdempotencyRecord{APIKeyID: k.ID, Key: key, RequestHash: hex.EncodeToString(mac.Sum(nil)), CreatedAt: now}
+	r := IdempotencyRecord{APIKeyID: k.ID, Key: key, RequestHash: requestHash(s.tokenKey), CreatedAt: now}
 	stored, claimed, err := s.store.ClaimIdempotencyKey(ctx, r, now.Add(-IdempotencyTTL))
 	switch {
 	case err != nil:
 		return 0, IdempotencyRecord{}, fmt.Errorf("claim idempotency key: %w", err)
 	case claimed:
 		return IdempotencyNew, stored, nil
-	case subtle.ConstantTimeCompare([]byte(stored.RequestHash), []byte(r.RequestHash)) != 1:
+	case subtle.ConstantTimeCompare([]byte(stored.RequestHash), []byte(r.RequestHash)) != 1 && !slices.ContainsFunc(s.acceptedTokenKeys, func(k []byte) bool {
+		// A replica with another key of a rotation of the server key
+		// kept the first answer: the retry is the same request.
+		return subtle.ConstantTimeCompare([]byte(stored.RequestHash), []byte(requestHash(k))) == 1
+	}):
 		return IdempotencyMismatch, stored, nil
 	case stored.Status == 0:
 		return IdempotencyRunning, stored, nil

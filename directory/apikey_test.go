@@ -267,3 +267,48 @@ func TestAccountIDInPlaceOfSlug(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotencyKeysAcrossKeyRotation: while the server key is rotated, a
+// retry that lands on a replica with the other key of the rotation (the
+// old as its previous, or the new as its next) replays the first answer;
+// on a replica without that key it is a mismatch, as before.
+func TestIdempotencyKeysAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		oldKey, newKey := []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
+		service := func(key []byte, accepted ...[]byte) *directory.Service {
+			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, AcceptedTokenKeys: accepted})
+		}
+		ahead, rolled, after := service(oldKey, newKey), service(newKey, oldKey), service(newKey)
+		a := mustAccount(t, ahead, "alpha")
+		_, k, err := ahead.CreateAPIKey(ctx, a.ID, operator, "sync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name        string
+			first, then *directory.Service
+			want        directory.IdempotencyState
+		}{
+			{"made with the old key, retried with the new and the old as previous", ahead, rolled, directory.IdempotencyReplay},
+			{"made with the new key, retried with the old and the new as next", rolled, ahead, directory.IdempotencyReplay},
+			{"made with the old key, retried with the new alone", ahead, after, directory.IdempotencyMismatch},
+		} {
+			idem := "k-" + tc.name
+			_, rec, err := tc.first.BeginIdempotent(ctx, k, idem, []byte("POST /x {}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.first.FinishIdempotent(ctx, rec, 201, []byte(`{"id":"1"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if state, _, err := tc.then.BeginIdempotent(ctx, k, idem, []byte("POST /x {}")); err != nil || state != tc.want {
+				t.Errorf("%s: %v, %v; want %v", tc.name, state, err, tc.want)
+			}
+			if state, _, _ := tc.then.BeginIdempotent(ctx, k, idem, []byte("POST /x {\"a\":1}")); state != directory.IdempotencyMismatch {
+				t.Errorf("%s, another body: %v; want mismatch", tc.name, state)
+			}
+		}
+	})
+}
