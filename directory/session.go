@@ -89,8 +89,8 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 	if err != nil && KindOf(err) != NotFound {
 		return SignedIn{}, err
 	}
-	throttles := s.throttlesFor(lockoutOf(u, emailKey), deviceSubject(emailKey, u.PasswordHash), from, now)
-	attempt, failures, err := s.chargeAttempt(ctx, now, throttles)
+	throttles := s.throttlesFor(u, emailKey, from, now)
+	attempt, counts, err := s.chargeAttempt(ctx, now, throttles)
 	if err != nil {
 		return SignedIn{}, err
 	}
@@ -103,7 +103,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, from Clien
 		return SignedIn{}, errors.Join(fmt.Errorf("verify password: %w", err), s.refund(ctx, attempt, throttles))
 	}
 	if !ok || !u.HasPassword() {
-		return SignedIn{}, failSignIn(u, throttles[0], failures)
+		return SignedIn{}, failSignIn(u, throttles, counts)
 	}
 	// Only the lockout this attempt was held to is cleared: the owner
 	// signing in on their own device leaves a stranger's count alone. The

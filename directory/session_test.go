@@ -2,10 +2,14 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -347,8 +351,8 @@ func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
 // sign-in comes from the proxy's address, so the per-address count is the
 // whole site's. A stranger's 50 failures without a device token filled
 // it, and every sign-in, with a device token too, was refused for 15
-// minutes. Attempts with a valid device token have a count of their own
-// per address: failures without one do not fill it.
+// minutes. Attempts with a valid device token are not counted per
+// address: failures without one do not touch them.
 func TestProxiedStrangerDoesNotLockOutDevices(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -376,6 +380,63 @@ func TestProxiedStrangerDoesNotLockOutDevices(t *testing.T) {
 
 // signIn is SignIn as the sign-in page does it: a failure is then
 // recorded in the audit log.
+// TestDeviceTokensShareOneLimit: each sign-in gives the browser a new
+// device token, so whoever copied the cookie after each of a person's
+// sign-ins (a shared computer) holds many. Together they buy 10 failures
+// in 15 minutes, not 5 each; the failure that fills that count is in the
+// audit log as a lockout of every device, though no one token's count
+// reached its own limit.
+func TestDeviceTokensShareOneLimit(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		const right = "correct horse battery"
+		addWithPassword(t, svc, a.ID, "ada@example.com", right)
+		var copies []directory.Client
+		for range 4 {
+			in, err := signIn(svc, "ada@example.com", right, directory.Client{Addr: "10.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			copies = append(copies, directory.Client{Addr: "203.0.113.7", Device: in.Device})
+		}
+		for i, n := range []int{5, 4, 1} {
+			for range n {
+				if _, err := signIn(svc, "ada@example.com", "a guess", copies[i]); directory.KindOf(err) != directory.Unauthenticated {
+					t.Fatalf("guess with copy %d: %v; want Unauthenticated", i, err)
+				}
+			}
+		}
+		if _, err := signIn(svc, "ada@example.com", right, copies[3]); directory.KindOf(err) != directory.Throttled {
+			t.Errorf("a fourth token, unused, after 10 failures of the others: %v; want Throttled", err)
+		}
+		var lockouts []map[string]any
+		events, err := svc.AuditEvents(context.Background(), a.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Action == "user.locked_out" {
+				var data map[string]any
+				if err := json.Unmarshal(e.Data, &data); err != nil {
+					t.Fatal(err)
+				}
+				lockouts = append(lockouts, data)
+			}
+		}
+		slices.Reverse(lockouts)
+		want := []map[string]any{{"device": true, "failures": 5.0}, {"device": true, "every_device": true, "failures": 10.0}}
+		if diff := cmp.Diff(want, lockouts); diff != "" {
+			t.Errorf("lockouts in the audit log (-want +got):\n%s", diff)
+		}
+		clk.Add(signInWindowForTest)
+		if _, err := signIn(svc, "ada@example.com", right, copies[3]); err != nil {
+			t.Errorf("the fourth token after the window: %v; want signed in", err)
+		}
+	})
+}
+
 func signIn(svc *directory.Service, email, password string, from directory.Client) (directory.SignedIn, error) {
 	in, err := svc.SignIn(context.Background(), email, password, from)
 	if rerr := svc.RecordFailedSignIn(context.Background(), err); rerr != nil {

@@ -36,13 +36,22 @@ import (
 // That per-email limit is also what lets a stranger lock a person out, so a
 // browser that has signed in as the person before carries a device token
 // (OWASP, "Slow Down Online Guessing Attacks with Device Cookies") and is
-// held only to its own limit, maxDeviceFailures: the stranger's failures do
-// not count against it, and a stolen token buys no more than that limit.
+// held only to its own limit, maxDeviceFailures, and to the limit of all
+// the person's device tokens together, maxPersonDeviceFailures: the
+// stranger's failures do not count against either, and stolen tokens buy
+// no more than that.
 const (
 	signInWindow      = 15 * time.Minute
 	maxEmailFailures  = 5
 	maxAddrFailures   = 50
 	maxDeviceFailures = 5
+	// maxPersonDeviceFailures bounds the failures of all of a person's
+	// device tokens together: each sign-in issues a new one, so whoever
+	// copied a browser's cookie after each of the person's sign-ins (a
+	// shared computer) would otherwise have maxDeviceFailures per copy.
+	// Twice a token's own, so that one copied token cannot lock the
+	// person's other browsers out.
+	maxPersonDeviceFailures = 2 * maxDeviceFailures
 	// DeviceTokenLifetime is how long a device token exempts its browser
 	// from the email-wide lockout after the sign-in that issued it.
 	DeviceTokenLifetime = 365 * 24 * time.Hour
@@ -66,25 +75,33 @@ type throttle struct {
 	limit int
 }
 
-// throttlesFor lists the counts an attempt for an email is held to; the
-// first is the person's lockout, the one a success clears and the audit
-// log reports.
+// throttlesFor lists the counts an attempt to sign in as the person u,
+// found by an address whose key is emailKey, is held to; the first is the
+// lockout, the one a success clears and the audit log reports.
 //
-// A device token exempts from the person's lockout, never from a bound
-// per address: a stranger who gathered tokens still guesses only as fast
-// as one address may. But attempts with a valid token are counted apart
-// from those without ("addr-device:"). Behind a reverse proxy every
-// attempt has the proxy's address, so the count without tokens is the
-// whole site's; a stranger's 50 failures filled it, and had it been the
-// only one, they would have locked out every browser for the window. Only
-// a successful sign-in (or reset) gives a token, so a stranger cannot
-// fill the other.
-func (s *Service) throttlesFor(lockout throttle, subject string, from Client, now time.Time) []throttle {
-	addr := addressKey(from.Addr)
-	if nonce, ok := s.openDeviceToken(from.Device, subject, now); ok {
-		return []throttle{{"device:" + nonce, maxDeviceFailures}, {"addr-device:" + addr, maxAddrFailures}}
+// Without a device token, that is the person's lockout and the client
+// address's count. With a valid one, it is the token's own count and the
+// count of all the person's tokens, and no count of anyone else's: only
+// the person's password gets a token (a sign-in, a reset), so only the
+// person, or whoever copied their cookies, can add to these.
+//
+// Not a count per address, as there was ("addr-device:"): anyone with an
+// account gets tokens of their own by signing in, as many as they like,
+// and behind a shared address (a NAT, an office, a proxy that
+// ADMIT_TRUSTED_PROXIES does not name) their failures with them filled
+// that count and refused every other person's device token there, which
+// is the lockout by strangers that device tokens exist to prevent. A
+// per-address bound on tokens held nothing back either: tokens of one
+// person guess only that person's password, and the person's count
+// bounds them from every address alike.
+func (s *Service) throttlesFor(u User, emailKey string, from Client, now time.Time) []throttle {
+	// A token opens only with the hash of a password that signed in (or
+	// was set by a reset), so only for a person; u.ID is checked too, so
+	// that no key is ever "devices:".
+	if nonce, ok := s.openDeviceToken(from.Device, deviceSubject(emailKey, u.PasswordHash), now); ok && u.ID != "" {
+		return []throttle{{"device:" + nonce, maxDeviceFailures}, {"devices:" + u.ID, maxPersonDeviceFailures}}
 	}
-	return []throttle{lockout, {"addr:" + addr, maxAddrFailures}}
+	return []throttle{lockoutOf(u, emailKey), {"addr:" + addressKey(from.Addr), maxAddrFailures}}
 }
 
 // deviceSubject is what a device token is bound to: the email and the
@@ -130,27 +147,26 @@ func addressKey(addr string) string {
 // passes a limit. Each count includes the attempt's own row, written and
 // committed first: of attempts racing for the last places, the k-th row
 // written is counted by its own attempt with at least k-1 others, so no
-// more than the limit pass, on any replica. first is the count of the
-// first throttle, this attempt included. The caller keeps the rows of a
-// failure and takes back (refund) those of anything else.
-func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []throttle) (attempt string, first int, err error) {
+// more than the limit pass, on any replica. counts are the throttles'
+// counts, this attempt included. The caller keeps the rows of a failure
+// and takes back (refund) those of anything else.
+func (s *Service) chargeAttempt(ctx context.Context, now time.Time, throttles []throttle) (attempt string, counts []int, err error) {
 	attempt = newID()
+	counts = make([]int, len(throttles))
 	for i, t := range throttles {
 		if err := s.store.AddSignInFailure(ctx, t.key, attempt, now); err != nil {
-			return "", 0, errors.Join(err, s.refund(ctx, attempt, throttles[:i]))
+			return "", nil, errors.Join(err, s.refund(ctx, attempt, throttles[:i]))
 		}
 		n, oldest, err := s.store.CountSignInFailures(ctx, t.key, now.Add(-signInWindow))
 		if err == nil && n > t.limit {
 			err = throttled(oldest, now)
 		}
 		if err != nil {
-			return "", 0, errors.Join(err, s.refund(ctx, attempt, throttles[:i+1]))
+			return "", nil, errors.Join(err, s.refund(ctx, attempt, throttles[:i+1]))
 		}
-		if i == 0 {
-			first = n
-		}
+		counts[i] = n
 	}
-	return attempt, first, nil
+	return attempt, counts, nil
 }
 
 // refund takes back what chargeAttempt counted for an attempt that did
@@ -188,14 +204,20 @@ func plural(n int) string {
 }
 
 // failSignIn is the answer to a wrong password: the attempt stays counted
-// (chargeAttempt wrote it, failures is the lockout's count with it). For
+// (chargeAttempt wrote it, counts are the throttles' counts with it). For
 // a person's address, the answer carries what the audit log is to say
-// (RecordFailedSignIn).
-func failSignIn(u User, lockout throttle, failures int) error {
+// (RecordFailedSignIn): the lockout's count, or the count of all the
+// person's device tokens when this failure is the one that fills it (a
+// lockout of every device of theirs, which no one token's count shows).
+func failSignIn(u User, throttles []throttle, counts []int) error {
 	if u.ID == "" {
 		return errBadCredentials
 	}
-	return &signInFailure{user: u, lockout: lockout, failures: failures}
+	f := &signInFailure{user: u, lockout: throttles[0], failures: counts[0]}
+	if len(throttles) > 1 && strings.HasPrefix(throttles[1].key, "devices:") && counts[1] == throttles[1].limit {
+		f.lockout, f.failures = throttles[1], counts[1]
+	}
+	return f
 }
 
 // signInFailure is a wrong password for a person's address. It is
@@ -211,7 +233,8 @@ func (f *signInFailure) Unwrap() error { return errBadCredentials }
 
 // RecordFailedSignIn records the failed sign-in that err (from SignIn)
 // reports in the audit log of the person's accounts: user.locked_out when
-// it reached their lockout (their own, or their device's),
+// it reached their lockout (their own, their device's, or that of all
+// their devices together),
 // user.sign_in_failed otherwise. Any other err records nothing.
 //
 // SignIn leaves this to its caller, to do after answering: only a
@@ -229,8 +252,12 @@ func (s *Service) RecordFailedSignIn(ctx context.Context, err error) error {
 		action = "user.locked_out"
 	}
 	data := map[string]any{"failures": f.failures}
-	if strings.HasPrefix(f.lockout.key, "device:") {
+	switch {
+	case strings.HasPrefix(f.lockout.key, "device:"):
 		data["device"] = true
+	case strings.HasPrefix(f.lockout.key, "devices:"):
+		data["device"] = true
+		data["every_device"] = true
 	}
 	rerr := s.store.Tx(ctx, func(tx Store) error {
 		ms, err := tx.FindMembershipsOfUser(ctx, u.ID)

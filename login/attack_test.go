@@ -460,3 +460,94 @@ func atResetForm(t *testing.T, st *store.Store, email string) (*site, *person, s
 	p.get("/password/reset")
 	return s, p, csrfToken.FindStringSubmatch(p.last)[1]
 }
+
+// TestAnAccountCannotThrottleOthersDevices: behind a shared address (a
+// NAT, an office, a proxy admit is not told of) everyone's sign-ins have
+// one address. Anyone with an account there can mint device cookies of
+// their own by signing in, as often as they like, and fail with them:
+// such failures must count against their own cookies and person, never
+// against the sign-ins of other people's device cookies, nor buy more
+// failures than one person's cookies are allowed together. Before, they
+// counted against the address's count of device sign-ins (50 in 15
+// minutes), and 50 of them refused every device cookie behind it.
+func TestAnAccountCannotThrottleOthersDevices(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// fail makes the attacker's failures with device cookies of their
+		// own, and returns how many were checked (401) and refused (429).
+		fail func(t *testing.T, s *site, email, right string) (checked, refused int)
+	}{
+		{"a new cookie for every 5 failures", func(t *testing.T, s *site, email, right string) (checked, refused int) {
+			for range 12 {
+				b := s.browser(t)
+				if status := b.signIn(email, right); status != http.StatusOK {
+					t.Fatalf("the attacker's own sign-in: %d", status)
+				}
+				for range 5 {
+					count(b.signIn(email, "not my password"), &checked, &refused)
+				}
+			}
+			return checked, refused
+		}},
+		{"one cookie, signing in after every 4 failures", func(t *testing.T, s *site, email, right string) (checked, refused int) {
+			b := s.browser(t)
+			b.signIn(email, right)
+			for range 15 {
+				for range 4 {
+					count(b.signIn(email, "not my password"), &checked, &refused)
+				}
+				b.signIn(email, right)
+			}
+			return checked, refused
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				s := newSite(t, st)
+				a := s.account(t, "acme")
+				const pat, right = "pat@acme.example", "a quiet river at dawn"
+				const mallory, hers = "mallory@acme.example", "seven lanterns in fog"
+				s.add(t, a, pat, right)
+				s.add(t, a, mallory, hers)
+				patsBrowser := s.browser(t)
+				if status := patsBrowser.signIn(pat, right); status != http.StatusOK {
+					t.Fatalf("pat's first sign-in: %d", status)
+				}
+				patsBrowser.get("/logout")
+				patsBrowser.post("/logout", url.Values{})
+
+				checked, refused := tc.fail(t, s, mallory, hers)
+				t.Logf("the attacker's failures with cookies of their own: %d checked, %d refused", checked, refused)
+				if checked > maxPersonDeviceFailures {
+					t.Errorf("%d of the attacker's failures were checked; want at most %d, however many cookies they mint", checked, maxPersonDeviceFailures)
+				}
+				if status := patsBrowser.signIn(pat, right); status != http.StatusOK {
+					t.Errorf("pat, on the browser with her device cookie, right password: %d (%s); want signed in", status, errorOf(patsBrowser.last))
+				}
+			})
+		})
+	}
+}
+
+// maxPersonDeviceFailures is how many failures all of one person's device
+// cookies buy together in 15 minutes (unexported in directory).
+const maxPersonDeviceFailures = 10
+
+func count(status int, checked, refused *int) {
+	switch status {
+	case http.StatusUnauthorized:
+		*checked++
+	case http.StatusTooManyRequests:
+		*refused++
+	}
+}
+
+var pageError = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)<`)
+
+// errorOf is the error a page shows, for messages.
+func errorOf(page string) string {
+	if m := pageError.FindStringSubmatch(page); m != nil {
+		return strings.TrimSpace(m[1])
+	}
+	return ""
+}
