@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -433,6 +434,39 @@ func TestDeviceTokensShareOneLimit(t *testing.T) {
 		clk.Add(signInWindowForTest)
 		if _, err := signIn(svc, "ada@example.com", right, copies[3]); err != nil {
 			t.Errorf("the fourth token after the window: %v; want signed in", err)
+		}
+	})
+}
+
+// TestConcurrentSignInsOfOnePerson: a success clears the person's count
+// while other sign-ins of theirs are counting it (two tabs, a double
+// click, a script). Each must still get its answer: the count and its
+// oldest failure were two reads, and a clear between them answered
+// "find oldest sign-in failure: no rows", an error of ours (a 500).
+func TestConcurrentSignInsOfOnePerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc := directory.NewService(directory.Config{Store: s, Hasher: fastHasher()})
+		a := mustAccount(t, svc, "acme")
+		const right = "correct horse battery"
+		addWithPassword(t, svc, a.ID, "ada@example.com", right)
+		var wg sync.WaitGroup
+		// Fewer at once than the lockout's 5: attempts in flight count
+		// until they are answered.
+		errs := make(chan error, 200)
+		for range 4 {
+			wg.Go(func() {
+				for range 50 {
+					if _, err := svc.SignIn(context.Background(), "ada@example.com", right, directory.Client{Addr: "10.0.0.1"}); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("a concurrent sign-in with the right password: %v", err)
 		}
 	})
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -127,21 +129,24 @@ func (s *Store) CountSignInFailures(ctx context.Context, key string, since time.
 	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sign_in_failures WHERE key = ? AND failed_at <= ?`), key, since); err != nil {
 		return 0, time.Time{}, s.dialect.wrap(err, "expire sign-in failures")
 	}
-	var n int
-	if err := sqlx.GetContext(ctx, s.q, &n, s.rebind(`SELECT COUNT(*) FROM sign_in_failures WHERE key = ? AND failed_at > ?`), key, since); err != nil {
-		return 0, time.Time{}, s.dialect.wrap(err, "count sign-in failures")
+	// One statement for the count and the oldest, so that both are of
+	// one snapshot: as two, a success clearing the key between them (the
+	// person signing in twice at once) left the second nothing to find,
+	// an error for an attempt that had done nothing wrong. Not
+	// MIN(failed_at): SQLite returns an aggregate of a timestamp column as
+	// text, while the column itself reads as a time.
+	var row struct {
+		Oldest time.Time `db:"failed_at"`
+		N      int       `db:"n"`
 	}
-	if n == 0 {
+	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT failed_at, COUNT(*) OVER () AS n FROM sign_in_failures WHERE key = ? AND failed_at > ? ORDER BY failed_at LIMIT 1`), key, since)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}
-	// Not MIN(failed_at): SQLite returns an aggregate of a timestamp
-	// column as text, while the column itself reads as a time.
-	var oldest time.Time
-	err := sqlx.GetContext(ctx, s.q, &oldest, s.rebind(`SELECT failed_at FROM sign_in_failures WHERE key = ? AND failed_at > ? ORDER BY failed_at LIMIT 1`), key, since)
 	if err != nil {
-		return 0, time.Time{}, s.dialect.wrap(err, "find oldest sign-in failure")
+		return 0, time.Time{}, s.dialect.wrap(err, "count sign-in failures")
 	}
-	return n, oldest.UTC(), nil
+	return row.N, row.Oldest.UTC(), nil
 }
 
 // ClearSignInFailures forgets key's failures after a successful sign-in.
