@@ -438,6 +438,54 @@ func TestDeviceTokensShareOneLimit(t *testing.T) {
 	})
 }
 
+// TestDeviceTokenEndsWithThePassword: a device token is bound to the
+// email and the password hash it signed in with. Once the password is set
+// anew (even to the same password), or the person is erased and the
+// address given to someone else with that very password, the old token
+// exempts from nothing: a stranger's lockout holds for it too.
+func TestDeviceTokenEndsWithThePassword(t *testing.T) {
+	t.Parallel()
+	const email, right = "ada@example.com", "correct horse battery"
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, svc *directory.Service, a directory.Account, userID string)
+	}{
+		{"nothing changed", func(*testing.T, *directory.Service, directory.Account, string) {}},
+		{"the password set anew, the same", func(t *testing.T, svc *directory.Service, _ directory.Account, userID string) {
+			if err := svc.SetPassword(context.Background(), userID, operator, right); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the person erased, the address someone else's", func(t *testing.T, svc *directory.Service, a directory.Account, _ string) {
+			if _, err := svc.ErasePerson(context.Background(), operator, email); err != nil {
+				t.Fatal(err)
+			}
+			addWithPassword(t, svc, a.ID, email, right)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				svc := directory.NewService(directory.Config{Store: s, Hasher: fastHasher()})
+				a := mustAccount(t, svc, "acme")
+				u := addWithPassword(t, svc, a.ID, email, right)
+				in, err := signIn(svc, email, right, directory.Client{Addr: "10.0.0.1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.change(t, svc, a, u.ID)
+				for range 5 {
+					_, _ = signIn(svc, email, "a stranger's guess", directory.Client{Addr: "203.0.113.7"})
+				}
+				_, err = signIn(svc, email, right, directory.Client{Addr: "10.0.0.1", Device: in.Device})
+				want := tc.name == "nothing changed"
+				if exempt := err == nil; exempt != want {
+					t.Errorf("the old device token after %s: %v; want exempt from the stranger's lockout %v", tc.name, err, want)
+				}
+			})
+		})
+	}
+}
+
 // TestConcurrentSignInsOfOnePerson: a success clears the person's count
 // while other sign-ins of theirs are counting it (two tabs, a double
 // click, a script). Each must still get its answer: the count and its
