@@ -440,9 +440,10 @@ func TestDeviceTokensShareOneLimit(t *testing.T) {
 
 // TestDeviceTokenEndsWithThePassword: a device token is bound to the
 // email and the password hash it signed in with. Once the password is set
-// anew (even to the same password), or the person is erased and the
-// address given to someone else with that very password, the old token
-// exempts from nothing: a stranger's lockout holds for it too.
+// anew (even to the same password), the person signs out everywhere, or
+// the person is erased and the address given to someone else with that
+// very password, the old token exempts from nothing: a stranger's lockout
+// holds for it too.
 func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 	t.Parallel()
 	const email, right = "ada@example.com", "correct horse battery"
@@ -453,6 +454,11 @@ func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 		{"nothing changed", func(*testing.T, *directory.Service, directory.Account, string) {}},
 		{"the password set anew, the same", func(t *testing.T, svc *directory.Service, _ directory.Account, userID string) {
 			if err := svc.SetPassword(context.Background(), userID, operator, right); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the person signed out everywhere", func(t *testing.T, svc *directory.Service, _ directory.Account, userID string) {
+			if err := svc.SignOutEverywhere(context.Background(), directory.Visit{User: directory.User{ID: userID, Email: email}}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -484,6 +490,46 @@ func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDeviceTokenAfterSigningOutEverywhere: signing out everywhere ends
+// the device tokens issued until then, in the same second too, and not
+// those of the sign-ins after it.
+func TestDeviceTokenAfterSigningOutEverywhere(t *testing.T) {
+	t.Parallel()
+	const email, right = "ada@example.com", "correct horse battery"
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		u := addWithPassword(t, svc, a.ID, email, right)
+		here := directory.Client{Addr: "10.0.0.1"}
+		// On a whole second, the sign-in and the signing out at one
+		// instant: a token holds whole seconds, and one of the second the
+		// person signed out in may be from before.
+		clk.Add(time.Second - time.Duration(clk.Now().Nanosecond()))
+		before, err := signIn(svc, email, right, here)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SignOutEverywhere(ctx, directory.Visit{User: u}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(2 * time.Second)
+		after, err := signIn(svc, email, right, here)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			_, _ = signIn(svc, email, "a stranger's guess", directory.Client{Addr: "203.0.113.7"})
+		}
+		if _, err := signIn(svc, email, right, directory.Client{Addr: "10.0.0.1", Device: before.Device}); err == nil {
+			t.Error("a device token from before signing out everywhere is still exempt from the stranger's lockout")
+		}
+		if _, err := signIn(svc, email, right, directory.Client{Addr: "10.0.0.1", Device: after.Device}); err != nil {
+			t.Errorf("the device token of a sign-in after signing out everywhere: %v; want exempt", err)
+		}
+	})
 }
 
 // TestConcurrentSignInsOfOnePerson: a success clears the person's count

@@ -35,6 +35,12 @@ func (s *Service) SignOutEverywhere(ctx context.Context, v Visit) error {
 		if err := tx.DeleteSessionsOfUser(ctx, v.User.ID, ""); err != nil {
 			return err
 		}
+		// The browsers signed out keep their device cookies, which would
+		// still spare them (or whoever copied one from a shared computer)
+		// the lockout: those end too.
+		if err := tx.EndDevicesOfUser(ctx, v.User.ID, s.clock()); err != nil {
+			return err
+		}
 		for _, m := range ms {
 			if err := s.endAppAccess(ctx, tx, m.AccountID, v.User.ID); err != nil {
 				return err

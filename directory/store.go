@@ -120,6 +120,9 @@ type Store interface {
 	// DeleteSessionsOfUser ends every session of the user but the one
 	// with hash except (none when except is empty).
 	DeleteSessionsOfUser(ctx context.Context, userID, except string) error
+	// EndDevicesOfUser stops honouring the user's device tokens issued
+	// before at.
+	EndDevicesOfUser(ctx context.Context, userID string, at time.Time) error
 	DeleteSessionsOfMembership(ctx context.Context, accountID, userID string) error
 	// EndMembershipSessions is DeleteSessionsOfMembership that also sets
 	// the membership's SessionsEndedAt to at.

@@ -98,7 +98,7 @@ func (s *Service) throttlesFor(u User, emailKey string, from Client, now time.Ti
 	// A token opens only with the hash of a password that signed in (or
 	// was set by a reset), so only for a person; u.ID is checked too, so
 	// that no key is ever "devices:".
-	if nonce, ok := s.openDeviceToken(from.Device, deviceSubject(emailKey, u.PasswordHash), now); ok && u.ID != "" {
+	if nonce, ok := s.openDeviceToken(from.Device, deviceSubject(emailKey, u.PasswordHash), u.DevicesEndedAt, now); ok && u.ID != "" {
 		return []throttle{{"device:" + nonce, maxDeviceFailures}, {"devices:" + u.ID, maxPersonDeviceFailures}}
 	}
 	return []throttle{lockoutOf(u, emailKey), {"addr:" + addressKey(from.Addr), maxAddrFailures}}
@@ -301,8 +301,9 @@ func (s *Service) issueDeviceToken(emailKey string, now time.Time) string {
 }
 
 // openDeviceToken returns the nonce of a token issued for the email key
-// within DeviceTokenLifetime; ok is false for anything else.
-func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce string, ok bool) {
+// within DeviceTokenLifetime, and after ended (when the person signed out
+// everywhere) if that is set; ok is false for anything else.
+func (s *Service) openDeviceToken(token, emailKey string, ended *time.Time, now time.Time) (nonce string, ok bool) {
 	if token == "" || len(token) > maxDeviceTokenLen {
 		return "", false
 	}
@@ -318,6 +319,11 @@ func (s *Service) openDeviceToken(token, emailKey string, now time.Time) (nonce 
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[deviceNonceBytes:])), 0)
 	if now.Sub(issued) >= DeviceTokenLifetime {
+		return "", false
+	}
+	// A token holds its time in whole seconds: one issued in the second
+	// the person signed out everywhere may be from before, and is ended.
+	if ended != nil && !issued.After(ended.Truncate(time.Second)) {
 		return "", false
 	}
 	return enc.EncodeToString(payload[:deviceNonceBytes]), true

@@ -44,7 +44,7 @@ func FuzzDeviceToken(f *testing.F) {
 	payload := []byte("sixteen byte nonce\x00\x00\x00\x00\x00\x00")[:devicePayloadBytes]
 	binary.BigEndian.PutUint64(payload[deviceNonceBytes:], uint64(now.Add(-time.Hour).Unix()))
 	real := base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(s.deviceMAC("ada@example.com", payload))
-	if _, ok := s.openDeviceToken(s.issueDeviceToken("ada@example.com", now), "ada@example.com", now); !ok {
+	if _, ok := s.openDeviceToken(s.issueDeviceToken("ada@example.com", now), "ada@example.com", nil, now); !ok {
 		f.Fatal("an issued token does not open")
 	}
 	for _, seed := range []string{real, "", ".", "x.y", real + "=", strings.Repeat("A", 200), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
@@ -52,7 +52,7 @@ func FuzzDeviceToken(f *testing.F) {
 	}
 	f.Add(real, "bob@example.com")
 	f.Fuzz(func(t *testing.T, token, emailKey string) {
-		nonce, ok := s.openDeviceToken(token, emailKey, now)
+		nonce, ok := s.openDeviceToken(token, emailKey, nil, now)
 		if ok != (token == real && emailKey == "ada@example.com") {
 			t.Fatalf("openDeviceToken(%q, %q) = %q, %v; only the real token for its email opens", token, emailKey, nonce, ok)
 		}
@@ -97,12 +97,12 @@ func TestDeviceTokenKeyRotation(t *testing.T) {
 		{"a token a replica with a next key signed, after the overlap (signed with the old key)", after, ahead.issueDeviceToken(email, now), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := tc.s.openDeviceToken(tc.token, email, now); ok != tc.want {
+			if _, ok := tc.s.openDeviceToken(tc.token, email, nil, now); ok != tc.want {
 				t.Errorf("openDeviceToken = %v; want %v", ok, tc.want)
 			}
 		})
 	}
-	if _, ok := overlap.openDeviceToken(oldToken, "bob@example.com", now); ok {
+	if _, ok := overlap.openDeviceToken(oldToken, "bob@example.com", nil, now); ok {
 		t.Error("the old key's token opened for another email during the overlap")
 	}
 }

@@ -31,8 +31,11 @@ type User struct {
 	// LastAccountID is the account the person chose last, opened first
 	// at their next sign-in.
 	LastAccountID string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// DevicesEndedAt is when the person last signed out everywhere: their
+	// device tokens issued before then spare no browser the lockout.
+	DevicesEndedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // HasPassword reports whether the person can sign in with a password.

@@ -23,6 +23,7 @@ type userRow struct {
 	PasswordProven     bool         `db:"password_proven"`
 	PasswordSetBy      string       `db:"password_set_by"`
 	LastAccountID      string       `db:"last_account_id"`
+	DevicesEndedAt     sql.NullTime `db:"devices_ended_at"`
 	CreatedAt          time.Time    `db:"created_at"`
 	UpdatedAt          time.Time    `db:"updated_at"`
 }
@@ -30,7 +31,7 @@ type userRow struct {
 const userColumns = `id, email, first_name, last_name, password_hash, password_must_change, password_changed_at, password_proven, password_set_by, created_at, updated_at`
 
 // userReadColumns adds what only reads need.
-const userReadColumns = userColumns + `, last_account_id`
+const userReadColumns = userColumns + `, last_account_id, devices_ended_at`
 
 func (r userRow) user() directory.User {
 	u := directory.User{
@@ -38,6 +39,7 @@ func (r userRow) user() directory.User {
 		PasswordHash: r.PasswordHash, PasswordMustChange: r.PasswordMustChange, LastAccountID: r.LastAccountID,
 		PasswordProven: r.PasswordProven, PasswordSetBy: r.PasswordSetBy,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), PasswordChangedAt: optionalTime(r.PasswordChangedAt),
+		DevicesEndedAt: optionalTime(r.DevicesEndedAt),
 	}
 	return u
 }
@@ -63,6 +65,15 @@ func (s *Store) FindOrCreateUser(ctx context.Context, u directory.User) (directo
 	}
 	stored, err := s.FindUserByEmail(ctx, u.Email)
 	return stored, false, err
+}
+
+// EndDevicesOfUser records that the user's device tokens issued before at
+// are no longer honoured.
+func (s *Store) EndDevicesOfUser(ctx context.Context, userID string, at time.Time) error {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE users SET devices_ended_at = ? WHERE id = ?`), at, userID); err != nil {
+		return s.dialect.wrap(err, "end device tokens")
+	}
+	return nil
 }
 
 // FindUser returns the user with the given ID.
