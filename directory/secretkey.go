@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Everything sealed with the server key (DESIGN rule 7) is sealed for a
@@ -34,6 +35,9 @@ type SecretKeyStore interface {
 	// RecordKeyFingerprints records the fingerprint of the key that seals
 	// the database now, and of the one that sealed it before.
 	RecordKeyFingerprints(ctx context.Context, current, previous string) error
+	// RetiredKeyFingerprints returns the fingerprints of every key a
+	// rotation replaced.
+	RetiredKeyFingerprints(ctx context.Context) ([]string, error)
 }
 
 // Resealed counts what ResealSecrets sealed anew, by kind; what was
@@ -91,6 +95,18 @@ func (s *Service) ResealSecrets(ctx context.Context, r KeyRotation, reseal Resea
 		default:
 			return ConflictError(fmt.Sprintf("the database belongs to key %s now, neither the new key (key %s) nor the old one (key %s): did another rotation finish meanwhile?",
 				short(recorded), short(fingerprint), short(previousFingerprint)))
+		}
+		if recorded == previousFingerprint {
+			// A key is rotated away from because it may have leaked: it
+			// must never seal again, however many rotations later.
+			retired, err := tx.RetiredKeyFingerprints(ctx)
+			if err != nil {
+				return err
+			}
+			if fingerprint == replaced || slices.Contains(retired, fingerprint) {
+				return InvalidError(fmt.Sprintf("the new key (key %s) is a key an earlier rotation replaced: a rotation never goes back to a key; make a new one",
+					short(fingerprint)))
+			}
 		}
 		certs, err := tx.FindCertificates(ctx)
 		if err != nil {

@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -101,4 +102,41 @@ func TestLinksAcrossKeyRotation(t *testing.T) {
 func open(ctx context.Context, svc *directory.Service, token string) error {
 	_, err := svc.OpenInvitationLink(ctx, token)
 	return err
+}
+
+// TestRotationNeverGoesBack: a rotation to any key an earlier rotation
+// replaced is refused in the rotation's transaction, not only to the last
+// one: a key retired after a leak must not seal again two rotations
+// later, nor the key the database belongs to be named as the one it
+// replaced. A new key goes through.
+func TestRotationNeverGoesBack(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := directory.NewService(directory.Config{Store: s, Hasher: fastHasher()})
+		if err := s.RecordKeyFingerprints(ctx, "aaaa", ""); err != nil {
+			t.Fatal(err)
+		}
+		unchanged := func(sealed, _ string) (string, bool, error) { return sealed, false, nil }
+		rotate := func(from, to string) error {
+			_, err := svc.ResealSecrets(ctx, directory.KeyRotation{Actor: operator, Fingerprint: to, PreviousFingerprint: from}, unchanged)
+			return err
+		}
+		for _, r := range [][2]string{{"aaaa", "bbbb"}, {"bbbb", "cccc"}} {
+			if err := rotate(r[0], r[1]); err != nil {
+				t.Fatalf("rotate %s to %s: %v", r[0], r[1], err)
+			}
+		}
+		for _, back := range []string{"aaaa", "bbbb"} {
+			if err := rotate("cccc", back); directory.KindOf(err) != directory.Invalid || !strings.Contains(err.Error(), "never goes back") {
+				t.Errorf("rotate cccc back to %s: %v; want it refused as going back", back, err)
+			}
+		}
+		if current, _, err := s.LockKeyFingerprints(ctx); err != nil || current != "cccc" {
+			t.Errorf("after the refusals the database belongs to %q (%v); want cccc", current, err)
+		}
+		if err := rotate("cccc", "dddd"); err != nil {
+			t.Errorf("rotate cccc to a new key: %v", err)
+		}
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,6 +22,10 @@ const (
 	// replaced (admit secret-key rotate), so that a process given a wrong
 	// ADMIT_SECRET_KEY_PREVIOUS is refused.
 	SettingPreviousKeyFingerprint = "previous_secret_key_fingerprint"
+	// SettingRetiredKeyFingerprints identifies, space-separated, every key
+	// a rotation replaced since it was first recorded, so that no rotation
+	// goes back to one (a key is rotated away from because it leaked).
+	SettingRetiredKeyFingerprints = "retired_secret_key_fingerprints"
 )
 
 // InstanceSetting returns a setting's value, and whether it is recorded.
@@ -98,13 +104,28 @@ func (s *Store) LockKeyFingerprints(ctx context.Context) (current, previous stri
 }
 
 // RecordKeyFingerprints records the fingerprints of the key that seals the
-// database now and of the one it replaced (see directory.ResealSecrets).
+// database now and of the one it replaced, which joins the retired keys
+// (see directory.ResealSecrets).
 func (s *Store) RecordKeyFingerprints(ctx context.Context, current, previous string) error {
 	return s.within(ctx, func(s *Store) error {
 		now := time.Now()
 		if err := s.SetInstanceSetting(ctx, SettingKeyFingerprint, current, now); err != nil {
 			return err
 		}
-		return s.SetInstanceSetting(ctx, SettingPreviousKeyFingerprint, previous, now)
+		if err := s.SetInstanceSetting(ctx, SettingPreviousKeyFingerprint, previous, now); err != nil {
+			return err
+		}
+		retired, err := s.RetiredKeyFingerprints(ctx)
+		if err != nil || previous == "" || slices.Contains(retired, previous) {
+			return err
+		}
+		return s.SetInstanceSetting(ctx, SettingRetiredKeyFingerprints, strings.Join(append(retired, previous), " "), now)
 	})
+}
+
+// RetiredKeyFingerprints returns the fingerprints of the keys rotations
+// replaced, oldest first (none before the first rotation).
+func (s *Store) RetiredKeyFingerprints(ctx context.Context) ([]string, error) {
+	v, _, err := s.InstanceSetting(ctx, SettingRetiredKeyFingerprints)
+	return strings.Fields(v), err
 }

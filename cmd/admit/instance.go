@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,6 +200,13 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 			return fmt.Errorf("ADMIT_SECRET_KEY_NEXT (key %s) is the key the last rotation replaced: a rotation never goes back to a key; make a new one with: admit secret-key generate",
 				nextFP[:12])
 		}
+		if retired, err := s.RetiredKeyFingerprints(ctx); err != nil || slices.Contains(retired, nextFP) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("ADMIT_SECRET_KEY_NEXT (key %s) is a key an earlier rotation replaced: a rotation never goes back to a key; make a new one with: admit secret-key generate",
+				nextFP[:12])
+		}
 	}
 	switch {
 	case recorded == fp && prevFP != "":
@@ -228,6 +236,15 @@ func (c *cli) checkFingerprints(ctx context.Context, s *store.Store, fp, recorde
 		if was == fp {
 			return fmt.Errorf("%s (key %s) is the key the last rotation replaced and %s (key %s) the one that seals this database: they are swapped; the new key goes in %s",
 				kv, fp[:12], pv, prevFP[:12], kv)
+		}
+		// An older retired key would seal again: it may be the one that
+		// leaked.
+		if retired, err := s.RetiredKeyFingerprints(ctx); err != nil || slices.Contains(retired, fp) {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%s (key %s) is a key an earlier rotation replaced: a rotation never goes back to a key; make a new one with: admit secret-key generate",
+				kv, fp[:12])
 		}
 		return nil
 	case nextFP != "" && recorded == nextFP:

@@ -380,3 +380,52 @@ func TestRollingRotationWithNextKey(t *testing.T) {
 		}
 	})
 }
+
+// TestNoKeyComesBack: after A to B and B to C, the key A retired (say
+// after it leaked) comes back in no variable: not as the next key, not as
+// the key a process seals with beside C as previous, and no rotation moves
+// to it, whichever pair of variables it is given in; the database stays
+// C's. (The last rotation's old key, B, is refused the same way by
+// TestRollingRotationWithNextKey.) A new key D may still come next.
+func TestNoKeyComesBack(t *testing.T) {
+	t.Parallel()
+	const keyD = "m7Pq2Rt5Vx8Za1Cd4Fg7Hj0Kl3Np6Sr9Uw2Yz5Bc8Ef="
+	eachDatabase(t, func(t *testing.T, db string) {
+		const key, prev, next = "ADMIT_SECRET_KEY=", "ADMIT_SECRET_KEY_PREVIOUS=", "ADMIT_SECRET_KEY_NEXT="
+		env := func(settings ...string) []string {
+			return append(append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback), settings...)
+		}
+		run := func(e []string, args ...string) result {
+			t.Helper()
+			return admitWith(t, e, "", args...)
+		}
+		must := func(r result) {
+			t.Helper()
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+		}
+		must(run(env(key+keyA), "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
+		must(run(env(key+keyA), "webhook", "add", "--url", "https://hooks.example.com/admit"))
+		must(run(env(key+keyA, next+keyB), "secret-key", "rotate"))
+		must(run(env(key+keyC, prev+keyB), "secret-key", "rotate"))
+		for _, c := range []struct {
+			name string
+			env  []string
+			args []string
+		}{
+			{"A as next", env(key+keyC, next+keyA), []string{"webhook", "list"}},
+			{"rotating to A as next", env(key+keyC, next+keyA), []string{"secret-key", "rotate"}},
+			{"A as next, B as previous", env(key+keyC, prev+keyB, next+keyA), []string{"webhook", "list"}},
+			{"A as the key, C as previous", env(key+keyA, prev+keyC), []string{"webhook", "list"}},
+			{"rotating to A as the key, C as previous", env(key+keyA, prev+keyC), []string{"secret-key", "rotate"}},
+		} {
+			r := run(c.env, c.args...)
+			if msg := strings.TrimSpace(r.stderr); r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "never goes back") {
+				t.Errorf("%s: exit %d, %q; want a one-line refusal saying a rotation never goes back", c.name, r.code, msg)
+			}
+		}
+		openAllWith(t, db, keyC, 1)
+		must(run(env(key+keyC, next+keyD), "webhook", "list"))
+	})
+}
