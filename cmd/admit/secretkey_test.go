@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,4 +429,100 @@ func TestNoKeyComesBack(t *testing.T) {
 		openAllWith(t, db, keyC, 1)
 		must(run(env(key+keyC, next+keyD), "webhook", "list"))
 	})
+}
+
+// TestRotationKilledMidway kills secret-key rotate (SIGKILL) while its
+// transaction runs: on PostgreSQL while it waits for a webhook row another
+// connection holds, after resealing the keys and the other webhooks; on
+// SQLite, which lets no one stop a writer from outside, partway through
+// a few thousand webhooks. Either way the database is wholly A's after
+// (nothing half resealed, the fingerprint A's), and a rerun rotates it.
+func TestRotationKilledMidway(t *testing.T) {
+	t.Parallel()
+	eachDatabase(t, func(t *testing.T, db string) {
+		ctx := context.Background()
+		a := append(os.Environ(), "ADMIT_DATABASE_URL="+db, allowLoopback, "ADMIT_SECRET_KEY="+keyA)
+		ahead := append(a[:len(a):len(a)], "ADMIT_SECRET_KEY_NEXT="+keyB)
+		if r := admitWith(t, a, "", "certs", "rotate"); r.code != 0 {
+			t.Fatalf("certs rotate: %s", r.stderr)
+		}
+		s, sealer := openStore(t, db), sealerOf(t, keyA)
+		n := 20000
+		if strings.HasPrefix(db, "postgres") {
+			n = 20
+		}
+		last := "wh" + strconv.Itoa(100000+n-1)
+		if err := s.Tx(ctx, func(tx directory.Store) error {
+			for i := range n {
+				id, now := "wh"+strconv.Itoa(100000+i), time.Now()
+				if err := tx.CreateWebhook(ctx, directory.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Secret: sealer.Seal([]byte("whsec_"+id), directory.WebhookSecretPurpose(id)), CreatedAt: now, UpdatedAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		release := func() {}
+		if strings.HasPrefix(db, "postgres") {
+			tx, err := s.DB().BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM webhooks WHERE id = $1 FOR UPDATE`, last); err != nil {
+				t.Fatal(err)
+			}
+			release = func() { _ = tx.Rollback() }
+		}
+		cmd := exec.Command(admitBin, "secret-key", "rotate")
+		cmd.Env, cmd.Dir = ahead, t.TempDir()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(db, "postgres") {
+			// Killed once it waits for the row: inside its transaction.
+			for waiting := 0; waiting == 0; time.Sleep(20 * time.Millisecond) {
+				if err := s.DB().GetContext(ctx, &waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+					t.Fatal(err)
+				}
+			}
+		} else {
+			time.Sleep(killAfter)
+		}
+		_ = cmd.Process.Kill()
+		state, _ := cmd.Process.Wait()
+		release()
+		if state.Success() {
+			t.Fatalf("the rotation finished before it was killed: make it longer")
+		}
+		if fp, _, err := s.InstanceSetting(ctx, store.SettingKeyFingerprint); err != nil || fp[:12] != mustFingerprint(t, keyA) {
+			t.Errorf("after the kill the database belongs to %q (%v); want A's", fp, err)
+		}
+		openAllWith(t, db, keyA, 2+n)
+		start := time.Now()
+		r := admitWith(t, ahead, "", "secret-key", "rotate", "--json")
+		if r.code != 0 {
+			t.Fatalf("rotate after the kill: %s", r.stderr)
+		}
+		took, inTx := time.Since(start), time.Duration(decode[map[string]any](t, r)["seconds"].(float64)*float64(time.Second))
+		if !strings.HasPrefix(db, "postgres") && (killAfter < took-inTx || killAfter > took) {
+			t.Logf("the rerun ran %v, %v of it in its transaction: the kill after %v may have missed the transaction", took, inTx, killAfter)
+		}
+
+		openAllWith(t, db, keyB, 2+n)
+	})
+}
+
+// killAfter is when the SQLite rotation of TestRotationKilledMidway is
+// killed: it starts its transaction within about 0.3 seconds here, and
+// spends about 2.4 in it (the test logs it when that no longer holds).
+var killAfter = time.Second
+
+func mustFingerprint(t *testing.T, key string) string {
+	t.Helper()
+	fp, err := keyFingerprint(mustDecode(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp[:12]
 }
