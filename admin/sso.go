@@ -352,6 +352,7 @@ func (h *Handler) handleEditConnection(w http.ResponseWriter, r *http.Request, v
 	}
 	if c.Protocol == directory.ProtocolSAML {
 		st.AllowIDPInitiated = r.PostFormValue("allow_idp_initiated") == "on"
+		st.Mapping.Subject = strings.TrimSpace(r.PostFormValue("map_subject"))
 	}
 	_, err = h.setup.Update(ctx, v.Admin.Account.ID, v.Admin.Actor(), c.ID, directory.ConnectionChange{Domains: &domains, JITMode: &mode, Settings: &st})
 	if directory.KindOf(err) == directory.Invalid || directory.KindOf(err) == directory.Conflict {

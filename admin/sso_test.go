@@ -159,12 +159,12 @@ func TestSSOPages(t *testing.T) {
 		p.sees("Ready: it signs people in", "Valid until "+later.Format("2006-01-02"))
 
 		// Edit: domains, mode, mapping, IdP-initiated.
-		edit := url.Values{"domains": {"acme-labs.example"}, "jit_mode": {"link"}, "map_groups": {"memberOf"}, "allow_idp_initiated": {"on"}}
+		edit := url.Values{"domains": {"acme-labs.example"}, "jit_mode": {"link"}, "map_groups": {"memberOf"}, "map_subject": {" user.id "}, "allow_idp_initiated": {"on"}}
 		if code, path := p.post("/admin/acme/sso/connections/entra", edit); code != 200 || path != "/admin/acme/sso/connections/entra?done=updated" {
 			t.Fatalf("edit: %d %s", code, path)
 		}
 		c := connectionOf(t, s, a, "entra")
-		if c.JITMode != directory.JITLink || !c.Settings.AllowIDPInitiated || c.Settings.Mapping.Groups != "memberOf" || strings.Join(c.Domains, ",") != "acme-labs.example" {
+		if c.JITMode != directory.JITLink || !c.Settings.AllowIDPInitiated || c.Settings.Mapping.Groups != "memberOf" || c.Settings.Mapping.Subject != "user.id" || strings.Join(c.Domains, ",") != "acme-labs.example" {
 			t.Errorf("after the edit: %+v", c)
 		}
 		if code, _ := p.post("/admin/acme/sso/connections/entra", url.Values{"domains": {"other.example"}, "jit_mode": {"create"}}); code != 400 {

@@ -52,17 +52,32 @@ type AttributeMapping struct {
 	LastName    string `json:"last_name,omitempty"`
 	DisplayName string `json:"display_name,omitempty"`
 	Groups      string `json:"groups,omitempty"`
+	// Subject, SAML only, is the attribute holding the person's lasting
+	// subject: an id the identity provider assigns and never gives to
+	// anyone else (SubjectAttribute). "nameid" links by a persistent
+	// NameID only; empty takes Entra ID's object id when the assertion
+	// carries one, else a persistent NameID.
+	Subject string `json:"subject,omitempty"`
 }
 
 // NameIDClaim, as AttributeMapping.Email, takes the email from the SAML
-// NameID or the OIDC subject.
+// NameID or the OIDC subject; as AttributeMapping.Subject, it links a
+// SAML connection's logins by a persistent NameID only.
 const NameIDClaim = "nameid"
+
+// Entra ID puts the person's object id (a GUID that is never given to
+// another object of the tenant) and the tenant's id in every SAML token
+// it issues, whatever the application's claims say.
+const (
+	EntraObjectIDClaim = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+	EntraTenantIDClaim = "http://schemas.microsoft.com/identity/claims/tenantid"
+)
 
 func (m AttributeMapping) check() []string {
 	var problems []string
 	for _, f := range []struct{ field, v string }{
 		{"email", m.Email}, {"first name", m.FirstName}, {"last name", m.LastName},
-		{"display name", m.DisplayName}, {"groups", m.Groups},
+		{"display name", m.DisplayName}, {"groups", m.Groups}, {"subject", m.Subject},
 	} {
 		if len(f.v) > 512 || hasControl(f.v) {
 			problems = append(problems, fmt.Sprintf("the %s attribute name must be at most 512 characters, without control characters", f.field))
@@ -129,6 +144,9 @@ type AttributeNames struct {
 	LastName    []string `json:"last_name"`
 	DisplayName []string `json:"display_name"`
 	Groups      []string `json:"groups"`
+	// Subject, SAML only, is the attribute a lasting subject is read from
+	// (AttributeMapping.Subject); empty when only a persistent NameID is.
+	Subject []string `json:"subject,omitempty"`
 }
 
 // Names returns the claim names MapClaims reads with this mapping.
@@ -140,7 +158,18 @@ func (m AttributeMapping) Names() AttributeNames {
 		LastName:    names(m.LastName, defaultLastNameClaims),
 		DisplayName: names(m.DisplayName, defaultDisplayNameClaims),
 		Groups:      names(m.Groups, defaultGroupClaims),
+		Subject:     subjectNames(m.Subject),
 	}
+}
+
+func subjectNames(override string) []string {
+	switch override {
+	case NameIDClaim:
+		return nil
+	case "":
+		return []string{EntraObjectIDClaim, EntraTenantIDClaim}
+	}
+	return []string{override}
 }
 
 func namesFor(override string, defaults []string) []string {
@@ -159,12 +188,17 @@ type Identity struct {
 	// anyone else (an OIDC sub, a persistent SAML NameID): admit links
 	// the connection's logins to the person by it, so that an address the
 	// provider renames follows (SignInWithSSO).
-	Lasting     bool
-	Email       string
-	FirstName   string
-	LastName    string
-	DisplayName string
-	Groups      []string
+	Lasting bool
+	// Attribute, when not empty, is where a SAML login's lasting subject
+	// was read from instead (SubjectAttribute), and AttributeSubject its
+	// value: the login is linked by that, and never by the NameID.
+	Attribute        string
+	AttributeSubject string
+	Email            string
+	FirstName        string
+	LastName         string
+	DisplayName      string
+	Groups           []string
 	// From says which claim each field was read from, for the connection's
 	// login log.
 	From map[string]string
@@ -251,6 +285,89 @@ func MapClaims(subject string, claims Claims, m AttributeMapping) (Identity, err
 		}
 	}
 	return id, nil
+}
+
+// SubjectAttribute reads a SAML login's lasting subject from its
+// attributes, as the connection's mapping says (AttributeMapping.Subject):
+// the attribute it came from ("" when the login is linked by its NameID,
+// as ever) and its value.
+//
+// Entra ID's object id is unique only within its tenant: with the tenant
+// id beside it, the subject is the two together, and the attribute names
+// both, so that a value read without a tenant can never equal one read
+// with it.
+//
+// An attribute the connection names but the assertion lacks, or holds
+// several values of, is Invalid: the login is refused rather than linked
+// by something else (the NameID, or the address, which a company hands to
+// the next Jane Doe) or by whichever value came first.
+func SubjectAttribute(claims Claims, m AttributeMapping) (string, string, error) {
+	name := m.Subject
+	switch name {
+	case NameIDClaim:
+		return "", "", nil
+	case "":
+		if _, present := claims.all(EntraObjectIDClaim); !present {
+			return "", "", nil
+		}
+		name = EntraObjectIDClaim
+	}
+	value, err := claims.single(name)
+	if err != nil {
+		return "", "", err
+	}
+	if !strings.EqualFold(name, EntraObjectIDClaim) {
+		return name, value, nil
+	}
+	name = EntraObjectIDClaim
+	if _, present := claims.all(EntraTenantIDClaim); !present {
+		return name, value, nil
+	}
+	tenant, err := claims.single(EntraTenantIDClaim)
+	if err != nil {
+		return "", "", err
+	}
+	// A tenant id is a GUID: one with a slash would make tenant/object
+	// ambiguous.
+	if strings.Contains(tenant, "/") || len(tenant)+1+len(value) > maxLinkedSubject {
+		return "", "", InvalidError(fmt.Sprintf("the %s attribute %q is no tenant id", EntraTenantIDClaim, clip(tenant, 100)))
+	}
+	return EntraTenantIDClaim + " " + name, tenant + "/" + value, nil
+}
+
+// all returns the distinct non-blank values held under name, however many
+// attributes (or friendly names) carry it, and whether any attribute of
+// that name was sent at all.
+func (c Claims) all(name string) ([]string, bool) {
+	var values []string
+	present := false
+	for n, vs := range c {
+		if !strings.EqualFold(n, name) {
+			continue
+		}
+		present = true
+		for _, v := range vs {
+			if v = strings.TrimSpace(v); v != "" && !slices.Contains(values, v) {
+				values = append(values, v)
+			}
+		}
+	}
+	return values, present
+}
+
+// single returns the one value held under name: none, or more than one
+// distinct value, is Invalid.
+func (c Claims) single(name string) (string, error) {
+	values, _ := c.all(name)
+	switch {
+	case len(values) == 0:
+		return "", InvalidError(fmt.Sprintf("the identity provider sent no %s attribute, which holds the person's lasting subject for this connection", name))
+	case len(values) > 1:
+		return "", InvalidError(fmt.Sprintf("the identity provider sent %d values of the %s attribute, which must hold the person's one lasting subject", len(values), name))
+	case len(values[0]) > maxLinkedSubject || hasControl(values[0]):
+		return "", InvalidError(fmt.Sprintf("the %s attribute is longer than %d characters or holds control characters: it is no subject", name, maxLinkedSubject))
+	}
+	return values[0], nil
 }
 
 // clip shortens s to at most n characters.

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -129,4 +130,163 @@ func TestAttributeNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSubjectAttribute: where a SAML login's lasting subject comes from.
+// Entra ID's object id is taken unasked, scoped by its tenant; a subject
+// attribute the connection names must be there, once; "nameid" leaves the
+// NameID's rule as it was. A refusal is Invalid, with its reason.
+func TestSubjectAttribute(t *testing.T) {
+	t.Parallel()
+	const (
+		oid    = EntraObjectIDClaim
+		tenant = EntraTenantIDClaim
+		scoped = tenant + " " + oid
+	)
+	for _, tc := range []struct {
+		name      string
+		claims    Claims
+		set       string
+		attribute string
+		value     string
+		refused   string // in the Invalid error's message
+	}{
+		{name: "no attribute, nothing named: the NameID's rule",
+			claims: Claims{"email": {"ann@example.com"}}},
+		{name: "Entra ID: object id scoped by tenant id",
+			claims:    Claims{oid: {" 0a6b2c1e-0000-4000-8000-00000000a11c "}, tenant: {"72f988bf-86f1-41af-91ab-2d7cd011db47"}},
+			attribute: scoped, value: "72f988bf-86f1-41af-91ab-2d7cd011db47/0a6b2c1e-0000-4000-8000-00000000a11c"},
+		{name: "Entra ID without a tenant id: the object id alone, under another name",
+			claims:    Claims{oid: {"0a6b2c1e"}},
+			attribute: oid, value: "0a6b2c1e"},
+		{name: "Entra ID's claim names in another case",
+			claims:    Claims{"HTTP://schemas.microsoft.com/identity/claims/ObjectIdentifier": {"o"}, "http://schemas.microsoft.com/identity/claims/TenantId": {"t"}},
+			attribute: scoped, value: "t/o"},
+		{name: "the same value twice (Name and FriendlyName) is one value",
+			claims: Claims{"employeeNumber": {"1001"}, "EmployeeNumber": {"1001"}},
+			set:    "employeeNumber", attribute: "employeeNumber", value: "1001"},
+		{name: "a named attribute", set: "user.id",
+			claims:    Claims{"user.id": {"00u1abcd"}, oid: {"ignored"}},
+			attribute: "user.id", value: "00u1abcd"},
+		{name: "the object id named: scoped as by default", set: oid,
+			claims:    Claims{oid: {"o"}, tenant: {"t"}},
+			attribute: scoped, value: "t/o"},
+		{name: "nameid: Entra ID's object id is not read", set: NameIDClaim,
+			claims: Claims{oid: {"a", "b"}}},
+		{name: "a named attribute missing", set: "user.id",
+			claims: Claims{"email": {"ann@example.com"}}, refused: "sent no user.id attribute"},
+		{name: "a named attribute blank", set: "user.id",
+			claims: Claims{"user.id": {"", "  "}}, refused: "sent no user.id attribute"},
+		{name: "a named attribute with two values", set: "user.id",
+			claims: Claims{"user.id": {"00u1", "00u2"}}, refused: "2 values of the user.id attribute"},
+		{name: "two values under names differing in case", set: "user.id",
+			claims: Claims{"user.id": {"00u1"}, "USER.ID": {"00u2"}}, refused: "2 values of the user.id attribute"},
+		{name: "Entra ID's object id twice",
+			claims: Claims{oid: {"a", "b"}}, refused: "2 values of the " + oid},
+		{name: "Entra ID's object id blank",
+			claims: Claims{oid: {""}}, refused: "sent no " + oid},
+		{name: "Entra ID's tenant id twice",
+			claims: Claims{oid: {"o"}, tenant: {"t1", "t2"}}, refused: "2 values of the " + tenant},
+		{name: "Entra ID's tenant id blank",
+			claims: Claims{oid: {"o"}, tenant: {" "}}, refused: "sent no " + tenant},
+		{name: "a tenant id with a slash would be ambiguous",
+			claims: Claims{oid: {"o"}, tenant: {"t/x"}}, refused: "is no tenant id"},
+		{name: "a subject with a control character", set: "user.id",
+			claims: Claims{"user.id": {"a\x00b"}}, refused: "control characters"},
+		{name: "a subject too long", set: "user.id",
+			claims: Claims{"user.id": {strings.Repeat("x", maxLinkedSubject+1)}}, refused: "longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attribute, value, err := SubjectAttribute(tc.claims, AttributeMapping{Subject: tc.set})
+			if tc.refused != "" {
+				if KindOf(err) != Invalid || !strings.Contains(Message(err), tc.refused) || attribute != "" || value != "" {
+					t.Errorf("got %q %q %v; want Invalid saying %q", attribute, value, err, tc.refused)
+				}
+				return
+			}
+			if err != nil || attribute != tc.attribute || value != tc.value {
+				t.Errorf("got %q %q %v; want %q %q", attribute, value, err, tc.attribute, tc.value)
+			}
+		})
+	}
+}
+
+// TestLinkKey: what a login is linked to its person by. An attribute's
+// subject, when there is one, and never the NameID beside it; else a
+// lasting NameID or sub; else nothing.
+func TestLinkKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name               string
+		id                 Identity
+		attribute, subject string
+		ok                 bool
+	}{
+		{"a persistent NameID", Identity{Subject: "pid", Lasting: true}, "", "pid", true},
+		{"an email NameID", Identity{Subject: "ann@example.com"}, "", "ann@example.com", false},
+		{"an attribute beside an email NameID", Identity{Subject: "ann@example.com", Attribute: "a", AttributeSubject: "v"}, "a", "v", true},
+		{"an attribute beside a persistent NameID", Identity{Subject: "pid", Lasting: true, Attribute: "a", AttributeSubject: "v"}, "a", "v", true},
+		{"an attribute without a value", Identity{Subject: "pid", Lasting: true, Attribute: "a"}, "a", "", false},
+		{"a NameID too long", Identity{Subject: strings.Repeat("x", maxLinkedSubject+1), Lasting: true}, "", strings.Repeat("x", maxLinkedSubject+1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attribute, subject, ok := linkKey(tc.id)
+			if attribute != tc.attribute || subject != tc.subject || ok != tc.ok {
+				t.Errorf("linkKey = %q %q %v; want %q %q %v", attribute, subject, ok, tc.attribute, tc.subject, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzSubjectAttribute: whatever attributes arrive, SubjectAttribute
+// never takes one of several values, never answers a subject the linking
+// refuses (blank, too long), and answers the same however the claims map
+// happens to be ordered.
+func FuzzSubjectAttribute(f *testing.F) {
+	f.Add("", "o", "", "t", "", false)
+	f.Add("user.id", "00u1", "00u2", "", "user.id", true)
+	f.Add(NameIDClaim, "a", "b", "t/x", "", false)
+	f.Add("", " ", "o", "", "EMPLOYEENUMBER", true)
+	f.Fuzz(func(t *testing.T, set, v1, v2, tenant, alias string, twice bool) {
+		name := set
+		if name == "" || name == NameIDClaim {
+			name = EntraObjectIDClaim
+		}
+		claims := Claims{name: {v1}}
+		if twice {
+			claims[name] = append(claims[name], v2)
+		}
+		if alias != "" {
+			claims.Add(alias, v2)
+		}
+		if tenant != "" {
+			claims.Add(EntraTenantIDClaim, tenant)
+		}
+		m := AttributeMapping{Subject: set}
+		attribute, value, err := SubjectAttribute(claims, m)
+		for range 3 {
+			a2, v2, err2 := SubjectAttribute(claims, m)
+			if a2 != attribute || v2 != value || (err == nil) != (err2 == nil) {
+				t.Fatalf("answers differ: %q %q %v, then %q %q %v", attribute, value, err, a2, v2, err2)
+			}
+		}
+		if err != nil {
+			if KindOf(err) != Invalid || attribute != "" || value != "" {
+				t.Fatalf("refusal %q %q %v: want Invalid and nothing else", attribute, value, err)
+			}
+			return
+		}
+		if attribute == "" {
+			if value != "" || (set != NameIDClaim && set != "") {
+				t.Fatalf("no attribute, but value %q (set %q)", value, set)
+			}
+			return
+		}
+		if values, _ := claims.all(name); len(values) != 1 {
+			t.Fatalf("%q taken from %q", value, values)
+		}
+		if id := (Identity{Attribute: attribute, AttributeSubject: value}); value == "" || func() bool { _, _, ok := linkKey(id); return !ok }() {
+			t.Fatalf("subject %q from %q cannot link", value, attribute)
+		}
+	})
 }

@@ -310,6 +310,10 @@ func (in NewConnection) check() ([]string, []string) {
 	domains, bad := normalizeDomains(in.Domains)
 	problems = append(problems, bad...)
 	problems = append(problems, in.Settings.Mapping.check()...)
+	if in.Protocol == ProtocolOIDC && in.Settings.Mapping.Subject != "" {
+		// The sub is the lasting subject OIDC gives (OIDC Core 2).
+		problems = append(problems, "a subject attribute applies to SAML connections only: an OIDC connection links by the sub")
+	}
 	switch {
 	case in.Protocol == ProtocolOIDC && in.Settings.OIDC == nil:
 		problems = append(problems, "an OIDC connection needs an issuer and a client id")

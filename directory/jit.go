@@ -96,7 +96,7 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 	err = s.store.Tx(ctx, func(tx Store) error {
 		out = SSOSignIn{}
 		now := s.clock()
-		linked, err := s.followRename(ctx, tx, a, c, id)
+		linked, byKey, err := s.followRename(ctx, tx, a, c, id)
 		if err != nil {
 			return err
 		}
@@ -206,8 +206,8 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 				return err
 			}
 		}
-		if linkable(id) && linked != u.ID {
-			if err := tx.LinkSSOSubject(ctx, c.ID, id.Subject, u.ID, now); err != nil {
+		if attribute, subject, ok := linkKey(id); ok && (linked != u.ID || !byKey) {
+			if err := tx.LinkSSOSubject(ctx, c.ID, attribute, subject, u.ID, now); err != nil {
 				return err
 			}
 		}
@@ -233,50 +233,70 @@ func (s *Service) signInWithSSO(ctx context.Context, c Connection, id Identity, 
 // is at most 255 characters, and a longer NameID names no one better.
 const maxLinkedSubject = 1024
 
-// linkable reports whether logins are linked to the person by id's subject.
-func linkable(id Identity) bool {
-	return id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject
+// linkKey is what logins are linked to the person by: the attribute the
+// lasting subject was read from ("" for the NameID or OIDC sub) and the
+// subject; ok is false when the login has none. A link is found only
+// under the attribute it was made with: an attribute's value never meets
+// a NameID (which a provider's user may choose, where it is a username)
+// or another attribute's value.
+func linkKey(id Identity) (attribute, subject string, ok bool) {
+	if id.Attribute != "" {
+		return id.Attribute, id.AttributeSubject, id.AttributeSubject != "" && len(id.AttributeSubject) <= maxLinkedSubject
+	}
+	return "", id.Subject, id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject
 }
 
 // followRename finds the person the connection signed in before under
-// id's subject. When the provider now gives them another address in the
-// account's verified domains (it renamed jane.doe@ to jane.smith@: the
-// login has passed rule 2's domain check), the address follows, as a SCIM
-// change of it would (changeFromHome), so that the login finds the same
-// person instead of making a second. It returns the linked person's id
-// ("" when there is none).
-func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Connection, id Identity) (string, error) {
-	if !linkable(id) {
-		return "", nil
+// id's lasting subject (linkKey). When the provider now gives them another
+// address in the account's verified domains (it renamed jane.doe@ to
+// jane.smith@: the login has passed rule 2's domain check), the address
+// follows, as a SCIM change of it would (changeFromHome), so that the login
+// finds the same person instead of making a second. It returns the linked
+// person's id ("" when there is none), and whether they were found under
+// linkKey itself.
+//
+// A connection that has just begun to link by an attribute (its
+// provider's Entra ID object id, or a subject attribute set since) has its
+// people linked by their persistent NameID: while the attribute finds no
+// one, that link is followed, as it was before, and the login then links
+// the person by the attribute instead.
+func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Connection, id Identity) (string, bool, error) {
+	attribute, subject, ok := linkKey(id)
+	if !ok {
+		return "", false, nil
 	}
 	// Read, not locked: nearly every login finds the address unchanged,
 	// and a lock is a write on PostgreSQL. Locked, and read again, only to
 	// rename.
-	u, err := tx.FindSSOLink(ctx, c.ID, id.Subject)
+	u, err := tx.FindSSOLink(ctx, c.ID, attribute, subject)
+	byKey := err == nil
+	if KindOf(err) == NotFound && attribute != "" && id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject {
+		u, err = tx.FindSSOLink(ctx, c.ID, "", id.Subject)
+	}
 	if KindOf(err) == NotFound {
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	userID := u.ID
 	// A person the connection may not sign in at their address (the
 	// account's SCIM or admins moved them out of its domains since) is not
 	// its to rename: the link is followed no further.
 	if EmailKey(u.Email) == EmailKey(id.Email) || !mayAssert(a, c, u.Email) {
-		return userID, nil
+		return userID, byKey, nil
 	}
 	if u, err = tx.LockUser(ctx, userID); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if EmailKey(u.Email) == EmailKey(id.Email) || !mayAssert(a, c, u.Email) {
-		return userID, nil
+		return userID, byKey, nil
 	}
 	_, err = s.changeFromHome(ctx, tx, a, sso(c), u, "", "", id.Email)
 	if KindOf(err) == Conflict {
-		return "", ForbiddenError(fmt.Sprintf("Your organisation's identity provider now gives your address as %s, which %s already knows as another person. Ask your administrator to remove one of them.", id.Email, a.Title()))
+		return "", false, ForbiddenError(fmt.Sprintf("Your organisation's identity provider now gives your address as %s, which %s already knows as another person. Ask your administrator to remove one of them.", id.Email, a.Title()))
 	}
-	return userID, err
+	return userID, byKey, err
 }
 
 // updateFromIdentity brings the person's name, groups and role in line with

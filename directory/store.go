@@ -103,10 +103,11 @@ type Store interface {
 	// UpdateUserEmail changes the address a person signs in with; another
 	// person's address is a Conflict.
 	UpdateUserEmail(ctx context.Context, userID, email string, at time.Time) error
-	// FindSSOLink returns the user a connection's subject signed in as
-	// last (NotFound: never); LinkSSOSubject records it.
-	FindSSOLink(ctx context.Context, connectionID, subject string) (User, error)
-	LinkSSOSubject(ctx context.Context, connectionID, subject, userID string, at time.Time) error
+	// FindSSOLink returns the user a connection's subject, read from
+	// attribute ("" for the NameID or OIDC sub), signed in as last
+	// (NotFound: never); LinkSSOSubject records it.
+	FindSSOLink(ctx context.Context, connectionID, attribute, subject string) (User, error)
+	LinkSSOSubject(ctx context.Context, connectionID, attribute, subject, userID string, at time.Time) error
 	SetMembershipStatus(ctx context.Context, accountID, userID string, status Status, at time.Time) (Membership, error)
 
 	CreateSession(ctx context.Context, s Session) error

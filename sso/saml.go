@@ -295,6 +295,17 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send your email address.",
 			"the SAML response of connection "+c.Name+" carries no usable email: "+directory.Message(err), err)
 	}
+	// An id the provider assigns for good (Entra ID's object id, or the
+	// attribute the connection names) links the person better than any
+	// NameID: an email-format one renames with them.
+	if id.Attribute, id.AttributeSubject, err = directory.SubjectAttribute(at.Claims, c.Settings.Mapping); err != nil {
+		at.Identity = &id
+		return refuse(http.StatusForbidden, "Your organisation's identity provider did not send what identifies you for good, so admit cannot tell who you are. Ask your administrator to check the single sign-on setup.",
+			"the SAML response of connection "+c.Name+" has no single subject attribute: "+directory.Message(err)+" (--subject-attribute names it; \"nameid\" links by a persistent NameID instead)", err)
+	}
+	if id.Attribute != "" {
+		id.From["subject"] = id.Attribute
+	}
 	if at.Test {
 		return h.trySignIn(w, r, a, c, id, *at)
 	}

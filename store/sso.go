@@ -413,30 +413,32 @@ func (s *Store) DeleteCertificate(ctx context.Context, id string) error {
 	return expectOne(res, "certificate")
 }
 
-// FindSSOLink returns the person the connection's subject signed in as
-// last; NotFound when it never did.
-func (s *Store) FindSSOLink(ctx context.Context, connectionID, subject string) (directory.User, error) {
+// FindSSOLink returns the person the connection's subject, read from
+// attribute ("" for the NameID or OIDC sub), signed in as last; NotFound
+// when it never did.
+func (s *Store) FindSSOLink(ctx context.Context, connectionID, attribute, subject string) (directory.User, error) {
 	// One round trip with the person: every login of a lasting subject asks.
 	var row userRow
 	err := sqlx.GetContext(ctx, s.q, &row, s.rebind(`SELECT `+userReadColumns+` FROM users
-		WHERE id = (SELECT user_id FROM sso_links WHERE connection_id = ? AND subject = ?)`), connectionID, subject)
+		WHERE id = (SELECT user_id FROM sso_links WHERE connection_id = ? AND subject_attribute = ? AND subject = ?)`), connectionID, attribute, subject)
 	if err != nil {
 		return directory.User{}, s.dialect.wrap(err, "find SSO link")
 	}
 	return row.user(), nil
 }
 
-// LinkSSOSubject records that the connection's subject is the person
-// userID, replacing the person's earlier subject there and the subject's
-// earlier person. A link that a concurrent login of the person (or of
-// the subject) made since the delete stays: one row a person and
-// connection holds either way, and the next login links again.
-func (s *Store) LinkSSOSubject(ctx context.Context, connectionID, subject, userID string, at time.Time) error {
+// LinkSSOSubject records that the connection's subject, read from
+// attribute, is the person userID, replacing the person's earlier subject
+// there (from whichever attribute) and the subject's earlier person. A
+// link that a concurrent login of the person (or of the subject) made
+// since the delete stays: one row a person and connection holds either
+// way, and the next login links again.
+func (s *Store) LinkSSOSubject(ctx context.Context, connectionID, attribute, subject, userID string, at time.Time) error {
 	return s.within(ctx, func(s *Store) error {
-		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_links WHERE connection_id = ? AND (subject = ? OR user_id = ?)`), connectionID, subject, userID); err != nil {
+		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM sso_links WHERE connection_id = ? AND ((subject_attribute = ? AND subject = ?) OR user_id = ?)`), connectionID, attribute, subject, userID); err != nil {
 			return s.dialect.wrap(err, "unlink SSO subject")
 		}
-		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_links (connection_id, subject, user_id, linked_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), connectionID, subject, userID, at)
+		_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sso_links (connection_id, subject_attribute, subject, user_id, linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), connectionID, attribute, subject, userID, at)
 		return s.dialect.wrap(err, "link SSO subject")
 	})
 }

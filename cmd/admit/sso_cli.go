@@ -104,6 +104,14 @@ func samlSetupText(out connectionJSON, conn directory.Connection) string {
 		}
 		fmt.Fprintf(&b, "    %-11s %s\n", f.field+":", name)
 	}
+	switch m.Subject {
+	case "":
+		b.WriteString("    subject:    Entra ID's object id when sent (with its tenant id), else a persistent NameID; --subject-attribute names another\n")
+	case directory.NameIDClaim:
+		b.WriteString("    subject:    a persistent NameID\n")
+	default:
+		fmt.Fprintf(&b, "    subject:    %s (required: an id the provider never gives anyone else)\n", m.Subject)
+	}
 	if conn.Settings.AllowIDPInitiated {
 		b.WriteString("  IdP-initiated login:      allowed (tiles at the identity provider may post straight to the ACS URL)")
 	} else {
@@ -217,6 +225,10 @@ func mappingFlags(fs *flag.FlagSet, noun, fallback string) *directory.AttributeM
 	fs.StringVar(&m.LastName, "last-name-"+noun, "", "the "+noun+" holding the last name")
 	fs.StringVar(&m.DisplayName, "display-name-"+noun, "", "the "+noun+" holding the full name")
 	fs.StringVar(&m.Groups, "groups-"+noun, "", "the "+noun+" holding the groups")
+	if noun == "attribute" {
+		// An OIDC connection links by the sub, which is lasting (OIDC Core 2).
+		fs.StringVar(&m.Subject, "subject-attribute", "", "the attribute (`NAME`) holding an id the identity provider gives the person for good (never reassigned, unlike an address), which links their logins; \"nameid\" for a persistent NameID only (default: Entra ID's object id when sent, else a persistent NameID)")
+	}
 	return m
 }
 
@@ -286,7 +298,7 @@ func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		oidcOnly, samlOnly := []string{"email-trust", "scope"}, []string{"allow-idp-initiated", "clock-skew"}
+		oidcOnly, samlOnly := []string{"email-trust", "scope"}, []string{"allow-idp-initiated", "clock-skew", "subject-attribute"}
 		for _, f := range []string{"email", "first-name", "last-name", "display-name", "groups"} {
 			oidcOnly, samlOnly = append(oidcOnly, f+"-claim"), append(samlOnly, f+"-attribute")
 		}
@@ -346,7 +358,7 @@ func (c *cli) ssoUpdate(ctx context.Context, args []string) error {
 		for f, pair := range map[string][2]*string{
 			"email": {&st.Mapping.Email, &given.Email}, "first-name": {&st.Mapping.FirstName, &given.FirstName},
 			"last-name": {&st.Mapping.LastName, &given.LastName}, "display-name": {&st.Mapping.DisplayName, &given.DisplayName},
-			"groups": {&st.Mapping.Groups, &given.Groups},
+			"groups": {&st.Mapping.Groups, &given.Groups}, "subject": {&st.Mapping.Subject, &given.Subject},
 		} {
 			if set[f+noun] {
 				*pair[0] = *pair[1]

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crewjam/saml"
 
+	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -143,9 +144,32 @@ func TestSSOUpdateCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, %q %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
 		}
 	}
+	// The lasting subject's attribute: set, printed for the provider's
+	// admin, and back to the default; SAML only.
+	got = decode[map[string]any](t, update("--subject-attribute", "user.id"))
+	settings, _ = got["settings"].(map[string]any)
+	attributes, _ := got["attributes"].(map[string]any)
+	if settings["mapping"].(map[string]any)["subject"] != "user.id" || fmt.Sprint(attributes["subject"]) != "[user.id]" ||
+		settings["mapping"].(map[string]any)["email"] != "mail" {
+		t.Errorf("--subject-attribute user.id: %v", got)
+	}
+	got = decode[map[string]any](t, update("--subject-attribute", ""))
+	attributes, _ = got["attributes"].(map[string]any)
+	if settings, _ = got["settings"].(map[string]any); settings["mapping"].(map[string]any)["subject"] != nil ||
+		fmt.Sprint(attributes["subject"]) != "["+directory.EntraObjectIDClaim+" "+directory.EntraTenantIDClaim+"]" {
+		t.Errorf("--subject-attribute \"\": %v", got)
+	}
+	if r := admit(t, db, "", "sso", "add-saml", "--account", "acme", "--name", "entra", "--metadata-file", idpMetadataFile(t), "--subject-attribute", "nameid"); r.code != 0 ||
+		!strings.Contains(r.stdout, "subject:    a persistent NameID") {
+		t.Errorf("add-saml --subject-attribute nameid: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := admit(t, db, "", "sso", "add-oidc", "--account", "acme", "--issuer", "https://idp.example.net", "--client-id", "c", "--subject-attribute", "oid"); r.code != exitUsage ||
+		!strings.Contains(r.stderr, "subject-attribute") {
+		t.Errorf("add-oidc --subject-attribute: %d %s", r.code, r.stderr)
+	}
 	// The refused updates changed nothing.
 	list := decode[[]map[string]any](t, admit(t, db, "", "sso", "list", "--account", "acme", "--json"))
-	if len(list) != 1 || list[0]["jit_mode"] != "link" || fmt.Sprint(list[0]["domains"]) != "[]" {
+	if len(list) != 2 || list[0]["jit_mode"] != "link" || fmt.Sprint(list[0]["domains"]) != "[]" {
 		t.Errorf("after refused updates: %v", list)
 	}
 }
