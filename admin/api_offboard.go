@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/admit-dev/admit/directory"
@@ -43,12 +44,21 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request, key director
 }
 
 // erasePerson erases a person (operator keys only): {user} is their user
-// id (as events carry it) or their email.
+// id (as events carry it) or their email. ?orphan_ok=true erases the last
+// active owner of an account too (409 without it).
 func (a *API) erasePerson(w http.ResponseWriter, r *http.Request, key directory.APIKey) error {
 	if !key.Operator() {
 		return directory.ForbiddenError("Only an operator key erases people.")
 	}
-	e, err := a.dir.ErasePerson(r.Context(), key.Actor(), r.PathValue("user"))
+	var opts directory.EraseOptions
+	if v := r.URL.Query().Get("orphan_ok"); v != "" || r.URL.Query().Has("orphan_ok") {
+		ok, err := strconv.ParseBool(v)
+		if err != nil {
+			return directory.InvalidError("orphan_ok is true or false")
+		}
+		opts.OrphanOK = ok
+	}
+	e, err := a.dir.ErasePerson(r.Context(), key.Actor(), r.PathValue("user"), opts)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,6 +105,22 @@ func TestAPIOffboardingRefusals(t *testing.T) {
 			if code, body := do(path, opKey); code != want {
 				t.Errorf("DELETE %s: %d %v; want %d", path[:min(len(path), 60)], code, body, want)
 			}
+		}
+		// beta's only owner: 409 naming beta, unless orphan_ok=true.
+		if _, err := svc.AddUser(ctx, beta.ID, op, directory.NewUser{Email: "bo@beta.example", FirstName: "F", LastName: "L", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"", "?orphan_ok=false", "?orphan_ok=maybe", "?orphan_ok="} {
+			want := http.StatusConflict
+			if q == "?orphan_ok=maybe" || q == "?orphan_ok=" {
+				want = http.StatusBadRequest
+			}
+			if code, body := do("/api/v1/users/bo@beta.example"+q, opKey); code != want || (want == http.StatusConflict && !strings.Contains(fmt.Sprint(body), "last active owner of beta")) {
+				t.Errorf("erasing beta's last owner%s: %d %v; want %d", q, code, body, want)
+			}
+		}
+		if code, body := do("/api/v1/users/bo@beta.example?orphan_ok=true", opKey); code != http.StatusOK || fmt.Sprint(body["orphaned"]) != "[beta]" {
+			t.Errorf("erasing beta's last owner with orphan_ok=true: %d %v; want 200, beta orphaned", code, body)
 		}
 	})
 }

@@ -64,10 +64,31 @@ type change struct {
 	targetID   string
 	data       any
 	events     []publication
+	// aside marks a change recorded in an account that is not made in it:
+	// a person's change told to their other accounts, or the offboarding
+	// itself. It goes in also while the account is being deleted.
+	aside bool
 }
 
 // record writes the audit event and the outbox messages of c inside tx.
+//
+// Every change that someone acting for an account makes in it (its
+// admins, SCIM, API keys, connections, the command line, the operators) is
+// recorded here, so this is where such a change is refused once the
+// account is being deleted: NotFound, what it answers when the account is
+// gone. A request that found the account before its deletion began and
+// writes after would otherwise be told its webhook, group, domain or
+// connection was made, and the rows would go with the account later (a
+// webhook made then would even be sent the deletion's events). Changes
+// that are not made in the account are not refused: the person's own
+// (signing in, out, changing a password, in each of their accounts: the
+// sign-in itself is refused elsewhere), admit's own (bounces, disabled
+// webhooks: a worker's batch must not fail for one account), and those
+// marked aside.
 func (s *Service) record(ctx context.Context, tx Store, c change) error {
+	if err := holdAccountOf(ctx, tx, c); err != nil {
+		return err
+	}
 	data, err := json.Marshal(c.data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", c.action, err)
@@ -83,6 +104,18 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 		}
 	}
 	if err := tx.RecordChange(ctx, ev, msgs); err != nil {
+		return fmt.Errorf("record %s: %w", c.action, err)
+	}
+	return nil
+}
+
+// holdAccountOf refuses c when it is made in an account being deleted (see
+// record), and otherwise keeps the deletion from starting until tx ends.
+func holdAccountOf(ctx context.Context, tx Store, c change) error {
+	if c.accountID == "" || c.aside || c.actor.Source == SourceUser || c.actor.Source == SourceSystem {
+		return nil
+	}
+	if err := tx.HoldAccount(ctx, c.accountID); err != nil {
 		return fmt.Errorf("record %s: %w", c.action, err)
 	}
 	return nil
@@ -126,7 +159,7 @@ func (s *Service) recordPersonChange(ctx context.Context, tx Store, accountID st
 		}
 		if err := s.record(ctx, tx, change{
 			accountID: id, actor: who, action: action, targetType: "user", targetID: u.ID,
-			data:   data,
+			data: data, aside: id != accountID,
 			events: []publication{userEvent(EventUserUpdated, u)},
 		}); err != nil {
 			return err

@@ -479,7 +479,14 @@ func (s *Service) recordMany(ctx context.Context, tx Store, changes []change) er
 	now := s.clock()
 	audit := make([]AuditEvent, 0, len(changes))
 	var msgs []OutboxMessage
+	held := map[string]bool{}
 	for _, c := range changes {
+		if !held[c.accountID] {
+			if err := holdAccountOf(ctx, tx, c); err != nil {
+				return err
+			}
+			held[c.accountID] = true
+		}
 		data, err := json.Marshal(c.data)
 		if err != nil {
 			return fmt.Errorf("encode %s event: %w", c.action, err)
@@ -827,7 +834,16 @@ func (s *Service) SaveImportUpload(ctx context.Context, adm Admin, fileName stri
 		return ImportUpload{}, err
 	}
 	u := ImportUpload{ID: newID(), AccountID: adm.Account.ID, FileName: fileName, Data: data, CreatedAt: s.clock()}
-	if err := s.store.SaveImportUpload(ctx, u); err != nil {
+	// An upload records no change (the import that uses it will), so it
+	// holds the account itself: refused, as any change is, once the
+	// account is being deleted (see record).
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.HoldAccount(ctx, u.AccountID); err != nil {
+			return err
+		}
+		return tx.SaveImportUpload(ctx, u)
+	})
+	if err != nil {
 		return ImportUpload{}, fmt.Errorf("keep upload: %w", err)
 	}
 	return u, nil

@@ -63,6 +63,10 @@ type OffboardStore interface {
 	// FindAuditEventsNaming returns the audit events, in every account,
 	// whose target or actor is the user (ID, actor, target and data only).
 	FindAuditEventsNaming(ctx context.Context, userID string) ([]AuditEvent, error)
+	// HasOtherOwner reports whether the account has an active owner
+	// other than the user; on PostgreSQL it locks the one it found, so
+	// that two owners erased at once do not each count on the other.
+	HasOtherOwner(ctx context.Context, accountID, userID string) (bool, error)
 	RewriteAuditEvent(ctx context.Context, id, actorName string, data []byte) error
 }
 
@@ -77,6 +81,18 @@ type Erasure struct {
 	Email       string   `json:"email"`
 	Accounts    []string `json:"accounts"`     // slugs of the accounts they left
 	AuditEvents int      `json:"audit_events"` // audit events pseudonymized
+	// Orphaned are the accounts they were the last active owner of,
+	// left without one (EraseOptions.OrphanOK).
+	Orphaned []string `json:"orphaned,omitempty"`
+}
+
+// EraseOptions are an operator's choices for an erasure.
+type EraseOptions struct {
+	// OrphanOK erases the last active owner of an account too, leaving it
+	// without one (an operator then names a new owner). Without it such an
+	// erasure is refused: erasure is a legal duty and must stay possible,
+	// but not leave an account that nobody administers unnoticed.
+	OrphanOK bool
 }
 
 // ErasePerson erases the person with the email (GDPR Art. 17): their user
@@ -87,8 +103,11 @@ type Erasure struct {
 // Pseudonym. Only operators erase: no account's admin answers for a person
 // in every account (rule 10 is about changing a person, not ending them).
 //
-// who is the person's email, or their user id (what events carry).
-func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Erasure, error) {
+// who is the person's email, or their user id (what events carry). When
+// they are the last active owner of an account (not one being deleted),
+// the erasure is refused (Conflict, naming the accounts) unless
+// opts.OrphanOK.
+func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string, opts EraseOptions) (Erasure, error) {
 	find := func(tx Store) (User, error) { return tx.FindUser(ctx, strings.TrimSpace(who)) }
 	missing := fmt.Sprintf("there is no user with id %q", truncate(strings.TrimSpace(who), 60))
 	if strings.Contains(who, "@") {
@@ -112,7 +131,7 @@ func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Era
 		if err != nil {
 			return err
 		}
-		out, err = s.erase(ctx, tx, actor, u, DeletedByErasure)
+		out, err = s.erase(ctx, tx, actor, u, DeletedByErasure, opts.OrphanOK)
 		return err
 	})
 	if err != nil {
@@ -121,8 +140,9 @@ func (s *Service) ErasePerson(ctx context.Context, actor Actor, who string) (Era
 	return out, nil
 }
 
-// erase erases u inside tx; see ErasePerson.
-func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reason string) (Erasure, error) {
+// erase erases u inside tx; see ErasePerson. orphanOK lets it erase the
+// last active owner of an account.
+func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reason string, orphanOK bool) (Erasure, error) {
 	out := Erasure{UserID: u.ID, Email: u.Email, Accounts: []string{}}
 	pseudonym := Pseudonym(u.ID)
 	ms, err := lockPerson(ctx, tx, u.ID)
@@ -131,12 +151,28 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 	}
 	for _, m := range ms {
 		// An account being deleted is found by FindAccount no more; its
-		// slug is only for the report.
-		if a, err := tx.FindAccount(ctx, m.AccountID); err == nil {
-			out.Accounts = append(out.Accounts, a.Slug)
-		} else if KindOf(err) != NotFound {
+		// slug is only for the report, and it needs no owner.
+		a, err := tx.FindAccount(ctx, m.AccountID)
+		if KindOf(err) == NotFound {
+			continue
+		} else if err != nil {
 			return out, err
 		}
+		out.Accounts = append(out.Accounts, a.Slug)
+		if m.Role != RoleOwner || m.Status != StatusActive {
+			continue
+		}
+		if other, err := tx.HasOtherOwner(ctx, m.AccountID, u.ID); err != nil {
+			return out, err
+		} else if !other {
+			out.Orphaned = append(out.Orphaned, a.Slug)
+		}
+	}
+	if len(out.Orphaned) > 0 && !orphanOK {
+		return out, ConflictError(fmt.Sprintf("%s is the last active owner of %s: name another owner there first, or erase them anyway, leaving it without one (orphan_ok)",
+			u.Email, strings.Join(out.Orphaned, ", ")))
+	}
+	for _, m := range ms {
 		if err := s.endAppAccess(ctx, tx, m.AccountID, u.ID); err != nil {
 			return out, err
 		}
@@ -146,6 +182,7 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 			accountID: m.AccountID, actor: actor, action: "membership.deleted", targetType: "membership", targetID: u.ID,
 			data:   map[string]any{"email": pseudonym, "role": m.Role, "status": m.Status, "reason": reason},
 			events: []publication{membershipEvent(EventMembershipDeleted, u.Email, m)},
+			aside:  true,
 		}); err != nil {
 			return out, err
 		}
@@ -153,6 +190,7 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 			accountID: m.AccountID, actor: actor, action: EventUserDeleted, targetType: "user", targetID: u.ID,
 			data:   map[string]any{"email": pseudonym, "reason": reason},
 			events: []publication{userDeletedEvent(u, reason)},
+			aside:  true,
 		}); err != nil {
 			return out, err
 		}
@@ -183,7 +221,7 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 	// account the person was in.
 	return out, s.record(ctx, tx, change{
 		actor: actor, action: "user.erased", targetType: "user", targetID: u.ID,
-		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts},
+		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts, "orphaned": out.Orphaned},
 	})
 }
 
@@ -342,6 +380,18 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 		// Nothing was marked: the caller has no deletion to resume.
 		return AccountDeletion{}, fmt.Errorf("delete account: %w", err)
 	}
+	// failed words a transaction's error: when another run finished the
+	// deletion meanwhile (two at once: this one waited for the other's
+	// last transaction), the account is gone, which is no reason to run
+	// the command again.
+	failed := func(err error) error {
+		if KindOf(err) == NotFound {
+			if b, _, ferr := s.store.FindAccountToDelete(ctx, a.Slug); (ferr == nil && b.ID != a.ID) || KindOf(ferr) == NotFound {
+				return NotFoundError(fmt.Sprintf("account %s is deleted: another deletion of it finished first", a.Slug))
+			}
+		}
+		return fmt.Errorf("delete account %s: %w", a.Slug, err)
+	}
 	step := func(fn func(tx Store) error) error {
 		err := s.store.Tx(ctx, func(tx Store) error {
 			// Marking again locks the account's row (PostgreSQL), so that
@@ -352,7 +402,7 @@ func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, c
 			return fn(tx)
 		})
 		if err != nil {
-			return fmt.Errorf("delete account %s: %w", a.Slug, err)
+			return failed(err)
 		}
 		out.Transactions++
 		return nil
@@ -426,7 +476,7 @@ members:
 				continue members
 			}
 			if err != nil {
-				return out, fmt.Errorf("delete account %s: %w", a.Slug, err)
+				return out, failed(err)
 			}
 			break
 		}
@@ -456,7 +506,7 @@ func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor
 		return false, err
 	}
 	if len(ms) == 1 && isHome(a, u.Email) {
-		_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount)
+		_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount, true)
 		return true, err
 	}
 	m, err := tx.FindMembership(ctx, a.ID, userID)
@@ -473,5 +523,6 @@ func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor
 		accountID: a.ID, actor: actor, action: "membership.deleted", targetType: "membership", targetID: userID,
 		data:   map[string]any{"email": u.Email, "role": m.Role, "status": m.Status, "reason": DeletedWithAccount},
 		events: []publication{membershipEvent(EventMembershipDeleted, u.Email, m)},
+		aside:  true,
 	})
 }

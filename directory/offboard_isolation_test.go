@@ -323,7 +323,7 @@ func TestErasePersonLeavesNoTrace(t *testing.T) {
 		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
 			t.Fatal(err)
 		}
-		got, err := svc.ErasePerson(ctx, operator, "Sam@Acme.example")
+		got, err := svc.ErasePerson(ctx, operator, "Sam@Acme.example", directory.EraseOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +435,7 @@ func TestEraseRacesSCIMPatch(t *testing.T) {
 				errs <- err
 			}()
 			go func() {
-				_, err := svc.ErasePerson(ctx, operator, email)
+				_, err := svc.ErasePerson(ctx, operator, email, directory.EraseOptions{})
 				errs <- err
 			}()
 			for range 2 {
@@ -452,21 +452,50 @@ func TestEraseRacesSCIMPatch(t *testing.T) {
 
 // TestDeletingAccountTakesNoNewRows: a request that reached the account
 // before its deletion began (its token, connection or admin read then)
-// and writes after: each that makes a person or a credential is refused,
-// every one is refused as NotFound (not a 500) once the account is gone,
-// and nothing of the account is left, nor a person it made.
+// and writes after is refused as NotFound (not a 500), while the account
+// is being deleted as once it is gone, and nothing of the account is
+// left, nor a person it made.
 func TestDeletingAccountTakesNoNewRows(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		svc := newService(t, s)
 		acme, _ := offboardWorld(t, svc)
+		id := acme.account.ID
+		// The console's and API's admin, and a group, found before the
+		// deletion began.
+		key, _, err := svc.CreateAPIKey(ctx, "", operator, "console")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := svc.AuthenticateAPIKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := svc.KeyAdmin(ctx, k, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := svc.CreateSCIMGroup(ctx, id, acme.scim, directory.GroupInput{DisplayName: "early"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// acme's import under way would refuse another first (Conflict).
+		ims, err := svc.ImportJobs(ctx, id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range ims {
+			if _, err := svc.CancelImport(ctx, id, operator, im.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 		stop := fmt.Errorf("stop")
 		if _, err := svc.DeleteAccount(ctx, operator, "acme", 1, func(directory.AccountDeletion) error { return stop }); err != stop {
 			t.Fatalf("stopped deletion: %v", err)
 		}
-		id := acme.account.ID
 		seal := func(string) string { return "sealed" }
+		renamed := "renamed"
 		writes := map[string]func() error{
 			"SCIM create": func() error {
 				_, err := svc.CreateSCIMUser(ctx, id, acme.scim, scimInput("new1@acme.example", "new1@acme.example", "", "N", "N", true))
@@ -514,20 +543,35 @@ func TestDeletingAccountTakesNoNewRows(t *testing.T) {
 				_, err := svc.CreateConnection(ctx, id, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: "late", Metadata: "<md/>"})
 				return err
 			},
+			"connection change": func() error {
+				jit := directory.JITLink
+				_, err := svc.UpdateConnection(ctx, id, operator, acme.conn.ID, directory.ConnectionChange{JITMode: &jit})
+				return err
+			},
+			"SCIM group change": func() error {
+				_, err := svc.ChangeSCIMGroup(ctx, id, acme.scim, g.Group.ID, directory.GroupChange{DisplayName: &renamed}, directory.IfVersion{})
+				return err
+			},
+			"account webhook": func() error {
+				_, err := svc.AddAccountWebhook(ctx, adm, "https://hooks.acme.example/owners", nil, seal)
+				return err
+			},
+			"claimed domain": func() error { _, err := svc.ClaimDomain(ctx, adm, "claimed.example"); return err },
+			"upload": func() error {
+				_, err := svc.SaveImportUpload(ctx, adm, "late.csv", []byte("email\nnew6@acme.example\n"))
+				return err
+			},
+			"branding": func() error {
+				_, err := svc.SetBranding(ctx, id, operator, directory.Branding{PrimaryColor: "#123456"})
+				return err
+			},
+			"role": func() error { return svc.CreateRole(ctx, id, operator, "auditor") },
 		}
-		// Not refused yet while the account is deleting (they read no
-		// account in their transaction): their rows go with the account
-		// (the next run's pass, or the account row's cascade). Reached
-		// only by a request that found the account before it was hidden.
-		accepts := map[string]bool{"SCIM group": true, "webhook": true, "domain": true, "role mapping": true, "connection": true}
+		// Every one is refused as the deleted account's would be, also
+		// while the account is only being deleted.
 		for name, write := range writes {
-			if accepts[name] {
-				continue
-			}
-			if err := write(); err == nil {
-				t.Errorf("%s into a deleting account: accepted", name)
-			} else if k := directory.KindOf(err); k == directory.Internal {
-				t.Errorf("%s into a deleting account: %v (%v); want a refusal", name, err, k)
+			if err := write(); directory.KindOf(err) != directory.NotFound {
+				t.Errorf("%s into a deleting account: %v; want NotFound", name, err)
 			}
 		}
 		if _, err := svc.DeleteAccount(ctx, operator, "acme", 0, nil); err != nil {
@@ -596,6 +640,44 @@ func TestTwoDeletionsAtOnce(t *testing.T) {
 			t.Errorf("acme after both: %v", err)
 		}
 		announcedOnce(t, svc, acme.account.ID, members)
+	})
+}
+
+// TestDeletionLosesToOneThatFinished: a run of an account's deletion
+// that another run finishes between two of its transactions ends
+// NotFound, saying the account is deleted (not to run it again), on
+// both the rows' and the members' side of the deletion.
+func TestDeletionLosesToOneThatFinished(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		offboardWorld(t, svc)
+		for _, at := range []struct {
+			slug string
+			when func(directory.AccountDeletion) bool
+		}{
+			{"acme", func(p directory.AccountDeletion) bool { return p.Rows > 0 && p.Memberships == 0 }},
+			{"beta", func(p directory.AccountDeletion) bool { return p.Memberships > 0 }},
+		} {
+			other := false
+			d, err := svc.DeleteAccount(ctx, operator, at.slug, 1, func(p directory.AccountDeletion) error {
+				if other || !at.when(p) {
+					return nil
+				}
+				other = true
+				if d, err := svc.DeleteAccount(ctx, operator, at.slug, 0, nil); err != nil || !d.Done {
+					t.Fatalf("the other deletion of %s: %+v, %v", at.slug, d, err)
+				}
+				return nil
+			})
+			if !other {
+				t.Fatalf("%s: the other deletion never ran", at.slug)
+			}
+			if directory.KindOf(err) != directory.NotFound || !strings.Contains(err.Error(), "is deleted") || strings.Contains(err.Error(), "again") || d.Done {
+				t.Errorf("%s: the run that lost: %+v, %v; want NotFound, saying it is deleted", at.slug, d, err)
+			}
+		}
 	})
 }
 

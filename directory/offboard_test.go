@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/admit-dev/admit/directory"
@@ -105,7 +106,7 @@ func TestErasePerson(t *testing.T) {
 			t.Fatal("no reset mail to Ann")
 		}
 
-		got, err := svc.ErasePerson(ctx, operator, "ANN@acme.example")
+		got, err := svc.ErasePerson(ctx, operator, "ANN@acme.example", directory.EraseOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,13 +158,13 @@ func TestErasePerson(t *testing.T) {
 		if slices.Sort(deleted); !slices.Equal(deleted, slices.Sorted(slices.Values([]string{acme.ID, beta.ID}))) {
 			t.Errorf("user.deleted went to %v; want acme and beta", deleted)
 		}
-		if _, err := svc.ErasePerson(ctx, operator, "ann@acme.example"); directory.KindOf(err) != directory.NotFound {
+		if _, err := svc.ErasePerson(ctx, operator, "ann@acme.example", directory.EraseOptions{}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("erasing Ann again: %v; want NotFound", err)
 		}
-		if _, err := svc.ErasePerson(ctx, operator, "not@an@email"); directory.KindOf(err) != directory.Invalid {
+		if _, err := svc.ErasePerson(ctx, operator, "not@an@email", directory.EraseOptions{}); directory.KindOf(err) != directory.Invalid {
 			t.Errorf("erasing a non-email: %v; want Invalid", err)
 		}
-		if _, err := svc.ErasePerson(ctx, operator, id); directory.KindOf(err) != directory.NotFound {
+		if _, err := svc.ErasePerson(ctx, operator, id, directory.EraseOptions{}); directory.KindOf(err) != directory.NotFound {
 			t.Errorf("erasing Ann again by id: %v; want NotFound", err)
 		}
 		// By user id, as events name people.
@@ -178,7 +179,7 @@ func TestErasePerson(t *testing.T) {
 		if _, err := svc.Invite(ctx, beta.ID, operator, directory.NewInvitation{Email: "eve@acme.example"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.ErasePerson(ctx, operator, "eve@acme.example"); err != nil {
+		if _, err := svc.ErasePerson(ctx, operator, "eve@acme.example", directory.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := auditMentions(t, s, "eve@acme.example"); n > 0 {
@@ -188,7 +189,7 @@ func TestErasePerson(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e, err := svc.ErasePerson(ctx, operator, cy.User.ID); err != nil || e.Email != "cy@acme.example" {
+		if e, err := svc.ErasePerson(ctx, operator, cy.User.ID, directory.EraseOptions{}); err != nil || e.Email != "cy@acme.example" {
 			t.Errorf("erasing Cy by id: %+v, %v", e, err)
 		}
 	})
@@ -349,6 +350,65 @@ func TestDeleteAccount(t *testing.T) {
 		}
 		if n := auditMentions(t, s, "ann@acme.example"); n > 0 {
 			t.Errorf("%d audit events still name Ann", n)
+		}
+	})
+}
+
+// TestEraseLastOwner: erasing the last active owner of an account is
+// refused, naming the accounts and changing nothing, unless OrphanOK;
+// another active owner (not a deactivated one) is enough, and an account
+// being deleted needs none.
+func TestEraseLastOwner(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		add := func(a directory.Account, email string, role directory.Role) {
+			t.Helper()
+			if _, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: email, FirstName: "F", LastName: "L", Role: role}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acme, beta, gamma, delta := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "beta", "beta.example"),
+			mustAccount(t, svc, "gamma", "gamma.example"), mustAccount(t, svc, "delta", "delta.example")
+		// Ann owns acme alone (Cy, its other owner, is deactivated), beta
+		// with Bob, gamma alone, and is a member of delta, which Dee owns.
+		add(acme, "ann@acme.example", directory.RoleOwner)
+		add(acme, "cy@acme.example", directory.RoleOwner)
+		if _, err := svc.Deactivate(ctx, acme.ID, operator, "cy@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		add(beta, "ann@acme.example", directory.RoleOwner)
+		add(beta, "bob@beta.example", directory.RoleOwner)
+		add(gamma, "ann@acme.example", directory.RoleOwner)
+		add(delta, "ann@acme.example", directory.RoleMember)
+		add(delta, "dee@delta.example", directory.RoleOwner)
+
+		_, err := svc.ErasePerson(ctx, operator, "ann@acme.example", directory.EraseOptions{})
+		if directory.KindOf(err) != directory.Conflict || !strings.Contains(err.Error(), "last active owner of acme, gamma:") {
+			t.Fatalf("erasing the last owner of acme and gamma: %v; want Conflict naming them", err)
+		}
+		if m, err := svc.Member(ctx, beta.ID, "ann@acme.example"); err != nil || m.Membership.Role != directory.RoleOwner {
+			t.Fatalf("Ann after the refusal: %+v, %v; want unchanged", m, err)
+		}
+		// gamma being deleted needs no owner; acme still does.
+		if _, err := svc.DeleteAccount(ctx, operator, "gamma", 1, func(directory.AccountDeletion) error { return errors.New("stop") }); err == nil {
+			t.Fatal("the stopped deletion of gamma finished")
+		}
+		_, err = svc.ErasePerson(ctx, operator, "ann@acme.example", directory.EraseOptions{})
+		if directory.KindOf(err) != directory.Conflict || !strings.Contains(err.Error(), "last active owner of acme:") {
+			t.Fatalf("erasing the last owner of acme: %v; want Conflict naming acme alone", err)
+		}
+		e, err := svc.ErasePerson(ctx, operator, "ann@acme.example", directory.EraseOptions{OrphanOK: true})
+		if err != nil || !slices.Equal(e.Orphaned, []string{"acme"}) {
+			t.Fatalf("erasing with OrphanOK: %+v, %v; want acme orphaned", e, err)
+		}
+		if _, err := s.FindUserByEmail(ctx, "ann@acme.example"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("Ann after the erasure: %v", err)
+		}
+		// Bob is now beta's last owner; Dee delta's.
+		if _, err := svc.ErasePerson(ctx, operator, "bob@beta.example", directory.EraseOptions{}); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("erasing beta's last owner: %v; want Conflict", err)
 		}
 	})
 }

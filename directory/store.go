@@ -27,6 +27,11 @@ type Store interface {
 	// domain; NotFound when none did.
 	FindAccountByDomain(ctx context.Context, domain string) (Account, error)
 	FindAccounts(ctx context.Context) ([]Account, error)
+	// HoldAccount answers NotFound when the account is being deleted or
+	// gone; otherwise no deletion of it starts until the transaction
+	// ends (its mark waits), so what the transaction writes into it is
+	// deleted with it rather than written behind the deletion's back.
+	HoldAccount(ctx context.Context, accountID string) error
 	UpdateAccount(ctx context.Context, a Account) error
 	// PutLogo stores the account's uploaded logo, replacing any other.
 	PutLogo(ctx context.Context, l Logo) error

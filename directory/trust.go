@@ -192,7 +192,7 @@ func (s *Service) revokeUnproven(ctx context.Context, tx Store, accountID string
 			continue
 		}
 		if err := s.record(ctx, tx, change{
-			accountID: id, actor: actor, action: "user.credentials_revoked", targetType: "user", targetID: u.ID,
+			accountID: id, actor: actor, action: "user.credentials_revoked", targetType: "user", targetID: u.ID, aside: id != accountID,
 			data: map[string]any{"email": u.Email, "password_set_by": setBy, "reason": why},
 		}); err != nil {
 			return u, err

@@ -175,7 +175,7 @@ func emitRealisticRun(t testing.TB, svc *directory.Service) directory.Account {
 
 	// An operator erases Cy (membership.deleted, user.deleted), and
 	// deletes an account that left, whose one member is erased with it.
-	must[directory.Erasure](t)(svc.ErasePerson(ctx, operator, "cy@acme.example"))
+	must[directory.Erasure](t)(svc.ErasePerson(ctx, operator, "cy@acme.example", directory.EraseOptions{}))
 	gone := must[directory.Account](t)(svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "gone", Name: "Gone", Domains: []string{"gone.example"}}))
 	must[directory.Added](t)(svc.AddUser(ctx, gone.ID, operator, directory.NewUser{Email: "dee@gone.example", FirstName: "Dee", LastName: "Doe"}))
 	must[directory.AccountDeletion](t)(svc.DeleteAccount(ctx, operator, gone.Slug, 0, nil))

@@ -59,6 +59,10 @@ type dialect struct {
 	// transaction ends, while others may read it the same way (SQLite's
 	// single writer needs nothing).
 	forShare string
+	// forKeyShare ends a SELECT of a row that must not be deleted, nor
+	// locked FOR UPDATE, until the transaction ends: what a foreign key's
+	// check takes on the row it refers to. Updates of other columns go on.
+	forKeyShare string
 	// insertInWith: a data-modifying WITH runs one INSERT or DELETE
 	// inside another's statement (PostgreSQL), saving a round trip.
 	insertInWith bool
@@ -120,6 +124,7 @@ var postgresDialect = dialect{
 	skipLocked:      " FOR UPDATE SKIP LOCKED",
 	lockRows:        func(alias string) string { return " FOR UPDATE OF " + alias },
 	forShare:        " FOR SHARE",
+	forKeyShare:     " FOR KEY SHARE",
 	insertInWith:    true,
 	walkFilterIndex: func(directory.MemberQuery) string { return "" },
 	jsonArg:         "CAST(? AS jsonb)",

@@ -115,13 +115,39 @@ func (s *Store) findAccountRow(ctx context.Context, id string) (directory.Accoun
 
 // MarkAccountDeleting starts the account's deletion: from now on only
 // FindAccountToDelete finds it. On PostgreSQL it locks the account's row
-// until the transaction ends, so that two deletions take turns.
+// (FOR UPDATE) until the transaction ends, so that two deletions take
+// turns, and so that it waits for every transaction that wrote a row
+// referring to the account or holds it (HoldAccount): those committed
+// before the mark are in what the deletion reads after it, and those that
+// come later find the account deleting.
 func (s *Store) MarkAccountDeleting(ctx context.Context, accountID string, at time.Time) error {
+	if s.dialect.name != sqliteDialect.name {
+		var id string
+		if err := sqlx.GetContext(ctx, s.q, &id, s.rebind(`SELECT id FROM accounts a WHERE id = ?`+s.dialect.lockRows("a")), accountID); err != nil {
+			return s.dialect.wrap(err, "mark account deleting")
+		}
+	}
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE accounts SET deleting_at = COALESCE(deleting_at, ?) WHERE id = ?`), at, accountID)
 	if err != nil {
 		return s.dialect.wrap(err, "mark account deleting")
 	}
 	return expectOne(res, "account")
+}
+
+// HoldAccount answers NotFound when the account is being deleted or gone;
+// otherwise, on PostgreSQL, it holds the account's row (FOR KEY SHARE, as
+// a foreign key's check does) until the transaction ends, so that a
+// deletion's mark (FOR UPDATE) waits for the transaction and the rows it
+// wrote are in what the deletion deletes. A transaction that comes after
+// the mark waits for it to commit and then finds the account deleting.
+// SQLite's writers take turns already (BEGIN IMMEDIATE).
+func (s *Store) HoldAccount(ctx context.Context, accountID string) error {
+	var id string
+	err := sqlx.GetContext(ctx, s.q, &id, s.rebind(`SELECT id FROM accounts WHERE id = ? AND deleting_at IS NULL`+s.dialect.forKeyShare), accountID)
+	if err = s.dialect.wrap(err, "hold account"); directory.KindOf(err) == directory.NotFound {
+		return directory.NotFoundError("the account no longer exists")
+	}
+	return err
 }
 
 // DeleteAccountRows deletes up to limit of the account's rows listed in
@@ -267,6 +293,21 @@ func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]dir
 		}
 	}
 	return out, nil
+}
+
+// HasOtherOwner reports whether the account has an active owner other
+// than the user, locking (PostgreSQL) the one it finds until the
+// transaction ends: of two owners erased at once, the second then waits
+// for the first and finds no other (or the two deadlock, and Tx runs one
+// again, which finds the same).
+func (s *Store) HasOtherOwner(ctx context.Context, accountID, userID string) (bool, error) {
+	var ids []string
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND role = ? AND status = ? AND user_id <> ? LIMIT 1`+s.dialect.lockRows("m")),
+		accountID, string(directory.RoleOwner), string(directory.StatusActive), userID)
+	if err != nil {
+		return false, s.dialect.wrap(err, "find owners")
+	}
+	return len(ids) > 0, nil
 }
 
 // RewriteAuditEvent replaces an audit event's actor name and data.

@@ -28,10 +28,7 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 			return nil
 		})
 		if err != nil {
-			if d.AccountID != "" {
-				return fmt.Errorf("%w (the account stays deleting, where no one can sign in to it: run the command again to finish)", err)
-			}
-			return err
+			return deletionFailed(d, err)
 		}
 		resumed := ""
 		if d.Resumed {
@@ -43,20 +40,35 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 	})
 }
 
+// deletionFailed words a deletion's error: one that stopped with the
+// account still there (deleting) says to run the command again; one that
+// found it gone (another run finished it) says only that.
+func deletionFailed(d directory.AccountDeletion, err error) error {
+	if d.AccountID == "" || directory.KindOf(err) == directory.NotFound {
+		return err
+	}
+	return fmt.Errorf("%w (the account stays deleting, where no one can sign in to it: run the command again to finish)", err)
+}
+
 func (c *cli) userErase(ctx context.Context, args []string) error {
 	fs := c.flags("user erase")
 	email := fs.String("email", "", "the person's email")
 	yes := fs.Bool("yes", false, "confirm: the erasure cannot be undone")
+	orphanOK := fs.Bool("orphan-ok", false, "erase them also where they are the last active owner, leaving the account without one")
 	return c.inService(ctx, fs, args, []string{"email"}, func(svc *directory.Service) error {
 		if !*yes {
 			return usageError{msg: fmt.Sprintf("user erase: erasing %s removes their user and memberships in every account; it cannot be undone: add --yes", strings.TrimSpace(*email)), synopsis: true}
 		}
-		e, err := svc.ErasePerson(ctx, c.actor(), *email)
+		e, err := svc.ErasePerson(ctx, c.actor(), *email, directory.EraseOptions{OrphanOK: *orphanOK})
 		if err != nil {
 			return err
 		}
-		c.output(e, fmt.Sprintf("erased %s (user %s): left %d accounts %s; %d audit events now name them %s",
-			e.Email, e.UserID, len(e.Accounts), strings.Join(e.Accounts, ","), e.AuditEvents, directory.Pseudonym(e.UserID)))
+		orphaned := ""
+		if len(e.Orphaned) > 0 {
+			orphaned = fmt.Sprintf("; %s now have no active owner: name one", strings.Join(e.Orphaned, ","))
+		}
+		c.output(e, fmt.Sprintf("erased %s (user %s): left %d accounts %s; %d audit events now name them %s%s",
+			e.Email, e.UserID, len(e.Accounts), strings.Join(e.Accounts, ","), e.AuditEvents, directory.Pseudonym(e.UserID), orphaned))
 		return nil
 	})
 }

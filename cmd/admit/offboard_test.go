@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/admit-dev/admit/directory"
 )
 
 // TestOffboardingCommands erases a person and deletes an account through
@@ -84,4 +87,26 @@ func TestOffboardingCommands(t *testing.T) {
 			t.Errorf("beta lost a member: %s", r.stdout)
 		}
 	})
+}
+
+// TestDeletionFailed: the command says to run it again only when the
+// account is still there (deleting); when another run finished it, only
+// that it is deleted.
+func TestDeletionFailed(t *testing.T) {
+	started := directory.AccountDeletion{AccountID: "a1", Slug: "acme"}
+	for _, c := range []struct {
+		name  string
+		d     directory.AccountDeletion
+		err   error
+		again bool
+	}{
+		{"not started", directory.AccountDeletion{}, directory.NotFoundError(`no account "acme"`), false},
+		{"finished by another run", started, directory.NotFoundError("account acme is deleted: another deletion of it finished first"), false},
+		{"stopped midway", started, errors.New("delete account acme: connection reset"), true},
+	} {
+		err := deletionFailed(c.d, c.err)
+		if again := strings.Contains(err.Error(), "run the command again"); again != c.again || !errors.Is(err, c.err) || directory.KindOf(err) != directory.KindOf(c.err) {
+			t.Errorf("%s: %v; want run again %v, the same kind", c.name, err, c.again)
+		}
+	}
 }
