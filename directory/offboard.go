@@ -68,6 +68,10 @@ type OffboardStore interface {
 	// that two owners erased at once do not each count on the other.
 	HasOtherOwner(ctx context.Context, accountID, userID string) (bool, error)
 	RewriteAuditEvent(ctx context.Context, id, actorName string, data []byte) error
+	// RedactImportRows replaces the email, in every import's stored rows,
+	// by pseudonym, and the names on its lines, keeping every line and
+	// outcome. It reads every import's rows.
+	RedactImportRows(ctx context.Context, email, pseudonym string) error
 }
 
 // Pseudonym is what stands for an erased person where the records keep
@@ -213,6 +217,16 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 			return out, err
 		}
 		out.AuditEvents++
+	}
+	// Import reports keep the lines as uploaded. An operator's erasure
+	// reads them all; an account's deletion, which erases many people a
+	// chunk at a time, has deleted its own imports already and reads none
+	// (a person whose only account and home it was is in another's report
+	// only if that import refused them or they left it since).
+	if reason == DeletedByErasure {
+		if err := tx.RedactImportRows(ctx, u.Email, pseudonym); err != nil {
+			return out, err
+		}
 	}
 	if err := tx.DeleteUser(ctx, u, pseudonym); err != nil {
 		return out, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -246,6 +247,69 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 		}
 		return expectOne(res, "user")
 	})
+}
+
+// RedactImportRows rewrites, in every import's stored rows (its report),
+// the lines with the email: the email becomes pseudonym, the names go;
+// the line, role, outcome and reason stay (the email in a reason, its own
+// or another line's, becomes pseudonym), so the report's counts are as
+// they were. The rows are JSON, a chunk of a thousand lines to a row,
+// with no index by email: they are found by reading every chunk's text
+// (a person may be in imports of accounts they left, or never joined),
+// then matched exactly here.
+func (s *Store) RedactImportRows(ctx context.Context, email, pseudonym string) error {
+	var chunks []struct {
+		ImportID  string `db:"import_id"`
+		FirstLine int    `db:"first_line"`
+		Data      string `db:"row_data"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &chunks, s.rebind(`SELECT import_id, first_line, row_data FROM import_chunks WHERE `+s.dialect.contains("lower(row_data)")), strings.ToLower(email)); err != nil {
+		return s.dialect.wrap(err, "find import rows")
+	}
+	for _, c := range chunks {
+		rows, err := decodeChunk(c.Data)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for i, r := range rows {
+			if strings.EqualFold(strings.TrimSpace(r.Email), email) {
+				rows[i].Email, rows[i].FirstName, rows[i].LastName, changed = pseudonym, "", "", true
+			}
+			if reason := replaceFold(r.Reason, email, pseudonym); reason != r.Reason {
+				rows[i].Reason, changed = reason, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		data, _, err := encodeChunk(rows)
+		if err != nil {
+			return fmt.Errorf("encode import chunk: %w", err)
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE import_chunks SET row_data = ? WHERE import_id = ? AND first_line = ?`), data, c.ImportID, c.FirstLine); err != nil {
+			return s.dialect.wrap(err, "redact import rows")
+		}
+	}
+	return nil
+}
+
+// replaceFold replaces every occurrence of old in s, in any case, by new.
+func replaceFold(s, old, new string) string {
+	if old == "" {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(strings.ToLower(s), strings.ToLower(old))
+		if i < 0 || len(strings.ToLower(s)) != len(s) {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(new)
+		s = s[i+len(old):]
+	}
 }
 
 // FindAuditEventsNaming returns every audit event, in any account, whose
