@@ -336,8 +336,8 @@ type AccountDeletion struct {
 	Resumed      bool   `json:"resumed"`      // an earlier run had started it
 	Rows         int    `json:"rows"`         // account-scoped rows deleted (besides memberships)
 	Memberships  int    `json:"memberships"`  // memberships deleted, each announced
-	Erased       int    `json:"erased"`       // people erased: the account was their only one and their home
-	Kept         int    `json:"kept"`         // people who keep their user (they belong elsewhere, or answer to no account)
+	Erased       int    `json:"erased"`       // people erased: the account was their only one, and their home or no one's
+	Kept         int    `json:"kept"`         // people who keep their user (they belong elsewhere, answer to another account, or are operators)
 	Done         bool   `json:"done"`         // the account's row is gone
 	Transactions int    `json:"transactions"` // transactions it took
 }
@@ -351,8 +351,9 @@ type AccountDeletion struct {
 // the account's webhooks (its events from then on reach only the
 // platform's webhooks and the feed), then every other account-scoped row,
 // then each membership with its membership.deleted event. A person whose
-// only account it was and whose home it was (it verified their email's
-// domain: rule 10) is erased; everyone else keeps their user. progress,
+// only account it was is erased when it was their home (it verified their
+// email's domain: rule 10), or when no account is and they are no
+// operator (answersTo); everyone else keeps their user. progress,
 // when set, hears after each transaction that deleted something; its
 // error stops the deletion (which a later call resumes).
 func (s *Service) DeleteAccount(ctx context.Context, actor Actor, slug string, chunk int, progress func(AccountDeletion) error) (AccountDeletion, error) {
@@ -519,9 +520,15 @@ func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor
 	if err != nil {
 		return false, err
 	}
-	if len(ms) == 1 && isHome(a, u.Email) {
-		_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount, true)
-		return true, err
+	if len(ms) == 1 {
+		answers, err := answersTo(ctx, tx, a, u)
+		if err != nil {
+			return false, err
+		}
+		if answers {
+			_, err := s.erase(ctx, tx, actor, u, DeletedWithAccount, true)
+			return true, err
+		}
 	}
 	m, err := tx.FindMembership(ctx, a.ID, userID)
 	if err != nil {
@@ -539,4 +546,26 @@ func (s *Service) leaveDeletedAccount(ctx context.Context, tx Store, actor Actor
 		events: []publication{membershipEvent(EventMembershipDeleted, u.Email, m)},
 		aside:  true,
 	})
+}
+
+// answersTo reports whether the person u, whose only membership is in a
+// (being deleted), goes with it: a was their home (it verified their
+// email's domain: rule 10), or no account is their home and nothing else
+// keeps them, since a user with no membership opens nothing and only keeps
+// their name, email and password for no one. Kept are those whose home is
+// another account (they answer to it: its SCIM or SSO may take them in
+// again) and operators (their rights are the installation's, not an
+// account's). An invitation elsewhere is a membership (invited), so such
+// a person has two and is kept before this is asked.
+func answersTo(ctx context.Context, tx Store, a Account, u User) (bool, error) {
+	if isHome(a, u.Email) {
+		return true, nil
+	}
+	if _, err := homeAccount(ctx, tx, u.Email); err == nil {
+		return false, nil
+	} else if KindOf(err) != NotFound {
+		return false, err
+	}
+	op, err := isOperator(ctx, tx, u.ID)
+	return !op, err
 }

@@ -208,12 +208,16 @@ func TestDeleteAccount(t *testing.T) {
 			}
 			return added.Member.User.ID
 		}
-		ann := add(acme, "ann@acme.example")                                     // acme's alone, and acme is her home: erased
-		bob := add(acme, "bob@acme.example")                                     // also in beta: kept
-		add(beta, "bob@acme.example")                                            //
-		gus := add(acme, "gus@mail.example")                                     // acme's alone, but acme is not his home: kept
-		bea := add(beta, "bea@beta.example")                                     // beta's: untouched
-		for _, email := range []string{"ivy@acme.example", "ola@mail.example"} { // ivy erased, ola kept
+		ann := add(acme, "ann@acme.example") // acme's alone, and acme is her home: erased
+		bob := add(acme, "bob@acme.example") // also in beta: kept
+		add(beta, "bob@acme.example")        //
+		gus := add(acme, "gus@mail.example") // acme's alone, no one's home, but an operator: kept
+		add(acme, "hal@beta.example")        // acme's alone, but beta is his home: kept
+		bea := add(beta, "bea@beta.example") // beta's: untouched
+		if _, err := svc.AddOperator(ctx, operator, "gus@mail.example"); err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"ivy@acme.example", "ola@mail.example"} { // ivy (home acme) and ola (no one's) erased
 			if _, err := svc.Invite(ctx, acme.ID, operator, directory.NewInvitation{Email: email}); err != nil {
 				t.Fatal(err)
 			}
@@ -298,8 +302,8 @@ func TestDeleteAccount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.Resumed || !got.Done || got.Memberships != 5 || got.Erased != 2 || got.Kept != 3 {
-			t.Errorf("resumed deletion = %+v; want resumed, done, 5 memberships (ann, bob, gus, ivy, ola), 2 erased (ann, ivy), 3 kept (bob, gus, ola)", got)
+		if !got.Resumed || !got.Done || got.Memberships != 6 || got.Erased != 3 || got.Kept != 3 {
+			t.Errorf("resumed deletion = %+v; want resumed, done, 6 memberships (ann, bob, gus, hal, ivy, ola), 3 erased (ann, ivy, ola), 3 kept (bob, gus, hal)", got)
 		}
 		if left := leftOf(t, s, "account_id", acme.ID); len(left) > 0 {
 			t.Errorf("rows of acme left: %v", left)
@@ -307,7 +311,7 @@ func TestDeleteAccount(t *testing.T) {
 		if left := leftOf(t, s, "user_id", ann); len(left) > 0 {
 			t.Errorf("rows of Ann left: %v", left)
 		}
-		for email, want := range map[string]bool{"ann@acme.example": false, "ivy@acme.example": false, "bob@acme.example": true, "gus@mail.example": true, "ola@mail.example": true, "bea@beta.example": true} {
+		for email, want := range map[string]bool{"ann@acme.example": false, "ivy@acme.example": false, "ola@mail.example": false, "bob@acme.example": true, "gus@mail.example": true, "hal@beta.example": true, "bea@beta.example": true} {
 			_, err := s.FindUserByEmail(ctx, email)
 			if kept := err == nil; kept != want {
 				t.Errorf("user %s kept = %v (%v); want %v", email, kept, err, want)
@@ -339,7 +343,7 @@ func TestDeleteAccount(t *testing.T) {
 				erased = append(erased, ev.Subject)
 			}
 		}
-		if len(deleted) != 5 || len(erased) != 2 || !slices.Contains(erased, ann) {
+		if len(deleted) != 6 || len(erased) != 3 || !slices.Contains(erased, ann) {
 			t.Errorf("acme's events: membership.deleted %v, user.deleted %v; want one each per member, per erased person", deleted, erased)
 		}
 		if _, err := svc.DeleteAccount(ctx, operator, "acme", 0, nil); directory.KindOf(err) != directory.NotFound {

@@ -16,7 +16,7 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 	chunk := fs.Int("chunk", directory.DefaultAccountChunk, "rows or members deleted per transaction (at most 10000)")
 	return c.inService(ctx, fs, args, []string{"slug"}, func(svc *directory.Service) error {
 		if !*yes {
-			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account and home it is; it cannot be undone: add --yes", *slug), synopsis: true}
+			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account it is (unless another account is their home, or they are operators); it cannot be undone: add --yes", *slug), synopsis: true}
 		}
 		if *chunk < 1 || *chunk > directory.MaxAccountChunk {
 			return usageError{msg: fmt.Sprintf("account delete: --chunk is from 1 to %d", directory.MaxAccountChunk), synopsis: true}
@@ -34,7 +34,7 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 		if d.Resumed {
 			resumed = " (resumed)"
 		}
-		c.output(d, fmt.Sprintf("deleted account %s%s: %d memberships (%d people erased, %d kept: they belong elsewhere or answer to no account), %d other rows, in %d transactions",
+		c.output(d, fmt.Sprintf("deleted account %s%s: %d memberships (%d people erased, %d kept: they belong elsewhere, another account is their home, or they are operators), %d other rows, in %d transactions",
 			d.Slug, resumed, d.Memberships, d.Erased, d.Kept, d.Rows, d.Transactions))
 		return nil
 	})

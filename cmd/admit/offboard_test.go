@@ -25,7 +25,7 @@ func TestOffboardingCommands(t *testing.T) {
 		}
 		must("account", "create", "--slug", "acme", "--name", "Acme", "--domain", "acme.example")
 		must("account", "create", "--slug", "beta", "--name", "Beta", "--domain", "beta.example")
-		for _, p := range [][]string{{"acme", "ann@acme.example"}, {"beta", "ann@acme.example"}, {"acme", "bob@acme.example"}, {"acme", "cy@mail.example"}, {"beta", "bea@beta.example"}} {
+		for _, p := range [][]string{{"acme", "ann@acme.example"}, {"beta", "ann@acme.example"}, {"acme", "bob@acme.example"}, {"acme", "cy@mail.example"}, {"acme", "hal@beta.example"}, {"beta", "bea@beta.example"}} {
 			must("user", "add", "--account", p[0], "--email", p[1], "--first", "F", "--last", "L", "--invite")
 		}
 
@@ -73,8 +73,8 @@ func TestOffboardingCommands(t *testing.T) {
 			t.Errorf("acme went without --yes: %s", r.stdout)
 		}
 		d := decode[map[string]any](t, run("account", "delete", "--slug", "acme", "--yes", "--chunk", "1", "--json"))
-		if d["done"] != true || d["memberships"] != 2.0 || d["erased"] != 1.0 || d["kept"] != 1.0 {
-			t.Errorf("delete = %v; want done, 2 memberships, bob erased, cy kept", d)
+		if d["done"] != true || d["memberships"] != 3.0 || d["erased"] != 2.0 || d["kept"] != 1.0 {
+			t.Errorf("delete = %v; want done, 3 memberships, bob and cy (no one's home) erased, hal (beta's) kept", d)
 		}
 		r := run("account", "list")
 		if strings.Contains(r.stdout, "acme") || !strings.Contains(r.stdout, "beta") {
