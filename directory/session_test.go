@@ -463,7 +463,7 @@ func TestDeviceTokenEndsWithThePassword(t *testing.T) {
 			}
 		}},
 		{"the person erased, the address someone else's", func(t *testing.T, svc *directory.Service, a directory.Account, _ string) {
-			if _, err := svc.ErasePerson(context.Background(), operator, email); err != nil {
+			if _, err := svc.ErasePerson(context.Background(), operator, email, directory.EraseOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			addWithPassword(t, svc, a.ID, email, right)

@@ -9,7 +9,7 @@ import (
 	"github.com/admit-dev/admit/store"
 )
 
-// TestSSOLinkAttributeMigration: 00055 keeps every link made before it as
+// TestSSOLinkAttributeMigration: 00053 keeps every link made before it as
 // a link by the NameID or sub, and from then on a link is found only under
 // the attribute it was made with: the same value read from a NameID and
 // from an attribute are two subjects, of two people, and a person still
