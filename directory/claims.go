@@ -83,7 +83,47 @@ func (m AttributeMapping) check() []string {
 			problems = append(problems, fmt.Sprintf("the %s attribute name must be at most 512 characters, without control characters", f.field))
 		}
 	}
+	if held := m.subjectHeldByOthers(); held != "" {
+		problems = append(problems, fmt.Sprintf("the subject attribute %s is %s, which people share or hand on: name an id the identity provider gives one person and never anyone else (Entra ID's object id, Okta's user id, an employee number never reused)", m.Subject, held))
+	}
 	return problems
+}
+
+// subjectHeldByOthers says what the subject attribute holds when it is an
+// attribute several people hold the same value of, or one a person may
+// edit or hand on ("" when it is none that admit knows): the first
+// person's link would catch the next one's login as a rename of theirs,
+// and give them the first person, at their address. Entra ID's tenant id
+// sits beside the object id in its claim list and is the same for
+// everyone of the tenant; a name or a group is shared, often editable;
+// an address goes to the next Jane Doe. Each field's names count, the
+// connection's own and the defaults, compared as claims are, without
+// regard to case.
+func (m AttributeMapping) subjectHeldByOthers() string {
+	if m.Subject == "" || m.Subject == NameIDClaim {
+		return ""
+	}
+	if strings.EqualFold(m.Subject, EntraTenantIDClaim) {
+		return "Entra ID's tenant id"
+	}
+	n := m.Names()
+	for _, f := range []struct {
+		what  string
+		names [][]string
+	}{
+		{"an attribute admit reads the email address from", [][]string{n.Email, defaultEmailClaims}},
+		{"an attribute admit reads the first name from", [][]string{n.FirstName, defaultFirstNameClaims}},
+		{"an attribute admit reads the last name from", [][]string{n.LastName, defaultLastNameClaims}},
+		{"an attribute admit reads the full name from", [][]string{n.DisplayName, defaultDisplayNameClaims}},
+		{"an attribute admit reads the groups from", [][]string{n.Groups, defaultGroupClaims}},
+	} {
+		for _, names := range f.names {
+			if slices.ContainsFunc(names, func(name string) bool { return strings.EqualFold(name, m.Subject) }) {
+				return f.what
+			}
+		}
+	}
+	return ""
 }
 
 // The claim names each field is looked for under when the connection does

@@ -290,3 +290,45 @@ func FuzzSubjectAttribute(f *testing.F) {
 		}
 	})
 }
+
+// TestSubjectAttributeCheck: a connection may name as its lasting subject
+// only an attribute that is no one else's: never Entra ID's tenant id, nor
+// one admit reads an address, a name or groups from (its defaults, or the
+// connection's own names for them), whatever the case.
+func TestSubjectAttributeCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		m       AttributeMapping
+		refused string // in the problem; "" when accepted
+	}{
+		{name: "none", m: AttributeMapping{}},
+		{name: "nameid", m: AttributeMapping{Subject: NameIDClaim}},
+		{name: "Entra ID's object id", m: AttributeMapping{Subject: EntraObjectIDClaim}},
+		{name: "an employee number", m: AttributeMapping{Subject: "employeeNumber"}},
+		{name: "SAML's subject-id", m: AttributeMapping{Subject: "urn:oasis:names:tc:SAML:attribute:subject-id"}},
+		{name: "Entra ID's tenant id", m: AttributeMapping{Subject: EntraTenantIDClaim}, refused: "Entra ID's tenant id"},
+		{name: "Entra ID's tenant id in another case", m: AttributeMapping{Subject: "HTTP://schemas.microsoft.com/identity/claims/TENANTID"}, refused: "tenant id"},
+		{name: "a default email claim", m: AttributeMapping{Subject: "mail"}, refused: "email address"},
+		{name: "Entra ID's name claim (the UPN)", m: AttributeMapping{Subject: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"}, refused: "email address"},
+		{name: "a default email claim the connection overrides", m: AttributeMapping{Email: "work_mail", Subject: "email"}, refused: "email address"},
+		{name: "the connection's own email attribute", m: AttributeMapping{Email: "work_mail", Subject: "WORK_MAIL"}, refused: "email address"},
+		{name: "a first name", m: AttributeMapping{Subject: "givenName"}, refused: "first name"},
+		{name: "a last name", m: AttributeMapping{Subject: "sn"}, refused: "last name"},
+		{name: "a display name", m: AttributeMapping{Subject: "displayname"}, refused: "full name"},
+		{name: "the connection's own display name", m: AttributeMapping{DisplayName: "nick", Subject: "nick"}, refused: "full name"},
+		{name: "groups", m: AttributeMapping{Subject: "memberOf"}, refused: "groups"},
+		{name: "Entra ID's groups", m: AttributeMapping{Subject: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"}, refused: "groups"},
+		{name: "the connection's own groups", m: AttributeMapping{Groups: "teams", Subject: "teams"}, refused: "groups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			problems := strings.Join(tc.m.check(), "; ")
+			switch {
+			case tc.refused == "" && problems != "":
+				t.Errorf("refused: %s", problems)
+			case tc.refused != "" && (!strings.Contains(problems, tc.refused) || !strings.Contains(problems, "subject attribute")):
+				t.Errorf("problems %q; want one saying %q", problems, tc.refused)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -312,6 +313,72 @@ func TestSubjectSourceSwitch(t *testing.T) {
 		w.mustLogin("bob")
 		if got := w.personAt("bobby@example.com"); got != bob {
 			t.Errorf("bobby@example.com is person %q; want bob's %q", got, bob)
+		}
+	})
+}
+
+// TestSubjectAttributeNeverShared: an attribute that many people hold the
+// same value of (Entra ID's tenant id, next to the object id in its claim
+// list; a display name; a group) is no lasting subject. Were it one, the
+// first person's link would catch the second's login as a rename: bob,
+// new to admit, would get alice's person, her role and her accounts, at
+// his address. The connection refuses to name such an attribute, so
+// bob's login is his own.
+func TestSubjectAttributeNeverShared(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		subs := w.subjects()
+		w.addUser("bob", "bob@example.com", "Bob", "Jones")
+		const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+		for i, tc := range []struct {
+			attribute string
+			alice     map[string][]string
+			bob       map[string][]string
+		}{
+			{directory.EntraTenantIDClaim,
+				map[string][]string{directory.EntraTenantIDClaim: {tenant}},
+				map[string][]string{directory.EntraTenantIDClaim: {tenant}}},
+			{"http://schemas.microsoft.com/identity/claims/displayname",
+				map[string][]string{"http://schemas.microsoft.com/identity/claims/displayname": {"J. Doe"}},
+				map[string][]string{"http://schemas.microsoft.com/identity/claims/displayname": {"J. Doe"}}},
+			{"displayName", // in another case than the default's
+				map[string][]string{"DisplayName": {"J. Doe"}},
+				map[string][]string{"DisplayName": {"J. Doe"}}},
+			{"groups", map[string][]string{"groups": {"Engineering"}}, map[string][]string{"groups": {"Engineering"}}},
+		} {
+			t.Run(tc.attribute, func(t *testing.T) {
+				st := w.okta.Settings
+				st.Mapping.Subject = tc.attribute
+				_, err := w.svc.UpdateConnection(context.Background(), w.acme.ID, operator, w.okta.ID, directory.ConnectionChange{Settings: &st})
+				if err == nil {
+					t.Errorf("a subject attribute %q was accepted", tc.attribute)
+				} else if directory.KindOf(err) != directory.Invalid || !strings.Contains(directory.Message(err), "subject") {
+					t.Errorf("setting it: %v; want Invalid, saying why", err)
+				}
+				// Whatever was accepted, two people's logins stay two.
+				w.okta, err = w.svc.Connection(context.Background(), w.acme.ID, w.okta.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				alice := fmt.Sprintf("alice%d@example.com", i)
+				w.addUser("alice", alice, "Alice", "Smith")
+				w.addUser("bob", fmt.Sprintf("bob%d@example.com", i), "Bob", "Jones")
+				subs.set("alice", idpSubject{attributes: tc.alice})
+				subs.set("bob", idpSubject{attributes: tc.bob})
+				w.mustLogin("alice")
+				a := w.personAt(alice)
+				if a == "" {
+					t.Fatalf("alice's login made no person at %s", alice)
+				}
+				w.login("bob")
+				if got := w.personAt(alice); got != a {
+					t.Errorf("after bob's login, %s is person %q; want alice's %q", alice, got, a)
+				}
+				if got := w.personAt(fmt.Sprintf("bob%d@example.com", i)); got == a {
+					t.Errorf("bob signed in as alice's person %q", a)
+				}
+			})
 		}
 	})
 }
