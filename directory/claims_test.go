@@ -228,6 +228,11 @@ func TestLinkKey(t *testing.T) {
 		{"an attribute beside a persistent NameID", Identity{Subject: "pid", Lasting: true, Attribute: "a", AttributeSubject: "v"}, "a", "v", true},
 		{"an attribute without a value", Identity{Subject: "pid", Lasting: true, Attribute: "a"}, "a", "", false},
 		{"a NameID too long", Identity{Subject: strings.Repeat("x", maxLinkedSubject+1), Lasting: true}, "", strings.Repeat("x", maxLinkedSubject+1), false},
+		// PostgreSQL's text holds neither: an OIDC sub (JSON) may carry a NUL.
+		{"a sub with a NUL", Identity{Subject: "a\x00b", Lasting: true}, "", "a\x00b", false},
+		{"a sub of invalid UTF-8", Identity{Subject: "a\xffb", Lasting: true}, "", "a\xffb", false},
+		{"an attribute's value with a NUL", Identity{Attribute: "a", AttributeSubject: "v\x00"}, "a", "v\x00", false},
+		{"a sub with a tab, as before", Identity{Subject: "a\tb", Lasting: true}, "", "a\tb", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			attribute, subject, ok := linkKey(tc.id)

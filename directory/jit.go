@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // SSOSignIn is the outcome of a single sign-on login that the directory let in.
@@ -241,9 +242,18 @@ const maxLinkedSubject = 1024
 // or another attribute's value.
 func linkKey(id Identity) (attribute, subject string, ok bool) {
 	if id.Attribute != "" {
-		return id.Attribute, id.AttributeSubject, id.AttributeSubject != "" && len(id.AttributeSubject) <= maxLinkedSubject
+		return id.Attribute, id.AttributeSubject, linkable(id.AttributeSubject)
 	}
-	return "", id.Subject, id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject
+	return "", id.Subject, id.Lasting && linkable(id.Subject)
+}
+
+// linkable reports whether subject can key a link. A longer one than
+// maxLinkedSubject names no one better; and PostgreSQL's text holds no NUL
+// and no invalid UTF-8, which an OIDC sub, being JSON, may carry ("\u0000"):
+// such a login is signed in by its address, unlinked, as on SQLite, not
+// answered with a server error.
+func linkable(subject string) bool {
+	return subject != "" && len(subject) <= maxLinkedSubject && utf8.ValidString(subject) && !strings.ContainsRune(subject, 0)
 }
 
 // followRename finds the person the connection signed in before under
@@ -270,7 +280,7 @@ func (s *Service) followRename(ctx context.Context, tx Store, a Account, c Conne
 	// rename.
 	u, err := tx.FindSSOLink(ctx, c.ID, attribute, subject)
 	byKey := err == nil
-	if KindOf(err) == NotFound && attribute != "" && id.Lasting && id.Subject != "" && len(id.Subject) <= maxLinkedSubject {
+	if KindOf(err) == NotFound && attribute != "" && id.Lasting && linkable(id.Subject) {
 		u, err = tx.FindSSOLink(ctx, c.ID, "", id.Subject)
 	}
 	if KindOf(err) == NotFound {

@@ -375,3 +375,25 @@ func TestOIDCRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCSubjectWithNUL: an OpenID provider whose sub carries a NUL (JSON
+// may: "\u0000") signs the person in by their address, unlinked, on both
+// databases alike: PostgreSQL's text holds no NUL, and looking the link up
+// answered with a server error there.
+func TestOIDCSubjectWithNUL(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		p := w.newProvider()
+		addUser(p, "n\x00l", "nul@example.com", "Nul", "Byte", true)
+		for range 2 {
+			b := w.browser()
+			if pg := b.get(b.oidcCallback(p, "inline", "n\x00l", "")); pg.status != http.StatusSeeOther || pg.location != "/me" {
+				t.Fatalf("login with sub %q: %d %q %.300s", "sub-n\x00l", pg.status, pg.location, pg.body)
+			}
+		}
+		if _, err := w.svc.Member(context.Background(), w.acme.ID, "nul@example.com"); err != nil {
+			t.Errorf("nul@example.com: %v", err)
+		}
+	})
+}
