@@ -292,6 +292,8 @@ type WebhookStore interface {
 	// webhook and reports whether it did; EnableWebhook clears all three.
 	MarkWebhookFailing(ctx context.Context, id string, since time.Time) (time.Time, error)
 	MarkWebhookHealthy(ctx context.Context, id string) error
+	// FailingWebhooks returns those of the webhooks ids that are failing.
+	FailingWebhooks(ctx context.Context, ids []string) ([]string, error)
 	DisableWebhook(ctx context.Context, id, reason string, at time.Time) (bool, error)
 	// PauseWebhook leaves the webhook alone until until (see
 	// Webhook.PausedUntil), unless it is left alone longer already.
@@ -964,7 +966,10 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, 
 			if f, seen := failing[r.Delivery.WebhookID]; !seen || r.Status == 410 && f.Status != 410 {
 				failing[r.Delivery.WebhookID] = r
 			}
-		case r.Delivery.Webhook.FailingSince != nil:
+		default:
+			// Every success, whatever its lease saw of the endpoint: a
+			// failure recorded since (another worker's, or an earlier
+			// round's while this delivery was in flight) ends with it too.
 			healthy[r.Delivery.WebhookID] = true
 		}
 	}
@@ -985,21 +990,33 @@ func (s *Service) RecordWebhookResults(ctx context.Context, rs []WebhookResult, 
 		if leased, err = tx.FinishWebhookDeliveries(ctx, ds, as, &lease); err != nil {
 			return err
 		}
+		// Of the endpoints that accepted a delivery, only those failing
+		// change; most were not, and are not written.
+		wasFailing, err := tx.FailingWebhooks(ctx, slices.Sorted(maps.Keys(healthy)))
+		if err != nil {
+			return err
+		}
 		// One pass in id order over both kinds: a pass for each took
 		// the rows of one kind before the lower ids of the other.
-		changed := maps.Clone(healthy)
+		changed := map[string]bool{}
 		for id := range failing {
 			changed[id] = true
 		}
+		for _, id := range wasFailing {
+			changed[id] = true
+		}
 		for _, id := range slices.Sorted(maps.Keys(changed)) {
-			r, fails := failing[id] // a failure in the same batch says more
-			if !fails {
+			// An endpoint that accepted a delivery in this batch is not
+			// failing every attempt, whatever failed beside it (a
+			// receiver refusing one person's payload with a 422): it was
+			// disabled after a day of such batches, and every event of
+			// the account stopped. Only a 410 says it is gone.
+			r, fails := failing[id]
+			if healthy[id] && (!fails || r.Status != 410) {
 				if err := tx.MarkWebhookHealthy(ctx, id); err != nil {
 					return err
 				}
-				continue
-			}
-			if err := s.webhookFailing(ctx, tx, now, r); err != nil {
+			} else if err := s.webhookFailing(ctx, tx, now, r); err != nil {
 				return err
 			}
 			if until, ok := pauses[id]; ok {

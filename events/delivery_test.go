@@ -1450,3 +1450,118 @@ func TestEventsNumberedInTheOrderWritten(t *testing.T) {
 		}
 	})
 }
+
+// TestSuccessesKeepAnEndpointEnabled: an endpoint is disabled when it has
+// failed every attempt for a day, not when one person's deliveries keep
+// failing (a receiver that refuses their payload with a 422) while it
+// accepts everyone else's. A success clears the endpoint's failing state
+// when it is recorded in the same batch as a failure, and when its lease
+// was taken before the failure was recorded (another worker's, or an
+// earlier round's): either way the endpoint answered after it began to
+// fail. It was disabled after a day of such batches, which stopped every
+// event of the account.
+func TestSuccessesKeepAnEndpointEnabled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *storeT) {
+		ctx := context.Background()
+		clk := newClock()
+		r := newRig(t, s, clk, 0)
+		a := mustAccount(t, r.svc, "acme", "acme.example")
+		hook, _ := r.webhook(t, "http://127.0.0.1:1/hooks", a.ID)
+		refused := errors.New("the endpoint answered 422 Unprocessable Entity")
+		// lease publishes the new events and leases every ready delivery.
+		lease := func() []directory.WebhookDelivery {
+			_, ds, err := r.svc.PublishAndLeaseEvents(ctx, 100, claimAll)
+			check(t, err)
+			return append(ds, must[[]directory.WebhookDelivery](t)(r.svc.ClaimWebhookDeliveries(ctx, 100, claimAll))...)
+		}
+		record := func(rs ...directory.WebhookResult) {
+			t.Helper()
+			leased := must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, rs, claimAll))
+			// What the results made ready goes back unsent.
+			var back []directory.WebhookResult
+			for _, d := range leased {
+				back = append(back, directory.WebhookResult{Delivery: d, NotAttempted: true})
+			}
+			must[[]directory.WebhookDelivery](t)(r.svc.RecordWebhookResults(ctx, back, directory.DeliveryLease{}))
+		}
+		failed := func(d directory.WebhookDelivery) directory.WebhookResult {
+			return directory.WebhookResult{Delivery: d, Status: 422, Err: refused}
+		}
+		delivered := func(d directory.WebhookDelivery) directory.WebhookResult {
+			return directory.WebhookResult{Delivery: d, Status: 204}
+		}
+		enabled := func(when string) {
+			t.Helper()
+			if h := must[directory.Webhook](t)(r.svc.Webhook(ctx, hook.ID)); h.DisabledAt != nil {
+				t.Fatalf("%s: the endpoint was disabled (%s); it accepted a delivery since it began to fail", when, h.DisabledReason)
+			}
+		}
+
+		// split parts the refused people's deliveries from the others'.
+		split := func(ds []directory.WebhookDelivery) (refusedOnes, others []directory.WebhookResult) {
+			for _, d := range ds {
+				if strings.Contains(string(d.Payload), "refused") {
+					refusedOnes = append(refusedOnes, failed(d))
+				} else {
+					others = append(others, delivered(d))
+				}
+			}
+			return refusedOnes, others
+		}
+		notAttempted := func(rs []directory.WebhookResult) []directory.WebhookResult {
+			for i := range rs {
+				rs[i] = directory.WebhookResult{Delivery: rs[i].Delivery, NotAttempted: true}
+			}
+			return rs
+		}
+
+		// Each of five batches 7 hours apart holds a refused person's
+		// deliveries and accepted ones.
+		for i := range 5 {
+			scimCreates(t, r.svc, a, fmt.Sprintf("refused%d-", i), 1)
+			scimCreates(t, r.svc, a, fmt.Sprintf("accepted%d-", i), 1)
+			no, yes := split(lease())
+			if len(no) == 0 || len(yes) == 0 {
+				t.Fatalf("batch %d: %d refused and %d accepted; want both", i, len(no), len(yes))
+			}
+			record(append(no, yes...)...)
+			enabled(fmt.Sprintf("after %d mixed batches, %d hours", i+1, 7*i))
+			clk.Add(7 * time.Hour)
+		}
+
+		// A success leased before a failure was recorded, and recorded
+		// after it, clears it too: a failure a day later starts afresh.
+		// (Healthy first, so that the lease sees it so.)
+		scimCreates(t, r.svc, a, "accepted-first", 1)
+		no, yes := split(lease())
+		record(append(yes, notAttempted(no)...)...)
+		if h := must[directory.Webhook](t)(r.svc.Webhook(ctx, hook.ID)); h.FailingSince != nil {
+			t.Fatalf("failing since %v after a batch of successes; want healthy", h.FailingSince)
+		}
+		scimCreates(t, r.svc, a, "refused-late", 1)
+		scimCreates(t, r.svc, a, "accepted-late", 1)
+		no, yes = split(lease())
+		if len(no) == 0 || len(yes) == 0 {
+			t.Fatalf("%d refused and %d accepted; want both", len(no), len(yes))
+		}
+		record(no...)
+		clk.Add(time.Hour)
+		record(yes...)
+		clk.Add(24 * time.Hour)
+		scimCreates(t, r.svc, a, "refused-next-day", 1)
+		no, yes = split(lease())
+		if len(no) == 0 {
+			t.Fatal("no refused delivery leased a day later")
+		}
+		record(append(no, notAttempted(yes)...)...)
+		enabled("a failure a day after a success that was leased before the failure before it")
+
+		// Failing every attempt for a day still disables it.
+		clk.Add(25 * time.Hour)
+		no, yes = split(lease())
+		record(append(no, notAttempted(yes)...)...)
+		if h := must[directory.Webhook](t)(r.svc.Webhook(ctx, hook.ID)); h.DisabledAt == nil {
+			t.Error("an endpoint that failed every attempt for a day is still enabled")
+		}
+	})
+}

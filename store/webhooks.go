@@ -236,6 +236,24 @@ func (s *Store) MarkWebhookFailing(ctx context.Context, id string, since time.Ti
 	return t.UTC(), s.dialect.wrap(err, "mark webhook failing")
 }
 
+// FailingWebhooks returns those of the webhooks ids that are failing, in
+// id order.
+func (s *Store) FailingWebhooks(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(`SELECT id FROM webhooks WHERE id IN (?) AND failing_since IS NOT NULL ORDER BY id`, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("find failing webhooks: %w", err)
+		}
+		var part []string
+		if err := sqlx.SelectContext(ctx, s.q, &part, s.rebind(q), args...); err != nil {
+			return nil, s.dialect.wrap(err, "find failing webhooks")
+		}
+		out = append(out, part...)
+	}
+	return out, nil
+}
+
 // MarkWebhookHealthy clears the webhook's failures.
 func (s *Store) MarkWebhookHealthy(ctx context.Context, id string) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE webhooks SET failing_since = NULL WHERE id = ?`), id)
