@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,10 @@ func workbook(t testing.TB, sheet, sst func(io.Writer), extra int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
+	// The hostile parts are hundreds of MiB of one byte: the default level
+	// spent over a minute of the suite compressing them (under -race),
+	// the fastest one seconds, to much the same few hundred KiB.
+	z.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
 	put := func(name string, fill func(io.Writer)) {
 		w, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
 		if err != nil {

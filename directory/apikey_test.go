@@ -276,10 +276,8 @@ func TestIdempotencyKeysAcrossKeyRotation(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		oldKey, newKey := []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
-		service := func(key []byte, accepted ...[]byte) *directory.Service {
-			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, AcceptedTokenKeys: accepted})
-		}
+		oldKey, newKey := oldTokenKey, newTokenKey
+		service := func(key []byte, accepted ...[]byte) *directory.Service { return tokenKeyService(s, key, accepted...) }
 		ahead, rolled, after := service(oldKey, newKey), service(newKey, oldKey), service(newKey)
 		a := mustAccount(t, ahead, "alpha")
 		_, k, err := ahead.CreateAPIKey(ctx, a.ID, operator, "sync")

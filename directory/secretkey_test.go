@@ -20,10 +20,8 @@ func TestLinksAcrossKeyRotation(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		oldKey, newKey := []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
-		service := func(key []byte, accepted ...[]byte) *directory.Service {
-			return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, AcceptedTokenKeys: accepted})
-		}
+		oldKey, newKey := oldTokenKey, newTokenKey
+		service := func(key []byte, accepted ...[]byte) *directory.Service { return tokenKeyService(s, key, accepted...) }
 		old, overlap, after := service(oldKey), service(newKey, oldKey), service(newKey)
 		// ahead has the new key as ADMIT_SECRET_KEY_NEXT: it makes links
 		// with the old key and sends those a new replica made.
@@ -139,4 +137,13 @@ func TestRotationNeverGoesBack(t *testing.T) {
 			t.Errorf("rotate cccc to a new key: %v", err)
 		}
 	})
+}
+
+// The token keys of a server key rotation, before and after.
+var oldTokenKey, newTokenKey = []byte("the old token key of 32 bytes..."), []byte("the new token key of 32 bytes...")
+
+// tokenKeyService is a service on s that makes tokens and links with key
+// and also opens those of accepted (a replica during a rotation).
+func tokenKeyService(s *store.Store, key []byte, accepted ...[]byte) *directory.Service {
+	return directory.NewService(directory.Config{Store: s, Hasher: fastHasher(), TokenKey: key, AcceptedTokenKeys: accepted})
 }

@@ -48,24 +48,10 @@ func TestSecretKeyRotation(t *testing.T) {
 			t.Helper()
 			return admitWith(t, env, stdin, args...)
 		}
-		must := func(r result) result {
-			t.Helper()
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			return r
-		}
-		oneLine := func(what string, r result, want string) {
-			t.Helper()
-			msg := strings.TrimSpace(r.stderr)
-			if r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, want) {
-				t.Errorf("%s: exit %d, %q; want a one-line refusal saying %q", what, r.code, msg, want)
-			}
-		}
 		a := with(keyA)
-		must(run(a, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
-		must(run(a, "", "certs", "rotate"))
-		must(run(a, "s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"))
+		succeeded(t, run(a, "", "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
+		succeeded(t, run(a, "", "certs", "rotate"))
+		succeeded(t, run(a, "s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin"))
 		var mu sync.Mutex
 		var got []*http.Request
 		var bodies [][]byte
@@ -76,34 +62,34 @@ func TestSecretKeyRotation(t *testing.T) {
 			mu.Unlock()
 		}))
 		t.Cleanup(rc.Close)
-		hook := decode[webhookJSON](t, must(run(a, "", "webhook", "add", "--url", rc.URL, "--json")))
-		rotated := decode[webhookJSON](t, must(run(a, "", "webhook", "rotate-secret", "--id", hook.ID, "--overlap", "24h", "--json")))
+		hook := decode[webhookJSON](t, succeeded(t, run(a, "", "webhook", "add", "--url", rc.URL, "--json")))
+		rotated := decode[webhookJSON](t, succeeded(t, run(a, "", "webhook", "rotate-secret", "--id", hook.ID, "--overlap", "24h", "--json")))
 
 		// The new key alone, or no key at all, is refused before the
 		// rotation: one line each, nothing written.
-		oneLine("the new key alone", run(with(keyB), "", "webhook", "list"), "ADMIT_SECRET_KEY_PREVIOUS")
-		oneLine("no key", run(with(), "", "webhook", "list"), "give this process the server's key")
-		oneLine("a wrong previous key", run(with(keyB, keyC), "", "secret-key", "rotate"), "neither ADMIT_SECRET_KEY")
-		oneLine("rotate without the old key", run(with(keyB), "", "secret-key", "rotate"), "ADMIT_SECRET_KEY_PREVIOUS")
+		refusedInOneLine(t, "the new key alone", run(with(keyB), "", "webhook", "list"), "ADMIT_SECRET_KEY_PREVIOUS")
+		refusedInOneLine(t, "no key", run(with(), "", "webhook", "list"), "give this process the server's key")
+		refusedInOneLine(t, "a wrong previous key", run(with(keyB, keyC), "", "secret-key", "rotate"), "neither ADMIT_SECRET_KEY")
+		refusedInOneLine(t, "rotate without the old key", run(with(keyB), "", "secret-key", "rotate"), "ADMIT_SECRET_KEY_PREVIOUS")
 		// Replicas with both keys run beside ones with the old key alone.
-		must(run(with(keyB, keyA), "", "webhook", "list"))
+		succeeded(t, run(with(keyB, keyA), "", "webhook", "list"))
 		// Swapped keys rotate nothing and record nothing (the wrong
 		// previous key after the rotation below is still refused).
-		oneLine("swapped keys rotating", run(with(keyA, keyB), "", "secret-key", "rotate"), "are the two swapped")
+		refusedInOneLine(t, "swapped keys rotating", run(with(keyA, keyB), "", "secret-key", "rotate"), "are the two swapped")
 
 		// A secret that does not open with either key stops the rotation:
 		// nothing changes, the old key still works alone.
 		breakOne(t, db, keyA, hook.ID)
-		oneLine("a secret that does not open", run(with(keyB, keyA), "", "secret-key", "rotate"), "nothing was changed")
-		must(run(a, "", "webhook", "list"))
+		refusedInOneLine(t, "a secret that does not open", run(with(keyB, keyA), "", "secret-key", "rotate"), "nothing was changed")
+		succeeded(t, run(a, "", "webhook", "list"))
 		mendOne(t, db, keyA, hook.ID)
 
-		r := decode[map[string]any](t, must(run(with(keyB, keyA), "", "secret-key", "rotate", "--json")))
+		r := decode[map[string]any](t, succeeded(t, run(with(keyB, keyA), "", "secret-key", "rotate", "--json")))
 		// Two SAML keys, one client secret, a webhook's two secrets.
 		if r["resealed_keys"] != float64(2) || r["resealed_client_secrets"] != float64(1) || r["resealed_webhook_secrets"] != float64(2) {
 			t.Errorf("rotate: %v; want 2 keys, 1 client secret and 2 webhook secrets sealed anew", r)
 		}
-		if again := decode[map[string]any](t, must(run(with(keyB, keyA), "", "secret-key", "rotate", "--json"))); again["resealed_keys"] != float64(0) || again["resealed_webhook_secrets"] != float64(0) {
+		if again := decode[map[string]any](t, succeeded(t, run(with(keyB, keyA), "", "secret-key", "rotate", "--json"))); again["resealed_keys"] != float64(0) || again["resealed_webhook_secrets"] != float64(0) {
 			t.Errorf("rotate again: %v; want nothing to do", again)
 		}
 		openAllWith(t, db, keyB, 5)
@@ -111,13 +97,13 @@ func TestSecretKeyRotation(t *testing.T) {
 		// Afterwards: the old key alone is refused, a wrong previous key
 		// too; the new one alone works, and signs a delivery with the
 		// webhook's secrets.
-		oneLine("the old key after the rotation", run(a, "", "webhook", "list"), "is the one the last rotation replaced")
-		oneLine("a wrong previous key after", run(with(keyB, keyC), "", "webhook", "list"), "not the key the last rotation replaced")
+		refusedInOneLine(t, "the old key after the rotation", run(a, "", "webhook", "list"), "is the one the last rotation replaced")
+		refusedInOneLine(t, "a wrong previous key after", run(with(keyB, keyC), "", "webhook", "list"), "not the key the last rotation replaced")
 		// Swapped after the rotation, a process would seal with the
 		// retired key what the new one alone cannot open.
-		oneLine("swapped keys after the rotation", run(with(keyA, keyB), "", "webhook", "list"), "they are swapped")
-		oneLine("swapped keys rotating after", run(with(keyA, keyB), "", "secret-key", "rotate"), "they are swapped")
-		tested := decode[webhookTestJSON](t, must(run(with(keyB), "", "webhook", "test", "--id", hook.ID, "--json")))
+		refusedInOneLine(t, "swapped keys after the rotation", run(with(keyA, keyB), "", "webhook", "list"), "they are swapped")
+		refusedInOneLine(t, "swapped keys rotating after", run(with(keyA, keyB), "", "secret-key", "rotate"), "they are swapped")
+		tested := decode[webhookTestJSON](t, succeeded(t, run(with(keyB), "", "webhook", "test", "--id", hook.ID, "--json")))
 		mu.Lock()
 		defer mu.Unlock()
 		if !tested.Delivered || len(got) != 1 {
@@ -133,17 +119,17 @@ func TestSecretKeyRotation(t *testing.T) {
 
 		// A second rotation, B to C: the same again; B's overlap key A is
 		// refused as C's previous, B alone is the replaced key.
-		oneLine("the first rotation's old key as the second's previous", run(with(keyC, keyA), "", "secret-key", "rotate"), "neither ADMIT_SECRET_KEY")
-		third := decode[map[string]any](t, must(run(with(keyC, keyB), "", "secret-key", "rotate", "--json")))
+		refusedInOneLine(t, "the first rotation's old key as the second's previous", run(with(keyC, keyA), "", "secret-key", "rotate"), "neither ADMIT_SECRET_KEY")
+		third := decode[map[string]any](t, succeeded(t, run(with(keyC, keyB), "", "secret-key", "rotate", "--json")))
 		if third["resealed_keys"] != float64(2) || third["resealed_client_secrets"] != float64(1) || third["resealed_webhook_secrets"] != float64(2) {
 			t.Errorf("rotate B to C: %v; want 2 keys, 1 client secret and 2 webhook secrets sealed anew", third)
 		}
 		openAllWith(t, db, keyC, 5)
-		oneLine("B alone after the second rotation", run(with(keyB), "", "webhook", "list"), "is the one the last rotation replaced")
-		oneLine("B and A after the second rotation", run(with(keyB, keyA), "", "webhook", "list"), "neither ADMIT_SECRET_KEY")
-		oneLine("C with A after the second rotation", run(with(keyC, keyA), "", "webhook", "list"), "not the key the last rotation replaced")
-		must(run(with(keyC, keyB), "", "webhook", "list"))
-		must(run(with(keyC), "", "webhook", "list"))
+		refusedInOneLine(t, "B alone after the second rotation", run(with(keyB), "", "webhook", "list"), "is the one the last rotation replaced")
+		refusedInOneLine(t, "B and A after the second rotation", run(with(keyB, keyA), "", "webhook", "list"), "neither ADMIT_SECRET_KEY")
+		refusedInOneLine(t, "C with A after the second rotation", run(with(keyC, keyA), "", "webhook", "list"), "not the key the last rotation replaced")
+		succeeded(t, run(with(keyC, keyB), "", "webhook", "list"))
+		succeeded(t, run(with(keyC), "", "webhook", "list"))
 	})
 }
 
@@ -273,20 +259,6 @@ func TestRollingRotationWithNextKey(t *testing.T) {
 			t.Helper()
 			return admitWith(t, env, "", args...)
 		}
-		must := func(r result) result {
-			t.Helper()
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			return r
-		}
-		oneLine := func(what string, r result, want string) {
-			t.Helper()
-			msg := strings.TrimSpace(r.stderr)
-			if r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, want) {
-				t.Errorf("%s: exit %d, %q; want a one-line refusal saying %q", what, r.code, msg, want)
-			}
-		}
 		fp := func(k string) string {
 			f, err := keyFingerprint(mustDecode(k))
 			if err != nil {
@@ -304,28 +276,28 @@ func TestRollingRotationWithNextKey(t *testing.T) {
 		t.Cleanup(rc.Close)
 
 		onA, ahead, rolled := env(key+keyA), env(key+keyA, next+keyB), env(key+keyB, prev+keyA)
-		must(run(onA, "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
-		must(run(onA, "certs", "rotate"))
-		must(run(onA, "webhook", "add", "--url", rc.URL))
+		succeeded(t, run(onA, "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
+		succeeded(t, run(onA, "certs", "rotate"))
+		succeeded(t, run(onA, "webhook", "add", "--url", rc.URL))
 
-		oneLine("a malformed next key", run(env(key+keyA, next+"not a key"), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT")
-		oneLine("the next key equal to the key", run(env(key+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY:")
-		oneLine("the next key equal to the previous key", run(env(key+keyB, prev+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY_PREVIOUS")
-		oneLine("a next key without a key", run(env(next+keyB), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is set without ADMIT_SECRET_KEY")
-		oneLine("the database's key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "are the two swapped")
-		oneLine("rotate with a previous and a next key", run(env(key+keyB, prev+keyA, next+keyC), "secret-key", "rotate"), "not both")
-		oneLine("rotate with the keys swapped", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "are the two swapped")
+		refusedInOneLine(t, "a malformed next key", run(env(key+keyA, next+"not a key"), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT")
+		refusedInOneLine(t, "the next key equal to the key", run(env(key+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY:")
+		refusedInOneLine(t, "the next key equal to the previous key", run(env(key+keyB, prev+keyA, next+keyA), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is the same key as ADMIT_SECRET_KEY_PREVIOUS")
+		refusedInOneLine(t, "a next key without a key", run(env(next+keyB), "webhook", "list"), "ADMIT_SECRET_KEY_NEXT is set without ADMIT_SECRET_KEY")
+		refusedInOneLine(t, "the database's key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "are the two swapped")
+		refusedInOneLine(t, "rotate with a previous and a next key", run(env(key+keyB, prev+keyA, next+keyC), "secret-key", "rotate"), "not both")
+		refusedInOneLine(t, "rotate with the keys swapped", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "are the two swapped")
 
 		// Step 1 done, step 2 under way: the replicas on B and those on A
 		// with B as next open what the others seal and sign.
-		must(run(ahead, "webhook", "list"))
-		byB := decode[webhookJSON](t, must(run(rolled, "webhook", "add", "--url", rc.URL+"/b", "--json")))
-		must(run(rolled, "invite", "create", "--account", "acme", "--email", "b@example.com"))
-		must(run(ahead, "invite", "create", "--account", "acme", "--email", "a@example.com"))
-		if tested := decode[webhookTestJSON](t, must(run(ahead, "webhook", "test", "--id", byB.ID, "--json"))); !tested.Delivered {
+		succeeded(t, run(ahead, "webhook", "list"))
+		byB := decode[webhookJSON](t, succeeded(t, run(rolled, "webhook", "add", "--url", rc.URL+"/b", "--json")))
+		succeeded(t, run(rolled, "invite", "create", "--account", "acme", "--email", "b@example.com"))
+		succeeded(t, run(ahead, "invite", "create", "--account", "acme", "--email", "a@example.com"))
+		if tested := decode[webhookTestJSON](t, succeeded(t, run(ahead, "webhook", "test", "--id", byB.ID, "--json"))); !tested.Delivered {
 			t.Errorf("the new key's webhook, tested with the old key and the new as next: %+v", tested)
 		}
-		for _, m := range decode[[]mailJSON](t, must(run(ahead, "mail", "list", "--account", "acme", "--json"))) {
+		for _, m := range decode[[]mailJSON](t, succeeded(t, run(ahead, "mail", "list", "--account", "acme", "--json"))) {
 			for name, e := range map[string][]string{"the new key as next": ahead, "the new key, the old as previous": rolled} {
 				if r := run(e, "mail", "show", "--account", "acme", "--id", m.ID); r.code != 0 || !strings.Contains(r.stdout, "/invite/") {
 					t.Errorf("the invitation to %s rendered with %s: exit %d, %s", m.To, name, r.code, r.stderr)
@@ -334,15 +306,15 @@ func TestRollingRotationWithNextKey(t *testing.T) {
 		}
 
 		// The rotation, with the settings of step 1.
-		r := decode[map[string]any](t, must(run(ahead, "secret-key", "rotate", "--json")))
+		r := decode[map[string]any](t, succeeded(t, run(ahead, "secret-key", "rotate", "--json")))
 		if r["fingerprint"] != fp(keyB) || r["previous_fingerprint"] != fp(keyA) || r["resealed_keys"] != float64(2) || r["resealed_webhook_secrets"] != float64(1) {
 			t.Errorf("rotate: %v; want A to B, 2 keys and 1 webhook secret sealed anew (the other webhook's is B's already)", r)
 		}
-		if again := decode[map[string]any](t, must(run(ahead, "secret-key", "rotate", "--json"))); again["resealed_keys"] != float64(0) || again["resealed_webhook_secrets"] != float64(0) {
+		if again := decode[map[string]any](t, succeeded(t, run(ahead, "secret-key", "rotate", "--json"))); again["resealed_keys"] != float64(0) || again["resealed_webhook_secrets"] != float64(0) {
 			t.Errorf("rotate again: %v; want nothing to do", again)
 		}
 		openAllWith(t, db, keyB, 4)
-		list := must(run(env(key+keyB), "audit", "list", "--installation", "--action", "secret_key.rotated", "--json"))
+		list := succeeded(t, run(env(key+keyB), "audit", "list", "--installation", "--action", "secret_key.rotated", "--json"))
 		events := decode[[]auditJSON](t, list)
 		if len(events) != 1 {
 			t.Fatalf("secret_key.rotated events: %d; want the rotation's alone (a rerun that changes nothing records none):\n%s", len(events), list.stdout)
@@ -367,13 +339,13 @@ func TestRollingRotationWithNextKey(t *testing.T) {
 		// After the rotation: the replicas move to B with A as previous; a
 		// process on A with B as next is refused (it would seal with the
 		// retired key), and so is the retired key as a next key.
-		must(run(rolled, "webhook", "list"))
-		oneLine("the old key with the new as next, after the rotation", run(ahead, "webhook", "list"), "the rotation to ADMIT_SECRET_KEY_NEXT")
-		oneLine("the retired key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "never goes back")
-		oneLine("rotating back to the retired key as next", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "never goes back")
+		succeeded(t, run(rolled, "webhook", "list"))
+		refusedInOneLine(t, "the old key with the new as next, after the rotation", run(ahead, "webhook", "list"), "the rotation to ADMIT_SECRET_KEY_NEXT")
+		refusedInOneLine(t, "the retired key as next", run(env(key+keyB, next+keyA), "webhook", "list"), "never goes back")
+		refusedInOneLine(t, "rotating back to the retired key as next", run(env(key+keyB, next+keyA), "secret-key", "rotate"), "never goes back")
 		// The next rotation may be prepared during this one's overlap.
-		must(run(env(key+keyB, prev+keyA, next+keyC), "webhook", "list"))
-		must(run(env(key+keyB, next+keyC), "webhook", "list"))
+		succeeded(t, run(env(key+keyB, prev+keyA, next+keyC), "webhook", "list"))
+		succeeded(t, run(env(key+keyB, next+keyC), "webhook", "list"))
 		mu.Lock()
 		defer mu.Unlock()
 		if delivered != 1 {
@@ -400,16 +372,10 @@ func TestNoKeyComesBack(t *testing.T) {
 			t.Helper()
 			return admitWith(t, e, "", args...)
 		}
-		must := func(r result) {
-			t.Helper()
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-		}
-		must(run(env(key+keyA), "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
-		must(run(env(key+keyA), "webhook", "add", "--url", "https://hooks.example.com/admit"))
-		must(run(env(key+keyA, next+keyB), "secret-key", "rotate"))
-		must(run(env(key+keyC, prev+keyB), "secret-key", "rotate"))
+		succeeded(t, run(env(key+keyA), "account", "create", "--slug", "acme", "--name", "Acme", "--domain", "example.com"))
+		succeeded(t, run(env(key+keyA), "webhook", "add", "--url", "https://hooks.example.com/admit"))
+		succeeded(t, run(env(key+keyA, next+keyB), "secret-key", "rotate"))
+		succeeded(t, run(env(key+keyC, prev+keyB), "secret-key", "rotate"))
 		for _, c := range []struct {
 			name string
 			env  []string
@@ -427,7 +393,7 @@ func TestNoKeyComesBack(t *testing.T) {
 			}
 		}
 		openAllWith(t, db, keyC, 1)
-		must(run(env(key+keyC, next+keyD), "webhook", "list"))
+		succeeded(t, run(env(key+keyC, next+keyD), "webhook", "list"))
 	})
 }
 
@@ -525,4 +491,23 @@ func mustFingerprint(t *testing.T, key string) string {
 		t.Fatal(err)
 	}
 	return fp[:12]
+}
+
+// succeeded fails the test unless the command r ran exited 0.
+func succeeded(t *testing.T, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	return r
+}
+
+// refusedInOneLine checks that the command r ran was refused with a
+// non-zero exit and a one-line reason saying want.
+func refusedInOneLine(t *testing.T, what string, r result, want string) {
+	t.Helper()
+	msg := strings.TrimSpace(r.stderr)
+	if r.code == 0 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, want) {
+		t.Errorf("%s: exit %d, %q; want a one-line refusal saying %q", what, r.code, msg, want)
+	}
 }
