@@ -266,16 +266,23 @@ func belongsElsewhere(ctx context.Context, tx Store, accountID, userID string) (
 }
 
 // homeName is the name of a person named first last after their home
-// account's identity provider sends given and family.
+// account's identity provider sends given and family. A part that names
+// no one now (a value stored before a rule refused it, which a client may
+// send back unchanged: SCIMUserInput.check) is left out: it stays in the
+// SCIM profile it came from, and never becomes the person's name, which
+// the console, mail and apps' claims show.
 func homeName(first, last, given, family string) (string, string) {
-	if given = strings.TrimSpace(given); given != "" {
+	if given = strings.TrimSpace(given); given != "" && nameable(given) {
 		first = given
 	}
-	if family = strings.TrimSpace(family); family != "" {
+	if family = strings.TrimSpace(family); family != "" && nameable(family) {
 		last = family
 	}
 	return first, last
 }
+
+// nameable reports whether v may be a name part a SCIM client gives.
+func nameable(v string) bool { return len([]rune(v)) <= 256 && !hasControl(v) }
 
 // SCIMUser returns one of the account's users by SCIM id; another
 // account's id is NotFound.
