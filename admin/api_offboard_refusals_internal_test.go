@@ -110,9 +110,9 @@ func TestAPIOffboardingRefusals(t *testing.T) {
 		if _, err := svc.AddUser(ctx, beta.ID, op, directory.NewUser{Email: "bo@beta.example", FirstName: "F", LastName: "L", Role: directory.RoleOwner}); err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{"", "?orphan_ok=false", "?orphan_ok=maybe", "?orphan_ok="} {
+		for _, q := range []string{"", "?orphan_ok=false", "?orphan_ok=maybe", "?orphan_ok=", "?orphan_ok=%00", "?orphan_ok=%ff", "?orphan_ok=true%00"} {
 			want := http.StatusConflict
-			if q == "?orphan_ok=maybe" || q == "?orphan_ok=" {
+			if q != "" && q != "?orphan_ok=false" {
 				want = http.StatusBadRequest
 			}
 			if code, body := do("/api/v1/users/bo@beta.example"+q, opKey); code != want || (want == http.StatusConflict && !strings.Contains(fmt.Sprint(body), "last active owner of beta")) {

@@ -170,6 +170,16 @@ func TestSSOPages(t *testing.T) {
 		if code, _ := p.post("/admin/acme/sso/connections/entra", url.Values{"domains": {"other.example"}, "jit_mode": {"create"}}); code != 400 {
 			t.Errorf("a domain not the account's: %d", code)
 		}
+		// A subject attribute PostgreSQL's text cannot hold, or one
+		// people share: a readable refusal, the connection as it was.
+		for _, bad := range []string{"user\x00id", "user\xffid", "\u202euser.id", "http://schemas.microsoft.com/identity/claims/TenantID", "EMAIL"} {
+			if code, _ := p.post("/admin/acme/sso/connections/entra", url.Values{"domains": {"acme-labs.example"}, "jit_mode": {"link"}, "map_groups": {"memberOf"}, "map_subject": {bad}}); code != 400 {
+				t.Errorf("subject attribute %q: %d; want 400", bad, code)
+			}
+			if c := connectionOf(t, s, a, "entra"); c.Settings.Mapping.Subject != "user.id" {
+				t.Errorf("after the subject attribute %q was refused: %q", bad, c.Settings.Mapping.Subject)
+			}
+		}
 
 		// The attempts log and a Test sign-in's result.
 		detail, _ := json.Marshal(map[string]any{"test": true, "subject": "bob@acme.example", "claims": map[string][]string{"memberOf": {"Admins"}},

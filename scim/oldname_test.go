@@ -78,5 +78,15 @@ func TestOldNameIsNotGivenToThePerson(t *testing.T) {
 			t.Fatalf("a PUT deactivating her with the old givenName: %d %v", status, body)
 		}
 		nameOf("a PUT resending the old givenName")
+		// The old value changed in any way (case, spaces inside) is a new
+		// value, held to the rule.
+		for _, v := range []string{"ADA \u202emoc.live", "Ada  \u202emoc.live", "Ada \u202emoc.live\u2069"} {
+			status, body, _ = alpha.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations":[{"op":"replace","path":"name.givenName","value":"`+v+`"}]}`)
+			if status != 400 {
+				t.Errorf("a PATCH of givenName to %s: %d %v; want 400", v, status, body)
+			}
+		}
+		nameOf("the refused PATCHes")
 	})
 }
