@@ -40,12 +40,12 @@ func TestOldNameIsNotGivenToThePerson(t *testing.T) {
 			t.Fatal(err)
 		}
 		legacy := cur.Profile
-		legacy.GivenName = overridden
+		legacy.GivenName, legacy.FamilyName = overridden, "Lovelace\u2069"
 		var attrs map[string]any
 		if err := json.Unmarshal(legacy.Attributes, &attrs); err != nil {
 			t.Fatal(err)
 		}
-		attrs["name"] = map[string]any{"givenName": overridden, "familyName": "Lovelace"}
+		attrs["name"] = map[string]any{"givenName": overridden, "familyName": "Lovelace\u2069"}
 		if legacy.Attributes, err = json.Marshal(attrs); err != nil {
 			t.Fatal(err)
 		}
@@ -58,8 +58,8 @@ func TestOldNameIsNotGivenToThePerson(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.User.FirstName != "Ada" {
-				t.Errorf("after %s, her first name is %q; want %q", step, m.User.FirstName, "Ada")
+			if m.User.FirstName != "Ada" || m.User.LastName != "Lovelace" {
+				t.Errorf("after %s, her name is %q %q; want Ada Lovelace", step, m.User.FirstName, m.User.LastName)
 			}
 		}
 		status, body, _ = alpha.do("PATCH", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -73,7 +73,7 @@ func TestOldNameIsNotGivenToThePerson(t *testing.T) {
 		}
 		status, body, _ = alpha.do("PUT", "/scim/v2/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
 			"userName":"ada@acme.example","active":false,"emails":[{"primary":true,"value":"ada@acme.example"}],
-			"name":{"givenName":"Ada \u202emoc.live","familyName":"Lovelace"}}`)
+			"name":{"givenName":"Ada \u202emoc.live","familyName":"Lovelace\u2069"}}`)
 		if status != 200 || body["active"] != false {
 			t.Fatalf("a PUT deactivating her with the old givenName: %d %v", status, body)
 		}
