@@ -352,17 +352,26 @@ func (s *Service) InviteMember(ctx context.Context, adm Admin, in NewInvitation)
 }
 
 // onMember runs change on the member id names, found and checked by
-// target inside one transaction: every console action on a person.
-func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, change func(tx Store, m Member) (Member, error)) (Member, error) {
+// target inside one transaction: every console action on a person. A
+// change that may take away an owner (takesOwner) locks the account's
+// owners first, and hands them to change for the last-owner rule.
+func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, takesOwner bool, change func(tx Store, m Member, o owners) (Member, error)) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
+		var o owners
+		if takesOwner {
+			var err error
+			if o, err = lockOwners(ctx, tx, adm.Account.ID); err != nil {
+				return err
+			}
+		}
 		// The person first: another account's id is NotFound whatever
 		// the change asks for.
 		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
 		if err != nil {
 			return err
 		}
-		out, err = change(tx, m)
+		out, err = change(tx, m, o)
 		return err
 	})
 	if err != nil {
@@ -429,7 +438,7 @@ func (s *Service) ChangeMember(ctx context.Context, adm Admin, id string, in Mem
 	if len(problems) > 0 {
 		return Member{}, InvalidError(problems...)
 	}
-	return s.onMember(ctx, adm, id, "change member", func(tx Store, m Member) (Member, error) {
+	return s.onMember(ctx, adm, id, "change member", in.Role != nil, func(tx Store, m Member, o owners) (Member, error) {
 		var err error
 		if !in.Person.empty() {
 			if m, err = s.changePerson(ctx, tx, adm, m, first, last, email); err != nil {
@@ -437,7 +446,7 @@ func (s *Service) ChangeMember(ctx context.Context, adm Admin, id string, in Mem
 			}
 		}
 		if in.Role != nil {
-			if m, err = s.changeRole(ctx, tx, adm, m, Role(strings.TrimSpace(string(*in.Role)))); err != nil {
+			if m, err = s.changeRole(ctx, tx, adm, m, o, Role(strings.TrimSpace(string(*in.Role)))); err != nil {
 				return Member{}, err
 			}
 		}
@@ -478,27 +487,38 @@ func (s *Service) changePerson(ctx context.Context, tx Store, adm Admin, m Membe
 	return m, err
 }
 
-// changeRole gives the member m another of the account's roles.
-func (s *Service) changeRole(ctx context.Context, tx Store, adm Admin, m Member, role Role) (Member, error) {
-	roles, err := s.Roles(ctx, adm.Account.ID)
+// changeRole gives the member m another of the account's roles as the
+// admin (setRole): owner only when they manage owners.
+func (s *Service) changeRole(ctx context.Context, tx Store, adm Admin, m Member, o owners, role Role) (Member, error) {
+	return s.setRole(ctx, tx, adm.Account.ID, adm.Actor(), m, o, role, adm.Can(ManageOwners))
+}
+
+// setRole gives the member m, locked in tx, another of the account's
+// roles: one the account has, owner only when makesOwners, and never
+// taking away the last of its active owners o.
+func (s *Service) setRole(ctx context.Context, tx Store, accountID string, actor Actor, m Member, o owners, role Role, makesOwners bool) (Member, error) {
+	roles, err := s.Roles(ctx, accountID)
 	if err != nil {
 		return Member{}, err
 	}
 	if !slices.Contains(roles, role) {
 		return Member{}, InvalidError(fmt.Sprintf("role %q does not exist in this account (roles: %s)", role, joinRoles(roles)))
 	}
-	if role == RoleOwner && !adm.Can(ManageOwners) {
+	if role == RoleOwner && !makesOwners {
 		return Member{}, ForbiddenError("Only an owner can make someone an owner.")
 	}
 	if m.Membership.Role == role {
 		return m, nil
 	}
+	if err := o.keep(m, "demoting"); err != nil {
+		return Member{}, err
+	}
 	out := m
-	if out.Membership, err = tx.SetMembershipRole(ctx, adm.Account.ID, m.User.ID, role, s.clock()); err != nil {
+	if out.Membership, err = tx.SetMembershipRole(ctx, accountID, m.User.ID, role, s.clock()); err != nil {
 		return Member{}, err
 	}
 	return out, s.record(ctx, tx, change{
-		accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
+		accountID: accountID, actor: actor, action: "membership.role_changed", targetType: "membership", targetID: m.User.ID,
 		data:   map[string]any{"email": m.User.Email, "old": m.Membership.Role, "new": role},
 		events: []publication{roleChangedEvent(m.User.ID, role, "admin")},
 	})
@@ -506,14 +526,17 @@ func (s *Service) changeRole(ctx context.Context, tx Store, adm Admin, m Member,
 
 // DeactivateMember suspends the member (Deactivate).
 func (s *Service) DeactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	return s.onMember(ctx, adm, id, "deactivate", func(tx Store, m Member) (Member, error) {
+	return s.onMember(ctx, adm, id, "deactivate", true, func(tx Store, m Member, o owners) (Member, error) {
+		if err := o.keep(m, "deactivating"); err != nil {
+			return Member{}, err
+		}
 		return s.deactivate(ctx, tx, adm.Actor(), m)
 	})
 }
 
 // ReactivateMember lets a deactivated member in again (Reactivate).
 func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	return s.onMember(ctx, adm, id, "reactivate", func(tx Store, m Member) (Member, error) {
+	return s.onMember(ctx, adm, id, "reactivate", false, func(tx Store, m Member, _ owners) (Member, error) {
 		return s.reactivate(ctx, tx, adm.Actor(), m)
 	})
 }
@@ -522,7 +545,10 @@ func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (M
 // sessions and groups, and an open invitation go. The person's user stays
 // (they may belong to other accounts).
 func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Member, error) {
-	return s.onMember(ctx, adm, id, "remove member", func(tx Store, m Member) (Member, error) {
+	return s.onMember(ctx, adm, id, "remove member", true, func(tx Store, m Member, o owners) (Member, error) {
+		if err := o.keep(m, "removing"); err != nil {
+			return Member{}, err
+		}
 		events := []publication{}
 		if inv, err := tx.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
 			inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()

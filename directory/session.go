@@ -660,12 +660,20 @@ func lockMemberByEmail(ctx context.Context, tx Store, accountID, email string) (
 }
 
 // Deactivate suspends a membership: the person can no longer sign in to
-// the account, and their sessions in it end at once.
+// the account, and their sessions in it end at once. The account's last
+// active owner is not deactivated (Conflict).
 func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
+		o, err := lockOwners(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
 		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
+			return err
+		}
+		if err := o.keep(m, "deactivating"); err != nil {
 			return err
 		}
 		out, err = s.deactivate(ctx, tx, actor, m)
@@ -673,6 +681,31 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 	})
 	if err != nil {
 		return Member{}, fmt.Errorf("deactivate: %w", err)
+	}
+	return out, nil
+}
+
+// SetRole gives the member with that email another of the account's roles
+// (the command line's; an admin's is ChangeRole), under the console's
+// rules: a role the account has, and never taking away the account's last
+// active owner (Conflict).
+func (s *Service) SetRole(ctx context.Context, accountID string, actor Actor, email string, role Role) (Member, error) {
+	role = Role(strings.TrimSpace(string(role)))
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		o, err := lockOwners(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		m, err := lockMemberByEmail(ctx, tx, accountID, email)
+		if err != nil {
+			return err
+		}
+		out, err = s.setRole(ctx, tx, accountID, actor, m, o, role, true)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("set role: %w", err)
 	}
 	return out, nil
 }

@@ -19,6 +19,7 @@ type Store interface {
 	OperatorStore
 	SecretKeyStore
 	OffboardStore
+	OwnerStore
 
 	CreateAccount(ctx context.Context, a Account) error
 	FindAccount(ctx context.Context, id string) (Account, error)

@@ -114,6 +114,22 @@ func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (d
 	return row.membership(), nil
 }
 
+// LockOwners returns the user ids of the account's active owners, in user
+// id order, and on PostgreSQL locks their memberships in that order (the
+// rows are locked as the sort hands them out), so that two transactions
+// locking the same owners take turns instead of deadlocking. A row another
+// transaction changed meanwhile is read again once it commits, and left
+// out when it is no longer an active owner's.
+func (s *Store) LockOwners(ctx context.Context, accountID string) ([]string, error) {
+	ids := []string{}
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND role = ? AND status = ? ORDER BY user_id`+s.dialect.lockRows("m")),
+		accountID, string(directory.RoleOwner), string(directory.StatusActive))
+	if err != nil {
+		return nil, s.dialect.wrap(err, "lock owners")
+	}
+	return ids, nil
+}
+
 // FindMembershipsOfUser returns every membership of the user, but those
 // of an account being deleted: for everyone else that account is gone
 // already (FindAccount does not find it).

@@ -74,7 +74,8 @@ var commands = []command{
 	{"user add", "--account S --email E --first F --last L [--role R] (--password-stdin | --invite)", "add a person to an account", "admit user add --account acme --email ann@acme.com --first Ann --last Lee --invite", (*cli).userAdd},
 	{"user list", "--account S [--search Q] [--limit N] [--after CURSOR]", "list an account's members", "admit user list --account acme --search ann", (*cli).userList},
 	{"user erase", "--email E --yes", "erase a person (right to erasure): their user, memberships in every account, sessions and tokens; audit events keep a pseudonym", "admit user erase --email ann@acme.com --yes", (*cli).userErase},
-	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
+	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end (refused for the account's last active owner)", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
+	{"user set-role", "--account S --email E --role R", "give a member another of the account's roles (owner, admin, member or one the account added); the account's last active owner keeps theirs", "admit user set-role --account acme --email ann@acme.com --role admin", (*cli).userSetRole},
 	{"user reactivate", "--account S --email E", "let a deactivated member sign in again", "admit user reactivate --account acme --email ann@acme.com", (*cli).userReactivate},
 	{"user sign-out", "--account S --email E", "end a member's sessions in the account, on every device and app (their app tokens end, the apps are told); the membership stays active", "admit user sign-out --account acme --email ann@acme.com", (*cli).userSignOut},
 	{"invite create", "--account S --email E [--role R] [--inviter E] [--expires-in 168h]", "invite a person by email", "admit invite create --account acme --email bob@acme.com --role admin", (*cli).inviteCreate},
@@ -684,6 +685,23 @@ func (c *cli) userDeactivate(ctx context.Context, args []string) error {
 
 func (c *cli) userReactivate(ctx context.Context, args []string) error {
 	return c.setMemberStatus(ctx, "user reactivate", args)
+}
+
+func (c *cli) userSetRole(ctx context.Context, args []string) error {
+	fs := c.flags("user set-role")
+	email := fs.String("email", "", "the member's email address")
+	role := fs.String("role", "", "the role to give: owner, admin, member or one of the account's own (admit role create)")
+	return c.inAccount(ctx, fs, args, []string{"email", "role"}, func(svc *directory.Service, a directory.Account) error {
+		m, err := svc.SetRole(ctx, a.ID, c.actor(), *email, directory.Role(*role))
+		if err != nil {
+			return err
+		}
+		c.output(struct {
+			Account string `json:"account"`
+			memberJSON
+		}{a.Slug, toMemberJSON(m)}, fmt.Sprintf("%s is %s in %s", m.User.Email, m.Membership.Role, a.Slug))
+		return nil
+	})
 }
 
 func (c *cli) userSignOut(ctx context.Context, args []string) error {

@@ -1,0 +1,53 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// OwnerStore is the persistence the last-owner rule needs.
+type OwnerStore interface {
+	// LockOwners returns the user ids of the account's active owners, in
+	// user id order, their memberships held until the transaction ends
+	// (PostgreSQL; SQLite's transactions hold the write lock already).
+	LockOwners(ctx context.Context, accountID string) ([]string, error)
+}
+
+// owners are an account's active owners, their memberships locked by
+// lockOwners: none of them stops being one before the transaction ends.
+type owners []string
+
+// lockOwners locks the account's active owners for a change by an admin
+// that may take one of them away (a demotion, a deactivation, a removal).
+//
+// It runs before the transaction locks any other membership, and locks
+// them in one order (user id): two admins each taking away one of the last
+// two owners then take turns, and the second finds one owner left, rather
+// than each counting on the other (or the two deadlocking, as when each
+// locked their target first). A deletion's mark of the account (FOR UPDATE
+// on its row) takes no membership lock, and record's hold of the account
+// (FOR KEY SHARE) comes after, as it did: no new wait turns into a cycle.
+func lockOwners(ctx context.Context, tx Store, accountID string) (owners, error) {
+	ids, err := tx.LockOwners(ctx, accountID)
+	return owners(ids), err
+}
+
+// keep refuses (Conflict) the change that would take m, read and locked
+// after lockOwners, out of the account's active owners (what says how)
+// when no other active owner is left. The account would have no one to
+// answer for it, nor to name the next owner but an operator.
+//
+// Only admins' changes ask (console, API keys, operators, the command
+// line). An identity provider's deprovisioning (SCIM) always goes through,
+// as do a person's own choices and the account's deletion; erasure asks
+// with its own override (ErasePerson's OrphanOK).
+func (o owners) keep(m Member, what string) error {
+	if m.Membership.Role != RoleOwner || m.Membership.Status != StatusActive {
+		return nil
+	}
+	if slices.ContainsFunc(o, func(id string) bool { return id != m.User.ID }) {
+		return nil
+	}
+	return ConflictError(fmt.Sprintf("%s is the last active owner of this account: %s them would leave it without one. Make another member an owner first, or delete the account.", m.User.Email, what))
+}
