@@ -124,9 +124,9 @@ func (h *Handler) importsPage(w http.ResponseWriter, r *http.Request, v view, st
 		return err
 	}
 	v.Page = struct {
-		MaxSize string
-		Imports []directory.Import
-	}{sizeText(h.limits.MaxBytes), ims}
+		MaxSize, Kept string
+		Imports       []directory.Import
+	}{sizeText(h.limits.MaxBytes), directory.ImportUploadKept(), ims}
 	h.render(w, r, status, "imports", "Import people", v)
 	return nil
 }
@@ -160,6 +160,11 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, v view, err err
 		if len(v.Problems) == 0 {
 			v.Problems = []string{directory.Message(err)}
 		}
+	case directory.KindOf(err) == directory.Gone:
+		// The upload expired or was discarded: the message says which,
+		// above the form to upload it again.
+		v.Problems = []string{directory.Message(err)}
+		return h.importsPage(w, r, v, http.StatusGone)
 	case directory.KindOf(err) == directory.Unavailable:
 		// Every slot was taken (Slots.Take): the form, ready to send again.
 		h.log.WarnContext(r.Context(), "upload refused: no turn to be read", "path", web.SafePath(r), "err", err)

@@ -159,10 +159,16 @@ type ImportStore interface {
 
 	// SaveImportUpload keeps the account's uploaded file, replacing the
 	// one it had; FindImportUpload returns it (NotFound when it has none
-	// or another id); DeleteImportUpload removes it.
+	// or another id; when discarded, with Discarded set and no Data);
+	// DeleteImportUpload removes it.
 	SaveImportUpload(ctx context.Context, u ImportUpload) error
 	FindImportUpload(ctx context.Context, accountID, id string) (ImportUpload, error)
 	DeleteImportUpload(ctx context.Context, accountID string) error
+	// DiscardImportUploads empties every account's uploads made before
+	// before (all when it is zero), noting reason in their Discarded;
+	// DeleteImportUploadsBefore deletes those made before before.
+	DiscardImportUploads(ctx context.Context, reason string, before time.Time) (int64, error)
+	DeleteImportUploadsBefore(ctx context.Context, before time.Time) (int64, error)
 
 	// FindUsersByEmailKeys returns the users with these EmailKeys.
 	FindUsersByEmailKeys(ctx context.Context, keys []string) ([]User, error)
@@ -818,13 +824,51 @@ func (s *Service) ImportJobByID(ctx context.Context, id string) (Import, error) 
 }
 
 // ImportUpload is a file an admin uploaded in the console, kept until they
-// start the import (or upload another).
+// start the import (or upload another), for ImportUploadLifetime at most.
 type ImportUpload struct {
 	ID        string
 	AccountID string
 	FileName  string
 	Data      []byte
 	CreatedAt time.Time
+	// Discarded says why the file was let go before its import started
+	// (UploadExpired, UploadErasure); its FileName and Data are empty.
+	Discarded string
+}
+
+// ImportUploadLifetime is how long an uploaded file waits for its import.
+// An upload is the preview step of an import (check the columns, start
+// it): minutes of an admin's attention, not a place to keep a file. The
+// file holds every person in it (addresses, names) outside any record of
+// who was added, and an erasure cannot read it (see ErasePerson), so it
+// is kept no longer than an hour: long enough to fix a mapping, read a
+// long preview and ask a colleague; past it, uploading the file again
+// costs the admin a few seconds.
+const ImportUploadLifetime = time.Hour
+
+// importUploadTombstone is how long a discarded upload's empty row stays,
+// so that an admin who comes back to an old preview is told why the file
+// went (expired, or discarded by an erasure) rather than only that it
+// is no longer kept. It holds no file name and no data.
+const importUploadTombstone = 7 * 24 * time.Hour
+
+// Why an upload was discarded (ImportUpload.Discarded).
+const (
+	UploadExpired = "expired" // past ImportUploadLifetime
+	UploadErasure = "erasure" // an operator erased a person meanwhile
+)
+
+// SweepImportUploads empties the uploads past ImportUploadLifetime and
+// deletes the rows of those past importUploadTombstone as well; it
+// returns how many it emptied or deleted.
+func (s *Service) SweepImportUploads(ctx context.Context) (int64, error) {
+	now := s.clock()
+	n, err := s.store.DiscardImportUploads(ctx, UploadExpired, now.Add(-ImportUploadLifetime))
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.store.DeleteImportUploadsBefore(ctx, now.Add(-ImportUploadLifetime-importUploadTombstone))
+	return n + m, err
 }
 
 // SaveImportUpload keeps the admin's uploaded file for the import they are
@@ -849,16 +893,44 @@ func (s *Service) SaveImportUpload(ctx context.Context, adm Admin, fileName stri
 	return u, nil
 }
 
-// ImportUploadOf returns the admin's uploaded file with that id.
+// ImportUploadOf returns the admin's uploaded file with that id: Gone when
+// it expired or was discarded, saying so, and NotFound when it is no
+// longer kept at all.
 func (s *Service) ImportUploadOf(ctx context.Context, adm Admin, id string) (ImportUpload, error) {
 	if err := adm.ready(AddMembers); err != nil {
 		return ImportUpload{}, err
 	}
 	u, err := s.store.FindImportUpload(ctx, adm.Account.ID, id)
 	if KindOf(err) == NotFound {
-		return u, NotFoundError("That upload is no longer kept (another was made, or the import started): upload the file again.")
+		return u, NotFoundError("That upload is no longer kept (another file was uploaded, the import started, or it expired): upload the file again.")
 	}
-	return u, err
+	if err != nil {
+		return u, err
+	}
+	switch {
+	case u.Discarded == UploadErasure:
+		return ImportUpload{}, GoneError("This upload was discarded before its import started: an operator erased a person from this installation meanwhile, and files waiting to be imported are discarded then, since they may hold that person. Upload the file again.")
+	case u.Discarded != "" || !s.clock().Before(u.CreatedAt.Add(ImportUploadLifetime)):
+		// The sweep empties an expired upload within minutes; until it
+		// has, the file is refused all the same.
+		return ImportUpload{}, GoneError(fmt.Sprintf("This upload expired: an uploaded file is kept for %s until its import starts. Upload the file again.", lifetimeText(ImportUploadLifetime)))
+	}
+	return u, nil
+}
+
+// ImportUploadKept says ImportUploadLifetime in words, for pages.
+func ImportUploadKept() string { return lifetimeText(ImportUploadLifetime) }
+
+// lifetimeText says d in words: "an hour", "3 hours", "30 minutes".
+func lifetimeText(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "an hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	default:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
 }
 
 // PreviewMemberImport is PreviewImport as the admin.

@@ -85,6 +85,9 @@ type Erasure struct {
 	Email       string   `json:"email"`
 	Accounts    []string `json:"accounts"`     // slugs of the accounts they left
 	AuditEvents int      `json:"audit_events"` // audit events pseudonymized
+	// UploadsDiscarded counts the files uploaded for an import, in any
+	// account, that were discarded before their import started.
+	UploadsDiscarded int `json:"uploads_discarded"`
 	// Orphaned are the accounts they were the last active owner of,
 	// left without one (EraseOptions.OrphanOK).
 	Orphaned []string `json:"orphaned,omitempty"`
@@ -227,6 +230,18 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 		if err := tx.RedactImportRows(ctx, u.Email, pseudonym); err != nil {
 			return out, err
 		}
+		// A file uploaded for an import that has not started is bytes
+		// in a spreadsheet format only bulk reads, in any account (an
+		// admin may be about to import someone who never was a member),
+		// and the column holding the address is chosen only at the
+		// preview. So every waiting upload goes: erasures are rare, a
+		// waiting upload lives an hour at most, and uploading it again
+		// takes seconds; the console tells its admin why it went.
+		n, err := tx.DiscardImportUploads(ctx, UploadErasure, time.Time{})
+		if err != nil {
+			return out, err
+		}
+		out.UploadsDiscarded = int(n)
 	}
 	if err := tx.DeleteUser(ctx, u, pseudonym); err != nil {
 		return out, err
@@ -235,7 +250,7 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 	// account the person was in.
 	return out, s.record(ctx, tx, change{
 		actor: actor, action: "user.erased", targetType: "user", targetID: u.ID,
-		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts, "orphaned": out.Orphaned},
+		data: map[string]any{"email": pseudonym, "reason": reason, "accounts": out.Accounts, "orphaned": out.Orphaned, "uploads_discarded": out.UploadsDiscarded},
 	})
 }
 

@@ -735,9 +735,12 @@ func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Membe
 
 // Sweep deletes what has expired: sessions past their idle or absolute
 // end, sign-in failures outside the throttling window, and reset links
-// a day past their expiry. Lookups already ignore expired rows; sweeping
-// keeps the tables from growing with rows no lookup will ever ask for
-// again. Every replica may sweep; the deletes do not conflict.
+// a day past their expiry, files uploaded for an import past
+// ImportUploadLifetime (SweepImportUploads). Lookups already ignore
+// expired rows; sweeping keeps the tables from growing with rows no lookup
+// will ever ask for again, and an expired upload's file (people's
+// addresses and names) from staying at rest. Every replica may sweep; the
+// deletes do not conflict.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	now := s.clock()
 	// Failures are kept as long as the longest window counting them: the
@@ -762,7 +765,11 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n + m + o + i, fmt.Errorf("sweep hand-offs: %w", err)
 	}
-	return n + m + o + i + h, nil
+	u, err := s.SweepImportUploads(ctx)
+	if err != nil {
+		return n + m + o + i + h, fmt.Errorf("sweep import uploads: %w", err)
+	}
+	return n + m + o + i + h + u, nil
 }
 
 // Reactivate lets a deactivated member sign in to the account again.

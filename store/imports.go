@@ -452,13 +452,14 @@ func (s *Store) FindImportRows(ctx context.Context, importID string, afterLine, 
 
 // SaveImportUpload keeps the account's uploaded file in place of its last.
 func (s *Store) SaveImportUpload(ctx context.Context, u directory.ImportUpload) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO import_uploads (account_id, id, file_name, data, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (account_id) DO UPDATE SET id = excluded.id, file_name = excluded.file_name, data = excluded.data, created_at = excluded.created_at`),
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO import_uploads (account_id, id, file_name, data, created_at, discarded) VALUES (?, ?, ?, ?, ?, '')
+		ON CONFLICT (account_id) DO UPDATE SET id = excluded.id, file_name = excluded.file_name, data = excluded.data, created_at = excluded.created_at, discarded = ''`),
 		u.AccountID, u.ID, u.FileName, u.Data, u.CreatedAt)
 	return s.dialect.wrap(err, "save import upload")
 }
 
-// FindImportUpload returns the account's uploaded file if it has that id.
+// FindImportUpload returns the account's uploaded file if it has that id,
+// also when it was discarded (Discarded says why, and Data is empty).
 func (s *Store) FindImportUpload(ctx context.Context, accountID, id string) (directory.ImportUpload, error) {
 	var r struct {
 		AccountID string    `db:"account_id"`
@@ -466,16 +467,45 @@ func (s *Store) FindImportUpload(ctx context.Context, accountID, id string) (dir
 		FileName  string    `db:"file_name"`
 		Data      []byte    `db:"data"`
 		CreatedAt time.Time `db:"created_at"`
+		Discarded string    `db:"discarded"`
 	}
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT account_id, id, file_name, data, created_at FROM import_uploads WHERE account_id = ? AND id = ?`), accountID, id)
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT account_id, id, file_name, data, created_at, discarded FROM import_uploads WHERE account_id = ? AND id = ?`), accountID, id)
 	if err != nil {
 		return directory.ImportUpload{}, s.dialect.wrap(err, "find import upload")
 	}
-	return directory.ImportUpload{ID: r.ID, AccountID: r.AccountID, FileName: r.FileName, Data: r.Data, CreatedAt: r.CreatedAt.UTC()}, nil
+	return directory.ImportUpload{ID: r.ID, AccountID: r.AccountID, FileName: r.FileName, Data: r.Data, CreatedAt: r.CreatedAt.UTC(), Discarded: r.Discarded}, nil
 }
 
 // DeleteImportUpload removes the account's uploaded file.
 func (s *Store) DeleteImportUpload(ctx context.Context, accountID string) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM import_uploads WHERE account_id = ?`), accountID)
 	return s.dialect.wrap(err, "delete import upload")
+}
+
+// DiscardImportUploads empties, in every account, the uploads not yet
+// discarded that were made before before (all of them when before is
+// zero), marking them discarded for reason. The table holds one row per
+// account at most, so reading it whole needs no index.
+func (s *Store) DiscardImportUploads(ctx context.Context, reason string, before time.Time) (int64, error) {
+	q, args := `UPDATE import_uploads SET data = ?, file_name = '', discarded = ? WHERE discarded = ''`, []any{[]byte{}, reason}
+	if !before.IsZero() {
+		q, args = q+` AND created_at < ?`, append(args, before)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return 0, s.dialect.wrap(err, "discard import uploads")
+	}
+	n, err := res.RowsAffected()
+	return n, s.dialect.wrap(err, "discard import uploads")
+}
+
+// DeleteImportUploadsBefore deletes the uploads, discarded or not, made
+// before before.
+func (s *Store) DeleteImportUploadsBefore(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM import_uploads WHERE created_at < ?`), before)
+	if err != nil {
+		return 0, s.dialect.wrap(err, "delete import uploads")
+	}
+	n, err := res.RowsAffected()
+	return n, s.dialect.wrap(err, "delete import uploads")
 }

@@ -67,8 +67,12 @@ func (c *cli) userErase(ctx context.Context, args []string) error {
 		if len(e.Orphaned) > 0 {
 			orphaned = fmt.Sprintf("; %s now have no active owner: name one", strings.Join(e.Orphaned, ","))
 		}
-		c.output(e, fmt.Sprintf("erased %s (user %s): left %d accounts %s; %d audit events now name them %s%s",
-			e.Email, e.UserID, len(e.Accounts), strings.Join(e.Accounts, ","), e.AuditEvents, directory.Pseudonym(e.UserID), orphaned))
+		uploads := ""
+		if e.UploadsDiscarded > 0 {
+			uploads = fmt.Sprintf("; %d files waiting to be imported were discarded (their admins upload them again)", e.UploadsDiscarded)
+		}
+		c.output(e, fmt.Sprintf("erased %s (user %s): left %d accounts %s; %d audit events now name them %s%s%s",
+			e.Email, e.UserID, len(e.Accounts), strings.Join(e.Accounts, ","), e.AuditEvents, directory.Pseudonym(e.UserID), orphaned, uploads))
 		return nil
 	})
 }

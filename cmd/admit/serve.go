@@ -233,8 +233,9 @@ func hostOf(rawURL string) string {
 	return "localhost"
 }
 
-// sweepEvery is how often expired sessions, sign-in failures and reset
-// links are deleted.
+// sweepEvery is how often expired sessions, sign-in failures, reset
+// links and import uploads are deleted (Service.Sweep): an upload outlives
+// its hour by five minutes at most.
 const sweepEvery = 5 * time.Minute
 
 func sweep(ctx context.Context, svc *directory.Service, log *slog.Logger) {
