@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -173,8 +172,7 @@ func TestAppSignInThroughSSOInBrowser(t *testing.T) {
 	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", app.URL+"/cb", "--public", "--json"))
 	s := startServer(t, t.TempDir(), settings...)
 	put(t, idp.URL+"/services/admit", "application/xml", getBody(t, s.url+"/sso/globex/saml/okta/metadata"))
-	sam, _ := json.Marshal(map[string]any{"name": "sam", "password": "pw-sam", "email": "sam@globex.example", "given_name": "Sam", "surname": "Stone"})
-	put(t, idp.URL+"/users/sam", "application/json", string(sam))
+	putIdPUser(t, idp.URL, "sam", "sam@globex.example", "Sam", "Stone")
 
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, base)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +41,7 @@ func TestForwardAuthThroughNginxInBrowser(t *testing.T) {
 	cli("", "sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-url", idp.URL+"/metadata")
 	s := startServer(t, t.TempDir(), settings...)
 	put(t, idp.URL+"/services/admit", "application/xml", getBody(t, s.url+"/sso/acme/saml/okta/metadata"))
-	user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
-	put(t, idp.URL+"/users/nia", "application/json", string(user))
+	putIdPUser(t, idp.URL, "nia", "nia@example.com", "Nia", "Ng")
 	startNginx(t, nginxAddr, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
 	origin := "http://" + appHost
 

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlidp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -42,6 +43,20 @@ func samlIdP(t *testing.T) *httptest.Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// putIdPUser gives crewjam's samlidp a user whose password is "pw-" and
+// their name, as a bcrypt hash of the lowest cost: the one the IdP makes
+// from a password, at bcrypt's default cost, takes most of a second under
+// -race, once when the user is put and again at each login.
+func putIdPUser(t *testing.T, idpURL, name, email, given, surname string, groups ...string) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw-"+name), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := json.Marshal(map[string]any{"name": name, "hashed_password": hash, "email": email, "given_name": given, "surname": surname, "groups": groups})
+	put(t, idpURL+"/users/"+name, "application/json", string(user))
 }
 
 func put(t *testing.T, u, contentType, body string) {
@@ -96,8 +111,7 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	}
 	put(t, idp.URL+"/services/admit", "application/xml", spMetadata)
 	put(t, idp.URL+"/services/post", "application/xml", getBody(t, s.url+"/sso/acme/saml/post/metadata"))
-	user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
-	put(t, idp.URL+"/users/nia", "application/json", string(user))
+	putIdPUser(t, idp.URL, "nia", "nia@example.com", "Nia", "Ng")
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.url+"/sso/acme/login?connection=okta"),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -79,8 +78,7 @@ func TestSAMLSetUpInTheIdPsOrder(t *testing.T) {
 		// 2. The IdP's admin imports admit's SP metadata from the printed URL.
 		s := startServer(t, t.TempDir(), settings...)
 		put(t, idp.URL+"/services/admit", "application/xml", getBody(t, added.Metadata))
-		user, _ := json.Marshal(map[string]any{"name": "nia", "password": "pw-nia", "email": "nia@example.com", "given_name": "Nia", "surname": "Ng"})
-		put(t, idp.URL+"/users/nia", "application/json", string(user))
+		putIdPUser(t, idp.URL, "nia", "nia@example.com", "Nia", "Ng")
 
 		// 3. Until admit has the IdP's metadata: a page that says so, and
 		// the IdP's test login refused.

@@ -63,7 +63,7 @@ func TestSSOPagesInBrowser(t *testing.T) {
 	for _, name := range []string{"okta", "entra"} {
 		put(t, idp.URL+"/services/"+name, "application/xml", getBody(t, base+"/sso/acme/saml/"+name+"/metadata"))
 	}
-	put(t, idp.URL+"/users/nia", "application/json", `{"name":"nia","password":"pw-nia","email":"nia@corp.example","given_name":"Nia","surname":"Ng"}`)
+	putIdPUser(t, idp.URL, "nia", "nia@corp.example", "Nia", "Ng")
 
 	t.Run("the intranet link asks for an email and follows its domain", func(t *testing.T) {
 		err := browse(ctx,

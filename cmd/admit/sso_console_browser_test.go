@@ -103,7 +103,7 @@ func TestSSOConsoleInBrowser(t *testing.T) {
 	// The IdP's admin pastes admit's values (here: samlidp reads the SP
 	// metadata), and bob exists there.
 	put(t, idp.URL+"/services/okta", "application/xml", getBody(t, base+"/sso/acme/saml/okta/metadata"))
-	put(t, idp.URL+"/users/bob", "application/json", `{"name":"bob","password":"pw-bob","email":"bob@example.com","given_name":"Bob","surname":"Bell","groups":["Engineering"]}`)
+	putIdPUser(t, idp.URL, "bob", "bob@example.com", "Bob", "Bell", "Engineering")
 
 	// Test sign-in opens a new tab; the test follows its link in this one.
 	link, err := chromedp.Run(ctx, chromedp.AttributeValue(`#test-sign-in`, "href"))
