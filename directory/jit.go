@@ -240,11 +240,29 @@ const maxLinkedSubject = 1024
 // under the attribute it was made with: an attribute's value never meets
 // a NameID (which a provider's user may choose, where it is a username)
 // or another attribute's value.
+//
+// The attribute is kept in lower case (ASCII letters, as migration 00056
+// folded the links before it): claims are matched by name without regard
+// to case, so a connection whose attribute changes only in case
+// (employeeNumber to EmployeeNumber) reads the same values, and must find
+// the same people.
 func linkKey(id Identity) (attribute, subject string, ok bool) {
 	if id.Attribute != "" {
-		return id.Attribute, id.AttributeSubject, linkable(id.AttributeSubject)
+		return foldASCII(id.Attribute), id.AttributeSubject, linkable(id.AttributeSubject)
 	}
 	return "", id.Subject, id.Lasting && linkable(id.Subject)
+}
+
+// foldASCII is s with its ASCII capitals in lower case, and nothing else
+// changed: what SQLite's lower() does, and so what a migration can do alike
+// on both databases.
+func foldASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // linkable reports whether subject can key a link. A longer one than

@@ -382,3 +382,29 @@ func TestSubjectAttributeNeverShared(t *testing.T) {
 		}
 	})
 }
+
+// TestSubjectAttributeCaseOnlyChange: attribute names are matched without
+// regard to case, so a connection whose subject attribute is respelled
+// only in case (employeeNumber to EmployeeNumber) reads the same values
+// and finds the same people: a rename at the provider right after still
+// follows the person instead of making a second.
+func TestSubjectAttributeCaseOnlyChange(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		w := newWorld(t, s)
+		subs := w.subjects()
+		w.setSubjectAttribute("employeeNumber")
+		subs.set("alice", idpSubject{attributes: map[string][]string{"employeeNumber": {"1001"}}})
+		w.mustLogin("alice")
+		alice := w.personAt("alice@example.com")
+		if alice == "" {
+			t.Fatal("alice's first login made no person")
+		}
+		w.setSubjectAttribute("EmployeeNumber")
+		w.addUser("alice", "alice.smith@example.com", "Alice", "Smith", "Engineering")
+		w.mustLogin("alice")
+		if got := w.personAt("alice.smith@example.com"); got != alice {
+			t.Errorf("alice.smith@example.com is person %q; want alice's %q, renamed", got, alice)
+		}
+	})
+}

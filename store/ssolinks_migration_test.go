@@ -69,3 +69,53 @@ func TestSSOLinkAttributeMigration(t *testing.T) {
 		}
 	})
 }
+
+// TestSSOLinkAttributeCaseMigration: 00056 folds the attribute of every
+// link to lower case, as the code now looks links up, so that nobody
+// linked before it is lost; where a subject was linked under two spellings
+// of one attribute, the link made last stays. Links by the NameID and
+// Entra ID's (already lower-case) attribute are left as they were.
+func TestSSOLinkAttributeCaseMigration(t *testing.T) {
+	eachSchemaAt(t, 55, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := s.DB().ExecContext(ctx, s.DB().Rebind(q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec(`INSERT INTO accounts (id, slug, name, branding, password_policy, created_at, updated_at) VALUES ('a', 'acme', 'Acme', '{}', '{}', ?, ?)`, now, now)
+		exec(`INSERT INTO connections (id, account_id, protocol, name, domains, jit_mode, settings, created_at, updated_at) VALUES ('c', 'a', 'saml', 'okta', '[]', 'create', '{}', ?, ?)`, now, now)
+		for _, u := range []string{"u1", "u2", "u3", "u4", "u5"} {
+			exec(`INSERT INTO users (id, email, email_key, first_name, last_name, created_at, updated_at) VALUES (?, ?, ?, 'A', 'L', ?, ?)`, u, u+"@example.com", u+"@example.com", now, now)
+		}
+		link := func(attribute, subject, user string, at time.Time) {
+			exec(`INSERT INTO sso_links (connection_id, subject_attribute, subject, user_id, linked_at) VALUES ('c', ?, ?, ?, ?)`, attribute, subject, user, at)
+		}
+		link("employeeNumber", "1001", "u1", now)
+		link("EmployeeNumber", "1002", "u2", now.Add(-time.Hour)) // older: goes
+		link("employeenumber", "1002", "u3", now)
+		link("", "pid-Ü", "u4", now)
+		const entra = "http://schemas.microsoft.com/identity/claims/tenantid http://schemas.microsoft.com/identity/claims/objectidentifier"
+		link(entra, "t/o", "u5", now)
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ attribute, subject, want string }{
+			{"employeenumber", "1001", "u1"},
+			{"employeenumber", "1002", "u3"},
+			{"", "pid-Ü", "u4"},
+			{entra, "t/o", "u5"},
+		} {
+			u, err := s.FindSSOLink(ctx, "c", tc.attribute, tc.subject)
+			if err != nil || u.ID != tc.want {
+				t.Errorf("%q %q: %q, %v; want %s", tc.attribute, tc.subject, u.ID, err, tc.want)
+			}
+		}
+		var n int
+		if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM sso_links`); err != nil || n != 4 {
+			t.Errorf("%d links, %v; want 4 (the older spelling of 1002's gone)", n, err)
+		}
+	})
+}
