@@ -363,8 +363,21 @@ func (s *Service) updateFromIdentity(ctx context.Context, tx Store, c Connection
 		}
 		role, out.RoleFrom = mappedRoleOf(append(slices.Clone(id.Groups), scimGroups...), mappings)
 	}
+	if role != m.Role {
+		// The membership was read without a lock (most logins change no
+		// role): lock it, and read the role again, so that an admin's
+		// change meanwhile is kept, not written over (an owner made
+		// since stays one, as mappings never change owners).
+		locked, err := tx.LockMembership(ctx, m.AccountID, u.ID)
+		if err != nil {
+			return err
+		}
+		if m.Role = locked.Role; m.Role == RoleOwner {
+			role, out.RoleFrom = RoleOwner, ""
+		}
+	}
 	if role != m.Role || id.Groups != nil {
-		changed, err := tx.UpdateSSOMembership(ctx, m.AccountID, u.ID, role, id.Groups, now)
+		changed, err := tx.UpdateSSOMembership(ctx, m.AccountID, u.ID, m.Role, role, id.Groups, now)
 		if err != nil {
 			return err
 		}

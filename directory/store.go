@@ -261,8 +261,10 @@ type Store interface {
 	UpdateConnectionSecret(ctx context.Context, accountID, id, sealed string, at time.Time) error
 	DeleteConnection(ctx context.Context, accountID, id string) error
 	// UpdateSSOMembership saves the role and the groups a login asserted;
-	// it reports whether anything changed.
-	UpdateSSOMembership(ctx context.Context, accountID, userID string, role Role, groups []string, at time.Time) (bool, error)
+	// it reports whether anything changed. The role changes only from the
+	// role the login read (from): none when the two are the same, nor when
+	// someone changed it since.
+	UpdateSSOMembership(ctx context.Context, accountID, userID string, from, role Role, groups []string, at time.Time) (bool, error)
 
 	// AddSSOReplay remembers an assertion id (or an answered request)
 	// until it expires; Conflict when it is remembered already.

@@ -216,8 +216,9 @@ func (s *Store) DeleteConnection(ctx context.Context, accountID, id string) erro
 
 // UpdateSSOMembership saves a login's role and, when groups is not nil,
 // the groups it sent: as the membership's list and as one row per group for
-// role mappings to find. It reports whether anything changed.
-func (s *Store) UpdateSSOMembership(ctx context.Context, accountID, userID string, role directory.Role, groups []string, at time.Time) (bool, error) {
+// role mappings to find. It reports whether anything changed. The role
+// changes only from the role the login read, from.
+func (s *Store) UpdateSSOMembership(ctx context.Context, accountID, userID string, from, role directory.Role, groups []string, at time.Time) (bool, error) {
 	changed := false
 	if groups != nil {
 		g, err := json.Marshal(groups)
@@ -236,8 +237,13 @@ func (s *Store) UpdateSSOMembership(ctx context.Context, accountID, userID strin
 			}
 		}
 	}
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ? AND role <> ?`),
-		string(role), at, accountID, userID, string(role))
+	if role == from {
+		return changed, nil
+	}
+	// Only from the role the login read: an admin's change since (a
+	// promotion to owner, a demotion) is not written over.
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE memberships SET role = ?, updated_at = ? WHERE account_id = ? AND user_id = ? AND role = ?`),
+		string(role), at, accountID, userID, string(from))
 	if err != nil {
 		return false, s.dialect.wrap(err, "update membership from SSO")
 	}
