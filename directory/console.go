@@ -361,7 +361,8 @@ func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, take
 		var o owners
 		if takesOwner {
 			var err error
-			if o, err = lockOwners(ctx, tx, adm.Account.ID); err != nil {
+			peek := func() (Member, error) { return s.findMember(ctx, tx, adm.Account.ID, id) }
+			if o, err = lockOwnersFor(ctx, tx, adm.Account.ID, peek); err != nil {
 				return err
 			}
 		}
@@ -370,6 +371,11 @@ func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, take
 		m, err := s.target(ctx, tx, &adm, id, ManageMembers, false)
 		if err != nil {
 			return err
+		}
+		if takesOwner {
+			if o, err = o.lockOwnersAgain(ctx, tx, adm.Account.ID, m); err != nil {
+				return err
+			}
 		}
 		out, err = change(tx, m, o)
 		return err

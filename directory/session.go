@@ -643,6 +643,17 @@ func (s *Service) UpdateName(ctx context.Context, v Visit, first, last string) (
 	return v.User, nil
 }
 
+// findMemberByEmail reads the account's member with that email, without
+// a lock.
+func (s *Service) findMemberByEmail(ctx context.Context, tx Store, accountID, email string) (Member, error) {
+	u, err := tx.FindUserByEmail(ctx, email)
+	if err != nil {
+		return Member{}, err
+	}
+	m, err := tx.FindMembership(ctx, accountID, u.ID)
+	return Member{User: u, Membership: m}, err
+}
+
 // lockMemberByEmail finds the account's member with that email for the
 // command line's changes, their membership locked: the same change made at
 // the same moment (a double click, the CLI beside the console) waits, then
@@ -665,12 +676,15 @@ func lockMemberByEmail(ctx context.Context, tx Store, accountID, email string) (
 func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		o, err := lockOwners(ctx, tx, accountID)
+		o, err := lockOwnersFor(ctx, tx, accountID, func() (Member, error) { return s.findMemberByEmail(ctx, tx, accountID, email) })
 		if err != nil {
 			return err
 		}
 		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
+			return err
+		}
+		if o, err = o.lockOwnersAgain(ctx, tx, accountID, m); err != nil {
 			return err
 		}
 		if err := o.keep(m, "deactivating"); err != nil {
@@ -693,12 +707,15 @@ func (s *Service) SetRole(ctx context.Context, accountID string, actor Actor, em
 	role = Role(strings.TrimSpace(string(role)))
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		o, err := lockOwners(ctx, tx, accountID)
+		o, err := lockOwnersFor(ctx, tx, accountID, func() (Member, error) { return s.findMemberByEmail(ctx, tx, accountID, email) })
 		if err != nil {
 			return err
 		}
 		m, err := lockMemberByEmail(ctx, tx, accountID, email)
 		if err != nil {
+			return err
+		}
+		if o, err = o.lockOwnersAgain(ctx, tx, accountID, m); err != nil {
 			return err
 		}
 		out, err = s.setRole(ctx, tx, accountID, actor, m, o, role, true)
