@@ -42,8 +42,12 @@ func lockOwners(ctx context.Context, tx Store, accountID string) (owners, error)
 // writer of the installation waits for. The change checks the member again
 // once locked (lockOwnersAgain).
 func lockOwnersFor(ctx context.Context, tx Store, accountID string, peek func() (Member, error)) (owners, error) {
-	if m, err := peek(); err != nil || !activeOwner(m) {
-		return nil, nil
+	m, err := peek()
+	if KindOf(err) == NotFound || (err == nil && !activeOwner(m)) {
+		return nil, nil // the change finds the member, or says who is not found
+	}
+	if err != nil {
+		return nil, err
 	}
 	return lockOwners(ctx, tx, accountID)
 }
