@@ -354,7 +354,8 @@ func (s *Service) InviteMember(ctx context.Context, adm Admin, in NewInvitation)
 // onMember runs change on the member id names, found and checked by
 // target inside one transaction: every console action on a person. A
 // change that may take away an owner (takesOwner) locks the account's
-// owners first, and hands them to change for the last-owner rule.
+// owners first when its member is one (lockOwnersFor), and hands them to
+// change for the last-owner rule.
 func (s *Service) onMember(ctx context.Context, adm Admin, id, what string, takesOwner bool, change func(tx Store, m Member, o owners) (Member, error)) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
