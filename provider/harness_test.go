@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,7 +28,13 @@ import (
 	"github.com/admit-dev/admit/web"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	// As admit serve does (cmd/admit/serve.go): op logs through the
+	// default logger only. Lines op writes outside a provider request
+	// would go to standard error.
+	slog.SetDefault(slog.New(provider.LogHandler(slog.NewTextHandler(os.Stderr, nil))))
+	storetest.Main(m)
+}
 
 var operator = directory.Actor{Source: directory.SourceCLI, Name: "test"}
 
@@ -57,6 +64,12 @@ type site struct {
 
 func newSite(t *testing.T, st *store.Store) *site {
 	t.Helper()
+	return newLoggedSite(t, st, nil)
+}
+
+// newLoggedSite is newSite with the provider logging to log.
+func newLoggedSite(t *testing.T, st *store.Store, log *slog.Logger) *site {
+	t.Helper()
 	clk := &clock{now: time.Now().UTC()}
 	dir := directory.NewService(directory.Config{Store: st, Hasher: directory.NewHasher(directory.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1}), Now: clk.Now})
 	key := make([]byte, 32)
@@ -75,7 +88,7 @@ func newSite(t *testing.T, st *store.Store) *site {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	openID, err := provider.New(provider.Config{Directory: dir, Keys: keys, Pages: pages, Issuer: issuer, Key: key})
+	openID, err := provider.New(provider.Config{Directory: dir, Keys: keys, Pages: pages, Issuer: issuer, Key: key, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

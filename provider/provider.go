@@ -146,9 +146,9 @@ const authorizePath = "/oauth/authorize"
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
-	mux.Handle("/oauth/", h.outageAware(h.op))
-	mux.Handle(authorizePath, h.pageErrors(h.outageAware(h.op)))
-	mux.Handle("GET "+continuePath, h.pages.Handler(h.handleContinue))
+	mux.Handle("/oauth/", h.opLog(h.outageAware(readForm(h.op))))
+	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(h.op))))
+	mux.Handle("GET "+continuePath, h.opLog(h.pages.Handler(h.handleContinue)))
 	// op's own callback would hand out the code of a finished
 	// authorization to whoever knows its id; the code goes out only in
 	// the answer to the browser that signed in (handleContinue).
@@ -161,13 +161,23 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // handleDiscovery is op's discovery document, saying only what admit
 // does: op lists the implicit flow and the JWT bearer grant whatever the
 // provider serves, and no response modes, which means query and fragment
-// (OpenID Connect Discovery 1.0 section 3). A library that picks from the
-// document must not pick what is refused.
+// (OpenID Connect Discovery 1.0 section 3); it names a device
+// authorization endpoint that admit does not route (op serves it only
+// beside a DeviceAuthorizationStorage), and signing algorithms for
+// private_key_jwt at introspection and revocation, which no app can use
+// (apps have secrets, not keys). A library that picks from the document
+// must not pick what is refused; TestDiscoveryEndpointsAnswer calls all
+// of it.
 func (h *Handler) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	cfg := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), h.issuer), h.op, h.store)
 	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	cfg.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
 	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	cfg.DeviceAuthorizationEndpoint = ""
+	// client_secret_post too, as at the token endpoint (readForm).
+	cfg.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = nil
 	// Public, and read by single-page apps from their own origin.
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	op.Discover(w, cfg)
@@ -247,6 +257,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	if directory.KindOf(err) == directory.Forbidden {
 		h.log.InfoContext(ctx, "app sign-in refused", "client_id", a.ClientID, "user_id", v.User.ID, "reason", err)
 		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrAccessDenied().WithDescription("%s", directory.Message(err)), h.op)
+		dropOpLines(ctx) // the line above has the reason, op's does not
 		return nil
 	}
 	if err != nil {
@@ -321,7 +332,8 @@ func (h *Handler) pageErrors(next http.Handler) http.Handler {
 		next.ServeHTTP(cw, r)
 		if cw.captured {
 			msg := strings.TrimSpace(cw.body.String())
-			h.log.InfoContext(r.Context(), "app sign-in request refused", "status", cw.status, "reason", msg)
+			dropOpLines(r.Context()) // op's line says the same as this one
+			h.log.InfoContext(r.Context(), "app sign-in request refused", "client_id", r.Form.Get("client_id"), "status", cw.status, "reason", msg)
 			h.pages.Error(w, r, cw.status, "The app's sign-in request cannot be accepted: "+msg)
 		}
 	})
@@ -341,6 +353,9 @@ func (h *Handler) outageAware(next http.Handler) http.Handler {
 			return
 		}
 		if err := h.dir.Ping(r.Context()); directory.KindOf(err) == directory.Unavailable {
+			// This line says what happened; op's own (a server_error, or a
+			// misleading invalid_grant) would only mislead.
+			dropOpLines(r.Context())
 			h.log.WarnContext(r.Context(), "OpenID provider request during a database outage", "path", r.URL.Path, "status", hw.status, "err", err)
 			for k := range w.Header() {
 				w.Header().Del(k)
@@ -357,8 +372,7 @@ func (h *Handler) outageAware(next http.Handler) http.Handler {
 			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the directory is unavailable for a moment; please try again shortly"}` + "\n"))
 			return
 		}
-		w.WriteHeader(hw.status)
-		_, _ = w.Write(hw.body.Bytes())
+		writeOAuthError(w, r, hw.status, hw.body.Bytes())
 	})
 }
 

@@ -52,6 +52,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.logger(slog.LevelInfo)
+	// The OpenID provider's library (zitadel/oidc's op) logs through slog's
+	// default logger and nothing else (its WithLogger does nothing), so
+	// the default is the one global set here, once: op's lines and any
+	// other library's (and the log package's) come out in admit's format,
+	// and provider.LogHandler gives op's lines admit's levels and request
+	// ids without repeating a line admit writes itself.
+	slog.SetDefault(slog.New(provider.LogHandler(log.Handler())))
 	s, keys, err := c.open(ctx, log)
 	if err != nil {
 		return err

@@ -1,0 +1,158 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestErrorAnswers: what an app's library reads when admit refuses it is
+// OAuth JSON with the status and challenge the RFCs give: invalid_client
+// with 401 and WWW-Authenticate: Basic at the token, introspection and
+// revocation endpoints (RFC 6749 section 5.2, RFC 7662 section 2.3);
+// userinfo's 401 with WWW-Authenticate: Bearer, error="invalid_token" for
+// a token that is not (or no longer) valid (RFC 6750 section 3.1).
+func TestErrorAnswers(t *testing.T) {
+	s := newSite(t, storetest.SQLite(t))
+	ctx := context.Background()
+	s.invited(s.account("acme"), "ada@acme.example", "correct horse battery", directory.RoleMember)
+	app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+	r := newRP(t, s, app, secret)
+	l := r.start(t)
+	tok, err := r.conf.Exchange(ctx, s.browser().code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := call(t, "POST", s.issuer+"/oauth/revoke", url.Values{"token": {revoked.AccessToken}}, app.ClientID, secret); a.status != http.StatusOK {
+		t.Fatalf("revocation: %d %s", a.status, a.body)
+	}
+	bearer := func(token string) func(*http.Request) {
+		return func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+token) }
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		form               url.Values
+		user, password     string
+		header             func(*http.Request)
+		status             int
+		code               string // the JSON error
+		challenge          string // the start of WWW-Authenticate; "" for none
+	}{
+		{name: "introspection without credentials", method: "POST", path: "/oauth/introspect", form: url.Values{"token": {tok.AccessToken}},
+			status: 401, code: "invalid_client", challenge: "Basic"},
+		{name: "introspection with a wrong secret", method: "POST", path: "/oauth/introspect", form: url.Values{"token": {tok.AccessToken}},
+			user: app.ClientID, password: "wrong", status: 401, code: "invalid_client", challenge: "Basic"},
+		{name: "introspection with a wrong secret in the form", method: "POST", path: "/oauth/introspect", form: url.Values{"token": {tok.AccessToken}, "client_id": {app.ClientID}, "client_secret": {"wrong"}},
+			status: 401, code: "invalid_client", challenge: "Basic"},
+		{name: "token with a wrong secret", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}},
+			user: app.ClientID, password: "wrong", status: 401, code: "invalid_client", challenge: "Basic"},
+		{name: "token with an unknown code", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {appPrefix + "web"}},
+			user: app.ClientID, password: secret, status: 400, code: "invalid_grant"},
+		{name: "revocation with a wrong secret", method: "POST", path: "/oauth/revoke", form: url.Values{"token": {tok.AccessToken}},
+			user: app.ClientID, password: "wrong", status: 401, code: "invalid_client", challenge: "Basic"},
+		{name: "userinfo without a token", method: "GET", path: "/oauth/userinfo",
+			status: 401, code: "invalid_request", challenge: `Bearer realm="admit"`},
+		{name: "userinfo with a made-up token", method: "GET", path: "/oauth/userinfo", header: bearer("made-up"),
+			status: 401, code: "invalid_token", challenge: `Bearer realm="admit", error="invalid_token"`},
+		{name: "userinfo with a revoked token", method: "GET", path: "/oauth/userinfo", header: bearer(revoked.AccessToken),
+			status: 401, code: "invalid_token", challenge: `Bearer realm="admit", error="invalid_token"`},
+		{name: "userinfo with a revoked token in the form", method: "POST", path: "/oauth/userinfo", form: url.Values{"access_token": {revoked.AccessToken}},
+			status: 401, code: "invalid_token", challenge: `Bearer realm="admit", error="invalid_token"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := s.issuer + tc.path
+			req, err := http.NewRequest(tc.method, u, strings.NewReader(tc.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if tc.user != "" {
+				req.SetBasicAuth(url.QueryEscape(tc.user), url.QueryEscape(tc.password))
+			}
+			if tc.header != nil {
+				tc.header(req)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status || err != nil || body.Error != tc.code || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%d %s %q %+v (%v); want %d with the JSON error %s", resp.StatusCode, resp.Header.Get("Content-Type"), body.Error, body, err, tc.status, tc.code)
+			}
+			got := resp.Header.Get("WWW-Authenticate")
+			if (tc.challenge == "") != (got == "") || !strings.HasPrefix(got, tc.challenge) {
+				t.Errorf("WWW-Authenticate: %q; want %q...", got, tc.challenge)
+			}
+		})
+	}
+}
+
+// lines is a log that tests read: each record with its level.
+type lines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// TestLibraryLinesThroughAdmitsLog: what op logs about an app's request
+// comes out through the provider's logger, once, at admit's level (a
+// refusal at INFO), with the request id; where admit logs the refusal
+// itself, op's line is not repeated.
+func TestLibraryLinesThroughAdmitsLog(t *testing.T) {
+	log := &lines{}
+	s := newLoggedSite(t, storetest.SQLite(t), slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+	req, _ := http.NewRequest("POST", s.issuer+"/oauth/token", strings.NewReader(url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {appPrefix + "web"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(app.ClientID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := log.String()
+	if strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "time=") || !strings.Contains(got, "level=INFO") ||
+		!strings.Contains(got, "oidc_error.type=invalid_grant") {
+		t.Errorf("a token request with an unknown code logged:\n%s\nwant one INFO line with oidc_error.type=invalid_grant", got)
+	}
+
+	// An unregistered redirect URI: admit's line, not op's as well.
+	before := len(got)
+	authorize := s.issuer + "/oauth/authorize?" + url.Values{"client_id": {app.ClientID}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}}.Encode()
+	if p := s.browser().get(authorize); p.status != http.StatusBadRequest {
+		t.Fatalf("unregistered redirect URI: %d", p.status)
+	}
+	got = log.String()[before:]
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="app sign-in request refused"`) || !strings.Contains(got, "level=INFO") {
+		t.Errorf("an authorization with an unregistered redirect URI logged:\n%s\nwant admit's one INFO line", got)
+	}
+}

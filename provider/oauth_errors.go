@@ -1,0 +1,102 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// The endpoints an app calls itself (not a browser), whose errors are
+// OAuth JSON.
+const (
+	tokenPath         = "/oauth/token"
+	introspectionPath = "/oauth/introspect"
+	revocationPath    = "/oauth/revoke"
+	userinfoPath      = "/oauth/userinfo"
+)
+
+// writeOAuthError sends an error answer op wrote (status and body), in
+// the shape the app's library expects where op's is not it:
+//   - introspection (RFC 7662 section 2.3, RFC 6749 section 5.2): op
+//     answers a client it cannot authenticate with Go's text of the error
+//     ("ErrorType=invalid_client Parent=..."); the app gets the JSON error;
+//   - userinfo (RFC 6750 section 3): op answers a missing or invalid access
+//     token with text and no challenge, and one the directory refuses
+//     (revoked, membership ended) with 403; the app gets 401 with
+//     WWW-Authenticate: Bearer, error="invalid_token" when a token came;
+//   - token, introspection and revocation: invalid_client comes with
+//     WWW-Authenticate: Basic, as RFC 6749 section 5.2 asks of a 401.
+//
+// Anything else goes out as op wrote it.
+func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	textual := strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain")
+	switch r.URL.Path {
+	case userinfoPath:
+		if status != http.StatusUnauthorized && status != http.StatusForbidden {
+			break
+		}
+		if !carriesAccessToken(r) {
+			// No error code: the request had no authentication at all
+			// (RFC 6750 section 3.1).
+			w.Header().Set("WWW-Authenticate", `Bearer realm="admit"`)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_request", "the request carries no access token")
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="admit", error="invalid_token", error_description="the access token is not valid"`)
+		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "the access token is not valid")
+		return
+	case introspectionPath:
+		if textual {
+			// op writes text here only when it cannot read the request or
+			// authenticate the client; it answers 401 for both.
+			w.Header().Set("WWW-Authenticate", `Basic realm="admit"`)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_client", "the app is not authenticated: send its client_id and client_secret")
+			return
+		}
+		fallthrough
+	case tokenPath, revocationPath:
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="admit"`)
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// carriesAccessToken reports whether a userinfo request sent an access
+// token, in the header, the form or the query (RFC 6750 section 2);
+// readForm has read the form.
+func carriesAccessToken(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.Form.Get("access_token") != ""
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, description string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// readForm lets an app authenticate at introspection with
+// client_secret_post, as it may at the token and revocation endpoints:
+// op reads only HTTP Basic there, and openid-client, for one, sends the
+// secret in the form unless told otherwise. The form's credentials become
+// the Basic header op reads (which it unescapes: RFC 6749 section 2.3.1).
+// It also reads the form of a userinfo request before op does (op reads
+// it on a copy of the request), for carriesAccessToken.
+func readForm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case userinfoPath:
+			_ = r.ParseForm() // op answers a form it cannot read
+		case introspectionPath:
+			if r.Header.Get("Authorization") == "" && r.ParseForm() == nil && r.PostForm.Get("client_id") != "" && r.PostForm.Get("client_secret") != "" {
+				r.SetBasicAuth(url.QueryEscape(r.PostForm.Get("client_id")), url.QueryEscape(r.PostForm.Get("client_secret")))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
