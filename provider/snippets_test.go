@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/npmtest"
 	"github.com/admit-dev/admit/store/storetest"
@@ -25,6 +27,11 @@ import (
 type snippetResult struct {
 	Claims   map[string]any `json:"claims"`
 	Userinfo map[string]any `json:"userinfo"`
+	// What the Node.js app also reads: introspection of its access token,
+	// userinfo once it revoked it, introspection with a wrong secret.
+	Introspection   map[string]any `json:"introspection"`
+	RevokedUserinfo map[string]any `json:"revokedUserinfo"`
+	WrongSecret     map[string]any `json:"wrongSecret"`
 }
 
 // runApp runs the app of cmd through a person's sign-in on s.
@@ -103,14 +110,36 @@ func snippetSite(t *testing.T) (*site, directory.Member, directory.App, string) 
 }
 
 // TestNodeOpenIDClient: openid-client (npm, pinned in testdata) signs a
-// person in, as the Node.js snippet of docs/apps.md.
+// person in, as the Node.js snippet of docs/apps.md; then introspects and
+// revokes its access token and reads admit's refusals as it reads any
+// provider's.
 func TestNodeOpenIDClient(t *testing.T) {
 	node := npmtest.Tool(t, "node")
 	dir := npmtest.Install(t, filepath.Join("testdata", "openidclient"))
 	s, m, app, secret := snippetSite(t)
 	cmd := exec.Command(node, filepath.Join(dir, "rp.mjs"), s.issuer, app.ClientID, secret, app.RedirectURIs[0])
 	cmd.Dir = dir
-	checkSnippetClaims(t, runApp(t, s, cmd, "ada@acme.example", "correct horse battery"), m)
+	got := runApp(t, s, cmd, "ada@acme.example", "correct horse battery")
+	checkSnippetClaims(t, got, m)
+	if got.Introspection["active"] != true || got.Introspection["client_id"] != app.ClientID {
+		t.Errorf("introspection: %v", got.Introspection)
+	}
+	// openid-client reads the challenge (RFC 6750 section 3, RFC 6749
+	// section 5.2) before the body.
+	for name, c := range map[string]struct {
+		got    map[string]any
+		scheme string
+		error  any
+	}{
+		"userinfo after revocation":         {got.RevokedUserinfo, "bearer", "invalid_token"},
+		"introspection with a wrong secret": {got.WrongSecret, "basic", nil},
+	} {
+		want := map[string]any{"name": "WWWAuthenticateChallengeError", "status": 401.0, "error": nil,
+			"challenges": []any{map[string]any{"scheme": c.scheme, "error": c.error}}}
+		if diff := cmp.Diff(want, c.got); diff != "" {
+			t.Errorf("%s, as openid-client reads it (-want +got):\n%s", name, diff)
+		}
+	}
 }
 
 // TestPythonAuthlib: Debian's python3-authlib signs a person in, as the

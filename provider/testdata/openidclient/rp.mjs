@@ -23,6 +23,19 @@ for await (const line of lines) {
   const tokens = await client.authorizationCodeGrant(config, new URL(line), { pkceCodeVerifier: verifier, expectedState: state })
   const claims = tokens.claims()
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
-  console.log(JSON.stringify({ claims, userinfo }))
+  // Beyond the snippet: the endpoints and errors an app meets next, as
+  // openid-client reads them (client_secret_post, its default).
+  const introspection = await client.tokenIntrospection(config, tokens.access_token)
+  await client.tokenRevocation(config, tokens.access_token)
+  const refusal = async (call) => {
+    try { await call(); return null } catch (e) {
+      return { name: e.name, error: e.error ?? null, status: e.status ?? e.response?.status ?? null,
+        challenges: (e.cause instanceof Array ? e.cause : []).map((c) => ({ scheme: c.scheme, error: c.parameters?.error ?? null })) }
+    }
+  }
+  const revokedUserinfo = await refusal(() => client.fetchUserInfo(config, tokens.access_token, claims.sub))
+  const wrong = await client.discovery(new URL(issuer), clientId, 'wrong secret', undefined, { execute: [client.allowInsecureRequests] })
+  const wrongSecret = await refusal(() => client.tokenIntrospection(wrong, tokens.access_token))
+  console.log(JSON.stringify({ claims, userinfo, introspection: { active: introspection.active, client_id: introspection.client_id }, revokedUserinfo, wrongSecret }))
   break
 }
