@@ -32,6 +32,7 @@ type snippetResult struct {
 	Introspection   map[string]any `json:"introspection"`
 	RevokedUserinfo map[string]any `json:"revokedUserinfo"`
 	WrongSecret     map[string]any `json:"wrongSecret"`
+	Revocation      int            `json:"revocation"` // Python's: the status
 }
 
 // runApp runs the app of cmd through a person's sign-in on s.
@@ -143,7 +144,8 @@ func TestNodeOpenIDClient(t *testing.T) {
 }
 
 // TestPythonAuthlib: Debian's python3-authlib signs a person in, as the
-// Python snippet of docs/apps.md (.ci/run installs it; without it the test skips
+// Python snippet of docs/apps.md, then introspects and revokes its access
+// token (.ci/run installs python3-authlib; without it the test skips
 // unless ADMIT_TEST_REQUIRE_SNIPPETS=1).
 func TestPythonAuthlib(t *testing.T) {
 	const python = "/usr/bin/python3"
@@ -159,5 +161,14 @@ func TestPythonAuthlib(t *testing.T) {
 	// The test's admit is on http://127.0.0.1; Authlib insists on https
 	// otherwise.
 	cmd.Env = append(os.Environ(), "AUTHLIB_INSECURE_TRANSPORT=1")
-	checkSnippetClaims(t, runApp(t, s, cmd, "ada@acme.example", "correct horse battery"), m)
+	got := runApp(t, s, cmd, "ada@acme.example", "correct horse battery")
+	checkSnippetClaims(t, got, m)
+	if got.Introspection["active"] != true || got.Introspection["client_id"] != app.ClientID || got.Revocation != 200 {
+		t.Errorf("introspection %v, revocation %d", got.Introspection, got.Revocation)
+	}
+	want := map[string]any{"status": 401.0, "error": "invalid_token",
+		"challenge": `Bearer realm="admit", error="invalid_token", error_description="the access token is not valid"`}
+	if diff := cmp.Diff(want, got.RevokedUserinfo); diff != "" {
+		t.Errorf("userinfo after revocation (-want +got):\n%s", diff)
+	}
 }

@@ -30,4 +30,13 @@ claims = jwt.decode(token['id_token'], keys, claims_options={
 })
 claims.validate()
 userinfo = session.get(meta['userinfo_endpoint'], timeout=10).json()
-print(json.dumps({'claims': dict(claims), 'userinfo': userinfo}), flush=True)
+# Beyond the snippet: introspection and revocation as Authlib does them
+# (client_secret_basic), and what userinfo answers a revoked token.
+introspection = session.introspect_token(meta['introspection_endpoint'], token=token['access_token'], timeout=10).json()
+revocation = session.revoke_token(meta['revocation_endpoint'], token=token['access_token'], timeout=10)
+revoked = session.get(meta['userinfo_endpoint'], timeout=10)
+print(json.dumps({'claims': dict(claims), 'userinfo': userinfo,
+                  'introspection': {'active': introspection.get('active'), 'client_id': introspection.get('client_id')},
+                  'revocation': revocation.status_code,
+                  'revokedUserinfo': {'status': revoked.status_code, 'challenge': revoked.headers.get('WWW-Authenticate'),
+                                      'error': revoked.json().get('error')}}), flush=True)
