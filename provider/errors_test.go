@@ -152,7 +152,22 @@ func TestLibraryLinesThroughAdmitsLog(t *testing.T) {
 		t.Fatalf("unregistered redirect URI: %d", p.status)
 	}
 	got = log.String()[before:]
-	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="app sign-in request refused"`) || !strings.Contains(got, "level=INFO") {
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="app sign-in request refused" client_id=`+app.ClientID) || !strings.Contains(got, "level=INFO") {
 		t.Errorf("an authorization with an unregistered redirect URI logged:\n%s\nwant admit's one INFO line", got)
+	}
+
+	// A person the app may not have (it is another account's): admit's
+	// line with the reason, not op's access_denied as well.
+	s.invited(s.account("acme"), "ada@acme.example", "correct horse battery", directory.RoleMember)
+	other, otherSecret := s.app(directory.NewApp{Name: "Other", RedirectURIs: []string{appPrefix + "other"}, AccountID: s.account("globex").ID})
+	b := s.browser()
+	p := b.get(newRP(t, s, other, otherSecret).start(t).url)
+	before = len(log.String())
+	if q := b.signIn(p, "ada@acme.example", "correct horse battery").atApp(t); q.Get("error") != "access_denied" {
+		t.Fatalf("the app got %v; want access_denied", q)
+	}
+	got = log.String()[before:]
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="app sign-in refused"`) || !strings.Contains(got, "level=INFO") {
+		t.Errorf("an app sign-in refused to the person logged:\n%s\nwant admit's one INFO line", got)
 	}
 }

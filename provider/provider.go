@@ -333,7 +333,7 @@ func (h *Handler) pageErrors(next http.Handler) http.Handler {
 		if cw.captured {
 			msg := strings.TrimSpace(cw.body.String())
 			dropOpLines(r.Context()) // op's line says the same as this one
-			h.log.InfoContext(r.Context(), "app sign-in request refused", "client_id", r.Form.Get("client_id"), "status", cw.status, "reason", msg)
+			h.log.InfoContext(r.Context(), "app sign-in request refused", "client_id", r.FormValue("client_id"), "status", cw.status, "reason", msg)
 			h.pages.Error(w, r, cw.status, "The app's sign-in request cannot be accepted: "+msg)
 		}
 	})
@@ -353,8 +353,8 @@ func (h *Handler) outageAware(next http.Handler) http.Handler {
 			return
 		}
 		if err := h.dir.Ping(r.Context()); directory.KindOf(err) == directory.Unavailable {
-			// This line says what happened; op's own (a server_error, or a
-			// misleading invalid_grant) would only mislead.
+			// This line says what happened; op's own (a server_error, or an
+			// invalid_grant that is really the outage) would mislead.
 			dropOpLines(r.Context())
 			h.log.WarnContext(r.Context(), "OpenID provider request during a database outage", "path", r.URL.Path, "status", hw.status, "err", err)
 			for k := range w.Header() {
