@@ -21,7 +21,8 @@ import (
 // with 401 and WWW-Authenticate: Basic at the token, introspection and
 // revocation endpoints (RFC 6749 section 5.2, RFC 7662 section 2.3);
 // userinfo's 401 with WWW-Authenticate: Bearer, error="invalid_token" for
-// a token that is not (or no longer) valid (RFC 6750 section 3.1).
+// a token that is not (or no longer) valid (RFC 6750 section 3.1);
+// unsupported_grant_type for every grant discovery does not list.
 func TestErrorAnswers(t *testing.T) {
 	s := newSite(t, storetest.SQLite(t))
 	ctx := context.Background()
@@ -62,6 +63,15 @@ func TestErrorAnswers(t *testing.T) {
 			user: app.ClientID, password: "wrong", status: 401, code: "invalid_client", challenge: "Basic"},
 		{name: "token with an unknown code", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "redirect_uri": {appPrefix + "web"}},
 			user: app.ClientID, password: secret, status: 400, code: "invalid_grant"},
+		// Grants discovery does not list.
+		{name: "client credentials grant", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"client_credentials"}},
+			user: app.ClientID, password: secret, status: 400, code: "unsupported_grant_type"},
+		{name: "JWT bearer grant", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"e30.e30."}},
+			status: 400, code: "unsupported_grant_type"},
+		{name: "device code grant", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {"x"}},
+			user: app.ClientID, password: secret, status: 400, code: "unsupported_grant_type"},
+		{name: "token exchange grant", method: "POST", path: "/oauth/token", form: url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {tok.AccessToken}, "subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}},
+			user: app.ClientID, password: secret, status: 400, code: "unsupported_grant_type"},
 		{name: "revocation with a wrong secret", method: "POST", path: "/oauth/revoke", form: url.Values{"token": {tok.AccessToken}},
 			user: app.ClientID, password: "wrong", status: 401, code: "invalid_client", challenge: "Basic"},
 		{name: "userinfo without a token", method: "GET", path: "/oauth/userinfo",

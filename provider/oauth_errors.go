@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // The endpoints an app calls itself (not a browser), whose errors are
@@ -78,6 +81,27 @@ func writeJSONError(w http.ResponseWriter, status int, code, description string)
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// grants are the grant types discovery lists. op also takes the JWT
+// bearer grant (RFC 7523) whatever the storage, and answers an assertion
+// by checking it before it asks the storage, which refuses the grant: an
+// app gets invalid_grant, as if its assertion were wrong.
+var grants = []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken)}
+
+// advertisedGrants answers a token request for another grant type
+// unsupported_grant_type (RFC 6749 section 5.2) before op reads it.
+func (h *Handler) advertisedGrants(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tokenPath && r.Method == http.MethodPost && r.ParseForm() == nil {
+			if g := r.PostForm.Get("grant_type"); g != "" && !slices.Contains(grants, g) {
+				h.log.InfoContext(r.Context(), "token request refused", "grant_type", g, "reason", "grant type not supported")
+				writeJSONError(w, http.StatusBadRequest, "unsupported_grant_type", "admit grants authorization_code and refresh_token only")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // readForm lets an app authenticate at introspection with

@@ -146,7 +146,7 @@ const authorizePath = "/oauth/authorize"
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
-	mux.Handle("/oauth/", h.opLog(h.outageAware(readForm(h.op))))
+	mux.Handle("/oauth/", h.opLog(h.advertisedGrants(h.outageAware(readForm(h.op)))))
 	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(h.op))))
 	mux.Handle("GET "+continuePath, h.opLog(h.pages.Handler(h.handleContinue)))
 	// op's own callback would hand out the code of a finished
@@ -172,7 +172,7 @@ func (h *Handler) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	cfg := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), h.issuer), h.op, h.store)
 	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	cfg.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
-	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken} // as advertisedGrants
 	cfg.DeviceAuthorizationEndpoint = ""
 	// client_secret_post too, as at the token endpoint (readForm).
 	cfg.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
