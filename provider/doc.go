@@ -33,6 +33,14 @@
 // 12). op's own authorize callback is not served: the code goes out only
 // in the answer to the browser that signed in.
 //
+// What op does not do as an app's library expects, this package does
+// around it: discovery lists only what is served (handleDiscovery);
+// introspection takes client_secret_post; errors at introspection and
+// userinfo are OAuth JSON with their WWW-Authenticate challenges
+// (writeOAuthError); grants discovery does not list are refused before op
+// reads them. op logs through slog's default logger only: LogHandler,
+// installed by main, brings its lines into the provider's logger.
+//
 // Routes (the issuer is ADMIT_BASE_URL):
 //
 //	GET  /.well-known/openid-configuration  discovery
