@@ -385,6 +385,10 @@ func TestAccountOfTheApp(t *testing.T) {
 			t.Errorf("a non-member at the Initech app: %v; want access_denied", q)
 		}
 
+		// Another owner first: admit keeps an account's last active owner.
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "bob@globex.example", FirstName: "Bob", LastName: "Bell", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.dir.Deactivate(ctx, globex.ID, operator, "ada@acme.example"); err != nil {
 			t.Fatal(err)
 		}
