@@ -114,6 +114,11 @@ func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (d
 	return row.membership(), nil
 }
 
+// activeOwner is the condition of the memberships_active_owners index
+// (migration 00057), written as it is there: SQLite uses a partial index
+// only for a query that names its condition's values, not parameters.
+const activeOwner = "role = '" + string(directory.RoleOwner) + "' AND status = '" + string(directory.StatusActive) + "'"
+
 // LockOwners returns the user ids of the account's active owners, in user
 // id order, and on PostgreSQL locks their memberships in that order (the
 // rows are locked as the sort hands them out), so that two transactions
@@ -122,8 +127,7 @@ func (s *Store) LockMembership(ctx context.Context, accountID, userID string) (d
 // out when it is no longer an active owner's.
 func (s *Store) LockOwners(ctx context.Context, accountID string) ([]string, error) {
 	ids := []string{}
-	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND role = ? AND status = ? ORDER BY user_id`+s.dialect.lockRows("m")),
-		accountID, string(directory.RoleOwner), string(directory.StatusActive))
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND `+activeOwner+` ORDER BY user_id`+s.dialect.lockRows("m")), accountID)
 	if err != nil {
 		return nil, s.dialect.wrap(err, "lock owners")
 	}

@@ -366,8 +366,7 @@ func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]dir
 // again, which finds the same).
 func (s *Store) HasOtherOwner(ctx context.Context, accountID, userID string) (bool, error) {
 	var ids []string
-	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND role = ? AND status = ? AND user_id <> ? LIMIT 1`+s.dialect.lockRows("m")),
-		accountID, string(directory.RoleOwner), string(directory.StatusActive), userID)
+	err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT user_id FROM memberships m WHERE account_id = ? AND `+activeOwner+` AND user_id <> ? LIMIT 1`+s.dialect.lockRows("m")), accountID, userID)
 	if err != nil {
 		return false, s.dialect.wrap(err, "find owners")
 	}

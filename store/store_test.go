@@ -442,3 +442,29 @@ func gooseDialect(s *store.Store) goose.Dialect {
 	}
 	return goose.DialectPostgres
 }
+
+// TestActiveOwnersUseTheirIndex: the reads of an account's active owners
+// (LockOwners, HasOtherOwner, whose condition this is) search
+// memberships_active_owners, not every membership of the account.
+func TestActiveOwnersUseTheirIndex(t *testing.T) {
+	s := storetest.SQLite(t)
+	for _, q := range []string{
+		`SELECT user_id FROM memberships m WHERE account_id = ? AND role = 'owner' AND status = 'active' ORDER BY user_id`,
+		`SELECT user_id FROM memberships m WHERE account_id = ? AND role = 'owner' AND status = 'active' AND user_id <> ? LIMIT 1`,
+	} {
+		var plan []struct {
+			ID, Parent, NotUsed int
+			Detail              string
+		}
+		if err := s.DB().Select(&plan, `EXPLAIN QUERY PLAN `+q, "a", "u"); err != nil {
+			t.Fatal(err)
+		}
+		var details []string
+		for _, p := range plan {
+			details = append(details, p.Detail)
+		}
+		if got := strings.Join(details, "; "); !strings.Contains(got, "memberships_active_owners") || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q; want a search of memberships_active_owners with no sort", q, got)
+		}
+	}
+}
