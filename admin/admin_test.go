@@ -417,6 +417,38 @@ func TestConsolePages(t *testing.T) {
 	})
 }
 
+// TestMenuForAdmins: every page the console's menu shows an admin opens
+// for them; those whose changes are the owners' say so (found: Single
+// sign-on answered 403 with a generic refusal).
+func TestMenuForAdmins(t *testing.T) {
+	s := newSite(t, storetest.SQLite(t))
+	a := s.account(t, "acme")
+	p := s.signIn(t, s.add(t, a, "ada@acme.example", directory.RoleAdmin), a)
+	if code, _ := p.get("/admin/acme/users"); code != 200 {
+		t.Fatalf("users: %d", code)
+	}
+	nav := regexp.MustCompile(`(?s)<nav class="console".*?</nav>`).FindString(p.last)
+	links := regexp.MustCompile(`href="(/admin/acme/[^"]*)"`).FindAllStringSubmatch(nav, -1)
+	if len(links) < 12 {
+		t.Fatalf("the menu has %d links:\n%s", len(links), nav)
+	}
+	ownersOnly := map[string]string{
+		"/admin/acme/security": "Only the owners of this account change these settings.",
+		"/admin/acme/sso":      "Only the owners of this account set up single sign-on",
+		"/admin/acme/scim":     "Only the owners of this account create and revoke tokens.",
+		"/admin/acme/domains":  "Only the owners of this account claim and verify domains.",
+		"/admin/acme/webhooks": "Only the owners of this account see and manage its webhooks",
+	}
+	for _, l := range links {
+		if code, _ := p.get(l[1]); code != 200 {
+			t.Errorf("GET %s: %d, want 200:\n%s", l[1], code, p.last)
+		}
+		if want := ownersOnly[l[1]]; want != "" {
+			p.sees(want)
+		}
+	}
+}
+
 // TestUsersPaging walks the Users table page by page.
 func TestUsersPaging(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {

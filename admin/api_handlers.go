@@ -434,8 +434,8 @@ func (a *API) resendInvitation(w http.ResponseWriter, r *http.Request, key direc
 	if err != nil {
 		return err
 	}
-	if !adm.Can(directory.AddMembers) {
-		return directory.ForbiddenError("Your role does not allow this here.")
+	if err := adm.Allowed(directory.AddMembers); err != nil {
+		return err
 	}
 	inv, err = a.dir.Resend(r.Context(), adm.Account.ID, adm.Actor(), inv.Email, 0)
 	if err != nil {
@@ -449,8 +449,8 @@ func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, key direc
 	if err != nil {
 		return err
 	}
-	if !adm.Can(directory.AddMembers) {
-		return directory.ForbiddenError("Your role does not allow this here.")
+	if err := adm.Allowed(directory.AddMembers); err != nil {
+		return err
 	}
 	inv, err = a.dir.Revoke(r.Context(), adm.Account.ID, adm.Actor(), inv.Email)
 	if err != nil {

@@ -58,7 +58,7 @@ const expiryWarning = 30 * 24 * time.Hour
 
 // registerSSO adds the Single sign-on section's routes.
 func (h *Handler) registerSSO(mux *http.ServeMux, get, post func(consoleFunc) http.Handler) {
-	mux.Handle("GET /admin/{account}/sso", get(h.sso(h.handleConnections)))
+	mux.Handle("GET /admin/{account}/sso", get(h.handleSSO))
 	mux.Handle("GET /admin/{account}/sso/new", get(h.sso(h.handleNewConnection)))
 	mux.Handle("POST /admin/{account}/sso/new", post(h.sso(h.handleAddConnection)))
 	mux.Handle("GET /admin/{account}/sso/roles", get(h.sso(h.handleRoleMappings)))
@@ -71,6 +71,20 @@ func (h *Handler) registerSSO(mux *http.ServeMux, get, post func(consoleFunc) ht
 	mux.Handle("POST /admin/{account}/sso/connections/{name}/remove", post(h.sso(h.handleRemoveConnection)))
 	mux.Handle("GET /admin/{account}/sso/connections/{name}/attempts", get(h.sso(h.handleAttempts)))
 	mux.Handle("GET /admin/{account}/sso/connections/{name}/test", get(h.sso(h.handleTestResult)))
+}
+
+// handleSSO is the section's first page, which the menu shows every
+// admin: one who may not set up single sign-on is told who may, as the
+// SCIM, Domains and Webhooks pages tell them, and sees no connection (the
+// section's other pages refuse them).
+func (h *Handler) handleSSO(w http.ResponseWriter, r *http.Request, v view) error {
+	if h.setup != nil && !v.Admin.Can(directory.ManageSSO) {
+		v.Section = "sso"
+		v.Page = ssoPage{}
+		h.render(w, r, http.StatusOK, "sso", "Single sign-on", v)
+		return nil
+	}
+	return h.sso(h.handleConnections)(w, r, v)
 }
 
 // sso lets fn run for an admin who may set up single sign-on.
@@ -133,6 +147,13 @@ func (h *Handler) expiries(c directory.Connection) []expiry {
 	return out
 }
 
+// ssoPage is the section's first page: the account's connections, to
+// those who may set them up.
+type ssoPage struct {
+	Rows      []connectionRow
+	MayChange bool
+}
+
 type connectionRow struct {
 	Conn     directory.Connection
 	Path     string
@@ -154,7 +175,7 @@ func (h *Handler) handleConnections(w http.ResponseWriter, r *http.Request, v vi
 		rows[i] = connectionRow{Conn: c, Path: h.connectionPath(v, c), Expiries: h.expiries(c)}
 		rows[i].Warn = slices.ContainsFunc(rows[i].Expiries, func(e expiry) bool { return e.Soon })
 	}
-	v.Page = struct{ Rows []connectionRow }{rows}
+	v.Page = ssoPage{Rows: rows, MayChange: true}
 	h.render(w, r, http.StatusOK, "sso", "Single sign-on", v)
 	return nil
 }

@@ -287,10 +287,25 @@ func TestSSOIsolation(t *testing.T) {
 		// the account's domains, owners included, so only owners set one
 		// up (an admin pointing one at an identity provider of their own
 		// would be anyone).
+		// The section's first page, in every admin's menu, tells an admin
+		// who may (as SCIM, Domains and Webhooks do) and shows no connection.
+		if code, _ := admin.get("/admin/acme/sso"); code != 200 {
+			t.Errorf("admin GET /admin/acme/sso: %d, want 200", code)
+		}
+		admin.sees("Only the owners of this account set up single sign-on")
+		if strings.Contains(admin.last, "okta-acme") || strings.Contains(admin.last, "add-saml") {
+			t.Errorf("an admin sees a connection or the add buttons:\n%s", admin.last)
+		}
+		if code, _ := member.get("/admin/acme/sso"); code != 403 {
+			t.Errorf("member GET /admin/acme/sso: %d, want 403", code)
+		}
 		for who, p := range map[string]*person{"admin": admin, "member": member} {
-			for _, path := range []string{"/admin/acme/sso", "/admin/acme/sso/new", "/admin/acme/sso/roles", "/admin/acme/sso/connections/okta-acme"} {
+			for _, path := range []string{"/admin/acme/sso/new", "/admin/acme/sso/roles", "/admin/acme/sso/connections/okta-acme"} {
 				if code, _ := p.get(path); code != 403 {
 					t.Errorf("%s GET %s: %d, want 403", who, path, code)
+				}
+				if who == "admin" {
+					p.sees("Only the owners of Acme may do this.")
 				}
 			}
 			p.get("/login")

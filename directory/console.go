@@ -197,9 +197,24 @@ func (a Admin) ready(action Action) error {
 		return ForbiddenError(fmt.Sprintf("Switch to %s first.", a.Account.Title()))
 	}
 	if !a.Can(action) {
-		return ForbiddenError("Your role does not allow this here.")
+		return refusedRole(a.Account, action)
 	}
 	return nil
+}
+
+// refusedRole says who may do action in the account, from the table of
+// who may do what, so that a refusal tells the person whom to ask.
+func refusedRole(a Account, action Action) error {
+	for _, p := range permissions {
+		if p.Action == action {
+			who := make([]string, len(p.Roles))
+			for i, r := range p.Roles {
+				who[i] = string(r) + "s"
+			}
+			return ForbiddenError(fmt.Sprintf("Only the %s of %s may do this.", strings.Join(who, " and "), a.Title()))
+		}
+	}
+	return ForbiddenError("Your role does not allow this here.")
 }
 
 // MemberDetail is a person as the console's page of them shows them.
