@@ -49,12 +49,12 @@ func (r *Refresher) Run(ctx context.Context) {
 func (r *Refresher) RefreshOnce(ctx context.Context) {
 	all, err := r.Directory.AllConnections(ctx)
 	if err != nil {
-		r.Logger.ErrorContext(ctx, "metadata refresh: list connections", "err", err)
+		r.failed(ctx, "metadata refresh: list connections", err)
 		return
 	}
 	accounts, err := r.Directory.Accounts(ctx)
 	if err != nil {
-		r.Logger.ErrorContext(ctx, "metadata refresh: list accounts", "err", err)
+		r.failed(ctx, "metadata refresh: list accounts", err)
 		return
 	}
 	slugs := make(map[string]string, len(accounts))
@@ -85,6 +85,15 @@ func (r *Refresher) RefreshOnce(ctx context.Context) {
 		}
 		r.Watcher.Report(ctx, now(), ends)
 	}
+}
+
+// failed logs a refresh that could not go on, unless it stopped because
+// admit is stopping: a refresh cut short then is no error.
+func (r *Refresher) failed(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.Logger.ErrorContext(ctx, msg, "err", err)
 }
 
 // refresher is who the directory's audit names for a refresh.

@@ -211,6 +211,37 @@ func (c Config) Validate() error {
 	return errors.Join(problems...)
 }
 
+// BaseURLWarning is what `admit serve` warns of at start when
+// ADMIT_BASE_URL is a loopback URL on another port than ADMIT_ADDR's (the
+// default http://localhost:8080 left as it was after moving the port):
+// invitation links, the OpenID issuer and the SCIM base URL would point at
+// a port nothing of admit's answers. Only a warning, since a proxy on this
+// machine may well serve that port; a non-loopback URL is always taken as
+// the public one, and port 0 (the system chooses) is for tests.
+func (c Config) BaseURLWarning() string {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return ""
+	}
+	_, addrPort, err := net.SplitHostPort(c.Addr)
+	if err != nil || addrPort == "0" {
+		return ""
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if port == addrPort {
+		return ""
+	}
+	return fmt.Sprintf("ADMIT_BASE_URL %s is on this machine but on port %s, and admit listens on port %s (ADMIT_ADDR %s): invitation links, the OpenID issuer and the SCIM base URL use ADMIT_BASE_URL; set it to the address people reach admit at, unless a proxy on this machine serves that port",
+		c.BaseURL, port, addrPort, c.Addr)
+}
+
 // resolverAddr turns ADMIT_DNS_RESOLVER into host:port, port 53 unless given.
 func resolverAddr(v string) (string, error) {
 	if host, port, err := net.SplitHostPort(v); err == nil {

@@ -59,6 +59,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// and provider.LogHandler gives op's lines admit's levels and request
 	// ids without repeating a line admit writes itself.
 	slog.SetDefault(slog.New(provider.LogHandler(log.Handler())))
+	if w := c.cfg.BaseURLWarning(); w != "" {
+		log.Warn(w)
+	}
 	s, keys, err := c.open(ctx, log)
 	if err != nil {
 		return err
@@ -106,20 +109,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	reg.MustRegister(worker.Metrics())
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	background.Go(func() { worker.Run(bgCtx) })
-	background.Go(func() { sweep(bgCtx, svc, log) })
-	clock := newClockWatch(s, reg, log)
-	background.Go(func() { clock.run(bgCtx) })
-	keyCheck := newKeyWatch(s, keys, reg, log)
-	background.Go(func() { keyCheck.run(bgCtx) })
-	background.Go(func() { refresher.Run(bgCtx) })
-	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
-	background.Go(func() { logouts.Run(bgCtx) })
-	background.Go(func() { webhooks.Run(bgCtx) })
-	imports := &bulk.Runner{Service: svc, Logger: log}
-	background.Go(func() { imports.Run(bgCtx) })
-	defer func() { stopBackground(); background.Wait() }()
+	// The ports are taken before any background work starts: a port in
+	// use is the one thing said, not the end of a refresh it cut short.
 	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.cfg.Addr, err)
@@ -147,6 +138,20 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		servers = append(servers, served{pprofServer(ctx, log), pln})
 		log.Warn("pprof is listening: profiles show what admit is doing, for the operator only", "addr", pln.Addr().String(), "path", "/debug/pprof/")
 	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	background.Go(func() { worker.Run(bgCtx) })
+	background.Go(func() { sweep(bgCtx, svc, log) })
+	clock := newClockWatch(s, reg, log)
+	background.Go(func() { clock.run(bgCtx) })
+	keyCheck := newKeyWatch(s, keys, reg, log)
+	background.Go(func() { keyCheck.run(bgCtx) })
+	background.Go(func() { refresher.Run(bgCtx) })
+	logouts := provider.NewNotifier(provider.NotifierConfig{Directory: svc, Keys: tokenKeys, Fetch: fetcher, Issuer: c.cfg.BaseURL, Logger: log})
+	background.Go(func() { logouts.Run(bgCtx) })
+	background.Go(func() { webhooks.Run(bgCtx) })
+	imports := &bulk.Runner{Service: svc, Logger: log}
+	background.Go(func() { imports.Run(bgCtx) })
+	defer func() { stopBackground(); background.Wait() }()
 	log.Info("admit is listening", "addr", ln.Addr().String(), "base_url", c.cfg.BaseURL, "database", s.Dialect())
 	done := make(chan error, len(servers))
 	for _, sv := range servers {
