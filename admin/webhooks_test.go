@@ -40,6 +40,17 @@ func TestWebhooksPage(t *testing.T) {
 			t.Errorf("a URL with a NUL: %d; want 400", code)
 		}
 		p.sees("is not a URL", `value="user.created" checked`)
+		// An owner is told the owners' rule, not the operators' allow list
+		// (found: "or http:// to a host in ADMIT_OUTBOUND_ALLOW").
+		for _, u := range []string{"ftp://x", "http://hooks.acme.example/admit"} {
+			if code, _ := p.post("/admin/acme/webhooks", url.Values{"url": {u}}); code != http.StatusBadRequest {
+				t.Errorf("%s: %d; want 400", u, code)
+			}
+			p.sees("a webhook URL is https://")
+			if strings.Contains(p.last, "ADMIT_OUTBOUND_ALLOW") || strings.Contains(p.last, "operators") {
+				t.Errorf("%s: an owner is told the operators' rule:\n%s", u, p.last)
+			}
+		}
 		if code, _ := p.post("/admin/acme/webhooks", url.Values{"url": {"https://hooks.acme.example/admit"}, "events": {"user.created", "membership.deactivated"}}); code != 200 {
 			t.Fatalf("add: %d\n%s", code, p.last)
 		}

@@ -400,8 +400,17 @@ const maxWebhookURL = 2048
 // the duplicate check and the once-a-day notice compare URLs as they are
 // (its path and query are the receiver's, and kept as given). Where it may
 // point (https, no private address) is checked on every delivery by the
-// guarded client, where the answer, not the text, decides.
-func CleanWebhookURL(raw string) (string, error) {
+// guarded client, where the answer, not the text, decides. The scheme's
+// rule is the operators' (https, or http to a host they allow); see
+// AddWebhook for the one of an account's owners.
+func CleanWebhookURL(raw string) (string, error) { return cleanWebhookURL(raw, false) }
+
+// cleanWebhookURL is CleanWebhookURL for an endpoint the operators add,
+// or, publicOnly, one an account's owners add: https only, since plain
+// http goes only to hosts in the operators' allow list, which such an
+// endpoint never reaches (every attempt would fail, and the endpoint be
+// disabled a day later). A refusal states the rule of the one asking.
+func cleanWebhookURL(raw string, publicOnly bool) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case len(raw) > maxWebhookURL:
@@ -411,6 +420,8 @@ func CleanWebhookURL(raw string) (string, error) {
 		// admins are mailed: a sentence of an owner's choosing there
 		// would read as admit's own words.
 		return "", InvalidError(fmt.Sprintf("%q is not a URL like https://platform.example.com/webhooks/admit", truncate(raw, 100)))
+	case publicOnly && u.Scheme != "https":
+		return "", InvalidError("a webhook URL is https://, like https://platform.example.com/webhooks/admit")
 	case u.Scheme != "https" && u.Scheme != "http":
 		return "", InvalidError("a webhook URL is https:// (or http:// to a host in ADMIT_OUTBOUND_ALLOW)")
 	case u.User != nil:
@@ -581,14 +592,8 @@ func numericLabel(label string) bool {
 // given (the secret itself is the caller's: it prints it once).
 func (s *Service) AddWebhook(ctx context.Context, actor Actor, in NewWebhook, seal func(purpose string) string) (Webhook, error) {
 	var err error
-	if in.URL, err = CleanWebhookURL(strings.TrimSpace(in.URL)); err != nil {
+	if in.URL, err = cleanWebhookURL(strings.TrimSpace(in.URL), in.PublicOnly); err != nil {
 		return Webhook{}, err
-	}
-	if in.PublicOnly && !strings.HasPrefix(in.URL, "https://") {
-		// Plain http goes only to hosts in the operators' allow list,
-		// which a public-only endpoint never reaches: every attempt
-		// would fail, and the endpoint be disabled a day later.
-		return Webhook{}, InvalidError("a webhook URL is https:// here (plain http is only for the operators' own endpoints)")
 	}
 	if in.PublicOnly {
 		if err := s.publicHost(in.URL); err != nil {

@@ -164,7 +164,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(all) == 0 {
-		return directory.NotFoundError(a.Title() + " has not set up single sign-on yet. Ask your administrator.")
+		return web.WithHeading("Single sign-on is not set up", directory.NotFoundError(a.Title()+" has not set up single sign-on yet. Ask your administrator."))
 	}
 	q := r.URL.Query()
 	// A connection still waiting for its identity provider is never

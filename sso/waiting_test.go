@@ -32,6 +32,12 @@ func TestConnectionWaitingForItsIdentityProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Before any connection, the intranet link says so under an
+		// honest heading (found: "Page not found" above it).
+		if p := w.browser().get(w.sp.URL + "/sso/bee/login"); p.status != http.StatusNotFound || !strings.Contains(p.body, "<h1>Single sign-on is not set up</h1>") ||
+			!strings.Contains(p.body, "Bee Corp has not set up single sign-on yet") || strings.Contains(p.body, "Page not found") {
+			t.Errorf("the link of an account without single sign-on: %d\n%s", p.status, p.body)
+		}
 		waiting := func(name string) directory.Connection {
 			t.Helper()
 			c, err := w.svc.CreateConnection(ctx, bee.ID, operator, directory.NewConnection{Protocol: directory.ProtocolSAML, Name: name,

@@ -182,11 +182,31 @@ func (rd *Renderer) Error(w http.ResponseWriter, r *http.Request, status int, me
 }
 
 func (rd *Renderer) errorWithProblems(w http.ResponseWriter, r *http.Request, status int, message string, problems []string) {
+	rd.errorPageOf(w, r, status, heading(status), message, problems)
+}
+
+func (rd *Renderer) errorPageOf(w http.ResponseWriter, r *http.Request, status int, head, message string, problems []string) {
 	rd.Render(w, r, status, rd.errorPage, Page{
 		Title: http.StatusText(status),
-		Data:  errorData{Status: status, Heading: heading(status), Message: message, Problems: problems},
+		Data:  errorData{Status: status, Heading: head, Message: message, Problems: problems},
 	})
 }
+
+// headedError is an error whose page names what happened better than its
+// status does.
+type headedError struct {
+	heading string
+	err     error
+}
+
+func (e headedError) Error() string { return e.err.Error() }
+func (e headedError) Unwrap() error { return e.err }
+
+// WithHeading gives the page of err the heading head instead of its
+// status's, where that would misname what happened: a sign-in link of an
+// account with no single sign-on is a 404, but not "Page not found". The
+// status and message stay err's.
+func WithHeading(head string, err error) error { return headedError{head, err} }
 
 func heading(status int) string {
 	switch status {
@@ -242,7 +262,11 @@ func (rd *Renderer) Handler(fn HandlerFunc) http.Handler {
 		if directory.KindOf(err) == directory.Invalid && len(directory.ProblemsOf(err)) > 1 {
 			problems = directory.ProblemsOf(err)
 		}
-		rd.errorWithProblems(w, r, status, directory.Message(err), problems)
+		head := heading(status)
+		if h := (headedError{}); errors.As(err, &h) {
+			head = h.heading
+		}
+		rd.errorPageOf(w, r, status, head, directory.Message(err), problems)
 	})
 }
 

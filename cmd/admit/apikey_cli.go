@@ -34,7 +34,7 @@ func (c *cli) inKeyScope(ctx context.Context, fs *flag.FlagSet, args []string, r
 		return err
 	}
 	if (*slug == "") == !*operator {
-		return usageError{msg: fmt.Sprintf("%s: give --account S or --operator (one of the two)", strings.TrimPrefix(fs.Name(), "admit ")), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: give --account S or --operator (one of the two)", strings.TrimPrefix(fs.Name(), "admit "))}
 	}
 	svc, a, done, err := c.webhookService(ctx, *slug)
 	if err != nil {

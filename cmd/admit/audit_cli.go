@@ -50,9 +50,9 @@ func (c *cli) auditList(ctx context.Context, args []string) error {
 	}
 	switch {
 	case *installation == (*slug != ""):
-		return usageError{msg: "audit list: give --account S or --installation", synopsis: true}
+		return usageError{msg: "audit list: give --account S or --installation"}
 	case *installation && *person != "":
-		return usageError{msg: "audit list: --person needs --account: the installation's events name people by their user id", synopsis: true}
+		return usageError{msg: "audit list: --person needs --account: the installation's events name people by their user id"}
 	}
 	since, err := parseSince(*sinceFlag, time.Now())
 	if err != nil {

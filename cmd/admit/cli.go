@@ -136,12 +136,15 @@ var commands = []command{
 	{"backup", "--to FILE [--force]", "write a consistent copy of the SQLite database while the server runs (PostgreSQL: use pg_dump)", "admit backup --to /var/backups/admit/admit-2026-12-01.db", (*cli).backup},
 }
 
-// usageError is a mistake in how a command was called (exit status 2).
-// synopsis says the mistake is in the command's flags, so its synopsis is
-// printed under the reason.
+// usageError is a mistake in how a command was called (exit status 2):
+// fail prints the command's synopsis under the reason, whichever command
+// and whatever the mistake (a flag, a missing one, a value it cannot
+// take, standard input), unless settings says the mistake is in the
+// settings, which are every command's and not in any synopsis
+// (`admit help config` lists them).
 type usageError struct {
 	msg      string
-	synopsis bool
+	settings bool
 }
 
 func (e usageError) Error() string { return e.msg }
@@ -203,7 +206,7 @@ func (c *cli) fail(err error) int {
 	}
 	msg = strings.Join(strings.Fields(msg), " ") // one line, whatever the cause said
 	fmt.Fprintf(c.stderr, "admit: %s\n", msg)
-	if ue.synopsis && c.current != nil {
+	if errors.As(err, &ue) && !ue.settings && c.current != nil {
 		fmt.Fprintf(c.stderr, "usage: %s\nRun 'admit help %s' for its flags and an example.\n", synopsis(c.current), c.current.name)
 	}
 	if c.json {
@@ -215,10 +218,18 @@ func (c *cli) fail(err error) int {
 // flags returns a FlagSet for the named command with the configuration
 // flags and --json on it.
 func (c *cli) flags(name string) *flag.FlagSet {
+	fs := c.settingsFlags(name)
+	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
+	return fs
+}
+
+// settingsFlags returns a FlagSet for the named command with the
+// configuration flags only: for a command with no result to print as
+// JSON (serve logs).
+func (c *cli) settingsFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("admit "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	c.cfg.register(fs)
-	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	return fs
 }
 
@@ -231,10 +242,10 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 			c.commandHelp(c.stdout, c.current, fs)
 			return errHelpShown
 		}
-		return usageError{msg: fmt.Sprintf("%s: %s", name, flagError(fs, err)), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: %s", name, flagError(fs, err))}
 	}
 	if fs.NArg() > 0 {
-		return usageError{msg: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0))}
 	}
 	c.noteFlags(fs)
 	set := map[string]bool{}
@@ -246,10 +257,10 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, required ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return usageError{msg: fmt.Sprintf("%s: missing %s", name, strings.Join(missing, ", ")), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: missing %s", name, strings.Join(missing, ", "))}
 	}
 	if err := c.cfg.Validate(); err != nil {
-		return usageError{msg: strings.ReplaceAll(err.Error(), "\n", "; ")}
+		return usageError{msg: strings.ReplaceAll(err.Error(), "\n", "; "), settings: true}
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func (c *cli) importRun(ctx context.Context, args []string) error {
 	case *noPassword && !*passwordStdin && !*invite:
 		spec.Mode = directory.ImportNoPassword
 	default:
-		return usageError{msg: "import: give one of --password-stdin, --invite or --no-password", synopsis: true}
+		return usageError{msg: "import: give one of --password-stdin, --invite or --no-password"}
 	}
 	f, err := os.Open(*file)
 	if err != nil {

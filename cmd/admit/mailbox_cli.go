@@ -27,7 +27,7 @@ func (c *cli) inMailbox(ctx context.Context, fs *flag.FlagSet, args []string, re
 	}
 	name := strings.TrimPrefix(fs.Name(), "admit ")
 	if *installation == (*slug != "") {
-		return usageError{msg: fmt.Sprintf("%s: give --account S or --installation", name), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: give --account S or --installation", name)}
 	}
 	if *installation {
 		svc, done, err := c.service(ctx)

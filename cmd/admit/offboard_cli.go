@@ -16,10 +16,10 @@ func (c *cli) accountDelete(ctx context.Context, args []string) error {
 	chunk := fs.Int("chunk", directory.DefaultAccountChunk, "rows or members deleted per transaction (at most 10000)")
 	return c.inService(ctx, fs, args, []string{"slug"}, func(svc *directory.Service) error {
 		if !*yes {
-			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account it is (unless another account is their home, or they are operators); it cannot be undone: add --yes", *slug), synopsis: true}
+			return usageError{msg: fmt.Sprintf("account delete: deleting %s removes it, its members' memberships and everything in it, and erases the people whose only account it is (unless another account is their home, or they are operators); it cannot be undone: add --yes", *slug)}
 		}
 		if *chunk < 1 || *chunk > directory.MaxAccountChunk {
-			return usageError{msg: fmt.Sprintf("account delete: --chunk is from 1 to %d", directory.MaxAccountChunk), synopsis: true}
+			return usageError{msg: fmt.Sprintf("account delete: --chunk is from 1 to %d", directory.MaxAccountChunk)}
 		}
 		d, err := svc.DeleteAccount(ctx, c.actor(), strings.TrimSpace(*slug), *chunk, func(p directory.AccountDeletion) error {
 			if p.Transactions%100 == 0 {
@@ -57,7 +57,7 @@ func (c *cli) userErase(ctx context.Context, args []string) error {
 	orphanOK := fs.Bool("orphan-ok", false, "erase them also where they are the last active owner, leaving the account without one")
 	return c.inService(ctx, fs, args, []string{"email"}, func(svc *directory.Service) error {
 		if !*yes {
-			return usageError{msg: fmt.Sprintf("user erase: erasing %s removes their user and memberships in every account; it cannot be undone: add --yes", strings.TrimSpace(*email)), synopsis: true}
+			return usageError{msg: fmt.Sprintf("user erase: erasing %s removes their user and memberships in every account; it cannot be undone: add --yes", strings.TrimSpace(*email))}
 		}
 		e, err := svc.ErasePerson(ctx, c.actor(), *email, directory.EraseOptions{OrphanOK: *orphanOK})
 		if err != nil {

@@ -42,7 +42,7 @@ const (
 )
 
 func (c *cli) serve(ctx context.Context, args []string) error {
-	fs := c.flags("serve")
+	fs := c.settingsFlags("serve")
 	// ADMIT_UPSTREAM is read here until it joins the settings of config.go.
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -233,7 +233,7 @@ func parseUpstream(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, usageError{msg: fmt.Sprintf("ADMIT_UPSTREAM (--upstream) %q must be an http or https URL like http://127.0.0.1:3000", s)}
+		return nil, usageError{msg: fmt.Sprintf("ADMIT_UPSTREAM (--upstream) %q must be an http or https URL like http://127.0.0.1:3000", s), settings: true}
 	}
 	return u, nil
 }

@@ -558,7 +558,7 @@ func (c *cli) withCerts(ctx context.Context, fs *flag.FlagSet, args, required []
 		return err
 	}
 	if !slices.Contains(directory.KeyKinds(), directory.KeyKind(*kind)) {
-		return usageError{msg: fmt.Sprintf("%s: --kind must be saml, es256 or rs256, not %q", strings.TrimPrefix(fs.Name(), "admit "), *kind), synopsis: true}
+		return usageError{msg: fmt.Sprintf("%s: --kind must be saml, es256 or rs256, not %q", strings.TrimPrefix(fs.Name(), "admit "), *kind)}
 	}
 	m, done, err := c.certManager(ctx, directory.KeyKind(*kind))
 	if err != nil {

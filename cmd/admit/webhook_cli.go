@@ -330,14 +330,17 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 			if d.RedeliveredAt != nil {
 				out[i].RedeliveredAt = d.RedeliveredAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(&text, "%s  %s %s  %s after %d attempt%s", d.ID, d.EventType, d.EventID, d.Status, len(attempts), plural(len(attempts)))
+			if i == 0 {
+				text.WriteString(deliveryColumns("DELIVERY", "EVENT TYPE", "EVENT", "STATUS", "ATTEMPTS", "NEXT") + "\n")
+			}
+			next := "-"
 			switch {
 			case out[i].Waiting != "":
-				fmt.Fprintf(&text, ", %s", out[i].Waiting)
+				next = out[i].Waiting
 			case out[i].NextTry != "":
-				fmt.Fprintf(&text, ", next at %s", out[i].NextTry)
+				next = "at " + out[i].NextTry
 			}
-			text.WriteString("\n")
+			text.WriteString(deliveryColumns(d.ID, d.EventType, d.EventID, string(d.Status), strconv.Itoa(len(attempts)), next) + "\n")
 			for _, a := range attempts {
 				out[i].Attempts = append(out[i].Attempts, webhookAttemptJSON{a.At.Format(time.RFC3339), a.Status, a.Error, a.Duration.Milliseconds()})
 				status := "no answer"
@@ -357,6 +360,13 @@ func (c *cli) webhookDeliveries(ctx context.Context, args []string) error {
 		c.output(out, strings.TrimSuffix(text.String(), "\n"))
 		return nil
 	})
+}
+
+// deliveryColumns is one line of webhook deliveries, or its header: fixed
+// widths (ids are UUIDs), since each delivery's attempts are listed,
+// indented, under it.
+func deliveryColumns(id, eventType, eventID, status, attempts, next string) string {
+	return fmt.Sprintf("%-36s  %-24s %-36s  %-9s  %8s  %s", id, eventType, eventID, status, attempts, next)
 }
 
 func (c *cli) webhookRedeliver(ctx context.Context, args []string) error {
@@ -432,6 +442,7 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 		}
 		return slugs[ev.Account]
 	}
+	printed := false // an event, or the header of those to come
 	for {
 		// Publishing is safe from any process, so the feed is current
 		// even where no server runs.
@@ -443,14 +454,24 @@ func (c *cli) eventsTail(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, ev := range evs {
+			if !c.json && !printed {
+				c.printEventHeader(a.ID == "")
+			}
 			c.printEvent(ev, whose(ev))
-			after = ev.Seq
+			after, printed = ev.Seq, true
 		}
 		if len(evs) == 1000 {
 			continue
 		}
 		if !*follow {
+			if !printed && !c.json {
+				fmt.Fprintln(c.stdout, noEvents(a, *afterFlag))
+			}
 			return nil
+		}
+		if !c.json && !printed {
+			c.printEventHeader(a.ID == "")
+			printed = true
 		}
 		select {
 		case <-ctx.Done():
@@ -474,10 +495,39 @@ func (c *cli) printEvent(ev directory.Event, account string) {
 		fmt.Fprintln(c.stdout, string(b))
 		return
 	}
+	fmt.Fprintln(c.stdout, eventColumns(cursor, ev.OccurredAt.UTC().Format(time.RFC3339), account, ev.Type, ev.ID, oneLine(string(ev.Data))))
+}
+
+// printEventHeader prints the header row of events tail's columns, with
+// ACCOUNT when the events are every account's.
+func (c *cli) printEventHeader(everyAccount bool) {
+	account := ""
+	if everyAccount {
+		account = "ACCOUNT"
+	}
+	fmt.Fprintln(c.stdout, eventColumns("CURSOR", "TIME", account, "TYPE", "ID", "DATA"))
+}
+
+// eventColumns lays out one line of events tail, or its header: fixed
+// widths, since the feed is printed as it comes (ids are UUIDs, times
+// UTC), so every line lines up with a header printed before the rest.
+func eventColumns(cursor, at, account, typ, id, data string) string {
 	if account != "" {
 		account = fmt.Sprintf("%-16s ", account)
 	}
-	fmt.Fprintf(c.stdout, "%8s  %s  %s%-24s %s  %s\n", cursor, ev.OccurredAt.Format(time.RFC3339), account, ev.Type, ev.ID, oneLine(string(ev.Data)))
+	return fmt.Sprintf("%8s  %-20s  %s%-24s %-36s  %s", cursor, at, account, typ, id, data)
+}
+
+// noEvents is what events tail says when there is nothing to print.
+func noEvents(a directory.Account, after string) string {
+	where := "no events"
+	if a.ID != "" {
+		where += " of " + a.Slug
+	}
+	if after != "" {
+		return where + " after cursor " + after
+	}
+	return where + " yet"
 }
 
 // plural is the "s" of a count other than one.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,8 +139,10 @@ func TestWebhookCommands(t *testing.T) {
 		if types := []string{ds[0].EventType, ds[1].EventType}; !slices.Contains(types, "user.created") || !slices.Contains(types, "membership.created") {
 			t.Errorf("deliveries of event types %q; want user.created and membership.created", types)
 		}
-		if text := admit(t, db, "", "webhook", "deliveries", "--id", added.ID).stdout; !strings.Contains(text, "  user.created "+ds[0].EventID) && !strings.Contains(text, "  user.created "+ds[1].EventID) {
-			t.Errorf("webhook deliveries says:\n%s\nwant each event's type before its id", text)
+		// As text: a header row, then each delivery's type before its event's id.
+		if text := admit(t, db, "", "webhook", "deliveries", "--id", added.ID).stdout; !strings.HasPrefix(text, "DELIVERY ") ||
+			!regexp.MustCompile(`  user\.created +(`+ds[0].EventID+`|`+ds[1].EventID+`)  `).MatchString(text) {
+			t.Errorf("webhook deliveries says:\n%s\nwant a header row, and each event's type before its id", text)
 		}
 		var again webhookDeliveryJSON
 		for _, d := range ds {
@@ -187,12 +190,18 @@ func TestWebhookCommands(t *testing.T) {
 			}
 			evs = append(evs, ev)
 		}
+		// As text: a header row (as every list has), then each event's
+		// cursor first, and its id.
 		text := strings.Split(strings.TrimSpace(admit(t, db, "", "events", "tail", "--account", "acme").stdout), "\n")
-		if len(text) != len(lines) || !strings.HasPrefix(strings.TrimSpace(text[0]), evs[0].Cursor+" ") || !strings.Contains(text[0], evs[0].ID) {
-			t.Errorf("events tail as text: %q; want each event's cursor first, and its id", text)
+		if len(text) != len(lines)+1 || !strings.HasPrefix(strings.TrimSpace(text[0]), "CURSOR  TIME ") || strings.Contains(text[0], "ACCOUNT") ||
+			!strings.HasPrefix(strings.TrimSpace(text[1]), evs[0].Cursor+" ") || !strings.Contains(text[1], evs[0].ID) {
+			t.Errorf("events tail as text: %q; want a header, then each event's cursor first, and its id", text)
 		}
-		if every := admit(t, db, "", "events", "tail").stdout; !strings.Contains(every, " acme ") || strings.Contains(text[0], " acme ") {
-			t.Errorf("events tail of every account:\n%s\nwant each event's account (and not in one account's: %q)", every, text[0])
+		if every := admit(t, db, "", "events", "tail").stdout; !strings.Contains(every, " acme ") || !strings.Contains(every, " ACCOUNT ") || strings.Contains(text[1], " acme ") {
+			t.Errorf("events tail of every account:\n%s\nwant each event's account under ACCOUNT (and not in one account's: %q)", every, text[1])
+		}
+		if r := admit(t, db, "", "events", "tail", "--account", "acme", "--after", evs[len(evs)-1].Cursor); r.code != 0 || strings.TrimSpace(r.stdout) != "no events of acme after cursor "+evs[len(evs)-1].Cursor {
+			t.Errorf("events tail after the last: exit %d, %q; want a sentence", r.code, r.stdout)
 		}
 		r = admit(t, db, "", "events", "tail", "--account", "acme", "--after", evs[0].Cursor, "--json")
 		if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(got) != len(lines)-1 || !strings.Contains(got[0], evs[1].ID) {
