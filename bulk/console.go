@@ -344,8 +344,11 @@ func (h *Handler) handleStart(w http.ResponseWriter, r *http.Request, v view) er
 	if err != nil {
 		return h.refuse(w, r, v, err)
 	}
-	im, err := h.dir.StartMemberImport(r.Context(), v.Admin, p.spec, ImportRows(p.rows))
-	if err != nil {
+	im, err := h.dir.StartUploadedImport(r.Context(), v.Admin, p.upload.ID, p.spec, ImportRows(p.rows))
+	if k := directory.KindOf(err); k == directory.Gone || k == directory.NotFound {
+		// It expired, was discarded or replaced while it was read.
+		return h.refuse(w, r, v, err)
+	} else if err != nil {
 		return err
 	}
 	http.Redirect(w, r, v.Base+"/imports/"+url.PathEscape(im.ID), http.StatusSeeOther)

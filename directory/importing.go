@@ -160,10 +160,14 @@ type ImportStore interface {
 	// SaveImportUpload keeps the account's uploaded file, replacing the
 	// one it had; FindImportUpload returns it (NotFound when it has none
 	// or another id; when discarded, with Discarded set and no Data);
-	// DeleteImportUpload removes it.
+	// DeleteImportUpload removes it if it has that id, is not discarded
+	// and was made after after, saying whether it did (with no id,
+	// whichever it has, after ignored). On PostgreSQL the
+	// delete holds the row until the transaction ends, so an erasure's
+	// DiscardImportUploads waits for the import that took it.
 	SaveImportUpload(ctx context.Context, u ImportUpload) error
 	FindImportUpload(ctx context.Context, accountID, id string) (ImportUpload, error)
-	DeleteImportUpload(ctx context.Context, accountID string) error
+	DeleteImportUpload(ctx context.Context, accountID, id string, after time.Time) (bool, error)
 	// DiscardImportUploads empties every account's uploads made before
 	// before (all when it is zero), noting reason in their Discarded;
 	// DeleteImportUploadsBefore deletes those made before before.
@@ -564,6 +568,12 @@ func (s *Service) PreviewImport(ctx context.Context, accountID string, spec Impo
 // (admit serve's workers, or the CLI that made it). An account has one open
 // job at a time.
 func (s *Service) CreateImport(ctx context.Context, accountID string, actor Actor, spec ImportSpec, rows []ImportRow) (Import, error) {
+	return s.createImport(ctx, accountID, actor, spec, rows, nil)
+}
+
+// createImport is CreateImport; take, when not nil, runs first in its
+// transaction (it takes the account's waiting upload).
+func (s *Service) createImport(ctx context.Context, accountID string, actor Actor, spec ImportSpec, rows []ImportRow, take func(tx Store) error) (Import, error) {
 	spec, _, hash, err := s.checkImportSpec(ctx, accountID, spec, false)
 	if err != nil {
 		return Import{}, err
@@ -585,6 +595,11 @@ func (s *Service) CreateImport(ctx context.Context, accountID string, actor Acto
 		im.Counts.add(r.Outcome)
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
+		if take != nil {
+			if err := take(tx); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreateImport(ctx, im); err != nil {
 			if KindOf(err) == Conflict {
 				return ConflictError("an import is already under way in this account: wait for it to finish, or cancel it")
@@ -900,7 +915,32 @@ func (s *Service) ImportUploadOf(ctx context.Context, adm Admin, id string) (Imp
 	if err := adm.ready(AddMembers); err != nil {
 		return ImportUpload{}, err
 	}
-	u, err := s.store.FindImportUpload(ctx, adm.Account.ID, id)
+	return s.liveImportUpload(s.store.FindImportUpload(ctx, adm.Account.ID, id))
+}
+
+// takeImportUpload deletes the account's upload id for the import being
+// created in tx: refused as ImportUploadOf refuses it when it expired, was
+// discarded or replaced since the rows were read from it. Checked here,
+// not only when the file was read (it takes seconds to read a large
+// one): an erasure or the hour passing in between would otherwise let
+// the file's rows, the erased person's among them, into an import.
+func (s *Service) takeImportUpload(ctx context.Context, tx Store, accountID, id string) error {
+	if id == "" {
+		_, err := s.liveImportUpload(ImportUpload{}, NotFoundError("no upload"))
+		return err
+	}
+	ok, err := tx.DeleteImportUpload(ctx, accountID, id, s.clock().Add(-ImportUploadLifetime))
+	if err != nil || ok {
+		return err
+	}
+	if _, err := s.liveImportUpload(tx.FindImportUpload(ctx, accountID, id)); err != nil {
+		return err
+	}
+	return GoneError(fmt.Sprintf("This upload expired: an uploaded file is kept for %s until its import starts. Upload the file again.", lifetimeText(ImportUploadLifetime)))
+}
+
+// liveImportUpload refuses an upload found that expired or was discarded.
+func (s *Service) liveImportUpload(u ImportUpload, err error) (ImportUpload, error) {
 	if KindOf(err) == NotFound {
 		return u, NotFoundError("That upload is no longer kept (another file was uploaded, the import started, or it expired): upload the file again.")
 	}
@@ -942,21 +982,31 @@ func (s *Service) PreviewMemberImport(ctx context.Context, adm Admin, spec Impor
 	return s.PreviewImport(ctx, adm.Account.ID, spec, rows)
 }
 
-// StartMemberImport is CreateImport as the admin; the upload it came from
-// is no longer kept.
+// StartMemberImport is CreateImport as the admin, for rows sent with the
+// request (the API); the account's waiting upload is no longer kept.
 func (s *Service) StartMemberImport(ctx context.Context, adm Admin, spec ImportSpec, rows []ImportRow) (Import, error) {
+	return s.startMemberImport(ctx, adm, spec, rows, func(tx Store) error {
+		_, err := tx.DeleteImportUpload(ctx, adm.Account.ID, "", time.Time{})
+		return err
+	})
+}
+
+// StartUploadedImport is StartMemberImport for rows read from the upload
+// uploadID (ImportUploadOf), which is no longer kept once the import is
+// created: in the same transaction, refused (Gone, NotFound) if it
+// expired, was discarded or replaced since it was read.
+func (s *Service) StartUploadedImport(ctx context.Context, adm Admin, uploadID string, spec ImportSpec, rows []ImportRow) (Import, error) {
+	return s.startMemberImport(ctx, adm, spec, rows, func(tx Store) error {
+		return s.takeImportUpload(ctx, tx, adm.Account.ID, uploadID)
+	})
+}
+
+func (s *Service) startMemberImport(ctx context.Context, adm Admin, spec ImportSpec, rows []ImportRow, take func(tx Store) error) (Import, error) {
 	if err := adm.ready(AddMembers); err != nil {
 		return Import{}, err
 	}
 	spec.ownersRefused = !adm.Can(ManageOwners)
-	im, err := s.CreateImport(ctx, adm.Account.ID, adm.Actor(), spec, rows)
-	if err != nil {
-		return Import{}, err
-	}
-	if err := s.store.DeleteImportUpload(ctx, adm.Account.ID); err != nil {
-		s.log.WarnContext(ctx, "delete import upload", "account_id", adm.Account.ID, "err", err)
-	}
-	return im, nil
+	return s.createImport(ctx, adm.Account.ID, adm.Actor(), spec, rows, take)
 }
 
 // CancelMemberImport is CancelImport as the admin.

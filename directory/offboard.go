@@ -227,21 +227,24 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 	// (a person whose only account and home it was is in another's report
 	// only if that import refused them or they left it since).
 	if reason == DeletedByErasure {
-		if err := tx.RedactImportRows(ctx, u.Email, pseudonym); err != nil {
-			return out, err
-		}
 		// A file uploaded for an import that has not started is bytes
 		// in a spreadsheet format only bulk reads, in any account (an
 		// admin may be about to import someone who never was a member),
 		// and the column holding the address is chosen only at the
 		// preview. So every waiting upload goes: erasures are rare, a
 		// waiting upload lives an hour at most, and uploading it again
-		// takes seconds; the console tells its admin why it went.
+		// takes seconds; the console tells its admin why it went. Discarded
+		// before the reports are read: on PostgreSQL an import taking its
+		// upload meanwhile holds the row (DeleteImportUpload) and the
+		// discard waits for it, so the reports read next have its rows.
 		n, err := tx.DiscardImportUploads(ctx, UploadErasure, time.Time{})
 		if err != nil {
 			return out, err
 		}
 		out.UploadsDiscarded = int(n)
+		if err := tx.RedactImportRows(ctx, u.Email, pseudonym); err != nil {
+			return out, err
+		}
 	}
 	if err := tx.DeleteUser(ctx, u, pseudonym); err != nil {
 		return out, err

@@ -476,10 +476,20 @@ func (s *Store) FindImportUpload(ctx context.Context, accountID, id string) (dir
 	return directory.ImportUpload{ID: r.ID, AccountID: r.AccountID, FileName: r.FileName, Data: r.Data, CreatedAt: r.CreatedAt.UTC(), Discarded: r.Discarded}, nil
 }
 
-// DeleteImportUpload removes the account's uploaded file.
-func (s *Store) DeleteImportUpload(ctx context.Context, accountID string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM import_uploads WHERE account_id = ?`), accountID)
-	return s.dialect.wrap(err, "delete import upload")
+// DeleteImportUpload removes the account's uploaded file if it has that
+// id, is not discarded and was made after after, saying whether it did;
+// with no id, whichever it has.
+func (s *Store) DeleteImportUpload(ctx context.Context, accountID, id string, after time.Time) (bool, error) {
+	q, args := `DELETE FROM import_uploads WHERE account_id = ?`, []any{accountID}
+	if id != "" {
+		q, args = q+` AND id = ? AND discarded = '' AND created_at > ?`, append(args, id, after)
+	}
+	res, err := s.q.ExecContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return false, s.dialect.wrap(err, "delete import upload")
+	}
+	n, err := res.RowsAffected()
+	return n > 0, s.dialect.wrap(err, "delete import upload")
 }
 
 // DiscardImportUploads empties, in every account, the uploads not yet
