@@ -870,7 +870,10 @@ const importUploadTombstone = 7 * 24 * time.Hour
 // Why an upload was discarded (ImportUpload.Discarded).
 const (
 	UploadExpired = "expired" // past ImportUploadLifetime
-	UploadErasure = "erasure" // an operator erased a person meanwhile
+	// UploadErasure: an operator erased a person meanwhile. The admin is
+	// told only that the operator discarded it: that someone, perhaps of
+	// another account, was erased is not theirs to know.
+	UploadErasure = "erasure"
 )
 
 // SweepImportUploads empties the uploads past ImportUploadLifetime and
@@ -949,7 +952,7 @@ func (s *Service) liveImportUpload(u ImportUpload, err error) (ImportUpload, err
 	}
 	switch {
 	case u.Discarded == UploadErasure:
-		return ImportUpload{}, GoneError("This upload was discarded before its import started: an operator erased a person from this installation meanwhile, and files waiting to be imported are discarded then, since they may hold that person. Upload the file again.")
+		return ImportUpload{}, GoneError("This upload was discarded by the installation's operator before its import started. Upload the file again.")
 	case u.Discarded != "" || !s.clock().Before(u.CreatedAt.Add(ImportUploadLifetime)):
 		// The sweep empties an expired upload within minutes; until it
 		// has, the file is refused all the same.
