@@ -144,8 +144,8 @@ func TestPendingUploadExpiresAndErasureDiscardsIt(t *testing.T) {
 		if size, name, why, _ := kept(acme.ID); size != 0 || name != "" || why != directory.UploadErasure {
 			t.Errorf("after the erasure acme's upload keeps %d bytes, name %q, discarded %q; want none, none, %q", size, name, why, directory.UploadErasure)
 		}
-		preview(c, "after the erasure", prepare, http.StatusGone, "discarded by the installation's operator", "Upload the file again", again)
-		start(c, "starting it after the erasure", prepare, http.StatusGone, "discarded by the installation's operator", again)
+		preview(c, "after the erasure", prepare, http.StatusGone, "discarded by the installation", "Upload the file again", again)
+		start(c, "starting it after the erasure", prepare, http.StatusGone, "discarded by the installation", again)
 
 		// Uploaded again, it lives an hour, refused once past it even
 		// before the sweep empties it.
