@@ -181,3 +181,51 @@ func TestLibraryLinesThroughAdmitsLog(t *testing.T) {
 		t.Errorf("an app sign-in refused to the person logged:\n%s\nwant admit's one INFO line", got)
 	}
 }
+
+// TestStorageFaultIsNoRefusal: a storage fault that is not an outage (the
+// database answers Ping) while userinfo reads the access token, or while
+// introspection authenticates the app, is answered 500 server_error and
+// logged at ERROR, not invalid_token (the app would end the person's
+// session) or invalid_client (the app would be told its secret is wrong),
+// with no line at all.
+func TestStorageFaultIsNoRefusal(t *testing.T) {
+	log := &lines{}
+	st := storetest.SQLite(t)
+	s := newLoggedSite(t, st, slog.New(slog.NewTextHandler(log, nil)))
+	ctx := context.Background()
+	s.invited(s.account("acme"), "ada@acme.example", "correct horse battery", directory.RoleMember)
+	app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}})
+	r := newRP(t, s, app, secret)
+	l := r.start(t)
+	tok, err := r.conf.Exchange(ctx, s.browser().code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, table, path string }{
+		{"userinfo", "app_tokens", "/oauth/userinfo"},
+		{"introspection", "apps", "/oauth/introspect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := st.DB().Exec("ALTER TABLE " + tc.table + " RENAME TO gone"); err != nil {
+				t.Fatal(err)
+			}
+			defer st.DB().Exec("ALTER TABLE gone RENAME TO " + tc.table)
+			before := len(log.String())
+			form := url.Values{"token": {tok.AccessToken}, "access_token": {tok.AccessToken}, "client_id": {app.ClientID}, "client_secret": {secret}}
+			resp, err := http.PostForm(s.issuer+tc.path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			got := log.String()[before:]
+			if resp.StatusCode != http.StatusInternalServerError || body.Error != "server_error" || !strings.Contains(got, "level=ERROR") {
+				t.Errorf("%d %q, logged %q; want 500 server_error and an ERROR line", resp.StatusCode, body.Error, got)
+			}
+			if strings.Contains(got, secret) || strings.Contains(got, tok.AccessToken) {
+				t.Errorf("the secret or the token is in the log: %s", got)
+			}
+		})
+	}
+}

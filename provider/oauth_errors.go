@@ -31,13 +31,26 @@ const (
 //   - token, introspection and revocation: invalid_client comes with
 //     WWW-Authenticate: Basic, as RFC 6749 section 5.2 asks of a 401.
 //
+// A server_error op answers there as a refusal (a storage fault while it
+// authenticates the client at introspection, or reads the token at
+// userinfo) goes out as 500 server_error and is logged, which op does not
+// do at these two endpoints: invalid_client would tell the app its secret
+// is wrong, invalid_token would end the person's session in the app.
+//
 // Anything else goes out as op wrote it.
-func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+func (h *Handler) writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	textual := strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain")
 	switch r.URL.Path {
 	case userinfoPath:
 		if status != http.StatusUnauthorized && status != http.StatusForbidden {
 			break
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if !textual && json.Unmarshal(body, &e) == nil && e.Error == string(oidc.ServerError) {
+			h.serverError(w, r)
+			return
 		}
 		if !carriesAccessToken(r) {
 			// No error code: the request had no authentication at all
@@ -52,7 +65,16 @@ func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []
 	case introspectionPath:
 		if textual {
 			// op writes text here only when it cannot read the request or
-			// authenticate the client; it answers 401 for both.
+			// authenticate the client; it answers 401 for both, a storage
+			// fault (its Go text starts with the error type) too. op
+			// logs none of them here.
+			reason := strings.TrimSpace(string(body))
+			if strings.HasPrefix(reason, "ErrorType="+string(oidc.ServerError)) {
+				h.log.ErrorContext(r.Context(), "introspection failed", "client_id", clientIDOf(r), "err", reason)
+				h.serverError(w, r)
+				return
+			}
+			h.log.InfoContext(r.Context(), "introspection refused", "client_id", clientIDOf(r), "reason", reason)
 			w.Header().Set("WWW-Authenticate", `Basic realm="admit"`)
 			writeJSONError(w, http.StatusUnauthorized, "invalid_client", "the app is not authenticated: send its client_id and client_secret")
 			return
@@ -65,6 +87,24 @@ func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// serverError answers 500 server_error (RFC 6749 section 5.2 has no 5xx
+// code; the libraries read the JSON error whatever the status).
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request) {
+	writeJSONError(w, http.StatusInternalServerError, "server_error", "admit could not answer; please try again")
+}
+
+// clientIDOf is the client_id a request names, in its Basic header or
+// its form (never its secret).
+func clientIDOf(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return u
+		}
+		return id
+	}
+	return r.PostForm.Get("client_id")
 }
 
 // carriesAccessToken reports whether a userinfo request sent an access

@@ -372,7 +372,7 @@ func (h *Handler) outageAware(next http.Handler) http.Handler {
 			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the directory is unavailable for a moment; please try again shortly"}` + "\n"))
 			return
 		}
-		writeOAuthError(w, r, hw.status, hw.body.Bytes())
+		h.writeOAuthError(w, r, hw.status, hw.body.Bytes())
 	})
 }
 

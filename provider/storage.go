@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -60,11 +61,28 @@ const idTokenAlg = jose.RS256
 // protocolError turns a directory refusal into the OAuth error the app is
 // told; anything else stays an error (server_error).
 func protocolError(err error, as func() *oidc.Error) error {
-	switch directory.KindOf(err) {
-	case directory.Invalid, directory.NotFound, directory.Forbidden, directory.Unauthenticated, directory.Gone:
+	if refusal(err) {
 		return as().WithDescription("%s", directory.Message(err)).WithParent(err)
 	}
 	return err
+}
+
+// refusal reports whether err is the directory refusing, not failing.
+func refusal(err error) bool {
+	switch directory.KindOf(err) {
+	case directory.Invalid, directory.NotFound, directory.Forbidden, directory.Unauthenticated, directory.Gone:
+		return true
+	}
+	return false
+}
+
+// userinfoFault is a storage fault at userinfo, where op answers any
+// error 403 and logs nothing: it is logged here (through the default
+// logger, so with the request, at the answer's level) and answered 500
+// server_error by writeOAuthError.
+func userinfoFault(ctx context.Context, err error) error {
+	slog.ErrorContext(ctx, "userinfo failed", "err", err)
+	return oidc.ErrServerError().WithDescription("admit could not read the access token")
 }
 
 // CreateAuthRequest keeps the request; hintSubject is the sub of the
@@ -295,10 +313,16 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // person now, refused once the membership has ended.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
 	t, err := s.dir.AppAccessToken(ctx, tokenID)
+	if err != nil && !refusal(err) {
+		return userinfoFault(ctx, err)
+	}
 	if err != nil || t.UserID != subject {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not valid")
 	}
 	c, err := s.dir.AppClaimsFor(ctx, t.UserID, t.AccountID, t.Credential)
+	if err != nil && !refusal(err) {
+		return userinfoFault(ctx, err)
+	}
 	if err != nil {
 		return protocolError(err, oidc.ErrAccessDenied)
 	}
