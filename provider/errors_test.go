@@ -204,6 +204,7 @@ func TestStorageFaultIsNoRefusal(t *testing.T) {
 	for _, tc := range []struct{ name, table, path string }{
 		{"userinfo", "app_tokens", "/oauth/userinfo"},
 		{"introspection", "apps", "/oauth/introspect"},
+		{"revocation", "apps", "/oauth/revoke"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := st.DB().Exec("ALTER TABLE " + tc.table + " RENAME TO gone"); err != nil {

@@ -37,6 +37,9 @@ const (
 // do at these two endpoints: invalid_client would tell the app its secret
 // is wrong, invalid_token would end the person's session in the app.
 //
+// Refusals at introspection and revocation, where op logs nothing, are
+// logged here with the client_id (never the secret).
+//
 // Anything else goes out as op wrote it.
 func (h *Handler) writeOAuthError(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	textual := strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain")
@@ -81,6 +84,19 @@ func (h *Handler) writeOAuthError(w http.ResponseWriter, r *http.Request, status
 		}
 		fallthrough
 	case tokenPath, revocationPath:
+		if r.URL.Path == revocationPath {
+			// op logs nothing at revocation.
+			var e struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			_ = json.Unmarshal(body, &e)
+			if status >= 500 {
+				h.log.ErrorContext(r.Context(), "revocation failed", "client_id", clientIDOf(r), "status", status, "error", e.Error)
+			} else {
+				h.log.InfoContext(r.Context(), "revocation refused", "client_id", clientIDOf(r), "status", status, "error", e.Error, "reason", e.Description)
+			}
+		}
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="admit"`)
 		}
