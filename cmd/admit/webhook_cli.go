@@ -529,11 +529,3 @@ func noEvents(a directory.Account, after string) string {
 	}
 	return where + " yet"
 }
-
-// plural is the "s" of a count other than one.
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
