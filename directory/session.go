@@ -670,21 +670,30 @@ func lockMemberByEmail(ctx context.Context, tx Store, accountID, email string) (
 	return Member{User: u, Membership: m}, nil
 }
 
+// lockMemberAndOwners locks the member with that email and, when the
+// change may take an owner away, the account's active owners first, in
+// the order every such change takes them (owners.go).
+func (s *Service) lockMemberAndOwners(ctx context.Context, tx Store, accountID, email string) (owners, Member, error) {
+	o, err := lockOwnersFor(ctx, tx, accountID, func() (Member, error) { return s.findMemberByEmail(ctx, tx, accountID, email) })
+	if err != nil {
+		return nil, Member{}, err
+	}
+	m, err := lockMemberByEmail(ctx, tx, accountID, email)
+	if err != nil {
+		return nil, Member{}, err
+	}
+	o, err = o.lockOwnersAgain(ctx, tx, accountID, m)
+	return o, m, err
+}
+
 // Deactivate suspends a membership: the person can no longer sign in to
 // the account, and their sessions in it end at once. The account's last
 // active owner is not deactivated (Conflict).
 func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		o, err := lockOwnersFor(ctx, tx, accountID, func() (Member, error) { return s.findMemberByEmail(ctx, tx, accountID, email) })
+		o, m, err := s.lockMemberAndOwners(ctx, tx, accountID, email)
 		if err != nil {
-			return err
-		}
-		m, err := lockMemberByEmail(ctx, tx, accountID, email)
-		if err != nil {
-			return err
-		}
-		if o, err = o.lockOwnersAgain(ctx, tx, accountID, m); err != nil {
 			return err
 		}
 		if err := o.keep(m, "deactivating"); err != nil {
@@ -707,15 +716,8 @@ func (s *Service) SetRole(ctx context.Context, accountID string, actor Actor, em
 	role = Role(strings.TrimSpace(string(role)))
 	var out Member
 	err := s.store.Tx(ctx, func(tx Store) error {
-		o, err := lockOwnersFor(ctx, tx, accountID, func() (Member, error) { return s.findMemberByEmail(ctx, tx, accountID, email) })
+		o, m, err := s.lockMemberAndOwners(ctx, tx, accountID, email)
 		if err != nil {
-			return err
-		}
-		m, err := lockMemberByEmail(ctx, tx, accountID, email)
-		if err != nil {
-			return err
-		}
-		if o, err = o.lockOwnersAgain(ctx, tx, accountID, m); err != nil {
 			return err
 		}
 		out, err = s.setRole(ctx, tx, accountID, actor, m, o, role, true)
