@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/admit-dev/admit/web"
 )
 
 // op (zitadel/oidc v3) logs through slog's default logger only: its
@@ -124,7 +126,7 @@ func (h *Handler) opLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := &opLines{}
 		ctx := context.WithValue(r.Context(), opLinesKey{}, l)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &web.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		l.mu.Lock()
 		records, dropped := l.records, l.dropped
@@ -133,7 +135,7 @@ func (h *Handler) opLog(next http.Handler) http.Handler {
 			return
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		if sw.Status >= 500 {
 			level = slog.LevelError
 		}
 		for _, rec := range records {
@@ -142,24 +144,4 @@ func (h *Handler) opLog(next http.Handler) http.Handler {
 			}
 		}
 	})
-}
-
-// statusWriter notes the status sent.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }

@@ -39,29 +39,6 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // observe records metrics and an access log line for each request. It must
 // sit directly outside the mux and pass the request on unchanged: the mux
 // sets r.Pattern on that very request, which names the route afterwards.
@@ -69,17 +46,17 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &web.StatusRecorder{ResponseWriter: w}
 			next.ServeHTTP(rec, r)
-			if rec.status == 0 {
-				rec.status = http.StatusOK
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK
 			}
 			elapsed := time.Since(start)
 			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
 			}
-			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.Status)).Inc()
 			m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 			client, _, err := net.SplitHostPort(r.RemoteAddr)
 			if err != nil {
@@ -87,7 +64,7 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", web.SafePath(r)), slog.String("route", route),
-				slog.Int("status", rec.status), slog.Duration("duration", elapsed), slog.String("client", client))
+				slog.Int("status", rec.Status), slog.Duration("duration", elapsed), slog.String("client", client))
 		})
 	}
 }
