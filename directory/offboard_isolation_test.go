@@ -323,9 +323,11 @@ func TestErasePersonLeavesNoTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		// And an import of gamma's names him twice: the second line's
-		// reason holds his email.
-		if _, err := svc.CreateImport(ctx, gamma.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword},
-			[]directory.ImportRow{{Line: 2, Email: "Sam@acme.example", FirstName: "Sam"}, {Line: 3, Email: email}}); err != nil {
+		// reason holds his email; its file name (kept with the import and
+		// in its import.created event) is his address too.
+		gammaImport, err := svc.CreateImport(ctx, gamma.ID, operator, directory.ImportSpec{Mode: directory.ImportNoPassword, FileName: "Sam@ACME.example.csv"},
+			[]directory.ImportRow{{Line: 2, Email: "Sam@acme.example", FirstName: "Sam"}, {Line: 3, Email: email}})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.PublishEvents(ctx, 10000); err != nil {
@@ -368,6 +370,9 @@ func TestErasePersonLeavesNoTrace(t *testing.T) {
 			if diff := cmp.Diff(want, after); diff != "" {
 				t.Errorf("%s's import report after the erasure (-want +got):\n%s", slug, diff)
 			}
+		}
+		if im, err := svc.ImportJob(ctx, gamma.ID, gammaImport.ID); err != nil || im.FileName != directory.Pseudonym(sam.ID)+".csv" {
+			t.Errorf("gamma's import's file name after the erasure = %q, %v; want %q", im.FileName, err, directory.Pseudonym(sam.ID)+".csv")
 		}
 		// Kept on purpose: the events to send (and the deliveries of
 		// them), the logouts to send.

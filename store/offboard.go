@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -256,8 +257,16 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 // they were. The rows are JSON, a chunk of a thousand lines to a row,
 // with no index by email: they are found by reading every chunk's text
 // (a person may be in imports of accounts they left, or never joined),
-// then matched exactly here.
+// then matched exactly here. An import's file name may be an address too
+// (an admin uploaded eve@beta.example.csv): where it holds the email, in
+// any case, the email in it becomes pseudonym, in the import and in the
+// import.created event that recorded it (found by its target, the
+// import's id, on audit_events_target, so no audit event is read
+// otherwise).
 func (s *Store) RedactImportRows(ctx context.Context, email, pseudonym string) error {
+	if err := s.redactImportFileNames(ctx, email, pseudonym); err != nil {
+		return err
+	}
 	var chunks []struct {
 		ImportID  string `db:"import_id"`
 		FirstLine int    `db:"first_line"`
@@ -289,6 +298,50 @@ func (s *Store) RedactImportRows(ctx context.Context, email, pseudonym string) e
 		}
 		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE import_chunks SET row_data = ? WHERE import_id = ? AND first_line = ?`), data, c.ImportID, c.FirstLine); err != nil {
 			return s.dialect.wrap(err, "redact import rows")
+		}
+	}
+	return nil
+}
+
+func (s *Store) redactImportFileNames(ctx context.Context, email, pseudonym string) error {
+	var ims []struct {
+		ID       string `db:"id"`
+		FileName string `db:"file_name"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &ims, s.rebind(`SELECT id, file_name FROM imports WHERE `+s.dialect.contains("lower(file_name)")), strings.ToLower(email)); err != nil {
+		return s.dialect.wrap(err, "find imports by file name")
+	}
+	for _, im := range ims {
+		name := replaceFold(im.FileName, email, pseudonym)
+		if name == im.FileName {
+			continue
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE imports SET file_name = ? WHERE id = ?`), name, im.ID); err != nil {
+			return s.dialect.wrap(err, "redact import file name")
+		}
+		var events []struct {
+			ID   string `db:"id"`
+			Data []byte `db:"data"`
+		}
+		if err := sqlx.SelectContext(ctx, s.q, &events, s.rebind(`SELECT id, data FROM audit_events WHERE target_id = ? AND action = 'import.created'`), im.ID); err != nil {
+			return s.dialect.wrap(err, "find import audit events")
+		}
+		for _, ev := range events {
+			var data map[string]any
+			if err := json.Unmarshal(ev.Data, &data); err != nil {
+				return fmt.Errorf("audit event %s data: %w", ev.ID, err)
+			}
+			old, _ := data["file_name"].(string)
+			if redacted := replaceFold(old, email, pseudonym); redacted != old {
+				data["file_name"] = redacted
+				b, err := json.Marshal(data)
+				if err != nil {
+					return fmt.Errorf("encode audit event data: %w", err)
+				}
+				if _, err := s.q.ExecContext(ctx, s.rebind(`UPDATE audit_events SET data = ? WHERE id = ?`), string(b), ev.ID); err != nil {
+					return s.dialect.wrap(err, "redact import audit event")
+				}
+			}
 		}
 	}
 	return nil
