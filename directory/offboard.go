@@ -70,8 +70,8 @@ type OffboardStore interface {
 	RewriteAuditEvent(ctx context.Context, id, actorName string, data []byte) error
 	// RedactImportRows replaces the email, in every import's stored rows,
 	// by pseudonym, and the names on its lines, keeping every line and
-	// outcome, and in file names of imports (and their import.created
-	// events) that hold it. It reads every import's rows.
+	// outcome, and in file names of imports (and of their audit events)
+	// that hold it. It reads every import's rows.
 	RedactImportRows(ctx context.Context, email, pseudonym string) error
 }
 

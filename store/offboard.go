@@ -260,9 +260,9 @@ func (s *Store) DeleteUser(ctx context.Context, u directory.User, pseudonym stri
 // then matched exactly here. An import's file name may be an address too
 // (an admin uploaded eve@beta.example.csv): where it holds the email, in
 // any case, the email in it becomes pseudonym, in the import and in the
-// import.created event that recorded it (found by its target, the
-// import's id, on audit_events_target, so no audit event is read
-// otherwise).
+// audit events about it that recorded it (import.created,
+// import.finished: found by their target, the import's id, on
+// audit_events_target, so no other audit event is read).
 func (s *Store) RedactImportRows(ctx context.Context, email, pseudonym string) error {
 	if err := s.redactImportFileNames(ctx, email, pseudonym); err != nil {
 		return err
@@ -323,7 +323,7 @@ func (s *Store) redactImportFileNames(ctx context.Context, email, pseudonym stri
 			ID   string `db:"id"`
 			Data []byte `db:"data"`
 		}
-		if err := sqlx.SelectContext(ctx, s.q, &events, s.rebind(`SELECT id, data FROM audit_events WHERE target_id = ? AND action = 'import.created'`), im.ID); err != nil {
+		if err := sqlx.SelectContext(ctx, s.q, &events, s.rebind(`SELECT id, data FROM audit_events WHERE target_id = ? AND target_type = 'import'`), im.ID); err != nil {
 			return s.dialect.wrap(err, "find import audit events")
 		}
 		for _, ev := range events {
