@@ -169,10 +169,14 @@ func (p *person) sees(want ...string) {
 	}
 }
 
-// events returns the account's audit events with the action, newest first.
+// events returns the account's audit events with the action, newest first:
+// none when the trail never recorded it (which AuditTrail refuses).
 func (s *site) events(t *testing.T, a directory.Account, action string) []directory.AuditEvent {
 	t.Helper()
 	ev, err := s.svc.AuditTrail(context.Background(), a.ID, "", action, time.Time{}, 100)
+	if directory.KindOf(err) == directory.Invalid {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -525,6 +525,15 @@ func TestAPIAuditEventsPages(t *testing.T) {
 		}
 		wantProblem(t, "bad since", site.do(t, "GET", "/api/v1/accounts/alpha/audit-events?since=yesterday", site.keyA, nil), 400, "invalid")
 		wantProblem(t, "bad cursor", site.do(t, "GET", "/api/v1/accounts/alpha/audit-events?after=xyz", site.keyA, nil), 400, "invalid")
+		// An action the account's trail never recorded is refused, with
+		// the nearest it did; one it did is an empty page when nothing
+		// matches.
+		if p := wantProblem(t, "unknown action", site.do(t, "GET", "/api/v1/accounts/alpha/audit-events?action=membership.craeted", site.keyA, nil), 400, "invalid"); p != nil && !strings.Contains(p["detail"].(string), "membership.created") {
+			t.Errorf("unknown action: detail %q names no recorded action", p["detail"])
+		}
+		if r := site.do(t, "GET", "/api/v1/accounts/alpha/audit-events?action=membership.created&since=2999-01-01T00:00:00Z", site.keyA, nil); r.status != 200 || len(r.data(t)) != 0 {
+			t.Errorf("recorded action, none since: %d %s", r.status, r.body)
+		}
 	})
 }
 

@@ -83,6 +83,12 @@ func TestAuditLogPage(t *testing.T) {
 			t.Errorf("a bad date: %d; want 400", code)
 		}
 		p.sees("must be a date like")
+		// An action acme's trail never recorded: a readable refusal
+		// naming the nearest recorded, not "no events".
+		if code, _ := p.get("/admin/acme/audit?action=membership.deactivatd"); code != http.StatusBadRequest {
+			t.Errorf("an unknown action: %d; want 400", code)
+		}
+		p.sees("membership.deactivated", "no audit event here has the action")
 		if code, _ := p.get("/admin/acme/audit?after=nonsense"); code != http.StatusBadRequest {
 			t.Errorf("a bad cursor: %d; want 400", code)
 		}

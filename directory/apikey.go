@@ -251,6 +251,11 @@ func (s *Service) AuditTrailPage(ctx context.Context, accountID string, q AuditQ
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("find audit events: %w", err)
 	}
+	if len(events) == 0 && q.Action != "" {
+		if err := s.checkAuditAction(ctx, accountID, q); err != nil {
+			return AuditPage{}, err
+		}
+	}
 	page := AuditPage{Events: events}
 	if len(events) > want {
 		page.Events = events[:want]

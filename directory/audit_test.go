@@ -2,7 +2,9 @@ package directory_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,78 @@ func TestAuditTrailFilters(t *testing.T) {
 			if got := actions(events); err != nil || !slices.Equal(got, tc.want) {
 				t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
 			}
+		}
+	})
+}
+
+// TestAuditTrailRefusesUnknownAction: an action filter that finds nothing
+// is refused when the trail never recorded the action (a typo must not
+// read as "nothing happened"), naming the nearest actions it did record;
+// an action the trail recorded, another trail's action, and the bound on
+// how much of a trail is read to tell.
+func TestAuditTrailRefusesUnknownAction(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, clk := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		addWithPassword(t, svc, a.ID, "pat@example.com", "a first passphrase")
+		if _, err := svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: "ivy@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		// quiet records only its creation; user.created is acme's.
+		quiet := mustAccount(t, svc, "quiet")
+		// big has more events than a lookup reads: legacy.action (an older
+		// version's) only before them.
+		big := mustAccount(t, svc, "big")
+		old := clk.Now().Add(-time.Hour)
+		events := []directory.AuditEvent{{ID: "legacy", AccountID: big.ID, Actor: directory.Actor{Source: "cli"}, Action: "legacy.action", TargetType: "account", TargetID: big.ID, Data: []byte(`{}`), CreatedAt: old}}
+		for i := range 10_000 {
+			events = append(events, directory.AuditEvent{ID: fmt.Sprintf("bulk-%05d", i), AccountID: big.ID, Actor: directory.Actor{Source: "cli"}, Action: fmt.Sprintf("bulk.action%d", i%12),
+				TargetType: "account", TargetID: big.ID, Data: []byte(`{}`), CreatedAt: old.Add(time.Duration(i+1) * time.Millisecond)})
+		}
+		if err := s.AddAuditEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+		later := clk.Now()
+		for _, tc := range []struct {
+			name, account, action string
+			since                 time.Time
+			want                  int    // events
+			refused               string // in the refusal; "" when none
+		}{
+			{"a typo names the nearest", a.ID, "membership.craeted", time.Time{}, 0, `no audit event here has the action "membership.craeted"; the actions recorded are account.created, invitation.created, membership.created, user.created`},
+			{"an event type is no action", a.ID, "invitation.sent", time.Time{}, 0, "invitation.created"},
+			{"a recorded action, not since", a.ID, "user.created", later, 0, ""},
+			{"a typo since", a.ID, "user.craeted", later, 0, "user.created"},
+			{"another account's action", quiet.ID, "user.created", time.Time{}, 0, "the actions recorded are account.created"},
+			{"the installation's trail, empty", "", "user.erased", time.Time{}, 0, "records no events yet"},
+			{"an action older than the lookup reads", big.ID, "legacy.action", time.Time{}, 1, ""},
+			{"since, older than the lookup reads", big.ID, "legacy.action", later, 0, ""},
+			{"since, unknown in a trail longer than the lookup reads", big.ID, "bogus", later, 0, ""},
+			{"unknown in a long trail", big.ID, "bulk.actoin1", time.Time{}, 0, "the nearest recorded are bulk.action1, "},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				for api, list := range map[string]func() (int, error){
+					"AuditTrail": func() (int, error) {
+						events, err := svc.AuditTrail(ctx, tc.account, "", tc.action, tc.since, 0)
+						return len(events), err
+					},
+					"AuditTrailPage": func() (int, error) {
+						p, err := svc.AuditTrailPage(ctx, tc.account, directory.AuditQuery{Action: tc.action, Since: tc.since}, "")
+						return len(p.Events), err
+					},
+				} {
+					n, err := list()
+					switch {
+					case tc.refused == "" && (err != nil || n != tc.want):
+						t.Errorf("%s: %d events, %v; want %d", api, n, err, tc.want)
+					case tc.refused != "" && (directory.KindOf(err) != directory.Invalid || !strings.Contains(err.Error(), tc.refused)):
+						t.Errorf("%s: %d events, %v; want Invalid with %q", api, n, err, tc.refused)
+					}
+				}
+			})
 		}
 	})
 }

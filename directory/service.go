@@ -674,6 +674,11 @@ func (s *Service) AuditTrail(ctx context.Context, accountID, email, action strin
 	if err != nil {
 		return nil, fmt.Errorf("find audit events: %w", err)
 	}
+	if len(events) == 0 && q.Action != "" {
+		if err := s.checkAuditAction(ctx, accountID, q); err != nil {
+			return nil, err
+		}
+	}
 	return events, nil
 }
 

@@ -296,6 +296,9 @@ type Store interface {
 
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first
 	FindAuditEventsBy(ctx context.Context, accountID string, q AuditQuery) ([]AuditEvent, error) // newest first
+	// FindAuditActions returns the distinct actions of the trail's newest
+	// scan events, and whether those were all of the trail's events.
+	FindAuditActions(ctx context.Context, accountID string, scan int) (actions []string, complete bool, err error)
 	// RecordChange stores a change's audit event and the outbox messages
 	// that announce it, in order, in as few statements as it can: every
 	// change writes both, and a group of 10,000 members announces 10,000

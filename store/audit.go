@@ -99,6 +99,29 @@ func (s *Store) FindAuditEventsBy(ctx context.Context, accountID string, q direc
 	return out, nil
 }
 
+// FindAuditActions returns the distinct actions of the trail's newest
+// scan events (the installation's when accountID is ""), and whether those
+// were all its events. audit_events has no index on action: the newest
+// events come from audit_events_account in its order, so the query reads
+// at most scan of the trail's rows and none of another trail's.
+func (s *Store) FindAuditActions(ctx context.Context, accountID string, scan int) ([]string, bool, error) {
+	var rows []struct {
+		Action string `db:"action"`
+		N      int    `db:"n"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT action, COUNT(*) AS n FROM
+		(SELECT action FROM audit_events WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) newest
+		GROUP BY action ORDER BY action`), accountID, scan)
+	if err != nil {
+		return nil, false, s.dialect.wrap(err, "find audit actions")
+	}
+	out, read := make([]string, len(rows)), 0
+	for i, r := range rows {
+		out[i], read = r.Action, read+r.N
+	}
+	return out, read < scan, nil
+}
+
 // AddOutboxMessages stores events for the outbox workers to publish,
 // many rows a statement; an import's thousands go by COPY on PostgreSQL.
 func (s *Store) AddOutboxMessages(ctx context.Context, ms []directory.OutboxMessage) error {

@@ -42,7 +42,7 @@ func (c *cli) auditList(ctx context.Context, args []string) error {
 	slug := fs.String("account", "", "account slug")
 	installation := fs.Bool("installation", false, "the installation's audit trail instead of an account's: operators added and removed, people erased, accounts deleted, the secret key rotated")
 	person := fs.String("person", "", "only events by or about this person (email)")
-	action := fs.String("action", "", "only events of this action, like user.credentials_revoked")
+	action := fs.String("action", "", "only events of this action, like user.credentials_revoked (audit actions, not event types: invitation.created, not invitation.sent); an action this trail never recorded is refused, naming the nearest it did")
 	sinceFlag := fs.String("since", "", "only events since a date, a time or a duration back from now (24h)")
 	limit := limitFlag(fs, 100, 1, 1000, "at most this many events, newest first (1 to 1000)")
 	if err := c.parse(fs, args); err != nil {
