@@ -602,8 +602,22 @@ func TestConcurrentLoginsLinkOnce(t *testing.T) {
 // (no single sign-on of its own).
 func keyAdmin(t *testing.T, svc *directory.Service, a directory.Account) directory.Admin {
 	t.Helper()
+	return keyAdminOf(t, svc, a.ID, a)
+}
+
+// operatorKeyAdmin is an operator acting on the account through an
+// operator's API key: it may act on the account's owners.
+func operatorKeyAdmin(t *testing.T, svc *directory.Service, a directory.Account) directory.Admin {
+	t.Helper()
+	return keyAdminOf(t, svc, "", a)
+}
+
+// keyAdminOf acts on a through a new API key of keyAccount ("": an
+// operator's).
+func keyAdminOf(t *testing.T, svc *directory.Service, keyAccount string, a directory.Account) directory.Admin {
+	t.Helper()
 	ctx := context.Background()
-	_, key, err := svc.CreateAPIKey(ctx, a.ID, operator, "hr sync")
+	_, key, err := svc.CreateAPIKey(ctx, keyAccount, operator, "hr sync")
 	if err != nil {
 		t.Fatal(err)
 	}

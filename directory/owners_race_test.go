@@ -115,14 +115,7 @@ func TestOwnersLockedOnlyForAnOwner(t *testing.T) {
 		locks := &atomic.Int32{}
 		svc := directory.NewService(directory.Config{Store: countingStore{s, locks}, Hasher: fastHasher(), Now: time.Now})
 		a := mustAccount(t, svc, "acme")
-		_, opKey, err := svc.CreateAPIKey(ctx, "", operator, "ops")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, opKey, a.Slug)
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := operatorKeyAdmin(t, svc, a)
 		olive := addMember(t, svc, a, "olive@example.com", directory.RoleOwner)
 		owen := addMember(t, svc, a, "owen@example.com", directory.RoleOwner)
 		ann := addMember(t, svc, a, "ann@example.com", directory.RoleMember)

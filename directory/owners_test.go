@@ -197,14 +197,7 @@ func TestLastOwnerAsideFromAdmins(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := newClockService(t, s)
 		a := mustAccount(t, svc, "acme")
-		_, opKey, err := svc.CreateAPIKey(ctx, "", operator, "ops")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adm, err := svc.KeyAdmin(ctx, opKey, a.Slug)
-		if err != nil {
-			t.Fatal(err)
-		}
+		adm := operatorKeyAdmin(t, svc, a)
 		olive := addMember(t, svc, a, "olive@example.com", directory.RoleOwner)
 		ann := addMember(t, svc, a, "ann@example.com", directory.RoleMember)
 		bob := addMember(t, svc, a, "bob@example.com", directory.RoleMember)

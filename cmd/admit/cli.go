@@ -30,6 +30,9 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	json   bool
+	// jsonLog says the log is written as JSON lines: `serve --json`, whose
+	// output is its log (DESIGN: every command prints JSON with --json).
+	jsonLog bool
 
 	// derived are the keys of the unlocked database (see open).
 	derived *keys
@@ -224,8 +227,7 @@ func (c *cli) flags(name string) *flag.FlagSet {
 }
 
 // settingsFlags returns a FlagSet for the named command with the
-// configuration flags only: for a command with no result to print as
-// JSON (serve logs).
+// configuration flags only: for serve, whose --json is its log's.
 func (c *cli) settingsFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("admit "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
@@ -357,7 +359,11 @@ func (c *cli) output(v any, text string) {
 // logger is where commands log: stderr, with the request id when a context
 // carries one.
 func (c *cli) logger(level slog.Level) *slog.Logger {
-	return slog.New(web.LogHandler(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.jsonLog {
+		return slog.New(web.LogHandler(slog.NewJSONHandler(c.stderr, opts)))
+	}
+	return slog.New(web.LogHandler(slog.NewTextHandler(c.stderr, opts)))
 }
 
 // service opens the store for a one-shot command; close it when done.

@@ -43,6 +43,7 @@ const (
 
 func (c *cli) serve(ctx context.Context, args []string) error {
 	fs := c.settingsFlags("serve")
+	fs.BoolVar(&c.jsonLog, "json", false, "write the log as JSON lines (time, level, msg and the line's fields), for a log collector")
 	// ADMIT_UPSTREAM is read here until it joins the settings of config.go.
 	if err := c.parse(fs, args); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -21,6 +22,28 @@ func TestServePortInUse(t *testing.T) {
 	}
 	defer busy.Close()
 	db := storetest.SQLiteURL(t)
+	t.Run("--json", func(t *testing.T) {
+		// The log as JSON lines, every one an object with admit's fields.
+		env := append(cleanEnv(), "ADMIT_DATABASE_URL="+db, testKey, "ADMIT_ADDR="+busy.Addr().String(), "ADMIT_METRICS_ADDR=off")
+		r := admitWith(t, env, "", "serve", "--json")
+		if r.code == exitOK {
+			t.Fatalf("serve on a port in use exited 0:\n%s", r.stderr)
+		}
+		lines := 0
+		for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if strings.HasPrefix(line, "admit: ") || strings.HasPrefix(line, "{\"error\"") {
+				continue // the command's own one-line reason, and its JSON
+			}
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["level"] == nil || rec["msg"] == nil || rec["time"] == nil {
+				t.Errorf("a log line that is no JSON object with time, level and msg: %q (%v)", line, err)
+			}
+			lines++
+		}
+		if lines == 0 {
+			t.Errorf("no log line:\n%s", r.stderr)
+		}
+	})
 	for _, tc := range []struct {
 		name, base string
 		warned     bool
