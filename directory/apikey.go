@@ -235,6 +235,9 @@ func (s *Service) AuditTrailPage(ctx context.Context, accountID string, q AuditQ
 	case q.Limit > 1000:
 		q.Limit = 1000
 	}
+	if err := checkAuditFilter(q); err != nil {
+		return AuditPage{}, err
+	}
 	if !q.Since.IsZero() {
 		q.Since = q.Since.UTC().Truncate(time.Microsecond)
 	}

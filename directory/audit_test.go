@@ -136,3 +136,41 @@ func TestAuditTrailRefusesUnknownAction(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditFilterIsText: a filter is text a person typed. A NUL or bytes
+// that are not UTF-8 reached PostgreSQL, which refuses them in a text
+// parameter: a 500 for a caller's mistake. They are refused as invalid,
+// on both stores alike, as is a filter longer than anything recorded.
+func TestAuditFilterIsText(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		a := mustAccount(t, svc, "acme")
+		adm := operatorKeyAdmin(t, svc, a)
+		for _, tc := range []struct{ name, action, actor string }{
+			{"a NUL in the action", "user.created\x00", ""},
+			{"an action not UTF-8", "user.\xff", ""},
+			{"a NUL in the actor", "", "pat\x00@example.com"},
+			{"an actor not UTF-8", "", "\xc3("},
+			{"a very long action", strings.Repeat("a", 321), ""},
+			{"a very long actor", "", strings.Repeat("a", 321)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := svc.AuditTrailPage(ctx, a.ID, directory.AuditQuery{Action: tc.action, Actor: tc.actor}, "")
+				if directory.KindOf(err) != directory.Invalid {
+					t.Errorf("AuditTrailPage: %v; want Invalid", err)
+				}
+				_, err = svc.AuditLog(ctx, adm, directory.AuditFilter{Action: tc.action, Actor: tc.actor}, "", 10)
+				if directory.KindOf(err) != directory.Invalid {
+					t.Errorf("AuditLog: %v; want Invalid", err)
+				}
+				if tc.actor == "" {
+					if _, err := svc.AuditTrail(ctx, a.ID, "", tc.action, time.Time{}, 0); directory.KindOf(err) != directory.Invalid {
+						t.Errorf("AuditTrail: %v; want Invalid", err)
+					}
+				}
+			})
+		}
+	})
+}

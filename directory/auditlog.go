@@ -39,6 +39,26 @@ func (s *Service) AuditLog(ctx context.Context, adm Admin, f AuditFilter, after 
 	return s.AuditTrailPage(ctx, adm.Account.ID, q, after)
 }
 
+// maxAuditFilter bounds an action or actor filter: longer than any action
+// or any actor's name (an address is at most 320 characters).
+const maxAuditFilter = 320
+
+// checkAuditFilter refuses a filter that cannot be text anybody typed: a
+// NUL or bytes that are not UTF-8, which PostgreSQL refuses in a text
+// parameter (a 500 for a caller's mistake), or more than anything recorded
+// could match.
+func checkAuditFilter(q AuditQuery) error {
+	for _, f := range []struct{ name, v string }{{"action", q.Action}, {"actor", q.Actor}} {
+		switch {
+		case !lookupable(f.v):
+			return InvalidError("the " + f.name + " filter must be UTF-8 text without NUL characters")
+		case len(f.v) > maxAuditFilter:
+			return InvalidError(fmt.Sprintf("the %s filter must be at most %d characters", f.name, maxAuditFilter))
+		}
+	}
+	return nil
+}
+
 // auditActionScan bounds how many of a trail's newest events are read to
 // learn which actions it records: audit_events has no index on action.
 const auditActionScan = 10_000

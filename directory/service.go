@@ -652,6 +652,9 @@ func (s *Service) AuditTrail(ctx context.Context, accountID, email, action strin
 	// Times are kept to the microsecond (clock); a since with nanoseconds
 	// must not pass over an event of its own microsecond.
 	q := AuditQuery{Action: strings.TrimSpace(action), Limit: limit}
+	if err := checkAuditFilter(q); err != nil {
+		return nil, err
+	}
 	if !since.IsZero() {
 		q.Since = since.UTC().Truncate(time.Microsecond)
 	}
