@@ -2,9 +2,11 @@ package provider
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -153,6 +155,54 @@ func (h *Handler) advertisedGrants(next http.Handler) http.Handler {
 			if g := r.PostForm.Get("grant_type"); g != "" && !slices.Contains(grants, g) {
 				h.log.InfoContext(r.Context(), "token request refused", "grant_type", g, "reason", "grant type not supported")
 				writeJSONError(w, http.StatusBadRequest, "unsupported_grant_type", "admit grants authorization_code and refresh_token only")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onceEach refuses, at the endpoints an app authenticates to (token,
+// introspection, revocation), a request that repeats a parameter or
+// authenticates the app two ways: RFC 6749 sections 3.2 and 2.3 forbid
+// both, and section 5.2 names the answer, invalid_request. op reads the
+// first of a repeated parameter; a proxy or firewall before admit may read
+// the last, and then the two disagree on what the app asked for. Likewise
+// a Basic header and a client_secret in the form: which of the two
+// authenticated the app would be op's choice, not the app's. A client_id
+// in the form beside the header is allowed (it is no credential) when it
+// names the same app.
+func (h *Handler) onceEach(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case tokenPath, introspectionPath, revocationPath:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodPost || r.ParseForm() != nil {
+			next.ServeHTTP(w, r) // op answers what it cannot read
+			return
+		}
+		refuse := func(reason string) {
+			h.log.InfoContext(r.Context(), "app request refused", "path", r.URL.Path, "client_id", clientIDOf(r), "reason", reason)
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", reason)
+		}
+		// r.Form holds the query's values after the body's: a parameter in
+		// both is repeated too.
+		for _, name := range slices.Sorted(maps.Keys(r.Form)) {
+			if len(r.Form[name]) > 1 {
+				refuse("the parameter " + strconv.Quote(name) + " is sent more than once")
+				return
+			}
+		}
+		if id, _, basic := r.BasicAuth(); basic {
+			if r.Form.Has("client_secret") {
+				refuse("the app is authenticated two ways: send its secret in the Authorization header or in the form, not both")
+				return
+			}
+			if u, err := url.QueryUnescape(id); err == nil && r.Form.Has("client_id") && r.Form.Get("client_id") != u {
+				refuse("the client_id in the form is not the app the Authorization header authenticates")
 				return
 			}
 		}
