@@ -34,6 +34,7 @@ type step struct {
 	status int
 	check  func(t *testing.T, body map[string]any)
 	save   map[string]string // var name -> top-level attribute of the response
+	header []string          // request headers over the client's, name then value
 }
 
 func replay(t *testing.T, c client, vars map[string]string, steps []step) {
@@ -46,7 +47,7 @@ func replay(t *testing.T, c client, vars map[string]string, steps []step) {
 		return s
 	}
 	for _, st := range steps {
-		status, body, _ := c.do(st.method, expand(st.path), expand(st.body))
+		status, body, _ := c.do(st.method, expand(st.path), expand(st.body), st.header...)
 		if status != st.status {
 			t.Fatalf("%s: %s %s: status %d, body %v; want %d", st.name, st.method, expand(st.path), status, body, st.status)
 		}
@@ -259,5 +260,96 @@ func TestOktaProvisioningSequence(t *testing.T) {
 		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM memberships WHERE CAST(scim_attributes AS TEXT) LIKE '%1mz050nq%'`); err != nil || n != 0 {
 			t.Errorf("%d memberships hold the pushed password (%v)", n, err)
 		}
+	})
+}
+
+// memberCount checks the number of a group's members.
+func memberCount(n int) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if ms, _ := b["members"].([]any); len(ms) != n {
+			t.Errorf("members %v; want %d", b["members"], n)
+		}
+	}
+}
+
+// OneLogin's "SCIM Provisioner with SAML (SCIM v2 Enterprise)" connector
+// fills a JSON template (developers.onelogin.com, "Define your SCIM user
+// schema") and sends it as it stands. What it sends, as seen on the wire in
+// goauthentik/authentik#11249 and handled by other servers (15five's
+// django-scim2, "OneLogin sends a dict despite the spec"):
+//
+//   - a lookup by userName before it creates, the query ending in "&";
+//   - updates as a PUT of the whole template (the path ending in "?");
+//   - schemas "urn:scim:schemas:core:2.0" and
+//     "urn:scim:schemas:extension:enterprise:2.0", the enterprise
+//     attributes under that second URN rather than RFC 7643's
+//     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+//   - emails as one object where the template has one (its own
+//     documentation's template does);
+//   - "" for every template parameter the user has no value for, and a
+//     manager object whose value is "" for a user without one;
+//   - group members added and removed by PATCH with only their value (the
+//     165-byte body of #11249 is exactly that shape).
+const oneLoginUser = `{"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],
+	"userName":"onelogin-test-user01","name":{"familyName":" User 01","givenName":"AAA Test","formatted":"AAA Test  User 01"},
+	"emails":[{"value":"test.user01@acme.example","type":"work","primary":true}],"title":"","userType":"","timezone":"",
+	"addresses":[{"locality":"","region":"","country":""}],
+	"urn:scim:schemas:extension:enterprise:2.0":{"organization":"","division":"","department":"Finance",
+	  "manager":{"value":"","displayName":" "}}}`
+
+func TestOneLoginProvisioningSequence(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		vars := map[string]string{}
+		json := []string{"Content-Type", "application/json"}
+		replay(t, alpha, vars, []step{
+			{name: "look the user up by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(0)},
+			{name: "create the user from the template", method: "POST", path: "/scim/v2/Users", body: oneLoginUser, header: json, status: 201, save: map[string]string{"user": "id"},
+				check: all(field("userName", "onelogin-test-user01"), field("name.givenName", "AAA Test"), field("active", true),
+					field(enterprise+">department", "Finance"))},
+			{name: "the user is found by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(1)},
+			{name: "the user is found by email", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails.value eq "test.user01@acme.example"`), header: json, status: 200, check: total(1)},
+			{name: "update by PUT of the whole template", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
+				body:  strings.Replace(oneLoginUser, `"department":"Finance"`, `"department":"Treasury"`, 1),
+				check: all(field(enterprise+">department", "Treasury"), field("active", true))},
+			{name: "suspend by PUT with active false", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
+				body:  strings.Replace(oneLoginUser, `"userName"`, `"active":false,"userName"`, 1),
+				check: field("active", false)},
+			{name: "the suspended user reads inactive", method: "GET", path: "/scim/v2/Users/{user}", header: json, status: 200, check: field("active", false)},
+			{name: "unsuspend", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
+				body:  strings.Replace(oneLoginUser, `"userName"`, `"active":true,"userName"`, 1),
+				check: field("active", true)},
+
+			// Groups (roles or rules pushed with "Include in User Provisioning").
+			{name: "look the group up by name", method: "GET", path: "/scim/v2/Groups?filter=" + q(`displayName eq "Finance"`) + "&", status: 200, check: total(0)},
+			{name: "create the group", method: "POST", path: "/scim/v2/Groups", status: 201, save: map[string]string{"group": "id"},
+				body:  `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Finance","members":[]}`,
+				check: field("displayName", "Finance")},
+			{name: "add the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"{user}"}]}]}`},
+			{name: "the group has the member", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(1)},
+			{name: "remove the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members","value":[{"value":"{user}"}]}]}`},
+			{name: "the group is empty", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(0)},
+			{name: "delete the group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
+			{name: "delete the user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
+			{name: "the user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
+
+			// The template of OneLogin's developer documentation has emails
+			// as one object, not a list of them.
+			{name: "create a user whose emails is one object", method: "POST", path: "/scim/v2/Users", header: json, status: 201, save: map[string]string{"second": "id"},
+				body: `{"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],"userName":"grace",
+				"name":{"familyName":"Hopper","givenName":"Grace","formatted":"Grace Hopper"},
+				"emails":{"value":"grace@acme.example","type":"work","primary":true},"title":"Rear Admiral"}`,
+				check: field("title", "Rear Admiral")},
+			{name: "the object's address is the user's", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails.value eq "grace@acme.example"`), status: 200, check: total(1)},
+			{name: "it reads back as a list of one", method: "GET", path: "/scim/v2/Users/{second}", status: 200, check: func(t *testing.T, b map[string]any) {
+				if list, _ := b["emails"].([]any); len(list) != 1 || list[0].(map[string]any)["value"] != "grace@acme.example" {
+					t.Errorf("emails %v; want one, grace@acme.example", b["emails"])
+				}
+			}},
+		})
 	})
 }

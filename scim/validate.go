@@ -56,7 +56,23 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := rt.byURN[enterpriseURN]; ok {
+		if err := legacyEnterprise(m); err != nil {
+			return nil, err
+		}
+	}
 	normalizeResource(m)
+	for _, a := range rt.schema.Attributes {
+		// OneLogin's documented template sends emails as one object where
+		// RFC 7643 has a list: read it as the list of that one. The
+		// library would pass it through as the object, which nothing after
+		// it reads as emails, and the address was lost.
+		if k := key(m, a.Name()); a.MultiValued() && a.HasSubAttributes() {
+			if obj, ok := m[k].(map[string]any); ok {
+				m[k] = []any{obj}
+			}
+		}
+	}
 	attrs, serr := rt.schema.Validate(m)
 	if serr != nil {
 		return nil, refusal(rt.schema.Attributes, m, "", serr)
@@ -77,6 +93,38 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 		attrs[e.ID] = v
 	}
 	return attrs, nil
+}
+
+// oneLoginEnterpriseURN is the key OneLogin's "SCIM v2 Enterprise"
+// template puts the enterprise attributes under (and lists in "schemas",
+// with "urn:scim:schemas:core:2.0"): the name draft SCIM 2.0 schemas used
+// before RFC 7643 gave the extension its URN.
+const oneLoginEnterpriseURN = "urn:scim:schemas:extension:enterprise:2.0"
+
+// legacyEnterprise moves the enterprise attributes OneLogin sends under
+// oneLoginEnterpriseURN to RFC 7643's enterpriseURN, where the schema finds
+// them: left there, they were valid JSON that no schema names, and were
+// dropped without a word. A body that has both is refused: which of the
+// two describes the user is not for admit to guess.
+func legacyEnterprise(m map[string]any) error {
+	legacy, standard := "", ""
+	for k := range m {
+		switch {
+		case strings.EqualFold(k, oneLoginEnterpriseURN):
+			legacy = k
+		case strings.EqualFold(k, enterpriseURN):
+			standard = k
+		}
+	}
+	switch {
+	case legacy == "":
+		return nil
+	case standard != "":
+		return invalidSyntax("the enterprise extension is given twice, as " + enterpriseURN + " and as " + legacy + ": send it once")
+	}
+	m[enterpriseURN] = m[legacy]
+	delete(m, legacy)
+	return nil
 }
 
 // refusal names the attribute of obj that elimity-com/scim refuses, and
