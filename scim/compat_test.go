@@ -147,7 +147,7 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 				"emails":[{"primary":true,"type":"work","value":"Test_User_fd0ea19b@testuser.com"}],"meta":{"resourceType":"User"},
 				"name":{"formatted":"givenName familyName","familyName":"familyName","givenName":"givenName"},"roles":[]}`,
 				check: all(field("userName", "Test_User_ab6490ee@testuser.com"), field("externalId", "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"), field("meta.resourceType", "User"))},
-			{name: "get user", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: all(field("name.givenName", "givenName"), field("active", true))},
+			{name: "get user", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: all(field("name.givenName", "givenName"), field("active", true), schemas(userURN))},
 			{name: "get user by query", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "Test_User_ab6490ee@testuser.com"`), status: 200, check: total(1)},
 			{name: "get user by externalId", method: "GET", path: "/scim/v2/Users?filter=" + q(`externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`), status: 200, check: total(1)},
 			{name: "update user, multi-valued properties", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
@@ -163,11 +163,39 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
 				{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"26118915-6090-4610-87e4-49d8ca9f808d"},
 				{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Finance"}]}`,
-				check: all(field(enterprise+">department", "Finance"), field(enterprise+">manager>value", "26118915-6090-4610-87e4-49d8ca9f808d"))},
+				check: all(field(enterprise+">department", "Finance"), field(enterprise+">manager>value", "26118915-6090-4610-87e4-49d8ca9f808d"), schemas(userURN, enterprise))},
 			{name: "disable user (boolean as a string)", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
 				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`,
 				check: field("active", false)},
 			{name: "the user is inactive", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "5b50642d@testuser.com" and active eq false`), status: 200, check: total(1)},
+			// Replace without a path, its value keyed by attribute paths,
+			// the boolean a string again (the tutorial's "Update User"
+			// with several attributes mapped).
+			{name: "enable user, no path, paths as keys", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				header: []string{"Content-Type", "application/scim+json; charset=utf-8"},
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","value":{
+				"active":"True","name.givenName":"updatedGivenName","title":"Manager",
+				"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"Sales"}}]}`,
+				check: all(field("active", true), field("name.givenName", "updatedGivenName"), field("title", "Manager"), field(enterprise+">department", "Sales"))},
+			// An attribute the user lacks, named by a filter (the default
+			// mappings of mobile and the work address).
+			{name: "add a mobile number and a work address", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 425 555 0100"},
+				{"op":"Add","path":"addresses[type eq \"work\"].formatted","value":"1 Microsoft Way"},
+				{"op":"Add","path":"addresses[type eq \"work\"].locality","value":"Redmond"}]}`,
+				check: all(elementWith("phoneNumbers", "type", "mobile", "value", "+1 425 555 0100"),
+					elementWith("addresses", "type", "work", "formatted", "1 Microsoft Way"), elementWith("addresses", "type", "work", "locality", "Redmond"))},
+			{name: "an app role assignment", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"Add","path":"roles","value":[{"primary":"False","type":"WindowsAzureActiveDirectoryRole","display":"Admin","value":"Admin"}]}]}`,
+				check: elementWith("roles", "value", "Admin", "primary", false)},
+			{name: "the manager is removed", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]}`,
+				check: all(field(enterprise+">manager", nil), field(enterprise+">department", "Sales"))},
+			{name: "a second user", method: "POST", path: "/scim/v2/Users", status: 201, save: map[string]string{"second": "id"},
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"externalId":"4f0a6c8e-0e8b-4c55-9f9c-3d9d9a1b7c21","userName":"second@testuser.com","active":true,
+				"emails":[{"primary":true,"type":"work","value":"second@testuser.com"}],"roles":[]}`},
 
 			// Groups.
 			{name: "get group by displayName, none", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`displayName eq "displayName"`), status: 200, check: total(0)},
@@ -185,6 +213,9 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 			{name: "update group, remove members", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"members","value":[{"$ref":null,"value":"{user}"}]}]}`},
 			{name: "no longer a member", method: "GET", path: "/scim/v2/Groups?excludedAttributes=members&filter=" + q(`id eq "{group}" and members[value eq "{user}"]`), status: 200, check: total(0)},
+			{name: "add two members in one operation", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"{user}"},{"$ref":null,"value":"{second}"}]}]}`},
+			{name: "both are members", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(2)},
 			{name: "delete group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
 			{name: "delete user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
 			{name: "deleted user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
@@ -221,6 +252,12 @@ func TestOktaProvisioningSequence(t *testing.T) {
 			{name: "deactivate", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
 				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`,
 				check: field("active", false)},
+			// A profile pushed while the user is deactivated carries
+			// "active": false: it stays deactivated.
+			{name: "profile update of a deactivated user", method: "PUT", path: "/scim/v2/Users/{user}", status: 200,
+				header: []string{"Content-Type", "application/scim+json; charset=utf-8", "Accept", "application/scim+json"},
+				body:   strings.Replace(strings.Replace(user, `"givenName":"Runscope"`, `"givenName":"Third"`, 1), `"active":true`, `"active":false`, 1),
+				check:  all(field("name.givenName", "Third"), field("active", false))},
 			{name: "reactivate", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
 				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}`,
 				check: field("active", true)},
@@ -241,6 +278,12 @@ func TestOktaProvisioningSequence(t *testing.T) {
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"{user}\"]"}]}`},
 			{name: "add the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"{user}","display":"Runscope.User@atko.example"}]}]}`},
+			// A push of changed membership removes and adds in one request.
+			{name: "remove and add in one request", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"remove","path":"members[value eq \"{user}\"]"},
+				{"op":"add","path":"members","value":[{"value":"{user}","display":"Runscope.User@atko.example"}]}]}`},
+			{name: "the member is there once", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(1)},
 			{name: "the whole group by PUT", method: "PUT", path: "/scim/v2/Groups/{group}", status: 200,
 				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{group}","displayName":"Test SCIMv2 renamed","members":[{"value":"{user}","display":"Runscope.User@atko.example"}]}`,
 				check: all(field("displayName", "Test SCIMv2 renamed"), func(t *testing.T, b map[string]any) {
@@ -249,6 +292,9 @@ func TestOktaProvisioningSequence(t *testing.T) {
 					}
 				})},
 			{name: "list groups a page at a time", method: "GET", path: "/scim/v2/Groups?startIndex=1&count=100", status: 200, check: total(1)},
+			// Import: users a page at a time, Okta's page after page.
+			{name: "import users, first page", method: "GET", path: "/scim/v2/Users?startIndex=1&count=1", status: 200, check: page(1, 1, 1)},
+			{name: "import users, past the last page", method: "GET", path: "/scim/v2/Users?startIndex=2&count=1", status: 200, check: page(1, 2, 0)},
 			{name: "delete the pushed group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
 			{name: "the user stays", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: field("active", true)},
 		})
@@ -308,7 +354,7 @@ func TestOneLoginProvisioningSequence(t *testing.T) {
 			{name: "look the user up by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(0)},
 			{name: "create the user from the template", method: "POST", path: "/scim/v2/Users", body: oneLoginUser, header: json, status: 201, save: map[string]string{"user": "id"},
 				check: all(field("userName", "onelogin-test-user01"), field("name.givenName", "AAA Test"), field("active", true),
-					field(enterprise+">department", "Finance"))},
+					field(enterprise+">department", "Finance"), absent("urn:scim:schemas:extension:enterprise:2.0"), schemas(userURN, enterprise))},
 			{name: "the user is found by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(1)},
 			{name: "the user is found by email", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails.value eq "test.user01@acme.example"`), header: json, status: 200, check: total(1)},
 			{name: "update by PUT of the whole template", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
@@ -352,4 +398,138 @@ func TestOneLoginProvisioningSequence(t *testing.T) {
 			}},
 		})
 	})
+}
+
+// JumpCloud's Custom SCIM Identity Management integration (jumpcloud.com
+// support, "Identity Management using a Custom SCIM Integration" and its
+// group management considerations), as its requests are handled by other
+// servers (uni-moni's JumpCloud notes: members added and removed as a list
+// of {value} with the path "members" and no filter):
+//
+//   - "Test Connection" creates a test user (the Test User Email, which
+//     must be in a domain the application accepts) and a test group, then
+//     deletes both;
+//   - a user is looked up by userName before it is created or updated;
+//   - an update is a PATCH of one replace per changed attribute, with the
+//     attribute's path; a suspended or unbound user gets replace active
+//     false;
+//   - a group is looked up by displayName (JumpCloud takes over a group of
+//     the same name), created with its members (it creates no empty
+//     group), renamed, its members added and removed by PATCH, and deleted
+//     when it is deleted in JumpCloud.
+func TestJumpCloudProvisioningSequence(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		alpha, _, _ := setup(t, s)
+		vars := map[string]string{}
+		const patch = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`
+		replay(t, alpha, vars, []step{
+			// Test Connection.
+			{name: "look the test user up", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "jc-test@acme.example"`), status: 200, check: total(0)},
+			{name: "create the test user", method: "POST", path: "/scim/v2/Users", status: 201, save: map[string]string{"test": "id"},
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jc-test@acme.example","active":true,
+				"name":{"givenName":"JumpCloud","familyName":"Test"},"emails":[{"value":"jc-test@acme.example","type":"work","primary":true}]}`},
+			{name: "create the test group", method: "POST", path: "/scim/v2/Groups", status: 201, save: map[string]string{"testGroup": "id"},
+				body:  `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"JumpCloud Test Group","members":[{"value":"{test}"}]}`,
+				check: memberCount(1)},
+			{name: "delete the test group", method: "DELETE", path: "/scim/v2/Groups/{testGroup}", status: 204},
+			{name: "delete the test user", method: "DELETE", path: "/scim/v2/Users/{test}", status: 204},
+
+			// A user bound to the application.
+			{name: "look the user up", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "ada@acme.example"`), status: 200, check: total(0)},
+			{name: "create the user", method: "POST", path: "/scim/v2/Users", status: 201, save: map[string]string{"user": "id"},
+				body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example","displayName":"Ada Lovelace",
+				"name":{"givenName":"Ada","familyName":"Lovelace"},"title":"Analyst","active":true,
+				"emails":[{"value":"ada@acme.example","type":"work","primary":true}],
+				"phoneNumbers":[{"value":"+44 20 7946 0000","type":"work"}],
+				"addresses":[{"type":"work","streetAddress":"12 St James's Square","locality":"London","country":"GB"}]}`,
+				check: all(field("userName", "ada@acme.example"), field("active", true))},
+			{name: "look the user up before updating", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "ada@acme.example"`), status: 200, check: total(1)},
+			{name: "update: one replace per attribute", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: patch + `{"op":"replace","path":"name.givenName","value":"Augusta"},{"op":"replace","path":"name.familyName","value":"King"},
+				{"op":"replace","path":"displayName","value":"Augusta King"},{"op":"replace","path":"title","value":"Countess"},
+				{"op":"replace","path":"phoneNumbers[type eq \"work\"].value","value":"+44 20 7946 0001"}]}`,
+				check: all(field("name.givenName", "Augusta"), field("name.familyName", "King"), field("title", "Countess"))},
+			{name: "suspend", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: patch + `{"op":"replace","path":"active","value":false}]}`, check: field("active", false)},
+			{name: "the user is inactive", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "ada@acme.example" and active eq false`), status: 200, check: total(1)},
+			{name: "restore", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: patch + `{"op":"replace","path":"active","value":true}]}`, check: field("active", true)},
+
+			// A user group bound to the application.
+			{name: "look the group up by name", method: "GET", path: "/scim/v2/Groups?filter=" + q(`displayName eq "Engineering"`), status: 200, check: total(0)},
+			{name: "create the group with its member", method: "POST", path: "/scim/v2/Groups", status: 201, save: map[string]string{"group": "id"},
+				body:  `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering","members":[{"value":"{user}"}]}`,
+				check: all(field("displayName", "Engineering"), memberCount(1))},
+			{name: "remove the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: patch + `{"op":"remove","path":"members","value":[{"value":"{user}"}]}]}`},
+			{name: "the group is empty", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(0)},
+			{name: "add the member", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: patch + `{"op":"add","path":"members","value":[{"value":"{user}"}]}]}`},
+			{name: "rename", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: patch + `{"op":"replace","path":"displayName","value":"Platform Engineering"}]}`},
+			{name: "the group is found by its new name", method: "GET", path: "/scim/v2/Groups?filter=" + q(`displayName eq "Platform Engineering"`), status: 200, check: total(1)},
+			{name: "the group has its member", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: all(field("displayName", "Platform Engineering"), memberCount(1))},
+			{name: "delete the group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
+			{name: "the user stays", method: "GET", path: "/scim/v2/Users/{user}", status: 200, check: field("active", true)},
+			{name: "delete the user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
+			{name: "the user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
+		})
+	})
+}
+
+// elementWith checks that the multi-valued attribute attr has an element
+// whose key is is, and whose sub is want.
+func elementWith(attr, key, is, sub string, want any) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		list, _ := b[attr].([]any)
+		for _, el := range list {
+			if m, _ := el.(map[string]any); m[key] == is && m[sub] == want {
+				return
+			}
+		}
+		t.Errorf("%s has no element with %s %v and %s %v: %v", attr, key, is, sub, want, b[attr])
+	}
+}
+
+// page checks a ListResponse's totalResults, startIndex and the resources
+// it holds.
+func page(total, start, n int) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		res, _ := b["Resources"].([]any)
+		if b["totalResults"] != float64(total) || b["startIndex"] != float64(start) || len(res) != n || b["itemsPerPage"] != float64(n) {
+			t.Errorf("page %v; want totalResults %d, startIndex %d, %d resources", b, total, start, n)
+		}
+	}
+}
+
+const userURN = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+// schemas checks a resource's schemas, in order.
+func schemas(want ...string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		got, _ := b["schemas"].([]any)
+		if len(got) != len(want) {
+			t.Errorf("schemas %v; want %v", got, want)
+			return
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("schemas %v; want %v", got, want)
+			}
+		}
+	}
+}
+
+// absent checks that a resource has no attribute of that name.
+func absent(name string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if v, ok := b[name]; ok {
+			t.Errorf("%s is %v; want none", name, v)
+		}
+	}
 }

@@ -96,6 +96,14 @@ func (h *Handler) resource(u directory.SCIMUser) map[string]any {
 			delete(res, k)
 		}
 	}
+	// RFC 7643 §3: schemas names the namespaces of the attributes present,
+	// the enterprise extension's too when it has any. What the client sent
+	// as schemas is not kept (OneLogin sends names RFC 7643 does not have).
+	schemas := []string{userURN}
+	if ext, _ := res[enterpriseURN].(map[string]any); len(ext) > 0 {
+		schemas = append(schemas, enterpriseURN)
+	}
+	res["schemas"] = schemas
 	return res
 }
 
