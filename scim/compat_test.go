@@ -190,6 +190,18 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
 				{"op":"Add","path":"roles","value":[{"primary":"False","type":"WindowsAzureActiveDirectoryRole","display":"Admin","value":"Admin"}]}]}`,
 				check: elementWith("roles", "value", "Admin", "primary", false)},
+			// With the aadOptscim062020 flag on the Tenant URL (Entra's
+			// "Known issues ... SCIM 2.0 protocol compliance"): lowercase ops,
+			// booleans, and several attributes in one value.
+			{name: "flag on: work email, its primary, and active with userName", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+				{"op":"replace","path":"emails[type eq \"work\"].value","value":"flagged@testuser.com"},
+				{"op":"replace","path":"emails[type eq \"work\"].primary","value":true},
+				{"op":"replace","value":{"active":false,"userName":"flagged@testuser.com"}}]}`,
+				check: all(field("active", false), field("userName", "flagged@testuser.com"), elementWith("emails", "type", "work", "value", "flagged@testuser.com"))},
+			{name: "flag on: enable", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
+				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}`,
+				check: field("active", true)},
 			{name: "the manager is removed", method: "PATCH", path: "/scim/v2/Users/{user}", status: 200,
 				body:  `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]}`,
 				check: all(field(enterprise+">manager", nil), field(enterprise+">department", "Sales"))},
@@ -216,6 +228,9 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 			{name: "add two members in one operation", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
 				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"{user}"},{"$ref":null,"value":"{second}"}]}]}`},
 			{name: "both are members", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(2)},
+			{name: "flag on: remove a member by filter", method: "PATCH", path: "/scim/v2/Groups/{group}", status: 204,
+				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"{second}\"]"}]}`},
+			{name: "one member left", method: "GET", path: "/scim/v2/Groups/{group}", status: 200, check: memberCount(1)},
 			{name: "delete group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
 			{name: "delete user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
 			{name: "deleted user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
@@ -336,11 +351,13 @@ func memberCount(n int) func(*testing.T, map[string]any) {
 //   - "" for every template parameter the user has no value for, and a
 //     manager object whose value is "" for a user without one;
 //   - group members added and removed by PATCH with only their value (the
-//     165-byte body of #11249 is exactly that shape).
+//     165-byte body of #11249 is exactly that shape);
+//   - custom attributes the admin adds to the template, here under a
+//     namespace of their own, which admit does not keep.
 const oneLoginUser = `{"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],
 	"userName":"onelogin-test-user01","name":{"familyName":" User 01","givenName":"AAA Test","formatted":"AAA Test  User 01"},
 	"emails":[{"value":"test.user01@acme.example","type":"work","primary":true}],"title":"","userType":"","timezone":"",
-	"addresses":[{"locality":"","region":"","country":""}],
+	"addresses":[{"locality":"","region":"","country":""}],"urn:ietf:params:scim:schemas:extension:acme:2.0:User":{"badge":"{$user.custom_attribute_badge}"},
 	"urn:scim:schemas:extension:enterprise:2.0":{"organization":"","division":"","department":"Finance",
 	  "manager":{"value":"","displayName":" "}}}`
 
@@ -354,7 +371,8 @@ func TestOneLoginProvisioningSequence(t *testing.T) {
 			{name: "look the user up by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(0)},
 			{name: "create the user from the template", method: "POST", path: "/scim/v2/Users", body: oneLoginUser, header: json, status: 201, save: map[string]string{"user": "id"},
 				check: all(field("userName", "onelogin-test-user01"), field("name.givenName", "AAA Test"), field("active", true),
-					field(enterprise+">department", "Finance"), absent("urn:scim:schemas:extension:enterprise:2.0"), schemas(userURN, enterprise))},
+					field(enterprise+">department", "Finance"), absent("urn:scim:schemas:extension:enterprise:2.0"), schemas(userURN, enterprise),
+					absent("urn:ietf:params:scim:schemas:extension:acme:2.0:User"))},
 			{name: "the user is found by userName", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01"`) + "&", header: json, status: 200, check: total(1)},
 			{name: "the user is found by email", method: "GET", path: "/scim/v2/Users?filter=" + q(`emails.value eq "test.user01@acme.example"`), header: json, status: 200, check: total(1)},
 			{name: "update by PUT of the whole template", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
@@ -364,6 +382,13 @@ func TestOneLoginProvisioningSequence(t *testing.T) {
 				body:  strings.Replace(oneLoginUser, `"userName"`, `"active":false,"userName"`, 1),
 				check: field("active", false)},
 			{name: "the suspended user reads inactive", method: "GET", path: "/scim/v2/Users/{user}", header: json, status: 200, check: field("active", false)},
+			// The template has no active: a profile update of a suspended
+			// user is no reactivation (RFC 7644 §3.5.1 lets an omitted
+			// attribute be "not asserted").
+			{name: "a profile update without active", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
+				body:  strings.Replace(oneLoginUser, `"givenName":"AAA Test"`, `"givenName":"Still Suspended"`, 1),
+				check: all(field("name.givenName", "Still Suspended"), field("active", false))},
+			{name: "still suspended", method: "GET", path: "/scim/v2/Users?filter=" + q(`userName eq "onelogin-test-user01" and active eq false`), status: 200, check: total(1)},
 			{name: "unsuspend", method: "PUT", path: "/scim/v2/Users/{user}?", header: json, status: 200,
 				body:  strings.Replace(oneLoginUser, `"userName"`, `"active":true,"userName"`, 1),
 				check: field("active", true)},
@@ -382,6 +407,11 @@ func TestOneLoginProvisioningSequence(t *testing.T) {
 			{name: "delete the group", method: "DELETE", path: "/scim/v2/Groups/{group}", status: 204},
 			{name: "delete the user", method: "DELETE", path: "/scim/v2/Users/{user}", status: 204},
 			{name: "the user is gone", method: "GET", path: "/scim/v2/Users/{user}", status: 404, check: scimError("404")},
+
+			// The extension under both names is refused, not guessed at.
+			{name: "the extension under both of its names", method: "POST", path: "/scim/v2/Users", header: json, status: 400,
+				body:  strings.Replace(oneLoginUser, `"title":""`, `"title":"","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Audit"}`, 1),
+				check: all(scimError("400"), field("scimType", "invalidSyntax"))},
 
 			// The template of OneLogin's developer documentation has emails
 			// as one object, not a list of them.

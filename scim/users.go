@@ -234,7 +234,23 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c caller) 
 	if err != nil {
 		return err
 	}
-	replaced, err := h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), input(attrs), ifMatch(r))
+	in := input(attrs)
+	var replaced directory.SCIMUser
+	if _, asserted := attrs["active"]; asserted {
+		replaced, err = h.dir.ReplaceSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), in, ifMatch(r))
+	} else {
+		// A PUT without active does not assert it (RFC 7644 §3.5.1: an
+		// omitted readWrite attribute "MAY be assumed to be not asserted"):
+		// the user stays as they are, read under the change's lock. Taken
+		// as the default, true, a profile pushed from a template without
+		// active (OneLogin's) reactivated a user the identity provider or
+		// an admin had deactivated, and gave them their access back.
+		replaced, err = h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
+			kept := in
+			kept.Active = cur.Active()
+			return kept, nil
+		})
+	}
 	if err != nil {
 		return err
 	}
