@@ -136,8 +136,9 @@ func TestDemoInBrowser(t *testing.T) {
 		}
 	}
 
-	// The request sequences of examples/scim, as Okta and Entra ID send them.
-	for _, script := range []string{"okta.sh", "entra.sh"} {
+	// The request sequences of examples/scim, as Okta, Entra ID, OneLogin and
+	// JumpCloud send them.
+	for _, script := range []string{"okta.sh", "entra.sh", "onelogin.sh", "jumpcloud.sh"} {
 		cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "scim", script))
 		cmd.Env = append(os.Environ(), "ADMIT_URL=http://"+d.addr.admit, "SCIM_TOKEN="+d.setup.scimToken)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -211,7 +211,7 @@ People at Acme's identity providers (they do not exist in admit until they first
   SAML  omar / %[6]s
   OIDC  leo / %[6]s
 
-Acme's SCIM token (push people as Okta or Entra ID would, with examples/scim):
+Acme's SCIM token (push people as Okta, Entra ID, OneLogin or JumpCloud would, with examples/scim):
   SCIM_TOKEN=%[10]s ADMIT_URL=http://%[2]s examples/scim/okta.sh
 
 The example apps in examples/apps are registered too; start them beside the demo:

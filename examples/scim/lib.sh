@@ -1,4 +1,4 @@
-# Shared by okta.sh and entra.sh: one SCIM request, its status checked.
+# Shared by the scripts of examples/scim: one SCIM request, its status checked.
 # Needs bash, curl and jq. Set ADMIT_URL (default http://localhost:8080)
 # and SCIM_TOKEN (make demo prints one; admit scim-token create makes one).
 set -euo pipefail
@@ -14,7 +14,7 @@ scim() {
 	local args=(-sS -o "$body" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $SCIM_TOKEN"
 		-H 'Accept: application/scim+json')
 	if [[ -n $data ]]; then
-		args+=(-H 'Content-Type: application/scim+json' --data-binary "$data")
+		args+=(-H "Content-Type: ${SCIM_CONTENT_TYPE:-application/scim+json}" --data-binary "$data")
 	fi
 	local got
 	got=$(curl "${args[@]}" "$ADMIT_URL/scim/v2$path")
