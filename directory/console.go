@@ -563,37 +563,42 @@ func (s *Service) ReactivateMember(ctx context.Context, adm Admin, id string) (M
 	})
 }
 
-// RemoveMember takes the person out of the account: their membership, its
-// sessions and groups, and an open invitation go. The person's user stays
-// (they may belong to other accounts).
+// RemoveMember takes the person out of the account as the admin (Remove).
 func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Member, error) {
 	return s.onMember(ctx, adm, id, "remove member", true, func(tx Store, m Member, o owners) (Member, error) {
-		if err := o.keep(m, "removing"); err != nil {
+		return s.remove(ctx, tx, adm.Actor(), m, o)
+	})
+}
+
+// remove is Remove of the member m, found and locked in tx after the
+// account's active owners o.
+func (s *Service) remove(ctx context.Context, tx Store, actor Actor, m Member, o owners) (Member, error) {
+	if err := o.keep(m, "removing"); err != nil {
+		return Member{}, err
+	}
+	accountID := m.Membership.AccountID
+	events := []publication{}
+	if inv, err := tx.FindOpenInvitation(ctx, accountID, m.User.ID); err == nil {
+		inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
+		if err := tx.UpdateInvitation(ctx, inv); err != nil {
 			return Member{}, err
 		}
-		events := []publication{}
-		if inv, err := tx.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
-			inv.Status, inv.UpdatedAt = InvitationRevoked, s.clock()
-			if err := tx.UpdateInvitation(ctx, inv); err != nil {
-				return Member{}, err
-			}
-			events = append(events, invitationEvent(EventInvitationRevoked, inv))
-		} else if KindOf(err) != NotFound {
-			return Member{}, err
-		}
-		// The apps the person signed in to hear of it (back-channel
-		// logout), as with a deactivation.
-		if err := s.endAppAccess(ctx, tx, adm.Account.ID, m.User.ID); err != nil {
-			return Member{}, err
-		}
-		if err := tx.DeleteMembership(ctx, adm.Account.ID, m.User.ID); err != nil {
-			return Member{}, err
-		}
-		return m, s.record(ctx, tx, change{
-			accountID: adm.Account.ID, actor: adm.Actor(), action: "membership.deleted", targetType: "membership", targetID: m.User.ID,
-			data:   map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
-			events: append(events, membershipEvent(EventMembershipDeleted, m.User.Email, m.Membership)),
-		})
+		events = append(events, invitationEvent(EventInvitationRevoked, inv))
+	} else if KindOf(err) != NotFound {
+		return Member{}, err
+	}
+	// The apps the person signed in to hear of it (back-channel
+	// logout), as with a deactivation.
+	if err := s.endAppAccess(ctx, tx, accountID, m.User.ID); err != nil {
+		return Member{}, err
+	}
+	if err := tx.DeleteMembership(ctx, accountID, m.User.ID); err != nil {
+		return Member{}, err
+	}
+	return m, s.record(ctx, tx, change{
+		accountID: accountID, actor: actor, action: "membership.deleted", targetType: "membership", targetID: m.User.ID,
+		data:   map[string]any{"email": m.User.Email, "role": m.Membership.Role, "status": m.Membership.Status},
+		events: append(events, membershipEvent(EventMembershipDeleted, m.User.Email, m.Membership)),
 	})
 }
 

@@ -12,6 +12,22 @@ type OwnerStore interface {
 	// user id order, their memberships held until the transaction ends
 	// (PostgreSQL; SQLite's transactions hold the write lock already).
 	LockOwners(ctx context.Context, accountID string) ([]string, error)
+	// CountOwners returns the number of active owners of every account
+	// that has one, by account id, reading the owners only (not every
+	// membership of every account).
+	CountOwners(ctx context.Context) (map[string]int, error)
+}
+
+// OwnerCounts returns how many active owners each account has, by account
+// id; an account without one is absent (0). An account may have none: an
+// identity provider's deprovisioning (SCIM) may remove the last owner on
+// purpose (keep), and only an operator then names the next one.
+func (s *Service) OwnerCounts(ctx context.Context) (map[string]int, error) {
+	n, err := s.store.CountOwners(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count owners: %w", err)
+	}
+	return n, nil
 }
 
 // owners are an account's active owners, their memberships locked by

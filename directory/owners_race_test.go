@@ -133,9 +133,17 @@ func TestOwnersLockedOnlyForAnOwner(t *testing.T) {
 				return err
 			}, 0},
 			{"deactivate a member (command line)", func() error { _, err := svc.Deactivate(ctx, a.ID, operator, bob.User.Email); return err }, 0},
+			{"remove a member (command line)", func() error { _, err := svc.Remove(ctx, a.ID, operator, bob.User.Email); return err }, 0},
 			{"demote an owner", func() error { _, err := svc.ChangeRole(ctx, adm, olive.Membership.ID, directory.RoleAdmin); return err }, 1},
 			{"deactivate the last owner", func() error {
 				_, err := svc.Deactivate(ctx, a.ID, operator, owen.User.Email)
+				if directory.KindOf(err) == directory.Conflict {
+					return nil
+				}
+				return fmt.Errorf("%v; want Conflict", err)
+			}, 1},
+			{"remove the last owner (command line)", func() error {
+				_, err := svc.Remove(ctx, a.ID, operator, owen.User.Email)
 				if directory.KindOf(err) == directory.Conflict {
 					return nil
 				}

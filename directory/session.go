@@ -708,6 +708,29 @@ func (s *Service) Deactivate(ctx context.Context, accountID string, actor Actor,
 	return out, nil
 }
 
+// Remove takes the member with that email out of the account (the
+// command line's; an admin's is RemoveMember): their membership, its
+// sessions, app tokens and groups, and an open invitation go
+// (membership.deleted). Their user stays, with its name, email and
+// password, even when this was their only account: it opens no account
+// then, and adding them again only adds a membership. The account's last
+// active owner is not removed (Conflict).
+func (s *Service) Remove(ctx context.Context, accountID string, actor Actor, email string) (Member, error) {
+	var out Member
+	err := s.store.Tx(ctx, func(tx Store) error {
+		o, m, err := s.lockMemberAndOwners(ctx, tx, accountID, email)
+		if err != nil {
+			return err
+		}
+		out, err = s.remove(ctx, tx, actor, m, o)
+		return err
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("remove: %w", err)
+	}
+	return out, nil
+}
+
 // SetRole gives the member with that email another of the account's roles
 // (the command line's; an admin's is ChangeRole), under the console's
 // rules: a role the account has, and never taking away the account's last

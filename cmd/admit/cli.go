@@ -66,7 +66,7 @@ var commands = []command{
 	{"serve", "", "run the HTTP server", "ADMIT_BASE_URL=https://id.example.com admit serve", (*cli).serve},
 	{"migrate", "", "apply database migrations and exit", "ADMIT_DATABASE_URL=postgres://admit@db/admit admit migrate", (*cli).migrate},
 	{"account create", "--slug S --name N [--domain D ...]", "create an account", "admit account create --slug acme --name 'Acme Inc' --domain acme.com", (*cli).accountCreate},
-	{"account list", "", "list accounts", "admit account list --json", (*cli).accountList},
+	{"account list", "[--without-owner]", "list accounts with their number of active owners (an account may have none after SCIM deprovisioning)", "admit account list --without-owner", (*cli).accountList},
 	{"account delete", "--slug S --yes [--chunk N]", "delete an account and everything in it, a chunk per transaction; erases the people whose only account it was, unless another account is their home or they are operators (run it again to resume)", "admit account delete --slug acme --yes", (*cli).accountDelete},
 	{"account set-policy", "--account S [--min-length N] [--require upper,lower,digit,symbol|none] [--initial-password-days N] [--sso-required[=false]] [--break-glass-owners[=false]]", "set an account's password and sign-in policy", "admit account set-policy --account acme --min-length 12 --require upper,digit", (*cli).accountSetPolicy},
 	{"account set-branding", "--account S [--display-name N] [--logo-url U] [--color #RGB] [--sender-name N] [--reply-to E] [--invite-subject S] [--invite-intro T]", "set how an account's pages and emails look", "admit account set-branding --account acme --logo-url https://acme.com/logo.png --color '#0a66c2'", (*cli).accountSetBranding},
@@ -78,6 +78,7 @@ var commands = []command{
 	{"user list", "--account S [--search Q] [--limit N] [--after CURSOR]", "list an account's members", "admit user list --account acme --search ann", (*cli).userList},
 	{"user erase", "--email E --yes", "erase a person (right to erasure): their user, memberships in every account, sessions and tokens; audit events keep a pseudonym", "admit user erase --email ann@acme.com --yes", (*cli).userErase},
 	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end (refused for the account's last active owner)", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
+	{"user remove", "--account S --email E", "take a member out of the account: their membership there ends with its sessions, app tokens and groups, and an open invitation is revoked; their user (name, email, password) stays, as do their other accounts, even when this was their only one (user deactivate suspends a membership and keeps it, user erase deletes the person from every account); refused for the account's last active owner", "admit user remove --account acme --email ann@acme.com", (*cli).userRemove},
 	{"user set-role", "--account S --email E --role R", "give a member another of the account's roles (owner, admin, member or one the account added); the account's last active owner keeps theirs", "admit user set-role --account acme --email ann@acme.com --role admin", (*cli).userSetRole},
 	{"user reactivate", "--account S --email E", "let a deactivated member sign in again", "admit user reactivate --account acme --email ann@acme.com", (*cli).userReactivate},
 	{"user sign-out", "--account S --email E", "end a member's sessions in the account, on every device and app (their app tokens end, the apps are told); the membership stays active", "admit user sign-out --account acme --email ann@acme.com", (*cli).userSignOut},
@@ -474,22 +475,38 @@ func (c *cli) accountCreate(ctx context.Context, args []string) error {
 
 func (c *cli) accountList(ctx context.Context, args []string) error {
 	fs := c.flags("account list")
+	withoutOwner := fs.Bool("without-owner", false, "only the accounts with no active owner (none to manage SSO, domains, SCIM tokens; an operator names one)")
 	return c.inService(ctx, fs, args, nil, func(svc *directory.Service) error {
 		accounts, err := svc.Accounts(ctx)
 		if err != nil {
 			return err
 		}
-		out := make([]accountJSON, len(accounts))
-		t := newTable("SLUG", "NAME", "DOMAINS")
-		for i, a := range accounts {
-			out[i] = toAccountJSON(a)
-			t.add(a.Slug, a.Name, strings.Join(a.Domains, ","))
+		owners, err := svc.OwnerCounts(ctx)
+		if err != nil {
+			return err
 		}
-		if t.len() == 0 {
+		type listed struct {
+			accountJSON
+			Owners int `json:"owners"` // active owners
+		}
+		out := []listed{}
+		t := newTable("SLUG", "NAME", "DOMAINS", "OWNERS")
+		for _, a := range accounts {
+			n := owners[a.ID]
+			if *withoutOwner && n > 0 {
+				continue
+			}
+			out = append(out, listed{toAccountJSON(a), n})
+			t.add(a.Slug, a.Name, strings.Join(a.Domains, ","), strconv.Itoa(n))
+		}
+		switch {
+		case t.len() == 0 && *withoutOwner:
+			c.output(out, "every account has an active owner")
+		case t.len() == 0:
 			c.output(out, "no accounts yet: admit account create --slug S --name N makes one")
-			return nil
+		default:
+			c.output(out, t.String())
 		}
-		c.output(out, t.String())
 		return nil
 	})
 }
@@ -717,6 +734,23 @@ func (c *cli) userSetRole(ctx context.Context, args []string) error {
 			Account string `json:"account"`
 			memberJSON
 		}{a.Slug, toMemberJSON(m)}, fmt.Sprintf("%s is %s in %s", m.User.Email, m.Membership.Role, a.Slug))
+		return nil
+	})
+}
+
+func (c *cli) userRemove(ctx context.Context, args []string) error {
+	fs := c.flags("user remove")
+	email := fs.String("email", "", "the member's email address")
+	return c.inAccount(ctx, fs, args, []string{"email"}, func(svc *directory.Service, a directory.Account) error {
+		m, err := svc.Remove(ctx, a.ID, c.actor(), *email)
+		if err != nil {
+			return err
+		}
+		c.output(struct {
+			Account string `json:"account"`
+			memberJSON
+			Removed bool `json:"removed"`
+		}{a.Slug, toMemberJSON(m), true}, fmt.Sprintf("removed %s from %s; their sessions and app tokens there have ended, and their user stays (admit user erase deletes it)", m.User.Email, a.Slug))
 		return nil
 	})
 }
