@@ -159,9 +159,17 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request, key directory
 		}
 		accounts = []directory.Account{acc}
 	}
-	out := make([]accountJSON, len(accounts))
+	owners, err := a.dir.OwnerCounts(r.Context())
+	if err != nil {
+		return err
+	}
+	type listed struct {
+		accountJSON
+		Owners int `json:"owners"` // active owners: 0 after SCIM removed the last
+	}
+	out := make([]listed, len(accounts))
 	for i, acc := range accounts {
-		out[i] = toAccount(acc)
+		out[i] = listed{toAccount(acc), owners[acc.ID]}
 	}
 	return writeJSON(w, http.StatusOK, page(out, ""))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -239,11 +240,29 @@ func TestAPIAccounts(t *testing.T) {
 			t.Errorf("every reason listed: %v", p["errors"])
 		}
 		wantProblem(t, "an account's key creates", site.do(t, "POST", "/api/v1/accounts", site.keyA, map[string]any{"slug": "delta", "name": "D"}), 403, "forbidden")
-		if got := site.do(t, "GET", "/api/v1/accounts", site.opKey, nil).data(t); len(got) != 3 {
-			t.Errorf("operator lists %d accounts; want 3", len(got))
+		// Each listed with its active owners: alpha has one (a deactivated
+		// owner is none), the others none.
+		for email, status := range map[string]directory.Status{"olive@alpha.test": directory.StatusActive, "dora@alpha.test": directory.StatusDeactivated} {
+			added, err := site.svc.AddUser(context.Background(), site.alpha.ID, operator, directory.NewUser{Email: email, FirstName: "O", LastName: "L", Role: directory.RoleOwner})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != directory.StatusActive {
+				if _, err := s.SetMembershipStatus(context.Background(), site.alpha.ID, added.Member.User.ID, status, time.Now().UTC()); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
-		if got := site.do(t, "GET", "/api/v1/accounts", site.keyA, nil).data(t); len(got) != 1 || got[0]["slug"] != "alpha" {
-			t.Errorf("alpha's key lists %v; want alpha only", got)
+		got := site.do(t, "GET", "/api/v1/accounts", site.opKey, nil).data(t)
+		owners := map[string]any{}
+		for _, a := range got {
+			owners[a["slug"].(string)] = a["owners"]
+		}
+		if want := map[string]any{"alpha": float64(1), "beta": float64(0), "gamma": float64(0)}; !maps.Equal(owners, want) {
+			t.Errorf("operator lists owners %v; want %v", owners, want)
+		}
+		if got := site.do(t, "GET", "/api/v1/accounts", site.keyA, nil).data(t); len(got) != 1 || got[0]["slug"] != "alpha" || got[0]["owners"] != float64(1) {
+			t.Errorf("alpha's key lists %v; want alpha only, with 1 owner", got)
 		}
 		if r := site.do(t, "GET", "/api/v1/accounts/gamma", site.opKey, nil); r.status != 200 || r.json(t)["name"] != "Gamma" {
 			t.Errorf("operator gets gamma: %d %s", r.status, r.body)

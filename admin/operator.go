@@ -21,6 +21,9 @@ type accountsPage struct {
 	Operator bool
 	Email    string
 	Accounts []directory.Account
+	// Owners counts each account's active owners, for an operator: an
+	// account may have none (SCIM deprovisioning), and only they name one.
+	Owners map[string]int
 	// The create form, as typed.
 	Slug, Name, Domains string
 	Problems            []string
@@ -43,7 +46,10 @@ func (h *Handler) accountsPage(r *http.Request, v *directory.Visit) (accountsPag
 		return p, err
 	}
 	if p.Operator {
-		p.Accounts, err = h.dir.Accounts(ctx)
+		if p.Accounts, err = h.dir.Accounts(ctx); err != nil {
+			return p, err
+		}
+		p.Owners, err = h.dir.OwnerCounts(ctx)
 	} else {
 		p.Accounts, err = h.dir.Consoles(ctx, *v)
 	}

@@ -53,7 +53,9 @@ func TestOperatorConsole(t *testing.T) {
 		if code, _ := p.get("/admin"); code != 200 {
 			t.Fatalf("/admin: %d", code)
 		}
-		p.sees(`href="/admin/acme/users"`, `href="/admin/ops/users"`, "Create an account", "operator")
+		p.sees(`href="/admin/acme/users"`, `href="/admin/ops/users"`, "Create an account", "operator",
+			// Each account's active owners: ops has none.
+			`acme</span> <span class="muted">1 active owner</span>`, `ops</span> <strong class="no-owner">no active owner</strong>`)
 		code, path := p.post("/admin/", url.Values{"slug": {"Bad Slug"}, "name": {"New Co"}})
 		if code != http.StatusBadRequest {
 			t.Errorf("a bad slug: %d at %s; want 400", code, path)
