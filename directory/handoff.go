@@ -105,8 +105,8 @@ func (s *Service) HandoffTarget(ctx context.Context, returnURL string, httpsOnly
 
 // parseHandoffURL reads a hand-off's return URL, which comes from outside
 // (a query parameter): an absolute http(s) URL with a host and no user
-// info, its host lower-cased, its fragment dropped, its path absolute and
-// without dot segments.
+// info, its host lower-cased, its fragment dropped, its path absolute,
+// not starting with //, and without dot segments.
 func parseHandoffURL(returnURL string, httpsOnly bool) (*url.URL, bool) {
 	if returnURL == "" || len(returnURL) > maxReturnURL || hasControl(returnURL) || strings.Contains(returnURL, "\\") {
 		return nil, false
@@ -122,7 +122,11 @@ func parseHandoffURL(returnURL string, httpsOnly bool) (*url.URL, bool) {
 	if u.Path == "" {
 		u.Path, u.RawPath = "/", ""
 	}
-	if !strings.HasPrefix(u.Path, "/") || HasDotSegment(u.Path) || !validHost(u.Host) {
+	// A path starting with two slashes would be a scheme-relative URL
+	// where the hand-off lands (FinishHandoff redirects to the path and
+	// query alone): //evil.example/x names another host. (/%2F stays: a
+	// browser reads no host in it.)
+	if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.EscapedPath(), "//") || HasDotSegment(u.Path) || !validHost(u.Host) {
 		return nil, false
 	}
 	return u, true

@@ -449,3 +449,40 @@ func countHandoffs(t *testing.T, st *store.Store) int {
 	}
 	return n
 }
+
+// TestHandoffLandsOnTheAppsHost: the hand-off ends with a redirect to the
+// path and query of its URL, on the app's host. A path that begins with
+// two slashes (https://app.test//evil.test/x is app.test's URL, its path
+// //evil.test/x) would make that Location name another host
+// (//evil.test/x is scheme-relative): after signing in, the person would
+// land wherever a link someone sent them said. Every step either refuses
+// (400, no redirect) or keeps the browser on app.test and admit.test.
+func TestHandoffLandsOnTheAppsHost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, nil)
+		for _, to := range []string{"https://app.test//evil.test/x", "https://app.test///evil.test", "https://app.test//evil.test?x=1",
+			"https://app.test/%2Fevil.test/x", "https://app.test/%2F%2Fevil.test"} {
+			res := e.get("app.test", gate.HandoffPath+"?"+url.Values{"to": {to}}.Encode())
+			nonce := cookieOf(res, "admit_handoff")
+			for step := 1; res.StatusCode == http.StatusSeeOther; step++ {
+				loc := res.Header.Get("Location")
+				next, err := url.Parse(loc)
+				if err != nil || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") || (next.Host != "" && next.Host != "app.test" && next.Host != "admit.test") {
+					t.Errorf("to=%q, step %d: Location %q leaves app.test and admit.test", to, step, loc)
+					break
+				}
+				if step == 3 {
+					break // landed on app.test
+				}
+				if next.Host == "admit.test" {
+					res = e.get(next.Host, next.RequestURI(), session(e.token))
+				} else {
+					res = e.get("app.test", next.RequestURI(), nonce)
+				}
+			}
+			if res.StatusCode != http.StatusSeeOther && (res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "") {
+				t.Errorf("to=%q: %d Location %q; want 400 and no redirect, or the app's page", to, res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+	})
+}
