@@ -33,7 +33,7 @@
 //	GET /auth/verify               forward-auth: 200 with the identity headers, or 401 with the
 //	                               sign-in URL in Location (nginx), or with ?redirect=1 a 302 to it
 //	                               (Traefik, Caddy); 403 for a host nobody registered or a person
-//	                               the app's account refuses
+//	                               the app's account refuses; 400 for an Upgrade but a WebSocket
 //	GET /auth/verify/{path...}     the same, for Envoy ext_authz (path_prefix: /auth/verify)
 //	GET /login/handoff?to=URL      on an app's host: the nonce, then admit's host; on admit's host
 //	                               (with binding=): sign in if need be, then the code for the app's host

@@ -102,6 +102,15 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "admit: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	if !webSocketOrNoUpgrade(r.Header) {
+		// Caddy passes the request's Upgrade on, here and to the app. After
+		// the app's 101 the proxy copies bytes and asks admit nothing more:
+		// an app server that took h2c would read every later request on the
+		// connection straight from the client, identity headers included.
+		h.log.InfoContext(ctx, "forward-auth refused", "reason", "an upgrade other than WebSocket", "upgrade", r.Header.Values("Upgrade"))
+		http.Error(w, "admit: only WebSocket upgrades are passed to apps", http.StatusBadRequest)
+		return
+	}
 	app, err := h.app(ctx, o.Host, o.Path)
 	if directory.KindOf(err) == directory.NotFound {
 		// Never a redirect for a host nobody registered: it would send the
@@ -152,6 +161,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.log.ErrorContext(r.Context(), "forward-auth", "err", err)
 	http.Error(w, "admit: the request could not be checked", http.StatusInternalServerError)
+}
+
+// webSocketOrNoUpgrade reports whether a request asks to upgrade to a
+// WebSocket or to nothing: the only upgrade the gate lets through.
+func webSocketOrNoUpgrade(hdr http.Header) bool {
+	up := hdr.Values("Upgrade")
+	return len(up) == 0 || len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket")
 }
 
 // stripAdmitHeaders removes every X-Admit-* header a client sent: only

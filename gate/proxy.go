@@ -80,6 +80,15 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dropAdmitCookies(r)
+	// A WebSocket is the one upgrade that goes on. After a 101 the proxy
+	// only copies bytes: an app server that took h2c (HTTP/2 over
+	// cleartext) would read every later request on the connection straight
+	// from the client, identity headers and paths as the client wrote
+	// them. Any other Upgrade is dropped, and the request passed as an
+	// ordinary one (curl --http2 then goes on in HTTP/1.1).
+	if !webSocketOrNoUpgrade(r.Header) {
+		r.Header.Del("Upgrade")
+	}
 	for _, k := range admitResponseHeaders {
 		w.Header().Del(k)
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
 	"github.com/admit-dev/admit/store/storetest"
@@ -70,9 +71,85 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 		}
 		_ = json.NewEncoder(w).Encode(seen)
 	})
-	u.Server = httptest.NewServer(mux)
+	// The app server takes an h2c upgrade (HTTP/2 over cleartext) as some
+	// do, without asking for HTTP2-Settings in Connection (a proxy drops
+	// it as hop-by-hop), then serves HTTP/2 on the connection.
+	h2 := &http2.Server{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "h2c" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+		_ = rw.Flush()
+		h2.ServeConn(bufferedConn{conn, rw.Reader}, &http2.ServeConnOpts{Handler: mux})
+	}))
 	t.Cleanup(func() { u.Close() })
 	return u
+}
+
+// bufferedConn reads what a bufio.Reader took from the connection first.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// checkNoH2CTunnel asks for an h2c upgrade at origin (the app's address,
+// through its proxy) with the signed-in person's cookies, as curl --http2
+// does. Were it passed to the app, the proxy would copy bytes from then
+// on: the requests the client writes next in HTTP/2 reach the app with no
+// check and with the identity headers the client makes up. The upgrade
+// must not happen, and the app must see pat alone.
+func checkNoH2CTunnel(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	u, _ := url.Parse(origin)
+	addr := u.Host
+	if host, port, _ := net.SplitHostPort(addr); host == "localhost" {
+		addr = "127.0.0.1:" + port
+	}
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var cookies []string
+	for _, c := range v.client.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	fmt.Fprintf(conn, "GET /docs/page HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n"+
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", u.Host, strings.Join(cookies, "; "))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("h2c upgrade at %s: %v", origin, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		return
+	}
+	t.Errorf("h2c upgrade at %s: 101; want no tunnel to the app", origin)
+	cc, err := (&http2.Transport{}).NewClientConn(bufferedConn{conn, br})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", origin+"/secret", nil)
+	for k, v := range spoofed {
+		req.Header[k] = v
+	}
+	res, err = cc.RoundTrip(req)
+	if err != nil {
+		return
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	t.Errorf("through the h2c tunnel the app saw %s", body)
 }
 
 // spoofed are identity headers a client makes up, some spelled with
@@ -375,6 +452,7 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 	v := newVisitor(t)
 
 	signInThroughProxy(t, s, v, admitOrigin, origin)
+	checkNoH2CTunnel(t, v, origin)
 
 	// A host nobody registered: this server is the wiki's whatever Host a
 	// client names (X-Forwarded-Host is the wiki's), so the sign-in goes
@@ -468,6 +546,7 @@ func TestReverseProxy(t *testing.T) {
 	}
 	seen := identityOf(t, body)
 	checkSignedIn(t, seen, true)
+	checkNoH2CTunnel(t, v, origin)
 	// admit, unlike nginx, removes every X-Admit-* a client sends.
 	resp, body = v.do("GET", origin+back, nil, http.Header{"X-Admit-Tenant": {"globex"}})
 	if extra := identityOf(t, body)["X-Admit-Tenant"]; resp.StatusCode != http.StatusOK || extra != "" {
@@ -795,6 +874,7 @@ func TestForwardAuthThroughCaddy(t *testing.T) {
 	startCaddy(t, appHost, admitAddr, strings.TrimPrefix(app.URL, "http://"))
 	v := newVisitor(t)
 	signInThroughProxy(t, s, v, admitOrigin, "http://"+appHost)
+	checkNoH2CTunnel(t, v, "http://"+appHost)
 	signOutThroughProxy(t, v, "http://"+appHost)
 
 	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
