@@ -107,6 +107,10 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 	proxy := *h.proxy
 	proxy.Rewrite = func(pr *httputil.ProxyRequest) {
 		h.proxy.Rewrite(pr)
+		// The browser's scheme is ADMIT_BASE_URL's: admit serves no TLS,
+		// so behind https a balancer ended it and admit's connection is
+		// plain (SetXForwarded would say http).
+		pr.Out.Header.Set("X-Forwarded-Proto", o.Proto)
 		stripAdmitHeaders(pr.Out.Header)
 		for k, v := range hdr {
 			pr.Out.Header[k] = v

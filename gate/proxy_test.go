@@ -1,0 +1,59 @@
+package gate_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/gate"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestProxyTellsTheAppTheBrowsersScheme: admit serves no TLS itself, so
+// with an https ADMIT_BASE_URL a TLS-terminating balancer stands in front
+// of it and every connection admit sees is plain HTTP. The app behind
+// admit's proxy must still learn that the browser used https
+// (X-Forwarded-Proto), or it builds http:// links and redirects, refuses
+// its own Secure cookies, or fails its Origin check on every form
+// (https://admit.example against what it thinks is http://admit.example).
+// A client's own X-Forwarded-* are not passed on.
+func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		got := make(chan http.Header, 1)
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
+		t.Cleanup(upstream.Close)
+		u, _ := url.Parse(upstream.URL)
+		e := newEnv(t, st, nil)
+		if _, _, err := e.dir.AddApp(context.Background(), operator, directory.NewApp{Name: "Proxied", ForwardAuthHost: "admit.test", AccountID: e.account.ID}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ issuer, proto string }{{"https://admit.test", "https"}, {"http://admit.test", "http"}} {
+			g, err := gate.New(gate.Config{Directory: e.dir, Keys: e.keys, Pages: e.pages, Issuer: tc.issuer, Upstream: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			g.Register(mux)
+			r := httptest.NewRequest(http.MethodGet, "http://admit.test/docs", nil)
+			r.Header.Set("X-Forwarded-Proto", "gopher")
+			r.Header.Set("X-Forwarded-Host", "evil.test")
+			r.AddCookie(session(e.token))
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", tc.issuer, w.Code, w.Body)
+			}
+			h := <-got
+			if p := h.Values("X-Forwarded-Proto"); len(p) != 1 || p[0] != tc.proto {
+				t.Errorf("behind %s the app got X-Forwarded-Proto %q; want %q", tc.issuer, p, tc.proto)
+			}
+			if fh := h.Values("X-Forwarded-Host"); len(fh) != 1 || fh[0] != "admit.test" {
+				t.Errorf("behind %s the app got X-Forwarded-Host %q; want admit.test", tc.issuer, fh)
+			}
+		}
+	})
+}
