@@ -161,11 +161,11 @@ func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitat
 	if err := tx.UpdateInvitation(ctx, inv); err != nil {
 		return err
 	}
-	if inv.InviterID != "" {
-		inviter, err := tx.FindUser(ctx, inv.InviterID)
-		if err != nil {
-			return err
-		}
+	inviter, told, err := activeInviter(ctx, tx, inv)
+	if err != nil {
+		return err
+	}
+	if told {
 		if err := s.queueMail(ctx, tx, inv.AccountID, MailInvitationUndeliverable, inviter.Email, inv.ID); err != nil {
 			return err
 		}
@@ -173,9 +173,36 @@ func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitat
 	return s.record(ctx, tx, change{
 		accountID: inv.AccountID, actor: Actor{Source: SourceSystem}, action: "invitation.bounced",
 		targetType: "invitation", targetID: inv.ID,
-		data:   map[string]any{"email": inv.Email, "reason": inv.BounceReason, "inviter_notified": inv.InviterID != ""},
+		data:   map[string]any{"email": inv.Email, "reason": inv.BounceReason, "inviter_notified": told},
 		events: []publication{invitationEvent(EventInvitationBounced, inv)},
 	})
+}
+
+// activeInviter returns the member who made inv while they are still an
+// active member of its account: the one to tell when it bounces, and the
+// name it is sent in. An inviter who was erased (no user any more: the
+// invitation keeps their id, not a key), or who left the account or was
+// deactivated there, is neither: a former admin is not told whom the
+// account invites, and a bounce is recorded all the same.
+func activeInviter(ctx context.Context, tx Store, inv Invitation) (User, bool, error) {
+	if inv.InviterID == "" {
+		return User{}, false, nil
+	}
+	m, err := tx.FindMembership(ctx, inv.AccountID, inv.InviterID)
+	if KindOf(err) == NotFound || (err == nil && m.Status != StatusActive) {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, err
+	}
+	u, err := tx.FindUser(ctx, inv.InviterID)
+	if KindOf(err) == NotFound {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, err
+	}
+	return u, true, nil
 }
 
 // MailBody is what the mail templates need for one message.
@@ -266,12 +293,14 @@ func (s *Service) MailBodyOf(ctx context.Context, m MailMessage) (MailBody, erro
 	if body.Invitation, err = s.store.FindInvitation(ctx, m.Data.InvitationID); err != nil {
 		return MailBody{}, err
 	}
-	if body.Invitation.InviterID != "" {
-		u, err := s.store.FindUser(ctx, body.Invitation.InviterID)
-		if err != nil {
-			return MailBody{}, err
-		}
-		body.Inviter = &u
+	inviter, active, err := activeInviter(ctx, s.store, body.Invitation)
+	if err != nil {
+		return MailBody{}, err
+	}
+	if active {
+		body.Inviter = &inviter
+	} else if m.Kind == MailInvitationUndeliverable {
+		return MailBody{}, GoneError("the inviter is no longer an active member of the account")
 	}
 	if m.Kind == MailInvitation {
 		if !body.Invitation.Open() {
