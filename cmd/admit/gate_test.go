@@ -293,6 +293,10 @@ http {
       proxy_pass http://{{admit}}/auth/verify;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
+      # admit's answer holds the identity headers, which grow with the
+      # person's groups: the default (4k) holds a few dozen.
+      proxy_buffer_size 32k;
+      proxy_buffers 4 32k;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host {{host}};
       proxy_set_header X-Forwarded-Uri $request_uri;
