@@ -141,7 +141,7 @@ func (s *Service) MailRefused(ctx context.Context, id, reason string) error {
 		if m.Kind != MailInvitation {
 			return nil // a bounced notice to an inviter bounces no further
 		}
-		return s.invitationUndeliverable(ctx, tx, m.Data.InvitationID, reason)
+		return s.invitationUndeliverable(ctx, tx, m, reason)
 	})
 	if err != nil {
 		return fmt.Errorf("record refused mail %s: %w", id, err)
@@ -149,13 +149,21 @@ func (s *Service) MailRefused(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, invitationID, reason string) error {
-	inv, err := tx.FindInvitation(ctx, invitationID)
+// invitationUndeliverable marks the invitation that m carried
+// undeliverable, unless m is of an earlier send: resent since (the one
+// change to a pending invitation; its UpdatedAt is the resend's), the
+// invitation is pending on a new email, and a late report about the old
+// one (the mailbox was full then) is no news about it.
+func (s *Service) invitationUndeliverable(ctx context.Context, tx Store, m MailMessage, reason string) error {
+	inv, err := tx.FindInvitation(ctx, m.Data.InvitationID)
 	if err != nil {
 		return err
 	}
 	if inv.Status != InvitationPending {
 		return nil // already known, accepted or withdrawn: nothing to tell
+	}
+	if m.CreatedAt.Before(inv.UpdatedAt) {
+		return nil
 	}
 	inv.Status, inv.BounceReason, inv.UpdatedAt = InvitationUndeliverable, truncate(reason, 500), s.clock()
 	if err := tx.UpdateInvitation(ctx, inv); err != nil {

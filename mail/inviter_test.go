@@ -107,3 +107,66 @@ func TestInvitationsOutliveTheirInviter(t *testing.T) {
 		})
 	}
 }
+
+// TestBounceOfAnEarlierSend: a bounce reported for an invitation's
+// earlier email, after it was resent (the admin asked the person, who
+// had their mailbox fixed), is recorded on that email but leaves the
+// resent invitation pending and tells nobody; a bounce of the resent one
+// marks it undeliverable.
+func TestBounceOfAnEarlierSend(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, s)
+		f.invite(t, "full@acme.example")
+		w := newWorker(t, f, "")
+		runOnce(t, w)
+		f.clock.Add(time.Hour)
+		if _, err := f.svc.Resend(ctx, f.account.ID, operator, "full@acme.example", 0); err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, w)
+		msgs, err := f.svc.Mail(ctx, f.account.ID, 10)
+		if err != nil || len(msgs) != 2 {
+			t.Fatalf("mail: %v, %v", msgs, err)
+		}
+		resent, first := msgs[0], msgs[1]
+		secret := []byte("0123456789abcdef0123456789abcdef")
+		hook := httptest.NewServer(mail.NewBounceHook(f.svc, secret, slog.New(slog.DiscardHandler)))
+		t.Cleanup(hook.Close)
+		report := func(m directory.MailMessage) {
+			t.Helper()
+			body := `{"message_id":"<` + m.ID + `@admit.example>","recipient":"full@acme.example","reason":"552 mailbox full"}`
+			req, _ := http.NewRequest("POST", hook.URL+"/hooks/mail-bounce", strings.NewReader(body))
+			ts := time.Now().Unix()
+			req.Header.Set("X-Admit-Timestamp", strconv.FormatInt(ts, 10))
+			req.Header.Set("X-Admit-Signature", mail.Sign(secret, ts, []byte(body)))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("bounce report: %d; want 200", res.StatusCode)
+			}
+		}
+		status := func() directory.InvitationStatus {
+			t.Helper()
+			invs, err := f.svc.Invitations(ctx, f.account.ID)
+			if err != nil || len(invs) != 1 {
+				t.Fatalf("invitations %+v, %v", invs, err)
+			}
+			return invs[0].Status
+		}
+		report(first)
+		if got := status(); got != directory.InvitationPending {
+			t.Errorf("after a bounce of the first send: %s; want the resent invitation pending", got)
+		}
+		if msgs, _ := f.svc.Mail(ctx, f.account.ID, 10); len(msgs) != 2 || msgs[1].Status != directory.MailFailed {
+			t.Errorf("mail after the bounce of the first send: %+v; want it failed, and no notice", msgs)
+		}
+		report(resent)
+		if got := status(); got != directory.InvitationUndeliverable {
+			t.Errorf("after a bounce of the resent one: %s; want undeliverable", got)
+		}
+	})
+}
