@@ -107,23 +107,44 @@ func (s *Service) ForwardAuthHostName(ctx context.Context, host string) (bool, e
 // MatchForwardAuthApp picks, of the apps of one host, the one that serves
 // urlPath: the longest path prefix that the cleaned path is under (a
 // prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first
-// keeps /wiki/../admin from passing for an app at /wiki. NotFound when
-// none does.
+// keeps /wiki/../admin from passing for an app at /wiki. A prefix is
+// matched as lenient app servers route (routeKey): ignoring case, and each
+// segment's ;parameters, so that no spelling the app reads as under a
+// prefix is judged by another app. NotFound when none does.
 func MatchForwardAuthApp(apps []App, urlPath string) (App, error) {
 	p := path.Clean("/" + urlPath)
-	best, found := App{}, false
+	key := routeKey(p)
+	best, found, exact := App{}, false, false
 	for _, a := range apps {
-		if a.PathPrefix != "" && p != a.PathPrefix && !strings.HasPrefix(p, a.PathPrefix+"/") {
+		prefix := routeKey(a.PathPrefix)
+		if a.PathPrefix != "" && key != prefix && !strings.HasPrefix(key, prefix+"/") {
 			continue
 		}
-		if !found || len(a.PathPrefix) > len(best.PathPrefix) {
-			best, found = a, true
+		// Of two prefixes alike but for case (/Docs and /docs), the one
+		// spelled as the path is.
+		same := a.PathPrefix == "" || p == a.PathPrefix || strings.HasPrefix(p, a.PathPrefix+"/")
+		if !found || len(prefix) > len(routeKey(best.PathPrefix)) || (len(prefix) == len(routeKey(best.PathPrefix)) && same && !exact) {
+			best, found, exact = a, true, same
 		}
 	}
 	if !found {
 		return App{}, NotFoundError("no app is registered for this host and path")
 	}
 	return best, nil
+}
+
+// routeKey is a path as the most lenient app servers route it: Express,
+// ASP.NET and IIS ignore case, and Tomcat and Spring drop each segment's
+// ;parameters (/globex;v=1/x is /globex/x to them).
+func routeKey(p string) string {
+	if !strings.Contains(p, ";") {
+		return strings.ToLower(p)
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	return strings.ToLower(strings.Join(segs, "/"))
 }
 
 // ForwardAuth returns what app is told about the person whose session

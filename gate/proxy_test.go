@@ -57,3 +57,68 @@ func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 		}
 	})
 }
+
+// TestPathPrefixAsLenientServersReadIt: an app for one account under a
+// path prefix, beside an app of every account at the host's root. Many
+// app servers route paths ignoring case (Express, ASP.NET, IIS), and
+// Tomcat and Spring drop a segment's ;parameters before routing: to them
+// /GLOBEX/secret and /globex;v=1/secret are /globex/secret. Judged by the
+// root's app (open to a member of acme) and passed on, they would reach
+// globex's pages. admit matches prefixes as those servers route, through
+// its proxy and at /auth/verify; a path that no prefix takes still goes
+// to the root's app.
+func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		reached := make(chan string, 16)
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.RequestURI() }))
+		t.Cleanup(upstream.Close)
+		u, _ := url.Parse(upstream.URL)
+		e := newEnv(t, st, u)
+		globex, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, host := range []string{"admit.test", "apps.test"} {
+			for _, a := range []directory.NewApp{{Name: "Open " + host, ForwardAuthHost: host}, {Name: "Globex " + host, ForwardAuthHost: host, PathPrefix: "/globex", AccountID: globex.ID}} {
+				if _, _, err := e.dir.AddApp(ctx, operator, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			path string
+			open bool
+		}{
+			{"/GLOBEX/secret", false},
+			{"/Globex", false},
+			{"/globex;v=1/secret", false},
+			{"/gLoBeX;jsessionid=x", false},
+			{"/globex;/secret", false},
+			{"/globex/secret", false},
+			{"/globexes/x", true},
+			{"/docs;v=2/page", true},
+			{"/GLOBE/x", true},
+		} {
+			r := httptest.NewRequest(http.MethodGet, "http://admit.test"+tc.path, nil)
+			r.AddCookie(session(e.token))
+			w := httptest.NewRecorder()
+			e.handler.ServeHTTP(w, r)
+			var got string
+			select {
+			case got = <-reached:
+			default:
+			}
+			if tc.open && (w.Code != http.StatusOK || got != tc.path) {
+				t.Errorf("proxy %s: %d, upstream got %q; want passed", tc.path, w.Code, got)
+			}
+			if !tc.open && (w.Code == http.StatusOK || got != "") {
+				t.Errorf("proxy %s: %d, upstream got %q; want refused (globex's)", tc.path, w.Code, got)
+			}
+			res := e.verify("", "apps.test", tc.path, e.token, nil)
+			if tc.open != (res.StatusCode == http.StatusOK) {
+				t.Errorf("/auth/verify %s: %d; want open %v", tc.path, res.StatusCode, tc.open)
+			}
+		}
+	})
+}
