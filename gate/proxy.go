@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -111,6 +112,13 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 		// so behind https a balancer ended it and admit's connection is
 		// plain (SetXForwarded would say http).
 		pr.Out.Header.Set("X-Forwarded-Proto", o.Proto)
+		// X-Real-IP is the other header apps read the client's address
+		// from, trusting their proxy for it: admit's word (the address
+		// SetXForwarded put in X-Forwarded-For), never the client's.
+		pr.Out.Header.Del("X-Real-Ip")
+		if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+			pr.Out.Header.Set("X-Real-Ip", ip)
+		}
 		stripAdmitHeaders(pr.Out.Header)
 		for k, v := range hdr {
 			pr.Out.Header[k] = v

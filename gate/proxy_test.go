@@ -20,7 +20,8 @@ import (
 // (X-Forwarded-Proto), or it builds http:// links and redirects, refuses
 // its own Secure cookies, or fails its Origin check on every form
 // (https://admit.example against what it thinks is http://admit.example).
-// A client's own X-Forwarded-* are not passed on.
+// A client's own X-Forwarded-* and X-Real-IP are not passed on: an app
+// behind admit trusts its one proxy's word on the client's address.
 func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		got := make(chan http.Header, 1)
@@ -41,6 +42,8 @@ func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "http://admit.test/docs", nil)
 			r.Header.Set("X-Forwarded-Proto", "gopher")
 			r.Header.Set("X-Forwarded-Host", "evil.test")
+			r.Header.Set("X-Forwarded-For", "203.0.113.66")
+			r.Header.Set("X-Real-Ip", "203.0.113.66")
 			r.AddCookie(session(e.token))
 			w := httptest.NewRecorder()
 			mux.ServeHTTP(w, r)
@@ -53,6 +56,13 @@ func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 			}
 			if fh := h.Values("X-Forwarded-Host"); len(fh) != 1 || fh[0] != "admit.test" {
 				t.Errorf("behind %s the app got X-Forwarded-Host %q; want admit.test", tc.issuer, fh)
+			}
+			// The client's address, as admit saw it (httptest's 192.0.2.1),
+			// in both headers apps read it from; never the client's word.
+			for _, k := range []string{"X-Forwarded-For", "X-Real-Ip"} {
+				if v := h.Values(k); len(v) != 1 || v[0] != "192.0.2.1" {
+					t.Errorf("behind %s the app got %s %q; want 192.0.2.1", tc.issuer, k, v)
+				}
 			}
 		}
 	})
