@@ -92,6 +92,55 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 	return u
 }
 
+// checkConnectionKeepsIdentity: a proxy drops the headers a request's
+// Connection header names (hop-by-hop, RFC 9110 section 7.6.1), also
+// those it set itself from admit's answer. A client naming X-Admit-Account
+// in it had the app get no account (which code that scopes its data by
+// that header may read as no scope), or no identity at all. The app
+// must get every identity header, with pat's values.
+func checkConnectionKeepsIdentity(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	resp, body := v.do("GET", origin+"/docs/page", nil, http.Header{"Connection": {"X-Admit-Account, X-Admit-Email, X-Admit-Role, X-Admit-User-Id, X-Admit-Jwt, X-Admit-Groups, X-Admit-Name"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with a Connection header naming admit's headers: %d\n%s", resp.StatusCode, body)
+	}
+	seen := identityOf(t, body)
+	checkSignedIn(t, seen, true)
+	// (pat is in no groups: nginx sends no empty X-Admit-Groups.)
+	for _, h := range []string{"X-Admit-Account", "X-Admit-Email", "X-Admit-Role", "X-Admit-User-Id", "X-Admit-Jwt", "X-Admit-Name"} {
+		if _, ok := seen[h]; !ok {
+			t.Errorf("with a Connection header naming it, the app got no %s", h)
+		}
+	}
+}
+
+// checkWebSocket: a WebSocket to the app at origin opens, with pat's
+// identity.
+func checkWebSocket(t *testing.T, v *visitor, origin string) {
+	t.Helper()
+	u, _ := url.Parse(origin)
+	cfg, err := websocket.NewConfig("ws://"+u.Host+"/ws", origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v.client.Jar.Cookies(u) {
+		cfg.Header.Add("Cookie", c.String())
+	}
+	ws, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("websocket at %s: %v", origin, err)
+	}
+	defer ws.Close()
+	if err := websocket.Message.Send(ws, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	var reply string
+	_ = ws.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := websocket.Message.Receive(ws, &reply); err != nil || reply != "echo: hello for pat@acme.example" {
+		t.Errorf("websocket reply at %s: %q, %v; want the echo for pat", origin, reply, err)
+	}
+}
+
 // bufferedConn reads what a bufio.Reader took from the connection first.
 type bufferedConn struct {
 	net.Conn
@@ -457,6 +506,7 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 
 	signInThroughProxy(t, s, v, admitOrigin, origin)
 	checkNoH2CTunnel(t, v, origin)
+	checkConnectionKeepsIdentity(t, v, origin)
 
 	// A host nobody registered: this server is the wiki's whatever Host a
 	// client names (X-Forwarded-Host is the wiki's), so the sign-in goes
@@ -780,6 +830,8 @@ const caddyConf = `{
 http://{{host}} {
 	bind 127.0.0.1
 	@admit path_regexp ^/(login|logout|password|invite|sso|static|me)(/|$)
+	@websocket header_regexp Upgrade (?i)^websocket$
+	@notwebsocket not header_regexp Upgrade (?i)^websocket$
 	handle @admit {
 		reverse_proxy {{admit}}
 	}
@@ -787,6 +839,10 @@ http://{{host}} {
 		route {
 			request_header -X-Admit*
 			request_header -X_admit*
+			# A header named in Connection is dropped on the way to the app,
+			# admit's too: only a WebSocket's "Connection: Upgrade" stays.
+			request_header @notwebsocket -Connection
+			request_header @websocket Connection Upgrade
 			forward_auth {{admit}} {
 				uri /auth/verify?redirect=1
 				copy_headers X-Admit-User-Id X-Admit-Email X-Admit-Name X-Admit-Account X-Admit-Role X-Admit-Groups X-Admit-Jwt
@@ -879,6 +935,8 @@ func TestForwardAuthThroughCaddy(t *testing.T) {
 	v := newVisitor(t)
 	signInThroughProxy(t, s, v, admitOrigin, "http://"+appHost)
 	checkNoH2CTunnel(t, v, "http://"+appHost)
+	checkConnectionKeepsIdentity(t, v, "http://"+appHost)
+	checkWebSocket(t, v, "http://"+appHost)
 	signOutThroughProxy(t, v, "http://"+appHost)
 
 	// Caddy sets X-Forwarded-Host itself: a client's own does not steer
