@@ -12,20 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/gate/h2ctest"
 	"github.com/admit-dev/admit/store"
 	"github.com/admit-dev/admit/store/storetest"
 )
-
-// bufferedConn reads what a bufio.Reader took from the connection first.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // TestProxyPassesOnlyWebSocketUpgrades: after a 101, admit as the proxy
 // copies bytes both ways and sees no more requests. An app server that
@@ -47,10 +38,7 @@ func TestProxyPassesOnlyWebSocketUpgrades(t *testing.T) {
 			emails = append(emails, r.Header.Get("X-Admit-Email"))
 			mu.Unlock()
 		})
-		h2 := &http2.Server{}
-		// An app server that takes the h2c upgrade without looking twice
-		// (x/net's h2c wants HTTP2-Settings named in Connection, which a
-		// proxy drops as hop-by-hop; others do not ask).
+		// An app server that takes the h2c upgrade without looking twice.
 		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			upgrades = append(upgrades, r.Header.Get("Upgrade"))
@@ -59,14 +47,9 @@ func TestProxyPassesOnlyWebSocketUpgrades(t *testing.T) {
 				app.ServeHTTP(w, r)
 				return
 			}
-			conn, rw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
+			if err := h2ctest.Upgrade(w, app); err != nil {
 				t.Error(err)
-				return
 			}
-			_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
-			_ = rw.Flush()
-			h2.ServeConn(bufferedConn{conn, rw.Reader}, &http2.ServeConnOpts{Handler: app})
 		}))
 		t.Cleanup(upstream.Close)
 		u, _ := url.Parse(upstream.URL)
@@ -94,7 +77,7 @@ func TestProxyPassesOnlyWebSocketUpgrades(t *testing.T) {
 		if res.StatusCode == http.StatusSwitchingProtocols {
 			// The tunnel is open: a request the client writes in HTTP/2
 			// reaches the app as it is.
-			cc, err := (&http2.Transport{}).NewClientConn(bufferedConn{conn, br})
+			cc, err := h2ctest.ClientConn(context.Background(), h2ctest.BufferedConn{Conn: conn, R: br})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -20,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
+	"github.com/admit-dev/admit/gate/h2ctest"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
@@ -74,19 +75,12 @@ func newUpstreamApp(t *testing.T) *upstreamApp {
 	// The app server takes an h2c upgrade (HTTP/2 over cleartext) as some
 	// do, without asking for HTTP2-Settings in Connection (a proxy drops
 	// it as hop-by-hop), then serves HTTP/2 on the connection.
-	h2 := &http2.Server{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "h2c" {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
-		_ = rw.Flush()
-		h2.ServeConn(bufferedConn{conn, rw.Reader}, &http2.ServeConnOpts{Handler: mux})
+		_ = h2ctest.Upgrade(w, mux)
 	}))
 	t.Cleanup(func() { u.Close() })
 	return u
@@ -141,14 +135,6 @@ func checkWebSocket(t *testing.T, v *visitor, origin string) {
 	}
 }
 
-// bufferedConn reads what a bufio.Reader took from the connection first.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
 // checkNoH2CTunnel asks for an h2c upgrade at origin (the app's address,
 // through its proxy) with the signed-in person's cookies, as curl --http2
 // does. Were it passed to the app, the proxy would copy bytes from then
@@ -184,7 +170,7 @@ func checkNoH2CTunnel(t *testing.T, v *visitor, origin string) {
 		return
 	}
 	t.Errorf("h2c upgrade at %s: 101; want no tunnel to the app", origin)
-	cc, err := (&http2.Transport{}).NewClientConn(bufferedConn{conn, br})
+	cc, err := h2ctest.ClientConn(context.Background(), h2ctest.BufferedConn{Conn: conn, R: br})
 	if err != nil {
 		t.Fatal(err)
 	}
