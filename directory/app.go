@@ -176,8 +176,9 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 				return err
 			}
 			for _, o := range taken {
-				if o.PathPrefix == a.PathPrefix {
-					return ConflictError(fmt.Sprintf("app %s already serves %s%s", o.Name, a.ForwardAuthHost, a.PathPrefix))
+				// /Docs and /docs are one path to servers that ignore case.
+				if routeKey(o.PathPrefix) == routeKey(a.PathPrefix) {
+					return ConflictError(fmt.Sprintf("app %s already serves %s%s", o.Name, a.ForwardAuthHost, o.PathPrefix))
 				}
 			}
 		}

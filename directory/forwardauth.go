@@ -28,8 +28,8 @@ func checkForwardAuth(host, prefix string) []string {
 		problems = append(problems, fmt.Sprintf("forward-auth host %q must be a host name, with a port if not the default (app.example.com, localhost:8081), without a scheme or path", host))
 	}
 	if prefix != "" && (len(prefix) > 200 || hasControl(prefix) || !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") ||
-		strings.ContainsAny(prefix, "?#*%\\ ") || path.Clean(prefix) != prefix) {
-		problems = append(problems, fmt.Sprintf("path prefix %q must be a clean path like /wiki: a leading slash, no trailing slash, no dot segments, no ?, #, %%, * or spaces", prefix))
+		strings.ContainsAny(prefix, "?#*%\\; ") || path.Clean(prefix) != prefix) {
+		problems = append(problems, fmt.Sprintf("path prefix %q must be a clean path like /wiki: a leading slash, no trailing slash, no dot segments, no ?, #, %%, *, ; or spaces", prefix))
 	}
 	return problems
 }
@@ -107,30 +107,47 @@ func (s *Service) ForwardAuthHostName(ctx context.Context, host string) (bool, e
 // MatchForwardAuthApp picks, of the apps of one host, the one that serves
 // urlPath: the longest path prefix that the cleaned path is under (a
 // prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first
-// keeps /wiki/../admin from passing for an app at /wiki. A prefix is
-// matched as lenient app servers route (routeKey): ignoring case, and each
-// segment's ;parameters, so that no spelling the app reads as under a
-// prefix is judged by another app. NotFound when none does.
+// keeps /wiki/../admin from passing for an app at /wiki. NotFound when
+// none does.
+//
+// App servers disagree on what path a request names: most read it as
+// written, the lenient ones (routeKey) ignore case and ;parameters. A
+// spelling that reaches different apps on the two readings (/GLOBEX/x:
+// the root app as written, the app at /globex leniently), or two apps
+// leniently (/Docs and /docs), is Forbidden: whichever app admit judged
+// the request by, the server behind might serve it from the other.
 func MatchForwardAuthApp(apps []App, urlPath string) (App, error) {
 	p := path.Clean("/" + urlPath)
-	key := routeKey(p)
-	best, found, exact := App{}, false, false
-	for _, a := range apps {
-		prefix := routeKey(a.PathPrefix)
-		if a.PathPrefix != "" && key != prefix && !strings.HasPrefix(key, prefix+"/") {
+	asWritten, _ := longestPrefix(apps, p, func(s string) string { return s })
+	lenient, tied := longestPrefix(apps, p, routeKey)
+	switch {
+	case lenient < 0:
+		return App{}, NotFoundError("no app serves " + p)
+	case tied || asWritten >= 0 && asWritten != lenient:
+		return App{}, ForbiddenError(fmt.Sprintf("%s reaches different apps on servers that read paths as written and on those that ignore case and ;parameters; ask for it as the app spells it", p))
+	}
+	return apps[lenient], nil
+}
+
+// longestPrefix returns the index of the app whose path prefix, read with
+// key, is the longest that p is under (-1 if none), and whether another
+// app's is as long.
+func longestPrefix(apps []App, p string, key func(string) string) (best int, tied bool) {
+	k, bestLen := key(p), -1
+	best = -1
+	for i, a := range apps {
+		prefix := key(a.PathPrefix)
+		if prefix != "" && k != prefix && !strings.HasPrefix(k, prefix+"/") {
 			continue
 		}
-		// Of two prefixes alike but for case (/Docs and /docs), the one
-		// spelled as the path is.
-		same := a.PathPrefix == "" || p == a.PathPrefix || strings.HasPrefix(p, a.PathPrefix+"/")
-		if !found || len(prefix) > len(routeKey(best.PathPrefix)) || (len(prefix) == len(routeKey(best.PathPrefix)) && same && !exact) {
-			best, found, exact = a, true, same
+		switch {
+		case len(prefix) > bestLen:
+			best, bestLen, tied = i, len(prefix), false
+		case len(prefix) == bestLen:
+			tied = true
 		}
 	}
-	if !found {
-		return App{}, NotFoundError("no app is registered for this host and path")
-	}
-	return best, nil
+	return best, tied
 }
 
 // routeKey is a path as the most lenient app servers route it: Express,

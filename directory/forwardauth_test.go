@@ -33,7 +33,9 @@ func TestAddForwardAuthAppRefusals(t *testing.T) {
 			{"prefix with trailing slash", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a/"}, directory.Invalid, "clean path"},
 			{"prefix with dot segment", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a/../b"}, directory.Invalid, "clean path"},
 			{"prefix with query", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a?x"}, directory.Invalid, "clean path"},
+			{"prefix with parameter", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a;v=1"}, directory.Invalid, "clean path"},
 			{"host and prefix taken", directory.NewApp{Name: "B", ForwardAuthHost: "Wiki.Example.com", PathPrefix: "/w"}, directory.Conflict, "already serves"},
+			{"prefix taken but for case", directory.NewApp{Name: "B", ForwardAuthHost: "wiki.example.com", PathPrefix: "/W"}, directory.Conflict, "already serves wiki.example.com/w"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, _, err := svc.AddApp(ctx, operator, tc.in)
@@ -65,7 +67,7 @@ func TestForwardAuthApp(t *testing.T) {
 			}
 		}
 		for _, tc := range []struct {
-			host, path, want string // want "" is NotFound
+			host, path, want string // want "" is NotFound, "!" Forbidden
 		}{
 			{"apps.example.com", "/", "root"},
 			{"APPS.example.com", "/x", "root"},
@@ -76,10 +78,17 @@ func TestForwardAuthApp(t *testing.T) {
 			{"apps.example.com", "/wiki/admin/../page", "wiki"},
 			{"apps.example.com", "/wiki/../wiki/admin/x", "wiki admin"},
 			{"apps.example.com", "//wiki/admin", "wiki admin"},
-			{"apps.example.com", "/WIKI/Admin/x", "wiki admin"},
-			{"apps.example.com", "/wiki;v=1/admin;jsessionid=x/y", "wiki admin"},
+			// Served from the root app where paths are read as written,
+			// from the wiki's where case and ;parameters are ignored.
+			{"apps.example.com", "/WIKI/Admin/x", "!"},
+			{"apps.example.com", "/wiki/Admin/x", "!"},
+			{"apps.example.com", "/wiki;v=1/admin;jsessionid=x/y", "!"},
+			{"apps.example.com", "/wiki/admin/page;jsessionid=x", "wiki admin"},
 			{"apps.example.com", "/Wikipedia", "root"},
 			{"billing.example.com:8443", "/b/1", "billing"},
+			// No app but billing's either way.
+			{"billing.example.com:8443", "/B/1", "billing"},
+			{"billing.example.com:8443", "/b;x/1", "billing"},
 			{"billing.example.com:8443", "/", ""},
 			{"billing.example.com", "/b/1", ""},
 			{"other.example.com", "/cb", ""},
@@ -87,6 +96,12 @@ func TestForwardAuthApp(t *testing.T) {
 			{"evil.example/apps.example.com", "/", ""},
 		} {
 			app, err := svc.ForwardAuthApp(ctx, tc.host, tc.path)
+			if tc.want == "!" {
+				if directory.KindOf(err) != directory.Forbidden {
+					t.Errorf("%s %s: %q, %v; want Forbidden", tc.host, tc.path, app.Name, err)
+				}
+				continue
+			}
 			if tc.want == "" {
 				if directory.KindOf(err) != directory.NotFound {
 					t.Errorf("%s %s: %q, %v; want NotFound", tc.host, tc.path, app.Name, err)
@@ -98,6 +113,21 @@ func TestForwardAuthApp(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Two apps of one host whose prefixes differ only in case (registered
+// before admit refused that) are one path to a server that ignores case:
+// neither may be picked by the spelling, whichever the server serves.
+func TestMatchForwardAuthAppAlikeButForCase(t *testing.T) {
+	apps := []directory.App{{Name: "root"}, {Name: "Docs", PathPrefix: "/Docs"}, {Name: "docs", PathPrefix: "/docs"}}
+	for _, p := range []string{"/docs/x", "/Docs/x", "/DOCS"} {
+		if app, err := directory.MatchForwardAuthApp(apps, p); directory.KindOf(err) != directory.Forbidden {
+			t.Errorf("%s: %q, %v; want Forbidden", p, app.Name, err)
+		}
+	}
+	if app, err := directory.MatchForwardAuthApp(apps, "/doc"); err != nil || app.Name != "root" {
+		t.Errorf("/doc: %q, %v; want root", app.Name, err)
+	}
 }
 
 // ForwardAuth gives the claims of the app's account, and refuses a

@@ -97,7 +97,7 @@ func (s *Service) HandoffTarget(ctx context.Context, returnURL string, httpsOnly
 		return nil, App{}, err
 	}
 	app, err := MatchForwardAuthApp(apps, u.Path)
-	if KindOf(err) == NotFound {
+	if k := KindOf(err); k == NotFound || k == Forbidden {
 		return nil, App{}, refuse
 	}
 	return u, app, err

@@ -119,6 +119,11 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("admit: no app is registered for %s%s (admit app add --forward-auth-host)", o.Host, o.Path), http.StatusForbidden)
 		return
 	}
+	if directory.KindOf(err) == directory.Forbidden {
+		h.log.InfoContext(ctx, "forward-auth refused", "reason", "a path spelled to reach two apps", "host", o.Host, "path", o.Path)
+		http.Error(w, "admit: "+directory.Message(err), http.StatusForbidden)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

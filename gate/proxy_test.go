@@ -74,8 +74,8 @@ func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 // Tomcat and Spring drop a segment's ;parameters before routing: to them
 // /GLOBEX/secret and /globex;v=1/secret are /globex/secret. Judged by the
 // root's app (open to a member of acme) and passed on, they would reach
-// globex's pages. admit matches prefixes as those servers route, through
-// its proxy and at /auth/verify; a path that no prefix takes still goes
+// globex's pages. admit refuses them, through its proxy and at
+// /auth/verify; a path that no prefix takes on either reading still goes
 // to the root's app.
 func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -122,12 +122,71 @@ func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 			if tc.open && (w.Code != http.StatusOK || got != tc.path) {
 				t.Errorf("proxy %s: %d, upstream got %q; want passed", tc.path, w.Code, got)
 			}
-			if !tc.open && (w.Code == http.StatusOK || got != "") {
-				t.Errorf("proxy %s: %d, upstream got %q; want refused (globex's)", tc.path, w.Code, got)
+			if !tc.open && (w.Code != http.StatusForbidden || got != "") {
+				t.Errorf("proxy %s: %d, upstream got %q; want 403", tc.path, w.Code, got)
 			}
 			res := e.verify("", "apps.test", tc.path, e.token, nil)
 			if tc.open != (res.StatusCode == http.StatusOK) {
 				t.Errorf("/auth/verify %s: %d; want open %v", tc.path, res.StatusCode, tc.open)
+			}
+		}
+	})
+}
+
+// TestPathSpelledTwoWaysIsRefused: the other side of the lenient reading.
+// acme's app at the host's root, globex's at /globex, and a member of
+// globex alone asking for /GLOBEX/secret: a server that reads paths as
+// written serves it from the root app, acme's pages. Judged by globex's
+// app as a lenient server would route it, it would pass. A path that
+// reaches different apps on the two readings is refused with 403 by the
+// proxy and at /auth/verify; as written, globex's pages are hers.
+func TestPathSpelledTwoWaysIsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		reached := make(chan string, 16)
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.RequestURI() }))
+		t.Cleanup(upstream.Close)
+		u, _ := url.Parse(upstream.URL)
+		e := newEnv(t, st, u)
+		globex, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gina := e.invited(globex, "gina@example.com")
+		token, _, err := e.dir.StartSession(ctx, gina.User.ID, globex.ID, directory.Credential{Method: directory.MethodPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, host := range []string{"admit.test", "apps.test"} {
+			for _, a := range []directory.NewApp{{Name: "Acme " + host, ForwardAuthHost: host, AccountID: e.account.ID}, {Name: "Globex " + host, ForwardAuthHost: host, PathPrefix: "/globex", AccountID: globex.ID}} {
+				if _, _, err := e.dir.AddApp(ctx, operator, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			path string
+			want int
+		}{
+			{"/GLOBEX/secret", http.StatusForbidden},
+			{"/Globex", http.StatusForbidden},
+			{"/globex;v=1/secret", http.StatusForbidden},
+			{"/globex/secret", http.StatusOK},
+		} {
+			r := httptest.NewRequest(http.MethodGet, "http://admit.test"+tc.path, nil)
+			r.AddCookie(session(token))
+			w := httptest.NewRecorder()
+			e.handler.ServeHTTP(w, r)
+			var got string
+			select {
+			case got = <-reached:
+			default:
+			}
+			if w.Code != tc.want || (got != "") != (tc.want == http.StatusOK) {
+				t.Errorf("proxy %s: %d, upstream got %q; want %d", tc.path, w.Code, got, tc.want)
+			}
+			if res := e.verify("", "apps.test", tc.path, token, nil); res.StatusCode != tc.want {
+				t.Errorf("/auth/verify %s: %d; want %d", tc.path, res.StatusCode, tc.want)
 			}
 		}
 	})
