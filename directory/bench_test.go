@@ -318,3 +318,23 @@ func BenchmarkDeleteAccount(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMatchForwardAuthApp picks a request's app among a host's apps,
+// as every forward-auth request does (the apps themselves are cached): the
+// cost grows with the apps of the host, each read as written and leniently.
+func BenchmarkMatchForwardAuthApp(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		apps := []directory.App{{Name: "root"}}
+		for i := range n - 1 {
+			apps = append(apps, directory.App{Name: fmt.Sprint(i), PathPrefix: fmt.Sprintf("/team%d/app", i)})
+		}
+		path := fmt.Sprintf("/team%d/app/projects/42/board", n/2)
+		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := directory.MatchForwardAuthApp(apps, path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
