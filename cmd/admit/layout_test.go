@@ -32,6 +32,7 @@ var allowedImports = map[string][]string{
 	"directory/dnstest": {},
 	"npmtest":           {},
 	"sso/oidctest":      {},
+	"gate/h2ctest":      {},
 	"provider":          {"directory", "web", "certs", "fetch"},
 	"gate":              {"directory", "web", "certs"},
 	"examples/demo":     {"npmtest"}, // drives the built binary, as an operator does
