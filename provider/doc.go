@@ -38,7 +38,9 @@
 // introspection takes client_secret_post; errors at introspection and
 // userinfo are OAuth JSON with their WWW-Authenticate challenges
 // (writeOAuthError); grants discovery does not list are refused before op
-// reads them. op logs through slog's default logger only: LogHandler,
+// reads them; codes, secrets and tokens are taken only from a form body or
+// the Authorization header, never a URL, and the answers that carry them
+// are not to be cached (appTransport). op logs through slog's default logger only: LogHandler,
 // installed by main, brings its lines into the provider's logger.
 //
 // Routes (the issuer is ADMIT_BASE_URL):

@@ -188,8 +188,7 @@ func (h *Handler) onceEach(next http.Handler) http.Handler {
 			h.log.InfoContext(r.Context(), "app request refused", "path", r.URL.Path, "client_id", clientIDOf(r), "reason", reason)
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", reason)
 		}
-		// r.Form holds the query's values after the body's: a parameter in
-		// both is repeated too.
+		// appTransport refused a query: r.Form is the body.
 		for _, name := range slices.Sorted(maps.Keys(r.Form)) {
 			if len(r.Form[name]) > 1 {
 				refuse("the parameter " + strconv.Quote(name) + " is sent more than once")
@@ -205,6 +204,67 @@ func (h *Handler) onceEach(next http.Handler) http.Handler {
 				refuse("the client_id in the form is not the app the Authorization header authenticates")
 				return
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// appTransport holds the endpoints an app calls itself to how RFC 6749
+// and RFC 6750 say tokens and credentials travel:
+//   - token, introspection and revocation take POST, their parameters in
+//     the form body and none in the URL (RFC 6749 section 3.2, RFC 7009
+//     section 2.1, RFC 7662 section 2.1): a code, a refresh token or a
+//     client secret in a URL lands in the access logs of every proxy on
+//     the way, and in the app's own. (op reads the query as the form, and
+//     answers GET.) Another method gets 405; a browser's CORS preflight
+//     (OPTIONS) goes on to op, which answers it.
+//   - userinfo takes the access token in the Authorization header or in a
+//     form body, not in the URL (RFC 6750 section 2.3: "SHOULD NOT be
+//     used", for the same logs, and the Referer), and by one method only
+//     (section 2: "MUST NOT use more than one"); op took either, and
+//     read the header when both came.
+//   - every answer of the four carries Cache-Control: no-store and Pragma:
+//     no-cache (RFC 6749 section 5.1 asks it of "any response containing
+//     tokens, credentials, or other sensitive information"; userinfo's is
+//     the person's claims); op sends neither.
+func (h *Handler) appTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case tokenPath, introspectionPath, revocationPath, userinfoPath:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		refuse := func(status int, reason string) {
+			h.log.InfoContext(r.Context(), "app request refused", "path", r.URL.Path, "method", r.Method, "reason", reason)
+			if r.URL.Path == userinfoPath {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="admit", error="invalid_request", error_description="`+reason+`"`)
+			}
+			writeJSONError(w, status, "invalid_request", reason)
+		}
+		if r.URL.Path == userinfoPath {
+			if r.URL.Query().Has("access_token") {
+				refuse(http.StatusBadRequest, "send the access token in the Authorization header, not in the URL")
+				return
+			}
+			if r.Header.Get("Authorization") != "" && r.ParseForm() == nil && r.PostForm.Has("access_token") {
+				refuse(http.StatusBadRequest, "send the access token one way: in the Authorization header or in the form, not both")
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch {
+		case r.Method == http.MethodOptions:
+		case r.Method != http.MethodPost:
+			w.Header().Set("Allow", http.MethodPost)
+			refuse(http.StatusMethodNotAllowed, "use POST, with the parameters in the form body")
+			return
+		case r.URL.RawQuery != "":
+			refuse(http.StatusBadRequest, "send the parameters in the form body, not in the URL")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
