@@ -117,6 +117,14 @@ type AppAuthStore interface {
 	// DeleteAppAuthorization deletes an authorization, unless its code was
 	// claimed: that one stays until it expires, for a replay to find.
 	DeleteAppAuthorization(ctx context.Context, id string) error
+	// HoldAppAuthorization holds an authorization until the transaction
+	// ends (the one that issues its tokens); NotFound when it is gone: its
+	// code was replayed, or the person's access ended.
+	HoldAppAuthorization(ctx context.Context, id string) error
+	// RevokeAppAuthorization deletes an authorization whose code was
+	// claimed: it was presented again. It waits for a transaction that
+	// holds it.
+	RevokeAppAuthorization(ctx context.Context, id string) error
 
 	CreateAppToken(ctx context.Context, t AppToken) error
 	FindAppToken(ctx context.Context, id string) (AppToken, error)
@@ -211,6 +219,14 @@ func (s *Service) replayedCode(ctx context.Context, code string) error {
 		return err
 	}
 	err = s.store.Tx(ctx, func(tx Store) error {
+		// The authorization goes first: an exchange of the code still
+		// issuing its tokens holds it (issueTokens), so this waits for
+		// those tokens and then deletes them too; an exchange that has not
+		// got so far finds it gone and issues none. Deleting the family
+		// alone let tokens committed a moment later live on.
+		if err := tx.RevokeAppAuthorization(ctx, a.ID); err != nil {
+			return err
+		}
 		if err := tx.DeleteAppTokenFamily(ctx, a.ID); err != nil {
 			return err
 		}
@@ -482,7 +498,8 @@ func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refres
 
 // issueTokens issues an access token of base, with accessScopes when the
 // request narrowed them, and a refresh token of base beside it when
-// refresh is set.
+// refresh is set: for the refresh token used (a rotation), else for the
+// code of the authorization base.FamilyID.
 func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes []string, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
 	now := base.CreatedAt
 	if _, err := s.AppClaimsFor(ctx, base.UserID, base.AccountID, base.Credential); err != nil {
@@ -503,10 +520,22 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes [
 			} else if err != nil {
 				return err
 			}
-		} else if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, now, now.Add(SessionMaxAge)); err != nil {
-			// The app may keep its own session as long as admit's longest:
-			// until then, it is told if the membership ends.
-			return err
+		} else {
+			// A code's tokens (their family is its authorization): the
+			// authorization is held until they are stored, so that a replay
+			// of the code or the end of the person's access (endAppAccess),
+			// both of which delete it first, either finds the tokens or
+			// leaves none to issue.
+			if err := tx.HoldAppAuthorization(ctx, base.FamilyID); KindOf(err) == NotFound {
+				return errCodeEnded
+			} else if err != nil {
+				return err
+			}
+			if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, now, now.Add(SessionMaxAge)); err != nil {
+				// The app may keep its own session as long as admit's longest:
+				// until then, it is told if the membership ends.
+				return err
+			}
 		}
 		if err := tx.CreateAppToken(ctx, access); err != nil {
 			return err
@@ -522,13 +551,19 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes [
 	if err == errReplayed {
 		return AppToken{}, "", s.revokeFamily(ctx, *used)
 	}
+	if err == errCodeEnded {
+		return AppToken{}, "", err
+	}
 	if err != nil {
 		return AppToken{}, "", fmt.Errorf("issue app tokens: %w", err)
 	}
 	return access, token, nil
 }
 
-var errReplayed = UnauthenticatedError("the refresh token was used already")
+var (
+	errReplayed  = UnauthenticatedError("the refresh token was used already")
+	errCodeEnded = NotFoundError("the code is unknown or was used already")
+)
 
 // revokeFamily ends every token of a refresh token's family: a used
 // refresh token presented again means two parties hold it (OAuth 2.0

@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -338,4 +339,191 @@ func TestReusedCodeRevokesItsTokens(t *testing.T) {
 			t.Errorf("an unknown code: %v; want NotFound", err)
 		}
 	})
+}
+
+// TestCodeEndedWhileExchanged: an exchange claims its code, then checks
+// the app and the person, then stores the tokens. A replay of the code, or
+// the end of the person's access (sign out everywhere, an admin ending
+// their sessions), that comes in between must leave no tokens behind:
+// RFC 6749 section 4.1.2 asks that a replay revoke the tokens of the
+// code, and the person was told their access ended. Here the steps run in
+// that order one after the other, as two requests interleave.
+func TestCodeEndedWhileExchanged(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		acme := mustAccount(t, svc, "acme")
+		added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, between := range []struct {
+			name string
+			fn   func(code string, v directory.Visit) error
+		}{
+			{"the code replayed", func(code string, _ directory.Visit) error {
+				if _, err := svc.AppAuthorizationByCode(ctx, code); directory.KindOf(err) != directory.NotFound {
+					t.Errorf("the replay: %v; want NotFound", err)
+				}
+				return nil
+			}},
+			{"sign out everywhere", func(_ string, v directory.Visit) error { return svc.SignOutEverywhere(ctx, v) }},
+			{"an admin ending the sessions", func(string, directory.Visit) error {
+				_, err := svc.EndSessions(ctx, acme.ID, operator, "pat@acme.example")
+				return err
+			}},
+		} {
+			t.Run(between.name, func(t *testing.T) {
+				token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := svc.Authenticate(ctx, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				started, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid", "offline_access"}, ResponseType: "code"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := svc.CompleteAppAuthorization(ctx, started, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code := fmt.Sprintf("code-%d", i)
+				if err := svc.IssueAppCode(ctx, a.ID, code); err != nil {
+					t.Fatal(err)
+				}
+				claimed, err := svc.AppAuthorizationByCode(ctx, code)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := between.fn(code, v); err != nil {
+					t.Fatal(err)
+				}
+				access, refresh, err := svc.IssueAppTokens(ctx, claimed, true)
+				if err == nil {
+					t.Errorf("tokens issued for the code after %s (access %s, refresh %t)", between.name, access.ID, refresh != "")
+				} else if directory.KindOf(err) != directory.NotFound {
+					t.Errorf("issuing after %s: %v; want NotFound (invalid_grant)", between.name, err)
+				}
+				if n := countRows(t, s, "app_tokens"); n != 0 {
+					t.Errorf("%d tokens stored after %s; want 0", n, between.name)
+				}
+			})
+		}
+	})
+}
+
+// TestRefreshInFlightWhenAccessEnds: on PostgreSQL, a refresh that is
+// storing its new tokens while an admin ends the person's sessions (or
+// they sign out everywhere) must not leave those tokens alive: a DELETE
+// that waits on the row the refresh locked deletes only the rows there
+// were when it started, and a thief who refreshes in a loop would keep a
+// refresh token through the very step meant to lock them out. The refresh
+// is paused, with the real code, where it stores the new tokens (their
+// foreign key waits on the app's row, which the test holds); the end of
+// access starts meanwhile; then the refresh goes on.
+func TestRefreshInFlightWhenAccessEnds(t *testing.T) {
+	t.Parallel()
+	s := storetest.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	svc, _ := newClockService(t, s)
+	acme := mustAccount(t, svc, "acme")
+	added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid", "offline_access"}, ResponseType: "code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.CompleteAppAuthorization(ctx, started, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.IssueAppCode(ctx, a.ID, "the-code"); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := svc.AppAuthorizationByCode(ctx, "the-code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refresh, err := svc.IssueAppTokens(ctx, claimed, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := svc.AppRefreshToken(ctx, refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hold, err := s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback() }()
+	if _, err := hold.ExecContext(ctx, `SELECT client_id FROM apps WHERE client_id = $1 FOR UPDATE`, app.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	// waiting returns once n statements of this database wait for a lock.
+	waiting := func(n int) {
+		t.Helper()
+		for {
+			var got int
+			if err := s.DB().GetContext(ctx, &got, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+				t.Fatal(err)
+			}
+			if got >= n {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%d statements wait for a lock; want %d", got, n)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	rotated := make(chan error, 1)
+	go func() {
+		_, _, err := svc.RotateAppRefreshToken(ctx, old, nil)
+		rotated <- err
+	}()
+	waiting(1) // the refresh, storing its new tokens
+	ended := make(chan error, 1)
+	go func() {
+		_, err := svc.EndSessions(ctx, acme.ID, operator, "pat@acme.example")
+		ended <- err
+	}()
+	waiting(2) // and the end of access, on the refresh token's row
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rotated; err != nil {
+		t.Logf("the refresh: %v", err)
+	}
+	if err := <-ended; err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, s, "app_tokens"); n != 0 {
+		t.Errorf("%d tokens alive after the person's sessions ended; want 0", n)
+	}
 }

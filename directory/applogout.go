@@ -61,6 +61,12 @@ const (
 // to be told.
 func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID string) error {
 	now := s.clock()
+	// The tokens first: this waits for an exchange or a refresh storing
+	// tokens at this moment (on PostgreSQL), whose tokens and app sign-in
+	// then end with the rest.
+	if err := tx.DeleteAppTokensOfMembership(ctx, accountID, userID); err != nil {
+		return err
+	}
 	apps, err := tx.FindAppsSignedInto(ctx, accountID, userID, now)
 	if err != nil {
 		return err
@@ -74,10 +80,7 @@ func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID 
 			return err
 		}
 	}
-	if err := tx.DeleteAppSignIns(ctx, accountID, userID, ""); err != nil {
-		return err
-	}
-	return tx.DeleteAppTokensOfMembership(ctx, accountID, userID)
+	return tx.DeleteAppSignIns(ctx, accountID, userID, "")
 }
 
 // DueAppLogout is a logout to send now, with the app it goes to.

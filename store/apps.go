@@ -215,6 +215,25 @@ func (s *Store) DeleteAppAuthorization(ctx context.Context, id string) error {
 	return s.dialect.wrap(err, "delete app authorization")
 }
 
+// HoldAppAuthorization locks an authorization for the transaction that
+// issues its tokens: on PostgreSQL the row stays
+// locked until it commits, so RevokeAppAuthorization and
+// DeleteAppTokensOfMembership wait for the tokens (SQLite's writers take
+// turns already).
+func (s *Store) HoldAppAuthorization(ctx context.Context, id string) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_authorizations SET code_hash = code_hash WHERE id = ?`), id)
+	if err != nil {
+		return s.dialect.wrap(err, "hold app authorization")
+	}
+	return expectOne(res, "app authorization")
+}
+
+// RevokeAppAuthorization deletes an authorization whose code was claimed.
+func (s *Store) RevokeAppAuthorization(ctx context.Context, id string) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE id = ? AND code_hash LIKE 'used:%'`), id)
+	return s.dialect.wrap(err, "revoke app authorization")
+}
+
 type appTokenRow struct {
 	ID           string         `db:"id"`
 	Kind         string         `db:"kind"`
@@ -375,13 +394,27 @@ func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientI
 
 // DeleteAppTokensOfMembership deletes a person's tokens in one account.
 func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error {
-	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
-		return s.dialect.wrap(err, "delete app tokens of membership")
-	}
 	// Authorizations in flight (a code not exchanged yet): few, each
 	// living minutes, so the table is read whole rather than indexed.
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE account_id = ? AND user_id = ?`), accountID, userID)
-	return s.dialect.wrap(err, "delete app authorizations of membership")
+	// They go first: an exchange issuing a code's tokens holds its
+	// authorization (HoldAppAuthorization), so on PostgreSQL this waits
+	// for those tokens, and the delete of tokens below, a statement of its
+	// own, sees them.
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
+		return s.dialect.wrap(err, "delete app authorizations of membership")
+	}
+	// Likewise a refresh in flight holds the refresh token it uses
+	// (UseAppToken): locking the tokens first waits for it, so the new
+	// tokens it stores are deleted too. A DELETE alone waits on that row
+	// but deletes only the rows there were when it started.
+	if lock := s.dialect.lockRows("t"); lock != "" {
+		var ids []string
+		if err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT id FROM app_tokens t WHERE account_id = ? AND user_id = ?`+lock), accountID, userID); err != nil {
+			return s.dialect.wrap(err, "lock app tokens of membership")
+		}
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID)
+	return s.dialect.wrap(err, "delete app tokens of membership")
 }
 
 type appLogoutRow struct {
