@@ -42,7 +42,9 @@ type App struct {
 	// are the app's, under PathPrefix when that is set too.
 	ForwardAuthHost string
 	PathPrefix      string
-	CreatedAt       time.Time
+	// GroupFilter names the groups the app is told about; empty for all.
+	GroupFilter GroupFilter
+	CreatedAt   time.Time
 }
 
 // NewApp is what the operator gives to register an app.
@@ -57,6 +59,9 @@ type NewApp struct {
 	// (see App); an app may have them, redirect URIs, or both.
 	ForwardAuthHost string
 	PathPrefix      string
+	// GroupFilter is as an operator writes it (see GroupFilter); "" for
+	// all groups.
+	GroupFilter string
 }
 
 // AppStore keeps the apps.
@@ -72,6 +77,7 @@ type AppStore interface {
 	// or for a host that starts with portPrefix.
 	ForwardAuthHostInUse(ctx context.Context, host, portPrefix string) (bool, error)
 	UpdateAppSecret(ctx context.Context, id, secretHash string) error
+	UpdateAppGroupFilter(ctx context.Context, id string, f GroupFilter) error
 	DeleteApp(ctx context.Context, id string) error
 }
 
@@ -153,12 +159,14 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 	if in.BackchannelLogoutURI != "" {
 		problems = appendProblem(problems, checkRedirectURI(in.BackchannelLogoutURI))
 	}
+	filter, bad := parseGroupFilter(in.GroupFilter)
+	problems = append(problems, bad...)
 	if len(problems) > 0 {
 		return App{}, "", InvalidError(problems...)
 	}
 	a := App{ID: newID(), Name: in.Name, ClientID: newSecret(clientIDPrefix, 16), RedirectURIs: redirects,
 		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID,
-		ForwardAuthHost: in.ForwardAuthHost, PathPrefix: in.PathPrefix, CreatedAt: s.clock()}
+		ForwardAuthHost: in.ForwardAuthHost, PathPrefix: in.PathPrefix, GroupFilter: filter, CreatedAt: s.clock()}
 	var secret string
 	if !a.Public {
 		secret = newSecret(clientSecretPrefix, 32)
@@ -188,7 +196,7 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 		return s.record(ctx, tx, change{
 			accountID: a.AccountID, actor: actor, action: "app.added", targetType: "app", targetID: a.ID,
 			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "redirect_uris": a.RedirectURIs, "public": a.Public,
-				"forward_auth_host": a.ForwardAuthHost, "path_prefix": a.PathPrefix},
+				"forward_auth_host": a.ForwardAuthHost, "path_prefix": a.PathPrefix, "group_filter": a.GroupFilter},
 		})
 	})
 	if err != nil {
@@ -274,6 +282,40 @@ func (s *Service) RotateAppSecret(ctx context.Context, actor Actor, clientID str
 		return App{}, "", fmt.Errorf("rotate app secret: %w", err)
 	}
 	return a, secret, nil
+}
+
+// SetAppGroups changes the groups an app is told about (see GroupFilter;
+// "" for all). ID tokens, userinfo and introspection read the app at each
+// request, so they follow at once; forward-auth replicas keep an app's
+// registration under a second.
+func (s *Service) SetAppGroups(ctx context.Context, actor Actor, clientID, filter string) (App, error) {
+	f, problems := parseGroupFilter(filter)
+	if len(problems) > 0 {
+		return App{}, InvalidError(problems...)
+	}
+	var a App
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = s.appIn(ctx, tx, clientID); err != nil {
+			return err
+		}
+		previous := a.GroupFilter
+		if previous == f {
+			return nil
+		}
+		a.GroupFilter = f
+		if err := tx.UpdateAppGroupFilter(ctx, a.ID, f); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: actor, action: "app.group_filter_changed", targetType: "app", targetID: a.ID,
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "group_filter": f, "previous": previous},
+		})
+	})
+	if err != nil {
+		return App{}, fmt.Errorf("set app groups: %w", err)
+	}
+	return a, nil
 }
 
 func (s *Service) appIn(ctx context.Context, tx Store, clientID string) (App, error) {

@@ -122,3 +122,100 @@ func TestAddAppRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestAppGroupFilter: an app with a group filter is told only the
+// person's groups that match it, in its ID token claims and through
+// forward-auth alike; the filter is stored, changed (audited), cleared
+// back to every group, and a bad one is refused whole.
+func TestAppGroupFilter(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		okta := connection(t, svc, acme.ID, "okta", directory.JITCreate)
+		all := []string{"Admins", "Engineering", "Wiki-Editors", "wiki-readers", "wikipedia"}
+		sso, err := svc.SignInWithSSO(ctx, okta, directory.Identity{Email: "sam@acme.example", FirstName: "Sam", LastName: "Sso", Groups: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, _, err := svc.StartSession(ctx, sso.Member.User.ID, acme.ID, directory.BySSO(okta))
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example.com/cb"},
+			ForwardAuthHost: "wiki.example.com", AccountID: acme.ID, GroupFilter: " wiki-* , admins "})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if app.GroupFilter != "wiki-*,admins" {
+			t.Errorf("GroupFilter = %q; want the stored form wiki-*,admins", app.GroupFilter)
+		}
+		if got, err := svc.App(ctx, app.ClientID); err != nil || got.GroupFilter != app.GroupFilter {
+			t.Errorf("read back: %q, %v; want %q", got.GroupFilter, err, app.GroupFilter)
+		}
+		told := func(t *testing.T, want []string) {
+			t.Helper()
+			// Read as the gate does: the app as the host's registration says.
+			gated, err := svc.ForwardAuthApp(ctx, "wiki.example.com", "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fa, err := svc.ForwardAuth(ctx, token, gated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, fa.Groups); diff != "" {
+				t.Errorf("forward-auth groups (-want +got):\n%s", diff)
+			}
+			oidc, err := svc.AppClaimsFor(ctx, app.ClientID, sso.Member.User.ID, acme.ID, directory.BySSO(okta))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, oidc.Groups); diff != "" {
+				t.Errorf("OpenID claims groups (-want +got):\n%s", diff)
+			}
+		}
+		told(t, []string{"Admins", "Wiki-Editors", "wiki-readers"})
+
+		if _, err := svc.SetAppGroups(ctx, operator, app.ClientID, "engineering"); err != nil {
+			t.Fatal(err)
+		}
+		told(t, []string{"Engineering"})
+		for _, bad := range []string{"wiki-*,*", "a,,b", "wi*ki"} {
+			if _, err := svc.SetAppGroups(ctx, operator, app.ClientID, bad); directory.KindOf(err) != directory.Invalid {
+				t.Errorf("SetAppGroups(%q): %v; want Invalid", bad, err)
+			}
+		}
+		if _, err := svc.SetAppGroups(ctx, operator, "admit_app_nope", "a"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("SetAppGroups of an unknown app: %v; want NotFound", err)
+		}
+		told(t, []string{"Engineering"})
+		cleared, err := svc.SetAppGroups(ctx, operator, app.ClientID, "")
+		if err != nil || cleared.GroupFilter != "" {
+			t.Fatalf("clear: %q, %v", cleared.GroupFilter, err)
+		}
+		told(t, all)
+		if _, err := svc.SetAppGroups(ctx, operator, app.ClientID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"app.added", "app.group_filter_changed", "app.group_filter_changed"}, appActions(t, svc, acme.ID)); diff != "" {
+			t.Errorf("audit (-want +got):\n%s", diff)
+		}
+		if _, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Bad", RedirectURIs: []string{"https://bad.example.com/cb"}, GroupFilter: "*,x**"}); directory.KindOf(err) != directory.Invalid ||
+			!strings.Contains(directory.Message(err), "every group") || !strings.Contains(directory.Message(err), "may only end") {
+			t.Errorf("AddApp with a bad filter: %v; want Invalid naming both problems", err)
+		}
+	})
+}
+
+func appActions(t *testing.T, svc *directory.Service, accountID string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range auditActions(t, svc, accountID) {
+		if strings.HasPrefix(a, "app.") {
+			out = append(out, a)
+		}
+	}
+	return out
+}

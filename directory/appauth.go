@@ -396,11 +396,24 @@ type AppClaimsAccount struct {
 	Name string `json:"name"`
 }
 
-// AppClaimsFor returns the claims of a person in an account, signed in
-// with cred. It refuses (Forbidden) when the membership is no longer
-// active or the credential no longer opens the account, so tokens issued
-// earlier stop yielding claims at once.
-func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cred Credential) (AppClaims, error) {
+// AppClaimsFor returns what the app with clientID is told about a person
+// in an account, signed in with cred. It refuses (Forbidden) when the
+// membership is no longer active, the credential no longer opens the
+// account, or the app is gone, so tokens issued earlier stop yielding
+// claims at once.
+func (s *Service) AppClaimsFor(ctx context.Context, clientID, userID, accountID string, cred Credential) (AppClaims, error) {
+	app, err := s.store.FindAppByClientID(ctx, clientID)
+	if KindOf(err) == NotFound {
+		return AppClaims{}, ForbiddenError("the app is no longer registered")
+	}
+	if err != nil {
+		return AppClaims{}, err
+	}
+	return s.appClaimsFor(ctx, app, userID, accountID, cred)
+}
+
+// appClaimsFor is AppClaimsFor of an app already read.
+func (s *Service) appClaimsFor(ctx context.Context, app App, userID, accountID string, cred Credential) (AppClaims, error) {
 	m, err := s.store.FindMembership(ctx, accountID, userID)
 	if KindOf(err) == NotFound || err == nil && m.Status != StatusActive {
 		return AppClaims{}, ForbiddenError("the person's access to this account has ended")
@@ -423,12 +436,14 @@ func (s *Service) AppClaimsFor(ctx context.Context, userID, accountID string, cr
 	if verdict.refusal != nil {
 		return AppClaims{}, ForbiddenError(Message(verdict.refusal))
 	}
-	return s.appClaims(ctx, a, u, m, cred)
+	return s.appClaims(ctx, app, a, u, m, cred)
 }
 
-// appClaims builds the claims of a membership whose entry with cred was
-// checked.
-func (s *Service) appClaims(ctx context.Context, a Account, u User, m Membership, cred Credential) (AppClaims, error) {
+// appClaims builds what app is told about a membership whose entry with
+// cred was checked. Every way an app learns about a person (ID token,
+// userinfo, introspection, forward-auth) comes here, so the app's group
+// filter is applied here and nowhere else.
+func (s *Service) appClaims(ctx context.Context, app App, a Account, u User, m Membership, cred Credential) (AppClaims, error) {
 	accountID, userID := a.ID, u.ID
 	var err error
 	c := AppClaims{
@@ -439,6 +454,7 @@ func (s *Service) appClaims(ctx context.Context, a Account, u User, m Membership
 	if c.Groups, err = s.store.FindGroupNamesOfMember(ctx, accountID, userID); err != nil {
 		return AppClaims{}, err
 	}
+	c.Groups = app.GroupFilter.Apply(c.Groups)
 	if c.AMR, err = s.AppAMR(ctx, accountID, cred); err != nil {
 		return AppClaims{}, err
 	}
@@ -502,7 +518,7 @@ func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refres
 // code of the authorization base.FamilyID.
 func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes []string, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
 	now := base.CreatedAt
-	if _, err := s.AppClaimsFor(ctx, base.UserID, base.AccountID, base.Credential); err != nil {
+	if _, err := s.AppClaimsFor(ctx, base.ClientID, base.UserID, base.AccountID, base.Credential); err != nil {
 		return AppToken{}, "", err
 	}
 	access := base

@@ -40,6 +40,10 @@ func TestAppClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example.com/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range []struct {
 			name string
 			user string
@@ -57,7 +61,7 @@ func TestAppClaims(t *testing.T) {
 				Role: directory.RoleAdmin, AMR: []string{"pwd"}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := svc.AppClaimsFor(ctx, tc.user, acme.ID, tc.cred)
+				got, err := svc.AppClaimsFor(ctx, app.ClientID, tc.user, acme.ID, tc.cred)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -68,13 +72,13 @@ func TestAppClaims(t *testing.T) {
 			})
 		}
 		other := mustAccount(t, svc, "other")
-		if _, err := svc.AppClaimsFor(ctx, ivy.User.ID, other.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+		if _, err := svc.AppClaimsFor(ctx, app.ClientID, ivy.User.ID, other.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("claims in an account the person is not in: %v; want Forbidden", err)
 		}
 		if _, err := svc.Deactivate(ctx, acme.ID, operator, "ivy@elsewhere.example"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.AppClaimsFor(ctx, ivy.User.ID, acme.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
+		if _, err := svc.AppClaimsFor(ctx, app.ClientID, ivy.User.ID, acme.ID, directory.ByPassword); directory.KindOf(err) != directory.Forbidden {
 			t.Errorf("claims of a deactivated member: %v; want Forbidden", err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -334,6 +335,38 @@ func BenchmarkMatchForwardAuthApp(b *testing.B) {
 				if _, err := directory.MatchForwardAuthApp(apps, path); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkGroupFilter applies an app's group filter to a person in 500
+// groups (MaxGroupsPerLogin) of 40-character names, as forward-auth does
+// on every request it does not answer from a replica's recent answers.
+func BenchmarkGroupFilter(b *testing.B) {
+	groups := make([]string, directory.MaxGroupsPerLogin)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("Engineering / Platform / Team %03d / All", i)
+	}
+	many := make([]string, 20)
+	for i := range many {
+		many[i] = fmt.Sprintf("Sales / Region %02d / *", i)
+	}
+	for _, tc := range []struct {
+		name   string
+		filter directory.GroupFilter
+	}{
+		{"none", ""},
+		{"entries=2", "wiki-*,admins"},
+		// A name that shares 32 characters with every group: each
+		// comparison reads that far before it differs.
+		{"entries=2-alike", "wiki-*,Engineering / Platform / Team 042 / All"},
+		{"entries=20", directory.GroupFilter(strings.Join(many, ","))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = tc.filter.Apply(groups)
 			}
 		})
 	}

@@ -187,7 +187,7 @@ func (s *Service) ForwardAuth(ctx context.Context, token string, app App) (AppCl
 	if app.AccountID == "" || app.AccountID == v.Account.ID {
 		// Authenticate has just read and checked the session's membership
 		// and its entry: the claims need not read them again.
-		return s.appClaims(ctx, v.Account, v.User, v.Membership, v.Session.Credential)
+		return s.appClaims(ctx, app, v.Account, v.User, v.Membership, v.Session.Credential)
 	}
-	return s.AppClaimsFor(ctx, v.User.ID, app.AccountID, v.Session.Credential)
+	return s.appClaimsFor(ctx, app, v.User.ID, app.AccountID, v.Session.Credential)
 }

@@ -261,6 +261,51 @@ func TestVerifyDeactivationCutsAccess(t *testing.T) {
 	})
 }
 
+// TestVerifyGroupFilter: an app with a group filter gets only the matching
+// groups, in X-Admit-Groups and in X-Admit-Jwt alike; a filter changed on
+// the app reaches forward-auth within a second, although the gate reuses
+// the host's apps and its answers for a moment.
+func TestVerifyGroupFilter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		e := newEnv(t, st, nil)
+		if _, err := st.DB().ExecContext(ctx, st.DB().Rebind(`UPDATE memberships SET sso_groups = ? WHERE user_id = ?`),
+			`["Admins","Engineering","Wiki-Editors","wiki-readers"]`, e.member.User.ID); err != nil {
+			t.Fatal(err)
+		}
+		told := func() (header string, jwt []any) {
+			t.Helper()
+			res := e.verify("", "app.test", "/", e.token, nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("verify: %d", res.StatusCode)
+			}
+			jwt, _ = e.verifyJWT(res.Header.Get(gate.HeaderJWT))["groups"].([]any)
+			return res.Header.Get(gate.HeaderGroups), jwt
+		}
+		if got, _ := told(); got != "Admins,Engineering,Wiki-Editors,wiki-readers" {
+			t.Fatalf("without a filter: %q; want every group", got)
+		}
+		if _, err := e.dir.SetAppGroups(ctx, operator, e.app.ClientID, "wiki-*"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			header, jwt := told()
+			if header == "Wiki-Editors,wiki-readers" {
+				t.Logf("the filter applied %v after the change", time.Since(start).Round(time.Millisecond))
+				if len(jwt) != 2 || jwt[0] != "Wiki-Editors" || jwt[1] != "wiki-readers" {
+					t.Errorf("X-Admit-Jwt groups %v; want the header's", jwt)
+				}
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("X-Admit-Groups %q a second after the change; want Wiki-Editors,wiki-readers", header)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
 // Values from outside (names from SCIM, SSO or an admin) stay on one line.
 func TestVerifyHeaderValuesStayOnOneLine(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {

@@ -157,7 +157,9 @@ func (h *Handler) identify(ctx context.Context, token string, app directory.App)
 	if token == "" {
 		return nil, directory.UnauthenticatedError("Please sign in.")
 	}
-	key := app.ID + "\x00" + token
+	// The app's group filter is in the key: once the host's apps are read
+	// anew, a changed filter is applied, not an answer made under the old.
+	key := app.ID + "\x00" + string(app.GroupFilter) + "\x00" + token
 	now := h.now()
 	if h.fresh {
 		if hdr, ok := h.identities.get(key, now); ok {

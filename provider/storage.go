@@ -291,17 +291,17 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest puts the claims in the ID token.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	var userID, accountID string
+	var clientID, userID, accountID string
 	var cred directory.Credential
 	switch r := req.(type) {
 	case *authRequest:
-		userID, accountID, cred = r.UserID, r.AccountID, r.Credential
+		clientID, userID, accountID, cred = r.ClientID, r.UserID, r.AccountID, r.Credential
 	case *refreshRequest:
-		userID, accountID, cred = r.UserID, r.AccountID, r.Credential
+		clientID, userID, accountID, cred = r.ClientID, r.UserID, r.AccountID, r.Credential
 	default:
 		return fmt.Errorf("ID token for a request of type %T", req)
 	}
-	c, err := s.dir.AppClaimsFor(ctx, userID, accountID, cred)
+	c, err := s.dir.AppClaimsFor(ctx, clientID, userID, accountID, cred)
 	if err != nil {
 		return protocolError(err, oidc.ErrInvalidGrant)
 	}
@@ -319,7 +319,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	if err != nil || t.UserID != subject {
 		return oidc.ErrAccessDenied().WithDescription("the access token is not valid")
 	}
-	c, err := s.dir.AppClaimsFor(ctx, t.UserID, t.AccountID, t.Credential)
+	c, err := s.dir.AppClaimsFor(ctx, t.ClientID, t.UserID, t.AccountID, t.Credential)
 	if err != nil && !refusal(err) {
 		return userinfoFault(ctx, err)
 	}
@@ -338,7 +338,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if err != nil || t.UserID != subject || t.ClientID != clientID {
 		return oidc.ErrAccessDenied().WithDescription("the token is not active")
 	}
-	c, err := s.dir.AppClaimsFor(ctx, t.UserID, t.AccountID, t.Credential)
+	c, err := s.dir.AppClaimsFor(ctx, t.ClientID, t.UserID, t.AccountID, t.Credential)
 	if err != nil {
 		return protocolError(err, oidc.ErrAccessDenied)
 	}

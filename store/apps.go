@@ -25,14 +25,15 @@ type appRow struct {
 	AccountID   sql.NullString `db:"account_id"`
 	Host        string         `db:"forward_auth_host"`
 	PathPrefix  string         `db:"path_prefix"`
+	GroupFilter string         `db:"group_filter"`
 	CreatedAt   time.Time      `db:"created_at"`
 }
 
-const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, forward_auth_host, path_prefix, created_at`
+const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, forward_auth_host, path_prefix, group_filter, created_at`
 
 func (r appRow) app() (directory.App, error) {
 	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, BackchannelLogoutURI: r.Backchannel, Public: r.Public,
-		AccountID: r.AccountID.String, ForwardAuthHost: r.Host, PathPrefix: r.PathPrefix, CreatedAt: r.CreatedAt.UTC()}
+		AccountID: r.AccountID.String, ForwardAuthHost: r.Host, PathPrefix: r.PathPrefix, GroupFilter: directory.GroupFilter(r.GroupFilter), CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(r.Redirects), &a.RedirectURIs); err != nil {
 		return a, fmt.Errorf("app %s redirect URIs: %w", r.ID, err)
 	}
@@ -49,9 +50,9 @@ func jsonList(s []string) string {
 
 // CreateApp stores an app; Conflict when its client id exists.
 func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID),
-		a.ForwardAuthHost, a.PathPrefix, a.CreatedAt)
+		a.ForwardAuthHost, a.PathPrefix, string(a.GroupFilter), a.CreatedAt)
 	return s.dialect.wrap(err, "insert app")
 }
 
@@ -111,6 +112,15 @@ func (s *Store) UpdateAppSecret(ctx context.Context, id, secretHash string) erro
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE apps SET secret_hash = ? WHERE id = ?`), secretHash, id)
 	if err != nil {
 		return s.dialect.wrap(err, "update app secret")
+	}
+	return expectOne(res, "app")
+}
+
+// UpdateAppGroupFilter replaces the groups an app is told about.
+func (s *Store) UpdateAppGroupFilter(ctx context.Context, id string, f directory.GroupFilter) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE apps SET group_filter = ? WHERE id = ?`), string(f), id)
+	if err != nil {
+		return s.dialect.wrap(err, "update app group filter")
 	}
 	return expectOne(res, "app")
 }
