@@ -20,6 +20,7 @@ type appJSON struct {
 	Account                string    `json:"account,omitempty"` // slug; none for every account
 	ForwardAuthHost        string    `json:"forward_auth_host,omitempty"`
 	PathPrefix             string    `json:"path_prefix,omitempty"`
+	GroupFilter            string    `json:"group_filter"` // "" for every group
 	Issuer                 string    `json:"issuer"`
 	CreatedAt              time.Time `json:"created_at"`
 }
@@ -27,7 +28,7 @@ type appJSON struct {
 func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
 	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug,
-		ForwardAuthHost: a.ForwardAuthHost, PathPrefix: a.PathPrefix, Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
+		ForwardAuthHost: a.ForwardAuthHost, PathPrefix: a.PathPrefix, GroupFilter: string(a.GroupFilter), Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
 }
 
 func nonNilList(s []string) []string {
@@ -48,6 +49,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	slug := fs.String("account", "", "serve only this account's members (default: every account)")
 	host := fs.String("forward-auth-host", "", "put the app behind forward-auth or admit's proxy: requests for this host[:port] are the app's (then --redirect-uri is optional)")
 	prefix := fs.String("path-prefix", "", "with --forward-auth-host: only requests under this path (/wiki) are the app's")
+	groups := fs.String("groups", "", groupsUsage+" (default: every group)")
 	return c.inService(ctx, fs, args, []string{"name"}, func(svc *directory.Service) error {
 		var accountID string
 		if *slug != "" {
@@ -58,7 +60,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 			accountID = a.ID
 		}
 		app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-			BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix})
+			BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix, GroupFilter: *groups})
 		if err != nil {
 			return err
 		}
@@ -72,6 +74,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 		}
 		if app.ForwardAuthHost != "" {
 			text += fmt.Sprintf("\nforward-auth:  %s%s (the X-Admit-Jwt audience is the client id)", app.ForwardAuthHost, app.PathPrefix)
+		}
+		if app.GroupFilter != "" {
+			text += "\ngroups:        " + string(app.GroupFilter)
 		}
 		c.output(out, text)
 		return nil
@@ -94,7 +99,7 @@ func (c *cli) appList(ctx context.Context, args []string) error {
 			slugs[a.ID] = a.Slug
 		}
 		out := make([]appJSON, len(apps))
-		t := newTable("NAME", "CLIENT ID", "KIND", "FOR", "WHERE")
+		t := newTable("NAME", "CLIENT ID", "KIND", "FOR", "GROUPS", "WHERE")
 		for i, a := range apps {
 			out[i] = c.toAppJSON(a, slugs[a.AccountID])
 			scope, kind := "every account", "confidential"
@@ -108,13 +113,38 @@ func (c *cli) appList(ctx context.Context, args []string) error {
 			if a.ForwardAuthHost != "" {
 				where = strings.TrimSpace("forward-auth " + a.ForwardAuthHost + a.PathPrefix + " " + where)
 			}
-			t.add(a.Name, a.ClientID, kind, scope, where)
+			groups := string(a.GroupFilter)
+			if groups == "" {
+				groups = "all"
+			}
+			t.add(a.Name, a.ClientID, kind, scope, groups, where)
 		}
 		if t.len() == 0 {
 			c.output(out, "no apps registered: admit app add --name N --redirect-uri U registers one")
 			return nil
 		}
 		c.output(out, t.String())
+		return nil
+	})
+}
+
+// groupsUsage says what --groups takes, in app add and app set-groups.
+const groupsUsage = "the groups the app is told about (groups claim, X-Admit-Groups): comma-separated names, or prefixes ending in * (wiki-*,admins), without case"
+
+func (c *cli) appSetGroups(ctx context.Context, args []string) error {
+	fs := c.flags("app set-groups")
+	clientID := fs.String("client-id", "", "the app's client id (from app list)")
+	groups := fs.String("groups", "", groupsUsage+"; '' for every group")
+	return c.inService(ctx, fs, args, []string{"client-id", "groups"}, func(svc *directory.Service) error {
+		app, err := svc.SetAppGroups(ctx, c.actor(), *clientID, *groups)
+		if err != nil {
+			return err
+		}
+		text := fmt.Sprintf("app %s is told about the groups matching %s", app.Name, app.GroupFilter)
+		if app.GroupFilter == "" {
+			text = fmt.Sprintf("app %s is told about every group", app.Name)
+		}
+		c.output(map[string]string{"client_id": app.ClientID, "name": app.Name, "group_filter": string(app.GroupFilter)}, text)
 		return nil
 	})
 }

@@ -57,6 +57,29 @@ func TestAppCommands(t *testing.T) {
 		if r := admit(t, db, "", "app", "list"); !strings.Contains(r.stdout, "forward-auth gated.example.com/g") {
 			t.Errorf("app list does not show the forward-auth host: %s", r.stdout)
 		}
+		if app.GroupFilter != "" || gated.GroupFilter != "" {
+			t.Errorf("without --groups: filters %q, %q; want none", app.GroupFilter, gated.GroupFilter)
+		}
+		filtered := decode[appJSON](t, admit(t, db, "", "app", "add", "--name", "Docs", "--forward-auth-host", "docs.example.com", "--groups", " docs-* , Admins", "--json"))
+		if filtered.GroupFilter != "docs-*,Admins" {
+			t.Errorf("app add --groups JSON = %+v; want group_filter docs-*,Admins", filtered)
+		}
+		if r := admit(t, db, "", "app", "list"); !regexp.MustCompile(`Docs .* docs-\*,Admins +forward-auth docs\.example\.com`).MatchString(r.stdout) ||
+			!regexp.MustCompile(`Gated .* all +forward-auth gated`).MatchString(r.stdout) {
+			t.Errorf("app list does not show the group filters: %s", r.stdout)
+		}
+		set := decode[map[string]string](t, admit(t, db, "", "app", "set-groups", "--client-id", filtered.ClientID, "--groups", "wiki-*", "--json"))
+		if set["group_filter"] != "wiki-*" || set["client_id"] != filtered.ClientID {
+			t.Errorf("app set-groups JSON = %v", set)
+		}
+		if r := admit(t, db, "", "app", "set-groups", "--client-id", filtered.ClientID, "--groups", ""); r.code != 0 || !strings.Contains(r.stdout, "every group") {
+			t.Errorf("app set-groups --groups '': exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, a := range decode[[]appJSON](t, admit(t, db, "", "app", "list", "--json")) {
+			if a.ClientID == filtered.ClientID && a.GroupFilter != "" {
+				t.Errorf("after clearing, app list shows %q", a.GroupFilter)
+			}
+		}
 		if r := admit(t, db, "", "app", "remove", "--client-id", app.ClientID); r.code != 0 || !strings.Contains(r.stdout, "removed app Wiki") {
 			t.Errorf("app remove: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
@@ -88,6 +111,10 @@ func TestAppCommands(t *testing.T) {
 			{"remove unknown", []string{"app", "remove", "--client-id", "admit_app_nope"}, exitError, "no app with client id"},
 			{"unknown key kind", []string{"certs", "rotate", "--kind", "hs256"}, exitUsage, "--kind must be saml, es256 or rs256"},
 			{"rotate a public app", []string{"app", "rotate-secret", "--client-id", list[1].ClientID}, exitError, "public"},
+			{"bad group filter", []string{"app", "add", "--name", "X", "--forward-auth-host", "x.example", "--groups", "wiki-*,*"}, exitError, "matches every group"},
+			{"group filter with * inside", []string{"app", "set-groups", "--client-id", gated.ClientID, "--groups", "wi*ki,a,,b"}, exitError, "may only end an entry"},
+			{"set-groups without --groups", []string{"app", "set-groups", "--client-id", gated.ClientID}, exitUsage, "missing --groups"},
+			{"set-groups of an unknown app", []string{"app", "set-groups", "--client-id", "admit_app_nope", "--groups", "a"}, exitError, "no app with client id"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := admit(t, db, "", tc.args...)
