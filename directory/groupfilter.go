@@ -24,7 +24,9 @@ import (
 // "wiki-editors" from SCIM or a directory that folds case, and an operator
 // who writes the filter cannot know which spelling comes. Ignoring case can
 // only let a group through that the app would have been told about without
-// a filter.
+// a filter. It is strings.EqualFold's folding rather than groupKey's
+// lower-casing, which would copy each name on every request; the two
+// differ only for a few letters (final sigma), never for ASCII.
 //
 // The stored form is the one parseGroupFilter returns: entries trimmed,
 // joined by "," alone, each checked.
