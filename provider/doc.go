@@ -17,7 +17,9 @@
 // with S256 (required of public apps), client_secret_basic and
 // client_secret_post, refresh tokens with rotation (a rotated refresh
 // token presented again revokes its whole family), userinfo, revocation,
-// RP-initiated logout to a registered post_logout_redirect_uri, and
+// RP-initiated logout to a registered post_logout_redirect_uri (the
+// admit session ends unasked only for an id_token_hint of its own
+// sign-in: handleEndSession), and
 // Back-Channel Logout 1.0: when a membership ends, the directory queues a
 // logout for each app the person signed in to (in the same transaction),
 // and the Notifier delivers the logout tokens through package fetch.
@@ -54,6 +56,8 @@
 //	GET  /oauth/userinfo, POST              the claims, for an access token (op)
 //	POST /oauth/revoke                      token revocation, RFC 7009 (op)
 //	POST /oauth/introspect                  token introspection, RFC 7662 (op)
-//	GET  /oauth/end_session                 RP-initiated logout; with a valid id_token_hint for the
-//	                                        browser's person it also ends the admit session
+//	GET  /oauth/end_session, POST           RP-initiated logout; with a valid id_token_hint of the
+//	                                        browser's person and sign-in it also ends the admit
+//	                                        session, otherwise it asks the person first
+//	POST /oauth/end_session/confirm         the person's answer: ends the admit session (CSRF-guarded)
 package provider

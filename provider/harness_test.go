@@ -171,6 +171,7 @@ func (s *site) browser() *browser {
 type page struct {
 	status int
 	url    *url.URL // where it ended (the app's redirect URI when it left)
+	header http.Header
 	body   string
 }
 
@@ -181,7 +182,7 @@ func (b *browser) read(resp *http.Response, err error) page {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	p := page{status: resp.StatusCode, url: resp.Request.URL, body: string(body)}
+	p := page{status: resp.StatusCode, url: resp.Request.URL, header: resp.Header, body: string(body)}
 	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && strings.HasPrefix(loc, appPrefix) {
 		p.url, _ = url.Parse(loc)
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"embed"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,6 +20,9 @@ import (
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/web"
 )
+
+//go:embed templates
+var templates embed.FS
 
 // The provider's own paths beside op's.
 const (
@@ -56,6 +61,9 @@ type Handler struct {
 	op     *op.Provider
 	issuer string
 	log    *slog.Logger
+	// endSessionPage asks the person before a sign-out no
+	// id_token_hint vouched for (handleEndSession).
+	endSessionPage *template.Template
 }
 
 // New builds the provider.
@@ -123,7 +131,12 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log}, nil
+	endSessionPage, err := web.ParsePage(templates, "templates/end_session.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log,
+		endSessionPage: endSessionPage}, nil
 }
 
 // providerKeys derives from the provider's key keys of their own for op's
@@ -156,6 +169,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		return directory.NotFoundError("There is no page at this address.")
 	}))
 	mux.Handle("/oauth/end_session", h.pages.Handler(h.handleEndSession))
+	mux.Handle("POST "+endSessionConfirmPath, h.pages.Protect(h.pages.Handler(h.handleConfirmEndSession)))
 }
 
 // handleDiscovery is op's discovery document, saying only what admit
@@ -281,39 +295,6 @@ func (h *Handler) Origins(_ context.Context, returnTo string) []string {
 		return nil
 	}
 	return []string{a.RedirectURI}
-}
-
-// handleEndSession is RP-initiated logout, through op's own request
-// checks (post_logout_redirect_uri registered exactly, id_token_hint
-// verified). The app's tokens for the person end; the admit session of
-// the browser ends too when the verified id_token_hint names its person,
-// so a cross-site link without one cannot sign anybody out of admit.
-func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error {
-	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
-	r = r.WithContext(ctx)
-	req, err := op.ParseEndSessionRequest(r, h.op.Decoder())
-	if err != nil {
-		return directory.InvalidError("the sign-out request cannot be read")
-	}
-	session, err := op.ValidateEndSessionRequest(ctx, req, h.op)
-	if err != nil {
-		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
-	}
-	if session.UserID != "" && session.ClientID != "" {
-		if err := h.dir.EndAppSessions(ctx, session.UserID, session.ClientID); err != nil {
-			return err
-		}
-	}
-	if token := h.cookie.Token(r); token != "" && session.UserID != "" {
-		if v, err := h.dir.Authenticate(ctx, token); err == nil && v.User.ID == session.UserID {
-			if err := h.dir.EndSession(ctx, token); err != nil {
-				return err
-			}
-			h.cookie.Clear(w)
-		}
-	}
-	http.Redirect(w, r, session.RedirectURI, http.StatusFound)
-	return nil
 }
 
 func describe(err error) string {

@@ -1,0 +1,136 @@
+package provider
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/web"
+)
+
+// endSessionConfirmPath is where the person confirms a sign-out that no
+// matching id_token_hint vouched for.
+const endSessionConfirmPath = "/oauth/end_session/confirm"
+
+// handleEndSession is RP-initiated logout (OpenID Connect RP-Initiated
+// Logout 1.0), through op's own request checks: post_logout_redirect_uri
+// registered exactly for the app the id_token_hint or client_id names,
+// id_token_hint signed by admit (expired ones too, as section 2 allows).
+// The hinted person's tokens for the app end at once: only a holder of
+// their ID token can ask for it.
+//
+// The admit session of the browser ends at once only when the hint
+// vouches for it (hintMatches). Otherwise the request may come from any
+// site, a link or an image away (a logout CSRF, section 6): the person
+// is asked, and signs out with a form post under admit's CSRF guard
+// (handleConfirmEndSession). A browser with no session has nothing to
+// lose and goes back to the app at once.
+func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
+	r = r.WithContext(ctx)
+	req, err := op.ParseEndSessionRequest(r, h.op.Decoder())
+	if err != nil {
+		return directory.InvalidError("the sign-out request cannot be read")
+	}
+	session, err := op.ValidateEndSessionRequest(ctx, req, h.op)
+	if err != nil {
+		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
+	}
+	if session.UserID != "" && session.ClientID != "" {
+		if err := h.dir.EndAppSessions(ctx, session.UserID, session.ClientID); err != nil {
+			return err
+		}
+	}
+	token := h.cookie.Token(r)
+	v, err := h.dir.Authenticate(ctx, token)
+	if directory.KindOf(err) == directory.Unauthenticated {
+		http.Redirect(w, r, session.RedirectURI, http.StatusFound)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if hintMatches(session.IDTokenHintClaims, v) {
+		if err := h.dir.EndSession(ctx, token); err != nil {
+			return err
+		}
+		h.cookie.Clear(w)
+		h.log.InfoContext(ctx, "app sign-out", "client_id", session.ClientID, "user_id", v.User.ID)
+		http.Redirect(w, r, session.RedirectURI, http.StatusFound)
+		return nil
+	}
+	data := endSessionData{Email: v.User.Email, ClientID: session.ClientID, State: req.State}
+	if session.ClientID != "" {
+		// op honoured it only for this app (ValidateEndSessionRequest).
+		data.PostLogoutRedirectURI = req.PostLogoutRedirectURI
+		app, err := h.dir.App(ctx, session.ClientID)
+		if err != nil {
+			return err
+		}
+		data.App = app.Name
+	}
+	h.pages.Render(w, r, http.StatusOK, h.endSessionPage, web.Page{
+		Title: "Sign out of admit?", Data: data,
+		// The form's answer redirects there: a browser holds the
+		// redirects after a form to the CSP's form-action.
+		FormTargets: []string{session.RedirectURI},
+	})
+	return nil
+}
+
+// endSessionData is what the confirmation page carries on to its form.
+type endSessionData struct {
+	App, Email                             string
+	ClientID, PostLogoutRedirectURI, State string
+}
+
+// hintMatches says whether a verified id_token_hint vouches for the
+// browser's session: issued to its person, in this sign-in. An ID token
+// travels in logout URLs (browser history, server logs, Referer), so one
+// from an earlier sign-in, or of someone else, does not sign anybody out
+// unasked. auth_time is the session's start (CompleteAppAuthorization),
+// in whole seconds.
+func hintMatches(claims *oidc.IDTokenClaims, v directory.Visit) bool {
+	if claims == nil || claims.Subject == "" || claims.Subject != v.User.ID {
+		return false
+	}
+	return !claims.GetAuthTime().Before(v.Session.CreatedAt.Truncate(time.Second))
+}
+
+// handleConfirmEndSession signs the browser out after the person said so
+// on the confirmation page, and goes back to the app's
+// post_logout_redirect_uri, checked again as at the endpoint: the form's
+// fields are the browser's word, not admit's.
+func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
+	r = r.WithContext(ctx)
+	session, err := op.ValidateEndSessionRequest(ctx, &oidc.EndSessionRequest{
+		ClientID: r.PostFormValue("client_id"), PostLogoutRedirectURI: r.PostFormValue("post_logout_redirect_uri"), State: r.PostFormValue("state"),
+	}, h.op)
+	if err != nil {
+		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
+	}
+	if token := h.cookie.Token(r); token != "" {
+		v, err := h.dir.Authenticate(ctx, token)
+		switch {
+		case err == nil:
+			if session.ClientID != "" {
+				if err := h.dir.EndAppSessions(ctx, v.User.ID, session.ClientID); err != nil {
+					return err
+				}
+			}
+			if err := h.dir.EndSession(ctx, token); err != nil {
+				return err
+			}
+			h.log.InfoContext(ctx, "app sign-out confirmed", "client_id", session.ClientID, "user_id", v.User.ID)
+		case directory.KindOf(err) != directory.Unauthenticated:
+			return err
+		}
+		h.cookie.Clear(w)
+	}
+	http.Redirect(w, r, session.RedirectURI, http.StatusSeeOther)
+	return nil
+}
