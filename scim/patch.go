@@ -54,6 +54,12 @@ func normalizeOps(list []any) ([]any, error) {
 			out = append(out, normalizeOp(op))
 			continue
 		}
+		// Each key becomes an operation of its own, applied in turn: an
+		// attribute given twice in the value would be overwritten by the
+		// second, whichever the identity provider meant.
+		if err := givenTwice(value); err != nil {
+			return nil, err
+		}
 		keys := make([]string, 0, len(value))
 		for k := range value {
 			keys = append(keys, k)

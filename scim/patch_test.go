@@ -173,6 +173,13 @@ func FuzzUserPatch(f *testing.F) {
 		`{"op":"remove","path":"emails[value co \"@\"]"}`, `{"op":"replace","value":{"id":"x"}}`, `{"op":"replace","value":{}}`,
 		`{"op":"replace","path":"userName","value":null}`, `{"op":"add","path":"name","value":{"givenName.x":1}}`,
 		`{"op":"replace","value":{"emails[type eq":"x"}}`, `{"op":"replace","value":{"urn:x:y":{"a":1}}}`, `1`, `{"op":null,"path":"active"}`,
+		// The enterprise extension under OneLogin's name, and under both;
+		// emails as one object.
+		`{"op":"replace","path":"urn:scim:schemas:extension:enterprise:2.0:department","value":"B"}`,
+		`{"op":"replace","value":{"urn:scim:schemas:extension:enterprise:2.0":{"department":"B"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"A"}}}`,
+		`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"A"},{"op":"replace","path":"urn:scim:schemas:extension:enterprise:2.0:department","value":"B"}`,
+		`{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"A"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"B"}}`,
+		`{"op":"add","path":"emails","value":{"value":"o@acme.example","primary":"True"}}`, `{"op":"replace","value":{"emails":{"value":"o@acme.example"}}}`,
 	} {
 		f.Add(s)
 	}

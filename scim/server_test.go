@@ -195,7 +195,15 @@ func TestConcurrentCreatesOfOneUserName(t *testing.T) {
 // (2xx or 4xx), never a 5xx.
 func FuzzUserBody(f *testing.F) {
 	for _, s := range []string{oktaUser, `{}`, `{"userName": 1}`, `{"active":"maybe","userName":"x@y.example"}`, `{"name.givenName":"a","userName":"z@y.example"}`, `[]`, `null`,
-		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"m@y.example","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"123"}}`} {
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"m@y.example","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"123"}}`,
+		// The enterprise extension under OneLogin's name, under both, and
+		// as an object beside a path into it; emails as one object.
+		`{"userName":"o@y.example","urn:scim:schemas:extension:enterprise:2.0:department":"B"}`,
+		`{"userName":"o@y.example","urn:scim:schemas:extension:enterprise:2.0":{"department":"B"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"A"}}`,
+		`{"userName":"o@y.example","urn:scim:schemas:extension:enterprise:2.0":{"department":"B"},"URN:SCIM:schemas:extension:enterprise:2.0":{}}`,
+		`{"userName":"o@y.example","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"A"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"B"}`,
+		`{"userName":"o@y.example","name":{"givenName":"A"},"name.givenName":"B","emails":"x","emails.value":"y"}`,
+		`{"userName":"o@y.example","emails":{"value":"o@y.example","primary":"True","type":"work","display.x":1}}`} {
 		f.Add(s)
 	}
 	s := storetest.SQLite(f)

@@ -57,18 +57,24 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 		return nil, err
 	}
 	if _, ok := rt.byURN[enterpriseURN]; ok {
-		if err := legacyEnterprise(m); err != nil {
+		if err := oneEnterpriseName(m); err != nil {
 			return nil, err
 		}
+	}
+	if err := givenTwice(m); err != nil {
+		return nil, err
 	}
 	normalizeResource(m)
 	for _, a := range rt.schema.Attributes {
 		// OneLogin's documented template sends emails as one object where
 		// RFC 7643 has a list: read it as the list of that one. The
 		// library would pass it through as the object, which nothing after
-		// it reads as emails, and the address was lost.
+		// it reads as emails, and the address was lost. normalizeResource
+		// mends the elements of a list, not an object: the object is
+		// mended as the list's element it becomes ("primary":"True").
 		if k := key(m, a.Name()); a.MultiValued() && a.HasSubAttributes() {
 			if obj, ok := m[k].(map[string]any); ok {
+				normalizeResource(obj)
 				m[k] = []any{obj}
 			}
 		}
@@ -101,29 +107,138 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 // before RFC 7643 gave the extension its URN.
 const oneLoginEnterpriseURN = "urn:scim:schemas:extension:enterprise:2.0"
 
-// legacyEnterprise moves the enterprise attributes OneLogin sends under
-// oneLoginEnterpriseURN to RFC 7643's enterpriseURN, where the schema finds
-// them: left there, they were valid JSON that no schema names, and were
-// dropped without a word. A body that has both is refused: which of the
-// two describes the user is not for admit to guess.
-func legacyEnterprise(m map[string]any) error {
-	legacy, standard := "", ""
+// enterpriseNames reads the keys of a resource, or the paths and keys of
+// a PATCH, for the enterprise extension's two names: OneLogin's is read as
+// RFC 7643's (left as it is, its attributes were valid JSON that no schema
+// names, and were dropped without a word), as the extension's object
+// ("urn:scim:…:2.0") or as a path into it ("urn:scim:…:2.0:department").
+// A request that uses both names is refused (err): when they disagree,
+// which one describes the user is not for admit to guess, and when they
+// agree, the identity provider still sends one of them by mistake.
+type enterpriseNames struct {
+	rfc, oneLogin string // the first key seen under each name
+}
+
+// read returns k with OneLogin's name of the extension replaced by RFC
+// 7643's, and notes which name k used.
+func (n *enterpriseNames) read(k string) string {
+	switch {
+	case hasPrefixFold(k, enterpriseURN) && (len(k) == len(enterpriseURN) || k[len(enterpriseURN)] == ':'):
+		if n.rfc == "" {
+			n.rfc = k
+		}
+	case hasPrefixFold(k, oneLoginEnterpriseURN) && (len(k) == len(oneLoginEnterpriseURN) || k[len(oneLoginEnterpriseURN)] == ':'):
+		if n.oneLogin == "" {
+			n.oneLogin = k
+		}
+		return enterpriseURN + k[len(oneLoginEnterpriseURN):]
+	}
+	return k
+}
+
+func (n *enterpriseNames) err() error {
+	if n.rfc == "" || n.oneLogin == "" {
+		return nil
+	}
+	return invalidSyntax("the enterprise extension is given under both of its names, as " + n.rfc + " and as " + n.oneLogin +
+		" (OneLogin's name for " + enterpriseURN + "): send it under one")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// oneEnterpriseName gives the keys of m that use OneLogin's name of the
+// enterprise extension RFC 7643's (enterpriseNames).
+func oneEnterpriseName(m map[string]any) error {
+	var names enterpriseNames
+	renamed := map[string]string{}
 	for k := range m {
-		switch {
-		case strings.EqualFold(k, oneLoginEnterpriseURN):
-			legacy = k
-		case strings.EqualFold(k, enterpriseURN):
-			standard = k
+		if rfc := names.read(k); rfc != k {
+			renamed[k] = rfc
 		}
 	}
-	switch {
-	case legacy == "":
-		return nil
-	case standard != "":
-		return invalidSyntax("the enterprise extension is given twice, as " + enterpriseURN + " and as " + legacy + ": send it once")
+	if err := names.err(); err != nil {
+		return err
 	}
-	m[enterpriseURN] = m[legacy]
-	delete(m, legacy)
+	for k, rfc := range renamed {
+		if _, taken := m[rfc]; taken {
+			return invalidSyntax(rfc + " is given more than once (names are compared without case)")
+		}
+		m[rfc] = m[k]
+		delete(m, k)
+	}
+	return nil
+}
+
+// oneEnterpriseNameInOps is oneEnterpriseName for a PATCH: the paths of
+// its operations, and the keys of a value without a path (each a path),
+// across all of them. Operations apply in order (RFC 7644 §3.5.2), but an
+// identity provider that names the extension both ways in one request
+// means one of them by mistake, as in a POST.
+func oneEnterpriseNameInOps(list []any) error {
+	var names enterpriseNames
+	for _, o := range list {
+		op, ok := o.(map[string]any)
+		if !ok {
+			continue // normalizeOps refuses it
+		}
+		if k := key(op, "path"); op[k] != nil {
+			if path, ok := op[k].(string); ok {
+				op[k] = names.read(path)
+			}
+			continue
+		}
+		value, ok := op[key(op, "value")].(map[string]any)
+		if !ok {
+			continue
+		}
+		for k := range value {
+			names.read(k)
+		}
+		if err := names.err(); err != nil {
+			return err
+		}
+		if err := oneEnterpriseName(value); err != nil {
+			return err
+		}
+	}
+	return names.err()
+}
+
+// givenTwice refuses an attribute that m gives both inside its parent and
+// as a path of its own beside it: "name":{"givenName":"A"} with
+// "name.givenName":"B", or the enterprise extension's object with
+// "urn:…:User:department". The path was merged over the object
+// (normalizeResource), so one of the two values was dropped without a
+// word, whichever the identity provider meant.
+func givenTwice(m map[string]any) error {
+	for k, v := range m {
+		var parent, sub string
+		switch {
+		case hasPrefixFold(k, enterpriseURN+":"):
+			parent, sub = enterpriseURN, k[len(enterpriseURN)+1:]
+		case strings.HasPrefix(strings.ToLower(k), "urn:"):
+			continue
+		default:
+			var ok bool
+			if parent, sub, ok = strings.Cut(k, "."); !ok {
+				continue
+			}
+		}
+		sub, _, _ = strings.Cut(sub, ".")
+		p, ok := m[key(m, parent)]
+		if !ok || p == nil || v == nil {
+			continue
+		}
+		obj, isObject := p.(map[string]any)
+		if !isObject {
+			return invalidSyntax(fmt.Sprintf("%s is given twice: as %s, and as %s beside it", k, key(m, parent), k))
+		}
+		if x, ok := obj[key(obj, sub)]; ok && x != nil {
+			return invalidSyntax(fmt.Sprintf("%s is given twice: as %s in %s, and as %s beside it", k, key(obj, sub), key(m, parent), k))
+		}
+	}
 	return nil
 }
 
@@ -226,6 +341,11 @@ func (rt resourceType) readPatch(r *http.Request) ([]elimity.PatchOperation, err
 	}
 	if len(list) > maxPatchOps {
 		return nil, tooManyOps()
+	}
+	if _, ok := rt.byURN[enterpriseURN]; ok {
+		if err := oneEnterpriseNameInOps(list); err != nil {
+			return nil, err
+		}
 	}
 	list, err = normalizeOps(list)
 	if err != nil {
