@@ -43,6 +43,13 @@ func TestAppSignInInBrowser(t *testing.T) {
 	var mu sync.Mutex
 	var got string
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bye" {
+			mu.Lock()
+			got = r.URL.RawQuery
+			mu.Unlock()
+			fmt.Fprint(w, `<!doctype html><title>app</title><p id="signed-out">signed out of the app</p>`)
+			return
+		}
 		if r.URL.Path != "/cb" {
 			http.NotFound(w, r)
 			return
@@ -55,7 +62,7 @@ func TestAppSignInInBrowser(t *testing.T) {
 	t.Cleanup(app.Close)
 	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
 	cli("initial password given\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--password-stdin")
-	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", app.URL+"/cb", "--public", "--json"))
+	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", app.URL+"/cb", "--post-logout-redirect-uri", app.URL+"/bye", "--public", "--json"))
 	s := startServer(t, t.TempDir(), settings...)
 
 	// Pat chooses their own password first, in one browser.
@@ -122,6 +129,31 @@ func TestAppSignInInBrowser(t *testing.T) {
 	if err := idt.Claims(&claims); err != nil || !strings.EqualFold(claims.Email, "pat@acme.example") {
 		t.Errorf("claims %+v, %v", claims, err)
 	}
+
+	// RP-initiated logout without an id_token_hint asks first; the
+	// person's Sign out posts to admit, whose answer redirects to the
+	// app's origin, which the page's CSP form-action must allow.
+	err = chromedp.Do(browser,
+		chromedp.Navigate(base+"/oauth/end_session?"+url.Values{"client_id": {registered.ClientID}, "post_logout_redirect_uri": {app.URL + "/bye"}, "state": {"bye-state"}}.Encode()),
+		chromedp.WaitVisible(`#sign-out`),
+		chromedp.Click(`#sign-out`),
+		chromedp.WaitVisible(`#signed-out`),
+		chromedp.Navigate(base+"/me"),
+		chromedp.WaitVisible(`#email`),
+	)
+	if err != nil {
+		where, _ := chromedp.Run(browser, chromedp.Location())
+		t.Fatalf("sign-out for the app: %v (the browser is at %s)\n%s", err, where, s.logs)
+	}
+	mu.Lock()
+	query = got
+	mu.Unlock()
+	if values, _ := url.ParseQuery(query); values.Get("state") != "bye-state" {
+		t.Errorf("after the sign-out the app got %q; want the state", query)
+	}
+	if where, err := chromedp.Run(browser, chromedp.Location()); err != nil || !strings.HasPrefix(where, base+"/login") {
+		t.Errorf("after the sign-out /me went to %s (%v); want the sign-in page", where, err)
+	}
 	s.stop(t)
 }
 
@@ -155,6 +187,13 @@ func TestAppSignInThroughSSOInBrowser(t *testing.T) {
 	var mu sync.Mutex
 	var got string
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bye" {
+			mu.Lock()
+			got = r.URL.RawQuery
+			mu.Unlock()
+			fmt.Fprint(w, `<!doctype html><title>app</title><p id="signed-out">signed out of the app</p>`)
+			return
+		}
 		if r.URL.Path != "/cb" {
 			http.NotFound(w, r)
 			return
@@ -169,7 +208,7 @@ func TestAppSignInThroughSSOInBrowser(t *testing.T) {
 	cli("s3cret\n", "sso", "add-oidc", "--account", "acme", "--name", "corp", "--issuer", p.Issuer, "--client-id", "admit", "--client-secret-stdin")
 	cli("", "account", "create", "--slug", "globex", "--name", "Globex", "--domain", "globex.example")
 	cli("", "sso", "add-saml", "--account", "globex", "--name", "okta", "--metadata-url", idp.URL+"/metadata")
-	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", app.URL+"/cb", "--public", "--json"))
+	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", app.URL+"/cb", "--post-logout-redirect-uri", app.URL+"/bye", "--public", "--json"))
 	s := startServer(t, t.TempDir(), settings...)
 	put(t, idp.URL+"/services/admit", "application/xml", getBody(t, s.url+"/sso/globex/saml/okta/metadata"))
 	putIdPUser(t, idp.URL, "sam", "sam@globex.example", "Sam", "Stone")
