@@ -3,6 +3,7 @@ package scim
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	elimity "github.com/elimity-com/scim"
@@ -211,7 +212,8 @@ func oneEnterpriseNameInOps(list []any) error {
 // "name.givenName":"B", or the enterprise extension's object with
 // "urn:…:User:department". The path was merged over the object
 // (normalizeResource), so one of the two values was dropped without a
-// word, whichever the identity provider meant.
+// word, whichever the identity provider meant. Only differing values
+// are refused.
 func givenTwice(m map[string]any) error {
 	for k, v := range m {
 		var parent, sub string
@@ -235,7 +237,8 @@ func givenTwice(m map[string]any) error {
 		if !isObject {
 			return invalidSyntax(fmt.Sprintf("%s is given twice: as %s, and as %s beside it", k, key(m, parent), k))
 		}
-		if x, ok := obj[key(obj, sub)]; ok && x != nil {
+		// The same value both ways loses nothing: taken as it is.
+		if x, ok := obj[key(obj, sub)]; ok && x != nil && !reflect.DeepEqual(x, v) {
 			return invalidSyntax(fmt.Sprintf("%s is given twice: as %s in %s, and as %s beside it", k, key(obj, sub), key(m, parent), k))
 		}
 	}
