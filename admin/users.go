@@ -111,11 +111,14 @@ type usersPage struct {
 	Statuses []directory.Status
 	Sources  []directory.MembershipSource
 	Members  []directory.Member
-	Columns  map[string]sortColumn
-	Count    int
-	More     bool   // more than Count match
-	Next     string // the next page's URL, empty on the last
-	First    string // the first page's URL, empty on it
+	// Bounced are the invitations of the page's people whose email
+	// bounced, by user id.
+	Bounced map[string]directory.Invitation
+	Columns map[string]sortColumn
+	Count   int
+	More    bool   // more than Count match
+	Next    string // the next page's URL, empty on the last
+	First   string // the first page's URL, empty on it
 }
 
 // doneNotices are the notices a redirect after a change may ask for; only
@@ -163,6 +166,9 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	}
 	p.Count, p.More = min(n, limit), n > limit
 	p.Members = page.Members
+	if p.Bounced, err = h.dir.Bounced(r.Context(), v.Admin.Account.ID, p.Members); err != nil {
+		return err
+	}
 	if page.Next != "" {
 		next := f.query()
 		next.Set("after", page.Next)

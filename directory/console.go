@@ -229,6 +229,9 @@ type MemberDetail struct {
 	// admin changes their address (ChangeMember), only their identity
 	// provider.
 	Elsewhere bool
+	// Invitation is the person's open invitation to the account, while
+	// they are invited: its expiry, and whether the address bounced.
+	Invitation *Invitation
 }
 
 // AdminMember returns the account's member with that membership id.
@@ -249,6 +252,13 @@ func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (Member
 	} else if KindOf(err) != NotFound {
 		return MemberDetail{}, err
 	}
+	if m.Membership.Status == StatusInvited {
+		if inv, err := s.store.FindOpenInvitation(ctx, adm.Account.ID, m.User.ID); err == nil {
+			d.Invitation = &inv
+		} else if KindOf(err) != NotFound {
+			return MemberDetail{}, err
+		}
+	}
 	if cid := m.Membership.LastConnectionID; cid != "" {
 		if c, err := s.store.FindConnection(ctx, adm.Account.ID, cid); err == nil {
 			d.Connection = &c
@@ -257,6 +267,27 @@ func (s *Service) AdminMember(ctx context.Context, adm Admin, id string) (Member
 		}
 	}
 	return d, nil
+}
+
+// Bounced returns the open invitations of those of members whose email
+// bounced, by user id: the Users table marks them, so that the admin sees
+// why someone never arrived.
+func (s *Service) Bounced(ctx context.Context, accountID string, members []Member) (map[string]Invitation, error) {
+	var ids []string
+	for _, m := range members {
+		if m.Membership.Status == StatusInvited {
+			ids = append(ids, m.User.ID)
+		}
+	}
+	invs, err := s.store.FindUndeliverableInvitations(ctx, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find bounced invitations: %w", err)
+	}
+	out := make(map[string]Invitation, len(invs))
+	for _, inv := range invs {
+		out[inv.UserID] = inv
+	}
+	return out, nil
 }
 
 // findMember finds the account's member by membership id, or by user id

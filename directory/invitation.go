@@ -43,6 +43,10 @@ type Invitation struct {
 	UpdatedAt    time.Time
 }
 
+// Bounced reports whether the invitation's email bounced (and it was not
+// sent again since); UpdatedAt is then when.
+func (i Invitation) Bounced() bool { return i.Status == InvitationUndeliverable }
+
 // Open reports whether the invitation can still be accepted or resent.
 func (i Invitation) Open() bool {
 	return i.Status == InvitationPending || i.Status == InvitationUndeliverable

@@ -87,6 +87,9 @@ type Store interface {
 	FindInvitation(ctx context.Context, id string) (Invitation, error)
 	FindInvitationByTokenHash(ctx context.Context, hash string) (Invitation, error)
 	FindOpenInvitation(ctx context.Context, accountID, userID string) (Invitation, error)
+	// FindUndeliverableInvitations returns the open invitations to the
+	// account of those of userIDs whose email bounced.
+	FindUndeliverableInvitations(ctx context.Context, accountID string, userIDs []string) ([]Invitation, error)
 	FindInvitations(ctx context.Context, accountID string) ([]Invitation, error) // newest first
 	// FindInvitationIDs returns the ids of the person's invitations to
 	// the account, newest first, at most limit.

@@ -79,6 +79,28 @@ func (s *Store) FindOpenInvitation(ctx context.Context, accountID, userID string
 	return s.findInvitation(ctx, `account_id = ? AND user_id = ? AND status IN ('pending', 'undeliverable')`, accountID, userID)
 }
 
+// FindUndeliverableInvitations returns the open invitations to the
+// account of those of userIDs whose email bounced (invitations_open holds
+// at most one open invitation a person, and serves the lookup).
+func (s *Store) FindUndeliverableInvitations(ctx context.Context, accountID string, userIDs []string) ([]directory.Invitation, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	q, args, err := sqlx.In(`SELECT `+invitationColumns+` FROM invitations WHERE account_id = ? AND status = 'undeliverable' AND user_id IN (?)`, accountID, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("build undeliverable invitations query: %w", err)
+	}
+	var rows []invitationRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(q), args...); err != nil {
+		return nil, s.dialect.wrap(err, "find undeliverable invitations")
+	}
+	out := make([]directory.Invitation, len(rows))
+	for i, r := range rows {
+		out[i] = r.invitation()
+	}
+	return out, nil
+}
+
 // FindInvitationIDs returns the ids of the person's invitations to the
 // account, newest first, at most limit (the invitations_user index).
 func (s *Store) FindInvitationIDs(ctx context.Context, accountID, userID string, limit int) ([]string, error) {
