@@ -214,7 +214,7 @@ func TestConsolePages(t *testing.T) {
 		if code != 200 || !strings.Contains(path, "done=added") {
 			t.Fatalf("add with a password: %d at %s\n%s", code, path, p.last)
 		}
-		p.sees("nia@acme.example", "The person has been added.", "Added by an admin")
+		p.sees("nia@acme.example is added with the initial password you typed", "must change it at their first sign-in", "Added by an admin")
 		nia, err := s.svc.Member(ctx, a.ID, "nia@acme.example")
 		if err != nil || !nia.User.HasPassword() || !nia.User.PasswordMustChange {
 			t.Errorf("Nia: %+v, %v; want an initial password to change", nia.User, err)
@@ -225,7 +225,7 @@ func TestConsolePages(t *testing.T) {
 		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"  ivy@ACME.example "}, "first_name": {"Ivy"}, "last_name": {"Ro"}, "role": {"member"}, "how": {"invite"}}); code != 200 {
 			t.Errorf("add with an invitation: %d", code)
 		}
-		p.sees("The invitation is on its way.", "Invited")
+		p.sees("An invitation email is on its way to ivy@acme.example", "Invited")
 		code, _ = p.post("/admin/acme/users/new", url.Values{"email": {"nia@acme.example"}, "first_name": {"Nia"}, "last_name": {"Ng"}, "role": {"member"}, "how": {"sso"}})
 		if code != http.StatusConflict {
 			t.Errorf("adding Nia twice: %d; want 409", code)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,6 +60,60 @@ var personNotices = map[string]func(directory.MemberDetail) string{
 	},
 }
 
+// addedFacts are what an addedNotices text says besides the person.
+type addedFacts struct {
+	Detail  directory.MemberDetail
+	Account directory.Account
+	// SSO is the ready connection that serves the person's address, if
+	// any (only for added-sso).
+	SSO *directory.Connection
+}
+
+// addedNotices say, after Add user, what became of the person's password
+// and how they sign in: what the directory did (directory.Added), which
+// may not be what the form asked for (rule 4). The texts are fixed; the
+// values are the person's as they are now.
+var addedNotices = map[string]func(addedFacts) string{
+	"added-password": func(f addedFacts) string {
+		return fmt.Sprintf("%s is added with the initial password you typed. admit emails them nothing: give it to them yourself, by another channel than email. They must change it at their first sign-in; it stops working %d days after you set it if they have not (the Security page sets how long).",
+			f.Detail.User.Email, int(f.Account.PasswordPolicy.InitialPasswordTTL()/(24*time.Hour)))
+	},
+	"added-joined": func(f addedFacts) string {
+		return f.Detail.User.Email + " already had a sign-in to admit, so only their membership here was added: their name and password stay theirs, and they sign in here as they do elsewhere. admit emails them nothing."
+	},
+	"added-joined-password-unused": func(f addedFacts) string {
+		return f.Detail.User.Email + " already had a sign-in to admit, so only their membership here was added, and the password you typed was not used: an admin never sets the password of someone who already has one. They sign in here with their own. admit emails them nothing."
+	},
+	"added-sso": func(f addedFacts) string {
+		if f.SSO == nil {
+			return f.Detail.User.Email + " is added without a password, to sign in through single sign-on, but no ready single sign-on connection of this account serves their address yet: they cannot sign in until one does (Single sign-on page). admit emails them nothing."
+		}
+		return f.Detail.User.Email + " is added without a password: they sign in through single sign-on (" + f.SSO.Name + "), from your intranet's link or by typing their address on the sign-in page. admit emails them nothing."
+	},
+	"invited": func(f addedFacts) string {
+		inv := f.Detail.Invitation
+		if inv == nil {
+			return doneNotices["invited"]
+		}
+		return "An invitation email is on its way to " + inv.Email + ": they choose their own password with its link, which works until " + inv.ExpiresAt.Format("2006-01-02 15:04 UTC") + ". If the address bounces, you are told by email and this page says so."
+	},
+}
+
+// addedNotice words an addedNotices key for the person d.
+func (h *Handler) addedNotice(r *http.Request, v view, d directory.MemberDetail, notice func(addedFacts) string) (string, error) {
+	f := addedFacts{Detail: d, Account: v.Admin.Account}
+	if r.URL.Query().Get("done") == "added-sso" {
+		c, err := h.dir.ConnectionForEmail(r.Context(), v.Admin.Account.ID, d.User.Email)
+		switch {
+		case err == nil:
+			f.SSO = &c
+		case directory.KindOf(err) != directory.NotFound:
+			return "", err
+		}
+	}
+	return notice(f), nil
+}
+
 func (h *Handler) handlePerson(w http.ResponseWriter, r *http.Request, v view) error {
 	return h.person(w, r, v, http.StatusOK, nil)
 }
@@ -84,10 +139,15 @@ func (h *Handler) person(w http.ResponseWriter, r *http.Request, v view, status 
 	self := d.User.ID == v.Admin.User.ID
 	if status == http.StatusOK {
 		done := r.URL.Query().Get("done")
-		if doneNotices[done] != "" {
-			v.Notice, v.Done = doneNotices[done], done
-		} else if notice := personNotices[done]; notice != nil {
+		if notice := personNotices[done]; notice != nil {
 			v.Notice, v.Done = notice(d), done
+		} else if notice := addedNotices[done]; notice != nil {
+			if v.Notice, err = h.addedNotice(r, v, d, notice); err != nil {
+				return err
+			}
+			v.Done = done
+		} else if doneNotices[done] != "" {
+			v.Notice, v.Done = doneNotices[done], done
 		}
 	}
 	form := personForm{FirstName: d.User.FirstName, LastName: d.User.LastName, Email: d.User.Email}

@@ -334,6 +334,20 @@ func (h *Handler) handleInvite(w http.ResponseWriter, r *http.Request, v view) e
 	return h.add(w, r, v, "invite", "invite")
 }
 
+// addedDone is the notice key of what became of a person's password when
+// they were added (addedNotices words it).
+func addedDone(a directory.Added, typed bool) string {
+	switch {
+	case a.PasswordSet:
+		return "added-password"
+	case !a.NewUser && typed:
+		return "added-joined-password-unused"
+	case !a.NewUser:
+		return "added-joined"
+	}
+	return "added-sso"
+}
+
 // add handles both forms: a mistake shows the form again with what was
 // typed (but never the password) and every problem.
 func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how string) error {
@@ -366,7 +380,7 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 		if err == nil {
 			var added directory.Added
 			added, err = h.dir.AddMember(ctx, v.Admin, directory.NewUser{Email: f.Email, FirstName: f.FirstName, LastName: f.LastName, Role: directory.Role(f.Role), Password: password})
-			id = added.Member.Membership.ID
+			id, done = added.Member.Membership.ID, addedDone(added, password != "")
 		}
 	default:
 		err = directory.InvalidError("choose how they will sign in")

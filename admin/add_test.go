@@ -1,0 +1,72 @@
+package admin_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/admit-dev/admit/directory"
+	"github.com/admit-dev/admit/store"
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// TestAddUserNotice: after Add user, the notice says what became of the
+// password as the directory did it, not what the form asked: set and to
+// be changed at the first sign-in (and for how long it works), not used
+// for someone who already had a sign-in (rule 4), none for single sign-on
+// (and that no connection serves them yet), or an invitation on its way.
+func TestAddUserNotice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		beta := s.account(t, "beta")
+		owner := s.add(t, a, "olive@acme.example", directory.RoleOwner)
+		s.add(t, beta, "bea@beta.example", directory.RoleMember)
+		if _, err := s.svc.SetPasswordPolicy(ctx, a.ID, operator, directory.PasswordPolicy{MinLength: 12, InitialPasswordDays: 5}); err != nil {
+			t.Fatal(err)
+		}
+		p := s.signIn(t, owner, a)
+		for _, tc := range []struct {
+			name string
+			form url.Values
+			done string
+			want []string
+		}{
+			{"a new person with a password",
+				url.Values{"email": {"nia@acme.example"}, "first_name": {"Nia"}, "last_name": {"Ng"}, "how": {"password"}, "password": {"initial password given"}},
+				"added-password", []string{"nia@acme.example is added with the initial password you typed", "admit emails them nothing", "must change it at their first sign-in", "5 days"}},
+			{"someone of another account, with a password typed",
+				url.Values{"email": {"bea@beta.example"}, "first_name": {"Bea"}, "last_name": {"B"}, "how": {"password"}, "password": {"initial password given"}},
+				"added-joined-password-unused", []string{"bea@beta.example already had a sign-in to admit", "the password you typed was not used"}},
+			{"a new person for single sign-on, no connection",
+				url.Values{"email": {"sam@acme.example"}, "first_name": {"Sam"}, "last_name": {"Ode"}, "how": {"sso"}},
+				"added-sso", []string{"sam@acme.example is added without a password", "no ready single sign-on connection of this account serves their address yet"}},
+			{"an invitation",
+				url.Values{"email": {"ivy@acme.example"}, "first_name": {"Ivy"}, "last_name": {"Ro"}, "how": {"invite"}},
+				"invited", []string{"An invitation email is on its way to ivy@acme.example", "works until"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p.t = t
+				p.get("/admin/acme/users/new")
+				tc.form.Set("role", "member")
+				code, path := p.post("/admin/acme/users/new", tc.form)
+				if code != 200 || !strings.HasSuffix(path, "?done="+tc.done) {
+					t.Fatalf("%d at %s; want done=%s\n%s", code, path, tc.done, p.last)
+				}
+				p.sees(append(tc.want, `id="done-`+tc.done+`"`)...)
+				if strings.Contains(p.last, "The person has been added.") {
+					t.Error("the bare notice is still there")
+				}
+			})
+		}
+		p.t = t
+		// The person's password is as the notice said.
+		nia, _ := s.svc.Member(ctx, a.ID, "nia@acme.example")
+		bea, _ := s.svc.Member(ctx, a.ID, "bea@beta.example")
+		if !nia.User.PasswordMustChange || bea.User.HasPassword() {
+			t.Errorf("Nia must change hers: %v; Bea has none set by an admin: %v", nia.User.PasswordMustChange, bea.User.HasPassword())
+		}
+	})
+}
