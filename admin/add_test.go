@@ -70,3 +70,35 @@ func TestAddUserNotice(t *testing.T) {
 		}
 	})
 }
+
+// TestUsersPageGettingStarted: an account where no one but the admin is
+// yet shows the four ways people arrive, each linked to its page; once
+// someone else is there, or when a search finds no one, it does not.
+func TestUsersPageGettingStarted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		owner := s.add(t, a, "olive@acme.example", directory.RoleOwner)
+		p := s.signIn(t, owner, a)
+		if code, _ := p.get("/admin/acme/users"); code != 200 {
+			t.Fatalf("users: %d", code)
+		}
+		p.sees(`id="getting-started"`, "No one here yet but you",
+			`href="/admin/acme/invite" id="way-invite"`, `href="/admin/acme/users/new" id="way-add"`,
+			`href="/admin/acme/imports" id="way-import"`, `href="/admin/acme/sso" id="way-sso"`, `href="/admin/acme/scim" id="way-scim"`)
+		// Each link leads to a page of the console (the import pages are
+		// package bulk's, mounted beside it by cmd/admit).
+		for _, path := range []string{"/admin/acme/invite", "/admin/acme/users/new", "/admin/acme/sso", "/admin/acme/scim"} {
+			if code, _ := p.get(path); code != 200 {
+				t.Errorf("%s: %d", path, code)
+			}
+		}
+		if p.get("/admin/acme/users?q=zz"); strings.Contains(p.last, `id="getting-started"`) {
+			t.Error("a search that finds no one shows the getting-started guide")
+		}
+		s.add(t, a, "nia@acme.example", directory.RoleMember)
+		if p.get("/admin/acme/users"); strings.Contains(p.last, `id="getting-started"`) {
+			t.Error("the guide shows with someone else in the account")
+		}
+	})
+}

@@ -65,7 +65,8 @@ func TestOperatorConsole(t *testing.T) {
 		if code != 200 || path != "/admin/newco/users" {
 			t.Fatalf("create account: %d at %s\n%s", code, path, p.last)
 		}
-		p.sees("operator-badge", "oscar@ops.example", "No one here matches.")
+		// A new account: no one yet, so the ways people arrive.
+		p.sees("operator-badge", "oscar@ops.example", `id="getting-started"`, "No one here yet")
 		if code, _ = p.post("/admin/", url.Values{"slug": {"newco"}, "name": {"Again"}}); code != http.StatusConflict {
 			t.Errorf("a taken slug: %d; want 409", code)
 		}

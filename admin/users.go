@@ -119,6 +119,11 @@ type usersPage struct {
 	More    bool   // more than Count match
 	Next    string // the next page's URL, empty on the last
 	First   string // the first page's URL, empty on it
+	// Empty is true when no one but the admin belongs to the account:
+	// the page then shows the ways people arrive instead of a table.
+	Empty bool
+	// SSO is true when the Single sign-on pages exist (Config.SSO).
+	SSO bool
 }
 
 // doneNotices are the notices a redirect after a change may ask for; only
@@ -166,6 +171,10 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	}
 	p.Count, p.More = min(n, limit), n > limit
 	p.Members = page.Members
+	p.SSO = h.setup != nil
+	if f == (filterForm{Sort: f.Sort, Desc: f.Desc}) && q.Get("after") == "" {
+		p.Empty = len(p.Members) == 0 || (len(p.Members) == 1 && page.Next == "" && p.Members[0].User.ID == v.Admin.User.ID)
+	}
 	if p.Bounced, err = h.dir.Bounced(r.Context(), v.Admin.Account.ID, p.Members); err != nil {
 		return err
 	}
