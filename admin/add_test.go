@@ -102,3 +102,30 @@ func TestUsersPageGettingStarted(t *testing.T) {
 		}
 	})
 }
+
+// TestAddUserShowsPasswordRules: the Add user form shows the account's
+// password rules beside the initial password, said of the person added,
+// and how long the password works; also when it comes back refused.
+func TestAddUserShowsPasswordRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		owner := s.add(t, a, "olive@acme.example", directory.RoleOwner)
+		if _, err := s.svc.SetPasswordPolicy(ctx, a.ID, operator, directory.PasswordPolicy{MinLength: 14, RequireDigit: true, InitialPasswordDays: 3}); err != nil {
+			t.Fatal(err)
+		}
+		p := s.signIn(t, owner, a)
+		want := []string{`aria-describedby="password-rules password-days"`, `data-min-length="14"`, `data-require-digit="true"`,
+			`<ul id="password-rules"`, "<li>at least 14 characters</li>", "<li>at least one digit</li>", "<li>not containing their email address</li>",
+			"It works for 3 days", `<script src="/static/password.js"></script>`}
+		if code, _ := p.get("/admin/acme/users/new"); code != 200 {
+			t.Fatalf("add form: %d", code)
+		}
+		p.sees(want...)
+		if code, _ := p.post("/admin/acme/users/new", url.Values{"email": {"nia@acme.example"}, "first_name": {"Nia"}, "last_name": {"Ng"}, "role": {"member"}, "how": {"password"}, "password": {"too short"}}); code != 400 {
+			t.Fatalf("a short password: %d; want 400", code)
+		}
+		p.sees(append(want, "password: use at least 14 characters")...)
+	})
+}

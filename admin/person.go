@@ -76,7 +76,7 @@ type addedFacts struct {
 var addedNotices = map[string]func(addedFacts) string{
 	"added-password": func(f addedFacts) string {
 		return fmt.Sprintf("%s is added with the initial password you typed. admit emails them nothing: give it to them yourself, by another channel than email. They must change it at their first sign-in; it stops working %d days after you set it if they have not (the Security page sets how long).",
-			f.Detail.User.Email, int(f.Account.PasswordPolicy.InitialPasswordTTL()/(24*time.Hour)))
+			f.Detail.User.Email, f.Account.PasswordPolicy.InitialDays())
 	},
 	"added-joined": func(f addedFacts) string {
 		return f.Detail.User.Email + " already had a sign-in to admit, so only their membership here was added: their name and password stay theirs, and they sign in here as they do elsewhere. admit emails them nothing."

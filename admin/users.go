@@ -305,6 +305,9 @@ type addForm struct {
 	// "password" (an initial password they must change) or "sso".
 	How   string
 	Roles []directory.Role
+	// Policy is the account's password policy, shown beside the initial
+	// password.
+	Policy directory.PasswordPolicy
 }
 
 func (h *Handler) newAddForm(ctx context.Context, v view) (addForm, error) {
@@ -312,7 +315,7 @@ func (h *Handler) newAddForm(ctx context.Context, v view) (addForm, error) {
 	if err != nil {
 		return addForm{}, err
 	}
-	return addForm{Role: string(directory.RoleMember), How: "invite", Roles: v.Admin.Assignable(roles)}, nil
+	return addForm{Role: string(directory.RoleMember), How: "invite", Roles: v.Admin.Assignable(roles), Policy: v.Admin.Account.PasswordPolicy}, nil
 }
 
 func (h *Handler) handleAddForm(w http.ResponseWriter, r *http.Request, v view) error {

@@ -94,11 +94,27 @@ func StrictestPolicy(policies ...PasswordPolicy) PasswordPolicy {
 
 // Rules describes the policy in sentences, for forms to show as people type.
 func (p PasswordPolicy) Rules() []string {
+	return p.rules("not containing your email address")
+}
+
+// RulesForAnother is Rules said to whoever sets another person's password
+// (the Add user form), as CheckForAnother is Check.
+func (p PasswordPolicy) RulesForAnother() []string {
+	return p.rules("not containing their email address")
+}
+
+func (p PasswordPolicy) rules(email string) []string {
 	rules := []string{fmt.Sprintf("at least %d characters", p.MinLength)}
 	for _, c := range p.classes() {
 		rules = append(rules, "at least one "+c.name)
 	}
-	return append(rules, "not a commonly used password", "not containing your email address")
+	return append(rules, "not a commonly used password", email)
+}
+
+// InitialDays is how many days a password set by an admin works
+// (InitialPasswordTTL), for the pages that say so.
+func (p PasswordPolicy) InitialDays() int {
+	return int(p.InitialPasswordTTL() / (24 * time.Hour))
 }
 
 type charClass struct {
