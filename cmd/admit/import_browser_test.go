@@ -66,8 +66,8 @@ func TestImportInBrowser(t *testing.T) {
 		chromedp.Navigate(s.url+"/admin/acme/users"),
 		firstSignIn("olive@acme.example", "first password given 42", "her own long passphrase 7"),
 		// The password changed, the browser goes on where it was going.
-		chromedp.WaitVisible(`#import-link`),
-		chromedp.Click(`#import-link`),
+		chromedp.WaitVisible(`#content a[href="/admin/acme/imports"]`),
+		chromedp.Click(`#content a[href="/admin/acme/imports"]`),
 		chromedp.WaitVisible(`#file`))
 	checkAccessibility(t, ctx, axe, "Import")
 
