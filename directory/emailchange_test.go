@@ -229,9 +229,10 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// The rename sent the invitation again, to the new address.
 		queued, err := svc.ClaimMail(ctx, 10)
-		if err != nil || len(queued) != 1 {
-			t.Fatalf("queued mail: %+v, %v; want the first invitation", queued, err)
+		if err != nil || len(queued) != 2 || queued[1].Recipient != "ada.king@acme.example" {
+			t.Fatalf("queued mail: %+v, %v; want the first invitation, then one to ada.king@acme.example", queued, err)
 		}
 		if _, err := svc.MailBodyOf(ctx, queued[0]); directory.KindOf(err) != directory.Gone {
 			t.Errorf("the invitation queued for %s before the rename: %v; want Gone (not sent)", queued[0].Recipient, err)
@@ -251,6 +252,34 @@ func TestRenameReaddressesOpenInvitations(t *testing.T) {
 		}
 		if _, err := svc.MailBodyOf(ctx, sent[0]); err != nil {
 			t.Errorf("the resent invitation cannot be rendered: %v", err)
+		}
+	})
+}
+
+// TestReaddressEndsTheOldLink: an invitation mailed to an address that
+// was then corrected (an admin's typo, or a rename at the company) went on
+// accepting as the person through the link the old address got, whoever
+// reads that mailbox: they chose the person's password. The correction
+// sends the invitation again, to the new address, with a new link; the
+// old one opens nothing.
+func TestReaddressEndsTheOldLink(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, acme, globex, tok, ada := renameWorld(t, s, true)
+		if _, err := svc.Invite(ctx, globex.ID, operator, directory.NewInvitation{Email: "ada@acme.example"}); err != nil {
+			t.Fatal(err)
+		}
+		old := linkOf(t, svc, "ada@acme.example")
+		if _, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, ada.Membership.ID, scimInput("ada.king@acme.example", "ada.king@acme.example", "ext-ada", "Ada", "King", true), directory.IfVersion{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.OpenInvitationLink(ctx, old); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("the link mailed to the old address: %v; want NotFound", err)
+		}
+		fresh := linkOf(t, svc, "ada.king@acme.example")
+		if link, err := svc.OpenInvitationLink(ctx, fresh); err != nil || link.Invitation.Email != "ada.king@acme.example" {
+			t.Errorf("the link mailed to the new address: %+v, %v; want the invitation", link, err)
 		}
 	})
 }

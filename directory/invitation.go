@@ -292,25 +292,52 @@ func (s *Service) Resend(ctx context.Context, accountID string, actor Actor, ema
 			return err
 		}
 		now := s.clock()
-		inv.Status, inv.Sends, inv.BounceReason = InvitationPending, inv.Sends+1, ""
-		inv.ExpiresAt, inv.UpdatedAt = now.Add(ttl), now
-		s.newTokenNonce(&inv)
-		if err := tx.UpdateInvitation(ctx, inv); err != nil {
-			return err
-		}
-		if err := s.queueMail(ctx, tx, accountID, MailInvitation, inv.Email, inv.ID); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, change{
-			accountID: accountID, actor: actor, action: "invitation.resent", targetType: "invitation", targetID: inv.ID,
-			data:   map[string]any{"email": inv.Email, "sends": inv.Sends, "expires_at": inv.ExpiresAt},
-			events: []publication{invitationEvent(EventInvitationSent, inv)},
-		})
+		inv.ExpiresAt = now.Add(ttl)
+		inv, err = s.sendAgain(ctx, tx, actor, inv, now)
+		return err
 	})
 	if err != nil {
 		return Invitation{}, fmt.Errorf("resend invitation: %w", err)
 	}
 	return inv, nil
+}
+
+// sendAgain mails an open invitation again, to its address, with a new
+// link: the one mailed before stops working.
+func (s *Service) sendAgain(ctx context.Context, tx Store, actor Actor, inv Invitation, now time.Time) (Invitation, error) {
+	inv.Status, inv.Sends, inv.BounceReason, inv.UpdatedAt = InvitationPending, inv.Sends+1, "", now
+	s.newTokenNonce(&inv)
+	if err := tx.UpdateInvitation(ctx, inv); err != nil {
+		return inv, err
+	}
+	if err := s.queueMail(ctx, tx, inv.AccountID, MailInvitation, inv.Email, inv.ID); err != nil {
+		return inv, err
+	}
+	return inv, s.record(ctx, tx, change{
+		accountID: inv.AccountID, actor: actor, action: "invitation.resent", targetType: "invitation", targetID: inv.ID,
+		data:   map[string]any{"email": inv.Email, "sends": inv.Sends, "expires_at": inv.ExpiresAt},
+		events: []publication{invitationEvent(EventInvitationSent, inv)},
+	})
+}
+
+// resendReaddressed sends the person's open invitations again to their
+// new address (the store moved them there), each with a new link: the
+// link mailed to the old address, which may be a stranger's (a typo an
+// admin corrected), must not still accept as this person.
+func (s *Service) resendReaddressed(ctx context.Context, tx Store, actor Actor, userID string, now time.Time) error {
+	open, err := tx.FindOpenInvitationsOfUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, inv := range open {
+		if !inv.ExpiresAt.After(now) {
+			continue // a resend gives it a new expiry; nothing to kill
+		}
+		if _, err := s.sendAgain(ctx, tx, actor, inv, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Revoke withdraws an open invitation: its link stops working and the

@@ -216,6 +216,9 @@ func (s *Service) changeFromHome(ctx context.Context, tx Store, a Account, actor
 			return u, err
 		}
 		u.Email = email
+		if err := s.resendReaddressed(ctx, tx, actor, u.ID, now); err != nil {
+			return u, err
+		}
 	}
 	if first != u.FirstName || last != u.LastName {
 		if err := tx.UpdateUserName(ctx, u.ID, first, last, now); err != nil {

@@ -87,6 +87,9 @@ type Store interface {
 	FindInvitation(ctx context.Context, id string) (Invitation, error)
 	FindInvitationByTokenHash(ctx context.Context, hash string) (Invitation, error)
 	FindOpenInvitation(ctx context.Context, accountID, userID string) (Invitation, error)
+	// FindOpenInvitationsOfUser returns the person's open invitations to
+	// every account.
+	FindOpenInvitationsOfUser(ctx context.Context, userID string) ([]Invitation, error)
 	// FindUndeliverableInvitations returns the open invitations to the
 	// account of those of userIDs whose email bounced.
 	FindUndeliverableInvitations(ctx context.Context, accountID string, userIDs []string) ([]Invitation, error)

@@ -79,6 +79,21 @@ func (s *Store) FindOpenInvitation(ctx context.Context, accountID, userID string
 	return s.findInvitation(ctx, `account_id = ? AND user_id = ? AND status IN ('pending', 'undeliverable')`, accountID, userID)
 }
 
+// FindOpenInvitationsOfUser returns the person's pending or undeliverable
+// invitations, to every account.
+func (s *Store) FindOpenInvitationsOfUser(ctx context.Context, userID string) ([]directory.Invitation, error) {
+	var rows []invitationRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+invitationColumns+` FROM invitations
+		WHERE user_id = ? AND status IN ('pending', 'undeliverable') ORDER BY created_at, id`), userID); err != nil {
+		return nil, s.dialect.wrap(err, "find a person's open invitations")
+	}
+	out := make([]directory.Invitation, len(rows))
+	for i, r := range rows {
+		out[i] = r.invitation()
+	}
+	return out, nil
+}
+
 // FindUndeliverableInvitations returns the open invitations to the
 // account of those of userIDs whose email bounced (invitations_open holds
 // at most one open invitation a person, and serves the lookup).
