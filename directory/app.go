@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,7 +25,8 @@ type App struct {
 	SecretHash string
 	// RedirectURIs are compared exactly with the redirect_uri of a request
 	// (RFC 6749 section 3.1.2.2; OAuth 2.0 Security BCP section 4.1.3): no
-	// prefixes, no wildcards.
+	// prefixes, no wildcards; only the port of a loopback one may differ
+	// (AllowsRedirectURI).
 	RedirectURIs []string
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser back to, compared exactly as well.
@@ -136,6 +138,76 @@ func checkURIs(uris []string) ([]string, []string) {
 		}
 	}
 	return out, problems
+}
+
+// AllowsRedirectURI reports whether uri, the redirect_uri of an
+// authorization request, is one of the app's: registered exactly, or a
+// loopback redirect URI on another port.
+func (a App) AllowsRedirectURI(uri string) bool {
+	for _, r := range a.RedirectURIs {
+		if uri == r || loopbackOnAnyPort(r, uri) {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackHosts are the redirect URIs whose port a request may choose:
+// RFC 8252 section 7.3 has the authorization server allow any port of
+// a loopback IP literal on http, because a native app listens on
+// whichever port the operating system gives it. Not localhost (section
+// 8.3 advises against it: the name may resolve elsewhere than the
+// loopback interface, through a hosts file or DNS, and a firewall may
+// treat it differently), nor another spelling of the address: a URI
+// registered with one of those is matched exactly.
+var loopbackHosts = []string{"http://127.0.0.1", "http://[::1]"}
+
+// loopbackOnAnyPort reports whether requested is registered but for its
+// port, registered being on http at 127.0.0.1 or [::1] (with a port or
+// without). The rest (path, query) must be exactly as registered; the
+// URIs are compared as written, not as a lenient parser reads them, so
+// that nothing but digits can come between the address and the path (no
+// user info: http://127.0.0.1:80@evil.example/cb stays another URI).
+func loopbackOnAnyPort(registered, requested string) bool {
+	for _, host := range loopbackHosts {
+		reg, ok := strings.CutPrefix(registered, host)
+		if !ok {
+			continue
+		}
+		req, ok := strings.CutPrefix(requested, host)
+		if !ok {
+			return false
+		}
+		reg, ok = withoutPort(reg)
+		if !ok {
+			return false
+		}
+		req, ok = withoutPort(req)
+		return ok && req == reg
+	}
+	return false
+}
+
+// withoutPort takes the port off what follows the host of a URI: ":"
+// and a port number (1 to 65535, without leading zeros), if there is
+// one; false when what follows is neither a port nor the path or query.
+func withoutPort(rest string) (string, bool) {
+	if after, ok := strings.CutPrefix(rest, ":"); ok {
+		end := strings.IndexAny(after, "/?")
+		if end < 0 {
+			end = len(after)
+		}
+		port := after[:end]
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 || port[0] == '0' {
+			return "", false
+		}
+		rest = after[end:]
+	}
+	if rest != "" && rest[0] != '/' && rest[0] != '?' {
+		return "", false
+	}
+	return rest, true
 }
 
 // AddApp registers an app and returns it with its client secret, which is

@@ -60,3 +60,54 @@ func FuzzCheckRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+// TestAllowsRedirectURI: a redirect URI is the app's when registered
+// exactly; one registered on http at 127.0.0.1 or [::1] is the app's on
+// any port (RFC 8252 section 7.3), and on nothing else that differs.
+func TestAllowsRedirectURI(t *testing.T) {
+	t.Parallel()
+	app := App{RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "http://localhost:3000/cb", "https://app.example/cb", "http://127.0.0.2:9/cb"}}
+	for _, tc := range []struct {
+		uri  string
+		want bool
+	}{
+		{"http://127.0.0.1/cb", true},
+		{"http://127.0.0.1:49152/cb", true},
+		{"http://127.0.0.1:1/cb", true},
+		{"http://127.0.0.1:65535/cb", true},
+		{"http://[::1]:8080/cb?x=1", true},
+		{"http://[::1]:50000/cb?x=1", true},
+		{"http://[::1]/cb?x=1", true},
+		{"http://localhost:3000/cb", true},
+		{"https://app.example/cb", true},
+		{"http://127.0.0.2:9/cb", true},
+
+		{"http://127.0.0.1:49152/cb/", false},
+		{"http://127.0.0.1:49152/other", false},
+		{"http://127.0.0.1:49152/cb?x=1", false},
+		{"http://127.0.0.1:49152/CB", false},
+		{"http://[::1]:50000/cb", false},
+		{"http://[::1]:50000/cb?x=2", false},
+		{"https://127.0.0.1:49152/cb", false},
+		{"HTTP://127.0.0.1:49152/cb", false},
+		{"http://localhost:49152/cb", false},
+		{"http://127.0.0.2:49152/cb", false},
+		{"http://127.0.0.1.evil.example/cb", false},
+		{"http://127.0.0.1:80@evil.example/cb", false},
+		{"http://user@127.0.0.1:49152/cb", false},
+		{"http://127.0.0.1:/cb", false},
+		{"http://127.0.0.1:0/cb", false},
+		{"http://127.0.0.1:080/cb", false},
+		{"http://127.0.0.1:65536/cb", false},
+		{"http://127.0.0.1:+80/cb", false},
+		{"http://127.0.0.1:80:81/cb", false},
+		{"http://127.0.0.1:49152/cb#x", false},
+		{"https://app.example:8443/cb", false},
+		{"http://[::ffff:127.0.0.1]:49152/cb", false},
+		{"http://[0:0:0:0:0:0:0:1]:8080/cb?x=1", false},
+	} {
+		if got := app.AllowsRedirectURI(tc.uri); got != tc.want {
+			t.Errorf("AllowsRedirectURI(%q) = %v; want %v", tc.uri, got, tc.want)
+		}
+	}
+}

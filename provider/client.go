@@ -20,10 +20,11 @@ func (c client) GetID() string                    { return c.app.ClientID }
 func (c client) RedirectURIs() []string           { return c.app.RedirectURIs }
 func (c client) PostLogoutRedirectURIs() []string { return c.app.PostLogoutRedirectURIs }
 
-// ApplicationType is web for every app: op then matches redirect URIs and
-// post-logout redirect URIs exactly (for its native type it ignores the
-// port and the host of a loopback URI, sending codes and logouts anywhere
-// on the machine; TestRefusals and TestEndSessionLoopbackPort hold this).
+// ApplicationType is web for every app: op then matches post-logout
+// redirect URIs exactly (for its native type it ignores the port and the
+// host of a loopback URI, localhost and https included, sending logouts
+// anywhere on the machine; TestEndSessionLoopbackPort holds this). Redirect
+// URIs are the app's rule, not op's (authorizer.ValidateAuthRequest).
 func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 
 func (c client) AuthMethod() oidc.AuthMethod {

@@ -36,7 +36,9 @@
 // in the answer to the browser that signed in.
 //
 // What op does not do as an app's library expects, this package does
-// around it: discovery lists only what is served (handleDiscovery);
+// around it: the app's redirect URIs are matched by the directory's rule,
+// exactly but for the port of a loopback IP literal (authorize.go);
+// discovery lists only what is served (handleDiscovery);
 // introspection takes client_secret_post; errors at introspection and
 // userinfo are OAuth JSON with their WWW-Authenticate challenges
 // (writeOAuthError); grants discovery does not list are refused before op

@@ -59,8 +59,11 @@ type Handler struct {
 	pages  *web.Renderer
 	cookie web.SessionCookie
 	op     *op.Provider
-	issuer string
-	log    *slog.Logger
+	// authorizer is op with admit's checks of an authorization request;
+	// it answers them (authorize.go).
+	authorizer authorizer
+	issuer     string
+	log        *slog.Logger
 	// endSessionPage asks the person before a sign-out no
 	// id_token_hint vouched for (handleEndSession).
 	endSessionPage *template.Template
@@ -135,7 +138,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, issuer: issuer, log: log,
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, authorizer: authorizer{p}, issuer: issuer, log: log,
 		endSessionPage: endSessionPage}, nil
 }
 
@@ -160,7 +163,7 @@ const authorizePath = "/oauth/authorize"
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
 	mux.Handle("/oauth/", h.opLog(h.appTransport(h.onceEach(h.advertisedGrants(h.outageAware(readForm(h.op)))))))
-	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(h.op))))
+	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(http.HandlerFunc(h.handleAuthorize)))))
 	mux.Handle("GET "+continuePath, h.opLog(h.pages.Handler(h.handleContinue)))
 	// op's own callback would hand out the code of a finished
 	// authorization to whoever knows its id; the code goes out only in
@@ -218,7 +221,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	}
 	if directory.KindOf(err) == directory.Unauthenticated && a.NoPrompt {
 		// OIDC Core section 3.1.2.6: no page may be shown.
-		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.authorizer)
 		return nil
 	}
 	if directory.KindOf(err) == directory.Unauthenticated {
@@ -239,7 +242,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		// id_token_hint names another person than the one signed in here:
 		// no code for someone the app did not ask about (OIDC Core section
 		// 3.1.2.1).
-		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.authorizer)
 		return nil
 	}
 	if h.dir.AppNeedsSignIn(a, v) {
@@ -247,7 +250,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		// themself (OIDC Core section 3.1.2.1). The old session ends so
 		// that the sign-in page asks instead of passing them on.
 		if a.NoPrompt {
-			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.op)
+			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrLoginRequired(), h.authorizer)
 			return nil
 		}
 		if err := h.dir.EndSession(ctx, h.cookie.Token(r)); err != nil {
@@ -260,7 +263,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	if v.User.PasswordMustChange {
 		if a.NoPrompt {
 			// The password change is a page (OIDC Core section 3.1.2.6).
-			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrInteractionRequired(), h.op)
+			op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrInteractionRequired(), h.authorizer)
 			return nil
 		}
 		// Back here afterwards: the app's request goes on.
@@ -270,7 +273,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 	done, err := h.dir.CompleteAppAuthorization(ctx, a, v)
 	if directory.KindOf(err) == directory.Forbidden {
 		h.log.InfoContext(ctx, "app sign-in refused", "client_id", a.ClientID, "user_id", v.User.ID, "reason", err)
-		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrAccessDenied().WithDescription("%s", directory.Message(err)), h.op)
+		op.AuthRequestError(w, r, &authRequest{AppAuthorization: a}, oidc.ErrAccessDenied().WithDescription("%s", directory.Message(err)), h.authorizer)
 		dropOpLines(ctx) // the line above has the reason, op's does not
 		return nil
 	}
@@ -278,7 +281,7 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.log.InfoContext(ctx, "app sign-in", "client_id", done.ClientID, "user_id", done.UserID, "account_id", done.AccountID)
-	op.AuthResponse(&authRequest{AppAuthorization: done}, h.op, w, r)
+	op.AuthResponse(&authRequest{AppAuthorization: done}, h.authorizer, w, r)
 	return nil
 }
 

@@ -208,11 +208,12 @@ func TestRefusals(t *testing.T) {
 				{"redirect URI with a query", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "cb?x=1"}}, "redirect_uri"},
 				{"redirect URI of another client", url.Values{"client_id": {public.ClientID}, "redirect_uri": {appPrefix + "web"}}, "redirect_uri"},
 				{"another host", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"https://evil.example/cb"}}, "redirect_uri"},
-				// RFC 8252 section 7.3 lets a native app's loopback port vary;
-				// admit registers every app as a web app, matched exactly.
-				{"another loopback port", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://127.0.0.1:8765/cb"}}, "redirect_uri"},
-				{"loopback without the port", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://127.0.0.1/cb"}}, "redirect_uri"},
+				// Another port of http://127.0.0.1 is the app's (RFC 8252
+				// section 7.3: a native app's port varies; see
+				// TestLoopbackRedirectAnyPort); another name of the machine is
+				// not.
 				{"another loopback name", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://localhost:9/cb"}}, "redirect_uri"},
+				{"another loopback port, another path", url.Values{"client_id": {public.ClientID}, "redirect_uri": {"http://127.0.0.1:8765/web"}}, "redirect_uri"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					q := tc.query

@@ -42,7 +42,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	fs := c.flags("app add")
 	name := fs.String("name", "", "the app's name, shown to operators and in the audit trail")
 	var redirects, logouts stringList
-	fs.Var(&redirects, "redirect-uri", "where admit may send the browser back with a code, matched exactly (repeatable; https, or http on localhost)")
+	fs.Var(&redirects, "redirect-uri", "where admit may send the browser back with a code, matched exactly but for the port of http://127.0.0.1 or http://[::1] (repeatable; https, or http on localhost)")
 	fs.Var(&logouts, "post-logout-redirect-uri", "where admit may send the browser after the app signs it out (repeatable)")
 	backchannel := fs.String("backchannel-logout-uri", "", "where admit posts a logout token when a person's membership ends (OpenID Back-Channel Logout)")
 	public := fs.Bool("public", false, "the app cannot keep a secret (single-page or native app): no secret, PKCE required")
