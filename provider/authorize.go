@@ -4,15 +4,18 @@ import (
 	"context"
 	"net/http"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // authorizer is op's Authorizer for the authorization endpoint and its
 // answers: the provider, with admit's checks of an authorization request
-// in op's hook for them (op.AuthorizeValidator).
+// in op's hook for them (op.AuthorizeValidator), and the issuer in every
+// authorization response (Encoder).
 type authorizer struct {
 	*op.Provider
+	issuer string
 }
 
 var _ op.AuthorizeValidator = authorizer{}
@@ -53,4 +56,28 @@ func (authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 		return "", err
 	}
 	return op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, verifier)
+}
+
+// Encoder is op's, adding iss to every authorization response op encodes
+// with it, success (code and state) and error alike: RFC 9207 section 2,
+// which discovery advertises (authorization_response_iss_parameter_supported).
+// With it an app that talks to several providers can tell which one
+// answered, and a mix-up attack (a response of one provider taken for
+// another's) fails; openid-client, for one, checks it. op encodes
+// nothing else with the authorizer's Encoder.
+func (a authorizer) Encoder() httphelper.Encoder {
+	return issuerEncoder{a.Provider.Encoder(), a.issuer}
+}
+
+type issuerEncoder struct {
+	httphelper.Encoder
+	issuer string
+}
+
+func (e issuerEncoder) Encode(src any, dst map[string][]string) error {
+	if err := e.Encoder.Encode(src, dst); err != nil {
+		return err
+	}
+	dst["iss"] = []string{e.issuer}
+	return nil
 }

@@ -64,6 +64,9 @@ var exercised = []string{
 	"request_parameter_supported", "request_uri_parameter_supported",
 	// TestBackchannelLogout delivers one.
 	"backchannel_logout_supported",
+	// Every authorization response below is checked for it (and
+	// TestAuthorizationResponsesNameTheIssuer checks each kind).
+	"authorization_response_iss_parameter_supported",
 }
 
 // TestDiscoveryEndpointsAnswer fetches discovery, as an app's library
@@ -126,6 +129,17 @@ func TestDiscoveryEndpointsAnswer(t *testing.T) {
 			t.Errorf("%s = %v; the test exercises %v", k, got, want)
 		}
 	}
+	if doc["authorization_response_iss_parameter_supported"] != true {
+		t.Errorf("authorization_response_iss_parameter_supported = %v; the test exercises true", doc["authorization_response_iss_parameter_supported"])
+	}
+	// iss is the issuer, in every answer at the app's redirect URI
+	// (RFC 9207 section 2).
+	issuedBy := func(what string, q url.Values) {
+		t.Helper()
+		if got := q["iss"]; len(got) != 1 || got[0] != doc["issuer"] {
+			t.Errorf("%s: iss %q; want [%v]", what, got, doc["issuer"])
+		}
+	}
 	if doc["request_uri_parameter_supported"] != false || (doc["request_parameter_supported"] != nil && doc["request_parameter_supported"] != false) {
 		t.Errorf("request objects advertised: request %v, request_uri %v", doc["request_parameter_supported"], doc["request_uri_parameter_supported"])
 	}
@@ -156,7 +170,13 @@ func TestDiscoveryEndpointsAnswer(t *testing.T) {
 		r.conf.Endpoint.AuthStyle = style
 		r.conf.Scopes = list("scopes_supported")
 		l := r.start(t)
-		tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+		p := b.get(l.url)
+		if p.url.Path == "/login" {
+			p = b.signIn(p, "ada@acme.example", "correct horse battery")
+		}
+		q := p.atApp(t)
+		issuedBy(method+": the code", q)
+		tok, err := r.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
 		if err != nil {
 			t.Errorf("%s: code grant: %v", method, err)
 			continue
@@ -251,6 +271,8 @@ func TestDiscoveryEndpointsAnswer(t *testing.T) {
 	r := newRP(t, s, spa, "")
 	if q := b.get(r.start(t, oauth2.SetAuthURLParam("request", "e30.e30.")).url).atApp(t); q.Get("error") != "request_not_supported" {
 		t.Errorf("authorization with a request object: the app got %v; want request_not_supported", q)
+	} else {
+		issuedBy("request_not_supported", q)
 	}
 
 	// RP-initiated logout, back to the registered address.

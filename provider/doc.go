@@ -37,7 +37,8 @@
 //
 // What op does not do as an app's library expects, this package does
 // around it: the app's redirect URIs are matched by the directory's rule,
-// exactly but for the port of a loopback IP literal (authorize.go);
+// exactly but for the port of a loopback IP literal, and every
+// authorization response names the issuer (RFC 9207) (authorize.go);
 // discovery lists only what is served (handleDiscovery);
 // introspection takes client_secret_post; errors at introspection and
 // userinfo are OAuth JSON with their WWW-Authenticate challenges

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -138,7 +139,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, authorizer: authorizer{p}, issuer: issuer, log: log,
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, authorizer: authorizer{p, issuer}, issuer: issuer, log: log,
 		endSessionPage: endSessionPage}, nil
 }
 
@@ -197,7 +198,12 @@ func (h *Handler) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	cfg.RevocationEndpointAuthSigningAlgValuesSupported = nil
 	// Public, and read by single-page apps from their own origin.
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	op.Discover(w, cfg)
+	// op's document has no member for RFC 9207 section 3; the authorizer
+	// puts iss in every authorization response.
+	httphelper.MarshalJSON(w, &struct {
+		*oidc.DiscoveryConfiguration
+		IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	}{cfg, true})
 }
 
 // handleContinue is the sign-in step of an authorization: a browser
