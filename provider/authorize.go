@@ -16,6 +16,9 @@ import (
 type authorizer struct {
 	*op.Provider
 	issuer string
+	// requestURI is set when the request carries request_uri, which op's
+	// oidc.AuthRequest has no field for: op would ignore it.
+	requestURI bool
 }
 
 var _ op.AuthorizeValidator = authorizer{}
@@ -23,18 +26,36 @@ var _ op.AuthorizeValidator = authorizer{}
 // handleAuthorize is op's authorization endpoint, with the authorizer.
 func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(op.ContextWithIssuer(r.Context(), h.issuer))
-	op.Authorize(w, r, h.authorizer)
+	a := h.authorizer
+	if err := r.ParseForm(); err != nil {
+		// op's answer (ParseAuthorizeRequest): parsed a second time, the
+		// form would seem to be read.
+		op.AuthRequestError(w, r, nil, oidc.ErrInvalidRequest().WithDescription("cannot parse form").WithParent(err), a)
+		return
+	}
+	a.requestURI = r.Form.Get("request_uri") != ""
+	op.Authorize(w, r, a)
+}
+
+// errRequestURINotSupported answers a request_uri (OpenID Connect Core
+// sections 6.2 and 6.3): admit fetches no request object, as it reads
+// none passed by value (op answers request with request_not_supported),
+// and discovery says so (request_uri_parameter_supported false). Taking
+// the request without it would sign the person in to what the app did
+// not ask for: the parameters it put in the object would be lost.
+func errRequestURINotSupported() *oidc.Error {
+	return (&oidc.Error{ErrorType: "request_uri_not_supported"}).WithDescription("admit does not fetch request objects: send the parameters in the authorization request itself")
 }
 
 // ValidateAuthRequest checks an authorization request as op's own
-// ValidateAuthRequestClient does, step for step, but for the redirect
-// URI, which the app's rule decides (directory.App.AllowsRedirectURI):
+// ValidateAuthRequestClient does, step for step, and refuses request_uri;
+// but for the redirect URI, which the app's rule decides (directory.App.AllowsRedirectURI):
 // op matches a web app's exactly, and a native app's loopback URI on any
 // port and any loopback host, localhost and https included; admit allows
 // another port only on http at 127.0.0.1 and [::1] (RFC 8252 section 7.3).
 // An error before the redirect URI is known good is shown on a page
 // (pageErrors), never sent to the URI.
-func (authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
+func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
 	c, err := st.GetClientByClientID(ctx, req.ClientID)
 	if err != nil {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unable to retrieve client by id").WithParent(err)
@@ -55,7 +76,16 @@ func (authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 	if err := op.ValidateAuthReqCodeChallengeMethod(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
 		return "", err
 	}
-	return op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, verifier)
+	sub, err := op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, verifier)
+	if err != nil {
+		return "", err
+	}
+	// Where op answers request, once the request is otherwise good (its
+	// redirect URI above all).
+	if a.requestURI {
+		return "", errRequestURINotSupported()
+	}
+	return sub, nil
 }
 
 // Encoder is op's, adding iss to every authorization response op encodes

@@ -139,7 +139,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, authorizer: authorizer{p, issuer}, issuer: issuer, log: log,
+	return &Handler{dir: cfg.Directory, store: st, pages: cfg.Pages, cookie: web.SessionCookie{Secure: cfg.Secure}, op: p, authorizer: authorizer{Provider: p, issuer: issuer}, issuer: issuer, log: log,
 		endSessionPage: endSessionPage}, nil
 }
 
