@@ -47,14 +47,25 @@ func errRequestURINotSupported() *oidc.Error {
 	return (&oidc.Error{ErrorType: "request_uri_not_supported"}).WithDescription("admit does not fetch request objects: send the parameters in the authorization request itself")
 }
 
+// errUnsupportedResponseType answers a response type other than code
+// (RFC 6749 section 4.1.2.1): admit gives no app another, so it is the
+// server's limit, unsupported_response_type. op answers
+// unauthorized_client, which says that this app may not use it and sends
+// its developer to ask for a registration that does not exist.
+func errUnsupportedResponseType() *oidc.Error {
+	return (&oidc.Error{ErrorType: "unsupported_response_type"}).WithDescription("admit supports the authorization code flow only: use response_type=code")
+}
+
 // ValidateAuthRequest checks an authorization request as op's own
-// ValidateAuthRequestClient does, step for step, and refuses request_uri;
-// but for the redirect URI, which the app's rule decides (directory.App.AllowsRedirectURI):
-// op matches a web app's exactly, and a native app's loopback URI on any
-// port and any loopback host, localhost and https included; admit allows
-// another port only on http at 127.0.0.1 and [::1] (RFC 8252 section 7.3).
-// An error before the redirect URI is known good is shown on a page
-// (pageErrors), never sent to the URI.
+// ValidateAuthRequestClient does, step for step, with admit's answers in
+// three places: the redirect URI is the app's by the directory's rule
+// (directory.App.AllowsRedirectURI; op matches a web app's exactly, and a
+// native app's loopback URI on any port and any loopback host, localhost
+// and https included, where admit allows another port only on http at
+// 127.0.0.1 and [::1], RFC 8252 section 7.3); another response type than
+// code is unsupported_response_type; request_uri is refused. An error
+// before the redirect URI is known good is shown on a page (pageErrors),
+// never sent to the URI.
 func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
 	c, err := st.GetClientByClientID(ctx, req.ClientID)
 	if err != nil {
@@ -70,7 +81,10 @@ func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthReque
 	if req.Scopes, err = op.ValidateAuthReqScopes(c, req.Scopes); err != nil {
 		return "", err
 	}
-	if err := op.ValidateAuthReqResponseType(c, req.ResponseType); err != nil {
+	if req.ResponseType != "" && !op.ContainsResponseType(c.ResponseTypes(), req.ResponseType) {
+		return "", errUnsupportedResponseType()
+	}
+	if err := op.ValidateAuthReqResponseType(c, req.ResponseType); err != nil { // none: invalid_request
 		return "", err
 	}
 	if err := op.ValidateAuthReqCodeChallengeMethod(req.CodeChallenge, req.CodeChallengeMethod); err != nil {

@@ -69,3 +69,50 @@ func TestRequestURINotSupported(t *testing.T) {
 		refusedOnPage(t, s, b, http.MethodGet, bad, "client")
 	})
 }
+
+// TestUnsupportedResponseType: a valid app that asks for another response
+// type than code (the implicit or hybrid flow) gets
+// unsupported_response_type at its redirect URI (RFC 6749 section
+// 4.1.2.1: admit supports none for any app), not unauthorized_client; one
+// that sends none gets invalid_request. A bad redirect URI is still a
+// page.
+func TestUnsupportedResponseType(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		a := s.account("acme")
+		s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		app, _ := s.app(directory.NewApp{Name: "SPA", RedirectURIs: []string{appPrefix + "cb"}, Public: true})
+		r := newRP(t, s, app, "")
+		b := s.browser()
+		for _, tc := range []struct {
+			responseType, want string
+		}{
+			{"token", "unsupported_response_type"},
+			{"id_token", "unsupported_response_type"},
+			{"id_token token", "unsupported_response_type"},
+			{"code id_token", "unsupported_response_type"},
+			{"code token", "unsupported_response_type"},
+			{"none", "unsupported_response_type"},
+			{"", "invalid_request"},
+		} {
+			t.Run(tc.responseType, func(t *testing.T) {
+				l := r.start(t, oauth2.SetAuthURLParam("response_type", tc.responseType))
+				p := b.get(l.url)
+				// Errors of the implicit flow go in the fragment (OAuth 2.0
+				// Multiple Response Types section 5).
+				q, _ := url.ParseQuery(p.url.Fragment)
+				if len(q) == 0 {
+					q = p.atApp(t)
+				} else {
+					p.atApp(t)
+				}
+				if q.Get("error") != tc.want || q.Get("state") != l.state || q.Get("code") != "" || q.Get("iss") != s.issuer {
+					t.Errorf("response_type=%q: the app got %v; want %s with its state and iss", tc.responseType, q, tc.want)
+				}
+			})
+		}
+		u, _ := url.Parse(r.start(t, oauth2.SetAuthURLParam("response_type", "token")).url)
+		bad := u.Query()
+		bad.Set("redirect_uri", "https://evil.example/cb")
+		refusedOnPage(t, s, b, http.MethodGet, bad, "redirect_uri")
+	})
+}
