@@ -257,7 +257,7 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 			}
 			for _, o := range taken {
 				// /Docs and /docs are one path to servers that ignore case.
-				if routeKey(o.PathPrefix) == routeKey(a.PathPrefix) {
+				if prefixRouteKey(o.PathPrefix) == prefixRouteKey(a.PathPrefix) {
 					return ConflictError(fmt.Sprintf("app %s already serves %s%s", o.Name, a.ForwardAuthHost, o.PathPrefix))
 				}
 			}

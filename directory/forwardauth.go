@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This file is what forward-auth and the reverse proxy (package gate)
@@ -28,8 +31,9 @@ func checkForwardAuth(host, prefix string) []string {
 		problems = append(problems, fmt.Sprintf("forward-auth host %q must be a host name, with a port if not the default (app.example.com, localhost:8081), without a scheme or path", host))
 	}
 	if prefix != "" && (len(prefix) > 200 || hasControl(prefix) || !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") ||
-		strings.ContainsAny(prefix, "?#*%\\; ") || path.Clean(prefix) != prefix) {
-		problems = append(problems, fmt.Sprintf("path prefix %q must be a clean path like /wiki: a leading slash, no trailing slash, no dot segments, no ?, #, %%, *, ; or spaces", prefix))
+		strings.ContainsAny(prefix, "?#*%\\; ") || path.Clean(prefix) != prefix || strings.HasSuffix(prefix, ".") || strings.Contains(prefix, "./")) {
+		// A segment ending in a dot is the one without it to IIS.
+		problems = append(problems, fmt.Sprintf("path prefix %q must be a clean path like /wiki: a leading slash, no trailing slash, no dot segments or segments ending in a dot, no ?, #, %%, *, ; or spaces", prefix))
 	}
 	return problems
 }
@@ -62,15 +66,15 @@ func validHost(h string) bool {
 }
 
 // ForwardAuthApp returns the app that serves a request for host and
-// urlPath (the decoded path); see MatchForwardAuthApp. NotFound when no
-// app serves the request, which is how a host the operator never
-// registered is refused.
-func (s *Service) ForwardAuthApp(ctx context.Context, host, urlPath string) (App, error) {
+// rawPath (as the request wrote it, percent-encoded); see
+// MatchForwardAuthApp. NotFound when no app serves the request, which is
+// how a host the operator never registered is refused.
+func (s *Service) ForwardAuthApp(ctx context.Context, host, rawPath string) (App, error) {
 	apps, err := s.ForwardAuthApps(ctx, host)
 	if err != nil {
 		return App{}, err
 	}
-	return MatchForwardAuthApp(apps, urlPath)
+	return MatchForwardAuthApp(apps, rawPath)
 }
 
 // ForwardAuthApps returns the apps registered for a forward-auth host
@@ -105,41 +109,56 @@ func (s *Service) ForwardAuthHostName(ctx context.Context, host string) (bool, e
 }
 
 // MatchForwardAuthApp picks, of the apps of one host, the one that serves
-// urlPath: the longest path prefix that the cleaned path is under (a
-// prefix /wiki takes /wiki and /wiki/..., not /wikipedia). Cleaning first
-// keeps /wiki/../admin from passing for an app at /wiki. NotFound when
-// none does.
+// a request for rawPath, the path as the request wrote it (percent-encoded,
+// before any decoding): the longest path prefix the path is under (a prefix
+// /wiki takes /wiki and /wiki/..., not /wikipedia). NotFound when none
+// does.
 //
-// App servers disagree on what path a request names: most read it as
-// written, the lenient ones (routeKey) ignore case and ;parameters. A
-// spelling that reaches different apps on the two readings (/GLOBEX/x:
-// the root app as written, the app at /globex leniently), or two apps
-// leniently (/Docs and /docs), is Forbidden: whichever app admit judged
-// the request by, the server behind might serve it from the other.
-func MatchForwardAuthApp(apps []App, urlPath string) (App, error) {
-	p := path.Clean("/" + urlPath)
-	asWritten, _ := longestPrefix(apps, p, func(s string) string { return s })
-	lenient, tied := longestPrefix(apps, p, routeKey)
-	switch {
-	case lenient < 0:
-		return App{}, NotFoundError("no app serves " + p)
-	case tied || asWritten >= 0 && asWritten != lenient:
-		return App{}, ForbiddenError(fmt.Sprintf("%s reaches different apps on servers that read paths as written and on those that ignore case and ;parameters; ask for it as the app spells it", p))
+// App servers disagree on what path a request names. The strictest read
+// it as written: /globex%2Fx, /%67lobex/x and /globex//x are not under
+// /globex to Express, ASP.NET or Go's ServeMux (each matches the raw path,
+// segment by segment). The most lenient decode it, merge slashes, ignore
+// case (Express, ASP.NET, IIS), ;parameters (Tomcat, Spring), and trailing
+// dots and spaces and read \ as / (IIS): routeKey. Every other server
+// reads between the two, and a prefix under which the path is read as
+// written is under it on every reading. So a request is judged by the app
+// both readings name, or, when no prefix is under the path as written
+// (nor an app at the root), by the one app any reading could name. Any
+// other spelling is Forbidden (/GLOBEX/x, /globex%2Fx beside a root app;
+// /a;v=1/b/x beside apps at /a and /a/B, which Tomcat serves from /a):
+// whichever app admit judged it by, the server behind might serve it
+// from another. So is a path with a . or .. segment on any reading.
+func MatchForwardAuthApp(apps []App, rawPath string) (App, error) {
+	lenient, ok := routeKey(rawPath)
+	if !ok {
+		return App{}, ForbiddenError("the path has a . or .. segment on some servers' reading (%2e%2e, \\.., .. ); ask for it without them")
 	}
-	return apps[lenient], nil
+	asWritten, _, _ := longestPrefix(apps, rawPath, escapedPrefix)
+	best, tied, matched := longestPrefix(apps, lenient, prefixRouteKey)
+	switch {
+	case best < 0:
+		return App{}, NotFoundError("no app serves " + rawPath)
+	case tied || asWritten != best && (asWritten >= 0 || matched > 1):
+		return App{}, ForbiddenError(fmt.Sprintf("%s reaches different apps on servers that read paths as written and on those that decode them and ignore case and ;parameters; ask for it as the app spells it", rawPath))
+	}
+	return apps[best], nil
 }
 
 // longestPrefix returns the index of the app whose path prefix, read with
-// key, is the longest that p is under (-1 if none), and whether another
-// app's is as long.
-func longestPrefix(apps []App, p string, key func(string) string) (best int, tied bool) {
-	k, bestLen := key(p), -1
+// key, is the longest that the path k is under (-1 if none), whether
+// another app's is as long, and how many apps' prefixes k is under.
+func longestPrefix(apps []App, k string, key func(string) string) (best int, tied bool, matched int) {
+	bestLen := -1
 	best = -1
 	for i, a := range apps {
-		prefix := key(a.PathPrefix)
+		prefix := ""
+		if a.PathPrefix != "" {
+			prefix = key(a.PathPrefix)
+		}
 		if prefix != "" && k != prefix && !strings.HasPrefix(k, prefix+"/") {
 			continue
 		}
+		matched++
 		switch {
 		case len(prefix) > bestLen:
 			best, bestLen, tied = i, len(prefix), false
@@ -147,21 +166,78 @@ func longestPrefix(apps []App, p string, key func(string) string) (best int, tie
 			tied = true
 		}
 	}
-	return best, tied
+	return best, tied, matched
 }
 
-// routeKey is a path as the most lenient app servers route it: Express,
-// ASP.NET and IIS ignore case, and Tomcat and Spring drop each segment's
-// ;parameters (/globex;v=1/x is /globex/x to them).
-func routeKey(p string) string {
-	if !strings.Contains(p, ";") {
-		return strings.ToLower(p)
+// escapedPrefix is a path prefix as a browser writes it in a request
+// (/café as /caf%C3%A9).
+func escapedPrefix(prefix string) string {
+	return (&url.URL{Path: prefix}).EscapedPath()
+}
+
+// prefixRouteKey is routeKey of a registered prefix, which is always
+// readable (checkForwardAuth); "" (the root) stays "".
+func prefixRouteKey(prefix string) string {
+	if prefix == "" {
+		return ""
 	}
-	segs := strings.Split(p, "/")
-	for i, seg := range segs {
-		segs[i], _, _ = strings.Cut(seg, ";")
+	k, _ := routeKey(prefix)
+	return k
+}
+
+// routeKey is a raw path as the most lenient app servers route it:
+// percent-decoded (nginx, IIS), \ as / (IIS), empty segments merged,
+// each segment without its ;parameters (Tomcat, Spring) and its trailing
+// dots and spaces (IIS, as Windows names files), and case folded as
+// widely as any server compares (Express and ASP.NET ignore case;
+// folding each letter's upper case to lower also makes ſ s, ı i and K,
+// the Kelvin sign, k, as Java's equalsIgnoreCase and Unicode regular
+// expressions do). Not ok when a segment is . or .. on that reading.
+func routeKey(p string) (string, bool) {
+	if plainKey(p) {
+		return p, true
 	}
-	return strings.ToLower(strings.Join(segs, "/"))
+	p, err := url.PathUnescape(p)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		seg, _, _ = strings.Cut(seg, ";")
+		if t := strings.TrimRight(seg, " "); t == "." || t == ".." {
+			return "", false
+		}
+		if seg = strings.TrimRight(seg, ". "); seg == "" {
+			continue
+		}
+		b.WriteByte('/')
+		for _, r := range seg {
+			b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
+		}
+	}
+	if b.Len() == 0 {
+		return "/", true
+	}
+	return b.String(), true
+}
+
+// plainKey reports whether routeKey(p) is p: lower-case ASCII without
+// %, \ or ;, no empty segment, none ending in a dot or a space. Most
+// paths are, and are keyed without a copy.
+func plainKey(p string) bool {
+	if !strings.HasPrefix(p, "/") || len(p) > 1 && p[len(p)-1] == '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' || c == '%' || c == '\\' || c == ';':
+			return false
+		case c == '/' && i > 0 && (p[i-1] == '/' || p[i-1] == '.' || p[i-1] == ' '):
+			return false
+		}
+	}
+	last := p[len(p)-1]
+	return last != '.' && last != ' '
 }
 
 // ForwardAuth returns what app is told about the person whose session

@@ -34,6 +34,8 @@ func TestAddForwardAuthAppRefusals(t *testing.T) {
 			{"prefix with dot segment", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a/../b"}, directory.Invalid, "clean path"},
 			{"prefix with query", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a?x"}, directory.Invalid, "clean path"},
 			{"prefix with parameter", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a;v=1"}, directory.Invalid, "clean path"},
+			{"prefix with a segment ending in a dot", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/a./b"}, directory.Invalid, "ending in a dot"},
+			{"prefix ending in a dot", directory.NewApp{Name: "A", ForwardAuthHost: "a.example", PathPrefix: "/v1."}, directory.Invalid, "ending in a dot"},
 			{"host and prefix taken", directory.NewApp{Name: "B", ForwardAuthHost: "Wiki.Example.com", PathPrefix: "/w"}, directory.Conflict, "already serves"},
 			{"prefix taken but for case", directory.NewApp{Name: "B", ForwardAuthHost: "wiki.example.com", PathPrefix: "/W"}, directory.Conflict, "already serves wiki.example.com/w"},
 		} {
@@ -59,7 +61,10 @@ func TestForwardAuthApp(t *testing.T) {
 			{Name: "root", ForwardAuthHost: "apps.example.com"},
 			{Name: "wiki", ForwardAuthHost: "apps.example.com", PathPrefix: "/wiki"},
 			{Name: "wiki admin", ForwardAuthHost: "apps.example.com", PathPrefix: "/wiki/admin"},
+			{Name: "secret", ForwardAuthHost: "apps.example.com", PathPrefix: "/secret"},
 			{Name: "billing", ForwardAuthHost: "billing.example.com:8443", PathPrefix: "/b"},
+			{Name: "a", ForwardAuthHost: "tomcat.example.com", PathPrefix: "/a"},
+			{Name: "a/B", ForwardAuthHost: "tomcat.example.com", PathPrefix: "/a/B"},
 			{Name: "oidc only", RedirectURIs: []string{"https://other.example.com/cb"}},
 		} {
 			if _, _, err := svc.AddApp(ctx, operator, in); err != nil {
@@ -75,9 +80,30 @@ func TestForwardAuthApp(t *testing.T) {
 			{"apps.example.com", "/wiki/page", "wiki"},
 			{"apps.example.com", "/wikipedia", "root"},
 			{"apps.example.com", "/wiki/admin/users", "wiki admin"},
-			{"apps.example.com", "/wiki/admin/../page", "wiki"},
-			{"apps.example.com", "/wiki/../wiki/admin/x", "wiki admin"},
-			{"apps.example.com", "//wiki/admin", "wiki admin"},
+			// A server that reads the path as written resolves no dot
+			// segment and merges no slashes.
+			{"apps.example.com", "/wiki/admin/../page", "!"},
+			{"apps.example.com", "/wiki/../wiki/admin/x", "!"},
+			{"apps.example.com", "//wiki/admin", "!"},
+			{"apps.example.com", "/wiki//admin/x", "!"},
+			// Decoded, under another prefix than as written.
+			{"apps.example.com", "/wiki%2Fadmin/x", "!"},
+			{"apps.example.com", "/wiki/%61dmin/x", "!"},
+			{"apps.example.com", "/%77iki/x", "!"},
+			{"apps.example.com", "/wiki/admin%5Cx", "!"},
+			{"apps.example.com", "/wiki/x%5C..%5Cadmin", "!"},
+			{"apps.example.com", "/wiki/%2e%2e/x", "!"},
+			{"apps.example.com", "/wiki/admin/caf%C3%A9", "wiki admin"},
+			{"apps.example.com", "/wiki/admin/a%2Fb", "wiki admin"},
+			// IIS drops trailing dots and spaces.
+			{"apps.example.com", "/wiki/admin./x", "!"},
+			{"apps.example.com", "/wiki/admin%20/x", "!"},
+			// Letters that servers fold to ASCII ones: the Kelvin sign,
+			// dotless i, long s.
+			{"apps.example.com", "/wiki/%E2%84%AAey", "wiki"},
+			{"apps.example.com", "/w%C4%B1ki/x", "!"},
+			{"apps.example.com", "/%C5%BFecret/x", "!"},
+			{"apps.example.com", "/secret/x", "secret"},
 			// Served from the root app where paths are read as written,
 			// from the wiki's where case and ;parameters are ignored.
 			{"apps.example.com", "/WIKI/Admin/x", "!"},
@@ -89,6 +115,13 @@ func TestForwardAuthApp(t *testing.T) {
 			// No app but billing's either way.
 			{"billing.example.com:8443", "/B/1", "billing"},
 			{"billing.example.com:8443", "/b;x/1", "billing"},
+			{"billing.example.com:8443", "/%62/1", "billing"},
+			// Tomcat drops ;parameters but heeds case: /a/b/x is under /a
+			// to it, under /a/B to servers that ignore case too.
+			{"tomcat.example.com", "/a;v=1/b/x", "!"},
+			{"tomcat.example.com", "/a/B/x", "a/B"},
+			{"tomcat.example.com", "/A/x", "a"},
+			{"tomcat.example.com", "/a/b/x", "!"},
 			{"billing.example.com:8443", "/", ""},
 			{"billing.example.com", "/b/1", ""},
 			{"other.example.com", "/cb", ""},
@@ -110,6 +143,17 @@ func TestForwardAuthApp(t *testing.T) {
 			}
 			if err != nil || app.Name != tc.want {
 				t.Errorf("%s %s: %q, %v; want %q", tc.host, tc.path, app.Name, err, tc.want)
+			}
+		}
+		// A hand-off's return URL picks its app as a request does.
+		for target, want := range map[string]string{
+			"https://apps.example.com/wiki/admin/x":   "wiki admin",
+			"https://apps.example.com/wiki%2Fadmin/x": "",
+			"https://apps.example.com/WIKI/x":         "",
+		} {
+			_, app, err := svc.HandoffTarget(ctx, target, true)
+			if want == "" && directory.KindOf(err) != directory.Invalid || want != "" && (err != nil || app.Name != want) {
+				t.Errorf("HandoffTarget(%s): %q, %v; want %q", target, app.Name, err, want)
 			}
 		}
 	})

@@ -96,7 +96,7 @@ func (s *Service) HandoffTarget(ctx context.Context, returnURL string, httpsOnly
 	if err != nil {
 		return nil, App{}, err
 	}
-	app, err := MatchForwardAuthApp(apps, u.Path)
+	app, err := MatchForwardAuthApp(apps, u.EscapedPath())
 	if k := KindOf(err); k == NotFound || k == Forbidden {
 		return nil, App{}, refuse
 	}

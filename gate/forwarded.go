@@ -14,7 +14,14 @@ type original struct {
 	Proto string // http or https
 	Host  string // host[:port], lower case
 	URI   string // path and query, as the client sent them
-	Path  string // the decoded path, for matching an app's path prefix
+	Path  string // the decoded path
+}
+
+// rawPath is the path of URI as the client wrote it (percent-encoded):
+// what the app's server routes on, and so what picks the app.
+func (o original) rawPath() string {
+	p, _, _ := strings.Cut(o.URI, "?")
+	return p
 }
 
 // errForwarded is a proxy request admit cannot read: a misconfigured

@@ -111,7 +111,7 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "admit: only WebSocket upgrades are passed to apps", http.StatusBadRequest)
 		return
 	}
-	app, err := h.app(ctx, o.Host, o.Path)
+	app, err := h.app(ctx, o.Host, o.rawPath())
 	if directory.KindOf(err) == directory.NotFound {
 		// Never a redirect for a host nobody registered: it would send the
 		// browser, and its session after sign-in, wherever the request said.

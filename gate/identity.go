@@ -188,11 +188,12 @@ func (h *Handler) identify(ctx context.Context, token string, app directory.App)
 	return hdr, nil
 }
 
-// app returns the app that serves a request for host and urlPath; the
+// app returns the app that serves a request for host and rawPath (as the
+// request wrote it: see MatchForwardAuthApp); the
 // apps of a registered host are kept FreshFor too, so that an app added or
 // removed is seen within a second, and a request otherwise costs no
 // look-up of its app.
-func (h *Handler) app(ctx context.Context, host, urlPath string) (directory.App, error) {
+func (h *Handler) app(ctx context.Context, host, rawPath string) (directory.App, error) {
 	host = strings.ToLower(host)
 	now := h.now()
 	apps, ok := []directory.App(nil), false
@@ -208,7 +209,7 @@ func (h *Handler) app(ctx context.Context, host, urlPath string) (directory.App,
 			h.hosts.put(host, apps, now)
 		}
 	}
-	return directory.MatchForwardAuthApp(apps, urlPath)
+	return directory.MatchForwardAuthApp(apps, rawPath)
 }
 
 func nonNil(s []string) []string {

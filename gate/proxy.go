@@ -62,7 +62,7 @@ func (h *Handler) handleProxy(w http.ResponseWriter, r *http.Request) error {
 		// resolve it into another's (as /auth/verify refuses it too).
 		return directory.InvalidError("This address has . or .. in its path.")
 	}
-	app, err := h.app(r.Context(), o.Host, o.Path)
+	app, err := h.app(r.Context(), o.Host, o.rawPath())
 	if directory.KindOf(err) == directory.NotFound {
 		return directory.NotFoundError(fmt.Sprintf("No app is registered for %s (admit app add --forward-auth-host %s).", o.Host, o.Host))
 	}

@@ -106,6 +106,10 @@ func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 			{"/gLoBeX;jsessionid=x", false},
 			{"/globex;/secret", false},
 			{"/globex/secret", false},
+			// IIS drops a segment's trailing dots and spaces: /globex/secret.
+			{"/globex./secret", false},
+			{"/globex%20/secret", false},
+			{"/%67lobex/secret", false},
 			{"/globexes/x", true},
 			{"/docs;v=2/page", true},
 			{"/GLOBE/x", true},
@@ -172,6 +176,14 @@ func TestPathSpelledTwoWaysIsRefused(t *testing.T) {
 			{"/Globex", http.StatusForbidden},
 			{"/globex;v=1/secret", http.StatusForbidden},
 			{"/globex/secret", http.StatusOK},
+			{"/globex/caf%C3%A9", http.StatusOK},
+			// Under /globex decoded, not as written: Express, ASP.NET and
+			// Go's ServeMux route these to the root's app (one segment
+			// globex%2Fsecret, %67lobex), nginx and IIS to globex's.
+			{"/globex%2Fsecret", http.StatusForbidden},
+			{"/%67lobex/secret", http.StatusForbidden},
+			// IIS reads \ as /: /secret, the root's.
+			{"/globex/x%5C..%5C..%5Csecret", http.StatusForbidden},
 		} {
 			r := httptest.NewRequest(http.MethodGet, "http://admit.test"+tc.path, nil)
 			r.AddCookie(session(token))
