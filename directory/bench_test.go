@@ -352,6 +352,15 @@ func BenchmarkGroupFilter(b *testing.B) {
 	for i := range many {
 		many[i] = fmt.Sprintf("Sales / Region %02d / *", i)
 	}
+	base := strings.Repeat("Engineering / Platform / ", 11)[:253]
+	long := make([]string, len(groups))
+	for i := range long {
+		long[i] = fmt.Sprintf("%s%03d", base, i)
+	}
+	alike := make([]string, 100)
+	for i := range alike {
+		alike[i] = fmt.Sprintf("%s%03d", base, i+len(groups))
+	}
 	for _, tc := range []struct {
 		name   string
 		filter directory.GroupFilter
@@ -362,7 +371,14 @@ func BenchmarkGroupFilter(b *testing.B) {
 		// comparison reads that far before it differs.
 		{"entries=2-alike", "wiki-*,Engineering / Platform / Team 042 / All"},
 		{"entries=20", directory.GroupFilter(strings.Join(many, ","))},
+		// The most a filter may hold, each entry sharing all but its end
+		// with every group (the groups as long as admit keeps them).
+		{"entries=100-alike-256", directory.GroupFilter(strings.Join(alike, ","))},
 	} {
+		groups := groups
+		if strings.HasSuffix(tc.name, "-256") {
+			groups = long
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

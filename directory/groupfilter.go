@@ -3,7 +3,9 @@ package directory
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -24,9 +26,9 @@ import (
 // "wiki-editors" from SCIM or a directory that folds case, and an operator
 // who writes the filter cannot know which spelling comes. Ignoring case can
 // only let a group through that the app would have been told about without
-// a filter. It is strings.EqualFold's folding rather than groupKey's
-// lower-casing, which would copy each name on every request; the two
-// differ only for a few letters (final sigma), never for ASCII.
+// a filter. It is strings.EqualFold's folding (appendFold) rather than
+// groupKey's lower-casing; the two differ only for a few letters (final
+// sigma), never for ASCII.
 //
 // The stored form is the one parseGroupFilter returns: entries trimmed,
 // joined by "," alone, each checked.
@@ -81,62 +83,88 @@ func parseGroupFilter(s string) (GroupFilter, []string) {
 
 // Apply returns the groups the filter lets through, in their order: all
 // of them (the same slice) when f is empty.
+//
+// This runs on every forward-auth request a replica has not answered
+// within FreshFor and on every token and userinfo answer, for a person in
+// up to MaxGroupsPerLogin groups (more through SCIM), against up to
+// maxGroupFilterEntries entries: comparing each group with each entry
+// took 40 ms and more a call for long names alike but for their end. So
+// each group is folded once and looked up: a map for the names, a binary
+// search among the prefixes, kept so that none starts another.
 func (f GroupFilter) Apply(groups []string) []string {
 	if f == "" {
 		return groups
 	}
-	// This runs on every forward-auth request a replica has not answered
-	// within FreshFor, for up to MaxGroupsPerLogin groups: the filter is
-	// split once, and each comparison stops at the first rune that differs.
-	type entry struct {
-		text   string
-		prefix bool
-	}
-	entries := make([]entry, 0, strings.Count(string(f), ",")+1)
+	names := map[string]bool{}
+	var prefixes []string
+	// starts holds the first byte of each entry, folded: most groups start
+	// otherwise, and are passed over without folding the rest of them.
+	var starts [256]bool
 	for e := range strings.SplitSeq(string(f), ",") {
 		text, prefix := strings.CutSuffix(e, "*")
-		entries = append(entries, entry{text, prefix})
+		folded := string(appendFold(nil, text))
+		starts[folded[0]] = true
+		if prefix {
+			prefixes = append(prefixes, folded)
+		} else {
+			names[folded] = true
+		}
+	}
+	// Of two prefixes where one starts the other, the shorter takes every
+	// group the longer does. In a sorted list without such pairs, the one
+	// prefix that can start a group is the greatest not above it.
+	slices.Sort(prefixes)
+	kept := prefixes[:0]
+	for _, p := range prefixes {
+		if len(kept) == 0 || !strings.HasPrefix(p, kept[len(kept)-1]) {
+			kept = append(kept, p)
+		}
 	}
 	var out []string
+	var folded []byte
 	for _, g := range groups {
-		for _, e := range entries {
-			if e.prefix && hasPrefixFold(g, e.text) || !e.prefix && strings.EqualFold(g, e.text) {
-				out = append(out, g)
-				break
-			}
+		if g == "" {
+			continue
+		}
+		_, n := utf8.DecodeRuneInString(g)
+		if folded = appendFold(folded[:0], g[:n]); !starts[folded[0]] {
+			continue
+		}
+		folded = appendFold(folded[:0], g)
+		if names[string(folded)] {
+			out = append(out, g)
+			continue
+		}
+		i := sort.Search(len(kept), func(i int) bool { return kept[i] > string(folded) })
+		if i > 0 && len(folded) >= len(kept[i-1]) && string(folded[:len(kept[i-1])]) == kept[i-1] {
+			out = append(out, g)
 		}
 	}
 	return out
 }
 
-// hasPrefixFold reports whether s starts with prefix, ignoring case as
-// strings.EqualFold does: rune by rune, since simple case folding maps one
-// rune to one rune (of any length in bytes: K, the Kelvin sign, is k).
-func hasPrefixFold(s, prefix string) bool {
-	for prefix != "" {
-		if s == "" {
-			return false
-		}
-		if c, p := s[0], prefix[0]; c < utf8.RuneSelf && p < utf8.RuneSelf {
-			if c != p && lowerASCII(c) != lowerASCII(p) {
-				return false
+// appendFold appends s to b with each rune as the least of its case
+// folding orbit (K, k and K, the Kelvin sign, all as K): two strings are
+// alike for strings.EqualFold exactly when they fold to the same bytes,
+// and s starts with p, ignoring case so, when s's folding starts with p's.
+func appendFold(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
 			}
-			s, prefix = s[1:], prefix[1:]
+			b = append(b, c)
+			i++
 			continue
 		}
-		_, n := utf8.DecodeRuneInString(s)
-		_, m := utf8.DecodeRuneInString(prefix)
-		if !strings.EqualFold(s[:n], prefix[:m]) {
-			return false
+		r, n := utf8.DecodeRuneInString(s[i:])
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
 		}
-		s, prefix = s[n:], prefix[m:]
+		b = utf8.AppendRune(b, least)
+		i += n
 	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
+	return b
 }
