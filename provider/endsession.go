@@ -90,14 +90,17 @@ type endSessionData struct {
 // hintMatches says whether a verified id_token_hint vouches for the
 // browser's session: issued to its person, in this sign-in. An ID token
 // travels in logout URLs (browser history, server logs, Referer), so one
-// from an earlier sign-in, or of someone else, does not sign anybody out
-// unasked. auth_time is the session's start (CompleteAppAuthorization),
-// in whole seconds.
+// from another sign-in, or of someone else, does not sign anybody out
+// unasked: not from an earlier one, nor from a later one elsewhere (the
+// person's phone, whose history a link can take to their laptop).
+// auth_time is the session's start (CompleteAppAuthorization), in whole
+// seconds, for every token of the session: a session is never renewed in
+// place, so nothing else need be in the token to tell sessions apart.
 func hintMatches(claims *oidc.IDTokenClaims, v directory.Visit) bool {
 	if claims == nil || claims.Subject == "" || claims.Subject != v.User.ID {
 		return false
 	}
-	return !claims.GetAuthTime().Before(v.Session.CreatedAt.Truncate(time.Second))
+	return claims.GetAuthTime().Equal(v.Session.CreatedAt.Truncate(time.Second))
 }
 
 // handleConfirmEndSession signs the browser out after the person said so

@@ -116,8 +116,8 @@ func TestEndSessionAsksFirst(t *testing.T) {
 // browser's person from this sign-in ends the admit session at once,
 // also when it has expired (RP-Initiated Logout 1.0 section 2: an app's
 // ID token usually has by the time it signs out); one of another person,
-// or from an earlier sign-in (an ID token travels in URLs, and outlives
-// its session in logs), asks first.
+// or from another sign-in of theirs, earlier or later (an ID token travels
+// in URLs, and outlives its session in logs), asks first.
 func TestEndSessionHints(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
 		ctx := context.Background()
@@ -195,6 +195,14 @@ func TestEndSessionHints(t *testing.T) {
 			s.clock.Add(2 * time.Second)
 			b, _ := signIn("ada@acme.example")
 			asks(t, b, end(old, nil))
+		})
+		t.Run("hint from a later sign-in in another browser", func(t *testing.T) {
+			// The laptop's session began first; the phone's hint (in its
+			// history, in a log) is of a sign-in after it, not of this one.
+			laptop, _ := signIn("ada@acme.example")
+			s.clock.Add(2 * time.Second)
+			_, phone := signIn("ada@acme.example")
+			asks(t, laptop, end(phone, nil))
 		})
 		t.Run("hint of another app than client_id", func(t *testing.T) {
 			b, hint := signIn("ada@acme.example")
