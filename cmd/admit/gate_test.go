@@ -515,6 +515,7 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 	cli("", "account", "create", "--slug", "globex", "--name", "Globex")
 	cli("initial password given\n", "user", "add", "--account", "globex", "--email", "eve@globex.example", "--first", "Eve", "--last", "E", "--password-stdin")
 	cli("", "app", "add", "--name", "Open", "--forward-auth-host", "open.example")
+	cli("", "app", "add", "--name", "Globex", "--forward-auth-host", appHost, "--path-prefix", "/globex", "--account", "globex")
 	eve := newVisitor(t)
 	eve.signInAt(admitOrigin+"/login", admitOrigin, "eve@globex.example", "initial password given", "a phrase only eve knows")
 	admitURL, _ := url.Parse(admitOrigin)
@@ -533,6 +534,23 @@ func TestForwardAuthThroughNginx(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode == http.StatusOK {
 			t.Errorf("a globex member reached acme's wiki through nginx by naming another app's host: %s", body)
+		}
+		// globex's app under /globex on the wiki's host: nginx passes the
+		// path as written to the wiki's server, which serves these from
+		// acme's wiki, not from under /globex. Judged by globex's app,
+		// they let eve in.
+		for _, p := range []string{"/globex%2Fsecret", "/%67lobex/secret"} {
+			req, _ := http.NewRequest("GET", origin+p, nil)
+			req.AddCookie(c)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Errorf("a globex member asking nginx for %s: %d; want 403\n%.300s", p, res.StatusCode, body)
+			}
 		}
 	}
 
