@@ -80,15 +80,7 @@ func TestProxyTellsTheAppTheBrowsersScheme(t *testing.T) {
 func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		reached := make(chan string, 16)
-		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.RequestURI() }))
-		t.Cleanup(upstream.Close)
-		u, _ := url.Parse(upstream.URL)
-		e := newEnv(t, st, u)
-		globex, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, globex, reached := globexBeside(t, st)
 		for _, host := range []string{"admit.test", "apps.test"} {
 			for _, a := range []directory.NewApp{{Name: "Open " + host, ForwardAuthHost: host}, {Name: "Globex " + host, ForwardAuthHost: host, PathPrefix: "/globex", AccountID: globex.ID}} {
 				if _, _, err := e.dir.AddApp(ctx, operator, a); err != nil {
@@ -137,6 +129,22 @@ func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 	})
 }
 
+// globexBeside is an env whose upstream app tells reached the URI of
+// each request it gets, with a second account, globex, beside acme.
+func globexBeside(t *testing.T, st *store.Store) (*env, directory.Account, <-chan string) {
+	t.Helper()
+	reached := make(chan string, 16)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.RequestURI() }))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	e := newEnv(t, st, u)
+	globex, err := e.dir.CreateAccount(context.Background(), operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, globex, reached
+}
+
 // TestPathSpelledTwoWaysIsRefused: the other side of the lenient reading.
 // acme's app at the host's root, globex's at /globex, and a member of
 // globex alone asking for /GLOBEX/secret: a server that reads paths as
@@ -147,15 +155,7 @@ func TestPathPrefixAsLenientServersReadIt(t *testing.T) {
 func TestPathSpelledTwoWaysIsRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		reached := make(chan string, 16)
-		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.RequestURI() }))
-		t.Cleanup(upstream.Close)
-		u, _ := url.Parse(upstream.URL)
-		e := newEnv(t, st, u)
-		globex, err := e.dir.CreateAccount(ctx, operator, directory.NewAccount{Slug: "globex", Name: "Globex"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, globex, reached := globexBeside(t, st)
 		gina := e.invited(globex, "gina@example.com")
 		token, _, err := e.dir.StartSession(ctx, gina.User.ID, globex.ID, directory.Credential{Method: directory.MethodPassword})
 		if err != nil {
