@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,7 +90,7 @@ func (s *Service) record(ctx context.Context, tx Store, c change) error {
 	if err := holdAccountOf(ctx, tx, c); err != nil {
 		return err
 	}
-	data, err := json.Marshal(c.data)
+	data, err := auditJSON(c.data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", c.action, err)
 	}
@@ -176,4 +177,18 @@ func actorElsewhere(a Actor) Actor {
 		return a
 	}
 	return Actor{Source: a.Source}
+}
+
+// auditJSON encodes an event's data as people read it in the console and
+// the CLI: "AT&T <Sales>", not json.Marshal's "AT\u0026T \u003cSales\u003e"
+// (its escaping is for JSON put in HTML as it is; every page admit renders
+// escapes the text itself).
+func auditJSON(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

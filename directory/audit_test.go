@@ -174,3 +174,32 @@ func TestAuditFilterIsText(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditDataReadsAsWritten: an event's data is kept as people read it
+// in the console and the CLI: a name "Smith & Sons <UK>" was shown as
+// "Smith \u0026 Sons \u003cUK\u003e", json.Marshal's escaping for HTML.
+func TestAuditDataReadsAsWritten(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		if _, err := svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@example.com", FirstName: "Pat", LastName: "Smith & Sons <UK>", Password: "a first passphrase"}); err != nil {
+			t.Fatal(err)
+		}
+		events, err := svc.AuditTrail(ctx, a.ID, "", "", time.Time{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range events {
+			if strings.Contains(string(e.Data), `\u00`) {
+				t.Errorf("%s: %s; want the text as written", e.Action, e.Data)
+			}
+			found = found || strings.Contains(string(e.Data), "Smith & Sons <UK>")
+		}
+		if !found {
+			t.Errorf("no event names Smith & Sons <UK>: %+v", events)
+		}
+	})
+}
