@@ -207,7 +207,8 @@ func (s *Service) erase(ctx context.Context, tx Store, actor Actor, u User, reas
 	if err != nil {
 		return out, err
 	}
-	// SCIM's events are about a membership of theirs (its SCIM id).
+	// SCIM's events are about the person; those recorded before they
+	// were named the membership by its SCIM id instead.
 	theirs := map[string]bool{u.ID: true}
 	for _, m := range ms {
 		theirs[m.ID] = true

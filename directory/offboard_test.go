@@ -416,3 +416,71 @@ func TestEraseLastOwner(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMEventsFollowThePerson: the audit events of a membership that
+// an identity provider made, changed and deleted over SCIM are about the
+// person, as every other membership event is, and not about the SCIM id
+// alone, which is gone with the membership: the person's trail still
+// shows them after the SCIM DELETE (and after they are provisioned
+// again), and erasing the person afterwards leaves none of them naming
+// the person.
+func TestSCIMEventsFollowThePerson(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		acme, beta := mustAccount(t, svc, "acme", "acme.example"), mustAccount(t, svc, "beta", "beta.example")
+		// A member of beta too, so that the user outlives acme's SCIM DELETE.
+		if _, err := svc.AddUser(ctx, beta.ID, operator, directory.NewUser{Email: "ann@acme.example", FirstName: "Annabel", LastName: "Quist"}); err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := svc.CreateSCIMToken(ctx, acme.ID, operator, "okta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := directory.SCIMUserInput{Email: "ann@acme.example", Active: true,
+			Profile: directory.SCIMProfile{UserName: "annabel.okta", ExternalID: "00u9xq", GivenName: "Annabel", FamilyName: "Quist"}}
+		first, err := svc.CreateSCIMUser(ctx, acme.ID, tok, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Active = false
+		if _, err := svc.ReplaceSCIMUser(ctx, acme.ID, tok, first.Membership.ID, in, directory.IfVersion{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.DeleteSCIMUser(ctx, acme.ID, tok, first.Membership.ID, directory.IfVersion{}); err != nil {
+			t.Fatal(err)
+		}
+		in.Active = true
+		if _, err := svc.CreateSCIMUser(ctx, acme.ID, tok, in); err != nil {
+			t.Fatal(err)
+		}
+
+		ids, err := svc.PersonIDs(ctx, acme.ID, "ann@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := svc.AuditTrailPage(ctx, acme.ID, directory.AuditQuery{People: ids}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trail []string
+		for _, e := range page.Events {
+			if strings.HasPrefix(e.Action, "membership.") {
+				trail = append(trail, e.Action)
+			}
+		}
+		slices.Reverse(trail)
+		if want := []string{"membership.created", "membership.updated", "membership.deleted", "membership.created"}; !slices.Equal(trail, want) {
+			t.Errorf("Ann's trail in acme = %v; want %v (the first membership's events too)", trail, want)
+		}
+
+		if _, err := svc.ErasePerson(ctx, operator, "ann@acme.example", directory.EraseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"ann@acme.example", "annabel.okta", "00u9xq", "Annabel", "Quist"} {
+			if n := auditMentions(t, s, name); n > 0 {
+				t.Errorf("%d audit events still name %q", n, name)
+			}
+		}
+	})
+}

@@ -163,8 +163,8 @@ func (s *Service) CreateSCIMUser(ctx context.Context, accountID string, token SC
 			events = append(events, userEvent(EventUserCreated, u))
 		}
 		return s.record(ctx, tx, change{
-			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: m.ID,
-			data:   map[string]any{"email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			accountID: accountID, actor: scimActor(token), action: "membership.created", targetType: "membership", targetID: u.ID,
+			data:   map[string]any{"scim_id": m.ID, "email": u.Email, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
 			events: append(events, membershipEvent(EventMembershipCreated, u.Email, m)),
 		})
 	})
@@ -386,8 +386,8 @@ func (s *Service) changeSCIMUser(ctx context.Context, accountID string, token SC
 		}
 		out = SCIMUser{Membership: m, Email: cur.Email, FirstName: cur.FirstName, LastName: cur.LastName, Profile: in.Profile, Version: v}
 		return s.record(ctx, tx, change{
-			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: id,
-			data:   map[string]any{"user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
+			accountID: accountID, actor: scimActor(token), action: "membership.updated", targetType: "membership", targetID: m.UserID,
+			data:   map[string]any{"scim_id": id, "user_name": in.Profile.UserName, "external_id": in.Profile.ExternalID, "active": in.Active},
 			events: events,
 		})
 	})
@@ -450,8 +450,8 @@ func (s *Service) DeleteSCIMUser(ctx context.Context, accountID string, token SC
 			return err
 		}
 		return s.record(ctx, tx, change{
-			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: id,
-			data:   map[string]any{"email": cur.Email, "user_name": cur.Profile.UserName},
+			accountID: accountID, actor: scimActor(token), action: "membership.deleted", targetType: "membership", targetID: cur.Membership.UserID,
+			data:   map[string]any{"scim_id": id, "email": cur.Email, "user_name": cur.Profile.UserName},
 			events: []publication{membershipEvent(EventMembershipDeleted, cur.Email, cur.Membership)},
 		})
 	})

@@ -385,8 +385,9 @@ func (s *Store) FindAuditEventsNaming(ctx context.Context, userID string) ([]dir
 	if err := sqlx.SelectContext(ctx, s.q, &invitations, s.rebind(`SELECT id FROM invitations WHERE user_id = ?`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find audit events")
 	}
-	// SCIM's events name a membership by its id (the SCIM id), and hold
-	// the person's email, userName and externalId.
+	// SCIM's events hold the person's email, userName and externalId;
+	// those recorded before SCIM's events were about the person named
+	// their membership by its SCIM id, found here while it lasts.
 	if err := sqlx.SelectContext(ctx, s.q, &memberships, s.rebind(`SELECT scim_id FROM memberships WHERE user_id = ?`), userID); err != nil {
 		return nil, s.dialect.wrap(err, "find audit events")
 	}
