@@ -22,9 +22,9 @@ func HalfWritten(ctx context.Context, dbURL string) ([]string, error) {
 	for _, q := range []struct{ what, query string }{
 		{"users without a membership", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id)`},
 		{"SCIM memberships without their audit event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
-			(SELECT 1 FROM audit_events e WHERE e.action = 'membership.created' AND e.target_id = m.scim_id)`},
+			(SELECT 1 FROM audit_events e WHERE e.action = 'membership.created' AND e.account_id = m.account_id AND e.target_id IN (m.user_id, m.scim_id))`},
 		{"creation audit events without their membership", `SELECT count(*) FROM audit_events e WHERE e.action = 'membership.created' AND NOT EXISTS
-			(SELECT 1 FROM memberships m WHERE m.scim_id = e.target_id)`},
+			(SELECT 1 FROM memberships m WHERE m.account_id = e.account_id AND e.target_id IN (m.user_id, m.scim_id))`},
 		{"SCIM memberships without their outbox event", `SELECT count(*) FROM memberships m WHERE m.source = 'scim' AND NOT EXISTS
 			(SELECT 1 FROM outbox_messages o WHERE o.topic = 'membership.created' AND o.subject = m.user_id)`},
 	} {
