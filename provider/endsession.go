@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -37,7 +38,7 @@ func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error
 	}
 	session, err := op.ValidateEndSessionRequest(ctx, req, h.op)
 	if err != nil {
-		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
+		return endSessionRefused(err)
 	}
 	if session.UserID != "" && session.ClientID != "" {
 		if err := h.dir.EndAppSessions(ctx, session.UserID, session.ClientID); err != nil {
@@ -114,7 +115,7 @@ func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request
 		ClientID: r.PostFormValue("client_id"), PostLogoutRedirectURI: r.PostFormValue("post_logout_redirect_uri"), State: r.PostFormValue("state"),
 	}, h.op)
 	if err != nil {
-		return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
+		return endSessionRefused(err)
 	}
 	if token := h.cookie.Token(r); token != "" {
 		v, err := h.dir.Authenticate(ctx, token)
@@ -136,4 +137,17 @@ func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request
 	}
 	http.Redirect(w, r, session.RedirectURI, http.StatusSeeOther)
 	return nil
+}
+
+// endSessionRefused is the answer to a sign-out request op refused with
+// err: the app's mistake is Invalid (400, naming it); a database that
+// cannot be reached (the app's client read to check its URI) stays
+// Unavailable (503, try again), and another fault of admit's a server
+// error, rather than telling the app its good request was bad.
+func endSessionRefused(err error) error {
+	var oe *oidc.Error
+	if directory.KindOf(err) == directory.Unavailable || errors.As(err, &oe) && oe.ErrorType == oidc.ServerError && directory.KindOf(err) == directory.Internal {
+		return err
+	}
+	return directory.InvalidError("the app's sign-out request cannot be accepted: " + describe(err))
 }

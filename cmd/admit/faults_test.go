@@ -259,6 +259,12 @@ func TestSCIMSurvivesPostgresRestart(t *testing.T) {
 	if resp, page := person.do("GET", authorize, nil, nil); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "Back in a moment") {
 		t.Errorf("an app's sign-in request during the outage: %d\n%.500s", resp.StatusCode, page)
 	}
+	// An app's sign-out request was good: it is told to try again, not
+	// that it was bad (a 400, which it would not send again).
+	endSession := s.url + "/oauth/end_session?" + url.Values{"client_id": {app.ClientID}, "post_logout_redirect_uri": {"https://wiki.example/bye"}}.Encode()
+	if resp, page := person.do("GET", endSession, nil, nil); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "Back in a moment") {
+		t.Errorf("an app's sign-out request during the outage: %d\n%.500s", resp.StatusCode, page)
+	}
 	r := admitEnv(t, append(cleanEnv(), settings...), "", "user", "list", "--account", "acme", "--json")
 	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != exitError || len(lines) != 1 || !strings.Contains(lines[0], "unavailable") || !strings.Contains(lines[0], "connection refused") {
 		t.Errorf("admit user list during the outage: exit %d, stderr %q; want one line with the reason", r.code, r.stderr)
