@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,6 +158,8 @@ func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization
 		return AppAuthorization{}, InvalidError("PKCE is required for this client: send code_challenge with code_challenge_method=S256")
 	case in.CodeChallenge != "" && in.CodeChallengeMethod != "S256":
 		return AppAuthorization{}, InvalidError("code_challenge_method must be S256")
+	case in.CodeChallenge != "" && !s256Challenge(in.CodeChallenge):
+		return AppAuthorization{}, InvalidError("code_challenge must be the S256 challenge of the code_verifier: its SHA-256 in base64url without padding, 43 characters (RFC 7636 section 4.2)")
 	case len(in.State) > 1024 || len(in.Nonce) > 1024 || len(in.LoginHint) > 320 || len(in.HintSubject) > 128 || len(in.CodeChallenge) > 128 || len(in.Scopes) > 20:
 		// Bounded: the request travels in the sign-in URL.
 		return AppAuthorization{}, InvalidError("a request parameter is too long")
@@ -165,6 +169,33 @@ func (s *Service) StartAppAuthorization(ctx context.Context, in AppAuthorization
 	in.UserID, in.AccountID, in.Credential, in.AuthTime, in.CodeHash, in.CodeExpiresAt = "", "", Credential{}, nil, "", nil
 	return in, nil
 }
+
+// s256Challenge reports whether c has the form of an S256 code challenge:
+// a SHA-256 (32 bytes) in base64url without padding, 43 characters. A
+// challenge of another form was not made by the method it names (a hex
+// digest, standard base64 with its padding), and the app's exchange would
+// fail whatever verifier it sent: it is told now, where its developer
+// looks.
+func s256Challenge(c string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	return err == nil && len(b) == sha256.Size
+}
+
+// CheckPKCEVerifier refuses a code_verifier that is not one RFC 7636
+// (section 4.1) allows: 43 to 128 characters of A-Z a-z 0-9 - . _ ~. The
+// challenge travels in the browser's address bar, so a verifier of a few
+// characters, or of a few words, is found from it by trying them all: a
+// short one that matches its challenge is refused too.
+func CheckPKCEVerifier(v string) error {
+	if len(v) < 43 || len(v) > 128 || strings.Trim(v, verifierCharacters) != "" {
+		return InvalidError("the code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)")
+	}
+	return nil
+}
+
+// verifierCharacters are the unreserved characters of RFC 3986, a
+// verifier's alphabet.
+const verifierCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
 // CheckAppAuthorization reports NotFound when a started authorization has
 // expired.

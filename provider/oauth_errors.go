@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/admit-dev/admit/directory"
 )
 
 // The endpoints an app calls itself (not a browser), whose errors are
@@ -155,6 +157,24 @@ func (h *Handler) advertisedGrants(next http.Handler) http.Handler {
 			if g := r.PostForm.Get("grant_type"); g != "" && !slices.Contains(grants, g) {
 				h.log.InfoContext(r.Context(), "token request refused", "grant_type", g, "reason", "grant type not supported")
 				writeJSONError(w, http.StatusBadRequest, "unsupported_grant_type", "admit grants authorization_code and refresh_token only")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wellFormedVerifier answers a code exchange whose code_verifier RFC 7636
+// does not allow (directory.CheckPKCEVerifier) invalid_grant, saying why,
+// before op compares it with the challenge: op takes any verifier whose
+// hash matches, a guessable one too. The code stays unused.
+func (h *Handler) wellFormedVerifier(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tokenPath && r.Method == http.MethodPost && r.ParseForm() == nil &&
+			r.PostForm.Get("grant_type") == string(oidc.GrantTypeCode) && r.PostForm.Has("code_verifier") {
+			if err := directory.CheckPKCEVerifier(r.PostForm.Get("code_verifier")); err != nil {
+				h.log.InfoContext(r.Context(), "token request refused", "client_id", clientIDOf(r), "reason", "code_verifier of a form RFC 7636 does not allow")
+				writeJSONError(w, http.StatusBadRequest, "invalid_grant", directory.Message(err))
 				return
 			}
 		}

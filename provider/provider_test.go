@@ -250,6 +250,39 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 
+		// RFC 7636 section 4.2: an S256 challenge is the base64url SHA-256
+		// of the verifier, 43 characters; anything else was not made by
+		// the method it names.
+		t.Run("challenge not of S256's form", func(t *testing.T) {
+			for _, c := range []string{"abc", strings.Repeat("a", 42), strings.Repeat("a", 44), strings.Repeat("a", 42) + "=",
+				strings.Repeat("a", 42) + "+", strings.Repeat("0", 64)} {
+				q := b.get(spa.conf.AuthCodeURL("st", oauth2.SetAuthURLParam("code_challenge", c), oauth2.SetAuthURLParam("code_challenge_method", "S256"))).atApp(t)
+				if q.Get("error") != "invalid_request" || q.Get("code") != "" || !strings.Contains(q.Get("error_description"), "43") {
+					t.Errorf("challenge %q: the app got %v; want invalid_request", c, q)
+				}
+			}
+		})
+		// RFC 7636 section 4.1: a verifier is 43 to 128 characters of
+		// A-Z a-z 0-9 - . _ ~. A shorter one that matches its challenge is
+		// still refused: the challenge travels in the browser's URL, and a
+		// verifier of a few characters is found from it by trying them all.
+		t.Run("verifier of the wrong form", func(t *testing.T) {
+			for _, v := range []string{"a", strings.Repeat("a", 42), strings.Repeat("a", 129), strings.Repeat("a", 42) + " ", strings.Repeat("a", 42) + "/", strings.Repeat("é", 43)} {
+				l := authz{state: random(t), nonce: random(t), verifier: v}
+				l.url = spa.conf.AuthCodeURL(l.state, oauth2.S256ChallengeOption(v), oidc.Nonce(l.nonce))
+				_, err := spa.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(v))
+				if oauthError(err) != "invalid_grant" || !strings.Contains(err.Error(), "43 to 128") {
+					t.Errorf("exchange with the verifier %q: %v; want invalid_grant naming the form", v, err)
+				}
+			}
+			for _, v := range []string{strings.Repeat("a", 43), strings.Repeat("Az09-._~", 16)} {
+				l := authz{state: random(t), nonce: random(t), verifier: v}
+				l.url = spa.conf.AuthCodeURL(l.state, oauth2.S256ChallengeOption(v), oidc.Nonce(l.nonce))
+				if _, err := spa.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(v)); err != nil {
+					t.Errorf("exchange with the verifier %q: %v", v, err)
+				}
+			}
+		})
 		t.Run("wrong verifier", func(t *testing.T) {
 			l := spa.start(t)
 			_, err := spa.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(oauth2.GenerateVerifier()))
