@@ -279,12 +279,14 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) er
 	patched, err := h.dir.PatchSCIMUser(r.Context(), c.accountID, c.token, r.PathValue("id"), ifMatch(r), func(cur directory.SCIMUser) (directory.SCIMUserInput, error) {
 		res := h.stored(cur)
 		for _, op := range ops {
+			was := primaryValues(res)
 			if err := applyPatch(res, op, h.users.caseExact); err != nil {
 				if p := (*problem)(nil); errors.As(err, &p) {
 					return directory.SCIMUserInput{}, p
 				}
 				return directory.SCIMUserInput{}, directory.InvalidError(err.Error())
 			}
+			onePrimary(res, was)
 		}
 		return input(res), nil // no email left: the person's own stays
 	})

@@ -84,6 +84,8 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 	if serr != nil {
 		return nil, refusal(rt.schema.Attributes, m, "", serr)
 	}
+	// Validate has made "primary" a boolean, whatever form it was sent in.
+	onePrimary(attrs, nil)
 	for _, e := range rt.extensions {
 		ext, ok := m[e.ID]
 		if !ok || ext == nil {
