@@ -138,6 +138,9 @@ type AppAuthStore interface {
 	// DeleteAppTokensOf ends the tokens of a person at one app (every app
 	// when clientID is empty).
 	DeleteAppTokensOf(ctx context.Context, userID, clientID string) error
+	// DeleteAppTokensOfSignIn ends a person's tokens at one app that were
+	// issued in sign-ins begun in [from, to).
+	DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error
 	// DeleteExpiredAppState deletes authorizations and tokens past their
 	// end and returns how many rows went.
 	DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error)
@@ -684,6 +687,17 @@ func (s *Service) AppAccessToken(ctx context.Context, id string) (AppToken, erro
 // a refresh token should revoke the access tokens of the same grant).
 func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
 	return s.store.DeleteAppTokenFamily(ctx, t.FamilyID)
+}
+
+// EndAppSignIn ends the tokens a person's sign-in that began at authTime
+// gave an app: RP-initiated logout with an id_token_hint. The hint is an
+// ID token, which travels in logout URLs (browser history, server logs,
+// Referer), so it vouches for its own sign-in only: one taken from the
+// laptop's history must not end the tokens the person's phone holds at
+// the same app. authTime is the hint's auth_time, in whole seconds.
+func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time) error {
+	from := authTime.Truncate(time.Second)
+	return s.store.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second))
 }
 
 // EndAppSessions ends a person's tokens at an app: RP-initiated logout.

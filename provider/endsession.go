@@ -20,8 +20,10 @@ const endSessionConfirmPath = "/oauth/end_session/confirm"
 // Logout 1.0), through op's own request checks: post_logout_redirect_uri
 // registered exactly for the app the id_token_hint or client_id names,
 // id_token_hint signed by admit (expired ones too, as section 2 allows).
-// The hinted person's tokens for the app end at once: only a holder of
-// their ID token can ask for it.
+// The tokens the hint's own sign-in gave the app end at once
+// (directory.Service.EndAppSignIn): only a holder of an ID token of that
+// sign-in can ask for it, and an ID token of another sign-in (taken from
+// a log) ends nothing else.
 //
 // The admit session of the browser ends at once only when the hint
 // vouches for it (hintMatches). Otherwise the request may come from any
@@ -40,8 +42,8 @@ func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return endSessionRefused(err)
 	}
-	if session.UserID != "" && session.ClientID != "" {
-		if err := h.dir.EndAppSessions(ctx, session.UserID, session.ClientID); err != nil {
+	if claims := session.IDTokenHintClaims; claims != nil && session.UserID != "" && session.ClientID != "" {
+		if err := h.dir.EndAppSignIn(ctx, session.UserID, session.ClientID, claims.GetAuthTime()); err != nil {
 			return err
 		}
 	}

@@ -204,6 +204,39 @@ func TestEndSessionHints(t *testing.T) {
 			_, phone := signIn("ada@acme.example")
 			asks(t, laptop, end(phone, nil))
 		})
+		t.Run("a hint ends its own sign-in's tokens only", func(t *testing.T) {
+			// An ID token travels in logout URLs: one taken from the
+			// laptop's history ends what the laptop's sign-in was given,
+			// not the phone's sign-in at the same app.
+			tokens := func() (*oauth2.Token, string) {
+				l := r.start(t)
+				tok, err := r.conf.Exchange(ctx, s.browser().code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok, tok.Extra("id_token").(string)
+			}
+			s.clock.Add(2 * time.Second)
+			laptop, laptopHint := tokens()
+			s.clock.Add(2 * time.Second)
+			phone, _ := tokens()
+			p := s.browser().get(end(laptopHint, nil))
+			if p.url.Path != "/bye" {
+				t.Fatalf("landed on %s; want /bye", p.url)
+			}
+			if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(laptop)); err == nil {
+				t.Error("the laptop's sign-in's access token still works after its hint's sign-out")
+			}
+			if _, err := r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: laptop.RefreshToken}).Token(); err == nil {
+				t.Error("the laptop's sign-in's refresh token still works after its hint's sign-out")
+			}
+			if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(phone)); err != nil {
+				t.Errorf("the phone's sign-in's access token ended with the laptop's hint: %v", err)
+			}
+			if _, err := r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: phone.RefreshToken}).Token(); err != nil {
+				t.Errorf("the phone's sign-in's refresh token ended with the laptop's hint: %v", err)
+			}
+		})
 		t.Run("hint of another app than client_id", func(t *testing.T) {
 			b, hint := signIn("ada@acme.example")
 			p := b.get(end(hint, url.Values{"client_id": {other.ClientID}, "post_logout_redirect_uri": {appPrefix + "other-bye"}}))

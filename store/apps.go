@@ -326,6 +326,14 @@ func (s *Store) DeleteAppTokensOf(ctx context.Context, userID, clientID string) 
 	return s.dialect.wrap(err, "delete app tokens")
 }
 
+// DeleteAppTokensOfSignIn deletes a person's tokens at one app issued in
+// the sign-ins begun in [from, to).
+func (s *Store) DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE user_id = ? AND client_id = ? AND auth_time >= ? AND auth_time < ?`),
+		userID, clientID, from.UTC(), to.UTC())
+	return s.dialect.wrap(err, "delete app tokens of a sign-in")
+}
+
 // DeleteExpiredAppState deletes authorizations and tokens past their end.
 func (s *Store) DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
