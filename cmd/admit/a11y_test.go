@@ -145,6 +145,19 @@ func TestAccessibility(t *testing.T) {
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(`#first_name`),
 		chromedp.SendKeys(`#password`, "long enough with 1 digit"))
+	// Nia joins, signed in from here on: an app's sign-out request that
+	// nothing vouches for asks her first.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(`#first_name`, "Nia"),
+		chromedp.SendKeys(`#last_name`, "Long"),
+		chromedp.SendKeys(`#confirm`, "long enough with 1 digit"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitNotPresent(`#confirm`)); err != nil {
+		t.Fatalf("accepting the invitation: %v", err)
+	}
+	step("sign-out confirmation",
+		chromedp.Navigate(s.url+"/oauth/end_session"),
+		chromedp.WaitVisible(`form[action="/oauth/end_session/confirm"]`))
 	s.stop(t)
 }
 
