@@ -165,16 +165,19 @@ func (h *Handler) advertisedGrants(next http.Handler) http.Handler {
 }
 
 // wellFormedVerifier answers a code exchange whose code_verifier RFC 7636
-// does not allow (directory.CheckPKCEVerifier) invalid_grant, saying why,
-// before op compares it with the challenge: op takes any verifier whose
-// hash matches, a guessable one too. The code stays unused.
+// does not allow (directory.CheckPKCEVerifier) invalid_request, a
+// malformed parameter (RFC 6749 section 5.2), saying why, before op
+// compares it with the challenge: op takes any verifier whose hash
+// matches, a guessable one too. (A well-formed verifier that does not
+// match stays op's invalid_grant, RFC 7636 section 4.6.) The code stays
+// unused.
 func (h *Handler) wellFormedVerifier(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == tokenPath && r.Method == http.MethodPost && r.ParseForm() == nil &&
 			r.PostForm.Get("grant_type") == string(oidc.GrantTypeCode) && r.PostForm.Has("code_verifier") {
 			if err := directory.CheckPKCEVerifier(r.PostForm.Get("code_verifier")); err != nil {
 				h.log.InfoContext(r.Context(), "token request refused", "client_id", clientIDOf(r), "reason", "code_verifier of a form RFC 7636 does not allow")
-				writeJSONError(w, http.StatusBadRequest, "invalid_grant", directory.Message(err))
+				writeJSONError(w, http.StatusBadRequest, "invalid_request", directory.Message(err))
 				return
 			}
 		}

@@ -271,8 +271,8 @@ func TestRefusals(t *testing.T) {
 				l := authz{state: random(t), nonce: random(t), verifier: v}
 				l.url = spa.conf.AuthCodeURL(l.state, oauth2.S256ChallengeOption(v), oidc.Nonce(l.nonce))
 				_, err := spa.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(v))
-				if oauthError(err) != "invalid_grant" || !strings.Contains(err.Error(), "43 to 128") {
-					t.Errorf("exchange with the verifier %q: %v; want invalid_grant naming the form", v, err)
+				if oauthError(err) != "invalid_request" || !strings.Contains(err.Error(), "43 to 128") {
+					t.Errorf("exchange with the verifier %q: %v; want invalid_request naming the form", v, err)
 				}
 			}
 			for _, v := range []string{strings.Repeat("a", 43), strings.Repeat("Az09-._~", 16)} {
