@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -56,14 +57,35 @@ func errUnsupportedResponseType() *oidc.Error {
 	return (&oidc.Error{ErrorType: "unsupported_response_type"}).WithDescription("admit supports the authorization code flow only: use response_type=code")
 }
 
+// requireOpenID refuses a request whose scope lacks openid with
+// invalid_scope, at the authorization endpoint and at a refresh that
+// narrows the scope. Without openid a request is plain OAuth 2.0, whose
+// handling OpenID Connect Core leaves "entirely unspecified" (section
+// 3.1.2.1); op issued an ID token anyway, as if openid had been asked.
+// admit is a provider for signing people in: an app's sign-in, its
+// claims (account, role, groups) and its logout all rest on the ID
+// token, and the one API an access token serves is userinfo, OpenID
+// Connect's own. A
+// request without openid is an app's configuration mistake (a generic
+// OAuth library given "profile email"); told so at once, by name, its
+// developer adds the scope, where an access token without an ID token
+// would fail later, somewhere less clear.
+func requireOpenID(scopes []string) error {
+	if slices.Contains(scopes, oidc.ScopeOpenID) {
+		return nil
+	}
+	return oidc.ErrInvalidScope().WithDescription("the scope must include openid: admit signs people in with OpenID Connect")
+}
+
 // ValidateAuthRequest checks an authorization request as op's own
 // ValidateAuthRequestClient does, step for step, with admit's answers in
-// three places: the redirect URI is the app's by the directory's rule
+// four places: the redirect URI is the app's by the directory's rule
 // (directory.App.AllowsRedirectURI; op matches a web app's exactly, and a
 // native app's loopback URI on any port and any loopback host, localhost
 // and https included, where admit allows another port only on http at
 // 127.0.0.1 and [::1], RFC 8252 section 7.3); another response type than
-// code is unsupported_response_type; request_uri is refused. An error
+// code is unsupported_response_type; a scope without openid is
+// invalid_scope (requireOpenID); request_uri is refused. An error
 // before the redirect URI is known good is shown on a page (pageErrors),
 // never sent to the URI.
 func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, st op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
@@ -79,6 +101,9 @@ func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthReque
 		return "", err
 	}
 	if req.Scopes, err = op.ValidateAuthReqScopes(c, req.Scopes); err != nil {
+		return "", err
+	}
+	if err := requireOpenID(req.Scopes); err != nil {
 		return "", err
 	}
 	if req.ResponseType != "" && !op.ContainsResponseType(c.ResponseTypes(), req.ResponseType) {

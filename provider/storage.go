@@ -177,6 +177,10 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	case *authRequest:
 		access, refresh, err = s.dir.IssueAppTokens(ctx, r.AppAuthorization, true)
 	case *refreshRequest:
+		// Before the rotation: a refusal leaves the refresh token as it was.
+		if err := requireOpenID(r.GetScopes()); err != nil {
+			return "", "", time.Time{}, err
+		}
 		access, refresh, err = s.dir.RotateAppRefreshToken(ctx, r.AppToken, r.scopes)
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
