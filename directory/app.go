@@ -29,7 +29,8 @@ type App struct {
 	// (AllowsRedirectURI).
 	RedirectURIs []string
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
-	// browser back to, compared exactly as well.
+	// browser back to, compared as redirect URIs are
+	// (AllowsPostLogoutRedirectURI).
 	PostLogoutRedirectURIs []string
 	// BackchannelLogoutURI, when set, is where admit posts a logout token
 	// when a person's membership ends (OpenID Back-Channel Logout 1.0).
@@ -143,8 +144,23 @@ func checkURIs(uris []string) ([]string, []string) {
 // AllowsRedirectURI reports whether uri, the redirect_uri of an
 // authorization request, is one of the app's: registered exactly, or a
 // loopback redirect URI on another port.
-func (a App) AllowsRedirectURI(uri string) bool {
-	for _, r := range a.RedirectURIs {
+func (a App) AllowsRedirectURI(uri string) bool { return allowsURI(a.RedirectURIs, uri) }
+
+// AllowsPostLogoutRedirectURI reports whether uri, the
+// post_logout_redirect_uri of a sign-out request, is one of the app's, by
+// the same rule: a native app that listens for the code on a port the
+// operating system gave it listens for the end of its sign-out the same
+// way. The browser brings nothing there but the app's own state, less
+// than the code a redirect URI on that port receives.
+func (a App) AllowsPostLogoutRedirectURI(uri string) bool {
+	return allowsURI(a.PostLogoutRedirectURIs, uri)
+}
+
+// allowsURI is the one rule for the URIs an app registers to have the
+// browser sent back to: uri is one of registered exactly, or a loopback
+// one of them on another port (loopbackOnAnyPort).
+func allowsURI(registered []string, uri string) bool {
+	for _, r := range registered {
 		if uri == r || loopbackOnAnyPort(r, uri) {
 			return true
 		}

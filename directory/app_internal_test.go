@@ -63,10 +63,12 @@ func FuzzCheckRedirectURI(f *testing.F) {
 
 // TestAllowsRedirectURI: a redirect URI is the app's when registered
 // exactly; one registered on http at 127.0.0.1 or [::1] is the app's on
-// any port (RFC 8252 section 7.3), and on nothing else that differs.
+// any port (RFC 8252 section 7.3), and on nothing else that differs. A
+// post-logout redirect URI is held to the same rule.
 func TestAllowsRedirectURI(t *testing.T) {
 	t.Parallel()
-	app := App{RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "http://localhost:3000/cb", "https://app.example/cb", "http://127.0.0.2:9/cb"}}
+	registered := []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "http://localhost:3000/cb", "https://app.example/cb", "http://127.0.0.2:9/cb"}
+	app := App{RedirectURIs: registered, PostLogoutRedirectURIs: registered}
 	for _, tc := range []struct {
 		uri  string
 		want bool
@@ -108,6 +110,9 @@ func TestAllowsRedirectURI(t *testing.T) {
 	} {
 		if got := app.AllowsRedirectURI(tc.uri); got != tc.want {
 			t.Errorf("AllowsRedirectURI(%q) = %v; want %v", tc.uri, got, tc.want)
+		}
+		if got := app.AllowsPostLogoutRedirectURI(tc.uri); got != tc.want {
+			t.Errorf("AllowsPostLogoutRedirectURI(%q) = %v; want %v", tc.uri, got, tc.want)
 		}
 	}
 }

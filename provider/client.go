@@ -20,11 +20,12 @@ func (c client) GetID() string                    { return c.app.ClientID }
 func (c client) RedirectURIs() []string           { return c.app.RedirectURIs }
 func (c client) PostLogoutRedirectURIs() []string { return c.app.PostLogoutRedirectURIs }
 
-// ApplicationType is web for every app: op then matches post-logout
-// redirect URIs exactly (for its native type it ignores the port and the
-// host of a loopback URI, localhost and https included, sending logouts
-// anywhere on the machine; TestEndSessionLoopbackPort holds this). Redirect
-// URIs are the app's rule, not op's (authorizer.ValidateAuthRequest).
+// ApplicationType is web for every app: op then matches redirect URIs
+// exactly wherever it still matches them (for its native type it ignores
+// the port and the host of a loopback URI, localhost and https included).
+// Redirect and post-logout redirect URIs are the directory's rule, not
+// op's (authorizer.ValidateAuthRequest, Handler.validateEndSession;
+// TestEndSessionLoopbackPort).
 func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 
 func (c client) AuthMethod() oidc.AuthMethod {

@@ -36,8 +36,9 @@
 // in the answer to the browser that signed in.
 //
 // What op does not do as an app's library expects, this package does
-// around it: the app's redirect URIs are matched by the directory's rule,
-// exactly but for the port of a loopback IP literal, and every
+// around it: the app's redirect URIs, and its post-logout redirect URIs,
+// are matched by the directory's rule, exactly but for the port of a
+// loopback IP literal (authorize.go, validateEndSession), and every
 // authorization response names the issuer (RFC 9207) (authorize.go);
 // discovery lists only what is served (handleDiscovery);
 // introspection takes client_secret_post; errors at introspection and

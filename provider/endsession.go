@@ -1,8 +1,10 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -17,9 +19,10 @@ import (
 const endSessionConfirmPath = "/oauth/end_session/confirm"
 
 // handleEndSession is RP-initiated logout (OpenID Connect RP-Initiated
-// Logout 1.0), through op's own request checks: post_logout_redirect_uri
-// registered exactly for the app the id_token_hint or client_id names,
-// id_token_hint signed by admit (expired ones too, as section 2 allows).
+// Logout 1.0), through op's own request checks (validateEndSession):
+// post_logout_redirect_uri registered for the app the id_token_hint or
+// client_id names (by the rule of redirect URIs), id_token_hint signed by
+// admit (expired ones too, as section 2 allows).
 // The tokens the hint's own sign-in gave the app end at once
 // (directory.Service.EndAppSignIn): only a holder of an ID token of that
 // sign-in can ask for it, and an ID token of another sign-in (taken from
@@ -38,7 +41,7 @@ func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return directory.InvalidError("the sign-out request cannot be read")
 	}
-	session, err := op.ValidateEndSessionRequest(ctx, req, h.op)
+	session, err := h.validateEndSession(ctx, req)
 	if err != nil {
 		return endSessionRefused(err)
 	}
@@ -113,9 +116,9 @@ func hintMatches(claims *oidc.IDTokenClaims, v directory.Visit) bool {
 func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request) error {
 	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
 	r = r.WithContext(ctx)
-	session, err := op.ValidateEndSessionRequest(ctx, &oidc.EndSessionRequest{
+	session, err := h.validateEndSession(ctx, &oidc.EndSessionRequest{
 		ClientID: r.PostFormValue("client_id"), PostLogoutRedirectURI: r.PostFormValue("post_logout_redirect_uri"), State: r.PostFormValue("state"),
-	}, h.op)
+	})
 	if err != nil {
 		return endSessionRefused(err)
 	}
@@ -139,6 +142,44 @@ func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request
 	}
 	http.Redirect(w, r, session.RedirectURI, http.StatusSeeOther)
 	return nil
+}
+
+// validateEndSession is op's ValidateEndSessionRequest (the hint and the
+// client_id) with the app's post_logout_redirect_uri matched by the
+// directory's rule, as its redirect URIs are
+// (directory.App.AllowsPostLogoutRedirectURI): op matches a web app's
+// exactly, and a native app's loopback URI on any port and any loopback
+// host, localhost and https included. As op does, a
+// post_logout_redirect_uri is heeded only for an app named by the hint or
+// client_id, and state goes back in the query.
+func (h *Handler) validateEndSession(ctx context.Context, in *oidc.EndSessionRequest) (*op.EndSessionRequest, error) {
+	req := *in
+	req.PostLogoutRedirectURI, req.State = "", ""
+	session, err := op.ValidateEndSessionRequest(ctx, &req, h.op)
+	if err != nil {
+		return nil, err
+	}
+	if in.PostLogoutRedirectURI != "" && session.ClientID != "" {
+		app, err := h.dir.App(ctx, session.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		if !app.AllowsPostLogoutRedirectURI(in.PostLogoutRedirectURI) {
+			return nil, oidc.ErrInvalidRequest().WithDescription("the post_logout_redirect_uri is not one registered for the app")
+		}
+		session.RedirectURI = in.PostLogoutRedirectURI
+	}
+	if in.State != "" {
+		u, err := url.Parse(session.RedirectURI)
+		if err != nil {
+			return nil, err
+		}
+		q := u.Query()
+		q.Add("state", in.State)
+		u.RawQuery = q.Encode()
+		session.RedirectURI = u.String()
+	}
+	return session, nil
 }
 
 // endSessionRefused is the answer to a sign-out request op refused with

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -543,34 +544,83 @@ func TestEndSession(t *testing.T) {
 	})
 }
 
-// TestEndSessionLoopbackPort: op ignores the port (and the loopback host)
-// of a post_logout_redirect_uri for native apps (RFC 8252 section 7.3
-// allows it for redirect URIs); admit registers every app as a web app,
-// so RP-initiated logout sends the browser only to a registered URI,
-// exactly: not to another port on the machine, where anything may listen.
+// TestEndSessionLoopbackPort: a post_logout_redirect_uri is matched by
+// the rule of redirect URIs (directory.App.AllowsRedirectURI): exactly,
+// but for the port of one registered on http at 127.0.0.1 or [::1], which
+// may be any (RFC 8252 section 7.3), for a native app that listens for the
+// end of its sign-out on the port the operating system gave it, as it
+// does for its code. Nothing else may differ (host, scheme, path, query,
+// user info), and a localhost or https URI is matched exactly; a refused
+// URI is never redirected to. (op matches a web app's exactly, and a
+// native app's on any loopback host, localhost and https included.)
 func TestEndSessionLoopbackPort(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
-		_, b, tok := signedInToPublicApp(t, s, "CLI")
-		hint := tok.Extra("id_token").(string)
-		noFollow := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		for _, uri := range []string{"http://127.0.0.1:8765/bye", "http://127.0.0.1/bye", "http://localhost:9/bye", "http://[::1]:9/bye", "http://127.0.0.2:9/bye"} {
-			resp, err := noFollow.Get(s.issuer + "/oauth/end_session?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {uri}}.Encode())
+		_, b, _ := signedInToPublicApp(t, s, "SPA")
+		app, _ := s.app(directory.NewApp{Name: "CLI", RedirectURIs: []string{appPrefix + "cb"}, Public: true,
+			PostLogoutRedirectURIs: []string{"http://127.0.0.1:9/bye", "http://[::1]/bye", "http://localhost:9/bye", "https://app.example/bye"}})
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, tc := range []struct {
+			name, uri string
+			ok        bool
+		}{
+			{"as registered", "http://127.0.0.1:9/bye", true},
+			{"another port", "http://127.0.0.1:8765/bye", true},
+			{"no port", "http://127.0.0.1/bye", true},
+			{"IPv6, as registered", "http://[::1]/bye", true},
+			{"IPv6, a port", "http://[::1]:50123/bye", true},
+			{"another path", "http://127.0.0.1:8765/other", false},
+			{"a longer path", "http://127.0.0.1:8765/bye/more", false},
+			{"a query", "http://127.0.0.1:8765/bye?x=1", false},
+			{"https", "https://127.0.0.1:8765/bye", false},
+			{"another loopback address", "http://127.0.0.2:9/bye", false},
+			{"IPv6 for the IPv4 registration's path, another spelling", "http://[0:0:0:0:0:0:0:1]:9/bye", false},
+			{"user info", "http://ada@127.0.0.1:8765/bye", false},
+			{"an address after user info", "http://127.0.0.1:8765@evil.example/bye", false},
+			{"an empty port", "http://127.0.0.1:/bye", false},
+			{"localhost as registered", "http://localhost:9/bye", true},
+			{"localhost, another port", "http://localhost:8765/bye", false},
+			{"https as registered", "https://app.example/bye", true},
+			{"https, another port", "https://app.example:8443/bye", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, err := noFollow.Get(s.issuer + "/oauth/end_session?" + url.Values{"client_id": {app.ClientID}, "post_logout_redirect_uri": {tc.uri}, "state": {"s"}}.Encode())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				loc := resp.Header.Get("Location")
+				if tc.ok && (resp.StatusCode != http.StatusFound || loc != tc.uri+"?state=s") || !tc.ok && (resp.StatusCode != http.StatusBadRequest || loc != "") {
+					t.Errorf("post_logout_redirect_uri %s: %d Location %q; want ok %v (else 400, no redirect)", tc.uri, resp.StatusCode, loc, tc.ok)
+				}
+			})
+		}
+
+		// The person asked first (no hint): the form goes on to the port,
+		// which the page's CSP lets it reach, and the confirmation is held
+		// to the same rule.
+		t.Run("confirmed", func(t *testing.T) {
+			p := b.get(s.issuer + "/oauth/end_session?" + url.Values{"client_id": {app.ClientID}, "post_logout_redirect_uri": {"http://127.0.0.1:8765/bye"}}.Encode())
+			if p.status != http.StatusOK || !strings.Contains(p.header.Get("Content-Security-Policy"), "http://127.0.0.1:8765") {
+				t.Fatalf("%d, CSP %q\n%.600s", p.status, p.header.Get("Content-Security-Policy"), p.body)
+			}
+			form := url.Values{}
+			for _, f := range []string{"csrf_token", "client_id", "post_logout_redirect_uri"} {
+				m := hiddenField(f).FindStringSubmatch(p.body)
+				if m == nil {
+					t.Fatalf("the confirmation form has no %s", f)
+				}
+				form.Set(f, html.UnescapeString(m[1]))
+			}
+			confirm := &http.Client{Jar: b.client.Jar, CheckRedirect: noFollow.CheckRedirect}
+			resp, err := confirm.PostForm(s.issuer+"/oauth/end_session/confirm", form)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-				t.Errorf("post_logout_redirect_uri %s: %d Location %q; want 400, no redirect", uri, resp.StatusCode, resp.Header.Get("Location"))
+			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "http://127.0.0.1:8765/bye" {
+				t.Errorf("confirmed: %d Location %q", resp.StatusCode, loc)
 			}
-		}
-		resp, err := noFollow.Get(s.issuer + "/oauth/end_session?" + url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {appPrefix + "bye"}}.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, appPrefix+"bye") {
-			t.Errorf("the registered post_logout_redirect_uri: %d Location %q", resp.StatusCode, loc)
-		}
+		})
 	})
 }
 
