@@ -62,6 +62,10 @@ type AppAuthorization struct {
 	// HintSubject is the sub of a verified id_token_hint: the person the
 	// app expects. Not stored, as NoPrompt.
 	HintSubject string
+	// SelectAccount is prompt=select_account: the person chooses the
+	// account, when the app leaves it to them (AppOffersAccountChoice).
+	// Not stored, as NoPrompt.
+	SelectAccount bool
 
 	// Set when the person has signed in and the account is chosen.
 	UserID     string
@@ -391,6 +395,35 @@ func (s *Service) appAccount(ctx context.Context, app App, a AppAuthorization, v
 		}
 	}
 	return v.Account.ID, nil
+}
+
+// AppOffersAccountChoice reports whether the person of v chooses the
+// account for an authorization with prompt=select_account (OpenID Connect
+// Core section 3.1.2.1: "prompt the End-User to select a user account"):
+// a person is one user at admit, and what they select among is the
+// accounts they belong to. So when the app leaves the account to them (it
+// serves every account and names none with account:SLUG) and their
+// sign-in opens more than one; otherwise there is nothing to choose, and
+// the request goes on without a page.
+func (s *Service) AppOffersAccountChoice(ctx context.Context, a AppAuthorization, v Visit) (bool, error) {
+	if !a.SelectAccount || RequestedAccount(a.Scopes) != "" {
+		return false, nil
+	}
+	app, err := s.App(ctx, a.ClientID)
+	if err != nil || app.AccountID != "" {
+		return false, err
+	}
+	accounts, err := s.AccountsOf(ctx, v)
+	return len(accounts) > 1, err
+}
+
+// AccountChosen is the authorization once the person has chosen the
+// account (AppOffersAccountChoice): the account their session is in is the
+// app's (appAccount), ahead of the home realm of a login_hint, which would
+// otherwise overrule the choice they were asked for.
+func (a AppAuthorization) AccountChosen() AppAuthorization {
+	a.SelectAccount, a.LoginHint = false, ""
+	return a
 }
 
 // AppNeedsSignIn reports whether the visit's sign-in is too old for the

@@ -236,3 +236,73 @@ func atInitialPasswordChange(t *testing.T, s *site) (*rp, *browser, authz, page)
 	}
 	return r, b, l, p
 }
+
+// TestPromptValues: OpenID Connect Core section 3.1.2.1's prompt values.
+// consent asks nothing (admit has no consent page: the operator registered
+// the app) and gets no error; select_account shows the account chooser to
+// a person in several accounts, when the app leaves the account to them,
+// and the app gets the account chosen, ahead of login_hint's; without a
+// choice to make it goes on without a page. none with any other value is
+// invalid_request.
+func TestPromptValues(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		acme, globex := s.account("acme", "acme.example"), s.account("globex")
+		s.invited(acme, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Lovelace", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		s.invited(s.account("initech"), "bob@initech.example", "correct horse battery", directory.RoleMember)
+		wiki, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		acmeOnly, acmeSecret := s.app(directory.NewApp{Name: "Acme wiki", RedirectURIs: []string{appPrefix + "a"}, AccountID: acme.ID})
+		r, ra := newRP(t, s, wiki, secret), newRP(t, s, acmeOnly, acmeSecret)
+		ada, bob := s.browser(), s.browser()
+		l := r.start(t)
+		ada.choose(ada.signIn(ada.get(l.url), "ada@acme.example", "correct horse battery"), acme.ID).atApp(t)
+		bob.code(t, r.start(t), "bob@initech.example", "correct horse battery")
+		prompt := func(p string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("prompt", p) }
+
+		for _, tc := range []struct {
+			name    string
+			b       *browser
+			r       *rp
+			opts    []oauth2.AuthCodeOption
+			chooser bool   // the account chooser comes first: globex is chosen
+			want    string // the account's slug, or the error
+		}{
+			{"consent", ada, r, []oauth2.AuthCodeOption{prompt("consent")}, false, "acme"},
+			{"select_account, several accounts", ada, r, []oauth2.AuthCodeOption{prompt("select_account")}, true, "globex"},
+			{"select_account and consent", ada, r, []oauth2.AuthCodeOption{prompt("consent select_account")}, true, "globex"},
+			{"select_account beats login_hint's home realm", ada, r, []oauth2.AuthCodeOption{prompt("select_account"), oauth2.SetAuthURLParam("login_hint", "ada@acme.example")}, true, "globex"},
+			{"select_account, the app asks for an account", ada, r, []oauth2.AuthCodeOption{prompt("select_account"), oauth2.SetAuthURLParam("scope", "openid account:acme")}, false, "acme"},
+			{"select_account, an app for one account", ada, ra, []oauth2.AuthCodeOption{prompt("select_account")}, false, "acme"},
+			{"select_account, one account", bob, r, []oauth2.AuthCodeOption{prompt("select_account")}, false, "initech"},
+			{"none and consent", ada, r, []oauth2.AuthCodeOption{prompt("none consent")}, false, "invalid_request"},
+			{"none and select_account", ada, r, []oauth2.AuthCodeOption{prompt("none select_account")}, false, "invalid_request"},
+			{"none and login", ada, r, []oauth2.AuthCodeOption{prompt("login none")}, false, "invalid_request"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				l := tc.r.start(t, tc.opts...)
+				p := tc.b.get(l.url)
+				if tc.chooser {
+					p = tc.b.choose(p, globex.ID)
+				}
+				q := p.atApp(t)
+				if e := q.Get("error"); e != "" || strings.Contains(tc.want, "_") {
+					if e != tc.want || q.Get("code") != "" || q.Get("state") != l.state {
+						t.Errorf("the app got %v; want %s", q, tc.want)
+					}
+					return
+				}
+				if c, _ := tc.r.claimsOf(t, l, q); c.Account.Slug != tc.want {
+					t.Errorf("account %q; want %q", c.Account.Slug, tc.want)
+				}
+				if tc.chooser {
+					// Back to acme, for the next case.
+					l := r.start(t, prompt("select_account"))
+					ada.choose(ada.get(l.url), acme.ID).atApp(t)
+				}
+			})
+		}
+	})
+}

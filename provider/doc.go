@@ -27,7 +27,11 @@
 // 4.1.2). The app may ask for an account with the scope account:SLUG, or
 // by a login_hint in an account's verified domain (the directory decides:
 // directory.RequestedAccount); prompt=login and max_age send the person to
-// sign in again, prompt=none answers login_required instead.
+// sign in again, prompt=none answers login_required instead;
+// prompt=select_account shows a person in several accounts the account
+// chooser when the app leaves the account to them
+// (directory.Service.AppOffersAccountChoice); prompt=consent asks nothing
+// (apps are the operator's: there is no consent page).
 //
 // An authorization request writes nothing until the person has signed in:
 // op's request id is the request itself, sealed with a key of this

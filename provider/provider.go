@@ -276,6 +276,21 @@ func (h *Handler) handleContinue(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, web.PasswordChangePath(continuePath+"?id="+url.QueryEscape(id)), http.StatusSeeOther)
 		return nil
 	}
+	choose, err := h.dir.AppOffersAccountChoice(ctx, a, v)
+	if err != nil {
+		return err
+	}
+	if choose {
+		// prompt=select_account: the account chooser, and back here with
+		// the request sealed anew as chosen, so that the choice is asked
+		// once and counts (directory.AppAuthorization.AccountChosen).
+		next, err := h.store.seal(a.AccountChosen())
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/login/account?return_to="+url.QueryEscape(continuePath+"?id="+url.QueryEscape(next)), http.StatusSeeOther)
+		return nil
+	}
 	done, err := h.dir.CompleteAppAuthorization(ctx, a, v)
 	if directory.KindOf(err) == directory.Forbidden {
 		h.log.InfoContext(ctx, "app sign-in refused", "client_id", a.ClientID, "user_id", v.User.ID, "reason", err)

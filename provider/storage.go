@@ -110,7 +110,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hi
 		ClientID: r.ClientID, RedirectURI: r.RedirectURI, State: r.State, Nonce: r.Nonce, Scopes: r.Scopes,
 		ResponseType: string(r.ResponseType), ResponseMode: string(r.ResponseMode), CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: method, LoginHint: r.LoginHint, NoPrompt: slices.Contains(r.Prompt, oidc.PromptNone), MaxAge: maxAge,
-		HintSubject: hintSubject,
+		HintSubject: hintSubject, SelectAccount: slices.Contains(r.Prompt, oidc.PromptSelectAccount),
 	})
 	if err != nil {
 		return nil, protocolError(err, oidc.ErrInvalidRequest)
