@@ -205,7 +205,8 @@ func TestLibraryLinesThroughAdmitsLog(t *testing.T) {
 // introspection authenticates the app, is answered 500 server_error and
 // logged at ERROR, not invalid_token (the app would end the person's
 // session) or invalid_client (the app would be told its secret is wrong),
-// with no line at all.
+// with no line at all; nor, while introspection reads the token,
+// {"active":false} (the API would turn its caller away as signed out).
 func TestStorageFaultIsNoRefusal(t *testing.T) {
 	log := &lines{}
 	st := storetest.SQLite(t)
@@ -222,6 +223,9 @@ func TestStorageFaultIsNoRefusal(t *testing.T) {
 	for _, tc := range []struct{ name, table, path string }{
 		{"userinfo", "app_tokens", "/oauth/userinfo"},
 		{"introspection", "apps", "/oauth/introspect"},
+		// The app authenticates; the token cannot be read: no
+		// {"active":false}, which an API would take for a revoked token.
+		{"introspection of the token", "app_tokens", "/oauth/introspect"},
 		{"revocation", "apps", "/oauth/revoke"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -163,7 +163,7 @@ const authorizePath = "/oauth/authorize"
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
-	mux.Handle("/oauth/", h.opLog(h.appTransport(h.onceEach(h.advertisedGrants(h.wellFormedVerifier(h.outageAware(readForm(h.op))))))))
+	mux.Handle("/oauth/", h.opLog(h.appTransport(h.onceEach(h.advertisedGrants(h.wellFormedVerifier(h.outageAware(h.introspectionFaults(readForm(h.op)))))))))
 	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(http.HandlerFunc(h.handleAuthorize)))))
 	mux.Handle("GET "+continuePath, h.opLog(h.pages.Handler(h.handleContinue)))
 	// op's own callback would hand out the code of a finished

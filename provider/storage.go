@@ -337,12 +337,20 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 	return nil
 }
 
+// SetIntrospectionFromToken answers introspection for a token of the
+// client's; a storage fault is no inactive token (introspectionFault).
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	t, err := s.dir.AppAccessToken(ctx, tokenID)
+	if err != nil && !refusal(err) {
+		return introspectionFault(ctx, err)
+	}
 	if err != nil || t.UserID != subject || t.ClientID != clientID {
 		return oidc.ErrAccessDenied().WithDescription("the token is not active")
 	}
 	c, err := s.dir.AppClaimsFor(ctx, t.ClientID, t.UserID, t.AccountID, t.Credential)
+	if err != nil && !refusal(err) {
+		return introspectionFault(ctx, err)
+	}
 	if err != nil {
 		return protocolError(err, oidc.ErrAccessDenied)
 	}
