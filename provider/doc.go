@@ -50,7 +50,7 @@
 // (writeOAuthError), and a storage fault at introspection is an error, not
 // an inactive token (introspectionFaults); grants discovery does not list
 // are refused before op reads them, and so is a code_verifier RFC 7636
-// does not allow (wellFormedVerifiers); a scope without openid is
+// does not allow (wellFormedVerifier); a scope without openid is
 // invalid_scope (requireOpenID); codes, secrets and tokens are taken only from a form body or
 // the Authorization header, never a URL, and the answers that carry them
 // are not to be cached (appTransport). op logs through slog's default logger only: LogHandler,
