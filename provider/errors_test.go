@@ -92,6 +92,13 @@ func TestErrorAnswers(t *testing.T) {
 			user: app.ClientID, password: secret, status: 400, code: "invalid_request"},
 		{name: "revocation with a repeated token", method: "POST", path: "/oauth/revoke", form: url.Values{"token": {tok.AccessToken, tok.AccessToken}},
 			user: app.ClientID, password: secret, status: 400, code: "invalid_request"},
+		// token is REQUIRED (RFC 7662 section 2.1, RFC 7009 section 2.1):
+		// without it, {"active":false} or 200 tell the app nothing of its
+		// mistake.
+		{name: "introspection without a token", method: "POST", path: "/oauth/introspect", form: url.Values{"token_type_hint": {"access_token"}},
+			user: app.ClientID, password: secret, status: 400, code: "invalid_request"},
+		{name: "revocation without a token", method: "POST", path: "/oauth/revoke", form: url.Values{"token": {""}},
+			user: app.ClientID, password: secret, status: 400, code: "invalid_request"},
 		{name: "userinfo without a token", method: "GET", path: "/oauth/userinfo",
 			status: 401, code: "invalid_request", challenge: `Bearer realm="admit"`},
 		{name: "userinfo with a made-up token", method: "GET", path: "/oauth/userinfo", header: bearer("made-up"),

@@ -186,8 +186,9 @@ func (h *Handler) wellFormedVerifier(next http.Handler) http.Handler {
 }
 
 // onceEach refuses, at the endpoints an app authenticates to (token,
-// introspection, revocation), a request that repeats a parameter or
-// authenticates the app two ways: RFC 6749 sections 3.2 and 2.3 forbid
+// introspection, revocation), a request that repeats a parameter, that
+// lacks the token to introspect or revoke, or that authenticates the app
+// two ways: RFC 6749 sections 3.2 and 2.3 forbid
 // both, and section 5.2 names the answer, invalid_request. op reads the
 // first of a repeated parameter; a proxy or firewall before admit may read
 // the last, and then the two disagree on what the app asked for. Likewise
@@ -217,6 +218,13 @@ func (h *Handler) onceEach(next http.Handler) http.Handler {
 				refuse("the parameter " + strconv.Quote(name) + " is sent more than once")
 				return
 			}
+		}
+		if (r.URL.Path == introspectionPath || r.URL.Path == revocationPath) && r.Form.Get("token") == "" {
+			// REQUIRED (RFC 7662 section 2.1, RFC 7009 section 2.1): op
+			// answered {"active":false} and 200, which told the app
+			// nothing of its mistake.
+			refuse("the token parameter is required: the token to introspect or revoke")
+			return
 		}
 		if id, _, basic := r.BasicAuth(); basic {
 			if r.Form.Has("client_secret") {
