@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -20,6 +22,11 @@ type authorizer struct {
 	// requestURI is set when the request carries request_uri, which op's
 	// oidc.AuthRequest has no field for: op would ignore it.
 	requestURI bool
+	// repeated names a parameter the request carries more than once
+	// (RFC 6749 section 3.1: "MUST NOT be included more than once"), which
+	// op reads the first of, where a proxy or the app's own logs may read
+	// another: the request is refused rather than guessed at.
+	repeated string
 }
 
 var _ op.AuthorizeValidator = authorizer{}
@@ -35,6 +42,12 @@ func (h *Handler) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.requestURI = r.Form.Get("request_uri") != ""
+	for _, name := range slices.Sorted(maps.Keys(r.Form)) {
+		if len(r.Form[name]) > 1 {
+			a.repeated = name
+			break
+		}
+	}
 	op.Authorize(w, r, a)
 }
 
@@ -96,6 +109,10 @@ func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthReque
 	app, ok := c.(client)
 	if !ok || !app.app.AllowsRedirectURI(req.RedirectURI) {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not one registered for the app")
+	}
+	if a.repeated != "" {
+		// Told at the redirect URI, which op read first and is the app's.
+		return "", oidc.ErrInvalidRequest().WithDescription("the parameter %s is sent more than once", strconv.Quote(a.repeated))
 	}
 	if req.MaxAge, err = op.ValidateAuthReqPrompt(req.Prompt, req.MaxAge); err != nil {
 		return "", err

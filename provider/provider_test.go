@@ -243,6 +243,16 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("the app got %v; want invalid_request", q)
 			}
 		})
+		// RFC 6749 section 3.1: parameters "MUST NOT be included more than
+		// once"; op read the first, where a proxy may read the other.
+		t.Run("repeated parameter", func(t *testing.T) {
+			for _, extra := range []string{"&scope=openid+email", "&state=other", "&prompt=login&prompt=none"} {
+				q := b.get(spa.start(t).url + extra).atApp(t)
+				if q.Get("error") != "invalid_request" || q.Get("code") != "" || !strings.Contains(q.Get("error_description"), "more than once") {
+					t.Errorf("with %s: the app got %v; want invalid_request", extra, q)
+				}
+			}
+		})
 		t.Run("plain PKCE", func(t *testing.T) {
 			v := oauth2.GenerateVerifier()
 			q := b.get(spa.conf.AuthCodeURL("st", oauth2.SetAuthURLParam("code_challenge", v), oauth2.SetAuthURLParam("code_challenge_method", "plain"))).atApp(t)
