@@ -98,7 +98,7 @@ func TestBouncedInvitation(t *testing.T) {
 		page := "/admin/acme/users/" + jon.Membership.ID
 		p.get(page)
 		p.sees(`id="bounced"`, "Invitation bounced", today, "jon@acme.test", "no such mailbox",
-			`href="#person-form"`, `id="resend"`, `id="remove"`)
+			`href="#person-form"`, `id="resend"`, `id="revoke"`)
 
 		// The address corrected: the invitation goes again, to the new
 		// address (a new link), and the page no longer says it bounced.
@@ -133,6 +133,6 @@ func TestBouncedInvitation(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.get("/admin/acme/users/" + guest.Membership.ID)
-		p.sees(`id="bounced"`, "no such user", "remove them and invite the right address")
+		p.sees(`id="bounced"`, "no such user", "revoke the invitation and invite the right address")
 	})
 }

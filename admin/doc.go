@@ -36,7 +36,7 @@
 //	GET  /admin/{account}/users/{id}               a person: membership, actions, audit trail
 //	POST /admin/{account}/users/{id}/role          change their role
 //	POST /admin/{account}/users/{id}/person        change their name and address (their home account only)
-//	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, end-sessions, remove, resend, reset
+//	POST /admin/{account}/users/{id}/{action}      deactivate, reactivate, end-sessions, remove, resend, revoke, reset
 //	GET  /admin/{account}/roles                    who may do what
 //	GET  /admin/{account}/sso                      connections: state, certificate expiries
 //	GET  /admin/{account}/sso/new                  add a SAML (?protocol=saml) or OIDC connection

@@ -21,6 +21,11 @@ type personPage struct {
 	// May is what the admin may do to this person, so that the page
 	// offers only that (the directory checks again on each change).
 	MayManage, MayResend, Self bool
+	// Invited is true while the person has not accepted their
+	// invitation: the page offers what applies to an invitation (resend,
+	// revoke) rather than what applies to a sign-in they do not have
+	// (deactivate, reset link, end sessions).
+	Invited bool
 	// Home is true when this account verified the domain of the person's
 	// address: only then do its admins change their name or address
 	// (directory.ChangeMember says why).
@@ -158,6 +163,7 @@ func (h *Handler) person(w http.ResponseWriter, r *http.Request, v view, status 
 		Detail: d, Roles: v.Admin.Assignable(roles), Trail: trail, Self: self,
 		MayManage: ownerRule && !self && v.Admin.Can(directory.ManageMembers),
 		MayResend: ownerRule && v.Admin.Can(directory.AddMembers) && d.Membership.Status == directory.StatusInvited,
+		Invited:   d.Membership.Status == directory.StatusInvited,
 		Home:      v.Admin.Account.OwnsEmailDomain(d.User.Email),
 		Name:      form,
 	}
@@ -238,12 +244,16 @@ func (h *Handler) handlePersonAction(w http.ResponseWriter, r *http.Request, v v
 	case "reset":
 		_, err = h.dir.SendResetLink(ctx, v.Admin, id)
 		done = "reset"
-	case "remove":
-		m, err := h.dir.RemoveMember(ctx, v.Admin, id)
+	case "remove", "revoke":
+		remove, done := h.dir.RemoveMember, "removed"
+		if r.PathValue("action") == "revoke" {
+			remove, done = h.dir.RevokeMemberInvitation, "revoked"
+		}
+		m, err := remove(ctx, v.Admin, id)
 		if err != nil {
 			return err
 		}
-		http.Redirect(w, r, v.Base+"/users?"+url.Values{"done": {"removed"}, "email": {m.User.Email}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, v.Base+"/users?"+url.Values{"done": {done}, "email": {m.User.Email}}.Encode(), http.StatusSeeOther)
 		return nil
 	default:
 		return directory.NotFoundError("There is no page at this address.")

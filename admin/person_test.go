@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/store"
@@ -194,6 +195,86 @@ func TestEndSessionsFromTheConsole(t *testing.T) {
 		p.get(page)
 		if code, _ := p.post("/admin/acme/users/"+patThere.Membership.ID+"/end-sessions", url.Values{}); code != http.StatusNotFound {
 			t.Errorf("globex's membership through acme's console: %d; want 404", code)
+		}
+	})
+}
+
+// TestInvitedPersonsActions: the page of a person who has not accepted
+// their invitation offers what applies to an invitation (resend it,
+// revoke it) and none of what applies to a sign-in they do not have
+// (deactivate, a reset link, end sessions); revoking takes them out and
+// ends the link. Revoking refuses, changing nothing, once they have
+// accepted (a page opened before they did), and an active person's page
+// still offers deactivate and remove.
+func TestInvitedPersonsActions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		owner := s.add(t, a, "olive@acme.example", directory.RoleOwner)
+		pat := s.add(t, a, "pat@acme.example", directory.RoleMember)
+		p := s.signIn(t, owner, a)
+		for _, e := range []string{"ivy@acme.example", "jay@acme.example"} {
+			if _, err := s.svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: e}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ivy, err := s.svc.Member(ctx, a.ID, "ivy@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := "/admin/acme/users/" + ivy.Membership.ID
+		p.get(page)
+		p.sees(`id="resend"`, `action="`+page+`/revoke"`, "Revoke the invitation…", `id="invited-note"`)
+		for _, absent := range []string{`id="deactivate"`, `id="reset"`, `id="end-sessions"`, `id="remove"`, "/deactivate\"", "/remove\""} {
+			if strings.Contains(p.last, absent) {
+				t.Errorf("an invited person's page has %s", absent)
+			}
+		}
+
+		// Revoked: she is gone, her invitation with her.
+		if code, path := p.post(page+"/revoke", url.Values{}); code != 200 || !strings.HasPrefix(path, "/admin/acme/users?done=revoked") {
+			t.Fatalf("revoke: %d at %s\n%s", code, path, p.last)
+		}
+		p.sees("The invitation to ivy@acme.example has been revoked")
+		if _, err := s.svc.Member(ctx, a.ID, "ivy@acme.example"); directory.KindOf(err) != directory.NotFound {
+			t.Errorf("after the revocation Ivy is still a member (%v)", err)
+		}
+		invs, err := s.svc.Invitations(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range invs {
+			if inv.Email == "ivy@acme.example" && inv.Open() {
+				t.Errorf("Ivy's invitation is still open: %+v", inv)
+			}
+		}
+
+		// Jay's page is opened, then Jay accepts: the revocation is
+		// refused and Jay stays.
+		jay, err := s.svc.Member(ctx, a.ID, "jay@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jayPage := "/admin/acme/users/" + jay.Membership.ID
+		p.get(jayPage)
+		// (What accepting does to the membership.)
+		if _, err := st.ActivateMembership(ctx, a.ID, jay.User.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := p.post(jayPage+"/revoke", url.Values{}); code != http.StatusConflict {
+			t.Errorf("revoking the invitation of a person who accepted it: %d; want 409", code)
+		}
+		p.sees("no longer only invited")
+		if m, err := s.svc.Member(ctx, a.ID, "jay@acme.example"); err != nil || m.Membership.Status != directory.StatusActive {
+			t.Errorf("after the refused revocation Jay is %+v, %v; want an active member", m.Membership, err)
+		}
+
+		// An active person's page: deactivate, reset, end sessions, remove.
+		p.get("/admin/acme/users/" + pat.Membership.ID)
+		p.sees(`id="deactivate"`, `id="reset"`, `id="end-sessions"`, `id="remove"`)
+		if strings.Contains(p.last, `id="revoke"`) || strings.Contains(p.last, `id="resend"`) {
+			t.Error("an active person's page offers to resend or revoke an invitation")
 		}
 	})
 }

@@ -137,6 +137,7 @@ var doneNotices = map[string]string{
 	"resent":         "The invitation has been sent again, with a new link; the old link no longer works.",
 	"reset":          "A password reset link is on its way to them (or, if they sign in through single sign-on, a note saying so).",
 	"removed":        "The person has been removed from this account.",
+	"revoked":        "The invitation has been revoked: its link no longer works.",
 }
 
 func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) error {
@@ -147,9 +148,14 @@ func (h *Handler) handleUsers(w http.ResponseWriter, r *http.Request, v view) er
 	if v.Notice = doneNotices[q.Get("done")]; v.Notice != "" {
 		v.Done = q.Get("done")
 	}
-	if v.Done == "removed" {
+	switch v.Done {
+	case "removed":
 		if who := h.removed(r.Context(), v, q.Get("email")); who != "" {
 			v.Notice = who + " has been removed from this account."
+		}
+	case "revoked":
+		if who := h.removed(r.Context(), v, q.Get("email")); who != "" {
+			v.Notice = "The invitation to " + who + " has been revoked: its link no longer works, and they are no longer listed here."
 		}
 	}
 	page, err := h.dir.ListMembersBy(r.Context(), v.Admin.Account.ID, f.filter(), q.Get("after"), usersPageSize)

@@ -601,6 +601,20 @@ func (s *Service) RemoveMember(ctx context.Context, adm Admin, id string) (Membe
 	})
 }
 
+// RevokeMemberInvitation withdraws the invitation of a member who has not
+// accepted it, and so takes them out of the account, as Remove does (the
+// console's "Revoke the invitation"). Once they have accepted, it is
+// refused and nothing changes: an admin who meant to withdraw an
+// invitation never removes a person who has just joined.
+func (s *Service) RevokeMemberInvitation(ctx context.Context, adm Admin, id string) (Member, error) {
+	return s.onMember(ctx, adm, id, "revoke invitation", true, func(tx Store, m Member, o owners) (Member, error) {
+		if m.Membership.Status != StatusInvited {
+			return Member{}, ConflictError(fmt.Sprintf("%s is no longer only invited (their membership is %s): there is no invitation to revoke. Deactivate or remove them instead.", m.User.Email, m.Membership.Status))
+		}
+		return s.remove(ctx, tx, adm.Actor(), m, o)
+	})
+}
+
 // remove is Remove of the member m, found and locked in tx after the
 // account's active owners o.
 func (s *Service) remove(ctx context.Context, tx Store, actor Actor, m Member, o owners) (Member, error) {
