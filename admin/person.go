@@ -39,6 +39,22 @@ type personForm struct {
 	FirstName, LastName, Email string
 }
 
+// change is the form as a change of u. A name part left blank that u
+// has never had (an invited person whose admin knew only their address)
+// is left out: correcting the address needs no name. A part u has stays
+// in the change, so that blanking it is refused as the directory refuses
+// any name taken away.
+func (f personForm) change(u directory.User) directory.PersonChange {
+	c := directory.PersonChange{Email: &f.Email}
+	if strings.TrimSpace(f.FirstName) != "" || u.FirstName != "" {
+		c.FirstName = &f.FirstName
+	}
+	if strings.TrimSpace(f.LastName) != "" || u.LastName != "" {
+		c.LastName = &f.LastName
+	}
+	return c
+}
+
 // personNotices are the notices of a person's page after a change of
 // their name or address; the page fills in the values as they now are.
 var personNotices = map[string]func(directory.MemberDetail) string{
@@ -182,7 +198,7 @@ func (h *Handler) handlePersonChange(w http.ResponseWriter, r *http.Request, v v
 	if err != nil {
 		return err
 	}
-	after, err := h.dir.ChangePerson(ctx, v.Admin, id, directory.PersonChange{FirstName: &f.FirstName, LastName: &f.LastName, Email: &f.Email})
+	after, err := h.dir.ChangePerson(ctx, v.Admin, id, f.change(before.User))
 	switch directory.KindOf(err) {
 	case directory.Invalid, directory.Conflict, directory.Forbidden:
 		v.Problems = directory.ProblemsOf(err)

@@ -278,3 +278,77 @@ func TestInvitedPersonsActions(t *testing.T) {
 		}
 	})
 }
+
+// TestCorrectAddressWithoutNames: the address of a person invited by
+// address alone is corrected without typing names the admin does not
+// know (they choose theirs when they accept); a name part the person has
+// still cannot be blanked.
+func TestCorrectAddressWithoutNames(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a, err := s.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: "Acme", Domains: []string{"acme.test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := s.signIn(t, s.add(t, a, "olive@acme.test", directory.RoleOwner), a)
+		s.add(t, a, "pat@acme.test", directory.RoleMember) // Pat Q
+		for _, e := range []string{"jon@acme.test", "kim@acme.test"} {
+			if _, err := s.svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: e}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name        string
+			email       string // whose page
+			form        url.Values
+			code        int
+			done        string // the notice after a change
+			first, last string // their name afterwards
+			at          string // their address afterwards
+		}{
+			{"an invited person's address alone", "jon@acme.test",
+				url.Values{"first_name": {""}, "last_name": {" "}, "email": {"jonathan@acme.test"}}, 200, "done=email", "", "", "jonathan@acme.test"},
+			{"an invited person's address and first name", "kim@acme.test",
+				url.Values{"first_name": {"Kim"}, "last_name": {""}, "email": {"kimberly@acme.test"}}, 200, "done=name-email", "Kim", "", "kimberly@acme.test"},
+			{"a name taken away", "pat@acme.test",
+				url.Values{"first_name": {""}, "last_name": {"Q"}, "email": {"patricia@acme.test"}}, http.StatusBadRequest, "", "Pat", "Q", "pat@acme.test"},
+			{"a first name blanked once given", "kimberly@acme.test",
+				url.Values{"first_name": {""}, "last_name": {""}, "email": {"kimberly@acme.test"}}, http.StatusBadRequest, "", "Kim", "", "kimberly@acme.test"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				m, err := s.svc.Member(ctx, a.ID, tc.email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page := "/admin/acme/users/" + m.Membership.ID
+				p.get(page)
+				code, path := p.post(page+"/person", tc.form)
+				if code != tc.code || (tc.done != "" && !strings.Contains(path, tc.done)) {
+					t.Fatalf("%d at %s; want %d and %q\n%s", code, path, tc.code, tc.done, p.last)
+				}
+				if tc.code != 200 {
+					p.sees("first name is required")
+				}
+				got, err := s.svc.Member(ctx, a.ID, tc.at)
+				if err != nil || got.User.FirstName != tc.first || got.User.LastName != tc.last {
+					t.Errorf("afterwards: %+v, %v; want %q %q at %s", got.User, err, tc.first, tc.last, tc.at)
+				}
+			})
+		}
+
+		// The form says which parts may stay blank.
+		jon, err := s.svc.Member(ctx, a.ID, "jonathan@acme.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.get("/admin/acme/users/" + jon.Membership.ID)
+		p.sees(`<label for="first_name">First name (optional)</label>`, `value="" maxlength="100"></div>`)
+		pat, err := s.svc.Member(ctx, a.ID, "pat@acme.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.get("/admin/acme/users/" + pat.Membership.ID)
+		p.sees(`<label for="first_name">First name</label>`, `value="Pat" maxlength="100" required>`)
+	})
+}
