@@ -514,7 +514,7 @@ func TestConsoleIsolation(t *testing.T) {
 		}
 		actions := func(slug, id string) []string {
 			base := "/admin/" + slug + "/users/"
-			return []string{base + id + "/role", base + id + "/deactivate", base + id + "/reactivate", base + id + "/remove", base + id + "/resend",
+			return []string{base + id + "/role", base + id + "/deactivate", base + id + "/reactivate", base + id + "/remove", base + id + "/revoke", base + id + "/resend",
 				base + id + "/reset", base + "bulk", base + "new", "/admin/" + slug + "/invite", base + "resend"}
 		}
 		type visit struct {

@@ -96,7 +96,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`div.problems`))
 	checked("Add user with a mistake")
 
-	// Invite Joe, resend his invitation, make him an admin, deactivate him.
+	// Invite Joe, resend his invitation, make him an admin. He has not
+	// accepted: his page offers to revoke the invitation, not to
+	// deactivate him.
 	do("invite",
 		chromedp.Click(`a[href="/admin/acme/invite"]`),
 		chromedp.WaitVisible(`#invite`))
@@ -117,30 +119,47 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text(`#role`); got != "admin" {
 		t.Errorf("Joe's role: %q; want admin", got)
 	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#deactivate, #reset, #end-sessions").length + (document.querySelector("#revoke") ? 0 : 10)`)); err != nil || n != 0 {
+		t.Errorf("Joe's page (invited) offers deactivate, reset or end sessions, or no revoke (%d, %v)", n, err)
+	}
+	checked("an invited person")
+
+	// Add Sam with an initial password, and deactivate him.
+	do("add with a password",
+		chromedp.Click(`a[href="/admin/acme/users/new"]`),
+		chromedp.WaitVisible(`#how-password`),
+		chromedp.SendKeys(`#email`, "sam@acme.example"),
+		chromedp.SendKeys(`#first_name`, "Sam"),
+		chromedp.SendKeys(`#last_name`, "Stone"),
+		chromedp.Click(`#how-password`),
+		chromedp.WaitVisible(`#password`),
+		chromedp.SendKeys(`#password`, "sam's first password 42"),
+		chromedp.Click(`#add`),
+		chromedp.WaitVisible(`#done-added-password`))
 	do("deactivate",
 		chromedp.Click(`#deactivate`),
 		chromedp.WaitVisible(`#reactivate`))
 	if got := text(`#status`); got != "Deactivated" {
-		t.Errorf("Joe's status: %q; want Deactivated", got)
+		t.Errorf("Sam's status: %q; want Deactivated", got)
 	}
 	checked("a deactivated person, with the audit trail")
 
-	// Resend to everyone who never signed in: Nia alone is still invited.
+	// Resend to everyone who never signed in: Nia and Joe.
 	do("resend to everyone",
 		chromedp.Navigate(s.url+"/admin/acme/users"),
 		chromedp.WaitVisible(`#people`),
 		chromedp.Click(`a[href="/admin/acme/users/resend"]`),
 		chromedp.WaitVisible(`#confirm-resend`))
 	checked("Resend confirmation")
-	if got := text(`#resend-count`); !strings.HasPrefix(got, "1 invited person has never signed in") {
+	if got := text(`#resend-count`); !strings.HasPrefix(got, "2 invited people have never signed in") {
 		t.Errorf("resend count: %q", got)
 	}
 	do("resend to everyone", chromedp.Click(`#confirm-resend`), chromedp.WaitVisible(`#done`))
-	if got := text(`#done`); got != "Done for 1 person:" {
+	if got := text(`#done`); got != "Done for 2 people:" {
 		t.Errorf("after resending to everyone: %q", got)
 	}
-	if got := text(`#done-list`); got != "nia@acme.example" {
-		t.Errorf("resent to: %q; want Nia", got)
+	if got := text(`#done-list`); !strings.Contains(got, "joe@acme.example") || !strings.Contains(got, "nia@acme.example") {
+		t.Errorf("resent to: %q; want Joe and Nia", got)
 	}
 
 	// A keyboard-only pass through Users: Tab reaches every control in
@@ -188,7 +207,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text(`#people tbody`); !strings.Contains(got, "joe@acme.example") || strings.Contains(got, "nia@") {
 		t.Errorf("searched by keyboard: %q", got)
 	}
-	do("keyboard open", chromedp.Focus(`#people tbody a`), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#reactivate`))
+	do("keyboard open", chromedp.Focus(`#people tbody a`), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#resend`))
 
 	// The filters, without script: a GET form.
 	do("filter",
@@ -197,7 +216,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue(`#status`, "deactivated"),
 		chromedp.Click(`form[role=search] button[type=submit]`),
 		chromedp.WaitReady(`#status option[value=deactivated][selected]`))
-	if got := text(`#people tbody`); !strings.Contains(got, "joe@acme.example") || strings.Contains(got, "nia@") {
+	if got := text(`#people tbody`); !strings.Contains(got, "sam@acme.example") || strings.Contains(got, "nia@") {
 		t.Errorf("deactivated people: %q", got)
 	}
 	do("roles", chromedp.Click(`a[href="/admin/acme/roles"]`), chromedp.WaitVisible(`#permissions`))
@@ -225,7 +244,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			byOlive[e.Action]++
 		}
 	}
-	for action, n := range map[string]int{"invitation.created": 2, "invitation.resent": 2, "membership.role_changed": 1, "membership.deactivated": 1} {
+	for action, n := range map[string]int{"invitation.created": 2, "invitation.resent": 3, "membership.role_changed": 1, "membership.deactivated": 1} {
 		if byOlive[action] != n {
 			t.Errorf("%s by Olive: %d; want %d (all: %v)", action, byOlive[action], n, byOlive)
 		}
