@@ -33,13 +33,20 @@ func BenchmarkUsersPage100k(b *testing.B) {
 		}
 		storetest.SeedMembers(b, st, other.ID, "other", 1000)
 		storetest.SeedMembers(b, st, a.ID, "user", members)
-		// A realistic mix: a tenth invited, one in a hundred deactivated,
-		// a fifth from SCIM, and a third who signed in.
+		// A realistic mix: a tenth invited (a tenth of whose invitations
+		// bounced), one in a hundred deactivated, a fifth from SCIM, and a
+		// third who signed in.
 		for _, q := range []string{
 			`UPDATE memberships SET status = 'invited', source = 'invitation' WHERE account_id = ? AND email_key LIKE '%7@seed.example'`,
 			`UPDATE memberships SET status = 'deactivated' WHERE account_id = ? AND email_key LIKE '%00@seed.example'`,
 			`UPDATE memberships SET source = 'scim' WHERE account_id = ? AND (email_key LIKE '%1@seed.example' OR email_key LIKE '%2@seed.example')`,
 			`UPDATE memberships SET last_sign_in_at = created_at WHERE account_id = ? AND (email_key LIKE '%3@seed.example' OR email_key LIKE '%4@seed.example' OR email_key LIKE '%5@seed.example')`,
+			// Every invited person's invitation is open; one in a
+			// hundred of them bounced.
+			`INSERT INTO invitations (id, account_id, user_id, email, role, inviter_id, status, token_hash, token_nonce, sends, bounce_reason, expires_at, created_at, updated_at)
+				SELECT 'inv-' || user_id, account_id, user_id, email_key, role, '', CASE WHEN email_key LIKE '%77@seed.example' THEN 'undeliverable' ELSE 'pending' END,
+					'hash-' || user_id, 'nonce', 1, '', created_at, created_at, created_at
+				FROM memberships WHERE account_id = ? AND status = 'invited'`,
 			`ANALYZE`,
 		} {
 			args := []any{a.ID}
@@ -84,6 +91,9 @@ func BenchmarkUsersPage100k(b *testing.B) {
 			{"status-deactivated-1pct", "status=deactivated"},
 			{"source-scim-20pct", "source=scim"},
 			{"never-signed-in-70pct", "never=1"},
+			{"bounced-1pct", "bounced=1"},
+			{"bounced-by-name", "bounced=1&sort=name"},
+			{"bounced-and-search", "bounced=1&q=ada"},
 			{"invited-and-search", "status=invited&q=ada"},
 			{"deactivated-and-search", "status=deactivated&q=lovelace"},
 			{"sort-name", "sort=name"},
@@ -92,7 +102,7 @@ func BenchmarkUsersPage100k(b *testing.B) {
 			{"sort-name-search", "sort=name&q=lovelace"},
 		} {
 			q, _ := url.ParseQuery(tc.query)
-			f := directory.MemberFilter{Search: q.Get("q"), Status: directory.Status(q.Get("status")), Source: directory.MembershipSource(q.Get("source")), NeverSignedIn: q.Get("never") == "1",
+			f := directory.MemberFilter{Search: q.Get("q"), Status: directory.Status(q.Get("status")), Source: directory.MembershipSource(q.Get("source")), NeverSignedIn: q.Get("never") == "1", Bounced: q.Get("bounced") == "1",
 				Sort: directory.MemberSort(q.Get("sort")), Desc: q.Get("dir") == "desc"}
 			// The listing alone, to tell it from the session check, count
 			// and rendering around it.

@@ -42,6 +42,7 @@ func (s *site) bounce(t *testing.T, email, reason string) {
 // the Users table and on the person's page (when, to which address, what
 // the mail server said) with the ways out: correct the address, resend,
 // remove. Corrected and resent, the invitation goes to the new address.
+// The Users page's "Invitation bounced" filter lists such people alone.
 func TestBouncedInvitation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -93,6 +94,21 @@ func TestBouncedInvitation(t *testing.T) {
 		}
 		p.get("/admin/acme/users?status=invited")
 		p.sees("Invitation bounced")
+
+		// The filter lists the bounced alone, and counts them.
+		for _, q := range []string{"?bounced=1", "?bounced=1&status=invited&sort=name", "?bounced=1&q=j"} {
+			if code, _ := p.get("/admin/acme/users" + q); code != 200 {
+				t.Fatalf("users%s: %d", q, code)
+			}
+			p.sees(`1 person match`, `aria-label="Select jon@acme.test"`, `id="bounced" name="bounced" value="1" checked`)
+			for _, other := range []string{"kim@acme.test", "olive@acme.test"} {
+				if strings.Contains(p.last, `aria-label="Select `+other+`"`) {
+					t.Errorf("users%s lists %s, whose invitation did not bounce", q, other)
+				}
+			}
+		}
+		p.get("/admin/acme/users?bounced=1&status=active")
+		p.sees("No one here matches.")
 
 		// His page: when, to which address, the server's words, the ways out.
 		page := "/admin/acme/users/" + jon.Membership.ID

@@ -32,18 +32,20 @@ type filterForm struct {
 	Status string
 	Source string
 	Never  bool
-	Sort   string // empty: by email
-	Desc   bool
+	// Bounced lists the invited people whose invitation bounced.
+	Bounced bool
+	Sort    string // empty: by email
+	Desc    bool
 }
 
 func readFilter(q url.Values) filterForm {
 	return filterForm{Search: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Source: q.Get("source"), Never: q.Get("never") == "1",
-		Sort: q.Get("sort"), Desc: q.Get("dir") == "desc"}
+		Bounced: q.Get("bounced") == "1", Sort: q.Get("sort"), Desc: q.Get("dir") == "desc"}
 }
 
 func (f filterForm) filter() directory.MemberFilter {
 	return directory.MemberFilter{Search: f.Search, Status: directory.Status(f.Status), Source: directory.MembershipSource(f.Source), NeverSignedIn: f.Never,
-		Sort: directory.MemberSort(f.Sort), Desc: f.Desc}
+		Bounced: f.Bounced, Sort: directory.MemberSort(f.Sort), Desc: f.Desc}
 }
 
 // sortColumn is one sortable column heading of the Users table: its link
@@ -96,6 +98,9 @@ func (f filterForm) query() url.Values {
 	}
 	if f.Never {
 		q.Set("never", "1")
+	}
+	if f.Bounced {
+		q.Set("bounced", "1")
 	}
 	if f.Sort != "" && f.Sort != string(directory.SortEmail) {
 		q.Set("sort", f.Sort)

@@ -528,6 +528,9 @@ type MemberFilter struct {
 	Source MembershipSource
 	// NeverSignedIn keeps the members who never signed in to the account.
 	NeverSignedIn bool
+	// Bounced keeps the invited members whose invitation email bounced
+	// (and was not sent again since): those Service.Bounced marks.
+	Bounced bool
 	// Sort orders the listing (email when empty), descending with Desc.
 	// By sign-in, those who never signed in come last either way.
 	Sort MemberSort
@@ -536,7 +539,7 @@ type MemberFilter struct {
 
 // query checks f and turns it into the store's query.
 func (f MemberFilter) query() (MemberQuery, error) {
-	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(f.Search)), Status: f.Status, Source: f.Source, NeverSignedIn: f.NeverSignedIn, Sort: f.Sort, Desc: f.Desc}
+	q := MemberQuery{Search: strings.ToLower(strings.TrimSpace(f.Search)), Status: f.Status, Source: f.Source, NeverSignedIn: f.NeverSignedIn, Bounced: f.Bounced, Sort: f.Sort, Desc: f.Desc}
 	if q.Sort == "" {
 		q.Sort = SortEmail
 	}

@@ -332,6 +332,9 @@ type MemberQuery struct {
 	Status        Status
 	Source        MembershipSource
 	NeverSignedIn bool
+	// Bounced keeps the invited members whose open invitation is
+	// undeliverable (its email bounced).
+	Bounced bool
 	// Sort and Desc order the listing (SortEmail when empty). For the
 	// other orders the listing continues after AfterKey (the member's
 	// sort key: a name key or an RFC 3339 time) and AfterUserID; by

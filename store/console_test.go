@@ -50,6 +50,28 @@ func TestMemberFilters(t *testing.T) {
 				}
 			}
 		}
+		// The invited (i%3 == 1): the odd ones' invitation bounced, the
+		// even ones' waits. p02 was deactivated before accepting, with
+		// an invitation that bounced (not one the filter lists), and p04's
+		// invitation to account b bounced (not a's).
+		invite := func(acct string, i int, status directory.InvitationStatus) {
+			t.Helper()
+			id := fmt.Sprintf("%s-inv%02d", acct, i)
+			if err := s.CreateInvitation(ctx, directory.Invitation{ID: id, AccountID: acct, UserID: fmt.Sprintf("u%02d", i), Email: fmt.Sprintf("p%02d@x.example", i),
+				Role: directory.RoleMember, Status: status, TokenHash: id, TokenNonce: id, Sends: 1, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i < 30; i += 3 {
+			status := directory.InvitationPending
+			if i%2 == 1 {
+				status = directory.InvitationUndeliverable
+			}
+			invite("a", i, status)
+		}
+		invite("a", 2, directory.InvitationUndeliverable)
+		invite("b", 4, directory.InvitationUndeliverable)
+		bounced := func(i int) bool { return i%3 == 1 && i%2 == 1 }
 		want := func(keep func(i int) bool) []string {
 			var out []string
 			for i := range 30 {
@@ -73,6 +95,10 @@ func TestMemberFilters(t *testing.T) {
 			{"active from sso", directory.MemberQuery{Status: directory.StatusActive, Source: directory.SourceOfSSO}, want(func(i int) bool { return i%3 == 0 && i%5 == 3 })},
 			{"search p1, active", directory.MemberQuery{Search: "p1", Status: directory.StatusActive}, want(func(i int) bool { return i/10 == 1 && i%3 == 0 })},
 			{"search q1, never signed in", directory.MemberQuery{Search: "q1", NeverSignedIn: true}, want(func(i int) bool { return i%2 == 1 && i%4 != 0 })},
+			{"bounced", directory.MemberQuery{Bounced: true}, want(bounced)},
+			{"bounced, from import", directory.MemberQuery{Bounced: true, Source: directory.SourceOfImport}, want(func(i int) bool { return bounced(i) && i%5 == 4 })},
+			{"bounced, active", directory.MemberQuery{Bounced: true, Status: directory.StatusActive}, nil},
+			{"search p1, bounced", directory.MemberQuery{Search: "p1", Bounced: true}, want(func(i int) bool { return i/10 == 1 && bounced(i) })},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				var got []string
@@ -103,6 +129,22 @@ func TestMemberFilters(t *testing.T) {
 					t.Errorf("counted %d (%v); want %d", n, err, len(tc.want))
 				}
 			})
+		}
+		// The bounced in the other orders (one page: their cursors are
+		// TestMemberSorts's). They share a name, a creation time and no
+		// sign-in, so the user id, which follows the address, orders them.
+		for _, by := range directory.MemberSorts() {
+			page, err := s.FindMembers(ctx, "a", directory.MemberQuery{Bounced: true, Sort: by, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range page {
+				got = append(got, m.User.Email)
+			}
+			if w := want(bounced); !slices.Equal(got, w) {
+				t.Errorf("bounced by %s: %v; want %v", by, got, w)
+			}
 		}
 		m, err := s.FindMember(ctx, "a", "au04")
 		if err != nil {

@@ -161,6 +161,10 @@ var sqliteDialect = dialect{
 	walkEmailIndex: " INDEXED BY memberships_email",
 	walkFilterIndex: func(q directory.MemberQuery) string {
 		switch {
+		case q.Bounced:
+			// The invited, of whom it keeps those whose invitation
+			// bounced: fewer than those who never signed in.
+			return " INDEXED BY memberships_status"
 		case q.NeverSignedIn:
 			return " INDEXED BY memberships_never_signed_in"
 		case q.Status != "":
