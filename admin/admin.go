@@ -151,7 +151,7 @@ func (h *Handler) console(fn consoleFunc) web.HandlerFunc {
 				return directory.ForbiddenError("Your session is open in another account: switch to " + adm.Account.Title() + " first.")
 			}
 			v.Page = struct{ ReturnTo string }{web.LocalPath(r.URL.RequestURI(), v.Base)}
-			h.render(w, r, http.StatusOK, "switch", "Switch to "+adm.Account.Title(), v)
+			h.render(w, r, http.StatusOK, "switch", "Switch account", v)
 			return nil
 		}
 		err = fn(w, r, v)

@@ -719,3 +719,59 @@ func TestOwnersDemotingEachOther(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountNamedOnce: the account's name heads every console page once,
+// in the page's header beside its logo (whose text alternative does not
+// say it again), and the window's title names it once: the console's
+// navigation and the switch page's title no longer repeat it.
+func TestAccountNamedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		const name = "Acme Mutual"
+		a, err := s.svc.CreateAccount(ctx, operator, directory.NewAccount{Slug: "acme", Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.svc.SetBranding(ctx, a.ID, operator, directory.Branding{LogoURL: "https://cdn.acme.example/logo.png"}); err != nil {
+			t.Fatal(err)
+		}
+		b := s.account(t, "bolt")
+		ada := s.add(t, a, "ada@acme.example", directory.RoleOwner)
+		pat := s.add(t, a, "pat@acme.example", directory.RoleMember)
+		if _, err := s.svc.AddUser(ctx, b.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "L", Role: directory.RoleOwner}); err != nil {
+			t.Fatal(err)
+		}
+		title := regexp.MustCompile(`(?s)<title>(.*?)</title>`)
+		for _, tc := range []struct{ name, path string }{
+			{"users", "/admin/acme/users"},
+			{"a person", "/admin/acme/users/" + pat.Membership.ID},
+			{"add user", "/admin/acme/users/new"},
+			{"audit log", "/admin/acme/audit"},
+			{"roles", "/admin/acme/roles"},
+			{"the switch, from another account", "/admin/acme/users"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := s.signIn(t, ada, a)
+				if strings.HasPrefix(tc.name, "the switch") {
+					p = s.signIn(t, ada, b)
+				}
+				if code, _ := p.get(tc.path); code != 200 {
+					t.Fatalf("%d", code)
+				}
+				if strings.HasPrefix(tc.name, "the switch") {
+					p.sees(`id="switch"`)
+				}
+				head, body, _ := strings.Cut(p.last, "<body>")
+				chrome, _, _ := strings.Cut(body, `<div id="content"`)
+				if n := strings.Count(chrome, name); n != 1 {
+					t.Errorf("the header and navigation name the account %d times; want once:\n%s", n, chrome)
+				}
+				if m := title.FindStringSubmatch(head); m == nil || strings.Count(m[1], name) != 1 {
+					t.Errorf("the title %q names the account other than once", m)
+				}
+				p.sees(`<img class="logo" src="https://cdn.acme.example/logo.png" alt="">`)
+			})
+		}
+	})
+}
