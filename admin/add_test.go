@@ -132,3 +132,26 @@ func TestAddUserShowsPasswordRules(t *testing.T) {
 		p.sees(append(want, "password: use at least 14 characters")...)
 	})
 }
+
+// TestImportInNavigation: the console's navigation offers Import (bulk
+// upload, package bulk's pages) beside Add user and Invite on every page
+// of the console, as it offers those.
+func TestImportInNavigation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		p := s.signIn(t, s.add(t, a, "olive@acme.example", directory.RoleOwner), a)
+		pat := s.add(t, a, "pat@acme.example", directory.RoleMember)
+		for _, path := range []string{"/admin/acme/users", "/admin/acme/users/" + pat.Membership.ID, "/admin/acme/users/new", "/admin/acme/audit", "/admin/acme/sso"} {
+			if code, _ := p.get(path); code != 200 {
+				t.Fatalf("%s: %d", path, code)
+			}
+			nav, _, _ := strings.Cut(p.last[strings.Index(p.last, `<nav class="console"`)+1:], "</nav>")
+			p.sees(`<nav class="console"`)
+			if !strings.Contains(nav, `<a href="/admin/acme/invite">Invite</a>
+<a href="/admin/acme/imports">Import</a>`) {
+				t.Errorf("%s: the navigation has no Import after Invite:\n%s", path, nav)
+			}
+		}
+	})
+}

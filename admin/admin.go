@@ -64,7 +64,7 @@ func New(cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	for _, name := range []string{"users", "person", "add", "invite", "bulk", "bulk_remove", "resend", "roles", "switch", "accounts", "security", "audit", "branding", "scim", "domains", "mail", "webhooks", "webhook", "refused"} {
-		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
+		t, err := web.ParseConsolePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}

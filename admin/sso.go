@@ -39,7 +39,7 @@ var ssoPages = []string{"sso", "sso_new", "sso_connection", "sso_remove", "sso_a
 
 func (h *Handler) parseSSO() error {
 	for _, name := range ssoPages {
-		t, err := web.ParsePage(templates, "templates/nav.html", "templates/sso_parts.html", "templates/"+name+".html")
+		t, err := web.ParseConsolePage(templates, "templates/nav.html", "templates/sso_parts.html", "templates/"+name+".html")
 		if err != nil {
 			return err
 		}

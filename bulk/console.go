@@ -50,7 +50,7 @@ func NewHandler(cfg ConsoleConfig) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	for _, name := range []string{"imports", "prepare", "job"} {
-		t, err := web.ParsePage(templates, "templates/nav.html", "templates/"+name+".html")
+		t, err := web.ParseConsolePage(templates, "templates/nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}
@@ -78,6 +78,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 type view struct {
 	Admin    directory.Admin
 	Base     string
+	Section  string // the console's navigation entry: "imports"
 	Problems []string
 	Page     any
 }
@@ -102,7 +103,7 @@ func (h *Handler) admin(fn pageFunc) web.HandlerFunc {
 		if !adm.Can(directory.AddMembers) {
 			return directory.ForbiddenError("Your role does not allow adding people here.")
 		}
-		return fn(w, r, view{Admin: adm, Base: "/admin/" + url.PathEscape(adm.Account.Slug)})
+		return fn(w, r, view{Admin: adm, Base: "/admin/" + url.PathEscape(adm.Account.Slug), Section: "imports"})
 	}
 }
 

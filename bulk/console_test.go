@@ -75,6 +75,32 @@ func TestImportPagesAuthorise(t *testing.T) {
 	})
 }
 
+// TestImportPagesInTheConsole: the import pages carry the console's
+// navigation, every section of it (not a short list of their own), with
+// Import as the current one.
+func TestImportPagesInTheConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		svc := newService(t, s)
+		srv := httptest.NewServer(consoleMux(t, svc, nil))
+		defer srv.Close()
+		acme := mustAccount(t, svc, "acme", "acme.example")
+		admin := signedIn(t, svc, srv.URL, acme, "ada@acme.example", directory.RoleAdmin)
+		resp, err := admin.Get(srv.URL + "/admin/acme/imports")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(b)
+		for _, want := range []string{`<a href="/admin/acme/users">Users</a>`, `<a href="/admin/acme/users/new">Add user</a>`, `<a href="/admin/acme/invite">Invite</a>`,
+			`<a href="/admin/acme/imports" aria-current="page">Import</a>`, `<a href="/admin/acme/security">Security</a>`, `<a href="/admin/acme/audit">Audit log</a>`, `<a href="/me">Your home</a>`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the import page's navigation lacks %s", want)
+			}
+		}
+	})
+}
+
 // TestConsoleUploadWaitsForItsTurn: the console reads uploads in the
 // slots it shares with the API. With every slot taken, an upload, and the
 // preview that reads the file again, wait their while and show the import

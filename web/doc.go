@@ -5,5 +5,6 @@
 //
 // It owns no pages of its own beyond the signed-out home page; the entry
 // points (login, invite, admin, sso) parse their pages with ParsePage on top
-// of the layout and serve them with a Renderer.
+// of the layout (the console's, ParseConsolePage, with its navigation) and
+// serve them with a Renderer.
 package web

@@ -101,6 +101,18 @@ func ParsePage(fsys fs.FS, patterns ...string) (*template.Template, error) {
 	return t.ParseFS(fsys, patterns...)
 }
 
+// ParseConsolePage is ParsePage for a page of an account's console, with
+// the console's navigation ("console-nav") that the packages serving its
+// pages (admin, bulk) share: one list of the console's sections, so that
+// no page's navigation lacks one.
+func ParseConsolePage(fsys fs.FS, patterns ...string) (*template.Template, error) {
+	t, err := template.New("layout.html").ParseFS(templates, "templates/layout.html", "templates/console_nav.html")
+	if err != nil {
+		return nil, err
+	}
+	return t.ParseFS(fsys, patterns...)
+}
+
 // Render executes t into a buffer and sends it with status. A template that
 // fails midway sends the error page instead, never half a page.
 func (rd *Renderer) Render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, p Page) {
