@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -152,6 +153,52 @@ func TestImportInNavigation(t *testing.T) {
 <a href="/admin/acme/imports">Import</a>`) {
 				t.Errorf("%s: the navigation has no Import after Invite:\n%s", path, nav)
 			}
+		}
+	})
+}
+
+// TestAddUserPasswordOnlyWhenUsed: Add user shows the initial password
+// under its choice (add-user.js hides it for the others), and a password
+// sent with an invitation or single sign-on, which use none, is refused
+// with why, not dropped: nobody is added, nothing is mailed, and the form
+// comes back with what was typed but the password.
+func TestAddUserPasswordOnlyWhenUsed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		p := s.signIn(t, s.add(t, a, "olive@acme.example", directory.RoleOwner), a)
+		p.get("/admin/acme/users/new")
+		p.sees(`aria-controls="password-fields"`, `<div id="password-fields" class="choice-details">`, `<script src="/static/add-user.js"></script>`)
+		for _, tc := range []struct {
+			how, email, says string
+		}{
+			{"invite", "ivy@acme.example", "but an invitation uses none"},
+			{"sso", "sam@acme.example", "but with single sign-on they sign in with none"},
+		} {
+			t.Run(tc.how, func(t *testing.T) {
+				p.get("/admin/acme/users/new")
+				code, _ := p.post("/admin/acme/users/new", url.Values{"email": {tc.email}, "first_name": {"Ivy"}, "last_name": {"Q"}, "role": {"member"},
+					"how": {tc.how}, "password": {"a long first password 42"}})
+				if code != http.StatusBadRequest {
+					t.Errorf("%d; want 400", code)
+				}
+				p.sees(tc.says, `Clear the password, or choose &#34;Set an initial password&#34;.`, `value="`+tc.email+`"`, `id="how-`+tc.how+`" checked`)
+				if strings.Contains(p.last, "a long first password 42") {
+					t.Error("the form shows the password again")
+				}
+				if _, err := s.svc.Member(ctx, a.ID, tc.email); directory.KindOf(err) != directory.NotFound {
+					t.Errorf("%s was added (%v)", tc.email, err)
+				}
+			})
+		}
+		if invs, err := s.svc.Invitations(ctx, a.ID); err != nil || len(invs) != 0 {
+			t.Errorf("invitations: %+v, %v; want none", invs, err)
+		}
+		// Without the password, the same form goes through.
+		p.get("/admin/acme/users/new")
+		if code, path := p.post("/admin/acme/users/new", url.Values{"email": {"ivy@acme.example"}, "role": {"member"}, "how": {"invite"}, "password": {""}}); code != 200 || !strings.Contains(path, "done=invited") {
+			t.Errorf("an invitation without a password: %d at %s", code, path)
 		}
 	})
 }

@@ -382,6 +382,10 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 	f.Email, f.FirstName, f.LastName = r.PostFormValue("email"), r.PostFormValue("first_name"), r.PostFormValue("last_name")
 	f.Role, f.How = r.PostFormValue("role"), how
 	done, id := "added", ""
+	if unused, ok := typedPasswordUnused[how]; ok && r.PostFormValue("password") != "" {
+		// Dropping it would leave the admin believing it was set.
+		return h.refuseAdd(w, r, v, page, f, directory.InvalidError(unused))
+	}
 	switch how {
 	case "invite":
 		var inv directory.Invitation
@@ -410,14 +414,27 @@ func (h *Handler) add(w http.ResponseWriter, r *http.Request, v view, page, how 
 	}
 	switch directory.KindOf(err) {
 	case directory.Invalid, directory.Conflict, directory.Forbidden:
-		v.Section, v.Page, v.Problems = page, f, directory.ProblemsOf(err)
-		title := map[string]string{"add": "Add user", "invite": "Invite"}[page]
-		h.render(w, r, web.StatusOf(err), page, title, v)
-		return nil
+		return h.refuseAdd(w, r, v, page, f, err)
 	}
 	if err != nil {
 		return err
 	}
 	http.Redirect(w, r, v.Base+"/users/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
+}
+
+// refuseAdd shows the Add user or Invite form f again with why err
+// refused it.
+func (h *Handler) refuseAdd(w http.ResponseWriter, r *http.Request, v view, page string, f addForm, err error) error {
+	v.Section, v.Page, v.Problems = page, f, directory.ProblemsOf(err)
+	title := map[string]string{"add": "Add user", "invite": "Invite"}[page]
+	h.render(w, r, web.StatusOf(err), page, title, v)
+	return nil
+}
+
+// typedPasswordUnused says, by the way chosen, why an initial password
+// typed with it was not used.
+var typedPasswordUnused = map[string]string{
+	"invite": `You typed an initial password, but an invitation uses none: they choose their own with its link. Clear the password, or choose "Set an initial password".`,
+	"sso":    `You typed an initial password, but with single sign-on they sign in with none. Clear the password, or choose "Set an initial password".`,
 }

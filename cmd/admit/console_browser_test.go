@@ -72,6 +72,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(`a[href="/admin/acme/users/new"]`),
 		chromedp.WaitVisible(`#how-invite`))
 	checked("Add user")
+	// The initial password shows only while it is the chosen way
+	// (add-user.js, under the page's CSP); one typed and then left for an
+	// invitation is not sent, so the invitation goes.
+	shown := func() string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const f = document.getElementById("password-fields"), p = document.getElementById("password");
+			return (f.offsetParent === null ? "hidden" : "shown") + "," + (p.disabled ? "disabled" : "enabled");
+		})()`))
+		if err != nil {
+			t.Fatalf("the password's state: %v", err)
+		}
+		return v
+	}
+	if got := shown(); got != "hidden,disabled" {
+		t.Errorf("the password with an invitation chosen: %s; want hidden,disabled", got)
+	}
+	do("choose a password", chromedp.Click(`#how-password`), chromedp.WaitVisible(`#password`), chromedp.SendKeys(`#password`, "typed then left"))
+	if got := shown(); got != "shown,enabled" {
+		t.Errorf("the password once chosen: %s; want shown,enabled", got)
+	}
+	do("choose single sign-on", chromedp.Click(`#how-sso`))
+	if got := shown(); got != "hidden,disabled" {
+		t.Errorf("the password with single sign-on chosen: %s; want hidden,disabled", got)
+	}
+	do("back to the invitation", chromedp.Click(`#how-invite`))
 	do("add user",
 		chromedp.SendKeys(`#email`, "nia@acme.example"),
 		chromedp.SendKeys(`#first_name`, "Nia"),
