@@ -66,7 +66,7 @@ func (f auditForm) filter() (directory.AuditFilter, []string) {
 
 type auditPage struct {
 	Form   auditForm
-	Events []directory.AuditEvent
+	Events []auditRow
 	Next   string
 	First  string
 	Export string
@@ -96,7 +96,7 @@ func (h *Handler) handleAudit(w http.ResponseWriter, r *http.Request, v view) er
 		h.render(w, r, http.StatusBadRequest, "audit", "Audit log", v)
 		return nil
 	}
-	p.Events = page.Events
+	p.Events = auditRows(page.Events)
 	if page.Next != "" {
 		next := form.query()
 		next.Set("after", page.Next)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,43 @@ func between(s, from, to string) string {
 		return s[:j]
 	}
 	return ""
+}
+
+// TestAuditDataReadable: the audit log and a person's trail show each
+// event's data as key: value lines, escaped, times as the console writes
+// them, with the JSON as written behind a "JSON" disclosure for support.
+func TestAuditDataReadable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := newSite(t, st)
+		a := s.account(t, "acme")
+		p := s.signIn(t, s.add(t, a, "olive@acme.example", directory.RoleOwner), a)
+		added, err := s.svc.AddUser(ctx, a.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Smith & Sons <UK>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := s.svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: "ivy@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expires := inv.ExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC")
+		for _, path := range []string{"/admin/acme/audit", "/admin/acme/users/" + added.Member.Membership.ID} {
+			if code, _ := p.get(path); code != 200 {
+				t.Fatalf("%s: %d", path, code)
+			}
+			if strings.Contains(p.last, "Smith & Sons <UK>") || strings.Contains(p.last, "<UK>") {
+				t.Errorf("%s shows the name unescaped", path)
+			}
+			p.sees(`<dl class="data"><dt>email</dt><dd>pat@acme.example</dd>`, `<dt>last_name</dt><dd>Smith &amp; Sons &lt;UK&gt;</dd>`,
+				`<dt>password_set</dt><dd>no</dd>`,
+				`<details class="raw"><summary>JSON</summary><code>{`)
+			// The JSON as the store keeps it (PostgreSQL's spaces it).
+			raw := regexp.MustCompile(`<details class="raw"><summary>JSON</summary><code>(\{[^<]*&#34;Smith &amp; Sons &lt;UK&gt;&#34;[^<]*\})</code></details>`)
+			if !raw.MatchString(p.last) {
+				t.Errorf("%s has no JSON of Pat's creation", path)
+			}
+		}
+		p.get("/admin/acme/audit?action=invitation.created")
+		p.sees(`<dt>expires_at</dt><dd>`+expires+`</dd>`, `<dt>role</dt><dd>member</dd>`)
+	})
 }

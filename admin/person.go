@@ -17,7 +17,7 @@ const trailSize = 50
 type personPage struct {
 	Detail directory.MemberDetail
 	Roles  []directory.Role
-	Trail  []directory.AuditEvent
+	Trail  []auditRow
 	// May is what the admin may do to this person, so that the page
 	// offers only that (the directory checks again on each change).
 	MayManage, MayResend, Self bool
@@ -176,7 +176,7 @@ func (h *Handler) person(w http.ResponseWriter, r *http.Request, v view, status 
 		form = *typed
 	}
 	v.Page = personPage{
-		Detail: d, Roles: v.Admin.Assignable(roles), Trail: trail, Self: self,
+		Detail: d, Roles: v.Admin.Assignable(roles), Trail: auditRows(trail), Self: self,
 		MayManage: ownerRule && !self && v.Admin.Can(directory.ManageMembers),
 		MayResend: ownerRule && v.Admin.Can(directory.AddMembers) && d.Membership.Status == directory.StatusInvited,
 		Invited:   d.Membership.Status == directory.StatusInvited,
