@@ -1,0 +1,328 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/admit-dev/admit/store/storetest"
+)
+
+// Debian's Apache httpd and mod_auth_openidc (.ci/run installs them).
+const (
+	apacheBinary  = "/usr/sbin/apache2"
+	apacheModules = "/usr/lib/apache2/modules"
+)
+
+// apache finds Debian's apache2 with mod_auth_openidc. Without them the
+// test skips and says so loudly; with ADMIT_TEST_REQUIRE_APACHE=1 (as
+// .ci/run sets) it fails.
+func apache(t *testing.T) string {
+	t.Helper()
+	_, errBin := os.Stat(apacheBinary)
+	_, errMod := os.Stat(filepath.Join(apacheModules, "mod_auth_openidc.so"))
+	if errBin == nil && errMod == nil {
+		return apacheBinary
+	}
+	if os.Getenv("ADMIT_TEST_REQUIRE_APACHE") == "1" {
+		t.Fatal("Apache with mod_auth_openidc is required (ADMIT_TEST_REQUIRE_APACHE=1) but not installed: apt-get install apache2-bin libapache2-mod-auth-openidc")
+	}
+	fmt.Fprintln(os.Stderr, "\n!!! SKIPPING the mod_auth_openidc test: apache2-bin or libapache2-mod-auth-openidc is not installed (apt-get install apache2-bin libapache2-mod-auth-openidc; .ci/run installs them)")
+	t.Skip("apache2 with mod_auth_openidc not installed")
+	return ""
+}
+
+// apacheServer is what the test's own Apache is started with: its own
+// folder, loopback port and the modules it loads from Debian's paths.
+const apacheServer = `ServerRoot {{dir}}
+ServerName localhost
+Listen 127.0.0.1:{{port}}
+PidFile {{dir}}/apache2.pid
+DefaultRuntimeDir {{dir}}
+ErrorLog {{dir}}/error.log
+LogLevel warn
+{{user}}
+LoadModule mpm_event_module {{modules}}/mod_mpm_event.so
+LoadModule authz_core_module {{modules}}/mod_authz_core.so
+LoadModule authn_core_module {{modules}}/mod_authn_core.so
+LoadModule authz_user_module {{modules}}/mod_authz_user.so
+LoadModule auth_openidc_module {{modules}}/mod_auth_openidc.so
+LoadModule proxy_module {{modules}}/mod_proxy.so
+LoadModule proxy_http_module {{modules}}/mod_proxy_http.so
+`
+
+// modAuthOpenIDCConf is the mod_auth_openidc snippet of docs/apps.md, with
+// the test's addresses.
+const modAuthOpenIDCConf = `OIDCProviderMetadataURL {{admit}}/.well-known/openid-configuration
+OIDCClientID {{client_id}}
+OIDCClientSecret {{client_secret}}
+OIDCRedirectURI {{app}}/redirect_uri
+OIDCCryptoPassphrase {{passphrase}}
+OIDCScope "openid email profile"
+OIDCPKCEMethod S256
+
+<Location />
+  AuthType openid-connect
+  Require valid-user
+</Location>
+<Location /signed-out>
+  AuthType None
+  Require all granted
+</Location>
+ProxyPass /redirect_uri !
+ProxyPass / {{upstream}}/
+`
+
+// startApache runs Debian's apache2 in the foreground on conf, in dir,
+// until the test ends.
+func startApache(t *testing.T, dir, port, conf string) {
+	t.Helper()
+	bin := apache(t)
+	confPath := filepath.Join(dir, "apache2.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	// -X: one process, in the foreground; its own ServerRoot and config,
+	// none of the machine's.
+	cmd := exec.Command(bin, "-X", "-d", dir, "-f", confPath)
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			output, _ := os.ReadFile(out.Name())
+			t.Logf("apache2 error.log:\n%s\n%s", logs, output)
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			output, _ := os.ReadFile(out.Name())
+			t.Fatalf("apache2 exited:\n%s\n%s", output, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apache2 is not listening on %s", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// apacheComplaints returns the errors and warnings mod_auth_openidc logged
+// in dir, but for the two that the test's plain-http addresses bring
+// (OIDCProviderMetadataURL and OIDCRedirectURI SHOULD be https): what it
+// refused of admit's, or failed to do with it, such as revoking the
+// tokens at sign-out.
+func apacheComplaints(t *testing.T, dir string) []string {
+	t.Helper()
+	logs, err := os.ReadFile(filepath.Join(dir, "error.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(logs), "\n") {
+		if (strings.Contains(line, "[auth_openidc:error]") || strings.Contains(line, "[auth_openidc:warn]")) &&
+			!strings.Contains(line, `SHOULD be "https" for security reasons`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// claimsApp is the app behind Apache: its page shows the OIDC_CLAIM_
+// headers mod_auth_openidc passes, one per line, in a <pre id="claims">.
+func claimsApp(t *testing.T) *httptest.Server {
+	t.Helper()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/signed-out" {
+			fmt.Fprint(w, `<!doctype html><title>wiki</title><p id="signed-out">signed out of the wiki</p>`)
+			return
+		}
+		var lines []string
+		for name, values := range r.Header {
+			if strings.HasPrefix(strings.ToLower(name), "oidc_claim_") {
+				lines = append(lines, strings.ToLower(strings.TrimPrefix(strings.ToLower(name), "oidc_claim_"))+"="+strings.Join(values, "|"))
+			}
+		}
+		sort.Strings(lines)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>wiki</title><pre id=\"claims\">%s</pre>", htmlEscape(strings.Join(lines, "\n")))
+	}))
+	t.Cleanup(app.Close)
+	return app
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// TestModAuthOpenIDCInBrowser: Apache httpd with mod_auth_openidc, as an
+// enterprise puts it in front of a legacy app, is a relying party of
+// admit: in Chromium, a person signs in through it (confidential,
+// client_secret_basic, PKCE S256) and the app behind it is told their
+// sub, email and groups as admit issued them.
+func TestModAuthOpenIDCInBrowser(t *testing.T) {
+	t.Parallel()
+	apache(t)
+	admitAddr := freeAddr(t)
+	admitOrigin := "http://" + admitAddr
+	apachePort := portOf(t, freeAddr(t))
+	// Apache on localhost, admit on 127.0.0.1: two sites, as in
+	// production, so neither sees the other's cookies as its own.
+	appOrigin := "http://localhost:" + apachePort
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey, "ADMIT_ADDR=" + admitAddr, "ADMIT_BASE_URL=" + admitOrigin}
+	cli := func(stdin string, args ...string) result {
+		t.Helper()
+		r := admitWith(t, append(cleanEnv(), settings...), stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("admit %v: %s", args, r.stderr)
+		}
+		return r
+	}
+	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
+	pat := decode[memberJSON](t, cli("initial password given\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--password-stdin", "--json"))
+	scimToken := decode[map[string]any](t, cli("", "scim-token", "create", "--account", "acme", "--json"))["token"].(string)
+	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", appOrigin+"/redirect_uri", "--json"))
+	s := startServer(t, t.TempDir(), settings...)
+	scimGroups(t, admitOrigin, scimToken, "pat@acme.example", 2)
+
+	upstream := claimsApp(t)
+	dir := t.TempDir()
+	user := ""
+	if os.Geteuid() == 0 {
+		// Run by root, Apache's process gives up root for the User
+		// (without one it cannot tell whose rights to take).
+		user = "User #65534\nGroup #65534"
+	}
+	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", apachePort, "{{modules}}", apacheModules, "{{user}}", user,
+		"{{admit}}", admitOrigin, "{{app}}", appOrigin, "{{client_id}}", registered.ClientID, "{{client_secret}}", registered.ClientSecret,
+		"{{passphrase}}", "passphrase-of-this-test-0123456789", "{{upstream}}", upstream.URL).Replace(apacheServer + modAuthOpenIDCConf)
+	startApache(t, dir, apachePort, conf)
+
+	// Apache's first answer sends the browser to admit with PKCE.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", appOrigin+"/wiki/page", nil)
+	// As a browser asks for a page: to another client (an XHR, an API
+	// call) mod_auth_openidc answers 401 instead.
+	req.Header.Set("Accept", "text/html")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	authz, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz.String(), admitOrigin+"/oauth/authorize?") {
+		t.Fatalf("Apache answered %d with Location %q; want a redirect to admit's authorization endpoint", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if q := authz.Query(); q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("client_id") != registered.ClientID {
+		t.Errorf("the authorization request %v lacks PKCE S256 or the client id", q)
+	}
+
+	browser := newBrowser(t)
+	// Started on the browser's own context: the steps' shorter ones would
+	// close it as they end.
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatal(err)
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := browse(browser, actions...); err != nil {
+			t.Fatalf("%s: %v (the browser is at %s)\n%s", step, err, browserAt(browser), s.logs)
+		}
+	}
+	claimsShown := func() map[string]string {
+		t.Helper()
+		text, err := chromedp.Run(browser, chromedp.Text(`#claims`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := map[string]string{}
+		for _, line := range strings.Split(text, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				claims[k] = v
+			}
+		}
+		return claims
+	}
+
+	// Pat signs in through Apache; admit asks them to choose their own
+	// password first, then sends them on to the app.
+	do("sign-in through Apache",
+		chromedp.Navigate(appOrigin+"/wiki/page"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, "pat@acme.example"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#signing-in-as`),
+		chromedp.SendKeys(`#password`, "initial password given"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#current`),
+		chromedp.SendKeys(`#current`, "initial password given"),
+		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#claims`),
+	)
+	if where := browserAt(browser); !strings.HasPrefix(where, appOrigin+"/wiki/page") {
+		t.Errorf("after the sign-in the browser is at %s; want the page it asked for", where)
+	}
+	claims := claimsShown()
+	want := map[string]string{
+		"sub":    pat.UserID,
+		"email":  "pat@acme.example",
+		"name":   "Pat Q",
+		"role":   "member",
+		"groups": "Engineering / Platform / Team 000 / All,Engineering / Platform / Team 001 / All",
+		"iss":    admitOrigin,
+		"aud":    registered.ClientID,
+	}
+	for k, v := range want {
+		if claims[k] != v {
+			t.Errorf("the app was told %s=%q; want %q (all it was told: %v)", k, claims[k], v, claims)
+		}
+	}
+	var account struct {
+		Slug string `json:"slug"`
+	}
+	if err := json.Unmarshal([]byte(claims["account"]), &account); err != nil || account.Slug != "acme" {
+		t.Errorf("the app was told account=%q; want acme's", claims["account"])
+	}
+	if c := apacheComplaints(t, dir); len(c) > 0 {
+		t.Errorf("mod_auth_openidc complained:\n%s", strings.Join(c, "\n"))
+	}
+}
