@@ -218,7 +218,8 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	cli("", "account", "create", "--slug", "acme", "--name", "Acme")
 	pat := decode[memberJSON](t, cli("initial password given\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--password-stdin", "--json"))
 	scimToken := decode[map[string]any](t, cli("", "scim-token", "create", "--account", "acme", "--json"))["token"].(string)
-	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", appOrigin+"/redirect_uri", "--json"))
+	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", appOrigin+"/redirect_uri",
+		"--post-logout-redirect-uri", appOrigin+"/signed-out", "--json"))
 	s := startServer(t, t.TempDir(), settings...)
 	scimGroups(t, admitOrigin, scimToken, "pat@acme.example", 2)
 
@@ -322,6 +323,25 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(claims["account"]), &account); err != nil || account.Slug != "acme" {
 		t.Errorf("the app was told account=%q; want acme's", claims["account"])
 	}
+
+	// Sign-out at mod_auth_openidc's logout URL: it ends its session and
+	// sends the browser to admit's end_session with the ID token as
+	// id_token_hint, which vouches for this browser's admit session: that
+	// ends too, unasked, and the browser lands where the app said.
+	do("sign-out through Apache",
+		chromedp.Navigate(appOrigin+"/redirect_uri?logout="+url.QueryEscape(appOrigin+"/signed-out")),
+		chromedp.WaitVisible(`#signed-out`),
+	)
+	// Both sessions ended: Apache sends the browser to admit, and admit
+	// asks for the sign-in.
+	do("the page after the sign-out",
+		chromedp.Navigate(appOrigin+"/wiki/page"),
+		chromedp.WaitVisible(`#email`),
+	)
+	if where := browserAt(browser); !strings.HasPrefix(where, admitOrigin+"/login") {
+		t.Errorf("after the sign-out the page went to %s; want admit's sign-in", where)
+	}
+
 	if c := apacheComplaints(t, dir); len(c) > 0 {
 		t.Errorf("mod_auth_openidc complained:\n%s", strings.Join(c, "\n"))
 	}
