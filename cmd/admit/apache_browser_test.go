@@ -206,7 +206,10 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	// Apache on localhost, admit on 127.0.0.1: two sites, as in
 	// production, so neither sees the other's cookies as its own.
 	appOrigin := "http://localhost:" + apachePort
-	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey, "ADMIT_ADDR=" + admitAddr, "ADMIT_BASE_URL=" + admitOrigin}
+	settings := []string{"ADMIT_DATABASE_URL=" + storetest.SQLiteURL(t), testKey, "ADMIT_ADDR=" + admitAddr, "ADMIT_BASE_URL=" + admitOrigin,
+		// The app's host, on a private address (here loopback), as an
+		// operator allows it for the back-channel logouts.
+		"ADMIT_OUTBOUND_ALLOW=localhost"}
 	cli := func(stdin string, args ...string) result {
 		t.Helper()
 		r := admitWith(t, append(cleanEnv(), settings...), stdin, args...)
@@ -219,7 +222,7 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	pat := decode[memberJSON](t, cli("initial password given\n", "user", "add", "--account", "acme", "--email", "pat@acme.example", "--first", "Pat", "--last", "Q", "--password-stdin", "--json"))
 	scimToken := decode[map[string]any](t, cli("", "scim-token", "create", "--account", "acme", "--json"))["token"].(string)
 	registered := decode[appJSON](t, cli("", "app", "add", "--name", "Wiki", "--redirect-uri", appOrigin+"/redirect_uri",
-		"--post-logout-redirect-uri", appOrigin+"/signed-out", "--json"))
+		"--post-logout-redirect-uri", appOrigin+"/signed-out", "--backchannel-logout-uri", appOrigin+"/redirect_uri?logout=backchannel", "--json"))
 	s := startServer(t, t.TempDir(), settings...)
 	scimGroups(t, admitOrigin, scimToken, "pat@acme.example", 2)
 
@@ -340,6 +343,35 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	)
 	if where := browserAt(browser); !strings.HasPrefix(where, admitOrigin+"/login") {
 		t.Errorf("after the sign-out the page went to %s; want admit's sign-in", where)
+	}
+
+	// Back-channel logout: Pat signs in again, and an admin ends their
+	// sessions in acme. admit posts a logout token to mod_auth_openidc's
+	// back-channel endpoint, which ends Apache's session: the next request
+	// goes to admit, not to the app.
+	do("the sign-in again",
+		chromedp.SendKeys(`#email`, "pat@acme.example"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#signing-in-as`),
+		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+		chromedp.Click(`button[type=submit]`),
+		chromedp.WaitVisible(`#claims`),
+	)
+	if got := claimsShown()["email"]; got != "pat@acme.example" {
+		t.Fatalf("signed in again, the app was told email=%q", got)
+	}
+	cli("", "user", "sign-out", "--account", "acme", "--email", "pat@acme.example")
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(s.logs.String(), `msg="back-channel logout delivered"`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no back-channel logout delivered to Apache\n%s", s.logs)
+		}
+	}
+	do("the page after the back-channel logout",
+		chromedp.Navigate(appOrigin+"/wiki/page"),
+		chromedp.WaitVisible(`#email`),
+	)
+	if where := browserAt(browser); !strings.HasPrefix(where, admitOrigin+"/login") {
+		t.Errorf("after the back-channel logout the page went to %s; want admit's sign-in", where)
 	}
 
 	if c := apacheComplaints(t, dir); len(c) > 0 {
