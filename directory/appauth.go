@@ -614,7 +614,7 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes [
 			} else if err != nil {
 				return err
 			}
-			if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, now, now.Add(SessionMaxAge)); err != nil {
+			if err := tx.RecordAppSignIn(ctx, base.ClientID, base.AccountID, base.UserID, base.AuthTime, now, now.Add(SessionMaxAge)); err != nil {
 				// The app may keep its own session as long as admit's longest:
 				// until then, it is told if the membership ends.
 				return err
@@ -727,10 +727,35 @@ func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
 // ID token, which travels in logout URLs (browser history, server logs,
 // Referer), so it vouches for its own sign-in only: one taken from the
 // laptop's history must not end the tokens the person's phone holds at
-// the same app. authTime is the hint's auth_time, in whole seconds.
-func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time) error {
+// the same app. authTime is the hint's auth_time, in whole seconds; sid
+// its sid, which names the sign-in exactly: that one is forgotten too (the
+// app ended its session itself, and is not told of it again when the
+// membership ends). A hint without a sid (issued before admit gave them)
+// leaves the sign-in recorded: the app is told of it once more.
+func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time, sid string) error {
 	from := authTime.Truncate(time.Second)
-	return s.store.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second))
+	err := s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second)); err != nil {
+			return err
+		}
+		if sid == "" {
+			return nil
+		}
+		starts, err := tx.FindAppSignInSessions(ctx, userID, clientID, from, from.Add(time.Second))
+		if err != nil {
+			return err
+		}
+		for _, at := range starts {
+			if AppSessionID(userID, at) == sid {
+				return tx.DeleteAppSignInSession(ctx, userID, clientID, at)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("end app sign-in: %w", err)
+	}
+	return nil
 }
 
 // EndAppSessions ends a person's tokens at an app: RP-initiated logout.

@@ -2,7 +2,10 @@ package directory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -11,24 +14,66 @@ import (
 // Logout 1.0). It is written in the transaction that ends the membership,
 // so no deactivation goes untold, and deleted once delivered.
 type AppLogout struct {
-	ID            string
-	ClientID      string
-	AccountID     string
-	UserID        string
+	ID        string
+	ClientID  string
+	AccountID string
+	UserID    string
+	// AuthTime names the person's session at the app that ends: the start
+	// of the admit session it came through (Session.CreatedAt, as stored),
+	// of which the provider makes the sid of its ID tokens. Zero names the
+	// person alone: a sign-in recorded by an earlier version.
+	AuthTime      time.Time
 	CreatedAt     time.Time
 	NextAttemptAt time.Time
 	Attempts      int
 	LastError     string
 }
 
+// AppSignIns are a person's live sign-ins to one app in an account.
+type AppSignIns struct {
+	App App
+	// AuthTimes are the starts of the admit sessions they came through (as
+	// AppLogout.AuthTime), one for each session the app may hold; none when
+	// only an earlier version recorded the sign-in.
+	AuthTimes []time.Time
+}
+
+// AppSessionID is the public name of a person's session at an app: the
+// sid of the ID tokens of a sign-in (OpenID Connect Back-Channel Logout
+// 1.0, section 2.1), and of the logout tokens that end it. It names the
+// admit session the sign-in came through, which is told apart by its
+// person and its start, to the microsecond as stored (the authorization,
+// its tokens and the app's sign-in all keep the session's CreatedAt),
+// hashed so that apps take it for the opaque string it is. "" when the
+// start is unknown.
+//
+// An app may keep one session per sid (mod_auth_openidc maps each sid to
+// one session, and a logout token with a sub alone ends only the latest
+// of the person's): each of the person's sessions has its own, also two
+// begun within the same second, which share their auth_time.
+func AppSessionID(userID string, authTime time.Time) string {
+	if userID == "" || authTime.IsZero() {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("admit sid\x00" + userID + "\x00" + strconv.FormatInt(authTime.UnixMicro(), 10)))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
 // AppLogoutStore keeps who signed in to which app, and the logouts due.
 type AppLogoutStore interface {
 	// RecordAppSignIn remembers (or renews) that the person signed in to
-	// the app in the account, until expiresAt.
-	RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, at, expiresAt time.Time) error
-	// FindAppsSignedInto returns the apps the person signed in to in the
-	// account whose sign-in has not expired at now.
-	FindAppsSignedInto(ctx context.Context, accountID, userID string, now time.Time) ([]App, error)
+	// the app in the account, through the admit session that began at
+	// authTime (zero: unknown), until expiresAt.
+	RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, authTime, at, expiresAt time.Time) error
+	// FindAppSignIns returns the person's sign-ins in the account that
+	// have not expired at now, app by app.
+	FindAppSignIns(ctx context.Context, accountID, userID string, now time.Time) ([]AppSignIns, error)
+	// FindAppSignInSessions returns the starts of the admit sessions
+	// through which the person signed in to the app, begun in [from, to).
+	FindAppSignInSessions(ctx context.Context, userID, clientID string, from, to time.Time) ([]time.Time, error)
+	// DeleteAppSignInSession forgets the person's sign-in to the app
+	// through the admit session that began at authTime (as found).
+	DeleteAppSignInSession(ctx context.Context, userID, clientID string, authTime time.Time) error
 	// DeleteAppSignIns forgets the person's sign-ins to the app (to every
 	// app when clientID is empty) in the account (every account when
 	// accountID is empty).
@@ -58,7 +103,9 @@ const (
 // endAppAccess is called, inside the transaction, wherever a membership
 // ends (deactivated or deleted): the person's tokens in the account end,
 // and every app they signed in to there with a back-channel logout URI is
-// to be told.
+// to be told, once for each of their sessions there: an app that keeps
+// its sessions by sid (mod_auth_openidc keeps one session for a sub
+// alone) ends each one.
 func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID string) error {
 	now := s.clock()
 	// The tokens first: this waits for an exchange or a refresh storing
@@ -67,17 +114,23 @@ func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID 
 	if err := tx.DeleteAppTokensOfMembership(ctx, accountID, userID); err != nil {
 		return err
 	}
-	apps, err := tx.FindAppsSignedInto(ctx, accountID, userID, now)
+	signIns, err := tx.FindAppSignIns(ctx, accountID, userID, now)
 	if err != nil {
 		return err
 	}
-	for _, app := range apps {
-		if app.BackchannelLogoutURI == "" {
+	for _, in := range signIns {
+		if in.App.BackchannelLogoutURI == "" {
 			continue
 		}
-		if err := tx.CreateAppLogout(ctx, AppLogout{ID: newID(), ClientID: app.ClientID, AccountID: accountID, UserID: userID,
-			CreatedAt: now, NextAttemptAt: now}); err != nil {
-			return err
+		authTimes := in.AuthTimes
+		if len(authTimes) == 0 {
+			authTimes = []time.Time{{}} // the person alone
+		}
+		for _, at := range authTimes {
+			if err := tx.CreateAppLogout(ctx, AppLogout{ID: newID(), ClientID: in.App.ClientID, AccountID: accountID, UserID: userID,
+				AuthTime: at, CreatedAt: now, NextAttemptAt: now}); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.DeleteAppSignIns(ctx, accountID, userID, "")

@@ -62,8 +62,9 @@ var exercised = []string{
 	"subject_types_supported", "id_token_signing_alg_values_supported", "claims_supported", "code_challenge_methods_supported",
 	"token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported",
 	"request_parameter_supported", "request_uri_parameter_supported",
-	// TestBackchannelLogout delivers one.
-	"backchannel_logout_supported",
+	// TestBackchannelLogout delivers one; TestBackchannelLogoutNamesEachSession
+	// one for each session, naming its sid.
+	"backchannel_logout_supported", "backchannel_logout_session_supported",
 	// Every authorization response below is checked for it (and
 	// TestAuthorizationResponsesNameTheIssuer checks each kind).
 	"authorization_response_iss_parameter_supported",

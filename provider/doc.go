@@ -21,8 +21,10 @@
 // admit session ends unasked only for an id_token_hint of its own
 // sign-in: handleEndSession), and
 // Back-Channel Logout 1.0: when a membership ends, the directory queues a
-// logout for each app the person signed in to (in the same transaction),
-// and the Notifier delivers the logout tokens through package fetch.
+// logout for each of the person's sessions at each app they signed in to
+// (in the same transaction), and the Notifier delivers the logout tokens
+// through package fetch, each naming its session by the sid its ID tokens
+// carry (directory.AppSessionID).
 // A code presented twice ends the tokens issued from it (RFC 6749 section
 // 4.1.2). The app may ask for an account with the scope account:SLUG, or
 // by a login_hint in an account's verified domain (the directory decides:

@@ -96,16 +96,21 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 }
 
 // send posts one logout token (section 2.5): signed like the ID tokens,
-// typed logout+jwt, with the event and the subject, never a nonce.
+// typed logout+jwt, with the event, the subject and the session (sid) of
+// the ID tokens it ends, never a nonce.
 func (n *Notifier) send(ctx context.Context, l directory.DueAppLogout) error {
 	now := time.Now()
-	claims, err := json.Marshal(map[string]any{
+	payload := map[string]any{
 		"iss": n.issuer, "aud": l.ClientID, "sub": l.UserID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
 		// The same id on every attempt: an app that got a token whose
 		// answer was lost recognises the retry.
 		"jti":    l.ID,
 		"events": map[string]any{backchannelLogoutEvent: map[string]any{}},
-	})
+	}
+	if sid := directory.AppSessionID(l.UserID, l.AuthTime); sid != "" {
+		payload["sid"] = sid
+	}
+	claims, err := json.Marshal(payload)
 	if err != nil {
 		return err
 	}

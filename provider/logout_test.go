@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -116,29 +118,7 @@ func TestBackchannelLogout(t *testing.T) {
 		if len(got) != 2 || len(other.received()) != 0 {
 			t.Fatalf("the app got %d logout tokens, the unused app %d; want 2 and 0", len(got), len(other.received()))
 		}
-		// What the app checks (section 2.6): signed with a key of the
-		// JWKS, iss, aud, iat, the event, a sub, no nonce, typ logout+jwt.
-		jws, err := jose.ParseSignedCompact(got[1], []jose.SignatureAlgorithm{jose.RS256})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if typ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; typ != "logout+jwt" {
-			t.Errorf("typ %v; want logout+jwt", typ)
-		}
-		jwks, err := s.keys.JWKS(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys := jwks.Key(jws.Signatures[0].Header.KeyID)
-		if len(keys) != 1 {
-			t.Fatalf("the logout token's key %q is not in the JWKS", jws.Signatures[0].Header.KeyID)
-		}
-		payload, err := jws.Verify(keys[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var claims map[string]any
-		_ = json.Unmarshal(payload, &claims)
+		claims := logoutClaims(t, s, got[1])
 		events, _ := claims["events"].(map[string]any)
 		if claims["iss"] != s.issuer || claims["aud"] != app.ClientID || claims["sub"] != m.User.ID || claims["iat"] == nil ||
 			claims["jti"] == nil || claims["nonce"] != nil || events["http://schemas.openid.net/event/backchannel-logout"] == nil {
@@ -146,6 +126,136 @@ func TestBackchannelLogout(t *testing.T) {
 		}
 		if sent, _ := n.Deliver(ctx); sent != 0 {
 			t.Errorf("a delivered logout was sent again")
+		}
+	})
+}
+
+// logoutClaims checks what an app checks of a logout token (section 2.6:
+// signed with a key of the JWKS, typ logout+jwt) and returns its claims.
+func logoutClaims(t *testing.T, s *site, token string) map[string]any {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; typ != "logout+jwt" {
+		t.Errorf("typ %v; want logout+jwt", typ)
+	}
+	jwks, err := s.keys.JWKS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := jwks.Key(jws.Signatures[0].Header.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("the logout token's key %q is not in the JWKS", jws.Signatures[0].Header.KeyID)
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+// TestBackchannelLogoutNamesEachSession: a person signed in to an app from
+// three browsers holds three sessions there, and each session's ID tokens
+// carry a sid of its own (the same after a refresh). The app signs one out
+// itself (RP-initiated logout with its ID token as hint); when an admin
+// then ends the person's sessions, the app gets a logout token for each of
+// the other two, naming its sid beside the sub: an app that keeps its
+// sessions by sid ends both, and is not told of the one it ended. With the
+// sub alone, mod_auth_openidc ended only the latest session of the person,
+// and the other browsers stayed signed in to the app.
+func TestBackchannelLogoutNamesEachSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		m := s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		rpEnd := &backchannel{}
+		srv := httptest.NewServer(rpEnd)
+		t.Cleanup(srv.Close)
+		app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"},
+			BackchannelLogoutURI: srv.URL + "/backchannel"})
+		r := newRP(t, s, app, secret)
+		var discovery struct {
+			Supported bool `json:"backchannel_logout_session_supported"`
+		}
+		if err := r.provider.Claims(&discovery); err != nil || !discovery.Supported {
+			t.Errorf("discovery backchannel_logout_session_supported = %v, %v", discovery.Supported, err)
+		}
+		sidOf := func(tok *oauth2.Token) string {
+			t.Helper()
+			raw, _ := tok.Extra("id_token").(string)
+			idt, err := r.verifier.Verify(ctx, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c struct {
+				SID string `json:"sid"`
+			}
+			if err := idt.Claims(&c); err != nil {
+				t.Fatal(err)
+			}
+			return c.SID
+		}
+		var sids []string
+		var tokens []*oauth2.Token
+		for range 3 {
+			l := r.start(t)
+			tok, err := r.conf.Exchange(ctx, s.browser().code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens = append(tokens, tok)
+			sids = append(sids, sidOf(tok))
+			// A moment later (the same second, likely): a session of its own.
+			s.clock.Add(time.Millisecond)
+		}
+		if sids[0] == "" || sids[1] == "" || sids[2] == "" || sids[0] == sids[1] || sids[1] == sids[2] || sids[0] == sids[2] {
+			t.Fatalf("the three sessions' ID tokens have sids %q; want one of each", sids)
+		}
+		refreshed, err := r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tokens[0].RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sidOf(refreshed); got != sids[0] {
+			t.Errorf("the refreshed ID token has sid %q; want its session's %q", got, sids[0])
+		}
+
+		// The app signs the third session out itself.
+		bye := s.issuer + "/oauth/end_session?" + url.Values{"id_token_hint": {tokens[2].Extra("id_token").(string)},
+			"post_logout_redirect_uri": {appPrefix + "bye"}}.Encode()
+		if p := s.browser().get(bye); p.url.Path != "/bye" {
+			t.Fatalf("the sign-out landed on %s; want the app's /bye", p.url)
+		}
+		if _, err := s.dir.EndSessions(ctx, a.ID, operator, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		allow, err := fetch.ParseAllow("127.0.0.1/32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer})
+		if sent, err := n.Deliver(ctx); err != nil || sent != 2 {
+			t.Fatalf("%d logouts sent, %v; want one for each session the app holds", sent, err)
+		}
+		var named []string
+		for _, tok := range rpEnd.received() {
+			claims := logoutClaims(t, s, tok)
+			if claims["sub"] != m.User.ID || claims["aud"] != app.ClientID {
+				t.Errorf("logout token claims %v", claims)
+			}
+			sid, _ := claims["sid"].(string)
+			named = append(named, sid)
+		}
+		want := sids[:2]
+		slices.Sort(named)
+		slices.Sort(want)
+		if !slices.Equal(named, want) {
+			t.Errorf("the logout tokens name the sessions %q; want the first two ID tokens' %q (the third signed out at the app)", named, want)
 		}
 	})
 }

@@ -120,10 +120,11 @@ func New(cfg Config) (*Handler, error) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	conf := &op.Config{
-		CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true, BackChannelLogoutSupported: true,
+		CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
+		BackChannelLogoutSupported: true, BackChannelLogoutSessionSupported: true,
 		DefaultLogoutRedirectURI: signedOutPath,
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
-		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "at_hash", "c_hash",
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "at_hash", "c_hash", "sid",
 			"name", "given_name", "family_name", "email", "email_verified", "account", "role", "groups"},
 	}
 	copy(conf.CryptoKey[:], derived) // WithCrypto above is what uses it

@@ -338,7 +338,7 @@ func (s *Store) DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID st
 func (s *Store) DeleteExpiredAppState(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, q := range []string{`DELETE FROM app_authorizations WHERE expires_at < ?`, `DELETE FROM app_tokens WHERE expires_at < ?`,
-		`DELETE FROM app_sign_ins WHERE expires_at < ?`} {
+		`DELETE FROM app_sign_ins WHERE expires_at < ?`, `DELETE FROM app_sign_in_sessions WHERE expires_at < ?`} {
 		res, err := s.q.ExecContext(ctx, s.rebind(q), now)
 		if err != nil {
 			return total, s.dialect.wrap(err, "delete expired app state")
@@ -370,44 +370,92 @@ func (s *Store) FindGroupNamesOfMember(ctx context.Context, accountID, userID st
 	return slices.Compact(names), nil
 }
 
-// RecordAppSignIn remembers (or renews) a person's sign-in to an app.
-func (s *Store) RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, at, expiresAt time.Time) error {
+// RecordAppSignIn remembers (or renews) a person's sign-in to an app, and
+// the admit session it came through when authTime is known.
+func (s *Store) RecordAppSignIn(ctx context.Context, clientID, accountID, userID string, authTime, at, expiresAt time.Time) error {
 	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_sign_ins (client_id, account_id, user_id, signed_in_at, expires_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (client_id, account_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at, expires_at = excluded.expires_at`),
 		clientID, accountID, userID, at, expiresAt)
-	return s.dialect.wrap(err, "record app sign-in")
+	if err != nil || authTime.IsZero() {
+		return s.dialect.wrap(err, "record app sign-in")
+	}
+	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_sign_in_sessions (client_id, account_id, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, account_id, user_id, auth_time) DO UPDATE SET expires_at = excluded.expires_at`),
+		clientID, accountID, userID, authTime.UTC(), expiresAt)
+	return s.dialect.wrap(err, "record app sign-in session")
 }
 
-// FindAppsSignedInto returns the apps with a live sign-in of the person in
-// the account.
-func (s *Store) FindAppsSignedInto(ctx context.Context, accountID, userID string, now time.Time) ([]directory.App, error) {
+// FindAppSignIns returns the apps with a live sign-in of the person in the
+// account, each with the sessions recorded for it. A session is counted
+// only under a live sign-in of its app: a replica of the previous version
+// deletes sign-ins without their sessions, which then wait for the sweep.
+func (s *Store) FindAppSignIns(ctx context.Context, accountID, userID string, now time.Time) ([]directory.AppSignIns, error) {
 	var rows []appRow
 	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+prefixed("a.", appColumns)+` FROM app_sign_ins si JOIN apps a ON a.client_id = si.client_id
 		WHERE si.account_id = ? AND si.user_id = ? AND si.expires_at > ? ORDER BY a.created_at, a.id`), accountID, userID, now)
 	if err != nil {
 		return nil, s.dialect.wrap(err, "find apps signed into")
 	}
-	out := make([]directory.App, len(rows))
+	var sessions []struct {
+		ClientID string    `db:"client_id"`
+		AuthTime time.Time `db:"auth_time"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &sessions, s.rebind(`SELECT client_id, auth_time FROM app_sign_in_sessions
+		WHERE account_id = ? AND user_id = ? AND expires_at > ? ORDER BY auth_time`), accountID, userID, now); err != nil {
+		return nil, s.dialect.wrap(err, "find app sign-in sessions")
+	}
+	authTimes := map[string][]time.Time{}
+	for _, se := range sessions {
+		authTimes[se.ClientID] = append(authTimes[se.ClientID], se.AuthTime.UTC())
+	}
+	out := make([]directory.AppSignIns, len(rows))
 	for i, r := range rows {
-		if out[i], err = r.app(); err != nil {
+		if out[i].App, err = r.app(); err != nil {
 			return nil, err
 		}
+		out[i].AuthTimes = authTimes[out[i].App.ClientID]
 	}
 	return out, nil
 }
 
-// DeleteAppSignIns forgets sign-ins of a person: to one app or all, in one
-// account or all.
+// FindAppSignInSessions returns the starts of the person's sessions at the
+// app begun in [from, to).
+func (s *Store) FindAppSignInSessions(ctx context.Context, userID, clientID string, from, to time.Time) ([]time.Time, error) {
+	var starts []time.Time
+	if err := sqlx.SelectContext(ctx, s.q, &starts, s.rebind(`SELECT auth_time FROM app_sign_in_sessions
+		WHERE user_id = ? AND client_id = ? AND auth_time >= ? AND auth_time < ?`), userID, clientID, from.UTC(), to.UTC()); err != nil {
+		return nil, s.dialect.wrap(err, "find app sign-in sessions")
+	}
+	for i := range starts {
+		starts[i] = starts[i].UTC()
+	}
+	return starts, nil
+}
+
+// DeleteAppSignInSession forgets one session of a person at an app, in
+// whichever account.
+func (s *Store) DeleteAppSignInSession(ctx context.Context, userID, clientID string, authTime time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_sign_in_sessions WHERE user_id = ? AND client_id = ? AND auth_time = ?`),
+		userID, clientID, authTime.UTC())
+	return s.dialect.wrap(err, "delete app sign-in session")
+}
+
+// DeleteAppSignIns forgets sign-ins of a person, and their sessions: to
+// one app or all, in one account or all.
 func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error {
-	query, args := `DELETE FROM app_sign_ins WHERE user_id = ?`, []any{userID}
-	if accountID != "" {
-		query, args = query+` AND account_id = ?`, append(args, accountID)
+	for _, table := range []string{"app_sign_ins", "app_sign_in_sessions"} {
+		query, args := `DELETE FROM `+table+` WHERE user_id = ?`, []any{userID}
+		if accountID != "" {
+			query, args = query+` AND account_id = ?`, append(args, accountID)
+		}
+		if clientID != "" {
+			query, args = query+` AND client_id = ?`, append(args, clientID)
+		}
+		if _, err := s.q.ExecContext(ctx, s.rebind(query), args...); err != nil {
+			return s.dialect.wrap(err, "delete app sign-ins")
+		}
 	}
-	if clientID != "" {
-		query, args = query+` AND client_id = ?`, append(args, clientID)
-	}
-	_, err := s.q.ExecContext(ctx, s.rebind(query), args...)
-	return s.dialect.wrap(err, "delete app sign-ins")
+	return nil
 }
 
 // DeleteAppTokensOfMembership deletes a person's tokens in one account.
@@ -436,22 +484,24 @@ func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, user
 }
 
 type appLogoutRow struct {
-	ID            string    `db:"id"`
-	ClientID      string    `db:"client_id"`
-	AccountID     string    `db:"account_id"`
-	UserID        string    `db:"user_id"`
-	CreatedAt     time.Time `db:"created_at"`
-	NextAttemptAt time.Time `db:"next_attempt_at"`
-	Attempts      int       `db:"attempts"`
-	LastError     string    `db:"last_error"`
+	ID            string       `db:"id"`
+	ClientID      string       `db:"client_id"`
+	AccountID     string       `db:"account_id"`
+	UserID        string       `db:"user_id"`
+	AuthTime      sql.NullTime `db:"auth_time"`
+	CreatedAt     time.Time    `db:"created_at"`
+	NextAttemptAt time.Time    `db:"next_attempt_at"`
+	Attempts      int          `db:"attempts"`
+	LastError     string       `db:"last_error"`
 }
 
-const appLogoutColumns = `id, client_id, account_id, user_id, created_at, next_attempt_at, attempts, last_error`
+const appLogoutColumns = `id, client_id, account_id, user_id, auth_time, created_at, next_attempt_at, attempts, last_error`
 
 // CreateAppLogout queues a back-channel logout.
 func (s *Store) CreateAppLogout(ctx context.Context, l directory.AppLogout) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_logouts (id, client_id, account_id, user_id, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), l.ID, l.ClientID, l.AccountID, l.UserID, l.CreatedAt, l.NextAttemptAt)
+	authTime := sql.NullTime{Time: l.AuthTime.UTC(), Valid: !l.AuthTime.IsZero()}
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO app_logouts (id, client_id, account_id, user_id, auth_time, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), l.ID, l.ClientID, l.AccountID, l.UserID, authTime, l.CreatedAt, l.NextAttemptAt)
 	return s.dialect.wrap(err, "insert app logout")
 }
 
@@ -484,6 +534,9 @@ func (s *Store) ClaimAppLogouts(ctx context.Context, now, lockedUntil time.Time,
 	for i, r := range rows {
 		out[i] = directory.AppLogout{ID: r.ID, ClientID: r.ClientID, AccountID: r.AccountID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC(),
 			NextAttemptAt: r.NextAttemptAt.UTC(), Attempts: r.Attempts, LastError: r.LastError}
+		if r.AuthTime.Valid {
+			out[i].AuthTime = r.AuthTime.Time.UTC()
+		}
 	}
 	return out, nil
 }

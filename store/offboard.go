@@ -39,6 +39,7 @@ var accountChunks = []accountChunk{
 	{"app_tokens", "id", "account_id = ?"},
 	{"app_authorizations", "id", "account_id = ?"},
 	{"app_sign_ins", "client_id, account_id, user_id", "account_id = ?"},
+	{"app_sign_in_sessions", "client_id, account_id, user_id, auth_time", "account_id = ?"},
 	{"password_resets", "id", "account_id = ?"},
 	{"invitations", "id", "account_id = ?"},
 	{"mail_messages", "id", "account_id = ?"},

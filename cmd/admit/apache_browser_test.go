@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -264,11 +265,15 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatal(err)
 	}
+	doIn := func(b context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := browse(b, actions...); err != nil {
+			t.Fatalf("%s: %v (the browser is at %s)\n%s", step, err, browserAt(b), s.logs)
+		}
+	}
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := browse(browser, actions...); err != nil {
-			t.Fatalf("%s: %v (the browser is at %s)\n%s", step, err, browserAt(browser), s.logs)
-		}
+		doIn(browser, step, actions...)
 	}
 	claimsShown := func() map[string]string {
 		t.Helper()
@@ -345,33 +350,52 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 		t.Errorf("after the sign-out the page went to %s; want admit's sign-in", where)
 	}
 
-	// Back-channel logout: Pat signs in again, and an admin ends their
-	// sessions in acme. admit posts a logout token to mod_auth_openidc's
-	// back-channel endpoint, which ends Apache's session: the next request
-	// goes to admit, not to the app.
-	do("the sign-in again",
-		chromedp.SendKeys(`#email`, "pat@acme.example"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#signing-in-as`),
-		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#claims`),
-	)
+	// Back-channel logout: Pat signs in again, and on another device (a
+	// browser context of its own: its own cookies), which is a session of
+	// its own at admit and at Apache. An admin ends their sessions in
+	// acme: admit posts a logout token for each session to
+	// mod_auth_openidc's back-channel endpoint, which ends both of Apache's
+	// sessions: the next request of each goes to admit, not to the app.
+	signIn := func(b context.Context, step string) {
+		t.Helper()
+		doIn(b, step,
+			chromedp.WaitVisible(`#email`),
+			chromedp.SendKeys(`#email`, "pat@acme.example"),
+			chromedp.Click(`button[type=submit]`),
+			chromedp.WaitVisible(`#signing-in-as`),
+			chromedp.SendKeys(`#password`, "a phrase only pat knows"),
+			chromedp.Click(`button[type=submit]`),
+			chromedp.WaitVisible(`#claims`),
+		)
+	}
+	signIn(browser, "the sign-in again")
 	if got := claimsShown()["email"]; got != "pat@acme.example" {
 		t.Fatalf("signed in again, the app was told email=%q", got)
 	}
+	other, cancelOther := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelOther()
+	if err := chromedp.Do(other); err != nil {
+		t.Fatal(err)
+	}
+	doIn(other, "the other device", chromedp.Navigate(appOrigin+"/wiki/page"))
+	signIn(other, "the sign-in on the other device")
 	cli("", "user", "sign-out", "--account", "acme", "--email", "pat@acme.example")
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(s.logs.String(), `msg="back-channel logout delivered"`); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(s.logs.String(), `msg="back-channel logout delivered"`) < 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no back-channel logout delivered to Apache\n%s", s.logs)
+			t.Fatalf("no back-channel logout for each of the two sessions delivered to Apache\n%s", s.logs)
 		}
 	}
-	do("the page after the back-channel logout",
-		chromedp.Navigate(appOrigin+"/wiki/page"),
-		chromedp.WaitVisible(`#email`),
-	)
-	if where := browserAt(browser); !strings.HasPrefix(where, admitOrigin+"/login") {
-		t.Errorf("after the back-channel logout the page went to %s; want admit's sign-in", where)
+	for _, b := range []struct {
+		name string
+		ctx  context.Context
+	}{{"this browser", browser}, {"the other device", other}} {
+		doIn(b.ctx, "the page after the back-channel logout on "+b.name,
+			chromedp.Navigate(appOrigin+"/wiki/page"),
+			chromedp.WaitVisible(`#email`),
+		)
+		if where := browserAt(b.ctx); !strings.HasPrefix(where, admitOrigin+"/login") {
+			t.Errorf("after the back-channel logout the page on %s went to %s; want admit's sign-in", b.name, where)
+		}
 	}
 
 	if c := apacheComplaints(t, dir); len(c) > 0 {
