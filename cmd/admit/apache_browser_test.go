@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -65,16 +68,20 @@ LoadModule proxy_module {{modules}}/mod_proxy.so
 LoadModule proxy_http_module {{modules}}/mod_proxy_http.so
 `
 
-// modAuthOpenIDCConf is the mod_auth_openidc snippet of docs/apps.md, with
-// the test's addresses.
+// modAuthOpenIDCConf is the mod_auth_openidc snippet of docs/apps.md
+// (TestModAuthOpenIDCSnippetIsDocumented), with the test's addresses.
 const modAuthOpenIDCConf = `OIDCProviderMetadataURL {{admit}}/.well-known/openid-configuration
 OIDCClientID {{client_id}}
 OIDCClientSecret {{client_secret}}
 OIDCRedirectURI {{app}}/redirect_uri
+# Encrypts mod_auth_openidc's cookies and cache: a long random secret of
+# your own (openssl rand -base64 32), the same on every Apache of the app.
 OIDCCryptoPassphrase {{passphrase}}
 OIDCScope "openid email profile"
 OIDCPKCEMethod S256
 
+# Every page needs a sign-in, but the one admit sends the browser to after
+# a sign-out.
 <Location />
   AuthType openid-connect
   Require valid-user
@@ -83,9 +90,35 @@ OIDCPKCEMethod S256
   AuthType None
   Require all granted
 </Location>
+# The app, told who signed in by OIDC_CLAIM_ headers; the redirect URI is
+# mod_auth_openidc's own.
 ProxyPass /redirect_uri !
 ProxyPass / {{upstream}}/
 `
+
+// modAuthOpenIDCDocumented is what docs/apps.md shows for each of the
+// test's own values.
+var modAuthOpenIDCDocumented = strings.NewReplacer("{{admit}}", "https://admit.example.com", "{{app}}", "https://wiki.example.com",
+	"{{client_id}}", "admit_app_…", "{{client_secret}}", "admit_secret_…", "{{passphrase}}", "…", "{{upstream}}", "http://127.0.0.1:8000")
+
+// TestModAuthOpenIDCSnippetIsDocumented: the Apache configuration that
+// docs/apps.md gives is the one TestModAuthOpenIDCInBrowser runs.
+func TestModAuthOpenIDCSnippetIsDocumented(t *testing.T) {
+	t.Parallel()
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "apps.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(page), "### Apache httpd with mod_auth_openidc\n")
+	_, block, ok2 := strings.Cut(section, "```apache\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/apps.md has no ```apache block under a heading \"Apache httpd with mod_auth_openidc\"")
+	}
+	if diff := cmp.Diff(modAuthOpenIDCDocumented.Replace(modAuthOpenIDCConf), block); diff != "" {
+		t.Errorf("docs/apps.md's mod_auth_openidc configuration is not the tested one (-tested +documented):\n%s", diff)
+	}
+}
 
 // startApache runs Debian's apache2 in the foreground on conf, in dir,
 // until the test ends.
@@ -147,9 +180,9 @@ func startApache(t *testing.T, dir, port, conf string) {
 
 // apacheComplaints returns the errors and warnings mod_auth_openidc logged
 // in dir, but for the two that the test's plain-http addresses bring
-// (OIDCProviderMetadataURL and OIDCRedirectURI SHOULD be https): what it
-// refused of admit's, or failed to do with it, such as revoking the
-// tokens at sign-out.
+// (OIDCProviderMetadataURL and OIDCRedirectURI SHOULD be https) and those
+// of the claim headers the test forges: what it refused of admit's, or
+// failed to do with it, such as revoking the tokens at sign-out.
 func apacheComplaints(t *testing.T, dir string) []string {
 	t.Helper()
 	logs, err := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -159,7 +192,7 @@ func apacheComplaints(t *testing.T, dir string) []string {
 	var out []string
 	for _, line := range strings.Split(string(logs), "\n") {
 		if (strings.Contains(line, "[auth_openidc:error]") || strings.Contains(line, "[auth_openidc:warn]")) &&
-			!strings.Contains(line, `SHOULD be "https" for security reasons`) {
+			!strings.Contains(line, `SHOULD be "https" for security reasons`) && !strings.Contains(line, "scrubbed suspicious request header") {
 			out = append(out, line)
 		}
 	}
@@ -175,29 +208,32 @@ func claimsApp(t *testing.T) *httptest.Server {
 			fmt.Fprint(w, `<!doctype html><title>wiki</title><p id="signed-out">signed out of the wiki</p>`)
 			return
 		}
+		// Go reads OIDC_CLAIM_email as Oidc_claim_email. A header sent
+		// twice shows as a|b.
 		var lines []string
 		for name, values := range r.Header {
-			if strings.HasPrefix(strings.ToLower(name), "oidc_claim_") {
-				lines = append(lines, strings.ToLower(strings.TrimPrefix(strings.ToLower(name), "oidc_claim_"))+"="+strings.Join(values, "|"))
+			if claim, ok := strings.CutPrefix(strings.ToLower(name), "oidc_claim_"); ok {
+				lines = append(lines, claim+"="+strings.Join(values, "|"))
 			}
 		}
-		sort.Strings(lines)
+		slices.Sort(lines)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, "<!doctype html><title>wiki</title><pre id=\"claims\">%s</pre>", htmlEscape(strings.Join(lines, "\n")))
+		fmt.Fprintf(w, "<!doctype html><title>wiki</title><pre id=\"claims\">%s</pre>", html.EscapeString(strings.Join(lines, "\n")))
 	}))
 	t.Cleanup(app.Close)
 	return app
 }
 
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
 // TestModAuthOpenIDCInBrowser: Apache httpd with mod_auth_openidc, as an
 // enterprise puts it in front of a legacy app, is a relying party of
-// admit: in Chromium, a person signs in through it (confidential,
-// client_secret_basic, PKCE S256) and the app behind it is told their
-// sub, email and groups as admit issued them.
+// admit, run as docs/apps.md says. In Chromium, a person signs in through
+// it (confidential, client_secret_basic, PKCE S256) and the app behind it
+// is told their sub, email, groups and account as admit issued them, never
+// a client's own claim headers. Signing out at mod_auth_openidc's logout
+// URL ends Apache's session and admit's (the id_token_hint vouches for
+// it). Signed in again, on two devices, the person's sessions are ended by
+// an admin: admit's back-channel logouts end both of Apache's sessions. And
+// mod_auth_openidc logs no complaint about anything admit sent it.
 func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	t.Parallel()
 	apache(t)
@@ -257,6 +293,15 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	}
 	if q := authz.Query(); q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("client_id") != registered.ClientID {
 		t.Errorf("the authorization request %v lacks PKCE S256 or the client id", q)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Apache answered a request for JSON with %d; want 401, not a redirect to sign in", resp.StatusCode)
 	}
 
 	browser := newBrowser(t)
@@ -331,6 +376,20 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(claims["account"]), &account); err != nil || account.Slug != "acme" {
 		t.Errorf("the app was told account=%q; want acme's", claims["account"])
 	}
+	// Claim headers a client sends itself do not reach the app:
+	// mod_auth_openidc puts its own in their place.
+	forge := func(headers network.Headers) {
+		t.Helper()
+		if _, err := chromedp.Call(browser, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: headers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forge(network.Headers{"OIDC_CLAIM_email": "mallory@evil.example", "OIDC_CLAIM_role": "owner"})
+	do("a page asked for with forged claim headers", chromedp.Navigate(appOrigin+"/wiki/other"), chromedp.WaitVisible(`#claims`))
+	forge(network.Headers{})
+	if forged := claimsShown(); forged["email"] != "pat@acme.example" || forged["role"] != "member" {
+		t.Errorf("with forged headers the app was told email=%q role=%q; want admit's", forged["email"], forged["role"])
+	}
 
 	// Sign-out at mod_auth_openidc's logout URL: it ends its session and
 	// sends the browser to admit's end_session with the ID token as
@@ -401,4 +460,5 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	if c := apacheComplaints(t, dir); len(c) > 0 {
 		t.Errorf("mod_auth_openidc complained:\n%s", strings.Join(c, "\n"))
 	}
+	s.stop(t)
 }
