@@ -727,35 +727,16 @@ func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
 // ID token, which travels in logout URLs (browser history, server logs,
 // Referer), so it vouches for its own sign-in only: one taken from the
 // laptop's history must not end the tokens the person's phone holds at
-// the same app. authTime is the hint's auth_time, in whole seconds; sid
-// its sid, which names the sign-in exactly: that one is forgotten too (the
-// app ended its session itself, and is not told of it again when the
-// membership ends). A hint without a sid (issued before admit gave them)
-// leaves the sign-in recorded: the app is told of it once more.
-func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time, sid string) error {
+// the same app. authTime is the hint's auth_time, in whole seconds.
+//
+// The sign-in stays recorded (AppSignIns): whoever holds the ID token can
+// send this request, not only the app, so it must not spare the app's
+// session the back-channel logout when the membership ends. An app that
+// did end it hears of a session it no longer has, and answers as for any
+// unknown sid.
+func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time) error {
 	from := authTime.Truncate(time.Second)
-	err := s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second)); err != nil {
-			return err
-		}
-		if sid == "" {
-			return nil
-		}
-		starts, err := tx.FindAppSignInSessions(ctx, userID, clientID, from, from.Add(time.Second))
-		if err != nil {
-			return err
-		}
-		for _, at := range starts {
-			if AppSessionID(userID, at) == sid {
-				return tx.DeleteAppSignInSession(ctx, userID, clientID, at)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("end app sign-in: %w", err)
-	}
-	return nil
+	return s.store.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second))
 }
 
 // EndAppSessions ends a person's tokens at an app: RP-initiated logout.

@@ -68,12 +68,6 @@ type AppLogoutStore interface {
 	// FindAppSignIns returns the person's sign-ins in the account that
 	// have not expired at now, app by app.
 	FindAppSignIns(ctx context.Context, accountID, userID string, now time.Time) ([]AppSignIns, error)
-	// FindAppSignInSessions returns the starts of the admit sessions
-	// through which the person signed in to the app, begun in [from, to).
-	FindAppSignInSessions(ctx context.Context, userID, clientID string, from, to time.Time) ([]time.Time, error)
-	// DeleteAppSignInSession forgets the person's sign-in to the app
-	// through the admit session that began at authTime (as found).
-	DeleteAppSignInSession(ctx context.Context, userID, clientID string, authTime time.Time) error
 	// DeleteAppSignIns forgets the person's sign-ins to the app (to every
 	// app when clientID is empty) in the account (every account when
 	// accountID is empty).

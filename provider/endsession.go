@@ -46,7 +46,7 @@ func (h *Handler) handleEndSession(w http.ResponseWriter, r *http.Request) error
 		return endSessionRefused(err)
 	}
 	if claims := session.IDTokenHintClaims; claims != nil && session.UserID != "" && session.ClientID != "" {
-		if err := h.dir.EndAppSignIn(ctx, session.UserID, session.ClientID, claims.GetAuthTime(), claims.SessionID); err != nil {
+		if err := h.dir.EndAppSignIn(ctx, session.UserID, session.ClientID, claims.GetAuthTime()); err != nil {
 			return err
 		}
 	}

@@ -418,28 +418,6 @@ func (s *Store) FindAppSignIns(ctx context.Context, accountID, userID string, no
 	return out, nil
 }
 
-// FindAppSignInSessions returns the starts of the person's sessions at the
-// app begun in [from, to).
-func (s *Store) FindAppSignInSessions(ctx context.Context, userID, clientID string, from, to time.Time) ([]time.Time, error) {
-	var starts []time.Time
-	if err := sqlx.SelectContext(ctx, s.q, &starts, s.rebind(`SELECT auth_time FROM app_sign_in_sessions
-		WHERE user_id = ? AND client_id = ? AND auth_time >= ? AND auth_time < ?`), userID, clientID, from.UTC(), to.UTC()); err != nil {
-		return nil, s.dialect.wrap(err, "find app sign-in sessions")
-	}
-	for i := range starts {
-		starts[i] = starts[i].UTC()
-	}
-	return starts, nil
-}
-
-// DeleteAppSignInSession forgets one session of a person at an app, in
-// whichever account.
-func (s *Store) DeleteAppSignInSession(ctx context.Context, userID, clientID string, authTime time.Time) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_sign_in_sessions WHERE user_id = ? AND client_id = ? AND auth_time = ?`),
-		userID, clientID, authTime.UTC())
-	return s.dialect.wrap(err, "delete app sign-in session")
-}
-
 // DeleteAppSignIns forgets sign-ins of a person, and their sessions: to
 // one app or all, in one account or all.
 func (s *Store) DeleteAppSignIns(ctx context.Context, accountID, userID, clientID string) error {
