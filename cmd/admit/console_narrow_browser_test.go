@@ -18,7 +18,9 @@ import (
 // TestConsoleOnAPhone: through admit serve, in Chromium 375 pixels wide
 // (a phone), no console page is wider than the screen, with a long
 // account name, a long unbroken address as a heading, a bounced
-// invitation and a single sign-on connection's values to paste; and
+// invitation and a single sign-on connection's values to paste; the Users
+// table does not scroll sideways but shows each person's cells under
+// their address, each named; and
 // "Skip to content", the first thing the keyboard reaches, passes the
 // header and the console's navigation.
 //
@@ -147,6 +149,28 @@ func TestConsoleOnAPhone(t *testing.T) {
 			t.Errorf("%s is %s", page.name, wide)
 		}
 		screenshot(t, ctx, "phone "+page.name)
+	}
+
+	// The Users table is read a person at a time: it does not scroll
+	// sideways in its box either, every cell is on the screen after its
+	// column's name, and the sortable headings stay.
+	do("users, stacked", chromedp.Navigate(s.url+base+"/users"), chromedp.WaitVisible(`#people`))
+	stacked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
+		const table = document.getElementById("people"), wrap = table.closest(".table-wrap"), w = window.innerWidth;
+		const out = [];
+		if (wrap.scrollWidth > wrap.clientWidth + 1) { out.push("the table scrolls sideways: " + wrap.scrollWidth + "px in " + wrap.clientWidth + "px"); }
+		for (const td of table.querySelectorAll("tbody td")) {
+			const r = td.getBoundingClientRect();
+			if (r.width > 0 && r.right > w + 1) { out.push((td.dataset.label || td.className || "a cell") + " ends at " + Math.round(r.right) + "px"); }
+			const label = getComputedStyle(td, "::before").content;
+			if (td.dataset.label && r.width > 0 && !label.includes(td.dataset.label)) { out.push(td.dataset.label + " is not named: " + label); }
+		}
+		const sorts = Array.from(table.querySelectorAll("thead a.sort")).filter(a => a.getBoundingClientRect().width > 0).length;
+		if (sorts !== 4) { out.push(sorts + " sortable headings shown; want 4"); }
+		return out.join("; ");
+	})()`))
+	if err != nil || stacked != "" {
+		t.Errorf("the Users table at phone width: %s (%v)", stacked, err)
 	}
 
 	// An account with no one else yet: the ways people arrive, as wide
