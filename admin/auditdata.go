@@ -54,10 +54,10 @@ func auditRows(events []directory.AuditEvent) []auditRow {
 // object's keys follow the key of the object they are in, after a dot; a
 // list of plain values is one line, its values joined by commas; the
 // elements of any other list are numbered (roles_changed.1.role). An
-// empty object or list, or null, is "none"; true and false are "yes" and
-// "no"; a time reads as the console's other times do. Data that is not
-// one JSON object has no lines (the page shows its JSON); past the bounds
-// the lines stop, and more is true.
+// empty object, list or string, or null, is "none"; true and false are
+// "yes" and "no"; a time reads as the console's other times do. Data that
+// is not one JSON object has no lines (the page shows its JSON); past the
+// bounds the lines stop, and more is true.
 func auditFields(data []byte) (fields []auditField, more bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -131,6 +131,9 @@ func readJSON(dec *json.Decoder, depth int) (jsonValue, error) {
 func plainValue(t json.Token) string {
 	switch t := t.(type) {
 	case string:
+		if t == "" {
+			return "none" // a setting left empty, as the pages say it
+		}
 		if at, err := time.Parse(time.RFC3339Nano, t); err == nil {
 			return at.UTC().Format("2006-01-02 15:04:05 UTC")
 		}
