@@ -445,9 +445,7 @@ func TestMenuForAdmins(t *testing.T) {
 	}
 	for _, l := range links {
 		if l[1] == "/admin/acme/imports" {
-			// Package bulk serves the import pages, beside this package's
-			// in admit serve: its tests open them.
-			continue
+			continue // package bulk's pages, mounted beside the console by cmd/admit (TestImportPagesAuthorise)
 		}
 		if code, _ := p.get(l[1]); code != 200 {
 			t.Errorf("GET %s: %d, want 200:\n%s", l[1], code, p.last)

@@ -11,7 +11,7 @@ import (
 	"github.com/admit-dev/admit/store/storetest"
 )
 
-var emailCell = regexp.MustCompile(`<td><a href="/admin/acme/users/[^"]+">([^<]+)</a></td>`)
+var emailCell = regexp.MustCompile(`<td class="person"><a href="/admin/acme/users/[^"]+">([^<]+)</a></td>`)
 
 // TestUsersSort sorts the Users table by its column headings: each link
 // sorts by its column, the current one the other way; the headings carry
