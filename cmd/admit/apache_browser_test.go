@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -129,53 +127,11 @@ func startApache(t *testing.T, dir, port, conf string) {
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(filepath.Join(dir, "output.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	// -X: one process, in the foreground; its own ServerRoot and config,
 	// none of the machine's.
 	cmd := exec.Command(bin, "-X", "-d", dir, "-f", confPath)
 	cmd.Env = cleanEnv()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			output, _ := os.ReadFile(out.Name())
-			t.Logf("apache2 error.log:\n%s\n%s", logs, output)
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			output, _ := os.ReadFile(out.Name())
-			t.Fatalf("apache2 exited:\n%s\n%s", output, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("apache2 is not listening on %s", port)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runDaemon(t, "apache2", cmd, filepath.Join(dir, "output.log"), "127.0.0.1:"+port, filepath.Join(dir, "error.log"))
 }
 
 // apacheComplaints returns the errors and warnings mod_auth_openidc logged
@@ -343,17 +299,7 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	// password first, then sends them on to the app.
 	do("sign-in through Apache",
 		chromedp.Navigate(appOrigin+"/wiki/page"),
-		chromedp.WaitVisible(`#email`),
-		chromedp.SendKeys(`#email`, "pat@acme.example"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#signing-in-as`),
-		chromedp.SendKeys(`#password`, "initial password given"),
-		chromedp.Click(`button[type=submit]`),
-		chromedp.WaitVisible(`#current`),
-		chromedp.SendKeys(`#current`, "initial password given"),
-		chromedp.SendKeys(`#password`, "a phrase only pat knows"),
-		chromedp.SendKeys(`#confirm`, "a phrase only pat knows"),
-		chromedp.Click(`button[type=submit]`),
+		firstSignIn("pat@acme.example", "initial password given", "a phrase only pat knows"),
 		chromedp.WaitVisible(`#claims`),
 	)
 	if where := browserAt(browser); !strings.HasPrefix(where, appOrigin+"/wiki/page") {

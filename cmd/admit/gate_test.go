@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -379,51 +378,7 @@ func startNginx(t *testing.T, listen, host, admitAddr, upstreamAddr string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log"))
-	// A file, not a pipe: nginx's worker would hold a pipe open after the
-	// master exits, and Wait with it.
-	out, err := os.Create(filepath.Join(prefix, "output.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		// SIGTERM: nginx's fast shutdown, which stops the worker too.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			logs, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-			t.Logf("nginx error.log:\n%s", logs)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", listen)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			logs, _ := os.ReadFile(out.Name())
-			t.Fatalf("nginx exited: %s", logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx is not listening on %s", listen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runDaemon(t, "nginx", cmd, filepath.Join(prefix, "output.log"), listen, filepath.Join(prefix, "error.log"))
 }
 
 // identityOf decodes the upstream's answer: the X-Admit-* headers it saw.
@@ -877,50 +832,10 @@ func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
 	if err := os.WriteFile(conf, []byte(strings.NewReplacer("{{host}}", host, "{{admit}}", admitAddr, "{{upstream}}", upstreamAddr).Replace(caddyConf)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(filepath.Join(dir, "caddy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(cleanEnv(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			logs, _ := os.ReadFile(out.Name())
-			t.Logf("caddy:\n%s", logs)
-		}
-	})
 	_, port, _ := net.SplitHostPort(host)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			logs, _ := os.ReadFile(out.Name())
-			t.Fatalf("caddy exited: %s", logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy is not listening on %s", port)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runDaemon(t, "caddy", cmd, filepath.Join(dir, "caddy.log"), "127.0.0.1:"+port)
 }
 
 // TestForwardAuthThroughCaddy runs the Caddy snippet of docs/apps.md: the same
