@@ -112,7 +112,11 @@ func hintMatches(claims *oidc.IDTokenClaims, v directory.Visit) bool {
 // handleConfirmEndSession signs the browser out after the person said so
 // on the confirmation page, and goes back to the app's
 // post_logout_redirect_uri, checked again as at the endpoint: the form's
-// fields are the browser's word, not admit's.
+// fields are the browser's word, not admit's. What ends at the app is
+// this browser's sign-in, as with a hint: a confirmation is one
+// browser's word too (of the person, or of whoever talked them into the
+// click), and forgetting all their sign-ins spared their other browsers'
+// sessions at the app the back-channel logout when the membership ends.
 func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request) error {
 	ctx := op.ContextWithIssuer(r.Context(), h.issuer)
 	r = r.WithContext(ctx)
@@ -127,7 +131,11 @@ func (h *Handler) handleConfirmEndSession(w http.ResponseWriter, r *http.Request
 		switch {
 		case err == nil:
 			if session.ClientID != "" {
-				if err := h.dir.EndAppSessions(ctx, v.User.ID, session.ClientID); err != nil {
+				// This browser's sign-in only, and it stays recorded for
+				// the back-channel logout (EndAppSignIn): the person's
+				// other browsers keep their sessions at the app, and an
+				// admin who ends the membership later still reaches them.
+				if err := h.dir.EndAppSignIn(ctx, v.User.ID, session.ClientID, v.Session.CreatedAt); err != nil {
 					return err
 				}
 			}

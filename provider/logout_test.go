@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -257,6 +258,95 @@ func TestBackchannelLogoutNamesEachSession(t *testing.T) {
 		slices.Sort(sids)
 		if !slices.Equal(named, sids) {
 			t.Errorf("the logout tokens name the sessions %q; want the ID tokens' %q", named, sids)
+		}
+	})
+}
+
+// TestConfirmedSignOutEndsItsOwnSession: a person signed in to an app from
+// two browsers signs out of one through end_session without a hint (the
+// confirmation page). That browser's sign-in ends; the other's tokens
+// still work, and when the membership ends later, the app is still told
+// of the other browser's session. Before, the confirmation forgot every
+// sign-in of the person at the app, in every account, and ended all
+// their tokens there: one sign-out on a laptop (or a departing person's
+// own click) spared the phone's session at the app the back-channel
+// logout an admin's deactivation sends.
+func TestConfirmedSignOutEndsItsOwnSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		a := s.account("acme")
+		m := s.invited(a, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		rpEnd := &backchannel{}
+		srv := httptest.NewServer(rpEnd)
+		t.Cleanup(srv.Close)
+		app, secret := s.app(directory.NewApp{Name: "Web", RedirectURIs: []string{appPrefix + "web"}, PostLogoutRedirectURIs: []string{appPrefix + "bye"},
+			BackchannelLogoutURI: srv.URL + "/backchannel"})
+		r := newRP(t, s, app, secret)
+		var browsers []*browser
+		var tokens []*oauth2.Token
+		for range 2 {
+			b, l := s.browser(), r.start(t)
+			tok, err := r.conf.Exchange(ctx, b.code(t, l, "ada@acme.example", "correct horse battery"), oauth2.VerifierOption(l.verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			browsers, tokens = append(browsers, b), append(tokens, tok)
+			s.clock.Add(2 * time.Second)
+		}
+
+		// The laptop signs out of the app, confirming on admit's page.
+		laptop := browsers[0]
+		p := laptop.get(s.issuer + "/oauth/end_session?" + url.Values{"client_id": {app.ClientID}, "post_logout_redirect_uri": {appPrefix + "bye"}}.Encode())
+		form := url.Values{}
+		for _, f := range []string{"csrf_token", "client_id", "post_logout_redirect_uri"} {
+			mm := hiddenField(f).FindStringSubmatch(p.body)
+			if mm == nil {
+				t.Fatalf("the confirmation form has no %s:\n%.800s", f, p.body)
+			}
+			form.Set(f, html.UnescapeString(mm[1]))
+		}
+		if done := laptop.read(laptop.client.PostForm(s.issuer+"/oauth/end_session/confirm", form)); done.url.Path != "/bye" {
+			t.Fatalf("the confirmed sign-out landed on %s", done.url)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tokens[0])); err == nil {
+			t.Error("the laptop's token works after its confirmed sign-out")
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tokens[1])); err != nil {
+			t.Errorf("the phone's token ended with the laptop's sign-out: %v", err)
+		}
+
+		if _, err := s.dir.EndSessions(ctx, a.ID, operator, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		allow, err := fetch.ParseAllow("127.0.0.1/32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer})
+		if _, err := n.Deliver(ctx); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tokens[1].Extra("id_token").(string)
+		idt, err := r.verifier.Verify(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var phone struct {
+			SID string `json:"sid"`
+		}
+		if err := idt.Claims(&phone); err != nil || phone.SID == "" {
+			t.Fatalf("the phone's ID token has no sid: %v", err)
+		}
+		var named []any
+		for _, tok := range rpEnd.received() {
+			c := logoutClaims(t, s, tok)
+			if c["sub"] != m.User.ID {
+				t.Errorf("a logout token for %v", c["sub"])
+			}
+			named = append(named, c["sid"])
+		}
+		if !slices.Contains(named, any(phone.SID)) {
+			t.Errorf("after the laptop's confirmed sign-out and the end of the person's sessions, the app was told of the sessions %v; want the phone's %q among them", named, phone.SID)
 		}
 	})
 }
