@@ -43,19 +43,22 @@ type AppSignIns struct {
 // 1.0, section 2.1), and of the logout tokens that end it. It names the
 // admit session the sign-in came through, which is told apart by its
 // person and its start, to the microsecond as stored (the authorization,
-// its tokens and the app's sign-in all keep the session's CreatedAt),
-// hashed so that apps take it for the opaque string it is. "" when the
-// start is unknown.
+// its tokens and the app's sign-in all keep the session's CreatedAt), and
+// the account the sign-in is in, hashed so that apps take it for the
+// opaque string it is. "" when the start is unknown.
 //
 // An app may keep one session per sid (mod_auth_openidc maps each sid to
 // one session, and a logout token with a sub alone ends only the latest
 // of the person's): each of the person's sessions has its own, also two
-// begun within the same second, which share their auth_time.
-func AppSessionID(userID string, authTime time.Time) string {
+// begun within the same second, which share their auth_time. And each
+// account its own: a person in two accounts signs in to an app that serves
+// both through one admit session, and the logout that ends their
+// membership in one account must not name the app's session in the other.
+func AppSessionID(userID, accountID string, authTime time.Time) string {
 	if userID == "" || authTime.IsZero() {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("admit sid\x00" + userID + "\x00" + strconv.FormatInt(authTime.UnixMicro(), 10)))
+	sum := sha256.Sum256([]byte("admit sid\x00" + userID + "\x00" + accountID + "\x00" + strconv.FormatInt(authTime.UnixMicro(), 10)))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 

@@ -107,7 +107,7 @@ func (n *Notifier) send(ctx context.Context, l directory.DueAppLogout) error {
 		"jti":    l.ID,
 		"events": map[string]any{backchannelLogoutEvent: map[string]any{}},
 	}
-	if sid := directory.AppSessionID(l.UserID, l.AuthTime); sid != "" {
+	if sid := directory.AppSessionID(l.UserID, l.AccountID, l.AuthTime); sid != "" {
 		payload["sid"] = sid
 	}
 	claims, err := json.Marshal(payload)

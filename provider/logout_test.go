@@ -350,3 +350,74 @@ func TestConfirmedSignOutEndsItsOwnSession(t *testing.T) {
 		}
 	})
 }
+
+// TestBackchannelLogoutStaysInItsAccount: a person in two accounts signs
+// in to an app that serves every account, from one browser, once in acme
+// and once in globex. The two sign-ins' ID tokens carry sids of their
+// own, and when globex deactivates the person, the app is told of the
+// globex session only. With a sid made of the person and the admit
+// session alone, the two were the same, and globex's logout named the
+// session the app keeps for acme: one account's admin signed the person
+// out of the app in another account.
+func TestBackchannelLogoutStaysInItsAccount(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		acme, globex := s.account("acme", "acme.example"), s.account("globex")
+		s.invited(acme, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Lovelace", Role: directory.RoleMember}); err != nil {
+			t.Fatal(err)
+		}
+		rpEnd := &backchannel{}
+		srv := httptest.NewServer(rpEnd)
+		t.Cleanup(srv.Close)
+		app, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}, BackchannelLogoutURI: srv.URL + "/backchannel"})
+		r := newRP(t, s, app, secret)
+		b := s.browser()
+		sids := map[string]string{}
+		// Signed in (choosing acme at sign-in, as asked), then the app asks
+		// for each account by its scope.
+		b.choose(b.signIn(b.get(s.issuer+"/login"), "ada@acme.example", "correct horse battery"), acme.ID)
+		for _, slug := range []string{"acme", "globex"} {
+			l := r.start(t, oauth2.SetAuthURLParam("scope", "openid profile email account:"+slug))
+			tok, err := r.conf.Exchange(ctx, b.code(t, l, "", ""), oauth2.VerifierOption(l.verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := tok.Extra("id_token").(string)
+			idt, err := r.verifier.Verify(ctx, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c struct {
+				SID     string `json:"sid"`
+				Account struct {
+					Slug string `json:"slug"`
+				} `json:"account"`
+			}
+			if err := idt.Claims(&c); err != nil || c.Account.Slug != slug || c.SID == "" {
+				t.Fatalf("the %s sign-in's ID token: %+v, %v", slug, c, err)
+			}
+			sids[slug] = c.SID
+		}
+		if sids["acme"] == sids["globex"] {
+			t.Errorf("the acme and globex sign-ins share the sid %q", sids["acme"])
+		}
+
+		if _, err := s.dir.Deactivate(ctx, globex.ID, operator, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		allow, err := fetch.ParseAllow("127.0.0.1/32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer})
+		if sent, err := n.Deliver(ctx); err != nil || sent != 1 {
+			t.Fatalf("%d logouts sent, %v; want one, for the globex session", sent, err)
+		}
+		for _, tok := range rpEnd.received() {
+			if c := logoutClaims(t, s, tok); c["sid"] != sids["globex"] || c["sid"] == sids["acme"] {
+				t.Errorf("globex's deactivation sent a logout token naming the sid %v; want globex's %q, never acme's %q", c["sid"], sids["globex"], sids["acme"])
+			}
+		}
+	})
+}

@@ -310,7 +310,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		return protocolError(err, oidc.ErrInvalidGrant)
 	}
 	setClaims(info, c, scopes)
-	if sid := directory.AppSessionID(userID, req.GetAuthTime()); sid != "" {
+	if sid := directory.AppSessionID(userID, accountID, req.GetAuthTime()); sid != "" {
 		// In the ID token only: the session it was issued in, which a
 		// back-channel logout names (logout.go).
 		info.AppendClaims("sid", sid)
