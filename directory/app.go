@@ -298,17 +298,28 @@ func (s *Service) Apps(ctx context.Context) ([]App, error) { return s.store.Find
 
 // App returns the app with a client id; NotFound when there is none.
 func (s *Service) App(ctx context.Context, clientID string) (App, error) {
-	a, err := s.store.FindAppByClientID(ctx, clientID)
+	a, err := s.findApp(ctx, clientID)
 	if KindOf(err) == NotFound {
 		return App{}, NotFoundError(fmt.Sprintf("no app with client id %q (admit app list shows them)", clientID))
 	}
 	return a, err
 }
 
+// findApp finds the app of a client_id an app or a browser sent: one no
+// app has is NotFound also when it is not text PostgreSQL can compare (a
+// NUL, bytes that are not UTF-8), which it refuses with an error of its
+// own: a 500 for anyone's typo.
+func (s *Service) findApp(ctx context.Context, clientID string) (App, error) {
+	if !lookupable(clientID) {
+		return App{}, NotFoundError("no such app")
+	}
+	return s.store.FindAppByClientID(ctx, clientID)
+}
+
 // AuthenticateApp checks a confidential app's client secret, in constant
 // time; a public app has no secret to check and is refused here.
 func (s *Service) AuthenticateApp(ctx context.Context, clientID, secret string) (App, error) {
-	a, err := s.store.FindAppByClientID(ctx, clientID)
+	a, err := s.findApp(ctx, clientID)
 	if KindOf(err) == NotFound {
 		return App{}, UnauthenticatedError("unknown client or wrong secret")
 	}

@@ -279,3 +279,36 @@ func resign(t *testing.T, s *site, hint string, edit func(map[string]any)) strin
 	}
 	return token
 }
+
+// TestEndSessionUnknownClient: a sign-out request naming an app admit does
+// not have (a typo in an app's configuration, an app since deleted, or
+// anyone's guess) is the sender's mistake: the 400 page saying the request
+// cannot be accepted, at the endpoint and at the confirmation, never a 500
+// (which told the app's developer admit was broken, and raised the
+// operator's alerts at any stranger's request), also for one PostgreSQL
+// cannot compare (a NUL, bytes that are not UTF-8). Nobody is signed out
+// and the browser goes nowhere.
+func TestEndSessionUnknownClient(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		_, b, _ := signedInToPublicApp(t, s, "SPA")
+		p := b.get(s.issuer + "/oauth/end_session")
+		m := hiddenField("csrf_token").FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no confirmation form:\n%.800s", p.body)
+		}
+		csrf := html.UnescapeString(m[1])
+		for _, id := range []string{"nope", strings.Repeat("x", 5000), "admit_app_\x00", "\xff", "%ff"} {
+			q := url.Values{"client_id": {id}, "post_logout_redirect_uri": {appPrefix + "bye"}}
+			if p := b.get(s.issuer + "/oauth/end_session?" + q.Encode()); p.status != http.StatusBadRequest || strings.HasPrefix(p.url.String(), appPrefix) {
+				t.Errorf("end_session with client_id %.20q: %d at %s; want the 400 page", id, p.status, p.url.Path)
+			}
+			q.Set("csrf_token", csrf)
+			if p := b.read(b.client.PostForm(s.issuer+"/oauth/end_session/confirm", q)); p.status != http.StatusBadRequest || strings.HasPrefix(p.url.String(), appPrefix) {
+				t.Errorf("the confirmation with client_id %.20q: %d at %s; want the 400 page", id, p.status, p.url.Path)
+			}
+		}
+		if !b.signedIn() {
+			t.Error("a request naming no app signed the browser out")
+		}
+	})
+}

@@ -259,3 +259,23 @@ func TestStorageFaultIsNoRefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestClientIDsNoAppHas: a client_id that is not text PostgreSQL can
+// compare (a NUL, bytes that are not UTF-8), sent by anyone to the
+// endpoints an app authenticates to, is an unknown client (401
+// invalid_client), as any other typo, not the 500 of PostgreSQL's refusal.
+func TestClientIDsNoAppHas(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		for _, id := range []string{"admit_app_\x00", "\xff", "nope"} {
+			for _, path := range []string{"/oauth/introspect", "/oauth/revoke", "/oauth/token"} {
+				form := url.Values{"token": {"x"}}
+				if path == "/oauth/token" {
+					form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}
+				}
+				if a := call(t, "POST", s.issuer+path, form, id, "secret"); a.status != http.StatusUnauthorized {
+					t.Errorf("%s with client_id %q: %d %s; want 401 invalid_client", path, id, a.status, a.body)
+				}
+			}
+		}
+	})
+}

@@ -266,9 +266,12 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	app, err := s.dir.App(ctx, clientID)
 	if directory.KindOf(err) == directory.NotFound {
-		// A plain error: op answers invalid_client (or, at the authorize
-		// endpoint, an error page that redirects nowhere).
-		return nil, errors.New("unknown client")
+		// invalid_client (RFC 6749 section 5.2), the sender's mistake,
+		// wherever op passes it on as it is: a plain error was op's 500
+		// server_error at a refresh and at end_session (where
+		// endSessionRefused keeps server errors). At the authorize
+		// endpoint, an error page that redirects nowhere.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
