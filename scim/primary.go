@@ -13,31 +13,43 @@ import (
 // address changes): kept as sent, two values were primary, and admit read
 // the old one as the person's address.
 
+// marked is the values of a resource's multi-valued attributes that were
+// marked primary, by identity. It holds the values themselves, not only
+// their addresses: a value dropped by a PATCH operation must not be freed
+// and its address given to a new one, which would then pass for it.
+type marked struct {
+	at   map[uintptr]bool
+	kept []map[string]any
+}
+
+func (m marked) has(el map[string]any) bool { return m.at[reflect.ValueOf(el).Pointer()] }
+
 // primaryValues returns the values of res's multi-valued attributes (its
-// own and its extensions') that are marked primary, by identity.
-func primaryValues(res map[string]any) map[uintptr]bool {
-	marked := map[uintptr]bool{}
+// own and its extensions') that are marked primary.
+func primaryValues(res map[string]any) marked {
+	m := marked{at: map[uintptr]bool{}}
 	eachList(res, func(list []any) {
 		for _, v := range list {
 			if el, ok := v.(map[string]any); ok && el["primary"] == true {
-				marked[reflect.ValueOf(el).Pointer()] = true
+				m.at[reflect.ValueOf(el).Pointer()] = true
+				m.kept = append(m.kept, el)
 			}
 		}
 	})
-	return marked
+	return m
 }
 
 // onePrimary leaves one value of each multi-valued attribute of res marked
 // primary: the first of those marked since was (primaryValues before a
-// PATCH operation; nil for a POST or PUT, whose values are all new), else
-// the first marked. Every other is marked primary false.
-func onePrimary(res map[string]any, was map[uintptr]bool) {
+// PATCH operation; the zero marked for a POST or PUT, whose values are all
+// new), else the first marked. Every other is marked primary false.
+func onePrimary(res map[string]any, was marked) {
 	eachList(res, func(list []any) {
 		var marked []map[string]any
 		keep := -1
 		for _, v := range list {
 			if el, ok := v.(map[string]any); ok && el["primary"] == true {
-				if keep < 0 && !was[reflect.ValueOf(el).Pointer()] {
+				if keep < 0 && !was.has(el) {
 					keep = len(marked)
 				}
 				marked = append(marked, el)

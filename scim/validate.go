@@ -85,7 +85,7 @@ func (rt resourceType) readResource(r *http.Request) (map[string]any, error) {
 		return nil, refusal(rt.schema.Attributes, m, "", serr)
 	}
 	// Validate has made "primary" a boolean, whatever form it was sent in.
-	onePrimary(attrs, nil)
+	onePrimary(attrs, marked{})
 	for _, e := range rt.extensions {
 		ext, ok := m[e.ID]
 		if !ok || ext == nil {
