@@ -139,9 +139,6 @@ type AppAuthStore interface {
 	// used already (the token was replayed).
 	UseAppToken(ctx context.Context, id string, at time.Time) error
 	DeleteAppTokenFamily(ctx context.Context, familyID string) error
-	// DeleteAppTokensOf ends the tokens of a person at one app (every app
-	// when clientID is empty).
-	DeleteAppTokensOf(ctx context.Context, userID, clientID string) error
 	// DeleteAppTokensOfSignIn ends a person's tokens at one app that were
 	// issued in sign-ins begun in [from, to).
 	DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error
@@ -737,15 +734,4 @@ func (s *Service) RevokeAppToken(ctx context.Context, t AppToken) error {
 func (s *Service) EndAppSignIn(ctx context.Context, userID, clientID string, authTime time.Time) error {
 	from := authTime.Truncate(time.Second)
 	return s.store.DeleteAppTokensOfSignIn(ctx, userID, clientID, from, from.Add(time.Second))
-}
-
-// EndAppSessions ends a person's tokens at an app: RP-initiated logout.
-// The app signed them out itself, so it is not told again.
-func (s *Service) EndAppSessions(ctx context.Context, userID, clientID string) error {
-	return s.store.Tx(ctx, func(tx Store) error {
-		if err := tx.DeleteAppSignIns(ctx, "", userID, clientID); err != nil {
-			return err
-		}
-		return tx.DeleteAppTokensOf(ctx, userID, clientID)
-	})
 }

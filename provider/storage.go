@@ -203,8 +203,12 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{AppToken: t, amr: amr}, nil
 }
 
-func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	return s.dir.EndAppSessions(ctx, userID, clientID)
+// TerminateSession is op's, called only from op's own end-session
+// endpoint, which admit does not serve (handleEndSession is admit's):
+// refused, so that no route to op's ends a person's tokens, or forgets
+// their sign-ins, without the checks of handleEndSession.
+func (s *storage) TerminateSession(context.Context, string, string) error {
+	return oidc.ErrServerError().WithDescription("admit serves the end-session endpoint itself")
 }
 
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {

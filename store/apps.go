@@ -315,17 +315,6 @@ func (s *Store) DeleteAppTokenFamily(ctx context.Context, familyID string) error
 	return s.dialect.wrap(err, "delete app token family")
 }
 
-// DeleteAppTokensOf deletes a person's tokens at one app, or at every app
-// when clientID is empty.
-func (s *Store) DeleteAppTokensOf(ctx context.Context, userID, clientID string) error {
-	query, args := `DELETE FROM app_tokens WHERE user_id = ? AND client_id = ?`, []any{userID, clientID}
-	if clientID == "" {
-		query, args = `DELETE FROM app_tokens WHERE user_id = ?`, []any{userID}
-	}
-	_, err := s.q.ExecContext(ctx, s.rebind(query), args...)
-	return s.dialect.wrap(err, "delete app tokens")
-}
-
 // DeleteAppTokensOfSignIn deletes a person's tokens at one app issued in
 // the sign-ins begun in [from, to).
 func (s *Store) DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error {
