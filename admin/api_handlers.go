@@ -215,12 +215,21 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, key directory.
 	}
 	q := r.URL.Query()
 	f := directory.MemberFilter{Search: q.Get("search"), Status: directory.Status(q.Get("status")), Source: directory.MembershipSource(q.Get("source"))}
-	switch v := q.Get("never_signed_in"); v {
-	case "", "false":
-	case "true":
-		f.NeverSignedIn = true
-	default:
-		return directory.InvalidError("never_signed_in must be true or false")
+	var problems []string
+	for _, p := range []struct {
+		name string
+		to   *bool
+	}{{"never_signed_in", &f.NeverSignedIn}, {"bounced", &f.Bounced}} {
+		switch q.Get(p.name) {
+		case "", "false":
+		case "true":
+			*p.to = true
+		default:
+			problems = append(problems, p.name+" must be true or false")
+		}
+	}
+	if len(problems) > 0 {
+		return directory.InvalidError(problems...)
 	}
 	p, err := a.dir.ListMembersBy(r.Context(), adm.Account.ID, f, q.Get("after"), limit)
 	if err != nil {

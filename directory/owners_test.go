@@ -318,3 +318,55 @@ func TestLastTwoOwnersTakenAwayAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDeactivatingAnInvitedPerson: a person who has not accepted their
+// invitation is not deactivated, by the console's bulk action, an admin's
+// API call or the command line: deactivated, their invitation stayed open
+// (listed as pending, its link leading to a refusal). The admin is told to
+// revoke it; the invitation and the membership stay as they were, and the
+// rest of a bulk selection is done.
+func TestDeactivatingAnInvitedPerson(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc, _ := newClockService(t, s)
+		a := mustAccount(t, svc, "acme")
+		adm := operatorKeyAdmin(t, svc, a)
+		addMember(t, svc, a, "olive@example.com", directory.RoleOwner)
+		ann := addMember(t, svc, a, "ann@example.com", directory.RoleMember)
+		inv, err := svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: "ivy@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ivy := memberOf(t, svc, a, "ivy@example.com")
+
+		r, err := svc.Bulk(ctx, adm, directory.BulkDeactivate, []string{ivy.Membership.ID, ann.Membership.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Done != 1 || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "ivy@example.com has not accepted their invitation") || !strings.Contains(r.Problems[0], "Revoke the invitation") {
+			t.Errorf("bulk deactivate: %+v; want ann done and ivy's refusal", r)
+		}
+		if m := memberOf(t, svc, a, "ann@example.com"); m.Membership.Status != directory.StatusDeactivated {
+			t.Errorf("ann: %s; want deactivated", m.Membership.Status)
+		}
+		if _, err := svc.DeactivateMember(ctx, adm, ivy.Membership.ID); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("an admin deactivating ivy: %v; want a conflict", err)
+		}
+		if _, err := svc.Deactivate(ctx, a.ID, operator, "ivy@example.com"); directory.KindOf(err) != directory.Conflict {
+			t.Errorf("the command line deactivating ivy: %v; want a conflict", err)
+		}
+		if m := memberOf(t, svc, a, "ivy@example.com"); m.Membership.Status != directory.StatusInvited {
+			t.Errorf("ivy: %s; want still invited", m.Membership.Status)
+		}
+		invs, err := svc.Invitations(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range invs {
+			if i.ID == inv.ID && i.Status != directory.InvitationPending {
+				t.Errorf("ivy's invitation: %s; want still pending", i.Status)
+			}
+		}
+	})
+}

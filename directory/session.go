@@ -754,8 +754,15 @@ func (s *Service) SetRole(ctx context.Context, accountID string, actor Actor, em
 
 // deactivate is Deactivate of a member found in tx.
 func (s *Service) deactivate(ctx context.Context, tx Store, actor Actor, m Member) (Member, error) {
-	if m.Membership.Status == StatusDeactivated {
+	switch m.Membership.Status {
+	case StatusDeactivated:
 		return m, nil
+	case StatusInvited:
+		// Deactivated, an invited person's membership left their
+		// invitation open: it stayed in the lists of pending invitations,
+		// and its link led to a refusal. Withdrawing it is what the admin
+		// means, and it has its own action.
+		return Member{}, ConflictError(fmt.Sprintf("%s has not accepted their invitation: there is nothing to deactivate. Revoke the invitation instead.", m.User.Email))
 	}
 	var err error
 	accountID, u := m.Membership.AccountID, m.User

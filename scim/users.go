@@ -17,9 +17,9 @@ import (
 
 const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-// input reads what admit keeps from a user resource. The email is the
-// primary one, else the work one, else the first, else a userName that is
-// an address.
+// input reads what admit keeps from a user resource, its email values
+// trimmed. The email is the primary one, else the work one, else the
+// first, else a userName that is an address.
 func input(attrs map[string]any) directory.SCIMUserInput {
 	in := directory.SCIMUserInput{Active: true}
 	in.Profile.UserName, _ = attrs["userName"].(string)
@@ -39,6 +39,19 @@ func input(attrs map[string]any) directory.SCIMUserInput {
 		in.Profile.EmailType, in.Profile.EmailPrimary = "work", true
 	}
 	if list, ok := emails.([]any); ok {
+		// An address has no surrounding spaces; identity providers' mapping
+		// expressions sometimes add one ("user.email + ' '"). The value is
+		// trimmed where it is kept, so that the answers, the stored
+		// attributes and the person's address agree (admit trims the
+		// address it uses: kept untrimmed, the emails read back differed
+		// from it).
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				if v, ok := m["value"].(string); ok {
+					m["value"] = strings.TrimSpace(v)
+				}
+			}
+		}
 		pick := func(match func(map[string]any) bool) map[string]any {
 			for _, e := range list {
 				if m, ok := e.(map[string]any); ok && match(m) {

@@ -75,7 +75,7 @@ var commands = []command{
 	{"domain list", "--account S", "list an account's domains, verified and pending", "admit domain list --account acme", (*cli).domainList},
 	{"domain remove", "--account S --domain D", "withdraw an account's claim of a domain", "admit domain remove --account acme --domain acme.com", (*cli).domainRemove},
 	{"user add", "--account S --email E --first F --last L [--role R] (--password-stdin | --invite)", "add a person to an account", "admit user add --account acme --email ann@acme.com --first Ann --last Lee --invite", (*cli).userAdd},
-	{"user list", "--account S [--search Q] [--limit N] [--after CURSOR]", "list an account's members", "admit user list --account acme --search ann", (*cli).userList},
+	{"user list", "--account S [--search Q] [--status active|invited|deactivated] [--source W] [--never-signed-in] [--bounced] [--limit N] [--after CURSOR]", "list an account's members", "admit user list --account acme --status invited --bounced", (*cli).userList},
 	{"user erase", "--email E --yes", "erase a person (right to erasure): their user, memberships in every account, sessions and tokens; audit events keep a pseudonym", "admit user erase --email ann@acme.com --yes", (*cli).userErase},
 	{"user deactivate", "--account S --email E", "suspend a member: they can no longer sign in to the account, and their sessions there end (refused for the account's last active owner)", "admit user deactivate --account acme --email ann@acme.com", (*cli).userDeactivate},
 	{"user remove", "--account S --email E", "take a member out of the account: their membership there ends with its sessions, app tokens and groups, and an open invitation is revoked; their user (name, email, password) stays, as do their other accounts, even when this was their only one (user deactivate suspends a membership and keeps it, user erase deletes the person from every account); refused for the account's last active owner", "admit user remove --account acme --email ann@acme.com", (*cli).userRemove},
@@ -683,14 +683,19 @@ func readSecret(r io.Reader, flagName, what string) (string, error) {
 func (c *cli) userList(ctx context.Context, args []string) error {
 	fs := c.flags("user list")
 	search := fs.String("search", "", "only members whose email, name or last name starts with this")
+	status := fs.String("status", "", "only members with this status: active, invited or deactivated")
+	source := fs.String("source", "", "only members who came this way: admin, invitation, scim, sso or import")
+	never := fs.Bool("never-signed-in", false, "only members who never signed in to the account")
+	bounced := fs.Bool("bounced", false, "only invited members whose invitation email bounced (and was not sent again since)")
 	limit := limitFlag(fs, 100, 1, directory.MaxPageSize, fmt.Sprintf("members per page (1 to %d)", directory.MaxPageSize))
 	after := fs.String("after", "", "continue after this cursor (the next_cursor of the previous page)")
 	return c.inAccount(ctx, fs, args, nil, func(svc *directory.Service, a directory.Account) error {
-		page, err := svc.ListMembers(ctx, a.ID, *search, *after, *limit)
+		f := directory.MemberFilter{Search: *search, Status: directory.Status(*status), Source: directory.MembershipSource(*source), NeverSignedIn: *never, Bounced: *bounced}
+		page, err := svc.ListMembersBy(ctx, a.ID, f, *after, *limit)
 		if err != nil {
 			return err
 		}
-		total, err := svc.CountMembers(ctx, a.ID, *search)
+		total, err := svc.CountMembersBy(ctx, a.ID, f)
 		if err != nil {
 			return err
 		}
@@ -702,6 +707,8 @@ func (c *cli) userList(ctx context.Context, args []string) error {
 		}
 		text := t.String()
 		switch {
+		case t.len() == 0 && f != (directory.MemberFilter{Search: *search}):
+			text = fmt.Sprintf("no member of %s matches these filters", a.Slug)
 		case t.len() == 0 && *search != "":
 			text = fmt.Sprintf("no member of %s matches %q", a.Slug, *search)
 		case t.len() == 0:

@@ -220,6 +220,28 @@ func TestCLI(t *testing.T) {
 		if list.Total != 1 || len(list.Members) != 1 || list.Members[0]["email"] != "Ada@acme.example" {
 			t.Errorf("user list = %+v", list)
 		}
+		// The Users page's filters, and an invited person, who is not
+		// deactivated (their invitation is revoked instead).
+		if r := admit(t, db, "", "invite", "create", "--account", "acme", "--email", "ivy@acme.example"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r = admit(t, db, "", "user", "list", "--account", "acme", "--status", "invited", "--never-signed-in", "--json")
+		list = decode[struct {
+			Total   int              `json:"total"`
+			Members []map[string]any `json:"members"`
+		}](t, r)
+		if list.Total != 1 || len(list.Members) != 1 || list.Members[0]["email"] != "ivy@acme.example" {
+			t.Errorf("user list --status invited --never-signed-in = %+v; want ivy alone", list)
+		}
+		if r := admit(t, db, "", "user", "list", "--account", "acme", "--bounced"); r.code != 0 || !strings.Contains(r.stdout, "no member of acme matches these filters") {
+			t.Errorf("user list --bounced: exit %d, %q %q; want none", r.code, r.stdout, r.stderr)
+		}
+		if r := admit(t, db, "", "user", "list", "--account", "acme", "--status", "gone"); r.code != 1 || !strings.Contains(r.stderr, `there is no status "gone"`) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("user list --status gone: exit %d, %q; want exit 1 and one line naming the statuses", r.code, r.stderr)
+		}
+		if r := admit(t, db, "", "user", "deactivate", "--account", "acme", "--email", "ivy@acme.example"); r.code != 1 || !strings.Contains(r.stderr, "Revoke the invitation instead") {
+			t.Errorf("user deactivate of an invited person: exit %d, %q; want exit 1 and the way out", r.code, r.stderr)
+		}
 		r = admit(t, db, "", "migrate", "--json")
 		if m := decode[map[string]any](t, r); r.code != 0 || m["version"] != float64(newestMigration(t)) {
 			t.Errorf("migrate: exit %d, %v", r.code, m)
