@@ -342,20 +342,21 @@ func TestConsolePages(t *testing.T) {
 			t.Errorf("Joe's invitation after removal: %s; want revoked", invs[0].Status)
 		}
 
-		// Bulk: deactivate Sam and Ivy; a second selection with the owner
-		// herself is refused for her alone.
+		// Bulk: deactivate Sam and Ivy, who is only invited and is left
+		// (her invitation is revoked instead); a second selection with the
+		// owner herself is refused for her alone.
 		sam, _ := s.svc.Member(ctx, a.ID, "sam@acme.example")
 		ivy, _ := s.svc.Member(ctx, a.ID, "ivy@acme.example")
 		p.get("/admin/acme/users")
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"deactivate"}, "id": {sam.Membership.ID, ivy.Membership.ID}}); code != 200 {
 			t.Errorf("bulk deactivate: %d", code)
 		}
-		p.sees("Done for 2 people:", "<li>sam@acme.example</li>", "<li>ivy@acme.example</li>")
+		p.sees("Done for 1 person:", `<ul id="done-list"><li>sam@acme.example</li></ul>`, "ivy@acme.example has not accepted their invitation")
 		p.get("/admin/acme/users")
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"reactivate"}, "id": {sam.Membership.ID, ivy.Membership.ID, owner.Membership.ID}}); code != 200 {
 			t.Errorf("bulk reactivate: %d", code)
 		}
-		p.sees("Done for 2 people", "You cannot do that to yourself")
+		p.sees("Done for 1 person", "You cannot do that to yourself", "ivy@acme.example is not deactivated")
 		p.get("/admin/acme/users")
 		if code, _ := p.post("/admin/acme/users/bulk", url.Values{"action": {"explode"}, "id": {sam.Membership.ID}}); code != http.StatusBadRequest {
 			t.Errorf("an unknown bulk action: %d; want 400", code)
@@ -379,8 +380,8 @@ func TestConsolePages(t *testing.T) {
 			t.Errorf("Sam after the confirmed removal: %v", err)
 		}
 
-		// Resend to everyone who never signed in: Ivy's reactivation made
-		// her active, so the invited are the two invited now.
+		// Resend to everyone who never signed in: Ivy and the two invited
+		// now.
 		for _, e := range []string{"kim@acme.example", "lou@acme.example"} {
 			if _, err := s.svc.Invite(ctx, a.ID, operator, directory.NewInvitation{Email: e}); err != nil {
 				t.Fatal(err)
@@ -389,11 +390,11 @@ func TestConsolePages(t *testing.T) {
 		if code, _ := p.get("/admin/acme/users/resend"); code != 200 {
 			t.Fatalf("resend confirmation: %d", code)
 		}
-		p.sees("2 invited people have never signed in")
+		p.sees("3 invited people have never signed in")
 		if code, _ := p.post("/admin/acme/users/resend", url.Values{}); code != 200 {
 			t.Errorf("resend to everyone: %d", code)
 		}
-		p.sees("Done for 2 people")
+		p.sees("Done for 3 people")
 
 		// The roles page.
 		if code, _ := p.get("/admin/acme/roles"); code != 200 {
