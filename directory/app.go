@@ -47,8 +47,31 @@ type App struct {
 	PathPrefix      string
 	// GroupFilter names the groups the app is told about; empty for all.
 	GroupFilter GroupFilter
-	CreatedAt   time.Time
+	// RefreshReuseInterval is how long after a refresh token's rotation
+	// the app may present it again and still be answered (0 to
+	// MaxRefreshReuseInterval, whole seconds; see RotateAppRefreshToken).
+	RefreshReuseInterval time.Duration
+	CreatedAt            time.Time
 }
+
+// Bounds of an app's refresh reuse interval.
+//
+// Refresh token rotation with reuse detection (OAuth 2.0 Security BCP
+// section 4.14.2) signs out apps that refresh one token twice: two
+// browser tabs of a single-page app at the same moment, replicas of a
+// backend (oauth2-proxy) sharing one session, a retry after an answer
+// lost on the way. Those happen within seconds of the rotation; a thief
+// who replays a stolen token does so whenever they got it. Ten seconds
+// covers the first and leaves the second to reuse detection, which
+// revokes the family at the first use of a stale token after the
+// interval. Okta's default grace period is 30 seconds, Auth0's and
+// Keycloak's is none: admit's sits between, as a product whose tokens
+// open every app of the platform should. At most a minute: beyond that a
+// replayed token is more likely stolen than raced.
+const (
+	DefaultRefreshReuseInterval = 10 * time.Second
+	MaxRefreshReuseInterval     = time.Minute
+)
 
 // NewApp is what the operator gives to register an app.
 type NewApp struct {
@@ -65,6 +88,9 @@ type NewApp struct {
 	// GroupFilter is as an operator writes it (see GroupFilter); "" for
 	// all groups.
 	GroupFilter string
+	// RefreshReuseInterval is the app's (see App); nil for
+	// DefaultRefreshReuseInterval.
+	RefreshReuseInterval *time.Duration
 }
 
 // AppStore keeps the apps.
@@ -81,6 +107,7 @@ type AppStore interface {
 	ForwardAuthHostInUse(ctx context.Context, host, portPrefix string) (bool, error)
 	UpdateAppSecret(ctx context.Context, id, secretHash string) error
 	UpdateAppGroupFilter(ctx context.Context, id string, f GroupFilter) error
+	UpdateAppRefreshReuse(ctx context.Context, id string, d time.Duration) error
 	DeleteApp(ctx context.Context, id string) error
 }
 
@@ -249,12 +276,17 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 	}
 	filter, bad := parseGroupFilter(in.GroupFilter)
 	problems = append(problems, bad...)
+	reuse := DefaultRefreshReuseInterval
+	if in.RefreshReuseInterval != nil {
+		reuse = *in.RefreshReuseInterval
+		problems = appendProblem(problems, checkRefreshReuse(reuse))
+	}
 	if len(problems) > 0 {
 		return App{}, "", InvalidError(problems...)
 	}
 	a := App{ID: newID(), Name: in.Name, ClientID: newSecret(clientIDPrefix, 16), RedirectURIs: redirects,
 		PostLogoutRedirectURIs: logouts, BackchannelLogoutURI: in.BackchannelLogoutURI, Public: in.Public, AccountID: in.AccountID,
-		ForwardAuthHost: in.ForwardAuthHost, PathPrefix: in.PathPrefix, GroupFilter: filter, CreatedAt: s.clock()}
+		ForwardAuthHost: in.ForwardAuthHost, PathPrefix: in.PathPrefix, GroupFilter: filter, RefreshReuseInterval: reuse, CreatedAt: s.clock()}
 	var secret string
 	if !a.Public {
 		secret = newSecret(clientSecretPrefix, 32)
@@ -284,7 +316,8 @@ func (s *Service) AddApp(ctx context.Context, actor Actor, in NewApp) (App, stri
 		return s.record(ctx, tx, change{
 			accountID: a.AccountID, actor: actor, action: "app.added", targetType: "app", targetID: a.ID,
 			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "redirect_uris": a.RedirectURIs, "public": a.Public,
-				"forward_auth_host": a.ForwardAuthHost, "path_prefix": a.PathPrefix, "group_filter": a.GroupFilter},
+				"forward_auth_host": a.ForwardAuthHost, "path_prefix": a.PathPrefix, "group_filter": a.GroupFilter,
+				"refresh_reuse_seconds": int(a.RefreshReuseInterval / time.Second)},
 		})
 	})
 	if err != nil {
@@ -413,6 +446,47 @@ func (s *Service) SetAppGroups(ctx context.Context, actor Actor, clientID, filte
 	})
 	if err != nil {
 		return App{}, fmt.Errorf("set app groups: %w", err)
+	}
+	return a, nil
+}
+
+// checkRefreshReuse says what is wrong with a refresh reuse interval, or "".
+func checkRefreshReuse(d time.Duration) string {
+	if d < 0 || d > MaxRefreshReuseInterval || d%time.Second != 0 {
+		return fmt.Sprintf("the refresh reuse interval must be whole seconds from 0s to %s (got %s)", MaxRefreshReuseInterval, d)
+	}
+	return ""
+}
+
+// SetAppRefreshReuse changes how long the app may present a rotated
+// refresh token again (see DefaultRefreshReuseInterval; 0 for never). It
+// holds from the next refresh on, on every replica.
+func (s *Service) SetAppRefreshReuse(ctx context.Context, actor Actor, clientID string, d time.Duration) (App, error) {
+	if p := checkRefreshReuse(d); p != "" {
+		return App{}, InvalidError(p)
+	}
+	var a App
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		if a, err = s.appIn(ctx, tx, clientID); err != nil {
+			return err
+		}
+		previous := a.RefreshReuseInterval
+		if previous == d {
+			return nil
+		}
+		a.RefreshReuseInterval = d
+		if err := tx.UpdateAppRefreshReuse(ctx, a.ID, d); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, change{
+			accountID: a.AccountID, actor: actor, action: "app.refresh_reuse_changed", targetType: "app", targetID: a.ID,
+			data: map[string]any{"name": a.Name, "client_id": a.ClientID, "refresh_reuse_seconds": int(d / time.Second),
+				"previous": int(previous / time.Second)},
+		})
+	})
+	if err != nil {
+		return App{}, fmt.Errorf("set app refresh reuse interval: %w", err)
 	}
 	return a, nil
 }

@@ -93,7 +93,8 @@ const (
 // AppToken is an access or refresh token issued to an app. Access tokens
 // are found by ID (the provider seals the ID into the token it hands
 // out); refresh tokens by the hash of the random token. Tokens of one
-// sign-in share a family: reusing a rotated refresh token ends the family.
+// sign-in share a family: reusing a rotated refresh token after the app's
+// reuse interval ends the family (RotateAppRefreshToken).
 type AppToken struct {
 	ID         string
 	Kind       TokenKind
@@ -135,9 +136,13 @@ type AppAuthStore interface {
 	CreateAppToken(ctx context.Context, t AppToken) error
 	FindAppToken(ctx context.Context, id string) (AppToken, error)
 	FindAppTokenByHash(ctx context.Context, hash string) (AppToken, error)
-	// UseAppToken marks an unused refresh token used; NotFound when it was
-	// used already (the token was replayed).
-	UseAppToken(ctx context.Context, id string, at time.Time) error
+	// HoldAppRefreshToken holds a refresh token, and the live (unused)
+	// refresh tokens of its family, until the transaction ends (the one
+	// that rotates or reuses it), and returns it as it is then; NotFound
+	// when it is gone.
+	HoldAppRefreshToken(ctx context.Context, familyID, id string) (AppToken, error)
+	// UseAppTokenFamily marks the live refresh tokens of a family used.
+	UseAppTokenFamily(ctx context.Context, familyID string, at time.Time) error
 	DeleteAppTokenFamily(ctx context.Context, familyID string) error
 	// DeleteAppTokensOfSignIn ends a person's tokens at one app that were
 	// issued in sign-ins begun in [from, to).
@@ -573,14 +578,14 @@ func (s *Service) IssueAppTokens(ctx context.Context, a AppAuthorization, refres
 	if a.AuthTime != nil {
 		base.AuthTime = *a.AuthTime
 	}
-	return s.issueTokens(ctx, base, nil, refresh, now.Add(AppRefreshTokenTTL), nil)
+	return s.issueTokens(ctx, base, nil, refresh, now.Add(AppRefreshTokenTTL), nil, 0)
 }
 
 // issueTokens issues an access token of base, with accessScopes when the
 // request narrowed them, and a refresh token of base beside it when
-// refresh is set: for the refresh token used (a rotation), else for the
-// code of the authorization base.FamilyID.
-func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes []string, refresh bool, refreshEnd time.Time, used *AppToken) (AppToken, string, error) {
+// refresh is set: for the refresh token used (a rotation, or a reuse
+// within reuse), else for the code of the authorization base.FamilyID.
+func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes []string, refresh bool, refreshEnd time.Time, used *AppToken, reuse time.Duration) (AppToken, string, error) {
 	now := base.CreatedAt
 	if _, err := s.AppClaimsFor(ctx, base.ClientID, base.UserID, base.AccountID, base.Credential); err != nil {
 		return AppToken{}, "", err
@@ -594,11 +599,30 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes [
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if used != nil {
 			// The database settles a race between two uses of one refresh
-			// token: only one marks it used; the other is a replay.
-			if err := tx.UseAppToken(ctx, used.ID, now); KindOf(err) == NotFound {
-				return errReplayed
+			// token: they take turns on it, and the second finds it used.
+			held, err := tx.HoldAppRefreshToken(ctx, used.FamilyID, used.ID)
+			if KindOf(err) == NotFound {
+				return errRefreshEnded
 			} else if err != nil {
 				return err
+			}
+			switch {
+			case held.UsedAt == nil:
+				// A rotation. Every live token of the family is used up with
+				// this one, the ones a reuse issued beside it too: the family
+				// goes on as one chain, from the token issued now, and any
+				// other token of it is stale from now on.
+				if err := tx.UseAppTokenFamily(ctx, used.FamilyID, now); err != nil {
+					return err
+				}
+			case reusable(*held.UsedAt, now, reuse):
+				// A reuse: the app presents the token it rotated a moment
+				// ago (two of its tabs or replicas refreshed at once, or the
+				// answer was lost). The new refresh token is one more live
+				// token of the family, beside the one the rotation issued:
+				// the next rotation, of either, uses up both.
+			default:
+				return errReplayed
 			}
 		} else {
 			// A code's tokens (their family is its authorization): the
@@ -628,26 +652,33 @@ func (s *Service) issueTokens(ctx context.Context, base AppToken, accessScopes [
 		r.ID, r.Kind, r.Hash, r.ExpiresAt = newID(), RefreshToken, hashToken(token), refreshEnd
 		return tx.CreateAppToken(ctx, r)
 	})
-	if err == errReplayed {
+	switch err {
+	case nil:
+		return access, token, nil
+	case errReplayed:
 		return AppToken{}, "", s.revokeFamily(ctx, *used)
-	}
-	if err == errCodeEnded {
+	case errCodeEnded, errRefreshEnded:
 		return AppToken{}, "", err
 	}
-	if err != nil {
-		return AppToken{}, "", fmt.Errorf("issue app tokens: %w", err)
-	}
-	return access, token, nil
+	return AppToken{}, "", fmt.Errorf("issue app tokens: %w", err)
+}
+
+// reusable reports whether a refresh token used (rotated) at usedAt may
+// be presented again at now, under the app's reuse interval.
+func reusable(usedAt, now time.Time, reuse time.Duration) bool {
+	return reuse > 0 && !now.After(usedAt.Add(reuse))
 }
 
 var (
-	errReplayed  = UnauthenticatedError("the refresh token was used already")
-	errCodeEnded = NotFoundError("the code is unknown or was used already")
+	errReplayed     = UnauthenticatedError("the refresh token was used already")
+	errRefreshEnded = UnauthenticatedError("unknown refresh token")
+	errCodeEnded    = NotFoundError("the code is unknown or was used already")
 )
 
 // revokeFamily ends every token of a refresh token's family: a used
-// refresh token presented again means two parties hold it (OAuth 2.0
-// Security BCP section 4.14.2), and neither can be told from the thief.
+// refresh token presented again after the app's reuse interval means two
+// parties hold it (OAuth 2.0 Security BCP section 4.14.2), and neither
+// can be told from the thief.
 func (s *Service) revokeFamily(ctx context.Context, t AppToken) error {
 	err := s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.DeleteAppTokenFamily(ctx, t.FamilyID); err != nil {
@@ -664,16 +695,24 @@ func (s *Service) revokeFamily(ctx context.Context, t AppToken) error {
 	return errReplayed
 }
 
-// AppRefreshToken returns the live refresh token with that value; a token
-// that was rotated already revokes its whole family and is refused. The
-// caller checks that it is the token's client presenting it.
+// AppRefreshToken returns the refresh token with that value, live, or
+// rotated within its app's reuse interval (RotateAppRefreshToken decides
+// again, in its transaction); a token rotated before that revokes its
+// whole family and is refused. The caller checks that it is the token's
+// client presenting it.
 func (s *Service) AppRefreshToken(ctx context.Context, token string) (AppToken, error) {
 	t, err := s.AppRefreshTokenForRevocation(ctx, token)
 	if err != nil {
 		return AppToken{}, err
 	}
 	if t.UsedAt != nil {
-		return AppToken{}, s.revokeFamily(ctx, t)
+		app, err := s.store.FindAppByClientID(ctx, t.ClientID)
+		if err != nil && KindOf(err) != NotFound {
+			return AppToken{}, err
+		}
+		if err != nil || !reusable(*t.UsedAt, s.clock(), app.RefreshReuseInterval) {
+			return AppToken{}, s.revokeFamily(ctx, t)
+		}
 	}
 	if !s.clock().Before(t.ExpiresAt) {
 		return AppToken{}, UnauthenticatedError("the refresh token has expired")
@@ -693,15 +732,28 @@ func (s *Service) AppRefreshTokenForRevocation(ctx context.Context, token string
 
 // RotateAppRefreshToken exchanges a refresh token for a new access token
 // and a new refresh token of the same family, ending at the family's end.
-// The old one is used up; presenting it again revokes the family. scopes,
-// when the request asked for fewer, narrow the access token only: the new
-// refresh token keeps the old one's (RFC 6749 section 6: "the refresh
-// token scope MUST be identical to that of the refresh token included by
-// the client in the request"), so a later refresh may ask for all again.
+// The old one is used up. Presented again within the app's reuse interval
+// (App.RefreshReuseInterval), by the app, it is answered as the first
+// time (OAuth 2.0 Security BCP section 4.14.2 allows a grace period for
+// apps that refresh concurrently): with new tokens of the family, the
+// refresh token live as long as the one its rotation issued. Presented
+// after the interval it revokes the family, as does any token of the
+// family made stale by a later rotation. scopes, when the request asked
+// for fewer, narrow the access token only: the new refresh token keeps
+// the old one's (RFC 6749 section 6: "the refresh token scope MUST be
+// identical to that of the refresh token included by the client in the
+// request"), so a later refresh may ask for all again.
 func (s *Service) RotateAppRefreshToken(ctx context.Context, old AppToken, scopes []string) (AppToken, string, error) {
+	app, err := s.store.FindAppByClientID(ctx, old.ClientID)
+	if KindOf(err) == NotFound {
+		return AppToken{}, "", ForbiddenError("the app is no longer registered")
+	}
+	if err != nil {
+		return AppToken{}, "", err
+	}
 	base := old
 	base.CreatedAt, base.UsedAt, base.Hash = s.clock(), nil, ""
-	return s.issueTokens(ctx, base, scopes, true, old.ExpiresAt, &old)
+	return s.issueTokens(ctx, base, scopes, true, old.ExpiresAt, &old, app.RefreshReuseInterval)
 }
 
 // AppAccessToken returns a live access token by ID.

@@ -480,32 +480,8 @@ func TestRefreshInFlightWhenAccessEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hold, err := s.DB().BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hold.Rollback() }()
-	if _, err := hold.ExecContext(ctx, `SELECT client_id FROM apps WHERE client_id = $1 FOR UPDATE`, app.ClientID); err != nil {
-		t.Fatal(err)
-	}
-	// waiting returns once n statements of this database wait for a lock.
-	waiting := func(n int) {
-		t.Helper()
-		for {
-			var got int
-			if err := s.DB().GetContext(ctx, &got, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
-				t.Fatal(err)
-			}
-			if got >= n {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%d statements wait for a lock; want %d", got, n)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
+	release := holdApps(ctx, t, s, app.ClientID)
+	waiting := func(n int) { t.Helper(); waitForLocks(ctx, t, s, n) }
 	rotated := make(chan error, 1)
 	go func() {
 		_, _, err := svc.RotateAppRefreshToken(ctx, old, nil)
@@ -518,9 +494,7 @@ func TestRefreshInFlightWhenAccessEnds(t *testing.T) {
 		ended <- err
 	}()
 	waiting(2) // and the end of access, on the refresh token's row
-	if err := hold.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := <-rotated; err != nil {
 		t.Logf("the refresh: %v", err)
 	}

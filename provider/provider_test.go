@@ -465,7 +465,8 @@ func TestAccountOfTheApp(t *testing.T) {
 }
 
 // TestRefreshTokenRotation: each refresh gives a new refresh token; the
-// old one presented again revokes the whole family, the newest included.
+// old one presented again after the app's reuse interval revokes the
+// whole family, the newest included.
 func TestRefreshTokenRotation(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *site) {
 		ctx := context.Background()
@@ -495,6 +496,7 @@ func TestRefreshTokenRotation(t *testing.T) {
 		if _, err := r.verifier.Verify(ctx, second.Extra("id_token").(string)); err != nil {
 			t.Errorf("ID token of the refresh: %v", err)
 		}
+		s.clock.Add(directory.DefaultRefreshReuseInterval + time.Second)
 		if _, err := refresh(first.RefreshToken); oauthError(err) != "invalid_grant" {
 			t.Errorf("reusing the rotated refresh token: %v; want invalid_grant", err)
 		}

@@ -26,14 +26,16 @@ type appRow struct {
 	Host        string         `db:"forward_auth_host"`
 	PathPrefix  string         `db:"path_prefix"`
 	GroupFilter string         `db:"group_filter"`
+	Reuse       int            `db:"refresh_reuse_seconds"`
 	CreatedAt   time.Time      `db:"created_at"`
 }
 
-const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, forward_auth_host, path_prefix, group_filter, created_at`
+const appColumns = `id, name, client_id, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri, public, account_id, forward_auth_host, path_prefix, group_filter, refresh_reuse_seconds, created_at`
 
 func (r appRow) app() (directory.App, error) {
 	a := directory.App{ID: r.ID, Name: r.Name, ClientID: r.ClientID, SecretHash: r.SecretHash, BackchannelLogoutURI: r.Backchannel, Public: r.Public,
-		AccountID: r.AccountID.String, ForwardAuthHost: r.Host, PathPrefix: r.PathPrefix, GroupFilter: directory.GroupFilter(r.GroupFilter), CreatedAt: r.CreatedAt.UTC()}
+		AccountID: r.AccountID.String, ForwardAuthHost: r.Host, PathPrefix: r.PathPrefix, GroupFilter: directory.GroupFilter(r.GroupFilter),
+		RefreshReuseInterval: time.Duration(r.Reuse) * time.Second, CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(r.Redirects), &a.RedirectURIs); err != nil {
 		return a, fmt.Errorf("app %s redirect URIs: %w", r.ID, err)
 	}
@@ -50,9 +52,9 @@ func jsonList(s []string) string {
 
 // CreateApp stores an app; Conflict when its client id exists.
 func (s *Store) CreateApp(ctx context.Context, a directory.App) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.Name, a.ClientID, a.SecretHash, jsonList(a.RedirectURIs), jsonList(a.PostLogoutRedirectURIs), a.BackchannelLogoutURI, a.Public, nullString(a.AccountID),
-		a.ForwardAuthHost, a.PathPrefix, string(a.GroupFilter), a.CreatedAt)
+		a.ForwardAuthHost, a.PathPrefix, string(a.GroupFilter), int(a.RefreshReuseInterval/time.Second), a.CreatedAt)
 	return s.dialect.wrap(err, "insert app")
 }
 
@@ -121,6 +123,15 @@ func (s *Store) UpdateAppGroupFilter(ctx context.Context, id string, f directory
 	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE apps SET group_filter = ? WHERE id = ?`), string(f), id)
 	if err != nil {
 		return s.dialect.wrap(err, "update app group filter")
+	}
+	return expectOne(res, "app")
+}
+
+// UpdateAppRefreshReuse replaces an app's refresh reuse interval.
+func (s *Store) UpdateAppRefreshReuse(ctx context.Context, id string, d time.Duration) error {
+	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE apps SET refresh_reuse_seconds = ? WHERE id = ?`), int(d/time.Second), id)
+	if err != nil {
+		return s.dialect.wrap(err, "update app refresh reuse interval")
 	}
 	return expectOne(res, "app")
 }
@@ -300,27 +311,64 @@ func (s *Store) FindAppTokenByHash(ctx context.Context, hash string) (directory.
 	return s.findAppToken(ctx, `token_hash = ?`, hash)
 }
 
-// UseAppToken marks an unused refresh token used.
-func (s *Store) UseAppToken(ctx context.Context, id string, at time.Time) error {
-	res, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`), at, id)
-	if err != nil {
-		return s.dialect.wrap(err, "use app token")
+// HoldAppRefreshToken locks the refresh token id and the live (unused)
+// refresh tokens of its family until the transaction ends, and returns
+// the token as it is now. Every rotation and reuse of a family's tokens
+// locks its live ones first, so two of them take turns (on PostgreSQL;
+// SQLite's writers take turns already), and so does an end of the tokens
+// (deleteAppTokens), which locks them in the same order, by id, so that
+// neither can wait on the other's rows in a circle.
+func (s *Store) HoldAppRefreshToken(ctx context.Context, familyID, id string) (directory.AppToken, error) {
+	var rows []appTokenRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+appTokenColumns+` FROM app_tokens t
+		WHERE family_id = ? AND kind = 'refresh' AND (used_at IS NULL OR id = ?) ORDER BY id`+s.dialect.lockRows("t")), familyID, id); err != nil {
+		return directory.AppToken{}, s.dialect.wrap(err, "hold app refresh token")
 	}
-	return expectOne(res, "unused refresh token")
+	for _, r := range rows {
+		if r.ID == id {
+			return r.token()
+		}
+	}
+	return directory.AppToken{}, directory.NotFoundError("refresh token not found")
+}
+
+// UseAppTokenFamily marks the live refresh tokens of a family used.
+func (s *Store) UseAppTokenFamily(ctx context.Context, familyID string, at time.Time) error {
+	_, err := s.q.ExecContext(ctx, s.rebind(`UPDATE app_tokens SET used_at = ? WHERE family_id = ? AND kind = 'refresh' AND used_at IS NULL`), at, familyID)
+	return s.dialect.wrap(err, "use app token family")
 }
 
 // DeleteAppTokenFamily deletes the tokens of one sign-in.
 func (s *Store) DeleteAppTokenFamily(ctx context.Context, familyID string) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE family_id = ?`), familyID)
-	return s.dialect.wrap(err, "delete app token family")
+	return s.deleteAppTokens(ctx, "app token family", `family_id = ?`, familyID)
 }
 
 // DeleteAppTokensOfSignIn deletes a person's tokens at one app issued in
 // the sign-ins begun in [from, to).
 func (s *Store) DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE user_id = ? AND client_id = ? AND auth_time >= ? AND auth_time < ?`),
+	return s.deleteAppTokens(ctx, "app tokens of a sign-in", `user_id = ? AND client_id = ? AND auth_time >= ? AND auth_time < ?`,
 		userID, clientID, from.UTC(), to.UTC())
-	return s.dialect.wrap(err, "delete app tokens of a sign-in")
+}
+
+// deleteAppTokens deletes the tokens where selects, in a transaction
+// that locks them first. A refresh in flight holds the refresh token it
+// uses (HoldAppRefreshToken) until its new tokens are stored: locking
+// waits for it, and the DELETE after, a statement of its own, sees those
+// new tokens and deletes them too. A DELETE alone waits on that row but
+// deletes only the rows there were when it started, and the refresh's
+// tokens would outlive the end of the sign-in, the family or the
+// membership. The lock takes the rows by id, as HoldAppRefreshToken does.
+func (s *Store) deleteAppTokens(ctx context.Context, what, where string, args ...any) error {
+	return s.within(ctx, func(s *Store) error {
+		if lock := s.dialect.lockRows("t"); lock != "" {
+			var ids []string
+			if err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT id FROM app_tokens t WHERE `+where+` ORDER BY id`+lock), args...); err != nil {
+				return s.dialect.wrap(err, "lock "+what)
+			}
+		}
+		_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE `+where), args...)
+		return s.dialect.wrap(err, "delete "+what)
+	})
 }
 
 // DeleteExpiredAppState deletes authorizations and tokens past their end.
@@ -436,18 +484,9 @@ func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, user
 	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE account_id = ? AND user_id = ?`), accountID, userID); err != nil {
 		return s.dialect.wrap(err, "delete app authorizations of membership")
 	}
-	// Likewise a refresh in flight holds the refresh token it uses
-	// (UseAppToken): locking the tokens first waits for it, so the new
-	// tokens it stores are deleted too. A DELETE alone waits on that row
-	// but deletes only the rows there were when it started.
-	if lock := s.dialect.lockRows("t"); lock != "" {
-		var ids []string
-		if err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT id FROM app_tokens t WHERE account_id = ? AND user_id = ?`+lock), accountID, userID); err != nil {
-			return s.dialect.wrap(err, "lock app tokens of membership")
-		}
-	}
-	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE account_id = ? AND user_id = ?`), accountID, userID)
-	return s.dialect.wrap(err, "delete app tokens of membership")
+	// Likewise a refresh in flight holds the refresh token it uses: see
+	// deleteAppTokens.
+	return s.deleteAppTokens(ctx, "app tokens of membership", `account_id = ? AND user_id = ?`, accountID, userID)
 }
 
 type appLogoutRow struct {

@@ -21,6 +21,7 @@ type appJSON struct {
 	ForwardAuthHost        string    `json:"forward_auth_host,omitempty"`
 	PathPrefix             string    `json:"path_prefix,omitempty"`
 	GroupFilter            string    `json:"group_filter"` // "" for every group
+	RefreshReuseSeconds    int       `json:"refresh_reuse_seconds"`
 	Issuer                 string    `json:"issuer"`
 	CreatedAt              time.Time `json:"created_at"`
 }
@@ -28,7 +29,8 @@ type appJSON struct {
 func (c *cli) toAppJSON(a directory.App, slug string) appJSON {
 	return appJSON{Name: a.Name, ClientID: a.ClientID, RedirectURIs: nonNilList(a.RedirectURIs), PostLogoutRedirectURIs: nonNilList(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, Public: a.Public, Account: slug,
-		ForwardAuthHost: a.ForwardAuthHost, PathPrefix: a.PathPrefix, GroupFilter: string(a.GroupFilter), Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
+		ForwardAuthHost: a.ForwardAuthHost, PathPrefix: a.PathPrefix, GroupFilter: string(a.GroupFilter),
+		RefreshReuseSeconds: int(a.RefreshReuseInterval / time.Second), Issuer: strings.TrimSuffix(c.linkBase(), "/"), CreatedAt: a.CreatedAt}
 }
 
 func nonNilList(s []string) []string {
@@ -50,6 +52,7 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 	host := fs.String("forward-auth-host", "", "put the app behind forward-auth or admit's proxy: requests for this host[:port] are the app's (then --redirect-uri is optional)")
 	prefix := fs.String("path-prefix", "", "with --forward-auth-host: only requests under this path (/wiki) are the app's")
 	groups := fs.String("groups", "", groupsUsage+" (default: every group)")
+	reuse := fs.Duration("refresh-reuse-interval", directory.DefaultRefreshReuseInterval, refreshReuseUsage)
 	return c.inService(ctx, fs, args, []string{"name"}, func(svc *directory.Service) error {
 		var accountID string
 		if *slug != "" {
@@ -60,7 +63,8 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 			accountID = a.ID
 		}
 		app, secret, err := svc.AddApp(ctx, c.actor(), directory.NewApp{Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-			BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix, GroupFilter: *groups})
+			BackchannelLogoutURI: *backchannel, Public: *public, AccountID: accountID, ForwardAuthHost: *host, PathPrefix: *prefix, GroupFilter: *groups,
+			RefreshReuseInterval: reuse})
 		if err != nil {
 			return err
 		}
@@ -77,6 +81,9 @@ func (c *cli) appAdd(ctx context.Context, args []string) error {
 		}
 		if app.GroupFilter != "" {
 			text += "\ngroups:        " + string(app.GroupFilter)
+		}
+		if app.RefreshReuseInterval != directory.DefaultRefreshReuseInterval {
+			text += "\nrefresh reuse: " + refreshReuseText(app.RefreshReuseInterval)
 		}
 		c.output(out, text)
 		return nil
@@ -145,6 +152,37 @@ func (c *cli) appSetGroups(ctx context.Context, args []string) error {
 			text = fmt.Sprintf("app %s is told about every group", app.Name)
 		}
 		c.output(map[string]string{"client_id": app.ClientID, "name": app.Name, "group_filter": string(app.GroupFilter)}, text)
+		return nil
+	})
+}
+
+// refreshReuseUsage says what --refresh-reuse-interval takes, in app add
+// and app set-refresh-reuse.
+const refreshReuseUsage = "how long after a refresh the app may present the refresh token it used again and still be answered (two tabs or replicas refreshing at once, a retry); later, a reuse revokes the sign-in's tokens (whole seconds, 0s to 60s; 0s for never)"
+
+// refreshReuseText says what an app's refresh reuse interval does.
+func refreshReuseText(d time.Duration) string {
+	if d == 0 {
+		return "none (a used refresh token presented again revokes the sign-in's tokens)"
+	}
+	return fmt.Sprintf("%s (a used refresh token is answered again for %s; later it revokes the sign-in's tokens)", d, d)
+}
+
+func (c *cli) appSetRefreshReuse(ctx context.Context, args []string) error {
+	fs := c.flags("app set-refresh-reuse")
+	clientID := fs.String("client-id", "", "the app's client id (from app list)")
+	reuse := fs.Duration("refresh-reuse-interval", 0, refreshReuseUsage)
+	return c.inService(ctx, fs, args, []string{"client-id", "refresh-reuse-interval"}, func(svc *directory.Service) error {
+		app, err := svc.SetAppRefreshReuse(ctx, c.actor(), *clientID, *reuse)
+		if err != nil {
+			return err
+		}
+		c.output(struct {
+			ClientID            string `json:"client_id"`
+			Name                string `json:"name"`
+			RefreshReuseSeconds int    `json:"refresh_reuse_seconds"`
+		}{app.ClientID, app.Name, int(app.RefreshReuseInterval / time.Second)},
+			fmt.Sprintf("app %s: refresh reuse interval %s", app.Name, refreshReuseText(app.RefreshReuseInterval)))
 		return nil
 	})
 }

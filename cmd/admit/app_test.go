@@ -80,6 +80,20 @@ func TestAppCommands(t *testing.T) {
 				t.Errorf("after clearing, app list shows %q", a.GroupFilter)
 			}
 		}
+		if app.RefreshReuseSeconds != 10 {
+			t.Errorf("app add without --refresh-reuse-interval: %d s; want the default, 10", app.RefreshReuseSeconds)
+		}
+		patient := decode[appJSON](t, admit(t, db, "", "app", "add", "--name", "Proxy", "--redirect-uri", "https://proxy.example.com/oauth2/callback", "--refresh-reuse-interval", "30s", "--json"))
+		if patient.RefreshReuseSeconds != 30 {
+			t.Errorf("app add --refresh-reuse-interval 30s JSON = %+v", patient)
+		}
+		reuse := decode[map[string]any](t, admit(t, db, "", "app", "set-refresh-reuse", "--client-id", patient.ClientID, "--refresh-reuse-interval", "0s", "--json"))
+		if reuse["refresh_reuse_seconds"] != float64(0) || reuse["client_id"] != patient.ClientID {
+			t.Errorf("app set-refresh-reuse JSON = %v", reuse)
+		}
+		if r := admit(t, db, "", "app", "set-refresh-reuse", "--client-id", patient.ClientID, "--refresh-reuse-interval", "1m"); r.code != 0 || !strings.Contains(r.stdout, "1m0s") {
+			t.Errorf("app set-refresh-reuse 1m: exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
 		if r := admit(t, db, "", "app", "remove", "--client-id", app.ClientID); r.code != 0 || !strings.Contains(r.stdout, "removed app Wiki") {
 			t.Errorf("app remove: exit %d: %s%s", r.code, r.stdout, r.stderr)
 		}
@@ -115,6 +129,12 @@ func TestAppCommands(t *testing.T) {
 			{"group filter with * inside", []string{"app", "set-groups", "--client-id", gated.ClientID, "--groups", "wi*ki,a,,b"}, exitError, "may only end an entry"},
 			{"set-groups without --groups", []string{"app", "set-groups", "--client-id", gated.ClientID}, exitUsage, "missing --groups"},
 			{"set-groups of an unknown app", []string{"app", "set-groups", "--client-id", "admit_app_nope", "--groups", "a"}, exitError, "no app with client id"},
+			{"refresh reuse beyond a minute", []string{"app", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--refresh-reuse-interval", "90s"}, exitError, "whole seconds from 0s to 1m0s"},
+			{"refresh reuse of a fraction", []string{"app", "set-refresh-reuse", "--client-id", gated.ClientID, "--refresh-reuse-interval", "1500ms"}, exitError, "whole seconds"},
+			{"negative refresh reuse", []string{"app", "set-refresh-reuse", "--client-id", gated.ClientID, "--refresh-reuse-interval", "-1s"}, exitError, "whole seconds"},
+			{"refresh reuse not a duration", []string{"app", "set-refresh-reuse", "--client-id", gated.ClientID, "--refresh-reuse-interval", "30"}, exitUsage, "refresh-reuse-interval"},
+			{"set-refresh-reuse without the interval", []string{"app", "set-refresh-reuse", "--client-id", gated.ClientID}, exitUsage, "missing --refresh-reuse-interval"},
+			{"set-refresh-reuse of an unknown app", []string{"app", "set-refresh-reuse", "--client-id", "admit_app_nope", "--refresh-reuse-interval", "5s"}, exitError, "no app with client id"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := admit(t, db, "", tc.args...)
