@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/url"
@@ -24,7 +25,9 @@ type NotifierConfig struct {
 	Fetch     *fetch.Client
 	Issuer    string // ADMIT_BASE_URL
 	// Every is how often due logouts are looked for; default one second.
-	Every  time.Duration
+	Every time.Duration
+	// Now is the time logout tokens are issued at; default time.Now.
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
@@ -37,12 +40,16 @@ type Notifier struct {
 	fetch  *fetch.Client
 	issuer string
 	every  time.Duration
+	now    func() time.Time
 	log    *slog.Logger
 }
 
 // NewNotifier returns a Notifier.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{dir: cfg.Directory, keys: cfg.Keys, fetch: cfg.Fetch, issuer: strings.TrimSuffix(cfg.Issuer, "/"), every: cfg.Every, log: cfg.Logger}
+	n := &Notifier{dir: cfg.Directory, keys: cfg.Keys, fetch: cfg.Fetch, issuer: strings.TrimSuffix(cfg.Issuer, "/"), every: cfg.Every, now: cfg.Now, log: cfg.Logger}
+	if n.now == nil {
+		n.now = time.Now
+	}
 	if n.every <= 0 {
 		n.every = time.Second
 	}
@@ -98,13 +105,19 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 // send posts one logout token (section 2.5): signed like the ID tokens,
 // typed logout+jwt, with the event, the subject and the session (sid) of
 // the ID tokens it ends, never a nonce.
+//
+// Each attempt is a token of its own, with a jti and an iat of its own
+// (section 2.4: the jti is "a unique identifier for the token"). An app
+// may refuse a jti it has seen as a replay (section 2.6), and
+// mod_auth_openidc does, with 400: a retry of a token whose 200 was lost
+// on the way would be refused until the logout was given up and audited
+// as failed, although the app had ended the session the first time. A
+// logout that comes twice is harmless: the second finds no session.
 func (n *Notifier) send(ctx context.Context, l directory.DueAppLogout) error {
-	now := time.Now()
+	now := n.now()
 	payload := map[string]any{
 		"iss": n.issuer, "aud": l.ClientID, "sub": l.UserID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
-		// The same id on every attempt: an app that got a token whose
-		// answer was lost recognises the retry.
-		"jti":    l.ID,
+		"jti":    rand.Text(),
 		"events": map[string]any{backchannelLogoutEvent: map[string]any{}},
 	}
 	if sid := directory.AppSessionID(l.UserID, l.AccountID, l.AuthTime); sid != "" {

@@ -88,7 +88,7 @@ func TestBackchannelLogout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer})
+		n := provider.NewNotifier(provider.NotifierConfig{Directory: s.dir, Keys: s.keys, Fetch: fetch.New(fetch.Config{Allow: allow}), Issuer: s.issuer, Now: s.clock.Now})
 		if sent, err := n.Deliver(ctx); err != nil || sent != 0 {
 			t.Fatalf("before any deactivation: %d sent, %v", sent, err)
 		}
@@ -120,6 +120,12 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("the app got %d logout tokens, the unused app %d; want 2 and 0", len(got), len(other.received()))
 		}
 		claims := logoutClaims(t, s, got[1])
+		// The retry is a token of its own (section 2.4), which an app that
+		// refuses a jti it has seen takes
+		// (TestBackchannelLogoutRetryAfterALostAnswer).
+		if first := logoutClaims(t, s, got[0]); first["jti"] == claims["jti"] || claims["iat"] != float64(s.clock.Now().Unix()) {
+			t.Errorf("the retry's jti %v and iat %v; want a new jti (the first was %v) and the retry's time %d", claims["jti"], claims["iat"], first["jti"], s.clock.Now().Unix())
+		}
 		events, _ := claims["events"].(map[string]any)
 		if claims["iss"] != s.issuer || claims["aud"] != app.ClientID || claims["sub"] != m.User.ID || claims["iat"] == nil ||
 			claims["jti"] == nil || claims["nonce"] != nil || events["http://schemas.openid.net/event/backchannel-logout"] == nil {
