@@ -145,7 +145,9 @@ type AppAuthStore interface {
 	UseAppTokenFamily(ctx context.Context, familyID string, at time.Time) error
 	DeleteAppTokenFamily(ctx context.Context, familyID string) error
 	// DeleteAppTokensOfSignIn ends a person's tokens at one app that were
-	// issued in sign-ins begun in [from, to).
+	// issued in sign-ins begun in [from, to), those a refresh in flight
+	// is storing included (it waits for that refresh, as
+	// DeleteAppTokensOfMembership does).
 	DeleteAppTokensOfSignIn(ctx context.Context, userID, clientID string, from, to time.Time) error
 	// DeleteExpiredAppState deletes authorizations and tokens past their
 	// end and returns how many rows went.

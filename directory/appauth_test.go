@@ -425,83 +425,63 @@ func TestCodeEndedWhileExchanged(t *testing.T) {
 }
 
 // TestRefreshInFlightWhenAccessEnds: on PostgreSQL, a refresh that is
-// storing its new tokens while an admin ends the person's sessions (or
-// they sign out everywhere) must not leave those tokens alive: a DELETE
-// that waits on the row the refresh locked deletes only the rows there
-// were when it started, and a thief who refreshes in a loop would keep a
-// refresh token through the very step meant to lock them out. The refresh
-// is paused, with the real code, where it stores the new tokens (their
-// foreign key waits on the app's row, which the test holds); the end of
-// access starts meanwhile; then the refresh goes on.
+// storing its new tokens while the person's access ends (an admin ends
+// their sessions, they sign out everywhere, or the app signs them out at
+// end_session) must not leave those tokens alive: a DELETE that waits on
+// the row the refresh locked deletes only the rows there were when it
+// started, and a thief who refreshes in a loop would keep a refresh token
+// through the very step meant to lock them out. The refresh is paused,
+// with the real code, where it stores the new tokens (their foreign key
+// waits on the app's row, which the test holds); the end of access starts
+// meanwhile; then the refresh goes on.
 func TestRefreshInFlightWhenAccessEnds(t *testing.T) {
 	t.Parallel()
 	s := storetest.Postgres(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	svc, _ := newClockService(t, s)
-	acme := mustAccount(t, svc, "acme")
-	added, err := svc.AddUser(ctx, acme.ID, operator, directory.NewUser{Email: "pat@acme.example", FirstName: "Pat", LastName: "Q", Password: "a password the admin chose"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, _, err := svc.AddApp(ctx, operator, directory.NewApp{Name: "Wiki", RedirectURIs: []string{"https://wiki.example/cb"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := svc.StartSession(ctx, added.Member.User.ID, acme.ID, directory.ByPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := svc.Authenticate(ctx, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, err := svc.StartAppAuthorization(ctx, directory.AppAuthorization{ClientID: app.ClientID, RedirectURI: "https://wiki.example/cb", Scopes: []string{"openid", "offline_access"}, ResponseType: "code"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.CompleteAppAuthorization(ctx, started, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.IssueAppCode(ctx, a.ID, "the-code"); err != nil {
-		t.Fatal(err)
-	}
-	claimed, err := svc.AppAuthorizationByCode(ctx, "the-code")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, refresh, err := svc.IssueAppTokens(ctx, claimed, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := svc.AppRefreshToken(ctx, refresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	release := holdApps(ctx, t, s, app.ClientID)
-	waiting := func(n int) { t.Helper(); waitForLocks(ctx, t, s, n) }
-	rotated := make(chan error, 1)
-	go func() {
-		_, _, err := svc.RotateAppRefreshToken(ctx, old, nil)
-		rotated <- err
-	}()
-	waiting(1) // the refresh, storing its new tokens
-	ended := make(chan error, 1)
-	go func() {
-		_, err := svc.EndSessions(ctx, acme.ID, operator, "pat@acme.example")
-		ended <- err
-	}()
-	waiting(2) // and the end of access, on the refresh token's row
-	release()
-	if err := <-rotated; err != nil {
-		t.Logf("the refresh: %v", err)
-	}
-	if err := <-ended; err != nil {
-		t.Fatal(err)
-	}
-	if n := countRows(t, s, "app_tokens"); n != 0 {
-		t.Errorf("%d tokens alive after the person's sessions ended; want 0", n)
+	for _, end := range []struct {
+		name string
+		fn   func(ctx context.Context, f refreshFamily, held directory.AppToken) error
+	}{
+		{"sessions", func(ctx context.Context, f refreshFamily, held directory.AppToken) error {
+			_, err := f.svc.EndSessions(ctx, held.AccountID, operator, "pat@sessions.example")
+			return err
+		}},
+		{"signout", func(ctx context.Context, f refreshFamily, held directory.AppToken) error {
+			// The app's sign-out with an ID token of this sign-in as hint.
+			return f.svc.EndAppSignIn(ctx, held.UserID, held.ClientID, held.AuthTime.Truncate(time.Second))
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			f := newRefreshFamily(t, s, end.name, nil)
+			old, err := f.svc.AppRefreshToken(ctx, f.first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := holdApps(ctx, t, s, f.app.ClientID)
+			rotated := make(chan error, 1)
+			go func() {
+				_, _, err := f.svc.RotateAppRefreshToken(ctx, old, nil)
+				rotated <- err
+			}()
+			waitForLocks(ctx, t, s, 1) // the refresh, storing its new tokens
+			ended := make(chan error, 1)
+			go func() { ended <- end.fn(ctx, f, old) }()
+			waitForLocks(ctx, t, s, 2) // and the end of access, on the refresh token's row
+			release()
+			if err := <-rotated; err != nil {
+				t.Logf("the refresh: %v", err)
+			}
+			if err := <-ended; err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM app_tokens WHERE user_id = $1`, old.UserID); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d tokens alive after the access ended; want 0", n)
+			}
+		})
 	}
 }
