@@ -165,5 +165,10 @@ func (e issuerEncoder) Encode(src any, dst map[string][]string) error {
 		return err
 	}
 	dst["iss"] = []string{e.issuer}
+	// Every error op sends to the redirect URI is encoded here: its
+	// description may name the app or an organisation (oauthText).
+	for i, d := range dst["error_description"] {
+		dst["error_description"][i] = oauthText(d)
+	}
 	return nil
 }

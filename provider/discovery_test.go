@@ -68,6 +68,9 @@ var exercised = []string{
 	// Every authorization response below is checked for it (and
 	// TestAuthorizationResponsesNameTheIssuer checks each kind).
 	"authorization_response_iss_parameter_supported",
+	// TestPromptValues puts none, consent and select_account to work,
+	// TestReauthentication login; checked against them below.
+	"prompt_values_supported",
 }
 
 // TestDiscoveryEndpointsAnswer fetches discovery, as an app's library
@@ -93,7 +96,8 @@ func TestDiscoveryEndpointsAnswer(t *testing.T) {
 	}
 	list := func(k string) []string {
 		var out []string
-		for _, v := range doc[k].([]any) {
+		vs, _ := doc[k].([]any)
+		for _, v := range vs {
 			out = append(out, v.(string))
 		}
 		return out
@@ -122,7 +126,8 @@ func TestDiscoveryEndpointsAnswer(t *testing.T) {
 	for k, want := range map[string][]string{
 		"response_types_supported": {"code"}, "response_modes_supported": {"query"},
 		"code_challenge_methods_supported": {"S256"}, "subject_types_supported": {"public"},
-		"grant_types_supported": {"authorization_code", "refresh_token"},
+		"grant_types_supported":   {"authorization_code", "refresh_token"},
+		"prompt_values_supported": {"none", "login", "consent", "select_account"},
 	} {
 		// The test's flows use exactly these (code in the query, PKCE
 		// S256, the same sub for every app).

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -8,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/admit-dev/admit/directory"
 )
@@ -106,7 +109,61 @@ func (h *Handler) writeOAuthError(w http.ResponseWriter, r *http.Request, status
 		}
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(describedInASCII(body))
+}
+
+// describedInASCII is an OAuth JSON error with its error_description
+// made one RFC 6749 allows (oauthText); anything else as it is.
+func describedInASCII(body []byte) []byte {
+	var e map[string]any
+	if json.Unmarshal(body, &e) != nil {
+		return body
+	}
+	d, ok := e["error_description"].(string)
+	if !ok || d == oauthText(d) {
+		return body
+	}
+	e["error_description"] = oauthText(d)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(e) != nil {
+		return body
+	}
+	return b.Bytes()
+}
+
+// oauthText makes s an error_description RFC 6749 section 5.2 allows:
+// printable ASCII without '"' or '\' (%x20-21 / %x23-5B / %x5D-7E). A
+// description may name an app, an organisation or a parameter the app
+// sent, in any script; a library that checks the grammar refuses the
+// whole answer, and the WWW-Authenticate header cannot carry it. Letters
+// lose their accents (é is e), compatibility forms their decomposition
+// (… is ...), quotation marks become ', dashes -, a backslash /, spaces
+// and controls a space, invisible marks nothing, and any other
+// character ?.
+func oauthText(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case r == '"' || strings.ContainsRune("‘’‚‛“”„‟«»‹›", r):
+			b.WriteByte('\'')
+		case r == '\\':
+			b.WriteByte('/')
+		case strings.ContainsRune("‐‑‒–—―−", r):
+			b.WriteByte('-')
+		case r >= 0x20 && r <= 0x7e:
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r):
+			// An accent NFKD took off its letter, or an invisible mark (a
+			// zero-width joiner).
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			b.WriteByte(' ')
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
 }
 
 // serverError answers 500 server_error (RFC 6749 section 5.2 has no 5xx
@@ -140,7 +197,7 @@ func writeJSONError(w http.ResponseWriter, status int, code, description string)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": oauthText(description)})
 }
 
 // grants are the grant types discovery lists. op also takes the JWT
@@ -180,6 +237,26 @@ func (h *Handler) wellFormedVerifier(next http.Handler) http.Handler {
 				writeJSONError(w, http.StatusBadRequest, "invalid_request", directory.Message(err))
 				return
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// redirectURIRequired answers a code exchange without redirect_uri
+// invalid_request, before op reads the code: RFC 6749 section 4.1.3 makes
+// it REQUIRED when the authorization request had one, which every
+// authorization request to admit has (OpenID Connect Core section
+// 3.1.2.1), and a missing required parameter is invalid_request (section
+// 5.2). op answered invalid_grant ("redirect_uri does not correspond"),
+// which sends the app's developer to look at the code, and used the code
+// up. One that differs from the request's stays op's invalid_grant.
+func (h *Handler) redirectURIRequired(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == tokenPath && r.Method == http.MethodPost && r.ParseForm() == nil &&
+			r.PostForm.Get("grant_type") == string(oidc.GrantTypeCode) && r.PostForm.Get("redirect_uri") == "" {
+			h.log.InfoContext(r.Context(), "token request refused", "client_id", clientIDOf(r), "reason", "no redirect_uri")
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "redirect_uri is required: the one the authorization request sent (RFC 6749 section 4.1.3)")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

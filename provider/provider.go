@@ -164,7 +164,7 @@ const authorizePath = "/oauth/authorize"
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+oidc.DiscoveryEndpoint, h.handleDiscovery)
-	mux.Handle("/oauth/", h.opLog(h.appTransport(h.onceEach(h.advertisedGrants(h.wellFormedVerifier(h.outageAware(h.introspectionFaults(readForm(h.op)))))))))
+	mux.Handle("/oauth/", h.opLog(h.appTransport(h.onceEach(h.advertisedGrants(h.redirectURIRequired(h.wellFormedVerifier(h.outageAware(h.introspectionFaults(readForm(h.op))))))))))
 	mux.Handle(authorizePath, h.opLog(h.pageErrors(h.outageAware(http.HandlerFunc(h.handleAuthorize)))))
 	mux.Handle("GET "+continuePath, h.opLog(h.pages.Handler(h.handleContinue)))
 	// op's own callback would hand out the code of a finished
@@ -199,12 +199,17 @@ func (h *Handler) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	cfg.RevocationEndpointAuthSigningAlgValuesSupported = nil
 	// Public, and read by single-page apps from their own origin.
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	// op's document has no member for RFC 9207 section 3; the authorizer
-	// puts iss in every authorization response.
+	// op's document has no member for RFC 9207 section 3 (the authorizer
+	// puts iss in every authorization response), nor for the prompt values
+	// (OpenID Connect Prompt Create 1.0 section 4.1 defines
+	// prompt_values_supported): admit honours none, login, consent (it asks
+	// nothing: apps are the operator's) and select_account (TestPromptValues),
+	// not create (people join by invitation, SCIM or their SSO).
 	httphelper.MarshalJSON(w, &struct {
 		*oidc.DiscoveryConfiguration
-		IssParameter bool `json:"authorization_response_iss_parameter_supported"`
-	}{cfg, true})
+		IssParameter bool     `json:"authorization_response_iss_parameter_supported"`
+		PromptValues []string `json:"prompt_values_supported"`
+	}{cfg, true, []string{string(oidc.PromptNone), string(oidc.PromptLogin), string(oidc.PromptConsent), string(oidc.PromptSelectAccount)}})
 }
 
 // handleContinue is the sign-in step of an authorization: a browser

@@ -164,8 +164,16 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, protocolError(err, oidc.ErrInvalidGrant)
 	}
-	return t.ID, t.ExpiresAt, nil
+	return t.ID, expiresInRounded(t.ExpiresAt), nil
 }
+
+// expiresInRounded is the expiry of an access token as op is given it:
+// op sends expires_in as the whole seconds from now to it, cut (token.go,
+// uint64(validity.Seconds())), so a 900-second token issued a few
+// milliseconds before went out as 899. Half a second more makes that
+// rounding, and expires_in the token's lifetime. op uses the time for
+// nothing else: the token's own expiry is the directory's.
+func expiresInRounded(t time.Time) time.Time { return t.Add(time.Second / 2) }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
 	var (
@@ -188,7 +196,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, protocolError(err, oidc.ErrInvalidGrant)
 	}
-	return access.ID, refresh, access.ExpiresAt, nil
+	return access.ID, refresh, expiresInRounded(access.ExpiresAt), nil
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
