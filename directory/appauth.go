@@ -410,15 +410,25 @@ func (s *Service) appAccount(ctx context.Context, app App, a AppAuthorization, v
 // sign-in opens more than one; otherwise there is nothing to choose, and
 // the request goes on without a page.
 func (s *Service) AppOffersAccountChoice(ctx context.Context, a AppAuthorization, v Visit) (bool, error) {
-	if !a.SelectAccount || RequestedAccount(a.Scopes) != "" {
-		return false, nil
-	}
-	app, err := s.App(ctx, a.ClientID)
-	if err != nil || app.AccountID != "" {
+	if asks, err := s.AppAsksAccountChoice(ctx, a); !asks || err != nil {
 		return false, err
 	}
 	accounts, err := s.AccountsOf(ctx, v)
 	return len(accounts) > 1, err
+}
+
+// AppAsksAccountChoice reports whether the authorization has the person
+// choose the account, whoever they are (AppOffersAccountChoice): a
+// sign-in for it need not ask them first, or they would be asked twice.
+func (s *Service) AppAsksAccountChoice(ctx context.Context, a AppAuthorization) (bool, error) {
+	if !a.SelectAccount || RequestedAccount(a.Scopes) != "" {
+		return false, nil
+	}
+	app, err := s.App(ctx, a.ClientID)
+	if err != nil {
+		return false, err
+	}
+	return app.AccountID == "", nil
 }
 
 // AccountChosen is the authorization once the person has chosen the

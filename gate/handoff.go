@@ -121,6 +121,10 @@ func (h *Handler) handleHandoffFinish(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// ChoosesAccount is false: a hand-off goes on in the account the person
+// is signed in to (see login.Onward).
+func (h *Handler) ChoosesAccount(context.Context, string) bool { return false }
+
 // Origins is where a sign-in that returns to returnTo continues past
 // admit: for a hand-off, the app's origin. A browser applies the sign-in
 // form's CSP form-action to the redirects that follow it (see

@@ -45,8 +45,15 @@ type Realms interface {
 // redirect URI. A browser applies the CSP's form-action to the redirects
 // that follow a form, so the sign-in forms must allow it, for that sign-in
 // only.
+//
+// ChoosesAccount reports whether the step at returnTo shows the account
+// chooser itself to a person with several accounts (an app that asked
+// them to choose, prompt=select_account): a first sign-in, which shows it
+// to a person who never chose one, then goes straight on, so that the
+// person is asked once.
 type Onward interface {
 	Origins(ctx context.Context, returnTo string) []string
+	ChoosesAccount(ctx context.Context, returnTo string) bool
 }
 
 // Config configures the sign-in pages.
@@ -164,6 +171,12 @@ func withReturnTo(ssoURL, returnTo string) string {
 	q.Set("return_to", returnTo)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// onwardChooses reports whether the step at returnTo shows the account
+// chooser itself (Onward.ChoosesAccount).
+func (h *Handler) onwardChooses(r *http.Request, returnTo string) bool {
+	return h.onward != nil && h.onward.ChoosesAccount(r.Context(), returnTo)
 }
 
 // onwardOf is where the forms of a sign-in that returns to returnTo may
@@ -345,7 +358,7 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case in.User.PasswordMustChange:
 		http.Redirect(w, r, web.PasswordChangePath(form.ReturnTo), http.StatusSeeOther)
-	case in.Preferred == "":
+	case in.Preferred == "" && !h.onwardChooses(r, form.ReturnTo):
 		http.Redirect(w, r, "/login/account?return_to="+url.QueryEscape(form.ReturnTo), http.StatusSeeOther)
 	default:
 		http.Redirect(w, r, form.ReturnTo, http.StatusSeeOther)
@@ -530,8 +543,9 @@ func (h *Handler) handlePasswordChange(w http.ResponseWriter, r *http.Request, v
 	if returnTo != "" {
 		target = returnTo
 	}
-	// A person with several accounts who never chose one chooses now.
-	if accounts, err := h.dir.AccountsOf(r.Context(), v); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" {
+	// A person with several accounts who never chose one chooses now,
+	// unless the next step asks them.
+	if accounts, err := h.dir.AccountsOf(r.Context(), v); err == nil && len(accounts) > 1 && v.User.LastAccountID == "" && !h.onwardChooses(r, target) {
 		target = "/login/account?return_to=" + url.QueryEscape(target)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)

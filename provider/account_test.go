@@ -306,3 +306,37 @@ func TestPromptValues(t *testing.T) {
 		}
 	})
 }
+
+// TestSelectAccountAtFirstSignInAsksOnce: a person in several accounts
+// who never chose one signs in for the first time through an app that
+// asks them to choose (prompt=select_account): the account chooser is
+// shown once, and the app gets the account chosen there. The sign-in
+// showed it to a person without a choice on record, and the app's
+// request then showed it again.
+func TestSelectAccountAtFirstSignInAsksOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *site) {
+		ctx := context.Background()
+		acme, globex := s.account("acme"), s.account("globex")
+		s.invited(acme, "ada@acme.example", "correct horse battery", directory.RoleMember)
+		if _, err := s.dir.AddUser(ctx, globex.ID, operator, directory.NewUser{Email: "ada@acme.example", FirstName: "Ada", LastName: "Lovelace"}); err != nil {
+			t.Fatal(err)
+		}
+		app, secret := s.app(directory.NewApp{Name: "Wiki", RedirectURIs: []string{appPrefix + "w"}})
+		r := newRP(t, s, app, secret)
+		b := s.browser()
+		l := r.start(t, oauth2.SetAuthURLParam("prompt", "select_account"))
+		p := b.choose(b.signIn(b.get(l.url), "ada@acme.example", "correct horse battery"), globex.ID)
+		if p.url.Path == "/login/account" {
+			t.Fatal("the account chooser was shown a second time")
+		}
+		if c, _ := r.claimsOf(t, l, p.atApp(t)); c.Account.Slug != "globex" {
+			t.Errorf("the app got account %q; want globex, the one chosen", c.Account.Slug)
+		}
+		// Signed in now, with a choice on record: select_account asks
+		// once, for the app.
+		l = r.start(t, oauth2.SetAuthURLParam("prompt", "select_account"))
+		if c, _ := r.claimsOf(t, l, b.choose(b.get(l.url), acme.ID).atApp(t)); c.Account.Slug != "acme" {
+			t.Errorf("the app got account %q; want acme, the one chosen", c.Account.Slug)
+		}
+	})
+}

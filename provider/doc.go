@@ -16,7 +16,8 @@
 // hybrid flows, no form_post: admit's pages allow no inline script), PKCE
 // with S256 (required of public apps), client_secret_basic and
 // client_secret_post, refresh tokens with rotation (a rotated refresh
-// token presented again revokes its whole family), userinfo, revocation,
+// token presented again after the app's reuse interval revokes its whole
+// family: directory.Service.RotateAppRefreshToken), userinfo, revocation,
 // RP-initiated logout to a registered post_logout_redirect_uri (the
 // admit session ends unasked only for an id_token_hint of its own
 // sign-in: handleEndSession), and
@@ -32,7 +33,8 @@
 // sign in again, prompt=none answers login_required instead;
 // prompt=select_account shows a person in several accounts the account
 // chooser when the app leaves the account to them
-// (directory.Service.AppOffersAccountChoice); prompt=consent asks nothing
+// (directory.Service.AppOffersAccountChoice), once: the sign-in before it
+// does not show it too (ChoosesAccount); prompt=consent asks nothing
 // (apps are the operator's: there is no consent page).
 //
 // An authorization request writes nothing until the person has signed in:
@@ -51,8 +53,11 @@
 // userinfo are OAuth JSON with their WWW-Authenticate challenges
 // (writeOAuthError), and a storage fault at introspection is an error, not
 // an inactive token (introspectionFaults); grants discovery does not list
-// are refused before op reads them, and so is a code_verifier RFC 7636
-// does not allow (wellFormedVerifier); a scope without openid is
+// are refused before op reads them, and so are a code_verifier RFC 7636
+// does not allow (wellFormedVerifier) and a code exchange without
+// redirect_uri (redirectURIRequired); every error_description is
+// printable ASCII (oauthText); expires_in is rounded, not cut
+// (expiresInRounded); a scope without openid is
 // invalid_scope (requireOpenID); codes, secrets and tokens are taken only from a form body or
 // the Authorization header, never a URL, and the answers that carry them
 // are not to be cached (appTransport). op logs through slog's default logger only: LogHandler,

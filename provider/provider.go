@@ -327,6 +327,25 @@ func (h *Handler) Origins(_ context.Context, returnTo string) []string {
 	return []string{a.RedirectURI}
 }
 
+// ChoosesAccount reports whether the sign-in step at returnTo shows the
+// person the account chooser itself, when they have several accounts: an
+// authorization with prompt=select_account that leaves the account to
+// them (handleContinue). The sign-in that returns there then does not
+// show it first (see login.Onward), or a person who never chose an
+// account was asked twice.
+func (h *Handler) ChoosesAccount(ctx context.Context, returnTo string) bool {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != continuePath {
+		return false
+	}
+	a, err := h.store.open(u.Query().Get("id"))
+	if err != nil {
+		return false
+	}
+	asks, err := h.dir.AppAsksAccountChoice(ctx, a)
+	return err == nil && asks
+}
+
 func describe(err error) string {
 	if e, ok := err.(*oidc.Error); ok && e.Description != "" {
 		return e.Description

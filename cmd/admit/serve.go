@@ -305,6 +305,15 @@ func (o onward) Origins(ctx context.Context, returnTo string) []string {
 	return out
 }
 
+func (o onward) ChoosesAccount(ctx context.Context, returnTo string) bool {
+	for _, each := range o {
+		if each.ChoosesAccount(ctx, returnTo) {
+			return true
+		}
+	}
+	return false
+}
+
 // pinger is what readiness needs of the directory.
 type pinger interface {
 	Ping(ctx context.Context) error
