@@ -746,8 +746,8 @@ func (s *Service) AppRefreshTokenForRevocation(ctx context.Context, token string
 // and a new refresh token of the same family, ending at the family's end.
 // The old one is used up. Presented again within the app's reuse interval
 // (App.RefreshReuseInterval), by the app, it is answered as the first
-// time (OAuth 2.0 Security BCP section 4.14.2 allows a grace period for
-// apps that refresh concurrently): with new tokens of the family, the
+// time (the grace period Okta, Auth0, Keycloak and Cognito offer apps
+// that refresh concurrently or retry): with new tokens of the family, the
 // refresh token live as long as the one its rotation issued. Presented
 // after the interval it revokes the family, as does any token of the
 // family made stale by a later rotation. scopes, when the request asked
