@@ -3,51 +3,27 @@ package provider_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/admit-dev/admit/daemontest"
 	"github.com/admit-dev/admit/directory"
 	"github.com/admit-dev/admit/fetch"
 	"github.com/admit-dev/admit/provider"
 	"github.com/admit-dev/admit/store/storetest"
 )
 
-// Debian's Apache httpd and mod_auth_openidc (.ci/run installs them; the
-// browser test of cmd/admit runs them too).
-const (
-	apacheBinary  = "/usr/sbin/apache2"
-	apacheModules = "/usr/lib/apache2/modules"
-)
-
-// modAuthOpenIDC is an Apache whose mod_auth_openidc is the app's
-// back-channel logout endpoint ({{app}}/redirect_uri?logout=backchannel).
-const modAuthOpenIDC = `ServerRoot {{dir}}
-ServerName localhost
-Listen 127.0.0.1:{{port}}
-PidFile {{dir}}/apache2.pid
-DefaultRuntimeDir {{dir}}
-ErrorLog {{dir}}/error.log
-LogLevel warn
-{{user}}
-LoadModule mpm_event_module {{modules}}/mod_mpm_event.so
-LoadModule authz_core_module {{modules}}/mod_authz_core.so
-LoadModule authn_core_module {{modules}}/mod_authn_core.so
-LoadModule authz_user_module {{modules}}/mod_authz_user.so
-LoadModule auth_openidc_module {{modules}}/mod_auth_openidc.so
-OIDCProviderMetadataURL {{admit}}/.well-known/openid-configuration
+// modAuthOpenIDC is mod_auth_openidc as the app's back-channel logout
+// endpoint ({{app}}/redirect_uri?logout=backchannel).
+const modAuthOpenIDC = `OIDCProviderMetadataURL {{admit}}/.well-known/openid-configuration
 OIDCClientID {{client_id}}
 OIDCClientSecret {{client_secret}}
 OIDCRedirectURI {{app}}/redirect_uri
@@ -59,20 +35,10 @@ OIDCCryptoPassphrase passphrase-of-this-test-0123456789
 `
 
 // startApache runs Apache with mod_auth_openidc for the app with
-// clientID and secret, and returns its origin. Without them the test
-// skips and says so loudly; with ADMIT_TEST_REQUIRE_APACHE=1 (as .ci/run
-// sets) it fails.
+// clientID and secret, and returns its origin.
 func startApache(t *testing.T, s *site, clientID, secret string) string {
 	t.Helper()
-	_, errBin := os.Stat(apacheBinary)
-	_, errMod := os.Stat(filepath.Join(apacheModules, "mod_auth_openidc.so"))
-	if errBin != nil || errMod != nil {
-		if os.Getenv("ADMIT_TEST_REQUIRE_APACHE") == "1" {
-			t.Fatal("Apache with mod_auth_openidc is required (ADMIT_TEST_REQUIRE_APACHE=1) but not installed: apt-get install apache2-bin libapache2-mod-auth-openidc")
-		}
-		fmt.Fprintln(os.Stderr, "\n!!! SKIPPING a mod_auth_openidc test: apache2-bin or libapache2-mod-auth-openidc is not installed")
-		t.Skip("apache2 with mod_auth_openidc not installed")
-	}
+	daemontest.FindApache(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,55 +46,9 @@ func startApache(t *testing.T, s *site, clientID, secret string) string {
 	addr := l.Addr().String()
 	l.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	user := ""
-	if os.Geteuid() == 0 {
-		// Run by root, Apache gives up root for the User.
-		user = "User #65534\nGroup #65534"
-	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", port, "{{user}}", user, "{{modules}}", apacheModules,
-		"{{admit}}", s.issuer, "{{app}}", "http://"+addr, "{{client_id}}", clientID, "{{client_secret}}", secret).Replace(modAuthOpenIDC)
-	confPath := filepath.Join(dir, "apache2.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// -X: one process, in the foreground, with its own configuration only.
-	var out bytes.Buffer
-	cmd := exec.Command(apacheBinary, "-X", "-d", dir, "-f", confPath)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("apache2:\n%s%s", out.String(), logs)
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		select {
-		case <-done:
-			t.Fatalf("apache2 stopped: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("apache2 did not start listening")
-		}
-	}
+	conf := strings.NewReplacer("{{admit}}", s.issuer, "{{app}}", "http://"+addr, "{{client_id}}", clientID, "{{client_secret}}", secret).Replace(modAuthOpenIDC)
+	daemontest.StartApache(t, t.TempDir(), port, conf)
+	return "http://" + addr
 }
 
 // losesFirstAnswer passes requests on to an app and its answers back,

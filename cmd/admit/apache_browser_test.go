@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,51 +19,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/admit-dev/admit/daemontest"
 	"github.com/admit-dev/admit/store/storetest"
 )
-
-// Debian's Apache httpd and mod_auth_openidc (.ci/run installs them).
-const (
-	apacheBinary  = "/usr/sbin/apache2"
-	apacheModules = "/usr/lib/apache2/modules"
-)
-
-// apache finds Debian's apache2 with mod_auth_openidc. Without them the
-// test skips and says so loudly; with ADMIT_TEST_REQUIRE_APACHE=1 (as
-// .ci/run sets) it fails.
-func apache(t *testing.T) string {
-	t.Helper()
-	_, errBin := os.Stat(apacheBinary)
-	_, errMod := os.Stat(filepath.Join(apacheModules, "mod_auth_openidc.so"))
-	if errBin == nil && errMod == nil {
-		return apacheBinary
-	}
-	if os.Getenv("ADMIT_TEST_REQUIRE_APACHE") == "1" {
-		t.Fatal("Apache with mod_auth_openidc is required (ADMIT_TEST_REQUIRE_APACHE=1) but not installed: apt-get install apache2-bin libapache2-mod-auth-openidc")
-	}
-	fmt.Fprintln(os.Stderr, "\n!!! SKIPPING the mod_auth_openidc test: apache2-bin or libapache2-mod-auth-openidc is not installed (apt-get install apache2-bin libapache2-mod-auth-openidc; .ci/run installs them)")
-	t.Skip("apache2 with mod_auth_openidc not installed")
-	return ""
-}
-
-// apacheServer is what the test's own Apache is started with: its own
-// folder, loopback port and the modules it loads from Debian's paths.
-const apacheServer = `ServerRoot {{dir}}
-ServerName localhost
-Listen 127.0.0.1:{{port}}
-PidFile {{dir}}/apache2.pid
-DefaultRuntimeDir {{dir}}
-ErrorLog {{dir}}/error.log
-LogLevel warn
-{{user}}
-LoadModule mpm_event_module {{modules}}/mod_mpm_event.so
-LoadModule authz_core_module {{modules}}/mod_authz_core.so
-LoadModule authn_core_module {{modules}}/mod_authn_core.so
-LoadModule authz_user_module {{modules}}/mod_authz_user.so
-LoadModule auth_openidc_module {{modules}}/mod_auth_openidc.so
-LoadModule proxy_module {{modules}}/mod_proxy.so
-LoadModule proxy_http_module {{modules}}/mod_proxy_http.so
-`
 
 // modAuthOpenIDCConf is the mod_auth_openidc snippet of docs/apps.md
 // (TestModAuthOpenIDCSnippetIsDocumented), with the test's addresses.
@@ -116,22 +73,6 @@ func TestModAuthOpenIDCSnippetIsDocumented(t *testing.T) {
 	if diff := cmp.Diff(modAuthOpenIDCDocumented.Replace(modAuthOpenIDCConf), block); diff != "" {
 		t.Errorf("docs/apps.md's mod_auth_openidc configuration is not the tested one (-tested +documented):\n%s", diff)
 	}
-}
-
-// startApache runs Debian's apache2 in the foreground on conf, in dir,
-// until the test ends.
-func startApache(t *testing.T, dir, port, conf string) {
-	t.Helper()
-	bin := apache(t)
-	confPath := filepath.Join(dir, "apache2.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// -X: one process, in the foreground; its own ServerRoot and config,
-	// none of the machine's.
-	cmd := exec.Command(bin, "-X", "-d", dir, "-f", confPath)
-	cmd.Env = cleanEnv()
-	runDaemon(t, "apache2", cmd, filepath.Join(dir, "output.log"), "127.0.0.1:"+port, filepath.Join(dir, "error.log"))
 }
 
 // apacheComplaints returns the errors and warnings mod_auth_openidc logged
@@ -196,7 +137,7 @@ func claimsApp(t *testing.T) *httptest.Server {
 // mod_auth_openidc logs no complaint about anything admit sent it.
 func TestModAuthOpenIDCInBrowser(t *testing.T) {
 	t.Parallel()
-	apache(t)
+	daemontest.FindApache(t)
 	admitAddr := freeAddr(t)
 	admitOrigin := "http://" + admitAddr
 	apachePort := portOf(t, freeAddr(t))
@@ -225,16 +166,9 @@ func TestModAuthOpenIDCInBrowser(t *testing.T) {
 
 	upstream := claimsApp(t)
 	dir := t.TempDir()
-	user := ""
-	if os.Geteuid() == 0 {
-		// Run by root, Apache's process gives up root for the User
-		// (without one it cannot tell whose rights to take).
-		user = "User #65534\nGroup #65534"
-	}
-	conf := strings.NewReplacer("{{dir}}", dir, "{{port}}", apachePort, "{{modules}}", apacheModules, "{{user}}", user,
-		"{{admit}}", admitOrigin, "{{app}}", appOrigin, "{{client_id}}", registered.ClientID, "{{client_secret}}", registered.ClientSecret,
-		"{{passphrase}}", "passphrase-of-this-test-0123456789", "{{upstream}}", upstream.URL).Replace(apacheServer + modAuthOpenIDCConf)
-	startApache(t, dir, apachePort, conf)
+	conf := strings.NewReplacer("{{admit}}", admitOrigin, "{{app}}", appOrigin, "{{client_id}}", registered.ClientID, "{{client_secret}}", registered.ClientSecret,
+		"{{passphrase}}", "passphrase-of-this-test-0123456789", "{{upstream}}", upstream.URL).Replace(modAuthOpenIDCConf)
+	daemontest.StartApache(t, dir, apachePort, conf)
 
 	// Apache's first answer sends the browser to admit with PKCE.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}

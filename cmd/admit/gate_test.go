@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/net/websocket"
 
+	"github.com/admit-dev/admit/daemontest"
 	"github.com/admit-dev/admit/gate/h2ctest"
 	"github.com/admit-dev/admit/store/storetest"
 )
@@ -378,7 +379,7 @@ func startNginx(t *testing.T, listen, host, admitAddr, upstreamAddr string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log"))
-	runDaemon(t, "nginx", cmd, filepath.Join(prefix, "output.log"), listen, filepath.Join(prefix, "error.log"))
+	daemontest.Run(t, "nginx", cmd, filepath.Join(prefix, "output.log"), listen, filepath.Join(prefix, "error.log"))
 }
 
 // identityOf decodes the upstream's answer: the X-Admit-* headers it saw.
@@ -835,7 +836,7 @@ func startCaddy(t *testing.T, host, admitAddr, upstreamAddr string) {
 	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(cleanEnv(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	_, port, _ := net.SplitHostPort(host)
-	runDaemon(t, "caddy", cmd, filepath.Join(dir, "caddy.log"), "127.0.0.1:"+port)
+	daemontest.Run(t, "caddy", cmd, filepath.Join(dir, "caddy.log"), "127.0.0.1:"+port)
 }
 
 // TestForwardAuthThroughCaddy runs the Caddy snippet of docs/apps.md: the same

@@ -31,6 +31,7 @@ var allowedImports = map[string][]string{
 	"mail/smtptest":     {},
 	"directory/dnstest": {},
 	"npmtest":           {},
+	"daemontest":        {},
 	"sso/oidctest":      {},
 	"gate/h2ctest":      {},
 	"provider":          {"directory", "web", "certs", "fetch"},
