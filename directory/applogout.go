@@ -62,6 +62,13 @@ func AppSessionID(userID, accountID string, authTime time.Time) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
+// AppSessionSignIn is a person's sign-in to an app, in an account, made
+// through one admit session.
+type AppSessionSignIn struct {
+	App       App
+	AccountID string
+}
+
 // AppLogoutStore keeps who signed in to which app, and the logouts due.
 type AppLogoutStore interface {
 	// RecordAppSignIn remembers (or renews) that the person signed in to
@@ -79,6 +86,17 @@ type AppLogoutStore interface {
 	// and the authorizations they have in flight there: a code not yet
 	// exchanged opens nothing afterwards.
 	DeleteAppTokensOfMembership(ctx context.Context, accountID, userID string) error
+	// FindAppSignInsOfSession returns the person's sign-ins, in any
+	// account, made through their admit session that began at authTime
+	// (as stored), that have not expired at now.
+	FindAppSignInsOfSession(ctx context.Context, userID string, authTime, now time.Time) ([]AppSessionSignIn, error)
+	// DeleteAppSignInsOfSession forgets those sign-ins, and the person's
+	// sign-in to an app that then has no session left.
+	DeleteAppSignInsOfSession(ctx context.Context, userID string, authTime time.Time) error
+	// DeleteAppTokensOfSession ends the person's tokens, and their
+	// authorizations in flight, that their admit session begun at
+	// authTime gave, in any account.
+	DeleteAppTokensOfSession(ctx context.Context, userID string, authTime time.Time) error
 	CreateAppLogout(ctx context.Context, l AppLogout) error
 	// ClaimAppLogouts locks up to limit logouts due at now until
 	// lockedUntil, counting an attempt on each; no two callers get the same.
@@ -116,21 +134,54 @@ func (s *Service) endAppAccess(ctx context.Context, tx Store, accountID, userID 
 		return err
 	}
 	for _, in := range signIns {
-		if in.App.BackchannelLogoutURI == "" {
-			continue
-		}
 		authTimes := in.AuthTimes
 		if len(authTimes) == 0 {
 			authTimes = []time.Time{{}} // the person alone
 		}
-		for _, at := range authTimes {
-			if err := tx.CreateAppLogout(ctx, AppLogout{ID: newID(), ClientID: in.App.ClientID, AccountID: accountID, UserID: userID,
-				AuthTime: at, CreatedAt: now, NextAttemptAt: now}); err != nil {
-				return err
-			}
+		if err := s.queueAppLogouts(ctx, tx, in.App, accountID, userID, authTimes); err != nil {
+			return err
 		}
 	}
 	return tx.DeleteAppSignIns(ctx, accountID, userID, "")
+}
+
+// endSessionAppAccess is endAppAccess for one admit session of the person
+// rather than their membership (single logout, EndSAMLSessions): the
+// tokens and authorizations its sign-ins gave apps end, in whichever
+// account they were given, and each app it signed in to is told of that
+// session (its sid). authTime is the session's start as stored.
+func (s *Service) endSessionAppAccess(ctx context.Context, tx Store, userID string, authTime time.Time) error {
+	if err := tx.DeleteAppTokensOfSession(ctx, userID, authTime); err != nil {
+		return err
+	}
+	signIns, err := tx.FindAppSignInsOfSession(ctx, userID, authTime, s.clock())
+	if err != nil {
+		return err
+	}
+	for _, in := range signIns {
+		if err := s.queueAppLogouts(ctx, tx, in.App, in.AccountID, userID, []time.Time{authTime}); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteAppSignInsOfSession(ctx, userID, authTime)
+}
+
+// queueAppLogouts queues the back-channel logouts that tell the app the
+// person's sessions begun at authTimes (a zero one: the person alone) have
+// ended in the account; nothing for an app without a back-channel logout
+// URI.
+func (s *Service) queueAppLogouts(ctx context.Context, tx Store, app App, accountID, userID string, authTimes []time.Time) error {
+	if app.BackchannelLogoutURI == "" {
+		return nil
+	}
+	now := s.clock()
+	for _, at := range authTimes {
+		if err := tx.CreateAppLogout(ctx, AppLogout{ID: newID(), ClientID: app.ClientID, AccountID: accountID, UserID: userID,
+			AuthTime: at, CreatedAt: now, NextAttemptAt: now}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DueAppLogout is a logout to send now, with the app it goes to.

@@ -27,8 +27,11 @@ func (m MetadataSource) Empty() bool {
 // connection: the SAML service provider's values, or the OIDC client's,
 // and the intranet link.
 type ConnectionURLs struct {
-	EntityID         string `json:"sp_entity_id,omitempty"`
-	ACS              string `json:"acs_url,omitempty"`
+	EntityID string `json:"sp_entity_id,omitempty"`
+	ACS      string `json:"acs_url,omitempty"`
+	// SLO is the SAML single logout URL (SingleLogoutService), where the
+	// provider sends LogoutRequests and answers admit's.
+	SLO              string `json:"slo_url,omitempty"`
 	Metadata         string `json:"metadata_url,omitempty"`
 	RedirectURI      string `json:"redirect_uri,omitempty"`
 	InitiateLoginURI string `json:"initiate_login_uri,omitempty"`

@@ -298,6 +298,7 @@ type Store interface {
 	AppStore
 	AppAuthStore
 	AppLogoutStore
+	SAMLLogoutStore
 	HandoffStore
 
 	FindAuditEvents(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)      // newest first

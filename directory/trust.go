@@ -43,6 +43,23 @@ const (
 type Credential struct {
 	Method       SignInMethod
 	ConnectionID string // with MethodSSO
+	// SAML is, for a SAML sign-in, the identity provider's session the
+	// assertion spoke of: single logout finds and ends the session by it.
+	SAML SAMLSubject
+}
+
+// SAMLSubject is what a SAML assertion said of the person's session at
+// the identity provider: its NameID as sent (value, Format, NameQualifier,
+// SPNameQualifier) and the SessionIndex of its AuthnStatement. The
+// provider's LogoutRequest names the sessions to end by them (saml-core
+// 3.7.3.2), and admit's own LogoutRequest repeats them as the assertion
+// had them: ADFS refuses one whose NameID differs in Format or qualifiers.
+type SAMLSubject struct {
+	NameID          string
+	Format          string
+	NameQualifier   string
+	SPNameQualifier string
+	SessionIndex    string
 }
 
 // ByPassword is the credential of a password sign-in.
@@ -50,6 +67,12 @@ var ByPassword = Credential{Method: MethodPassword}
 
 // BySSO is the credential of a login through the connection c.
 func BySSO(c Connection) Credential { return Credential{Method: MethodSSO, ConnectionID: c.ID} }
+
+// BySAML is the credential of a SAML login through the connection c, with
+// what its assertion said of the session at the identity provider.
+func BySAML(c Connection, subject SAMLSubject) Credential {
+	return Credential{Method: MethodSSO, ConnectionID: c.ID, SAML: subject}
+}
 
 // entry is what deciding whether a credential opens an account needs.
 type entry struct {

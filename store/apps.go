@@ -489,6 +489,73 @@ func (s *Store) DeleteAppTokensOfMembership(ctx context.Context, accountID, user
 	return s.deleteAppTokens(ctx, "app tokens of membership", `account_id = ? AND user_id = ?`, accountID, userID)
 }
 
+// FindAppSignInsOfSession returns the person's live sign-ins made through
+// their admit session begun at authTime, app by app and account by account.
+func (s *Store) FindAppSignInsOfSession(ctx context.Context, userID string, authTime, now time.Time) ([]directory.AppSessionSignIn, error) {
+	var rows []struct {
+		appRow
+		SignInAccount string `db:"sign_in_account_id"`
+	}
+	err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+prefixed("a.", appColumns)+`, ss.account_id AS sign_in_account_id
+		FROM app_sign_in_sessions ss JOIN apps a ON a.client_id = ss.client_id
+		WHERE ss.user_id = ? AND ss.auth_time = ? AND ss.expires_at > ? ORDER BY a.created_at, a.id, ss.account_id`), userID, authTime.UTC(), now)
+	if err != nil {
+		return nil, s.dialect.wrap(err, "find app sign-ins of a session")
+	}
+	out := make([]directory.AppSessionSignIn, len(rows))
+	for i, r := range rows {
+		if out[i].App, err = r.app(); err != nil {
+			return nil, err
+		}
+		out[i].AccountID = r.SignInAccount
+	}
+	return out, nil
+}
+
+// DeleteAppSignInsOfSession forgets the person's sign-ins made through
+// their admit session begun at authTime, and each app sign-in left without
+// a session: it would otherwise name the person alone in a later
+// back-channel logout, for an app session already told of.
+func (s *Store) DeleteAppSignInsOfSession(ctx context.Context, userID string, authTime time.Time) error {
+	var touched []struct {
+		ClientID  string `db:"client_id"`
+		AccountID string `db:"account_id"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &touched, s.rebind(`SELECT client_id, account_id FROM app_sign_in_sessions WHERE user_id = ? AND auth_time = ?`),
+		userID, authTime.UTC()); err != nil {
+		return s.dialect.wrap(err, "find app sign-ins of a session")
+	}
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_sign_in_sessions WHERE user_id = ? AND auth_time = ?`), userID, authTime.UTC()); err != nil {
+		return s.dialect.wrap(err, "delete app sign-ins of a session")
+	}
+	for _, t := range touched {
+		if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_sign_ins WHERE client_id = ? AND account_id = ? AND user_id = ?
+			AND NOT EXISTS (SELECT 1 FROM app_sign_in_sessions ss WHERE ss.client_id = app_sign_ins.client_id AND ss.account_id = app_sign_ins.account_id AND ss.user_id = app_sign_ins.user_id)`),
+			t.ClientID, t.AccountID, userID); err != nil {
+			return s.dialect.wrap(err, "delete app sign-ins left without a session")
+		}
+	}
+	return nil
+}
+
+// DeleteAppTokensOfSession deletes the person's tokens and authorizations
+// in flight that their admit session begun at authTime gave, in any
+// account, waiting for an exchange or refresh in flight as
+// DeleteAppTokensOfMembership does.
+func (s *Store) DeleteAppTokensOfSession(ctx context.Context, userID string, authTime time.Time) error {
+	if _, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_authorizations WHERE user_id = ? AND auth_time = ?`), userID, authTime.UTC()); err != nil {
+		return s.dialect.wrap(err, "delete app authorizations of a session")
+	}
+	if lock := s.dialect.lockRows("t"); lock != "" {
+		var ids []string
+		if err := sqlx.SelectContext(ctx, s.q, &ids, s.rebind(`SELECT id FROM app_tokens t WHERE user_id = ? AND auth_time = ?`+lock), userID, authTime.UTC()); err != nil {
+			return s.dialect.wrap(err, "lock app tokens of a session")
+		}
+	}
+	_, err := s.q.ExecContext(ctx, s.rebind(`DELETE FROM app_tokens WHERE user_id = ? AND auth_time = ?`), userID, authTime.UTC())
+	return s.dialect.wrap(err, "delete app tokens of a session")
+}
+
 type appLogoutRow struct {
 	ID            string       `db:"id"`
 	ClientID      string       `db:"client_id"`

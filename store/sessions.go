@@ -22,25 +22,59 @@ type sessionRow struct {
 	Connection string    `db:"connection_id"`
 	FamilyHash string    `db:"family_hash"`
 	Host       string    `db:"host"`
+	// What a SAML sign-in's assertion said of the session at the
+	// identity provider; '' otherwise.
+	SAMLNameID          string `db:"saml_name_id"`
+	SAMLFormat          string `db:"saml_name_id_format"`
+	SAMLNameQualifier   string `db:"saml_name_qualifier"`
+	SAMLSPNameQualifier string `db:"saml_sp_name_qualifier"`
+	SAMLSessionIndex    string `db:"saml_session_index"`
+}
+
+const sessionColumns = `id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash, host,
+	saml_name_id, saml_name_id_format, saml_name_qualifier, saml_sp_name_qualifier, saml_session_index`
+
+func (r sessionRow) session() directory.Session {
+	return directory.Session{IDHash: r.IDHash, UserID: r.UserID, AccountID: r.AccountID,
+		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.Connection, SAML: directory.SAMLSubject{
+			NameID: r.SAMLNameID, Format: r.SAMLFormat, NameQualifier: r.SAMLNameQualifier, SPNameQualifier: r.SAMLSPNameQualifier, SessionIndex: r.SAMLSessionIndex,
+		}},
+		FamilyHash: r.FamilyHash, Host: r.Host}
 }
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, sess directory.Session) error {
-	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sessions (id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		sess.IDHash, sess.UserID, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, string(sess.Credential.Method), sess.Credential.ConnectionID, sess.FamilyHash, sess.Host)
+	sub := sess.Credential.SAML
+	_, err := s.q.ExecContext(ctx, s.rebind(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.IDHash, sess.UserID, sess.AccountID, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, string(sess.Credential.Method), sess.Credential.ConnectionID, sess.FamilyHash, sess.Host,
+		sub.NameID, sub.Format, sub.NameQualifier, sub.SPNameQualifier, sub.SessionIndex)
 	return s.dialect.wrap(err, "insert session")
 }
 
 // FindSession returns the session with the given hash.
 func (s *Store) FindSession(ctx context.Context, idHash string) (directory.Session, error) {
 	var r sessionRow
-	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT id_hash, user_id, account_id, created_at, last_seen_at, expires_at, method, connection_id, family_hash, host FROM sessions WHERE id_hash = ?`), idHash)
+	err := sqlx.GetContext(ctx, s.q, &r, s.rebind(`SELECT `+sessionColumns+` FROM sessions WHERE id_hash = ?`), idHash)
 	if err != nil {
 		return directory.Session{}, s.dialect.wrap(err, "find session")
 	}
-	return directory.Session{IDHash: r.IDHash, UserID: r.UserID, AccountID: r.AccountID,
-		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
-		Credential: directory.Credential{Method: directory.SignInMethod(r.Method), ConnectionID: r.Connection}, FamilyHash: r.FamilyHash, Host: r.Host}, nil
+	return r.session(), nil
+}
+
+// FindSAMLSessions returns the sessions the connection's SAML sign-ins
+// opened for the NameID (sessions_saml_name_id).
+func (s *Store) FindSAMLSessions(ctx context.Context, connectionID, nameID string) ([]directory.Session, error) {
+	var rows []sessionRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, s.rebind(`SELECT `+sessionColumns+` FROM sessions
+		WHERE connection_id = ? AND saml_name_id = ? AND saml_name_id <> '' ORDER BY created_at, id_hash`), connectionID, nameID); err != nil {
+		return nil, s.dialect.wrap(err, "find SAML sessions")
+	}
+	out := make([]directory.Session, len(rows))
+	for i, r := range rows {
+		out[i] = r.session()
+	}
+	return out, nil
 }
 
 // TouchSession records activity on a session.
