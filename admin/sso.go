@@ -322,6 +322,7 @@ func (h *Handler) renderConnection(w http.ResponseWriter, r *http.Request, v vie
 		p.Values = []setupValue{
 			{"sp-entity-id", "SP entity ID (audience, identifier)", u.EntityID, ""},
 			{"acs-url", "ACS URL (single sign-on URL, reply URL)", u.ACS, ""},
+			{"slo-url", "Single logout URL (SLO, logout URL)", u.SLO, "optional: the provider must sign its logout requests"},
 			{"metadata-url", "SP metadata URL", u.Metadata, "for providers that import it"},
 			{"nameid-format", "NameID format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "the person's email address"},
 		}

@@ -56,12 +56,22 @@ type Onward interface {
 	ChoosesAccount(ctx context.Context, returnTo string) bool
 }
 
+// SingleLogout continues a sign-out at the identity provider whose
+// sign-in opened the session (SAML single logout, package sso). The
+// session has ended before it is called. It reports whether it answered
+// the request; false leaves the answer, admit's signed-out page, to the
+// caller.
+type SingleLogout interface {
+	ContinueLogout(w http.ResponseWriter, r *http.Request, out directory.SignedOut) bool
+}
+
 // Config configures the sign-in pages.
 type Config struct {
 	Directory *directory.Service
 	Pages     *web.Renderer
-	Realms    Realms // optional
-	Onward    Onward // optional
+	Realms    Realms       // optional
+	Onward    Onward       // optional
+	Logout    SingleLogout // optional
 	// Secure marks the session cookie Secure and gives it the __Host- prefix.
 	Secure bool
 	Logger *slog.Logger
@@ -77,6 +87,7 @@ type Handler struct {
 	pages  *web.Renderer
 	realms Realms
 	onward Onward
+	logout SingleLogout
 	secure bool
 	log    *slog.Logger
 	cookie web.SessionCookie
@@ -89,7 +100,7 @@ type Handler struct {
 
 // New parses the pages.
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, onward: cfg.Onward, secure: cfg.Secure, log: cfg.Logger,
+	h := &Handler{dir: cfg.Directory, pages: cfg.Pages, realms: cfg.Realms, onward: cfg.Onward, logout: cfg.Logout, secure: cfg.Secure, log: cfg.Logger,
 		cookie: web.SessionCookie{Secure: cfg.Secure}, device: deviceCookie{secure: cfg.Secure}, tmpl: map[string]*template.Template{},
 		afterSlots: make(chan struct{}, maxAfterAnswer), apart: cfg.Apart}
 	if h.apart == nil {
@@ -407,19 +418,46 @@ func (h *Handler) handleSwitch(w http.ResponseWriter, r *http.Request, v directo
 	return nil
 }
 
-func (h *Handler) handleLogoutForm(w http.ResponseWriter, r *http.Request) error {
-	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Sign out", Data: struct{ SignedOut bool }{false}})
-	return nil
+// logoutPage is what the sign-out page shows.
+type logoutPage struct {
+	SignedOut bool
+	// IdPUnconfirmed: the person signed out of admit, and their identity
+	// provider did not confirm signing them out there (single logout).
+	IdPUnconfirmed bool
 }
 
-func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	if token := h.cookie.Token(r); token != "" {
-		if err := h.dir.EndSession(r.Context(), token); err != nil {
+// handleLogoutForm asks to confirm a sign-out. ?signed_out=1 is where a
+// single logout at the identity provider lands (package sso), with
+// idp=unconfirmed when the provider did not confirm: it says "signed out"
+// only to a browser that is, so a link cannot tell someone signed in that
+// they are not.
+func (h *Handler) handleLogoutForm(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("signed_out") != "" {
+		if _, err := h.dir.Authenticate(r.Context(), h.cookie.Token(r)); directory.KindOf(err) == directory.Unauthenticated {
+			h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Signed out", Data: logoutPage{SignedOut: true, IdPUnconfirmed: q.Get("idp") == "unconfirmed"}})
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Sign out", Data: logoutPage{}})
+	return nil
+}
+
+// handleLogout ends the browser's session; one a SAML sign-in opened goes
+// on to sign out at its identity provider too (SingleLogout), after
+// admit's has ended, whatever becomes of that.
+func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	out, err := h.dir.SignOut(r.Context(), h.cookie.Token(r))
+	if err != nil {
+		return err
+	}
 	h.clearCookie(w)
-	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Signed out", Data: struct{ SignedOut bool }{true}})
+	if h.logout != nil && h.logout.ContinueLogout(w, r, out) {
+		return nil
+	}
+	h.pages.Render(w, r, http.StatusOK, h.tmpl["logout"], web.Page{Title: "Signed out", Data: logoutPage{SignedOut: true}})
 	return nil
 }
 

@@ -78,10 +78,14 @@ type world struct {
 	sp     *httptest.Server
 	idp    *httptest.Server
 	idpSrv *samlidp.Server
-	tamper *tamper
-	store  *store.Store
-	certs  *certs.Manager
-	sealer *certs.Sealer
+	// idpKey and idpCert are the IdP's signing key pair: the tests of
+	// single logout sign the provider's messages with them.
+	idpKey  *rsa.PrivateKey
+	idpCert *x509.Certificate
+	tamper  *tamper
+	store   *store.Store
+	certs   *certs.Manager
+	sealer  *certs.Sealer
 	// stateKey seals pending sign-ins; replicas share it.
 	stateKey []byte
 	// metrics is the registry admit's SSO metrics are in.
@@ -138,18 +142,35 @@ func newWorld(t testing.TB, s *store.Store) *world {
 		}
 		fmt.Fprintf(rw, "%s %s %s %s %s", v.User.Email, v.Account.Slug, v.Membership.Role, v.User.FirstName, v.User.LastName)
 	})
+	// A stand-in for package login's sign-out: the session ends, and a
+	// SAML one goes on to its identity provider (ContinueLogout).
+	mux.HandleFunc("POST /logout", func(rw http.ResponseWriter, r *http.Request) {
+		out, err := w.svc.SignOut(r.Context(), cookie.Token(r))
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		cookie.Clear(rw)
+		if !h.ContinueLogout(rw, r, out) {
+			fmt.Fprint(rw, "signed out")
+		}
+	})
 	handler = web.RequestID(mux)
 
 	// The identity provider.
 	w.idp = httptest.NewUnstartedServer(nil)
 	w.idp.StartTLS()
 	t.Cleanup(w.idp.Close)
-	idpKey, idpCert := keyPair(t, "idp")
+	w.idpKey, w.idpCert = keyPair(t, "idp")
 	idpURL, _ := url.Parse(w.idp.URL)
-	w.idpSrv, err = samlidp.New(samlidp.Options{URL: *idpURL, Key: idpKey, Certificate: idpCert, Store: &samlidp.MemoryStore{}, Logger: stdlog.New(io.Discard, "", 0)})
+	w.idpSrv, err = samlidp.New(samlidp.Options{URL: *idpURL, Key: w.idpKey, Certificate: w.idpCert, Store: &samlidp.MemoryStore{}, Logger: stdlog.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its metadata offers single logout (HTTP-Redirect), where admit
+	// sends a person signing out; samlidp serves nothing there, so the
+	// tests answer for it, signed with its key.
+	w.idpSrv.IDP.LogoutURL = *idpURL.JoinPath("/slo")
 	w.idpSrv.IDP.AssertionMaker = w.tamper
 	w.idp.Config.Handler = w.idpSrv
 	metadata := w.get(w.idp.URL + "/metadata")

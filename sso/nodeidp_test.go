@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -357,6 +359,117 @@ func TestNodeIdPLogins(t *testing.T) {
 				t.Errorf("signed in as %q", got)
 			}
 			w.browser().refused(t, c, acs, form, "already used")
+		})
+
+		t.Run("IdP-initiated single logout ends the session; samlify verifies admit's answer", func(t *testing.T) {
+			entity := sso.SAMLURLs(w.sp.URL, "acme", "samlify").EntityID
+			for _, binding := range []string{"redirect", "post"} {
+				b := w.browser()
+				acs, form := b.nodeResponse(t, p, "samlify", "")
+				b.accepted(t, c, acs, form, "/me")
+				start := b.get(p.url + "/test/logout?sp=" + url.QueryEscape(entity) + "&binding=" + binding + "&relay_state=idp-state-1")
+				var answer page
+				if binding == "redirect" {
+					if start.status != http.StatusFound || !strings.HasPrefix(start.location, sso.SAMLURLs(w.sp.URL, "acme", "samlify").SLO+"?") {
+						t.Fatalf("samlify's LogoutRequest: %d %q %s", start.status, start.location, start.body)
+					}
+					answer = b.get(start.location)
+				} else {
+					slo, form := fields(start.body)
+					answer = b.post(slo, form)
+				}
+				if got := b.me(); got != "" {
+					t.Errorf("%s: still signed in as %q after samlify's LogoutRequest\nlogin log: %+v", binding, got, w.lastAttempt(c))
+				}
+				var verdict page
+				switch {
+				case answer.status == http.StatusFound && strings.HasPrefix(answer.location, p.url+"/slo?"):
+					verdict = b.get(answer.location)
+				case answer.status == http.StatusOK && strings.Contains(answer.body, `name="SAMLResponse"`):
+					slo, form := fields(answer.body)
+					verdict = b.post(slo, form)
+				default:
+					t.Fatalf("%s: admit did not answer at samlify's single logout URL: %d %q\nlogin log: %+v\n%s", binding, answer.status, answer.location, w.lastAttempt(c), answer.body)
+				}
+				if verdict.status != http.StatusOK || !strings.Contains(verdict.body, `"verified":true`) || !strings.Contains(verdict.body, `"relayState":"idp-state-1"`) {
+					t.Errorf("%s: samlify on admit's LogoutResponse: %d %s", binding, verdict.status, verdict.body)
+				}
+				if at := w.lastAttempt(c); at.Outcome != sso.OutcomeSignedOut || !strings.Contains(at.Reason, "alice@example.com") {
+					t.Errorf("%s: login log %+v", binding, at)
+				}
+			}
+		})
+
+		t.Run("an unsigned samlify LogoutRequest is refused", func(t *testing.T) {
+			b := w.browser()
+			acs, form := b.nodeResponse(t, p, "samlify", "")
+			b.accepted(t, c, acs, form, "/me")
+			start := b.get(p.url + "/test/logout?sp=" + url.QueryEscape(sso.SAMLURLs(w.sp.URL, "acme", "samlify").EntityID) + "&binding=redirect&sign=0")
+			if u, _ := url.Parse(start.location); start.status != http.StatusFound || u.Query().Get("Signature") != "" {
+				t.Fatalf("samlify did not send an unsigned LogoutRequest: %d %q", start.status, start.location)
+			}
+			if got := b.get(start.location); got.status != http.StatusForbidden {
+				t.Errorf("an unsigned LogoutRequest: %d %q", got.status, got.location)
+			}
+			if b.me() == "" {
+				t.Error("an unsigned LogoutRequest signed alice out")
+			}
+		})
+
+		t.Run("signing out of admit continues at samlify, which verifies the request and confirms", func(t *testing.T) {
+			signOut := func(t *testing.T) (*browser, string) {
+				t.Helper()
+				b := w.browser()
+				acs, form := b.nodeResponse(t, p, "samlify", "")
+				b.accepted(t, c, acs, form, "/me")
+				out := b.post(w.sp.URL+"/logout", nil)
+				m := regexp.MustCompile(`href="([^"]+)" data-autofollow`).FindStringSubmatch(out.body)
+				if out.status != http.StatusOK || m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), p.url+"/slo?") {
+					t.Fatalf("signing out did not lead to samlify: %d %s", out.status, out.body)
+				}
+				if got := b.me(); got != "" {
+					t.Fatalf("signed in as %q after signing out of admit", got)
+				}
+				return b, html.UnescapeString(m[1])
+			}
+			b, to := signOut(t)
+			answer := b.get(to)
+			if answer.status != http.StatusFound || !strings.HasPrefix(answer.location, sso.SAMLURLs(w.sp.URL, "acme", "samlify").SLO+"?") {
+				t.Fatalf("samlify on admit's LogoutRequest: %d %q %s", answer.status, answer.location, answer.body)
+			}
+			if got := b.get(answer.location); got.status != http.StatusSeeOther || got.location != "/logout?signed_out=1" {
+				t.Errorf("samlify's LogoutResponse: %d %q; want confirmed\nlogin log: %+v", got.status, got.location, w.lastAttempt(c))
+			}
+			if at := w.lastAttempt(c); at.Outcome != sso.OutcomeLogoutConfirmed || !at.Verified {
+				t.Errorf("login log: %+v", at)
+			}
+
+			// samlify checks the signature: a forged one is refused there.
+			_, to = signOut(t)
+			u, _ := url.Parse(to)
+			q := u.Query()
+			sig, letter := q.Get("Signature"), "A"
+			if sig[10] == 'A' {
+				letter = "B"
+			}
+			q.Set("Signature", sig[:10]+letter+sig[11:])
+			u.RawQuery = q.Encode()
+			if got := w.browser().get(u.String()); got.status != http.StatusBadRequest || !strings.Contains(got.body, "SIGNATURE_VERIFICATION") {
+				t.Errorf("a forged LogoutRequest signature at samlify: %d %s", got.status, got.body)
+			}
+
+			// samlify answering that it could not sign the person out:
+			// admit says the identity provider did not confirm.
+			p.do(t, http.MethodPut, "/test/logout-status", "text/plain", "urn:oasis:names:tc:SAML:2.0:status:Responder")
+			defer p.do(t, http.MethodPut, "/test/logout-status", "text/plain", "")
+			b, to = signOut(t)
+			answer = b.get(to)
+			if got := b.get(answer.location); got.location != "/logout?signed_out=1&idp=unconfirmed" {
+				t.Errorf("samlify's Responder status: %d %q; want not confirmed", got.status, got.location)
+			}
+			if at := w.lastAttempt(c); at.Outcome != sso.OutcomeLogoutUnconfirmed || !strings.Contains(at.Reason, "Responder") {
+				t.Errorf("login log: %+v", at)
+			}
 		})
 
 		t.Run("an encrypted assertion is accepted", func(t *testing.T) {

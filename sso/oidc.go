@@ -193,7 +193,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	// The browser gives up the pending sign-in first, whatever the answer:
 	// it may be tried once from this browser. Its single use everywhere is
 	// recorded once the answer is verified, below.
-	req, err := h.pending.take(w, r, c, q.Get("state"), h.now())
+	req, err := h.pending.take(w, r, c, q.Get("state"), false, h.now())
 	answer := ""
 	if e := q.Get("error"); e != "" {
 		answer = clipText(e, 100) + ": " + clipText(q.Get("error_description"), 300)
@@ -286,7 +286,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, a directory.A
 	if at.Test {
 		return h.trySignIn(w, r, a, c, id, *at)
 	}
-	return h.signIn(w, r, a, c, id, *at, req.ReturnTo)
+	return h.signIn(w, r, a, c, directory.BySSO(c), id, *at, req.ReturnTo)
 }
 
 // verifyIDToken checks what go-oidc checks (signature with the provider's

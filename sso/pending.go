@@ -35,6 +35,13 @@ type pending struct {
 	// with the rest, so nobody can add it to, or strip it from, a
 	// sign-in.
 	Test string `json:"test,omitempty"`
+	// Logout marks a LogoutRequest admit sent the provider as the person
+	// signed out (ContinueLogout), not a sign-in: its answer comes to the
+	// single logout endpoint, and neither answers the other's. RelayState
+	// is what went with it, which the provider must return unchanged
+	// (saml-bindings 3.4.3).
+	Logout     bool   `json:"logout,omitempty"`
+	RelayState string `json:"relay_state,omitempty"`
 	// Expires is inside the sealed value: the cookie's Max-Age is only the
 	// browser's housekeeping, and a copied cookie has none.
 	Expires time.Time `json:"expires"`
@@ -114,10 +121,11 @@ func (s pendingState) start(w http.ResponseWriter, r *http.Request, p pending, n
 var errNotPending = errors.New("answers no sign-in pending in this browser")
 
 // take returns the pending sign-in id of connection c that the browser
-// holds, and clears its cookie: whatever comes of the answer, the browser
-// does not offer it again. Single use across browsers and replicas is the
-// caller's to record (directory.FinishSSO) once the answer is verified.
-func (s pendingState) take(w http.ResponseWriter, r *http.Request, c directory.Connection, id string, now time.Time) (pending, error) {
+// holds (a logout when logout is set), and clears its cookie: whatever
+// comes of the answer, the browser does not offer it again. Single use
+// across browsers and replicas is the caller's to record
+// (directory.FinishSSO) once the answer is verified.
+func (s pendingState) take(w http.ResponseWriter, r *http.Request, c directory.Connection, id string, logout bool, now time.Time) (pending, error) {
 	if id == "" {
 		return pending{}, errNotPending
 	}
@@ -128,7 +136,7 @@ func (s pendingState) take(w http.ResponseWriter, r *http.Request, c directory.C
 	}
 	s.clear(w, name)
 	p, err := s.open(ck.Value)
-	if err != nil || p.ID != id || p.Connection != c.ID || !p.Expires.After(now) {
+	if err != nil || p.ID != id || p.Connection != c.ID || p.Logout != logout || !p.Expires.After(now) {
 		return pending{}, errNotPending
 	}
 	return p, nil

@@ -64,7 +64,10 @@ func TestPendingRefusals(t *testing.T) {
 		value string // the cookie's value
 		c     directory.Connection
 		id    string // the id the answer carries
-		ok    bool
+		// logout: the answer is a LogoutResponse (at the single logout
+		// endpoint), not a sign-in's.
+		logout bool
+		ok     bool
 	}{
 		{name: "genuine", value: seal(genuine, pendingPurpose), c: okta, id: "id-1", ok: true},
 		{name: "altered", value: alter(seal(genuine, pendingPurpose)), c: okta, id: "id-1"},
@@ -75,13 +78,15 @@ func TestPendingRefusals(t *testing.T) {
 		{name: "sealed with another key", value: other.sealer.Seal([]byte(`{"id":"id-1","connection":"conn-okta","expires":"2999-01-01T00:00:00Z"}`), pendingPurpose), c: okta, id: "id-1"},
 		{name: "not sealed", value: "v1.aWQtMQ", c: okta, id: "id-1"},
 		{name: "no id in the answer", value: seal(genuine, pendingPurpose), c: okta, id: ""},
+		{name: "a sign-in's, answered by a LogoutResponse", value: seal(genuine, pendingPurpose), c: okta, id: "id-1", logout: true},
+		{name: "a logout's, answered by a sign-in", value: seal(pending{ID: "id-1", Connection: okta.ID, Logout: true, Expires: genuine.Expires}, pendingPurpose), c: okta, id: "id-1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", nil)
 			req.AddCookie(&http.Cookie{Name: pendingCookieName("id-1"), Value: tc.value})
 			rec := httptest.NewRecorder()
-			p, err := s.take(rec, req, tc.c, tc.id, now)
+			p, err := s.take(rec, req, tc.c, tc.id, tc.logout, now)
 			if tc.ok != (err == nil) {
 				t.Fatalf("take = %+v, %v; want ok %v", p, err, tc.ok)
 			}
@@ -172,7 +177,7 @@ func TestPendingCookieSize(t *testing.T) {
 		}
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.AddCookie(c)
-		got, err := s.take(httptest.NewRecorder(), req, directory.Connection{ID: p.Connection}, p.ID, now)
+		got, err := s.take(httptest.NewRecorder(), req, directory.Connection{ID: p.Connection}, p.ID, false, now)
 		want := returnTo
 		if len(returnTo) > maxReturnTo {
 			want = "/me"
@@ -236,7 +241,7 @@ func TestPendingKeyRotation(t *testing.T) {
 			for _, c := range tc.cookies {
 				r.AddCookie(c)
 			}
-			p, err := tc.s.take(httptest.NewRecorder(), r, conn, tc.id, now)
+			p, err := tc.s.take(httptest.NewRecorder(), r, conn, tc.id, false, now)
 			if got := err == nil && p.ID == tc.id; got != tc.want {
 				t.Errorf("take = %+v, %v; want it to open: %v", p, err, tc.want)
 			}

@@ -127,7 +127,7 @@ func (h *Handler) startSAML(w http.ResponseWriter, r *http.Request, a directory.
 }
 
 // handleMetadata serves the SP metadata of a connection: its entity id,
-// ACS, and every published certificate (the next one before it is used,
+// ACS, single logout endpoint, and every published certificate (the next one before it is used,
 // the previous one until it is retired).
 func (h *Handler) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -142,9 +142,13 @@ func (h *Handler) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	u := SAMLURLs(h.base, a.Slug, c.Name)
 	acs, _ := url.Parse(u.ACS)
 	meta, _ := url.Parse(u.Metadata)
+	slo, _ := url.Parse(u.SLO)
 	sp := saml.ServiceProvider{
 		EntityID: u.EntityID, Key: keys.Active.Key, Certificate: keys.Active.Certificate, MetadataURL: *meta, AcsURL: *acs,
 		AuthnNameIDFormat: NameIDFormat, SignatureMethod: dsig.RSASHA256SignatureMethod,
+		// The single logout endpoint takes both front-channel bindings
+		// (handleSLO); SOAP's back channel it does not serve.
+		SloURL: *slo, LogoutBindings: []string{saml.HTTPRedirectBinding, saml.HTTPPostBinding},
 	}
 	ed := sp.Metadata()
 	d := &ed.SPSSODescriptors[0]
@@ -259,7 +263,7 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 	at.Claims = claimsOf(as)
 	returnTo := "/me"
 	if inResponseTo != "" {
-		req, err := h.pending.take(w, r, c, inResponseTo, h.now())
+		req, err := h.pending.take(w, r, c, inResponseTo, false, h.now())
 		if err != nil {
 			return refuse(http.StatusForbidden, "This sign-in was not started in this browser, or took too long. Please start again from your company's link.", "",
 				fmt.Errorf("InResponseTo %q %w", inResponseTo, err))
@@ -309,7 +313,7 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, a directory.Accoun
 	if at.Test {
 		return h.trySignIn(w, r, a, c, id, *at)
 	}
-	return h.signIn(w, r, a, c, id, *at, returnTo)
+	return h.signIn(w, r, a, c, directory.BySAML(c, samlSubject(as)), id, *at, returnTo)
 }
 
 // parseResponse verifies and decrypts the response with crewjam. An
@@ -434,6 +438,22 @@ func checkAssertion(as *saml.Assertion, resp saml.Response, c directory.Connecti
 		return "", errors.New("the assertion has no bearer SubjectConfirmation with SubjectConfirmationData")
 	}
 	return inResponseTo, nil
+}
+
+// samlSubject is what the assertion said of the person's session at the
+// provider, which its LogoutRequest will name (saml-core 3.7.3.2): the
+// NameID as sent, and the SessionIndex of its first AuthnStatement (a
+// login's assertion has one).
+func samlSubject(as *saml.Assertion) directory.SAMLSubject {
+	n := as.Subject.NameID
+	sub := directory.SAMLSubject{NameID: n.Value, Format: n.Format, NameQualifier: n.NameQualifier, SPNameQualifier: n.SPNameQualifier}
+	for _, st := range as.AuthnStatements {
+		if st.SessionIndex != "" {
+			sub.SessionIndex = st.SessionIndex
+			break
+		}
+	}
+	return sub
 }
 
 // assertionEnd is when the assertion can no longer be used: how long its

@@ -103,7 +103,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("register SSO metrics: %w", err)
 		}
 	}
-	for _, name := range []string{"failure", "choose", "post", "waiting"} {
+	for _, name := range []string{"failure", "choose", "post", "waiting", "logout_post", "logout_redirect", "logout_failure"} {
 		t, err := web.ParsePage(templates, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -119,6 +119,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /sso/{account}/test", h.pages.Handler(h.handleTest))
 	mux.Handle("GET /sso/{account}/saml/{connection}/metadata", h.pages.Handler(h.handleMetadata))
 	mux.Handle("POST /sso/{account}/saml/{connection}/acs", http.HandlerFunc(h.handleACS))
+	// Single logout takes the HTTP-Redirect binding (GET) and HTTP-POST.
+	mux.Handle("GET /sso/{account}/saml/{connection}/slo", http.HandlerFunc(h.handleSLO))
+	mux.Handle("POST /sso/{account}/saml/{connection}/slo", http.HandlerFunc(h.handleSLO))
 	mux.Handle("GET /sso/{account}/oidc/{connection}/callback", http.HandlerFunc(h.handleCallback))
 	// Third-party initiated login may come as a GET or a form POST.
 	mux.Handle("GET /sso/{account}/oidc/{connection}/initiate", h.pages.Handler(h.handleInitiate))
@@ -133,7 +136,7 @@ type URLs = directory.ConnectionURLs
 func SAMLURLs(baseURL, accountSlug, connectionName string) URLs {
 	base := strings.TrimSuffix(baseURL, "/") + "/sso/" + url.PathEscape(accountSlug)
 	conn := base + "/saml/" + url.PathEscape(connectionName)
-	return URLs{EntityID: conn + "/metadata", ACS: conn + "/acs", Metadata: conn + "/metadata", IntranetURL: base + "/login"}
+	return URLs{EntityID: conn + "/metadata", ACS: conn + "/acs", SLO: conn + "/slo", Metadata: conn + "/metadata", IntranetURL: base + "/login"}
 }
 
 // secureOrigin says whether browsers treat admit's origin as secure:
@@ -346,6 +349,15 @@ type attempt struct {
 	IDPInit  bool                `json:"idp_initiated,omitempty"`
 	// Test marks an admin's Test sign-in (see trySignIn).
 	Test bool `json:"test,omitempty"`
+	// Logout is, for a single logout, who started it: "idp-initiated"
+	// (the provider's LogoutRequest) or "sp-initiated" (the answer to
+	// admit's); Subject is then the NameID the request named.
+	Logout         string   `json:"logout,omitempty"`
+	SessionIndexes []string `json:"session_indexes,omitempty"`
+	// MessageID is the LogoutRequest's id (InResponseTo, for an answer).
+	MessageID string `json:"message_id,omitempty"`
+	// Sessions is how many sessions the LogoutRequest ended.
+	Sessions int `json:"sessions,omitempty"`
 	// testReturn is where a Test sign-in's result is shown.
 	testReturn string
 	// verified: the provider's answer was verified (SAML signature, OIDC
@@ -438,7 +450,7 @@ func (h *Handler) recordAttempt(ctx context.Context, c directory.Connection, out
 
 // signIn hands the verified identity to the directory and opens the
 // session: the common end of every protocol's login.
-func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, id directory.Identity, at attempt, returnTo string) *refusal {
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Account, c directory.Connection, cred directory.Credential, id directory.Identity, at attempt, returnTo string) *refusal {
 	ctx := r.Context()
 	at.Identity = &id
 	in, err := h.dir.SignInWithSSO(ctx, c, id)
@@ -455,7 +467,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, a directory.Acc
 			return refuse(http.StatusInternalServerError, "Something went wrong on our side. Please try again in a moment.", "", err)
 		}
 	}
-	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID, directory.BySSO(c))
+	token, sess, err := h.dir.StartSession(ctx, in.Member.User.ID, a.ID, cred)
 	if directory.KindOf(err) == directory.Forbidden {
 		return refuse(http.StatusForbidden, directory.Message(err), "", err)
 	}

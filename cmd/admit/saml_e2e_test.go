@@ -97,9 +97,12 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	cli("account", "create", "--slug", "acme", "--name", "Acme Inc", "--domain", "example.com")
 	added := decode[map[string]any](t, cli("sso", "add-saml", "--account", "acme", "--name", "okta", "--metadata-url", idp.URL+"/metadata", "--json"))
 	// A second connection to the same IdP as if it took AuthnRequests only
-	// by HTTP-POST: admit then answers the link with a page that posts.
+	// by HTTP-POST: admit then answers the link with a page that posts. Its
+	// metadata offers single logout (HTTP-Redirect) too.
 	postOnly := filepath.Join(t.TempDir(), "post-only.xml")
-	if err := os.WriteFile(postOnly, []byte(strings.ReplaceAll(getBody(t, idp.URL+"/metadata"), saml.HTTPRedirectBinding, saml.HTTPArtifactBinding)), 0o600); err != nil {
+	md := strings.ReplaceAll(getBody(t, idp.URL+"/metadata"), saml.HTTPRedirectBinding, saml.HTTPArtifactBinding)
+	md = strings.Replace(md, "<SingleSignOnService ", `<SingleLogoutService Binding="`+saml.HTTPRedirectBinding+`" Location="`+idp.URL+`/slo"></SingleLogoutService><SingleSignOnService `, 1)
+	if err := os.WriteFile(postOnly, []byte(md), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cli("sso", "add-saml", "--account", "acme", "--name", "post", "--metadata-file", postOnly)
@@ -146,6 +149,30 @@ func TestSAMLLoginInBrowser(t *testing.T) {
 	attempts = decode[[]map[string]any](t, cli("sso", "attempts", "--account", "acme", "--connection", "post", "--json"))
 	if len(attempts) != 1 || attempts[0]["Outcome"] != "signed in" {
 		t.Errorf("login log of the HTTP-POST connection: %v", attempts)
+	}
+
+	// Signing out of that session continues at the IdP's single logout
+	// URL with admit's signed LogoutRequest: admit's page follows it by
+	// script, as the CSP's form-action would stop a redirect that follows
+	// the sign-out form. (samlidp serves nothing there; package sso's
+	// tests take the answer.)
+	if err := chromedp.Do(ctx, chromedp.Click(`form[action="/logout"] button`)); err != nil {
+		t.Fatal(err)
+	}
+	// The page navigates away by itself: polled from outside, as a wait
+	// inside the page ends with the page.
+	at := ""
+	for deadline := time.Now().Add(15 * time.Second); !strings.HasPrefix(at, idp.URL+"/slo?SAMLRequest=") && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		at, _ = chromedp.Run(ctx, chromedp.Location())
+	}
+	if !strings.HasPrefix(at, idp.URL+"/slo?SAMLRequest=") || !strings.Contains(at, "&Signature=") {
+		t.Errorf("signing out did not continue at the IdP %s: the browser is at %s\n%s", idp.URL, browserAt(ctx), s.logs)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/me")); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(at, s.url+"/login") {
+		t.Errorf("/me after signing out: %v, at %s; want the sign-in page", err, at)
 	}
 	if problems := console.problems(ctx, s.url); len(problems) > 0 {
 		t.Errorf("console of admit's pages:\n%s", strings.Join(problems, "\n"))

@@ -48,7 +48,7 @@ func TestSAMLSetUpInTheIdPsOrder(t *testing.T) {
 		added := decode[connectionOut](t, cli("sso", "add-saml", "--account", "acme", "--name", "okta", "--first-name-attribute", "given_name", "--json"))
 		base := "http://" + addr + "/sso/acme"
 		want := connectionOut{
-			State: "waiting_for_idp_metadata", EntityID: base + "/saml/okta/metadata", ACS: base + "/saml/okta/acs", Metadata: base + "/saml/okta/metadata",
+			State: "waiting_for_idp_metadata", EntityID: base + "/saml/okta/metadata", ACS: base + "/saml/okta/acs", SLO: base + "/saml/okta/slo", Metadata: base + "/saml/okta/metadata",
 			IntranetURL: base + "/login", NameIDFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
 			NextCommand: "admit sso set-metadata --account acme --connection okta --metadata-url URL",
 		}
@@ -59,6 +59,7 @@ func TestSAMLSetUpInTheIdPsOrder(t *testing.T) {
 		}
 		text := cli("sso", "add-saml", "--account", "acme", "--name", "later", "--domain", "example.com", "--allow-idp-initiated").stdout
 		for _, s := range []string{"waiting for its identity provider", base + "/saml/later/acs", base + "/saml/later/metadata",
+			"Single logout URL:        " + base + "/saml/later/slo",
 			"NameID format:            urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "email:      email (or another usual name); else the NameID",
 			"IdP-initiated login:      allowed", "admit sso set-metadata --account acme --connection later --metadata-url URL"} {
 			if !strings.Contains(text, s) {
@@ -145,6 +146,7 @@ type connectionOut struct {
 	State        string              `json:"state"`
 	EntityID     string              `json:"sp_entity_id"`
 	ACS          string              `json:"acs_url"`
+	SLO          string              `json:"slo_url"`
 	Metadata     string              `json:"metadata_url"`
 	IntranetURL  string              `json:"intranet_login_url"`
 	NameIDFormat string              `json:"nameid_format"`

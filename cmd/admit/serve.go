@@ -359,7 +359,7 @@ func newHandler(cfg Config, keys keys, svc *directory.Service, certManager *cert
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Secure: cfg.Secure(), Logger: log, Apart: apart})
+	signIn, err := login.New(login.Config{Directory: svc, Pages: pages, Realms: realms{svc}, Onward: onward{openID, forward}, Logout: singleSignOn, Secure: cfg.Secure(), Logger: log, Apart: apart})
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,7 @@ func setMetadataCommand(a directory.Account, conn directory.Connection) string {
 func samlSetupText(out connectionJSON, conn directory.Connection) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  SP entity ID (audience):  %s\n  ACS URL (reply URL):      %s\n  SP metadata URL:          %s\n", out.EntityID, out.ACS, out.Metadata)
+	fmt.Fprintf(&b, "  Single logout URL:        %s (optional; the IdP must sign its logout requests)\n", out.SLO)
 	fmt.Fprintf(&b, "  NameID format:            %s (the person's email address)\n", out.NameIDFormat)
 	b.WriteString("  Attributes admit reads:\n")
 	m := conn.Settings.Mapping
