@@ -21,6 +21,7 @@ var idpGuides = []idpGuide{
 			"Name ID format: EmailAddress; Application username: Email.",
 			"Attribute statements: email → user.email, firstName → user.firstName, lastName → user.lastName. For roles, a group attribute statement named groups.",
 			"Assign the people or groups who may sign in, on the Assignments tab.",
+			"Single logout (optional): Show Advanced Settings → Enable Single Logout; Single Logout URL: the single logout URL; SP Issuer: the SP entity ID; Signature Certificate: admit's certificate from the SP metadata.",
 		},
 		Metadata: "Sign On tab → SAML 2.0 → Metadata URL: give it to admit below.",
 		OIDC: []string{
@@ -37,6 +38,7 @@ var idpGuides = []idpGuide{
 			"Single sign-on → SAML → Basic SAML Configuration: Identifier (Entity ID): the SP entity ID; Reply URL: the ACS URL; Sign on URL: the intranet login link.",
 			"Attributes & Claims: the defaults (email address, given name, surname) are what admit reads. For roles, add a group claim.",
 			"Assign the users and groups who may sign in (Users and groups).",
+			"Single logout (optional): Basic SAML Configuration → Logout Url: the single logout URL.",
 		},
 		Metadata: "SAML Certificates → App Federation Metadata Url: give it to admit below.",
 		OIDC: []string{
@@ -69,6 +71,7 @@ var idpGuides = []idpGuide{
 			"Configuration: Audience (EntityID): the SP entity ID; Recipient and ACS (Consumer) URL: the ACS URL; ACS (Consumer) URL Validator: the ACS URL; SAML nameID format: Email.",
 			"Parameters: add email, firstName and lastName (Include in SAML assertion); for roles, groups.",
 			"Give the people who may sign in access to the app (Users or Roles).",
+			"Single logout (optional): Configuration → Single Logout URL: the single logout URL.",
 		},
 		Metadata: "SSO tab → Issuer URL is the metadata URL: give it to admit below.",
 		OIDC: []string{
@@ -101,6 +104,7 @@ var idpGuides = []idpGuide{
 			"Choose the access control policy that says who may sign in.",
 			"Edit Claim Issuance Policy → Send LDAP Attributes as Claims: E-Mail-Addresses → E-Mail Address, Given-Name → Given Name, Surname → Surname; for roles, Token-Groups – Unqualified Names → Group.",
 			"Add a Transform an Incoming Claim rule: E-Mail Address → Name ID, format Email.",
+			"Single logout: the imported metadata adds a SAML Logout endpoint (Endpoints tab) at the single logout URL.",
 		},
 		Metadata: "https://YOUR-ADFS-HOST/FederationMetadata/2007-06/FederationMetadata.xml; an AD FS on the company network needs the operator to allow it (ADMIT_OUTBOUND_ALLOW), or upload the file.",
 		OIDC: []string{
@@ -115,6 +119,7 @@ var idpGuides = []idpGuide{
 			"In the realm's admin console, open Clients → Import client, and paste the SP metadata (from the SP metadata URL): it brings the entity ID, the ACS URL and admit's signing certificate.",
 			"Settings: Name ID format: email, Force name ID format: on.",
 			"Client scopes → the client's dedicated scope → Add mapper: User Property email, firstName and lastName; for roles, Group list named groups (Full group path: off).",
+			"Single logout: the imported logout service URLs are the single logout URL; keep Front channel logout and Sign documents on.",
 		},
 		Metadata: "https://YOUR-KEYCLOAK-HOST/realms/YOUR-REALM/protocol/saml/descriptor",
 		OIDC: []string{
