@@ -608,3 +608,30 @@ func TestSignOutEverywhere(t *testing.T) {
 		}
 	})
 }
+
+// TestSignedOutPage: where a single logout at the identity provider lands
+// (/logout?signed_out=1, and &idp=unconfirmed when the provider did not
+// confirm) says "signed out" only to a browser that is: a link cannot
+// tell someone signed in that they are not.
+func TestSignedOutPage(t *testing.T) {
+	s := newSite(t, storetest.SQLite(t))
+	s.add(t, s.account(t, "acme"), "pat@acme.example", "initial password given")
+	p := s.browser(t)
+	p.get("/login")
+	p.post("/login", url.Values{"email": {"pat@acme.example"}, "password": {"initial password given"}})
+	if _, path := p.get("/password/change"); path != "/password/change" {
+		t.Fatalf("signed in page landed on %s", path)
+	}
+	if p.get("/logout?signed_out=1&idp=unconfirmed"); strings.Contains(p.last, "You are signed out") || !strings.Contains(p.last, `action="/logout"`) {
+		t.Errorf("a signed-in browser at the signed-out page:\n%s", p.last)
+	}
+	if p.post("/logout", url.Values{}); !strings.Contains(p.last, "You are signed out") || strings.Contains(p.last, "did not confirm") {
+		t.Errorf("signing out (no single logout):\n%s", p.last)
+	}
+	if p.get("/logout?signed_out=1"); !strings.Contains(p.last, "You are signed out") || strings.Contains(p.last, "did not confirm") {
+		t.Errorf("the signed-out page:\n%s", p.last)
+	}
+	if p.get("/logout?signed_out=1&idp=unconfirmed"); !strings.Contains(p.last, "You are signed out") || !strings.Contains(p.last, "did not confirm") {
+		t.Errorf("the signed-out page, the IdP not confirming:\n%s", p.last)
+	}
+}
