@@ -22,7 +22,9 @@
 //	POST /login                email alone: the second step; with password: sign in
 //	GET  /login/account        choose which account to open
 //	POST /login/account        open (switch to) an account
-//	GET  /logout, POST /logout sign out
+//	GET  /logout, POST /logout sign out (a session a SAML sign-in opened goes on
+//	                           to its identity provider: SingleLogout, package sso);
+//	                           ?signed_out=1 is where a single logout lands
 //	GET  /me, POST /me         the signed-in home page; change your name
 //	GET  /password/change      change your password (first, when it was set by someone else)
 //	POST /password/change

@@ -8,6 +8,7 @@
 //	GET  /sso/{account}/test                       an admin's Test sign-in (test.go): a real login that changes nothing
 //	GET  /sso/{account}/saml/{connection}/metadata the SP metadata for the identity provider
 //	POST /sso/{account}/saml/{connection}/acs      the assertion consumer service
+//	GET, POST /sso/{account}/saml/{connection}/slo single logout (HTTP-Redirect, HTTP-POST)
 //	GET  /sso/{account}/oidc/{connection}/callback the OIDC redirect URI
 //	GET, POST /sso/{account}/oidc/{connection}/initiate  OIDC third-party initiated login
 //
@@ -25,6 +26,17 @@
 // was verified); a response without InResponseTo is accepted only where
 // IdP-initiated login is allowed; validity windows are checked with the
 // connection's clock skew; RelayState is only ever a local path.
+//
+// SAML single logout (slo.go): the provider's LogoutRequest, believed only
+// when signed by one of the connection's signing certificates (the query's
+// signature with HTTP-Redirect, the XML's through goxmldsig with HTTP-POST),
+// issued by it, addressed here, fresh and used once, ends the sessions the
+// connection's sign-ins opened for its NameID (directory.EndSAMLSessions)
+// and is answered with a signed LogoutResponse; a person signing out of
+// admit from such a session is sent on to the provider (ContinueLogout,
+// called by package login), the LogoutRequest remembered in the browser as
+// a sign-in is, and the provider's answer lands on the signed-out page.
+// The messages are crewjam's types, signed with crewjam's signing context.
 //
 // OIDC (oidc.go), with go-oidc and x/oauth2: the code flow with PKCE, the
 // state, nonce and verifier kept like SAML's pending requests; go-oidc

@@ -147,7 +147,7 @@ func readRedirect(rawQuery string) (sloMessage, error) {
 	m.signed = []byte(signed)
 	if sig, ok := raw["Signature"]; ok {
 		if m.signature, err = queryBase64(sig); err != nil {
-			return m, fmt.Errorf("Signature: %w", err)
+			return m, fmt.Errorf("the query's Signature: %w", err)
 		}
 	}
 	return m, nil
