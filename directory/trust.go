@@ -45,7 +45,11 @@ type Credential struct {
 	ConnectionID string // with MethodSSO
 	// SAML is, for a SAML sign-in, the identity provider's session the
 	// assertion spoke of: single logout finds and ends the session by it.
-	SAML SAMLSubject
+	// Left out of JSON when zero: a Credential travels sealed in the
+	// authorization request an app's sign-in carries through admit's
+	// sign-in pages (its return_to, at most 1,024 bytes), which must not
+	// grow by an empty subject.
+	SAML SAMLSubject `json:",omitzero"`
 }
 
 // SAMLSubject is what a SAML assertion said of the person's session at
