@@ -3,7 +3,8 @@
 //
 // PostgreSQL comes from ADMIT_TEST_POSTGRES_URL (default: the local server,
 // user postgres, trust auth). Each test gets its own database, cloned from a
-// template migrated once per test binary, and dropped when the test ends.
+// template migrated once per test binary, and dropped after the test (in the
+// background: see dropAfter).
 // A SQLite database is likewise a copy of a file migrated once per test
 // binary: under the race detector the pure-Go SQLite ran every test's
 // migrations in 3 to 13 s, most of make test's time.
@@ -45,12 +46,30 @@ var (
 	sqliteOnce     sync.Once
 	sqliteTemplate string // a migrated database file
 	sqliteErr      error
+
+	// Test databases are dropped in the background, and Main waits for
+	// the drops: DROP DATABASE waits for an immediate checkpoint of the
+	// whole server (PostgreSQL 15), which took 1 to 5 s on the shared
+	// server, most of a short test's time. Each drop starts at once:
+	// drops that wait together share a checkpoint, while queued ones let
+	// the databases pile up, and a checkpoint then synced tens of
+	// thousands of their files (up to a minute).
+	inMain   atomic.Bool
+	dropping sync.WaitGroup
+	dropMu   sync.Mutex
+	dropErrs []error
 )
 
 // Main runs the package's tests and then drops the PostgreSQL template.
 // Call it from TestMain in every package that uses storetest.
 func Main(m *testing.M) {
+	inMain.Store(true)
 	code := m.Run()
+	dropping.Wait()
+	for _, err := range dropErrs {
+		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
+		code = 1
+	}
 	if sqliteTemplate != "" {
 		os.RemoveAll(filepath.Dir(sqliteTemplate))
 	}
@@ -149,7 +168,7 @@ func makeSQLiteTemplate() {
 }
 
 // PostgresURL returns the URL of a fresh, migrated PostgreSQL database that
-// is dropped when the test ends. It skips the test when PostgreSQL cannot be
+// is dropped after the test. It skips the test when PostgreSQL cannot be
 // reached, unless ADMIT_TEST_REQUIRE_POSTGRES=1.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
@@ -165,16 +184,33 @@ func PostgresURL(t testing.TB) string {
 	if err := exec(adminURL(), fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := dropDatabase(adminURL(), name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
+	dropAfter(t, name)
 	return withDatabase(adminURL(), name)
 }
 
+// dropAfter drops the test database name when t ends: in the background
+// when Main runs the tests (it waits for the drops and fails the run if
+// one fails), at once otherwise.
+func dropAfter(t testing.TB, name string) {
+	t.Cleanup(func() {
+		if !inMain.Load() {
+			if err := dropDatabase(adminURL(), name); err != nil {
+				t.Errorf("drop test database %s: %v", name, err)
+			}
+			return
+		}
+		dropping.Go(func() {
+			if err := dropDatabase(adminURL(), name); err != nil {
+				dropMu.Lock()
+				dropErrs = append(dropErrs, fmt.Errorf("drop test database %s: %w", name, err))
+				dropMu.Unlock()
+			}
+		})
+	})
+}
+
 // EmptyPostgresURL returns the URL of a fresh PostgreSQL database with no
-// schema, dropped when the test ends: for migration tests.
+// schema, dropped after the test: for migration tests.
 func EmptyPostgresURL(t testing.TB) string {
 	t.Helper()
 	templateOnce.Do(makeTemplate)
@@ -185,11 +221,7 @@ func EmptyPostgresURL(t testing.TB) string {
 	if err := exec(adminURL(), `CREATE DATABASE `+name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := dropDatabase(adminURL(), name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
+	dropAfter(t, name)
 	return withDatabase(adminURL(), name)
 }
 
@@ -267,13 +299,15 @@ func withDatabase(base, name string) string {
 	return u.String()
 }
 
-func exec(dbURL, stmt string) error {
+func exec(dbURL, stmt string) error { return execWithin(dbURL, stmt, 30*time.Second) }
+
+func execWithin(dbURL, stmt string, limit time.Duration) error {
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("connect to %s: %w", redact(dbURL), err)
@@ -284,7 +318,7 @@ func exec(dbURL, stmt string) error {
 
 // dropDatabase drops name, ending its sessions first (WITH (FORCE), PG 13+).
 func dropDatabase(adminURL, name string) error {
-	return exec(adminURL, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
+	return execWithin(adminURL, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name), 5*time.Minute)
 }
 
 func redact(dbURL string) string {
