@@ -58,13 +58,40 @@ var (
 	dropping sync.WaitGroup
 	dropMu   sync.Mutex
 	dropErrs []error
+
+	// spares are test databases made ahead from the template while
+	// tests run: CREATE DATABASE took 2 to 3 s on the shared server.
+	// Each database handed out from the second on starts the making of
+	// another, up to maxSpares at a time (a package with one PostgreSQL
+	// test would only wait for a spare it never uses).
+	spares     = make(chan string, maxSpares)
+	sparesMu   sync.Mutex
+	sparesDue  int // being made or waiting in spares
+	sparesMade sync.WaitGroup
+	handedOut  atomic.Int64
 )
+
+const maxSpares = 2
 
 // Main runs the package's tests and then drops the PostgreSQL template.
 // Call it from TestMain in every package that uses storetest.
 func Main(m *testing.M) {
 	inMain.Store(true)
 	code := m.Run()
+	sparesMade.Wait()
+	close(spares)
+	for name := range spares {
+		dropping.Go(func() { dropInBackground(name) })
+	}
+	// The template goes with the last test databases, sharing their
+	// checkpoint: nothing clones it any more.
+	if templateName != "" {
+		dropping.Go(func() {
+			if err := dropDatabase(adminURL(), templateName); err != nil {
+				fmt.Fprintf(os.Stderr, "storetest: drop template %s: %v\n", templateName, err)
+			}
+		})
+	}
 	dropping.Wait()
 	for _, err := range dropErrs {
 		fmt.Fprintf(os.Stderr, "storetest: %v\n", err)
@@ -72,11 +99,6 @@ func Main(m *testing.M) {
 	}
 	if sqliteTemplate != "" {
 		os.RemoveAll(filepath.Dir(sqliteTemplate))
-	}
-	if templateName != "" {
-		if err := dropDatabase(adminURL(), templateName); err != nil {
-			fmt.Fprintf(os.Stderr, "storetest: drop template %s: %v\n", templateName, err)
-		}
 	}
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(os.Stderr, "\n!!! storetest: %d PostgreSQL tests were SKIPPED: %v\n!!! Start PostgreSQL (see README) or set ADMIT_TEST_POSTGRES_URL; CI sets ADMIT_TEST_REQUIRE_POSTGRES=1 and fails instead.\n\n", n, templateErr)
@@ -180,12 +202,60 @@ func PostgresURL(t testing.TB) string {
 		skipped.Add(1)
 		t.Skipf("SKIPPING: PostgreSQL not usable: %v", templateErr)
 	}
-	name := uniqueName("admit_test")
-	if err := exec(adminURL(), fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName)); err != nil {
+	name, err := testDatabase()
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	dropAfter(t, name)
 	return withDatabase(adminURL(), name)
+}
+
+// testDatabase returns a new database cloned from the template: a spare
+// if one is ready, else one made now. Under Main it has another spare
+// made.
+func testDatabase() (string, error) {
+	if !inMain.Load() {
+		return cloneTemplate()
+	}
+	if handedOut.Add(1) > 1 {
+		defer makeSpare()
+	}
+	select {
+	case name := <-spares:
+		sparesMu.Lock()
+		sparesDue--
+		sparesMu.Unlock()
+		return name, nil
+	default:
+		return cloneTemplate()
+	}
+}
+
+// makeSpare starts the making of a spare database unless maxSpares are
+// already due. One that fails is left out: a test then makes its own, and
+// reports the error if it fails again.
+func makeSpare() {
+	sparesMu.Lock()
+	defer sparesMu.Unlock()
+	if sparesDue == maxSpares {
+		return
+	}
+	sparesDue++
+	sparesMade.Go(func() {
+		name, err := cloneTemplate()
+		if err != nil {
+			sparesMu.Lock()
+			sparesDue--
+			sparesMu.Unlock()
+			return
+		}
+		spares <- name
+	})
+}
+
+func cloneTemplate() (string, error) {
+	name := uniqueName("admit_test")
+	return name, exec(adminURL(), fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName))
 }
 
 // dropAfter drops the test database name when t ends: in the background
@@ -199,14 +269,18 @@ func dropAfter(t testing.TB, name string) {
 			}
 			return
 		}
-		dropping.Go(func() {
-			if err := dropDatabase(adminURL(), name); err != nil {
-				dropMu.Lock()
-				dropErrs = append(dropErrs, fmt.Errorf("drop test database %s: %w", name, err))
-				dropMu.Unlock()
-			}
-		})
+		dropping.Go(func() { dropInBackground(name) })
 	})
+}
+
+// dropInBackground drops the test database name, keeping an error for
+// Main to report.
+func dropInBackground(name string) {
+	if err := dropDatabase(adminURL(), name); err != nil {
+		dropMu.Lock()
+		dropErrs = append(dropErrs, fmt.Errorf("drop test database %s: %w", name, err))
+		dropMu.Unlock()
+	}
 }
 
 // EmptyPostgresURL returns the URL of a fresh PostgreSQL database with no
